@@ -1,0 +1,106 @@
+// Named failures of the protocol rules. Callers branch on `.name` (or `.code`), never on message text,
+// and these survive postMessage because `toWire`/`fromWire` carry name, code and message explicitly.
+
+export type HeaderRejectCode =
+  | 'MALFORMED'
+  | 'OVERSIZED'
+  | 'CID_MISMATCH'
+  | 'UNKNOWN_PARENT'
+  | 'HEIGHT_GAP'
+  | 'TIMESTAMP'
+  | 'WRONG_PRODUCER'
+  | 'BAD_SIGNATURE'
+  | 'GENESIS_MISMATCH'
+
+/** A header (or a message carrying headers) broke a chain rule; the sender should be dropped. */
+export class HeaderRejectedError extends Error {
+  static override name = 'HeaderRejectedError'
+  override name = 'HeaderRejectedError'
+  constructor (readonly code: HeaderRejectCode, message: string, readonly height?: number) {
+    super(message)
+  }
+}
+
+export class MalformedHeaderError extends HeaderRejectedError {
+  static override name = 'MalformedHeaderError'
+  override name = 'MalformedHeaderError'
+  constructor (message: string) { super('MALFORMED', `malformed header: ${message}`) }
+}
+
+export class OversizedMessageError extends HeaderRejectedError {
+  static override name = 'OversizedMessageError'
+  override name = 'OversizedMessageError'
+  constructor (readonly size: number, readonly limit: number) {
+    super('OVERSIZED', `message of ${size} bytes exceeds the ${limit}-byte limit`)
+  }
+}
+
+export class CidMismatchError extends HeaderRejectedError {
+  static override name = 'CidMismatchError'
+  override name = 'CidMismatchError'
+  constructor (expected: string, actual: string, height?: number) {
+    super('CID_MISMATCH', `header hashes to ${actual}, expected ${expected}`, height)
+  }
+}
+
+export class UnknownParentError extends HeaderRejectedError {
+  static override name = 'UnknownParentError'
+  override name = 'UnknownParentError'
+  constructor (parent: string, height?: number) {
+    super('UNKNOWN_PARENT', `parent ${parent} is not the verified header below it`, height)
+  }
+}
+
+export class HeightGapError extends HeaderRejectedError {
+  static override name = 'HeightGapError'
+  override name = 'HeightGapError'
+  constructor (parentHeight: number, height: number) {
+    super('HEIGHT_GAP', `height ${height} does not follow parent height ${parentHeight}`, height)
+  }
+}
+
+export class TimestampError extends HeaderRejectedError {
+  static override name = 'TimestampError'
+  override name = 'TimestampError'
+  constructor (message: string, height?: number) { super('TIMESTAMP', message, height) }
+}
+
+export class WrongProducerError extends HeaderRejectedError {
+  static override name = 'WrongProducerError'
+  override name = 'WrongProducerError'
+  constructor (miner: string, height?: number) {
+    super('WRONG_PRODUCER', `header is from ${miner}, not the genesis producer`, height)
+  }
+}
+
+export class BadSignatureError extends HeaderRejectedError {
+  static override name = 'BadSignatureError'
+  override name = 'BadSignatureError'
+  constructor (height?: number) {
+    super('BAD_SIGNATURE', `bad signature on header at height ${height ?? '?'}`, height)
+  }
+}
+
+export class GenesisMismatchError extends HeaderRejectedError {
+  static override name = 'GenesisMismatchError'
+  override name = 'GenesisMismatchError'
+  constructor (expected: string, actual: string) {
+    super('GENESIS_MISMATCH', `peer follows genesis ${actual}, expected ${expected}`)
+  }
+}
+
+/** A wire message (hello, exchange request/response, gossip) that does not decode to its layout. */
+export class MalformedMessageError extends Error {
+  static override name = 'MalformedMessageError'
+  override name = 'MalformedMessageError'
+}
+
+export interface WireError { name: string, code?: string, message: string }
+
+export function toWireError (err: unknown): WireError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) }
+  }
+  return { name: 'Error', message: String(err) }
+}

@@ -1,0 +1,7 @@
+// Type names that carry units, so a height is never mistaken for a timestamp or a byte count.
+/** Chain height: one epoch per block delay. */
+export type Epoch = number
+/** Seconds since the Unix epoch, as Filecoin headers carry them. */
+export type UnixSeconds = number
+export type Milliseconds = number
+export type Bytes = number
