@@ -1,0 +1,45 @@
+// The bootstrap document a Coffer app reads at start: which network, its trusted genesis (by CID, with the
+// bytes that must hash to it) and where to find peers. Served by the devnet next to the app.
+import { base64 } from 'multiformats/bases/base64'
+import { CID, openGenesis, decodeHeader, type Genesis } from '../core'
+
+export interface BootstrapDocument {
+  network: string
+  genesis: { cid: string, header: string, state: string }
+  peers: string[]
+}
+
+export class InvalidBootstrapError extends Error {
+  static override name = 'InvalidBootstrapError'
+  override name = 'InvalidBootstrapError'
+}
+
+export function makeBootstrap (genesis: Genesis, peers: string[]): BootstrapDocument {
+  return {
+    network: genesis.state.network,
+    genesis: { cid: genesis.header.cid.toString(), header: base64.baseEncode(genesis.header.bytes), state: base64.baseEncode(genesis.stateBytes) },
+    peers
+  }
+}
+
+export function parseBootstrap (json: unknown): BootstrapDocument {
+  const d = json as Partial<BootstrapDocument> | null
+  if (d === null || typeof d !== 'object' || typeof d.network !== 'string' || !Array.isArray(d.peers) ||
+      !d.peers.every(p => typeof p === 'string') || typeof d.genesis?.cid !== 'string' ||
+      typeof d.genesis.header !== 'string' || typeof d.genesis.state !== 'string') {
+    throw new InvalidBootstrapError('bootstrap document does not have network, genesis {cid, header, state} and peers')
+  }
+  return d as BootstrapDocument
+}
+
+/** Checks the genesis bytes against the genesis CID and the network name against the genesis state. */
+export function genesisOf (doc: BootstrapDocument): Genesis {
+  let genesis: Genesis
+  try {
+    genesis = openGenesis(CID.parse(doc.genesis.cid), base64.baseDecode(doc.genesis.header), base64.baseDecode(doc.genesis.state), decodeHeader)
+  } catch (err) {
+    throw new InvalidBootstrapError(`bootstrap genesis is invalid: ${(err as Error).message}`)
+  }
+  if (genesis.state.network !== doc.network) throw new InvalidBootstrapError(`bootstrap names network ${doc.network} but genesis is for ${genesis.state.network}`)
+  return genesis
+}

@@ -1,0 +1,5 @@
+// libp2p protocols shared by the browser light client and the provider node.
+export * from './libp2p-node'
+export * from './protocols'
+export * from './stream-io'
+export * from './bootstrap'

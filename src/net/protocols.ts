@@ -1,0 +1,89 @@
+// Filecoin's hello and chain-exchange protocols over libp2p, shared by the provider node and the light
+// client. Handlers take plain functions for the chain they serve, so neither side's storage leaks in here.
+import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
+import {
+  HELLO_PROTOCOL, CHAIN_EXCHANGE_PROTOCOL, MAX_HELLO_BYTES, MAX_EXCHANGE_REQUEST_BYTES, MAX_EXCHANGE_RESPONSE_BYTES,
+  MAX_EXCHANGE_LENGTH, ExchangeStatus, encodeHello, decodeHello, encodeLatency, encodeExchangeRequest,
+  decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, toWireError,
+  type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader
+} from '../core'
+import { readAll, writeAndClose } from './stream-io'
+
+/** Bounds every exchange so a silent peer cannot stall sync. */
+export const REQUEST_TIMEOUT_MS = 15_000
+
+export interface ChainSource {
+  /** Up to `length` headers from `head` downwards (head first), or null when `head` is unknown. */
+  headersFrom: (head: SealedHeader['cid'], length: number) => Promise<SealedHeader[] | null>
+}
+
+export async function serveChainExchange (node: Libp2p, source: ChainSource): Promise<void> {
+  await node.handle(CHAIN_EXCHANGE_PROTOCOL, async (stream: Stream) => {
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    let response: ExchangeResponse
+    try {
+      const req = decodeExchangeRequest(await readAll(stream, MAX_EXCHANGE_REQUEST_BYTES, signal))
+      if (req.head.length !== 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
+        response = { status: ExchangeStatus.BadRequest, errorMessage: 'want one head CID and 1..900 tipsets', chain: [] }
+      } else {
+        const headers = await source.headersFrom(req.head[0]!, req.length)
+        response = headers === null
+          ? { status: ExchangeStatus.NotFound, errorMessage: 'unknown head', chain: [] }
+          : { status: headers.length === req.length ? ExchangeStatus.Ok : ExchangeStatus.Partial, errorMessage: '', chain: headers.map(h => [h]) }
+      }
+    } catch (err) {
+      response = { status: ExchangeStatus.BadRequest, errorMessage: toWireError(err).message, chain: [] }
+    }
+    try {
+      await writeAndClose(stream, encodeExchangeResponse(response), signal)
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  })
+}
+
+export async function requestChain (node: Libp2p, peer: PeerId, req: ExchangeRequest, signal?: AbortSignal): Promise<ExchangeResponse> {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+  const stream = await node.dialProtocol(peer, CHAIN_EXCHANGE_PROTOCOL, { signal: s })
+  await writeAndClose(stream, encodeExchangeRequest(req), s)
+  return decodeExchangeResponse(await readAll(stream, MAX_EXCHANGE_RESPONSE_BYTES, s))
+}
+
+export interface HelloInit {
+  /** What we tell peers our heaviest head is. */
+  ourHello: () => HelloMessage
+  /** A peer told us its head; throw to have the peer dropped. */
+  onHello: (peer: PeerId, hello: HelloMessage) => void | Promise<void>
+  onError: (peer: PeerId, err: unknown) => void
+  clockNs: () => bigint
+}
+
+/** Filecoin hello: each side sends its head on connect; the receiver answers with a latency message. */
+export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
+  await node.handle(HELLO_PROTOCOL, async (stream: Stream, connection: Connection) => {
+    const arrival = init.clockNs()
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    try {
+      const hello = decodeHello(await readAll(stream, MAX_HELLO_BYTES, signal))
+      await writeAndClose(stream, encodeLatency(arrival, init.clockNs()), signal)
+      await init.onHello(connection.remotePeer, hello)
+    } catch (err) {
+      stream.abort(err as Error)
+      init.onError(connection.remotePeer, err)
+    }
+  })
+
+  node.addEventListener('peer:identify', (evt) => {
+    const { peerId, protocols } = evt.detail
+    if (!protocols.includes(HELLO_PROTOCOL)) return
+    void sayHello(node, peerId, init.ourHello()).catch(err => init.onError(peerId, err))
+  })
+}
+
+async function sayHello (node: Libp2p, peer: PeerId, hello: HelloMessage): Promise<void> {
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  const stream = await node.dialProtocol(peer, HELLO_PROTOCOL, { signal })
+  await writeAndClose(stream, encodeHello(hello), signal)
+  await readAll(stream, MAX_HELLO_BYTES, signal)
+}

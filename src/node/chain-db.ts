@@ -1,0 +1,76 @@
+// The provider node's chain and keys in LevelDB (classic-level): an embedded database with atomic batches
+// and an exclusive lock, so a second process on the same data folder is refused instead of corrupting it.
+import { ClassicLevel } from 'classic-level'
+import { CID, unsealHeader, type SealedHeader, type Epoch } from '../core'
+
+export class DataDirInUseError extends Error {
+  static override name = 'DataDirInUseError'
+  override name = 'DataDirInUseError'
+  constructor (readonly dir: string) {
+    super(`data folder ${dir} is in use by another Coffer process (stop it first, or pass --data DIR)`)
+  }
+}
+
+const heightKey = (h: Epoch): string => `h/${h.toString().padStart(12, '0')}`
+const cidKey = (cid: CID): string => `c/${cid.toString()}`
+
+export class ChainDb {
+  private constructor (private readonly db: ClassicLevel<string, Uint8Array>) {}
+
+  static async open (dir: string): Promise<ChainDb> {
+    const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') throw new DataDirInUseError(dir)
+      throw err
+    }
+    return new ChainDb(db)
+  }
+
+  async close (): Promise<void> { await this.db.close() }
+
+  async getBytes (key: string): Promise<Uint8Array | undefined> { return await this.db.get(key) }
+
+  async putAll (entries: Record<string, Uint8Array>): Promise<void> {
+    await this.db.batch(Object.entries(entries).map(([key, value]) => ({ type: 'put' as const, key, value })))
+  }
+
+  async headerAt (height: Epoch): Promise<SealedHeader | undefined> {
+    const bytes = await this.db.get(heightKey(height))
+    return bytes === undefined ? undefined : unsealHeader(bytes)
+  }
+
+  async headHeight (): Promise<Epoch | undefined> {
+    const v = await this.db.get('meta/head')
+    return v === undefined ? undefined : Number(new TextDecoder().decode(v))
+  }
+
+  /** Header, CID index and head pointer in one batch: a crash leaves either all or none of them. */
+  async append (h: SealedHeader): Promise<void> {
+    await this.db.batch([
+      { type: 'put', key: heightKey(h.header.height), value: h.bytes },
+      { type: 'put', key: cidKey(h.cid), value: new TextEncoder().encode(String(h.header.height)) },
+      { type: 'put', key: 'meta/head', value: new TextEncoder().encode(String(h.header.height)) }
+    ])
+  }
+
+  async heightOf (cid: CID): Promise<Epoch | undefined> {
+    const v = await this.db.get(cidKey(cid))
+    return v === undefined ? undefined : Number(new TextDecoder().decode(v))
+  }
+
+  /** `length` headers from `head` down (one chain, so the parent of height h is the header at h-1). */
+  async headersFrom (head: CID, length: number): Promise<SealedHeader[] | null> {
+    const top = await this.heightOf(head)
+    if (top === undefined) return null
+    const out: SealedHeader[] = []
+    for (let h = top; h >= 0 && out.length < length; h--) {
+      const header = await this.headerAt(h)
+      if (header === undefined) break
+      out.push(header)
+    }
+    return out
+  }
+}

@@ -1,0 +1,148 @@
+// A local Coffer devnet in one process: genesis on first start, a producer signing one header per epoch,
+// libp2p (ws on loopback) serving hello, chain exchange and header gossip, and the PWA plus its bootstrap
+// document over HTTP. Everything persists under `dataDir`, so a restart continues the same chain.
+import { rm, mkdir } from 'node:fs/promises'
+import {
+  createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
+  GenesisMismatchError, type Genesis, type SealedHeader, produceHeader
+} from '../core'
+import { createCofferLibp2p, serveChainExchange, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument } from '../net'
+import { ChainDb } from './chain-db'
+import { loadOrCreatePeerKey, loadOrCreateProducerKey } from './keys'
+import { startProducer, type Producer } from './producer'
+import { startAppServer, type AppServer } from './app-server'
+
+export interface DevnetInit {
+  dataDir: string
+  distDir: string
+  reset?: boolean
+  host?: string
+  httpPort?: number
+  p2pPort?: number
+  blockDelayMs?: number
+  network?: string
+  /** Extra multiaddrs to list in the bootstrap document (tests add a second peer this way). */
+  extraPeers?: string[]
+  /** On a fresh chain, pre-sign this many back-dated headers (for sync benchmarks). */
+  prefill?: number
+  serveApp?: boolean
+  log?: (line: string) => void
+  nowMs?: () => number
+}
+
+export interface Devnet {
+  url: string | null
+  genesis: Genesis
+  libp2p: CofferLibp2p
+  head: () => SealedHeader
+  bootstrap: () => BootstrapDocument
+  stop: () => Promise<void>
+}
+
+const PRODUCER_ID = 1000
+
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs'>> & { secret: Uint8Array, prefill: number, nowMs: () => number }): Promise<Genesis> {
+  const headerBytes = await db.getBytes('genesis/header')
+  const stateBytes = await db.getBytes('genesis/state')
+  if (headerBytes !== undefined && stateBytes !== undefined) {
+    const header = decodeHeader(headerBytes)
+    return openGenesis((await db.headerAt(0))!.cid, headerBytes, stateBytes, () => header)
+  }
+  const nowSecs = Math.floor(init.nowMs() / 1000)
+  const genesis = createGenesis({
+    network: init.network,
+    producer: idAddressBytes(PRODUCER_ID),
+    producerKey: blsPublicKey(init.secret),
+    blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000))
+  }, nowSecs - init.prefill - 1)
+  await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/state': genesis.stateBytes })
+  await db.append(genesis.header)
+  let head = genesis.header
+  for (let i = 1; i <= init.prefill; i++) {
+    head = produceHeader(head, genesis, init.secret, genesis.header.header.timestamp + i)
+    await db.append(head)
+  }
+  return genesis
+}
+
+export async function startDevnet (init: DevnetInit): Promise<Devnet> {
+  const log = init.log ?? (() => {})
+  const nowMs = init.nowMs ?? (() => Date.now())
+  const host = init.host ?? '127.0.0.1'
+  const blockDelayMs = init.blockDelayMs ?? 1000
+  const network = init.network ?? 'coffer-devnet'
+
+  await mkdir(init.dataDir, { recursive: true })
+  let db = await ChainDb.open(init.dataDir) // takes the folder's lock before anything is touched
+  if (init.reset === true) {
+    await db.close()
+    await rm(init.dataDir, { recursive: true, force: true })
+    await mkdir(init.dataDir, { recursive: true })
+    db = await ChainDb.open(init.dataDir)
+    log(`reset: ${init.dataDir} starts over`)
+  }
+
+  const cleanups: Array<() => Promise<void>> = [async () => { await db.close() }]
+  const stopAll = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {})
+  }
+  try {
+    const secret = await loadOrCreateProducerKey(db)
+    const genesis = await loadOrCreateGenesis(db, { network, blockDelayMs, secret, prefill: init.prefill ?? 0, nowMs })
+    const headHeight = (await db.headHeight()) ?? 0
+    const storedHead = (await db.headerAt(headHeight))!
+
+    const libp2p = await createCofferLibp2p({
+      privateKey: await loadOrCreatePeerKey(db),
+      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`]
+    })
+    cleanups.push(async () => {
+      // a relay/listener can take long to stop after browsers vanish: bound it (NOTES.md)
+      await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
+    })
+    const topic = blocksTopic(network)
+    libp2p.services.pubsub.subscribe(topic)
+
+    let producer: Producer | undefined
+    const head = (): SealedHeader => producer?.head() ?? storedHead
+
+    await serveChainExchange(libp2p, { headersFrom: async (cid, length) => await db.headersFrom(cid, length) })
+    await runHello(libp2p, {
+      ourHello: () => ({ heaviestTipSet: [head().cid], heaviestTipSetHeight: head().header.height, heaviestTipSetWeight: head().header.parentWeight, genesisHash: genesis.header.cid }),
+      onHello: (peer, hello) => {
+        if (!hello.genesisHash.equals(genesis.header.cid)) throw new GenesisMismatchError(String(genesis.header.cid), String(hello.genesisHash))
+      },
+      onError: (peer, err) => {
+        if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer)
+      },
+      clockNs: () => BigInt(nowMs()) * 1_000_000n
+    })
+
+    producer = startProducer({
+      db, genesis, secretKey: secret, head: storedHead, blockDelayMs, nowMs,
+      onHeader: (h) => {
+        libp2p.services.pubsub.publish(topic, encodeBlockMsg(h)).catch((err: Error) => log(`gossip: ${err.message}`))
+      },
+      onError: (err) => log(`producer: ${(err as Error).message}`)
+    })
+    cleanups.push(async () => { await producer?.stop() })
+
+    const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
+    const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers())
+
+    let app: AppServer | undefined
+    if (init.serveApp !== false) {
+      app = await startAppServer({ distDir: init.distDir, host, port: init.httpPort ?? 5173, bootstrap })
+      cleanups.push(async () => { await app?.close() })
+    }
+
+    log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)
+    log(`libp2p ${peers().join(' ')}`)
+    if (app !== undefined) log(`app ${app.url}`)
+    return { url: app?.url ?? null, genesis, libp2p, head, bootstrap, stop: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
+

@@ -1,0 +1,22 @@
+// The devnet's two long-lived keys, created on first start and kept in the chain database: the producer's
+// BLS key (signs headers) and the libp2p identity (so the peer ID, and thus the bootstrap address, is stable).
+import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import type { ChainDb } from './chain-db'
+
+export async function loadOrCreateProducerKey (db: ChainDb): Promise<Uint8Array> {
+  const existing = await db.getBytes('key/producer')
+  if (existing !== undefined) return existing
+  const secret = bls12_381.longSignatures.keygen().secretKey
+  await db.putAll({ 'key/producer': secret })
+  return secret
+}
+
+export async function loadOrCreatePeerKey (db: ChainDb): Promise<PrivateKey> {
+  const existing = await db.getBytes('key/libp2p')
+  if (existing !== undefined) return privateKeyFromProtobuf(existing)
+  const key = await generateKeyPair('Ed25519')
+  await db.putAll({ 'key/libp2p': privateKeyToProtobuf(key) })
+  return key
+}
