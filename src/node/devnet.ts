@@ -35,6 +35,7 @@ export interface Devnet {
   genesis: Genesis
   libp2p: CofferLibp2p
   head: () => SealedHeader
+  headerAt: (height: number) => Promise<SealedHeader | undefined>
   bootstrap: () => BootstrapDocument
   stop: () => Promise<void>
 }
@@ -139,7 +140,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)
     log(`libp2p ${peers().join(' ')}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, genesis, libp2p, head, bootstrap, stop: stopAll }
+    return { url: app?.url ?? null, genesis, libp2p, head, headerAt: async (h) => await db.headerAt(h), bootstrap, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -1,0 +1,173 @@
+// Header sync for the light client: learns targets from hello and gossip, fetches the missing range
+// backwards with chain exchange (checking each header's CID against the link that asked for it), then
+// verifies forwards from the stored head and stores in chunks. Network and storage are injected, so the
+// same engine runs in the browser worker and in Node tests.
+import {
+  validateHeader, CidMismatchError, HeightGapError, UnknownParentError, MalformedMessageError,
+  HeaderRejectedError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
+  type CID, type Genesis, type SealedHeader, type ExchangeResponse, type Epoch, type UnixSeconds
+} from '../core'
+import type { HeaderStore } from './header-store'
+
+export interface SyncNetwork {
+  fetchChain: (peer: string, head: CID, length: number) => Promise<ExchangeResponse>
+  /** The peer broke a rule: hang up on it. */
+  dropPeer: (peer: string, reason: Error) => void
+}
+
+export interface Target { peer: string, cid: CID, height: Epoch, header?: SealedHeader }
+
+export interface HeaderSyncInit {
+  genesis: Genesis
+  store: HeaderStore
+  head: SealedHeader
+  net: SyncNetwork
+  nowSecs: () => UnixSeconds
+  nowMs: () => number
+  onAppend: (headers: SealedHeader[]) => void
+  onRejection: (peer: string, err: Error) => void
+  onNetworkError: (peer: string, err: Error) => void
+  onChange: () => void
+  /** Verify for at most this long before storing what is verified and yielding (keeps status flowing). */
+  sliceMs?: number
+}
+
+/** True for errors that prove the peer sent something invalid (as opposed to a failed connection). */
+export function isRuleViolation (err: unknown): err is Error {
+  return err instanceof HeaderRejectedError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
+}
+
+const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
+
+export class HeaderSync {
+  head: SealedHeader
+  backlog: { total: number, fetched: number, verified: number } | null = null
+  headersVerified = 0
+  verifyMs = 0
+  /** Each connected peer's best announced head; the highest is what we sync towards. */
+  private readonly claims = new Map<string, Target>()
+  private running = false
+  private idle: Promise<void> = Promise.resolve()
+
+  constructor (private readonly init: HeaderSyncInit) {
+    this.head = init.head
+  }
+
+  get bestKnownHeight (): Epoch {
+    let best = this.head.header.height
+    for (const t of this.claims.values()) best = Math.max(best, t.height)
+    return best
+  }
+
+  /** A peer says its head is `cid` at `height` (hello, or a gossiped header). */
+  offer (target: Target): void {
+    const known = this.claims.get(target.peer)
+    if (known !== undefined && known.height >= target.height) return
+    this.claims.set(target.peer, target)
+    if (target.height > this.head.header.height && !this.running) this.idle = this.drain()
+  }
+
+  /** A disconnected or dropped peer's claims no longer count. */
+  forgetPeer (peer: string): void {
+    this.claims.delete(peer)
+  }
+
+  private nextTarget (): Target | null {
+    let best: Target | null = null
+    for (const t of this.claims.values()) {
+      if (t.height > this.head.header.height && (best === null || t.height > best.height)) best = t
+    }
+    return best
+  }
+
+  /** Resolves when no target is left to work on (tests and benchmarks wait on this). */
+  async settled (): Promise<void> {
+    while (this.running) await this.idle
+  }
+
+  private async drain (): Promise<void> {
+    this.running = true
+    try {
+      for (let t = this.nextTarget(); t !== null; t = this.nextTarget()) {
+        try {
+          await this.catchUp(t)
+        } catch (err) {
+          // either way this claim is spent: retrying the same peer's same head would fail the same way
+          if (this.claims.get(t.peer) === t) this.claims.delete(t.peer)
+          if (isRuleViolation(err)) {
+            this.forgetPeer(t.peer)
+            this.init.onRejection(t.peer, err)
+            this.init.net.dropPeer(t.peer, err)
+          } else {
+            this.init.onNetworkError(t.peer, err as Error)
+          }
+        } finally {
+          this.backlog = null
+          this.init.onChange()
+        }
+      }
+    } finally {
+      this.running = false
+    }
+  }
+
+  private async fetchBackwards (t: Target, need: number): Promise<SealedHeader[]> {
+    if (t.header !== undefined && need === 1) return [t.header]
+    const backlog: SealedHeader[] = []
+    let cursor = t.cid
+    let expected = t.height
+    while (backlog.length < need) {
+      const resp = await this.init.net.fetchChain(t.peer, cursor, Math.min(MAX_EXCHANGE_LENGTH, need - backlog.length))
+      if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.chain.length === 0) {
+        throw new MalformedMessageError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
+      }
+      for (const tipset of resp.chain) {
+        // one producer means one block per tipset; anything else is not this chain
+        if (tipset.length !== 1) throw new MalformedMessageError(`tipset of ${tipset.length} blocks`)
+        const h = tipset[0]!
+        if (!h.cid.equals(cursor)) throw new CidMismatchError(String(cursor), String(h.cid), expected)
+        if (h.header.height !== expected) throw new HeightGapError(expected + 1, h.header.height)
+        backlog.push(h)
+        if (backlog.length === need) break
+        const parent = h.header.parents[0]
+        if (parent === undefined || h.header.parents.length !== 1) throw new UnknownParentError('(none)', h.header.height)
+        cursor = parent
+        expected--
+      }
+      this.backlog = { total: need, fetched: backlog.length, verified: 0 }
+      this.init.onChange()
+    }
+    return backlog.reverse()
+  }
+
+  private async catchUp (t: Target): Promise<void> {
+    const need = t.height - this.head.header.height
+    this.backlog = { total: need, fetched: 0, verified: 0 }
+    this.init.onChange()
+    const ascending = await this.fetchBackwards(t, need)
+    const slice = this.init.sliceMs ?? 200
+    let i = 0
+    while (i < ascending.length) {
+      // verify a slice, then store it in one transaction: a slice with any bad header stores nothing
+      const started = this.init.nowMs()
+      const chunk: SealedHeader[] = []
+      let parent = this.head
+      while (i < ascending.length && (chunk.length === 0 || this.init.nowMs() - started < slice)) {
+        const h = ascending[i]!
+        const t0 = this.init.nowMs()
+        validateHeader(h, parent, this.init.genesis.state, this.init.nowSecs())
+        this.verifyMs += this.init.nowMs() - t0
+        chunk.push(h)
+        parent = h
+        i++
+      }
+      await this.init.store.append(chunk)
+      this.headersVerified += chunk.length
+      this.head = parent
+      this.backlog = { total: need, fetched: need, verified: i }
+      this.init.onAppend(chunk)
+      this.init.onChange()
+      await yieldNow()
+    }
+  }
+}

@@ -1,0 +1,185 @@
+// The light client service: opens the chain store for the bootstrap's genesis, dials the bootstrap peers
+// over libp2p WebSockets, follows hello and header gossip, and reports a status snapshot on every change.
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import {
+  addressToString, blocksTopic, decodeBlockMsg, GenesisMismatchError, toWireError, EXCHANGE_OPT_HEADERS,
+  type SealedHeader
+} from '../core'
+import { createCofferLibp2p, genesisOf, requestChain, runHello, type BootstrapDocument, type CofferLibp2p } from '../net'
+import { HeaderSync, isRuleViolation } from './header-sync'
+import { openHeaderStore, type HeaderStore } from './header-store'
+import type { HeaderSummary, LightClientStatus, Rejection } from './status'
+
+export interface LightClientInit {
+  bootstrap: BootstrapDocument
+  bootstrapSource: 'network' | 'stored'
+  onStatus: (status: LightClientStatus) => void
+  nowMs?: () => number
+  /** How often to redial when no peer is connected. */
+  redialMs?: number
+  statusIntervalMs?: number
+}
+
+export interface LightClient {
+  status: () => LightClientStatus
+  sync: HeaderSync
+  libp2p: CofferLibp2p
+  store: HeaderStore
+  stop: () => Promise<void>
+}
+
+const RECENT = 20
+const DIAL_TIMEOUT_MS = 5_000
+
+export function summarize (h: SealedHeader): HeaderSummary {
+  let miner: string
+  try { miner = addressToString(h.header.miner) } catch { miner = '(unreadable)' }
+  return {
+    cid: h.cid.toString(),
+    height: h.header.height,
+    timestamp: h.header.timestamp,
+    miner,
+    parent: h.header.parents[0]?.toString() ?? null,
+    sizeBytes: h.bytes.length
+  }
+}
+
+const isLoopback = (addr: string): boolean => /\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/.test(addr)
+
+export async function startLightClient (init: LightClientInit): Promise<LightClient> {
+  const nowMs = init.nowMs ?? (() => Date.now())
+  const startedAtMs = nowMs()
+  const genesis = genesisOf(init.bootstrap)
+  const store = await openHeaderStore(genesis.header.cid.toString())
+  let head = await store.head()
+  if (head === null) {
+    await store.append([genesis.header]) // trusted by CID: the root everything else is checked against
+    head = genesis.header
+  }
+  let recent: HeaderSummary[] = (await store.recent(RECENT)).map(summarize)
+  let lastRejection: Rejection | null = null
+  let lastNetworkError: string | null = null
+  let firstVerifiedAtMs: number | null = null
+  let dialed = false
+  let stopped = false
+
+  const libp2p = await createCofferLibp2p({ allowLoopbackDials: init.bootstrap.peers.every(isLoopback) })
+
+  const peerOf = (id: string): PeerId => peerIdFromString(id)
+  const reject = (peer: string, err: Error): void => {
+    const wire = toWireError(err)
+    lastRejection = { peer, name: wire.name, code: wire.code ?? wire.name, message: wire.message, height: (err as { height?: number }).height, atMs: nowMs() }
+    libp2p.hangUp(peerOf(peer)).catch(() => {})
+    scheduleStatus()
+  }
+
+  const sync = new HeaderSync({
+    genesis,
+    store,
+    head,
+    nowMs,
+    nowSecs: () => Math.floor(nowMs() / 1000),
+    net: {
+      fetchChain: async (peer, cid, length) => await requestChain(libp2p, peerOf(peer), { head: [cid], length, options: EXCHANGE_OPT_HEADERS }),
+      dropPeer: () => {} // reject() hangs up
+    },
+    onAppend: (headers) => {
+      firstVerifiedAtMs ??= nowMs()
+      recent = [...headers.slice(-RECENT).reverse().map(summarize), ...recent].slice(0, RECENT)
+    },
+    onRejection: reject,
+    onNetworkError: (peer, err) => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() },
+    onChange: () => { scheduleStatus() }
+  })
+
+  const status = (): LightClientStatus => {
+    const peers = libp2p.getConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
+    const backlogBig = sync.backlog !== null && sync.backlog.total > 1
+    const behind = sync.bestKnownHeight > sync.head.header.height + 1
+    return {
+      network: genesis.state.network,
+      genesisCid: genesis.header.cid.toString(),
+      bootstrapSource: init.bootstrapSource,
+      syncState: peers.length === 0 && dialed ? 'offline' : (peers.length === 0 || backlogBig || behind ? 'syncing' : 'synced'),
+      peers,
+      verifiedHeight: sync.head.header.height,
+      headCid: sync.head.cid.toString(),
+      headTimestamp: sync.head.header.timestamp,
+      bestKnownHeight: sync.bestKnownHeight,
+      backlog: sync.backlog,
+      lastRejection,
+      lastNetworkError,
+      recent,
+      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs }
+    }
+  }
+
+  let statusTimer: ReturnType<typeof setTimeout> | undefined
+  function scheduleStatus (): void {
+    if (statusTimer !== undefined || stopped) return
+    statusTimer = setTimeout(() => { statusTimer = undefined; init.onStatus(status()) }, init.statusIntervalMs ?? 50)
+  }
+
+  await runHello(libp2p, {
+    ourHello: () => ({ heaviestTipSet: [sync.head.cid], heaviestTipSetHeight: sync.head.header.height, heaviestTipSetWeight: sync.head.header.parentWeight, genesisHash: genesis.header.cid }),
+    onHello: (peer, hello) => {
+      if (!hello.genesisHash.equals(genesis.header.cid)) throw new GenesisMismatchError(String(genesis.header.cid), String(hello.genesisHash))
+      const cid = hello.heaviestTipSet[0]
+      if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
+    },
+    onError: (peer, err) => { if (isRuleViolation(err)) reject(peer.toString(), err) },
+    clockNs: () => BigInt(nowMs()) * 1_000_000n
+  })
+
+  const topic = blocksTopic(genesis.state.network)
+  libp2p.services.pubsub.subscribe(topic)
+  libp2p.services.pubsub.addEventListener('gossipsub:message', (evt) => {
+    const { propagationSource, msg } = evt.detail
+    if (msg.topic !== topic) return
+    const peer = propagationSource.toString()
+    try {
+      const h = decodeBlockMsg(msg.data)
+      sync.offer({ peer, cid: h.cid, height: h.header.height, header: h })
+    } catch (err) {
+      if (isRuleViolation(err)) reject(peer, err)
+    }
+  })
+  libp2p.addEventListener('peer:connect', scheduleStatus)
+  libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
+
+  const addrs = init.bootstrap.peers.map(p => multiaddr(p))
+  const dialAll = async (): Promise<void> => {
+    await Promise.allSettled(addrs.map(async a => {
+      try {
+        await libp2p.dial(a, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      } catch (err) {
+        lastNetworkError = `dial ${a.toString()}: ${(err as Error).message}`
+      }
+    }))
+    dialed = true
+    scheduleStatus()
+  }
+  // redial whenever we have no peer: the devnet may come back while the tab stays open
+  const redial = setInterval(() => {
+    if (libp2p.getConnections().length === 0) void dialAll()
+  }, init.redialMs ?? 5_000)
+  init.onStatus(status())
+  void dialAll()
+
+  return {
+    status,
+    sync,
+    libp2p,
+    store,
+    stop: async () => {
+      stopped = true
+      clearInterval(redial)
+      clearTimeout(statusTimer)
+      await libp2p.stop()
+      await sync.settled()
+      store.close()
+    }
+  }
+}

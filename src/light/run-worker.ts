@@ -1,0 +1,37 @@
+// Runs the light client behind a Port: fetches the bootstrap document (or falls back to the stored one
+// when offline) and streams status snapshots back. The worker entry file only calls this.
+import { toWireError } from '../core'
+import { parseBootstrap, type BootstrapDocument } from '../net'
+import { startLightClient, type LightClient } from './light-client'
+import { loadSavedBootstrap, saveBootstrap } from './bootstrap-cache'
+import type { Port } from './worker-protocol'
+
+async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, source: 'network' | 'stored' }> {
+  try {
+    const res = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5_000) })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    const doc = parseBootstrap(await res.json())
+    await saveBootstrap(doc)
+    return { doc, source: 'network' }
+  } catch (err) {
+    const saved = await loadSavedBootstrap()
+    if (saved === undefined) throw new Error(`cannot load ${url} (${(err as Error).message}) and no chain is stored yet`)
+    return { doc: parseBootstrap(saved), source: 'stored' }
+  }
+}
+
+export function runLightClient (port: Port): void {
+  let client: LightClient | undefined
+  port.addEventListener('message', (evt) => {
+    const msg = evt.data
+    if (msg.type === 'start' && client === undefined) {
+      loadBootstrap(msg.bootstrapUrl)
+        .then(async ({ doc, source }) => {
+          client = await startLightClient({ bootstrap: doc, bootstrapSource: source, onStatus: (status) => { port.postMessage({ type: 'status', status }) } })
+        })
+        .catch(err => { port.postMessage({ type: 'fatal', error: toWireError(err) }) })
+    } else if (msg.type === 'stop') {
+      void client?.stop().finally(() => { port.postMessage({ type: 'stopped' }) })
+    }
+  })
+}

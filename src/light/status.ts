@@ -1,0 +1,43 @@
+// What the light client reports to the page: one plain, structured-cloneable snapshot.
+import type { Epoch, UnixSeconds } from '../core'
+
+export type SyncState = 'syncing' | 'synced' | 'offline'
+
+export interface HeaderSummary {
+  cid: string
+  height: Epoch
+  timestamp: UnixSeconds
+  miner: string
+  parent: string | null
+  sizeBytes: number
+}
+
+export interface Rejection {
+  peer: string
+  name: string
+  code: string
+  message: string
+  height?: Epoch
+  atMs: number
+}
+
+export interface PeerSummary { id: string, addr: string }
+
+export interface LightClientStatus {
+  network: string
+  genesisCid: string
+  /** Where the bootstrap document came from: fetched now, or the copy kept from the last online start. */
+  bootstrapSource: 'network' | 'stored'
+  syncState: SyncState
+  peers: PeerSummary[]
+  verifiedHeight: Epoch
+  headCid: string
+  headTimestamp: UnixSeconds
+  /** Highest head any peer has told us about. */
+  bestKnownHeight: Epoch
+  backlog: { total: number, fetched: number, verified: number } | null
+  lastRejection: Rejection | null
+  lastNetworkError: string | null
+  recent: HeaderSummary[]
+  stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number }
+}
