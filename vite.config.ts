@@ -2,6 +2,9 @@
 import { defineConfig } from 'vitest/config'
 import react from '@vitejs/plugin-react'
 import { VitePWA } from 'vite-plugin-pwa'
+import { fileURLToPath } from 'node:url'
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url))
 
 const nodeTests = {
   environment: 'node' as const,
@@ -12,6 +15,9 @@ const nodeTests = {
 }
 
 export default defineConfig({
+  // the page lives in src/app; the repository top level stays as the layout fixes it
+  root: here('src/app'),
+  publicDir: here('public'),
   plugins: [
     react(),
     VitePWA({
@@ -41,12 +47,13 @@ export default defineConfig({
     })
   ],
   worker: { format: 'es' },
-  build: { target: 'es2022', sourcemap: true },
+  build: { target: 'es2022', sourcemap: true, outDir: here('dist'), emptyOutDir: true },
   test: {
+    root: here('.'),
     projects: [
-      { test: { ...nodeTests, name: 'unit', include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'] } },
-      { test: { ...nodeTests, name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
-      { test: { ...nodeTests, name: 'browser', include: ['test/browser/**/*.browser.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } }
+      { test: { ...nodeTests, name: 'unit', root: here('.'), include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'] } },
+      { test: { ...nodeTests, name: 'integration', root: here('.'), include: ['test/integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { test: { ...nodeTests, name: 'browser', root: here('.'), include: ['test/browser/**/*.browser.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } }
     ]
   }
 })

@@ -1,4 +1,4 @@
-// Node 20 lacks Promise.withResolvers, which libp2p 3 (it-queue, mortice) calls: install it before libp2p loads.
+// libp2p 3 (it-queue, mortice) calls Promise.withResolvers, missing in Node 20 and browsers before 2024: install it before libp2p loads.
 if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,

@@ -1,0 +1,41 @@
+// The app shell: header with network and sync state, update prompt, and the Chain view.
+import { useEffect, useState } from 'react'
+import { useLightClient } from './use-light-client'
+import { registerServiceWorker } from './service-worker'
+import { ChainView } from './ChainView'
+import { SyncBadge } from './SyncBadge'
+
+export function App (): React.JSX.Element {
+  const { status, fatal } = useLightClient()
+  const [applyUpdate, setApplyUpdate] = useState<(() => void) | null>(null)
+  useEffect(() => { registerServiceWorker((apply) => { setApplyUpdate(() => apply) }) }, [])
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="brand"><img src="/icons/icon-192.png" alt="" width={28} height={28} /> Coffer</div>
+        <div className="topbar-right">
+          {status !== null && <span className="network">{status.network}</span>}
+          <SyncBadge state={status?.syncState ?? 'syncing'} />
+        </div>
+      </header>
+      {applyUpdate !== null && (
+        <div className="banner update" role="status">
+          A new version of Coffer is available.
+          <button type="button" onClick={applyUpdate}>Reload to update</button>
+        </div>
+      )}
+      {status?.syncState === 'offline' && (
+        <div className="banner offline" role="status" data-testid="offline-banner">
+          Offline: no devnet peer is reachable. Showing the last verified head (height {status.verifiedHeight}).
+          Reconnecting on its own.
+        </div>
+      )}
+      <main>
+        {fatal !== null && <div className="banner error" role="alert">The light client stopped: {fatal.message}</div>}
+        {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
+        {status !== null && <ChainView status={status} />}
+      </main>
+    </div>
+  )
+}

@@ -1,0 +1,65 @@
+// Chain view: live verified height, head, peers, backlog progress, last rejection, last 20 headers.
+import type { LightClientStatus } from '../light/status'
+
+const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
+const shortPeer = (id: string): string => `…${id.slice(-10)}`
+const time = (secs: number): string => new Date(secs * 1000).toLocaleTimeString()
+
+export function ChainView ({ status }: { status: LightClientStatus }): React.JSX.Element {
+  const { backlog, lastRejection } = status
+  return (
+    <section className="chain" aria-label="Chain">
+      <div className="cards">
+        <div className="card">
+          <div className="label">Verified height</div>
+          <div className="big" data-testid="verified-height">{status.verifiedHeight}</div>
+          <div className="muted">best known {status.bestKnownHeight}</div>
+        </div>
+        <div className="card wide">
+          <div className="label">Head</div>
+          <div className="mono" data-testid="head-cid" title={status.headCid}>{status.headCid}</div>
+          <div className="muted">produced {time(status.headTimestamp)}</div>
+        </div>
+        <div className="card">
+          <div className="label">Peers</div>
+          <div className="big" data-testid="peer-count">{status.peers.length}</div>
+          <ul className="peers">
+            {status.peers.map(p => <li key={p.id} className="mono" title={p.addr}>{shortPeer(p.id)}</li>)}
+          </ul>
+        </div>
+      </div>
+
+      {backlog !== null && backlog.total > 1 && (
+        <div className="card progress" data-testid="sync-progress">
+          <div className="label">Catching up: {backlog.verified} of {backlog.total} headers verified ({backlog.fetched} fetched)</div>
+          <progress max={backlog.total} value={backlog.verified} />
+        </div>
+      )}
+
+      {lastRejection !== null && (
+        <div className="banner error" role="alert" data-testid="last-rejection">
+          <strong>Rejected a header from peer {shortPeer(lastRejection.peer)}</strong>
+          {lastRejection.height !== undefined && <> at height {lastRejection.height}</>}: <span data-testid="rejection-reason">{lastRejection.name}</span> — {lastRejection.message}.
+          The peer was disconnected and nothing it sent was stored.
+        </div>
+      )}
+
+      <h2>Last verified headers</h2>
+      <table className="headers" data-testid="header-list">
+        <thead><tr><th>Height</th><th>CID</th><th className="opt">Miner</th><th>Time</th><th className="opt">Size</th></tr></thead>
+        <tbody>
+          {status.recent.map(h => (
+            <tr key={h.cid} data-testid="header-row">
+              <td>{h.height}</td>
+              <td className="mono" title={h.cid}>{shortCid(h.cid)}</td>
+              <td className="opt">{h.miner}</td>
+              <td>{time(h.timestamp)}</td>
+              <td className="opt">{h.sizeBytes} B</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted small">Genesis {status.genesisCid} · {status.stats.headersVerified} headers verified in this tab session{status.bootstrapSource === 'stored' ? ' · network settings from the last online visit' : ''}</p>
+    </section>
+  )
+}

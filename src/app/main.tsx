@@ -1,0 +1,7 @@
+// Page entry: mounts the React app and registers the service worker.
+import { StrictMode } from 'react'
+import { createRoot } from 'react-dom/client'
+import { App } from './App'
+import './styles.css'
+
+createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>)
