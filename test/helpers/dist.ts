@@ -1,0 +1,12 @@
+// Browser and CLI tests run against the built app; `npm test` builds it first.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const distDir = fileURLToPath(new URL('../../dist', import.meta.url))
+
+export function requireBuiltApp (): string {
+  if (!existsSync(`${distDir}/index.html`) || !existsSync(`${distDir}/sw.js`)) {
+    throw new Error(`the app is not built in ${distDir}: run \`npm run build\` (npm test does this first)`)
+  }
+  return distDir
+}

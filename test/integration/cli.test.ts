@@ -1,0 +1,66 @@
+// The `coffer devnet` command as an operator runs it: prints the URL, serves app and bootstrap document,
+// refuses a second instance on the same data folder or port, and stops cleanly on Ctrl-C.
+import { describe, it, expect, afterEach } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { requireBuiltApp } from '../helpers/dist'
+
+const bin = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
+const children: ChildProcess[] = []
+afterEach(() => { for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL') })
+
+function coffer (args: string[]): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  let out = ''
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString() })
+  child.stderr!.on('data', (b: Buffer) => { out += b.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('exit', (code) => resolve(code)))
+  return { child, output: () => out, exited }
+}
+
+async function waitFor (fn: () => RegExpMatchArray | null, ms = 30_000): Promise<RegExpMatchArray> {
+  const end = Date.now() + ms
+  for (;;) {
+    const m = fn()
+    if (m !== null) return m
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+describe('coffer devnet', () => {
+  it('runs, serves, refuses a second instance, and stops on SIGINT', async () => {
+    requireBuiltApp()
+    const data = await mkdtemp(path.join(tmpdir(), 'coffer-cli-'))
+    try {
+      const first = coffer(['devnet', '--port', '0', '--data', data])
+      const [, url] = await waitFor(() => first.output().match(/Open (http:\/\/127\.0\.0\.1:\d+)/))
+      const doc = await (await fetch(`${url}/bootstrap.json`)).json() as { network: string, genesis: { cid: string }, peers: string[] }
+      expect(doc.network).toBe('coffer-devnet')
+      expect(doc.genesis.cid).toMatch(/^bafy2bza/)
+      expect(doc.peers[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/12D3Koo/)
+      const html = await (await fetch(url!)).text()
+      expect(html).toContain('<div id="root">')
+
+      const sameData = coffer(['devnet', '--port', '0', '--data', data])
+      expect(await sameData.exited).toBe(1)
+      expect(sameData.output()).toMatch(/data folder .* is in use/)
+
+      const port = new URL(url!).port
+      const samePort = coffer(['devnet', '--port', port, '--data', `${data}-other`])
+      expect(await samePort.exited).toBe(1)
+      expect(samePort.output()).toMatch(new RegExp(`port ${port} is in use`))
+      await rm(`${data}-other`, { recursive: true, force: true })
+
+      first.child.kill('SIGINT')
+      expect(await first.exited).toBe(0)
+      expect(first.output()).toContain('coffer: stopped')
+    } finally {
+      await rm(data, { recursive: true, force: true })
+    }
+  })
+})
