@@ -59,7 +59,11 @@ export function ChainView ({ status }: { status: LightClientStatus }): React.JSX
           ))}
         </tbody>
       </table>
-      <p className="muted small">Genesis {status.genesisCid} · {status.stats.headersVerified} headers verified in this tab session{status.bootstrapSource === 'stored' ? ' · network settings from the last online visit' : ''}</p>
+      <p className="muted small">
+        Genesis {status.genesisCid} · <span data-testid="verify-stats">{status.stats.headersVerified} headers verified in this tab session
+        {status.stats.verifyMs > 0 && <> at {Math.round(status.stats.headersVerified / (status.stats.verifyMs / 1000))} headers/s</>}</span>
+        {status.bootstrapSource === 'stored' ? ' · network settings from the last online visit' : ''}
+      </p>
     </section>
   )
 }

@@ -11,7 +11,7 @@ export class PortInUseError extends Error {
 
 export interface AppServer { url: string, port: number, close: () => Promise<void> }
 
-export async function startAppServer (opts: { distDir: string, host: string, port: number, bootstrap: () => BootstrapDocument }): Promise<AppServer> {
+export async function startAppServer (opts: { distDir: string, host: string, port: number, bootstrap: () => BootstrapDocument, crossOriginIsolated?: boolean }): Promise<AppServer> {
   const assets = sirv(opts.distDir, {
     single: true,
     etag: true,
@@ -21,6 +21,10 @@ export async function startAppServer (opts: { distDir: string, host: string, por
     }
   })
   const server = http.createServer((req, res) => {
+    if (opts.crossOriginIsolated === true) {
+      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin')
+      res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp')
+    }
     if (req.url?.split('?')[0] === '/bootstrap.json') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
       res.end(JSON.stringify(opts.bootstrap()))

@@ -26,6 +26,8 @@ export interface DevnetInit {
   /** On a fresh chain, pre-sign this many back-dated headers (for sync benchmarks). */
   prefill?: number
   serveApp?: boolean
+  /** Serve with COOP/COEP so the page is cross-origin isolated (the bench's memory measurement needs it). */
+  crossOriginIsolated?: boolean
   log?: (line: string) => void
   nowMs?: () => number
 }
@@ -133,7 +135,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     let app: AppServer | undefined
     if (init.serveApp !== false) {
-      app = await startAppServer({ distDir: init.distDir, host, port: init.httpPort ?? 5173, bootstrap })
+      app = await startAppServer({ distDir: init.distDir, host, port: init.httpPort ?? 5173, bootstrap, crossOriginIsolated: init.crossOriginIsolated })
       cleanups.push(async () => { await app?.close() })
     }
 

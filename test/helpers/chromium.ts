@@ -16,14 +16,14 @@ export function chromiumPath (): string {
 
 export interface Browser { context: BrowserContext, close: () => Promise<void> }
 
-export async function launchChromium (): Promise<Browser> {
+export async function launchChromium (extraArgs: string[] = []): Promise<Browser> {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'coffer-chromium-'))
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath(),
     headless: true,
     viewport: { width: 390, height: 844 }, // phone-sized: the layout must work there
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs]
   })
   return {
     context,
