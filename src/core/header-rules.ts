@@ -31,10 +31,20 @@ export function validateHeaderLink (child: SealedHeader, parent: SealedHeader, n
   }
 }
 
+function printable (address: Uint8Array): string {
+  try { return addressToString(address) } catch { return `(unreadable address of ${address.length} bytes)` }
+}
+
+/** Authorship, the cheap half: mined by the genesis producer. */
+export function validateHeaderProducer (child: SealedHeader, genesis: GenesisState): void {
+  const h = child.header
+  if (!sameBytes(h.miner, genesis.producer)) throw new WrongProducerError(printable(h.miner), h.height)
+}
+
 /** Authorship: mined by the genesis producer and carrying its BLS signature over Lotus's signing bytes. */
 export function validateHeaderSignature (child: SealedHeader, genesis: GenesisState): void {
   const h = child.header
-  if (!sameBytes(h.miner, genesis.producer)) throw new WrongProducerError(addressToString(h.miner), h.height)
+  validateHeaderProducer(child, genesis)
   if (h.blockSig === null || !blsVerify(genesis.producerKey, headerSigningBytes(h), h.blockSig)) {
     throw new BadSignatureError(h.height)
   }

@@ -3,7 +3,7 @@
 // verifies forwards from the stored head and stores in chunks. Network and storage are injected, so the
 // same engine runs in the browser worker and in Node tests.
 import {
-  validateHeader, CidMismatchError, HeightGapError, UnknownParentError, MalformedMessageError,
+  validateHeaderRun, CidMismatchError, HeightGapError, UnknownParentError, MalformedMessageError,
   HeaderRejectedError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
   type CID, type Genesis, type SealedHeader, type ExchangeResponse, type Epoch, type UnixSeconds
 } from '../core'
@@ -28,8 +28,10 @@ export interface HeaderSyncInit {
   onRejection: (peer: string, err: Error) => void
   onNetworkError: (peer: string, err: Error) => void
   onChange: () => void
-  /** Verify for at most this long before storing what is verified and yielding (keeps status flowing). */
-  sliceMs?: number
+  /** For the random weights of batch signature verification. */
+  randomBytes: (n: number) => Uint8Array
+  /** Largest run verified and stored at once; runs start small so the first verified head shows fast. */
+  maxBatch?: number
 }
 
 /** True for errors that prove the peer sent something invalid (as opposed to a failed connection). */
@@ -145,27 +147,19 @@ export class HeaderSync {
     this.backlog = { total: need, fetched: 0, verified: 0 }
     this.init.onChange()
     const ascending = await this.fetchBackwards(t, need)
-    const slice = this.init.sliceMs ?? 200
-    let i = 0
-    while (i < ascending.length) {
-      // verify a slice, then store it in one transaction: a slice with any bad header stores nothing
-      const started = this.init.nowMs()
-      const chunk: SealedHeader[] = []
-      let parent = this.head
-      while (i < ascending.length && (chunk.length === 0 || this.init.nowMs() - started < slice)) {
-        const h = ascending[i]!
-        const t0 = this.init.nowMs()
-        validateHeader(h, parent, this.init.genesis.state, this.init.nowSecs())
-        this.verifyMs += this.init.nowMs() - t0
-        chunk.push(h)
-        parent = h
-        i++
-      }
-      await this.init.store.append(chunk)
-      this.headersVerified += chunk.length
-      this.head = parent
-      this.backlog = { total: need, fetched: need, verified: i }
-      this.init.onAppend(chunk)
+    const maxBatch = this.init.maxBatch ?? 128
+    let batch = 8
+    for (let i = 0; i < ascending.length; i += batch, batch = Math.min(maxBatch, batch * 2)) {
+      // verify a run, then store it in one transaction: a run with any bad header stores nothing
+      const run = ascending.slice(i, i + batch)
+      const t0 = this.init.nowMs()
+      validateHeaderRun(run, this.head, this.init.genesis.state, this.init.nowSecs(), this.init.randomBytes)
+      this.verifyMs += this.init.nowMs() - t0
+      await this.init.store.append(run)
+      this.headersVerified += run.length
+      this.head = run[run.length - 1]!
+      this.backlog = { total: need, fetched: need, verified: i + run.length }
+      this.init.onAppend(run)
       this.init.onChange()
       await yieldNow()
     }

@@ -1,7 +1,7 @@
 // The whole path in real Chromium: the PWA's worker light client syncs verified headers from a devnet,
 // keeps them in IndexedDB, opens offline from the service worker, and rejects a lying peer.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, cp, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
@@ -68,13 +68,17 @@ describe('Coffer PWA in Chromium', () => {
     await page.waitForSelector('[data-testid=sync-state]:text("synced")')
     expect(await page.textContent('[data-testid=peer-count]')).toBe('1')
     expect(await page.locator('[data-testid=header-row]').count()).toBeGreaterThanOrEqual(5)
+    // installable: Chromium's own check of manifest, icons and service worker finds nothing missing
+    await page.evaluate(async () => { await navigator.serviceWorker.ready })
+    const cdp = await context.newCDPSession(page)
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
+    expect(installabilityErrors).toEqual([])
     const genesis = d.genesis.header.cid.toString()
     const stored = await storedHeaders(page, genesis, [genesis])
     expect(stored.present).toEqual([genesis])
     expect(stored.count).toBeGreaterThanOrEqual(6)
 
     // (b) devnet and web server gone: a reload still opens the app, with the last verified head, offline
-    await page.evaluate(async () => { await navigator.serviceWorker.ready })
     await d.stop()
     const before = await height(page)
     const headBefore = await page.textContent('[data-testid=head-cid]')
@@ -111,5 +115,33 @@ describe('Coffer PWA in Chromium', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid=peer-count]')?.textContent === '1')
     const stored = await storedHeaders(page, d.genesis.header.cid.toString(), evil.forged.map(h => h.cid.toString()))
     expect(stored.present).toEqual([])
+  })
+
+  it('offers a new version through the update prompt, and applies it on request', async () => {
+    const d = await devnet(false)
+    // a private copy of the build, so this test can publish a "new version" without touching dist/
+    const copy = await mkdtemp(path.join(tmpdir(), 'coffer-dist-'))
+    cleanups.push(async () => { await rm(copy, { recursive: true, force: true }) })
+    await cp(distDir, copy, { recursive: true })
+    const app = await startAppServer({ distDir: copy, host: '127.0.0.1', port: 0, bootstrap: d.bootstrap })
+    cleanups.push(app.close)
+    const { context } = await browser()
+    const page = await context.newPage()
+    await page.goto(app.url)
+    await page.evaluate(async () => { await navigator.serviceWorker.ready })
+    await page.reload() // now the page is controlled by the installed worker
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    expect(await page.isVisible('text=A new version of Coffer is available')).toBe(false)
+
+    await appendFile(path.join(copy, 'sw.js'), '\n// next release\n')
+    await page.reload() // the browser checks sw.js on navigation, installs the new one, and it waits
+    const prompt = page.locator('text=A new version of Coffer is available')
+    await prompt.waitFor({ timeout: 30_000 })
+    await Promise.all([
+      page.waitForEvent('load', { timeout: 30_000 }),
+      page.click('button:text("Reload to update")')
+    ])
+    await page.waitForSelector('[data-testid=verified-height]')
+    expect(await page.isVisible('text=A new version of Coffer is available')).toBe(false)
   })
 })

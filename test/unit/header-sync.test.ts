@@ -2,6 +2,7 @@
 // is dropped, and the IndexedDB store (fake-indexeddb here, idb code as in the browser) is left as it was.
 import { describe, it, expect } from 'vitest'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { randomBytes } from '@noble/hashes/utils.js'
 import {
   createGenesis, produceHeader, idAddressBytes, blsPublicKey, sealHeader, blsSign, headerSigningBytes,
   decodeExchangeResponse, encodeExchangeResponse, ExchangeStatus, MAX_EXCHANGE_RESPONSE_BYTES,
@@ -38,7 +39,7 @@ function servesFrom (served: SealedHeader[]) {
   }
 }
 
-async function setup (answer: (cid: SealedHeader['cid'], length: number) => ExchangeResponse, sliceMs = 10_000) {
+async function setup (answer: (cid: SealedHeader['cid'], length: number) => ExchangeResponse) {
   const genesis = createGenesis({ network: `sync-test-${n++}`, producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, T0)
   const store: HeaderStore = await openHeaderStore(genesis.header.cid.toString())
   await store.append([genesis.header])
@@ -46,7 +47,7 @@ async function setup (answer: (cid: SealedHeader['cid'], length: number) => Exch
   const rejected: string[] = []
   const sync = new HeaderSync({
     genesis, store, head: genesis.header,
-    nowSecs: () => T0 + 10_000, nowMs: () => performance.now(), sliceMs,
+    nowSecs: () => T0 + 10_000, nowMs: () => performance.now(), randomBytes,
     net: { fetchChain: async (_peer, cid, length) => answer(cid, length), dropPeer: (peer, err) => { dropped.push({ peer, name: err.name }) } },
     onAppend: () => {}, onRejection: (_peer, err) => { rejected.push(err.name) }, onNetworkError: () => {}, onChange: () => {}
   })

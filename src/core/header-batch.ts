@@ -1,0 +1,62 @@
+// Verifies a run of linked headers at once: linkage and authorship per header, and all producer
+// signatures with two pairings instead of two per header. Randomness is a parameter (src/core does no I/O).
+import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { headerSigningBytes, type SealedHeader } from './block-header'
+import { SIG_TYPE_BLS } from './signature'
+import { validateHeaderLink, validateHeaderProducer, validateHeaderSignature } from './header-rules'
+import type { GenesisState } from './genesis'
+import type { UnixSeconds } from './units'
+
+const bls = bls12_381.longSignatures
+const { Fp12 } = bls12_381.fields
+const G1 = bls12_381.G1.Point
+
+/**
+ * Small-exponent batch verification for one signer: with random 64-bit weights rᵢ,
+ *   e(G1, Σ rᵢ·σᵢ) = e(pk, Σ rᵢ·H(mᵢ))
+ * holds for all-valid signatures and fails except with probability ≈ 2⁻⁶⁴ if any is invalid. Without the
+ * weights, two invalid signatures could be crafted to cancel. Signatures are checked to lie in G2's
+ * prime-order subgroup first, as the argument needs. Measured: ≈3x fewer ms per header than one
+ * `verify` each (see `npm run bench`).
+ */
+export function verifyOneSignerBatch (publicKey: Uint8Array, items: Array<{ message: Uint8Array, signature: Uint8Array }>, randomBytes: (n: number) => Uint8Array): boolean {
+  if (items.length === 0) return true
+  try {
+    const pk = G1.fromBytes(publicKey)
+    pk.assertValidity()
+    const weights = randomBytes(8 * items.length)
+    let sigSum = bls12_381.G2.Point.ZERO
+    let msgSum = bls12_381.G2.Point.ZERO
+    items.forEach(({ message, signature }, i) => {
+      let r = 0n
+      for (let b = 0; b < 8; b++) r = (r << 8n) | BigInt(weights[i * 8 + b]!)
+      r = r | 1n // never zero
+      const sig = bls.Signature.fromBytes(signature)
+      sig.assertValidity()
+      sigSum = sigSum.add(sig.multiplyUnsafe(r))
+      msgSum = msgSum.add(bls.hash(message).multiplyUnsafe(r))
+    })
+    const gt = bls12_381.pairingBatch([{ g1: G1.BASE.negate(), g2: sigSum }, { g1: pk, g2: msgSum }])
+    return Fp12.eql(gt, Fp12.ONE)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * All header rules over `headers` (ascending, each the child of the one before, the first a child of
+ * `parent`). Throws the same named error, for the same header, as checking them one by one would.
+ */
+export function validateHeaderRun (headers: SealedHeader[], parent: SealedHeader, genesis: GenesisState, now: UnixSeconds, randomBytes: (n: number) => Uint8Array): void {
+  let p = parent
+  for (const h of headers) {
+    validateHeaderLink(h, p, now)
+    validateHeaderProducer(h, genesis)
+    p = h
+  }
+  const items = headers.map(h => ({ message: headerSigningBytes(h.header), signature: h.header.blockSig?.type === SIG_TYPE_BLS ? h.header.blockSig.data : new Uint8Array(0) }))
+  if (verifyOneSignerBatch(genesis.producerKey, items, randomBytes)) return
+  // some signature is bad: find which, so the rejection names its height
+  for (const h of headers) validateHeaderSignature(h, genesis)
+  throw new Error('batch signature check failed but every signature verifies alone') // unreachable but for a 2⁻⁶⁴ event
+}
