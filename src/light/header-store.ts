@@ -20,6 +20,7 @@ export interface HeaderStore {
   /** The `n` highest headers, highest first. */
   recent: (n: number) => Promise<SealedHeader[]>
   has: (cid: string) => Promise<boolean>
+  get: (cid: string) => Promise<SealedHeader | null>
   close: () => void
 }
 
@@ -58,6 +59,10 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
       return out
     },
     has: async (cid) => (await db.getKeyFromIndex('headers', 'cid', cid)) !== undefined,
+    get: async (cid) => {
+      const row = await db.getFromIndex('headers', 'cid', cid)
+      return row === undefined ? null : unsealHeader(row.bytes)
+    },
     close: () => { db.close() }
   }
 }

@@ -11,8 +11,6 @@ import type { HeaderStore } from './header-store'
 
 export interface SyncNetwork {
   fetchChain: (peer: string, head: CID, length: number) => Promise<ExchangeResponse>
-  /** The peer broke a rule: hang up on it. */
-  dropPeer: (peer: string, reason: Error) => void
 }
 
 export interface Target { peer: string, cid: CID, height: Epoch, header?: SealedHeader }
@@ -25,6 +23,7 @@ export interface HeaderSyncInit {
   nowSecs: () => UnixSeconds
   nowMs: () => number
   onAppend: (headers: SealedHeader[]) => void
+  /** The peer broke a rule: the caller hangs up on it and shows why. */
   onRejection: (peer: string, err: Error) => void
   onNetworkError: (peer: string, err: Error) => void
   onChange: () => void
@@ -99,7 +98,6 @@ export class HeaderSync {
           if (isRuleViolation(err)) {
             this.forgetPeer(t.peer)
             this.init.onRejection(t.peer, err)
-            this.init.net.dropPeer(t.peer, err)
           } else {
             this.init.onNetworkError(t.peer, err as Error)
           }
@@ -113,7 +111,11 @@ export class HeaderSync {
     }
   }
 
-  private async fetchBackwards (t: Target, need: number): Promise<SealedHeader[]> {
+  /**
+   * Walks the peer's chain down from `t`, checking each header hashes to the link that asked for it, until
+   * `need` headers are in hand. Returns them ascending.
+   */
+  private async fetchBackwards (t: Target, need: number, onProgress = true): Promise<SealedHeader[]> {
     if (t.header !== undefined && need === 1) return [t.header]
     const backlog: SealedHeader[] = []
     let cursor = t.cid
@@ -136,10 +138,34 @@ export class HeaderSync {
         cursor = parent
         expected--
       }
-      this.backlog = { total: need, fetched: backlog.length, verified: 0 }
-      this.init.onChange()
+      if (onProgress) {
+        this.backlog = { total: need, fetched: backlog.length, verified: 0 }
+        this.init.onChange()
+      }
     }
     return backlog.reverse()
+  }
+
+  /**
+   * The peer's chain does not extend our head: fetch its headers down to the one whose parent we hold
+   * and check them, so the rejection names the real fault (a forged signature, say). A fork that passes
+   * every rule is still refused: one producer never signs two headers at a height, and this skeleton
+   * does not follow forks.
+   */
+  private async rejectFork (peer: string, bottom: SealedHeader, above: SealedHeader[]): Promise<never> {
+    const parentCid = bottom.header.parents[0]
+    let ancestor = parentCid === undefined ? null : await this.init.store.get(parentCid.toString())
+    let fork: SealedHeader[] = []
+    if (ancestor === null && parentCid !== undefined && bottom.header.height > 1) {
+      const depth = Math.min(MAX_EXCHANGE_LENGTH, bottom.header.height - 1)
+      fork = await this.fetchBackwards({ peer, cid: parentCid, height: bottom.header.height - 1 }, depth, false)
+      const forkParent = fork[0]!.header.parents[0]
+      ancestor = forkParent === undefined ? null : await this.init.store.get(forkParent.toString())
+    }
+    if (ancestor !== null) {
+      validateHeaderRun([...fork, ...above], ancestor, this.init.genesis.state, this.init.nowSecs(), this.init.randomBytes)
+    }
+    throw new UnknownParentError(String(parentCid), bottom.header.height)
   }
 
   private async catchUp (t: Target): Promise<void> {
@@ -147,6 +173,7 @@ export class HeaderSync {
     this.backlog = { total: need, fetched: 0, verified: 0 }
     this.init.onChange()
     const ascending = await this.fetchBackwards(t, need)
+    if (!ascending[0]!.header.parents[0]?.equals(this.head.cid)) await this.rejectFork(t.peer, ascending[0]!, ascending)
     const maxBatch = this.init.maxBatch ?? 128
     let batch = 8
     for (let i = 0; i < ascending.length; i += batch, batch = Math.min(maxBatch, batch * 2)) {

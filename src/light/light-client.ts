@@ -83,8 +83,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     nowSecs: () => Math.floor(nowMs() / 1000),
     randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
     net: {
-      fetchChain: async (peer, cid, length) => await requestChain(libp2p, peerOf(peer), { head: [cid], length, options: EXCHANGE_OPT_HEADERS }),
-      dropPeer: () => {} // reject() hangs up
+      fetchChain: async (peer, cid, length) => await requestChain(libp2p, peerOf(peer), { head: [cid], length, options: EXCHANGE_OPT_HEADERS })
     },
     onAppend: (headers) => {
       firstVerifiedAtMs ??= nowMs()

@@ -124,7 +124,6 @@ describe('Coffer PWA in Chromium', () => {
     cleanups.push(async () => { await rm(copy, { recursive: true, force: true }) })
     await cp(distDir, copy, { recursive: true })
     const app = await startAppServer({ distDir: copy, host: '127.0.0.1', port: 0, bootstrap: d.bootstrap })
-    cleanups.push(app.close)
     const { context } = await browser()
     const page = await context.newPage()
     await page.goto(app.url)
@@ -133,7 +132,11 @@ describe('Coffer PWA in Chromium', () => {
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null)
     expect(await page.isVisible('text=A new version of Coffer is available')).toBe(false)
 
+    // deploy a new release: the server restarts on the same origin with a changed service worker
+    await app.close()
     await appendFile(path.join(copy, 'sw.js'), '\n// next release\n')
+    const next = await startAppServer({ distDir: copy, host: '127.0.0.1', port: app.port, bootstrap: d.bootstrap })
+    cleanups.push(next.close)
     await page.reload() // the browser checks sw.js on navigation, installs the new one, and it waits
     const prompt = page.locator('text=A new version of Coffer is available')
     await prompt.waitFor({ timeout: 30_000 })

@@ -59,6 +59,14 @@ describe('validateHeaderRun', () => {
     expect((err as Error).name).toBe('BadSignatureError')
     expect((err as { height?: number }).height).toBe(6)
   })
+  it('reports a bad signature below a broken link first, as one-by-one checking would', () => {
+    const forged = produceHeader(genesis.header, genesis, bls.keygen().secretKey, genesis.header.header.timestamp + 1)
+    const broken = produceHeader(forged, genesis, key, now + 3600) // in the future
+    let err: unknown
+    try { validateHeaderRun([forged, broken], genesis.header, genesis.state, now, randomBytes) } catch (e) { err = e }
+    expect((err as Error).name).toBe('BadSignatureError')
+    expect((err as { height?: number }).height).toBe(1)
+  })
   it('checks links before any pairing', () => {
     let err: unknown
     try { validateHeaderRun([chain[0]!, chain[2]!], genesis.header, genesis.state, now, randomBytes) } catch (e) { err = e }

@@ -43,15 +43,14 @@ async function setup (answer: (cid: SealedHeader['cid'], length: number) => Exch
   const genesis = createGenesis({ network: `sync-test-${n++}`, producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, T0)
   const store: HeaderStore = await openHeaderStore(genesis.header.cid.toString())
   await store.append([genesis.header])
-  const dropped: Array<{ peer: string, name: string }> = []
-  const rejected: string[] = []
+  const rejected: Array<{ peer: string, name: string }> = []
   const sync = new HeaderSync({
     genesis, store, head: genesis.header,
     nowSecs: () => T0 + 10_000, nowMs: () => performance.now(), randomBytes,
-    net: { fetchChain: async (_peer, cid, length) => answer(cid, length), dropPeer: (peer, err) => { dropped.push({ peer, name: err.name }) } },
-    onAppend: () => {}, onRejection: (_peer, err) => { rejected.push(err.name) }, onNetworkError: () => {}, onChange: () => {}
+    net: { fetchChain: async (_peer, cid, length) => answer(cid, length) },
+    onAppend: () => {}, onRejection: (peer, err) => { rejected.push({ peer, name: err.name }) }, onNetworkError: () => {}, onChange: () => {}
   })
-  return { genesis, store, sync, dropped, rejected }
+  return { genesis, store, sync, rejected }
 }
 
 async function expectUntouched (store: HeaderStore, genesis: Genesis, forged: SealedHeader[]): Promise<void> {
@@ -68,7 +67,7 @@ describe('HeaderSync', () => {
     await t.sync.settled()
     expect((await t.store.head())!.cid.equals(served[9]!.cid)).toBe(true)
     expect(t.sync.headersVerified).toBe(10)
-    expect(t.dropped).toEqual([])
+    expect(t.rejected).toEqual([])
   })
 
   const lies: Array<[string, string, (g: Genesis) => { served: SealedHeader[], announce: SealedHeader, raw?: () => ExchangeResponse }]> = [
@@ -117,12 +116,46 @@ describe('HeaderSync', () => {
       scenario = make(t.genesis)
       t.sync.offer({ peer: 'liar', cid: scenario.announce.cid, height: scenario.announce.header.height })
       await t.sync.settled()
-      expect(t.rejected).toEqual([expected])
-      expect(t.dropped).toEqual([{ peer: 'liar', name: expected }])
+      expect(t.rejected).toEqual([{ peer: 'liar', name: expected }])
       expect(t.sync.bestKnownHeight).toBe(0) // the liar's claim no longer counts
       await expectUntouched(t.store, t.genesis, scenario.served)
     })
   }
+
+  it('names the real fault of a fork that branches below our head (forged signatures)', async () => {
+    let served: SealedHeader[] = []
+    const t = await setup((cid, len) => servesFrom(served)(cid, len))
+    const honest = chainOn(t.genesis, t.genesis.header, 3)
+    served = honest
+    t.sync.offer({ peer: 'honest', cid: honest[2]!.cid, height: 3 })
+    await t.sync.settled()
+    const forged = chainOn(t.genesis, t.genesis.header, 6, bls12_381.longSignatures.keygen().secretKey)
+    served = forged
+    t.sync.offer({ peer: 'liar', cid: forged[5]!.cid, height: 6 })
+    await t.sync.settled()
+    expect(t.rejected).toEqual([{ peer: 'liar', name: 'BadSignatureError' }])
+    expect((await t.store.head())!.cid.equals(honest[2]!.cid)).toBe(true)
+    for (const h of forged) expect(await t.store.has(h.cid.toString())).toBe(false)
+  })
+
+  it('refuses a validly signed fork (the producer equivocating) as an unknown parent', async () => {
+    let served: SealedHeader[] = []
+    const t = await setup((cid, len) => servesFrom(served)(cid, len))
+    const honest = chainOn(t.genesis, t.genesis.header, 3)
+    served = honest
+    t.sync.offer({ peer: 'honest', cid: honest[2]!.cid, height: 3 })
+    await t.sync.settled()
+    const fork = chainOn(t.genesis, honest[0]!, 4).map(h => resign({ ...h.header, forkSignaling: 1 }))
+    // re-link the re-signed fork
+    const relinked: SealedHeader[] = []
+    let p = honest[0]!
+    for (const h of fork) { const r = resign({ ...h.header, parents: [p.cid] }); relinked.push(r); p = r }
+    served = [honest[0]!, ...relinked]
+    t.sync.offer({ peer: 'equivocator', cid: relinked[3]!.cid, height: 5 })
+    await t.sync.settled()
+    expect(t.rejected).toEqual([{ peer: 'equivocator', name: 'UnknownParentError' }])
+    expect((await t.store.head())!.cid.equals(honest[2]!.cid)).toBe(true)
+  })
 
   it('a store append is one transaction: a failing write leaves the old head', async () => {
     const t = await setup(() => { throw new Error('unused') })
