@@ -3,16 +3,33 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import net from 'node:net'
 import { startDevnet } from './devnet'
+import { ChainDb } from './chain-db'
+import { PortInUseError } from './app-server'
 
-const USAGE = `usage: coffer devnet [--port 5173] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
+const USAGE = `usage: coffer devnet [--port 5173] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
   --data DIR      chain and keys live here between runs (default ./.coffer/devnet)
   --reset         delete DIR's chain and start a new genesis
   --block-time S  seconds per epoch (default 1)
   --p2p-port N    libp2p WebSocket port (default: any free port)
-  --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)`
+  --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
+  --build         build the app first (what \`npm start\` does); refused before building if in use`
+
+/** Fails, before anything is built or written, when another devnet holds the data folder or the port. */
+async function assertFree (dataDir: string, host: string, port: number): Promise<void> {
+  await mkdir(dataDir, { recursive: true })
+  await (await ChainDb.open(dataDir)).close()
+  if (port === 0) return
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(port) : err))
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
+}
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -29,12 +46,20 @@ async function main (argv: string[]): Promise<number> {
       'block-time': { type: 'string', default: '1' },
       'p2p-port': { type: 'string', default: '0' },
       prefill: { type: 'string', default: '0' },
+      build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
   })
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0 }
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
   const distDir = path.join(root, 'dist')
+  if (values.build) {
+    // a second `npm start` must not rebuild dist/ under a running devnet: check first, then build
+    await assertFree(path.resolve(values.data), '127.0.0.1', Number(values.port))
+    process.stdout.write('coffer: building the app…\n')
+    const { build } = await import('vite')
+    await build({ configFile: path.join(root, 'vite.config.ts'), logLevel: 'warn' })
+  }
   if (!existsSync(path.join(distDir, 'index.html'))) {
     process.stderr.write('coffer: the app is not built (dist/index.html missing): run `npm run build` first\n')
     return 1

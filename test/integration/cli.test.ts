@@ -3,6 +3,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,9 +47,12 @@ describe('coffer devnet', () => {
       const html = await (await fetch(url!)).text()
       expect(html).toContain('<div id="root">')
 
-      const sameData = coffer(['devnet', '--port', '0', '--data', data])
+      // what `npm start` runs: it must refuse before rebuilding the app the first one serves
+      const builtAt = statSync(`${requireBuiltApp()}/index.html`).mtimeMs
+      const sameData = coffer(['devnet', '--port', '0', '--data', data, '--build'])
       expect(await sameData.exited).toBe(1)
       expect(sameData.output()).toMatch(/data folder .* is in use/)
+      expect(statSync(`${requireBuiltApp()}/index.html`).mtimeMs).toBe(builtAt)
 
       const port = new URL(url!).port
       const samePort = coffer(['devnet', '--port', port, '--data', `${data}-other`])
