@@ -4,7 +4,7 @@
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
-  GenesisMismatchError, type Genesis, type SealedHeader, produceHeader
+  GenesisMismatchError, chainCid, produceHeader, type Genesis, type SealedHeader
 } from '../core'
 import { createCofferLibp2p, serveChainExchange, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument } from '../net'
 import { ChainDb } from './chain-db'
@@ -48,8 +48,7 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
   const headerBytes = await db.getBytes('genesis/header')
   const stateBytes = await db.getBytes('genesis/state')
   if (headerBytes !== undefined && stateBytes !== undefined) {
-    const header = decodeHeader(headerBytes)
-    return openGenesis((await db.headerAt(0))!.cid, headerBytes, stateBytes, () => header)
+    return openGenesis(chainCid(headerBytes), headerBytes, stateBytes, decodeHeader)
   }
   const nowSecs = Math.floor(init.nowMs() / 1000)
   const genesis = createGenesis({

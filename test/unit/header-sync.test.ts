@@ -122,15 +122,21 @@ describe('HeaderSync', () => {
     })
   }
 
-  it('names the real fault of a fork that branches below our head (forged signatures)', async () => {
+  /** A store already holding an honest chain of 3, and a peer whose served headers the test swaps. */
+  async function syncedToThree () {
     let served: SealedHeader[] = []
     const t = await setup((cid, len) => servesFrom(served)(cid, len))
     const honest = chainOn(t.genesis, t.genesis.header, 3)
     served = honest
     t.sync.offer({ peer: 'honest', cid: honest[2]!.cid, height: 3 })
     await t.sync.settled()
+    return { t, honest, serve: (headers: SealedHeader[]) => { served = headers } }
+  }
+
+  it('names the real fault of a fork that branches below our head (forged signatures)', async () => {
+    const { t, honest, serve } = await syncedToThree()
     const forged = chainOn(t.genesis, t.genesis.header, 6, bls12_381.longSignatures.keygen().secretKey)
-    served = forged
+    serve(forged)
     t.sync.offer({ peer: 'liar', cid: forged[5]!.cid, height: 6 })
     await t.sync.settled()
     expect(t.rejected).toEqual([{ peer: 'liar', name: 'BadSignatureError' }])
@@ -139,18 +145,13 @@ describe('HeaderSync', () => {
   })
 
   it('refuses a validly signed fork (the producer equivocating) as an unknown parent', async () => {
-    let served: SealedHeader[] = []
-    const t = await setup((cid, len) => servesFrom(served)(cid, len))
-    const honest = chainOn(t.genesis, t.genesis.header, 3)
-    served = honest
-    t.sync.offer({ peer: 'honest', cid: honest[2]!.cid, height: 3 })
-    await t.sync.settled()
+    const { t, honest, serve } = await syncedToThree()
     const fork = chainOn(t.genesis, honest[0]!, 4).map(h => resign({ ...h.header, forkSignaling: 1 }))
     // re-link the re-signed fork
     const relinked: SealedHeader[] = []
     let p = honest[0]!
     for (const h of fork) { const r = resign({ ...h.header, parents: [p.cid] }); relinked.push(r); p = r }
-    served = [honest[0]!, ...relinked]
+    serve([honest[0]!, ...relinked])
     t.sync.offer({ peer: 'equivocator', cid: relinked[3]!.cid, height: 5 })
     await t.sync.settled()
     expect(t.rejected).toEqual([{ peer: 'equivocator', name: 'UnknownParentError' }])
