@@ -20,11 +20,6 @@ export function idAddressBytes (id: bigint | number): Uint8Array {
   return Uint8Array.of(Protocol.ID, ...v)
 }
 
-export function blsAddressBytes (publicKey: Uint8Array): Uint8Array {
-  if (publicKey.length !== 48) throw new RangeError('BLS public key must be 48 bytes')
-  return Uint8Array.of(Protocol.BLS, ...publicKey)
-}
-
 function checksum (bytes: Uint8Array): Uint8Array {
   return blake2b(bytes, { dkLen: 4 })
 }

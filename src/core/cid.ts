@@ -15,8 +15,4 @@ export function chainCid (bytes: Uint8Array): CID {
   return CID.createV1(DAG_CBOR, Digest.create(BLAKE2B_256, blake2b256(bytes)))
 }
 
-export function isChainCid (cid: CID): boolean {
-  return cid.version === 1 && cid.code === DAG_CBOR && cid.multihash.code === BLAKE2B_256
-}
-
 export { CID }

@@ -1,9 +1,9 @@
 // Filecoin's Signature on the wire is one byte string: a type byte (1 secp256k1, 2 BLS) then the data.
+// Only BLS exists here so far (block signatures); secp256k1 arrives with messages (issue 3).
 // BLS is Filecoin's min-pk scheme: 48-byte G1 public keys, 96-byte G2 signatures, hash-to-G2 with the
 // `..._NUL_` DST that @noble/curves uses by default for longSignatures.
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 
-export const SIG_TYPE_SECP256K1 = 1
 export const SIG_TYPE_BLS = 2
 
 export interface Signature { type: number, data: Uint8Array }

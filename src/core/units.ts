@@ -3,5 +3,3 @@
 export type Epoch = number
 /** Seconds since the Unix epoch, as Filecoin headers carry them. */
 export type UnixSeconds = number
-export type Milliseconds = number
-export type Bytes = number
