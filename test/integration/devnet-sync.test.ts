@@ -7,6 +7,8 @@ import path from 'node:path'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startLightClient, type LightClient, type LightClientStatus } from '../../src/light'
 import { startMaliciousPeer, type MaliciousPeer } from '../helpers/malicious-peer'
+import { createCofferLibp2p } from '../../src/net'
+import { blocksTopic } from '../../src/core'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -90,6 +92,25 @@ describe('light client against a devnet', () => {
     for (const h of evil.forged) expect(await lc.store.has(h.cid.toString())).toBe(false)
     // and it keeps syncing the honest chain
     await until(() => lc.status().verifiedHeight >= 2 && lc.status().syncState === 'synced')
+  })
+})
+
+describe('light client against gossip junk', () => {
+  it('drops a peer that gossips a malformed block message', async () => {
+    const d = await devnet()
+    const junk = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    cleanups.push(async () => { await junk.stop() })
+    const topic = blocksTopic(d.genesis.state.network)
+    junk.services.pubsub.subscribe(topic)
+    const { lc } = await client({ ...d.bootstrap(), peers: [junk.getMultiaddrs()[0]!.toString(), ...d.bootstrap().peers] })
+    await until(() => junk.services.pubsub.getSubscribers(topic).some(p => p.equals(lc.libp2p.peerId)))
+    // a BlockMsg tuple whose header is truncated CBOR
+    await junk.services.pubsub.publish(topic, Uint8Array.of(0x83, 0x44, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80))
+    const rejection = await until(() => lc.status().lastRejection ?? undefined)
+    expect(rejection.peer).toBe(junk.peerId.toString())
+    expect(rejection.name).toMatch(/Malformed/)
+    await until(() => lc.status().peers.every(p => p.id !== junk.peerId.toString()))
+    await until(() => lc.status().verifiedHeight >= 2)
   })
 })
 
