@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import {
-  addressToString, blocksTopic, decodeBlockMsg, GenesisMismatchError, toWireError, EXCHANGE_OPT_HEADERS,
+  addressToString, blocksTopic, decodeBlockMsg, toWireError, EXCHANGE_OPT_HEADERS,
   type SealedHeader
 } from '../core'
 import { createCofferLibp2p, genesisOf, requestChain, runHello, type BootstrapDocument, type CofferLibp2p } from '../net'
@@ -123,9 +123,9 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   }
 
   await runHello(libp2p, {
-    ourHello: () => ({ heaviestTipSet: [sync.head.cid], heaviestTipSetHeight: sync.head.header.height, heaviestTipSetWeight: sync.head.header.parentWeight, genesisHash: genesis.header.cid }),
+    genesisCid: genesis.header.cid,
+    head: () => sync.head,
     onHello: (peer, hello) => {
-      if (!hello.genesisHash.equals(genesis.header.cid)) throw new GenesisMismatchError(String(genesis.header.cid), String(hello.genesisHash))
       const cid = hello.heaviestTipSet[0]
       if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
     },

@@ -4,8 +4,8 @@ import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import {
   HELLO_PROTOCOL, CHAIN_EXCHANGE_PROTOCOL, MAX_HELLO_BYTES, MAX_EXCHANGE_REQUEST_BYTES, MAX_EXCHANGE_RESPONSE_BYTES,
   MAX_EXCHANGE_LENGTH, ExchangeStatus, encodeHello, decodeHello, encodeLatency, encodeExchangeRequest,
-  decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, toWireError,
-  type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader
+  decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, toWireError, GenesisMismatchError,
+  type CID, type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader
 } from '../core'
 import { readAll, writeAndClose } from './stream-io'
 
@@ -51,23 +51,29 @@ export async function requestChain (node: Libp2p, peer: PeerId, req: ExchangeReq
 }
 
 export interface HelloInit {
-  /** What we tell peers our heaviest head is. */
-  ourHello: () => HelloMessage
-  /** A peer told us its head; throw to have the peer dropped. */
-  onHello: (peer: PeerId, hello: HelloMessage) => void | Promise<void>
+  genesisCid: CID
+  /** Our heaviest head, as we announce it. */
+  head: () => SealedHeader
+  /** A peer on our genesis told us its head. */
+  onHello?: (peer: PeerId, hello: HelloMessage) => void
+  /** A hello failed: a GenesisMismatchError or MalformedMessageError means the peer broke a rule. */
   onError: (peer: PeerId, err: unknown) => void
   clockNs: () => bigint
 }
 
-/** Filecoin hello: each side sends its head on connect; the receiver answers with a latency message. */
+/**
+ * Filecoin hello: each side sends its head on connect; the receiver answers with a latency message.
+ * A peer on another genesis is refused here, for every node that runs hello.
+ */
 export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
   await node.handle(HELLO_PROTOCOL, async (stream: Stream, connection: Connection) => {
     const arrival = init.clockNs()
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     try {
       const hello = decodeHello(await readAll(stream, MAX_HELLO_BYTES, signal))
+      if (!hello.genesisHash.equals(init.genesisCid)) throw new GenesisMismatchError(String(init.genesisCid), String(hello.genesisHash))
       await writeAndClose(stream, encodeLatency(arrival, init.clockNs()), signal)
-      await init.onHello(connection.remotePeer, hello)
+      init.onHello?.(connection.remotePeer, hello)
     } catch (err) {
       stream.abort(err as Error)
       init.onError(connection.remotePeer, err)
@@ -77,7 +83,9 @@ export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
   node.addEventListener('peer:identify', (evt) => {
     const { peerId, protocols } = evt.detail
     if (!protocols.includes(HELLO_PROTOCOL)) return
-    void sayHello(node, peerId, init.ourHello()).catch(err => init.onError(peerId, err))
+    const head = init.head()
+    const hello: HelloMessage = { heaviestTipSet: [head.cid], heaviestTipSetHeight: head.header.height, heaviestTipSetWeight: head.header.parentWeight, genesisHash: init.genesisCid }
+    void sayHello(node, peerId, hello).catch(err => init.onError(peerId, err))
   })
 }
 

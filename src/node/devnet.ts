@@ -4,7 +4,7 @@
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
-  GenesisMismatchError, chainCid, produceHeader, type Genesis, type SealedHeader
+  chainCid, produceHeader, type Genesis, type SealedHeader
 } from '../core'
 import { createCofferLibp2p, serveChainExchange, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument } from '../net'
 import { ChainDb } from './chain-db'
@@ -110,10 +110,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     await serveChainExchange(libp2p, { headersFrom: async (cid, length) => await db.headersFrom(cid, length) })
     await runHello(libp2p, {
-      ourHello: () => ({ heaviestTipSet: [head().cid], heaviestTipSetHeight: head().header.height, heaviestTipSetWeight: head().header.parentWeight, genesisHash: genesis.header.cid }),
-      onHello: (peer, hello) => {
-        if (!hello.genesisHash.equals(genesis.header.cid)) throw new GenesisMismatchError(String(genesis.header.cid), String(hello.genesisHash))
-      },
+      genesisCid: genesis.header.cid,
+      head,
       onError: (peer, err) => {
         if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer)
       },

@@ -26,8 +26,8 @@ export async function startMaliciousPeer (genesis: Genesis, opts: { length: numb
   })
   await runHello(libp2p, {
     // claims a far heavier head than the honest devnet, so a client must try it first
-    ourHello: () => ({ heaviestTipSet: [top.cid], heaviestTipSetHeight: top.header.height, heaviestTipSetWeight: top.header.parentWeight, genesisHash: genesis.header.cid }),
-    onHello: () => {},
+    genesisCid: genesis.header.cid,
+    head: () => top,
     onError: () => {},
     clockNs: () => BigInt(Date.now()) * 1_000_000n
   })

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startLightClient, type LightClient, type LightClientStatus } from '../../src/light'
 import { startMaliciousPeer, type MaliciousPeer } from '../helpers/malicious-peer'
-import { createCofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, type BootstrapDocument } from '../../src/net'
 import { blocksTopic } from '../../src/core'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -21,7 +21,7 @@ async function devnet (opts: { dataDir?: string, prefill?: number } = {}): Promi
   return d
 }
 
-async function client (bootstrap: Devnet['bootstrap'] extends () => infer B ? B : never): Promise<{ lc: LightClient, statuses: LightClientStatus[] }> {
+async function client (bootstrap: BootstrapDocument): Promise<{ lc: LightClient, statuses: LightClientStatus[] }> {
   const statuses: LightClientStatus[] = []
   const lc = await startLightClient({ bootstrap, bootstrapSource: 'network', onStatus: (s) => statuses.push(s), statusIntervalMs: 10 })
   cleanups.push(lc.stop)
