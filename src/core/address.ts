@@ -23,6 +23,27 @@ const MAX_ID = BigInt('0x7fffffffffffffff') // actor IDs are int64 in Filecoin
 
 export interface Address { network: Network, bytes: Uint8Array }
 
+/** f1 address of an uncompressed secp256k1 key: blake2b-160 of the 65-byte key. */
+export function secpAddressBytes (publicKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== 65) throw new RangeError('secp256k1 address needs the 65-byte uncompressed key')
+  return Uint8Array.of(Protocol.SECP256K1, ...blake2b(publicKey, { dkLen: 20 }))
+}
+
+/** f3 address: the 48-byte BLS public key itself. */
+export function blsAddressBytes (publicKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== 48) throw new RangeError('BLS address needs the 48-byte G1 key')
+  return Uint8Array.of(Protocol.BLS, ...publicKey)
+}
+
+export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+/** The actor ID of an f0 address, or null for any other protocol. */
+export function idOf (bytes: Uint8Array): bigint | null {
+  return bytes[0] === Protocol.ID ? readUvarint(bytes.subarray(1))[0] : null
+}
+
 export function idAddressBytes (id: bigint | number): Uint8Array {
   const n = BigInt(id)
   if (n < 0n || n > MAX_ID) throw new RangeError('actor id must be in 0..2^63-1')

@@ -2,14 +2,23 @@
 import { sealHeader, headerSigningBytes, type BlockHeader, type SealedHeader } from './block-header'
 import { blsSign } from './signature'
 import { EMPTY_AMT_CID, EMPTY_TXMETA_CID, type Genesis } from './genesis'
+import { BASE_FEE } from './apply-messages'
+import type { Signature } from './signature'
+import type { CID } from './cid'
 import type { UnixSeconds } from './units'
 
+/** What executing the parent's messages gave, and what this block carries for the next one. */
+export interface BlockBody { parentStateRoot: CID, parentMessageReceipts: CID, messages: CID, blsAggregate: Signature | null }
+
 /**
- * Fields this skeleton does not use yet are written empty, never invented: no Ticket/ElectionProof
- * (there is one producer, so no election), no beacon entries or WinPoSt, empty message AMTs, base fee 0.
+ * Fields Coffer does not use yet are written empty, never invented: no Ticket/ElectionProof (there is one
+ * producer, so no election), no beacon entries or WinPoSt; the base fee stays at Lotus's minimum.
  * ParentWeight is the height: with a single producer and no null rounds, that is the chain's weight.
+ * Without a body the block carries no messages, and (valid only when the parent carried none either)
+ * the parent's state root is kept.
  */
-export function produceHeader (parent: SealedHeader, genesis: Genesis, secretKey: Uint8Array, timestamp: UnixSeconds): SealedHeader {
+export function produceHeader (parent: SealedHeader, genesis: Genesis, secretKey: Uint8Array, timestamp: UnixSeconds, body?: BlockBody): SealedHeader {
+  const b = body ?? { parentStateRoot: parent.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages: EMPTY_TXMETA_CID, blsAggregate: null }
   const unsigned: BlockHeader = {
     miner: genesis.state.producer,
     ticket: null,
@@ -19,14 +28,14 @@ export function produceHeader (parent: SealedHeader, genesis: Genesis, secretKey
     parents: [parent.cid],
     parentWeight: BigInt(parent.header.height + 1),
     height: parent.header.height + 1,
-    parentStateRoot: genesis.stateCid,
-    parentMessageReceipts: EMPTY_AMT_CID,
-    messages: EMPTY_TXMETA_CID,
-    blsAggregate: null,
+    parentStateRoot: b.parentStateRoot,
+    parentMessageReceipts: b.parentMessageReceipts,
+    messages: b.messages,
+    blsAggregate: b.blsAggregate,
     timestamp: Math.max(timestamp, parent.header.timestamp + 1),
     blockSig: null,
     forkSignaling: 0,
-    parentBaseFee: 0n
+    parentBaseFee: BASE_FEE
   }
   return sealHeader({ ...unsigned, blockSig: blsSign(secretKey, headerSigningBytes(unsigned)) })
 }

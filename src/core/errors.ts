@@ -104,3 +104,46 @@ export function toWireError (err: unknown): WireError {
   }
   return { name: 'Error', message: String(err) }
 }
+
+export type MessageRejectCode = 'MALFORMED' | 'OUT_OF_RANGE' | 'BAD_SIGNATURE' | 'NONCE' | 'FUNDS' | 'GAS'
+
+/** A Filecoin message broke a rule before or while being applied: it changes no state. */
+export class MessageRejectedError extends Error {
+  static override name = 'MessageRejectedError'
+  override name = 'MessageRejectedError'
+  constructor (readonly code: MessageRejectCode, message: string) { super(message) }
+}
+
+export class MalformedChainMessageError extends MessageRejectedError {
+  static override name = 'MalformedChainMessageError'
+  override name = 'MalformedChainMessageError'
+  constructor (message: string) { super('MALFORMED', `malformed message: ${message}`) }
+}
+
+export class MessageOutOfRangeError extends MessageRejectedError {
+  static override name = 'MessageOutOfRangeError'
+  override name = 'MessageOutOfRangeError'
+  constructor (message: string) { super('OUT_OF_RANGE', message) }
+}
+
+export class MessageSignatureError extends MessageRejectedError {
+  static override name = 'MessageSignatureError'
+  override name = 'MessageSignatureError'
+  constructor (message: string) { super('BAD_SIGNATURE', message) }
+}
+
+export class NonceError extends MessageRejectedError {
+  static override name = 'NonceError'
+  override name = 'NonceError'
+  constructor (readonly expected: number, readonly actual: number) {
+    super('NONCE', `nonce ${actual} is not the sender's next nonce ${expected}`)
+  }
+}
+
+export class InsufficientFundsError extends MessageRejectedError {
+  static override name = 'InsufficientFundsError'
+  override name = 'InsufficientFundsError'
+  constructor (readonly needed: bigint, readonly balance: bigint) {
+    super('FUNDS', `needs ${needed} attoFIL, sender has ${balance}`)
+  }
+}

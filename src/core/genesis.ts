@@ -1,9 +1,14 @@
-// Genesis of a Coffer chain. Until accounts and actors exist (issue 3), the whole chain state is this
-// one DAG-CBOR block naming the network and the block producer's key; genesis's ParentStateRoot links it,
-// so trusting the genesis CID is enough to learn, by hash, the key every later header must be signed with.
+// Genesis of a Coffer chain: a Filecoin state tree holding the genesis allocations (faucet, burnt funds,
+// the producer), whose StateRoot.Info links one DAG-CBOR block naming the network and the producer's key.
+// Genesis's ParentStateRoot links that root, so trusting the genesis CID is enough to learn, by hash,
+// the key every later header must be signed with and the state every later root descends from.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID, chainCid } from './cid'
 import { idAddressBytes } from './address'
+import { MemoryBlockStore } from './block-store'
+import { createStateTree, setActor, newAccountActor, readStateRoot, SYSTEM_ACTOR_CODE } from './state-tree'
+import { BASE_FEE, BURNT_FUNDS_ADDRESS } from './apply-messages'
+import type { AttoFil } from './units'
 import { sealHeader, type BlockHeader, type SealedHeader } from './block-header'
 import { MalformedMessageError } from './errors'
 import type { UnixSeconds } from './units'
@@ -17,7 +22,21 @@ export interface GenesisState {
   blockDelaySecs: number
 }
 
-export interface Genesis { state: GenesisState, stateBytes: Uint8Array, stateCid: CID, header: SealedHeader }
+export interface GenesisAllocation { address: Uint8Array, balance: AttoFil }
+
+/**
+ * `state` is the genesis parameters (in `stateBytes`, hashing to `stateCid`, linked from the StateRoot's
+ * Info); `rootBytes` is the StateRoot block the genesis header's ParentStateRoot names; `store` holds every
+ * block of the genesis state tree when the genesis was created here (not when opened from bytes).
+ */
+export interface Genesis {
+  state: GenesisState
+  stateBytes: Uint8Array
+  stateCid: CID
+  rootBytes: Uint8Array
+  header: SealedHeader
+  store?: MemoryBlockStore
+}
 
 /** Root of an empty AMT v3 (bitWidth 3): the Messages/Receipts roots of a block that carries none. */
 export const EMPTY_AMT_CID = chainCid(dagCbor.encode([3, 0, 0, [new Uint8Array([0]), [], []]]))
@@ -40,9 +59,15 @@ export function decodeGenesisState (bytes: Uint8Array): GenesisState {
 }
 
 /** Lotus genesis blocks are mined by the system actor t00 and have no parents and no signature. */
-export function createGenesis (state: GenesisState, timestamp: UnixSeconds): Genesis {
+export function createGenesis (state: GenesisState, timestamp: UnixSeconds, allocations: GenesisAllocation[] = []): Genesis {
+  const store = new MemoryBlockStore()
   const stateBytes = encodeGenesisState(state)
-  const stateCid = chainCid(stateBytes)
+  const stateCid = store.put(stateBytes)
+  let root = createStateTree(store, stateCid)
+  root = setActor(store, root, BURNT_FUNDS_ADDRESS, newAccountActor(store, BURNT_FUNDS_ADDRESS))
+  // the producer's address collects gas premiums; a system-code actor until storage power exists (issue 5)
+  root = setActor(store, root, state.producer, { ...newAccountActor(store, state.producer), code: SYSTEM_ACTOR_CODE })
+  for (const a of allocations) root = setActor(store, root, a.address, newAccountActor(store, a.address, a.balance))
   const header: BlockHeader = {
     miner: idAddressBytes(0),
     ticket: null,
@@ -52,24 +77,30 @@ export function createGenesis (state: GenesisState, timestamp: UnixSeconds): Gen
     parents: [],
     parentWeight: 0n,
     height: 0,
-    parentStateRoot: stateCid,
+    parentStateRoot: root,
     parentMessageReceipts: EMPTY_AMT_CID,
     messages: EMPTY_TXMETA_CID,
     blsAggregate: null,
     timestamp,
     blockSig: null,
     forkSignaling: 0,
-    parentBaseFee: 0n
+    parentBaseFee: BASE_FEE
   }
-  return { state, stateBytes, stateCid, header: sealHeader(header) }
+  return { state, stateBytes, stateCid, rootBytes: store.get(root)!, header: sealHeader(header), store }
 }
 
 /** Rebuilds a Genesis from bytes received from anywhere, checking both against the trusted genesis CID. */
-export function openGenesis (trustedCid: CID, headerBytes: Uint8Array, stateBytes: Uint8Array, decode: (b: Uint8Array) => BlockHeader): Genesis {
+export function openGenesis (trustedCid: CID, headerBytes: Uint8Array, rootBytes: Uint8Array, stateBytes: Uint8Array, decode: (b: Uint8Array) => BlockHeader): Genesis {
   const cid = chainCid(headerBytes)
-  if (!cid.equals(trustedCid)) throw new MalformedMessageError(`genesis header hashes to ${cid}, expected ${trustedCid}`)
+  if (!cid.equals(trustedCid)) throw new MalformedMessageError(`genesis header hashes to ${cid}, expected ${String(trustedCid)}`)
   const header = decode(headerBytes)
+  const rootCid = chainCid(rootBytes)
+  if (!rootCid.equals(header.parentStateRoot)) throw new MalformedMessageError('genesis state root does not match the genesis ParentStateRoot')
   const stateCid = chainCid(stateBytes)
-  if (!stateCid.equals(header.parentStateRoot)) throw new MalformedMessageError('genesis state does not match the genesis ParentStateRoot')
-  return { state: decodeGenesisState(stateBytes), stateBytes, stateCid, header: { header, bytes: headerBytes, cid } }
+  let info: CID
+  try {
+    info = readStateRoot({ get: () => rootBytes }, rootCid).info
+  } catch (err) { throw new MalformedMessageError(`genesis state root: ${(err as Error).message}`) }
+  if (!info.equals(stateCid)) throw new MalformedMessageError('genesis parameters do not match the state root\'s Info')
+  return { state: decodeGenesisState(stateBytes), stateBytes, stateCid, rootBytes, header: { header, bytes: headerBytes, cid } }
 }

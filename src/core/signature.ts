@@ -1,9 +1,13 @@
 // Filecoin's Signature on the wire is one byte string: a type byte (1 secp256k1, 2 BLS) then the data.
-// Only BLS exists here so far (block signatures); secp256k1 arrives with messages (issue 3).
 // BLS is Filecoin's min-pk scheme: 48-byte G1 public keys, 96-byte G2 signatures, hash-to-G2 with the
 // `..._NUL_` DST that @noble/curves uses by default for longSignatures.
+// secp256k1 is Filecoin's (go-crypto / Lotus sigs/secp): ECDSA over blake2b-256 of the signed bytes,
+// 65 bytes r ‖ s ‖ recovery id, checked by recovering the key and comparing its f1 address.
 import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { blake2b } from '@noble/hashes/blake2.js'
 
+export const SIG_TYPE_SECP256K1 = 1
 export const SIG_TYPE_BLS = 2
 
 export interface Signature { type: number, data: Uint8Array }
@@ -37,5 +41,46 @@ export function blsVerify (publicKey: Uint8Array, message: Uint8Array, sig: Sign
     return bls.verify(sig.data, bls.hash(message), publicKey)
   } catch {
     return false
+  }
+}
+
+export function blsAggregate (sigs: Signature[]): Signature {
+  return { type: SIG_TYPE_BLS, data: bls.aggregateSignatures(sigs.map(s => s.data)).toBytes(true) }
+}
+
+/** True when `sig` is the aggregate of each key signing its own message (Filecoin's BLSAggregate check). */
+export function blsVerifyAggregate (publicKeys: Uint8Array[], messages: Uint8Array[], sig: Signature): boolean {
+  if (sig.type !== SIG_TYPE_BLS || sig.data.length !== 96 || publicKeys.length !== messages.length) return false
+  try {
+    return bls.verifyBatch(sig.data, messages.map((m, i) => ({ message: bls.hash(m), publicKey: publicKeys[i]! })))
+  } catch {
+    return false
+  }
+}
+
+/** Uncompressed (65-byte) public key: Filecoin hashes this form into f1 addresses. */
+export function secpPublicKey (secretKey: Uint8Array): Uint8Array {
+  return secp256k1.getPublicKey(secretKey, false)
+}
+
+export function secpSign (secretKey: Uint8Array, message: Uint8Array): Signature {
+  // noble's 'recovered' layout is v ‖ r ‖ s; Filecoin's is r ‖ s ‖ v
+  const rec = secp256k1.sign(blake2b(message, { dkLen: 32 }), secretKey, { prehash: false, format: 'recovered' })
+  const data = new Uint8Array(65)
+  data.set(rec.subarray(1), 0)
+  data[64] = rec[0]!
+  return { type: SIG_TYPE_SECP256K1, data }
+}
+
+/** The uncompressed key that produced `sig` over `message`, or null if there is none. */
+export function secpRecover (message: Uint8Array, sig: Signature): Uint8Array | null {
+  if (sig.type !== SIG_TYPE_SECP256K1 || sig.data.length !== 65 || sig.data[64]! > 3) return null
+  const rec = new Uint8Array(65)
+  rec[0] = sig.data[64]!
+  rec.set(sig.data.subarray(0, 64), 1)
+  try {
+    return secp256k1.Signature.fromBytes(rec, 'recovered').recoverPublicKey(blake2b(message, { dkLen: 32 })).toBytes(false)
+  } catch {
+    return null
   }
 }

@@ -3,3 +3,7 @@
 export type Epoch = number
 /** Seconds since the Unix epoch, as Filecoin headers carry them. */
 export type UnixSeconds = number
+/** An amount of FIL in attoFIL (10^-18 FIL), as every Filecoin amount is counted. */
+export type AttoFil = bigint
+/** Filecoin gas units (GasLimit, GasUsed). */
+export type GasUnits = number

@@ -5,7 +5,7 @@ import { CID, openGenesis, decodeHeader, type Genesis } from '../core'
 
 export interface BootstrapDocument {
   network: string
-  genesis: { cid: string, header: string, state: string }
+  genesis: { cid: string, header: string, root: string, state: string }
   peers: string[]
 }
 
@@ -17,7 +17,7 @@ export class InvalidBootstrapError extends Error {
 export function makeBootstrap (genesis: Genesis, peers: string[]): BootstrapDocument {
   return {
     network: genesis.state.network,
-    genesis: { cid: genesis.header.cid.toString(), header: base64.baseEncode(genesis.header.bytes), state: base64.baseEncode(genesis.stateBytes) },
+    genesis: { cid: genesis.header.cid.toString(), header: base64.baseEncode(genesis.header.bytes), root: base64.baseEncode(genesis.rootBytes), state: base64.baseEncode(genesis.stateBytes) },
     peers
   }
 }
@@ -26,8 +26,8 @@ export function parseBootstrap (json: unknown): BootstrapDocument {
   const d = json as Partial<BootstrapDocument> | null
   if (d === null || typeof d !== 'object' || typeof d.network !== 'string' || !Array.isArray(d.peers) ||
       !d.peers.every(p => typeof p === 'string') || typeof d.genesis?.cid !== 'string' ||
-      typeof d.genesis.header !== 'string' || typeof d.genesis.state !== 'string') {
-    throw new InvalidBootstrapError('bootstrap document does not have network, genesis {cid, header, state} and peers')
+      typeof d.genesis.header !== 'string' || typeof d.genesis.root !== 'string' || typeof d.genesis.state !== 'string') {
+    throw new InvalidBootstrapError('bootstrap document does not have network, genesis {cid, header, root, state} and peers')
   }
   return d as BootstrapDocument
 }
@@ -36,7 +36,7 @@ export function parseBootstrap (json: unknown): BootstrapDocument {
 export function genesisOf (doc: BootstrapDocument): Genesis {
   let genesis: Genesis
   try {
-    genesis = openGenesis(CID.parse(doc.genesis.cid), base64.baseDecode(doc.genesis.header), base64.baseDecode(doc.genesis.state), decodeHeader)
+    genesis = openGenesis(CID.parse(doc.genesis.cid), base64.baseDecode(doc.genesis.header), base64.baseDecode(doc.genesis.root), base64.baseDecode(doc.genesis.state), decodeHeader)
   } catch (err) {
     throw new InvalidBootstrapError(`bootstrap genesis is invalid: ${(err as Error).message}`)
   }

@@ -46,9 +46,10 @@ const PRODUCER_ID = 1000
 
 async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs'>> & { secret: Uint8Array, prefill: number, nowMs: () => number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
+  const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
-  if (headerBytes !== undefined && stateBytes !== undefined) {
-    return openGenesis(chainCid(headerBytes), headerBytes, stateBytes, decodeHeader)
+  if (headerBytes !== undefined && rootBytes !== undefined && stateBytes !== undefined) {
+    return openGenesis(chainCid(headerBytes), headerBytes, rootBytes, stateBytes, decodeHeader)
   }
   const nowSecs = Math.floor(init.nowMs() / 1000)
   const genesis = createGenesis({

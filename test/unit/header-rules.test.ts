@@ -39,10 +39,10 @@ describe('header rules', () => {
   })
 
   it('opens a genesis only from bytes that hash to the trusted CID', () => {
-    expect(openGenesis(genesis.header.cid, genesis.header.bytes, genesis.stateBytes, decodeHeader).state.network).toBe('test')
-    expect(() => openGenesis(h1.cid, genesis.header.bytes, genesis.stateBytes, decodeHeader)).toThrow(/hashes to/)
+    expect(openGenesis(genesis.header.cid, genesis.header.bytes, genesis.rootBytes, genesis.stateBytes, decodeHeader).state.network).toBe('test')
+    expect(() => openGenesis(h1.cid, genesis.header.bytes, genesis.rootBytes, genesis.stateBytes, decodeHeader)).toThrow(/hashes to/)
     const otherState = createGenesis({ ...genesis.state, network: 'evil' }, T0)
-    expect(() => openGenesis(genesis.header.cid, genesis.header.bytes, otherState.stateBytes, decodeHeader)).toThrow(/ParentStateRoot/)
+    expect(() => openGenesis(genesis.header.cid, genesis.header.bytes, genesis.rootBytes, otherState.stateBytes, decodeHeader)).toThrow(/Info/)
   })
 
   const cases: Array<[string, () => SealedHeader, SealedHeader | (() => SealedHeader), string]> = [

@@ -1,0 +1,71 @@
+// Content-addressed blocks for Filecoin's IPLD structures (HAMT, AMT, state root). Proofs are sets of
+// blocks: a verifier walks the same structure from a trusted root through a ProofBlockStore, which only
+// hands out blocks whose bytes hash to the CID asked for, so a lying server can only fail the walk.
+import { CID, chainCid } from './cid'
+
+export interface BlockGetter { get: (cid: CID) => Uint8Array | undefined }
+export interface BlockStore extends BlockGetter { put: (bytes: Uint8Array) => CID }
+
+export class ProofIncompleteError extends Error {
+  static override name = 'ProofIncompleteError'
+  override name = 'ProofIncompleteError'
+  constructor (readonly missing: string) { super(`proof lacks block ${missing} (or it does not hash to its CID)`) }
+}
+
+export class MemoryBlockStore implements BlockStore {
+  readonly blocks = new Map<string, Uint8Array>()
+  /** Blocks put since the last `drain()`: what a caller must persist. */
+  private fresh = new Map<string, Uint8Array>()
+
+  get (cid: CID): Uint8Array | undefined { return this.blocks.get(cid.toString()) }
+
+  put (bytes: Uint8Array): CID {
+    const cid = chainCid(bytes)
+    const key = cid.toString()
+    if (!this.blocks.has(key)) {
+      this.blocks.set(key, bytes)
+      this.fresh.set(key, bytes)
+    }
+    return cid
+  }
+
+  drain (): Map<string, Uint8Array> {
+    const out = this.fresh
+    this.fresh = new Map()
+    return out
+  }
+}
+
+/** Records each block a walk reads, so the same walk can be replayed by a verifier. */
+export class RecordingGetter implements BlockGetter {
+  readonly read = new Map<string, Uint8Array>()
+  constructor (private readonly inner: BlockGetter) {}
+  get (cid: CID): Uint8Array | undefined {
+    const bytes = this.inner.get(cid)
+    if (bytes !== undefined) this.read.set(cid.toString(), bytes)
+    return bytes
+  }
+
+  blocks (): Uint8Array[] { return [...this.read.values()] }
+}
+
+/** The untrusted side of a proof: blocks are indexed by their own hash, never by what the sender claims. */
+export class ProofBlockStore implements BlockGetter {
+  private readonly byCid = new Map<string, Uint8Array>()
+  constructor (blocks: Uint8Array[]) {
+    for (const b of blocks) this.byCid.set(chainCid(b).toString(), b)
+  }
+
+  get (cid: CID): Uint8Array {
+    const bytes = this.byCid.get(cid.toString())
+    if (bytes === undefined) throw new ProofIncompleteError(cid.toString())
+    return bytes
+  }
+}
+
+/** Reads a block a structure links to; a missing one is a ProofIncompleteError. */
+export function mustGet (store: BlockGetter, cid: CID): Uint8Array {
+  const bytes = store.get(cid)
+  if (bytes === undefined) throw new ProofIncompleteError(cid.toString())
+  return bytes
+}
