@@ -39,9 +39,11 @@ export interface Genesis {
 }
 
 /** Root of an empty AMT v3 (bitWidth 3): the Messages/Receipts roots of a block that carries none. */
-export const EMPTY_AMT_CID = chainCid(dagCbor.encode([3, 0, 0, [new Uint8Array([0]), [], []]]))
+const EMPTY_AMT_BYTES = dagCbor.encode([3, 0, 0, [new Uint8Array([0]), [], []]])
+export const EMPTY_AMT_CID = chainCid(EMPTY_AMT_BYTES)
 /** TxMeta [BlsMessages, SecpkMessages] with both AMTs empty: the Messages field of an empty block. */
-export const EMPTY_TXMETA_CID = chainCid(dagCbor.encode([EMPTY_AMT_CID, EMPTY_AMT_CID]))
+const EMPTY_TXMETA_BYTES = dagCbor.encode([EMPTY_AMT_CID, EMPTY_AMT_CID])
+export const EMPTY_TXMETA_CID = chainCid(EMPTY_TXMETA_BYTES)
 
 export function encodeGenesisState (s: GenesisState): Uint8Array {
   return dagCbor.encode({ network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs })
@@ -61,6 +63,9 @@ export function decodeGenesisState (bytes: Uint8Array): GenesisState {
 /** Lotus genesis blocks are mined by the system actor t00 and have no parents and no signature. */
 export function createGenesis (state: GenesisState, timestamp: UnixSeconds, allocations: GenesisAllocation[] = []): Genesis {
   const store = new MemoryBlockStore()
+  // every block the genesis header links must be in the store, the empty message/receipt arrays included
+  store.put(EMPTY_AMT_BYTES)
+  store.put(EMPTY_TXMETA_BYTES)
   const stateBytes = encodeGenesisState(state)
   const stateCid = store.put(stateBytes)
   let root = createStateTree(store, stateCid)

@@ -47,13 +47,36 @@ export class ChainDb {
     return v === undefined ? undefined : Number(new TextDecoder().decode(v))
   }
 
-  /** Header, CID index and head pointer in one batch: a crash leaves either all or none of them. */
-  async append (h: SealedHeader): Promise<void> {
+  /**
+   * Header, CID index, head pointer, the IPLD blocks the header links (state, messages, receipts) and
+   * the message index, in one batch: a crash leaves either all or none of them.
+   */
+  async append (h: SealedHeader, blocks: Map<string, Uint8Array> = new Map(), messages: Array<{ cid: CID, index: number }> = []): Promise<void> {
+    const text = (v: string): Uint8Array => new TextEncoder().encode(v)
     await this.db.batch([
+      ...[...blocks].map(([cid, value]) => ({ type: 'put' as const, key: `b/${cid}`, value })),
+      ...messages.map(m => ({ type: 'put' as const, key: `m/${m.cid.toString()}`, value: text(`${h.header.height}:${m.index}`) })),
       { type: 'put', key: heightKey(h.header.height), value: h.bytes },
-      { type: 'put', key: cidKey(h.cid), value: new TextEncoder().encode(String(h.header.height)) },
-      { type: 'put', key: 'meta/head', value: new TextEncoder().encode(String(h.header.height)) }
+      { type: 'put', key: cidKey(h.cid), value: text(String(h.header.height)) },
+      { type: 'put', key: 'meta/head', value: text(String(h.header.height)) }
     ])
+  }
+
+  async putBlocks (blocks: Map<string, Uint8Array>): Promise<void> {
+    await this.db.batch([...blocks].map(([cid, value]) => ({ type: 'put' as const, key: `b/${cid}`, value })))
+  }
+
+  /** Every stored IPLD block, keyed by CID text (the devnet's state is small enough to hold in memory). */
+  async * allBlocks (): AsyncGenerator<[string, Uint8Array]> {
+    for await (const [key, value] of this.db.iterator({ gte: 'b/', lt: 'b0' })) yield [key.slice(2), value]
+  }
+
+  /** Height of the block that included a message and its position in that block's execution order. */
+  async messageIndex (cid: CID): Promise<{ height: Epoch, index: number } | undefined> {
+    const v = await this.db.get(`m/${cid.toString()}`)
+    if (v === undefined) return undefined
+    const [height, index] = new TextDecoder().decode(v).split(':').map(Number)
+    return { height: height!, index: index! }
   }
 
   async heightOf (cid: CID): Promise<Epoch | undefined> {

@@ -3,12 +3,16 @@
 // document over HTTP. Everything persists under `dataDir`, so a restart continues the same chain.
 import { rm, mkdir } from 'node:fs/promises'
 import {
-  createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
-  chainCid, produceHeader, type Genesis, type SealedHeader
+  createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
+  chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, decodeSignedMessage, parseFil,
+  MemoryBlockStore, type Genesis, type SealedHeader, type StateRequest, type StateResponse
 } from '../core'
-import { createCofferLibp2p, serveChainExchange, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument } from '../net'
+import {
+  createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument
+} from '../net'
 import { ChainDb } from './chain-db'
-import { loadOrCreatePeerKey, loadOrCreateProducerKey } from './keys'
+import { NodeChain } from './chain'
+import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
 import { startProducer, type Producer } from './producer'
 import { startAppServer, type AppServer } from './app-server'
 
@@ -28,6 +32,9 @@ export interface DevnetInit {
   serveApp?: boolean
   /** Serve with COOP/COEP so the page is cross-origin isolated (the bench's memory measurement needs it). */
   crossOriginIsolated?: boolean
+  /** FIL the faucet sends per request, and how long an address waits before asking again. */
+  faucetAmount?: bigint
+  faucetCooldownMs?: number
   log?: (line: string) => void
   nowMs?: () => number
 }
@@ -36,6 +43,9 @@ export interface Devnet {
   url: string | null
   genesis: Genesis
   libp2p: CofferLibp2p
+  chain: NodeChain
+  /** The faucet's f1 address (t1…), funded at genesis. */
+  faucetAddress: string
   head: () => SealedHeader
   headerAt: (height: number) => Promise<SealedHeader | undefined>
   bootstrap: () => BootstrapDocument
@@ -43,11 +53,20 @@ export interface Devnet {
 }
 
 const PRODUCER_ID = 1000
+/** What genesis gives the faucet: 10% of Filecoin's supply, far more than a devnet hands out. */
+const FAUCET_GENESIS_FIL = '200000000'
 
-async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs'>> & { secret: Uint8Array, prefill: number, nowMs: () => number }): Promise<Genesis> {
+export class OldDataDirError extends Error {
+  static override name = 'OldDataDirError'
+  override name = 'OldDataDirError'
+  constructor (dir: string) { super(`data folder ${dir} holds a chain from an older Coffer without a state tree; start with --reset`) }
+}
+
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
+  if (headerBytes !== undefined && (rootBytes === undefined || stateBytes === undefined)) throw new OldDataDirError(init.dataDir)
   if (headerBytes !== undefined && rootBytes !== undefined && stateBytes !== undefined) {
     return openGenesis(chainCid(headerBytes), headerBytes, rootBytes, stateBytes, decodeHeader)
   }
@@ -57,12 +76,13 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
     producer: idAddressBytes(PRODUCER_ID),
     producerKey: blsPublicKey(init.secret),
     blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000))
-  }, nowSecs - init.prefill - 1)
-  await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/state': genesis.stateBytes })
+  }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }])
+  await db.putBlocks(genesis.store!.drain())
+  await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
   await db.append(genesis.header)
   let head = genesis.header
   for (let i = 1; i <= init.prefill; i++) {
-    head = produceHeader(head, genesis, init.secret, genesis.header.header.timestamp + i)
+    head = produceHeader(head, genesis, init.secret, genesis.header.header.timestamp + i) // empty blocks keep the state
     await db.append(head)
   }
   return genesis
@@ -91,9 +111,18 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   }
   try {
     const secret = await loadOrCreateProducerKey(db)
-    const genesis = await loadOrCreateGenesis(db, { network, blockDelayMs, secret, prefill: init.prefill ?? 0, nowMs })
+    const faucetKey = await loadOrCreateFaucetKey(db)
+    const genesis = await loadOrCreateGenesis(db, { network, blockDelayMs, secret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir })
     const headHeight = (await db.headHeight()) ?? 0
     const storedHead = (await db.headerAt(headHeight))!
+    const store = new MemoryBlockStore()
+    for await (const [, bytes] of db.allBlocks()) store.put(bytes)
+    store.drain()
+    const faucetAddress = secpAddressBytes(secpPublicKey(faucetKey))
+    const chain = await NodeChain.open({
+      db, genesis, store, head: storedHead, producerKey: secret, nowMs,
+      faucet: { secretKey: faucetKey, address: faucetAddress, amount: init.faucetAmount ?? parseFil('100'), cooldownMs: init.faucetCooldownMs ?? 60_000 }
+    })
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
@@ -105,11 +134,23 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     const topic = blocksTopic(network)
     libp2p.services.pubsub.subscribe(topic)
+    // Filecoin's message gossip: anyone may hand the pool a signed message; a refused one is only logged
+    const msgTopic = messagesTopic(network)
+    libp2p.services.pubsub.subscribe(msgTopic)
+    libp2p.services.pubsub.addEventListener('message', (evt) => {
+      if (evt.detail.topic !== msgTopic) return
+      try {
+        chain.mpool.push(decodeSignedMessage(evt.detail.data))
+      } catch (err) {
+        log(`mpool: gossiped message refused: ${(err as Error).name}: ${(err as Error).message}`)
+      }
+    })
 
     let producer: Producer | undefined
     const head = (): SealedHeader => producer?.head() ?? storedHead
 
     await serveChainExchange(libp2p, { headersFrom: async (cid, length) => await db.headersFrom(cid, length) })
+    await serveState(libp2p, async (req) => await answerState(chain, req))
     await runHello(libp2p, {
       genesisCid: genesis.header.cid,
       head,
@@ -120,7 +161,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
 
     producer = startProducer({
-      db, genesis, secretKey: secret, head: storedHead, blockDelayMs, nowMs,
+      produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs, nowMs,
       onHeader: (h) => {
         libp2p.services.pubsub.publish(topic, encodeBlockMsg(h)).catch((err: Error) => log(`gossip: ${err.message}`))
       },
@@ -139,11 +180,24 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)
     log(`libp2p ${peers().join(' ')}`)
+    log(`faucet ${addressToString(faucetAddress, 't')}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, genesis, libp2p, head, headerAt: async (h) => await db.headerAt(h), bootstrap, stop: stopAll }
+    return { url: app?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err
   }
 }
 
+
+async function answerState (chain: NodeChain, req: StateRequest): Promise<StateResponse> {
+  if (req.kind === 'lookup') {
+    const found = await chain.inclusion(req.message)
+    if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }
+    return { ok: true, included: found.included.cid, executed: found.executed.cid, index: found.proof.index, blocks: found.proof.blocks }
+  }
+  const header = await chain.headerByCid(req.kind === 'actor' ? req.at : req.block)
+  if (header === undefined) return { ok: false, error: 'unknown header', blocks: [] }
+  if (req.kind === 'actor') return { ok: true, blocks: (await chain.stateProof(req.address, header)).proof.blocks }
+  return { ok: true, blocks: chain.blockMessagesProof(header, req.full) }
+}

@@ -1,13 +1,11 @@
-// Produces one signed header per epoch on top of the stored head and hands it to `onHeader` (gossip).
-import { produceHeader, type Genesis, type SealedHeader } from '../core'
-import type { ChainDb } from './chain-db'
+// Produces one block per epoch (through `produce`, which builds, signs and stores it) and hands it to
+// `onHeader` (gossip).
+import type { SealedHeader } from '../core'
 
 export interface Producer { stop: () => Promise<void>, head: () => SealedHeader }
 
 export function startProducer (opts: {
-  db: ChainDb
-  genesis: Genesis
-  secretKey: Uint8Array
+  produce: (nowSecs: number) => Promise<SealedHeader>
   head: SealedHeader
   blockDelayMs: number
   nowMs: () => number
@@ -20,8 +18,7 @@ export function startProducer (opts: {
   let stopped = false
 
   const tick = async (): Promise<void> => {
-    const next = produceHeader(head, opts.genesis, opts.secretKey, Math.floor(opts.nowMs() / 1000))
-    await opts.db.append(next)
+    const next = await opts.produce(Math.floor(opts.nowMs() / 1000))
     head = next
     opts.onHeader(next)
   }

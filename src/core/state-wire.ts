@@ -1,0 +1,80 @@
+// Coffer's light-client query protocol (Filecoin has no equivalent: Lotus light clients use a trusted
+// full node's RPC). Every answer is a set of IPLD blocks the client walks from a root it verified itself,
+// so the server is never trusted: `/coffer/state/1.0.0`, one DAG-CBOR request, one response, stream closed.
+//   actor:    {kind:'actor', address, at: header CID}       → blocks proving the actor in at.ParentStateRoot
+//   lookup:   {kind:'lookup', message: CID}                 → included/executed header CIDs, index, blocks
+//   messages: {kind:'messages', block: header CID, full}    → TxMeta, AMT roots (and messages when full)
+//   msgs gossip topic /fil/msgs/<network> carries SignedMessage bytes, as in Filecoin.
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from './cid'
+import { MalformedMessageError, OversizedMessageError } from './errors'
+
+export const STATE_PROTOCOL = '/coffer/state/1.0.0'
+export const messagesTopic = (network: string): string => `/fil/msgs/${network}`
+export const MAX_STATE_REQUEST_BYTES = 1024
+/** A full block of 500 messages is ~100 KiB; an actor proof a few KiB. */
+export const MAX_STATE_RESPONSE_BYTES = 4 * 1024 * 1024
+
+export type StateRequest =
+  | { kind: 'actor', address: Uint8Array, at: CID }
+  | { kind: 'lookup', message: CID }
+  | { kind: 'messages', block: CID, full: boolean }
+
+export interface StateResponse {
+  ok: boolean
+  error?: string
+  /** lookup: the header that included the message and the next one, whose receipts hold its receipt. */
+  included?: CID
+  executed?: CID
+  index?: number
+  blocks: Uint8Array[]
+}
+
+function decode (bytes: Uint8Array, limit: number, what: string): Record<string, unknown> {
+  if (bytes.length > limit) throw new OversizedMessageError(bytes.length, limit)
+  let raw: unknown
+  try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`${what} is not DAG-CBOR: ${(err as Error).message}`) }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MalformedMessageError(`${what} is not a map`)
+  return raw as Record<string, unknown>
+}
+
+const cid = (v: unknown, what: string): CID => {
+  const c = CID.asCID(v)
+  if (c === null) throw new MalformedMessageError(`${what} is not a CID`)
+  return c
+}
+
+export const encodeStateRequest = (r: StateRequest): Uint8Array => dagCbor.encode(r)
+
+export function decodeStateRequest (bytes: Uint8Array): StateRequest {
+  const r = decode(bytes, MAX_STATE_REQUEST_BYTES, 'state request')
+  if (r.kind === 'actor' && r.address instanceof Uint8Array) return { kind: 'actor', address: r.address, at: cid(r.at, 'at') }
+  if (r.kind === 'lookup') return { kind: 'lookup', message: cid(r.message, 'message') }
+  if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
+  throw new MalformedMessageError('state request has an unknown kind or wrong fields')
+}
+
+export function encodeStateResponse (r: StateResponse): Uint8Array {
+  const out: Record<string, unknown> = { ok: r.ok, blocks: r.blocks }
+  if (r.error !== undefined) out.error = r.error
+  if (r.included !== undefined) out.included = r.included
+  if (r.executed !== undefined) out.executed = r.executed
+  if (r.index !== undefined) out.index = r.index
+  return dagCbor.encode(out)
+}
+
+export function decodeStateResponse (bytes: Uint8Array): StateResponse {
+  const r = decode(bytes, MAX_STATE_RESPONSE_BYTES, 'state response')
+  if (typeof r.ok !== 'boolean' || !Array.isArray(r.blocks) || !r.blocks.every(b => b instanceof Uint8Array)) {
+    throw new MalformedMessageError('state response lacks ok/blocks')
+  }
+  const out: StateResponse = { ok: r.ok, blocks: r.blocks as Uint8Array[] }
+  if (typeof r.error === 'string') out.error = r.error.slice(0, 500)
+  if (r.included !== undefined) out.included = cid(r.included, 'included')
+  if (r.executed !== undefined) out.executed = cid(r.executed, 'executed')
+  if (r.index !== undefined) {
+    if (typeof r.index !== 'number' || !Number.isSafeInteger(r.index) || r.index < 0) throw new MalformedMessageError('index is not an unsigned integer')
+    out.index = r.index
+  }
+  return out
+}

@@ -1,0 +1,172 @@
+// The devnet's full node: chain, state and message pool in one place. It executes each block's messages
+// when building the next block (as Filecoin does: a header carries the state and receipts of its
+// parent's messages), keeps every IPLD block in LevelDB, and answers the JSON-RPC and light-client queries.
+import {
+  produceHeader, loadBlockMessages, applyBlockMessages, storeBlockMessages, executionOrder, blsAggregate,
+  getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
+  signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, BASE_FEE, TRANSFER_GAS, METHOD_SEND,
+  type CID, type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+} from '../core'
+import type { ChainDb } from './chain-db'
+import { Mpool } from './mpool'
+import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
+
+/** Messages per block; far below Lotus's gas-bounded limit, plenty for a devnet. */
+export const MAX_BLOCK_MESSAGES = 500
+
+export class FaucetLimitError extends Error {
+  static override name = 'FaucetLimitError'
+  override name = 'FaucetLimitError'
+  constructor (readonly retryAfterMs: number) { super(`faucet already paid this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
+}
+
+export class UnknownBlockError extends Error {
+  static override name = 'UnknownBlockError'
+  override name = 'UnknownBlockError'
+}
+
+export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number }
+
+export interface NodeChainInit {
+  db: ChainDb
+  genesis: Genesis
+  store: MemoryBlockStore
+  head: SealedHeader
+  producerKey: Uint8Array
+  faucet: FaucetInit
+  nowMs: () => number
+}
+
+export class NodeChain implements RpcBackend {
+  readonly mpool: Mpool
+  private current: SealedHeader
+  /** State the next block's messages apply to: the head's state after the head's own messages. */
+  private nextRoot: CID
+  private readonly waiters = new Set<() => void>()
+  private readonly faucetPaid = new Map<string, number>()
+
+  private constructor (private readonly init: NodeChainInit, nextRoot: CID) {
+    this.current = init.head
+    this.nextRoot = nextRoot
+    this.mpool = new Mpool(init.store, () => this.nextRoot)
+  }
+
+  static async open (init: NodeChainInit): Promise<NodeChain> {
+    const { root } = NodeChain.execute(init.store, init.genesis, init.head)
+    init.store.drain() // re-executing the head writes nothing new to disk
+    return new NodeChain(init, root)
+  }
+
+  private static execute (store: MemoryBlockStore, genesis: Genesis, h: SealedHeader): { root: CID, receiptsRoot: CID, cids: CID[] } {
+    const msgs = loadBlockMessages(store, h.header.messages)
+    const out = applyBlockMessages({ store, baseFee: h.header.parentBaseFee, miner: genesis.state.producer }, h.header.parentStateRoot, msgs, h.header.blsAggregate)
+    return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executionOrder(msgs) }
+  }
+
+  /** Builds, signs and stores the next block; returns it for gossip. */
+  async produce (nowSecs: number): Promise<SealedHeader> {
+    const { store, genesis } = this.init
+    const { root, receiptsRoot } = NodeChain.execute(store, genesis, this.current)
+    this.nextRoot = root
+    const selected = this.mpool.select(MAX_BLOCK_MESSAGES)
+    const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
+    const next = produceHeader(this.current, genesis, this.init.producerKey, nowSecs, {
+      parentStateRoot: root,
+      parentMessageReceipts: receiptsRoot,
+      messages: storeBlockMessages(store, selected),
+      blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null
+    })
+    await this.init.db.append(next, store.drain(), executionOrder(selected).map((cid, index) => ({ cid, index })))
+    this.current = next
+    for (const wake of [...this.waiters]) wake()
+    return next
+  }
+
+  // ---- RpcBackend ----
+  networkName (): string { return this.init.genesis.state.network }
+  blockDelaySecs (): number { return this.init.genesis.state.blockDelaySecs }
+  head (): SealedHeader { return this.current }
+  async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
+
+  async headerByCid (cid: CID): Promise<SealedHeader | undefined> {
+    const height = await this.init.db.heightOf(cid)
+    return height === undefined ? undefined : await this.init.db.headerAt(height)
+  }
+
+  async getMessage (cid: CID): Promise<Message | undefined> {
+    const bytes = this.init.store.get(cid)
+    if (bytes !== undefined) {
+      try { return decodeSignedMessage(bytes).message } catch {}
+      try { return decodeMessage(bytes) } catch {}
+    }
+    return this.mpool.get(cid)?.message
+  }
+
+  async getActor (address: Uint8Array, at?: SealedHeader): Promise<Actor | null> {
+    return getActor(this.init.store, (at ?? this.current).header.parentStateRoot, address)
+  }
+
+  async mpoolPush (sm: SignedMessage): Promise<CID> { return this.mpool.push(sm) }
+  async mpoolNonce (address: Uint8Array): Promise<number> { return this.mpool.nextNonce(address) }
+
+  /** Where `cid` was included and executed, with the blocks proving both against the two headers. */
+  async inclusion (cid: CID): Promise<{ included: SealedHeader, executed: SealedHeader, proof: MessageInclusion } | null> {
+    const at = await this.init.db.messageIndex(cid)
+    if (at === undefined) return null
+    const included = await this.init.db.headerAt(at.height)
+    const executed = await this.init.db.headerAt(at.height + 1)
+    if (included === undefined || executed === undefined) return null
+    const proof = proveInclusion(this.init.store, included.header.messages, executed.header.parentMessageReceipts, at.index)
+    return { included, executed, proof }
+  }
+
+  async searchMessage (cid: CID): Promise<MsgLookup | null> {
+    const found = await this.inclusion(cid)
+    if (found === null) return null
+    const raw = amtGet(this.init.store, found.executed.header.parentMessageReceipts, found.proof.index)
+    return { message: cid, receipt: decodeReceipt(raw), executedIn: found.executed }
+  }
+
+  async waitMessage (cid: CID, signal: AbortSignal): Promise<MsgLookup> {
+    for (;;) {
+      signal.throwIfAborted()
+      const found = await this.searchMessage(cid)
+      if (found !== null) return found
+      await new Promise<void>((resolve, reject) => {
+        const wake = (): void => { this.waiters.delete(wake); signal.removeEventListener('abort', abort); resolve() }
+        const abort = (): void => { this.waiters.delete(wake); reject(signal.reason) }
+        this.waiters.add(wake)
+        signal.addEventListener('abort', abort, { once: true })
+      })
+    }
+  }
+
+  async stateProof (address: Uint8Array, at?: SealedHeader): Promise<StateProofResult> {
+    const header = at ?? this.current
+    const proof = proveActor(this.init.store, header.header.parentStateRoot, address)
+    return { header, actor: getActor(this.init.store, header.header.parentStateRoot, address), proof }
+  }
+
+  /** The TxMeta and both AMT roots of a block (enough to count its messages), or with `full` every message. */
+  blockMessagesProof (h: SealedHeader, full: boolean): Uint8Array[] {
+    const rec = new RecordingGetter(this.init.store)
+    if (full) loadBlockMessages(rec, h.header.messages)
+    else countBlockMessages(rec, h.header.messages)
+    return rec.blocks()
+  }
+
+  async faucet (address: Uint8Array): Promise<CID> {
+    const f = this.init.faucet
+    const key = address.join(',')
+    const last = this.faucetPaid.get(key)
+    const now = this.init.nowMs()
+    if (last !== undefined && now - last < f.cooldownMs) throw new FaucetLimitError(f.cooldownMs - (now - last))
+    const message: Message = {
+      version: 0, to: address, from: f.address, nonce: this.mpool.nextNonce(f.address), value: f.amount,
+      gasLimit: Math.ceil(TRANSFER_GAS * 1.25), gasFeeCap: BASE_FEE * 2n + 100n, gasPremium: 100n, method: METHOD_SEND, params: new Uint8Array(0)
+    }
+    const cid = this.mpool.push(signMessage(f.secretKey, message))
+    this.faucetPaid.set(key, now)
+    return cid
+  }
+}

@@ -1,0 +1,40 @@
+// What the JSON-RPC server needs from the node: read access to the chain and state, the message pool and
+// the faucet. The devnet implements it over its database; the server only translates Lotus JSON.
+import type { CID, SealedHeader, Message, SignedMessage, Actor, MessageReceipt, ActorProof } from '../../core'
+
+/** Where a message was executed: Lotus's MsgLookup (TipSet = the tipset whose receipts hold it). */
+export interface MsgLookup {
+  message: CID
+  receipt: MessageReceipt
+  /** The header whose ParentMessageReceipts contains the receipt (one block per tipset on Coffer). */
+  executedIn: SealedHeader
+}
+
+export interface StateProofResult {
+  /** The header whose ParentStateRoot the proof is against. */
+  header: SealedHeader
+  actor: Actor | null
+  proof: ActorProof
+}
+
+export interface RpcBackend {
+  networkName: () => string
+  blockDelaySecs: () => number
+  head: () => SealedHeader
+  headerAt: (height: number) => Promise<SealedHeader | undefined>
+  headerByCid: (cid: CID) => Promise<SealedHeader | undefined>
+  /** A message by its CID (signed secp messages are found by the signed CID and by the bare one). */
+  getMessage: (cid: CID) => Promise<Message | undefined>
+  /** The actor in the state `at` names in its ParentStateRoot (default: the head). */
+  getActor: (address: Uint8Array, at?: SealedHeader) => Promise<Actor | null>
+  /** Checks and queues a message; throws a MessageRejectedError (name + code) when it is refused. */
+  mpoolPush: (sm: SignedMessage) => Promise<CID>
+  /** The next nonce for `address`, counting messages already in the pool. */
+  mpoolNonce: (address: Uint8Array) => Promise<number>
+  searchMessage: (cid: CID) => Promise<MsgLookup | null>
+  /** Resolves once the message is executed; rejects when `signal` aborts. */
+  waitMessage: (cid: CID, signal: AbortSignal) => Promise<MsgLookup>
+  stateProof: (address: Uint8Array, at?: SealedHeader) => Promise<StateProofResult>
+  /** Sends devnet FIL to `address`; throws FaucetLimitError when asked again too soon. */
+  faucet: (address: Uint8Array) => Promise<CID>
+}
