@@ -9,6 +9,7 @@ import {
 } from '../core'
 import { createCofferLibp2p, genesisOf, requestChain, runHello, type BootstrapDocument, type CofferLibp2p } from '../net'
 import { HeaderSync, isRuleViolation } from './header-sync'
+import { createStateClient, type StateClient } from './state-client'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
@@ -27,6 +28,10 @@ export interface LightClient {
   sync: HeaderSync
   libp2p: CofferLibp2p
   store: HeaderStore
+  state: StateClient
+  genesis: ReturnType<typeof genesisOf>
+  /** Called after each batch of newly verified headers. */
+  onVerified: (listener: (head: SealedHeader) => void) => void
   stop: () => Promise<void>
 }
 
@@ -66,6 +71,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let stopped = false
 
   const libp2p = await createCofferLibp2p({ allowLoopbackDials: init.bootstrap.peers.every(isLoopback) })
+  const verifiedListeners: Array<(head: SealedHeader) => void> = []
+  const messageCounts = new Map<string, number>()
 
   const peerOf = (id: string): PeerId => peerIdFromString(id)
   const reject = (peer: string, err: Error): void => {
@@ -88,11 +95,28 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     onAppend: (headers) => {
       firstVerifiedAtMs ??= nowMs()
       recent = [...headers.slice(-RECENT).reverse().map(summarize), ...recent].slice(0, RECENT)
+      void countMessages(headers.slice(-RECENT))
+      const top = headers[headers.length - 1]
+      if (top !== undefined) for (const l of verifiedListeners) l(top)
     },
     onRejection: reject,
     onNetworkError: (peer, err) => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() },
     onChange: () => { scheduleStatus() }
   })
+
+  const state = createStateClient({ libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) } })
+
+  /** Message counts for the header list; skipped while catching up, when nobody is looking at old headers. */
+  async function countMessages (headers: SealedHeader[]): Promise<void> {
+    if (sync.backlog !== null && sync.backlog.total > RECENT) return
+    for (const h of headers) {
+      try {
+        messageCounts.set(h.cid.toString(), await state.messageCount(h))
+      } catch { /* a lie is already reported; no peer means no count yet */ }
+    }
+    if (messageCounts.size > 4 * RECENT) for (const k of [...messageCounts.keys()].slice(0, messageCounts.size - 2 * RECENT)) messageCounts.delete(k)
+    scheduleStatus()
+  }
 
   const status = (): LightClientStatus => {
     const peers = libp2p.getConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
@@ -111,7 +135,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       backlog: sync.backlog,
       lastRejection,
       lastNetworkError,
-      recent,
+      recent: recent.map(r => ({ ...r, messageCount: messageCounts.get(r.cid) })),
       stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs }
     }
   }
@@ -173,6 +197,9 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     sync,
     libp2p,
     store,
+    state,
+    genesis,
+    onVerified: (listener) => { verifiedListeners.push(listener) },
     stop: async () => {
       stopped = true
       clearInterval(redial)

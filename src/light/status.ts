@@ -10,6 +10,8 @@ export interface HeaderSummary {
   miner: string
   parent: string | null
   sizeBytes: number
+  /** Messages the block carries, counted from its message arrays after checking them against the header. */
+  messageCount?: number
 }
 
 export interface Rejection {

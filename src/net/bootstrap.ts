@@ -7,6 +7,8 @@ export interface BootstrapDocument {
   network: string
   genesis: { cid: string, header: string, root: string, state: string }
   peers: string[]
+  /** The node's Lotus-style JSON-RPC endpoint (the app uses it for the devnet faucet only). */
+  rpc?: string
 }
 
 export class InvalidBootstrapError extends Error {
@@ -14,8 +16,9 @@ export class InvalidBootstrapError extends Error {
   override name = 'InvalidBootstrapError'
 }
 
-export function makeBootstrap (genesis: Genesis, peers: string[]): BootstrapDocument {
+export function makeBootstrap (genesis: Genesis, peers: string[], rpc?: string): BootstrapDocument {
   return {
+    ...(rpc === undefined ? {} : { rpc }),
     network: genesis.state.network,
     genesis: { cid: genesis.header.cid.toString(), header: base64.baseEncode(genesis.header.bytes), root: base64.baseEncode(genesis.rootBytes), state: base64.baseEncode(genesis.stateBytes) },
     peers
@@ -25,7 +28,7 @@ export function makeBootstrap (genesis: Genesis, peers: string[]): BootstrapDocu
 export function parseBootstrap (json: unknown): BootstrapDocument {
   const d = json as Partial<BootstrapDocument> | null
   if (d === null || typeof d !== 'object' || typeof d.network !== 'string' || !Array.isArray(d.peers) ||
-      !d.peers.every(p => typeof p === 'string') || typeof d.genesis?.cid !== 'string' ||
+      !d.peers.every(p => typeof p === 'string') || typeof d.genesis?.cid !== 'string' || (d.rpc !== undefined && typeof d.rpc !== 'string') ||
       typeof d.genesis.header !== 'string' || typeof d.genesis.root !== 'string' || typeof d.genesis.state !== 'string') {
     throw new InvalidBootstrapError('bootstrap document does not have network, genesis {cid, header, root, state} and peers')
   }

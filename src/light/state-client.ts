@@ -1,0 +1,124 @@
+// Asks a full node for state and message records and believes none of it: every answer is a set of blocks
+// walked from a root in a header this client verified itself. A proof that does not check out is the
+// peer's fault (it is reported and hung up on); "not there yet" is not.
+import {
+  requestState, type CofferLibp2p
+} from '../net'
+import {
+  verifyActorProof, verifyInclusion, countBlockMessages, loadBlockMessages, ProofBlockStore, CID,
+  type Actor, type MessageReceipt, type SealedHeader, type BlockMessages
+} from '../core'
+import type { HeaderStore } from './header-store'
+import { peerIdFromString } from '@libp2p/peer-id'
+
+/** A peer's answer did not verify against our headers: it lied or is broken. */
+export class StateProofRejectedError extends Error {
+  static override name = 'StateProofRejectedError'
+  override name = 'StateProofRejectedError'
+  constructor (readonly peer: string, override readonly cause: Error) {
+    super(`peer ${peer.slice(-8)} sent a proof that does not verify: ${cause.name}: ${cause.message}`)
+  }
+}
+
+export class NoPeerError extends Error {
+  static override name = 'NoPeerError'
+  override name = 'NoPeerError'
+  constructor () { super('no full node is connected to ask') }
+}
+
+/** The peer declined to answer: not a lie (it may not keep that state), just no answer. */
+export class StateUnavailableError extends Error {
+  static override name = 'StateUnavailableError'
+  override name = 'StateUnavailableError'
+}
+
+export interface VerifiedActor {
+  address: Uint8Array
+  actor: Actor | null
+  /** The verified header whose ParentStateRoot the proof was checked against. */
+  header: SealedHeader
+  proofBytes: number
+  checkMs: number
+}
+
+export interface VerifiedReceipt { receipt: MessageReceipt, included: SealedHeader, executed: SealedHeader }
+
+export interface StateClientInit {
+  libp2p: CofferLibp2p
+  store: HeaderStore
+  head: () => SealedHeader
+  onLie: (peer: string, err: StateProofRejectedError) => void
+  nowMs?: () => number
+}
+
+export interface StateClient {
+  actor: (address: Uint8Array) => Promise<VerifiedActor>
+  /** The receipt once the message is executed and both headers are verified here; null until then. */
+  receipt: (message: CID) => Promise<VerifiedReceipt | null>
+  messageCount: (header: SealedHeader) => Promise<number>
+  blockMessages: (header: SealedHeader) => Promise<BlockMessages>
+}
+
+export function createStateClient (init: StateClientInit): StateClient {
+  const now = init.nowMs ?? (() => performance.now())
+  const peer = (): string => {
+    const c = init.libp2p.getConnections()[0]
+    if (c === undefined) throw new NoPeerError()
+    return c.remotePeer.toString()
+  }
+  /** Runs `check` over a peer's blocks; any failure to verify condemns the peer. */
+  const checked = <T>(from: string, check: () => T): T => {
+    try {
+      return check()
+    } catch (err) {
+      const lie = new StateProofRejectedError(from, err as Error)
+      init.onLie(from, lie)
+      throw lie
+    }
+  }
+  const ask = async (from: string, req: Parameters<typeof requestState>[2]): ReturnType<typeof requestState> =>
+    await requestState(init.libp2p, peerIdFromString(from), req)
+  const answered = async (from: string, req: Parameters<typeof requestState>[2]): Promise<Uint8Array[]> => {
+    const resp = await ask(from, req)
+    if (!resp.ok) throw new StateUnavailableError(`peer ${from.slice(-8)} has no answer: ${resp.error ?? 'refused'}`)
+    return resp.blocks
+  }
+
+  return {
+    actor: async (address) => {
+      const header = init.head()
+      const from = peer()
+      const blocks = await answered(from, { kind: 'actor', address, at: header.cid })
+      const started = now()
+      const actor = checked(from, () => verifyActorProof(header.header.parentStateRoot, address, blocks))
+      return { address, actor, header, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
+    },
+    receipt: async (message) => {
+      const from = peer()
+      const resp = await ask(from, { kind: 'lookup', message })
+      if (!resp.ok) return null
+      const included = resp.included === undefined ? null : await init.store.get(String(resp.included))
+      const executed = resp.executed === undefined ? null : await init.store.get(String(resp.executed))
+      // headers we have not verified yet prove nothing: ask again once sync has them
+      if (included == null || executed == null) return null
+      return checked(from, () => {
+        if (!executed.header.parents.some(p => p.equals(included.cid))) throw new Error('executing header is not a child of the including one')
+        const receipt = verifyInclusion({ txMeta: included.header.messages, receipts: executed.header.parentMessageReceipts }, message, resp.index ?? -1, resp.blocks)
+        return { receipt, included, executed }
+      })
+    },
+    messageCount: async (header) => {
+      const from = peer()
+      const blocks = await answered(from, { kind: 'messages', block: header.cid, full: false })
+      return checked(from, () => {
+        const c = countBlockMessages(new ProofBlockStore(blocks), header.header.messages)
+        return c.bls + c.secp
+      })
+    },
+    blockMessages: async (header) => {
+      const from = peer()
+      const blocks = await answered(from, { kind: 'messages', block: header.cid, full: true })
+      return checked(from, () => loadBlockMessages(new ProofBlockStore(blocks), header.header.messages))
+    }
+  }
+}

@@ -1,0 +1,32 @@
+// A peer that serves the honest chain's headers (so a light client verifies and follows them) but lies about
+// state: it answers actor queries with a state tree of its own in which the asked address is rich.
+import {
+  MemoryBlockStore, createStateTree, setActor, newAccountActor, proveActor, parseFil, chainCid, encodeGenesisState,
+  type SealedHeader, type StateRequest, type StateResponse, type CID
+} from '../../src/core'
+import { createCofferLibp2p, serveChainExchange, serveState, runHello, type CofferLibp2p } from '../../src/net'
+import type { Devnet } from '../../src/node/devnet'
+
+export interface LyingStatePeer { libp2p: CofferLibp2p, addr: string, stop: () => Promise<void> }
+
+export async function startLyingStatePeer (honest: Devnet): Promise<LyingStatePeer> {
+  const libp2p = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  await serveChainExchange(libp2p, {
+    headersFrom: async (cid: CID, length: number) => {
+      const top = await honest.chain.headerByCid(cid)
+      if (top === undefined) return null
+      const out: SealedHeader[] = []
+      for (let h = top.header.height; h >= 0 && out.length < length; h--) out.push((await honest.headerAt(h))!)
+      return out
+    }
+  })
+  await serveState(libp2p, async (req: StateRequest): Promise<StateResponse> => {
+    if (req.kind !== 'actor') return { ok: false, error: 'not served', blocks: [] }
+    const store = new MemoryBlockStore()
+    let root = createStateTree(store, chainCid(encodeGenesisState(honest.genesis.state)))
+    root = setActor(store, root, req.address, newAccountActor(store, req.address, parseFil('1000000')))
+    return { ok: true, blocks: proveActor(store, root, req.address).blocks }
+  })
+  await runHello(libp2p, { genesisCid: honest.genesis.header.cid, head: () => honest.head(), onError: () => {}, clockNs: () => BigInt(Date.now()) * 1_000_000n })
+  return { libp2p, addr: libp2p.getMultiaddrs()[0]!.toString(), stop: async () => { await libp2p.stop() } }
+}

@@ -1,0 +1,54 @@
+// The light client believes a balance only when its proof walks from the state root of a header it
+// verified: a node inventing a balance is caught, reported and dropped; an honest node's proof is accepted.
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { startLightClient, type LightClient } from '../../src/light'
+import { secpAddressBytes, secpPublicKey, parseFil } from '../../src/core'
+import { startLyingStatePeer } from '../helpers/lying-state-peer'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+async function until<T> (fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+describe('state proofs', () => {
+  it('rejects a node that lies about a balance, and accepts the honest proof', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-proof-'))
+    const d: Devnet = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false })
+    cleanups.push(async () => { await d.stop(); await rm(dir, { recursive: true, force: true }) })
+    const address = secpAddressBytes(secpPublicKey(secp256k1.utils.randomSecretKey()))
+    const paid = await d.chain.waitMessage(await d.chain.faucet(address), AbortSignal.timeout(20_000))
+
+    const liar = await startLyingStatePeer(d)
+    cleanups.push(liar.stop)
+    const lc: LightClient = await startLightClient({ bootstrap: { ...d.bootstrap(), peers: [liar.addr] }, bootstrapSource: 'network', onStatus: () => {} })
+    cleanups.push(lc.stop)
+    await until(() => lc.status().verifiedHeight >= paid.executedIn.header.height)
+
+    const lie = await lc.state.actor(address).then(() => null, (err: Error) => err)
+    expect(lie?.name).toBe('StateProofRejectedError')
+    expect((lie as Error & { cause: Error }).cause.name).toBe('ProofIncompleteError')
+    const rejection = await until(() => lc.status().lastRejection ?? undefined)
+    expect(rejection).toMatchObject({ name: 'StateProofRejectedError', peer: liar.libp2p.peerId.toString() })
+    await until(() => lc.status().peers.length === 0)
+
+    await lc.libp2p.dial(multiaddr(d.bootstrap().peers[0]!))
+    const honest = await lc.state.actor(address)
+    expect(honest.actor?.balance).toBe(parseFil('100'))
+    expect(honest.header.header.height).toBe(lc.sync.head.header.height)
+    expect(honest.proofBytes).toBeGreaterThan(0)
+  })
+})
