@@ -1,12 +1,14 @@
-// The app shell: header with network and sync state, update prompt, and the Chain view.
+// The app shell: header with network and sync state, update prompt, and the Chain and Wallet views.
 import { useEffect, useState } from 'react'
 import { useLightClient } from './use-light-client'
 import { registerServiceWorker } from './service-worker'
 import { ChainView } from './ChainView'
+import { WalletPanel } from './WalletPanel'
 import { SyncBadge } from './SyncBadge'
 
 export function App (): React.JSX.Element {
-  const { status, fatal } = useLightClient()
+  const { status, wallet, fatal, call } = useLightClient()
+  const [tab, setTab] = useState<'chain' | 'wallet'>(location.hash === '#wallet' ? 'wallet' : 'chain')
   const [applyUpdate, setApplyUpdate] = useState<(() => void) | null>(null)
   useEffect(() => { registerServiceWorker((apply) => { setApplyUpdate(() => apply) }) }, [])
 
@@ -19,6 +21,10 @@ export function App (): React.JSX.Element {
           <SyncBadge state={status?.syncState ?? 'syncing'} />
         </div>
       </header>
+      <nav className="tabs" role="tablist">
+        <button type="button" role="tab" aria-selected={tab === 'chain'} data-testid="tab-chain" onClick={() => { setTab('chain'); history.replaceState(null, '', '#chain') }}>Chain</button>
+        <button type="button" role="tab" aria-selected={tab === 'wallet'} data-testid="tab-wallet" onClick={() => { setTab('wallet'); history.replaceState(null, '', '#wallet') }}>Wallet</button>
+      </nav>
       {applyUpdate !== null && (
         <div className="banner update" role="status">
           A new version of Coffer is available.
@@ -34,7 +40,8 @@ export function App (): React.JSX.Element {
       <main>
         {fatal !== null && <div className="banner error" role="alert">The light client stopped: {fatal.message}</div>}
         {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
-        {status !== null && <ChainView status={status} />}
+        {status !== null && tab === 'chain' && <ChainView status={status} call={call} />}
+        {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
       </main>
     </div>
   )

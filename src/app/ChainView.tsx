@@ -1,12 +1,44 @@
-// Chain view: live verified height, head, peers, backlog progress, last rejection, last 20 headers.
+// Chain view: live verified height, head, peers, backlog progress, last rejection, last 20 headers with
+// their message counts; a header opens to its decoded fields and messages.
+import { Fragment, useEffect, useState } from 'react'
 import type { LightClientStatus } from '../light/status'
+import type { BlockDetail } from '../light/block-detail'
+import type { Call } from './use-light-client'
 
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortPeer = (id: string): string => `…${id.slice(-10)}`
 const time = (secs: number): string => new Date(secs * 1000).toLocaleTimeString()
 
-export function ChainView ({ status }: { status: LightClientStatus }): React.JSX.Element {
+function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClose: () => void }): React.JSX.Element {
+  const [detail, setDetail] = useState<BlockDetail | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  useEffect(() => {
+    setDetail(null)
+    setError(null)
+    call({ method: 'blockDetail', cid }).then(d => setDetail(d as BlockDetail), (err: Error) => setError(err.message))
+  }, [cid, call])
+  return (
+    <div className="card detail" data-testid="header-detail">
+      <div className="row"><h2>Header {detail?.height ?? ''}</h2><button type="button" className="small-btn" onClick={onClose}>Close</button></div>
+      <div className="mono small">{cid}</div>
+      {error !== null && <div className="banner error">{error}</div>}
+      {detail !== null && (
+        <>
+          <dl>{detail.fields.map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd className="mono small" data-field={k}>{v}</dd></Fragment>)}</dl>
+          <h2>Messages ({detail.messages.length}, checked against Messages)</h2>
+          {detail.messagesError !== undefined && <div className="banner error">{detail.messagesError}</div>}
+          {detail.messages.map(m => (
+            <div key={m.cid} className="small mono" data-testid="detail-message">{m.cid.slice(0, 14)}… {m.from.slice(0, 12)}… → {m.to.slice(0, 12)}… {m.value} (nonce {m.nonce}, {m.signature})</div>
+          ))}
+        </>
+      )}
+    </div>
+  )
+}
+
+export function ChainView ({ status, call }: { status: LightClientStatus, call: Call }): React.JSX.Element {
   const { backlog, lastRejection } = status
+  const [open, setOpen] = useState<string | null>(null)
   return (
     <section className="chain" aria-label="Chain">
       <div className="cards">
@@ -38,7 +70,7 @@ export function ChainView ({ status }: { status: LightClientStatus }): React.JSX
 
       {lastRejection !== null && (
         <div className="banner error" role="alert" data-testid="last-rejection">
-          <strong>Rejected a header from peer {shortPeer(lastRejection.peer)}</strong>
+          <strong>Rejected {lastRejection.name === 'StateProofRejectedError' ? 'a state proof' : 'a header'} from peer {shortPeer(lastRejection.peer)}</strong>
           {lastRejection.height !== undefined && <> at height {lastRejection.height}</>}: <span data-testid="rejection-reason">{lastRejection.name}</span> — {lastRejection.message}.
           The peer was disconnected and nothing it sent was stored.
         </div>
@@ -46,12 +78,13 @@ export function ChainView ({ status }: { status: LightClientStatus }): React.JSX
 
       <h2>Last verified headers</h2>
       <table className="headers" data-testid="header-list">
-        <thead><tr><th>Height</th><th>CID</th><th className="opt">Miner</th><th>Time</th><th className="opt">Size</th></tr></thead>
+        <thead><tr><th>Height</th><th>CID</th><th>Msgs</th><th className="opt">Miner</th><th>Time</th><th className="opt">Size</th></tr></thead>
         <tbody>
           {status.recent.map(h => (
-            <tr key={h.cid} data-testid="header-row">
+            <tr key={h.cid} data-testid="header-row" data-height={h.height} className="clickable" onClick={() => setOpen(h.cid)} aria-selected={open === h.cid}>
               <td>{h.height}</td>
               <td className="mono" title={h.cid}>{shortCid(h.cid)}</td>
+              <td data-testid="message-count">{h.messageCount ?? '…'}</td>
               <td className="opt">{h.miner}</td>
               <td>{time(h.timestamp)}</td>
               <td className="opt">{h.sizeBytes} B</td>
@@ -59,6 +92,7 @@ export function ChainView ({ status }: { status: LightClientStatus }): React.JSX
           ))}
         </tbody>
       </table>
+      {open !== null && <HeaderDetail cid={open} call={call} onClose={() => setOpen(null)} />}
       <p className="muted small">
         Genesis {status.genesisCid} · <span data-testid="verify-stats">{status.stats.headersVerified} headers verified in this tab session
         {status.stats.verifyMs > 0 && <> at {Math.round(status.stats.headersVerified / (status.stats.verifyMs / 1000))} headers/s</>}</span>

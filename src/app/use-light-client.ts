@@ -1,18 +1,31 @@
-// React state for the light client: the latest status snapshot, or the fatal error that stopped it.
-import { useEffect, useState } from 'react'
+// React state for the light client: the latest status and wallet snapshots, the fatal error that stopped
+// it, and `call` for requests (wallet actions, block details).
+import { useCallback, useEffect, useRef, useState } from 'react'
 import type { LightClientStatus } from '../light/status'
+import type { WalletView } from '../light/wallet-service'
+import type { WorkerCall, CallResult } from '../light/worker-protocol'
 import type { WireError } from '../core/errors'
-import { connectLightClient } from './light-client-port'
+import { connectLightClient, type LightClientConnection } from './light-client-port'
 
-export function useLightClient (): { status: LightClientStatus | null, fatal: WireError | null } {
+export type Call = (c: WorkerCall) => Promise<CallResult>
+
+export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, fatal: WireError | null, call: Call } {
   const [status, setStatus] = useState<LightClientStatus | null>(null)
+  const [wallet, setWallet] = useState<WalletView | null>(null)
   const [fatal, setFatal] = useState<WireError | null>(null)
+  const conn = useRef<LightClientConnection | null>(null)
   useEffect(() => {
-    const conn = connectLightClient((msg) => {
+    const c = connectLightClient((msg) => {
       if (msg.type === 'status') setStatus(msg.status)
+      else if (msg.type === 'wallet') setWallet(msg.wallet)
       else if (msg.type === 'fatal') setFatal(msg.error)
     })
-    return () => { conn.stop() }
+    conn.current = c
+    return () => { c.stop(); conn.current = null }
   }, [])
-  return { status, fatal }
+  const call = useCallback<Call>(async (c) => {
+    if (conn.current === null) throw new Error('the light client is not running')
+    return await conn.current.call(c)
+  }, [])
+  return { status, wallet, fatal, call }
 }

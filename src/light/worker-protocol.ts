@@ -2,13 +2,26 @@
 // (structured clone would drop their names).
 import type { WireError } from '../core'
 import type { LightClientStatus } from './status'
+import type { WalletCall, WalletView } from './wallet-service'
+import type { BlockDetail } from './block-detail'
+import type { SignatureFigures } from './measure'
+
+/** Requests that expect one reply; `id` pairs the reply with its request. */
+export type WorkerCall = WalletCall | { method: 'blockDetail', cid: string } | { method: 'measureSignatures', count: number }
+
+/** What each call resolves to (wallet calls return an address, a CID, an export or nothing). */
+export type CallResult = string | null | BlockDetail | SignatureFigures
 
 export type PageToWorker =
   | { type: 'start', bootstrapUrl: string }
   | { type: 'stop' }
+  | { type: 'call', id: number, call: WorkerCall }
 
 export type WorkerToPage =
   | { type: 'status', status: LightClientStatus }
+  | { type: 'wallet', wallet: WalletView }
+  | { type: 'reply', id: number, ok: true, value: CallResult }
+  | { type: 'reply', id: number, ok: false, error: WireError }
   | { type: 'fatal', error: WireError }
   | { type: 'stopped' }
 

@@ -1,0 +1,221 @@
+// The wallet as the page sees it: keys (held by the encrypted keystore, never sent to the page), balances
+// shown only after the state proof checks against a verified header, sends signed here and gossiped to the
+// network, and each sent message followed from pending to its verified receipt.
+import {
+  parseAddress, addressToString, parseFil, formatFil, signedMessageCid, encodeSignedMessage, messagesTopic,
+  InsufficientFundsError, BASE_FEE, TRANSFER_GAS, METHOD_SEND, toWireError,
+  type Message, type WireError, type CID
+} from '../core'
+import { CID as CidClass } from 'multiformats/cid'
+import type { LightClient } from './light-client'
+import type { WalletStore } from './wallet-store'
+
+export type KeyType = 'secp256k1' | 'bls'
+
+export type BalanceView =
+  | { address: string, verified: true, exists: boolean, attoFil: string, fil: string, nonce: number, height: number, headerCid: string, proofBytes: number, checkMs: number }
+  | { address: string, verified: false, error: WireError }
+
+export interface HistoryEntry {
+  cid: string
+  kind: 'send' | 'faucet'
+  from: string
+  to: string
+  attoFil: string
+  nonce: number | null
+  sentAtMs: number
+  state: 'pending' | 'included' | 'failed'
+  exitCode?: number
+  gasUsed?: number
+  includedHeight?: number
+  executedHeight?: number
+}
+
+export interface WalletView {
+  keys: Array<{ address: string, type: KeyType }>
+  unlocked: boolean
+  balances: BalanceView[]
+  history: HistoryEntry[]
+  faucet: boolean
+}
+
+export type WalletCall =
+  | { method: 'create', passphrase: string, keyType?: KeyType }
+  | { method: 'import', hex: string, passphrase: string }
+  | { method: 'unlock', passphrase: string }
+  | { method: 'lock' }
+  | { method: 'export', address: string, passphrase: string }
+  | { method: 'watch', address: string }
+  | { method: 'faucet', address: string }
+  | { method: 'send', from: string, to: string, amount: string }
+
+export class FaucetUnavailableError extends Error {
+  static override name = 'FaucetUnavailableError'
+  override name = 'FaucetUnavailableError'
+}
+
+/** Gas a send offers: Lotus's 25 % margin over a transfer's use, a small premium, twice the base fee. */
+export const SEND_GAS_LIMIT = Math.ceil(TRANSFER_GAS * 1.25)
+export const SEND_GAS_PREMIUM = 100n
+export const SEND_GAS_FEE_CAP = BASE_FEE * 2n + SEND_GAS_PREMIUM
+
+export interface WalletServiceInit {
+  client: LightClient
+  keystore: WalletStore
+  rpcUrl?: string
+  onChange: (view: WalletView) => void
+  nowMs?: () => number
+}
+
+export interface WalletService {
+  view: () => WalletView
+  call: (c: WalletCall) => Promise<unknown>
+}
+
+export async function createWalletService (init: WalletServiceInit): Promise<WalletService> {
+  const nowMs = init.nowMs ?? (() => Date.now())
+  const { client, keystore } = init
+  const network = client.genesis.state.network
+  let keys = (await keystore.list()).map(k => ({ address: k.address, type: k.type }))
+  const watched = new Set<string>()
+  const balances = new Map<string, BalanceView>()
+  const history: HistoryEntry[] = []
+
+  const view = (): WalletView => ({
+    keys,
+    unlocked: keystore.isUnlocked(),
+    balances: [...new Set([...keys.map(k => k.address), ...watched])].map(a => balances.get(a)).filter((b): b is BalanceView => b !== undefined),
+    history: [...history].reverse(),
+    faucet: init.rpcUrl !== undefined
+  })
+  let changeTimer: ReturnType<typeof setTimeout> | undefined
+  const changed = (): void => {
+    if (changeTimer !== undefined) return
+    changeTimer = setTimeout(() => { changeTimer = undefined; init.onChange(view()) }, 30)
+  }
+
+  const verifyBalance = async (address: string): Promise<BalanceView> => {
+    try {
+      const v = await client.state.actor(parseAddress(address).bytes)
+      const atto = v.actor?.balance ?? 0n
+      return {
+        address, verified: true, exists: v.actor !== null, attoFil: atto.toString(), fil: formatFil(atto), nonce: v.actor?.nonce ?? 0,
+        height: v.header.header.height, headerCid: v.header.cid.toString(), proofBytes: v.proofBytes, checkMs: v.checkMs
+      }
+    } catch (err) {
+      return { address, verified: false, error: toWireError(err) }
+    }
+  }
+
+  let refreshing = false
+  let again = false
+  const refresh = async (): Promise<void> => {
+    if (refreshing) { again = true; return }
+    refreshing = true
+    try {
+      do {
+        again = false
+        for (const address of new Set([...keys.map(k => k.address), ...watched])) balances.set(address, await verifyBalance(address))
+        for (const entry of history.filter(e => e.state === 'pending')) {
+          try {
+            const found = await client.state.receipt(CidClass.parse(entry.cid))
+            if (found === null) continue
+            Object.assign(entry, {
+              state: found.receipt.exitCode === 0 ? 'included' : 'failed',
+              exitCode: found.receipt.exitCode,
+              gasUsed: found.receipt.gasUsed,
+              includedHeight: found.included.header.height,
+              executedHeight: found.executed.header.height
+            })
+          } catch { /* not yet, or the peer lied (already reported): ask again next head */ }
+        }
+        changed()
+      } while (again)
+    } finally {
+      refreshing = false
+    }
+  }
+  client.onVerified(() => { void refresh() })
+
+  const pendingCost = (from: string): bigint => history
+    .filter(e => e.state === 'pending' && e.from === from && e.kind === 'send')
+    .reduce((sum, e) => sum + BigInt(e.attoFil) + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP, 0n)
+
+  const publish = async (bytes: Uint8Array): Promise<void> => {
+    const topic = messagesTopic(network)
+    let lastErr: unknown
+    // right after connecting, the node's subscription may not have reached us yet: retry briefly
+    for (let i = 0; i < 20; i++) {
+      try {
+        const r = await client.libp2p.services.pubsub.publish(topic, bytes)
+        if (r.recipients.length > 0) return
+        lastErr = new Error('no peer takes messages yet')
+      } catch (err) { lastErr = err }
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    throw lastErr
+  }
+
+  const send = async (fromText: string, toText: string, amountText: string): Promise<string> => {
+    const from = parseAddress(fromText, 't')
+    const to = parseAddress(toText, 't')
+    const value = parseFil(amountText)
+    if (value <= 0n) throw new RangeError('amount must be more than 0')
+    const sender = await verifyBalance(fromText)
+    if (!sender.verified) throw new Error(`cannot verify the sender's balance: ${sender.error.message}`)
+    const mine = history.filter(e => e.state === 'pending' && e.from === fromText && e.kind === 'send')
+    const nonce = sender.nonce + mine.length
+    const needed = value + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP + pendingCost(fromText)
+    if (needed > BigInt(sender.attoFil)) throw new InsufficientFundsError(needed, BigInt(sender.attoFil))
+    const message: Message = {
+      version: 0, to: to.bytes, from: from.bytes, nonce, value, gasLimit: SEND_GAS_LIMIT, gasFeeCap: SEND_GAS_FEE_CAP,
+      gasPremium: SEND_GAS_PREMIUM, method: METHOD_SEND, params: new Uint8Array(0)
+    }
+    const signed = keystore.sign(fromText, message)
+    const cid = signedMessageCid(signed)
+    await publish(encodeSignedMessage(signed))
+    history.push({ cid: cid.toString(), kind: 'send', from: fromText, to: addressToString(to.bytes, 't'), attoFil: value.toString(), nonce, sentAtMs: nowMs(), state: 'pending' })
+    watched.add(addressToString(to.bytes, 't'))
+    changed()
+    return cid.toString()
+  }
+
+  const faucet = async (address: string): Promise<string> => {
+    if (init.rpcUrl === undefined) throw new FaucetUnavailableError('this network has no faucet')
+    parseAddress(address, 't')
+    const res = await fetch(init.rpcUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Coffer.Faucet', params: [address] }),
+      signal: AbortSignal.timeout(10_000)
+    })
+    const body = await res.json() as { result?: { '/': string }, error?: { message: string } }
+    if (body.error !== undefined || body.result === undefined) throw new FaucetUnavailableError(body.error?.message ?? `faucet answered HTTP ${res.status}`)
+    const cid: CID = CidClass.parse(body.result['/'])
+    history.push({ cid: cid.toString(), kind: 'faucet', from: 'faucet', to: address, attoFil: '0', nonce: null, sentAtMs: nowMs(), state: 'pending' })
+    changed()
+    return cid.toString()
+  }
+
+  const keyAdded = async (): Promise<void> => {
+    keys = (await keystore.list()).map(k => ({ address: k.address, type: k.type }))
+    void refresh()
+  }
+
+  void refresh()
+  return {
+    view,
+    call: async (c) => {
+      switch (c.method) {
+        case 'create': { const k = await keystore.create(c.passphrase, c.keyType); await keyAdded(); return k.address }
+        case 'import': { const k = await keystore.importLotus(c.hex, c.passphrase); await keyAdded(); return k.address }
+        case 'unlock': await keystore.unlock(c.passphrase); changed(); return null
+        case 'lock': keystore.lock(); changed(); return null
+        case 'export': return await keystore.exportLotus(c.address, c.passphrase)
+        case 'watch': watched.add(addressToString(parseAddress(c.address, 't').bytes, 't')); void refresh(); return null
+        case 'faucet': return await faucet(c.address)
+        case 'send': return await send(c.from, c.to, c.amount)
+      }
+    }
+  }
+}
