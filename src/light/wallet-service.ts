@@ -8,7 +8,7 @@ import {
 } from '../core'
 import { CID as CidClass } from 'multiformats/cid'
 import type { LightClient } from './light-client'
-import type { WalletStore } from './wallet-store'
+import { WalletLockedError, type WalletStore } from './wallet-store'
 
 export type KeyType = 'secp256k1' | 'bls'
 
@@ -157,6 +157,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   }
 
   const send = async (fromText: string, toText: string, amountText: string): Promise<string> => {
+    if (!keystore.isUnlocked()) throw new WalletLockedError()
     const from = parseAddress(fromText, 't')
     const to = parseAddress(toText, 't')
     const value = parseFil(amountText)
@@ -207,8 +208,9 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     view,
     call: async (c) => {
       switch (c.method) {
-        case 'create': { const k = await keystore.create(c.passphrase, c.keyType); await keyAdded(); return k.address }
-        case 'import': { const k = await keystore.importLotus(c.hex, c.passphrase); await keyAdded(); return k.address }
+        // whoever just typed the passphrase to add a key means to use it: the wallet is left unlocked
+        case 'create': { const k = await keystore.create(c.passphrase, c.keyType); await keystore.unlock(c.passphrase); await keyAdded(); return k.address }
+        case 'import': { const k = await keystore.importLotus(c.hex, c.passphrase); await keystore.unlock(c.passphrase); await keyAdded(); return k.address }
         case 'unlock': await keystore.unlock(c.passphrase); changed(); return null
         case 'lock': keystore.lock(); changed(); return null
         case 'export': return await keystore.exportLotus(c.address, c.passphrase)

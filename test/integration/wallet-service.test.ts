@@ -1,0 +1,64 @@
+// The worker's wallet service in Node against a devnet: balances verified by proof, a send signed by the
+// keystore and gossiped, its receipt verified against two headers, and refusals that send nothing.
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { startDevnet } from '../../src/node/devnet'
+import { startLightClient, openWalletStore, createWalletService, type WalletView } from '../../src/light'
+import { parseAddress, parseFil } from '../../src/core'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+async function until<T> (fn: () => T | undefined | false, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = fn()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > end) throw new Error('timed out waiting')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+describe('wallet service', () => {
+  it('sends from a verified balance and follows the message to its verified receipt', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-wallet-'))
+    const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: 0 })
+    cleanups.push(async () => { await d.stop(); await rm(dir, { recursive: true, force: true }) })
+    const lc = await startLightClient({ bootstrap: d.bootstrap(), bootstrapSource: 'network', onStatus: () => {} })
+    cleanups.push(lc.stop)
+    const keystore = await openWalletStore({ dbName: `wallet-${Math.random()}`, iterations: 1000 })
+    let view: WalletView | null = null
+    const wallet = await createWalletService({ client: lc, keystore, rpcUrl: d.bootstrap().rpc, onChange: (v) => { view = v } })
+
+    const alice = await wallet.call({ method: 'create', passphrase: 'pass phrase' }) as string
+    const bob = await wallet.call({ method: 'create', passphrase: 'pass phrase' }) as string
+    await wallet.call({ method: 'lock' })
+    await expect(wallet.call({ method: 'send', from: alice, to: bob, amount: '1' })).rejects.toMatchObject({ name: 'WalletLockedError' })
+    await expect(wallet.call({ method: 'unlock', passphrase: 'wrong' })).rejects.toMatchObject({ name: 'WrongPassphraseError' })
+    await wallet.call({ method: 'unlock', passphrase: 'pass phrase' })
+    // nothing to spend yet: refused before anything is signed or sent
+    await expect(wallet.call({ method: 'send', from: alice, to: bob, amount: '1' })).rejects.toMatchObject({ name: 'InsufficientFundsError' })
+
+    await wallet.call({ method: 'faucet', address: alice })
+    await expect(wallet.call({ method: 'faucet', address: alice })).rejects.toMatchObject({ name: 'FaucetUnavailableError', message: expect.stringMatching(/FaucetLimitError|try again/) })
+    const funded = await until(() => view?.balances.find(b => b.address === alice && b.verified && b.attoFil === parseFil('100').toString()))
+    expect(funded.verified && funded.proofBytes).toBeGreaterThan(0)
+
+    await expect(wallet.call({ method: 'send', from: alice, to: 'f1abc', amount: '1' })).rejects.toMatchObject({ name: 'InvalidAddressError' })
+    await expect(wallet.call({ method: 'send', from: alice, to: bob, amount: '1.0000000000000000001' })).rejects.toMatchObject({ name: 'InvalidAmountError' })
+    const cid = await wallet.call({ method: 'send', from: alice, to: bob, amount: '3.25' }) as string
+    const second = await wallet.call({ method: 'send', from: alice, to: bob, amount: '0.75' }) as string // next nonce, before the first lands
+    const done = await until(() => {
+      const h = view?.history ?? []
+      return h.filter(e => e.kind === 'send' && e.state === 'included').length === 2 ? h : undefined
+    })
+    const first = done.find(e => e.cid === cid)!
+    expect(first).toMatchObject({ nonce: 0, exitCode: 0, state: 'included' })
+    expect(first.executedHeight).toBe(first.includedHeight! + 1)
+    expect(done.find(e => e.cid === second)).toMatchObject({ nonce: 1, exitCode: 0 })
+    await until(() => view?.balances.find(b => b.address === bob && b.verified && b.attoFil === parseFil('4').toString()))
+    expect((await d.chain.getActor(parseAddress(bob).bytes))?.balance).toBe(parseFil('4'))
+  })
+})
