@@ -184,6 +184,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     }))
     dialed = true
     scheduleStatus()
+    // headers verified in an earlier session get their message counts once a peer can give them
+    if (libp2p.getConnections().length > 0 && recent.some(r => !messageCounts.has(r.cid))) {
+      void store.recent(RECENT).then(async hs => { await countMessages(hs.filter(h => !messageCounts.has(h.cid.toString()))) })
+    }
   }
   // redial whenever we have no peer: the devnet may come back while the tab stays open
   const redial = setInterval(() => {

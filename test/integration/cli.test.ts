@@ -38,8 +38,13 @@ describe('coffer devnet', () => {
     requireBuiltApp()
     const data = await mkdtemp(path.join(tmpdir(), 'coffer-cli-'))
     try {
-      const first = coffer(['devnet', '--port', '0', '--data', data])
+      const first = coffer(['devnet', '--port', '0', '--rpc-port', '0', '--data', data])
       const [, url] = await waitFor(() => first.output().match(/Open (http:\/\/127\.0\.0\.1:\d+)/))
+      // the Lotus-style JSON-RPC URL is printed and answers
+      const [, rpcUrl] = await waitFor(() => first.output().match(/JSON-RPC \(Lotus API\): (http:\/\/127\.0\.0\.1:\d+\/rpc\/v1)/))
+      const head = await (await fetch(rpcUrl!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Filecoin.ChainHead', params: [] }) })).json() as { result: { Height: number, Cids: unknown[] } }
+      expect(head.result.Cids).toHaveLength(1)
+      expect(head.result.Height).toBeGreaterThanOrEqual(0)
       const doc = await (await fetch(`${url}/bootstrap.json`)).json() as { network: string, genesis: { cid: string }, peers: string[] }
       expect(doc.network).toBe('coffer-devnet')
       expect(doc.genesis.cid).toMatch(/^bafy2bza/)
@@ -49,13 +54,13 @@ describe('coffer devnet', () => {
 
       // what `npm start` runs: it must refuse before rebuilding the app the first one serves
       const builtAt = statSync(`${requireBuiltApp()}/index.html`).mtimeMs
-      const sameData = coffer(['devnet', '--port', '0', '--data', data, '--build'])
+      const sameData = coffer(['devnet', '--port', '0', '--rpc-port', '0', '--data', data, '--build'])
       expect(await sameData.exited).toBe(1)
       expect(sameData.output()).toMatch(/data folder .* is in use/)
       expect(statSync(`${requireBuiltApp()}/index.html`).mtimeMs).toBe(builtAt)
 
       const port = new URL(url!).port
-      const samePort = coffer(['devnet', '--port', port, '--data', `${data}-other`])
+      const samePort = coffer(['devnet', '--port', port, '--rpc-port', '0', '--data', `${data}-other`])
       expect(await samePort.exited).toBe(1)
       expect(samePort.output()).toMatch(new RegExp(`port ${port} is in use`))
       await rm(`${data}-other`, { recursive: true, force: true })
