@@ -9,9 +9,10 @@ import { startDevnet } from './devnet'
 import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
 
-const USAGE = `usage: coffer devnet [--port 5173] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
+const USAGE = `usage: coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
+  --rpc-port N    Lotus-style JSON-RPC at http://127.0.0.1:N/rpc/v1 (default 1234)
   --data DIR      chain and keys live here between runs (default ./.coffer/devnet)
   --reset         delete DIR's chain and start a new genesis
   --block-time S  seconds per epoch (default 1)
@@ -41,6 +42,7 @@ async function main (argv: string[]): Promise<number> {
     args: rest,
     options: {
       port: { type: 'string', default: '5173' },
+      'rpc-port': { type: 'string', default: '1234' },
       data: { type: 'string', default: './.coffer/devnet' },
       reset: { type: 'boolean', default: false },
       'block-time': { type: 'string', default: '1' },
@@ -56,6 +58,7 @@ async function main (argv: string[]): Promise<number> {
   if (values.build) {
     // a second `npm start` must not rebuild dist/ under a running devnet: check first, then build
     await assertFree(path.resolve(values.data), '127.0.0.1', Number(values.port))
+    await assertFree(path.resolve(values.data), '127.0.0.1', Number(values['rpc-port']))
     process.stdout.write('coffer: building the app…\n')
     const { build } = await import('vite')
     await build({ configFile: path.join(root, 'vite.config.ts'), logLevel: 'warn' })
@@ -69,12 +72,13 @@ async function main (argv: string[]): Promise<number> {
     distDir,
     reset: values.reset,
     httpPort: Number(values.port),
+    rpcPort: Number(values['rpc-port']),
     p2pPort: Number(values['p2p-port']),
     blockDelayMs: Number(values['block-time']) * 1000,
     prefill: Number(values.prefill),
     log: (line) => process.stdout.write(`coffer: ${line}\n`)
   })
-  process.stdout.write(`\n  Coffer devnet is running. Open ${devnet.url}\n  Data: ${path.resolve(values.data)}  (Ctrl-C to stop, --reset to start over)\n\n`)
+  process.stdout.write(`\n  Coffer devnet is running. Open ${devnet.url}\n  JSON-RPC (Lotus API): ${devnet.rpcUrl}\n  Data: ${path.resolve(values.data)}  (Ctrl-C to stop, --reset to start over)\n\n`)
   await new Promise<void>(resolve => {
     const stop = (): void => { resolve() }
     process.once('SIGINT', stop)

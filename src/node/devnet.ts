@@ -15,6 +15,7 @@ import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
 import { startProducer, type Producer } from './producer'
 import { startAppServer, type AppServer } from './app-server'
+import { startRpcServer, type RpcServer } from './rpc'
 
 export interface DevnetInit {
   dataDir: string
@@ -30,6 +31,8 @@ export interface DevnetInit {
   /** On a fresh chain, pre-sign this many back-dated headers (for sync benchmarks). */
   prefill?: number
   serveApp?: boolean
+  /** Lotus-style JSON-RPC port (0 for any free port); none when left out. The CLI defaults it to 1234. */
+  rpcPort?: number | null
   /** Serve with COOP/COEP so the page is cross-origin isolated (the bench's memory measurement needs it). */
   crossOriginIsolated?: boolean
   /** FIL the faucet sends per request, and how long an address waits before asking again. */
@@ -41,6 +44,8 @@ export interface DevnetInit {
 
 export interface Devnet {
   url: string | null
+  /** The JSON-RPC endpoint, http://127.0.0.1:1234/rpc/v1 by default. */
+  rpcUrl: string | null
   genesis: Genesis
   libp2p: CofferLibp2p
   chain: NodeChain
@@ -169,8 +174,14 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
+    let rpc: RpcServer | undefined
+    if (init.rpcPort !== undefined && init.rpcPort !== null) {
+      rpc = await startRpcServer({ backend: chain, host, port: init.rpcPort, log })
+      cleanups.push(async () => { await rpc?.close() })
+    }
+
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
-    const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers())
+    const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url)
 
     let app: AppServer | undefined
     if (init.serveApp !== false) {
@@ -181,8 +192,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)
     log(`libp2p ${peers().join(' ')}`)
     log(`faucet ${addressToString(faucetAddress, 't')}`)
+    if (rpc !== undefined) log(`rpc ${rpc.url}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, stop: stopAll }
+    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -4,12 +4,22 @@
 //   2. the PWA in Chromium against a devnet pre-filled with BENCH_HEADERS (default 10,000) headers:
 //      page load → first verified head, cold sync time, headers/s in the worker, UI frame gaps while the
 //      backlog verifies, worker JS heap after the sync.
+//   3. state proofs in Node: size and check time for state trees of 1k–100k accounts, against hashing the
+//      same bytes once (the least any checker must do)
+//   4. message round trip on a devnet: JSON-RPC MpoolPush → executed receipt, against the block time
+//   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
+//      wallet's send → verified receipt time
 import '../../src/net/polyfills'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { readdirSync } from 'node:fs'
+import { blake2b } from '@noble/hashes/blake2.js'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   createGenesis, produceHeader, idAddressBytes, blsPublicKey, validateHeader, validateHeaderRun, headerSigningBytes,
+  MemoryBlockStore, createStateTree, setActor, newAccountActor, proveActor, verifyActorProof, secpAddressBytes, secpPublicKey,
+  signMessage, parseFil, addressToString, BASE_FEE, TRANSFER_GAS,
   type SealedHeader
 } from '../../src/core'
 import { randomBytes } from '@noble/hashes/utils.js'
@@ -48,11 +58,112 @@ function benchVerifyNode (count: number): void {
   console.log(`  ours, runs of 128 (validateHeaderRun):  ${fmt(batchPerSec)} headers/s  = ${fmt(batchPerSec / refPerSec, 2)}x reference`)
 }
 
+function benchStateProofs (): void {
+  console.log('\nstate proofs (Filecoin HAMT, bitWidth 5), Node')
+  for (const accounts of [1_000, 10_000, 100_000]) {
+    const store = new MemoryBlockStore()
+    let root = createStateTree(store, store.put(new Uint8Array([0x80])))
+    const addrs: Uint8Array[] = []
+    for (let i = 0; i < accounts; i++) {
+      const a = Uint8Array.of(1, ...blake2b(Uint8Array.of(i & 255, (i >> 8) & 255, i >> 16), { dkLen: 20 }))
+      addrs.push(a)
+      root = setActor(store, root, a, newAccountActor(store, a, BigInt(i)))
+    }
+    const samples = 200
+    const proofs = Array.from({ length: samples }, (_, i) => proveActor(store, root, addrs[(i * 7919) % accounts]!))
+    const bytes = proofs.map(p => p.blocks.reduce((n, b) => n + b.length, 0))
+    let t = performance.now()
+    for (const p of proofs) verifyActorProof(root, p.address, p.blocks)
+    const checkUs = (performance.now() - t) * 1000 / samples
+    t = performance.now()
+    for (const p of proofs) for (const b of p.blocks) blake2b(b, { dkLen: 32 })
+    const hashUs = (performance.now() - t) * 1000 / samples
+    const mean = bytes.reduce((a, b) => a + b, 0) / samples
+    console.log(`  ${accounts.toLocaleString()} accounts: proof ${fmt(mean / 1024, 2)} KiB mean (max ${fmt(Math.max(...bytes) / 1024, 2)} KiB, ${proofs[0]!.blocks.length} blocks), check ${fmt(checkUs)} µs = ${fmt(checkUs / hashUs, 2)}x hashing its bytes (${fmt(hashUs)} µs)`)
+  }
+}
+
+async function benchRoundTrip (): Promise<void> {
+  const dataDir = path.join(root, '.coffer', 'bench-roundtrip')
+  const devnet = await startDevnet({ dataDir, distDir: '/nonexistent', serveApp: false, rpcPort: 0, reset: true })
+  try {
+    const key = secp256k1.utils.randomSecretKey()
+    const from = secpAddressBytes(secpPublicKey(key))
+    await devnet.chain.waitMessage(await devnet.chain.faucet(from), AbortSignal.timeout(30_000))
+    const call = async (method: string, params: unknown[]): Promise<unknown> => {
+      const res = await fetch(devnet.rpcUrl!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+      const body = await res.json() as { result?: unknown, error?: { message: string } }
+      if (body.error !== undefined) throw new Error(body.error.message)
+      return body.result
+    }
+    const times: number[] = []
+    for (let nonce = 0; nonce < 8; nonce++) {
+      const sm = signMessage(key, { version: 0, to: from, from, nonce, value: parseFil('0.001'), gasLimit: Math.ceil(TRANSFER_GAS * 1.25), gasFeeCap: BASE_FEE * 2n + 100n, gasPremium: 100n, method: 0, params: new Uint8Array(0) })
+      const json = {
+        Message: { Version: 0, To: addressToString(from), From: addressToString(from), Nonce: nonce, Value: sm.message.value.toString(), GasLimit: sm.message.gasLimit, GasFeeCap: sm.message.gasFeeCap.toString(), GasPremium: sm.message.gasPremium.toString(), Method: 0, Params: '' },
+        Signature: { Type: 1, Data: Buffer.from(sm.signature.data).toString('base64') }
+      }
+      const t = performance.now()
+      const cid = await call('Filecoin.MpoolPush', [json])
+      await call('Filecoin.StateWaitMsg', [cid, 0, 100, false])
+      times.push(performance.now() - t)
+    }
+    const blockMs = devnet.genesis.state.blockDelaySecs * 1000
+    const mean = times.reduce((a, b) => a + b, 0) / times.length
+    console.log(`\nmessage round trip on the devnet (JSON-RPC MpoolPush → StateWaitMsg receipt), ${times.length} transfers`)
+    console.log(`  mean ${fmt(mean)} ms (min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))}) = ${fmt(mean / blockMs, 2)}x the ${blockMs} ms block time (included in the next block, receipt in the one after)`)
+  } finally {
+    await devnet.stop()
+  }
+}
+
+async function benchWorkerSignatures (page: import('playwright-core').Page, distDir: string): Promise<void> {
+  const worker = readdirSync(path.join(distDir, 'assets')).find(f => /^light-client\.worker.*\.js$/.test(f))
+  if (worker === undefined) { console.log('  (no light-client worker in dist/assets)'); return }
+  type Figures = { count: number, secpPerSec: number, secpRefPerSec: number, blsPerSec: number, blsRefPerSec: number }
+  const figures: Figures = await page.evaluate(async (url) => await new Promise<Figures>((resolve, reject) => {
+    const w = new Worker(url, { type: 'module' })
+    w.onmessage = (e: MessageEvent<{ type: string, ok?: boolean, value?: unknown, error?: unknown }>) => { if (e.data.type === 'reply') { w.terminate(); e.data.ok === true ? resolve(e.data.value as Figures) : reject(new Error(JSON.stringify(e.data.error))) } }
+    w.postMessage({ type: 'call', id: 1, call: { method: 'measureSignatures', count: 200 } })
+  }), `/assets/${worker}`)
+  console.log(`  message signatures in the worker (${figures.count} each):`)
+  console.log(`    secp256k1: ${fmt(figures.secpPerSec)}/s (recover + f1 compare) = ${fmt(figures.secpPerSec / figures.secpRefPerSec, 2)}x bare noble verify (${fmt(figures.secpRefPerSec)}/s)`)
+  console.log(`    BLS:       ${fmt(figures.blsPerSec)}/s = ${fmt(figures.blsPerSec / figures.blsRefPerSec, 2)}x bare noble verify (${fmt(figures.blsRefPerSec)}/s)`)
+}
+
+async function benchWalletInBrowser (page: import('playwright-core').Page, url: string): Promise<void> {
+  await page.goto(url)
+  await page.click('[data-testid=tab-wallet]')
+  await page.fill('[data-testid=new-passphrase]', 'bench pass phrase')
+  await page.fill('[data-testid=new-passphrase2]', 'bench pass phrase')
+  let t = Date.now()
+  await page.click('[data-testid=create-wallet]')
+  await page.waitForSelector('[data-testid=balance]', { timeout: 60_000 })
+  const createMs = Date.now() - t
+  await page.click('[data-testid=faucet]')
+  await page.waitForSelector('[data-testid=balance][data-atto="100000000000000000000"]', { timeout: 60_000 })
+  const title = await page.getAttribute('[data-testid=balance] .verified', 'title')
+  await page.fill('[data-testid=send-to]', addressToString(secpAddressBytes(secpPublicKey(secp256k1.utils.randomSecretKey()))))
+  await page.fill('[data-testid=send-amount]', '1')
+  t = Date.now()
+  await page.click('[data-testid=send]')
+  await page.waitForSelector('[data-testid=history-row][data-state=included][data-kind=send]', { timeout: 60_000 })
+  const sendMs = Date.now() - t
+  console.log(`  wallet: create key (PBKDF2 600k + AES-GCM, then unlock) → first verified balance ${createMs} ms`)
+  console.log(`  wallet: balance proof as shown: ${title}`)
+  console.log(`  wallet: send (sign, gossip) → receipt verified against two headers: ${sendMs} ms`)
+}
+
 async function benchBrowser (): Promise<void> {
   const distDir = requireBuiltApp()
   const dataDir = path.join(root, '.coffer', `bench-${HEADERS}`)
   const t0 = performance.now()
-  const devnet = await startDevnet({ dataDir, distDir, httpPort: 0, prefill: HEADERS, crossOriginIsolated: true })
+  const init = { dataDir, distDir, httpPort: 0, rpcPort: 0, prefill: HEADERS, crossOriginIsolated: true }
+  // a chain kept from an older Coffer (no state tree) is rebuilt once
+  const devnet = await startDevnet(init).catch(async (err: Error) => {
+    if (err.name !== 'OldDataDirError') throw err
+    return await startDevnet({ ...init, reset: true })
+  })
   console.log(`\ndevnet with ${devnet.head().header.height} headers ready in ${fmt((performance.now() - t0) / 1000)} s (pre-signing happens once, kept in ${path.relative(root, dataDir)})`)
   const target = devnet.head().header.height
   const browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
@@ -106,6 +217,8 @@ async function benchBrowser (): Promise<void> {
     console.log(`  progress bar shown during sync:    ${sawProgress ? 'yes' : 'no'}`)
     console.log(`  main thread while syncing:         ${frames.frames} ticks of a 16 ms timer, worst lateness ${fmt(frames.gap)} ms`)
     console.log(`  memory after sync (JS, measured):  worker ${heap === null ? 'n/a' : `${fmt(heap / 2 ** 20)} MiB`}   (page: ${pageHeap === null ? 'n/a' : `${fmt(pageHeap / 2 ** 20)} MiB`})`)
+    await benchWorkerSignatures(page, distDir)
+    await benchWalletInBrowser(page, devnet.url!)
   } finally {
     await browser.close()
     await devnet.stop()
@@ -113,5 +226,7 @@ async function benchBrowser (): Promise<void> {
 }
 
 benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200))
+benchStateProofs()
+await benchRoundTrip()
 await benchBrowser()
 process.exit(0)
