@@ -21,12 +21,6 @@ export class FaucetLimitError extends Error {
   constructor (readonly retryAfterMs: number) { super(`faucet already paid this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
 }
 
-export class UnknownBlockError extends Error {
-  static override name = 'UnknownBlockError'
-  override name = 'UnknownBlockError'
-  readonly code = 'UNKNOWN_BLOCK'
-}
-
 export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number }
 
 export interface NodeChainInit {
