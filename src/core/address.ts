@@ -85,7 +85,8 @@ export function validateAddressBytes (bytes: Uint8Array): Uint8Array {
     const [id, read] = readUvarint(payload)
     if (read !== payload.length || id > MAX_ID) throw new InvalidAddressError('PAYLOAD', 'bad ID address payload')
   } else if (protocol === Protocol.DELEGATED) {
-    const [, read] = readUvarint(payload)
+    const [namespace, read] = readUvarint(payload)
+    if (namespace > MAX_ID) throw new InvalidAddressError('PAYLOAD', 'delegated namespace must be in 0..2^63-1')
     if (payload.length - read > MAX_SUBADDRESS_BYTES) throw new InvalidAddressError('PAYLOAD', 'delegated sub-address too long')
   } else if (protocol !== undefined && PAYLOAD_BYTES[protocol] !== undefined) {
     if (payload.length !== PAYLOAD_BYTES[protocol]) throw new InvalidAddressError('PAYLOAD', `protocol ${protocol} payload must be ${PAYLOAD_BYTES[protocol]} bytes`)
@@ -141,7 +142,9 @@ export function parseAddress (text: string, expected?: Network): Address {
   if (!/^[a-z2-7]+$/.test(encoded)) throw new InvalidAddressError('PAYLOAD', `address payload is not base32: ${text}`)
   let body: Uint8Array
   try { body = base32.baseDecode(encoded) } catch { throw new InvalidAddressError('PAYLOAD', `address payload is not base32: ${text}`) }
-  if (body.length < 5) throw new InvalidAddressError('PAYLOAD', `address payload too short: ${text}`)
+  // only the checksum is required here: an f4 sub-address may be empty (go-address); the other protocols'
+  // payload lengths are checked by validateAddressBytes below
+  if (body.length < 4) throw new InvalidAddressError('PAYLOAD', `address payload too short: ${text}`)
   const bytes = new Uint8Array(prefix.length + body.length - 4)
   bytes.set(prefix)
   bytes.set(body.subarray(0, body.length - 4), prefix.length)

@@ -62,7 +62,8 @@ export function readAmtRoot (store: BlockGetter, root: CID): AmtRoot {
 /** The value at `index`, or undefined if that slot is empty. */
 export function amtGet (store: BlockGetter, root: CID, index: number): unknown {
   const r = readAmtRoot(store, root)
-  if (index < 0 || index >= WIDTH ** (r.height + 1)) return undefined
+  // a fractional or NaN index would otherwise be floored onto a real slot (verifyInclusion takes a peer's index)
+  if (!Number.isSafeInteger(index) || index < 0 || index >= WIDTH ** (r.height + 1)) return undefined
   let node = r.node
   for (let height = r.height; ; height--) {
     const slot = Math.floor(index / WIDTH ** height) % WIDTH

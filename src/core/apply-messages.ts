@@ -6,7 +6,7 @@
 import { CID } from './cid'
 import { getActor, setActor, newAccountActor, type Actor } from './state-tree'
 import { idAddressBytes, Protocol } from './address'
-import { blsVerifyAggregate, type Signature } from './signature'
+import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
 import { ExitCode, storeReceipts, type BlockMessages, type MessageReceipt } from './block-messages'
 import { MessageSignatureError } from './errors'
@@ -79,7 +79,12 @@ export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMes
 }
 
 export function checkBlockSignatures (msgs: BlockMessages, blsAggregate: Signature | null): void {
-  for (const sm of msgs.secp) verifyMessageSignature(sm)
+  for (const sm of msgs.secp) {
+    // Lotus's checkBlockMessages (network v14+): SecpkMessages carry secp signatures only; a BLS-signed
+    // message there would be addressed by its unsigned CID, the way BlsMessages entries are
+    if (sm.signature.type !== SIG_TYPE_SECP256K1) throw new MessageSignatureError('a message in SecpkMessages is not secp256k1-signed')
+    verifyMessageSignature(sm)
+  }
   if (msgs.bls.length === 0) {
     if (blsAggregate !== null) throw new MessageSignatureError('block has a BLS aggregate but no BLS messages')
     return

@@ -132,7 +132,7 @@ export function decodeHeader (bytes: Uint8Array): BlockHeader {
   })
   field(Array.isArray(parents), 'Parents', parents)
 
-  return {
+  const header: BlockHeader = {
     miner: field(isBytes(miner) && miner.length > 0, 'Miner', miner as Uint8Array),
     ticket: ticketProof,
     electionProof,
@@ -150,6 +150,12 @@ export function decodeHeader (bytes: Uint8Array): BlockHeader {
     forkSignaling: field(isUint(forkSignaling), 'ForkSignaling', forkSignaling as number),
     parentBaseFee: bigField(baseFee, 'ParentBaseFee')
   }
+  // A header is named by the hash of the bytes it arrived as, so only its one canonical encoding may pass:
+  // strict DAG-CBOR alone lets through e.g. a tag-42 CID with version byte 0 before a codec, which decodes
+  // (as a CIDv0) to a header that re-encodes to other bytes (found by test/unit/core-properties.test.ts)
+  const canonical = encodeHeader(header)
+  if (canonical.length !== bytes.length || canonical.some((b, i) => b !== bytes[i])) throw new MalformedHeaderError('not in canonical form')
+  return header
 }
 
 /** Decodes and seals: the CID is computed over the bytes exactly as received. */

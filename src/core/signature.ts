@@ -48,9 +48,14 @@ export function blsAggregate (sigs: Signature[]): Signature {
   return { type: SIG_TYPE_BLS, data: bls.aggregateSignatures(sigs.map(s => s.data)).toBytes(true) }
 }
 
-/** True when `sig` is the aggregate of each key signing its own message (Filecoin's BLSAggregate check). */
+/**
+ * True when `sig` is the aggregate of each key signing its own message (Filecoin's BLSAggregate check).
+ * Repeated messages are refused, as filecoin-ffi's bls-signatures `verify` refuses them (the IETF draft's
+ * rogue-key countermeasure); noble's verifyBatch alone would accept a block listing one message twice.
+ */
 export function blsVerifyAggregate (publicKeys: Uint8Array[], messages: Uint8Array[], sig: Signature): boolean {
   if (sig.type !== SIG_TYPE_BLS || sig.data.length !== 96 || publicKeys.length !== messages.length) return false
+  if (new Set(messages.map(m => m.join())).size !== messages.length) return false
   try {
     return bls.verifyBatch(sig.data, messages.map((m, i) => ({ message: bls.hash(m), publicKey: publicKeys[i]! })))
   } catch {

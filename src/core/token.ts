@@ -16,6 +16,9 @@ export function decodeBigInt (bytes: Uint8Array): bigint {
   if (bytes.length === 0) return 0n
   if (bytes[0] !== 0 && bytes[0] !== 1) throw new RangeError('big int sign byte must be 0 or 1')
   if (bytes.length === 1) throw new RangeError('big int has a sign but no magnitude')
+  // Lotus writes the magnitude without leading zeros (and zero as no bytes at all); accepting padding would
+  // let one value arrive as many byte strings, so a signed header could be re-sent under a second CID
+  if (bytes[1] === 0) throw new RangeError('big int magnitude has a leading zero byte')
   let v = 0n
   for (let i = 1; i < bytes.length; i++) v = (v << 8n) | BigInt(bytes[i]!)
   return bytes[0] === 1 ? -v : v

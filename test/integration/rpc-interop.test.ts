@@ -28,7 +28,8 @@ describe('iso-filecoin against the devnet JSON-RPC', () => {
 
     const sender = Wallet.create('SECP256K1', 'testnet')
     const recipient = Wallet.create('BLS', 'testnet')
-    const faucet = await rpc.call<{ '/': string }>({ method: 'Coffer.Faucet', params: [sender.address.toString()] })
+    // Coffer.Faucet is Coffer's own method; iso-filecoin's typings only admit Filecoin.* names
+    const faucet = await rpc.call<{ '/': string }>({ method: 'Coffer.Faucet' as 'Filecoin.Faucet', params: [sender.address.toString()] })
     expect(faucet.error).toBeUndefined()
     const funded = await rpc.waitMsg({ cid: faucet.result! })
     expect(funded.error).toBeUndefined()
