@@ -2,7 +2,7 @@
 // head (signature, fields, nonce, funds) so that nothing a block could not apply is ever selected.
 import {
   validateMessageFields, verifyMessageSignature, signedMessageCid, addressToString, getActor,
-  NonceError, InsufficientFundsError, MessageOutOfRangeError, BASE_FEE, SIG_TYPE_BLS,
+  NonceError, InsufficientFundsError, MessageOutOfRangeError, BASE_FEE, TRANSFER_GAS, SIG_TYPE_BLS,
   type BlockGetter, type CID, type SignedMessage, type BlockMessages
 } from '../core'
 
@@ -37,6 +37,8 @@ export class Mpool {
     const m = sm.message
     validateMessageFields(m)
     if (m.gasFeeCap < BASE_FEE) throw new MessageOutOfRangeError(`GasFeeCap ${m.gasFeeCap} is below the base fee ${BASE_FEE}`)
+    // as Lotus's mpool refuses a message whose GasLimit cannot cover its own on-chain cost
+    if (m.gasLimit < TRANSFER_GAS) throw new MessageOutOfRangeError(`GasLimit ${m.gasLimit} is below the ${TRANSFER_GAS} a transfer uses`)
     verifyMessageSignature(sm)
     const expected = this.nextNonce(m.from)
     if (m.nonce !== expected) throw new NonceError(expected, m.nonce)
