@@ -9,6 +9,7 @@ import {
 import { CID as CidClass } from 'multiformats/cid'
 import type { LightClient } from './light-client'
 import { WalletLockedError, type WalletStore } from './wallet-store'
+import { openHistoryStore } from './history-store'
 
 export type KeyType = 'secp256k1' | 'bls'
 
@@ -77,9 +78,13 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   const { client, keystore } = init
   const network = client.genesis.state.network
   let keys = (await keystore.list()).map(k => ({ address: k.address, type: k.type }))
-  const watched = new Set<string>()
+  const saved = await openHistoryStore(client.genesis.header.cid.toString())
+  const watched = new Set<string>(await saved.watched())
   const balances = new Map<string, BalanceView>()
-  const history: HistoryEntry[] = []
+  const history: HistoryEntry[] = await saved.entries()
+  /** Records an entry's new state; a storage failure must not stop the wallet, only its memory of it. */
+  const remember = (entry: HistoryEntry): void => { saved.put(entry).catch(() => {}) }
+  const watch = (address: string): void => { watched.add(address); saved.watch(address).catch(() => {}) }
 
   const view = (): WalletView => ({
     keys,
@@ -127,6 +132,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
               includedHeight: found.included.header.height,
               executedHeight: found.executed.header.height
             })
+            remember(entry)
           } catch { /* not yet, or the peer lied (already reported): ask again next head */ }
         }
         changed()
@@ -175,8 +181,10 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     const signed = keystore.sign(fromText, message)
     const cid = signedMessageCid(signed)
     await publish(encodeSignedMessage(signed))
-    history.push({ cid: cid.toString(), kind: 'send', from: fromText, to: addressToString(to.bytes, 't'), attoFil: value.toString(), nonce, sentAtMs: nowMs(), state: 'pending' })
-    watched.add(addressToString(to.bytes, 't'))
+    const entry: HistoryEntry = { cid: cid.toString(), kind: 'send', from: fromText, to: addressToString(to.bytes, 't'), attoFil: value.toString(), nonce, sentAtMs: nowMs(), state: 'pending' }
+    history.push(entry)
+    remember(entry)
+    watch(addressToString(to.bytes, 't'))
     changed()
     return cid.toString()
   }
@@ -193,7 +201,9 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     const body = await res.json() as { result?: { '/': string }, error?: { message: string } }
     if (body.error !== undefined || body.result === undefined) throw new FaucetUnavailableError(body.error?.message ?? `faucet answered HTTP ${res.status}`)
     const cid: CID = CidClass.parse(body.result['/'])
-    history.push({ cid: cid.toString(), kind: 'faucet', from: 'faucet', to: address, attoFil: '0', nonce: null, sentAtMs: nowMs(), state: 'pending' })
+    const entry: HistoryEntry = { cid: cid.toString(), kind: 'faucet', from: 'faucet', to: address, attoFil: '0', nonce: null, sentAtMs: nowMs(), state: 'pending' }
+    history.push(entry)
+    remember(entry)
     changed()
     return cid.toString()
   }
@@ -214,7 +224,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
         case 'unlock': await keystore.unlock(c.passphrase); changed(); return null
         case 'lock': keystore.lock(); changed(); return null
         case 'export': return await keystore.exportLotus(c.address, c.passphrase)
-        case 'watch': watched.add(addressToString(parseAddress(c.address, 't').bytes, 't')); void refresh(); return null
+        case 'watch': watch(addressToString(parseAddress(c.address, 't').bytes, 't')); void refresh(); return null
         case 'faucet': return await faucet(c.address)
         case 'send': return await send(c.from, c.to, c.amount)
       }

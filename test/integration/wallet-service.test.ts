@@ -60,5 +60,11 @@ describe('wallet service', () => {
     expect(done.find(e => e.cid === second)).toMatchObject({ nonce: 1, exitCode: 0 })
     await until(() => view?.balances.find(b => b.address === bob && b.verified && b.attoFil === parseFil('4').toString()))
     expect((await d.chain.getActor(parseAddress(bob).bytes))?.balance).toBe(parseFil('4'))
+
+    // a reloaded tab remembers what it sent, with the receipts it verified
+    let reopened: WalletView | null = null
+    const again = await createWalletService({ client: lc, keystore, rpcUrl: d.bootstrap().rpc, onChange: (v) => { reopened = v } })
+    expect(again.view().history.map(e => [e.cid, e.state])).toEqual(view!.history.map(e => [e.cid, e.state]))
+    await until(() => reopened?.balances.some(b => b.address === bob && b.verified))
   })
 })
