@@ -7,10 +7,8 @@ import {
   decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, toWireError, GenesisMismatchError,
   type CID, type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader
 } from '../core'
-import { readAll, writeAndClose } from './stream-io'
+import { readAll, writeAndClose, serveOneShot, requestOneShot, REQUEST_TIMEOUT_MS } from './stream-io'
 
-/** Bounds every exchange so a silent peer cannot stall sync. */
-export const REQUEST_TIMEOUT_MS = 15_000
 
 export interface ChainSource {
   /** Up to `length` headers from `head` downwards (head first), or null when `head` is unknown. */
@@ -18,36 +16,20 @@ export interface ChainSource {
 }
 
 export async function serveChainExchange (node: Libp2p, source: ChainSource): Promise<void> {
-  await node.handle(CHAIN_EXCHANGE_PROTOCOL, async (stream: Stream) => {
-    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
-    let response: ExchangeResponse
-    try {
-      const req = decodeExchangeRequest(await readAll(stream, MAX_EXCHANGE_REQUEST_BYTES, signal))
-      if (req.head.length !== 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
-        response = { status: ExchangeStatus.BadRequest, errorMessage: 'want one head CID and 1..900 tipsets', chain: [] }
-      } else {
-        const headers = await source.headersFrom(req.head[0]!, req.length)
-        response = headers === null
-          ? { status: ExchangeStatus.NotFound, errorMessage: 'unknown head', chain: [] }
-          : { status: headers.length === req.length ? ExchangeStatus.Ok : ExchangeStatus.Partial, errorMessage: '', chain: headers.map(h => [h]) }
-      }
-    } catch (err) {
-      response = { status: ExchangeStatus.BadRequest, errorMessage: toWireError(err).message, chain: [] }
+  await serveOneShot(node, CHAIN_EXCHANGE_PROTOCOL, MAX_EXCHANGE_REQUEST_BYTES, async (bytes) => {
+    const req = decodeExchangeRequest(bytes)
+    if (req.head.length !== 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
+      return encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: 'want one head CID and 1..900 tipsets', chain: [] })
     }
-    try {
-      await writeAndClose(stream, encodeExchangeResponse(response), signal)
-    } catch (err) {
-      stream.abort(err as Error)
-    }
-  })
+    const headers = await source.headersFrom(req.head[0]!, req.length)
+    return encodeExchangeResponse(headers === null
+      ? { status: ExchangeStatus.NotFound, errorMessage: 'unknown head', chain: [] }
+      : { status: headers.length === req.length ? ExchangeStatus.Ok : ExchangeStatus.Partial, errorMessage: '', chain: headers.map(h => [h]) })
+  }, (err) => encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: toWireError(err).message, chain: [] }))
 }
 
 export async function requestChain (node: Libp2p, peer: PeerId, req: ExchangeRequest, signal?: AbortSignal): Promise<ExchangeResponse> {
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
-  const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-  const stream = await node.dialProtocol(peer, CHAIN_EXCHANGE_PROTOCOL, { signal: s })
-  await writeAndClose(stream, encodeExchangeRequest(req), s)
-  return decodeExchangeResponse(await readAll(stream, MAX_EXCHANGE_RESPONSE_BYTES, s))
+  return decodeExchangeResponse(await requestOneShot(node, peer, CHAIN_EXCHANGE_PROTOCOL, encodeExchangeRequest(req), MAX_EXCHANGE_RESPONSE_BYTES, signal))
 }
 
 export interface HelloInit {

@@ -9,6 +9,7 @@ import { startLightClient, type LightClient, type LightClientStatus } from '../.
 import { startMaliciousPeer, type MaliciousPeer } from '../helpers/malicious-peer'
 import { createCofferLibp2p, type BootstrapDocument } from '../../src/net'
 import { blocksTopic } from '../../src/core'
+import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -26,16 +27,6 @@ async function client (bootstrap: BootstrapDocument): Promise<{ lc: LightClient,
   const lc = await startLightClient({ bootstrap, bootstrapSource: 'network', onStatus: (s) => statuses.push(s), statusIntervalMs: 10 })
   cleanups.push(lc.stop)
   return { lc, statuses }
-}
-
-async function until<T> (fn: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
 }
 
 describe('light client against a devnet', () => {

@@ -10,19 +10,10 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startLightClient, type LightClient } from '../../src/light'
 import { secpAddressBytes, secpPublicKey, parseFil } from '../../src/core'
 import { startLyingStatePeer } from '../helpers/lying-state-peer'
+import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
-
-async function until<T> (fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 describe('state proofs', () => {
   it('rejects a node that lies about a balance, and accepts the honest proof', async () => {

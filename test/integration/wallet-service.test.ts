@@ -7,19 +7,10 @@ import path from 'node:path'
 import { startDevnet } from '../../src/node/devnet'
 import { startLightClient, openWalletStore, createWalletService, type WalletView } from '../../src/light'
 import { parseAddress, parseFil } from '../../src/core'
+import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
-
-async function until<T> (fn: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error('timed out waiting')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 describe('wallet service', () => {
   it('sends from a verified balance and follows the message to its verified receipt', async () => {
