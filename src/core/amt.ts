@@ -1,7 +1,9 @@
-// Filecoin's AMT (go-amt-ipld v4, the array behind block messages and receipts): root
-// [bitWidth, height, count, node], node [bmap, links, values], 2^bitWidth slots per node, bit i of bmap
-// (least significant bit of byte i/8 first) marks slot i as used. Blocks build their arrays once, from a
-// dense list, so only building and reading are needed.
+// Filecoin's AMT: node [bmap, links, values], 8 slots per node, bit i of bmap (least significant bit of
+// byte i/8 first) marks slot i as used. Two root layouts exist and both are in use on Filecoin:
+//  - 'v0' [height, count, node] (go-amt-ipld v2, specs-actors v0 adt): block messages (TxMeta) and
+//    receipts, which Lotus and Forest still build this way;
+//  - 'v3' [bitWidth, height, count, node] (go-amt-ipld v3/v4): actor state arrays.
+// Arrays are built once, from a dense list, so only building and reading are needed.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
 import { mustGet, type BlockGetter, type BlockStore } from './block-store'
@@ -14,6 +16,7 @@ export const MAX_BLOCK_AMT_COUNT = 10_000
 
 interface AmtNode { bmap: Uint8Array, links: CID[], values: unknown[] }
 export interface AmtRoot { bitWidth: number, height: number, count: number, node: AmtNode }
+export type AmtLayout = 'v0' | 'v3'
 
 const nodeTuple = (n: AmtNode): unknown[] => [n.bmap, n.links, n.values]
 
@@ -31,10 +34,11 @@ function buildNode (store: BlockStore, items: unknown[], height: number): AmtNod
 }
 
 /** Builds the AMT of `items` at indexes 0..n-1 and returns its root CID. */
-export function buildAmt (store: BlockStore, items: unknown[]): CID {
+export function buildAmt (store: BlockStore, items: unknown[], layout: AmtLayout = 'v3'): CID {
   let height = 0
   while (WIDTH ** (height + 1) < items.length) height++
-  return store.put(dagCbor.encode([AMT_BIT_WIDTH, height, items.length, nodeTuple(buildNode(store, items, height))]))
+  const node = nodeTuple(buildNode(store, items, height))
+  return store.put(dagCbor.encode(layout === 'v0' ? [height, items.length, node] : [AMT_BIT_WIDTH, height, items.length, node]))
 }
 
 function decodeNode (raw: unknown): AmtNode {
@@ -52,16 +56,22 @@ function decode (bytes: Uint8Array): unknown {
   try { return dagCbor.decode(bytes) } catch (err) { throw new MalformedStateError(`AMT block is not DAG-CBOR: ${(err as Error).message}`) }
 }
 
-export function readAmtRoot (store: BlockGetter, root: CID): AmtRoot {
+export function readAmtRoot (store: BlockGetter, root: CID, layout: AmtLayout = 'v3'): AmtRoot {
   const raw = decode(mustGet(store, root))
-  if (!Array.isArray(raw) || raw.length !== 4 || raw[0] !== AMT_BIT_WIDTH || !Number.isSafeInteger(raw[1]) ||
-      raw[1] < 0 || raw[1] > 20 || !Number.isSafeInteger(raw[2]) || raw[2] < 0) throw new MalformedStateError('AMT root is not [3, height, count, node]')
-  return { bitWidth: raw[0], height: raw[1], count: raw[2], node: decodeNode(raw[3]) }
+  const fields = layout === 'v0' ? 3 : 4
+  if (!Array.isArray(raw) || raw.length !== fields || (layout === 'v3' && raw[0] !== AMT_BIT_WIDTH)) {
+    throw new MalformedStateError(layout === 'v0' ? 'AMT root is not [height, count, node]' : 'AMT root is not [3, height, count, node]')
+  }
+  const [height, count, node] = layout === 'v0' ? raw : raw.slice(1)
+  if (!Number.isSafeInteger(height) || height < 0 || height > 20 || !Number.isSafeInteger(count) || count < 0) {
+    throw new MalformedStateError('AMT root height or count out of range')
+  }
+  return { bitWidth: AMT_BIT_WIDTH, height, count, node: decodeNode(node) }
 }
 
 /** The value at `index`, or undefined if that slot is empty. */
-export function amtGet (store: BlockGetter, root: CID, index: number): unknown {
-  const r = readAmtRoot(store, root)
+export function amtGet (store: BlockGetter, root: CID, index: number, layout: AmtLayout = 'v3'): unknown {
+  const r = readAmtRoot(store, root, layout)
   // a fractional or NaN index would otherwise be floored onto a real slot (verifyInclusion takes a peer's index)
   if (!Number.isSafeInteger(index) || index < 0 || index >= WIDTH ** (r.height + 1)) return undefined
   let node = r.node
@@ -81,10 +91,10 @@ export function amtGet (store: BlockGetter, root: CID, index: number): unknown {
 }
 
 /** All values in index order (for blocks, which are small). */
-export function amtValues (store: BlockGetter, root: CID): unknown[] {
-  const r = readAmtRoot(store, root)
+export function amtValues (store: BlockGetter, root: CID, layout: AmtLayout = 'v3'): unknown[] {
+  const r = readAmtRoot(store, root, layout)
   if (r.count > MAX_BLOCK_AMT_COUNT) throw new MalformedStateError(`AMT of ${r.count} entries is larger than any block holds`)
   const out: unknown[] = []
-  for (let i = 0; i < r.count; i++) out.push(amtGet(store, root, i))
+  for (let i = 0; i < r.count; i++) out.push(amtGet(store, root, i, layout))
   return out
 }

@@ -1,6 +1,8 @@
 // What a block carries besides its header, laid out as Lotus does: TxMeta [BlsMessages, SecpkMessages],
 // each an AMT of message CIDs (BLS messages unsigned, secp ones signed), and the receipts of executing a
-// block's messages as an AMT of MessageReceipt [ExitCode, Return, GasUsed, EventsRoot].
+// block's messages as an AMT of MessageReceipt [ExitCode, Return, GasUsed, EventsRoot]. Both arrays use
+// the v0 AMT root layout, as Lotus's blockadt does (empty: bafy2bzacedswlcz5…, empty TxMeta
+// bafy2bzacecmda75o…, the CIDs every empty Filecoin block carries).
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
 import { buildAmt, amtValues, readAmtRoot, amtGet } from './amt'
@@ -43,7 +45,7 @@ export interface BlockMessages { bls: Message[], secp: SignedMessage[] }
 export function storeBlockMessages (store: BlockStore, msgs: BlockMessages): CID {
   const bls = msgs.bls.map(m => store.put(encodeMessage(m)))
   const secp = msgs.secp.map(sm => store.put(encodeSignedMessage(sm)))
-  return store.put(dagCbor.encode([buildAmt(store, bls), buildAmt(store, secp)]))
+  return store.put(dagCbor.encode([buildAmt(store, bls, 'v0'), buildAmt(store, secp, 'v0')]))
 }
 
 export interface TxMeta { blsRoot: CID, secpRoot: CID }
@@ -69,15 +71,15 @@ const asCids = (values: unknown[]): CID[] => values.map(v => {
 /** Reads back a block's messages, checking that each one hashes to the CID the AMT lists. */
 export function loadBlockMessages (store: BlockGetter, txMeta: CID): BlockMessages {
   const meta = readTxMeta(store, txMeta)
-  const bls = asCids(amtValues(store, meta.blsRoot)).map(c => decodeMessage(mustGet(store, c)))
-  const secp = asCids(amtValues(store, meta.secpRoot)).map(c => decodeSignedMessage(mustGet(store, c)))
+  const bls = asCids(amtValues(store, meta.blsRoot, 'v0')).map(c => decodeMessage(mustGet(store, c)))
+  const secp = asCids(amtValues(store, meta.secpRoot, 'v0')).map(c => decodeSignedMessage(mustGet(store, c)))
   return { bls, secp }
 }
 
 /** Message counts from the two AMT roots alone (three small blocks, no message bodies). */
 export function countBlockMessages (store: BlockGetter, txMeta: CID): { bls: number, secp: number } {
   const meta = readTxMeta(store, txMeta)
-  return { bls: readAmtRoot(store, meta.blsRoot).count, secp: readAmtRoot(store, meta.secpRoot).count }
+  return { bls: readAmtRoot(store, meta.blsRoot, 'v0').count, secp: readAmtRoot(store, meta.secpRoot, 'v0').count }
 }
 
 /** CIDs in execution order, as Lotus executes a block: BLS messages first, then secp ones. */
@@ -86,7 +88,7 @@ export function executionOrder (msgs: BlockMessages): CID[] {
 }
 
 export function storeReceipts (store: BlockStore, receipts: MessageReceipt[]): CID {
-  return buildAmt(store, receipts.map(encodeReceipt))
+  return buildAmt(store, receipts.map(encodeReceipt), 'v0')
 }
 
 /**
@@ -97,11 +99,11 @@ export interface MessageInclusion { txMeta: CID, receipts: CID, index: number, b
 
 function lookup (store: BlockGetter, txMeta: CID, receipts: CID, index: number): { cid: CID, receipt: MessageReceipt } {
   const meta = readTxMeta(store, txMeta)
-  const blsCount = readAmtRoot(store, meta.blsRoot).count
-  const listed = index < blsCount ? amtGet(store, meta.blsRoot, index) : amtGet(store, meta.secpRoot, index - blsCount)
+  const blsCount = readAmtRoot(store, meta.blsRoot, 'v0').count
+  const listed = index < blsCount ? amtGet(store, meta.blsRoot, index, 'v0') : amtGet(store, meta.secpRoot, index - blsCount, 'v0')
   const cid = listed === undefined ? null : CID.asCID(listed)
   if (cid === null) throw new MalformedStateError(`block has no message at position ${index}`)
-  const raw = amtGet(store, receipts, index)
+  const raw = amtGet(store, receipts, index, 'v0')
   if (raw === undefined) throw new MalformedStateError(`receipts have no entry ${index}`)
   return { cid, receipt: decodeReceipt(raw) }
 }

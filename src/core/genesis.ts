@@ -38,8 +38,8 @@ export interface Genesis {
   store?: MemoryBlockStore
 }
 
-/** Root of an empty AMT v3 (bitWidth 3): the Messages/Receipts roots of a block that carries none. */
-const EMPTY_AMT_BYTES = dagCbor.encode([3, 0, 0, [new Uint8Array([0]), [], []]])
+const EMPTY_AMT_BYTES = dagCbor.encode([0, 0, [new Uint8Array([0]), [], []]])
+/** Root of an empty v0-layout AMT: the ParentMessageReceipts of a block whose parent carried no messages. */
 export const EMPTY_AMT_CID = chainCid(EMPTY_AMT_BYTES)
 /** TxMeta [BlsMessages, SecpkMessages] with both AMTs empty: the Messages field of an empty block. */
 const EMPTY_TXMETA_BYTES = dagCbor.encode([EMPTY_AMT_CID, EMPTY_AMT_CID])

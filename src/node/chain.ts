@@ -119,7 +119,7 @@ export class NodeChain implements RpcBackend {
   async searchMessage (cid: CID): Promise<MsgLookup | null> {
     const found = await this.inclusion(cid)
     if (found === null) return null
-    const raw = amtGet(this.init.store, found.executed.header.parentMessageReceipts, found.proof.index)
+    const raw = amtGet(this.init.store, found.executed.header.parentMessageReceipts, found.proof.index, 'v0')
     return { message: cid, receipt: decodeReceipt(raw), executedIn: found.executed }
   }
 

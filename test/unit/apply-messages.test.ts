@@ -181,7 +181,7 @@ describe('applyBlockMessages', () => {
     expect(nonce(out.root, bob)).toBe(2)
     expect(nonce(out.root, alice)).toBe(2)
     expect(out.receiptsRoot.equals(storeReceipts(ctx.store, out.receipts))).toBe(true)
-    expect(amtValues(ctx.store, out.receiptsRoot).map(decodeReceipt)).toEqual(out.receipts)
+    expect(amtValues(ctx.store, out.receiptsRoot, 'v0').map(decodeReceipt)).toEqual(out.receipts)
     expect(supply(out.root)).toBe(supply(root))
   })
 

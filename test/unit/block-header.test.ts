@@ -36,8 +36,8 @@ describe('BlockHeader against Lotus-produced vectors', () => {
     expect(decodeHeader(signing).blockSig).toBeNull()
   })
 
-  it('computes the well-known empty AMT root', () => {
-    expect(EMPTY_AMT_CID.toString()).toBe('bafy2bzacedijw74yui7otvo63nfl3hdq2vdzuy7wx2tnptwed6zml4vvz7wee')
+  it('writes the empty receipts root every empty Filecoin block carries (v0 AMT layout)', () => {
+    expect(EMPTY_AMT_CID.toString()).toBe('bafy2bzacedswlcz5ddgqnyo3sak3jmhmkxashisnlpq6ujgyhe4mlobzpnhs6')
   })
 })
 
