@@ -14,8 +14,8 @@ export class ProofIncompleteError extends Error {
 
 export class MemoryBlockStore implements BlockStore {
   readonly blocks = new Map<string, Uint8Array>()
-  /** Blocks put since the last `drain()`: what a caller must persist. */
-  private fresh = new Map<string, Uint8Array>()
+  /** Blocks put and not yet reported `persisted`: what a caller must still write. */
+  private readonly fresh = new Map<string, Uint8Array>()
 
   get (cid: CID): Uint8Array | undefined { return this.blocks.get(cid.toString()) }
 
@@ -29,10 +29,14 @@ export class MemoryBlockStore implements BlockStore {
     return cid
   }
 
-  drain (): Map<string, Uint8Array> {
-    const out = this.fresh
-    this.fresh = new Map()
-    return out
+  /**
+   * A snapshot of the blocks still to write. They stay listed until `persisted` is called with them, so a
+   * failed write loses nothing: the next snapshot offers them again.
+   */
+  unpersisted (): Map<string, Uint8Array> { return new Map(this.fresh) }
+
+  persisted (written: Iterable<string>): void {
+    for (const key of written) this.fresh.delete(key)
   }
 }
 

@@ -48,8 +48,9 @@ export class NodeChain implements RpcBackend {
   }
 
   static async open (init: NodeChainInit): Promise<NodeChain> {
+    // re-executing the head may create blocks that were never written (a stop right after a block that
+    // carried messages): they stay unpersisted and go to disk with the next block
     const { root } = NodeChain.execute(init.store, init.genesis, init.head)
-    init.store.drain() // re-executing the head writes nothing new to disk
     return new NodeChain(init, root)
   }
 
@@ -72,7 +73,9 @@ export class NodeChain implements RpcBackend {
       messages: storeBlockMessages(store, selected),
       blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null
     })
-    await this.init.db.append(next, store.drain(), executionOrder(selected).map((cid, index) => ({ cid, index })))
+    const blocks = store.unpersisted()
+    await this.init.db.append(next, blocks, executionOrder(selected).map((cid, index) => ({ cid, index })))
+    store.persisted(blocks.keys())
     this.current = next
     for (const wake of [...this.waiters]) wake()
     return next

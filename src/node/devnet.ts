@@ -64,7 +64,7 @@ const FAUCET_GENESIS_FIL = '200000000'
 export class OldDataDirError extends Error {
   static override name = 'OldDataDirError'
   override name = 'OldDataDirError'
-  constructor (dir: string) { super(`data folder ${dir} holds a chain from an older Coffer without a state tree; start with --reset`) }
+  constructor (dir: string) { super(`data folder ${dir} holds a chain in an older Coffer format that this version cannot read; start with --reset`) }
 }
 
 async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number }): Promise<Genesis> {
@@ -82,7 +82,7 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
     producerKey: blsPublicKey(init.secret),
     blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000))
   }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }])
-  await db.putBlocks(genesis.store!.drain())
+  await db.putBlocks(genesis.store!.unpersisted())
   await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
   await db.append(genesis.header)
   let head = genesis.header
@@ -122,11 +122,13 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const storedHead = (await db.headerAt(headHeight))!
     const store = new MemoryBlockStore()
     for await (const [, bytes] of db.allBlocks()) store.put(bytes)
-    store.drain()
+    store.persisted(store.unpersisted().keys()) // these came from disk
     const faucetAddress = secpAddressBytes(secpPublicKey(faucetKey))
     const chain = await NodeChain.open({
       db, genesis, store, head: storedHead, producerKey: secret, nowMs,
       faucet: { secretKey: faucetKey, address: faucetAddress, amount: init.faucetAmount ?? parseFil('100'), cooldownMs: init.faucetCooldownMs ?? 60_000 }
+    }).catch((err: Error) => {
+      throw err.name === 'MalformedStateError' || err.name === 'ProofIncompleteError' ? new OldDataDirError(init.dataDir) : err
     })
 
     const libp2p = await createCofferLibp2p({

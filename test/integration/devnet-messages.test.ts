@@ -9,16 +9,17 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { createCofferLibp2p, requestState } from '../../src/net'
 import {
   secpPublicKey, secpAddressBytes, signMessage, encodeSignedMessage, messagesTopic, parseFil, verifyActorProof,
-  verifyInclusion, signedMessageCid, ExitCode, BASE_FEE, TRANSFER_GAS, type Message, type CID
+  verifyInclusion, signedMessageCid, countBlockMessages, ProofBlockStore, ExitCode, BASE_FEE, TRANSFER_GAS, type Message, type CID
 } from '../../src/core'
 import { multiaddr } from '@multiformats/multiaddr'
+import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
 
-async function devnet (dataDir?: string): Promise<Devnet> {
+async function devnet (dataDir?: string, blockDelayMs = 1000): Promise<Devnet> {
   const dir = dataDir ?? await mkdtemp(path.join(tmpdir(), 'coffer-msgs-'))
-  const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, faucetCooldownMs: 60_000 })
+  const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, faucetCooldownMs: 60_000, blockDelayMs })
   cleanups.push(d.stop)
   if (dataDir === undefined) cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
   return d
@@ -117,5 +118,28 @@ describe('messages on the devnet', () => {
     const bob = account()
     const next = await waitFor(second, await second.chain.mpoolPush(signMessage(alice.secret, transfer(alice.address, bob.address, 0, 7n))))
     expect(next.receipt.exitCode).toBe(ExitCode.Ok)
+  })
+
+  it('survives being stopped right after a block that carries messages, restart after restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-msgs-'))
+    cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+    const alice = account()
+    const first = await devnet(dir, 2000)
+    const cid = await first.chain.faucet(alice.address)
+    // stop while the head includes the message and nothing has executed it yet
+    await until(() => {
+      const head = first.head()
+      return countBlockMessages(new ProofBlockStore(first.chain.blockMessagesProof(head, false)), head.header.messages).secp > 0
+    })
+    await first.stop()
+    for (let round = 0; round < 2; round++) {
+      const d = await devnet(dir, 500)
+      const found = await waitFor(d, cid)
+      expect(found.receipt.exitCode).toBe(ExitCode.Ok)
+      expect((await d.chain.getActor(alice.address))?.balance).toBe(parseFil('100'))
+      const height = d.head().header.height
+      await until(() => d.head().header.height >= height + 2)
+      await d.stop()
+    }
   })
 })
