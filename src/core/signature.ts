@@ -89,3 +89,16 @@ export function secpRecover (message: Uint8Array, sig: Signature): Uint8Array | 
     return null
   }
 }
+
+const SECP_HALF_ORDER = secp256k1.Point.CURVE().n >> 1n
+
+/**
+ * Whether a secp256k1 signature is in low-S form. Filecoin's consensus accepts both forms, so anyone
+ * relaying a message can flip s to n − s and give it a second CID; pools refuse the high form.
+ */
+export function isLowS (sig: Signature): boolean {
+  if (sig.type !== SIG_TYPE_SECP256K1 || sig.data.length !== 65) return false
+  let s = 0n
+  for (let i = 32; i < 64; i++) s = (s << 8n) | BigInt(sig.data[i]!)
+  return s <= SECP_HALF_ORDER
+}

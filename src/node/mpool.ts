@@ -2,7 +2,8 @@
 // head (signature, fields, nonce, funds) so that nothing a block could not apply is ever selected.
 import {
   validateMessageFields, verifyMessageSignature, signedMessageCid, addressToString, getActor,
-  NonceError, InsufficientFundsError, MessageOutOfRangeError, BASE_FEE, TRANSFER_GAS, SIG_TYPE_BLS,
+  encodeMessage, encodeSignedMessage, isLowS, NonceError, InsufficientFundsError, MessageOutOfRangeError,
+  MessageSignatureError, BASE_FEE, TRANSFER_GAS, MAX_MESSAGE_BYTES, SIG_TYPE_BLS,
   type BlockGetter, type CID, type SignedMessage, type BlockMessages
 } from '../core'
 
@@ -35,11 +36,14 @@ export class Mpool {
     const cid = signedMessageCid(sm)
     if (this.has(cid)) return cid
     const m = sm.message
+    // cheap checks first, so spam with a wrong nonce costs no signature check
+    const size = sm.signature.type === SIG_TYPE_BLS ? encodeMessage(m).length : encodeSignedMessage(sm).length
+    // every block that includes it must load again later: a pool limit, not only a gossip one
+    if (size > MAX_MESSAGE_BYTES) throw new MessageOutOfRangeError(`message of ${size} bytes exceeds ${MAX_MESSAGE_BYTES}`)
     validateMessageFields(m)
     if (m.gasFeeCap < BASE_FEE) throw new MessageOutOfRangeError(`GasFeeCap ${m.gasFeeCap} is below the base fee ${BASE_FEE}`)
     // as Lotus's mpool refuses a message whose GasLimit cannot cover its own on-chain cost
     if (m.gasLimit < TRANSFER_GAS) throw new MessageOutOfRangeError(`GasLimit ${m.gasLimit} is below the ${TRANSFER_GAS} a transfer uses`)
-    verifyMessageSignature(sm)
     const expected = this.nextNonce(m.from)
     if (m.nonce !== expected) throw new NonceError(expected, m.nonce)
     const pending = this.pending(m.from)
@@ -48,6 +52,8 @@ export class Mpool {
     const needed = [...pending, sm].reduce((sum, x) => sum + cost(x), 0n)
     const { balance } = this.actor(m.from)
     if (needed > balance) throw new InsufficientFundsError(needed, balance)
+    if (sm.signature.type !== SIG_TYPE_BLS && !isLowS(sm.signature)) throw new MessageSignatureError('secp256k1 signature is not in low-S form')
+    verifyMessageSignature(sm)
     this.bySender.set(addressToString(m.from), [...pending, sm])
     this.byCid.set(cid.toString(), sm)
     return cid

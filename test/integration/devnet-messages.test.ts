@@ -9,7 +9,7 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { createCofferLibp2p, requestState } from '../../src/net'
 import {
   secpPublicKey, secpAddressBytes, signMessage, encodeSignedMessage, messagesTopic, parseFil, verifyActorProof,
-  verifyInclusion, signedMessageCid, countBlockMessages, ProofBlockStore, ExitCode, BASE_FEE, TRANSFER_GAS, type Message, type CID
+  verifyInclusion, verifyMessageSignature, signedMessageCid, countBlockMessages, ProofBlockStore, ExitCode, BASE_FEE, TRANSFER_GAS, type Message, type CID
 } from '../../src/core'
 import { multiaddr } from '@multiformats/multiaddr'
 import { until } from '../helpers/until'
@@ -62,6 +62,17 @@ describe('messages on the devnet', () => {
     const forged = signMessage(bob.secret, transfer(bob.address, bob.address, 0, 1n))
     await expect(d.chain.mpoolPush({ ...forged, message: { ...forged.message, from: alice.address, nonce: 1 } })).rejects.toMatchObject({ name: 'MessageSignatureError' })
     await expect(d.chain.mpoolPush(signMessage(alice.secret, transfer(alice.address, bob.address, 1, parseFil('1000'))))).rejects.toMatchObject({ name: 'InsufficientFundsError', code: 'FUNDS' })
+    // a message too big for any block to load again, and a malleated (high-S) copy of a valid signature
+    const big = { ...transfer(alice.address, bob.address, 1, 1n), params: new Uint8Array(40_000) }
+    await expect(d.chain.mpoolPush(signMessage(alice.secret, big))).rejects.toMatchObject({ name: 'MessageOutOfRangeError', message: expect.stringMatching(/exceeds/) })
+    const good = signMessage(alice.secret, transfer(alice.address, bob.address, 1, 1n))
+    const n = secp256k1.Point.CURVE().n
+    const sig = good.signature.data
+    const s = BigInt('0x' + Buffer.from(sig.subarray(32, 64)).toString('hex'))
+    const flipped = Uint8Array.from([...sig.subarray(0, 32), ...Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex'), sig[64]! ^ 1])
+    const malleated = { message: good.message, signature: { type: 1, data: flipped } }
+    expect(() => verifyMessageSignature(malleated)).not.toThrow() // consensus would take it…
+    await expect(d.chain.mpoolPush(malleated)).rejects.toMatchObject({ name: 'MessageSignatureError', message: expect.stringMatching(/low-S/) }) // …the pool does not
     expect(await d.chain.mpoolNonce(alice.address)).toBe(1)
   })
 
