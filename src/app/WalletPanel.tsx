@@ -112,7 +112,7 @@ function History ({ entries }: { entries: HistoryEntry[] }): React.JSX.Element {
             <td className="mono" title={e.to}>{shortAddr(e.to)}</td>
             <td>{e.kind === 'faucet' ? '—' : fil(e.attoFil)}</td>
             <td>
-              <span className={`badge badge-${e.state === 'included' ? 'synced' : e.state === 'pending' ? 'syncing' : 'offline'}`}>{e.state}</span>
+              <span className={`badge badge-${e.state === 'included' ? 'synced' : e.state === 'pending' ? 'syncing' : 'offline'}`} title={e.state === 'dropped' ? 'its nonce was used without it (replaced or lost by the pool); the funds were not sent' : undefined}>{e.state}</span>
               {e.exitCode !== undefined && <span className="small muted"> exit {e.exitCode}, gas {e.gasUsed?.toLocaleString()}, in {e.includedHeight} → receipt {e.executedHeight}</span>}
             </td>
           </tr>
@@ -122,11 +122,26 @@ function History ({ entries }: { entries: HistoryEntry[] }): React.JSX.Element {
   )
 }
 
+/** Asks for the passphrase in a password field (window.prompt would show it in clear text). */
+function AskPassphrase ({ label, onSubmit, onCancel }: { label: string, onSubmit: (pass: string) => void, onCancel: () => void }): React.JSX.Element {
+  const [pass, setPass] = useState('')
+  return (
+    <form className="card form" data-testid="ask-passphrase" onSubmit={e => { e.preventDefault(); onSubmit(pass) }}>
+      <label>{label} <input type="password" autoFocus data-testid="ask-passphrase-input" value={pass} onChange={e => setPass(e.target.value)} autoComplete="current-password" /></label>
+      <div className="row"><button type="submit" data-testid="ask-passphrase-ok">OK</button><button type="button" className="secondary" onClick={onCancel}>Cancel</button></div>
+    </form>
+  )
+}
+
 export function WalletPanel ({ wallet, call }: { wallet: WalletView | null, call: Call }): React.JSX.Element {
   const [exported, setExported] = useState<string | null>(null)
+  const [asking, setAsking] = useState<{ label: string, then: (pass: string) => Promise<unknown> } | null>(null)
   const [watch, setWatch] = useState('')
   const [error, busy, run] = useAction()
   if (wallet === null) return <p className="muted">Opening the wallet…</p>
+  if (wallet.error !== undefined) {
+    return <div className="banner error" role="alert" data-testid="wallet-error">The wallet could not open: {wallet.error.name}: {wallet.error.message}. The chain view keeps working.</div>
+  }
   if (wallet.keys.length === 0) return <section className="wallet"><Setup call={call} /></section>
   const balanceOf = (a: string): BalanceView | undefined => wallet.balances.find(b => b.address === a)
   const others = wallet.balances.filter(b => !wallet.keys.some(k => k.address === b.address))
@@ -144,8 +159,7 @@ export function WalletPanel ({ wallet, call }: { wallet: WalletView | null, call
           <div className="row">
             {wallet.faucet && <button type="button" data-testid="faucet" disabled={busy} onClick={() => { void run(async () => await call({ method: 'faucet', address: k.address })) }}>Get devnet FIL</button>}
             {wallet.unlocked && <button type="button" className="secondary" disabled={busy} onClick={() => {
-              const pass = window.prompt('Passphrase to export this key')
-              if (pass !== null) void run(async () => { setExported(await call({ method: 'export', address: k.address, passphrase: pass }) as string) })
+              setAsking({ label: `Passphrase to export ${k.address.slice(0, 10)}…`, then: async (pass) => { setExported(await call({ method: 'export', address: k.address, passphrase: pass }) as string) } })
             }}>Export</button>}
           </div>
         </div>
@@ -157,10 +171,13 @@ export function WalletPanel ({ wallet, call }: { wallet: WalletView | null, call
       <div className="row">
         {wallet.unlocked && <button type="button" className="secondary" data-testid="lock" onClick={() => { void run(async () => await call({ method: 'lock' })) }}>Lock</button>}
         {wallet.unlocked && <button type="button" className="secondary" data-testid="add-key" disabled={busy} onClick={() => {
-          const pass = window.prompt('Your wallet passphrase, to encrypt the new key')
-          if (pass !== null) void run(async () => await call({ method: 'create', passphrase: pass }))
+          setAsking({ label: 'Your wallet passphrase, to encrypt the new key', then: async (pass) => await call({ method: 'create', passphrase: pass }) })
         }}>New address</button>}
       </div>
+      {asking !== null && (
+        <AskPassphrase label={asking.label} onCancel={() => setAsking(null)}
+          onSubmit={(pass) => { const then = asking.then; setAsking(null); void run(async () => await then(pass)) }} />
+      )}
       {error !== null && <div className="banner error" role="alert" data-testid="wallet-error">{error}</div>}
       <Send wallet={wallet} call={call} />
       {others.length > 0 && (

@@ -5,7 +5,7 @@ import { parseBootstrap, type BootstrapDocument } from '../net'
 import { startLightClient, type LightClient } from './light-client'
 import { loadSavedBootstrap, saveBootstrap } from './bootstrap-cache'
 import { openWalletStore } from './wallet-store'
-import { createWalletService, type WalletService } from './wallet-service'
+import { createWalletService, unavailableWallet, type WalletService } from './wallet-service'
 import { describeBlock } from './block-detail'
 import { measureSignatures } from './measure'
 import type { Port, WorkerCall, CallResult } from './worker-protocol'
@@ -43,12 +43,16 @@ export function runLightClient (port: Port): void {
       ready = loadBootstrap(msg.bootstrapUrl)
         .then(async ({ doc, source }) => {
           client = await startLightClient({ bootstrap: doc, bootstrapSource: source, onStatus: (status) => { port.postMessage({ type: 'status', status }) } })
-          wallet = await createWalletService({
-            client,
-            keystore: await openWalletStore(),
-            rpcUrl: doc.rpc,
-            onChange: (view) => { port.postMessage({ type: 'wallet', wallet: view }) }
-          })
+          const lc = client
+          // a wallet that will not open (storage full, a damaged record) must not take header sync down with it
+          wallet = await openWalletStore()
+            .then(async keystore => await createWalletService({
+              client: lc,
+              keystore,
+              rpcUrl: doc.rpc,
+              onChange: (view) => { port.postMessage({ type: 'wallet', wallet: view }) }
+            }))
+            .catch(unavailableWallet)
           port.postMessage({ type: 'wallet', wallet: wallet.view() })
         })
         .catch(err => { port.postMessage({ type: 'fatal', error: toWireError(err) }) })

@@ -25,7 +25,11 @@ export interface HistoryEntry {
   attoFil: string
   nonce: number | null
   sentAtMs: number
-  state: 'pending' | 'included' | 'failed'
+  /** dropped: the sender's nonce moved past it without it (replaced, or lost by the pool), or a faucet
+   *  payment never arrived */
+  state: 'pending' | 'included' | 'failed' | 'dropped'
+  /** The signed message (sends only), kept so a pending one can be gossiped again after a node restart. */
+  signed?: Uint8Array
   exitCode?: number
   gasUsed?: number
   includedHeight?: number
@@ -38,6 +42,8 @@ export interface WalletView {
   balances: BalanceView[]
   history: HistoryEntry[]
   faucet: boolean
+  /** Why the wallet could not open (the rest of the light client keeps running). */
+  error?: WireError
 }
 
 export type WalletCall =
@@ -59,6 +65,9 @@ export class FaucetUnavailableError extends Error {
 export const SEND_GAS_LIMIT = Math.ceil(TRANSFER_GAS * 1.25)
 export const SEND_GAS_PREMIUM = 100n
 export const SEND_GAS_FEE_CAP = BASE_FEE * 2n + SEND_GAS_PREMIUM
+/** A faucet payment not executed after this long is shown as dropped (the devnet may have restarted). */
+export const FAUCET_TIMEOUT_MS = 120_000
+const REPUBLISH_EVERY_HEADS = 10
 
 export interface WalletServiceInit {
   client: LightClient
@@ -71,6 +80,15 @@ export interface WalletServiceInit {
 export interface WalletService {
   view: () => WalletView
   call: (c: WalletCall) => Promise<unknown>
+}
+
+/** Stands in for a wallet whose keystore would not open: says why, refuses every call with that reason. */
+export function unavailableWallet (err: unknown): WalletService {
+  const error = toWireError(err)
+  return {
+    view: () => ({ keys: [], unlocked: false, balances: [], history: [], faucet: false, error }),
+    call: async () => { throw err }
+  }
 }
 
 export async function createWalletService (init: WalletServiceInit): Promise<WalletService> {
@@ -90,7 +108,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     keys,
     unlocked: keystore.isUnlocked(),
     balances: [...new Set([...keys.map(k => k.address), ...watched])].map(a => balances.get(a)).filter((b): b is BalanceView => b !== undefined),
-    history: [...history].reverse(),
+    history: [...history].reverse().map(({ signed, ...e }) => e),
     faucet: init.rpcUrl !== undefined
   })
   let changeTimer: ReturnType<typeof setTimeout> | undefined
@@ -112,6 +130,25 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     }
   }
 
+  const live = (from: string): HistoryEntry[] => {
+    const b = balances.get(from)
+    const next = b?.verified === true ? b.nonce : 0
+    return history.filter(e => e.kind === 'send' && e.state === 'pending' && e.from === from && e.nonce !== null && e.nonce >= next)
+  }
+  /** Only once a verified state shows the sender's nonce past it (so its receipt would be findable now). */
+  const isDropped = (e: HistoryEntry): boolean => {
+    if (e.kind === 'faucet') return nowMs() - e.sentAtMs > FAUCET_TIMEOUT_MS
+    const b = balances.get(e.from)
+    return b?.verified === true && e.nonce !== null && b.nonce > e.nonce
+  }
+  /** A node that restarted forgot its pool: pending sends are offered again (same bytes, same CID). */
+  const republish = (): void => {
+    for (const e of history) {
+      if (e.state === 'pending' && e.signed !== undefined) void client.libp2p.services.pubsub.publish(messagesTopic(network), e.signed).catch(() => {})
+    }
+  }
+
+  let verifiedHeads = 0
   let refreshing = false
   let again = false
   const refresh = async (): Promise<void> => {
@@ -121,10 +158,14 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
       do {
         again = false
         for (const address of new Set([...keys.map(k => k.address), ...watched])) balances.set(address, await verifyBalance(address))
+        verifiedHeads++
         for (const entry of history.filter(e => e.state === 'pending')) {
           try {
             const found = await client.state.receipt(CidClass.parse(entry.cid))
-            if (found === null) continue
+            if (found === null) {
+              if (isDropped(entry)) { entry.state = 'dropped'; remember(entry) }
+              continue
+            }
             Object.assign(entry, {
               state: found.receipt.exitCode === 0 ? 'included' : 'failed',
               exitCode: found.receipt.exitCode,
@@ -135,6 +176,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
             remember(entry)
           } catch { /* not yet, or the peer lied (already reported): ask again next head */ }
         }
+        if (verifiedHeads % REPUBLISH_EVERY_HEADS === 0) republish()
         changed()
       } while (again)
     } finally {
@@ -143,8 +185,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   }
   client.onVerified(() => { void refresh() })
 
-  const pendingCost = (from: string): bigint => history
-    .filter(e => e.state === 'pending' && e.from === from && e.kind === 'send')
+  const pendingCost = (from: string): bigint => live(from)
     .reduce((sum, e) => sum + BigInt(e.attoFil) + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP, 0n)
 
   const publish = async (bytes: Uint8Array): Promise<void> => {
@@ -170,8 +211,9 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     if (value <= 0n) throw new RangeError('amount must be more than 0')
     const sender = await verifyBalance(fromText)
     if (!sender.verified) throw new Error(`cannot verify the sender's balance: ${sender.error.message}`)
-    const mine = history.filter(e => e.state === 'pending' && e.from === fromText && e.kind === 'send')
-    const nonce = sender.nonce + mine.length
+    // after our own pending sends, never before the verified nonce: a lost or replaced one leaves no gap
+    const mine = live(fromText)
+    const nonce = mine.length === 0 ? sender.nonce : Math.max(sender.nonce, ...mine.map(e => e.nonce! + 1))
     const needed = value + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP + pendingCost(fromText)
     if (needed > BigInt(sender.attoFil)) throw new InsufficientFundsError(needed, BigInt(sender.attoFil))
     const message: Message = {
@@ -180,8 +222,9 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     }
     const signed = keystore.sign(fromText, message)
     const cid = signedMessageCid(signed)
-    await publish(encodeSignedMessage(signed))
-    const entry: HistoryEntry = { cid: cid.toString(), kind: 'send', from: fromText, to: addressToString(to.bytes, 't'), attoFil: value.toString(), nonce, sentAtMs: nowMs(), state: 'pending' }
+    const bytes = encodeSignedMessage(signed)
+    await publish(bytes)
+    const entry: HistoryEntry = { cid: cid.toString(), kind: 'send', from: fromText, to: addressToString(to.bytes, 't'), attoFil: value.toString(), nonce, sentAtMs: nowMs(), state: 'pending', signed: bytes }
     history.push(entry)
     remember(entry)
     watch(addressToString(to.bytes, 't'))

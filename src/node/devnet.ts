@@ -176,19 +176,23 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
-    let rpc: RpcServer | undefined
-    if (init.rpcPort !== undefined && init.rpcPort !== null) {
-      rpc = await startRpcServer({ backend: chain, host, port: init.rpcPort, log })
-      cleanups.push(async () => { await rpc?.close() })
-    }
-
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
+    let rpc: RpcServer | undefined
     const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url)
 
     let app: AppServer | undefined
     if (init.serveApp !== false) {
       app = await startAppServer({ distDir: init.distDir, host, port: init.httpPort ?? 5173, bootstrap, crossOriginIsolated: init.crossOriginIsolated })
       cleanups.push(async () => { await app?.close() })
+    }
+
+    if (init.rpcPort !== undefined && init.rpcPort !== null) {
+      // with the app served, only its pages (and tools that send no Origin) may call: any other web page
+      // the user visits could otherwise drain the faucet through the browser
+      const origin = app === undefined ? undefined : new URL(app.url).origin
+      const allowedOrigins = origin === undefined ? undefined : [origin, origin.replace('//127.0.0.1:', '//localhost:')]
+      rpc = await startRpcServer({ backend: chain, host, port: init.rpcPort, log, allowedOrigins })
+      cleanups.push(async () => { await rpc?.close() })
     }
 
     log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)

@@ -9,6 +9,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { secpAddressBytes, secpPublicKey, addressToString, parseAddress, parseFil } from '../../src/core'
 import { launchChromium, chromiumPath } from '../helpers/chromium'
+import { accountFromLotus } from 'iso-filecoin/wallet'
 import { requireBuiltApp } from '../helpers/dist'
 
 let distDir: string
@@ -88,6 +89,18 @@ describe('wallet in Chromium', () => {
     await page.click('[data-testid=unlock]')
     await page.waitForSelector('[data-testid=lock]', { timeout: 15_000 })
     expect(await page.textContent('[data-testid=wallet-address]')).toBe(address)
+
+    // export asks for the passphrase in a password field and gives Lotus's format, which iso-filecoin reads back
+    await page.click('text=Export')
+    expect(await page.getAttribute('[data-testid=ask-passphrase-input]', 'type')).toBe('password')
+    await page.fill('[data-testid=ask-passphrase-input]', PASS)
+    await page.click('[data-testid=ask-passphrase-ok]')
+    const hex = await page.locator('textarea[readonly]').inputValue({ timeout: 15_000 })
+    expect(accountFromLotus(hex, 'testnet').address.toString()).toBe(address)
+
+    // another web page cannot use the node's RPC (and so its faucet) through the browser
+    const foreign = await fetch(d.rpcUrl!, { method: 'POST', headers: { 'Content-Type': 'text/plain', Origin: 'http://evil.example' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Coffer.Faucet', params: [recipient] }) })
+    expect(foreign.status).toBe(403)
     expect(errors).toEqual([])
   })
 })

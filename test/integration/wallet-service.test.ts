@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startDevnet } from '../../src/node/devnet'
-import { startLightClient, openWalletStore, createWalletService, type WalletView } from '../../src/light'
-import { parseAddress, parseFil } from '../../src/core'
+import { startLightClient, openWalletStore, createWalletService, parseLotusExport, SEND_GAS_LIMIT, SEND_GAS_FEE_CAP, SEND_GAS_PREMIUM, type WalletView } from '../../src/light'
+import { parseAddress, parseFil, signMessage, type Message } from '../../src/core'
 import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -51,6 +51,16 @@ describe('wallet service', () => {
     expect(done.find(e => e.cid === second)).toMatchObject({ nonce: 1, exitCode: 0 })
     await until(() => view?.balances.find(b => b.address === bob && b.verified && b.attoFil === parseFil('4').toString()))
     expect((await d.chain.getActor(parseAddress(bob).bytes))?.balance).toBe(parseFil('4'))
+
+    // the same key used elsewhere takes the nonce first: the tab's message is refused by the pool, shown as
+    // dropped once the verified nonce passes it, and the next send does not wait behind it
+    const { secret } = parseLotusExport(await wallet.call({ method: 'export', address: alice, passphrase: 'pass phrase' }) as string)
+    const elsewhere = signMessage(secret, { version: 0, to: parseAddress(bob).bytes, from: parseAddress(alice).bytes, nonce: 2, value: 1n, gasLimit: SEND_GAS_LIMIT, gasFeeCap: SEND_GAS_FEE_CAP, gasPremium: SEND_GAS_PREMIUM, method: 0, params: new Uint8Array(0) } satisfies Message)
+    await d.chain.mpoolPush(elsewhere)
+    const lost = await wallet.call({ method: 'send', from: alice, to: bob, amount: '1' }) as string
+    await until(() => view?.history.find(e => e.cid === lost && e.state === 'dropped'))
+    const after = await wallet.call({ method: 'send', from: alice, to: bob, amount: '1' }) as string
+    expect((await until(() => view?.history.find(e => e.cid === after && e.state === 'included'))).nonce).toBe(3)
 
     // a reloaded tab remembers what it sent, with the receipts it verified
     let reopened: WalletView | null = null

@@ -23,7 +23,7 @@ export interface RpcBackend {
   head: () => SealedHeader
   headerAt: (height: number) => Promise<SealedHeader | undefined>
   headerByCid: (cid: CID) => Promise<SealedHeader | undefined>
-  /** A message by its CID (signed secp messages are found by the signed CID and by the bare one). */
+  /** A message by the CID the chain knows it by (the signed CID for secp messages, as in Lotus). */
   getMessage: (cid: CID) => Promise<Message | undefined>
   /** The actor in the state `at` names in its ParentStateRoot (default: the head). */
   getActor: (address: Uint8Array, at?: SealedHeader) => Promise<Actor | null>

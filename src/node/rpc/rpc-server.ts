@@ -43,6 +43,11 @@ export interface RpcServerInit {
   host?: string
   port?: number
   log?: (line: string) => void
+  /**
+   * Browser origins allowed to call (default: any, as Lotus). A request carrying another Origin is refused
+   * outright, since a simple text/plain POST needs no CORS preflight and would otherwise still run.
+   */
+  allowedOrigins?: string[]
 }
 
 export interface RpcServer {
@@ -382,9 +387,16 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
     res.end(JSON.stringify(errorResponse(null, { code: RpcErrorCode.InvalidRequest, message: `request body exceeds ${MAX_BODY_BYTES} bytes` })))
   }
 
+  const originRefused = (req: http.IncomingMessage): boolean =>
+    init.allowedOrigins !== undefined && req.headers.origin !== undefined && !init.allowedOrigins.includes(req.headers.origin)
+
   const serveHttp = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (originRefused(req)) {
+      res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`origin ${String(req.headers.origin)} may not call this node`)
+      return
+    }
     // Lotus answers any origin (go-jsonrpc's upgrader and handlers set "*"); the browser app calls from its own origin
-    res.setHeader('Access-Control-Allow-Origin', '*')
+    res.setHeader('Access-Control-Allow-Origin', req.headers.origin !== undefined && init.allowedOrigins !== undefined ? req.headers.origin : '*')
     const api = apiOf(req.url)
     if (api === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: JSON-RPC is served at /rpc/v1 and /rpc/v0')
@@ -434,6 +446,10 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
     const api = apiOf(req.url)
     if (api === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    if (originRefused(req)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
