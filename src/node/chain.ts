@@ -21,6 +21,16 @@ export class FaucetLimitError extends Error {
   constructor (readonly retryAfterMs: number) { super(`faucet already paid this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
 }
 
+export class FaucetBusyError extends Error {
+  static override name = 'FaucetBusyError'
+  override name = 'FaucetBusyError'
+  readonly code = 'FAUCET_BUSY'
+  constructor (pending: number) { super(`the faucet has ${pending} payments waiting for a block; try again in a few seconds`) }
+}
+
+/** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
+export const FAUCET_MAX_PENDING = 50
+
 export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number }
 
 export interface NodeChainInit {
@@ -160,6 +170,8 @@ export class NodeChain implements RpcBackend {
     const last = this.faucetPaid.get(key)
     const now = this.init.nowMs()
     if (last !== undefined && now - last < f.cooldownMs) throw new FaucetLimitError(f.cooldownMs - (now - last))
+    const waiting = this.mpool.pending(f.address).length
+    if (waiting >= FAUCET_MAX_PENDING) throw new FaucetBusyError(waiting)
     const message: Message = {
       version: 0, to: address, from: f.address, nonce: this.mpool.nextNonce(f.address), value: f.amount,
       gasLimit: Math.ceil(TRANSFER_GAS * 1.25), gasFeeCap: BASE_FEE * 2n + 100n, gasPremium: 100n, method: METHOD_SEND, params: new Uint8Array(0)

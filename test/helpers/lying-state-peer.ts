@@ -1,5 +1,6 @@
 // A peer that serves the honest chain's headers (so a light client verifies and follows them) but lies about
-// state: it answers actor queries with a state tree of its own in which the asked address is rich.
+// state: it answers actor queries with a state tree of its own in which the asked address is rich, and
+// message lookups with the real inclusion proof of another message (`decoy`), claiming it is the one asked.
 import {
   MemoryBlockStore, createStateTree, setActor, newAccountActor, proveActor, parseFil, chainCid, encodeGenesisState,
   type SealedHeader, type StateRequest, type StateResponse, type CID
@@ -9,7 +10,7 @@ import type { Devnet } from '../../src/node/devnet'
 
 export interface LyingStatePeer { libp2p: CofferLibp2p, addr: string, stop: () => Promise<void> }
 
-export async function startLyingStatePeer (honest: Devnet): Promise<LyingStatePeer> {
+export async function startLyingStatePeer (honest: Devnet, decoy?: CID): Promise<LyingStatePeer> {
   const libp2p = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   await serveChainExchange(libp2p, {
     headersFrom: async (cid: CID, length: number) => {
@@ -21,6 +22,11 @@ export async function startLyingStatePeer (honest: Devnet): Promise<LyingStatePe
     }
   })
   await serveState(libp2p, async (req: StateRequest): Promise<StateResponse> => {
+    if (req.kind === 'lookup' && decoy !== undefined) {
+      const real = await honest.chain.inclusion(decoy)
+      if (real === null) return { ok: false, error: 'not yet', blocks: [] }
+      return { ok: true, included: real.included.cid, executed: real.executed.cid, index: real.proof.index, blocks: real.proof.blocks }
+    }
     if (req.kind !== 'actor') return { ok: false, error: 'not served', blocks: [] }
     const store = new MemoryBlockStore()
     let root = createStateTree(store, chainCid(encodeGenesisState(honest.genesis.state)))

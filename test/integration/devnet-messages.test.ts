@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { FAUCET_MAX_PENDING } from '../../src/node/chain'
 import { createCofferLibp2p, requestState } from '../../src/net'
 import {
   secpPublicKey, secpAddressBytes, signMessage, encodeSignedMessage, messagesTopic, parseFil, verifyActorProof,
@@ -74,6 +75,10 @@ describe('messages on the devnet', () => {
     expect(() => verifyMessageSignature(malleated)).not.toThrow() // consensus would take it…
     await expect(d.chain.mpoolPush(malleated)).rejects.toMatchObject({ name: 'MessageSignatureError', message: expect.stringMatching(/low-S/) }) // …the pool does not
     expect(await d.chain.mpoolNonce(alice.address)).toBe(1)
+
+    // asking for many addresses at once cannot fill the pool: the faucet stops at FAUCET_MAX_PENDING waiting
+    const asks = await Promise.allSettled(Array.from({ length: FAUCET_MAX_PENDING + 5 }, async () => await d.chain.faucet(account().address)))
+    expect(asks.filter(a => a.status === 'rejected').map(a => (a as PromiseRejectedResult).reason.name)).toContain('FaucetBusyError')
   })
 
   it('takes messages by gossip and proves balances and receipts over libp2p', async () => {

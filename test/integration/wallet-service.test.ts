@@ -62,6 +62,16 @@ describe('wallet service', () => {
     const after = await wallet.call({ method: 'send', from: alice, to: bob, amount: '1' }) as string
     expect((await until(() => view?.history.find(e => e.cid === after && e.state === 'included'))).nonce).toBe(3)
 
+    // a BLS key's sends travel unsigned in the block's BlsMessages, under the header's BLSAggregate
+    const carol = await wallet.call({ method: 'create', passphrase: 'pass phrase', keyType: 'bls' }) as string
+    expect(carol).toMatch(/^t3/)
+    await wallet.call({ method: 'faucet', address: carol })
+    await until(() => view?.balances.find(b => b.address === carol && b.verified && b.attoFil === parseFil('100').toString()))
+    const fromBls = await wallet.call({ method: 'send', from: carol, to: bob, amount: '2' }) as string
+    const blsDone = await until(() => view?.history.find(e => e.cid === fromBls && e.state === 'included'))
+    const including = (await d.headerAt(blsDone.includedHeight!))!
+    expect(including.header.blsAggregate?.type).toBe(2)
+
     // a reloaded tab remembers what it sent, with the receipts it verified
     let reopened: WalletView | null = null
     const again = await createWalletService({ client: lc, keystore, rpcUrl: d.bootstrap().rpc, onChange: (v) => { reopened = v } })
