@@ -112,7 +112,7 @@ function History ({ entries }: { entries: HistoryEntry[] }): React.JSX.Element {
             <td className="mono" title={e.to}>{shortAddr(e.to)}</td>
             <td>{e.kind === 'faucet' ? '—' : fil(e.attoFil)}</td>
             <td>
-              <span className={`badge badge-${e.state === 'included' ? 'synced' : e.state === 'pending' ? 'syncing' : 'offline'}`} title={e.state === 'dropped' ? 'its nonce was used without it (replaced or lost by the pool); the funds were not sent' : undefined}>{e.state}</span>
+              <span className={`badge badge-${e.state === 'included' ? 'synced' : e.state === 'pending' ? 'syncing' : 'offline'}`} title={e.state === 'dropped' ? 'no receipt found although its nonce has been used (or, for the faucet, long overdue): probably replaced or lost by a pool; checked again every 10 blocks' : undefined}>{e.state}</span>
               {e.exitCode !== undefined && <span className="small muted"> exit {e.exitCode}, gas {e.gasUsed?.toLocaleString()}, in {e.includedHeight} → receipt {e.executedHeight}</span>}
             </td>
           </tr>

@@ -25,8 +25,10 @@ export interface HistoryEntry {
   attoFil: string
   nonce: number | null
   sentAtMs: number
-  /** dropped: the sender's nonce moved past it without it (replaced, or lost by the pool), or a faucet
-   *  payment never arrived */
+  /**
+   * dropped: no receipt yet although the sender's verified nonce has moved past it (replaced, or lost by a
+   * pool), or a faucet payment overdue by chain time. Not final: a receipt found later makes it included.
+   */
   state: 'pending' | 'included' | 'failed' | 'dropped'
   /** The signed message (sends only), kept so a pending one can be gossiped again after a node restart. */
   signed?: Uint8Array
@@ -65,9 +67,11 @@ export class FaucetUnavailableError extends Error {
 export const SEND_GAS_LIMIT = Math.ceil(TRANSFER_GAS * 1.25)
 export const SEND_GAS_PREMIUM = 100n
 export const SEND_GAS_FEE_CAP = BASE_FEE * 2n + SEND_GAS_PREMIUM
-/** A faucet payment not executed after this long is shown as dropped (the devnet may have restarted). */
-export const FAUCET_TIMEOUT_MS = 120_000
+/** A faucet payment not executed this long after it was asked for, by verified chain time, shows as dropped. */
+export const FAUCET_TIMEOUT_EPOCHS = 20
 const REPUBLISH_EVERY_HEADS = 10
+/** Dropped entries are looked up again this often, in case they landed after all. */
+const RECHECK_DROPPED_EVERY_HEADS = 10
 
 export interface WalletServiceInit {
   client: LightClient
@@ -130,21 +134,27 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     }
   }
 
-  const live = (from: string): HistoryEntry[] => {
+  /** Sends that may still land and so hold their nonce: pending, at or above the sender's verified nonce. */
+  const live = (from: string, verifiedNonce?: number): HistoryEntry[] => {
     const b = balances.get(from)
-    const next = b?.verified === true ? b.nonce : 0
+    const next = verifiedNonce ?? (b?.verified === true ? b.nonce : 0)
     return history.filter(e => e.kind === 'send' && e.state === 'pending' && e.from === from && e.nonce !== null && e.nonce >= next)
   }
-  /** Only once a verified state shows the sender's nonce past it (so its receipt would be findable now). */
+  /** Only once verified state shows the nonce used (sends) or verified chain time is well past (faucet). */
   const isDropped = (e: HistoryEntry): boolean => {
-    if (e.kind === 'faucet') return nowMs() - e.sentAtMs > FAUCET_TIMEOUT_MS
+    if (e.kind === 'faucet') {
+      const chainMs = client.sync.head.header.timestamp * 1000
+      return chainMs - e.sentAtMs > FAUCET_TIMEOUT_EPOCHS * client.genesis.state.blockDelaySecs * 1000
+    }
     const b = balances.get(e.from)
     return b?.verified === true && e.nonce !== null && b.nonce > e.nonce
   }
   /** A node that restarted forgot its pool: pending sends are offered again (same bytes, same CID). */
   const republish = (): void => {
     for (const e of history) {
-      if (e.state === 'pending' && e.signed !== undefined) void client.libp2p.services.pubsub.publish(messagesTopic(network), e.signed).catch(() => {})
+      if (e.kind === 'send' && live(e.from).includes(e) && e.signed !== undefined) {
+        void client.libp2p.services.pubsub.publish(messagesTopic(network), e.signed).catch(() => {})
+      }
     }
   }
 
@@ -159,11 +169,12 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
         again = false
         for (const address of new Set([...keys.map(k => k.address), ...watched])) balances.set(address, await verifyBalance(address))
         verifiedHeads++
-        for (const entry of history.filter(e => e.state === 'pending')) {
+        const recheck = verifiedHeads % RECHECK_DROPPED_EVERY_HEADS === 0
+        for (const entry of history.filter(e => e.state === 'pending' || (recheck && e.state === 'dropped'))) {
           try {
             const found = await client.state.receipt(CidClass.parse(entry.cid))
             if (found === null) {
-              if (isDropped(entry)) { entry.state = 'dropped'; remember(entry) }
+              if (entry.state === 'pending' && isDropped(entry)) { entry.state = 'dropped'; remember(entry) }
               continue
             }
             Object.assign(entry, {
@@ -185,7 +196,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   }
   client.onVerified(() => { void refresh() })
 
-  const pendingCost = (from: string): bigint => live(from)
+  const pendingCost = (from: string, verifiedNonce: number): bigint => live(from, verifiedNonce)
     .reduce((sum, e) => sum + BigInt(e.attoFil) + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP, 0n)
 
   const publish = async (bytes: Uint8Array): Promise<void> => {
@@ -212,9 +223,9 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     const sender = await verifyBalance(fromText)
     if (!sender.verified) throw new Error(`cannot verify the sender's balance: ${sender.error.message}`)
     // after our own pending sends, never before the verified nonce: a lost or replaced one leaves no gap
-    const mine = live(fromText)
+    const mine = live(fromText, sender.nonce)
     const nonce = mine.length === 0 ? sender.nonce : Math.max(sender.nonce, ...mine.map(e => e.nonce! + 1))
-    const needed = value + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP + pendingCost(fromText)
+    const needed = value + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP + pendingCost(fromText, sender.nonce)
     if (needed > BigInt(sender.attoFil)) throw new InsufficientFundsError(needed, BigInt(sender.attoFil))
     const message: Message = {
       version: 0, to: to.bytes, from: from.bytes, nonce, value, gasLimit: SEND_GAS_LIMIT, gasFeeCap: SEND_GAS_FEE_CAP,
@@ -256,6 +267,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     void refresh()
   }
 
+  let sendQueue: Promise<unknown> = Promise.resolve()
   void refresh()
   return {
     view,
@@ -269,7 +281,12 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
         case 'export': return await keystore.exportLotus(c.address, c.passphrase)
         case 'watch': watch(addressToString(parseAddress(c.address, 't').bytes, 't')); void refresh(); return null
         case 'faucet': return await faucet(c.address)
-        case 'send': return await send(c.from, c.to, c.amount)
+        case 'send': {
+          // one at a time: a nonce is only taken once the previous send is in the history
+          const run = sendQueue.then(async () => await send(c.from, c.to, c.amount))
+          sendQueue = run.catch(() => {})
+          return await run
+        }
       }
     }
   }

@@ -3,7 +3,7 @@
 import {
   validateMessageFields, verifyMessageSignature, signedMessageCid, addressToString, getActor,
   encodeMessage, encodeSignedMessage, isLowS, NonceError, InsufficientFundsError, MessageOutOfRangeError,
-  MessageSignatureError, BASE_FEE, TRANSFER_GAS, MAX_MESSAGE_BYTES, SIG_TYPE_BLS,
+  MessageSignatureError, BASE_FEE, TRANSFER_GAS, MAX_MESSAGE_BYTES, SIG_TYPE_BLS, SIG_TYPE_SECP256K1,
   type BlockGetter, type CID, type SignedMessage, type BlockMessages
 } from '../core'
 
@@ -52,7 +52,7 @@ export class Mpool {
     const needed = [...pending, sm].reduce((sum, x) => sum + cost(x), 0n)
     const { balance } = this.actor(m.from)
     if (needed > balance) throw new InsufficientFundsError(needed, balance)
-    if (sm.signature.type !== SIG_TYPE_BLS && !isLowS(sm.signature)) throw new MessageSignatureError('secp256k1 signature is not in low-S form')
+    if (sm.signature.type === SIG_TYPE_SECP256K1 && sm.signature.data.length === 65 && !isLowS(sm.signature)) throw new MessageSignatureError('secp256k1 signature is not in low-S form')
     verifyMessageSignature(sm)
     this.bySender.set(addressToString(m.from), [...pending, sm])
     this.byCid.set(cid.toString(), sm)

@@ -61,6 +61,13 @@ describe('wallet service', () => {
     await until(() => view?.history.find(e => e.cid === lost && e.state === 'dropped'))
     const after = await wallet.call({ method: 'send', from: alice, to: bob, amount: '1' }) as string
     expect((await until(() => view?.history.find(e => e.cid === after && e.state === 'included'))).nonce).toBe(3)
+    // two sends at once take consecutive nonces, and both land
+    const both = await Promise.all([1, 2].map(async () => await wallet.call({ method: 'send', from: alice, to: bob, amount: '0.1' }) as string))
+    const landed = await until(() => {
+      const found = both.map(cid => view?.history.find(e => e.cid === cid && e.state === 'included'))
+      return found.every(e => e !== undefined) ? found : undefined
+    })
+    expect(landed.map(e => e!.nonce).sort()).toEqual([4, 5])
 
     // a BLS key's sends travel unsigned in the block's BlsMessages, under the header's BLSAggregate
     const carol = await wallet.call({ method: 'create', passphrase: 'pass phrase', keyType: 'bls' }) as string

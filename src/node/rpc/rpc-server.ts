@@ -397,6 +397,7 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
     }
     // Lotus answers any origin (go-jsonrpc's upgrader and handlers set "*"); the browser app calls from its own origin
     res.setHeader('Access-Control-Allow-Origin', req.headers.origin !== undefined && init.allowedOrigins !== undefined ? req.headers.origin : '*')
+    if (init.allowedOrigins !== undefined) res.setHeader('Vary', 'Origin')
     const api = apiOf(req.url)
     if (api === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: JSON-RPC is served at /rpc/v1 and /rpc/v0')
