@@ -1,22 +1,13 @@
 // Lotus-compatible JSON-RPC 2.0 over HTTP POST and WebSocket at /rpc/v1 and /rpc/v0: Filecoin tools call
 // the node with Lotus's method names and JSON, and this translates to and from an RpcBackend.
 import http from 'node:http'
-import { readFileSync } from 'node:fs'
 import { WebSocketServer, WebSocket, type RawData } from 'ws'
-import { base64pad } from 'multiformats/bases/base64'
-import { InvalidAddressError, Protocol, type CID, type SealedHeader } from '../../core'
 import { PortInUseError } from '../app-server'
 import type { RpcBackend } from './backend'
-import {
-  InvalidLotusJsonError, cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
-  msgLookupToLotus, cidFromLotus, addressFromLotus, tipSetKeyFromLotus, uintFromLotus, messageFromLotus,
-  signedMessageFromLotus, sendSpecFromLotus
-} from './lotus-json'
-import { estimateMessageGas } from './gas-estimate'
-import {
-  BlockNotFoundError, MessageNotFoundError, ActorNotFoundError, NotAnAccountError, TipSetHeightError,
-  InvalidParamsError, RequestAbortedError
-} from './errors'
+import { InvalidLotusJsonError } from './lotus-json'
+import { InvalidParamsError, RequestAbortedError } from './errors'
+import { methods, type Method, type ApiVersion, type CallContext } from './rpc-methods'
+import { InvalidAddressError } from '../../core'
 
 /** JSON-RPC 2.0 codes, and go-jsonrpc's 1 for an error a handler returned. */
 export const RpcErrorCode = {
@@ -28,15 +19,10 @@ export const RpcErrorCode = {
   HandlerError: 1
 } as const
 
-/** api/version.go: FullAPIVersion1 = newVer(2, 3, 0), FullAPIVersion0 = newVer(1, 5, 0), major<<16|minor<<8|patch. */
-export const FULL_API_VERSION_V1 = 0x020300
-export const FULL_API_VERSION_V0 = 0x010500
 
 /** Lotus allows 100 MiB; Coffer's largest request is a 32 KiB message, so 1 MiB leaves room for batches. */
 export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_BATCH = 100
-/** StateWaitMsg's confidence wait polls the head: the backend has no head-change event to listen to. */
-const HEAD_POLL_MS = 100
 
 export interface RpcServerInit {
   backend: RpcBackend
@@ -57,17 +43,6 @@ export interface RpcServer {
   close: () => Promise<void>
 }
 
-const PACKAGE_VERSION = ((): string => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
-  } catch {
-    return 'unknown'
-  }
-})()
-
-type ApiVersion = 0 | 1
-interface CallContext { signal: AbortSignal, api: ApiVersion }
-interface Method { minParams: number, maxParams: number, run: (params: unknown[], ctx: CallContext) => Promise<unknown> }
 
 interface JsonRpcErrorObject { code: number, message: string, data?: Record<string, unknown> }
 type Id = string | number | null
@@ -91,182 +66,6 @@ const BUILTIN_ERRORS = new Set(['Error', 'TypeError', 'RangeError', 'ReferenceEr
 /** A failure of a named class is the answer (a rejected message, a faucet limit); a bare Error is a bug worth logging. */
 const isDomainError = (err: unknown): boolean => err instanceof Error && !BUILTIN_ERRORS.has(err.name)
 
-function lookbackLimit (v: unknown, field: string): number {
-  if (v === undefined || v === null) return -1
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw new InvalidParamsError(`${field}: expected an epoch count or -1 (no limit)`)
-  return v
-}
-
-function flag (v: unknown, field: string, fallback: boolean): boolean {
-  if (v === undefined || v === null) return fallback
-  if (typeof v !== 'boolean') throw new InvalidParamsError(`${field}: expected a boolean`)
-  return v
-}
-
-function untilHeight (backend: RpcBackend, target: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) { reject(signal.reason); return }
-    const cleanup = (): void => { clearInterval(timer); signal.removeEventListener('abort', onAbort) }
-    const onAbort = (): void => { cleanup(); reject(signal.reason) }
-    const check = (): void => { if (backend.head().header.height >= target) { cleanup(); resolve() } }
-    const timer = setInterval(check, HEAD_POLL_MS)
-    signal.addEventListener('abort', onAbort, { once: true })
-    check()
-  })
-}
-
-function methods (backend: RpcBackend): Map<string, Method> {
-  const tipSet = async (v: unknown, field = 'TipSetKey'): Promise<SealedHeader> => {
-    const key = tipSetKeyFromLotus(v, field)
-    if (key === null) return backend.head()
-    const found = await backend.headerByCid(key)
-    if (found === undefined) throw new BlockNotFoundError(key.toString())
-    return found
-  }
-  const block = async (cid: CID): Promise<SealedHeader> => {
-    const found = await backend.headerByCid(cid)
-    if (found === undefined) throw new BlockNotFoundError(cid.toString())
-    return found
-  }
-  const address = (v: unknown, field = 'address'): Uint8Array => addressFromLotus(v, field)
-
-  const table: Record<string, Method> = {
-    'Filecoin.Version': {
-      minParams: 0,
-      maxParams: 0,
-      run: async (_, ctx) => ({
-        // Lotus's UserVersion is "<version>+<network>+git.<commit>"; a Lotus v0 endpoint reports FullAPIVersion0 (api/v0api/v1_wrapper.go)
-        Version: `coffer/${PACKAGE_VERSION}+${backend.networkName()}`,
-        APIVersion: ctx.api === 1 ? FULL_API_VERSION_V1 : FULL_API_VERSION_V0,
-        BlockDelay: backend.blockDelaySecs()
-      })
-    },
-    'Filecoin.StateNetworkName': { minParams: 0, maxParams: 0, run: async () => backend.networkName() },
-    'Filecoin.ChainHead': { minParams: 0, maxParams: 0, run: async () => tipSetToLotus(backend.head()) },
-    'Filecoin.ChainGetTipSet': { minParams: 1, maxParams: 1, run: async ([tsk]) => tipSetToLotus(await tipSet(tsk)) },
-    'Filecoin.ChainGetTipSetByHeight': {
-      minParams: 1,
-      maxParams: 2,
-      run: async ([height, tsk]) => {
-        const h = uintFromLotus(height, 'height')
-        const anchor = await tipSet(tsk)
-        if (h > anchor.header.height) throw new TipSetHeightError(h, anchor.header.height)
-        if (h === anchor.header.height) return tipSetToLotus(anchor)
-        // Coffer's chain has no forks or null rounds, so the block at `h` is the anchor's ancestor there
-        const found = await backend.headerAt(h)
-        if (found === undefined) throw new BlockNotFoundError(`at height ${h}`)
-        return tipSetToLotus(found)
-      }
-    },
-    'Filecoin.ChainGetBlock': { minParams: 1, maxParams: 1, run: async ([cid]) => headerToLotus((await block(cidFromLotus(cid, 'cid'))).header) },
-    'Filecoin.ChainGetMessage': {
-      minParams: 1,
-      maxParams: 1,
-      run: async ([cid]) => {
-        const c = cidFromLotus(cid, 'cid')
-        const m = await backend.getMessage(c)
-        if (m === undefined) throw new MessageNotFoundError(c.toString())
-        return messageToLotus(m)
-      }
-    },
-    'Filecoin.MpoolPush': {
-      minParams: 1,
-      maxParams: 1,
-      run: async ([sm]) => cidToLotus(await backend.mpoolPush(signedMessageFromLotus(sm)))
-    },
-    'Filecoin.MpoolGetNonce': { minParams: 1, maxParams: 1, run: async ([a]) => await backend.mpoolNonce(address(a)) },
-    'Filecoin.GasEstimateMessageGas': {
-      minParams: 1,
-      maxParams: 3,
-      run: async ([msg, spec, tsk]) => {
-        const m = messageFromLotus(msg)
-        const sendSpec = sendSpecFromLotus(spec)
-        const at = await tipSet(tsk)
-        const estimated = estimateMessageGas(m, sendSpec, at.header.parentBaseFee)
-        // encoding/json turns "Params": "" into an empty non-nil slice, which Lotus echoes back as ""
-        const emptyParams = (msg as { Params?: unknown }).Params === '' ? '' : null
-        return messageToLotus(estimated, 't', emptyParams)
-      }
-    },
-    'Filecoin.StateGetActor': {
-      minParams: 1,
-      maxParams: 2,
-      run: async ([a, tsk]) => {
-        const addr = address(a)
-        const actor = await backend.getActor(addr, await tipSet(tsk))
-        if (actor === null) throw new ActorNotFoundError(addressToLotus(addr))
-        return actorToLotus(actor)
-      }
-    },
-    'Filecoin.WalletBalance': {
-      minParams: 1,
-      maxParams: 1,
-      run: async ([a]) => ((await backend.getActor(address(a)))?.balance ?? 0n).toString()
-    },
-    'Filecoin.StateAccountKey': {
-      minParams: 1,
-      maxParams: 2,
-      run: async ([a, tsk]) => {
-        const addr = address(a)
-        const at = await tipSet(tsk)
-        // stmgr.ResolveToDeterministicAddress: key addresses are their own account key
-        if (addr[0] === Protocol.SECP256K1 || addr[0] === Protocol.BLS) return addressToLotus(addr)
-        // Coffer keys accounts by key address, so no ID or actor address stands for one
-        if (await backend.getActor(addr, at) === null) throw new ActorNotFoundError(addressToLotus(addr))
-        throw new NotAnAccountError(addressToLotus(addr))
-      }
-    },
-    'Filecoin.StateSearchMsg': {
-      minParams: 1,
-      maxParams: 4,
-      run: async (params) => {
-        // v0: StateSearchMsg(cid); v1: StateSearchMsg(tsk, cid, lookbackLimit, allowReplaced)
-        const v0 = params.length === 1
-        const from = v0 ? backend.head() : await tipSet(params[0])
-        const cid = cidFromLotus(v0 ? params[0] : params[1], 'cid')
-        const limit = v0 ? -1 : lookbackLimit(params[2], 'lookbackLimit')
-        flag(params[3], 'allowReplaced', true) // Coffer's pool has no replace-by-fee: nothing is ever replaced
-        const found = await backend.searchMessage(cid)
-        if (found === null) return null
-        // Lotus searches backwards from `from`, at most `limit` epochs
-        const h = found.executedIn.header.height
-        if (h > from.header.height || (limit >= 0 && h < from.header.height - limit)) return null
-        return msgLookupToLotus(found)
-      }
-    },
-    'Filecoin.StateWaitMsg': {
-      minParams: 1,
-      maxParams: 4,
-      run: async ([cid, confidence, limit, allowReplaced], ctx) => {
-        const c = cidFromLotus(cid, 'cid')
-        const depth = confidence === undefined || confidence === null ? 0 : uintFromLotus(confidence, 'confidence')
-        lookbackLimit(limit, 'lookbackLimit')
-        flag(allowReplaced, 'allowReplaced', true)
-        const found = await backend.waitMessage(c, ctx.signal)
-        // stmgr.WaitForMessage: answer once `confidence` tipsets sit on top of the one that executed it
-        await untilHeight(backend, found.executedIn.header.height + depth, ctx.signal)
-        return msgLookupToLotus(found)
-      }
-    },
-    'Coffer.StateProof': {
-      minParams: 1,
-      maxParams: 2,
-      run: async ([a, tsk]) => {
-        const addr = address(a)
-        const r = await backend.stateProof(addr, await tipSet(tsk))
-        return {
-          Header: headerToLotus(r.header.header),
-          HeaderCid: cidToLotus(r.header.cid),
-          StateRoot: cidToLotus(r.proof.stateRoot),
-          Actor: r.actor === null ? null : actorToLotus(r.actor),
-          Proof: r.proof.blocks.map(b => base64pad.baseEncode(b))
-        }
-      }
-    },
-    'Coffer.Faucet': { minParams: 1, maxParams: 1, run: async ([a]) => cidToLotus(await backend.faucet(address(a))) }
-  }
-  return new Map(Object.entries(table))
-}
 
 class Dispatcher {
   private readonly table: Map<string, Method>

@@ -1,0 +1,212 @@
+// The Lotus methods the node answers: each one's parameter checks, its call into the RpcBackend and the
+// Lotus JSON it returns. The transport (HTTP, WebSocket, JSON-RPC framing) is in rpc-server.ts.
+import { readFileSync } from 'node:fs'
+import { base64pad } from 'multiformats/bases/base64'
+import { InvalidAddressError, Protocol, type CID, type SealedHeader } from '../../core'
+import type { RpcBackend } from './backend'
+import {
+  cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
+  msgLookupToLotus, cidFromLotus, addressFromLotus, tipSetKeyFromLotus, uintFromLotus, messageFromLotus,
+  signedMessageFromLotus, sendSpecFromLotus
+} from './lotus-json'
+import { estimateMessageGas } from './gas-estimate'
+import {
+  BlockNotFoundError, MessageNotFoundError, ActorNotFoundError, NotAnAccountError, TipSetHeightError,
+  InvalidParamsError, RequestAbortedError
+} from './errors'
+
+/** api/version.go: FullAPIVersion1 = newVer(2, 3, 0), FullAPIVersion0 = newVer(1, 5, 0), major<<16|minor<<8|patch. */
+export const FULL_API_VERSION_V1 = 0x020300
+export const FULL_API_VERSION_V0 = 0x010500
+
+/** StateWaitMsg's confidence wait polls the head: the backend has no head-change event to listen to. */
+const HEAD_POLL_MS = 100
+
+const PACKAGE_VERSION = ((): string => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
+})()
+
+export type ApiVersion = 0 | 1
+export interface CallContext { signal: AbortSignal, api: ApiVersion }
+export interface Method { minParams: number, maxParams: number, run: (params: unknown[], ctx: CallContext) => Promise<unknown> }
+
+function lookbackLimit (v: unknown, field: string): number {
+  if (v === undefined || v === null) return -1
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw new InvalidParamsError(`${field}: expected an epoch count or -1 (no limit)`)
+  return v
+}
+
+function flag (v: unknown, field: string, fallback: boolean): boolean {
+  if (v === undefined || v === null) return fallback
+  if (typeof v !== 'boolean') throw new InvalidParamsError(`${field}: expected a boolean`)
+  return v
+}
+
+function untilHeight (backend: RpcBackend, target: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason); return }
+    const cleanup = (): void => { clearInterval(timer); signal.removeEventListener('abort', onAbort) }
+    const onAbort = (): void => { cleanup(); reject(signal.reason) }
+    const check = (): void => { if (backend.head().header.height >= target) { cleanup(); resolve() } }
+    const timer = setInterval(check, HEAD_POLL_MS)
+    signal.addEventListener('abort', onAbort, { once: true })
+    check()
+  })
+}
+
+export function methods (backend: RpcBackend): Map<string, Method> {
+  const tipSet = async (v: unknown, field = 'TipSetKey'): Promise<SealedHeader> => {
+    const key = tipSetKeyFromLotus(v, field)
+    if (key === null) return backend.head()
+    const found = await backend.headerByCid(key)
+    if (found === undefined) throw new BlockNotFoundError(key.toString())
+    return found
+  }
+  const block = async (cid: CID): Promise<SealedHeader> => {
+    const found = await backend.headerByCid(cid)
+    if (found === undefined) throw new BlockNotFoundError(cid.toString())
+    return found
+  }
+  const address = (v: unknown, field = 'address'): Uint8Array => addressFromLotus(v, field)
+
+  const table: Record<string, Method> = {
+    'Filecoin.Version': {
+      minParams: 0,
+      maxParams: 0,
+      run: async (_, ctx) => ({
+        // Lotus's UserVersion is "<version>+<network>+git.<commit>"; a Lotus v0 endpoint reports FullAPIVersion0 (api/v0api/v1_wrapper.go)
+        Version: `coffer/${PACKAGE_VERSION}+${backend.networkName()}`,
+        APIVersion: ctx.api === 1 ? FULL_API_VERSION_V1 : FULL_API_VERSION_V0,
+        BlockDelay: backend.blockDelaySecs()
+      })
+    },
+    'Filecoin.StateNetworkName': { minParams: 0, maxParams: 0, run: async () => backend.networkName() },
+    'Filecoin.ChainHead': { minParams: 0, maxParams: 0, run: async () => tipSetToLotus(backend.head()) },
+    'Filecoin.ChainGetTipSet': { minParams: 1, maxParams: 1, run: async ([tsk]) => tipSetToLotus(await tipSet(tsk)) },
+    'Filecoin.ChainGetTipSetByHeight': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([height, tsk]) => {
+        const h = uintFromLotus(height, 'height')
+        const anchor = await tipSet(tsk)
+        if (h > anchor.header.height) throw new TipSetHeightError(h, anchor.header.height)
+        if (h === anchor.header.height) return tipSetToLotus(anchor)
+        // Coffer's chain has no forks or null rounds, so the block at `h` is the anchor's ancestor there
+        const found = await backend.headerAt(h)
+        if (found === undefined) throw new BlockNotFoundError(`at height ${h}`)
+        return tipSetToLotus(found)
+      }
+    },
+    'Filecoin.ChainGetBlock': { minParams: 1, maxParams: 1, run: async ([cid]) => headerToLotus((await block(cidFromLotus(cid, 'cid'))).header) },
+    'Filecoin.ChainGetMessage': {
+      minParams: 1,
+      maxParams: 1,
+      run: async ([cid]) => {
+        const c = cidFromLotus(cid, 'cid')
+        const m = await backend.getMessage(c)
+        if (m === undefined) throw new MessageNotFoundError(c.toString())
+        return messageToLotus(m)
+      }
+    },
+    'Filecoin.MpoolPush': {
+      minParams: 1,
+      maxParams: 1,
+      run: async ([sm]) => cidToLotus(await backend.mpoolPush(signedMessageFromLotus(sm)))
+    },
+    'Filecoin.MpoolGetNonce': { minParams: 1, maxParams: 1, run: async ([a]) => await backend.mpoolNonce(address(a)) },
+    'Filecoin.GasEstimateMessageGas': {
+      minParams: 1,
+      maxParams: 3,
+      run: async ([msg, spec, tsk]) => {
+        const m = messageFromLotus(msg)
+        const sendSpec = sendSpecFromLotus(spec)
+        const at = await tipSet(tsk)
+        const estimated = estimateMessageGas(m, sendSpec, at.header.parentBaseFee)
+        // encoding/json turns "Params": "" into an empty non-nil slice, which Lotus echoes back as ""
+        const emptyParams = (msg as { Params?: unknown }).Params === '' ? '' : null
+        return messageToLotus(estimated, 't', emptyParams)
+      }
+    },
+    'Filecoin.StateGetActor': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const addr = address(a)
+        const actor = await backend.getActor(addr, await tipSet(tsk))
+        if (actor === null) throw new ActorNotFoundError(addressToLotus(addr))
+        return actorToLotus(actor)
+      }
+    },
+    'Filecoin.WalletBalance': {
+      minParams: 1,
+      maxParams: 1,
+      run: async ([a]) => ((await backend.getActor(address(a)))?.balance ?? 0n).toString()
+    },
+    'Filecoin.StateAccountKey': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const addr = address(a)
+        const at = await tipSet(tsk)
+        // stmgr.ResolveToDeterministicAddress: key addresses are their own account key
+        if (addr[0] === Protocol.SECP256K1 || addr[0] === Protocol.BLS) return addressToLotus(addr)
+        // Coffer keys accounts by key address, so no ID or actor address stands for one
+        if (await backend.getActor(addr, at) === null) throw new ActorNotFoundError(addressToLotus(addr))
+        throw new NotAnAccountError(addressToLotus(addr))
+      }
+    },
+    'Filecoin.StateSearchMsg': {
+      minParams: 1,
+      maxParams: 4,
+      run: async (params) => {
+        // v0: StateSearchMsg(cid); v1: StateSearchMsg(tsk, cid, lookbackLimit, allowReplaced)
+        const v0 = params.length === 1
+        const from = v0 ? backend.head() : await tipSet(params[0])
+        const cid = cidFromLotus(v0 ? params[0] : params[1], 'cid')
+        const limit = v0 ? -1 : lookbackLimit(params[2], 'lookbackLimit')
+        flag(params[3], 'allowReplaced', true) // Coffer's pool has no replace-by-fee: nothing is ever replaced
+        const found = await backend.searchMessage(cid)
+        if (found === null) return null
+        // Lotus searches backwards from `from`, at most `limit` epochs
+        const h = found.executedIn.header.height
+        if (h > from.header.height || (limit >= 0 && h < from.header.height - limit)) return null
+        return msgLookupToLotus(found)
+      }
+    },
+    'Filecoin.StateWaitMsg': {
+      minParams: 1,
+      maxParams: 4,
+      run: async ([cid, confidence, limit, allowReplaced], ctx) => {
+        const c = cidFromLotus(cid, 'cid')
+        const depth = confidence === undefined || confidence === null ? 0 : uintFromLotus(confidence, 'confidence')
+        lookbackLimit(limit, 'lookbackLimit')
+        flag(allowReplaced, 'allowReplaced', true)
+        const found = await backend.waitMessage(c, ctx.signal)
+        // stmgr.WaitForMessage: answer once `confidence` tipsets sit on top of the one that executed it
+        await untilHeight(backend, found.executedIn.header.height + depth, ctx.signal)
+        return msgLookupToLotus(found)
+      }
+    },
+    'Coffer.StateProof': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const addr = address(a)
+        const r = await backend.stateProof(addr, await tipSet(tsk))
+        return {
+          Header: headerToLotus(r.header.header),
+          HeaderCid: cidToLotus(r.header.cid),
+          StateRoot: cidToLotus(r.proof.stateRoot),
+          Actor: r.actor === null ? null : actorToLotus(r.actor),
+          Proof: r.proof.blocks.map(b => base64pad.baseEncode(b))
+        }
+      }
+    },
+    'Coffer.Faucet': { minParams: 1, maxParams: 1, run: async ([a]) => cidToLotus(await backend.faucet(address(a))) }
+  }
+  return new Map(Object.entries(table))
+}
