@@ -2,7 +2,7 @@
 // Lotus JSON it returns. The transport (HTTP, WebSocket, JSON-RPC framing) is in rpc-server.ts.
 import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
-import { InvalidAddressError, Protocol, type CID, type SealedHeader } from '../../core'
+import { Protocol, type CID, type SealedHeader } from '../../core'
 import type { RpcBackend } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
@@ -12,7 +12,7 @@ import {
 import { estimateMessageGas } from './gas-estimate'
 import {
   BlockNotFoundError, MessageNotFoundError, ActorNotFoundError, NotAnAccountError, TipSetHeightError,
-  InvalidParamsError, RequestAbortedError
+  InvalidParamsError
 } from './errors'
 
 /** api/version.go: FullAPIVersion1 = newVer(2, 3, 0), FullAPIVersion0 = newVer(1, 5, 0), major<<16|minor<<8|patch. */

@@ -69,7 +69,7 @@ const isDomainError = (err: unknown): boolean => err instanceof Error && !BUILTI
 
 class Dispatcher {
   private readonly table: Map<string, Method>
-  constructor (private readonly backend: RpcBackend, private readonly log: (line: string) => void) {
+  constructor (backend: RpcBackend, private readonly log: (line: string) => void) {
     this.table = methods(backend)
   }
 
