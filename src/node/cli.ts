@@ -8,8 +8,10 @@ import net from 'node:net'
 import { startDevnet } from './devnet'
 import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
+import { pieceOfFile } from './piece-file'
 
-const USAGE = `usage: coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
+const USAGE = `usage: coffer piece <file>
+       coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
   --rpc-port N    Lotus-style JSON-RPC at http://127.0.0.1:N/rpc/v1 (default 1234)
@@ -18,7 +20,9 @@ const USAGE = `usage: coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.c
   --block-time S  seconds per epoch (default 1)
   --p2p-port N    libp2p WebSocket port (default: any free port)
   --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
-  --build         build the app first (what \`npm start\` does); refused before building if in use`
+  --build         build the app first (what \`npm start\` does); refused before building if in use
+
+  piece <file>    print the file's piece CID v2 (FRC-0069), piece CID v1 and padded size, streaming it`
 
 /** Fails, before anything is built or written, when another devnet holds the data folder or the port. */
 async function assertFree (dataDir: string, host: string, port: number): Promise<void> {
@@ -32,8 +36,16 @@ async function assertFree (dataDir: string, host: string, port: number): Promise
   })
 }
 
+async function piece (file: string | undefined): Promise<number> {
+  if (file === undefined) { process.stderr.write(`${USAGE}\n`); return 2 }
+  const { digest, v1, v2 } = await pieceOfFile(file)
+  process.stdout.write(`piece CID v2: ${String(v2)}\npiece CID v1: ${String(v1)}\npadded size:  ${digest.paddedBytes}\npayload:      ${digest.payloadBytes} bytes\n`)
+  return 0
+}
+
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
+  if (command === 'piece') return await piece(rest[0])
   if (command !== 'devnet') {
     process.stderr.write(`${USAGE}\n`)
     return command === undefined || command === '--help' ? 0 : 2

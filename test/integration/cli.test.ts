@@ -1,8 +1,9 @@
 // The `coffer devnet` command as an operator runs it: prints the URL, serves app and bootstrap document,
 // refuses a second instance on the same data folder or port, and stops cleanly on Ctrl-C.
 import { describe, it, expect, afterEach } from 'vitest'
+import { Piece } from '@web3-storage/data-segment'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -70,6 +71,32 @@ describe('coffer devnet', () => {
       expect(first.output()).toContain('coffer: stopped')
     } finally {
       await rm(data, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('coffer piece', () => {
+  it('prints the piece CIDs and padded size of a file, as data-segment computes them, and names bad input', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-piece-'))
+    try {
+      const payload = new Uint8Array(300_000).map((_, i) => (i * 7919) & 0xff)
+      await writeFile(path.join(dir, 'f.bin'), payload)
+      const ok = coffer(['piece', path.join(dir, 'f.bin')])
+      expect(await ok.exited).toBe(0)
+      const p = Piece.fromPayload(payload)
+      expect(ok.output()).toContain(`piece CID v2: ${String(Piece.toLink(p))}`)
+      expect(ok.output()).toContain(`piece CID v1: ${String(Piece.toInfo(p).link)}`)
+      expect(ok.output()).toContain(`padded size:  ${Piece.toInfo(p).size}`)
+
+      await writeFile(path.join(dir, 'small.bin'), new Uint8Array(64))
+      const small = coffer(['piece', path.join(dir, 'small.bin')])
+      expect(await small.exited).toBe(1)
+      expect(small.output()).toMatch(/at least 65 bytes/)
+      const missing = coffer(['piece', path.join(dir, 'nope.bin')])
+      expect(await missing.exited).toBe(1)
+      expect(missing.output()).toMatch(/no such file/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
