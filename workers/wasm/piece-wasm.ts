@@ -1,0 +1,56 @@
+// Host side of the piece WASM module (workers/wasm/assembly/piece.ts): instantiates it from its bytes or a
+// compiled module and offers its node hash through the same NodeHasher interface as the TypeScript
+// reference, so one test suite and one tree builder serve both.
+import type { NodeHasher } from '../../src/core'
+
+interface PieceExports {
+  memory: WebAssembly.Memory
+  heapBase: () => number
+  hashPairs: (input: number, output: number, pairs: number) => void
+  hashPairsX4: (input: number, output: number, pairs: number) => void
+  fr32Pad: (input: number, output: number, chunks: number) => void
+}
+
+export interface PieceWasm {
+  /** Four pairs at a time in SIMD lanes. */
+  simd: NodeHasher
+  /** One pair at a time (the same compression, without lanes). */
+  scalar: NodeHasher
+  fr32Pad: (input: Uint8Array, output: Uint8Array, chunks: number) => void
+}
+
+export async function instantiatePieceWasm (source: BufferSource | WebAssembly.Module): Promise<PieceWasm> {
+  const instance = source instanceof WebAssembly.Module
+    ? await WebAssembly.instantiate(source, { env: { abort: abortFromWasm } })
+    : (await WebAssembly.instantiate(source, { env: { abort: abortFromWasm } })).instance
+  const x = instance.exports as unknown as PieceExports
+  const base = (x.heapBase() + 15) & ~15
+  /** A region of `bytes` for input and one for output above the module's own data. */
+  const regions = (inBytes: number, outBytes: number): { input: number, output: number } => {
+    const needed = base + inBytes + outBytes
+    if (needed > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((needed - x.memory.buffer.byteLength) / 65536))
+    return { input: base, output: base + inBytes }
+  }
+  const via = (fn: (input: number, output: number, pairs: number) => void): NodeHasher => ({
+    hashPairs (input, output, pairs) {
+      const r = regions(pairs * 64, pairs * 32)
+      new Uint8Array(x.memory.buffer, r.input, pairs * 64).set(input.subarray(0, pairs * 64))
+      fn(r.input, r.output, pairs)
+      output.set(new Uint8Array(x.memory.buffer, r.output, pairs * 32))
+    }
+  })
+  return {
+    simd: via(x.hashPairsX4),
+    scalar: via(x.hashPairs),
+    fr32Pad (input, output, chunks) {
+      const r = regions(chunks * 127, chunks * 128)
+      new Uint8Array(x.memory.buffer, r.input, chunks * 127).set(input.subarray(0, chunks * 127))
+      x.fr32Pad(r.input, r.output, chunks)
+      output.set(new Uint8Array(x.memory.buffer, r.output, chunks * 128))
+    }
+  }
+}
+
+function abortFromWasm (): never {
+  throw new Error('the piece WASM module aborted')
+}
