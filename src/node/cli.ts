@@ -38,8 +38,11 @@ async function assertFree (dataDir: string, host: string, port: number): Promise
 
 async function piece (file: string | undefined): Promise<number> {
   if (file === undefined) { process.stderr.write(`${USAGE}\n`); return 2 }
-  const { digest, v1, v2 } = await pieceOfFile(file)
+  const started = performance.now()
+  const { digest, v1, v2, hasher } = await pieceOfFile(file)
+  const secs = (performance.now() - started) / 1000
   process.stdout.write(`piece CID v2: ${String(v2)}\npiece CID v1: ${String(v1)}\npadded size:  ${digest.paddedBytes}\npayload:      ${digest.payloadBytes} bytes\n`)
+  process.stderr.write(`(${(digest.payloadBytes / 2 ** 20 / secs).toFixed(1)} MiB/s, ${hasher})\n`)
   return 0
 }
 
