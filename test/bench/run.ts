@@ -9,6 +9,10 @@
 //   4. message round trip on a devnet: JSON-RPC MpoolPush → executed receipt, against the block time
 //   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
 //      wallet's send → verified receipt time
+//   (BENCH_ONLY=headers,commp,state,roundtrip,browser picks sections)
+//   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
+//      node:crypto and @noble/hashes trees, against the Rust→WASM reference package
+//      (fr32-sha2-256-trunc254-padded-binary-tree-multihash)
 import '../../src/net/polyfills'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +28,10 @@ import {
 } from '../../src/core'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { startDevnet } from '../../src/node/devnet'
+import * as RustPiece from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
+import { PieceHasher, nobleNodeHasher, type NodeHasher } from '../../src/core'
+import { nodeCryptoHasher } from '../../src/node/node-hasher'
+import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 
@@ -225,8 +233,47 @@ async function benchBrowser (): Promise<void> {
   }
 }
 
-benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200))
-benchStateProofs()
-await benchRoundTrip()
-await benchBrowser()
+async function benchCommPNode (): Promise<void> {
+  const wasm = await loadPieceWasm()
+  const chunk = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24)
+  type Feed = (write: (c: Uint8Array) => void) => void
+  const rate = (mib: number, fn: (feed: Feed) => void): number => {
+    const t = performance.now()
+    fn((write) => { for (let i = 0; i < mib; i++) write(chunk) })
+    return mib / ((performance.now() - t) / 1000)
+  }
+  const reference = (mib: number): number => rate(mib, (feed) => {
+    const h = RustPiece.create()
+    feed((c) => h.write(c))
+    const out = new Uint8Array(h.multihashByteLength())
+    h.digestInto(out, 0, true)
+    h.free()
+  })
+  const ours = (mib: number, hasher: NodeHasher): number => rate(mib, (feed) => {
+    const h = new PieceHasher(hasher)
+    feed((c) => h.write(c))
+    h.digest()
+  })
+  console.log('\nCommP throughput, Node, one thread (streamed in 1 MiB chunks)')
+  for (const mib of [64, 1024]) {
+    const ref = reference(mib)
+    console.log(`  ${mib} MiB: reference package (Rust→WASM) ${fmt(ref)} MiB/s`)
+    const impls: Array<[string, NodeHasher]> = mib === 64
+      ? [['ours, WASM SIMD ×4', wasm.simd], ['ours, WASM scalar', wasm.scalar], ['ours, node:crypto', nodeCryptoHasher], ['ours, @noble/hashes', nobleNodeHasher]]
+      : [['ours, WASM SIMD ×4', wasm.simd]]
+    for (const [name, hasher] of impls) {
+      const r = ours(mib, hasher)
+      console.log(`    ${name.padEnd(22)} ${fmt(r)} MiB/s = ${fmt(r / ref, 2)}x reference`)
+    }
+  }
+}
+
+// BENCH_ONLY=commp,state (names below) runs a subset; all run by default
+const only = process.env.BENCH_ONLY?.split(',')
+const want = (name: string): boolean => only === undefined || only.includes(name)
+if (want('headers')) benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200))
+if (want('commp')) await benchCommPNode()
+if (want('state')) benchStateProofs()
+if (want('roundtrip')) await benchRoundTrip()
+if (want('browser')) await benchBrowser()
 process.exit(0)
