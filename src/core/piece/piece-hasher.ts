@@ -43,6 +43,14 @@ export interface PieceDigest {
   paddedBytes: number
 }
 
+/** A leaf's value and its Merkle path (siblings from the leaf level up), as a proof of possession carries them. */
+export interface LeafPath { leaf: number, value: Uint8Array, path: Uint8Array[] }
+
+interface Watch { leaf: number, value?: Uint8Array, path: Array<Uint8Array | undefined> }
+
+/** The other child of the same parent (arithmetic, not `^ 1`: indexes can pass 2^31 in a 64 GiB piece). */
+const sibling = (index: number): number => index % 2 === 0 ? index + 1 : index - 1
+
 export class PieceHasher {
   private readonly input = new Uint8Array(BATCH_CHUNKS * FR32_IN_BYTES)
   private inputUsed = 0
@@ -52,10 +60,19 @@ export class PieceHasher {
   private readonly pending: Array<Uint8Array | undefined> = []
   private leaves = 0
   private payloadBytes = 0
+  private readonly watches: Watch[]
+  private finished: PieceDigest | undefined
 
-  constructor (private readonly hasher: NodeHasher = nobleNodeHasher) {}
+  /**
+   * `watchLeaves`: leaf indexes whose value and Merkle path to keep while the tree is built, so a proof
+   * of possession needs one pass over the bytes and no stored tree.
+   */
+  constructor (private readonly hasher: NodeHasher = nobleNodeHasher, watchLeaves: number[] = []) {
+    this.watches = watchLeaves.map(leaf => ({ leaf, path: [] }))
+  }
 
   write (chunk: Uint8Array): void {
+    if (this.finished !== undefined) throw new Error('this piece is already digested')
     if (this.payloadBytes + chunk.length > MAX_PIECE_PAYLOAD_BYTES) throw new PieceTooLargeError()
     this.payloadBytes += chunk.length
     let at = 0
@@ -69,41 +86,81 @@ export class PieceHasher {
   }
 
   digest (): PieceDigest {
+    if (this.finished !== undefined) return this.finished
     if (this.payloadBytes < MIN_PIECE_PAYLOAD_BYTES) throw new PieceTooSmallError(this.payloadBytes)
     const chunks = Math.ceil(this.inputUsed / FR32_IN_BYTES)
     this.input.fill(0, this.inputUsed, chunks * FR32_IN_BYTES)
     fr32Pad(this.input, 0, this.padded, 0, chunks)
-    for (let l = 0; l < chunks * 4; l++) this.addNode(0, this.padded.slice(l * 32, l * 32 + 32))
+    for (let l = 0; l < chunks * 4; l++) this.addNode(0, this.padded.slice(l * 32, l * 32 + 32), this.leaves + l)
     this.leaves += chunks * 4
     this.inputUsed = 0
 
     let height = 0
     while (2 ** height < Math.max(MIN_LEAVES, this.leaves)) height++
+    // up the right edge: the last node holding real leaves at each height pairs with a zero subtree
     let node: Uint8Array | undefined
     for (let h = 0; h < height; h++) {
+      const count = Math.ceil(this.leaves / 2 ** h)
       const left = this.pending[h]
-      if (left !== undefined) node = this.pair(left, node ?? zeroComm(h, this.hasher))
-      else if (node !== undefined) node = this.pair(node, zeroComm(h, this.hasher))
+      if (left !== undefined || node !== undefined) {
+        if (left !== undefined && node !== undefined) node = this.pair(left, node)
+        else {
+          this.emit(h, count, zeroComm(h, this.hasher))
+          node = this.pair(left ?? node!, zeroComm(h, this.hasher))
+        }
+        this.emit(h + 1, (count - 1) >> 1, node)
+      }
     }
     const root = node ?? this.pending[height]!
     const paddedBytes = 32 * 2 ** height
-    return { root, height, padding: paddedBytes / FR32_OUT_BYTES * FR32_IN_BYTES - this.payloadBytes, payloadBytes: this.payloadBytes, paddedBytes }
+    this.finished = { root, height, padding: paddedBytes / FR32_OUT_BYTES * FR32_IN_BYTES - this.payloadBytes, payloadBytes: this.payloadBytes, paddedBytes }
+    return this.finished
+  }
+
+  /** The watched leaves' values and paths (after `digest`); leaves and siblings past the payload are zeros. */
+  paths (): LeafPath[] {
+    const d = this.digest()
+    return this.watches.map(w => {
+      if (w.leaf < 0 || w.leaf >= 2 ** d.height) throw new RangeError(`leaf ${w.leaf} is outside a piece of ${2 ** d.height} leaves`)
+      const path: Uint8Array[] = []
+      for (let h = 0; h < d.height; h++) path.push(w.path[h] ?? zeroComm(h, this.hasher))
+      return { leaf: w.leaf, value: w.value ?? new Uint8Array(32), path }
+    })
+  }
+
+  /** Keeps `node` (index `index` at height `h`) where a watched leaf needs it. */
+  private emit (h: number, index: number, node: Uint8Array): void {
+    for (const w of this.watches) {
+      if (h === 0 && index === w.leaf) w.value = node.slice()
+      if (sibling(Math.floor(w.leaf / 2 ** h)) === index) w.path[h] = node.slice()
+    }
+  }
+
+  /** Emits the nodes of one batch level (`count` nodes from `first`) that watched leaves need. */
+  private emitLevel (h: number, level: Uint8Array, first: number, count: number): void {
+    for (const w of this.watches) {
+      const want = [sibling(Math.floor(w.leaf / 2 ** h)), h === 0 ? w.leaf : -1]
+      for (const index of want) {
+        if (index >= first && index < first + count) this.emit(h, index, level.subarray((index - first) * 32, (index - first) * 32 + 32))
+      }
+    }
   }
 
   private hashFullBatch (): void {
     fr32Pad(this.input, 0, this.padded, 0, BATCH_CHUNKS)
     this.inputUsed = 0
-    // the batch's 1,024 leaves to one subtree root, a level at a time, in place
+    // the batch's 1,024 leaves to one subtree root, a level at a time
     let level = this.padded
     let count = BATCH_LEAVES
     for (let h = 0; h < BATCH_HEIGHT; h++) {
+      if (this.watches.length > 0) this.emitLevel(h, level, this.leaves / 2 ** h, count)
       const out = h % 2 === 0 ? this.scratch : this.padded
       this.hasher.hashPairs(level, out, count / 2)
       level = out
       count /= 2
     }
+    this.addNode(BATCH_HEIGHT, level.slice(0, 32), this.leaves / BATCH_LEAVES)
     this.leaves += BATCH_LEAVES
-    this.addNode(BATCH_HEIGHT, level.slice(0, 32))
   }
 
   private pair (left: Uint8Array, right: Uint8Array): Uint8Array {
@@ -115,14 +172,18 @@ export class PieceHasher {
     return out
   }
 
-  /** Places a subtree root (leaves in left-to-right order), merging with pending left siblings upwards. */
-  private addNode (height: number, node: Uint8Array): void {
+  /** Places node `index` of height `height` (nodes arrive left to right), merging with pending left siblings. */
+  private addNode (height: number, node: Uint8Array, index: number): void {
     let h = height
     let n = node
+    let i = index
+    if (this.watches.length > 0) this.emit(h, i, n)
     for (let left = this.pending[h]; left !== undefined; left = this.pending[h]) {
       this.pending[h] = undefined
       n = this.pair(left, n)
       h++
+      i = Math.floor(i / 2)
+      if (this.watches.length > 0) this.emit(h, i, n)
     }
     this.pending[h] = n
   }
