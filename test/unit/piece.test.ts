@@ -9,8 +9,10 @@ import * as RustHasher from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash
 import { CID } from 'multiformats/cid'
 import {
   PieceHasher, pieceDigest, pieceCidV1, pieceCidV2, parsePieceCidV2, fr32Pad, zeroComm,
-  MIN_PIECE_PAYLOAD_BYTES, FR32_IN_BYTES
+  MIN_PIECE_PAYLOAD_BYTES, FR32_IN_BYTES, SEGMENT_PAYLOAD_BYTES, SEGMENT_HEIGHT, combineSegments, nobleNodeHasher
 } from '../../src/core'
+
+const wasmLess = nobleNodeHasher
 
 /** Deterministic bytes (xorshift), so a failure names a reproducible size. */
 function bytes (n: number, seed = n): Uint8Array {
@@ -97,5 +99,20 @@ describe('FR32', () => {
       for (let l = 0; l < out.length / 32; l++) expect(out[l * 32 + 31]! & 0xc0).toBe(0)
       expect(unpad(out)).toEqual(input)
     }), { numRuns: 50 })
+  })
+})
+
+describe('segmented CommP (the worker pool’s split)', () => {
+  it.each([SEGMENT_PAYLOAD_BYTES + 1, 2 * SEGMENT_PAYLOAD_BYTES, 3 * SEGMENT_PAYLOAD_BYTES - 5000])('segments of %i bytes combine to the whole piece’s digest', (n) => {
+    const payload = bytes(n, 3)
+    const roots: Uint8Array[] = []
+    for (let at = 0; at < n; at += SEGMENT_PAYLOAD_BYTES) {
+      const seg = payload.subarray(at, Math.min(n, at + SEGMENT_PAYLOAD_BYTES))
+      const h = new PieceHasher(wasmLess)
+      h.write(seg)
+      roots.push(h.rootAt(SEGMENT_HEIGHT))
+    }
+    const whole = pieceDigest(payload)
+    expect(combineSegments(roots, n)).toEqual(whole)
   })
 })

@@ -5,7 +5,7 @@
 // the known zero-subtree roots.
 import { fr32Pad, FR32_IN_BYTES, FR32_OUT_BYTES } from './fr32'
 import { nobleNodeHasher, type NodeHasher } from './node-hash'
-import { zeroComm } from './zero-comm'
+import { zeroComm, liftRoot } from './zero-comm'
 
 /** FRC-0069: a payload must span more than two leaves. */
 export const MIN_PIECE_PAYLOAD_BYTES = 65
@@ -86,8 +86,23 @@ export class PieceHasher {
   }
 
   digest (): PieceDigest {
-    if (this.finished !== undefined) return this.finished
     if (this.payloadBytes < MIN_PIECE_PAYLOAD_BYTES) throw new PieceTooSmallError(this.payloadBytes)
+    return this.finish()
+  }
+
+  /**
+   * The root of what was written as a subtree of `height` (zeros after it): one segment of a piece split
+   * across workers, which may be shorter than a whole piece may be.
+   */
+  rootAt (height: number): Uint8Array {
+    if (this.payloadBytes === 0) throw new PieceTooSmallError(0)
+    const d = this.finish()
+    if (d.height > height) throw new RangeError(`${d.payloadBytes} bytes do not fit a subtree of height ${height}`)
+    return liftRoot(d.root, d.height, height, this.hasher)
+  }
+
+  private finish (): PieceDigest {
+    if (this.finished !== undefined) return this.finished
     const chunks = Math.ceil(this.inputUsed / FR32_IN_BYTES)
     this.input.fill(0, this.inputUsed, chunks * FR32_IN_BYTES)
     fr32Pad(this.input, 0, this.padded, 0, chunks)

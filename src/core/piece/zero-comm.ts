@@ -15,3 +15,10 @@ export function zeroComm (height: number, hasher: NodeHasher = nobleNodeHasher):
   }
   return levels[height]!
 }
+
+/** A subtree root of height `from` whose right neighbours are all zeros, as the root of height `to`. */
+export function liftRoot (root: Uint8Array, from: number, to: number, hasher: NodeHasher = nobleNodeHasher): Uint8Array {
+  let node = root
+  for (let h = from; h < to; h++) node = truncatedNode(node, zeroComm(h, hasher), hasher)
+  return node
+}
