@@ -1,0 +1,78 @@
+// The piece pool's scheduling, driven in-process: each "worker" is runPieceWorker on the far end of a
+// MessageChannel (the code a real worker runs), so splitting, combining, progress, cancellation and the
+// replacement of a dying worker are tested without a browser. test/browser covers real Workers.
+import { describe, it, expect, beforeAll } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { pieceDigest, pieceCidV2, SEGMENT_PAYLOAD_BYTES } from '../../src/core'
+import { createPiecePool, type WorkerLike } from '../../workers/piece-pool'
+import { runPieceWorker } from '../../workers/piece-worker'
+import { PIECE_WASM_PATH } from '../helpers/wasm'
+import type { PoolToWorker, WorkerToPool } from '../../workers/piece-protocol'
+
+let module: WebAssembly.Module
+beforeAll(async () => { module = await WebAssembly.compile(readFileSync(PIECE_WASM_PATH)) })
+
+/** A worker in this thread; `dieOnJob` makes it fail (as a crashed worker does) on its first n jobs. */
+function inProcessWorker (dieOnJob = 0): WorkerLike {
+  const { port1, port2 } = new MessageChannel()
+  const errorListeners: Array<(e: Event) => void> = []
+  let deaths = dieOnJob
+  runPieceWorker({
+    postMessage: (m: WorkerToPool, t?: Transferable[]) => { port2.postMessage(m, t ?? []) },
+    addEventListener: (_type, listener) => {
+      port2.addEventListener('message', (evt) => {
+        const msg = (evt as MessageEvent<PoolToWorker>).data
+        if (msg.type !== 'init' && deaths > 0) { deaths--; for (const l of errorListeners) l(new Event('error')); return }
+        listener(evt as MessageEvent<PoolToWorker>)
+      })
+    }
+  })
+  port2.start()
+  return {
+    postMessage: (m, t) => { port1.postMessage(m, t ?? []) },
+    addEventListener: ((type: string, listener: (evt: never) => void) => {
+      if (type === 'error') errorListeners.push(listener as (e: Event) => void)
+      else { port1.addEventListener('message', listener as (evt: Event) => void); port1.start() }
+    }) as WorkerLike['addEventListener'],
+    terminate: () => { port1.close(); port2.close() }
+  }
+}
+
+const payload = (n: number): Uint8Array<ArrayBuffer> => new Uint8Array(n).map((_, i) => (i * 2654435761) >>> 24)
+
+describe('piece pool', () => {
+  it('splits a large blob across workers and gets the whole piece, with progress', async () => {
+    const pool = createPiecePool({ size: 3, module, spawn: () => inProcessWorker() })
+    const bytes = payload(3 * SEGMENT_PAYLOAD_BYTES + 12_345)
+    const progress: number[] = []
+    const got = await pool.pieceOf(new Blob([bytes]), { onProgress: p => progress.push(p.bytesHashed) })
+    expect(String(got.v2)).toBe(String(pieceCidV2(pieceDigest(bytes))))
+    expect(progress[progress.length - 1]).toBe(bytes.length)
+    expect(progress).toHaveLength(4)
+    // a small blob is one job
+    const small = payload(100_000)
+    expect(String((await pool.pieceOf(new Blob([small]))).v2)).toBe(String(pieceCidV2(pieceDigest(small))))
+    await expect(pool.pieceOf(new Blob([new Uint8Array(64)]))).rejects.toMatchObject({ name: 'PieceTooSmallError' })
+    pool.close()
+  })
+
+  it('stops when the signal aborts', async () => {
+    const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker() })
+    const ctl = new AbortController()
+    const run = pool.pieceOf(new Blob([payload(6 * SEGMENT_PAYLOAD_BYTES)]), { signal: ctl.signal, onProgress: () => { ctl.abort(new DOMException('cancelled', 'AbortError')) } })
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' })
+    pool.close()
+  })
+
+  it('replaces a worker that dies and retries its segment once; a segment that kills twice fails by name', async () => {
+    let spawned = 0
+    const flaky = createPiecePool({ size: 2, module, spawn: () => inProcessWorker(spawned++ === 0 ? 1 : 0) })
+    const bytes = payload(2 * SEGMENT_PAYLOAD_BYTES + 5)
+    expect(String((await flaky.pieceOf(new Blob([bytes]))).v2)).toBe(String(pieceCidV2(pieceDigest(bytes))))
+    expect(spawned).toBe(3)
+    flaky.close()
+    const doomed = createPiecePool({ size: 1, module, spawn: () => inProcessWorker(1) })
+    await expect(doomed.pieceOf(new Blob([payload(1000)]))).rejects.toMatchObject({ name: 'PieceWorkerError' })
+    doomed.close()
+  })
+})

@@ -1,0 +1,15 @@
+// Messages between the page's piece pool and its hashing workers.
+import type { WireError, PieceDigest } from '../src/core'
+
+export type PoolToWorker =
+  | { type: 'init', module: WebAssembly.Module }
+  /** Root of one segment (any length up to a segment) at `height`; `bytes` is transferred. */
+  | { type: 'segment', id: number, bytes: ArrayBuffer, height: number }
+  /** The whole digest of a piece small enough to be one job. */
+  | { type: 'digest', id: number, bytes: ArrayBuffer }
+
+export type WorkerToPool =
+  | { type: 'ready' }
+  | { type: 'root', id: number, root: Uint8Array }
+  | { type: 'digest', id: number, digest: PieceDigest }
+  | { type: 'error', id: number, error: WireError }

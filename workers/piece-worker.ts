@@ -1,0 +1,37 @@
+// A hashing worker of the piece pool: the WASM SIMD node hash over segments the pool hands it. The entry
+// file only calls `runPieceWorker(self)`.
+import { PieceHasher, toWireError } from '../src/core'
+import { instantiatePieceWasm, type PieceWasm } from './wasm/piece-wasm'
+import type { PoolToWorker, WorkerToPool } from './piece-protocol'
+
+export interface PieceWorkerScope {
+  postMessage: (msg: WorkerToPool, transfer?: Transferable[]) => void
+  addEventListener: (type: 'message', listener: (evt: MessageEvent<PoolToWorker>) => void) => void
+}
+
+export function runPieceWorker (scope: PieceWorkerScope): void {
+  let wasm: Promise<PieceWasm> | undefined
+  scope.addEventListener('message', (evt) => {
+    const msg = evt.data
+    if (msg.type === 'init') {
+      wasm = instantiatePieceWasm(msg.module)
+      void wasm.then(() => { scope.postMessage({ type: 'ready' }) })
+      return
+    }
+    void (async () => {
+      try {
+        if (wasm === undefined) throw new Error('the piece worker was not initialised')
+        const hasher = new PieceHasher((await wasm).simd)
+        hasher.write(new Uint8Array(msg.bytes))
+        if (msg.type === 'segment') {
+          const root = hasher.rootAt(msg.height)
+          scope.postMessage({ type: 'root', id: msg.id, root }, [root.buffer])
+        } else {
+          scope.postMessage({ type: 'digest', id: msg.id, digest: hasher.digest() })
+        }
+      } catch (err) {
+        scope.postMessage({ type: 'error', id: msg.id, error: toWireError(err) })
+      }
+    })()
+  })
+}
