@@ -9,7 +9,7 @@ import {
 import type { PoolToWorker, WorkerToPool } from './piece-protocol'
 
 export interface WorkerLike {
-  postMessage: (msg: PoolToWorker, transfer?: Transferable[]) => void
+  postMessage: (msg: PoolToWorker, transfer: Transferable[]) => void
   addEventListener: ((type: 'message', listener: (evt: MessageEvent<WorkerToPool>) => void) => void) & ((type: 'error', listener: (evt: Event) => void) => void)
   terminate: () => void
 }
@@ -68,7 +68,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
       }
       pump()
     })
-    worker.postMessage({ type: 'init', module: init.module })
+    worker.postMessage({ type: 'init', module: init.module }, [])
     return slot
   }
 

@@ -4,11 +4,12 @@ import { useLightClient } from './use-light-client'
 import { registerServiceWorker } from './service-worker'
 import { ChainView } from './ChainView'
 import { WalletPanel } from './WalletPanel'
+import { PieceView } from './PieceView'
 import { SyncBadge } from './SyncBadge'
 
 export function App (): React.JSX.Element {
   const { status, wallet, fatal, call } = useLightClient()
-  const [tab, setTab] = useState<'chain' | 'wallet'>(location.hash === '#wallet' ? 'wallet' : 'chain')
+  const [tab, setTab] = useState<'chain' | 'wallet' | 'piece'>(location.hash === '#wallet' ? 'wallet' : location.hash === '#piece' ? 'piece' : 'chain')
   const [applyUpdate, setApplyUpdate] = useState<(() => void) | null>(null)
   useEffect(() => { registerServiceWorker((apply) => { setApplyUpdate(() => apply) }) }, [])
 
@@ -24,6 +25,7 @@ export function App (): React.JSX.Element {
       <nav className="tabs" role="tablist">
         <button type="button" role="tab" aria-selected={tab === 'chain'} data-testid="tab-chain" onClick={() => { setTab('chain'); history.replaceState(null, '', '#chain') }}>Chain</button>
         <button type="button" role="tab" aria-selected={tab === 'wallet'} data-testid="tab-wallet" onClick={() => { setTab('wallet'); history.replaceState(null, '', '#wallet') }}>Wallet</button>
+        <button type="button" role="tab" aria-selected={tab === 'piece'} data-testid="tab-piece" onClick={() => { setTab('piece'); history.replaceState(null, '', '#piece') }}>Piece</button>
       </nav>
       {applyUpdate !== null && (
         <div className="banner update" role="status">
@@ -42,6 +44,7 @@ export function App (): React.JSX.Element {
         {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
         {status !== null && tab === 'chain' && <ChainView status={status} call={call} />}
         {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
+        {tab === 'piece' && <PieceView />}
       </main>
     </div>
   )

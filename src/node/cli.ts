@@ -9,6 +9,7 @@ import { startDevnet } from './devnet'
 import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
 import { pieceOfFile } from './piece-file'
+import { buildPieceWasm } from './build-wasm'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
@@ -49,6 +50,7 @@ async function piece (file: string | undefined): Promise<number> {
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'piece') return await piece(rest[0])
+  if (command === 'build-wasm') { await buildPieceWasm(); return 0 }
   if (command !== 'devnet') {
     process.stderr.write(`${USAGE}\n`)
     return command === undefined || command === '--help' ? 0 : 2
@@ -75,6 +77,7 @@ async function main (argv: string[]): Promise<number> {
     await assertFree(path.resolve(values.data), '127.0.0.1', Number(values.port))
     await assertFree(path.resolve(values.data), '127.0.0.1', Number(values['rpc-port']))
     process.stdout.write('coffer: building the app…\n')
+    await buildPieceWasm()
     const { build } = await import('vite')
     await build({ configFile: path.join(root, 'vite.config.ts'), logLevel: 'warn' })
   }

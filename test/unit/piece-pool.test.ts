@@ -29,7 +29,7 @@ function inProcessWorker (dieOnJob = 0): WorkerLike {
   })
   port2.start()
   return {
-    postMessage: (m, t) => { port1.postMessage(m, t ?? []) },
+    postMessage: (m, t) => { port1.postMessage(m, t) },
     addEventListener: ((type: string, listener: (evt: never) => void) => {
       if (type === 'error') errorListeners.push(listener as (e: Event) => void)
       else { port1.addEventListener('message', listener as (evt: Event) => void); port1.start() }

@@ -1,0 +1,17 @@
+// The page's piece pool: one WASM module compiled once and shared, a hashing worker per core.
+import wasmUrl from '../../workers/wasm/build/piece.wasm?url'
+import { createPiecePool, type PiecePool } from '../../workers/piece-pool'
+
+let pool: Promise<PiecePool> | undefined
+
+export async function piecePool (): Promise<PiecePool> {
+  pool ??= (async () => {
+    const module = await WebAssembly.compileStreaming(fetch(wasmUrl))
+    return createPiecePool({
+      size: navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 2,
+      module,
+      spawn: () => new Worker(new URL('../../workers/piece-hasher.worker.ts', import.meta.url), { type: 'module', name: 'coffer-piece-hasher' })
+    })
+  })()
+  return await pool
+}
