@@ -162,6 +162,45 @@ async function benchWalletInBrowser (page: import('playwright-core').Page, url: 
   console.log(`  wallet: send (sign, gossip) → receipt verified against two headers: ${sendMs} ms`)
 }
 
+async function benchPieceInBrowser (page: import('playwright-core').Page, url: string): Promise<void> {
+  const { writeFile, rm } = await import('node:fs/promises')
+  const os = await import('node:os')
+  await page.goto(url)
+  await page.click('[data-testid=tab-piece]')
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency)
+  console.log(`  piece CIDs in the page's worker pool (${cores} workers, WASM SIMD), file chosen in the Piece tab:`)
+  for (const mib of [64, 1024]) {
+    const file = path.join(os.tmpdir(), `coffer-bench-${mib}.bin`)
+    const block = Buffer.alloc(1 << 20)
+    for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24
+    await writeFile(file, Buffer.concat(Array.from({ length: mib }, () => block)))
+    let peak = 0
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await page.evaluate(async () => {
+          const p = performance as unknown as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number }> }
+          return p.measureUserAgentSpecificMemory === undefined || !crossOriginIsolated ? null : (await p.measureUserAgentSpecificMemory()).bytes
+        }).catch(() => null)
+        if (m !== null) peak = Math.max(peak, m)
+        await new Promise(resolve => setTimeout(resolve, 500))
+      }
+    })()
+    const before = await page.textContent('[data-testid=piece-cid-v2]').catch(() => null)
+    await page.setInputFiles('[data-testid=piece-file]', file)
+    await page.waitForFunction((prev) => {
+      const el = document.querySelector('[data-testid=piece-cid-v2]')
+      return el !== null && el.textContent !== prev
+    }, before, { timeout: 600_000, polling: 100 })
+    sampling = false
+    await sampler
+    const rate = Number((await page.textContent('[data-testid=piece-rate]'))?.match(/([\d.]+) MiB\/s/)?.[1])
+    const ref = referenceMiBps.get(mib)
+    console.log(`    ${String(mib).padStart(4)} MiB: ${fmt(rate)} MiB/s${ref === undefined ? '' : ` = ${fmt(rate / ref, 2)}x the reference package (its Node figure above)`}; JS memory (page + workers) peak ${peak === 0 ? 'n/a' : `${fmt(peak / 2 ** 20)} MiB`}`)
+    await rm(file, { force: true })
+  }
+}
+
 async function benchBrowser (): Promise<void> {
   const distDir = requireBuiltApp()
   const dataDir = path.join(root, '.coffer', `bench-${HEADERS}`)
@@ -227,11 +266,15 @@ async function benchBrowser (): Promise<void> {
     console.log(`  memory after sync (JS, measured):  worker ${heap === null ? 'n/a' : `${fmt(heap / 2 ** 20)} MiB`}   (page: ${pageHeap === null ? 'n/a' : `${fmt(pageHeap / 2 ** 20)} MiB`})`)
     await benchWorkerSignatures(page, distDir)
     await benchWalletInBrowser(page, devnet.url!)
+    await benchPieceInBrowser(page, devnet.url!)
   } finally {
     await browser.close()
     await devnet.stop()
   }
 }
+
+/** The reference package's Node figure per input size, for the browser figures' ratios. */
+const referenceMiBps = new Map<number, number>()
 
 async function benchCommPNode (): Promise<void> {
   const wasm = await loadPieceWasm()
@@ -257,6 +300,7 @@ async function benchCommPNode (): Promise<void> {
   console.log('\nCommP throughput, Node, one thread (streamed in 1 MiB chunks)')
   for (const mib of [64, 1024]) {
     const ref = reference(mib)
+    referenceMiBps.set(mib, ref)
     console.log(`  ${mib} MiB: reference package (Rust→WASM) ${fmt(ref)} MiB/s`)
     const impls: Array<[string, NodeHasher]> = mib === 64
       ? [['ours, WASM SIMD ×4', wasm.simd], ['ours, WASM scalar', wasm.scalar], ['ours, node:crypto', nodeCryptoHasher], ['ours, @noble/hashes', nobleNodeHasher]]
