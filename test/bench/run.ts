@@ -9,7 +9,8 @@
 //   4. message round trip on a devnet: JSON-RPC MpoolPush → executed receipt, against the block time
 //   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
 //      wallet's send → verified receipt time
-//   (BENCH_ONLY=headers,commp,state,roundtrip,browser picks sections)
+//   (BENCH_ONLY=headers,commp,pdp,state,roundtrip,browser picks sections)
+//   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
 //      node:crypto and @noble/hashes trees, against the Rust→WASM reference package
 //      (fr32-sha2-256-trunc254-padded-binary-tree-multihash)
@@ -29,7 +30,9 @@ import {
 import { randomBytes } from '@noble/hashes/utils.js'
 import { startDevnet } from '../../src/node/devnet'
 import * as RustPiece from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
-import { PieceHasher, nobleNodeHasher, type NodeHasher } from '../../src/core'
+import {
+  PieceHasher, nobleNodeHasher, zeroComm, pieceCidV1, deriveChallenges, encodePossessionProof, verifyPossession, type NodeHasher
+} from '../../src/core'
 import { nodeCryptoHasher } from '../../src/node/node-hasher'
 import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
@@ -312,11 +315,34 @@ async function benchCommPNode (): Promise<void> {
   }
 }
 
+/** A 5-challenge proof on a 32 GiB piece (all zeros, so the proof is known without hashing 32 GiB). */
+async function benchPossession (): Promise<void> {
+  const wasm = await loadPieceWasm()
+  const height = 30
+  const set = { pieces: [{ pieceCid: pieceCidV1(zeroComm(height)), paddedBytes: 32 * 2 ** height }] }
+  const seed = new Uint8Array(32).fill(9)
+  const path = Array.from({ length: height }, (_, h) => zeroComm(h))
+  const proof = encodePossessionProof(deriveChallenges(seed, set, 5).map(c => ({ ...c, value: new Uint8Array(32), path })))
+  const time = (check?: Parameters<typeof verifyPossession>[4]): number => {
+    verifyPossession(set, seed, 5, proof, check)
+    const runs = 300
+    const t = performance.now()
+    for (let i = 0; i < runs; i++) verifyPossession(set, seed, 5, proof, check)
+    return (performance.now() - t) / runs
+  }
+  const ts = time()
+  const w = time(wasm.verifyMerklePath)
+  console.log(`\nproof of possession, 5 challenges on a 32 GiB piece (${proof.length} bytes of proof), Node`)
+  console.log(`  TypeScript verifier (@noble/hashes): ${fmt(ts * 1000)} µs per proof, ${fmt(ts * 1000 / 5)} µs per challenge`)
+  console.log(`  WASM verifier:                       ${fmt(w * 1000)} µs per proof, ${fmt(w * 1000 / 5)} µs per challenge = ${fmt(ts / w, 2)}x faster`)
+}
+
 // BENCH_ONLY=commp,state (names below) runs a subset; all run by default
 const only = process.env.BENCH_ONLY?.split(',')
 const want = (name: string): boolean => only === undefined || only.includes(name)
 if (want('headers')) benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200))
 if (want('commp')) await benchCommPNode()
+if (want('pdp')) await benchPossession()
 if (want('state')) benchStateProofs()
 if (want('roundtrip')) await benchRoundTrip()
 if (want('browser')) await benchBrowser()

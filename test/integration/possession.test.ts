@@ -40,10 +40,10 @@ beforeAll(async () => {
 afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
 describe('proof of possession', () => {
-  it('proves from disk and verifies, with the TypeScript and the WASM node hash', async () => {
+  it('proves from disk and verifies, with the TypeScript and the WASM verifier', async () => {
     const proof = await provePossession(set, files, SEED, COUNT, wasm.simd)
     expect(() => verifyPossession(set, SEED, COUNT, proof)).not.toThrow()
-    expect(() => verifyPossession(set, SEED, COUNT, proof, wasm.scalar)).not.toThrow()
+    expect(() => verifyPossession(set, SEED, COUNT, proof, wasm.verifyMerklePath)).not.toThrow()
     expect(decodePossessionProof(proof).map(p => [p.piece, p.leaf])).toEqual(deriveChallenges(SEED, set, COUNT).map(c => [c.piece, c.leaf]))
     // the proof set itself round-trips as Filecoin PieceInfo tuples
     expect(decodeProofSet(encodeProofSet(set)).pieces.map(p => String(p.pieceCid))).toEqual(set.pieces.map(p => String(p.pieceCid)))
@@ -64,8 +64,10 @@ describe('proof of possession', () => {
       mutate(copy)
       return encodePossessionProof(copy)
     }
-    expect(() => verifyPossession(set, SEED, COUNT, tampered(a => { a[0]!.value[7]! ^= 1 }))).toThrow(expect.objectContaining({ code: 'BAD_PATH' }))
-    expect(() => verifyPossession(set, SEED, COUNT, tampered(a => { a[2]!.path[3]![0]! ^= 0x80 }))).toThrow(expect.objectContaining({ code: 'BAD_PATH' }))
+    for (const check of [undefined, wasm.verifyMerklePath]) {
+      expect(() => verifyPossession(set, SEED, COUNT, tampered(a => { a[0]!.value[7]! ^= 1 }), check)).toThrow(expect.objectContaining({ code: 'BAD_PATH' }))
+      expect(() => verifyPossession(set, SEED, COUNT, tampered(a => { a[2]!.path[3]![0]! ^= 0x80 }), check)).toThrow(expect.objectContaining({ code: 'BAD_PATH' }))
+    }
     expect(() => verifyPossession(set, SEED, COUNT, tampered(a => { a[1]!.leaf += 1 }))).toThrow(expect.objectContaining({ code: 'WRONG_CHALLENGE' }))
     expect(() => verifyPossession(set, SEED, COUNT, tampered(a => { a.pop() }))).toThrow(expect.objectContaining({ code: 'WRONG_CHALLENGE' }))
     const otherRoot = { pieces: set.pieces.map((p, i) => i === answers[0]!.piece ? { ...p, pieceCid: set.pieces[(i + 1) % set.pieces.length]!.pieceCid } : p) }
@@ -76,6 +78,7 @@ describe('proof of possession', () => {
       const bad = proof.slice()
       bad[at]! ^= x
       expect(() => verifyPossession(set, SEED, COUNT, bad)).toThrow(expect.objectContaining({ name: 'PossessionProofError' }))
+      expect(() => verifyPossession(set, SEED, COUNT, bad, wasm.verifyMerklePath)).toThrow(expect.objectContaining({ name: 'PossessionProofError' }))
     }), { numRuns: 200 })
   })
 

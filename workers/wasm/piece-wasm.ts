@@ -9,6 +9,7 @@ interface PieceExports {
   hashPairs: (input: number, output: number, pairs: number) => void
   hashPairsX4: (input: number, output: number, pairs: number) => void
   fr32Pad: (input: number, output: number, chunks: number) => void
+  verifyPath: (root: number, value: number, path: number, levels: number, leaf: bigint, scratch: number) => number
 }
 
 export interface PieceWasm {
@@ -17,6 +18,8 @@ export interface PieceWasm {
   /** One pair at a time (the same compression, without lanes). */
   scalar: NodeHasher
   fr32Pad: (input: Uint8Array, output: Uint8Array, chunks: number) => void
+  /** The whole Merkle path check inside WASM (same contract as core's verifyMerklePath). */
+  verifyMerklePath: (root: Uint8Array, leaf: number, value: Uint8Array, path: Uint8Array[]) => boolean
 }
 
 export async function instantiatePieceWasm (source: BufferSource | WebAssembly.Module): Promise<PieceWasm> {
@@ -47,6 +50,15 @@ export async function instantiatePieceWasm (source: BufferSource | WebAssembly.M
       new Uint8Array(x.memory.buffer, r.input, chunks * 127).set(input.subarray(0, chunks * 127))
       x.fr32Pad(r.input, r.output, chunks)
       output.set(new Uint8Array(x.memory.buffer, r.output, chunks * 128))
+    },
+    verifyMerklePath (root, leaf, value, path) {
+      if (root.length !== 32 || value.length !== 32 || !Number.isSafeInteger(leaf) || leaf < 0 || leaf >= 2 ** path.length || path.some(p => p.length !== 32)) return false
+      const r = regions(64 + path.length * 32, 64)
+      const mem = new Uint8Array(x.memory.buffer)
+      mem.set(root, r.input)
+      mem.set(value, r.input + 32)
+      path.forEach((p, k) => { mem.set(p, r.input + 64 + k * 32) })
+      return x.verifyPath(r.input, r.input + 32, r.input + 64, path.length, BigInt(leaf), r.output) === 1
     }
   }
 }

@@ -6,7 +6,9 @@ import { deriveChallenges } from './challenges'
 import { pieceRoot, type ProofSet } from './proof-set'
 import { verifyMerklePath } from './merkle-path'
 import { PossessionProofError } from './errors'
-import { nobleNodeHasher, type NodeHasher } from '../piece/node-hash'
+
+/** Checks one leaf's path to a root: core's verifyMerklePath, or the WASM module's. */
+export type PathCheck = (root: Uint8Array, leaf: number, value: Uint8Array, path: Uint8Array[]) => boolean
 
 export interface ChallengeProof { piece: number, leaf: number, value: Uint8Array, path: Uint8Array[] }
 
@@ -34,7 +36,7 @@ export function decodePossessionProof (bytes: Uint8Array): ChallengeProof[] {
 }
 
 /** Throws PossessionProofError unless `proofBytes` answers the `count` challenges `seed` derives for `set`. */
-export function verifyPossession (set: ProofSet, seed: Uint8Array, count: number, proofBytes: Uint8Array, hasher: NodeHasher = nobleNodeHasher): void {
+export function verifyPossession (set: ProofSet, seed: Uint8Array, count: number, proofBytes: Uint8Array, check: PathCheck = verifyMerklePath): void {
   const proofs = decodePossessionProof(proofBytes)
   const challenges = deriveChallenges(seed, set, count)
   if (proofs.length !== challenges.length) throw new PossessionProofError('WRONG_CHALLENGE', `${proofs.length} answers for ${challenges.length} challenges`)
@@ -43,6 +45,6 @@ export function verifyPossession (set: ProofSet, seed: Uint8Array, count: number
     if (p.piece !== c.piece || p.leaf !== c.leaf) throw new PossessionProofError('WRONG_CHALLENGE', `answer ${i} is for piece ${p.piece} leaf ${p.leaf}, challenged piece ${c.piece} leaf ${c.leaf}`)
     const piece = set.pieces[c.piece]!
     if (p.path.length !== Math.log2(piece.paddedBytes / 32)) throw new PossessionProofError('BAD_PATH', `answer ${i}: path of ${p.path.length} levels for a tree of ${Math.log2(piece.paddedBytes / 32)}`)
-    if (!verifyMerklePath(pieceRoot(piece), p.leaf, p.value, p.path, hasher)) throw new PossessionProofError('BAD_PATH', `answer ${i}: leaf and path do not hash to piece ${c.piece}'s root`)
+    if (!check(pieceRoot(piece), p.leaf, p.value, p.path)) throw new PossessionProofError('BAD_PATH', `answer ${i}: leaf and path do not hash to piece ${c.piece}'s root`)
   })
 }

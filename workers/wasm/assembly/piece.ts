@@ -151,3 +151,22 @@ export function fr32Pad (input: usize, output: usize, chunks: i32): void {
     store<u8>(o + 127, load<u8>(i + 126) >> 2)
   }
 }
+
+/**
+ * Merkle path check: hashes the 32-byte leaf at `value` up through `levels` siblings at `path` (leaf level
+ * first), taking the left/right order from the bits of `leaf`, and compares with the 32-byte `root`.
+ * Returns 1 on a match. `scratch` is 64 bytes the host leaves free.
+ */
+export function verifyPath (root: usize, value: usize, path: usize, levels: i32, leaf: u64, scratch: usize): i32 {
+  memory.copy(scratch, value, 32)
+  let index = leaf
+  for (let k = 0; k < levels; k++) {
+    const sib = path + <usize>k * 32
+    if ((index & 1) == 0) memory.copy(scratch + 32, sib, 32)
+    else { memory.copy(scratch + 32, scratch, 32); memory.copy(scratch, sib, 32) }
+    hashOne(scratch, scratch)
+    index >>= 1
+  }
+  return i32(load<u64>(scratch) == load<u64>(root) && load<u64>(scratch + 8) == load<u64>(root + 8) &&
+    load<u64>(scratch + 16) == load<u64>(root + 16) && load<u64>(scratch + 24) == load<u64>(root + 24))
+}
