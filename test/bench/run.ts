@@ -9,7 +9,8 @@
 //   4. message round trip on a devnet: JSON-RPC MpoolPush → executed receipt, against the block time
 //   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
 //      wallet's send → verified receipt time
-//   (BENCH_ONLY=headers,commp,pdp,state,roundtrip,browser picks sections)
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser picks sections)
+//   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
 //      node:crypto and @noble/hashes trees, against the Rust→WASM reference package
@@ -29,6 +30,7 @@ import {
 } from '../../src/core'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { startDevnet } from '../../src/node/devnet'
+import { startAppServer } from '../../src/node/app-server'
 import * as RustPiece from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
 import {
   PieceHasher, nobleNodeHasher, zeroComm, pieceCidV1, deriveChallenges, encodePossessionProof, verifyPossession, type NodeHasher
@@ -315,6 +317,48 @@ async function benchCommPNode (): Promise<void> {
   }
 }
 
+/** CommP in headless Chromium: the reference package and ours, measured in the same page. */
+async function benchCommPChromium (): Promise<void> {
+  const { build } = await import('vite')
+  const { mkdtemp, rm } = await import('node:fs/promises')
+  const os = await import('node:os')
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-page-'))
+  await build({ root: path.join(root, 'test/bench/page'), configFile: false, logLevel: 'warn', build: { outDir, target: 'es2022', emptyOutDir: true }, worker: { format: 'es' } })
+  const server = await startAppServer({ distDir: outDir, host: '127.0.0.1', port: 0, bootstrap: () => { throw new Error('no bootstrap here') }, crossOriginIsolated: true })
+  const browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
+  try {
+    const page = await browser.context.newPage()
+    await page.goto(server.url)
+    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready')
+    type Bench = { cores: number, reference: (m: number) => number, noble: (m: number) => number, pool: (size: number) => Promise<{ rate: number, v2: string }> }
+    const cores = await page.evaluate(() => (window as unknown as { bench: Bench }).bench.cores)
+    console.log(`\nCommP throughput in headless Chromium (${cores} cores), same page, ratios to the reference package`)
+    for (const mib of [64, 1024]) {
+      const ref = await page.evaluate((m) => (window as unknown as { bench: Bench }).bench.reference(m), mib)
+      console.log(`  ${mib} MiB: reference package (Rust→WASM, page thread) ${fmt(ref)} MiB/s`)
+      const file = path.join(os.tmpdir(), `coffer-bench-commp-${mib}.bin`)
+      const { writeFile } = await import('node:fs/promises')
+      const block = Buffer.alloc(1 << 20)
+      for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24
+      await writeFile(file, Buffer.concat(Array.from({ length: mib }, () => block)))
+      await page.setInputFiles('#file', file)
+      for (const size of [1, cores]) {
+        const r = await page.evaluate(async (s) => await (window as unknown as { bench: Bench }).bench.pool(s), size)
+        console.log(`    ours, WASM pool of ${size} worker${size === 1 ? ' ' : 's'}   ${fmt(r.rate)} MiB/s = ${fmt(r.rate / ref, 2)}x reference`)
+      }
+      if (mib === 64) {
+        const n = await page.evaluate((m) => (window as unknown as { bench: Bench }).bench.noble(m), mib)
+        console.log(`    ours, @noble/hashes (page)  ${fmt(n)} MiB/s = ${fmt(n / ref, 2)}x reference`)
+      }
+      await rm(file, { force: true })
+    }
+  } finally {
+    await browser.close()
+    await server.close()
+    await rm(outDir, { recursive: true, force: true })
+  }
+}
+
 /** A 5-challenge proof on a 32 GiB piece (all zeros, so the proof is known without hashing 32 GiB). */
 async function benchPossession (): Promise<void> {
   const wasm = await loadPieceWasm()
@@ -342,6 +386,7 @@ const only = process.env.BENCH_ONLY?.split(',')
 const want = (name: string): boolean => only === undefined || only.includes(name)
 if (want('headers')) benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200))
 if (want('commp')) await benchCommPNode()
+if (want('commp-browser')) await benchCommPChromium()
 if (want('pdp')) await benchPossession()
 if (want('state')) benchStateProofs()
 if (want('roundtrip')) await benchRoundTrip()
