@@ -25,6 +25,8 @@ export interface PieceResult { digest: PieceDigest, v1: CID, v2: CID }
 
 export interface PiecePool {
   pieceOf: (blob: Blob, opts?: { signal?: AbortSignal, onProgress?: (p: PieceProgress) => void }) => Promise<PieceResult>
+  /** Checks a proof of possession in a worker's WASM verifier; rejects with PossessionProofError (name, code). */
+  verifyPossession: (proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array) => Promise<void>
   close: () => void
 }
 
@@ -33,7 +35,7 @@ export class PieceWorkerError extends Error {
   override name = 'PieceWorkerError'
 }
 
-interface Job { msg: PoolToWorker, transfer: ArrayBuffer, resolve: (m: WorkerToPool) => void, reject: (e: Error) => void, tries: number }
+interface Job { msg: PoolToWorker, transfer?: ArrayBuffer, resolve: (m: WorkerToPool) => void, reject: (e: Error) => void, tries: number }
 interface Slot { worker: WorkerLike, ready: Promise<void>, job: Job | null }
 
 const fromWire = (e: WireError): Error => Object.assign(new Error(e.message), { name: e.name, code: e.code })
@@ -78,15 +80,18 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
       const job = queue.shift()!
       slot.job = job
       // a retried job's buffer was transferred away the first time: send a copy each time
-      const bytes = job.transfer.slice(0)
-      void slot.ready.then(() => { slot.worker.postMessage({ ...job.msg, bytes } as PoolToWorker, [bytes]) })
+      const bytes = job.transfer?.slice(0)
+      void slot.ready.then(() => {
+        if (bytes === undefined) slot.worker.postMessage(job.msg, [])
+        else slot.worker.postMessage({ ...job.msg, bytes } as PoolToWorker, [bytes])
+      })
     }
   }
 
   for (let i = 0; i < Math.max(1, init.size); i++) slots.push(start())
 
-  const run = async (msg: PoolToWorker & { bytes: ArrayBuffer }): Promise<WorkerToPool> => await new Promise((resolve, reject) => {
-    queue.push({ msg, transfer: msg.bytes, resolve, reject, tries: 0 })
+  const run = async (msg: PoolToWorker): Promise<WorkerToPool> => await new Promise((resolve, reject) => {
+    queue.push({ msg, transfer: 'bytes' in msg ? msg.bytes : undefined, resolve, reject, tries: 0 })
     pump()
   })
 
@@ -133,6 +138,10 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         digest = combineSegments(roots, total)
       }
       return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest) }
+    },
+    async verifyPossession (proofSet, seed, count, proof) {
+      const reply = await run({ type: 'verify', id: 0, proofSet, seed, count, proof })
+      if (reply.type !== 'verified') throw new PieceWorkerError('unexpected reply')
     },
     close () {
       for (const s of slots) s.worker.terminate()

@@ -7,9 +7,12 @@ export type PoolToWorker =
   | { type: 'segment', id: number, bytes: ArrayBuffer, height: number }
   /** The whole digest of a piece small enough to be one job. */
   | { type: 'digest', id: number, bytes: ArrayBuffer }
+  /** Checks a proof of possession (DAG-CBOR proof set and proof) in the WASM verifier. */
+  | { type: 'verify', id: number, proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array }
 
 export type WorkerToPool =
   | { type: 'ready' }
   | { type: 'root', id: number, root: Uint8Array }
   | { type: 'digest', id: number, digest: PieceDigest }
+  | { type: 'verified', id: number }
   | { type: 'error', id: number, error: WireError }

@@ -1,6 +1,6 @@
-// A hashing worker of the piece pool: the WASM SIMD node hash over segments the pool hands it. The entry
-// file only calls `runPieceWorker(self)`.
-import { PieceHasher, toWireError } from '../src/core'
+// A hashing worker of the piece pool: the WASM SIMD node hash over segments the pool hands it, and the WASM
+// proof-of-possession verifier. The entry file only calls `runPieceWorker(self)`.
+import { PieceHasher, verifyPossession, decodeProofSet, toWireError } from '../src/core'
 import { instantiatePieceWasm, type PieceWasm } from './wasm/piece-wasm'
 import type { PoolToWorker, WorkerToPool } from './piece-protocol'
 
@@ -21,6 +21,11 @@ export function runPieceWorker (scope: PieceWorkerScope): void {
     void (async () => {
       try {
         if (wasm === undefined) throw new Error('the piece worker was not initialised')
+        if (msg.type === 'verify') {
+          verifyPossession(decodeProofSet(msg.proofSet), msg.seed, msg.count, msg.proof, (await wasm).verifyMerklePath)
+          scope.postMessage({ type: 'verified', id: msg.id })
+          return
+        }
         const hasher = new PieceHasher((await wasm).simd)
         hasher.write(new Uint8Array(msg.bytes))
         if (msg.type === 'segment') {

@@ -5,6 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Piece } from '@web3-storage/data-segment'
+import { readdirSync } from 'node:fs'
+import { pieceCidV1, zeroComm, deriveChallenges, encodePossessionProof, encodeProofSet } from '../../src/core'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { launchChromium, chromiumPath } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
@@ -45,6 +47,32 @@ describe('piece CIDs in Chromium', () => {
     await page.setInputFiles('[data-testid=piece-file]', big)
     await page.click('[data-testid=piece-cancel]', { timeout: 15_000 })
     await expect.poll(async () => await page.textContent('[data-testid=piece-error]').catch(() => null), { timeout: 15_000 }).toBe('Cancelled.')
+
+    // the WASM proof-of-possession verifier in a real browser worker (the app's own worker asset)
+    const assets = readdirSync(path.join(distDir, 'assets'))
+    const workerUrl = `/assets/${assets.find(f => /^piece-hasher\.worker.*\.js$/.test(f))!}`
+    const wasmUrl = `/assets/${assets.find(f => /^piece-.*\.wasm$/.test(f))!}`
+    const set = { pieces: [{ pieceCid: pieceCidV1(zeroComm(30)), paddedBytes: 32 * 2 ** 30 }] }
+    const seed = new Uint8Array(32).fill(5)
+    const zeroPath = Array.from({ length: 30 }, (_, h) => zeroComm(h))
+    const answers = deriveChallenges(seed, set, 5).map(c => ({ ...c, value: new Uint8Array(32), path: zeroPath }))
+    const good = encodePossessionProof(answers)
+    const bad = encodePossessionProof(answers.map((a, i) => i === 3 ? { ...a, path: a.path.map((p, h) => h === 17 ? p.map(b => b ^ 1) : p) } : a))
+    const verdicts = await page.evaluate(async ({ workerUrl, wasmUrl, setBytes, seed, proofs }) => {
+      const module = await WebAssembly.compileStreaming(fetch(wasmUrl))
+      const w = new Worker(workerUrl, { type: 'module' })
+      const ask = async (msg: unknown): Promise<{ type: string, error?: { name: string, code?: string } }> => await new Promise(resolve => {
+        w.onmessage = (e) => { if (e.data.type !== 'ready') resolve(e.data) }
+        w.postMessage(msg)
+      })
+      w.postMessage({ type: 'init', module })
+      const out = []
+      for (const proof of proofs) out.push(await ask({ type: 'verify', id: 1, proofSet: new Uint8Array(setBytes), seed: new Uint8Array(seed), count: 5, proof: new Uint8Array(proof) }))
+      w.terminate()
+      return out
+    }, { workerUrl, wasmUrl, setBytes: [...encodeProofSet(set)], seed: [...seed], proofs: [[...good], [...bad]] })
+    expect(verdicts[0]).toMatchObject({ type: 'verified' })
+    expect(verdicts[1]).toMatchObject({ type: 'error', error: { name: 'PossessionProofError', code: 'BAD_PATH' } })
     expect(errors).toEqual([])
   })
 })

@@ -76,3 +76,18 @@ describe('piece pool', () => {
     doomed.close()
   })
 })
+
+describe('proof-of-possession verification in a pool worker', () => {
+  it('accepts a good proof and names a bad one', async () => {
+    const { pieceCidV1, zeroComm, deriveChallenges, encodePossessionProof, encodeProofSet } = await import('../../src/core')
+    const set = { pieces: [{ pieceCid: pieceCidV1(zeroComm(20)), paddedBytes: 32 * 2 ** 20 }] }
+    const seed = new Uint8Array(32).fill(3)
+    const path = Array.from({ length: 20 }, (_, h) => zeroComm(h))
+    const good = encodePossessionProof(deriveChallenges(seed, set, 5).map(c => ({ ...c, value: new Uint8Array(32), path })))
+    const bad = encodePossessionProof(deriveChallenges(seed, set, 5).map(c => ({ ...c, value: new Uint8Array(32).fill(1), path })))
+    const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker() })
+    await pool.verifyPossession(encodeProofSet(set), seed, 5, good)
+    await expect(pool.verifyPossession(encodeProofSet(set), seed, 5, bad)).rejects.toMatchObject({ name: 'PossessionProofError', code: 'BAD_PATH' })
+    pool.close()
+  })
+})
