@@ -1,0 +1,25 @@
+// The piece pool on Node: the same pool and worker code as the browser's, over worker_threads, one thread
+// per core. Providers use it for CommP of large files.
+import { Worker } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+import { readFile } from 'node:fs/promises'
+import { createPiecePool, type PiecePool, type WorkerLike } from '../../workers/piece-pool'
+import type { PoolToWorker, WorkerToPool } from '../../workers/piece-protocol'
+import { PIECE_WASM_OUT } from './build-wasm'
+
+function threadWorker (): WorkerLike {
+  const w = new Worker(new URL('./piece-thread.mjs', import.meta.url))
+  return {
+    postMessage: (msg: PoolToWorker, transfer: Transferable[]) => { w.postMessage(msg, transfer as ArrayBuffer[]) },
+    addEventListener: ((type: 'message' | 'error', listener: (evt: never) => void) => {
+      if (type === 'message') w.on('message', (data: WorkerToPool) => { (listener as (e: MessageEvent<WorkerToPool>) => void)({ data } as MessageEvent<WorkerToPool>) })
+      else w.on('error', () => { (listener as (e: Event) => void)(new Event('error')) })
+    }) as WorkerLike['addEventListener'],
+    terminate: () => { void w.terminate() }
+  }
+}
+
+export async function createNodePiecePool (size = availableParallelism()): Promise<PiecePool> {
+  const module = await WebAssembly.compile(await readFile(PIECE_WASM_OUT))
+  return createPiecePool({ size, module, spawn: threadWorker })
+}
