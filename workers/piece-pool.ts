@@ -23,8 +23,15 @@ export interface PiecePoolInit {
 export interface PieceProgress { bytesHashed: number, totalBytes: number }
 export interface PieceResult { digest: PieceDigest, v1: CID, v2: CID }
 
+/** What the pool reads: a Blob or File in the browser; a file read by position on Node. */
+export interface PieceSource {
+  size: number
+  slice: (start: number, end: number) => { size: number, arrayBuffer: () => Promise<ArrayBuffer> }
+  arrayBuffer: () => Promise<ArrayBuffer>
+}
+
 export interface PiecePool {
-  pieceOf: (blob: Blob, opts?: { signal?: AbortSignal, onProgress?: (p: PieceProgress) => void }) => Promise<PieceResult>
+  pieceOf: (blob: PieceSource, opts?: { signal?: AbortSignal, onProgress?: (p: PieceProgress) => void }) => Promise<PieceResult>
   /** Checks a proof of possession in a worker's WASM verifier; rejects with PossessionProofError (name, code). */
   verifyPossession: (proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array) => Promise<void>
   close: () => void

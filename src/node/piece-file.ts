@@ -1,8 +1,9 @@
 // CommP of a file on disk. With the WASM module built: the piece pool over worker threads, reading the
 // file as a Blob one segment at a time. Without it: one streaming pass with OpenSSL's SHA-256. Either way
 // memory stays flat whatever the file's size.
-import { createReadStream, existsSync, openAsBlob } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { createReadStream, existsSync } from 'node:fs'
+import { stat, open, type FileHandle } from 'node:fs/promises'
+import type { PieceSource } from '../../workers/piece-pool'
 import { PieceHasher, pieceCidV1, pieceCidV2, type PieceDigest } from '../core'
 import type { CID } from '../core'
 import { nodeCryptoHasher } from './node-hasher'
@@ -12,16 +13,17 @@ import { PIECE_WASM_OUT } from './build-wasm'
 export interface FilePiece { digest: PieceDigest, v1: CID, v2: CID, hasher: 'wasm-pool' | 'node:crypto' }
 
 export async function pieceOfFile (path: string, opts: { signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<FilePiece> {
-  // stat first: openAsBlob's own error does not say what is wrong ("Unable to open file as blob")
-  if (!(await stat(path)).isFile()) throw new Error(`${path} is not a file`)
+  const info = await stat(path)
+  if (!info.isFile()) throw new Error(`${path} is not a file`)
   if (existsSync(PIECE_WASM_OUT)) {
-    const blob = await openAsBlob(path)
+    const file = await open(path)
     const pool = await createNodePiecePool()
     try {
-      const r = await pool.pieceOf(blob, { signal: opts.signal, onProgress: p => opts.onProgress?.(p.bytesHashed) })
+      const r = await pool.pieceOf(fileSource(file, info.size), { signal: opts.signal, onProgress: p => opts.onProgress?.(p.bytesHashed) })
       return { ...r, hasher: 'wasm-pool' }
     } finally {
       pool.close()
+      await file.close()
     }
   }
   const hasher = new PieceHasher(nodeCryptoHasher)
@@ -34,4 +36,22 @@ export async function pieceOfFile (path: string, opts: { signal?: AbortSignal, o
   }
   const digest = hasher.digest()
   return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest), hasher: 'node:crypto' }
+}
+
+/**
+ * The file as the pool reads it, by position. Not fs.openAsBlob: on Node 20 its size wraps at 4 GiB (a 4 GiB
+ * file reports 0 bytes, measured), which would give a wrong piece for large files.
+ */
+function fileSource (file: FileHandle, size: number, start = 0, end = size): PieceSource {
+  const read = async (): Promise<ArrayBuffer> => {
+    const buf = new Uint8Array(end - start)
+    let at = 0
+    while (at < buf.length) {
+      const { bytesRead } = await file.read(buf, at, buf.length - at, start + at)
+      if (bytesRead === 0) throw new Error('the file got shorter while it was being read')
+      at += bytesRead
+    }
+    return buf.buffer
+  }
+  return { size: end - start, slice: (a, b) => fileSource(file, size, start + a, Math.min(end, start + b)), arrayBuffer: read }
 }
