@@ -3,7 +3,7 @@
 // replacement of a dying worker are tested without a browser. test/browser covers real Workers.
 import { describe, it, expect, beforeAll } from 'vitest'
 import { readFileSync } from 'node:fs'
-import { pieceDigest, pieceCidV2, SEGMENT_PAYLOAD_BYTES } from '../../src/core'
+import { pieceDigest, pieceCidV2, SEGMENT_PAYLOAD_BYTES, MAX_PIECE_PAYLOAD_BYTES } from '../../src/core'
 import { createPiecePool, type WorkerLike } from '../../workers/piece-pool'
 import { runPieceWorker } from '../../workers/piece-worker'
 import { PIECE_WASM_PATH } from '../helpers/wasm'
@@ -53,6 +53,9 @@ describe('piece pool', () => {
     const small = payload(100_000)
     expect(String((await pool.pieceOf(new Blob([small]))).v2)).toBe(String(pieceCidV2(pieceDigest(small))))
     await expect(pool.pieceOf(new Blob([new Uint8Array(64)]))).rejects.toMatchObject({ name: 'PieceTooSmallError' })
+    // a source claiming more than a 64 GiB sector holds is refused before anything is read
+    const oversized = { size: MAX_PIECE_PAYLOAD_BYTES + 1, slice: () => { throw new Error('read') }, arrayBuffer: async () => { throw new Error('read') } }
+    await expect(pool.pieceOf(oversized)).rejects.toMatchObject({ name: 'PieceTooLargeError' })
     pool.close()
   })
 
