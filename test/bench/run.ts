@@ -168,17 +168,15 @@ async function benchWalletInBrowser (page: import('playwright-core').Page, url: 
 }
 
 async function benchPieceInBrowser (page: import('playwright-core').Page, url: string): Promise<void> {
-  const { writeFile, rm } = await import('node:fs/promises')
+  const { rm } = await import('node:fs/promises')
   const os = await import('node:os')
   await page.goto(url)
   await page.click('[data-testid=tab-piece]')
   const cores = await page.evaluate(() => navigator.hardwareConcurrency)
   console.log(`  piece CIDs in the page's worker pool (${cores} workers, WASM SIMD), file chosen in the Piece tab:`)
-  for (const mib of [64, 1024]) {
+  for (const mib of [64, 1024, 4096]) {
     const file = path.join(os.tmpdir(), `coffer-bench-${mib}.bin`)
-    const block = Buffer.alloc(1 << 20)
-    for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24
-    await writeFile(file, Buffer.concat(Array.from({ length: mib }, () => block)))
+    await writeBenchFile(file, mib)
     let peak = 0
     let sampling = true
     const sampler = (async () => {
@@ -278,6 +276,15 @@ async function benchBrowser (): Promise<void> {
   }
 }
 
+/** `mib` MiB of a fixed pattern, written a MiB at a time (a 4 GiB Buffer is over Node's limit). */
+async function writeBenchFile (file: string, mib: number): Promise<void> {
+  const { open } = await import('node:fs/promises')
+  const block = Buffer.alloc(1 << 20)
+  for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24
+  const f = await open(file, 'w')
+  try { for (let i = 0; i < mib; i++) await f.write(block) } finally { await f.close() }
+}
+
 /** The reference package's Node figure per input size, for the browser figures' ratios. */
 const referenceMiBps = new Map<number, number>()
 
@@ -337,10 +344,7 @@ async function benchCommPChromium (): Promise<void> {
       const ref = await page.evaluate((m) => (window as unknown as { bench: Bench }).bench.reference(m), mib)
       console.log(`  ${mib} MiB: reference package (Rust→WASM, page thread) ${fmt(ref)} MiB/s`)
       const file = path.join(os.tmpdir(), `coffer-bench-commp-${mib}.bin`)
-      const { writeFile } = await import('node:fs/promises')
-      const block = Buffer.alloc(1 << 20)
-      for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24
-      await writeFile(file, Buffer.concat(Array.from({ length: mib }, () => block)))
+      await writeBenchFile(file, mib)
       await page.setInputFiles('#file', file)
       for (const size of [1, cores]) {
         const r = await page.evaluate(async (s) => await (window as unknown as { bench: Bench }).bench.pool(s), size)

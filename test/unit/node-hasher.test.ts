@@ -36,6 +36,16 @@ describe.each(implementations)('NodeHasher %s', (_, get) => {
   })
 })
 
+describe('WASM subtree (FR32 and every level in one call)', () => {
+  it.each([1, 2, 8, 256, 4096])('the root of %i chunks equals the reference piece root of the same bytes', (chunks) => {
+    const payload = new Uint8Array(chunks * 127).map((_, i) => (i * 7 + chunks) & 0xff)
+    expect(wasm.simd.subtreeRoot!(payload, chunks)).toEqual(pieceDigest(payload, nobleNodeHasher).root)
+  })
+  it('refuses a chunk count that is not a power of two', () => {
+    expect(() => wasm.simd.subtreeRoot!(new Uint8Array(3 * 127), 3)).toThrow(RangeError)
+  })
+})
+
 describe('WASM FR32', () => {
   it('pads exactly as the TypeScript reference', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 9 }).chain(chunks => fc.uint8Array({ minLength: chunks * 127, maxLength: chunks * 127 })), (input) => {

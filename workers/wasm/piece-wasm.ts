@@ -10,10 +10,11 @@ interface PieceExports {
   hashPairsX4: (input: number, output: number, pairs: number) => void
   fr32Pad: (input: number, output: number, chunks: number) => void
   verifyPath: (root: number, value: number, path: number, levels: number, leaf: bigint, scratch: number) => number
+  subtreeRoot: (input: number, chunks: number, scratch: number, out: number) => void
 }
 
 export interface PieceWasm {
-  /** Four pairs at a time in SIMD lanes. */
+  /** Four pairs at a time in SIMD lanes, and whole batches (FR32 + every level) in one call. */
   simd: NodeHasher
   /** One pair at a time (the same compression, without lanes). */
   scalar: NodeHasher
@@ -42,8 +43,15 @@ export async function instantiatePieceWasm (source: BufferSource | WebAssembly.M
       output.set(new Uint8Array(x.memory.buffer, r.output, pairs * 32))
     }
   })
+  const subtreeRoot = (payload: Uint8Array, chunks: number): Uint8Array => {
+    if (chunks < 1 || (chunks & (chunks - 1)) !== 0) throw new RangeError('a subtree needs a power-of-two number of chunks')
+    const r = regions(chunks * 127, chunks * 128 + 32)
+    new Uint8Array(x.memory.buffer, r.input, chunks * 127).set(payload.subarray(0, chunks * 127))
+    x.subtreeRoot(r.input, chunks, r.output, r.output + chunks * 128)
+    return new Uint8Array(x.memory.buffer, r.output + chunks * 128, 32).slice()
+  }
   return {
-    simd: via(x.hashPairsX4),
+    simd: { ...via(x.hashPairsX4), subtreeRoot },
     scalar: via(x.hashPairs),
     fr32Pad (input, output, chunks) {
       const r = regions(chunks * 127, chunks * 128)

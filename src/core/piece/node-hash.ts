@@ -8,6 +8,11 @@ export const NODE_BYTES = 32
 export interface NodeHasher {
   /** Hashes `pairs` consecutive 64-byte (left ‖ right) inputs from `input` into `pairs` 32-byte nodes in `output`. */
   hashPairs: (input: Uint8Array, output: Uint8Array, pairs: number) => void
+  /**
+   * Optional fast path: the root of the subtree over `chunks` (a power of two) 127-byte payload chunks,
+   * FR32 and every level done in one call.
+   */
+  subtreeRoot?: (payload: Uint8Array, chunks: number) => Uint8Array
 }
 
 export function truncatedNode (left: Uint8Array, right: Uint8Array, hasher: NodeHasher = nobleNodeHasher): Uint8Array {

@@ -162,8 +162,13 @@ export class PieceHasher {
   }
 
   private hashFullBatch (): void {
-    fr32Pad(this.input, 0, this.padded, 0, BATCH_CHUNKS)
     this.inputUsed = 0
+    if (this.watches.length === 0 && this.hasher.subtreeRoot !== undefined) {
+      this.addNode(BATCH_HEIGHT, this.hasher.subtreeRoot(this.input, BATCH_CHUNKS), this.leaves / BATCH_LEAVES)
+      this.leaves += BATCH_LEAVES
+      return
+    }
+    fr32Pad(this.input, 0, this.padded, 0, BATCH_CHUNKS)
     // the batch's 1,024 leaves to one subtree root, a level at a time
     let level = this.padded
     let count = BATCH_LEAVES

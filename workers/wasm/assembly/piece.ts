@@ -170,3 +170,20 @@ export function verifyPath (root: usize, value: usize, path: usize, levels: i32,
   return i32(load<u64>(scratch) == load<u64>(root) && load<u64>(scratch + 8) == load<u64>(root + 8) &&
     load<u64>(scratch + 16) == load<u64>(root + 16) && load<u64>(scratch + 24) == load<u64>(root + 24))
 }
+
+/**
+ * A whole subtree from raw payload: `chunks` (a power of two) × 127 bytes at `input` are FR32-padded into
+ * `scratch` (chunks × 128 bytes) and hashed level by level in place, four nodes at a time, down to one
+ * 32-byte root written at `out`. One call per 1,024-leaf batch or per 2^17-leaf segment: no copies per level.
+ */
+export function subtreeRoot (input: usize, chunks: i32, scratch: usize, out: usize): void {
+  fr32Pad(input, scratch, chunks)
+  let nodes = chunks * 4
+  while (nodes > 1) {
+    // level k+1 overwrites the front of level k: node i reads bytes [64i, 64i+64) and writes [32i, 32i+32),
+    // and a four-node step reads 256 bytes before writing 128 of them, so nothing is read after being overwritten
+    hashPairsX4(scratch, scratch, nodes >> 1)
+    nodes >>= 1
+  }
+  memory.copy(out, scratch, 32)
+}
