@@ -1,14 +1,13 @@
 // The piece pool in real Chromium: real Workers running the WASM module, a file streamed in segments,
 // the piece CIDs equal to the data-segment package's, progress shown, cancel honoured, bad input named.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Piece } from '@web3-storage/data-segment'
 import { readdirSync } from 'node:fs'
 import { pieceCidV1, zeroComm, deriveChallenges, encodePossessionProof, encodeProofSet } from '../../src/core'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { launchChromium, chromiumPath } from '../helpers/chromium'
+import { chromiumPath } from '../helpers/chromium'
+import { openAppPage } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
 
 let distDir: string
@@ -18,15 +17,7 @@ beforeAll(() => { chromiumPath(); distDir = requireBuiltApp() })
 
 describe('piece CIDs in Chromium', () => {
   it('computes a file’s piece CIDs in the worker pool, equal to data-segment’s', async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-devnet-'))
-    const d: Devnet = await startDevnet({ dataDir, distDir, httpPort: 0 })
-    cleanups.push(async () => { await d.stop(); await rm(dataDir, { recursive: true, force: true }) })
-    const b = await launchChromium()
-    cleanups.push(b.close)
-    const page = await b.context.newPage()
-    const errors: string[] = []
-    page.on('pageerror', err => errors.push(err.message))
-    await page.goto(`${d.url!}#piece`)
+    const { page, dataDir, errors } = await openAppPage(distDir, cleanups, {}, '#piece')
 
     // three segments and a bit: the split across workers and the combine both run
     const bytes = Buffer.alloc(13_000_000)

@@ -1,14 +1,11 @@
 // The wallet in real Chromium: keys created and kept encrypted in the worker, devnet FIL from the faucet,
 // a transfer signed in the tab and gossiped, and both balances shown only once their state proofs check.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { secpAddressBytes, secpPublicKey, addressToString, parseAddress, parseFil } from '../../src/core'
-import { launchChromium, chromiumPath } from '../helpers/chromium'
+import { chromiumPath } from '../helpers/chromium'
+import { openAppPage } from '../helpers/app-page'
 import { accountFromLotus } from 'iso-filecoin/wallet'
 import { requireBuiltApp } from '../helpers/dist'
 
@@ -29,15 +26,7 @@ async function balanceOf (page: Page, address: string, atto: bigint): Promise<vo
 
 describe('wallet in Chromium', () => {
   it('faucet → send → the recipient balance is verified in the UI', async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-devnet-'))
-    const d: Devnet = await startDevnet({ dataDir, distDir, httpPort: 0, rpcPort: 0 })
-    cleanups.push(async () => { await d.stop(); await rm(dataDir, { recursive: true, force: true }) })
-    const b = await launchChromium()
-    cleanups.push(b.close)
-    const page = await b.context.newPage()
-    const errors: string[] = []
-    page.on('pageerror', err => errors.push(err.message))
-    await page.goto(`${d.url!}#wallet`)
+    const { devnet: d, page, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0 }, '#wallet')
 
     await page.fill('[data-testid=new-passphrase]', PASS)
     await page.fill('[data-testid=new-passphrase2]', PASS)

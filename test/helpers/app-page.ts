@@ -1,0 +1,23 @@
+// A devnet serving the built app and a fresh Chromium page on it, both torn down by the caller's cleanups:
+// the start of every browser test that drives the app.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Page } from 'playwright-core'
+import { startDevnet, type Devnet, type DevnetInit } from '../../src/node/devnet'
+import { launchChromium } from './chromium'
+
+export interface AppPage { devnet: Devnet, page: Page, dataDir: string, /** uncaught page errors, to assert empty */ errors: string[] }
+
+export async function openAppPage (distDir: string, cleanups: Array<() => Promise<void>>, init: Partial<DevnetInit> = {}, hash = ''): Promise<AppPage> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-devnet-'))
+  const devnet = await startDevnet({ dataDir, distDir, httpPort: 0, ...init })
+  cleanups.push(async () => { await devnet.stop(); await rm(dataDir, { recursive: true, force: true }) })
+  const b = await launchChromium()
+  cleanups.push(b.close)
+  const page = await b.context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', err => errors.push(err.message))
+  await page.goto(`${devnet.url!}${hash}`)
+  return { devnet, page, dataDir, errors }
+}
