@@ -15,7 +15,8 @@ export function runPieceWorker (scope: PieceWorkerScope): void {
     const msg = evt.data
     if (msg.type === 'init') {
       wasm = instantiatePieceWasm(msg.module)
-      void wasm.then(() => { scope.postMessage({ type: 'ready' }) })
+      // id -1: this worker cannot work at all; the pool replaces it
+      wasm.then(() => { scope.postMessage({ type: 'ready' }) }, (err) => { scope.postMessage({ type: 'error', id: -1, error: toWireError(err) }) })
       return
     }
     void (async () => {

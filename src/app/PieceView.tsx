@@ -21,12 +21,13 @@ export function PieceView (): React.JSX.Element {
     const started = performance.now()
     try {
       const pool = await piecePool()
-      const r = await pool.pieceOf(file, { signal: ctl.signal, onProgress: p => setProgress({ done: p.bytesHashed, total: p.totalBytes }) })
-      setResult({ name: file.name, v2: String(r.v2), v1: String(r.v1), paddedBytes: r.digest.paddedBytes, payloadBytes: r.digest.payloadBytes, seconds: (performance.now() - started) / 1000 })
+      const r = await pool.pieceOf(file, { signal: ctl.signal, onProgress: p => { if (abort.current === ctl) setProgress({ done: p.bytesHashed, total: p.totalBytes }) } })
+      if (abort.current === ctl) setResult({ name: file.name, v2: String(r.v2), v1: String(r.v1), paddedBytes: r.digest.paddedBytes, payloadBytes: r.digest.payloadBytes, seconds: (performance.now() - started) / 1000 })
     } catch (err) {
-      setError(ctl.signal.aborted ? 'Cancelled.' : `${(err as Error).name}: ${(err as Error).message}`)
+      if (abort.current === ctl) setError(ctl.signal.aborted ? 'Cancelled.' : `${(err as Error).name}: ${(err as Error).message}`)
     } finally {
-      setProgress(null)
+      // a run replaced by a newer file leaves the newer run's progress alone
+      if (abort.current === ctl) setProgress(null)
     }
   }
 

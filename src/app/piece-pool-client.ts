@@ -5,6 +5,7 @@ import { createPiecePool, type PiecePool } from '../../workers/piece-pool'
 let pool: Promise<PiecePool> | undefined
 
 export async function piecePool (): Promise<PiecePool> {
+  // a failed start (offline before the module was cached, say) is not kept: the next file tries again
   pool ??= (async () => {
     const module = await WebAssembly.compileStreaming(fetch(wasmUrl))
     return createPiecePool({
@@ -13,5 +14,6 @@ export async function piecePool (): Promise<PiecePool> {
       spawn: () => new Worker(new URL('../../workers/piece-hasher.worker.ts', import.meta.url), { type: 'module', name: 'coffer-piece-hasher' })
     })
   })()
+  pool.catch(() => { pool = undefined })
   return await pool
 }

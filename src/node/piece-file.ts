@@ -16,8 +16,8 @@ export async function pieceOfFile (path: string, opts: { signal?: AbortSignal, o
   const info = await stat(path)
   if (!info.isFile()) throw new Error(`${path} is not a file`)
   if (existsSync(PIECE_WASM_OUT)) {
-    const file = await open(path)
     const pool = await createNodePiecePool()
+    const file = await open(path).catch((err: Error) => { pool.close(); throw err })
     try {
       const r = await pool.pieceOf(fileSource(file, info.size), { signal: opts.signal, onProgress: p => opts.onProgress?.(p.bytesHashed) })
       return { ...r, hasher: 'wasm-pool' }

@@ -13,7 +13,11 @@ function threadWorker (): WorkerLike {
     postMessage: (msg: PoolToWorker, transfer: Transferable[]) => { w.postMessage(msg, transfer as ArrayBuffer[]) },
     addEventListener: ((type: 'message' | 'error', listener: (evt: never) => void) => {
       if (type === 'message') w.on('message', (data: WorkerToPool) => { (listener as (e: MessageEvent<WorkerToPool>) => void)({ data } as MessageEvent<WorkerToPool>) })
-      else w.on('error', () => { (listener as (e: Event) => void)(new Event('error')) })
+      else {
+        // a thread that exits without an error event has died just the same
+        w.on('error', () => { (listener as (e: Event) => void)(new Event('error')) })
+        w.on('exit', () => { (listener as (e: Event) => void)(new Event('error')) })
+      }
     }) as WorkerLike['addEventListener'],
     terminate: () => { void w.terminate() }
   }

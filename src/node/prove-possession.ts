@@ -8,6 +8,7 @@ import {
 } from '../core'
 
 export async function provePossession (set: ProofSet, payloadFiles: string[], seed: Uint8Array, count: number, hasher?: NodeHasher): Promise<Uint8Array> {
+  if (payloadFiles.length !== set.pieces.length) throw new RangeError(`${payloadFiles.length} files for ${set.pieces.length} pieces`)
   const challenges = deriveChallenges(seed, set, count)
   const answers = new Map<string, ChallengeProof>()
   for (const piece of new Set(challenges.map(c => c.piece))) {

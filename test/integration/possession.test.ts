@@ -91,6 +91,11 @@ describe('proof of possession', () => {
     const huge = encodePossessionProof(answers.map((a, i) => i === 0 ? { ...a, leaf: 2 ** 40 } : a))
     expect(() => verifyPossession(set, SEED, COUNT, huge)).toThrow(expect.objectContaining({ code: 'WRONG_CHALLENGE' }))
     expect(() => deriveChallenges(SEED, { pieces: [] }, 1)).toThrow(expect.objectContaining({ code: 'EMPTY_SET' }))
+    // a count of nothing, a fraction or a billion is refused at once, not verified or derived
+    const none = encodePossessionProof([])
+    for (const count of [0, -5, 2.5, Number.NaN, 1e9]) {
+      expect(() => verifyPossession(set, SEED, count, none)).toThrow(expect.objectContaining({ code: 'MALFORMED' }))
+    }
     const changed = challengedFile()
     await writeFile(files[changed]!, new Uint8Array(300_000))
     await expect(provePossession(set, files, SEED, COUNT)).rejects.toMatchObject({ name: 'PossessionProofError', message: expect.stringMatching(/no longer hashes/) })

@@ -13,7 +13,7 @@ let module: WebAssembly.Module
 beforeAll(async () => { module = await WebAssembly.compile(readFileSync(PIECE_WASM_PATH)) })
 
 /** A worker in this thread; `dieOnJob` makes it fail (as a crashed worker does) on its first n jobs. */
-function inProcessWorker (dieOnJob = 0): WorkerLike {
+function inProcessWorker (dieOnJob = 0, failStart = false): WorkerLike {
   const { port1, port2 } = new MessageChannel()
   const errorListeners: Array<(e: Event) => void> = []
   let deaths = dieOnJob
@@ -22,6 +22,7 @@ function inProcessWorker (dieOnJob = 0): WorkerLike {
     addEventListener: (_type, listener) => {
       port2.addEventListener('message', (evt) => {
         const msg = (evt as MessageEvent<PoolToWorker>).data
+        if (msg.type === 'init' && failStart) { setTimeout(() => { for (const l of errorListeners) l(new Event('error')) }, 1); return }
         if (msg.type !== 'init' && deaths > 0) { deaths--; for (const l of errorListeners) l(new Event('error')); return }
         listener(evt as MessageEvent<PoolToWorker>)
       })
@@ -59,12 +60,38 @@ describe('piece pool', () => {
     pool.close()
   })
 
-  it('stops when the signal aborts', async () => {
+  it('stops when the signal aborts, and reports nothing after', async () => {
     const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker() })
     const ctl = new AbortController()
-    const run = pool.pieceOf(new Blob([payload(6 * SEGMENT_PAYLOAD_BYTES)]), { signal: ctl.signal, onProgress: () => { ctl.abort(new DOMException('cancelled', 'AbortError')) } })
+    let calls = 0
+    let afterAbort = 0
+    const run = pool.pieceOf(new Blob([payload(6 * SEGMENT_PAYLOAD_BYTES)]), {
+      signal: ctl.signal,
+      onProgress: () => { calls++; if (ctl.signal.aborted) afterAbort++; ctl.abort(new DOMException('cancelled', 'AbortError')) }
+    })
     await expect(run).rejects.toMatchObject({ name: 'AbortError' })
+    await new Promise(resolve => setTimeout(resolve, 300)) // segments already running finish meanwhile
+    expect(calls).toBe(1)
+    expect(afterAbort).toBe(0)
+    // the pool still works afterwards
+    const small = payload(5000)
+    expect(String((await pool.pieceOf(new Blob([small]))).v2)).toBe(String(pieceCidV2(pieceDigest(small))))
     pool.close()
+  })
+
+  it('closing rejects what is running; workers that cannot start are not respawned forever', async () => {
+    const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker() })
+    const pending = pool.pieceOf(new Blob([payload(3 * SEGMENT_PAYLOAD_BYTES)]))
+    pool.close()
+    await expect(pending).rejects.toMatchObject({ name: 'PieceWorkerError' })
+    await expect(pool.pieceOf(new Blob([payload(1000)]))).rejects.toMatchObject({ name: 'PieceWorkerError' })
+
+    let spawned = 0
+    const broken = createPiecePool({ size: 2, module, spawn: () => { spawned++; return inProcessWorker(0, true) } })
+    await expect(broken.pieceOf(new Blob([payload(1000)]))).rejects.toMatchObject({ name: 'PieceWorkerError', message: expect.stringMatching(/fail to start/) })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(spawned).toBeLessThanOrEqual(5)
+    broken.close()
   })
 
   it('replaces a worker that dies and retries its segment once; a segment that kills twice fails by name', async () => {

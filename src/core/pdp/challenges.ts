@@ -5,10 +5,14 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { pieceRoot, type ProofSet } from './proof-set'
 import { PossessionProofError } from './errors'
 
+/** More challenges than any proving period asks for; bounds the work a verifier can be made to do. */
+export const MAX_CHALLENGES = 1000
+
 export interface Challenge { piece: number, leaf: number }
 
 export function deriveChallenges (seed: Uint8Array, set: ProofSet, count: number): Challenge[] {
   if (seed.length !== 32) throw new RangeError('a challenge seed is 32 bytes')
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_CHALLENGES) throw new PossessionProofError('MALFORMED', `challenge count must be 1..${MAX_CHALLENGES}, got ${count}`)
   if (set.pieces.length === 0) throw new PossessionProofError('EMPTY_SET', 'a proof set without pieces cannot be challenged')
   const leaves = set.pieces.map(p => { pieceRoot(p); return BigInt(p.paddedBytes / 32) })
   const total = leaves.reduce((a, b) => a + b, 0n)

@@ -2,7 +2,7 @@
 // (32-byte siblings from the leaf up)] as DAG-CBOR. The verifier derives the challenges itself, so a proof
 // for other leaves, another root, or a changed byte anywhere fails.
 import * as dagCbor from '@ipld/dag-cbor'
-import { deriveChallenges } from './challenges'
+import { deriveChallenges, MAX_CHALLENGES } from './challenges'
 import { pieceRoot, type ProofSet } from './proof-set'
 import { verifyMerklePath } from './merkle-path'
 import { PossessionProofError } from './errors'
@@ -14,7 +14,6 @@ export interface ChallengeProof { piece: number, leaf: number, value: Uint8Array
 
 /** Deep enough for a 64 GiB piece (2^31 leaves) with room to spare; bounds what a decoder accepts. */
 export const MAX_PATH_LENGTH = 40
-export const MAX_CHALLENGES = 1000
 
 export function encodePossessionProof (proofs: ChallengeProof[]): Uint8Array {
   return dagCbor.encode(proofs.map(p => [p.piece, p.leaf, p.value, p.path]))
@@ -37,8 +36,8 @@ export function decodePossessionProof (bytes: Uint8Array): ChallengeProof[] {
 
 /** Throws PossessionProofError unless `proofBytes` answers the `count` challenges `seed` derives for `set`. */
 export function verifyPossession (set: ProofSet, seed: Uint8Array, count: number, proofBytes: Uint8Array, check: PathCheck = verifyMerklePath): void {
+  const challenges = deriveChallenges(seed, set, count) // checks count first: a huge one must not cost anything
   const proofs = decodePossessionProof(proofBytes)
-  const challenges = deriveChallenges(seed, set, count)
   if (proofs.length !== challenges.length) throw new PossessionProofError('WRONG_CHALLENGE', `${proofs.length} answers for ${challenges.length} challenges`)
   challenges.forEach((c, i) => {
     const p = proofs[i]!
