@@ -5,11 +5,9 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID, chainCid } from './cid'
 import { encodeBigInt, decodeBigInt, TOTAL_FIL_ATTO } from './token'
-import { validateAddressBytes, secpAddressBytes, blsAddressBytes, bytesEqual, Protocol } from './address'
-import {
-  encodeSignature, decodeSignature, secpSign, secpRecover, secpPublicKey, blsSign, blsVerify, blsPublicKey,
-  SIG_TYPE_BLS, SIG_TYPE_SECP256K1, type Signature
-} from './signature'
+import { validateAddressBytes, Protocol } from './address'
+import { encodeSignature, decodeSignature, SIG_TYPE_BLS, type Signature } from './signature'
+import { signAs, signedBy } from './signer'
 import { MalformedChainMessageError, MessageOutOfRangeError, MessageSignatureError } from './errors'
 import type { AttoFil, GasUnits } from './units'
 
@@ -111,27 +109,12 @@ export function validateMessageFields (m: Message): void {
 
 /** Signs as `lotus wallet sign` does for messages: over the CID bytes of the unsigned message. */
 export function signMessage (secretKey: Uint8Array, m: Message): SignedMessage {
-  const data = messageCid(m).bytes
-  if (m.from[0] === Protocol.SECP256K1) {
-    if (!bytesEqual(secpAddressBytes(secpPublicKey(secretKey)), m.from)) throw new RangeError('key does not match the From address')
-    return { message: m, signature: secpSign(secretKey, data) }
-  }
-  if (m.from[0] === Protocol.BLS) {
-    if (!bytesEqual(blsAddressBytes(blsPublicKey(secretKey)), m.from)) throw new RangeError('key does not match the From address')
-    return { message: m, signature: blsSign(secretKey, data) }
-  }
-  throw new RangeError('only f1 and f3 senders can sign')
+  return { message: m, signature: signAs(secretKey, m.from, messageCid(m).bytes) }
 }
 
 /** Throws MessageSignatureError unless the signature is From's key signing this message's CID. */
 export function verifyMessageSignature (sm: SignedMessage): void {
-  const { message: m, signature } = sm
-  const data = messageCid(m).bytes
-  if (m.from[0] === Protocol.SECP256K1 && signature.type === SIG_TYPE_SECP256K1) {
-    const key = secpRecover(data, signature)
-    if (key !== null && bytesEqual(secpAddressBytes(key), m.from)) return
-  } else if (m.from[0] === Protocol.BLS && signature.type === SIG_TYPE_BLS) {
-    if (blsVerify(m.from.subarray(1), data, signature)) return
+  if (!signedBy(sm.message.from, messageCid(sm.message).bytes, sm.signature)) {
+    throw new MessageSignatureError(`signature does not match sender of message ${String(messageCid(sm.message))}`)
   }
-  throw new MessageSignatureError(`signature does not match sender of message ${String(messageCid(m))}`)
 }
