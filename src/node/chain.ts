@@ -9,6 +9,7 @@ import {
 } from '../core'
 import type { ChainDb } from './chain-db'
 import { Mpool } from './mpool'
+import { HeadEvents } from './head-events'
 import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
 
 /** Messages per block; far below Lotus's gas-bounded limit, plenty for a devnet. */
@@ -48,7 +49,7 @@ export class NodeChain implements RpcBackend {
   private current: SealedHeader
   /** State the next block's messages apply to: the head's state after the head's own messages. */
   private nextRoot: CID
-  private readonly waiters = new Set<() => void>()
+  private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Map<string, number>()
 
   private constructor (private readonly init: NodeChainInit, nextRoot: CID) {
@@ -87,7 +88,7 @@ export class NodeChain implements RpcBackend {
     await this.init.db.append(next, blocks, executionOrder(selected).map((cid, index) => ({ cid, index })))
     store.persisted(blocks.keys())
     this.current = next
-    for (const wake of [...this.waiters]) wake()
+    this.heads.moved()
     return next
   }
 
@@ -136,17 +137,14 @@ export class NodeChain implements RpcBackend {
     return { message: cid, receipt: decodeReceipt(raw), executedIn: found.executed }
   }
 
+  async nextHead (signal: AbortSignal): Promise<void> { await this.heads.next(signal) }
+
   async waitMessage (cid: CID, signal: AbortSignal): Promise<MsgLookup> {
     for (;;) {
       signal.throwIfAborted()
       const found = await this.searchMessage(cid)
       if (found !== null) return found
-      await new Promise<void>((resolve, reject) => {
-        const wake = (): void => { this.waiters.delete(wake); signal.removeEventListener('abort', abort); resolve() }
-        const abort = (): void => { this.waiters.delete(wake); reject(signal.reason) }
-        this.waiters.add(wake)
-        signal.addEventListener('abort', abort, { once: true })
-      })
+      await this.heads.next(signal)
     }
   }
 

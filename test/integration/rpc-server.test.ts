@@ -21,6 +21,7 @@ import {
   startRpcServer, headerFromLotus, FULL_API_VERSION_V0, FULL_API_VERSION_V1,
   type RpcServer, type RpcBackend, type MsgLookup, type StateProofResult
 } from '../../src/node/rpc'
+import { HeadEvents } from '../../src/node/head-events'
 
 const NETWORK = 'coffer-rpc-test'
 const GENESIS_TIME = 1_700_000_000
@@ -48,7 +49,7 @@ class TestChain implements RpcBackend {
   private pool: SignedMessage[] = []
   private readonly messages = new Map<string, Message>()
   private readonly lookups = new Map<string, MsgLookup>()
-  private readonly waiters = new Set<() => void>()
+  private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Set<string>()
 
   constructor () {
@@ -84,7 +85,7 @@ class TestChain implements RpcBackend {
     this.included = this.pool
     this.pool = []
     this.append(next)
-    for (const wake of [...this.waiters]) wake()
+    this.heads.moved()
     return next
   }
 
@@ -127,14 +128,11 @@ class TestChain implements RpcBackend {
       signal.throwIfAborted()
       const found = this.lookups.get(cid.toString())
       if (found !== undefined) return found
-      await new Promise<void>((resolve, reject) => {
-        const wake = (): void => { this.waiters.delete(wake); signal.removeEventListener('abort', abort); resolve() }
-        const abort = (): void => { this.waiters.delete(wake); reject(signal.reason) }
-        this.waiters.add(wake)
-        signal.addEventListener('abort', abort, { once: true })
-      })
+      await this.heads.next(signal)
     }
   }
+
+  async nextHead (signal: AbortSignal): Promise<void> { await this.heads.next(signal) }
 
   async stateProof (address: Uint8Array, at?: SealedHeader): Promise<StateProofResult> {
     const header = at ?? this.head()

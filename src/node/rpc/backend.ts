@@ -21,6 +21,8 @@ export interface RpcBackend {
   networkName: () => string
   blockDelaySecs: () => number
   head: () => SealedHeader
+  /** Resolves when the next head arrives; rejects when `signal` aborts. */
+  nextHead: (signal: AbortSignal) => Promise<void>
   headerAt: (height: number) => Promise<SealedHeader | undefined>
   headerByCid: (cid: CID) => Promise<SealedHeader | undefined>
   /** A message by the CID the chain knows it by (the signed CID for secp messages, as in Lotus). */

@@ -19,8 +19,6 @@ import {
 export const FULL_API_VERSION_V1 = 0x020300
 export const FULL_API_VERSION_V0 = 0x010500
 
-/** StateWaitMsg's confidence wait polls the head: the backend has no head-change event to listen to. */
-const HEAD_POLL_MS = 100
 
 const PACKAGE_VERSION = ((): string => {
   try {
@@ -46,16 +44,8 @@ function flag (v: unknown, field: string, fallback: boolean): boolean {
   return v
 }
 
-function untilHeight (backend: RpcBackend, target: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) { reject(signal.reason); return }
-    const cleanup = (): void => { clearInterval(timer); signal.removeEventListener('abort', onAbort) }
-    const onAbort = (): void => { cleanup(); reject(signal.reason) }
-    const check = (): void => { if (backend.head().header.height >= target) { cleanup(); resolve() } }
-    const timer = setInterval(check, HEAD_POLL_MS)
-    signal.addEventListener('abort', onAbort, { once: true })
-    check()
-  })
+async function untilHeight (backend: RpcBackend, target: number, signal: AbortSignal): Promise<void> {
+  while (backend.head().header.height < target) await backend.nextHead(signal)
 }
 
 export function methods (backend: RpcBackend): Map<string, Method> {
