@@ -4,7 +4,7 @@
 // the NodeHasher's batch call, the tail leaf by leaf, and the zero padding up to a power of two comes from
 // the known zero-subtree roots.
 import { fr32Pad, FR32_IN_BYTES, FR32_OUT_BYTES } from './fr32'
-import { nobleNodeHasher, type NodeHasher } from './node-hash'
+import { nobleNodeHasher, truncatedNode, type NodeHasher } from './node-hash'
 import { zeroComm, liftRoot } from './zero-comm'
 
 /** FRC-0069: a payload must span more than two leaves. */
@@ -183,14 +183,7 @@ export class PieceHasher {
     this.leaves += BATCH_LEAVES
   }
 
-  private pair (left: Uint8Array, right: Uint8Array): Uint8Array {
-    const input = new Uint8Array(64)
-    input.set(left)
-    input.set(right, 32)
-    const out = new Uint8Array(32)
-    this.hasher.hashPairs(input, out, 1)
-    return out
-  }
+  private pair (left: Uint8Array, right: Uint8Array): Uint8Array { return truncatedNode(left, right, this.hasher) }
 
   /** Places node `index` of height `height` (nodes arrive left to right), merging with pending left siblings. */
   private addNode (height: number, node: Uint8Array, index: number): void {

@@ -4,15 +4,13 @@
 // then combined, zero-padded up to a power of two, into the piece root.
 import { FR32_IN_BYTES } from './fr32'
 import { zeroComm } from './zero-comm'
-import { truncatedNode } from './node-hash'
-import { nobleNodeHasher, type NodeHasher } from './node-hash'
+import { nobleNodeHasher, truncatedNode, type NodeHasher } from './node-hash'
 import { MIN_PIECE_PAYLOAD_BYTES, PieceTooSmallError, PieceTooLargeError, MAX_PIECE_PAYLOAD_BYTES, type PieceDigest } from './piece-hasher'
 
 export const SEGMENT_HEIGHT = 17
 /** 4,161,536 bytes: 2^15 FR32 chunks, 2^17 leaves. */
 export const SEGMENT_PAYLOAD_BYTES = FR32_IN_BYTES * 2 ** (SEGMENT_HEIGHT - 2)
 
-const pair = (left: Uint8Array, right: Uint8Array, hasher: NodeHasher): Uint8Array => truncatedNode(left, right, hasher)
 
 /**
  * Combines segment roots into the piece digest. `roots[i]` is segment i's root at SEGMENT_HEIGHT (lift a
@@ -26,7 +24,7 @@ export function combineSegments (roots: Uint8Array[], payloadBytes: number, hash
   let height = SEGMENT_HEIGHT
   while (level.length > 1) {
     const next: Uint8Array[] = []
-    for (let i = 0; i < level.length; i += 2) next.push(pair(level[i]!, level[i + 1] ?? zeroComm(height, hasher), hasher))
+    for (let i = 0; i < level.length; i += 2) next.push(truncatedNode(level[i]!, level[i + 1] ?? zeroComm(height, hasher), hasher))
     level = next
     height++
   }
