@@ -19,6 +19,11 @@ export const BASE_FEE: AttoFil = 100n
 export const TRANSFER_GAS: GasUnits = 1_000_000
 export const BURNT_FUNDS_ADDRESS = idAddressBytes(99)
 
+/** What Coffer's own senders (wallet, faucet) offer for a transfer: Lotus's 25 % gas margin, a small premium, twice the base fee. */
+export const TRANSFER_GAS_LIMIT: GasUnits = Math.ceil(TRANSFER_GAS * 1.25)
+export const TRANSFER_GAS_PREMIUM: AttoFil = 100n
+export const TRANSFER_GAS_FEE_CAP: AttoFil = BASE_FEE * 2n + TRANSFER_GAS_PREMIUM
+
 const NO_RETURN = new Uint8Array(0)
 const receipt = (exitCode: number, gasUsed: GasUnits): MessageReceipt => ({ exitCode, return: NO_RETURN, gasUsed, eventsRoot: null })
 

@@ -3,7 +3,7 @@
 // network, and each sent message followed from pending to its verified receipt.
 import {
   parseAddress, addressToString, parseFil, formatFil, signedMessageCid, encodeSignedMessage, messagesTopic,
-  InsufficientFundsError, BASE_FEE, TRANSFER_GAS, METHOD_SEND, toWireError,
+  InsufficientFundsError, TRANSFER_GAS_LIMIT, TRANSFER_GAS_PREMIUM, TRANSFER_GAS_FEE_CAP, METHOD_SEND, toWireError,
   type Message, type WireError, type CID
 } from '../core'
 import { CID as CidClass } from 'multiformats/cid'
@@ -63,10 +63,10 @@ export class FaucetUnavailableError extends Error {
   override name = 'FaucetUnavailableError'
 }
 
-/** Gas a send offers: Lotus's 25 % margin over a transfer's use, a small premium, twice the base fee. */
-export const SEND_GAS_LIMIT = Math.ceil(TRANSFER_GAS * 1.25)
-export const SEND_GAS_PREMIUM = 100n
-export const SEND_GAS_FEE_CAP = BASE_FEE * 2n + SEND_GAS_PREMIUM
+/** Gas a send offers: the same as every Coffer sender (core's TRANSFER_GAS_*). */
+export const SEND_GAS_LIMIT = TRANSFER_GAS_LIMIT
+export const SEND_GAS_PREMIUM = TRANSFER_GAS_PREMIUM
+export const SEND_GAS_FEE_CAP = TRANSFER_GAS_FEE_CAP
 /** A faucet payment not executed this long after it was asked for, by verified chain time, shows as dropped. */
 export const FAUCET_TIMEOUT_EPOCHS = 20
 const REPUBLISH_EVERY_HEADS = 10

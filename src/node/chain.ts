@@ -4,7 +4,7 @@
 import {
   produceHeader, loadBlockMessages, applyBlockMessages, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
-  signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, BASE_FEE, TRANSFER_GAS, METHOD_SEND,
+  signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   type CID, type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import type { ChainDb } from './chain-db'
@@ -172,7 +172,7 @@ export class NodeChain implements RpcBackend {
     if (waiting >= FAUCET_MAX_PENDING) throw new FaucetBusyError(waiting)
     const message: Message = {
       version: 0, to: address, from: f.address, nonce: this.mpool.nextNonce(f.address), value: f.amount,
-      gasLimit: Math.ceil(TRANSFER_GAS * 1.25), gasFeeCap: BASE_FEE * 2n + 100n, gasPremium: 100n, method: METHOD_SEND, params: new Uint8Array(0)
+      gasLimit: TRANSFER_GAS_LIMIT, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: METHOD_SEND, params: new Uint8Array(0)
     }
     const cid = this.mpool.push(signMessage(f.secretKey, message))
     this.faucetPaid.set(key, now)

@@ -25,7 +25,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   createGenesis, produceHeader, idAddressBytes, blsPublicKey, validateHeader, validateHeaderRun, headerSigningBytes,
   MemoryBlockStore, createStateTree, setActor, newAccountActor, proveActor, verifyActorProof, secpAddressBytes, secpPublicKey,
-  signMessage, parseFil, addressToString, BASE_FEE, TRANSFER_GAS,
+  signMessage, parseFil, addressToString, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
   type SealedHeader
 } from '../../src/core'
 import { randomBytes } from '@noble/hashes/utils.js'
@@ -111,7 +111,7 @@ async function benchRoundTrip (): Promise<void> {
     }
     const times: number[] = []
     for (let nonce = 0; nonce < 8; nonce++) {
-      const sm = signMessage(key, { version: 0, to: from, from, nonce, value: parseFil('0.001'), gasLimit: Math.ceil(TRANSFER_GAS * 1.25), gasFeeCap: BASE_FEE * 2n + 100n, gasPremium: 100n, method: 0, params: new Uint8Array(0) })
+      const sm = signMessage(key, { version: 0, to: from, from, nonce, value: parseFil('0.001'), gasLimit: TRANSFER_GAS_LIMIT, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: 0, params: new Uint8Array(0) })
       const json = {
         Message: { Version: 0, To: addressToString(from), From: addressToString(from), Nonce: nonce, Value: sm.message.value.toString(), GasLimit: sm.message.gasLimit, GasFeeCap: sm.message.gasFeeCap.toString(), GasPremium: sm.message.gasPremium.toString(), Method: 0, Params: '' },
         Signature: { Type: 1, Data: Buffer.from(sm.signature.data).toString('base64') }
