@@ -95,9 +95,19 @@ describe('light client against gossip junk', () => {
     junk.services.pubsub.subscribe(topic)
     const { lc } = await client({ ...d.bootstrap(), peers: [junk.getMultiaddrs()[0]!.toString(), ...d.bootstrap().peers] })
     await until(() => junk.services.pubsub.getSubscribers(topic).some(p => p.equals(lc.libp2p.peerId)))
-    // a BlockMsg tuple whose header is truncated CBOR
-    await junk.services.pubsub.publish(topic, Uint8Array.of(0x83, 0x44, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80))
-    const rejection = await until(() => lc.status().lastRejection ?? undefined)
+    // a BlockMsg tuple whose header is truncated CBOR. Seeing the client's subscription does not mean
+    // gossipsub has opened its outbound stream yet (a publish before that is dropped), so publish until it lands
+    const junkBlock = Uint8Array.of(0x83, 0x44, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80)
+    let published = 0
+    const rejection = await until(async () => {
+      const r = lc.status().lastRejection
+      if (r != null) return r
+      if (Date.now() - published > 1000) {
+        published = Date.now()
+        await junk.services.pubsub.publish(topic, junkBlock).catch(() => {})
+      }
+      return undefined
+    })
     expect(rejection.peer).toBe(junk.peerId.toString())
     expect(rejection.name).toMatch(/Malformed/)
     await until(() => lc.status().peers.every(p => p.id !== junk.peerId.toString()))
