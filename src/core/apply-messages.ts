@@ -1,33 +1,55 @@
-// Message application, in Lotus's order of checks (vm.ApplyMessage) with a fixed gas price for a
-// transfer, which is all Coffer's chain does so far. A message that cannot even pay for its gas (unknown
+// Message application, in Lotus's order of checks (vm.ApplyMessage) with fixed gas prices: a transfer,
+// or a call to the storage market actor (f05), charged by its params' size. A message that cannot even pay for its gas (unknown
 // sender, wrong nonce, balance below GasLimit × GasFeeCap) changes nothing; one that can but then fails
 // (value above what is left, unknown f0 receiver, out of gas) spends its nonce and its gas, moves no
 // value, and says why in its receipt, as in Filecoin.
 import { CID } from './cid'
-import { getActor, setActor, newAccountActor, type Actor } from './state-tree'
-import { idAddressBytes, Protocol } from './address'
+import { getActor, setActor, newAccountActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
+import { Protocol, bytesEqual } from './address'
+import { invokeMarket, runMarketCron, ActorError, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
 import { ExitCode, storeReceipts, type BlockMessages, type MessageReceipt } from './block-messages'
 import { MessageSignatureError } from './errors'
-import type { BlockStore } from './block-store'
 import type { AttoFil, GasUnits } from './units'
+import type { GenesisState } from './genesis'
+import type { BlockHeader } from './block-header'
 
 /** Lotus's MinimumBaseFee; Coffer keeps the base fee there (no congestion pricing yet). */
 export const BASE_FEE: AttoFil = 100n
 /** Gas a transfer uses. Lotus measures ~0.5–2 M for a send depending on actor versions; Coffer fixes it. */
 export const TRANSFER_GAS: GasUnits = 1_000_000
-export const BURNT_FUNDS_ADDRESS = idAddressBytes(99)
 
 /** What Coffer's own senders (wallet, faucet) offer for a transfer: Lotus's 25 % gas margin, a small premium, twice the base fee. */
 export const TRANSFER_GAS_LIMIT: GasUnits = Math.ceil(TRANSFER_GAS * 1.25)
 export const TRANSFER_GAS_PREMIUM: AttoFil = 100n
 export const TRANSFER_GAS_FEE_CAP: AttoFil = BASE_FEE * 2n + TRANSFER_GAS_PREMIUM
 
-const NO_RETURN = new Uint8Array(0)
+const NO_RETURN: Uint8Array = new Uint8Array(0)
 const receipt = (exitCode: number, gasUsed: GasUnits): MessageReceipt => ({ exitCode, return: NO_RETURN, gasUsed, eventsRoot: null })
 
-export interface ApplyContext { store: BlockStore, baseFee: AttoFil, /** who collects premiums */ miner: Uint8Array }
+/** What one byte of a market call's params costs, on top of TRANSFER_GAS: proofs are the large ones. */
+export const PARAMS_GAS_PER_BYTE: GasUnits = 1000
+
+const isMarketCall = (m: Message): boolean => m.method !== METHOD_SEND && bytesEqual(m.to, STORAGE_MARKET_ADDRESS)
+
+/** The gas a message uses when applied: Coffer prices gas by kind of call, not by executing it. */
+export function messageGas (m: Message): GasUnits {
+  return isMarketCall(m) ? TRANSFER_GAS + PARAMS_GAS_PER_BYTE * m.params.length : TRANSFER_GAS
+}
+
+/** The gas limit Coffer's own senders offer: Lotus's 25 % margin over what the message uses. */
+export const gasLimitFor = (m: Message): GasUnits => Math.ceil(messageGas(m) * 1.25)
+
+export interface ApplyContext extends MarketContext { baseFee: AttoFil, /** who collects premiums */ miner: Uint8Array }
+
+/**
+ * The context for executing `executed`'s messages: its height is the epoch, its ParentBaseFee the base
+ * fee; `headerCidAt` looks up this chain's earlier headers for challenge seeds.
+ */
+export function executionContext (store: ApplyContext['store'], genesis: GenesisState, executed: BlockHeader, headerCidAt: ApplyContext['headerCidAt'], pathCheck?: ApplyContext['pathCheck']): ApplyContext {
+  return { store, baseFee: executed.parentBaseFee, miner: genesis.producer, epoch: executed.height, params: genesis.market, headerCidAt, pathCheck }
+}
 
 const min = (a: bigint, b: bigint): bigint => a < b ? a : b
 const max = (a: bigint, b: bigint): bigint => a > b ? a : b
@@ -47,8 +69,9 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
   if (m.nonce !== sender.nonce) return unchanged(ExitCode.SysErrSenderStateInvalid)
   if (sender.balance < BigInt(m.gasLimit) * m.gasFeeCap) return unchanged(ExitCode.SysErrSenderStateInvalid)
 
-  const outOfGas = m.gasLimit < TRANSFER_GAS
-  const gasUsed = outOfGas ? m.gasLimit : TRANSFER_GAS
+  const needed = messageGas(m)
+  const outOfGas = m.gasLimit < needed
+  const gasUsed = outOfGas ? m.gasLimit : needed
   const burn = BigInt(gasUsed) * min(ctx.baseFee, m.gasFeeCap)
   const tip = BigInt(m.gasLimit) * min(m.gasPremium, max(0n, m.gasFeeCap - ctx.baseFee))
   const afterGas: Actor = { ...sender, nonce: sender.nonce + 1, balance: sender.balance - burn - tip }
@@ -56,21 +79,38 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
   let exitCode: number = ExitCode.Ok
   let moved = false
   if (outOfGas) exitCode = ExitCode.SysErrOutOfGas
-  else if (m.method !== METHOD_SEND) exitCode = ExitCode.ErrUnhandledMessage
+  else if (m.method !== METHOD_SEND && !isMarketCall(m)) exitCode = ExitCode.ErrUnhandledMessage
   else if (m.value > afterGas.balance) exitCode = ExitCode.SysErrInsufficientFunds
   else if (m.to[0] !== Protocol.SECP256K1 && m.to[0] !== Protocol.BLS && getActor(ctx.store, root, m.to) === null) exitCode = ExitCode.SysErrInvalidReceiver
   else moved = true
 
-  let next = setActor(ctx.store, root, m.from, moved ? { ...afterGas, balance: afterGas.balance - m.value } : afterGas)
-  if (moved) next = credit(ctx, next, m.to, m.value)
+  const spent = setActor(ctx.store, root, m.from, afterGas)
+  let next = spent
+  let ret: Uint8Array = NO_RETURN
+  if (moved) {
+    next = credit(ctx, setActor(ctx.store, root, m.from, { ...afterGas, balance: afterGas.balance - m.value }), m.to, m.value)
+    if (isMarketCall(m)) {
+      try {
+        const out = invokeMarket(ctx, next, m.from, m.value, m.method, m.params)
+        next = out.root
+        ret = out.return
+      } catch (err) {
+        if (!(err instanceof ActorError)) throw err
+        // a refused call keeps only the nonce and gas, as an aborted actor call does in Filecoin
+        next = spent
+        exitCode = err.exitCode
+      }
+    }
+  }
   next = credit(ctx, next, BURNT_FUNDS_ADDRESS, burn)
   next = credit(ctx, next, ctx.miner, tip)
-  return { root: next, receipt: receipt(exitCode, gasUsed) }
+  return { root: next, receipt: { ...receipt(exitCode, gasUsed), return: ret } }
 }
 
 /**
  * Checks a block's message signatures (each secp signature; the BLS ones through the block's aggregate),
- * then applies its messages in execution order. A bad signature rejects the whole block.
+ * then applies its messages in execution order, then the epoch's cron. A bad signature rejects the whole
+ * block.
  */
 export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMessages, blsAggregate: Signature | null): { root: CID, receipts: MessageReceipt[], receiptsRoot: CID } {
   checkBlockSignatures(msgs, blsAggregate)
@@ -80,6 +120,7 @@ export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMes
     root = out.root
     receipts.push(out.receipt)
   }
+  root = runMarketCron(ctx, root)
   return { root, receipts, receiptsRoot: storeReceipts(ctx.store, receipts) }
 }
 

@@ -6,12 +6,15 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID, chainCid } from './cid'
 import { idAddressBytes } from './address'
 import { MemoryBlockStore } from './block-store'
-import { createStateTree, setActor, newAccountActor, readStateRoot, SYSTEM_ACTOR_CODE } from './state-tree'
-import { BASE_FEE, BURNT_FUNDS_ADDRESS } from './apply-messages'
+import { createStateTree, setActor, newAccountActor, readStateRoot, SYSTEM_ACTOR_CODE, BURNT_FUNDS_ADDRESS } from './state-tree'
+import { BASE_FEE } from './apply-messages'
 import type { AttoFil } from './units'
 import { sealHeader, type BlockHeader, type SealedHeader } from './block-header'
 import { MalformedMessageError } from './errors'
 import type { UnixSeconds } from './units'
+import { DEFAULT_MARKET_PARAMS, validMarketParams, type MarketParams } from './market/market-params'
+import { STORAGE_MARKET_ADDRESS, MARKET_ACTOR_CODE, MINER_ACTOR_CODE, emptyMarketState } from './market/market-state'
+import { encodeMinerInfo, type MinerInfo } from './market/miner'
 
 export interface GenesisState {
   network: string
@@ -20,7 +23,12 @@ export interface GenesisState {
   /** The producer's BLS12-381 G1 public key, 48 bytes. */
   producerKey: Uint8Array
   blockDelaySecs: number
+  /** The storage market's proving period, challenges and fault limit. */
+  market: MarketParams
 }
+
+/** A storage provider present from genesis (as a Lotus devnet's pre-sealed miners are): its ID and record. */
+export interface GenesisProvider { id: number, info: MinerInfo }
 
 export interface GenesisAllocation { address: Uint8Array, balance: AttoFil }
 
@@ -46,22 +54,28 @@ const EMPTY_TXMETA_BYTES = dagCbor.encode([EMPTY_AMT_CID, EMPTY_AMT_CID])
 export const EMPTY_TXMETA_CID = chainCid(EMPTY_TXMETA_BYTES)
 
 export function encodeGenesisState (s: GenesisState): Uint8Array {
-  return dagCbor.encode({ network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs })
+  return dagCbor.encode({ network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs, market: s.market })
 }
 
 export function decodeGenesisState (bytes: Uint8Array): GenesisState {
   let raw: Record<string, unknown>
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`genesis state is not DAG-CBOR: ${(err as Error).message}`) }
-  const { network, producer, producerKey, blockDelaySecs } = raw ?? {}
+  const { network, producer, producerKey, blockDelaySecs, market } = raw ?? {}
   if (typeof network !== 'string' || !(producer instanceof Uint8Array) || !(producerKey instanceof Uint8Array) ||
-      producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0) {
+      producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0 || !validMarketParams(market)) {
     throw new MalformedMessageError('genesis state does not have the expected fields')
   }
-  return { network, producer, producerKey, blockDelaySecs }
+  const { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } = market
+  return { network, producer, producerKey, blockDelaySecs, market: { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } }
 }
 
 /** Lotus genesis blocks are mined by the system actor t00 and have no parents and no signature. */
-export function createGenesis (state: GenesisState, timestamp: UnixSeconds, allocations: GenesisAllocation[] = []): Genesis {
+/** The parameters a caller gives: the market's default to DEFAULT_MARKET_PARAMS. */
+export type GenesisStateInit = Omit<GenesisState, 'market'> & { market?: MarketParams }
+
+export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, allocations: GenesisAllocation[] = [], providers: GenesisProvider[] = []): Genesis {
+  const state: GenesisState = { ...init, market: init.market ?? DEFAULT_MARKET_PARAMS }
+  if (!validMarketParams(state.market)) throw new RangeError('market parameters are out of range')
   const store = new MemoryBlockStore()
   // every block the genesis header links must be in the store, the empty message/receipt arrays included
   store.put(EMPTY_AMT_BYTES)
@@ -73,6 +87,10 @@ export function createGenesis (state: GenesisState, timestamp: UnixSeconds, allo
   // the producer's address collects gas premiums; a system-code actor until storage power exists (issue 5)
   root = setActor(store, root, state.producer, { ...newAccountActor(store, state.producer), code: SYSTEM_ACTOR_CODE })
   for (const a of allocations) root = setActor(store, root, a.address, newAccountActor(store, a.address, a.balance))
+  root = setActor(store, root, STORAGE_MARKET_ADDRESS, { code: MARKET_ACTOR_CODE, head: emptyMarketState(store), nonce: 0, balance: 0n, delegatedAddress: null })
+  for (const p of providers) {
+    root = setActor(store, root, idAddressBytes(p.id), { code: MINER_ACTOR_CODE, head: store.put(encodeMinerInfo(p.info)), nonce: 0, balance: 0n, delegatedAddress: null })
+  }
   const header: BlockHeader = {
     miner: idAddressBytes(0),
     ticket: null,

@@ -11,7 +11,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { hamtGet, hamtSet, emptyHamt, MalformedStateError } from './hamt'
 import { mustGet, ProofBlockStore, RecordingGetter, type BlockGetter, type BlockStore } from './block-store'
 import { encodeBigInt, decodeBigInt } from './token'
-import { validateAddressBytes } from './address'
+import { validateAddressBytes, idAddressBytes } from './address'
 import type { AttoFil } from './units'
 
 export const STATE_TREE_VERSION = 5
@@ -20,6 +20,9 @@ export const STATE_TREE_VERSION = 5
 const codeCid = (name: string): CID => CID.createV1(0x55, identity.digest(new TextEncoder().encode(`fil/1/${name}`)))
 export const ACCOUNT_ACTOR_CODE = codeCid('account')
 export const SYSTEM_ACTOR_CODE = codeCid('system')
+
+/** Filecoin's burnt-funds actor f099: gas burn and slashed collateral go here, out of circulation. */
+export const BURNT_FUNDS_ADDRESS = idAddressBytes(99)
 
 export interface Actor { code: CID, head: CID, nonce: number, balance: AttoFil, delegatedAddress: Uint8Array | null }
 export interface StateRoot { version: number, actors: CID, info: CID }

@@ -2,10 +2,10 @@
 // when building the next block (as Filecoin does: a header carries the state and receipts of its
 // parent's messages), keeps every IPLD block in LevelDB, and answers the JSON-RPC and light-client queries.
 import {
-  produceHeader, loadBlockMessages, applyBlockMessages, storeBlockMessages, executionOrder, blsAggregate,
+  produceHeader, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  type CID, type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+  type CID, type Epoch, type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import type { ChainDb } from './chain-db'
 import { Mpool } from './mpool'
@@ -52,29 +52,38 @@ export class NodeChain implements RpcBackend {
   private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Map<string, number>()
 
-  private constructor (private readonly init: NodeChainInit, nextRoot: CID) {
+  private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, CID>) {
     this.current = init.head
-    this.nextRoot = nextRoot
+    this.nextRoot = init.head.header.parentStateRoot
     this.mpool = new Mpool(init.store, () => this.nextRoot)
   }
 
   static async open (init: NodeChainInit): Promise<NodeChain> {
+    // challenge seeds look back at most one proving period: keep that many header CIDs at hand
+    const recent = new Map<Epoch, CID>()
+    for (let h = Math.max(0, init.head.header.height - MAX_PROVING_PERIOD - 1); h <= init.head.header.height; h++) {
+      const header = await init.db.headerAt(h)
+      if (header !== undefined) recent.set(h, header.cid)
+    }
+    const chain = new NodeChain(init, recent)
     // re-executing the head may create blocks that were never written (a stop right after a block that
     // carried messages): they stay unpersisted and go to disk with the next block
-    const { root } = NodeChain.execute(init.store, init.genesis, init.head)
-    return new NodeChain(init, root)
+    chain.nextRoot = chain.execute(init.head).root
+    return chain
   }
 
-  private static execute (store: MemoryBlockStore, genesis: Genesis, h: SealedHeader): { root: CID, receiptsRoot: CID, cids: CID[] } {
+  private execute (h: SealedHeader): { root: CID, receiptsRoot: CID, cids: CID[] } {
+    const { store, genesis } = this.init
     const msgs = loadBlockMessages(store, h.header.messages)
-    const out = applyBlockMessages({ store, baseFee: h.header.parentBaseFee, miner: genesis.state.producer }, h.header.parentStateRoot, msgs, h.header.blsAggregate)
+    const ctx = executionContext(store, genesis.state, h.header, (e) => this.recent.get(e))
+    const out = applyBlockMessages(ctx, h.header.parentStateRoot, msgs, h.header.blsAggregate)
     return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executionOrder(msgs) }
   }
 
   /** Builds, signs and stores the next block; returns it for gossip. */
   async produce (nowSecs: number): Promise<SealedHeader> {
     const { store, genesis } = this.init
-    const { root, receiptsRoot } = NodeChain.execute(store, genesis, this.current)
+    const { root, receiptsRoot } = this.execute(this.current)
     this.nextRoot = root
     const selected = this.mpool.select(MAX_BLOCK_MESSAGES)
     const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
@@ -87,6 +96,8 @@ export class NodeChain implements RpcBackend {
     const blocks = store.unpersisted()
     await this.init.db.append(next, blocks, executionOrder(selected).map((cid, index) => ({ cid, index })))
     store.persisted(blocks.keys())
+    this.recent.set(next.header.height, next.cid)
+    this.recent.delete(next.header.height - MAX_PROVING_PERIOD - 2)
     this.current = next
     this.heads.moved()
     return next

@@ -10,7 +10,7 @@ import { Message as IsoMessage } from 'iso-filecoin/message'
 import * as IsoWallet from 'iso-filecoin/wallet'
 import { lotusCid } from 'iso-filecoin/utils'
 import {
-  CID, createGenesis, produceHeader, sealHeader, applyBlockMessages, storeBlockMessages, getActor, proveActor,
+  CID, createGenesis, executionContext, produceHeader, sealHeader, applyBlockMessages, storeBlockMessages, getActor, proveActor,
   verifyActorProof, signMessage, signedMessageCid, messageCid, validateMessageFields, verifyMessageSignature,
   secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes, addressToString, bytesEqual, ATTO_PER_FIL,
   ACCOUNT_ACTOR_CODE, BASE_FEE, TRANSFER_GAS, METHOD_SEND, NonceError, InsufficientFundsError,
@@ -70,7 +70,7 @@ class TestChain implements RpcBackend {
   produce (): SealedHeader {
     const head = this.head()
     const executed = applyBlockMessages(
-      { store: this.store, baseFee: head.header.parentBaseFee, miner: this.genesis.state.producer },
+      executionContext(this.store, this.genesis.state, head.header, () => undefined),
       head.header.parentStateRoot, { bls: [], secp: this.included }, null)
     const next = produceHeader(head, this.genesis, producerSecret, head.header.timestamp + 1, {
       parentStateRoot: executed.root,

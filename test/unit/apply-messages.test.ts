@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  createGenesis, applyMessage, applyBlockMessages, checkBlockSignatures, signMessage, getActor, storeReceipts,
+  createGenesis, executionContext, applyMessage, applyBlockMessages, checkBlockSignatures, signMessage, getActor, storeReceipts,
   amtValues, decodeReceipt, blsAggregate, secpSign, messageCid, blsPublicKey, blsAddressBytes, secpPublicKey, secpAddressBytes,
   idAddressBytes, ExitCode, BASE_FEE, TRANSFER_GAS, BURNT_FUNDS_ADDRESS, ACCOUNT_ACTOR_CODE, ATTO_PER_FIL,
   type ApplyContext, type Genesis, type Message, type SignedMessage, type CID, type Signature
@@ -36,7 +36,7 @@ beforeAll(() => {
     { address: dave, balance: 1n * FIL },
     { address: exchange, balance: 0n }
   ])
-  ctx = { store: genesis.store!, baseFee: BASE_FEE, miner: producer }
+  ctx = { ...executionContext(genesis.store!, genesis.state, genesis.header.header, () => undefined), baseFee: BASE_FEE, miner: producer }
   root = genesis.header.header.parentStateRoot
 })
 

@@ -51,9 +51,10 @@ export const encodeDealProposal = (p: DealProposal): Uint8Array => dagCbor.encod
 /** The proposal's CID, as Lotus's DealProposal.Cid() and the market actor's pending-proposal set name it. */
 export const dealProposalCid = (p: DealProposal): CID => chainCid(encodeDealProposal(p))
 
-export function encodeClientDealProposal (c: ClientDealProposal): Uint8Array {
-  return dagCbor.encode([tuple(c.proposal), encodeSignature(c.clientSignature)])
-}
+export const clientDealProposalTuple = (c: ClientDealProposal): unknown[] => [tuple(c.proposal), encodeSignature(c.clientSignature)]
+export const encodeClientDealProposal = (c: ClientDealProposal): Uint8Array => dagCbor.encode(clientDealProposalTuple(c))
+export const dealProposalTuple = tuple
+export const dealProposalFromTuple = (raw: unknown): DealProposal => fromTuple(raw)
 
 function fromTuple (raw: unknown): DealProposal {
   if (!Array.isArray(raw) || raw.length !== 11) throw new DealProposalError('MALFORMED', 'DealProposal is not an 11-field tuple')
@@ -84,8 +85,10 @@ function decodeCbor (bytes: Uint8Array): unknown {
 
 export const decodeDealProposal = (bytes: Uint8Array): DealProposal => fromTuple(decodeCbor(bytes))
 
-export function decodeClientDealProposal (bytes: Uint8Array): ClientDealProposal {
-  const raw = decodeCbor(bytes)
+export const decodeClientDealProposal = (bytes: Uint8Array): ClientDealProposal => clientDealProposalFromTuple(decodeCbor(bytes))
+
+/** A ClientDealProposal already decoded from CBOR (as it sits in PublishStorageDeals params). */
+export function clientDealProposalFromTuple (raw: unknown): ClientDealProposal {
   if (!Array.isArray(raw) || raw.length !== 2 || !(raw[1] instanceof Uint8Array) || raw[1].length < 1) {
     throw new DealProposalError('MALFORMED', 'ClientDealProposal is not [Proposal, Signature]')
   }
