@@ -187,7 +187,7 @@ describe('proving periods', () => {
     await expect(proofFor(0, p, 8, corrupt)).rejects.toMatchObject({ name: 'PossessionProofError' })
     // a proof for deal 0's challenges at another epoch's seed
     const stale = await proofFor(0, p, 8)
-    const moved = encodeSubmitPossessionProofs([{ dealId: 0, challengeEpoch: 12, proof: (dagCbor.decode(stale) as [[number, number, Uint8Array][]])[0][0][2] }])
+    const moved = encodeSubmitPossessionProofs([{ dealId: 0, challengeEpoch: 12, proof: (dagCbor.decode(stale) as [Array<[number, number, Uint8Array]>])[0][0]![2] }])
     expect(call(13, worker, MarketMethod.SubmitPossessionProofs, moved).exitCode).toBe(ActorExit.ErrIllegalArgument)
   })
 
