@@ -4,6 +4,9 @@
 //   actor:    {kind:'actor', address, at: header CID}       → blocks proving the actor in at.ParentStateRoot
 //   lookup:   {kind:'lookup', message: CID}                 → included/executed header CIDs, index, blocks
 //   messages: {kind:'messages', block: header CID, full}    → TxMeta, AMT roots (and messages when full)
+//   deal:     {kind:'deal', dealId, at}                     → the deal's proposal, state, proof records and proofs
+//   escrow:   {kind:'escrow', address, at}                  → the address's market escrow and locked entries
+//   miner:    {kind:'miner', address, at}                   → a storage provider's on-chain record
 //   msgs gossip topic /fil/msgs/<network> carries SignedMessage bytes, as in Filecoin.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
@@ -19,6 +22,9 @@ export type StateRequest =
   | { kind: 'actor', address: Uint8Array, at: CID }
   | { kind: 'lookup', message: CID }
   | { kind: 'messages', block: CID, full: boolean }
+  | { kind: 'deal', dealId: number, at: CID }
+  | { kind: 'escrow', address: Uint8Array, at: CID }
+  | { kind: 'miner', address: Uint8Array, at: CID }
 
 export interface StateResponse {
   ok: boolean
@@ -51,6 +57,8 @@ export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   if (r.kind === 'actor' && r.address instanceof Uint8Array) return { kind: 'actor', address: r.address, at: cid(r.at, 'at') }
   if (r.kind === 'lookup') return { kind: 'lookup', message: cid(r.message, 'message') }
   if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
+  if (r.kind === 'deal' && typeof r.dealId === 'number' && Number.isSafeInteger(r.dealId) && r.dealId >= 0) return { kind: 'deal', dealId: r.dealId, at: cid(r.at, 'at') }
+  if ((r.kind === 'escrow' || r.kind === 'miner') && r.address instanceof Uint8Array) return { kind: r.kind, address: r.address, at: cid(r.at, 'at') }
   throw new MalformedMessageError('state request has an unknown kind or wrong fields')
 }
 

@@ -21,6 +21,8 @@ export interface HeaderStore {
   recent: (n: number) => Promise<SealedHeader[]>
   has: (cid: string) => Promise<boolean>
   get: (cid: string) => Promise<SealedHeader | null>
+  /** The verified header at `height`, if synced that far. */
+  byHeight: (height: Epoch) => Promise<SealedHeader | null>
   close: () => void
 }
 
@@ -37,6 +39,7 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
     return row === undefined ? null : unsealHeader(row.bytes)
   }
   return {
+    byHeight: at,
     head: async () => {
       const meta = await db.get('meta', 'head')
       return meta === undefined ? null : await at(meta.height)

@@ -30,8 +30,8 @@ export interface LightClient {
   store: HeaderStore
   state: StateClient
   genesis: ReturnType<typeof genesisOf>
-  /** Called after each batch of newly verified headers. */
-  onVerified: (listener: (head: SealedHeader) => void) => void
+  /** Called after each batch of newly verified headers; returns a function that stops the calls. */
+  onVerified: (listener: (head: SealedHeader) => void) => () => void
   stop: () => Promise<void>
 }
 
@@ -104,7 +104,9 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     onChange: () => { scheduleStatus() }
   })
 
-  const state = createStateClient({ libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) } })
+  /** Peers that said hello on our genesis: full nodes. Storage providers we dial for deals are not. */
+  const chainPeers = new Set<string>()
+  const state = createStateClient({ libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) }, isChainPeer: (p) => chainPeers.has(p) })
 
   /** Message counts for the header list; skipped while catching up, when nobody is looking at old headers. */
   async function countMessages (headers: SealedHeader[]): Promise<void> {
@@ -150,6 +152,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     genesisCid: genesis.header.cid,
     head: () => sync.head,
     onHello: (peer, hello) => {
+      chainPeers.add(peer.toString())
       const cid = hello.heaviestTipSet[0]
       if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
     },
@@ -171,7 +174,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     }
   })
   libp2p.addEventListener('peer:connect', scheduleStatus)
-  libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
+  libp2p.addEventListener('peer:disconnect', (evt) => { chainPeers.delete(evt.detail.toString()); sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
 
   const addrs = init.bootstrap.peers.map(p => multiaddr(p))
   const dialAll = async (): Promise<void> => {
@@ -203,7 +206,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     store,
     state,
     genesis,
-    onVerified: (listener) => { verifiedListeners.push(listener) },
+    onVerified: (listener) => {
+      verifiedListeners.push(listener)
+      return () => { const i = verifiedListeners.indexOf(listener); if (i >= 0) verifiedListeners.splice(i, 1) }
+    },
     stop: async () => {
       stopped = true
       clearInterval(redial)

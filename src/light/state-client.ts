@@ -5,8 +5,8 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, countBlockMessages, loadBlockMessages, ProofBlockStore, CID,
-  type Actor, type MessageReceipt, type SealedHeader, type BlockMessages
+  verifyActorProof, verifyInclusion, countBlockMessages, loadBlockMessages, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo,
+  type Actor, type DealRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -48,6 +48,8 @@ export interface StateClientInit {
   store: HeaderStore
   head: () => SealedHeader
   onLie: (peer: string, err: StateProofRejectedError) => void
+  /** Whether a connected peer is a full node (it said hello on our genesis); all are, when left out. */
+  isChainPeer?: (peer: string) => boolean
   nowMs?: () => number
 }
 
@@ -57,12 +59,22 @@ export interface StateClient {
   receipt: (message: CID) => Promise<VerifiedReceipt | null>
   messageCount: (header: SealedHeader) => Promise<number>
   blockMessages: (header: SealedHeader) => Promise<BlockMessages>
+  /** A deal as of the verified head (null: proven not to exist). */
+  deal: (dealId: number) => Promise<Verified<DealRecord | null>>
+  escrow: (address: Uint8Array) => Promise<Verified<EscrowEntry>>
+  miner: (address: Uint8Array) => Promise<Verified<MinerInfo | null>>
 }
+
+/** A record checked against `header`'s ParentStateRoot. */
+export interface Verified<T> { value: T, header: SealedHeader, proofBytes: number, checkMs: number }
 
 export function createStateClient (init: StateClientInit): StateClient {
   const now = init.nowMs ?? (() => performance.now())
   const peer = (): string => {
-    const c = init.libp2p.getConnections()[0]
+    // storage providers are connected too (for deals), but only full nodes answer state queries: prefer
+    // a peer that said hello on our genesis, else any (one just dialed may not have said it yet)
+    const conns = init.libp2p.getConnections()
+    const c = conns.find(c => init.isChainPeer?.(c.remotePeer.toString()) ?? true) ?? conns[0]
     if (c === undefined) throw new NoPeerError()
     return c.remotePeer.toString()
   }
@@ -84,7 +96,20 @@ export function createStateClient (init: StateClientInit): StateClient {
     return resp.blocks
   }
 
+  /** Asks for the blocks of one state read at the verified head, and replays the read over them alone. */
+  const verifiedRead = async <T>(req: (at: CID) => StateRequest, read: (g: BlockGetter, root: CID) => T): Promise<Verified<T>> => {
+    const header = init.head()
+    const from = peer()
+    const blocks = await answered(from, req(header.cid))
+    const started = now()
+    const value = checked(from, () => read(new ProofBlockStore(blocks), header.header.parentStateRoot))
+    return { value, header, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
+  }
+
   return {
+    deal: async (dealId) => await verifiedRead(at => ({ kind: 'deal', dealId, at }), (g, r) => readDeal(g, r, dealId)),
+    escrow: async (address) => await verifiedRead(at => ({ kind: 'escrow', address, at }), (g, r) => readEscrow(g, r, address)),
+    miner: async (address) => await verifiedRead(at => ({ kind: 'miner', address, at }), (g, r) => getMinerInfo(g, r, address)),
     actor: async (address) => {
       const header = init.head()
       const from = peer()

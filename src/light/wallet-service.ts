@@ -3,7 +3,7 @@
 // network, and each sent message followed from pending to its verified receipt.
 import {
   parseAddress, addressToString, parseFil, formatFil, signedMessageCid, encodeSignedMessage, messagesTopic,
-  InsufficientFundsError, TRANSFER_GAS_LIMIT, TRANSFER_GAS_PREMIUM, TRANSFER_GAS_FEE_CAP, METHOD_SEND, toWireError,
+  InsufficientFundsError, gasLimitFor, TRANSFER_GAS_LIMIT, TRANSFER_GAS_PREMIUM, TRANSFER_GAS_FEE_CAP, METHOD_SEND, toWireError,
   type Message, type WireError, type CID
 } from '../core'
 import { CID as CidClass } from 'multiformats/cid'
@@ -32,6 +32,9 @@ export interface HistoryEntry {
   state: 'pending' | 'included' | 'failed' | 'dropped'
   /** The signed message (sends only), kept so a pending one can be gossiped again after a node restart. */
   signed?: Uint8Array
+  /** An actor call's name (AddBalance …); absent for a plain transfer. */
+  method?: string
+  gasLimit?: number
   exitCode?: number
   gasUsed?: number
   includedHeight?: number
@@ -84,14 +87,19 @@ export interface WalletServiceInit {
 export interface WalletService {
   view: () => WalletView
   call: (c: WalletCall) => Promise<unknown>
+  /** Queues, signs and gossips a message from one of the wallet's keys; its CID. */
+  message: (c: OutgoingMessage) => Promise<string>
 }
+
+export interface OutgoingMessage { from: string, to: string, value: bigint, method: number, params: Uint8Array, /** what history calls it */ label?: string }
 
 /** Stands in for a wallet whose keystore would not open: says why, refuses every call with that reason. */
 export function unavailableWallet (err: unknown): WalletService {
   const error = toWireError(err)
   return {
     view: () => ({ keys: [], unlocked: false, balances: [], history: [], faucet: false, error }),
-    call: async () => { throw err }
+    call: async () => { throw err },
+    message: async () => { throw err }
   }
 }
 
@@ -197,7 +205,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   client.onVerified(() => { void refresh() })
 
   const pendingCost = (from: string, verifiedNonce: number): bigint => live(from, verifiedNonce)
-    .reduce((sum, e) => sum + BigInt(e.attoFil) + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP, 0n)
+    .reduce((sum, e) => sum + BigInt(e.attoFil) + BigInt(e.gasLimit ?? SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP, 0n)
 
   const publish = async (bytes: Uint8Array): Promise<void> => {
     const topic = messagesTopic(network)
@@ -215,30 +223,40 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   }
 
   const send = async (fromText: string, toText: string, amountText: string): Promise<string> => {
-    if (!keystore.isUnlocked()) throw new WalletLockedError()
-    const from = parseAddress(fromText, 't')
-    const to = parseAddress(toText, 't')
     const value = parseFil(amountText)
     if (value <= 0n) throw new RangeError('amount must be more than 0')
-    const sender = await verifyBalance(fromText)
+    return await sendMessage({ from: fromText, to: toText, value, method: METHOD_SEND, params: new Uint8Array(0) })
+  }
+
+  /** Signs and gossips any message from one of our keys (a transfer, or an actor call such as AddBalance). */
+  const sendMessage = async (c: OutgoingMessage): Promise<string> => {
+    if (!keystore.isUnlocked()) throw new WalletLockedError()
+    const from = parseAddress(c.from, 't')
+    const to = parseAddress(c.to, 't')
+    if (c.value < 0n) throw new RangeError('a message cannot carry a negative value')
+    const sender = await verifyBalance(c.from)
     if (!sender.verified) throw new Error(`cannot verify the sender's balance: ${sender.error.message}`)
     // after our own pending sends, never before the verified nonce: a lost or replaced one leaves no gap
-    const mine = live(fromText, sender.nonce)
+    const mine = live(c.from, sender.nonce)
     const nonce = mine.length === 0 ? sender.nonce : Math.max(sender.nonce, ...mine.map(e => e.nonce! + 1))
-    const needed = value + BigInt(SEND_GAS_LIMIT) * SEND_GAS_FEE_CAP + pendingCost(fromText, sender.nonce)
-    if (needed > BigInt(sender.attoFil)) throw new InsufficientFundsError(needed, BigInt(sender.attoFil))
-    const message: Message = {
-      version: 0, to: to.bytes, from: from.bytes, nonce, value, gasLimit: SEND_GAS_LIMIT, gasFeeCap: SEND_GAS_FEE_CAP,
-      gasPremium: SEND_GAS_PREMIUM, method: METHOD_SEND, params: new Uint8Array(0)
+    const unsigned: Message = {
+      version: 0, to: to.bytes, from: from.bytes, nonce, value: c.value, gasLimit: 0, gasFeeCap: SEND_GAS_FEE_CAP,
+      gasPremium: SEND_GAS_PREMIUM, method: c.method, params: c.params
     }
-    const signed = keystore.sign(fromText, message)
+    const message = { ...unsigned, gasLimit: gasLimitFor(unsigned) }
+    const needed = c.value + BigInt(message.gasLimit) * SEND_GAS_FEE_CAP + pendingCost(c.from, sender.nonce)
+    if (needed > BigInt(sender.attoFil)) throw new InsufficientFundsError(needed, BigInt(sender.attoFil))
+    const signed = keystore.sign(c.from, message)
     const cid = signedMessageCid(signed)
     const bytes = encodeSignedMessage(signed)
     await publish(bytes)
-    const entry: HistoryEntry = { cid: cid.toString(), kind: 'send', from: fromText, to: addressToString(to.bytes, 't'), attoFil: value.toString(), nonce, sentAtMs: nowMs(), state: 'pending', signed: bytes }
+    const entry: HistoryEntry = {
+      cid: cid.toString(), kind: 'send', from: c.from, to: addressToString(to.bytes, 't'), attoFil: c.value.toString(), nonce, sentAtMs: nowMs(), state: 'pending', signed: bytes, gasLimit: message.gasLimit,
+      ...(c.method === METHOD_SEND ? {} : { method: c.label ?? `method ${c.method}` })
+    }
     history.push(entry)
     remember(entry)
-    watch(addressToString(to.bytes, 't'))
+    if (c.method === METHOD_SEND) watch(addressToString(to.bytes, 't'))
     changed()
     return cid.toString()
   }
@@ -268,9 +286,16 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   }
 
   let sendQueue: Promise<unknown> = Promise.resolve()
+  /** One send at a time: a nonce is only taken once the previous send is in the history. */
+  const queued = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = sendQueue.then(fn)
+    sendQueue = run.catch(() => {})
+    return await run
+  }
   void refresh()
   return {
     view,
+    message: async (c) => await queued(async () => await sendMessage(c)),
     call: async (c) => {
       switch (c.method) {
         // whoever just typed the passphrase to add a key means to use it: the wallet is left unlocked
@@ -281,12 +306,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
         case 'export': return await keystore.exportLotus(c.address, c.passphrase)
         case 'watch': watch(addressToString(parseAddress(c.address, 't').bytes, 't')); void refresh(); return null
         case 'faucet': return await faucet(c.address)
-        case 'send': {
-          // one at a time: a nonce is only taken once the previous send is in the history
-          const run = sendQueue.then(async () => await send(c.from, c.to, c.amount))
-          sendQueue = run.catch(() => {})
-          return await run
-        }
+        case 'send': return await queued(async () => await send(c.from, c.to, c.amount))
       }
     }
   }

@@ -9,16 +9,21 @@ export interface BootstrapDocument {
   peers: string[]
   /** The node's Lotus-style JSON-RPC endpoint (the app uses it for the devnet faucet only). */
   rpc?: string
+  /** Where to reach storage providers; who they are (worker key, peer ID) is checked on chain. */
+  providers?: BootstrapProvider[]
 }
+
+export interface BootstrapProvider { address: string, peerId: string, addrs: string[] }
 
 export class InvalidBootstrapError extends Error {
   static override name = 'InvalidBootstrapError'
   override name = 'InvalidBootstrapError'
 }
 
-export function makeBootstrap (genesis: Genesis, peers: string[], rpc?: string): BootstrapDocument {
+export function makeBootstrap (genesis: Genesis, peers: string[], rpc?: string, providers: BootstrapProvider[] = []): BootstrapDocument {
   return {
     ...(rpc === undefined ? {} : { rpc }),
+    ...(providers.length === 0 ? {} : { providers }),
     network: genesis.state.network,
     genesis: { cid: genesis.header.cid.toString(), header: base64.baseEncode(genesis.header.bytes), root: base64.baseEncode(genesis.rootBytes), state: base64.baseEncode(genesis.stateBytes) },
     peers
@@ -29,7 +34,8 @@ export function parseBootstrap (json: unknown): BootstrapDocument {
   const d = json as Partial<BootstrapDocument> | null
   if (d === null || typeof d !== 'object' || typeof d.network !== 'string' || !Array.isArray(d.peers) ||
       !d.peers.every(p => typeof p === 'string') || typeof d.genesis?.cid !== 'string' || (d.rpc !== undefined && typeof d.rpc !== 'string') ||
-      typeof d.genesis.header !== 'string' || typeof d.genesis.root !== 'string' || typeof d.genesis.state !== 'string') {
+      typeof d.genesis.header !== 'string' || typeof d.genesis.root !== 'string' || typeof d.genesis.state !== 'string' ||
+      (d.providers !== undefined && !(Array.isArray(d.providers) && d.providers.every(p => typeof p?.address === 'string' && typeof p.peerId === 'string' && Array.isArray(p.addrs) && p.addrs.every(a => typeof a === 'string'))))) {
     throw new InvalidBootstrapError('bootstrap document does not have network, genesis {cid, header, root, state} and peers')
   }
   return d as BootstrapDocument

@@ -5,7 +5,7 @@ import {
   produceHeader, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  type CID, type Epoch, type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+  type CID, type Epoch, type Genesis, type BlockGetter, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import type { ChainDb } from './chain-db'
 import { Mpool } from './mpool'
@@ -101,6 +101,20 @@ export class NodeChain implements RpcBackend {
     this.current = next
     this.heads.moved()
     return next
+  }
+
+  get genesis (): Genesis { return this.init.genesis }
+
+  /** Reads the state the head names (its ParentStateRoot), over the node's own blocks. */
+  readState<T> (read: (store: BlockGetter, root: CID) => T, at?: SealedHeader): T {
+    return read(this.init.store, (at ?? this.current).header.parentStateRoot)
+  }
+
+  /** The blocks `read` walks under `at`'s state: what a light client needs to replay it. */
+  proveState (read: (store: BlockGetter, root: CID) => unknown, at: SealedHeader): Uint8Array[] {
+    const rec = new RecordingGetter(this.init.store)
+    read(rec, at.header.parentStateRoot)
+    return rec.blocks()
   }
 
   // ---- RpcBackend ----

@@ -10,9 +10,12 @@ import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
 import { pieceOfFile } from './piece-file'
 import { buildPieceWasm } from './build-wasm'
+import { findStoredDeal, corruptDeal, deleteDeal } from './provider/damage'
 
 const USAGE = `usage: coffer piece <file>
-       coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N] [--build]
+       coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
+                     [--providers 3] [--proving-period 30] [--build]
+       coffer provider corrupt|delete <deal ID | piece CID> [--data ./.coffer/devnet] [--provider t01001]
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
   --rpc-port N    Lotus-style JSON-RPC at http://127.0.0.1:N/rpc/v1 (default 1234)
@@ -21,7 +24,12 @@ const USAGE = `usage: coffer piece <file>
   --block-time S  seconds per epoch (default 1)
   --p2p-port N    libp2p WebSocket port (default: any free port)
   --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
+  --providers N   storage providers a new chain starts with (default 3; fixed at genesis)
+  --proving-period N  epochs per proving period on a new chain (default 30)
   --build         build the app first (what \`npm start\` does); refused before building if in use
+
+  provider corrupt <deal>  flip one byte of a stored deal's payload (the next proof fails: a fault)
+  provider delete <deal>   delete a stored deal's payload
 
   piece <file>    print the file's piece CID v2 (FRC-0069), piece CID v1 and padded size, streaming it`
 
@@ -47,10 +55,26 @@ async function piece (file: string | undefined): Promise<number> {
   return 0
 }
 
+async function provider (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: './.coffer/devnet' }, provider: { type: 'string' } } })
+  const [action, which] = positionals
+  if ((action !== 'corrupt' && action !== 'delete') || which === undefined) { process.stderr.write(`${USAGE}\n`); return 2 }
+  const { store, deal } = await findStoredDeal(path.resolve(values.data), which, values.provider)
+  if (action === 'corrupt') {
+    const offset = await corruptDeal(store, deal)
+    process.stdout.write(`corrupted deal ${deal.dealId} (${deal.pieceCid}): flipped the byte at ${offset} of ${store.absolute(deal.file)}\n`)
+  } else {
+    await deleteDeal(store, deal)
+    process.stdout.write(`deleted deal ${deal.dealId}'s payload (${deal.pieceCid}): ${store.absolute(deal.file)}\n`)
+  }
+  return 0
+}
+
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'piece') return await piece(rest[0])
   if (command === 'build-wasm') { await buildPieceWasm(); return 0 }
+  if (command === 'provider') return await provider(rest)
   if (command !== 'devnet') {
     process.stderr.write(`${USAGE}\n`)
     return command === undefined || command === '--help' ? 0 : 2
@@ -65,6 +89,8 @@ async function main (argv: string[]): Promise<number> {
       'block-time': { type: 'string', default: '1' },
       'p2p-port': { type: 'string', default: '0' },
       prefill: { type: 'string', default: '0' },
+      providers: { type: 'string', default: '3' },
+      'proving-period': { type: 'string', default: '30' },
       build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
@@ -94,6 +120,8 @@ async function main (argv: string[]): Promise<number> {
     p2pPort: Number(values['p2p-port']),
     blockDelayMs: Number(values['block-time']) * 1000,
     prefill: Number(values.prefill),
+    providers: positiveInt(values.providers, '--providers', 0),
+    provingPeriod: positiveInt(values['proving-period'], '--proving-period', 2),
     log: (line) => process.stdout.write(`coffer: ${line}\n`)
   })
   process.stdout.write(`\n  Coffer devnet is running. Open ${devnet.url}\n  JSON-RPC (Lotus API): ${devnet.rpcUrl}\n  Data: ${path.resolve(values.data)}  (Ctrl-C to stop, --reset to start over)\n\n`)
@@ -106,6 +134,12 @@ async function main (argv: string[]): Promise<number> {
   await devnet.stop()
   process.stdout.write('coffer: stopped\n')
   return 0
+}
+
+function positiveInt (text: string, flag: string, min: number): number {
+  const n = Number(text)
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${flag} takes a whole number of at least ${min}, not ${text}`)
+  return n
 }
 
 main(process.argv.slice(2)).then(code => process.exit(code), (err: Error) => {

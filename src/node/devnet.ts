@@ -5,11 +5,12 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
   chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, decodeSignedMessage, parseFil,
-  MemoryBlockStore, type Genesis, type SealedHeader, type StateRequest, type StateResponse
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, readDeal, readEscrow, getMinerInfo, type Genesis, type SealedHeader, type StateRequest, type StateResponse
 } from '../core'
 import {
-  createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument
+  createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
+import { genesisProviders, startDevnetProviders, type RunningProvider } from './provider/devnet-providers'
 import { ChainDb } from './chain-db'
 import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
@@ -38,6 +39,10 @@ export interface DevnetInit {
   /** FIL the faucet sends per request, and how long an address waits before asking again. */
   faucetAmount?: bigint
   faucetCooldownMs?: number
+  /** Storage providers genesis creates (the count is fixed once the chain exists); none when left out. */
+  providers?: number
+  /** Epochs in a proving period (genesis parameter). */
+  provingPeriod?: number
   log?: (line: string) => void
   nowMs?: () => number
 }
@@ -54,6 +59,7 @@ export interface Devnet {
   head: () => SealedHeader
   headerAt: (height: number) => Promise<SealedHeader | undefined>
   bootstrap: () => BootstrapDocument
+  providers: RunningProvider[]
   stop: () => Promise<void>
 }
 
@@ -67,21 +73,29 @@ export class OldDataDirError extends Error {
   constructor (dir: string) { super(`data folder ${dir} holds a chain in an older Coffer format that this version cannot read; start with --reset`) }
 }
 
-async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number }): Promise<Genesis> {
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
   if (headerBytes !== undefined && (rootBytes === undefined || stateBytes === undefined)) throw new OldDataDirError(init.dataDir)
   if (headerBytes !== undefined && rootBytes !== undefined && stateBytes !== undefined) {
-    return openGenesis(chainCid(headerBytes), headerBytes, rootBytes, stateBytes, decodeHeader)
+    try {
+      return openGenesis(chainCid(headerBytes), headerBytes, rootBytes, stateBytes, decodeHeader)
+    } catch (err) {
+      // genesis parameters from before the storage market cannot be read
+      if ((err as Error).name === 'MalformedMessageError') throw new OldDataDirError(init.dataDir)
+      throw err
+    }
   }
+  const { providers, allocations } = await genesisProviders(init.dataDir, init.providers)
   const nowSecs = Math.floor(init.nowMs() / 1000)
   const genesis = createGenesis({
     network: init.network,
     producer: idAddressBytes(PRODUCER_ID),
     producerKey: blsPublicKey(init.secret),
-    blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000))
-  }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }])
+    blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000)),
+    market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod }
+  }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }, ...allocations], providers)
   await db.putBlocks(genesis.store!.unpersisted())
   await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
   await db.append(genesis.header)
@@ -117,7 +131,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   try {
     const secret = await loadOrCreateProducerKey(db)
     const faucetKey = await loadOrCreateFaucetKey(db)
-    const genesis = await loadOrCreateGenesis(db, { network, blockDelayMs, secret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir })
+    const genesis = await loadOrCreateGenesis(db, {
+      network, blockDelayMs, secret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir,
+      providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod
+    })
     const headHeight = (await db.headHeight()) ?? 0
     const storedHead = (await db.headerAt(headHeight))!
     const store = new MemoryBlockStore()
@@ -176,9 +193,13 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
+    const providers = await startDevnetProviders({ dataDir: init.dataDir, host, chain, log })
+    cleanups.push(async () => { for (const p of providers) await p.stop() })
+
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
     let rpc: RpcServer | undefined
-    const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url)
+    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String) }))
+    const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url, providerList())
 
     let app: AppServer | undefined
     if (init.serveApp !== false) {
@@ -198,9 +219,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)
     log(`libp2p ${peers().join(' ')}`)
     log(`faucet ${addressToString(faucetAddress, 't')}`)
+    for (const p of providers) log(`provider ${p.address} ${p.libp2p.getMultiaddrs().map(String).join(' ')}`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, stop: stopAll }
+    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err
@@ -214,8 +236,13 @@ async function answerState (chain: NodeChain, req: StateRequest): Promise<StateR
     if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }
     return { ok: true, included: found.included.cid, executed: found.executed.cid, index: found.proof.index, blocks: found.proof.blocks }
   }
-  const header = await chain.headerByCid(req.kind === 'actor' ? req.at : req.block)
+  const header = await chain.headerByCid(req.kind === 'messages' ? req.block : req.at)
   if (header === undefined) return { ok: false, error: 'unknown header', blocks: [] }
-  if (req.kind === 'actor') return { ok: true, blocks: (await chain.stateProof(req.address, header)).proof.blocks }
-  return { ok: true, blocks: chain.blockMessagesProof(header, req.full) }
+  switch (req.kind) {
+    case 'actor': return { ok: true, blocks: (await chain.stateProof(req.address, header)).proof.blocks }
+    case 'messages': return { ok: true, blocks: chain.blockMessagesProof(header, req.full) }
+    case 'deal': return { ok: true, blocks: chain.proveState((g, r) => readDeal(g, r, req.dealId), header) }
+    case 'escrow': return { ok: true, blocks: chain.proveState((g, r) => readEscrow(g, r, req.address), header) }
+    case 'miner': return { ok: true, blocks: chain.proveState((g, r) => getMinerInfo(g, r, req.address), header) }
+  }
 }

@@ -2,7 +2,8 @@
 import { createReadStream } from 'node:fs'
 import { provePossession as prove, type ProofSet, type NodeHasher } from '../core'
 
-async function * readFile (file: string): AsyncIterable<Uint8Array> {
+/** A file's bytes as Uint8Array chunks of 1 MiB (never Buffer, which core code does not expect). */
+export async function * fileChunks (file: string): AsyncIterable<Uint8Array> {
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const b = chunk as Buffer
     yield new Uint8Array(b.buffer, b.byteOffset, b.length)
@@ -11,5 +12,5 @@ async function * readFile (file: string): AsyncIterable<Uint8Array> {
 
 export async function provePossession (set: ProofSet, payloadFiles: string[], seed: Uint8Array, count: number, hasher?: NodeHasher): Promise<Uint8Array> {
   if (payloadFiles.length !== set.pieces.length) throw new RangeError(`${payloadFiles.length} files for ${set.pieces.length} pieces`)
-  return await prove(set, (i) => readFile(payloadFiles[i]!), seed, count, hasher)
+  return await prove(set, (i) => fileChunks(payloadFiles[i]!), seed, count, hasher)
 }

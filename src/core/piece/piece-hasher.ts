@@ -19,6 +19,14 @@ const BATCH_CHUNKS = 256
 const BATCH_LEAVES = BATCH_CHUNKS * 4
 const BATCH_HEIGHT = 10 // log2(BATCH_LEAVES)
 
+/** The padded size of the piece `payloadBytes` make: FR32 leaves, rounded up to a power of two (at least 4). */
+export function paddedPieceSize (payloadBytes: number): number {
+  const leaves = Math.ceil(payloadBytes / FR32_IN_BYTES) * 4
+  let height = 0
+  while (2 ** height < Math.max(MIN_LEAVES, leaves)) height++
+  return 32 * 2 ** height
+}
+
 export class PieceTooSmallError extends RangeError {
   static override name = 'PieceTooSmallError'
   override name = 'PieceTooSmallError'

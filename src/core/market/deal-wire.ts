@@ -1,0 +1,66 @@
+// The storage deal protocol's messages (`/coffer/deal/1.0.0`), each one length-prefixed DAG-CBOR frame:
+//   client → provider  DealRequest {proposal, payloadBytes}
+//   provider → client  DealReply accepted {offset} (bytes it already holds: a resumed transfer starts there)
+//                      or rejected {code, message}, before any byte is sent
+//   client → provider  the payload from `offset`, in frames of at most MAX_DATA_FRAME bytes
+//   provider → client  DealReply published {dealId, message} once the bytes hash to the proposed piece and
+//                      the deal is on chain, or rejected {code, message}
+// Asks travel on `/coffer/ask/1.0.0`: an empty request, a SignedStorageAsk back.
+import * as dagCbor from '@ipld/dag-cbor'
+import { clientDealProposalTuple, clientDealProposalFromTuple, type ClientDealProposal } from './deal-proposal'
+
+export const DEAL_PROTOCOL = '/coffer/deal/1.0.0'
+export const ASK_PROTOCOL = '/coffer/ask/1.0.0'
+export const MAX_DATA_FRAME = 1 << 20
+export const MAX_CONTROL_FRAME = 64 * 1024
+
+export type DealRejectionCode =
+  | 'PROPOSAL' // malformed, badly signed, or not for this provider
+  | 'PRICE' // below the ask, or collateral beyond it
+  | 'SIZE' // piece size outside the ask, or not the payload's
+  | 'SPACE' // the provider has no room
+  | 'START' // starts too soon (or off a period boundary)
+  | 'FUNDS' // the client's escrow does not cover it
+  | 'BUSY' // this proposal's transfer is running on another stream
+  | 'PIECE_MISMATCH' // the bytes do not hash to the proposed piece
+  | 'PUBLISH' // the chain refused the deal
+  | 'TRANSFER' // the stream broke the protocol
+
+export class DealRejectedError extends Error {
+  static override name = 'DealRejectedError'
+  override name = 'DealRejectedError'
+  constructor (readonly code: DealRejectionCode, message: string) { super(message) }
+}
+
+export interface DealRequest { proposal: ClientDealProposal, payloadBytes: number }
+
+export type DealReply =
+  | { kind: 'accepted', offset: number }
+  | { kind: 'published', dealId: number, message: string }
+  | { kind: 'rejected', code: DealRejectionCode, message: string }
+
+export const encodeDealRequest = (r: DealRequest): Uint8Array => dagCbor.encode({ proposal: clientDealProposalTuple(r.proposal), payloadBytes: r.payloadBytes })
+
+export function decodeDealRequest (bytes: Uint8Array): DealRequest {
+  let raw: { proposal?: unknown, payloadBytes?: unknown }
+  try { raw = dagCbor.decode(bytes) } catch (err) { throw new DealRejectedError('PROPOSAL', `request is not DAG-CBOR: ${(err as Error).message}`) }
+  const n = raw?.payloadBytes
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new DealRejectedError('PROPOSAL', 'payloadBytes is not a positive integer')
+  try {
+    return { proposal: clientDealProposalFromTuple(raw.proposal), payloadBytes: n }
+  } catch (err) { throw new DealRejectedError('PROPOSAL', (err as Error).message) }
+}
+
+export const encodeDealReply = (r: DealReply): Uint8Array => dagCbor.encode(r)
+
+const CODES = new Set<string>(['PROPOSAL', 'PRICE', 'SIZE', 'SPACE', 'START', 'FUNDS', 'BUSY', 'PIECE_MISMATCH', 'PUBLISH', 'TRANSFER'])
+
+export function decodeDealReply (bytes: Uint8Array): DealReply {
+  let r: Record<string, unknown>
+  try { r = dagCbor.decode(bytes) } catch { throw new DealRejectedError('TRANSFER', 'the provider\'s reply is not DAG-CBOR') }
+  const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+  if (r?.kind === 'accepted' && uint(r.offset)) return { kind: 'accepted', offset: r.offset }
+  if (r?.kind === 'published' && uint(r.dealId) && typeof r.message === 'string') return { kind: 'published', dealId: r.dealId, message: r.message }
+  if (r?.kind === 'rejected' && typeof r.code === 'string' && CODES.has(r.code) && typeof r.message === 'string') return { kind: 'rejected', code: r.code as DealRejectionCode, message: r.message }
+  throw new DealRejectedError('TRANSFER', 'the provider\'s reply is not a DealReply')
+}

@@ -1,0 +1,83 @@
+// A provider's storage ask. The first eight fields are Filecoin's StorageAsk (go-fil-markets: Price per
+// GiB per epoch, VerifiedPrice, MinPieceSize, MaxPieceSize, Miner, Timestamp, Expiry, SeqNo); Coffer
+// appends the free space and the collateral per GiB the provider puts up, and the worker key signs the
+// CBOR of the whole tuple, so a relayed ask cannot be changed on the way.
+import * as dagCbor from '@ipld/dag-cbor'
+import { encodeBigInt, decodeBigInt } from '../token'
+import { validateAddressBytes } from '../address'
+import { encodeSignature, decodeSignature, type Signature } from '../signature'
+import { signAs, signedBy } from '../signer'
+import type { AttoFil, Epoch } from '../units'
+
+export const GIB = 2 ** 30
+
+export interface StorageAsk {
+  pricePerGiBEpoch: AttoFil
+  verifiedPricePerGiBEpoch: AttoFil
+  minPieceSize: number
+  maxPieceSize: number
+  miner: Uint8Array
+  timestamp: Epoch
+  expiry: Epoch
+  seqNo: number
+  freeBytes: number
+  collateralPerGiB: AttoFil
+}
+
+export interface SignedStorageAsk { ask: StorageAsk, signature: Signature }
+
+export class InvalidAskError extends Error {
+  static override name = 'InvalidAskError'
+  override name = 'InvalidAskError'
+}
+
+const tuple = (a: StorageAsk): unknown[] => [
+  encodeBigInt(a.pricePerGiBEpoch), encodeBigInt(a.verifiedPricePerGiBEpoch), a.minPieceSize, a.maxPieceSize, a.miner,
+  a.timestamp, a.expiry, a.seqNo, a.freeBytes, encodeBigInt(a.collateralPerGiB)
+]
+
+export const encodeStorageAsk = (a: StorageAsk): Uint8Array => dagCbor.encode(tuple(a))
+
+export function signStorageAsk (workerKey: Uint8Array, worker: Uint8Array, ask: StorageAsk): SignedStorageAsk {
+  return { ask, signature: signAs(workerKey, worker, encodeStorageAsk(ask)) }
+}
+
+export const encodeSignedStorageAsk = (s: SignedStorageAsk): Uint8Array => dagCbor.encode([tuple(s.ask), encodeSignature(s.signature)])
+
+export function decodeSignedStorageAsk (bytes: Uint8Array): SignedStorageAsk {
+  let raw: unknown
+  try { raw = dagCbor.decode(bytes) } catch (err) { throw new InvalidAskError(`ask is not DAG-CBOR: ${(err as Error).message}`) }
+  const [t, sig] = Array.isArray(raw) && raw.length === 2 ? raw as unknown[] : []
+  if (!Array.isArray(t) || t.length !== 10 || !(sig instanceof Uint8Array)) throw new InvalidAskError('ask is not [[10 fields], Signature]')
+  const [price, vprice, min, max, miner, ts, expiry, seq, free, coll] = t as unknown[]
+  const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+  const big = (v: unknown): bigint => {
+    if (!(v instanceof Uint8Array)) throw new InvalidAskError('ask amount is not a big int')
+    const n = decodeBigInt(v)
+    if (n < 0n) throw new InvalidAskError('ask amount is negative')
+    return n
+  }
+  if (!uint(min) || !uint(max) || !(miner instanceof Uint8Array) || !uint(ts) || !uint(expiry) || !uint(seq) || !uint(free)) throw new InvalidAskError('ask fields have the wrong types')
+  try {
+    return {
+      ask: { pricePerGiBEpoch: big(price), verifiedPricePerGiBEpoch: big(vprice), minPieceSize: min, maxPieceSize: max, miner: validateAddressBytes(miner), timestamp: ts, expiry, seqNo: seq, freeBytes: free, collateralPerGiB: big(coll) },
+      signature: decodeSignature(sig)
+    }
+  } catch (err) {
+    if (err instanceof InvalidAskError) throw err
+    throw new InvalidAskError(`ask: ${(err as Error).message}`)
+  }
+}
+
+/** Throws unless the ask is signed by `worker` (the provider's on-chain worker key) and not expired at `epoch`. */
+export function verifyStorageAsk (s: SignedStorageAsk, worker: Uint8Array, epoch: Epoch): void {
+  if (!signedBy(worker, encodeStorageAsk(s.ask), s.signature)) throw new InvalidAskError('ask is not signed by the provider\'s worker key')
+  if (s.ask.expiry < epoch) throw new InvalidAskError(`ask expired at epoch ${s.ask.expiry}`)
+}
+
+const perGiB = (amount: AttoFil, paddedBytes: number): AttoFil => (amount * BigInt(paddedBytes) + BigInt(GIB) - 1n) / BigInt(GIB)
+
+/** What a piece of `paddedBytes` costs per epoch at this ask (rounded up to the attoFIL). */
+export const askPricePerEpoch = (a: StorageAsk, paddedBytes: number): AttoFil => perGiB(a.pricePerGiBEpoch, paddedBytes)
+/** The collateral the provider puts up for a piece of `paddedBytes`. */
+export const askCollateral = (a: StorageAsk, paddedBytes: number): AttoFil => perGiB(a.collateralPerGiB, paddedBytes)

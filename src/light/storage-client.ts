@@ -1,0 +1,160 @@
+// The client's side of a storage deal: ask providers for their terms (each ask checked against the
+// provider's on-chain worker key and peer ID), pick providers, write and sign proposals, lock enough
+// escrow, then stream the payload to each provider and learn the deal ID it published. Chain reads come
+// verified from the caller (the light client's state proofs); nothing here takes a provider's word.
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p } from '@libp2p/interface'
+import {
+  parseAddress, bytesEqual, verifyStorageAsk, chooseProviders, askCollateral, dealStorageFee, InsufficientFundsError,
+  MarketMethod, STORAGE_MARKET_ADDRESS, ExitCode, formatFil, addressToString,
+  type ClientDealProposal, type DealProposal, type EscrowEntry, type MinerInfo, type MarketParams, type StorageAsk,
+  type ProviderChoice, type AttoFil, type Epoch, type CID
+} from '../core'
+import { requestAsk, sendDeal, type BootstrapProvider, type PayloadReader } from '../net'
+import * as dagCbor from '@ipld/dag-cbor'
+
+/** What the client needs of the chain, every read verified by the caller. */
+export interface DealChain {
+  params: MarketParams
+  blockDelaySecs: number
+  headHeight: () => Epoch
+  escrow: (address: Uint8Array) => Promise<EscrowEntry>
+  miner: (provider: Uint8Array) => Promise<MinerInfo | null>
+  balance: (address: Uint8Array) => Promise<AttoFil>
+  /** Signs as the client, sends, and resolves with the executed message's verified receipt. */
+  send: (m: { to: Uint8Array, method: number, params: Uint8Array, value: AttoFil }) => Promise<{ cid: string, exitCode: number, return: Uint8Array }>
+}
+
+export interface ProposalSigner {
+  address: Uint8Array
+  sign: (p: DealProposal) => Promise<ClientDealProposal>
+}
+
+export interface ProviderQuote { provider: BootstrapProvider, address: Uint8Array, ask: StorageAsk }
+export interface QuoteFailure { provider: BootstrapProvider, error: Error }
+
+export class EscrowFailedError extends Error {
+  static override name = 'EscrowFailedError'
+  override name = 'EscrowFailedError'
+}
+
+/** Bytes a second the start epoch allows for moving a payload (a slow link still makes it). */
+const PLANNING_BYTES_PER_SEC = 4 * 2 ** 20
+/** Epochs, on top of the transfer, for the provider to check the piece and get its publish message in. */
+const PUBLISH_MARGIN_EPOCHS = 15
+/** Gas the client keeps back for its own messages when checking it can pay. */
+const GAS_RESERVE: AttoFil = 10n ** 16n
+
+export interface PlanInit {
+  pieceCid: CID
+  paddedBytes: number
+  payloadBytes: number
+  /** The payload's root CID: Filecoin clients put it in the proposal's Label. */
+  label: string
+  copies: number
+  /** The deal's length, in proving periods. */
+  periods: number
+  /** Provider addresses (t01001 …) chosen by hand; otherwise the cheapest that fit. */
+  chosen?: string[]
+  /** Faulted periods per provider the client has seen, for ranking. */
+  faults?: Map<string, number>
+}
+
+export interface DealPlan {
+  proposals: Array<{ provider: ProviderQuote, proposal: DealProposal }>
+  /** Fees and client collateral of all proposals together: what must be free in escrow. */
+  escrowNeeded: AttoFil
+}
+
+export class StorageClient {
+  constructor (private readonly libp2p: Libp2p, private readonly chain: DealChain, private readonly signer: ProposalSigner) {}
+
+  /** Every listed provider's ask, verified; failures are returned beside them, not thrown. */
+  async quotes (providers: BootstrapProvider[], signal?: AbortSignal): Promise<{ quotes: ProviderQuote[], failures: QuoteFailure[] }> {
+    const quotes: ProviderQuote[] = []
+    const failures: QuoteFailure[] = []
+    await Promise.all(providers.map(async (p) => {
+      try { quotes.push(await this.quote(p, signal)) } catch (err) { failures.push({ provider: p, error: err as Error }) }
+    }))
+    quotes.sort((a, b) => a.provider.address.localeCompare(b.provider.address))
+    return { quotes, failures }
+  }
+
+  private async quote (p: BootstrapProvider, signal?: AbortSignal): Promise<ProviderQuote> {
+    const address = parseAddress(p.address).bytes
+    const info = await this.chain.miner(address)
+    if (info === null) throw new Error(`${p.address} is not a storage provider on chain`)
+    const peer = peerIdFromString(p.peerId)
+    // the peer ID the bootstrap gives must be the one the chain records; Noise then proves the peer holds it
+    if (!bytesEqual(peer.toMultihash().bytes, info.peerId)) throw new Error(`${p.address}'s peer ID is not the one on chain`)
+    await this.dial(p, signal)
+    const signed = await requestAsk(this.libp2p, peer, signal)
+    verifyStorageAsk(signed, info.worker, this.chain.headHeight())
+    if (!bytesEqual(signed.ask.miner, address)) throw new Error(`${p.address} sent another provider's ask`)
+    return { provider: p, address, ask: signed.ask }
+  }
+
+  private async dial (p: BootstrapProvider, signal?: AbortSignal): Promise<void> {
+    const peer = peerIdFromString(p.peerId)
+    if (this.libp2p.getConnections(peer).length > 0) return
+    let last: Error | undefined
+    for (const a of p.addrs) {
+      try {
+        const addr = a.includes('/p2p/') ? a : `${a}/p2p/${p.peerId}`
+        await this.libp2p.dial(multiaddr(addr), { signal: signal ?? AbortSignal.timeout(10_000) })
+        return
+      } catch (err) { last = err as Error }
+    }
+    throw last ?? new Error(`${p.address} lists no address`)
+  }
+
+  /** Proposals for `copies` providers, starting on the first period boundary the transfer can make. */
+  plan (quotes: ProviderQuote[], init: PlanInit): DealPlan {
+    const P = this.chain.params.provingPeriod
+    const candidates = quotes
+      .filter(q => init.chosen === undefined || init.chosen.includes(q.provider.address))
+      .map(q => ({ provider: q.address, ask: q.ask, faults: init.faults?.get(q.provider.address) ?? 0 }))
+    const chosen: ProviderChoice[] = chooseProviders(candidates, init.paddedBytes, init.copies)
+    const transferEpochs = Math.ceil(init.payloadBytes / PLANNING_BYTES_PER_SEC / this.chain.blockDelaySecs)
+    const earliest = this.chain.headHeight() + transferEpochs + PUBLISH_MARGIN_EPOCHS
+    const startEpoch = Math.ceil(earliest / P) * P
+    const proposals = chosen.map(c => {
+      const q = quotes.find(q => bytesEqual(q.address, c.provider))!
+      const proposal: DealProposal = {
+        pieceCid: init.pieceCid, pieceSize: init.paddedBytes, verifiedDeal: false, client: this.signer.address, provider: c.provider,
+        label: init.label, startEpoch, endEpoch: startEpoch + init.periods * P, storagePricePerEpoch: c.pricePerEpoch,
+        providerCollateral: askCollateral(q.ask, init.paddedBytes), clientCollateral: 0n
+      }
+      return { provider: q, proposal }
+    })
+    return { proposals, escrowNeeded: proposals.reduce((sum, p) => sum + dealStorageFee(p.proposal) + p.proposal.clientCollateral, 0n) }
+  }
+
+  /**
+   * Makes sure the plan's total is free in escrow, adding the shortfall from the wallet. A wallet that
+   * cannot cover it is refused here, before any byte is sent.
+   */
+  async ensureEscrow (needed: AttoFil): Promise<{ added: AttoFil, message?: string }> {
+    const e = await this.chain.escrow(this.signer.address)
+    const shortfall = needed - (e.escrow - e.locked)
+    if (shortfall <= 0n) return { added: 0n }
+    const balance = await this.chain.balance(this.signer.address)
+    if (balance < shortfall + GAS_RESERVE) {
+      const err = new InsufficientFundsError(shortfall + GAS_RESERVE, balance)
+      err.message = `storing this needs ${formatFil(shortfall)} more in escrow (plus gas); ${addressToString(this.signer.address)} holds ${formatFil(balance)}`
+      throw err
+    }
+    const r = await this.chain.send({ to: STORAGE_MARKET_ADDRESS, method: MarketMethod.AddBalance, params: dagCbor.encode(this.signer.address), value: shortfall })
+    if (r.exitCode !== ExitCode.Ok) throw new EscrowFailedError(`AddBalance failed with exit code ${r.exitCode}`)
+    return { added: shortfall, message: r.cid }
+  }
+
+  async sign (p: DealProposal): Promise<ClientDealProposal> { return await this.signer.sign(p) }
+
+  /** Streams the payload to the proposal's provider; resolves with the deal ID once it is published. */
+  async transfer (quote: ProviderQuote, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string }> {
+    await this.dial(quote.provider, opts.signal)
+    return await sendDeal(this.libp2p, peerIdFromString(quote.provider.peerId), { proposal, payloadBytes }, payload, opts)
+  }
+}

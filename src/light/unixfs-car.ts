@@ -1,0 +1,69 @@
+// A file as Filecoin clients store it: a UnixFS DAG (ipfs-unixfs-importer: CIDv1, raw leaves) written
+// block by block into a CAR v1 (@ipld/car), streamed into a sink so memory stays flat. The root is only
+// known at the end, so the header first names a placeholder of the same length and is rewritten in place.
+import { importer } from 'ipfs-unixfs-importer'
+import { CarWriter } from '@ipld/car/writer'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+export interface CarSink {
+  write: (bytes: Uint8Array) => Promise<void>
+  /** Overwrites bytes already written (the header, once the root is known). */
+  writeAt: (offset: number, bytes: Uint8Array) => Promise<void>
+}
+
+export interface UnixfsCar { root: CID, carBytes: number, fileBytes: number }
+
+const DAG_PB = 0x70
+
+/** The blockstore interface allows a block as a stream of parts; the importer hands whole blocks. */
+async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  if (value instanceof Uint8Array) return value
+  const parts: Uint8Array[] = []
+  for await (const p of value) parts.push(p)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
+export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sink: CarSink, opts: { signal?: AbortSignal, onProgress?: (fileBytes: number) => void } = {}): Promise<UnixfsCar> {
+  // a root is a dag-pb or raw CIDv1 over sha2-256: 36 bytes either way, so the header keeps its length
+  const placeholder = CID.createV1(DAG_PB, await sha256.digest(new Uint8Array(0)))
+  const { writer, out } = CarWriter.create([placeholder])
+  let header: Uint8Array | undefined
+  let carBytes = 0
+  const pump = (async () => {
+    for await (const chunk of out) {
+      header ??= chunk.slice()
+      await sink.write(chunk)
+      carBytes += chunk.length
+    }
+  })()
+  let fileBytes = 0
+  const counted = async function * (): AsyncIterable<Uint8Array> {
+    for await (const chunk of content) {
+      opts.signal?.throwIfAborted()
+      fileBytes += chunk.length
+      opts.onProgress?.(fileBytes)
+      yield chunk
+    }
+  }
+  const written = new Set<string>()
+  let root: CID | undefined
+  try {
+    for await (const entry of importer([{ content: counted() }], {
+      put: async (cid, value) => {
+        const key = cid.toString()
+        if (!written.has(key)) { written.add(key); await writer.put({ cid: CID.asCID(cid)!, bytes: await blockBytes(value) }) }
+        return cid
+      }
+    }, { cidVersion: 1, rawLeaves: true })) root = CID.asCID(entry.cid)!
+  } finally {
+    await writer.close()
+    await pump
+  }
+  if (root === undefined || header === undefined) throw new Error('the importer produced no root')
+  await sink.writeAt(0, await CarWriter.updateRootsInBytes(header, [root]))
+  return { root, carBytes, fileBytes }
+}

@@ -1,0 +1,110 @@
+// Length-prefixed frames (unsigned varint length, then the bytes: the framing libp2p protocols use) with
+// back-pressure both ways. libp2p 3 streams deliver data as events with no limit on what piles up, so the
+// reader pauses the stream while it holds more than a few frames and resumes once it has caught up; the
+// pause stops yamux's window updates, which makes the sender's `send` return false until it drains.
+// What the sender already had window for still arrives while paused (yamux grows a stream's window to
+// 16 MiB), and libp2p resets a paused stream whose buffer passes maxReadBufferLength (4 MiB by default),
+// so the reader raises that limit above the window: memory per stream stays bounded near 16 MiB.
+import { varint } from 'multiformats'
+import type { Stream } from '@libp2p/interface'
+
+export class FrameError extends Error {
+  static override name = 'FrameError'
+  override name = 'FrameError'
+}
+
+/** yamux's largest stream window (16 MiB) plus room for the frames in flight. */
+const PAUSED_BUFFER_LIMIT = 24 * 2 ** 20
+
+export class FrameReader {
+  private chunks: Uint8Array[] = []
+  private buffered = 0
+  private ended: Error | null | undefined
+  private wake: (() => void) | undefined
+  private paused = false
+
+  constructor (private readonly stream: Stream, private readonly maxFrame: number) {
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_BUFFER_LIMIT)
+    stream.addEventListener('message', (evt) => {
+      const data = evt.data
+      const bytes = data instanceof Uint8Array ? data : data.subarray()
+      this.chunks.push(bytes)
+      this.buffered += bytes.length
+      if (this.buffered > 2 * maxFrame + 16 && !this.paused && stream.readStatus === 'readable') { this.paused = true; stream.pause() }
+      this.wake?.()
+    })
+    stream.addEventListener('close', (evt) => { this.ended = evt.error ?? null; this.wake?.() })
+    stream.addEventListener('remoteCloseWrite', () => { this.ended ??= null; this.wake?.() })
+  }
+
+  /** The next frame; null at a clean end of stream between frames. */
+  async read (signal?: AbortSignal): Promise<Uint8Array | null> {
+    for (;;) {
+      const frame = this.take()
+      if (frame !== undefined) {
+        if (this.paused && this.buffered <= this.maxFrame) {
+          this.paused = false
+          if (this.stream.readStatus === 'paused') this.stream.resume()
+        }
+        return frame
+      }
+      if (this.ended !== undefined) {
+        if (this.ended !== null) throw this.ended
+        if (this.buffered > 0) throw new FrameError('the stream ended inside a frame')
+        return null
+      }
+      signal?.throwIfAborted()
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => { reject(signal!.reason) }
+        this.wake = () => { this.wake = undefined; signal?.removeEventListener('abort', onAbort); resolve() }
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+  }
+
+  private take (): Uint8Array | undefined {
+    if (this.buffered === 0) return undefined
+    const head = this.peek(Math.min(this.buffered, 10))
+    let length: number
+    let prefix: number
+    try { [length, prefix] = varint.decode(head) } catch {
+      if (this.buffered >= 10) throw new FrameError('frame length is not a varint')
+      return undefined
+    }
+    if (length > this.maxFrame) throw new FrameError(`a frame of ${length} bytes is over the ${this.maxFrame}-byte limit`)
+    if (this.buffered < prefix + length) return undefined
+    this.consume(prefix)
+    return this.consume(length)
+  }
+
+  private peek (n: number): Uint8Array {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n)
+    const out = new Uint8Array(n)
+    let at = 0
+    for (const c of this.chunks) { const k = Math.min(c.length, n - at); out.set(c.subarray(0, k), at); at += k; if (at === n) break }
+    return out
+  }
+
+  private consume (n: number): Uint8Array {
+    const out = this.chunks[0]!.length >= n ? this.chunks[0]!.subarray(0, n) : new Uint8Array(n)
+    let at = 0
+    while (at < n) {
+      const c = this.chunks[0]!
+      const k = Math.min(c.length, n - at)
+      if (out.buffer !== c.buffer || out.byteOffset !== c.byteOffset) out.set(c.subarray(0, k), at)
+      at += k
+      if (k === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(k)
+    }
+    this.buffered -= n
+    return out
+  }
+}
+
+/** Sends one frame, waiting while the stream's send buffer is full. */
+export async function writeFrame (stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  const prefix = varint.encodeTo(bytes.length, new Uint8Array(varint.encodingLength(bytes.length)))
+  const a = stream.send(prefix)
+  const b = stream.send(bytes)
+  if (!a || !b) await stream.onDrain({ signal })
+}

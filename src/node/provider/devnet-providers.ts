@@ -1,0 +1,90 @@
+// The devnet's storage providers: N of them, each with its folder under <data>/providers/<n>, its keys,
+// its libp2p node, ask and deal protocols, and a proving loop. Genesis records them as miners t01001…;
+// a restart finds them there (the count is fixed at genesis, as a Lotus devnet's pre-sealed miners are).
+import path from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import {
+  secpAddressBytes, secpPublicKey, idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
+  type GenesisProvider, type GenesisAllocation, type AttoFil
+} from '../../core'
+import { createCofferLibp2p, serveAsk, serveDeals, type CofferLibp2p } from '../../net'
+import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
+import { ProviderStore } from './provider-store'
+import { StorageProvider, type ProviderChain, type ProviderAskInit } from './storage-provider'
+
+export const FIRST_PROVIDER_ID = 1001
+/** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
+export const PROVIDER_GENESIS_FIL = '10000'
+
+/** Devnet asks differ by provider, so choosing by price means something: 1, 1.5, 2 … nanoFIL per GiB per epoch. */
+export function devnetAsk (index: number): ProviderAskInit {
+  return {
+    pricePerGiBEpoch: 1_000_000_000n + BigInt(index) * 500_000_000n,
+    minPieceSize: 128,
+    maxPieceSize: 16 * 2 ** 30,
+    collateralPerGiB: parseFil('0.1') as AttoFil,
+    capacityBytes: 32 * 2 ** 30
+  }
+}
+
+export const providerDir = (dataDir: string, index: number): string => path.join(dataDir, 'providers', String(FIRST_PROVIDER_ID + index))
+
+/** Keys for `count` providers, and what genesis records and funds for them. */
+export async function genesisProviders (dataDir: string, count: number): Promise<{ providers: GenesisProvider[], allocations: GenesisAllocation[] }> {
+  const providers: GenesisProvider[] = []
+  const allocations: GenesisAllocation[] = []
+  for (let i = 0; i < count; i++) {
+    const keys = await loadOrCreateProviderKeys(providerDir(dataDir, i))
+    const worker = secpAddressBytes(secpPublicKey(keys.worker))
+    providers.push({ id: FIRST_PROVIDER_ID + i, info: { owner: worker, worker, peerId: peerIdFromPrivateKey(keys.peer).toMultihash().bytes } })
+    allocations.push({ address: worker, balance: parseFil(PROVIDER_GENESIS_FIL) })
+  }
+  return { providers, allocations }
+}
+
+export interface RunningProvider {
+  provider: StorageProvider
+  libp2p: CofferLibp2p
+  keys: ProviderKeys
+  /** t01001 … */
+  address: string
+  stop: () => Promise<void>
+}
+
+export class ProviderKeyMismatchError extends Error {
+  static override name = 'ProviderKeyMismatchError'
+  override name = 'ProviderKeyMismatchError'
+}
+
+/** Starts every provider genesis recorded, from its folder. */
+export async function startDevnetProviders (init: { dataDir: string, host: string, chain: ProviderChain, log: (line: string) => void }): Promise<RunningProvider[]> {
+  const running: RunningProvider[] = []
+  try {
+    for (let i = 0; ; i++) {
+      const address = idAddressBytes(FIRST_PROVIDER_ID + i)
+      const info = init.chain.readState((s, r) => getMinerInfo(s, r, address))
+      if (info === null) break
+      const dir = providerDir(init.dataDir, i)
+      const keys = await loadOrCreateProviderKeys(dir)
+      if (!bytesEqual(secpAddressBytes(secpPublicKey(keys.worker)), info.worker)) {
+        throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
+      }
+      const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: [`/ip4/${init.host}/tcp/0/ws`] })
+      const provider = new StorageProvider({ id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain: init.chain, ask: devnetAsk(i), log: init.log })
+      await serveAsk(libp2p, async () => await provider.ask())
+      await serveDeals(libp2p, provider, init.log)
+      provider.start()
+      running.push({
+        provider, libp2p, keys, address: addressToString(address),
+        stop: async () => {
+          await provider.stop()
+          await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
+        }
+      })
+    }
+  } catch (err) {
+    for (const r of running) await r.stop().catch(() => {})
+    throw err
+  }
+  return running
+}
