@@ -1,4 +1,5 @@
-// The app shell: header with network and sync state, update prompt, and the Chain and Wallet views.
+// The app shell: header with network and sync state, update prompt, and the Chain, Wallet, Upload, Files
+// (with each deal's proving timeline) and Piece views.
 import { useEffect, useState } from 'react'
 import { useLightClient } from './use-light-client'
 import { registerServiceWorker } from './service-worker'
@@ -6,10 +7,19 @@ import { ChainView } from './ChainView'
 import { WalletPanel } from './WalletPanel'
 import { PieceView } from './PieceView'
 import { SyncBadge } from './SyncBadge'
+import { UploadView } from './UploadView'
+import { FilesView } from './FilesView'
+import { DealView } from './DealView'
+
+type Tab = 'chain' | 'wallet' | 'upload' | 'files' | 'piece'
+const TABS: Array<[Tab, string]> = [['chain', 'Chain'], ['wallet', 'Wallet'], ['upload', 'Upload'], ['files', 'Files'], ['piece', 'Piece']]
 
 export function App (): React.JSX.Element {
-  const { status, wallet, fatal, call } = useLightClient()
-  const [tab, setTab] = useState<'chain' | 'wallet' | 'piece'>(location.hash === '#wallet' ? 'wallet' : location.hash === '#piece' ? 'piece' : 'chain')
+  const { status, wallet, deals, fatal, call } = useLightClient()
+  const [tab, setTab] = useState<Tab>(TABS.find(([t]) => location.hash === `#${t}`)?.[0] ?? 'chain')
+  const [openDeal, setOpenDeal] = useState<number | null>(null)
+  const deal = openDeal === null ? undefined : deals?.deals.find(d => d.dealId === openDeal)
+  const go = (t: Tab): void => { setTab(t); setOpenDeal(null); history.replaceState(null, '', `#${t}`) }
   const [applyUpdate, setApplyUpdate] = useState<(() => void) | null>(null)
   useEffect(() => { registerServiceWorker((apply) => { setApplyUpdate(() => apply) }) }, [])
 
@@ -23,9 +33,9 @@ export function App (): React.JSX.Element {
         </div>
       </header>
       <nav className="tabs" role="tablist">
-        <button type="button" role="tab" aria-selected={tab === 'chain'} data-testid="tab-chain" onClick={() => { setTab('chain'); history.replaceState(null, '', '#chain') }}>Chain</button>
-        <button type="button" role="tab" aria-selected={tab === 'wallet'} data-testid="tab-wallet" onClick={() => { setTab('wallet'); history.replaceState(null, '', '#wallet') }}>Wallet</button>
-        <button type="button" role="tab" aria-selected={tab === 'piece'} data-testid="tab-piece" onClick={() => { setTab('piece'); history.replaceState(null, '', '#piece') }}>Piece</button>
+        {TABS.map(([t, label]) => (
+          <button key={t} type="button" role="tab" aria-selected={tab === t} data-testid={`tab-${t}`} onClick={() => { go(t) }}>{label}</button>
+        ))}
       </nav>
       {applyUpdate !== null && (
         <div className="banner update" role="status">
@@ -44,6 +54,9 @@ export function App (): React.JSX.Element {
         {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
         {status !== null && tab === 'chain' && <ChainView status={status} call={call} />}
         {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
+        {tab === 'upload' && <UploadView deals={deals} call={call} provingPeriod={status?.provingPeriod ?? 30} />}
+        {tab === 'files' && deal === undefined && <FilesView deals={deals} open={setOpenDeal} />}
+        {tab === 'files' && deal !== undefined && <DealView deal={deal} call={call} close={() => { setOpenDeal(null) }} />}
         {tab === 'piece' && <PieceView />}
       </main>
     </div>

@@ -1,7 +1,7 @@
 // Piece view: the Filecoin piece CIDs of a file, computed in this tab by the hashing-worker pool as the
 // file streams through (nothing is uploaded), with progress and a Cancel button.
 import { useRef, useState } from 'react'
-import { piecePool } from './piece-pool-client'
+import { piecePool } from '../../workers/piece-pool-browser'
 
 interface Done { name: string, v2: string, v1: string, paddedBytes: number, payloadBytes: number, seconds: number }
 

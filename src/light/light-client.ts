@@ -126,6 +126,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     const behind = sync.bestKnownHeight > sync.head.header.height + 1
     return {
       network: genesis.state.network,
+      provingPeriod: genesis.state.market.provingPeriod,
       genesisCid: genesis.header.cid.toString(),
       bootstrapSource: init.bootstrapSource,
       syncState: peers.length === 0 && dialed ? 'offline' : (peers.length === 0 || backlogBig || behind ? 'syncing' : 'synced'),

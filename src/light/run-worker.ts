@@ -8,7 +8,13 @@ import { openWalletStore } from './wallet-store'
 import { createWalletService, unavailableWallet, type WalletService } from './wallet-service'
 import { describeBlock } from './block-detail'
 import { measureSignatures } from './measure'
+import { createDealService, type DealService } from './deal-service'
+import type { Staging } from './staging'
+import type { PiecePool } from '../../workers/piece-pool'
 import type { Port, WorkerCall, CallResult } from './worker-protocol'
+
+/** What only a browser worker has: the WASM hashing pool (nested workers) and OPFS staging. */
+export interface WorkerPlatform { pool: () => Promise<PiecePool>, staging: Staging }
 
 async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, source: 'network' | 'stored' }> {
   try {
@@ -24,9 +30,10 @@ async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, so
   }
 }
 
-export function runLightClient (port: Port): void {
+export function runLightClient (port: Port, platform?: WorkerPlatform): void {
   let client: LightClient | undefined
   let wallet: WalletService | undefined
+  let deals: DealService | undefined
   let ready: Promise<void> | undefined
 
   const answer = async (call: WorkerCall): Promise<CallResult> => {
@@ -34,6 +41,12 @@ export function runLightClient (port: Port): void {
     await ready
     if (client === undefined || wallet === undefined) throw new Error('the light client is not running')
     if (call.method === 'blockDetail') return await describeBlock(client, call.cid)
+    if (call.method === 'upload' || call.method === 'providers' || call.method === 'proofDetail') {
+      if (deals === undefined) throw new Error('storage is not available here (no wallet or no browser storage)')
+      if (call.method === 'upload') return await deals.upload(call)
+      if (call.method === 'providers') return await deals.refreshProviders()
+      return await deals.proofDetail(call.dealId, call.period)
+    }
     return await wallet.call(call) as CallResult
   }
 
@@ -45,15 +58,25 @@ export function runLightClient (port: Port): void {
           client = await startLightClient({ bootstrap: doc, bootstrapSource: source, onStatus: (status) => { port.postMessage({ type: 'status', status }) } })
           const lc = client
           // a wallet that will not open (storage full, a damaged record) must not take header sync down with it
-          wallet = await openWalletStore()
-            .then(async keystore => await createWalletService({
+          let storeError: unknown
+          const keystore = await openWalletStore().catch((err: unknown) => { storeError = err; return null })
+          wallet = keystore === null
+            ? unavailableWallet(storeError)
+            : await createWalletService({
               client: lc,
               keystore,
               rpcUrl: doc.rpc,
               onChange: (view) => { port.postMessage({ type: 'wallet', wallet: view }) }
-            }))
-            .catch(unavailableWallet)
+            }).catch(unavailableWallet)
           port.postMessage({ type: 'wallet', wallet: wallet.view() })
+          if (keystore !== null && platform !== undefined) {
+            const w = wallet
+            deals = await createDealService({
+              client: lc, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging,
+              onChange: (view) => { port.postMessage({ type: 'deals', deals: view }) }
+            }).catch(() => undefined)
+            if (deals !== undefined) port.postMessage({ type: 'deals', deals: deals.view() })
+          }
         })
         .catch(err => { port.postMessage({ type: 'fatal', error: toWireError(err) }) })
     } else if (msg.type === 'call') {

@@ -27,6 +27,8 @@ export interface PeerSummary { id: string, addr: string }
 
 export interface LightClientStatus {
   network: string
+  /** Epochs per proving period (from the genesis parameters). */
+  provingPeriod: number
   genesisCid: string
   /** Where the bootstrap document came from: fetched now, or the copy kept from the last online start. */
   bootstrapSource: 'network' | 'stored'

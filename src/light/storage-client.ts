@@ -68,7 +68,13 @@ export interface DealPlan {
 }
 
 export class StorageClient {
-  constructor (private readonly libp2p: Libp2p, private readonly chain: DealChain, private readonly signer: ProposalSigner) {}
+  /** `signer` may be null for a client that only reads asks. */
+  constructor (private readonly libp2p: Libp2p, private readonly chain: DealChain, private readonly signerOrNull: ProposalSigner | null) {}
+
+  private get signer (): ProposalSigner {
+    if (this.signerOrNull === null) throw new Error('this storage client has no key to sign with')
+    return this.signerOrNull
+  }
 
   /** Every listed provider's ask, verified; failures are returned beside them, not thrown. */
   async quotes (providers: BootstrapProvider[], signal?: AbortSignal): Promise<{ quotes: ProviderQuote[], failures: QuoteFailure[] }> {
@@ -153,8 +159,8 @@ export class StorageClient {
   async sign (p: DealProposal): Promise<ClientDealProposal> { return await this.signer.sign(p) }
 
   /** Streams the payload to the proposal's provider; resolves with the deal ID once it is published. */
-  async transfer (quote: ProviderQuote, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string }> {
-    await this.dial(quote.provider, opts.signal)
-    return await sendDeal(this.libp2p, peerIdFromString(quote.provider.peerId), { proposal, payloadBytes }, payload, opts)
+  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string }> {
+    await this.dial(provider, opts.signal)
+    return await sendDeal(this.libp2p, peerIdFromString(provider.peerId), { proposal, payloadBytes }, payload, opts)
   }
 }

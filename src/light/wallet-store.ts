@@ -13,7 +13,7 @@
 // with other parameters (the iteration setting changed) still works: derivations are cached per
 // (salt, iterations) within one operation.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
-import { addressToString, parseAddress, bytesEqual, signMessage, Protocol, type Message, type SignedMessage } from '../core'
+import { addressToString, parseAddress, bytesEqual, signMessage, signDealProposal, Protocol, type Message, type SignedMessage, type DealProposal, type ClientDealProposal } from '../core'
 import {
   formatLotusExport, isValidSecretKey, keyAddressBytes, parseLotusExport, randomSecretKey, SECRET_KEY_BYTES,
   type LotusKey, type WalletKeyType
@@ -57,6 +57,8 @@ export interface WalletStore {
   exportLotus: (address: string, passphrase: string) => Promise<string>
   /** Signs as Lotus does (over the message CID); the message's From must be `address`. */
   sign: (address: string, message: Message) => SignedMessage
+  /** Signs a deal proposal as its Client (over the proposal's CBOR, as Lotus clients do). */
+  signProposal: (proposal: DealProposal) => ClientDealProposal
   /** Locks and closes the database connection. */
   close: () => void
 }
@@ -314,6 +316,14 @@ class IdbWalletStore implements WalletStore {
     if (key === undefined) throw new UnknownWalletKeyError(text, 'is not among the unlocked keys')
     if (!bytesEqual(message.from, bytes)) throw new RangeError(`the message's From is not ${text}`)
     return signMessage(key.secret, message)
+  }
+
+  signProposal = (proposal: DealProposal): ClientDealProposal => {
+    if (this.unlocked === null) throw new WalletLockedError()
+    const text = addressToString(proposal.client, 't')
+    const key = this.unlocked.get(text)
+    if (key === undefined) throw new UnknownWalletKeyError(text, 'is not among the unlocked keys')
+    return signDealProposal(key.secret, proposal)
   }
 
   close = (): void => {

@@ -102,17 +102,17 @@ describe('storage deals', () => {
     const signed = await Promise.all(plan.proposals.map(async p => await client.sign(p.proposal)))
     // a proposal whose piece is not the payload's: the provider hashes the bytes and refuses to publish
     const wrong = await client.sign({ ...plan.proposals[0]!.proposal, pieceCid: pieceCidV1(new Uint8Array(32).fill(7)) })
-    const refused = await client.transfer(plan.proposals[0]!.provider, wrong, car.length, async function * (offset) { yield car.subarray(offset) }).catch(e => e as Error)
+    const refused = await client.transfer(plan.proposals[0]!.provider.provider, wrong, car.length, async function * (offset) { yield car.subarray(offset) }).catch(e => e as Error)
     expect(refused).toBeInstanceOf(DealRejectedError)
     expect((refused as DealRejectedError).code).toBe('PIECE_MISMATCH')
 
     const progress: number[][] = [[], []]
-    const deals = await Promise.all(plan.proposals.map(async (p, i) => await client.transfer(p.provider, signed[i]!, car.length,
+    const deals = await Promise.all(plan.proposals.map(async (p, i) => await client.transfer(p.provider.provider, signed[i]!, car.length,
       async function * (offset) { for (let at = offset; at < car.length; at += 256 * 1024) yield car.subarray(at, at + 256 * 1024) },
       { onProgress: (held) => progress[i]!.push(held) })))
     expect(progress.map(p => p[p.length - 1])).toEqual([car.length, car.length])
     // the same proposal again: the provider answers with the deal it already published, and nothing is locked twice
-    const again = await client.transfer(plan.proposals[0]!.provider, signed[0]!, car.length, async function * () { throw new Error('no bytes should be asked for') })
+    const again = await client.transfer(plan.proposals[0]!.provider.provider, signed[0]!, car.length, async function * () { throw new Error('no bytes should be asked for') })
     expect(again).toEqual(deals[0])
 
     const [honest, corrupt] = await Promise.all(deals.map(async x => await until(async () => {

@@ -1,6 +1,7 @@
-// The page's piece pool: one WASM module compiled once and shared, a hashing worker per core.
-import wasmUrl from '../../workers/wasm/build/piece.wasm?url'
-import { createPiecePool, type PiecePool } from '../../workers/piece-pool'
+// The browser's piece pool: one WASM module compiled once and shared, a hashing worker per core. The page
+// (Piece view) and the light-client worker (uploads, proof checks; nested workers) each start one.
+import wasmUrl from './wasm/build/piece.wasm?url'
+import { createPiecePool, type PiecePool } from './piece-pool'
 
 let pool: Promise<PiecePool> | undefined
 
@@ -11,7 +12,7 @@ export async function piecePool (): Promise<PiecePool> {
     return createPiecePool({
       size: navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 2,
       module,
-      spawn: () => new Worker(new URL('../../workers/piece-hasher.worker.ts', import.meta.url), { type: 'module', name: 'coffer-piece-hasher' })
+      spawn: () => new Worker(new URL('./piece-hasher.worker.ts', import.meta.url), { type: 'module', name: 'coffer-piece-hasher' })
     })
   })()
   pool.catch(() => { pool = undefined })

@@ -1,0 +1,92 @@
+// Deal view: one cell per proving period (proven and verified in this tab, faulted, open or pending), the
+// payments and refunds the chain made for the deal, how likely the proofs so far were to catch a loss, and
+// a proof's detail: each challenged leaf hashed up its Merkle path to the piece root, as checked here.
+import { useEffect, useState } from 'react'
+import type { Call } from './use-light-client'
+import type { DealView as Deal, ProofDetail, PeriodView } from '../light/deal-service'
+import { fil, percent } from './format'
+
+export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close: () => void }): React.JSX.Element {
+  const [detail, setDetail] = useState<ProofDetail | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  useEffect(() => { setDetail(null) }, [deal.dealId])
+  const show = async (p: PeriodView): Promise<void> => {
+    setError(null)
+    if (p.state !== 'proven') { setDetail(null); return }
+    try { setDetail(await call({ method: 'proofDetail', dealId: deal.dealId, period: p.index }) as ProofDetail) } catch (err) { setError((err as Error).message) }
+  }
+  return (
+    <section className="wallet" aria-label={`Deal ${deal.dealId}`} data-testid="deal-view">
+      <div className="card detail">
+        <div className="row"><button type="button" className="small-btn" onClick={close}>← Files</button><h2>Deal {deal.dealId}: {deal.name}</h2><span className={`stage stage-${deal.status}`} data-testid="deal-view-status">{deal.status}</span></div>
+        <dl>
+          <dt>Provider</dt><dd className="mono">{deal.provider}</dd>
+          <dt>Piece</dt><dd className="mono small">{deal.pieceCid}</dd>
+          <dt>Label (payload root)</dt><dd className="mono small">{deal.label}</dd>
+          <dt>Epochs</dt><dd>{deal.startEpoch} → {deal.endEpoch}</dd>
+          <dt>Price</dt><dd>{fil(deal.pricePerEpoch)} per epoch</dd>
+          <dt>Provider collateral</dt><dd>{fil(deal.providerCollateral)}</dd>
+          {deal.verifiedAt !== null && <><dt>State proof</dt><dd className="verified small">✓ verified at height {deal.verifiedAt.height}</dd></>}
+        </dl>
+      </div>
+      <div className="card">
+        <div className="label">Proving timeline</div>
+        <div className="timeline">
+          {deal.periods.map(p => (
+            <button
+              type="button" key={p.index} className={`cell cell-${cellState(p)}`} data-testid="proof-cell" data-state={cellState(p)}
+              title={`period ${p.index} (challenge epoch ${p.challengeEpoch}): ${cellState(p)}`} onClick={() => { void show(p) }}
+            >{p.index}</button>
+          ))}
+        </div>
+        <div className="small muted">■ proven and verified here · ■ faulted · ■ proof failed this tab's check · □ open / pending</div>
+      </div>
+      <div className="card detail">
+        <div className="label">Payments</div>
+        <dl>
+          <dt>Paid to the provider</dt><dd data-testid="deal-paid">{fil(deal.paid)}</dd>
+          <dt>Penalties paid to you</dt><dd data-testid="deal-penalties">{fil(deal.penalties)}</dd>
+          {deal.status === 'slashed' && <><dt>Refunded (unpaid fee)</dt><dd>{fil(deal.refunded)}</dd><dt>Provider collateral burnt</dt><dd>{fil(deal.burnt)}</dd></>}
+        </dl>
+        <table className="headers small">
+          <thead><tr><th>Period</th><th>Proof epoch</th><th>Paid</th><th>Penalty</th></tr></thead>
+          <tbody>{deal.periods.filter(p => p.state === 'proven' || p.state === 'faulted').map(p => (
+            <tr key={p.index}><td>{p.index}</td><td>{p.submittedEpoch ?? '—'}</td><td>{fil(p.paid)}</td><td>{fil(p.penalty)}</td></tr>
+          ))}</tbody>
+        </table>
+      </div>
+      <div className="card">
+        <div className="label">Durability</div>
+        <div data-testid="durability">Had 1 % of the piece been lost, the {deal.durability.challengesVerified} challenges verified here would have caught it with probability <strong>{percent(deal.durability.caught)}</strong>.</div>
+      </div>
+      {error !== null && <div className="banner error">{error}</div>}
+      {detail !== null && <ProofPath detail={detail} />}
+    </section>
+  )
+}
+
+function cellState (p: PeriodView): string {
+  if (p.state === 'proven') return p.verdict === 'verified' ? 'verified' : p.verdict === 'bad' ? 'bad' : 'proven'
+  return p.state
+}
+
+function ProofPath ({ detail }: { detail: ProofDetail }): React.JSX.Element {
+  const short = (h: string): string => `${h.slice(0, 8)}…${h.slice(-6)}`
+  return (
+    <div className="card" data-testid="proof-detail">
+      <div className="label">Period {detail.period}: challenges drawn from header {short(detail.headerCid)} at epoch {detail.challengeEpoch}</div>
+      <div className="small">{detail.verdict === null ? 'Not checked here yet.' : detail.verdict.ok ? `✓ All paths verified in this tab's WASM verifier (${detail.verdict.checkMs.toFixed(1)} ms).` : `✗ ${detail.verdict.error ?? 'failed'}`}</div>
+      {detail.challenges.map((c, i) => (
+        <div key={i} className="path" data-testid="merkle-path">
+          <div className="small">Leaf {c.leaf}: <span className="mono">{short(c.value)}</span></div>
+          <ol className="steps">
+            {c.steps.map((s, j) => (
+              <li key={j} className="mono small">{s.side === 'right' ? `H(node, ${short(s.sibling)})` : `H(${short(s.sibling)}, node)`} = {short(s.node)}</li>
+            ))}
+          </ol>
+          <div className={`small ${c.ok ? 'verified' : 'bad'}`}>{c.ok ? '✓' : '✗'} root {short(c.root)}</div>
+        </div>
+      ))}
+    </div>
+  )
+}

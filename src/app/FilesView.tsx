@@ -1,0 +1,41 @@
+// Files view: every file this tab stored, with each copy's deal and its state as of the last verified
+// proof; a deal opens its proving timeline.
+import type { DealsView, DealView as Deal } from '../light/deal-service'
+import { mib } from './format'
+
+export function FilesView ({ deals, open }: { deals: DealsView | null, open: (dealId: number) => void }): React.JSX.Element {
+  const files = (deals?.uploads ?? []).filter(u => u.stage === 'done' || u.stage === 'sending')
+  if (files.length === 0) return <p className="muted">No stored files yet: add one in Upload.</p>
+  return (
+    <section className="wallet" aria-label="Files">
+      {files.map(u => {
+        const mine = (deals?.deals ?? []).filter(d => d.uploadId === u.id)
+        return (
+          <div className="card" key={u.id} data-testid="file-card">
+            <div className="row"><strong>{u.name}</strong><span className="muted small">{mib(u.fileBytes)}</span><span className="mono small muted">{u.root}</span></div>
+            <table className="headers">
+              <thead><tr><th>Deal</th><th>Provider</th><th>Status</th><th>Proofs</th><th className="opt">Epochs</th></tr></thead>
+              <tbody>
+                {mine.map(d => (
+                  <tr key={d.dealId} className="clickable" data-testid="deal-row" onClick={() => { open(d.dealId) }}>
+                    <td>{d.dealId}</td><td className="mono">{d.provider}</td><td data-testid="deal-status">{d.status}</td>
+                    <td>{summary(d)}</td><td className="opt">{d.startEpoch}–{d.endEpoch}</td>
+                  </tr>
+                ))}
+                {u.copyViews.filter(c => c.dealId === undefined).map(c => (
+                  <tr key={c.provider}><td>—</td><td className="mono">{c.provider}</td><td>{c.state}</td><td /><td className="opt" /></tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      })}
+    </section>
+  )
+}
+
+function summary (d: Deal): string {
+  const verified = d.periods.filter(p => p.verdict === 'verified').length
+  const faulted = d.periods.filter(p => p.state === 'faulted').length
+  return `${verified} verified here${faulted > 0 ? `, ${faulted} faulted` : ''} / ${d.periods.length}`
+}

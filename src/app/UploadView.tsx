@@ -1,0 +1,89 @@
+// Upload view: pick or drop a file, choose copies, length and (optionally) providers; every stage runs in
+// the light-client worker and is shown here as it goes: packing into a CAR, hashing the piece, proposing
+// and escrow, sending to each provider, and the deal on chain.
+import { useEffect, useState } from 'react'
+import type { Call } from './use-light-client'
+import type { DealsView, UploadView as Upload, ProviderView } from '../light/deal-service'
+import { fil, mib } from './format'
+
+const STAGES = ['packing', 'hashing', 'proposing', 'sending', 'done'] as const
+
+export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView | null, call: Call, provingPeriod: number }): React.JSX.Element {
+  const [copies, setCopies] = useState(2)
+  const [periods, setPeriods] = useState(20)
+  const [chosen, setChosen] = useState<string[]>([])
+  const [error, setError] = useState<string | null>(null)
+  const [dragging, setDragging] = useState(false)
+  const providers: ProviderView[] = deals?.providers ?? []
+  useEffect(() => { void call({ method: 'providers' }).catch(() => {}) }, [call])
+
+  const start = async (file: File | undefined): Promise<void> => {
+    if (file === undefined) return
+    setError(null)
+    try {
+      await call({ method: 'upload', file, copies, periods, ...(chosen.length > 0 ? { providers: chosen } : {}) })
+    } catch (err) { setError(`${(err as Error).name}: ${(err as Error).message}`) }
+  }
+
+  return (
+    <section className="wallet" aria-label="Upload">
+      <div
+        className={`card form dropzone${dragging ? ' dragging' : ''}`}
+        onDragOver={e => { e.preventDefault(); setDragging(true) }}
+        onDragLeave={() => { setDragging(false) }}
+        onDrop={e => { e.preventDefault(); setDragging(false); void start(e.dataTransfer.files[0]) }}
+      >
+        <h2>Store a file</h2>
+        <p className="muted small">Drop a file here or pick one. It is packed as UnixFS into a CAR, hashed into a Filecoin piece, and sent to storage providers who prove every {provingPeriod} epochs that they still hold it. Nothing is paid until a provider has checked the bytes and published the deal.</p>
+        <div className="row">
+          <label>Copies <input type="number" min={1} max={10} value={copies} data-testid="upload-copies" onChange={e => { setCopies(Number(e.target.value)) }} /></label>
+          <label>Proving periods <input type="number" min={1} max={10000} value={periods} data-testid="upload-periods" onChange={e => { setPeriods(Number(e.target.value)) }} /></label>
+        </div>
+        <input type="file" data-testid="upload-input" onChange={e => { void start(e.target.files?.[0]); e.target.value = '' }} />
+      </div>
+      {error !== null && <div className="banner error" role="alert" data-testid="upload-error">{error}</div>}
+      <div className="card">
+        <div className="label">Providers (verified asks; tick to choose by hand, or leave all clear for the cheapest)</div>
+        <table className="headers">
+          <thead><tr><th /><th>Provider</th><th>Price / GiB / epoch</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th></tr></thead>
+          <tbody>
+            {providers.map(p => (
+              <tr key={p.address} data-testid="provider-row">
+                <td><input type="checkbox" checked={chosen.includes(p.address)} onChange={e => { setChosen(c => e.target.checked ? [...c, p.address] : c.filter(x => x !== p.address)) }} /></td>
+                <td className="mono">{p.address}</td><td>{fil(p.pricePerGiBEpoch)}</td><td className="opt">{mib(p.freeBytes)}</td><td className="opt">{fil(p.collateralPerGiB)}</td><td>{p.faults}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {deals?.providerErrors.map(e => <div key={e.provider} className="bad small">{e.provider}: {e.error}</div>)}
+      </div>
+      {deals?.uploads.map(u => <UploadCard key={u.id} u={u} />)}
+    </section>
+  )
+}
+
+function UploadCard ({ u }: { u: Upload }): React.JSX.Element {
+  const stageIndex = STAGES.indexOf(u.stage as typeof STAGES[number])
+  return (
+    <div className="card upload" data-testid="upload-card" data-stage={u.stage}>
+      <div className="row"><strong>{u.name}</strong><span className="muted small">{mib(u.fileBytes)}</span><span className={`stage stage-${u.stage}`} data-testid="upload-stage">{u.stage}</span></div>
+      <Bar label="Packing (UnixFS → CAR)" value={u.packedBytes ?? 0} max={u.fileBytes} done={stageIndex > 0} />
+      <Bar label="Hashing the piece (WASM pool)" value={u.hashedBytes ?? 0} max={u.carBytes ?? 1} done={stageIndex > 1} />
+      {u.copyViews.map(c => (
+        <Bar key={c.provider} label={`Sending to ${c.provider}${c.dealId !== undefined ? ` · deal ${c.dealId} published` : ''}${c.error !== undefined ? ` · ${c.error.name}: ${c.error.message}` : ''}`} value={c.held} max={c.total} done={c.state === 'published'} failed={c.state === 'failed'} testid="send-progress" />
+      ))}
+      {u.pieceCid !== undefined && <div className="mono small muted">piece {u.pieceCid} · payload root {u.root}</div>}
+      {u.stage === 'duplicate' && <div className="small">Already stored (same piece as an earlier upload): nothing was paid again.</div>}
+      {u.error !== undefined && <div className="bad small" role="alert">{u.error.name}: {u.error.message}</div>}
+    </div>
+  )
+}
+
+function Bar ({ label, value, max, done, failed, testid }: { label: string, value: number, max: number, done: boolean, failed?: boolean, testid?: string }): React.JSX.Element {
+  return (
+    <div className={`bar${failed === true ? ' failed' : ''}`} data-testid={testid}>
+      <div className="small muted">{label} {done ? '✓' : max > 0 ? `${mib(value)} / ${mib(max)}` : ''}</div>
+      <progress max={Math.max(1, max)} value={done ? Math.max(1, max) : value} />
+    </div>
+  )
+}

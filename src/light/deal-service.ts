@@ -1,0 +1,420 @@
+// Storage as the tab runs it, all in the light-client worker: a file becomes a UnixFS CAR staged in OPFS,
+// its piece comes from the WASM hashing pool, providers are chosen from verified asks, proposals are signed
+// by the wallet, escrow is topped up, the CAR streams to each provider (resuming where a provider stands),
+// and every deal is then followed through verified state proofs, each proof re-checked in WASM here and
+// the verdict kept in IndexedDB. Upload records are rewritten at every step, so a closed tab resumes.
+import {
+  parseAddress, addressToString, dealStatus, challengeSeed, dealProofSet, encodeProofSet, decodePossessionProof,
+  decodeClientDealProposal, encodeClientDealProposal, truncatedNode, nobleNodeHasher, toWireError, CID,
+  type DealRecord, type WireError, type DealProposal, type Epoch
+} from '../core'
+import type { BootstrapDocument } from '../net'
+import type { PiecePool } from '../../workers/piece-pool'
+import type { LightClient } from './light-client'
+import type { WalletService } from './wallet-service'
+import type { WalletStore } from './wallet-store'
+import { WalletLockedError } from './wallet-store'
+import { lightDealChain } from './deal-chain'
+import { StorageClient } from './storage-client'
+import { writeUnixfsCar } from './unixfs-car'
+import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
+import type { Staging } from './staging'
+
+export interface UploadRequest { file: File, copies: number, periods: number, providers?: string[] }
+
+export interface CopyView { provider: string, state: CopyRecord['state'], held: number, total: number, dealId?: number, error?: WireError }
+export interface UploadView extends Omit<UploadRecord, 'proposals'> { copyViews: CopyView[] }
+
+export interface PeriodView {
+  index: number
+  challengeEpoch: Epoch
+  /** open: the period is running; pending: it has not started. */
+  state: 'pending' | 'open' | 'proven' | 'faulted'
+  /** This tab's own check of the proof (null until checked, or when there is no proof). */
+  verdict: 'verified' | 'bad' | null
+  submittedEpoch: Epoch | null
+  paid: string
+  penalty: string
+}
+
+export interface DealView {
+  dealId: number
+  uploadId: string
+  name: string
+  provider: string
+  client: string
+  pieceCid: string
+  label: string
+  startEpoch: Epoch
+  endEpoch: Epoch
+  status: string
+  pricePerEpoch: string
+  providerCollateral: string
+  periods: PeriodView[]
+  paid: string
+  penalties: string
+  /** On a slashed deal: the unpaid fee and client collateral unlocked back to the client. */
+  refunded: string
+  /** On a slashed deal: the provider's collateral burnt beyond the penalties paid to the client. */
+  burnt: string
+  /** Probability that losing 1 % of the piece would have been caught by the proofs this tab verified. */
+  durability: { lossPercent: number, caught: number, challengesVerified: number }
+  verifiedAt: { height: Epoch, headerCid: string } | null
+  error?: WireError
+}
+
+export interface ProviderView { address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number }
+
+export interface DealsView { uploads: UploadView[], deals: DealView[], providers: ProviderView[], providerErrors: Array<{ provider: string, error: string }> }
+
+export interface ProofStep { sibling: string, node: string, side: 'left' | 'right' }
+export interface ChallengeDetail { leaf: number, value: string, steps: ProofStep[], root: string, ok: boolean }
+export interface ProofDetail { dealId: number, period: number, challengeEpoch: Epoch, headerCid: string, seed: string, challenges: ChallengeDetail[], verdict: Verdict | null }
+
+export interface DealServiceInit {
+  client: LightClient
+  wallet: WalletService
+  keystore: WalletStore
+  bootstrap: BootstrapDocument
+  pool: () => Promise<PiecePool>
+  staging: Staging
+  onChange: (view: DealsView) => void
+}
+
+export interface DealService {
+  view: () => DealsView
+  upload: (req: UploadRequest) => Promise<string>
+  refreshProviders: () => Promise<ProviderView[]>
+  proofDetail: (dealId: number, period: number) => Promise<ProofDetail>
+}
+
+export class NoWalletKeyError extends Error {
+  static override name = 'NoWalletKeyError'
+  override name = 'NoWalletKeyError'
+}
+
+const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+const READ_CHUNK = 1 << 20
+const LOSS = 0.01
+
+export async function createDealService (init: DealServiceInit): Promise<DealService> {
+  const { client: lc, keystore } = init
+  const store: DealStore = await openDealStore(lc.genesis.header.cid.toString())
+  const uploads = new Map<string, UploadRecord>((await store.uploads()).map(u => [u.id, u]))
+  const verdicts = new Map<string, Verdict>((await store.verdicts()).map(v => [v.key, v]))
+  const records = new Map<number, { record: DealRecord, height: Epoch, headerCid: string }>()
+  const dealErrors = new Map<number, WireError>()
+  let providers: ProviderView[] = []
+  let providerErrors: DealsView['providerErrors'] = []
+  const params = lc.genesis.state.market
+
+  const save = async (u: UploadRecord): Promise<void> => { uploads.set(u.id, u); changed(); await store.putUpload(u) }
+
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const changed = (): void => {
+    if (timer !== undefined) return
+    timer = setTimeout(() => { timer = undefined; init.onChange(view()) }, 100)
+  }
+
+  const clientAddress = async (): Promise<Uint8Array> => {
+    const keys = await keystore.list()
+    if (keys.length === 0) throw new NoWalletKeyError('create or import a wallet key first: deals are paid from it')
+    if (!keystore.isUnlocked()) throw new WalletLockedError('unlock the wallet first: proposals are signed with its key')
+    return parseAddress(keys[0]!.address).bytes
+  }
+
+  const storageClient = async (): Promise<{ sc: StorageClient, address: Uint8Array }> => {
+    const address = await clientAddress()
+    const chain = lightDealChain(lc, init.wallet, address)
+    return { sc: new StorageClient(lc.libp2p, chain, { address, sign: async (p) => keystore.signProposal(p) }), address }
+  }
+
+  const faultsOf = (): Map<string, number> => {
+    const m = new Map<string, number>()
+    for (const { record } of records.values()) {
+      const p = addressToString(record.proposal.provider, 't')
+      m.set(p, (m.get(p) ?? 0) + record.periods.filter(r => r.proof === null).length)
+    }
+    return m
+  }
+
+  const refreshProviders = async (): Promise<ProviderView[]> => {
+    // asks need no key: anyone may look at the providers' terms
+    const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes(init.bootstrap.providers ?? [])
+    const faults = faultsOf()
+    providers = quotes.map(q => ({
+      address: q.provider.address, pricePerGiBEpoch: q.ask.pricePerGiBEpoch.toString(), freeBytes: q.ask.freeBytes, minPieceSize: q.ask.minPieceSize,
+      maxPieceSize: q.ask.maxPieceSize, collateralPerGiB: q.ask.collateralPerGiB.toString(), faults: faults.get(q.provider.address) ?? 0
+    }))
+    providerErrors = failures.map(f => ({ provider: f.provider.address, error: f.error.message }))
+    changed()
+    return providers
+  }
+
+  // ---- the upload pipeline ----
+
+  const fail = async (u: UploadRecord, err: unknown): Promise<void> => {
+    await save({ ...u, stage: 'failed', error: toWireError(err) })
+    if (u.proposals?.some(c => c.state === 'sending') !== true) await init.staging.remove(u.staging)
+  }
+
+  const pack = async (u: UploadRecord, file: File): Promise<UploadRecord> => {
+    const writer = await init.staging.create(u.staging)
+    let lastSave = 0
+    try {
+      const car = await writeUnixfsCar(fileChunks(file), writer, {
+        onProgress: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } }
+      })
+      await writer.close()
+      const next: UploadRecord = { ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size }
+      await save(next)
+      return next
+    } catch (err) {
+      await writer.close().catch(() => {})
+      throw err
+    }
+  }
+
+  const hash = async (u: UploadRecord): Promise<UploadRecord | null> => {
+    const blob = await init.staging.open(u.staging)
+    if (blob === null || blob.size !== u.carBytes) throw new Error('the staged CAR is gone: add the file again')
+    const pool = await init.pool()
+    const r = await pool.pieceOf(blob, { onProgress: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() } })
+    const pieceCid = r.v1.toString()
+    // the same bytes already stored (or being stored): do not pay twice
+    const twin = [...uploads.values()].find(o => o.id !== u.id && o.pieceCid === pieceCid && o.stage !== 'failed' && o.stage !== 'duplicate')
+    if (twin !== undefined) {
+      await init.staging.remove(u.staging)
+      await save({ ...uploads.get(u.id)!, stage: 'duplicate', duplicateOf: twin.id, pieceCid, paddedBytes: r.digest.paddedBytes })
+      return null
+    }
+    const next: UploadRecord = { ...uploads.get(u.id)!, stage: 'proposing', pieceCid, paddedBytes: r.digest.paddedBytes, hashedBytes: u.carBytes }
+    await save(next)
+    return next
+  }
+
+  const propose = async (u: UploadRecord): Promise<UploadRecord> => {
+    const { sc, address } = await storageClient()
+    const { quotes, failures } = await sc.quotes(init.bootstrap.providers ?? [])
+    if (quotes.length === 0 && failures.length > 0) throw new Error(`no provider answered: ${failures.map(f => `${f.provider.address}: ${f.error.message}`).join('; ')}`)
+    const plan = sc.plan(quotes, {
+      pieceCid: CID.parse(u.pieceCid!), paddedBytes: u.paddedBytes!, payloadBytes: u.carBytes!, label: u.root!, copies: u.copies,
+      periods: u.periods, chosen: u.chosen, faults: faultsOf()
+    })
+    // escrow before any byte moves: a wallet that cannot pay is told so here
+    const escrow = await sc.ensureEscrow(plan.escrowNeeded)
+    const proposals: CopyRecord[] = []
+    for (const p of plan.proposals) {
+      const signed = await sc.sign(p.proposal)
+      proposals.push({ provider: p.provider.provider.address, peerId: p.provider.provider.peerId, addrs: p.provider.provider.addrs, signed: encodeClientDealProposal(signed), state: 'sending', held: 0 })
+    }
+    const next: UploadRecord = { ...uploads.get(u.id)!, stage: 'sending', client: addressToString(address, 't'), proposals, escrowMessage: escrow.message }
+    await save(next)
+    return next
+  }
+
+  const send = async (u: UploadRecord): Promise<void> => {
+    const blob = await init.staging.open(u.staging)
+    const { sc } = await storageClient()
+    const update = async (i: number, patch: Partial<CopyRecord>, persist: boolean): Promise<void> => {
+      const cur = uploads.get(u.id)!
+      const copies = cur.proposals!.map((c, j) => j === i ? { ...c, ...patch } : c)
+      const next = { ...cur, proposals: copies }
+      if (persist) await save(next)
+      else { uploads.set(u.id, next); changed() }
+    }
+    await Promise.all(u.proposals!.map(async (copy, i) => {
+      if (copy.state !== 'sending') return
+      const signed = decodeClientDealProposal(copy.signed)
+      try {
+        if (blob === null) throw new Error('the staged CAR is gone: the transfer cannot resume')
+        if (lc.sync.head.header.height >= signed.proposal.startEpoch - 1) throw new Error(`the deal was to start at epoch ${signed.proposal.startEpoch}; it can no longer be published`)
+        const r = await sc.transfer({ address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }, signed, u.carBytes!, (offset) => blobChunks(blob, offset), {
+          onProgress: (held) => { void update(i, { held }, false) }
+        })
+        await update(i, { state: 'published', held: u.carBytes!, dealId: r.dealId, message: r.message }, true)
+      } catch (err) {
+        await update(i, { state: 'failed', error: toWireError(err) }, true)
+      }
+    }))
+    const done = uploads.get(u.id)!
+    await init.staging.remove(u.staging)
+    const published = done.proposals!.some(c => c.state === 'published')
+    await save({ ...done, stage: published ? 'done' : 'failed', ...(published ? {} : { error: { name: 'UploadFailedError', message: 'no provider took the file' } }) })
+    void refreshDeals()
+  }
+
+  const run = async (u: UploadRecord, file?: File): Promise<void> => {
+    try {
+      let cur: UploadRecord | null = u
+      if (cur.stage === 'packing') {
+        if (file === undefined) throw new Error('the tab closed while the file was being packed: add the file again')
+        cur = await pack(cur, file)
+      }
+      if (cur.stage === 'hashing') cur = await hash(cur)
+      if (cur === null) return
+      if (cur.stage === 'proposing') cur = await propose(cur)
+      if (cur.stage === 'sending') await send(cur)
+    } catch (err) {
+      await fail(uploads.get(u.id) ?? u, err)
+    }
+  }
+
+  const upload = async (req: UploadRequest): Promise<string> => {
+    if (!(req.copies >= 1 && req.copies <= 10) || !(req.periods >= 1 && req.periods <= 10_000)) throw new RangeError('copies must be 1..10 and periods 1..10000')
+    const client = addressToString(await clientAddress(), 't') // a locked or empty wallet is refused before any work
+    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    const u: UploadRecord = {
+      id, name: req.file.name, fileBytes: req.file.size, createdAtMs: Date.now(), stage: 'packing', client, copies: req.copies, periods: req.periods,
+      ...(req.providers !== undefined && req.providers.length > 0 ? { chosen: req.providers } : {}), staging: `${id}.car`
+    }
+    await save(u)
+    void run(u, req.file)
+    return id
+  }
+
+  // ---- following deals and checking their proofs ----
+
+  const dealIds = (): Array<{ dealId: number, upload: UploadRecord }> => [...uploads.values()].flatMap(u =>
+    (u.proposals ?? []).filter(c => c.dealId !== undefined).map(c => ({ dealId: c.dealId!, upload: u })))
+
+  let refreshing = false
+  const refreshDeals = async (): Promise<void> => {
+    if (refreshing) return
+    refreshing = true
+    try {
+      for (const { dealId } of dealIds()) {
+        try {
+          const v = await lc.state.deal(dealId)
+          if (v.value === null) continue
+          records.set(dealId, { record: v.value, height: v.header.header.height, headerCid: v.header.cid.toString() })
+          dealErrors.delete(dealId)
+          await checkProofs(v.value)
+        } catch (err) { dealErrors.set(dealId, toWireError(err)) }
+      }
+    } finally {
+      refreshing = false
+      changed()
+    }
+  }
+
+  const checkProofs = async (d: DealRecord): Promise<void> => {
+    for (const [i, r] of d.periods.entries()) {
+      const key = `${d.dealId}/${i}`
+      if (r.proofBytes === null || verdicts.has(key)) continue
+      const c = d.proposal.startEpoch + i * params.provingPeriod
+      const header = await lc.store.byHeight(c)
+      if (header === null) continue // not verified here yet
+      const started = performance.now()
+      let ok = true
+      let error: string | undefined
+      try {
+        await (await init.pool()).verifyPossession(encodeProofSet(dealProofSet(d.proposal)), challengeSeed(header.cid, c, d.dealId), params.challengesPerPeriod, r.proofBytes)
+      } catch (err) { ok = false; error = `${(err as Error).name}: ${(err as Error).message}` }
+      const v: Verdict = { key, dealId: d.dealId, period: i, ok, checkedAtMs: Date.now(), checkMs: performance.now() - started, ...(error === undefined ? {} : { error }) }
+      verdicts.set(key, v)
+      await store.putVerdict(v)
+    }
+  }
+
+  let heads = 0
+  lc.onVerified(() => { if (++heads % 2 === 0) void refreshDeals() })
+
+  const dealView = (dealId: number, upload: UploadRecord): DealView | null => {
+    const got = records.get(dealId)
+    if (got === undefined) return null
+    const { record: d } = got
+    const p = d.proposal
+    const P = params.provingPeriod
+    const total = (p.endEpoch - p.startEpoch) / P
+    const head = lc.sync.head.header.height
+    const periods: PeriodView[] = []
+    for (let i = 0; i < total; i++) {
+      const r = d.periods[i]
+      const c = p.startEpoch + i * P
+      const v = verdicts.get(`${dealId}/${i}`)
+      periods.push({
+        index: i,
+        challengeEpoch: c,
+        state: r === undefined ? (head >= c && d.state.slashEpoch < 0 ? 'open' : 'pending') : r.proof !== null ? 'proven' : 'faulted',
+        verdict: v === undefined ? null : v.ok ? 'verified' : 'bad',
+        submittedEpoch: r === undefined || r.submittedEpoch < 0 ? null : r.submittedEpoch,
+        paid: (r?.paid ?? 0n).toString(),
+        penalty: (r?.penalty ?? 0n).toString()
+      })
+    }
+    const paid = d.periods.reduce((s, r) => s + r.paid, 0n)
+    const penalties = d.periods.reduce((s, r) => s + r.penalty, 0n)
+    const slashed = d.state.slashEpoch >= 0
+    const verifiedPeriods = periods.filter(x => x.verdict === 'verified').length
+    const challenges = verifiedPeriods * params.challengesPerPeriod
+    return {
+      dealId, uploadId: upload.id, name: upload.name, provider: addressToString(p.provider, 't'), client: addressToString(p.client, 't'),
+      pieceCid: p.pieceCid.toString(), label: typeof p.label === 'string' ? p.label : hex(p.label), startEpoch: p.startEpoch, endEpoch: p.endEpoch,
+      status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(),
+      periods, paid: paid.toString(), penalties: penalties.toString(),
+      refunded: slashed ? (p.storagePricePerEpoch * BigInt(p.endEpoch - d.state.slashEpoch) + p.clientCollateral).toString() : '0',
+      burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',
+      durability: { lossPercent: LOSS * 100, caught: 1 - (1 - LOSS) ** challenges, challengesVerified: challenges },
+      verifiedAt: { height: got.height, headerCid: got.headerCid },
+      ...(dealErrors.has(dealId) ? { error: dealErrors.get(dealId) } : {})
+    }
+  }
+
+  const view = (): DealsView => {
+    const list = [...uploads.values()].sort((a, b) => b.createdAtMs - a.createdAtMs)
+    return {
+      uploads: list.map(({ proposals, ...u }) => ({
+        ...u,
+        copyViews: (proposals ?? []).map(c => ({ provider: c.provider, state: c.state, held: c.held, total: u.carBytes ?? 0, ...(c.dealId === undefined ? {} : { dealId: c.dealId }), ...(c.error === undefined ? {} : { error: c.error }) }))
+      })),
+      deals: dealIds().map(({ dealId, upload }) => dealView(dealId, upload)).filter((d): d is DealView => d !== null),
+      providers,
+      providerErrors
+    }
+  }
+
+  const proofDetail = async (dealId: number, period: number): Promise<ProofDetail> => {
+    const got = records.get(dealId)
+    const r = got?.record.periods[period]
+    if (got === undefined || r?.proofBytes == null) throw new RangeError(`deal ${dealId} has no proof for period ${period}`)
+    const p = got.record.proposal
+    const c = p.startEpoch + period * params.provingPeriod
+    const header = await lc.store.byHeight(c)
+    if (header === null) throw new Error(`the header at ${c} is not verified here yet`)
+    const root = pieceRootOf(p)
+    const challenges = decodePossessionProof(r.proofBytes).map(ch => {
+      let node = ch.value
+      let index = ch.leaf
+      const steps: ProofStep[] = ch.path.map(sibling => {
+        const side: ProofStep['side'] = index % 2 === 0 ? 'right' : 'left'
+        node = side === 'right' ? truncatedNode(node, sibling, nobleNodeHasher) : truncatedNode(sibling, node, nobleNodeHasher)
+        index = Math.floor(index / 2)
+        return { sibling: hex(sibling), node: hex(node), side }
+      })
+      return { leaf: ch.leaf, value: hex(ch.value), steps, root: hex(root), ok: hex(node) === hex(root) }
+    })
+    return {
+      dealId, period, challengeEpoch: c, headerCid: header.cid.toString(), seed: hex(challengeSeed(header.cid, c, dealId)),
+      challenges, verdict: verdicts.get(`${dealId}/${period}`) ?? null
+    }
+  }
+
+  // resume what a closed tab left
+  for (const u of uploads.values()) {
+    if (u.stage === 'packing' || u.stage === 'hashing' || u.stage === 'proposing' || u.stage === 'sending') void run(u)
+  }
+  void refreshDeals()
+
+  return { view, upload, refreshProviders, proofDetail }
+}
+
+const pieceRootOf = (p: DealProposal): Uint8Array => p.pieceCid.multihash.digest
+
+async function * fileChunks (file: Blob): AsyncIterable<Uint8Array> {
+  for (let at = 0; at < file.size; at += READ_CHUNK) yield new Uint8Array(await file.slice(at, at + READ_CHUNK).arrayBuffer())
+}
+
+async function * blobChunks (blob: Blob, offset: number): AsyncIterable<Uint8Array> {
+  for (let at = offset; at < blob.size; at += READ_CHUNK) yield new Uint8Array(await blob.slice(at, at + READ_CHUNK).arrayBuffer())
+}

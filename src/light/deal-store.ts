@@ -1,0 +1,74 @@
+// The tab's record of its uploads and of its own checks of every proof, in IndexedDB, one database per
+// genesis. An upload record is rewritten whole at each step, so a closed tab finds each upload at its last
+// completed step; verdicts are keyed by deal and period and never change once written.
+import { openDB, type IDBPDatabase, type DBSchema } from 'idb'
+import type { WireError } from '../core'
+
+export type UploadStage = 'packing' | 'hashing' | 'proposing' | 'sending' | 'done' | 'failed' | 'duplicate'
+
+export interface CopyRecord {
+  provider: string
+  peerId: string
+  addrs: string[]
+  /** ClientDealProposal, DAG-CBOR, signed by the wallet. */
+  signed: Uint8Array
+  state: 'sending' | 'published' | 'failed'
+  held: number
+  dealId?: number
+  message?: string
+  error?: WireError
+}
+
+export interface UploadRecord {
+  id: string
+  name: string
+  fileBytes: number
+  createdAtMs: number
+  stage: UploadStage
+  client: string
+  copies: number
+  periods: number
+  chosen?: string[]
+  staging: string
+  packedBytes?: number
+  hashedBytes?: number
+  root?: string
+  carBytes?: number
+  pieceCid?: string
+  paddedBytes?: number
+  escrowMessage?: string
+  proposals?: CopyRecord[]
+  duplicateOf?: string
+  error?: WireError
+}
+
+export interface Verdict { key: string, dealId: number, period: number, ok: boolean, checkedAtMs: number, error?: string, checkMs: number }
+
+interface DealsSchema extends DBSchema {
+  uploads: { key: string, value: UploadRecord }
+  verdicts: { key: string, value: Verdict }
+}
+
+export interface DealStore {
+  uploads: () => Promise<UploadRecord[]>
+  putUpload: (u: UploadRecord) => Promise<void>
+  verdicts: () => Promise<Verdict[]>
+  putVerdict: (v: Verdict) => Promise<void>
+  close: () => void
+}
+
+export async function openDealStore (genesisCid: string): Promise<DealStore> {
+  const db: IDBPDatabase<DealsSchema> = await openDB<DealsSchema>(`coffer-deals-${genesisCid}`, 1, {
+    upgrade (db) {
+      db.createObjectStore('uploads', { keyPath: 'id' })
+      db.createObjectStore('verdicts', { keyPath: 'key' })
+    }
+  })
+  return {
+    uploads: async () => await db.getAll('uploads'),
+    putUpload: async (u) => { await db.put('uploads', u) },
+    verdicts: async () => await db.getAll('verdicts'),
+    putVerdict: async (v) => { await db.put('verdicts', v) },
+    close: () => { db.close() }
+  }
+}
