@@ -51,13 +51,14 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
         <table className="headers small">
           <thead><tr><th>Period</th><th>Proof epoch</th><th>Paid</th><th>Penalty</th></tr></thead>
           <tbody>{deal.periods.filter(p => p.state === 'proven' || p.state === 'faulted').map(p => (
-            <tr key={p.index}><td>{p.index}</td><td>{p.submittedEpoch ?? '—'}</td><td>{fil(p.paid)}</td><td>{fil(p.penalty)}</td></tr>
+            <tr key={p.index}><td>{p.index}</td><td>{p.submittedEpoch ?? '—'}</td><td>{p.settled ? fil(p.paid) : 'at the period\'s end'}</td><td>{p.settled ? fil(p.penalty) : '—'}</td></tr>
           ))}</tbody>
         </table>
       </div>
       <div className="card">
         <div className="label">Durability</div>
-        <div data-testid="durability">Had 1 % of the piece been lost, the {deal.durability.challengesVerified} challenges verified here would have caught it with probability <strong>{percent(deal.durability.caught)}</strong>.</div>
+        <div data-testid="durability">Had 1 % of the file&apos;s bytes been lost, the {deal.durability.challengesVerified} challenges verified here would have caught it with probability <strong>{percent(deal.durability.caught)}</strong>.</div>
+        <div className="small muted">Challenges fall anywhere in the padded piece; {percent(deal.durability.payloadShare)} of it is the file, the rest zero padding.</div>
       </div>
       {error !== null && <div className="banner error">{error}</div>}
       {detail !== null && <ProofPath detail={detail} />}

@@ -32,6 +32,7 @@ export function lightDealChain (lc: LightClient, wallet: WalletService, from: Ui
     escrow: async (a) => (await lc.state.escrow(a)).value,
     miner: async (a) => (await lc.state.miner(a)).value,
     balance: async (a) => (await lc.state.actor(a)).actor?.balance ?? 0n,
+    deal: async (id) => (await lc.state.deal(id)).value,
     send: async (m) => {
       const cid = await wallet.message({ from: addressToString(from, 't'), to: addressToString(m.to, 't'), value: m.value, method: m.method, params: m.params, label: methodName(m.method) })
       return { cid, ...(await waitReceipt(cid)) }

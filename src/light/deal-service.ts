@@ -33,6 +33,8 @@ export interface PeriodView {
   /** This tab's own check of the proof (null until checked, or when there is no proof). */
   verdict: 'verified' | 'bad' | null
   submittedEpoch: Epoch | null
+  /** Whether the chain has settled the period (paid it, or penalised its fault). */
+  settled: boolean
   paid: string
   penalty: string
 }
@@ -57,8 +59,12 @@ export interface DealView {
   refunded: string
   /** On a slashed deal: the provider's collateral burnt beyond the penalties paid to the client. */
   burnt: string
-  /** Probability that losing 1 % of the piece would have been caught by the proofs this tab verified. */
-  durability: { lossPercent: number, caught: number, challengesVerified: number }
+  /**
+   * Probability that losing 1 % of the file's bytes would have been caught by the proofs this tab verified.
+   * Challenges fall anywhere in the padded piece; those landing in the zero padding past the payload test
+   * nothing, so each challenge catches a loss with probability 1 % × (payload leaves / piece leaves).
+   */
+  durability: { lossPercent: number, caught: number, challengesVerified: number, payloadShare: number }
   verifiedAt: { height: Epoch, headerCid: string } | null
   error?: WireError
 }
@@ -215,7 +221,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
 
   const send = async (u: UploadRecord): Promise<void> => {
     const blob = await init.staging.open(u.staging)
-    const { sc } = await storageClient()
+    // sending needs no key (the proposals are signed): a reopened tab resumes with its wallet still locked
+    const sc = new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, parseAddress(u.client).bytes), null)
     const update = async (i: number, patch: Partial<CopyRecord>, persist: boolean): Promise<void> => {
       const cur = uploads.get(u.id)!
       const copies = cur.proposals!.map((c, j) => j === i ? { ...c, ...patch } : c)
@@ -339,6 +346,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
         state: r === undefined ? (head >= c && d.state.slashEpoch < 0 ? 'open' : 'pending') : r.proof !== null ? 'proven' : 'faulted',
         verdict: v === undefined ? null : v.ok ? 'verified' : 'bad',
         submittedEpoch: r === undefined || r.submittedEpoch < 0 ? null : r.submittedEpoch,
+        settled: r?.settled ?? false,
         paid: (r?.paid ?? 0n).toString(),
         penalty: (r?.penalty ?? 0n).toString()
       })
@@ -348,6 +356,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const slashed = d.state.slashEpoch >= 0
     const verifiedPeriods = periods.filter(x => x.verdict === 'verified').length
     const challenges = verifiedPeriods * params.challengesPerPeriod
+    const payloadLeaves = upload.carBytes === undefined ? p.pieceSize / 32 : Math.ceil(upload.carBytes / 127) * 4
+    const payloadShare = Math.min(1, payloadLeaves / (p.pieceSize / 32))
     return {
       dealId, uploadId: upload.id, name: upload.name, provider: addressToString(p.provider, 't'), client: addressToString(p.client, 't'),
       pieceCid: p.pieceCid.toString(), label: typeof p.label === 'string' ? p.label : hex(p.label), startEpoch: p.startEpoch, endEpoch: p.endEpoch,
@@ -355,7 +365,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       periods, paid: paid.toString(), penalties: penalties.toString(),
       refunded: slashed ? (p.storagePricePerEpoch * BigInt(p.endEpoch - d.state.slashEpoch) + p.clientCollateral).toString() : '0',
       burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',
-      durability: { lossPercent: LOSS * 100, caught: 1 - (1 - LOSS) ** challenges, challengesVerified: challenges },
+      durability: { lossPercent: LOSS * 100, caught: 1 - (1 - LOSS * payloadShare) ** challenges, challengesVerified: challenges, payloadShare },
       verifiedAt: { height: got.height, headerCid: got.headerCid },
       ...(dealErrors.has(dealId) ? { error: dealErrors.get(dealId) } : {})
     }

@@ -6,10 +6,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import {
-  parseAddress, bytesEqual, verifyStorageAsk, chooseProviders, askCollateral, dealStorageFee, InsufficientFundsError,
+  parseAddress, bytesEqual, verifyStorageAsk, dealProposalCid, chooseProviders, askCollateral, dealStorageFee, InsufficientFundsError,
   MarketMethod, STORAGE_MARKET_ADDRESS, ExitCode, formatFil, addressToString,
   type ClientDealProposal, type DealProposal, type EscrowEntry, type MinerInfo, type MarketParams, type StorageAsk,
-  type ProviderChoice, type AttoFil, type Epoch, type CID
+  type ProviderChoice, type AttoFil, type Epoch, type CID, type DealRecord
 } from '../core'
 import { requestAsk, sendDeal, type BootstrapProvider, type PayloadReader } from '../net'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -22,6 +22,8 @@ export interface DealChain {
   escrow: (address: Uint8Array) => Promise<EscrowEntry>
   miner: (provider: Uint8Array) => Promise<MinerInfo | null>
   balance: (address: Uint8Array) => Promise<AttoFil>
+  /** A deal as of the verified head; null when the chain has no such deal (yet). */
+  deal: (dealId: number) => Promise<DealRecord | null>
   /** Signs as the client, sends, and resolves with the executed message's verified receipt. */
   send: (m: { to: Uint8Array, method: number, params: Uint8Array, value: AttoFil }) => Promise<{ cid: string, exitCode: number, return: Uint8Array }>
 }
@@ -34,13 +36,22 @@ export interface ProposalSigner {
 export interface ProviderQuote { provider: BootstrapProvider, address: Uint8Array, ask: StorageAsk }
 export interface QuoteFailure { provider: BootstrapProvider, error: Error }
 
+/** A provider named a deal that is not the client's proposal (or no deal at all). */
+export class DealMismatchError extends Error {
+  static override name = 'DealMismatchError'
+  override name = 'DealMismatchError'
+}
+
+/** How long a published deal may take to show in the verified head's state. */
+const DEAL_VISIBLE_TIMEOUT_MS = 30_000
+
 export class EscrowFailedError extends Error {
   static override name = 'EscrowFailedError'
   override name = 'EscrowFailedError'
 }
 
-/** Bytes a second the start epoch allows for moving a payload (a slow link still makes it). */
-const PLANNING_BYTES_PER_SEC = 4 * 2 ** 20
+/** Bytes a second the start epoch allows for moving a payload: loopback measures ~140 MiB/s (npm run bench), a tenth of that leaves room for a slow link. */
+const PLANNING_BYTES_PER_SEC = 16 * 2 ** 20
 /** Epochs, on top of the transfer, for the provider to check the piece and get its publish message in. */
 const PUBLISH_MARGIN_EPOCHS = 15
 /** Gas the client keeps back for its own messages when checking it can pay. */
@@ -158,9 +169,24 @@ export class StorageClient {
 
   async sign (p: DealProposal): Promise<ClientDealProposal> { return await this.signer.sign(p) }
 
-  /** Streams the payload to the proposal's provider; resolves with the deal ID once it is published. */
+  /**
+   * Streams the payload to the proposal's provider; resolves with the deal ID once it is published and
+   * the chain (through a verified read) shows that deal is this very proposal.
+   */
   async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string }> {
     await this.dial(provider, opts.signal)
-    return await sendDeal(this.libp2p, peerIdFromString(provider.peerId), { proposal, payloadBytes }, payload, opts)
+    const r = await sendDeal(this.libp2p, peerIdFromString(provider.peerId), { proposal, payloadBytes }, payload, opts)
+    // the provider's word is not enough: the deal it names must be ours on chain
+    const want = dealProposalCid(proposal.proposal)
+    const deadline = Date.now() + DEAL_VISIBLE_TIMEOUT_MS
+    for (;;) {
+      const deal = await this.chain.deal(r.dealId)
+      if (deal !== null) {
+        if (!dealProposalCid(deal.proposal).equals(want)) throw new DealMismatchError(`${provider.address} named deal ${r.dealId}, which is not this proposal on chain`)
+        return r
+      }
+      if (Date.now() > deadline) throw new DealMismatchError(`${provider.address} named deal ${r.dealId}, which the chain does not show`)
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    }
   }
 }

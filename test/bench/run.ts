@@ -9,7 +9,8 @@
 //   4. message round trip on a devnet: JSON-RPC MpoolPush → executed receipt, against the block time
 //   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
 //      wallet's send → verified receipt time
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser picks sections)
+//   9. uploads (test/bench/upload.ts): deal stream vs raw libp2p stream, and a 1 GiB upload in Chromium
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -39,6 +40,7 @@ import { nodeCryptoHasher } from '../../src/node/node-hasher'
 import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
+import { benchUploadNode, benchUploadBrowser } from './upload'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HEADERS = Number(process.env.BENCH_HEADERS ?? 10_000)
@@ -395,4 +397,6 @@ if (want('pdp')) await benchPossession()
 if (want('state')) benchStateProofs()
 if (want('roundtrip')) await benchRoundTrip()
 if (want('browser')) await benchBrowser()
+if (want('upload')) await benchUploadNode()
+if (want('upload-browser')) await benchUploadBrowser()
 process.exit(0)

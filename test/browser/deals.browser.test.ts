@@ -7,6 +7,10 @@ import { chromiumPath } from '../helpers/chromium'
 import { openAppPage } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
 import { parseFil, readDeal } from '../../src/core'
+import type { Page } from 'playwright-core'
+import { randomFillSync } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
 
 let distDir: string
 const cleanups: Array<() => Promise<void>> = []
@@ -19,15 +23,19 @@ beforeAll(() => {
 
 const PASS = 'correct horse battery'
 
+async function fundedWallet (page: Page): Promise<void> {
+  await page.fill('[data-testid=new-passphrase]', PASS)
+  await page.fill('[data-testid=new-passphrase2]', PASS)
+  await page.click('[data-testid=create-wallet]')
+  const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
+  await page.click('[data-testid=faucet]')
+  await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+}
+
 describe('storage in Chromium', () => {
   it('upload → two deals published → at least two proofs verified in the tab', async () => {
     const { devnet: d, page, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 2, provingPeriod: 5 }, '#wallet')
-    await page.fill('[data-testid=new-passphrase]', PASS)
-    await page.fill('[data-testid=new-passphrase2]', PASS)
-    await page.click('[data-testid=create-wallet]')
-    const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
-    await page.click('[data-testid=faucet]')
-    await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+    await fundedWallet(page)
 
     await page.click('[data-testid=tab-upload]')
     await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
@@ -59,4 +67,42 @@ describe('storage in Chromium', () => {
     expect(onChain.periods.filter(p => p.proof !== null).length).toBeGreaterThanOrEqual(2)
     expect(errors).toEqual([])
   }, 240_000)
+
+  it('a tab closed mid-transfer resumes where the provider stands; the same file again is not paid twice', async () => {
+    const logs: string[] = []
+    const { devnet: d, page, dataDir } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 1, provingPeriod: 5, log: (l) => { logs.push(l) } }, '#wallet')
+    await fundedWallet(page)
+    await page.click('[data-testid=tab-upload]')
+    await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
+    await page.fill('[data-testid=upload-copies]', '1')
+    const file = path.join(dataDir, 'big.bin')
+    const bytes = Buffer.alloc(160 * 2 ** 20)
+    randomFillSync(bytes)
+    await writeFile(file, bytes)
+    await page.setInputFiles('[data-testid=upload-input]', file)
+    // close the tab once bytes are on their way to the provider
+    await page.waitForFunction(() => {
+      const bar = document.querySelector('[data-testid=send-progress] progress') as HTMLProgressElement | null
+      return bar !== null && bar.value > 0 && bar.value < bar.max
+    }, undefined, { timeout: 120_000, polling: 20 })
+    const context = page.context()
+    await page.close()
+    const again = await context.newPage()
+    await again.goto(`${d.url!}#upload`)
+    await again.waitForSelector('[data-testid=upload-card][data-stage=done]', { timeout: 120_000 })
+    // the provider took the second connection from where the first one stopped
+    expect(logs.some(l => /resuming at [1-9]\d*\)/.test(l))).toBe(true)
+    expect(d.providers[0]!.provider.store.all()).toHaveLength(1)
+
+    // the wallet must be unlocked again in the new tab before anything is signed
+    await again.click('[data-testid=tab-wallet]')
+    await again.fill('[data-testid=unlock-passphrase]', PASS)
+    await again.click('[data-testid=unlock]')
+    await again.waitForSelector('[data-testid=lock]', { timeout: 15_000 })
+    await again.click('[data-testid=tab-upload]')
+    await again.fill('[data-testid=upload-copies]', '1')
+    await again.setInputFiles('[data-testid=upload-input]', file)
+    await again.waitForSelector('[data-testid=upload-card][data-stage=duplicate]', { timeout: 120_000 })
+    expect(d.providers[0]!.provider.store.all()).toHaveLength(1)
+  }, 300_000)
 })

@@ -18,6 +18,7 @@ import {
   challengeSeed, dealProofSet, DealRejectedError, type DealProposal, type DealRecord
 } from '../../src/core'
 import { until } from '../helpers/until'
+import { createCofferLibp2p, serveDeals } from '../../src/net'
 
 const P = 5
 const cleanups: Array<() => Promise<void>> = []
@@ -162,4 +163,42 @@ describe('storage deals', () => {
     expect(pa.escrow).toBe(100n * 10n ** 18n + dealStorageFee(a!.proposal))
     expect(pb.escrow).toBe(100n * 10n ** 18n + feePerPeriod(b!.proposal) - b!.proposal.providerCollateral)
   }, 240_000)
+
+  it('catches a provider that names a deal which is not the client\'s proposal', async () => {
+    // a node that claims to have published any proposal as deal 0 (someone else's deal, from the test above)
+    const liar = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    cleanups.push(async () => { await liar.stop() })
+    await serveDeals(liar, { accept: async () => ({ published: { dealId: 0, message: 'bafy-not-a-message' } }) })
+    const file = new Uint8Array(100_000).fill(3)
+    const digest = pieceDigest(file)
+    const { quotes } = await client.quotes(d.bootstrap().providers!)
+    const plan = client.plan(quotes, { pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes, payloadBytes: file.length, label: 'x', copies: 1, periods: 2 })
+    const signed = await client.sign(plan.proposals[0]!.proposal)
+    const err = await client.transfer({ address: 't01001', peerId: liar.peerId.toString(), addrs: liar.getMultiaddrs().map(String) }, signed, file.length, async function * () { yield file })
+      .catch((e: Error) => e)
+    expect(err).toMatchObject({ name: 'DealMismatchError' })
+  }, 60_000)
+
+  it('resumes a transfer where the provider stands after the connection drops', async () => {
+    const bytes = new Uint8Array(3 << 20).map((_, i) => (i * 31 + (i >> 12)) & 0xff)
+    const digest = pieceDigest(bytes)
+    const { quotes } = await client.quotes(d.bootstrap().providers!)
+    const plan = client.plan(quotes, { pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes, payloadBytes: bytes.length, label: 'resume', copies: 1, periods: 1, chosen: ['t01001'] })
+    await client.ensureEscrow(plan.escrowNeeded)
+    const signed = await client.sign(plan.proposals[0]!.proposal)
+    const offsets: number[] = []
+    let dropped = false
+    const r = await client.transfer(plan.proposals[0]!.provider.provider, signed, bytes.length, async function * (offset) {
+      offsets.push(offset)
+      for (let at = offset; at < bytes.length; at += 256 * 1024) {
+        if (!dropped && at >= 2 << 20) { dropped = true; throw new Error('connection dropped') }
+        yield bytes.subarray(at, at + 256 * 1024)
+      }
+    })
+    expect(offsets[0]).toBe(0)
+    // the second connection starts where the provider's staged bytes end, not at 0
+    expect(offsets[1]).toBeGreaterThan(0)
+    expect(offsets[1]).toBeLessThanOrEqual(2 << 20)
+    expect((await verifiedDeal(r.dealId)).proposal.label).toBe('resume')
+  }, 90_000)
 })

@@ -216,7 +216,9 @@ export class StorageProvider implements DealHandler {
       if (deal.periods.length > (c - d.startEpoch) / P) continue // already proven (or settled)
       this.proving.set(key, 'sent')
       void this.proveOne(d, deal.proposal, challengeHeader.cid, c).catch((err: Error) => {
-        this.proving.set(key, 'failed')
+        // bytes that no longer hash to the piece will not next head either; a refused or lost message may
+        if (err.name === 'PossessionProofError' || (err as NodeJS.ErrnoException).code === 'ENOENT') this.proving.set(key, 'failed')
+        else this.proving.delete(key)
         this.log(`cannot prove deal ${d.dealId} for the period at ${c}: ${err.message}`)
       })
     }

@@ -1,0 +1,221 @@
+// Upload benchmarks (`BENCH_ONLY=upload,upload-browser`):
+//   upload:         a 256 MiB file to one provider on loopback, Node client: the deal stream's throughput
+//                   as a ratio to a raw libp2p stream's (same stack, same process, bytes discarded), plus
+//                   packing, hashing and "last byte → published" times
+//   upload-browser: a 1 GiB file dropped into the app's Upload view in Chromium: JS memory of the page and
+//                   its workers while it packs, hashes and sends, and the time from drop to the deal
+//                   published and to the deal active
+import path from 'node:path'
+import { tmpdir } from 'node:os'
+import { randomFillSync } from 'node:crypto'
+import { open, rm, mkdtemp } from 'node:fs/promises'
+import type { Stream } from '@libp2p/interface'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import {
+  secpAddressBytes, secpPublicKey, signMessage, signDealProposal, readEscrow, readDeal, getMinerInfo, gasLimitFor,
+  TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, parseFil
+} from '../../src/core'
+import { createCofferLibp2p } from '../../src/net'
+import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { pieceOfFile } from '../../src/node/piece-file'
+import { fileChunks } from '../../src/node/prove-possession'
+import { StorageClient, writeUnixfsCar, type DealChain } from '../../src/light'
+import { launchChromium } from '../helpers/chromium'
+import { requireBuiltApp } from '../helpers/dist'
+
+const fmt = (n: number, digits = 1): string => n.toFixed(digits)
+const MiB = 2 ** 20
+
+/** `mib` MiB of random bytes (UnixFS would dedupe a repeated pattern into a tiny CAR). */
+async function writeRandomFile (file: string, mib: number): Promise<void> {
+  const f = await open(file, 'w')
+  const block = Buffer.alloc(MiB)
+  try { for (let i = 0; i < mib; i++) { randomFillSync(block); await f.write(block) } } finally { await f.close() }
+}
+
+/** Seconds to push `bytes` through one libp2p stream between two Coffer nodes on loopback, bytes discarded. */
+async function rawStreamSecs (bytes: number): Promise<number> {
+  const a = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const b = await createCofferLibp2p({ listen: [] })
+  try {
+    await a.handle('/bench/sink/1.0.0', async (stream: Stream) => {
+      let got = 0
+      for await (const chunk of stream) {
+        got += chunk.byteLength
+        if (got >= bytes) break
+      }
+      stream.send(new Uint8Array([1]))
+      await stream.close()
+    })
+    const stream = await b.dialProtocol(a.getMultiaddrs()[0]!, '/bench/sink/1.0.0')
+    const chunk = new Uint8Array(MiB)
+    randomFillSync(chunk)
+    const t = performance.now()
+    for (let sent = 0; sent < bytes; sent += MiB) {
+      if (!stream.send(chunk)) await stream.onDrain()
+    }
+    for await (const _ of stream) break // the sink's one-byte "all in"
+    return (performance.now() - t) / 1000
+  } finally {
+    await b.stop()
+    await a.stop()
+  }
+}
+
+/** The chain as a Node client sees it, read straight from the devnet (this bench measures transfer, not proofs). */
+function nodeDealChain (d: Devnet, key: Uint8Array): DealChain {
+  const from = secpAddressBytes(secpPublicKey(key))
+  return {
+    params: d.genesis.state.market,
+    blockDelaySecs: d.genesis.state.blockDelaySecs,
+    headHeight: () => d.head().header.height,
+    escrow: async (a) => d.chain.readState((s, r) => readEscrow(s, r, a)),
+    miner: async (a) => d.chain.readState((s, r) => getMinerInfo(s, r, a)),
+    balance: async (a) => (await d.chain.getActor(a))?.balance ?? 0n,
+    deal: async (id) => d.chain.readState((s, r) => readDeal(s, r, id)),
+    send: async (m) => {
+      const unsigned = { version: 0, from, nonce: await d.chain.mpoolNonce(from), gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, ...m }
+      const cid = await d.chain.mpoolPush(signMessage(key, { ...unsigned, gasLimit: gasLimitFor(unsigned) }))
+      const r = await d.chain.waitMessage(cid, AbortSignal.timeout(60_000))
+      return { cid: cid.toString(), exitCode: r.receipt.exitCode, return: r.receipt.return }
+    }
+  }
+}
+
+export async function benchUploadNode (mib = Number(process.env.BENCH_UPLOAD_MIB ?? 256)): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-upload-'))
+  const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir: '/nonexistent', serveApp: false, providers: 1, provingPeriod: 30 })
+  try {
+    const file = path.join(dir, 'file.bin')
+    await writeRandomFile(file, mib)
+    const rawSecs = await rawStreamSecs(mib * MiB)
+
+    const carFile = path.join(dir, 'file.car')
+    const car = await open(carFile, 'w')
+    let t = performance.now()
+    let written = 0
+    const packed = await writeUnixfsCar(fileChunks(file), {
+      write: async (b) => { await car.write(b, 0, b.length, written); written += b.length },
+      writeAt: async (offset, b) => { await car.write(b, 0, b.length, offset) }
+    })
+    await car.close()
+    const packSecs = (performance.now() - t) / 1000
+    t = performance.now()
+    const piece = await pieceOfFile(carFile)
+    const hashSecs = (performance.now() - t) / 1000
+
+    const key = secp256k1.utils.randomSecretKey()
+    const address = secpAddressBytes(secpPublicKey(key))
+    await d.chain.waitMessage(await d.chain.faucet(address), AbortSignal.timeout(30_000))
+    const client = new StorageClient(d.libp2p, nodeDealChain(d, key), { address, sign: async (p) => signDealProposal(key, p) })
+    // the client dials from its own node, as a separate process would
+    const clientNode = await createCofferLibp2p({ listen: [] })
+    const sc = new StorageClient(clientNode, nodeDealChain(d, key), { address, sign: async (p) => signDealProposal(key, p) })
+    const { quotes } = await sc.quotes(d.bootstrap().providers!)
+    const plan = sc.plan(quotes, { pieceCid: piece.v1, paddedBytes: piece.digest.paddedBytes, payloadBytes: packed.carBytes, label: packed.root.toString(), copies: 1, periods: 10 })
+    await client.ensureEscrow(plan.escrowNeeded)
+    const signed = await sc.sign(plan.proposals[0]!.proposal)
+    let firstByte = 0
+    let lastByte = 0
+    t = performance.now()
+    await sc.transfer(plan.proposals[0]!.provider.provider, signed, packed.carBytes, (offset) => fileChunksFrom(carFile, offset), {
+      onProgress: (held, total) => {
+        if (held > 0 && firstByte === 0) firstByte = performance.now()
+        if (held === total && lastByte === 0) lastByte = performance.now()
+      }
+    })
+    const publishedAt = performance.now()
+    await clientNode.stop()
+    const streamSecs = (lastByte - t) / 1000
+    const carMiB = packed.carBytes / MiB
+    console.log(`\nupload of ${mib} MiB (random bytes) to one provider on loopback, Node client`)
+    console.log(`  raw libp2p stream (ws + noise + yamux), same process:  ${fmt(mib / rawSecs)} MiB/s`)
+    console.log(`  deal stream (frames, back-pressure, provider writes to disk): ${fmt(carMiB / streamSecs)} MiB/s = ${fmt((carMiB / streamSecs) / (mib / rawSecs), 2)}x the raw stream`)
+    console.log(`  packing UnixFS → CAR (${fmt(carMiB)} MiB CAR): ${fmt(packSecs, 2)} s = ${fmt(mib / packSecs)} MiB/s; CommP of the CAR (${piece.hasher}): ${fmt(hashSecs, 2)} s`)
+    console.log(`  last byte → provider checked CommP on disk and the deal is published on chain: ${fmt((publishedAt - lastByte) / 1000, 2)} s`)
+  } finally {
+    await d.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function * fileChunksFrom (file: string, offset: number): AsyncIterable<Uint8Array> {
+  const f = await open(file, 'r')
+  try {
+    const buf = new Uint8Array(MiB)
+    for (let at = offset; ;) {
+      const { bytesRead } = await f.read(buf, 0, MiB, at)
+      if (bytesRead === 0) return
+      yield buf.slice(0, bytesRead)
+      at += bytesRead
+    }
+  } finally { await f.close() }
+}
+
+export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_BROWSER_MIB ?? 1024)): Promise<void> {
+  const distDir = requireBuiltApp()
+  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-upload-browser-'))
+  const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 10, crossOriginIsolated: true })
+  const b = await launchChromium()
+  try {
+    const file = path.join(dir, 'upload.bin')
+    await writeRandomFile(file, mib)
+    const page = await b.context.newPage()
+    await page.goto(`${d.url!}#wallet`)
+    await page.fill('[data-testid=new-passphrase]', 'bench pass phrase')
+    await page.fill('[data-testid=new-passphrase2]', 'bench pass phrase')
+    await page.click('[data-testid=create-wallet]')
+    const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
+    await page.click('[data-testid=faucet]')
+    await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+    await page.click('[data-testid=tab-upload]')
+    await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
+    await page.fill('[data-testid=upload-copies]', '1')
+    let peak = 0
+    let baseline = 0
+    let sampling = true
+    const peaks = new Map<string, number>()
+    let peakBreakdown = ''
+    const measure = async (): Promise<{ bytes: number, stage: string, breakdown: string } | null> => await page.evaluate(async () => {
+      const p = performance as unknown as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number, breakdown: Array<{ bytes: number, attribution: Array<{ url: string, scope: string }> }> }> }
+      if (p.measureUserAgentSpecificMemory === undefined || !crossOriginIsolated) return null
+      const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage') ?? 'start'
+      const m = await p.measureUserAgentSpecificMemory()
+      const parts = new Map<string, number>()
+      for (const b of m.breakdown) {
+        const who = b.attribution.map(a => a.scope === 'Window' ? 'page' : (a.url.match(/assets\/([a-z-]+)/)?.[1] ?? a.scope)).join('+') || 'shared'
+        parts.set(who, (parts.get(who) ?? 0) + b.bytes)
+      }
+      return { bytes: m.bytes, stage, breakdown: [...parts].map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)}`).join(', ') }
+    }).catch(() => null)
+    baseline = (await measure())?.bytes ?? 0
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await measure()
+        if (m !== null) {
+          if (m.bytes > peak) { peak = m.bytes; peakBreakdown = m.breakdown }
+          peaks.set(m.stage, Math.max(peaks.get(m.stage) ?? 0, m.bytes))
+        }
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+    })()
+    const t = performance.now()
+    await page.setInputFiles('[data-testid=upload-input]', file)
+    await page.waitForSelector('[data-testid=upload-card][data-stage=done]', { timeout: 900_000 })
+    const publishedSecs = (performance.now() - t) / 1000
+    sampling = false
+    await sampler
+    await page.click('[data-testid=tab-files]')
+    await page.waitForSelector('[data-testid=deal-status]:has-text("active")', { timeout: 900_000 })
+    const activeSecs = (performance.now() - t) / 1000
+    console.log(`\nupload of ${mib} MiB through the app in Chromium (UnixFS → CAR in OPFS, CommP in the worker pool, one provider)`)
+    console.log(`  JS memory (page + workers): ${baseline === 0 ? 'n/a' : `${fmt(baseline / MiB)} MiB before, peak ${fmt(peak / MiB)} MiB during (+${fmt((peak - baseline) / MiB)} MiB for a ${mib} MiB file)`}`)
+    console.log(`  at the peak (MiB): ${peakBreakdown}`)
+    console.log(`  peak by stage (stage when the measurement began): ${[...peaks].map(([k, v]) => `${k} ${fmt(v / MiB)} MiB`).join(', ')}`)
+    console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
+  } finally {
+    await b.close()
+    await d.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
