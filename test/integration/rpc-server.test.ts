@@ -10,7 +10,7 @@ import { Message as IsoMessage } from 'iso-filecoin/message'
 import * as IsoWallet from 'iso-filecoin/wallet'
 import { lotusCid } from 'iso-filecoin/utils'
 import {
-  CID, createGenesis, executionContext, produceHeader, sealHeader, applyBlockMessages, storeBlockMessages, getActor, proveActor,
+  CID, type BlockGetter, createGenesis, executionContext, produceHeader, sealHeader, applyBlockMessages, storeBlockMessages, getActor, proveActor,
   verifyActorProof, signMessage, signedMessageCid, messageCid, validateMessageFields, verifyMessageSignature,
   secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes, addressToString, bytesEqual, ATTO_PER_FIL,
   ACCOUNT_ACTOR_CODE, BASE_FEE, TRANSFER_GAS, METHOD_SEND, NonceError, InsufficientFundsError,
@@ -138,6 +138,10 @@ class TestChain implements RpcBackend {
     const header = at ?? this.head()
     const root = header.header.parentStateRoot
     return { header, actor: getActor(this.store, root, address), proof: proveActor(this.store, root, address) }
+  }
+
+  readState<T> (read: (store: BlockGetter, root: CID) => T, at?: SealedHeader): T {
+    return read(this.store, (at ?? this.head()).header.parentStateRoot)
   }
 
   async faucet (address: Uint8Array): Promise<CID> {

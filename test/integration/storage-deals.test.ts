@@ -161,6 +161,13 @@ describe('storage deals', () => {
     expect(pa.locked).toBe(0n)
     expect(pb.locked).toBe(0n)
     expect(pa.escrow).toBe(100n * 10n ** 18n + dealStorageFee(a!.proposal))
+    // Filecoin tools see the same through the node's Lotus-style RPC
+    const rpc = async (method: string, params: unknown[]): Promise<any> => (await (await fetch(d.rpcUrl!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json())
+    const md = (await rpc('Filecoin.StateMarketStorageDeal', [b!.dealId, null])).result
+    expect(md.Proposal).toMatchObject({ PieceCID: { '/': b!.proposal.pieceCid.toString() }, PieceSize: b!.proposal.pieceSize, Provider: 't01002', Label: root, StartEpoch: start })
+    expect(md.State.SlashEpoch).toBe(end)
+    expect((await rpc('Filecoin.StateMarketBalance', ['t01001', null])).result).toEqual({ Escrow: pa.escrow.toString(), Locked: '0' })
+    expect((await rpc('Filecoin.StateMarketStorageDeal', [999, null])).error.message).toMatch(/deal 999 not found/)
     expect(pb.escrow).toBe(100n * 10n ** 18n + feePerPeriod(b!.proposal) - b!.proposal.providerCollateral)
   }, 240_000)
 

@@ -1,6 +1,6 @@
 // What the JSON-RPC server needs from the node: read access to the chain and state, the message pool and
 // the faucet. The devnet implements it over its database; the server only translates Lotus JSON.
-import type { CID, SealedHeader, Message, SignedMessage, Actor, MessageReceipt, ActorProof } from '../../core'
+import type { CID, SealedHeader, Message, SignedMessage, Actor, MessageReceipt, ActorProof, BlockGetter } from '../../core'
 
 /** Where a message was executed: Lotus's MsgLookup (TipSet = the tipset whose receipts hold it). */
 export interface MsgLookup {
@@ -37,6 +37,8 @@ export interface RpcBackend {
   /** Resolves once the message is executed; rejects when `signal` aborts. */
   waitMessage: (cid: CID, signal: AbortSignal) => Promise<MsgLookup>
   stateProof: (address: Uint8Array, at?: SealedHeader) => Promise<StateProofResult>
+  /** Runs a read over the state `at` names (default: the head), e.g. the market's tables. */
+  readState: <T>(read: (store: BlockGetter, root: CID) => T, at?: SealedHeader) => T
   /** Sends devnet FIL to `address`; throws FaucetLimitError when asked again too soon. */
   faucet: (address: Uint8Array) => Promise<CID>
 }

@@ -56,3 +56,11 @@ export class RequestAbortedError extends Error {
   override name = 'RequestAbortedError'
   readonly code = 'ABORTED'
 }
+
+export class DealNotFoundError extends Error {
+  static override name = 'DealNotFoundError'
+  override name = 'DealNotFoundError'
+  readonly code = 'NOT_FOUND'
+  // Lotus: "deal %d not found"
+  constructor (readonly dealId: number) { super(`deal ${dealId} not found`) }
+}

@@ -2,7 +2,7 @@
 // Lotus JSON it returns. The transport (HTTP, WebSocket, JSON-RPC framing) is in rpc-server.ts.
 import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
-import { Protocol, type CID, type SealedHeader } from '../../core'
+import { Protocol, readEscrow, readDeal, type CID, type SealedHeader } from '../../core'
 import type { RpcBackend } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
@@ -12,7 +12,7 @@ import {
 import { estimateMessageGas } from './gas-estimate'
 import {
   BlockNotFoundError, MessageNotFoundError, ActorNotFoundError, NotAnAccountError, TipSetHeightError,
-  InvalidParamsError
+  InvalidParamsError, DealNotFoundError
 } from './errors'
 
 /** api/version.go: FullAPIVersion1 = newVer(2, 3, 0), FullAPIVersion0 = newVer(1, 5, 0), major<<16|minor<<8|patch. */
@@ -179,6 +179,35 @@ export function methods (backend: RpcBackend): Map<string, Method> {
         // stmgr.WaitForMessage: answer once `confidence` tipsets sit on top of the one that executed it
         await untilHeight(backend, found.executedIn.header.height + depth, ctx.signal)
         return msgLookupToLotus(found)
+      }
+    },
+    // the market as Lotus shows it (api.MarketBalance, api.MarketDeal with the v8 DealState fields)
+    'Filecoin.StateMarketBalance': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const at = await tipSet(tsk)
+        const e = backend.readState((s, r) => readEscrow(s, r, address(a)), at)
+        return { Escrow: e.escrow.toString(), Locked: e.locked.toString() }
+      }
+    },
+    'Filecoin.StateMarketStorageDeal': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([id, tsk]) => {
+        const dealId = uintFromLotus(id, 'dealID')
+        const at = await tipSet(tsk)
+        const d = backend.readState((s, r) => readDeal(s, r, dealId), at)
+        if (d === null) throw new DealNotFoundError(dealId)
+        const p = d.proposal
+        return {
+          Proposal: {
+            PieceCID: cidToLotus(p.pieceCid), PieceSize: p.pieceSize, VerifiedDeal: p.verifiedDeal, Client: addressToLotus(p.client), Provider: addressToLotus(p.provider),
+            Label: typeof p.label === 'string' ? p.label : base64pad.baseEncode(p.label), StartEpoch: p.startEpoch, EndEpoch: p.endEpoch,
+            StoragePricePerEpoch: p.storagePricePerEpoch.toString(), ProviderCollateral: p.providerCollateral.toString(), ClientCollateral: p.clientCollateral.toString()
+          },
+          State: { SectorStartEpoch: d.state.sectorStartEpoch, LastUpdatedEpoch: d.state.lastUpdatedEpoch, SlashEpoch: d.state.slashEpoch }
+        }
       }
     },
     'Coffer.StateProof': {
