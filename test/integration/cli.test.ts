@@ -1,14 +1,16 @@
 // The `coffer devnet` command as an operator runs it: prints the URL, serves app and bootstrap document,
-// refuses a second instance on the same data folder or port, and stops cleanly on Ctrl-C.
+// refuses a second instance on the same data folder or port, and stops cleanly on Ctrl-C; `coffer piece`;
+// `coffer provider corrupt|delete` on a provider's folder.
 import { describe, it, expect, afterEach } from 'vitest'
 import { Piece } from '@web3-storage/data-segment'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { statSync } from 'node:fs'
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { statSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requireBuiltApp } from '../helpers/dist'
+import { ProviderStore } from '../../src/node/provider/provider-store'
 
 const bin = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
 const children: ChildProcess[] = []
@@ -95,6 +97,37 @@ describe('coffer piece', () => {
       const missing = coffer(['piece', path.join(dir, 'nope.bin')])
       expect(await missing.exited).toBe(1)
       expect(missing.output()).toMatch(/no such file/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('coffer provider', () => {
+  it('corrupts and deletes a stored deal\'s bytes on disk, and names a deal it cannot find', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-provider-cli-'))
+    try {
+      const store = await ProviderStore.open(path.join(dir, 'providers', '1002'))
+      const payload = new Uint8Array(1000).fill(0x5a)
+      const file = store.piecePath('bafy-proposal')
+      await writeFile(file, payload)
+      await store.add({ dealId: 7, proposalCid: 'bafy-proposal', pieceCid: 'baga-piece', paddedBytes: 2048, payloadBytes: 1000, startEpoch: 30, endEpoch: 60, file: store.relative(file), publishMessage: 'bafy-msg' })
+
+      const corrupt = coffer(['provider', 'corrupt', '7', '--data', dir])
+      expect(await corrupt.exited).toBe(0)
+      expect(corrupt.output()).toMatch(/corrupted deal 7 \(baga-piece\): flipped the byte at 500/)
+      const after = new Uint8Array(await readFile(file))
+      expect(after.filter((b, i) => b !== payload[i]).length).toBe(1)
+      expect(after[500]).toBe(0x5a ^ 0xff)
+
+      const other = coffer(['provider', 'delete', 'baga-piece', '--data', dir, '--provider', 't01001'])
+      expect(await other.exited).toBe(1)
+      expect(other.output()).toMatch(/no provider t01001 .* stores deal or piece baga-piece/)
+      const del = coffer(['provider', 'delete', 'baga-piece', '--data', dir, '--provider', 't01002'])
+      expect(await del.exited).toBe(0)
+      expect(existsSync(file)).toBe(false)
+      const usage = coffer(['provider', 'frob', '7'])
+      expect(await usage.exited).toBe(2)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
