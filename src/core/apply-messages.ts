@@ -6,7 +6,7 @@
 import { CID } from './cid'
 import { getActor, setActor, newAccountActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
 import { Protocol, bytesEqual } from './address'
-import { invokeMarket, runMarketCron, ActorError, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
+import { invokeMarket, runMarketCron, ActorError, ActorExit, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
 import { ExitCode, storeReceipts, type BlockMessages, type MessageReceipt } from './block-messages'
@@ -80,6 +80,9 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
   let moved = false
   if (outOfGas) exitCode = ExitCode.SysErrOutOfGas
   else if (m.method !== METHOD_SEND && !isMarketCall(m)) exitCode = ExitCode.ErrUnhandledMessage
+  // FIL sent to the market without AddBalance would belong to no escrow and could never leave: refused
+  // (Filecoin accepts it and the funds are stuck; Coffer keeps market balance = the escrow table's sum)
+  else if (m.method === METHOD_SEND && m.value > 0n && bytesEqual(m.to, STORAGE_MARKET_ADDRESS)) exitCode = ActorExit.ErrForbidden
   else if (m.value > afterGas.balance) exitCode = ExitCode.SysErrInsufficientFunds
   else if (m.to[0] !== Protocol.SECP256K1 && m.to[0] !== Protocol.BLS && getActor(ctx.store, root, m.to) === null) exitCode = ExitCode.SysErrInvalidReceiver
   else moved = true

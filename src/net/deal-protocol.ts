@@ -4,7 +4,7 @@
 // streams with the stream's back-pressure, reports progress, and resumes after a dropped connection.
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  DEAL_PROTOCOL, ASK_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, DealRejectedError, encodeDealRequest, decodeDealRequest,
+  DEAL_PROTOCOL, ASK_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, HELD_ACK_BYTES, SEND_WINDOW, DealRejectedError, encodeDealRequest, decodeDealRequest,
   encodeDealReply, decodeDealReply, encodeSignedStorageAsk, decodeSignedStorageAsk, type DealRequest, type DealReply, type SignedStorageAsk
 } from '../core'
 import { serveOneShot, requestOneShot } from './stream-io'
@@ -57,11 +57,13 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, log: (line
         sink = accepted.sink
         await reply({ kind: 'accepted', offset: accepted.offset })
         let have = accepted.offset
+        let acked = have
         while (have < req.payloadBytes) {
           const frame = await must(frames, AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS))
           if (frame.length === 0 || have + frame.length > req.payloadBytes) throw new DealRejectedError('TRANSFER', `a data frame runs past the ${req.payloadBytes} bytes proposed`)
           await sink.write(frame)
           have += frame.length
+          if (have - acked >= HELD_ACK_BYTES && have < req.payloadBytes) { acked = have; await reply({ kind: 'held', held: have }) }
         }
         done = true
         await reply({ kind: 'published', ...(await sink.finish()) })
@@ -114,21 +116,38 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     const first = decodeDealReply(await must(frames, idle()))
     if (first.kind === 'rejected') throw new DealRejectedError(first.code, first.message)
     if (first.kind === 'published') { opts.onProgress?.(req.payloadBytes, req.payloadBytes); return first }
+    if (first.kind !== 'accepted') throw new DealRejectedError('TRANSFER', 'the provider acknowledged bytes before accepting')
+    // `sent` bytes are on their way; the provider acknowledges what it has written. The window keeps the
+    // bytes in flight (and so in memory, in whatever layer holds them) bounded.
+    let sent = first.offset
     let held = first.offset
     opts.onProgress?.(held, req.payloadBytes)
-    for await (const chunk of payload(held)) {
-      for (let at = 0; at < chunk.length; at += MAX_DATA_FRAME) {
-        const frame = chunk.subarray(at, Math.min(chunk.length, at + MAX_DATA_FRAME))
-        await writeFrame(stream, frame, idle())
-        held += frame.length
+    const nextReply = async (signal: AbortSignal): Promise<DealReply> => {
+      const r = decodeDealReply(await must(frames, signal))
+      if (r.kind === 'held') {
+        if (r.held < held || r.held > sent) throw new DealRejectedError('TRANSFER', `the provider acknowledged ${r.held} bytes, ${sent} were sent`)
+        held = r.held
         opts.onProgress?.(held, req.payloadBytes)
       }
+      if (r.kind === 'rejected') throw new DealRejectedError(r.code, r.message)
+      return r
     }
-    if (held !== req.payloadBytes) throw new RangeError(`the payload gave ${held} bytes, the proposal says ${req.payloadBytes}`)
+    for await (const chunk of payload(sent)) {
+      for (let at = 0; at < chunk.length; at += MAX_DATA_FRAME) {
+        const frame = chunk.subarray(at, Math.min(chunk.length, at + MAX_DATA_FRAME))
+        while (sent - held >= SEND_WINDOW) {
+          if ((await nextReply(idle())).kind !== 'held') throw new DealRejectedError('TRANSFER', 'the provider answered before the last byte')
+        }
+        await writeFrame(stream, frame, idle())
+        sent += frame.length
+      }
+    }
+    if (sent !== req.payloadBytes) throw new RangeError(`the payload gave ${sent} bytes, the proposal says ${req.payloadBytes}`)
     const waitPublish = opts.signal === undefined ? AbortSignal.timeout(DEAL_PUBLISH_TIMEOUT_MS) : AbortSignal.any([opts.signal, AbortSignal.timeout(DEAL_PUBLISH_TIMEOUT_MS)])
-    const last = decodeDealReply(await must(frames, waitPublish))
-    if (last.kind === 'rejected') throw new DealRejectedError(last.code, last.message)
+    let last = await nextReply(waitPublish)
+    while (last.kind === 'held') last = await nextReply(waitPublish)
     if (last.kind !== 'published') throw new DealRejectedError('TRANSFER', 'the provider accepted twice')
+    opts.onProgress?.(req.payloadBytes, req.payloadBytes)
     await stream.close().catch(() => {})
     return last
   } catch (err) {

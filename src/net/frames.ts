@@ -48,6 +48,11 @@ export class FrameReader {
         }
         return frame
       }
+      // what is buffered is less than a frame: read on, or the frame can never complete
+      if (this.paused) {
+        this.paused = false
+        if (this.stream.readStatus === 'paused') this.stream.resume()
+      }
       if (this.ended !== undefined) {
         if (this.ended !== null) throw this.ended
         if (this.buffered > 0) throw new FrameError('the stream ended inside a frame')

@@ -29,14 +29,12 @@ type Op =
   | { kind: 'add', who: 'client' | 'provider', amount: bigint }
   | { kind: 'withdraw', who: 'client' | 'provider', amount: bigint }
   | { kind: 'publish', price: bigint, collateral: bigint, clientCollateral: bigint, periods: number }
-  | { kind: 'prove', deal: number }
   | { kind: 'idle' }
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('add' as const), who: fc.constantFrom('client' as const, 'provider' as const), amount: fc.bigInt(1n, 5000n) }),
   fc.record({ kind: fc.constant('withdraw' as const), who: fc.constantFrom('client' as const, 'provider' as const), amount: fc.bigInt(0n, 3000n) }),
   fc.record({ kind: fc.constant('publish' as const), price: fc.bigInt(0n, 50n), collateral: fc.bigInt(0n, 400n), clientCollateral: fc.bigInt(0n, 100n), periods: fc.integer({ min: 1, max: 4 }) }),
-  fc.record({ kind: fc.constant('prove' as const), deal: fc.integer({ min: 0, max: 5 }) }),
   fc.record({ kind: fc.constant('idle' as const) })
 )
 
@@ -44,7 +42,9 @@ describe('market properties', () => {
   it('conserves FIL and keeps escrow, locks and deal debts consistent under any schedule', async () => {
     // what the schedules reached, so the property cannot pass by never publishing or proving anything
     const seen = { published: 0, proven: 0, faulted: 0, slashed: 0, expired: 0 }
-    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40 }), async (ops) => {
+    // ops, then idle epochs until every deal has ended; in each period every live deal is proven or not as
+    // the `proves` pattern says (cycled)
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 30 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }), async (ops, proves) => {
       const genesis = createGenesis(
         { network: 'prop', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, market: params }, 1_800_000_000,
         [{ address: client, balance: 100n * ATTO_PER_FIL }, { address: worker, balance: 100n * ATTO_PER_FIL }],
@@ -64,8 +64,10 @@ describe('market properties', () => {
         nonces.set(from.join(), nonce + 1)
       }
       const published: DealProposal[] = []
+      const decided = new Set<string>()
       let epoch = 1
-      for (const o of ops) {
+      const tail = Array.from({ length: 5 * params.provingPeriod + 2 }, (): Op => ({ kind: 'idle' }))
+      for (const o of [...ops, ...tail]) {
         if (o.kind === 'add') send(epoch, o.who === 'client' ? client : worker, MarketMethod.AddBalance, dagCbor.encode(o.who === 'client' ? client : provider), o.amount)
         if (o.kind === 'withdraw') send(epoch, o.who === 'client' ? client : worker, MarketMethod.WithdrawBalance, dagCbor.encode([o.who === 'client' ? client : provider, encodeBigInt(o.amount)]))
         if (o.kind === 'publish') {
@@ -78,13 +80,14 @@ describe('market properties', () => {
           send(epoch, worker, MarketMethod.PublishStorageDeals, dagCbor.encode([[dagCbor.decode(encodeClientDealProposal(signDealProposal(clientKey, p)))]]))
           if (before === null && readDeal(store, root, published.length) !== null) published.push(p)
         }
-        if (o.kind === 'prove' && o.deal < published.length) {
-          const p = published[o.deal]!
-          const c = Math.floor((epoch - 1) / params.provingPeriod) * params.provingPeriod
-          if (c >= p.startEpoch && c + params.provingPeriod <= p.endEpoch) {
-            const proof = await provePossession(dealProofSet(p), () => [payload], challengeSeed(headerCidAt(c), c, o.deal), params.challengesPerPeriod)
-            send(epoch, worker, MarketMethod.SubmitPossessionProofs, encodeSubmitPossessionProofs([{ dealId: o.deal, challengeEpoch: c, proof }]))
-          }
+        const c = Math.floor((epoch - 1) / params.provingPeriod) * params.provingPeriod
+        for (const [id, p] of published.entries()) {
+          const key = `${id}@${c}`
+          if (c < p.startEpoch || c + params.provingPeriod > p.endEpoch || decided.has(key)) continue
+          decided.add(key)
+          if (!proves[decided.size % proves.length]!) continue
+          const proof = await provePossession(dealProofSet(p), () => [payload], challengeSeed(headerCidAt(c), c, id), params.challengesPerPeriod)
+          send(epoch, worker, MarketMethod.SubmitPossessionProofs, encodeSubmitPossessionProofs([{ dealId: id, challengeEpoch: c, proof }]))
         }
         root = runMarketCron(ctx(epoch), root)
         epoch++
@@ -114,8 +117,9 @@ describe('market properties', () => {
         if (d.state.slashEpoch >= 0) seen.slashed++
         else if (d.state.lastUpdatedEpoch >= d.proposal.endEpoch) seen.expired++
       }
-    }), { numRuns: 40 })
-    expect(seen.published).toBeGreaterThan(10)
+    // a fixed seed: the coverage checks below hold for this run every time (FC_SEED explores others)
+    }), { numRuns: 60, seed: Number(process.env.FC_SEED ?? 20261124) })
+    expect(seen.published).toBeGreaterThan(5)
     expect(seen.proven).toBeGreaterThan(0)
     expect(seen.faulted).toBeGreaterThan(0)
     expect(seen.slashed).toBeGreaterThan(0)

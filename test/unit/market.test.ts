@@ -120,6 +120,10 @@ describe('escrow', () => {
     expect(readEscrow(genesis.store!, root, client).escrow).toBe(0n)
     expect(call(2, client, MarketMethod.AddBalance, dagCbor.encode(idAddressBytes(4444)), 1n).exitCode).toBe(ActorExit.ErrIllegalArgument)
     expect(call(2, client, MarketMethod.AddBalance, new Uint8Array([0xff]), 1n).exitCode).toBe(ActorExit.ErrSerialization)
+    // a plain send to the market would be FIL no escrow owns: refused, nothing moves
+    const market = balance(STORAGE_MARKET_ADDRESS)
+    expect(call(2, client, 0, new Uint8Array(0), 5n).exitCode).toBe(ActorExit.ErrForbidden)
+    expect(balance(STORAGE_MARKET_ADDRESS)).toBe(market)
     expectMarketBalanced()
   })
 })

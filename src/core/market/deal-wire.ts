@@ -3,6 +3,8 @@
 //   provider → client  DealReply accepted {offset} (bytes it already holds: a resumed transfer starts there)
 //                      or rejected {code, message}, before any byte is sent
 //   client → provider  the payload from `offset`, in frames of at most MAX_DATA_FRAME bytes
+//   provider → client  DealReply held {held} every HELD_ACK_BYTES written to disk: the client keeps at most
+//                      SEND_WINDOW bytes beyond the last one, whatever the transport buffers below
 //   provider → client  DealReply published {dealId, message} once the bytes hash to the proposed piece and
 //                      the deal is on chain, or rejected {code, message}
 // Asks travel on `/coffer/ask/1.0.0`: an empty request, a SignedStorageAsk back.
@@ -13,6 +15,10 @@ export const DEAL_PROTOCOL = '/coffer/deal/1.0.0'
 export const ASK_PROTOCOL = '/coffer/ask/1.0.0'
 export const MAX_DATA_FRAME = 1 << 20
 export const MAX_CONTROL_FRAME = 64 * 1024
+/** The provider acknowledges what it has written this often… */
+export const HELD_ACK_BYTES = 4 * MAX_DATA_FRAME
+/** …and the client sends no more than this beyond the last acknowledgement. */
+export const SEND_WINDOW = 4 * HELD_ACK_BYTES
 
 export type DealRejectionCode =
   | 'PROPOSAL' // malformed, badly signed, or not for this provider
@@ -36,6 +42,7 @@ export interface DealRequest { proposal: ClientDealProposal, payloadBytes: numbe
 
 export type DealReply =
   | { kind: 'accepted', offset: number }
+  | { kind: 'held', held: number }
   | { kind: 'published', dealId: number, message: string }
   | { kind: 'rejected', code: DealRejectionCode, message: string }
 
@@ -60,6 +67,7 @@ export function decodeDealReply (bytes: Uint8Array): DealReply {
   try { r = dagCbor.decode(bytes) } catch { throw new DealRejectedError('TRANSFER', 'the provider\'s reply is not DAG-CBOR') }
   const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
   if (r?.kind === 'accepted' && uint(r.offset)) return { kind: 'accepted', offset: r.offset }
+  if (r?.kind === 'held' && uint(r.held)) return { kind: 'held', held: r.held }
   if (r?.kind === 'published' && uint(r.dealId) && typeof r.message === 'string') return { kind: 'published', dealId: r.dealId, message: r.message }
   if (r?.kind === 'rejected' && typeof r.code === 'string' && CODES.has(r.code) && typeof r.message === 'string') return { kind: 'rejected', code: r.code as DealRejectionCode, message: r.message }
   throw new DealRejectedError('TRANSFER', 'the provider\'s reply is not a DealReply')

@@ -7,7 +7,8 @@
 //  - publishing locks the client's whole storage fee plus client collateral, and the provider's collateral;
 //  - each proven period moves that period's fee (price × period) from the client to the provider;
 //  - each missed period unlocks its fee back to the client, and moves ceil(collateral / (2 × max faults)) of
-//    the provider's collateral to the client; after maxConsecutiveFaults misses in a row the deal is slashed:
+//    the provider's collateral to the client; after maxConsecutiveFaults misses in a row (or once its
+//    collateral is spent) the deal is slashed:
 //    the client's remaining fee and collateral are unlocked, the provider's remaining collateral (at least
 //    half of it) is burnt, as Filecoin slashes;
 //  - at the end, both collaterals still locked are unlocked.
@@ -360,7 +361,9 @@ export function runMarketCron (ctx: MarketContext, root: CID): CID {
       tx.state.totalProviderLockedCollateral -= penalty
       records[period] = { submittedEpoch: -1, proof: null, settled: true, paid: 0n, penalty }
       next = { ...s, lastUpdatedEpoch: e, consecutiveFaults: s.consecutiveFaults + 1 }
-      if (next.consecutiveFaults >= ctx.params.maxConsecutiveFaults) {
+      // slashed after too many misses in a row, or once the collateral is spent (misses spread out would
+      // otherwise go on costing nothing)
+      if (next.consecutiveFaults >= ctx.params.maxConsecutiveFaults || (p.providerCollateral > 0n && left - penalty === 0n)) {
         const unpaid = p.storagePricePerEpoch * BigInt(p.endEpoch - e)
         tx.addLocked(p.client, -(unpaid + p.clientCollateral))
         tx.state.totalClientStorageFee -= unpaid

@@ -2,7 +2,7 @@
 // staging/ the transfers still arriving (kept across a dropped connection, so the client resumes), and
 // deals.json the index of deals it has published. The index is replaced whole (write, then rename), so a
 // crash leaves the old index or the new one, never half of one.
-import { readFile, writeFile, rename, mkdir, stat, rm, readdir } from 'node:fs/promises'
+import { readFile, writeFile, rename, mkdir, stat, rm, readdir, statfs } from 'node:fs/promises'
 import path from 'node:path'
 
 export interface StoredDeal {
@@ -54,13 +54,24 @@ export class ProviderStore {
     try { return (await stat(file)).size } catch { return 0 }
   }
 
-  /** Bytes held in pieces/ and staging/. */
-  async usedBytes (): Promise<number> {
+  /** Bytes held in pieces/ (stored deals). */
+  async piecesBytes (): Promise<number> {
     let used = 0
-    for (const sub of ['pieces', 'staging']) {
-      for (const name of await readdir(path.join(this.dir, sub))) used += await this.sizeOf(path.join(this.dir, sub, name))
-    }
+    for (const name of await readdir(path.join(this.dir, 'pieces'))) used += await this.sizeOf(path.join(this.dir, 'pieces', name))
     return used
+  }
+
+  /** What the disk under the folder still has, whatever the provider's own capacity says. */
+  async diskFreeBytes (): Promise<number> {
+    const s = await statfs(this.dir)
+    return Number(s.bavail) * Number(s.bsize)
+  }
+
+  /** Removes staged transfers `drop` picks (by proposal CID). */
+  async sweepStaging (drop: (proposalCid: string) => boolean): Promise<void> {
+    for (const name of await readdir(path.join(this.dir, 'staging'))) {
+      if (name.endsWith('.part') && drop(name.slice(0, -'.part'.length))) await this.remove(path.join(this.dir, 'staging', name))
+    }
   }
 
   async remove (file: string): Promise<void> { await rm(file, { force: true }) }

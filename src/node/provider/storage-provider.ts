@@ -59,7 +59,10 @@ export const ESCROW_TOP_UP: AttoFil = 100n * 10n ** 18n
 export class StorageProvider implements DealHandler {
   readonly address: Uint8Array
   readonly worker: Uint8Array
-  private readonly transfers = new Set<string>()
+  /** Proposals whose bytes are arriving or being checked and published, with the piece size they reserve. */
+  private readonly transfers = new Map<string, number>()
+  /** Start epochs of staged (partial) transfers: past it, a transfer cannot be published and is dropped. */
+  private readonly stagingStarts = new Map<string, Epoch>()
   private readonly proving = new Map<string, 'sent' | 'failed'>()
   private sending: Promise<unknown> = Promise.resolve()
   private seqNo = 0
@@ -87,7 +90,8 @@ export class StorageProvider implements DealHandler {
   async ask (): Promise<SignedStorageAsk> {
     const a = this.init.ask
     const head = this.init.chain.head().header.height
-    const free = Math.max(0, a.capacityBytes - await this.init.store.usedBytes())
+    const reserved = [...this.transfers.values()].reduce((sum, size) => sum + size, 0)
+    const free = Math.max(0, Math.min(a.capacityBytes - await this.init.store.piecesBytes(), await this.init.store.diskFreeBytes()) - reserved)
     const ask: StorageAsk = {
       pricePerGiBEpoch: a.pricePerGiBEpoch, verifiedPricePerGiBEpoch: a.pricePerGiBEpoch, minPieceSize: a.minPieceSize, maxPieceSize: a.maxPieceSize,
       miner: this.address, timestamp: head, expiry: head + 600, seqNo: this.seqNo++, freeBytes: free, collateralPerGiB: a.collateralPerGiB
@@ -102,6 +106,20 @@ export class StorageProvider implements DealHandler {
     const proposalCid = dealProposalCid(p).toString()
     const stored = this.init.store.byProposal(proposalCid)
     if (stored !== undefined) return { published: { dealId: stored.dealId, message: stored.publishMessage } }
+    // claimed before the first await, and held until the deal is published or refused: a second stream for
+    // the same proposal (a client's retry, or a peer on purpose) is refused, never run alongside
+    if (this.transfers.has(proposalCid)) throw new DealRejectedError('BUSY', 'this proposal\'s data is already arriving on another stream')
+    this.transfers.set(proposalCid, p.pieceSize)
+    try {
+      return await this.admit(req, proposalCid)
+    } catch (err) {
+      this.transfers.delete(proposalCid)
+      throw err
+    }
+  }
+
+  private async admit (req: DealRequest, proposalCid: string): Promise<{ offset: number, sink: PayloadSink }> {
+    const p = req.proposal.proposal
     try { verifyClientDealProposal(req.proposal) } catch (err) { throw new DealRejectedError('PROPOSAL', (err as Error).message) }
     if (!bytesEqual(p.provider, this.address)) throw new DealRejectedError('PROPOSAL', `the proposal is for ${addressToString(p.provider)}, not ${addressToString(this.address)}`)
     const a = this.init.ask
@@ -116,22 +134,24 @@ export class StorageProvider implements DealHandler {
     }
     const escrow = this.init.chain.readState((s, r) => readEscrow(s, r, p.client))
     if (escrow.escrow - escrow.locked < dealStorageFee(p) + p.clientCollateral) throw new DealRejectedError('FUNDS', 'the client\'s free escrow does not cover this deal')
-    if (this.transfers.has(proposalCid)) throw new DealRejectedError('BUSY', 'this proposal\'s data is already arriving on another stream')
+    const own = this.init.chain.readState((s, r) => readEscrow(s, r, this.address))
+    if (own.escrow - own.locked < p.providerCollateral) throw new DealRejectedError('FUNDS', 'this provider\'s free escrow does not cover the collateral right now; try again shortly')
     const staging = this.init.store.stagingPath(proposalCid)
     let offset = await this.init.store.sizeOf(staging)
-    const free = a.capacityBytes - await this.init.store.usedBytes() + offset
-    if (free < p.pieceSize) throw new DealRejectedError('SPACE', `${Math.max(0, free)} bytes free, the piece needs ${p.pieceSize}`)
     if (offset > req.payloadBytes) { await this.init.store.remove(staging); offset = 0 }
-    this.transfers.add(proposalCid)
-    let file: FileHandle
-    try { file = await open(staging, 'a') } catch (err) { this.transfers.delete(proposalCid); throw err }
-    const release = async (): Promise<void> => { this.transfers.delete(proposalCid); await file.close().catch(() => {}) }
+    // room: what is stored, plus every other transfer's whole piece (reserved when it was accepted)
+    const reserved = [...this.transfers].reduce((sum, [cid, size]) => sum + (cid === proposalCid ? 0 : size), 0)
+    const free = Math.min(a.capacityBytes - await this.init.store.piecesBytes(), await this.init.store.diskFreeBytes()) - reserved
+    if (free < p.pieceSize) throw new DealRejectedError('SPACE', `${Math.max(0, free)} bytes free, the piece needs ${p.pieceSize}`)
+    this.stagingStarts.set(proposalCid, p.startEpoch)
+    const file: FileHandle = await open(staging, 'a')
+    const closeFile = async (): Promise<void> => { await file.close().catch(() => {}) }
     const sink: PayloadSink = {
       write: async (bytes) => { await file.write(bytes) },
-      interrupted: release,
+      interrupted: async () => { this.transfers.delete(proposalCid); await closeFile() },
       finish: async () => {
-        await release()
-        return await this.complete(req, proposalCid, staging)
+        await closeFile()
+        try { return await this.complete(req, proposalCid, staging) } finally { this.transfers.delete(proposalCid) }
       }
     }
     this.log(`accepted ${proposalCid} (${req.payloadBytes} bytes, resuming at ${offset})`)
@@ -151,12 +171,24 @@ export class StorageProvider implements DealHandler {
       await this.init.store.remove(staging)
       throw new DealRejectedError('PIECE_MISMATCH', `the bytes hash to ${String(piece.v1)}, the proposal names ${String(p.pieceCid)}`)
     }
-    if (p.startEpoch <= this.init.chain.head().header.height + 1) throw new DealRejectedError('START', 'the deal starts before it could be published')
+    if (p.startEpoch <= this.init.chain.head().header.height + 1) {
+      await this.init.store.remove(staging)
+      throw new DealRejectedError('START', 'the deal starts before it could be published')
+    }
     const final = this.init.store.piecePath(proposalCid)
     await rename(staging, final)
+    this.stagingStarts.delete(proposalCid)
     const params = dagCbor.encode([[dagCbor.decode(encodeClientDealProposal(req.proposal))]])
-    const { cid, lookup } = await this.send(idAddressBytes(5), MarketMethod.PublishStorageDeals, params)
+    let published: { cid: CID, lookup: MsgLookup }
+    try {
+      published = await this.send(idAddressBytes(5), MarketMethod.PublishStorageDeals, params)
+    } catch (err) {
+      await this.init.store.remove(final)
+      throw new DealRejectedError('PUBLISH', `the deal could not be sent to the chain: ${(err as Error).message}`)
+    }
+    const { cid, lookup } = published
     if (lookup.receipt.exitCode !== ExitCode.Ok) {
+      // only this attempt's file: the proposal is held (BUSY) until here, so no published deal shares it
       await this.init.store.remove(final)
       throw new DealRejectedError('PUBLISH', `the chain refused the deal (exit code ${lookup.receipt.exitCode})`)
     }
@@ -186,9 +218,13 @@ export class StorageProvider implements DealHandler {
   // ---- proving ----
 
   private async run (): Promise<void> {
-    await this.topUpEscrow()
+    await this.init.store.sweepStaging(() => true) // partial transfers from before a restart cannot be resumed in time reliably
+    let topUp: Promise<void> | undefined
     while (!this.stopped.signal.aborted) {
+      // collateral escrow is topped up whenever it runs low (penalties drain it), one top-up at a time
+      topUp ??= this.topUpEscrow().catch((err: Error) => { this.log(`escrow top-up: ${err.message}`) }).finally(() => { topUp = undefined })
       await this.proveDue().catch((err: Error) => { this.log(`proving: ${err.message}`) })
+      await this.sweep().catch((err: Error) => { this.log(`staging: ${err.message}`) })
       await this.init.chain.nextHead(this.stopped.signal)
     }
   }
@@ -198,6 +234,15 @@ export class StorageProvider implements DealHandler {
     if (e.escrow - e.locked >= ESCROW_LOW_WATER) return
     const { lookup } = await this.send(idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(this.address), ESCROW_TOP_UP)
     this.log(`escrow top-up: exit code ${lookup.receipt.exitCode}`)
+  }
+
+  /** Drops staged bytes no deal can come of any more (their start has passed), and old proving marks. */
+  private async sweep (): Promise<void> {
+    const head = this.init.chain.head().header.height
+    const late = [...this.stagingStarts].filter(([cid, start]) => !this.transfers.has(cid) && start <= head + 1).map(([cid]) => cid)
+    for (const cid of late) { this.stagingStarts.delete(cid); await this.init.store.remove(this.init.store.stagingPath(cid)) }
+    const P = this.init.chain.genesis.state.market.provingPeriod
+    for (const key of this.proving.keys()) if (Number(key.split('@')[1]) < head - 2 * P) this.proving.delete(key)
   }
 
   /** For each active deal whose current period has no proof yet, proves from disk and submits. */
