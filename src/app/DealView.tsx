@@ -1,7 +1,7 @@
 // Deal view: one cell per proving period (proven and verified in this tab, faulted, open or pending), the
 // payments and refunds the chain made for the deal, how likely the proofs so far were to catch a loss, and
 // a proof's detail: each challenged leaf hashed up its Merkle path to the piece root, as checked here.
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DealView as Deal, ProofDetail, PeriodView } from '../light/deal-service'
 import { fil, percent } from './format'
@@ -9,11 +9,19 @@ import { fil, percent } from './format'
 export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close: () => void }): React.JSX.Element {
   const [detail, setDetail] = useState<ProofDetail | null>(null)
   const [error, setError] = useState<string | null>(null)
-  useEffect(() => { setDetail(null) }, [deal.dealId])
+  /** The cell last clicked: a slower answer for a cell (or deal) no longer selected is dropped. */
+  const selected = useRef<string | null>(null)
+  useEffect(() => { setDetail(null); setError(null); selected.current = null }, [deal.dealId])
   const show = async (p: PeriodView): Promise<void> => {
+    const key = `${deal.dealId}/${p.index}`
+    selected.current = key
     setError(null)
-    if (p.state !== 'proven') { setDetail(null); return }
-    try { setDetail(await call({ method: 'proofDetail', dealId: deal.dealId, period: p.index }) as ProofDetail) } catch (err) { setError((err as Error).message) }
+    setDetail(null)
+    if (p.state !== 'proven') return
+    try {
+      const d = await call({ method: 'proofDetail', dealId: deal.dealId, period: p.index }) as ProofDetail
+      if (selected.current === key) setDetail(d)
+    } catch (err) { if (selected.current === key) setError((err as Error).message) }
   }
   return (
     <section className="wallet" aria-label={`Deal ${deal.dealId}`} data-testid="deal-view">
@@ -60,8 +68,9 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
         <div data-testid="durability">Had 1 % of the file&apos;s bytes been lost, the {deal.durability.challengesVerified} challenges verified here would have caught it with probability <strong>{percent(deal.durability.caught)}</strong>.</div>
         <div className="small muted">Challenges fall anywhere in the padded piece; {percent(deal.durability.payloadShare)} of it is the file, the rest zero padding.</div>
       </div>
+      {deal.error !== undefined && <div className="banner error">Could not refresh this deal: {deal.error.name}: {deal.error.message}</div>}
       {error !== null && <div className="banner error">{error}</div>}
-      {detail !== null && <ProofPath detail={detail} />}
+      {detail !== null && detail.dealId === deal.dealId && <ProofPath detail={detail} />}
     </section>
   )
 }

@@ -22,8 +22,12 @@ export function FilesView ({ deals, open }: { deals: DealsView | null, open: (de
                     <td>{summary(d)}</td><td className="opt">{d.startEpoch}–{d.endEpoch}</td>
                   </tr>
                 ))}
-                {u.copyViews.filter(c => c.dealId === undefined).map(c => (
-                  <tr key={c.provider}><td>—</td><td className="mono">{c.provider}</td><td>{c.state}</td><td /><td className="opt" /></tr>
+                {u.copyViews.filter(c => c.dealId === undefined || !mine.some(d => d.dealId === c.dealId)).map(c => (
+                  <tr key={c.provider}>
+                    <td>{c.dealId ?? '—'}</td><td className="mono">{c.provider}</td>
+                    <td>{c.dealId !== undefined && c.state === 'published' ? 'published · reading its state…' : c.state}</td>
+                    <td className="small bad">{c.error === undefined ? '' : `${c.error.name}: ${c.error.message}`}</td><td className="opt" />
+                  </tr>
                 ))}
               </tbody>
             </table>

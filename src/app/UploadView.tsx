@@ -15,13 +15,17 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
   const [error, setError] = useState<string | null>(null)
   const [dragging, setDragging] = useState(false)
   const providers: ProviderView[] = deals?.providers ?? []
-  useEffect(() => { void call({ method: 'providers' }).catch(() => {}) }, [call])
+  const empty = deals !== null && providers.length === 0 && deals.providerErrors.length === 0
+  useEffect(() => { void call({ method: 'providers' }).catch((err: Error) => { setError(`providers: ${err.name}: ${err.message}`) }) }, [call])
 
   const start = async (file: File | undefined): Promise<void> => {
     if (file === undefined) return
     setError(null)
     try {
-      await call({ method: 'upload', file, copies, periods, ...(chosen.length > 0 ? { providers: chosen } : {}) })
+      // the prices shown are the prices accepted: a provider that raises its ask meanwhile is not used
+      const shown = providers.filter(p => chosen.length === 0 || chosen.includes(p.address)).map(p => BigInt(p.pricePerGiBEpoch))
+      const maxPricePerGiBEpoch = shown.length === 0 ? undefined : shown.reduce((a, b) => a > b ? a : b).toString()
+      await call({ method: 'upload', file, copies, periods, ...(chosen.length > 0 ? { providers: chosen } : {}), ...(maxPricePerGiBEpoch === undefined ? {} : { maxPricePerGiBEpoch }) })
     } catch (err) { setError(`${(err as Error).name}: ${(err as Error).message}`) }
   }
 
@@ -42,6 +46,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
         <input type="file" data-testid="upload-input" onChange={e => { void start(e.target.files?.[0]); e.target.value = '' }} />
       </div>
       {error !== null && <div className="banner error" role="alert" data-testid="upload-error">{error}</div>}
+      {deals?.error !== undefined && <div className="banner error" role="alert">Storage is unavailable in this tab: {deals.error.name}: {deals.error.message}</div>}
       <div className="card">
         <div className="label">Providers (verified asks; tick to choose by hand, or leave all clear for the cheapest)</div>
         <table className="headers">
@@ -56,6 +61,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
           </tbody>
         </table>
         {deals?.providerErrors.map(e => <div key={e.provider} className="bad small">{e.provider}: {e.error}</div>)}
+        {empty && <div className="muted small">Asking providers for their terms…</div>}
       </div>
       {deals?.uploads.map(u => <UploadCard key={u.id} u={u} />)}
     </section>
@@ -74,6 +80,7 @@ function UploadCard ({ u }: { u: Upload }): React.JSX.Element {
       ))}
       {u.pieceCid !== undefined && <div className="mono small muted">piece {u.pieceCid} · payload root {u.root}</div>}
       {u.stage === 'duplicate' && <div className="small">Already stored (same piece as an earlier upload): nothing was paid again.</div>}
+      {u.waiting !== undefined && <div className="small" data-testid="upload-waiting">Waiting: {u.waiting}</div>}
       {u.error !== undefined && <div className="bad small" role="alert">{u.error.name}: {u.error.message}</div>}
     </div>
   )

@@ -33,9 +33,11 @@ export function lightDealChain (lc: LightClient, wallet: WalletService, from: Ui
     miner: async (a) => (await lc.state.miner(a)).value,
     balance: async (a) => (await lc.state.actor(a)).actor?.balance ?? 0n,
     deal: async (id) => (await lc.state.deal(id)).value,
-    send: async (m) => {
+    send: async (m, onSent) => {
       const cid = await wallet.message({ from: addressToString(from, 't'), to: addressToString(m.to, 't'), value: m.value, method: m.method, params: m.params, label: methodName(m.method) })
+      onSent?.(cid)
       return { cid, ...(await waitReceipt(cid)) }
-    }
+    },
+    waitFor: waitReceipt
   }
 }

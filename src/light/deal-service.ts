@@ -4,7 +4,7 @@
 // and every deal is then followed through verified state proofs, each proof re-checked in WASM here and
 // the verdict kept in IndexedDB. Upload records are rewritten at every step, so a closed tab resumes.
 import {
-  parseAddress, addressToString, dealStatus, challengeSeed, dealProofSet, encodeProofSet, decodePossessionProof,
+  parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet, decodePossessionProof,
   decodeClientDealProposal, encodeClientDealProposal, truncatedNode, nobleNodeHasher, toWireError, CID,
   type DealRecord, type WireError, type DealProposal, type Epoch
 } from '../core'
@@ -20,7 +20,14 @@ import { writeUnixfsCar } from './unixfs-car'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
 import type { Staging } from './staging'
 
-export interface UploadRequest { file: File, copies: number, periods: number, providers?: string[] }
+export interface UploadRequest {
+  file: File
+  copies: number
+  periods: number
+  providers?: string[]
+  /** The highest ask (attoFIL per GiB per epoch) the user was shown: a provider that raised its price since is not used. */
+  maxPricePerGiBEpoch?: string
+}
 
 export interface CopyView { provider: string, state: CopyRecord['state'], held: number, total: number, dealId?: number, error?: WireError }
 export interface UploadView extends Omit<UploadRecord, 'proposals'> { copyViews: CopyView[] }
@@ -71,7 +78,14 @@ export interface DealView {
 
 export interface ProviderView { address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number }
 
-export interface DealsView { uploads: UploadView[], deals: DealView[], providers: ProviderView[], providerErrors: Array<{ provider: string, error: string }> }
+export interface DealsView {
+  uploads: UploadView[]
+  deals: DealView[]
+  providers: ProviderView[]
+  providerErrors: Array<{ provider: string, error: string }>
+  /** Why storage cannot run in this tab, when it cannot. */
+  error?: WireError
+}
 
 export interface ProofStep { sibling: string, node: string, side: 'left' | 'right' }
 export interface ChallengeDetail { leaf: number, value: string, steps: ProofStep[], root: string, ok: boolean }
@@ -97,6 +111,15 @@ export interface DealService {
 export class NoWalletKeyError extends Error {
   static override name = 'NoWalletKeyError'
   override name = 'NoWalletKeyError'
+}
+
+const liveCopies = (u: UploadRecord): number => (u.proposals ?? []).filter(c => c.state === 'published').length
+
+/** Runs `fn` holding this upload's Web Lock, so two tabs never run one upload; where locks are missing (Node), just runs it. */
+async function withUploadLock (id: string, fn: () => Promise<void>): Promise<void> {
+  const locks = (globalThis.navigator as { locks?: { request: (name: string, opts: { ifAvailable: boolean }, cb: (lock: unknown) => Promise<void>) => Promise<void> } } | undefined)?.locks
+  if (locks === undefined) { await fn(); return }
+  await locks.request(`coffer-upload-${id}`, { ifAvailable: true }, async (lock) => { if (lock !== null) await fn() })
 }
 
 const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
@@ -161,7 +184,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
 
   const fail = async (u: UploadRecord, err: unknown): Promise<void> => {
     await save({ ...u, stage: 'failed', error: toWireError(err) })
-    if (u.proposals?.some(c => c.state === 'sending') !== true) await init.staging.remove(u.staging)
+    await init.staging.remove(u.staging)
   }
 
   const pack = async (u: UploadRecord, file: File): Promise<UploadRecord> => {
@@ -187,34 +210,60 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const pool = await init.pool()
     const r = await pool.pieceOf(blob, { onProgress: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() } })
     const pieceCid = r.v1.toString()
-    // the same bytes already stored (or being stored): do not pay twice
-    const twin = [...uploads.values()].find(o => o.id !== u.id && o.pieceCid === pieceCid && o.stage !== 'failed' && o.stage !== 'duplicate')
-    if (twin !== undefined) {
+    // the same bytes already stored with as many live copies: do not pay twice
+    const twins = [...uploads.values()].filter(o => o.id !== u.id && o.pieceCid === pieceCid)
+    const stored = twins.find(o => o.stage === 'done' && liveCopies(o) >= u.copies)
+    if (stored !== undefined) {
       await init.staging.remove(u.staging)
-      await save({ ...uploads.get(u.id)!, stage: 'duplicate', duplicateOf: twin.id, pieceCid, paddedBytes: r.digest.paddedBytes })
+      await save({ ...uploads.get(u.id)!, stage: 'duplicate', duplicateOf: stored.id, pieceCid, paddedBytes: r.digest.paddedBytes })
       return null
+    }
+    if (twins.some(o => o.stage === 'hashing' || o.stage === 'proposing' || o.stage === 'sending')) {
+      throw new Error('the same file is being stored right now: wait for that upload to finish, then add it again if you want more copies')
     }
     const next: UploadRecord = { ...uploads.get(u.id)!, stage: 'proposing', pieceCid, paddedBytes: r.digest.paddedBytes, hashedBytes: u.carBytes }
     await save(next)
     return next
   }
 
+  /** Fees and collateral this tab has signed for but no provider has published yet: not locked, but promised. */
+  const promised = (except: string): bigint => [...uploads.values()].filter(o => o.id !== except).flatMap(o => o.proposals ?? [])
+    .filter(c => c.state === 'sending')
+    .reduce((sum, c) => { const p = decodeClientDealProposal(c.signed).proposal; return sum + dealStorageFee(p) + p.clientCollateral }, 0n)
+
+  let proposing: Promise<unknown> = Promise.resolve()
   const propose = async (u: UploadRecord): Promise<UploadRecord> => {
+    // one upload at a time: each counts the escrow the others have promised
+    const run = proposing.then(async () => await proposeNow(u))
+    proposing = run.catch(() => {})
+    return await run
+  }
+
+  const proposeNow = async (u: UploadRecord): Promise<UploadRecord> => {
     const { sc, address } = await storageClient()
+    const chain = lightDealChain(lc, init.wallet, address)
+    // an AddBalance a closed tab sent and never saw land: wait for it rather than send a second one
+    if (u.pendingEscrow !== undefined) await chain.waitFor(u.pendingEscrow).catch(() => {})
     const { quotes, failures } = await sc.quotes(init.bootstrap.providers ?? [])
     if (quotes.length === 0 && failures.length > 0) throw new Error(`no provider answered: ${failures.map(f => `${f.provider.address}: ${f.error.message}`).join('; ')}`)
-    const plan = sc.plan(quotes, {
+    const planInit = {
       pieceCid: CID.parse(u.pieceCid!), paddedBytes: u.paddedBytes!, payloadBytes: u.carBytes!, label: u.root!, copies: u.copies,
-      periods: u.periods, chosen: u.chosen, faults: faultsOf()
-    })
+      periods: u.periods, chosen: u.chosen, faults: faultsOf(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
+    }
+    const first = sc.plan(quotes, planInit)
     // escrow before any byte moves: a wallet that cannot pay is told so here
-    const escrow = await sc.ensureEscrow(plan.escrowNeeded)
+    const escrow = await sc.ensureEscrow(first.escrowNeeded + promised(u.id), (cid) => { void save({ ...uploads.get(u.id)!, pendingEscrow: cid }) })
+    // planned again now that the escrow has landed, so the start epoch still leaves time for the transfer
+    const plan = sc.plan(quotes.filter(q => first.proposals.some(p => p.provider.provider.address === q.provider.address)), planInit)
     const proposals: CopyRecord[] = []
     for (const p of plan.proposals) {
       const signed = await sc.sign(p.proposal)
       proposals.push({ provider: p.provider.provider.address, peerId: p.provider.provider.peerId, addrs: p.provider.provider.addrs, signed: encodeClientDealProposal(signed), state: 'sending', held: 0 })
     }
-    const next: UploadRecord = { ...uploads.get(u.id)!, stage: 'sending', client: addressToString(address, 't'), proposals, escrowMessage: escrow.message }
+    const { pendingEscrow, waiting, ...rest } = uploads.get(u.id)!
+    void pendingEscrow
+    void waiting
+    const next: UploadRecord = { ...rest, stage: 'sending', client: addressToString(address, 't'), proposals, ...(escrow.message === undefined ? {} : { escrowMessage: escrow.message }) }
     await save(next)
     return next
   }
@@ -235,11 +284,10 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       const signed = decodeClientDealProposal(copy.signed)
       try {
         if (blob === null) throw new Error('the staged CAR is gone: the transfer cannot resume')
-        if (lc.sync.head.header.height >= signed.proposal.startEpoch - 1) throw new Error(`the deal was to start at epoch ${signed.proposal.startEpoch}; it can no longer be published`)
         const r = await sc.transfer({ address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }, signed, u.carBytes!, (offset) => blobChunks(blob, offset), {
           onProgress: (held) => { void update(i, { held }, false) }
         })
-        await update(i, { state: 'published', held: u.carBytes!, dealId: r.dealId, message: r.message }, true)
+        await update(i, { state: 'published', held: u.carBytes!, dealId: r.dealId, message: r.message, confirmed: r.confirmed }, true)
       } catch (err) {
         await update(i, { state: 'failed', error: toWireError(err) }, true)
       }
@@ -251,7 +299,9 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     void refreshDeals()
   }
 
-  const run = async (u: UploadRecord, file?: File): Promise<void> => {
+  const run = async (u: UploadRecord, file?: File): Promise<void> => { await withUploadLock(u.id, async () => { await runLocked(u, file) }) }
+
+  const runLocked = async (u: UploadRecord, file?: File): Promise<void> => {
     try {
       let cur: UploadRecord | null = u
       if (cur.stage === 'packing') {
@@ -263,7 +313,10 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       if (cur.stage === 'proposing') cur = await propose(cur)
       if (cur.stage === 'sending') await send(cur)
     } catch (err) {
-      await fail(uploads.get(u.id) ?? u, err)
+      const name = (err as Error).name
+      // nothing is lost by waiting for the user's key: the upload waits in `proposing`, its CAR kept
+      if (name === 'WalletLockedError' || name === 'NoWalletKeyError') await save({ ...uploads.get(u.id)!, waiting: (err as Error).message })
+      else await fail(uploads.get(u.id) ?? u, err)
     }
   }
 
@@ -273,7 +326,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     const u: UploadRecord = {
       id, name: req.file.name, fileBytes: req.file.size, createdAtMs: Date.now(), stage: 'packing', client, copies: req.copies, periods: req.periods,
-      ...(req.providers !== undefined && req.providers.length > 0 ? { chosen: req.providers } : {}), staging: `${id}.car`
+      ...(req.providers !== undefined && req.providers.length > 0 ? { chosen: req.providers } : {}), staging: `${id}.car`,
+      ...(req.maxPricePerGiBEpoch === undefined ? {} : { maxPrice: BigInt(req.maxPricePerGiBEpoch).toString() })
     }
     await save(u)
     void run(u, req.file)
@@ -282,18 +336,39 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
 
   // ---- following deals and checking their proofs ----
 
-  const dealIds = (): Array<{ dealId: number, upload: UploadRecord }> => [...uploads.values()].flatMap(u =>
-    (u.proposals ?? []).filter(c => c.dealId !== undefined).map(c => ({ dealId: c.dealId!, upload: u })))
+  const dealIds = (): Array<{ dealId: number, upload: UploadRecord, copy: CopyRecord }> => [...uploads.values()].flatMap(u =>
+    (u.proposals ?? []).filter(c => c.dealId !== undefined && c.state === 'published').map(c => ({ dealId: c.dealId!, upload: u, copy: c })))
+
+  const finished = (d: DealRecord): boolean => {
+    const status = dealStatus(d.proposal, d.state, lc.sync.head.header.height)
+    return (status === 'expired' || status === 'slashed') && d.periods.every((r, i) => r.proofBytes === null || verdicts.has(`${d.dealId}/${i}`))
+  }
+
+  /** A deal the provider named but the chain had not shown: ours, or the provider lied about it. */
+  const confirm = async (u: UploadRecord, copy: CopyRecord, d: DealRecord): Promise<void> => {
+    const ours = dealProposalCid(decodeClientDealProposal(copy.signed).proposal).equals(dealProposalCid(d.proposal))
+    const cur = uploads.get(u.id)!
+    await save({
+      ...cur,
+      proposals: cur.proposals!.map(c => c.dealId !== copy.dealId || c.provider !== copy.provider ? c : ours
+        ? { ...c, confirmed: true }
+        : { ...c, state: 'failed', error: { name: 'DealMismatchError', message: `${c.provider} named deal ${c.dealId ?? '?'}, which is not this proposal on chain` } })
+    })
+  }
 
   let refreshing = false
   const refreshDeals = async (): Promise<void> => {
     if (refreshing) return
     refreshing = true
     try {
-      for (const { dealId } of dealIds()) {
+      for (const { dealId, upload, copy } of dealIds()) {
+        const known = records.get(dealId)
+        // a deal that has ended and whose every proof is checked will not change: no need to ask again
+        if (known !== undefined && copy.confirmed !== false && finished(known.record)) continue
         try {
           const v = await lc.state.deal(dealId)
           if (v.value === null) continue
+          if (copy.confirmed !== true) await confirm(upload, copy, v.value)
           records.set(dealId, { record: v.value, height: v.header.header.height, headerCid: v.header.cid.toString() })
           dealErrors.delete(dealId)
           await checkProofs(v.value)
@@ -317,7 +392,12 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       let error: string | undefined
       try {
         await (await init.pool()).verifyPossession(encodeProofSet(dealProofSet(d.proposal)), challengeSeed(header.cid, c, d.dealId), params.challengesPerPeriod, r.proofBytes)
-      } catch (err) { ok = false; error = `${(err as Error).name}: ${(err as Error).message}` }
+      } catch (err) {
+        // only the verifier's own refusal is a verdict; a worker that failed to start is not the provider's fault
+        if ((err as Error).name !== 'PossessionProofError') continue
+        ok = false
+        error = `${(err as Error).name}: ${(err as Error).message}`
+      }
       const v: Verdict = { key, dealId: d.dealId, period: i, ok, checkedAtMs: Date.now(), checkMs: performance.now() - started, ...(error === undefined ? {} : { error }) }
       verdicts.set(key, v)
       await store.putVerdict(v)
@@ -325,7 +405,11 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   }
 
   let heads = 0
-  lc.onVerified(() => { if (++heads % 2 === 0) void refreshDeals() })
+  lc.onVerified(() => {
+    if (++heads % 2 === 0) void refreshDeals()
+    // uploads waiting for the wallet go on once it is unlocked
+    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && u.stage === 'proposing') { void save({ ...u, waiting: undefined }).then(async () => { await run(uploads.get(u.id)!) }) }
+  })
 
   const dealView = (dealId: number, upload: UploadRecord): DealView | null => {
     const got = records.get(dealId)

@@ -16,6 +16,8 @@ export interface CopyRecord {
   held: number
   dealId?: number
   message?: string
+  /** false: the provider said it published `dealId`, the chain has not shown it to us yet. */
+  confirmed?: boolean
   error?: WireError
 }
 
@@ -37,6 +39,12 @@ export interface UploadRecord {
   pieceCid?: string
   paddedBytes?: number
   escrowMessage?: string
+  /** An AddBalance sent for this upload whose receipt was not yet seen. */
+  pendingEscrow?: string
+  /** Why the upload waits (the wallet is locked), when it does. */
+  waiting?: string
+  /** The highest ask price (attoFIL per GiB per epoch) the user accepted. */
+  maxPrice?: string
   proposals?: CopyRecord[]
   duplicateOf?: string
   error?: WireError

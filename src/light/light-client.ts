@@ -106,7 +106,13 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
 
   /** Peers that said hello on our genesis: full nodes. Storage providers we dial for deals are not. */
   const chainPeers = new Set<string>()
-  const state = createStateClient({ libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) }, isChainPeer: (p) => chainPeers.has(p) })
+  const providerPeers = new Set((init.bootstrap.providers ?? []).map(p => p.peerId))
+  /** Connections to full nodes: what sync, status and redial count (a provider connection is not one). */
+  const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => libp2p.getConnections().filter(c => !providerPeers.has(c.remotePeer.toString()))
+  const state = createStateClient({
+    libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
+    isChainPeer: (p) => chainPeers.has(p), isStorageProvider: (p) => providerPeers.has(p)
+  })
 
   /** Message counts for the header list; skipped while catching up, when nobody is looking at old headers. */
   async function countMessages (headers: SealedHeader[]): Promise<void> {
@@ -121,7 +127,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   }
 
   const status = (): LightClientStatus => {
-    const peers = libp2p.getConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
+    const peers = nodeConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
     const backlogBig = sync.backlog !== null && sync.backlog.total > 1
     const behind = sync.bestKnownHeight > sync.head.header.height + 1
     return {
@@ -189,13 +195,13 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     dialed = true
     scheduleStatus()
     // headers verified in an earlier session get their message counts once a peer can give them
-    if (libp2p.getConnections().length > 0 && recent.some(r => !messageCounts.has(r.cid))) {
+    if (nodeConnections().length > 0 && recent.some(r => !messageCounts.has(r.cid))) {
       void store.recent(RECENT).then(async hs => { await countMessages(hs.filter(h => !messageCounts.has(h.cid.toString()))) })
     }
   }
   // redial whenever we have no peer: the devnet may come back while the tab stays open
   const redial = setInterval(() => {
-    if (libp2p.getConnections().length === 0) void dialAll()
+    if (nodeConnections().length === 0) void dialAll()
   }, init.redialMs ?? 5_000)
   init.onStatus(status())
   void dialAll()

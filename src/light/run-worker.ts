@@ -74,7 +74,10 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
             deals = await createDealService({
               client: lc, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging,
               onChange: (view) => { port.postMessage({ type: 'deals', deals: view }) }
-            }).catch(() => undefined)
+            }).catch((err: unknown) => {
+              port.postMessage({ type: 'deals', deals: { uploads: [], deals: [], providers: [], providerErrors: [], error: toWireError(err) } })
+              return undefined
+            })
             if (deals !== undefined) port.postMessage({ type: 'deals', deals: deals.view() })
           }
         })

@@ -50,6 +50,8 @@ export interface StateClientInit {
   onLie: (peer: string, err: StateProofRejectedError) => void
   /** Whether a connected peer is a full node (it said hello on our genesis); all are, when left out. */
   isChainPeer?: (peer: string) => boolean
+  /** Peers known to be storage providers (from the bootstrap document): never asked for state. */
+  isStorageProvider?: (peer: string) => boolean
   nowMs?: () => number
 }
 
@@ -73,7 +75,7 @@ export function createStateClient (init: StateClientInit): StateClient {
   const peer = (): string => {
     // storage providers are connected too (for deals), but only full nodes answer state queries: prefer
     // a peer that said hello on our genesis, else any (one just dialed may not have said it yet)
-    const conns = init.libp2p.getConnections()
+    const conns = init.libp2p.getConnections().filter(c => init.isStorageProvider?.(c.remotePeer.toString()) !== true)
     const c = conns.find(c => init.isChainPeer?.(c.remotePeer.toString()) ?? true) ?? conns[0]
     if (c === undefined) throw new NoPeerError()
     return c.remotePeer.toString()

@@ -24,8 +24,10 @@ export interface DealChain {
   balance: (address: Uint8Array) => Promise<AttoFil>
   /** A deal as of the verified head; null when the chain has no such deal (yet). */
   deal: (dealId: number) => Promise<DealRecord | null>
-  /** Signs as the client, sends, and resolves with the executed message's verified receipt. */
-  send: (m: { to: Uint8Array, method: number, params: Uint8Array, value: AttoFil }) => Promise<{ cid: string, exitCode: number, return: Uint8Array }>
+  /** Signs as the client, sends (`onSent` hears the CID at once), and resolves with the executed message's verified receipt. */
+  send: (m: { to: Uint8Array, method: number, params: Uint8Array, value: AttoFil }, onSent?: (cid: string) => void) => Promise<{ cid: string, exitCode: number, return: Uint8Array }>
+  /** The verified receipt of a message sent earlier (a reopened tab waits for its own pending AddBalance). */
+  waitFor: (cid: string) => Promise<{ exitCode: number, return: Uint8Array }>
 }
 
 export interface ProposalSigner {
@@ -70,6 +72,8 @@ export interface PlanInit {
   chosen?: string[]
   /** Faulted periods per provider the client has seen, for ranking. */
   faults?: Map<string, number>
+  /** The highest price per GiB per epoch the user saw and accepted; asks above it are not used. */
+  maxPricePerGiBEpoch?: AttoFil
 }
 
 export interface DealPlan {
@@ -131,9 +135,11 @@ export class StorageClient {
     const P = this.chain.params.provingPeriod
     const candidates = quotes
       .filter(q => init.chosen === undefined || init.chosen.includes(q.provider.address))
+      .filter(q => init.maxPricePerGiBEpoch === undefined || q.ask.pricePerGiBEpoch <= init.maxPricePerGiBEpoch)
       .map(q => ({ provider: q.address, ask: q.ask, faults: init.faults?.get(q.provider.address) ?? 0 }))
     const chosen: ProviderChoice[] = chooseProviders(candidates, init.paddedBytes, init.copies)
-    const transferEpochs = Math.ceil(init.payloadBytes / PLANNING_BYTES_PER_SEC / this.chain.blockDelaySecs)
+    // the copies share one uplink
+    const transferEpochs = Math.ceil(init.payloadBytes * init.copies / PLANNING_BYTES_PER_SEC / this.chain.blockDelaySecs)
     const earliest = this.chain.headHeight() + transferEpochs + PUBLISH_MARGIN_EPOCHS
     const startEpoch = Math.ceil(earliest / P) * P
     const proposals = chosen.map(c => {
@@ -152,7 +158,7 @@ export class StorageClient {
    * Makes sure the plan's total is free in escrow, adding the shortfall from the wallet. A wallet that
    * cannot cover it is refused here, before any byte is sent.
    */
-  async ensureEscrow (needed: AttoFil): Promise<{ added: AttoFil, message?: string }> {
+  async ensureEscrow (needed: AttoFil, onSent?: (cid: string) => void): Promise<{ added: AttoFil, message?: string }> {
     const e = await this.chain.escrow(this.signer.address)
     const shortfall = needed - (e.escrow - e.locked)
     if (shortfall <= 0n) return { added: 0n }
@@ -162,7 +168,7 @@ export class StorageClient {
       err.message = `storing this needs ${formatFil(shortfall)} more in escrow (plus gas); ${addressToString(this.signer.address)} holds ${formatFil(balance)}`
       throw err
     }
-    const r = await this.chain.send({ to: STORAGE_MARKET_ADDRESS, method: MarketMethod.AddBalance, params: dagCbor.encode(this.signer.address), value: shortfall })
+    const r = await this.chain.send({ to: STORAGE_MARKET_ADDRESS, method: MarketMethod.AddBalance, params: dagCbor.encode(this.signer.address), value: shortfall }, onSent)
     if (r.exitCode !== ExitCode.Ok) throw new EscrowFailedError(`AddBalance failed with exit code ${r.exitCode}`)
     return { added: shortfall, message: r.cid }
   }
@@ -170,22 +176,23 @@ export class StorageClient {
   async sign (p: DealProposal): Promise<ClientDealProposal> { return await this.signer.sign(p) }
 
   /**
-   * Streams the payload to the proposal's provider; resolves with the deal ID once it is published and
-   * the chain (through a verified read) shows that deal is this very proposal.
+   * Streams the payload to the proposal's provider; resolves with the deal ID once it is published. The
+   * provider's word is checked against the chain (a verified read): a deal that is another proposal is a
+   * DealMismatchError; one the chain does not show yet (or a read that fails) comes back unconfirmed, for
+   * the caller to check again later rather than forget a deal it may be paying for.
    */
-  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string }> {
+  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string, confirmed: boolean }> {
     await this.dial(provider, opts.signal)
     const r = await sendDeal(this.libp2p, peerIdFromString(provider.peerId), { proposal, payloadBytes }, payload, opts)
-    // the provider's word is not enough: the deal it names must be ours on chain
     const want = dealProposalCid(proposal.proposal)
     const deadline = Date.now() + DEAL_VISIBLE_TIMEOUT_MS
     for (;;) {
-      const deal = await this.chain.deal(r.dealId)
+      const deal = await this.chain.deal(r.dealId).catch(() => null)
       if (deal !== null) {
         if (!dealProposalCid(deal.proposal).equals(want)) throw new DealMismatchError(`${provider.address} named deal ${r.dealId}, which is not this proposal on chain`)
-        return r
+        return { ...r, confirmed: true }
       }
-      if (Date.now() > deadline) throw new DealMismatchError(`${provider.address} named deal ${r.dealId}, which the chain does not show`)
+      if (Date.now() > deadline) return { ...r, confirmed: false }
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
   }

@@ -13,7 +13,7 @@ import type { Stream } from '@libp2p/interface'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   secpAddressBytes, secpPublicKey, signMessage, signDealProposal, readEscrow, readDeal, getMinerInfo, gasLimitFor,
-  TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, parseFil
+  TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, parseFil, CID
 } from '../../src/core'
 import { createCofferLibp2p } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
@@ -73,6 +73,10 @@ function nodeDealChain (d: Devnet, key: Uint8Array): DealChain {
     miner: async (a) => d.chain.readState((s, r) => getMinerInfo(s, r, a)),
     balance: async (a) => (await d.chain.getActor(a))?.balance ?? 0n,
     deal: async (id) => d.chain.readState((s, r) => readDeal(s, r, id)),
+    waitFor: async (cid) => {
+      const r = await d.chain.waitMessage(CID.parse(cid), AbortSignal.timeout(60_000))
+      return { exitCode: r.receipt.exitCode, return: r.receipt.return }
+    },
     send: async (m) => {
       const unsigned = { version: 0, from, nonce: await d.chain.mpoolNonce(from), gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, ...m }
       const cid = await d.chain.mpoolPush(signMessage(key, { ...unsigned, gasLimit: gasLimitFor(unsigned) }))
