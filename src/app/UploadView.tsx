@@ -63,6 +63,15 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
         {deals?.providerErrors.map(e => <div key={e.provider} className="bad small">{e.provider}: {e.error}</div>)}
         {empty && <div className="muted small">Asking providers for their terms…</div>}
       </div>
+      {deals?.escrow != null && (
+        <div className="card row" data-testid="escrow">
+          <div>
+            <div className="label">Market escrow of {deals.escrow.address}</div>
+            <div>{fil(deals.escrow.escrow)} <span className="muted small">({fil(deals.escrow.locked)} locked by live deals)</span> <span className="verified">✓ verified at height {deals.escrow.height}</span></div>
+          </div>
+          <button type="button" className="secondary" disabled={BigInt(deals.escrow.escrow) <= BigInt(deals.escrow.locked)} onClick={() => { void call({ method: 'withdrawEscrow' }).catch((err: Error) => { setError(`${err.name}: ${err.message}`) }) }}>Withdraw free escrow</button>
+        </div>
+      )}
       {deals?.uploads.map(u => <UploadCard key={u.id} u={u} />)}
     </section>
   )

@@ -5,9 +5,10 @@
 // the verdict kept in IndexedDB. Upload records are rewritten at every step, so a closed tab resumes.
 import {
   parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet, decodePossessionProof,
-  decodeClientDealProposal, encodeClientDealProposal, truncatedNode, nobleNodeHasher, toWireError, CID,
+  decodeClientDealProposal, encodeClientDealProposal, truncatedNode, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, nobleNodeHasher, toWireError, CID,
   type DealRecord, type WireError, type DealProposal, type Epoch
 } from '../core'
+import * as dagCbor from '@ipld/dag-cbor'
 import type { BootstrapDocument } from '../net'
 import type { PiecePool } from '../../workers/piece-pool'
 import type { LightClient } from './light-client'
@@ -83,6 +84,8 @@ export interface DealsView {
   deals: DealView[]
   providers: ProviderView[]
   providerErrors: Array<{ provider: string, error: string }>
+  /** The wallet key's market escrow, as the verified head shows it. */
+  escrow: { address: string, escrow: string, locked: string, height: Epoch } | null
   /** Why storage cannot run in this tab, when it cannot. */
   error?: WireError
 }
@@ -104,6 +107,8 @@ export interface DealServiceInit {
 export interface DealService {
   view: () => DealsView
   upload: (req: UploadRequest) => Promise<string>
+  /** Sends WithdrawBalance for all of the key's free escrow; the message CID. */
+  withdrawEscrow: () => Promise<string>
   refreshProviders: () => Promise<ProviderView[]>
   proofDetail: (dealId: number, period: number) => Promise<ProofDetail>
 }
@@ -134,6 +139,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const records = new Map<number, { record: DealRecord, height: Epoch, headerCid: string }>()
   const dealErrors = new Map<number, WireError>()
   let providers: ProviderView[] = []
+  let escrow: DealsView['escrow'] = null
   let providerErrors: DealsView['providerErrors'] = []
   const params = lc.genesis.state.market
 
@@ -361,6 +367,11 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     if (refreshing) return
     refreshing = true
     try {
+      const keys = await keystore.list()
+      if (keys.length > 0) {
+        const v = await lc.state.escrow(parseAddress(keys[0]!.address).bytes).catch(() => null)
+        if (v !== null) escrow = { address: keys[0]!.address, escrow: v.value.escrow.toString(), locked: v.value.locked.toString(), height: v.header.header.height }
+      }
       for (const { dealId, upload, copy } of dealIds()) {
         const known = records.get(dealId)
         // a deal that has ended and whose every proof is checked will not change: no need to ask again
@@ -464,8 +475,20 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       })),
       deals: dealIds().map(({ dealId, upload }) => dealView(dealId, upload)).filter((d): d is DealView => d !== null),
       providers,
-      providerErrors
+      providerErrors,
+      escrow
     }
+  }
+
+  const withdrawEscrow = async (): Promise<string> => {
+    const address = await clientAddress()
+    const v = (await lc.state.escrow(address)).value
+    const free = v.escrow - v.locked
+    if (free <= 0n) throw new RangeError('no free escrow to withdraw: what is there is locked by live deals')
+    return await init.wallet.message({
+      from: addressToString(address, 't'), to: addressToString(STORAGE_MARKET_ADDRESS, 't'), value: 0n, method: MarketMethod.WithdrawBalance,
+      params: dagCbor.encode([address, encodeBigInt(free)]), label: 'WithdrawBalance'
+    })
   }
 
   const proofDetail = async (dealId: number, period: number): Promise<ProofDetail> => {
@@ -500,7 +523,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   }
   void refreshDeals()
 
-  return { view, upload, refreshProviders, proofDetail }
+  return { view, upload, withdrawEscrow, refreshProviders, proofDetail }
 }
 
 const pieceRootOf = (p: DealProposal): Uint8Array => p.pieceCid.multihash.digest

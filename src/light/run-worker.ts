@@ -41,9 +41,10 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
     await ready
     if (client === undefined || wallet === undefined) throw new Error('the light client is not running')
     if (call.method === 'blockDetail') return await describeBlock(client, call.cid)
-    if (call.method === 'upload' || call.method === 'providers' || call.method === 'proofDetail') {
+    if (call.method === 'upload' || call.method === 'providers' || call.method === 'proofDetail' || call.method === 'withdrawEscrow') {
       if (deals === undefined) throw new Error('storage is not available here (no wallet or no browser storage)')
       if (call.method === 'upload') return await deals.upload(call)
+      if (call.method === 'withdrawEscrow') return await deals.withdrawEscrow()
       if (call.method === 'providers') return await deals.refreshProviders()
       return await deals.proofDetail(call.dealId, call.period)
     }
@@ -75,7 +76,7 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
               client: lc, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging,
               onChange: (view) => { port.postMessage({ type: 'deals', deals: view }) }
             }).catch((err: unknown) => {
-              port.postMessage({ type: 'deals', deals: { uploads: [], deals: [], providers: [], providerErrors: [], error: toWireError(err) } })
+              port.postMessage({ type: 'deals', deals: { uploads: [], deals: [], providers: [], providerErrors: [], escrow: null, error: toWireError(err) } })
               return undefined
             })
             if (deals !== undefined) port.postMessage({ type: 'deals', deals: deals.view() })

@@ -14,6 +14,7 @@ export type WorkerCall = WalletCall | { method: 'blockDetail', cid: string } | {
 export type DealCall =
   | { method: 'upload', file: File, copies: number, periods: number, providers?: string[] }
   | { method: 'providers' }
+  | { method: 'withdrawEscrow' }
   | { method: 'proofDetail', dealId: number, period: number }
 
 /** What each call resolves to (wallet calls return an address, a CID, an export or nothing). */

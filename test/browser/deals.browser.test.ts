@@ -61,6 +61,12 @@ describe('storage in Chromium', () => {
     expect(await page.textContent('[data-testid=proof-detail]')).toMatch(/All paths verified/)
     expect(await page.textContent('[data-testid=durability]')).toMatch(/probability/)
 
+    // the escrow the deals lock, shown from a verified proof
+    await page.click('[data-testid=tab-upload]')
+    await expect.poll(async () => await page.textContent('[data-testid=escrow]').catch(() => ''), { timeout: 15_000 }).toMatch(/locked by live deals.*verified at height/)
+    await page.click('[data-testid=tab-files]')
+    await page.click('[data-testid=deal-row] >> nth=0')
+
     // the chain agrees: the deal the tab shows exists, paid for the periods proven
     const dealId = Number((await page.textContent('[data-testid=deal-view] h2'))!.match(/Deal (\d+)/)![1])
     const onChain = d.chain.readState((s, r) => readDeal(s, r, dealId))!
