@@ -78,7 +78,7 @@ describe('storage deals', () => {
     await expect(client.ensureEscrow(plan.escrowNeeded)).rejects.toMatchObject({ name: 'InsufficientFundsError' })
   })
 
-  it('stores 10 MiB with two providers, proves three periods each and pays to the attoFIL; a corrupted copy faults, pays and is slashed', async () => {
+  it('stores 10 MiB with two providers, proves every period and pays to the attoFIL; a corrupted copy faults, pays and is slashed', async () => {
     await until(() => lc.status().verifiedHeight >= 2)
     await wallet.call({ method: 'faucet', address: (await until(() => view?.keys[0])).address })
     await until(() => view?.balances.find(b => b.verified && BigInt(b.attoFil) > 0n))
@@ -124,15 +124,15 @@ describe('storage deals', () => {
     expect(proposals.map(p => p.label)).toEqual([root, root])
     expect((await lc.state.escrow(clientAddress)).value.locked).toBe(plan.escrowNeeded)
 
-    // deal B: once its first period is proven, corrupt its bytes on disk as `coffer provider corrupt` does
+    // deal B: corrupt its bytes on disk as `coffer provider corrupt` does, before its first period
     const start = proposals[0]!.startEpoch
-    await until(async () => (await verifiedDeal(deals[1]!.dealId)).periods.length >= 1, 90_000)
+    const end = proposals[0]!.endEpoch
+    expect(lc.sync.head.header.height).toBeLessThan(start)
     const stored = await findStoredDeal(dir, String(deals[1]!.dealId), 't01002')
     await corruptDeal(stored.store, stored.deal)
 
-    // wait for both deals to end: A expires after its 4 periods; B, proven once, faults 3 times in a row
-    // (the default maxConsecutiveFaults) and is slashed at the same boundary
-    const end = proposals[0]!.endEpoch
+    // A expires after its 4 proven periods; B faults 3 periods in a row (the default maxConsecutiveFaults)
+    // and is slashed at the third one's end, a period before its own
     await until(() => lc.status().verifiedHeight >= end + 2, 120_000)
     const [a, b] = await Promise.all(deals.map(async x => await verifiedDeal(x.dealId)))
     const head = lc.sync.head.header.height
@@ -145,17 +145,16 @@ describe('storage deals', () => {
       const header = (await lc.store.byHeight(c))!
       verifyPossession(dealProofSet(a!.proposal), challengeSeed(header.cid, c, a!.dealId), lc.genesis.state.market.challengesPerPeriod, r.proofBytes!)
     }
-    // B: proven once, then every period faulted
-    expect(b!.periods[0]!.paid).toBe(feePerPeriod(b!.proposal))
     const penalty = faultPenalty(b!.proposal, lc.genesis.state.market)
-    expect(b!.periods.slice(1).map(r => [r.proof, r.paid, r.penalty])).toEqual([[null, 0n, penalty], [null, 0n, penalty], [null, 0n, penalty]])
-    expect(b!.state.slashEpoch).toBe(end)
+    expect(b!.periods.map(r => [r.proof, r.paid, r.penalty])).toEqual([[null, 0n, penalty], [null, 0n, penalty], [null, 0n, penalty]])
+    expect(b!.state.slashEpoch).toBe(start + 3 * P)
     expect(dealStatus(b!.proposal, b!.state, head)).toBe('slashed')
 
-    // the client: paid A's whole fee and one period of B's, received three penalties, nothing left locked
-    const paid = dealStorageFee(a!.proposal) + feePerPeriod(b!.proposal)
-    expect((await lc.state.escrow(clientAddress)).value).toEqual({ escrow: plan.escrowNeeded - paid + 3n * penalty, locked: 0n })
-    // the providers: A earned its fee and has its collateral back; B earned one period and lost all its collateral
+    // the client: paid A's whole fee and nothing of B's (B's last period's fee came back unlocked), received
+    // three penalties, and nothing is left locked
+    expect((await lc.state.escrow(clientAddress)).value).toEqual({ escrow: plan.escrowNeeded - dealStorageFee(a!.proposal) + 3n * penalty, locked: 0n })
+    // the providers: A earned its fee and has its collateral back; B earned nothing and lost all its collateral
+    // (half to the client as penalties, the rest burnt)
     const pa = (await lc.state.escrow(a!.proposal.provider)).value
     const pb = (await lc.state.escrow(b!.proposal.provider)).value
     expect(pa.locked).toBe(0n)
@@ -165,10 +164,10 @@ describe('storage deals', () => {
     const rpc = async (method: string, params: unknown[]): Promise<any> => (await (await fetch(d.rpcUrl!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json())
     const md = (await rpc('Filecoin.StateMarketStorageDeal', [b!.dealId, null])).result
     expect(md.Proposal).toMatchObject({ PieceCID: { '/': b!.proposal.pieceCid.toString() }, PieceSize: b!.proposal.pieceSize, Provider: 't01002', Label: root, StartEpoch: start })
-    expect(md.State.SlashEpoch).toBe(end)
+    expect(md.State.SlashEpoch).toBe(start + 3 * P)
     expect((await rpc('Filecoin.StateMarketBalance', ['t01001', null])).result).toEqual({ Escrow: pa.escrow.toString(), Locked: '0' })
     expect((await rpc('Filecoin.StateMarketStorageDeal', [999, null])).error.message).toMatch(/deal 999 not found/)
-    expect(pb.escrow).toBe(100n * 10n ** 18n + feePerPeriod(b!.proposal) - b!.proposal.providerCollateral)
+    expect(pb.escrow).toBe(100n * 10n ** 18n - b!.proposal.providerCollateral)
   }, 240_000)
 
   it('catches a provider that names a deal which is not the client\'s proposal', async () => {
