@@ -63,7 +63,8 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, log: (line
           if (frame.length === 0 || have + frame.length > req.payloadBytes) throw new DealRejectedError('TRANSFER', `a data frame runs past the ${req.payloadBytes} bytes proposed`)
           await sink.write(frame)
           have += frame.length
-          if (have - acked >= HELD_ACK_BYTES && have < req.payloadBytes) { acked = have; await reply({ kind: 'held', held: have }) }
+          // acknowledged every HELD_ACK_BYTES, and once all are in (the client then knows the check has begun)
+          if (have - acked >= HELD_ACK_BYTES || have === req.payloadBytes) { acked = have; await reply({ kind: 'held', held: have }) }
         }
         done = true
         await reply({ kind: 'published', ...(await sink.finish()) })

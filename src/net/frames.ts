@@ -13,6 +13,8 @@ export class FrameError extends Error {
   override name = 'FrameError'
 }
 
+/** Whole frames the reader holds before it pauses the stream (resuming at half): fewer stalls the sender. */
+const PAUSE_FRAMES = 8
 /** yamux's largest stream window (16 MiB) plus room for the frames in flight. */
 const PAUSED_BUFFER_LIMIT = 24 * 2 ** 20
 
@@ -30,7 +32,7 @@ export class FrameReader {
       const bytes = data instanceof Uint8Array ? data : data.subarray()
       this.chunks.push(bytes)
       this.buffered += bytes.length
-      if (this.buffered > 2 * maxFrame + 16 && !this.paused && stream.readStatus === 'readable') { this.paused = true; stream.pause() }
+      if (this.buffered > PAUSE_FRAMES * maxFrame + 16 && !this.paused && stream.readStatus === 'readable') { this.paused = true; stream.pause() }
       this.wake?.()
     })
     stream.addEventListener('close', (evt) => { this.ended = evt.error ?? null; this.wake?.() })
@@ -42,7 +44,7 @@ export class FrameReader {
     for (;;) {
       const frame = this.take()
       if (frame !== undefined) {
-        if (this.paused && this.buffered <= this.maxFrame) {
+        if (this.paused && this.buffered <= (PAUSE_FRAMES / 2) * this.maxFrame) {
           this.paused = false
           if (this.stream.readStatus === 'paused') this.stream.resume()
         }
