@@ -93,6 +93,7 @@ export class FrameReader {
   }
 
   private consume (n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0) // an empty frame may end the buffer: there is no chunk left to cut
     const out = this.chunks[0]!.length >= n ? this.chunks[0]!.subarray(0, n) : new Uint8Array(n)
     let at = 0
     while (at < n) {
