@@ -4,9 +4,9 @@
 // and every deal is then followed through verified state proofs, each proof re-checked in WASM here and
 // the verdict kept in IndexedDB. Upload records are rewritten at every step, so a closed tab resumes.
 import {
-  parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet, decodePossessionProof,
-  decodeClientDealProposal, encodeClientDealProposal, truncatedNode, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, nobleNodeHasher, toWireError, CID,
-  type DealRecord, type WireError, type DealProposal, type Epoch
+  parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet,
+  decodeClientDealProposal, encodeClientDealProposal, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, toWireError, CID,
+  type DealRecord, type WireError, type Epoch
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { BootstrapDocument } from '../net'
@@ -19,6 +19,8 @@ import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
 import { writeUnixfsCar } from './unixfs-car'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
+import { describeDeal, describeProof, describeUpload, type DealsView, type DealView, type ProviderView, type ProofDetail } from './deal-views'
+export * from './deal-views'
 import type { Staging } from './staging'
 
 export interface UploadRequest {
@@ -29,70 +31,6 @@ export interface UploadRequest {
   /** The highest ask (attoFIL per GiB per epoch) the user was shown: a provider that raised its price since is not used. */
   maxPricePerGiBEpoch?: string
 }
-
-export interface CopyView { provider: string, state: CopyRecord['state'], held: number, total: number, dealId?: number, error?: WireError }
-export interface UploadView extends Omit<UploadRecord, 'proposals'> { copyViews: CopyView[] }
-
-export interface PeriodView {
-  index: number
-  challengeEpoch: Epoch
-  /** open: the period is running; pending: it has not started. */
-  state: 'pending' | 'open' | 'proven' | 'faulted'
-  /** This tab's own check of the proof (null until checked, or when there is no proof). */
-  verdict: 'verified' | 'bad' | null
-  submittedEpoch: Epoch | null
-  /** Whether the chain has settled the period (paid it, or penalised its fault). */
-  settled: boolean
-  paid: string
-  penalty: string
-}
-
-export interface DealView {
-  dealId: number
-  uploadId: string
-  name: string
-  provider: string
-  client: string
-  pieceCid: string
-  label: string
-  startEpoch: Epoch
-  endEpoch: Epoch
-  status: string
-  pricePerEpoch: string
-  providerCollateral: string
-  periods: PeriodView[]
-  paid: string
-  penalties: string
-  /** On a slashed deal: the unpaid fee and client collateral unlocked back to the client. */
-  refunded: string
-  /** On a slashed deal: the provider's collateral burnt beyond the penalties paid to the client. */
-  burnt: string
-  /**
-   * Probability that losing 1 % of the file's bytes would have been caught by the proofs this tab verified.
-   * Challenges fall anywhere in the padded piece; those landing in the zero padding past the payload test
-   * nothing, so each challenge catches a loss with probability 1 % × (payload leaves / piece leaves).
-   */
-  durability: { lossPercent: number, caught: number, challengesVerified: number, payloadShare: number }
-  verifiedAt: { height: Epoch, headerCid: string } | null
-  error?: WireError
-}
-
-export interface ProviderView { address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number }
-
-export interface DealsView {
-  uploads: UploadView[]
-  deals: DealView[]
-  providers: ProviderView[]
-  providerErrors: Array<{ provider: string, error: string }>
-  /** The wallet key's market escrow, as the verified head shows it. */
-  escrow: { address: string, escrow: string, locked: string, height: Epoch } | null
-  /** Why storage cannot run in this tab, when it cannot. */
-  error?: WireError
-}
-
-export interface ProofStep { sibling: string, node: string, side: 'left' | 'right' }
-export interface ChallengeDetail { leaf: number, value: string, steps: ProofStep[], root: string, ok: boolean }
-export interface ProofDetail { dealId: number, period: number, challengeEpoch: Epoch, headerCid: string, seed: string, challenges: ChallengeDetail[], verdict: Verdict | null }
 
 export interface DealServiceInit {
   client: LightClient
@@ -127,9 +65,9 @@ async function withUploadLock (id: string, fn: () => Promise<void>): Promise<voi
   await locks.request(`coffer-upload-${id}`, { ifAvailable: true }, async (lock) => { if (lock !== null) await fn() })
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
 const READ_CHUNK = 1 << 20
-const LOSS = 0.01
+const BUSY_RETRIES = 24
+const BUSY_RETRY_MS = 5000
 
 export async function createDealService (init: DealServiceInit): Promise<DealService> {
   const { client: lc, keystore } = init
@@ -290,9 +228,19 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       const signed = decodeClientDealProposal(copy.signed)
       try {
         if (blob === null) throw new Error('the staged CAR is gone: the transfer cannot resume')
-        const r = await sc.transfer({ address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }, signed, u.carBytes!, (offset) => blobChunks(blob, offset), {
+        const target = { address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }
+        const attempt = async (): Promise<Awaited<ReturnType<typeof sc.transfer>>> => await sc.transfer(target, signed, u.carBytes!, (offset) => blobChunks(blob, offset), {
           onProgress: (held) => { void update(i, { held }, false) }
         })
+        // BUSY: the provider is still finishing an earlier stream for this proposal (this tab's, before it
+        // closed): its answer will be the published deal, so ask again shortly
+        let r: Awaited<ReturnType<typeof sc.transfer>> | undefined
+        for (let tries = 0; r === undefined; tries++) {
+          try { r = await attempt() } catch (err) {
+            if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_RETRIES) throw err
+            await new Promise(resolve => setTimeout(resolve, BUSY_RETRY_MS))
+          }
+        }
         await update(i, { state: 'published', held: u.carBytes!, dealId: r.dealId, message: r.message, confirmed: r.confirmed }, true)
       } catch (err) {
         await update(i, { state: 'failed', error: toWireError(err) }, true)
@@ -425,54 +373,13 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const dealView = (dealId: number, upload: UploadRecord): DealView | null => {
     const got = records.get(dealId)
     if (got === undefined) return null
-    const { record: d } = got
-    const p = d.proposal
-    const P = params.provingPeriod
-    const total = (p.endEpoch - p.startEpoch) / P
-    const head = lc.sync.head.header.height
-    const periods: PeriodView[] = []
-    for (let i = 0; i < total; i++) {
-      const r = d.periods[i]
-      const c = p.startEpoch + i * P
-      const v = verdicts.get(`${dealId}/${i}`)
-      periods.push({
-        index: i,
-        challengeEpoch: c,
-        state: r === undefined ? (head >= c && d.state.slashEpoch < 0 ? 'open' : 'pending') : r.proof !== null ? 'proven' : 'faulted',
-        verdict: v === undefined ? null : v.ok ? 'verified' : 'bad',
-        submittedEpoch: r === undefined || r.submittedEpoch < 0 ? null : r.submittedEpoch,
-        settled: r?.settled ?? false,
-        paid: (r?.paid ?? 0n).toString(),
-        penalty: (r?.penalty ?? 0n).toString()
-      })
-    }
-    const paid = d.periods.reduce((s, r) => s + r.paid, 0n)
-    const penalties = d.periods.reduce((s, r) => s + r.penalty, 0n)
-    const slashed = d.state.slashEpoch >= 0
-    const verifiedPeriods = periods.filter(x => x.verdict === 'verified').length
-    const challenges = verifiedPeriods * params.challengesPerPeriod
-    const payloadLeaves = upload.carBytes === undefined ? p.pieceSize / 32 : Math.ceil(upload.carBytes / 127) * 4
-    const payloadShare = Math.min(1, payloadLeaves / (p.pieceSize / 32))
-    return {
-      dealId, uploadId: upload.id, name: upload.name, provider: addressToString(p.provider, 't'), client: addressToString(p.client, 't'),
-      pieceCid: p.pieceCid.toString(), label: typeof p.label === 'string' ? p.label : hex(p.label), startEpoch: p.startEpoch, endEpoch: p.endEpoch,
-      status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(),
-      periods, paid: paid.toString(), penalties: penalties.toString(),
-      refunded: slashed ? (p.storagePricePerEpoch * BigInt(p.endEpoch - d.state.slashEpoch) + p.clientCollateral).toString() : '0',
-      burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',
-      durability: { lossPercent: LOSS * 100, caught: 1 - (1 - LOSS * payloadShare) ** challenges, challengesVerified: challenges, payloadShare },
-      verifiedAt: { height: got.height, headerCid: got.headerCid },
-      ...(dealErrors.has(dealId) ? { error: dealErrors.get(dealId) } : {})
-    }
+    return describeDeal({ ...got, upload, verdicts, params, head: lc.sync.head.header.height, error: dealErrors.get(dealId) })
   }
 
   const view = (): DealsView => {
     const list = [...uploads.values()].sort((a, b) => b.createdAtMs - a.createdAtMs)
     return {
-      uploads: list.map(({ proposals, ...u }) => ({
-        ...u,
-        copyViews: (proposals ?? []).map(c => ({ provider: c.provider, state: c.state, held: c.held, total: u.carBytes ?? 0, ...(c.dealId === undefined ? {} : { dealId: c.dealId }), ...(c.error === undefined ? {} : { error: c.error }) }))
-      })),
+      uploads: list.map(describeUpload),
       deals: dealIds().map(({ dealId, upload }) => dealView(dealId, upload)).filter((d): d is DealView => d !== null),
       providers,
       providerErrors,
@@ -495,26 +402,10 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const got = records.get(dealId)
     const r = got?.record.periods[period]
     if (got === undefined || r?.proofBytes == null) throw new RangeError(`deal ${dealId} has no proof for period ${period}`)
-    const p = got.record.proposal
-    const c = p.startEpoch + period * params.provingPeriod
+    const c = got.record.proposal.startEpoch + period * params.provingPeriod
     const header = await lc.store.byHeight(c)
     if (header === null) throw new Error(`the header at ${c} is not verified here yet`)
-    const root = pieceRootOf(p)
-    const challenges = decodePossessionProof(r.proofBytes).map(ch => {
-      let node = ch.value
-      let index = ch.leaf
-      const steps: ProofStep[] = ch.path.map(sibling => {
-        const side: ProofStep['side'] = index % 2 === 0 ? 'right' : 'left'
-        node = side === 'right' ? truncatedNode(node, sibling, nobleNodeHasher) : truncatedNode(sibling, node, nobleNodeHasher)
-        index = Math.floor(index / 2)
-        return { sibling: hex(sibling), node: hex(node), side }
-      })
-      return { leaf: ch.leaf, value: hex(ch.value), steps, root: hex(root), ok: hex(node) === hex(root) }
-    })
-    return {
-      dealId, period, challengeEpoch: c, headerCid: header.cid.toString(), seed: hex(challengeSeed(header.cid, c, dealId)),
-      challenges, verdict: verdicts.get(`${dealId}/${period}`) ?? null
-    }
+    return describeProof(got.record, period, c, header.cid, verdicts.get(`${dealId}/${period}`) ?? null)
   }
 
   // resume what a closed tab left
@@ -526,7 +417,6 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   return { view, upload, withdrawEscrow, refreshProviders, proofDetail }
 }
 
-const pieceRootOf = (p: DealProposal): Uint8Array => p.pieceCid.multihash.digest
 
 async function * fileChunks (file: Blob): AsyncIterable<Uint8Array> {
   for (let at = 0; at < file.size; at += READ_CHUNK) yield new Uint8Array(await file.slice(at, at + READ_CHUNK).arrayBuffer())

@@ -1,0 +1,156 @@
+// What the page is shown of uploads and deals: plain data (strings for amounts, so it crosses postMessage
+// and renders as is), built from verified deal records, this tab's verdicts and its upload records.
+import {
+  addressToString, dealStatus, challengeSeed, decodePossessionProof, truncatedNode, nobleNodeHasher,
+  type DealRecord, type MarketParams, type WireError, type Epoch, type CID
+} from '../core'
+import type { UploadRecord, CopyRecord, Verdict } from './deal-store'
+
+export interface CopyView { provider: string, state: CopyRecord['state'], held: number, total: number, dealId?: number, error?: WireError }
+export interface UploadView extends Omit<UploadRecord, 'proposals'> { copyViews: CopyView[] }
+
+export interface PeriodView {
+  index: number
+  challengeEpoch: Epoch
+  /** open: the period is running; pending: it has not started. */
+  state: 'pending' | 'open' | 'proven' | 'faulted'
+  /** This tab's own check of the proof (null until checked, or when there is no proof). */
+  verdict: 'verified' | 'bad' | null
+  submittedEpoch: Epoch | null
+  /** Whether the chain has settled the period (paid it, or penalised its fault). */
+  settled: boolean
+  paid: string
+  penalty: string
+}
+
+export interface DealView {
+  dealId: number
+  uploadId: string
+  name: string
+  provider: string
+  client: string
+  pieceCid: string
+  label: string
+  startEpoch: Epoch
+  endEpoch: Epoch
+  status: string
+  pricePerEpoch: string
+  providerCollateral: string
+  periods: PeriodView[]
+  paid: string
+  penalties: string
+  /** On a slashed deal: the unpaid fee and client collateral unlocked back to the client. */
+  refunded: string
+  /** On a slashed deal: the provider's collateral burnt beyond the penalties paid to the client. */
+  burnt: string
+  /**
+   * Probability that losing 1 % of the file's bytes would have been caught by the proofs this tab verified.
+   * Challenges fall anywhere in the padded piece; those landing in the zero padding past the payload test
+   * nothing, so each challenge catches a loss with probability 1 % × (payload leaves / piece leaves).
+   */
+  durability: { lossPercent: number, caught: number, challengesVerified: number, payloadShare: number }
+  verifiedAt: { height: Epoch, headerCid: string } | null
+  error?: WireError
+}
+
+export interface ProviderView { address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number }
+
+export interface DealsView {
+  uploads: UploadView[]
+  deals: DealView[]
+  providers: ProviderView[]
+  providerErrors: Array<{ provider: string, error: string }>
+  /** The wallet key's market escrow, as the verified head shows it. */
+  escrow: { address: string, escrow: string, locked: string, height: Epoch } | null
+  /** Why storage cannot run in this tab, when it cannot. */
+  error?: WireError
+}
+
+export interface ProofStep { sibling: string, node: string, side: 'left' | 'right' }
+export interface ChallengeDetail { leaf: number, value: string, steps: ProofStep[], root: string, ok: boolean }
+export interface ProofDetail { dealId: number, period: number, challengeEpoch: Epoch, headerCid: string, seed: string, challenges: ChallengeDetail[], verdict: Verdict | null }
+
+const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+/** The loss the durability figure is about: 1 % of the file's bytes. */
+const LOSS = 0.01
+
+export function describeUpload ({ proposals, ...u }: UploadRecord): UploadView {
+  return {
+    ...u,
+    copyViews: (proposals ?? []).map(c => ({ provider: c.provider, state: c.state, held: c.held, total: u.carBytes ?? 0, ...(c.dealId === undefined ? {} : { dealId: c.dealId }), ...(c.error === undefined ? {} : { error: c.error }) }))
+  }
+}
+
+export interface DealViewInput {
+  record: DealRecord
+  /** The verified header the record was read at. */
+  height: Epoch
+  headerCid: string
+  upload: UploadRecord
+  verdicts: Map<string, Verdict>
+  params: MarketParams
+  /** The verified head now. */
+  head: Epoch
+  error?: WireError
+}
+
+export function describeDeal ({ record: d, height, headerCid, upload, verdicts, params, head, error }: DealViewInput): DealView {
+  const p = d.proposal
+  const P = params.provingPeriod
+  const total = (p.endEpoch - p.startEpoch) / P
+  const periods: PeriodView[] = []
+  for (let i = 0; i < total; i++) {
+    const r = d.periods[i]
+    const c = p.startEpoch + i * P
+    const v = verdicts.get(`${d.dealId}/${i}`)
+    periods.push({
+      index: i,
+      challengeEpoch: c,
+      state: r === undefined ? (head >= c && d.state.slashEpoch < 0 ? 'open' : 'pending') : r.proof !== null ? 'proven' : 'faulted',
+      verdict: v === undefined ? null : v.ok ? 'verified' : 'bad',
+      submittedEpoch: r === undefined || r.submittedEpoch < 0 ? null : r.submittedEpoch,
+      settled: r?.settled ?? false,
+      paid: (r?.paid ?? 0n).toString(),
+      penalty: (r?.penalty ?? 0n).toString()
+    })
+  }
+  const paid = d.periods.reduce((s, r) => s + r.paid, 0n)
+  const penalties = d.periods.reduce((s, r) => s + r.penalty, 0n)
+  const slashed = d.state.slashEpoch >= 0
+  const challenges = periods.filter(x => x.verdict === 'verified').length * params.challengesPerPeriod
+  const payloadLeaves = upload.carBytes === undefined ? p.pieceSize / 32 : Math.ceil(upload.carBytes / 127) * 4
+  const payloadShare = Math.min(1, payloadLeaves / (p.pieceSize / 32))
+  return {
+    dealId: d.dealId, uploadId: upload.id, name: upload.name, provider: addressToString(p.provider, 't'), client: addressToString(p.client, 't'),
+    pieceCid: p.pieceCid.toString(), label: typeof p.label === 'string' ? p.label : hex(p.label), startEpoch: p.startEpoch, endEpoch: p.endEpoch,
+    status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(),
+    periods, paid: paid.toString(), penalties: penalties.toString(),
+    refunded: slashed ? (p.storagePricePerEpoch * BigInt(p.endEpoch - d.state.slashEpoch) + p.clientCollateral).toString() : '0',
+    burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',
+    durability: { lossPercent: LOSS * 100, caught: 1 - (1 - LOSS * payloadShare) ** challenges, challengesVerified: challenges, payloadShare },
+    verifiedAt: { height, headerCid },
+    ...(error === undefined ? {} : { error })
+  }
+}
+
+/** A proof's challenges, each leaf hashed up its path to the piece root, for drawing. */
+export function describeProof (d: DealRecord, period: number, challengeEpoch: Epoch, challengeHeader: CID, verdict: Verdict | null): ProofDetail {
+  const proofBytes = d.periods[period]?.proofBytes
+  if (proofBytes == null) throw new RangeError(`deal ${d.dealId} has no proof for period ${period}`)
+  const root = d.proposal.pieceCid.multihash.digest
+  const challenges = decodePossessionProof(proofBytes).map(ch => {
+    let node = ch.value
+    let index = ch.leaf
+    const steps: ProofStep[] = ch.path.map(sibling => {
+      const side: ProofStep['side'] = index % 2 === 0 ? 'right' : 'left'
+      node = side === 'right' ? truncatedNode(node, sibling, nobleNodeHasher) : truncatedNode(sibling, node, nobleNodeHasher)
+      index = Math.floor(index / 2)
+      return { sibling: hex(sibling), node: hex(node), side }
+    })
+    return { leaf: ch.leaf, value: hex(ch.value), steps, root: hex(root), ok: hex(node) === hex(root) }
+  })
+  return {
+    dealId: d.dealId, period, challengeEpoch, headerCid: challengeHeader.toString(), seed: hex(challengeSeed(challengeHeader, challengeEpoch, d.dealId)),
+    challenges, verdict
+  }
+}
