@@ -57,11 +57,6 @@ export function readEscrow (store: BlockGetter, root: CID, address: Uint8Array):
   return { escrow: balanceOf(store, m.escrowTable, address), locked: balanceOf(store, m.lockedTable, address) }
 }
 
-/** The number of deals ever published (deal IDs are 0..n-1). */
-export function dealCount (store: BlockGetter, root: CID): number {
-  return market(store, root)?.nextId ?? 0
-}
-
 /** The blocks a verifier needs to replay `read` under `root`. */
 export function recordReads (store: BlockGetter, read: (g: BlockGetter) => unknown): Uint8Array[] {
   const rec = new RecordingGetter(store)
@@ -70,9 +65,7 @@ export function recordReads (store: BlockGetter, read: (g: BlockGetter) => unkno
 }
 
 export const proveDeal = (store: BlockGetter, root: CID, dealId: number): Uint8Array[] => recordReads(store, g => readDeal(g, root, dealId))
-export const proveEscrow = (store: BlockGetter, root: CID, address: Uint8Array): Uint8Array[] => recordReads(store, g => readEscrow(g, root, address))
 
 /** The deal as the blocks prove it under a trusted root (null: proven absent); throws when they prove neither. */
 export const verifyDealProof = (trustedRoot: CID, dealId: number, blocks: Uint8Array[]): DealRecord | null => readDeal(new ProofBlockStore(blocks), trustedRoot, dealId)
-export const verifyEscrowProof = (trustedRoot: CID, address: Uint8Array, blocks: Uint8Array[]): EscrowEntry => readEscrow(new ProofBlockStore(blocks), trustedRoot, address)
 

@@ -1,7 +1,6 @@
 // A deal's on-chain state. The first three fields are Filecoin's DealState (v8: SectorStartEpoch,
 // LastUpdatedEpoch, SlashEpoch); Coffer appends what proving needs: an AMT of proof records, one per
 // proving period of the deal (index 0 is the deal's first period), and the count of consecutive faults.
-import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { MalformedStateError } from '../hamt'
 import { encodeBigInt } from '../token'
@@ -65,5 +64,3 @@ export function dealStatus (p: DealProposal, s: DealState, epoch: Epoch): DealSt
   if (s.lastUpdatedEpoch >= p.endEpoch) return 'expired'
   return epoch >= p.startEpoch ? 'active' : 'published'
 }
-
-export const encodeDealStateBytes = (s: DealState): Uint8Array => dagCbor.encode(encodeDealState(s))
