@@ -40,6 +40,9 @@ export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The actor ID of an f0 address, or null for any other protocol. */
+/** f1 and f3: addresses that are a key, which can sign and own an account. */
+export const isKeyAddress = (a: Uint8Array): boolean => a[0] === Protocol.SECP256K1 || a[0] === Protocol.BLS
+
 export function idOf (bytes: Uint8Array): bigint | null {
   return bytes[0] === Protocol.ID ? readUvarint(bytes.subarray(1))[0] : null
 }

@@ -90,10 +90,10 @@ export function amtGet (store: BlockGetter, root: CID, index: number, layout: Am
   }
 }
 
-/** All values in index order (for blocks, which are small). */
-export function amtValues (store: BlockGetter, root: CID, layout: AmtLayout = 'v3'): unknown[] {
+/** All values in index order; a root claiming more than `limit` entries (by default, more than a block holds) is refused. */
+export function amtValues (store: BlockGetter, root: CID, layout: AmtLayout = 'v3', limit = MAX_BLOCK_AMT_COUNT): unknown[] {
   const r = readAmtRoot(store, root, layout)
-  if (r.count > MAX_BLOCK_AMT_COUNT) throw new MalformedStateError(`AMT of ${r.count} entries is larger than any block holds`)
+  if (r.count > limit) throw new MalformedStateError(`AMT of ${r.count} entries is more than the ${limit} expected here`)
   const out: unknown[] = []
   for (let i = 0; i < r.count; i++) out.push(amtGet(store, root, i, layout))
   return out

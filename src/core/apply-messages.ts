@@ -4,8 +4,8 @@
 // (value above what is left, unknown f0 receiver, out of gas) spends its nonce and its gas, moves no
 // value, and says why in its receipt, as in Filecoin.
 import { CID } from './cid'
-import { getActor, setActor, newAccountActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
-import { Protocol, bytesEqual } from './address'
+import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
+import { Protocol, bytesEqual, isKeyAddress } from './address'
 import { invokeMarket, runMarketCron, ActorError, ActorExit, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
@@ -54,12 +54,6 @@ export function executionContext (store: ApplyContext['store'], genesis: Genesis
 const min = (a: bigint, b: bigint): bigint => a < b ? a : b
 const max = (a: bigint, b: bigint): bigint => a > b ? a : b
 
-function credit (ctx: ApplyContext, root: CID, address: Uint8Array, amount: AttoFil): CID {
-  if (amount === 0n) return root
-  const actor = getActor(ctx.store, root, address) ?? newAccountActor(ctx.store, address)
-  return setActor(ctx.store, root, address, { ...actor, balance: actor.balance + amount })
-}
-
 /** Applies one message whose signature has been checked. Returns the new root and its receipt. */
 export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root: CID, receipt: MessageReceipt } {
   const unchanged = (code: number): { root: CID, receipt: MessageReceipt } => ({ root, receipt: receipt(code, 0) })
@@ -84,14 +78,14 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
   // (Filecoin accepts it and the funds are stuck; Coffer keeps market balance = the escrow table's sum)
   else if (m.method === METHOD_SEND && m.value > 0n && bytesEqual(m.to, STORAGE_MARKET_ADDRESS)) exitCode = ActorExit.ErrForbidden
   else if (m.value > afterGas.balance) exitCode = ExitCode.SysErrInsufficientFunds
-  else if (m.to[0] !== Protocol.SECP256K1 && m.to[0] !== Protocol.BLS && getActor(ctx.store, root, m.to) === null) exitCode = ExitCode.SysErrInvalidReceiver
+  else if (!isKeyAddress(m.to) && getActor(ctx.store, root, m.to) === null) exitCode = ExitCode.SysErrInvalidReceiver
   else moved = true
 
   const spent = setActor(ctx.store, root, m.from, afterGas)
   let next = spent
   let ret: Uint8Array = NO_RETURN
   if (moved) {
-    next = credit(ctx, setActor(ctx.store, root, m.from, { ...afterGas, balance: afterGas.balance - m.value }), m.to, m.value)
+    next = creditActor(ctx.store, setActor(ctx.store, root, m.from, { ...afterGas, balance: afterGas.balance - m.value }), m.to, m.value)
     if (isMarketCall(m)) {
       try {
         const out = invokeMarket(ctx, next, m.from, m.value, m.method, m.params)
@@ -105,8 +99,8 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
       }
     }
   }
-  next = credit(ctx, next, BURNT_FUNDS_ADDRESS, burn)
-  next = credit(ctx, next, ctx.miner, tip)
+  next = creditActor(ctx.store, next, BURNT_FUNDS_ADDRESS, burn)
+  next = creditActor(ctx.store, next, ctx.miner, tip)
   return { root: next, receipt: { ...receipt(exitCode, gasUsed), return: ret } }
 }
 

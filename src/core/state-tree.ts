@@ -84,6 +84,13 @@ export function newAccountActor (store: BlockStore, address: Uint8Array, balance
   return { code: ACCOUNT_ACTOR_CODE, head: store.put(dagCbor.encode([address])), nonce: 0, balance, delegatedAddress: null }
 }
 
+/** Adds `amount` to an address's balance, creating its account actor on first receipt (as a send does). */
+export function creditActor (store: BlockStore, root: CID, address: Uint8Array, amount: AttoFil): CID {
+  if (amount === 0n) return root
+  const actor = getActor(store, root, address) ?? newAccountActor(store, address)
+  return setActor(store, root, address, { ...actor, balance: actor.balance + amount })
+}
+
 export interface ActorProof { stateRoot: CID, address: Uint8Array, blocks: Uint8Array[] }
 
 /** The blocks a verifier needs to find (or prove absent) `address` under `root`. */

@@ -1,5 +1,6 @@
 // A verified header's fields decoded for people, and the messages it carries (checked against the header's
 // Messages root before they are shown).
+import { base16 } from 'multiformats/bases/base16'
 import { addressToString, formatFil, messageCid, signedMessageCid, encodeSignature, type SealedHeader } from '../core'
 import type { LightClient } from './light-client'
 
@@ -11,7 +12,7 @@ export interface BlockDetail {
   messagesError?: string
 }
 
-const hex = (b: Uint8Array): string => [...b].map(x => x.toString(16).padStart(2, '0')).join('')
+const hex = (b: Uint8Array): string => base16.baseEncode(b)
 const short = (s: string): string => s.length > 24 ? `${s.slice(0, 12)}…${s.slice(-8)}` : s
 
 function fieldsOf (h: SealedHeader): Array<[string, string]> {

@@ -4,6 +4,7 @@ import {
   addressToString, dealStatus, challengeSeed, decodePossessionProof, truncatedNode, nobleNodeHasher,
   type DealRecord, type MarketParams, type WireError, type Epoch, type CID
 } from '../core'
+import { base16 } from 'multiformats/bases/base16'
 import type { UploadRecord, CopyRecord, Verdict } from './deal-store'
 
 export interface CopyView { provider: string, state: CopyRecord['state'], held: number, total: number, dealId?: number, error?: WireError }
@@ -70,7 +71,7 @@ export interface ProofStep { sibling: string, node: string, side: 'left' | 'righ
 export interface ChallengeDetail { leaf: number, value: string, steps: ProofStep[], root: string, ok: boolean }
 export interface ProofDetail { dealId: number, period: number, challengeEpoch: Epoch, headerCid: string, seed: string, challenges: ChallengeDetail[], verdict: Verdict | null }
 
-const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+const hex = (b: Uint8Array): string => base16.baseEncode(b)
 /** The loss the durability figure is about: 1 % of the file's bytes. */
 const LOSS = 0.01
 

@@ -2,7 +2,7 @@
 // when building the next block (as Filecoin does: a header carries the state and receipts of its
 // parent's messages), keeps every IPLD block in LevelDB, and answers the JSON-RPC and light-client queries.
 import {
-  produceHeader, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
+  produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   type CID, type Epoch, type Genesis, type BlockGetter, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
@@ -112,9 +112,7 @@ export class NodeChain implements RpcBackend {
 
   /** The blocks `read` walks under `at`'s state: what a light client needs to replay it. */
   proveState (read: (store: BlockGetter, root: CID) => unknown, at: SealedHeader): Uint8Array[] {
-    const rec = new RecordingGetter(this.init.store)
-    read(rec, at.header.parentStateRoot)
-    return rec.blocks()
+    return recordReads(this.init.store, (g) => read(g, at.header.parentStateRoot))
   }
 
   // ---- RpcBackend ----

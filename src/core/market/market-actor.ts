@@ -14,11 +14,11 @@
 //  - at the end, both collaterals still locked are unlocked.
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { amtGet, buildAmt, readAmtRoot } from '../amt'
+import { amtGet, amtValues, buildAmt } from '../amt'
 import { hamtGet, hamtSet } from '../hamt'
 import type { BlockStore } from '../block-store'
-import { getActor, setActor, newAccountActor, BURNT_FUNDS_ADDRESS, type Actor } from '../state-tree'
-import { bytesEqual, validateAddressBytes, Protocol } from '../address'
+import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from '../state-tree'
+import { bytesEqual, validateAddressBytes, isKeyAddress } from '../address'
 import { encodeBigInt, decodeBigInt } from '../token'
 import { verifyPossession, encodePossessionProof, decodePossessionProof, type PathCheck } from '../pdp'
 import {
@@ -81,14 +81,6 @@ function decodeParams (params: Uint8Array): unknown {
   try { return dagCbor.decode(params) } catch (err) { return fail(ActorExit.ErrSerialization, `params are not DAG-CBOR: ${(err as Error).message}`) }
 }
 
-/** Every entry of a (small, dense) AMT, in order. */
-function amtEntries (store: BlockStore, root: CID): unknown[] {
-  const { count } = readAmtRoot(store, root)
-  const out: unknown[] = []
-  for (let i = 0; i < count; i++) out.push(amtGet(store, root, i))
-  return out
-}
-
 /** The market's state while a call runs: tables are rewritten as entries change; `commit` stores it. */
 class MarketTx {
   state: MarketState
@@ -119,12 +111,12 @@ class MarketTx {
     return raw === undefined ? null : decodeDealState(raw)
   }
 
-  records (s: DealState): ProofRecord[] { return amtEntries(this.store, s.proofs).map(decodeProofRecord) }
+  records (s: DealState): ProofRecord[] { return amtValues(this.store, s.proofs, 'v3', MAX_DEAL_PERIODS).map(decodeProofRecord) }
 
   /** Rewrites the States AMT with `changed` deal states (index → state). */
   writeStates (changed: Map<number, DealState>): void {
     if (changed.size === 0) return
-    const all = amtEntries(this.store, this.state.states)
+    const all = amtValues(this.store, this.state.states, 'v3', Infinity)
     for (const [id, s] of changed) all[id] = encodeDealState(s)
     this.state.states = buildAmt(this.store, all)
   }
@@ -136,13 +128,6 @@ class MarketTx {
   }
 }
 
-function credit (store: BlockStore, root: CID, address: Uint8Array, amount: AttoFil): CID {
-  if (amount === 0n) return root
-  const actor = getActor(store, root, address) ?? newAccountActor(store, address)
-  return setActor(store, root, address, { ...actor, balance: actor.balance + amount })
-}
-
-const isKeyAddress = (a: Uint8Array): boolean => a[0] === Protocol.SECP256K1 || a[0] === Protocol.BLS
 
 /**
  * Runs a market method. `root` already holds the message's value in the market actor's balance (Filecoin
@@ -195,7 +180,7 @@ function withdrawBalance (ctx: MarketContext, root: CID, caller: Uint8Array, par
   const out = amount < tx.free(who) ? amount : tx.free(who)
   tx.addEscrow(who, -out)
   tx.outflow += out
-  return { root: credit(ctx.store, tx.commit(), recipient, out), return: encodeBigInt(out) }
+  return { root: creditActor(ctx.store, tx.commit(), recipient, out), return: encodeBigInt(out) }
 }
 
 /** What one missed period costs the provider (paid to the client). */
@@ -216,8 +201,8 @@ function publishStorageDeals (ctx: MarketContext, root: CID, caller: Uint8Array,
   const tx = new MarketTx(ctx.store, root)
   const P = ctx.params.provingPeriod
   const ids: number[] = []
-  const states = amtEntries(ctx.store, tx.state.states)
-  const proposals = amtEntries(ctx.store, tx.state.proposals)
+  const states = amtValues(ctx.store, tx.state.states, 'v3', Infinity)
+  const proposals = amtValues(ctx.store, tx.state.proposals, 'v3', Infinity)
   const seen = new Set<string>()
   for (const d of deals) {
     const p = d.proposal
@@ -388,5 +373,5 @@ export function runMarketCron (ctx: MarketContext, root: CID): CID {
   tx.writeStates(changed)
   tx.state.lastCron = e
   tx.outflow += burn
-  return credit(ctx.store, tx.commit(), BURNT_FUNDS_ADDRESS, burn)
+  return creditActor(ctx.store, tx.commit(), BURNT_FUNDS_ADDRESS, burn)
 }

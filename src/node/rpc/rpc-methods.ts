@@ -2,7 +2,7 @@
 // Lotus JSON it returns. The transport (HTTP, WebSocket, JSON-RPC framing) is in rpc-server.ts.
 import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
-import { Protocol, readEscrow, readDeal, type CID, type SealedHeader } from '../../core'
+import { isKeyAddress, readEscrow, readDeal, type CID, type SealedHeader } from '../../core'
 import type { RpcBackend } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
@@ -143,7 +143,7 @@ export function methods (backend: RpcBackend): Map<string, Method> {
         const addr = address(a)
         const at = await tipSet(tsk)
         // stmgr.ResolveToDeterministicAddress: key addresses are their own account key
-        if (addr[0] === Protocol.SECP256K1 || addr[0] === Protocol.BLS) return addressToLotus(addr)
+        if (isKeyAddress(addr)) return addressToLotus(addr)
         // Coffer keys accounts by key address, so no ID or actor address stands for one
         if (await backend.getActor(addr, at) === null) throw new ActorNotFoundError(addressToLotus(addr))
         throw new NotAnAccountError(addressToLotus(addr))
