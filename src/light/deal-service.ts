@@ -135,7 +135,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const writer = await init.staging.create(u.staging)
     let lastSave = 0
     try {
-      const car = await writeUnixfsCar(fileChunks(file), writer, {
+      const car = await writeUnixfsCar(blobChunks(file, 0), writer, {
         onProgress: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } }
       })
       await writer.close()
@@ -315,10 +315,10 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     if (refreshing) return
     refreshing = true
     try {
-      const keys = await keystore.list()
-      if (keys.length > 0) {
-        const v = await lc.state.escrow(parseAddress(keys[0]!.address).bytes).catch(() => null)
-        if (v !== null) escrow = { address: keys[0]!.address, escrow: v.value.escrow.toString(), locked: v.value.locked.toString(), height: v.header.header.height }
+      const key = init.wallet.view().keys[0]
+      if (key !== undefined) {
+        const v = await lc.state.escrow(parseAddress(key.address).bytes).catch(() => null)
+        if (v !== null) escrow = { address: key.address, escrow: v.value.escrow.toString(), locked: v.value.locked.toString(), height: v.header.header.height }
       }
       for (const { dealId, upload, copy } of dealIds()) {
         const known = records.get(dealId)
@@ -417,10 +417,6 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   return { view, upload, withdrawEscrow, refreshProviders, proofDetail }
 }
 
-
-async function * fileChunks (file: Blob): AsyncIterable<Uint8Array> {
-  for (let at = 0; at < file.size; at += READ_CHUNK) yield new Uint8Array(await file.slice(at, at + READ_CHUNK).arrayBuffer())
-}
 
 async function * blobChunks (blob: Blob, offset: number): AsyncIterable<Uint8Array> {
   for (let at = offset; at < blob.size; at += READ_CHUNK) yield new Uint8Array(await blob.slice(at, at + READ_CHUNK).arrayBuffer())

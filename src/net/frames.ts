@@ -44,17 +44,11 @@ export class FrameReader {
     for (;;) {
       const frame = this.take()
       if (frame !== undefined) {
-        if (this.paused && this.buffered <= (PAUSE_FRAMES / 2) * this.maxFrame) {
-          this.paused = false
-          if (this.stream.readStatus === 'paused') this.stream.resume()
-        }
+        if (this.buffered <= (PAUSE_FRAMES / 2) * this.maxFrame) this.resume()
         return frame
       }
       // what is buffered is less than a frame: read on, or the frame can never complete
-      if (this.paused) {
-        this.paused = false
-        if (this.stream.readStatus === 'paused') this.stream.resume()
-      }
+      this.resume()
       if (this.ended !== undefined) {
         if (this.ended !== null) throw this.ended
         if (this.buffered > 0) throw new FrameError('the stream ended inside a frame')
@@ -67,6 +61,12 @@ export class FrameReader {
         signal?.addEventListener('abort', onAbort, { once: true })
       })
     }
+  }
+
+  private resume (): void {
+    if (!this.paused) return
+    this.paused = false
+    if (this.stream.readStatus === 'paused') this.stream.resume()
   }
 
   private take (): Uint8Array | undefined {

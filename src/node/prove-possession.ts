@@ -2,9 +2,9 @@
 import { createReadStream } from 'node:fs'
 import { provePossession as prove, type ProofSet, type NodeHasher } from '../core'
 
-/** A file's bytes as Uint8Array chunks of 1 MiB (never Buffer, which core code does not expect). */
-export async function * fileChunks (file: string): AsyncIterable<Uint8Array> {
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+/** A file's bytes from `offset` as Uint8Array chunks of 1 MiB (never Buffer, which core code does not expect). */
+export async function * fileChunks (file: string, offset = 0): AsyncIterable<Uint8Array> {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, start: offset })) {
     const b = chunk as Buffer
     yield new Uint8Array(b.buffer, b.byteOffset, b.length)
   }

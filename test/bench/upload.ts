@@ -122,7 +122,7 @@ export async function benchUploadNode (mib = Number(process.env.BENCH_UPLOAD_MIB
     let firstByte = 0
     let lastByte = 0
     t = performance.now()
-    await sc.transfer(plan.proposals[0]!.provider.provider, signed, packed.carBytes, (offset) => fileChunksFrom(carFile, offset), {
+    await sc.transfer(plan.proposals[0]!.provider.provider, signed, packed.carBytes, (offset) => fileChunks(carFile, offset), {
       onProgress: (held, total) => {
         if (held > 0 && firstByte === 0) firstByte = performance.now()
         if (held === total && lastByte === 0) lastByte = performance.now()
@@ -141,19 +141,6 @@ export async function benchUploadNode (mib = Number(process.env.BENCH_UPLOAD_MIB
     await d.stop()
     await rm(dir, { recursive: true, force: true })
   }
-}
-
-async function * fileChunksFrom (file: string, offset: number): AsyncIterable<Uint8Array> {
-  const f = await open(file, 'r')
-  try {
-    const buf = new Uint8Array(MiB)
-    for (let at = offset; ;) {
-      const { bytesRead } = await f.read(buf, 0, MiB, at)
-      if (bytesRead === 0) return
-      yield buf.slice(0, bytesRead)
-      at += bytesRead
-    }
-  } finally { await f.close() }
 }
 
 export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_BROWSER_MIB ?? 1024)): Promise<void> {

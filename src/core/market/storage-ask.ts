@@ -78,6 +78,6 @@ export function verifyStorageAsk (s: SignedStorageAsk, worker: Uint8Array, epoch
 const perGiB = (amount: AttoFil, paddedBytes: number): AttoFil => (amount * BigInt(paddedBytes) + BigInt(GIB) - 1n) / BigInt(GIB)
 
 /** What a piece of `paddedBytes` costs per epoch at this ask (rounded up to the attoFIL). */
-export const askPricePerEpoch = (a: StorageAsk, paddedBytes: number): AttoFil => perGiB(a.pricePerGiBEpoch, paddedBytes)
+export const askPricePerEpoch = (a: Pick<StorageAsk, 'pricePerGiBEpoch'>, paddedBytes: number): AttoFil => perGiB(a.pricePerGiBEpoch, paddedBytes)
 /** The collateral the provider puts up for a piece of `paddedBytes`. */
-export const askCollateral = (a: StorageAsk, paddedBytes: number): AttoFil => perGiB(a.collateralPerGiB, paddedBytes)
+export const askCollateral = (a: Pick<StorageAsk, 'collateralPerGiB'>, paddedBytes: number): AttoFil => perGiB(a.collateralPerGiB, paddedBytes)

@@ -9,7 +9,7 @@ import {
   encodeSubmitPossessionProofs, challengeSeed, dealProofSet, provePossession, gasLimitFor, addressToString, idAddressBytes,
   MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, paddedPieceSize,
   type DealRequest, type SignedStorageAsk, type StorageAsk, type Message, type CID, type SealedHeader, type Genesis,
-  type BlockGetter, type AttoFil, type Epoch, type NodeHasher
+  type BlockGetter, type DealProposal, type AttoFil, type Epoch, type NodeHasher
 } from '../../core'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { PayloadSink, DealHandler } from '../../net'
@@ -125,8 +125,8 @@ export class StorageProvider implements DealHandler {
     const a = this.init.ask
     if (paddedPieceSize(req.payloadBytes) !== p.pieceSize) throw new DealRejectedError('SIZE', `${req.payloadBytes} payload bytes make a ${paddedPieceSize(req.payloadBytes)}-byte piece, the proposal says ${p.pieceSize}`)
     if (p.pieceSize < a.minPieceSize || p.pieceSize > a.maxPieceSize) throw new DealRejectedError('SIZE', `pieces of ${a.minPieceSize}..${a.maxPieceSize} bytes only`)
-    if (p.storagePricePerEpoch < askPricePerEpoch(this.askFields(), p.pieceSize)) throw new DealRejectedError('PRICE', `the price is below the ask (${askPricePerEpoch(this.askFields(), p.pieceSize)} attoFIL per epoch)`)
-    if (p.providerCollateral > askCollateral(this.askFields(), p.pieceSize)) throw new DealRejectedError('PRICE', 'the proposal asks for more collateral than the ask offers')
+    if (p.storagePricePerEpoch < askPricePerEpoch(a, p.pieceSize)) throw new DealRejectedError('PRICE', `the price is below the ask (${askPricePerEpoch(a, p.pieceSize)} attoFIL per epoch)`)
+    if (p.providerCollateral > askCollateral(a, p.pieceSize)) throw new DealRejectedError('PRICE', 'the proposal asks for more collateral than the ask offers')
     const P = this.init.chain.genesis.state.market.provingPeriod
     const head = this.init.chain.head().header.height
     if (p.startEpoch < head + MIN_START_DELAY || p.startEpoch % P !== 0 || (p.endEpoch - p.startEpoch) % P !== 0) {
@@ -156,11 +156,6 @@ export class StorageProvider implements DealHandler {
     }
     this.log(`accepted ${proposalCid} (${req.payloadBytes} bytes, resuming at ${offset})`)
     return { offset, sink }
-  }
-
-  private askFields (): StorageAsk {
-    const a = this.init.ask
-    return { pricePerGiBEpoch: a.pricePerGiBEpoch, verifiedPricePerGiBEpoch: a.pricePerGiBEpoch, minPieceSize: a.minPieceSize, maxPieceSize: a.maxPieceSize, miner: this.address, timestamp: 0, expiry: 0, seqNo: 0, freeBytes: 0, collateralPerGiB: a.collateralPerGiB }
   }
 
   /** Every byte is in: the bytes must hash to the proposed piece before the provider commits on chain. */
@@ -269,7 +264,7 @@ export class StorageProvider implements DealHandler {
     }
   }
 
-  private async proveOne (d: StoredDeal, proposal: Parameters<typeof dealProofSet>[0], challengeHeader: CID, c: Epoch): Promise<void> {
+  private async proveOne (d: StoredDeal, proposal: DealProposal, challengeHeader: CID, c: Epoch): Promise<void> {
     const seed = challengeSeed(challengeHeader, c, d.dealId)
     const file = this.init.store.absolute(d.file)
     const proof = await provePossession(dealProofSet(proposal), () => fileChunks(file), seed, this.init.chain.genesis.state.market.challengesPerPeriod, this.init.hasher)
