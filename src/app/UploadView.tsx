@@ -85,7 +85,14 @@ function UploadCard ({ u }: { u: Upload }): React.JSX.Element {
       <Bar label="Packing (UnixFS → CAR)" value={u.packedBytes ?? 0} max={u.fileBytes} done={stageIndex > 0} />
       <Bar label="Hashing the piece (WASM pool)" value={u.hashedBytes ?? 0} max={u.carBytes ?? 1} done={stageIndex > 1} />
       {u.copyViews.map(c => (
-        <Bar key={c.provider} label={`Sending to ${c.provider}${c.dealId !== undefined ? ` · deal ${c.dealId} published` : ''}${c.error !== undefined ? ` · ${c.error.name}: ${c.error.message}` : ''}`} value={c.held} max={c.total} done={c.state === 'published'} failed={c.state === 'failed'} testid="send-progress" />
+        <div key={c.provider}>
+          <Bar label={`Sending to ${c.provider}${c.bytesPerSec !== undefined && c.state === 'sending' ? ` · ${mib(c.bytesPerSec)}/s measured` : ''}${c.dealId !== undefined ? ` · deal ${c.dealId} published` : ''}${c.error !== undefined ? ` · ${c.error.name}: ${c.error.message}` : ''}`} value={c.held} max={c.total} done={c.state === 'published'} failed={c.state === 'failed'} testid="send-progress" />
+          {c.lastReplan !== undefined && (
+            <div className="small muted" data-testid="replanned" data-replans={c.replans}>
+              Start moved to epoch {c.lastReplan.startEpoch} ({c.lastReplan.reason === 'slow' ? `the transfer measured ${mib(c.lastReplan.bytesPerSec)}/s, slower than planned` : 'the provider needed a later start'}; a new proposal for the same piece, no byte sent twice{c.replans !== undefined && c.replans > 1 ? `; ${c.replans} times` : ''})
+            </div>
+          )}
+        </div>
       ))}
       {u.pieceCid !== undefined && <div className="mono small muted">piece {u.pieceCid} · payload root {u.root}</div>}
       {u.stage === 'duplicate' && <div className="small">Already stored (same piece as an earlier upload): nothing was paid again.</div>}

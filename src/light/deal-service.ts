@@ -17,6 +17,7 @@ import type { WalletStore } from './wallet-store'
 import { WalletLockedError } from './wallet-store'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
+import { sendCopy } from './copy-sender'
 import { writeUnixfsCar } from './unixfs-car'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
 import { describeDeal, describeProof, describeUpload, type DealsView, type DealView, type ProviderView, type ProofDetail } from './deal-views'
@@ -66,8 +67,6 @@ async function withUploadLock (id: string, fn: () => Promise<void>): Promise<voi
 }
 
 const READ_CHUNK = 1 << 20
-const BUSY_RETRIES = 24
-const BUSY_RETRY_MS = 5000
 
 export async function createDealService (init: DealServiceInit): Promise<DealService> {
   const { client: lc, keystore } = init
@@ -192,7 +191,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     if (quotes.length === 0 && failures.length > 0) throw new Error(`no provider answered: ${failures.map(f => `${f.provider.address}: ${f.error.message}`).join('; ')}`)
     const planInit = {
       pieceCid: CID.parse(u.pieceCid!), paddedBytes: u.paddedBytes!, payloadBytes: u.carBytes!, label: u.root!, copies: u.copies,
-      periods: u.periods, chosen: u.chosen, faults: faultsOf(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
+      periods: u.periods, chosen: u.chosen, faults: faultsOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
     }
     const first = sc.plan(quotes, planInit)
     // escrow before any byte moves: a wallet that cannot pay is told so here
@@ -212,9 +211,16 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     return next
   }
 
+  /** The rate this tab measured on its earlier transfers (median), so the next plan starts from it. */
+  const knownBytesPerSec = (): number | undefined => {
+    const rates = [...uploads.values()].flatMap(o => o.proposals ?? []).map(c => c.bytesPerSec).filter((r): r is number => r !== undefined && r > 0).sort((a, b) => a - b)
+    return rates.length === 0 ? undefined : rates[Math.floor(rates.length / 2)]
+  }
+
   const send = async (u: UploadRecord): Promise<void> => {
     const blob = await init.staging.open(u.staging)
-    // sending needs no key (the proposals are signed): a reopened tab resumes with its wallet still locked
+    // sending needs no key (the proposals are signed): a reopened tab resumes with its wallet still locked;
+    // only a re-plan (a later start) needs the key again, and waits for it
     const sc = new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, parseAddress(u.client).bytes), null)
     const update = async (i: number, patch: Partial<CopyRecord>, persist: boolean): Promise<void> => {
       const cur = uploads.get(u.id)!
@@ -223,29 +229,37 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       if (persist) await save(next)
       else { uploads.set(u.id, next); changed() }
     }
+    let locked: Error | undefined
     await Promise.all(u.proposals!.map(async (copy, i) => {
       if (copy.state !== 'sending') return
-      const signed = decodeClientDealProposal(copy.signed)
       try {
         if (blob === null) throw new Error('the staged CAR is gone: the transfer cannot resume')
         const target = { address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }
-        const attempt = async (): Promise<Awaited<ReturnType<typeof sc.transfer>>> => await sc.transfer(target, signed, u.carBytes!, (offset) => blobChunks(blob, offset), {
-          onProgress: (held) => { void update(i, { held }, false) }
-        })
-        // BUSY: the provider is still finishing an earlier stream for this proposal (this tab's, before it
-        // closed): its answer will be the published deal, so ask again shortly
-        let r: Awaited<ReturnType<typeof sc.transfer>> | undefined
-        for (let tries = 0; r === undefined; tries++) {
-          try { r = await attempt() } catch (err) {
-            if ((err as { code?: string }).code !== 'BUSY' || tries >= BUSY_RETRIES) throw err
-            await new Promise(resolve => setTimeout(resolve, BUSY_RETRY_MS))
+        const r = await sendCopy({
+          proposal: decodeClientDealProposal(copy.signed),
+          payloadBytes: u.carBytes!,
+          transfer: async (signed, opts) => await sc.transfer(target, signed, u.carBytes!, (offset) => blobChunks(blob, offset), opts),
+          sign: async (p) => keystore.signProposal(p),
+          head: () => lc.sync.head.header.height,
+          nowMs: () => Date.now(),
+          sleep: async (ms) => { await new Promise(resolve => setTimeout(resolve, ms)) },
+          blockDelaySecs: lc.genesis.state.blockDelaySecs,
+          provingPeriod: params.provingPeriod,
+          knownBytesPerSec: knownBytesPerSec(),
+          onProgress: (held, bytesPerSec) => { void update(i, { held, ...(bytesPerSec === null ? {} : { bytesPerSec }) }, false) },
+          onReplan: async (re) => {
+            const cur = uploads.get(u.id)!.proposals![i]!
+            await update(i, { signed: encodeClientDealProposal(re.proposal), replans: (cur.replans ?? 0) + 1, lastReplan: { reason: re.reason, startEpoch: re.proposal.proposal.startEpoch, bytesPerSec: re.bytesPerSec, held: re.held } }, true)
           }
-        }
+        })
         await update(i, { state: 'published', held: u.carBytes!, dealId: r.dealId, message: r.message, confirmed: r.confirmed }, true)
       } catch (err) {
+        // a re-plan that needs the locked wallet: the copy stays 'sending' (its bytes staged on both sides)
+        if ((err as Error).name === 'WalletLockedError') { locked = err as Error; await update(i, {}, true); return }
         await update(i, { state: 'failed', error: toWireError(err) }, true)
       }
     }))
+    if (locked !== undefined) { await save({ ...uploads.get(u.id)!, waiting: `a copy needs a later start, signed by your key: ${locked.message}` }); return }
     const done = uploads.get(u.id)!
     await init.staging.remove(u.staging)
     const published = done.proposals!.some(c => c.state === 'published')
@@ -367,7 +381,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   lc.onVerified(() => {
     if (++heads % 2 === 0) void refreshDeals()
     // uploads waiting for the wallet go on once it is unlocked
-    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && u.stage === 'proposing') { void save({ ...u, waiting: undefined }).then(async () => { await run(uploads.get(u.id)!) }) }
+    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && (u.stage === 'proposing' || u.stage === 'sending')) { void save({ ...u, waiting: undefined }).then(async () => { await run(uploads.get(u.id)!) }) }
   })
 
   const dealView = (dealId: number, upload: UploadRecord): DealView | null => {

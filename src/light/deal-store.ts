@@ -19,6 +19,11 @@ export interface CopyRecord {
   /** false: the provider said it published `dealId`, the chain has not shown it to us yet. */
   confirmed?: boolean
   error?: WireError
+  /** The transfer rate measured from the provider's acknowledgements (bytes a second). */
+  bytesPerSec?: number
+  /** Times the start was moved later (a newly signed proposal for the same piece), and the last one. */
+  replans?: number
+  lastReplan?: { reason: 'slow' | 'refused', startEpoch: number, bytesPerSec: number, held: number }
 }
 
 export interface UploadRecord {

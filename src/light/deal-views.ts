@@ -1,13 +1,26 @@
 // What the page is shown of uploads and deals: plain data (strings for amounts, so it crosses postMessage
 // and renders as is), built from verified deal records, this tab's verdicts and its upload records.
 import {
-  addressToString, dealStatus, challengeSeed, decodePossessionProof, truncatedNode, nobleNodeHasher,
+  addressToString, dealStatus, challengeSeed, decodeClientDealProposal, decodePossessionProof, truncatedNode, nobleNodeHasher,
   type DealRecord, type MarketParams, type WireError, type Epoch, type CID
 } from '../core'
 import { base16 } from 'multiformats/bases/base16'
 import type { UploadRecord, CopyRecord, Verdict } from './deal-store'
 
-export interface CopyView { provider: string, state: CopyRecord['state'], held: number, total: number, dealId?: number, error?: WireError }
+export interface CopyView {
+  provider: string
+  state: CopyRecord['state']
+  held: number
+  total: number
+  dealId?: number
+  error?: WireError
+  /** Measured from the provider's acknowledgements, bytes a second. */
+  bytesPerSec?: number
+  /** The proposal's start epoch now (moved later by each re-plan). */
+  startEpoch?: Epoch
+  replans?: number
+  lastReplan?: CopyRecord['lastReplan']
+}
 export interface UploadView extends Omit<UploadRecord, 'proposals'> { copyViews: CopyView[] }
 
 export interface PeriodView {
@@ -78,7 +91,17 @@ const LOSS = 0.01
 export function describeUpload ({ proposals, ...u }: UploadRecord): UploadView {
   return {
     ...u,
-    copyViews: (proposals ?? []).map(c => ({ provider: c.provider, state: c.state, held: c.held, total: u.carBytes ?? 0, ...(c.dealId === undefined ? {} : { dealId: c.dealId }), ...(c.error === undefined ? {} : { error: c.error }) }))
+    copyViews: (proposals ?? []).map(c => ({
+      provider: c.provider,
+      state: c.state,
+      held: c.held,
+      total: u.carBytes ?? 0,
+      startEpoch: decodeClientDealProposal(c.signed).proposal.startEpoch,
+      ...(c.dealId === undefined ? {} : { dealId: c.dealId }),
+      ...(c.error === undefined ? {} : { error: c.error }),
+      ...(c.bytesPerSec === undefined ? {} : { bytesPerSec: c.bytesPerSec }),
+      ...(c.replans === undefined ? {} : { replans: c.replans, lastReplan: c.lastReplan })
+    }))
   }
 }
 

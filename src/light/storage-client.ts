@@ -7,7 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import {
   parseAddress, bytesEqual, verifyStorageAsk, dealProposalCid, chooseProviders, askCollateral, dealStorageFee, InsufficientFundsError,
-  MarketMethod, STORAGE_MARKET_ADDRESS, ExitCode, formatFil, addressToString,
+  MarketMethod, STORAGE_MARKET_ADDRESS, ExitCode, formatFil, addressToString, planStartEpoch, FIRST_GUESS_BYTES_PER_SEC,
   type ClientDealProposal, type DealProposal, type EscrowEntry, type MinerInfo, type MarketParams, type StorageAsk,
   type ProviderChoice, type AttoFil, type Epoch, type CID, type DealRecord
 } from '../core'
@@ -52,10 +52,6 @@ export class EscrowFailedError extends Error {
   override name = 'EscrowFailedError'
 }
 
-/** Bytes a second the start epoch allows for moving a payload: loopback measures ~140 MiB/s (npm run bench), a tenth of that leaves room for a slow link. */
-const PLANNING_BYTES_PER_SEC = 16 * 2 ** 20
-/** Epochs, on top of the transfer, for the provider to check the piece and get its publish message in. */
-const PUBLISH_MARGIN_EPOCHS = 15
 /** Gas the client keeps back for its own messages when checking it can pay. */
 const GAS_RESERVE: AttoFil = 10n ** 16n
 
@@ -74,6 +70,11 @@ export interface PlanInit {
   faults?: Map<string, number>
   /** The highest price per GiB per epoch the user saw and accepted; asks above it are not used. */
   maxPricePerGiBEpoch?: AttoFil
+  /**
+   * The upload rate this client measured before (bytes a second); without one, a first guess that the
+   * transfer re-checks against measured progress (src/light/copy-sender.ts re-plans a copy that falls behind).
+   */
+  bytesPerSec?: number
 }
 
 export interface DealPlan {
@@ -138,10 +139,11 @@ export class StorageClient {
       .filter(q => init.maxPricePerGiBEpoch === undefined || q.ask.pricePerGiBEpoch <= init.maxPricePerGiBEpoch)
       .map(q => ({ provider: q.address, ask: q.ask, faults: init.faults?.get(q.provider.address) ?? 0 }))
     const chosen: ProviderChoice[] = chooseProviders(candidates, init.paddedBytes, init.copies)
-    // the copies share one uplink
-    const transferEpochs = Math.ceil(init.payloadBytes * init.copies / PLANNING_BYTES_PER_SEC / this.chain.blockDelaySecs)
-    const earliest = this.chain.headHeight() + transferEpochs + PUBLISH_MARGIN_EPOCHS
-    const startEpoch = Math.ceil(earliest / P) * P
+    const startEpoch = planStartEpoch({
+      // the copies share one uplink
+      head: this.chain.headHeight(), remainingBytes: init.payloadBytes * init.copies, bytesPerSec: init.bytesPerSec ?? FIRST_GUESS_BYTES_PER_SEC,
+      blockDelaySecs: this.chain.blockDelaySecs, provingPeriod: P
+    })
     const proposals = chosen.map(c => {
       const q = quotes.find(q => bytesEqual(q.address, c.provider))!
       const proposal: DealProposal = {
