@@ -9,7 +9,7 @@ import { Protocol, bytesEqual, isKeyAddress } from './address'
 import { invokeMarket, runMarketCron, ActorError, ActorExit, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
-import { ExitCode, storeReceipts, type BlockMessages, type MessageReceipt } from './block-messages'
+import { ExitCode, storeReceipts, checkBlockGasLimit, type BlockMessages, type MessageReceipt } from './block-messages'
 import { MessageSignatureError } from './errors'
 import type { AttoFil, GasUnits } from './units'
 import type { GenesisState } from './genesis'
@@ -105,11 +105,13 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
 }
 
 /**
- * Checks a block's message signatures (each secp signature; the BLS ones through the block's aggregate),
- * then applies its messages in execution order, then the epoch's cron. A bad signature rejects the whole
- * block.
+ * Checks a block's gas limit (BlockGasLimitError) and message signatures (each secp signature; the BLS
+ * ones through the block's aggregate), then applies its messages in execution order, then the epoch's
+ * cron. A block over the gas limit or with a bad signature is rejected whole. The gas check comes first:
+ * it costs a sum, the signatures cost pairings.
  */
 export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMessages, blsAggregate: Signature | null): { root: CID, receipts: MessageReceipt[], receiptsRoot: CID } {
+  checkBlockGasLimit(msgs)
   checkBlockSignatures(msgs, blsAggregate)
   const receipts: MessageReceipt[] = []
   for (const m of [...msgs.bls, ...msgs.secp.map(sm => sm.message)]) {

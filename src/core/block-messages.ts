@@ -9,9 +9,10 @@ import { buildAmt, amtValues, readAmtRoot, amtGet } from './amt'
 import { mustGet, ProofBlockStore, RecordingGetter, type BlockGetter, type BlockStore } from './block-store'
 import { MalformedStateError } from './hamt'
 import {
-  encodeMessage, encodeSignedMessage, decodeMessage, decodeSignedMessage, messageCid, signedMessageCid,
+  encodeMessage, encodeSignedMessage, decodeMessage, decodeSignedMessage, messageCid, signedMessageCid, BLOCK_GAS_LIMIT,
   type Message, type SignedMessage
 } from './message'
+import { BlockGasLimitError } from './errors'
 import type { GasUnits } from './units'
 
 /** Filecoin exit codes a transfer can end with (go-state-types/exitcode). */
@@ -68,12 +69,37 @@ const asCids = (values: unknown[]): CID[] => values.map(v => {
   return cid
 })
 
-/** Reads back a block's messages, checking that each one hashes to the CID the AMT lists. */
+/** The sum of the GasLimit of every message in a block: what the block gas limit bounds. */
+export function blockGasLimit (msgs: BlockMessages): number {
+  let sum = 0
+  for (const m of msgs.bls) sum += m.gasLimit
+  for (const sm of msgs.secp) sum += sm.message.gasLimit
+  return sum
+}
+
+/**
+ * Lotus's checkBlockMessages: the GasLimits of a block's messages may add up to at most BlockGasLimit,
+ * so a block costs a bounded time to execute whatever its messages are. GasLimit, not gas used, is what
+ * counts: it is known before anything runs. Each limit is at most BLOCK_GAS_LIMIT (validateMessageFields)
+ * and a block loads at most a few thousand messages, so the sum stays far inside a safe integer.
+ */
+export function checkBlockGasLimit (msgs: BlockMessages): void {
+  const sum = blockGasLimit(msgs)
+  if (sum > BLOCK_GAS_LIMIT) throw new BlockGasLimitError(sum, BLOCK_GAS_LIMIT)
+}
+
+/**
+ * Reads back a block's messages, checking that each one hashes to the CID the AMT lists and that together
+ * they fit the block gas limit (BlockGasLimitError): every reader of a block's messages, the node executing
+ * it and the light client showing it, refuses a block over the limit.
+ */
 export function loadBlockMessages (store: BlockGetter, txMeta: CID): BlockMessages {
   const meta = readTxMeta(store, txMeta)
   const bls = asCids(amtValues(store, meta.blsRoot, 'v0')).map(c => decodeMessage(mustGet(store, c)))
   const secp = asCids(amtValues(store, meta.secpRoot, 'v0')).map(c => decodeSignedMessage(mustGet(store, c)))
-  return { bls, secp }
+  const msgs = { bls, secp }
+  checkBlockGasLimit(msgs)
+  return msgs
 }
 
 /** Message counts from the two AMT roots alone (three small blocks, no message bodies). */

@@ -147,3 +147,16 @@ export class InsufficientFundsError extends MessageRejectedError {
     super('FUNDS', `needs ${needed} attoFIL, sender has ${balance}`)
   }
 }
+
+/**
+ * A block whose messages together ask for more gas than a block may hold (Lotus's checkBlockMessages:
+ * "block gas limit exceeded"; build.BlockGasLimit). The whole block is invalid, whatever its messages do.
+ */
+export class BlockGasLimitError extends Error {
+  static override name = 'BlockGasLimitError'
+  override name = 'BlockGasLimitError'
+  readonly code = 'BLOCK_GAS_LIMIT'
+  constructor (readonly gasLimit: number, readonly limit: number) {
+    super(`block gas limit exceeded: its messages ask for ${gasLimit} gas, a block holds ${limit}`)
+  }
+}
