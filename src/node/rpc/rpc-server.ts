@@ -1,6 +1,7 @@
 // Lotus-compatible JSON-RPC 2.0 over HTTP POST and WebSocket at /rpc/v1 and /rpc/v0: Filecoin tools call
 // the node with Lotus's method names and JSON, and this translates to and from an RpcBackend.
 import http from 'node:http'
+import type { Duplex } from 'node:stream'
 import { WebSocketServer, WebSocket, type RawData } from 'ws'
 import { PortInUseError } from '../app-server'
 import type { RpcBackend } from './backend'
@@ -16,13 +17,48 @@ export const RpcErrorCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
+  /** EIP-1474's "limit exceeded" (in JSON-RPC's server-error range): the connection's queue is full; try later. */
+  LimitExceeded: -32005,
   HandlerError: 1
 } as const
+
+/** WebSocket close codes (RFC 6455 §7.4.1) the server uses, with the reason text sent beside them. */
+export const WsCloseCode = {
+  /** 1008 policy violation: replies stayed unread (see SOCKET_STALL_MS). */
+  NotReading: 1008
+} as const
+export const WS_NOT_READING_REASON = 'replies not read: the client stopped reading its socket'
 
 
 /** Lotus allows 100 MiB; Coffer's largest request is a 32 KiB message, so 1 MiB leaves room for batches. */
 export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_BATCH = 100
+
+// Flood limits (issue 9, defect 7). One socket sending 300 batches of 100 state proofs at once had them all run
+// back-to-back as microtasks (a 12 s block gap), and one that never read its replies grew the node by 600 MB.
+/**
+ * Calls of one client (a WebSocket, or one HTTP request) running at once. Most finish within their turn; the
+ * ones that wait (StateWaitMsg) hold a slot while they wait, so a client cannot park unbounded work either.
+ */
+export const MAX_CALLS_RUNNING_PER_CLIENT = 64
+/**
+ * Calls one WebSocket may have waiting to start (ten full batches). At this depth the server stops reading the
+ * socket (TCP pushes back on the sender); requests already read beyond it are answered with LimitExceeded.
+ */
+export const MAX_QUEUED_CALLS_PER_SOCKET = 10 * MAX_BATCH
+/** Calls all HTTP requests together may have admitted (waiting or running); a POST beyond it gets 503. */
+export const MAX_HTTP_CALLS = 10 * MAX_BATCH
+/**
+ * Reply bytes buffered for a socket (ws `bufferedAmount`) above which no more of its calls start and it is no
+ * longer read, until the kernel has taken them all ('drain'). Bounds what one socket can make the node hold.
+ */
+export const SOCKET_BUFFER_HIGH = 1024 * 1024
+/**
+ * How long replies may sit above SOCKET_BUFFER_HIGH with not one byte taken before the socket is closed: the
+ * write-deadline Go WebSocket servers use (gorilla's SetWriteDeadline), measured on progress so a slow reader
+ * that does read is kept. A consumer that reads nothing in 10 s is not waiting on a slow machine.
+ */
+export const SOCKET_STALL_MS = 10_000
 
 export interface RpcServerInit {
   backend: RpcBackend
@@ -67,31 +103,152 @@ const BUILTIN_ERRORS = new Set(['Error', 'TypeError', 'RangeError', 'ReferenceEr
 const isDomainError = (err: unknown): boolean => err instanceof Error && !BUILTIN_ERRORS.has(err.name)
 
 
+/** A refused call: the client's queue is full. Travels as JSON-RPC LimitExceeded. */
+export class RpcLimitError extends Error {
+  static override name = 'RpcLimitError'
+  override name = 'RpcLimitError'
+  readonly code = 'LIMIT'
+}
+
+/** The client went away before its call started: nobody will read the answer. */
+class CallDroppedError extends Error {
+  static override name = 'CallDroppedError'
+  override name = 'CallDroppedError'
+}
+
+/**
+ * One client's calls (a WebSocket, or one HTTP request): a FIFO of calls not yet started, a count of those
+ * running, and `blocked` while its replies are backed up. The CallScheduler starts them.
+ */
+class Lane {
+  private readonly waiting: Array<{ start: () => void, drop: (err: Error) => void }> = []
+  running = 0
+  blocked = false
+  closed = false
+  /** Called whenever `queued` changes (the WebSocket pauses and resumes reading on it). */
+  onChange: () => void = () => {}
+
+  constructor (private readonly scheduler: CallScheduler) {}
+
+  get queued (): number { return this.waiting.length }
+  ready (): boolean { return !this.blocked && !this.closed && this.waiting.length > 0 && this.running < MAX_CALLS_RUNNING_PER_CLIENT }
+
+  run<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new CallDroppedError('the client is gone'))
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({
+        start: () => {
+          this.running++
+          fn().then(resolve, reject).finally(() => {
+            this.running--
+            this.scheduler.wake()
+          })
+        },
+        drop: reject
+      })
+      this.scheduler.wake()
+    })
+  }
+
+  /** Starts the oldest waiting call (the scheduler checked `ready()`). */
+  startNext (): void {
+    this.waiting.shift()!.start()
+    this.onChange()
+  }
+
+  unblock (): void {
+    this.blocked = false
+    this.scheduler.wake()
+  }
+
+  /** The client is gone: calls not started are dropped (their replies would go nowhere). */
+  close (): void {
+    this.closed = true
+    for (const w of this.waiting.splice(0)) w.drop(new CallDroppedError('the client is gone'))
+    this.scheduler.remove(this)
+  }
+}
+
+/**
+ * Starts calls one per event-loop turn (setImmediate), taking lanes in turn. A handler's synchronous work and
+ * its microtasks (a state proof is all of that: the store is in memory) finish inside its turn, so between any
+ * two calls timers (the block producer) and I/O (libp2p, other sockets) get their turn; and a client with
+ * thousands queued waits behind one call of each other client, not behind all of them.
+ */
+class CallScheduler {
+  private readonly lanes: Lane[] = []
+  private next = 0
+  private scheduled = false
+
+  lane (): Lane {
+    const lane = new Lane(this)
+    this.lanes.push(lane)
+    return lane
+  }
+
+  remove (lane: Lane): void {
+    const i = this.lanes.indexOf(lane)
+    if (i < 0) return
+    this.lanes.splice(i, 1)
+    if (this.next > i) this.next--
+  }
+
+  wake (): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => { this.turn() })
+  }
+
+  private turn (): void {
+    this.scheduled = false
+    const n = this.lanes.length
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n
+      const lane = this.lanes[i]!
+      if (!lane.ready()) continue
+      this.next = (i + 1) % n
+      lane.startNext()
+      break
+    }
+    if (this.lanes.some(l => l.ready())) this.wake()
+  }
+}
+
+
 class Dispatcher {
   private readonly table: Map<string, Method>
   constructor (backend: RpcBackend, private readonly log: (line: string) => void) {
     this.table = methods(backend)
   }
 
-  /** A request body (single or batch) to the text to send back, or undefined when only notifications came. */
-  async handleText (text: string | null, ctx: CallContext): Promise<string | undefined> {
-    if (text === null) return JSON.stringify(errorResponse(null, { code: RpcErrorCode.ParseError, message: 'parse error: request is not UTF-8 text' }))
+  /**
+   * A request body read: either the answer already (a parse error, an empty or oversized batch) or the
+   * requests to run. Parsing is cheap next to running, so it happens as a message arrives.
+   */
+  parse (text: string | null): Parsed {
+    if (text === null) return { answer: JSON.stringify(errorResponse(null, { code: RpcErrorCode.ParseError, message: 'parse error: request is not UTF-8 text' })) }
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
     } catch (err) {
-      return JSON.stringify(errorResponse(null, { code: RpcErrorCode.ParseError, message: `parse error: ${(err as Error).message}` }))
+      return { answer: JSON.stringify(errorResponse(null, { code: RpcErrorCode.ParseError, message: `parse error: ${(err as Error).message}` })) }
     }
-    if (!Array.isArray(parsed)) return await this.handleOne(parsed, ctx)
-    if (parsed.length === 0) return JSON.stringify(errorResponse(null, { code: RpcErrorCode.InvalidRequest, message: 'empty batch' }))
+    if (!Array.isArray(parsed)) return { requests: [parsed], batch: false }
+    if (parsed.length === 0) return { answer: JSON.stringify(errorResponse(null, { code: RpcErrorCode.InvalidRequest, message: 'empty batch' })) }
     if (parsed.length > MAX_BATCH) {
-      return JSON.stringify(errorResponse(null, { code: RpcErrorCode.InvalidRequest, message: `batch of ${parsed.length} requests exceeds ${MAX_BATCH}` }))
+      return { answer: JSON.stringify(errorResponse(null, { code: RpcErrorCode.InvalidRequest, message: `batch of ${parsed.length} requests exceeds ${MAX_BATCH}` })) }
     }
-    const out = (await Promise.all(parsed.map(async r => await this.handleOne(r, ctx)))).filter((r): r is string => r !== undefined)
+    return { requests: parsed, batch: true }
+  }
+
+  /** Runs parsed requests on `lane` (or refuses each with `refusal`): the text to send back, or undefined for notifications only. */
+  async run (p: Extract<Parsed, { requests: unknown[] }>, ctx: CallContext, lane: Lane, refusal?: RpcLimitError): Promise<string | undefined> {
+    const out = (await Promise.all(p.requests.map(async r => await this.handleOne(r, ctx, lane, refusal)))).filter((r): r is string => r !== undefined)
+    if (!p.batch) return out[0]
     return out.length === 0 ? undefined : `[${out.join(',')}]`
   }
 
-  private async handleOne (req: unknown, ctx: CallContext): Promise<string | undefined> {
+  private async handleOne (req: unknown, ctx: CallContext, lane: Lane, refusal?: RpcLimitError): Promise<string | undefined> {
     const invalid = (id: Id, message: string): string => JSON.stringify(errorResponse(id, { code: RpcErrorCode.InvalidRequest, message }))
     if (typeof req !== 'object' || req === null || Array.isArray(req)) return invalid(null, 'a request must be an object')
     const r = req as Record<string, unknown>
@@ -123,10 +280,12 @@ class Dispatcher {
       const expected = method.minParams === method.maxParams ? `${method.minParams}` : `${method.minParams}..${method.maxParams}`
       return reply(errorResponse(replyId, { code: RpcErrorCode.InvalidParams, message: `wrong param count (method '${r.method}'): ${params.length}, expected ${expected}` }))
     }
+    if (refusal !== undefined) return reply(errorResponse(replyId, { code: RpcErrorCode.LimitExceeded, message: refusal.message, data: errorData(refusal) }))
     try {
-      const result = await method.run(params, ctx)
+      const result = await lane.run(async () => await method.run(params, ctx))
       return reply({ jsonrpc: '2.0', id: replyId, result: result ?? null })
     } catch (err) {
+      if (err instanceof CallDroppedError) return undefined
       const message = err instanceof Error ? err.message : String(err)
       if (isParamsError(err)) return reply(errorResponse(replyId, { code: RpcErrorCode.InvalidParams, message, data: errorData(err) }))
       if (!isDomainError(err)) this.log(`rpc ${r.method}: ${err instanceof Error ? (err.stack ?? message) : message}`)
@@ -134,6 +293,8 @@ class Dispatcher {
     }
   }
 }
+
+type Parsed = { answer: string } | { requests: unknown[], batch: boolean }
 
 function errorResponse (id: Id, error: JsonRpcErrorObject): object {
   return { jsonrpc: '2.0', id, error }
@@ -179,7 +340,10 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
   const wantedPort = init.port ?? 1234
   const log = init.log ?? (() => {})
   const dispatcher = new Dispatcher(init.backend, log)
+  const scheduler = new CallScheduler()
   const running = new Set<AbortController>()
+  /** Calls admitted from HTTP requests, waiting or running (MAX_HTTP_CALLS bounds it). */
+  let httpCalls = 0
 
   const tooLarge = (res: http.ServerResponse): void => {
     res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' })
@@ -219,16 +383,35 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
     const body = await readBody(req, MAX_BODY_BYTES)
     if (!body.ok) { tooLarge(res); return }
 
+    const parsed = dispatcher.parse(requestText(body.bytes))
+    if ('answer' in parsed) { res.writeHead(200, { 'Content-Type': 'application/json' }).end(parsed.answer); return }
+    const calls = parsed.requests.length
+    if (httpCalls + calls > MAX_HTTP_CALLS) {
+      // refused whole and before any work: 503 with Retry-After is what an HTTP client (and a proxy) knows to retry
+      const refusal = new RpcLimitError(`server busy: ${httpCalls} HTTP calls are already waiting or running (limit ${MAX_HTTP_CALLS})`)
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' })
+      res.end(JSON.stringify(errorResponse(null, { code: RpcErrorCode.LimitExceeded, message: refusal.message, data: errorData(refusal) })))
+      return
+    }
+    httpCalls += calls
     const controller = new AbortController()
     running.add(controller)
+    // each request is a lane of its own: a 100-call batch waits its turn beside the others, it does not run first
+    const lane = scheduler.lane()
     // 'close' before the response ended means the client hung up: a StateWaitMsg stops waiting
-    res.on('close', () => { if (!res.writableEnded) controller.abort(new RequestAbortedError('the HTTP client disconnected')) })
+    res.on('close', () => {
+      if (res.writableEnded) return
+      controller.abort(new RequestAbortedError('the HTTP client disconnected'))
+      lane.close()
+    })
     try {
-      const out = await dispatcher.handleText(requestText(body.bytes), { signal: controller.signal, api })
+      const out = await dispatcher.run(parsed, { signal: controller.signal, api }, lane)
       if (res.destroyed) return
       if (out === undefined) res.writeHead(204).end()
       else res.writeHead(200, { 'Content-Type': 'application/json' }).end(out)
     } finally {
+      httpCalls -= calls
+      lane.close()
       running.delete(controller)
     }
   }
@@ -252,23 +435,78 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const controller = new AbortController()
-      running.add(controller)
-      ws.on('close', () => {
-        controller.abort(new RequestAbortedError('the WebSocket closed'))
-        running.delete(controller)
-      })
-      ws.on('error', (err) => log(`rpc ws: ${err.message}`))
-      ws.on('message', (data: RawData) => {
-        const text = requestText(data)
-        // each message is answered when it completes, so a StateWaitMsg does not hold up later calls
-        dispatcher.handleText(text, { signal: controller.signal, api }).then(out => {
-          if (out !== undefined && ws.readyState === WebSocket.OPEN) ws.send(out)
-        }).catch((err: Error) => log(`rpc ws: ${err.stack ?? err.message}`))
-      })
-    })
+    wss.handleUpgrade(req, socket, head, (ws) => { serveSocket(ws, socket, api) })
   })
+
+  /**
+   * One WebSocket: its calls run on a lane of their own, answered each as it completes (a StateWaitMsg does not
+   * hold up later calls). The socket is not read while ten batches wait to start or while a megabyte of replies
+   * is unsent, and is closed (1008) when those replies stay untaken for SOCKET_STALL_MS.
+   */
+  const serveSocket = (ws: WebSocket, socket: Duplex, api: ApiVersion): void => {
+    const controller = new AbortController()
+    running.add(controller)
+    const lane = scheduler.lane()
+    let stallTimer: ReturnType<typeof setTimeout> | undefined
+    const peer = `${(socket as { remoteAddress?: string }).remoteAddress ?? '?'}:${(socket as { remotePort?: number }).remotePort ?? '?'}`
+
+    const updateReading = (): void => {
+      if (ws.readyState !== WebSocket.OPEN) return
+      // stop once another full batch would not fit, read again at half: a pipelining client is paced by TCP,
+      // and refused only for what was already read when reading stopped
+      const full = lane.queued + MAX_BATCH > MAX_QUEUED_CALLS_PER_SOCKET || (ws.isPaused && lane.queued > MAX_QUEUED_CALLS_PER_SOCKET / 2)
+      if (lane.blocked || full) { if (!ws.isPaused) ws.pause() } else if (ws.isPaused) ws.resume()
+    }
+    lane.onChange = updateReading
+
+    const onDrain = (): void => {
+      clearTimeout(stallTimer)
+      stallTimer = undefined
+      lane.unblock()
+      updateReading()
+    }
+    const watchStall = (taken: number): void => {
+      stallTimer = setTimeout(() => {
+        const buffered = ws.bufferedAmount
+        if (buffered < taken) { watchStall(buffered); return } // it reads, slowly: keep it
+        log(`rpc ws ${peer}: closed (${WsCloseCode.NotReading}): ${buffered} bytes of replies untaken for ${SOCKET_STALL_MS} ms`)
+        ws.close(WsCloseCode.NotReading, WS_NOT_READING_REASON)
+        // the close frame sits behind the unread bytes, so it may never leave: drop the connection soon after
+        setTimeout(() => ws.terminate(), 1000).unref()
+      }, SOCKET_STALL_MS)
+      stallTimer.unref()
+    }
+    const send = (out: string): void => {
+      if (ws.readyState !== WebSocket.OPEN) return
+      ws.send(out)
+      if (lane.blocked || ws.bufferedAmount <= SOCKET_BUFFER_HIGH) return
+      lane.blocked = true
+      updateReading()
+      socket.once('drain', onDrain)
+      watchStall(ws.bufferedAmount)
+    }
+
+    ws.on('close', () => {
+      controller.abort(new RequestAbortedError('the WebSocket closed'))
+      running.delete(controller)
+      clearTimeout(stallTimer)
+      socket.off('drain', onDrain)
+      lane.close()
+    })
+    ws.on('error', (err) => log(`rpc ws: ${err.message}`))
+    ws.on('message', (data: RawData) => {
+      const parsed = dispatcher.parse(requestText(data))
+      if ('answer' in parsed) { send(parsed.answer); return }
+      // reading has stopped at MAX_QUEUED_CALLS_PER_SOCKET, but messages already read past it still arrive
+      const refusal = lane.queued + parsed.requests.length > MAX_QUEUED_CALLS_PER_SOCKET
+        ? new RpcLimitError(`limit exceeded: ${lane.queued} calls are already waiting on this connection (limit ${MAX_QUEUED_CALLS_PER_SOCKET})`)
+        : undefined
+      dispatcher.run(parsed, { signal: controller.signal, api }, lane, refusal).then(out => {
+        if (out !== undefined) send(out)
+      }).catch((err: Error) => log(`rpc ws: ${err.stack ?? err.message}`))
+      updateReading()
+    })
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(wantedPort) : err))
