@@ -1,13 +1,17 @@
 // The light client service: opens the chain store for the bootstrap's genesis, dials the bootstrap peers
-// over libp2p WebSockets, follows hello and header gossip, and reports a status snapshot on every change.
+// over libp2p WebSockets, follows hello and header gossip (checked before it is taken or relayed), notices
+// when no new head has come for several block times and asks its peers for their heads again, and reports
+// a status snapshot on every change.
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  addressToString, blocksTopic, decodeBlockMsg, toWireError, EXCHANGE_OPT_HEADERS,
+  addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS,
   type SealedHeader
 } from '../core'
 import { createCofferLibp2p, genesisOf, requestChain, runHello, type BootstrapDocument, type CofferLibp2p } from '../net'
+import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
 import { createStateClient, type StateClient } from './state-client'
 import { openHeaderStore, type HeaderStore } from './header-store'
@@ -21,6 +25,11 @@ export interface LightClientInit {
   /** How often to redial when no peer is connected. */
   redialMs?: number
   statusIntervalMs?: number
+  /**
+   * How long without a new verified head, while peers are connected, before the client says 'stalled' and
+   * asks its peers for their heads. Default: STALL_BLOCK_TIMES block times of the genesis's block delay.
+   */
+  stallAfterMs?: number
 }
 
 export interface LightClient {
@@ -37,6 +46,14 @@ export interface LightClient {
 
 const RECENT = 20
 const DIAL_TIMEOUT_MS = 5_000
+/**
+ * Block times without a new head before the client calls itself stalled. One producer signs every epoch,
+ * so even two missed heads in a row means gossip is not reaching us; five leaves room for a producer held
+ * up for a couple of epochs (issue 9 saw 3 s gaps under floods) without reconnecting for nothing.
+ */
+export const STALL_BLOCK_TIMES = 5
+/** Longest wait between head probes, in stall windows, while the peers' heads show nothing newer. */
+const MAX_PROBE_BACKOFF = 8
 
 export function summarize (h: SealedHeader): HeaderSummary {
   let miner: string
@@ -52,6 +69,7 @@ export function summarize (h: SealedHeader): HeaderSummary {
 }
 
 const isLoopback = (addr: string): boolean => /\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/.test(addr)
+const peerIdOfAddr = (addr: string): string | undefined => /\/p2p\/([^/]+)$/.exec(addr)?.[1]
 
 export async function startLightClient (init: LightClientInit): Promise<LightClient> {
   const nowMs = init.nowMs ?? (() => Date.now())
@@ -70,15 +88,22 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let dialed = false
   let stopped = false
 
-  const libp2p = await createCofferLibp2p({ allowLoopbackDials: init.bootstrap.peers.every(isLoopback) })
+  const libp2p = await createCofferLibp2p({
+    allowLoopbackDials: init.bootstrap.peers.every(isLoopback),
+    network: genesis.state.network,
+    // the nodes we bootstrap from are the ones we chose; a few bad messages they forwarded must not get
+    // them pruned or graylisted by our gossipsub (Lotus scores its bootstrappers the same way)
+    trustedPeers: init.bootstrap.peers.map(peerIdOfAddr).filter((p): p is string => p !== undefined)
+  })
   const verifiedListeners: Array<(head: SealedHeader) => void> = []
   const messageCounts = new Map<string, number>()
 
   const peerOf = (id: string): PeerId => peerIdFromString(id)
-  const reject = (peer: string, err: Error): void => {
+  /** Shows why `peer`'s data was refused; hangs up on it unless it only relayed what someone else wrote. */
+  const reject = (peer: string, err: Error, hangUp = true): void => {
     const wire = toWireError(err)
     lastRejection = { peer, name: wire.name, code: wire.code ?? wire.name, message: wire.message, height: (err as { height?: number }).height, atMs: nowMs() }
-    libp2p.hangUp(peerOf(peer)).catch(() => {})
+    if (hangUp) libp2p.hangUp(peerOf(peer)).catch(() => {})
     scheduleStatus()
   }
 
@@ -94,6 +119,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     },
     onAppend: (headers) => {
       firstVerifiedAtMs ??= nowMs()
+      lastNewHeadAtMs = nowMs()
+      fruitlessProbes = 0
       recent = [...headers.slice(-RECENT).reverse().map(summarize), ...recent].slice(0, RECENT)
       void countMessages(headers.slice(-RECENT))
       const top = headers[headers.length - 1]
@@ -126,6 +153,18 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     scheduleStatus()
   }
 
+  // Stall watch. Gossip can stop reaching us while the connection stays up (a node's peer score left us
+  // out, a lost subscription): then nothing else would ever tell us the chain moved on.
+  const blockDelayMs = genesis.state.blockDelaySecs * 1000
+  const stallAfterMs = init.stallAfterMs ?? STALL_BLOCK_TIMES * blockDelayMs
+  let lastNewHeadAtMs = startedAtMs
+  let fruitlessProbes = 0
+  let nextProbeAtMs = 0
+  let probing = false
+  let stalled = false
+  /** No new head for the stall window while connected (or while reconnecting to ask for heads). */
+  const isStalled = (): boolean => probing || (nodeConnections().length > 0 && sync.backlog === null && nowMs() - lastNewHeadAtMs > stallAfterMs)
+
   const status = (): LightClientStatus => {
     const peers = nodeConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
     const backlogBig = sync.backlog !== null && sync.backlog.total > 1
@@ -135,7 +174,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       provingPeriod: genesis.state.market.provingPeriod,
       genesisCid: genesis.header.cid.toString(),
       bootstrapSource: init.bootstrapSource,
-      syncState: peers.length === 0 && dialed ? 'offline' : (peers.length === 0 || backlogBig || behind ? 'syncing' : 'synced'),
+      syncState: peers.length === 0 && dialed && !probing
+        ? 'offline'
+        : isStalled() ? 'stalled' : (peers.length === 0 || backlogBig || behind ? 'syncing' : 'synced'),
+      lastNewHeadAtMs,
       peers,
       verifiedHeight: sync.head.header.height,
       headCid: sync.head.cid.toString(),
@@ -167,18 +209,31 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     clockNs: () => BigInt(nowMs()) * 1_000_000n
   })
 
+  // Header gossip is judged before it is taken or relayed (issue 9). The peer that handed a message over
+  // is often only a relay: a refusal is scored on it by gossipsub (Reject), but we hang up only on the
+  // author, whom gossipsub's StrictSign envelope names and proves, and only when it sent the message itself.
   const topic = blocksTopic(genesis.state.network)
+  const nowSecs = (): number => Math.floor(nowMs() / 1000)
+  /** Headers the validator accepted, by the message object gossipsub hands to both validator and listener. */
+  const accepted = new WeakMap<object, SealedHeader>()
+  libp2p.services.pubsub.topicValidators.set(topic, (propagationSource, msg) => {
+    const v = judgeBlock(msg.data, { genesis: genesis.state, head: () => sync.head, nowSecs })
+    if (v.result === TopicValidatorResult.Accept) accepted.set(msg, v.header)
+    if (v.result === TopicValidatorResult.Reject) {
+      const relay = propagationSource.toString()
+      const author = msg.type === 'signed' ? msg.from.toString() : relay
+      reject(author, v.error, author === relay)
+    }
+    return v.result
+  })
   libp2p.services.pubsub.subscribe(topic)
   libp2p.services.pubsub.addEventListener('gossipsub:message', (evt) => {
     const { propagationSource, msg } = evt.detail
     if (msg.topic !== topic) return
-    const peer = propagationSource.toString()
-    try {
-      const h = decodeBlockMsg(msg.data)
-      sync.offer({ peer, cid: h.cid, height: h.header.height, header: h })
-    } catch (err) {
-      if (isRuleViolation(err)) reject(peer, err)
-    }
+    // delivered only after the validator accepted it: the header decodes, is signed by the producer and
+    // was above our head. The relay serves its ancestors if there is a gap.
+    const h = accepted.get(msg)
+    if (h !== undefined) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
   })
   libp2p.addEventListener('peer:connect', scheduleStatus)
   libp2p.addEventListener('peer:disconnect', (evt) => { chainPeers.delete(evt.detail.toString()); sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
@@ -203,6 +258,34 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const redial = setInterval(() => {
     if (nodeConnections().length === 0) void dialAll()
   }, init.redialMs ?? 5_000)
+
+  /**
+   * Asks every connected full node for its head. Filecoin's hello, which carries a peer's head, is said
+   * once when a connection opens, and no other chain protocol answers "what is your head", so we reconnect:
+   * the new connection brings a fresh hello (its head goes to sync, which fetches what we missed by chain
+   * exchange) and a fresh gossipsub subscription exchange. Only done when stalled, with a growing wait
+   * while the heads show nothing newer (the chain itself may have stopped).
+   */
+  async function askForHeads (): Promise<void> {
+    probing = true
+    scheduleStatus()
+    try {
+      await Promise.allSettled(nodeConnections().map(async c => { await libp2p.hangUp(c.remotePeer) }))
+      if (!stopped) await dialAll()
+    } finally {
+      probing = false
+      fruitlessProbes++
+      nextProbeAtMs = nowMs() + stallAfterMs * Math.min(2 ** (fruitlessProbes - 1), MAX_PROBE_BACKOFF)
+      scheduleStatus()
+    }
+  }
+  // checked a few times per block time: a stall is seen within a fraction of a block time of the window
+  const stallWatch = setInterval(() => {
+    const now = isStalled()
+    if (now !== stalled) { stalled = now; scheduleStatus() }
+    // fruitlessProbes is reset by every new head, so the first probe of a stall goes out at once
+    if (stalled && !probing && (fruitlessProbes === 0 || nowMs() >= nextProbeAtMs)) void askForHeads()
+  }, Math.max(100, Math.min(1000, blockDelayMs / 4)))
   init.onStatus(status())
   void dialAll()
 
@@ -220,6 +303,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     stop: async () => {
       stopped = true
       clearInterval(redial)
+      clearInterval(stallWatch)
       clearTimeout(statusTimer)
       await libp2p.stop()
       await sync.settled()

@@ -1,7 +1,11 @@
 // What the light client reports to the page: one plain, structured-cloneable snapshot.
 import type { Epoch, UnixSeconds } from '../core'
 
-export type SyncState = 'syncing' | 'synced' | 'offline'
+/**
+ * 'stalled': peers are connected but no new head has come for several block times (gossip is not reaching
+ * us, or the chain stopped); the client is asking its peers for their heads.
+ */
+export type SyncState = 'syncing' | 'synced' | 'stalled' | 'offline'
 
 export interface HeaderSummary {
   cid: string
@@ -33,6 +37,8 @@ export interface LightClientStatus {
   /** Where the bootstrap document came from: fetched now, or the copy kept from the last online start. */
   bootstrapSource: 'network' | 'stored'
   syncState: SyncState
+  /** When the verified head last advanced (or the client started), by the client's clock. */
+  lastNewHeadAtMs: number
   peers: PeerSummary[]
   verifiedHeight: Epoch
   headCid: string

@@ -1,13 +1,15 @@
 // The libp2p stack every Coffer node runs, browser worker and provider alike: WebSockets, Noise, Yamux,
-// identify and gossipsub. One factory so both ends can never drift apart on a protocol choice.
+// identify and gossipsub with Coffer's peer-score parameters. One factory so both ends can never drift
+// apart on a protocol choice.
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { PrivateKey } from '@libp2p/interface'
-import { MAX_BLOCK_MSG_BYTES } from '../core'
+import { MAX_BLOCK_MSG_BYTES, blocksTopic, messagesTopic } from '../core'
 
 export type CofferLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
@@ -20,6 +22,111 @@ export interface CofferLibp2pInit {
    * only loopback/devnet configurations set this.
    */
   allowLoopbackDials?: boolean
+  /** The chain's network name: its block and message topics are scored with the parameters below. */
+  network?: string
+  /**
+   * Peers followed by choice (a light client's bootstrap nodes). As Lotus does for its bootstrappers,
+   * they get a large application score, so a few bad messages they merely forwarded cannot cut us off.
+   */
+  trustedPeers?: string[]
+  /** IP addresses exempt from the colocation penalty (Lotus's Pubsub.IPColocationWhitelist). */
+  ipColocationWhitelist?: string[]
+}
+
+// Score thresholds: Lotus's (node/modules/lp2p/pubsub.go). A single invalid message on a Lotus-weighted
+// topic is -100 and the penalty is quadratic, so a source is out of IHAVE gossip after 3 invalid
+// messages, out of our publishes after 4, and graylisted (its RPCs ignored) after 6.
+export const GOSSIP_SCORE_THRESHOLDS: PeerScoreThresholds = {
+  gossipThreshold: -500,
+  publishThreshold: -1000,
+  graylistThreshold: -2500,
+  acceptPXThreshold: 1000,
+  opportunisticGraftThreshold: 3.5
+}
+
+/** Lotus's app score for the bootstrappers a node chose to trust. */
+export const TRUSTED_PEER_SCORE = 2500
+
+/**
+ * IP colocation (P6). gossipsub's defaults (threshold 10, weight -5, with its default thresholds -10/-50/
+ * -80) put every peer of an address below the publish threshold once 14 share it, and graylist them at
+ * 15: the 14th browser behind one office or carrier NAT, or on the all-loopback devnet, got no block
+ * gossip and its own messages were dropped. Lotus (threshold 5, weight -100) is stricter still and relies
+ * on operators whitelisting shared ranges. The penalty is there to keep one host's sybils out of our
+ * mesh; any negative score already does that (a peer below 0 is neither grafted nor kept), so the weight
+ * only has to make a crowd negative, not silence it. We let COLOCATION_FREE peers share an address at no
+ * cost and weigh the surplus so that only a crowd of COLOCATION_GOSSIP_CUTOFF loses IHAVE gossip (about
+ * 150 lose our publishes, about 230 are graylisted): a light client outside the mesh still gets every
+ * block by flood publish from the node that produced it.
+ */
+export const COLOCATION_FREE = 10
+export const COLOCATION_GOSSIP_CUTOFF = 110
+export const COLOCATION_WEIGHT = GOSSIP_SCORE_THRESHOLDS.gossipThreshold / (COLOCATION_GOSSIP_CUTOFF - COLOCATION_FREE) ** 2
+
+/** Loopback peers are this machine's own processes (the devnet runs all of them there): never a sybil crowd. */
+export const LOOPBACK_IPS = ['127.0.0.1', '::1']
+
+const DECAY_INTERVAL_MS = 1000
+const DECAY_TO_ZERO = 0.01
+/** go-libp2p-pubsub's ScoreParameterDecay: the per-interval factor that takes a counter to ~0 over `ms`. */
+export const decayOver = (ms: number): number => DECAY_TO_ZERO ** (1 / (ms / DECAY_INTERVAL_MS))
+
+const HOUR_MS = 3_600_000
+
+/**
+ * Lotus's block-topic parameters. Mesh-delivery penalties (P3, P3b) are off, as in Lotus: too little
+ * traffic for a fair measure, and a small network is lopsided. Every field is given, because gossipsub
+ * fills missing ones with defaults that do penalise mesh deliveries.
+ */
+const BLOCK_TOPIC_SCORE: TopicScoreParams = {
+  topicWeight: 0.1, // single invalid message is -100
+  timeInMeshWeight: 0.00027, // ~1/3600: maxes at 1 after an hour in the mesh
+  timeInMeshQuantum: 1000,
+  timeInMeshCap: 1,
+  firstMessageDeliveriesWeight: 5,
+  firstMessageDeliveriesDecay: decayOver(HOUR_MS),
+  firstMessageDeliveriesCap: 100,
+  meshMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesCap: 0,
+  meshMessageDeliveriesThreshold: 0,
+  meshMessageDeliveriesWindow: 10,
+  meshMessageDeliveriesActivation: 60_000,
+  meshFailurePenaltyWeight: 0,
+  meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -1000,
+  invalidMessageDeliveriesDecay: decayOver(HOUR_MS)
+}
+
+/** Lotus's message-topic parameters (mesh-delivery penalties off for the same reason). */
+const MESSAGE_TOPIC_SCORE: TopicScoreParams = {
+  ...BLOCK_TOPIC_SCORE,
+  timeInMeshWeight: 0.0002778,
+  firstMessageDeliveriesWeight: 0.5,
+  firstMessageDeliveriesDecay: decayOver(10 * 60_000),
+  firstMessageDeliveriesCap: 100
+}
+
+export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'trustedPeers' | 'ipColocationWhitelist'> = {}): PeerScoreParams {
+  const trusted = new Set(init.trustedPeers ?? [])
+  return {
+    topics: init.network === undefined
+      ? {}
+      : { [blocksTopic(init.network)]: BLOCK_TOPIC_SCORE, [messagesTopic(init.network)]: MESSAGE_TOPIC_SCORE },
+    topicScoreCap: 0, // Lotus sets none
+    appSpecificScore: (peer) => trusted.has(peer) ? TRUSTED_PEER_SCORE : 0,
+    appSpecificWeight: 1,
+    IPColocationFactorThreshold: COLOCATION_FREE,
+    IPColocationFactorWeight: COLOCATION_WEIGHT,
+    IPColocationFactorWhitelist: new Set(init.ipColocationWhitelist ?? LOOPBACK_IPS),
+    // Lotus's P7: broken IWANT promises and early re-grafts, decaying over an hour
+    behaviourPenaltyThreshold: 6,
+    behaviourPenaltyWeight: -10,
+    behaviourPenaltyDecay: decayOver(HOUR_MS),
+    decayInterval: DECAY_INTERVAL_MS,
+    decayToZero: DECAY_TO_ZERO,
+    retainScore: 6 * HOUR_MS
+  }
 }
 
 export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<CofferLibp2p> {
@@ -35,7 +142,9 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
       pubsub: gossipsub({
         // a devnet producer publishes before anyone subscribes; that is not an error
         allowPublishToZeroTopicPeers: true,
-        maxInboundDataLength: MAX_BLOCK_MSG_BYTES + 4096
+        maxInboundDataLength: MAX_BLOCK_MSG_BYTES + 4096,
+        scoreParams: gossipScoreParams(init),
+        scoreThresholds: GOSSIP_SCORE_THRESHOLDS
       })
     }
   })

@@ -1,0 +1,47 @@
+// Judging a gossiped block before it is delivered or relayed, shared by full nodes and the light client.
+// gossipsub runs a topic's validator before it delivers or forwards a message and scores the verdict on
+// the peer that handed it over: Reject (the P4 penalty) for what is invalid on any chain state, Ignore
+// (dropped, no penalty) for what cannot be checked yet or is only stale. As Lotus's chain/sub/incoming.go:
+// malformed and badly signed blocks are rejected, blocks from the future ignored.
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import {
+  decodeBlockMsg, validateHeaderProducer, validateHeaderSignature, ALLOWED_CLOCK_DRIFT_SECS,
+  type GenesisState, type SealedHeader, type UnixSeconds
+} from '../core'
+
+export interface BlockJudgeInit {
+  genesis: GenesisState
+  /** Our head: anything at or below its height is old news, never relayed or offered. */
+  head: () => SealedHeader
+  nowSecs: () => UnixSeconds
+}
+
+export type BlockVerdict =
+  | { result: TopicValidatorResult.Accept, header: SealedHeader }
+  | { result: TopicValidatorResult.Reject, error: Error }
+  | { result: TopicValidatorResult.Ignore, reason: string }
+
+export function judgeBlock (data: Uint8Array, init: BlockJudgeInit): BlockVerdict {
+  let h: SealedHeader
+  try {
+    h = decodeBlockMsg(data)
+  } catch (err) {
+    return { result: TopicValidatorResult.Reject, error: err as Error }
+  }
+  // cheap checks first: junk with a valid shape must not cost a pairing
+  const head = init.head()
+  if (h.header.height <= head.header.height) return { result: TopicValidatorResult.Ignore, reason: `height ${h.header.height} is not above our head ${head.header.height}` }
+  try {
+    validateHeaderProducer(h, init.genesis)
+  } catch (err) {
+    return { result: TopicValidatorResult.Reject, error: err as Error }
+  }
+  // a header from the future may be fine once its time comes (Lotus ignores temporal errors, not rejects)
+  if (h.header.timestamp > init.nowSecs() + ALLOWED_CLOCK_DRIFT_SECS) return { result: TopicValidatorResult.Ignore, reason: `timestamp ${h.header.timestamp} is in the future` }
+  try {
+    validateHeaderSignature(h, init.genesis)
+  } catch (err) {
+    return { result: TopicValidatorResult.Reject, error: err as Error }
+  }
+  return { result: TopicValidatorResult.Accept, header: h }
+}

@@ -1,0 +1,205 @@
+// Issue 9, defects 2 and 3, as a user and an attacker meet them on loopback: many peers from one address
+// must all keep getting block gossip (peer scoring), a stalled light client must say so and recover by
+// asking for heads, and junk on the block topic must stop at the first validating node, with nobody
+// hanging up on a relay for what it only forwarded.
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { startLightClient, type LightClient, type LightClientStatus } from '../../src/light'
+import { createCofferLibp2p, type BootstrapDocument, type CofferLibp2p } from '../../src/net'
+import {
+  blocksTopic, messagesTopic, encodeBlockMsg, produceHeader, secpPublicKey, secpAddressBytes, signMessage,
+  encodeSignedMessage, signedMessageCid, parseFil, BASE_FEE, TRANSFER_GAS, type Message
+} from '../../src/core'
+import { until } from '../helpers/until'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+async function devnet (log?: (line: string) => void): Promise<Devnet> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-gossip-'))
+  const d = await startDevnet({ dataDir, distDir: '/nonexistent', serveApp: false, log })
+  cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
+  cleanups.push(d.stop)
+  return d
+}
+
+async function client (bootstrap: BootstrapDocument, opts: { stallAfterMs?: number } = {}): Promise<{ lc: LightClient, states: Array<LightClientStatus['syncState']> }> {
+  const states: Array<LightClientStatus['syncState']> = []
+  const lc = await startLightClient({ bootstrap, bootstrapSource: 'network', onStatus: (s) => { if (states.at(-1) !== s.syncState) states.push(s.syncState) }, statusIntervalMs: 10, ...opts })
+  cleanups.push(lc.stop)
+  return { lc, states }
+}
+
+async function peer (listen = false): Promise<CofferLibp2p> {
+  const p = await createCofferLibp2p({ allowLoopbackDials: true, listen: listen ? ['/ip4/127.0.0.1/tcp/0/ws'] : [] })
+  cleanups.push(async () => { await p.stop() })
+  return p
+}
+
+/** libp2p refuses more than 5 inbound connections a second from one host: dial until it takes us. */
+async function dialUntilConnected (p: CofferLibp2p, addr: string): Promise<void> {
+  await until(async () => {
+    try { await p.dial(multiaddr(addr), { signal: AbortSignal.timeout(5_000) }); return true } catch { return false }
+  }, 60_000)
+}
+
+const transfer = (from: Uint8Array, to: Uint8Array, nonce: number, value: bigint): Message => ({
+  version: 0, to, from, nonce, value, gasLimit: TRANSFER_GAS * 2, gasFeeCap: BASE_FEE * 2n, gasPremium: 50n, method: 0, params: new Uint8Array(0)
+})
+
+describe('gossip with many peers behind one address', () => {
+  it('a light client keeps advancing with 20 other peers from 127.0.0.1, and its gossiped transfer reaches the pool', async () => {
+    const d = await devnet()
+    const nodeAddr = d.bootstrap().peers[0]!
+    const topic = blocksTopic(d.genesis.state.network)
+    const crowd: Array<{ p: CofferLibp2p, got: number }> = []
+    for (let i = 0; i < 20; i++) {
+      const p = await peer()
+      const entry = { p, got: 0 }
+      p.services.pubsub.subscribe(topic)
+      p.services.pubsub.addEventListener('message', (evt) => { if (evt.detail.topic === topic) entry.got++ })
+      await dialUntilConnected(p, nodeAddr)
+      crowd.push(entry)
+    }
+    // gossipsub's default scoring penalised every one of them once 12 shared the address, and stopped
+    // publishing to them at 14: each of the 20 must now keep receiving blocks
+    const baseline = crowd.map(c => c.got)
+    await until(() => crowd.every((c, i) => c.got >= baseline[i]! + 3), 60_000)
+
+    const { lc, states } = await client(d.bootstrap())
+    await until(() => lc.status().peers.length === 1 && lc.status().verifiedHeight >= d.head().header.height - 1, 60_000)
+    // followed by gossip, not one hello and silence: it advances for several more heads without stalling
+    const from = lc.status().verifiedHeight
+    let maxLag = 0
+    await until(() => {
+      maxLag = Math.max(maxLag, d.head().header.height - lc.status().verifiedHeight)
+      return lc.status().verifiedHeight >= from + 8
+    }, 60_000)
+    expect(states).not.toContain('stalled')
+    expect(lc.status().syncState).toBe('synced')
+    console.log(`21 peers on 127.0.0.1: light client at most ${maxLag} heads behind over ${lc.status().verifiedHeight - from} heads`)
+
+    // and what it gossips reaches the pool (the node used to graylist the whole address, dropping it)
+    const alice = { secret: secp256k1.utils.randomSecretKey() }
+    const aliceAddr = secpAddressBytes(secpPublicKey(alice.secret))
+    await d.chain.waitMessage(await d.chain.faucet(aliceAddr), AbortSignal.timeout(30_000))
+    const sm = signMessage(alice.secret, transfer(aliceAddr, secpAddressBytes(secpPublicKey(secp256k1.utils.randomSecretKey())), 0, parseFil('1')))
+    const cid = signedMessageCid(sm)
+    let sentAt = 0
+    await until(async () => {
+      if (d.chain.mpool.has(cid) || (await d.chain.inclusion(cid)) !== null) return true
+      // right after the subscription exchange a publish can find no outbound stream yet: try again
+      if (Date.now() - sentAt > 2000) { sentAt = Date.now(); await lc.libp2p.services.pubsub.publish(messagesTopic(d.genesis.state.network), encodeSignedMessage(sm)).catch(() => {}) }
+      return false
+    }, 60_000)
+  })
+})
+
+describe('a stalled light client', () => {
+  it('says stalled when no head comes for several block times, asks its peers for their heads and catches up', async () => {
+    const d = await devnet()
+    const { lc, states } = await client(d.bootstrap()) // stall window from genesis: 5 block times of 1 s
+    await until(() => lc.status().syncState === 'synced' && lc.status().verifiedHeight >= 2, 60_000)
+    // the node stops gossiping blocks (what a peer score that leaves us out does), but keeps producing
+    const pubsub = d.libp2p.services.pubsub
+    const publish = pubsub.publish.bind(pubsub)
+    const topic = blocksTopic(d.genesis.state.network)
+    pubsub.publish = async (t, data) => t === topic ? { recipients: [] } : await publish(t, data)
+    cleanups.push(async () => { pubsub.publish = publish })
+    await until(() => lc.status().syncState === 'stalled', 60_000)
+    const stuckAt = lc.status().verifiedHeight
+    expect(lc.status().peers.length).toBeGreaterThan(0)
+    // asking for heads (a fresh hello) brings what gossip no longer does, fetched by chain exchange
+    await until(() => lc.status().verifiedHeight > stuckAt + 2, 60_000)
+    // gossip back: synced again, and following every head
+    pubsub.publish = publish
+    await until(() => lc.status().syncState === 'synced' && lc.status().verifiedHeight >= d.head().header.height - 1, 60_000)
+    expect(states).toContain('stalled')
+  })
+})
+
+describe('junk on the block topic', () => {
+  it('stops at the validating node: never relayed, and the light client keeps the honest node', async () => {
+    const lines: string[] = []
+    const d = await devnet((l) => lines.push(l))
+    const topic = blocksTopic(d.genesis.state.network)
+    const nodeAddr = d.bootstrap().peers[0]!
+    const { lc } = await client(d.bootstrap())
+    await until(() => lc.status().syncState === 'synced' && lc.status().verifiedHeight >= 2, 60_000)
+
+    // a second subscriber of the node, watching for anything the junk peer wrote
+    const watcher = await peer()
+    const junk = await peer()
+    let relayed = 0
+    let honest = 0
+    watcher.services.pubsub.subscribe(topic)
+    watcher.services.pubsub.addEventListener('message', (evt) => {
+      if (evt.detail.topic !== topic) return
+      if (evt.detail.type === 'signed' && evt.detail.from.equals(junk.peerId)) relayed++
+      else honest++
+    })
+    junk.services.pubsub.subscribe(topic)
+    await dialUntilConnected(watcher, nodeAddr)
+    await dialUntilConnected(junk, nodeAddr)
+
+    // truncated CBOR, and a well-formed header one above the head signed with the wrong key
+    const truncated = Uint8Array.of(0x83, 0x44, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80)
+    const wrongKey = bls12_381.longSignatures.keygen().secretKey
+    const forged = (): Uint8Array => encodeBlockMsg(produceHeader(d.head(), d.genesis, wrongKey, d.head().header.timestamp + 1))
+    let sentAt = 0
+    await until(async () => {
+      const rejected = lines.filter(l => l.startsWith('gossip: block from ' + junk.peerId.toString()))
+      if (rejected.some(l => /Malformed/.test(l)) && rejected.some(l => /BadSignature|signature/i.test(l))) return true
+      if (Date.now() - sentAt > 1000) {
+        sentAt = Date.now()
+        await junk.services.pubsub.publish(topic, truncated).catch(() => {})
+        await junk.services.pubsub.publish(topic, forged()).catch(() => {})
+      }
+      return false
+    }, 60_000)
+    // a few honest heads later the watcher has seen the chain go on, and nothing of the junk
+    const seen = honest
+    await until(() => honest >= seen + 3, 60_000)
+    expect(relayed).toBe(0)
+    // the light client never heard of it, and kept its connection to the honest node
+    expect(lc.status().lastRejection).toBeNull()
+    expect(lc.status().peers.map(p => p.id)).toContain(d.libp2p.peerId.toString())
+    const h = lc.status().verifiedHeight
+    await until(() => lc.status().verifiedHeight >= h + 2, 60_000)
+  })
+
+  it('a light client refuses junk a relay forwarded without hanging up on the relay', async () => {
+    const d = await devnet()
+    const topic = blocksTopic(d.genesis.state.network)
+    // a relay that validates nothing (an old or careless node) between the junk's author and the client
+    const relay = await peer(true)
+    relay.services.pubsub.subscribe(topic)
+    const relayAddr = relay.getMultiaddrs()[0]!.toString()
+    const author = await peer()
+    author.services.pubsub.subscribe(topic)
+    await dialUntilConnected(author, relayAddr)
+    const { lc } = await client({ ...d.bootstrap(), peers: [relayAddr, ...d.bootstrap().peers] })
+    await until(() => lc.status().peers.length === 2 && relay.services.pubsub.getSubscribers(topic).some(p => p.equals(lc.libp2p.peerId)), 60_000)
+
+    const truncated = Uint8Array.of(0x83, 0x44, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80)
+    let sentAt = 0
+    const rejection = await until(async () => {
+      const r = lc.status().lastRejection
+      if (r !== null) return r
+      if (Date.now() - sentAt > 1000) { sentAt = Date.now(); await author.services.pubsub.publish(topic, truncated).catch(() => {}) }
+      return undefined
+    }, 60_000)
+    // the refusal names the author, whom the signed envelope proves; the relay stays connected
+    expect(rejection.peer).toBe(author.peerId.toString())
+    expect(rejection.name).toMatch(/Malformed/)
+    const h = lc.status().verifiedHeight
+    await until(() => lc.status().verifiedHeight >= h + 2, 60_000)
+    expect(lc.status().peers.map(p => p.id)).toContain(relay.peerId.toString())
+  })
+})
