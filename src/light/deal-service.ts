@@ -17,7 +17,6 @@ import type { WalletStore } from './wallet-store'
 import { WalletLockedError } from './wallet-store'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
-import { sendCopy } from './copy-sender'
 import { writeUnixfsCar } from './unixfs-car'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
 import { describeDeal, describeProof, describeUpload, type DealsView, type DealView, type ProviderView, type ProofDetail } from './deal-views'
@@ -221,7 +220,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const blob = await init.staging.open(u.staging)
     // sending needs no key (the proposals are signed): a reopened tab resumes with its wallet still locked;
     // only a re-plan (a later start) needs the key again, and waits for it
-    const sc = new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, parseAddress(u.client).bytes), null)
+    const client = parseAddress(u.client).bytes
+    const sc = new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, client), { address: client, sign: async (p) => keystore.signProposal(p) })
     const update = async (i: number, patch: Partial<CopyRecord>, persist: boolean): Promise<void> => {
       const cur = uploads.get(u.id)!
       const copies = cur.proposals!.map((c, j) => j === i ? { ...c, ...patch } : c)
@@ -235,18 +235,9 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       try {
         if (blob === null) throw new Error('the staged CAR is gone: the transfer cannot resume')
         const target = { address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }
-        const r = await sendCopy({
-          proposal: decodeClientDealProposal(copy.signed),
-          payloadBytes: u.carBytes!,
-          transfer: async (signed, opts) => await sc.transfer(target, signed, u.carBytes!, (offset) => blobChunks(blob, offset), opts),
-          sign: async (p) => keystore.signProposal(p),
-          head: () => lc.sync.head.header.height,
-          nowMs: () => Date.now(),
-          sleep: async (ms) => { await new Promise(resolve => setTimeout(resolve, ms)) },
-          blockDelaySecs: lc.genesis.state.blockDelaySecs,
-          provingPeriod: params.provingPeriod,
+        const r = await sc.store(target, decodeClientDealProposal(copy.signed), u.carBytes!, (offset) => blobChunks(blob, offset), {
           knownBytesPerSec: knownBytesPerSec(),
-          onProgress: (held, bytesPerSec) => { void update(i, { held, ...(bytesPerSec === null ? {} : { bytesPerSec }) }, false) },
+          onProgress: (held, _, bytesPerSec) => { void update(i, { held, ...(bytesPerSec === null ? {} : { bytesPerSec }) }, false) },
           onReplan: async (re) => {
             const cur = uploads.get(u.id)!.proposals![i]!
             await update(i, { signed: encodeClientDealProposal(re.proposal), replans: (cur.replans ?? 0) + 1, lastReplan: { reason: re.reason, startEpoch: re.proposal.proposal.startEpoch, bytesPerSec: re.bytesPerSec, held: re.held } }, true)

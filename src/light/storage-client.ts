@@ -13,6 +13,7 @@ import {
 } from '../core'
 import { requestAsk, sendDeal, type BootstrapProvider, type PayloadReader } from '../net'
 import * as dagCbor from '@ipld/dag-cbor'
+import { sendCopy, type Replan } from './copy-sender'
 
 /** What the client needs of the chain, every read verified by the caller. */
 export interface DealChain {
@@ -54,6 +55,16 @@ export class EscrowFailedError extends Error {
 
 /** Gas the client keeps back for its own messages when checking it can pay. */
 const GAS_RESERVE: AttoFil = 10n ** 16n
+
+export interface StoreOptions {
+  signal?: AbortSignal
+  onProgress?: (held: number, total: number, bytesPerSec: number | null) => void
+  /** A later start was signed: keep the new proposal (a resumed upload sends it). */
+  onReplan?: (replan: Replan) => Promise<void> | void
+  /** The rate measured on an earlier transfer, before this one has measured its own. */
+  knownBytesPerSec?: number
+  nowMs?: () => number
+}
 
 export interface PlanInit {
   pieceCid: CID
@@ -176,6 +187,32 @@ export class StorageClient {
   }
 
   async sign (p: DealProposal): Promise<ClientDealProposal> { return await this.signer.sign(p) }
+
+  /**
+   * Stores the payload with the proposal's provider, whatever the link's speed: streams it (`transfer`) and,
+   * when measured progress says the start can no longer be made or the provider refuses it as too close,
+   * signs the same deal with a later start and goes on from the bytes the provider already holds (see
+   * copy-sender.ts). Resolves with the published deal and the proposal it was published under.
+   */
+  async store (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: StoreOptions = {}): Promise<{ dealId: number, message: string, confirmed: boolean, proposal: ClientDealProposal }> {
+    let current = proposal
+    const r = await sendCopy({
+      proposal,
+      payloadBytes,
+      transfer: async (p, o) => await this.transfer(provider, p, payloadBytes, payload, o),
+      sign: async (p) => await this.signer.sign(p),
+      head: () => this.chain.headHeight(),
+      nowMs: opts.nowMs ?? (() => Date.now()),
+      sleep: async (ms) => { await new Promise(resolve => setTimeout(resolve, ms)) },
+      blockDelaySecs: this.chain.blockDelaySecs,
+      provingPeriod: this.chain.params.provingPeriod,
+      ...(opts.knownBytesPerSec === undefined ? {} : { knownBytesPerSec: opts.knownBytesPerSec }),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      onProgress: (held, rate) => { opts.onProgress?.(held, payloadBytes, rate) },
+      onReplan: async (re) => { current = re.proposal; await opts.onReplan?.(re) }
+    })
+    return { ...r, proposal: current }
+  }
 
   /**
    * Streams the payload to the proposal's provider; resolves with the deal ID once it is published. The

@@ -83,10 +83,10 @@ const proposal = (start: number): ClientDealProposal => ({
     pieceCid: PIECE, pieceSize: 2 ** 30, verifiedDeal: false, client: new Uint8Array([1, 1]), provider: new Uint8Array([0, 0xe9, 7]),
     label: 'root', startEpoch: start, endEpoch: start + 100, storagePricePerEpoch: 1n, providerCollateral: 0n, clientCollateral: 0n
   },
-  signature: { type: 1, data: new Uint8Array(65) }
+  clientSignature: { type: 1, data: new Uint8Array(65) }
 })
 
-const sign = async (p: DealProposal): Promise<ClientDealProposal> => ({ proposal: p, signature: { type: 1, data: new Uint8Array(65) } })
+const sign = async (p: DealProposal): Promise<ClientDealProposal> => ({ proposal: p, clientSignature: { type: 1, data: new Uint8Array(65) } })
 
 describe('sending one copy', () => {
   it('a link slower than planned is re-planned before the start is missed, and no byte is sent twice', async () => {

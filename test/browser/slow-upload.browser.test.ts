@@ -1,0 +1,72 @@
+// Issue 9, defect 1, as a user meets it: the tab's uplink to the provider is slower than the upload was
+// planned for (a real throttling proxy between Chromium and the provider), so the first proposal's start
+// cannot be made. The upload must still end published, the start re-planned from measured progress with a
+// newly signed proposal for the same piece, and no byte sent twice.
+import { describe, it, expect, beforeAll, afterEach } from 'vitest'
+import { chromiumPath } from '../helpers/chromium'
+import { openAppPage } from '../helpers/app-page'
+import { requireBuiltApp } from '../helpers/dist'
+import { startThrottleProxy } from '../helpers/throttle-proxy'
+import { parseFil, readDeal } from '../../src/core'
+
+let distDir: string
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+beforeAll(() => {
+  chromiumPath()
+  distDir = requireBuiltApp()
+})
+
+const PASS = 'correct horse battery'
+const MiB = 2 ** 20
+
+describe('an upload slower than planned', () => {
+  it('is re-planned from measured progress and published, every byte sent once', async () => {
+    // 12 MiB at 256 KiB/s takes ~48 s; planned at the first guess (16 MiB/s) the start is at most 26 epochs away
+    const fileBytes = 12 * MiB
+    const proxy = await startThrottleProxy(256 * 1024)
+    cleanups.push(proxy.close)
+    const { devnet: d, page, errors } = await openAppPage(distDir, cleanups, {
+      rpcPort: 0, providers: 1, provingPeriod: 10,
+      advertiseProvider: (_, addrs) => addrs.map(a => a.replace(/\/tcp\/\d+\//, `/tcp/${proxy.port}/`))
+    }, '#wallet')
+    const real = d.providers[0]!.libp2p.getMultiaddrs()[0]!.toString().match(/\/ip4\/([^/]+)\/tcp\/(\d+)\//)!
+    proxy.setTarget(real[1]!, Number(real[2]))
+
+    await page.fill('[data-testid=new-passphrase]', PASS)
+    await page.fill('[data-testid=new-passphrase2]', PASS)
+    await page.click('[data-testid=create-wallet]')
+    const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
+    await page.click('[data-testid=faucet]')
+    await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+
+    await page.click('[data-testid=tab-upload]')
+    await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
+    await page.fill('[data-testid=upload-copies]', '1')
+    await page.fill('[data-testid=upload-periods]', '2')
+    const file = Buffer.alloc(fileBytes)
+    for (let i = 0; i < file.length; i += 4) file.writeUInt32LE(Math.imul(i + 11, 2654435761) >>> 0, i)
+    const headAtDrop = d.head().header.height
+    await page.setInputFiles('[data-testid=upload-input]', { name: 'slow.bin', mimeType: 'application/octet-stream', buffer: file })
+
+    // the tab notices before the last byte and moves the start; the UI says so
+    await page.waitForSelector('[data-testid=replanned]', { timeout: 120_000 })
+    expect(await page.textContent('[data-testid=replanned]')).toMatch(/slower than planned/)
+    // a slow link has no fixed deadline here: wait on the upload's own progress, not on a guessed duration
+    await page.waitForSelector('[data-testid=upload-card][data-stage=done], [data-testid=upload-card][data-stage=failed]', { timeout: 300_000 })
+    expect(await page.getAttribute('[data-testid=upload-card]', 'data-stage')).toBe('done')
+
+    // the deal on chain starts later than a 16 MiB/s plan would have put it, and keeps its two periods
+    await page.click('[data-testid=tab-files]')
+    await page.waitForSelector('[data-testid=deal-row]', { timeout: 60_000 })
+    await page.click('[data-testid=deal-row] >> nth=0')
+    const dealId = Number((await page.textContent('[data-testid=deal-view] h2', { timeout: 30_000 }))!.match(/Deal (\d+)/)![1])
+    const onChain = d.chain.readState((s, r) => readDeal(s, r, dealId))!
+    expect(onChain.proposal.startEpoch).toBeGreaterThan(headAtDrop + 26)
+    expect(onChain.proposal.endEpoch - onChain.proposal.startEpoch).toBe(20)
+    // every byte once: the CAR (a little over the file) plus protocol overhead, not a second pass
+    expect(proxy.forwarded()).toBeLessThan(fileBytes * 1.15)
+    expect(errors).toEqual([])
+  }, 480_000)
+})
