@@ -143,6 +143,31 @@ export async function benchUploadNode (mib = Number(process.env.BENCH_UPLOAD_MIB
   }
 }
 
+/** How long an upload may show no progress at all (no stage change, no byte packed, hashed or held) before the bench calls it stuck. */
+const UPLOAD_STALL_MS = 5 * 60_000
+
+/**
+ * Waits for the upload card to end (done, duplicate or failed), watching its progress rather than a clock:
+ * a slow machine gets all the time it keeps making progress, a stuck or failed upload is reported at once.
+ */
+async function waitForUpload (page: import('playwright-core').Page): Promise<{ stage: string, detail: string }> {
+  let last = ''
+  let changedAt = performance.now()
+  for (;;) {
+    const seen = await page.evaluate(() => {
+      const card = document.querySelector('[data-testid=upload-card]')
+      if (card === null) return { stage: 'none', progress: '', detail: '' }
+      const bars = [...card.querySelectorAll('progress')].map(p => p.value).join(',')
+      return { stage: card.getAttribute('data-stage') ?? '?', progress: bars, detail: card.querySelector('[role=alert]')?.textContent ?? card.textContent ?? '' }
+    })
+    if (seen.stage === 'done' || seen.stage === 'failed' || seen.stage === 'duplicate') return seen
+    const now = `${seen.stage}|${seen.progress}`
+    if (now !== last) { last = now; changedAt = performance.now() }
+    if (performance.now() - changedAt > UPLOAD_STALL_MS) return { stage: `stuck in ${seen.stage}`, detail: `no progress for ${UPLOAD_STALL_MS / 60_000} minutes: ${seen.detail}` }
+    await new Promise(resolve => setTimeout(resolve, 1000))
+  }
+}
+
 export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_BROWSER_MIB ?? 1024)): Promise<void> {
   const distDir = requireBuiltApp()
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-upload-browser-'))
@@ -192,10 +217,16 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     })()
     const t = performance.now()
     await page.setInputFiles('[data-testid=upload-input]', file)
-    await page.waitForSelector('[data-testid=upload-card][data-stage=done]', { timeout: 900_000 })
+    const outcome = await waitForUpload(page)
     const publishedSecs = (performance.now() - t) / 1000
     sampling = false
     await sampler
+    if (outcome.stage !== 'done') {
+      // a bench reports a failure and moves on; it never waits out a clock for an upload that has ended
+      console.log(`\nupload of ${mib} MiB through the app in Chromium: FAILED after ${fmt(publishedSecs)} s (${outcome.stage}): ${outcome.detail}`)
+      return
+    }
+    const replans = await page.locator('[data-testid=replanned]').count()
     await page.click('[data-testid=tab-files]')
     await page.waitForSelector('[data-testid=deal-status]:has-text("active")', { timeout: 900_000 })
     const activeSecs = (performance.now() - t) / 1000
@@ -204,6 +235,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     console.log(`  at the peak (MiB): ${peakBreakdown}`)
     console.log(`  peak by stage (stage when the measurement began): ${[...peaks].map(([k, v]) => `${k} ${fmt(v / MiB)} MiB`).join(', ')}`)
     console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
+    console.log(`  start re-planned from measured progress: ${replans === 0 ? 'no (the first plan held)' : `yes: ${(await page.textContent('[data-testid=replanned]'))!.trim()}`}`)
   } finally {
     await b.close()
     await d.stop()
