@@ -5,14 +5,19 @@ import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
+  BLOCK_GAS_LIMIT, isKeyAddress, addressToString,
   type CID, type Epoch, type Genesis, type BlockGetter, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import type { ChainDb } from './chain-db'
 import { Mpool } from './mpool'
+import { threadVerifier, type SignatureVerifier } from './signature-verifier'
 import { HeadEvents } from './head-events'
 import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
 
-/** Messages per block; far below Lotus's gas-bounded limit, plenty for a devnet. */
+/**
+ * Messages per block; far below Lotus's BlockMessageLimit (10,000), plenty for a devnet. The binding
+ * limit is gas: a block's messages together ask for at most BLOCK_GAS_LIMIT (Lotus's build.BlockGasLimit).
+ */
 export const MAX_BLOCK_MESSAGES = 500
 
 export class FaucetLimitError extends Error {
@@ -29,10 +34,33 @@ export class FaucetBusyError extends Error {
   constructor (pending: number) { super(`the faucet has ${pending} payments waiting for a block; try again in a few seconds`) }
 }
 
+/** The faucet pays key addresses (f1/f3) only: an actor (the burn address t099, the market) or an ID address is refused. */
+export class FaucetAddressError extends Error {
+  static override name = 'FaucetAddressError'
+  override name = 'FaucetAddressError'
+  readonly code = 'FAUCET_ADDRESS'
+  constructor (address: string) { super(`the faucet pays f1/f3 key addresses only, not ${address}`) }
+}
+
+/** Payments across all addresses are over the faucet's rate (fresh keys cost nothing to make). */
+export class FaucetRateError extends Error {
+  static override name = 'FaucetRateError'
+  override name = 'FaucetRateError'
+  readonly code = 'FAUCET_RATE'
+  constructor (readonly retryAfterMs: number) { super(`the faucet is paying as fast as it may; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
+}
+
 /** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
 export const FAUCET_MAX_PENDING = 50
+/**
+ * The faucet's overall rate, a token bucket over all addresses as lotus-fountain's Limiter has (TotalRate,
+ * TotalBurst, beside its per-wallet limit): a burst of FAUCET_MAX_PENDING, then one payment every
+ * FAUCET_REFILL_MS. Issue 9 drained it at ~24 payments a second from fresh keys; now at most 30 a minute.
+ */
+export const FAUCET_BURST = FAUCET_MAX_PENDING
+export const FAUCET_REFILL_MS = 2000
 
-export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number }
+export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number, burst?: number, refillMs?: number }
 
 export interface NodeChainInit {
   db: ChainDb
@@ -42,6 +70,8 @@ export interface NodeChainInit {
   producerKey: Uint8Array
   faucet: FaucetInit
   nowMs: () => number
+  /** Checks pushed messages' signatures; a worker thread unless given (signature-verifier.ts). */
+  verifier?: SignatureVerifier
 }
 
 export class NodeChain implements RpcBackend {
@@ -51,12 +81,17 @@ export class NodeChain implements RpcBackend {
   private nextRoot: CID
   private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Map<string, number>()
+  private readonly faucetBucket: { tokens: number, at: number }
 
   private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, CID>) {
     this.current = init.head
     this.nextRoot = init.head.header.parentStateRoot
-    this.mpool = new Mpool(init.store, () => this.nextRoot)
+    this.mpool = new Mpool(init.store, () => this.nextRoot, { verifier: init.verifier ?? threadVerifier(), nowMs: init.nowMs })
+    this.faucetBucket = { tokens: init.faucet.burst ?? FAUCET_BURST, at: init.nowMs() }
   }
+
+  /** Stops the signature verifier thread. */
+  async close (): Promise<void> { await this.mpool.close() }
 
   static async open (init: NodeChainInit): Promise<NodeChain> {
     // challenge seeds look back at most one proving period: keep that many header CIDs at hand
@@ -85,7 +120,7 @@ export class NodeChain implements RpcBackend {
     const { store, genesis } = this.init
     const { root, receiptsRoot } = this.execute(this.current)
     this.nextRoot = root
-    const selected = this.mpool.select(MAX_BLOCK_MESSAGES)
+    const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
     const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
     const next = produceHeader(this.current, genesis, this.init.producerKey, nowSecs, {
       parentStateRoot: root,
@@ -139,7 +174,7 @@ export class NodeChain implements RpcBackend {
     return getActor(this.init.store, (at ?? this.current).header.parentStateRoot, address)
   }
 
-  async mpoolPush (sm: SignedMessage): Promise<CID> { return this.mpool.push(sm) }
+  async mpoolPush (sm: SignedMessage): Promise<CID> { return await this.mpool.push(sm) }
   async mpoolNonce (address: Uint8Array): Promise<number> { return this.mpool.nextNonce(address) }
 
   /** Where `cid` was included and executed, with the blocks proving both against the two headers. */
@@ -187,18 +222,40 @@ export class NodeChain implements RpcBackend {
 
   async faucet (address: Uint8Array): Promise<CID> {
     const f = this.init.faucet
+    // an ID or actor address names an existing actor (t099 is the burn address): funds sent there are
+    // lost or land where no user asked; a user asks for the key address a wallet made
+    if (!isKeyAddress(address)) throw new FaucetAddressError(addressToString(address, 't'))
     const key = address.join(',')
     const last = this.faucetPaid.get(key)
     const now = this.init.nowMs()
     if (last !== undefined && now - last < f.cooldownMs) throw new FaucetLimitError(f.cooldownMs - (now - last))
-    const waiting = this.mpool.pending(f.address).length
+    const waiting = this.mpool.queued(f.address)
     if (waiting >= FAUCET_MAX_PENDING) throw new FaucetBusyError(waiting)
+    this.takeFaucetToken(now)
     const message: Message = {
       version: 0, to: address, from: f.address, nonce: this.mpool.nextNonce(f.address), value: f.amount,
       gasLimit: TRANSFER_GAS_LIMIT, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: METHOD_SEND, params: new Uint8Array(0)
     }
-    const cid = this.mpool.push(signMessage(f.secretKey, message))
     this.faucetPaid.set(key, now)
-    return cid
+    try {
+      return await this.mpool.push(signMessage(f.secretKey, message), { local: true })
+    } catch (err) {
+      this.faucetPaid.delete(key)
+      throw err
+    }
+  }
+
+  /** Takes one payment from the faucet's token bucket (refilled by elapsed time), or throws FaucetRateError. */
+  private takeFaucetToken (now: number): void {
+    const f = this.init.faucet
+    const burst = f.burst ?? FAUCET_BURST
+    const refillMs = f.refillMs ?? FAUCET_REFILL_MS
+    const b = this.faucetBucket
+    // a clock that steps back refills nothing
+    const earned = Math.max(0, now - b.at) / refillMs
+    b.tokens = Math.min(burst, b.tokens + earned)
+    b.at = Math.max(b.at, now)
+    if (b.tokens < 1) throw new FaucetRateError(Math.ceil((1 - b.tokens) * refillMs))
+    b.tokens -= 1
   }
 }
