@@ -15,6 +15,70 @@ export const DEAL_IDLE_TIMEOUT_MS = 30_000
 /** How long a client waits, after the last byte, for the provider to check the piece and publish. */
 export const DEAL_PUBLISH_TIMEOUT_MS = 5 * 60_000
 
+/**
+ * The slowest a transfer may run once past its grace period, as an average over a sliding window. The idle
+ * timeout alone lets a peer hold a transfer (and the whole piece's reservation) with one byte per frame
+ * timeout; the floor makes holding cost bandwidth. It tells a trickle from a slow link, not a slow link from
+ * a fast one: a floor far below any real uplink, and a window long enough to ride out a stall.
+ */
+export interface TransferRateFloor {
+  bytesPerSecond: number
+  /** The average is taken over this much time… */
+  windowMs: number
+  /** …and first judged this long after the transfer was accepted. */
+  graceMs: number
+}
+
+/**
+ * 16 KiB/s (128 kbit/s) over a minute, judged after a minute: a 1 GiB upload at that rate would take 18 hours,
+ * so no upload anyone waits for runs near it, while a mobile uplink (hundreds of kbit/s and up) passes with
+ * room; a window of 60 s rides out a stall of most of a minute (a laptop's Wi-Fi roaming, a provider's
+ * disk flush) at any real rate. A dropped transfer keeps its staged bytes: the client resumes from them.
+ */
+export const DEFAULT_TRANSFER_RATE_FLOOR: TransferRateFloor = { bytesPerSecond: 16 * 1024, windowMs: 60_000, graceMs: 60_000 }
+
+/**
+ * A transfer's average rate over the last `windowMs`, from samples of the bytes received so far. Sans-I/O: the
+ * caller gives the time and the count; `below` says when the transfer has fallen under the floor.
+ */
+export class RateFloorMeter {
+  /** [time, bytes received by then], oldest first; the first is at or before the window's start once it is full. */
+  private readonly samples: Array<[number, number]> = []
+  private readonly startMs: number
+
+  constructor (private readonly floor: TransferRateFloor, nowMs: number, received = 0) {
+    this.startMs = nowMs
+    this.samples.push([nowMs, received])
+  }
+
+  /**
+   * Records `received` at `nowMs`. Once past the grace period with a whole window measured, the average rate
+   * (bytes/s) when it is under the floor; null otherwise.
+   */
+  below (nowMs: number, received: number): number | null {
+    this.samples.push([nowMs, received])
+    const windowStart = nowMs - this.floor.windowMs
+    // keep one sample at or before the window's start: it is the baseline the average runs from
+    while (this.samples.length > 1 && this.samples[1]![0] <= windowStart) this.samples.shift()
+    if (nowMs - this.startMs < Math.max(this.floor.graceMs, this.floor.windowMs)) return null
+    const [t0, b0] = this.samples[0]!
+    if (t0 > windowStart || nowMs <= t0) return null
+    const rate = (received - b0) * 1000 / (nowMs - t0)
+    return rate < this.floor.bytesPerSecond ? rate : null
+  }
+}
+
+/** The STALLED rejection, with the rate measured: the client learns why, and that it may resume. */
+const stalledError = (bytesPerSecond: number, floor: TransferRateFloor): DealRejectedError => new DealRejectedError('STALLED',
+  `the transfer ran at ${bytesPerSecond.toFixed(0)} bytes/s over the last ${floor.windowMs / 1000} s, below the ${floor.bytesPerSecond} bytes/s this provider requires; the bytes received are kept, so a new stream resumes from them`)
+
+export interface ServeDealsOptions {
+  log?: (line: string) => void
+  /** The slowest a transfer may run; DEFAULT_TRANSFER_RATE_FLOOR when left out. */
+  rateFloor?: TransferRateFloor
+  nowMs?: () => number
+}
+
 /** Where a provider puts the bytes of one accepted transfer. */
 export interface PayloadSink {
   write: (bytes: Uint8Array) => Promise<void>
@@ -40,10 +104,20 @@ async function must (frames: FrameReader, signal: AbortSignal): Promise<Uint8Arr
   return frame
 }
 
-export async function serveDeals (node: Libp2p, handler: DealHandler, log: (line: string) => void = () => {}): Promise<void> {
+export async function serveDeals (node: Libp2p, handler: DealHandler, opts: ServeDealsOptions | ((line: string) => void) = {}): Promise<void> {
+  const o: ServeDealsOptions = typeof opts === 'function' ? { log: opts } : opts
+  const log = o.log ?? (() => {})
+  const floor = o.rateFloor ?? DEFAULT_TRANSFER_RATE_FLOOR
+  const nowMs = o.nowMs ?? (() => performance.now())
   await node.handle(DEAL_PROTOCOL, async (stream: Stream) => {
     const frames = new FrameReader(stream, MAX_DATA_FRAME)
     const reply = async (r: DealReply): Promise<void> => { await writeFrame(stream, encodeDealReply(r), AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS)) }
+    // raw bytes off the stream, counted as they arrive: a slow link fills a 1 MiB frame over many seconds, and
+    // counting whole frames only would judge it by the frame it has not finished yet
+    let received = 0
+    stream.addEventListener('message', (evt) => { received += evt.data.byteLength })
+    const stalled = new AbortController()
+    let watch: ReturnType<typeof setInterval> | undefined
     let sink: PayloadSink | undefined
     let done = false
     try {
@@ -58,24 +132,39 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, log: (line
         await reply({ kind: 'accepted', offset: accepted.offset })
         let have = accepted.offset
         let acked = have
+        if (have < req.payloadBytes) {
+          // judged on a timer too, not only as frames arrive: a trickle completes no frame to judge it by
+          const meter = new RateFloorMeter(floor, nowMs(), received)
+          watch = setInterval(() => {
+            const rate = meter.below(nowMs(), received)
+            if (rate !== null) stalled.abort(stalledError(rate, floor))
+          }, Math.max(50, Math.min(5000, floor.windowMs / 4)))
+          watch.unref?.()
+        }
         while (have < req.payloadBytes) {
-          const frame = await must(frames, AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS))
+          stalled.signal.throwIfAborted()
+          const frame = await must(frames, AbortSignal.any([AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS), stalled.signal]))
           if (frame.length === 0 || have + frame.length > req.payloadBytes) throw new DealRejectedError('TRANSFER', `a data frame runs past the ${req.payloadBytes} bytes proposed`)
           await sink.write(frame)
           have += frame.length
           // acknowledged every HELD_ACK_BYTES, and once all are in (the client then knows the check has begun)
           if (have - acked >= HELD_ACK_BYTES || have === req.payloadBytes) { acked = have; await reply({ kind: 'held', held: have }) }
         }
+        clearInterval(watch)
         done = true
         await reply({ kind: 'published', ...(await sink.finish()) })
       }
       await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) })
     } catch (err) {
+      clearInterval(watch)
       if (sink !== undefined && !done) await sink.interrupted().catch(() => {})
       const e = err as Error
       log(`deal: ${e.name}: ${e.message}`)
       if (e instanceof DealRejectedError) {
-        await reply({ kind: 'rejected', code: e.code, message: e.message }).then(async () => { await stream.close() }).catch(() => { stream.abort(e) })
+        await reply({ kind: 'rejected', code: e.code, message: e.message }).then(async () => { await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) }) }).catch(() => { stream.abort(e) })
+        // closing writes only half-closes: a peer that goes on sending (a trickle told STALLED) would keep the
+        // stream open for ever, so it gets the idle timeout to hang up, then a reset
+        if (stream.status === 'open' || stream.status === 'closing') setTimeout(() => { stream.abort(e) }, DEAL_IDLE_TIMEOUT_MS).unref?.()
       } else {
         stream.abort(e)
       }
@@ -123,31 +212,71 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     let sent = first.offset
     let held = first.offset
     opts.onProgress?.(held, req.payloadBytes)
-    const nextReply = async (signal: AbortSignal): Promise<DealReply> => {
-      const r = decodeDealReply(await must(frames, signal))
-      if (r.kind === 'held') {
-        if (r.held < held || r.held > sent) throw new DealRejectedError('TRANSFER', `the provider acknowledged ${r.held} bytes, ${sent} were sent`)
-        held = r.held
-        opts.onProgress?.(held, req.payloadBytes)
-      }
-      if (r.kind === 'rejected') throw new DealRejectedError(r.code, r.message)
-      return r
-    }
-    for await (const chunk of payload(sent)) {
-      for (let at = 0; at < chunk.length; at += MAX_DATA_FRAME) {
-        const frame = chunk.subarray(at, Math.min(chunk.length, at + MAX_DATA_FRAME))
-        while (sent - held >= SEND_WINDOW) {
-          if ((await nextReply(idle())).kind !== 'held') throw new DealRejectedError('TRANSFER', 'the provider answered before the last byte')
+    // Replies are read as they arrive, beside the writes: on a slow link the writes wait on back-pressure for
+    // long stretches, and the acknowledgements (the client's only measure of progress, which re-planning a
+    // deal's start depends on) must not queue behind them. The reader ends with the provider's last word.
+    const acked = new EventTarget()
+    const readerAbort = new AbortController()
+    const readReplies = async (): Promise<{ dealId: number, message: string }> => {
+      for (;;) {
+        const r = decodeDealReply(await must(frames, opts.signal === undefined ? readerAbort.signal : AbortSignal.any([opts.signal, readerAbort.signal])))
+        if (r.kind === 'rejected') throw new DealRejectedError(r.code, r.message)
+        if (r.kind === 'held') {
+          if (r.held < held || r.held > sent) throw new DealRejectedError('TRANSFER', `the provider acknowledged ${r.held} bytes, ${sent} were sent`)
+          held = r.held
+          opts.onProgress?.(held, req.payloadBytes)
+          acked.dispatchEvent(new Event('held'))
+          continue
         }
-        await writeFrame(stream, frame, idle())
-        sent += frame.length
+        if (r.kind !== 'published') throw new DealRejectedError('TRANSFER', 'the provider accepted twice')
+        if (sent !== req.payloadBytes) throw new DealRejectedError('TRANSFER', 'the provider answered before the last byte')
+        return r
       }
     }
-    if (sent !== req.payloadBytes) throw new RangeError(`the payload gave ${sent} bytes, the proposal says ${req.payloadBytes}`)
-    const waitPublish = opts.signal === undefined ? AbortSignal.timeout(DEAL_PUBLISH_TIMEOUT_MS) : AbortSignal.any([opts.signal, AbortSignal.timeout(DEAL_PUBLISH_TIMEOUT_MS)])
-    let last = await nextReply(waitPublish)
-    while (last.kind === 'held') last = await nextReply(waitPublish)
-    if (last.kind !== 'published') throw new DealRejectedError('TRANSFER', 'the provider accepted twice')
+    const replies = readReplies()
+    let readerFailed: unknown
+    replies.catch((err) => {
+      readerFailed = err
+      acked.dispatchEvent(new Event('held'))
+      // a write waiting on back-pressure ends now, not at its idle timeout
+      if (!readerAbort.signal.aborted) stream.abort(err as Error)
+    })
+    /**
+     * Resolves at the next acknowledgement (or the reader's end). Bounded by the publish timeout, not the idle
+     * one: on a slow link the next acknowledgement is a whole interval of bytes away.
+     */
+    const nextAck = async (): Promise<void> => {
+      await new Promise<void>((resolve, reject) => {
+        const limit = AbortSignal.timeout(DEAL_PUBLISH_TIMEOUT_MS)
+        const signal = opts.signal === undefined ? limit : AbortSignal.any([opts.signal, limit])
+        const done = (): void => { acked.removeEventListener('held', done); signal.removeEventListener('abort', fail); resolve() }
+        const fail = (): void => { acked.removeEventListener('held', done); reject(signal.reason) }
+        acked.addEventListener('held', done)
+        signal.addEventListener('abort', fail)
+      })
+      if (readerFailed !== undefined) throw readerFailed
+    }
+    try {
+      for await (const chunk of payload(sent)) {
+        for (let at = 0; at < chunk.length; at += MAX_DATA_FRAME) {
+          const frame = chunk.subarray(at, Math.min(chunk.length, at + MAX_DATA_FRAME))
+          while (sent - held >= SEND_WINDOW) await nextAck()
+          if (readerFailed !== undefined) throw readerFailed
+          await writeFrame(stream, frame, idle())
+          sent += frame.length
+        }
+      }
+      if (sent !== req.payloadBytes) throw new RangeError(`the payload gave ${sent} bytes, the proposal says ${req.payloadBytes}`)
+    } catch (err) {
+      readerAbort.abort(err)
+      await replies.catch(() => {})
+      // the provider's own refusal (e.g. STALLED, SPACE) says more than the write it broke
+      throw readerFailed instanceof DealRejectedError ? readerFailed : err
+    }
+    // every byte is written: the provider now checks the piece and publishes, within the publish timeout
+    const timeout = setTimeout(() => { readerAbort.abort(new DealRejectedError('TRANSFER', `the provider did not publish within ${DEAL_PUBLISH_TIMEOUT_MS / 1000} s of the last byte`)) }, DEAL_PUBLISH_TIMEOUT_MS)
+    let last: { dealId: number, message: string }
+    try { last = await replies } finally { clearTimeout(timeout) }
     opts.onProgress?.(req.payloadBytes, req.payloadBytes)
     await stream.close().catch(() => {})
     return last

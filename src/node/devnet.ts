@@ -10,7 +10,7 @@ import {
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
-import { genesisProviders, startDevnetProviders, type RunningProvider } from './provider/devnet-providers'
+import { genesisProviders, startDevnetProviders, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
 import { ChainDb } from './chain-db'
 import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
@@ -43,6 +43,8 @@ export interface DevnetInit {
   providers?: number
   /** Epochs in a proving period (genesis parameter). */
   provingPeriod?: number
+  /** Changes provider `index`'s ask or limits (tests: a small capacity, a short grace). */
+  providerOptions?: (index: number) => DevnetProviderOptions | undefined
   log?: (line: string) => void
   nowMs?: () => number
 }
@@ -193,7 +195,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
-    const providers = await startDevnetProviders({ dataDir: init.dataDir, host, chain, log })
+    const providers = await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions })
     cleanups.push(async () => { for (const p of providers) await p.stop() })
 
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]

@@ -25,9 +25,11 @@ export type DealRejectionCode =
   | 'PRICE' // below the ask, or collateral beyond it
   | 'SIZE' // piece size outside the ask, or not the payload's
   | 'SPACE' // the provider has no room
-  | 'START' // starts too soon (or off a period boundary)
-  | 'FUNDS' // the client's escrow does not cover it
-  | 'BUSY' // this proposal's transfer is running on another stream
+  | 'START' // starts too soon or too far ahead (or off a period boundary): re-sign with the start the message names
+  | 'FUNDS' // the client's free escrow does not cover it, with what its other running transfers here will lock
+  | 'BUSY' // this proposal's transfer, or another proposal's for the same client and piece, is running on another stream
+  | 'CLIENT_LIMIT' // this client already runs as many transfers, or holds as many bytes, as the provider allows one client
+  | 'STALLED' // the transfer ran below the provider's minimum rate; what arrived is kept, so a new stream resumes
   | 'PIECE_MISMATCH' // the bytes do not hash to the proposed piece
   | 'PUBLISH' // the chain refused the deal
   | 'TRANSFER' // the stream broke the protocol
@@ -60,7 +62,7 @@ export function decodeDealRequest (bytes: Uint8Array): DealRequest {
 
 export const encodeDealReply = (r: DealReply): Uint8Array => dagCbor.encode(r)
 
-const CODES = new Set<string>(['PROPOSAL', 'PRICE', 'SIZE', 'SPACE', 'START', 'FUNDS', 'BUSY', 'PIECE_MISMATCH', 'PUBLISH', 'TRANSFER'])
+const CODES = new Set<string>(['PROPOSAL', 'PRICE', 'SIZE', 'SPACE', 'START', 'FUNDS', 'BUSY', 'CLIENT_LIMIT', 'STALLED', 'PIECE_MISMATCH', 'PUBLISH', 'TRANSFER'])
 
 export function decodeDealReply (bytes: Uint8Array): DealReply {
   let r: Record<string, unknown>

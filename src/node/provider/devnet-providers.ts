@@ -10,7 +10,7 @@ import {
 import { createCofferLibp2p, serveAsk, serveDeals, type CofferLibp2p } from '../../net'
 import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
 import { ProviderStore } from './provider-store'
-import { StorageProvider, type ProviderChain, type ProviderAskInit } from './storage-provider'
+import { StorageProvider, type ProviderChain, type ProviderAskInit, type ProviderLimits } from './storage-provider'
 
 export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
@@ -56,8 +56,14 @@ export class ProviderKeyMismatchError extends Error {
   override name = 'ProviderKeyMismatchError'
 }
 
+/** What a test (or an operator) changes of a devnet provider: its ask and its limits. */
+export interface DevnetProviderOptions {
+  ask?: Partial<ProviderAskInit>
+  limits?: Partial<ProviderLimits>
+}
+
 /** Starts every provider genesis recorded, from its folder. */
-export async function startDevnetProviders (init: { dataDir: string, host: string, chain: ProviderChain, log: (line: string) => void }): Promise<RunningProvider[]> {
+export async function startDevnetProviders (init: { dataDir: string, host: string, chain: ProviderChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined }): Promise<RunningProvider[]> {
   const running: RunningProvider[] = []
   try {
     for (let i = 0; ; i++) {
@@ -70,9 +76,12 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
         throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
       }
       const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: [`/ip4/${init.host}/tcp/0/ws`] })
-      const provider = new StorageProvider({ id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain: init.chain, ask: devnetAsk(i), log: init.log })
+      const options = init.options?.(i)
+      const provider = new StorageProvider({
+        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain: init.chain, ask: { ...devnetAsk(i), ...options?.ask }, limits: options?.limits, log: init.log
+      })
       await serveAsk(libp2p, async () => await provider.ask())
-      await serveDeals(libp2p, provider, init.log)
+      await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor })
       provider.start()
       running.push({
         provider, libp2p, keys, address: addressToString(address),

@@ -2,8 +2,33 @@
 // staging/ the transfers still arriving (kept across a dropped connection, so the client resumes), and
 // deals.json the index of deals it has published. The index is replaced whole (write, then rename), so a
 // crash leaves the old index or the new one, never half of one.
-import { readFile, writeFile, rename, mkdir, stat, rm, readdir, statfs } from 'node:fs/promises'
+// Staged bytes are named by what they are, not by the proposal that brought them: the client, the piece and
+// the payload's length. A client whose proposal can no longer start in time signs a new one for the same
+// piece, and its bytes are already here.
+import { readFile, writeFile, rename, mkdir, stat, rm, readdir, statfs, utimes } from 'node:fs/promises'
 import path from 'node:path'
+
+/** One staged transfer on disk. */
+export interface StagedFile {
+  /** `<client>.<pieceCid>.<payloadBytes>`: the file's name without `.part`. */
+  key: string
+  client: string
+  pieceCid: string
+  payloadBytes: number
+  /** Bytes staged so far. */
+  bytes: number
+  /** When it was last written or resumed (ms since the epoch). */
+  touchedMs: number
+}
+
+/** The staging key of a client's piece: addresses and CIDs are base32, so `.` cannot occur inside either. */
+export const stagingKey = (client: string, pieceCid: string, payloadBytes: number): string => `${client}.${pieceCid}.${payloadBytes}`
+
+export function parseStagingName (name: string): Omit<StagedFile, 'bytes' | 'touchedMs'> | null {
+  const m = /^([a-z0-9]+)\.([a-z0-9]+)\.([0-9]{1,16})\.part$/.exec(name)
+  if (m === null) return null
+  return { key: name.slice(0, -'.part'.length), client: m[1]!, pieceCid: m[2]!, payloadBytes: Number(m[3]) }
+}
 
 export interface StoredDeal {
   dealId: number
@@ -45,7 +70,8 @@ export class ProviderStore {
     await rename(`${file}.tmp`, file)
   }
 
-  stagingPath (proposalCid: string): string { return path.join(this.dir, 'staging', `${proposalCid}.part`) }
+  /** Where the staged bytes of `key` (see stagingKey) live. */
+  stagingPath (key: string): string { return path.join(this.dir, 'staging', `${key}.part`) }
   piecePath (proposalCid: string): string { return path.join(this.dir, 'pieces', `${proposalCid}.car`) }
   absolute (file: string): string { return path.join(this.dir, file) }
   relative (file: string): string { return path.relative(this.dir, file) }
@@ -67,11 +93,41 @@ export class ProviderStore {
     return Number(s.bavail) * Number(s.bsize)
   }
 
-  /** Removes staged transfers `drop` picks (by proposal CID). */
-  async sweepStaging (drop: (proposalCid: string) => boolean): Promise<void> {
+  /** Every staged transfer, with its size and when it was last touched. */
+  async stagedFiles (): Promise<StagedFile[]> {
+    const out: StagedFile[] = []
     for (const name of await readdir(path.join(this.dir, 'staging'))) {
-      if (name.endsWith('.part') && drop(name.slice(0, -'.part'.length))) await this.remove(path.join(this.dir, 'staging', name))
+      const parsed = parseStagingName(name)
+      if (parsed === null) continue
+      try {
+        const s = await stat(path.join(this.dir, 'staging', name))
+        out.push({ ...parsed, bytes: s.size, touchedMs: s.mtimeMs })
+      } catch { /* removed meanwhile */ }
     }
+    return out
+  }
+
+  /** Bytes in staging/, whatever their names: all of it is disk the provider has handed out. */
+  async stagingBytes (): Promise<number> {
+    let used = 0
+    for (const name of await readdir(path.join(this.dir, 'staging'))) used += await this.sizeOf(path.join(this.dir, 'staging', name))
+    return used
+  }
+
+  /** Removes staged files `drop` picks: by their parsed name, or null for a name this version does not write. */
+  async sweepStaging (drop: (file: StagedFile | null) => boolean): Promise<string[]> {
+    const dropped: string[] = []
+    const staged = new Map((await this.stagedFiles()).map(f => [`${f.key}.part`, f]))
+    for (const name of await readdir(path.join(this.dir, 'staging'))) {
+      if (drop(staged.get(name) ?? null)) { await this.remove(path.join(this.dir, 'staging', name)); dropped.push(name) }
+    }
+    return dropped
+  }
+
+  /** Marks a file as used now (its idle time starts over). */
+  async touch (file: string): Promise<void> {
+    const now = new Date()
+    await utimes(file, now, now).catch(() => {})
   }
 
   async remove (file: string): Promise<void> { await rm(file, { force: true }) }
