@@ -10,7 +10,9 @@
 //   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
 //      wallet's send → verified receipt time
 //   9. uploads (test/bench/upload.ts): deal stream vs raw libp2p stream, and a 1 GiB upload in Chromium
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser picks sections)
+//  10. floods (test/bench/flood.ts): a `coffer devnet` child process under six floods; block gaps, ChainHead
+//      latency and the node's RSS (BENCH_FLOODS=1,3 picks floods by number)
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -41,6 +43,7 @@ import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 import { benchUploadNode, benchUploadBrowser } from './upload'
+import { benchFlood } from './flood'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HEADERS = Number(process.env.BENCH_HEADERS ?? 10_000)
@@ -399,4 +402,5 @@ if (want('roundtrip')) await benchRoundTrip()
 if (want('browser')) await benchBrowser()
 if (want('upload')) await benchUploadNode()
 if (want('upload-browser')) await benchUploadBrowser()
+if (want('flood')) await benchFlood()
 process.exit(0)
