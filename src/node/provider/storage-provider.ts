@@ -222,8 +222,11 @@ export class StorageProvider implements DealHandler {
     // escrow is locked only at publication, so what this client's running transfers will lock is spoken for.
     // A dropped transfer no longer counts: nothing of it can be published until the client proposes again,
     // and that proposal is checked here in turn (with the staged bytes counted as space meanwhile).
+    // A transfer of the same piece under an older proposal is not counted: the client re-signed a later start
+    // for the same deal, and the two can never both publish (one staging file; the old one is refused BUSY
+    // below until its stream ends)
     let others = 0n
-    for (const t of this.transfers.values()) if (t.client === client) others += t.owed
+    for (const t of this.transfers.values()) if (t.client === client && t.key !== key) others += t.owed
     const escrow = this.init.chain.readState((s, r) => readEscrow(s, r, p.client))
     if (escrow.escrow - escrow.locked < owed + others) {
       throw new DealRejectedError('FUNDS', `the client's free escrow (${escrow.escrow - escrow.locked} attoFIL) does not cover this deal (${owed}) with its other proposals this provider has accepted and not yet published (${others})`)
