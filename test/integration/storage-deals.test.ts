@@ -100,12 +100,16 @@ describe('storage deals', () => {
     const escrow0 = (await lc.state.escrow(clientAddress)).value
     expect(escrow0).toEqual({ escrow: plan.escrowNeeded, locked: 0n })
 
-    const signed = await Promise.all(plan.proposals.map(async p => await client.sign(p.proposal)))
     // a proposal whose piece is not the payload's: the provider hashes the bytes and refuses to publish
     const wrong = await client.sign({ ...plan.proposals[0]!.proposal, pieceCid: pieceCidV1(new Uint8Array(32).fill(7)) })
     const refused = await client.transfer(plan.proposals[0]!.provider.provider, wrong, car.length, async function * (offset) { yield car.subarray(offset) }).catch(e => e as Error)
     expect(refused).toBeInstanceOf(DealRejectedError)
     expect((refused as DealRejectedError).code).toBe('PIECE_MISMATCH')
+
+    // planned again after that detour, with two periods more than the least: the second copy must be damaged
+    // on disk before its first challenge, however slowly this machine transfers, hashes and publishes
+    const now = client.plan(quotes, { pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes, payloadBytes: car.length, label: root, copies: 2, periods: 4 })
+    const signed = await Promise.all(now.proposals.map(async p => await client.sign({ ...p.proposal, startEpoch: p.proposal.startEpoch + 2 * P, endEpoch: p.proposal.endEpoch + 2 * P })))
 
     const progress: number[][] = [[], []]
     // `store` re-plans a start the transfer can no longer make (a slow or loaded machine), so each copy may
@@ -117,6 +121,10 @@ describe('storage deals', () => {
     // the same proposal again: the provider answers with the deal it already published, and nothing is locked twice
     const again = await client.transfer(plan.proposals[0]!.provider.provider, deals[0]!.proposal, car.length, async function * () { throw new Error('no bytes should be asked for') })
     expect(again).toMatchObject({ dealId: deals[0]!.dealId, message: deals[0]!.message })
+    // deal B: corrupt its bytes on disk as `coffer provider corrupt` does, before its first period
+    expect(d.head().header.height).toBeLessThan(deals[1]!.proposal.proposal.startEpoch)
+    const stored = await findStoredDeal(dir, String(deals[1]!.dealId), 't01002')
+    await corruptDeal(stored.store, stored.deal)
 
     const [honest, corrupt] = await Promise.all(deals.map(async x => await until(async () => {
       const rec = (await lc.state.deal(x.dealId)).value
@@ -126,13 +134,9 @@ describe('storage deals', () => {
     expect(proposals.map(p => p.label)).toEqual([root, root])
     expect((await lc.state.escrow(clientAddress)).value.locked).toBe(plan.escrowNeeded)
 
-    // deal B: corrupt its bytes on disk as `coffer provider corrupt` does, before its first period
     const start = proposals[0]!.startEpoch
     const startB = proposals[1]!.startEpoch
     const end = Math.max(proposals[0]!.endEpoch, proposals[1]!.endEpoch)
-    expect(lc.sync.head.header.height).toBeLessThan(Math.min(start, startB))
-    const stored = await findStoredDeal(dir, String(deals[1]!.dealId), 't01002')
-    await corruptDeal(stored.store, stored.deal)
 
     // A expires after its 4 proven periods; B faults 3 periods in a row (the default maxConsecutiveFaults)
     // and is slashed at the third one's end, a period before its own
