@@ -390,17 +390,28 @@ async function benchPossession (): Promise<void> {
   console.log(`  WASM verifier:                       ${fmt(w * 1000)} µs per proof, ${fmt(w * 1000 / 5)} µs per challenge = ${fmt(ts / w, 2)}x faster`)
 }
 
-// BENCH_ONLY=commp,state (names below) runs a subset; all run by default
+// BENCH_ONLY=commp,state (names below) runs a subset; all run by default. A section that fails is reported
+// as a FAILED line and the next one runs: a bench reports a failure, it does not stop or hang on it.
 const only = process.env.BENCH_ONLY?.split(',')
-const want = (name: string): boolean => only === undefined || only.includes(name)
-if (want('headers')) benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200))
-if (want('commp')) await benchCommPNode()
-if (want('commp-browser')) await benchCommPChromium()
-if (want('pdp')) await benchPossession()
-if (want('state')) benchStateProofs()
-if (want('roundtrip')) await benchRoundTrip()
-if (want('browser')) await benchBrowser()
-if (want('upload')) await benchUploadNode()
-if (want('upload-browser')) await benchUploadBrowser()
-if (want('flood')) await benchFlood()
-process.exit(0)
+const failed: string[] = []
+async function section (name: string, run: () => unknown): Promise<void> {
+  if (only !== undefined && !only.includes(name)) return
+  try {
+    await run()
+  } catch (err) {
+    failed.push(name)
+    console.log(`\n${name}: FAILED: ${(err as Error).name}: ${(err as Error).message}`)
+  }
+}
+await section('headers', () => { benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200)) })
+await section('commp', benchCommPNode)
+await section('commp-browser', benchCommPChromium)
+await section('pdp', benchPossession)
+await section('state', benchStateProofs)
+await section('roundtrip', benchRoundTrip)
+await section('browser', benchBrowser)
+await section('upload', async () => { await benchUploadNode() })
+await section('upload-browser', async () => { await benchUploadBrowser() })
+await section('flood', benchFlood)
+if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
+process.exit(failed.length > 0 ? 1 : 0)
