@@ -37,8 +37,8 @@ let d: Devnet
 let dir: string
 let node: CofferLibp2p
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'coffer-provider-hardening-'))
+/** Starts (or restarts, on the same folder) the devnet, and connects the test's node to its providers. */
+async function startNet (): Promise<void> {
   d = await startDevnet({
     dataDir: dir, distDir: '/nonexistent', serveApp: false, providers: 3, provingPeriod: P, faucetCooldownMs: 0,
     log: process.env.DEBUG_DEVNET === undefined ? undefined : (l) => { console.log(l) },
@@ -48,12 +48,17 @@ beforeAll(async () => {
       { ask: SMALL, limits: { stagingIdleMs: IDLE_MS } }
     ][i]
   })
-  cleanups.push(async () => { await d.stop(); await rm(dir, { recursive: true, force: true }) })
-  node = await createCofferLibp2p({ allowLoopbackDials: true })
-  cleanups.push(async () => { await node.stop() })
   for (const p of d.providers) await node.dial(p.libp2p.getMultiaddrs().map(a => multiaddr(a.toString()))[0]!)
   // every provider has topped up its collateral escrow before any proposal arrives
   await until(() => d.providers.every(p => d.chain.readState((s, r) => readEscrow(s, r, p.provider.address)).escrow > 0n), 60_000)
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'coffer-provider-hardening-'))
+  node = await createCofferLibp2p({ allowLoopbackDials: true })
+  cleanups.push(async () => { await node.stop() })
+  cleanups.push(async () => { await d?.stop(); await rm(dir, { recursive: true, force: true }) })
+  await startNet()
 }, 120_000)
 
 interface Client { secret: Uint8Array, address: Uint8Array }
@@ -297,4 +302,22 @@ describe('a transfer slower than its start (the provider\'s side)', () => {
     const onChain = await until(() => d.chain.readState((s, r) => readDeal(s, r, deal.dealId)) ?? undefined)
     expect(onChain.proposal.startEpoch).toBe(b.proposal.proposal.startEpoch)
   }, 120_000)
+
+  it('keeps staged bytes across a provider restart: a re-signed proposal resumes from them', async () => {
+    const c = await client('10')
+    const bytes = randomBytes(2 * MiB)
+    const piece = realPiece(bytes)
+    const t = await rawTransfer(1, proposal(c, 1, piece))
+    expect(t.first).toEqual({ kind: 'accepted', offset: 0 })
+    await writeFrame(t.stream, bytes.subarray(0, MiB))
+    await until(async () => (await staged(1)).find(f => f.key.startsWith(addressToString(c.address)))?.bytes === MiB)
+    t.stream.abort(new Error('dropped'))
+
+    await d.stop()
+    await startNet()
+    const offsets: number[] = []
+    const deal = await sendPatiently(1, proposal(c, 1, { ...piece, start: startIn(30) }), async function * (offset) { offsets.push(offset); yield bytes.subarray(offset) })
+    expect(offsets).toEqual([MiB])
+    expect(await until(() => d.chain.readState((s, r) => readDeal(s, r, deal.dealId)) ?? undefined)).toBeTruthy()
+  }, 180_000)
 })
