@@ -4,7 +4,7 @@
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
-  chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, decodeSignedMessage, parseFil,
+  chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, parseFil,
   MemoryBlockStore, DEFAULT_MARKET_PARAMS, readDeal, readEscrow, getMinerInfo, type Genesis, type SealedHeader, type StateRequest, type StateResponse
 } from '../core'
 import {
@@ -17,6 +17,8 @@ import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } f
 import { startProducer, type Producer } from './producer'
 import { startAppServer, type AppServer } from './app-server'
 import { startRpcServer, type RpcServer } from './rpc'
+import { blockTopicValidator, messageTopicValidator } from './gossip-validators'
+import { MAX_PENDING_PER_SENDER } from './mpool'
 
 export interface DevnetInit {
   dataDir: string
@@ -152,28 +154,33 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
-      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`]
+      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`],
+      network
     })
     cleanups.push(async () => {
       // a relay/listener can take long to stop after browsers vanish: bound it (NOTES.md)
       await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
     })
-    const topic = blocksTopic(network)
-    libp2p.services.pubsub.subscribe(topic)
-    // Filecoin's message gossip: anyone may hand the pool a signed message; a refused one is only logged
-    const msgTopic = messagesTopic(network)
-    libp2p.services.pubsub.subscribe(msgTopic)
-    libp2p.services.pubsub.addEventListener('message', (evt) => {
-      if (evt.detail.topic !== msgTopic) return
-      try {
-        chain.mpool.push(decodeSignedMessage(evt.detail.data))
-      } catch (err) {
-        log(`mpool: gossiped message refused: ${(err as Error).name}: ${(err as Error).message}`)
-      }
-    })
-
     let producer: Producer | undefined
     const head = (): SealedHeader => producer?.head() ?? storedHead
+
+    // Gossip is validated before it is relayed (issue 9): gossipsub runs a topic's validator before it
+    // delivers or forwards, and charges a Reject to the peer that sent it, so junk stops here instead of
+    // reaching light clients through us (which then blamed us for it).
+    const topic = blocksTopic(network)
+    libp2p.services.pubsub.topicValidators.set(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
+    libp2p.services.pubsub.subscribe(topic)
+    // Filecoin's message gossip: anyone may hand the pool a signed message. As in Lotus, the validator is
+    // what adds it to the pool, so a message is relayed only once our pool took it.
+    const msgTopic = messagesTopic(network)
+    libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
+      // push is async (signatures are checked off the event loop); the author peer feeds per-peer limits
+      push: async (sm, author) => await chain.mpool.push(sm, { peer: author }),
+      pendingCount: (from) => chain.mpool.pending(from).length,
+      maxPendingPerSender: MAX_PENDING_PER_SENDER,
+      log
+    }))
+    libp2p.services.pubsub.subscribe(msgTopic)
 
     await serveChainExchange(libp2p, { headersFrom: async (cid, length) => await db.headersFrom(cid, length) })
     await serveState(libp2p, async (req) => await answerState(chain, req))
