@@ -33,6 +33,13 @@ export interface HeaderSyncInit {
   maxBatch?: number
 }
 
+/** The peer answered chain exchange with GoAway: it is serving all it will; a network condition, not a fault. */
+export class PeerBusyError extends Error {
+  static override name = 'PeerBusyError'
+  override name = 'PeerBusyError'
+  constructor (readonly peer: string, detail: string) { super(`peer ${peer.slice(-8)} is busy: ${detail}`) }
+}
+
 /** True for errors that prove the peer sent something invalid (as opposed to a failed connection). */
 export function isRuleViolation (err: unknown): err is Error {
   return err instanceof HeaderRejectedError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
@@ -122,6 +129,8 @@ export class HeaderSync {
     let expected = t.height
     while (backlog.length < need) {
       const resp = await this.init.net.fetchChain(t.peer, cursor, Math.min(MAX_EXCHANGE_LENGTH, need - backlog.length))
+      // a busy node says GoAway (it bounds requests per peer and in all): not a broken rule, ask again later
+      if (resp.status === ExchangeStatus.GoAway) throw new PeerBusyError(t.peer, resp.errorMessage)
       if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.chain.length === 0) {
         throw new MalformedMessageError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
       }

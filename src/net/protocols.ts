@@ -4,28 +4,107 @@ import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import {
   HELLO_PROTOCOL, CHAIN_EXCHANGE_PROTOCOL, MAX_HELLO_BYTES, MAX_EXCHANGE_REQUEST_BYTES, MAX_EXCHANGE_RESPONSE_BYTES,
   MAX_EXCHANGE_LENGTH, ExchangeStatus, encodeHello, decodeHello, encodeLatency, encodeExchangeRequest,
-  decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, toWireError, GenesisMismatchError,
+  decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, encodeExchangeResponseStart, encodeExchangeTipsets,
+  toWireError, GenesisMismatchError,
   type CID, type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader
 } from '../core'
-import { readAll, writeAndClose, serveOneShot, requestOneShot, REQUEST_TIMEOUT_MS } from './stream-io'
+import {
+  readAll, writeAndClose, serveOneShot, requestOneShot, abortOnSignal, REQUEST_TIMEOUT_MS, RESPONSE_TIMEOUT_MS,
+  type OneShotLimits, type RequestLimiter, type BusyReason
+} from './stream-io'
 
-
-export interface ChainSource {
-  /** Up to `length` headers from `head` downwards (head first), or null when `head` is unknown. */
-  headersFrom: (head: SealedHeader['cid'], length: number) => Promise<SealedHeader[] | null>
+/** Headers from a head downwards as their stored wire bytes, read in batches as the answer is sent. */
+export interface HeaderRun {
+  /** How many headers follow: known before any is read, since the answer's CBOR array states its length first. */
+  count: number
+  /** The headers' DAG-CBOR bytes, head first, in batches; fewer than `count` in all aborts the answer. */
+  batches: AsyncIterable<Uint8Array[]>
 }
 
-export async function serveChainExchange (node: Libp2p, source: ChainSource): Promise<void> {
-  await serveOneShot(node, CHAIN_EXCHANGE_PROTOCOL, MAX_EXCHANGE_REQUEST_BYTES, async (bytes) => {
+export type ChainSource =
+  /** Up to `length` headers from `head` downwards (head first), or null when `head` is unknown. */
+  | { headersFrom: (head: SealedHeader['cid'], length: number) => Promise<SealedHeader[] | null> }
+  /** The same as a run of stored bytes: what a node with a long chain on disk serves from. */
+  | { headerRun: (head: SealedHeader['cid'], length: number) => Promise<HeaderRun | null> }
+
+export class ShortHeaderRunError extends Error {
+  static override name = 'ShortHeaderRunError'
+  override name = 'ShortHeaderRunError'
+  constructor (readonly promised: number, readonly found: number) {
+    super(`header run promised ${promised} headers but held ${found}`)
+  }
+}
+
+/**
+ * What one node serves of chain exchange at once. An answer is up to 900 headers read from disk and sent
+ * through noise: 512 of them at once stalled production for 10-17 s and took 3.6 GB (issue 9). A light
+ * client asks one range at a time and Lotus's syncer a few, so two per peer refuses no honest asker. Four
+ * in all, and four streams per connection (libp2p's default is 32; beyond it libp2p resets the stream
+ * before any handler runs), measured against that flood (16 connections x 32 streams, 2 shared cores):
+ * eight in all and eight streams gave 2.8-3.4 s block gaps, 32 streams (every refusal a GoAway) 2.6-3.3 s,
+ * four and four 1.3-2.0 s, and more full answers got through, since fewer compete for the same cores.
+ */
+export const CHAIN_EXCHANGE_LIMITS: OneShotLimits = {
+  maxInboundStreams: 4,
+  maxActive: 4,
+  maxActivePerPeer: 2,
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  responseTimeoutMs: RESPONSE_TIMEOUT_MS
+}
+
+/** Headers read from a `headersFrom` source per batch; a stored run reads in batches of its own. */
+const BATCH = 64
+
+function runOf (headers: SealedHeader[]): HeaderRun {
+  return {
+    count: headers.length,
+    batches: (async function * () {
+      for (let i = 0; i < headers.length; i += BATCH) yield headers.slice(i, i + BATCH).map(h => h.bytes)
+    })()
+  }
+}
+
+/** The response to a run: its start, then the tipsets as each batch comes from the source. */
+async function * exchangeAnswer (status: ExchangeStatus, run: HeaderRun): AsyncGenerator<Uint8Array> {
+  yield encodeExchangeResponseStart(status, '', run.count)
+  let sent = 0
+  for await (const batch of run.batches) {
+    if (sent + batch.length > run.count) throw new ShortHeaderRunError(run.count, sent + batch.length)
+    sent += batch.length
+    yield encodeExchangeTipsets(batch)
+  }
+  // the start promised `count` tipsets; anything less is not a valid response, so the stream is aborted
+  if (sent !== run.count) throw new ShortHeaderRunError(run.count, sent)
+}
+
+/**
+ * Serves Filecoin chain exchange. A request over the limits (per peer or for the whole node) gets Lotus's
+ * GoAway status at once rather than a reset: the asker learns this node is busy, not that the network
+ * failed or that it asked wrongly, and can back off or ask another peer; the refusal costs one small write.
+ */
+export async function serveChainExchange (node: Libp2p, source: ChainSource, limits: Partial<OneShotLimits> = {}): Promise<RequestLimiter> {
+  return await serveOneShot(node, CHAIN_EXCHANGE_PROTOCOL, MAX_EXCHANGE_REQUEST_BYTES, async (bytes) => {
     const req = decodeExchangeRequest(bytes)
     if (req.head.length !== 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
       return encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: 'want one head CID and 1..900 tipsets', chain: [] })
     }
-    const headers = await source.headersFrom(req.head[0]!, req.length)
-    return encodeExchangeResponse(headers === null
-      ? { status: ExchangeStatus.NotFound, errorMessage: 'unknown head', chain: [] }
-      : { status: headers.length === req.length ? ExchangeStatus.Ok : ExchangeStatus.Partial, errorMessage: '', chain: headers.map(h => [h]) })
-  }, (err) => encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: toWireError(err).message, chain: [] }))
+    let run: HeaderRun | null
+    if ('headerRun' in source) {
+      run = await source.headerRun(req.head[0]!, req.length)
+    } else {
+      const headers = await source.headersFrom(req.head[0]!, req.length)
+      run = headers === null ? null : runOf(headers)
+    }
+    if (run === null) return encodeExchangeResponse({ status: ExchangeStatus.NotFound, errorMessage: 'unknown head', chain: [] })
+    return exchangeAnswer(run.count === req.length ? ExchangeStatus.Ok : ExchangeStatus.Partial, run)
+  }, (err) => encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: toWireError(err).message, chain: [] }), {
+    limits: { ...CHAIN_EXCHANGE_LIMITS, ...limits },
+    busy: (reason: BusyReason) => encodeExchangeResponse({
+      status: ExchangeStatus.GoAway,
+      errorMessage: reason === 'peer' ? 'busy: too many requests from you in progress' : 'busy: serving as many requests as it will; try later',
+      chain: []
+    })
+  })
 }
 
 export async function requestChain (node: Libp2p, peer: PeerId, req: ExchangeRequest, signal?: AbortSignal): Promise<ExchangeResponse> {
@@ -41,7 +120,12 @@ export interface HelloInit {
   /** A hello failed: a GenesisMismatchError or MalformedMessageError means the peer broke a rule. */
   onError: (peer: PeerId, err: unknown) => void
   clockNs: () => bigint
+  /** From a hello stream's opening to its answer; REQUEST_TIMEOUT_MS when left out. */
+  timeoutMs?: number
 }
+
+/** Hello is one stream each way per connection; two leave room for a repeat, and libp2p resets the rest. */
+export const HELLO_MAX_INBOUND_STREAMS = 2
 
 /**
  * Filecoin hello: each side sends its head on connect; the receiver answers with a latency message.
@@ -50,7 +134,9 @@ export interface HelloInit {
 export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
   await node.handle(HELLO_PROTOCOL, async (stream: Stream, connection: Connection) => {
     const arrival = init.clockNs()
-    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    // from the stream's opening, whatever arrives or not: a silent peer is cut off when it fires
+    const signal = AbortSignal.timeout(init.timeoutMs ?? REQUEST_TIMEOUT_MS)
+    const unwatch = abortOnSignal(stream, signal)
     try {
       const hello = decodeHello(await readAll(stream, MAX_HELLO_BYTES, signal))
       if (!hello.genesisHash.equals(init.genesisCid)) throw new GenesisMismatchError(String(init.genesisCid), String(hello.genesisHash))
@@ -59,8 +145,10 @@ export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
     } catch (err) {
       stream.abort(err as Error)
       init.onError(connection.remotePeer, err)
+    } finally {
+      unwatch()
     }
-  })
+  }, { maxInboundStreams: HELLO_MAX_INBOUND_STREAMS })
 
   node.addEventListener('peer:identify', (evt) => {
     const { peerId, protocols } = evt.detail

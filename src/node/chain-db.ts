@@ -84,16 +84,32 @@ export class ChainDb {
     return v === undefined ? undefined : Number(new TextDecoder().decode(v))
   }
 
-  /** `length` headers from `head` down (one chain, so the parent of height h is the header at h-1). */
-  async headersFrom (head: CID, length: number): Promise<SealedHeader[] | null> {
+  /**
+   * Up to `length` headers from `head` down as their stored bytes (one chain, so the parent of height h is
+   * the header at h-1), read in batches from one reverse range scan as the caller consumes them. Chain
+   * exchange serves these without holding, decoding or re-encoding all 900 of an answer; each batch is an
+   * await on LevelDB's own threads, so the event loop stays free for block production between batches.
+   */
+  async headerRun (head: CID, length: number, batchSize = 64): Promise<{ count: number, batches: AsyncIterable<Uint8Array[]> } | null> {
     const top = await this.heightOf(head)
     if (top === undefined) return null
-    const out: SealedHeader[] = []
-    for (let h = top; h >= 0 && out.length < length; h--) {
-      const header = await this.headerAt(h)
-      if (header === undefined) break
-      out.push(header)
+    const count = Math.min(length, top + 1)
+    const db = this.db
+    return {
+      count,
+      batches: (async function * () {
+        // LevelDB iterators read from an implicit snapshot: headers appended meanwhile do not shift the range
+        const values = db.values({ gte: heightKey(top - count + 1), lte: heightKey(top), reverse: true })
+        try {
+          for (;;) {
+            const batch = await values.nextv(batchSize)
+            if (batch.length === 0) return
+            yield batch
+          }
+        } finally {
+          await values.close()
+        }
+      })()
     }
-    return out
   }
 }

@@ -182,7 +182,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     }))
     libp2p.services.pubsub.subscribe(msgTopic)
 
-    await serveChainExchange(libp2p, { headersFrom: async (cid, length) => await db.headersFrom(cid, length) })
+    // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header requests)
+    await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length) })
     await serveState(libp2p, async (req) => await answerState(chain, req))
     await runHello(libp2p, {
       genesisCid: genesis.header.cid,
