@@ -279,11 +279,23 @@ const nonReadingFlood: Flood = {
   }
 }
 
+/**
+ * `count` libp2p nodes, each connected to the devnet. Dialled one after another with retries: libp2p's
+ * connection manager refuses more than a few new inbound connections a second from one host
+ * (inboundConnectionThreshold), and a flood that connected only 5 of its 16 peers would measure nothing.
+ */
 async function peers (count: number, node: NodeProcess): Promise<CofferLibp2p[]> {
   const nodes = await Promise.all(Array.from({ length: count }, async () => await createCofferLibp2p({ listen: [], allowLoopbackDials: true })))
-  await Promise.all(nodes.map(async n => await n.dial(multiaddr(node.p2p), { signal: AbortSignal.timeout(30_000) }).catch(() => null)))
+  for (const n of nodes) {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const ok = await n.dial(multiaddr(node.p2p), { signal: AbortSignal.timeout(30_000) }).then(() => true, () => false)
+      if (ok) break
+      await sleep(250)
+    }
+  }
   return nodes
 }
+const connected = (nodes: CofferLibp2p[]): number => nodes.filter(n => n.getConnections().length > 0).length
 const stopAll = async (nodes: CofferLibp2p[]): Promise<void> => {
   await Promise.all(nodes.map(async n => await Promise.race([n.stop(), sleep(5_000)]).catch(() => {})))
 }
@@ -311,7 +323,7 @@ const chainExchangeFlood: Flood = {
           errors.set(name, (errors.get(name) ?? 0) + 1)
         }
       }))), aborted(signal)])
-      return `${ok}/512 answered (${fmt(headers / Math.max(ok, 1))} headers each)${errors.size === 0 ? '' : `, failed: ${[...errors].map(([n, c]) => `${c} ${n}`).join(', ')}`}`
+      return `${connected(nodes)}/16 connected, ${ok}/512 answered (${fmt(headers / Math.max(ok, 1))} headers each)${errors.size === 0 ? '' : `, failed: ${[...errors].map(([n, c]) => `${c} ${n}`).join(', ')}`}`
     } finally {
       await stopAll(nodes)
     }
@@ -340,7 +352,7 @@ const silentStreamsFlood: Flood = {
       const until = performance.now() + 30_000
       while (performance.now() < until && !signal.aborted) await sleep(500)
       const open = streams.filter(s => s.status === 'open' && s.remoteWriteStatus === 'writable').length
-      return `${opened} opened (${refused} refused at opening), ${open} still open after 30 s`
+      return `${connected(nodes)}/16 connected, ${opened} opened (${refused} refused at opening), ${open} still open after 30 s`
     } finally {
       await stopAll(nodes)
     }
@@ -403,7 +415,7 @@ const gossipPeersFlood: Flood = {
         worst = Math.max(worst, last)
         await sleep(250)
       }
-      return `light client behind by ${worst} heads at worst over 60 s, ${last} at the end${worst > 2 ? ' (FALLS BEHIND)' : ''}`
+      return `${connected(nodes)}/20 peers connected, light client behind by ${worst} heads at worst over 60 s, ${last} at the end${worst > 2 ? ' (FALLS BEHIND)' : ''}`
     } finally {
       await Promise.race([lc.stop(), sleep(5_000)]).catch(() => {})
       await stopAll(nodes)
