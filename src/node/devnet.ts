@@ -47,6 +47,8 @@ export interface DevnetInit {
   provingPeriod?: number
   /** Changes provider `index`'s ask or limits (tests: a small capacity, a short grace). */
   providerOptions?: (index: number) => DevnetProviderOptions | undefined
+  /** Rewrites the addresses the bootstrap document lists for a provider (a test puts a slow link in front of one). */
+  advertiseProvider?: (address: string, addrs: string[]) => string[]
   log?: (line: string) => void
   nowMs?: () => number
 }
@@ -151,6 +153,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     }).catch((err: Error) => {
       throw err.name === 'MalformedStateError' || err.name === 'ProofIncompleteError' ? new OldDataDirError(init.dataDir) : err
     })
+    cleanups.push(async () => { await chain.close() })
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
@@ -208,7 +211,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
     let rpc: RpcServer | undefined
-    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String) }))
+    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: (init.advertiseProvider ?? ((_, a) => a))(p.address, p.libp2p.getMultiaddrs().map(String)) }))
     const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url, providerList())
 
     let app: AppServer | undefined
