@@ -29,8 +29,22 @@ const PACKAGE_VERSION = ((): string => {
 })()
 
 export type ApiVersion = 0 | 1
-export interface CallContext { signal: AbortSignal, api: ApiVersion }
-export interface Method { minParams: number, maxParams: number, run: (params: unknown[], ctx: CallContext) => Promise<unknown> }
+export interface CallContext {
+  signal: AbortSignal
+  api: ApiVersion
+  /** Who is calling: `http:<remote address>` or `ws:<remote address>:<connection id>` (rpc-server.ts). */
+  origin: string
+}
+export interface Method {
+  minParams: number
+  maxParams: number
+  /**
+   * The call parks: it mostly waits for heads (StateWaitMsg) rather than working. The server counts such calls
+   * apart from calls doing work, under caps of their own per remote address, so waits cannot crowd out work.
+   */
+  parks?: boolean
+  run: (params: unknown[], ctx: CallContext) => Promise<unknown>
+}
 
 function lookbackLimit (v: unknown, field: string): number {
   if (v === undefined || v === null) return -1
@@ -170,6 +184,7 @@ export function methods (backend: RpcBackend): Map<string, Method> {
     'Filecoin.StateWaitMsg': {
       minParams: 1,
       maxParams: 4,
+      parks: true,
       run: async ([cid, confidence, limit, allowReplaced], ctx) => {
         const c = cidFromLotus(cid, 'cid')
         const depth = confidence === undefined || confidence === null ? 0 : uintFromLotus(confidence, 'confidence')

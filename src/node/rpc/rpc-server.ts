@@ -1,6 +1,7 @@
 // Lotus-compatible JSON-RPC 2.0 over HTTP POST and WebSocket at /rpc/v1 and /rpc/v0: Filecoin tools call
 // the node with Lotus's method names and JSON, and this translates to and from an RpcBackend.
 import http from 'node:http'
+import { setMaxListeners } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, WebSocket, type RawData } from 'ws'
 import { PortInUseError } from '../app-server'
@@ -37,8 +38,9 @@ export const MAX_BATCH = 100
 // Flood limits (issue 9, defect 7). One socket sending 300 batches of 100 state proofs at once had them all run
 // back-to-back as microtasks (a 12 s block gap), and one that never read its replies grew the node by 600 MB.
 /**
- * Calls of one client (a WebSocket, or one HTTP request) running at once. Most finish within their turn; the
- * ones that wait (StateWaitMsg) hold a slot while they wait, so a client cannot park unbounded work either.
+ * Working calls of one client (a WebSocket, or one HTTP request) running at once. Most finish within their turn.
+ * Calls that park (StateWaitMsg) do not hold these slots: 64 waits on one socket used to leave it no slot for
+ * a ChainHead. They are bounded by MAX_PARKED_PER_ADDRESS instead.
  */
 export const MAX_CALLS_RUNNING_PER_CLIENT = 64
 /**
@@ -46,8 +48,45 @@ export const MAX_CALLS_RUNNING_PER_CLIENT = 64
  * socket (TCP pushes back on the sender); requests already read beyond it are answered with LimitExceeded.
  */
 export const MAX_QUEUED_CALLS_PER_SOCKET = 10 * MAX_BATCH
-/** Calls all HTTP requests together may have admitted (waiting or running); a POST beyond it gets 503. */
-export const MAX_HTTP_CALLS = 10 * MAX_BATCH
+// Limits per remote address (issue 9 review, item 4). One global count of HTTP calls that included parked
+// StateWaitMsg calls let ten POSTs of 100 waits for a CID that never appears answer every other HTTP client
+// 503 for as long as they stayed open. Now work and waits are counted apart, each per remote address, with
+// global caps only as a backstop. The devnet binds loopback, so the app's faucet, iso-filecoin and a test
+// suite all share one address: each per-address figure is several times what all of them use together.
+/**
+ * Working calls (not parked) the HTTP requests of one remote address may have admitted, waiting or running; a
+ * POST beyond it gets 429. Ten full batches: a tool doing one call at a time, or a bench posting a batch per
+ * block, uses one batch at most.
+ */
+export const MAX_HTTP_CALLS_PER_ADDRESS = 10 * MAX_BATCH
+/** Working calls all HTTP requests together may have admitted (a backstop: eight busy addresses); beyond it 503. */
+export const MAX_HTTP_CALLS = 8 * MAX_HTTP_CALLS_PER_ADDRESS
+/**
+ * Parked calls (StateWaitMsg: waiting for a message or for confidence) one remote address may hold over HTTP
+ * and WebSocket together; a call beyond it is answered LimitExceeded at once. A wallet waits once per pending
+ * send, iso-filecoin and the bench once per message they await: 256 is far past what a person or a tool keeps
+ * open, and it bounds what one address makes the node re-search at every head.
+ */
+export const MAX_PARKED_PER_ADDRESS = 256
+/** Parked calls the whole server holds (a backstop). Each one looks its message up again at every head. */
+export const MAX_PARKED = 8 * MAX_PARKED_PER_ADDRESS
+/**
+ * WebSockets one remote address may hold open; the upgrade beyond it is answered HTTP 429. The app talks to
+ * the node over libp2p and HTTP, tools open one socket each: 32 leaves room for an office behind one NAT.
+ */
+export const MAX_SOCKETS_PER_ADDRESS = 32
+/** WebSockets the whole server holds open (a backstop); the upgrade beyond it is answered 503. */
+export const MAX_SOCKETS = 32 * MAX_SOCKETS_PER_ADDRESS
+
+/**
+ * A client's AbortSignal, with room for a listener per call that may be waiting on it at once (each parked
+ * StateWaitMsg listens for the abort): the caps above bound that count, not Node's default warning at 10.
+ */
+function clientController (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(MAX_PARKED_PER_ADDRESS + MAX_CALLS_RUNNING_PER_CLIENT, controller.signal)
+  return controller
+}
 /**
  * Reply bytes buffered for a socket (ws `bufferedAmount`) above which no more of its calls start and it is no
  * longer read, until the kernel has taken them all ('drain'). Bounds what one socket can make the node hold.
@@ -110,6 +149,80 @@ export class RpcLimitError extends Error {
   readonly code = 'LIMIT'
 }
 
+/**
+ * A parked call (StateWaitMsg) refused: its remote address (`scope: 'address'`) or the server (`'server'`)
+ * already holds as many as allowed. Travels as JSON-RPC LimitExceeded; the call may be retried once others end.
+ */
+export class ParkedLimitError extends Error {
+  static override name = 'ParkedLimitError'
+  override name = 'ParkedLimitError'
+  readonly code = 'PARKED_LIMIT'
+  constructor (readonly scope: 'address' | 'server', readonly limit: number) {
+    super(`limit exceeded: ${limit} waiting calls (StateWaitMsg) are already open ${scope === 'address' ? 'from this address' : 'on this node'}`)
+  }
+}
+
+/** An HTTP request refused before any work: its address (429) or the server (503) has too many calls admitted. */
+export class HttpCallsLimitError extends Error {
+  static override name = 'HttpCallsLimitError'
+  override name = 'HttpCallsLimitError'
+  readonly code = 'HTTP_LIMIT'
+  constructor (readonly scope: 'address' | 'server', readonly admitted: number, readonly limit: number) {
+    super(`server busy: ${admitted} HTTP calls ${scope === 'address' ? 'from this address' : 'in all'} are already waiting or running (limit ${limit})`)
+  }
+}
+
+/**
+ * The key per-address limits are kept under: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64, since
+ * one host is commonly handed a whole /64 (RFC 4291's subnet size) and could otherwise take a fresh address per
+ * connection.
+ */
+export function addressKey (remote: string | undefined): string {
+  if (remote === undefined || remote === '') return '?'
+  const a = remote.replace(/%.*$/, '').toLowerCase()
+  if (!a.includes(':')) return a
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
+  if (mapped !== null) return mapped[1]!
+  const [head, tail] = a.split('::') as [string, string | undefined]
+  const h = head === '' ? [] : head.split(':')
+  const t = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t]
+  return `${groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':')}::/64`
+}
+
+/** What one remote address holds now; the entry goes when all are back to zero. */
+interface AddressUse { httpCalls: number, parked: number, sockets: number }
+
+/** The per-address and server-wide counts behind the limits above. */
+class AddressBook {
+  private readonly byAddress = new Map<string, AddressUse>()
+  readonly total: AddressUse = { httpCalls: 0, parked: 0, sockets: 0 }
+
+  /** What `key` holds now (zeros when nothing). */
+  get (key: string): Readonly<AddressUse> {
+    return this.byAddress.get(key) ?? { httpCalls: 0, parked: 0, sockets: 0 }
+  }
+
+  add (key: string, field: keyof AddressUse, n: number): void {
+    let u = this.byAddress.get(key)
+    if (u === undefined) { u = { httpCalls: 0, parked: 0, sockets: 0 }; this.byAddress.set(key, u) }
+    u[field] += n
+    this.total[field] += n
+    if (u.httpCalls === 0 && u.parked === 0 && u.sockets === 0) this.byAddress.delete(key)
+  }
+
+  /** Takes a parked slot for `key`, or says which limit refuses it. */
+  park (key: string): ParkedLimitError | undefined {
+    if (this.get(key).parked >= MAX_PARKED_PER_ADDRESS) return new ParkedLimitError('address', MAX_PARKED_PER_ADDRESS)
+    if (this.total.parked >= MAX_PARKED) return new ParkedLimitError('server', MAX_PARKED)
+    this.add(key, 'parked', 1)
+    return undefined
+  }
+}
+
+/** A client's identity for limits: its address key and the origin the call context names it by. */
+interface Caller { key: string, origin: string, book: AddressBook }
+
 /** The client went away before its call started: nobody will read the answer. */
 class CallDroppedError extends Error {
   static override name = 'CallDroppedError'
@@ -133,14 +246,19 @@ class Lane {
   get queued (): number { return this.waiting.length }
   ready (): boolean { return !this.blocked && !this.closed && this.waiting.length > 0 && this.running < MAX_CALLS_RUNNING_PER_CLIENT }
 
-  run<T> (fn: () => Promise<T>): Promise<T> {
+  /**
+   * Queues `fn` to start in its turn. A `parked` call (StateWaitMsg) also starts in turn (its first search is
+   * work) but then holds no running slot: it is bounded per address by the AddressBook, not per lane.
+   */
+  run<T> (fn: () => Promise<T>, parked = false): Promise<T> {
     if (this.closed) return Promise.reject(new CallDroppedError('the client is gone'))
+    const slot = parked ? 0 : 1
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({
         start: () => {
-          this.running++
+          this.running += slot
           fn().then(resolve, reject).finally(() => {
-            this.running--
+            this.running -= slot
             this.scheduler.wake()
           })
         },
@@ -241,14 +359,20 @@ class Dispatcher {
     return { requests: parsed, batch: true }
   }
 
+  /** Whether a request would park (StateWaitMsg): such calls are counted apart from calls doing work. */
+  parks (req: unknown): boolean {
+    const m = typeof req === 'object' && req !== null ? (req as { method?: unknown }).method : undefined
+    return typeof m === 'string' && this.table.get(m)?.parks === true
+  }
+
   /** Runs parsed requests on `lane` (or refuses each with `refusal`): the text to send back, or undefined for notifications only. */
-  async run (p: Extract<Parsed, { requests: unknown[] }>, ctx: CallContext, lane: Lane, refusal?: RpcLimitError): Promise<string | undefined> {
-    const out = (await Promise.all(p.requests.map(async r => await this.handleOne(r, ctx, lane, refusal)))).filter((r): r is string => r !== undefined)
+  async run (p: Extract<Parsed, { requests: unknown[] }>, ctx: CallContext, lane: Lane, caller: Caller, refusal?: RpcLimitError): Promise<string | undefined> {
+    const out = (await Promise.all(p.requests.map(async r => await this.handleOne(r, ctx, lane, caller, refusal)))).filter((r): r is string => r !== undefined)
     if (!p.batch) return out[0]
     return out.length === 0 ? undefined : `[${out.join(',')}]`
   }
 
-  private async handleOne (req: unknown, ctx: CallContext, lane: Lane, refusal?: RpcLimitError): Promise<string | undefined> {
+  private async handleOne (req: unknown, ctx: CallContext, lane: Lane, caller: Caller, refusal?: RpcLimitError): Promise<string | undefined> {
     const invalid = (id: Id, message: string): string => JSON.stringify(errorResponse(id, { code: RpcErrorCode.InvalidRequest, message }))
     if (typeof req !== 'object' || req === null || Array.isArray(req)) return invalid(null, 'a request must be an object')
     const r = req as Record<string, unknown>
@@ -281,8 +405,13 @@ class Dispatcher {
       return reply(errorResponse(replyId, { code: RpcErrorCode.InvalidParams, message: `wrong param count (method '${r.method}'): ${params.length}, expected ${expected}` }))
     }
     if (refusal !== undefined) return reply(errorResponse(replyId, { code: RpcErrorCode.LimitExceeded, message: refusal.message, data: errorData(refusal) }))
+    const parks = method.parks === true
+    if (parks) {
+      const full = caller.book.park(caller.key)
+      if (full !== undefined) return reply(errorResponse(replyId, { code: RpcErrorCode.LimitExceeded, message: full.message, data: errorData(full) }))
+    }
     try {
-      const result = await lane.run(async () => await method.run(params, ctx))
+      const result = await lane.run(async () => await method.run(params, ctx), parks)
       return reply({ jsonrpc: '2.0', id: replyId, result: result ?? null })
     } catch (err) {
       if (err instanceof CallDroppedError) return undefined
@@ -290,6 +419,8 @@ class Dispatcher {
       if (isParamsError(err)) return reply(errorResponse(replyId, { code: RpcErrorCode.InvalidParams, message, data: errorData(err) }))
       if (!isDomainError(err)) this.log(`rpc ${r.method}: ${err instanceof Error ? (err.stack ?? message) : message}`)
       return reply(errorResponse(replyId, { code: RpcErrorCode.HandlerError, message, data: errorData(err) }))
+    } finally {
+      if (parks) caller.book.add(caller.key, 'parked', -1)
     }
   }
 }
@@ -342,8 +473,9 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
   const dispatcher = new Dispatcher(init.backend, log)
   const scheduler = new CallScheduler()
   const running = new Set<AbortController>()
-  /** Calls admitted from HTTP requests, waiting or running (MAX_HTTP_CALLS bounds it). */
-  let httpCalls = 0
+  /** What each remote address holds: HTTP working calls, parked calls, WebSockets. */
+  const book = new AddressBook()
+  let socketIds = 0
 
   const tooLarge = (res: http.ServerResponse): void => {
     res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' })
@@ -385,16 +517,23 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
 
     const parsed = dispatcher.parse(requestText(body.bytes))
     if ('answer' in parsed) { res.writeHead(200, { 'Content-Type': 'application/json' }).end(parsed.answer); return }
-    const calls = parsed.requests.length
-    if (httpCalls + calls > MAX_HTTP_CALLS) {
-      // refused whole and before any work: 503 with Retry-After is what an HTTP client (and a proxy) knows to retry
-      const refusal = new RpcLimitError(`server busy: ${httpCalls} HTTP calls are already waiting or running (limit ${MAX_HTTP_CALLS})`)
-      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' })
+    const remote = req.socket.remoteAddress
+    const caller: Caller = { key: addressKey(remote), origin: `http:${remote ?? '?'}`, book }
+    // parked calls (StateWaitMsg) are not counted here: each takes a parked slot of its address as it starts
+    const calls = parsed.requests.filter(r => !dispatcher.parks(r)).length
+    const own = book.get(caller.key).httpCalls
+    const refusal = own + calls > MAX_HTTP_CALLS_PER_ADDRESS
+      ? new HttpCallsLimitError('address', own, MAX_HTTP_CALLS_PER_ADDRESS)
+      : book.total.httpCalls + calls > MAX_HTTP_CALLS ? new HttpCallsLimitError('server', book.total.httpCalls, MAX_HTTP_CALLS) : undefined
+    if (refusal !== undefined) {
+      // refused whole and before any work, with Retry-After, which an HTTP client (and a proxy) knows to honour:
+      // 429 when this address has too much open (RFC 6585), 503 when the whole server has
+      res.writeHead(refusal.scope === 'address' ? 429 : 503, { 'Content-Type': 'application/json', 'Retry-After': '1' })
       res.end(JSON.stringify(errorResponse(null, { code: RpcErrorCode.LimitExceeded, message: refusal.message, data: errorData(refusal) })))
       return
     }
-    httpCalls += calls
-    const controller = new AbortController()
+    book.add(caller.key, 'httpCalls', calls)
+    const controller = clientController()
     running.add(controller)
     // each request is a lane of its own: a 100-call batch waits its turn beside the others, it does not run first
     const lane = scheduler.lane()
@@ -405,12 +544,12 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
       lane.close()
     })
     try {
-      const out = await dispatcher.run(parsed, { signal: controller.signal, api }, lane)
+      const out = await dispatcher.run(parsed, { signal: controller.signal, api, origin: caller.origin }, lane, caller)
       if (res.destroyed) return
       if (out === undefined) res.writeHead(204).end()
       else res.writeHead(200, { 'Content-Type': 'application/json' }).end(out)
     } finally {
-      httpCalls -= calls
+      book.add(caller.key, 'httpCalls', -calls)
       lane.close()
       running.delete(controller)
     }
@@ -435,7 +574,21 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => { serveSocket(ws, socket, api) })
+    const remote = req.socket.remoteAddress
+    const key = addressKey(remote)
+    const busy = book.get(key).sockets >= MAX_SOCKETS_PER_ADDRESS
+      ? { status: '429 Too Many Requests', reason: `too many WebSockets from this address (limit ${MAX_SOCKETS_PER_ADDRESS})` }
+      : book.total.sockets >= MAX_SOCKETS ? { status: '503 Service Unavailable', reason: `too many WebSockets open (limit ${MAX_SOCKETS})` } : undefined
+    if (busy !== undefined) {
+      // refused before the handshake, with the reason in the body: Lotus's gateway answers a host over its
+      // connection allowance 429 the same way
+      socket.end(`HTTP/1.1 ${busy.status}\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(busy.reason)}\r\n\r\n${busy.reason}`)
+      return
+    }
+    // counted from the upgrade request until the TCP connection closes, whatever becomes of the handshake
+    book.add(key, 'sockets', 1)
+    socket.once('close', () => book.add(key, 'sockets', -1))
+    wss.handleUpgrade(req, socket, head, (ws) => { serveSocket(ws, socket, api, { key, origin: `ws:${remote ?? '?'}:${++socketIds}`, book }) })
   })
 
   /**
@@ -443,8 +596,8 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
    * hold up later calls). The socket is not read while ten batches wait to start or while a megabyte of replies
    * is unsent, and is closed (1008) when those replies stay untaken for SOCKET_STALL_MS.
    */
-  const serveSocket = (ws: WebSocket, socket: Duplex, api: ApiVersion): void => {
-    const controller = new AbortController()
+  const serveSocket = (ws: WebSocket, socket: Duplex, api: ApiVersion, caller: Caller): void => {
+    const controller = clientController()
     running.add(controller)
     const lane = scheduler.lane()
     let stallTimer: ReturnType<typeof setTimeout> | undefined
@@ -501,7 +654,7 @@ export async function startRpcServer (init: RpcServerInit): Promise<RpcServer> {
       const refusal = lane.queued + parsed.requests.length > MAX_QUEUED_CALLS_PER_SOCKET
         ? new RpcLimitError(`limit exceeded: ${lane.queued} calls are already waiting on this connection (limit ${MAX_QUEUED_CALLS_PER_SOCKET})`)
         : undefined
-      dispatcher.run(parsed, { signal: controller.signal, api }, lane, refusal).then(out => {
+      dispatcher.run(parsed, { signal: controller.signal, api, origin: caller.origin }, lane, caller, refusal).then(out => {
         if (out !== undefined) send(out)
       }).catch((err: Error) => log(`rpc ws: ${err.stack ?? err.message}`))
       updateReading()
