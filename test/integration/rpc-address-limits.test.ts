@@ -98,7 +98,6 @@ describe('JSON-RPC limits per remote address', () => {
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     const receipt = await waited
-    console.log(`parked from 127.0.0.2: ${parkedOnHeads(d)}; honest ChainHead statuses ${JSON.stringify([...new Set(statuses)])} over ${statuses.length} calls; attacker batches answered ${answered.length}`)
     expect(statuses.every(s => s === 200)).toBe(true)
     expect(receipt.status).toBe(200)
     expect(receipt.body.result.Receipt.ExitCode).toBe(0)
@@ -107,6 +106,7 @@ describe('JSON-RPC limits per remote address', () => {
     // (LimitExceeded, ParkedLimitError), which answers every batch that got no slot at all
     await until(() => answered.length >= 10 - Math.ceil(PARKED_PER_ADDRESS / MAX_BATCH), 60_000)
     const refused = answered.flatMap(a => a.body as Reply[]).filter(r => r.error?.code === -32005 && r.error.data?.name === 'ParkedLimitError')
+    console.log(`honest ChainHead statuses ${JSON.stringify([...new Set(statuses)])} over ${statuses.length} calls; attacker's waits refused at once: ${refused.length} of 1000`)
     expect(refused.length).toBeGreaterThanOrEqual((10 - Math.ceil(PARKED_PER_ADDRESS / MAX_BATCH)) * MAX_BATCH)
     expect(parkedOnHeads(d)).toBeLessThanOrEqual(PARKED_PER_ADDRESS)
   }, 300_000)
