@@ -78,12 +78,30 @@ export function blockGasLimit (msgs: BlockMessages): number {
 }
 
 /**
+ * A block holding a message whose GasLimit is not in 1..BLOCK_GAS_LIMIT (Lotus's checkBlockMessages runs
+ * ValidForBlockInclusion on each message: "'GasLimit' field cannot be negative", "over block gas limit").
+ * A negative limit would otherwise lower the block's sum and let others exceed it. A kind of
+ * BlockGasLimitError: the block is invalid on the same rule.
+ */
+export class MessageGasLimitError extends BlockGasLimitError {
+  static override name = 'MessageGasLimitError'
+  override name = 'MessageGasLimitError'
+  constructor (readonly messageGasLimit: number, index: number) {
+    super(messageGasLimit, BLOCK_GAS_LIMIT)
+    this.message = `block gas limit exceeded: message ${index} asks for ${messageGasLimit} gas, outside 1..${BLOCK_GAS_LIMIT}`
+  }
+}
+
+/**
  * Lotus's checkBlockMessages: the GasLimits of a block's messages may add up to at most BlockGasLimit,
  * so a block costs a bounded time to execute whatever its messages are. GasLimit, not gas used, is what
- * counts: it is known before anything runs. Each limit is at most BLOCK_GAS_LIMIT (validateMessageFields)
- * and a block loads at most a few thousand messages, so the sum stays far inside a safe integer.
+ * counts: it is known before anything runs. Each limit must be in 1..BLOCK_GAS_LIMIT (MessageGasLimitError:
+ * decodeMessage accepts any safe integer), and a block loads at most a few thousand messages, so the sum
+ * stays far inside a safe integer.
  */
 export function checkBlockGasLimit (msgs: BlockMessages): void {
+  const limits = [...msgs.bls.map(m => m.gasLimit), ...msgs.secp.map(sm => sm.message.gasLimit)]
+  limits.forEach((g, i) => { if (!(g > 0 && g <= BLOCK_GAS_LIMIT)) throw new MessageGasLimitError(g, i) })
   const sum = blockGasLimit(msgs)
   if (sum > BLOCK_GAS_LIMIT) throw new BlockGasLimitError(sum, BLOCK_GAS_LIMIT)
 }
@@ -94,12 +112,21 @@ export function checkBlockGasLimit (msgs: BlockMessages): void {
  * it and the light client showing it, refuses a block over the limit.
  */
 export function loadBlockMessages (store: BlockGetter, txMeta: CID): BlockMessages {
+  const msgs = readBlockMessages(store, txMeta)
+  checkBlockGasLimit(msgs)
+  return msgs
+}
+
+/**
+ * A block's messages as its TxMeta commits to them, without the gas rule: for a reader that must tell a
+ * peer's bad answer (a MalformedStateError here) from a block that breaks a rule (a historical block
+ * stored before the rule existed is no peer's lie).
+ */
+export function readBlockMessages (store: BlockGetter, txMeta: CID): BlockMessages {
   const meta = readTxMeta(store, txMeta)
   const bls = asCids(amtValues(store, meta.blsRoot, 'v0')).map(c => decodeMessage(mustGet(store, c)))
   const secp = asCids(amtValues(store, meta.secpRoot, 'v0')).map(c => decodeSignedMessage(mustGet(store, c)))
-  const msgs = { bls, secp }
-  checkBlockGasLimit(msgs)
-  return msgs
+  return { bls, secp }
 }
 
 /** Message counts from the two AMT roots alone (three small blocks, no message bodies). */

@@ -5,7 +5,7 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, countBlockMessages, loadBlockMessages, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo,
+  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo,
   type Actor, type DealRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -145,7 +145,11 @@ export function createStateClient (init: StateClientInit): StateClient {
     blockMessages: async (header) => {
       const from = peer()
       const blocks = await answered(from, { kind: 'messages', block: header.cid, full: true })
-      return checked(from, () => loadBlockMessages(new ProofBlockStore(blocks), header.header.messages))
+      const msgs = checked(from, () => readBlockMessages(new ProofBlockStore(blocks), header.header.messages))
+      // the messages are what the verified header commits to: a block over the gas limit (one stored before
+      // that rule) is refused, BlockGasLimitError, but the peer that served it faithfully told no lie
+      checkBlockGasLimit(msgs)
+      return msgs
     }
   }
 }

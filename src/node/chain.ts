@@ -4,12 +4,12 @@
 import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
-  signMessage, countBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
+  signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   BLOCK_GAS_LIMIT, isKeyAddress, addressToString,
   type CID, type Epoch, type Genesis, type BlockGetter, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import type { ChainDb } from './chain-db'
-import { Mpool } from './mpool'
+import { Mpool, type PushOrigin } from './mpool'
 import { threadVerifier, type SignatureVerifier } from './signature-verifier'
 import { HeadEvents } from './head-events'
 import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
@@ -174,7 +174,9 @@ export class NodeChain implements RpcBackend {
     return getActor(this.init.store, (at ?? this.current).header.parentStateRoot, address)
   }
 
-  async mpoolPush (sm: SignedMessage): Promise<CID> { return await this.mpool.push(sm) }
+  /** `from.origin` keys the pool's failure limits (the RPC client's address); `local` is for this process's own signers. */
+  async mpoolPush (sm: SignedMessage, from: PushOrigin = {}): Promise<CID> { return await this.mpool.push(sm, from) }
+  /** Past the pooled messages only: a message still being checked reserves no nonce (it may be forged). */
   async mpoolNonce (address: Uint8Array): Promise<number> { return this.mpool.nextNonce(address) }
 
   /** Where `cid` was included and executed, with the blocks proving both against the two headers. */
@@ -215,7 +217,8 @@ export class NodeChain implements RpcBackend {
   /** The TxMeta and both AMT roots of a block (enough to count its messages), or with `full` every message. */
   blockMessagesProof (h: SealedHeader, full: boolean): Uint8Array[] {
     const rec = new RecordingGetter(this.init.store)
-    if (full) loadBlockMessages(rec, h.header.messages)
+    // the gas rule is the reader's to apply: a block stored before it is still served as it is
+    if (full) readBlockMessages(rec, h.header.messages)
     else countBlockMessages(rec, h.header.messages)
     return rec.blocks()
   }
@@ -229,20 +232,35 @@ export class NodeChain implements RpcBackend {
     const last = this.faucetPaid.get(key)
     const now = this.init.nowMs()
     if (last !== undefined && now - last < f.cooldownMs) throw new FaucetLimitError(f.cooldownMs - (now - last))
-    const waiting = this.mpool.queued(f.address)
+    // pooled payments only: anyone can push messages naming the faucet's address, and those still being
+    // checked (forged, as like as not) must neither make it busy nor take its nonces
+    const waiting = this.mpool.pending(f.address).length
     if (waiting >= FAUCET_MAX_PENDING) throw new FaucetBusyError(waiting)
     this.takeFaucetToken(now)
     const message: Message = {
       version: 0, to: address, from: f.address, nonce: this.mpool.nextNonce(f.address), value: f.amount,
       gasLimit: TRANSFER_GAS_LIMIT, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: METHOD_SEND, params: new Uint8Array(0)
     }
-    this.faucetPaid.set(key, now)
+    this.markFaucetPaid(key, now)
     try {
       return await this.mpool.push(signMessage(f.secretKey, message), { local: true })
     } catch (err) {
       this.faucetPaid.delete(key)
       throw err
     }
+  }
+
+  /**
+   * Remembers when `key` was paid. The map is keyed by addresses anyone may make up, so entries past the
+   * cool-down go as new ones come: re-inserting keeps it in payment order, and the oldest are at its front.
+   */
+  private markFaucetPaid (key: string, now: number): void {
+    for (const [k, t] of this.faucetPaid) {
+      if (now - t < this.init.faucet.cooldownMs) break
+      this.faucetPaid.delete(k)
+    }
+    this.faucetPaid.delete(key)
+    this.faucetPaid.set(key, now)
   }
 
   /** Takes one payment from the faucet's token bucket (refilled by elapsed time), or throws FaucetRateError. */

@@ -151,7 +151,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       db, genesis, store, head: storedHead, producerKey: secret, nowMs,
       faucet: { secretKey: faucetKey, address: faucetAddress, amount: init.faucetAmount ?? parseFil('100'), cooldownMs: init.faucetCooldownMs ?? 60_000 }
     }).catch((err: Error) => {
-      throw err.name === 'MalformedStateError' || err.name === 'ProofIncompleteError' ? new OldDataDirError(init.dataDir) : err
+      // a head block over the block gas limit was stored before that rule (issue 9): this version cannot execute it
+      throw err.name === 'MalformedStateError' || err.name === 'ProofIncompleteError' || (err as { code?: string }).code === 'BLOCK_GAS_LIMIT' ? new OldDataDirError(init.dataDir) : err
     })
     cleanups.push(async () => { await chain.close() })
 
@@ -178,8 +179,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const msgTopic = messagesTopic(network)
     libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
       // push is async (signatures are checked off the event loop); the author peer feeds per-peer limits
-      push: async (sm, author) => await chain.mpool.push(sm, { peer: author }),
-      pendingCount: (from) => chain.mpool.pending(from).length,
+      push: async (sm, author) => await chain.mpool.push(sm, { origin: author === undefined ? undefined : `peer:${author}` }),
+      // pooled and being checked: the count the pool's own MpoolFullError is decided on
+      pendingCount: (from) => chain.mpool.queued(from),
       maxPendingPerSender: MAX_PENDING_PER_SENDER,
       log
     }))

@@ -1,7 +1,8 @@
 // Gossipsub topic validators for a full node: a block or message is relayed only once it has been checked
 // (verdicts and their scoring: src/net/gossip-validation.ts). As Lotus's chain/sub/incoming.go, a message
 // the pool refuses for a state-dependent reason (nonce, funds, a full or busy pool) is ignored, one that is
-// invalid on any state (malformed, bad signature, fields out of range) rejected.
+// invalid on any state (malformed, bad signature, fields out of range) rejected. A sender's full queue is
+// MpoolFullError, not MessageOutOfRangeError: it is our pool's state, and an honest relay must not be scored for it.
 import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub'
 import {
   decodeSignedMessage, addressToString, MessageSignatureError, MalformedChainMessageError, MessageOutOfRangeError,

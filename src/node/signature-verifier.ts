@@ -28,6 +28,14 @@ export class VerifierUnavailableError extends Error {
   readonly code = 'VERIFIER_UNAVAILABLE'
 }
 
+/** verify() after close(): the verifier is gone for good (a node stopping must not start a new thread). */
+export class VerifierClosedError extends Error {
+  static override name = 'VerifierClosedError'
+  override name = 'VerifierClosedError'
+  readonly code = 'VERIFIER_CLOSED'
+  constructor () { super('the signature verifier is closed') }
+}
+
 /** How long after a thread died no new one is started (checks are refused meanwhile). */
 export const RESTART_BACKOFF_MS = 5000
 
@@ -37,13 +45,15 @@ export interface ThreadReply { id: number, ok: boolean }
 /**
  * One worker thread, started on first use, checking messages in the order they are handed over (the pool
  * relies on that order for a sender's consecutive nonces). The thread is unref'd so a node that forgets
- * close() still exits; a thread that dies fails what it held and the next check starts a new one.
+ * close() still exits; a thread that dies fails what it held and the next check starts a new one. close()
+ * is final: later checks reject with VerifierClosedError.
  */
 export function threadVerifier (): SignatureVerifier {
   let worker: Worker | undefined
   let nextId = 0
   let diedAt = -Infinity
   let lastDeath = ''
+  let closed = false
   const waiting = new Map<number, { resolve: (ok: boolean) => void, reject: (err: Error) => void }>()
   const failAll = (why: string): void => {
     for (const w of waiting.values()) w.reject(new VerifierUnavailableError(why))
@@ -71,6 +81,7 @@ export function threadVerifier (): SignatureVerifier {
   }
   return {
     verify: async (sm) => {
+      if (closed) throw new VerifierClosedError()
       // a thread that cannot start would otherwise be restarted (tsx, curve tables: ~1 s of CPU) per push
       if (worker === undefined && Date.now() - diedAt < RESTART_BACKOFF_MS) throw new VerifierUnavailableError(lastDeath)
       worker ??= start()
@@ -83,6 +94,7 @@ export function threadVerifier (): SignatureVerifier {
       })
     },
     close: async () => {
+      closed = true
       const w = worker
       worker = undefined
       failAll('signature verifier closed')

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   secpAddressBytes, secpPublicKey, idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
-  type GenesisProvider, type GenesisAllocation, type AttoFil
+  type GenesisProvider, type GenesisAllocation, type AttoFil, type CID
 } from '../../core'
 import { createCofferLibp2p, serveAsk, serveDeals, type CofferLibp2p } from '../../net'
 import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
@@ -62,9 +62,30 @@ export interface DevnetProviderOptions {
   limits?: Partial<ProviderLimits>
 }
 
+/** The node's chain as a provider running in the same process sees it: it may push as the node's own signer. */
+export type LocalChain = ProviderChain & { mpoolPush: (sm: Parameters<ProviderChain['mpoolPush']>[0], from?: { local?: boolean }) => Promise<CID> }
+
+/**
+ * The provider's view of the node: its messages are pushed as local (checked inline, ~1 ms for its secp
+ * worker key), so RPC clients filling the pool's signature queue cannot refuse its PublishStorageDeals or
+ * SubmitPossessionProofs as busy (issue 9 review).
+ */
+function providerChain (chain: LocalChain): ProviderChain {
+  const mpoolPush: ProviderChain['mpoolPush'] = async (sm) => await chain.mpoolPush(sm, { local: true })
+  // everything else is the chain's own, bound to it (a Proxy, so members added to ProviderChain need no edit here)
+  return new Proxy(chain, {
+    get: (target, prop) => {
+      if (prop === 'mpoolPush') return mpoolPush
+      const v: unknown = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    }
+  })
+}
+
 /** Starts every provider genesis recorded, from its folder. */
-export async function startDevnetProviders (init: { dataDir: string, host: string, chain: ProviderChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined }): Promise<RunningProvider[]> {
+export async function startDevnetProviders (init: { dataDir: string, host: string, chain: LocalChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined }): Promise<RunningProvider[]> {
   const running: RunningProvider[] = []
+  const chain = providerChain(init.chain)
   try {
     for (let i = 0; ; i++) {
       const address = idAddressBytes(FIRST_PROVIDER_ID + i)
@@ -78,7 +99,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: [`/ip4/${init.host}/tcp/0/ws`] })
       const options = init.options?.(i)
       const provider = new StorageProvider({
-        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain: init.chain, ask: { ...devnetAsk(i), ...options?.ask }, limits: options?.limits, log: init.log
+        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), ...options?.ask }, limits: options?.limits, log: init.log
       })
       await serveAsk(libp2p, async () => await provider.ask())
       await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor })

@@ -30,7 +30,7 @@ export interface RpcBackend {
   /** The actor in the state `at` names in its ParentStateRoot (default: the head). */
   getActor: (address: Uint8Array, at?: SealedHeader) => Promise<Actor | null>
   /** Checks and queues a message; throws a MessageRejectedError (name + code) when it is refused. */
-  mpoolPush: (sm: SignedMessage) => Promise<CID>
+  mpoolPush: (sm: SignedMessage, from?: { origin?: string }) => Promise<CID>
   /** The next nonce for `address`, counting messages already in the pool. */
   mpoolNonce: (address: Uint8Array) => Promise<number>
   searchMessage: (cid: CID) => Promise<MsgLookup | null>

@@ -119,7 +119,8 @@ export function methods (backend: RpcBackend): Map<string, Method> {
     'Filecoin.MpoolPush': {
       minParams: 1,
       maxParams: 1,
-      run: async ([sm]) => cidToLotus(await backend.mpoolPush(signedMessageFromLotus(sm)))
+      // the pool's failure limits and queue shares are per remote address: a new connection is no new origin
+      run: async ([sm], ctx) => cidToLotus(await backend.mpoolPush(signedMessageFromLotus(sm), { origin: `rpc:${ctx.origin.replace(/^(ws:(.*):\d+|http:(.*))$/, '$2$3')}` }))
     },
     'Filecoin.MpoolGetNonce': { minParams: 1, maxParams: 1, run: async ([a]) => await backend.mpoolNonce(address(a)) },
     'Filecoin.GasEstimateMessageGas': {
