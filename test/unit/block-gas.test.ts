@@ -60,6 +60,19 @@ describe('a block over the block gas limit', () => {
   })
 })
 
+describe('a block holding a message whose GasLimit is out of range', () => {
+  it('is refused, so a negative GasLimit cannot make room for others (Lotus: ValidForBlockInclusion per message)', () => {
+    // decodeMessage takes any safe integer: -L + L + L sums to L, within the block limit, yet asks for 2L
+    const negative = { bls: [], secp: [heavy(0, { gasLimit: -BLOCK_GAS_LIMIT }), heavy(1), heavy(2)] }
+    expect(blockGasLimit(negative)).toBe(BLOCK_GAS_LIMIT)
+    expect(failure(() => { checkBlockGasLimit(negative) })).toEqual({ name: 'MessageGasLimitError', code: 'BLOCK_GAS_LIMIT' })
+    const store = new MemoryBlockStore()
+    expect(failure(() => loadBlockMessages(store, storeBlockMessages(store, negative)))).toMatchObject({ name: 'MessageGasLimitError' })
+    expect(failure(() => { checkBlockGasLimit({ bls: [], secp: [heavy(0, { gasLimit: 0 })] }) })).toMatchObject({ name: 'MessageGasLimitError' })
+    expect(failure(() => { checkBlockGasLimit({ bls: [], secp: [heavy(0, { gasLimit: BLOCK_GAS_LIMIT + 1 })] }) })).toMatchObject({ name: 'MessageGasLimitError' })
+  })
+})
+
 describe('the pool and the block gas limit', () => {
   it('refuses one message asking for more than a block holds', async () => {
     const pool = new Mpool(genesis.store!, () => root)

@@ -1,0 +1,69 @@
+// Node-side leftovers of the issue 9 review: a data folder whose head block was stored before the block gas
+// limit existed is an old data folder (item 8: OldDataDirError, not a bare BlockGasLimitError at start), and
+// the faucet's per-address memory forgets addresses past their cool-down (item 14: the map is keyed by
+// addresses anyone can make up).
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { startDevnet } from '../../src/node/devnet'
+import { ChainDb } from '../../src/node/chain-db'
+import { loadOrCreateProducerKey } from '../../src/node/keys'
+import {
+  produceHeader, storeBlockMessages, signMessage, secpPublicKey, secpAddressBytes, MemoryBlockStore, BLOCK_GAS_LIMIT, BASE_FEE, EMPTY_AMT_CID
+} from '../../src/core'
+import { until } from '../helpers/until'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+async function folder (): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-chain-leftovers-'))
+  cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+const key = (): { secret: Uint8Array, address: Uint8Array } => {
+  const secret = secp256k1.utils.randomSecretKey()
+  return { secret, address: secpAddressBytes(secpPublicKey(secret)) }
+}
+
+describe('chain leftovers (issue 9 review)', { timeout: 120_000 }, () => {
+  it('a data folder whose head holds more gas than a block may is an old data folder (item 8)', async () => {
+    const dir = await folder()
+    const first = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000 })
+    await until(() => first.head().header.height >= 1, 30_000)
+    const genesis = first.genesis
+    await first.stop()
+
+    // what an earlier version could store: twenty messages of BlockGasLimit each in one block
+    const db = await ChainDb.open(dir)
+    const secret = await loadOrCreateProducerKey(db)
+    const head = (await db.headerAt((await db.headHeight())!))!
+    const store = new MemoryBlockStore()
+    const senders = Array.from({ length: 20 }, key)
+    const messages = storeBlockMessages(store, {
+      bls: [],
+      secp: senders.map(s => signMessage(s.secret, { version: 0, to: s.address, from: s.address, nonce: 0, value: 1n, gasLimit: BLOCK_GAS_LIMIT, gasFeeCap: BASE_FEE, gasPremium: 1n, method: 0, params: new Uint8Array(0) }))
+    })
+    const over = produceHeader(head, genesis, secret, head.header.timestamp + 1, { parentStateRoot: head.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages, blsAggregate: null })
+    await db.append(over, store.unpersisted())
+    await db.close()
+
+    await expect(startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000 })).rejects.toMatchObject({ name: 'OldDataDirError' })
+  })
+
+  it('the faucet forgets addresses whose cool-down is over (item 14)', async () => {
+    const dir = await folder()
+    const cooldownMs = 500
+    const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000, faucetCooldownMs: cooldownMs })
+    cleanups.push(d.stop)
+    const paid = (): number => (d.chain as unknown as { faucetPaid: Map<string, number> }).faucetPaid.size
+    for (let i = 0; i < 5; i++) await d.chain.faucet(key().address)
+    expect(paid()).toBe(5)
+    const since = Date.now()
+    await until(() => Date.now() - since > cooldownMs, 10_000)
+    await d.chain.faucet(key().address)
+    expect(paid()).toBe(1)
+  })
+})
