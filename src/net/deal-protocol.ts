@@ -76,6 +76,8 @@ export interface ServeDealsOptions {
   log?: (line: string) => void
   /** The slowest a transfer may run; DEFAULT_TRANSFER_RATE_FLOOR when left out. */
   rateFloor?: TransferRateFloor
+  /** How long the provider waits with no byte arriving; DEAL_IDLE_TIMEOUT_MS when left out. */
+  idleTimeoutMs?: number
   nowMs?: () => number
 }
 
@@ -91,6 +93,32 @@ export interface PayloadSink {
 export interface DealHandler {
   /** Checks a request before any byte moves; throws DealRejectedError, or returns where to resume. */
   accept: (req: DealRequest) => Promise<{ offset: number, sink: PayloadSink } | { published: { dealId: number, message: string } }>
+}
+
+/**
+ * The next frame, given up on only when no byte at all has arrived for `idleMs` while it waits. A whole frame
+ * (up to MAX_DATA_FRAME, 1 MiB) is no measure of idleness: bounding each frame by the idle timeout would drop
+ * every link slower than 1 MiB / 30 s (≈34 KiB/s) before its first frame was whole, and since only whole frames
+ * are staged, each resume would start that frame over and never finish. The rate floor, not this, is what
+ * drops a peer that sends too little; this only notices one that has gone quiet. Quiet time counts from the
+ * later of the last byte and the start of this read: while the provider writes to disk it reads nothing (the
+ * frame reader pauses the stream), and that time is the provider's, not the peer's.
+ */
+async function nextFrame (frames: FrameReader, lastByteMs: () => number, nowMs: () => number, idleMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+  const idle = new AbortController()
+  const from = nowMs()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const arm = (): void => {
+    const left = idleMs - (nowMs() - Math.max(lastByteMs(), from))
+    if (left <= 0) idle.abort(new DealRejectedError('TRANSFER', `no byte arrived for ${idleMs / 1000} s`))
+    else timer = setTimeout(arm, left)
+  }
+  arm()
+  try {
+    return await must(frames, signal === undefined ? idle.signal : AbortSignal.any([idle.signal, signal]))
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** The next frame, or a TRANSFER rejection when the stream ends first. */
@@ -109,19 +137,23 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
   const log = o.log ?? (() => {})
   const floor = o.rateFloor ?? DEFAULT_TRANSFER_RATE_FLOOR
   const nowMs = o.nowMs ?? (() => performance.now())
+  const idleMs = o.idleTimeoutMs ?? DEAL_IDLE_TIMEOUT_MS
   await node.handle(DEAL_PROTOCOL, async (stream: Stream) => {
     const frames = new FrameReader(stream, MAX_DATA_FRAME)
     const reply = async (r: DealReply): Promise<void> => { await writeFrame(stream, encodeDealReply(r), AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS)) }
     // raw bytes off the stream, counted as they arrive: a slow link fills a 1 MiB frame over many seconds, and
-    // counting whole frames only would judge it by the frame it has not finished yet
+    // counting whole frames only would judge it (rate floor and idle timeout alike) by the frame it has not
+    // finished yet
     let received = 0
-    stream.addEventListener('message', (evt) => { received += evt.data.byteLength })
+    let lastByteMs = nowMs()
+    stream.addEventListener('message', (evt) => { received += evt.data.byteLength; lastByteMs = nowMs() })
+    const read = async (signal?: AbortSignal): Promise<Uint8Array> => await nextFrame(frames, () => lastByteMs, nowMs, idleMs, signal)
     const stalled = new AbortController()
     let watch: ReturnType<typeof setInterval> | undefined
     let sink: PayloadSink | undefined
     let done = false
     try {
-      const first = await must(frames, AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS))
+      const first = await read()
       if (first.length > MAX_CONTROL_FRAME) throw new DealRejectedError('TRANSFER', 'request frame too large')
       const req = decodeDealRequest(first)
       const accepted = await handler.accept(req)
@@ -143,7 +175,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
         }
         while (have < req.payloadBytes) {
           stalled.signal.throwIfAborted()
-          const frame = await must(frames, AbortSignal.any([AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS), stalled.signal]))
+          const frame = await read(stalled.signal)
           if (frame.length === 0 || have + frame.length > req.payloadBytes) throw new DealRejectedError('TRANSFER', `a data frame runs past the ${req.payloadBytes} bytes proposed`)
           await sink.write(frame)
           have += frame.length

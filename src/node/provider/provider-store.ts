@@ -1,7 +1,8 @@
 // A provider's storage folder: pieces/ holds each published deal's payload (the CAR the client sent),
 // staging/ the transfers still arriving (kept across a dropped connection, so the client resumes), and
 // deals.json the index of deals it has published. The index is replaced whole (write, then rename), so a
-// crash leaves the old index or the new one, never half of one.
+// crash leaves the old index or the new one, never half of one. pending.json (written the same way) holds the
+// publications sent to the chain whose outcome the provider has not seen yet: their pieces stay in pieces/.
 // Staged bytes are named by what they are, not by the proposal that brought them: the client, the piece and
 // the payload's length. A client whose proposal can no longer start in time signs a new one for the same
 // piece, and its bytes are already here.
@@ -41,10 +42,26 @@ export interface StoredDeal {
   /** The payload file, relative to the provider's folder. */
   file: string
   publishMessage: string
+  /** The client's address (absent from deals published before it was recorded). */
+  client?: string
+}
+
+/**
+ * A PublishStorageDeals message signed and handed to the chain, whose receipt the provider has not seen: the
+ * deal may be on chain already, so its piece stays in pieces/ until the chain says which. Recorded before the
+ * message is pushed, so no crash leaves a published deal the provider has forgotten.
+ */
+export interface PendingPublication extends Omit<StoredDeal, 'dealId'> {
+  client: string
+  /** The worker's nonce the message uses: once the chain's nonce has passed it, the message can no longer land. */
+  nonce: number
+  /** Where the piece goes back to if the deal did not land (see stagingKey). */
+  stagingKey: string
 }
 
 export class ProviderStore {
   private deals: StoredDeal[] = []
+  private pending: PendingPublication[] = []
 
   private constructor (readonly dir: string) {}
 
@@ -57,7 +74,30 @@ export class ProviderStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${dir}/deals.json is unreadable: ${(err as Error).message}`)
     }
+    try {
+      s.pending = JSON.parse(await readFile(path.join(dir, 'pending.json'), 'utf8')) as PendingPublication[]
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${dir}/pending.json is unreadable: ${(err as Error).message}`)
+    }
     return s
+  }
+
+  private async writeJson (name: string, value: unknown): Promise<void> {
+    const file = path.join(this.dir, name)
+    await writeFile(`${file}.tmp`, JSON.stringify(value, null, 1))
+    await rename(`${file}.tmp`, file)
+  }
+
+  pendingAll (): PendingPublication[] { return [...this.pending] }
+  pendingByProposal (proposalCid: string): PendingPublication | undefined { return this.pending.find(p => p.proposalCid === proposalCid) }
+  async addPending (p: PendingPublication): Promise<void> {
+    this.pending.push(p)
+    await this.writeJson('pending.json', this.pending)
+  }
+
+  async removePending (proposalCid: string): Promise<void> {
+    this.pending = this.pending.filter(p => p.proposalCid !== proposalCid)
+    await this.writeJson('pending.json', this.pending)
   }
 
   all (): StoredDeal[] { return [...this.deals] }
@@ -65,9 +105,7 @@ export class ProviderStore {
 
   async add (deal: StoredDeal): Promise<void> {
     this.deals.push(deal)
-    const file = path.join(this.dir, 'deals.json')
-    await writeFile(`${file}.tmp`, JSON.stringify(this.deals, null, 1))
-    await rename(`${file}.tmp`, file)
+    await this.writeJson('deals.json', this.deals)
   }
 
   /** Where the staged bytes of `key` (see stagingKey) live. */

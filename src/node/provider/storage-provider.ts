@@ -7,13 +7,14 @@
 // everything staged counts as used space, a start may be at most MAX_START_DELAY_SECS ahead, and staged bytes
 // left idle expire. Staged bytes are kept by client and piece, not by proposal: a client whose start came too
 // soon signs a later one for the same piece and resumes from what is staged (or goes straight to publication).
-import { open, rename, type FileHandle } from 'node:fs/promises'
+import { open, rename, copyFile, type FileHandle } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
 import {
   DealRejectedError, verifyClientDealProposal, dealProposalCid, bytesEqual, readEscrow, readDeal, dealStorageFee, dealStatus,
   askPricePerEpoch, askCollateral, signStorageAsk, secpAddressBytes, secpPublicKey, signMessage, encodeClientDealProposal,
   encodeSubmitPossessionProofs, challengeSeed, dealProofSet, provePossession, gasLimitFor, addressToString, idAddressBytes,
-  MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, paddedPieceSize, isKeyAddress,
-  type DealRequest, type SignedStorageAsk, type StorageAsk, type Message, type CID, type SealedHeader, type Genesis,
+  MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, paddedPieceSize, isKeyAddress, getActor, signedMessageCid, CID,
+  type DealRequest, type SignedStorageAsk, type StorageAsk, type Message, type SealedHeader, type Genesis,
   type BlockGetter, type DealProposal, type AttoFil, type Epoch, type NodeHasher
 } from '../../core'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -21,7 +22,7 @@ import { DEFAULT_TRANSFER_RATE_FLOOR, type PayloadSink, type DealHandler, type T
 import { pieceOfFile } from '../piece-file'
 import { fileChunks } from '../prove-possession'
 import type { MsgLookup } from '../rpc/backend'
-import { ProviderStore, stagingKey, type StoredDeal } from './provider-store'
+import { ProviderStore, stagingKey, type StoredDeal, type PendingPublication } from './provider-store'
 
 /** What a provider needs of a full node: the head, message submission, and reads of the head's state. */
 export interface ProviderChain {
@@ -32,6 +33,8 @@ export interface ProviderChain {
   mpoolNonce: (address: Uint8Array) => Promise<number>
   mpoolPush: (sm: ReturnType<typeof signMessage>) => Promise<CID>
   waitMessage: (cid: CID, signal: AbortSignal) => Promise<MsgLookup>
+  /** The message's receipt if the chain has executed it, null if not (yet). */
+  searchMessage: (cid: CID) => Promise<MsgLookup | null>
   /** Reads the state the head names (its ParentStateRoot). */
   readState: <T>(read: (store: BlockGetter, root: CID) => T) => T
 }
@@ -51,10 +54,17 @@ export interface ProviderAskInit {
  * sells, for as long as it cared to trickle.
  */
 export interface ProviderLimits {
+  /** Transfers the provider runs at once, whoever they are for (Lotus's SimultaneousTransfersForStorage). */
+  maxTransfers: number
   /** Transfers one client may run at once (Lotus's SimultaneousTransfersForStoragePerClient). */
   maxClientTransfers: number
   /** Bytes one client may hold: the whole pieces of its running transfers plus its other staged bytes. */
   maxClientBytes: number
+  /**
+   * Room a running transfer holds beyond the bytes it has staged: when its bytes reach it, the provider checks
+   * for room again and holds the next stretch, or refuses SPACE with every byte kept.
+   */
+  reserveAheadBytes: number
   /** How far past the head a deal may start, in seconds of the chain's block time (Lotus's MaxDealStartDelay). */
   maxStartDelaySecs: number
   /** Staged bytes that no stream has written or resumed for this long are removed. */
@@ -68,6 +78,18 @@ export const MAX_START_DELAY_SECS = 14 * 24 * 3600
 /** Far above an honest client's needs (the app sends a file's copies to different providers), and bounded. */
 export const MAX_CLIENT_TRANSFERS = 8
 /**
+ * Lotus's default SimultaneousTransfersForStorage (node/config/def.go, DealmakingConfig): 20. Per-client limits
+ * alone do not bound the provider, since client keys are free and anyone may fund any key's escrow.
+ */
+export const MAX_TRANSFERS = 20
+/**
+ * 64 MiB (64 whole frames): what a transfer may write before its room is checked again. Each check is a read
+ * of the folder's sizes, cheap beside writing 64 MiB; with MAX_TRANSFERS running, at most 1.25 GiB of room is
+ * held for bytes not yet sent. Holding whole pieces instead let a transfer barely above the rate floor hold a
+ * 16 GiB piece's room for the 12 days it would take at 16 KiB/s.
+ */
+export const RESERVE_AHEAD_BYTES = 64 * 2 ** 20
+/**
  * An hour: a client re-plans within seconds of a refused start, and a tab reopened after a dropped connection
  * within minutes; past that the disk is worth more to the next client than the bytes are to this one.
  */
@@ -79,8 +101,10 @@ export const STAGING_IDLE_MS = 60 * 60_000
  */
 export function defaultProviderLimits (ask: ProviderAskInit): ProviderLimits {
   return {
+    maxTransfers: MAX_TRANSFERS,
     maxClientTransfers: MAX_CLIENT_TRANSFERS,
     maxClientBytes: Math.max(ask.maxPieceSize, Math.floor(ask.capacityBytes / 4)),
+    reserveAheadBytes: RESERVE_AHEAD_BYTES,
     maxStartDelaySecs: MAX_START_DELAY_SECS,
     stagingIdleMs: STAGING_IDLE_MS,
     rateFloor: DEFAULT_TRANSFER_RATE_FLOOR
@@ -107,8 +131,8 @@ export const ESCROW_LOW_WATER: AttoFil = 10n * 10n ** 18n
 export const ESCROW_TOP_UP: AttoFil = 100n * 10n ** 18n
 
 /**
- * A transfer running on a stream: an accepted proposal not yet published. It holds its whole piece's room, and
- * what publishing it will lock of its client's escrow, until it is published, refused or dropped.
+ * A transfer running on a stream: an accepted proposal not yet published. It holds room up to `reserved` bytes
+ * of staging, and what publishing it will lock of its client's escrow, until it is published, refused or dropped.
  */
 interface Transfer {
   key: string
@@ -116,6 +140,13 @@ interface Transfer {
   pieceSize: number
   /** Bytes in its staging file so far. */
   staged: number
+  /**
+   * Room it holds (staged bytes included): its whole piece while it is admitted, then its staged bytes plus
+   * reserveAheadBytes, extended as it writes. A transfer's hold on the disk grows only with bytes it has sent,
+   * so a slow one holds little: the whole piece, held from the start, outlived what a transfer at the rate
+   * floor could ever deliver (two clients with 16 GiB pieces at 16 KiB/s each held a 32 GiB devnet for 12 days).
+   */
+  reserved: number
   /** Storage fee plus client collateral. */
   owed: AttoFil
 }
@@ -132,6 +163,7 @@ export class StorageProvider implements DealHandler {
   private readonly verified = new Set<string>()
   private readonly proving = new Map<string, 'sent' | 'failed'>()
   private sending: Promise<unknown> = Promise.resolve()
+  private roomChecks: Promise<unknown> = Promise.resolve()
   private seqNo = 0
   private readonly stopped = new AbortController()
   private loop: Promise<void> | undefined
@@ -165,7 +197,7 @@ export class StorageProvider implements DealHandler {
     const store = this.init.store
     const used = await store.piecesBytes() + await store.stagingBytes()
     let owed = 0
-    for (const [cid, t] of this.transfers) if (cid !== excluding) owed += Math.max(0, t.pieceSize - t.staged)
+    for (const [cid, t] of this.transfers) if (cid !== excluding) owed += Math.max(0, t.reserved - t.staged)
     return Math.min(a.capacityBytes - used, await store.diskFreeBytes()) - owed
   }
 
@@ -197,7 +229,7 @@ export class StorageProvider implements DealHandler {
   }
 
   /** Everything about a proposal that needs no disk: it is checked, and the transfer claimed, in one synchronous step. */
-  private check (req: DealRequest): Omit<Transfer, 'staged'> {
+  private check (req: DealRequest): Omit<Transfer, 'staged' | 'reserved'> {
     const p = req.proposal.proposal
     try { verifyClientDealProposal(req.proposal) } catch (err) { throw new DealRejectedError('PROPOSAL', (err as Error).message) }
     if (!bytesEqual(p.provider, this.address)) throw new DealRejectedError('PROPOSAL', `the proposal is for ${addressToString(p.provider)}, not ${addressToString(this.address)}`)
@@ -250,7 +282,12 @@ export class StorageProvider implements DealHandler {
     if (this.writers.has(key)) throw new DealRejectedError('BUSY', 'another proposal of this client\'s for the same piece is still running on another stream; ask again once it ends')
     const mine = [...this.transfers.values()].filter(t => t.client === client)
     if (mine.length >= this.limits.maxClientTransfers) throw new DealRejectedError('CLIENT_LIMIT', `this client already runs ${mine.length} transfers here, the most one client may`)
-    const transfer: Transfer = { ...checked, staged: 0 }
+    // BUSY, not SPACE: a slot frees as soon as any transfer ends, and the client asks again shortly
+    if (this.transfers.size >= this.limits.maxTransfers) throw new DealRejectedError('BUSY', `this provider already runs ${this.transfers.size} transfers, the most it runs at once; ask again shortly`)
+    if (this.init.store.pendingByProposal(proposalCid) !== undefined) throw new DealRejectedError('BUSY', 'this proposal\'s publication is on its way to the chain; ask again shortly for its deal ID')
+    // the whole piece is held while it is admitted (its room is checked against everything else held), then
+    // only what it has staged and the stretch ahead
+    const transfer: Transfer = { ...checked, staged: 0, reserved: checked.pieceSize }
     this.transfers.set(proposalCid, transfer)
     this.writers.set(key, proposalCid)
     try {
@@ -266,28 +303,72 @@ export class StorageProvider implements DealHandler {
     if (this.writers.get(t.key) === proposalCid) this.writers.delete(t.key)
   }
 
+  /**
+   * Runs `fn` with no other room check in between: each check reads the folder and then raises a reservation,
+   * and two interleaved ones would each count the room the other is about to take.
+   */
+  private async withRoom<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.roomChecks.then(fn)
+    this.roomChecks = run.catch(() => {})
+    return await run
+  }
+
   private async admit (req: DealRequest, proposalCid: string, t: Transfer): Promise<{ offset: number, sink: PayloadSink }> {
     const p = req.proposal.proposal
-    const staging = this.init.store.stagingPath(t.key)
-    let offset = await this.init.store.sizeOf(staging)
-    if (offset > req.payloadBytes) { await this.init.store.remove(staging); this.verified.delete(t.key); offset = 0 }
-    t.staged = offset
-    // what one client holds: its other running transfers' whole pieces, and its staged bytes no stream is writing
-    let held = 0
-    for (const [cid, x] of this.transfers) if (cid !== proposalCid && x.client === t.client) held += x.pieceSize
-    for (const f of await this.init.store.stagedFiles()) if (f.client === t.client && f.key !== t.key && !this.writers.has(f.key)) held += f.bytes
-    if (held + p.pieceSize > this.limits.maxClientBytes) {
-      throw new DealRejectedError('CLIENT_LIMIT', `this client already holds ${held} bytes here; with this ${p.pieceSize}-byte piece it would pass the ${this.limits.maxClientBytes} one client may hold`)
+    const store = this.init.store
+    const staging = store.stagingPath(t.key)
+    let offset = await store.sizeOf(staging)
+    if (offset > req.payloadBytes) { await store.remove(staging); this.verified.delete(t.key); offset = 0 }
+    // the same client's piece is already stored here under a proposal published earlier (a re-signed start
+    // crossed with the publication of the one it replaced): its bytes are copied, not sent again, and hashed
+    // against this proposal before it is published in turn
+    if (offset === 0 && store.pendingAll().some(x => x.stagingKey === t.key)) {
+      throw new DealRejectedError('BUSY', 'this client\'s piece was sent to the chain under another proposal and the provider has not yet seen it land; ask again shortly')
     }
-    // room: other transfers reserve what they have yet to write; everything staged (this piece's bytes too) is used
-    const free = await this.freeBytes(proposalCid)
-    if (free < p.pieceSize - offset) throw new DealRejectedError('SPACE', `${Math.max(0, free)} bytes free, the piece needs ${p.pieceSize - offset} more`)
+    const sibling = offset === 0 ? await this.storedSibling(t.client, p.pieceCid.toString(), req.payloadBytes) : undefined
+    t.staged = offset
+    await this.withRoom(async () => {
+      // what one client holds: its other running transfers' whole pieces, and its staged bytes no stream is writing
+      let running = 0
+      for (const [cid, x] of this.transfers) if (cid !== proposalCid && x.client === t.client) running += x.pieceSize
+      if (running + p.pieceSize > this.limits.maxClientBytes) {
+        throw new DealRejectedError('CLIENT_LIMIT', `this client's running transfers here hold ${running} bytes; with this ${p.pieceSize}-byte piece they would pass the ${this.limits.maxClientBytes} one client may hold. This clears as they finish or end`)
+      }
+      // its idle staged files (uploads it dropped) are its own to trade: the oldest go first to make room for
+      // this piece, rather than refusing the client for the hour they take to expire
+      const idle = (await store.stagedFiles()).filter(f => f.client === t.client && f.key !== t.key && !this.writers.has(f.key)).sort((a, b) => a.touchedMs - b.touchedMs)
+      let held = running + idle.reduce((n, f) => n + f.bytes, 0)
+      const evict: typeof idle = []
+      for (const f of idle) {
+        if (held + p.pieceSize <= this.limits.maxClientBytes) break
+        evict.push(f)
+        held -= f.bytes
+      }
+      // room: other transfers hold what they have reserved beyond their bytes; everything staged is used (this
+      // piece's bytes too), less what this admission would evict
+      const freed = evict.reduce((n, f) => n + f.bytes, 0)
+      const free = await this.freeBytes(proposalCid) + freed
+      const need = p.pieceSize - (sibling === undefined ? offset : 0)
+      if (free < need) throw new DealRejectedError('SPACE', `${Math.max(0, free)} bytes free, the piece needs ${need} more`)
+      for (const f of evict) {
+        await store.remove(store.stagingPath(f.key))
+        this.verified.delete(f.key)
+        this.log(`staging: ${f.key} (${f.bytes} bytes) dropped to make room for the same client's new piece`)
+      }
+      if (sibling !== undefined) {
+        await copyFile(sibling, staging, fsConstants.COPYFILE_FICLONE)
+        offset = t.staged = await store.sizeOf(staging)
+        this.log(`${proposalCid}: the piece is already stored here for this client; copied from ${store.relative(sibling)}`)
+      }
+      t.reserved = Math.min(p.pieceSize, offset + this.limits.reserveAheadBytes)
+    })
     const file: FileHandle = await open(staging, 'a')
     // resuming counts as use: the idle expiry starts over
     await this.init.store.touch(staging)
     const closeFile = async (): Promise<void> => { await file.close().catch(() => {}) }
     const sink: PayloadSink = {
       write: async (bytes) => {
+        if (t.staged + bytes.length > t.reserved) await this.reserveMore(t, bytes.length, proposalCid)
         this.verified.delete(t.key)
         await file.write(bytes)
         t.staged += bytes.length
@@ -300,6 +381,32 @@ export class StorageProvider implements DealHandler {
     }
     this.log(`accepted ${proposalCid} (${req.payloadBytes} bytes, resuming at ${offset})`)
     return { offset, sink }
+  }
+
+  /**
+   * The transfer's bytes have reached the room it holds: the next stretch, if the disk still has it. If not,
+   * SPACE, before this frame is written: everything staged is kept, and a proposal made once the ask shows room
+   * resumes from it.
+   */
+  private async reserveMore (t: Transfer, frame: number, proposalCid: string): Promise<void> {
+    await this.withRoom(async () => {
+      const want = Math.min(t.pieceSize, t.staged + frame + this.limits.reserveAheadBytes)
+      const free = await this.freeBytes(proposalCid)
+      if (free < want - t.staged) {
+        throw new DealRejectedError('SPACE', `the provider ran out of room for this piece: ${Math.max(0, free)} bytes free, ${t.pieceSize - t.staged} more to come; the ${t.staged} bytes received are kept, so a proposal made once the ask shows room resumes from them`)
+      }
+      t.reserved = want
+    })
+  }
+
+  /** The file of a deal published here for `client`'s piece, if its bytes are still on disk. */
+  private async storedSibling (client: string, pieceCid: string, payloadBytes: number): Promise<string | undefined> {
+    for (const d of this.init.store.all()) {
+      if (d.client !== client || d.pieceCid !== pieceCid || d.payloadBytes !== payloadBytes) continue
+      const file = this.init.store.absolute(d.file)
+      if (await this.init.store.sizeOf(file) === payloadBytes) return file
+    }
+    return undefined
   }
 
   /**
@@ -322,47 +429,109 @@ export class StorageProvider implements DealHandler {
       this.verified.add(key)
     }
     if (tooLate()) throw late() // hashing a large piece takes a while
-    const final = this.init.store.piecePath(proposalCid)
+    const store = this.init.store
+    const final = store.piecePath(proposalCid)
+    const pending: PendingPublication = {
+      proposalCid, client: addressToString(p.client), pieceCid: p.pieceCid.toString(), paddedBytes: p.pieceSize, payloadBytes: req.payloadBytes,
+      startEpoch: p.startEpoch, endEpoch: p.endEpoch, file: store.relative(final), publishMessage: '', nonce: 0, stagingKey: key
+    }
     await rename(staging, final)
-    // until the deal is on chain, a failure puts the bytes back where a re-signed proposal finds them
-    const restage = async (): Promise<void> => { await rename(final, staging).catch(async () => { await this.init.store.remove(final) }) }
     const params = dagCbor.encode([[dagCbor.decode(encodeClientDealProposal(req.proposal))]])
-    let published: { cid: CID, lookup: MsgLookup }
+    let cid: CID
     try {
-      published = await this.send(idAddressBytes(5), MarketMethod.PublishStorageDeals, params)
+      // recorded before the push: from the push on, the deal may land whatever happens to this process
+      cid = await this.push(idAddressBytes(5), MarketMethod.PublishStorageDeals, params, 0n, async (message, nonce) => {
+        Object.assign(pending, { publishMessage: message.toString(), nonce })
+        await store.addPending(pending)
+      })
     } catch (err) {
-      await restage()
+      // never handed to the chain: the bytes go back where a re-signed proposal finds them
+      await this.settle(pending, null)
       throw new DealRejectedError('PUBLISH', `the deal could not be sent to the chain: ${(err as Error).message}`)
     }
-    const { cid, lookup } = published
-    if (lookup.receipt.exitCode !== ExitCode.Ok) {
-      // only this attempt's file: the piece is held (BUSY) until here, so no published deal shares it
-      await restage()
+    let lookup: MsgLookup
+    try {
+      lookup = await this.init.chain.waitMessage(cid, this.stopped.signal)
+    } catch (err) {
+      // handed to the chain, outcome unseen (the provider is stopping): the deal may land, so the piece stays
+      // where a published deal's piece lives, and the chain settles it (each head, and after a restart)
+      throw new DealRejectedError('PUBLISH', `the deal was sent to the chain (message ${cid.toString()}), and the provider stopped before seeing it land (${(err as Error).message}); propose it again later to learn its deal ID`)
+    }
+    const dealId = await this.settle(pending, lookup)
+    if (dealId === null) {
       // the message can land after the start it checked for: that is a START the client can act on
       if (tooLate()) throw late()
       throw new DealRejectedError('PUBLISH', `the chain refused the deal (exit code ${lookup.receipt.exitCode}); every byte is kept`)
     }
-    this.verified.delete(key)
-    const [[dealId]] = dagCbor.decode(lookup.receipt.return) as [[number]]
-    await this.init.store.add({
-      dealId: dealId!, proposalCid, pieceCid: p.pieceCid.toString(), paddedBytes: p.pieceSize, payloadBytes: req.payloadBytes,
-      startEpoch: p.startEpoch, endEpoch: p.endEpoch, file: this.init.store.relative(final), publishMessage: cid.toString()
-    })
-    this.log(`published deal ${dealId!} for ${p.pieceCid.toString()}`)
-    return { dealId: dealId!, message: cid.toString() }
+    return { dealId, message: cid.toString() }
   }
 
-  /** Signs and pushes a message from the worker, one at a time (nonces in order), and waits for its receipt. */
-  private async send (to: Uint8Array, method: number, params: Uint8Array, value = 0n): Promise<{ cid: CID, lookup: MsgLookup }> {
+  /**
+   * The outcome of a publication: on chain (`lookup` with exit code 0) the deal goes into the index; refused, or
+   * never to land (null), the piece goes back to staging, where a re-signed proposal finds it. The deal's ID, or
+   * null. The piece was held by its transfer (BUSY) until publication, so no other published deal shares its file.
+   */
+  private async settle (pending: PendingPublication, lookup: MsgLookup | null): Promise<number | null> {
+    const store = this.init.store
+    const final = store.absolute(pending.file)
+    if (lookup === null || lookup.receipt.exitCode !== ExitCode.Ok) {
+      const staging = store.stagingPath(pending.stagingKey)
+      await rename(final, staging).catch(async () => { await store.remove(final) })
+      if (pending.publishMessage !== '') await store.removePending(pending.proposalCid)
+      return null
+    }
+    this.verified.delete(pending.stagingKey)
+    const [[dealId]] = dagCbor.decode(lookup.receipt.return) as [[number]]
+    const { nonce: _n, stagingKey: _k, ...deal } = pending
+    await store.add({ ...deal, dealId: dealId! })
+    await store.removePending(pending.proposalCid)
+    this.log(`published deal ${dealId!} for ${pending.pieceCid}`)
+    return dealId!
+  }
+
+  /**
+   * Publications whose outcome was not seen (the provider stopped while waiting): each is settled once the chain
+   * has executed its message, or once the worker's nonce on chain has passed the message's (another message
+   * took the nonce, so this one can never land).
+   */
+  private async settlePending (): Promise<void> {
+    for (const pending of this.init.store.pendingAll()) {
+      if (this.transfers.has(pending.proposalCid)) continue // its own stream is waiting for it
+      const lookup = await this.init.chain.searchMessage(CID.parse(pending.publishMessage))
+      if (lookup !== null) {
+        const dealId = await this.settle(pending, lookup)
+        this.log(`publication ${pending.publishMessage} settled: ${dealId === null ? `refused (exit code ${lookup.receipt.exitCode}), piece restaged` : `deal ${dealId}`}`)
+        continue
+      }
+      const onChain = this.init.chain.readState((s, r) => getActor(s, r, this.worker))?.nonce ?? 0
+      if (onChain > pending.nonce) {
+        await this.settle(pending, null)
+        this.log(`publication ${pending.publishMessage} will never land (the worker's nonce is ${onChain}); piece restaged`)
+      }
+    }
+  }
+
+  /**
+   * Signs and pushes a message from the worker, one at a time (nonces in order). `beforePush` learns the
+   * message's CID and nonce before the chain does.
+   */
+  private async push (to: Uint8Array, method: number, params: Uint8Array, value = 0n, beforePush?: (cid: CID, nonce: number) => Promise<void>): Promise<CID> {
     const pushed = this.sending.then(async () => {
       const m: Message = {
         version: 0, to, from: this.worker, nonce: await this.init.chain.mpoolNonce(this.worker), value, gasLimit: 0,
         gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method, params
       }
-      return await this.init.chain.mpoolPush(signMessage(this.init.workerKey, { ...m, gasLimit: gasLimitFor(m) }))
+      const signed = signMessage(this.init.workerKey, { ...m, gasLimit: gasLimitFor(m) })
+      await beforePush?.(signedMessageCid(signed), m.nonce)
+      return await this.init.chain.mpoolPush(signed)
     })
     this.sending = pushed.catch(() => {})
-    const cid = await pushed
+    return await pushed
+  }
+
+  /** push, then waits for the message's receipt. */
+  private async send (to: Uint8Array, method: number, params: Uint8Array, value = 0n): Promise<{ cid: CID, lookup: MsgLookup }> {
+    const cid = await this.push(to, method, params, value)
     return { cid, lookup: await this.init.chain.waitMessage(cid, this.stopped.signal) }
   }
 
@@ -376,6 +545,7 @@ export class StorageProvider implements DealHandler {
     while (!this.stopped.signal.aborted) {
       // collateral escrow is topped up whenever it runs low (penalties drain it), one top-up at a time
       topUp ??= this.topUpEscrow().catch((err: Error) => { this.log(`escrow top-up: ${err.message}`) }).finally(() => { topUp = undefined })
+      await this.settlePending().catch((err: Error) => { this.log(`pending publications: ${err.message}`) })
       await this.proveDue().catch((err: Error) => { this.log(`proving: ${err.message}`) })
       await this.sweep().catch((err: Error) => { this.log(`staging: ${err.message}`) })
       await this.init.chain.nextHead(this.stopped.signal)
