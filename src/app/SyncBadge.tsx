@@ -4,7 +4,7 @@ import type { SyncState } from '../light/status'
 const EXPLAIN: Record<SyncState, string> = {
   syncing: 'fetching and verifying headers',
   synced: 'following the chain head by gossip',
-  stalled: 'connected, but no new head has come for several block times; asking peers for their heads',
+  stalled: 'connected, but no new head has come by gossip for several block times; asking peers for their heads',
   offline: 'no peer is reachable; reconnecting on its own'
 }
 

@@ -26,10 +26,14 @@ export interface LightClientInit {
   redialMs?: number
   statusIntervalMs?: number
   /**
-   * How long without a new verified head, while peers are connected, before the client says 'stalled' and
-   * asks its peers for their heads. Default: STALL_BLOCK_TIMES block times of the genesis's block delay.
+   * The shortest stall window: how long without a head by gossip, while peers are connected, before the
+   * client says 'stalled' and asks its peers for their heads. The window grows beyond it to
+   * STALL_GAP_FACTOR times the largest recent gap between gossiped heads. Default: STALL_BLOCK_TIMES block
+   * times of the genesis's block delay.
    */
   stallAfterMs?: number
+  /** IP addresses exempt from gossipsub's colocation penalty; loopback when left out (see createCofferLibp2p). */
+  ipColocationWhitelist?: string[]
 }
 
 export interface LightClient {
@@ -52,7 +56,18 @@ const DIAL_TIMEOUT_MS = 5_000
  * up for a couple of epochs (issue 9 saw 3 s gaps under floods) without reconnecting for nothing.
  */
 export const STALL_BLOCK_TIMES = 5
-/** Longest wait between head probes, in stall windows, while the peers' heads show nothing newer. */
+/**
+ * The stall window is at least this many times the largest gap between gossiped heads seen lately: a chain
+ * that produces slowly (a loaded producer, null rounds) is not a stall, and what counts as slow is learnt
+ * from the gaps themselves, never assumed from a machine's speed.
+ */
+export const STALL_GAP_FACTOR = 2
+/** Gossiped heads whose gaps size the window: a long gap stops counting after this many more heads. */
+const RECENT_GAPS = 20
+/**
+ * Longest wait between head probes, in stall windows. Probes back off while gossip stays silent, even when
+ * they bring heads: a probe that finds heads shows the chain moves, not that gossip came back.
+ */
 const MAX_PROBE_BACKOFF = 8
 
 export function summarize (h: SealedHeader): HeaderSummary {
@@ -91,6 +106,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const libp2p = await createCofferLibp2p({
     allowLoopbackDials: init.bootstrap.peers.every(isLoopback),
     network: genesis.state.network,
+    ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist }),
     // the nodes we bootstrap from are the ones we chose; a few bad messages they forwarded must not get
     // them pruned or graylisted by our gossipsub (Lotus scores its bootstrappers the same way)
     trustedPeers: init.bootstrap.peers.map(peerIdOfAddr).filter((p): p is string => p !== undefined)
@@ -120,7 +136,6 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     onAppend: (headers) => {
       firstVerifiedAtMs ??= nowMs()
       lastNewHeadAtMs = nowMs()
-      fruitlessProbes = 0
       recent = [...headers.slice(-RECENT).reverse().map(summarize), ...recent].slice(0, RECENT)
       void countMessages(headers.slice(-RECENT))
       const top = headers[headers.length - 1]
@@ -154,16 +169,40 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   }
 
   // Stall watch. Gossip can stop reaching us while the connection stays up (a node's peer score left us
-  // out, a lost subscription): then nothing else would ever tell us the chain moved on.
+  // out, a lost subscription): then nothing else would ever tell us the chain moved on. The watch measures
+  // gossip alone: heads that only our own probes bring do not say gossip works again.
   const blockDelayMs = genesis.state.blockDelaySecs * 1000
-  const stallAfterMs = init.stallAfterMs ?? STALL_BLOCK_TIMES * blockDelayMs
+  const minStallMs = init.stallAfterMs ?? STALL_BLOCK_TIMES * blockDelayMs
   let lastNewHeadAtMs = startedAtMs
+  /**
+   * When gossip last brought a new head, or a node's connection opened with its hello; null until the first
+   * node says hello. Not the client's start: opening the store, creating libp2p and dialling take their own
+   * time, which says nothing about gossip (issue 9 review: a false 'stalled' at every start).
+   */
+  let gossipClockMs: number | null = null
+  /** Gaps between recent gossiped heads, by nowMs. */
+  const gossipGaps: number[] = []
+  let lastGossipHeadAtMs: number | null = null
+  const stallWindowMs = (): number => Math.max(minStallMs, STALL_GAP_FACTOR * Math.max(0, ...gossipGaps))
+  const noteGossipHead = (): void => {
+    const now = nowMs()
+    if (lastGossipHeadAtMs !== null) {
+      gossipGaps.push(now - lastGossipHeadAtMs)
+      if (gossipGaps.length > RECENT_GAPS) gossipGaps.shift()
+    }
+    lastGossipHeadAtMs = now
+    gossipClockMs = now
+    fruitlessProbes = 0 // gossip works: a later stall starts probing at once
+  }
+  /** Probes since gossip last brought a head; each waits twice as long as the one before. */
   let fruitlessProbes = 0
   let nextProbeAtMs = 0
-  let probing = false
+  let headProbes = 0
   let stalled = false
-  /** No new head for the stall window while connected (or while reconnecting to ask for heads). */
-  const isStalled = (): boolean => probing || (nodeConnections().length > 0 && sync.backlog === null && nowMs() - lastNewHeadAtMs > stallAfterMs)
+  /** Peers asked for their head whose answer (a hello) has not come yet: that hello is not a new connection's. */
+  const asked = new Set<string>()
+  /** Nothing by gossip for the stall window while connected and not catching up. */
+  const isStalled = (): boolean => gossipClockMs !== null && nodeConnections().length > 0 && sync.backlog === null && nowMs() - gossipClockMs > stallWindowMs()
 
   const status = (): LightClientStatus => {
     const peers = nodeConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
@@ -174,10 +213,12 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       provingPeriod: genesis.state.market.provingPeriod,
       genesisCid: genesis.header.cid.toString(),
       bootstrapSource: init.bootstrapSource,
-      syncState: peers.length === 0 && dialed && !probing
+      syncState: peers.length === 0 && dialed
         ? 'offline'
         : isStalled() ? 'stalled' : (peers.length === 0 || backlogBig || behind ? 'syncing' : 'synced'),
       lastNewHeadAtMs,
+      stallWindowMs: stallWindowMs(),
+      headProbes,
       peers,
       verifiedHeight: sync.head.header.height,
       headCid: sync.head.cid.toString(),
@@ -197,11 +238,14 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     statusTimer = setTimeout(() => { statusTimer = undefined; init.onStatus(status()) }, init.statusIntervalMs ?? 50)
   }
 
-  await runHello(libp2p, {
+  const hello = await runHello(libp2p, {
     genesisCid: genesis.header.cid,
     head: () => sync.head,
     onHello: (peer, hello) => {
       chainPeers.add(peer.toString())
+      // a connection's first hello starts (or restarts, after being offline) the gossip clock; the answer
+      // to our own question does not, or every probe would look like gossip
+      if (!asked.delete(peer.toString()) && !providerPeers.has(peer.toString())) gossipClockMs = Math.max(gossipClockMs ?? 0, nowMs())
       const cid = hello.heaviestTipSet[0]
       if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
     },
@@ -233,10 +277,11 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // delivered only after the validator accepted it: the header decodes, is signed by the producer and
     // was above our head. The relay serves its ancestors if there is a gap.
     const h = accepted.get(msg)
+    if (h !== undefined) noteGossipHead()
     if (h !== undefined) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
   })
   libp2p.addEventListener('peer:connect', scheduleStatus)
-  libp2p.addEventListener('peer:disconnect', (evt) => { chainPeers.delete(evt.detail.toString()); sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
+  libp2p.addEventListener('peer:disconnect', (evt) => { chainPeers.delete(evt.detail.toString()); asked.delete(evt.detail.toString()); sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
 
   const addrs = init.bootstrap.peers.map(p => multiaddr(p))
   const dialAll = async (): Promise<void> => {
@@ -260,31 +305,30 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   }, init.redialMs ?? 5_000)
 
   /**
-   * Asks every connected full node for its head. Filecoin's hello, which carries a peer's head, is said
-   * once when a connection opens, and no other chain protocol answers "what is your head", so we reconnect:
-   * the new connection brings a fresh hello (its head goes to sync, which fetches what we missed by chain
-   * exchange) and a fresh gossipsub subscription exchange. Only done when stalled, with a growing wait
-   * while the heads show nothing newer (the chain itself may have stopped).
+   * Asks every connected full node for its head by saying hello again on the connection we have (see
+   * runHello): its answering hello goes to sync, which fetches what we missed by chain exchange. Nothing is
+   * hung up: reconnecting cut in-flight state reads (quotes, escrow, deal lookups), cost the node one of its
+   * few inbound connections a second per host (many tabs share one NAT), and cured nothing, since gossipsub
+   * keeps a peer's score (retainScore, 6 h) and backoff across reconnects.
    */
-  async function askForHeads (): Promise<void> {
-    probing = true
-    scheduleStatus()
-    try {
-      await Promise.allSettled(nodeConnections().map(async c => { await libp2p.hangUp(c.remotePeer) }))
-      if (!stopped) await dialAll()
-    } finally {
-      probing = false
-      fruitlessProbes++
-      nextProbeAtMs = nowMs() + stallAfterMs * Math.min(2 ** (fruitlessProbes - 1), MAX_PROBE_BACKOFF)
-      scheduleStatus()
+  function askForHeads (): void {
+    headProbes++
+    fruitlessProbes++
+    nextProbeAtMs = nowMs() + stallWindowMs() * Math.min(2 ** (fruitlessProbes - 1), MAX_PROBE_BACKOFF)
+    for (const c of nodeConnections()) {
+      const peer = c.remotePeer.toString()
+      asked.add(peer)
+      hello.askHead(c.remotePeer).catch((err: Error) => { asked.delete(peer); lastNetworkError = `${peer.slice(-8)}: ask head: ${err.message}` })
     }
+    scheduleStatus()
   }
   // checked a few times per block time: a stall is seen within a fraction of a block time of the window
   const stallWatch = setInterval(() => {
     const now = isStalled()
     if (now !== stalled) { stalled = now; scheduleStatus() }
-    // fruitlessProbes is reset by every new head, so the first probe of a stall goes out at once
-    if (stalled && !probing && (fruitlessProbes === 0 || nowMs() >= nextProbeAtMs)) void askForHeads()
+    // fruitlessProbes is reset only by a gossiped head, so the first probe of a stall goes out at once and
+    // later ones back off while gossip stays silent, whatever the probes themselves bring
+    if (stalled && (fruitlessProbes === 0 || nowMs() >= nextProbeAtMs)) askForHeads()
   }, Math.max(100, Math.min(1000, blockDelayMs / 4)))
   init.onStatus(status())
   void dialAll()

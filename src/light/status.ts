@@ -2,8 +2,9 @@
 import type { Epoch, UnixSeconds } from '../core'
 
 /**
- * 'stalled': peers are connected but no new head has come for several block times (gossip is not reaching
- * us, or the chain stopped); the client is asking its peers for their heads.
+ * 'stalled': peers are connected but no head has come by gossip for the stall window (gossip is not reaching
+ * us, or the chain stopped); the client asks its peers for their heads, less often while gossip stays
+ * silent, and may still advance by what they answer.
  */
 export type SyncState = 'syncing' | 'synced' | 'stalled' | 'offline'
 
@@ -39,6 +40,13 @@ export interface LightClientStatus {
   syncState: SyncState
   /** When the verified head last advanced (or the client started), by the client's clock. */
   lastNewHeadAtMs: number
+  /**
+   * How long gossip may stay silent before the state is 'stalled': the larger of the configured floor and
+   * twice the largest recent gap between gossiped heads.
+   */
+  stallWindowMs: number
+  /** Times the client asked its peers for their heads (a repeated hello) because gossip went silent. */
+  headProbes: number
   peers: PeerSummary[]
   verifiedHeight: Epoch
   headCid: string

@@ -80,9 +80,12 @@ const HOUR_MS = 3_600_000
  */
 const BLOCK_TOPIC_SCORE: TopicScoreParams = {
   topicWeight: 0.1, // single invalid message is -100
-  timeInMeshWeight: 0.00027, // ~1/3600: maxes at 1 after an hour in the mesh
+  // P1 = min(time in mesh / quantum, cap) x weight: one tick a second, capped at 3600 ticks, so it maxes at
+  // ~1 after an hour in the mesh, as Lotus's comment says. Lotus's code writes TimeInMeshCap: 1, which with a
+  // one-second quantum stops P1 at 0.00027 after one second; we follow the stated intent.
+  timeInMeshWeight: 0.00027, // ~1/3600
   timeInMeshQuantum: 1000,
-  timeInMeshCap: 1,
+  timeInMeshCap: 3600,
   firstMessageDeliveriesWeight: 5,
   firstMessageDeliveriesDecay: decayOver(HOUR_MS),
   firstMessageDeliveriesCap: 100,

@@ -127,11 +127,38 @@ export interface HelloInit {
 /** Hello is one stream each way per connection; two leave room for a repeat, and libp2p resets the rest. */
 export const HELLO_MAX_INBOUND_STREAMS = 2
 
+/** What runHello gives back: a way to ask a connected peer for its head again. */
+export interface Hello {
+  /**
+   * Says hello again on the existing connection; a peer running this code answers a repeated hello with a
+   * hello of its own, carrying its head (which arrives through `onHello`). Nothing is dialled.
+   */
+  askHead: (peer: PeerId) => Promise<void>
+}
+
 /**
  * Filecoin hello: each side sends its head on connect; the receiver answers with a latency message.
  * A peer on another genesis is refused here, for every node that runs hello.
+ *
+ * Lotus says hello once per connection, and no chain protocol answers "what is your head?" (chain exchange
+ * needs a head to start from). Nothing forbids a repeat, so a second hello on the same connection from a
+ * peer whose head is behind ours is taken as that question: we answer it with our own hello. Only a peer
+ * behind is answered, so an answer (which comes from the side ahead) is never answered in turn: two nodes
+ * running this cannot ping-pong hellos. The first hello of a connection is not answered that way (the
+ * identify-triggered hello already carries our head), so a connection costs two hellos as before, and at
+ * most one answer per connection is in flight: a peer repeating itself cannot make us open streams faster
+ * than it opens them, and HELLO_MAX_INBOUND_STREAMS bounds those.
  */
-export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
+export async function runHello (node: Libp2p, init: HelloInit): Promise<Hello> {
+  const ourHello = (): HelloMessage => {
+    const head = init.head()
+    return { heaviestTipSet: [head.cid], heaviestTipSetHeight: head.header.height, heaviestTipSetWeight: head.header.parentWeight, genesisHash: init.genesisCid }
+  }
+  /** Connections that already said hello once: a further hello on them asks for our head. */
+  const greeted = new WeakSet<Connection>()
+  /** Connections we are answering right now. */
+  const answering = new WeakSet<Connection>()
+
   await node.handle(HELLO_PROTOCOL, async (stream: Stream, connection: Connection) => {
     const arrival = init.clockNs()
     // from the stream's opening, whatever arrives or not: a silent peer is cut off when it fires
@@ -141,7 +168,17 @@ export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
       const hello = decodeHello(await readAll(stream, MAX_HELLO_BYTES, signal))
       if (!hello.genesisHash.equals(init.genesisCid)) throw new GenesisMismatchError(String(init.genesisCid), String(hello.genesisHash))
       await writeAndClose(stream, encodeLatency(arrival, init.clockNs()), signal)
+      const repeat = greeted.has(connection)
+      greeted.add(connection)
       init.onHello?.(connection.remotePeer, hello)
+      const mine = ourHello()
+      const behind = hello.heaviestTipSetWeight < mine.heaviestTipSetWeight || hello.heaviestTipSetHeight < mine.heaviestTipSetHeight
+      if (repeat && behind && !answering.has(connection)) {
+        answering.add(connection)
+        void sayHello(node, connection.remotePeer, mine)
+          .catch(err => init.onError(connection.remotePeer, err))
+          .finally(() => answering.delete(connection))
+      }
     } catch (err) {
       stream.abort(err as Error)
       init.onError(connection.remotePeer, err)
@@ -153,13 +190,19 @@ export async function runHello (node: Libp2p, init: HelloInit): Promise<void> {
   node.addEventListener('peer:identify', (evt) => {
     const { peerId, protocols } = evt.detail
     if (!protocols.includes(HELLO_PROTOCOL)) return
-    const head = init.head()
-    const hello: HelloMessage = { heaviestTipSet: [head.cid], heaviestTipSetHeight: head.header.height, heaviestTipSetWeight: head.header.parentWeight, genesisHash: init.genesisCid }
-    void sayHello(node, peerId, hello).catch(err => init.onError(peerId, err))
+    void sayHello(node, peerId, ourHello()).catch(err => init.onError(peerId, err))
   })
+
+  return {
+    askHead: async (peer) => {
+      if (node.getConnections(peer).length === 0) return // asking must never dial: that is the redial's job
+      await sayHello(node, peer, ourHello())
+    }
+  }
 }
 
-async function sayHello (node: Libp2p, peer: PeerId, hello: HelloMessage): Promise<void> {
+/** One hello on `peer`'s existing connection (libp2p opens the stream there; it dials only when there is none). */
+export async function sayHello (node: Libp2p, peer: PeerId, hello: HelloMessage): Promise<void> {
   const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
   const stream = await node.dialProtocol(peer, HELLO_PROTOCOL, { signal })
   await writeAndClose(stream, encodeHello(hello), signal)

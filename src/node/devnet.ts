@@ -49,6 +49,11 @@ export interface DevnetInit {
   providerOptions?: (index: number) => DevnetProviderOptions | undefined
   /** Rewrites the addresses the bootstrap document lists for a provider (a test puts a slow link in front of one). */
   advertiseProvider?: (address: string, addrs: string[]) => string[]
+  /**
+   * IP addresses exempt from the node's gossip colocation penalty; loopback when left out (createCofferLibp2p).
+   * A test passes [] so its crowd on 127.0.0.1 is scored as a crowd behind one NAT would be.
+   */
+  ipColocationWhitelist?: string[]
   log?: (line: string) => void
   nowMs?: () => number
 }
@@ -159,7 +164,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
       listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`],
-      network
+      network,
+      ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist })
     })
     cleanups.push(async () => {
       // a relay/listener can take long to stop after browsers vanish: bound it (NOTES.md)

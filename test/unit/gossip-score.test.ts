@@ -1,14 +1,17 @@
 // Peer-score parameters against the crowd issue 9 met: many peers behind one address (an office, a carrier
 // NAT, the all-loopback devnet) must stay reachable by gossip, while the colocation penalty still keeps
 // such a crowd out of the mesh.
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, vi, afterEach } from 'vitest'
 import { PeerScore, createPeerScoreParams, defaultPeerScoreThresholds, type PeerScoreParams } from '@libp2p/gossipsub/score'
 import type { ComponentLogger } from '@libp2p/interface'
+import { blocksTopic } from '../../src/core'
 import { gossipScoreParams, GOSSIP_SCORE_THRESHOLDS, COLOCATION_FREE, COLOCATION_GOSSIP_CUTOFF, TRUSTED_PEER_SCORE } from '../../src/net/libp2p-node'
 
 /** PeerScore only logs; a silent logger keeps the test off a transitive dependency. */
 const silent = (): ReturnType<ComponentLogger['forComponent']> => Object.assign(() => {}, { enabled: false, error: () => {}, trace: () => {}, newScope: silent }) as unknown as ReturnType<ComponentLogger['forComponent']>
 const logger: ComponentLogger = { forComponent: silent }
+
+afterEach(() => { vi.useRealTimers() })
 
 /** The score every one of `n` peers sharing `ip` gets, with no other history. */
 function crowdScore (params: PeerScoreParams, n: number, ip: string): number {
@@ -47,5 +50,24 @@ describe('gossip peer scores for a shared address', () => {
     score.addPeer('other')
     expect(score.score('boot')).toBe(TRUSTED_PEER_SCORE)
     expect(score.score('other')).toBe(0)
+  })
+
+  it("time in the block topic's mesh (P1) grows for an hour, as Lotus's comment says, not for one second", () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const t0 = Date.parse('2026-12-01T00:00:00Z')
+    vi.setSystemTime(t0)
+    const topic = blocksTopic('n')
+    const score = new PeerScore(gossipScoreParams({ network: 'n' }), null, logger, { scoreCacheValidityMs: 0 })
+    score.addPeer('p')
+    score.graft('p', topic)
+    const after = (ms: number): number => { vi.setSystemTime(t0 + ms); score.refreshScores(); return score.score('p') }
+    const p1AtOneMinute = after(60_000)
+    const p1AtHalfHour = after(1_800_000)
+    const p1AtHour = after(3_600_000)
+    // topic weight 0.1 x ~1 after an hour; the cap of 1 quantum stopped it at 0.1 x 0.00027 after 1 s
+    expect(p1AtOneMinute).toBeCloseTo(0.1 * 60 * 0.00027, 6)
+    expect(p1AtHalfHour).toBeCloseTo(p1AtHour / 2, 6)
+    expect(p1AtHour).toBeCloseTo(0.1 * 3600 * 0.00027, 6)
+    expect(after(7_200_000)).toBeCloseTo(p1AtHour, 6) // capped at the hour
   })
 })
