@@ -186,6 +186,30 @@ describe('room held by running transfers', () => {
     expect(kept.every(f => f.bytes > 0 && f.bytes < MiB)).toBe(true)
     await until(async () => await freeBytes(0) === 16 * MiB - bytes.length - kept.reduce((n, f) => n + f.bytes, 0))
   }, 180_000)
+  it('a transfer whose next stretch no longer fits is refused SPACE before the frame that would pass it, with every byte received kept', async () => {
+    const [x, y] = [await client('10'), await client('10')]
+    const mine = async (c: Client): Promise<number> => (await staged(0)).find(f => f.key.startsWith(addressToString(c.address)))?.bytes ?? 0
+    // x is admitted with an 8 MiB piece (the whole piece fits now) and holds its first 1 MiB
+    const tx = await rawTransfer(0, proposal(x, 0, fakePiece(fill(8 * MiB))))
+    expect(tx.first).toEqual({ kind: 'accepted', offset: 0 })
+    // kept above the rate floor while it waits
+    const timer = setInterval(() => { void writeFrame(tx.stream, randomBytes(4096)).catch(() => {}) }, 500)
+    cleanups.push(async () => { clearInterval(timer) })
+    // meanwhile y stores a 5 MiB payload (an 8 MiB piece: it fits beside x's stretch, not beside x's whole piece)
+    const bytes = randomBytes(5 * MiB)
+    const deal = await sendDeal(node, peerOf(0), proposal(y, 0, realPiece(bytes)), whole(bytes), { retries: 0 })
+    expect(deal.dealId).toBeGreaterThanOrEqual(0)
+    // x goes on: the room runs out before its last byte
+    clearInterval(timer)
+    for (let i = 0; i < 7; i++) await writeFrame(tx.stream, randomBytes(MiB)).catch(() => {})
+    let r: DealReply | Error
+    do r = await nextReply(tx); while (!(r instanceof Error) && r.kind === 'held')
+    expect(r).toMatchObject({ kind: 'rejected', code: 'SPACE' })
+    const said = Number(/the (\d+) bytes received are kept/.exec((r as { message: string }).message)?.[1])
+    expect(said).toBeGreaterThan(MiB)
+    await until(async () => await mine(x) === said)
+    expect(await freeBytes(0)).toBeGreaterThanOrEqual(0)
+  }, 180_000)
 })
 
 describe('a link too slow to fill a frame within the idle timeout', () => {
