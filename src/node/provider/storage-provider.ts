@@ -3,8 +3,9 @@
 // piece before publishing), and in every proving period proves each of its active deals from the bytes on
 // disk. It talks to the chain only through messages signed by its worker, as any provider would.
 // Nothing is locked on chain before publication, so the provider bounds what an accepted proposal may hold:
-// a client's running transfers count against its escrow and against a per-client share of the capacity,
-// everything staged counts as used space, a start may be at most MAX_START_DELAY_SECS ahead, and staged bytes
+// a client's running transfers count against its escrow and against a per-client share of the capacity, at
+// most MAX_TRANSFERS run at once, each holds room only a bounded stretch ahead of its bytes, everything staged
+// counts as used space, a start may be at most MAX_START_DELAY_SECS ahead, and staged bytes
 // left idle expire. Staged bytes are kept by client and piece, not by proposal: a client whose start came too
 // soon signs a later one for the same piece and resumes from what is staged (or goes straight to publication).
 import { open, rename, copyFile, type FileHandle } from 'node:fs/promises'
@@ -190,7 +191,7 @@ export class StorageProvider implements DealHandler {
 
   /**
    * Bytes this provider can still promise: capacity less stored pieces and everything staged (a staged file
-   * is disk handed out, whoever it is for), less what running transfers have yet to write of their pieces.
+   * is disk handed out, whoever it is for), less the room running transfers hold beyond their staged bytes.
    */
   private async freeBytes (excluding?: string): Promise<number> {
     const a = this.init.ask
