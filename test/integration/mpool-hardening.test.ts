@@ -5,6 +5,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { spawn } from 'node:child_process'
+import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
@@ -16,7 +17,7 @@ import {
   type Message, type SignedMessage
 } from '../../src/core'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { SIGNATURE_FAILURES_ALLOWED } from '../../src/node/mpool'
+import { SIGNATURE_FAILURES_ALLOWED, MAX_VERIFYING_PER_ORIGIN } from '../../src/node/mpool'
 import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -56,6 +57,21 @@ interface RpcReply { result?: any, error?: { code: number, message: string, data
 async function call (d: Devnet, method: string, params: unknown[]): Promise<RpcReply> {
   const res = await fetch(d.rpcUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
   return await res.json() as RpcReply
+}
+/** A call from another loopback address (127.0.0.0/8): another client to the node, as a user's wallet is to an attacker. */
+async function callFrom (d: Devnet, localAddress: string, method: string, params: unknown[]): Promise<RpcReply> {
+  const url = new URL(d.rpcUrl!)
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })
+  return await new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => { try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as RpcReply) } catch (err) { reject(err) } })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 async function funded (d: Devnet, address: Uint8Array): Promise<void> {
   const paid = await call(d, 'Coffer.Faucet', [t(address)])
@@ -199,11 +215,11 @@ describe('bad BLS signatures (defect 5)', () => {
       return JSON.stringify({ jsonrpc: '2.0', id: i, method: 'Filecoin.MpoolPush', params: [lotusSigned(sm)] })
     })
 
-    // an honest BLS transfer pushed in the middle of the flood still lands
+    // an honest BLS transfer pushed in the middle of the flood, from the user's own address, still lands
     const honestMsg = signMessage(honest.secret, send(honest.address, attackers[1]!.address, 1, { value: 7n }))
     const honestPush = (async () => {
       await new Promise(resolve => setTimeout(resolve, SECONDS * 500))
-      return await call(d, 'Filecoin.MpoolPush', [lotusSigned(honestMsg)])
+      return await callFrom(d, '127.0.0.3', 'Filecoin.MpoolPush', [lotusSigned(honestMsg)])
     })()
     // the node's own event loop (this process), for the report
     const loop = monitorEventLoopDelay({ resolution: 10 })
@@ -218,9 +234,11 @@ describe('bad BLS signatures (defect 5)', () => {
     // every push was sent, at RATE a second unless the attacker's own process was starved (it is reported)
     expect(seen.sent).toBe(RATE * SECONDS)
     expect(seen.replies.ok ?? 0).toBe(0)
-    // each sender's signatures were checked only until it was throttled (SignatureFailuresError), and one
-    // at a time (a push behind one still being checked is a NonceError): the rest were refused cheaply
-    expect(seen.replies.MessageSignatureError ?? 0).toBeLessThanOrEqual(attackers.length * SIGNATURE_FAILURES_ALLOWED)
+    // the attacker's address had its signatures checked only until it was throttled (SignatureFailuresError):
+    // at most its share of the queue in flight when the first failures came back, and a few more; the rest
+    // were refused cheaply, whatever senders they named
+    expect(seen.replies.MessageSignatureError ?? 0).toBeLessThanOrEqual(MAX_VERIFYING_PER_ORIGIN + SIGNATURE_FAILURES_ALLOWED)
+    expect(seen.replies.SignatureFailuresError ?? 0).toBeGreaterThan(0)
     // issue 9's goals: largest gap ≤ 2 block times, ChainHead p99 < 500 ms. A machine shared with other
     // work can miss them with no attack at all, so the goal stretches to what this run measured before the
     // flood (before the fix the flood gave 12.5 s gaps and 12.5 s answers, far past either)
