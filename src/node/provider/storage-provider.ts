@@ -478,6 +478,8 @@ export class StorageProvider implements DealHandler {
     if (lookup === null || lookup.receipt.exitCode !== ExitCode.Ok) {
       const staging = store.stagingPath(pending.stagingKey)
       await rename(final, staging).catch(async () => { await store.remove(final) })
+      // its idle time starts now, not when its last byte arrived (the wait may have spanned a restart)
+      await store.touch(staging)
       if (pending.publishMessage !== '') await store.removePending(pending.proposalCid)
       return null
     }
@@ -498,13 +500,15 @@ export class StorageProvider implements DealHandler {
   private async settlePending (): Promise<void> {
     for (const pending of this.init.store.pendingAll()) {
       if (this.transfers.has(pending.proposalCid)) continue // its own stream is waiting for it
+      // the nonce is read before the search: a message executed between the two reads is then found by the search,
+      // never taken for one that can no longer land
+      const onChain = this.init.chain.readState((s, r) => getActor(s, r, this.worker))?.nonce ?? 0
       const lookup = await this.init.chain.searchMessage(CID.parse(pending.publishMessage))
       if (lookup !== null) {
         const dealId = await this.settle(pending, lookup)
         this.log(`publication ${pending.publishMessage} settled: ${dealId === null ? `refused (exit code ${lookup.receipt.exitCode}), piece restaged` : `deal ${dealId}`}`)
         continue
       }
-      const onChain = this.init.chain.readState((s, r) => getActor(s, r, this.worker))?.nonce ?? 0
       if (onChain > pending.nonce) {
         await this.settle(pending, null)
         this.log(`publication ${pending.publishMessage} will never land (the worker's nonce is ${onChain}); piece restaged`)
