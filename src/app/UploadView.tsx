@@ -85,7 +85,7 @@ function UploadCard ({ u }: { u: Upload }): React.JSX.Element {
       <Bar label="Packing (UnixFS → CAR)" value={u.packedBytes ?? 0} max={u.fileBytes} done={stageIndex > 0} />
       <Bar label="Hashing the piece (WASM pool)" value={u.hashedBytes ?? 0} max={u.carBytes ?? 1} done={stageIndex > 1} />
       {u.copyViews.map(c => (
-        <div key={c.provider}>
+        <div key={c.provider} data-testid="copy" data-start={c.startEpoch} data-state={c.state}>
           <Bar label={`Sending to ${c.provider}${c.bytesPerSec !== undefined && c.state === 'sending' ? ` · ${mib(c.bytesPerSec)}/s measured` : ''}${c.dealId !== undefined ? ` · deal ${c.dealId} published` : ''}${c.error !== undefined ? ` · ${c.error.name}: ${c.error.message}` : ''}`} value={c.held} max={c.total} done={c.state === 'published'} failed={c.state === 'failed'} testid="send-progress" />
           {c.lastReplan !== undefined && (
             <div className="small muted" data-testid="replanned" data-replans={c.replans}>

@@ -13,7 +13,7 @@ export interface CopySenderInit {
   proposal: ClientDealProposal
   payloadBytes: number
   /** Streams the payload under `proposal` (resuming where the provider stands); the published deal. */
-  transfer: (proposal: ClientDealProposal, opts: { signal: AbortSignal, onProgress: (held: number) => void }) => Promise<{ dealId: number, message: string, confirmed: boolean }>
+  transfer: (proposal: ClientDealProposal, opts: TransferOptions) => Promise<{ dealId: number, message: string, confirmed: boolean }>
   /** Signs a proposal with the wallet; throws WalletLockedError while the wallet is locked. */
   sign: (p: DealProposal) => Promise<ClientDealProposal>
   /** The verified head's height. */
@@ -28,6 +28,13 @@ export interface CopySenderInit {
   onReplan: (replan: Replan) => Promise<void>
   onProgress: (held: number, bytesPerSec: number | null) => void
   signal?: AbortSignal
+}
+
+export interface TransferOptions {
+  signal?: AbortSignal
+  onProgress: (held: number) => void
+  /** Asked before each data frame, never after the last: an error stops the stream so the copy can re-plan. */
+  stopBeforeNextFrame: () => Error | undefined
 }
 
 export interface Replan {
@@ -54,11 +61,21 @@ class ReplanSignal extends Error {
 
 /** START refusals in a row (no byte moved between them) before the copy is given up. */
 export const MAX_START_REFUSALS = 6
-/** BUSY answers (the provider is still finishing an earlier stream for this piece) before giving up. */
+/** BUSY answers in a row (the provider is still finishing an earlier stream for this piece) before giving up. */
 export const BUSY_RETRIES = 24
 export const BUSY_RETRY_MS = 5000
+/**
+ * Broken streams, STALLED refusals and publish timeouts in a row, with no byte moved between them, before the
+ * copy is given up. The provider keeps what arrived, so each try resumes; any progress resets the count.
+ */
+export const MAX_RESUMES = 6
+/** The first wait before resuming; doubled on each try without progress. */
+export const RESUME_BACKOFF_MS = 2000
 
 const withStart = (p: DealProposal, start: Epoch): DealProposal => ({ ...p, startEpoch: start, endEpoch: start + (p.endEpoch - p.startEpoch) })
+
+/** Failures a new stream can go on from: the provider keeps the bytes it has, and will answer again. */
+const resumable = (err: unknown): boolean => !(err instanceof DealRejectedError) || err.code === 'STALLED' || err.code === 'TRANSFER'
 
 export async function sendCopy (init: CopySenderInit): Promise<{ dealId: number, message: string, confirmed: boolean }> {
   let proposal = init.proposal
@@ -66,56 +83,72 @@ export async function sendCopy (init: CopySenderInit): Promise<{ dealId: number,
   let lastRate: number | null = null
   let refusals = 0
   let busy = 0
+  let resumes = 0
   const rate = (): number => lastRate ?? init.knownBytesPerSec ?? FIRST_GUESS_BYTES_PER_SEC
   const replan = async (start: Epoch, reason: Replan['reason']): Promise<void> => {
     proposal = await init.sign(withStart(proposal.proposal, start))
     await init.onReplan({ proposal, reason, bytesPerSec: rate(), held })
   }
+  const pause = async (ms: number): Promise<void> => {
+    if (init.signal === undefined) { await init.sleep(ms); return }
+    const signal = init.signal
+    await Promise.race([init.sleep(ms), new Promise<never>((_, reject) => {
+      if (signal.aborted) { reject(signal.reason); return }
+      signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+    })])
+  }
 
   for (;;) {
     init.signal?.throwIfAborted()
     const meter = new ThroughputMeter()
-    const stop = new AbortController()
-    const signal = init.signal === undefined ? stop.signal : AbortSignal.any([init.signal, stop.signal])
+    let stop: ReplanSignal | undefined
     const heldBefore = held
     try {
       return await init.transfer(proposal, {
-        signal,
+        ...(init.signal === undefined ? {} : { signal: init.signal }),
+        stopBeforeNextFrame: () => stop,
         onProgress: (h) => {
+          if (h > held) { busy = 0; resumes = 0 }
           held = h
           meter.add(init.nowMs(), h)
           lastRate = meter.bytesPerSec() ?? lastRate
           init.onProgress(h, lastRate)
-          if (stop.signal.aborted || lastRate === null || h >= init.payloadBytes) return
+          if (stop !== undefined || lastRate === null || h >= init.payloadBytes) return
           const remainingBytes = init.payloadBytes - h
           const p = { head: init.head(), remainingBytes, bytesPerSec: lastRate, blockDelaySecs: init.blockDelaySecs }
           if (startStillReachable({ ...p, start: proposal.proposal.startEpoch })) return
-          // measured too slow for this start: stop now, while there is time to re-sign, not after the last byte
-          stop.abort(new ReplanSignal(planStartEpoch({ ...p, provingPeriod: init.provingPeriod })))
+          // measured too slow for this start: stop before the next frame, while there is time to re-sign, not
+          // after the last byte (once every byte is written the provider decides, and START keeps the bytes)
+          stop = new ReplanSignal(planStartEpoch({ ...p, provingPeriod: init.provingPeriod }))
         }
       })
     } catch (err) {
       if (init.signal?.aborted === true) throw err
-      if (stop.signal.aborted) {
+      if (err instanceof ReplanSignal) {
         refusals = 0
-        await replan((stop.signal.reason as ReplanSignal).start, 'slow')
+        await replan(err.start, 'slow')
         continue
       }
       const code = (err as { code?: string }).code
       if (err instanceof DealRejectedError && code === 'START') {
-        // a provider refusing a start as too close: later, and later again if it still refuses with no progress
+        // a provider refusing a start as too close: from where it says it could start, later again if it
+        // still refuses with no progress between
         refusals = held > heldBefore ? 1 : refusals + 1
         if (refusals > MAX_START_REFUSALS) throw new StartRefusedError(`the provider refused ${refusals - 1} later starts in a row: ${(err as Error).message}`)
-        const start = planStartEpoch({
+        const planned = planStartEpoch({
           head: init.head(), remainingBytes: init.payloadBytes - held, bytesPerSec: rate(), blockDelaySecs: init.blockDelaySecs,
           provingPeriod: init.provingPeriod, extraEpochs: (2 ** (refusals - 1) - 1) * init.provingPeriod
         })
-        await replan(Math.max(start, proposal.proposal.startEpoch + init.provingPeriod), 'refused')
+        const theirs = err.earliestStart ?? 0
+        await replan(Math.max(planned, theirs, proposal.proposal.startEpoch + init.provingPeriod), 'refused')
         continue
       }
       // BUSY: the provider is still finishing an earlier stream for this piece (this tab's, before it closed
       // or re-planned): its answer comes on the next try
-      if (code === 'BUSY' && busy++ < BUSY_RETRIES) { await init.sleep(BUSY_RETRY_MS); continue }
+      if (code === 'BUSY' && busy++ < BUSY_RETRIES) { await pause(BUSY_RETRY_MS); continue }
+      // a broken stream, a STALLED refusal or a publish that did not come in time: the provider keeps what it
+      // has (and answers an already published proposal with its deal), so a new stream goes on from there
+      if (resumable(err) && resumes < MAX_RESUMES) { await pause(RESUME_BACKOFF_MS * 2 ** resumes++); continue }
       throw err
     }
   }

@@ -258,7 +258,20 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     void refreshDeals()
   }
 
-  const run = async (u: UploadRecord, file?: File): Promise<void> => { await withUploadLock(u.id, async () => { await runLocked(u, file) }) }
+  /** Uploads running in this worker: a resume (unlock, reopened tab) never starts a second run of one. */
+  const running = new Set<string>()
+  const run = async (u: UploadRecord, file?: File): Promise<void> => {
+    if (running.has(u.id)) return
+    running.add(u.id)
+    try {
+      await withUploadLock(u.id, async () => {
+        // whatever it waited for is being retried now; it says so again if it still has to wait
+        const cur = uploads.get(u.id) ?? u
+        if (cur.waiting !== undefined) await save({ ...cur, waiting: undefined })
+        await runLocked(uploads.get(u.id) ?? cur, file)
+      })
+    } finally { running.delete(u.id) }
+  }
 
   const runLocked = async (u: UploadRecord, file?: File): Promise<void> => {
     try {
@@ -372,7 +385,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   lc.onVerified(() => {
     if (++heads % 2 === 0) void refreshDeals()
     // uploads waiting for the wallet go on once it is unlocked
-    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && (u.stage === 'proposing' || u.stage === 'sending')) { void save({ ...u, waiting: undefined }).then(async () => { await run(uploads.get(u.id)!) }) }
+    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && !running.has(u.id) && (u.stage === 'proposing' || u.stage === 'sending')) void run(u)
   })
 
   const dealView = (dealId: number, upload: UploadRecord): DealView | null => {

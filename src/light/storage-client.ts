@@ -220,7 +220,7 @@ export class StorageClient {
    * DealMismatchError; one the chain does not show yet (or a read that fails) comes back unconfirmed, for
    * the caller to check again later rather than forget a deal it may be paying for.
    */
-  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void } = {}): Promise<{ dealId: number, message: string, confirmed: boolean }> {
+  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void, stopBeforeNextFrame?: () => Error | undefined } = {}): Promise<{ dealId: number, message: string, confirmed: boolean }> {
     await this.dial(provider, opts.signal)
     const r = await sendDeal(this.libp2p, peerIdFromString(provider.peerId), { proposal, payloadBytes }, payload, opts)
     const want = dealProposalCid(proposal.proposal)

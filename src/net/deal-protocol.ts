@@ -12,6 +12,8 @@ import { FrameReader, writeFrame, FrameError } from './frames'
 
 /** How long either side waits for the other's next frame before giving up on the stream. */
 export const DEAL_IDLE_TIMEOUT_MS = 30_000
+/** Seconds of sending a client keeps in flight beyond the provider's last acknowledgement, once measured. */
+export const WINDOW_SECS = 8
 /** How long a client waits, after the last byte, for the provider to check the piece and publish. */
 export const DEAL_PUBLISH_TIMEOUT_MS = 5 * 60_000
 
@@ -193,7 +195,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
       const e = err as Error
       log(`deal: ${e.name}: ${e.message}`)
       if (e instanceof DealRejectedError) {
-        await reply({ kind: 'rejected', code: e.code, message: e.message }).then(async () => { await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) }) }).catch(() => { stream.abort(e) })
+        await reply({ kind: 'rejected', code: e.code, message: e.message, ...(e.earliestStart === undefined ? {} : { earliestStart: e.earliestStart }) }).then(async () => { await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) }) }).catch(() => { stream.abort(e) })
         // closing writes only half-closes: a peer that goes on sending (a trickle told STALLED) would keep the
         // stream open for ever, so it gets the idle timeout to hang up, then a reset
         if (stream.status === 'open' || stream.status === 'closing') setTimeout(() => { stream.abort(e) }, DEAL_IDLE_TIMEOUT_MS).unref?.()
@@ -210,6 +212,11 @@ export interface SendDealOptions {
   onProgress?: (held: number, total: number) => void
   /** Fresh connections to try after one breaks mid-transfer (resuming where the provider stands). */
   retries?: number
+  /**
+   * Asked before each data frame: an error to stop the stream with (the caller re-plans), or undefined to go
+   * on. Never asked once every byte is written.
+   */
+  stopBeforeNextFrame?: () => Error | undefined
 }
 
 /** The payload from `offset` to the end, in any chunking. */
@@ -223,7 +230,7 @@ export async function sendDeal (node: Libp2p, peer: PeerId, req: DealRequest, pa
       return await sendOnce(node, peer, req, payload, opts)
     } catch (err) {
       // a rejection is the provider's answer; a broken connection is worth another try from where it stands
-      if (err instanceof DealRejectedError || opts.signal?.aborted === true || attempt >= retries) throw err
+      if (err instanceof DealRejectedError || opts.signal?.aborted === true || opts.stopBeforeNextFrame?.() !== undefined || attempt >= retries) throw err
       await new Promise(resolve => setTimeout(resolve, 500 * (attempt + 1)))
     }
   }
@@ -232,11 +239,12 @@ export async function sendDeal (node: Libp2p, peer: PeerId, req: DealRequest, pa
 async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: PayloadReader, opts: SendDealOptions): Promise<{ dealId: number, message: string }> {
   const idle = (): AbortSignal => opts.signal === undefined ? AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) : AbortSignal.any([opts.signal, AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS)])
   const stream = await node.dialProtocol(peer, DEAL_PROTOCOL, { signal: idle() })
+  let watchdog: ReturnType<typeof setTimeout> | undefined
   try {
     const frames = new FrameReader(stream, MAX_CONTROL_FRAME)
     await writeFrame(stream, encodeDealRequest(req), idle())
     const first = decodeDealReply(await must(frames, idle()))
-    if (first.kind === 'rejected') throw new DealRejectedError(first.code, first.message)
+    if (first.kind === 'rejected') throw new DealRejectedError(first.code, first.message, first)
     if (first.kind === 'published') { opts.onProgress?.(req.payloadBytes, req.payloadBytes); return first }
     if (first.kind !== 'accepted') throw new DealRejectedError('TRANSFER', 'the provider acknowledged bytes before accepting')
     // `sent` bytes are on their way; the provider acknowledges what it has written. The window keeps the
@@ -247,17 +255,40 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     // Replies are read as they arrive, beside the writes: on a slow link the writes wait on back-pressure for
     // long stretches, and the acknowledgements (the client's only measure of progress, which re-planning a
     // deal's start depends on) must not queue behind them. The reader ends with the provider's last word.
-    const acked = new EventTarget()
     const readerAbort = new AbortController()
+    // one signal for the whole stream (not one per frame): the caller's, and the reader's end
+    const live = opts.signal === undefined ? readerAbort.signal : AbortSignal.any([opts.signal, readerAbort.signal])
+    // The provider must show progress (an acknowledgement, or its last word) within the publish timeout of the
+    // last progress: judged by progress, not by a clock started at the first byte, so a slow link is never
+    // cut off for being slow, and the wait for publication counts from the last byte the provider holds.
+    const arm = (): void => {
+      clearTimeout(watchdog)
+      watchdog = setTimeout(() => { readerAbort.abort(new DealRejectedError('TRANSFER', `the provider showed no progress for ${DEAL_PUBLISH_TIMEOUT_MS / 1000} s`)) }, DEAL_PUBLISH_TIMEOUT_MS)
+    }
+    arm()
+    // Bytes in flight are sized to the link once acknowledgements measure it: about WINDOW_SECS of sending,
+    // never less than an acknowledgement interval plus a frame (the provider acknowledges every
+    // HELD_ACK_BYTES, so a smaller window would wait for an acknowledgement that cannot come), never more than
+    // SEND_WINDOW. On a slow link a full 16 MiB window is a minute of bytes queued in buffers: every broken
+    // stream throws them away and every acknowledgement waits behind them.
+    const started = { atMs: performance.now(), held }
+    const window = (): number => {
+      const secs = (performance.now() - started.atMs) / 1000
+      if (held === started.held || secs <= 0) return SEND_WINDOW
+      const rate = (held - started.held) / secs
+      return Math.min(SEND_WINDOW, Math.max(HELD_ACK_BYTES + MAX_DATA_FRAME, Math.ceil(rate * WINDOW_SECS)))
+    }
+    let wake = (): void => {}
     const readReplies = async (): Promise<{ dealId: number, message: string }> => {
       for (;;) {
-        const r = decodeDealReply(await must(frames, opts.signal === undefined ? readerAbort.signal : AbortSignal.any([opts.signal, readerAbort.signal])))
-        if (r.kind === 'rejected') throw new DealRejectedError(r.code, r.message)
+        const r = decodeDealReply(await must(frames, live))
+        if (r.kind === 'rejected') throw new DealRejectedError(r.code, r.message, r)
         if (r.kind === 'held') {
           if (r.held < held || r.held > sent) throw new DealRejectedError('TRANSFER', `the provider acknowledged ${r.held} bytes, ${sent} were sent`)
           held = r.held
           opts.onProgress?.(held, req.payloadBytes)
-          acked.dispatchEvent(new Event('held'))
+          arm()
+          wake()
           continue
         }
         if (r.kind !== 'published') throw new DealRejectedError('TRANSFER', 'the provider accepted twice')
@@ -269,52 +300,47 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     let readerFailed: unknown
     replies.catch((err) => {
       readerFailed = err
-      acked.dispatchEvent(new Event('held'))
-      // a write waiting on back-pressure ends now, not at its idle timeout
-      if (!readerAbort.signal.aborted) stream.abort(err as Error)
+      wake()
+      // a write waiting on back-pressure ends now, not whenever the transport gives up
+      if (!readerAbort.signal.aborted) readerAbort.abort(err)
+      stream.abort(err as Error)
     })
-    /**
-     * Resolves at the next acknowledgement (or the reader's end). Bounded by the publish timeout, not the idle
-     * one: on a slow link the next acknowledgement is a whole interval of bytes away.
-     */
+    /** The next acknowledgement; throws once the reader has ended (it always ends: the watchdog bounds it). */
     const nextAck = async (): Promise<void> => {
-      await new Promise<void>((resolve, reject) => {
-        const limit = AbortSignal.timeout(DEAL_PUBLISH_TIMEOUT_MS)
-        const signal = opts.signal === undefined ? limit : AbortSignal.any([opts.signal, limit])
-        const done = (): void => { acked.removeEventListener('held', done); signal.removeEventListener('abort', fail); resolve() }
-        const fail = (): void => { acked.removeEventListener('held', done); reject(signal.reason) }
-        acked.addEventListener('held', done)
-        signal.addEventListener('abort', fail)
-      })
+      if (readerFailed !== undefined) throw readerFailed
+      await new Promise<void>(resolve => { wake = resolve })
       if (readerFailed !== undefined) throw readerFailed
     }
     try {
       for await (const chunk of payload(sent)) {
         for (let at = 0; at < chunk.length; at += MAX_DATA_FRAME) {
+          // the caller may stop the stream between frames (to re-plan), never once the last byte is written:
+          // the provider alone then decides, and a proposal it can still publish is never abandoned
+          const stop = opts.stopBeforeNextFrame?.()
+          if (stop !== undefined) throw stop
           const frame = chunk.subarray(at, Math.min(chunk.length, at + MAX_DATA_FRAME))
-          while (sent - held >= SEND_WINDOW) await nextAck()
+          while (sent - held >= window()) await nextAck()
           if (readerFailed !== undefined) throw readerFailed
-          await writeFrame(stream, frame, idle())
+          await writeFrame(stream, frame, live)
           sent += frame.length
         }
       }
       if (sent !== req.payloadBytes) throw new RangeError(`the payload gave ${sent} bytes, the proposal says ${req.payloadBytes}`)
     } catch (err) {
-      readerAbort.abort(err)
+      if (!readerAbort.signal.aborted) readerAbort.abort(err)
       await replies.catch(() => {})
       // the provider's own refusal (e.g. STALLED, SPACE) says more than the write it broke
       throw readerFailed instanceof DealRejectedError ? readerFailed : err
     }
-    // every byte is written: the provider now checks the piece and publishes, within the publish timeout
-    const timeout = setTimeout(() => { readerAbort.abort(new DealRejectedError('TRANSFER', `the provider did not publish within ${DEAL_PUBLISH_TIMEOUT_MS / 1000} s of the last byte`)) }, DEAL_PUBLISH_TIMEOUT_MS)
-    let last: { dealId: number, message: string }
-    try { last = await replies } finally { clearTimeout(timeout) }
+    const last = await replies
     opts.onProgress?.(req.payloadBytes, req.payloadBytes)
     await stream.close().catch(() => {})
     return last
   } catch (err) {
     stream.abort(err as Error)
     throw err
+  } finally {
+    clearTimeout(watchdog)
   }
 }
 

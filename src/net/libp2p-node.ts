@@ -17,6 +17,8 @@ export interface CofferLibp2pInit {
   privateKey?: PrivateKey
   /** Listen multiaddrs (provider nodes); a browser light client listens on nothing. */
   listen?: string[]
+  /** Addresses to tell peers (identify) instead of the listen addresses. */
+  announce?: string[]
   /**
    * The browser build's gater refuses plain ws and loopback addresses; a devnet lives on 127.0.0.1, so
    * only loopback/devnet configurations set this.
@@ -135,7 +137,7 @@ export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'tru
 export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<CofferLibp2p> {
   return await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
-    addresses: { listen: init.listen ?? [] },
+    addresses: { listen: init.listen ?? [], ...(init.announce === undefined ? {} : { announce: init.announce }) },
     transports: [webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -47,8 +47,6 @@ export interface DevnetInit {
   provingPeriod?: number
   /** Changes provider `index`'s ask or limits (tests: a small capacity, a short grace). */
   providerOptions?: (index: number) => DevnetProviderOptions | undefined
-  /** Rewrites the addresses the bootstrap document lists for a provider (a test puts a slow link in front of one). */
-  advertiseProvider?: (address: string, addrs: string[]) => string[]
   /**
    * IP addresses exempt from the node's gossip colocation penalty; loopback when left out (createCofferLibp2p).
    * A test passes [] so its crowd on 127.0.0.1 is scored as a crowd behind one NAT would be.
@@ -219,7 +217,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
     let rpc: RpcServer | undefined
-    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: (init.advertiseProvider ?? ((_, a) => a))(p.address, p.libp2p.getMultiaddrs().map(String)) }))
+    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String) }))
     const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url, providerList())
 
     let app: AppServer | undefined

@@ -32,7 +32,7 @@ export async function startThrottleProxy (bytesPerSec: number): Promise<Throttle
     client.on('data', (chunk: Buffer) => {
       queue.push(chunk)
       queued += chunk.length
-      if (queued > 4 * 2 ** 20) client.pause() // the sender feels the slow link as back-pressure
+      if (queued > 256 * 1024) client.pause() // the sender feels the slow link as back-pressure, with little queued
     })
     const timer = setInterval(() => {
       let budget = perTick
@@ -46,7 +46,7 @@ export async function startThrottleProxy (bytesPerSec: number): Promise<Throttle
         queued -= n
         budget -= n
       }
-      if (queued < 2 ** 20 && client.isPaused()) client.resume()
+      if (queued < 64 * 1024 && client.isPaused()) client.resume()
     }, tickMs)
     client.on('close', () => { clearInterval(timer) })
   })
@@ -61,4 +61,13 @@ export async function startThrottleProxy (bytesPerSec: number): Promise<Throttle
       await new Promise<void>(resolve => server.close(() => { resolve() }))
     }
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a listener that must know its port before it starts). */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return port
 }

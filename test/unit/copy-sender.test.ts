@@ -7,7 +7,7 @@ import {
   planStartEpoch, startStillReachable, transferEpochs, ThroughputMeter, DealRejectedError, PUBLISH_MARGIN_EPOCHS,
   type ClientDealProposal, type DealProposal
 } from '../../src/core'
-import { sendCopy, StartRefusedError, MAX_START_REFUSALS, type Replan } from '../../src/light/copy-sender'
+import { sendCopy, StartRefusedError, MAX_START_REFUSALS, type Replan, type TransferOptions } from '../../src/light/copy-sender'
 import { CID } from 'multiformats/cid'
 
 const MiB = 2 ** 20
@@ -46,36 +46,60 @@ describe('start planning', () => {
   })
 })
 
-/** A provider on a simulated clock: it stages bytes by piece (not by proposal) and refuses a start it cannot publish before. */
-function scriptedProvider (opts: { payloadBytes: number, bytesPerSec: number, blockDelaySecs?: number, refuseStarts?: number }) {
+/**
+ * A provider on a simulated clock, behind a link of `bytesPerSec` with `windowBytes` in flight (the client's
+ * send window: written, not yet held). It stages bytes by piece (not by proposal), acknowledges every 4 MiB
+ * it holds, refuses a start it cannot publish before, and, like the real one, goes on to publish a proposal
+ * whose every byte was written even when the client has hung up meanwhile.
+ */
+function scriptedProvider (opts: { payloadBytes: number, bytesPerSec: number, windowBytes?: number, blockDelaySecs?: number, refuseStarts?: number, failStreams?: number }) {
   const clock = { ms: 0 }
   const blockMs = (opts.blockDelaySecs ?? 1) * 1000
+  const window = opts.windowBytes ?? 16 * MiB
+  const ack = 4 * MiB
   let staged = 0
   let bytesSent = 0
   let refusals = opts.refuseStarts ?? 0
+  let failures = opts.failStreams ?? 0
   const proposals: DealProposal[] = []
+  const deals: DealProposal[] = []
   const head = (): number => Math.floor(clock.ms / blockMs)
-  const transfer = async (signed: ClientDealProposal, o: { signal: AbortSignal, onProgress: (held: number) => void }): Promise<{ dealId: number, message: string, confirmed: boolean }> => {
+  const publish = (p: DealProposal): { dealId: number, message: string, confirmed: boolean } => {
+    if (refusals > 0) { refusals--; throw new DealRejectedError('START', 'the deal starts before it could be published', { earliestStart: head() + 5 }) }
+    if (p.startEpoch <= head() + 1) throw new DealRejectedError('START', 'the deal starts before it could be published', { earliestStart: head() + 5 })
+    clock.ms += 3 * blockMs // hash and publish
+    deals.push(p)
+    return { dealId: deals.length, message: 'bafy-publish', confirmed: true }
+  }
+  const transfer = async (signed: ClientDealProposal, o: TransferOptions): Promise<{ dealId: number, message: string, confirmed: boolean }> => {
     const p = signed.proposal
     proposals.push(p)
-    if (p.startEpoch < head() + 5) throw new DealRejectedError('START', `the start ${p.startEpoch} is too close (head ${head()})`)
+    const done = deals.find(d => d === p)
+    if (done !== undefined) return { dealId: deals.indexOf(done) + 1, message: 'bafy-publish', confirmed: true }
+    if (p.startEpoch < head() + 5) throw new DealRejectedError('START', `the start ${p.startEpoch} is too close (head ${head()})`, { earliestStart: head() + 5 })
+    let sent = staged
+    let delivered = staged
     o.onProgress(staged)
-    const chunk = 4 * MiB
-    while (staged < opts.payloadBytes) {
-      if (o.signal.aborted) throw o.signal.reason
-      const n = Math.min(chunk, opts.payloadBytes - staged)
+    while (delivered < opts.payloadBytes) {
+      if (sent < opts.payloadBytes && sent - delivered < window) {
+        const stop = o.stopBeforeNextFrame()
+        if (stop !== undefined) { staged = delivered; throw stop } // what was in flight is lost with the stream
+        const n = Math.min(MiB, opts.payloadBytes - sent)
+        sent += n
+        bytesSent += n
+        continue
+      }
+      const n = Math.min(MiB, sent - delivered)
       clock.ms += n / opts.bytesPerSec * 1000
-      staged += n
-      bytesSent += n
-      o.onProgress(staged)
+      delivered += n
+      staged = delivered
+      if (failures > 0 && delivered === 8 * MiB) { failures--; throw new Error('connection reset') }
+      if (delivered % ack === 0 || delivered === opts.payloadBytes) o.onProgress(delivered)
       await Promise.resolve()
     }
-    if (refusals > 0) { refusals--; throw new DealRejectedError('START', 'the deal starts before it could be published') }
-    if (p.startEpoch <= head() + 1) throw new DealRejectedError('START', 'the deal starts before it could be published')
-    clock.ms += 3 * blockMs // hash and publish
-    return { dealId: 7, message: 'bafy-publish', confirmed: true }
+    return publish(p)
   }
-  return { clock, head, transfer, proposals, sent: () => bytesSent }
+  return { clock, head, transfer, proposals, deals, sent: () => bytesSent }
 }
 
 const proposal = (start: number): ClientDealProposal => ({
@@ -99,8 +123,10 @@ describe('sending one copy', () => {
       proposal: proposal(start), payloadBytes, transfer: prov.transfer, sign, head: prov.head, nowMs: () => prov.clock.ms,
       sleep: async () => {}, blockDelaySecs: 1, provingPeriod: 10, onReplan: async (re) => { replans.push(re) }, onProgress: () => {}
     })
-    expect(r.dealId).toBe(7)
-    expect(prov.sent()).toBe(payloadBytes)
+    expect(r.dealId).toBe(1)
+    expect(prov.deals).toHaveLength(1)
+    // bytes the provider held are never sent again; what was in flight when a stream stopped may be
+    expect(prov.sent()).toBeLessThanOrEqual(payloadBytes + replans.length * 16 * MiB)
     expect(replans.length).toBeGreaterThanOrEqual(1)
     expect(replans[0]!.reason).toBe('slow')
     expect(replans[0]!.held).toBeLessThan(payloadBytes) // re-planned mid-transfer, not after the last byte
@@ -130,10 +156,12 @@ describe('sending one copy', () => {
       proposal: proposal(30), payloadBytes, transfer: prov.transfer, sign, head: prov.head, nowMs: () => prov.clock.ms,
       sleep: async () => {}, blockDelaySecs: 1, provingPeriod: 10, onReplan: async (re) => { replans.push(re) }, onProgress: () => {}
     })
-    expect(r.dealId).toBe(7)
+    expect(r.dealId).toBe(1)
     expect(replans.map(x => x.reason)).toEqual(['refused'])
     expect(prov.proposals[1]!.startEpoch).toBeGreaterThan(30)
+    expect(prov.proposals[1]!.startEpoch).toBeGreaterThanOrEqual(prov.head() - 3 + 5 - 10) // from the provider's own earliest start
     expect(prov.sent()).toBe(payloadBytes)
+    expect(prov.deals).toEqual([prov.proposals[1]])
   })
 
   it('a provider that refuses every start is given up after a bounded number of later starts', async () => {
@@ -158,5 +186,36 @@ describe('sending one copy', () => {
     }).catch((e: Error) => e)
     expect(err).toBe(locked)
     expect(prov.sent()).toBeLessThan(payloadBytes)
+  })
+
+  it('never stops a stream once every byte is written: the provider decides, and exactly one deal is made', async () => {
+    // 24 MiB at 1 MiB/s with a 32 MiB window: every byte is written before the first acknowledgement shows the
+    // link is too slow for the start; stopping then would leave the provider publishing the old proposal
+    // while the client signed a second one
+    const payloadBytes = 24 * MiB
+    const prov = scriptedProvider({ payloadBytes, bytesPerSec: MiB, windowBytes: 32 * MiB })
+    const replans: Replan[] = []
+    const r = await sendCopy({
+      proposal: proposal(30), payloadBytes, transfer: prov.transfer, sign, head: prov.head, nowMs: () => prov.clock.ms,
+      sleep: async () => {}, blockDelaySecs: 1, provingPeriod: 10, onReplan: async (re) => { replans.push(re) }, onProgress: () => {}
+    })
+    expect(prov.deals).toHaveLength(1)
+    expect(r.dealId).toBe(1)
+    expect(prov.sent()).toBe(payloadBytes)
+    expect(replans.every(x => x.reason === 'refused')).toBe(true)
+  })
+
+  it('a stream that breaks part way resumes from what the provider holds', async () => {
+    const payloadBytes = 32 * MiB
+    const prov = scriptedProvider({ payloadBytes, bytesPerSec: 64 * MiB, windowBytes: 4 * MiB, failStreams: 1 })
+    const waits: number[] = []
+    const r = await sendCopy({
+      proposal: proposal(60), payloadBytes, transfer: prov.transfer, sign, head: prov.head, nowMs: () => prov.clock.ms,
+      sleep: async (ms) => { waits.push(ms) }, blockDelaySecs: 1, provingPeriod: 10, onReplan: async () => {}, onProgress: () => {}
+    })
+    expect(r.dealId).toBe(1)
+    expect(prov.deals).toHaveLength(1)
+    expect(waits).toHaveLength(1)
+    expect(prov.sent()).toBeLessThanOrEqual(payloadBytes + 4 * MiB) // at most what was in flight, again
   })
 })

@@ -37,7 +37,15 @@ export type DealRejectionCode =
 export class DealRejectedError extends Error {
   static override name = 'DealRejectedError'
   override name = 'DealRejectedError'
-  constructor (readonly code: DealRejectionCode, message: string) { super(message) }
+  /**
+   * With START: the earliest start epoch the provider would take now (its head plus its minimum delay, on a
+   * period boundary), so the client re-signs from the provider's own view rather than a guess.
+   */
+  readonly earliestStart?: number
+  constructor (readonly code: DealRejectionCode, message: string, opts: { earliestStart?: number } = {}) {
+    super(message)
+    if (opts.earliestStart !== undefined) this.earliestStart = opts.earliestStart
+  }
 }
 
 export interface DealRequest { proposal: ClientDealProposal, payloadBytes: number }
@@ -46,7 +54,7 @@ export type DealReply =
   | { kind: 'accepted', offset: number }
   | { kind: 'held', held: number }
   | { kind: 'published', dealId: number, message: string }
-  | { kind: 'rejected', code: DealRejectionCode, message: string }
+  | { kind: 'rejected', code: DealRejectionCode, message: string, earliestStart?: number }
 
 export const encodeDealRequest = (r: DealRequest): Uint8Array => dagCbor.encode({ proposal: clientDealProposalTuple(r.proposal), payloadBytes: r.payloadBytes })
 
@@ -71,6 +79,9 @@ export function decodeDealReply (bytes: Uint8Array): DealReply {
   if (r?.kind === 'accepted' && uint(r.offset)) return { kind: 'accepted', offset: r.offset }
   if (r?.kind === 'held' && uint(r.held)) return { kind: 'held', held: r.held }
   if (r?.kind === 'published' && uint(r.dealId) && typeof r.message === 'string') return { kind: 'published', dealId: r.dealId, message: r.message }
-  if (r?.kind === 'rejected' && typeof r.code === 'string' && CODES.has(r.code) && typeof r.message === 'string') return { kind: 'rejected', code: r.code as DealRejectionCode, message: r.message }
+  if (r?.kind === 'rejected' && typeof r.code === 'string' && CODES.has(r.code) && typeof r.message === 'string') {
+    // an optional field, so replies from providers without it still decode
+    return { kind: 'rejected', code: r.code as DealRejectionCode, message: r.message, ...(uint(r.earliestStart) ? { earliestStart: r.earliestStart } : {}) }
+  }
   throw new DealRejectedError('TRANSFER', 'the provider\'s reply is not a DealReply')
 }

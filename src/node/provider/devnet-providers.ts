@@ -60,6 +60,9 @@ export class ProviderKeyMismatchError extends Error {
 export interface DevnetProviderOptions {
   ask?: Partial<ProviderAskInit>
   limits?: Partial<ProviderLimits>
+  /** Where its libp2p listens, and the addresses it tells peers instead (a test puts a slow link in front of it). */
+  listen?: string[]
+  announce?: string[]
 }
 
 /** The node's chain as a provider running in the same process sees it: it may push as the node's own signer. */
@@ -96,8 +99,8 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       if (!bytesEqual(secpAddressBytes(secpPublicKey(keys.worker)), info.worker)) {
         throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
       }
-      const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: [`/ip4/${init.host}/tcp/0/ws`] })
       const options = init.options?.(i)
+      const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
       const provider = new StorageProvider({
         id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), ...options?.ask }, limits: options?.limits, log: init.log
       })

@@ -226,7 +226,7 @@ export class StorageProvider implements DealHandler {
 
   /** A START refusal says where the head is and which starts would do, so the client re-signs without guessing. */
   private startError (why: string, head: Epoch): DealRejectedError {
-    return new DealRejectedError('START', `${why} (head ${head}): sign a start from ${this.earliestStart(head)} to ${this.latestStart(head)}, on a ${this.init.chain.genesis.state.market.provingPeriod}-epoch period boundary`)
+    return new DealRejectedError('START', `${why} (head ${head}): sign a start from ${this.earliestStart(head)} to ${this.latestStart(head)}, on a ${this.init.chain.genesis.state.market.provingPeriod}-epoch period boundary`, { earliestStart: this.earliestStart(head) })
   }
 
   /** Everything about a proposal that needs no disk: it is checked, and the transfer claimed, in one synchronous step. */
