@@ -4,9 +4,9 @@
 // whose proofs this tab fetched with state proofs and re-checked in WASM.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { chromiumPath } from '../helpers/chromium'
-import { openAppPage } from '../helpers/app-page'
+import { openAppPage, fundedWallet as fundedWalletAs } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
-import { parseFil, readDeal } from '../../src/core'
+import { readDeal } from '../../src/core'
 import type { Page } from 'playwright-core'
 import { randomFillSync } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
@@ -23,14 +23,7 @@ beforeAll(() => {
 
 const PASS = 'correct horse battery'
 
-async function fundedWallet (page: Page): Promise<void> {
-  await page.fill('[data-testid=new-passphrase]', PASS)
-  await page.fill('[data-testid=new-passphrase2]', PASS)
-  await page.click('[data-testid=create-wallet]')
-  const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
-  await page.click('[data-testid=faucet]')
-  await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
-}
+const fundedWallet = async (page: Page): Promise<void> => { await fundedWalletAs(page, PASS) }
 
 describe('storage in Chromium', () => {
   it('upload → two deals published → at least two proofs verified in the tab', async () => {

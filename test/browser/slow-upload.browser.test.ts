@@ -4,10 +4,10 @@
 // newly signed proposal for the same piece, and no byte sent twice.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { chromiumPath } from '../helpers/chromium'
-import { openAppPage } from '../helpers/app-page'
+import { openAppPage, fundedWallet } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
 import { startThrottleProxy, freePort } from '../helpers/throttle-proxy'
-import { parseFil, readDeal } from '../../src/core'
+import { readDeal } from '../../src/core'
 
 let distDir: string
 const cleanups: Array<() => Promise<void>> = []
@@ -36,12 +36,7 @@ describe('an upload slower than planned', () => {
       providerOptions: () => ({ listen: [`/ip4/127.0.0.1/tcp/${port}/ws`], announce: [`/ip4/127.0.0.1/tcp/${proxy.port}/ws`] })
     }, '#wallet')
 
-    await page.fill('[data-testid=new-passphrase]', PASS)
-    await page.fill('[data-testid=new-passphrase2]', PASS)
-    await page.click('[data-testid=create-wallet]')
-    const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
-    await page.click('[data-testid=faucet]')
-    await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+    await fundedWallet(page, PASS)
 
     await page.click('[data-testid=tab-upload]')
     await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })

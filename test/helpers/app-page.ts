@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
+import { parseFil } from '../../src/core'
 import { startDevnet, type Devnet, type DevnetInit } from '../../src/node/devnet'
 import { launchChromium } from './chromium'
 
@@ -20,4 +21,15 @@ export async function openAppPage (distDir: string, cleanups: Array<() => Promis
   page.on('pageerror', err => errors.push(err.message))
   await page.goto(`${devnet.url!}${hash}`)
   return { devnet, page, dataDir, errors }
+}
+
+/** Creates a wallet in the app's Wallet view with `passphrase` and waits for the faucet's 100 FIL, verified. */
+export async function fundedWallet (page: Page, passphrase: string): Promise<string> {
+  await page.fill('[data-testid=new-passphrase]', passphrase)
+  await page.fill('[data-testid=new-passphrase2]', passphrase)
+  await page.click('[data-testid=create-wallet]')
+  const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
+  await page.click('[data-testid=faucet]')
+  await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+  return address
 }

@@ -7,20 +7,19 @@ import { mkdtemp, rm, readdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import * as dagCbor from '@ipld/dag-cbor'
-import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { devnetAsk, providerDir } from '../../src/node/provider/devnet-providers'
+import { providerDir } from '../../src/node/provider/devnet-providers'
 import {
-  secpPublicKey, secpAddressBytes, signMessage, idAddressBytes, addressToString, gasLimitFor, parseFil, pieceDigest, pieceCidV1,
-  paddedPieceSize, signDealProposal, askPricePerEpoch, askCollateral, readEscrow, readDeal, dealProposalCid, encodeDealRequest, decodeDealReply,
-  MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, DEAL_PROTOCOL, MAX_CONTROL_FRAME, DealRejectedError,
-  type DealProposal, type DealRequest, type DealReply, type Message, type CID
+  addressToString, parseFil, pieceDigest, pieceCidV1,
+  readEscrow, readDeal, dealProposalCid, encodeDealRequest, decodeDealReply,
+  DEAL_PROTOCOL, MAX_CONTROL_FRAME, DealRejectedError,
+  type DealRequest, type DealReply, type CID
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, FrameReader, writeFrame, type CofferLibp2p, type PayloadReader } from '../../src/net'
 import { until } from '../helpers/until'
+import { fundedMarketClient, dealRequest, type MarketClient } from '../helpers/market-client'
 
 const P = 5
 const MiB = 2 ** 20
@@ -61,37 +60,15 @@ beforeAll(async () => {
   await startNet()
 }, 120_000)
 
-interface Client { secret: Uint8Array, address: Uint8Array }
-
-async function push (from: Client, to: Uint8Array, method: number, params: Uint8Array, value: bigint): Promise<void> {
-  const m: Message = { version: 0, to, from: from.address, nonce: await d.chain.mpoolNonce(from.address), value, gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method, params }
-  const cid: CID = await d.chain.mpoolPush(signMessage(from.secret, { ...m, gasLimit: gasLimitFor(m) }))
-  expect((await d.chain.waitMessage(cid, AbortSignal.timeout(60_000))).receipt.exitCode).toBe(ExitCode.Ok)
-}
-
-/** A fresh key with `escrow` FIL in the market. */
-async function client (escrow: string): Promise<Client> {
-  const secret = secp256k1.utils.randomSecretKey()
-  const c = { secret, address: secpAddressBytes(secpPublicKey(secret)) }
-  expect((await d.chain.waitMessage(await d.chain.faucet(c.address), AbortSignal.timeout(60_000))).receipt.exitCode).toBe(ExitCode.Ok)
-  await push(c, idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(c.address), parseFil(escrow))
-  return c
-}
+type Client = MarketClient
+const client = async (escrow: string): Promise<Client> => await fundedMarketClient(d, escrow)
 
 const head = (): number => d.head().header.height
 /** The first period boundary at least `ahead` epochs past the head. */
 const startIn = (ahead: number): number => Math.ceil((head() + ahead) / P) * P
 
 function proposal (c: Client, provider: number, o: { pieceCid: CID, payloadBytes: number, start?: number, pricePerEpoch?: bigint }): DealRequest {
-  const pieceSize = paddedPieceSize(o.payloadBytes)
-  const ask = devnetAsk(provider)
-  const start = o.start ?? startIn(60)
-  const p: DealProposal = {
-    pieceCid: o.pieceCid, pieceSize, verifiedDeal: false, client: c.address, provider: idAddressBytes(1001 + provider), label: 'hardening',
-    startEpoch: start, endEpoch: start + 2 * P, storagePricePerEpoch: o.pricePerEpoch ?? askPricePerEpoch(ask, pieceSize),
-    providerCollateral: askCollateral(ask, pieceSize), clientCollateral: 0n
-  }
-  return { proposal: signDealProposal(c.secret, p), payloadBytes: o.payloadBytes }
+  return dealRequest(c, provider, { ...o, start: o.start ?? startIn(60), provingPeriod: P, label: 'hardening' })
 }
 
 /** A made-up piece of `payloadBytes`: the attacker never sends it whole, so its CID need not be its bytes'. */

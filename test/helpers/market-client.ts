@@ -1,0 +1,42 @@
+// A storage client for provider tests that talks straight to a devnet in the same process: fresh keys funded
+// from the faucet with market escrow, messages pushed and awaited, and signed deal requests for a provider.
+import { expect } from 'vitest'
+import * as dagCbor from '@ipld/dag-cbor'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import type { Devnet } from '../../src/node/devnet'
+import { devnetAsk } from '../../src/node/provider/devnet-providers'
+import {
+  secpPublicKey, secpAddressBytes, signMessage, idAddressBytes, gasLimitFor, parseFil, paddedPieceSize, signDealProposal,
+  askPricePerEpoch, askCollateral, MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
+  type DealProposal, type DealRequest, type Message, type CID
+} from '../../src/core'
+
+export interface MarketClient { secret: Uint8Array, address: Uint8Array }
+
+/** Signs `from`'s next message, pushes it and waits for a successful receipt. */
+export async function pushAndWait (d: Devnet, from: MarketClient, to: Uint8Array, method: number, params: Uint8Array, value: bigint): Promise<void> {
+  const m: Message = { version: 0, to, from: from.address, nonce: await d.chain.mpoolNonce(from.address), value, gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method, params }
+  const cid: CID = await d.chain.mpoolPush(signMessage(from.secret, { ...m, gasLimit: gasLimitFor(m) }))
+  expect((await d.chain.waitMessage(cid, AbortSignal.timeout(60_000))).receipt.exitCode).toBe(ExitCode.Ok)
+}
+
+/** A fresh key with `escrow` FIL in the market: keys cost nothing, and anyone may fund any key's escrow. */
+export async function fundedMarketClient (d: Devnet, escrow: string): Promise<MarketClient> {
+  const secret = secp256k1.utils.randomSecretKey()
+  const c = { secret, address: secpAddressBytes(secpPublicKey(secret)) }
+  expect((await d.chain.waitMessage(await d.chain.faucet(c.address), AbortSignal.timeout(60_000))).receipt.exitCode).toBe(ExitCode.Ok)
+  await pushAndWait(d, c, idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(c.address), parseFil(escrow))
+  return c
+}
+
+/** A signed request to devnet provider `provider` (0 = t01001) at its ask, for two proving periods from `start`. */
+export function dealRequest (c: MarketClient, provider: number, o: { pieceCid: CID, payloadBytes: number, start: number, provingPeriod: number, label: string, pricePerEpoch?: bigint }): DealRequest {
+  const pieceSize = paddedPieceSize(o.payloadBytes)
+  const ask = devnetAsk(provider)
+  const p: DealProposal = {
+    pieceCid: o.pieceCid, pieceSize, verifiedDeal: false, client: c.address, provider: idAddressBytes(1001 + provider), label: o.label,
+    startEpoch: o.start, endEpoch: o.start + 2 * o.provingPeriod, storagePricePerEpoch: o.pricePerEpoch ?? askPricePerEpoch(ask, pieceSize),
+    providerCollateral: askCollateral(ask, pieceSize), clientCollateral: 0n
+  }
+  return { proposal: signDealProposal(c.secret, p), payloadBytes: o.payloadBytes }
+}
