@@ -11,7 +11,7 @@
 //      wallet's send → verified receipt time
 //   9. uploads (test/bench/upload.ts): deal stream vs raw libp2p stream, and a 1 GiB upload in Chromium
 //  10. floods (test/bench/flood.ts): a `coffer devnet` child process under six floods; block gaps, ChainHead
-//      latency and the node's RSS (BENCH_FLOODS=1,3 picks floods by number)
+//      latency and the node's RSS (BENCH_FLOODS=0,3 picks floods by number; 0 is the idle reference)
 //   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
