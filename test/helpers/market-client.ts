@@ -4,10 +4,13 @@ import { expect } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import type { Devnet } from '../../src/node/devnet'
-import { devnetAsk } from '../../src/node/provider/devnet-providers'
+import { readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { devnetAsk, providerDir } from '../../src/node/provider/devnet-providers'
+import type { PayloadReader } from '../../src/net'
 import {
   secpPublicKey, secpAddressBytes, signMessage, idAddressBytes, gasLimitFor, parseFil, paddedPieceSize, signDealProposal,
-  askPricePerEpoch, askCollateral, MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
+  askPricePerEpoch, askCollateral, DealRejectedError, MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
   type DealProposal, type DealRequest, type Message, type CID
 } from '../../src/core'
 
@@ -39,4 +42,24 @@ export function dealRequest (c: MarketClient, provider: number, o: { pieceCid: C
     providerCollateral: askCollateral(ask, pieceSize), clientCollateral: 0n
   }
   return { proposal: signDealProposal(c.secret, p), payloadBytes: o.payloadBytes }
+}
+
+/** A provider's staging folder as the disk shows it: each file's name (without `.part`) and size. */
+export async function stagedFiles (dataDir: string, provider: number): Promise<Array<{ key: string, bytes: number }>> {
+  const folder = path.join(providerDir(dataDir, provider), 'staging')
+  const out: Array<{ key: string, bytes: number }> = []
+  for (const name of await readdir(folder)) out.push({ key: name.replace(/\.part$/, ''), bytes: (await stat(path.join(folder, name)).catch(() => ({ size: 0 }))).size })
+  return out
+}
+
+/** The DealRejectedError `p` must fail with. */
+export async function rejection (p: Promise<unknown>): Promise<DealRejectedError> {
+  const err = await p.then(() => undefined, (e: Error) => e)
+  expect(err).toBeInstanceOf(DealRejectedError)
+  return err as DealRejectedError
+}
+
+/** A payload reader for a transfer that must need no byte: refused before any, or all staged already. */
+export const noBytes = (total = 0): PayloadReader => async function * (offset) {
+  if (offset < total || total === 0) throw new Error(`no bytes should be asked for (offset ${offset} of ${total})`)
 }

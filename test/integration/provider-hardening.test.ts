@@ -3,14 +3,13 @@
 // whose start came before it could be published (defect 1, the provider's side: staged bytes are kept by
 // client and piece, so a re-signed proposal resumes them).
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
-import { mkdtemp, rm, readdir, stat } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { providerDir } from '../../src/node/provider/devnet-providers'
 import {
   addressToString, parseFil, pieceDigest, pieceCidV1,
   readEscrow, readDeal, dealProposalCid, encodeDealRequest, decodeDealReply,
@@ -19,7 +18,7 @@ import {
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, FrameReader, writeFrame, type CofferLibp2p, type PayloadReader } from '../../src/net'
 import { until } from '../helpers/until'
-import { fundedMarketClient, dealRequest, type MarketClient } from '../helpers/market-client'
+import { fundedMarketClient, dealRequest, stagedFiles, rejection, noBytes, type MarketClient } from '../helpers/market-client'
 
 const P = 5
 const MiB = 2 ** 20
@@ -82,24 +81,8 @@ function realPiece (bytes: Uint8Array): { pieceCid: CID, payloadBytes: number } 
 
 const peerOf = (provider: number): PeerId => d.providers[provider]!.libp2p.peerId
 const freeBytes = async (provider: number): Promise<number> => (await requestAsk(node, peerOf(provider))).ask.freeBytes
-/** The provider's staging folder as the disk shows it: each file's name (without `.part`) and size. */
-async function staged (provider: number): Promise<Array<{ key: string, bytes: number }>> {
-  const folder = path.join(providerDir(dir, provider), 'staging')
-  const out: Array<{ key: string, bytes: number }> = []
-  for (const name of await readdir(folder)) out.push({ key: name.replace(/\.part$/, ''), bytes: (await stat(path.join(folder, name)).catch(() => ({ size: 0 }))).size })
-  return out
-}
-const rejection = async (p: Promise<unknown>): Promise<DealRejectedError> => {
-  const err = await p.then(() => undefined, (e: Error) => e)
-  expect(err).toBeInstanceOf(DealRejectedError)
-  return err as DealRejectedError
-}
-/** A payload reader for a transfer that must need no byte: refused before any, or all staged already. */
-const noBytes = (total = 0): PayloadReader => async function * (offset) {
-  if (offset < total || total === 0) throw new Error(`no bytes should be asked for (offset ${offset} of ${total})`)
-}
+const staged = async (provider: number): Promise<Array<{ key: string, bytes: number }>> => await stagedFiles(dir, provider)
 
-/** A proposal on a raw stream, as an attacker speaks the protocol: the request, then bytes when it likes. */
 async function rawTransfer (provider: number, req: DealRequest): Promise<{ first: DealReply, stream: Stream, replies: FrameReader }> {
   const stream = await node.dialProtocol(peerOf(provider), DEAL_PROTOCOL)
   const replies = new FrameReader(stream, MAX_CONTROL_FRAME)

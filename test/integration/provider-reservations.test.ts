@@ -4,7 +4,7 @@
 // upload does not lock it out; a publication interrupted after its message was pushed is settled from the chain;
 // a re-signed proposal for a piece already stored here is served from the stored bytes.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
-import { mkdtemp, rm, readdir, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -21,7 +21,7 @@ import {
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, FrameReader, writeFrame, type CofferLibp2p, type PayloadReader } from '../../src/net'
 import { until } from '../helpers/until'
-import { fundedMarketClient, dealRequest, type MarketClient } from '../helpers/market-client'
+import { fundedMarketClient, dealRequest, stagedFiles, rejection, noBytes, type MarketClient } from '../helpers/market-client'
 
 const P = 5
 const MiB = 2 ** 20
@@ -77,20 +77,7 @@ const whole = (bytes: Uint8Array): PayloadReader => async function * (offset) { 
 
 const peerOf = (provider: number): PeerId => d.providers[provider]!.libp2p.peerId
 const freeBytes = async (provider: number): Promise<number> => (await requestAsk(node, peerOf(provider))).ask.freeBytes
-async function staged (provider: number): Promise<Array<{ key: string, bytes: number }>> {
-  const folder = path.join(providerDir(dir, provider), 'staging')
-  const out: Array<{ key: string, bytes: number }> = []
-  for (const name of await readdir(folder)) out.push({ key: name.replace(/\.part$/, ''), bytes: (await stat(path.join(folder, name)).catch(() => ({ size: 0 }))).size })
-  return out
-}
-const rejection = async (p: Promise<unknown>): Promise<DealRejectedError> => {
-  const err = await p.then(() => undefined, (e: Error) => e)
-  expect(err).toBeInstanceOf(DealRejectedError)
-  return err as DealRejectedError
-}
-const noBytes = (total = 0): PayloadReader => async function * (offset) {
-  if (offset < total || total === 0) throw new Error(`no bytes should be asked for (offset ${offset} of ${total})`)
-}
+const staged = async (provider: number): Promise<Array<{ key: string, bytes: number }>> => await stagedFiles(dir, provider)
 
 async function rawTransfer (provider: number, req: DealRequest): Promise<{ first: DealReply, stream: Stream, replies: FrameReader }> {
   const stream = await node.dialProtocol(peerOf(provider), DEAL_PROTOCOL)
