@@ -15,7 +15,7 @@ function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClos
   useEffect(() => {
     setDetail(null)
     setError(null)
-    call({ method: 'blockDetail', cid }).then(d => setDetail(d as BlockDetail), (err: Error) => setError(err.message))
+    call('blockDetail', { cid }).then(d => setDetail(d), (err: Error) => setError(err.message))
   }, [cid, call])
   return (
     <div className="card detail" data-testid="header-detail">

@@ -19,7 +19,7 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
     setDetail(null)
     if (p.state !== 'proven') return
     try {
-      const d = await call({ method: 'proofDetail', dealId: deal.dealId, period: p.index }) as ProofDetail
+      const d = await call('proofDetail', { dealId: deal.dealId, period: p.index })
       if (selected.current === key) setDetail(d)
     } catch (err) { if (selected.current === key) setError((err as Error).message) }
   }

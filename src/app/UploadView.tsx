@@ -16,7 +16,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
   const [dragging, setDragging] = useState(false)
   const providers: ProviderView[] = deals?.providers ?? []
   const empty = deals !== null && providers.length === 0 && deals.providerErrors.length === 0
-  useEffect(() => { void call({ method: 'providers' }).catch((err: Error) => { setError(`providers: ${err.name}: ${err.message}`) }) }, [call])
+  useEffect(() => { void call('providers', {}).catch((err: Error) => { setError(`providers: ${err.name}: ${err.message}`) }) }, [call])
 
   const start = async (file: File | undefined): Promise<void> => {
     if (file === undefined) return
@@ -25,7 +25,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
       // the prices shown are the prices accepted: a provider that raises its ask meanwhile is not used
       const shown = providers.filter(p => chosen.length === 0 || chosen.includes(p.address)).map(p => BigInt(p.pricePerGiBEpoch))
       const maxPricePerGiBEpoch = shown.length === 0 ? undefined : shown.reduce((a, b) => a > b ? a : b).toString()
-      await call({ method: 'upload', file, copies, periods, ...(chosen.length > 0 ? { providers: chosen } : {}), ...(maxPricePerGiBEpoch === undefined ? {} : { maxPricePerGiBEpoch }) })
+      await call('upload', { file, copies, periods, ...(chosen.length > 0 ? { providers: chosen } : {}), ...(maxPricePerGiBEpoch === undefined ? {} : { maxPricePerGiBEpoch }) })
     } catch (err) { setError(`${(err as Error).name}: ${(err as Error).message}`) }
   }
 
@@ -69,7 +69,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
             <div className="label">Market escrow of {deals.escrow.address}</div>
             <div>{fil(deals.escrow.escrow)} <span className="muted small">({fil(deals.escrow.locked)} locked by live deals)</span> <span className="verified">✓ verified at height {deals.escrow.height}</span></div>
           </div>
-          <button type="button" className="secondary" disabled={BigInt(deals.escrow.escrow) <= BigInt(deals.escrow.locked)} onClick={() => { void call({ method: 'withdrawEscrow' }).catch((err: Error) => { setError(`${err.name}: ${err.message}`) }) }}>Withdraw free escrow</button>
+          <button type="button" className="secondary" disabled={BigInt(deals.escrow.escrow) <= BigInt(deals.escrow.locked)} onClick={() => { void call('withdrawEscrow', {}).catch((err: Error) => { setError(`${err.name}: ${err.message}`) }) }}>Withdraw free escrow</button>
         </div>
       )}
       {deals?.uploads.map(u => <UploadCard key={u.id} u={u} />)}

@@ -52,13 +52,13 @@ function Setup ({ call }: { call: Call }): React.JSX.Element {
       <label>Repeat <input type="password" data-testid="new-passphrase2" value={pass2} onChange={e => setPass2(e.target.value)} autoComplete="new-password" /></label>
       <div className="row">
         <button type="button" data-testid="create-wallet" disabled={busy || pass.length < 8 || pass !== pass2}
-          onClick={() => { void run(async () => await call({ method: 'create', passphrase: pass })) }}>Create secp256k1 key</button>
+          onClick={() => { void run(async () => await call('create', { passphrase: pass })) }}>Create secp256k1 key</button>
         <span className="muted small">{pass.length > 0 && pass.length < 8 ? 'at least 8 characters' : pass !== pass2 ? 'passphrases differ' : ''}</span>
       </div>
       <h2>…or import a Lotus key</h2>
       <label>Key export (hex from <code>lotus wallet export</code>) <textarea data-testid="import-hex" value={hex} onChange={e => setHex(e.target.value)} rows={2} /></label>
       <button type="button" data-testid="import-wallet" disabled={busy || hex.trim() === '' || pass.length < 8 || pass !== pass2}
-        onClick={() => { void run(async () => await call({ method: 'import', hex: hex.trim(), passphrase: pass })) }}>Import with the passphrase above</button>
+        onClick={() => { void run(async () => await call('import', { hex: hex.trim(), passphrase: pass })) }}>Import with the passphrase above</button>
       {error !== null && <div className="banner error" role="alert" data-testid="wallet-error">{error}</div>}
     </div>
   )
@@ -68,7 +68,7 @@ function Unlock ({ call }: { call: Call }): React.JSX.Element {
   const [pass, setPass] = useState('')
   const [error, busy, run] = useAction()
   return (
-    <form className="card form" onSubmit={e => { e.preventDefault(); void run(async () => { await call({ method: 'unlock', passphrase: pass }); setPass('') }) }}>
+    <form className="card form" onSubmit={e => { e.preventDefault(); void run(async () => { await call('unlock', { passphrase: pass }); setPass('') }) }}>
       <label>Passphrase to unlock <input type="password" data-testid="unlock-passphrase" value={pass} onChange={e => setPass(e.target.value)} autoComplete="current-password" /></label>
       <button type="submit" data-testid="unlock" disabled={busy}>Unlock</button>
       {error !== null && <div className="banner error" role="alert" data-testid="wallet-error">{error}</div>}
@@ -85,7 +85,7 @@ function Send ({ wallet, call }: { wallet: WalletView, call: Call }): React.JSX.
   return (
     <form className="card form" data-testid="send-form" onSubmit={e => {
       e.preventDefault()
-      void run(async () => { setSent(await call({ method: 'send', from, to: to.trim(), amount: amount.trim() }) as string); setAmount('') })
+      void run(async () => { setSent(await call('send', { from, to: to.trim(), amount: amount.trim() })); setAmount('') })
     }}>
       <h2>Send FIL</h2>
       <label>From <select data-testid="send-from" value={from} onChange={e => setFrom(e.target.value)}>
@@ -157,9 +157,9 @@ export function WalletPanel ({ wallet, call }: { wallet: WalletView | null, call
           </div>
           <div className="balance-line"><Balance b={balanceOf(k.address)} /></div>
           <div className="row">
-            {wallet.faucet && <button type="button" data-testid="faucet" disabled={busy} onClick={() => { void run(async () => await call({ method: 'faucet', address: k.address })) }}>Get devnet FIL</button>}
+            {wallet.faucet && <button type="button" data-testid="faucet" disabled={busy} onClick={() => { void run(async () => await call('faucet', { address: k.address })) }}>Get devnet FIL</button>}
             {wallet.unlocked && <button type="button" className="secondary" disabled={busy} onClick={() => {
-              setAsking({ label: `Passphrase to export ${k.address.slice(0, 10)}…`, then: async (pass) => { setExported(await call({ method: 'export', address: k.address, passphrase: pass }) as string) } })
+              setAsking({ label: `Passphrase to export ${k.address.slice(0, 10)}…`, then: async (pass) => { setExported(await call('export', { address: k.address, passphrase: pass })) } })
             }}>Export</button>}
           </div>
         </div>
@@ -169,9 +169,9 @@ export function WalletPanel ({ wallet, call }: { wallet: WalletView | null, call
           <textarea className="mono" readOnly rows={3} value={exported} /><button type="button" onClick={() => setExported(null)}>Hide</button></div>
       )}
       <div className="row">
-        {wallet.unlocked && <button type="button" className="secondary" data-testid="lock" onClick={() => { void run(async () => await call({ method: 'lock' })) }}>Lock</button>}
+        {wallet.unlocked && <button type="button" className="secondary" data-testid="lock" onClick={() => { void run(async () => await call('lock', {})) }}>Lock</button>}
         {wallet.unlocked && <button type="button" className="secondary" data-testid="add-key" disabled={busy} onClick={() => {
-          setAsking({ label: 'Your wallet passphrase, to encrypt the new key', then: async (pass) => await call({ method: 'create', passphrase: pass }) })
+          setAsking({ label: 'Your wallet passphrase, to encrypt the new key', then: async (pass) => await call('create', { passphrase: pass }) })
         }}>New address</button>}
       </div>
       {asking !== null && (
@@ -186,7 +186,7 @@ export function WalletPanel ({ wallet, call }: { wallet: WalletView | null, call
           {others.map(b => <div key={b.address} className="row" data-testid="watched"><span className="mono">{shortAddr(b.address)}</span> <Balance b={b} /></div>)}
         </div>
       )}
-      <form className="row" onSubmit={e => { e.preventDefault(); void run(async () => { await call({ method: 'watch', address: watch.trim() }); setWatch('') }) }}>
+      <form className="row" onSubmit={e => { e.preventDefault(); void run(async () => { await call('watch', { address: watch.trim() }); setWatch('') }) }}>
         <input data-testid="watch-address" value={watch} onChange={e => setWatch(e.target.value)} placeholder="check any address's balance: t1…" spellCheck={false} />
         <button type="submit" className="secondary">Check</button>
       </form>

@@ -4,11 +4,10 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import type { LightClientStatus } from '../light/status'
 import type { WalletView } from '../light/wallet-service'
 import type { DealsView } from '../light/deal-service'
-import type { WorkerCall, CallResult } from '../light/worker-protocol'
 import type { WireError } from '../core/errors'
-import { connectLightClient, type LightClientConnection } from './light-client-port'
+import { connectLightClient, type LightClientConnection, type Call } from './light-client-port'
 
-export type Call = (c: WorkerCall) => Promise<CallResult>
+export type { Call }
 
 export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, fatal: WireError | null, call: Call } {
   const [status, setStatus] = useState<LightClientStatus | null>(null)
@@ -26,9 +25,9 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
     conn.current = c
     return () => { c.stop(); conn.current = null }
   }, [])
-  const call = useCallback<Call>(async (c) => {
+  const call = useCallback<Call>(async (method, params, opts) => {
     if (conn.current === null) throw new Error('the light client is not running')
-    return await conn.current.call(c)
+    return await conn.current.call(method, params, opts)
   }, [])
   return { status, wallet, deals, fatal, call }
 }

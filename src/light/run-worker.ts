@@ -5,13 +5,13 @@ import { parseBootstrap, type BootstrapDocument } from '../net'
 import { startLightClient, type LightClient } from './light-client'
 import { loadSavedBootstrap, saveBootstrap } from './bootstrap-cache'
 import { openWalletStore } from './wallet-store'
-import { createWalletService, unavailableWallet, type WalletService } from './wallet-service'
+import { createWalletService, unavailableWallet, type WalletService, type WalletCall } from './wallet-service'
 import { describeBlock } from './block-detail'
 import { measureSignatures } from './measure'
 import { createDealService, type DealService } from './deal-service'
 import type { Staging } from './staging'
 import type { PiecePool } from '../../workers/piece-pool'
-import type { Port, WorkerCall, CallResult } from './worker-protocol'
+import type { Port, MethodName, WorkerHandlers } from './worker-protocol'
 
 /** What only a browser worker has: the WASM hashing pool (nested workers) and OPFS staging. */
 export interface WorkerPlatform { pool: () => Promise<PiecePool>, staging: Staging }
@@ -30,25 +30,49 @@ async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, so
   }
 }
 
+/** The handler table: each declared call, answered once the light client (and its wallet and deals) runs. */
+function handlersFor (services: () => Promise<{ client: LightClient, wallet: WalletService, deals: DealService | undefined }>): WorkerHandlers {
+  const wallet = async <T>(c: WalletCall): Promise<T> => { const s = await services(); return await s.wallet.call(c) as T }
+  const deals = async (): Promise<DealService> => {
+    const s = await services()
+    if (s.deals === undefined) throw new Error('storage is not available here (no wallet or no browser storage)')
+    return s.deals
+  }
+  return {
+    create: async (p) => await wallet({ method: 'create', ...p }),
+    import: async (p) => await wallet({ method: 'import', ...p }),
+    unlock: async (p) => await wallet({ method: 'unlock', ...p }),
+    lock: async () => await wallet({ method: 'lock' }),
+    export: async (p) => await wallet({ method: 'export', ...p }),
+    watch: async (p) => await wallet({ method: 'watch', ...p }),
+    faucet: async (p) => await wallet({ method: 'faucet', ...p }),
+    send: async (p) => await wallet({ method: 'send', ...p }),
+    // measuring needs no chain: it answers before the light client has started
+    measureSignatures: async (p) => measureSignatures(Math.min(Math.max(1, p.count), 10_000)),
+    blockDetail: async (p) => await describeBlock((await services()).client, p.cid),
+    upload: async (p) => await (await deals()).upload(p),
+    providers: async () => await (await deals()).refreshProviders(),
+    withdrawEscrow: async () => await (await deals()).withdrawEscrow(),
+    proofDetail: async (p) => await (await deals()).proofDetail(p.dealId, p.period)
+  }
+}
+
 export function runLightClient (port: Port, platform?: WorkerPlatform): void {
   let client: LightClient | undefined
   let wallet: WalletService | undefined
   let deals: DealService | undefined
   let ready: Promise<void> | undefined
+  const running = new Map<number, AbortController>()
 
-  const answer = async (call: WorkerCall): Promise<CallResult> => {
-    if (call.method === 'measureSignatures') return measureSignatures(Math.min(Math.max(1, call.count), 10_000))
+  const handlers = handlersFor(async () => {
     await ready
     if (client === undefined || wallet === undefined) throw new Error('the light client is not running')
-    if (call.method === 'blockDetail') return await describeBlock(client, call.cid)
-    if (call.method === 'upload' || call.method === 'providers' || call.method === 'proofDetail' || call.method === 'withdrawEscrow') {
-      if (deals === undefined) throw new Error('storage is not available here (no wallet or no browser storage)')
-      if (call.method === 'upload') return await deals.upload(call)
-      if (call.method === 'withdrawEscrow') return await deals.withdrawEscrow()
-      if (call.method === 'providers') return await deals.refreshProviders()
-      return await deals.proofDetail(call.dealId, call.period)
-    }
-    return await wallet.call(call) as CallResult
+    return { client, wallet, deals }
+  })
+  // one place narrows the wire's method name to its handler: the page was type-checked against the same table
+  const dispatch = async (method: MethodName, params: unknown, ctx: { signal: AbortSignal, progress: (p: unknown) => void }): Promise<unknown> => {
+    if (!Object.hasOwn(handlers, method)) throw new Error(`the worker has no call named ${String(method)}`)
+    return await (handlers[method] as (p: unknown, c: typeof ctx) => Promise<unknown>)(params, ctx)
   }
 
   port.addEventListener('message', (evt) => {
@@ -84,10 +108,15 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
         })
         .catch(err => { port.postMessage({ type: 'fatal', error: toWireError(err) }) })
     } else if (msg.type === 'call') {
-      answer(msg.call).then(
+      const ac = new AbortController()
+      running.set(msg.id, ac)
+      const progress = (p: unknown): void => { if (!ac.signal.aborted) port.postMessage({ type: 'progress', id: msg.id, progress: p }) }
+      dispatch(msg.method, msg.params, { signal: ac.signal, progress }).then(
         value => { port.postMessage({ type: 'reply', id: msg.id, ok: true, value }) },
         err => { port.postMessage({ type: 'reply', id: msg.id, ok: false, error: toWireError(err) }) }
-      )
+      ).finally(() => running.delete(msg.id))
+    } else if (msg.type === 'cancel') {
+      running.get(msg.id)?.abort(new DOMException('cancelled by the page', 'AbortError'))
     } else if (msg.type === 'stop') {
       void client?.stop().finally(() => { port.postMessage({ type: 'stopped' }) })
     }

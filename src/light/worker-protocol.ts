@@ -1,35 +1,64 @@
-// The one typed interface between the page and the light-client worker. Errors cross as WireError
+// The one typed interface between the page and the light-client worker. Every call is declared once in
+// WorkerMethods (its params, its result and, for long ones, its progress events); the page's `call` and the
+// worker's handler table are both checked against it, so neither side casts. A call can be cancelled: the
+// page sends `cancel` with its id and the worker aborts the handler's signal. Errors cross as WireError
 // (structured clone would drop their names).
 import type { WireError } from '../core'
 import type { LightClientStatus } from './status'
-import type { WalletCall, WalletView } from './wallet-service'
+import type { WalletView, KeyType } from './wallet-service'
 import type { BlockDetail } from './block-detail'
 import type { SignatureFigures } from './measure'
-import type { DealsView, ProviderView, ProofDetail } from './deal-service'
+import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
 
-/** Requests that expect one reply; `id` pairs the reply with its request. */
-export type WorkerCall = WalletCall | { method: 'blockDetail', cid: string } | { method: 'measureSignatures', count: number } | DealCall
+/** One call: what it takes, what it resolves to, and what it reports on the way (never, for most). */
+interface Method<P, R, G = never> { params: P, result: R, progress: G }
+type NoParams = Record<string, never>
 
-/** Storage: a File crosses by reference (structured clone), never copied into memory here. */
-export type DealCall =
-  | { method: 'upload', file: File, copies: number, periods: number, providers?: string[] }
-  | { method: 'providers' }
-  | { method: 'withdrawEscrow' }
-  | { method: 'proofDetail', dealId: number, period: number }
+export interface WorkerMethods {
+  // wallet: keys stay encrypted in the worker; an address or a message CID comes back
+  create: Method<{ passphrase: string, keyType?: KeyType }, string>
+  import: Method<{ hex: string, passphrase: string }, string>
+  unlock: Method<{ passphrase: string }, null>
+  lock: Method<NoParams, null>
+  export: Method<{ address: string, passphrase: string }, string>
+  watch: Method<{ address: string }, null>
+  faucet: Method<{ address: string }, string>
+  send: Method<{ from: string, to: string, amount: string }, string>
+  // chain
+  blockDetail: Method<{ cid: string }, BlockDetail>
+  measureSignatures: Method<{ count: number }, SignatureFigures>
+  // storage: a File crosses by reference (structured clone), never copied into memory here
+  upload: Method<UploadRequest, string>
+  providers: Method<NoParams, ProviderView[]>
+  withdrawEscrow: Method<NoParams, string>
+  proofDetail: Method<{ dealId: number, period: number }, ProofDetail>
+}
 
-/** What each call resolves to (wallet calls return an address, a CID, an export or nothing). */
-export type CallResult = string | null | BlockDetail | SignatureFigures | ProviderView[] | ProofDetail
+export type MethodName = keyof WorkerMethods
+export type ParamsOf<M extends MethodName> = WorkerMethods[M]['params']
+export type ResultOf<M extends MethodName> = WorkerMethods[M]['result']
+export type ProgressOf<M extends MethodName> = WorkerMethods[M]['progress']
+
+/** What the page passes with a call: a signal that cancels it, and where its progress goes. */
+export interface CallOptions<M extends MethodName> { signal?: AbortSignal, onProgress?: (p: ProgressOf<M>) => void }
+
+/** The worker's side: one handler per method, given the call's cancel signal and a progress reporter. */
+export type WorkerHandlers = {
+  [M in MethodName]: (params: ParamsOf<M>, ctx: { signal: AbortSignal, progress: (p: ProgressOf<M>) => void }) => Promise<ResultOf<M>>
+}
 
 export type PageToWorker =
   | { type: 'start', bootstrapUrl: string }
   | { type: 'stop' }
-  | { type: 'call', id: number, call: WorkerCall }
+  | { type: 'call', id: number, method: MethodName, params: unknown }
+  | { type: 'cancel', id: number }
 
 export type WorkerToPage =
   | { type: 'status', status: LightClientStatus }
   | { type: 'wallet', wallet: WalletView }
   | { type: 'deals', deals: DealsView }
-  | { type: 'reply', id: number, ok: true, value: CallResult }
+  | { type: 'progress', id: number, progress: unknown }
+  | { type: 'reply', id: number, ok: true, value: unknown }
   | { type: 'reply', id: number, ok: false, error: WireError }
   | { type: 'fatal', error: WireError }
   | { type: 'stopped' }

@@ -142,7 +142,7 @@ async function benchWorkerSignatures (page: import('playwright-core').Page, dist
   const figures: Figures = await page.evaluate(async (url) => await new Promise<Figures>((resolve, reject) => {
     const w = new Worker(url, { type: 'module' })
     w.onmessage = (e: MessageEvent<{ type: string, ok?: boolean, value?: unknown, error?: unknown }>) => { if (e.data.type === 'reply') { w.terminate(); e.data.ok === true ? resolve(e.data.value as Figures) : reject(new Error(JSON.stringify(e.data.error))) } }
-    w.postMessage({ type: 'call', id: 1, call: { method: 'measureSignatures', count: 200 } })
+    w.postMessage({ type: 'call', id: 1, method: 'measureSignatures', params: { count: 200 } })
   }), `/assets/${worker}`)
   console.log(`  message signatures in the worker (${figures.count} each):`)
   console.log(`    secp256k1: ${fmt(figures.secpPerSec)}/s (recover + f1 compare) = ${fmt(figures.secpPerSec / figures.secpRefPerSec, 2)}x bare noble verify (${fmt(figures.secpRefPerSec)}/s)`)
