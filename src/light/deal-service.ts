@@ -115,7 +115,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const faults = faultsOf()
     providers = quotes.map(q => ({
       address: q.provider.address, pricePerGiBEpoch: q.ask.pricePerGiBEpoch.toString(), freeBytes: q.ask.freeBytes, minPieceSize: q.ask.minPieceSize,
-      maxPieceSize: q.ask.maxPieceSize, collateralPerGiB: q.ask.collateralPerGiB.toString(), faults: faults.get(q.provider.address) ?? 0
+      maxPieceSize: q.ask.maxPieceSize, collateralPerGiB: q.ask.collateralPerGiB.toString(), faults: faults.get(q.provider.address) ?? 0,
+      retrievalPricePerGiB: q.ask.retrievalPricePerGiB.toString(), paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease
     }))
     providerErrors = failures.map(f => ({ provider: f.provider.address, error: f.error.message }))
     changed()

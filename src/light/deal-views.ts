@@ -67,7 +67,11 @@ export interface DealView {
   error?: WireError
 }
 
-export interface ProviderView { address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number }
+export interface ProviderView {
+  address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number
+  /** The signed ask's retrieval terms (attoFIL per GiB sent, '0' = free; interval bytes), for quoting a download. */
+  retrievalPricePerGiB: string, paymentInterval: number, paymentIntervalIncrease: number
+}
 
 export interface DealsView {
   uploads: UploadView[]

@@ -1,7 +1,7 @@
 // A provider's storage ask. The first eight fields are Filecoin's StorageAsk (go-fil-markets: Price per
 // GiB per epoch, VerifiedPrice, MinPieceSize, MaxPieceSize, Miner, Timestamp, Expiry, SeqNo); Coffer
-// appends the free space and the collateral per GiB the provider puts up, and the worker key signs the
-// CBOR of the whole tuple, so a relayed ask cannot be changed on the way.
+// appends the free space, the collateral per GiB the provider puts up and its retrieval terms, and the worker
+// key signs the CBOR of the whole tuple, so a relayed ask cannot be changed on the way.
 import * as dagCbor from '@ipld/dag-cbor'
 import { encodeBigInt, decodeBigInt } from '../token'
 import { validateAddressBytes } from '../address'
@@ -22,6 +22,17 @@ export interface StorageAsk {
   seqNo: number
   freeBytes: number
   collateralPerGiB: AttoFil
+  /**
+   * Retrieval terms. Filecoin kept these in a separate retrieval ask (go-fil-markets retrievalmarket.Ask:
+   * PricePerByte, UnsealPrice, PaymentInterval, PaymentIntervalIncrease); Coffer signs them in the same ask,
+   * priced per GiB like storage (0 = free retrieval, no channel needed). Coffer stores payloads unsealed, so
+   * there is no unseal price.
+   */
+  retrievalPricePerGiB: AttoFil
+  /** Bytes the provider sends before it wants the first voucher. */
+  paymentInterval: number
+  /** Bytes each later interval grows by (go-fil-markets Params.NextInterval). */
+  paymentIntervalIncrease: number
 }
 
 export interface SignedStorageAsk { ask: StorageAsk, signature: Signature }
@@ -33,8 +44,11 @@ export class InvalidAskError extends Error {
 
 const tuple = (a: StorageAsk): unknown[] => [
   encodeBigInt(a.pricePerGiBEpoch), encodeBigInt(a.verifiedPricePerGiBEpoch), a.minPieceSize, a.maxPieceSize, a.miner,
-  a.timestamp, a.expiry, a.seqNo, a.freeBytes, encodeBigInt(a.collateralPerGiB)
+  a.timestamp, a.expiry, a.seqNo, a.freeBytes, encodeBigInt(a.collateralPerGiB),
+  encodeBigInt(a.retrievalPricePerGiB), a.paymentInterval, a.paymentIntervalIncrease
 ]
+
+const FIELDS = 13
 
 export const encodeStorageAsk = (a: StorageAsk): Uint8Array => dagCbor.encode(tuple(a))
 
@@ -48,8 +62,8 @@ export function decodeSignedStorageAsk (bytes: Uint8Array): SignedStorageAsk {
   let raw: unknown
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new InvalidAskError(`ask is not DAG-CBOR: ${(err as Error).message}`) }
   const [t, sig] = Array.isArray(raw) && raw.length === 2 ? raw as unknown[] : []
-  if (!Array.isArray(t) || t.length !== 10 || !(sig instanceof Uint8Array)) throw new InvalidAskError('ask is not [[10 fields], Signature]')
-  const [price, vprice, min, max, miner, ts, expiry, seq, free, coll] = t as unknown[]
+  if (!Array.isArray(t) || t.length !== FIELDS || !(sig instanceof Uint8Array)) throw new InvalidAskError(`ask is not [[${FIELDS} fields], Signature]`)
+  const [price, vprice, min, max, miner, ts, expiry, seq, free, coll, rprice, interval, increase] = t as unknown[]
   const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
   const big = (v: unknown): bigint => {
     if (!(v instanceof Uint8Array)) throw new InvalidAskError('ask amount is not a big int')
@@ -57,10 +71,15 @@ export function decodeSignedStorageAsk (bytes: Uint8Array): SignedStorageAsk {
     if (n < 0n) throw new InvalidAskError('ask amount is negative')
     return n
   }
-  if (!uint(min) || !uint(max) || !(miner instanceof Uint8Array) || !uint(ts) || !uint(expiry) || !uint(seq) || !uint(free)) throw new InvalidAskError('ask fields have the wrong types')
+  if (!uint(min) || !uint(max) || !(miner instanceof Uint8Array) || !uint(ts) || !uint(expiry) || !uint(seq) || !uint(free) || !uint(interval) || !uint(increase)) throw new InvalidAskError('ask fields have the wrong types')
+  // a zero interval would have the provider want a voucher before its first byte, and never grow
+  if (interval === 0) throw new InvalidAskError('ask paymentInterval is zero')
   try {
     return {
-      ask: { pricePerGiBEpoch: big(price), verifiedPricePerGiBEpoch: big(vprice), minPieceSize: min, maxPieceSize: max, miner: validateAddressBytes(miner), timestamp: ts, expiry, seqNo: seq, freeBytes: free, collateralPerGiB: big(coll) },
+      ask: {
+        pricePerGiBEpoch: big(price), verifiedPricePerGiBEpoch: big(vprice), minPieceSize: min, maxPieceSize: max, miner: validateAddressBytes(miner), timestamp: ts, expiry, seqNo: seq, freeBytes: free, collateralPerGiB: big(coll),
+        retrievalPricePerGiB: big(rprice), paymentInterval: interval, paymentIntervalIncrease: increase
+      },
       signature: decodeSignature(sig)
     }
   } catch (err) {
@@ -81,3 +100,11 @@ const perGiB = (amount: AttoFil, paddedBytes: number): AttoFil => (amount * BigI
 export const askPricePerEpoch = (a: Pick<StorageAsk, 'pricePerGiBEpoch'>, paddedBytes: number): AttoFil => perGiB(a.pricePerGiBEpoch, paddedBytes)
 /** The collateral the provider puts up for a piece of `paddedBytes`. */
 export const askCollateral = (a: Pick<StorageAsk, 'collateralPerGiB'>, paddedBytes: number): AttoFil => perGiB(a.collateralPerGiB, paddedBytes)
+/**
+ * What retrieving `bytes` of block data costs at this ask: ceil(bytes × price / 2^30) attoFIL. The bytes are
+ * those of every block sent (CAR section payloads, DAG nodes included), so a file's quote is its payload size.
+ */
+export function retrievalPrice (a: Pick<StorageAsk, 'retrievalPricePerGiB'>, bytes: number): AttoFil {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`retrieval bytes must be a non-negative integer, not ${bytes}`)
+  return perGiB(a.retrievalPricePerGiB, bytes)
+}

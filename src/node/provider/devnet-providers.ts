@@ -16,6 +16,21 @@ export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
 export const PROVIDER_GENESIS_FIL = '10000'
 
+/**
+ * Filecoin's default retrieval payment interval and its increase: 1 MiB each (go-fil-markets retrievalmarket
+ * DefaultPaymentInterval / DefaultPaymentIntervalIncrease = 1 << 20, the default retrieval ask's terms).
+ */
+export const DEVNET_PAYMENT_INTERVAL = 2 ** 20
+export const DEVNET_PAYMENT_INTERVAL_INCREASE = 2 ** 20
+
+/**
+ * Devnet retrieval prices per GiB sent: provider 1 (t01002) retrieves for free, as many Filecoin providers
+ * do; the others ask 0.01, 0.03, 0.04 … FIL per GiB, so choosing by retrieval price means something too.
+ */
+export function devnetRetrievalPrice (index: number): AttoFil {
+  return index === 1 ? 0n : parseFil('0.01') * BigInt(index + 1)
+}
+
 /** Devnet asks differ by provider, so choosing by price means something: 1, 1.5, 2 … nanoFIL per GiB per epoch. */
 export function devnetAsk (index: number): ProviderAskInit {
   return {
@@ -23,7 +38,10 @@ export function devnetAsk (index: number): ProviderAskInit {
     minPieceSize: 128,
     maxPieceSize: 16 * 2 ** 30,
     collateralPerGiB: parseFil('0.1') as AttoFil,
-    capacityBytes: 32 * 2 ** 30
+    capacityBytes: 32 * 2 ** 30,
+    retrievalPricePerGiB: devnetRetrievalPrice(index),
+    paymentInterval: DEVNET_PAYMENT_INTERVAL,
+    paymentIntervalIncrease: DEVNET_PAYMENT_INTERVAL_INCREASE
   }
 }
 

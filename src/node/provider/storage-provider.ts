@@ -47,6 +47,10 @@ export interface ProviderAskInit {
   collateralPerGiB: AttoFil
   /** Bytes this provider sells. */
   capacityBytes: number
+  /** Retrieval terms, signed in the ask (StorageAsk): price per GiB sent (0 = free) and the payment intervals in bytes. */
+  retrievalPricePerGiB: AttoFil
+  paymentInterval: number
+  paymentIntervalIncrease: number
 }
 
 /**
@@ -207,7 +211,8 @@ export class StorageProvider implements DealHandler {
     const head = this.init.chain.head().header.height
     const ask: StorageAsk = {
       pricePerGiBEpoch: a.pricePerGiBEpoch, verifiedPricePerGiBEpoch: a.pricePerGiBEpoch, minPieceSize: a.minPieceSize, maxPieceSize: a.maxPieceSize,
-      miner: this.address, timestamp: head, expiry: head + 600, seqNo: this.seqNo++, freeBytes: Math.max(0, await this.freeBytes()), collateralPerGiB: a.collateralPerGiB
+      miner: this.address, timestamp: head, expiry: head + 600, seqNo: this.seqNo++, freeBytes: Math.max(0, await this.freeBytes()), collateralPerGiB: a.collateralPerGiB,
+      retrievalPricePerGiB: a.retrievalPricePerGiB, paymentInterval: a.paymentInterval, paymentIntervalIncrease: a.paymentIntervalIncrease
     }
     return signStorageAsk(this.init.workerKey, this.worker, ask)
   }
