@@ -1,0 +1,162 @@
+// The client's check of a retrieval stream: CAR bytes in (any chunking), verified blocks out. A block is
+// yielded only once it is the very block the UnixFS walk needs next and its bytes hash to its CID.
+import { sha256 } from '@noble/hashes/sha2.js'
+import type { CID } from 'multiformats/cid'
+import { CarBlockParser, DEFAULT_MAX_HEADER_BYTES, MAX_CID_BYTES } from './car-stream'
+import {
+  CarRootMismatchError, ExcessDataError, HashMismatchError, IncompleteDagError, UnexpectedBlockError, UnsupportedHashError
+} from './errors'
+import { DEFAULT_MAX_BLOCK_BYTES, UnixfsWalk, type FileSlice, type UnixfsWalkInit } from './unixfs-walk'
+
+export const SHA2_256_CODE = 0x12
+
+/**
+ * Computes the digest of `bytes` for multihash `code`, or undefined if it does not know that hash. Sync, so
+ * Node can pass node:crypto (≈7× @noble/hashes on bulk SHA-256, NOTES.md) and a browser a WASM hasher.
+ */
+export type MultihashFn = (code: number, bytes: Uint8Array) => Uint8Array | undefined
+
+/** @noble/hashes sha2-256: the one hash every verifier supports, and the one Coffer's DAGs use. */
+export const nobleMultihash: MultihashFn = (code, bytes) => code === SHA2_256_CODE ? sha256(bytes) : undefined
+
+export interface VerifiedBlock {
+  cid: CID
+  bytes: Uint8Array
+  /** The file bytes this block carries inside the requested range, or null (an inner node without data). */
+  slice: FileSlice | null
+}
+
+export interface CarVerifierInit extends UnixfsWalkInit {
+  hash?: MultihashFn
+  maxHeaderBytes?: number
+}
+
+export interface CarVerifierStats {
+  /** Every byte pushed, framing included. */
+  carBytes: number
+  /** Block payload bytes of whole sections parsed (what a provider charges for), verified or not. */
+  blockBytesReceived: number
+  /** Block payload bytes of sections that verified (what the client pays for). */
+  blockBytesVerified: number
+  /** File bytes yielded. */
+  fileBytesVerified: number
+  /** The file offset the next verified file byte will have: where a resumed retrieval starts. */
+  nextFileOffset: number
+  blocksVerified: number
+}
+
+/**
+ * Streams a retrieval's CAR through the checks, in order: the header must name exactly the requested root;
+ * each section's CID must be the walk's `next()` (else UnexpectedBlockError, before any hashing); its bytes
+ * must hash to the CID's multihash; then the walk decodes it and checks the DAG's sizes. Bytes after the
+ * walk is complete are ExcessDataError, and `end()` on an incomplete walk is IncompleteDagError (or
+ * CarTruncatedError mid-section).
+ *
+ * `push()` returns every block verified from the chunk. A fault found after some of them is not allowed to
+ * take them down with it (they are paid for and kept): it is then thrown by the next `push()` or `end()`,
+ * and `failure` shows it at once. Once failed, the verifier stays failed.
+ */
+export class CarVerifier {
+  private readonly parser: CarBlockParser
+  private readonly walk: UnixfsWalk
+  private readonly hash: MultihashFn
+  private headerChecked = false
+  private failed: Error | undefined
+  private readonly counters: CarVerifierStats
+
+  constructor (readonly root: CID, init: CarVerifierInit = {}) {
+    this.walk = new UnixfsWalk(root, init)
+    this.hash = init.hash ?? nobleMultihash
+    this.parser = new CarBlockParser({
+      maxHeaderBytes: init.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      maxSectionBytes: (init.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES) + MAX_CID_BYTES
+    })
+    this.counters = {
+      carBytes: 0,
+      blockBytesReceived: 0,
+      blockBytesVerified: 0,
+      fileBytesVerified: 0,
+      nextFileOffset: init.range?.from ?? 0,
+      blocksVerified: 0
+    }
+  }
+
+  get done (): boolean { return this.walk.done }
+  get failure (): Error | undefined { return this.failed }
+  get stats (): Readonly<CarVerifierStats> { return this.counters }
+  /** The file's size, once the root block has verified. */
+  get fileSize (): number | undefined { return this.walk.fileSize }
+  /** The block the stream must carry next (null once complete). */
+  get expected (): CID | null { return this.walk.next() }
+
+  push (chunk: Uint8Array): VerifiedBlock[] {
+    if (this.failed !== undefined) throw this.failed
+    this.counters.carBytes += chunk.length
+    const out: VerifiedBlock[] = []
+    try {
+      this.parser.push(chunk)
+      this.drain(out)
+    } catch (err) {
+      this.failed = err as Error
+      if (out.length === 0) throw err
+    }
+    return out
+  }
+
+  /** The stream has ended: throws unless it ended cleanly after the walk's last block. */
+  end (): void {
+    if (this.failed !== undefined) throw this.failed
+    try {
+      this.parser.end()
+      const next = this.walk.next()
+      if (next !== null) throw new IncompleteDagError(next, this.counters.nextFileOffset)
+    } catch (err) {
+      this.failed = err as Error
+      throw err
+    }
+  }
+
+  private drain (out: VerifiedBlock[]): void {
+    for (;;) {
+      if (this.walk.done && this.headerChecked) {
+        if (this.parser.bufferedBytes > 0) throw new ExcessDataError(this.parser.bufferedBytes)
+        return
+      }
+      const section = this.parser.next()
+      if (!this.headerChecked && this.parser.header !== undefined) {
+        const { roots } = this.parser.header
+        if (roots.length !== 1 || !roots[0]!.equals(this.root)) throw new CarRootMismatchError(this.root, roots)
+        this.headerChecked = true
+        // an identity root carries its bytes in its CID: nothing to wait for
+        if (this.walk.initialSlice !== null) out.push(this.verified(this.root, this.root.multihash.digest, this.walk.initialSlice))
+      }
+      if (section === null) return
+      const { cid, bytes } = section
+      this.counters.blockBytesReceived += bytes.length
+      const expected = this.walk.next()
+      if (expected === null) throw new ExcessDataError(this.parser.bufferedBytes + bytes.length)
+      if (!expected.equals(cid)) throw new UnexpectedBlockError(expected, cid)
+      const digest = this.hash(cid.multihash.code, bytes)
+      if (digest === undefined) throw new UnsupportedHashError(cid, cid.multihash.code)
+      if (!sameBytes(digest, cid.multihash.digest)) throw new HashMismatchError(cid)
+      const slice = this.walk.accept(cid, bytes)
+      this.counters.blockBytesVerified += bytes.length
+      this.counters.blocksVerified++
+      out.push(this.verified(cid, bytes, slice))
+    }
+  }
+
+  private verified (cid: CID, bytes: Uint8Array, slice: FileSlice | null): VerifiedBlock {
+    if (slice !== null) {
+      this.counters.fileBytesVerified += slice.bytes.length
+      this.counters.nextFileOffset = slice.offset + slice.bytes.length
+    }
+    return { cid, bytes, slice }
+  }
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
