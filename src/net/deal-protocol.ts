@@ -9,6 +9,7 @@ import {
 } from '../core'
 import { serveOneShot, requestOneShot } from './stream-io'
 import { FrameReader, writeFrame, FrameError } from './frames'
+import { SendWindow } from './windowed-transfer'
 
 /** How long either side waits for the other's next frame before giving up on the stream. */
 export const DEAL_IDLE_TIMEOUT_MS = 30_000
@@ -249,7 +250,6 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     if (first.kind !== 'accepted') throw new DealRejectedError('TRANSFER', 'the provider acknowledged bytes before accepting')
     // `sent` bytes are on their way; the provider acknowledges what it has written. The window keeps the
     // bytes in flight (and so in memory, in whatever layer holds them) bounded.
-    let sent = first.offset
     let held = first.offset
     opts.onProgress?.(held, req.payloadBytes)
     // Replies are read as they arrive, beside the writes: on a slow link the writes wait on back-pressure for
@@ -272,65 +272,56 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     // SEND_WINDOW. On a slow link a full 16 MiB window is a minute of bytes queued in buffers: every broken
     // stream throws them away and every acknowledgement waits behind them.
     const started = { atMs: performance.now(), held }
-    const window = (): number => {
+    const window = new SendWindow(first.offset, (w) => {
       const secs = (performance.now() - started.atMs) / 1000
-      if (held === started.held || secs <= 0) return SEND_WINDOW
-      const rate = (held - started.held) / secs
+      if (w.acked === started.held || secs <= 0) return SEND_WINDOW
+      const rate = (w.acked - started.held) / secs
       return Math.min(SEND_WINDOW, Math.max(HELD_ACK_BYTES + MAX_DATA_FRAME, Math.ceil(rate * WINDOW_SECS)))
-    }
-    let wake = (): void => {}
+    })
     const readReplies = async (): Promise<{ dealId: number, message: string }> => {
       for (;;) {
         const r = decodeDealReply(await must(frames, live))
         if (r.kind === 'rejected') throw new DealRejectedError(r.code, r.message, r)
         if (r.kind === 'held') {
-          if (r.held < held || r.held > sent) throw new DealRejectedError('TRANSFER', `the provider acknowledged ${r.held} bytes, ${sent} were sent`)
+          try { window.ack(r.held) } catch { throw new DealRejectedError('TRANSFER', `the provider acknowledged ${r.held} bytes, ${window.sent} were sent`) }
           held = r.held
           opts.onProgress?.(held, req.payloadBytes)
           arm()
-          wake()
           continue
         }
         if (r.kind !== 'published') throw new DealRejectedError('TRANSFER', 'the provider accepted twice')
-        if (sent !== req.payloadBytes) throw new DealRejectedError('TRANSFER', 'the provider answered before the last byte')
+        if (window.sent !== req.payloadBytes) throw new DealRejectedError('TRANSFER', 'the provider answered before the last byte')
         return r
       }
     }
     const replies = readReplies()
-    let readerFailed: unknown
     replies.catch((err) => {
-      readerFailed = err
-      wake()
+      window.fail(err)
       // a write waiting on back-pressure ends now, not whenever the transport gives up
       if (!readerAbort.signal.aborted) readerAbort.abort(err)
       stream.abort(err as Error)
     })
-    /** The next acknowledgement; throws once the reader has ended (it always ends: the watchdog bounds it). */
-    const nextAck = async (): Promise<void> => {
-      if (readerFailed !== undefined) throw readerFailed
-      await new Promise<void>(resolve => { wake = resolve })
-      if (readerFailed !== undefined) throw readerFailed
-    }
     try {
-      for await (const chunk of payload(sent)) {
+      for await (const chunk of payload(window.sent)) {
         for (let at = 0; at < chunk.length; at += MAX_DATA_FRAME) {
           // the caller may stop the stream between frames (to re-plan), never once the last byte is written:
           // the provider alone then decides, and a proposal it can still publish is never abandoned
           const stop = opts.stopBeforeNextFrame?.()
           if (stop !== undefined) throw stop
           const frame = chunk.subarray(at, Math.min(chunk.length, at + MAX_DATA_FRAME))
-          while (sent - held >= window()) await nextAck()
-          if (readerFailed !== undefined) throw readerFailed
+          // waits for acknowledgements while a window is out; throws once the reader has ended (it always
+          // ends: the watchdog bounds it)
+          await window.room()
           await writeFrame(stream, frame, live)
-          sent += frame.length
+          window.wrote(frame.length)
         }
       }
-      if (sent !== req.payloadBytes) throw new RangeError(`the payload gave ${sent} bytes, the proposal says ${req.payloadBytes}`)
+      if (window.sent !== req.payloadBytes) throw new RangeError(`the payload gave ${window.sent} bytes, the proposal says ${req.payloadBytes}`)
     } catch (err) {
       if (!readerAbort.signal.aborted) readerAbort.abort(err)
       await replies.catch(() => {})
       // the provider's own refusal (e.g. STALLED, SPACE) says more than the write it broke
-      throw readerFailed instanceof DealRejectedError ? readerFailed : err
+      throw window.failed instanceof DealRejectedError ? window.failed : err
     }
     const last = await replies
     opts.onProgress?.(req.payloadBytes, req.payloadBytes)
