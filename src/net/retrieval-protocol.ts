@@ -1,0 +1,255 @@
+// `/coffer/retrieval/1.0.0` over libp2p streams (frames in core/retrieval/retrieval-wire). The provider side
+// sends the CAR its session yields and never has more than one payment interval of unpaid block bytes out:
+// the client's cumulative vouchers are the acknowledgements of a SendWindow (windowed-transfer.ts), the
+// interval grows by its increase with each payment, and a client that stops paying is told UNPAID after the
+// idle timeout. The client side is a thin stream: the caller verifies, decides when to pay, and sends.
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import {
+  RETRIEVAL_PROTOCOL, RETRIEVAL_MAX_FRAME, RETRIEVAL_MAX_CAR_BYTES, RetrievalRejectedError, RetrievalProtocolError, carFrame, controlFrame, splitFrame,
+  encodeRetrievalRequest, decodeRetrievalRequest, encodeRetrievalReply, decodeRetrievalReply, encodeVoucherControl, decodeClientControl,
+  GIB, type RetrievalRequest, type RetrievalReply, type AttoFil
+} from '../core'
+import { FrameReader, writeFrame, FrameError } from './frames'
+import { SendWindow } from './windowed-transfer'
+
+/** How long either side waits for the other's next frame (the provider: for a voucher it needs) before giving up. */
+export const RETRIEVAL_IDLE_TIMEOUT_MS = 30_000
+/** Retrievals a provider serves at once, whoever they are for. */
+export const MAX_RETRIEVALS = 16
+
+/** The terms a provider serves under (its signed ask's retrieval terms). */
+export interface RetrievalTerms { pricePerGiB: AttoFil, paymentInterval: number, paymentIntervalIncrease: number }
+
+/** One piece of the CAR stream the provider sends, and the block bytes in it the client pays for. */
+export interface CarPart { bytes: Uint8Array, charged: number }
+
+export interface RetrievalServerSession {
+  terms: RetrievalTerms
+  /** The CAR stream in order: the header (charged 0), then one section per block (charged its block's bytes). */
+  car: AsyncIterable<CarPart>
+  /**
+   * A voucher from the client: checks it and returns what this stream has been paid in all (attoFIL, cumulative
+   * over the stream's vouchers). Throws RetrievalRejectedError('PAYMENT') when it does not check out.
+   */
+  voucher: (bytes: Uint8Array) => Promise<AttoFil>
+  /** The stream ended: what was sent (charged bytes) and paid, and why it ended. Called once, always. */
+  end: (outcome: { sent: number, paid: AttoFil, complete: boolean, error?: Error }) => Promise<void>
+}
+
+export interface RetrievalHandler {
+  /** Checks a request (payload held, range inside the file, channel usable); throws RetrievalRejectedError. */
+  accept: (req: RetrievalRequest, peer: PeerId) => Promise<RetrievalServerSession>
+}
+
+export interface ServeRetrievalsOptions {
+  log?: (line: string) => void
+  idleTimeoutMs?: number
+  maxStreams?: number
+}
+
+/** Block bytes `paid` attoFIL covers at `pricePerGiB` (rounded down: the provider never counts a byte unpaid-for as paid). */
+export const bytesPaidFor = (paid: AttoFil, pricePerGiB: AttoFil): number =>
+  pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : Number((paid * BigInt(GIB)) / pricePerGiB)
+
+/** What `bytes` of blocks cost at `pricePerGiB`, rounded up to the attoFIL (the client's side of bytesPaidFor). */
+export const priceOfBytes = (bytes: number, pricePerGiB: AttoFil): AttoFil => (BigInt(bytes) * pricePerGiB + BigInt(GIB) - 1n) / BigInt(GIB)
+
+/** The next frame within the idle timeout, or a named error (a clean end is null). */
+async function nextFrame (frames: FrameReader, idleMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+  const idle = AbortSignal.timeout(idleMs)
+  try {
+    return await frames.read(signal === undefined ? idle : AbortSignal.any([idle, signal]))
+  } catch (err) {
+    if (err instanceof FrameError) throw new RetrievalProtocolError(err.message)
+    if (idle.aborted && signal?.aborted !== true) throw new RetrievalRejectedError('PROTOCOL', `no frame arrived for ${idleMs / 1000} s`)
+    throw err
+  }
+}
+
+export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, opts: ServeRetrievalsOptions = {}): Promise<void> {
+  const log = opts.log ?? (() => {})
+  const idleMs = opts.idleTimeoutMs ?? RETRIEVAL_IDLE_TIMEOUT_MS
+  const maxStreams = opts.maxStreams ?? MAX_RETRIEVALS
+  let running = 0
+  await node.handle(RETRIEVAL_PROTOCOL, async (stream: Stream, connection) => {
+    const frames = new FrameReader(stream, RETRIEVAL_MAX_FRAME)
+    const send = async (r: RetrievalReply): Promise<void> => { await writeFrame(stream, controlFrame(encodeRetrievalReply(r)), AbortSignal.timeout(idleMs)) }
+    let session: RetrievalServerSession | undefined
+    let sent = 0
+    let paid: AttoFil = 0n
+    let complete = false
+    let counted = false
+    try {
+      if (running >= maxStreams) throw new RetrievalRejectedError('BUSY', `this provider serves ${maxStreams} retrievals at once; try again shortly`)
+      running++
+      counted = true
+      const first = await nextFrame(frames, idleMs)
+      if (first === null) throw new RetrievalProtocolError('the stream ended before a request')
+      const f = splitFrame(first)
+      if (f.kind !== 'control') throw new RetrievalProtocolError('a client sent CAR bytes')
+      const req = decodeRetrievalRequest(f.value)
+      session = await handler.accept(req, connection.remotePeer)
+      const { terms } = session
+      await send({ kind: 'accepted', ...terms })
+
+      // the unpaid window: one interval, grown by the increase with each payment (go-fil-markets' Params)
+      let interval = terms.paymentInterval
+      const window = new SendWindow(0, () => terms.pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : interval)
+      const readerAbort = new AbortController()
+      let paidWake: (() => void) | undefined
+      const paidChanged = async (): Promise<void> => { await new Promise<void>(resolve => { paidWake = resolve }) }
+      const readVouchers = async (): Promise<void> => {
+        for (;;) {
+          // a client owes a voucher only while bytes are unpaid; otherwise its silence is not a fault
+          const frame = await frames.read(readerAbort.signal).catch((err: unknown) => {
+            if (err instanceof FrameError) throw new RetrievalProtocolError(err.message)
+            throw err
+          })
+          if (frame === null) return
+          const c = splitFrame(frame)
+          if (c.kind !== 'control') throw new RetrievalProtocolError('a client sent CAR bytes')
+          const control = decodeClientControl(c.value)
+          if (control.kind !== 'voucher') throw new RetrievalProtocolError('a second request on one stream')
+          if (terms.pricePerGiB === 0n) continue // a gift to a free provider changes nothing
+          const total = await session!.voucher(control.voucher)
+          if (total > paid) {
+            paid = total
+            interval += terms.paymentIntervalIncrease
+            window.ack(Math.max(window.acked, Math.min(window.sent, bytesPaidFor(paid, terms.pricePerGiB))))
+            paidWake?.()
+          }
+        }
+      }
+      const reader = readVouchers()
+      reader.catch((err: unknown) => { window.fail(err) })
+      // a client that leaves a full interval unpaid for the idle time is told UNPAID: it holds the stream
+      // (and this provider's bytes in flight) without paying for them
+      let unpaidSince: number | undefined
+      const watch = setInterval(() => {
+        if (window.unacked < interval || terms.pricePerGiB === 0n) { unpaidSince = undefined; return }
+        unpaidSince ??= performance.now()
+        if (performance.now() - unpaidSince >= idleMs) window.fail(new RetrievalRejectedError('UNPAID', `no voucher for ${window.unacked} unpaid bytes within ${idleMs / 1000} s`))
+      }, Math.max(50, Math.min(1000, idleMs / 10)))
+      watch.unref?.()
+      try {
+        let pending: Uint8Array[] = []
+        let pendingBytes = 0
+        const flush = async (): Promise<void> => {
+          if (pendingBytes === 0) return
+          const out = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes)
+          pending = []
+          pendingBytes = 0
+          await writeFrame(stream, carFrame(out), AbortSignal.timeout(idleMs))
+        }
+        for await (const part of session.car) {
+          if (part.charged > 0) {
+            // small sections (DAG nodes) are batched into one frame; a block waits for room in the unpaid window
+            if (window.unacked >= interval && terms.pricePerGiB !== 0n) await flush()
+            await window.room()
+          }
+          for (let at = 0; at < part.bytes.length; at += RETRIEVAL_MAX_CAR_BYTES) {
+            const piece = part.bytes.subarray(at, Math.min(part.bytes.length, at + RETRIEVAL_MAX_CAR_BYTES))
+            if (pendingBytes + piece.length > RETRIEVAL_MAX_CAR_BYTES) await flush()
+            pending.push(piece)
+            pendingBytes += piece.length
+          }
+          window.wrote(part.charged)
+          sent += part.charged
+        }
+        await flush()
+        if (window.failed !== undefined) throw window.failed
+        await send({ kind: 'done', sent })
+        // the final voucher pays for the last interval: wait for it (until the client hangs up, or the idle
+        // time) before calling the stream complete
+        if (terms.pricePerGiB !== 0n && bytesPaidFor(paid, terms.pricePerGiB) < sent) {
+          const ended = reader.then(() => 'ended', () => 'ended')
+          const deadline = performance.now() + idleMs
+          while (bytesPaidFor(paid, terms.pricePerGiB) < sent && performance.now() < deadline) {
+            if (window.failed !== undefined) throw window.failed
+            if (await Promise.race([ended, paidChanged(), new Promise(resolve => setTimeout(resolve, Math.max(0, deadline - performance.now())))]) === 'ended') break
+          }
+        }
+        complete = terms.pricePerGiB === 0n || bytesPaidFor(paid, terms.pricePerGiB) >= sent
+      } finally {
+        clearInterval(watch)
+        readerAbort.abort()
+        await reader.catch(() => {})
+      }
+      await stream.close({ signal: AbortSignal.timeout(idleMs) }).catch(() => { stream.abort(new Error('close timed out')) })
+      await session.end({ sent, paid, complete })
+    } catch (err) {
+      const e = err as Error
+      log(`retrieval: ${e.name}: ${e.message}`)
+      await session?.end({ sent, paid, complete: false, error: e }).catch(() => {})
+      if (e instanceof RetrievalRejectedError) {
+        await send({ kind: 'rejected', code: e.code, message: e.message.slice(0, 500) })
+          .then(async () => { await stream.close({ signal: AbortSignal.timeout(idleMs) }) })
+          .catch(() => { stream.abort(e) })
+      } else {
+        stream.abort(e)
+      }
+    } finally {
+      if (counted) running--
+    }
+  })
+}
+
+function concat (parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
+/** The client's side of one retrieval stream: the provider's terms, then CAR bytes until done. */
+export interface RetrievalStream {
+  terms: RetrievalTerms
+  /** The next CAR bytes, or the provider's done (charged bytes sent); throws RetrievalRejectedError when refused. */
+  next: () => Promise<{ car: Uint8Array } | { done: number }>
+  sendVoucher: (voucher: Uint8Array) => Promise<void>
+  close: () => Promise<void>
+  abort: (err: Error) => void
+}
+
+/** Opens a retrieval: sends the request and waits for the provider's terms (or its refusal). */
+export async function openRetrieval (node: Libp2p, peer: PeerId, req: RetrievalRequest, opts: { signal?: AbortSignal, idleTimeoutMs?: number } = {}): Promise<RetrievalStream> {
+  const idleMs = opts.idleTimeoutMs ?? RETRIEVAL_IDLE_TIMEOUT_MS
+  const within = (): AbortSignal => opts.signal === undefined ? AbortSignal.timeout(idleMs) : AbortSignal.any([opts.signal, AbortSignal.timeout(idleMs)])
+  const stream = await node.dialProtocol(peer, RETRIEVAL_PROTOCOL, { signal: within() })
+  const frames = new FrameReader(stream, RETRIEVAL_MAX_FRAME)
+  const control = (frame: Uint8Array | null): RetrievalReply => {
+    if (frame === null) throw new RetrievalRejectedError('PROTOCOL', 'the provider ended the stream early')
+    const f = splitFrame(frame)
+    if (f.kind !== 'control') throw new RetrievalProtocolError('CAR bytes before the provider accepted')
+    return decodeRetrievalReply(f.value)
+  }
+  try {
+    await writeFrame(stream, controlFrame(encodeRetrievalRequest(req)), within())
+    const first = control(await nextFrame(frames, idleMs, opts.signal))
+    if (first.kind === 'rejected') throw new RetrievalRejectedError(first.code, first.message)
+    if (first.kind !== 'accepted') throw new RetrievalProtocolError('the provider answered before accepting')
+    const terms: RetrievalTerms = { pricePerGiB: first.pricePerGiB, paymentInterval: first.paymentInterval, paymentIntervalIncrease: first.paymentIntervalIncrease }
+    let finished = false
+    return {
+      terms,
+      next: async () => {
+        if (finished) throw new RetrievalProtocolError('read past the provider\'s done')
+        const frame = await nextFrame(frames, idleMs, opts.signal)
+        if (frame === null) throw new RetrievalRejectedError('PROTOCOL', 'the provider ended the stream before done')
+        const f = splitFrame(frame)
+        if (f.kind === 'car') return { car: f.bytes }
+        const r = decodeRetrievalReply(f.value)
+        if (r.kind === 'rejected') throw new RetrievalRejectedError(r.code, r.message)
+        if (r.kind !== 'done') throw new RetrievalProtocolError('the provider accepted twice')
+        finished = true
+        return { done: r.sent }
+      },
+      sendVoucher: async (voucher) => { await writeFrame(stream, controlFrame(encodeVoucherControl(voucher)), within()) },
+      close: async () => { await stream.close({ signal: within() }).catch(() => { stream.abort(new Error('close timed out')) }) },
+      abort: (err) => { stream.abort(err) }
+    }
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
+}

@@ -1,0 +1,121 @@
+// The retrieval stream between two real libp2p nodes on loopback, with a scripted provider session: CAR bytes
+// arrive in order; a priced provider stops after one payment interval of unpaid block bytes and goes on as
+// vouchers pay; the interval grows by its increase; a client that stops paying is told UNPAID; a refusal
+// reaches the client by code; a free provider needs no voucher.
+import { describe, it, expect, afterEach } from 'vitest'
+import { createCofferLibp2p, serveRetrievals, openRetrieval, priceOfBytes, type CofferLibp2p, type RetrievalServerSession, type CarPart, type RetrievalStream } from '../../src/net'
+import { CID, GIB, RetrievalRejectedError, type RetrievalRequest } from '../../src/core'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { until } from '../helpers/until'
+
+const nodes: CofferLibp2p[] = []
+afterEach(async () => { await Promise.all(nodes.splice(0).map(async n => await n.stop())) })
+
+const BLOCK = 64 * 1024
+const root = CID.createV1(0x55, await sha256.digest(new Uint8Array([1])))
+
+/** A provider whose session sends `blocks` parts of BLOCK charged bytes each, recording vouchers as payments of their length. */
+async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number, increase: number, idleMs?: number, refuse?: RetrievalRejectedError }): Promise<{ client: CofferLibp2p, provider: CofferLibp2p, sentAt: () => number, ended: Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }> }> {
+  const provider = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const client = await createCofferLibp2p({ allowLoopbackDials: true })
+  nodes.push(provider, client)
+  let sent = 0
+  let endResolve!: (v: { sent: number, paid: bigint, complete: boolean, error?: Error }) => void
+  const ended = new Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }>(resolve => { endResolve = resolve })
+  let paid = 0n
+  await serveRetrievals(provider, {
+    accept: async (_req: RetrievalRequest) => {
+      if (o.refuse !== undefined) throw o.refuse
+      const session: RetrievalServerSession = {
+        terms: { pricePerGiB: o.pricePerGiB, paymentInterval: o.interval, paymentIntervalIncrease: o.increase },
+        car: (async function * (): AsyncIterable<CarPart> {
+          yield { bytes: new Uint8Array(10), charged: 0 }
+          // counted once the server comes back for the next part: the block before it has been handed to the stream
+          for (let i = 0; i < o.blocks; i++) { yield { bytes: new Uint8Array(BLOCK).fill(i), charged: BLOCK }; sent += BLOCK }
+        })(),
+        // the test's "voucher" is the cumulative amount as decimal text
+        voucher: async (bytes) => { paid = BigInt(new TextDecoder().decode(bytes)); return paid },
+        end: async (outcome) => { endResolve(outcome) }
+      }
+      return session
+    }
+  }, { idleTimeoutMs: o.idleMs ?? 30_000 })
+  await client.dial(provider.getMultiaddrs()[0]!)
+  return { client, provider, sentAt: () => sent, ended }
+}
+
+async function drain (s: RetrievalStream, onBytes: (n: number) => Promise<void>): Promise<number> {
+  let got = 0
+  for (;;) {
+    const n = await s.next()
+    if ('done' in n) return n.done
+    got += n.car.length
+    await onBytes(got)
+  }
+}
+
+describe('retrieval stream', () => {
+  it('a free provider streams everything without a voucher', async () => {
+    const p = await pair({ blocks: 40, pricePerGiB: 0n, interval: BLOCK, increase: 0 })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    expect(s.terms.pricePerGiB).toBe(0n)
+    expect(await drain(s, async () => {})).toBe(40 * BLOCK)
+    await s.close()
+    expect((await p.ended).complete).toBe(true)
+  })
+
+  it('a priced provider waits at one unpaid interval, goes on as vouchers pay, and the interval grows', async () => {
+    const price = GIB // 1 attoFIL a byte keeps the arithmetic visible
+    const p = await pair({ blocks: 64, pricePerGiB: BigInt(price), interval: 4 * BLOCK, increase: BLOCK })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    // pay nothing: the provider stops once four blocks are out
+    const first = await s.next()
+    expect('car' in first).toBe(true)
+    await until(() => p.sentAt() >= 4 * BLOCK, 30_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(p.sentAt()).toBe(4 * BLOCK)
+    // pay for what arrives, interval by interval: the stream completes and the provider is paid in full
+    let paidBytes = 0
+    let interval = 4 * BLOCK
+    let received = first.car.length - 10
+    const pay = async (): Promise<void> => {
+      paidBytes = received
+      interval += BLOCK
+      await s.sendVoucher(new TextEncoder().encode(String(priceOfBytes(paidBytes, BigInt(price)))))
+    }
+    // the provider batches blocks into frames, and flushes what it has when it must wait to be paid
+    expect(received).toBe(4 * BLOCK)
+    await pay()
+    const done = await drain(s, async (n) => {
+      received = first.car.length - 10 + n
+      // the provider never has more than the current interval of unpaid bytes out (one block of slack:
+      // it checks before each block)
+      expect(p.sentAt() - paidBytes).toBeLessThanOrEqual(interval + BLOCK)
+      if (received - paidBytes >= interval) await pay()
+    })
+    expect(done).toBe(64 * BLOCK)
+    received = done
+    await pay()
+    await s.close()
+    const end = await p.ended
+    expect(end.complete).toBe(true)
+    expect(end.paid).toBe(BigInt(64 * BLOCK))
+  }, 60_000)
+
+  it('a client that stops paying is told UNPAID after the idle time, having received one interval', async () => {
+    const p = await pair({ blocks: 64, pricePerGiB: BigInt(GIB), interval: 2 * BLOCK, increase: 0, idleMs: 1500 })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    const err = await drain(s, async () => {}).then(() => undefined, (e: Error) => e)
+    expect(err).toBeInstanceOf(RetrievalRejectedError)
+    expect((err as RetrievalRejectedError).code).toBe('UNPAID')
+    expect(p.sentAt()).toBe(2 * BLOCK)
+    expect((await p.ended).complete).toBe(false)
+  }, 60_000)
+
+  it('a refusal reaches the client with its code', async () => {
+    const p = await pair({ blocks: 1, pricePerGiB: 0n, interval: BLOCK, increase: 0, refuse: new RetrievalRejectedError('NOT_FOUND', 'no such payload') })
+    const err = await openRetrieval(p.client, p.provider.peerId, { root }).then(() => undefined, (e: Error) => e)
+    expect(err).toBeInstanceOf(RetrievalRejectedError)
+    expect((err as RetrievalRejectedError).code).toBe('NOT_FOUND')
+  })
+})
