@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const distDir = fileURLToPath(new URL('../../dist', import.meta.url))
+/** COFFER_DIST points the tests at another build (an engineer's own, while others build the shared one). */
+export const distDir = process.env.COFFER_DIST ?? fileURLToPath(new URL('../../dist', import.meta.url))
 
 export function requireBuiltApp (): string {
   if (!existsSync(`${distDir}/index.html`) || !existsSync(`${distDir}/sw.js`)) {
