@@ -12,7 +12,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { varint } from 'multiformats'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import {
-  openCarBlocks, carIndexPath, removeCarIndex, CarFormatError, CarTruncatedError, BlockNotInCarError, CarClosedError
+  openCarBlocks, carIndexPath, removeCarIndex, StoredCarFormatError, StoredCarTruncatedError, BlockNotInCarError, StoredCarClosedError
 } from '../../src/node/provider/car-index'
 
 let dir: string
@@ -151,16 +151,16 @@ describe('CAR index', () => {
     expect(again.built).toBe(false)
   })
 
-  it('a read after close is CarClosedError; a file cut short under an open index is CarTruncatedError', async () => {
+  it('a read after close is StoredCarClosedError; a file cut short under an open index is StoredCarTruncatedError', async () => {
     const { file, car } = await carFile('shrinks.car', content(2 * 2 ** 20, 6))
     const blocks = CarBufferReader.fromBytes(car).blocks()
     const c = await openCarBlocks(file)
     const last = blocks.at(-1)! // the root, written last: its bytes end the file
     await truncate(file, car.length - 10)
     const err = await rejection(c.read(last.cid))
-    expect(err).toBeInstanceOf(CarTruncatedError)
+    expect(err).toBeInstanceOf(StoredCarTruncatedError)
     await c.close()
-    expect(await rejection(c.read(blocks[0]!.cid))).toBeInstanceOf(CarClosedError)
+    expect(await rejection(c.read(blocks[0]!.cid))).toBeInstanceOf(StoredCarClosedError)
     await c.close() // twice is fine
   })
 
@@ -187,21 +187,21 @@ describe('CAR index', () => {
     })
 
     const header = (h: unknown): Uint8Array => { const b = dagCbor.encode(h); return Uint8Array.of(...varint.encodeTo(b.length, new Uint8Array(varint.encodingLength(b.length))), ...b) }
-    const cases: Array<[string, () => Uint8Array, typeof CarFormatError | typeof CarTruncatedError, RegExp]> = [
-      ['an empty file', () => new Uint8Array(0), CarTruncatedError, /inside the header/],
-      ['a file cut inside its header', () => car.subarray(0, headerEnd - 5), CarTruncatedError, /at byte \d+: /],
-      ['a file cut inside a section head', () => car.subarray(0, headerEnd + 3), CarTruncatedError, /at byte \d+/],
-      ['a file cut inside a block', () => car.subarray(0, firstBlockEnd - 100), CarTruncatedError, /runs past the end of the file/],
-      ['a file cut inside the last block', () => car.subarray(0, car.length - 1), CarTruncatedError, /runs past the end of the file/],
-      ['a header that is not DAG-CBOR', () => Uint8Array.of(3, 0xff, 0xff, 0xff), CarFormatError, /header/],
-      ['a header of zero length', () => Uint8Array.of(0), CarFormatError, /zero length/],
-      ['a CAR v2 pragma', () => header({ version: 2 }), CarFormatError, /version: 2/],
-      ['a header of another shape', () => header({ version: 1, roots: 'none' }), CarFormatError, /header/],
-      ['a header naming no root', () => header({ version: 1, roots: [] }), CarFormatError, /names no root/],
-      ['a header claiming 2 MiB', () => { const b = new Uint8Array(2 ** 21 + 10); varint.encodeTo(2 ** 21, b); return b }, CarFormatError, /beyond any CAR/],
-      ['a section of zero length', () => Uint8Array.of(...car.subarray(0, headerEnd), 0), CarFormatError, /zero length/],
-      ['a section shorter than its CID', () => Uint8Array.of(...car.subarray(0, headerEnd), 5, ...car.subarray(headerEnd + sectionVarint, headerEnd + sectionVarint + 60)), CarFormatError, /shorter than its CID/],
-      ['a section whose CID is no CID', () => Uint8Array.of(...car.subarray(0, headerEnd), 40, 7, ...new Uint8Array(39)), CarFormatError, /section/]
+    const cases: Array<[string, () => Uint8Array, typeof StoredCarFormatError | typeof StoredCarTruncatedError, RegExp]> = [
+      ['an empty file', () => new Uint8Array(0), StoredCarTruncatedError, /inside the header/],
+      ['a file cut inside its header', () => car.subarray(0, headerEnd - 5), StoredCarTruncatedError, /at byte \d+: /],
+      ['a file cut inside a section head', () => car.subarray(0, headerEnd + 3), StoredCarTruncatedError, /at byte \d+/],
+      ['a file cut inside a block', () => car.subarray(0, firstBlockEnd - 100), StoredCarTruncatedError, /runs past the end of the file/],
+      ['a file cut inside the last block', () => car.subarray(0, car.length - 1), StoredCarTruncatedError, /runs past the end of the file/],
+      ['a header that is not DAG-CBOR', () => Uint8Array.of(3, 0xff, 0xff, 0xff), StoredCarFormatError, /header/],
+      ['a header of zero length', () => Uint8Array.of(0), StoredCarFormatError, /zero length/],
+      ['a CAR v2 pragma', () => header({ version: 2 }), StoredCarFormatError, /version: 2/],
+      ['a header of another shape', () => header({ version: 1, roots: 'none' }), StoredCarFormatError, /header/],
+      ['a header naming no root', () => header({ version: 1, roots: [] }), StoredCarFormatError, /names no root/],
+      ['a header claiming 2 MiB', () => { const b = new Uint8Array(2 ** 21 + 10); varint.encodeTo(2 ** 21, b); return b }, StoredCarFormatError, /beyond any CAR/],
+      ['a section of zero length', () => Uint8Array.of(...car.subarray(0, headerEnd), 0), StoredCarFormatError, /zero length/],
+      ['a section shorter than its CID', () => Uint8Array.of(...car.subarray(0, headerEnd), 5, ...car.subarray(headerEnd + sectionVarint, headerEnd + sectionVarint + 60)), StoredCarFormatError, /shorter than its CID/],
+      ['a section whose CID is no CID', () => Uint8Array.of(...car.subarray(0, headerEnd), 40, 7, ...new Uint8Array(39)), StoredCarFormatError, /section/]
     ]
     for (const [name, bytes, type, message] of cases) {
       it(name, async () => {
@@ -211,7 +211,7 @@ describe('CAR index', () => {
         expect(err).toBeInstanceOf(type)
         expect(err.name).toBe(type.name)
         expect(err.message).toMatch(message)
-        expect((err as CarFormatError).file).toBe(file)
+        expect((err as StoredCarFormatError).file).toBe(file)
         expect(await exists(carIndexPath(file))).toBe(false)
       })
     }

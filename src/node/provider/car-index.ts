@@ -9,18 +9,21 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { readHeader, readBlockHead } from '@ipld/car/decoder'
 import { CID } from 'multiformats/cid'
 
+// The errors are named StoredCar… to keep them apart from the client verifier's Car…Error (src/core/retrieval):
+// there the peer sent bad bytes; here the provider's own file is bad.
+
 /** The file is not a CAR v1 (bad header, a section that does not parse, a CID that is not one). */
-export class CarFormatError extends Error {
-  static override name = 'CarFormatError'
-  override name = 'CarFormatError'
+export class StoredCarFormatError extends Error {
+  static override name = 'StoredCarFormatError'
+  override name = 'StoredCarFormatError'
   /** Byte offset in the file where parsing failed. */
   constructor (readonly file: string, readonly offset: number, message: string) { super(`${file} at byte ${offset}: ${message}`) }
 }
 
 /** The file ends inside a section, or is shorter than its index says (changed under us). */
-export class CarTruncatedError extends Error {
-  static override name = 'CarTruncatedError'
-  override name = 'CarTruncatedError'
+export class StoredCarTruncatedError extends Error {
+  static override name = 'StoredCarTruncatedError'
+  override name = 'StoredCarTruncatedError'
   constructor (readonly file: string, readonly offset: number, message: string) { super(`${file} at byte ${offset}: ${message}`) }
 }
 
@@ -32,9 +35,9 @@ export class BlockNotInCarError extends Error {
 }
 
 /** A read after close(). */
-export class CarClosedError extends Error {
-  static override name = 'CarClosedError'
-  override name = 'CarClosedError'
+export class StoredCarClosedError extends Error {
+  static override name = 'StoredCarClosedError'
+  override name = 'StoredCarClosedError'
 }
 
 export interface CarBlocks {
@@ -95,7 +98,7 @@ export async function openCarBlocks (file: string, init: OpenCarInit = {}): Prom
     has: (cid) => entry(cid) !== undefined,
     blockLength: (cid) => entry(cid)?.length,
     read: async (cid) => {
-      if (closed) throw new CarClosedError(`${file} is closed`)
+      if (closed) throw new StoredCarClosedError(`${file} is closed`)
       const e = entry(cid)
       if (e === undefined) throw new BlockNotInCarError(file, cid)
       const out = new Uint8Array(e.length)
@@ -103,7 +106,7 @@ export async function openCarBlocks (file: string, init: OpenCarInit = {}): Prom
       // a positioned read may return less than asked (it does near a file's end): read on until all is in
       while (at < e.length) {
         const { bytesRead } = await fh.read(out, at, e.length - at, e.offset + at)
-        if (bytesRead === 0) throw new CarTruncatedError(file, e.offset + at, `block ${cid.toString()} ends past the end of the file`)
+        if (bytesRead === 0) throw new StoredCarTruncatedError(file, e.offset + at, `block ${cid.toString()} ends past the end of the file`)
         at += bytesRead
       }
       return out
@@ -187,7 +190,7 @@ async function scan (file: string, fh: FileHandle, size: number, rows: Array<[Ui
     throw named(err, file, reader.pos, 'header')
   }
   // go-car refuses a v1 header without roots ("empty car, no root"); a payload is retrieved by its root
-  if (header.roots.length === 0) throw new CarFormatError(file, 0, 'the CAR header names no root')
+  if (header.roots.length === 0) throw new StoredCarFormatError(file, 0, 'the CAR header names no root')
   // the decoder's CIDs view its read buffer: copy them, or each kept CID would pin a whole scan window
   const roots = header.roots.map(r => CID.decode(r.bytes.slice()))
   const blocks = new Map<string, IndexEntry>()
@@ -201,9 +204,9 @@ async function scan (file: string, fh: FileHandle, size: number, rows: Array<[Ui
       throw named(err, file, start, 'section')
     }
     // the section length counts the CID: one shorter than its own CID would move the scan backwards
-    if (head.blockLength < 0) throw new CarFormatError(file, start, `section of ${head.length} bytes is shorter than its CID`)
+    if (head.blockLength < 0) throw new StoredCarFormatError(file, start, `section of ${head.length} bytes is shorter than its CID`)
     const offset = reader.pos
-    if (offset + head.blockLength > size) throw new CarTruncatedError(file, start, `section of ${head.length} bytes runs past the end of the file (${size} bytes)`)
+    if (offset + head.blockLength > size) throw new StoredCarTruncatedError(file, start, `section of ${head.length} bytes runs past the end of the file (${size} bytes)`)
     reader.seek(head.blockLength)
     const key = head.cid.toString()
     // a CAR may repeat a block (go-car writes duplicates unless told not to): the first copy serves them all
@@ -217,10 +220,10 @@ async function scan (file: string, fh: FileHandle, size: number, rows: Array<[Ui
 
 /** The decoder's plain Errors, named: a read past the end is truncation, anything else a format error. */
 function named (err: unknown, file: string, offset: number, what: string): Error {
-  if (err instanceof CarFormatError || err instanceof CarTruncatedError) return err
+  if (err instanceof StoredCarFormatError || err instanceof StoredCarTruncatedError) return err
   const message = (err as Error).message
-  if (/Unexpected end of data/.test(message)) return new CarTruncatedError(file, offset, `the file ends inside the ${what}`)
-  return new CarFormatError(file, offset, `${what}: ${message}`)
+  if (/Unexpected end of data/.test(message)) return new StoredCarTruncatedError(file, offset, `the file ends inside the ${what}`)
+  return new StoredCarFormatError(file, offset, `${what}: ${message}`)
 }
 
 /**
@@ -235,7 +238,7 @@ class FileBytesReader {
   constructor (private readonly file: string, private readonly fh: FileHandle, private readonly size: number) {}
 
   private async fill (length: number): Promise<void> {
-    if (length > MAX_HEAD_READ) throw new CarFormatError(this.file, this.pos, `a ${length}-byte header or CID is beyond any CAR's (at most ${MAX_HEAD_READ})`)
+    if (length > MAX_HEAD_READ) throw new StoredCarFormatError(this.file, this.pos, `a ${length}-byte header or CID is beyond any CAR's (at most ${MAX_HEAD_READ})`)
     const want = Math.min(length, this.size - this.pos)
     if (this.pos >= this.windowAt && this.pos + want <= this.windowAt + this.window.length) return
     const n = Math.min(Math.max(want, SCAN_WINDOW), this.size - this.pos)
@@ -243,7 +246,7 @@ class FileBytesReader {
     let at = 0
     while (at < n) {
       const { bytesRead } = await this.fh.read(buf, at, n - at, this.pos + at)
-      if (bytesRead === 0) throw new CarTruncatedError(this.file, this.pos + at, 'the file shrank while it was indexed')
+      if (bytesRead === 0) throw new StoredCarTruncatedError(this.file, this.pos + at, 'the file shrank while it was indexed')
       at += bytesRead
     }
     this.window = buf
@@ -261,8 +264,8 @@ class FileBytesReader {
   }
 
   async exactly (length: number, seek = false): Promise<Uint8Array> {
-    if (length > MAX_HEAD_READ) throw new CarFormatError(this.file, this.pos, `a ${length}-byte header or CID is beyond any CAR's (at most ${MAX_HEAD_READ})`)
-    if (length > this.size - this.pos) throw new CarTruncatedError(this.file, this.pos, `${length} bytes wanted, ${this.size - this.pos} left`)
+    if (length > MAX_HEAD_READ) throw new StoredCarFormatError(this.file, this.pos, `a ${length}-byte header or CID is beyond any CAR's (at most ${MAX_HEAD_READ})`)
+    if (length > this.size - this.pos) throw new StoredCarTruncatedError(this.file, this.pos, `${length} bytes wanted, ${this.size - this.pos} left`)
     await this.fill(length)
     const out = this.view(length)
     if (seek) this.pos += length
