@@ -1,0 +1,343 @@
+// One file's retrieval, shared by the tab and the CLI: ask each provider in turn for the file from the verified
+// offset, check every block as it arrives (core CarVerifier), write each verified slice where it belongs, and pay
+// with cumulative vouchers only for block bytes already verified. A provider that lies, refuses or breaks is dropped
+// at once and the next continues from the verified offset; the caller persists the state, so a pause or a closed
+// tab resumes on the same lanes and never pays twice for a file byte.
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p } from '@libp2p/interface'
+import {
+  CarVerifier, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
+  type CID, type AttoFil, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
+} from '../core'
+import { openRetrieval, priceOfBytes, type RetrievalTerms, type RetrievalStream } from '../net'
+import type { RetrievalPayer } from './paych-client'
+
+/** A provider to retrieve from, with what the client verified about it. */
+export interface RetrievalProvider {
+  /** Its miner address (t01001 …). */
+  address: string
+  peerId: string
+  /** Where to dial it (the bootstrap document's multiaddrs). */
+  addrs: string[]
+  /** The retrieval terms of its signed ask, verified against its on-chain worker key. */
+  terms: RetrievalTerms
+  /** Its worker key address: the payment channel's To. */
+  worker: Uint8Array
+  /** Bytes to fund the channel for before the first byte (the deal's payload size); the file's remaining size when left out. */
+  quoteBytes?: number
+}
+
+/** Why a provider was dropped, as kept in the state (JSON-safe; `name` is the error class's name). */
+export interface ProviderFailure {
+  name: string
+  /** The rejection or verification code, when the error has one. */
+  code: string | null
+  message: string
+  /** The verified offset when it was dropped. */
+  atOffset: number
+  /** True for a provider that sent bad data: it is never asked again for this download. */
+  lied: boolean
+}
+
+export interface ProviderDownloadState {
+  /** The channel (t2…) and lane this download pays the provider on; null for a free provider. */
+  channel: string | null
+  lane: number | null
+  /** The lane's cumulative amount in attoFIL (decimal), as of the last voucher sent. */
+  paid: string
+  /** Block bytes it sent that verified (over every stream of this download). */
+  verifiedBlockBytes: number
+  failure: ProviderFailure | null
+}
+
+/** What the caller persists between runs (JSON-safe). */
+export interface DownloadState {
+  root: string
+  range: ByteRange | null
+  /** Every file byte before this offset has been verified and written. */
+  verifiedOffset: number
+  fileSize: number | null
+  complete: boolean
+  providers: Record<string, ProviderDownloadState>
+}
+
+export const newDownloadState = (root: CID | string, range?: ByteRange): DownloadState =>
+  ({ root: String(root), range: range ?? null, verifiedOffset: range?.from ?? 0, fileSize: null, complete: false, providers: {} })
+
+export interface RetrievalProgress {
+  /** File bytes verified and written, from the start of the range. */
+  verifiedBytes: number
+  /** File bytes the range holds, once known. */
+  totalBytes: number | null
+  /** attoFIL paid in all for this download (every lane's vouchers). */
+  paid: AttoFil
+  /** Verified file bytes a second during this run (null until measurable). */
+  rate: number | null
+  provider: string
+}
+
+export interface RetrievalSink {
+  /** Writes verified file bytes at their file offset (ranges start at their `from`). */
+  write: (offset: number, bytes: Uint8Array) => Promise<void>
+}
+
+export interface RetrieveFileOptions {
+  libp2p: Libp2p
+  root: CID
+  range?: ByteRange
+  /** Tried in this order. */
+  providers: RetrievalProvider[]
+  /** Pays priced providers; null/absent: only free providers can serve. */
+  payer?: RetrievalPayer | null
+  sink: RetrievalSink
+  /** The download's persisted state (newDownloadState for a new one); changed in place and handed to `saveState`. */
+  state: DownloadState
+  /** Persists the state; resolves once it is durable. */
+  saveState: (s: DownloadState) => Promise<void>
+  onProgress?: (p: RetrievalProgress) => void
+  /** Abort = pause: the state says where to resume. */
+  signal?: AbortSignal
+  hash?: MultihashFn
+  nowMs?: () => number
+  idleTimeoutMs?: number
+}
+
+export interface RetrievalResult {
+  /** File bytes verified and written (the range's length). */
+  bytes: number
+  fileSize: number
+  /** The provider that completed it. */
+  provider: string
+  /** What each provider's lane holds for this download. */
+  payments: Array<{ provider: string, channel: string, lane: number, amount: AttoFil }>
+  paid: AttoFil
+}
+
+/** A priced provider and no payer (the CLI without --key). */
+export class PaymentRequiredError extends Error {
+  static override name = 'PaymentRequiredError'
+  override name = 'PaymentRequiredError'
+  constructor (readonly provider: string, readonly pricePerGiB: AttoFil) {
+    super(`${provider} charges ${formatFil(pricePerGiB)} per GiB: a key to pay it with is needed`)
+  }
+}
+
+/** The provider's stream asks for terms worse than its signed ask. */
+export class TermsMismatchError extends Error {
+  static override name = 'TermsMismatchError'
+  override name = 'TermsMismatchError'
+  constructor (readonly provider: string, readonly asked: RetrievalTerms, readonly streamed: RetrievalTerms) {
+    super(`${provider}'s retrieval asks ${formatFil(streamed.pricePerGiB)}/GiB every ${streamed.paymentInterval} bytes, its signed ask ${formatFil(asked.pricePerGiB)}/GiB every ${asked.paymentInterval}`)
+  }
+}
+
+/** The provider could not be reached, or its stream broke (not a lie: it may be asked again on a later run). */
+export class ProviderUnreachableError extends Error {
+  static override name = 'ProviderUnreachableError'
+  override name = 'ProviderUnreachableError'
+  constructor (readonly provider: string, override readonly cause: Error) { super(`${provider}: ${cause.name}: ${cause.message}`) }
+}
+
+/** Every provider failed; `failures` says why, each. */
+export class AllProvidersFailedError extends Error {
+  static override name = 'AllProvidersFailedError'
+  override name = 'AllProvidersFailedError'
+  constructor (readonly failures: Array<{ provider: string } & ProviderFailure>, readonly verifiedOffset: number) {
+    super(`no provider could complete the retrieval (verified up to byte ${verifiedOffset}): ${failures.length === 0 ? 'none listed' : failures.map(f => `${f.provider}: ${f.name}${f.code === null ? '' : ` ${f.code}`}: ${f.message}`).join('; ')}`)
+  }
+}
+
+function failureOf (err: Error, atOffset: number): ProviderFailure {
+  const cause = err instanceof ProviderUnreachableError ? err.cause : err
+  const code = (cause as { code?: unknown }).code
+  return {
+    name: cause.name,
+    code: typeof code === 'string' ? code : null,
+    message: cause.message.slice(0, 500),
+    atOffset,
+    // a block that fails verification, bad framing, or terms other than signed: a lie or a broken provider
+    lied: cause instanceof RetrievalVerifyError || cause instanceof TermsMismatchError || (cause instanceof RetrievalRejectedError && cause.name === 'RetrievalProtocolError')
+  }
+}
+
+async function dial (libp2p: Libp2p, p: RetrievalProvider, signal?: AbortSignal): Promise<void> {
+  const peer = peerIdFromString(p.peerId)
+  if (libp2p.getConnections(peer).length > 0) return
+  let last: Error | undefined
+  for (const a of p.addrs) {
+    try {
+      const addr = a.includes('/p2p/') ? a : `${a}/p2p/${p.peerId}`
+      await libp2p.dial(multiaddr(addr), { signal: signal === undefined ? AbortSignal.timeout(10_000) : AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+      return
+    } catch (err) { last = err as Error }
+  }
+  throw last ?? new Error(`${p.address} lists no address`)
+}
+
+const totalPaid = (s: DownloadState): AttoFil => Object.values(s.providers).reduce((n, p) => n + BigInt(p.paid), 0n)
+
+/**
+ * Retrieves `root` (or its `range`) into `sink`, provider after provider, from `state.verifiedOffset`. Resolves when
+ * every byte is verified and written; rejects with AllProvidersFailedError when none could finish, or with the
+ * signal's reason when paused.
+ */
+export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalResult> {
+  const { state } = o
+  if (state.root !== o.root.toString()) throw new RangeError(`the state is for ${state.root}, not ${o.root.toString()}`)
+  const now = o.nowMs ?? (() => performance.now())
+  const started = { at: now(), offset: state.verifiedOffset }
+  const rangeFrom = o.range?.from ?? 0
+  const progress = (provider: string): void => {
+    const secs = (now() - started.at) / 1000
+    const end = o.range?.to ?? state.fileSize
+    o.onProgress?.({
+      verifiedBytes: state.verifiedOffset - rangeFrom,
+      totalBytes: end === null ? null : end - rangeFrom,
+      paid: totalPaid(state),
+      rate: secs > 0.2 ? (state.verifiedOffset - started.offset) / secs : null,
+      provider
+    })
+  }
+
+  let completedBy = ''
+  for (const p of o.providers) {
+    if (state.complete) break
+    const rec = state.providers[p.address] ??= { channel: null, lane: null, paid: '0', verifiedBlockBytes: 0, failure: null }
+    if (rec.failure?.lied === true) continue
+    try {
+      await fromProvider(o, p, rec, progress)
+      rec.failure = null
+      completedBy = p.address
+      state.complete = true
+      await o.saveState(state)
+    } catch (err) {
+      // a pause is not the provider's fault: keep its lane for the resume
+      if (o.signal?.aborted === true) {
+        await o.saveState(state)
+        throw o.signal.reason ?? err
+      }
+      rec.failure = failureOf(err as Error, state.verifiedOffset)
+      await o.saveState(state)
+    }
+  }
+  if (!state.complete) {
+    const failures = o.providers.flatMap(p => {
+      const f = state.providers[p.address]?.failure
+      return f == null ? [] : [{ provider: p.address, ...f }]
+    })
+    throw new AllProvidersFailedError(failures, state.verifiedOffset)
+  }
+  const payments = Object.entries(state.providers).flatMap(([provider, r]) => r.channel === null || r.lane === null ? [] : [{ provider, channel: r.channel, lane: r.lane, amount: BigInt(r.paid) }])
+  return {
+    bytes: state.verifiedOffset - rangeFrom,
+    fileSize: state.fileSize ?? state.verifiedOffset,
+    provider: completedBy,
+    payments,
+    paid: totalPaid(state)
+  }
+}
+
+/** One provider's turn: resolves once the download is complete, throws the reason it was dropped. */
+async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: ProviderDownloadState, progress: (provider: string) => void): Promise<void> {
+  const { state } = o
+  const from = state.verifiedOffset
+  const end = o.range?.to ?? state.fileSize ?? undefined
+  if (end !== undefined && from >= end) return // nothing left: an earlier run verified it all
+  const priced = p.terms.pricePerGiB > 0n
+  if (priced && (o.payer === undefined || o.payer === null)) throw new PaymentRequiredError(p.address, p.terms.pricePerGiB)
+
+  // A resumed retrieval starts at the verified offset. The walk to that offset passes through the root and the inner
+  // nodes above it again: those few DAG blocks are sent, verified and paid for a second time; file bytes never are.
+  const range: FileRange | undefined = from > 0 || o.range !== undefined ? { from, ...(end === undefined ? {} : { to: end }) } : undefined
+  if (range !== undefined && range.to === undefined) throw new RangeError('a resumed retrieval needs the file size')
+
+  let payment: { channel: string, lane: number, paid: AttoFil } | undefined
+  if (priced) {
+    // fund the lane for the quote before any byte: a voucher never has to wait for a top-up mid-stream
+    const left = end === undefined ? undefined : end - from
+    const quoteBytes = p.quoteBytes ?? (left === undefined ? 4 * p.terms.paymentInterval : Math.ceil(left * 1.01) + p.terms.paymentInterval)
+    const reuse = rec.channel !== null && rec.lane !== null ? { channel: rec.channel, lane: rec.lane } : undefined
+    payment = await o.payer!.prepare(p.worker, priceOfBytes(quoteBytes, p.terms.pricePerGiB), reuse)
+    if (rec.channel !== payment.channel || rec.lane !== payment.lane) {
+      rec.channel = payment.channel
+      rec.lane = payment.lane
+      rec.paid = String(payment.paid)
+      await o.saveState(state)
+    }
+  }
+
+  let s: RetrievalStream
+  try {
+    await dial(o.libp2p, p, o.signal)
+    const req: RetrievalRequest = {
+      root: o.root,
+      ...(range === undefined ? {} : { range: { from: range.from, to: range.to! } }),
+      ...(payment === undefined ? {} : { payment: { channel: parseChannel(payment.channel), lane: payment.lane } })
+    }
+    s = await openRetrieval(o.libp2p, peerIdFromString(p.peerId), req, { ...(o.signal === undefined ? {} : { signal: o.signal }), ...(o.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: o.idleTimeoutMs }) })
+  } catch (err) {
+    if (err instanceof RetrievalRejectedError || o.signal?.aborted === true) throw err
+    throw new ProviderUnreachableError(p.address, err as Error)
+  }
+
+  try {
+    const t = s.terms
+    // the stream's terms may be kinder than the signed ask, never harsher: the quote and the risk were judged on the ask
+    if (t.pricePerGiB > p.terms.pricePerGiB || t.paymentInterval > p.terms.paymentInterval || t.paymentIntervalIncrease > p.terms.paymentIntervalIncrease) {
+      throw new TermsMismatchError(p.address, p.terms, t)
+    }
+    const verifier = new CarVerifier(o.root, { ...(range === undefined ? {} : { range }), ...(o.hash === undefined ? {} : { hash: o.hash }) })
+    const paidBefore = payment?.paid ?? 0n
+    let interval = t.paymentInterval
+    /** Block bytes of this stream the vouchers sent cover. */
+    let paidBytes = 0
+    let countedBytes = 0
+    const pay = async (): Promise<void> => {
+      const verified = verifier.stats.blockBytesVerified
+      if (payment === undefined || t.pricePerGiB === 0n || verified <= paidBytes) return
+      // the offset goes to disk before the voucher exists: a crash in between leaves bytes unpaid (the provider's one
+      // interval of risk), never bytes paid for and fetched again
+      await o.saveState(state)
+      const amount = paidBefore + priceOfBytes(verified, t.pricePerGiB)
+      const v = await o.payer!.voucher(payment.channel, payment.lane, amount)
+      rec.paid = String(v.amount)
+      await o.saveState(state)
+      await s.sendVoucher(v.bytes)
+      paidBytes = verified
+      interval += t.paymentIntervalIncrease
+      progress(p.address)
+    }
+    for (;;) {
+      const n = await s.next()
+      if ('done' in n) break
+      // verified blocks come back even when a later one in the chunk fails: they are written (and paid for) first
+      const blocks = verifier.push(n.car)
+      for (const b of blocks) {
+        if (b.slice === null || b.slice.bytes.length === 0) continue
+        await o.sink.write(b.slice.offset, b.slice.bytes)
+        state.verifiedOffset = b.slice.offset + b.slice.bytes.length
+      }
+      state.fileSize ??= verifier.fileSize ?? null
+      rec.verifiedBlockBytes += verifier.stats.blockBytesVerified - countedBytes
+      countedBytes = verifier.stats.blockBytesVerified
+      if (verifier.failure !== undefined) throw verifier.failure
+      if (blocks.length > 0) progress(p.address)
+      // pay as soon as a whole interval of verified bytes is unpaid: the provider has stopped there and waits
+      if (verifier.stats.blockBytesVerified - paidBytes >= interval) await pay()
+    }
+    verifier.end()
+    state.fileSize ??= verifier.fileSize ?? null
+    if (state.fileSize !== null && o.range === undefined) state.verifiedOffset = Math.max(state.verifiedOffset, state.fileSize)
+    await pay()
+    await s.close()
+  } catch (err) {
+    // dropped at once: no voucher after the fault, and the stream is torn down so nothing more arrives
+    s.abort(err as Error)
+    if (err instanceof RetrievalRejectedError || err instanceof RetrievalVerifyError || err instanceof TermsMismatchError || o.signal?.aborted === true) throw err
+    throw new ProviderUnreachableError(p.address, err as Error)
+  }
+}
+
+/** Channels are kept as text in the state; the request carries the address bytes (go-fil-markets PaymentInfo.PayCh). */
+const parseChannel = (text: string): Uint8Array => parseAddress(text).bytes
