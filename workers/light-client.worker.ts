@@ -1,7 +1,8 @@
 // Light-client worker entry: everything lives in src/light; this file only hands it the worker's port and
-// what only a browser worker has (the WASM hashing pool, as nested workers, and OPFS staging).
+// what only a browser worker has (the WASM hashing pool, as nested workers, OPFS staging and download files).
 import '../src/net/polyfills'
 import { runLightClient, opfsStaging, type Port } from '../src/light'
+import { browserDownloadFiles } from '../src/light/download-files'
 import { piecePool } from './piece-pool-browser'
 
-runLightClient(self as unknown as Port, { pool: piecePool, staging: opfsStaging() })
+runLightClient(self as unknown as Port, { pool: piecePool, staging: opfsStaging(), downloads: browserDownloadFiles() })

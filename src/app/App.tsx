@@ -1,5 +1,6 @@
-// The app shell: header with network and sync state, update prompt, and the Chain, Wallet, Upload, Files
-// (with each deal's proving timeline) and Piece views.
+// The app shell: header with network and sync state, update prompt, and the Chain, Wallet (with payment
+// channels), Upload, Files (with each deal's proving timeline, Download and share link) and Piece views, and
+// the "Get file" card a share link (#/get/<root>?…) opens.
 import { useEffect, useState } from 'react'
 import { useLightClient } from './use-light-client'
 import { registerServiceWorker } from './service-worker'
@@ -10,13 +11,16 @@ import { SyncBadge } from './SyncBadge'
 import { UploadView } from './UploadView'
 import { FilesView } from './FilesView'
 import { DealView } from './DealView'
+import { GetFileView, parseShareLink } from './DownloadPanel'
+import { ChannelsPanel } from './ChannelsPanel'
 
-type Tab = 'chain' | 'wallet' | 'upload' | 'files' | 'piece'
+type Tab = 'chain' | 'wallet' | 'upload' | 'files' | 'piece' | 'get'
 const TABS: Array<[Tab, string]> = [['chain', 'Chain'], ['wallet', 'Wallet'], ['upload', 'Upload'], ['files', 'Files'], ['piece', 'Piece']]
 
 export function App (): React.JSX.Element {
-  const { status, wallet, deals, fatal, call } = useLightClient()
-  const [tab, setTab] = useState<Tab>(TABS.find(([t]) => location.hash === `#${t}`)?.[0] ?? 'chain')
+  const { status, wallet, deals, retrievals, fatal, call } = useLightClient()
+  const [link] = useState(() => parseShareLink(location.hash))
+  const [tab, setTab] = useState<Tab>(link !== null ? 'get' : TABS.find(([t]) => location.hash === `#${t}`)?.[0] ?? 'chain')
   const [openDeal, setOpenDeal] = useState<number | null>(null)
   const deal = openDeal === null ? undefined : deals?.deals.find(d => d.dealId === openDeal)
   const go = (t: Tab): void => { setTab(t); setOpenDeal(null); history.replaceState(null, '', `#${t}`) }
@@ -54,8 +58,10 @@ export function App (): React.JSX.Element {
         {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
         {status !== null && tab === 'chain' && <ChainView status={status} call={call} />}
         {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
+        {status !== null && tab === 'wallet' && (wallet?.keys.length ?? 0) > 0 && <section className="wallet"><ChannelsPanel channels={retrievals?.channels ?? null} call={call} /></section>}
+        {tab === 'get' && link !== null && <GetFileView file={link} retrievals={retrievals} call={call} hasWallet={(wallet?.keys.length ?? 0) > 0} />}
         {tab === 'upload' && <UploadView deals={deals} call={call} provingPeriod={status?.provingPeriod ?? 30} />}
-        {tab === 'files' && deal === undefined && <FilesView deals={deals} open={setOpenDeal} />}
+        {tab === 'files' && deal === undefined && <FilesView deals={deals} open={setOpenDeal} retrievals={retrievals} call={call} />}
         {tab === 'files' && deal !== undefined && <DealView deal={deal} call={call} close={() => { setOpenDeal(null) }} />}
         {tab === 'piece' && <PieceView />}
       </main>

@@ -1,15 +1,20 @@
 // Files view: every file this tab stored, with each copy's deal and its state as of the last verified
-// proof; a deal opens its proving timeline.
+// proof (a deal opens its proving timeline), Download (priced first) and a share link.
 import type { DealsView, DealView as Deal } from '../light/deal-service'
+import type { RetrievalsView } from '../light/retrieval-service'
+import type { Call } from './use-light-client'
+import { DownloadFile, ShareLink, type FileRef } from './DownloadPanel'
 import { mib } from './format'
 
-export function FilesView ({ deals, open }: { deals: DealsView | null, open: (dealId: number) => void }): React.JSX.Element {
+export function FilesView ({ deals, open, retrievals, call }: { deals: DealsView | null, open: (dealId: number) => void, retrievals: RetrievalsView | null, call: Call }): React.JSX.Element {
   const files = (deals?.uploads ?? []).filter(u => u.stage === 'done' || u.stage === 'sending')
   if (files.length === 0) return <p className="muted">No stored files yet: add one in Upload.</p>
   return (
     <section className="wallet" aria-label="Files">
       {files.map(u => {
         const mine = (deals?.deals ?? []).filter(d => d.uploadId === u.id)
+        const dealIds = u.copyViews.filter(c => c.state === 'published' && c.dealId !== undefined).map(c => c.dealId!)
+        const ref: FileRef | null = u.root === undefined ? null : { root: u.root, name: u.name, size: u.fileBytes, ...(u.carBytes === undefined ? {} : { carBytes: u.carBytes }), dealIds }
         return (
           <div className="card" key={u.id} data-testid="file-card">
             <div className="row"><strong>{u.name}</strong><span className="muted small">{mib(u.fileBytes)}</span><span className="mono small muted">{u.root}</span></div>
@@ -31,6 +36,12 @@ export function FilesView ({ deals, open }: { deals: DealsView | null, open: (de
                 ))}
               </tbody>
             </table>
+            {ref !== null && dealIds.length > 0 && (
+              <div className="row file-actions">
+                <DownloadFile file={ref} retrievals={retrievals} call={call} />
+                <ShareLink file={ref} />
+              </div>
+            )}
           </div>
         )
       })}

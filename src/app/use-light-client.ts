@@ -4,14 +4,16 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import type { LightClientStatus } from '../light/status'
 import type { WalletView } from '../light/wallet-service'
 import type { DealsView } from '../light/deal-service'
+import type { RetrievalsView } from '../light/retrieval-service'
 import type { WireError } from '../core/errors'
 import { connectLightClient, type LightClientConnection, type Call } from './light-client-port'
 
 export type { Call }
 
-export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, fatal: WireError | null, call: Call } {
+export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, retrievals: RetrievalsView | null, fatal: WireError | null, call: Call } {
   const [status, setStatus] = useState<LightClientStatus | null>(null)
   const [deals, setDeals] = useState<DealsView | null>(null)
+  const [retrievals, setRetrievals] = useState<RetrievalsView | null>(null)
   const [wallet, setWallet] = useState<WalletView | null>(null)
   const [fatal, setFatal] = useState<WireError | null>(null)
   const conn = useRef<LightClientConnection | null>(null)
@@ -20,6 +22,7 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
       if (msg.type === 'status') setStatus(msg.status)
       else if (msg.type === 'wallet') setWallet(msg.wallet)
       else if (msg.type === 'deals') setDeals(msg.deals)
+      else if (msg.type === 'retrievals') setRetrievals(msg.retrievals)
       else if (msg.type === 'fatal') setFatal(msg.error)
     })
     conn.current = c
@@ -29,5 +32,5 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
     if (conn.current === null) throw new Error('the light client is not running')
     return await conn.current.call(method, params, opts)
   }, [])
-  return { status, wallet, deals, fatal, call }
+  return { status, wallet, deals, retrievals, fatal, call }
 }

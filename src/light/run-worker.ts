@@ -10,11 +10,13 @@ import { describeBlock } from './block-detail'
 import { measureSignatures } from './measure'
 import { createDealService, type DealService } from './deal-service'
 import type { Staging } from './staging'
+import { createRetrievalService, type RetrievalService } from './retrieval-service'
+import type { DownloadFiles } from './download-files'
 import type { PiecePool } from '../../workers/piece-pool'
 import type { Port, MethodName, WorkerHandlers } from './worker-protocol'
 
-/** What only a browser worker has: the WASM hashing pool (nested workers) and OPFS staging. */
-export interface WorkerPlatform { pool: () => Promise<PiecePool>, staging: Staging }
+/** What only a browser worker has: the WASM hashing pool (nested workers), OPFS staging and download files. */
+export interface WorkerPlatform { pool: () => Promise<PiecePool>, staging: Staging, downloads?: DownloadFiles }
 
 async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, source: 'network' | 'stored' }> {
   try {
@@ -31,12 +33,17 @@ async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, so
 }
 
 /** The handler table: each declared call, answered once the light client (and its wallet and deals) runs. */
-function handlersFor (services: () => Promise<{ client: LightClient, wallet: WalletService, deals: DealService | undefined }>): WorkerHandlers {
+function handlersFor (services: () => Promise<{ client: LightClient, wallet: WalletService, deals: DealService | undefined, retrievals: RetrievalService | undefined }>): WorkerHandlers {
   const wallet = async <T>(c: WalletCall): Promise<T> => { const s = await services(); return await s.wallet.call(c) as T }
   const deals = async (): Promise<DealService> => {
     const s = await services()
     if (s.deals === undefined) throw new Error('storage is not available here (no wallet or no browser storage)')
     return s.deals
+  }
+  const retrievals = async (): Promise<RetrievalService> => {
+    const s = await services()
+    if (s.retrievals === undefined) throw new Error('downloads are not available here (no wallet store or no browser storage)')
+    return s.retrievals
   }
   return {
     create: async (p) => await wallet({ method: 'create', ...p }),
@@ -53,7 +60,17 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
     upload: async (p) => await (await deals()).upload(p),
     providers: async () => await (await deals()).refreshProviders(),
     withdrawEscrow: async () => await (await deals()).withdrawEscrow(),
-    proofDetail: async (p) => await (await deals()).proofDetail(p.dealId, p.period)
+    proofDetail: async (p) => await (await deals()).proofDetail(p.dealId, p.period),
+    quoteDownload: async (p, ctx) => await (await retrievals()).quote(p, ctx.signal),
+    download: async (p) => await (await retrievals()).download(p),
+    pauseDownload: async (p) => { await (await retrievals()).pause(p.id); return null },
+    resumeDownload: async (p) => { await (await retrievals()).resume(p.id); return null },
+    cancelDownload: async (p) => { await (await retrievals()).cancel(p.id); return null },
+    downloadedFile: async (p) => await (await retrievals()).downloadedFile(p.id),
+    downloadHandle: async (p) => await (await retrievals()).handle(p.id),
+    channels: async () => await (await retrievals()).channels(),
+    settleChannel: async (p) => await (await retrievals()).settle(p.channel),
+    collectChannel: async (p) => await (await retrievals()).collect(p.channel)
   }
 }
 
@@ -61,13 +78,14 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
   let client: LightClient | undefined
   let wallet: WalletService | undefined
   let deals: DealService | undefined
+  let retrievals: RetrievalService | undefined
   let ready: Promise<void> | undefined
   const running = new Map<number, AbortController>()
 
   const handlers = handlersFor(async () => {
     await ready
     if (client === undefined || wallet === undefined) throw new Error('the light client is not running')
-    return { client, wallet, deals }
+    return { client, wallet, deals, retrievals }
   })
   // one place narrows the wire's method name to its handler: the page was type-checked against the same table
   const dispatch = async (method: MethodName, params: unknown, ctx: { signal: AbortSignal, progress: (p: unknown) => void }): Promise<unknown> => {
@@ -104,6 +122,17 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
               return undefined
             })
             if (deals !== undefined) port.postMessage({ type: 'deals', deals: deals.view() })
+          }
+          if (keystore !== null && platform?.downloads !== undefined) {
+            const w = wallet
+            retrievals = await createRetrievalService({
+              client: lc, wallet: w, keystore, bootstrap: doc, files: platform.downloads,
+              onChange: (view) => { port.postMessage({ type: 'retrievals', retrievals: view }) }
+            }).catch((err: unknown) => {
+              port.postMessage({ type: 'retrievals', retrievals: { downloads: [], channels: [], error: toWireError(err) } })
+              return undefined
+            })
+            if (retrievals !== undefined) port.postMessage({ type: 'retrievals', retrievals: retrievals.view() })
           }
         })
         .catch(err => { port.postMessage({ type: 'fatal', error: toWireError(err) }) })

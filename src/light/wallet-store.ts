@@ -13,7 +13,7 @@
 // with other parameters (the iteration setting changed) still works: derivations are cached per
 // (salt, iterations) within one operation.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
-import { addressToString, parseAddress, bytesEqual, signMessage, signDealProposal, Protocol, type Message, type SignedMessage, type DealProposal, type ClientDealProposal } from '../core'
+import { addressToString, parseAddress, bytesEqual, signMessage, signDealProposal, signVoucher, Protocol, type Message, type SignedMessage, type DealProposal, type ClientDealProposal, type SignedVoucher } from '../core'
 import {
   formatLotusExport, isValidSecretKey, keyAddressBytes, parseLotusExport, randomSecretKey, SECRET_KEY_BYTES,
   type LotusKey, type WalletKeyType
@@ -59,6 +59,8 @@ export interface WalletStore {
   sign: (address: string, message: Message) => SignedMessage
   /** Signs a deal proposal as its Client (over the proposal's CBOR, as Lotus clients do). */
   signProposal: (proposal: DealProposal) => ClientDealProposal
+  /** Signs a payment-channel voucher as the channel's From, `address` (over the tuple with Signature = null, as Lotus's paychmgr). */
+  signVoucher: (address: string, voucher: SignedVoucher) => SignedVoucher
   /** Locks and closes the database connection. */
   close: () => void
 }
@@ -324,6 +326,14 @@ class IdbWalletStore implements WalletStore {
     const key = this.unlocked.get(text)
     if (key === undefined) throw new UnknownWalletKeyError(text, 'is not among the unlocked keys')
     return signDealProposal(key.secret, proposal)
+  }
+
+  signVoucher = (address: string, voucher: SignedVoucher): SignedVoucher => {
+    if (this.unlocked === null) throw new WalletLockedError('unlock the wallet first: retrieval is paid with vouchers signed by its key')
+    const { text, bytes } = canonicalAddress(address)
+    const key = this.unlocked.get(text)
+    if (key === undefined) throw new UnknownWalletKeyError(text, 'is not among the unlocked keys')
+    return signVoucher(key.secret, bytes, voucher)
   }
 
   close = (): void => {

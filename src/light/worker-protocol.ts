@@ -9,6 +9,7 @@ import type { WalletView, KeyType } from './wallet-service'
 import type { BlockDetail } from './block-detail'
 import type { SignatureFigures } from './measure'
 import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
+import type { RetrievalsView, DownloadQuoteRequest, DownloadQuote, DownloadRequest, ChannelRow } from './retrieval-service'
 
 /** One call: what it takes, what it resolves to, and what it reports on the way (never, for most). */
 interface Method<P, R, G = never> { params: P, result: R, progress: G }
@@ -32,6 +33,20 @@ export interface WorkerMethods {
   providers: Method<NoParams, ProviderView[]>
   withdrawEscrow: Method<NoParams, string>
   proofDetail: Method<{ dealId: number, period: number }, ProofDetail>
+  // retrieval: the price before anything is paid, then a download that runs (and resumes) in the worker and is
+  // shown through the `retrievals` view; a picked file's handle crosses by structured clone
+  quoteDownload: Method<DownloadQuoteRequest, DownloadQuote>
+  download: Method<DownloadRequest, string>
+  pauseDownload: Method<{ id: string }, null>
+  resumeDownload: Method<{ id: string }, null>
+  cancelDownload: Method<{ id: string }, null>
+  /** The finished OPFS file, disk-backed (it crosses without a copy), for the page's download link. */
+  downloadedFile: Method<{ id: string }, File>
+  /** The picked file's handle, so a click on the page can ask for its permission again. */
+  downloadHandle: Method<{ id: string }, FileSystemFileHandle>
+  channels: Method<NoParams, ChannelRow[]>
+  settleChannel: Method<{ channel: string }, string>
+  collectChannel: Method<{ channel: string }, string>
 }
 
 export type MethodName = keyof WorkerMethods
@@ -57,6 +72,7 @@ export type WorkerToPage =
   | { type: 'status', status: LightClientStatus }
   | { type: 'wallet', wallet: WalletView }
   | { type: 'deals', deals: DealsView }
+  | { type: 'retrievals', retrievals: RetrievalsView }
   | { type: 'progress', id: number, progress: unknown }
   | { type: 'reply', id: number, ok: true, value: unknown }
   | { type: 'reply', id: number, ok: false, error: WireError }

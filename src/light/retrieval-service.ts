@@ -1,0 +1,627 @@
+// Downloads as the tab runs them, in the light-client worker (beside deal-service.ts, not inside it). A file's
+// providers are found from its deals by verified reads (each deal's label must be the payload root, the deal
+// live) and priced from their verified asks; the retrieval session (retrieval-session.ts) streams, verifies,
+// writes and pays through the payment-channel client (paych-client.ts); the record of each download (its
+// session state: verified offset, lanes, failures) is in IndexedDB, written before each voucher leaves, so a
+// closed tab resumes every download that was running from its verified offset and never pays twice.
+//
+//   download → quoting (providers found and priced) → paying (a channel created or funded, when one must be)
+//            → fetching (blocks verified, written, paid) → done | failed;  paused / cancelled by the user
+import {
+  addressToString, parseAddress, dealStatus, retrievalPrice, toWireError, CID, INIT_ACTOR_ADDRESS, METHOD_SEND, PaychMethod, bytesEqual,
+  type WireError, type SignedVoucher
+} from '../core'
+import type { BootstrapDocument } from '../net'
+import type { LightClient } from './light-client'
+import type { WalletService } from './wallet-service'
+import type { WalletStore } from './wallet-store'
+import { WalletLockedError } from './wallet-store'
+import { NoWalletKeyError } from './deal-service'
+import { lightDealChain } from './deal-chain'
+import { StorageClient } from './storage-client'
+import { PaychClient, type PaychChain, type RetrievalPayer } from './paych-client'
+import { retrieveFile, newDownloadState, AllProvidersFailedError, type RetrievalProvider, type DownloadState, type ProviderFailure } from './retrieval-session'
+import { openRetrievalStore, RUNNING_STAGES, type DownloadRecord, type DownloadStage, type RetrievalStore } from './retrieval-store'
+import { SavePermissionError, type DownloadFiles, type DownloadSink } from './download-files'
+
+// ---- what the page sends and sees ----
+
+export interface DownloadQuoteRequest {
+  root: string
+  size: number
+  /** The payload CAR's size when this tab stored the file (what a provider charges for, nearly); else the file's size. */
+  carBytes?: number
+  dealIds: number[]
+}
+
+export interface ProviderQuoteView {
+  provider: string
+  dealId: number
+  /** attoFIL per GiB sent ('0': free), and the payment intervals (bytes), from the provider's verified ask. */
+  pricePerGiB: string
+  paymentInterval: number
+  paymentIntervalIncrease: number
+  /** attoFIL for the whole file at that price. */
+  price: string
+}
+
+export interface DownloadQuote {
+  root: string
+  /** The bytes priced: the payload CAR's size when known, else the file's. */
+  bytes: number
+  /** Providers that verifiably hold the file, cheapest first. */
+  providers: ProviderQuoteView[]
+  /** Deals that did not check out, and why (another payload, ended, provider unknown here, no ask). */
+  refused: Array<{ dealId: number, provider?: string, reason: string }>
+}
+
+export interface DownloadRequest {
+  root: string
+  name: string
+  size: number
+  carBytes?: number
+  dealIds: number[]
+  /** A file the page had the user pick (showSaveFilePicker); OPFS and a download link when absent. */
+  saveHandle?: FileSystemFileHandle
+  range?: { from: number, to: number }
+  /** The quote the user accepted (attoFIL): providers asking more than that by now are not used. */
+  maxPrice?: string
+}
+
+/** One provider dropped from a download, named. */
+export interface FailoverView extends ProviderFailure { provider: string }
+
+export interface DownloadView {
+  id: string
+  root: string
+  name: string
+  size: number
+  range?: { from: number, to: number }
+  dealIds: number[]
+  sink: DownloadRecord['sink']
+  stage: DownloadStage
+  /** File bytes verified and written so far (from the range's start), and the total. */
+  verifiedBytes: number
+  totalBytes: number
+  /** attoFIL promised by vouchers in all lanes of this download. */
+  paid: string
+  /** Verified bytes a second in this run, while fetching. */
+  bytesPerSec: number | null
+  serving?: string
+  lanes: Array<{ provider: string, channel: string, lane: number, paid: string }>
+  failovers: FailoverView[]
+  quoted?: DownloadRecord['quoted']
+  needsPermission?: boolean
+  waiting?: string
+  error?: WireError
+  createdAtMs: number
+  doneAtMs?: number
+}
+
+export interface ChannelRow {
+  key: string
+  /** t2… once created (null while the create message is pending), and its ID address. */
+  channel: string | null
+  channelId: string | null
+  from: string
+  to: string
+  /** From the verified read at `verifiedAt`; null when the channel is not (or no longer) on chain. */
+  balance: string | null
+  /** Redeemed by the provider (the channel's ToSend): what Collect pays it. */
+  redeemed: string | null
+  /** Balance not promised by any voucher this tab signed. */
+  available: string | null
+  settlingAt: number | null
+  /** Every lane's best voucher amount this tab sent (attoFIL). */
+  sent: string
+  vouchersSent: number
+  lanes: Array<{ lane: number, redeemed: string, nonce: number, sent: string, sentNonce: number, vouchers: number }>
+  state: 'creating' | 'open' | 'settling' | 'settled' | 'collected'
+  /** A create or top-up message sent and not yet seen executed. */
+  pending: string | null
+  verifiedAt: number | null
+}
+
+export interface RetrievalsView {
+  downloads: DownloadView[]
+  channels: ChannelRow[]
+  /** Why downloads cannot run in this tab, when they cannot. */
+  error?: WireError
+}
+
+export interface RetrievalServiceInit {
+  client: LightClient
+  wallet: WalletService
+  keystore: WalletStore
+  bootstrap: BootstrapDocument
+  files: DownloadFiles
+  onChange: (view: RetrievalsView) => void
+}
+
+export interface RetrievalService {
+  view: () => RetrievalsView
+  quote: (req: DownloadQuoteRequest, signal?: AbortSignal) => Promise<DownloadQuote>
+  /** Starts (or, for a file already downloading, shows) a download; its id. */
+  download: (req: DownloadRequest) => Promise<string>
+  pause: (id: string) => Promise<void>
+  resume: (id: string) => Promise<void>
+  cancel: (id: string) => Promise<void>
+  downloadedFile: (id: string) => Promise<File>
+  handle: (id: string) => Promise<FileSystemFileHandle>
+  channels: () => Promise<ChannelRow[]>
+  settle: (channel: string) => Promise<string>
+  collect: (channel: string) => Promise<string>
+}
+
+// ---- named conditions ----
+
+/** None of the file's deals leads to a provider that verifiably holds it and answers. */
+export class NoRetrievalProviderError extends Error {
+  static override name = 'NoRetrievalProviderError'
+  override name = 'NoRetrievalProviderError'
+  constructor (readonly refused: DownloadQuote['refused']) {
+    super(`no provider can serve this file: ${refused.length === 0 ? 'no deal given' : refused.map(r => `deal ${r.dealId}${r.provider === undefined ? '' : ` (${r.provider})`}: ${r.reason}`).join('; ')}`)
+  }
+}
+
+export class UnknownDownloadError extends Error {
+  static override name = 'UnknownDownloadError'
+  override name = 'UnknownDownloadError'
+  constructor (readonly id: string) { super(`no download ${id} in this browser`) }
+}
+
+/** The download has not finished (or its file was saved elsewhere): there is no file to hand out. */
+export class DownloadNotReadyError extends Error {
+  static override name = 'DownloadNotReadyError'
+  override name = 'DownloadNotReadyError'
+}
+
+/** The user paused or cancelled: the reason a running session was aborted with. */
+class StoppedByUser extends Error {
+  static override name = 'StoppedByUser'
+  override name = 'StoppedByUser'
+  constructor (readonly stage: 'paused' | 'cancelled') { super(`${stage} by the user`) }
+}
+
+// ---- stages, as explicit types ----
+
+/** A provider that verifiably holds the file (its deal's label is the root, the deal live) and whose ask verified. */
+interface Candidate { dealId: number, provider: RetrievalProvider }
+interface Found { candidates: Candidate[], refused: DownloadQuote['refused'] }
+
+/** Deals a link may name at most: each is a verified read. */
+const MAX_DEALS = 16
+/** The session state is persisted at least this often (bytes) on a free provider, where no voucher forces it. */
+const SAVE_EVERY_BYTES = 4 * 2 ** 20
+
+const paychLabel = (m: { to: Uint8Array, method: number }): string =>
+  bytesEqual(m.to, INIT_ACTOR_ADDRESS) ? 'CreateChannel' : m.method === METHOD_SEND ? 'AddFunds' : m.method === PaychMethod.Settle ? 'Settle' : m.method === PaychMethod.Collect ? 'Collect' : `paych method ${m.method}`
+
+/** Runs `fn` holding this download's Web Lock, so two tabs never run one download; where locks are missing (Node), just runs it. */
+async function withDownloadLock (id: string, fn: () => Promise<void>): Promise<void> {
+  const locks = (globalThis.navigator as { locks?: { request: (name: string, opts: { ifAvailable: boolean }, cb: (lock: unknown) => Promise<void>) => Promise<void> } } | undefined)?.locks
+  if (locks === undefined) { await fn(); return }
+  await locks.request(`coffer-download-${id}`, { ifAvailable: true }, async (lock) => { if (lock !== null) await fn() })
+}
+
+const labelText = (label: string | Uint8Array): string => typeof label === 'string' ? label : new TextDecoder().decode(label)
+
+export async function createRetrievalService (init: RetrievalServiceInit): Promise<RetrievalService> {
+  const { client: lc, keystore, files } = init
+  const store: RetrievalStore = await openRetrievalStore(lc.genesis.header.cid.toString())
+  const downloads = new Map<string, DownloadRecord>((await store.downloads()).map(d => [d.id, d]))
+  /** A running download's progress between saves (what the page sees; the record holds only what is on disk). */
+  const live = new Map<string, { rate: number | null, state: DownloadState }>()
+  const running = new Map<string, AbortController>()
+  let channelRows: ChannelRow[] = []
+
+  // ---- view ----
+
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const changed = (): void => {
+    if (timer !== undefined) return
+    timer = setTimeout(() => { timer = undefined; init.onChange(view()) }, 100)
+  }
+  const describe = (rec: DownloadRecord): DownloadView => {
+    const now = live.get(rec.id)
+    const d = now === undefined ? rec : { ...rec, state: now.state }
+    const base = d.range?.from ?? 0
+    const total = d.range === undefined ? (d.state.fileSize ?? d.size) : d.range.to - d.range.from
+    const providers = Object.entries(d.state.providers)
+    return {
+      id: d.id, root: d.root, name: d.name, size: d.size, ...(d.range === undefined ? {} : { range: d.range }), dealIds: d.dealIds, sink: d.sink, stage: d.stage,
+      verifiedBytes: Math.max(0, d.state.verifiedOffset - base), totalBytes: total,
+      paid: providers.reduce((n, [, p]) => n + BigInt(p.paid), 0n).toString(),
+      bytesPerSec: d.stage === 'fetching' ? now?.rate ?? null : null,
+      ...(d.serving === undefined ? {} : { serving: d.serving }),
+      lanes: providers.flatMap(([provider, p]) => p.channel === null || p.lane === null ? [] : [{ provider, channel: p.channel, lane: p.lane, paid: p.paid }]),
+      failovers: providers.flatMap(([provider, p]) => p.failure === null ? [] : [{ provider, ...p.failure }]),
+      ...(d.quoted === undefined ? {} : { quoted: d.quoted }),
+      ...(d.needsPermission === true ? { needsPermission: true } : {}),
+      ...(d.waiting === undefined ? {} : { waiting: d.waiting }),
+      ...(d.error === undefined ? {} : { error: d.error }),
+      createdAtMs: d.createdAtMs, ...(d.doneAtMs === undefined ? {} : { doneAtMs: d.doneAtMs })
+    }
+  }
+  const view = (): RetrievalsView => ({
+    downloads: [...downloads.values()].sort((a, b) => b.createdAtMs - a.createdAtMs).map(describe),
+    channels: channelRows
+  })
+
+  /** Rewrites the record whole and waits until it is on disk. */
+  const save = async (d: DownloadRecord): Promise<DownloadRecord> => {
+    const next = { ...d, updatedAtMs: Date.now() }
+    downloads.set(d.id, next)
+    changed()
+    await store.putDownload(next)
+    return next
+  }
+  const patch = async (id: string, p: Partial<DownloadRecord>): Promise<DownloadRecord> => await save({ ...downloads.get(id)!, ...p })
+
+  // ---- the chain and the payer ----
+
+  const keyAddress = async (): Promise<Uint8Array | null> => {
+    const keys = await keystore.list()
+    return keys.length === 0 ? null : parseAddress(keys[0]!.address).bytes
+  }
+
+  const paychChain = (from: Uint8Array): PaychChain => {
+    const dc = lightDealChain(lc, init.wallet, from)
+    return {
+      channel: async (a) => (await lc.state.channel(a)).value,
+      send: async (m, onSent) => {
+        const cid = await init.wallet.message({ from: addressToString(from, 't'), to: addressToString(m.to, 't'), value: m.value, method: m.method, params: m.params, label: paychLabel(m) })
+        onSent?.(cid)
+        return { cid, ...(await dc.waitFor(cid)) }
+      },
+      waitFor: dc.waitFor,
+      headEpoch: () => lc.sync.head.header.height
+    }
+  }
+
+  // one client per key: it serialises lane and nonce allocation for every download of this worker
+  let paych: { key: string, client: PaychClient } | undefined
+  const paychClient = async (): Promise<PaychClient> => {
+    const from = await keyAddress()
+    if (from === null) throw new NoWalletKeyError('create or import a wallet key first: a priced provider is paid from it')
+    const key = addressToString(from, 't')
+    if (paych?.key !== key) {
+      paych = {
+        key,
+        client: new PaychClient({
+          chain: paychChain(from),
+          store: store.paych,
+          signer: { address: from, sign: async (v: SignedVoucher) => keystore.signVoucher(key, v) }
+        })
+      }
+    }
+    return paych.client
+  }
+
+  // ---- quoting: who verifiably holds the file, and at what price ----
+
+  const findProviders = async (root: string, dealIds: number[], signal?: AbortSignal): Promise<Found> => {
+    const refused: Found['refused'] = []
+    const byProvider = new Map<string, { dealId: number, address: Uint8Array }>()
+    for (const dealId of [...new Set(dealIds)].slice(0, MAX_DEALS)) {
+      signal?.throwIfAborted()
+      try {
+        const d = (await lc.state.deal(dealId)).value
+        if (d === null) { refused.push({ dealId, reason: 'no such deal on chain' }); continue }
+        const provider = addressToString(d.proposal.provider, 't')
+        if (labelText(d.proposal.label) !== root) { refused.push({ dealId, provider, reason: 'the deal is for another payload (its label is not this root)' }); continue }
+        // the provider holds the payload from publication on (its CAR is what it published): 'published' serves too
+        const status = dealStatus(d.proposal, d.state, lc.sync.head.header.height)
+        if (status !== 'active' && status !== 'published') { refused.push({ dealId, provider, reason: `the deal is ${status}` }); continue }
+        if (!byProvider.has(provider)) byProvider.set(provider, { dealId, address: d.proposal.provider })
+      } catch (err) {
+        refused.push({ dealId, reason: `${(err as Error).name}: ${(err as Error).message}` })
+      }
+    }
+    const listed = init.bootstrap.providers ?? []
+    const candidates: Candidate[] = []
+    await Promise.all([...byProvider].map(async ([provider, { dealId, address }]) => {
+      const bp = listed.find(p => p.address === provider)
+      if (bp === undefined) { refused.push({ dealId, provider, reason: 'this network\'s bootstrap list does not say how to reach it' }); return }
+      try {
+        // the ask is verified against the worker key on chain, the peer ID against the miner's record
+        const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([bp], signal)
+        const q = quotes[0]
+        if (q === undefined) throw failures[0]?.error ?? new Error('no ask')
+        const info = (await lc.state.miner(address)).value
+        if (info === null) throw new Error('not a storage provider on chain')
+        candidates.push({
+          dealId,
+          provider: {
+            address: provider, peerId: bp.peerId, addrs: bp.addrs, worker: info.worker,
+            terms: { pricePerGiB: q.ask.retrievalPricePerGiB, paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease }
+          }
+        })
+      } catch (err) {
+        refused.push({ dealId, provider, reason: `its ask did not verify: ${(err as Error).name}: ${(err as Error).message}` })
+      }
+    }))
+    // cheapest first (free ones before any channel is needed); ties by address, so the order is stable
+    candidates.sort((a, b) => a.provider.terms.pricePerGiB === b.provider.terms.pricePerGiB
+      ? a.provider.address.localeCompare(b.provider.address)
+      : a.provider.terms.pricePerGiB < b.provider.terms.pricePerGiB ? -1 : 1)
+    return { candidates, refused }
+  }
+
+  const quoteBytesOf = (r: { size: number, carBytes?: number }): number => r.carBytes ?? r.size
+
+  const quote = async (req: DownloadQuoteRequest, signal?: AbortSignal): Promise<DownloadQuote> => {
+    CID.parse(req.root) // a link's root that is no CID is refused before any read
+    const found = await findProviders(req.root, req.dealIds, signal)
+    const bytes = quoteBytesOf(req)
+    return {
+      root: req.root,
+      bytes,
+      providers: found.candidates.map(c => ({
+        provider: c.provider.address, dealId: c.dealId, pricePerGiB: c.provider.terms.pricePerGiB.toString(),
+        paymentInterval: c.provider.terms.paymentInterval, paymentIntervalIncrease: c.provider.terms.paymentIntervalIncrease,
+        price: retrievalPrice({ retrievalPricePerGiB: c.provider.terms.pricePerGiB }, bytes).toString()
+      })),
+      refused: found.refused
+    }
+  }
+
+  // ---- running a download ----
+
+  const openSink = async (d: DownloadRecord): Promise<{ sink: DownloadSink, d: DownloadRecord }> => {
+    const base = d.range?.from ?? 0
+    const from = d.state.verifiedOffset - base
+    if (d.sink === 'opfs') return { sink: await files.opfs(d.opfsName, from), d }
+    const handle = await store.handle(d.id)
+    if (handle === undefined) throw new SavePermissionError('the file picked for this download is no longer known to this browser: cancel it and download again')
+    const opened = await files.picked(handle, d.opfsName, from)
+    if (opened.from < from) {
+      // the journal was lost (site data cleared): the bytes after its end are fetched, and paid for, again
+      d = await save({ ...d, state: { ...d.state, verifiedOffset: base + opened.from } })
+    }
+    return { sink: opened.sink, d }
+  }
+
+  /** The payer, with the 'paying' stage shown while a channel is created or funded on chain. */
+  const stagedPayer = (id: string, payer: RetrievalPayer): RetrievalPayer => ({
+    prepare: async (to, needed, reuse) => {
+      await patch(id, { stage: 'paying' })
+      try { return await payer.prepare(to, needed, reuse) } finally { await patch(id, { stage: 'fetching' }) }
+    },
+    lanePaid: async (c, l) => await payer.lanePaid(c, l),
+    voucher: async (c, l, a) => await payer.voucher(c, l, a)
+  })
+
+  const runNow = async (id: string, ac: AbortController): Promise<void> => {
+    let d = await patch(id, { stage: 'quoting', waiting: undefined, error: undefined, needsPermission: undefined })
+    const found = await findProviders(d.root, d.dealIds, ac.signal)
+    const max = d.quoted === undefined ? undefined : BigInt(d.quoted.price)
+    const bytes = quoteBytesOf(d)
+    const usable = found.candidates
+      .filter(c => max === undefined || retrievalPrice({ retrievalPricePerGiB: c.provider.terms.pricePerGiB }, bytes) <= max)
+      .map(c => ({ ...c.provider, quoteBytes: bytes }))
+    if (usable.length === 0) throw new NoRetrievalProviderError(found.refused)
+    const priced = usable.some(p => p.terms.pricePerGiB > 0n)
+    const free = usable.some(p => p.terms.pricePerGiB === 0n)
+    // a priced provider needs the key: wait for it (nothing is lost) unless a free one can serve meanwhile
+    if (priced && !free) {
+      if (await keyAddress() === null) throw new NoWalletKeyError('create or import a wallet key (and fund it) first: this file\'s providers charge for retrieval')
+      if (!keystore.isUnlocked()) throw new WalletLockedError('unlock the wallet to go on: the provider is paid with vouchers signed by your key')
+    }
+    const payer = priced && keystore.isUnlocked() ? stagedPayer(id, await paychClient()) : null
+    const opened = await openSink(d)
+    d = opened.d
+    const sink = opened.sink
+    const base = d.range?.from ?? 0
+    const state: DownloadState = structuredClone(d.state)
+    // saves go one after another, each after the sink's flush: the recorded offset never runs ahead of the disk
+    let saving: Promise<void> = Promise.resolve()
+    let savedAt = state.verifiedOffset
+    const saveState = async (s: DownloadState): Promise<void> => {
+      const run = saving.then(async () => {
+        await sink.flush()
+        savedAt = s.verifiedOffset
+        await patch(id, { state: structuredClone(s) })
+      })
+      saving = run.catch(() => {})
+      await run
+    }
+    await patch(id, { stage: 'fetching' })
+    try {
+      await retrieveFile({
+        libp2p: lc.libp2p,
+        root: CID.parse(d.root),
+        ...(d.range === undefined ? {} : { range: d.range }),
+        providers: usable,
+        payer,
+        sink: { write: async (offset, b) => { await sink.write(offset - base, b) } },
+        state,
+        saveState,
+        signal: ac.signal,
+        onProgress: (p) => {
+          live.set(id, { rate: p.rate, state: structuredClone(state) })
+          if (downloads.get(id)!.serving !== p.provider) downloads.set(id, { ...downloads.get(id)!, serving: p.provider })
+          changed()
+          if (state.verifiedOffset - savedAt >= SAVE_EVERY_BYTES) void saveState(state).catch(() => {})
+        }
+      })
+      await saving
+      await sink.close()
+      await patch(id, { stage: 'done', serving: undefined, doneAtMs: Date.now(), state: structuredClone(state) })
+      if (d.sink === 'picked') { await files.remove(d.opfsName); await store.removeHandle(id) }
+    } catch (err) {
+      await saving
+      await sink.close().catch(() => {})
+      await patch(id, { state: structuredClone(state), serving: undefined })
+      throw err
+    }
+  }
+
+  const run = async (id: string): Promise<void> => {
+    if (running.has(id)) return
+    const ac = new AbortController()
+    running.set(id, ac)
+    try {
+      await withDownloadLock(id, async () => {
+        try {
+          await runNow(id, ac)
+        } catch (err) {
+          const reason = ac.signal.aborted ? ac.signal.reason : undefined
+          if (reason instanceof StoppedByUser) {
+            await patch(id, { stage: reason.stage, serving: undefined })
+            if (reason.stage === 'cancelled') await discard(id)
+            return
+          }
+          const e = err as Error
+          const cause = e instanceof AllProvidersFailedError ? e.failures.find(f => f.name === 'WalletLockedError' || f.name === 'NoWalletKeyError') : undefined
+          // waiting for the user's key or permission loses nothing: the download stays where it is and goes on after
+          if (e.name === 'WalletLockedError' || e.name === 'NoWalletKeyError' || cause !== undefined) {
+            await patch(id, { waiting: cause?.message ?? e.message })
+          } else if (e.name === 'SavePermissionError') {
+            await patch(id, { stage: 'paused', needsPermission: true, waiting: e.message })
+          } else {
+            await patch(id, { stage: 'failed', error: toWireError(e) })
+          }
+        }
+      })
+    } finally {
+      running.delete(id)
+      live.delete(id)
+      changed()
+      void refreshChannels()
+    }
+  }
+
+  const discard = async (id: string): Promise<void> => {
+    const d = downloads.get(id)
+    if (d === undefined) return
+    await files.remove(d.opfsName)
+    await store.removeHandle(id)
+  }
+
+  const get = (id: string): DownloadRecord => {
+    const d = downloads.get(id)
+    if (d === undefined) throw new UnknownDownloadError(id)
+    return d
+  }
+
+  const download = async (req: DownloadRequest): Promise<string> => {
+    CID.parse(req.root)
+    if (!Number.isSafeInteger(req.size) || req.size < 0) throw new RangeError('size must be a byte count')
+    if (req.range !== undefined && !(req.range.from >= 0 && req.range.to > req.range.from && req.range.to <= req.size)) throw new RangeError(`range ${req.range.from}-${req.range.to} is not inside the file`)
+    // the same file already on its way (and not to a newly picked file): show that one
+    const same = [...downloads.values()].find(d => d.root === req.root && d.range === undefined && req.range === undefined && req.saveHandle === undefined &&
+      (RUNNING_STAGES.includes(d.stage) || d.stage === 'paused'))
+    if (same !== undefined) { if (same.stage === 'paused') await resume(same.id); return same.id }
+    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    if (req.saveHandle !== undefined) await store.putHandle(id, req.saveHandle)
+    const now = Date.now()
+    const d: DownloadRecord = {
+      id, root: req.root, name: req.name, size: req.size, ...(req.range === undefined ? {} : { range: req.range }), dealIds: req.dealIds.slice(0, MAX_DEALS),
+      sink: req.saveHandle === undefined ? 'opfs' : 'picked', opfsName: req.saveHandle === undefined ? `${id}.bin` : `${id}.journal`,
+      state: newDownloadState(req.root, req.range), stage: 'quoting', createdAtMs: now, updatedAtMs: now,
+      ...(req.maxPrice === undefined ? {} : { quoted: { price: BigInt(req.maxPrice).toString() } }),
+      ...(req.carBytes === undefined ? {} : { carBytes: req.carBytes })
+    }
+    await save(d)
+    void run(id)
+    return id
+  }
+
+  const pause = async (id: string): Promise<void> => {
+    const d = get(id)
+    const ac = running.get(id)
+    if (ac !== undefined) ac.abort(new StoppedByUser('paused'))
+    else if (RUNNING_STAGES.includes(d.stage)) await patch(id, { stage: 'paused', waiting: undefined })
+  }
+
+  const resume = async (id: string): Promise<void> => {
+    const d = get(id)
+    if (d.stage === 'done' || d.stage === 'cancelled') throw new RangeError(`download ${id} is ${d.stage}`)
+    if (running.has(id)) return
+    // a failed download starts over from its verified offset, asking every provider again (liars excepted)
+    await patch(id, { stage: 'quoting', waiting: undefined, error: undefined, needsPermission: undefined })
+    void run(id)
+  }
+
+  const cancel = async (id: string): Promise<void> => {
+    const d = get(id)
+    const ac = running.get(id)
+    if (ac !== undefined) { ac.abort(new StoppedByUser('cancelled')); return }
+    if (d.stage === 'done' && d.sink === 'picked') return // the file is the user's now
+    await patch(id, { stage: 'cancelled', waiting: undefined })
+    await discard(id)
+  }
+
+  const downloadedFile = async (id: string): Promise<File> => {
+    const d = get(id)
+    if (d.stage !== 'done' || d.sink !== 'opfs') throw new DownloadNotReadyError(d.sink === 'picked' ? `${d.name} was saved to the file you picked` : `${d.name} is ${d.stage}, not done`)
+    const f = await files.file(d.opfsName, d.name)
+    if (f === null) throw new DownloadNotReadyError(`${d.name}'s bytes are gone from this browser's storage: download it again`)
+    return f
+  }
+
+  const handle = async (id: string): Promise<FileSystemFileHandle> => {
+    get(id)
+    const h = await store.handle(id)
+    if (h === undefined) throw new DownloadNotReadyError('this download saves to browser storage, not to a picked file')
+    return h
+  }
+
+  // ---- channels ----
+
+  const channels = async (): Promise<ChannelRow[]> => {
+    if (await keyAddress() === null) return []
+    const head = lc.sync.head.header.height
+    const views = await (await paychClient()).channels()
+    channelRows = views.map(v => {
+      const sent = v.lanes.reduce((n, l) => n + l.sent, 0n)
+      const state: ChannelRow['state'] = v.collected ? 'collected' : v.channel === null ? 'creating'
+        : v.settlingAt !== null && v.settlingAt !== 0 ? (head >= v.settlingAt ? 'settled' : 'settling') : v.settling ? 'settling' : 'open'
+      return {
+        key: v.key, channel: v.channel, channelId: v.channelId, from: v.from, to: v.to,
+        balance: v.balance?.toString() ?? null, redeemed: v.toSend?.toString() ?? null, available: v.available?.toString() ?? null,
+        settlingAt: v.settlingAt, sent: sent.toString(), vouchersSent: v.vouchersSent,
+        lanes: v.lanes.map(l => ({ lane: l.lane, redeemed: l.redeemed.toString(), nonce: l.nonce, sent: l.sent.toString(), sentNonce: l.sentNonce, vouchers: l.vouchers })),
+        state, pending: v.pending, verifiedAt: v.balance === null ? null : head
+      }
+    })
+    changed()
+    return channelRows
+  }
+
+  let refreshingChannels = false
+  const refreshChannels = async (): Promise<void> => {
+    if (refreshingChannels) return
+    refreshingChannels = true
+    try { await channels() } catch { /* no peer yet, or a read that failed: the next head tries again */ } finally { refreshingChannels = false }
+  }
+
+  const settle = async (channel: string): Promise<string> => {
+    if (!keystore.isUnlocked()) throw new WalletLockedError('unlock the wallet first: Settle is signed by its key')
+    const r = await (await paychClient()).settle(channel)
+    void refreshChannels()
+    return r.message
+  }
+  const collect = async (channel: string): Promise<string> => {
+    if (!keystore.isUnlocked()) throw new WalletLockedError('unlock the wallet first: Collect is signed by its key')
+    const r = await (await paychClient()).collect(channel)
+    void refreshChannels()
+    return r.message
+  }
+
+  let heads = 0
+  lc.onVerified(() => {
+    if (++heads % 3 === 0) void refreshChannels()
+    // downloads waiting for the wallet go on once it is unlocked
+    if (keystore.isUnlocked()) {
+      for (const d of downloads.values()) if (d.waiting !== undefined && d.needsPermission !== true && RUNNING_STAGES.includes(d.stage) && !running.has(d.id)) void run(d.id)
+    }
+  })
+
+  // resume what a closed tab left running (never what the user paused or cancelled)
+  for (const d of downloads.values()) if (RUNNING_STAGES.includes(d.stage)) void run(d.id)
+  void refreshChannels()
+
+  return { view, quote, download, pause, resume, cancel, downloadedFile, handle, channels, settle, collect }
+}
