@@ -5,8 +5,8 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo,
-  type Actor, type DealRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
+  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel,
+  type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -65,6 +65,8 @@ export interface StateClient {
   deal: (dealId: number) => Promise<Verified<DealRecord | null>>
   escrow: (address: Uint8Array) => Promise<Verified<EscrowEntry>>
   miner: (address: Uint8Array) => Promise<Verified<MinerInfo | null>>
+  /** A payment channel (by f0 or f2) with its lanes, as of the verified head (null: proven not to be one). */
+  channel: (address: Uint8Array) => Promise<Verified<ChannelRecord | null>>
 }
 
 /** A record checked against `header`'s ParentStateRoot. */
@@ -112,6 +114,7 @@ export function createStateClient (init: StateClientInit): StateClient {
     deal: async (dealId) => await verifiedRead(at => ({ kind: 'deal', dealId, at }), (g, r) => readDeal(g, r, dealId)),
     escrow: async (address) => await verifiedRead(at => ({ kind: 'escrow', address, at }), (g, r) => readEscrow(g, r, address)),
     miner: async (address) => await verifiedRead(at => ({ kind: 'miner', address, at }), (g, r) => getMinerInfo(g, r, address)),
+    channel: async (address) => await verifiedRead(at => ({ kind: 'channel', address, at }), (g, r) => readChannel(g, r, address)),
     actor: async (address) => {
       const header = init.head()
       const from = peer()

@@ -5,7 +5,7 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
   chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, readDeal, readEscrow, getMinerInfo, type Genesis, type SealedHeader, type StateRequest, type StateResponse
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, readDeal, readEscrow, getMinerInfo, readChannel, type Genesis, type SealedHeader, type StateRequest, type StateResponse
 } from '../core'
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -263,5 +263,6 @@ async function answerState (chain: NodeChain, req: StateRequest): Promise<StateR
     case 'deal': return { ok: true, blocks: chain.proveState((g, r) => readDeal(g, r, req.dealId), header) }
     case 'escrow': return { ok: true, blocks: chain.proveState((g, r) => readEscrow(g, r, req.address), header) }
     case 'miner': return { ok: true, blocks: chain.proveState((g, r) => getMinerInfo(g, r, req.address), header) }
+    case 'channel': return { ok: true, blocks: chain.proveState((g, r) => readChannel(g, r, req.address), header) }
   }
 }
