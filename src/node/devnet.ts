@@ -45,6 +45,8 @@ export interface DevnetInit {
   providers?: number
   /** Epochs in a proving period (genesis parameter). */
   provingPeriod?: number
+  /** Epochs from a payment channel's Settle to its Collect (genesis parameter); DEFAULT_PAYCH_PARAMS when left out. */
+  paychSettleDelay?: number
   /** Changes provider `index`'s ask or limits (tests: a small capacity, a short grace). */
   providerOptions?: (index: number) => DevnetProviderOptions | undefined
   /**
@@ -82,7 +84,7 @@ export class OldDataDirError extends Error {
   constructor (dir: string) { super(`data folder ${dir} holds a chain in an older Coffer format that this version cannot read; start with --reset`) }
 }
 
-async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number }): Promise<Genesis> {
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
@@ -103,7 +105,8 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
     producer: idAddressBytes(PRODUCER_ID),
     producerKey: blsPublicKey(init.secret),
     blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000)),
-    market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod }
+    market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod },
+    ...(init.paychSettleDelay === undefined ? {} : { paych: { settleDelay: init.paychSettleDelay } })
   }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }, ...allocations], providers)
   await db.putBlocks(genesis.store!.unpersisted())
   await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
@@ -142,7 +145,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const faucetKey = await loadOrCreateFaucetKey(db)
     const genesis = await loadOrCreateGenesis(db, {
       network, blockDelayMs, secret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir,
-      providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod
+      providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod, paychSettleDelay: init.paychSettleDelay
     })
     const headHeight = (await db.headHeight()) ?? 0
     const storedHead = (await db.headerAt(headHeight))!

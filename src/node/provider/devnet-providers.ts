@@ -1,16 +1,18 @@
 // The devnet's storage providers: N of them, each with its folder under <data>/providers/<n>, its keys,
-// its libp2p node, ask and deal protocols, and a proving loop. Genesis records them as miners t01001…;
-// a restart finds them there (the count is fixed at genesis, as a Lotus devnet's pre-sealed miners are).
+// its libp2p node, ask, deal and retrieval protocols, a proving loop and a voucher-redeeming loop. Genesis
+// records them as miners t01001…; a restart finds them there (the count is fixed at genesis, as a Lotus
+// devnet's pre-sealed miners are).
 import path from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   secpAddressBytes, secpPublicKey, idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
   type GenesisProvider, type GenesisAllocation, type AttoFil, type CID
 } from '../../core'
-import { createCofferLibp2p, serveAsk, serveDeals, type CofferLibp2p } from '../../net'
+import { createCofferLibp2p, serveAsk, serveDeals, serveRetrievals, type CofferLibp2p } from '../../net'
 import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
 import { ProviderStore } from './provider-store'
 import { StorageProvider, type ProviderChain, type ProviderAskInit, type ProviderLimits } from './storage-provider'
+import { RetrievalServer } from './retrieval-server'
 
 export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
@@ -62,6 +64,8 @@ export async function genesisProviders (dataDir: string, count: number): Promise
 
 export interface RunningProvider {
   provider: StorageProvider
+  /** Serves `/coffer/retrieval/1.0.0` and redeems the vouchers it is paid with. */
+  retrieval: RetrievalServer
   libp2p: CofferLibp2p
   keys: ProviderKeys
   /** t01001 … */
@@ -124,10 +128,14 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       })
       await serveAsk(libp2p, async () => await provider.ask())
       await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor })
+      const retrieval = await RetrievalServer.open({ provider, log: init.log })
+      await serveRetrievals(libp2p, retrieval, { log: init.log })
       provider.start()
+      retrieval.start()
       running.push({
-        provider, libp2p, keys, address: addressToString(address),
+        provider, retrieval, libp2p, keys, address: addressToString(address),
         stop: async () => {
+          await retrieval.stop()
           await provider.stop()
           await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
         }

@@ -19,7 +19,7 @@ import {
   type BlockGetter, type DealProposal, type AttoFil, type Epoch, type NodeHasher
 } from '../../core'
 import * as dagCbor from '@ipld/dag-cbor'
-import { DEFAULT_TRANSFER_RATE_FLOOR, type PayloadSink, type DealHandler, type TransferRateFloor } from '../../net'
+import { DEFAULT_TRANSFER_RATE_FLOOR, type PayloadSink, type DealHandler, type TransferRateFloor, type RetrievalTerms } from '../../net'
 import { pieceOfFile } from '../piece-file'
 import { fileChunks } from '../prove-possession'
 import type { MsgLookup } from '../rpc/backend'
@@ -182,6 +182,18 @@ export class StorageProvider implements DealHandler {
   private log (line: string): void { this.init.log?.(`provider ${addressToString(this.address)}: ${line}`) }
   private nowMs (): number { return this.init.nowMs?.() ?? Date.now() }
   get store (): ProviderStore { return this.init.store }
+  get chain (): ProviderChain { return this.init.chain }
+
+  /** The retrieval terms of the ask as it stands (what a retrieval is served under). */
+  retrievalTerms (): RetrievalTerms {
+    const a = this.init.ask
+    return { pricePerGiB: a.retrievalPricePerGiB, paymentInterval: a.paymentInterval, paymentIntervalIncrease: a.paymentIntervalIncrease }
+  }
+
+  /** Signs and pushes a message from the worker in this provider's nonce order (the retrieval server's redeems). */
+  async pushFromWorker (to: Uint8Array, method: number, params: Uint8Array, beforePush?: (cid: CID, nonce: number) => Promise<void>): Promise<CID> {
+    return await this.push(to, method, params, 0n, beforePush)
+  }
 
   /** Starts the proving loop (and tops up collateral escrow). */
   start (): void {

@@ -1,0 +1,547 @@
+// The provider's side of `/coffer/retrieval/1.0.0`: finds the stored payload a request names, streams its blocks
+// depth-first from the CAR index, checks each voucher against the channel as its own chain shows it, keeps the
+// best voucher per lane on disk before acknowledging it, and redeems it on chain (UpdateChannelState from the
+// worker) when a retrieval ends, or at once when the client starts settling the channel.
+import { open, rename, readFile, readdir, mkdir, rm } from 'node:fs/promises'
+import path from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { base64 } from 'multiformats/bases/base64'
+import {
+  CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, VoucherRejectedError, MalformedVoucherError,
+  carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, updateChannelStateParams, addressToString, parseAddress,
+  bytesEqual, getActor, PaychMethod, ExitCode,
+  type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
+} from '../../core'
+import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
+import { openCarBlocks, type CarBlocks } from './car-index'
+import type { ProviderStore } from './provider-store'
+import type { ProviderChain } from './storage-provider'
+
+/** What the retrieval server needs of its storage provider (StorageProvider has all of it). */
+export interface RetrievalProvider {
+  /** The miner's ID address (t01001…), for logs. */
+  readonly address: Uint8Array
+  /** The worker's key address: the To of every channel that pays this provider, and the sender of its redeems. */
+  readonly worker: Uint8Array
+  readonly store: ProviderStore
+  readonly chain: ProviderChain
+  /** The retrieval terms of the provider's current ask. */
+  retrievalTerms: () => RetrievalTerms
+  /** Signs and pushes a message from the worker in the provider's own nonce order; `beforePush` learns its CID and nonce first. */
+  pushFromWorker: (to: Uint8Array, method: number, params: Uint8Array, beforePush?: (cid: CID, nonce: number) => Promise<void>) => Promise<CID>
+}
+
+export interface RetrievalServerInit {
+  provider: RetrievalProvider
+  log?: (line: string) => void
+}
+
+/** A channel record on disk that cannot be read: the provider refuses to start rather than forget what it is owed. */
+export class VoucherRecordError extends Error {
+  static override name = 'VoucherRecordError'
+  override name = 'VoucherRecordError'
+  constructor (readonly file: string, message: string) { super(`${file}: ${message}`) }
+}
+
+/** The best voucher held on one lane, and the message redeeming it if one is out. */
+export interface HeldVoucher {
+  lane: number
+  nonce: number
+  amount: AttoFil
+  /** The SignedVoucher as the client sent it (canonical bytes: decodeSignedVoucher refuses any other). */
+  voucher: Uint8Array
+  redeem?: { message: string, nonce: number, amount: AttoFil }
+}
+
+/** What the provider holds of one channel. */
+export interface ChannelVouchers {
+  /** The channel's ID address (t0…). */
+  channel: string
+  /** The address vouchers name it by (its f2 when the client used that): where redeems are sent. */
+  address: string
+  lanes: HeldVoucher[]
+}
+
+export interface RetrievalServerStatus {
+  channels: ChannelVouchers[]
+  /** Retrievals being paid right now, by channel (t0…) and lane. */
+  running: Array<{ channel: string, lane: number }>
+}
+
+const VOUCHERS_DIR = 'vouchers'
+const RECORD_VERSION = 1
+/** Epochs between retries of a failed redeem, doubling per failure up to this. */
+const MAX_REDEEM_BACKOFF: Epoch = 64
+
+interface LaneFile { nonce: number, amount: string, voucher: string, redeem?: { message: string, nonce: number, amount: string } }
+interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile> }
+
+const laneKey = (channel: string, lane: number): string => `${channel}/${lane}`
+
+/**
+ * The retrieval handler of one provider. Create with `RetrievalServer.open` (loads the vouchers it holds),
+ * serve with `serveRetrievals(node, server)`, and `start()` its redeem loop.
+ */
+export class RetrievalServer implements RetrievalHandler {
+  /** Held vouchers by channel ID string (t0…). */
+  private readonly channels = new Map<string, ChannelVouchers>()
+  /** Retrievals running per lane (`t0…/lane`): their lane is redeemed when they end, not before (one message per retrieval). */
+  private readonly running = new Map<string, number>()
+  /** Failed redeems per lane: how many, and the epoch before which the next try waits. */
+  private readonly failures = new Map<string, { count: number, retryAt: Epoch }>()
+  /** Payload roots → the deal files (relative) whose CAR names them; and each indexed file's roots (null: not a CAR). */
+  private readonly roots = new Map<string, Set<string>>()
+  private readonly indexed = new Map<string, string[] | null>()
+  private rootsRefresh: Promise<void> = Promise.resolve()
+  /** Voucher checks and record writes run one at a time (locked()). */
+  private records: Promise<unknown> = Promise.resolve()
+  /** Lanes whose channel settled with a voucher unredeemed (logged once). */
+  private readonly lost = new Set<string>()
+  /** Redeem passes run one at a time (a pass reads the chain, then pushes). */
+  private redeems: Promise<unknown> = Promise.resolve()
+  private readonly stopped = new AbortController()
+  private loop: Promise<void> | undefined
+
+  private constructor (private readonly init: RetrievalServerInit, private readonly dir: string) {}
+
+  static async open (init: RetrievalServerInit): Promise<RetrievalServer> {
+    const dir = path.join(init.provider.store.dir, VOUCHERS_DIR)
+    await mkdir(dir, { recursive: true })
+    const s = new RetrievalServer(init, dir)
+    for (const name of await readdir(dir)) {
+      if (name.endsWith('.tmp')) { await rm(path.join(dir, name), { force: true }); continue }
+      if (!name.endsWith('.json')) continue
+      const rec = await readRecord(path.join(dir, name))
+      s.channels.set(rec.channel, rec)
+    }
+    return s
+  }
+
+  private get p (): RetrievalProvider { return this.init.provider }
+  private log (line: string): void { this.init.log?.(`retrieval ${addressToString(this.p.address)}: ${line}`) }
+  private epoch (): Epoch { return this.p.chain.head().header.height }
+
+  /** The redeem loop: every head, lanes that are due (retrieval ended, channel settling, a failed try to repeat). */
+  start (): void {
+    this.loop = (async () => {
+      while (!this.stopped.signal.aborted) {
+        await this.redeemDue().catch((err: Error) => { this.log(`redeem: ${err.name}: ${err.message}`) })
+        await this.p.chain.nextHead(this.stopped.signal)
+      }
+    })().catch((err: Error) => { if (!this.stopped.signal.aborted) this.log(`redeem loop stopped: ${err.name}: ${err.message}`) })
+  }
+
+  async stop (): Promise<void> {
+    this.stopped.abort()
+    await this.loop
+    await this.redeems.catch(() => {})
+  }
+
+  status (): RetrievalServerStatus {
+    return {
+      channels: [...this.channels.values()].map(c => ({ ...c, lanes: c.lanes.map(l => ({ ...l })) })),
+      running: [...this.running.keys()].map(k => { const [channel, lane] = k.split('/'); return { channel: channel!, lane: Number(lane) } })
+    }
+  }
+
+  // ---- serving ----
+
+  async accept (req: RetrievalRequest, peer: PeerId): Promise<RetrievalServerSession> {
+    const terms = this.p.retrievalTerms()
+    const { blocks, walk, rootBytes, size } = await this.payload(req)
+    let paying: { id: string, lane: number } | undefined
+    try {
+      const range = { from: req.range?.from ?? 0, to: req.range?.to ?? size }
+      if (terms.pricePerGiB !== 0n) paying = this.checkChannel(req, terms, range.to - range.from)
+    } catch (err) {
+      await blocks.close()
+      throw err
+    }
+    const key = paying === undefined ? undefined : laneKey(paying.id, paying.lane)
+    if (key !== undefined) this.running.set(key, (this.running.get(key) ?? 0) + 1)
+    const what = `${req.root.toString()}${req.range === undefined ? '' : ` [${req.range.from}, ${req.range.to})`} for ${peer.toString()}${key === undefined ? '' : ` paid on ${key}`}`
+    this.log(`serving ${what}`)
+
+    let paid: AttoFil = 0n
+    let ended = false
+    const root = req.root
+    return {
+      terms,
+      car: (async function * (): AsyncIterable<CarPart> {
+        try {
+          yield { bytes: carHeader(root), charged: 0 }
+          yield { bytes: carSection(root, rootBytes), charged: rootBytes.length }
+          // the walk already took the root: every block it asks for next, in its order, each visit sent
+          for (let cid = walk.next(); cid !== null; cid = walk.next()) {
+            let bytes: Uint8Array
+            try {
+              bytes = await blocks.read(cid)
+              // the client checks each block's hash; the provider's walk only needs the links and sizes to go on
+              walk.accept(cid, bytes)
+            } catch (err) {
+              const e = err as Error
+              throw new RetrievalRejectedError('INTERNAL', `the stored payload cannot be served past block ${cid.toString()}: ${e.name}: ${e.message}`)
+            }
+            yield { bytes: carSection(cid, bytes), charged: bytes.length }
+          }
+        } finally {
+          await blocks.close()
+        }
+      })(),
+      voucher: async (bytes) => {
+        if (paying === undefined) return 0n
+        const added = await this.takeVoucher(req.payment!, paying.id, bytes)
+        paid += added
+        return paid
+      },
+      end: async (outcome) => {
+        if (ended) return
+        ended = true
+        await blocks.close()
+        const how = outcome.complete ? 'complete' : `stopped${outcome.error === undefined ? '' : ` (${outcome.error.name}: ${outcome.error.message})`}`
+        this.log(`${what}: ${how}, ${outcome.sent} bytes sent, ${outcome.paid} attoFIL paid`)
+        if (key === undefined) return
+        const n = (this.running.get(key) ?? 1) - 1
+        if (n > 0) this.running.set(key, n)
+        else this.running.delete(key)
+        // redeemed now, not at the next head: a retrieval's end is when its lane's voucher is final
+        void this.redeemChannel(paying!.id).catch((err: Error) => { this.log(`redeem ${paying!.id}: ${err.name}: ${err.message}`) })
+      }
+    }
+  }
+
+  /** The stored payload the request names, opened, its root block read and the range checked against the file. */
+  private async payload (req: RetrievalRequest): Promise<{ blocks: CarBlocks, walk: UnixfsWalk, rootBytes: Uint8Array, size: number }> {
+    await this.refreshRoots()
+    const root = req.root.toString()
+    for (const file of this.roots.get(root) ?? []) {
+      let blocks: CarBlocks
+      try {
+        blocks = await openCarBlocks(this.p.store.absolute(file))
+      } catch (err) {
+        // removed or damaged since it was indexed: another copy may do
+        this.log(`payload ${file}: ${(err as Error).name}: ${(err as Error).message}`)
+        continue
+      }
+      try {
+        if (!blocks.has(req.root)) throw new RetrievalRejectedError('NOT_FOUND', `the payload CAR names ${root} as its root but does not hold that block`)
+        const walk = new UnixfsWalk(req.root, req.range === undefined ? {} : { range: req.range })
+        const rootBytes = await blocks.read(req.root)
+        try {
+          walk.accept(req.root, rootBytes)
+        } catch (err) {
+          if (err instanceof RangeNotSatisfiableError) throw new RetrievalRejectedError('RANGE', `range [${err.from}, ${err.to}) is outside the file of ${err.fileSize} bytes`)
+          // a client may have stored any CAR: one whose root is not a UnixFS file holds no file to retrieve
+          if (err instanceof RetrievalVerifyError) throw new RetrievalRejectedError('NOT_FOUND', `${root} is not a UnixFS file this provider can serve: ${err.message}`)
+          throw err
+        }
+        return { blocks, walk, rootBytes, size: walk.fileSize! }
+      } catch (err) {
+        await blocks.close()
+        if (err instanceof RetrievalRejectedError) throw err
+        throw new RetrievalRejectedError('INTERNAL', `the stored payload ${root} cannot be read: ${(err as Error).name}: ${(err as Error).message}`)
+      }
+    }
+    throw new RetrievalRejectedError('NOT_FOUND', `this provider holds no payload with root ${root}`)
+  }
+
+  /**
+   * Root → files, from each published deal's CAR index (built on first use and kept beside the file). Deals
+   * published since the last request are indexed; deals no longer in the store are forgotten.
+   */
+  private async refreshRoots (): Promise<void> {
+    const run = this.rootsRefresh.then(async () => {
+      const files = new Set(this.p.store.all().map(d => d.file))
+      for (const [file, roots] of this.indexed) {
+        if (files.has(file)) continue
+        for (const r of roots ?? []) {
+          const set = this.roots.get(r)
+          set?.delete(file)
+          if (set?.size === 0) this.roots.delete(r)
+        }
+        this.indexed.delete(file)
+      }
+      for (const file of files) {
+        if (this.indexed.has(file)) continue
+        let roots: string[] | null
+        try {
+          const blocks = await openCarBlocks(this.p.store.absolute(file))
+          roots = blocks.roots.map(r => r.toString())
+          await blocks.close()
+        } catch (err) {
+          // gone from disk: not indexed, so a file put back is found next time
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+          // bytes that are not a CAR (any client may store any bytes): nothing there to retrieve, said once
+          this.log(`payload ${file} is not servable: ${(err as Error).name}: ${(err as Error).message}`)
+          roots = null
+        }
+        this.indexed.set(file, roots)
+        for (const r of roots ?? []) {
+          let set = this.roots.get(r)
+          if (set === undefined) this.roots.set(r, set = new Set())
+          set.add(file)
+        }
+      }
+    })
+    this.rootsRefresh = run.catch(() => {})
+    await run
+  }
+
+  /**
+   * A priced retrieval's channel, read from the provider's own chain: it must exist, pay this provider's worker,
+   * not be settling, and have funds left for at least one interval (or the whole request, if smaller).
+   */
+  private checkChannel (req: RetrievalRequest, terms: RetrievalTerms, requestBytes: number): { id: string, lane: number } {
+    const fail = (message: string): never => { throw new RetrievalRejectedError('PAYMENT', message) }
+    const worker = addressToString(this.p.worker)
+    if (req.payment === undefined) {
+      return fail(`this provider charges ${terms.pricePerGiB} attoFIL per GiB sent: open a payment channel to ${worker} and name it and a lane in the request`)
+    }
+    const named = addressToString(req.payment.channel)
+    const ch = this.readChannel(req.payment.channel)
+    if (ch === null) return fail(`there is no payment channel ${named} on this provider's chain`)
+    if (!bytesEqual(ch.state.to, this.p.worker)) return fail(`payment channel ${named} pays ${addressToString(ch.state.to)}, not this provider's worker ${worker}`)
+    if (ch.state.settlingAt !== 0) return fail(`payment channel ${named} is settling (collectable from epoch ${ch.state.settlingAt}): open a new one`)
+    const id = addressToString(ch.id)
+    const left = this.fundsLeft(ch, this.channels.get(id))
+    // the request's file bytes: a lower bound of the block bytes it will be charged for (DAG nodes come on top)
+    const need = priceOfBytes(Math.min(terms.paymentInterval, requestBytes), terms.pricePerGiB)
+    if (left < need) {
+      return fail(`payment channel ${named} has ${left} attoFIL left beyond the vouchers already given for it; ${need} attoFIL (one payment interval of ${Math.min(terms.paymentInterval, requestBytes)} bytes at ${terms.pricePerGiB} attoFIL per GiB) is needed to start`)
+    }
+    return { id, lane: req.payment.lane }
+  }
+
+  /**
+   * What vouchers can still add: the channel's balance less, on every lane, the larger of what the chain has
+   * redeemed and the best voucher held (= balance − ToSend − what held vouchers claim beyond it; the same sum
+   * checkVoucher's FUNDS rule makes).
+   */
+  private fundsLeft (ch: ChannelRecord, held: ChannelVouchers | undefined): AttoFil {
+    const claimed = new Map<number, AttoFil>(ch.lanes.map(l => [l.lane, l.redeemed]))
+    for (const l of held?.lanes ?? []) if (l.amount > (claimed.get(l.lane) ?? 0n)) claimed.set(l.lane, l.amount)
+    let total = 0n
+    for (const v of claimed.values()) total += v
+    return ch.balance - total
+  }
+
+  private readChannel (address: Uint8Array): ChannelRecord | null {
+    return this.p.chain.readState((s, r) => readChannel(s, r, address))
+  }
+
+  /**
+   * Checks a voucher against the channel as the chain shows it now and the best held per lane, records it (on
+   * disk, before anything is given for it), and returns what it adds over the lane's best.
+   */
+  private async takeVoucher (payment: RetrievalPayment, id: string, bytes: Uint8Array): Promise<AttoFil> {
+    return await this.locked(async () => {
+      const refuse = (code: string, message: string): never => {
+        this.log(`voucher on ${laneKey(id, payment.lane)} refused: ${code}: ${message}`)
+        throw new RetrievalRejectedError('PAYMENT', `voucher refused (${code}): ${message}`)
+      }
+      let sv
+      try {
+        sv = decodeSignedVoucher(bytes)
+      } catch (err) {
+        if (err instanceof MalformedVoucherError) return refuse('MALFORMED', err.message)
+        throw err
+      }
+      const ch = this.readChannel(payment.channel)
+      if (ch === null || addressToString(ch.id) !== id) return refuse('CHANNEL', `payment channel ${addressToString(payment.channel)} is gone from the chain`)
+      const rec = this.channels.get(id)
+      const held = new Map<number, HeldLane>((rec?.lanes ?? []).map(l => [l.lane, { nonce: l.nonce, amount: l.amount }]))
+      let added: AttoFil
+      try {
+        added = checkVoucher({ channel: ch, channelAddress: payment.channel, voucher: sv, recipient: this.p.worker, epoch: this.epoch(), held, lane: payment.lane }).added
+      } catch (err) {
+        if (err instanceof VoucherRejectedError) return refuse(err.code, err.message)
+        throw err
+      }
+      const prev = rec?.lanes.find(l => l.lane === sv.lane)
+      const lane: HeldVoucher = { lane: sv.lane, nonce: sv.nonce, amount: sv.amount, voucher: bytes.slice(), ...(prev?.redeem === undefined ? {} : { redeem: prev.redeem }) }
+      const next: ChannelVouchers = {
+        channel: id,
+        // redeems go to the address the client's vouchers name (its f2 survives a re-org; Lotus's paychmgr does the same)
+        address: rec?.address ?? addressToString(sv.channelAddr),
+        lanes: [...(rec?.lanes ?? []).filter(l => l.lane !== sv.lane), lane].sort((a, b) => a.lane - b.lane)
+      }
+      await this.write(next)
+      this.channels.set(id, next)
+      return added
+    })
+  }
+
+  /** Runs `fn` alone among the changes to held vouchers: each sees what the one before it recorded. */
+  private async locked<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.records.then(fn)
+    this.records = run.catch(() => {})
+    return await run
+  }
+
+  // ---- redeeming ----
+
+  /** One pass over every channel held: what is due is redeemed, what was redeemed or collected is tidied. */
+  private async redeemDue (): Promise<void> {
+    for (const id of [...this.channels.keys()]) {
+      if (this.stopped.signal.aborted) return
+      await this.redeemChannel(id).catch((err: Error) => { this.log(`redeem ${id}: ${err.name}: ${err.message}`) })
+    }
+  }
+
+  private async redeemChannel (id: string): Promise<void> {
+    const run = this.redeems.then(async () => { await this.redeemPass(id) })
+    this.redeems = run.catch(() => {})
+    await run
+  }
+
+  /**
+   * For each lane whose best voucher is above what the chain has redeemed: follows the redeem message out (landed,
+   * refused, or never to land), and sends one when the lane is due: its retrievals have ended, or the channel
+   * is settling (then at once, whatever is running: after SettlingAt the chain takes no voucher). A channel
+   * whose actor is gone (collected) is forgotten.
+   */
+  private async redeemPass (id: string): Promise<void> {
+    const rec = this.channels.get(id)
+    if (rec === undefined) return
+    const ch = this.readChannel(parseAddress(id).bytes)
+    if (ch === null) {
+      await this.locked(async () => {
+        await rm(this.recordPath(id), { force: true })
+        this.channels.delete(id)
+      })
+      for (const l of rec.lanes) { this.failures.delete(laneKey(id, l.lane)); this.lost.delete(laneKey(id, l.lane)) }
+      this.log(`channel ${id} is collected: its vouchers are forgotten`)
+      return
+    }
+    const epoch = this.epoch()
+    const settling = ch.state.settlingAt !== 0
+    // read before any search: a redeem executed between the two reads is then found by the search, never taken
+    // for one that can no longer land (the same order as the provider's pending publications)
+    const workerNonce = this.p.chain.readState((s, r) => getActor(s, r, this.p.worker))?.nonce ?? 0
+    for (const snapshot of rec.lanes) {
+      const key = laneKey(id, snapshot.lane)
+      const redeemed = ch.lanes.find(x => x.lane === snapshot.lane)?.redeemed ?? 0n
+      // the lane as it is now: a better voucher may have come in since this pass began
+      const l = this.channels.get(id)?.lanes.find(x => x.lane === snapshot.lane) ?? snapshot
+      if (l.amount <= redeemed) {
+        if (l.redeem !== undefined) {
+          this.log(`lane ${key}: ${redeemed} attoFIL redeemed (message ${l.redeem.message})`)
+          await this.setRedeem(id, l.lane, undefined)
+        }
+        this.failures.delete(key)
+        continue
+      }
+      if (settling && epoch >= ch.state.settlingAt) {
+        // the chain takes no voucher once settled: nothing more can be done for this lane
+        if (!this.lost.has(key)) this.log(`lane ${key}: ${l.amount - redeemed} attoFIL could not be redeemed before the channel settled at ${ch.state.settlingAt}`)
+        this.lost.add(key)
+        continue
+      }
+      if (l.redeem !== undefined) {
+        const lookup = await this.p.chain.searchMessage(CID.parse(l.redeem.message))
+        if (lookup === null && workerNonce <= l.redeem.nonce) continue // still on its way
+        if (lookup === null) this.failed(key, epoch, `message ${l.redeem.message} will never land (the worker's nonce is ${workerNonce})`)
+        else if (lookup.receipt.exitCode !== ExitCode.Ok) this.failed(key, epoch, `message ${l.redeem.message} failed with exit code ${lookup.receipt.exitCode}`)
+        // else it landed and a better voucher arrived since: the redeem below takes the rest
+        await this.setRedeem(id, l.lane, undefined)
+      }
+      if (!settling && this.running.has(key)) continue
+      const f = this.failures.get(key)
+      if (f !== undefined && epoch < f.retryAt) continue
+      const target = this.channels.get(id)?.address ?? rec.address
+      try {
+        const cid = await this.p.pushFromWorker(parseAddress(target).bytes, PaychMethod.UpdateChannelState, updateChannelStateParams(decodeSignedVoucher(l.voucher)), async (cid, nonce) => {
+          // recorded before the push: from the push on it may land whatever happens to this process
+          await this.setRedeem(id, l.lane, { message: cid.toString(), nonce, amount: l.amount })
+        })
+        this.log(`lane ${key}: redeeming ${l.amount} attoFIL (voucher nonce ${l.nonce})${settling ? ` before the channel settles at ${ch.state.settlingAt}` : ''}: message ${cid.toString()}`)
+      } catch (err) {
+        await this.setRedeem(id, l.lane, undefined)
+        this.failed(key, epoch, `the redeem could not be sent: ${(err as Error).name}: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  /** Marks (or clears) the redeem message out for one lane, on disk. */
+  private async setRedeem (id: string, lane: number, redeem: HeldVoucher['redeem']): Promise<void> {
+    await this.locked(async () => {
+      const cur = this.channels.get(id)
+      if (cur === undefined) return
+      const next: ChannelVouchers = {
+        ...cur,
+        lanes: cur.lanes.map(l => {
+          if (l.lane !== lane) return l
+          const { redeem: _old, ...rest } = l
+          return redeem === undefined ? rest : { ...rest, redeem }
+        })
+      }
+      await this.write(next)
+      this.channels.set(id, next)
+    })
+  }
+
+  /** A redeem that did not land: logged, and tried again after a backoff that doubles per failure. */
+  private failed (key: string, epoch: Epoch, why: string): void {
+    const count = (this.failures.get(key)?.count ?? 0) + 1
+    const wait = Math.min(MAX_REDEEM_BACKOFF, 2 ** (count - 1))
+    this.failures.set(key, { count, retryAt: epoch + wait })
+    this.log(`lane ${key}: redeem failed (${why}); trying again in ${wait} epochs`)
+  }
+
+  // ---- records on disk ----
+
+  private recordPath (id: string): string { return path.join(this.dir, `${id}.json`) }
+
+  /** Written whole to a temporary file, synced, then renamed over the old one: a crash leaves one or the other. */
+  private async write (rec: ChannelVouchers): Promise<void> {
+    const body: ChannelFile = {
+      version: RECORD_VERSION,
+      channel: rec.channel,
+      address: rec.address,
+      lanes: Object.fromEntries(rec.lanes.map(l => [String(l.lane), {
+        nonce: l.nonce,
+        amount: l.amount.toString(),
+        voucher: base64.baseEncode(l.voucher),
+        ...(l.redeem === undefined ? {} : { redeem: { message: l.redeem.message, nonce: l.redeem.nonce, amount: l.redeem.amount.toString() } })
+      }]))
+    }
+    const file = this.recordPath(rec.channel)
+    const tmp = `${file}.tmp`
+    const fh = await open(tmp, 'w')
+    try {
+      await fh.writeFile(JSON.stringify(body, null, 1))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, file)
+  }
+}
+
+async function readRecord (file: string): Promise<ChannelVouchers> {
+  let body: ChannelFile
+  try {
+    body = JSON.parse(await readFile(file, 'utf8')) as ChannelFile
+  } catch (err) {
+    throw new VoucherRecordError(file, `unreadable: ${(err as Error).message}`)
+  }
+  if (body?.version !== RECORD_VERSION || typeof body.channel !== 'string' || typeof body.address !== 'string' || typeof body.lanes !== 'object') {
+    throw new VoucherRecordError(file, 'not a channel record this version writes')
+  }
+  try {
+    const lanes = Object.entries(body.lanes).map(([lane, l]): HeldVoucher => {
+      const voucher = base64.baseDecode(l.voucher)
+      const sv = decodeSignedVoucher(voucher)
+      if (sv.lane !== Number(lane) || sv.nonce !== l.nonce || sv.amount !== BigInt(l.amount)) throw new Error(`lane ${lane} does not match its voucher`)
+      return {
+        lane: sv.lane, nonce: sv.nonce, amount: sv.amount, voucher,
+        ...(l.redeem === undefined ? {} : { redeem: { message: l.redeem.message, nonce: l.redeem.nonce, amount: BigInt(l.redeem.amount) } })
+      }
+    })
+    parseAddress(body.channel)
+    parseAddress(body.address)
+    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane) }
+  } catch (err) {
+    throw new VoucherRecordError(file, (err as Error).message)
+  }
+}
