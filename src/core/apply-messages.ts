@@ -1,12 +1,16 @@
-// Message application, in Lotus's order of checks (vm.ApplyMessage) with fixed gas prices: a transfer,
-// or a call to the storage market actor (f05), charged by its params' size. A message that cannot even pay for its gas (unknown
+// Message application, in Lotus's order of checks (vm.ApplyMessage) with fixed gas prices: a transfer, or
+// a method call dispatched by the receiver's actor code (actors/dispatch.ts: market, init, payment channel),
+// charged by its params' size. A message that cannot even pay for its gas (unknown
 // sender, wrong nonce, balance below GasLimit × GasFeeCap) changes nothing; one that can but then fails
 // (value above what is left, unknown f0 receiver, out of gas) spends its nonce and its gas, moves no
 // value, and says why in its receipt, as in Filecoin.
 import { CID } from './cid'
 import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
 import { Protocol, bytesEqual, isKeyAddress } from './address'
-import { invokeMarket, runMarketCron, ActorError, ActorExit, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
+import { runMarketCron, ActorError, ActorExit, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
+import { methodHandler, callRuntime } from './actors/dispatch'
+import { DEFAULT_PAYCH_PARAMS, type PaychParams } from './actors/runtime'
+import { resolveAddress } from './init/init-state'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
 import { ExitCode, storeReceipts, checkBlockGasLimit, type BlockMessages, type MessageReceipt } from './block-messages'
@@ -28,27 +32,34 @@ export const TRANSFER_GAS_FEE_CAP: AttoFil = BASE_FEE * 2n + TRANSFER_GAS_PREMIU
 const NO_RETURN: Uint8Array = new Uint8Array(0)
 const receipt = (exitCode: number, gasUsed: GasUnits): MessageReceipt => ({ exitCode, return: NO_RETURN, gasUsed, eventsRoot: null })
 
-/** What one byte of a market call's params costs, on top of TRANSFER_GAS: proofs are the large ones. */
+/** What one byte of a method call's params costs, on top of TRANSFER_GAS: proofs and vouchers are the large ones. */
 export const PARAMS_GAS_PER_BYTE: GasUnits = 1000
 
-const isMarketCall = (m: Message): boolean => m.method !== METHOD_SEND && bytesEqual(m.to, STORAGE_MARKET_ADDRESS)
-
-/** The gas a message uses when applied: Coffer prices gas by kind of call, not by executing it. */
+/**
+ * The gas a message uses when applied: Coffer prices gas by kind of call, not by executing it. A send is
+ * TRANSFER_GAS; any method call (method ≠ 0, whatever it reaches) adds its params' bytes.
+ */
 export function messageGas (m: Message): GasUnits {
-  return isMarketCall(m) ? TRANSFER_GAS + PARAMS_GAS_PER_BYTE * m.params.length : TRANSFER_GAS
+  return m.method !== METHOD_SEND ? TRANSFER_GAS + PARAMS_GAS_PER_BYTE * m.params.length : TRANSFER_GAS
 }
 
 /** The gas limit Coffer's own senders offer: Lotus's 25 % margin over what the message uses. */
 export const gasLimitFor = (m: Message): GasUnits => Math.ceil(messageGas(m) * 1.25)
 
-export interface ApplyContext extends MarketContext { baseFee: AttoFil, /** who collects premiums */ miner: Uint8Array }
+export interface ApplyContext extends MarketContext {
+  baseFee: AttoFil
+  /** who collects premiums */
+  miner: Uint8Array
+  /** The genesis's payment-channel parameters; absent: DEFAULT_PAYCH_PARAMS. */
+  paych?: PaychParams
+}
 
 /**
  * The context for executing `executed`'s messages: its height is the epoch, its ParentBaseFee the base
  * fee; `headerCidAt` looks up this chain's earlier headers for challenge seeds.
  */
 export function executionContext (store: ApplyContext['store'], genesis: GenesisState, executed: BlockHeader, headerCidAt: ApplyContext['headerCidAt'], pathCheck?: ApplyContext['pathCheck']): ApplyContext {
-  return { store, baseFee: executed.parentBaseFee, miner: genesis.producer, epoch: executed.height, params: genesis.market, headerCidAt, pathCheck }
+  return { store, baseFee: executed.parentBaseFee, miner: genesis.producer, epoch: executed.height, params: genesis.market, paych: genesis.paych ?? DEFAULT_PAYCH_PARAMS, headerCidAt, pathCheck }
 }
 
 const min = (a: bigint, b: bigint): bigint => a < b ? a : b
@@ -70,25 +81,31 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
   const tip = BigInt(m.gasLimit) * min(m.gasPremium, max(0n, m.gasFeeCap - ctx.baseFee))
   const afterGas: Actor = { ...sender, nonce: sender.nonce + 1, balance: sender.balance - burn - tip }
 
+  // an f2 receiver is the f0 the init actor gave it (unmapped: it stays f2 and has no actor)
+  const to = resolveAddress(ctx.store, root, m.to) ?? m.to
+  const handler = m.method === METHOD_SEND ? undefined : methodHandler(getActor(ctx.store, root, to)?.code, m.method)
+
   let exitCode: number = ExitCode.Ok
   let moved = false
   if (outOfGas) exitCode = ExitCode.SysErrOutOfGas
-  else if (m.method !== METHOD_SEND && !isMarketCall(m)) exitCode = ExitCode.ErrUnhandledMessage
+  else if (m.method !== METHOD_SEND && handler === undefined) exitCode = ExitCode.ErrUnhandledMessage
   // FIL sent to the market without AddBalance would belong to no escrow and could never leave: refused
   // (Filecoin accepts it and the funds are stuck; Coffer keeps market balance = the escrow table's sum)
-  else if (m.method === METHOD_SEND && m.value > 0n && bytesEqual(m.to, STORAGE_MARKET_ADDRESS)) exitCode = ActorExit.ErrForbidden
+  else if (m.method === METHOD_SEND && m.value > 0n && bytesEqual(to, STORAGE_MARKET_ADDRESS)) exitCode = ActorExit.ErrForbidden
   else if (m.value > afterGas.balance) exitCode = ExitCode.SysErrInsufficientFunds
-  else if (!isKeyAddress(m.to) && getActor(ctx.store, root, m.to) === null) exitCode = ExitCode.SysErrInvalidReceiver
+  else if (!isKeyAddress(to) && getActor(ctx.store, root, to) === null) exitCode = ExitCode.SysErrInvalidReceiver
   else moved = true
 
   const spent = setActor(ctx.store, root, m.from, afterGas)
   let next = spent
   let ret: Uint8Array = NO_RETURN
   if (moved) {
-    next = creditActor(ctx.store, setActor(ctx.store, root, m.from, { ...afterGas, balance: afterGas.balance - m.value }), m.to, m.value)
-    if (isMarketCall(m)) {
+    next = creditActor(ctx.store, setActor(ctx.store, root, m.from, { ...afterGas, balance: afterGas.balance - m.value }), to, m.value)
+    if (handler !== undefined) {
       try {
-        const out = invokeMarket(ctx, next, m.from, m.value, m.method, m.params)
+        const scope = { origin: m.from, nonce: m.nonce, actorsCreated: 0 }
+        const call = { store: ctx.store, epoch: ctx.epoch, market: ctx.params, paych: ctx.paych ?? DEFAULT_PAYCH_PARAMS, headerCidAt: ctx.headerCidAt, pathCheck: ctx.pathCheck }
+        const out = handler(callRuntime(call, scope, m.from, to, m.value), next, m.params)
         next = out.root
         ret = out.return
       } catch (err) {

@@ -15,6 +15,9 @@ import type { UnixSeconds } from './units'
 import { DEFAULT_MARKET_PARAMS, validMarketParams, type MarketParams } from './market/market-params'
 import { STORAGE_MARKET_ADDRESS, MARKET_ACTOR_CODE, MINER_ACTOR_CODE, emptyMarketState } from './market/market-state'
 import { encodeMinerInfo, type MinerInfo } from './market/miner'
+import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitState } from './init/init-state'
+import type { PaychParams } from './actors/runtime'
+import { idOf } from './address'
 
 export interface GenesisState {
   network: string
@@ -25,6 +28,11 @@ export interface GenesisState {
   blockDelaySecs: number
   /** The storage market's proving period, challenges and fault limit. */
   market: MarketParams
+  /**
+   * Payment channels' settle delay. Absent from a genesis made before channels existed (and then also left
+   * out of its bytes, so its CID is unchanged): such a chain uses DEFAULT_PAYCH_PARAMS.
+   */
+  paych?: PaychParams
 }
 
 /** A storage provider present from genesis (as a Lotus devnet's pre-sealed miners are): its ID and record. */
@@ -54,19 +62,29 @@ const EMPTY_TXMETA_BYTES = dagCbor.encode([EMPTY_AMT_CID, EMPTY_AMT_CID])
 export const EMPTY_TXMETA_CID = chainCid(EMPTY_TXMETA_BYTES)
 
 export function encodeGenesisState (s: GenesisState): Uint8Array {
-  return dagCbor.encode({ network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs, market: s.market })
+  const fields: Record<string, unknown> = { network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs, market: s.market }
+  if (s.paych !== undefined) fields.paych = { settleDelay: s.paych.settleDelay }
+  return dagCbor.encode(fields)
+}
+
+const validPaychParams = (p: unknown): p is PaychParams => {
+  const delay = (p as PaychParams | null)?.settleDelay
+  return typeof p === 'object' && p !== null && Number.isSafeInteger(delay) && (delay as number) > 0
 }
 
 export function decodeGenesisState (bytes: Uint8Array): GenesisState {
   let raw: Record<string, unknown>
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`genesis state is not DAG-CBOR: ${(err as Error).message}`) }
-  const { network, producer, producerKey, blockDelaySecs, market } = raw ?? {}
+  const { network, producer, producerKey, blockDelaySecs, market, paych } = raw ?? {}
   if (typeof network !== 'string' || !(producer instanceof Uint8Array) || !(producerKey instanceof Uint8Array) ||
-      producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0 || !validMarketParams(market)) {
+      producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0 || !validMarketParams(market) ||
+      (paych !== undefined && !validPaychParams(paych))) {
     throw new MalformedMessageError('genesis state does not have the expected fields')
   }
   const { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } = market
-  return { network, producer, producerKey, blockDelaySecs, market: { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } }
+  const state: GenesisState = { network, producer, producerKey, blockDelaySecs, market: { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } }
+  if (paych !== undefined) state.paych = { settleDelay: (paych as PaychParams).settleDelay }
+  return state
 }
 
 /** Lotus genesis blocks are mined by the system actor t00 and have no parents and no signature. */
@@ -76,6 +94,7 @@ export type GenesisStateInit = Omit<GenesisState, 'market'> & { market?: MarketP
 export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, allocations: GenesisAllocation[] = [], providers: GenesisProvider[] = []): Genesis {
   const state: GenesisState = { ...init, market: init.market ?? DEFAULT_MARKET_PARAMS }
   if (!validMarketParams(state.market)) throw new RangeError('market parameters are out of range')
+  if (state.paych !== undefined && !validPaychParams(state.paych)) throw new RangeError('paych settle delay must be a positive number of epochs')
   const store = new MemoryBlockStore()
   // every block the genesis header links must be in the store, the empty message/receipt arrays included
   store.put(EMPTY_AMT_BYTES)
@@ -91,6 +110,13 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   for (const p of providers) {
     root = setActor(store, root, idAddressBytes(p.id), { code: MINER_ACTOR_CODE, head: store.put(encodeMinerInfo(p.info)), nonce: 0, balance: 0n, delegatedAddress: null })
   }
+  // the init actor hands out IDs after every one genesis placed (producer, providers, f0 allocations), as a
+  // Lotus genesis starts NextID after its pre-sealed miners, so a created actor never lands on one of them
+  const ids = [state.producer, ...allocations.map(a => a.address), ...providers.map(p => idAddressBytes(p.id))]
+    .map(idOf).filter((id): id is bigint => id !== null)
+  const nextId = ids.reduce((n, id) => id >= n ? id + 1n : n, BigInt(FIRST_NON_SINGLETON_ID))
+  if (nextId > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('genesis actor IDs leave no room for the init actor to hand out more')
+  root = setActor(store, root, INIT_ACTOR_ADDRESS, { code: INIT_ACTOR_CODE, head: emptyInitState(store, state.network, Number(nextId)), nonce: 0, balance: 0n, delegatedAddress: null })
   const header: BlockHeader = {
     miner: idAddressBytes(0),
     ticket: null,

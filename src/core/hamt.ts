@@ -1,8 +1,8 @@
 // Filecoin's HAMT (go-hamt-ipld v3, the state tree's map): nodes are [bitfield, pointers]; a pointer is a
 // link to a child node or a bucket of up to 3 [key, value] pairs sorted by key; keys are placed by the
 // sha256 of the key bytes, `bitWidth` bits per level, most significant first. The layout depends only on
-// the set of keys, so every node computes the same root. Deletion is not needed yet (accounts are never
-// removed) and is left out.
+// the set of keys, so every node computes the same root. Deletion keeps that canonical form as go-hamt-ipld
+// does (a child left with no links and at most 3 entries collapses back into one sorted bucket).
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { CID } from './cid'
@@ -132,4 +132,42 @@ function setIn (store: BlockStore, node: HamtNode, hash: Uint8Array, key: Uint8A
   const child: HamtNode = { bitfield: 0n, pointers: [] }
   for (const [k, v] of [...pointer, [key, value] as Kv]) setIn(store, child, sha256(k), k, v, depth + 1, bitWidth)
   node.pointers[at] = store.put(encodeNode(child))
+}
+
+/**
+ * Removes `key`; returns the new root (the same root when the key was absent). Follows go-hamt-ipld v3's
+ * modifyValue/cleanChild, so the result is the root a HAMT built from the remaining keys alone would have.
+ */
+export function hamtDelete (store: BlockStore, root: CID, key: Uint8Array, bitWidth = STATE_HAMT_BIT_WIDTH): CID {
+  const node = decodeNode(mustGet(store, root))
+  if (!deleteIn(store, node, sha256(key), key, 0, bitWidth)) return root
+  return store.put(encodeNode(node))
+}
+
+function deleteIn (store: BlockStore, node: HamtNode, hash: Uint8Array, key: Uint8Array, depth: number, bitWidth: number): boolean {
+  const idx = indexAt(hash, depth, bitWidth)
+  const bit = 1n << BigInt(idx)
+  if ((node.bitfield & bit) === 0n) return false
+  const at = popcount(node.bitfield & (bit - 1n))
+  const pointer = node.pointers[at]!
+  const drop = (): void => {
+    node.bitfield &= ~bit
+    node.pointers.splice(at, 1)
+  }
+  if (Array.isArray(pointer)) {
+    const i = pointer.findIndex(([k]) => equal(k, key))
+    if (i < 0) return false
+    if (pointer.length === 1) drop()
+    else node.pointers[at] = pointer.filter((_, j) => j !== i)
+    return true
+  }
+  const child = decodeNode(mustGet(store, pointer))
+  if (!deleteIn(store, child, hash, key, depth + 1, bitWidth)) return false
+  // cleanChild: a child with links of its own, or more entries than a bucket holds, stays a node
+  const buckets = child.pointers.filter((p): p is Kv[] => Array.isArray(p))
+  const entries = buckets.flat()
+  if (buckets.length !== child.pointers.length || entries.length > HAMT_BUCKET_SIZE) node.pointers[at] = store.put(encodeNode(child))
+  else if (entries.length === 0) drop() // only reachable from a non-canonical child; never leave an empty bucket
+  else node.pointers[at] = entries.sort((a, b) => compare(a[0], b[0]))
+  return true
 }

@@ -8,7 +8,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { hamtGet, hamtSet, emptyHamt, MalformedStateError } from './hamt'
+import { hamtGet, hamtSet, hamtDelete, emptyHamt, MalformedStateError } from './hamt'
 import { mustGet, ProofBlockStore, RecordingGetter, type BlockGetter, type BlockStore } from './block-store'
 import { encodeBigInt, decodeBigInt } from './token'
 import { validateAddressBytes, idAddressBytes } from './address'
@@ -17,9 +17,9 @@ import type { AttoFil } from './units'
 export const STATE_TREE_VERSION = 5
 
 /** Built-in actor code CIDs in Filecoin's legacy form: raw-codec identity CIDs of "fil/<version>/<name>". */
-const codeCid = (name: string): CID => CID.createV1(0x55, identity.digest(new TextEncoder().encode(`fil/1/${name}`)))
-export const ACCOUNT_ACTOR_CODE = codeCid('account')
-export const SYSTEM_ACTOR_CODE = codeCid('system')
+export const builtinActorCode = (name: string): CID => CID.createV1(0x55, identity.digest(new TextEncoder().encode(`fil/1/${name}`)))
+export const ACCOUNT_ACTOR_CODE = builtinActorCode('account')
+export const SYSTEM_ACTOR_CODE = builtinActorCode('system')
 
 /** Filecoin's burnt-funds actor f099: gas burn and slashed collateral go here, out of circulation. */
 export const BURNT_FUNDS_ADDRESS = idAddressBytes(99)
@@ -77,6 +77,13 @@ export function setActor (store: BlockStore, root: CID, address: Uint8Array, act
   validateAddressBytes(address)
   const sr = readStateRoot(store, root)
   return store.put(encodeStateRoot({ ...sr, actors: hamtSet(store, sr.actors, address, encodeActor(actor)) }))
+}
+
+/** Removes an actor (Filecoin's delete_actor, e.g. a collected payment channel); absent → root unchanged. */
+export function deleteActor (store: BlockStore, root: CID, address: Uint8Array): CID {
+  const sr = readStateRoot(store, root)
+  const actors = hamtDelete(store, sr.actors, address)
+  return actors.equals(sr.actors) ? root : store.put(encodeStateRoot({ ...sr, actors }))
 }
 
 /** A new account actor: its Head is Filecoin's account state `[address]`. */
