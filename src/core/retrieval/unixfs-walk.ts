@@ -34,14 +34,14 @@ export interface FileSlice {
 }
 
 /** A byte range of the file, `to` exclusive; `to` absent means to the end of the file. */
-export interface ByteRange {
+export interface FileRange {
   from: number
   to?: number
 }
 
 export interface UnixfsWalkInit {
   /** Only blocks whose bytes overlap this range are visited, and only their bytes inside it are returned. */
-  range?: ByteRange
+  range?: FileRange
   maxBlockBytes?: number
   maxDepth?: number
   maxLinks?: number
@@ -78,7 +78,7 @@ export class UnixfsWalk {
   private readonly maxBlockBytes: number
   private readonly maxDepth: number
   private readonly maxLinks: number
-  private readonly requested: ByteRange | undefined
+  private readonly requested: FileRange | undefined
   private from = 0
   private to = 0
   private size: number | undefined
@@ -215,7 +215,7 @@ export class UnixfsWalk {
    */
   private wanted (start: number, size: number): boolean {
     if (this.requested === undefined) return true
-    return start < this.to && start + size > this.from
+    return start < this.to && start + size > this.from && this.from < this.to // an empty range wants no child
   }
 
   private slice (start: number, bytes: Uint8Array): FileSlice | null {
@@ -258,7 +258,7 @@ function fileSizeField (cid: CID, data: Uint8Array): bigint | undefined {
     switch (Number(key & 7n)) {
       case 0: { const v = varint(); if (field === 3n) found = v; break }
       case 1: i += 8; break
-      case 2: i += Number(varint()); break
+      case 2: { const length = Number(varint()); i += length; break } // not `i += varint()`: that reads i first
       case 5: i += 4; break
       default: throw new MalformedBlockError(cid, `UnixFS Data has wire type ${key & 7n}`)
     }
