@@ -188,6 +188,9 @@ export class RetrievalServer implements RetrievalHandler {
           await blocks.close()
         }
       })(),
+      // What this stream has been paid: the sum of what its vouchers added over the lane's best. With one stream
+      // on a lane at a time that is its last voucher's amount less the lane's best when it began (what a resumed
+      // download pays on from); two streams paying on one lane at once are never both credited one payment.
       voucher: async (bytes) => {
         if (paying === undefined) return 0n
         const added = await this.takeVoucher(req.payment!, paying.id, bytes)
