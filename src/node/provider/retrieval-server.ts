@@ -1,7 +1,8 @@
 // The provider's side of `/coffer/retrieval/1.0.0`: finds the stored payload a request names, streams its blocks
 // depth-first from the CAR index, checks each voucher against the channel as its own chain shows it, keeps the
 // best voucher per lane on disk before acknowledging it, and redeems it on chain (UpdateChannelState from the
-// worker) when a retrieval ends, or at once when the client starts settling the channel.
+// worker) when a retrieval ends, or at once when the client starts settling the channel (as Lotus's
+// paychmgr/settler submits the best voucher of each lane once it sees a Settle).
 import { open, rename, readFile, readdir, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { PeerId } from '@libp2p/interface'
