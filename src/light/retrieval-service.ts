@@ -176,6 +176,13 @@ export class DownloadNotReadyError extends Error {
   override name = 'DownloadNotReadyError'
 }
 
+/** No full node could be asked about the file's deals yet (the tab has just opened, or is offline): not the file's fault. */
+export class NoChainPeerError extends Error {
+  static override name = 'NoChainPeerError'
+  override name = 'NoChainPeerError'
+  constructor () { super('no full node is connected yet to read the file\'s deals from: going on once one is') }
+}
+
 /** The user paused or cancelled: the reason a running session was aborted with. */
 class StoppedByUser extends Error {
   static override name = 'StoppedByUser'
@@ -213,6 +220,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
   /** A running download's progress between saves (what the page sees; the record holds only what is on disk). */
   const live = new Map<string, { rate: number | null, state: DownloadState }>()
   const running = new Map<string, AbortController>()
+  /** What a waiting download waits for: the wallet's key (an unlock) or a full node (the next verified head). */
+  const waitingFor = new Map<string, 'wallet' | 'chain'>()
   let channelRows: ChannelRow[] = []
 
   // ---- view ----
@@ -302,6 +311,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
 
   const findProviders = async (root: string, dealIds: number[], signal?: AbortSignal): Promise<Found> => {
     const refused: Found['refused'] = []
+    let unanswered = 0
     const byProvider = new Map<string, { dealId: number, address: Uint8Array }>()
     for (const dealId of [...new Set(dealIds)].slice(0, MAX_DEALS)) {
       signal?.throwIfAborted()
@@ -315,9 +325,12 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         if (status !== 'active' && status !== 'published') { refused.push({ dealId, provider, reason: `the deal is ${status}` }); continue }
         if (!byProvider.has(provider)) byProvider.set(provider, { dealId, address: d.proposal.provider })
       } catch (err) {
+        // no node to ask is no verdict on the deal: the caller waits for one rather than giving up
+        if ((err as Error).name === 'NoPeerError' || (err as Error).name === 'StateUnavailableError') unanswered++
         refused.push({ dealId, reason: `${(err as Error).name}: ${(err as Error).message}` })
       }
     }
+    if (unanswered > 0 && byProvider.size === 0) throw new NoChainPeerError()
     const listed = init.bootstrap.providers ?? []
     const candidates: Candidate[] = []
     await Promise.all([...byProvider].map(async ([provider, { dealId, address }]) => {
@@ -476,7 +489,11 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
           const cause = e instanceof AllProvidersFailedError ? e.failures.find(f => f.name === 'WalletLockedError' || f.name === 'NoWalletKeyError') : undefined
           // waiting for the user's key or permission loses nothing: the download stays where it is and goes on after
           if (e.name === 'WalletLockedError' || e.name === 'NoWalletKeyError' || cause !== undefined) {
+            waitingFor.set(id, 'wallet')
             await patch(id, { waiting: cause?.message ?? e.message })
+          } else if (e.name === 'NoChainPeerError') {
+            waitingFor.set(id, 'chain')
+            await patch(id, { waiting: e.message })
           } else if (e.name === 'SavePermissionError') {
             await patch(id, { stage: 'paused', needsPermission: true, waiting: e.message })
           } else {
@@ -613,9 +630,10 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
   let heads = 0
   lc.onVerified(() => {
     if (++heads % 3 === 0) void refreshChannels()
-    // downloads waiting for the wallet go on once it is unlocked
-    if (keystore.isUnlocked()) {
-      for (const d of downloads.values()) if (d.waiting !== undefined && d.needsPermission !== true && RUNNING_STAGES.includes(d.stage) && !running.has(d.id)) void run(d.id)
+    // downloads waiting for a full node try again at each head; those waiting for the wallet, once it is unlocked
+    for (const d of downloads.values()) {
+      if (d.waiting === undefined || d.needsPermission === true || !RUNNING_STAGES.includes(d.stage) || running.has(d.id)) continue
+      if (waitingFor.get(d.id) === 'chain' || keystore.isUnlocked()) void run(d.id)
     }
   })
 
