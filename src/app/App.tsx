@@ -19,8 +19,14 @@ const TABS: Array<[Tab, string]> = [['chain', 'Chain'], ['wallet', 'Wallet'], ['
 
 export function App (): React.JSX.Element {
   const { status, wallet, deals, retrievals, fatal, call } = useLightClient()
-  const [link] = useState(() => parseShareLink(location.hash))
+  const [link, setLink] = useState(() => parseShareLink(location.hash))
   const [tab, setTab] = useState<Tab>(link !== null ? 'get' : TABS.find(([t]) => location.hash === `#${t}`)?.[0] ?? 'chain')
+  // a share link pasted into an open tab opens its card too
+  useEffect(() => {
+    const onHash = (): void => { const l = parseShareLink(location.hash); if (l !== null) { setLink(l); setTab('get') } }
+    addEventListener('hashchange', onHash)
+    return () => { removeEventListener('hashchange', onHash) }
+  }, [])
   const [openDeal, setOpenDeal] = useState<number | null>(null)
   const deal = openDeal === null ? undefined : deals?.deals.find(d => d.dealId === openDeal)
   const go = (t: Tab): void => { setTab(t); setOpenDeal(null); history.replaceState(null, '', `#${t}`) }

@@ -69,8 +69,9 @@ describe('retrieval stream', () => {
     const p = await pair({ blocks: 64, pricePerGiB: BigInt(price), interval: 4 * BLOCK, increase: BLOCK })
     const s = await openRetrieval(p.client, p.provider.peerId, { root })
     // pay nothing: the provider stops once four blocks are out
-    const first = await s.next()
-    expect('car' in first).toBe(true)
+    const next = await s.next()
+    if (!('car' in next)) throw new Error('expected CAR bytes first')
+    const first = next
     await until(() => p.sentAt() >= 4 * BLOCK, 30_000)
     await new Promise(resolve => setTimeout(resolve, 500))
     expect(p.sentAt()).toBe(4 * BLOCK)
