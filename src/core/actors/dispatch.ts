@@ -71,12 +71,12 @@ export function callRuntime (ctx: CallContext, message: MessageScope, caller: Ui
 function internalSend (ctx: CallContext, message: MessageScope, from: Uint8Array, root: CID, to: Uint8Array, method: number, params: Uint8Array, value: AttoFil): InvokeResult {
   const store = ctx.store
   const target = resolveAddress(store, root, to) ?? fail(ExitCode.SysErrInvalidReceiver, 'send to an f2 address no actor has')
-  const self = getActor(store, root, from) ?? fail(ExitCode.SysErrSenderInvalid, 'the sending actor does not exist')
-  if (value < 0n || self.balance < value) fail(ExitCode.SysErrInsufficientFunds, `send of ${value} attoFIL from an actor holding ${self.balance}`)
+  const payer = getActor(store, root, from) ?? fail(ExitCode.SysErrSenderInvalid, 'the sending actor does not exist')
+  if (value < 0n || payer.balance < value) fail(ExitCode.SysErrInsufficientFunds, `send of ${value} attoFIL from an actor holding ${payer.balance}`)
   const receiver = getActor(store, root, target)
   if (receiver === null && !isKeyAddress(target)) fail(ExitCode.SysErrInvalidReceiver, 'send to an f0 address no actor has')
   const handler = method === METHOD_SEND ? undefined : (methodHandler(receiver?.code, method) ?? fail(ExitCode.ErrUnhandledMessage, `no method ${method} on the receiver`))
-  if (value > 0n) root = creditActor(store, setActor(store, root, from, { ...self, balance: self.balance - value }), target, value)
+  if (value > 0n) root = creditActor(store, setActor(store, root, from, { ...payer, balance: payer.balance - value }), target, value)
   if (handler === undefined) return { root, return: new Uint8Array(0) }
   return handler(callRuntime(ctx, message, from, target, value), root, params)
 }
