@@ -65,7 +65,7 @@ describe('readChannel: a verified read', () => {
         const tampered = blocks.map((b, j) => {
           if (j !== i) return b
           const t = b.slice()
-          t[t.length - 1] ^= 1
+          t[t.length - 1] = t[t.length - 1]! ^ 1
           return t
         })
         expect(() => verifyChannelProof(root, address, tampered), `block ${i} flipped`).toThrow(/ProofIncomplete|proof lacks/)
