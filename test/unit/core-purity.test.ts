@@ -12,7 +12,10 @@ const FORBIDDEN = [
 ]
 
 describe('src/core does no I/O', () => {
-  for (const file of readdirSync(coreDir).filter(f => f.endsWith('.ts'))) {
+  // every file under src/core, subfolders included (market, pdp, piece, paych, retrieval, …)
+  const files = (readdirSync(coreDir, { recursive: true }) as string[]).filter(f => f.endsWith('.ts'))
+  it('finds the subfolders too', () => { expect(files.some(f => f.includes('/'))).toBe(true) })
+  for (const file of files) {
     it(file, () => {
       const code = readFileSync(`${coreDir}/${file}`, 'utf8').split('\n').filter(l => !/^\s*(\/\/|\*)/.test(l)).join('\n')
       for (const rule of FORBIDDEN) expect(code, `${file} matches ${rule}`).not.toMatch(rule)
