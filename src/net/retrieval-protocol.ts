@@ -97,6 +97,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const window = new SendWindow(0, () => terms.pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : interval)
       const readerAbort = new AbortController()
       let paidWake: (() => void) | undefined
+      let lastPaidAt = performance.now()
       const paidChanged = async (): Promise<void> => { await new Promise<void>(resolve => { paidWake = resolve }) }
       const readVouchers = async (): Promise<void> => {
         for (;;) {
@@ -114,6 +115,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
           const total = await session!.voucher(control.voucher)
           if (total > paid) {
             paid = total
+            lastPaidAt = performance.now()
             interval += terms.paymentIntervalIncrease
             window.ack(Math.max(window.acked, Math.min(window.sent, bytesPaidFor(paid, terms.pricePerGiB))))
             paidWake?.()
@@ -123,12 +125,17 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const reader = readVouchers()
       reader.catch((err: unknown) => { window.fail(err) })
       // a client that leaves a full interval unpaid for the idle time is told UNPAID: it holds the stream
-      // (and this provider's bytes in flight) without paying for them
+      // (and this provider's bytes in flight) without paying for them. The wait is counted from the later of
+      // the window filling and the last payment: a client paying every interval keeps the window full at
+      // almost every instant (each payment lets the next block out at once), and sampling "is it full?" on a
+      // timer would count a steady payer's whole download as one long wait (found by the Chromium test:
+      // 256 KiB intervals, UNPAID after ~108 prompt vouchers)
       let unpaidSince: number | undefined
       const watch = setInterval(() => {
         if (window.unacked < interval || terms.pricePerGiB === 0n) { unpaidSince = undefined; return }
         unpaidSince ??= performance.now()
-        if (performance.now() - unpaidSince >= idleMs) window.fail(new RetrievalRejectedError('UNPAID', `no voucher for ${window.unacked} unpaid bytes within ${idleMs / 1000} s`))
+        const waiting = performance.now() - Math.max(unpaidSince, lastPaidAt)
+        if (waiting >= idleMs) window.fail(new RetrievalRejectedError('UNPAID', `no voucher for ${window.unacked} unpaid bytes within ${idleMs / 1000} s`))
       }, Math.max(50, Math.min(1000, idleMs / 10)))
       watch.unref?.()
       try {

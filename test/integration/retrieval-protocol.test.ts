@@ -113,6 +113,27 @@ describe('retrieval stream', () => {
     expect((await p.ended).complete).toBe(false)
   }, 60_000)
 
+  it('a client that pays every interval promptly is never told UNPAID, however long the download runs', async () => {
+    // one block an interval keeps the provider's window full at almost every instant: only the payments
+    // themselves show the client is paying. 30 blocks at ~100 ms a payment run twice the idle time.
+    const p = await pair({ blocks: 30, pricePerGiB: BigInt(GIB), interval: BLOCK, increase: 0, idleMs: 1500 })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    let got = -10
+    let paidBytes = 0
+    const done = await drain(s, async (n) => {
+      got = n - 10
+      if (got - paidBytes >= BLOCK) {
+        paidBytes = got
+        await new Promise(resolve => setTimeout(resolve, 100))
+        await s.sendVoucher(new TextEncoder().encode(String(priceOfBytes(paidBytes, BigInt(GIB)))))
+      }
+    })
+    expect(done).toBe(30 * BLOCK)
+    await s.sendVoucher(new TextEncoder().encode(String(priceOfBytes(done, BigInt(GIB)))))
+    await s.close()
+    expect((await p.ended).complete).toBe(true)
+  }, 60_000)
+
   it('a refusal reaches the client with its code', async () => {
     const p = await pair({ blocks: 1, pricePerGiB: 0n, interval: BLOCK, increase: 0, refuse: new RetrievalRejectedError('NOT_FOUND', 'no such payload') })
     const err = await openRetrieval(p.client, p.provider.peerId, { root }).then(() => undefined, (e: Error) => e)
