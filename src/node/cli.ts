@@ -11,11 +11,13 @@ import { PortInUseError } from './app-server'
 import { pieceOfFile } from './piece-file'
 import { buildPieceWasm } from './build-wasm'
 import { findStoredDeal, corruptDeal, deleteDeal } from './provider/damage'
+import { retrieveCommand, RETRIEVE_USAGE, RetrieveUsageError } from './retrieve-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
                      [--providers 3] [--proving-period 30] [--build]
        coffer provider corrupt|delete <deal ID | piece CID> [--data ./.coffer/devnet] [--provider t01001]
+       ${RETRIEVE_USAGE}
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
   --rpc-port N    Lotus-style JSON-RPC at http://127.0.0.1:N/rpc/v1 (default 1234)
@@ -75,6 +77,13 @@ async function main (argv: string[]): Promise<number> {
   if (command === 'piece') return await piece(rest[0])
   if (command === 'build-wasm') { await buildPieceWasm(); return 0 }
   if (command === 'provider') return await provider(rest)
+  if (command === 'retrieve') {
+    return await retrieveCommand(rest).catch((err: Error) => {
+      if (!(err instanceof RetrieveUsageError)) throw err
+      process.stderr.write(`coffer: ${err.message}\n${USAGE}\n`)
+      return 2
+    })
+  }
   if (command !== 'devnet') {
     process.stderr.write(`${USAGE}\n`)
     return command === undefined || command === '--help' ? 0 : 2

@@ -64,3 +64,19 @@ export class DealNotFoundError extends Error {
   // Lotus: "deal %d not found"
   constructor (readonly dealId: number) { super(`deal ${dealId} not found`) }
 }
+
+/** StateMinerInfo on an address that is no storage provider. */
+export class MinerNotFoundError extends Error {
+  static override name = 'MinerNotFoundError'
+  override name = 'MinerNotFoundError'
+  readonly code = 'NOT_FOUND'
+  constructor (readonly address: string) { super(`actor ${address} is not a storage miner`) }
+}
+
+/** StateReadState on an actor whose state this node does not decode to JSON (only payment channels here). */
+export class StateNotDecodableError extends Error {
+  static override name = 'StateNotDecodableError'
+  override name = 'StateNotDecodableError'
+  readonly code = 'UNSUPPORTED'
+  constructor (readonly address: string, readonly actorCode: string) { super(`state of ${address} (code ${actorCode}) is not decoded by this node`) }
+}

@@ -2,7 +2,11 @@
 // Lotus JSON it returns. The transport (HTTP, WebSocket, JSON-RPC framing) is in rpc-server.ts.
 import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
-import { isKeyAddress, readEscrow, readDeal, type CID, type SealedHeader } from '../../core'
+import { base58btc } from 'multiformats/bases/base58'
+import {
+  isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
+  MARKET_ACTOR_CODE, type CID, type SealedHeader, type DealRecord
+} from '../../core'
 import type { RpcBackend } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
@@ -12,7 +16,7 @@ import {
 import { estimateMessageGas } from './gas-estimate'
 import {
   BlockNotFoundError, MessageNotFoundError, ActorNotFoundError, NotAnAccountError, TipSetHeightError,
-  InvalidParamsError, DealNotFoundError
+  InvalidParamsError, DealNotFoundError, MinerNotFoundError, StateNotDecodableError
 } from './errors'
 
 /** api/version.go: FullAPIVersion1 = newVer(2, 3, 0), FullAPIVersion0 = newVer(1, 5, 0), major<<16|minor<<8|patch. */
@@ -57,6 +61,22 @@ function flag (v: unknown, field: string, fallback: boolean): boolean {
   if (typeof v !== 'boolean') throw new InvalidParamsError(`${field}: expected a boolean`)
   return v
 }
+
+/** A deal in Lotus's api.MarketDeal shape (Proposal, State with the v8 DealState fields). */
+function marketDealToLotus (d: DealRecord): unknown {
+  const p = d.proposal
+  return {
+    Proposal: {
+      PieceCID: cidToLotus(p.pieceCid), PieceSize: p.pieceSize, VerifiedDeal: p.verifiedDeal, Client: addressToLotus(p.client), Provider: addressToLotus(p.provider),
+      Label: typeof p.label === 'string' ? p.label : base64pad.baseEncode(p.label), StartEpoch: p.startEpoch, EndEpoch: p.endEpoch,
+      StoragePricePerEpoch: p.storagePricePerEpoch.toString(), ProviderCollateral: p.providerCollateral.toString(), ClientCollateral: p.clientCollateral.toString()
+    },
+    State: { SectorStartEpoch: d.state.sectorStartEpoch, LastUpdatedEpoch: d.state.lastUpdatedEpoch, SlashEpoch: d.state.slashEpoch }
+  }
+}
+
+/** Most deals StateMarketDeals lists (the AMT reader's bound); Lotus lists all, a devnet never comes near. */
+const MAX_LISTED_DEALS = 10_000
 
 async function untilHeight (backend: RpcBackend, target: number, signal: AbortSignal): Promise<void> {
   while (backend.head().header.height < target) await backend.nextHead(signal)
@@ -215,15 +235,79 @@ export function methods (backend: RpcBackend): Map<string, Method> {
         const at = await tipSet(tsk)
         const d = backend.readState((s, r) => readDeal(s, r, dealId), at)
         if (d === null) throw new DealNotFoundError(dealId)
-        const p = d.proposal
+        return marketDealToLotus(d)
+      }
+    },
+    // map[deal ID as a decimal string]MarketDeal, as Lotus's StateMarketDeals: how a client finds who stores a payload (Label)
+    'Filecoin.StateMarketDeals': {
+      minParams: 0,
+      maxParams: 1,
+      run: async ([tsk]) => {
+        const at = await tipSet(tsk)
+        return backend.readState((s, r) => {
+          const market = getActor(s, r, STORAGE_MARKET_ADDRESS)
+          if (market === null || !market.code.equals(MARKET_ACTOR_CODE)) return {}
+          const ids = amtEntries(s, readMarketState(s, market.head).proposals, 'v3', MAX_LISTED_DEALS).map(([id]) => id)
+          return Object.fromEntries(ids.flatMap(id => {
+            const d = readDeal(s, r, id)
+            return d === null ? [] : [[String(id), marketDealToLotus(d)]]
+          }))
+        }, at)
+      }
+    },
+    // api.MinerInfo: Coffer's miner records Owner, Worker and PeerId; the rest are Lotus's zero values (no sectors,
+    // no control addresses, no on-chain multiaddrs: a Coffer client dials what the bootstrap document lists)
+    'Filecoin.StateMinerInfo': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const addr = address(a)
+        const at = await tipSet(tsk)
+        const info = backend.readState((s, r) => getMinerInfo(s, r, addr), at)
+        if (info === null) throw new MinerNotFoundError(addressToLotus(addr))
         return {
-          Proposal: {
-            PieceCID: cidToLotus(p.pieceCid), PieceSize: p.pieceSize, VerifiedDeal: p.verifiedDeal, Client: addressToLotus(p.client), Provider: addressToLotus(p.provider),
-            Label: typeof p.label === 'string' ? p.label : base64pad.baseEncode(p.label), StartEpoch: p.startEpoch, EndEpoch: p.endEpoch,
-            StoragePricePerEpoch: p.storagePricePerEpoch.toString(), ProviderCollateral: p.providerCollateral.toString(), ClientCollateral: p.clientCollateral.toString()
-          },
-          State: { SectorStartEpoch: d.state.sectorStartEpoch, LastUpdatedEpoch: d.state.lastUpdatedEpoch, SlashEpoch: d.state.slashEpoch }
+          Owner: addressToLotus(info.owner), Worker: addressToLotus(info.worker), NewWorker: '<empty>', ControlAddresses: null, WorkerChangeEpoch: -1,
+          PeerId: base58btc.baseEncode(info.peerId), Multiaddrs: null, WindowPoStProofType: 0, SectorSize: 0, WindowPoStPartitionSectors: 0,
+          ConsensusFaultElapsed: -1, PendingOwnerAddress: null, Beneficiary: addressToLotus(info.owner),
+          BeneficiaryTerm: { Quota: '0', UsedQuota: '0', Expiration: 0 }, PendingBeneficiaryTerm: null
         }
+      }
+    },
+    // api.ActorState {Balance, Code, State}: decoded for the actors a Coffer client reads this way (payment channels,
+    // in the paych State's JSON field names); LaneStates stays a link, read with ChainReadObj as Lotus's tools do
+    'Filecoin.StateReadState': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const addr = address(a)
+        const at = await tipSet(tsk)
+        return backend.readState((s, r) => {
+          // a channel is usually named by its robust (f2) address: the init actor's map gives its ID
+          const id = resolveAddress(s, r, addr)
+          const actor = id === null ? null : getActor(s, r, id)
+          if (actor === null) throw new ActorNotFoundError(addressToLotus(addr))
+          if (!actor.code.equals(PAYCH_ACTOR_CODE)) throw new StateNotDecodableError(addressToLotus(addr), actor.code.toString())
+          const st = readPaychState(s, actor.head)
+          return {
+            Balance: actor.balance.toString(),
+            Code: cidToLotus(actor.code),
+            State: {
+              From: addressToLotus(st.from), To: addressToLotus(st.to), ToSend: st.toSend.toString(), SettlingAt: st.settlingAt,
+              MinSettleHeight: st.minSettleHeight, LaneStates: cidToLotus(st.laneStates)
+            }
+          }
+        }, at)
+      }
+    },
+    // the raw bytes of a state or chain block (base64), as Lotus's ChainReadObj
+    'Filecoin.ChainReadObj': {
+      minParams: 1,
+      maxParams: 1,
+      run: async ([c]) => {
+        const cid = cidFromLotus(c, 'cid')
+        const bytes = backend.readState((s) => s.get(cid))
+        if (bytes === undefined) throw new BlockNotFoundError(cid.toString())
+        return base64pad.baseEncode(bytes)
       }
     },
     'Coffer.StateProof': {
