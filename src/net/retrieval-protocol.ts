@@ -106,7 +106,12 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
             if (err instanceof FrameError) throw new RetrievalProtocolError(err.message)
             throw err
           })
-          if (frame === null) return
+          if (frame === null) {
+            // the client hung up (a closed tab, a killed CLI): it can pay for nothing more, so a sender waiting
+            // for room stops now rather than at the idle timeout (which would also hold the lane's redeem back)
+            window.fail(new RetrievalRejectedError('PROTOCOL', 'the client closed the stream'))
+            return
+          }
           const c = splitFrame(frame)
           if (c.kind !== 'control') throw new RetrievalProtocolError('a client sent CAR bytes')
           const control = decodeClientControl(c.value)

@@ -134,6 +134,17 @@ describe('retrieval stream', () => {
     expect((await p.ended).complete).toBe(true)
   }, 60_000)
 
+  it('a client that hangs up mid-download ends the provider\'s session at once, not at the idle timeout', async () => {
+    const p = await pair({ blocks: 64, pricePerGiB: BigInt(GIB), interval: 2 * BLOCK, increase: 0, idleMs: 30_000 })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    await s.next()
+    const t = performance.now()
+    await s.close()
+    const end = await p.ended
+    expect(end.complete).toBe(false)
+    expect(performance.now() - t).toBeLessThan(15_000)
+  }, 60_000)
+
   it('a refusal reaches the client with its code', async () => {
     const p = await pair({ blocks: 1, pricePerGiB: 0n, interval: BLOCK, increase: 0, refuse: new RetrievalRejectedError('NOT_FOUND', 'no such payload') })
     const err = await openRetrieval(p.client, p.provider.peerId, { root }).then(() => undefined, (e: Error) => e)
