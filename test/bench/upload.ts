@@ -27,14 +27,14 @@ const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const MiB = 2 ** 20
 
 /** `mib` MiB of random bytes (UnixFS would dedupe a repeated pattern into a tiny CAR). */
-async function writeRandomFile (file: string, mib: number): Promise<void> {
+export async function writeRandomFile (file: string, mib: number): Promise<void> {
   const f = await open(file, 'w')
   const block = Buffer.alloc(MiB)
   try { for (let i = 0; i < mib; i++) { randomFillSync(block); await f.write(block) } } finally { await f.close() }
 }
 
 /** Seconds to push `bytes` through one libp2p stream between two Coffer nodes on loopback, bytes discarded. */
-async function rawStreamSecs (bytes: number): Promise<number> {
+export async function rawStreamSecs (bytes: number): Promise<number> {
   const a = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   const b = await createCofferLibp2p({ listen: [] })
   try {
@@ -63,7 +63,7 @@ async function rawStreamSecs (bytes: number): Promise<number> {
 }
 
 /** The chain as a Node client sees it, read straight from the devnet (this bench measures transfer, not proofs). */
-function nodeDealChain (d: Devnet, key: Uint8Array): DealChain {
+export function nodeDealChain (d: Devnet, key: Uint8Array): DealChain {
   const from = secpAddressBytes(secpPublicKey(key))
   return {
     params: d.genesis.state.market,
