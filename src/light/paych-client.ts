@@ -315,7 +315,9 @@ export class PaychClient implements RetrievalPayer {
       // never promise more than the channel holds (the provider would refuse it as FUNDS): top up first
       const promised = this.promised(c, null) - BigInt(l.amount) + amount
       if (promised > BigInt(c.deposited)) {
-        c = await this.fund(c.to, amount - BigInt(l.amount))
+        // at least doubling the channel: a download whose size was not known up front (no quote) tops up a
+        // logarithmic number of times, not once per voucher (each top-up waits for a block)
+        c = await this.fund(c.to, max(amount - BigInt(l.amount), BigInt(c.deposited)))
         // the provider settled the channel meanwhile: a new one is no use to this lane
         if (c.channel !== channel) throw new ChannelClosedError(channel, 'settling')
       }

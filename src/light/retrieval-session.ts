@@ -323,8 +323,11 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       countedBytes = verifier.stats.blockBytesVerified
       if (verifier.failure !== undefined) throw verifier.failure
       if (blocks.length > 0) progress(p.address)
-      // pay as soon as a whole interval of verified bytes is unpaid: the provider has stopped there and waits
-      if (verifier.stats.blockBytesVerified - paidBytes >= interval) await pay()
+      // pay once half an interval of verified bytes is unpaid: the provider stops at a whole interval, and a
+      // voucher sent only then would drain the pipe at every interval (stop and wait: measured 0.58x the raw
+      // stream on 64 MiB). Paid at half, the voucher travels while the other half is still on its way, and
+      // the client still pays for nothing it has not verified.
+      if (verifier.stats.blockBytesVerified - paidBytes >= Math.ceil(interval / 2)) await pay()
     }
     verifier.end()
     state.fileSize ??= verifier.fileSize ?? null
