@@ -114,8 +114,8 @@ export class ChannelNotFoundError extends Error {
 export interface RetrievalPayer {
   /**
    * A lane paying `to` (a provider's worker): `reuse` when it is still usable (a resumed download), else a new lane on
-   * this client's open channel to `to` (created if none). The channel is topped up so that `needed` more can be paid on
-   * the lane. `paid` is what the lane already holds.
+   * this client's open channel to `to` (created if none). The channel is topped up so that `needed` more than every
+   * voucher already signed on it can be paid on the lane. `paid` is what the lane already holds.
    */
   prepare: (to: Uint8Array, needed: AttoFil, reuse?: { channel: string, lane: number }) => Promise<{ channel: string, lane: number, paid: AttoFil }>
   /** What the lane's best voucher pays (0 for a new lane). */
@@ -283,7 +283,8 @@ export class PaychClient implements RetrievalPayer {
         const lane = c?.lanes[String(reuse.lane)]
         if (c !== undefined && c.to === toText && lane !== undefined && !c.settling && !c.collected) {
           const paid = BigInt(lane.amount)
-          await this.fund(toText, max(0n, needed - paid))
+          // `needed` is what the rest of the download will add to the lane: on top of what the lane already promises
+          await this.fund(toText, needed)
           return { channel: reuse.channel, lane: reuse.lane, paid }
         }
       }
@@ -312,12 +313,17 @@ export class PaychClient implements RetrievalPayer {
       if (amount <= BigInt(l.amount) && l.voucher !== '') return { bytes: unhex(l.voucher), amount: BigInt(l.amount), nonce: l.nonce }
       if (c.collected) throw new ChannelClosedError(channel, 'collected')
       if (c.settling) throw new ChannelClosedError(channel, 'settling')
-      // never promise more than the channel holds (the provider would refuse it as FUNDS): top up first
-      const promised = this.promised(c, null) - BigInt(l.amount) + amount
-      if (promised > BigInt(c.deposited)) {
-        // at least doubling the channel: a download whose size was not known up front (no quote) tops up a
-        // logarithmic number of times, not once per voucher (each top-up waits for a block)
-        c = await this.fund(c.to, max(amount - BigInt(l.amount), BigInt(c.deposited)))
+      // never promise more than the channel holds (the provider would refuse it as FUNDS, and a final voucher's refusal
+      // reaches no one): checked against the chain's balance, not the records' own sum of what was sent to it
+      const onChain = await this.chain.channel(parseAddress(channel).bytes)
+      if (onChain === null) throw new ChannelNotFoundError(channel)
+      if (onChain.state.settlingAt !== 0) {
+        c.settling = true
+        await this.store.put(c)
+        throw new ChannelClosedError(channel, 'settling')
+      }
+      if (this.promised(c, onChain) - max(BigInt(l.amount), onChain.lanes.find(x => x.lane === lane)?.redeemed ?? 0n) + amount > onChain.balance) {
+        c = await this.fund(c.to, amount - BigInt(l.amount))
         // the provider settled the channel meanwhile: a new one is no use to this lane
         if (c.channel !== channel) throw new ChannelClosedError(channel, 'settling')
       }

@@ -255,8 +255,12 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
   let payment: { channel: string, lane: number, paid: AttoFil } | undefined
   if (priced) {
     // fund the lane for the quote before any byte: a voucher never has to wait for a top-up mid-stream
+    // the quote is for what is left: a resumed download scales the whole-file quote down to its remaining share
     const left = end === undefined ? undefined : end - from
-    const quoteBytes = p.quoteBytes ?? (left === undefined ? 4 * p.terms.paymentInterval : Math.ceil(left * 1.01) + p.terms.paymentInterval)
+    const whole = o.range === undefined ? state.fileSize : null
+    const quoteBytes = p.quoteBytes !== undefined && left !== undefined && whole !== null && whole > 0
+      ? Math.ceil(p.quoteBytes * left / whole) + p.terms.paymentInterval
+      : p.quoteBytes ?? (left === undefined ? 4 * p.terms.paymentInterval : Math.ceil(left * 1.01) + p.terms.paymentInterval)
     const reuse = rec.channel !== null && rec.lane !== null ? { channel: rec.channel, lane: rec.lane } : undefined
     payment = await o.payer!.prepare(p.worker, priceOfBytes(quoteBytes, p.terms.pricePerGiB), reuse)
     if (rec.channel !== payment.channel || rec.lane !== payment.lane) {
