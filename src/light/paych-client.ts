@@ -323,7 +323,9 @@ export class PaychClient implements RetrievalPayer {
         throw new ChannelClosedError(channel, 'settling')
       }
       if (this.promised(c, onChain) - max(BigInt(l.amount), onChain.lanes.find(x => x.lane === lane)?.redeemed ?? 0n) + amount > onChain.balance) {
-        c = await this.fund(c.to, amount - BigInt(l.amount))
+        // at least doubling the channel: a download whose size was not known up front (no quote) tops up a
+        // logarithmic number of times, not once per voucher (each top-up waits for a block)
+        c = await this.fund(c.to, max(amount - BigInt(l.amount), onChain.balance))
         // the provider settled the channel meanwhile: a new one is no use to this lane
         if (c.channel !== channel) throw new ChannelClosedError(channel, 'settling')
       }
