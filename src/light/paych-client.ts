@@ -39,7 +39,8 @@ export interface StoredLane {
 
 /**
  * A channel as the client keeps it (JSON-safe: amounts are decimal attoFIL strings). `key` is the store's key;
- * a channel settled or collected stays listed (its figures still show), and a new one to the same provider gets a new key.
+ * a channel settled or collected stays listed (its figures still show), and a new one to the same provider gets a new key
+ * (`from:to:createMessageCid`; records written before that scheme end in a count instead, and keep it).
  */
 export interface StoredChannel {
   key: string
@@ -151,10 +152,22 @@ export interface ChannelView {
   collected: boolean
 }
 
+/**
+ * Runs `fn` holding the exclusive lock `name` across every process sharing the store (Web Locks in the tab:
+ * `navigator.locks.request(name, { mode: 'exclusive' }, fn)`), released when `fn` settles. Never re-entered.
+ */
+export type CrossProcessLock = <T>(name: string, fn: () => Promise<T>) => Promise<T>
+
 export interface PaychClientInit {
   chain: PaychChain
   store: PaychStore
   signer: VoucherSigner
+  /**
+   * Needed wherever another process (another tab) may run a PaychClient for the same key over the same records: the
+   * in-process queue orders only this instance's calls, and two tabs would otherwise take the same lane, sign the same
+   * nonce, or create two channels under one record. Omit it only when this process alone writes the store.
+   */
+  lock?: CrossProcessLock
   /** 't' (the devnet and tests) or 'f'. */
   network?: 't' | 'f'
 }
@@ -169,6 +182,7 @@ export class PaychClient implements RetrievalPayer {
   private readonly signer: VoucherSigner
   private readonly net: 't' | 'f'
   private readonly from: string
+  private readonly lock: CrossProcessLock | undefined
   /** Every change to the records runs in turn: two downloads never take the same lane or nonce. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -178,9 +192,18 @@ export class PaychClient implements RetrievalPayer {
     this.signer = init.signer
     this.net = init.network ?? 't'
     this.from = addressToString(init.signer.address, this.net)
+    this.lock = init.lock
   }
 
-  private async serial<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` after this instance's earlier calls, and inside the cross-process lock for this client's key (one per
+   * From address: channels of other keys never wait). Every body re-reads the records it changes once it holds the
+   * lock, so it builds on what another tab wrote before it. The queue stays too: it keeps this worker's calls in the
+   * order they were made, and keeps them from all waiting on the lock at once.
+   */
+  private async serial<T>(body: () => Promise<T>): Promise<T> {
+    const lock = this.lock
+    const fn = lock === undefined ? body : async () => await lock(`coffer-paych-${this.from}`, body)
     const run = this.queue.then(fn, fn)
     this.queue = run.catch(() => {})
     return await run
@@ -238,21 +261,27 @@ export class PaychClient implements RetrievalPayer {
     let c = await this.open(to)
     if (c !== undefined) c = await this.settlePending(c)
     if (c === undefined || c.channel === null) {
-      // Lotus's paychmgr creates the channel with the amount the first retrieval needs; so does this
-      const key = `${this.from}:${to}:${(await this.store.list()).filter(x => x.from === this.from && x.to === to).length}`
+      // Lotus's paychmgr creates the channel with the amount the first retrieval needs; so does this.
+      // A new record is keyed by its create message's CID (known before its first put): unique whoever creates, where
+      // a count of the records could be taken twice by two writers. A record whose create failed keeps its key.
+      const fresh = c === undefined
       c = c ?? {
-        key, from: this.from, to, channel: null, channelId: null, createMessage: null, createAmount: '0', pendingFunds: null, deposited: '0',
+        key: '', from: this.from, to, channel: null, channelId: null, createMessage: null, createAmount: '0', pendingFunds: null, deposited: '0',
         nextLane: 0, lanes: {}, settleMessage: null, collectMessage: null, settling: false, collected: false
       }
       const amount = needed > 0n ? needed : 0n
       c.createAmount = String(amount)
       const rec = c
+      const sent = (cid: string): void => {
+        rec.createMessage = cid
+        if (fresh) rec.key = `${this.from}:${to}:${cid}`
+      }
       const r = await this.chain.send(
         { to: INIT_ACTOR_ADDRESS, method: InitMethod.Exec, params: createChannelMessageParams(this.signer.address, parseAddress(to).bytes), value: amount },
         // recorded as soon as it is sent: a restart waits for this message instead of creating a second channel
-        (cid) => { rec.createMessage = cid; void this.store.put(rec) }
+        (cid) => { sent(cid); void this.store.put(rec) }
       )
-      c.createMessage = r.cid
+      sent(r.cid)
       await this.store.put(c)
       return await this.settlePending(c)
     }

@@ -19,7 +19,7 @@ import { WalletLockedError } from './wallet-store'
 import { NoWalletKeyError } from './deal-service'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
-import { PaychClient, type PaychChain, type RetrievalPayer } from './paych-client'
+import { PaychClient, type PaychChain, type RetrievalPayer, type CrossProcessLock } from './paych-client'
 import { retrieveFile, newDownloadState, AllProvidersFailedError, type RetrievalProvider, type DownloadState, type ProviderFailure } from './retrieval-session'
 import { openRetrievalStore, RUNNING_STAGES, type DownloadRecord, type DownloadStage, type RetrievalStore } from './retrieval-store'
 import { SavePermissionError, type DownloadFiles, type DownloadSink } from './download-files'
@@ -288,7 +288,10 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     }
   }
 
-  // one client per key: it serialises lane and nonce allocation for every download of this worker
+  // one client per key: it serialises lane and nonce allocation for every download of this worker, and across
+  // tabs through a Web Lock (workers have navigator.locks too). Node (tests) has no Web Locks and one process.
+  const locks = (globalThis.navigator as { locks?: { request: <T>(name: string, opts: { mode: 'exclusive' }, cb: () => Promise<T>) => Promise<T> } } | undefined)?.locks
+  const webLock: CrossProcessLock | undefined = locks === undefined ? undefined : async (name, fn) => await locks.request(name, { mode: 'exclusive' }, fn)
   let paych: { key: string, client: PaychClient } | undefined
   const paychClient = async (): Promise<PaychClient> => {
     const from = await keyAddress()
@@ -300,7 +303,9 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         client: new PaychClient({
           chain: paychChain(from),
           store: store.paych,
-          signer: { address: from, sign: async (v: SignedVoucher) => keystore.signVoucher(key, v) }
+          signer: { address: from, sign: async (v: SignedVoucher) => keystore.signVoucher(key, v) },
+          // other tabs of this origin run their own worker over the same IndexedDB records
+          lock: webLock
         })
       }
     }

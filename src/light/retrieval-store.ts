@@ -92,7 +92,12 @@ export async function openRetrievalStore (genesisCid: string): Promise<Retrieval
     putDownload: async (d) => { await db.put('downloads', d) },
     paych: {
       list: async () => await db.getAll('channels'),
-      put: async (c) => { await db.put('channels', c) }
+      // strict: complete fires once the OS was told to flush to disk, not when the write reaches its buffer (the
+      // default is relaxed in Chrome since 121, as in Firefox and Safari): this put is a voucher's write-ahead record
+      put: async (c) => {
+        const tx = db.transaction('channels', 'readwrite', { durability: 'strict' })
+        await Promise.all([tx.store.put(c), tx.done])
+      }
     },
     handle: async (id) => await db.get('handles', id),
     putHandle: async (id, h) => { await db.put('handles', h, id) },

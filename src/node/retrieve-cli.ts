@@ -230,6 +230,8 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
       const chain = rpcPaychChain(rpc, key)
       await chain.head()
       const signer = { address: key.address, sign: async (v: Parameters<typeof signVoucher>[2]) => signVoucher(key!.secret, key!.address, v) }
+      // no cross-process lock: the records file is this run's alone (one per output file; two runs sharing --data at
+      // once are not supported), so the client's in-process queue is all the ordering its lanes and nonces need
       payer = new PaychClient({ chain, store, signer })
     }
 

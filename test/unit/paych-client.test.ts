@@ -1,0 +1,158 @@
+// PaychClient over one record store shared by two clients of the same key (two tabs of one origin), ordered only by
+// a cross-process lock: they must take different lanes, create one channel between them, and keep each other's vouchers.
+import { describe, it, expect } from 'vitest'
+import * as dagCbor from '@ipld/dag-cbor'
+import {
+  secpPublicKey, secpAddressBytes, idAddressBytes, newActorAddress, addressToString, bytesEqual, decodeSignedVoucher, signVoucher, chainCid,
+  INIT_ACTOR_ADDRESS, METHOD_SEND, ExitCode,
+  type AttoFil, type ChannelRecord
+} from '../../src/core'
+import { PaychClient, memoryPaychStore, type PaychChain, type PaychStore, type CrossProcessLock } from '../../src/light/paych-client'
+
+const clientKey = new Uint8Array(32).fill(41)
+const client = secpAddressBytes(secpPublicKey(clientKey))
+const provider = secpAddressBytes(secpPublicKey(new Uint8Array(32).fill(42)))
+
+/** A turn of the event loop: everything already queued (the other client's awaits) runs before the caller goes on. */
+const yieldTurn = async (): Promise<void> => { await new Promise<void>(resolve => setImmediate(resolve)) }
+
+/**
+ * A chain that executes each message as it is sent, yielding a turn at every read and send (as a real chain's round
+ * trips do), so two clients' calls interleave whenever nothing orders them.
+ */
+function fakeChain (): PaychChain & { creates: number, channels: Map<string, ChannelRecord> } {
+  const channels = new Map<string, ChannelRecord>()
+  const receipts = new Map<string, { exitCode: number, return: Uint8Array }>()
+  let messages = 0
+  const chain = {
+    creates: 0,
+    channels,
+    channel: async (a: Uint8Array) => {
+      await yieldTurn()
+      const c = channels.get(addressToString(a))
+      return c === undefined ? null : structuredClone(c)
+    },
+    send: async (m: { to: Uint8Array, method: number, params: Uint8Array, value: AttoFil }, onSent?: (cid: string) => void) => {
+      const cid = `bafy-fake-message-${messages++}`
+      onSent?.(cid)
+      await yieldTurn()
+      let r: { exitCode: number, return: Uint8Array } = { exitCode: ExitCode.Ok, return: new Uint8Array(0) }
+      if (bytesEqual(m.to, INIT_ACTOR_ADDRESS)) {
+        chain.creates++
+        const id = idAddressBytes(1000 + chain.creates)
+        const robust = newActorAddress(client, messages, 0)
+        const record: ChannelRecord = {
+          id,
+          balance: m.value,
+          state: { from: client, to: provider, toSend: 0n, settlingAt: 0, minSettleHeight: 0, laneStates: chainCid(dagCbor.encode([])) },
+          lanes: []
+        }
+        channels.set(addressToString(id), record)
+        channels.set(addressToString(robust), record)
+        r = { exitCode: ExitCode.Ok, return: dagCbor.encode([id, robust]) }
+      } else if (m.method === METHOD_SEND) {
+        const c = channels.get(addressToString(m.to))
+        if (c === undefined) r = { exitCode: ExitCode.SysErrInvalidReceiver, return: new Uint8Array(0) }
+        else c.balance += m.value
+      }
+      receipts.set(cid, r)
+      return { cid, ...r }
+    },
+    waitFor: async (cid: string) => {
+      await yieldTurn()
+      const r = receipts.get(cid)
+      if (r === undefined) throw new Error(`no message ${cid}`)
+      return r
+    },
+    headEpoch: () => 10
+  }
+  return chain
+}
+
+/** An in-memory exclusive lock per name, standing in for Web Locks shared by the tabs of an origin. */
+function memoryLocks (): CrossProcessLock & { names: string[] } {
+  const tails = new Map<string, Promise<void>>()
+  const names: string[] = []
+  const lock = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    names.push(name)
+    const before = tails.get(name) ?? Promise.resolve()
+    let release!: () => void
+    const mine = new Promise<void>(resolve => { release = resolve })
+    tails.set(name, before.then(async () => await mine))
+    await before
+    try { return await fn() } finally { release() }
+  }
+  return Object.assign(lock, { names })
+}
+
+const tab = (chain: PaychChain, store: PaychStore, lock?: CrossProcessLock): PaychClient => new PaychClient({
+  chain,
+  store,
+  signer: { address: client, sign: async (v) => { await yieldTurn(); return signVoucher(clientKey, client, v) } },
+  lock
+})
+
+describe('PaychClient: two tabs over one store', () => {
+  it('two tabs preparing at once with no channel yet create one channel and take different lanes', async () => {
+    const chain = fakeChain()
+    const store = memoryPaychStore()
+    const lock = memoryLocks()
+    const [a, b] = [tab(chain, store, lock), tab(chain, store, lock)]
+    const [la, lb] = await Promise.all([a.prepare(provider, 100n), b.prepare(provider, 100n)])
+
+    expect(chain.creates).toBe(1)
+    expect(store.records.size).toBe(1)
+    expect(la.channel).toBe(lb.channel)
+    expect(new Set([la.lane, lb.lane])).toEqual(new Set([0, 1]))
+    const [rec] = [...store.records.values()]
+    expect(Object.keys(rec!.lanes).sort()).toEqual(['0', '1'])
+    expect(rec!.nextLane).toBe(2)
+    // keyed by the create message, not by a count two writers could both take
+    expect(rec!.key).toBe(`${addressToString(client)}:${addressToString(provider)}:${rec!.createMessage}`)
+    expect(lock.names.every(n => n === `coffer-paych-${addressToString(client)}`)).toBe(true)
+  })
+
+  it('two tabs on one open channel take different lanes', async () => {
+    const chain = fakeChain()
+    const store = memoryPaychStore()
+    const lock = memoryLocks()
+    const [a, b] = [tab(chain, store, lock), tab(chain, store, lock)]
+    const first = await a.prepare(provider, 1000n)
+
+    const [la, lb] = await Promise.all([a.prepare(provider, 100n), b.prepare(provider, 100n)])
+    expect(new Set([first.lane, la.lane, lb.lane]).size).toBe(3)
+    expect(chain.creates).toBe(1)
+    expect(Object.keys([...store.records.values()][0]!.lanes)).toHaveLength(3)
+  })
+
+  it('two tabs signing at once on their own lanes keep both vouchers recorded, each at its own nonce', async () => {
+    const chain = fakeChain()
+    const store = memoryPaychStore()
+    const lock = memoryLocks()
+    const [a, b] = [tab(chain, store, lock), tab(chain, store, lock)]
+    // lanes taken one after the other: only the vouchers race here
+    const la = await a.prepare(provider, 1000n)
+    const lb = await b.prepare(provider, 100n)
+
+    const [va, vb] = await Promise.all([a.voucher(la.channel, la.lane, 30n), b.voucher(lb.channel, lb.lane, 40n)])
+    const [vb2] = await Promise.all([b.voucher(lb.channel, lb.lane, 70n), a.lanePaid(la.channel, la.lane)])
+
+    expect(decodeSignedVoucher(va.bytes)).toMatchObject({ lane: la.lane, nonce: 1, amount: 30n })
+    expect(decodeSignedVoucher(vb.bytes)).toMatchObject({ lane: lb.lane, nonce: 1, amount: 40n })
+    expect(decodeSignedVoucher(vb2.bytes)).toMatchObject({ lane: lb.lane, nonce: 2, amount: 70n })
+    // write-ahead: every voucher that left is the lane's recorded best, whichever tab signed it
+    const [rec] = [...store.records.values()]
+    expect(rec!.lanes[String(la.lane)]).toMatchObject({ nonce: 1, amount: '30', vouchers: 1 })
+    expect(rec!.lanes[String(lb.lane)]).toMatchObject({ nonce: 2, amount: '70', vouchers: 2 })
+    expect(await a.lanePaid(la.channel, la.lane)).toBe(30n)
+  })
+
+  // the control: the fake chain really interleaves two unlocked clients, so the cases above pass because of the lock
+  it('without the lock, two tabs collide (why the tab passes one)', async () => {
+    const chain = fakeChain()
+    const store = memoryPaychStore()
+    const [a, b] = [tab(chain, store), tab(chain, store)]
+    await Promise.all([a.prepare(provider, 100n), b.prepare(provider, 100n)])
+    expect(chain.creates).toBe(2)
+  })
+})
