@@ -93,7 +93,7 @@ export function DownloadProgress ({ d, call }: { d: DownloadView, call: Call }):
       <div className="row small">
         <span data-testid="download-bytes" data-verified={d.verifiedBytes} data-total={d.totalBytes}>{mib(d.verifiedBytes)} of {mib(d.totalBytes)} verified</span>
         <span data-testid="download-paid" data-atto={d.paid}>{fil(d.paid)} paid</span>
-        {d.quoted !== undefined && <span className="muted">(quoted {fil(d.quoted.price)})</span>}
+        {d.quoted !== undefined && <span className="muted" data-testid="download-cap" data-atto={d.quoted.price}>(you agreed to at most {fil(d.quoted.price)})</span>}
       </div>
       {d.failovers.map(f => (
         <div key={f.provider} className="small bad" data-testid="download-failover" data-provider={f.provider} data-error={f.name}>
@@ -121,13 +121,16 @@ export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retri
   const [error, busy, run] = useAction()
   const current = retrievals?.downloads.find(d => d.root === file.root && d.stage !== 'cancelled')
   const best = quote?.providers[0]
+  // the most the download may cost: the dearest provider quoted, which a failover may have to finish it from. It is
+  // the cap the worker is given (a provider asking more is never used), so it is the figure the user agrees to.
+  const most = quote === null ? undefined : quote.providers.reduce((m, p) => BigInt(p.price) > m ? BigInt(p.price) : m, 0n)
 
   const start = async (): Promise<void> => {
     if (quote === null || best === undefined) return
     // the picker needs this click's user activation: it is called before any other await
     const pick = picker()
     const saveHandle = pick === undefined ? undefined : await pick({ suggestedName: file.name })
-    const maxPrice = quote.providers.reduce((m, p) => BigInt(p.price) > m ? BigInt(p.price) : m, 0n).toString()
+    const maxPrice = (most ?? 0n).toString()
     await call('download', { ...file, ...(saveHandle === undefined ? {} : { saveHandle }), maxPrice })
     setQuote(null)
   }
@@ -135,7 +138,8 @@ export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retri
   return (
     <div className="download-box" data-testid="download-box">
       {current !== undefined && <DownloadProgress d={current} call={call} />}
-      {(current === undefined || current.stage === 'done' || current.stage === 'failed') && quote === null && (
+      {/* a failed download has Resume (its verified bytes and lanes kept): a new one would fetch and pay for them again */}
+      {(current === undefined || current.stage === 'done') && quote === null && (
         <button type="button" data-testid="download-start" disabled={busy || file.dealIds.length === 0}
           onClick={() => { void run(async () => { setQuote(await call('quoteDownload', { root: file.root, size: file.size, ...(file.carBytes === undefined ? {} : { carBytes: file.carBytes }), dealIds: file.dealIds })) }) }}>
           {busy ? 'Finding providers…' : current === undefined ? 'Download' : 'Download again'}
@@ -162,11 +166,14 @@ export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retri
           <p className="small muted">
             Priced on {mib(quote.bytes)}: you pay as verified blocks arrive, one payment interval at a time, through a payment channel
             {best !== undefined && best.price !== '0' ? ' (opened or topped up from your wallet first)' : ''}.
+            {best !== undefined && most !== undefined && most > BigInt(best.price)
+              ? ` The cheapest provider is tried first (${best.price === '0' ? 'free' : fil(best.price)}); if it fails partway, a dearer one finishes the file, so it may cost up to ${fil(most.toString())}, never more.`
+              : ''}
             {picker() === undefined ? ' The file is kept in this browser\'s storage, then offered as a download.' : ' You choose where the file is saved.'}
           </p>
           <div className="row">
             <button type="button" data-testid="download-confirm" disabled={busy || best === undefined} onClick={() => { void run(start) }}>
-              {best === undefined ? 'Download' : best.price === '0' ? 'Download (free)' : `Download for ${fil(best.price)}`}
+              {best === undefined || most === undefined ? 'Download' : most === 0n ? 'Download (free)' : most > BigInt(best.price) ? `Download: at most ${fil(most.toString())}` : `Download for ${fil(most.toString())}`}
             </button>
             <button type="button" className="secondary" onClick={() => { setQuote(null) }}>Not now</button>
           </div>

@@ -183,6 +183,13 @@ export class NoChainPeerError extends Error {
   constructor () { super('no full node is connected yet to read the file\'s deals from: going on once one is') }
 }
 
+/** Another tab of this browser is running the download (it holds the download's lock): only that tab can pause or cancel it. */
+export class DownloadInOtherTabError extends Error {
+  static override name = 'DownloadInOtherTabError'
+  override name = 'DownloadInOtherTabError'
+  constructor (readonly id: string) { super('this download is running in another tab of this browser: pause or cancel it there (this tab takes it over when that one closes)') }
+}
+
 /** The user paused or cancelled: the reason a running session was aborted with. */
 class StoppedByUser extends Error {
   static override name = 'StoppedByUser'
@@ -204,12 +211,35 @@ const SAVE_EVERY_BYTES = 4 * 2 ** 20
 const paychLabel = (m: { to: Uint8Array, method: number }): string =>
   bytesEqual(m.to, INIT_ACTOR_ADDRESS) ? 'CreateChannel' : m.method === METHOD_SEND ? 'AddFunds' : m.method === PaychMethod.Settle ? 'Settle' : m.method === PaychMethod.Collect ? 'Collect' : `paych method ${m.method}`
 
-/** Runs `fn` holding this download's Web Lock, so two tabs never run one download; where locks are missing (Node), just runs it. */
-async function withDownloadLock (id: string, fn: () => Promise<void>): Promise<void> {
-  const locks = (globalThis.navigator as { locks?: { request: (name: string, opts: { ifAvailable: boolean }, cb: (lock: unknown) => Promise<void>) => Promise<void> } } | undefined)?.locks
-  if (locks === undefined) { await fn(); return }
-  await locks.request(`coffer-download-${id}`, { ifAvailable: true }, async (lock) => { if (lock !== null) await fn() })
+interface DownloadLocks { request: (name: string, opts: { ifAvailable?: boolean }, cb: (lock: unknown) => Promise<void>) => Promise<void> }
+const downloadLocks = (): DownloadLocks | undefined => (globalThis.navigator as { locks?: DownloadLocks } | undefined)?.locks
+
+/**
+ * Runs `fn` holding this download's Web Lock, if no other tab holds it; false when one does. Only the lock's holder
+ * writes a download's record, so no tab writes back a copy older than another tab's. Where locks are missing (Node), just runs it.
+ */
+async function tryDownloadLock (id: string, fn: () => Promise<void>): Promise<boolean> {
+  const locks = downloadLocks()
+  if (locks === undefined) { await fn(); return true }
+  let got = false
+  await locks.request(`coffer-download-${id}`, { ifAvailable: true }, async (lock) => { if (lock !== null) { got = true; await fn() } })
+  return got
 }
+
+/**
+ * Runs `fn` holding this download's Web Lock, so two tabs never run one download. When another tab holds it, calls
+ * `queued` and waits in the lock's queue: this tab takes the download over when that one closes or lets it go.
+ */
+async function withDownloadLock (id: string, queued: () => void, fn: () => Promise<void>): Promise<void> {
+  if (await tryDownloadLock(id, fn)) return
+  queued()
+  await downloadLocks()!.request(`coffer-download-${id}`, {}, fn)
+}
+
+/** Failures that are the payer's (no key, a locked wallet), not the provider's: they wait for the user, never count as a failover. */
+const WALLET_FAILURES = ['PaymentRequiredError', 'WalletLockedError', 'NoWalletKeyError']
+/** What the view says while another tab holds a download's lock. */
+const IN_OTHER_TAB = 'running in another tab of this browser: this tab goes on with it when that one closes'
 
 const labelText = (label: string | Uint8Array): string => typeof label === 'string' ? label : new TextDecoder().decode(label)
 
@@ -222,6 +252,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
   const running = new Map<string, AbortController>()
   /** What a waiting download waits for: the wallet's key (an unlock) or a full node (the next verified head). */
   const waitingFor = new Map<string, 'wallet' | 'chain'>()
+  /** Downloads this tab waits to run while another tab holds their lock (this tab's records of them are stale). */
+  const elsewhere = new Set<string>()
   let channelRows: ChannelRow[] = []
 
   // ---- view ----
@@ -247,7 +279,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       failovers: providers.flatMap(([provider, p]) => p.failure === null ? [] : [{ provider, ...p.failure }]),
       ...(d.quoted === undefined ? {} : { quoted: d.quoted }),
       ...(d.needsPermission === true ? { needsPermission: true } : {}),
-      ...(d.waiting === undefined ? {} : { waiting: d.waiting }),
+      ...(elsewhere.has(d.id) ? { waiting: IN_OTHER_TAB } : d.waiting === undefined ? {} : { waiting: d.waiting }),
       ...(d.error === undefined ? {} : { error: d.error }),
       createdAtMs: d.createdAtMs, ...(d.doneAtMs === undefined ? {} : { doneAtMs: d.doneAtMs })
     }
@@ -266,6 +298,17 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     return next
   }
   const patch = async (id: string, p: Partial<DownloadRecord>): Promise<DownloadRecord> => await save({ ...downloads.get(id)!, ...p })
+  /**
+   * The download's record as IndexedDB has it now, put in place of this tab's copy: another tab may have run it since
+   * this one read it (each tab loads the records once), and a write from the old copy would set its verified offset
+   * back while the lanes' paid amounts (the channel store) stay current: every byte in between fetched and paid again.
+   */
+  const reread = async (id: string): Promise<DownloadRecord> => {
+    const d = (await store.downloads()).find(r => r.id === id)
+    if (d === undefined) throw new UnknownDownloadError(id)
+    downloads.set(id, d)
+    return d
+  }
 
   // ---- the chain and the payer ----
 
@@ -436,10 +479,13 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     let saving: Promise<void> = Promise.resolve()
     let savedAt = state.verifiedOffset
     const saveState = async (s: DownloadState): Promise<void> => {
+      // the state as the session asks it saved, taken now: every byte below its offset has been handed to the sink, so
+      // the flush below covers it (a copy taken after the flush could count a block written while it ran)
+      const snapshot = structuredClone(s)
       const run = saving.then(async () => {
         await sink.flush()
-        savedAt = s.verifiedOffset
-        await patch(id, { state: structuredClone(s) })
+        savedAt = snapshot.verifiedOffset
+        await patch(id, { state: snapshot })
       })
       saving = run.catch(() => {})
       await run
@@ -470,7 +516,10 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     } catch (err) {
       await saving
       await sink.close().catch(() => {})
-      await patch(id, { state: structuredClone(state), serving: undefined })
+      // a priced provider skipped for want of a key is no provider's failure: it is asked again once the wallet opens
+      const kept = structuredClone(state)
+      for (const p of Object.values(kept.providers)) if (p.failure !== null && WALLET_FAILURES.includes(p.failure.name)) p.failure = null
+      await patch(id, { state: kept, serving: undefined })
       throw err
     }
   }
@@ -480,8 +529,14 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     const ac = new AbortController()
     running.set(id, ac)
     try {
-      await withDownloadLock(id, async () => {
+      await withDownloadLock(id, () => { elsewhere.add(id); changed() }, async () => {
+        elsewhere.delete(id)
+        // start from the record as the last tab to hold the lock left it, never from this tab's copy
+        const d = await reread(id)
+        // that tab (or this one, while it waited) paused, cancelled or finished it: nothing to run
+        if (!RUNNING_STAGES.includes(d.stage)) return
         try {
+          ac.signal.throwIfAborted() // paused or cancelled here while the lock was being taken
           await runNow(id, ac)
         } catch (err) {
           const reason = ac.signal.aborted ? ac.signal.reason : undefined
@@ -491,11 +546,12 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
             return
           }
           const e = err as Error
-          const cause = e instanceof AllProvidersFailedError ? e.failures.find(f => f.name === 'WalletLockedError' || f.name === 'NoWalletKeyError') : undefined
+          // a priced provider left unpaid (no key, or locked) is one the wallet would let go on: every free one failed first (cheapest first)
+          const cause = e instanceof AllProvidersFailedError ? e.failures.find(f => WALLET_FAILURES.includes(f.name)) : undefined
           // waiting for the user's key or permission loses nothing: the download stays where it is and goes on after
-          if (e.name === 'WalletLockedError' || e.name === 'NoWalletKeyError' || cause !== undefined) {
+          if (WALLET_FAILURES.includes(e.name) || cause !== undefined) {
             waitingFor.set(id, 'wallet')
-            await patch(id, { waiting: cause?.message ?? e.message })
+            await patch(id, { waiting: cause === undefined ? e.message : `${cause.message} (unlock the wallet, or create a key, to go on)` })
           } else if (e.name === 'NoChainPeerError') {
             waitingFor.set(id, 'chain')
             await patch(id, { waiting: e.message })
@@ -508,6 +564,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       })
     } finally {
       running.delete(id)
+      elsewhere.delete(id)
       live.delete(id)
       changed()
       void refreshChannels()
@@ -531,10 +588,19 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     CID.parse(req.root)
     if (!Number.isSafeInteger(req.size) || req.size < 0) throw new RangeError('size must be a byte count')
     if (req.range !== undefined && !(req.range.from >= 0 && req.range.to > req.range.from && req.range.to <= req.size)) throw new RangeError(`range ${req.range.from}-${req.range.to} is not inside the file`)
-    // the same file already on its way (and not to a newly picked file): show that one
+    // another tab may have started this file since this one read the records: look at them as they are now
+    for (const r of await store.downloads()) if (!running.has(r.id)) downloads.set(r.id, r)
+    // the same file already on its way, paused or failed (and not to a newly picked file): go on with that one, from
+    // its verified offset on its lanes; a new record would fetch and pay again for every byte it has verified
     const same = [...downloads.values()].find(d => d.root === req.root && d.range === undefined && req.range === undefined && req.saveHandle === undefined &&
-      (RUNNING_STAGES.includes(d.stage) || d.stage === 'paused'))
-    if (same !== undefined) { if (same.stage === 'paused') await resume(same.id); return same.id }
+      (RUNNING_STAGES.includes(d.stage) || d.stage === 'paused' || d.stage === 'failed'))
+    if (same !== undefined) {
+      // the quote just accepted is the cap from now on
+      const quoted = req.maxPrice === undefined ? {} : { quoted: { price: BigInt(req.maxPrice).toString() } }
+      if (same.stage === 'paused' || same.stage === 'failed') await resumeWith(same.id, quoted)
+      else if (!running.has(same.id)) void run(same.id) // waiting (for the wallet or a node), or running in another tab: shown as such
+      return same.id
+    }
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     if (req.saveHandle !== undefined) await store.putHandle(id, req.saveHandle)
     const now = Date.now()
@@ -550,29 +616,49 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     return id
   }
 
+  // Pause, resume and cancel of a download this tab is not running change the record as IndexedDB has it, holding the
+  // download's lock (re-read, then rewritten): never this tab's copy, which another tab may have moved on from.
+
   const pause = async (id: string): Promise<void> => {
-    const d = get(id)
+    get(id)
+    if (elsewhere.has(id)) throw new DownloadInOtherTabError(id)
     const ac = running.get(id)
-    if (ac !== undefined) ac.abort(new StoppedByUser('paused'))
-    else if (RUNNING_STAGES.includes(d.stage)) await patch(id, { stage: 'paused', waiting: undefined })
+    if (ac !== undefined) { ac.abort(new StoppedByUser('paused')); return }
+    const held = await tryDownloadLock(id, async () => {
+      const d = await reread(id)
+      if (RUNNING_STAGES.includes(d.stage)) await patch(id, { stage: 'paused', waiting: undefined })
+    })
+    if (!held) throw new DownloadInOtherTabError(id)
   }
 
-  const resume = async (id: string): Promise<void> => {
-    const d = get(id)
-    if (d.stage === 'done' || d.stage === 'cancelled') throw new RangeError(`download ${id} is ${d.stage}`)
+  const resumeWith = async (id: string, p: Partial<DownloadRecord>): Promise<void> => {
+    get(id)
     if (running.has(id)) return
-    // a failed download starts over from its verified offset, asking every provider again (liars excepted)
-    await patch(id, { stage: 'quoting', waiting: undefined, error: undefined, needsPermission: undefined })
+    await tryDownloadLock(id, async () => {
+      const d = await reread(id)
+      if (d.stage === 'done' || d.stage === 'cancelled') throw new RangeError(`download ${id} is ${d.stage}`)
+      // a failed download starts over from its verified offset, asking every provider again (liars excepted)
+      await patch(id, { ...p, stage: 'quoting', waiting: undefined, error: undefined, needsPermission: undefined })
+    })
+    // the lock held elsewhere means another tab runs it: this one queues for the lock (and shows that) and goes on after it
     void run(id)
   }
+  const resume = async (id: string): Promise<void> => { await resumeWith(id, {}) }
 
   const cancel = async (id: string): Promise<void> => {
-    const d = get(id)
+    get(id)
+    if (elsewhere.has(id)) throw new DownloadInOtherTabError(id)
     const ac = running.get(id)
     if (ac !== undefined) { ac.abort(new StoppedByUser('cancelled')); return }
-    if (d.stage === 'done' && d.sink === 'picked') return // the file is the user's now
-    await patch(id, { stage: 'cancelled', waiting: undefined })
-    await discard(id)
+    let discarded = false
+    const held = await tryDownloadLock(id, async () => {
+      const d = await reread(id)
+      if (d.stage === 'cancelled' || (d.stage === 'done' && d.sink === 'picked')) return // nothing to do; a picked file is the user's now
+      await patch(id, { stage: 'cancelled', waiting: undefined })
+      discarded = true
+    })
+    if (!held) throw new DownloadInOtherTabError(id)
+    if (discarded) await discard(id)
   }
 
   const downloadedFile = async (id: string): Promise<File> => {

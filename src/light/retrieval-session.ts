@@ -217,6 +217,12 @@ export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalRe
         await o.saveState(state)
         throw o.signal.reason ?? err
       }
+      // nor is a payer's locked wallet or missing key (thrown by signing): no provider can be paid until the user acts
+      const cause = err instanceof ProviderUnreachableError ? err.cause : err as Error
+      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError') {
+        await o.saveState(state)
+        throw cause
+      }
       rec.failure = failureOf(err as Error, state.verifiedOffset)
       await o.saveState(state)
     }
