@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import {
-  CarVerifier, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
+  CarVerifier, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
   type CID, type AttoFil, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
 } from '../core'
 import { openRetrieval, priceOfBytes, type RetrievalTerms, type RetrievalStream } from '../net'
@@ -299,7 +299,8 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     }
     const verifier = new CarVerifier(o.root, { ...(range === undefined ? {} : { range }), ...(o.hash === undefined ? {} : { hash: o.hash }) })
     const paidBefore = payment?.paid ?? 0n
-    let interval = t.paymentInterval
+    // the provider's schedule (go-fil-markets' NextInterval): the interval the bytes paid for fall in
+    const interval = (): number => intervalSizeAt(paidBytes, t.paymentInterval, t.paymentIntervalIncrease)
     /** Block bytes of this stream the vouchers sent cover. */
     let paidBytes = 0
     let countedBytes = 0
@@ -315,7 +316,6 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       await o.saveState(state)
       await s.sendVoucher(v.bytes)
       paidBytes = verified
-      interval += t.paymentIntervalIncrease
       progress(p.address)
     }
     for (;;) {
@@ -337,7 +337,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // voucher sent only then would drain the pipe at every interval (stop and wait: measured 0.58x the raw
       // stream on 64 MiB). Paid at half, the voucher travels while the other half is still on its way, and
       // the client still pays for nothing it has not verified.
-      if (verifier.stats.blockBytesVerified - paidBytes >= Math.ceil(interval / 2)) await pay()
+      if (verifier.stats.blockBytesVerified - paidBytes >= Math.ceil(interval() / 2)) await pay()
     }
     verifier.end()
     state.fileSize ??= verifier.fileSize ?? null

@@ -7,7 +7,7 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   RETRIEVAL_PROTOCOL, RETRIEVAL_MAX_FRAME, RETRIEVAL_MAX_CAR_BYTES, RetrievalRejectedError, RetrievalProtocolError, carFrame, controlFrame, splitFrame,
   encodeRetrievalRequest, decodeRetrievalRequest, encodeRetrievalReply, decodeRetrievalReply, encodeVoucherControl, decodeClientControl,
-  GIB, type RetrievalRequest, type RetrievalReply, type AttoFil
+  GIB, intervalSizeAt, type RetrievalRequest, type RetrievalReply, type AttoFil
 } from '../core'
 import { FrameReader, writeFrame, FrameError } from './frames'
 import { SendWindow } from './windowed-transfer'
@@ -16,6 +16,8 @@ import { SendWindow } from './windowed-transfer'
 export const RETRIEVAL_IDLE_TIMEOUT_MS = 30_000
 /** Retrievals a provider serves at once, whoever they are for. */
 export const MAX_RETRIEVALS = 16
+/** …and to one peer (a tab downloads a few files at once at most). */
+export const MAX_RETRIEVALS_PER_PEER = 4
 
 /** The terms a provider serves under (its signed ask's retrieval terms). */
 export interface RetrievalTerms { pricePerGiB: AttoFil, paymentInterval: number, paymentIntervalIncrease: number }
@@ -45,6 +47,7 @@ export interface ServeRetrievalsOptions {
   log?: (line: string) => void
   idleTimeoutMs?: number
   maxStreams?: number
+  maxStreamsPerPeer?: number
 }
 
 /** Block bytes `paid` attoFIL covers at `pricePerGiB` (rounded down: the provider never counts a byte unpaid-for as paid). */
@@ -70,8 +73,11 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
   const log = opts.log ?? (() => {})
   const idleMs = opts.idleTimeoutMs ?? RETRIEVAL_IDLE_TIMEOUT_MS
   const maxStreams = opts.maxStreams ?? MAX_RETRIEVALS
+  const maxPerPeer = opts.maxStreamsPerPeer ?? MAX_RETRIEVALS_PER_PEER
   let running = 0
+  const byPeer = new Map<string, number>()
   await node.handle(RETRIEVAL_PROTOCOL, async (stream: Stream, connection) => {
+    const peer = connection.remotePeer.toString()
     const frames = new FrameReader(stream, RETRIEVAL_MAX_FRAME)
     const send = async (r: RetrievalReply): Promise<void> => { await writeFrame(stream, controlFrame(encodeRetrievalReply(r)), AbortSignal.timeout(idleMs)) }
     let session: RetrievalServerSession | undefined
@@ -81,7 +87,10 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
     let counted = false
     try {
       if (running >= maxStreams) throw new RetrievalRejectedError('BUSY', `this provider serves ${maxStreams} retrievals at once; try again shortly`)
+      // one peer cannot hold every slot (and keep the service BUSY for everyone else)
+      if ((byPeer.get(peer) ?? 0) >= maxPerPeer) throw new RetrievalRejectedError('BUSY', `this provider serves ${maxPerPeer} retrievals at once to one peer`)
       running++
+      byPeer.set(peer, (byPeer.get(peer) ?? 0) + 1)
       counted = true
       const first = await nextFrame(frames, idleMs)
       if (first === null) throw new RetrievalProtocolError('the stream ended before a request')
@@ -92,12 +101,18 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const { terms } = session
       await send({ kind: 'accepted', ...terms })
 
-      // the unpaid window: one interval, grown by the increase with each payment (go-fil-markets' Params)
-      let interval = terms.paymentInterval
-      const window = new SendWindow(0, () => terms.pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : interval)
+      // The unpaid window: the size of the payment interval the bytes paid for fall in (go-fil-markets'
+      // Params.NextInterval), so the credit grows with what was paid, never with how many vouchers came. Bytes
+      // paid ahead count too: the window is measured from what is paid, not only from what was acknowledged.
+      let paidBytes = 0
+      const interval = (): number => intervalSizeAt(paidBytes, terms.paymentInterval, terms.paymentIntervalIncrease)
+      const window = new SendWindow(0, () => terms.pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : interval())
+      const coverPaid = (): void => {
+        const covered = Math.min(window.sent, paidBytes)
+        if (covered > window.acked) window.ack(covered)
+      }
       const readerAbort = new AbortController()
       let paidWake: (() => void) | undefined
-      let lastPaidAt = performance.now()
       const paidChanged = async (): Promise<void> => { await new Promise<void>(resolve => { paidWake = resolve }) }
       const readVouchers = async (): Promise<void> => {
         for (;;) {
@@ -120,9 +135,9 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
           const total = await session!.voucher(control.voucher)
           if (total > paid) {
             paid = total
-            lastPaidAt = performance.now()
-            interval += terms.paymentIntervalIncrease
-            window.ack(Math.max(window.acked, Math.min(window.sent, bytesPaidFor(paid, terms.pricePerGiB))))
+            paidBytes = bytesPaidFor(paid, terms.pricePerGiB)
+            coverPaid()
+            window.poke()
             paidWake?.()
           }
         }
@@ -130,17 +145,16 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const reader = readVouchers()
       reader.catch((err: unknown) => { window.fail(err) })
       // a client that leaves a full interval unpaid for the idle time is told UNPAID: it holds the stream
-      // (and this provider's bytes in flight) without paying for them. The wait is counted from the later of
-      // the window filling and the last payment: a client paying every interval keeps the window full at
-      // almost every instant (each payment lets the next block out at once), and sampling "is it full?" on a
-      // timer would count a steady payer's whole download as one long wait (found by the Chromium test:
-      // 256 KiB intervals, UNPAID after ~108 prompt vouchers)
-      let unpaidSince: number | undefined
+      // (and this provider's bytes in flight) without paying for them. What is timed is how long the sender has
+      // been held at a full window without a break: a steady payer lets it go on at every payment (sampling
+      // "is the window full?" on a timer once counted a prompt payer's whole download as one wait: the
+      // Chromium test's 256 KiB intervals hit UNPAID after ~108 vouchers), while vouchers too small to open
+      // the window keep it held and do not restart the clock.
+      let heldSince: number | undefined
       const watch = setInterval(() => {
-        if (window.unacked < interval || terms.pricePerGiB === 0n) { unpaidSince = undefined; return }
-        unpaidSince ??= performance.now()
-        const waiting = performance.now() - Math.max(unpaidSince, lastPaidAt)
-        if (waiting >= idleMs) window.fail(new RetrievalRejectedError('UNPAID', `no voucher for ${window.unacked} unpaid bytes within ${idleMs / 1000} s`))
+        if (heldSince !== undefined && performance.now() - heldSince >= idleMs) {
+          window.fail(new RetrievalRejectedError('UNPAID', `no voucher for ${window.unacked} unpaid bytes within ${idleMs / 1000} s`))
+        }
       }, Math.max(50, Math.min(1000, idleMs / 10)))
       watch.unref?.()
       try {
@@ -156,8 +170,12 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         for await (const part of session.car) {
           if (part.charged > 0) {
             // small sections (DAG nodes) are batched into one frame; a block waits for room in the unpaid window
-            if (window.unacked >= interval && terms.pricePerGiB !== 0n) await flush()
-            await window.room()
+            if (terms.pricePerGiB !== 0n && window.unacked >= interval()) {
+              await flush()
+              heldSince = performance.now()
+              try { await window.room() } finally { heldSince = undefined }
+            }
+            if (window.failed !== undefined) throw window.failed
           }
           for (let at = 0; at < part.bytes.length; at += RETRIEVAL_MAX_CAR_BYTES) {
             const piece = part.bytes.subarray(at, Math.min(part.bytes.length, at + RETRIEVAL_MAX_CAR_BYTES))
@@ -167,6 +185,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
           }
           window.wrote(part.charged)
           sent += part.charged
+          coverPaid()
         }
         await flush()
         if (window.failed !== undefined) throw window.failed
@@ -178,7 +197,11 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
           const deadline = performance.now() + idleMs
           while (bytesPaidFor(paid, terms.pricePerGiB) < sent && performance.now() < deadline) {
             if (window.failed !== undefined) throw window.failed
-            if (await Promise.race([ended, paidChanged(), new Promise(resolve => setTimeout(resolve, Math.max(0, deadline - performance.now())))]) === 'ended') break
+            let timer: ReturnType<typeof setTimeout> | undefined
+            const timeout = new Promise(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())) })
+            const why = await Promise.race([ended, paidChanged(), timeout])
+            clearTimeout(timer)
+            if (why === 'ended') break
           }
         }
         complete = terms.pricePerGiB === 0n || bytesPaidFor(paid, terms.pricePerGiB) >= sent
@@ -201,7 +224,12 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         stream.abort(e)
       }
     } finally {
-      if (counted) running--
+      if (counted) {
+        running--
+        const n = (byPeer.get(peer) ?? 1) - 1
+        if (n === 0) byPeer.delete(peer)
+        else byPeer.set(peer, n)
+      }
     }
   })
 }

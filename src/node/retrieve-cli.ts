@@ -69,16 +69,19 @@ async function readOverRpc<T> (rpc: Rpc, read: (g: BlockGetter, root: CID) => T)
   const head = await rpc<LotusHead>('Filecoin.ChainHead', [])
   const root = CID.parse(head.Blocks[0]!.ParentStateRoot['/'])
   const blocks: Uint8Array[] = []
+  let lastMissing: string | undefined
   // a channel read touches a few dozen blocks (state tree path, init map, lanes AMT): re-walking after each fetch is cheap
   for (let i = 0; i < 100_000; i++) {
     try {
       return read(new ProofBlockStore(blocks), root)
     } catch (err) {
       if (!(err instanceof ProofIncompleteError)) throw err
-      const before = blocks.length
+      // a block that does not hash to its CID is ignored by ProofBlockStore: the same miss twice means the node
+      // answered ChainReadObj with other bytes than the CID names
+      const missing = String(err.missing)
+      if (missing === lastMissing) throw err
+      lastMissing = missing
       blocks.push(base64pad.baseDecode(await rpc<string>('Filecoin.ChainReadObj', [{ '/': err.missing }])))
-      // a block that does not hash to its CID is refused by ProofBlockStore: the same miss again means the node lies
-      if (i > 0 && blocks.length === before) throw err
     }
   }
   throw new Error('state read did not finish')
@@ -247,7 +250,9 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
         payer,
         sink: { write: async (offset, bytes) => { await fh.write(bytes, 0, bytes.length, offset - from) } },
         state: state!,
-        saveState: async (s) => { saved.downloads[downloadKey] = s; await persist() },
+        // the written bytes reach the disk before the offset that counts them does: after a power cut a rerun
+        // must not skip bytes that were never stored
+        saveState: async (s) => { await fh.datasync(); saved.downloads[downloadKey] = s; await persist() },
         onProgress: (p) => {
           const now = performance.now()
           if (now - last < 500 && p.verifiedBytes !== p.totalBytes) return

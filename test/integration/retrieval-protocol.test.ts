@@ -4,7 +4,7 @@
 // reaches the client by code; a free provider needs no voucher.
 import { describe, it, expect, afterEach } from 'vitest'
 import { createCofferLibp2p, serveRetrievals, openRetrieval, priceOfBytes, type CofferLibp2p, type RetrievalServerSession, type CarPart, type RetrievalStream } from '../../src/net'
-import { CID, GIB, RetrievalRejectedError, type RetrievalRequest } from '../../src/core'
+import { CID, GIB, RetrievalRejectedError, intervalSizeAt, type RetrievalRequest } from '../../src/core'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { until } from '../helpers/until'
 
@@ -77,11 +77,11 @@ describe('retrieval stream', () => {
     expect(p.sentAt()).toBe(4 * BLOCK)
     // pay for what arrives, interval by interval: the stream completes and the provider is paid in full
     let paidBytes = 0
-    let interval = 4 * BLOCK
+    // go-fil-markets' schedule: 4 blocks, then 5, 6, … by the bytes paid for
+    const interval = (): number => intervalSizeAt(paidBytes, 4 * BLOCK, BLOCK)
     let received = first.car.length - 10
     const pay = async (): Promise<void> => {
       paidBytes = received
-      interval += BLOCK
       await s.sendVoucher(new TextEncoder().encode(String(priceOfBytes(paidBytes, BigInt(price)))))
     }
     // the provider batches blocks into frames, and flushes what it has when it must wait to be paid
@@ -91,8 +91,8 @@ describe('retrieval stream', () => {
       received = first.car.length - 10 + n
       // the provider never has more than the current interval of unpaid bytes out (one block of slack:
       // it checks before each block)
-      expect(p.sentAt() - paidBytes).toBeLessThanOrEqual(interval + BLOCK)
-      if (received - paidBytes >= interval) await pay()
+      expect(p.sentAt() - paidBytes).toBeLessThanOrEqual(interval() + BLOCK)
+      if (received - paidBytes >= interval()) await pay()
     })
     expect(done).toBe(64 * BLOCK)
     received = done
@@ -143,6 +143,21 @@ describe('retrieval stream', () => {
     const end = await p.ended
     expect(end.complete).toBe(false)
     expect(performance.now() - t).toBeLessThan(15_000)
+  }, 60_000)
+
+  it('vouchers too small to pay for an interval neither grow the window nor keep the stream alive', async () => {
+    // a client sending many tiny vouchers once grew its credit by the increase with each one
+    const p = await pair({ blocks: 64, pricePerGiB: BigInt(GIB), interval: 2 * BLOCK, increase: 4 * BLOCK, idleMs: 2000 })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    await s.next()
+    let amount = 0n
+    const drip = setInterval(() => { amount += 1n; void s.sendVoucher(new TextEncoder().encode(String(amount))).catch(() => {}) }, 100)
+    try {
+      const err = await drain(s, async () => {}).then(() => undefined, (e: Error) => e)
+      expect((err as RetrievalRejectedError).code).toBe('UNPAID')
+    } finally { clearInterval(drip) }
+    // 2 blocks of credit, a block of slack: never the 2 + 4 × (vouchers) blocks the old rule gave
+    expect(p.sentAt()).toBeLessThanOrEqual(3 * BLOCK)
   }, 60_000)
 
   it('a refusal reaches the client with its code', async () => {

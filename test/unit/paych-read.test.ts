@@ -122,6 +122,9 @@ describe('checkVoucher: what a provider accepts before redeeming', () => {
     expect(code({ channel: { ...rec, state: { ...rec.state, settlingAt: 500 } } })).toBe('SETTLING')
     expect(code({ voucher: voucher({ lane: 5, timeLockMin: 11 }) })).toBe('TIMELOCK')
     expect(code({ voucher: voucher({ lane: 5, timeLockMax: 9 }) })).toBe('TIMELOCK')
+    // valid now but not when the provider redeems it (after the retrieval): no time lock at all, as Lotus's paychmgr
+    expect(code({ voucher: voucher({ lane: 5, timeLockMax: 1_000_000 }) })).toBe('TIMELOCK')
+    expect(code({ voucher: voucher({ lane: 5, timeLockMin: 1 }) })).toBe('TIMELOCK')
     expect(code({ lane: 6 })).toBe('LANE')
     expect(code({ voucher: voucher({ lane: 0, nonce: 1, amount: 5n * FIL }) })).toBe('NONCE') // chain holds nonce 1
     expect(code({ voucher: voucher({ lane: 5, nonce: 2 }), held: new Map([[5, { nonce: 2, amount: 1n }]]) })).toBe('NONCE')

@@ -63,8 +63,10 @@ export function checkVoucher (c: VoucherCheck): VoucherAccepted {
   // the chain would still take vouchers until SettlingAt, but a provider that serves more against a
   // settling channel risks bytes it cannot redeem in time
   if (st.settlingAt !== 0) reject('SETTLING', `the channel is settling (collectable from epoch ${st.settlingAt})`)
-  if (c.epoch < sv.timeLockMin) reject('TIMELOCK', `voucher cannot be redeemed before epoch ${sv.timeLockMin}`)
-  if (sv.timeLockMax !== 0 && c.epoch > sv.timeLockMax) reject('TIMELOCK', `voucher expired at epoch ${sv.timeLockMax}`)
+  // a provider redeems later (when the retrieval ends), so a voucher that could expire or not yet be valid then
+  // is no payment: Lotus's paychmgr (checkVoucherValidUnlocked) refuses any time lock off-chain for this reason
+  if (sv.timeLockMin !== 0) reject('TIMELOCK', `voucher cannot be redeemed before epoch ${sv.timeLockMin}: a retrieval voucher carries no time lock`)
+  if (sv.timeLockMax !== 0) reject('TIMELOCK', `voucher expires at epoch ${sv.timeLockMax}: a retrieval voucher carries no time lock`)
   if (c.lane !== undefined && sv.lane !== c.lane) reject('LANE', `voucher pays lane ${sv.lane}, this retrieval pays on lane ${c.lane}`)
 
   const onChain = new Map(channel.lanes.map(l => [l.lane, l]))

@@ -10,7 +10,7 @@ import { base64 } from 'multiformats/bases/base64'
 import {
   CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, VoucherRejectedError, MalformedVoucherError,
   carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, updateChannelStateParams, addressToString, parseAddress,
-  bytesEqual, getActor, PaychMethod, ExitCode,
+  bytesEqual, getActor, PaychMethod, ExitCode, DEFAULT_MAX_BLOCK_BYTES,
   type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
@@ -176,7 +176,7 @@ export class RetrievalServer implements RetrievalHandler {
           for (let cid = walk.next(); cid !== null; cid = walk.next()) {
             let bytes: Uint8Array
             try {
-              bytes = await blocks.read(cid)
+              bytes = await readBounded(blocks, cid)
               // the client checks each block's hash; the provider's walk only needs the links and sizes to go on
               walk.accept(cid, bytes)
             } catch (err) {
@@ -230,7 +230,7 @@ export class RetrievalServer implements RetrievalHandler {
       try {
         if (!blocks.has(req.root)) throw new RetrievalRejectedError('NOT_FOUND', `the payload CAR names ${root} as its root but does not hold that block`)
         const walk = new UnixfsWalk(req.root, req.range === undefined ? {} : { range: req.range })
-        const rootBytes = await blocks.read(req.root)
+        const rootBytes = await readBounded(blocks, req.root)
         try {
           walk.accept(req.root, rootBytes)
         } catch (err) {
@@ -548,4 +548,15 @@ async function readRecord (file: string): Promise<ChannelVouchers> {
   } catch (err) {
     throw new VoucherRecordError(file, (err as Error).message)
   }
+}
+
+/**
+ * A stored block, refused before it is read when it is larger than any walk accepts: a client may have stored
+ * any CAR, and a block claiming 1.5 GiB read into memory by a few retrievals at once would take the provider
+ * down before the walk's own size check ever saw it.
+ */
+async function readBounded (blocks: CarBlocks, cid: CID): Promise<Uint8Array> {
+  const length = blocks.blockLength(cid)
+  if (length !== undefined && length > DEFAULT_MAX_BLOCK_BYTES) throw new RetrievalRejectedError('INTERNAL', `stored block ${cid.toString()} is ${length} bytes, above the ${DEFAULT_MAX_BLOCK_BYTES}-byte limit of a retrieval`)
+  return await blocks.read(cid)
 }
