@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DownloadQuote, DownloadView, RetrievalsView } from '../light/retrieval-service'
 import { fil, mib } from './format'
+import { useAction } from './use-action'
 
 export interface FileRef { root: string, name: string, size: number, carBytes?: number, dealIds: number[] }
 
@@ -31,19 +32,6 @@ type SavePicker = (o: { suggestedName: string }) => Promise<FileSystemFileHandle
 const picker = (): SavePicker | undefined => {
   const p = (globalThis as { showSaveFilePicker?: unknown }).showSaveFilePicker
   return typeof p === 'function' ? p.bind(globalThis) as SavePicker : undefined
-}
-
-function useAction (): [string | null, boolean, (fn: () => Promise<unknown>) => Promise<void>] {
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  const run = async (fn: () => Promise<unknown>): Promise<void> => {
-    setBusy(true)
-    setError(null)
-    try { await fn() } catch (err) {
-      if ((err as Error).name !== 'AbortError') setError(`${(err as Error).name}: ${(err as Error).message}`)
-    } finally { setBusy(false) }
-  }
-  return [error, busy, run]
 }
 
 /** The finished file from OPFS, as a link the browser saves (the File stays disk-backed; no bytes copied here). */

@@ -3,6 +3,7 @@
 import { useState } from 'react'
 import type { WalletView, BalanceView, HistoryEntry } from '../light/wallet-service'
 import type { Call } from './use-light-client'
+import { useAction } from './use-action'
 
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortAddr = (a: string): string => a.length > 20 ? `${a.slice(0, 10)}…${a.slice(-6)}` : a
@@ -11,18 +12,6 @@ const fil = (atto: string): string => {
   const whole = v / 10n ** 18n
   const frac = (v % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '')
   return `${whole}${frac === '' ? '' : `.${frac}`} FIL`
-}
-
-/** Runs a worker call, keeping its error text for the form that made it. */
-function useAction (): [string | null, boolean, (fn: () => Promise<unknown>) => Promise<void>] {
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  const run = async (fn: () => Promise<unknown>): Promise<void> => {
-    setBusy(true)
-    setError(null)
-    try { await fn() } catch (err) { setError(`${(err as Error).name}: ${(err as Error).message}`) } finally { setBusy(false) }
-  }
-  return [error, busy, run]
 }
 
 function Balance ({ b }: { b: BalanceView | undefined }): React.JSX.Element {

@@ -7,7 +7,7 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   RETRIEVAL_PROTOCOL, RETRIEVAL_MAX_FRAME, RETRIEVAL_MAX_CAR_BYTES, RetrievalRejectedError, RetrievalProtocolError, carFrame, controlFrame, splitFrame,
   encodeRetrievalRequest, decodeRetrievalRequest, encodeRetrievalReply, decodeRetrievalReply, encodeVoucherControl, decodeClientControl,
-  GIB, intervalSizeAt, type RetrievalRequest, type RetrievalReply, type AttoFil
+  GIB, intervalSizeAt, retrievalPrice, type RetrievalRequest, type RetrievalReply, type AttoFil
 } from '../core'
 import { FrameReader, writeFrame, FrameError } from './frames'
 import { SendWindow } from './windowed-transfer'
@@ -55,7 +55,7 @@ export const bytesPaidFor = (paid: AttoFil, pricePerGiB: AttoFil): number =>
   pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : Number((paid * BigInt(GIB)) / pricePerGiB)
 
 /** What `bytes` of blocks cost at `pricePerGiB`, rounded up to the attoFIL (the client's side of bytesPaidFor). */
-export const priceOfBytes = (bytes: number, pricePerGiB: AttoFil): AttoFil => (BigInt(bytes) * pricePerGiB + BigInt(GIB) - 1n) / BigInt(GIB)
+export const priceOfBytes = (bytes: number, pricePerGiB: AttoFil): AttoFil => retrievalPrice({ retrievalPricePerGiB: pricePerGiB }, bytes)
 
 /** The next frame within the idle timeout, or a named error (a clean end is null). */
 async function nextFrame (frames: FrameReader, idleMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
