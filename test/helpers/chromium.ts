@@ -25,6 +25,17 @@ export async function launchChromium (extraArgs: string[] = []): Promise<Browser
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs]
   })
+  // COFFER_CPU_THROTTLE=4 runs every page as on a CPU four times slower (CDP Emulation.setCPUThrottlingRate):
+  // nothing a user does may fail because it took longer than planned
+  const rate = Number(process.env.COFFER_CPU_THROTTLE ?? 1)
+  if (rate > 1) {
+    const throttle = async (page: import('playwright-core').Page): Promise<void> => {
+      const cdp = await context.newCDPSession(page)
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate })
+    }
+    for (const page of context.pages()) await throttle(page)
+    context.on('page', (page) => { void throttle(page).catch(() => {}) })
+  }
   return {
     context,
     close: async () => {
