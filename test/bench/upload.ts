@@ -191,6 +191,9 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     let baseline = 0
     let sampling = true
     const peaks = new Map<string, number>()
+    /** When each stage of the upload card was first seen (s after the drop): where the time goes. */
+    const stageAt = new Map<string, number>()
+    let droppedAt = performance.now()
     let peakBreakdown = ''
     const measure = async (): Promise<{ bytes: number, stage: string, breakdown: string } | null> => await page.evaluate(async () => {
       const p = performance as unknown as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number, breakdown: Array<{ bytes: number, attribution: Array<{ url: string, scope: string }> }> }> }
@@ -211,11 +214,13 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
         if (m !== null) {
           if (m.bytes > peak) { peak = m.bytes; peakBreakdown = m.breakdown }
           peaks.set(m.stage, Math.max(peaks.get(m.stage) ?? 0, m.bytes))
+          if (!stageAt.has(m.stage)) stageAt.set(m.stage, (performance.now() - droppedAt) / 1000)
         }
         await new Promise(resolve => setTimeout(resolve, 250))
       }
     })()
     const t = performance.now()
+    droppedAt = t
     await page.setInputFiles('[data-testid=upload-input]', file)
     const outcome = await waitForUpload(page)
     const publishedSecs = (performance.now() - t) / 1000
@@ -237,6 +242,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     console.log(`  at the peak (MiB): ${peakBreakdown}`)
     console.log(`  peak by stage (stage when the measurement began): ${[...peaks].map(([k, v]) => `${k} ${fmt(v / MiB)} MiB`).join(', ')}`)
     console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
+    console.log(`  stages first seen (s after the drop, sampled every 250 ms at most): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
     console.log(`  start re-planned: ${replanned === null ? 'no (the first plan held)' : `yes: ${replanned}`}`)
   } finally {
     await b.close()
