@@ -3,7 +3,8 @@
 // so memory is bounded whatever the file's size or the core count. Progress is reported per segment; an
 // aborted signal stops reading, drops the call's queued segments and rejects; a worker that dies is
 // replaced and its segment (re-read from the source) retried once; workers that cannot even start are not
-// respawned forever.
+// respawned forever. pieceStream hashes bytes as they are produced (a CAR being packed, frames being
+// received) in the same workers, so nothing has to be read back from disk to learn its piece.
 import {
   combineSegments, pieceCidV1, pieceCidV2, SEGMENT_HEIGHT, SEGMENT_PAYLOAD_BYTES, PieceTooSmallError, PieceTooLargeError,
   MIN_PIECE_PAYLOAD_BYTES, MAX_PIECE_PAYLOAD_BYTES, type CID, type PieceDigest, type WireError
@@ -32,8 +33,27 @@ export interface PieceSource {
   arrayBuffer: () => Promise<ArrayBuffer>
 }
 
+/** Progress of a stream: its total is only known at finish(). */
+export interface PieceStreamProgress { bytesHashed: number, bytesWritten: number }
+
+/**
+ * A piece computed from bytes written in order. Await each call before the next (they run one at a time in
+ * the order made). write() resolves once the pool has room for more: at most MAX_IN_FLIGHT full segments are
+ * waiting for or in a worker, besides the one being filled and segment 0. Segment 0 (the first
+ * SEGMENT_PAYLOAD_BYTES) is held until finish(), so writeAt may still rewrite bytes in it (a CAR header whose
+ * root is known only at the end); a rewrite anywhere else is PieceRewriteError. A failed worker job, an abort
+ * or a size past MAX_PIECE_PAYLOAD_BYTES fails the stream: every later call rejects with that error.
+ */
+export interface PieceStream {
+  write: (bytes: Uint8Array) => Promise<void>
+  writeAt: (offset: number, bytes: Uint8Array) => Promise<void>
+  /** Hashes what is left and returns exactly what pieceOf returns for the same bytes (same size checks). */
+  finish: () => Promise<PieceResult>
+}
+
 export interface PiecePool {
   pieceOf: (blob: PieceSource, opts?: { signal?: AbortSignal, onProgress?: (p: PieceProgress) => void }) => Promise<PieceResult>
+  pieceStream: (opts?: { signal?: AbortSignal, onProgress?: (p: PieceStreamProgress) => void }) => PieceStream
   /** Checks a proof of possession in a worker's WASM verifier; rejects with PossessionProofError (name, code). */
   verifyPossession: (proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array) => Promise<void>
   /** Stops every worker; calls still running reject with PieceWorkerError. */
@@ -43,6 +63,21 @@ export interface PiecePool {
 export class PieceWorkerError extends Error {
   static override name = 'PieceWorkerError'
   override name = 'PieceWorkerError'
+}
+
+/** A rewrite outside segment 0 (already on its way to a worker), or of bytes not yet written. */
+export class PieceRewriteError extends RangeError {
+  static override name = 'PieceRewriteError'
+  override name = 'PieceRewriteError'
+  constructor (readonly offset: number, readonly length: number, readonly rewritableBytes: number) {
+    super(`cannot rewrite ${length} bytes at ${offset}: only the first ${rewritableBytes} bytes written (segment 0, held until finish) may be rewritten`)
+  }
+}
+
+/** A call on a stream that has finished. */
+export class PieceStreamEndedError extends Error {
+  static override name = 'PieceStreamEndedError'
+  override name = 'PieceStreamEndedError'
 }
 
 /** 8 segments of ~4 MiB: about 32 MiB read ahead at most, however many cores. */
@@ -196,6 +231,145 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         // queued segments of this call are dropped by pump(); running ones finish and are ignored
         for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.call === call) queue.splice(i, 1)[0]!.reject(new PieceWorkerError('call ended'))
       }
+    },
+    pieceStream (opts = {}) {
+      const signal = opts.signal
+      signal?.throwIfAborted()
+      const call: Call = { done: false }
+      const limit = Math.min(2 * Math.max(1, slots.length), MAX_IN_FLIGHT)
+      /** Segment 0, kept here until finish() so writeAt can still change it. */
+      const held = new Uint8Array(SEGMENT_PAYLOAD_BYTES)
+      /** The segment being filled (index >= 1), handed to a worker once full. */
+      let current: Uint8Array | null = null
+      let written = 0
+      let hashed = 0
+      const roots: Uint8Array[] = []
+      const inFlight = new Set<Promise<void>>()
+      let failed: Error | undefined
+      let ended = false
+      let tail: Promise<unknown> = Promise.resolve()
+
+      const end = (err?: Error): void => {
+        if (err !== undefined) failed ??= err
+        if (call.done) return
+        call.done = true
+        signal?.removeEventListener('abort', onAbort)
+        // queued segments of this stream are dropped; running ones finish and are ignored
+        for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.call === call) queue.splice(i, 1)[0]!.reject(new PieceWorkerError('stream ended'))
+      }
+      let wake: (() => void) | undefined
+      const onAbort = (): void => { end(signal?.reason as Error); wake?.() }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const check = (): void => {
+        if (failed !== undefined) throw failed
+        if (ended) throw new PieceStreamEndedError('the piece stream has finished')
+      }
+      /** Resolves when a segment in flight settles or the stream fails. */
+      const settled = async (): Promise<void> => {
+        await new Promise<void>(resolve => { wake = resolve; void Promise.race(inFlight).then(resolve) })
+        wake = undefined
+      }
+
+      /** Sends one segment's bytes to a worker; transferred, not copied: see the note on `read`. */
+      const submit = (index: number, bytes: Uint8Array): void => {
+        let buffer: ArrayBuffer | null = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer as ArrayBuffer : bytes.slice().buffer
+        const size = bytes.length
+        // A pieceOf segment is read again from its source when its worker dies; a streamed one has no source but
+        // this buffer, moved to the worker. Keeping a copy for a retry would double the bytes held in flight,
+        // for a failure that is rare: the stream fails instead, and the caller hashes the bytes it stored.
+        const read = async (): Promise<ArrayBuffer> => {
+          if (buffer === null) throw new PieceWorkerError('a hashing worker died holding a streamed segment, whose bytes went with it')
+          const b = buffer
+          buffer = null
+          return b
+        }
+        const p: Promise<void> = run(call, { type: 'segment', id: index, bytes: new ArrayBuffer(0), height: SEGMENT_HEIGHT }, read)
+          .then(reply => {
+            if (reply.type !== 'root') throw new PieceWorkerError('unexpected reply')
+            roots[index] = reply.root
+            hashed += size
+            if (!call.done) opts.onProgress?.({ bytesHashed: hashed, bytesWritten: written })
+          })
+          .catch((err: Error) => { end(err) })
+          .finally(() => { inFlight.delete(p) })
+        inFlight.add(p)
+      }
+
+      const write = async (bytes: Uint8Array): Promise<void> => {
+        check()
+        if (written + bytes.length > MAX_PIECE_PAYLOAD_BYTES) { const err = new PieceTooLargeError(); end(err); throw err }
+        let at = 0
+        while (at < bytes.length) {
+          const index = Math.floor(written / SEGMENT_PAYLOAD_BYTES)
+          const within = written - index * SEGMENT_PAYLOAD_BYTES
+          const target = index === 0 ? held : (current ??= new Uint8Array(SEGMENT_PAYLOAD_BYTES))
+          const n = Math.min(bytes.length - at, SEGMENT_PAYLOAD_BYTES - within)
+          target.set(bytes.subarray(at, at + n), within)
+          at += n
+          written += n
+          if (index > 0 && within + n === SEGMENT_PAYLOAD_BYTES) {
+            // back-pressure: the writer waits here while the workers are behind
+            while (inFlight.size >= limit) { await settled(); check() }
+            submit(index, current!)
+            current = null
+          }
+        }
+      }
+
+      const writeAt = async (offset: number, bytes: Uint8Array): Promise<void> => {
+        check()
+        const rewritable = Math.min(written, SEGMENT_PAYLOAD_BYTES)
+        if (!Number.isSafeInteger(offset) || offset < 0 || offset + bytes.length > rewritable) throw new PieceRewriteError(offset, bytes.length, rewritable)
+        held.set(bytes, offset)
+      }
+
+      const finish = async (): Promise<PieceResult> => {
+        check()
+        ended = true
+        try {
+          if (written < MIN_PIECE_PAYLOAD_BYTES) throw new PieceTooSmallError(written)
+          let digest: PieceDigest
+          if (written <= SEGMENT_PAYLOAD_BYTES) {
+            // one job, as pieceOf does for a payload this small
+            const bytes = held.slice(0, written).buffer
+            const reply = await Promise.race([run(call, { type: 'digest', id: 0, bytes: new ArrayBuffer(0) }, async () => bytes), settledOrFailed()])
+            if (failed !== undefined) throw failed
+            if (reply === undefined || reply.type !== 'digest') throw new PieceWorkerError('unexpected reply')
+            digest = reply.digest
+            hashed = written
+            opts.onProgress?.({ bytesHashed: hashed, bytesWritten: written })
+          } else {
+            const count = Math.ceil(written / SEGMENT_PAYLOAD_BYTES)
+            if (current !== null) { submit(count - 1, current.subarray(0, written - (count - 1) * SEGMENT_PAYLOAD_BYTES)); current = null }
+            submit(0, held)
+            while (inFlight.size > 0) { await settled(); if (failed !== undefined) throw failed }
+            if (failed !== undefined) throw failed
+            digest = combineSegments(roots, written)
+          }
+          return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest) }
+        } catch (err) {
+          // an abort or a failed segment ends queued jobs too, which then reject for that reason: report the cause
+          const cause = failed ?? err as Error
+          end(cause)
+          throw cause
+        } finally {
+          end()
+        }
+      }
+      /** Never resolves with a value: wakes a race when the stream fails (abort, a failed segment). */
+      const settledOrFailed = async (): Promise<undefined> => {
+        await new Promise<void>(resolve => { wake = resolve })
+        wake = undefined
+        return undefined
+      }
+
+      // one call at a time, in the order made, whatever the caller awaits
+      const serial = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+        const r = tail.then(async () => await fn(...a))
+        tail = r.catch(() => {})
+        return await r
+      }
+      return { write: serial(write), writeAt: serial(writeAt), finish: serial(finish) }
     },
     async verifyPossession (proofSet, seed, count, proof) {
       const reply = await run({ done: false }, { type: 'verify', id: 0, proofSet, seed, count, proof })

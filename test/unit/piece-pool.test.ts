@@ -4,9 +4,10 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { pieceDigest, pieceCidV2, SEGMENT_PAYLOAD_BYTES, MAX_PIECE_PAYLOAD_BYTES } from '../../src/core'
-import { createPiecePool, type WorkerLike } from '../../workers/piece-pool'
+import { createPiecePool, MAX_IN_FLIGHT, type WorkerLike, type PiecePool } from '../../workers/piece-pool'
 import { runPieceWorker } from '../../workers/piece-worker'
 import { PIECE_WASM_PATH } from '../helpers/wasm'
+import { until } from '../helpers/until'
 import type { PoolToWorker, WorkerToPool } from '../../workers/piece-protocol'
 
 let module: WebAssembly.Module
@@ -41,7 +42,8 @@ function inProcessWorker (dieOnJob = 0, failStart = false): WorkerLike {
 
 const payload = (n: number): Uint8Array<ArrayBuffer> => new Uint8Array(n).map((_, i) => (i * 2654435761) >>> 24)
 
-describe('piece pool', () => {
+// generous: hashing tens of MiB on a loaded 2-core machine; nothing here waits on a clock to decide an outcome
+describe('piece pool', { timeout: 300_000 }, () => {
   it('splits a large blob across workers and gets the whole piece, with progress', async () => {
     const pool = createPiecePool({ size: 3, module, spawn: () => inProcessWorker() })
     const bytes = payload(3 * SEGMENT_PAYLOAD_BYTES + 12_345)
@@ -118,6 +120,147 @@ describe('proof-of-possession verification in a pool worker', () => {
     const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker() })
     await pool.verifyPossession(encodeProofSet(set), seed, 5, good)
     await expect(pool.verifyPossession(encodeProofSet(set), seed, 5, bad)).rejects.toMatchObject({ name: 'PossessionProofError', code: 'BAD_PATH' })
+    pool.close()
+  })
+})
+
+/** Writes `bytes` to a fresh stream in pieces of the given sizes (cycled), optionally patching before finish. */
+async function streamed (pool: PiecePool, bytes: Uint8Array, sizes: number[], patch?: { offset: number, bytes: Uint8Array }): Promise<string> {
+  const s = pool.pieceStream()
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const n = sizes[i % sizes.length]!
+    await s.write(bytes.subarray(at, at + n))
+    at += n
+  }
+  if (patch !== undefined) await s.writeAt(patch.offset, patch.bytes)
+  return String((await s.finish()).v2)
+}
+
+/** A worker whose segment jobs wait until `release()`: shows what the pool has handed out. */
+function gatedWorker (): { worker: WorkerLike, sent: () => number, release: () => void } {
+  const inner = inProcessWorker()
+  const held: Array<() => void> = []
+  let sent = 0
+  let open = false
+  return {
+    worker: {
+      ...inner,
+      postMessage: (m, t) => {
+        if (m.type !== 'segment' || open) { inner.postMessage(m, t); return }
+        sent++
+        held.push(() => { inner.postMessage(m, t) })
+      }
+    },
+    sent: () => sent,
+    release: () => { open = true; for (const f of held.splice(0)) f() }
+  }
+}
+
+describe('piece stream', { timeout: 300_000 }, () => {
+  const S = SEGMENT_PAYLOAD_BYTES
+  it('equals pieceOf for one part-segment, exactly one segment, and several with a ragged tail, whatever the write sizes', async () => {
+    const pool = createPiecePool({ size: 2, module, spawn: () => inProcessWorker() })
+    try {
+      const small = payload(100_003)
+      expect(await streamed(pool, small, [7, 65_536, 1])).toBe(String(pieceCidV2(pieceDigest(small))))
+      const one = payload(S)
+      expect(await streamed(pool, one, [S])).toBe(String((await pool.pieceOf(new Blob([one]))).v2))
+      // writes of odd sizes that straddle every segment border, and the last segment short
+      const many = payload(3 * S + 12_345)
+      const want = String(pieceCidV2(pieceDigest(many)))
+      expect(String((await pool.pieceOf(new Blob([many]))).v2)).toBe(want)
+      expect(await streamed(pool, many, [1_000_003, 999_983, 7])).toBe(want)
+      expect(await streamed(pool, many, [many.length])).toBe(want)
+      // the smallest payload, and one byte less
+      expect(await streamed(pool, payload(65), [65])).toBe(String(pieceCidV2(pieceDigest(payload(65)))))
+      await expect(streamed(pool, payload(64), [64])).rejects.toMatchObject({ name: 'PieceTooSmallError' })
+    } finally { pool.close() }
+  })
+
+  it('rewrites bytes in the held segment 0 (a CAR header), and refuses a rewrite anywhere else by name', async () => {
+    const pool = createPiecePool({ size: 2, module, spawn: () => inProcessWorker() })
+    try {
+      const bytes = payload(2 * S + 99)
+      const header = new Uint8Array(59).fill(0xa5)
+      const patched = bytes.slice()
+      patched.set(header, 11)
+      const of = async (b: Uint8Array<ArrayBuffer>): Promise<string> => String((await pool.pieceOf(new Blob([b]))).v2)
+      const got = await streamed(pool, bytes, [300_007], { offset: 11, bytes: header })
+      expect(got).toBe(await of(patched))
+      expect(got).not.toBe(await of(bytes))
+      // the last bytes of segment 0 are still rewritable; one byte past it is not
+      const s = pool.pieceStream()
+      await s.write(bytes)
+      await s.writeAt(S - 4, new Uint8Array(4))
+      await expect(s.writeAt(S - 3, new Uint8Array(4))).rejects.toMatchObject({ name: 'PieceRewriteError', offset: S - 3, rewritableBytes: S })
+      await expect(s.writeAt(S + 10, new Uint8Array(1))).rejects.toMatchObject({ name: 'PieceRewriteError' })
+      await expect(s.writeAt(-1, new Uint8Array(1))).rejects.toMatchObject({ name: 'PieceRewriteError' })
+      // bytes not written yet are not a rewrite either
+      const short = pool.pieceStream()
+      await short.write(payload(100))
+      await expect(short.writeAt(90, new Uint8Array(20))).rejects.toMatchObject({ name: 'PieceRewriteError', rewritableBytes: 100 })
+      // a refused rewrite changes nothing: the stream finishes with the bytes as written (and the allowed patch)
+      const expected = bytes.slice()
+      expected.set(new Uint8Array(4), S - 4)
+      expect(String((await s.finish()).v2)).toBe(await of(expected))
+      await expect(s.write(new Uint8Array(1))).rejects.toMatchObject({ name: 'PieceStreamEndedError' })
+    } finally { pool.close() }
+  })
+
+  it('holds the writer back while MAX_IN_FLIGHT segments wait for the workers', async () => {
+    const gates: Array<ReturnType<typeof gatedWorker>> = []
+    // many workers, so the bound comes from MAX_IN_FLIGHT and not from 2 per worker
+    const pool = createPiecePool({ size: 8, module, spawn: () => { const g = gatedWorker(); gates.push(g); return g.worker } })
+    const s = pool.pieceStream()
+    await s.write(payload(S)) // segment 0: held, nothing sent
+    for (let i = 0; i < MAX_IN_FLIGHT; i++) await s.write(payload(S))
+    let resolved = false
+    const next = s.write(payload(S)).then(() => { resolved = true })
+    await until(() => gates.reduce((n, g) => n + g.sent(), 0) === Math.min(8, MAX_IN_FLIGHT))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(resolved).toBe(false) // no room: the write waits
+    for (const g of gates) g.release()
+    await next
+    await s.write(payload(100))
+    const all = new Uint8Array((MAX_IN_FLIGHT + 2) * S + 100)
+    for (let i = 0; i < MAX_IN_FLIGHT + 2; i++) all.set(payload(S), i * S)
+    all.set(payload(100), (MAX_IN_FLIGHT + 2) * S)
+    expect(String((await s.finish()).v2)).toBe(String((await pool.pieceOf(new Blob([all]))).v2))
+    pool.close()
+  })
+
+  it('stops on abort: the waiting write and every later call reject with the reason, and the pool goes on', async () => {
+    const gates: Array<ReturnType<typeof gatedWorker>> = []
+    const pool = createPiecePool({ size: 1, module, spawn: () => { const g = gatedWorker(); gates.push(g); return g.worker } })
+    const ctl = new AbortController()
+    let progress = 0
+    const s = pool.pieceStream({ signal: ctl.signal, onProgress: () => { progress++ } })
+    await s.write(payload(3 * S)) // segments 1 and 2 go out (two in flight for one worker)
+    const waiting = s.write(payload(S))
+    ctl.abort(new DOMException('cancelled', 'AbortError'))
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
+    await expect(s.write(payload(10))).rejects.toMatchObject({ name: 'AbortError' })
+    await expect(s.finish()).rejects.toMatchObject({ name: 'AbortError' })
+    for (const g of gates) g.release()
+    // the pool is free again: the aborted stream's queued segment was dropped, and its running one reports nothing
+    const small = payload(5000)
+    const again = pool.pieceStream()
+    await again.write(small)
+    expect(String((await again.finish()).v2)).toBe(String(pieceCidV2(pieceDigest(small))))
+    expect(progress).toBe(0)
+    // an already aborted signal is refused at once
+    expect(() => pool.pieceStream({ signal: ctl.signal })).toThrow()
+    pool.close()
+  })
+
+  it('a worker dying with a streamed segment fails the stream by name (its bytes were moved, not copied)', async () => {
+    let spawned = 0
+    const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker(spawned++ === 0 ? 1 : 0) })
+    const s = pool.pieceStream()
+    await s.write(payload(2 * S + 10))
+    await expect(s.finish()).rejects.toMatchObject({ name: 'PieceWorkerError' })
+    const small = payload(5000)
+    expect(String((await pool.pieceOf(new Blob([small]))).v2)).toBe(String(pieceCidV2(pieceDigest(small))))
     pool.close()
   })
 })
