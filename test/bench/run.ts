@@ -13,8 +13,9 @@
 //  10. floods (test/bench/flood.ts): a `coffer devnet` child process under six floods; block gaps, ChainHead
 //      latency and the node's RSS (BENCH_FLOODS=0,3 picks floods by number; 0 is the idle reference)
 //  11. retrieval (test/bench/retrieval.ts): 256 MiB from a priced provider (verify, pay, write) vs the raw
-//      libp2p stream, and the time to the first verified byte
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval picks sections)
+//      libp2p stream, and the time to the first verified byte; retrieval-browser: 1 GiB downloaded through the app
+//      in Chromium (share link → Download → OPFS), its MiB/s, first verified byte and peak JS memory over idle
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -45,7 +46,7 @@ import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 import { benchUploadNode, benchUploadBrowser } from './upload'
-import { benchRetrievalNode } from './retrieval'
+import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } from './retrieval'
 import { benchFlood } from './flood'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -415,7 +416,10 @@ await section('roundtrip', benchRoundTrip)
 await section('browser', benchBrowser)
 await section('upload', async () => { await benchUploadNode() })
 await section('upload-browser', async () => { await benchUploadBrowser() })
-await section('retrieval', async () => { await benchRetrievalNode() })
+// the Node-side retrieval's figures, when it ran: the Chromium section's same-run reference
+let retrievalReference: RetrievalReference | undefined
+await section('retrieval', async () => { retrievalReference = await benchRetrievalNode() })
+await section('retrieval-browser', async () => { await benchRetrievalBrowser(undefined, retrievalReference) })
 await section('flood', benchFlood)
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)
