@@ -6,7 +6,7 @@ const MiB = 2 ** 20
 
 /** One measurement: all JS memory of the page's agent cluster (page + workers), what the page showed then, and who held it. */
 export interface MemorySample {
-  /** ms since the sampler started (Node's clock) */
+  /** performance.now() in this process when the measurement began (when the label was read) */
   at: number
   bytes: number
   /** the value of the watched attribute when the measurement began, or the fallback when nothing showed it */
@@ -23,7 +23,8 @@ export interface SampleLabel { selector: string, attribute: string, otherwise: s
  * is gone. Chromium answers at its next garbage collection unless launched with
  * `--enable-blink-features=ForceEagerMeasureMemory` (then at once): the figure is live memory, not garbage.
  */
-export async function measureMemory (page: Page, label: SampleLabel, at = 0): Promise<MemorySample | null> {
+export async function measureMemory (page: Page, label: SampleLabel): Promise<MemorySample | null> {
+  const at = performance.now()
   const m = await page.evaluate(async (l) => {
     const p = performance as unknown as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number, breakdown: Array<{ bytes: number, attribution: Array<{ url: string, scope: string }> }> }> }
     if (p.measureUserAgentSpecificMemory === undefined || !crossOriginIsolated) return null
@@ -52,11 +53,10 @@ export interface MemorySampler {
  */
 export function sampleMemory (page: Page, label: SampleLabel, pauseMs = 250): MemorySampler {
   const samples: MemorySample[] = []
-  const t0 = performance.now()
   let sampling = true
   const loop = (async () => {
     while (sampling) {
-      const m = await measureMemory(page, label, performance.now() - t0)
+      const m = await measureMemory(page, label)
       if (m !== null) samples.push(m)
       await new Promise(resolve => setTimeout(resolve, pauseMs))
     }

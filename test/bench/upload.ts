@@ -22,6 +22,7 @@ import { fileChunks } from '../../src/node/prove-possession'
 import { StorageClient, writeUnixfsCar, type DealChain } from '../../src/light'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
+import { measureMemory, sampleMemory, peakOf, peaksByLabel } from './memory-sampler'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const MiB = 2 ** 20
@@ -187,45 +188,22 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     await page.click('[data-testid=tab-upload]')
     await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
     await page.fill('[data-testid=upload-copies]', '1')
-    let peak = 0
-    let baseline = 0
-    let sampling = true
-    const peaks = new Map<string, number>()
-    /** When each stage of the upload card was first seen (s after the drop): where the time goes. */
-    const stageAt = new Map<string, number>()
-    let droppedAt = performance.now()
-    let peakBreakdown = ''
-    const measure = async (): Promise<{ bytes: number, stage: string, breakdown: string } | null> => await page.evaluate(async () => {
-      const p = performance as unknown as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number, breakdown: Array<{ bytes: number, attribution: Array<{ url: string, scope: string }> }> }> }
-      if (p.measureUserAgentSpecificMemory === undefined || !crossOriginIsolated) return null
-      const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage') ?? 'start'
-      const m = await p.measureUserAgentSpecificMemory()
-      const parts = new Map<string, number>()
-      for (const b of m.breakdown) {
-        const who = b.attribution.map(a => a.scope === 'Window' ? 'page' : (a.url.match(/assets\/([a-z-]+)/)?.[1] ?? a.scope)).join('+') || 'shared'
-        parts.set(who, (parts.get(who) ?? 0) + b.bytes)
-      }
-      return { bytes: m.bytes, stage, breakdown: [...parts].map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)}`).join(', ') }
-    }).catch(() => null)
-    baseline = (await measure())?.bytes ?? 0
-    const sampler = (async () => {
-      while (sampling) {
-        const m = await measure()
-        if (m !== null) {
-          if (m.bytes > peak) { peak = m.bytes; peakBreakdown = m.breakdown }
-          peaks.set(m.stage, Math.max(peaks.get(m.stage) ?? 0, m.bytes))
-          if (!stageAt.has(m.stage)) stageAt.set(m.stage, (performance.now() - droppedAt) / 1000)
-        }
-        await new Promise(resolve => setTimeout(resolve, 250))
-      }
-    })()
+    /** Each memory sample is labelled with the upload card's stage when the measurement began. */
+    const stage = { selector: '[data-testid=upload-card]', attribute: 'data-stage', otherwise: 'start' }
+    const baseline = (await measureMemory(page, stage))?.bytes ?? 0
+    const sampler = sampleMemory(page, stage)
     const t = performance.now()
-    droppedAt = t
     await page.setInputFiles('[data-testid=upload-input]', file)
     const outcome = await waitForUpload(page)
     const publishedSecs = (performance.now() - t) / 1000
-    sampling = false
-    await sampler
+    const samples = await sampler.stop()
+    const top = peakOf(samples)
+    const peak = top?.bytes ?? 0
+    const peakBreakdown = top?.breakdown ?? ''
+    const peaks = peaksByLabel(samples)
+    /** When each stage of the upload card was first seen (s after the drop): where the time goes. */
+    const stageAt = new Map<string, number>()
+    for (const m of samples) if (!stageAt.has(m.label)) stageAt.set(m.label, Math.max(0, m.at - t) / 1000)
     if (outcome.stage !== 'done') {
       // a bench reports a failure and moves on; it never waits out a clock for an upload that has ended
       console.log(`\nupload of ${mib} MiB through the app in Chromium: FAILED after ${fmt(publishedSecs)} s (${outcome.stage}): ${outcome.detail}`)
