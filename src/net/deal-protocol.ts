@@ -95,7 +95,7 @@ export interface PayloadSink {
 
 export interface DealHandler {
   /** Checks a request before any byte moves; throws DealRejectedError, or returns where to resume. */
-  accept: (req: DealRequest) => Promise<{ offset: number, sink: PayloadSink } | { published: { dealId: number, message: string } }>
+  accept: (req: DealRequest, peer: string) => Promise<{ offset: number, sink: PayloadSink } | { published: { dealId: number, message: string } }>
 }
 
 /**
@@ -107,7 +107,21 @@ export interface DealHandler {
  * later of the last byte and the start of this read: while the provider writes to disk it reads nothing (the
  * frame reader pauses the stream), and that time is the provider's, not the peer's.
  */
-async function nextFrame (frames: FrameReader, lastByteMs: () => number, nowMs: () => number, idleMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+export async function nextFrame (frames: FrameReader, lastByteMs: () => number, nowMs: () => number, idleMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+  return await idleBounded(async (s) => await must(frames, s), lastByteMs, nowMs, idleMs, signal)
+}
+
+/** As nextFrame, but a clean end of stream between frames is null (a sender that ends when it has no more). */
+export async function nextFrameOrEnd (frames: FrameReader, lastByteMs: () => number, nowMs: () => number, idleMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+  return await idleBounded(async (s) => {
+    try { return await frames.read(s) } catch (err) {
+      if (err instanceof FrameError) throw new DealRejectedError('TRANSFER', err.message)
+      throw err
+    }
+  }, lastByteMs, nowMs, idleMs, signal)
+}
+
+async function idleBounded<T> (read: (signal: AbortSignal) => Promise<T>, lastByteMs: () => number, nowMs: () => number, idleMs: number, signal?: AbortSignal): Promise<T> {
   const idle = new AbortController()
   const from = nowMs()
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -118,7 +132,7 @@ async function nextFrame (frames: FrameReader, lastByteMs: () => number, nowMs: 
   }
   arm()
   try {
-    return await must(frames, signal === undefined ? idle.signal : AbortSignal.any([idle.signal, signal]))
+    return await read(signal === undefined ? idle.signal : AbortSignal.any([idle.signal, signal]))
   } finally {
     clearTimeout(timer)
   }
@@ -141,7 +155,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
   const floor = o.rateFloor ?? DEFAULT_TRANSFER_RATE_FLOOR
   const nowMs = o.nowMs ?? (() => performance.now())
   const idleMs = o.idleTimeoutMs ?? DEAL_IDLE_TIMEOUT_MS
-  await node.handle(DEAL_PROTOCOL, async (stream: Stream) => {
+  await node.handle(DEAL_PROTOCOL, async (stream: Stream, connection) => {
     const frames = new FrameReader(stream, MAX_DATA_FRAME)
     const reply = async (r: DealReply): Promise<void> => { await writeFrame(stream, encodeDealReply(r), AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS)) }
     // raw bytes off the stream, counted as they arrive: a slow link fills a 1 MiB frame over many seconds, and
@@ -159,7 +173,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
       const first = await read()
       if (first.length > MAX_CONTROL_FRAME) throw new DealRejectedError('TRANSFER', 'request frame too large')
       const req = decodeDealRequest(first)
-      const accepted = await handler.accept(req)
+      const accepted = await handler.accept(req, connection.remotePeer.toString())
       if ('published' in accepted) {
         await reply({ kind: 'published', ...accepted.published })
       } else {

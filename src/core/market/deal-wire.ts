@@ -8,11 +8,26 @@
 //   provider → client  DealReply published {dealId, message} once the bytes hash to the proposed piece and
 //                      the deal is on chain, or rejected {code, message}
 // Asks travel on `/coffer/ask/1.0.0`: an empty request, a SignedStorageAsk back.
+//
+// Pre-proposal staging, `/coffer/stage/1.0.0` (so an upload's bytes move while the tab is still packing and
+// hashing them, before the piece CID a proposal must name is known):
+//   client → provider  StageRequest {transfer} (16 random bytes naming the transfer, for this peer only)
+//   provider → client  DealReply accepted {offset} (a stream that resumes starts there) or rejected
+//   client → provider  bytes from `offset` in frames, then a clean close of its side
+//   provider → client  DealReply held {held} every HELD_ACK_BYTES and once more at the end
+// The DealRequest that follows names the transfer and carries `head`, the CAR's first bytes as they finally
+// are (the header names the root, known only once packing ends; what was staged had a placeholder of the
+// same length there). The provider adopts the staged bytes as that proposal's and resumes from them.
 import * as dagCbor from '@ipld/dag-cbor'
 import { clientDealProposalTuple, clientDealProposalFromTuple, type ClientDealProposal } from './deal-proposal'
 
 export const DEAL_PROTOCOL = '/coffer/deal/1.0.0'
 export const ASK_PROTOCOL = '/coffer/ask/1.0.0'
+export const STAGE_PROTOCOL = '/coffer/stage/1.0.0'
+/** A transfer ID: random, so one peer's transfers never collide and no other peer can guess one. */
+export const TRANSFER_ID_BYTES = 16
+/** The most a DealRequest's `head` may rewrite: a CAR v1 header with one root is about 60 bytes. */
+export const MAX_HEAD_BYTES = 256
 export const MAX_DATA_FRAME = 1 << 20
 export const MAX_CONTROL_FRAME = 64 * 1024
 /** The provider acknowledges what it has written this often… */
@@ -48,7 +63,25 @@ export class DealRejectedError extends Error {
   }
 }
 
-export interface DealRequest { proposal: ClientDealProposal, payloadBytes: number }
+export interface DealRequest {
+  proposal: ClientDealProposal
+  payloadBytes: number
+  /** Bytes this peer staged before proposing (see STAGE_PROTOCOL), to be adopted as this proposal's. */
+  transfer?: Uint8Array
+  /** With `transfer`: the payload's first bytes, written over the staged ones before they are hashed. */
+  head?: Uint8Array
+}
+
+export interface StageRequest { transfer: Uint8Array }
+
+export const encodeStageRequest = (r: StageRequest): Uint8Array => dagCbor.encode({ transfer: r.transfer })
+
+export function decodeStageRequest (bytes: Uint8Array): StageRequest {
+  let raw: { transfer?: unknown }
+  try { raw = dagCbor.decode(bytes) } catch (err) { throw new DealRejectedError('TRANSFER', `stage request is not DAG-CBOR: ${(err as Error).message}`) }
+  if (!(raw?.transfer instanceof Uint8Array) || raw.transfer.length !== TRANSFER_ID_BYTES) throw new DealRejectedError('TRANSFER', `a transfer ID is ${TRANSFER_ID_BYTES} bytes`)
+  return { transfer: raw.transfer }
+}
 
 export type DealReply =
   | { kind: 'accepted', offset: number }
@@ -56,16 +89,23 @@ export type DealReply =
   | { kind: 'published', dealId: number, message: string }
   | { kind: 'rejected', code: DealRejectionCode, message: string, earliestStart?: number }
 
-export const encodeDealRequest = (r: DealRequest): Uint8Array => dagCbor.encode({ proposal: clientDealProposalTuple(r.proposal), payloadBytes: r.payloadBytes })
+// `transfer` and `head` are left out when absent: a request without them is byte for byte what it was before
+export const encodeDealRequest = (r: DealRequest): Uint8Array => dagCbor.encode({
+  proposal: clientDealProposalTuple(r.proposal), payloadBytes: r.payloadBytes,
+  ...(r.transfer === undefined ? {} : { transfer: r.transfer }), ...(r.head === undefined ? {} : { head: r.head })
+})
 
 export function decodeDealRequest (bytes: Uint8Array): DealRequest {
-  let raw: { proposal?: unknown, payloadBytes?: unknown }
+  let raw: { proposal?: unknown, payloadBytes?: unknown, transfer?: unknown, head?: unknown }
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new DealRejectedError('PROPOSAL', `request is not DAG-CBOR: ${(err as Error).message}`) }
   const n = raw?.payloadBytes
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new DealRejectedError('PROPOSAL', 'payloadBytes is not a positive integer')
-  try {
-    return { proposal: clientDealProposalFromTuple(raw.proposal), payloadBytes: n }
-  } catch (err) { throw new DealRejectedError('PROPOSAL', (err as Error).message) }
+  const { transfer, head } = raw
+  if (transfer !== undefined && (!(transfer instanceof Uint8Array) || transfer.length !== TRANSFER_ID_BYTES)) throw new DealRejectedError('PROPOSAL', `a transfer ID is ${TRANSFER_ID_BYTES} bytes`)
+  if (head !== undefined && (!(head instanceof Uint8Array) || transfer === undefined || head.length > Math.min(MAX_HEAD_BYTES, n))) throw new DealRejectedError('PROPOSAL', `head is at most ${MAX_HEAD_BYTES} bytes (and the payload's), and only with a transfer`)
+  let proposal: ClientDealProposal
+  try { proposal = clientDealProposalFromTuple(raw.proposal) } catch (err) { throw new DealRejectedError('PROPOSAL', (err as Error).message) }
+  return { proposal, payloadBytes: n, ...(transfer === undefined ? {} : { transfer }), ...(head === undefined ? {} : { head }) }
 }
 
 export const encodeDealReply = (r: DealReply): Uint8Array => dagCbor.encode(r)

@@ -8,7 +8,7 @@ import {
   secpAddressBytes, secpPublicKey, idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
   type GenesisProvider, type GenesisAllocation, type AttoFil, type CID
 } from '../../core'
-import { createCofferLibp2p, serveAsk, serveDeals, serveRetrievals, type CofferLibp2p } from '../../net'
+import { createCofferLibp2p, serveAsk, serveDeals, serveRetrievals, serveStaging, type CofferLibp2p } from '../../net'
 import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
 import { ProviderStore } from './provider-store'
 import { StorageProvider, type ProviderChain, type ProviderAskInit, type ProviderLimits } from './storage-provider'
@@ -128,6 +128,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       })
       await serveAsk(libp2p, async () => await provider.ask())
       await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor })
+      await serveStaging(libp2p, provider.prestage, { log: init.log, rateFloor: provider.limits.rateFloor })
       const retrieval = await RetrievalServer.open({ provider, log: init.log })
       await serveRetrievals(libp2p, retrieval, { log: init.log })
       provider.start()

@@ -24,6 +24,7 @@ import { pieceOfFile } from '../piece-file'
 import { fileChunks } from '../prove-possession'
 import type { MsgLookup } from '../rpc/backend'
 import { ProviderStore, stagingKey, type StoredDeal, type PendingPublication } from './provider-store'
+import { Prestage, PRESTAGE_IDLE_MS, PRESTAGE_PEER_STAGES, type PrestageLimits } from './prestage'
 
 /** What a provider needs of a full node: the head, message submission, and reads of the head's state. */
 export interface ProviderChain {
@@ -76,6 +77,8 @@ export interface ProviderLimits {
   stagingIdleMs: number
   /** The slowest a running transfer may go (deal-protocol's rate floor). */
   rateFloor: TransferRateFloor
+  /** What peers may stage before proposing (STAGE_PROTOCOL). */
+  prestage: PrestageLimits
 }
 
 /** Lotus's default MaxDealStartDelay (node/config/def.go): 14 days. */
@@ -112,7 +115,16 @@ export function defaultProviderLimits (ask: ProviderAskInit): ProviderLimits {
     reserveAheadBytes: RESERVE_AHEAD_BYTES,
     maxStartDelaySecs: MAX_START_DELAY_SECS,
     stagingIdleMs: STAGING_IDLE_MS,
-    rateFloor: DEFAULT_TRANSFER_RATE_FLOOR
+    rateFloor: DEFAULT_TRANSFER_RATE_FLOOR,
+    // a peer stages what a client could hold; all peers together a quarter of the capacity (one client's
+    // share), so unpaid stages never crowd out more than one client's worth of proposals
+    prestage: {
+      maxPeerStages: PRESTAGE_PEER_STAGES,
+      maxPeerBytes: Math.max(ask.maxPieceSize, Math.floor(ask.capacityBytes / 4)),
+      maxTotalBytes: Math.max(ask.maxPieceSize, Math.floor(ask.capacityBytes / 4)),
+      idleMs: PRESTAGE_IDLE_MS,
+      reserveAheadBytes: RESERVE_AHEAD_BYTES
+    }
   }
 }
 
@@ -170,6 +182,8 @@ export class StorageProvider implements DealHandler {
   private sending: Promise<unknown> = Promise.resolve()
   private roomChecks: Promise<unknown> = Promise.resolve()
   private seqNo = 0
+  /** Bytes peers send before proposing; a DealRequest naming the transfer adopts them. */
+  readonly prestage: Prestage
   private readonly stopped = new AbortController()
   private loop: Promise<void> | undefined
 
@@ -177,6 +191,10 @@ export class StorageProvider implements DealHandler {
     this.address = idAddressBytes(init.id)
     this.worker = secpAddressBytes(secpPublicKey(init.workerKey))
     this.limits = { ...defaultProviderLimits(init.ask), ...init.limits }
+    this.prestage = new Prestage({
+      store: init.store, limits: this.limits.prestage, freeBytes: async () => await this.freeBytes(), withRoom: async (fn) => await this.withRoom(fn),
+      log: (line) => { this.log(line) }, nowMs: () => this.nowMs()
+    })
   }
 
   private log (line: string): void { this.init.log?.(`provider ${addressToString(this.address)}: ${line}`) }
@@ -215,6 +233,7 @@ export class StorageProvider implements DealHandler {
     const used = await store.piecesBytes() + await store.stagingBytes()
     let owed = 0
     for (const [cid, t] of this.transfers) if (cid !== excluding) owed += Math.max(0, t.reserved - t.staged)
+    owed += this.prestage.heldAhead()
     return Math.min(a.capacityBytes - used, await store.diskFreeBytes()) - owed
   }
 
@@ -286,7 +305,7 @@ export class StorageProvider implements DealHandler {
     return { key, client, owed, pieceSize: p.pieceSize }
   }
 
-  async accept (req: DealRequest): ReturnType<DealHandler['accept']> {
+  async accept (req: DealRequest, peer?: string): ReturnType<DealHandler['accept']> {
     const p = req.proposal.proposal
     const proposalCid = dealProposalCid(p).toString()
     const stored = this.init.store.byProposal(proposalCid)
@@ -309,7 +328,7 @@ export class StorageProvider implements DealHandler {
     this.transfers.set(proposalCid, transfer)
     this.writers.set(key, proposalCid)
     try {
-      return await this.admit(req, proposalCid, transfer)
+      return await this.admit(req, proposalCid, transfer, peer)
     } catch (err) {
       this.release(proposalCid, transfer)
       throw err
@@ -331,10 +350,15 @@ export class StorageProvider implements DealHandler {
     return await run
   }
 
-  private async admit (req: DealRequest, proposalCid: string, t: Transfer): Promise<{ offset: number, sink: PayloadSink }> {
+  private async admit (req: DealRequest, proposalCid: string, t: Transfer, peer?: string): Promise<{ offset: number, sink: PayloadSink }> {
     const p = req.proposal.proposal
     const store = this.init.store
     const staging = store.stagingPath(t.key)
+    // bytes this peer staged before it had the proposal: now this proposal's, resumed from like any staged bytes
+    if (req.transfer !== undefined && peer !== undefined) {
+      this.verified.delete(t.key)
+      await this.prestage.adopt(peer, req.transfer, req.head, staging, req.payloadBytes)
+    }
     let offset = await store.sizeOf(staging)
     if (offset > req.payloadBytes) { await store.remove(staging); this.verified.delete(t.key); offset = 0 }
     // the same client's piece is already stored here under a proposal published earlier (a re-signed start
@@ -585,6 +609,7 @@ export class StorageProvider implements DealHandler {
   private async sweep (): Promise<void> {
     const head = this.init.chain.head().header.height
     const idleSince = this.nowMs() - this.limits.stagingIdleMs
+    await this.prestage.sweep()
     const dropped = await this.init.store.sweepStaging(f => f !== null && !this.writers.has(f.key) && f.touchedMs < idleSince)
     for (const name of dropped) {
       this.verified.delete(name.slice(0, -'.part'.length))
