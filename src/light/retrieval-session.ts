@@ -2,7 +2,9 @@
 // offset, check every block as it arrives (core CarVerifier), write each verified slice where it belongs, and pay
 // with cumulative vouchers only for block bytes already verified. A provider that lies, refuses or breaks is dropped
 // at once and the next continues from the verified offset; the caller persists the state, so a pause or a closed
-// tab resumes on the same lanes and never pays twice for a file byte.
+// tab resumes on the same lanes and never pays twice for a file byte. What it verified and had not yet paid for
+// when it stopped is paid first on resume: the provider counts what a channel owes across streams and sessions,
+// and holds a new stream on a channel that still owes an interval.
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
@@ -48,6 +50,11 @@ export interface ProviderDownloadState {
   paid: string
   /** Block bytes it sent that verified (over every stream of this download). */
   verifiedBlockBytes: number
+  /**
+   * attoFIL owed for block bytes verified (and written) but not yet paid, at the stream's price, as of the last
+   * save: the first voucher of a resume on the same lane pays it (absent in states saved before it was kept: 0).
+   */
+  owed?: string
   failure: ProviderFailure | null
 }
 
@@ -273,6 +280,8 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       rec.channel = payment.channel
       rec.lane = payment.lane
       rec.paid = String(payment.paid)
+      // what was owed was owed on the old lane's channel: this one owes nothing yet
+      rec.owed = '0'
       await o.saveState(state)
     }
   }
@@ -298,7 +307,19 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       throw new TermsMismatchError(p.address, p.terms, t)
     }
     const verifier = new CarVerifier(o.root, { ...(range === undefined ? {} : { range }), ...(o.hash === undefined ? {} : { hash: o.hash }) })
-    const paidBefore = payment?.paid ?? 0n
+    let paidBefore = payment?.paid ?? 0n
+    // A resume pays first for what the last run verified and did not pay for (a pause, a closed tab, a crash
+    // between saving the offset and sending the voucher): the provider still counts those bytes as owed on the
+    // channel, and with an interval owed it sends nothing more on any stream of it. Only verified bytes are paid.
+    const owedBefore = BigInt(rec.owed ?? '0')
+    if (payment !== undefined && t.pricePerGiB > 0n && owedBefore > 0n) {
+      const v = await o.payer!.voucher(payment.channel, payment.lane, BigInt(rec.paid) + owedBefore)
+      rec.paid = String(v.amount)
+      rec.owed = '0'
+      await o.saveState(state)
+      await s.sendVoucher(v.bytes)
+      paidBefore = v.amount
+    }
     // the provider's schedule (go-fil-markets' NextInterval): the interval the bytes paid for fall in
     const interval = (): number => intervalSizeAt(paidBytes, t.paymentInterval, t.paymentIntervalIncrease)
     /** Block bytes of this stream the vouchers sent cover. */
@@ -313,6 +334,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       const amount = paidBefore + priceOfBytes(verified, t.pricePerGiB)
       const v = await o.payer!.voucher(payment.channel, payment.lane, amount)
       rec.paid = String(v.amount)
+      rec.owed = String(amount > v.amount ? amount - v.amount : 0n)
       await o.saveState(state)
       await s.sendVoucher(v.bytes)
       paidBytes = verified
@@ -321,6 +343,9 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     for (;;) {
       const n = await s.next()
       if ('done' in n) break
+      // the provider stopped for payment (the channel owes an interval, over every stream on it): pay what was
+      // verified now rather than at half an interval, or two downloads on one channel could wait on each other
+      if ('owed' in n) { await pay(); continue }
       // verified blocks come back even when a later one in the chunk fails: they are written (and paid for) first
       const blocks = verifier.push(n.car)
       for (const b of blocks) {
@@ -331,6 +356,10 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       state.fileSize ??= verifier.fileSize ?? null
       rec.verifiedBlockBytes += verifier.stats.blockBytesVerified - countedBytes
       countedBytes = verifier.stats.blockBytesVerified
+      if (payment !== undefined && t.pricePerGiB > 0n) {
+        const owed = paidBefore + priceOfBytes(countedBytes, t.pricePerGiB) - BigInt(rec.paid)
+        rec.owed = String(owed > 0n ? owed : 0n)
+      }
       if (verifier.failure !== undefined) throw verifier.failure
       if (blocks.length > 0) progress(p.address)
       // pay once half an interval of verified bytes is unpaid: the provider stops at a whole interval, and a

@@ -1,13 +1,14 @@
-// `/coffer/retrieval/1.0.0` over libp2p streams (frames in core/retrieval/retrieval-wire). The provider side
-// sends the CAR its session yields and never has more than one payment interval of unpaid block bytes out:
-// the client's cumulative vouchers are the acknowledgements of a SendWindow (windowed-transfer.ts), the
-// interval grows by its increase with each payment, and a client that stops paying is told UNPAID after the
-// idle timeout. The client side is a thin stream: the caller verifies, decides when to pay, and sends.
+// `/coffer/retrieval/1.1.0` over libp2p streams (frames in core/retrieval/retrieval-wire). The provider side
+// sends the CAR its session yields and never lets the channel owe more than one payment interval: the unpaid
+// count is the channel's ledger over every stream on it (a session brings it), the interval grows by its
+// increase with this stream's payments, a held stream tells its client what is owed, and a client that does
+// not pay is told UNPAID after the idle timeout. The client side is a thin stream: the caller verifies,
+// decides when to pay, and sends.
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   RETRIEVAL_PROTOCOL, RETRIEVAL_MAX_FRAME, RETRIEVAL_MAX_CAR_BYTES, RetrievalRejectedError, RetrievalProtocolError, carFrame, controlFrame, splitFrame,
   encodeRetrievalRequest, decodeRetrievalRequest, encodeRetrievalReply, decodeRetrievalReply, encodeVoucherControl, decodeClientControl,
-  GIB, intervalSizeAt, retrievalPrice, type RetrievalRequest, type RetrievalReply, type AttoFil
+  GIB, intervalSizeAt, retrievalPrice, ChannelLedger, PaymentOwedError, type RetrievalRequest, type RetrievalReply, type AttoFil
 } from '../core'
 import { FrameReader, writeFrame, FrameError } from './frames'
 import { SendWindow } from './windowed-transfer'
@@ -31,9 +32,18 @@ export interface RetrievalServerSession {
   car: AsyncIterable<CarPart>
   /**
    * A voucher from the client: checks it and returns what this stream has been paid in all (attoFIL, cumulative
-   * over the stream's vouchers). Throws RetrievalRejectedError('PAYMENT') when it does not check out.
+   * over the stream's vouchers). Throws RetrievalRejectedError('PAYMENT') when it does not check out. With a
+   * `ledger`, it also pays what the voucher added into it (recorded with the voucher, in one write).
    */
   voucher: (bytes: Uint8Array) => Promise<AttoFil>
+  /**
+   * The paying channel's ledger, shared by every stream on the channel and kept across restarts by the handler:
+   * the stream charges what it sends to it and is held while it owes an interval. Absent (a free provider, a
+   * scripted session), the stream keeps a ledger of its own, paid from the totals `voucher` returns.
+   */
+  ledger?: ChannelLedger
+  /** The stream is about to wait for payment: the handler records what the ledger owes before it waits. */
+  holding?: () => Promise<void>
   /** The stream ended: what was sent (charged bytes) and paid, and why it ended. Called once, always. */
   end: (outcome: { sent: number, paid: AttoFil, complete: boolean, error?: Error }) => Promise<void>
 }
@@ -101,18 +111,23 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const { terms } = session
       await send({ kind: 'accepted', ...terms })
 
-      // The unpaid window: the size of the payment interval the bytes paid for fall in (go-fil-markets'
-      // Params.NextInterval), so the credit grows with what was paid, never with how many vouchers came. Bytes
-      // paid ahead count too: the window is measured from what is paid, not only from what was acknowledged.
+      // The unpaid window: the size of the payment interval this stream's paid bytes fall in (go-fil-markets'
+      // Params.NextInterval), so the credit grows with what was paid, never with how many vouchers came. What is
+      // unpaid is the channel's: every stream on it, earlier sessions and restarts included, charges one ledger,
+      // so a second stream (or a reconnect) on a channel that owes an interval waits for payment instead of
+      // getting fresh credit. Bytes paid ahead count too (the ledger's owed goes below zero).
+      const price = terms.pricePerGiB
+      const ledger = session.ledger ?? new ChannelLedger()
+      const ownLedger = session.ledger === undefined
       let paidBytes = 0
+      let streamSent = 0
       const interval = (): number => intervalSizeAt(paidBytes, terms.paymentInterval, terms.paymentIntervalIncrease)
-      const window = new SendWindow(0, () => terms.pricePerGiB === 0n ? Number.MAX_SAFE_INTEGER : interval())
-      const coverPaid = (): void => {
-        const covered = Math.min(window.sent, paidBytes)
-        if (covered > window.acked) window.ack(covered)
-      }
-      const readerAbort = new AbortController()
+      const owing = (): boolean => price !== 0n && ledger.owed >= priceOfBytes(interval(), price)
+      // the window here is only the wait: room while the channel owes less than an interval, woken by any payment
+      const window = new SendWindow(0, () => owing() ? 0 : Number.MAX_SAFE_INTEGER)
       let paidWake: (() => void) | undefined
+      const unsubscribe = ledger.onPaid(() => { window.poke(); paidWake?.() })
+      const readerAbort = new AbortController()
       const paidChanged = async (): Promise<void> => { await new Promise<void>(resolve => { paidWake = resolve }) }
       const readVouchers = async (): Promise<void> => {
         for (;;) {
@@ -131,12 +146,12 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
           if (c.kind !== 'control') throw new RetrievalProtocolError('a client sent CAR bytes')
           const control = decodeClientControl(c.value)
           if (control.kind !== 'voucher') throw new RetrievalProtocolError('a second request on one stream')
-          if (terms.pricePerGiB === 0n) continue // a gift to a free provider changes nothing
+          if (price === 0n) continue // a gift to a free provider changes nothing
           const total = await session!.voucher(control.voucher)
           if (total > paid) {
+            if (ownLedger) ledger.pay(total - paid)
             paid = total
-            paidBytes = bytesPaidFor(paid, terms.pricePerGiB)
-            coverPaid()
+            paidBytes = bytesPaidFor(paid, price)
             window.poke()
             paidWake?.()
           }
@@ -153,7 +168,8 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       let heldSince: number | undefined
       const watch = setInterval(() => {
         if (heldSince !== undefined && performance.now() - heldSince >= idleMs) {
-          window.fail(new RetrievalRejectedError('UNPAID', `no voucher for ${window.unacked} unpaid bytes within ${idleMs / 1000} s`))
+          const owed = ledger.owed
+          window.fail(new PaymentOwedError(owed, `no voucher within ${idleMs / 1000} s for the ${owed} attoFIL this channel owes (${ledger.entry.sentBytes} block bytes sent on it in all; one interval of ${interval()} bytes is the most it may owe)`))
         }
       }, Math.max(50, Math.min(1000, idleMs / 10)))
       watch.unref?.()
@@ -169,9 +185,12 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         }
         for await (const part of session.car) {
           if (part.charged > 0) {
-            // small sections (DAG nodes) are batched into one frame; a block waits for room in the unpaid window
-            if (terms.pricePerGiB !== 0n && window.unacked >= interval()) {
+            // small sections (DAG nodes) are batched into one frame; a block waits while the channel owes an interval
+            if (owing()) {
               await flush()
+              await session.holding?.()
+              // the client has everything this stream sent (the frames before this one): it can pay what it verified
+              if (ledger.owed > 0n) await send({ kind: 'owed', owed: ledger.owed })
               heldSince = performance.now()
               try { await window.room() } finally { heldSince = undefined }
             }
@@ -183,19 +202,27 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
             pending.push(piece)
             pendingBytes += piece.length
           }
-          window.wrote(part.charged)
+          if (part.charged > 0) {
+            // the stream's total is priced once and rounded up once (as the client pays it): each block charges
+            // the difference, so rounding never adds up over blocks
+            const before = priceOfBytes(streamSent, price)
+            streamSent += part.charged
+            ledger.charge(part.charged, priceOfBytes(streamSent, price) - before)
+          }
           sent += part.charged
-          coverPaid()
         }
         await flush()
         if (window.failed !== undefined) throw window.failed
         await send({ kind: 'done', sent })
         // the final voucher pays for the last interval: wait for it (until the client hangs up, or the idle
-        // time) before calling the stream complete
-        if (terms.pricePerGiB !== 0n && bytesPaidFor(paid, terms.pricePerGiB) < sent) {
+        // time) before calling the stream complete. A stream that also paid what the channel owed from before
+        // has paid for more than it sent, so the channel's ledger is waited on too: the client's final voucher
+        // clears it (a debt of a stream still running beside this one ends the wait when this client hangs up)
+        const unpaid = (): boolean => price !== 0n && (bytesPaidFor(paid, price) < sent || ledger.owed > 0n)
+        if (unpaid()) {
           const ended = reader.then(() => 'ended', () => 'ended')
           const deadline = performance.now() + idleMs
-          while (bytesPaidFor(paid, terms.pricePerGiB) < sent && performance.now() < deadline) {
+          while (unpaid() && performance.now() < deadline) {
             if (window.failed !== undefined) throw window.failed
             let timer: ReturnType<typeof setTimeout> | undefined
             const timeout = new Promise(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())) })
@@ -207,6 +234,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         complete = terms.pricePerGiB === 0n || bytesPaidFor(paid, terms.pricePerGiB) >= sent
       } finally {
         clearInterval(watch)
+        unsubscribe()
         readerAbort.abort()
         await reader.catch(() => {})
       }
@@ -217,7 +245,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       log(`retrieval: ${e.name}: ${e.message}`)
       await session?.end({ sent, paid, complete: false, error: e }).catch(() => {})
       if (e instanceof RetrievalRejectedError) {
-        await send({ kind: 'rejected', code: e.code, message: e.message.slice(0, 500) })
+        await send({ kind: 'rejected', code: e.code, message: e.message.slice(0, 500), ...(e instanceof PaymentOwedError && e.owed > 0n ? { owed: e.owed } : {}) })
           .then(async () => { await stream.close({ signal: AbortSignal.timeout(idleMs) }) })
           .catch(() => { stream.abort(e) })
       } else {
@@ -244,8 +272,12 @@ function concat (parts: Uint8Array[], total: number): Uint8Array {
 /** The client's side of one retrieval stream: the provider's terms, then CAR bytes until done. */
 export interface RetrievalStream {
   terms: RetrievalTerms
-  /** The next CAR bytes, or the provider's done (charged bytes sent); throws RetrievalRejectedError when refused. */
-  next: () => Promise<{ car: Uint8Array } | { done: number }>
+  /**
+   * The next CAR bytes, the provider's done (charged bytes sent), or `owed`: the provider stopped until the channel
+   * owes less than an interval (pay what was verified). Throws RetrievalRejectedError when refused
+   * (PaymentOwedError when it waited for a payment that did not come).
+   */
+  next: () => Promise<{ car: Uint8Array } | { done: number } | { owed: AttoFil }>
   sendVoucher: (voucher: Uint8Array) => Promise<void>
   close: () => Promise<void>
   abort: (err: Error) => void
@@ -266,7 +298,7 @@ export async function openRetrieval (node: Libp2p, peer: PeerId, req: RetrievalR
   try {
     await writeFrame(stream, controlFrame(encodeRetrievalRequest(req)), within())
     const first = control(await nextFrame(frames, idleMs, opts.signal))
-    if (first.kind === 'rejected') throw new RetrievalRejectedError(first.code, first.message)
+    if (first.kind === 'rejected') throw first.owed !== undefined ? new PaymentOwedError(first.owed, first.message) : new RetrievalRejectedError(first.code, first.message)
     if (first.kind !== 'accepted') throw new RetrievalProtocolError('the provider answered before accepting')
     const terms: RetrievalTerms = { pricePerGiB: first.pricePerGiB, paymentInterval: first.paymentInterval, paymentIntervalIncrease: first.paymentIntervalIncrease }
     let finished = false
@@ -279,7 +311,8 @@ export async function openRetrieval (node: Libp2p, peer: PeerId, req: RetrievalR
         const f = splitFrame(frame)
         if (f.kind === 'car') return { car: f.bytes }
         const r = decodeRetrievalReply(f.value)
-        if (r.kind === 'rejected') throw new RetrievalRejectedError(r.code, r.message)
+        if (r.kind === 'rejected') throw r.owed !== undefined ? new PaymentOwedError(r.owed, r.message) : new RetrievalRejectedError(r.code, r.message)
+        if (r.kind === 'owed') return { owed: r.owed }
         if (r.kind !== 'done') throw new RetrievalProtocolError('the provider accepted twice')
         finished = true
         return { done: r.sent }

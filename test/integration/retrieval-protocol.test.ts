@@ -4,7 +4,7 @@
 // reaches the client by code; a free provider needs no voucher.
 import { describe, it, expect, afterEach } from 'vitest'
 import { createCofferLibp2p, serveRetrievals, openRetrieval, priceOfBytes, type CofferLibp2p, type RetrievalServerSession, type CarPart, type RetrievalStream } from '../../src/net'
-import { CID, GIB, RetrievalRejectedError, intervalSizeAt, type RetrievalRequest } from '../../src/core'
+import { CID, GIB, RetrievalRejectedError, PaymentOwedError, ChannelLedger, intervalSizeAt, type RetrievalRequest } from '../../src/core'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { until } from '../helpers/until'
 
@@ -15,18 +15,20 @@ const BLOCK = 64 * 1024
 const root = CID.createV1(0x55, await sha256.digest(new Uint8Array([1])))
 
 /** A provider whose session sends `blocks` parts of BLOCK charged bytes each, recording vouchers as payments of their length. */
-async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number, increase: number, idleMs?: number, refuse?: RetrievalRejectedError }): Promise<{ client: CofferLibp2p, provider: CofferLibp2p, sentAt: () => number, ended: Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }> }> {
+async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number, increase: number, idleMs?: number, refuse?: RetrievalRejectedError, ledger?: ChannelLedger }): Promise<{ client: CofferLibp2p, provider: CofferLibp2p, sentAt: () => number, ended: Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }> }> {
   const provider = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   const client = await createCofferLibp2p({ allowLoopbackDials: true })
   nodes.push(provider, client)
   let sent = 0
   let endResolve!: (v: { sent: number, paid: bigint, complete: boolean, error?: Error }) => void
   const ended = new Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }>(resolve => { endResolve = resolve })
-  let paid = 0n
   await serveRetrievals(provider, {
     accept: async (_req: RetrievalRequest) => {
       if (o.refuse !== undefined) throw o.refuse
+      let paid = 0n
       const session: RetrievalServerSession = {
+        // one channel's ledger shared by every stream, as the provider's RetrievalServer keeps it per channel
+        ...(o.ledger === undefined ? {} : { ledger: o.ledger }),
         terms: { pricePerGiB: o.pricePerGiB, paymentInterval: o.interval, paymentIntervalIncrease: o.increase },
         car: (async function * (): AsyncIterable<CarPart> {
           yield { bytes: new Uint8Array(10), charged: 0 }
@@ -34,7 +36,12 @@ async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number,
           for (let i = 0; i < o.blocks; i++) { yield { bytes: new Uint8Array(BLOCK).fill(i), charged: BLOCK }; sent += BLOCK }
         })(),
         // the test's "voucher" is the cumulative amount as decimal text
-        voucher: async (bytes) => { paid = BigInt(new TextDecoder().decode(bytes)); return paid },
+        voucher: async (bytes) => {
+          const total = BigInt(new TextDecoder().decode(bytes))
+          if (total > paid) o.ledger?.pay(total - paid)
+          paid = total
+          return paid
+        },
         end: async (outcome) => { endResolve(outcome) }
       }
       return session
@@ -44,11 +51,12 @@ async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number,
   return { client, provider, sentAt: () => sent, ended }
 }
 
-async function drain (s: RetrievalStream, onBytes: (n: number) => Promise<void>): Promise<number> {
+async function drain (s: RetrievalStream, onBytes: (n: number) => Promise<void>, onOwed?: (owed: bigint) => Promise<void>): Promise<number> {
   let got = 0
   for (;;) {
     const n = await s.next()
     if ('done' in n) return n.done
+    if ('owed' in n) { await onOwed?.(n.owed); continue }
     got += n.car.length
     await onBytes(got)
   }
@@ -158,6 +166,77 @@ describe('retrieval stream', () => {
     } finally { clearInterval(drip) }
     // 2 blocks of credit, a block of slack: never the 2 + 4 × (vouchers) blocks the old rule gave
     expect(p.sentAt()).toBeLessThanOrEqual(3 * BLOCK)
+  }, 60_000)
+
+  it('one channel, one interval: a stream after one that left unpaid gets no fresh credit, is told what is owed, and goes on once paid', async () => {
+    const ledger = new ChannelLedger()
+    const p = await pair({ blocks: 16, pricePerGiB: BigInt(GIB), interval: 2 * BLOCK, increase: 0, ledger })
+    // the first stream takes its interval and leaves without paying (a closed tab)
+    const s1 = await openRetrieval(p.client, p.provider.peerId, { root })
+    await until(() => p.sentAt() >= 2 * BLOCK, 30_000)
+    await s1.close()
+    await p.ended
+    expect(p.sentAt()).toBe(2 * BLOCK)
+    expect(ledger.owed).toBe(BigInt(2 * BLOCK))
+    // the second (a reconnect, on another lane of the channel) is held at once: the channel already owes an interval
+    const s2 = await openRetrieval(p.client, p.provider.peerId, { root })
+    const first = await s2.next() // the CAR header (charged nothing) comes before the wait
+    expect('car' in first).toBe(true)
+    expect(await s2.next()).toEqual({ owed: BigInt(2 * BLOCK) })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(p.sentAt()).toBe(2 * BLOCK)
+    // paying what the first stream owed lets it go on, and the stream pays its own blocks as they come
+    let paid = 2n * BigInt(BLOCK)
+    await s2.sendVoucher(new TextEncoder().encode(String(paid)))
+    let got = 0
+    const done = await drain(s2, async (n) => {
+      got = n
+      if (got - Number(paid - 2n * BigInt(BLOCK)) >= BLOCK) {
+        paid = 2n * BigInt(BLOCK) + BigInt(got)
+        await s2.sendVoucher(new TextEncoder().encode(String(paid)))
+      }
+    }, async () => {
+      paid = 2n * BigInt(BLOCK) + BigInt(got)
+      await s2.sendVoucher(new TextEncoder().encode(String(paid)))
+    })
+    expect(done).toBe(16 * BLOCK)
+    await s2.sendVoucher(new TextEncoder().encode(String(2n * BigInt(BLOCK) + BigInt(done))))
+    await s2.close()
+    await until(() => ledger.owed === 0n, 30_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(ledger.entry, (_, v: unknown) => typeof v === "bigint" ? String(v) : v)} done ${done}`) })
+    expect(ledger.entry).toEqual({ sentBytes: 18 * BLOCK, charged: BigInt(18 * BLOCK), paid: BigInt(18 * BLOCK) })
+  }, 60_000)
+
+  it('streams side by side on one channel have one interval between them, not one each', async () => {
+    const ledger = new ChannelLedger()
+    const p = await pair({ blocks: 16, pricePerGiB: BigInt(GIB), interval: 4 * BLOCK, increase: 0, ledger })
+    // four parallel range requests, none paying: the old per-stream count let out four intervals
+    const streams = await Promise.all([0, 1, 2, 3].map(async () => await openRetrieval(p.client, p.provider.peerId, { root })))
+    const owed = await Promise.all(streams.map(async (s) => {
+      for (;;) {
+        const n = await s.next()
+        if ('owed' in n) return n.owed
+        if ('done' in n) throw new Error('done without paying')
+      }
+    }))
+    // every stream is held, and each says what the channel owes: one interval (and a block of slack per stream at most)
+    expect(p.sentAt()).toBeGreaterThanOrEqual(4 * BLOCK)
+    expect(p.sentAt()).toBeLessThanOrEqual(4 * BLOCK + 3 * BLOCK)
+    for (const o of owed) expect(o).toBeGreaterThanOrEqual(BigInt(4 * BLOCK))
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(ledger.entry.sentBytes).toBe(p.sentAt())
+    for (const s of streams) s.abort(new Error('test done'))
+  }, 60_000)
+
+  it('a channel that stays owing: the held stream is refused with PaymentOwedError saying how much', async () => {
+    const ledger = new ChannelLedger({ sentBytes: 3 * BLOCK, charged: BigInt(3 * BLOCK), paid: 0n })
+    const p = await pair({ blocks: 8, pricePerGiB: BigInt(GIB), interval: 2 * BLOCK, increase: 0, idleMs: 1500, ledger })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    const err = await drain(s, async () => {}).then(() => undefined, (e: Error) => e)
+    expect(err).toBeInstanceOf(PaymentOwedError)
+    expect((err as PaymentOwedError).code).toBe('UNPAID')
+    expect((err as PaymentOwedError).owed).toBe(BigInt(3 * BLOCK))
+    expect((err as Error).message).toContain(`${3 * BLOCK} attoFIL`)
+    expect(p.sentAt()).toBe(0)
   }, 60_000)
 
   it('a refusal reaches the client with its code', async () => {

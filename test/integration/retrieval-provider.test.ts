@@ -6,7 +6,7 @@
 // that stops paying gets one interval and UNPAID; a client that starts settling has the provider's best
 // voucher redeemed before SettlingAt, and once the channel is collected the provider forgets it.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, cp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -15,13 +15,14 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import {
-  CID, CarVerifier, RetrievalRejectedError, pieceDigest, pieceCidV1, readEscrow, readChannel, createChannelMessageParams, decodeExecReturn,
+  CID, CarVerifier, RetrievalRejectedError, PaymentOwedError, pieceDigest, pieceCidV1, readEscrow, readChannel, createChannelMessageParams, decodeExecReturn,
   signVoucher, encodeSignedVoucher, signMessage, gasLimitFor, secpAddressBytes, secpPublicKey, addressToString, parseFil,
   INIT_ACTOR_ADDRESS, InitMethod, PaychMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
   type ByteRange, type Message, type ChannelRecord
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, openRetrieval, priceOfBytes, RETRIEVAL_IDLE_TIMEOUT_MS, type CofferLibp2p } from '../../src/net'
 import type { MsgLookup } from '../../src/node/rpc/backend'
+import { RetrievalServer, type RetrievalProvider as RetrievalProviderInit } from '../../src/node/provider/retrieval-server'
 import { until } from '../helpers/until'
 import { fundedMarketClient, dealRequest, type MarketClient } from '../helpers/market-client'
 
@@ -143,6 +144,8 @@ async function retrieve (provider: number, o: { range?: ByteRange, lane?: Lane, 
     for (;;) {
       const n = await s.next()
       if ('done' in n) break
+      // the provider stopped for payment: pay what was verified (an honest client's answer)
+      if ('owed' in n) { if (v.stats.blockBytesVerified > paidBytes) await pay(v.stats.blockBytesVerified); continue }
       for (const b of v.push(n.car)) if (b.slice !== null) out.set(b.slice.bytes, b.slice.offset - from)
       if (v.stats.blockBytesVerified - paidBytes >= interval) await pay(v.stats.blockBytesVerified)
     }
@@ -290,16 +293,38 @@ describe('the retrieval provider', () => {
 
 // Both wait out the provider's idle timeout (30 s): run side by side, on different channels.
 describe.concurrent('a client that stops', () => {
-  it('paying receives at most one interval (and one block) and is told UNPAID; nothing is redeemed', async () => {
+  it('paying receives at most one interval (and one block) and is told UNPAID; nothing is redeemed; the debt stays on the channel, on disk, and a new stream on it gets no fresh credit', async () => {
     const ch = await channelTo(PRICED, parseFil('0.001'))
     const lane: Lane = { channel: ch, lane: 0, nonce: 0, amount: 0n }
     // the client waits longer than the provider's idle time, so the provider is the one to end it
     const r = await retrieve(PRICED, { lane, maxVouchers: 0, idleTimeoutMs: 2 * RETRIEVAL_IDLE_TIMEOUT_MS })
-    refusal(r, 'UNPAID')
+    const unpaid = refusal(r, 'UNPAID')
+    expect(unpaid).toBeInstanceOf(PaymentOwedError)
     expect(r.blockBytes).toBeGreaterThanOrEqual(interval())
     expect(r.blockBytes).toBeLessThanOrEqual(interval() + LEAF)
     expect(r.vouchers).toEqual([])
     expect(channel(ch)!.lanes).toEqual([])
+
+    // the channel's ledger holds the debt: in the provider, and in its record on disk (what a restart reads)
+    const id = addressToString(channel(ch)!.id)
+    const server = d.providers[PRICED]!.retrieval
+    const owed = priceOfBytes(r.blockBytes, price())
+    expect((unpaid as PaymentOwedError).owed).toBe(owed)
+    const held = await until(() => server.status().channels.find(c => c.channel === id), 30_000)
+    expect(held.ledger).toEqual({ sentBytes: r.blockBytes, charged: owed, paid: 0n })
+    const copy = await mkdtemp(path.join(tmpdir(), 'coffer-vouchers-'))
+    cleanups.push(async () => { await rm(copy, { recursive: true, force: true }) })
+    await cp(path.join(d.providers[PRICED]!.provider.store.dir, 'vouchers'), path.join(copy, 'vouchers'), { recursive: true })
+    const restarted = await RetrievalServer.open({ provider: { ...d.providers[PRICED]!.provider, store: { ...d.providers[PRICED]!.provider.store, dir: copy } } as unknown as RetrievalProviderInit })
+    expect(restarted.status().channels.find(c => c.channel === id)?.ledger).toEqual({ sentBytes: r.blockBytes, charged: owed, paid: 0n })
+
+    // another lane of the same channel (a reconnect, a second download): held before its first block, told what is owed
+    const s = await openRetrieval(node, d.providers[PRICED]!.libp2p.peerId, { root, payment: { channel: ch, lane: 1 } })
+    const header = await s.next()
+    expect('car' in header).toBe(true)
+    expect(await s.next()).toEqual({ owed })
+    s.abort(new Error('test: leaves'))
+    expect(server.status().channels.find(c => c.channel === id)?.ledger.sentBytes).toBe(r.blockBytes)
   }, RETRIEVAL_IDLE_TIMEOUT_MS * 3)
 
   it('the channel (Settle): the provider redeems its best voucher at once, before SettlingAt, with the retrieval still running; once collected it forgets the channel', async () => {

@@ -9,7 +9,7 @@ import { encodeBigInt, idAddressBytes, secpAddressBytes, secpPublicKey, parseFil
 import {
   RETRIEVAL_PROTOCOL, FRAME_CAR, FRAME_CONTROL, RETRIEVAL_MAX_CAR_BYTES, RETRIEVAL_MAX_CONTROL_BYTES, RETRIEVAL_MAX_FRAME,
   carFrame, controlFrame, splitFrame, encodeClientControl, decodeClientControl, encodeRetrievalRequest, decodeRetrievalRequest,
-  encodeVoucherControl, encodeRetrievalReply, decodeRetrievalReply, RetrievalRejectedError, RetrievalProtocolError,
+  encodeVoucherControl, encodeRetrievalReply, decodeRetrievalReply, RetrievalRejectedError, RetrievalProtocolError, PaymentOwedError,
   type RetrievalReply, type RetrievalRequest, type RetrievalRejectionCode
 } from '../../src/core/retrieval/retrieval-wire'
 
@@ -31,7 +31,7 @@ function protocolError (f: () => unknown, message: RegExp): void {
 
 describe('retrieval frames', () => {
   it('names the protocol and sizes a reader for the largest frame', () => {
-    expect(RETRIEVAL_PROTOCOL).toBe('/coffer/retrieval/1.0.0')
+    expect(RETRIEVAL_PROTOCOL).toBe('/coffer/retrieval/1.1.0')
     expect(RETRIEVAL_MAX_FRAME).toBe(1 + RETRIEVAL_MAX_CAR_BYTES)
   })
 
@@ -153,7 +153,10 @@ describe('provider replies', () => {
     { kind: 'accepted', pricePerGiB: parseFil('1000000'), paymentInterval: 1, paymentIntervalIncrease: 2 ** 20 },
     { kind: 'done', sent: 0 },
     { kind: 'done', sent: 10 * 2 ** 30 },
-    ...codes.map(code => ({ kind: 'rejected' as const, code, message: `because ${code}` }))
+    ...codes.map(code => ({ kind: 'rejected' as const, code, message: `because ${code}` })),
+    { kind: 'owed', owed: 1n },
+    { kind: 'owed', owed: parseFil('3') },
+    { kind: 'rejected', code: 'UNPAID', message: 'the channel owes', owed: 12_345n }
   ]
   for (const r of replies) {
     it(`round-trips ${r.kind} ${JSON.stringify(r, (_, v: unknown) => typeof v === 'bigint' ? String(v) : v)}`, () => {
@@ -182,7 +185,12 @@ describe('provider replies', () => {
     ['a done with a count as text', dagCbor.encode({ kind: 'done', sent: '10' }), /sent is not an unsigned integer/],
     ['a rejection with an unknown code', dagCbor.encode({ kind: 'rejected', code: 'SPACE', message: 'x' }), /"SPACE" is not a retrieval rejection code/],
     ['a rejection without a message', dagCbor.encode({ kind: 'rejected', code: 'BUSY' }), /message is not text/],
-    ['a rejection with an unknown key', dagCbor.encode({ kind: 'rejected', code: 'BUSY', message: 'x', retryAfter: 5 }), /unknown key "retryAfter"/]
+    ['a rejection with an unknown key', dagCbor.encode({ kind: 'rejected', code: 'BUSY', message: 'x', retryAfter: 5 }), /unknown key "retryAfter"/],
+    ['an owed of nothing', dagCbor.encode({ kind: 'owed', owed: encodeBigInt(0n) }), /owed is not a positive amount/],
+    ['an owed credit', dagCbor.encode({ kind: 'owed', owed: encodeBigInt(-4n) }), /owed is not a positive amount/],
+    ['an owed as a number', dagCbor.encode({ kind: 'owed', owed: 4 }), /owed owed is not a big int/],
+    ['an owed with an unknown key', dagCbor.encode({ kind: 'owed', owed: encodeBigInt(4n), lane: 1 }), /unknown key "lane"/],
+    ['an owed amount on a refusal that is not UNPAID', dagCbor.encode({ kind: 'rejected', code: 'BUSY', message: 'x', owed: encodeBigInt(4n) }), /owed is not a positive amount on an UNPAID refusal/]
   ]
   for (const [name, bytes, message] of malformed) it(`refuses ${name}`, () => { protocolError(() => decodeRetrievalReply(bytes), message) })
 
@@ -191,6 +199,12 @@ describe('provider replies', () => {
     expect(() => encodeRetrievalReply({ kind: 'accepted', pricePerGiB: 1n, paymentInterval: 0, paymentIntervalIncrease: 0 })).toThrow(RangeError)
     expect(() => encodeRetrievalReply({ kind: 'rejected', code: 'NOPE' as RetrievalRejectionCode, message: '' })).toThrow(RangeError)
     expect(() => encodeRetrievalReply({ kind: 'done', sent: -1 })).toThrow(RangeError)
+  })
+
+  it('PaymentOwedError is an UNPAID refusal carrying what the channel owes', () => {
+    const e = new PaymentOwedError(77n, 'owes 77')
+    expect(e).toBeInstanceOf(RetrievalRejectedError)
+    expect([e.name, e.code, e.owed, PaymentOwedError.name]).toEqual(['PaymentOwedError', 'UNPAID', 77n, 'PaymentOwedError'])
   })
 
   it('RetrievalRejectedError carries its code and name', () => {

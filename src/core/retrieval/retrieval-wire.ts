@@ -1,4 +1,4 @@
-// The retrieval protocol's frames (`/coffer/retrieval/1.0.0`, one stream per retrieval). Each length-prefixed
+// The retrieval protocol's frames (`/coffer/retrieval/1.1.0`, one stream per retrieval). Each length-prefixed
 // frame (src/net/frames.ts) opens with one byte saying what it carries:
 //   0x00 CAR bytes (provider → client only): a chunk of a CAR v1 stream, cut anywhere, at most 1 MiB
 //   0x01 control: a DAG-CBOR map
@@ -6,7 +6,9 @@
 //   provider → client  accepted {pricePerGiB, paymentInterval, paymentIntervalIncrease} or rejected {code, message}
 //   provider → client  CAR frames: the blocks the request needs, depth-first from the root
 //   client → provider  voucher {voucher} after each interval of verified block bytes (cumulative on its lane)
-//   provider → client  done {sent} when the walk ends, or rejected {code, message}
+//   provider → client  owed {owed} when it stops for payment: what the channel owes over every stream (the client
+//                      pays what it has verified; go-fil-markets' DealStatusFundsNeeded with its PaymentOwed)
+//   provider → client  done {sent} when the walk ends, or rejected {code, message, owed?}
 //   client → provider  the final voucher, then the client closes.
 // Decoding is strict (known kinds and keys only, typed fields, bounded sizes): the protocol's version is in its
 // ID, so a change is a new ID, not a field an old peer half-understands.
@@ -16,7 +18,9 @@ import { encodeBigInt, decodeBigInt } from '../token'
 import { validateAddressBytes, Protocol } from '../address'
 import type { AttoFil } from '../units'
 
-export const RETRIEVAL_PROTOCOL = '/coffer/retrieval/1.0.0'
+// 1.1.0: the unpaid window is per channel, not per stream, so a held stream says what is owed ('owed', and
+// 'rejected' may carry it); a 1.0.0 client would not understand either
+export const RETRIEVAL_PROTOCOL = '/coffer/retrieval/1.1.0'
 
 /** The first byte of every frame. */
 export const FRAME_CAR = 0x00
@@ -50,6 +54,17 @@ export class RetrievalRejectedError extends Error {
 }
 
 /**
+ * The channel owes the provider a payment interval or more (over every stream and session on it, a restart
+ * included) and no voucher brought it below that within the idle time: the provider sends no byte more on it.
+ * `owed` is in attoFIL; the client pays what it verified, or opens another channel.
+ */
+export class PaymentOwedError extends RetrievalRejectedError {
+  static override name = 'PaymentOwedError'
+  override name = 'PaymentOwedError'
+  constructor (readonly owed: AttoFil, message: string) { super('UNPAID', message) }
+}
+
+/**
  * What arrived is not the retrieval protocol (code PROTOCOL): thrown by the decoders here, so a receiver can tell
  * the peer's bad frame from a rejection the peer sent (a provider answers it with `rejected PROTOCOL`).
  */
@@ -75,7 +90,10 @@ export interface RetrievalRequest {
 export type RetrievalReply =
   | { kind: 'accepted', pricePerGiB: AttoFil, paymentInterval: number, paymentIntervalIncrease: number }
   | { kind: 'done', sent: number }
-  | { kind: 'rejected', code: RetrievalRejectionCode, message: string }
+  /** The provider stopped for payment: the attoFIL the channel owes it beyond what vouchers paid (every stream). */
+  | { kind: 'owed', owed: AttoFil }
+  /** `owed`: with UNPAID, what the channel owes (the client raises PaymentOwedError). */
+  | { kind: 'rejected', code: RetrievalRejectionCode, message: string, owed?: AttoFil }
 
 /** A client's control frames: the request that opens the stream, then vouchers. */
 export type ClientControl =
@@ -184,7 +202,8 @@ export function encodeRetrievalReply (r: RetrievalReply): Uint8Array {
     return dagCbor.encode({ kind: 'accepted', pricePerGiB: encodeBigInt(r.pricePerGiB), paymentInterval: r.paymentInterval, paymentIntervalIncrease: r.paymentIntervalIncrease })
   }
   if (r.kind === 'done') return dagCbor.encode({ kind: 'done', sent: r.sent })
-  return dagCbor.encode({ kind: 'rejected', code: r.code, message: r.message })
+  if (r.kind === 'owed') return dagCbor.encode({ kind: 'owed', owed: encodeBigInt(r.owed) })
+  return dagCbor.encode({ kind: 'rejected', code: r.code, message: r.message, ...(r.owed === undefined ? {} : { owed: encodeBigInt(r.owed) }) })
 }
 
 /** A provider's control, as the client reads it; RetrievalProtocolError if malformed. */
@@ -200,9 +219,12 @@ export function decodeRetrievalReply (bytes: Uint8Array): RetrievalReply {
   } else if (m.kind === 'done') {
     onlyKeys(m, ['kind', 'sent'])
     r = { kind: 'done', sent: m.sent as number }
+  } else if (m.kind === 'owed') {
+    onlyKeys(m, ['kind', 'owed'])
+    r = { kind: 'owed', owed: bigField(m.owed, 'owed owed') }
   } else if (m.kind === 'rejected') {
-    onlyKeys(m, ['kind', 'code', 'message'])
-    r = { kind: 'rejected', code: m.code as RetrievalRejectionCode, message: m.message as string }
+    onlyKeys(m, ['kind', 'code', 'message', 'owed'])
+    r = { kind: 'rejected', code: m.code as RetrievalRejectionCode, message: m.message as string, ...(m.owed === undefined ? {} : { owed: bigField(m.owed, 'rejected owed') }) }
   } else {
     throw new RetrievalProtocolError(`not a retrieval reply: kind ${JSON.stringify(m.kind)}`)
   }
@@ -241,12 +263,21 @@ function checkReply (r: RetrievalReply, fail: (m: string) => Error): void {
     if (!uint(r.paymentIntervalIncrease)) throw fail('accepted paymentIntervalIncrease is not an unsigned integer')
   } else if (r.kind === 'done') {
     if (!uint(r.sent)) throw fail('done sent is not an unsigned integer')
+  } else if (r.kind === 'owed') {
+    // a provider stops for a debt, never for a credit
+    if (typeof r.owed !== 'bigint' || r.owed <= 0n) throw fail('owed is not a positive amount')
   } else if (r.kind === 'rejected') {
     if (typeof r.code !== 'string' || !CODES.has(r.code)) throw fail(`rejected code ${JSON.stringify(r.code)} is not a retrieval rejection code`)
     if (typeof r.message !== 'string') throw fail('rejected message is not text')
+    if (r.owed !== undefined && (r.code !== 'UNPAID' || typeof r.owed !== 'bigint' || r.owed <= 0n)) throw fail('rejected owed is not a positive amount on an UNPAID refusal')
   } else {
     throw fail('not a retrieval reply')
   }
+}
+
+function bigField (v: unknown, what: string): bigint {
+  if (!(v instanceof Uint8Array)) throw new RetrievalProtocolError(`${what} is not a big int`)
+  try { return decodeBigInt(v) } catch (err) { throw new RetrievalProtocolError(`${what}: ${(err as Error).message}`) }
 }
 
 function cborMap (bytes: Uint8Array): Record<string, unknown> {

@@ -1,8 +1,9 @@
-// The provider's side of `/coffer/retrieval/1.0.0`: finds the stored payload a request names, streams its blocks
+// The provider's side of `/coffer/retrieval/1.1.0`: finds the stored payload a request names, streams its blocks
 // depth-first from the CAR index, checks each voucher against the channel as its own chain shows it, keeps the
-// best voucher per lane on disk before acknowledging it, and redeems it on chain (UpdateChannelState from the
-// worker) when a retrieval ends, or at once when the client starts settling the channel (as Lotus's
-// paychmgr/settler submits the best voucher of each lane once it sees a Settle).
+// best voucher per lane and the channel's ledger (what every stream on it sent and was paid) on disk, and
+// redeems on chain (UpdateChannelState from the worker) when a retrieval ends and the voucher is worth its gas,
+// or at once when the client starts settling the channel (as Lotus's paychmgr/settler submits the best voucher
+// of each lane once it sees a Settle).
 import { open, rename, readFile, readdir, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { PeerId } from '@libp2p/interface'
@@ -10,8 +11,8 @@ import { base64 } from 'multiformats/bases/base64'
 import {
   CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, VoucherRejectedError, MalformedVoucherError,
   carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, updateChannelStateParams, addressToString, parseAddress,
-  bytesEqual, getActor, PaychMethod, ExitCode, DEFAULT_MAX_BLOCK_BYTES,
-  type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
+  bytesEqual, getActor, PaychMethod, ExitCode, DEFAULT_MAX_BLOCK_BYTES, ChannelLedger, emptyLedgerEntry,
+  type LedgerEntry, type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
 import { openCarBlocks, type CarBlocks } from './car-index'
@@ -61,6 +62,8 @@ export interface ChannelVouchers {
   /** The address vouchers name it by (its f2 when the client used that): where redeems are sent. */
   address: string
   lanes: HeldVoucher[]
+  /** What every retrieval paid on this channel sent and was paid (a debt outlives its streams and restarts). */
+  ledger: LedgerEntry
 }
 
 export interface RetrievalServerStatus {
@@ -70,12 +73,14 @@ export interface RetrievalServerStatus {
 }
 
 const VOUCHERS_DIR = 'vouchers'
-const RECORD_VERSION = 1
+/** 2: the channel's ledger beside its vouchers (a version 1 record has none: read as owing nothing). */
+const RECORD_VERSION = 2
 /** Epochs between retries of a failed redeem, doubling per failure up to this. */
 const MAX_REDEEM_BACKOFF: Epoch = 64
 
 interface LaneFile { nonce: number, amount: string, voucher: string, redeem?: { message: string, nonce: number, amount: string } }
-interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile> }
+interface LedgerFile { sentBytes: number, charged: string, paid: string }
+interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile>, ledger?: LedgerFile }
 
 const laneKey = (channel: string, lane: number): string => `${channel}/${lane}`
 
@@ -86,6 +91,8 @@ const laneKey = (channel: string, lane: number): string => `${channel}/${lane}`
 export class RetrievalServer implements RetrievalHandler {
   /** Held vouchers by channel ID string (t0…). */
   private readonly channels = new Map<string, ChannelVouchers>()
+  /** The live ledger of each channel a retrieval ran on, by channel ID (its figures are written with the record). */
+  private readonly ledgers = new Map<string, ChannelLedger>()
   /** Retrievals running per lane (`t0…/lane`): their lane is redeemed when they end, not before (one message per retrieval). */
   private readonly running = new Map<string, number>()
   /** Failed redeems per lane: how many, and the epoch before which the next try waits. */
@@ -140,7 +147,7 @@ export class RetrievalServer implements RetrievalHandler {
 
   status (): RetrievalServerStatus {
     return {
-      channels: [...this.channels.values()].map(c => ({ ...c, lanes: c.lanes.map(l => ({ ...l })) })),
+      channels: [...this.channels.values()].map(c => ({ ...c, lanes: c.lanes.map(l => ({ ...l })), ledger: this.ledgers.get(c.channel)?.entry ?? { ...c.ledger } })),
       running: [...this.running.keys()].map(k => { const [channel, lane] = k.split('/'); return { channel: channel!, lane: Number(lane) } })
     }
   }
@@ -150,7 +157,7 @@ export class RetrievalServer implements RetrievalHandler {
   async accept (req: RetrievalRequest, peer: PeerId): Promise<RetrievalServerSession> {
     const terms = this.p.retrievalTerms()
     const { blocks, walk, rootBytes, size } = await this.payload(req)
-    let paying: { id: string, lane: number } | undefined
+    let paying: { id: string, lane: number, address: string } | undefined
     try {
       const range = { from: req.range?.from ?? 0, to: req.range?.to ?? size }
       if (terms.pricePerGiB !== 0n) paying = this.checkChannel(req, terms, range.to - range.from)
@@ -160,6 +167,7 @@ export class RetrievalServer implements RetrievalHandler {
     }
     const key = paying === undefined ? undefined : laneKey(paying.id, paying.lane)
     if (key !== undefined) this.running.set(key, (this.running.get(key) ?? 0) + 1)
+    const ledger = paying === undefined ? undefined : this.ledgerOf(paying.id)
     const what = `${req.root.toString()}${req.range === undefined ? '' : ` [${req.range.from}, ${req.range.to})`} for ${peer.toString()}${key === undefined ? '' : ` paid on ${key}`}`
     this.log(`serving ${what}`)
 
@@ -198,6 +206,7 @@ export class RetrievalServer implements RetrievalHandler {
         paid += added
         return paid
       },
+      ...(ledger === undefined ? {} : { ledger, holding: async () => { await this.saveLedger(paying!.id, paying!.address) } }),
       end: async (outcome) => {
         if (ended) return
         ended = true
@@ -205,6 +214,8 @@ export class RetrievalServer implements RetrievalHandler {
         const how = outcome.complete ? 'complete' : `stopped${outcome.error === undefined ? '' : ` (${outcome.error.name}: ${outcome.error.message})`}`
         this.log(`${what}: ${how}, ${outcome.sent} bytes sent, ${outcome.paid} attoFIL paid`)
         if (key === undefined) return
+        // what the stream ran up stays owed on the channel, across a restart
+        await this.saveLedger(paying!.id, paying!.address).catch((err: Error) => { this.log(`ledger ${paying!.id}: ${err.name}: ${err.message}`) })
         const n = (this.running.get(key) ?? 1) - 1
         if (n > 0) this.running.set(key, n)
         else this.running.delete(key)
@@ -295,7 +306,7 @@ export class RetrievalServer implements RetrievalHandler {
    * A priced retrieval's channel, read from the provider's own chain: it must exist, pay this provider's worker,
    * not be settling, and have funds left for at least one interval (or the whole request, if smaller).
    */
-  private checkChannel (req: RetrievalRequest, terms: RetrievalTerms, requestBytes: number): { id: string, lane: number } {
+  private checkChannel (req: RetrievalRequest, terms: RetrievalTerms, requestBytes: number): { id: string, lane: number, address: string } {
     const fail = (message: string): never => { throw new RetrievalRejectedError('PAYMENT', message) }
     const worker = addressToString(this.p.worker)
     if (req.payment === undefined) {
@@ -313,7 +324,26 @@ export class RetrievalServer implements RetrievalHandler {
     if (left < need) {
       return fail(`payment channel ${named} has ${left} attoFIL left beyond the vouchers already given for it; ${need} attoFIL (one payment interval of ${Math.min(terms.paymentInterval, requestBytes)} bytes at ${terms.pricePerGiB} attoFIL per GiB) is needed to start`)
     }
-    return { id, lane: req.payment.lane }
+    return { id, lane: req.payment.lane, address: named }
+  }
+
+  /** The channel's ledger: the one its running streams share, else as last recorded. */
+  private ledgerOf (id: string): ChannelLedger {
+    let l = this.ledgers.get(id)
+    if (l === undefined) this.ledgers.set(id, l = new ChannelLedger(this.channels.get(id)?.ledger ?? emptyLedgerEntry()))
+    return l
+  }
+
+  /** Writes the channel's ledger as it stands (a channel nobody paid on yet gets a record of its own). */
+  private async saveLedger (id: string, address: string): Promise<void> {
+    await this.locked(async () => {
+      const ledger = this.ledgers.get(id)
+      if (ledger === undefined) return
+      const cur = this.channels.get(id)
+      const next: ChannelVouchers = { channel: id, address: cur?.address ?? address, lanes: cur?.lanes ?? [], ledger: ledger.entry }
+      await this.write(next)
+      this.channels.set(id, next)
+    })
   }
 
   /**
@@ -361,16 +391,22 @@ export class RetrievalServer implements RetrievalHandler {
         if (err instanceof VoucherRejectedError) return refuse(err.code, err.message)
         throw err
       }
+      // the payment goes into the channel's ledger in the same write as the voucher: a crash between the two would
+      // leave a restarted provider holding the voucher but asking for its amount again
+      const ledger = this.ledgerOf(id)
+      const entry = { ...ledger.entry, paid: ledger.entry.paid + added }
       const prev = rec?.lanes.find(l => l.lane === sv.lane)
       const lane: HeldVoucher = { lane: sv.lane, nonce: sv.nonce, amount: sv.amount, voucher: bytes.slice(), ...(prev?.redeem === undefined ? {} : { redeem: prev.redeem }) }
       const next: ChannelVouchers = {
         channel: id,
         // redeems go to the address the client's vouchers name (its f2 survives a re-org; Lotus's paychmgr does the same)
         address: rec?.address ?? addressToString(sv.channelAddr),
-        lanes: [...(rec?.lanes ?? []).filter(l => l.lane !== sv.lane), lane].sort((a, b) => a.lane - b.lane)
+        lanes: [...(rec?.lanes ?? []).filter(l => l.lane !== sv.lane), lane].sort((a, b) => a.lane - b.lane),
+        ledger: entry
       }
       await this.write(next)
       this.channels.set(id, next)
+      ledger.pay(added)
       return added
     })
   }
@@ -412,6 +448,8 @@ export class RetrievalServer implements RetrievalHandler {
       await this.locked(async () => {
         await rm(this.recordPath(id), { force: true })
         this.channels.delete(id)
+        // a debt on a collected channel can never be paid: nothing is left to ask it of
+        this.ledgers.delete(id)
       })
       for (const l of rec.lanes) { this.failures.delete(laneKey(id, l.lane)); this.lost.delete(laneKey(id, l.lane)) }
       this.log(`channel ${id} is collected: its vouchers are forgotten`)
@@ -502,6 +540,8 @@ export class RetrievalServer implements RetrievalHandler {
       version: RECORD_VERSION,
       channel: rec.channel,
       address: rec.address,
+      // the ledger as the live one stands when written: a voucher's write also records what was charged so far
+      ledger: ledgerFile(this.ledgers.get(rec.channel)?.entry ?? rec.ledger, rec.ledger),
       lanes: Object.fromEntries(rec.lanes.map(l => [String(l.lane), {
         nonce: l.nonce,
         amount: l.amount.toString(),
@@ -522,6 +562,15 @@ export class RetrievalServer implements RetrievalHandler {
   }
 }
 
+/**
+ * The ledger figures to write: the live ones, except that `paid` is the record's own (takeVoucher writes the
+ * payment before the live ledger takes it; a live payment is always in the record already).
+ */
+function ledgerFile (live: LedgerEntry, rec: LedgerEntry): LedgerFile {
+  const paid = rec.paid > live.paid ? rec.paid : live.paid
+  return { sentBytes: live.sentBytes, charged: live.charged.toString(), paid: paid.toString() }
+}
+
 async function readRecord (file: string): Promise<ChannelVouchers> {
   let body: ChannelFile
   try {
@@ -529,7 +578,7 @@ async function readRecord (file: string): Promise<ChannelVouchers> {
   } catch (err) {
     throw new VoucherRecordError(file, `unreadable: ${(err as Error).message}`)
   }
-  if (body?.version !== RECORD_VERSION || typeof body.channel !== 'string' || typeof body.address !== 'string' || typeof body.lanes !== 'object') {
+  if ((body?.version !== RECORD_VERSION && body?.version !== 1) || typeof body.channel !== 'string' || typeof body.address !== 'string' || typeof body.lanes !== 'object') {
     throw new VoucherRecordError(file, 'not a channel record this version writes')
   }
   try {
@@ -544,7 +593,12 @@ async function readRecord (file: string): Promise<ChannelVouchers> {
     })
     parseAddress(body.channel)
     parseAddress(body.address)
-    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane) }
+    let ledger = emptyLedgerEntry()
+    if (body.ledger !== undefined) {
+      const l = body.ledger
+      ledger = new ChannelLedger({ sentBytes: l.sentBytes, charged: BigInt(l.charged), paid: BigInt(l.paid) }).entry
+    }
+    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane), ledger }
   } catch (err) {
     throw new VoucherRecordError(file, (err as Error).message)
   }
