@@ -11,7 +11,7 @@ import {
   type ClientDealProposal, type DealProposal, type EscrowEntry, type MinerInfo, type MarketParams, type StorageAsk,
   type ProviderChoice, type AttoFil, type Epoch, type CID, type DealRecord
 } from '../core'
-import { requestAsk, sendDeal, type BootstrapProvider, type PayloadReader } from '../net'
+import { requestAsk, sendDeal, sendStage, type BootstrapProvider, type PayloadReader, type SendStageOptions } from '../net'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sendCopy, type Replan } from './copy-sender'
 
@@ -64,6 +64,8 @@ export interface StoreOptions {
   /** The rate measured on an earlier transfer, before this one has measured its own. */
   knownBytesPerSec?: number
   nowMs?: () => number
+  /** Bytes staged with this provider before the proposal (StorageClient.stage): the deal adopts them. */
+  staged?: { transfer: Uint8Array, head: Uint8Array }
 }
 
 export interface PlanInit {
@@ -199,7 +201,7 @@ export class StorageClient {
     const r = await sendCopy({
       proposal,
       payloadBytes,
-      transfer: async (p, o) => await this.transfer(provider, p, payloadBytes, payload, o),
+      transfer: async (p, o) => await this.transfer(provider, p, payloadBytes, payload, { ...o, ...(opts.staged === undefined ? {} : { staged: opts.staged }) }),
       sign: async (p) => await this.signer.sign(p),
       head: () => this.chain.headHeight(),
       nowMs: opts.nowMs ?? (() => Date.now()),
@@ -215,14 +217,24 @@ export class StorageClient {
   }
 
   /**
+   * Sends `payload` to the provider before there is a proposal (see STAGE_PROTOCOL): best effort, the bytes it
+   * holds when this ends are adopted by the DealRequest that names `transfer`.
+   */
+  async stage (provider: BootstrapProvider, transfer: Uint8Array, payload: AsyncIterable<Uint8Array>, opts: SendStageOptions = {}): Promise<number> {
+    await this.dial(provider, opts.signal)
+    return await sendStage(this.libp2p, peerIdFromString(provider.peerId), transfer, payload, opts)
+  }
+
+  /**
    * Streams the payload to the proposal's provider; resolves with the deal ID once it is published. The
    * provider's word is checked against the chain (a verified read): a deal that is another proposal is a
    * DealMismatchError; one the chain does not show yet (or a read that fails) comes back unconfirmed, for
    * the caller to check again later rather than forget a deal it may be paying for.
    */
-  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void, stopBeforeNextFrame?: () => Error | undefined } = {}): Promise<{ dealId: number, message: string, confirmed: boolean }> {
+  async transfer (provider: BootstrapProvider, proposal: ClientDealProposal, payloadBytes: number, payload: PayloadReader, opts: { signal?: AbortSignal, onProgress?: (held: number, total: number) => void, stopBeforeNextFrame?: () => Error | undefined, staged?: { transfer: Uint8Array, head: Uint8Array } } = {}): Promise<{ dealId: number, message: string, confirmed: boolean }> {
     await this.dial(provider, opts.signal)
-    const r = await sendDeal(this.libp2p, peerIdFromString(provider.peerId), { proposal, payloadBytes }, payload, opts)
+    const req = { proposal, payloadBytes, ...(opts.staged === undefined ? {} : opts.staged) }
+    const r = await sendDeal(this.libp2p, peerIdFromString(provider.peerId), req, payload, opts)
     const want = dealProposalCid(proposal.proposal)
     const deadline = Date.now() + DEAL_VISIBLE_TIMEOUT_MS
     for (;;) {
