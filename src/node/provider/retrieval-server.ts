@@ -4,7 +4,7 @@
 // redeems on chain (UpdateChannelState from the worker) when a retrieval ends and the voucher is worth its gas,
 // or at once when the client starts settling the channel (as Lotus's paychmgr/settler submits the best voucher
 // of each lane once it sees a Settle).
-import { open, rename, readFile, readdir, mkdir, rm } from 'node:fs/promises'
+import { readFile, readdir, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { base64 } from 'multiformats/bases/base64'
@@ -16,6 +16,7 @@ import {
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
 import { openCarBlocks, type CarBlocks } from './car-index'
+import { writeFileDurably, syncDirectory } from './durable-write'
 import type { ProviderStore } from './provider-store'
 import type { ProviderChain } from './storage-provider'
 
@@ -447,6 +448,7 @@ export class RetrievalServer implements RetrievalHandler {
     if (ch === null) {
       await this.locked(async () => {
         await rm(this.recordPath(id), { force: true })
+        await syncDirectory(this.dir)
         this.channels.delete(id)
         // a debt on a collected channel can never be paid: nothing is left to ask it of
         this.ledgers.delete(id)
@@ -534,7 +536,10 @@ export class RetrievalServer implements RetrievalHandler {
 
   private recordPath (id: string): string { return path.join(this.dir, `${id}.json`) }
 
-  /** Written whole to a temporary file, synced, then renamed over the old one: a crash leaves one or the other. */
+  /**
+   * Written whole to a temporary file, synced, renamed over the old one and the directory synced: a crash leaves
+   * one or the other, and a record written (a voucher acknowledged) stays.
+   */
   private async write (rec: ChannelVouchers): Promise<void> {
     const body: ChannelFile = {
       version: RECORD_VERSION,
@@ -549,16 +554,7 @@ export class RetrievalServer implements RetrievalHandler {
         ...(l.redeem === undefined ? {} : { redeem: { message: l.redeem.message, nonce: l.redeem.nonce, amount: l.redeem.amount.toString() } })
       }]))
     }
-    const file = this.recordPath(rec.channel)
-    const tmp = `${file}.tmp`
-    const fh = await open(tmp, 'w')
-    try {
-      await fh.writeFile(JSON.stringify(body, null, 1))
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, file)
+    await writeFileDurably(this.recordPath(rec.channel), JSON.stringify(body, null, 1))
   }
 }
 
