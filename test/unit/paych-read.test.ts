@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import {
   createGenesis, executionContext, applyMessage, getActor, secpPublicKey, secpAddressBytes, blsPublicKey, blsAddressBytes, idAddressBytes,
   createChannelMessageParams, updateChannelStateParams, decodeExecReturn, signVoucher, readChannel, verifyChannelProof, recordReads,
-  encodeStateRequest, decodeStateRequest, checkVoucher, newActorAddress, chainCid, VoucherRejectedError, InitMethod, PaychMethod,
+  encodeStateRequest, decodeStateRequest, checkVoucher, MAX_LANE, MAX_CHANNEL_LANES, newActorAddress, chainCid, VoucherRejectedError, InitMethod, PaychMethod,
   INIT_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
   type CID, type Genesis, type Message, type SignedVoucher, type ChannelRecord, type VoucherCheck, type VoucherRejectCode
 } from '../../src/core'
@@ -135,6 +135,21 @@ describe('checkVoucher: what a provider accepts before redeeming', () => {
     const held = new Map([[4, { nonce: 1, amount: 6n * FIL }]])
     expect(code({ voucher: voucher({ lane: 5, amount: 1n * FIL - 500n }), held })).toBe('ok')
     expect(code({ voucher: voucher({ lane: 5, amount: 1n * FIL - 499n }), held })).toBe('FUNDS')
+  })
+
+  it('refuses a lane the chain would refuse at redeem: past builtin-actors\' MAX_LANE (2^63 − 1) or Coffer\'s range, or one lane more than the actor opens', () => {
+    expect(MAX_LANE).toBe(9223372036854775807n)
+    // signed as they are where the encoder takes them; NaN cannot be encoded, so that one is unsigned
+    for (const lane of [-1, 1.5, 2 ** 53, 2 ** 63]) expect(code({ voucher: voucher({ lane }) }), `lane ${lane}`).toBe('LANE')
+    expect(code({ voucher: { ...voucher(), lane: Number.NaN } })).toBe('LANE')
+    expect(code({ voucher: voucher({ lane: Number.MAX_SAFE_INTEGER }) })).toBe('ok')
+    // lanes on chain and lanes held both count: the actor takes no new lane past MAX_CHANNEL_LANES
+    const onChain = rec.lanes.length
+    const fill = (n: number): Map<number, { nonce: number, amount: bigint }> => new Map(Array.from({ length: n }, (_, i) => [1000 + i, { nonce: 1, amount: 1n }]))
+    expect(code({ voucher: voucher({ lane: 5 }), held: fill(MAX_CHANNEL_LANES - onChain - 1) })).toBe('ok')
+    expect(code({ voucher: voucher({ lane: 5 }), held: fill(MAX_CHANNEL_LANES - onChain) })).toBe('LANE')
+    // a lane already open is not a new one
+    expect(code({ voucher: voucher({ lane: 1000, nonce: 2, amount: 2n }), held: fill(MAX_CHANNEL_LANES - onChain) })).toBe('ok')
   })
 })
 

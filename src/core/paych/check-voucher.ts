@@ -5,6 +5,7 @@
 import { bytesEqual } from '../address'
 import { verifyVoucherSignature, type SignedVoucher } from './voucher'
 import type { ChannelRecord } from './channel-record'
+import { MAX_CHANNEL_LANES } from './paych-state'
 import type { AttoFil, Epoch } from '../units'
 
 export type VoucherRejectCode = 'SIGNER' | 'CHANNEL' | 'RECIPIENT' | 'LANE' | 'NONCE' | 'AMOUNT' | 'FUNDS' | 'SETTLING' | 'TIMELOCK' | 'MALFORMED'
@@ -42,6 +43,14 @@ export interface VoucherAccepted {
   channelTotal: AttoFil
 }
 
+/**
+ * builtin-actors' MAX_LANE (actors/paych/src/types.rs: `i64::MAX as u64`): find_lane refuses a higher lane ID with
+ * USR_ILLEGAL_ARGUMENT "maximum lane ID is 2^63-1". It caps the lane's number, not how many lanes a channel has
+ * (builtin-actors has no such count; Coffer's actor adds MAX_CHANNEL_LANES, see paych-state.ts). Coffer holds lanes
+ * as JS numbers, so past 2^53 − 1 a lane is refused already (decodeSignedVoucher's RANGE), well under this cap.
+ */
+export const MAX_LANE = 2n ** 63n - 1n
+
 const reject = (code: VoucherRejectCode, message: string): never => { throw new VoucherRejectedError(code, message) }
 const max = (a: bigint, b: bigint): bigint => a > b ? a : b
 
@@ -55,6 +64,9 @@ export function checkVoucher (c: VoucherCheck): VoucherAccepted {
   if (sv.extra !== null) reject('MALFORMED', 'voucher asks for an Extra verification, which Coffer does not support')
   if (sv.merges.length > 0) reject('MALFORMED', 'voucher merges lanes, which is not accepted off-chain')
   if (sv.secretHash.length > 0) reject('MALFORMED', 'voucher needs a secret the provider does not have')
+  // builtin-actors find_lane's cap, which UpdateChannelState would hit at redeem: a voucher it refuses is no payment
+  // (checked before the signature: a lane that is no integer cannot even be encoded to verify it)
+  if (!Number.isSafeInteger(sv.lane) || sv.lane < 0 || BigInt(sv.lane) > MAX_LANE) reject('LANE', `voucher lane ${sv.lane} is not a lane ID the chain takes (maximum lane ID is 2^63-1; Coffer holds up to ${Number.MAX_SAFE_INTEGER})`)
   if (!bytesEqual(sv.channelAddr, channel.id) && (c.channelAddress === undefined || !bytesEqual(sv.channelAddr, c.channelAddress))) {
     reject('CHANNEL', 'voucher is for another payment channel')
   }
@@ -79,7 +91,12 @@ export function checkVoucher (c: VoucherCheck): VoucherAccepted {
   if ((onChain.has(sv.lane) || c.held.has(sv.lane)) && sv.nonce <= best.nonce) reject('NONCE', `voucher nonce ${sv.nonce} is not above ${best.nonce}, the lane's highest`)
   if (sv.amount <= best.amount) reject('AMOUNT', `voucher amount ${sv.amount} is not above ${best.amount}, what the lane already holds`)
 
+  // Coffer's actor takes no new lane past MAX_CHANNEL_LANES (paychUpdateChannelState): a voucher opening one more
+  // would be refused at redeem. Lanes the provider holds vouchers for count too: they will be on chain by then.
   const lanes = new Set([...onChain.keys(), ...c.held.keys(), sv.lane])
+  if (!onChain.has(sv.lane) && !c.held.has(sv.lane) && lanes.size > MAX_CHANNEL_LANES) {
+    reject('LANE', `the channel already has ${MAX_CHANNEL_LANES} lanes, the most its actor opens: pay on one of them or open a new channel`)
+  }
   let channelTotal = 0n
   for (const lane of lanes) channelTotal += lane === sv.lane ? sv.amount : known(lane).amount
   if (channelTotal > channel.balance) reject('FUNDS', `the channel holds ${channel.balance} attoFIL, its vouchers would need ${channelTotal}`)
