@@ -38,8 +38,9 @@ export interface PieceStreamProgress { bytesHashed: number, bytesWritten: number
 
 /**
  * A piece computed from bytes written in order. Await each call before the next (they run one at a time in
- * the order made). write() resolves once the pool has room for more: at most MAX_IN_FLIGHT full segments are
- * waiting for or in a worker, besides the one being filled and segment 0. Segment 0 (the first
+ * the order made). write() resolves once the pool has room for more: at most MAX_IN_FLIGHT full segments of
+ * all the pool's streams together are waiting for or in a worker, besides each stream's segment being filled
+ * and its segment 0. Segment 0 (the first
  * SEGMENT_PAYLOAD_BYTES) is held until finish(), so writeAt may still rewrite bytes in it (a CAR header whose
  * root is known only at the end); a rewrite anywhere else is PieceRewriteError. A failed worker job, an abort
  * or a size past MAX_PIECE_PAYLOAD_BYTES fails the stream: every later call rejects with that error.
@@ -170,6 +171,14 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
 
   for (let i = 0; i < Math.max(1, init.size); i++) slots.push(start())
 
+  /**
+   * Streamed segments handed out and not yet hashed, over every stream of this pool: a provider running many
+   * transfers holds MAX_IN_FLIGHT segments in all, not per transfer. Writers waiting for room wait here.
+   */
+  let streamInFlight = 0
+  const roomWaiters = new Set<() => void>()
+  const roomMade = (): void => { for (const w of [...roomWaiters]) w() }
+
   const run = async (call: Call, msg: PoolToWorker, read?: () => Promise<ArrayBuffer>): Promise<WorkerToPool> => {
     if (closed) throw new PieceWorkerError('the piece pool is closed')
     return await new Promise((resolve, reject) => {
@@ -238,7 +247,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
       const call: Call = { done: false }
       const limit = Math.min(2 * Math.max(1, slots.length), MAX_IN_FLIGHT)
       /** Segment 0, kept here until finish() so writeAt can still change it. */
-      const held = new Uint8Array(SEGMENT_PAYLOAD_BYTES)
+      let held: Uint8Array | null = null
       /** The segment being filled (index >= 1), handed to a worker once full. */
       let current: Uint8Array | null = null
       let written = 0
@@ -264,9 +273,11 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         if (failed !== undefined) throw failed
         if (ended) throw new PieceStreamEndedError('the piece stream has finished')
       }
-      /** Resolves when a segment in flight settles or the stream fails. */
+      /** Resolves when a streamed segment (of any stream) settles, or this stream fails. */
       const settled = async (): Promise<void> => {
-        await new Promise<void>(resolve => { wake = resolve; void Promise.race(inFlight).then(resolve) })
+        let done: () => void = () => {}
+        await new Promise<void>(resolve => { done = resolve; wake = resolve; roomWaiters.add(resolve) })
+        roomWaiters.delete(done)
         wake = undefined
       }
 
@@ -291,8 +302,9 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
             if (!call.done) opts.onProgress?.({ bytesHashed: hashed, bytesWritten: written })
           })
           .catch((err: Error) => { end(err) })
-          .finally(() => { inFlight.delete(p) })
+          .finally(() => { inFlight.delete(p); streamInFlight--; roomMade() })
         inFlight.add(p)
+        streamInFlight++
       }
 
       const write = async (bytes: Uint8Array): Promise<void> => {
@@ -302,14 +314,14 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         while (at < bytes.length) {
           const index = Math.floor(written / SEGMENT_PAYLOAD_BYTES)
           const within = written - index * SEGMENT_PAYLOAD_BYTES
-          const target = index === 0 ? held : (current ??= new Uint8Array(SEGMENT_PAYLOAD_BYTES))
+          const target = index === 0 ? (held ??= new Uint8Array(SEGMENT_PAYLOAD_BYTES)) : (current ??= new Uint8Array(SEGMENT_PAYLOAD_BYTES))
           const n = Math.min(bytes.length - at, SEGMENT_PAYLOAD_BYTES - within)
           target.set(bytes.subarray(at, at + n), within)
           at += n
           written += n
           if (index > 0 && within + n === SEGMENT_PAYLOAD_BYTES) {
             // back-pressure: the writer waits here while the workers are behind
-            while (inFlight.size >= limit) { await settled(); check() }
+            while (inFlight.size >= limit || streamInFlight >= MAX_IN_FLIGHT) { await settled(); check() }
             submit(index, current!)
             current = null
           }
@@ -320,7 +332,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         check()
         const rewritable = Math.min(written, SEGMENT_PAYLOAD_BYTES)
         if (!Number.isSafeInteger(offset) || offset < 0 || offset + bytes.length > rewritable) throw new PieceRewriteError(offset, bytes.length, rewritable)
-        held.set(bytes, offset)
+        held!.set(bytes, offset)
       }
 
       const finish = async (): Promise<PieceResult> => {
@@ -331,7 +343,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
           let digest: PieceDigest
           if (written <= SEGMENT_PAYLOAD_BYTES) {
             // one job, as pieceOf does for a payload this small
-            const bytes = held.slice(0, written).buffer
+            const bytes = held!.slice(0, written).buffer
             const reply = await Promise.race([run(call, { type: 'digest', id: 0, bytes: new ArrayBuffer(0) }, async () => bytes), settledOrFailed()])
             if (failed !== undefined) throw failed
             if (reply === undefined || reply.type !== 'digest') throw new PieceWorkerError('unexpected reply')
@@ -341,7 +353,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
           } else {
             const count = Math.ceil(written / SEGMENT_PAYLOAD_BYTES)
             if (current !== null) { submit(count - 1, current.subarray(0, written - (count - 1) * SEGMENT_PAYLOAD_BYTES)); current = null }
-            submit(0, held)
+            submit(0, held!)
             while (inFlight.size > 0) { await settled(); if (failed !== undefined) throw failed }
             if (failed !== undefined) throw failed
             digest = combineSegments(roots, written)

@@ -2,43 +2,13 @@
 // MessageChannel (the code a real worker runs), so splitting, combining, progress, cancellation and the
 // replacement of a dying worker are tested without a browser. test/browser covers real Workers.
 import { describe, it, expect, beforeAll } from 'vitest'
-import { readFileSync } from 'node:fs'
 import { pieceDigest, pieceCidV2, SEGMENT_PAYLOAD_BYTES, MAX_PIECE_PAYLOAD_BYTES } from '../../src/core'
 import { createPiecePool, MAX_IN_FLIGHT, type WorkerLike, type PiecePool } from '../../workers/piece-pool'
-import { runPieceWorker } from '../../workers/piece-worker'
-import { PIECE_WASM_PATH } from '../helpers/wasm'
 import { until } from '../helpers/until'
-import type { PoolToWorker, WorkerToPool } from '../../workers/piece-protocol'
+import { inProcessWorker, pieceWasmModule } from '../helpers/piece-worker'
 
 let module: WebAssembly.Module
-beforeAll(async () => { module = await WebAssembly.compile(readFileSync(PIECE_WASM_PATH)) })
-
-/** A worker in this thread; `dieOnJob` makes it fail (as a crashed worker does) on its first n jobs. */
-function inProcessWorker (dieOnJob = 0, failStart = false): WorkerLike {
-  const { port1, port2 } = new MessageChannel()
-  const errorListeners: Array<(e: Event) => void> = []
-  let deaths = dieOnJob
-  runPieceWorker({
-    postMessage: (m: WorkerToPool, t?: Transferable[]) => { port2.postMessage(m, t ?? []) },
-    addEventListener: (_type, listener) => {
-      port2.addEventListener('message', (evt) => {
-        const msg = (evt as MessageEvent<PoolToWorker>).data
-        if (msg.type === 'init' && failStart) { setTimeout(() => { for (const l of errorListeners) l(new Event('error')) }, 1); return }
-        if (msg.type !== 'init' && deaths > 0) { deaths--; for (const l of errorListeners) l(new Event('error')); return }
-        listener(evt as MessageEvent<PoolToWorker>)
-      })
-    }
-  })
-  port2.start()
-  return {
-    postMessage: (m, t) => { port1.postMessage(m, t) },
-    addEventListener: ((type: string, listener: (evt: never) => void) => {
-      if (type === 'error') errorListeners.push(listener as (e: Event) => void)
-      else { port1.addEventListener('message', listener as (evt: Event) => void); port1.start() }
-    }) as WorkerLike['addEventListener'],
-    terminate: () => { port1.close(); port2.close() }
-  }
-}
+beforeAll(async () => { module = await pieceWasmModule() })
 
 const payload = (n: number): Uint8Array<ArrayBuffer> => new Uint8Array(n).map((_, i) => (i * 2654435761) >>> 24)
 
@@ -226,6 +196,29 @@ describe('piece stream', { timeout: 300_000 }, () => {
     for (let i = 0; i < MAX_IN_FLIGHT + 2; i++) all.set(payload(S), i * S)
     all.set(payload(100), (MAX_IN_FLIGHT + 2) * S)
     expect(String((await s.finish()).v2)).toBe(String((await pool.pieceOf(new Blob([all]))).v2))
+    pool.close()
+  })
+
+  it('bounds the segments in flight over all streams of the pool together (a provider runs many transfers)', async () => {
+    const gates: Array<ReturnType<typeof gatedWorker>> = []
+    const pool = createPiecePool({ size: 8, module, spawn: () => { const g = gatedWorker(); gates.push(g); return g.worker } })
+    const a = pool.pieceStream()
+    for (let i = 0; i <= MAX_IN_FLIGHT; i++) await a.write(payload(S)) // segment 0 and MAX_IN_FLIGHT more
+    const b = pool.pieceStream()
+    await b.write(payload(S)) // b's segment 0 is held, not in flight
+    let resolved = false
+    const next = b.write(payload(S)).then(() => { resolved = true })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(resolved).toBe(false)
+    for (const g of gates) g.release()
+    await next
+    await b.write(payload(10))
+    const want = new Uint8Array(2 * S + 10)
+    want.set(payload(S))
+    want.set(payload(S), S)
+    want.set(payload(10), 2 * S)
+    expect(String((await b.finish()).v2)).toBe(String((await pool.pieceOf(new Blob([want]))).v2))
+    await a.finish()
     pool.close()
   })
 
