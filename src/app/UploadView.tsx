@@ -83,7 +83,8 @@ function UploadCard ({ u }: { u: Upload }): React.JSX.Element {
     <div className="card upload" data-testid="upload-card" data-stage={u.stage}>
       <div className="row"><strong>{u.name}</strong><span className="muted small">{mib(u.fileBytes)}</span><span className={`stage stage-${u.stage}`} data-testid="upload-stage">{u.stage}</span></div>
       <Bar label="Packing (UnixFS → CAR)" value={u.packedBytes ?? 0} max={u.fileBytes} done={stageIndex > 0} />
-      <Bar label="Hashing the piece (WASM pool)" value={u.hashedBytes ?? 0} max={u.carBytes ?? 1} done={stageIndex > 1} />
+      {/* hashed while packing: until the CAR's size is known, the file's stands in for it (the CAR adds well under 1 %) */}
+      <Bar label="Hashing the piece (WASM pool, as it packs)" value={u.hashedBytes ?? 0} max={u.carBytes ?? u.fileBytes} done={stageIndex > 1} />
       {u.copyViews.map(c => (
         <div key={c.provider} data-testid="copy" data-start={c.startEpoch} data-state={c.state}>
           <Bar label={`Sending to ${c.provider}${c.bytesPerSec !== undefined && c.state === 'sending' ? ` · ${mib(c.bytesPerSec)}/s measured` : ''}${c.dealId !== undefined ? ` · deal ${c.dealId} published` : ''}${c.error !== undefined ? ` · ${c.error.name}: ${c.error.message}` : ''}`} value={c.held} max={c.total} done={c.state === 'published'} failed={c.state === 'failed'} testid="send-progress" />

@@ -1,5 +1,5 @@
 // Storage as the tab runs it, all in the light-client worker: a file becomes a UnixFS CAR staged in OPFS,
-// its piece comes from the WASM hashing pool, providers are chosen from verified asks, proposals are signed
+// its piece hashed in the WASM pool as the CAR is written, providers are chosen from verified asks, proposals are signed
 // by the wallet, escrow is topped up, the CAR streams to each provider (resuming where a provider stands),
 // and every deal is then followed through verified state proofs, each proof re-checked in WASM here and
 // the verdict kept in IndexedDB. Upload records are rewritten at every step, so a closed tab resumes.
@@ -10,14 +10,14 @@ import {
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { BootstrapDocument } from '../net'
-import type { PiecePool } from '../../workers/piece-pool'
+import type { PiecePool, PieceResult } from '../../workers/piece-pool'
 import type { LightClient } from './light-client'
 import type { WalletService } from './wallet-service'
 import type { WalletStore } from './wallet-store'
 import { WalletLockedError } from './wallet-store'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
-import { writeUnixfsCar } from './unixfs-car'
+import { packAndHash } from './pack-piece'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
 import { describeDeal, describeProof, describeUpload, type DealsView, type DealView, type ProviderView, type ProofDetail } from './deal-views'
 export * from './deal-views'
@@ -130,35 +130,45 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     await init.staging.remove(u.staging)
   }
 
-  const pack = async (u: UploadRecord, file: File): Promise<UploadRecord> => {
+  /** Packs the file into the staged CAR, hashing it on the way (packAndHash): the upload leaves packing with its piece. */
+  const pack = async (u: UploadRecord, file: File): Promise<UploadRecord | null> => {
     const writer = await init.staging.create(u.staging)
     let lastSave = 0
     try {
-      const car = await writeUnixfsCar(blobChunks(file, 0), writer, {
-        onProgress: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } }
+      const { car, piece } = await packAndHash(blobChunks(file, 0), writer, await init.pool().catch(() => null), {
+        onPacked: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } },
+        onHashed: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() }
       })
       await writer.close()
-      const next: UploadRecord = { ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size }
-      await save(next)
-      return next
+      const packed: UploadRecord = { ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size }
+      // without the streamed piece, the record says 'hashing' and the staged CAR is hashed in a second pass
+      if (piece === null) { await save(packed); return packed }
+      uploads.set(u.id, packed)
+      return await hashed(packed, piece)
     } catch (err) {
       await writer.close().catch(() => {})
       throw err
     }
   }
 
+  /** The piece of the staged CAR, read back in one pass: for an upload that left packing without its piece. */
   const hash = async (u: UploadRecord): Promise<UploadRecord | null> => {
     const blob = await init.staging.open(u.staging)
     if (blob === null || blob.size !== u.carBytes) throw new Error('the staged CAR is gone: add the file again')
     const pool = await init.pool()
     const r = await pool.pieceOf(blob, { onProgress: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() } })
+    return await hashed(u, r)
+  }
+
+  /** The piece is known: a duplicate of a stored upload ends here, otherwise on to proposing. */
+  const hashed = async (u: UploadRecord, r: PieceResult): Promise<UploadRecord | null> => {
     const pieceCid = r.v1.toString()
     // the same bytes already stored with as many live copies: do not pay twice
     const twins = [...uploads.values()].filter(o => o.id !== u.id && o.pieceCid === pieceCid)
     const stored = twins.find(o => o.stage === 'done' && liveCopies(o) >= u.copies)
     if (stored !== undefined) {
       await init.staging.remove(u.staging)
-      await save({ ...uploads.get(u.id)!, stage: 'duplicate', duplicateOf: stored.id, pieceCid, paddedBytes: r.digest.paddedBytes })
+      await save({ ...uploads.get(u.id)!, stage: 'duplicate', duplicateOf: stored.id, pieceCid, paddedBytes: r.digest.paddedBytes, hashedBytes: u.carBytes })
       return null
     }
     if (twins.some(o => o.stage === 'hashing' || o.stage === 'proposing' || o.stage === 'sending')) {
@@ -281,7 +291,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
         if (file === undefined) throw new Error('the tab closed while the file was being packed: add the file again')
         cur = await pack(cur, file)
       }
-      if (cur.stage === 'hashing') cur = await hash(cur)
+      // packing hashes as it goes; this pass is for a record left in 'hashing' (a failed stream, an older version)
+      if (cur?.stage === 'hashing') cur = await hash(cur)
       if (cur === null) return
       if (cur.stage === 'proposing') cur = await propose(cur)
       if (cur.stage === 'sending') await send(cur)
