@@ -5,7 +5,7 @@
 // link is trusted; the worker checks each deal by a verified read.
 import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
-import type { DownloadQuote, DownloadView, RetrievalsView } from '../light/retrieval-service'
+import type { DownloadQuote, DownloadView, QuoteProgress, RetrievalsView } from '../light/retrieval-service'
 import { fil, mib } from './format'
 import { useAction } from './use-action'
 
@@ -103,9 +103,33 @@ export function DownloadProgress ({ d, call }: { d: DownloadView, call: Call }):
   )
 }
 
+const CHECK_LABEL: Record<QuoteProgress['kind'], string> = { deal: 'reading deal', ask: 'asking', miner: 'checking the miner record of' }
+
+/**
+ * The quote at work: each check (a deal's verified read, a provider's signed ask) as it runs and how long it took.
+ * A quote is a few round trips and proofs, seconds on a laptop and much longer on a slow phone or a busy node:
+ * the user sees it working, and where it waits if it does.
+ */
+function QuotePending ({ checks }: { checks: QuoteProgress[] }): React.JSX.Element {
+  const ended = checks.filter(c => c.state !== 'running').length
+  return (
+    <div className="quote small" data-testid="quote-pending" data-checks={checks.length} data-ended={ended}>
+      <span className="muted">Finding who holds this file and at what price{checks.length === 0 ? '…' : ':'}</span>
+      {checks.map(c => (
+        <div key={c.key} data-testid="quote-check" data-key={c.key} data-state={c.state} data-took-ms={c.tookMs}>
+          {CHECK_LABEL[c.kind]} {c.kind === 'deal' ? String(c.dealId) : c.provider}
+          {c.state === 'running' ? '…' : c.state === 'done' ? ` ✓ (${(c.tookMs! / 1000).toFixed(1)} s)` : ` ✗ (${(c.tookMs! / 1000).toFixed(1)} s)`}
+        </div>
+      ))}
+    </div>
+  )
+}
+
 /** Download for one file: its price first, then the download itself (the newest one for that root). */
 export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retrievals: RetrievalsView | null, call: Call }): React.JSX.Element {
   const [quote, setQuote] = useState<DownloadQuote | null>(null)
+  /** The running quote's checks, by key, in the order they began. */
+  const [checks, setChecks] = useState<QuoteProgress[] | null>(null)
   const [error, busy, run] = useAction()
   const current = retrievals?.downloads.find(d => d.root === file.root && d.stage !== 'cancelled')
   const best = quote?.providers[0]
@@ -129,10 +153,21 @@ export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retri
       {/* a failed download has Resume (its verified bytes and lanes kept): a new one would fetch and pay for them again */}
       {(current === undefined || current.stage === 'done') && quote === null && (
         <button type="button" data-testid="download-start" disabled={busy || file.dealIds.length === 0}
-          onClick={() => { void run(async () => { setQuote(await call('quoteDownload', { root: file.root, size: file.size, ...(file.carBytes === undefined ? {} : { carBytes: file.carBytes }), dealIds: file.dealIds })) }) }}>
+          onClick={() => {
+            void run(async () => {
+              setChecks([])
+              try {
+                const q = await call('quoteDownload', { root: file.root, size: file.size, ...(file.carBytes === undefined ? {} : { carBytes: file.carBytes }), dealIds: file.dealIds }, {
+                  onProgress: (p) => { setChecks(cs => cs === null ? cs : cs.some(c => c.key === p.key) ? cs.map(c => c.key === p.key ? p : c) : [...cs, p]) }
+                })
+                setQuote(q)
+              } finally { setChecks(null) }
+            })
+          }}>
           {busy ? 'Finding providers…' : current === undefined ? 'Download' : 'Download again'}
         </button>
       )}
+      {checks !== null && quote === null && <QuotePending checks={checks} />}
       {quote !== null && (
         <div className="quote" data-testid="download-quote">
           {quote.providers.length === 0

@@ -55,6 +55,22 @@ export interface DownloadQuote {
   refused: Array<{ dealId: number, provider?: string, reason: string }>
 }
 
+/**
+ * One check a quote makes, reported as it starts and as it ends, so the page shows a quote at work (each check is
+ * a network round trip and a proof to verify; on a slow phone or a busy node a quote takes tens of seconds) and a
+ * stuck one says where it stands. `key` names the check ('deal 12', 'ask t01000', 'miner t01000').
+ */
+export interface QuoteProgress {
+  key: string
+  kind: 'deal' | 'ask' | 'miner'
+  dealId?: number
+  provider?: string
+  state: 'running' | 'done' | 'refused'
+  /** ms since the quote began, when this was reported; and, once it ended, how long the check took. */
+  atMs: number
+  tookMs?: number
+}
+
 export interface DownloadRequest {
   root: string
   name: string
@@ -140,7 +156,7 @@ export interface RetrievalServiceInit {
 
 export interface RetrievalService {
   view: () => RetrievalsView
-  quote: (req: DownloadQuoteRequest, signal?: AbortSignal) => Promise<DownloadQuote>
+  quote: (req: DownloadQuoteRequest, signal?: AbortSignal, onProgress?: (p: QuoteProgress) => void) => Promise<DownloadQuote>
   /** Starts (or, for a file already downloading, shows) a download; its id. */
   download: (req: DownloadRequest) => Promise<string>
   pause: (id: string) => Promise<void>
@@ -357,27 +373,51 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
 
   // ---- quoting: who verifiably holds the file, and at what price ----
 
-  const findProviders = async (root: string, dealIds: number[], signal?: AbortSignal): Promise<Found> => {
+  const findProviders = async (root: string, dealIds: number[], signal?: AbortSignal, onProgress?: (p: QuoteProgress) => void): Promise<Found> => {
+    const began = performance.now()
+    /** Runs one check, reporting its start and end (with its time: where a slow quote spends it). */
+    const check = async <T>(c: Pick<QuoteProgress, 'kind' | 'dealId' | 'provider'>, fn: () => Promise<T>, ok: (v: T) => boolean = () => true): Promise<T> => {
+      const key = `${c.kind} ${c.kind === 'deal' ? String(c.dealId) : c.provider ?? ''}`
+      const at = performance.now()
+      onProgress?.({ key, ...c, state: 'running', atMs: Math.round(at - began) })
+      let state: QuoteProgress['state'] = 'refused'
+      try {
+        const v = await fn()
+        if (ok(v)) state = 'done'
+        return v
+      } finally {
+        const end = performance.now()
+        onProgress?.({ key, ...c, state, atMs: Math.round(end - began), tookMs: Math.round(end - at) })
+      }
+    }
     const refused: Found['refused'] = []
     let unanswered = 0
     const byProvider = new Map<string, { dealId: number, address: Uint8Array }>()
-    for (const dealId of [...new Set(dealIds)].slice(0, MAX_DEALS)) {
+    // the deals are read side by side: each is a round trip to a full node, and a link names up to MAX_DEALS of them
+    await Promise.all([...new Set(dealIds)].slice(0, MAX_DEALS).map(async (dealId) => {
       signal?.throwIfAborted()
       try {
-        const d = (await lc.state.deal(dealId)).value
-        if (d === null) { refused.push({ dealId, reason: 'no such deal on chain' }); continue }
-        const provider = addressToString(d.proposal.provider, 't')
-        if (labelText(d.proposal.label) !== root) { refused.push({ dealId, provider, reason: 'the deal is for another payload (its label is not this root)' }); continue }
-        // the provider holds the payload from publication on (its CAR is what it published): 'published' serves too
-        const status = dealStatus(d.proposal, d.state, lc.sync.head.header.height)
-        if (status !== 'active' && status !== 'published') { refused.push({ dealId, provider, reason: `the deal is ${status}` }); continue }
-        if (!byProvider.has(provider)) byProvider.set(provider, { dealId, address: d.proposal.provider })
+        const d = await check({ kind: 'deal', dealId }, async () => {
+          const d = (await lc.state.deal(dealId)).value
+          if (d === null) return { refused: 'no such deal on chain' }
+          const provider = addressToString(d.proposal.provider, 't')
+          if (labelText(d.proposal.label) !== root) return { provider, refused: 'the deal is for another payload (its label is not this root)' }
+          // the provider holds the payload from publication on (its CAR is what it published): 'published' serves too
+          const status = dealStatus(d.proposal, d.state, lc.sync.head.header.height)
+          if (status !== 'active' && status !== 'published') return { provider, refused: `the deal is ${status}` }
+          return { provider, address: d.proposal.provider }
+        }, r => r.refused === undefined)
+        if (d.refused !== undefined) { refused.push({ dealId, ...(d.provider === undefined ? {} : { provider: d.provider }), reason: d.refused }); return }
+        // the same provider by several deals: the lowest deal ID names it, whichever read came back first
+        const seen = byProvider.get(d.provider)
+        if (seen === undefined || seen.dealId > dealId) byProvider.set(d.provider, { dealId, address: d.address! })
       } catch (err) {
         // no node to ask is no verdict on the deal: the caller waits for one rather than giving up
         if ((err as Error).name === 'NoPeerError' || (err as Error).name === 'StateUnavailableError') unanswered++
         refused.push({ dealId, reason: `${(err as Error).name}: ${(err as Error).message}` })
       }
-    }
+    }))
+    signal?.throwIfAborted()
     if (unanswered > 0 && byProvider.size === 0) throw new NoChainPeerError()
     const listed = init.bootstrap.providers ?? []
     const candidates: Candidate[] = []
@@ -386,10 +426,12 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       if (bp === undefined) { refused.push({ dealId, provider, reason: 'this network\'s bootstrap list does not say how to reach it' }); return }
       try {
         // the ask is verified against the worker key on chain, the peer ID against the miner's record
-        const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([bp], signal)
-        const q = quotes[0]
-        if (q === undefined) throw failures[0]?.error ?? new Error('no ask')
-        const info = (await lc.state.miner(address)).value
+        const q = await check({ kind: 'ask', provider }, async () => {
+          const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([bp], signal)
+          if (quotes[0] === undefined) throw failures[0]?.error ?? new Error('no ask')
+          return quotes[0]
+        })
+        const info = await check({ kind: 'miner', provider }, async () => (await lc.state.miner(address)).value, v => v !== null)
         if (info === null) throw new Error('not a storage provider on chain')
         candidates.push({
           dealId,
@@ -402,6 +444,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         refused.push({ dealId, provider, reason: `its ask did not verify: ${(err as Error).name}: ${(err as Error).message}` })
       }
     }))
+    // the reads ran side by side: refusals in deal order, whichever came back first
+    refused.sort((a, b) => a.dealId - b.dealId)
     // cheapest first (free ones before any channel is needed); ties by address, so the order is stable
     candidates.sort((a, b) => a.provider.terms.pricePerGiB === b.provider.terms.pricePerGiB
       ? a.provider.address.localeCompare(b.provider.address)
@@ -411,9 +455,9 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
 
   const quoteBytesOf = (r: { size: number, carBytes?: number }): number => r.carBytes ?? r.size
 
-  const quote = async (req: DownloadQuoteRequest, signal?: AbortSignal): Promise<DownloadQuote> => {
+  const quote = async (req: DownloadQuoteRequest, signal?: AbortSignal, onProgress?: (p: QuoteProgress) => void): Promise<DownloadQuote> => {
     CID.parse(req.root) // a link's root that is no CID is refused before any read
-    const found = await findProviders(req.root, req.dealIds, signal)
+    const found = await findProviders(req.root, req.dealIds, signal, onProgress)
     const bytes = quoteBytesOf(req)
     return {
       root: req.root,

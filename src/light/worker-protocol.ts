@@ -9,7 +9,7 @@ import type { WalletView, KeyType } from './wallet-service'
 import type { BlockDetail } from './block-detail'
 import type { SignatureFigures } from './measure'
 import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
-import type { RetrievalsView, DownloadQuoteRequest, DownloadQuote, DownloadRequest, ChannelRow } from './retrieval-service'
+import type { RetrievalsView, DownloadQuoteRequest, DownloadQuote, QuoteProgress, DownloadRequest, ChannelRow } from './retrieval-service'
 
 /** One call: what it takes, what it resolves to, and what it reports on the way (never, for most). */
 interface Method<P, R, G = never> { params: P, result: R, progress: G }
@@ -35,7 +35,7 @@ export interface WorkerMethods {
   proofDetail: Method<{ dealId: number, period: number }, ProofDetail>
   // retrieval: the price before anything is paid, then a download that runs (and resumes) in the worker and is
   // shown through the `retrievals` view; a picked file's handle crosses by structured clone
-  quoteDownload: Method<DownloadQuoteRequest, DownloadQuote>
+  quoteDownload: Method<DownloadQuoteRequest, DownloadQuote, QuoteProgress>
   download: Method<DownloadRequest, string>
   pauseDownload: Method<{ id: string }, null>
   resumeDownload: Method<{ id: string }, null>
