@@ -16,7 +16,7 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import {
   CID, CarVerifier, RetrievalRejectedError, PaymentOwedError, pieceDigest, pieceCidV1, readEscrow, readChannel, createChannelMessageParams, decodeExecReturn,
-  signVoucher, encodeSignedVoucher, signMessage, gasLimitFor, secpAddressBytes, secpPublicKey, addressToString, parseFil,
+  signVoucher, encodeSignedVoucher, decodeSignedVoucher, worthRedeeming, signMessage, gasLimitFor, secpAddressBytes, secpPublicKey, addressToString, parseFil,
   INIT_ACTOR_ADDRESS, InitMethod, PaychMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
   type ByteRange, type Message, type ChannelRecord
 } from '../../src/core'
@@ -326,6 +326,31 @@ describe.concurrent('a client that stops', () => {
     s.abort(new Error('test: leaves'))
     expect(server.status().channels.find(c => c.channel === id)?.ledger.sentBytes).toBe(r.blockBytes)
   }, RETRIEVAL_IDLE_TIMEOUT_MS * 3)
+
+  it('a voucher worth less than its redeem\'s gas is held, not redeemed, when its retrieval ends; Settle sends it anyway', async () => {
+    const ch = await channelTo(PRICED, parseFil('0.001'))
+    const id = addressToString(channel(ch)!.id)
+    const server = d.providers[PRICED]!.retrieval
+    const lane: Lane = { channel: ch, lane: 3, nonce: 0, amount: 0n }
+    const dust = 1000n
+    const s = await openRetrieval(node, d.providers[PRICED]!.libp2p.peerId, { root, range: { from: 0, to: 10 }, payment: { channel: ch, lane: 3 } })
+    const v = voucherBytes(lane, { nonce: 1, amount: dust })
+    expect(worthRedeeming(dust, decodeSignedVoucher(v))).toBe(false)
+    await s.sendVoucher(v)
+    await until(() => server.status().channels.find(c => c.channel === id)?.lanes.find(l => l.lane === 3)?.amount === dust, 60_000)
+    s.abort(new Error('test: leaves'))
+    await until(() => !server.status().running.some(r => r.channel === id), 60_000)
+    // heads pass, and the redeem loop looks at the lane at each: it leaves it (it redeemed a running-free lane at once before)
+    const h = d.head().header.height
+    await until(() => d.head().header.height >= h + 5, 60_000)
+    expect(redeemedOn(ch, 3)).toBeUndefined()
+    expect(server.status().channels.find(c => c.channel === id)!.lanes.find(l => l.lane === 3)!.redeem).toBeUndefined()
+    // Settle: the best voucher goes out whatever it is worth, before SettlingAt
+    await send(client, ch, PaychMethod.Settle, new Uint8Array(0), 0n)
+    const settlingAt = channel(ch)!.state.settlingAt
+    await until(() => redeemedOn(ch, 3) === dust, 60_000)
+    expect(d.head().header.height).toBeLessThan(settlingAt)
+  }, 240_000)
 
   it('the channel (Settle): the provider redeems its best voucher at once, before SettlingAt, with the retrieval still running; once collected it forgets the channel', async () => {
     const ch = await channelTo(PRICED, parseFil('0.001'))

@@ -10,6 +10,7 @@ import {
   resolveAddress, readChannel, readInitState, encodeExecParams, encodePaychConstructorParams, signedVoucherTuple, amtValues, decodeReceipt,
   ExitCode, ActorExit, InitMethod, PaychMethod, INIT_ACTOR_ADDRESS, PAYCH_ACTOR_CODE, MARKET_ACTOR_CODE, BURNT_FUNDS_ADDRESS, STORAGE_MARKET_ADDRESS,
   ERR_CHANNEL_STATE_UPDATE_AFTER_SETTLED, DEFAULT_PAYCH_PARAMS, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, ATTO_PER_FIL,
+  TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, gasLimitFor, redeemGasCost, worthRedeeming, REDEEM_GAS_MULTIPLE,
   type CID, type Genesis, type Message, type SignedVoucher, type Epoch, type ChannelRecord
 } from '../../src/core'
 
@@ -304,5 +305,32 @@ describe('Settle and Collect', () => {
     // the f2 stays mapped to the deleted ID: a later send finds no actor there
     expect(call(3 + SETTLE_DELAY, client, ch.robust, 0, new Uint8Array(0), 1n).exitCode).toBe(ExitCode.SysErrInvalidReceiver)
     expect(call(3 + SETTLE_DELAY, client, ch.id, PaychMethod.Collect).exitCode).toBe(ExitCode.ErrUnhandledMessage)
+  })
+})
+
+describe('what a redeem costs (the provider\'s threshold)', () => {
+  it('a redeem signed as the provider\'s worker signs it never costs more than redeemGasCost; only more than twice that is worth sending', () => {
+    const ch = createChannel(10n * FIL)
+    for (const [lane, nonce, amount] of [[0, 1, 1n], [7, 3, 5n * FIL], [2 ** 40, 2 ** 40, 10n * FIL - 5n * FIL - 1n]] as const) {
+      const sv = signed(voucher(ch.robust, { lane, nonce, amount }))
+      const m0 = message(provider, ch.robust, PaychMethod.UpdateChannelState, updateChannelStateParams(sv), 0n)
+      const m = { ...m0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM }
+      const signedMsg = { ...m, gasLimit: gasLimitFor(m) }
+      expect(redeemGasCost(sv)).toBe(BigInt(signedMsg.gasLimit) * TRANSFER_GAS_FEE_CAP)
+      const before = balance(provider)
+      const out = applyMessage(ctxAt(2), root, signedMsg)
+      expect(out.receipt.exitCode).toBe(ExitCode.Ok)
+      root = out.root
+      // what the chain took from the worker: burnt gas and the premium, within the bound the threshold uses
+      const charged = before - balance(provider)
+      expect(charged).toBeGreaterThan(0n)
+      expect(charged).toBeLessThanOrEqual(redeemGasCost(sv))
+    }
+    const sv = signed(voucher(ch.robust, { lane: 9, amount: 1n }))
+    const limit = REDEEM_GAS_MULTIPLE * redeemGasCost(sv)
+    expect(REDEEM_GAS_MULTIPLE).toBeGreaterThanOrEqual(1n)
+    expect(worthRedeeming(limit, sv)).toBe(false)
+    expect(worthRedeeming(limit + 1n, sv)).toBe(true)
+    expect(worthRedeeming(1n, sv)).toBe(false)
   })
 })

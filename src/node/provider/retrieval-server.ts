@@ -1,9 +1,9 @@
 // The provider's side of `/coffer/retrieval/1.1.0`: finds the stored payload a request names, streams its blocks
 // depth-first from the CAR index, checks each voucher against the channel as its own chain shows it, keeps the
 // best voucher per lane and the channel's ledger (what every stream on it sent and was paid) on disk, and
-// redeems on chain (UpdateChannelState from the worker) when a retrieval ends and the voucher is worth its gas,
-// or at once when the client starts settling the channel (as Lotus's paychmgr/settler submits the best voucher
-// of each lane once it sees a Settle).
+// redeems on chain (UpdateChannelState from the worker) when a retrieval ends and the voucher is worth its gas
+// (core/paych/redeem-gas.ts), or at once when the client starts settling the channel (as Lotus's paychmgr/settler
+// submits the best voucher of each lane once it sees a Settle).
 import { readFile, readdir, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { PeerId } from '@libp2p/interface'
@@ -11,7 +11,7 @@ import { base64 } from 'multiformats/bases/base64'
 import {
   CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, VoucherRejectedError, MalformedVoucherError,
   carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, updateChannelStateParams, addressToString, parseAddress,
-  bytesEqual, getActor, PaychMethod, ExitCode, DEFAULT_MAX_BLOCK_BYTES, ChannelLedger, emptyLedgerEntry,
+  bytesEqual, getActor, PaychMethod, ExitCode, DEFAULT_MAX_BLOCK_BYTES, ChannelLedger, emptyLedgerEntry, worthRedeeming, redeemGasCost,
   type LedgerEntry, type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
@@ -106,6 +106,8 @@ export class RetrievalServer implements RetrievalHandler {
   private records: Promise<unknown> = Promise.resolve()
   /** Lanes whose channel settled with a voucher unredeemed (logged once). */
   private readonly lost = new Set<string>()
+  /** Lanes whose best voucher is held as not yet worth its redeem's gas, with the amount last logged (logged once per amount). */
+  private readonly dust = new Map<string, AttoFil>()
   /** Redeem passes run one at a time (a pass reads the chain, then pushes). */
   private redeems: Promise<unknown> = Promise.resolve()
   private readonly stopped = new AbortController()
@@ -453,7 +455,7 @@ export class RetrievalServer implements RetrievalHandler {
         // a debt on a collected channel can never be paid: nothing is left to ask it of
         this.ledgers.delete(id)
       })
-      for (const l of rec.lanes) { this.failures.delete(laneKey(id, l.lane)); this.lost.delete(laneKey(id, l.lane)) }
+      for (const l of rec.lanes) { this.failures.delete(laneKey(id, l.lane)); this.lost.delete(laneKey(id, l.lane)); this.dust.delete(laneKey(id, l.lane)) }
       this.log(`channel ${id} is collected: its vouchers are forgotten`)
       return
     }
@@ -490,6 +492,17 @@ export class RetrievalServer implements RetrievalHandler {
         await this.setRedeem(id, l.lane, undefined)
       }
       if (!settling && this.running.has(key)) continue
+      // dust waits (until it grows or the channel settles, when the best voucher always goes out): a redeem
+      // adding less than its gas would cost the provider more than it collects
+      if (!settling) {
+        const sv = decodeSignedVoucher(l.voucher)
+        if (!worthRedeeming(l.amount - redeemed, sv)) {
+          if (this.dust.get(key) !== l.amount) this.log(`lane ${key}: holding ${l.amount - redeemed} attoFIL unredeemed, not worth a redeem costing up to ${redeemGasCost(sv)} attoFIL in gas; it goes out at Settle`)
+          this.dust.set(key, l.amount)
+          continue
+        }
+      }
+      this.dust.delete(key)
       const f = this.failures.get(key)
       if (f !== undefined && epoch < f.retryAt) continue
       const target = this.channels.get(id)?.address ?? rec.address
