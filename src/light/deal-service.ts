@@ -6,10 +6,11 @@
 import {
   parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet,
   decodeClientDealProposal, encodeClientDealProposal, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, toWireError, CID,
+  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES,
   type DealRecord, type WireError, type Epoch
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
-import type { BootstrapDocument } from '../net'
+import type { BootstrapDocument, BootstrapProvider } from '../net'
 import type { PiecePool, PieceResult } from '../../workers/piece-pool'
 import type { LightClient } from './light-client'
 import type { WalletService } from './wallet-service'
@@ -18,6 +19,7 @@ import { WalletLockedError } from './wallet-store'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
 import { packAndHash } from './pack-piece'
+import { stageTee, type StageOutcome } from './stage-tee'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
 import { describeDeal, describeProof, describeUpload, type DealsView, type DealView, type ProviderView, type ProofDetail } from './deal-views'
 export * from './deal-views'
@@ -130,22 +132,66 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     await init.staging.remove(u.staging)
   }
 
-  /** Packs the file into the staged CAR, hashing it on the way (packAndHash): the upload leaves packing with its piece. */
+  /** How long the stage plan may take (asks from every provider) before the upload goes on without stages. */
+  const STAGE_PLAN_TIMEOUT_MS = 30_000
+  /** Stages this worker runs for uploads it packed: a copy is proposed once its stage has ended (the provider adopts only then). */
+  const stageRuns = new Map<string, Promise<StageOutcome[]>>()
+
+  /**
+   * The providers this upload will most likely go to, planned from their verified asks before the piece is
+   * known: the payload is estimated from the file (its raw leaves with their CIDs and the DAG nodes above them)
+   * and the piece CID is a placeholder, neither of which changes which providers fit and are cheapest in all
+   * but edge cases. A copy planned elsewhere later simply sends its bytes after proposing, as before.
+   */
+  const stageProviders = async (u: UploadRecord): Promise<BootstrapProvider[]> => {
+    const { sc } = await storageClient()
+    // bounded, so a provider that never answers cannot hold the packer (which waits a queue's worth for the
+    // plan): past it the upload goes on without stages, as it did before they existed
+    const { quotes } = await sc.quotes(init.bootstrap.providers ?? [], AbortSignal.timeout(STAGE_PLAN_TIMEOUT_MS))
+    const payloadBytes = u.fileBytes + Math.ceil(u.fileBytes / (256 * 1024)) * 48 + 4096
+    const plan = sc.plan(quotes, {
+      pieceCid: pieceCidV1(new Uint8Array(32)), paddedBytes: paddedPieceSize(payloadBytes), payloadBytes, label: '', copies: u.copies, periods: u.periods,
+      chosen: u.chosen, faults: faultsOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
+    })
+    return plan.proposals.map(p => p.provider.provider)
+  }
+
+  /** Packs the file into the staged CAR, hashing it on the way (packAndHash) and sending it to the providers it will likely go to (stageTee): the upload leaves packing with its piece and much of its transfer done. */
   const pack = async (u: UploadRecord, file: File): Promise<UploadRecord | null> => {
     const writer = await init.staging.create(u.staging)
     let lastSave = 0
+    // each copy's stage waits for the plan (a queue's worth of the CAR meanwhile); any failure only means no stage
+    const targets = stageProviders(u).catch(() => [] as BootstrapProvider[])
+    const transfers = Array.from({ length: u.copies }, () => crypto.getRandomValues(new Uint8Array(TRANSFER_ID_BYTES)))
+    const stagingClient = storageClient().then(({ sc }) => sc)
+    stagingClient.catch(() => {})
+    const tee = stageTee(writer, transfers.map((transfer, i) => ({
+      stage: async (chunks) => {
+        const p = (await targets)[i]
+        if (p === undefined) throw new Error('no provider planned for this copy')
+        return await (await stagingClient).stage(p, transfer, chunks)
+      }
+    })))
     try {
-      const { car, piece } = await packAndHash(blobChunks(file, 0), writer, await init.pool().catch(() => null), {
+      const { car, piece } = await packAndHash(blobChunks(file, 0), tee.sink, await init.pool().catch(() => null), {
         onPacked: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } },
         onHashed: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() }
       })
       await writer.close()
-      const packed: UploadRecord = { ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size }
+      stageRuns.set(u.id, tee.end())
+      const planned = await targets
+      const head = tee.head()
+      const stages = head === undefined ? [] : planned.map((p, i) => ({ provider: p.address, transfer: bytesToHex(transfers[i]!) }))
+      const packed: UploadRecord = {
+        ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size,
+        ...(stages.length === 0 ? {} : { stages, head: bytesToHex(head!) })
+      }
       // without the streamed piece, the record says 'hashing' and the staged CAR is hashed in a second pass
       if (piece === null) { await save(packed); return packed }
       uploads.set(u.id, packed)
       return await hashed(packed, piece)
     } catch (err) {
+      tee.abort(err as Error)
       await writer.close().catch(() => {})
       throw err
     }
@@ -241,13 +287,19 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       else { uploads.set(u.id, next); changed() }
     }
     let locked: Error | undefined
+    // a provider adopts a stage only once it has ended: the tail of the CAR may still be on its way
+    await stageRuns.get(u.id)
+    stageRuns.delete(u.id)
     await Promise.all(u.proposals!.map(async (copy, i) => {
       if (copy.state !== 'sending') return
+      const stage = u.stages?.find(s => s.provider === copy.provider)
+      const staged = stage === undefined || u.head === undefined ? undefined : { transfer: hexToBytes(stage.transfer), head: hexToBytes(u.head) }
       try {
         if (blob === null) throw new Error('the staged CAR is gone: the transfer cannot resume')
         const target = { address: copy.provider, peerId: copy.peerId, addrs: copy.addrs }
         const r = await sc.store(target, decodeClientDealProposal(copy.signed), u.carBytes!, (offset) => blobChunks(blob, offset), {
           knownBytesPerSec: knownBytesPerSec(),
+          ...(staged === undefined ? {} : { staged }),
           onProgress: (held, _, bytesPerSec) => { void update(i, { held, ...(bytesPerSec === null ? {} : { bytesPerSec }) }, false) },
           onReplan: async (re) => {
             const cur = uploads.get(u.id)!.proposals![i]!
@@ -451,3 +503,6 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
 async function * blobChunks (blob: Blob, offset: number): AsyncIterable<Uint8Array> {
   for (let at = offset; at < blob.size; at += READ_CHUNK) yield new Uint8Array(await blob.slice(at, at + READ_CHUNK).arrayBuffer())
 }
+
+const bytesToHex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+const hexToBytes = (h: string): Uint8Array => Uint8Array.from(h.match(/../g) ?? [], x => parseInt(x, 16))

@@ -51,6 +51,10 @@ export interface UploadRecord {
   /** The highest ask price (attoFIL per GiB per epoch) the user accepted. */
   maxPrice?: string
   proposals?: CopyRecord[]
+  /** Each copy's stage (bytes sent while packing, under a random transfer ID, hex): its proposal names it. */
+  stages?: Array<{ provider: string, transfer: string }>
+  /** With stages: the CAR's first bytes as finally written (hex), which the provider writes over its staged placeholder. */
+  head?: string
   duplicateOf?: string
   error?: WireError
 }

@@ -110,11 +110,11 @@ export async function sendStage (node: Libp2p, peer: PeerId, transfer: Uint8Arra
     if (first.kind !== 'accepted') throw new DealRejectedError('TRANSFER', 'the provider did not accept the stage')
     const readerAbort = new AbortController()
     const live = opts.signal === undefined ? readerAbort.signal : AbortSignal.any([opts.signal, readerAbort.signal])
-    // progress is judged by acknowledgements while bytes are out; a packer that is slow to hand the next chunk
-    // is the client's own time, not the provider's
+    // progress is judged by acknowledgements while bytes are out (or the last word is awaited); a packer that
+    // is slow to hand the next chunk is the client's own time, not the provider's
     const arm = (): void => {
       clearTimeout(watchdog)
-      watchdog = setTimeout(() => { if (window.unacked > 0) readerAbort.abort(new DealRejectedError('TRANSFER', `the provider acknowledged nothing for ${DEAL_IDLE_TIMEOUT_MS / 1000} s`)); else arm() }, DEAL_IDLE_TIMEOUT_MS)
+      watchdog = setTimeout(() => { if (window.unacked > 0 || finished) readerAbort.abort(new DealRejectedError('TRANSFER', `the provider acknowledged nothing for ${DEAL_IDLE_TIMEOUT_MS / 1000} s`)); else arm() }, DEAL_IDLE_TIMEOUT_MS)
     }
     const window = new SendWindow(first.offset, () => SEND_WINDOW)
     opts.onProgress?.(first.offset)

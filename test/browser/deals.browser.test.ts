@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { chromiumPath } from '../helpers/chromium'
 import { openAppPage, fundedWallet as fundedWalletAs } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
-import { readDeal } from '../../src/core'
+import { readDeal, addressToString } from '../../src/core'
 import type { Page } from 'playwright-core'
 import { randomFillSync } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
@@ -26,8 +26,9 @@ const PASS = 'correct horse battery'
 const fundedWallet = async (page: Page): Promise<void> => { await fundedWalletAs(page, PASS) }
 
 describe('storage in Chromium', () => {
-  it('upload → two deals published → at least two proofs verified in the tab', async () => {
-    const { devnet: d, page, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 2, provingPeriod: 5 }, '#wallet')
+  it('upload → two deals published (their bytes staged with both providers while the tab packed them) → at least two proofs verified in the tab', async () => {
+    const logs: string[] = []
+    const { devnet: d, page, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 2, provingPeriod: 5, log: (l) => { logs.push(l) } }, '#wallet')
     await fundedWallet(page)
 
     await page.click('[data-testid=tab-upload]')
@@ -39,6 +40,8 @@ describe('storage in Chromium', () => {
     await page.setInputFiles('[data-testid=upload-input]', { name: 'photos.tar', mimeType: 'application/x-tar', buffer: file })
     await page.waitForSelector('[data-testid=upload-card][data-stage=done]', { timeout: 90_000 })
     expect(await page.locator('[data-testid=upload-card] [data-testid=send-progress]').count()).toBe(2)
+    // each provider took the bytes before the proposal and adopted them under it (issue 10 part 6)
+    for (const p of d.providers) expect(logs.some(l => / adopted as /.test(l) && l.startsWith(`provider ${addressToString(p.provider.address)}:`))).toBe(true)
 
     await page.click('[data-testid=tab-files]')
     await page.waitForSelector('[data-testid=deal-row] >> nth=1', { timeout: 30_000 })
@@ -69,7 +72,10 @@ describe('storage in Chromium', () => {
 
   it('a tab closed mid-transfer resumes where the provider stands; the same file again is not paid twice', async () => {
     const logs: string[] = []
-    const { devnet: d, page, dataDir } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 1, provingPeriod: 5, log: (l) => { logs.push(l) } }, '#wallet')
+    // a provider that takes no bytes before the proposal (its stage budget is nothing): the upload sends them all
+    // after proposing, as it would to a provider without staging, and that transfer is what the tab leaves mid-way
+    const noStages = { limits: { prestage: { maxPeerStages: 0, maxPeerBytes: 0, maxTotalBytes: 0, idleMs: 60_000, reserveAheadBytes: 1 } } }
+    const { devnet: d, page, dataDir } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 1, provingPeriod: 5, log: (l) => { logs.push(l) }, providerOptions: () => noStages }, '#wallet')
     await fundedWallet(page)
     await page.click('[data-testid=tab-upload]')
     await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
