@@ -63,7 +63,11 @@ export interface ChannelVouchers {
   /** The address vouchers name it by (its f2 when the client used that): where redeems are sent. */
   address: string
   lanes: HeldVoucher[]
-  /** What every retrieval paid on this channel sent and was paid (a debt outlives its streams and restarts). */
+  /**
+   * What every retrieval paid on this channel sent and was paid (a debt outlives its streams and restarts). Written
+   * with each voucher, before a stream waits for payment and when it ends: a crash forgives at most what one stream
+   * sent since its last such write, which is less than its interval (it would have waited, and written, at a full one).
+   */
   ledger: LedgerEntry
 }
 
