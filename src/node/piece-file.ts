@@ -1,13 +1,14 @@
 // CommP of a file on disk. With the WASM module built: the piece pool over worker threads, reading the
 // file as a Blob one segment at a time. Without it: one streaming pass with OpenSSL's SHA-256. Either way
-// memory stays flat whatever the file's size.
+// memory stays flat whatever the file's size. pieceWriter is the same, for bytes as they arrive (a provider's
+// transfer), on the process's shared pool.
 import { createReadStream, existsSync } from 'node:fs'
 import { stat, open, type FileHandle } from 'node:fs/promises'
-import type { PieceSource } from '../../workers/piece-pool'
+import type { PieceSource, PieceStream } from '../../workers/piece-pool'
 import { PieceHasher, pieceCidV1, pieceCidV2, type PieceDigest } from '../core'
 import type { CID } from '../core'
 import { nodeCryptoHasher } from './node-hasher'
-import { createNodePiecePool } from './piece-pool-node'
+import { createNodePiecePool, sharedNodePiecePool } from './piece-pool-node'
 import { PIECE_WASM_OUT } from './build-wasm'
 
 export interface FilePiece { digest: PieceDigest, v1: CID, v2: CID, hasher: 'wasm-pool' | 'node:crypto' }
@@ -54,4 +55,38 @@ function fileSource (file: FileHandle, size: number, start = 0, end = size): Pie
     return buf.buffer
   }
   return { size: end - start, slice: (a, b) => fileSource(file, size, start + a, Math.min(end, start + b)), arrayBuffer: read }
+}
+
+/** A piece computed from bytes written in order (see PieceStream); `abort` drops what is queued. */
+export interface PieceWriter {
+  write: (bytes: Uint8Array) => Promise<void>
+  finish: () => Promise<FilePiece>
+  abort: () => void
+}
+
+/**
+ * The shared WASM pool's piece stream, or, without the WASM module, OpenSSL's SHA-256 on this thread (as
+ * pieceOfFile falls back). Both give what pieceOfFile gives for the same bytes.
+ */
+export async function pieceWriter (): Promise<PieceWriter> {
+  const pool = await sharedNodePiecePool()
+  const ctl = new AbortController()
+  if (pool !== null) {
+    const s: PieceStream = pool.pieceStream({ signal: ctl.signal })
+    return {
+      write: async (bytes) => { await s.write(bytes) },
+      finish: async () => ({ ...await s.finish(), hasher: 'wasm-pool' }),
+      abort: () => { ctl.abort() }
+    }
+  }
+  const hasher = new PieceHasher(nodeCryptoHasher)
+  return {
+    write: async (bytes) => { ctl.signal.throwIfAborted(); hasher.write(bytes) },
+    finish: async () => {
+      ctl.signal.throwIfAborted()
+      const digest = hasher.digest()
+      return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest), hasher: 'node:crypto' }
+    },
+    abort: () => { ctl.abort() }
+  }
 }

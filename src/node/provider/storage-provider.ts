@@ -20,7 +20,7 @@ import {
 } from '../../core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { DEFAULT_TRANSFER_RATE_FLOOR, type PayloadSink, type DealHandler, type TransferRateFloor, type RetrievalTerms } from '../../net'
-import { pieceOfFile } from '../piece-file'
+import { pieceOfFile, pieceWriter, type PieceWriter } from '../piece-file'
 import { fileChunks } from '../prove-possession'
 import type { MsgLookup } from '../rpc/backend'
 import { ProviderStore, stagingKey, type StoredDeal, type PendingPublication } from './provider-store'
@@ -408,17 +408,27 @@ export class StorageProvider implements DealHandler {
     // resuming counts as use: the idle expiry starts over
     await this.init.store.touch(staging)
     const closeFile = async (): Promise<void> => { await file.close().catch(() => {}) }
+    // Frames are hashed as they arrive (the process's shared pool), so the last byte leaves only the piece's
+    // top to combine, not a second pass over the file. A transfer that resumes from staged bytes (or a copied
+    // sibling) is hashed from disk at the end instead: feeding a large prefix here would hold the stream back
+    // before its first frame. A stream that fails (a hashing worker died) falls back to the same pass.
+    let hashing: PieceWriter | null = offset === 0 ? await pieceWriter().catch(() => null) : null
+    const dropHashing = (): void => { hashing?.abort(); hashing = null }
     const sink: PayloadSink = {
       write: async (bytes) => {
         if (t.staged + bytes.length > t.reserved) await this.reserveMore(t, bytes.length, proposalCid)
         this.verified.delete(t.key)
-        await file.write(bytes)
+        const h = hashing
+        // the frame's bytes are copied into the stream's segment before it resolves, so both may read them at once
+        await Promise.all([file.write(bytes), h?.write(bytes).catch(() => { if (hashing === h) dropHashing() })])
         t.staged += bytes.length
       },
-      interrupted: async () => { this.release(proposalCid, t); await closeFile() },
+      interrupted: async () => { dropHashing(); this.release(proposalCid, t); await closeFile() },
       finish: async () => {
         await closeFile()
-        try { return await this.complete(req, proposalCid, t.key, staging) } finally { this.release(proposalCid, t) }
+        const streamed = hashing
+        hashing = null
+        try { return await this.complete(req, proposalCid, t.key, staging, streamed) } finally { streamed?.abort(); this.release(proposalCid, t) }
       }
     }
     this.log(`accepted ${proposalCid} (${req.payloadBytes} bytes, resuming at ${offset})`)
@@ -456,18 +466,21 @@ export class StorageProvider implements DealHandler {
    * that has come too close is refused with the bytes kept staged: the client signs a later start for the
    * same piece, and that proposal goes straight to publication (the hash is not taken twice).
    */
-  private async complete (req: DealRequest, proposalCid: string, key: string, staging: string): Promise<{ dealId: number, message: string }> {
+  private async complete (req: DealRequest, proposalCid: string, key: string, staging: string, streamed: PieceWriter | null = null): Promise<{ dealId: number, message: string }> {
     const p = req.proposal.proposal
     // publication lands in a later block, and the market refuses a deal whose start has come (market-actor)
     const tooLate = (): boolean => p.startEpoch <= this.init.chain.head().header.height + 1
     const late = (): DealRejectedError => this.startError(`the deal starts at ${p.startEpoch}, before it could be published; every byte is kept`, this.init.chain.head().header.height)
     if (tooLate()) throw late()
     if (!this.verified.has(key)) {
-      const piece = await pieceOfFile(staging)
+      // the piece of the frames as they arrived, when every staged byte went through that stream; else one pass over the file
+      const fromStream = await streamed?.finish().catch(() => null) ?? null
+      const piece = fromStream !== null && fromStream.digest.payloadBytes === await this.init.store.sizeOf(staging) ? fromStream : await pieceOfFile(staging)
       if (!piece.v1.equals(p.pieceCid) || piece.digest.paddedBytes !== p.pieceSize) {
         await this.init.store.remove(staging)
         throw new DealRejectedError('PIECE_MISMATCH', `the bytes hash to ${String(piece.v1)}, the proposal names ${String(p.pieceCid)}`)
       }
+      this.log(`${proposalCid}: the bytes hash to the proposed piece (${piece === fromStream ? 'hashed as they arrived' : 'one pass over the staged file'}, ${piece.hasher})`)
       this.verified.add(key)
     }
     if (tooLate()) throw late() // hashing a large piece takes a while
