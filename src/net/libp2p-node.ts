@@ -134,6 +134,9 @@ export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'tru
   }
 }
 
+/** The least time libp2p's connection monitor gives a ping before it aborts the connection (see createCofferLibp2p). */
+export const CONNECTION_PING_MIN_TIMEOUT_MS = 60_000
+
 export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<CofferLibp2p> {
   return await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
@@ -142,6 +145,12 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.allowLoopbackDials === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
+    // libp2p pings every connection every 10 s and aborts it when a ping misses an adaptive timeout that
+    // starts at 5 s. A ping queued behind a full transfer window, or answered by a tab whose worker is busy
+    // packing, is late, not lost: at 5 s a loaded machine lost the connection (and every stream on it) in the
+    // middle of an upload. A minute is past every idle timeout our protocols keep (30 s), so a dead peer is
+    // still noticed by them first, and a connection is never cut for being slow.
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS, maxTimeout: 2 * CONNECTION_PING_MIN_TIMEOUT_MS } },
     services: {
       identify: identify(),
       pubsub: gossipsub({
