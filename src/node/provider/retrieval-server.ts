@@ -98,6 +98,15 @@ export class RetrievalServer implements RetrievalHandler {
   private readonly channels = new Map<string, ChannelVouchers>()
   /** The live ledger of each channel a retrieval ran on, by channel ID (its figures are written with the record). */
   private readonly ledgers = new Map<string, ChannelLedger>()
+  /**
+   * Blocks each channel has been charged for, by channel ID. A block a later stream sends again (bytes lost in
+   * flight when a stream broke, sent again on resume) is not charged again: the client pays for what it verifies,
+   * once, and the debt the lost bytes left clears when it pays for them. So a stream on a channel that owes an
+   * interval still sends blocks already charged (no new risk) and waits only before a new one. In memory: a
+   * restart charges such blocks again, and a client that lost bytes in flight just before it may be held there
+   * (it then fails over to another copy).
+   */
+  private readonly chargedBlocks = new Map<string, Set<string>>()
   /** Retrievals running per lane (`t0…/lane`): their lane is redeemed when they end, not before (one message per retrieval). */
   private readonly running = new Map<string, number>()
   /** Failed redeems per lane: how many, and the epoch before which the next try waits. */
@@ -175,6 +184,22 @@ export class RetrievalServer implements RetrievalHandler {
     const key = paying === undefined ? undefined : laneKey(paying.id, paying.lane)
     if (key !== undefined) this.running.set(key, (this.running.get(key) ?? 0) + 1)
     const ledger = paying === undefined ? undefined : this.ledgerOf(paying.id)
+    let charged: Set<string> | undefined
+    if (paying !== undefined) {
+      charged = this.chargedBlocks.get(paying.id)
+      if (charged === undefined) this.chargedBlocks.set(paying.id, charged = new Set())
+    }
+    // what earlier streams were charged for: a block this stream visits twice (a file with repeated content) is
+    // charged at each visit, as the client pays for each; one an earlier stream sent is not charged again
+    const earlier = new Set(charged)
+    /** Block bytes `cid` charges: none when an earlier stream on this channel was charged for it (see chargedBlocks). */
+    const charge = (cid: CID, bytes: number): number => {
+      if (charged === undefined) return bytes
+      const k = cid.toString()
+      if (earlier.has(k)) return 0
+      charged.add(k)
+      return bytes
+    }
     const what = `${req.root.toString()}${req.range === undefined ? '' : ` [${req.range.from}, ${req.range.to})`} for ${peer.toString()}${key === undefined ? '' : ` paid on ${key}`}`
     this.log(`serving ${what}`)
 
@@ -186,7 +211,7 @@ export class RetrievalServer implements RetrievalHandler {
       car: (async function * (): AsyncIterable<CarPart> {
         try {
           yield { bytes: carHeader(root), charged: 0 }
-          yield { bytes: carSection(root, rootBytes), charged: rootBytes.length }
+          yield { bytes: carSection(root, rootBytes), charged: charge(root, rootBytes.length) }
           // the walk already took the root: every block it asks for next, in its order, each visit sent
           for (let cid = walk.next(); cid !== null; cid = walk.next()) {
             let bytes: Uint8Array
@@ -198,7 +223,7 @@ export class RetrievalServer implements RetrievalHandler {
               const e = err as Error
               throw new RetrievalRejectedError('INTERNAL', `the stored payload cannot be served past block ${cid.toString()}: ${e.name}: ${e.message}`)
             }
-            yield { bytes: carSection(cid, bytes), charged: bytes.length }
+            yield { bytes: carSection(cid, bytes), charged: charge(cid, bytes.length) }
           }
         } finally {
           await blocks.close()
@@ -458,6 +483,7 @@ export class RetrievalServer implements RetrievalHandler {
         this.channels.delete(id)
         // a debt on a collected channel can never be paid: nothing is left to ask it of
         this.ledgers.delete(id)
+        this.chargedBlocks.delete(id)
       })
       for (const l of rec.lanes) { this.failures.delete(laneKey(id, l.lane)); this.lost.delete(laneKey(id, l.lane)); this.dust.delete(laneKey(id, l.lane)) }
       this.log(`channel ${id} is collected: its vouchers are forgotten`)
