@@ -157,7 +157,9 @@ describe('retrieval in Chromium', () => {
     cleanups.push(async () => { if (process.env.COFFER_TEST_LOG !== undefined) console.log(logs.join('\n')) })
     const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-devnet-'))
     const devnet: Devnet = await startDevnet({
-      dataDir, distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 5,
+      // periods of 30 epochs (the default): this test proves nothing, and on a loaded machine 5-epoch periods
+      // let the provider's proofs land late three times in a row, which slashes the deal the share link needs
+      dataDir, distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 30,
       // provider 0 charges (0.01 FIL/GiB); a voucher every leaf and no growth: many round trips per file
       providerOptions: () => ({ ask: { paymentInterval: INTERVAL, paymentIntervalIncrease: 0 } }),
       log: (l) => { if (process.env.COFFER_TEST_LOG !== undefined || /retriev|voucher|lane|redeem|channel/i.test(l)) logs.push(`${((performance.now() - t0) / 1000).toFixed(1)} s ${l}`) }
