@@ -60,6 +60,11 @@ function fileSource (file: FileHandle, size: number, start = 0, end = size): Pie
 /** A piece computed from bytes written in order (see PieceStream); `abort` drops what is queued. */
 export interface PieceWriter {
   write: (bytes: Uint8Array) => Promise<void>
+  /**
+   * Rewrites bytes already written, inside the first segment only (a CAR header staged with a placeholder
+   * root); absent where the hasher cannot (node:crypto hashes as it goes).
+   */
+  writeAt?: (offset: number, bytes: Uint8Array) => Promise<void>
   finish: () => Promise<FilePiece>
   abort: () => void
 }
@@ -75,6 +80,7 @@ export async function pieceWriter (): Promise<PieceWriter> {
     const s: PieceStream = pool.pieceStream({ signal: ctl.signal })
     return {
       write: async (bytes) => { await s.write(bytes) },
+      writeAt: async (offset, bytes) => { await s.writeAt(offset, bytes) },
       finish: async () => ({ ...await s.finish(), hasher: 'wasm-pool' }),
       abort: () => { ctl.abort() }
     }

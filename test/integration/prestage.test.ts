@@ -28,6 +28,7 @@ let d: Devnet
 let dir: string
 let node: CofferLibp2p
 let other: CofferLibp2p
+const logs: string[] = []
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-prestage-'))
@@ -37,7 +38,7 @@ beforeAll(async () => {
   cleanups.push(async () => { await d?.stop(); await rm(dir, { recursive: true, force: true }) })
   d = await startDevnet({
     dataDir: dir, distDir: '/nonexistent', serveApp: false, providers: 2, provingPeriod: P, faucetCooldownMs: 0,
-    log: process.env.DEBUG_DEVNET === undefined ? undefined : (l) => { console.log(l) },
+    log: (l) => { logs.push(l); if (process.env.DEBUG_DEVNET !== undefined) console.log(l) },
     providerOptions: (i) => i === 1
       ? { limits: { prestage: { maxPeerStages: 2, maxPeerBytes: 64 * MiB, maxTotalBytes: 6 * MiB, idleMs: 30_000, reserveAheadBytes: MiB } } }
       : undefined
@@ -99,6 +100,9 @@ describe('staging before proposing', () => {
     expect(await preFiles(0)).toEqual([])
     const deal = d.providers[0]!.provider.store.all().find(x => x.dealId === r.dealId)!
     expect(Buffer.compare(await readFile(path.join(providerDir(dir, 0), deal.file)), real)).toBe(0)
+    // hashed as the stage arrived, its header patched in at adoption: no second pass over the file
+    expect(logs.some(l => / adopted as .*, hashed as it arrived$/.test(l))).toBe(true)
+    expect(logs.some(l => /the bytes hash to the proposed piece \(hashed as they arrived/.test(l))).toBe(true)
   }, 180_000)
 
   it('another peer naming the same transfer adopts nothing (it sends every byte), and a head that lies is refused PIECE_MISMATCH', async () => {

@@ -7,6 +7,7 @@
 import { open, rename, readdir, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { DealRejectedError } from '../../core'
+import { pieceWriter, type PieceWriter } from '../piece-file'
 import type { StageHandler, StageSink } from '../../net'
 import type { ProviderStore } from './provider-store'
 
@@ -41,6 +42,16 @@ const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStar
 
 interface Running { peer: string, staged: number, reserved: number }
 
+/**
+ * Ended stages whose piece is being kept as they were hashed (their first segment held for the header), by
+ * file name. Each holds a segment or two of memory, so only the latest few are kept; an older one is hashed
+ * from disk when adopted, as any resumed transfer is.
+ */
+export const KEPT_STAGE_HASHERS = 8
+
+/** What adopting a stage gave: the bytes now at the target, and their piece stream when it covers them all. */
+export interface Adopted { bytes: number, hasher: PieceWriter | null }
+
 export interface PrestageInit {
   store: ProviderStore
   limits: PrestageLimits
@@ -55,6 +66,8 @@ export interface PrestageInit {
 export class Prestage implements StageHandler {
   /** Stages a stream is writing, by file name. */
   private readonly running = new Map<string, Running>()
+  /** Ended stages' piece streams (see KEPT_STAGE_HASHERS), oldest first. */
+  private readonly hashers = new Map<string, { writer: PieceWriter, bytes: number }>()
   private readonly log: (line: string) => void
   private readonly nowMs: () => number
 
@@ -106,6 +119,11 @@ export class Prestage implements StageHandler {
       throw err
     }
     const handle: FileHandle = await open(file, 'a').catch((err: Error) => { this.running.delete(name); throw err })
+    // hashed as the bytes arrive when the stage starts from nothing, so the proposal that adopts it has its
+    // piece at once; a resumed stage is hashed from disk when adopted
+    this.dropHasher(name)
+    let hashing: PieceWriter | null = run.staged === 0 ? await pieceWriter().catch(() => null) : null
+    const drop = (): void => { hashing?.abort(); hashing = null }
     const release = async (): Promise<void> => {
       this.running.delete(name)
       await handle.close().catch(() => {})
@@ -115,11 +133,16 @@ export class Prestage implements StageHandler {
       sink: {
         write: async (bytes) => {
           if (run.staged + bytes.length > run.reserved) await this.init.withRoom(async () => { await this.reserve(run, await this.files(), bytes.length) })
-          await handle.write(bytes)
+          const h = hashing
+          await Promise.all([handle.write(bytes), h?.write(bytes).catch(() => { if (hashing === h) drop() })])
           run.staged += bytes.length
         },
-        end: release,
-        interrupted: release
+        end: async () => {
+          if (hashing !== null) this.keepHasher(name, hashing, run.staged)
+          hashing = null
+          await release()
+        },
+        interrupted: async () => { drop(); await release() }
       }
     }
   }
@@ -139,18 +162,48 @@ export class Prestage implements StageHandler {
     run.reserved = want
   }
 
+  private keepHasher (name: string, writer: PieceWriter, bytes: number): void {
+    this.dropHasher(name)
+    this.hashers.set(name, { writer, bytes })
+    for (const old of this.hashers.keys()) {
+      if (this.hashers.size <= KEPT_STAGE_HASHERS) break
+      this.dropHasher(old)
+    }
+  }
+
+  private dropHasher (name: string): void {
+    this.hashers.get(name)?.writer.abort()
+    this.hashers.delete(name)
+  }
+
+  /** Takes the kept piece stream of a stage of `bytes` bytes, with `head` written over its first bytes; else null. */
+  private async takeHasher (name: string, bytes: number, head: Uint8Array | undefined): Promise<PieceWriter | null> {
+    const kept = this.hashers.get(name)
+    this.hashers.delete(name)
+    if (kept === undefined) return null
+    if (kept.bytes !== bytes || (head !== undefined && head.length > 0 && kept.writer.writeAt === undefined)) { kept.writer.abort(); return null }
+    try {
+      if (head !== undefined && head.length > 0) await kept.writer.writeAt!(0, head.subarray(0, Math.min(head.length, bytes)))
+      return kept.writer
+    } catch {
+      kept.writer.abort()
+      return null
+    }
+  }
+
   /**
    * Moves `peer`'s stage of `transfer` to `target` (a proposal's staging file) with `head` written over its
    * first bytes, when it holds more than the target does and no stream is writing it. The bytes now at target.
    */
-  async adopt (peer: string, transfer: Uint8Array, head: Uint8Array | undefined, target: string, payloadBytes: number): Promise<number> {
+  async adopt (peer: string, transfer: Uint8Array, head: Uint8Array | undefined, target: string, payloadBytes: number): Promise<Adopted> {
     const name = this.name(peer, transfer)
     const file = this.path(name)
     if (this.running.has(name)) throw new DealRejectedError('BUSY', 'this transfer\'s stage is still arriving on another stream; propose again once it ends')
     const staged = await this.init.store.sizeOf(file)
     const have = await this.init.store.sizeOf(target)
-    if (staged === 0 || staged <= have) return have
+    if (staged === 0 || staged <= have) { this.dropHasher(name); return { bytes: have, hasher: null } }
     if (staged > payloadBytes) {
+      this.dropHasher(name)
       await this.init.store.remove(file)
       throw new DealRejectedError('TRANSFER', `${staged} bytes were staged under this transfer, more than the ${payloadBytes} proposed: they are dropped`)
     }
@@ -158,9 +211,10 @@ export class Prestage implements StageHandler {
       const h = await open(file, 'r+')
       try { await h.write(head, 0, Math.min(head.length, staged), 0) } finally { await h.close() }
     }
+    const hasher = await this.takeHasher(name, staged, head)
     await rename(file, target)
-    this.log(`stage ${name} (${staged} bytes) adopted as ${path.basename(target)}`)
-    return staged
+    this.log(`stage ${name} (${staged} bytes) adopted as ${path.basename(target)}${hasher === null ? '' : ', hashed as it arrived'}`)
+    return { bytes: staged, hasher }
   }
 
   /** Removes stages idle for idleMs. */
@@ -168,6 +222,7 @@ export class Prestage implements StageHandler {
     const idleSince = this.nowMs() - this.init.limits.idleMs
     for (const f of await this.files()) {
       if (this.running.has(f.name) || f.touchedMs >= idleSince) continue
+      this.dropHasher(f.name)
       await this.init.store.remove(this.path(f.name))
       this.log(`stage ${f.name} (${f.bytes} bytes) expired with no proposal`)
     }

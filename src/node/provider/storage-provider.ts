@@ -24,7 +24,7 @@ import { pieceOfFile, pieceWriter, type PieceWriter } from '../piece-file'
 import { fileChunks } from '../prove-possession'
 import type { MsgLookup } from '../rpc/backend'
 import { ProviderStore, stagingKey, type StoredDeal, type PendingPublication } from './provider-store'
-import { Prestage, PRESTAGE_IDLE_MS, PRESTAGE_PEER_STAGES, type PrestageLimits } from './prestage'
+import { Prestage, PRESTAGE_IDLE_MS, PRESTAGE_PEER_STAGES, type PrestageLimits, type Adopted } from './prestage'
 
 /** What a provider needs of a full node: the head, message submission, and reads of the head's state. */
 export interface ProviderChain {
@@ -355,9 +355,10 @@ export class StorageProvider implements DealHandler {
     const store = this.init.store
     const staging = store.stagingPath(t.key)
     // bytes this peer staged before it had the proposal: now this proposal's, resumed from like any staged bytes
+    let adopted: Adopted | undefined
     if (req.transfer !== undefined && peer !== undefined) {
       this.verified.delete(t.key)
-      await this.prestage.adopt(peer, req.transfer, req.head, staging, req.payloadBytes)
+      adopted = await this.prestage.adopt(peer, req.transfer, req.head, staging, req.payloadBytes)
     }
     let offset = await store.sizeOf(staging)
     if (offset > req.payloadBytes) { await store.remove(staging); this.verified.delete(t.key); offset = 0 }
@@ -412,7 +413,11 @@ export class StorageProvider implements DealHandler {
     // top to combine, not a second pass over the file. A transfer that resumes from staged bytes (or a copied
     // sibling) is hashed from disk at the end instead: feeding a large prefix here would hold the stream back
     // before its first frame. A stream that fails (a hashing worker died) falls back to the same pass.
-    let hashing: PieceWriter | null = offset === 0 ? await pieceWriter().catch(() => null) : null
+    // an adopted stage hashed as it arrived (with its header written over) covers every byte staged so far
+    let hashing: PieceWriter | null = offset === 0
+      ? await pieceWriter().catch(() => null)
+      : (adopted?.hasher !== undefined && adopted.hasher !== null && adopted.bytes === offset ? adopted.hasher : null)
+    if (hashing === null) adopted?.hasher?.abort()
     const dropHashing = (): void => { hashing?.abort(); hashing = null }
     const sink: PayloadSink = {
       write: async (bytes) => {
