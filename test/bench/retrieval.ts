@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   secpAddressBytes, secpPublicKey, signDealProposal, signVoucher, readChannel, getMinerInfo, parseAddress,
-  type MultihashFn, type CID
+  MAX_PROVING_PERIOD, type MultihashFn, type CID
 } from '../../src/core'
 import { createCofferLibp2p, type CofferLibp2p } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
@@ -137,8 +137,8 @@ export async function benchRetrievalNode (mib = Number(process.env.BENCH_RETRIEV
 
 /** How long a download may show no progress at all (no stage change, no byte verified, nothing paid) before the bench calls it stuck. */
 const DOWNLOAD_STALL_MS = 5 * 60_000
-/** Epochs (1 s each on the devnet): the deal starts on the first boundary after it is published, an hour away. */
-const BROWSER_PROVING_PERIOD = 3600
+/** The longest period genesis allows (2880 epochs, 48 minutes of 1 s devnet epochs): the deal starts on the first boundary after it is published. */
+const BROWSER_PROVING_PERIOD = MAX_PROVING_PERIOD
 /** How many times a failed download is resumed (each time after progress) before the bench reports it failed. */
 const MAX_RESUMES = 3
 /** What each memory sample is labelled with: the verified bytes the download card showed when it began. */
@@ -187,7 +187,7 @@ async function sha256File (file: string): Promise<string> {
 export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETRIEVAL_BROWSER_MIB ?? 1024), reference?: RetrievalReference): Promise<void> {
   const distDir = requireBuiltApp()
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-retrieval-browser-'))
-  // The proving period is long (an hour of devnet epochs) so that the deal starts, and the provider's first proof of
+  // The proving period is long (48 minutes of devnet epochs) so that the deal starts, and the provider's first proof of
   // possession falls, after the download: each proof streams the whole piece through the piece hasher (@noble/hashes)
   // in the process that serves the download. With a 30-epoch period a 1 GiB piece kept that process ~86% busy
   // (profiled), the tab's download stalled past the 30 s retrieval idle timeout three times, and the provider
