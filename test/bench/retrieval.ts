@@ -196,11 +196,16 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
   let proofs = 0
   let counting = false
   const log = (line: string): void => { if (counting && /proved deal \d+|cannot prove deal \d+/.test(line)) proofs++ }
-  const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: BROWSER_PROVING_PERIOD, crossOriginIsolated: true, log })
-  const clientNode = await createCofferLibp2p({ allowLoopbackDials: true })
-  // eager measurement: each sample answers at once (with a GC first) instead of at the next natural GC
-  const b = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
+  // torn down in reverse, whichever step failed (a devnet that refused to start still leaves its folder)
+  const cleanups: Array<() => Promise<unknown>> = [async () => { await rm(dir, { recursive: true, force: true }) }]
   try {
+    const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: BROWSER_PROVING_PERIOD, crossOriginIsolated: true, log })
+    cleanups.push(d.stop)
+    const clientNode = await createCofferLibp2p({ allowLoopbackDials: true })
+    cleanups.push(async () => { await clientNode.stop() })
+    // eager measurement: each sample answers at once (with a GC first) instead of at the next natural GC
+    const b = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
+    cleanups.push(b.close)
     const file = path.join(dir, 'film.bin')
     await writeRandomFile(file, mib)
     const fileBytes = mib * MiB
@@ -309,9 +314,6 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     if (got !== want) throw new Error(`the saved file's SHA-256 ${got} is not the original's ${want}`)
     if (errors.length > 0) console.log(`  page errors: ${errors.join(' | ')}`)
   } finally {
-    await b.close()
-    await clientNode.stop()
-    await d.stop()
-    await rm(dir, { recursive: true, force: true })
+    for (const fn of cleanups.reverse()) await fn().catch(() => {})
   }
 }
