@@ -6,7 +6,7 @@
 import {
   parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet,
   decodeClientDealProposal, encodeClientDealProposal, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, toWireError, CID,
-  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES,
+  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES, HELD_ACK_BYTES, MAX_DATA_FRAME,
   type DealRecord, type WireError, type Epoch
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -132,6 +132,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     await init.staging.remove(u.staging)
   }
 
+  /** What a stage may still have queued when packing ends and finish sending: about one deal send window's floor. */
+  const STAGE_FINISH_BYTES = HELD_ACK_BYTES + MAX_DATA_FRAME
   /** How long the stage plan may take (asks from every provider) before the upload goes on without stages. */
   const STAGE_PLAN_TIMEOUT_MS = 30_000
   /** Stages this worker runs for uploads it packed: a copy is proposed once its stage has ended (the provider adopts only then). */
@@ -162,14 +164,26 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     let lastSave = 0
     // each copy's stage waits for the plan (a queue's worth of the CAR meanwhile); any failure only means no stage
     const targets = stageProviders(u).catch(() => [] as BootstrapProvider[])
+    // The same file added again after a tab closed while it was packed: its earlier stages are continued (the
+    // CAR is the same bytes, packed the same way), each from what its provider holds, rather than sent again
+    const earlier = new Map(([...uploads.values()].find(o => o.id !== u.id && o.stage === 'failed' && o.name === u.name && o.fileBytes === u.fileBytes && o.stages !== undefined)?.stages ?? [])
+      .map(st => [st.provider, hexToBytes(st.transfer)]))
     const transfers = Array.from({ length: u.copies }, () => crypto.getRandomValues(new Uint8Array(TRANSFER_ID_BYTES)))
     const stagingClient = storageClient().then(({ sc }) => sc)
     stagingClient.catch(() => {})
-    const tee = stageTee(writer, transfers.map((transfer, i) => ({
-      stage: async (chunks) => {
+    const chosen = targets.then(async (planned) => {
+      const stages = planned.map((p, i) => ({ provider: p.address, transfer: bytesToHex(earlier.get(p.address) ?? transfers[i]!) }))
+      // kept before the first byte goes, so a tab closed mid-packing leaves the transfer IDs to continue
+      if (stages.length > 0 && uploads.get(u.id)?.stage === 'packing') await save({ ...uploads.get(u.id)!, stages })
+      return stages
+    })
+    chosen.catch(() => {})
+    const tee = stageTee(writer, transfers.map((_, i) => ({
+      stage: async (chunks, signal) => {
         const p = (await targets)[i]
-        if (p === undefined) throw new Error('no provider planned for this copy')
-        return await (await stagingClient).stage(p, transfer, chunks)
+        const st = (await chosen)[i]
+        if (p === undefined || st === undefined) throw new Error('no provider planned for this copy')
+        return await (await stagingClient).stage(p, hexToBytes(st.transfer), chunks, { signal })
       }
     })))
     try {
@@ -178,10 +192,12 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
         onHashed: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() }
       })
       await writer.close()
-      stageRuns.set(u.id, tee.end())
-      const planned = await targets
+      // the stages end with packing. One far behind (a slow link) stops: what it has queued goes by the deal
+      // stream, which measures the link and re-plans the start as it goes (a stage has no start to keep), and
+      // the asks and proposal that come next do not wait behind it. One close behind finishes.
+      stageRuns.set(u.id, tee.end(STAGE_FINISH_BYTES))
       const head = tee.head()
-      const stages = head === undefined ? [] : planned.map((p, i) => ({ provider: p.address, transfer: bytesToHex(transfers[i]!) }))
+      const stages = head === undefined ? [] : await chosen.catch(() => [])
       const packed: UploadRecord = {
         ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size,
         ...(stages.length === 0 ? {} : { stages, head: bytesToHex(head!) })
@@ -239,6 +255,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   }
 
   const proposeNow = async (u: UploadRecord): Promise<UploadRecord> => {
+    // the stages end first (the provider adopts one only then), so the asks below do not wait behind their bytes
+    await stageRuns.get(u.id)
     const { sc, address } = await storageClient()
     const chain = lightDealChain(lc, init.wallet, address)
     // an AddBalance a closed tab sent and never saw land: wait for it rather than send a second one
@@ -287,7 +305,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       else { uploads.set(u.id, next); changed() }
     }
     let locked: Error | undefined
-    // a provider adopts a stage only once it has ended: the tail of the CAR may still be on its way
+    // a provider adopts a stage only once it has ended (stopped when packing ended; its last frames in flight)
     await stageRuns.get(u.id)
     stageRuns.delete(u.id)
     await Promise.all(u.proposals!.map(async (copy, i) => {

@@ -8,8 +8,12 @@
 import type { CarSink } from './unixfs-car'
 
 export interface StageTarget {
-  /** Streams `chunks` to the provider under this target's transfer; the bytes the provider holds at the end. */
-  stage: (chunks: AsyncIterable<Uint8Array>) => Promise<number>
+  /**
+   * Streams `chunks` to the provider under this target's transfer; the bytes the provider holds at the end.
+   * `signal` aborts when the stage is stopped: the stream is reset rather than waited on (the provider keeps
+   * what arrived, and the deal stream resumes from it).
+   */
+  stage: (chunks: AsyncIterable<Uint8Array>, signal: AbortSignal) => Promise<number>
 }
 
 export interface StageOutcome { held: number, error?: Error }
@@ -19,8 +23,12 @@ export interface StageTee<W extends CarSink> {
   sink: W
   /** The CAR's first bytes as finally written (the header with its root), once packing has rewritten them. */
   head: () => Uint8Array | undefined
-  /** Ends every stage (after the last write) and says what each provider holds. */
-  end: () => Promise<StageOutcome[]>
+  /**
+   * Ends every stage (after the last write) and says what each provider holds. A stage with more than
+   * `keepUpTo` bytes still queued stops instead of sending them (the deal stream sends the rest, measuring the
+   * link as it goes); one close behind finishes.
+   */
+  end: (keepUpTo?: number) => Promise<StageOutcome[]>
   /** Stops every stage now (packing failed). */
   abort: (err: Error) => void
 }
@@ -30,7 +38,7 @@ export const STAGE_QUEUE_BYTES = 16 * 2 ** 20
 
 class Channel {
   private readonly chunks: Uint8Array[] = []
-  private queued = 0
+  queued = 0
   private ended = false
   dead = false
   private wakeReader: (() => void) | undefined
@@ -48,7 +56,11 @@ class Channel {
 
   end (): void { this.ended = true; this.poke('reader') }
 
+  /** Called once when the channel is killed while its reader may still be sending. */
+  onKill: (() => void) | undefined
+
   kill (): void {
+    if (!this.dead && !this.ended) this.onKill?.()
     this.dead = true
     this.chunks.length = 0
     this.queued = 0
@@ -82,7 +94,9 @@ export function stageTee<W extends CarSink> (inner: W, targets: StageTarget[], q
   let head: Uint8Array | undefined
   const runs = targets.map((t) => {
     const channel = new Channel(queueBytes)
-    const done: Promise<StageOutcome> = t.stage(channel.read()).then(
+    const stop = new AbortController()
+    channel.onKill = () => { stop.abort(new Error('the stage was stopped')) }
+    const done: Promise<StageOutcome> = t.stage(channel.read(), stop.signal).then(
       held => ({ held }),
       (err: Error) => ({ held: 0, error: err })
     ).finally(() => { channel.kill() })
@@ -104,8 +118,11 @@ export function stageTee<W extends CarSink> (inner: W, targets: StageTarget[], q
   return {
     sink,
     head: () => head,
-    end: async () => {
-      for (const r of runs) r.channel.end()
+    end: async (keepUpTo = Infinity) => {
+      for (const r of runs) {
+        if (r.channel.queued > keepUpTo) r.channel.kill()
+        else r.channel.end()
+      }
       return await Promise.all(runs.map(async r => await r.done))
     },
     abort: (err) => { void err; for (const r of runs) r.channel.kill() }

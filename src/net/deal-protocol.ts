@@ -221,6 +221,20 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
   })
 }
 
+/**
+ * A sender's window sized to its link, for a stream that starts acknowledged at `start`: SEND_WINDOW until an
+ * acknowledgement measures the rate, then about WINDOW_SECS of sending at it (see sendOnce).
+ */
+export function linkSizedWindow (start: number): (w: SendWindow) => number {
+  const startedMs = performance.now()
+  return (w) => {
+    const secs = (performance.now() - startedMs) / 1000
+    if (w.acked === start || secs <= 0) return SEND_WINDOW
+    const rate = (w.acked - start) / secs
+    return Math.min(SEND_WINDOW, Math.max(HELD_ACK_BYTES + MAX_DATA_FRAME, Math.ceil(rate * WINDOW_SECS)))
+  }
+}
+
 export interface SendDealOptions {
   signal?: AbortSignal
   /** Bytes the provider holds so far, of `total`. */
@@ -285,13 +299,7 @@ async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: 
     // HELD_ACK_BYTES, so a smaller window would wait for an acknowledgement that cannot come), never more than
     // SEND_WINDOW. On a slow link a full 16 MiB window is a minute of bytes queued in buffers: every broken
     // stream throws them away and every acknowledgement waits behind them.
-    const started = { atMs: performance.now(), held }
-    const window = new SendWindow(first.offset, (w) => {
-      const secs = (performance.now() - started.atMs) / 1000
-      if (w.acked === started.held || secs <= 0) return SEND_WINDOW
-      const rate = (w.acked - started.held) / secs
-      return Math.min(SEND_WINDOW, Math.max(HELD_ACK_BYTES + MAX_DATA_FRAME, Math.ceil(rate * WINDOW_SECS)))
-    })
+    const window = new SendWindow(first.offset, linkSizedWindow(first.offset))
     const readReplies = async (): Promise<{ dealId: number, message: string }> => {
       for (;;) {
         const r = decodeDealReply(await must(frames, live))

@@ -5,14 +5,22 @@
 // staged is adopted by the deal stream that follows, which resumes from it as it would from a broken stream.
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  STAGE_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, HELD_ACK_BYTES, SEND_WINDOW, DealRejectedError,
+  STAGE_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, SEND_WINDOW, DealRejectedError,
   encodeStageRequest, decodeStageRequest, encodeDealReply, decodeDealReply, type DealReply
 } from '../core'
 import { FrameReader, writeFrame } from './frames'
 import { SendWindow } from './windowed-transfer'
-import { DEAL_IDLE_TIMEOUT_MS, DEFAULT_TRANSFER_RATE_FLOOR, RateFloorMeter, nextFrame, nextFrameOrEnd, type ServeDealsOptions } from './deal-protocol'
+import { DEAL_IDLE_TIMEOUT_MS, DEFAULT_TRANSFER_RATE_FLOOR, WINDOW_SECS, RateFloorMeter, nextFrame, nextFrameOrEnd, type ServeDealsOptions } from './deal-protocol'
 
 /** Where a provider puts one peer's pre-proposal bytes. */
+/**
+ * A stage is acknowledged every frame (a deal every four): its window starts, and on a slow link stays, at two
+ * frames, so the asks and the proposal that share its connection wait behind seconds of bytes, not a minute
+ * (a one-shot request gives up after REQUEST_TIMEOUT_MS).
+ */
+export const STAGE_ACK_BYTES = MAX_DATA_FRAME
+const STAGE_WINDOW_FLOOR = STAGE_ACK_BYTES + MAX_DATA_FRAME
+
 export interface StageSink {
   write: (bytes: Uint8Array) => Promise<void>
   /** The client ended its side cleanly: every byte it meant to stage is in. */
@@ -63,7 +71,7 @@ export async function serveStaging (node: Libp2p, handler: StageHandler, opts: S
         if (frame.length === 0) throw new DealRejectedError('TRANSFER', 'an empty data frame')
         await sink.write(frame)
         have += frame.length
-        if (have - acked >= HELD_ACK_BYTES) { acked = have; await reply({ kind: 'held', held: have }) }
+        if (have - acked >= STAGE_ACK_BYTES) { acked = have; await reply({ kind: 'held', held: have }) }
       }
       clearInterval(watch)
       ended = true
@@ -116,7 +124,15 @@ export async function sendStage (node: Libp2p, peer: PeerId, transfer: Uint8Arra
       clearTimeout(watchdog)
       watchdog = setTimeout(() => { if (window.unacked > 0 || finished) readerAbort.abort(new DealRejectedError('TRANSFER', `the provider acknowledged nothing for ${DEAL_IDLE_TIMEOUT_MS / 1000} s`)); else arm() }, DEAL_IDLE_TIMEOUT_MS)
     }
-    const window = new SendWindow(first.offset, () => SEND_WINDOW)
+    // sized to the link as a deal's is, and starting at its floor rather than a full window until measured: a
+    // stage is best effort, and a full window on a slow link is a minute of bytes that every other stream on
+    // the connection (the asks and the proposal that follow) would queue behind
+    const startedMs = performance.now()
+    const window = new SendWindow(first.offset, (w) => {
+      const secs = (performance.now() - startedMs) / 1000
+      if (w.acked === first.offset || secs <= 0) return STAGE_WINDOW_FLOOR
+      return Math.min(SEND_WINDOW, Math.max(STAGE_WINDOW_FLOOR, Math.ceil((w.acked - first.offset) / secs * WINDOW_SECS)))
+    })
     opts.onProgress?.(first.offset)
     let finished = false
     const replies = (async (): Promise<number> => {

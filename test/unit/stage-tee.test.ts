@@ -71,3 +71,20 @@ describe('stageTee', () => {
     expect(out[2]!.error?.message).toBe('dial failed')
   })
 })
+
+describe('stageTee.end(keepUpTo)', () => {
+  it('a stage with more than keepUpTo queued stops (its provider keeps what it took); one close behind finishes', async () => {
+    let open: () => void = () => {}
+    const gate = new Promise<void>(resolve => { open = resolve })
+    const slow: Uint8Array[] = []
+    const fast: Uint8Array[] = []
+    const tee = stageTee(sink(), [collecting(slow, async () => { await gate }), collecting(fast)], 1 << 20)
+    for (let i = 0; i < 8; i++) await tee.sink.write(new Uint8Array(1024))
+    const ended = tee.end(4096)
+    open()
+    const [s, f] = await ended
+    // the slow stage had taken one chunk (waiting at the gate) and seven queued: it stops after the one
+    expect(s!.held).toBe(1024)
+    expect(f!.held).toBe(8 * 1024)
+  })
+})

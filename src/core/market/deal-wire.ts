@@ -14,7 +14,7 @@
 //   client → provider  StageRequest {transfer} (16 random bytes naming the transfer, for this peer only)
 //   provider → client  DealReply accepted {offset} (a stream that resumes starts there) or rejected
 //   client → provider  bytes from `offset` in frames, then a clean close of its side
-//   provider → client  DealReply held {held} every HELD_ACK_BYTES and once more at the end
+//   provider → client  DealReply held {held} every frame's worth (STAGE_ACK_BYTES) and once more at the end
 // The DealRequest that follows names the transfer and carries `head`, the CAR's first bytes as they finally
 // are (the header names the root, known only once packing ends; what was staged had a placeholder of the
 // same length there). The provider adopts the staged bytes as that proposal's and resumes from them.
