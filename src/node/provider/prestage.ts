@@ -37,7 +37,9 @@ export class PrestageLimitError extends DealRejectedError {
   override name = 'PrestageLimitError'
 }
 
-const PREFIX = 'pre-'
+/** How a stage's file name begins in staging/ (`pre-<peer>-<transfer>.part`). */
+export const PRESTAGE_FILE_PREFIX = 'pre-'
+const PREFIX = PRESTAGE_FILE_PREFIX
 const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
 
 interface Running { peer: string, staged: number, reserved: number }

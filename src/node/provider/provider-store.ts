@@ -152,12 +152,12 @@ export class ProviderStore {
     return used
   }
 
-  /** Removes staged files `drop` picks: by their parsed name, or null for a name this version does not write. */
-  async sweepStaging (drop: (file: StagedFile | null) => boolean): Promise<string[]> {
+  /** Removes staged files `drop` picks: by their parsed name (null for a name that is not a staging key) and file name. */
+  async sweepStaging (drop: (file: StagedFile | null, name: string) => boolean): Promise<string[]> {
     const dropped: string[] = []
     const staged = new Map((await this.stagedFiles()).map(f => [`${f.key}.part`, f]))
     for (const name of await readdir(path.join(this.dir, 'staging'))) {
-      if (drop(staged.get(name) ?? null)) { await this.remove(path.join(this.dir, 'staging', name)); dropped.push(name) }
+      if (drop(staged.get(name) ?? null, name)) { await this.remove(path.join(this.dir, 'staging', name)); dropped.push(name) }
     }
     return dropped
   }

@@ -24,7 +24,7 @@ import { pieceOfFile, pieceWriter, type PieceWriter } from '../piece-file'
 import { fileChunks } from '../prove-possession'
 import type { MsgLookup } from '../rpc/backend'
 import { ProviderStore, stagingKey, type StoredDeal, type PendingPublication } from './provider-store'
-import { Prestage, PRESTAGE_IDLE_MS, PRESTAGE_PEER_STAGES, type PrestageLimits, type Adopted } from './prestage'
+import { Prestage, PRESTAGE_IDLE_MS, PRESTAGE_PEER_STAGES, PRESTAGE_FILE_PREFIX, type PrestageLimits, type Adopted } from './prestage'
 
 /** What a provider needs of a full node: the head, message submission, and reads of the head's state. */
 export interface ProviderChain {
@@ -603,8 +603,9 @@ export class StorageProvider implements DealHandler {
 
   private async run (): Promise<void> {
     // staged bytes are named by client and piece, so they outlive a restart: a client re-signs and resumes from
-    // them; they expire by idle time like any other. Files this version does not name are dropped.
-    await this.init.store.sweepStaging(f => f === null)
+    // them; they expire by idle time like any other, and so do stages (prestage.ts), whose bytes a proposal
+    // can still adopt after a restart. Files this version does not name are dropped.
+    await this.init.store.sweepStaging((f, name) => f === null && !name.startsWith(PRESTAGE_FILE_PREFIX))
     let topUp: Promise<void> | undefined
     while (!this.stopped.signal.aborted) {
       // collateral escrow is topped up whenever it runs low (penalties drain it), one top-up at a time
