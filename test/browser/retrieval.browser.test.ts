@@ -250,7 +250,11 @@ describe('retrieval in Chromium', () => {
       const lanes = await again.evaluate(() => [...document.querySelectorAll('[data-testid=lane-row]')].map(l => ({ s: l.getAttribute('data-sent'), r: l.getAttribute('data-redeemed') })))
       const l = lanes[0]
       sent = BigInt(l?.s ?? '-1')
-      return { done: lanes.length > 0 && l!.s !== null && l!.s !== '0' && l!.s === l!.r, progress: `${lanes.length} lanes: ${lanes.map(l => `sent ${l.s} redeemed ${l.r}`).join('; ')}` }
+      // or the provider holds the rest as not worth its redeem's gas (it goes out at Settle): after a resume the
+      // last stretch may be that small, and the provider says so in its log
+      const rest = l?.s === null || l?.s === undefined || l.r === null ? -1n : BigInt(l.s) - BigInt(l.r)
+      const held = rest > 0n && logs.some(line => line.includes(`: holding ${rest} attoFIL unredeemed, not worth a redeem`))
+      return { done: lanes.length > 0 && l!.s !== null && l!.s !== '0' && (l!.s === l!.r || held), progress: `${lanes.length} lanes: ${lanes.map(l => `sent ${l.s} redeemed ${l.r}`).join('; ')}` }
     })
     expect(await lane.count()).toBe(1)
     expect(sent).toBeLessThanOrEqual(priceOfBytes(blocks.all + blocks.inner, price) + 2n)
