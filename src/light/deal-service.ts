@@ -10,6 +10,7 @@ import {
   type DealRecord, type WireError, type Epoch
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
+import { base16 } from 'multiformats/bases/base16'
 import type { BootstrapDocument, BootstrapProvider } from '../net'
 import type { PiecePool, PieceResult } from '../../workers/piece-pool'
 import type { LightClient } from './light-client'
@@ -522,5 +523,5 @@ async function * blobChunks (blob: Blob, offset: number): AsyncIterable<Uint8Arr
   for (let at = offset; at < blob.size; at += READ_CHUNK) yield new Uint8Array(await blob.slice(at, at + READ_CHUNK).arrayBuffer())
 }
 
-const bytesToHex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
-const hexToBytes = (h: string): Uint8Array => Uint8Array.from(h.match(/../g) ?? [], x => parseInt(x, 16))
+const bytesToHex = (b: Uint8Array): string => base16.baseEncode(b)
+const hexToBytes = (h: string): Uint8Array => base16.baseDecode(h)

@@ -8,6 +8,7 @@ import {
   InitMethod, PaychMethod, METHOD_SEND, ExitCode,
   type AttoFil, type Epoch, type ChannelRecord, type SignedVoucher
 } from '../core'
+import { base16 } from 'multiformats/bases/base16'
 
 /** What the payment-channel client needs of the chain; the tab implements it over the light client, the CLI over its node's RPC. */
 export interface PaychChain {
@@ -172,7 +173,7 @@ export interface PaychClientInit {
   network?: 't' | 'f'
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+const hex = (b: Uint8Array): string => base16.baseEncode(b)
 const unhex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g) ?? [], h => parseInt(h, 16))
 const max = (a: bigint, b: bigint): bigint => a > b ? a : b
 

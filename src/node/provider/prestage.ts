@@ -6,6 +6,7 @@
 // as before: it never takes room from proposals, whose transfers are admitted against the same disk.
 import { open, rename, readdir, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
+import { base16 } from 'multiformats/bases/base16'
 import { DealRejectedError } from '../../core'
 import { pieceWriter, type PieceWriter } from '../piece-file'
 import type { StageHandler, StageSink } from '../../net'
@@ -40,7 +41,7 @@ export class PrestageLimitError extends DealRejectedError {
 /** How a stage's file name begins in staging/ (`pre-<peer>-<transfer>.part`). */
 export const PRESTAGE_FILE_PREFIX = 'pre-'
 const PREFIX = PRESTAGE_FILE_PREFIX
-const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+const hex = (b: Uint8Array): string => base16.baseEncode(b)
 
 interface Running { peer: string, staged: number, reserved: number }
 
