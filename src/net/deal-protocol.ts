@@ -183,12 +183,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
         let acked = have
         if (have < req.payloadBytes) {
           // judged on a timer too, not only as frames arrive: a trickle completes no frame to judge it by
-          const meter = new RateFloorMeter(floor, nowMs(), received)
-          watch = setInterval(() => {
-            const rate = meter.below(nowMs(), received)
-            if (rate !== null) stalled.abort(stalledError(rate, floor))
-          }, Math.max(50, Math.min(5000, floor.windowMs / 4)))
-          watch.unref?.()
+          watch = watchRateFloor(floor, nowMs, () => received, (rate) => { stalled.abort(stalledError(rate, floor)) })
         }
         while (have < req.payloadBytes) {
           stalled.signal.throwIfAborted()
@@ -209,16 +204,35 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
       if (sink !== undefined && !done) await sink.interrupted().catch(() => {})
       const e = err as Error
       log(`deal: ${e.name}: ${e.message}`)
-      if (e instanceof DealRejectedError) {
-        await reply({ kind: 'rejected', code: e.code, message: e.message, ...(e.earliestStart === undefined ? {} : { earliestStart: e.earliestStart }) }).then(async () => { await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) }) }).catch(() => { stream.abort(e) })
-        // closing writes only half-closes: a peer that goes on sending (a trickle told STALLED) would keep the
-        // stream open for ever, so it gets the idle timeout to hang up, then a reset
-        if (stream.status === 'open' || stream.status === 'closing') setTimeout(() => { stream.abort(e) }, DEAL_IDLE_TIMEOUT_MS).unref?.()
-      } else {
-        stream.abort(e)
-      }
+      await endStream(stream, e, reply)
     }
   })
+}
+
+/**
+ * Judges a running transfer against the rate floor on a timer, not only as frames arrive (a trickle completes
+ * no frame to judge it by): `onBelow` gets the average rate once it is under the floor. Stop with clearInterval.
+ */
+export function watchRateFloor (floor: TransferRateFloor, nowMs: () => number, received: () => number, onBelow: (bytesPerSecond: number) => void): ReturnType<typeof setInterval> {
+  const meter = new RateFloorMeter(floor, nowMs(), received())
+  const watch = setInterval(() => {
+    const rate = meter.below(nowMs(), received())
+    if (rate !== null) onBelow(rate)
+  }, Math.max(50, Math.min(5000, floor.windowMs / 4)))
+  watch.unref?.()
+  return watch
+}
+
+/**
+ * Ends a provider's stream after `e`: a refusal is told (with its earliest start, for START) and the stream
+ * closed; anything else resets it.
+ */
+export async function endStream (stream: Stream, e: Error, reply: (r: DealReply) => Promise<void>): Promise<void> {
+  if (!(e instanceof DealRejectedError)) { stream.abort(e); return }
+  await reply({ kind: 'rejected', code: e.code, message: e.message, ...(e.earliestStart === undefined ? {} : { earliestStart: e.earliestStart }) }).then(async () => { await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) }) }).catch(() => { stream.abort(e) })
+  // closing writes only half-closes: a peer that goes on sending (a trickle told STALLED) would keep the
+  // stream open for ever, so it gets the idle timeout to hang up, then a reset
+  if (stream.status === 'open' || stream.status === 'closing') setTimeout(() => { stream.abort(e) }, DEAL_IDLE_TIMEOUT_MS).unref?.()
 }
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '../core'
 import { FrameReader, writeFrame } from './frames'
 import { SendWindow } from './windowed-transfer'
-import { DEAL_IDLE_TIMEOUT_MS, DEFAULT_TRANSFER_RATE_FLOOR, WINDOW_SECS, RateFloorMeter, nextFrame, nextFrameOrEnd, type ServeDealsOptions } from './deal-protocol'
+import { DEAL_IDLE_TIMEOUT_MS, DEFAULT_TRANSFER_RATE_FLOOR, WINDOW_SECS, endStream, nextFrame, nextFrameOrEnd, watchRateFloor, type ServeDealsOptions } from './deal-protocol'
 
 /** Where a provider puts one peer's pre-proposal bytes. */
 /**
@@ -57,12 +57,9 @@ export async function serveStaging (node: Libp2p, handler: StageHandler, opts: S
       sink = opened.sink
       await reply({ kind: 'accepted', offset: opened.offset })
       // the same floor as a deal's transfer: holding a stage open costs the holder bandwidth
-      const meter = new RateFloorMeter(floor, nowMs(), received)
-      watch = setInterval(() => {
-        const rate = meter.below(nowMs(), received)
-        if (rate !== null) stalled.abort(new DealRejectedError('STALLED', `the stage ran at ${rate.toFixed(0)} bytes/s, below the ${floor.bytesPerSecond} bytes/s this provider requires; the bytes received are kept`))
-      }, Math.max(50, Math.min(5000, floor.windowMs / 4)))
-      watch.unref?.()
+      watch = watchRateFloor(floor, nowMs, () => received, (rate) => {
+        stalled.abort(new DealRejectedError('STALLED', `the stage ran at ${rate.toFixed(0)} bytes/s, below the ${floor.bytesPerSecond} bytes/s this provider requires; the bytes received are kept`))
+      })
       let have = opened.offset
       let acked = have
       for (;;) {
@@ -83,12 +80,7 @@ export async function serveStaging (node: Libp2p, handler: StageHandler, opts: S
       if (sink !== undefined && !ended) await sink.interrupted().catch(() => {})
       const e = err as Error
       log(`stage: ${e.name}: ${e.message}`)
-      if (e instanceof DealRejectedError) {
-        await reply({ kind: 'rejected', code: e.code, message: e.message }).then(async () => { await stream.close({ signal: AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) }) }).catch(() => { stream.abort(e) })
-        if (stream.status === 'open' || stream.status === 'closing') setTimeout(() => { stream.abort(e) }, DEAL_IDLE_TIMEOUT_MS).unref?.()
-      } else {
-        stream.abort(e)
-      }
+      await endStream(stream, e, reply)
     }
   })
 }
