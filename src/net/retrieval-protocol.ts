@@ -125,10 +125,8 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const owing = (): boolean => price !== 0n && ledger.owed >= priceOfBytes(interval(), price)
       // the window here is only the wait: room while the channel owes less than an interval, woken by any payment
       const window = new SendWindow(0, () => owing() ? 0 : Number.MAX_SAFE_INTEGER)
-      let paidWake: (() => void) | undefined
-      const unsubscribe = ledger.onPaid(() => { window.poke(); paidWake?.() })
+      const unsubscribe = ledger.onPaid(() => { window.poke() })
       const readerAbort = new AbortController()
-      const paidChanged = async (): Promise<void> => { await new Promise<void>(resolve => { paidWake = resolve }) }
       const readVouchers = async (): Promise<void> => {
         for (;;) {
           // a client owes a voucher only while bytes are unpaid; otherwise its silence is not a fault
@@ -153,7 +151,6 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
             paid = total
             paidBytes = bytesPaidFor(paid, price)
             window.poke()
-            paidWake?.()
           }
         }
       }
@@ -214,23 +211,17 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         await flush()
         if (window.failed !== undefined) throw window.failed
         await send({ kind: 'done', sent })
-        // the final voucher pays for the last interval: wait for it (until the client hangs up, or the idle
-        // time) before calling the stream complete. A stream that also paid what the channel owed from before
-        // has paid for more than it sent, so the channel's ledger is waited on too: the client's final voucher
-        // clears it (a debt of a stream still running beside this one ends the wait when this client hangs up)
-        const unpaid = (): boolean => price !== 0n && (bytesPaidFor(paid, price) < sent || ledger.owed > 0n)
-        if (unpaid()) {
-          const ended = reader.then(() => 'ended', () => 'ended')
-          const deadline = performance.now() + idleMs
-          while (unpaid() && performance.now() < deadline) {
-            if (window.failed !== undefined) throw window.failed
-            let timer: ReturnType<typeof setTimeout> | undefined
-            const timeout = new Promise(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())) })
-            const why = await Promise.race([ended, paidChanged(), timeout])
-            clearTimeout(timer)
-            if (why === 'ended') break
-          }
-        }
+        // The client answers done with its last voucher (for what it verified and has not paid yet) and then closes
+        // its side: the stream ends when it does (every voucher before the close has been read by then), or at the
+        // idle time. Judging "paid" from the figures instead once ended the stream before that voucher came: a
+        // resumed client also pays for blocks the provider did not charge again, so its vouchers ran ahead of the
+        // charges, and the lane was redeemed one voucher short of what the client sent.
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const idle = new Promise<'idle'>(resolve => { timer = setTimeout(() => { resolve('idle') }, idleMs) })
+        const last = await Promise.race([reader.then(() => 'closed' as const, (err: unknown) => err), idle])
+        clearTimeout(timer)
+        // a refused last voucher is told to the client like any other
+        if (last !== 'closed' && last !== 'idle') throw last
         complete = terms.pricePerGiB === 0n || bytesPaidFor(paid, terms.pricePerGiB) >= sent
       } finally {
         clearInterval(watch)

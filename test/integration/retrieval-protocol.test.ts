@@ -142,6 +142,21 @@ describe('retrieval stream', () => {
     expect((await p.ended).complete).toBe(true)
   }, 60_000)
 
+  it('a client paid ahead of the charges still has its last voucher, sent after done, taken before the session ends', async () => {
+    // a resumed tab pays for blocks the provider did not charge again, so its vouchers run ahead of the charges;
+    // the provider once judged the stream paid at done, closed it, and redeemed the lane one voucher short
+    const p = await pair({ blocks: 4, pricePerGiB: BigInt(GIB), interval: 8 * BLOCK, increase: 0 })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    await s.sendVoucher(new TextEncoder().encode(String(5 * BLOCK)))
+    expect(await drain(s, async () => {})).toBe(4 * BLOCK)
+    // the client's verifier counted one more block than was charged: its last voucher pays for it
+    await s.sendVoucher(new TextEncoder().encode(String(6 * BLOCK)))
+    await s.close()
+    const end = await p.ended
+    expect(end.paid).toBe(BigInt(6 * BLOCK))
+    expect(end.complete).toBe(true)
+  }, 60_000)
+
   it('a client that hangs up mid-download ends the provider\'s session at once, not at the idle timeout', async () => {
     const p = await pair({ blocks: 64, pricePerGiB: BigInt(GIB), interval: 2 * BLOCK, increase: 0, idleMs: 30_000 })
     const s = await openRetrieval(p.client, p.provider.peerId, { root })
