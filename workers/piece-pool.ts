@@ -24,7 +24,16 @@ export interface PiecePoolInit {
 }
 
 export interface PieceProgress { bytesHashed: number, totalBytes: number }
-export interface PieceResult { digest: PieceDigest, v1: CID, v2: CID }
+export interface PieceResult {
+  digest: PieceDigest
+  v1: CID
+  v2: CID
+  /**
+   * Each segment's root at SEGMENT_HEIGHT (the short last one lifted), as combineSegments took them: kept, they
+   * let a prover hash only a challenged segment. Present when the payload spans more than one segment.
+   */
+  segmentRoots?: Uint8Array[]
+}
 
 /** What the pool reads: a Blob or File in the browser; a file read by position on Node. */
 export interface PieceSource {
@@ -232,6 +241,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
             await Promise.race([...inFlight, aborted])
           }
           digest = combineSegments(roots, total)
+          return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest), segmentRoots: roots }
         }
         return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest) }
       } finally {
@@ -357,6 +367,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
             while (inFlight.size > 0) { await settled(); if (failed !== undefined) throw failed }
             if (failed !== undefined) throw failed
             digest = combineSegments(roots, written)
+            return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest), segmentRoots: roots }
           }
           return { digest, v1: pieceCidV1(digest.root), v2: pieceCidV2(digest) }
         } catch (err) {
