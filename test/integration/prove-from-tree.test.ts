@@ -76,7 +76,7 @@ describe('proofs from a payload file and its kept segment roots', () => {
 
   it('rebuilds a cache whose roots were edited (stamp unchanged) and still proves', async () => {
     await provePossessionFromFiles(set, [{ file, payloadBytes: N }], seeds[0]!, 5)
-    const m = dagCbor.decode(await readFile(pieceTreePath(file)))
+    const m = dagCbor.decode<Record<string, unknown> & { roots: Uint8Array }>(await readFile(pieceTreePath(file)))
     const roots = m.roots.slice() as Uint8Array
     roots[40]! ^= 1
     await writeFile(pieceTreePath(file), dagCbor.encode({ ...m, roots }))
