@@ -29,6 +29,11 @@ const MiB = 2 ** 20
 const SMALL = { capacityBytes: 16 * MiB, maxPieceSize: 8 * MiB }
 /** 1 KiB/s over 2 s: far below what loopback does on any machine, and what the trickles below send (8 KiB/s). */
 const FAST_FLOOR = { bytesPerSecond: 1024, windowMs: 2000, graceMs: 2000 }
+/**
+ * Provider 1's idle timeout: 5 s instead of the 30 s default, so the slow link below outlasts it in ~10 s rather
+ * than ~38 s. Still far above any gap between the slow link's sends (40 ms) on a loaded machine.
+ */
+const SHORT_IDLE_MS = 5000
 
 const cleanups: Array<() => Promise<void>> = []
 afterAll(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -43,7 +48,7 @@ async function startNet (): Promise<void> {
     log: process.env.DEBUG_DEVNET === undefined ? undefined : (l) => { console.log(l) },
     providerOptions: (i) => [
       { ask: SMALL, limits: { rateFloor: FAST_FLOOR, reserveAheadBytes: MiB, maxTransfers: 3 } },
-      undefined,
+      { idleTimeoutMs: SHORT_IDLE_MS },
       { ask: SMALL },
       undefined
     ][i]
@@ -177,22 +182,26 @@ describe('room held by running transfers', () => {
 })
 
 describe('a link too slow to fill a frame within the idle timeout', () => {
-  it('finishes: the provider waits for the next byte, not the next whole 1 MiB frame (≈27 KiB/s, a frame in ≈38 s against the 30 s timeout)', async () => {
+  it('finishes: the provider waits for the next byte, not the next whole 1 MiB frame (≈100 KiB/s, a frame in ≥10 s against a 5 s timeout)', async () => {
     const c = await client('1')
     const bytes = randomBytes(MiB)
     const t = await rawTransfer(1, proposal(c, 1, realPiece(bytes)))
     expect(t.first).toEqual({ kind: 'accepted', offset: 0 })
-    // one whole 1 MiB frame (the largest the protocol takes), 4 KiB every 150 ms: a link as slow as a poor
-    // mobile uplink, paced by the test's clock (not by how fast this machine is)
+    // one whole 1 MiB frame (the largest the protocol takes), 4 KiB every 40 ms: a link too slow to send it within
+    // the provider's idle timeout, paced by the test's clock (not by how fast this machine is): a slower machine
+    // only stretches the frame further past the timeout
     const prefix = new Uint8Array(varint.encodingLength(bytes.length))
     varint.encodeTo(bytes.length, prefix)
     t.stream.send(prefix)
     let sendFailed: unknown
+    const began = performance.now()
     for (let at = 0; at < bytes.length && sendFailed === undefined; at += 4096) {
       try { t.stream.send(bytes.subarray(at, at + 4096)) } catch (err) { sendFailed = err }
-      await new Promise(resolve => setTimeout(resolve, 150))
+      await new Promise(resolve => setTimeout(resolve, 40))
     }
     expect(sendFailed).toBeUndefined()
+    // the frame did take longer than the idle timeout (else this would prove nothing)
+    expect(performance.now() - began).toBeGreaterThan(SHORT_IDLE_MS * 1.5)
     expect(await nextReply(t)).toEqual({ kind: 'held', held: MiB })
     expect(await nextReply(t)).toMatchObject({ kind: 'published' })
   }, 180_000)

@@ -85,6 +85,11 @@ export interface DevnetProviderOptions {
   /** Where its libp2p listens, and the addresses it tells peers instead (a test puts a slow link in front of it). */
   listen?: string[]
   announce?: string[]
+  /**
+   * How long its deal and stage servers wait with no byte arriving; DEAL_IDLE_TIMEOUT_MS (30 s) when left out.
+   * A test of behaviour at the idle timeout sets a few seconds instead of waiting out the 30.
+   */
+  idleTimeoutMs?: number
 }
 
 /** The node's chain as a provider running in the same process sees it: it may push as the node's own signer. */
@@ -127,8 +132,9 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
         id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), ...options?.ask }, limits: options?.limits, log: init.log
       })
       await serveAsk(libp2p, async () => await provider.ask())
-      await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor })
-      await serveStaging(libp2p, provider.prestage, { log: init.log, rateFloor: provider.limits.rateFloor })
+      const idle = options?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }
+      await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor, ...idle })
+      await serveStaging(libp2p, provider.prestage, { log: init.log, rateFloor: provider.limits.rateFloor, ...idle })
       const retrieval = await RetrievalServer.open({ provider, log: init.log })
       await serveRetrievals(libp2p, retrieval, { log: init.log })
       provider.start()
