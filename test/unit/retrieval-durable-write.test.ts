@@ -27,6 +27,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 
 const { writeFileDurably } = await import('../../src/node/provider/durable-write')
 const { RetrievalServer } = await import('../../src/node/provider/retrieval-server')
+const { writeVoucherRecord } = await import('../../src/node/provider/voucher-records')
 
 beforeEach(() => { ops.length = 0 })
 
@@ -44,10 +45,9 @@ describe('durable record writes', () => {
 
   it('the retrieval server\'s channel record (vouchers and ledger) is written that way', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'coffer-durable-'))
-    const server = await RetrievalServer.open({ provider: { store: { dir } } as never })
+    await RetrievalServer.open({ provider: { store: { dir } } as never })
     ops.length = 0
-    // the record write is private: what is checked is only that it reaches the disk durably
-    await (server as unknown as { write: (rec: unknown) => Promise<void> }).write({ channel: 't01500', address: 't01500', lanes: [], ledger: { sentBytes: 5, charged: 5n, paid: 0n } })
+    await writeVoucherRecord(path.join(dir, 'vouchers', 't01500.json'), { channel: 't01500', address: 't01500', lanes: [], ledger: { sentBytes: 5, charged: 5n, paid: 0n } })
     expect(ops).toEqual(['open t01500.json.tmp', 'sync t01500.json.tmp', 'rename t01500.json.tmp t01500.json', 'open vouchers', 'sync vouchers'])
     // and what it wrote is read back on a restart, the debt included
     const again = await RetrievalServer.open({ provider: { store: { dir } } as never })

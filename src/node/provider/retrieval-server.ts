@@ -4,19 +4,20 @@
 // redeems on chain (UpdateChannelState from the worker) when a retrieval ends and the voucher is worth its gas
 // (core/paych/redeem-gas.ts), or at once when the client starts settling the channel (as Lotus's paychmgr/settler
 // submits the best voucher of each lane once it sees a Settle).
-import { readFile, readdir, mkdir, rm } from 'node:fs/promises'
+import { readdir, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { PeerId } from '@libp2p/interface'
-import { base64 } from 'multiformats/bases/base64'
 import {
-  CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, VoucherRejectedError, MalformedVoucherError,
+  CID, RetrievalRejectedError, VoucherRejectedError, MalformedVoucherError,
   carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, updateChannelStateParams, addressToString, parseAddress,
-  bytesEqual, getActor, PaychMethod, ExitCode, DEFAULT_MAX_BLOCK_BYTES, ChannelLedger, emptyLedgerEntry, worthRedeeming, redeemGasCost,
-  type LedgerEntry, type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
+  bytesEqual, getActor, PaychMethod, ExitCode, ChannelLedger, emptyLedgerEntry, worthRedeeming, redeemGasCost,
+  type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
-import { openCarBlocks, type CarBlocks } from './car-index'
-import { writeFileDurably, syncDirectory } from './durable-write'
+import { PayloadIndex, readBounded } from './payload-index'
+import { syncDirectory } from './durable-write'
+import { readVoucherRecord, writeVoucherRecord, type ChannelVouchers, type HeldVoucher } from './voucher-records'
+export { VoucherRecordError, type ChannelVouchers, type HeldVoucher } from './voucher-records'
 import type { ProviderStore } from './provider-store'
 import type { ProviderChain } from './storage-provider'
 
@@ -39,53 +40,15 @@ export interface RetrievalServerInit {
   log?: (line: string) => void
 }
 
-/** A channel record on disk that cannot be read: the provider refuses to start rather than forget what it is owed. */
-export class VoucherRecordError extends Error {
-  static override name = 'VoucherRecordError'
-  override name = 'VoucherRecordError'
-  constructor (readonly file: string, message: string) { super(`${file}: ${message}`) }
-}
-
-/** The best voucher held on one lane, and the message redeeming it if one is out. */
-export interface HeldVoucher {
-  lane: number
-  nonce: number
-  amount: AttoFil
-  /** The SignedVoucher as the client sent it (canonical bytes: decodeSignedVoucher refuses any other). */
-  voucher: Uint8Array
-  redeem?: { message: string, nonce: number, amount: AttoFil }
-}
-
-/** What the provider holds of one channel. */
-export interface ChannelVouchers {
-  /** The channel's ID address (t0…). */
-  channel: string
-  /** The address vouchers name it by (its f2 when the client used that): where redeems are sent. */
-  address: string
-  lanes: HeldVoucher[]
-  /**
-   * What every retrieval paid on this channel sent and was paid (a debt outlives its streams and restarts). Written
-   * with each voucher, before a stream waits for payment and when it ends: a crash forgives at most what one stream
-   * sent since its last such write, which is less than its interval (it would have waited, and written, at a full one).
-   */
-  ledger: LedgerEntry
-}
+const VOUCHERS_DIR = 'vouchers'
+/** Epochs between retries of a failed redeem, doubling per failure up to this. */
+const MAX_REDEEM_BACKOFF: Epoch = 64
 
 export interface RetrievalServerStatus {
   channels: ChannelVouchers[]
   /** Retrievals being paid right now, by channel (t0…) and lane. */
   running: Array<{ channel: string, lane: number }>
 }
-
-const VOUCHERS_DIR = 'vouchers'
-/** 2: the channel's ledger beside its vouchers (a version 1 record has none: read as owing nothing). */
-const RECORD_VERSION = 2
-/** Epochs between retries of a failed redeem, doubling per failure up to this. */
-const MAX_REDEEM_BACKOFF: Epoch = 64
-
-interface LaneFile { nonce: number, amount: string, voucher: string, redeem?: { message: string, nonce: number, amount: string } }
-interface LedgerFile { sentBytes: number, charged: string, paid: string }
-interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile>, ledger?: LedgerFile }
 
 const laneKey = (channel: string, lane: number): string => `${channel}/${lane}`
 
@@ -111,10 +74,6 @@ export class RetrievalServer implements RetrievalHandler {
   private readonly running = new Map<string, number>()
   /** Failed redeems per lane: how many, and the epoch before which the next try waits. */
   private readonly failures = new Map<string, { count: number, retryAt: Epoch }>()
-  /** Payload roots → the deal files (relative) whose CAR names them; and each indexed file's roots (null: not a CAR). */
-  private readonly roots = new Map<string, Set<string>>()
-  private readonly indexed = new Map<string, string[] | null>()
-  private rootsRefresh: Promise<void> = Promise.resolve()
   /** Voucher checks and record writes run one at a time (locked()). */
   private records: Promise<unknown> = Promise.resolve()
   /** Lanes whose channel settled with a voucher unredeemed (logged once). */
@@ -126,7 +85,11 @@ export class RetrievalServer implements RetrievalHandler {
   private readonly stopped = new AbortController()
   private loop: Promise<void> | undefined
 
-  private constructor (private readonly init: RetrievalServerInit, private readonly dir: string) {}
+  private readonly payloads: PayloadIndex
+
+  private constructor (private readonly init: RetrievalServerInit, private readonly dir: string) {
+    this.payloads = new PayloadIndex(init.provider.store, line => { this.log(line) })
+  }
 
   static async open (init: RetrievalServerInit): Promise<RetrievalServer> {
     const dir = path.join(init.provider.store.dir, VOUCHERS_DIR)
@@ -135,7 +98,7 @@ export class RetrievalServer implements RetrievalHandler {
     for (const name of await readdir(dir)) {
       if (name.endsWith('.tmp')) { await rm(path.join(dir, name), { force: true }); continue }
       if (!name.endsWith('.json')) continue
-      const rec = await readRecord(path.join(dir, name))
+      const rec = await readVoucherRecord(path.join(dir, name))
       s.channels.set(rec.channel, rec)
     }
     return s
@@ -172,7 +135,7 @@ export class RetrievalServer implements RetrievalHandler {
 
   async accept (req: RetrievalRequest, peer: PeerId): Promise<RetrievalServerSession> {
     const terms = this.p.retrievalTerms()
-    const { blocks, walk, rootBytes, size } = await this.payload(req)
+    const { blocks, walk, rootBytes, size } = await this.payloads.open(req)
     let paying: { id: string, lane: number, address: string } | undefined
     try {
       const range = { from: req.range?.from ?? 0, to: req.range?.to ?? size }
@@ -257,83 +220,6 @@ export class RetrievalServer implements RetrievalHandler {
     }
   }
 
-  /** The stored payload the request names, opened, its root block read and the range checked against the file. */
-  private async payload (req: RetrievalRequest): Promise<{ blocks: CarBlocks, walk: UnixfsWalk, rootBytes: Uint8Array, size: number }> {
-    await this.refreshRoots()
-    const root = req.root.toString()
-    for (const file of this.roots.get(root) ?? []) {
-      let blocks: CarBlocks
-      try {
-        blocks = await openCarBlocks(this.p.store.absolute(file))
-      } catch (err) {
-        // removed or damaged since it was indexed: another copy may do
-        this.log(`payload ${file}: ${(err as Error).name}: ${(err as Error).message}`)
-        continue
-      }
-      try {
-        if (!blocks.has(req.root)) throw new RetrievalRejectedError('NOT_FOUND', `the payload CAR names ${root} as its root but does not hold that block`)
-        const walk = new UnixfsWalk(req.root, req.range === undefined ? {} : { range: req.range })
-        const rootBytes = await readBounded(blocks, req.root)
-        try {
-          walk.accept(req.root, rootBytes)
-        } catch (err) {
-          if (err instanceof RangeNotSatisfiableError) throw new RetrievalRejectedError('RANGE', `range [${err.from}, ${err.to}) is outside the file of ${err.fileSize} bytes`)
-          // a client may have stored any CAR: one whose root is not a UnixFS file holds no file to retrieve
-          if (err instanceof RetrievalVerifyError) throw new RetrievalRejectedError('NOT_FOUND', `${root} is not a UnixFS file this provider can serve: ${err.message}`)
-          throw err
-        }
-        return { blocks, walk, rootBytes, size: walk.fileSize! }
-      } catch (err) {
-        await blocks.close()
-        if (err instanceof RetrievalRejectedError) throw err
-        throw new RetrievalRejectedError('INTERNAL', `the stored payload ${root} cannot be read: ${(err as Error).name}: ${(err as Error).message}`)
-      }
-    }
-    throw new RetrievalRejectedError('NOT_FOUND', `this provider holds no payload with root ${root}`)
-  }
-
-  /**
-   * Root → files, from each published deal's CAR index (built on first use and kept beside the file). Deals
-   * published since the last request are indexed; deals no longer in the store are forgotten.
-   */
-  private async refreshRoots (): Promise<void> {
-    const run = this.rootsRefresh.then(async () => {
-      const files = new Set(this.p.store.all().map(d => d.file))
-      for (const [file, roots] of this.indexed) {
-        if (files.has(file)) continue
-        for (const r of roots ?? []) {
-          const set = this.roots.get(r)
-          set?.delete(file)
-          if (set?.size === 0) this.roots.delete(r)
-        }
-        this.indexed.delete(file)
-      }
-      for (const file of files) {
-        if (this.indexed.has(file)) continue
-        let roots: string[] | null
-        try {
-          const blocks = await openCarBlocks(this.p.store.absolute(file))
-          roots = blocks.roots.map(r => r.toString())
-          await blocks.close()
-        } catch (err) {
-          // gone from disk: not indexed, so a file put back is found next time
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
-          // bytes that are not a CAR (any client may store any bytes): nothing there to retrieve, said once
-          this.log(`payload ${file} is not servable: ${(err as Error).name}: ${(err as Error).message}`)
-          roots = null
-        }
-        this.indexed.set(file, roots)
-        for (const r of roots ?? []) {
-          let set = this.roots.get(r)
-          if (set === undefined) this.roots.set(r, set = new Set())
-          set.add(file)
-        }
-      }
-    })
-    this.rootsRefresh = run.catch(() => {})
-    await run
-  }
-
   /**
    * A priced retrieval's channel, read from the provider's own chain: it must exist, pay this provider's worker,
    * not be settling, and have funds left for at least one interval (or the whole request, if smaller).
@@ -373,7 +259,7 @@ export class RetrievalServer implements RetrievalHandler {
       if (ledger === undefined) return
       const cur = this.channels.get(id)
       const next: ChannelVouchers = { channel: id, address: cur?.address ?? address, lanes: cur?.lanes ?? [], ledger: ledger.entry }
-      await this.write(next)
+      await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
       this.channels.set(id, next)
     })
   }
@@ -436,7 +322,7 @@ export class RetrievalServer implements RetrievalHandler {
         lanes: [...(rec?.lanes ?? []).filter(l => l.lane !== sv.lane), lane].sort((a, b) => a.lane - b.lane),
         ledger: entry
       }
-      await this.write(next)
+      await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
       this.channels.set(id, next)
       ledger.pay(added)
       return added
@@ -562,7 +448,7 @@ export class RetrievalServer implements RetrievalHandler {
           return redeem === undefined ? rest : { ...rest, redeem }
         })
       }
-      await this.write(next)
+      await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
       this.channels.set(id, next)
     })
   }
@@ -575,81 +461,5 @@ export class RetrievalServer implements RetrievalHandler {
     this.log(`lane ${key}: redeem failed (${why}); trying again in ${wait} epochs`)
   }
 
-  // ---- records on disk ----
-
   private recordPath (id: string): string { return path.join(this.dir, `${id}.json`) }
-
-  /**
-   * Written whole to a temporary file, synced, renamed over the old one and the directory synced: a crash leaves
-   * one or the other, and a record written (a voucher acknowledged) stays.
-   */
-  private async write (rec: ChannelVouchers): Promise<void> {
-    const body: ChannelFile = {
-      version: RECORD_VERSION,
-      channel: rec.channel,
-      address: rec.address,
-      // the ledger as the live one stands when written: a voucher's write also records what was charged so far
-      ledger: ledgerFile(this.ledgers.get(rec.channel)?.entry ?? rec.ledger, rec.ledger),
-      lanes: Object.fromEntries(rec.lanes.map(l => [String(l.lane), {
-        nonce: l.nonce,
-        amount: l.amount.toString(),
-        voucher: base64.baseEncode(l.voucher),
-        ...(l.redeem === undefined ? {} : { redeem: { message: l.redeem.message, nonce: l.redeem.nonce, amount: l.redeem.amount.toString() } })
-      }]))
-    }
-    await writeFileDurably(this.recordPath(rec.channel), JSON.stringify(body, null, 1))
-  }
-}
-
-/**
- * The ledger figures to write: the live ones, except that `paid` is the record's own (takeVoucher writes the
- * payment before the live ledger takes it; a live payment is always in the record already).
- */
-function ledgerFile (live: LedgerEntry, rec: LedgerEntry): LedgerFile {
-  const paid = rec.paid > live.paid ? rec.paid : live.paid
-  return { sentBytes: live.sentBytes, charged: live.charged.toString(), paid: paid.toString() }
-}
-
-async function readRecord (file: string): Promise<ChannelVouchers> {
-  let body: ChannelFile
-  try {
-    body = JSON.parse(await readFile(file, 'utf8')) as ChannelFile
-  } catch (err) {
-    throw new VoucherRecordError(file, `unreadable: ${(err as Error).message}`)
-  }
-  if ((body?.version !== RECORD_VERSION && body?.version !== 1) || typeof body.channel !== 'string' || typeof body.address !== 'string' || typeof body.lanes !== 'object') {
-    throw new VoucherRecordError(file, 'not a channel record this version writes')
-  }
-  try {
-    const lanes = Object.entries(body.lanes).map(([lane, l]): HeldVoucher => {
-      const voucher = base64.baseDecode(l.voucher)
-      const sv = decodeSignedVoucher(voucher)
-      if (sv.lane !== Number(lane) || sv.nonce !== l.nonce || sv.amount !== BigInt(l.amount)) throw new Error(`lane ${lane} does not match its voucher`)
-      return {
-        lane: sv.lane, nonce: sv.nonce, amount: sv.amount, voucher,
-        ...(l.redeem === undefined ? {} : { redeem: { message: l.redeem.message, nonce: l.redeem.nonce, amount: BigInt(l.redeem.amount) } })
-      }
-    })
-    parseAddress(body.channel)
-    parseAddress(body.address)
-    let ledger = emptyLedgerEntry()
-    if (body.ledger !== undefined) {
-      const l = body.ledger
-      ledger = new ChannelLedger({ sentBytes: l.sentBytes, charged: BigInt(l.charged), paid: BigInt(l.paid) }).entry
-    }
-    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane), ledger }
-  } catch (err) {
-    throw new VoucherRecordError(file, (err as Error).message)
-  }
-}
-
-/**
- * A stored block, refused before it is read when it is larger than any walk accepts: a client may have stored
- * any CAR, and a block claiming 1.5 GiB read into memory by a few retrievals at once would take the provider
- * down before the walk's own size check ever saw it.
- */
-async function readBounded (blocks: CarBlocks, cid: CID): Promise<Uint8Array> {
-  const length = blocks.blockLength(cid)
-  if (length !== undefined && length > DEFAULT_MAX_BLOCK_BYTES) throw new RetrievalRejectedError('INTERNAL', `stored block ${cid.toString()} is ${length} bytes, above the ${DEFAULT_MAX_BLOCK_BYTES}-byte limit of a retrieval`)
-  return await blocks.read(cid)
 }
