@@ -25,11 +25,48 @@ export async function pushAndWait (d: Devnet, from: MarketClient, to: Uint8Array
 
 /** A fresh key with `escrow` FIL in the market: keys cost nothing, and anyone may fund any key's escrow. */
 export async function fundedMarketClient (d: Devnet, escrow: string): Promise<MarketClient> {
-  const secret = secp256k1.utils.randomSecretKey()
-  const c = { secret, address: secpAddressBytes(secpPublicKey(secret)) }
-  expect((await d.chain.waitMessage(await d.chain.faucet(c.address), AbortSignal.timeout(60_000))).receipt.exitCode).toBe(ExitCode.Ok)
-  await pushAndWait(d, c, idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(c.address), parseFil(escrow))
-  return c
+  return (await fundedMarketClients(d, [escrow]))[0]!
+}
+
+/**
+ * Fresh keys, one per entry of `escrows`, each with that many FIL in the market. Funding one key waits out two
+ * messages (the faucet's payment, then AddBalance), a few block times; these wait side by side, so a batch costs
+ * about what one key does. The faucet's payments are pushed one after another (they share its nonces).
+ */
+export async function fundedMarketClients (d: Devnet, escrows: string[]): Promise<MarketClient[]> {
+  const cs = escrows.map(() => {
+    const secret = secp256k1.utils.randomSecretKey()
+    return { secret, address: secpAddressBytes(secpPublicKey(secret)) }
+  })
+  const paid: CID[] = []
+  for (const c of cs) paid.push(await d.chain.faucet(c.address))
+  await Promise.all(paid.map(async (cid) => { expect((await d.chain.waitMessage(cid, AbortSignal.timeout(60_000))).receipt.exitCode).toBe(ExitCode.Ok) }))
+  await Promise.all(cs.map(async (c, i) => { await pushAndWait(d, c, idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(c.address), parseFil(escrows[i]!)) }))
+  return cs
+}
+
+/**
+ * Fresh funded keys made ahead in one batch (fundedMarketClients), for a file whose tests each want new keys:
+ * `take` hands out one not handed out before, so each test still starts from a key nothing else has used.
+ */
+export class MarketClientPool {
+  private constructor (private readonly left: Map<string, MarketClient[]>) {}
+
+  /** `counts`: how many keys of each escrow (FIL, as text) the file's tests take in all. */
+  static async fill (d: Devnet, counts: Record<string, number>): Promise<MarketClientPool> {
+    const escrows = Object.entries(counts).flatMap(([escrow, n]) => Array<string>(n).fill(escrow))
+    const cs = await fundedMarketClients(d, escrows)
+    const left = new Map<string, MarketClient[]>()
+    cs.forEach((c, i) => { left.set(escrows[i]!, [...(left.get(escrows[i]!) ?? []), c]) })
+    return new MarketClientPool(left)
+  }
+
+  take (escrow: string): MarketClient {
+    const c = this.left.get(escrow)?.shift()
+    // a test that takes more than the file declared: raise the count in its fill()
+    if (c === undefined) throw new Error(`no funded client with ${escrow} FIL left in the pool`)
+    return c
+  }
 }
 
 /** A signed request to devnet provider `provider` (0 = t01001) at its ask, for two proving periods from `start`. */

@@ -18,7 +18,7 @@ import {
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, FrameReader, writeFrame, type CofferLibp2p, type PayloadReader } from '../../src/net'
 import { until } from '../helpers/until'
-import { fundedMarketClient, dealRequest, stagedFiles, rejection, noBytes, type MarketClient } from '../helpers/market-client'
+import { MarketClientPool, dealRequest, stagedFiles, rejection, noBytes, type MarketClient } from '../helpers/market-client'
 
 const P = 5
 const MiB = 2 ** 20
@@ -57,10 +57,13 @@ beforeAll(async () => {
   cleanups.push(async () => { await node.stop() })
   cleanups.push(async () => { await d?.stop(); await rm(dir, { recursive: true, force: true }) })
   await startNet()
+  pool = await MarketClientPool.fill(d, { '1': 5, '10': 3 })
 }, 120_000)
 
 type Client = MarketClient
-const client = async (escrow: string): Promise<Client> => await fundedMarketClient(d, escrow)
+/** Each test's fresh keys, funded together before the tests (one batch instead of two messages' wait per key). */
+let pool: MarketClientPool
+const client = async (escrow: string): Promise<Client> => pool.take(escrow)
 
 const head = (): number => d.head().header.height
 /** The first period boundary at least `ahead` epochs past the head. */
