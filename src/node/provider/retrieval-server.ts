@@ -1,20 +1,19 @@
-// The provider's side of `/coffer/retrieval/1.1.0`: finds the stored payload a request names, streams its blocks
-// depth-first from the CAR index, checks each voucher against the channel as its own chain shows it, keeps the
-// best voucher per lane and the channel's ledger (what every stream on it sent and was paid) on disk, and
-// redeems on chain (UpdateChannelState from the worker) when a retrieval ends and the voucher is worth its gas
-// (core/paych/redeem-gas.ts), or at once when the client starts settling the channel (as Lotus's paychmgr/settler
-// submits the best voucher of each lane once it sees a Settle).
+// The provider's side of `/coffer/retrieval/1.1.0`: finds the stored payload a request names (payload-index.ts),
+// streams its blocks depth-first from the CAR index, checks each voucher against the channel as its own chain
+// shows it, and keeps the best voucher per lane and the channel's ledger (what every stream on it sent and was
+// paid) on disk (voucher-records.ts). The lane redeemer (lane-redeemer.ts) takes the vouchers to the chain.
 import { readdir, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import {
   CID, RetrievalRejectedError, VoucherRejectedError, MalformedVoucherError,
-  carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, updateChannelStateParams, addressToString, parseAddress,
-  bytesEqual, getActor, PaychMethod, ExitCode, ChannelLedger, emptyLedgerEntry, worthRedeeming, redeemGasCost,
+  carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, addressToString,
+  bytesEqual, ChannelLedger, emptyLedgerEntry,
   type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
 import { PayloadIndex, readBounded } from './payload-index'
+import { LaneRedeemer } from './lane-redeemer'
 import { syncDirectory } from './durable-write'
 import { readVoucherRecord, writeVoucherRecord, type ChannelVouchers, type HeldVoucher } from './voucher-records'
 export { VoucherRecordError, type ChannelVouchers, type HeldVoucher } from './voucher-records'
@@ -41,8 +40,6 @@ export interface RetrievalServerInit {
 }
 
 const VOUCHERS_DIR = 'vouchers'
-/** Epochs between retries of a failed redeem, doubling per failure up to this. */
-const MAX_REDEEM_BACKOFF: Epoch = 64
 
 export interface RetrievalServerStatus {
   channels: ChannelVouchers[]
@@ -72,23 +69,26 @@ export class RetrievalServer implements RetrievalHandler {
   private readonly chargedBlocks = new Map<string, Set<string>>()
   /** Retrievals running per lane (`t0…/lane`): their lane is redeemed when they end, not before (one message per retrieval). */
   private readonly running = new Map<string, number>()
-  /** Failed redeems per lane: how many, and the epoch before which the next try waits. */
-  private readonly failures = new Map<string, { count: number, retryAt: Epoch }>()
   /** Voucher checks and record writes run one at a time (locked()). */
   private records: Promise<unknown> = Promise.resolve()
-  /** Lanes whose channel settled with a voucher unredeemed (logged once). */
-  private readonly lost = new Set<string>()
-  /** Lanes whose best voucher is held as not yet worth its redeem's gas, with the amount last logged (logged once per amount). */
-  private readonly dust = new Map<string, AttoFil>()
-  /** Redeem passes run one at a time (a pass reads the chain, then pushes). */
-  private redeems: Promise<unknown> = Promise.resolve()
-  private readonly stopped = new AbortController()
-  private loop: Promise<void> | undefined
 
   private readonly payloads: PayloadIndex
+  private readonly redeemer: LaneRedeemer
 
   private constructor (private readonly init: RetrievalServerInit, private readonly dir: string) {
     this.payloads = new PayloadIndex(init.provider.store, line => { this.log(line) })
+    const p = init.provider
+    this.redeemer = new LaneRedeemer({
+      chain: p.chain,
+      worker: p.worker,
+      pushFromWorker: async (...args) => await p.pushFromWorker(...args),
+      channelIds: () => [...this.channels.keys()],
+      channel: (id) => this.channels.get(id),
+      running: (id, lane) => this.running.has(laneKey(id, lane)),
+      setRedeem: async (id, lane, redeem) => { await this.setRedeem(id, lane, redeem) },
+      forget: async (id) => { await this.forget(id) },
+      log: (line) => { this.log(line) }
+    })
   }
 
   static async open (init: RetrievalServerInit): Promise<RetrievalServer> {
@@ -108,21 +108,10 @@ export class RetrievalServer implements RetrievalHandler {
   private log (line: string): void { this.init.log?.(`retrieval ${addressToString(this.p.address)}: ${line}`) }
   private epoch (): Epoch { return this.p.chain.head().header.height }
 
-  /** The redeem loop: every head, lanes that are due (retrieval ended, channel settling, a failed try to repeat). */
-  start (): void {
-    this.loop = (async () => {
-      while (!this.stopped.signal.aborted) {
-        await this.redeemDue().catch((err: Error) => { this.log(`redeem: ${err.name}: ${err.message}`) })
-        await this.p.chain.nextHead(this.stopped.signal)
-      }
-    })().catch((err: Error) => { if (!this.stopped.signal.aborted) this.log(`redeem loop stopped: ${err.name}: ${err.message}`) })
-  }
+  /** Starts the redeem loop (see LaneRedeemer). */
+  start (): void { this.redeemer.start() }
 
-  async stop (): Promise<void> {
-    this.stopped.abort()
-    await this.loop
-    await this.redeems.catch(() => {})
-  }
+  async stop (): Promise<void> { await this.redeemer.stop() }
 
   status (): RetrievalServerStatus {
     return {
@@ -215,7 +204,7 @@ export class RetrievalServer implements RetrievalHandler {
         if (n > 0) this.running.set(key, n)
         else this.running.delete(key)
         // redeemed now, not at the next head: a retrieval's end is when its lane's voucher is final
-        void this.redeemChannel(paying!.id).catch((err: Error) => { this.log(`redeem ${paying!.id}: ${err.name}: ${err.message}`) })
+        void this.redeemer.redeemChannel(paying!.id).catch((err: Error) => { this.log(`redeem ${paying!.id}: ${err.name}: ${err.message}`) })
       }
     }
   }
@@ -336,103 +325,15 @@ export class RetrievalServer implements RetrievalHandler {
     return await run
   }
 
-  // ---- redeeming ----
-
-  /** One pass over every channel held: what is due is redeemed, what was redeemed or collected is tidied. */
-  private async redeemDue (): Promise<void> {
-    for (const id of [...this.channels.keys()]) {
-      if (this.stopped.signal.aborted) return
-      await this.redeemChannel(id).catch((err: Error) => { this.log(`redeem ${id}: ${err.name}: ${err.message}`) })
-    }
-  }
-
-  private async redeemChannel (id: string): Promise<void> {
-    const run = this.redeems.then(async () => { await this.redeemPass(id) })
-    this.redeems = run.catch(() => {})
-    await run
-  }
-
-  /**
-   * For each lane whose best voucher is above what the chain has redeemed: follows the redeem message out (landed,
-   * refused, or never to land), and sends one when the lane is due: its retrievals have ended, or the channel
-   * is settling (then at once, whatever is running: after SettlingAt the chain takes no voucher). A channel
-   * whose actor is gone (collected) is forgotten.
-   */
-  private async redeemPass (id: string): Promise<void> {
-    const rec = this.channels.get(id)
-    if (rec === undefined) return
-    const ch = this.readChannel(parseAddress(id).bytes)
-    if (ch === null) {
-      await this.locked(async () => {
-        await rm(this.recordPath(id), { force: true })
-        await syncDirectory(this.dir)
-        this.channels.delete(id)
-        // a debt on a collected channel can never be paid: nothing is left to ask it of
-        this.ledgers.delete(id)
-        this.chargedBlocks.delete(id)
-      })
-      for (const l of rec.lanes) { this.failures.delete(laneKey(id, l.lane)); this.lost.delete(laneKey(id, l.lane)); this.dust.delete(laneKey(id, l.lane)) }
-      this.log(`channel ${id} is collected: its vouchers are forgotten`)
-      return
-    }
-    const epoch = this.epoch()
-    const settling = ch.state.settlingAt !== 0
-    // read before any search: a redeem executed between the two reads is then found by the search, never taken
-    // for one that can no longer land (the same order as the provider's pending publications)
-    const workerNonce = this.p.chain.readState((s, r) => getActor(s, r, this.p.worker))?.nonce ?? 0
-    for (const snapshot of rec.lanes) {
-      const key = laneKey(id, snapshot.lane)
-      const redeemed = ch.lanes.find(x => x.lane === snapshot.lane)?.redeemed ?? 0n
-      // the lane as it is now: a better voucher may have come in since this pass began
-      const l = this.channels.get(id)?.lanes.find(x => x.lane === snapshot.lane) ?? snapshot
-      if (l.amount <= redeemed) {
-        if (l.redeem !== undefined) {
-          this.log(`lane ${key}: ${redeemed} attoFIL redeemed (message ${l.redeem.message})`)
-          await this.setRedeem(id, l.lane, undefined)
-        }
-        this.failures.delete(key)
-        continue
-      }
-      if (settling && epoch >= ch.state.settlingAt) {
-        // the chain takes no voucher once settled: nothing more can be done for this lane
-        if (!this.lost.has(key)) this.log(`lane ${key}: ${l.amount - redeemed} attoFIL could not be redeemed before the channel settled at ${ch.state.settlingAt}`)
-        this.lost.add(key)
-        continue
-      }
-      if (l.redeem !== undefined) {
-        const lookup = await this.p.chain.searchMessage(CID.parse(l.redeem.message))
-        if (lookup === null && workerNonce <= l.redeem.nonce) continue // still on its way
-        if (lookup === null) this.failed(key, epoch, `message ${l.redeem.message} will never land (the worker's nonce is ${workerNonce})`)
-        else if (lookup.receipt.exitCode !== ExitCode.Ok) this.failed(key, epoch, `message ${l.redeem.message} failed with exit code ${lookup.receipt.exitCode}`)
-        // else it landed and a better voucher arrived since: the redeem below takes the rest
-        await this.setRedeem(id, l.lane, undefined)
-      }
-      if (!settling && this.running.has(key)) continue
-      // dust waits (until it grows or the channel settles, when the best voucher always goes out): a redeem
-      // adding less than its gas would cost the provider more than it collects
-      if (!settling) {
-        const sv = decodeSignedVoucher(l.voucher)
-        if (!worthRedeeming(l.amount - redeemed, sv)) {
-          if (this.dust.get(key) !== l.amount) this.log(`lane ${key}: holding ${l.amount - redeemed} attoFIL unredeemed, not worth a redeem costing up to ${redeemGasCost(sv)} attoFIL in gas; it goes out at Settle`)
-          this.dust.set(key, l.amount)
-          continue
-        }
-      }
-      this.dust.delete(key)
-      const f = this.failures.get(key)
-      if (f !== undefined && epoch < f.retryAt) continue
-      const target = this.channels.get(id)?.address ?? rec.address
-      try {
-        const cid = await this.p.pushFromWorker(parseAddress(target).bytes, PaychMethod.UpdateChannelState, updateChannelStateParams(decodeSignedVoucher(l.voucher)), async (cid, nonce) => {
-          // recorded before the push: from the push on it may land whatever happens to this process
-          await this.setRedeem(id, l.lane, { message: cid.toString(), nonce, amount: l.amount })
-        })
-        this.log(`lane ${key}: redeeming ${l.amount} attoFIL (voucher nonce ${l.nonce})${settling ? ` before the channel settles at ${ch.state.settlingAt}` : ''}: message ${cid.toString()}`)
-      } catch (err) {
-        await this.setRedeem(id, l.lane, undefined)
-        this.failed(key, epoch, `the redeem could not be sent: ${(err as Error).name}: ${(err as Error).message}`)
-      }
-    }
+  /** A collected channel: its record and everything held of it dropped (a debt on it can never be paid: nothing is left to ask it of). */
+  private async forget (id: string): Promise<void> {
+    await this.locked(async () => {
+      await rm(this.recordPath(id), { force: true })
+      await syncDirectory(this.dir)
+      this.channels.delete(id)
+      this.ledgers.delete(id)
+      this.chargedBlocks.delete(id)
+    })
   }
 
   /** Marks (or clears) the redeem message out for one lane, on disk. */
@@ -451,14 +352,6 @@ export class RetrievalServer implements RetrievalHandler {
       await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
       this.channels.set(id, next)
     })
-  }
-
-  /** A redeem that did not land: logged, and tried again after a backoff that doubles per failure. */
-  private failed (key: string, epoch: Epoch, why: string): void {
-    const count = (this.failures.get(key)?.count ?? 0) + 1
-    const wait = Math.min(MAX_REDEEM_BACKOFF, 2 ** (count - 1))
-    this.failures.set(key, { count, retryAt: epoch + wait })
-    this.log(`lane ${key}: redeem failed (${why}); trying again in ${wait} epochs`)
   }
 
   private recordPath (id: string): string { return path.join(this.dir, `${id}.json`) }
