@@ -322,6 +322,10 @@ describe.concurrent('a client that stops', () => {
     await cp(path.join(d.providers[PRICED]!.provider.store.dir, 'vouchers'), path.join(copy, 'vouchers'), { recursive: true })
     const restarted = await RetrievalServer.open({ provider: { ...d.providers[PRICED]!.provider, store: { ...d.providers[PRICED]!.provider.store, dir: copy } } as unknown as RetrievalProviderInit })
     expect(restarted.status().channels.find(c => c.channel === id)?.ledger).toEqual({ sentBytes: charged, charged: owed, paid: 0n })
+    // and which blocks were charged, so a restarted provider does not charge them again when a resume re-sends them
+    const chargedBlocks = await server.chargedBlockCount(id)
+    expect(chargedBlocks).toBeGreaterThan(0)
+    expect(await restarted.chargedBlockCount(id)).toBe(chargedBlocks)
 
     // another lane of the same channel (a reconnect, a second download): it gets again only the blocks already
     // charged (no fresh credit), then is held before the first new block and told what is owed

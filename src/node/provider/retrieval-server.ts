@@ -14,6 +14,7 @@ import {
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
 import { PayloadIndex, readBounded } from './payload-index'
 import { LaneRedeemer } from './lane-redeemer'
+import { ChargedBlocks } from './charged-blocks'
 import { syncDirectory } from './durable-write'
 import { readVoucherRecord, writeVoucherRecord, type ChannelVouchers, type HeldVoucher } from './voucher-records'
 export { VoucherRecordError, type ChannelVouchers, type HeldVoucher } from './voucher-records'
@@ -59,14 +60,12 @@ export class RetrievalServer implements RetrievalHandler {
   /** The live ledger of each channel a retrieval ran on, by channel ID (its figures are written with the record). */
   private readonly ledgers = new Map<string, ChannelLedger>()
   /**
-   * Blocks each channel has been charged for, by channel ID. A block a later stream sends again (bytes lost in
-   * flight when a stream broke, sent again on resume) is not charged again: the client pays for what it verifies,
-   * once, and the debt the lost bytes left clears when it pays for them. So a stream on a channel that owes an
-   * interval still sends blocks already charged (no new risk) and waits only before a new one. In memory: a
-   * restart charges such blocks again, and a client that lost bytes in flight just before it may be held there
-   * (it then fails over to another copy).
+   * Blocks each channel has been charged for, by channel ID (loaded from disk on first use). A block a later stream
+   * sends again (bytes lost in flight when a stream broke, sent again on resume) is not charged again: the client
+   * pays for what it verifies, once, and the debt the lost bytes left clears when it pays for them. So a stream on
+   * a channel that owes an interval still sends blocks already charged (no new risk) and waits only before a new one.
    */
-  private readonly chargedBlocks = new Map<string, Set<string>>()
+  private readonly chargedBlocks = new Map<string, Promise<ChargedBlocks>>()
   /** Retrievals running per lane (`t0…/lane`): their lane is redeemed when they end, not before (one message per retrieval). */
   private readonly running = new Map<string, number>()
   /** Voucher checks and record writes run one at a time (locked()). */
@@ -126,9 +125,15 @@ export class RetrievalServer implements RetrievalHandler {
     const terms = this.p.retrievalTerms()
     const { blocks, walk, rootBytes, size } = await this.payloads.open(req)
     let paying: { id: string, lane: number, address: string } | undefined
+    let charged: ChargedBlocks | undefined
     try {
       const range = { from: req.range?.from ?? 0, to: req.range?.to ?? size }
       if (terms.pricePerGiB !== 0n) paying = this.checkChannel(req, terms, range.to - range.from)
+      if (paying !== undefined) {
+        charged = await this.chargedOf(paying.id).catch((err: Error) => {
+          throw new RetrievalRejectedError('INTERNAL', `the channel's record of charged blocks cannot be read: ${err.name}: ${err.message}`)
+        })
+      }
     } catch (err) {
       await blocks.close()
       throw err
@@ -136,14 +141,9 @@ export class RetrievalServer implements RetrievalHandler {
     const key = paying === undefined ? undefined : laneKey(paying.id, paying.lane)
     if (key !== undefined) this.running.set(key, (this.running.get(key) ?? 0) + 1)
     const ledger = paying === undefined ? undefined : this.ledgerOf(paying.id)
-    let charged: Set<string> | undefined
-    if (paying !== undefined) {
-      charged = this.chargedBlocks.get(paying.id)
-      if (charged === undefined) this.chargedBlocks.set(paying.id, charged = new Set())
-    }
     // what earlier streams were charged for: a block this stream visits twice (a file with repeated content) is
     // charged at each visit, as the client pays for each; one an earlier stream sent is not charged again
-    const earlier = new Set(charged)
+    const earlier = charged?.snapshot() ?? new Set<string>()
     /** Block bytes `cid` charges: none when an earlier stream on this channel was charged for it (see chargedBlocks). */
     const charge = (cid: CID, bytes: number): number => {
       if (charged === undefined) return bytes
@@ -248,7 +248,7 @@ export class RetrievalServer implements RetrievalHandler {
       if (ledger === undefined) return
       const cur = this.channels.get(id)
       const next: ChannelVouchers = { channel: id, address: cur?.address ?? address, lanes: cur?.lanes ?? [], ledger: ledger.entry }
-      await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
+      await this.writeRecord(next)
       this.channels.set(id, next)
     })
   }
@@ -311,7 +311,7 @@ export class RetrievalServer implements RetrievalHandler {
         lanes: [...(rec?.lanes ?? []).filter(l => l.lane !== sv.lane), lane].sort((a, b) => a.lane - b.lane),
         ledger: entry
       }
-      await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
+      await this.writeRecord(next)
       this.channels.set(id, next)
       ledger.pay(added)
       return added
@@ -329,10 +329,11 @@ export class RetrievalServer implements RetrievalHandler {
   private async forget (id: string): Promise<void> {
     await this.locked(async () => {
       await rm(this.recordPath(id), { force: true })
-      await syncDirectory(this.dir)
       this.channels.delete(id)
       this.ledgers.delete(id)
       this.chargedBlocks.delete(id)
+      await rm(path.join(this.dir, `${id}.charged`), { force: true })
+      await syncDirectory(this.dir)
     })
   }
 
@@ -349,10 +350,31 @@ export class RetrievalServer implements RetrievalHandler {
           return redeem === undefined ? rest : { ...rest, redeem }
         })
       }
-      await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
+      await this.writeRecord(next)
       this.channels.set(id, next)
     })
   }
 
   private recordPath (id: string): string { return path.join(this.dir, `${id}.json`) }
+
+  /** The channel's record written, after its charged blocks: the ledger on disk never counts a charge whose block is not there. */
+  private async writeRecord (next: ChannelVouchers): Promise<void> {
+    await (await this.chargedBlocks.get(next.channel))?.flush()
+    await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
+  }
+
+  /** The channel's charged blocks, read from disk once. */
+  private async chargedOf (id: string): Promise<ChargedBlocks> {
+    let c = this.chargedBlocks.get(id)
+    if (c === undefined) {
+      c = ChargedBlocks.open(path.join(this.dir, `${id}.charged`))
+      this.chargedBlocks.set(id, c)
+      // a file that could not be read is tried again by the next request
+      c.catch(() => { if (this.chargedBlocks.get(id) === c) this.chargedBlocks.delete(id) })
+    }
+    return await c
+  }
+
+  /** How many blocks the channel has been charged for, as this provider holds it (read from disk if not yet loaded). */
+  async chargedBlockCount (channel: string): Promise<number> { return (await this.chargedOf(channel)).size }
 }
