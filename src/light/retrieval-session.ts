@@ -341,6 +341,11 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       progress(p.address)
     }
     for (;;) {
+      // a pause or cancel stops here, between frames (each frame's blocks written and counted, so the saved state
+      // adds up): the read below notices the signal only when it has to wait, and a provider that does not wait
+      // for payment (a free one, or bytes it does not charge again) keeps frames buffered, so a download that
+      // only looked there ran on to its end after Cancel (Chromium test download-controls)
+      o.signal?.throwIfAborted()
       const n = await s.next()
       if ('done' in n) break
       // the provider stopped for payment (the channel owes an interval, over every stream on it): pay what was
