@@ -120,7 +120,8 @@ describe('gossip with many peers behind one address', () => {
     }, 60_000)
     expect(states).not.toContain('stalled')
     expect(lc.status().headProbes).toBe(0) // every head came by gossip
-    expect(lc.status().syncState).toBe('synced')
+    // 'syncing' while more than a head behind, which a loaded machine shows for a moment (maxLag): it catches up
+    await until(() => lc.status().syncState === 'synced', 60_000)
     console.log(`21 peers on 127.0.0.1: light client at most ${maxLag} heads behind over ${lc.status().verifiedHeight - from} heads in ${Date.now() - t0} ms`)
 
     // and what it gossips reaches the pool (the node used to graylist the whole address, dropping it)

@@ -15,7 +15,7 @@ import { providerDir } from '../../src/node/provider/devnet-providers'
 import { pieceDigest, pieceCidV1, secpAddressBytes, secpPublicKey, readEscrow, decodeDealRequest, encodeDealRequest, DealRejectedError, TRANSFER_ID_BYTES, type DealRequest } from '../../src/core'
 import { createCofferLibp2p, sendDeal, sendStage, type CofferLibp2p, type PayloadReader } from '../../src/net'
 import { until } from '../helpers/until'
-import { fundedMarketClient, dealRequest, stagedFiles, rejection, noBytes, type MarketClient } from '../helpers/market-client'
+import { MarketClientPool, dealRequest, stagedFiles, rejection, noBytes, type MarketClient } from '../helpers/market-client'
 
 const P = 5
 const MiB = 2 ** 20
@@ -29,6 +29,8 @@ let dir: string
 let node: CofferLibp2p
 let other: CofferLibp2p
 const logs: string[] = []
+/** The tests' fresh keys, funded together before them (one batch instead of two messages' wait per key). */
+let pool: MarketClientPool
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-prestage-'))
@@ -45,6 +47,7 @@ beforeAll(async () => {
   })
   for (const n of [node, other]) for (const p of d.providers) await n.dial(p.libp2p.getMultiaddrs().map(a => multiaddr(a.toString()))[0]!)
   await until(() => d.providers.every(p => d.chain.readState((s, r) => readEscrow(s, r, p.provider.address)).escrow > 0n), 60_000)
+  pool = await MarketClientPool.fill(d, { '1': 3 })
 }, 120_000)
 
 const peerOf = (provider: number): PeerId => d.providers[provider]!.libp2p.peerId
@@ -88,7 +91,7 @@ describe('staging before proposing', () => {
   }, 30_000)
 
   it('bytes staged before the proposal are adopted by it: the deal stream sends none, and the stored payload is the real one (head written over the placeholder)', async () => {
-    const c = await fundedMarketClient(d, '1')
+    const c = pool.take('1')
     const { real, staged, head } = payload(3 * MiB + 12345)
     const transfer = transferId()
     expect(await sendStage(node, peerOf(0), transfer, chunks(staged))).toBe(staged.length)
@@ -106,7 +109,7 @@ describe('staging before proposing', () => {
   }, 180_000)
 
   it('another peer naming the same transfer adopts nothing (it sends every byte), and a head that lies is refused PIECE_MISMATCH', async () => {
-    const c = await fundedMarketClient(d, '1')
+    const c = pool.take('1')
     const { real, staged, head } = payload(2 * MiB)
     const transfer = transferId()
     await sendStage(node, peerOf(0), transfer, chunks(staged))
@@ -117,7 +120,7 @@ describe('staging before proposing', () => {
     // the stager's own file is still there, untouched
     expect((await preFiles(0)).map(f => f.bytes)).toEqual([staged.length])
     // the stager proposes a different piece with a head that does not make its staged bytes that piece
-    const c2 = await fundedMarketClient(d, '1')
+    const c2 = pool.take('1')
     const wrong = payload(2 * MiB).real
     const err = await rejection(sendDeal(node, peerOf(0), request(c2, 0, wrong, { transfer, head: wrong.slice(0, HEAD) }), whole(wrong), { retries: 0 }))
     expect(err.code).toBe('PIECE_MISMATCH')
