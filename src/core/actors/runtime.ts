@@ -4,7 +4,7 @@ import type { CID } from '../cid'
 import type { BlockStore } from '../block-store'
 import type { PathCheck } from '../pdp'
 import type { MarketParams } from '../market/market-params'
-import type { InvokeResult } from '../market/market-actor'
+import type { InvokeResult } from './actor-error'
 import type { AttoFil, Epoch } from '../units'
 
 /** The payment-channel parameters a chain fixes at genesis. */

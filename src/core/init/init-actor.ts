@@ -7,12 +7,12 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from '../cid'
 import { getActor, setActor } from '../state-tree'
 import { idAddressBytes, validateAddressBytes, Protocol } from '../address'
-import { ActorError, ActorExit } from '../market/market-actor'
+import { ActorError, ActorExit } from '../actors/actor-error'
 import { PAYCH_ACTOR_CODE } from '../paych/paych-state'
 import { INIT_ACTOR_ADDRESS, readInitState, encodeInitState, mapAddress } from './init-state'
 import { newActorAddress } from './actor-address'
 import type { ActorRuntime } from '../actors/runtime'
-import type { InvokeResult } from '../market/market-actor'
+import type { InvokeResult } from '../actors/actor-error'
 
 export const InitMethod = { Constructor: 1, Exec: 2 } as const
 /** Filecoin's METHOD_CONSTRUCTOR, the method Exec runs on the actor it creates. */

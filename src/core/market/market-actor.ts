@@ -34,6 +34,7 @@ import { challengeSeed } from './randomness'
 import { frc42MethodNumber } from './frc42'
 import type { MarketParams } from './market-params'
 import type { AttoFil, Epoch } from '../units'
+import { ActorError, ActorExit, type InvokeResult } from '../actors/actor-error'
 
 export const MarketMethod = {
   AddBalance: 2,
@@ -41,23 +42,6 @@ export const MarketMethod = {
   PublishStorageDeals: 4,
   SubmitPossessionProofs: frc42MethodNumber('SubmitPossessionProofs')
 } as const
-
-/** Filecoin's actor exit codes (go-state-types/exitcode). */
-export const ActorExit = {
-  ErrIllegalArgument: 16,
-  ErrNotFound: 17,
-  ErrForbidden: 18,
-  ErrInsufficientFunds: 19,
-  ErrIllegalState: 20,
-  ErrSerialization: 21,
-  ErrUnhandledMessage: 22
-} as const
-
-export class ActorError extends Error {
-  static override name = 'ActorError'
-  override name = 'ActorError'
-  constructor (readonly exitCode: number, message: string) { super(message) }
-}
 
 /** Longest deal, in proving periods: bounds a deal's proof record. */
 export const MAX_DEAL_PERIODS = 10_000
@@ -72,8 +56,6 @@ export interface MarketContext {
   /** The Merkle path check to use (the WASM verifier where one is loaded). */
   pathCheck?: PathCheck
 }
-
-export interface InvokeResult { root: CID, return: Uint8Array }
 
 const fail = (code: number, message: string): never => { throw new ActorError(code, message) }
 

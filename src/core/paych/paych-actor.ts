@@ -6,7 +6,7 @@ import { blake2b } from '@noble/hashes/blake2.js'
 import type { CID } from '../cid'
 import { getActor, setActor, deleteActor, type Actor } from '../state-tree'
 import { bytesEqual, isKeyAddress, validateAddressBytes } from '../address'
-import { ActorError, ActorExit } from '../market/market-actor'
+import { ActorError, ActorExit } from '../actors/actor-error'
 import { INIT_ACTOR_ADDRESS, resolveAddress } from '../init/init-state'
 import { buildSparseAmt } from '../amt'
 import {
@@ -14,7 +14,7 @@ import {
 } from './paych-state'
 import { signedVoucherFromTuple, verifyVoucherSignature, MalformedVoucherError, type SignedVoucher } from './voucher'
 import type { ActorRuntime } from '../actors/runtime'
-import type { InvokeResult } from '../market/market-actor'
+import type { InvokeResult } from '../actors/actor-error'
 import { METHOD_SEND } from '../message'
 
 export const PaychMethod = { Constructor: 1, UpdateChannelState: 2, Settle: 3, Collect: 4 } as const
