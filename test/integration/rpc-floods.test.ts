@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import { spawn } from 'node:child_process'
 import WebSocket from 'ws'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { MAX_BATCH } from '../../src/node/rpc/rpc-server'
+import { MAX_BATCH } from '../../src/node/rpc/rpc-limits'
 import { until } from '../helpers/until'
 
 const cleanups: Array<() => Promise<void>> = []

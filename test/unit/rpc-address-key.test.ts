@@ -1,7 +1,7 @@
 // The key the JSON-RPC server keeps per-address limits under: IPv4 as is, IPv4-mapped IPv6 as its IPv4, and
 // IPv6 by its /64 (a host is commonly handed a whole /64, so per-address limits count the prefix).
 import { describe, it, expect } from 'vitest'
-import { addressKey } from '../../src/node/rpc/rpc-server'
+import { addressKey } from '../../src/node/rpc/rpc-limits'
 
 describe('addressKey', () => {
   it('keeps IPv4 addresses, and unwraps IPv4-mapped IPv6', () => {
