@@ -13,18 +13,16 @@
 // the time it keeps making progress; a step stuck or failed is reported with what the page showed.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { createHash, randomFillSync } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { BrowserContext, Page } from 'playwright-core'
-import { CarBlockIterator } from '@ipld/car/iterator'
-import { chromiumPath, launchChromium } from '../helpers/chromium'
+import { chromiumPath } from '../helpers/chromium'
 import { fundedWallet } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { devnetRetrievalPrice } from '../../src/node/provider/devnet-providers'
-import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import { priceOfBytes } from '../../src/net'
+import { blockBytes, downloadSeen, elapsed, openPage, profile as launchProfile, quote, clickDownload, saveThroughLink, timeline, uploadThroughUi, whileProgressing } from './helpers/retrieval-ui'
 
 let distDir: string
 const cleanups: Array<() => Promise<void>> = []
@@ -38,118 +36,8 @@ const PASS = 'correct horse battery'
 const FILE_BYTES = 32 * 2 ** 20
 const INTERVAL = 256 * 2 ** 10
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-/**
- * How long nothing a wait watches may stay unchanged before the step counts as stuck rather than slow. Each step
- * shows a change at least every few round trips (a block verified, a check ended, a head read), so minutes of
- * stillness is a hang on any machine this runs on, not a slow one.
- */
-const STUCK_MS = 180_000
-
-/** What a wait sees on the page: whether the step is over (or failed, and why), and what counts as its progress. */
-interface Seen { done: boolean, failed?: string, progress: string }
-
-/** When each wait's progress changed (ms from the test's start): where the time goes on a slow machine. */
-const timeline: string[] = []
-const t0 = performance.now()
-const note = (line: string): void => { timeline.push(`${((performance.now() - t0) / 1000).toFixed(1)} s ${line}`) }
-
-/**
- * Waits for a step to end while it keeps moving: `probe` is read every `pollMs`; the wait fails at once when
- * the step failed, and only after STUCK_MS of no change at all in what it shows.
- */
-async function whileProgressing (what: string, probe: () => Promise<Seen>, pollMs = 500): Promise<void> {
-  let last: string | undefined
-  let changedAt = performance.now()
-  const began = performance.now()
-  for (;;) {
-    const seen = await probe()
-    if (seen.progress !== last) { last = seen.progress; changedAt = performance.now(); note(`${what}: ${seen.progress}`) }
-    if (seen.done) { note(`${what}: done after ${((performance.now() - began) / 1000).toFixed(1)} s`); return }
-    if (seen.failed !== undefined) throw new Error(`${what} failed: ${seen.failed}\n${timeline.join('\n')}`)
-    if (performance.now() - changedAt > STUCK_MS) {
-      throw new Error(`${what}: stuck, nothing changed for ${STUCK_MS / 1000} s (it showed: ${seen.progress})\n${timeline.join('\n')}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, pollMs))
-  }
-}
-
-/** A download's progress as the Files (or Get file) view shows it. */
-async function downloadSeen (page: Page): Promise<{ stage: string, verified: number, progress: string, text: string }> {
-  return await page.evaluate(() => {
-    const box = document.querySelector('[data-testid=download-progress]')
-    const bytes = box?.querySelector('[data-testid=download-bytes]')
-    const stage = box?.getAttribute('data-stage') ?? 'none'
-    const verified = Number(bytes?.getAttribute('data-verified') ?? 0)
-    const paid = box?.querySelector('[data-testid=download-paid]')?.getAttribute('data-atto') ?? ''
-    const waiting = box?.querySelector('[data-testid=download-waiting]')?.textContent ?? ''
-    const sync = document.querySelector('[data-testid=sync-state]')?.textContent ?? ''
-    return { stage, verified, progress: `${stage} ${verified} paid ${paid} ${waiting} (${sync})`, text: document.querySelector('[data-testid=download-box]')?.textContent ?? '' }
-  })
-}
-
 /** A browser profile of its own whose pages have no save picker (as Firefox and Safari): downloads go to OPFS and a link. */
-async function profile (): Promise<BrowserContext> {
-  const b = await launchChromium()
-  cleanups.push(b.close)
-  await b.context.addInitScript(() => { Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) })
-  return b.context
-}
-
-async function openPage (context: BrowserContext, url: string, errors: string[]): Promise<Page> {
-  const page = await context.newPage()
-  page.on('pageerror', err => errors.push(err.message))
-  await page.goto(url)
-  return page
-}
-
-/** The blocks a provider charges for (every block's bytes), and those of the inner DAG nodes a resumed walk sends again. */
-async function blockBytes (file: Uint8Array): Promise<{ root: string, all: number, inner: number }> {
-  const chunks: Uint8Array[] = []
-  const car = await writeUnixfsCar([file], {
-    write: async (b) => { chunks.push(b.slice()) },
-    writeAt: async (offset, b) => { chunks[0]!.set(b, offset) } // the header, rewritten once the root is known
-  })
-  let all = 0
-  let inner = 0
-  for await (const block of await CarBlockIterator.fromIterable((async function * () { yield * chunks })())) {
-    all += block.bytes.length
-    if (block.cid.code !== 0x55) inner += block.bytes.length
-  }
-  return { root: car.root.toString(), all, inner }
-}
-
-/** Download clicked, then the quote: its checks (deal reads, the provider's ask) are its progress. */
-async function quote (page: Page): Promise<void> {
-  await page.click('[data-testid=download-start]')
-  await whileProgressing('quote', async () => await page.evaluate(() => {
-    const rows = document.querySelectorAll('[data-testid=download-quote] [data-testid=quote-row]').length
-    const quote = document.querySelector('[data-testid=download-quote]')
-    const error = document.querySelector('[data-testid=download-call-error]')?.textContent
-    const checks = [...document.querySelectorAll('[data-testid=quote-check]')].map(c => `${c.getAttribute('data-key') ?? ''}:${c.getAttribute('data-state') ?? ''}:${c.getAttribute('data-took-ms') ?? ''}`)
-    const pending = document.querySelector('[data-testid=quote-pending]') !== null
-    return {
-      done: rows > 0,
-      ...(error != null ? { failed: error } : quote !== null && rows === 0 ? { failed: quote.textContent ?? 'no provider' } : {}),
-      progress: `${pending ? 'pending' : 'idle'} [${checks.join(', ')}]`
-    }
-  }))
-}
-
-async function clickDownload (page: Page): Promise<void> {
-  await quote(page)
-  await page.click('[data-testid=download-confirm]')
-}
-
-/** Saves the finished download through its link and returns the saved bytes. */
-async function saveThroughLink (page: Page): Promise<Uint8Array> {
-  await whileProgressing('download', async () => {
-    const d = await downloadSeen(page)
-    const link = await page.locator('[data-testid=download-progress][data-stage=done] [data-testid=download-link]').count()
-    return { done: link > 0, ...(d.stage === 'failed' || d.stage === 'cancelled' ? { failed: d.text } : {}), progress: d.progress }
-  })
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-link]')])
-  return new Uint8Array(await readFile((await download.path())!))
-}
+const profile = async (): Promise<import('playwright-core').BrowserContext> => await launchProfile(cleanups)
 
 describe('retrieval in Chromium', () => {
   it('Download resumes after the tab is closed, pays each block once, and a share link works in another browser', async () => {
@@ -162,7 +50,7 @@ describe('retrieval in Chromium', () => {
       dataDir, distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 30,
       // provider 0 charges (0.01 FIL/GiB); a voucher every leaf and no growth: many round trips per file
       providerOptions: () => ({ ask: { paymentInterval: INTERVAL, paymentIntervalIncrease: 0 } }),
-      log: (l) => { if (process.env.COFFER_TEST_LOG !== undefined || /retriev|voucher|lane|redeem|channel/i.test(l)) logs.push(`${((performance.now() - t0) / 1000).toFixed(1)} s ${l}`) }
+      log: (l) => { if (process.env.COFFER_TEST_LOG !== undefined || /retriev|voucher|lane|redeem|channel/i.test(l)) logs.push(`${elapsed()} s ${l}`) }
     })
     cleanups.push(async () => { await devnet.stop(); await rm(dataDir, { recursive: true, force: true }) })
     const price = devnetRetrievalPrice(0)
@@ -179,22 +67,7 @@ describe('retrieval in Chromium', () => {
     randomFillSync(file)
     const filePath = path.join(dataDir, 'film.bin')
     await writeFile(filePath, file)
-    await page.click('[data-testid=tab-upload]')
-    await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
-    await page.fill('[data-testid=upload-copies]', '1')
-    await page.fill('[data-testid=upload-periods]', '20')
-    await page.setInputFiles('[data-testid=upload-input]', filePath)
-    // the upload card's stage and bars are its progress (as test/bench/upload.ts's waitForUpload watches them)
-    await whileProgressing('upload', async () => await page.evaluate(() => {
-      const card = document.querySelector('[data-testid=upload-card]')
-      const stage = card?.getAttribute('data-stage') ?? 'none'
-      const bars = [...(card?.querySelectorAll('progress') ?? [])].map(p => p.value).join(',')
-      return {
-        done: stage === 'done',
-        ...(stage === 'failed' || stage === 'duplicate' ? { failed: `${stage}: ${card?.textContent ?? ''}` } : {}),
-        progress: `${stage} ${bars}`
-      }
-    }))
+    await uploadThroughUi(page, filePath, { copies: 1, periods: 20 })
     const blocks = await blockBytes(file)
 
     // Download: the price comes first, from the provider's verified ask
