@@ -72,7 +72,7 @@ export async function pieceTreeOfFile (path: string, opts: { signal?: AbortSigna
  * A piece hashed one segment at a time on this thread, so its segment roots come out of the same single pass
  * (one PieceHasher per segment, combined as the pool combines them; one segment or less is the plain digest).
  */
-class SegmentedHasher {
+export class SegmentedHasher {
   private readonly roots: Uint8Array[] = []
   private current: PieceHasher
   private inSegment = 0

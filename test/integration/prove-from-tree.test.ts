@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  pieceCidV1, verifyPossession, deriveChallenges, SEGMENT_PAYLOAD_BYTES, SEGMENT_HEIGHT, type ProofSet
+  pieceCidV1, pieceDigest, verifyPossession, deriveChallenges, SEGMENT_PAYLOAD_BYTES, SEGMENT_HEIGHT, type ProofSet
 } from '../../src/core'
-import { pieceOfFile, pieceWriter } from '../../src/node/piece-file'
+import { pieceOfFile, pieceWriter, SegmentedHasher } from '../../src/node/piece-file'
+import { nodeCryptoHasher } from '../../src/node/node-hasher'
 import { provePossession, provePossessionFromFiles } from '../../src/node/prove-possession'
 import { pieceTreePath, readPieceTree, writePieceTree, fileStamp } from '../../src/node/provider/piece-tree-cache'
 
@@ -51,6 +52,17 @@ describe('proofs from a payload file and its kept segment roots', () => {
     const streamed = await w.finish()
     expect(streamed.segmentRoots).toEqual(piece.segmentRoots)
     expect(streamed.v1.equals(piece.v1)).toBe(true)
+    // and so does the node:crypto fallback on this thread (where the WASM module is not built), in one pass
+    const onThread = new SegmentedHasher(nodeCryptoHasher)
+    for (let at = 0; at < N; at += 3_000_001) onThread.write(payload.subarray(at, at + 3_000_001))
+    const fallback = onThread.finish()
+    expect(fallback.segmentRoots).toEqual(piece.segmentRoots)
+    expect(fallback.digest).toEqual(piece.digest)
+    const one = new SegmentedHasher(nodeCryptoHasher)
+    one.write(payload.subarray(0, SEG))
+    const single = one.finish()
+    expect(single.digest).toEqual(pieceDigest(payload.subarray(0, SEG)))
+    expect(single.segmentRoots).toBeUndefined()
     // a payload of one segment or less has no segment roots: it is proved by a full pass
     const small = path.join(dir, 'small.bin')
     await writeFile(small, payload.subarray(0, SEG))
