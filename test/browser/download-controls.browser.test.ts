@@ -189,6 +189,8 @@ describe('Download controls in Chromium, 390 px wide', () => {
 
     await untilVerified('download, until an eighth is verified', FILE_BYTES / 8, FILE_BYTES * 0.6)
     await expectFitsPhone(page, 'a running download', ['download-pause', 'download-cancel'])
+    // progress shows the rate beside bytes verified and FIL paid
+    expect(await page.textContent('[data-testid=download-rate]')).toMatch(/^\d+\.\d MiB\/s$/)
     const atClick = await downloadSeen(page)
     expect(atClick.stage).toBe('fetching')
     await page.locator('[data-testid=download-pause]').click()
