@@ -1,6 +1,7 @@
 // Proving possession from a piece's cached segment roots: only the challenged leaves' segments (2^17 leaves,
 // ~4 MiB of payload each) are read and hashed, and the path above a segment comes from the cached roots, as
-// Lotus keeps tree_r_last and PDP provers keep the piece tree instead of re-hashing the sector each proof.
+// rust-fil-proofs keeps tree_r_last in a sector's cache directory with its lowest rows discarded
+// (StoreConfig rows_to_discard), re-deriving those from the replica when it proves: the same trade, at 2^17 leaves.
 // The proof bytes are the same as provePossession's (one pass over the whole payload) for the same set and seed.
 import {
   PieceHasher, SEGMENT_HEIGHT, SEGMENT_PAYLOAD_BYTES, nobleNodeHasher, truncatedNode, zeroComm, type NodeHasher
