@@ -36,6 +36,8 @@ async function waitFor (fn: () => RegExpMatchArray | null, ms = 30_000): Promise
   }
 }
 
+// Each test starts CLI processes (tsx loading the sources: seconds each on a loaded machine), so each gets three
+// minutes, a ceiling that costs nothing when it passes
 describe('coffer devnet', () => {
   it('runs, serves, refuses a second instance, and stops on SIGINT', async () => {
     requireBuiltApp()
@@ -74,7 +76,7 @@ describe('coffer devnet', () => {
     } finally {
       await rm(data, { recursive: true, force: true })
     }
-  })
+  }, 180_000)
 })
 
 describe('coffer piece', () => {
@@ -100,7 +102,7 @@ describe('coffer piece', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
-  })
+  }, 180_000)
 })
 
 describe('coffer provider', () => {
@@ -113,23 +115,25 @@ describe('coffer provider', () => {
       await writeFile(file, payload)
       await store.add({ dealId: 7, proposalCid: 'bafy-proposal', pieceCid: 'baga-piece', paddedBytes: 2048, payloadBytes: 1000, startEpoch: 30, endEpoch: 60, file: store.relative(file), publishMessage: 'bafy-msg' })
 
+      // each run starts a CLI process (seconds of module loading on a loaded machine): those that do not depend on
+      // one another run side by side; the refusals read only, and delete comes after corrupt
       const corrupt = coffer(['provider', 'corrupt', '7', '--data', dir])
+      const other = coffer(['provider', 'delete', 'baga-piece', '--data', dir, '--provider', 't01001'])
+      const usage = coffer(['provider', 'frob', '7'])
       expect(await corrupt.exited).toBe(0)
       expect(corrupt.output()).toMatch(/corrupted deal 7 \(baga-piece\): flipped the byte at 500/)
       const after = new Uint8Array(await readFile(file))
       expect(after.filter((b, i) => b !== payload[i]).length).toBe(1)
       expect(after[500]).toBe(0x5a ^ 0xff)
 
-      const other = coffer(['provider', 'delete', 'baga-piece', '--data', dir, '--provider', 't01001'])
       expect(await other.exited).toBe(1)
       expect(other.output()).toMatch(/no provider t01001 .* stores deal or piece baga-piece/)
       const del = coffer(['provider', 'delete', 'baga-piece', '--data', dir, '--provider', 't01002'])
       expect(await del.exited).toBe(0)
       expect(existsSync(file)).toBe(false)
-      const usage = coffer(['provider', 'frob', '7'])
       expect(await usage.exited).toBe(2)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
-  })
+  }, 180_000)
 })

@@ -33,7 +33,8 @@ describe('light client against a devnet', () => {
   it('backfills from genesis, then follows gossip, verifying every header', async () => {
     const d = await devnet({ prefill: 40 })
     const { lc } = await client(d.bootstrap())
-    await until(() => lc.status().verifiedHeight >= 43)
+    // 'syncing' while more than a head behind, which a loaded machine shows for a moment at any height: wait it out
+    await until(() => lc.status().verifiedHeight >= 43 && lc.status().syncState === 'synced')
     const s = lc.status()
     expect(s.peers.length).toBe(1)
     expect(s.syncState).toBe('synced')
