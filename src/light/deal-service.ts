@@ -4,10 +4,9 @@
 // and every deal is then followed through verified state proofs, each proof re-checked in WASM here and
 // the verdict kept in IndexedDB. Upload records are rewritten at every step, so a closed tab resumes.
 import {
-  parseAddress, addressToString, dealStatus, dealStorageFee, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet,
+  parseAddress, addressToString, dealStorageFee,
   decodeClientDealProposal, encodeClientDealProposal, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, toWireError, CID,
-  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES, HELD_ACK_BYTES, MAX_DATA_FRAME,
-  type DealRecord, type WireError, type Epoch
+  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES, HELD_ACK_BYTES, MAX_DATA_FRAME
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { base16 } from 'multiformats/bases/base16'
@@ -21,8 +20,9 @@ import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
 import { packAndHash } from './pack-piece'
 import { stageTee, type StageOutcome } from './stage-tee'
-import { openDealStore, type DealStore, type UploadRecord, type CopyRecord, type Verdict } from './deal-store'
-import { describeDeal, describeProof, describeUpload, type DealsView, type DealView, type ProviderView, type ProofDetail } from './deal-views'
+import { openDealStore, type DealStore, type UploadRecord, type CopyRecord } from './deal-store'
+import { createDealWatch } from './deal-watch'
+import { describeUpload, type DealsView, type ProviderView, type ProofDetail } from './deal-views'
 export * from './deal-views'
 import type { Staging } from './staging'
 
@@ -74,15 +74,12 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const { client: lc, keystore } = init
   const store: DealStore = await openDealStore(lc.genesis.header.cid.toString())
   const uploads = new Map<string, UploadRecord>((await store.uploads()).map(u => [u.id, u]))
-  const verdicts = new Map<string, Verdict>((await store.verdicts()).map(v => [v.key, v]))
-  const records = new Map<number, { record: DealRecord, height: Epoch, headerCid: string }>()
-  const dealErrors = new Map<number, WireError>()
   let providers: ProviderView[] = []
-  let escrow: DealsView['escrow'] = null
   let providerErrors: DealsView['providerErrors'] = []
-  const params = lc.genesis.state.market
 
   const save = async (u: UploadRecord): Promise<void> => { uploads.set(u.id, u); changed(); await store.putUpload(u) }
+  const watch = await createDealWatch({ client: lc, wallet: init.wallet, pool: init.pool, store, uploads, save, changed: () => { changed() } })
+  const faultsOf = watch.faultsOf
 
   let timer: ReturnType<typeof setTimeout> | undefined
   const changed = (): void => {
@@ -101,15 +98,6 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const address = await clientAddress()
     const chain = lightDealChain(lc, init.wallet, address)
     return { sc: new StorageClient(lc.libp2p, chain, { address, sign: async (p) => keystore.signProposal(p) }), address }
-  }
-
-  const faultsOf = (): Map<string, number> => {
-    const m = new Map<string, number>()
-    for (const { record } of records.values()) {
-      const p = addressToString(record.proposal.provider, 't')
-      m.set(p, (m.get(p) ?? 0) + record.periods.filter(r => r.proof === null).length)
-    }
-    return m
   }
 
   const refreshProviders = async (): Promise<ProviderView[]> => {
@@ -184,7 +172,13 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
         const p = (await targets)[i]
         const st = (await chosen)[i]
         if (p === undefined || st === undefined) throw new Error('no provider planned for this copy')
-        return await (await stagingClient).stage(p, hexToBytes(st.transfer), chunks, { signal })
+        const onProgress = (held: number): void => {
+          const cur = uploads.get(u.id)
+          if (cur === undefined) return
+          uploads.set(u.id, { ...cur, staged: { ...cur.staged, [p.address]: held } })
+          changed()
+        }
+        return await (await stagingClient).stage(p, hexToBytes(st.transfer), chunks, { signal, onProgress })
       }
     })))
     try {
@@ -337,7 +331,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     await init.staging.remove(u.staging)
     const published = done.proposals!.some(c => c.state === 'published')
     await save({ ...done, stage: published ? 'done' : 'failed', ...(published ? {} : { error: { name: 'UploadFailedError', message: 'no provider took the file' } }) })
-    void refreshDeals()
+    void watch.refresh()
   }
 
   /** Uploads running in this worker: a resume (unlock, reopened tab) never starts a second run of one. */
@@ -389,102 +383,21 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     return id
   }
 
-  // ---- following deals and checking their proofs ----
-
-  const dealIds = (): Array<{ dealId: number, upload: UploadRecord, copy: CopyRecord }> => [...uploads.values()].flatMap(u =>
-    (u.proposals ?? []).filter(c => c.dealId !== undefined && c.state === 'published').map(c => ({ dealId: c.dealId!, upload: u, copy: c })))
-
-  const finished = (d: DealRecord): boolean => {
-    const status = dealStatus(d.proposal, d.state, lc.sync.head.header.height)
-    return (status === 'expired' || status === 'slashed') && d.periods.every((r, i) => r.proofBytes === null || verdicts.has(`${d.dealId}/${i}`))
-  }
-
-  /** A deal the provider named but the chain had not shown: ours, or the provider lied about it. */
-  const confirm = async (u: UploadRecord, copy: CopyRecord, d: DealRecord): Promise<void> => {
-    const ours = dealProposalCid(decodeClientDealProposal(copy.signed).proposal).equals(dealProposalCid(d.proposal))
-    const cur = uploads.get(u.id)!
-    await save({
-      ...cur,
-      proposals: cur.proposals!.map(c => c.dealId !== copy.dealId || c.provider !== copy.provider ? c : ours
-        ? { ...c, confirmed: true }
-        : { ...c, state: 'failed', error: { name: 'DealMismatchError', message: `${c.provider} named deal ${c.dealId ?? '?'}, which is not this proposal on chain` } })
-    })
-  }
-
-  let refreshing = false
-  const refreshDeals = async (): Promise<void> => {
-    if (refreshing) return
-    refreshing = true
-    try {
-      const key = init.wallet.view().keys[0]
-      if (key !== undefined) {
-        const v = await lc.state.escrow(parseAddress(key.address).bytes).catch(() => null)
-        if (v !== null) escrow = { address: key.address, escrow: v.value.escrow.toString(), locked: v.value.locked.toString(), height: v.header.header.height }
-      }
-      for (const { dealId, upload, copy } of dealIds()) {
-        const known = records.get(dealId)
-        // a deal that has ended and whose every proof is checked will not change: no need to ask again
-        if (known !== undefined && copy.confirmed !== false && finished(known.record)) continue
-        try {
-          const v = await lc.state.deal(dealId)
-          if (v.value === null) continue
-          if (copy.confirmed !== true) await confirm(upload, copy, v.value)
-          records.set(dealId, { record: v.value, height: v.header.header.height, headerCid: v.header.cid.toString() })
-          dealErrors.delete(dealId)
-          await checkProofs(v.value)
-        } catch (err) { dealErrors.set(dealId, toWireError(err)) }
-      }
-    } finally {
-      refreshing = false
-      changed()
-    }
-  }
-
-  const checkProofs = async (d: DealRecord): Promise<void> => {
-    for (const [i, r] of d.periods.entries()) {
-      const key = `${d.dealId}/${i}`
-      if (r.proofBytes === null || verdicts.has(key)) continue
-      const c = d.proposal.startEpoch + i * params.provingPeriod
-      const header = await lc.store.byHeight(c)
-      if (header === null) continue // not verified here yet
-      const started = performance.now()
-      let ok = true
-      let error: string | undefined
-      try {
-        await (await init.pool()).verifyPossession(encodeProofSet(dealProofSet(d.proposal)), challengeSeed(header.cid, c, d.dealId), params.challengesPerPeriod, r.proofBytes)
-      } catch (err) {
-        // only the verifier's own refusal is a verdict; a worker that failed to start is not the provider's fault
-        if ((err as Error).name !== 'PossessionProofError') continue
-        ok = false
-        error = `${(err as Error).name}: ${(err as Error).message}`
-      }
-      const v: Verdict = { key, dealId: d.dealId, period: i, ok, checkedAtMs: Date.now(), checkMs: performance.now() - started, ...(error === undefined ? {} : { error }) }
-      verdicts.set(key, v)
-      await store.putVerdict(v)
-    }
-  }
-
   let heads = 0
   lc.onVerified(() => {
-    if (++heads % 2 === 0) void refreshDeals()
+    if (++heads % 2 === 0) void watch.refresh()
     // uploads waiting for the wallet go on once it is unlocked
     if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && !running.has(u.id) && (u.stage === 'proposing' || u.stage === 'sending')) void run(u)
   })
-
-  const dealView = (dealId: number, upload: UploadRecord): DealView | null => {
-    const got = records.get(dealId)
-    if (got === undefined) return null
-    return describeDeal({ ...got, upload, verdicts, params, head: lc.sync.head.header.height, error: dealErrors.get(dealId) })
-  }
 
   const view = (): DealsView => {
     const list = [...uploads.values()].sort((a, b) => b.createdAtMs - a.createdAtMs)
     return {
       uploads: list.map(describeUpload),
-      deals: dealIds().map(({ dealId, upload }) => dealView(dealId, upload)).filter((d): d is DealView => d !== null),
+      deals: watch.deals(),
       providers,
       providerErrors,
-      escrow
+      escrow: watch.escrow()
     }
   }
 
@@ -499,23 +412,13 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     })
   }
 
-  const proofDetail = async (dealId: number, period: number): Promise<ProofDetail> => {
-    const got = records.get(dealId)
-    const r = got?.record.periods[period]
-    if (got === undefined || r?.proofBytes == null) throw new RangeError(`deal ${dealId} has no proof for period ${period}`)
-    const c = got.record.proposal.startEpoch + period * params.provingPeriod
-    const header = await lc.store.byHeight(c)
-    if (header === null) throw new Error(`the header at ${c} is not verified here yet`)
-    return describeProof(got.record, period, c, header.cid, verdicts.get(`${dealId}/${period}`) ?? null)
-  }
-
   // resume what a closed tab left
   for (const u of uploads.values()) {
     if (u.stage === 'packing' || u.stage === 'hashing' || u.stage === 'proposing' || u.stage === 'sending') void run(u)
   }
-  void refreshDeals()
+  void watch.refresh()
 
-  return { view, upload, withdrawEscrow, refreshProviders, proofDetail }
+  return { view, upload, withdrawEscrow, refreshProviders, proofDetail: watch.proofDetail }
 }
 
 

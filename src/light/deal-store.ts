@@ -55,6 +55,8 @@ export interface UploadRecord {
   stages?: Array<{ provider: string, transfer: string }>
   /** With stages: the CAR's first bytes as finally written (hex), which the provider writes over its staged placeholder. */
   head?: string
+  /** Bytes each staged provider (by address) acknowledged holding from its stage, as the acks came. */
+  staged?: Record<string, number>
   duplicateOf?: string
   error?: WireError
 }

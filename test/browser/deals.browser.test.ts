@@ -42,6 +42,12 @@ describe('storage in Chromium', () => {
     expect(await page.locator('[data-testid=upload-card] [data-testid=send-progress]').count()).toBe(2)
     // each provider took the bytes before the proposal and adopted them under it (issue 10 part 6)
     for (const p of d.providers) expect(logs.some(l => / adopted as /.test(l) && l.startsWith(`provider ${addressToString(p.provider.address)}:`))).toBe(true)
+    // and the card says how much of the CAR each took while it was packed
+    for (const p of d.providers) {
+      const staged = page.locator(`[data-testid=staged][data-provider=${addressToString(p.provider.address)}]`)
+      expect(Number(await staged.getAttribute('data-bytes'))).toBeGreaterThan(0)
+      expect(await staged.textContent()).toMatch(/MiB went to t0\d+ while packing/)
+    }
 
     await page.click('[data-testid=tab-files]')
     await page.waitForSelector('[data-testid=deal-row] >> nth=1', { timeout: 30_000 })
