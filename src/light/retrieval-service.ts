@@ -8,203 +8,24 @@
 //   download → quoting (providers found and priced) → paying (a channel created or funded, when one must be)
 //            → fetching (blocks verified, written, paid) → done | failed;  paused / cancelled by the user
 import {
-  addressToString, parseAddress, dealStatus, retrievalPrice, toWireError, CID, INIT_ACTOR_ADDRESS, METHOD_SEND, PaychMethod, bytesEqual,
-  type WireError, type SignedVoucher
+  addressToString, parseAddress, retrievalPrice, toWireError, CID, INIT_ACTOR_ADDRESS, METHOD_SEND, PaychMethod, bytesEqual,
+  type SignedVoucher
 } from '../core'
-import type { BootstrapDocument } from '../net'
-import type { LightClient } from './light-client'
-import type { WalletService } from './wallet-service'
-import type { WalletStore } from './wallet-store'
 import { WalletLockedError } from './wallet-store'
 import { NoWalletKeyError } from './deal-service'
 import { lightDealChain } from './deal-chain'
-import { StorageClient } from './storage-client'
 import { PaychClient, type PaychChain, type RetrievalPayer, type CrossProcessLock } from './paych-client'
-import { retrieveFile, newDownloadState, AllProvidersFailedError, type RetrievalProvider, type DownloadState, type ProviderFailure } from './retrieval-session'
-import { openRetrievalStore, RUNNING_STAGES, type DownloadRecord, type DownloadStage, type RetrievalStore } from './retrieval-store'
-import { SavePermissionError, type DownloadFiles, type DownloadSink } from './download-files'
-
-// ---- what the page sends and sees ----
-
-export interface DownloadQuoteRequest {
-  root: string
-  size: number
-  /** The payload CAR's size when this tab stored the file (what a provider charges for, nearly); else the file's size. */
-  carBytes?: number
-  dealIds: number[]
-}
-
-export interface ProviderQuoteView {
-  provider: string
-  dealId: number
-  /** attoFIL per GiB sent ('0': free), and the payment intervals (bytes), from the provider's verified ask. */
-  pricePerGiB: string
-  paymentInterval: number
-  paymentIntervalIncrease: number
-  /** attoFIL for the whole file at that price. */
-  price: string
-}
-
-export interface DownloadQuote {
-  root: string
-  /** The bytes priced: the payload CAR's size when known, else the file's. */
-  bytes: number
-  /** Providers that verifiably hold the file, cheapest first. */
-  providers: ProviderQuoteView[]
-  /** Deals that did not check out, and why (another payload, ended, provider unknown here, no ask). */
-  refused: Array<{ dealId: number, provider?: string, reason: string }>
-}
-
-/**
- * One check a quote makes, reported as it starts and as it ends, so the page shows a quote at work (each check is
- * a network round trip and a proof to verify; on a slow phone or a busy node a quote takes tens of seconds) and a
- * stuck one says where it stands. `key` names the check ('deal 12', 'ask t01000', 'miner t01000').
- */
-export interface QuoteProgress {
-  key: string
-  kind: 'deal' | 'ask' | 'miner'
-  dealId?: number
-  provider?: string
-  state: 'running' | 'done' | 'refused'
-  /** ms since the quote began, when this was reported; and, once it ended, how long the check took. */
-  atMs: number
-  tookMs?: number
-}
-
-export interface DownloadRequest {
-  root: string
-  name: string
-  size: number
-  carBytes?: number
-  dealIds: number[]
-  /** A file the page had the user pick (showSaveFilePicker); OPFS and a download link when absent. */
-  saveHandle?: FileSystemFileHandle
-  range?: { from: number, to: number }
-  /** The quote the user accepted (attoFIL): providers asking more than that by now are not used. */
-  maxPrice?: string
-}
-
-/** One provider dropped from a download, named. */
-export interface FailoverView extends ProviderFailure { provider: string }
-
-export interface DownloadView {
-  id: string
-  root: string
-  name: string
-  size: number
-  range?: { from: number, to: number }
-  dealIds: number[]
-  sink: DownloadRecord['sink']
-  stage: DownloadStage
-  /** File bytes verified and written so far (from the range's start), and the total. */
-  verifiedBytes: number
-  totalBytes: number
-  /** attoFIL promised by vouchers in all lanes of this download. */
-  paid: string
-  /** Verified bytes a second in this run, while fetching. */
-  bytesPerSec: number | null
-  serving?: string
-  lanes: Array<{ provider: string, channel: string, lane: number, paid: string }>
-  failovers: FailoverView[]
-  quoted?: DownloadRecord['quoted']
-  needsPermission?: boolean
-  waiting?: string
-  error?: WireError
-  createdAtMs: number
-  doneAtMs?: number
-}
-
-export interface ChannelRow {
-  key: string
-  /** t2… once created (null while the create message is pending), and its ID address. */
-  channel: string | null
-  channelId: string | null
-  from: string
-  to: string
-  /** From the verified read at `verifiedAt`; null when the channel is not (or no longer) on chain. */
-  balance: string | null
-  /** Redeemed by the provider (the channel's ToSend): what Collect pays it. */
-  redeemed: string | null
-  /** Balance not promised by any voucher this tab signed. */
-  available: string | null
-  settlingAt: number | null
-  /** Every lane's best voucher amount this tab sent (attoFIL). */
-  sent: string
-  vouchersSent: number
-  lanes: Array<{ lane: number, redeemed: string, nonce: number, sent: string, sentNonce: number, vouchers: number }>
-  state: 'creating' | 'open' | 'settling' | 'settled' | 'collected'
-  /** A create or top-up message sent and not yet seen executed. */
-  pending: string | null
-  verifiedAt: number | null
-}
-
-export interface RetrievalsView {
-  downloads: DownloadView[]
-  channels: ChannelRow[]
-  /** Why downloads cannot run in this tab, when they cannot. */
-  error?: WireError
-}
-
-export interface RetrievalServiceInit {
-  client: LightClient
-  wallet: WalletService
-  keystore: WalletStore
-  bootstrap: BootstrapDocument
-  files: DownloadFiles
-  onChange: (view: RetrievalsView) => void
-}
-
-export interface RetrievalService {
-  view: () => RetrievalsView
-  quote: (req: DownloadQuoteRequest, signal?: AbortSignal, onProgress?: (p: QuoteProgress) => void) => Promise<DownloadQuote>
-  /** Starts (or, for a file already downloading, shows) a download; its id. */
-  download: (req: DownloadRequest) => Promise<string>
-  pause: (id: string) => Promise<void>
-  resume: (id: string) => Promise<void>
-  cancel: (id: string) => Promise<void>
-  downloadedFile: (id: string) => Promise<File>
-  handle: (id: string) => Promise<FileSystemFileHandle>
-  channels: () => Promise<ChannelRow[]>
-  settle: (channel: string) => Promise<string>
-  collect: (channel: string) => Promise<string>
-}
-
-// ---- named conditions ----
-
-/** None of the file's deals leads to a provider that verifiably holds it and answers. */
-export class NoRetrievalProviderError extends Error {
-  static override name = 'NoRetrievalProviderError'
-  override name = 'NoRetrievalProviderError'
-  constructor (readonly refused: DownloadQuote['refused']) {
-    super(`no provider can serve this file: ${refused.length === 0 ? 'no deal given' : refused.map(r => `deal ${r.dealId}${r.provider === undefined ? '' : ` (${r.provider})`}: ${r.reason}`).join('; ')}`)
-  }
-}
-
-export class UnknownDownloadError extends Error {
-  static override name = 'UnknownDownloadError'
-  override name = 'UnknownDownloadError'
-  constructor (readonly id: string) { super(`no download ${id} in this browser`) }
-}
-
-/** The download has not finished (or its file was saved elsewhere): there is no file to hand out. */
-export class DownloadNotReadyError extends Error {
-  static override name = 'DownloadNotReadyError'
-  override name = 'DownloadNotReadyError'
-}
-
-/** No full node could be asked about the file's deals yet (the tab has just opened, or is offline): not the file's fault. */
-export class NoChainPeerError extends Error {
-  static override name = 'NoChainPeerError'
-  override name = 'NoChainPeerError'
-  constructor () { super('no full node is connected yet to read the file\'s deals from: going on once one is') }
-}
-
-/** Another tab of this browser is running the download (it holds the download's lock): only that tab can pause or cancel it. */
-export class DownloadInOtherTabError extends Error {
-  static override name = 'DownloadInOtherTabError'
-  override name = 'DownloadInOtherTabError'
-  constructor (readonly id: string) { super('this download is running in another tab of this browser: pause or cancel it there (this tab takes it over when that one closes)') }
-}
+import { retrieveFile, newDownloadState, AllProvidersFailedError, type DownloadState } from './retrieval-session'
+import { openRetrievalStore, RUNNING_STAGES, type DownloadRecord, type RetrievalStore } from './retrieval-store'
+import { SavePermissionError, type DownloadSink } from './download-files'
+import { findRetrievalProviders, MAX_DEALS } from './retrieval-providers'
+import { tryDownloadLock, withDownloadLock } from './download-locks'
+import {
+  NoRetrievalProviderError, UnknownDownloadError, DownloadNotReadyError, DownloadInOtherTabError,
+  type DownloadQuoteRequest, type DownloadQuote, type QuoteProgress, type DownloadRequest, type DownloadView, type ChannelRow, type RetrievalsView,
+  type RetrievalServiceInit, type RetrievalService
+} from './retrieval-views'
+export * from './retrieval-views'
 
 /** The user paused or cancelled: the reason a running session was aborted with. */
 class StoppedByUser extends Error {
@@ -213,51 +34,16 @@ class StoppedByUser extends Error {
   constructor (readonly stage: 'paused' | 'cancelled') { super(`${stage} by the user`) }
 }
 
-// ---- stages, as explicit types ----
-
-/** A provider that verifiably holds the file (its deal's label is the root, the deal live) and whose ask verified. */
-interface Candidate { dealId: number, provider: RetrievalProvider }
-interface Found { candidates: Candidate[], refused: DownloadQuote['refused'] }
-
-/** Deals a link may name at most: each is a verified read. */
-const MAX_DEALS = 16
 /** The session state is persisted at least this often (bytes) on a free provider, where no voucher forces it. */
 const SAVE_EVERY_BYTES = 4 * 2 ** 20
 
 const paychLabel = (m: { to: Uint8Array, method: number }): string =>
   bytesEqual(m.to, INIT_ACTOR_ADDRESS) ? 'CreateChannel' : m.method === METHOD_SEND ? 'AddFunds' : m.method === PaychMethod.Settle ? 'Settle' : m.method === PaychMethod.Collect ? 'Collect' : `paych method ${m.method}`
 
-interface DownloadLocks { request: (name: string, opts: { ifAvailable?: boolean }, cb: (lock: unknown) => Promise<void>) => Promise<void> }
-const downloadLocks = (): DownloadLocks | undefined => (globalThis.navigator as { locks?: DownloadLocks } | undefined)?.locks
-
-/**
- * Runs `fn` holding this download's Web Lock, if no other tab holds it; false when one does. Only the lock's holder
- * writes a download's record, so no tab writes back a copy older than another tab's. Where locks are missing (Node), just runs it.
- */
-async function tryDownloadLock (id: string, fn: () => Promise<void>): Promise<boolean> {
-  const locks = downloadLocks()
-  if (locks === undefined) { await fn(); return true }
-  let got = false
-  await locks.request(`coffer-download-${id}`, { ifAvailable: true }, async (lock) => { if (lock !== null) { got = true; await fn() } })
-  return got
-}
-
-/**
- * Runs `fn` holding this download's Web Lock, so two tabs never run one download. When another tab holds it, calls
- * `queued` and waits in the lock's queue: this tab takes the download over when that one closes or lets it go.
- */
-async function withDownloadLock (id: string, queued: () => void, fn: () => Promise<void>): Promise<void> {
-  if (await tryDownloadLock(id, fn)) return
-  queued()
-  await downloadLocks()!.request(`coffer-download-${id}`, {}, fn)
-}
-
 /** Failures that are the payer's (no key, a locked wallet), not the provider's: they wait for the user, never count as a failover. */
 const WALLET_FAILURES = ['PaymentRequiredError', 'WalletLockedError', 'NoWalletKeyError']
 /** What the view says while another tab holds a download's lock. */
 const IN_OTHER_TAB = 'running in another tab of this browser: this tab goes on with it when that one closes'
-
-const labelText = (label: string | Uint8Array): string => typeof label === 'string' ? label : new TextDecoder().decode(label)
 
 export async function createRetrievalService (init: RetrievalServiceInit): Promise<RetrievalService> {
   const { client: lc, keystore, files } = init
@@ -371,93 +157,14 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     return paych.client
   }
 
-  // ---- quoting: who verifiably holds the file, and at what price ----
+  // ---- quoting: who verifiably holds the file (retrieval-providers.ts), and at what price ----
 
-  const findProviders = async (root: string, dealIds: number[], signal?: AbortSignal, onProgress?: (p: QuoteProgress) => void): Promise<Found> => {
-    const began = performance.now()
-    /** Runs one check, reporting its start and end (with its time: where a slow quote spends it). */
-    const check = async <T>(c: Pick<QuoteProgress, 'kind' | 'dealId' | 'provider'>, fn: () => Promise<T>, ok: (v: T) => boolean = () => true): Promise<T> => {
-      const key = `${c.kind} ${c.kind === 'deal' ? String(c.dealId) : c.provider ?? ''}`
-      const at = performance.now()
-      onProgress?.({ key, ...c, state: 'running', atMs: Math.round(at - began) })
-      let state: QuoteProgress['state'] = 'refused'
-      try {
-        const v = await fn()
-        if (ok(v)) state = 'done'
-        return v
-      } finally {
-        const end = performance.now()
-        onProgress?.({ key, ...c, state, atMs: Math.round(end - began), tookMs: Math.round(end - at) })
-      }
-    }
-    const refused: Found['refused'] = []
-    let unanswered = 0
-    const byProvider = new Map<string, { dealId: number, address: Uint8Array }>()
-    // the deals are read side by side: each is a round trip to a full node, and a link names up to MAX_DEALS of them
-    await Promise.all([...new Set(dealIds)].slice(0, MAX_DEALS).map(async (dealId) => {
-      signal?.throwIfAborted()
-      try {
-        const d = await check({ kind: 'deal', dealId }, async () => {
-          const d = (await lc.state.deal(dealId)).value
-          if (d === null) return { refused: 'no such deal on chain' }
-          const provider = addressToString(d.proposal.provider, 't')
-          if (labelText(d.proposal.label) !== root) return { provider, refused: 'the deal is for another payload (its label is not this root)' }
-          // the provider holds the payload from publication on (its CAR is what it published): 'published' serves too
-          const status = dealStatus(d.proposal, d.state, lc.sync.head.header.height)
-          if (status !== 'active' && status !== 'published') return { provider, refused: `the deal is ${status}` }
-          return { provider, address: d.proposal.provider }
-        }, r => r.refused === undefined)
-        if (d.refused !== undefined) { refused.push({ dealId, ...(d.provider === undefined ? {} : { provider: d.provider }), reason: d.refused }); return }
-        // the same provider by several deals: the lowest deal ID names it, whichever read came back first
-        const seen = byProvider.get(d.provider)
-        if (seen === undefined || seen.dealId > dealId) byProvider.set(d.provider, { dealId, address: d.address! })
-      } catch (err) {
-        // no node to ask is no verdict on the deal: the caller waits for one rather than giving up
-        if ((err as Error).name === 'NoPeerError' || (err as Error).name === 'StateUnavailableError') unanswered++
-        refused.push({ dealId, reason: `${(err as Error).name}: ${(err as Error).message}` })
-      }
-    }))
-    signal?.throwIfAborted()
-    if (unanswered > 0 && byProvider.size === 0) throw new NoChainPeerError()
-    const listed = init.bootstrap.providers ?? []
-    const candidates: Candidate[] = []
-    await Promise.all([...byProvider].map(async ([provider, { dealId, address }]) => {
-      const bp = listed.find(p => p.address === provider)
-      if (bp === undefined) { refused.push({ dealId, provider, reason: 'this network\'s bootstrap list does not say how to reach it' }); return }
-      try {
-        // the ask is verified against the worker key on chain, the peer ID against the miner's record
-        const q = await check({ kind: 'ask', provider }, async () => {
-          const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([bp], signal)
-          if (quotes[0] === undefined) throw failures[0]?.error ?? new Error('no ask')
-          return quotes[0]
-        })
-        const info = await check({ kind: 'miner', provider }, async () => (await lc.state.miner(address)).value, v => v !== null)
-        if (info === null) throw new Error('not a storage provider on chain')
-        candidates.push({
-          dealId,
-          provider: {
-            address: provider, peerId: bp.peerId, addrs: bp.addrs, worker: info.worker,
-            terms: { pricePerGiB: q.ask.retrievalPricePerGiB, paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease }
-          }
-        })
-      } catch (err) {
-        refused.push({ dealId, provider, reason: `its ask did not verify: ${(err as Error).name}: ${(err as Error).message}` })
-      }
-    }))
-    // the reads ran side by side: refusals in deal order, whichever came back first
-    refused.sort((a, b) => a.dealId - b.dealId)
-    // cheapest first (free ones before any channel is needed); ties by address, so the order is stable
-    candidates.sort((a, b) => a.provider.terms.pricePerGiB === b.provider.terms.pricePerGiB
-      ? a.provider.address.localeCompare(b.provider.address)
-      : a.provider.terms.pricePerGiB < b.provider.terms.pricePerGiB ? -1 : 1)
-    return { candidates, refused }
-  }
-
+  const finder = { client: lc, wallet: init.wallet, bootstrap: init.bootstrap }
   const quoteBytesOf = (r: { size: number, carBytes?: number }): number => r.carBytes ?? r.size
 
   const quote = async (req: DownloadQuoteRequest, signal?: AbortSignal, onProgress?: (p: QuoteProgress) => void): Promise<DownloadQuote> => {
     CID.parse(req.root) // a link's root that is no CID is refused before any read
-    const found = await findProviders(req.root, req.dealIds, signal, onProgress)
+    const found = await findRetrievalProviders(finder, req.root, req.dealIds, signal, onProgress)
     const bytes = quoteBytesOf(req)
     return {
       root: req.root,
@@ -499,7 +206,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
 
   const runNow = async (id: string, ac: AbortController): Promise<void> => {
     let d = await patch(id, { stage: 'quoting', waiting: undefined, error: undefined, needsPermission: undefined })
-    const found = await findProviders(d.root, d.dealIds, ac.signal)
+    const found = await findRetrievalProviders(finder, d.root, d.dealIds, ac.signal)
     const max = d.quoted === undefined ? undefined : BigInt(d.quoted.price)
     const bytes = quoteBytesOf(d)
     const usable = found.candidates
