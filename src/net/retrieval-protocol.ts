@@ -28,7 +28,7 @@ export interface CarPart {
   bytes: Uint8Array
   charged: number
   /** The block these bytes carry, and the stream sending it: the channel's ledger keeps the newest charged blocks (see ChannelLedger). */
-  block?: { cid: string, stream: StreamToken, node?: boolean }
+  block?: { cid: string, stream: StreamToken }
 }
 
 export interface RetrievalServerSession {

@@ -54,34 +54,19 @@ describe('ChannelLedger', () => {
     l.pay(15n)
     // 15 owed: c alone (10) does not cover it, b and c (20) do; a is paid
     expect(l.unpaid).toEqual([{ cid: 'b', value: 10n }, { cid: 'c', value: 10n }])
-    expect([l.freeToResend('a', second, false), l.freeToResend('b', second, false), l.freeToResend('c', second, false)]).toEqual([false, true, true])
+    expect([l.unpaidElsewhere('a', second), l.unpaidElsewhere('b', second), l.unpaidElsewhere('c', second)]).toEqual([false, true, true])
     // the stream that charged a block pays for each of its visits: not free to itself
-    expect(l.freeToResend('c', first, false)).toBe(false)
+    expect(l.unpaidElsewhere('c', first)).toBe(false)
     // a restart knows them as charged by an earlier run: free to every stream
     const again = new ChannelLedger(l.entry, l.unpaid)
-    expect(again.freeToResend('b', first, false)).toBe(true)
+    expect(again.unpaidElsewhere('b', first)).toBe(true)
     // paid in full: nothing is free any more (a second download pays again)
     l.pay(15n)
     expect(l.unpaid).toEqual([])
-    expect(l.freeToResend('c', second, false)).toBe(false)
+    expect(l.unpaidElsewhere('c', second)).toBe(false)
     // credit names no block either; a charge with no block named (a free provider's stream) names none
     l.pay(5n)
     l.charge(10, 10n)
     expect(l.unpaid).toEqual([])
-  })
-
-  it('a DAG node charged once is free to every later stream, paid or not (a resume walks down from the root again); a file block is not', () => {
-    const l = new ChannelLedger()
-    const first = {}
-    const second = {}
-    l.charge(1, 1n, { cid: 'root', stream: first, node: true })
-    l.charge(10, 10n, { cid: 'leaf', stream: first })
-    l.pay(11n)
-    expect([l.freeToResend('root', second, true), l.freeToResend('leaf', second, false)]).toEqual([true, false])
-    // to the stream that charged it, each visit is charged (its client pays for each)
-    expect(l.freeToResend('root', first, true)).toBe(false)
-    expect(l.chargedNodes).toEqual(['root'])
-    // and after a restart
-    expect(new ChannelLedger(l.entry, l.unpaid, l.chargedNodes).freeToResend('root', first, true)).toBe(true)
   })
 })

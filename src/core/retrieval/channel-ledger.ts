@@ -8,10 +8,7 @@
 // pays in the order it verifies, which is the order they were sent, so the debt is always the newest charges). A
 // block among them that a later stream sends again (bytes lost in flight when a stream broke, sent again on
 // resume) is not charged again: it was charged and never paid. A block already paid for is charged again when
-// sent again: a second download of a file pays for it again. The exception is a DAG node (a block carrying no
-// file bytes): once charged on the channel it is free to every later stream, since every resume walks down from
-// the root again to reach its offset, and a node charged again there would put a channel that owes its lost
-// blocks' interval over it before the stream could re-send them (and they are a few bytes a file).
+// sent again: a second download of a file pays for it again.
 import type { AttoFil } from '../units'
 
 /** A charged block not yet covered by payments: its CID (text) and what it was charged. */
@@ -38,11 +35,9 @@ export class ChannelLedger {
   /** The newest charges, oldest first, covering what is owed (and no more than one block beyond it). */
   private unpaidList: Array<UnpaidBlock & { stream?: StreamToken }> = []
   private unpaidValue: AttoFil = 0n
-  /** DAG nodes charged on this channel, and the stream that first charged each (undefined: an earlier run). */
-  private readonly nodes = new Map<string, StreamToken | undefined>()
 
-  /** `unpaid`, `nodes`: the blocks behind the debt and the DAG nodes charged, as last recorded (by streams of an earlier run). */
-  constructor (entry: LedgerEntry = emptyLedgerEntry(), unpaid: UnpaidBlock[] = [], nodes: string[] = []) {
+  /** `unpaid`: the blocks behind the debt, as last recorded (charged by streams of an earlier run). */
+  constructor (entry: LedgerEntry = emptyLedgerEntry(), unpaid: UnpaidBlock[] = []) {
     if (!Number.isSafeInteger(entry.sentBytes) || entry.sentBytes < 0 || entry.charged < 0n || entry.paid < 0n) throw new RangeError('a ledger entry holds non-negative figures')
     this.e = { ...entry }
     for (const b of unpaid) {
@@ -50,35 +45,26 @@ export class ChannelLedger {
       this.unpaidList.push({ cid: b.cid, value: b.value })
       this.unpaidValue += b.value
     }
-    for (const cid of nodes) this.nodes.set(cid, undefined)
     this.trim()
   }
 
   get entry (): LedgerEntry { return { ...this.e } }
 
-  /** The DAG nodes charged on this channel (what a restart must know to not charge them again). */
-  get chargedNodes (): string[] { return [...this.nodes.keys()] }
-
   /** The blocks behind what is owed, oldest first (what a restart must know to not charge them twice). */
   get unpaid (): UnpaidBlock[] { return this.unpaidList.map(b => ({ cid: b.cid, value: b.value })) }
 
-  /**
-   * Whether `cid`, sent again by `stream`, is free: a block another stream was charged for and that is not paid
-   * yet, or (`node`: it carries no file bytes) a DAG node another stream was charged for.
-   */
-  freeToResend (cid: string, stream: StreamToken, node: boolean): boolean {
-    if (node && this.nodes.has(cid) && this.nodes.get(cid) !== stream) return true
+  /** Whether `cid` was charged by a stream other than `stream` and is not paid yet: sent again, it is not charged again. */
+  unpaidElsewhere (cid: string, stream: StreamToken): boolean {
     return this.unpaidList.some(b => b.cid === cid && b.stream !== stream)
   }
 
   /** attoFIL owed beyond what was paid; negative when vouchers paid ahead (credit). */
   get owed (): AttoFil { return this.e.charged - this.e.paid }
 
-  /** A stream sent `bytes` more block bytes, worth `value` more attoFIL: the block `block.cid` (a DAG node when `node`), when named. */
-  charge (bytes: number, value: AttoFil, block?: { cid: string, stream: StreamToken, node?: boolean }): void {
+  /** A stream sent `bytes` more block bytes, worth `value` more attoFIL: the block `block.cid`, when named. */
+  charge (bytes: number, value: AttoFil, block?: { cid: string, stream: StreamToken }): void {
     if (!Number.isSafeInteger(bytes) || bytes < 0 || value < 0n) throw new RangeError('a charge is non-negative')
     this.e = { ...this.e, sentBytes: this.e.sentBytes + bytes, charged: this.e.charged + value }
-    if (block?.node === true && bytes > 0 && !this.nodes.has(block.cid)) this.nodes.set(block.cid, block.stream)
     if (block !== undefined && value > 0n) {
       this.unpaidList.push({ cid: block.cid, value, stream: block.stream })
       this.unpaidValue += value

@@ -2,13 +2,13 @@
 // names it (built from each published deal's CAR index, refreshed as deals come and go), and the opening of one
 // for a request: its root block read, checked to be a UnixFS file, and the requested range checked against it.
 import {
-  CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, DEFAULT_MAX_BLOCK_BYTES, type RetrievalRequest, type FileSlice
+  CID, UnixfsWalk, RetrievalRejectedError, RetrievalVerifyError, RangeNotSatisfiableError, DEFAULT_MAX_BLOCK_BYTES, type RetrievalRequest
 } from '../../core'
 import { openCarBlocks, type CarBlocks } from './car-index'
 import type { ProviderStore } from './provider-store'
 
-/** A payload opened for one request: its blocks, the walk that already took the root (and the file bytes the root carried), and the file's size. */
-export interface OpenedPayload { blocks: CarBlocks, walk: UnixfsWalk, rootBytes: Uint8Array, rootSlice: FileSlice | null, size: number }
+/** A payload opened for one request: its blocks, the walk that already took the root, and the file's size. */
+export interface OpenedPayload { blocks: CarBlocks, walk: UnixfsWalk, rootBytes: Uint8Array, size: number }
 
 export class PayloadIndex {
   /** Payload roots → the deal files (relative) whose CAR names them; and each indexed file's roots (null: not a CAR). */
@@ -35,16 +35,15 @@ export class PayloadIndex {
         if (!blocks.has(req.root)) throw new RetrievalRejectedError('NOT_FOUND', `the payload CAR names ${root} as its root but does not hold that block`)
         const walk = new UnixfsWalk(req.root, req.range === undefined ? {} : { range: req.range })
         const rootBytes = await readBounded(blocks, req.root)
-        let rootSlice: FileSlice | null
         try {
-          rootSlice = walk.accept(req.root, rootBytes)
+          walk.accept(req.root, rootBytes)
         } catch (err) {
           if (err instanceof RangeNotSatisfiableError) throw new RetrievalRejectedError('RANGE', `range [${err.from}, ${err.to}) is outside the file of ${err.fileSize} bytes`)
           // a client may have stored any CAR: one whose root is not a UnixFS file holds no file to retrieve
           if (err instanceof RetrievalVerifyError) throw new RetrievalRejectedError('NOT_FOUND', `${root} is not a UnixFS file this provider can serve: ${err.message}`)
           throw err
         }
-        return { blocks, walk, rootBytes, rootSlice, size: walk.fileSize! }
+        return { blocks, walk, rootBytes, size: walk.fileSize! }
       } catch (err) {
         await blocks.close()
         if (err instanceof RetrievalRejectedError) throw err

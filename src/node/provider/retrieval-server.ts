@@ -9,7 +9,7 @@ import {
   CID, RetrievalRejectedError, VoucherRejectedError, MalformedVoucherError,
   carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, addressToString,
   bytesEqual, ChannelLedger, emptyLedgerEntry,
-  type StreamToken, type FileSlice, type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
+  type StreamToken, type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
 import { PayloadIndex, readBounded } from './payload-index'
@@ -106,7 +106,7 @@ export class RetrievalServer implements RetrievalHandler {
 
   status (): RetrievalServerStatus {
     return {
-      channels: [...this.channels.values()].map(({ unpaid: _unpaid, nodes: _nodes, ...c }) => ({ ...c, lanes: c.lanes.map(l => ({ ...l })), ledger: this.ledgers.get(c.channel)?.entry ?? { ...c.ledger } })),
+      channels: [...this.channels.values()].map(({ unpaid: _unpaid, ...c }) => ({ ...c, lanes: c.lanes.map(l => ({ ...l })), ledger: this.ledgers.get(c.channel)?.entry ?? { ...c.ledger } })),
       running: [...this.running.keys()].map(k => { const [channel, lane] = k.split('/'); return { channel: channel!, lane: Number(lane) } })
     }
   }
@@ -115,7 +115,7 @@ export class RetrievalServer implements RetrievalHandler {
 
   async accept (req: RetrievalRequest, peer: PeerId): Promise<RetrievalServerSession> {
     const terms = this.p.retrievalTerms()
-    const { blocks, walk, rootBytes, rootSlice, size } = await this.payloads.open(req)
+    const { blocks, walk, rootBytes, size } = await this.payloads.open(req)
     let paying: { id: string, lane: number, address: string } | undefined
     try {
       const range = { from: req.range?.from ?? 0, to: req.range?.to ?? size }
@@ -128,15 +128,13 @@ export class RetrievalServer implements RetrievalHandler {
     if (key !== undefined) this.running.set(key, (this.running.get(key) ?? 0) + 1)
     const ledger = paying === undefined ? undefined : this.ledgerOf(paying.id)
     // A block an earlier stream on this channel was charged for and that is not paid yet (lost in flight when
-    // that stream broke) is not charged again, nor is a DAG node charged before (a resume walks down from the
-    // root again); a file block already paid for is (see ChannelLedger). A block this stream visits twice (a
-    // file with repeated content) is charged at each visit, as the client pays for each.
+    // that stream broke) is not charged again; one already paid for is (see ChannelLedger). A block this stream
+    // visits twice (a file with repeated content) is charged at each visit, as the client pays for each.
     const stream: StreamToken = {}
-    const part = (cid: CID, bytes: Uint8Array, slice: FileSlice | null): CarPart => {
+    const part = (cid: CID, bytes: Uint8Array): CarPart => {
       const k = cid.toString()
-      const node = slice === null || slice.bytes.length === 0
-      const charged = ledger?.freeToResend(k, stream, node) === true ? 0 : bytes.length
-      return { bytes: carSection(cid, bytes), charged, block: { cid: k, stream, node } }
+      const charged = ledger?.unpaidElsewhere(k, stream) === true ? 0 : bytes.length
+      return { bytes: carSection(cid, bytes), charged, block: { cid: k, stream } }
     }
     const what = `${req.root.toString()}${req.range === undefined ? '' : ` [${req.range.from}, ${req.range.to})`} for ${peer.toString()}${key === undefined ? '' : ` paid on ${key}`}`
     this.log(`serving ${what}`)
@@ -149,20 +147,19 @@ export class RetrievalServer implements RetrievalHandler {
       car: (async function * (): AsyncIterable<CarPart> {
         try {
           yield { bytes: carHeader(root), charged: 0 }
-          yield part(root, rootBytes, rootSlice)
+          yield part(root, rootBytes)
           // the walk already took the root: every block it asks for next, in its order, each visit sent
           for (let cid = walk.next(); cid !== null; cid = walk.next()) {
             let bytes: Uint8Array
-            let slice: FileSlice | null
             try {
               bytes = await readBounded(blocks, cid)
               // the client checks each block's hash; the provider's walk only needs the links and sizes to go on
-              slice = walk.accept(cid, bytes)
+              walk.accept(cid, bytes)
             } catch (err) {
               const e = err as Error
               throw new RetrievalRejectedError('INTERNAL', `the stored payload cannot be served past block ${cid.toString()}: ${e.name}: ${e.message}`)
             }
-            yield part(cid, bytes, slice)
+            yield part(cid, bytes)
           }
         } finally {
           await blocks.close()
@@ -224,7 +221,7 @@ export class RetrievalServer implements RetrievalHandler {
   /** The channel's ledger: the one its running streams share, else as last recorded. */
   private ledgerOf (id: string): ChannelLedger {
     let l = this.ledgers.get(id)
-    if (l === undefined) this.ledgers.set(id, l = new ChannelLedger(this.channels.get(id)?.ledger ?? emptyLedgerEntry(), this.channels.get(id)?.unpaid ?? [], this.channels.get(id)?.nodes ?? []))
+    if (l === undefined) this.ledgers.set(id, l = new ChannelLedger(this.channels.get(id)?.ledger ?? emptyLedgerEntry(), this.channels.get(id)?.unpaid ?? []))
     return l
   }
 
@@ -345,7 +342,7 @@ export class RetrievalServer implements RetrievalHandler {
   /** The channel's record written with its live ledger (figures and the blocks behind the debt). */
   private async writeRecord (next: ChannelVouchers): Promise<void> {
     const live = this.ledgers.get(next.channel)
-    await writeVoucherRecord(this.recordPath(next.channel), next, live === undefined ? undefined : { entry: live.entry, unpaid: live.unpaid, nodes: live.chargedNodes })
+    await writeVoucherRecord(this.recordPath(next.channel), next, live === undefined ? undefined : { entry: live.entry, unpaid: live.unpaid })
   }
 
 }

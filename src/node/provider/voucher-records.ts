@@ -39,8 +39,6 @@ export interface ChannelVouchers {
   ledger: LedgerEntry
   /** The blocks behind the ledger's debt, newest last (ChannelLedger.unpaid): absent when it owes nothing. */
   unpaid?: UnpaidBlock[]
-  /** The DAG nodes charged on the channel (ChannelLedger.chargedNodes): absent when none. */
-  nodes?: string[]
 }
 
 /** 2: the channel's ledger beside its vouchers (a version 1 record has none: read as owing nothing). */
@@ -48,16 +46,15 @@ const RECORD_VERSION = 2
 
 interface LaneFile { nonce: number, amount: string, voucher: string, redeem?: { message: string, nonce: number, amount: string } }
 interface LedgerFile { sentBytes: number, charged: string, paid: string }
-interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile>, ledger?: LedgerFile, unpaid?: Array<{ cid: string, value: string }>, nodes?: string[] }
+interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile>, ledger?: LedgerFile, unpaid?: Array<{ cid: string, value: string }> }
 
 /**
  * Writes the record whole to a temporary file, synced, renamed over the old one and the directory synced: a crash
  * leaves one or the other, and a record written (a voucher acknowledged) stays. `live`: the channel's ledger as
  * it stands now (a voucher's write also records what was charged so far).
  */
-export async function writeVoucherRecord (file: string, rec: ChannelVouchers, live?: { entry: LedgerEntry, unpaid: UnpaidBlock[], nodes: string[] }): Promise<void> {
+export async function writeVoucherRecord (file: string, rec: ChannelVouchers, live?: { entry: LedgerEntry, unpaid: UnpaidBlock[] }): Promise<void> {
   const unpaid = live?.unpaid ?? rec.unpaid ?? []
-  const nodes = live?.nodes ?? rec.nodes ?? []
   const body: ChannelFile = {
     version: RECORD_VERSION,
     channel: rec.channel,
@@ -65,7 +62,6 @@ export async function writeVoucherRecord (file: string, rec: ChannelVouchers, li
     // the ledger as the live one stands when written: a voucher's write also records what was charged so far
     ledger: ledgerFile(live?.entry ?? rec.ledger, rec.ledger),
     ...(unpaid.length === 0 ? {} : { unpaid: unpaid.map(b => ({ cid: b.cid, value: b.value.toString() })) }),
-    ...(nodes.length === 0 ? {} : { nodes }),
     lanes: Object.fromEntries(rec.lanes.map(l => [String(l.lane), {
       nonce: l.nonce,
       amount: l.amount.toString(),
@@ -113,11 +109,7 @@ export async function readVoucherRecord (file: string): Promise<ChannelVouchers>
       ledger = new ChannelLedger({ sentBytes: l.sentBytes, charged: BigInt(l.charged), paid: BigInt(l.paid) }).entry
     }
     const unpaid = (body.unpaid ?? []).map(b => ({ cid: CID.parse(b.cid).toString(), value: BigInt(b.value) }))
-    const nodes = (body.nodes ?? []).map(n => CID.parse(n).toString())
-    return {
-      channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane), ledger,
-      ...(unpaid.length === 0 ? {} : { unpaid }), ...(nodes.length === 0 ? {} : { nodes })
-    }
+    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane), ledger, ...(unpaid.length === 0 ? {} : { unpaid }) }
   } catch (err) {
     throw new VoucherRecordError(file, (err as Error).message)
   }
