@@ -8,7 +8,7 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   RETRIEVAL_PROTOCOL, RETRIEVAL_MAX_FRAME, RETRIEVAL_MAX_CAR_BYTES, RetrievalRejectedError, RetrievalProtocolError, carFrame, controlFrame, splitFrame,
   encodeRetrievalRequest, decodeRetrievalRequest, encodeRetrievalReply, decodeRetrievalReply, encodeVoucherControl, decodeClientControl,
-  GIB, intervalSizeAt, retrievalPrice, ChannelLedger, PaymentOwedError, type StreamToken, type RetrievalRequest, type RetrievalReply, type AttoFil
+  GIB, intervalSizeAt, retrievalPrice, ChannelLedger, PaymentOwedError, type RetrievalRequest, type RetrievalReply, type AttoFil
 } from '../core'
 import { FrameReader, writeFrame, FrameError } from './frames'
 import { SendWindow } from './windowed-transfer'
@@ -24,12 +24,7 @@ export const MAX_RETRIEVALS_PER_PEER = 4
 export interface RetrievalTerms { pricePerGiB: AttoFil, paymentInterval: number, paymentIntervalIncrease: number }
 
 /** One piece of the CAR stream the provider sends, and the block bytes in it the client pays for. */
-export interface CarPart {
-  bytes: Uint8Array
-  charged: number
-  /** The block these bytes carry, and the stream sending it: the channel's ledger keeps the newest charged blocks (see ChannelLedger). */
-  block?: { cid: string, stream: StreamToken }
-}
+export interface CarPart { bytes: Uint8Array, charged: number }
 
 export interface RetrievalServerSession {
   terms: RetrievalTerms
@@ -209,7 +204,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
             // the difference, so rounding never adds up over blocks
             const before = priceOfBytes(streamSent, price)
             streamSent += part.charged
-            ledger.charge(part.charged, priceOfBytes(streamSent, price) - before, part.block)
+            ledger.charge(part.charged, priceOfBytes(streamSent, price) - before)
           }
           sent += part.charged
         }

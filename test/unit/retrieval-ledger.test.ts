@@ -43,30 +43,4 @@ describe('ChannelLedger', () => {
     expect(() => l.charge(1, -1n)).toThrow(RangeError)
     expect(() => l.pay(-1n)).toThrow(RangeError)
   })
-
-  it('names the newest charged blocks behind the debt: free to resend to another stream only while unpaid', () => {
-    const l = new ChannelLedger()
-    const first = {}
-    const second = {}
-    l.charge(10, 10n, { cid: 'a', stream: first })
-    l.charge(10, 10n, { cid: 'b', stream: first })
-    l.charge(10, 10n, { cid: 'c', stream: first })
-    l.pay(15n)
-    // 15 owed: c alone (10) does not cover it, b and c (20) do; a is paid
-    expect(l.unpaid).toEqual([{ cid: 'b', value: 10n }, { cid: 'c', value: 10n }])
-    expect([l.unpaidElsewhere('a', second), l.unpaidElsewhere('b', second), l.unpaidElsewhere('c', second)]).toEqual([false, true, true])
-    // the stream that charged a block pays for each of its visits: not free to itself
-    expect(l.unpaidElsewhere('c', first)).toBe(false)
-    // a restart knows them as charged by an earlier run: free to every stream
-    const again = new ChannelLedger(l.entry, l.unpaid)
-    expect(again.unpaidElsewhere('b', first)).toBe(true)
-    // paid in full: nothing is free any more (a second download pays again)
-    l.pay(15n)
-    expect(l.unpaid).toEqual([])
-    expect(l.unpaidElsewhere('c', second)).toBe(false)
-    // credit names no block either; a charge with no block named (a free provider's stream) names none
-    l.pay(5n)
-    l.charge(10, 10n)
-    expect(l.unpaid).toEqual([])
-  })
 })

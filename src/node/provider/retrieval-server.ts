@@ -9,11 +9,12 @@ import {
   CID, RetrievalRejectedError, VoucherRejectedError, MalformedVoucherError,
   carHeader, carSection, readChannel, decodeSignedVoucher, checkVoucher, addressToString,
   bytesEqual, ChannelLedger, emptyLedgerEntry,
-  type StreamToken, type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
+  type RetrievalRequest, type RetrievalPayment, type ChannelRecord, type HeldLane, type AttoFil, type Epoch
 } from '../../core'
 import { priceOfBytes, type RetrievalHandler, type RetrievalServerSession, type RetrievalTerms, type CarPart } from '../../net'
 import { PayloadIndex, readBounded } from './payload-index'
 import { LaneRedeemer } from './lane-redeemer'
+import { ChargedBlocks } from './charged-blocks'
 import { syncDirectory } from './durable-write'
 import { readVoucherRecord, writeVoucherRecord, type ChannelVouchers, type HeldVoucher } from './voucher-records'
 export { VoucherRecordError, type ChannelVouchers, type HeldVoucher } from './voucher-records'
@@ -58,6 +59,13 @@ export class RetrievalServer implements RetrievalHandler {
   private readonly channels = new Map<string, ChannelVouchers>()
   /** The live ledger of each channel a retrieval ran on, by channel ID (its figures are written with the record). */
   private readonly ledgers = new Map<string, ChannelLedger>()
+  /**
+   * Blocks each channel has been charged for, by channel ID (loaded from disk on first use). A block a later stream
+   * sends again (bytes lost in flight when a stream broke, sent again on resume) is not charged again: the client
+   * pays for what it verifies, once, and the debt the lost bytes left clears when it pays for them. So a stream on
+   * a channel that owes an interval still sends blocks already charged (no new risk) and waits only before a new one.
+   */
+  private readonly chargedBlocks = new Map<string, Promise<ChargedBlocks>>()
   /** Retrievals running per lane (`t0…/lane`): their lane is redeemed when they end, not before (one message per retrieval). */
   private readonly running = new Map<string, number>()
   /** Voucher checks and record writes run one at a time (locked()). */
@@ -106,7 +114,7 @@ export class RetrievalServer implements RetrievalHandler {
 
   status (): RetrievalServerStatus {
     return {
-      channels: [...this.channels.values()].map(({ unpaid: _unpaid, ...c }) => ({ ...c, lanes: c.lanes.map(l => ({ ...l })), ledger: this.ledgers.get(c.channel)?.entry ?? { ...c.ledger } })),
+      channels: [...this.channels.values()].map(c => ({ ...c, lanes: c.lanes.map(l => ({ ...l })), ledger: this.ledgers.get(c.channel)?.entry ?? { ...c.ledger } })),
       running: [...this.running.keys()].map(k => { const [channel, lane] = k.split('/'); return { channel: channel!, lane: Number(lane) } })
     }
   }
@@ -117,9 +125,15 @@ export class RetrievalServer implements RetrievalHandler {
     const terms = this.p.retrievalTerms()
     const { blocks, walk, rootBytes, size } = await this.payloads.open(req)
     let paying: { id: string, lane: number, address: string } | undefined
+    let charged: ChargedBlocks | undefined
     try {
       const range = { from: req.range?.from ?? 0, to: req.range?.to ?? size }
       if (terms.pricePerGiB !== 0n) paying = this.checkChannel(req, terms, range.to - range.from)
+      if (paying !== undefined) {
+        charged = await this.chargedOf(paying.id).catch((err: Error) => {
+          throw new RetrievalRejectedError('INTERNAL', `the channel's record of charged blocks cannot be read: ${err.name}: ${err.message}`)
+        })
+      }
     } catch (err) {
       await blocks.close()
       throw err
@@ -127,14 +141,16 @@ export class RetrievalServer implements RetrievalHandler {
     const key = paying === undefined ? undefined : laneKey(paying.id, paying.lane)
     if (key !== undefined) this.running.set(key, (this.running.get(key) ?? 0) + 1)
     const ledger = paying === undefined ? undefined : this.ledgerOf(paying.id)
-    // A block an earlier stream on this channel was charged for and that is not paid yet (lost in flight when
-    // that stream broke) is not charged again; one already paid for is (see ChannelLedger). A block this stream
-    // visits twice (a file with repeated content) is charged at each visit, as the client pays for each.
-    const stream: StreamToken = {}
-    const part = (cid: CID, bytes: Uint8Array): CarPart => {
+    // what earlier streams were charged for: a block this stream visits twice (a file with repeated content) is
+    // charged at each visit, as the client pays for each; one an earlier stream sent is not charged again
+    const earlier = charged?.snapshot() ?? new Set<string>()
+    /** Block bytes `cid` charges: none when an earlier stream on this channel was charged for it (see chargedBlocks). */
+    const charge = (cid: CID, bytes: number): number => {
+      if (charged === undefined) return bytes
       const k = cid.toString()
-      const charged = ledger?.unpaidElsewhere(k, stream) === true ? 0 : bytes.length
-      return { bytes: carSection(cid, bytes), charged, block: { cid: k, stream } }
+      if (earlier.has(k)) return 0
+      charged.add(k)
+      return bytes
     }
     const what = `${req.root.toString()}${req.range === undefined ? '' : ` [${req.range.from}, ${req.range.to})`} for ${peer.toString()}${key === undefined ? '' : ` paid on ${key}`}`
     this.log(`serving ${what}`)
@@ -147,7 +163,7 @@ export class RetrievalServer implements RetrievalHandler {
       car: (async function * (): AsyncIterable<CarPart> {
         try {
           yield { bytes: carHeader(root), charged: 0 }
-          yield part(root, rootBytes)
+          yield { bytes: carSection(root, rootBytes), charged: charge(root, rootBytes.length) }
           // the walk already took the root: every block it asks for next, in its order, each visit sent
           for (let cid = walk.next(); cid !== null; cid = walk.next()) {
             let bytes: Uint8Array
@@ -159,7 +175,7 @@ export class RetrievalServer implements RetrievalHandler {
               const e = err as Error
               throw new RetrievalRejectedError('INTERNAL', `the stored payload cannot be served past block ${cid.toString()}: ${e.name}: ${e.message}`)
             }
-            yield part(cid, bytes)
+            yield { bytes: carSection(cid, bytes), charged: charge(cid, bytes.length) }
           }
         } finally {
           await blocks.close()
@@ -221,7 +237,7 @@ export class RetrievalServer implements RetrievalHandler {
   /** The channel's ledger: the one its running streams share, else as last recorded. */
   private ledgerOf (id: string): ChannelLedger {
     let l = this.ledgers.get(id)
-    if (l === undefined) this.ledgers.set(id, l = new ChannelLedger(this.channels.get(id)?.ledger ?? emptyLedgerEntry(), this.channels.get(id)?.unpaid ?? []))
+    if (l === undefined) this.ledgers.set(id, l = new ChannelLedger(this.channels.get(id)?.ledger ?? emptyLedgerEntry()))
     return l
   }
 
@@ -315,6 +331,8 @@ export class RetrievalServer implements RetrievalHandler {
       await rm(this.recordPath(id), { force: true })
       this.channels.delete(id)
       this.ledgers.delete(id)
+      this.chargedBlocks.delete(id)
+      await rm(path.join(this.dir, `${id}.charged`), { force: true })
       await syncDirectory(this.dir)
     })
   }
@@ -339,10 +357,24 @@ export class RetrievalServer implements RetrievalHandler {
 
   private recordPath (id: string): string { return path.join(this.dir, `${id}.json`) }
 
-  /** The channel's record written with its live ledger (figures and the blocks behind the debt). */
+  /** The channel's record written, after its charged blocks: the ledger on disk never counts a charge whose block is not there. */
   private async writeRecord (next: ChannelVouchers): Promise<void> {
-    const live = this.ledgers.get(next.channel)
-    await writeVoucherRecord(this.recordPath(next.channel), next, live === undefined ? undefined : { entry: live.entry, unpaid: live.unpaid })
+    await (await this.chargedBlocks.get(next.channel))?.flush()
+    await writeVoucherRecord(this.recordPath(next.channel), next, this.ledgers.get(next.channel)?.entry)
   }
 
+  /** The channel's charged blocks, read from disk once. */
+  private async chargedOf (id: string): Promise<ChargedBlocks> {
+    let c = this.chargedBlocks.get(id)
+    if (c === undefined) {
+      c = ChargedBlocks.open(path.join(this.dir, `${id}.charged`))
+      this.chargedBlocks.set(id, c)
+      // a file that could not be read is tried again by the next request
+      c.catch(() => { if (this.chargedBlocks.get(id) === c) this.chargedBlocks.delete(id) })
+    }
+    return await c
+  }
+
+  /** How many blocks the channel has been charged for, as this provider holds it (read from disk if not yet loaded). */
+  async chargedBlockCount (channel: string): Promise<number> { return (await this.chargedOf(channel)).size }
 }

@@ -4,7 +4,7 @@
 // the provider rather than let it forget what it is owed.
 import { readFile } from 'node:fs/promises'
 import { base64 } from 'multiformats/bases/base64'
-import { CID, decodeSignedVoucher, parseAddress, ChannelLedger, emptyLedgerEntry, type LedgerEntry, type UnpaidBlock, type AttoFil } from '../../core'
+import { decodeSignedVoucher, parseAddress, ChannelLedger, emptyLedgerEntry, type LedgerEntry, type AttoFil } from '../../core'
 import { writeFileDurably } from './durable-write'
 
 /** A channel record on disk that cannot be read: the provider refuses to start rather than forget what it is owed. */
@@ -37,8 +37,6 @@ export interface ChannelVouchers {
    * sent since its last such write, which is less than its interval (it would have waited, and written, at a full one).
    */
   ledger: LedgerEntry
-  /** The blocks behind the ledger's debt, newest last (ChannelLedger.unpaid): absent when it owes nothing. */
-  unpaid?: UnpaidBlock[]
 }
 
 /** 2: the channel's ledger beside its vouchers (a version 1 record has none: read as owing nothing). */
@@ -46,22 +44,20 @@ const RECORD_VERSION = 2
 
 interface LaneFile { nonce: number, amount: string, voucher: string, redeem?: { message: string, nonce: number, amount: string } }
 interface LedgerFile { sentBytes: number, charged: string, paid: string }
-interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile>, ledger?: LedgerFile, unpaid?: Array<{ cid: string, value: string }> }
+interface ChannelFile { version: number, channel: string, address: string, lanes: Record<string, LaneFile>, ledger?: LedgerFile }
 
 /**
  * Writes the record whole to a temporary file, synced, renamed over the old one and the directory synced: a crash
  * leaves one or the other, and a record written (a voucher acknowledged) stays. `live`: the channel's ledger as
  * it stands now (a voucher's write also records what was charged so far).
  */
-export async function writeVoucherRecord (file: string, rec: ChannelVouchers, live?: { entry: LedgerEntry, unpaid: UnpaidBlock[] }): Promise<void> {
-  const unpaid = live?.unpaid ?? rec.unpaid ?? []
+export async function writeVoucherRecord (file: string, rec: ChannelVouchers, live?: LedgerEntry): Promise<void> {
   const body: ChannelFile = {
     version: RECORD_VERSION,
     channel: rec.channel,
     address: rec.address,
     // the ledger as the live one stands when written: a voucher's write also records what was charged so far
-    ledger: ledgerFile(live?.entry ?? rec.ledger, rec.ledger),
-    ...(unpaid.length === 0 ? {} : { unpaid: unpaid.map(b => ({ cid: b.cid, value: b.value.toString() })) }),
+    ledger: ledgerFile(live ?? rec.ledger, rec.ledger),
     lanes: Object.fromEntries(rec.lanes.map(l => [String(l.lane), {
       nonce: l.nonce,
       amount: l.amount.toString(),
@@ -108,8 +104,7 @@ export async function readVoucherRecord (file: string): Promise<ChannelVouchers>
       const l = body.ledger
       ledger = new ChannelLedger({ sentBytes: l.sentBytes, charged: BigInt(l.charged), paid: BigInt(l.paid) }).entry
     }
-    const unpaid = (body.unpaid ?? []).map(b => ({ cid: CID.parse(b.cid).toString(), value: BigInt(b.value) }))
-    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane), ledger, ...(unpaid.length === 0 ? {} : { unpaid }) }
+    return { channel: body.channel, address: body.address, lanes: lanes.sort((a, b) => a.lane - b.lane), ledger }
   } catch (err) {
     throw new VoucherRecordError(file, (err as Error).message)
   }
