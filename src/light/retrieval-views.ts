@@ -7,7 +7,7 @@ import type { WalletService } from './wallet-service'
 import type { WalletStore } from './wallet-store'
 import type { DownloadFiles } from './download-files'
 import type { ProviderFailure } from './retrieval-session'
-import type { DownloadRecord, DownloadStage } from './retrieval-store'
+import type { DownloadRecord } from './retrieval-store'
 
 export interface DownloadQuoteRequest {
   root: string
@@ -70,15 +70,9 @@ export interface DownloadRequest {
 /** One provider dropped from a download, named. */
 export interface FailoverView extends ProviderFailure { provider: string }
 
-export interface DownloadView {
-  id: string
-  root: string
-  name: string
-  size: number
-  range?: { from: number, to: number }
-  dealIds: number[]
-  sink: DownloadRecord['sink']
-  stage: DownloadStage
+/** A download as the page shows it: its record's own fields (see DownloadRecord), and what the running session adds. */
+export interface DownloadView extends Pick<DownloadRecord,
+'id' | 'root' | 'name' | 'size' | 'range' | 'dealIds' | 'sink' | 'stage' | 'serving' | 'quoted' | 'needsPermission' | 'waiting' | 'error' | 'createdAtMs' | 'doneAtMs'> {
   /** File bytes verified and written so far (from the range's start), and the total. */
   verifiedBytes: number
   totalBytes: number
@@ -86,15 +80,8 @@ export interface DownloadView {
   paid: string
   /** Verified bytes a second in this run, while fetching. */
   bytesPerSec: number | null
-  serving?: string
   lanes: Array<{ provider: string, channel: string, lane: number, paid: string }>
   failovers: FailoverView[]
-  quoted?: DownloadRecord['quoted']
-  needsPermission?: boolean
-  waiting?: string
-  error?: WireError
-  createdAtMs: number
-  doneAtMs?: number
 }
 
 export interface ChannelRow {
