@@ -3,8 +3,7 @@
 // while waiting for a frame wrote (and would have paid for) the rest of the file after the user stopped it.
 // Real libp2p on loopback, a real UnixFS CAR, a provider that sends everything without waiting.
 import { describe, it, expect, afterEach } from 'vitest'
-import { CarReader } from '@ipld/car'
-import { writeUnixfsCar } from '../../src/light/unixfs-car'
+import { unixfsFile } from '../helpers/unixfs-file'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from '../../src/light/retrieval-session'
 import { createCofferLibp2p, serveRetrievals, type CofferLibp2p, type CarPart, type RetrievalServerSession } from '../../src/net'
 import { until } from '../helpers/until'
@@ -15,17 +14,6 @@ afterEach(async () => { await Promise.all(nodes.splice(0).map(async n => await n
 
 const MiB = 2 ** 20
 const LEAF = 256 * 2 ** 10
-
-async function unixfsFile (bytes: Uint8Array): Promise<{ root: CID, blocks: Map<string, Uint8Array> }> {
-  const parts: Uint8Array[] = []
-  const r = await writeUnixfsCar([bytes], { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } })
-  const car = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { car.set(p, at); at += p.length }
-  const blocks = new Map<string, Uint8Array>()
-  for await (const b of (await CarReader.fromBytes(car)).blocks()) blocks.set(b.cid.toString(), b.bytes)
-  return { root: r.root, blocks }
-}
 
 /** A free provider: every block of the walk, one frame each, sent without waiting for anything; `sentAll` once the last is handed to the stream. */
 async function freeProvider (root: CID, blocks: Map<string, Uint8Array>): Promise<{ node: CofferLibp2p, sentAll: () => boolean }> {

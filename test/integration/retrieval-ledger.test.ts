@@ -3,8 +3,7 @@
 // not paid; the resume pays exactly that first and completes, where a client that started on fresh credit
 // would be held and refused (PaymentOwedError). Real libp2p on loopback, a real UnixFS CAR, a scripted payer.
 import { describe, it, expect, afterEach } from 'vitest'
-import { CarReader } from '@ipld/car'
-import { writeUnixfsCar } from '../../src/light/unixfs-car'
+import { unixfsFile } from '../helpers/unixfs-file'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from '../../src/light/retrieval-session'
 import type { RetrievalPayer } from '../../src/light/paych-client'
 import { createCofferLibp2p, serveRetrievals, priceOfBytes, type CofferLibp2p, type CarPart, type RetrievalServerSession } from '../../src/net'
@@ -18,18 +17,6 @@ const MiB = 2 ** 20
 const PRICE = BigInt(GIB) // 1 attoFIL a block byte
 /** Two MiB: the client pays at half (1 MiB = four 256 KiB leaves), so a pause after the first leaf leaves it owing. */
 const INTERVAL = 2 * MiB
-
-async function unixfsFile (bytes: Uint8Array): Promise<{ root: CID, blocks: Map<string, Uint8Array> }> {
-  const parts: Uint8Array[] = []
-  const sink = { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } }
-  const r = await writeUnixfsCar([bytes], sink)
-  const car = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { car.set(p, at); at += p.length }
-  const blocks = new Map<string, Uint8Array>()
-  for await (const b of (await CarReader.fromBytes(car)).blocks()) blocks.set(b.cid.toString(), b.bytes)
-  return { root: r.root, blocks }
-}
 
 /**
  * A priced provider over one channel's ledger: the lane's best voucher amount (cumulative, as decimal text) is what
