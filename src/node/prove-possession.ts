@@ -4,8 +4,8 @@
 import { createReadStream, existsSync } from 'node:fs'
 import { open, readFile } from 'node:fs/promises'
 import {
-  provePossession as prove, provePossessionFromSegments, pieceRoot, PossessionProofError, SEGMENT_PAYLOAD_BYTES,
-  type ProofSet, type NodeHasher, type SegmentedPayload
+  provePossession as prove, proveChallengesFromSegments, deriveChallenges, pieceRoot, PossessionProofError, SEGMENT_PAYLOAD_BYTES,
+  type ProofSet, type NodeHasher, type SegmentedPayload, type Challenge
 } from '../core'
 import { instantiatePieceWasm } from '../../workers/wasm/piece-wasm'
 import { PIECE_WASM_OUT } from './build-wasm'
@@ -43,6 +43,11 @@ export interface ProveFromFilesOptions {
  * PossessionProofError BAD_PATH, as is a challenged segment whose bytes changed since the cache was built.
  */
 export async function provePossessionFromFiles (set: ProofSet, payloads: StoredPayload[], seed: Uint8Array, count: number, opts: ProveFromFilesOptions = {}): Promise<Uint8Array> {
+  return await proveChallengesFromFiles(set, payloads, deriveChallenges(seed, set, count), opts)
+}
+
+/** provePossessionFromFiles for challenges the caller names (a spot audit's leaves) instead of a seed's. */
+export async function proveChallengesFromFiles (set: ProofSet, payloads: StoredPayload[], challenges: Challenge[], opts: ProveFromFilesOptions = {}): Promise<Uint8Array> {
   if (payloads.length !== set.pieces.length) throw new RangeError(`${payloads.length} files for ${set.pieces.length} pieces`)
   const hasher = opts.hasher ?? await mainThreadHasher()
   const handles = new Map<number, Awaited<ReturnType<typeof open>>>()
@@ -63,7 +68,7 @@ export async function provePossessionFromFiles (set: ProofSet, payloads: StoredP
   }
   try {
     try {
-      return await provePossessionFromSegments(set, async (i) => await source(i, false), seed, count, hasher)
+      return await proveChallengesFromSegments(set, async (i) => await source(i, false), challenges, hasher)
     } catch (err) {
       // the cache matched the file's stamp and still names another piece (edited, or written by a bug): it is
       // only a cache, so build it again from the bytes, once, and prove from that
@@ -71,7 +76,7 @@ export async function provePossessionFromFiles (set: ProofSet, payloads: StoredP
       const piece = (err as { piece: number }).piece
       opts.log?.(`piece ${piece}: ${(err as Error).message}; rebuilding its tree cache`)
       await removePieceTree(payloads[piece]!.file)
-      return await provePossessionFromSegments(set, async (i) => await source(i, i === piece), seed, count, hasher)
+      return await proveChallengesFromSegments(set, async (i) => await source(i, i === piece), challenges, hasher)
     }
   } finally {
     for (const fh of handles.values()) await fh.close().catch(() => {})

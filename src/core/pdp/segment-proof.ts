@@ -6,7 +6,7 @@
 import {
   PieceHasher, SEGMENT_HEIGHT, SEGMENT_PAYLOAD_BYTES, nobleNodeHasher, truncatedNode, zeroComm, type NodeHasher
 } from '../piece'
-import { deriveChallenges } from './challenges'
+import { deriveChallenges, type Challenge } from './challenges'
 import { encodePossessionProof, type ChallengeProof } from './possession-proof'
 import { pieceRoot, type ProofSet } from './proof-set'
 import { PossessionProofError } from './errors'
@@ -62,7 +62,20 @@ const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length &
  * roots that do not combine to the piece root are SegmentRootsMismatchError (rebuild the cache).
  */
 export async function provePossessionFromSegments (set: ProofSet, payload: SegmentedPayloadSource, seed: Uint8Array, count: number, hasher: NodeHasher = nobleNodeHasher): Promise<Uint8Array> {
-  const challenges = deriveChallenges(seed, set, count)
+  return await proveChallengesFromSegments(set, payload, deriveChallenges(seed, set, count), hasher)
+}
+
+/**
+ * The same proof for challenges the caller names instead of a seed's (a spot audit's leaves, drawn by the
+ * client): each must name a piece of the set and a leaf inside it, or PossessionProofError WRONG_CHALLENGE.
+ */
+export async function proveChallengesFromSegments (set: ProofSet, payload: SegmentedPayloadSource, challenges: Challenge[], hasher: NodeHasher = nobleNodeHasher): Promise<Uint8Array> {
+  for (const c of challenges) {
+    const p = set.pieces[c.piece]
+    if (p === undefined || !Number.isSafeInteger(c.leaf) || c.leaf < 0 || c.leaf >= p.paddedBytes / 32) {
+      throw new PossessionProofError('WRONG_CHALLENGE', `piece ${c.piece} leaf ${c.leaf} is not in the proof set`)
+    }
+  }
   const answers = new Map<string, ChallengeProof>()
   for (const piece of new Set(challenges.map(c => c.piece))) {
     const info = set.pieces[piece]!

@@ -13,6 +13,7 @@ import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
 import { ProviderStore } from './provider-store'
 import { StorageProvider, type ProviderChain, type ProviderAskInit, type ProviderLimits } from './storage-provider'
 import { RetrievalServer } from './retrieval-server'
+import { serveProviderAudits } from './audit-server'
 
 export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
@@ -137,6 +138,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       await serveStaging(libp2p, provider.prestage, { log: init.log, rateFloor: provider.limits.rateFloor, ...idle })
       const retrieval = await RetrievalServer.open({ provider, log: init.log })
       await serveRetrievals(libp2p, retrieval, { log: init.log })
+      await serveProviderAudits(libp2p, { store: provider.store, log: init.log })
       provider.start()
       retrieval.start()
       running.push({
