@@ -3,6 +3,7 @@
 // completed step; verdicts are keyed by deal and period and never change once written.
 import { openDB, type IDBPDatabase, type DBSchema } from 'idb'
 import type { WireError } from '../core'
+import type { CarLayout } from '../core/piece/car-layout'
 
 export type UploadStage = 'packing' | 'hashing' | 'proposing' | 'sending' | 'done' | 'failed' | 'duplicate'
 
@@ -41,6 +42,8 @@ export interface UploadRecord {
   hashedBytes?: number
   root?: string
   carBytes?: number
+  /** The CAR's layout as packed (absent on uploads packed before it was recorded): where a proof's leaf sits in the file. */
+  layout?: CarLayout
   pieceCid?: string
   paddedBytes?: number
   escrowMessage?: string

@@ -5,6 +5,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { CarWriter } from '@ipld/car/writer'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { CarLayoutRecorder, type CarLayout } from '../core/piece/car-layout'
 
 export interface CarSink {
   write: (bytes: Uint8Array) => Promise<void>
@@ -12,7 +13,13 @@ export interface CarSink {
   writeAt: (offset: number, bytes: Uint8Array) => Promise<void>
 }
 
-export interface UnixfsCar { root: CID, carBytes: number, fileBytes: number }
+export interface UnixfsCar {
+  root: CID
+  carBytes: number
+  fileBytes: number
+  /** Where each block (and each raw leaf's file bytes) sits in the CAR: what a proof's leaf is drawn over. */
+  layout: CarLayout
+}
 
 const DAG_PB = 0x70
 
@@ -50,12 +57,18 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
     }
   }
   const written = new Set<string>()
+  const layout = new CarLayoutRecorder()
   let root: CID | undefined
   try {
     for await (const entry of importer([{ content: counted() }], {
       put: async (cid, value) => {
         const key = cid.toString()
-        if (!written.has(key)) { written.add(key); await writer.put({ cid: CID.asCID(cid)!, bytes: await blockBytes(value) }) }
+        if (!written.has(key)) {
+          written.add(key)
+          const block = { cid: CID.asCID(cid)!, bytes: await blockBytes(value) }
+          layout.add(block.cid, block.bytes) // the writer's order: put serialises its sections
+          await writer.put(block)
+        }
         return cid
       }
     }, { cidVersion: 1, rawLeaves: true })) root = CID.asCID(entry.cid)!
@@ -65,5 +78,7 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
   }
   if (root === undefined || header === undefined) throw new Error('the importer produced no root')
   await sink.writeAt(0, await CarWriter.updateRootsInBytes(header, [root]))
-  return { root, carBytes, fileBytes }
+  const carLayout = layout.finish(root, header.length)
+  if (carLayout.carBytes !== carBytes) throw new Error(`the CAR layout (${carLayout.carBytes} bytes) does not match the CAR written (${carBytes})`)
+  return { root, carBytes, fileBytes, layout: carLayout }
 }

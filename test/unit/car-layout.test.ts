@@ -1,0 +1,124 @@
+// The leaf → file-bytes map (core/piece/car-layout.ts) against a real packed CAR: for every leaf of the
+// piece, the CAR bytes the map names equal the FR32-unpadded bits of that leaf, and where it says "file bytes
+// a..b" the file holds exactly those bytes; framing and the header land where @ipld/car's reader puts them.
+import { describe, it, expect } from 'vitest'
+import { CarBufferReader } from '@ipld/car/buffer-reader'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { writeUnixfsCar } from '../../src/light/unixfs-car'
+import { fr32Pad, paddedPieceSize } from '../../src/core'
+import { locateLeaf, leafPayloadRange, carParts, CarLayoutRecorder, type CarLayout } from '../../src/core/piece/car-layout'
+
+/** Bytes that do not repeat, but with a repeated 256 KiB chunk in the middle (stored once in the CAR). */
+const fileOf = (n: number): Uint8Array => {
+  const b = new Uint8Array(n)
+  const v = new DataView(b.buffer)
+  for (let i = 0; i + 4 <= n; i += 4) v.setUint32(i, Math.imul(i + 1, 2654435761))
+  return b
+}
+
+async function pack (file: Uint8Array, chunks: Uint8Array[]): Promise<{ car: Uint8Array, layout: CarLayout }> {
+  const parts: Uint8Array[] = []
+  let size = 0
+  const r = await writeUnixfsCar(chunks, {
+    write: async (b) => { parts.push(b.slice()); size += b.length },
+    writeAt: async (o, b) => { parts[0]!.set(b, o) } // the header is the first chunk written
+  })
+  const car = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) { car.set(p, at); at += p.length }
+  expect(r.fileBytes).toBe(file.length)
+  return { car, layout: r.layout }
+}
+
+/** The payload bits a padded leaf carries, read back out of the padded piece (the inverse of fr32Pad for one leaf). */
+function padded (car: Uint8Array): Uint8Array {
+  const quads = Math.ceil(car.length / 127)
+  const input = new Uint8Array(quads * 127)
+  input.set(car)
+  const out = new Uint8Array(paddedPieceSize(car.length))
+  fr32Pad(input, 0, out, 0, quads)
+  return out
+}
+
+describe('where a leaf sits in the file', () => {
+  it('payload ranges tile each 127-byte quad: 32 or 33 bytes per leaf, overlapping by the byte FR32 splits', () => {
+    expect([0, 1, 2, 3, 4].map(leafPayloadRange)).toEqual([
+      { start: 0, end: 32 }, { start: 31, end: 64 }, { start: 63, end: 96 }, { start: 95, end: 127 }, { start: 127, end: 159 }
+    ])
+  })
+
+  it('maps every leaf of a real packed CAR to the header, framing, file bytes or padding, exactly', async () => {
+    const n = 900_000
+    const file = fileOf(n)
+    // a repeated chunk: UnixFS stores it once, at its first file offset
+    file.set(file.subarray(0, 262144), 262144 * 2)
+    const { car, layout } = await pack(file, [file.subarray(0, 77_777), file.subarray(77_777)])
+    expect(layout.carBytes).toBe(car.length)
+    expect(layout.fileBytes).toBe(n)
+    // a few KiB at most: raw leaves in runs
+    expect(JSON.stringify(layout).length).toBeLessThan(2048)
+    // the sections are where @ipld/car reads them
+    const reader = CarBufferReader.fromBytes(car)
+    const blocks = reader.blocks()
+    const sectionsAt: number[] = []
+    for (const r of layout.runs) for (let k = 0; k < r.count; k++) sectionsAt.push(r.at + k * (r.prefix + r.data))
+    expect(sectionsAt.length).toBe(blocks.length)
+    blocks.forEach((b, i) => {
+      const at = sectionsAt[i]!
+      const parts = carParts(layout, at, at + 1)
+      expect(parts[0]!.kind).toBe('framing')
+      // the block's data ends where the next section starts
+      const dataAt = car.length === at ? at : at + (layout.runs.find(r => r.at <= at && at < r.at + r.count * (r.prefix + r.data))!.prefix)
+      expect(car.subarray(dataAt, dataAt + b.bytes.length)).toEqual(b.bytes)
+    })
+    const piece = padded(car)
+    const leaves = piece.length / 32
+    const kinds = new Set<string>()
+    let fileLeaves = 0
+    for (let leaf = 0; leaf < leaves; leaf++) {
+      const place = locateLeaf(layout, leaf)
+      expect(place.paddedOffset).toBe(leaf * 32)
+      // the parts tile the leaf's payload range
+      expect(place.parts[0]!.start).toBe(place.payloadStart)
+      expect(place.parts[place.parts.length - 1]!.end).toBe(place.payloadEnd)
+      place.parts.forEach((p, i) => { if (i > 0) expect(p.start).toBe(place.parts[i - 1]!.end) })
+      for (const p of place.parts) {
+        kinds.add(p.kind)
+        if (p.kind === 'file') {
+          fileLeaves++
+          expect(car.subarray(p.start, p.end)).toEqual(file.subarray(p.fileStart, p.fileEnd))
+        }
+        if (p.kind === 'padding') expect(p.start).toBeGreaterThanOrEqual(car.length)
+        if (p.kind === 'header') expect(p.end).toBeLessThanOrEqual(layout.headerBytes)
+      }
+      // the leaf's bits are those payload bytes (re-pad the range's quad and compare the leaf)
+      if (leaf % 97 === 0) {
+        const q = Math.floor(leaf / 4)
+        const quad = new Uint8Array(127)
+        quad.set(car.subarray(q * 127, Math.min(car.length, q * 127 + 127)))
+        const out = new Uint8Array(128)
+        fr32Pad(quad, 0, out, 0, 1)
+        expect(out.subarray((leaf % 4) * 32, (leaf % 4) * 32 + 32)).toEqual(piece.subarray(leaf * 32, leaf * 32 + 32))
+      }
+    }
+    expect([...kinds].sort()).toEqual(['file', 'framing', 'header', 'node', 'padding'])
+    expect(fileLeaves).toBeGreaterThan((n - 262144) / 32) // the repeated chunk's second copy is not in the CAR
+  })
+
+  it('a wrong map is caught: a file offset off by one byte no longer matches the file', async () => {
+    const file = fileOf(300_000)
+    const { car, layout } = await pack(file, [file])
+    const run = layout.runs.find(r => r.fileOffset !== null)!
+    const shifted: CarLayout = { ...layout, runs: layout.runs.map(r => r === run ? { ...r, fileOffset: r.fileOffset! + 1 } : r) }
+    const p = carParts(shifted, run.at + run.prefix + 1000, run.at + run.prefix + 1032)[0]!
+    expect(p.kind).toBe('file')
+    if (p.kind === 'file') expect(car.subarray(p.start, p.end)).not.toEqual(file.subarray(p.fileStart, p.fileEnd))
+  })
+
+  it('a DAG node missing from the CAR is a named error', async () => {
+    const rec = new CarLayoutRecorder()
+    const root = CID.createV1(0x70, await sha256.digest(new Uint8Array(1)))
+    expect(() => rec.finish(root, 10)).toThrow(expect.objectContaining({ name: 'CarLayoutError' }))
+  })
+})
