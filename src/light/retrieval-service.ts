@@ -483,5 +483,11 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
   for (const d of downloads.values()) if (RUNNING_STAGES.includes(d.stage)) void run(d.id)
   void refreshChannels()
 
-  return { view, quote, download, pause, resume, cancel, downloadedFile, handle, channels, settle, collect }
+  /** The channel client downloads pay through, lent to previews (range-reader.ts): one lane allocator per key. */
+  const payer = async (): Promise<RetrievalPayer> => {
+    if (!keystore.isUnlocked()) throw new WalletLockedError('unlock the wallet first: a priced preview is paid with vouchers signed by your key')
+    return await paychClient()
+  }
+
+  return { view, quote, download, pause, resume, cancel, downloadedFile, handle, channels, settle, collect, payer, finder }
 }

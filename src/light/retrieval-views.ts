@@ -8,6 +8,8 @@ import type { WalletStore } from './wallet-store'
 import type { DownloadFiles } from './download-files'
 import type { ProviderFailure } from './retrieval-session'
 import type { DownloadRecord } from './retrieval-store'
+import type { RetrievalPayer } from './paych-client'
+import type { FinderContext } from './retrieval-providers'
 
 export interface DownloadQuoteRequest {
   root: string
@@ -137,6 +139,10 @@ export interface RetrievalService {
   channels: () => Promise<ChannelRow[]>
   settle: (channel: string) => Promise<string>
   collect: (channel: string) => Promise<string>
+  /** The payment-channel client downloads use, for previews' range reads (throws WalletLockedError / NoWalletKeyError). */
+  payer: () => Promise<RetrievalPayer>
+  /** What findRetrievalProviders needs, shared with previews. */
+  finder: FinderContext
 }
 
 

@@ -12,6 +12,8 @@ import { createDealService, type DealService } from './deal-service'
 import type { Staging } from './staging'
 import { createRetrievalService, type RetrievalService } from './retrieval-service'
 import type { DownloadFiles } from './download-files'
+import { createRangeReader, type RangeReader } from './range-reader'
+import { findRetrievalProviders } from './retrieval-providers'
 import type { PiecePool } from '../../workers/piece-pool'
 import type { Port, MethodName, WorkerHandlers } from './worker-protocol'
 
@@ -45,6 +47,17 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
     if (s.retrievals === undefined) throw new Error('downloads are not available here (no wallet store or no browser storage)')
     return s.retrievals
   }
+  // previews read through the downloads' providers finder and payment-channel client: one reader (and cache) per worker
+  let reader: RangeReader | undefined
+  const ranges = async (): Promise<RangeReader> => {
+    const r = await retrievals()
+    reader ??= createRangeReader({
+      libp2p: (await services()).client.libp2p,
+      find: async (root, dealIds, signal) => await findRetrievalProviders(r.finder, root, dealIds, signal),
+      payer: r.payer
+    })
+    return reader
+  }
   return {
     create: async (p) => await wallet({ method: 'create', ...p }),
     import: async (p) => await wallet({ method: 'import', ...p }),
@@ -70,7 +83,10 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
     downloadHandle: async (p) => await (await retrievals()).handle(p.id),
     channels: async () => await (await retrievals()).channels(),
     settleChannel: async (p) => await (await retrievals()).settle(p.channel),
-    collectChannel: async (p) => await (await retrievals()).collect(p.channel)
+    collectChannel: async (p) => await (await retrievals()).collect(p.channel),
+    openPreview: async (p, ctx) => await (await ranges()).open(p, p.maxPaid === undefined ? {} : { maxPaid: BigInt(p.maxPaid) }, ctx.signal),
+    readRange: async (p, ctx) => await (await ranges()).read(p.session, p.from, p.to, ctx.signal),
+    closePreview: async (p) => { (await ranges()).close(p.session); return null }
   }
 }
 

@@ -10,6 +10,7 @@ import type { BlockDetail } from './block-detail'
 import type { SignatureFigures } from './measure'
 import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
 import type { RetrievalsView, DownloadQuoteRequest, DownloadQuote, QuoteProgress, DownloadRequest, ChannelRow } from './retrieval-service'
+import type { RangeFile, PreviewOpening, RangeRead } from './range-reader'
 
 /** One call: what it takes, what it resolves to, and what it reports on the way (never, for most). */
 interface Method<P, R, G = never> { params: P, result: R, progress: G }
@@ -47,6 +48,11 @@ export interface WorkerMethods {
   channels: Method<NoParams, ChannelRow[]>
   settleChannel: Method<{ channel: string }, string>
   collectChannel: Method<{ channel: string }, string>
+  // previews (range-reader.ts): a session per opened file (free copies only unless `maxPaid` attoFIL is allowed),
+  // then verified reads of bytes [from, to), each through a ranged retrieval or the reader's bounded cache
+  openPreview: Method<RangeFile & { maxPaid?: string }, PreviewOpening>
+  readRange: Method<{ session: string, from: number, to: number }, RangeRead>
+  closePreview: Method<{ session: string }, null>
 }
 
 export type MethodName = keyof WorkerMethods
