@@ -66,6 +66,8 @@ export interface PiecePool {
   pieceStream: (opts?: { signal?: AbortSignal, onProgress?: (p: PieceStreamProgress) => void }) => PieceStream
   /** Checks a proof of possession in a worker's WASM verifier; rejects with PossessionProofError (name, code). */
   verifyPossession: (proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array) => Promise<void>
+  /** Checks a spot audit's answer in a worker's WASM verifier; rejects with AuditFailedError (name, code). */
+  verifyAudit: (pieceCid: Uint8Array, paddedBytes: number, leaves: number[], proof: Uint8Array) => Promise<void>
   /** Stops every worker; calls still running reject with PieceWorkerError. */
   close: () => void
 }
@@ -396,6 +398,10 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
     },
     async verifyPossession (proofSet, seed, count, proof) {
       const reply = await run({ done: false }, { type: 'verify', id: 0, proofSet, seed, count, proof })
+      if (reply.type !== 'verified') throw new PieceWorkerError('unexpected reply')
+    },
+    async verifyAudit (pieceCid, paddedBytes, leaves, proof) {
+      const reply = await run({ done: false }, { type: 'verify-audit', id: 0, pieceCid, paddedBytes, leaves, proof })
       if (reply.type !== 'verified') throw new PieceWorkerError('unexpected reply')
     },
     close () {

@@ -9,6 +9,8 @@ export type PoolToWorker =
   | { type: 'digest', id: number, bytes: ArrayBuffer }
   /** Checks a proof of possession (DAG-CBOR proof set and proof) in the WASM verifier. */
   | { type: 'verify', id: number, proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array }
+  /** Checks a spot audit's answer (the proof format, for exactly `leaves` of piece `pieceCid`, its CID bytes) in WASM. */
+  | { type: 'verify-audit', id: number, pieceCid: Uint8Array, paddedBytes: number, leaves: number[], proof: Uint8Array }
 
 export type WorkerToPool =
   | { type: 'ready' }

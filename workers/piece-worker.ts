@@ -1,6 +1,6 @@
 // A hashing worker of the piece pool: the WASM SIMD node hash over segments the pool hands it, and the WASM
 // proof-of-possession verifier. The entry file only calls `runPieceWorker(self)`.
-import { PieceHasher, verifyPossession, decodeProofSet, toWireError } from '../src/core'
+import { PieceHasher, verifyPossession, verifyAuditProof, decodeProofSet, toWireError, CID } from '../src/core'
 import { instantiatePieceWasm, type PieceWasm } from './wasm/piece-wasm'
 import type { PoolToWorker, WorkerToPool } from './piece-protocol'
 
@@ -24,6 +24,11 @@ export function runPieceWorker (scope: PieceWorkerScope): void {
         if (wasm === undefined) throw new Error('the piece worker was not initialised')
         if (msg.type === 'verify') {
           verifyPossession(decodeProofSet(msg.proofSet), msg.seed, msg.count, msg.proof, (await wasm).verifyMerklePath)
+          scope.postMessage({ type: 'verified', id: msg.id })
+          return
+        }
+        if (msg.type === 'verify-audit') {
+          verifyAuditProof(CID.decode(msg.pieceCid), msg.paddedBytes, msg.leaves, msg.proof, (await wasm).verifyMerklePath)
           scope.postMessage({ type: 'verified', id: msg.id })
           return
         }

@@ -22,6 +22,8 @@ import { packAndHash } from './pack-piece'
 import { stageTee, type StageOutcome } from './stage-tee'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord } from './deal-store'
 import { createDealWatch } from './deal-watch'
+import { createAuditService } from './audit-service'
+import type { AuditRecord } from './audit-store'
 import { describeUpload, type DealsView, type ProviderView, type ProofDetail } from './deal-views'
 export * from './deal-views'
 import type { Staging } from './staging'
@@ -52,6 +54,10 @@ export interface DealService {
   withdrawEscrow: () => Promise<string>
   refreshProviders: () => Promise<ProviderView[]>
   proofDetail: (dealId: number, period: number) => Promise<ProofDetail>
+  /** A spot audit of the deal now (audit-service.ts); resolves with its record, whatever the outcome. */
+  auditNow: (dealId: number) => Promise<AuditRecord>
+  /** Minutes between scheduled audits of each live deal while a tab is open (0 = off), kept in IndexedDB. */
+  setAuditSchedule: (minutes: number) => Promise<void>
 }
 
 export class NoWalletKeyError extends Error {
@@ -69,6 +75,8 @@ async function withUploadLock (id: string, fn: () => Promise<void>): Promise<voi
 }
 
 const READ_CHUNK = 1 << 20
+/** Audits of a deal sent to the page with each view: enough for the timeline, not an unbounded history. */
+const AUDITS_SHOWN = 50
 
 export async function createDealService (init: DealServiceInit): Promise<DealService> {
   const { client: lc, keystore } = init
@@ -80,6 +88,22 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const save = async (u: UploadRecord): Promise<void> => { uploads.set(u.id, u); changed(); await store.putUpload(u) }
   const watch = await createDealWatch({ client: lc, wallet: init.wallet, pool: init.pool, store, uploads, save, changed: () => { changed() } })
   const faultsOf = watch.faultsOf
+  // spot audits of the live deals, from the verified records (piece CID, size) and this tab's own upload (payload, peer)
+  const audits = await createAuditService({
+    libp2p: lc.libp2p,
+    store,
+    target: (dealId) => {
+      const d = watch.deals().find(x => x.dealId === dealId && x.status === 'active')
+      const u = d === undefined ? undefined : uploads.get(d.uploadId)
+      const copy = u?.proposals?.find(c => c.dealId === dealId && c.state === 'published')
+      if (d === undefined || u?.carBytes === undefined || copy === undefined) return null
+      return { dealId, provider: d.provider, pieceCid: CID.parse(d.pieceCid), paddedBytes: d.pieceSize, payloadBytes: u.carBytes, peerId: copy.peerId, addrs: copy.addrs }
+    },
+    liveDeals: () => watch.deals().filter(d => d.status === 'active').map(d => d.dealId),
+    head: () => lc.sync.head.header.height,
+    verify: async (pieceCid, paddedBytes, leaves, proof) => { await (await init.pool()).verifyAudit(pieceCid.bytes, paddedBytes, leaves, proof) },
+    changed: () => { changed() }
+  })
 
   let timer: ReturnType<typeof setTimeout> | undefined
   const changed = (): void => {
@@ -104,10 +128,12 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     // asks need no key: anyone may look at the providers' terms
     const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes(init.bootstrap.providers ?? [])
     const faults = faultsOf()
+    const failedAudits = audits.failuresOf()
     providers = quotes.map(q => ({
       address: q.provider.address, pricePerGiBEpoch: q.ask.pricePerGiBEpoch.toString(), freeBytes: q.ask.freeBytes, minPieceSize: q.ask.minPieceSize,
       maxPieceSize: q.ask.maxPieceSize, collateralPerGiB: q.ask.collateralPerGiB.toString(), faults: faults.get(q.provider.address) ?? 0,
-      retrievalPricePerGiB: q.ask.retrievalPricePerGiB.toString(), paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease
+      retrievalPricePerGiB: q.ask.retrievalPricePerGiB.toString(), paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease,
+      failedAudits: failedAudits.get(q.provider.address) ?? 0
     }))
     providerErrors = failures.map(f => ({ provider: f.provider.address, error: f.error.message }))
     changed()
@@ -142,7 +168,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const payloadBytes = u.fileBytes + Math.ceil(u.fileBytes / (256 * 1024)) * 48 + 4096
     const plan = sc.plan(quotes, {
       pieceCid: pieceCidV1(new Uint8Array(32)), paddedBytes: paddedPieceSize(payloadBytes), payloadBytes, label: '', copies: u.copies, periods: u.periods,
-      chosen: u.chosen, faults: faultsOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
+      chosen: u.chosen, faults: faultsOf(), failedAudits: audits.failuresOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
     })
     return plan.proposals.map(p => p.provider.provider)
   }
@@ -260,7 +286,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     if (quotes.length === 0 && failures.length > 0) throw new Error(`no provider answered: ${failures.map(f => `${f.provider.address}: ${f.error.message}`).join('; ')}`)
     const planInit = {
       pieceCid: CID.parse(u.pieceCid!), paddedBytes: u.paddedBytes!, payloadBytes: u.carBytes!, label: u.root!, copies: u.copies,
-      periods: u.periods, chosen: u.chosen, faults: faultsOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
+      periods: u.periods, chosen: u.chosen, faults: faultsOf(), failedAudits: audits.failuresOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
     }
     const first = sc.plan(quotes, planInit)
     // escrow before any byte moves: a wallet that cannot pay is told so here
@@ -394,10 +420,11 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const list = [...uploads.values()].sort((a, b) => b.createdAtMs - a.createdAtMs)
     return {
       uploads: list.map(describeUpload),
-      deals: watch.deals(),
+      deals: watch.deals().map(d => ({ ...d, audits: audits.auditsOf(d.dealId).slice(-AUDITS_SHOWN) })),
       providers,
       providerErrors,
-      escrow: watch.escrow()
+      escrow: watch.escrow(),
+      auditEveryMinutes: audits.everyMinutes()
     }
   }
 
@@ -418,7 +445,11 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   }
   void watch.refresh()
 
-  return { view, upload, withdrawEscrow, refreshProviders, proofDetail: watch.proofDetail }
+  return {
+    view, upload, withdrawEscrow, refreshProviders, proofDetail: watch.proofDetail,
+    auditNow: async (dealId) => await audits.auditNow(dealId),
+    setAuditSchedule: async (minutes) => { await audits.setEveryMinutes(minutes) }
+  }
 }
 
 

@@ -3,6 +3,7 @@
 // completed step; verdicts are keyed by deal and period and never change once written.
 import { openDB, type IDBPDatabase, type DBSchema } from 'idb'
 import type { WireError } from '../core'
+import type { AuditRecord } from './audit-store'
 import type { CarLayout } from '../core/piece/car-layout'
 
 export type UploadStage = 'packing' | 'hashing' | 'proposing' | 'sending' | 'done' | 'failed' | 'duplicate'
@@ -69,6 +70,10 @@ export interface Verdict { key: string, dealId: number, period: number, ok: bool
 interface DealsSchema extends DBSchema {
   uploads: { key: string, value: UploadRecord }
   verdicts: { key: string, value: Verdict }
+  /** Since version 2: spot audits (audit-service.ts), by key `${dealId}/${startedAtMs}`, indexed by deal. */
+  audits: { key: string, value: AuditRecord, indexes: { dealId: number } }
+  /** Since version 2: the tab's storage settings (the audit schedule), by name. */
+  settings: { key: string, value: { name: string, value: unknown } }
 }
 
 export interface DealStore {
@@ -76,14 +81,29 @@ export interface DealStore {
   putUpload: (u: UploadRecord) => Promise<void>
   verdicts: () => Promise<Verdict[]>
   putVerdict: (v: Verdict) => Promise<void>
+  audits: () => Promise<AuditRecord[]>
+  putAudit: (a: AuditRecord) => Promise<void>
+  setting: (name: string) => Promise<unknown>
+  putSetting: (name: string, value: unknown) => Promise<void>
   close: () => void
 }
 
+export const DEALS_DB_VERSION = 2
+export const dealsDbName = (genesisCid: string): string => `coffer-deals-${genesisCid}`
+
 export async function openDealStore (genesisCid: string): Promise<DealStore> {
-  const db: IDBPDatabase<DealsSchema> = await openDB<DealsSchema>(`coffer-deals-${genesisCid}`, 1, {
-    upgrade (db) {
-      db.createObjectStore('uploads', { keyPath: 'id' })
-      db.createObjectStore('verdicts', { keyPath: 'key' })
+  // version 2 adds the audit stores beside version 1's, which the upgrade leaves as they are (a tab that stored
+  // deals before audits existed keeps every upload and verdict); one versionchange transaction does it all or nothing
+  const db: IDBPDatabase<DealsSchema> = await openDB<DealsSchema>(dealsDbName(genesisCid), DEALS_DB_VERSION, {
+    upgrade (db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('uploads', { keyPath: 'id' })
+        db.createObjectStore('verdicts', { keyPath: 'key' })
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('audits', { keyPath: 'key' }).createIndex('dealId', 'dealId')
+        db.createObjectStore('settings', { keyPath: 'name' })
+      }
     }
   })
   return {
@@ -91,6 +111,10 @@ export async function openDealStore (genesisCid: string): Promise<DealStore> {
     putUpload: async (u) => { await db.put('uploads', u) },
     verdicts: async () => await db.getAll('verdicts'),
     putVerdict: async (v) => { await db.put('verdicts', v) },
+    audits: async () => await db.getAll('audits'),
+    putAudit: async (a) => { await db.put('audits', a) },
+    setting: async (name) => (await db.get('settings', name))?.value,
+    putSetting: async (name, value) => { await db.put('settings', { name, value }) },
     close: () => { db.close() }
   }
 }

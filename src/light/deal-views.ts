@@ -6,6 +6,7 @@ import {
 } from '../core'
 import { base16 } from 'multiformats/bases/base16'
 import type { UploadRecord, CopyRecord, Verdict } from './deal-store'
+import type { AuditRecord } from './audit-store'
 
 export interface CopyView {
   provider: string
@@ -65,12 +66,18 @@ export interface DealView {
   durability: { lossPercent: number, caught: number, challengesVerified: number, payloadShare: number }
   verifiedAt: { height: Epoch, headerCid: string } | null
   error?: WireError
+  /** The piece's padded size (bytes), from the verified record. */
+  pieceSize: number
+  /** This tab's spot audits of the deal, oldest first (audit-service.ts). */
+  audits?: AuditRecord[]
 }
 
 export interface ProviderView {
   address: string, pricePerGiBEpoch: string, freeBytes: number, minPieceSize: number, maxPieceSize: number, collateralPerGiB: string, faults: number
   /** The signed ask's retrieval terms (attoFIL per GiB sent, '0' = free; interval bytes), for quoting a download. */
   retrievalPricePerGiB: string, paymentInterval: number, paymentIntervalIncrease: number
+  /** Failed and unanswered spot audits this tab counts against it (audit-service.ts failuresOf). */
+  failedAudits?: number
 }
 
 export interface DealsView {
@@ -80,6 +87,8 @@ export interface DealsView {
   providerErrors: Array<{ provider: string, error: string }>
   /** The wallet key's market escrow, as the verified head shows it. */
   escrow: { address: string, escrow: string, locked: string, height: Epoch } | null
+  /** Minutes between scheduled spot audits of each live deal while a tab is open; 0 = off. */
+  auditEveryMinutes?: number
   /** Why storage cannot run in this tab, when it cannot. */
   error?: WireError
 }
@@ -157,6 +166,7 @@ export function describeDeal ({ record: d, height, headerCid, upload, verdicts, 
     burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',
     durability: { lossPercent: LOSS * 100, caught: 1 - (1 - LOSS * payloadShare) ** challenges, challengesVerified: challenges, payloadShare },
     verifiedAt: { height, headerCid },
+    pieceSize: p.pieceSize,
     ...(error === undefined ? {} : { error })
   }
 }

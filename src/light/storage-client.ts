@@ -81,6 +81,8 @@ export interface PlanInit {
   chosen?: string[]
   /** Faulted periods per provider the client has seen, for ranking. */
   faults?: Map<string, number>
+  /** Failed and unanswered spot audits per provider (t0…), this tab's (audit-service.ts). */
+  failedAudits?: Map<string, number>
   /** The highest price per GiB per epoch the user saw and accepted; asks above it are not used. */
   maxPricePerGiBEpoch?: AttoFil
   /**
@@ -150,7 +152,7 @@ export class StorageClient {
     const candidates = quotes
       .filter(q => init.chosen === undefined || init.chosen.includes(q.provider.address))
       .filter(q => init.maxPricePerGiBEpoch === undefined || q.ask.pricePerGiBEpoch <= init.maxPricePerGiBEpoch)
-      .map(q => ({ provider: q.address, ask: q.ask, faults: init.faults?.get(q.provider.address) ?? 0 }))
+      .map(q => ({ provider: q.address, ask: q.ask, faults: init.faults?.get(q.provider.address) ?? 0, failedAudits: init.failedAudits?.get(q.provider.address) ?? 0 }))
     const chosen: ProviderChoice[] = chooseProviders(candidates, init.paddedBytes, init.copies)
     const startEpoch = planStartEpoch({
       // the copies share one uplink

@@ -8,6 +8,7 @@ import type { LightClientStatus } from './status'
 import type { WalletView, KeyType } from './wallet-service'
 import type { BlockDetail } from './block-detail'
 import type { SignatureFigures } from './measure'
+import type { AuditRecord } from './audit-store'
 import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
 import type { RetrievalsView, DownloadQuoteRequest, DownloadQuote, QuoteProgress, DownloadRequest, ChannelRow } from './retrieval-service'
 import type { RangeFile, PreviewOpening, RangeRead } from './range-reader'
@@ -34,6 +35,9 @@ export interface WorkerMethods {
   providers: Method<NoParams, ProviderView[]>
   withdrawEscrow: Method<NoParams, string>
   proofDetail: Method<{ dealId: number, period: number }, ProofDetail>
+  // spot audits (audit-service.ts): one now, and the schedule while a tab is open (minutes, 0 = off)
+  auditNow: Method<{ dealId: number }, AuditRecord>
+  setAuditSchedule: Method<{ minutes: number }, null>
   // retrieval: the price before anything is paid, then a download that runs (and resumes) in the worker and is
   // shown through the `retrievals` view; a picked file's handle crosses by structured clone
   quoteDownload: Method<DownloadQuoteRequest, DownloadQuote, QuoteProgress>

@@ -1,5 +1,5 @@
-// Picking providers for a piece: those whose ask takes the piece (size range, free space), cheapest
-// first, then the one with more room, then the better proof record. Pure: asks and records come in.
+// Picking providers for a piece: those whose ask takes the piece (size range, free space), those without failed
+// spot audits first, then cheapest, then the one with more room, then the better proof record. Pure: asks and records come in.
 import { askPricePerEpoch, type StorageAsk } from './storage-ask'
 import type { AttoFil } from '../units'
 
@@ -9,6 +9,12 @@ export interface ProviderCandidate {
   ask: StorageAsk
   /** Faulted periods over all its deals the client knows of (0 when it knows none). */
   faults: number
+  /**
+   * Spot audits the client ran that failed or went unanswered (audit-service.ts). A provider with any sorts after
+   * every one without, whatever its price: a failed audit is direct evidence about the client's bytes, where a
+   * chain fault may be a missed message.
+   */
+  failedAudits?: number
 }
 
 export interface ProviderChoice extends ProviderCandidate { pricePerEpoch: AttoFil }
@@ -27,6 +33,7 @@ export function chooseProviders (candidates: ProviderCandidate[], paddedBytes: n
   }
   return fits
     .map(c => ({ ...c, pricePerEpoch: askPricePerEpoch(c.ask, paddedBytes) }))
-    .sort((a, b) => a.pricePerEpoch < b.pricePerEpoch ? -1 : a.pricePerEpoch > b.pricePerEpoch ? 1 : b.ask.freeBytes - a.ask.freeBytes || a.faults - b.faults)
+    .sort((a, b) => Number((a.failedAudits ?? 0) > 0) - Number((b.failedAudits ?? 0) > 0) ||
+      (a.pricePerEpoch < b.pricePerEpoch ? -1 : a.pricePerEpoch > b.pricePerEpoch ? 1 : b.ask.freeBytes - a.ask.freeBytes || a.faults - b.faults))
     .slice(0, copies)
 }
