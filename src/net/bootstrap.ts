@@ -13,7 +13,13 @@ export interface BootstrapDocument {
   providers?: BootstrapProvider[]
 }
 
-export interface BootstrapProvider { address: string, peerId: string, addrs: string[] }
+export interface BootstrapProvider {
+  address: string
+  peerId: string
+  addrs: string[]
+  /** Its HTTP gateway (`/ipfs/{cid}`, `/piece/{pieceCid}`), as its signed ask also says; absent when it has none. */
+  gateway?: string
+}
 
 export class InvalidBootstrapError extends Error {
   static override name = 'InvalidBootstrapError'
@@ -35,7 +41,8 @@ export function parseBootstrap (json: unknown): BootstrapDocument {
   if (d === null || typeof d !== 'object' || typeof d.network !== 'string' || !Array.isArray(d.peers) ||
       !d.peers.every(p => typeof p === 'string') || typeof d.genesis?.cid !== 'string' || (d.rpc !== undefined && typeof d.rpc !== 'string') ||
       typeof d.genesis.header !== 'string' || typeof d.genesis.root !== 'string' || typeof d.genesis.state !== 'string' ||
-      (d.providers !== undefined && !(Array.isArray(d.providers) && d.providers.every(p => typeof p?.address === 'string' && typeof p.peerId === 'string' && Array.isArray(p.addrs) && p.addrs.every(a => typeof a === 'string'))))) {
+      (d.providers !== undefined && !(Array.isArray(d.providers) && d.providers.every(p => typeof p?.address === 'string' && typeof p.peerId === 'string' && Array.isArray(p.addrs) && p.addrs.every(a => typeof a === 'string') &&
+        (p.gateway === undefined || (typeof p.gateway === 'string' && /^https?:\/\/[^/?#\s]+$/.test(p.gateway))))))) {
     throw new InvalidBootstrapError('bootstrap document does not have network, genesis {cid, header, root, state} and peers')
   }
   return d as BootstrapDocument

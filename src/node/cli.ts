@@ -133,7 +133,9 @@ async function main (argv: string[]): Promise<number> {
     provingPeriod: positiveInt(values['proving-period'], '--proving-period', 2),
     log: (line) => process.stdout.write(`coffer: ${line}\n`)
   })
-  process.stdout.write(`\n  Coffer devnet is running. Open ${devnet.url}\n  JSON-RPC (Lotus API): ${devnet.rpcUrl}\n  Data: ${path.resolve(values.data)}  (Ctrl-C to stop, --reset to start over)\n\n`)
+  // each provider's HTTP gateway: IPFS Trustless Gateway and FRC-0066 piece gateway
+  const gateways = devnet.providers.map(p => `  HTTP gateway ${p.address}: ${p.gateway.url}  (${p.provider.retrievalTerms().pricePerGiB === 0n ? 'free' : 'paid by X-Coffer-Voucher'})\n`).join('')
+  process.stdout.write(`\n  Coffer devnet is running. Open ${devnet.url}\n  JSON-RPC (Lotus API): ${devnet.rpcUrl}\n${gateways}  Data: ${path.resolve(values.data)}  (Ctrl-C to stop, --reset to start over)\n\n`)
   await new Promise<void>(resolve => {
     const stop = (): void => { resolve() }
     process.once('SIGINT', stop)

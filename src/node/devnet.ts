@@ -220,7 +220,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
     let rpc: RpcServer | undefined
-    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String) }))
+    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String), gateway: p.gateway.url }))
     const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url, providerList())
 
     let app: AppServer | undefined
@@ -242,6 +242,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     log(`libp2p ${peers().join(' ')}`)
     log(`faucet ${addressToString(faucetAddress, 't')}`)
     for (const p of providers) log(`provider ${p.address} ${p.libp2p.getMultiaddrs().map(String).join(' ')}`)
+    for (const p of providers) log(`gateway ${p.address} ${p.gateway.url} (/ipfs/{cid}, /piece/{pieceCid}; ${p.provider.retrievalTerms().pricePerGiB === 0n ? 'free' : 'paid by voucher'})`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
     if (app !== undefined) log(`app ${app.url}`)
     return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, stop: stopAll }

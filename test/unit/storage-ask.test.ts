@@ -26,14 +26,14 @@ function edited (edit: (t: unknown[]) => unknown[]): Uint8Array {
 const at = (i: number, v: unknown) => (t: unknown[]): unknown[] => { t[i] = v; return t }
 
 describe('signed storage ask', () => {
-  it('is 13 fields, Filecoin’s StorageAsk first, the retrieval terms last, and round-trips', () => {
+  it('is 14 fields, Filecoin’s StorageAsk first, the retrieval terms and the gateway URL last, and round-trips', () => {
     const signed = signStorageAsk(workerKey, worker, ask())
     const bytes = encodeSignedStorageAsk(signed)
     const [t] = dagCbor.decode(bytes) as [unknown[]]
-    expect(t).toHaveLength(13)
+    expect(t).toHaveLength(14)
     // go-fil-markets StorageAsk order: Price, VerifiedPrice, MinPieceSize, MaxPieceSize, Miner, Timestamp, Expiry, SeqNo
     expect(t.slice(0, 8)).toEqual([encodeBigInt(1_000_000_000n), encodeBigInt(1_000_000_000n), 128, 2 ** 34, idAddressBytes(1001), 10, 610, 3])
-    expect(t.slice(10)).toEqual([encodeBigInt(parseFil('0.02')), 2 ** 20, 2 ** 20])
+    expect(t.slice(10)).toEqual([encodeBigInt(parseFil('0.02')), 2 ** 20, 2 ** 20, ''])
     const back = decodeSignedStorageAsk(bytes)
     expect(back).toEqual(signed)
     expect(() => verifyStorageAsk(back, worker, 600)).not.toThrow()
@@ -44,16 +44,35 @@ describe('signed storage ask', () => {
     expect(decodeSignedStorageAsk(encodeSignedStorageAsk(signed)).ask).toMatchObject({ retrievalPricePerGiB: 0n, paymentIntervalIncrease: 0 })
   })
 
-  it('the signature covers the retrieval terms: a relay cannot change them', () => {
-    for (const [i, v] of [[10, encodeBigInt(1n)], [11, 2 ** 10], [12, 0]] as Array<[number, unknown]>) {
+  it('a gateway URL round-trips, signed; no gateway is the empty string (one encoding per ask)', () => {
+    const signed = signStorageAsk(workerKey, worker, ask({ gatewayUrl: 'http://127.0.0.1:8080' }))
+    const bytes = encodeSignedStorageAsk(signed)
+    expect((dagCbor.decode(bytes) as [unknown[]])[0][13]).toBe('http://127.0.0.1:8080')
+    const back = decodeSignedStorageAsk(bytes)
+    expect(back.ask.gatewayUrl).toBe('http://127.0.0.1:8080')
+    expect(() => verifyStorageAsk(back, worker, 600)).not.toThrow()
+    expect(decodeSignedStorageAsk(encodeSignedStorageAsk(signStorageAsk(workerKey, worker, ask()))).ask).not.toHaveProperty('gatewayUrl')
+    // a provider never signs an ask its readers would refuse
+    expect(() => signStorageAsk(workerKey, worker, ask({ gatewayUrl: 'ftp://x' }))).toThrow(InvalidAskError)
+  })
+
+  it('the signature covers the retrieval terms and the gateway URL: a relay cannot change them', () => {
+    for (const [i, v] of [[10, encodeBigInt(1n)], [11, 2 ** 10], [12, 0], [13, 'http://evil.example']] as Array<[number, unknown]>) {
       const s = decodeSignedStorageAsk(edited(at(i, v)))
       expect(() => verifyStorageAsk(s, worker, 600)).toThrow(InvalidAskError)
     }
   })
 
   const refused: Array<[string, Uint8Array, RegExp]> = [
-    ['the old 10-field ask', edited(t => t.slice(0, 10)), /13 fields/],
-    ['a 14th field', edited(t => [...t, 0]), /13 fields/],
+    ['the old 10-field ask', edited(t => t.slice(0, 10)), /14 fields/],
+    ['the 13-field ask without a gateway field', edited(t => t.slice(0, 13)), /14 fields/],
+    ['a 15th field', edited(t => [...t, 0]), /14 fields/],
+    ['a gateway URL that is not a string', edited(at(13, 5)), /gatewayUrl is not a string/],
+    ['a gateway URL that is not http(s)', edited(at(13, 'javascript:alert(1)')), /not an http\(s\) origin/],
+    ['a gateway URL with a path', edited(at(13, 'http://127.0.0.1:8080/ipfs')), /not an http\(s\) origin/],
+    ['a gateway URL with credentials', edited(at(13, 'http://u:p@127.0.0.1:8080')), /not an http\(s\) origin/],
+    ['a gateway URL that does not parse', edited(at(13, 'http://')), /not a URL/],
+    ['a gateway URL too long', edited(at(13, `http://${'a'.repeat(600)}.example`)), /longer than/],
     ['a retrieval price that is not a big int', edited(at(10, 5)), /not a big int/],
     ['a negative retrieval price', edited(at(10, encodeBigInt(-1n))), /negative/],
     ['a retrieval price with a padded magnitude', edited(at(10, Uint8Array.of(0, 0, 1))), /leading zero/],

@@ -13,6 +13,7 @@ import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
 import { ProviderStore } from './provider-store'
 import { StorageProvider, type ProviderChain, type ProviderAskInit, type ProviderLimits } from './storage-provider'
 import { RetrievalServer } from './retrieval-server'
+import { startHttpGateway, type HttpGateway } from './http-gateway'
 import { serveProviderAudits } from './audit-server'
 
 export const FIRST_PROVIDER_ID = 1001
@@ -68,6 +69,8 @@ export interface RunningProvider {
   /** Serves `/coffer/retrieval/1.0.0` and redeems the vouchers it is paid with. */
   retrieval: RetrievalServer
   libp2p: CofferLibp2p
+  /** Its HTTP gateway (IPFS Trustless Gateway and FRC-0066 piece gateway); its URL is in the provider's ask. */
+  gateway: HttpGateway
   keys: ProviderKeys
   /** t01001 … */
   address: string
@@ -91,6 +94,8 @@ export interface DevnetProviderOptions {
    * A test of behaviour at the idle timeout sets a few seconds instead of waiting out the 30.
    */
   idleTimeoutMs?: number
+  /** The port its HTTP gateway binds on the devnet's host; 0 (any free port) when left out. */
+  gatewayPort?: number
 }
 
 /** The node's chain as a provider running in the same process sees it: it may push as the node's own signer. */
@@ -128,9 +133,17 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
         throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
       }
       const options = init.options?.(i)
-      const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
+      // the gateway listens first: its URL goes into the ask the provider signs
+      const gateway = await startHttpGateway({ host: init.host, port: options?.gatewayPort ?? 0, log: init.log })
+      let libp2p: CofferLibp2p
+      try {
+        libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
+      } catch (err) {
+        await gateway.stop()
+        throw err
+      }
       const provider = new StorageProvider({
-        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), ...options?.ask }, limits: options?.limits, log: init.log
+        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), gatewayUrl: gateway.url, ...options?.ask }, limits: options?.limits, log: init.log
       })
       await serveAsk(libp2p, async () => await provider.ask())
       const idle = options?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }
@@ -139,11 +152,16 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       const retrieval = await RetrievalServer.open({ provider, log: init.log })
       await serveRetrievals(libp2p, retrieval, { log: init.log })
       await serveProviderAudits(libp2p, { store: provider.store, log: init.log })
+      gateway.attach({
+        store: provider.store, retrievalTerms: () => provider.retrievalTerms(), miner: addressToString(address), worker: addressToString(provider.worker),
+        payUpfront: async (voucher, price, bytes) => await retrieval.payUpfront(voucher, price, bytes)
+      })
       provider.start()
       retrieval.start()
       running.push({
-        provider, retrieval, libp2p, keys, address: addressToString(address),
+        provider, retrieval, libp2p, gateway, keys, address: addressToString(address),
         stop: async () => {
+          await gateway.stop()
           await retrieval.stop()
           await provider.stop()
           await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])

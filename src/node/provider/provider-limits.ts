@@ -15,6 +15,8 @@ export interface ProviderAskInit {
   retrievalPricePerGiB: AttoFil
   paymentInterval: number
   paymentIntervalIncrease: number
+  /** The provider's HTTP gateway (http-gateway/), signed in the ask; none when left out. */
+  gatewayUrl?: string
 }
 
 /**

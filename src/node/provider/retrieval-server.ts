@@ -274,7 +274,7 @@ export class RetrievalServer implements RetrievalHandler {
    * Checks a voucher against the channel as the chain shows it now and the best held per lane, records it (on
    * disk, before anything is given for it), and returns what it adds over the lane's best.
    */
-  private async takeVoucher (payment: RetrievalPayment, id: string, bytes: Uint8Array): Promise<AttoFil> {
+  private async takeVoucher (payment: RetrievalPayment, id: string, bytes: Uint8Array, atLeast: AttoFil = 0n): Promise<AttoFil> {
     return await this.locked(async () => {
       const refuse = (code: string, message: string): never => {
         this.log(`voucher on ${laneKey(id, payment.lane)} refused: ${code}: ${message}`)
@@ -298,6 +298,8 @@ export class RetrievalServer implements RetrievalHandler {
         if (err instanceof VoucherRejectedError) return refuse(err.code, err.message)
         throw err
       }
+      // an up-front payment (payUpfront) that does not cover its response is refused before it is recorded
+      if (added < atLeast) return refuse('AMOUNT', `voucher adds ${added} attoFIL over the lane's best, less than the ${atLeast} attoFIL this response costs`)
       // the payment goes into the channel's ledger in the same write as the voucher: a crash between the two would
       // leave a restarted provider holding the voucher but asking for its amount again
       const ledger = this.ledgerOf(id)
@@ -316,6 +318,33 @@ export class RetrievalServer implements RetrievalHandler {
       ledger.pay(added)
       return added
     })
+  }
+
+  /**
+   * Takes a voucher paying up front for an HTTP gateway response (http-gateway/) of `bytes` block or piece bytes
+   * costing `price`: checked as a stream's vouchers are, on the channel and lane it names, it must raise that lane
+   * by at least `price` (else nothing is recorded). The response is charged to the channel's ledger, so HTTP and
+   * libp2p share one ledger and one best voucher per lane, and the redeem loop redeems it. Throws
+   * RetrievalRejectedError('PAYMENT') saying which rule the voucher broke.
+   */
+  async payUpfront (voucher: Uint8Array, price: AttoFil, bytes: number): Promise<{ channel: string, lane: number, added: AttoFil }> {
+    let sv
+    try {
+      sv = decodeSignedVoucher(voucher)
+    } catch (err) {
+      if (err instanceof MalformedVoucherError) throw new RetrievalRejectedError('PAYMENT', `voucher refused (MALFORMED): ${err.message}`)
+      throw err
+    }
+    const payment: RetrievalPayment = { channel: sv.channelAddr, lane: sv.lane }
+    const ch = this.readChannel(sv.channelAddr)
+    if (ch === null) throw new RetrievalRejectedError('PAYMENT', `voucher refused (CHANNEL): there is no payment channel ${addressToString(sv.channelAddr)} on this provider's chain`)
+    const id = addressToString(ch.id)
+    const added = await this.takeVoucher(payment, id, voucher, price)
+    this.ledgerOf(id).charge(bytes, price)
+    await this.saveLedger(id, addressToString(sv.channelAddr))
+    this.log(`${bytes} bytes for ${price} attoFIL paid up front on ${laneKey(id, sv.lane)} (the voucher added ${added})`)
+    void this.redeemer.redeemChannel(id).catch((err: Error) => { this.log(`redeem ${id}: ${err.name}: ${err.message}`) })
+    return { channel: id, lane: sv.lane, added }
   }
 
   /** Runs `fn` alone among the changes to held vouchers: each sees what the one before it recorded. */

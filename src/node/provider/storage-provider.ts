@@ -159,7 +159,8 @@ export class StorageProvider implements DealHandler {
     const ask: StorageAsk = {
       pricePerGiBEpoch: a.pricePerGiBEpoch, verifiedPricePerGiBEpoch: a.pricePerGiBEpoch, minPieceSize: a.minPieceSize, maxPieceSize: a.maxPieceSize,
       miner: this.address, timestamp: head, expiry: head + 600, seqNo: this.seqNo++, freeBytes: Math.max(0, await this.freeBytes()), collateralPerGiB: a.collateralPerGiB,
-      retrievalPricePerGiB: a.retrievalPricePerGiB, paymentInterval: a.paymentInterval, paymentIntervalIncrease: a.paymentIntervalIncrease
+      retrievalPricePerGiB: a.retrievalPricePerGiB, paymentInterval: a.paymentInterval, paymentIntervalIncrease: a.paymentIntervalIncrease,
+      ...(a.gatewayUrl === undefined ? {} : { gatewayUrl: a.gatewayUrl })
     }
     return signStorageAsk(this.init.workerKey, this.worker, ask)
   }
