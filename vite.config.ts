@@ -54,7 +54,12 @@ export default defineConfig({
         // libp2p chunks are 0.5-0.6 MB (NOTES.md)
         maximumFileSizeToCacheInBytes: 4 * 1024 * 1024,
         navigateFallback: '/index.html',
-        navigateFallbackDenylist: [/^\/bootstrap\.json/]
+        navigateFallbackDenylist: [/^\/bootstrap\.json/, /^\/preview\//],
+        // previews: /preview/… answered with verified ranges (public/preview-sw.js; its fetch listener runs before workbox's)
+        importScripts: ['/preview-sw.js'],
+        // the first load has no controlling worker until reload: claiming open pages on activation lets a preview play
+        // there too. A new version still waits for the user (registerType 'prompt': no skipWaiting until "update")
+        clientsClaim: true
       }
     })
   ],

@@ -1,13 +1,17 @@
 // Files view: every file this tab stored, with each copy's deal and its state as of the last verified
-// proof (a deal opens its proving timeline), Download (priced first) and a share link.
+// proof (a deal opens its proving timeline), Download (priced first), Preview (verified ranges) and a share link.
+import { useState } from 'react'
 import type { DealsView, DealView as Deal } from '../light/deal-service'
 import type { RetrievalsView } from '../light/retrieval-service'
 import type { Call } from './use-light-client'
 import { DownloadFile, ShareLink, type FileRef } from './DownloadPanel'
 import { mib } from './format'
+import { PreviewPanel } from './PreviewPanel'
 
 export function FilesView ({ deals, open, retrievals, call }: { deals: DealsView | null, open: (dealId: number) => void, retrievals: RetrievalsView | null, call: Call }): React.JSX.Element {
   const files = (deals?.uploads ?? []).filter(u => u.stage === 'done' || u.stage === 'sending')
+  /** The upload whose preview is open (one at a time: each holds a session, and media keeps reading). */
+  const [previewing, setPreviewing] = useState<string | null>(null)
   if (files.length === 0) return <p className="muted">No stored files yet: add one in Upload.</p>
   return (
     <section className="wallet" aria-label="Files">
@@ -39,9 +43,11 @@ export function FilesView ({ deals, open, retrievals, call }: { deals: DealsView
             {ref !== null && dealIds.length > 0 && (
               <div className="row file-actions">
                 <DownloadFile file={ref} retrievals={retrievals} call={call} />
+                <button type="button" className="secondary" data-testid="preview-open" onClick={() => { setPreviewing(previewing === u.id ? null : u.id) }}>Preview</button>
                 <ShareLink file={ref} />
               </div>
             )}
+            {ref !== null && dealIds.length > 0 && previewing === u.id && <PreviewPanel file={ref} call={call} onClose={() => { setPreviewing(null) }} />}
           </div>
         )
       })}

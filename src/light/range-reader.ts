@@ -7,7 +7,8 @@
 import { retrievalPrice, CID, FileSizeMismatchError, type AttoFil, type MultihashFn } from '../core'
 import type { Libp2p } from '@libp2p/interface'
 import { priceOfBytes } from '../net'
-import { retrieveFile, newDownloadState, AllProvidersFailedError, type RetrievalProvider, type DownloadState } from './retrieval-session'
+import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from './retrieval-session'
+import { NoRetrievalProviderError } from './retrieval-views'
 import type { RetrievalPayer } from './paych-client'
 import type { Found } from './retrieval-providers'
 
@@ -168,7 +169,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     const usable = maxPaid > 0n ? all : all.filter(p => p.terms.pricePerGiB === 0n)
     if (usable.length === 0) {
       const cheapest = all[0]
-      if (cheapest === undefined) throw new AllProvidersFailedError(found.refused.map(r => ({ provider: r.provider ?? `deal ${r.dealId}`, name: 'RefusedDeal', code: null, message: r.reason, atOffset: 0, lied: false })), 0)
+      if (cheapest === undefined) throw new NoRetrievalProviderError(found.refused)
       const bytes = file.carBytes ?? file.size
       return { session: null, needsPayment: { provider: cheapest.address, pricePerGiB: cheapest.terms.pricePerGiB.toString(), maxPrice: retrievalPrice({ retrievalPricePerGiB: cheapest.terms.pricePerGiB }, bytes).toString() } }
     }

@@ -166,6 +166,27 @@ describe('verified range reads', () => {
     expect(reader.cachedBytes()).toBe(6 * LEAF) // leaves 0, 1, 5, 6, 7 and 11
   }, 120_000)
 
+  it('keeps no more verified bytes than its bound: the least recently used chunk is dropped, and read again when asked', async () => {
+    const reader = createRangeReader({
+      libp2p: node,
+      find: async () => ({ candidates: [{ dealId: dealIds[FREE]!, provider: await target(FREE) }], refused: [] }),
+      payer: async () => paych,
+      cacheBytes: 2 * LEAF
+    })
+    const session = (await reader.open(fileRef())).session!
+    await reader.read(session, 0, 10)
+    await reader.read(session, LEAF, LEAF + 10)
+    expect((await reader.read(session, 5, 15)).cachedChunks).toBe(1) // leaf 0 used last: leaf 1 is now the oldest
+    await reader.read(session, 2 * LEAF, 2 * LEAF + 10)
+    expect(reader.cachedBytes()).toBe(2 * LEAF)
+    expect((await reader.read(session, 0, 10)).cachedChunks).toBe(1)
+    const again = await reader.read(session, LEAF, LEAF + 10)
+    expect(again.cachedChunks).toBe(0)
+    expect(again.blockBytes).toBe(neededBlockBytes(LEAF, LEAF + 10))
+    expect(same(again.bytes, file.subarray(LEAF, LEAF + 10))).toBe(true)
+    expect(reader.cachedBytes()).toBeLessThanOrEqual(2 * LEAF)
+  }, 120_000)
+
   it('pays on one lane exactly the price of the blocks each range needed: far less than the whole file', async () => {
     const reader = readerOf([PRICED])
     // priced copies only and no allowance: what a preview costs at most, nothing opened or paid

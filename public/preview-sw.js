@@ -1,0 +1,71 @@
+// Coffer previews, the service worker's part (imported into workbox's generated sw.js by vite.config.ts): answers
+// GET /preview/<session>/<name>?size=…&type=… with 206 partial responses whose bytes are verified range reads.
+// The service worker cannot reach the tab's light-client worker: it asks the page that made the request over a
+// MessageChannel, and the page asks the worker through its one typed interface (readRange). Nothing here is cached:
+// every byte comes from the worker's verified reads (which keep their own bounded cache of verified chunks).
+/* eslint-env serviceworker */
+
+/**
+ * A request with no Range, or an open-ended one (`bytes=N-`, what media elements send first), gets at most 1 MiB: a
+ * media element takes a 206 shorter than it asked for and asks on from where it ends, so each answer costs one
+ * bounded verified read (and a priced copy is paid only for what is played or sought).
+ */
+const PREVIEW_CHUNK = 1 << 20
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url)
+  if (url.origin !== self.location.origin || !url.pathname.startsWith('/preview/') || event.request.method !== 'GET') return
+  event.respondWith(answerPreview(event, url))
+})
+
+const plain = (status, text, headers = {}) => new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers } })
+
+/** [from, to) the Range header asks for inside a file of `size` bytes, or null when it cannot be met. */
+function parseRange (header, size) {
+  if (header === null) return { from: 0, to: size }
+  // one range only: a media element never asks for several, and a multipart answer would only add framing
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) return null
+  if (m[1] === '') {
+    const suffix = Number(m[2])
+    return suffix === 0 ? null : { from: Math.max(0, size - suffix), to: size }
+  }
+  const from = Number(m[1])
+  const to = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1)
+  return from < size && to > from ? { from, to } : null
+}
+
+async function answerPreview (event, url) {
+  const m = /^\/preview\/([^/]+)\/[^/]*$/.exec(url.pathname)
+  const size = Number(url.searchParams.get('size'))
+  if (m === null || !Number.isSafeInteger(size) || size <= 0) return plain(404, 'not a preview address')
+  const session = decodeURIComponent(m[1])
+  const type = url.searchParams.get('type') || 'application/octet-stream'
+  const asked = event.request.headers.get('range')
+  const range = parseRange(asked, size)
+  if (range === null) return plain(416, `range ${asked} is not inside the ${size}-byte file`, { 'Content-Range': `bytes */${size}` })
+  const from = range.from
+  const to = Math.min(range.to, from + PREVIEW_CHUNK)
+  const client = event.clientId === '' ? null : await self.clients.get(event.clientId)
+  if (client === null || client === undefined) return plain(503, 'the page that opened this preview is gone: open the preview again')
+  const reply = await new Promise((resolve) => {
+    const channel = new MessageChannel()
+    channel.port1.onmessage = (e) => { resolve(e.data); channel.port1.close() }
+    client.postMessage({ type: 'coffer-preview-read', session, from, to }, [channel.port2])
+  })
+  if (!reply.ok) return plain(reply.name === 'UnknownPreviewError' ? 404 : 502, `${reply.name}: ${reply.message}`)
+  const bytes = reply.bytes
+  const whole = asked === null && from === 0 && bytes.length === reply.size
+  return new Response(bytes, {
+    status: whole ? 200 : 206,
+    headers: {
+      'Content-Type': type,
+      'Content-Length': String(bytes.length),
+      'Accept-Ranges': 'bytes',
+      'Cache-Control': 'no-store',
+      // the page counts what it served; this tells the preview's tests which answers came from here
+      'X-Coffer-Verified': 'range-read',
+      ...(whole ? {} : { 'Content-Range': `bytes ${from}-${from + bytes.length - 1}/${reply.size}` })
+    }
+  })
+}
