@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { ChannelRow } from '../light/retrieval-service'
-import { fil } from './format'
+import { Fil } from './Amount'
 
 export function ChannelsPanel ({ channels, call }: { channels: ChannelRow[] | null, call: Call }): React.JSX.Element {
   const [error, setError] = useState<string | null>(null)
@@ -30,10 +30,10 @@ export function ChannelsPanel ({ channels, call }: { channels: ChannelRow[] | nu
             <span className={`badge badge-${c.state === 'open' ? 'synced' : c.state === 'creating' || c.state === 'settling' ? 'syncing' : 'offline'}`} data-testid="channel-state">{c.state}</span>
           </div>
           <div className="row small">
-            <span>funds <strong data-testid="channel-balance">{c.balance === null ? '—' : fil(c.balance)}</strong></span>
-            <span>redeemed <strong data-testid="channel-redeemed">{c.redeemed === null ? '—' : fil(c.redeemed)}</strong></span>
-            <span>vouchers sent <strong data-testid="channel-sent">{fil(c.sent)}</strong> ({c.vouchersSent})</span>
-            {c.available !== null && <span className="muted">unpromised {fil(c.available)}</span>}
+            <span>funds <strong data-testid="channel-balance">{c.balance === null ? '—' : <Fil atto={c.balance} />}</strong></span>
+            <span>redeemed <strong data-testid="channel-redeemed">{c.redeemed === null ? '—' : <Fil atto={c.redeemed} />}</strong></span>
+            <span>vouchers sent <strong data-testid="channel-sent"><Fil atto={c.sent} /></strong> ({c.vouchersSent})</span>
+            {c.available !== null && <span className="muted">unpromised <Fil atto={c.available} /></span>}
           </div>
           <div className="small muted">
             {c.verifiedAt === null ? 'not on chain (yet)' : `✓ verified at height ${c.verifiedAt}`}
@@ -46,7 +46,7 @@ export function ChannelsPanel ({ channels, call }: { channels: ChannelRow[] | nu
               <tbody>
                 {c.lanes.map(l => (
                   <tr key={l.lane} data-testid="lane-row" data-lane={l.lane} data-sent={l.sent} data-redeemed={l.redeemed}>
-                    <td>{l.lane}</td><td>{fil(l.sent)}</td><td>{fil(l.redeemed)}</td><td className="opt">{l.sentNonce} / {l.nonce}</td>
+                    <td>{l.lane}</td><td><Fil atto={l.sent} /></td><td><Fil atto={l.redeemed} /></td><td className="opt">{l.sentNonce} / {l.nonce}</td>
                   </tr>
                 ))}
               </tbody>

@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DownloadQuote, DownloadView, QuoteProgress, RetrievalsView } from '../light/retrieval-service'
 import { fil, mib } from './format'
+import { Fil, RetrievalPrice } from './Amount'
 import { useAction } from './use-action'
 
 export interface FileRef { root: string, name: string, size: number, carBytes?: number, dealIds: number[] }
@@ -80,8 +81,8 @@ export function DownloadProgress ({ d, call }: { d: DownloadView, call: Call }):
       <div className="bar"><progress max={Math.max(1, d.totalBytes)} value={d.verifiedBytes} /></div>
       <div className="row small">
         <span data-testid="download-bytes" data-verified={d.verifiedBytes} data-total={d.totalBytes}>{mib(d.verifiedBytes)} of {mib(d.totalBytes)} verified</span>
-        <span data-testid="download-paid" data-atto={d.paid}>{fil(d.paid)} paid</span>
-        {d.quoted !== undefined && <span className="muted" data-testid="download-cap" data-atto={d.quoted.price}>(you agreed to at most {fil(d.quoted.price)})</span>}
+        <span data-testid="download-paid" data-atto={d.paid}><Fil atto={d.paid} /> paid</span>
+        {d.quoted !== undefined && <span className="muted" data-testid="download-cap" data-atto={d.quoted.price}>(you agreed to at most <Fil atto={d.quoted.price} />)</span>}
       </div>
       {d.failovers.map(f => (
         <div key={f.provider} className="small bad" data-testid="download-failover" data-provider={f.provider} data-error={f.name}>
@@ -178,8 +179,8 @@ export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retri
                 <tbody>
                   {quote.providers.map(p => (
                     <tr key={p.provider} data-testid="quote-row" data-provider={p.provider} data-price={p.price}>
-                      <td className="mono">{p.provider}</td><td>{p.price === '0' ? 'free' : fil(p.price)}</td>
-                      <td className="opt">{fil(p.pricePerGiB)}</td><td className="opt">{mib(p.paymentInterval)}</td>
+                      <td className="mono">{p.provider}</td><td>{p.price === '0' ? 'free' : <Fil atto={p.price} />}</td>
+                      <td className="opt"><RetrievalPrice attoPerGiB={p.pricePerGiB} /></td><td className="opt">{mib(p.paymentInterval)}</td>
                     </tr>
                   ))}
                 </tbody>

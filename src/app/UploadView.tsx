@@ -4,7 +4,8 @@
 import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DealsView, UploadView as Upload, ProviderView } from '../light/deal-service'
-import { fil, mib } from './format'
+import { mib } from './format'
+import { Fil, StoragePrice } from './Amount'
 
 const STAGES = ['packing', 'hashing', 'proposing', 'sending', 'done'] as const
 
@@ -50,12 +51,12 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
       <div className="card">
         <div className="label">Providers (verified asks; tick to choose by hand, or leave all clear for the cheapest)</div>
         <table className="headers">
-          <thead><tr><th /><th>Provider</th><th>Price / GiB / epoch</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th></tr></thead>
+          <thead><tr><th /><th>Provider</th><th title={`Storage price per GiB per 30-day month, counted in ${deals?.epochSeconds == null ? 'Filecoin\'s 30 s epochs (this chain\'s epoch length is not known here)' : `this chain's ${deals.epochSeconds} s epochs`}`}>Price</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th></tr></thead>
           <tbody>
             {providers.map(p => (
               <tr key={p.address} data-testid="provider-row">
                 <td><input type="checkbox" checked={chosen.includes(p.address)} onChange={e => { setChosen(c => e.target.checked ? [...c, p.address] : c.filter(x => x !== p.address)) }} /></td>
-                <td className="mono">{p.address}</td><td>{fil(p.pricePerGiBEpoch)}</td><td className="opt">{mib(p.freeBytes)}</td><td className="opt">{fil(p.collateralPerGiB)}</td><td>{p.faults}</td>
+                <td className="mono">{p.address}</td><td><StoragePrice attoPerGiBEpoch={p.pricePerGiBEpoch} epochSeconds={deals?.epochSeconds} /></td><td className="opt">{mib(p.freeBytes)}</td><td className="opt"><Fil atto={p.collateralPerGiB} /></td><td>{p.faults}</td>
               </tr>
             ))}
           </tbody>
@@ -67,7 +68,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
         <div className="card row" data-testid="escrow">
           <div>
             <div className="label">Market escrow of {deals.escrow.address}</div>
-            <div>{fil(deals.escrow.escrow)} <span className="muted small">({fil(deals.escrow.locked)} locked by live deals)</span> <span className="verified">✓ verified at height {deals.escrow.height}</span></div>
+            <div><Fil atto={deals.escrow.escrow} /> <span className="muted small">(<Fil atto={deals.escrow.locked} /> locked by live deals)</span> <span className="verified">✓ verified at height {deals.escrow.height}</span></div>
           </div>
           <button type="button" className="secondary" disabled={BigInt(deals.escrow.escrow) <= BigInt(deals.escrow.locked)} onClick={() => { void call('withdrawEscrow', {}).catch((err: Error) => { setError(`${err.name}: ${err.message}`) }) }}>Withdraw free escrow</button>
         </div>

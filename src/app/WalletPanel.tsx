@@ -4,22 +4,20 @@ import { useState } from 'react'
 import type { WalletView, BalanceView, HistoryEntry } from '../light/wallet-service'
 import type { Call } from './use-light-client'
 import { useAction } from './use-action'
+import { Fil } from './Amount'
+
+/** core's TRANSFER_GAS_LIMIT × TRANSFER_GAS_FEE_CAP (1,250,000 × 300), written out: importing apply-messages would pull the chain's state code into the page. */
+const SEND_FEE_ATTO = 375_000_000n
 
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortAddr = (a: string): string => a.length > 20 ? `${a.slice(0, 10)}…${a.slice(-6)}` : a
-const fil = (atto: string): string => {
-  const v = BigInt(atto)
-  const whole = v / 10n ** 18n
-  const frac = (v % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '')
-  return `${whole}${frac === '' ? '' : `.${frac}`} FIL`
-}
 
 function Balance ({ b }: { b: BalanceView | undefined }): React.JSX.Element {
   if (b === undefined) return <span className="muted">checking…</span>
   if (!b.verified) return <span className="bad" data-testid="balance-error">not verified: {b.error.message}</span>
   return (
     <span data-testid="balance" data-address={b.address} data-atto={b.attoFil} data-verified="true">
-      <strong className="amount">{fil(b.attoFil)}</strong>{' '}
+      <strong className="amount"><Fil atto={b.attoFil} /></strong>{' '}
       <span className="verified" title={`state proof of ${b.proofBytes} bytes checked in ${b.checkMs.toFixed(1)} ms against header ${b.headerCid}`}>
         ✓ verified at height {b.height}
       </span>
@@ -82,7 +80,7 @@ function Send ({ wallet, call }: { wallet: WalletView, call: Call }): React.JSX.
       </select></label>
       <label>To <input data-testid="send-to" value={to} onChange={e => setTo(e.target.value)} placeholder="t1…" spellCheck={false} /></label>
       <label>Amount <input data-testid="send-amount" value={amount} onChange={e => setAmount(e.target.value)} placeholder="1.5 FIL" /></label>
-      <p className="muted small">Fee: up to 0.00000000000075 FIL (gas limit 1,250,000 at ≤ 300 attoFIL); the nonce comes from your verified account.</p>
+      <p className="muted small">Fee: up to <Fil atto={SEND_FEE_ATTO} /> (gas limit 1,250,000 at ≤ 300 attoFIL); the nonce comes from your verified account.</p>
       <button type="submit" data-testid="send" disabled={busy || !wallet.unlocked || to === '' || amount === ''}>{wallet.unlocked ? 'Sign and send' : 'Unlock to send'}</button>
       {sent !== null && <p className="small">Sent <span className="mono">{shortCid(sent)}</span>: follow it below.</p>}
       {error !== null && <div className="banner error" role="alert" data-testid="send-error">{error}</div>}
@@ -99,7 +97,7 @@ function History ({ entries }: { entries: HistoryEntry[] }): React.JSX.Element {
           <tr key={e.cid} data-testid="history-row" data-state={e.state} data-cid={e.cid} data-kind={e.kind} data-included-height={e.includedHeight}>
             <td className="mono" title={e.cid}>{e.kind === 'faucet' ? 'faucet ' : ''}{shortCid(e.cid)}</td>
             <td className="mono" title={e.to}>{shortAddr(e.to)}</td>
-            <td>{e.kind === 'faucet' ? '—' : fil(e.attoFil)}</td>
+            <td>{e.kind === 'faucet' ? '—' : <Fil atto={e.attoFil} />}</td>
             <td>
               <span className={`badge badge-${e.state === 'included' ? 'synced' : e.state === 'pending' ? 'syncing' : 'offline'}`} title={e.state === 'dropped' ? 'no receipt found although its nonce has been used (or, for the faucet, long overdue): probably replaced or lost by a pool; checked again every 10 blocks' : undefined}>{e.state}</span>
               {e.exitCode !== undefined && <span className="small muted"> exit {e.exitCode}, gas {e.gasUsed?.toLocaleString()}, in {e.includedHeight} → receipt {e.executedHeight}</span>}
