@@ -68,6 +68,8 @@ export interface PiecePool {
   verifyPossession: (proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array) => Promise<void>
   /** Checks a spot audit's answer in a worker's WASM verifier; rejects with AuditFailedError (name, code). */
   verifyAudit: (pieceCid: Uint8Array, paddedBytes: number, leaves: number[], proof: Uint8Array) => Promise<void>
+  /** Each step of one Merkle path re-hashed in a worker's WASM verifier: ok[k] when value through path[0..k] gives nodes[k + 1]. */
+  pathSteps: (leaf: number, value: Uint8Array, path: Uint8Array[], nodes: Uint8Array[]) => Promise<boolean[]>
   /** Stops every worker; calls still running reject with PieceWorkerError. */
   close: () => void
 }
@@ -403,6 +405,11 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
     async verifyAudit (pieceCid, paddedBytes, leaves, proof) {
       const reply = await run({ done: false }, { type: 'verify-audit', id: 0, pieceCid, paddedBytes, leaves, proof })
       if (reply.type !== 'verified') throw new PieceWorkerError('unexpected reply')
+    },
+    async pathSteps (leaf, value, path, nodes) {
+      const reply = await run({ done: false }, { type: 'path-steps', id: 0, leaf, value, path, nodes })
+      if (reply.type !== 'path-steps') throw new PieceWorkerError('unexpected reply')
+      return reply.ok
     },
     close () {
       closed = true

@@ -11,10 +11,13 @@ export type PoolToWorker =
   | { type: 'verify', id: number, proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array }
   /** Checks a spot audit's answer (the proof format, for exactly `leaves` of piece `pieceCid`, its CID bytes) in WASM. */
   | { type: 'verify-audit', id: number, pieceCid: Uint8Array, paddedBytes: number, leaves: number[], proof: Uint8Array }
+  /** For each level k of one Merkle path: does the WASM verifier hash `value` through path[0..k] to nodes[k + 1]? */
+  | { type: 'path-steps', id: number, leaf: number, value: Uint8Array, path: Uint8Array[], nodes: Uint8Array[] }
 
 export type WorkerToPool =
   | { type: 'ready' }
   | { type: 'root', id: number, root: Uint8Array }
   | { type: 'digest', id: number, digest: PieceDigest }
   | { type: 'verified', id: number }
+  | { type: 'path-steps', id: number, ok: boolean[] }
   | { type: 'error', id: number, error: WireError }

@@ -32,6 +32,13 @@ export function runPieceWorker (scope: PieceWorkerScope): void {
           scope.postMessage({ type: 'verified', id: msg.id })
           return
         }
+        if (msg.type === 'path-steps') {
+          // the verdict's own kernel (verifyPath) over each prefix of the path: a drawn step is judged by what judged the proof
+          const w = await wasm
+          const ok = msg.path.map((_, k) => w.verifyMerklePath(msg.nodes[k + 1] ?? new Uint8Array(0), msg.leaf % 2 ** (k + 1), msg.value, msg.path.slice(0, k + 1)))
+          scope.postMessage({ type: 'path-steps', id: msg.id, ok })
+          return
+        }
         const hasher = new PieceHasher((await wasm).simd)
         hasher.write(new Uint8Array(msg.bytes))
         if (msg.type === 'segment') {

@@ -1,10 +1,12 @@
 // Deal view: one cell per proving period (proven and verified in this tab, faulted, open or pending), the
 // payments and refunds the chain made for the deal, how likely the proofs so far were to catch a loss, and
-// a proof's detail: each challenged leaf hashed up its Merkle path to the piece root, as checked here.
+// a proof's detail drawn as trees (ProofTree): each challenged leaf's path to the piece root, as checked here.
 import { useEffect, useRef, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DealView as Deal, ProofDetail, PeriodView } from '../light/deal-service'
-import { fil, percent } from './format'
+import { percent } from './format'
+import { Fil, DealPrice } from './Amount'
+import { ProofTree } from './ProofTree'
 
 export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close: () => void }): React.JSX.Element {
   const [detail, setDetail] = useState<ProofDetail | null>(null)
@@ -32,8 +34,8 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
           <dt>Piece</dt><dd className="mono small">{deal.pieceCid}</dd>
           <dt>Label (payload root)</dt><dd className="mono small">{deal.label}</dd>
           <dt>Epochs</dt><dd>{deal.startEpoch} → {deal.endEpoch}</dd>
-          <dt>Price</dt><dd>{fil(deal.pricePerEpoch)} per epoch</dd>
-          <dt>Provider collateral</dt><dd>{fil(deal.providerCollateral)}</dd>
+          <dt>Price</dt><dd data-testid="deal-price"><DealPrice attoPerEpoch={deal.pricePerEpoch} pieceBytes={deal.pieceSize} epochSeconds={deal.epochSeconds} /> <span className="muted small">(<Fil atto={deal.pricePerEpoch} /> per epoch)</span></dd>
+          <dt>Provider collateral</dt><dd><Fil atto={deal.providerCollateral} /></dd>
           {deal.verifiedAt !== null && <><dt>State proof</dt><dd className="verified small">✓ verified at height {deal.verifiedAt.height}</dd></>}
         </dl>
       </div>
@@ -52,14 +54,14 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
       <div className="card detail">
         <div className="label">Payments</div>
         <dl>
-          <dt>Paid to the provider</dt><dd data-testid="deal-paid">{fil(deal.paid)}</dd>
-          <dt>Penalties paid to you</dt><dd data-testid="deal-penalties">{fil(deal.penalties)}</dd>
-          {deal.status === 'slashed' && <><dt>Refunded (unpaid fee)</dt><dd>{fil(deal.refunded)}</dd><dt>Provider collateral burnt</dt><dd>{fil(deal.burnt)}</dd></>}
+          <dt>Paid to the provider</dt><dd data-testid="deal-paid"><Fil atto={deal.paid} /></dd>
+          <dt>Penalties paid to you</dt><dd data-testid="deal-penalties"><Fil atto={deal.penalties} /></dd>
+          {deal.status === 'slashed' && <><dt>Refunded (unpaid fee)</dt><dd><Fil atto={deal.refunded} /></dd><dt>Provider collateral burnt</dt><dd><Fil atto={deal.burnt} /></dd></>}
         </dl>
         <table className="headers small">
           <thead><tr><th>Period</th><th>Proof epoch</th><th>Paid</th><th>Penalty</th></tr></thead>
           <tbody>{deal.periods.filter(p => p.state === 'proven' || p.state === 'faulted').map(p => (
-            <tr key={p.index}><td>{p.index}</td><td>{p.submittedEpoch ?? '—'}</td><td>{p.settled ? fil(p.paid) : 'at the period\'s end'}</td><td>{p.settled ? fil(p.penalty) : '—'}</td></tr>
+            <tr key={p.index}><td>{p.index}</td><td>{p.submittedEpoch ?? '—'}</td><td>{p.settled ? <Fil atto={p.paid} /> : 'at the period\'s end'}</td><td>{p.settled ? <Fil atto={p.penalty} /> : '—'}</td></tr>
           ))}</tbody>
         </table>
       </div>
@@ -70,7 +72,7 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
       </div>
       {deal.error !== undefined && <div className="banner error">Could not refresh this deal: {deal.error.name}: {deal.error.message}</div>}
       {error !== null && <div className="banner error">{error}</div>}
-      {detail !== null && detail.dealId === deal.dealId && <ProofPath detail={detail} />}
+      {detail !== null && detail.dealId === deal.dealId && <ProofTree detail={detail} />}
     </section>
   )
 }
@@ -78,25 +80,4 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
 function cellState (p: PeriodView): string {
   if (p.state === 'proven') return p.verdict === 'verified' ? 'verified' : p.verdict === 'bad' ? 'bad' : 'proven'
   return p.state
-}
-
-function ProofPath ({ detail }: { detail: ProofDetail }): React.JSX.Element {
-  const short = (h: string): string => `${h.slice(0, 8)}…${h.slice(-6)}`
-  return (
-    <div className="card" data-testid="proof-detail">
-      <div className="label">Period {detail.period}: challenges drawn from header {short(detail.headerCid)} at epoch {detail.challengeEpoch}</div>
-      <div className="small">{detail.verdict === null ? 'Not checked here yet.' : detail.verdict.ok ? `✓ All paths verified in this tab's WASM verifier (${detail.verdict.checkMs.toFixed(1)} ms).` : `✗ ${detail.verdict.error ?? 'failed'}`}</div>
-      {detail.challenges.map((c, i) => (
-        <div key={i} className="path" data-testid="merkle-path">
-          <div className="small">Leaf {c.leaf}: <span className="mono">{short(c.value)}</span></div>
-          <ol className="steps">
-            {c.steps.map((s, j) => (
-              <li key={j} className="mono small">{s.side === 'right' ? `H(node, ${short(s.sibling)})` : `H(${short(s.sibling)}, node)`} = {short(s.node)}</li>
-            ))}
-          </ol>
-          <div className={`small ${c.ok ? 'verified' : 'bad'}`}>{c.ok ? '✓' : '✗'} root {short(c.root)}</div>
-        </div>
-      ))}
-    </div>
-  )
 }

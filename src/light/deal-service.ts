@@ -220,7 +220,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       const head = tee.head()
       const stages = head === undefined ? [] : await chosen.catch(() => [])
       const packed: UploadRecord = {
-        ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, packedBytes: file.size,
+        ...uploads.get(u.id)!, stage: 'hashing', root: car.root.toString(), carBytes: car.carBytes, layout: car.layout, packedBytes: file.size,
         ...(stages.length === 0 ? {} : { stages, head: bytesToHex(head!) })
       }
       // without the streamed piece, the record says 'hashing' and the staged CAR is hashed in a second pass
@@ -424,6 +424,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       providers,
       providerErrors,
       escrow: watch.escrow(),
+      epochSeconds: lc.genesis.state.blockDelaySecs,
       auditEveryMinutes: audits.everyMinutes()
     }
   }

@@ -1,10 +1,15 @@
 // What the page is shown of uploads and deals: plain data (strings for amounts, so it crosses postMessage
 // and renders as is), built from verified deal records, this tab's verdicts and its upload records.
 import {
-  addressToString, dealStatus, challengeSeed, decodeClientDealProposal, decodePossessionProof, truncatedNode, nobleNodeHasher,
+  addressToString, dealStatus, challengeSeed, decodeClientDealProposal, decodePossessionProof, nobleNodeHasher, dealProofSet,
   type DealRecord, type MarketParams, type WireError, type Epoch, type CID
 } from '../core'
 import { base16 } from 'multiformats/bases/base16'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { deriveChallenges } from '../core/pdp/challenges'
+import { DST_WINDOWED_POST_CHALLENGE_SEED } from '../core/market/randomness'
+import { judgePath, knownNodes, pathNodes, type StepState } from '../core/pdp/path-steps'
+import { locateLeaf, type CarLayout, type LeafPlace } from '../core/piece/car-layout'
 import type { UploadRecord, CopyRecord, Verdict } from './deal-store'
 import type { AuditRecord } from './audit-store'
 
@@ -51,6 +56,8 @@ export interface DealView {
   status: string
   pricePerEpoch: string
   providerCollateral: string
+  /** The chain's epoch length (what a price per month counts its epochs in; null: unknown, Filecoin's is used). */
+  epochSeconds: number | null
   periods: PeriodView[]
   paid: string
   penalties: string
@@ -91,17 +98,52 @@ export interface DealsView {
   auditEveryMinutes?: number
   /** Why storage cannot run in this tab, when it cannot. */
   error?: WireError
+  /** The chain's epoch length (genesis blockDelaySecs): what a price per month counts its epochs in. */
+  epochSeconds?: number
 }
 
-export interface ProofStep { sibling: string, node: string, side: 'left' | 'right' }
-export interface ChallengeDetail { leaf: number, value: string, steps: ProofStep[], root: string, ok: boolean }
-export interface ProofDetail { dealId: number, period: number, challengeEpoch: Epoch, headerCid: string, seed: string, challenges: ChallengeDetail[], verdict: Verdict | null }
+/**
+ * One level of a path: `node` = H(node below, sibling) in the leaf's order (side: where the sibling sits);
+ * `state` is this tab's verdict on the step (path-steps.ts), `wasm` the WASM verifier's word on it (absent when
+ * the pool could not be asked).
+ */
+export interface ProofStep { sibling: string, node: string, side: 'left' | 'right', state: StepState, wasm?: boolean }
+export interface ChallengeDetail {
+  leaf: number
+  value: string
+  steps: ProofStep[]
+  root: string
+  ok: boolean
+  /** How the challenge was drawn: i-th draw = sha256(seed ‖ u64be(i)) (hex) mod the piece's leaf count = `derived`. */
+  draw: { index: number, hash: string, leaves: number, derived: number }
+  /** Where the leaf sits in the CAR and the file; null when the upload's layout was not recorded. */
+  place: LeafPlace | null
+  /** When the path fails: the lowest step known wrong and the highest known right below it (step indices). */
+  breakAt: { lowestBad: number, highestOk: number } | null
+}
+export interface ProofDetail {
+  dealId: number
+  period: number
+  challengeEpoch: Epoch
+  headerCid: string
+  /** Filecoin's DomainSeparationTag and the entropy (the deal ID, DAG-CBOR) the seed is drawn with. */
+  tag: number
+  seed: string
+  challenges: ChallengeDetail[]
+  verdict: Verdict | null
+  /** The CAR's size and whether its layout was recorded at upload (old uploads did not record it). */
+  carBytes: number | null
+  layoutRecorded: boolean
+  /** Whether every step was also re-hashed in the WASM verifier. */
+  wasmSteps: boolean
+}
 
 const hex = (b: Uint8Array): string => base16.baseEncode(b)
 /** The loss the durability figure is about: 1 % of the file's bytes. */
 const LOSS = 0.01
 
-export function describeUpload ({ proposals, ...u }: UploadRecord): UploadView {
+export function describeUpload ({ proposals, layout: _layout, ...u }: UploadRecord): UploadView {
+  // the layout (a few KiB) stays in the worker: only the proof detail reads it
   return {
     ...u,
     copyViews: (proposals ?? []).map(c => ({
@@ -128,10 +170,12 @@ export interface DealViewInput {
   params: MarketParams
   /** The verified head now. */
   head: Epoch
+  /** The chain's epoch length in seconds (unknown: prices per month are counted in Filecoin's). */
+  epochSeconds?: number
   error?: WireError
 }
 
-export function describeDeal ({ record: d, height, headerCid, upload, verdicts, params, head, error }: DealViewInput): DealView {
+export function describeDeal ({ record: d, height, headerCid, upload, verdicts, params, head, epochSeconds, error }: DealViewInput): DealView {
   const p = d.proposal
   const P = params.provingPeriod
   const total = (p.endEpoch - p.startEpoch) / P
@@ -160,7 +204,7 @@ export function describeDeal ({ record: d, height, headerCid, upload, verdicts, 
   return {
     dealId: d.dealId, uploadId: upload.id, name: upload.name, provider: addressToString(p.provider, 't'), client: addressToString(p.client, 't'),
     pieceCid: p.pieceCid.toString(), label: typeof p.label === 'string' ? p.label : hex(p.label), startEpoch: p.startEpoch, endEpoch: p.endEpoch,
-    status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(),
+    status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(), epochSeconds: epochSeconds ?? null,
     periods, paid: paid.toString(), penalties: penalties.toString(),
     refunded: slashed ? (p.storagePricePerEpoch * BigInt(p.endEpoch - d.state.slashEpoch) + p.clientCollateral).toString() : '0',
     burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',
@@ -171,24 +215,54 @@ export function describeDeal ({ record: d, height, headerCid, upload, verdicts, 
   }
 }
 
-/** A proof's challenges, each leaf hashed up its path to the piece root, for drawing. */
-export function describeProof (d: DealRecord, period: number, challengeEpoch: Epoch, challengeHeader: CID, verdict: Verdict | null): ProofDetail {
+export interface ProofDetailExtras {
+  /** The upload's CAR layout, when it was recorded, and the CAR's size. */
+  layout?: CarLayout | null
+  carBytes?: number | null
+  /** Per challenge, per step: the WASM verifier's word (pool.pathSteps over the nodes proofNodes gives). */
+  stepChecks?: boolean[][]
+}
+
+/** Each challenge's nodes from its leaf up (nodes[0] the leaf), computed in TypeScript: what the WASM pool is asked to confirm. */
+export function proofNodes (proofBytes: Uint8Array): Array<{ leaf: number, value: Uint8Array, path: Uint8Array[], nodes: Uint8Array[] }> {
+  return decodePossessionProof(proofBytes).map(ch => ({ leaf: ch.leaf, value: ch.value, path: ch.path, nodes: pathNodes(ch.value, ch.leaf, ch.path, nobleNodeHasher) }))
+}
+
+/** A proof's challenges for drawing: how each was drawn, each leaf hashed up its path with a verdict per step, and where the leaf sits in the file. */
+export function describeProof (d: DealRecord, period: number, challengeEpoch: Epoch, challengeHeader: CID, verdict: Verdict | null, extras: ProofDetailExtras = {}): ProofDetail {
   const proofBytes = d.periods[period]?.proofBytes
   if (proofBytes == null) throw new RangeError(`deal ${d.dealId} has no proof for period ${period}`)
   const root = d.proposal.pieceCid.multihash.digest
-  const challenges = decodePossessionProof(proofBytes).map(ch => {
-    let node = ch.value
-    let index = ch.leaf
-    const steps: ProofStep[] = ch.path.map(sibling => {
+  const height = Math.log2(d.proposal.pieceSize / 32)
+  const seed = challengeSeed(challengeHeader, challengeEpoch, d.dealId)
+  const proofs = proofNodes(proofBytes)
+  const leaves = d.proposal.pieceSize / 32
+  const drawn = proofs.length === 0 ? [] : deriveChallenges(seed, dealProofSet(d.proposal), proofs.length)
+  const carBytes = extras.carBytes ?? null
+  const checks = extras.stepChecks?.length === proofs.length ? extras.stepChecks : undefined
+  // paths that reached the root (and every WASM step agreed) vouch for the nodes they share with a failing one
+  const verified = proofs.filter((p, i) => p.path.length === height && hex(p.nodes[height]!) === hex(root) && (checks?.[i]?.every(Boolean) ?? true))
+  const known = knownNodes(root, height, carBytes === null ? null : Math.ceil(carBytes / 127) * 128, verified)
+  const challenges = proofs.map((p, i) => {
+    const judged = judgePath(root, p.leaf, p.value, p.path, known, checks?.[i])
+    let index = p.leaf
+    const steps: ProofStep[] = p.path.map((sibling, k) => {
       const side: ProofStep['side'] = index % 2 === 0 ? 'right' : 'left'
-      node = side === 'right' ? truncatedNode(node, sibling, nobleNodeHasher) : truncatedNode(sibling, node, nobleNodeHasher)
       index = Math.floor(index / 2)
-      return { sibling: hex(sibling), node: hex(node), side }
+      return { sibling: hex(sibling), node: hex(judged.nodes[k + 1]!), side, state: judged.steps[k]!, ...(checks === undefined ? {} : { wasm: checks[i]![k]! }) }
     })
-    return { leaf: ch.leaf, value: hex(ch.value), steps, root: hex(root), ok: hex(node) === hex(root) }
+    const input = new Uint8Array(40)
+    input.set(seed)
+    new DataView(input.buffer).setBigUint64(32, BigInt(i))
+    return {
+      leaf: p.leaf, value: hex(p.value), steps, root: hex(root), ok: judged.reachesRoot && p.path.length === height,
+      draw: { index: i, hash: hex(sha256(input)), leaves, derived: drawn[i]?.leaf ?? -1 },
+      place: extras.layout == null ? null : locateLeaf(extras.layout, p.leaf),
+      breakAt: judged.breakAt
+    }
   })
   return {
-    dealId: d.dealId, period, challengeEpoch, headerCid: challengeHeader.toString(), seed: hex(challengeSeed(challengeHeader, challengeEpoch, d.dealId)),
-    challenges, verdict
+    dealId: d.dealId, period, challengeEpoch, headerCid: challengeHeader.toString(), tag: DST_WINDOWED_POST_CHALLENGE_SEED, seed: hex(seed),
+    challenges, verdict, carBytes, layoutRecorded: extras.layout != null, wasmSteps: checks !== undefined
   }
 }

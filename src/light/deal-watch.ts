@@ -9,7 +9,7 @@ import type { PiecePool } from '../../workers/piece-pool'
 import type { LightClient } from './light-client'
 import type { WalletService } from './wallet-service'
 import type { DealStore, UploadRecord, CopyRecord, Verdict } from './deal-store'
-import { describeDeal, describeProof, type DealsView, type DealView, type ProofDetail } from './deal-views'
+import { describeDeal, describeProof, proofNodes, type DealsView, type DealView, type ProofDetail } from './deal-views'
 
 export interface DealWatchInit {
   client: LightClient
@@ -126,7 +126,7 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
   const dealView = (dealId: number, upload: UploadRecord): DealView | null => {
     const got = records.get(dealId)
     if (got === undefined) return null
-    return describeDeal({ ...got, upload, verdicts, params, head: lc.sync.head.header.height, error: dealErrors.get(dealId) })
+    return describeDeal({ ...got, upload, verdicts, params, head: lc.sync.head.header.height, epochSeconds: lc.genesis.state.blockDelaySecs, error: dealErrors.get(dealId) })
   }
 
   const proofDetail = async (dealId: number, period: number): Promise<ProofDetail> => {
@@ -136,7 +136,12 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
     const c = got.record.proposal.startEpoch + period * params.provingPeriod
     const header = await lc.store.byHeight(c)
     if (header === null) throw new Error(`the header at ${c} is not verified here yet`)
-    return describeProof(got.record, period, c, header.cid, verdicts.get(`${dealId}/${period}`) ?? null)
+    // each step re-hashed by the verdict's own WASM kernel; a pool that cannot start leaves the TypeScript verdicts alone
+    const stepChecks = await init.pool().then(async pool => await Promise.all(proofNodes(r.proofBytes!).map(async p => await pool.pathSteps(p.leaf, p.value, p.path, p.nodes)))).catch(() => undefined)
+    const upload = dealIds().find(x => x.dealId === dealId)?.upload
+    return describeProof(got.record, period, c, header.cid, verdicts.get(`${dealId}/${period}`) ?? null, {
+      layout: upload?.layout ?? null, carBytes: upload?.carBytes ?? null, ...(stepChecks === undefined ? {} : { stepChecks })
+    })
   }
 
   return {
