@@ -194,6 +194,13 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       const next = priceOfBytes(to - from + dearest.terms.paymentInterval, dearest.terms.pricePerGiB)
       if (s.paid + next > s.maxPaid) throw new PreviewBudgetError(s.paid, s.maxPaid, next)
     }
+    // a channel is funded as a download's is, for what the user allowed (the session's remaining allowance, in bytes at
+    // each provider's price): funded once, later reads need no AddFunds on chain (a block time each, measured ~1.9 s
+    // for a 1 MiB read on the devnet when each read funded only itself)
+    const left = s.maxPaid - s.paid
+    const funded = providers.map(p => p.terms.pricePerGiB === 0n || left <= 0n ? p : {
+      ...p, quoteBytes: Math.max(to - from, Math.min(Number.MAX_SAFE_INTEGER, Number(left * 2n ** 30n / p.terms.pricePerGiB)))
+    })
     const state: DownloadState = newDownloadState(root, { from, to })
     // this session's lanes: each read goes on the lane the last one used (prepare() reuses it, topping the channel up)
     for (const [addr, l] of s.lanes) state.providers[addr] = { channel: l.channel, lane: l.lane, paid: l.paid, verifiedBlockBytes: 0, failure: null }
@@ -203,7 +210,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
         libp2p: init.libp2p,
         root: CID.parse(root),
         range: { from, to },
-        providers,
+        providers: funded,
         payer: priced ? await init.payer() : null,
         sink: { write: async (offset, b) => { out.set(b, offset - from) } },
         state,

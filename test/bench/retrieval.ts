@@ -47,7 +47,7 @@ type PlannedProvider = ReturnType<StorageClient['plan']>['proposals'][number]['p
  * protocol from a Node client (quote, escrow, signed proposal, the bytes streamed, the deal published on chain;
  * re-signed with a later start when the stream is slower than planned).
  */
-async function storeWithProvider (d: Devnet, clientNode: CofferLibp2p, file: string, dir: string): Promise<Stored> {
+export async function storeWithProvider (d: Devnet, clientNode: CofferLibp2p, file: string, dir: string): Promise<Stored> {
   const carFile = path.join(dir, 'file.car')
   const car = await open(carFile, 'w')
   let written = 0

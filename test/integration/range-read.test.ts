@@ -46,6 +46,8 @@ let dagBlockBytes = 0
 const leaves: Array<{ cid: CID, blockOffset: number, blockLength: number }> = []
 const dealIds: number[] = []
 
+/** Chain messages the payer sent (CreateChannel, AddFunds …). */
+let sends = 0
 const payerKey = secp256k1.utils.randomSecretKey()
 const payer = secpAddressBytes(secpPublicKey(payerKey))
 
@@ -60,6 +62,7 @@ const chain: PaychChain = {
     return { exitCode: l.receipt.exitCode, return: l.receipt.return }
   },
   send: async (m, onSent) => {
+    sends++
     const unsigned: Message = { version: 0, to: m.to, from: payer, nonce: await d.chain.mpoolNonce(payer), value: m.value, gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: m.method, params: m.params }
     const cid = await d.chain.mpoolPush(signMessage(payerKey, { ...unsigned, gasLimit: gasLimitFor(unsigned) }))
     onSent?.(cid.toString())
@@ -201,6 +204,7 @@ describe('verified range reads', () => {
     const session = o.session!
     const reads: Array<[number, number]> = [[0, 4096], [6 * LEAF - 1, 6 * LEAF + 1], [file.length - LEAF, file.length]]
     let expected = 0n
+    const sendsBefore = sends
     for (const [from, to] of reads) {
       const r = await reader.read(session, from, to)
       expect(same(r.bytes, file.subarray(from, to))).toBe(true)
@@ -211,6 +215,8 @@ describe('verified range reads', () => {
       expected += BigInt(r.paid)
       expect(r.sessionPaid).toBe(expected.toString())
     }
+    // the channel was created funded for the allowance, as a download's is for its quote: no AddFunds per read
+    expect(sends - sendsBefore).toBe(1)
     // one lane, holding exactly the sum: the vouchers' total is what the ranges moved
     const views = await paych.channels()
     const lanes = views.flatMap(v => v.lanes)
