@@ -1,8 +1,9 @@
 // Deal view: one cell per proving period (proven and verified in this tab, faulted, open or pending), the
 // payments and refunds the chain made for the deal, how likely the proofs so far were to catch a loss, and
 // a proof's detail drawn as trees (ProofTree): each challenged leaf's path to the piece root, as checked here.
-import { useEffect, useRef, useState } from 'react'
+import { Fragment, useEffect, useRef, useState } from 'react'
 import type { Call } from './use-light-client'
+import { AuditCard, AuditMark, auditsAfter } from './AuditCard'
 import type { DealView as Deal, ProofDetail, PeriodView } from '../light/deal-service'
 import { percent } from './format'
 import { Fil, DealPrice } from './Amount'
@@ -42,15 +43,21 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
       <div className="card">
         <div className="label">Proving timeline</div>
         <div className="timeline">
+          {auditsAfter(deal, null).map(a => <AuditMark key={a.key} audit={a} />)}
           {deal.periods.map(p => (
-            <button
-              type="button" key={p.index} className={`cell cell-${cellState(p)}`} data-testid="proof-cell" data-state={cellState(p)}
-              title={`period ${p.index} (challenge epoch ${p.challengeEpoch}): ${cellState(p)}`} onClick={() => { void show(p) }}
-            >{p.index}</button>
+            <Fragment key={p.index}>
+              <button
+                type="button" className={`cell cell-${cellState(p)}`} data-testid="proof-cell" data-state={cellState(p)}
+                title={`period ${p.index} (challenge epoch ${p.challengeEpoch}): ${cellState(p)}`} onClick={() => { void show(p) }}
+              >{p.index}</button>
+              {/* this tab's spot audits run during the period, drawn after its cell by the epoch they ran at */}
+              {auditsAfter(deal, p).map(a => <AuditMark key={a.key} audit={a} />)}
+            </Fragment>
           ))}
         </div>
-        <div className="small muted">■ proven and verified here · ■ faulted · ■ proof failed this tab's check · □ open / pending</div>
+        <div className="small muted">■ proven and verified here · ■ faulted · ■ proof failed this tab's check · □ open / pending · ✓ audit passed · ✗ audit failed · ? audit not answered</div>
       </div>
+      <AuditCard deal={deal} call={call} />
       <div className="card detail">
         <div className="label">Payments</div>
         <dl>

@@ -51,12 +51,12 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
       <div className="card">
         <div className="label">Providers (verified asks; tick to choose by hand, or leave all clear for the cheapest)</div>
         <table className="headers">
-          <thead><tr><th /><th>Provider</th><th title={`Storage price per GiB per 30-day month, counted in ${deals?.epochSeconds == null ? 'Filecoin\'s 30 s epochs (this chain\'s epoch length is not known here)' : `this chain's ${deals.epochSeconds} s epochs`}`}>Price</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th></tr></thead>
+          <thead><tr><th /><th>Provider</th><th title={`Storage price per GiB per 30-day month, counted in ${deals?.epochSeconds == null ? 'Filecoin\'s 30 s epochs (this chain\'s epoch length is not known here)' : `this chain's ${deals.epochSeconds} s epochs`}`}>Price</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th><th title="Spot audits this tab ran that failed or went unanswered: such a provider is chosen after every clean one">Audits failed</th></tr></thead>
           <tbody>
             {providers.map(p => (
               <tr key={p.address} data-testid="provider-row">
                 <td><input type="checkbox" checked={chosen.includes(p.address)} onChange={e => { setChosen(c => e.target.checked ? [...c, p.address] : c.filter(x => x !== p.address)) }} /></td>
-                <td className="mono">{p.address}</td><td><StoragePrice attoPerGiBEpoch={p.pricePerGiBEpoch} epochSeconds={deals?.epochSeconds} /></td><td className="opt">{mib(p.freeBytes)}</td><td className="opt"><Fil atto={p.collateralPerGiB} /></td><td>{p.faults}</td>
+                <td className="mono">{p.address}</td><td><StoragePrice attoPerGiBEpoch={p.pricePerGiBEpoch} epochSeconds={deals?.epochSeconds} /></td><td className="opt">{mib(p.freeBytes)}</td><td className="opt"><Fil atto={p.collateralPerGiB} /></td><td>{p.faults}</td><td className={(p.failedAudits ?? 0) > 0 ? 'bad' : undefined} data-testid="provider-failed-audits">{p.failedAudits ?? 0}</td>
               </tr>
             ))}
           </tbody>

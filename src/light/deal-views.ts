@@ -77,6 +77,8 @@ export interface DealView {
   pieceSize: number
   /** This tab's spot audits of the deal, oldest first (audit-service.ts). */
   audits?: AuditRecord[]
+  /** The tab's audit schedule (minutes, 0 = off), the same for every deal; repeated here for the Deal view. */
+  auditEveryMinutes?: number
 }
 
 export interface ProviderView {
