@@ -20,19 +20,23 @@ self.addEventListener('fetch', (event) => {
 
 const plain = (status, text, headers = {}) => new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers } })
 
-/** [from, to) the Range header asks for inside a file of `size` bytes, or null when it cannot be met. */
+/**
+ * [from, to) the Range header asks for inside a file of `size` bytes, or null when it cannot be met (416). A header
+ * this does not parse (another unit, several ranges, bad syntax) is ignored, as RFC 9110 §14.2 lets a server do: the
+ * answer starts at 0. Several ranges are not served: a media element never asks for them, and multipart adds framing.
+ */
 function parseRange (header, size) {
-  if (header === null) return { from: 0, to: size }
-  // one range only: a media element never asks for several, and a multipart answer would only add framing
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
-  if (m === null || (m[1] === '' && m[2] === '')) return null
+  const m = header === null ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) return { from: 0, to: size, ranged: false }
   if (m[1] === '') {
     const suffix = Number(m[2])
-    return suffix === 0 ? null : { from: Math.max(0, size - suffix), to: size }
+    return suffix === 0 ? null : { from: Math.max(0, size - suffix), to: size, ranged: true }
   }
   const from = Number(m[1])
+  // a last position before the first makes the range-spec invalid (RFC 9110 §14.1.2): ignored like bad syntax
+  if (m[2] !== '' && Number(m[2]) < from) return { from: 0, to: size, ranged: false }
   const to = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1)
-  return from < size && to > from ? { from, to } : null
+  return from < size && to > from ? { from, to, ranged: true } : null
 }
 
 async function answerPreview (event, url) {
@@ -55,7 +59,8 @@ async function answerPreview (event, url) {
   })
   if (!reply.ok) return plain(reply.name === 'UnknownPreviewError' ? 404 : 502, `${reply.name}: ${reply.message}`)
   const bytes = reply.bytes
-  const whole = asked === null && from === 0 && bytes.length === reply.size
+  // the whole file asked for without a range, and small enough to send whole: a plain 200
+  const whole = !range.ranged && bytes.length === reply.size
   return new Response(bytes, {
     status: whole ? 200 : 206,
     headers: {

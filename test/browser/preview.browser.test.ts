@@ -101,8 +101,12 @@ describe('preview in Chromium', () => {
     const wavPath = path.join(dataDir, 'tone.wav')
     await writeFile(wavPath, audio)
     await uploadThroughUi(page, wavPath, { copies: 2, periods: 20 })
+    const clickedAt = await page.evaluate(() => performance.now())
     await openPreview(page, 'tone.wav')
     expect(await page.getAttribute('[data-testid=preview]', 'data-kind')).toBe('audio')
+    // Preview clicked to playable (providers found, the type sniffed, the first range through the service worker)
+    await page.waitForFunction(() => document.querySelector<HTMLAudioElement>('[data-testid=preview-media]')!.readyState >= 3, undefined, { timeout: 180_000 })
+    const playableMs = await page.evaluate((t) => performance.now() - t, clickedAt)
     // the page is controlled by now: the service worker claimed it on activation (this is the profile's first load)
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true)
 
@@ -150,11 +154,21 @@ describe('preview in Chromium', () => {
     const direct = await page.evaluate(async (u) => {
       const r = await fetch(u, { headers: { Range: 'bytes=1000000-1000099' } })
       const bad = await fetch(u, { headers: { Range: 'bytes=99999999-' } })
-      return { status: r.status, range: r.headers.get('content-range'), via: r.headers.get('x-coffer-verified'), bytes: [...new Uint8Array(await r.arrayBuffer())], bad: bad.status }
+      // no Range, and an invalid one (ignored, RFC 9110 §14.1.2): a bounded first chunk (1 MiB), said so in Content-Range
+      const none = await fetch(u)
+      const inverted = await fetch(u, { headers: { Range: 'bytes=500-100' } })
+      return {
+        status: r.status, range: r.headers.get('content-range'), via: r.headers.get('x-coffer-verified'), bytes: [...new Uint8Array(await r.arrayBuffer())], bad: bad.status,
+        none: [none.status, none.headers.get('content-range'), (await none.arrayBuffer()).byteLength], inverted: [inverted.status, inverted.headers.get('content-range')]
+      }
     }, src)
-    expect(direct).toMatchObject({ status: 206, range: `bytes 1000000-1000099/${audio.length}`, via: 'range-read', bad: 416 })
+    expect(direct).toMatchObject({
+      status: 206, range: `bytes 1000000-1000099/${audio.length}`, via: 'range-read', bad: 416,
+      none: [206, `bytes 0-1048575/${audio.length}`, 1048576], inverted: [206, `bytes 0-1048575/${audio.length}`]
+    })
     expect(direct.bytes).toEqual([...audio.subarray(1_000_000, 1_000_100)])
 
+    console.log(`preview (Chromium): Preview clicked to playable (readyState >= HAVE_FUTURE_DATA) ${playableMs.toFixed(0)} ms`)
     console.log(`preview (Chromium): click play to 'playing' ${played.ms.toFixed(0)} ms; seek to the middle: 'seeked' ${seek.seekedMs.toFixed(0)} ms, playing past it ${seek.playingMs.toFixed(0)} ms; ${after.ranges} verified range reads, ${after.bytes} bytes (file ${audio.length}; the furthest range began at ${beforeSeek.maxFrom} before the seek, ${after.maxFrom} after) at ${elapsed()} s`)
     expect(errors).toEqual([])
   }, 900_000)
