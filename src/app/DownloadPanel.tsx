@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DownloadQuote, DownloadView, QuoteProgress, RetrievalsView } from '../light/retrieval-service'
-import { fil, mib } from './format'
+import { fil, filFull, mib } from './format'
 import { Fil, RetrievalPrice } from './Amount'
 import { useAction } from './use-action'
 
@@ -196,7 +196,7 @@ export function DownloadFile ({ file, retrievals, call }: { file: FileRef, retri
             {picker() === undefined ? ' The file is kept in this browser\'s storage, then offered as a download.' : ' You choose where the file is saved.'}
           </p>
           <div className="row">
-            <button type="button" data-testid="download-confirm" disabled={busy || best === undefined} onClick={() => { void run(start) }}>
+            <button type="button" data-testid="download-confirm" disabled={busy || best === undefined} onClick={() => { void run(start) }} {...(most === undefined ? {} : { title: `at most ${filFull(most)}` })}>
               {best === undefined || most === undefined ? 'Download' : most === 0n ? 'Download (free)' : most > BigInt(best.price) ? `Download: at most ${fil(most.toString())}` : `Download for ${fil(most.toString())}`}
             </button>
             <button type="button" className="secondary" onClick={() => { setQuote(null) }}>Not now</button>
