@@ -106,6 +106,22 @@ describe('where a leaf sits in the file', () => {
     expect(fileLeaves).toBeGreaterThan((n - 262144) / 32) // the repeated chunk's second copy is not in the CAR
   })
 
+  it('stays a few KiB: 64 MiB of 256 KiB chunks is a handful of runs between the DAG nodes', async () => {
+    const size = 4 * 2 ** 20
+    const chunks = Array.from({ length: 16 }, (_, c) => {
+      const b = new Uint8Array(size)
+      const v = new DataView(b.buffer)
+      for (let i = 0; i < size; i += 4) v.setUint32(i, Math.imul(c * size + i + 1, 2654435761))
+      return b
+    })
+    const r = await writeUnixfsCar(chunks, { write: async () => {}, writeAt: async () => {} })
+    const json = JSON.stringify(r.layout).length
+    // measured: 64 MiB → 5 runs, 671 bytes; 1 GiB → 49 runs, 5,979 bytes (5.8 KiB per GiB)
+    console.log(`CAR layout of a 64 MiB file: ${r.layout.runs.length} runs, ${json} bytes as JSON`)
+    expect(r.layout.runs.length).toBeLessThanOrEqual(6)
+    expect(json).toBeLessThan(1024)
+  })
+
   it('a wrong map is caught: a file offset off by one byte no longer matches the file', async () => {
     const file = fileOf(300_000)
     const { car, layout } = await pack(file, [file])
