@@ -69,7 +69,7 @@ export interface AuditService {
   stop: () => void
 }
 
-/** An audit of this deal is already running: the caller gets that one's record instead of a second audit. */
+/** The deal cannot be audited from here: it is not a live deal this tab stored and follows through verified records. */
 export class AuditNotPossibleError extends Error {
   static override name = 'AuditNotPossibleError'
   override name = 'AuditNotPossibleError'
@@ -129,6 +129,7 @@ export async function createAuditService (init: AuditServiceInit): Promise<Audit
   }
 
   const auditNow: AuditService['auditNow'] = async (dealId, opts = {}) => {
+    // a click while the schedule (or another click) audits the deal gets that audit's record, not a second audit
     const already = running.get(dealId)
     if (already !== undefined) return await already
     const t = init.target(dealId)
