@@ -5,7 +5,8 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { fr32Pad, truncatedNode, zeroComm } from '../../src/core'
 import { judgePath, knownNodes, pathNodes } from '../../src/core/pdp/path-steps'
 import { instantiatePieceWasm, type PieceWasm } from '../../workers/wasm/piece-wasm'
-import { pieceWasmModule } from '../helpers/piece-worker'
+import { pieceWasmModule, inProcessWorker } from '../helpers/piece-worker'
+import { createPiecePool } from '../../workers/piece-pool'
 
 let wasm: PieceWasm
 beforeAll(async () => { wasm = await instantiatePieceWasm(await pieceWasmModule()) })
@@ -96,5 +97,19 @@ describe('per-step verdicts on a Merkle path', () => {
     const r = judgePath(root, leaf, levels[0]![leaf]!, path, knownNodes(root, L, null, []), checks)
     expect(r.reachesRoot).toBe(false)
     expect(r.steps.slice(4)).toEqual(Array(L - 4).fill('bad'))
+  })
+
+  it("the piece pool's workers re-hash each step in WASM: a node the TypeScript got wrong is refused at the step that makes it", async () => {
+    const pool = createPiecePool({ size: 1, module: await pieceWasmModule(), spawn: () => inProcessWorker() })
+    try {
+      const leaf = 42
+      const path = pathOf(levels, leaf)
+      const nodes = pathNodes(levels[0]![leaf]!, leaf, path)
+      expect(await pool.pathSteps(leaf, levels[0]![leaf]!, path, nodes)).toEqual(Array(L).fill(true))
+      const wrong = nodes.slice()
+      wrong[3] = new Uint8Array(32)
+      // the node at level 3 is what step 2 makes: that step is refused; the steps above hash from the true node, so they agree
+      expect(await pool.pathSteps(leaf, levels[0]![leaf]!, path, wrong)).toEqual(Array.from({ length: L }, (_, k) => k !== 2))
+    } finally { pool.close() }
   })
 })
