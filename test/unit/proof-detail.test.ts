@@ -12,6 +12,9 @@ import {
 import { describeProof, proofNodes } from '../../src/light/deal-views'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import type { CarLayout } from '../../src/core/piece/car-layout'
+import { createElement } from 'react'
+import { renderToStaticMarkup } from 'react-dom/server'
+import { ProofTree } from '../../src/app/ProofTree'
 
 const COUNT = 12
 let car: Uint8Array
@@ -108,5 +111,18 @@ describe('the proof detail drawn in the Deal view', () => {
     expect(d.challenges[2]!.steps.slice(7).every(s => s.state === 'bad')).toBe(true)
     expect(d.challenges[2]!.steps[7]!.wasm).toBe(false)
     expect(d.challenges[1]!.ok).toBe(true)
+  })
+
+  it('draws it: a path broken at the top says where; an upload without a layout says so', () => {
+    const height = Math.log2(record.proposal.pieceSize / 32)
+    const html = renderToStaticMarkup(createElement(ProofTree, { detail: describeProof(tampered(3, height - 1), 0, EPOCH, header, null, { layout, carBytes: car.length }) }))
+    expect(html.match(/data-testid="proof-tree"/g)?.length).toBe(COUNT)
+    expect(html.match(/data-testid="path-break"/g)?.length).toBe(1)
+    expect(html).toContain(`The path breaks at level ${height - 1} → ${height}`)
+    expect(html.match(/data-testid="tree-step" data-state="bad"/g)?.length).toBe(1)
+    expect(html.match(/data-testid="tree-step" data-state="ok"/g)?.length).toBe(COUNT * height - 1)
+    const old = renderToStaticMarkup(createElement(ProofTree, { detail: describeProof(record, 0, EPOCH, header, null, {}) }))
+    expect(old.match(/Layout not recorded for this upload/g)?.length).toBe(COUNT)
+    expect(old).not.toContain('data-testid="path-break"')
   })
 })
