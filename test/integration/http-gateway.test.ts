@@ -195,8 +195,9 @@ describe('/ipfs/{cid} on the free provider', () => {
     expect(ySections).toBe(sections + 1) // the one leaf the DAG links twice
     // the exporter's blockstore yields a block's bytes as chunks
     const entry = await exporter(root, { get: (cid: CID) => (async function * () { yield blocks.get(cid.toString())! })() } as never)
+    expect(entry.type).toBe('file')
     const parts: Uint8Array[] = []
-    for await (const chunk of entry.content()) parts.push(chunk as Uint8Array)
+    if (entry.type === 'file') for await (const chunk of entry.content()) parts.push(chunk)
     expect(same(concat(parts), file)).toBe(true)
   }, 60_000)
 
@@ -377,4 +378,42 @@ describe('the priced provider', () => {
     expect(pr.status).toBe(206)
     expect(same(await body(pr), car.subarray(0, MiB))).toBe(true)
   }, 180_000)
+})
+
+describe('a standard trustless-gateway client', () => {
+  it('@helia/verified-fetch, with the free provider as its only gateway and no routers, reads the file by CID and gets its bytes; nothing else is asked', async () => {
+    // Helia without libp2p (createHeliaLight) and only the trustless-gateway block broker with this gateway as the
+    // one place blocks come from: createVerifiedFetch({ gateways }) would also start libp2p with bitswap and the
+    // public bootstrap peers, and withHTTP's defaults add delegated-ipfs.dev and trustless-gateway.link
+    const { createHeliaLight } = await import('helia')
+    const { withHTTP } = await import('@helia/http')
+    const { createVerifiedFetch } = await import('@helia/verified-fetch')
+    const asked: string[] = []
+    const realFetch = globalThis.fetch
+    globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const url = input instanceof Request ? input.url : String(input)
+      asked.push(url)
+      if (!url.startsWith(gw(FREE))) throw new Error(`verified-fetch reached for ${url}`)
+      return await realFetch(input, init)
+    }
+    try {
+      const light = createHeliaLight()
+      // helia's routing asks its non-fallback routers before the fallback ones (the gateways) and, with none at all,
+      // never gets past them (seen with helia 6.1: findProviders waits with no router to ask): one that knows nothing
+      light.addRouter({ name: 'none', findProviders: async function * () {} } as never)
+      const helia = await withHTTP(light, { delegatedRouters: [], recursiveGateways: [gw(FREE)], allowInsecure: true, allowLocal: true }).start()
+      const vfetch = await createVerifiedFetch(helia)
+      try {
+        const r = await vfetch(`ipfs://${root.toString()}`)
+        expect(r.status).toBe(200)
+        expect(same(new Uint8Array(await r.arrayBuffer()), file)).toBe(true)
+      } finally {
+        await vfetch.stop()
+      }
+    } finally {
+      globalThis.fetch = realFetch
+    }
+    expect(asked.length).toBeGreaterThan(0)
+    expect(asked.every(u => u.startsWith(`${gw(FREE)}/ipfs/`))).toBe(true)
+  }, 120_000)
 })
