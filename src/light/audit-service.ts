@@ -54,6 +54,8 @@ export interface AuditServiceInit {
   clockMs?: () => number
   deadlineMs?: number
   leaves?: number
+  /** How often the schedule looks for due deals; SCHEDULE_TICK_MS unless a test wants it sooner. */
+  scheduleTickMs?: number
   changed: () => void
 }
 
@@ -161,21 +163,27 @@ export async function createAuditService (init: AuditServiceInit): Promise<Audit
     return m
   }
 
-  // the schedule: each tick audits, one after another, the live deals whose last audit is older than the interval
+  // the schedule: each tick audits, one after another, the live deals whose last audit is older than the interval,
+  // at most one per provider, so a tab with many deals at one provider spreads them over ticks instead of
+  // running into the provider's per-peer rate (net/audit-protocol.ts AUDIT_RATE)
   let ticking = false
   const tick = async (): Promise<void> => {
     if (ticking || every <= 0) return
     ticking = true
     try {
+      const audited = new Set<string>()
       for (const dealId of init.liveDeals()) {
         if (every <= 0) break
         const last = byDeal.get(dealId)?.at(-1)
         if (last !== undefined && nowMs() - last.startedAtMs < every * 60_000) continue
+        const provider = init.target(dealId)?.provider
+        if (provider === undefined || audited.has(provider)) continue
+        audited.add(provider)
         await auditNow(dealId, { trigger: 'schedule' }).catch(() => {})
       }
     } finally { ticking = false }
   }
-  const timer = setInterval(() => { void tick() }, SCHEDULE_TICK_MS)
+  const timer = setInterval(() => { void tick() }, init.scheduleTickMs ?? SCHEDULE_TICK_MS)
   ;(timer as { unref?: () => void }).unref?.()
 
   return {

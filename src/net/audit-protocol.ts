@@ -23,10 +23,11 @@ export const AUDIT_LIMITS: OneShotLimits = {
 }
 
 /**
- * Per peer: a burst of 12 audits, then one every 5 s. A tab audits each deal on its schedule one at a time (hourly
- * by default) and a user clicks Audit now by hand, so an honest tab stays far below; a peer over it gets BUSY.
+ * Per peer: a burst of 20 audits, then one every 3 s. A tab's schedule sends a provider at most one audit per 30 s
+ * tick (audit-service.ts) and a user clicks Audit now by hand, so an honest tab stays far below; a peer over it gets
+ * BUSY (which its tab records as unanswered, forgiven at the next pass).
  */
-export const AUDIT_RATE = { burst: 12, refillMs: 5_000 }
+export const AUDIT_RATE = { burst: 20, refillMs: 3_000 }
 
 export interface AuditRate { burst: number, refillMs: number }
 

@@ -141,8 +141,11 @@ describe('spot audits', () => {
   })
 
   it('the provider refuses by name: unknown deal or piece, leaves outside the piece or too many, junk and non-canonical requests', async () => {
+    // a peer of its own: these requests must not use up the audit client's per-peer rate
+    const asker = await createCofferLibp2p({ allowLoopbackDials: true })
+    cleanups.push(async () => { await asker.stop() })
     const ask = async (bytes: Uint8Array): Promise<ReturnType<typeof decodeAuditReply>> => {
-      const stream = await node.dialProtocol(provider().libp2p.peerId, AUDIT_PROTOCOL, { signal: AbortSignal.timeout(30_000) })
+      const stream = await asker.dialProtocol(multiaddr(provider().libp2p.getMultiaddrs()[0]!.toString()), AUDIT_PROTOCOL, { signal: AbortSignal.timeout(30_000) })
       await writeAndClose(stream, bytes, AbortSignal.timeout(30_000))
       return decodeAuditReply(await readAll(stream, 65536, AbortSignal.timeout(60_000)))
     }
@@ -241,6 +244,28 @@ describe('spot audits', () => {
     expect(f.get(provider().address)).toBeGreaterThanOrEqual(4)
   })
 
+  it('the schedule audits a live deal once its last audit is older than the interval, and stops when turned off', async () => {
+    let now = Date.now()
+    const s = await createAuditService({
+      libp2p: node, store, target: () => honestTarget(), liveDeals: () => [dealId], head: () => d.head().header.height,
+      verify: async (cid, padded, leaves, proof) => { await pool.verifyAudit(cid.bytes, padded, leaves, proof) },
+      nowMs: () => now, scheduleTickMs: 100, changed: () => {}
+    })
+    cleanups.push(async () => { s.stop() })
+    await s.setEveryMinutes(10)
+    const before = s.auditsOf(dealId).length
+    // the last audit is older than 10 minutes once the clock says so: one scheduled audit, then none while it is fresh
+    now += 11 * 60_000
+    const first = await until(() => s.auditsOf(dealId).slice(before).find(a => a.trigger === 'schedule'), 60_000)
+    expect(first.outcome).toBe('passed')
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(s.auditsOf(dealId).length).toBe(before + 1)
+    await s.setEveryMinutes(0)
+    now += 60 * 60_000
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(s.auditsOf(dealId).length).toBe(before + 1)
+  })
+
   it('after the deal\'s bytes are corrupted, audits of the corrupted segment fail and are recorded', async () => {
     const deal = provider().provider.store.all().find(x => x.dealId === dealId)!
     const offset = await corruptDeal(provider().provider.store, deal)
@@ -256,7 +281,7 @@ describe('spot audits', () => {
     expect(r).toMatchObject({ outcome: 'failed', reason: 'LOST' })
     // kept: a fresh service over the same IndexedDB store finds it, and counts it against the provider
     const again = await service(honestTarget)
-    expect(again.auditsOf(dealId).at(-1)).toMatchObject({ key: r.key, outcome: 'failed', reason: 'LOST' })
+    expect(again.auditsOf(dealId).find(a => a.key === r.key)).toMatchObject({ outcome: 'failed', reason: 'LOST', leaves })
     expect(again.failuresOf().get(provider().address)).toBe(before + 1)
   })
 })
