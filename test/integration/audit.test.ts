@@ -166,6 +166,14 @@ describe('spot audits', () => {
     const long = new Uint8Array([0x84, 0x1a, 0, 0, 0, dealId, ...canonical.subarray(2)])
     expect(dealId).toBeLessThan(24)
     expect(await ask(long)).toMatchObject({ kind: 'rejected', code: 'MALFORMED' })
+    // a peer asking on and on is told BUSY once its burst is used (20, then one per 3 s: a few come back meanwhile)
+    const replies: string[] = []
+    for (let i = 0; i < 40 && !replies.includes('BUSY'); i++) {
+      const r = await ask(encodeAuditRequest(req({ dealId: dealId + 1000 })))
+      replies.push(r.kind === 'rejected' ? r.code : r.kind)
+    }
+    expect(replies.at(-1)).toBe('BUSY')
+    expect(replies.length).toBeGreaterThan(5)
   })
 
   it('a provider answering for other leaves fails WRONG_LEAVES', async () => {
