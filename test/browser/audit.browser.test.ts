@@ -64,6 +64,10 @@ describe('spot audits in Chromium', () => {
     expect(await page.getAttribute('.timeline [data-testid=audit-mark] >> nth=-1', 'title')).toBe(key)
     expect(await page.getAttribute('[data-testid=audit-last]', 'data-outcome')).toBe('passed')
     expect(await page.inputValue('[data-testid=audit-schedule]')).toBe('0')
+    // the audit card and the marks fit a 390 px phone screen
+    await page.setViewportSize({ width: 390, height: 844 })
+    expect(await page.evaluate(() => document.querySelector('[data-testid=audit-card]')!.scrollWidth <= document.documentElement.clientWidth)).toBe(true)
+    if (process.env.AUDIT_SCREENSHOT !== undefined) await page.screenshot({ path: process.env.AUDIT_SCREENSHOT, fullPage: true })
     expect(errors).toEqual([])
   })
 })
