@@ -120,6 +120,12 @@ interface Session {
   lanes: Map<string, { channel: string, lane: number, paid: string }>
   /** Providers that sent a bad block: never asked again in this session. */
   liars: Set<string>
+  /**
+   * The session's priced fetches, one after another: they share one lane per provider, whose vouchers are cumulative
+   * (two retrievals on it at once sign over each other's amounts and the provider refuses the lower), and each checks
+   * the allowance against what the one before it paid (side by side, racing reads would each pass and together overspend).
+   */
+  paying: Promise<unknown>
 }
 
 /** Checks a requested range against the file: the named error for each way it can be wrong, before anything moves. */
@@ -174,16 +180,25 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       return { session: null, needsPayment: { provider: cheapest.address, pricePerGiB: cheapest.terms.pricePerGiB.toString(), maxPrice: retrievalPrice({ retrievalPricePerGiB: cheapest.terms.pricePerGiB }, bytes).toString() } }
     }
     const id = newId()
-    sessions.set(id, { file, providers: usable, maxPaid, paid: 0n, lanes: new Map(), liars: new Set() })
+    sessions.set(id, { file, providers: usable, maxPaid, paid: 0n, lanes: new Map(), liars: new Set(), paying: Promise.resolve() })
     return { session: id, providers: usable.map(p => p.address), priced: usable.some(p => p.terms.pricePerGiB > 0n), maxPaid: maxPaid.toString() }
   }
 
   /** attoFIL every lane of the session holds: lanes are cumulative, so what a read paid is the change in this. */
   const lanesTotal = (s: Session): AttoFil => [...s.lanes.values()].reduce((n, l) => n + BigInt(l.paid), 0n)
 
-  /** Fetches chunks [first, last] (inclusive) in one ranged retrieval, into the cache. */
-  const fetchRun = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<{ provider: string, blockBytes: number }> => {
+  /** Fetches chunks [first, last] (inclusive) in one ranged retrieval, into the cache; a priced session's one at a time. */
+  const fetchRun = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<{ provider: string, blockBytes: number, paid: AttoFil }> => {
+    if (!s.providers.some(p => p.terms.pricePerGiB > 0n)) return await fetchRunNow(s, first, last, signal)
+    const run = s.paying.then(async () => await fetchRunNow(s, first, last, signal))
+    s.paying = run.catch(() => {})
+    return await run
+  }
+
+  const fetchRunNow = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<{ provider: string, blockBytes: number, paid: AttoFil }> => {
+    signal?.throwIfAborted()
     const { root, size } = s.file
+    const before = lanesTotal(s)
     const from = first * CHUNK_BYTES
     const to = Math.min(size, (last + 1) * CHUNK_BYTES)
     const providers = s.providers.filter(p => !s.liars.has(p.address))
@@ -205,6 +220,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     // this session's lanes: each read goes on the lane the last one used (prepare() reuses it, topping the channel up)
     for (const [addr, l] of s.lanes) state.providers[addr] = { channel: l.channel, lane: l.lane, paid: l.paid, verifiedBlockBytes: 0, failure: null }
     const out = new Uint8Array(to - from)
+    let served: { provider: string, blockBytes: number }
     try {
       const r = await retrieveFile({
         libp2p: init.libp2p,
@@ -222,7 +238,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       // the size the page claimed is not the DAG's: the bytes verified, but offsets past the true end mean nothing
       if (state.fileSize !== null && state.fileSize !== size) throw new FileSizeMismatchError(CID.parse(root), BigInt(size), BigInt(state.fileSize))
       for (let i = first; i <= last; i++) keep(`${root}:${i}`, out.slice(i * CHUNK_BYTES - from, Math.min(size, (i + 1) * CHUNK_BYTES) - from))
-      return { provider: r.provider, blockBytes: Object.values(state.providers).reduce((n, p) => n + p.verifiedBlockBytes, 0) }
+      served = { provider: r.provider, blockBytes: Object.values(state.providers).reduce((n, p) => n + p.verifiedBlockBytes, 0) }
     } finally {
       // what every lane now holds (paid on a failure too: those bytes were verified) and who lied
       for (const [addr, p] of Object.entries(state.providers)) {
@@ -231,6 +247,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       }
       s.paid = lanesTotal(s)
     }
+    return { ...served, paid: s.paid - before }
   }
 
   const read = async (id: string, fromIn: number, toIn: number, signal?: AbortSignal): Promise<RangeRead> => {
@@ -253,14 +270,13 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       if (cache.has(key)) { cachedChunks++; i++; continue }
       let j = i
       while (j + 1 <= last && !cache.has(`${root}:${j + 1}`) && !inflight.has(`${root}:${j + 1}`)) j++
-      const before = lanesTotal(s)
       const run = fetchRun(s, i, j, signal)
       const done = run.then(() => {}, () => {})
       for (let k = i; k <= j; k++) inflight.set(`${root}:${k}`, done)
       try {
         const r = await run
         provider = r.provider
-        paid += lanesTotal(s) - before
+        paid += r.paid
         blockBytes += r.blockBytes
       } finally {
         for (let k = i; k <= j; k++) inflight.delete(`${root}:${k}`)
