@@ -9,44 +9,20 @@ import '../../src/net/polyfills'
 import path from 'node:path'
 import { tmpdir } from 'node:os'
 import { createHash } from 'node:crypto'
-import { open, rm, mkdtemp } from 'node:fs/promises'
+import { rm, mkdtemp } from 'node:fs/promises'
 import { pathToFileURL } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
-import { CarVerifier, readEscrow, type MultihashFn, type CID } from '../../src/core'
-import { createCofferLibp2p, sendDeal, openRetrieval, type CofferLibp2p } from '../../src/net'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { pieceOfFile } from '../../src/node/piece-file'
-import { fileChunks } from '../../src/node/prove-possession'
-import { writeUnixfsCar } from '../../src/light'
-import { fundedMarketClient, dealRequest } from '../helpers/market-client'
-import { until } from '../helpers/until'
+import { CarVerifier, type MultihashFn, type CID } from '../../src/core'
+import { createCofferLibp2p, openRetrieval } from '../../src/net'
+import { startDevnet } from '../../src/node/devnet'
 import { writeRandomFile } from './upload'
+import { storeWithProvider } from './retrieval'
 
 const MiB = 2 ** 20
 const FREE = 1
 const P = 30
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const nodeSha256: MultihashFn = (code, bytes) => code === 0x12 ? new Uint8Array(createHash('sha256').update(bytes).digest()) : undefined
-
-/** Stores `file` (as a UnixFS CAR) with provider `index` through the deal protocol; its root and CAR size. */
-async function store (d: Devnet, node: CofferLibp2p, index: number, file: string, dir: string): Promise<{ root: CID, carBytes: number }> {
-  const carFile = path.join(dir, 'file.car')
-  const car = await open(carFile, 'w')
-  let written = 0
-  const packed = await writeUnixfsCar(fileChunks(file), {
-    write: async (b) => { await car.write(b, 0, b.length, written); written += b.length },
-    writeAt: async (offset, b) => { await car.write(b, 0, b.length, offset) }
-  })
-  await car.close()
-  const piece = await pieceOfFile(carFile)
-  const client = await fundedMarketClient(d, '10')
-  const provider = d.providers[index]!
-  await until(() => d.chain.readState((s, r) => readEscrow(s, r, provider.provider.address)).escrow > 0n, 120_000)
-  const start = Math.ceil((d.head().header.height + 60) / P) * P
-  await sendDeal(node, provider.libp2p.peerId, dealRequest(client, index, { pieceCid: piece.v1, payloadBytes: packed.carBytes, start, provingPeriod: P, label: packed.root.toString() }), (offset) => fileChunks(carFile, offset))
-  await rm(carFile, { force: true })
-  return { root: packed.root, carBytes: packed.carBytes }
-}
 
 /** Reads the CAR through the verifier; seconds taken. Throws unless every file byte verified. */
 async function verified (root: CID, size: number, chunks: AsyncIterable<Uint8Array>): Promise<number> {
@@ -69,7 +45,7 @@ export async function benchHttpGateway (mib = Number(process.env.BENCH_GATEWAY_M
     const provider = d.providers[FREE]!
     if (provider.provider.retrievalTerms().pricePerGiB !== 0n) throw new Error('provider t01002 is expected to retrieve for free')
     await node.dial(multiaddr(provider.libp2p.getMultiaddrs()[0]!.toString()))
-    const { root, carBytes } = await store(d, node, FREE, file, dir)
+    const { packed: { root, carBytes } } = await storeWithProvider(d, node, file, dir, { provider: provider.address })
     const size = mib * MiB
 
     const overHttp = async (): Promise<number> => {

@@ -47,7 +47,8 @@ type PlannedProvider = ReturnType<StorageClient['plan']>['proposals'][number]['p
  * protocol from a Node client (quote, escrow, signed proposal, the bytes streamed, the deal published on chain;
  * re-signed with a later start when the stream is slower than planned).
  */
-export async function storeWithProvider (d: Devnet, clientNode: CofferLibp2p, file: string, dir: string): Promise<Stored> {
+/** Stores `file` with the cheapest provider, or with `only.provider` (an address, t01002 …) when given. */
+export async function storeWithProvider (d: Devnet, clientNode: CofferLibp2p, file: string, dir: string, only: { provider?: string } = {}): Promise<Stored> {
   const carFile = path.join(dir, 'file.car')
   const car = await open(carFile, 'w')
   let written = 0
@@ -63,7 +64,7 @@ export async function storeWithProvider (d: Devnet, clientNode: CofferLibp2p, fi
   const dealChain = nodeDealChain(d, key)
   const sc = new StorageClient(clientNode, dealChain, { address, sign: async (p) => signDealProposal(key, p) })
   const { quotes } = await sc.quotes(d.bootstrap().providers!)
-  const plan = sc.plan(quotes, { pieceCid: piece.v1, paddedBytes: piece.digest.paddedBytes, payloadBytes: packed.carBytes, label: packed.root.toString(), copies: 1, periods: 10 })
+  const plan = sc.plan(quotes, { pieceCid: piece.v1, paddedBytes: piece.digest.paddedBytes, payloadBytes: packed.carBytes, label: packed.root.toString(), copies: 1, periods: 10, ...(only.provider === undefined ? {} : { chosen: [only.provider] }) })
   await sc.ensureEscrow(plan.escrowNeeded)
   const target = plan.proposals[0]!.provider
   // store, not transfer: on a loaded machine the stream can outlast the planned start, and store signs a later

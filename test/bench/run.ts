@@ -15,7 +15,11 @@
 //  11. retrieval (test/bench/retrieval.ts): 256 MiB from a priced provider (verify, pay, write) vs the raw
 //      libp2p stream, and the time to the first verified byte; retrieval-browser: 1 GiB downloaded through the app
 //      in Chromium (share link → Download → OPFS), its MiB/s, first verified byte and peak JS memory over idle
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser picks sections)
+//  12. range-read (test/bench/range-read.ts): 1 MiB at the end of a 256 MiB file through the tab's range reader: block
+//      bytes moved against the whole CAR, and the time with the channel created first and with it open
+//  13. gateway (test/bench/http-gateway.ts): the provider's HTTP gateway (`/ipfs/{root}?format=car`) against the libp2p
+//      retrieval path on the same file from the free provider, every block verified, as a ratio from this run
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -48,6 +52,8 @@ import { requireBuiltApp } from '../helpers/dist'
 import { benchUploadNode, benchUploadBrowser } from './upload'
 import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } from './retrieval'
 import { benchFlood } from './flood'
+import { benchRangeRead } from './range-read'
+import { benchHttpGateway } from './http-gateway'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HEADERS = Number(process.env.BENCH_HEADERS ?? 10_000)
@@ -420,6 +426,8 @@ await section('upload-browser', async () => { await benchUploadBrowser() })
 let retrievalReference: RetrievalReference | undefined
 await section('retrieval', async () => { retrievalReference = await benchRetrievalNode() })
 await section('retrieval-browser', async () => { await benchRetrievalBrowser(undefined, retrievalReference) })
+await section('range-read', async () => { await benchRangeRead() })
+await section('gateway', async () => { await benchHttpGateway() })
 await section('flood', benchFlood)
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)
