@@ -4,13 +4,14 @@
 // A preview is a session: opened once per file (its providers found and priced from verified deals and asks), then
 // read many times (a media element asks for range after range). A session pays only with the user's say-so: opened
 // without `maxPaid` it reads from free copies only, and says what a priced copy would cost when there is none.
-import { retrievalPrice, CID, FileSizeMismatchError, type AttoFil, type MultihashFn } from '../core'
+import { CID, FileSizeMismatchError, type AttoFil, type MultihashFn } from '../core'
 import type { Libp2p } from '@libp2p/interface'
 import { priceOfBytes } from '../net'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from './retrieval-session'
 import { NoRetrievalProviderError } from './retrieval-views'
 import type { RetrievalPayer } from './paych-client'
 import type { Found } from './retrieval-providers'
+import { createChunkCache } from './chunk-cache'
 
 /**
  * Reads are fetched in whole 256 KiB chunks (the importer's leaf size, src/light/unixfs-car.ts): a provider sends a
@@ -26,6 +27,14 @@ export const CHUNK_BYTES = 256 * 1024
 export const DEFAULT_CACHE_BYTES = 32 * 2 ** 20
 /** The most one read may ask for: a request beyond it is refused (the service worker asks for 1 MiB at a time). */
 export const MAX_READ_BYTES = 16 * 2 ** 20
+/** Links per inner node of the files' DAGs: ipfs-unixfs-importer's balanced layout default, which src/light/unixfs-car.ts keeps. */
+export const DAG_FANOUT = 174
+/**
+ * The most bytes one inner node of such a DAG takes: 174 PBLinks of at most 51 bytes (Hash 1+1+36 for a CIDv1
+ * sha2-256, an empty Name 2, Tsize 1+8, the Links field's tag and length 2) and a UnixFS Data field of at most 1,580
+ * (Type 2, filesize 9, 174 blocksizes of 1+8, the field's own tag and length 3).
+ */
+export const MAX_INNER_NODE_BYTES = 10_454
 
 /** `from`/`to` are not non-negative safe integers. */
 export class MalformedRangeError extends RangeError {
@@ -72,7 +81,11 @@ export interface RangeFile { root: string, size: number, dealIds: number[], carB
 /** What opening a preview found: a session to read with, or why none opened without paying. */
 export type PreviewOpening =
   | { session: string, providers: string[], priced: boolean, maxPaid: string }
-  /** Only priced copies, and no allowance given: what a preview would cost at most (the whole file's price at the cheapest). */
+  /**
+   * Only priced copies, and no allowance given: the cheapest copy (tried first) and what a preview costs at most:
+   * the whole file read once, range by range, at the dearest copy (previewQuote). Allowing `maxPrice` lets the
+   * preview read every byte once, whichever copy serves.
+   */
   | { session: null, needsPayment: { provider: string, pricePerGiB: string, maxPrice: string } }
 
 export interface RangeRead {
@@ -128,6 +141,45 @@ interface Session {
   paying: Promise<unknown>
 }
 
+/** Inner levels of the DAG above `chunks` leaves (0: a single leaf is the whole DAG). */
+function innerLevels (chunks: number): number {
+  let levels = 0
+  for (let n = chunks; n > 1; n = Math.ceil(n / DAG_FANOUT)) levels++
+  return levels
+}
+
+/**
+ * The most DAG-node bytes one fetch of `runChunks` adjacent leaves is sent above them (and pays for: a ranged
+ * retrieval walks from the root again each time). A run of at most 64 leaves (MAX_READ_BYTES) lies under at most two
+ * nodes of each level, and never under more bytes than all inner nodes together (the CAR less the file's bytes).
+ */
+export function nodesAbove (file: Pick<RangeFile, 'size' | 'carBytes'>, runChunks: number): number {
+  const byLayout = innerLevels(Math.ceil(file.size / CHUNK_BYTES)) * Math.min(runChunks, 2) * MAX_INNER_NODE_BYTES
+  return file.carBytes === undefined ? byLayout : Math.min(byLayout, Math.max(0, file.carBytes - file.size))
+}
+
+/**
+ * What reading the whole file once costs at most at `pricePerGiB`, however the reads fall: each leaf once, and each
+ * fetch's nodes above it (at most one fetch per leaf, each under at most one node of each level per leaf it brings,
+ * so the sum is bounded by leaves × levels × node, and by leaves × all inner nodes), plus one attoFIL per fetch for
+ * the voucher's rounding up. A session's reads each reserve their share of this (readReservation), so an allowance
+ * of this much is never refused before every byte has been read once.
+ */
+export function previewQuote (file: Pick<RangeFile, 'size' | 'carBytes'>, pricePerGiB: AttoFil): AttoFil {
+  const chunks = Math.ceil(file.size / CHUNK_BYTES)
+  const pass = file.size + chunks * nodesAbove(file, 1)
+  return priceOfBytes(Math.max(file.carBytes ?? 0, pass), pricePerGiB) + BigInt(chunks)
+}
+
+/** The most one fetch of chunks [first, last] can cost at `pricePerGiB`: its bytes and the nodes above them. */
+function readReservation (file: RangeFile, first: number, last: number, pricePerGiB: AttoFil): AttoFil {
+  const bytes = Math.min(file.size, (last + 1) * CHUNK_BYTES) - first * CHUNK_BYTES
+  return priceOfBytes(bytes + nodesAbove(file, last - first + 1), pricePerGiB)
+}
+
+/** One fetch's outcome: who served it, the DAG bytes verified, what it paid, and its chunks in order. */
+interface Fetched { provider: string, blockBytes: number, paid: AttoFil, chunks: Uint8Array[] }
+
 /** Checks a requested range against the file: the named error for each way it can be wrong, before anything moves. */
 export function checkRange (from: unknown, to: unknown, size: number): { from: number, to: number } {
   if (typeof from !== 'number' || typeof to !== 'number' || !Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < 0) throw new MalformedRangeError(from, to)
@@ -142,28 +194,10 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
   let counter = 0
   const newId = init.newId ?? (() => `${Date.now().toString(36)}-${(++counter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`)
   const sessions = new Map<string, Session>()
-  /** Verified chunks by `${root}:${index}`; a Map keeps insertion order, so re-inserting on use makes it an LRU. */
-  const cache = new Map<string, Uint8Array>()
-  let held = 0
+  /** Verified chunks by `${root}:${index}`, shared by the worker's sessions. */
+  const cache = createChunkCache(capacity)
   /** Chunks being fetched, so two overlapping reads wait for one retrieval instead of paying twice. */
   const inflight = new Map<string, Promise<void>>()
-
-  const keep = (key: string, bytes: Uint8Array): void => {
-    const old = cache.get(key)
-    if (old !== undefined) { held -= old.length; cache.delete(key) }
-    cache.set(key, bytes)
-    held += bytes.length
-    for (const [k, v] of cache) {
-      if (held <= capacity) break
-      cache.delete(k)
-      held -= v.length
-    }
-  }
-  const cached = (key: string): Uint8Array | undefined => {
-    const b = cache.get(key)
-    if (b !== undefined) { cache.delete(key); cache.set(key, b) }
-    return b
-  }
 
   const open = async (file: RangeFile, opts: { maxPaid?: AttoFil } = {}, signal?: AbortSignal): Promise<PreviewOpening> => {
     CID.parse(file.root)
@@ -176,8 +210,10 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     if (usable.length === 0) {
       const cheapest = all[0]
       if (cheapest === undefined) throw new NoRetrievalProviderError(found.refused)
-      const bytes = file.carBytes ?? file.size
-      return { session: null, needsPayment: { provider: cheapest.address, pricePerGiB: cheapest.terms.pricePerGiB.toString(), maxPrice: retrievalPrice({ retrievalPricePerGiB: cheapest.terms.pricePerGiB }, bytes).toString() } }
+      // quoted at the dearest copy: a session reads from whichever copy answers (the cheapest first, the next when one
+      // fails), and each read reserves its price at the dearest, so a quote at the cheapest ran out before the file's end
+      const dearest = all.reduce((m, p) => p.terms.pricePerGiB > m.terms.pricePerGiB ? p : m)
+      return { session: null, needsPayment: { provider: cheapest.address, pricePerGiB: cheapest.terms.pricePerGiB.toString(), maxPrice: previewQuote(file, dearest.terms.pricePerGiB).toString() } }
     }
     const id = newId()
     sessions.set(id, { file, providers: usable, maxPaid, paid: 0n, lanes: new Map(), liars: new Set(), paying: Promise.resolve() })
@@ -188,14 +224,14 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
   const lanesTotal = (s: Session): AttoFil => [...s.lanes.values()].reduce((n, l) => n + BigInt(l.paid), 0n)
 
   /** Fetches chunks [first, last] (inclusive) in one ranged retrieval, into the cache; a priced session's one at a time. */
-  const fetchRun = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<{ provider: string, blockBytes: number, paid: AttoFil }> => {
+  const fetchRun = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<Fetched> => {
     if (!s.providers.some(p => p.terms.pricePerGiB > 0n)) return await fetchRunNow(s, first, last, signal)
     const run = s.paying.then(async () => await fetchRunNow(s, first, last, signal))
     s.paying = run.catch(() => {})
     return await run
   }
 
-  const fetchRunNow = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<{ provider: string, blockBytes: number, paid: AttoFil }> => {
+  const fetchRunNow = async (s: Session, first: number, last: number, signal?: AbortSignal): Promise<Fetched> => {
     signal?.throwIfAborted()
     const { root, size } = s.file
     const before = lanesTotal(s)
@@ -204,9 +240,11 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     const providers = s.providers.filter(p => !s.liars.has(p.address))
     const priced = providers.some(p => p.terms.pricePerGiB > 0n)
     if (priced) {
-      // the most this read can cost: every byte of the range at the dearest copy, plus one interval of DAG nodes above it
+      // the most this fetch can cost: its leaves and the DAG nodes above them, at the dearest copy (a failing copy hands
+      // over to the next); what earlier fetches paid is at most what they reserved, so an allowance of previewQuote
+      // reads the whole file once (a chunk the cache dropped and a provider's failover cost again: beyond "once")
       const dearest = providers.reduce((m, p) => p.terms.pricePerGiB > m.terms.pricePerGiB ? p : m)
-      const next = priceOfBytes(to - from + dearest.terms.paymentInterval, dearest.terms.pricePerGiB)
+      const next = readReservation(s.file, first, last, dearest.terms.pricePerGiB)
       if (s.paid + next > s.maxPaid) throw new PreviewBudgetError(s.paid, s.maxPaid, next)
     }
     // a channel is funded as a download's is, for what the user allowed (the session's remaining allowance, in bytes at
@@ -220,7 +258,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     // this session's lanes: each read goes on the lane the last one used (prepare() reuses it, topping the channel up)
     for (const [addr, l] of s.lanes) state.providers[addr] = { channel: l.channel, lane: l.lane, paid: l.paid, verifiedBlockBytes: 0, failure: null }
     const out = new Uint8Array(to - from)
-    let served: { provider: string, blockBytes: number }
+    let served: { provider: string, blockBytes: number, chunks: Uint8Array[] }
     try {
       const r = await retrieveFile({
         libp2p: init.libp2p,
@@ -237,8 +275,13 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       })
       // the size the page claimed is not the DAG's: the bytes verified, but offsets past the true end mean nothing
       if (state.fileSize !== null && state.fileSize !== size) throw new FileSizeMismatchError(CID.parse(root), BigInt(size), BigInt(state.fileSize))
-      for (let i = first; i <= last; i++) keep(`${root}:${i}`, out.slice(i * CHUNK_BYTES - from, Math.min(size, (i + 1) * CHUNK_BYTES) - from))
-      served = { provider: r.provider, blockBytes: Object.values(state.providers).reduce((n, p) => n + p.verifiedBlockBytes, 0) }
+      const chunks: Uint8Array[] = []
+      for (let i = first; i <= last; i++) {
+        const chunk = out.slice(i * CHUNK_BYTES - from, Math.min(size, (i + 1) * CHUNK_BYTES) - from)
+        cache.put(`${root}:${i}`, chunk)
+        chunks.push(chunk)
+      }
+      served = { provider: r.provider, blockBytes: Object.values(state.providers).reduce((n, p) => n + p.verifiedBlockBytes, 0), chunks }
     } finally {
       // what every lane now holds (paid on a failure too: those bytes were verified) and who lied
       for (const [addr, p] of Object.entries(state.providers)) {
@@ -261,13 +304,18 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     let paid = 0n
     let blockBytes = 0
     let cachedChunks = 0
+    // this read's chunks, held by the read itself until it assembles them: the shared cache may drop one meanwhile
+    // (racing reads fill it), so the read never looks one up there again after it has it
+    const held: Uint8Array[] = []
     // the missing chunks, fetched run by run (a run of adjacent chunks is one retrieval: the nodes above it move once)
     let i = first
     while (i <= last) {
       const key = `${root}:${i}`
       const waiting = inflight.get(key)
-      if (waiting !== undefined) { await waiting.catch(() => {}) }
-      if (cache.has(key)) { cachedChunks++; i++; continue }
+      if (waiting !== undefined) await waiting
+      // (a chunk another read was fetching and failed, or that was dropped since, is fetched again below)
+      const hit = cache.get(key)
+      if (hit !== undefined) { held[i - first] = hit; cachedChunks++; i++; continue }
       let j = i
       while (j + 1 <= last && !cache.has(`${root}:${j + 1}`) && !inflight.has(`${root}:${j + 1}`)) j++
       const run = fetchRun(s, i, j, signal)
@@ -275,6 +323,7 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       for (let k = i; k <= j; k++) inflight.set(`${root}:${k}`, done)
       try {
         const r = await run
+        r.chunks.forEach((c, k) => { held[i + k - first] = c })
         provider = r.provider
         paid += r.paid
         blockBytes += r.blockBytes
@@ -283,11 +332,9 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
       }
       i = j + 1
     }
-    // assembled from the cache (chunks just fetched are there: the cache holds far more than one read)
     const out = new Uint8Array(to - from)
     for (let k = first; k <= last; k++) {
-      const chunk = cached(`${root}:${k}`)
-      if (chunk === undefined) throw new Error(`chunk ${k} of ${root} left the cache during the read: the cache is smaller than one read`)
+      const chunk = held[k - first]!
       const start = k * CHUNK_BYTES
       const a = Math.max(from, start)
       const b = Math.min(to, start + chunk.length)
@@ -300,6 +347,6 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     open,
     read,
     close: (id) => { sessions.delete(id) },
-    cachedBytes: () => held
+    cachedBytes: () => cache.bytes()
   }
 }

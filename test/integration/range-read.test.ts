@@ -15,7 +15,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { findStoredDeal } from '../../src/node/provider/damage'
 import { writeUnixfsCar, PaychClient, memoryPaychStore, type PaychChain, type RetrievalProvider } from '../../src/light'
-import { createRangeReader, CHUNK_BYTES, type RangeReader } from '../../src/light/range-reader'
+import { createRangeReader, previewQuote, CHUNK_BYTES, type RangeReader } from '../../src/light/range-reader'
 import {
   CID, pieceDigest, pieceCidV1, readEscrow, readChannel, verifyChannelProof, getMinerInfo, verifyStorageAsk, signVoucher, signMessage,
   gasLimitFor, secpAddressBytes, secpPublicKey, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type Message
@@ -196,7 +196,7 @@ describe('verified range reads', () => {
     const ask = await reader.open(fileRef())
     expect(ask.session).toBeNull()
     const priced = await target(PRICED)
-    expect(ask).toEqual({ session: null, needsPayment: { provider: 't01001', pricePerGiB: priced.terms.pricePerGiB.toString(), maxPrice: priceOfBytes(car.length, priced.terms.pricePerGiB).toString() } })
+    expect(ask).toEqual({ session: null, needsPayment: { provider: 't01001', pricePerGiB: priced.terms.pricePerGiB.toString(), maxPrice: previewQuote(fileRef(), priced.terms.pricePerGiB).toString() } })
     expect(await sentInAll()).toBe(0n)
     if (ask.session !== null) throw new Error('opened without an allowance')
 
