@@ -7,6 +7,7 @@ import {
   AUDIT_PROTOCOL, MAX_AUDIT_REQUEST_BYTES, MAX_AUDIT_REPLY_BYTES, AuditRejectedError,
   encodeAuditRequest, decodeAuditRequest, encodeAuditReply, decodeAuditReply, type AuditRequest, type AuditReply
 } from '../core'
+import { TokenBuckets, type TokenRate } from '../core/rate-limit'
 import { readAll, writeAndClose, RequestLimiter, StreamDeadlineError, type OneShotLimits } from './stream-io'
 
 /**
@@ -29,24 +30,15 @@ export const AUDIT_LIMITS: OneShotLimits = {
  */
 export const AUDIT_RATE = { burst: 20, refillMs: 3_000 }
 
-export interface AuditRate { burst: number, refillMs: number }
+export type AuditRate = TokenRate
 
-/** Token buckets by peer; `now` is the caller's clock (milliseconds), so tests drive it. */
+/** Token buckets by peer (core/rate-limit.ts TokenBuckets); `now` is the caller's clock (milliseconds), so tests drive it. */
 export class PeerRateLimit {
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-  constructor (private readonly rate: AuditRate, private readonly now: () => number = () => performance.now()) {}
+  private readonly buckets: TokenBuckets
+  constructor (rate: AuditRate, private readonly now: () => number = () => performance.now()) { this.buckets = new TokenBuckets(rate) }
 
   /** Takes one token for `peer`; false when it has none left. */
-  take (peer: string): boolean {
-    const t = this.now()
-    const b = this.buckets.get(peer) ?? { tokens: this.rate.burst, at: t }
-    const tokens = Math.min(this.rate.burst, b.tokens + (t - b.at) / this.rate.refillMs)
-    if (tokens < 1) { this.buckets.set(peer, { tokens, at: t }); return false }
-    this.buckets.set(peer, { tokens: tokens - 1, at: t })
-    // a full bucket is the same as none: drop those, so peers that came once do not pile up
-    if (this.buckets.size > 1024) for (const [k, v] of this.buckets) if (v.tokens + (t - v.at) / this.rate.refillMs >= this.rate.burst) this.buckets.delete(k)
-    return true
-  }
+  take (peer: string): boolean { return this.buckets.take(peer, this.now()).ok }
 }
 
 /** The provider's answer to one request: the proof bytes (the chain's format for exactly `req.leaves`). Throws AuditRejectedError to refuse. */

@@ -8,6 +8,7 @@ import {
   BLOCK_GAS_LIMIT, isKeyAddress, addressToString,
   type CID, type Epoch, type Genesis, type BlockGetter, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
+import { TokenBuckets } from '../core/rate-limit'
 import type { ChainDb } from './chain-db'
 import { Mpool, type PushOrigin } from './mpool'
 import { threadVerifier, type SignatureVerifier } from './signature-verifier'
@@ -81,13 +82,14 @@ export class NodeChain implements RpcBackend {
   private nextRoot: CID
   private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Map<string, number>()
-  private readonly faucetBucket: { tokens: number, at: number }
+  private readonly faucetBucket: TokenBuckets<'all'>
 
   private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, CID>) {
     this.current = init.head
     this.nextRoot = init.head.header.parentStateRoot
     this.mpool = new Mpool(init.store, () => this.nextRoot, { verifier: init.verifier ?? threadVerifier(), nowMs: init.nowMs })
-    this.faucetBucket = { tokens: init.faucet.burst ?? FAUCET_BURST, at: init.nowMs() }
+    // one key: the faucet's rate is over all addresses (its per-address limit is the cool-down)
+    this.faucetBucket = new TokenBuckets({ burst: init.faucet.burst ?? FAUCET_BURST, refillMs: init.faucet.refillMs ?? FAUCET_REFILL_MS })
   }
 
   /** Stops the signature verifier thread. */
@@ -265,15 +267,7 @@ export class NodeChain implements RpcBackend {
 
   /** Takes one payment from the faucet's token bucket (refilled by elapsed time), or throws FaucetRateError. */
   private takeFaucetToken (now: number): void {
-    const f = this.init.faucet
-    const burst = f.burst ?? FAUCET_BURST
-    const refillMs = f.refillMs ?? FAUCET_REFILL_MS
-    const b = this.faucetBucket
-    // a clock that steps back refills nothing
-    const earned = Math.max(0, now - b.at) / refillMs
-    b.tokens = Math.min(burst, b.tokens + earned)
-    b.at = Math.max(b.at, now)
-    if (b.tokens < 1) throw new FaucetRateError(Math.ceil((1 - b.tokens) * refillMs))
-    b.tokens -= 1
+    const taken = this.faucetBucket.take('all', now)
+    if (!taken.ok) throw new FaucetRateError(taken.retryAfterMs)
   }
 }
