@@ -11,6 +11,13 @@
  * bounded verified read (and a priced copy is paid only for what is played or sought).
  */
 const PREVIEW_CHUNK = 1 << 20
+/**
+ * How long an answer may take before the media element is told 504: a bound on a page that never answers (closed
+ * mid-read, its worker stuck), not a plan of how fast a read goes. A priced read may wait for a payment channel to
+ * be created or funded on chain (blocks, and a retry) before its first byte: two minutes leaves room for that many
+ * times over, on any machine, and a read still running then is one the user has given up on.
+ */
+const PAGE_ANSWER_MS = 120_000
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url)
@@ -21,6 +28,10 @@ self.addEventListener('fetch', (event) => {
 const plain = (status, text, headers = {}) => new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers } })
 
 /**
+ * Its own Range parser, not the app's: this file is plain JavaScript that workbox's sw.js imports as it is, outside
+ * the Vite bundle, so it cannot import the app's TypeScript modules (and the one case it serves, a media element's
+ * single range, is all it needs to parse).
+ *
  * [from, to) the Range header asks for inside a file of `size` bytes, or null when it cannot be met (416). A header
  * this does not parse (another unit, several ranges, bad syntax) is ignored, as RFC 9110 §14.2 lets a server do: the
  * answer starts at 0. Several ranges are not served: a media element never asks for them, and multipart adds framing.
@@ -54,9 +65,11 @@ async function answerPreview (event, url) {
   if (client === null || client === undefined) return plain(503, 'the page that opened this preview is gone: open the preview again')
   const reply = await new Promise((resolve) => {
     const channel = new MessageChannel()
-    channel.port1.onmessage = (e) => { resolve(e.data); channel.port1.close() }
+    const timer = setTimeout(() => { channel.port1.close(); resolve(null) }, PAGE_ANSWER_MS)
+    channel.port1.onmessage = (e) => { clearTimeout(timer); resolve(e.data); channel.port1.close() }
     client.postMessage({ type: 'coffer-preview-read', session, from, to }, [channel.port2])
   })
+  if (reply === null) return plain(504, `the page did not answer the read of bytes ${from}-${to - 1} within ${PAGE_ANSWER_MS / 1000} s: open the preview again`)
   if (!reply.ok) return plain(reply.name === 'UnknownPreviewError' ? 404 : 502, `${reply.name}: ${reply.message}`)
   const bytes = reply.bytes
   // the whole file asked for without a range, and small enough to send whole: a plain 200

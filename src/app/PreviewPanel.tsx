@@ -7,7 +7,8 @@ import type { Call } from './use-light-client'
 import type { FileRef } from './DownloadPanel'
 import type { RangeRead } from '../light/range-reader'
 import { previewType, type PreviewType } from './preview-type'
-import { fil, mib } from './format'
+import { mib } from './format'
+import { Fil, RetrievalPrice } from './Amount'
 
 /** Text shown: the first 64 KiB (a preview, not a reader; a cut last character is dropped by the streaming decode). */
 const TEXT_BYTES = 64 * 1024
@@ -137,11 +138,11 @@ export function PreviewPanel ({ file, call, onClose }: { file: FileRef, call: Ca
       {price !== null && allowed === null && (
         <div data-testid="preview-price">
           <p className="small">
-            No free copy: <span className="mono">{price.provider}</span> charges {fil(price.pricePerGiB)} FIL per GiB sent. A preview pays
-            by voucher only for the ranges it reads (each verified first), and at most {fil(price.maxPrice)} FIL, the whole file's price;
-            a payment channel is opened or topped up on chain if needed.
+            No free copy: <span className="mono">{price.provider}</span> charges <RetrievalPrice attoPerGiB={price.pricePerGiB} />. A preview pays
+            by voucher only for the ranges it reads (each verified first), and at most <Fil atto={price.maxPrice} />: the whole file read
+            once, at the dearest copy; a payment channel is opened or topped up on chain if needed.
           </p>
-          <button type="button" data-testid="preview-allow" onClick={() => { setPrice(null); setAllowed(price.maxPrice) }}>Preview, paying up to {fil(price.maxPrice)} FIL</button>
+          <button type="button" data-testid="preview-allow" onClick={() => { setPrice(null); setAllowed(price.maxPrice) }}>Preview, paying up to <Fil atto={price.maxPrice} /></button>
         </div>
       )}
       {opened?.type.kind === 'image' && opened.image !== undefined && <img className="preview-image" data-testid="preview-image" src={opened.image} alt={file.name} />}
@@ -162,7 +163,7 @@ export function PreviewPanel ({ file, call, onClose }: { file: FileRef, call: Ca
       )}
       {opened?.type.kind === 'none' && <p className="muted small" data-testid="preview-none">No preview for this kind of file: download it to open it.</p>}
       <p className="small muted" data-testid="preview-served" data-ranges={served.ranges} data-bytes={served.bytes} data-max-from={served.maxFrom} data-paid={served.paid.toString()}>
-        {served.ranges} verified range read{served.ranges === 1 ? '' : 's'} · {mib(served.bytes)} · paid {fil(served.paid.toString())} FIL
+        {served.ranges} verified range read{served.ranges === 1 ? '' : 's'} · {mib(served.bytes)} · paid <Fil atto={served.paid} />
       </p>
     </div>
   )
