@@ -34,6 +34,11 @@ export interface ProveFromFilesOptions {
   hasher?: NodeHasher
   /** Says when a piece's tree cache was (re)built and why. */
   log?: (line: string) => void
+  /**
+   * Stops the proof between segments (each is a disk read and a hash of up to 4 MiB): an audit whose client's
+   * deadline passed is answered to no one, and would hold one of the provider's few audit slots to its end.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -51,7 +56,10 @@ export async function proveChallengesFromFiles (set: ProofSet, payloads: StoredP
   if (payloads.length !== set.pieces.length) throw new RangeError(`${payloads.length} files for ${set.pieces.length} pieces`)
   const hasher = opts.hasher ?? await mainThreadHasher()
   const handles = new Map<number, Awaited<ReturnType<typeof open>>>()
+  const signal = opts.signal
+  signal?.throwIfAborted()
   const source = async (piece: number, forceRebuild: boolean): Promise<SegmentedPayload> => {
+    signal?.throwIfAborted()
     const { file, payloadBytes } = payloads[piece]!
     let segmentRoots: Uint8Array[] | undefined
     if (payloadBytes > SEGMENT_PAYLOAD_BYTES) {
@@ -63,7 +71,10 @@ export async function proveChallengesFromFiles (set: ProofSet, payloads: StoredP
     return {
       payloadBytes,
       segmentRoots,
-      readSegment: async (s) => await readRange(handle, s * SEGMENT_PAYLOAD_BYTES, Math.min(payloadBytes, (s + 1) * SEGMENT_PAYLOAD_BYTES))
+      readSegment: async (s) => {
+        signal?.throwIfAborted()
+        return await readRange(handle, s * SEGMENT_PAYLOAD_BYTES, Math.min(payloadBytes, (s + 1) * SEGMENT_PAYLOAD_BYTES))
+      }
     }
   }
   try {

@@ -21,7 +21,8 @@ export interface AuditServerInit {
  * changed cannot answer correctly: the prover refuses a segment that no longer hashes to its kept root, and a cache
  * rebuilt from changed bytes no longer makes the deal's piece CID.
  */
-export async function answerAudit (init: AuditServerInit, req: AuditRequest, peer?: PeerId): Promise<Uint8Array> {
+/** `signal`: the stream's deadline; the proof stops between segments once it fires (and the audit's slot is freed). */
+export async function answerAudit (init: AuditServerInit, req: AuditRequest, peer?: PeerId, signal?: AbortSignal): Promise<Uint8Array> {
   const deal = init.store.all().find(d => d.dealId === req.dealId)
   // the deal's own piece only: a client asking about a deal with another piece CID learns nothing about either
   if (deal === undefined || !CID.parse(deal.pieceCid).equals(req.pieceCid)) {
@@ -34,6 +35,7 @@ export async function answerAudit (init: AuditServerInit, req: AuditRequest, pee
   try {
     return await proveChallengesFromFiles(set, [{ file: init.store.absolute(deal.file), payloadBytes: deal.payloadBytes }], req.leaves.map(leaf => ({ piece: 0, leaf })), {
       ...(init.hasher === undefined ? {} : { hasher: init.hasher }),
+      ...(signal === undefined ? {} : { signal }),
       log: (l) => { init.log?.(`audit of deal ${deal.dealId}: ${l}`) }
     })
   } catch (err) {
@@ -48,5 +50,5 @@ export async function answerAudit (init: AuditServerInit, req: AuditRequest, pee
 
 /** Serves audits of `init.store`'s deals on `node`. */
 export async function serveProviderAudits (node: Libp2p, init: AuditServerInit, opts: ServeAuditsOptions = {}): Promise<void> {
-  await serveAudits(node, async (req, peer) => await answerAudit(init, req, peer), { log: init.log, ...opts })
+  await serveAudits(node, async (req, peer, signal) => await answerAudit(init, req, peer, signal), { log: init.log, ...opts })
 }
