@@ -1,6 +1,7 @@
 // The gateway's CAR planning and streaming over an in-memory CarBlocks: the plan (blocks, block bytes, CAR length)
 // matches the bytes streamed, dups=n sends a repeated leaf once, entity-bytes trims to the blocks needed, scopes on
-// a non-file, a missing or oversized stored block refused before any byte.
+// a non-file, a missing or oversized stored block refused before any byte; a plan reading more DAG nodes or walking
+// more blocks than its limits refused (PlanTooLargeError), the same file paged with entity-bytes planned.
 import { describe, it, expect } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -8,7 +9,9 @@ import { CID } from 'multiformats/cid'
 import { CarBlockParser, CarVerifier } from '../../src/core'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import type { CarBlocks } from '../../src/node/provider/car-index'
-import { planCar, carChunks, MissingBlockError, BlockTooLargeToServeError, UnsupportedDagError } from '../../src/node/provider/http-gateway'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { planCar, carChunks, MissingBlockError, BlockTooLargeToServeError, UnsupportedDagError, PlanTooLargeError } from '../../src/node/provider/http-gateway'
 
 const KiB = 1024
 const LEAF = 256 * KiB
@@ -19,6 +22,7 @@ function memoryBlocks (blocks: Map<string, Uint8Array>, lengths: Map<string, num
   return {
     roots: [], blockCount: blocks.size, built: false, reads,
     has: (cid) => blocks.has(cid.toString()),
+    cids: () => blocks.keys(),
     blockLength: (cid) => lengths.get(cid.toString()) ?? blocks.get(cid.toString())?.length,
     read: async (cid) => { reads.push(cid.toString()); return blocks.get(cid.toString())! },
     close: async () => {}
@@ -107,5 +111,39 @@ describe('planCar / carChunks', () => {
     lacking.delete(leaf)
     await expect(planCar(memoryBlocks(lacking), root, { scope: 'all', dups: true })).rejects.toBeInstanceOf(MissingBlockError)
     await expect(planCar(memoryBlocks(blocks, new Map([[leaf, 3 * 2 ** 20]])), root, { scope: 'all', dups: true })).rejects.toBeInstanceOf(BlockTooLargeToServeError)
+  })
+
+  it('a plan over its limits is refused before payment (node bytes read, blocks walked); entity-bytes pages fit', async () => {
+    // dag-pb leaves (a file's bytes inside UnixFS nodes, as `ipfs add` without raw leaves makes): planning reads them all
+    const LEAF_PB = 64 * KiB
+    const blocks = new Map<string, Uint8Array>()
+    const links: dagPb.PBLink[] = []
+    const unixfs = new UnixFS({ type: 'file' })
+    for (let i = 0; i < 4; i++) {
+      const bytes = dagPb.encode({ Data: new UnixFS({ type: 'file', data: new Uint8Array(LEAF_PB).fill(i + 1) }).marshal(), Links: [] })
+      const cid = CID.createV1(dagPb.code, await sha256.digest(bytes))
+      blocks.set(cid.toString(), bytes)
+      links.push({ Hash: cid, Tsize: bytes.length })
+      unixfs.addBlockSize(BigInt(LEAF_PB))
+    }
+    const rootBytes = dagPb.encode({ Data: unixfs.marshal(), Links: links })
+    const root = CID.createV1(dagPb.code, await sha256.digest(rootBytes))
+    blocks.set(root.toString(), rootBytes)
+    const limits = { maxReadBytes: 2 * LEAF_PB + 1000, maxBlocks: 100 }
+    const store = memoryBlocks(blocks)
+    const refused = planCar(store, root, { scope: 'all', dups: true, limits })
+    await expect(refused).rejects.toBeInstanceOf(PlanTooLargeError)
+    await expect(refused).rejects.toMatchObject({ status: 422, limit: limits.maxReadBytes, unit: 'node bytes read' })
+    // it stopped at the limit: the third leaf (which would pass it) was never read
+    expect(store.reads.filter(r => r !== root.toString()).length).toBe(2)
+    // the whole file within a larger limit, and a page of it within this one
+    expect((await planCar(memoryBlocks(blocks), root, { scope: 'all', dups: true, limits: { maxReadBytes: 5 * LEAF_PB, maxBlocks: 100 } })).blocks).toBe(5)
+    const page = await planCar(memoryBlocks(blocks), root, { scope: 'all', dups: true, limits, entityBytes: { from: 0, to: 2 * LEAF_PB - 1 } })
+    expect(page.blocks).toBe(3)
+    // blocks walked: raw leaves cost no read, but a walk of many is refused too
+    const raw = await fileBlocks(file)
+    await expect(planCar(memoryBlocks(raw.blocks), raw.root, { scope: 'all', dups: true, limits: { maxReadBytes: 1 << 20, maxBlocks: 3 } }))
+      .rejects.toMatchObject({ name: 'PlanTooLargeError', limit: 3, unit: 'blocks' })
+    expect((await planCar(memoryBlocks(raw.blocks), raw.root, { scope: 'all', dups: true, limits: { maxReadBytes: 1 << 20, maxBlocks: 3 }, entityBytes: { from: 0, to: 10 } })).blocks).toBe(2)
   })
 })

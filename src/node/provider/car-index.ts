@@ -48,6 +48,8 @@ export interface CarBlocks {
   /** True when this open built the index (it was missing, unreadable or stale), false when it reused it. */
   readonly built: boolean
   has: (cid: CID) => boolean
+  /** Every block's CID as a string (the index's keys), each once: what PayloadIndex maps to this file. */
+  cids: () => Iterable<string>
   /** The block's length in bytes (what sending it costs), undefined if the CAR does not hold it. */
   blockLength: (cid: CID) => number | undefined
   /** The block's bytes, read from the file (not checked against the CID here). BlockNotInCarError if absent. */
@@ -96,6 +98,7 @@ export async function openCarBlocks (file: string, init: OpenCarInit = {}): Prom
     blockCount: blocks.size,
     built,
     has: (cid) => entry(cid) !== undefined,
+    cids: () => blocks.keys(),
     blockLength: (cid) => entry(cid)?.length,
     read: async (cid) => {
       if (closed) throw new StoredCarClosedError(`${file} is closed`)

@@ -153,7 +153,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       await serveRetrievals(libp2p, retrieval, { log: init.log })
       await serveProviderAudits(libp2p, { store: provider.store, log: init.log })
       gateway.attach({
-        store: provider.store, retrievalTerms: () => provider.retrievalTerms(), miner: addressToString(address), worker: addressToString(provider.worker),
+        store: provider.store, payloads: retrieval.payloads, retrievalTerms: () => provider.retrievalTerms(), miner: addressToString(address), worker: addressToString(provider.worker),
         payUpfront: async (voucher, price, bytes) => await retrieval.payUpfront(voucher, price, bytes)
       })
       provider.start()

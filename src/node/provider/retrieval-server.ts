@@ -71,7 +71,8 @@ export class RetrievalServer implements RetrievalHandler {
   /** Voucher checks and record writes run one at a time (locked()). */
   private records: Promise<unknown> = Promise.resolve()
 
-  private readonly payloads: PayloadIndex
+  /** Payload and block CID → stored file: the HTTP gateway looks its blocks up in this one too. */
+  readonly payloads: PayloadIndex
   private readonly redeemer: LaneRedeemer
 
   private constructor (private readonly init: RetrievalServerInit, private readonly dir: string) {

@@ -9,8 +9,9 @@ import {
   NotAFileError, UnsupportedCodecError, MalformedBlockError, RetrievalVerifyError
 } from '../../../core'
 import type { CarBlocks } from '../car-index'
-import { BlockTooLargeToServeError, UnsupportedDagError } from './errors'
+import { BlockTooLargeToServeError, UnsupportedDagError, PlanTooLargeError } from './errors'
 import { resolveEntityBytes, type DagScope, type EntityBytes } from './request'
+import { GATEWAY_LIMITS } from './limits'
 
 /** What a CAR answer will send, known before the first byte. */
 export interface CarPlan {
@@ -23,6 +24,24 @@ export interface CarPlan {
   blocks: number
   /** The CAR's length: header, then each section's varint, CID and block. */
   carBytes: number
+}
+
+/**
+ * What planning may cost before the answer is priced (and so before any payment): bytes of non-raw blocks read
+ * (the raw leaves' lengths come from the index, unread) and blocks walked. limits.ts GATEWAY_LIMITS names the defaults.
+ */
+export interface PlanLimits { maxReadBytes: number, maxBlocks: number }
+export const DEFAULT_PLAN_LIMITS: PlanLimits = { maxReadBytes: GATEWAY_LIMITS.maxPlanReadBytes, maxBlocks: GATEWAY_LIMITS.maxPlanBlocks }
+
+/** What planning has spent so far, checked against its limits at each block. */
+interface PlanBudget { limits: PlanLimits, read: number, blocks: number, root: CID }
+
+function spend (budget: PlanBudget | undefined, readBytes: number): void {
+  if (budget === undefined) return
+  budget.read += readBytes
+  budget.blocks++
+  if (budget.read > budget.limits.maxReadBytes) throw new PlanTooLargeError(budget.root.toString(), budget.limits.maxReadBytes, 'node bytes read')
+  if (budget.blocks > budget.limits.maxBlocks) throw new PlanTooLargeError(budget.root.toString(), budget.limits.maxBlocks, 'blocks')
 }
 
 /** A zero block that a raw leaf's bytes stand in for while planning: the walk reads only a raw leaf's length. */
@@ -49,12 +68,15 @@ const sectionBytes = (cid: CID, length: number): number => varint.encodingLength
  * The blocks a CAR answer sends, in order, each with its stored length; its bytes too when `readAll` (streaming),
  * else only those the walk must decode (planning: a raw leaf's length is in the index, its bytes are not read).
  */
-async function * walkBlocks (blocks: CarBlocks, root: CID, range: { from: number, to: number } | undefined, dups: boolean, readAll: boolean): AsyncGenerator<{ cid: CID, bytes: Uint8Array, length: number }> {
+async function * walkBlocks (blocks: CarBlocks, root: CID, range: { from: number, to: number } | undefined, dups: boolean, readAll: boolean, budget?: PlanBudget): AsyncGenerator<{ cid: CID, bytes: Uint8Array, length: number }> {
   const walk = new UnixfsWalk(root, range === undefined ? {} : { range })
   const seen = dups ? null : new Set<string>()
   for (let cid = walk.next(); cid !== null; cid = walk.next()) {
     const length = lengthOf(blocks, cid)
-    const bytes = readAll || cid.code !== RAW_CODE ? await blocks.read(cid) : ZEROS.subarray(0, length)
+    const read = readAll || cid.code !== RAW_CODE
+    // checked before the read: a plan over its limit stops without reading the block that would pass it
+    spend(budget, read ? length : 0)
+    const bytes = read ? await blocks.read(cid) : ZEROS.subarray(0, length)
     walk.accept(cid, bytes)
     if (seen !== null) {
       // dups=n: a block already sent is not sent again (the walk still visits it, to go on below it)
@@ -72,7 +94,7 @@ async function * walkBlocks (blocks: CarBlocks, root: CID, range: { from: number
  * alone under `entity` (the spec: entity is block for non-UnixFS data) and refused under `all` (501: this
  * gateway walks files only). An identity root is a CAR with the header only (the spec: identity blocks are never sent).
  */
-export async function planCar (blocks: CarBlocks | null, root: CID, o: { scope: DagScope, entityBytes?: EntityBytes, dups: boolean }): Promise<CarPlan> {
+export async function planCar (blocks: CarBlocks | null, root: CID, o: { scope: DagScope, entityBytes?: EntityBytes, dups: boolean, limits?: PlanLimits }): Promise<CarPlan> {
   const header = carHeader(root).length
   if (root.multihash.code === IDENTITY_HASH_CODE || blocks === null) return { root, walk: null, dups: o.dups, blockBytes: 0, blocks: 0, carBytes: header }
   const rootLength = lengthOf(blocks, root)
@@ -99,8 +121,9 @@ export async function planCar (blocks: CarBlocks | null, root: CID, o: { scope: 
     if (r.from > 0 || r.to < size) range = r
   }
   const plan: CarPlan = { root, walk: range === undefined ? {} : { range }, dups: o.dups, blockBytes: 0, blocks: 0, carBytes: header }
+  const budget: PlanBudget = { limits: o.limits ?? DEFAULT_PLAN_LIMITS, read: 0, blocks: 0, root }
   try {
-    for await (const { cid, length } of walkBlocks(blocks, root, range, o.dups, false)) {
+    for await (const { cid, length } of walkBlocks(blocks, root, range, o.dups, false, budget)) {
       plan.blockBytes += length
       plan.blocks++
       plan.carBytes += sectionBytes(cid, length)

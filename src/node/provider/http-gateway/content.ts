@@ -1,49 +1,9 @@
-// What the gateway serves from the provider's store: any block of a stored payload CAR, found by CID (its
-// CAR index, car-index.ts, says where it lies), and any stored piece, found by its piece CID (v1 or v2).
+// What the gateway serves from the provider's store besides blocks (found by CID in PayloadIndex, payload-index.ts,
+// the map the libp2p path uses too): any stored piece, found by its piece CID (v1 or v2).
 import { CID } from 'multiformats/cid'
 import { parsePieceCidV2, FIL_COMMITMENT_UNSEALED, SHA2_256_TRUNC254_PADDED, FR32_SHA256_TRUNC254_PADBINTREE, RAW_CODEC, paddedPieceSize, bytesEqual, FR32_IN_BYTES, FR32_OUT_BYTES } from '../../../core'
-import { openCarBlocks, type CarBlocks } from '../car-index'
 import type { ProviderStore, StoredDeal } from '../provider-store'
 import { MalformedRequestError } from './errors'
-
-/** Which stored file held a CID last time: lookups of the blocks of one payload (a client walking it) skip the scan. */
-const REMEMBERED = 4096
-
-/**
- * Finds the stored payload CAR holding a block. Blocks are looked for in each deal's CAR index in turn (every
- * block, not only roots: `format=raw` and CARs of sub-DAGs name inner blocks); the file a CID was last found in
- * is remembered. A provider with many deals would want one CID → file index kept on disk (as Boost's
- * LID is); the devnet's few deals are scanned in a few milliseconds.
- */
-export class BlockLocator {
-  private readonly lastFound = new Map<string, string>()
-
-  constructor (private readonly store: ProviderStore) {}
-
-  /** The CAR holding `cid`, opened (the caller closes it), or null. */
-  async open (cid: CID): Promise<CarBlocks | null> {
-    const key = cid.toString()
-    const files = [...new Set(this.store.all().map(d => d.file))]
-    const hint = this.lastFound.get(key)
-    if (hint !== undefined && files.includes(hint)) files.unshift(hint)
-    for (const file of files) {
-      let blocks: CarBlocks
-      try {
-        blocks = await openCarBlocks(this.store.absolute(file))
-      } catch {
-        continue // removed since, or not a CAR (any client may store any bytes): nothing to serve from it
-      }
-      if (blocks.has(cid)) {
-        this.lastFound.delete(key)
-        this.lastFound.set(key, file)
-        if (this.lastFound.size > REMEMBERED) this.lastFound.delete(this.lastFound.keys().next().value!)
-        return blocks
-      }
-      await blocks.close()
-    }
-    return null
-  }
-}
 
 /** A stored piece as the gateway serves it: its unpadded bytes are the payload then zeros. */
 export interface StoredPiece {

@@ -5,6 +5,8 @@
 export abstract class GatewayError extends Error {
   abstract readonly status: number
   readonly headers: Record<string, string> = {}
+  /** Fields the JSON body carries beside `error` and `message` (a limit and its unit, when to retry). */
+  readonly details: Record<string, unknown> = {}
 }
 
 /** A request that does not parse: a bad CID, path, query parameter or header (400). */
@@ -93,4 +95,53 @@ export class PaymentRequiredError extends GatewayError {
   override name = 'PaymentRequiredError'
   readonly status = 402
   constructor (message: string, readonly body: Record<string, unknown>) { super(message) }
+}
+
+/**
+ * Too many requests (429, with Retry-After in whole seconds, `no-store` like every error here). One class per limit
+ * (limits.ts GatewayAdmission): all clients' requests in flight, one client's in flight, one client's rate.
+ */
+abstract class TooManyRequestsError extends GatewayError {
+  readonly status = 429
+  constructor (message: string, readonly retryAfterSeconds: number) {
+    super(message)
+    this.headers['Retry-After'] = String(retryAfterSeconds)
+    this.details.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+/** The gateway is answering all the requests it will at once (GatewayLimits.maxInFlight). */
+export class GatewayBusyError extends TooManyRequestsError {
+  static override name = 'GatewayBusyError'
+  override name = 'GatewayBusyError'
+}
+
+/** This client address has as many requests in flight as one may (GatewayLimits.maxInFlightPerClient). */
+export class ClientBusyError extends TooManyRequestsError {
+  static override name = 'ClientBusyError'
+  override name = 'ClientBusyError'
+}
+
+/** This client address has used its token bucket (GatewayLimits.rate). */
+export class ClientRateError extends TooManyRequestsError {
+  static override name = 'ClientRateError'
+  override name = 'ClientRateError'
+}
+
+/**
+ * A CAR plan would read more of the DAG's nodes, or walk more blocks, than the gateway does before it is paid
+ * (GatewayLimits.maxPlanReadBytes, maxPlanBlocks). 422 as for a block too large to serve: the request is understood
+ * and this content cannot be served whole by it; `limit` and `unit` say the bound, and the client asks smaller parts
+ * with entity-bytes. (413 is about the request's own content, RFC 9110 §15.5.14, which a GET has none of.)
+ */
+export class PlanTooLargeError extends GatewayError {
+  static override name = 'PlanTooLargeError'
+  override name = 'PlanTooLargeError'
+  readonly status = 422
+  constructor (readonly cid: string, readonly limit: number, readonly unit: 'node bytes read' | 'blocks') {
+    super(unit === 'blocks'
+      ? `the CAR of ${cid} walks more than ${limit} blocks, the most this gateway plans for one answer: ask parts of the file with entity-bytes`
+      : `planning the CAR of ${cid} reads more than ${limit} bytes of DAG nodes before payment, the most this gateway does: ask parts of the file with entity-bytes`)
+    Object.assign(this.details, { limit, unit })
+  }
 }

@@ -18,24 +18,34 @@
 // breaks a rule (signer, channel, recipient, nonce, an amount not above what the lane holds, too little) a 402
 // whose `reason` says which, and nothing is sent. HEAD is free (it sends no bytes) and says the price in
 // `X-Coffer-Price`; a paid answer carries `X-Coffer-Paid`.
+//
+// Limits (limits.ts, priced and free providers alike): requests in flight overall and per client address, a
+// per-client token bucket (429 with Retry-After beyond each), connections overall and per client, header, idle and
+// keep-alive timeouts, and the DAG nodes a CAR plan may read before the answer is priced (422 PlanTooLargeError
+// beyond: ask parts with entity-bytes). Blocks are found through the provider's PayloadIndex (CID → stored file).
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { AttoFil } from '../../../core'
 import type { RetrievalTerms } from '../../../net'
 import type { ProviderStore } from '../provider-store'
+import type { PayloadIndex } from '../payload-index'
 import { GatewayHandler } from './server'
+import { GATEWAY_LIMITS, clientKey, type GatewayLimits } from './limits'
 
 export { VOUCHER_HEADER, PRICE_HEADER, PAID_HEADER, decodeVoucherHeader } from './server'
 export * from './errors'
 export * from './request'
-export { BlockLocator, findPiece, pieceCommitment, type StoredPiece } from './content'
-export { planCar, carChunks, MissingBlockError, type CarPlan } from './car-response'
+export { findPiece, pieceCommitment, type StoredPiece } from './content'
+export { planCar, carChunks, MissingBlockError, DEFAULT_PLAN_LIMITS, type CarPlan, type PlanLimits } from './car-response'
+export { GATEWAY_LIMITS, GatewayAdmission, clientKey, type GatewayLimits } from './limits'
 export { pieceChunks, PieceFileShortError } from './piece-response'
 
 /** What the gateway needs of its provider (devnet-providers.ts wires StorageProvider and RetrievalServer in). */
 export interface HttpGatewayComponents {
   /** Deals and their payload CAR files. */
   store: ProviderStore
+  /** CID → the stored file holding it: the retrieval server's (RetrievalServer.payloads), one map for both paths. */
+  payloads: PayloadIndex
   /** The retrieval terms of the provider's current ask: price per GiB 0 serves anyone. */
   retrievalTerms: () => RetrievalTerms
   /** Takes a voucher paying `price` for `bytes` up front, or throws RetrievalRejectedError('PAYMENT') (RetrievalServer.payUpfront). */
@@ -50,6 +60,8 @@ export interface HttpGatewayInit {
   host: string
   /** 0 (the default): any free port. */
   port?: number
+  /** Any of GATEWAY_LIMITS to change (tests make them small). */
+  limits?: Partial<GatewayLimits>
   log?: (line: string) => void
 }
 
@@ -67,13 +79,36 @@ export interface HttpGateway {
 /** Starts a provider's HTTP gateway on `host:port`. */
 export async function startHttpGateway (init: HttpGatewayInit): Promise<HttpGateway> {
   const log = (line: string): void => { init.log?.(`gateway: ${line}`) }
+  const limits: GatewayLimits = { ...GATEWAY_LIMITS, ...init.limits }
   let handler: GatewayHandler | undefined
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({
+    // a GET has no body: its head is the whole request, so both of Node's request timeouts are the header timeout
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckMs
+  }, (req, res) => {
     if (handler === undefined) {
       res.writeHead(503, { 'Retry-After': '1', 'Access-Control-Allow-Origin': '*' }).end()
       return
     }
     handler.handle(req, res).catch((err: Error) => { log(`${err.name}: ${err.message}`); res.destroy() })
+  })
+  // a socket idle this long is destroyed (no 'timeout' listener: Node's default), so a client that stops reading a
+  // body does not keep its slot, file and buffered block for ever
+  server.timeout = limits.idleTimeoutMs
+  server.maxConnections = limits.maxConnections
+  const connections = new Map<string, number>()
+  server.on('connection', (socket) => {
+    const key = clientKey(socket.remoteAddress)
+    const n = (connections.get(key) ?? 0) + 1
+    if (n > limits.maxConnectionsPerClient) { socket.destroy(); return }
+    connections.set(key, n)
+    socket.once('close', () => {
+      const left = (connections.get(key) ?? 1) - 1
+      if (left === 0) connections.delete(key)
+      else connections.set(key, left)
+    })
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -83,7 +118,7 @@ export async function startHttpGateway (init: HttpGatewayInit): Promise<HttpGate
   const host = address.includes(':') ? `[${address}]` : address
   return {
     url: `http://${host}:${port}`,
-    attach: (components) => { handler = new GatewayHandler(components, log) },
+    attach: (components) => { handler = new GatewayHandler(components, limits, log) },
     stop: async () => {
       const closed = new Promise<void>(resolve => { server.close(() => { resolve() }) })
       // keep-alive connections and streams in flight end now: close() alone waits for them

@@ -12,8 +12,9 @@ import {
   BlockTooLargeToServeError
 } from './errors'
 import { parseGatewayPath, negotiateFormat, carContentType, parseDagScope, parseEntityBytes, parseRange, resolveRange, RAW_MEDIA_TYPE, CAR_MEDIA_TYPE } from './request'
-import { BlockLocator, findPiece } from './content'
+import { findPiece } from './content'
 import { planCar, carChunks } from './car-response'
+import { GatewayAdmission, clientKey, type GatewayLimits } from './limits'
 import { pieceChunks } from './piece-response'
 import type { HttpGatewayComponents } from './index'
 
@@ -40,15 +41,18 @@ const PREFLIGHT: Record<string, string> = {
 const MAX_VOUCHER_HEADER = Math.ceil(MAX_VOUCHER_BYTES / 3) * 4
 
 export class GatewayHandler {
-  private readonly locator: BlockLocator
+  private readonly admission: GatewayAdmission
 
-  constructor (private readonly c: HttpGatewayComponents, private readonly log: (line: string) => void) {
-    this.locator = new BlockLocator(c.store)
+  constructor (private readonly c: HttpGatewayComponents, private readonly limits: GatewayLimits, private readonly log: (line: string) => void) {
+    this.admission = new GatewayAdmission(limits)
   }
 
   async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v)
     try {
+      // admitted before anything is looked up or read: a refused request costs a map lookup; the slot is held
+      // until the response ends or its connection goes ('close' fires for both)
+      res.once('close', this.admission.admit(clientKey(req.socket.remoteAddress), performance.now()))
       if (req.method === 'OPTIONS') {
         for (const [k, v] of Object.entries(PREFLIGHT)) res.setHeader(k, v)
         res.writeHead(204).end()
@@ -75,7 +79,7 @@ export class GatewayHandler {
     const known = err instanceof GatewayError
     if (!known) this.log(`${req.method} ${req.url}: ${err.name}: ${err.message}`)
     const status = known ? err.status : 500
-    const body = JSON.stringify({ error: err.name, message: err.message, ...(err instanceof PaymentRequiredError ? err.body : {}) })
+    const body = JSON.stringify({ error: err.name, message: err.message, ...(known ? err.details : {}), ...(err instanceof PaymentRequiredError ? err.body : {}) })
     res.writeHead(status, { ...(known ? err.headers : {}), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
     res.end(req.method === 'HEAD' ? undefined : body)
   }
@@ -83,6 +87,11 @@ export class GatewayHandler {
   /**
    * Takes the voucher paying `price` for `bytes`, or refuses with 402 and the terms. A free provider (price 0 in its
    * ask) and an answer costing nothing need none; HEAD sends no bytes and is never charged.
+   *
+   * HTTP answers are paid up front, whole, and this is a choice: one request is one response, with no channel back
+   * to pay as bytes arrive, so the client risks at most the one response it asked for (the provider none), and a
+   * client bounds that risk by the size it asks for: Range on /piece, entity-bytes on /ipfs. The libp2p path keeps
+   * its rule of at most one payment interval at risk on either side, paying for verified bytes as they stream.
    */
   private async pay (req: IncomingMessage, price: AttoFil, bytes: number, what: string): Promise<Record<string, string>> {
     const terms = this.c.retrievalTerms()
@@ -109,6 +118,8 @@ export class GatewayHandler {
       if (err instanceof RetrievalRejectedError && err.code === 'PAYMENT') throw new PaymentRequiredError(err.message, { ...body, reason: err.message })
       throw err
     }
+    // a paid request gives its rate token back: the rate bounds unpaid work, and this work is paid for
+    this.admission.paid(clientKey(req.socket.remoteAddress), performance.now())
     return { [PAID_HEADER]: price.toString() }
   }
 
@@ -126,10 +137,11 @@ export class GatewayHandler {
     const scope = parseDagScope(query) ?? 'all'
     const entityBytes = parseEntityBytes(query)
     const identity = cid.multihash.code === IDENTITY_HASH_CODE
-    const blocks = identity ? null : await this.locator.open(cid)
+    const blocks = identity ? null : await this.c.payloads.openBlock(cid)
     if (!identity && blocks === null) throw new ContentNotFoundError(`this provider holds no block ${cid.toString()}`)
     try {
-      const plan = await planCar(blocks, cid, { scope, dups: format.dups, ...(entityBytes === undefined ? {} : { entityBytes }) })
+      const limits = { maxReadBytes: this.limits.maxPlanReadBytes, maxBlocks: this.limits.maxPlanBlocks }
+      const plan = await planCar(blocks, cid, { scope, dups: format.dups, limits, ...(entityBytes === undefined ? {} : { entityBytes }) })
       const price = this.priceOf(plan.blockBytes)
       const tag = `"${cid.toString()}.car.dfs.dups-${format.dups ? 'y' : 'n'}.${entityBytes === undefined ? scope : `entity.${entityBytes.from}-${entityBytes.to}`}"`
       const headers: Record<string, string> = {
@@ -158,7 +170,7 @@ export class GatewayHandler {
     if (cid.multihash.code === IDENTITY_HASH_CODE) {
       bytes = cid.multihash.digest // the block is its digest: bafkqaaa, the spec's probe, is the empty block
     } else {
-      const blocks = await this.locator.open(cid)
+      const blocks = await this.c.payloads.openBlock(cid)
       if (blocks === null) throw new ContentNotFoundError(`this provider holds no block ${cid.toString()}`)
       try {
         const length = blocks.blockLength(cid)!
