@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import { decodePossessionProof, MAX_PATH_LENGTH, type PathCheck } from './possession-proof'
 import { pieceRoot } from './proof-set'
 import { verifyMerklePath } from './merkle-path'
+import { bytesEqual } from '../address'
 
 /** Coffer's own protocol: Filecoin has no client-triggered possession check (its proofs are on chain only). */
 export const AUDIT_PROTOCOL = '/coffer/audit/1.0.0'
@@ -17,7 +18,11 @@ export const AUDIT_PROTOCOL = '/coffer/audit/1.0.0'
 export const MAX_AUDIT_LEAVES = 16
 /** Leaves the tab draws per audit unless told otherwise. */
 export const DEFAULT_AUDIT_LEAVES = 8
-/** A nonce is 16 random bytes: never repeated by chance, so an answer carrying it was made for this request. */
+/**
+ * A nonce is 16 random bytes, never repeated by chance: an answer must echo it, which ties the answer to this request
+ * in the client's bookkeeping. It proves nothing by itself (a provider can copy it onto an old answer); what stops a
+ * replayed answer is the leaves, drawn fresh at random for each request, which an old proof does not cover.
+ */
 export const AUDIT_NONCE_BYTES = 16
 /** A request is [dealId, pieceCid, leaves, nonce]: well under 1 KiB for 16 leaves. */
 export const MAX_AUDIT_REQUEST_BYTES = 1024
@@ -69,7 +74,6 @@ export class AuditFailedError extends Error {
 }
 
 const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 /**
  * Strict DAG-CBOR: a value that does not re-encode to the same bytes (non-canonical lengths, map order, floats for
@@ -80,7 +84,7 @@ function strictDecode (bytes: Uint8Array, what: string): unknown {
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new AuditRejectedError('MALFORMED', `${what} is not DAG-CBOR: ${(err as Error).message}`) }
   let again: Uint8Array
   try { again = dagCbor.encode(raw) } catch { throw new AuditRejectedError('MALFORMED', `${what} holds values DAG-CBOR cannot encode`) }
-  if (!equal(again, bytes)) throw new AuditRejectedError('MALFORMED', `${what} is not canonical DAG-CBOR`)
+  if (!bytesEqual(again, bytes)) throw new AuditRejectedError('MALFORMED', `${what} is not canonical DAG-CBOR`)
   return raw
 }
 
@@ -152,7 +156,7 @@ export function drawAuditLeaves (random: Uint8Array, leafCount: number, count: n
 
 /** The answer was made for this request: its nonce is the request's. Checked before any hashing. */
 export function checkAuditNonce (req: AuditRequest, answerNonce: Uint8Array): void {
-  if (!equal(req.nonce, answerNonce)) throw new AuditFailedError('WRONG_NONCE', 'the answer carries another request\'s nonce (a replayed or misrouted answer)')
+  if (!bytesEqual(req.nonce, answerNonce)) throw new AuditFailedError('WRONG_NONCE', 'the answer carries another request\'s nonce (a replayed or misrouted answer)')
 }
 
 /**

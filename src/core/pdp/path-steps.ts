@@ -5,6 +5,7 @@
 // (or a sibling that differs) condemns its step and all above (sha256's collision resistance, both ways).
 import { truncatedNode, nobleNodeHasher, type NodeHasher } from '../piece/node-hash'
 import { zeroComm } from '../piece/zero-comm'
+import { bytesEqual } from '../address'
 
 export type StepState = 'ok' | 'bad' | 'unknown'
 
@@ -21,7 +22,6 @@ export interface PathSteps {
   breakAt: { lowestBad: number, highestOk: number } | null
 }
 
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 export function pathNodes (value: Uint8Array, leaf: number, path: Uint8Array[], hasher: NodeHasher = nobleNodeHasher): Uint8Array[] {
   const nodes = [value]
@@ -41,19 +41,19 @@ export function pathNodes (value: Uint8Array, leaf: number, path: Uint8Array[], 
 export function judgePath (root: Uint8Array, leaf: number, value: Uint8Array, path: Uint8Array[], known: KnownNodes, stepChecks?: boolean[], hasher: NodeHasher = nobleNodeHasher): PathSteps {
   const L = path.length
   const nodes = pathNodes(value, leaf, path, hasher)
-  const reachesRoot = equal(nodes[L]!, root) && (stepChecks?.every(Boolean) ?? true)
+  const reachesRoot = bytesEqual(nodes[L]!, root) && (stepChecks?.every(Boolean) ?? true)
   if (reachesRoot) return { nodes, steps: path.map(() => 'ok'), reachesRoot, breakAt: null }
   // lowest level whose node is known wrong; the root is always known
-  let bad = equal(nodes[L]!, root) ? L + 1 : L
+  let bad = bytesEqual(nodes[L]!, root) ? L + 1 : L
   let ok = -1
   for (let j = 0; j <= L; j++) {
     const k = known(j, Math.floor(leaf / 2 ** j))
     if (k === undefined) continue
-    if (equal(k, nodes[j]!)) { if (j < bad) ok = Math.max(ok, j) } else { bad = Math.min(bad, j); break }
+    if (bytesEqual(k, nodes[j]!)) { if (j < bad) ok = Math.max(ok, j) } else { bad = Math.min(bad, j); break }
   }
   for (let j = 0; j < L; j++) {
     const k = known(j, Math.floor(leaf / 2 ** j) ^ 1)
-    if (k !== undefined && !equal(k, path[j]!)) { bad = Math.min(bad, j + 1); break }
+    if (k !== undefined && !bytesEqual(k, path[j]!)) { bad = Math.min(bad, j + 1); break }
   }
   stepChecks?.forEach((c, j) => { if (!c) bad = Math.min(bad, j + 1) })
   ok = Math.min(ok, bad - 1)

@@ -10,6 +10,7 @@ import { deriveChallenges, type Challenge } from './challenges'
 import { encodePossessionProof, type ChallengeProof } from './possession-proof'
 import { pieceRoot, type ProofSet } from './proof-set'
 import { PossessionProofError } from './errors'
+import { bytesEqual } from '../address'
 
 /** One piece's payload as the segment prover reads it. */
 export interface SegmentedPayload {
@@ -54,7 +55,6 @@ export function segmentTreeLevels (roots: Uint8Array[], hasher: NodeHasher = nob
   return levels
 }
 
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 /**
  * Proves the `count` challenges `seed` derives for `set`, reading only the challenged segments. A segment
@@ -99,7 +99,7 @@ async function proveWholePiece (piece: number, paddedBytes: number, root: Uint8A
   const h = new PieceHasher(hasher, leaves)
   h.write(bytes)
   const d = h.digest()
-  if (d.paddedBytes !== paddedBytes || !equal(d.root, root)) {
+  if (d.paddedBytes !== paddedBytes || !bytesEqual(d.root, root)) {
     throw new PossessionProofError('BAD_PATH', `piece ${piece}'s payload no longer hashes to its root`)
   }
   return h.paths()
@@ -116,7 +116,7 @@ async function proveFromSegments (piece: number, pieceCid: string, paddedBytes: 
   const levels = segmentTreeLevels(roots, hasher)
   const top = levels[levels.length - 1]![0]!
   const height = SEGMENT_HEIGHT + levels.length - 1
-  if (32 * 2 ** height !== paddedBytes || !equal(top, root)) {
+  if (32 * 2 ** height !== paddedBytes || !bytesEqual(top, root)) {
     throw new SegmentRootsMismatchError(piece, pieceCid, `the cached segment roots combine to another piece (${32 * 2 ** height} padded bytes), not the one the proof set names`)
   }
 
@@ -146,7 +146,7 @@ async function proveFromSegments (piece: number, pieceCid: string, paddedBytes: 
       }
       const h = new PieceHasher(hasher, local)
       h.write(bytes)
-      if (!equal(h.digest().root, roots[s]!)) {
+      if (!bytesEqual(h.digest().root, roots[s]!)) {
         throw new PossessionProofError('BAD_PATH', `piece ${piece} (${pieceCid}) segment ${s}: its bytes no longer hash to the root recorded when the piece was stored`)
       }
       below = h.paths()
