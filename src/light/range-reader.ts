@@ -251,8 +251,15 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
     // each provider's price): funded once, later reads need no AddFunds on chain (a block time each, measured ~1.9 s
     // for a 1 MiB read on the devnet when each read funded only itself)
     const left = s.maxPaid - s.paid
-    const funded = providers.map(p => p.terms.pricePerGiB === 0n || left <= 0n ? p : {
-      ...p, quoteBytes: Math.max(to - from, Math.min(Number.MAX_SAFE_INTEGER, Number(left * 2n ** 30n / p.terms.pricePerGiB)))
+    // bytes ↔ attoFIL rounds: the fetch that first funds a provider's lane rounds the allowance's bytes up (the channel
+    // then holds at least the allowance), later ones round what is left down (their price then fits what the channel
+    // holds): rounded the same way each time, the last attoFIL of a fetch's need could exceed the funds and cost an
+    // AddFunds message (a block time) for 1 attoFIL
+    const funded = providers.map(p => {
+      if (p.terms.pricePerGiB === 0n || left <= 0n) return p
+      const scaled = left * 2n ** 30n
+      const bytes = s.lanes.has(p.address) ? scaled / p.terms.pricePerGiB : (scaled + p.terms.pricePerGiB - 1n) / p.terms.pricePerGiB
+      return { ...p, quoteBytes: Math.max(to - from, Math.min(Number.MAX_SAFE_INTEGER, Number(bytes))) }
     })
     const state: DownloadState = newDownloadState(root, { from, to })
     // this session's lanes: each read goes on the lane the last one used (prepare() reuses it, topping the channel up)
