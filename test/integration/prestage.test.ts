@@ -31,6 +31,9 @@ let other: CofferLibp2p
 const logs: string[] = []
 /** The tests' fresh keys, funded together before them (one batch instead of two messages' wait per key). */
 let pool: MarketClientPool
+/** How far provider 1's clock runs ahead of this machine's: moved past its stage idle time instead of waiting it out. */
+let clockAheadMs = 0
+const STAGE_IDLE_MS = 30_000
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-prestage-'))
@@ -42,7 +45,7 @@ beforeAll(async () => {
     dataDir: dir, distDir: '/nonexistent', serveApp: false, providers: 2, provingPeriod: P, faucetCooldownMs: 0,
     log: (l) => { logs.push(l); if (process.env.DEBUG_DEVNET !== undefined) console.log(l) },
     providerOptions: (i) => i === 1
-      ? { limits: { prestage: { maxPeerStages: 2, maxPeerBytes: 64 * MiB, maxTotalBytes: 6 * MiB, idleMs: 30_000, reserveAheadBytes: MiB } } }
+      ? { limits: { prestage: { maxPeerStages: 2, maxPeerBytes: 64 * MiB, maxTotalBytes: 6 * MiB, idleMs: STAGE_IDLE_MS, reserveAheadBytes: MiB } }, nowMs: () => Date.now() + clockAheadMs }
       : undefined
   })
   for (const n of [node, other]) for (const p of d.providers) await n.dial(p.libp2p.getMultiaddrs().map(a => multiaddr(a.toString()))[0]!)
@@ -151,7 +154,11 @@ describe('staging before proposing', () => {
     // what it sent is kept (its deal stream would resume from it)
     const busy = await rejection(sendStage(other, peerOf(1), transferId(), chunks(payload(4 * MiB).staged)))
     expect(busy.code).toBe('BUSY')
-    // nothing adopts them: the provider's sweep removes every stage once idle past 30 s
+    // nothing adopts them: the provider's sweep removes every stage once idle past 30 s. They are all still held
+    // (however long the steps above took here, well under 30 s of the provider's clock passed since the stage
+    // that was not refused wrote), then its clock moves 30 s on and the next head's sweep removes them
+    expect((await preFiles(1)).length).toBeGreaterThanOrEqual(2)
+    clockAheadMs = STAGE_IDLE_MS + 1000
     await until(async () => (await preFiles(1)).length === 0, 240_000)
   }, 300_000)
 

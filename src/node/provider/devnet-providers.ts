@@ -96,6 +96,8 @@ export interface DevnetProviderOptions {
   idleTimeoutMs?: number
   /** The port its HTTP gateway binds on the devnet's host; 0 (any free port) when left out. */
   gatewayPort?: number
+  /** The provider's clock for idle expiry (stages, staging); Date.now when left out. A test moves it on instead of waiting. */
+  nowMs?: () => number
 }
 
 /** The node's chain as a provider running in the same process sees it: it may push as the node's own signer. */
@@ -143,7 +145,8 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
         throw err
       }
       const provider = new StorageProvider({
-        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), gatewayUrl: gateway.url, ...options?.ask }, limits: options?.limits, log: init.log
+        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), gatewayUrl: gateway.url, ...options?.ask }, limits: options?.limits, log: init.log,
+        ...(options?.nowMs === undefined ? {} : { nowMs: options.nowMs })
       })
       await serveAsk(libp2p, async () => await provider.ask())
       const idle = options?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }
