@@ -49,11 +49,17 @@ function wav (seconds: number): Uint8Array {
   return out
 }
 
-/** Opens the preview of the file card named `name` and waits until it shows something (or fails). */
-async function openPreview (page: Page, name: string): Promise<void> {
+/**
+ * Opens the preview of the file card named `name` and waits until it shows something (or fails). Resolves to the
+ * page's clock at the click: the button appears only once a deal is published, a wait that is not the preview's.
+ */
+async function openPreview (page: Page, name: string): Promise<number> {
   await page.click('[data-testid=tab-files]')
   const card = page.locator('[data-testid=file-card]', { hasText: name })
-  await card.locator('[data-testid=preview-open]').click({ timeout: 60_000 })
+  const button = card.locator('[data-testid=preview-open]')
+  await button.waitFor({ timeout: 60_000 })
+  const clickedAt = await page.evaluate(() => performance.now())
+  await button.click()
   await whileProgressing(`preview of ${name}`, async () => await page.evaluate(() => {
     const p = document.querySelector('[data-testid=preview]')
     const error = p?.querySelector('[data-testid=preview-error]')?.textContent
@@ -62,6 +68,7 @@ async function openPreview (page: Page, name: string): Promise<void> {
     const shown = p?.querySelector('[data-testid=preview-image], [data-testid=preview-media], [data-testid=preview-text]') !== null && p !== null
     return { done: shown, ...(error == null ? {} : { failed: error }), progress: `${kind} ${stage} ${p?.querySelector('[data-testid=preview-served]')?.textContent ?? ''}` }
   }))
+  return clickedAt
 }
 
 const served = async (page: Page): Promise<{ ranges: number, bytes: number, maxFrom: number, paid: string }> => await page.evaluate(() => {
@@ -101,8 +108,7 @@ describe('preview in Chromium', () => {
     const wavPath = path.join(dataDir, 'tone.wav')
     await writeFile(wavPath, audio)
     await uploadThroughUi(page, wavPath, { copies: 2, periods: 20 })
-    const clickedAt = await page.evaluate(() => performance.now())
-    await openPreview(page, 'tone.wav')
+    const clickedAt = await openPreview(page, 'tone.wav')
     expect(await page.getAttribute('[data-testid=preview]', 'data-kind')).toBe('audio')
     // Preview clicked to playable (providers found, the type sniffed, the first range through the service worker)
     await page.waitForFunction(() => document.querySelector<HTMLAudioElement>('[data-testid=preview-media]')!.readyState >= 3, undefined, { timeout: 180_000 })
