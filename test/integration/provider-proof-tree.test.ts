@@ -13,9 +13,10 @@ import { findStoredDeal } from '../../src/node/provider/damage'
 import { pieceTreePath } from '../../src/node/provider/piece-tree-cache'
 import {
   pieceDigest, pieceCidV1, readDeal, readEscrow, signDealProposal, askPricePerEpoch, askCollateral, idAddressBytes, verifyPossession,
-  challengeSeed, dealProofSet, SEGMENT_PAYLOAD_BYTES, type DealProposal
+  challengeSeed, dealProofSet, planStartEpoch, SEGMENT_PAYLOAD_BYTES, FIRST_GUESS_BYTES_PER_SEC, type DealProposal
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, type CofferLibp2p } from '../../src/net'
+import { sendCopy, type Replan } from '../../src/light/copy-sender'
 import { until } from '../helpers/until'
 import { fundedMarketClient } from '../helpers/market-client'
 
@@ -56,15 +57,36 @@ describe('provider proofs from kept segment roots', () => {
     const digest = pieceDigest(payload)
     const c = await fundedMarketClient(d, '1')
     const ask = devnetAsk(0)
-    // far enough ahead for the transfer and publication on a loaded machine
-    const start = Math.ceil((d.head().header.height + 60) / P) * P
+    // the start a client plans (its first guess at the rate, then a publication margin); sent as the app sends a
+    // copy, so a transfer measured too slow for it, or a START refusal, re-signs a later one (never a byte twice)
+    const blockDelaySecs = d.genesis.state.blockDelaySecs
+    const planned = planStartEpoch({ head: d.head().header.height, remainingBytes: payload.length, bytesPerSec: FIRST_GUESS_BYTES_PER_SEC, blockDelaySecs, provingPeriod: P })
     const p: DealProposal = {
       pieceCid: pieceCidV1(digest.root), pieceSize: digest.paddedBytes, verifiedDeal: false, client: c.address, provider: idAddressBytes(1001), label: 'proof-tree',
-      startEpoch: start, endEpoch: start + PERIODS * P, storagePricePerEpoch: askPricePerEpoch(ask, digest.paddedBytes),
+      startEpoch: planned, endEpoch: planned + PERIODS * P, storagePricePerEpoch: askPricePerEpoch(ask, digest.paddedBytes),
       providerCollateral: askCollateral(ask, digest.paddedBytes), clientCollateral: 0n
     }
-    const { dealId } = await sendDeal(node, d.providers[0]!.libp2p.peerId, { proposal: signDealProposal(c.secret, p), payloadBytes: payload.length },
-      async function * (offset) { for (let at = offset; at < payload.length; at += 1 << 20) yield payload.subarray(at, at + (1 << 20)) }, { retries: 0 })
+    const replans: Replan[] = []
+    const { dealId } = await sendCopy({
+      proposal: signDealProposal(c.secret, p),
+      payloadBytes: payload.length,
+      transfer: async (proposal, o) => ({
+        ...await sendDeal(node, d.providers[0]!.libp2p.peerId, { proposal, payloadBytes: payload.length },
+          async function * (offset) { for (let at = offset; at < payload.length; at += 1 << 20) yield payload.subarray(at, at + (1 << 20)) },
+          { retries: 0, onProgress: (held) => { o.onProgress(held) }, stopBeforeNextFrame: o.stopBeforeNextFrame }),
+        confirmed: true
+      }),
+      sign: async (q) => signDealProposal(c.secret, q),
+      head: () => d.head().header.height,
+      nowMs: () => Date.now(),
+      sleep: async (ms) => { await new Promise(resolve => setTimeout(resolve, ms)) },
+      blockDelaySecs,
+      provingPeriod: P,
+      onReplan: async (r) => { replans.push(r) },
+      onProgress: () => {}
+    })
+    if (replans.length > 0) console.log(`proof-tree deal: start re-planned ${replans.map(r => `${r.reason} at ${r.held} bytes`).join(', ')}`)
+    const start = d.chain.readState((s, r) => readDeal(s, r, dealId))!.proposal.startEpoch
     const { store, deal } = await findStoredDeal(dir, String(dealId))
     const file = store.absolute(deal.file)
     // kept when the piece was verified, before any proof
