@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { chromiumPath } from '../helpers/chromium'
 import { openAppPage, fundedWallet as fundedWalletAs } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
+import { startThrottleProxy, freePort } from '../helpers/throttle-proxy'
 import { readDeal, addressToString } from '../../src/core'
 import type { Page } from 'playwright-core'
 import { randomFillSync } from 'node:crypto'
@@ -81,13 +82,23 @@ describe('storage in Chromium', () => {
     // a provider that takes no bytes before the proposal (its stage budget is nothing): the upload sends them all
     // after proposing, as it would to a provider without staging, and that transfer is what the tab leaves mid-way
     const noStages = { limits: { prestage: { maxPeerStages: 0, maxPeerBytes: 0, maxTotalBytes: 0, idleMs: 60_000, reserveAheadBytes: 1 } } }
-    const { devnet: d, page, dataDir } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 1, provingPeriod: 5, log: (l) => { logs.push(l) }, providerOptions: () => noStages }, '#wallet')
+    // the tab reaches the provider only through a link of 3 MiB/s (a real throttling proxy, every connection and
+    // redial included), so the 24 MiB transfer lasts ~8 s however fast this machine is: there is a middle to
+    // close the tab in. (It was 160 MiB on a plain link, mostly time spent packing and hashing it twice.)
+    const proxy = await startThrottleProxy(3 * 2 ** 20)
+    cleanups.push(proxy.close)
+    const port = await freePort()
+    proxy.setTarget('127.0.0.1', port)
+    const { devnet: d, page, dataDir } = await openAppPage(distDir, cleanups, {
+      rpcPort: 0, providers: 1, provingPeriod: 5, log: (l) => { logs.push(l) },
+      providerOptions: () => ({ ...noStages, listen: [`/ip4/127.0.0.1/tcp/${port}/ws`], announce: [`/ip4/127.0.0.1/tcp/${proxy.port}/ws`] })
+    }, '#wallet')
     await fundedWallet(page)
     await page.click('[data-testid=tab-upload]')
     await page.waitForSelector('[data-testid=provider-row]', { timeout: 30_000 })
     await page.fill('[data-testid=upload-copies]', '1')
     const file = path.join(dataDir, 'big.bin')
-    const bytes = Buffer.alloc(160 * 2 ** 20)
+    const bytes = Buffer.alloc(24 * 2 ** 20)
     randomFillSync(bytes)
     await writeFile(file, bytes)
     await page.setInputFiles('[data-testid=upload-input]', file)
