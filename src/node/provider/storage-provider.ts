@@ -22,7 +22,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { PayloadSink, DealHandler, RetrievalTerms } from '../../net'
 import { pieceOfFile, pieceWriter, type PieceWriter } from '../piece-file'
 import { provePossessionFromFiles } from '../prove-possession'
-import { fileStamp, writePieceTree } from './piece-tree-cache'
+import { fileStamp, removePieceTree, writePieceTree } from './piece-tree-cache'
 import type { MsgLookup } from '../rpc/backend'
 import { ProviderStore, stagingKey, type StoredDeal, type PendingPublication } from './provider-store'
 import { Prestage, PRESTAGE_FILE_PREFIX, type Adopted } from './prestage'
@@ -92,8 +92,12 @@ export class StorageProvider implements DealHandler {
   private readonly transfers = new Map<string, Transfer>()
   /** Staging keys being written, and by which proposal: one stream per staged piece. */
   private readonly writers = new Map<string, string>()
-  /** Staged files whose bytes were hashed and match their piece, by key: nothing has written to them since. */
-  private readonly verified = new Set<string>()
+  /**
+   * Staged files whose bytes were hashed and match their piece, by key (nothing has written to them since), with the
+   * segment roots that hashing gave (none when it did not keep them): a re-signed proposal for the same bytes (a
+   * later start) is not hashed again, and its piece tree is written under its own name from these.
+   */
+  private readonly verified = new Map<string, Uint8Array[] | undefined>()
   private readonly proving = new Map<string, 'sent' | 'failed'>()
   private sending: Promise<unknown> = Promise.resolve()
   private roomChecks: Promise<unknown> = Promise.resolve()
@@ -394,6 +398,7 @@ export class StorageProvider implements DealHandler {
     const tooLate = (): boolean => p.startEpoch <= this.init.chain.head().header.height + 1
     const late = (): DealRejectedError => this.startError(`the deal starts at ${p.startEpoch}, before it could be published; every byte is kept`, this.init.chain.head().header.height)
     if (tooLate()) throw late()
+    let roots = this.verified.get(key)
     if (!this.verified.has(key)) {
       // the piece of the frames as they arrived, when every staged byte went through that stream; else one pass over the file
       const fromStream = await streamed?.finish().catch(() => null) ?? null
@@ -403,18 +408,20 @@ export class StorageProvider implements DealHandler {
         throw new DealRejectedError('PIECE_MISMATCH', `the bytes hash to ${String(piece.v1)}, the proposal names ${String(p.pieceCid)}`)
       }
       this.log(`${proposalCid}: the bytes hash to the proposed piece (${piece === fromStream ? 'hashed as they arrived' : 'one pass over the staged file'}, ${piece.hasher})`)
-      // the segment roots just computed, kept for the proofs: under the name the file takes once published (a
-      // rename keeps the stamp); a failed write only means the first proof builds them again
-      if (piece.segmentRoots !== undefined) {
-        const roots = piece.segmentRoots
-        await fileStamp(staging).then(async stamp => { await writePieceTree(this.init.store.piecePath(proposalCid), stamp, { pieceCid: p.pieceCid, payloadBytes: req.payloadBytes }, roots) })
-          .catch((err: Error) => { this.log(`${proposalCid}: piece tree not kept (${err.message}); the first proof builds it`) })
-      }
-      this.verified.add(key)
+      roots = piece.segmentRoots
+      this.verified.set(key, roots)
     }
     if (tooLate()) throw late() // hashing a large piece takes a while
     const store = this.init.store
     const final = store.piecePath(proposalCid)
+    // the segment roots, kept for the proofs: under the name the file takes once published (a rename keeps the
+    // stamp), written for each proposal of these bytes (a re-signed one publishes under its own name; settle removes
+    // a refused one's); a failed write only means the first proof builds them again
+    if (roots !== undefined) {
+      const kept = roots
+      await fileStamp(staging).then(async stamp => { await writePieceTree(final, stamp, { pieceCid: p.pieceCid, payloadBytes: req.payloadBytes }, kept) })
+        .catch((err: Error) => { this.log(`${proposalCid}: piece tree not kept (${err.message}); the first proof builds it`) })
+    }
     const pending: PendingPublication = {
       proposalCid, client: addressToString(p.client), pieceCid: p.pieceCid.toString(), paddedBytes: p.pieceSize, payloadBytes: req.payloadBytes,
       startEpoch: p.startEpoch, endEpoch: p.endEpoch, file: store.relative(final), publishMessage: '', nonce: 0, stagingKey: key
@@ -461,6 +468,8 @@ export class StorageProvider implements DealHandler {
     if (lookup === null || lookup.receipt.exitCode !== ExitCode.Ok) {
       const staging = store.stagingPath(pending.stagingKey)
       await rename(final, staging).catch(async () => { await store.remove(final) })
+      // this proposal's piece tree: a re-signed one writes its own (the roots stay in `verified`)
+      await removePieceTree(final).catch(() => {})
       // its idle time starts now, not when its last byte arrived (the wait may have spanned a restart)
       await store.touch(staging)
       if (pending.publishMessage !== '') await store.removePending(pending.proposalCid)
