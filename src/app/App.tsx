@@ -68,7 +68,7 @@ export function App (): React.JSX.Element {
         {tab === 'get' && link !== null && <GetFileView file={link} retrievals={retrievals} call={call} hasWallet={(wallet?.keys.length ?? 0) > 0} />}
         {tab === 'upload' && <UploadView deals={deals} call={call} provingPeriod={status?.provingPeriod ?? 30} />}
         {tab === 'files' && deal === undefined && <FilesView deals={deals} open={setOpenDeal} retrievals={retrievals} call={call} />}
-        {tab === 'files' && deal !== undefined && <DealView deal={deal} call={call} close={() => { setOpenDeal(null) }} />}
+        {tab === 'files' && deal !== undefined && <DealView deal={deal} auditEveryMinutes={deals?.auditEveryMinutes} epochSeconds={deals?.epochSeconds} call={call} close={() => { setOpenDeal(null) }} />}
         {tab === 'piece' && <PieceView />}
       </main>
     </div>

@@ -42,7 +42,8 @@ export function auditsAfter (deal: Deal, p: PeriodView | null): AuditRecord[] {
   return audits.filter(a => a.epoch >= p.challengeEpoch && (next === undefined || a.epoch < next.challengeEpoch))
 }
 
-export function AuditCard ({ deal, call }: { deal: Deal, call: Call }): React.JSX.Element {
+/** `everyMinutes`: the tab's one audit schedule (DealsView.auditEveryMinutes), the same for every deal. */
+export function AuditCard ({ deal, everyMinutes, call }: { deal: Deal, everyMinutes?: number | undefined, call: Call }): React.JSX.Element {
   const [running, setRunning] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const audits = deal.audits ?? []
@@ -60,7 +61,7 @@ export function AuditCard ({ deal, call }: { deal: Deal, call: Call }): React.JS
         <div className="label">Spot audits</div>
         <button type="button" data-testid="audit-now" disabled={running || !live} onClick={() => { void auditNow() }}>{running ? 'Auditing…' : 'Audit now'}</button>
         <label className="small">Schedule while this tab is open{' '}
-          <select data-testid="audit-schedule" value={deal.auditEveryMinutes ?? 60} onChange={(e) => { void call('setAuditSchedule', { minutes: Number(e.target.value) }).catch((err: Error) => { setError(err.message) }) }}>
+          <select data-testid="audit-schedule" value={everyMinutes ?? 60} onChange={(e) => { void call('setAuditSchedule', { minutes: Number(e.target.value) }).catch((err: Error) => { setError(err.message) }) }}>
             {SCHEDULES.map(([m, words]) => <option key={m} value={m}>{words}</option>)}
           </select>
         </label>

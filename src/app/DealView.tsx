@@ -9,7 +9,8 @@ import { percent } from './format'
 import { Fil, DealPrice } from './Amount'
 import { ProofTree } from './ProofTree'
 
-export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close: () => void }): React.JSX.Element {
+/** `auditEveryMinutes` and `epochSeconds` are the tab's and the chain's, the same for every deal (DealsView). */
+export function DealView ({ deal, auditEveryMinutes, epochSeconds, call, close }: { deal: Deal, auditEveryMinutes?: number | undefined, epochSeconds?: number | undefined, call: Call, close: () => void }): React.JSX.Element {
   const [detail, setDetail] = useState<ProofDetail | null>(null)
   const [error, setError] = useState<string | null>(null)
   /** The cell last clicked: a slower answer for a cell (or deal) no longer selected is dropped. */
@@ -35,7 +36,7 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
           <dt>Piece</dt><dd className="mono small">{deal.pieceCid}</dd>
           <dt>Label (payload root)</dt><dd className="mono small">{deal.label}</dd>
           <dt>Epochs</dt><dd>{deal.startEpoch} → {deal.endEpoch}</dd>
-          <dt>Price</dt><dd data-testid="deal-price"><DealPrice attoPerEpoch={deal.pricePerEpoch} pieceBytes={deal.pieceSize} epochSeconds={deal.epochSeconds} /> <span className="muted small">(<Fil atto={deal.pricePerEpoch} /> per epoch)</span></dd>
+          <dt>Price</dt><dd data-testid="deal-price"><DealPrice attoPerEpoch={deal.pricePerEpoch} pieceBytes={deal.pieceSize} epochSeconds={epochSeconds} /> <span className="muted small">(<Fil atto={deal.pricePerEpoch} /> per epoch)</span></dd>
           <dt>Provider collateral</dt><dd><Fil atto={deal.providerCollateral} /></dd>
           {deal.verifiedAt !== null && <><dt>State proof</dt><dd className="verified small">✓ verified at height {deal.verifiedAt.height}</dd></>}
         </dl>
@@ -57,7 +58,7 @@ export function DealView ({ deal, call, close }: { deal: Deal, call: Call, close
         </div>
         <div className="small muted">■ proven and verified here · ■ faulted · ■ proof failed this tab's check · □ open / pending · ✓ audit passed · ✗ audit failed · ? audit not answered</div>
       </div>
-      <AuditCard deal={deal} call={call} />
+      <AuditCard deal={deal} everyMinutes={auditEveryMinutes} call={call} />
       <div className="card detail">
         <div className="label">Payments</div>
         <dl>

@@ -420,7 +420,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const list = [...uploads.values()].sort((a, b) => b.createdAtMs - a.createdAtMs)
     return {
       uploads: list.map(describeUpload),
-      deals: watch.deals().map(d => ({ ...d, audits: audits.auditsOf(d.dealId).slice(-AUDITS_SHOWN), auditEveryMinutes: audits.everyMinutes() })),
+      deals: watch.deals().map(d => ({ ...d, audits: audits.auditsOf(d.dealId).slice(-AUDITS_SHOWN) })),
       providers,
       providerErrors,
       escrow: watch.escrow(),

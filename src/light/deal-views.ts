@@ -56,8 +56,6 @@ export interface DealView {
   status: string
   pricePerEpoch: string
   providerCollateral: string
-  /** The chain's epoch length (what a price per month counts its epochs in; null: unknown, Filecoin's is used). */
-  epochSeconds: number | null
   periods: PeriodView[]
   paid: string
   penalties: string
@@ -77,8 +75,6 @@ export interface DealView {
   pieceSize: number
   /** This tab's spot audits of the deal, oldest first (audit-service.ts). */
   audits?: AuditRecord[]
-  /** The tab's audit schedule (minutes, 0 = off), the same for every deal; repeated here for the Deal view. */
-  auditEveryMinutes?: number
 }
 
 export interface ProviderView {
@@ -172,12 +168,10 @@ export interface DealViewInput {
   params: MarketParams
   /** The verified head now. */
   head: Epoch
-  /** The chain's epoch length in seconds (unknown: prices per month are counted in Filecoin's). */
-  epochSeconds?: number
   error?: WireError
 }
 
-export function describeDeal ({ record: d, height, headerCid, upload, verdicts, params, head, epochSeconds, error }: DealViewInput): DealView {
+export function describeDeal ({ record: d, height, headerCid, upload, verdicts, params, head, error }: DealViewInput): DealView {
   const p = d.proposal
   const P = params.provingPeriod
   const total = (p.endEpoch - p.startEpoch) / P
@@ -206,7 +200,7 @@ export function describeDeal ({ record: d, height, headerCid, upload, verdicts, 
   return {
     dealId: d.dealId, uploadId: upload.id, name: upload.name, provider: addressToString(p.provider, 't'), client: addressToString(p.client, 't'),
     pieceCid: p.pieceCid.toString(), label: typeof p.label === 'string' ? p.label : hex(p.label), startEpoch: p.startEpoch, endEpoch: p.endEpoch,
-    status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(), epochSeconds: epochSeconds ?? null,
+    status: dealStatus(p, d.state, head), pricePerEpoch: p.storagePricePerEpoch.toString(), providerCollateral: p.providerCollateral.toString(),
     periods, paid: paid.toString(), penalties: penalties.toString(),
     refunded: slashed ? (p.storagePricePerEpoch * BigInt(p.endEpoch - d.state.slashEpoch) + p.clientCollateral).toString() : '0',
     burnt: slashed ? (p.providerCollateral - penalties).toString() : '0',

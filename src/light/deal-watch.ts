@@ -126,7 +126,7 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
   const dealView = (dealId: number, upload: UploadRecord): DealView | null => {
     const got = records.get(dealId)
     if (got === undefined) return null
-    return describeDeal({ ...got, upload, verdicts, params, head: lc.sync.head.header.height, epochSeconds: lc.genesis.state.blockDelaySecs, error: dealErrors.get(dealId) })
+    return describeDeal({ ...got, upload, verdicts, params, head: lc.sync.head.header.height, error: dealErrors.get(dealId) })
   }
 
   const proofDetail = async (dealId: number, period: number): Promise<ProofDetail> => {
