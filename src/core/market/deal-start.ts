@@ -49,8 +49,8 @@ export function startStillReachable (p: { start: Epoch, head: Epoch, remainingBy
 }
 
 /**
- * A transfer's rate from (time, bytes held) samples over a sliding window. Time comes in as a parameter
- * (core reads no clock). Samples come at the provider's acknowledgements, a few MiB apart, so the window
+ * A transfer's rate from (milliseconds, bytes held) samples over a sliding window. The milliseconds are the
+ * caller's readings (core reads no clock). Samples come at the provider's acknowledgements, a few MiB apart, so the window
  * always keeps at least the two newest.
  */
 export class ThroughputMeter {
