@@ -1,7 +1,7 @@
 // What the gateway serves from the provider's store besides blocks (found by CID in PayloadIndex, payload-index.ts,
 // the map the libp2p path uses too): any stored piece, found by its piece CID (v1 or v2).
 import { CID } from 'multiformats/cid'
-import { parsePieceCidV2, FIL_COMMITMENT_UNSEALED, SHA2_256_TRUNC254_PADDED, FR32_SHA256_TRUNC254_PADBINTREE, RAW_CODEC, paddedPieceSize, bytesEqual, FR32_IN_BYTES, FR32_OUT_BYTES } from '../../../core'
+import { parsePieceCidV2, pieceCidV1, FIL_COMMITMENT_UNSEALED, SHA2_256_TRUNC254_PADDED, FR32_SHA256_TRUNC254_PADBINTREE, RAW_CODEC, paddedPieceSize, FR32_IN_BYTES, FR32_OUT_BYTES } from '../../../core'
 import type { ProviderStore, StoredDeal } from '../provider-store'
 import { MalformedRequestError } from './errors'
 
@@ -32,17 +32,15 @@ export function pieceCommitment (cid: CID): { root: Uint8Array, paddedBytes?: nu
   throw new MalformedRequestError(`${cid.toString()} is not a piece CID (v1: fil-commitment-unsealed + sha2-256-trunc254-padded; v2: raw + fr32-sha256-trunc254-padbintree)`)
 }
 
-/** The stored deal whose piece `cid` names, or null. A v2 CID must also name the deal's sizes. */
+/**
+ * The stored deal whose piece `cid` names, or null. A v2 CID must also name the deal's sizes. A deal's piece CID is
+ * always v1 (the market refuses any other, deal-proposal.ts), so the request's commitment is compared as one.
+ */
 export function findPiece (store: ProviderStore, cid: CID): StoredPiece | null {
   const want = pieceCommitment(cid)
+  const v1 = pieceCidV1(want.root).toString()
   for (const deal of store.all()) {
-    let have: { root: Uint8Array }
-    try {
-      have = pieceCommitment(CID.parse(deal.pieceCid))
-    } catch {
-      continue
-    }
-    if (!bytesEqual(have.root, want.root)) continue
+    if (deal.pieceCid !== v1) continue
     const size = deal.paddedBytes / FR32_OUT_BYTES * FR32_IN_BYTES
     if (want.paddedBytes !== undefined && (want.paddedBytes !== deal.paddedBytes || want.padding !== size - deal.payloadBytes)) continue
     if (paddedPieceSize(deal.payloadBytes) > deal.paddedBytes) continue // a record that cannot be: never served
