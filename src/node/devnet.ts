@@ -5,7 +5,7 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
   chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, readDeal, readEscrow, getMinerInfo, readChannel, type Genesis, type SealedHeader, type StateRequest, type StateResponse
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, type Genesis, type SealedHeader
 } from '../core'
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -19,6 +19,7 @@ import { startAppServer, type AppServer } from './app-server'
 import { startRpcServer, type RpcServer } from './rpc'
 import { blockTopicValidator, messageTopicValidator } from './gossip-validators'
 import { MAX_PENDING_PER_SENDER } from './mpool'
+import { answerState } from './state-answers'
 
 export interface DevnetInit {
   dataDir: string
@@ -252,21 +253,3 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   }
 }
 
-
-async function answerState (chain: NodeChain, req: StateRequest): Promise<StateResponse> {
-  if (req.kind === 'lookup') {
-    const found = await chain.inclusion(req.message)
-    if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }
-    return { ok: true, included: found.included.cid, executed: found.executed.cid, index: found.proof.index, blocks: found.proof.blocks }
-  }
-  const header = await chain.headerByCid(req.kind === 'messages' ? req.block : req.at)
-  if (header === undefined) return { ok: false, error: 'unknown header', blocks: [] }
-  switch (req.kind) {
-    case 'actor': return { ok: true, blocks: (await chain.stateProof(req.address, header)).proof.blocks }
-    case 'messages': return { ok: true, blocks: chain.blockMessagesProof(header, req.full) }
-    case 'deal': return { ok: true, blocks: chain.proveState((g, r) => readDeal(g, r, req.dealId), header) }
-    case 'escrow': return { ok: true, blocks: chain.proveState((g, r) => readEscrow(g, r, req.address), header) }
-    case 'miner': return { ok: true, blocks: chain.proveState((g, r) => getMinerInfo(g, r, req.address), header) }
-    case 'channel': return { ok: true, blocks: chain.proveState((g, r) => readChannel(g, r, req.address), header) }
-  }
-}
