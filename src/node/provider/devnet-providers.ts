@@ -8,13 +8,10 @@ import {
   secpAddressBytes, secpPublicKey, idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
   type GenesisProvider, type GenesisAllocation, type AttoFil, type CID
 } from '../../core'
-import { createCofferLibp2p, serveAsk, serveDeals, serveRetrievals, serveStaging, type CofferLibp2p } from '../../net'
-import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
-import { ProviderStore } from './provider-store'
-import { StorageProvider, type ProviderChain, type ProviderAskInit, type ProviderLimits } from './storage-provider'
-import { RetrievalServer } from './retrieval-server'
-import { startHttpGateway, type HttpGateway } from './http-gateway'
-import { serveProviderAudits } from './audit-server'
+import { createCofferLibp2p } from '../../net'
+import { loadOrCreateProviderKeys } from './provider-keys'
+import type { ProviderChain, ProviderAskInit } from './storage-provider'
+import { startProviderServices, type ProviderServices, type ProviderServiceOptions } from './provider-services'
 
 export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
@@ -64,40 +61,19 @@ export async function genesisProviders (dataDir: string, count: number): Promise
   return { providers, allocations }
 }
 
-export interface RunningProvider {
-  provider: StorageProvider
-  /** Serves `/coffer/retrieval/1.0.0` and redeems the vouchers it is paid with. */
-  retrieval: RetrievalServer
-  libp2p: CofferLibp2p
-  /** Its HTTP gateway (IPFS Trustless Gateway and FRC-0066 piece gateway); its URL is in the provider's ask. */
-  gateway: HttpGateway
-  keys: ProviderKeys
-  /** t01001 … */
-  address: string
-  stop: () => Promise<void>
-}
+/** A provider's services together with the libp2p node they run on; `stop` stops both. */
+export type RunningProvider = ProviderServices
 
 export class ProviderKeyMismatchError extends Error {
   static override name = 'ProviderKeyMismatchError'
   override name = 'ProviderKeyMismatchError'
 }
 
-/** What a test (or an operator) changes of a devnet provider: its ask and its limits. */
-export interface DevnetProviderOptions {
-  ask?: Partial<ProviderAskInit>
-  limits?: Partial<ProviderLimits>
+/** What a test (or an operator) changes of a devnet provider: its ask and limits, and where its libp2p listens. */
+export interface DevnetProviderOptions extends ProviderServiceOptions {
   /** Where its libp2p listens, and the addresses it tells peers instead (a test puts a slow link in front of it). */
   listen?: string[]
   announce?: string[]
-  /**
-   * How long its deal and stage servers wait with no byte arriving; DEAL_IDLE_TIMEOUT_MS (30 s) when left out.
-   * A test of behaviour at the idle timeout sets a few seconds instead of waiting out the 30.
-   */
-  idleTimeoutMs?: number
-  /** The port its HTTP gateway binds on the devnet's host; 0 (any free port) when left out. */
-  gatewayPort?: number
-  /** The provider's clock for idle expiry (stages, staging); Date.now when left out. A test moves it on instead of waiting. */
-  nowMs?: () => number
 }
 
 /** The node's chain as a provider running in the same process sees it: it may push as the node's own signer. */
@@ -108,7 +84,7 @@ export type LocalChain = ProviderChain & { mpoolPush: (sm: Parameters<ProviderCh
  * worker key), so RPC clients filling the pool's signature queue cannot refuse its PublishStorageDeals or
  * SubmitPossessionProofs as busy (issue 9 review).
  */
-function providerChain (chain: LocalChain): ProviderChain {
+export function providerChain (chain: LocalChain): ProviderChain {
   const mpoolPush: ProviderChain['mpoolPush'] = async (sm) => await chain.mpoolPush(sm, { local: true })
   // everything else is the chain's own, bound to it (a Proxy, so members added to ProviderChain need no edit here)
   return new Proxy(chain, {
@@ -135,41 +111,16 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
         throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
       }
       const options = init.options?.(i)
-      // the gateway listens first: its URL goes into the ask the provider signs
-      const gateway = await startHttpGateway({ host: init.host, port: options?.gatewayPort ?? 0, log: init.log })
-      let libp2p: CofferLibp2p
+      const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
+      const stopLibp2p = async (): Promise<void> => { await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())]) }
+      let services: ProviderServices
       try {
-        libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
+        services = await startProviderServices({ libp2p, chain, keys, minerId: FIRST_PROVIDER_ID + i, dir, host: init.host, ask: devnetAsk(i), options, log: init.log })
       } catch (err) {
-        await gateway.stop()
+        await stopLibp2p()
         throw err
       }
-      const provider = new StorageProvider({
-        id: FIRST_PROVIDER_ID + i, store: await ProviderStore.open(dir), workerKey: keys.worker, chain, ask: { ...devnetAsk(i), gatewayUrl: gateway.url, ...options?.ask }, limits: options?.limits, log: init.log,
-        ...(options?.nowMs === undefined ? {} : { nowMs: options.nowMs })
-      })
-      await serveAsk(libp2p, async () => await provider.ask())
-      const idle = options?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }
-      await serveDeals(libp2p, provider, { log: init.log, rateFloor: provider.limits.rateFloor, ...idle })
-      await serveStaging(libp2p, provider.prestage, { log: init.log, rateFloor: provider.limits.rateFloor, ...idle })
-      const retrieval = await RetrievalServer.open({ provider, log: init.log })
-      await serveRetrievals(libp2p, retrieval, { log: init.log })
-      await serveProviderAudits(libp2p, { store: provider.store, log: init.log })
-      gateway.attach({
-        store: provider.store, payloads: retrieval.payloads, retrievalTerms: () => provider.retrievalTerms(), miner: addressToString(address), worker: addressToString(provider.worker),
-        payUpfront: async (voucher, price, bytes) => await retrieval.payUpfront(voucher, price, bytes)
-      })
-      provider.start()
-      retrieval.start()
-      running.push({
-        provider, retrieval, libp2p, gateway, keys, address: addressToString(address),
-        stop: async () => {
-          await gateway.stop()
-          await retrieval.stop()
-          await provider.stop()
-          await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
-        }
-      })
+      running.push({ ...services, stop: async () => { await services.stop(); await stopLibp2p() } })
     }
   } catch (err) {
     for (const r of running) await r.stop().catch(() => {})
