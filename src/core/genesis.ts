@@ -14,7 +14,8 @@ import { MalformedMessageError } from './errors'
 import type { UnixSeconds } from './units'
 import { DEFAULT_MARKET_PARAMS, validMarketParams, type MarketParams } from './market/market-params'
 import { STORAGE_MARKET_ADDRESS, MARKET_ACTOR_CODE, MINER_ACTOR_CODE, emptyMarketState } from './market/market-state'
-import { encodeMinerInfo, type MinerInfo } from './market/miner'
+import { newMinerInfo, putMinerState, type MinerInfoInit } from './miner'
+import { POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, emptyPowerState, readPowerState, encodePowerState, setClaim } from './power/power-state'
 import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitState } from './init/init-state'
 import type { PaychParams } from './actors/runtime'
 import { idOf } from './address'
@@ -35,8 +36,12 @@ export interface GenesisState {
   paych?: PaychParams
 }
 
-/** A storage provider present from genesis (as a Lotus devnet's pre-sealed miners are): its ID and record. */
-export interface GenesisProvider { id: number, info: MinerInfo }
+/**
+ * A storage provider present from genesis (as a Lotus devnet's pre-sealed miners are): its ID and what its
+ * MinerInfo is made from. It gets the state a CreateMiner gives (a claim in the power actor, MinerInfo with
+ * the rest at their starting values), with no pledge: the same record as a miner created later.
+ */
+export interface GenesisProvider { id: number, info: MinerInfoInit }
 
 export interface GenesisAllocation { address: Uint8Array, balance: AttoFil }
 
@@ -107,9 +112,14 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   root = setActor(store, root, state.producer, { ...newAccountActor(store, state.producer), code: SYSTEM_ACTOR_CODE })
   for (const a of allocations) root = setActor(store, root, a.address, newAccountActor(store, a.address, a.balance))
   root = setActor(store, root, STORAGE_MARKET_ADDRESS, { code: MARKET_ACTOR_CODE, head: emptyMarketState(store), nonce: 0, balance: 0n, delegatedAddress: null })
+  let power = readPowerState(store, emptyPowerState(store))
   for (const p of providers) {
-    root = setActor(store, root, idAddressBytes(p.id), { code: MINER_ACTOR_CODE, head: store.put(encodeMinerInfo(p.info)), nonce: 0, balance: 0n, delegatedAddress: null })
+    const info = newMinerInfo(p.info)
+    root = setActor(store, root, idAddressBytes(p.id), { code: MINER_ACTOR_CODE, head: putMinerState(store, info, 0n), nonce: 0, balance: 0n, delegatedAddress: null })
+    power = setClaim(store, power, idAddressBytes(p.id), { windowPoStProofType: info.windowPoStProofType, rawBytePower: 0n, qualityAdjPower: 0n })
+    power = { ...power, minerCount: power.minerCount + 1 }
   }
+  root = setActor(store, root, POWER_ACTOR_ADDRESS, { code: POWER_ACTOR_CODE, head: store.put(encodePowerState(power)), nonce: 0, balance: 0n, delegatedAddress: null })
   // the init actor hands out IDs after every one genesis placed (producer, providers, f0 allocations), as a
   // Lotus genesis starts NextID after its pre-sealed miners, so a created actor never lands on one of them
   const ids = [state.producer, ...allocations.map(a => a.address), ...providers.map(p => idAddressBytes(p.id))]

@@ -171,3 +171,22 @@ function deleteIn (store: BlockStore, node: HamtNode, hash: Uint8Array, key: Uin
   else node.pointers[at] = entries.sort((a, b) => compare(a[0], b[0]))
   return true
 }
+
+/**
+ * Every [key, value] under `root`, in the HAMT's own order (by hash, then key), walking each node once.
+ * Throws MalformedStateError past `limit` entries, so a reader never walks an unbounded map for a caller.
+ */
+export function hamtEntries (store: BlockGetter, root: CID, limit = Infinity): Array<[Uint8Array, unknown]> {
+  const out: Array<[Uint8Array, unknown]> = []
+  const walk = (cid: CID): void => {
+    for (const p of decodeNode(mustGet(store, cid)).pointers) {
+      if (!Array.isArray(p)) { walk(p); continue }
+      for (const kv of p) {
+        if (out.length >= limit) throw new MalformedStateError(`HAMT holds more than ${limit} entries`)
+        out.push(kv)
+      }
+    }
+  }
+  walk(root)
+  return out
+}

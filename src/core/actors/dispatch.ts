@@ -1,4 +1,4 @@
-// One dispatch table from actor code to methods, as the FVM dispatches on the receiver's code CID: message
+// One dispatch table from actor code to methods (market, init, payment channel, power, miner), as the FVM dispatches on the receiver's code CID: message
 // application looks up the receiver's code and runs the method found here (none: ErrUnhandledMessage),
 // and actors call each other (init → a new channel's constructor, a channel paying out) through the same
 // table with `send`.
@@ -13,6 +13,12 @@ import { MARKET_ACTOR_CODE } from '../market/market-state'
 import { INIT_ACTOR_CODE, resolveAddress } from '../init/init-state'
 import { InitMethod, initExec } from '../init/init-actor'
 import { PAYCH_ACTOR_CODE } from '../paych/paych-state'
+import { POWER_ACTOR_CODE } from '../power/power-state'
+import { PowerMethod } from '../power/power-params'
+import { powerCreateMiner, powerUpdatePledgeTotal } from '../power/power-actor'
+import { MINER_ACTOR_CODE } from '../market/market-state'
+import { MinerMethod } from '../miner/miner-params'
+import { minerConstructor, minerControlAddresses, minerChangePeerId, minerChangeMultiaddrs, minerWithdrawBalance } from '../miner/miner-actor'
 import { PaychMethod, paychConstructor, paychUpdateChannelState, paychSettle, paychCollect } from '../paych/paych-actor'
 import type { ActorCode, ActorRuntime, MessageScope, MethodHandler } from './runtime'
 import type { AttoFil } from '../units'
@@ -40,6 +46,26 @@ const codes: ActorCode[] = [
       [PaychMethod.UpdateChannelState, paychUpdateChannelState],
       [PaychMethod.Settle, paychSettle],
       [PaychMethod.Collect, paychCollect]
+    ])
+  },
+  {
+    // Constructor (1) is never called: genesis writes the power actor's state, as Lotus's genesis does
+    name: 'storagepower',
+    code: POWER_ACTOR_CODE,
+    methods: new Map<number, MethodHandler>([
+      [PowerMethod.CreateMiner, powerCreateMiner],
+      [PowerMethod.UpdatePledgeTotal, powerUpdatePledgeTotal]
+    ])
+  },
+  {
+    name: 'storageminer',
+    code: MINER_ACTOR_CODE,
+    methods: new Map<number, MethodHandler>([
+      [MinerMethod.Constructor, minerConstructor],
+      [MinerMethod.ControlAddresses, minerControlAddresses],
+      [MinerMethod.ChangePeerID, minerChangePeerId],
+      [MinerMethod.WithdrawBalance, minerWithdrawBalance],
+      [MinerMethod.ChangeMultiaddrs, minerChangeMultiaddrs]
     ])
   }
 ]

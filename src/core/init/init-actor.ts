@@ -1,14 +1,16 @@
 // The init actor's Exec (method 2): creates an actor at the next ID, maps its robust f2 address to that ID
 // and runs its constructor with the message's value, as builtin-actors actors/init/src/lib.rs does.
 // Params [CodeCID, ConstructorParams bytes], return [IDAddress, RobustAddress] (go-state-types init
-// ExecParams/ExecReturn). Filecoin lets anyone create payment channels and multisigs; Coffer has no
-// multisig, so a payment channel is the only code Exec creates here (anything else: ErrForbidden).
+// ExecParams/ExecReturn). Filecoin lets anyone create payment channels and multisigs, and the power actor
+// miners; Coffer has no multisig, so Exec creates payment channels and, for f04, miners (else ErrForbidden).
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from '../cid'
 import { getActor, setActor } from '../state-tree'
 import { idAddressBytes, validateAddressBytes, Protocol } from '../address'
 import { ActorError, ActorExit } from '../actors/actor-error'
 import { PAYCH_ACTOR_CODE } from '../paych/paych-state'
+import { MINER_ACTOR_CODE } from '../market/market-state'
+import { POWER_ACTOR_CODE } from '../power/power-state'
 import { INIT_ACTOR_ADDRESS, readInitState, encodeInitState, mapAddress } from './init-state'
 import { newActorAddress } from './actor-address'
 import type { ActorRuntime } from '../actors/runtime'
@@ -53,10 +55,20 @@ export function decodeExecReturn (bytes: Uint8Array): ExecReturn {
   return { idAddress: raw[0], robustAddress: raw[1] }
 }
 
+/**
+ * builtin-actors init can_exec: anyone may create a payment channel (Coffer has no multisig); only the
+ * power actor may create a miner (it does so in CreateMiner); nothing else is created through Exec.
+ */
+function canExec (callerCode: CID | undefined, code: CID): boolean {
+  if (code.equals(PAYCH_ACTOR_CODE)) return true
+  return code.equals(MINER_ACTOR_CODE) && callerCode !== undefined && callerCode.equals(POWER_ACTOR_CODE)
+}
+
 export function initExec (rt: ActorRuntime, root: CID, params: Uint8Array): InvokeResult {
-  // validate_immediate_caller_accept_any: anyone may call; what may be created is limited by code
+  // validate_immediate_caller_accept_any: anyone may call; what may be created depends on code and caller
   const p = decodeExecParams(params)
-  if (!p.code.equals(PAYCH_ACTOR_CODE)) fail(ActorExit.ErrForbidden, `caller cannot exec actor type ${p.code.toString()}: only payment channels are created through f01 here`)
+  const callerCode = getActor(rt.store, root, rt.caller)?.code
+  if (!canExec(callerCode, p.code)) fail(ActorExit.ErrForbidden, `called type ${callerCode?.toString() ?? 'account'} cannot exec actor type ${p.code.toString()}`)
 
   // a re-org-stable address for outside messages, from the message alone (not from the ID it gets)
   const robust = newActorAddress(rt.message.origin, rt.message.nonce, rt.message.actorsCreated)
