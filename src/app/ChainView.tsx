@@ -1,7 +1,9 @@
-// Chain view: live verified height, head, peers, backlog progress, last rejection, last 20 headers with
-// their message counts; a header opens to its decoded fields and messages.
+// Chain view: live verified height, head, peers, the nodes this tab cross-checks (agreeing, behind, dropped
+// with the reason), backlog progress, last rejection, last 20 headers with their message counts; a header
+// opens to its decoded fields and messages.
 import { Fragment, useEffect, useState } from 'react'
 import type { LightClientStatus } from '../light/status'
+import type { NodeSummary } from '../light/node-checks'
 import type { BlockDetail } from '../light/block-detail'
 import type { Call } from './use-light-client'
 
@@ -36,6 +38,38 @@ function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClos
   )
 }
 
+const NODE_STATE: Record<NodeSummary['state'], string> = {
+  agreeing: 'agreeing', behind: 'behind', ahead: 'ahead (not verified yet)', pending: 'no hello yet', dropped: 'dropped'
+}
+
+/** The nodes this tab talks to: each head checked against the verified chain, each state answer verified. */
+function NodesPanel ({ nodes, verifiedHeight }: { nodes: NodeSummary[], verifiedHeight: number }): React.JSX.Element {
+  const agreeing = nodes.filter(n => n.state === 'agreeing').length
+  return (
+    <div className="card" data-testid="nodes">
+      <div className="label">Nodes: <span data-testid="nodes-agreeing">{agreeing}</span> of {nodes.filter(n => n.state !== 'dropped').length} agree with the verified chain</div>
+      <table className="headers">
+        <thead><tr><th>Peer</th><th>Role</th><th>Head</th><th>Verdict</th><th className="opt" title="State answers from this node that verified here, in cross-checks (the same read asked of two nodes)">Answers verified</th></tr></thead>
+        <tbody>
+          {nodes.map(n => (
+            <tr key={n.id} data-testid="node-row" data-peer={n.id} data-role={n.role} data-state={n.state}>
+              <td className="mono" title={`${n.id}${n.addr === null ? '' : `\n${n.addr}`}`}>{shortPeer(n.id)}</td>
+              <td>{n.role}</td>
+              <td title={n.headCid ?? undefined}>{n.headHeight ?? '…'}{n.headHeight !== null && n.state !== 'dropped' && n.headHeight < verifiedHeight ? <span className="muted small"> ({verifiedHeight - n.headHeight} back)</span> : null}</td>
+              <td className={n.state === 'dropped' ? 'bad' : n.state === 'agreeing' ? 'verified' : undefined} data-testid="node-state">
+                {n.state === 'agreeing' ? '✓ ' : ''}{NODE_STATE[n.state]}
+                {n.reason !== undefined && <div className="small" data-testid="node-reason">{n.reason}. Hung up on; not used again this session.</div>}
+              </td>
+              <td className="opt">{n.verifiedAnswers}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {nodes.length === 0 && <div className="muted small">No node has said hello yet.</div>}
+    </div>
+  )
+}
+
 export function ChainView ({ status, call }: { status: LightClientStatus, call: Call }): React.JSX.Element {
   const { backlog, lastRejection } = status
   const [open, setOpen] = useState<string | null>(null)
@@ -60,6 +94,8 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
           </ul>
         </div>
       </div>
+
+      <NodesPanel nodes={status.nodes ?? []} verifiedHeight={status.verifiedHeight} />
 
       {backlog !== null && backlog.total > 1 && (
         <div className="card progress" data-testid="sync-progress">

@@ -7,13 +7,17 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS,
+  addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS,
   type SealedHeader
 } from '../core'
-import { createCofferLibp2p, genesisOf, requestChain, runHello, type BootstrapDocument, type CofferLibp2p } from '../net'
+import {
+  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks,
+  type BootstrapDocument, type CofferLibp2p, type AskBook, type AskAnnouncement
+} from '../net'
 import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
-import { createStateClient, type StateClient } from './state-client'
+import { createStateClient, StateProofRejectedError, type StateClient } from './state-client'
+import { NodeBook, judgeNodeHead, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
@@ -45,11 +49,21 @@ export interface LightClient {
   genesis: ReturnType<typeof genesisOf>
   /** Called after each batch of newly verified headers; returns a function that stops the calls. */
   onVerified: (listener: (head: SealedHeader) => void) => () => void
+  /** The nodes this tab talks to, each checked against the verified chain (node-checks.ts). */
+  nodes: NodeBook
+  /** Asks heard on gossip, each verified against its miner's on-chain record (ask-gossip.ts). */
+  asks: AskBook
+  /** Called for every verified ask announcement; returns a function that stops the calls. */
+  onAsk: (listener: (a: AskAnnouncement) => void) => () => void
+  /** Peer IDs of storage providers (from the chain's miner records): shown as providers among the nodes. */
+  noteProviderPeers: (peerIds: string[]) => void
   stop: () => Promise<void>
 }
 
 const RECENT = 20
 const DIAL_TIMEOUT_MS = 5_000
+/** Verified heads between cross-checks (the same state read asked of two nodes and compared). */
+export const CROSS_CHECK_EVERY_HEADS = 3
 /**
  * Block times without a new head before the client calls itself stalled. One producer signs every epoch,
  * so even two missed heads in a row means gossip is not reaching us; five leaves room for a producer held
@@ -112,6 +126,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     trustedPeers: init.bootstrap.peers.map(peerIdOfAddr).filter((p): p is string => p !== undefined)
   })
   const verifiedListeners: Array<(head: SealedHeader) => void> = []
+  const askListeners: Array<(a: AskAnnouncement) => void> = []
   const messageCounts = new Map<string, number>()
 
   const peerOf = (id: string): PeerId => peerIdFromString(id)
@@ -119,7 +134,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const reject = (peer: string, err: Error, hangUp = true): void => {
     const wire = toWireError(err)
     lastRejection = { peer, name: wire.name, code: wire.code ?? wire.name, message: wire.message, height: (err as { height?: number }).height, atMs: nowMs() }
-    if (hangUp) libp2p.hangUp(peerOf(peer)).catch(() => {})
+    // the author of what did not verify is named in the node list and not used again this session
+    if (hangUp) { nodes.drop(peer, err); libp2p.hangUp(peerOf(peer)).catch(() => {}) }
     scheduleStatus()
   }
 
@@ -140,6 +156,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       void countMessages(headers.slice(-RECENT))
       const top = headers[headers.length - 1]
       if (top !== undefined) for (const l of verifiedListeners) l(top)
+      void judgeNodes()
+      if (++headsSinceCheck >= CROSS_CHECK_EVERY_HEADS) { headsSinceCheck = 0; void crossCheck() }
     },
     onRejection: reject,
     onNetworkError: (peer, err) => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() },
@@ -149,12 +167,75 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** Peers that said hello on our genesis: full nodes. Storage providers we dial for deals are not. */
   const chainPeers = new Set<string>()
   const providerPeers = new Set((init.bootstrap.providers ?? []).map(p => p.peerId))
+  const nodes = new NodeBook((p) => providerPeers.has(p) ? 'provider' : 'node')
   /** Connections to full nodes: what sync, status and redial count (a provider connection is not one). */
   const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => libp2p.getConnections().filter(c => !providerPeers.has(c.remotePeer.toString()))
   const state = createStateClient({
     libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
-    isChainPeer: (p) => chainPeers.has(p), isStorageProvider: (p) => providerPeers.has(p)
+    // a dropped node is never asked again; one that said hello on our genesis is preferred
+    isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p), isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)
   })
+
+  // ---- cross-checking the nodes (issue 12: the tab believes no single node) ----
+
+  /** Judges every node's last hello head against the verified header at its height. */
+  let judging = false
+  async function judgeNodes (): Promise<void> {
+    if (judging) return
+    judging = true
+    try {
+      const ourHeight = sync.head.header.height
+      for (const j of nodes.toJudge()) {
+        if (j.height > ourHeight) { nodes.judged(j.peer, j, { state: 'ahead' }); continue }
+        const ours = j.height === ourHeight ? sync.head : await store.byHeight(j.height)
+        const err = nodes.judged(j.peer, j, judgeNodeHead(j, ourHeight, ours?.cid.toString() ?? null))
+        if (err !== null) reject(j.peer, err)
+      }
+    } catch { /* the store closed under us: the next head judges again */ } finally { judging = false }
+    scheduleStatus()
+  }
+
+  /** One actor read asked of `peer` alone at `header`, verified here: what a cross-check compares. */
+  async function readFrom (peer: string, header: SealedHeader, address: Uint8Array): Promise<ReadOutcome> {
+    let blocks: Uint8Array[]
+    try {
+      const resp = await requestState(libp2p, peerOf(peer), { kind: 'actor', address, at: header.cid }, AbortSignal.timeout(10_000))
+      if (!resp.ok) return { kind: 'unavailable', error: new Error(resp.error ?? 'refused') }
+      blocks = resp.blocks
+    } catch (err) { return { kind: 'unavailable', error: err as Error } }
+    try {
+      const a = verifyActorProof(header.header.parentStateRoot, address, blocks)
+      return { kind: 'verified', value: a === null ? 'none' : `${a.code.toString()} ${a.head.toString()} ${a.nonce} ${a.balance}` }
+    } catch (err) {
+      return { kind: 'lie', error: new StateProofRejectedError(peer, err as Error) }
+    }
+  }
+
+  let headsSinceCheck = 0
+  let checking = false
+  /**
+   * Asks two nodes the same read at the verified head (the market actor: every chain has it, and its record
+   * changes with every deal) and compares; a node alone is checked by itself. Each node takes its turn.
+   */
+  async function crossCheck (): Promise<void> {
+    if (checking) return
+    checking = true
+    try {
+      const header = sync.head
+      const pair = nodes.nextPair()
+      const usable = nodes.usable()
+      const peers = pair ?? (usable[0] === undefined ? [] : [usable[0]])
+      if (peers.length === 0) return
+      const outcomes = await Promise.all(peers.map(async p => ({ peer: p, outcome: await readFrom(p, header, STORAGE_MARKET_ADDRESS) })))
+      const verdicts = outcomes.length === 2 ? compareReads(outcomes[0]!, outcomes[1]!) : compareReads(outcomes[0]!, outcomes[0]!).slice(0, 1)
+      for (const v of verdicts) {
+        nodes.crossChecked(v.peer)
+        if (v.verdict === 'agrees') nodes.answered(v.peer)
+        if (v.verdict === 'drop') reject(v.peer, v.error!)
+      }
+    } finally { checking = false; scheduleStatus() }
+  }
+
 
   /** Message counts for the header list; skipped while catching up, when nobody is looking at old headers. */
   async function countMessages (headers: SealedHeader[]): Promise<void> {
@@ -228,6 +309,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       lastRejection,
       lastNetworkError,
       recent: recent.map(r => ({ ...r, messageCount: messageCounts.get(r.cid) })),
+      nodes: nodes.summaries(),
       stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs }
     }
   }
@@ -242,7 +324,15 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     genesisCid: genesis.header.cid,
     head: () => sync.head,
     onHello: (peer, hello) => {
-      chainPeers.add(peer.toString())
+      const id = peer.toString()
+      // a dropped node's word is not taken again, whatever it says
+      if (nodes.isDropped(id)) { libp2p.hangUp(peer).catch(() => {}); return }
+      chainPeers.add(id)
+      const headCid = hello.heaviestTipSet[0]
+      if (headCid !== undefined) {
+        nodes.hello(id, { height: hello.heaviestTipSetHeight, cid: headCid.toString() }, libp2p.getConnections(peer)[0]?.remoteAddr.toString() ?? null)
+        void judgeNodes().then(() => { if (nodes.state(id) === 'agreeing' && !nodes.summaries().some(n => n.id === id && n.crossChecks > 0)) void crossCheck() })
+      }
       // a connection's first hello starts (or restarts, after being offline) the gossip clock; the answer
       // to our own question does not, or every probe would look like gossip
       if (!asked.delete(peer.toString()) && !providerPeers.has(peer.toString())) gossipClockMs = Math.max(gossipClockMs ?? 0, nowMs())
@@ -280,12 +370,31 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (h !== undefined) noteGossipHead()
     if (h !== undefined) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
   })
-  libp2p.addEventListener('peer:connect', scheduleStatus)
-  libp2p.addEventListener('peer:disconnect', (evt) => { chainPeers.delete(evt.detail.toString()); asked.delete(evt.detail.toString()); sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
+  libp2p.addEventListener('peer:connect', (evt) => {
+    // a dropped node is not used again this session: hung up on however the connection came about
+    if (nodes.isDropped(evt.detail.toString())) libp2p.hangUp(evt.detail).catch(() => {})
+    scheduleStatus()
+  })
+  libp2p.addEventListener('peer:disconnect', (evt) => { nodes.disconnected(evt.detail.toString()); chainPeers.delete(evt.detail.toString()); asked.delete(evt.detail.toString()); sync.forgetPeer(evt.detail.toString()); scheduleStatus() })
+
+  // Ask announcements (ask-gossip.ts): each verified against the miner's record at our verified head before
+  // it is kept or relayed; the provider list refreshes on them.
+  const asks = subscribeAsks(libp2p, genesis.state.network, {
+    minerInfoOf: async (miner) => (await state.miner(miner)).value,
+    epoch: () => sync.head.header.height,
+    nowMs,
+    onAsk: (a) => { providerPeers.add(a.peer); for (const l of askListeners) l(a) },
+    onRefused: (err, author, relay) => {
+      // the author is hung up on only for what is its own fault on any state (a signature or identity not its
+      // own); a relay is scored by gossipsub alone, and a miner we cannot read yet is nobody's fault
+      if (author !== undefined && author === relay && (err.name === 'AskPeerMismatchError' || err.name === 'AskSignerMismatchError')) reject(author, err)
+    }
+  })
 
   const addrs = init.bootstrap.peers.map(p => multiaddr(p))
   const dialAll = async (): Promise<void> => {
-    await Promise.allSettled(addrs.map(async a => {
+    // a node dropped this session is not dialled again
+    await Promise.allSettled(addrs.filter(a => { const id = peerIdOfAddr(a.toString()); return id === undefined || !nodes.isDropped(id) }).map(async a => {
       try {
         await libp2p.dial(a, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       } catch (err) {
@@ -344,6 +453,13 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       verifiedListeners.push(listener)
       return () => { const i = verifiedListeners.indexOf(listener); if (i >= 0) verifiedListeners.splice(i, 1) }
     },
+    nodes,
+    asks,
+    onAsk: (listener) => {
+      askListeners.push(listener)
+      return () => { const i = askListeners.indexOf(listener); if (i >= 0) askListeners.splice(i, 1) }
+    },
+    noteProviderPeers: (ids) => { for (const id of ids) providerPeers.add(id); scheduleStatus() },
     stop: async () => {
       stopped = true
       clearInterval(redial)

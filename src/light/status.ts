@@ -1,5 +1,6 @@
 // What the light client reports to the page: one plain, structured-cloneable snapshot.
 import type { Epoch, UnixSeconds } from '../core'
+import type { NodeSummary } from './node-checks'
 
 /**
  * 'stalled': peers are connected but no head has come by gossip for the stall window (gossip is not reaching
@@ -57,5 +58,7 @@ export interface LightClientStatus {
   lastRejection: Rejection | null
   lastNetworkError: string | null
   recent: HeaderSummary[]
+  /** The nodes this tab talks to, each cross-checked against the verified chain (dropped ones with the reason). */
+  nodes: NodeSummary[]
   stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number }
 }
