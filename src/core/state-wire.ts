@@ -8,6 +8,7 @@
 //   escrow:   {kind:'escrow', address, at}                  → the address's market escrow and locked entries
 //   miner:    {kind:'miner', address, at}                   → a storage provider's on-chain record
 //   channel:  {kind:'channel', address, at}                 → a payment channel's actor, state and lanes
+//   miners:   {kind:'miners', at}                           → the power actor's claims: every miner's ID (listMiners)
 //   msgs gossip topic /fil/msgs/<network> carries SignedMessage bytes, as in Filecoin.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
@@ -27,6 +28,7 @@ export type StateRequest =
   | { kind: 'escrow', address: Uint8Array, at: CID }
   | { kind: 'miner', address: Uint8Array, at: CID }
   | { kind: 'channel', address: Uint8Array, at: CID }
+  | { kind: 'miners', at: CID }
 
 export interface StateResponse {
   ok: boolean
@@ -60,6 +62,7 @@ export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   if (r.kind === 'lookup') return { kind: 'lookup', message: cid(r.message, 'message') }
   if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
   if (r.kind === 'deal' && typeof r.dealId === 'number' && Number.isSafeInteger(r.dealId) && r.dealId >= 0) return { kind: 'deal', dealId: r.dealId, at: cid(r.at, 'at') }
+  if (r.kind === 'miners') return { kind: 'miners', at: cid(r.at, 'at') }
   if ((r.kind === 'escrow' || r.kind === 'miner' || r.kind === 'channel') && r.address instanceof Uint8Array) return { kind: r.kind, address: r.address, at: cid(r.at, 'at') }
   throw new MalformedMessageError('state request has an unknown kind or wrong fields')
 }

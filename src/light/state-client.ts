@@ -5,7 +5,7 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel,
+  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners,
   type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -65,6 +65,8 @@ export interface StateClient {
   deal: (dealId: number) => Promise<Verified<DealRecord | null>>
   escrow: (address: Uint8Array) => Promise<Verified<EscrowEntry>>
   miner: (address: Uint8Array) => Promise<Verified<MinerInfo | null>>
+  /** Every miner's ID address, from the power actor's claims, as of the verified head. */
+  miners: () => Promise<Uint8Array[]>
   /** A payment channel (by f0 or f2) with its lanes, as of the verified head (null: proven not to be one). */
   channel: (address: Uint8Array) => Promise<Verified<ChannelRecord | null>>
 }
@@ -114,6 +116,7 @@ export function createStateClient (init: StateClientInit): StateClient {
     deal: async (dealId) => await verifiedRead(at => ({ kind: 'deal', dealId, at }), (g, r) => readDeal(g, r, dealId)),
     escrow: async (address) => await verifiedRead(at => ({ kind: 'escrow', address, at }), (g, r) => readEscrow(g, r, address)),
     miner: async (address) => await verifiedRead(at => ({ kind: 'miner', address, at }), (g, r) => getMinerInfo(g, r, address)),
+    miners: async () => (await verifiedRead(at => ({ kind: 'miners', at }), (g, r) => listMiners(g, r))).value,
     channel: async (address) => await verifiedRead(at => ({ kind: 'channel', address, at }), (g, r) => readChannel(g, r, address)),
     actor: async (address) => {
       const header = init.head()
