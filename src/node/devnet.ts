@@ -5,12 +5,15 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
   chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, type Genesis, type SealedHeader
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, type Genesis, type SealedHeader
 } from '../core'
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
-import { genesisProviders, startDevnetProviders, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
+import { genesisProviders, startDevnetProviders, genesisProviderFolders, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
+import { superviseProviderChild, type ProviderChild } from './provider/provider-children'
+import type { ProviderAskInit } from './provider/storage-provider'
+import { subscribeAsks } from '../net/ask-gossip'
 import { ChainDb } from './chain-db'
 import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
@@ -48,8 +51,14 @@ export interface DevnetInit {
   provingPeriod?: number
   /** Epochs from a payment channel's Settle to its Collect (genesis parameter); DEFAULT_PAYCH_PARAMS when left out. */
   paychSettleDelay?: number
-  /** Changes provider `index`'s ask or limits (tests: a small capacity, a short grace). */
+  /** Changes provider `index`'s ask or limits (tests: a small capacity, a short grace). In-process providers only, but for the ask. */
   providerOptions?: (index: number) => DevnetProviderOptions | undefined
+  /**
+   * Runs each genesis provider as a child process (`coffer provider run --data <data>/providers/<id>`), as a provider
+   * on another machine runs, instead of in this process; what `coffer devnet` (`npm start`) does. Tests keep the
+   * in-process providers unless they set this.
+   */
+  providerProcesses?: boolean
   /**
    * IP addresses exempt from the node's gossip colocation penalty; loopback when left out (createCofferLibp2p).
    * A test passes [] so its crowd on 127.0.0.1 is scored as a crowd behind one NAT would be.
@@ -71,7 +80,12 @@ export interface Devnet {
   head: () => SealedHeader
   headerAt: (height: number) => Promise<SealedHeader | undefined>
   bootstrap: () => BootstrapDocument
+  /** In-process providers; empty with providerProcesses. */
   providers: RunningProvider[]
+  /** Child-process providers (providerProcesses); empty otherwise. */
+  providerChildren: ProviderChild[]
+  /** Every genesis provider's gateway, whichever way it runs: what `coffer devnet` prints. */
+  gateways: () => Array<{ address: string, url: string, free: boolean }>
   stop: () => Promise<void>
 }
 
@@ -216,12 +230,27 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
-    const providers = await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions })
-    cleanups.push(async () => { for (const p of providers) await p.stop() })
+    // asks announced by providers (issue 12): verified against the chain before this node relays them to tabs
+    subscribeAsks(libp2p, network, {
+      minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
+      epoch: () => head().header.height,
+      nowMs
+    })
 
-    const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...(init.extraPeers ?? [])]
+    const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions })
+    cleanups.push(async () => { for (const p of providers) await p.stop() })
+    const children: ProviderChild[] = []
+    const childAsks: ProviderAskInit[] = []
+    cleanups.push(async () => { await Promise.all(children.map(async c => { await c.stop() })) })
+
+    const childPeers = (): string[] => children.flatMap(c => c.info()?.addrs ?? [])
+    // the providers' own nodes are full nodes: peers as well as providers
+    const peers = (): string[] => [...libp2p.getMultiaddrs().map(String), ...childPeers(), ...(init.extraPeers ?? [])]
     let rpc: RpcServer | undefined
-    const providerList = (): BootstrapProvider[] => providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String), gateway: p.gateway.url }))
+    const providerList = (): BootstrapProvider[] => [
+      ...providers.map(p => ({ address: p.address, peerId: p.libp2p.peerId.toString(), addrs: p.libp2p.getMultiaddrs().map(String), gateway: p.gateway.url })),
+      ...children.flatMap(c => { const i = c.info(); return i === undefined ? [] : [{ address: i.miner, peerId: i.peerId, addrs: i.addrs, gateway: i.gateway }] })
+    ]
     const bootstrap = (): BootstrapDocument => makeBootstrap(genesis, peers(), rpc?.url, providerList())
 
     let app: AppServer | undefined
@@ -239,14 +268,33 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       cleanups.push(async () => { await rpc?.close() })
     }
 
+    if (init.providerProcesses === true) {
+      // each folder gets what `coffer provider init` would write (the network, read by the child at its start) and
+      // its miner, which genesis created; then the child is started and runs as any provider does
+      const folders = await genesisProviderFolders({ dataDir: init.dataDir, chain, options: init.providerOptions })
+      const network = makeBootstrap(genesis, libp2p.getMultiaddrs().map(String), rpc?.url)
+      for (const f of folders) {
+        await f.prepare(network)
+        childAsks.push(f.ask)
+        children.push(superviseProviderChild({ dir: f.dir, host, name: f.address, log }))
+      }
+      await Promise.all(children.map(async c => await c.ready))
+    }
+
     log(`genesis ${genesis.header.cid} (${network}), head at height ${storedHead.header.height}`)
     log(`libp2p ${peers().join(' ')}`)
     log(`faucet ${addressToString(faucetAddress, 't')}`)
     for (const p of providers) log(`provider ${p.address} ${p.libp2p.getMultiaddrs().map(String).join(' ')}`)
-    for (const p of providers) log(`gateway ${p.address} ${p.gateway.url} (/ipfs/{cid}, /piece/{pieceCid}; ${p.provider.retrievalTerms().pricePerGiB === 0n ? 'free' : 'paid by voucher'})`)
+    for (const c of children) log(`provider ${c.name} (process ${String(c.pid())}) ${c.info()?.addrs.join(' ') ?? ''}`)
+    const gateways = (): Array<{ address: string, url: string, free: boolean }> => [
+      ...providers.map(p => ({ address: p.address, url: p.gateway.url, free: p.provider.retrievalTerms().pricePerGiB === 0n })),
+      // a child's retrieval price is its devnet ask's (written to its ask.json)
+      ...children.flatMap((c, i) => { const info = c.info(); return info === undefined ? [] : [{ address: c.name, url: info.gateway, free: childAsks[i]?.retrievalPricePerGiB === 0n }] })
+    ]
+    for (const g of gateways()) log(`gateway ${g.address} ${g.url} (/ipfs/{cid}, /piece/{pieceCid}; ${g.free ? 'free' : 'paid by voucher'})`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, stop: stopAll }
+    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, providerChildren: children, gateways, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -48,6 +48,7 @@ export type DealRejectionCode =
   | 'PIECE_MISMATCH' // the bytes do not hash to the proposed piece
   | 'PUBLISH' // the chain refused the deal
   | 'TRANSFER' // the stream broke the protocol
+  | 'CLOSED' // the provider takes no new deals (it is leaving); its live deals run on
 
 export class DealRejectedError extends Error {
   static override name = 'DealRejectedError'
@@ -110,7 +111,7 @@ export function decodeDealRequest (bytes: Uint8Array): DealRequest {
 
 export const encodeDealReply = (r: DealReply): Uint8Array => dagCbor.encode(r)
 
-const CODES = new Set<string>(['PROPOSAL', 'PRICE', 'SIZE', 'SPACE', 'START', 'FUNDS', 'BUSY', 'CLIENT_LIMIT', 'STALLED', 'PIECE_MISMATCH', 'PUBLISH', 'TRANSFER'])
+const CODES = new Set<string>(['PROPOSAL', 'PRICE', 'SIZE', 'SPACE', 'START', 'FUNDS', 'BUSY', 'CLIENT_LIMIT', 'STALLED', 'PIECE_MISMATCH', 'PUBLISH', 'TRANSFER', 'CLOSED'])
 
 export function decodeDealReply (bytes: Uint8Array): DealReply {
   let r: Record<string, unknown>

@@ -12,6 +12,8 @@ import { createCofferLibp2p } from '../../net'
 import { loadOrCreateProviderKeys } from './provider-keys'
 import type { ProviderChain, ProviderAskInit } from './storage-provider'
 import { startProviderServices, type ProviderServices, type ProviderServiceOptions } from './provider-services'
+import { readMiner, writeMiner, writeAsk, saveNetwork } from './provider-folder'
+import type { BootstrapDocument } from '../../net'
 
 export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
@@ -127,4 +129,42 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
     throw err
   }
   return running
+}
+
+/** A genesis provider's folder, made ready for `coffer provider run` (provider-children.ts). */
+export interface GenesisProviderFolder {
+  dir: string
+  /** t01001 … */
+  address: string
+  ask: ProviderAskInit
+  /** Writes what `coffer provider init` would (network.json), the miner genesis created (miner.json) and the devnet's ask (ask.json). */
+  prepare: (network: BootstrapDocument) => Promise<void>
+}
+
+/** Every provider genesis recorded, with its folder checked against its keys: the devnet runs each as a child process. */
+export async function genesisProviderFolders (init: { dataDir: string, chain: ProviderChain, options?: (index: number) => DevnetProviderOptions | undefined }): Promise<GenesisProviderFolder[]> {
+  const folders: GenesisProviderFolder[] = []
+  for (let i = 0; ; i++) {
+    const id = idAddressBytes(FIRST_PROVIDER_ID + i)
+    const info = init.chain.readState((s, r) => getMinerInfo(s, r, id))
+    if (info === null) break
+    const dir = providerDir(init.dataDir, i)
+    const keys = await loadOrCreateProviderKeys(dir)
+    const address = addressToString(id)
+    if (!bytesEqual(secpAddressBytes(secpPublicKey(keys.worker)), info.worker)) {
+      throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${address}; start with --reset`)
+    }
+    const { gatewayUrl: _g, ...ask } = { ...devnetAsk(i), ...init.options?.(i)?.ask }
+    folders.push({
+      dir, address, ask,
+      prepare: async (network) => {
+        await saveNetwork(dir, network)
+        const known = await readMiner(dir)
+        if (known !== null && known !== address) throw new ProviderKeyMismatchError(`${dir}/miner.json names ${known}, but genesis recorded this folder's keys as ${address}; start with --reset`)
+        if (known === null) await writeMiner(dir, address)
+        await writeAsk(dir, ask)
+      }
+    })
+  }
+  return folders
 }

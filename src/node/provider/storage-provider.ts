@@ -55,6 +55,11 @@ export interface StorageProviderInit {
   hasher?: NodeHasher
   log?: (line: string) => void
   nowMs?: () => number
+  /**
+   * False while the provider takes no new deals (`coffer provider stop-deals`): proposals are refused CLOSED and
+   * the ask offers no room; live deals are proven as before. Asked on every proposal and ask; always true when left out.
+   */
+  acceptingDeals?: () => boolean
 }
 
 /** Epochs a proposal must leave between now and its start: time to receive, check and publish. */
@@ -62,6 +67,12 @@ export const MIN_START_DELAY: Epoch = 5
 /** Free escrow the provider keeps for collateral; it tops up from its worker below this. */
 export const ESCROW_LOW_WATER: AttoFil = 10n * 10n ** 18n
 export const ESCROW_TOP_UP: AttoFil = 100n * 10n ** 18n
+/**
+ * What a top-up leaves the worker for gas: the worker pays every publication, proof and redeem. Gas costs about
+ * 1e9 attoFIL a message here (a million gas at 300 attoFIL), so this is a long life of messages; a faucet-funded
+ * worker holds far less than ESCROW_TOP_UP, and its top-up takes what the balance allows above this.
+ */
+export const WORKER_GAS_RESERVE: AttoFil = 10n ** 18n
 
 /**
  * A transfer running on a stream: an accepted proposal not yet published. It holds room up to `reserved` bytes
@@ -101,16 +112,22 @@ export class StorageProvider implements DealHandler {
   private readonly proving = new Map<string, 'sent' | 'failed'>()
   private sending: Promise<unknown> = Promise.resolve()
   private roomChecks: Promise<unknown> = Promise.resolve()
-  private seqNo = 0
+  /**
+   * The ask's SeqNo: seeded with the clock so a restarted provider's asks still supersede those it announced
+   * before (gossip keeps each miner's highest SeqNo, as Filecoin's ask store persists its SeqNo for the same reason).
+   */
+  private seqNo: number
   /** Bytes peers send before proposing; a DealRequest naming the transfer adopts them. */
   readonly prestage: Prestage
   private readonly stopped = new AbortController()
   private loop: Promise<void> | undefined
+  private unfundedLogged = false
 
   constructor (private readonly init: StorageProviderInit) {
     this.address = idAddressBytes(init.id)
     this.worker = secpAddressBytes(secpPublicKey(init.workerKey))
     this.limits = { ...defaultProviderLimits(init.ask), ...init.limits }
+    this.seqNo = Math.floor(this.nowMs())
     this.prestage = new Prestage({
       store: init.store, limits: this.limits.prestage, freeBytes: async () => await this.freeBytes(), withRoom: async (fn) => await this.withRoom(fn),
       log: (line) => { this.log(line) }, nowMs: () => this.nowMs()
@@ -157,12 +174,18 @@ export class StorageProvider implements DealHandler {
     return Math.min(a.capacityBytes - used, await store.diskFreeBytes()) - owed
   }
 
+  /** False after `coffer provider stop-deals`: no new deals, live ones proven to their end. */
+  get acceptingDeals (): boolean { return this.init.acceptingDeals?.() ?? true }
+
   async ask (): Promise<SignedStorageAsk> {
     const a = this.init.ask
     const head = this.init.chain.head().header.height
+    // Filecoin's ask has no "closed" field: a provider taking no deals offers no room for any piece (FreeBytes and
+    // MaxPieceSize 0), which every client's choice of providers already skips
+    const open = this.acceptingDeals
     const ask: StorageAsk = {
-      pricePerGiBEpoch: a.pricePerGiBEpoch, verifiedPricePerGiBEpoch: a.pricePerGiBEpoch, minPieceSize: a.minPieceSize, maxPieceSize: a.maxPieceSize,
-      miner: this.address, timestamp: head, expiry: head + 600, seqNo: this.seqNo++, freeBytes: Math.max(0, await this.freeBytes()), collateralPerGiB: a.collateralPerGiB,
+      pricePerGiBEpoch: a.pricePerGiBEpoch, verifiedPricePerGiBEpoch: a.pricePerGiBEpoch, minPieceSize: a.minPieceSize, maxPieceSize: open ? a.maxPieceSize : 0,
+      miner: this.address, timestamp: head, expiry: head + 600, seqNo: this.seqNo++, freeBytes: open ? Math.max(0, await this.freeBytes()) : 0, collateralPerGiB: a.collateralPerGiB,
       retrievalPricePerGiB: a.retrievalPricePerGiB, paymentInterval: a.paymentInterval, paymentIntervalIncrease: a.paymentIntervalIncrease,
       ...(a.gatewayUrl === undefined ? {} : { gatewayUrl: a.gatewayUrl })
     }
@@ -191,6 +214,7 @@ export class StorageProvider implements DealHandler {
     const p = req.proposal.proposal
     try { verifyClientDealProposal(req.proposal) } catch (err) { throw new DealRejectedError('PROPOSAL', (err as Error).message) }
     if (!bytesEqual(p.provider, this.address)) throw new DealRejectedError('PROPOSAL', `the proposal is for ${addressToString(p.provider)}, not ${addressToString(this.address)}`)
+    if (!this.acceptingDeals) throw new DealRejectedError('CLOSED', `${addressToString(this.address)} takes no new deals (its operator ran stop-deals); its live deals run to their end`)
     // the market refuses any other client at publication (market-actor): refused here before a byte moves,
     // and it keeps one name per client for the staging key
     if (!isKeyAddress(p.client)) throw new DealRejectedError('PROPOSAL', 'the client must be a key address')
@@ -553,8 +577,20 @@ export class StorageProvider implements DealHandler {
   private async topUpEscrow (): Promise<void> {
     const e = this.init.chain.readState((s, r) => readEscrow(s, r, this.address))
     if (e.escrow - e.locked >= ESCROW_LOW_WATER) return
-    const { lookup } = await this.send(idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(this.address), ESCROW_TOP_UP)
-    this.log(`escrow top-up: exit code ${lookup.receipt.exitCode}`)
+    // a provider taking no new deals needs no free collateral: topping up would undo its operator's withdraw
+    if (!this.acceptingDeals) return
+    // what the worker can spare above its gas reserve, up to ESCROW_TOP_UP (a faucet-funded worker holds less)
+    const balance = this.init.chain.readState((s, r) => getActor(s, r, this.worker))?.balance ?? 0n
+    const spare = balance - WORKER_GAS_RESERVE
+    const amount = spare < ESCROW_TOP_UP ? spare : ESCROW_TOP_UP
+    if (amount <= 0n) {
+      if (!this.unfundedLogged) this.log(`escrow top-up: the worker holds ${balance} attoFIL, nothing above its gas reserve; fund ${addressToString(this.worker)}`)
+      this.unfundedLogged = true
+      return
+    }
+    this.unfundedLogged = false
+    const { lookup } = await this.send(idAddressBytes(5), MarketMethod.AddBalance, dagCbor.encode(this.address), amount)
+    this.log(`escrow top-up of ${amount} attoFIL: exit code ${lookup.receipt.exitCode}`)
   }
 
   /** Drops staged bytes nobody has written or resumed for stagingIdleMs, and old proving marks. */

@@ -1,0 +1,124 @@
+// The devnet's genesis providers as child processes: each runs `coffer provider run --data <its folder>`, the same
+// command a provider on another machine runs, so the devnet walks the path a remote provider walks. Each child is
+// its own process group (killed whole on stop), its output is prefixed into the devnet's log, and one that dies
+// is started again after a backoff. What it prints once ready (its miner, peer ID, multiaddrs and gateway) is what
+// the devnet's bootstrap document lists.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const BIN = fileURLToPath(new URL('../bin.mjs', import.meta.url))
+
+/** The line `coffer provider run` prints once it serves: `provider ready {json}`. */
+export const READY_PREFIX = 'provider ready '
+
+/** Restart delays after a crash: doubling from 1 s to 30 s, back to 1 s once a child has run a minute. */
+export const RESTART_MIN_MS = 1000
+export const RESTART_MAX_MS = 30_000
+const HEALTHY_MS = 60_000
+/** How long a stopping child has between SIGTERM and SIGKILL. */
+const STOP_GRACE_MS = 10_000
+
+export interface ProviderReady { miner: string, peerId: string, addrs: string[], gateway: string, startupMs: number }
+
+/** A child exited before it printed its ready line. */
+export class ProviderChildError extends Error {
+  static override name = 'ProviderChildError'
+  override name = 'ProviderChildError'
+}
+
+export interface ProviderChildInit {
+  dir: string
+  host: string
+  /** What the log lines are prefixed with (the miner's address). */
+  name: string
+  log: (line: string) => void
+}
+
+export interface ProviderChild {
+  readonly name: string
+  /** What the child printed when it last became ready; undefined while it starts. */
+  info: () => ProviderReady | undefined
+  /** Resolves at the child's first ready line; rejects if it exits before. */
+  ready: Promise<ProviderReady>
+  pid: () => number | undefined
+  /** Times it was started again after dying. */
+  restarts: () => number
+  stop: () => Promise<void>
+}
+
+export function superviseProviderChild (init: ProviderChildInit): ProviderChild {
+  let child: ChildProcess | undefined
+  let info: ProviderReady | undefined
+  let stopping = false
+  let restarts = 0
+  let delay = RESTART_MIN_MS
+  let timer: NodeJS.Timeout | undefined
+  let resolveReady!: (r: ProviderReady) => void
+  let rejectReady!: (e: Error) => void
+  let settled = false
+  const ready = new Promise<ProviderReady>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
+  ready.catch(() => {})
+  let exited: Promise<void> = Promise.resolve()
+
+  const start = (): void => {
+    const startedAt = Date.now()
+    // its own process group (detached), so stop() ends the child and anything it starts, and a Ctrl-C meant for the
+    // devnet reaches the child only through stop(); stdin is a pipe the child watches: if the devnet dies without
+    // stopping it (kill -9), the pipe closes and the child stops itself (COFFER_SUPERVISED)
+    const c = child = spawn(process.execPath, [BIN, 'provider', 'run', '--data', init.dir, '--host', init.host], {
+      detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, COFFER_SUPERVISED: '1' }
+    })
+    const lines = (stream: NodeJS.ReadableStream): void => {
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.startsWith(READY_PREFIX)) {
+          try {
+            info = JSON.parse(line.slice(READY_PREFIX.length)) as ProviderReady
+            if (!settled) { settled = true; resolveReady(info) }
+          } catch { /* a malformed line is only logged */ }
+        }
+        init.log(`[${init.name}] ${line.replace(/^coffer: /, '')}`)
+      })
+    }
+    lines(c.stdout!)
+    lines(c.stderr!)
+    exited = new Promise<void>(resolve => {
+      c.on('exit', (code, signal) => {
+        resolve()
+        info = undefined
+        if (stopping) return
+        if (!settled && restarts === 0 && Date.now() - startedAt < HEALTHY_MS) {
+          // the first start failed outright: say so to whoever waits, and keep trying in the background
+          init.log(`[${init.name}] exited before it was ready (${signal ?? `code ${String(code)}`})`)
+        }
+        if (Date.now() - startedAt > HEALTHY_MS) delay = RESTART_MIN_MS
+        init.log(`[${init.name}] provider process ${String(c.pid)} exited (${signal ?? `code ${String(code)}`}); starting it again in ${delay / 1000} s`)
+        timer = setTimeout(() => { restarts++; start() }, delay)
+        timer.unref()
+        delay = Math.min(delay * 2, RESTART_MAX_MS)
+      })
+    })
+    c.on('error', (err) => { init.log(`[${init.name}] ${err.message}`) })
+  }
+
+  start()
+  return {
+    name: init.name,
+    info: () => info,
+    ready,
+    pid: () => child?.pid,
+    restarts: () => restarts,
+    stop: async () => {
+      stopping = true
+      clearTimeout(timer)
+      if (!settled) { settled = true; rejectReady(new ProviderChildError(`${init.name} was stopped before it was ready`)) }
+      const c = child
+      if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+      const group = (sig: NodeJS.Signals): void => { try { process.kill(-c.pid!, sig) } catch { /* gone */ } }
+      group('SIGTERM')
+      const kill = setTimeout(() => { group('SIGKILL') }, STOP_GRACE_MS)
+      await exited
+      clearTimeout(kill)
+    }
+  }
+}
