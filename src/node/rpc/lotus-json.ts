@@ -7,11 +7,13 @@
 // nil slice as `null`: so a stored header with no beacon entries says "BeaconEntries": null, a message with
 // no params "Params": null, a receipt with no return value "Return": null. Parsers accept both forms.
 import { base64pad } from 'multiformats/bases/base64'
+import { base58btc } from 'multiformats/bases/base58'
+import { decode as decodeDigest } from 'multiformats/hashes/digest'
 import {
   CID, parseAddress, addressToString, InvalidAddressError, messageCid, signedMessageCid, TOTAL_FIL_ATTO,
   SIG_TYPE_BLS, SIG_TYPE_SECP256K1,
   type BlockHeader, type SealedHeader, type Message, type SignedMessage, type Signature, type Actor,
-  type MessageReceipt, type Network
+  type MessageReceipt, type Network, type MinerInfo, type Claim
 } from '../../core'
 import type { MsgLookup } from './backend'
 
@@ -177,6 +179,72 @@ export function msgLookupToLotus (l: MsgLookup): LotusMsgLookup {
     Height: l.executedIn.header.height
   }
 }
+
+/** Lotus api.MinerInfo (api/types.go), as StateModule.StateMinerInfo fills it (node/impl/full/state.go). */
+export interface LotusMinerInfo {
+  Owner: string
+  Worker: string
+  NewWorker: string
+  ControlAddresses: string[] | null
+  WorkerChangeEpoch: number
+  PeerId: string | null
+  Multiaddrs: string[] | null
+  WindowPoStProofType: number
+  SectorSize: number
+  WindowPoStPartitionSectors: number
+  ConsensusFaultElapsed: number
+  PendingOwnerAddress: string | null
+  Beneficiary: string
+  BeneficiaryTerm: { Quota: string, UsedQuota: string, Expiration: number }
+  PendingBeneficiaryTerm: { NewBeneficiary: string, NewQuota: string, NewExpiration: number, ApprovedByBeneficiary: boolean, ApprovedByNominee: boolean } | null
+}
+
+/** A peer ID's string form (base58btc of its multihash), or null when the bytes are no multihash (Lotus: peer.IDFromBytes fails → nil). */
+export function peerIdToLotus (bytes: Uint8Array): string | null {
+  try {
+    decodeDigest(bytes)
+    return base58btc.baseEncode(bytes)
+  } catch {
+    return null
+  }
+}
+
+export function minerInfoToLotus (info: MinerInfo, network: Network = 't'): LotusMinerInfo {
+  const a = (bytes: Uint8Array): string => addressToLotus(bytes, network)
+  const pending = info.pendingBeneficiaryTerm
+  return {
+    Owner: a(info.owner),
+    Worker: a(info.worker),
+    // address.Undef marshals as "<empty>"; with no pending change Lotus reports epoch -1
+    NewWorker: info.pendingWorkerKey === null ? '<empty>' : a(info.pendingWorkerKey.newWorker),
+    ControlAddresses: nilOrList(info.controlAddresses, a),
+    WorkerChangeEpoch: info.pendingWorkerKey === null ? -1 : info.pendingWorkerKey.effectiveAt,
+    PeerId: peerIdToLotus(info.peerId),
+    Multiaddrs: nilOrList(info.multiaddrs, b64),
+    WindowPoStProofType: info.windowPoStProofType,
+    SectorSize: info.sectorSize,
+    WindowPoStPartitionSectors: info.windowPoStPartitionSectors,
+    ConsensusFaultElapsed: info.consensusFaultElapsed,
+    PendingOwnerAddress: info.pendingOwnerAddress === null ? null : a(info.pendingOwnerAddress),
+    Beneficiary: a(info.beneficiary),
+    BeneficiaryTerm: { Quota: info.beneficiaryTerm.quota.toString(), UsedQuota: info.beneficiaryTerm.usedQuota.toString(), Expiration: info.beneficiaryTerm.expiration },
+    PendingBeneficiaryTerm: pending === null
+      ? null
+      : {
+          NewBeneficiary: a(pending.newBeneficiary),
+          NewQuota: pending.newQuota.toString(),
+          NewExpiration: pending.newExpiration,
+          ApprovedByBeneficiary: pending.approvedByBeneficiary,
+          ApprovedByNominee: pending.approvedByNominee
+        }
+  }
+}
+
+/** Lotus power.Claim {RawBytePower, QualityAdjPower} (StoragePower: big.Int, a decimal string). */
+export interface LotusClaim { RawBytePower: string, QualityAdjPower: string }
+
+export const claimToLotus = (c: Pick<Claim, 'rawBytePower' | 'qualityAdjPower'>): LotusClaim =>
+  ({ RawBytePower: c.rawBytePower.toString(), QualityAdjPower: c.qualityAdjPower.toString() })
 
 // ---- input ----
 

@@ -2,16 +2,15 @@
 // Lotus JSON it returns. The transport (HTTP, WebSocket, JSON-RPC framing) is in rpc-server.ts.
 import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
-import { base58btc } from 'multiformats/bases/base58'
 import {
-  isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
+  isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, listMiners, powerStateAt, readClaim, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
   MARKET_ACTOR_CODE, type CID, type SealedHeader, type DealRecord
 } from '../../core'
 import type { RpcBackend } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
   msgLookupToLotus, cidFromLotus, addressFromLotus, tipSetKeyFromLotus, uintFromLotus, messageFromLotus,
-  signedMessageFromLotus, sendSpecFromLotus
+  signedMessageFromLotus, sendSpecFromLotus, minerInfoToLotus, claimToLotus
 } from './lotus-json'
 import { estimateMessageGas } from './gas-estimate'
 import {
@@ -255,8 +254,7 @@ export function methods (backend: RpcBackend): Map<string, Method> {
         }, at)
       }
     },
-    // api.MinerInfo: Coffer's miner records Owner, Worker and PeerId; the rest are Lotus's zero values (no sectors,
-    // no control addresses, no on-chain multiaddrs: a Coffer client dials what the bootstrap document lists)
+    // api.MinerInfo, field for field from the miner's MinerInfo (Lotus's StateMinerInfo, node/impl/full/state.go)
     'Filecoin.StateMinerInfo': {
       minParams: 1,
       maxParams: 2,
@@ -265,12 +263,35 @@ export function methods (backend: RpcBackend): Map<string, Method> {
         const at = await tipSet(tsk)
         const info = backend.readState((s, r) => getMinerInfo(s, r, addr), at)
         if (info === null) throw new MinerNotFoundError(addressToLotus(addr))
-        return {
-          Owner: addressToLotus(info.owner), Worker: addressToLotus(info.worker), NewWorker: '<empty>', ControlAddresses: null, WorkerChangeEpoch: -1,
-          PeerId: base58btc.baseEncode(info.peerId), Multiaddrs: null, WindowPoStProofType: 0, SectorSize: 0, WindowPoStPartitionSectors: 0,
-          ConsensusFaultElapsed: -1, PendingOwnerAddress: null, Beneficiary: addressToLotus(info.owner),
-          BeneficiaryTerm: { Quota: '0', UsedQuota: '0', Expiration: 0 }, PendingBeneficiaryTerm: null
-        }
+        return minerInfoToLotus(info)
+      }
+    },
+    // []address.Address of every miner with a claim in the power actor (stmgr.ListMinerActors)
+    'Filecoin.StateListMiners': {
+      minParams: 0,
+      maxParams: 1,
+      run: async ([tsk]) => {
+        const at = await tipSet(tsk)
+        return backend.readState((s, r) => listMiners(s, r), at).map(m => addressToLotus(m))
+      }
+    },
+    // api.MinerPower {MinerPower, TotalPower, HasMinPower} as stmgr.GetPowerRaw: a miner without a claim gets a zero
+    // claim and false, not an error. Power is 0 until proven storage counts (issue 13); with it below the
+    // consensus minimum and fewer than CONSENSUS_MINER_MIN_MINERS above it, a miner meets the minimum only with
+    // positive power (power State.miner_nominal_power_meets_consensus_minimum), so HasMinPower is false for now.
+    'Filecoin.StateMinerPower': {
+      minParams: 1,
+      maxParams: 2,
+      run: async ([a, tsk]) => {
+        const addr = address(a)
+        const at = await tipSet(tsk)
+        return backend.readState((s, r) => {
+          const power = powerStateAt(s, r)
+          const total = claimToLotus({ rawBytePower: power?.totalRawBytePower ?? 0n, qualityAdjPower: power?.totalQualityAdjPower ?? 0n })
+          const claim = readClaim(s, r, addr)
+          if (claim === null) return { MinerPower: claimToLotus({ rawBytePower: 0n, qualityAdjPower: 0n }), TotalPower: total, HasMinPower: false }
+          return { MinerPower: claimToLotus(claim), TotalPower: total, HasMinPower: claim.rawBytePower > 0n }
+        }, at)
       }
     },
     // api.ActorState {Balance, Code, State}: decoded for the actors a Coffer client reads this way (payment channels,
