@@ -1,4 +1,5 @@
-// Upload view: pick or drop a file, choose copies, length and (optionally) providers; every stage runs in
+// Upload view: pick or drop a file, choose copies, length and (optionally) providers (the market's miners read
+// from verified state, each ask verified against its on-chain record, online or offline); every stage runs in
 // the light-client worker and is shown here as it goes: packing into a CAR, hashing the piece, proposing
 // and escrow, sending to each provider, and the deal on chain.
 import { useEffect, useState } from 'react'
@@ -24,7 +25,7 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
     setError(null)
     try {
       // the prices shown are the prices accepted: a provider that raises its ask meanwhile is not used
-      const shown = providers.filter(p => chosen.length === 0 || chosen.includes(p.address)).map(p => BigInt(p.pricePerGiBEpoch))
+      const shown = providers.filter(p => p.online !== false && (chosen.length === 0 || chosen.includes(p.address))).map(p => BigInt(p.pricePerGiBEpoch))
       const maxPricePerGiBEpoch = shown.length === 0 ? undefined : shown.reduce((a, b) => a > b ? a : b).toString()
       await call('upload', { file, copies, periods, ...(chosen.length > 0 ? { providers: chosen } : {}), ...(maxPricePerGiBEpoch === undefined ? {} : { maxPricePerGiBEpoch }) })
     } catch (err) { setError(`${(err as Error).name}: ${(err as Error).message}`) }
@@ -49,14 +50,15 @@ export function UploadView ({ deals, call, provingPeriod }: { deals: DealsView |
       {error !== null && <div className="banner error" role="alert" data-testid="upload-error">{error}</div>}
       {deals?.error !== undefined && <div className="banner error" role="alert">Storage is unavailable in this tab: {deals.error.name}: {deals.error.message}</div>}
       <div className="card">
-        <div className="label">Providers (verified asks; tick to choose by hand, or leave all clear for the cheapest)</div>
+        <div className="label">Providers (the chain's miners, each ask verified against its on-chain worker key and peer ID; tick to choose by hand, or leave all clear for the cheapest online)</div>
         <table className="headers">
-          <thead><tr><th /><th>Provider</th><th title={`Storage price per GiB per 30-day month, counted in ${deals?.epochSeconds == null ? 'Filecoin\'s 30 s epochs (this chain\'s epoch length is not known here)' : `this chain's ${deals.epochSeconds} s epochs`}`}>Price</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th><th title="Spot audits this tab ran that failed or went unanswered: such a provider is chosen after every clean one">Audits failed</th></tr></thead>
+          <thead><tr><th /><th>Provider</th><th title={`Storage price per GiB per 30-day month, counted in ${deals?.epochSeconds == null ? 'Filecoin\'s 30 s epochs (this chain\'s epoch length is not known here)' : `this chain's ${deals.epochSeconds} s epochs`}`}>Price</th><th className="opt">Free</th><th className="opt">Collateral / GiB</th><th>Faults seen</th><th title="Spot audits this tab ran that failed or went unanswered: such a provider is chosen after every clean one">Audits failed</th><th title="Online: its ask query answered and verified. Offline: it did not answer; it is not chosen">Status</th></tr></thead>
           <tbody>
             {providers.map(p => (
-              <tr key={p.address} data-testid="provider-row">
-                <td><input type="checkbox" checked={chosen.includes(p.address)} onChange={e => { setChosen(c => e.target.checked ? [...c, p.address] : c.filter(x => x !== p.address)) }} /></td>
-                <td className="mono">{p.address}</td><td><StoragePrice attoPerGiBEpoch={p.pricePerGiBEpoch} epochSeconds={deals?.epochSeconds} /></td><td className="opt">{mib(p.freeBytes)}</td><td className="opt"><Fil atto={p.collateralPerGiB} /></td><td>{p.faults}</td><td className={(p.failedAudits ?? 0) > 0 ? 'bad' : undefined} data-testid="provider-failed-audits">{p.failedAudits ?? 0}</td>
+              <tr key={p.address} data-testid="provider-row" data-address={p.address} data-online={p.online !== false} className={p.online === false ? 'muted' : undefined}>
+                <td><input type="checkbox" disabled={p.online === false} checked={chosen.includes(p.address)} onChange={e => { setChosen(c => e.target.checked ? [...c, p.address] : c.filter(x => x !== p.address)) }} /></td>
+                <td className="mono" title={`${p.peerId ?? ''}${p.seqNo === undefined ? '' : `\nask SeqNo ${p.seqNo}, expires at epoch ${p.expiry ?? '?'}`}${p.addrSource === 'bootstrap' ? '\naddresses from the bootstrap document (none on chain)' : ''}`}>{p.address}</td><td><StoragePrice attoPerGiBEpoch={p.pricePerGiBEpoch} epochSeconds={deals?.epochSeconds} /></td><td className="opt">{mib(p.freeBytes)}</td><td className="opt"><Fil atto={p.collateralPerGiB} /></td><td>{p.faults}</td><td className={(p.failedAudits ?? 0) > 0 ? 'bad' : undefined} data-testid="provider-failed-audits">{p.failedAudits ?? 0}</td>
+                <td data-testid="provider-status" className={p.online === false ? 'bad' : 'verified'}>{p.online === false ? 'offline' : '✓ online'}{p.heardAtMs !== undefined && <span className="muted small" title="its signed ask was announced on gossip and verified against its on-chain record"> · announced</span>}</td>
               </tr>
             ))}
           </tbody>

@@ -25,6 +25,7 @@ import { createDealWatch } from './deal-watch'
 import { createAuditService } from './audit-service'
 import type { AuditRecord } from './audit-store'
 import { describeUpload, type DealsView, type ProviderView, type ProofDetail } from './deal-views'
+import { ProviderDirectory } from './provider-directory'
 export * from './deal-views'
 import type { Staging } from './staging'
 
@@ -75,6 +76,8 @@ async function withUploadLock (id: string, fn: () => Promise<void>): Promise<voi
 }
 
 const READ_CHUNK = 1 << 20
+/** Verified heads between re-reads of the market's providers from state (ask announcements refresh sooner). */
+export const PROVIDER_REFRESH_HEADS = 5
 /** Audits of a deal sent to the page with each view: enough for the timeline, not an unbounded history. */
 const AUDITS_SHOWN = 50
 
@@ -84,6 +87,27 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const uploads = new Map<string, UploadRecord>((await store.uploads()).map(u => [u.id, u]))
   let providers: ProviderView[] = []
   let providerErrors: DealsView['providerErrors'] = []
+
+  // The market's providers from verified state (provider-directory.ts), not from the bootstrap document, whose
+  // list only hints at addresses the chain does not give
+  const directory = new ProviderDirectory({
+    miners: async () => await lc.state.miners(),
+    minerInfo: async (address) => (await lc.state.miner(address)).value,
+    quote: async (p, signal) => {
+      // asks need no key: anyone may look at the providers' terms
+      const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([p], signal)
+      if (quotes[0] === undefined) throw failures[0]?.error ?? new Error('no ask')
+      return quotes[0].ask
+    },
+    hints: init.bootstrap.providers ?? [],
+    nowMs: () => Date.now(),
+    onChange: () => { describeProviders() }
+  })
+  /** Every provider the chain lists (the directory read once at least): a proposal re-asks each, so one offline is not chosen. */
+  const marketProviders = async (): Promise<BootstrapProvider[]> => {
+    if (directory.list().length === 0) await directory.refresh()
+    return directory.all()
+  }
 
   const save = async (u: UploadRecord): Promise<void> => { uploads.set(u.id, u); changed(); await store.putUpload(u) }
   const watch = await createDealWatch({ client: lc, wallet: init.wallet, pool: init.pool, store, uploads, save, changed: () => { changed() } })
@@ -124,19 +148,27 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     return { sc: new StorageClient(lc.libp2p, chain, { address, sign: async (p) => keystore.signProposal(p) }), address }
   }
 
-  const refreshProviders = async (): Promise<ProviderView[]> => {
-    // asks need no key: anyone may look at the providers' terms
-    const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes(init.bootstrap.providers ?? [])
+  /** The directory as the page shows it: every provider with a verified ask, online or not; errors beside. */
+  function describeProviders (): void {
     const faults = faultsOf()
     const failedAudits = audits.failuresOf()
-    providers = quotes.map(q => ({
-      address: q.provider.address, pricePerGiBEpoch: q.ask.pricePerGiBEpoch.toString(), freeBytes: q.ask.freeBytes, minPieceSize: q.ask.minPieceSize,
-      maxPieceSize: q.ask.maxPieceSize, collateralPerGiB: q.ask.collateralPerGiB.toString(), faults: faults.get(q.provider.address) ?? 0,
-      retrievalPricePerGiB: q.ask.retrievalPricePerGiB.toString(), paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease,
-      failedAudits: failedAudits.get(q.provider.address) ?? 0
-    }))
-    providerErrors = failures.map(f => ({ provider: f.provider.address, error: f.error.message }))
+    const entries = directory.list()
+    lc.noteProviderPeers(entries.map(e => e.provider.peerId))
+    providers = entries.flatMap(e => e.ask === null ? [] : [{
+      address: e.provider.address, pricePerGiBEpoch: e.ask.pricePerGiBEpoch.toString(), freeBytes: e.ask.freeBytes, minPieceSize: e.ask.minPieceSize,
+      maxPieceSize: e.ask.maxPieceSize, collateralPerGiB: e.ask.collateralPerGiB.toString(), faults: faults.get(e.provider.address) ?? 0,
+      retrievalPricePerGiB: e.ask.retrievalPricePerGiB.toString(), paymentInterval: e.ask.paymentInterval, paymentIntervalIncrease: e.ask.paymentIntervalIncrease,
+      failedAudits: failedAudits.get(e.provider.address) ?? 0,
+      online: e.online, peerId: e.provider.peerId, seqNo: e.ask.seqNo, expiry: e.ask.expiry, addrSource: e.addrSource,
+      ...(e.heardAtMs === null ? {} : { heardAtMs: e.heardAtMs })
+    }])
+    providerErrors = entries.filter(e => !e.online).map(e => ({ provider: e.provider.address, error: e.error ?? 'offline' }))
     changed()
+  }
+
+  const refreshProviders = async (): Promise<ProviderView[]> => {
+    await directory.refresh()
+    describeProviders()
     return providers
   }
 
@@ -164,7 +196,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const { sc } = await storageClient()
     // bounded, so a provider that never answers cannot hold the packer (which waits a queue's worth for the
     // plan): past it the upload goes on without stages, as it did before they existed
-    const { quotes } = await sc.quotes(init.bootstrap.providers ?? [], AbortSignal.timeout(STAGE_PLAN_TIMEOUT_MS))
+    const { quotes } = await sc.quotes(await marketProviders(), AbortSignal.timeout(STAGE_PLAN_TIMEOUT_MS))
     const payloadBytes = u.fileBytes + Math.ceil(u.fileBytes / (256 * 1024)) * 48 + 4096
     const plan = sc.plan(quotes, {
       pieceCid: pieceCidV1(new Uint8Array(32)), paddedBytes: paddedPieceSize(payloadBytes), payloadBytes, label: '', copies: u.copies, periods: u.periods,
@@ -282,7 +314,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const chain = lightDealChain(lc, init.wallet, address)
     // an AddBalance a closed tab sent and never saw land: wait for it rather than send a second one
     if (u.pendingEscrow !== undefined) await chain.waitFor(u.pendingEscrow).catch(() => {})
-    const { quotes, failures } = await sc.quotes(init.bootstrap.providers ?? [])
+    const { quotes, failures } = await sc.quotes(await marketProviders())
     if (quotes.length === 0 && failures.length > 0) throw new Error(`no provider answered: ${failures.map(f => `${f.provider.address}: ${f.error.message}`).join('; ')}`)
     const planInit = {
       pieceCid: CID.parse(u.pieceCid!), paddedBytes: u.paddedBytes!, payloadBytes: u.carBytes!, label: u.root!, copies: u.copies,
@@ -412,6 +444,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   let heads = 0
   lc.onVerified(() => {
     if (++heads % 2 === 0) void watch.refresh()
+    // a provider that joined (or left) shows within a few blocks even when no announcement reached us
+    if (heads % PROVIDER_REFRESH_HEADS === 0) void directory.refresh().catch(() => {})
     // uploads waiting for the wallet go on once it is unlocked
     if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && !running.has(u.id) && (u.stage === 'proposing' || u.stage === 'sending')) void run(u)
   })
@@ -439,6 +473,9 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       params: dagCbor.encode([address, encodeBigInt(free)]), label: 'WithdrawBalance'
     })
   }
+
+  // a verified ask announcement updates its provider at once (a new one is asked for its ask and shown)
+  lc.onAsk((a) => { void directory.announced(a).catch(() => {}) })
 
   // resume what a closed tab left
   for (const u of uploads.values()) {

@@ -83,6 +83,17 @@ export interface ProviderView {
   retrievalPricePerGiB: string, paymentInterval: number, paymentIntervalIncrease: number
   /** Failed and unanswered spot audits this tab counts against it (audit-service.ts failuresOf). */
   failedAudits?: number
+  /** Whether its last ask query verified; an offline provider is shown with its last ask and not chosen. */
+  online?: boolean
+  /** Its on-chain PeerId, the peer its ask came from. */
+  peerId?: string
+  /** The ask's SeqNo and expiry epoch (Filecoin StorageAsk). */
+  seqNo?: number
+  expiry?: number
+  /** Where its addresses came from: its on-chain MinerInfo, or the bootstrap document's hint. */
+  addrSource?: 'chain' | 'bootstrap' | 'none'
+  /** When gossip last brought its verified ask announcement (the worker's clock, ms). */
+  heardAtMs?: number
 }
 
 export interface DealsView {

@@ -1,6 +1,7 @@
 // Who can serve a file, found by verified reads alone: each of the file's deals read from the chain (its label
 // must be the payload root, the deal live), each provider's ask verified against its worker key and its miner
-// record, cheapest first. What a quote shows, and what a download tries in order.
+// record, cheapest first; its peer ID and addresses come from its MinerInfo (the bootstrap document's list only
+// when the chain gives no address). What a quote shows, and what a download tries in order.
 import { addressToString, dealStatus } from '../core'
 import type { BootstrapDocument } from '../net'
 import type { LightClient } from './light-client'
@@ -9,6 +10,7 @@ import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
 import type { RetrievalProvider } from './retrieval-session'
 import { NoChainPeerError, type DownloadQuote, type QuoteProgress } from './retrieval-views'
+import { providerOf } from './provider-directory'
 
 /** A provider that verifiably holds the file (its deal's label is the root, the deal live) and whose ask verified. */
 export interface Candidate { dealId: number, provider: RetrievalProvider }
@@ -71,17 +73,18 @@ export async function findRetrievalProviders (ctx: FinderContext, root: string, 
   const listed = bootstrap.providers ?? []
   const candidates: Candidate[] = []
   await Promise.all([...byProvider].map(async ([provider, { dealId, address }]) => {
-    const bp = listed.find(p => p.address === provider)
-    if (bp === undefined) { refused.push({ dealId, provider, reason: 'this network\'s bootstrap list does not say how to reach it' }); return }
     try {
+      const info = await check({ kind: 'miner', provider }, async () => (await lc.state.miner(address)).value, v => v !== null)
+      if (info === null) throw new Error('not a storage provider on chain')
+      // who and where from its on-chain record; the bootstrap list only for addresses the chain does not give
+      const bp = providerOf(provider, info, listed)?.provider
+      if (bp === undefined || bp.addrs.length === 0) { refused.push({ dealId, provider, reason: 'neither its on-chain record nor this network\'s bootstrap list says how to reach it' }); return }
       // the ask is verified against the worker key on chain, the peer ID against the miner's record
       const q = await check({ kind: 'ask', provider }, async () => {
         const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, wallet, new Uint8Array()), null).quotes([bp], signal)
         if (quotes[0] === undefined) throw failures[0]?.error ?? new Error('no ask')
         return quotes[0]
       })
-      const info = await check({ kind: 'miner', provider }, async () => (await lc.state.miner(address)).value, v => v !== null)
-      if (info === null) throw new Error('not a storage provider on chain')
       candidates.push({
         dealId,
         provider: {
