@@ -1,13 +1,17 @@
 // Filecoin's own peer-to-peer message layouts, so Coffer speaks the shapes Lotus does:
 //  - hello        /fil/hello/1.0.0         HelloMessage [HeaviestTipSet, Height, Weight, GenesisHash]
-//  - chain xchg   /fil/chain/xchg/0.0.1    Request [Head, Length, Options] → Response [Status, Error, Chain]
-//  - gossip       /fil/blocks/<network>    BlockMsg [Header, BlsMessages, SecpkMessages]
+//  - chain xchg   /fil/chain/xchg/0.0.1    Request [Head, Length, Options] → Response [Status, Error, Chain],
+//                 each tipset a BSTipSet [Blocks, Messages], Messages a CompactedMessages
+//                 [Bls, BlsIncludes, Secpk, SecpkIncludes] (lotus chain/exchange/protocol.go and cbor_gen.go)
+//  - gossip       /fil/blocks/<network>    BlockMsg [Header, BlsMessages, SecpkMessages] (message CIDs)
 // Headers travel inline as CBOR tuples; re-encoding the strictly decoded tuple gives back the exact bytes.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
 import { encodeBigInt, decodeBigInt } from './token'
 import { unsealHeader, MAX_HEADER_BYTES, type SealedHeader } from './block-header'
 import { MalformedMessageError, OversizedMessageError } from './errors'
+import { encodeMessage, decodeMessage, encodeSignedMessage, decodeSignedMessage, messageCid, signedMessageCid, MAX_MESSAGE_BYTES, type Message, type SignedMessage } from './message'
+import type { BlockMessages } from './block-messages'
 import type { Epoch } from './units'
 
 export const HELLO_PROTOCOL = '/fil/hello/1.0.0'
@@ -21,7 +25,17 @@ export const MAX_EXCHANGE_REQUEST_BYTES = 4 * 1024
 export const MAX_EXCHANGE_RESPONSE_BYTES = MAX_EXCHANGE_LENGTH * MAX_HEADER_BYTES
 export const MAX_BLOCK_MSG_BYTES = MAX_HEADER_BYTES + 64 * 1024
 
+/** Request options, a bit field as Lotus's exchange.Headers (1 << 0) and exchange.Messages (1 << 1). */
 export const EXCHANGE_OPT_HEADERS = 1
+export const EXCHANGE_OPT_MESSAGES = 2
+/**
+ * A response that carries messages is bounded by what its blocks may hold (500 messages of at most
+ * MAX_MESSAGE_BYTES each, one block per tipset) rather than by headers: a server stops adding tipsets past
+ * EXCHANGE_MESSAGES_SOFT_BYTES (answering Partial) and always sends at least one, so an answer is at most
+ * that plus one full block.
+ */
+export const EXCHANGE_MESSAGES_SOFT_BYTES = 8 * 1024 * 1024
+export const MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES = EXCHANGE_MESSAGES_SOFT_BYTES + 500 * MAX_MESSAGE_BYTES + 1024 * 1024
 export const enum ExchangeStatus { Ok = 0, Partial = 101, NotFound = 201, GoAway = 202, InternalError = 203, BadRequest = 204 }
 
 function decodeBounded (bytes: Uint8Array, limit: number, what: string): unknown {
@@ -73,7 +87,64 @@ export function encodeLatency (arrivalNs: bigint, sentNs: bigint): Uint8Array {
 
 // ---- chain exchange ----
 export interface ExchangeRequest { head: CID[], length: number, options: number }
-export interface ExchangeResponse { status: ExchangeStatus, errorMessage: string, chain: SealedHeader[][] }
+/**
+ * `chain[i]` holds tipset i's blocks (empty when headers were not asked for); `messages[i]`, present when
+ * they were asked for, its CompactedMessages.
+ */
+export interface ExchangeResponse { status: ExchangeStatus, errorMessage: string, chain: SealedHeader[][], messages?: CompactedMessages[] }
+
+/**
+ * Lotus's CompactedMessages: a tipset's messages once each, and per block the indices of its own
+ * (`blsIncludes[b]` lists block b's BLS messages as indices into `bls`). Coffer tipsets hold one block.
+ */
+export interface CompactedMessages { bls: Message[], blsIncludes: number[][], secpk: SignedMessage[], secpkIncludes: number[][] }
+
+/** One block's messages as the CompactedMessages of its one-block tipset. */
+export function compactBlockMessages (msgs: BlockMessages): CompactedMessages {
+  return { bls: msgs.bls, blsIncludes: [msgs.bls.map((_, i) => i)], secpk: msgs.secp, secpkIncludes: [msgs.secp.map((_, i) => i)] }
+}
+
+/** Block `index`'s messages, in the order its includes list them (the order its TxMeta must commit to). */
+export function blockMessagesOf (c: CompactedMessages, index: number): BlockMessages {
+  const pick = <T>(all: T[], includes: number[][], what: string): T[] => {
+    const idx = includes[index]
+    if (idx === undefined) throw new MalformedMessageError(`${what} includes have no entry for block ${index}`)
+    return idx.map(i => {
+      const v = all[i]
+      if (v === undefined) throw new MalformedMessageError(`${what} include ${i} is past the ${all.length} messages sent`)
+      return v
+    })
+  }
+  return { bls: pick(c.bls, c.blsIncludes, 'bls'), secp: pick(c.secpk, c.secpkIncludes, 'secpk') }
+}
+
+function encodeCompacted (c: CompactedMessages): unknown[] {
+  return [
+    c.bls.map(m => dagCbor.decode(encodeMessage(m))), c.blsIncludes,
+    c.secpk.map(sm => dagCbor.decode(encodeSignedMessage(sm))), c.secpkIncludes
+  ]
+}
+
+function includesList (v: unknown, what: string): number[][] {
+  if (!Array.isArray(v) || !v.every(b => Array.isArray(b) && b.every(isUint))) throw new MalformedMessageError(`${what} is not a list of index lists`)
+  return v as number[][]
+}
+
+function decodeCompacted (raw: unknown): CompactedMessages {
+  if (!Array.isArray(raw) || raw.length !== 4 || !Array.isArray(raw[0]) || !Array.isArray(raw[2])) {
+    throw new MalformedMessageError('CompactedMessages is not [Bls, BlsIncludes, Secpk, SecpkIncludes]')
+  }
+  // a message that does not decode is the sender's fault, named as a wire error (not a pool refusal)
+  const each = <T>(list: unknown[], decode: (b: Uint8Array) => T, what: string): T[] => list.map((t, i) => {
+    try { return decode(dagCbor.encode(t)) } catch (err) { throw new MalformedMessageError(`${what} message ${i}: ${(err as Error).message}`) }
+  })
+  return {
+    bls: each(raw[0] as unknown[], decodeMessage, 'bls'),
+    blsIncludes: includesList(raw[1], 'BlsIncludes'),
+    secpk: each(raw[2] as unknown[], decodeSignedMessage, 'secpk'),
+    secpkIncludes: includesList(raw[3], 'SecpkIncludes')
+  }
+}
 
 export function encodeExchangeRequest (r: ExchangeRequest): Uint8Array {
   return dagCbor.encode([r.head, r.length, r.options])
@@ -87,7 +158,11 @@ export function decodeExchangeRequest (bytes: Uint8Array): ExchangeRequest {
 
 /** Each tipset is a BSTipSet [Blocks, Messages]; a headers-only response carries null messages. */
 export function encodeExchangeResponse (r: ExchangeResponse): Uint8Array {
-  const chain = r.chain.map(ts => [ts.map(h => dagCbor.decode(h.bytes)), null])
+  const count = Math.max(r.chain.length, r.messages?.length ?? 0)
+  const chain = Array.from({ length: count }, (_, i) => [
+    (r.chain[i] ?? []).map(h => dagCbor.decode(h.bytes)),
+    r.messages?.[i] === undefined ? null : encodeCompacted(r.messages[i]!)
+  ])
   return dagCbor.encode([r.status, r.errorMessage, chain])
 }
 
@@ -129,28 +204,45 @@ function concatBytes (parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-export function decodeExchangeResponse (bytes: Uint8Array): ExchangeResponse {
-  const raw = decodeBounded(bytes, MAX_EXCHANGE_RESPONSE_BYTES, 'exchange response')
+/**
+ * `limit` is MAX_EXCHANGE_RESPONSE_BYTES for headers, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES when messages
+ * were asked for. `messages` is set when every tipset carries them (a messages request), absent otherwise.
+ */
+export function decodeExchangeResponse (bytes: Uint8Array, limit = MAX_EXCHANGE_RESPONSE_BYTES): ExchangeResponse {
+  const raw = decodeBounded(bytes, limit, 'exchange response')
   if (!Array.isArray(raw) || raw.length !== 3 || !isUint(raw[0]) || typeof raw[1] !== 'string' || !Array.isArray(raw[2])) {
     throw new MalformedMessageError('exchange response has the wrong layout')
   }
+  const messages: CompactedMessages[] = []
   const chain = (raw[2] as unknown[]).map(ts => {
     if (!Array.isArray(ts) || ts.length !== 2 || !Array.isArray(ts[0])) throw new MalformedMessageError('exchange tipset has the wrong layout')
+    if (ts[1] !== null) messages.push(decodeCompacted(ts[1]))
     return (ts[0] as unknown[]).map(inlineHeader)
   })
-  return { status: raw[0] as ExchangeStatus, errorMessage: raw[1], chain }
+  if (messages.length !== 0 && messages.length !== chain.length) throw new MalformedMessageError('some exchange tipsets carry messages and some do not')
+  return { status: raw[0] as ExchangeStatus, errorMessage: raw[1], chain, ...(messages.length === 0 ? {} : { messages }) }
 }
 
 // ---- gossip ----
-export function encodeBlockMsg (h: SealedHeader): Uint8Array {
-  return dagCbor.encode([dagCbor.decode(h.bytes), [], []])
+/**
+ * Lotus's BlockMsg: the header and the CIDs of its messages (BLS ones by their unsigned CID, secp ones by
+ * their signed CID), so a receiver rebuilds the block from its own pool and fetches only what it lacks.
+ */
+export function encodeBlockMsg (h: SealedHeader, msgs?: BlockMessages): Uint8Array {
+  return dagCbor.encode([dagCbor.decode(h.bytes), msgs?.bls.map(messageCid) ?? [], msgs?.secp.map(signedMessageCid) ?? []])
+}
+
+export interface BlockMsg { header: SealedHeader, blsMessages: CID[], secpkMessages: CID[] }
+
+export function decodeBlockMsgFull (bytes: Uint8Array): BlockMsg {
+  const raw = decodeBounded(bytes, MAX_BLOCK_MSG_BYTES, 'block message')
+  if (!Array.isArray(raw) || raw.length !== 3) throw new MalformedMessageError('block message has the wrong layout')
+  const blsMessages = cidList(raw[1], 'bls messages')
+  const secpkMessages = cidList(raw[2], 'secpk messages')
+  return { header: inlineHeader(raw[0]), blsMessages, secpkMessages }
 }
 
 export function decodeBlockMsg (bytes: Uint8Array): SealedHeader {
-  const raw = decodeBounded(bytes, MAX_BLOCK_MSG_BYTES, 'block message')
-  if (!Array.isArray(raw) || raw.length !== 3) throw new MalformedMessageError('block message has the wrong layout')
-  cidList(raw[1], 'bls messages')
-  cidList(raw[2], 'secpk messages')
-  return inlineHeader(raw[0])
+  return decodeBlockMsgFull(bytes).header
 }
 

@@ -5,8 +5,9 @@ import {
   HELLO_PROTOCOL, CHAIN_EXCHANGE_PROTOCOL, MAX_HELLO_BYTES, MAX_EXCHANGE_REQUEST_BYTES, MAX_EXCHANGE_RESPONSE_BYTES,
   MAX_EXCHANGE_LENGTH, ExchangeStatus, encodeHello, decodeHello, encodeLatency, encodeExchangeRequest,
   decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, encodeExchangeResponseStart, encodeExchangeTipsets,
-  toWireError, GenesisMismatchError,
-  type CID, type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader
+  toWireError, GenesisMismatchError, unsealHeader, compactBlockMessages, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES,
+  EXCHANGE_MESSAGES_SOFT_BYTES, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, encodeMessage, encodeSignedMessage,
+  type CID, type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader, type BlockMessages, type CompactedMessages
 } from '../core'
 import {
   readAll, writeAndClose, serveOneShot, requestOneShot, abortOnSignal, REQUEST_TIMEOUT_MS, RESPONSE_TIMEOUT_MS,
@@ -21,11 +22,57 @@ export interface HeaderRun {
   batches: AsyncIterable<Uint8Array[]>
 }
 
-export type ChainSource =
+export type ChainSource = (
   /** Up to `length` headers from `head` downwards (head first), or null when `head` is unknown. */
   | { headersFrom: (head: SealedHeader['cid'], length: number) => Promise<SealedHeader[] | null> }
   /** The same as a run of stored bytes: what a node with a long chain on disk serves from. */
   | { headerRun: (head: SealedHeader['cid'], length: number) => Promise<HeaderRun | null> }
+) & {
+  /**
+   * A stored block's messages, for the Messages option; a source without it (or that lacks a block's
+   * messages) answers such a request with InternalError, as a Lotus node without the messages would.
+   */
+  messagesOf?: (header: SealedHeader) => BlockMessages | undefined
+}
+
+/** A tipset's share of an answer's bytes: its header and its messages as they go on the wire. */
+function tipsetBytes (header: Uint8Array, msgs: BlockMessages | null): number {
+  let n = header.length + 16
+  if (msgs !== null) {
+    for (const m of msgs.bls) n += encodeMessage(m).length + 4
+    for (const sm of msgs.secp) n += encodeSignedMessage(sm).length + 4
+  }
+  return n
+}
+
+/**
+ * The answer to a request with the Messages option, built whole: tipsets from the run until the answer
+ * passes EXCHANGE_MESSAGES_SOFT_BYTES (at least one), Partial when that cut it short. Headers are included
+ * only when asked for, as Lotus's collectChainSegment does.
+ */
+async function messagesAnswer (run: HeaderRun, length: number, options: number, messagesOf: (h: SealedHeader) => BlockMessages | undefined): Promise<Uint8Array> {
+  const withHeaders = (options & EXCHANGE_OPT_HEADERS) !== 0
+  const chain: SealedHeader[][] = []
+  const messages: CompactedMessages[] = []
+  let bytes = 0
+  let cut = false
+  outer: for await (const batch of run.batches) {
+    for (const raw of batch) {
+      const h = unsealHeader(raw)
+      const msgs = messagesOf(h)
+      if (msgs === undefined) {
+        return encodeExchangeResponse({ status: ExchangeStatus.InternalError, errorMessage: `no messages for block at height ${h.header.height}`, chain: [] })
+      }
+      const size = tipsetBytes(raw, msgs)
+      if (chain.length > 0 && bytes + size > EXCHANGE_MESSAGES_SOFT_BYTES) { cut = true; break outer }
+      bytes += size
+      chain.push(withHeaders ? [h] : [])
+      messages.push(compactBlockMessages(msgs))
+    }
+  }
+  const status = !cut && chain.length === length ? ExchangeStatus.Ok : ExchangeStatus.Partial
+  return encodeExchangeResponse({ status, errorMessage: '', chain, messages })
+}
 
 export class ShortHeaderRunError extends Error {
   static override name = 'ShortHeaderRunError'
@@ -88,6 +135,10 @@ export async function serveChainExchange (node: Libp2p, source: ChainSource, lim
     if (req.head.length !== 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
       return encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: 'want one head CID and 1..900 tipsets', chain: [] })
     }
+    // Lotus's validateRequest: a request that asks for neither headers nor messages is a bad one
+    if ((req.options & (EXCHANGE_OPT_HEADERS | EXCHANGE_OPT_MESSAGES)) === 0) {
+      return encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: 'no options set', chain: [] })
+    }
     let run: HeaderRun | null
     if ('headerRun' in source) {
       run = await source.headerRun(req.head[0]!, req.length)
@@ -96,6 +147,10 @@ export async function serveChainExchange (node: Libp2p, source: ChainSource, lim
       run = headers === null ? null : runOf(headers)
     }
     if (run === null) return encodeExchangeResponse({ status: ExchangeStatus.NotFound, errorMessage: 'unknown head', chain: [] })
+    if ((req.options & EXCHANGE_OPT_MESSAGES) !== 0) {
+      if (source.messagesOf === undefined) return encodeExchangeResponse({ status: ExchangeStatus.InternalError, errorMessage: 'this node does not serve messages', chain: [] })
+      return await messagesAnswer(run, req.length, req.options, source.messagesOf)
+    }
     return exchangeAnswer(run.count === req.length ? ExchangeStatus.Ok : ExchangeStatus.Partial, run)
   }, (err) => encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: toWireError(err).message, chain: [] }), {
     limits: { ...CHAIN_EXCHANGE_LIMITS, ...limits },
@@ -108,7 +163,8 @@ export async function serveChainExchange (node: Libp2p, source: ChainSource, lim
 }
 
 export async function requestChain (node: Libp2p, peer: PeerId, req: ExchangeRequest, signal?: AbortSignal): Promise<ExchangeResponse> {
-  return decodeExchangeResponse(await requestOneShot(node, peer, CHAIN_EXCHANGE_PROTOCOL, encodeExchangeRequest(req), MAX_EXCHANGE_RESPONSE_BYTES, signal))
+  const limit = (req.options & EXCHANGE_OPT_MESSAGES) !== 0 ? MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES : MAX_EXCHANGE_RESPONSE_BYTES
+  return decodeExchangeResponse(await requestOneShot(node, peer, CHAIN_EXCHANGE_PROTOCOL, encodeExchangeRequest(req), limit, signal), limit)
 }
 
 export interface HelloInit {

@@ -1,4 +1,5 @@
-// Serves the built PWA and the bootstrap document over HTTP on loopback.
+// Serves the built PWA, the bootstrap document and the genesis CAR (a new full node's genesis state, for
+// tools and for nodes that join by the app's URL) over HTTP on loopback.
 import http from 'node:http'
 import sirv from 'sirv'
 import type { BootstrapDocument } from '../net'
@@ -11,7 +12,19 @@ export class PortInUseError extends Error {
 
 export interface AppServer { url: string, port: number, close: () => Promise<void> }
 
-export async function startAppServer (opts: { distDir: string, host: string, port: number, bootstrap: () => BootstrapDocument, crossOriginIsolated?: boolean }): Promise<AppServer> {
+export interface AppServerInit {
+  distDir: string
+  host: string
+  port: number
+  bootstrap: () => BootstrapDocument
+  /** The genesis CAR (full-node/genesis-car.ts) served at GET /genesis.car; 404 when left out. */
+  genesisCar?: () => Promise<Uint8Array>
+  crossOriginIsolated?: boolean
+}
+
+export async function startAppServer (opts: AppServerInit): Promise<AppServer> {
+  // genesis never changes: built once, on first request
+  let car: Promise<Uint8Array> | undefined
   const assets = sirv(opts.distDir, {
     single: true,
     etag: true,
@@ -28,6 +41,19 @@ export async function startAppServer (opts: { distDir: string, host: string, por
     if (req.url?.split('?')[0] === '/bootstrap.json') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
       res.end(JSON.stringify(opts.bootstrap()))
+      return
+    }
+    if (req.url?.split('?')[0] === '/genesis.car' && opts.genesisCar !== undefined) {
+      car ??= opts.genesisCar()
+      car.then((bytes) => {
+        // a CAR is named by its root and never changes: cache it for good (as a trustless gateway's CAR)
+        res.writeHead(200, { 'Content-Type': 'application/vnd.ipld.car; version=1', 'Content-Length': bytes.length, 'Cache-Control': 'public, max-age=31536000, immutable' })
+        res.end(bytes)
+      }, (err: Error) => {
+        car = undefined
+        res.writeHead(500, { 'Content-Type': 'text/plain' })
+        res.end(`genesis CAR: ${err.message}`)
+      })
       return
     }
     assets(req, res, () => { res.statusCode = 404; res.end('not found') })

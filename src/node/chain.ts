@@ -1,12 +1,14 @@
-// The devnet's full node: chain, state and message pool in one place. It executes each block's messages
-// when building the next block (as Filecoin does: a header carries the state and receipts of its
-// parent's messages), keeps every IPLD block in LevelDB, and answers the JSON-RPC and light-client queries.
+// A full node's chain, state and message pool in one place, in two modes. The devnet's producer builds
+// blocks (`produce`); a follower takes them from the network (`accept`), executes each and compares the
+// roots its child names. Either way a block's messages are executed once it is the head (as Filecoin does:
+// a header carries the state and receipts of its parent's messages), every IPLD block is kept in LevelDB,
+// and the node answers the JSON-RPC and light-client queries.
 import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, isKeyAddress, addressToString,
-  type CID, type Epoch, type Genesis, type BlockGetter, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+  BLOCK_GAS_LIMIT, isKeyAddress, addressToString, validateHeaderLink, validateHeaderSignature, checkBlockGasLimit, checkBlockSignatures,
+  type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
 import type { ChainDb } from './chain-db'
@@ -51,6 +53,92 @@ export class FaucetRateError extends Error {
   constructor (readonly retryAfterMs: number) { super(`the faucet is paying as fast as it may; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
 }
 
+/** `produce` on a node that holds no producer key (a follower): only the genesis producer signs blocks. */
+export class NotProducerError extends Error {
+  static override name = 'NotProducerError'
+  override name = 'NotProducerError'
+  constructor () { super('this node holds no producer key: it follows the chain and cannot produce blocks') }
+}
+
+/** The faucet was asked of a node that has none (a full node that is not the devnet). */
+export class FaucetUnavailableError extends Error {
+  static override name = 'FaucetUnavailableError'
+  override name = 'FaucetUnavailableError'
+  readonly code = 'FAUCET_UNAVAILABLE'
+  constructor () { super('this node runs no faucet: ask the devnet\'s own JSON-RPC (its bootstrap document names it)') }
+}
+
+/**
+ * Why a follower refused a block. Every one is the block's fault (any node executing it finds the same),
+ * so the peer that handed it over broke a rule; `height` is the refused block's.
+ */
+export class BlockRejectedError extends Error {
+  static override name = 'BlockRejectedError'
+  override name = 'BlockRejectedError'
+  constructor (message: string, readonly height: Epoch) { super(message) }
+}
+
+/** The block does not extend our head (one producer means one chain; forks are issue 13's). */
+export class ParentMismatchError extends BlockRejectedError {
+  static override name = 'ParentMismatchError'
+  override name = 'ParentMismatchError'
+  readonly code = 'PARENT_MISMATCH'
+  constructor (readonly head: string, readonly parents: string, height: Epoch) {
+    super(`block at height ${height} has parents ${parents || '(none)'}, not our head ${head}`, height)
+  }
+}
+
+/** Executing the parent's messages on the parent's state does not give the header's ParentStateRoot. */
+export class StateRootMismatchError extends BlockRejectedError {
+  static override name = 'StateRootMismatchError'
+  override name = 'StateRootMismatchError'
+  readonly code = 'STATE_ROOT_MISMATCH'
+  constructor (readonly expected: string, readonly claimed: string, height: Epoch) {
+    super(`block at height ${height} claims state root ${claimed}; executing its parent gives ${expected}`, height)
+  }
+}
+
+/** Executing the parent's messages does not give the header's ParentMessageReceipts. */
+export class ReceiptsRootMismatchError extends BlockRejectedError {
+  static override name = 'ReceiptsRootMismatchError'
+  override name = 'ReceiptsRootMismatchError'
+  readonly code = 'RECEIPTS_ROOT_MISMATCH'
+  constructor (readonly expected: string, readonly claimed: string, height: Epoch) {
+    super(`block at height ${height} claims receipts root ${claimed}; executing its parent gives ${expected}`, height)
+  }
+}
+
+/** The messages handed over with a block do not build the TxMeta its header's Messages names. */
+export class MessagesMismatchError extends BlockRejectedError {
+  static override name = 'MessagesMismatchError'
+  override name = 'MessagesMismatchError'
+  readonly code = 'MESSAGES_MISMATCH'
+  constructor (readonly expected: string, readonly built: string, height: Epoch) {
+    super(`messages sent for block at height ${height} build TxMeta ${built}, not its Messages ${expected}`, height)
+  }
+}
+
+/** The block breaks a header rule (link, timestamp, producer, signature) or its messages' rules (gas, signatures). */
+export class InvalidBlockError extends BlockRejectedError {
+  static override name = 'InvalidBlockError'
+  override name = 'InvalidBlockError'
+  readonly code = 'INVALID_BLOCK'
+  constructor (override readonly cause: Error, height: Epoch) { super(`block at height ${height} is invalid: ${cause.name}: ${cause.message}`, height) }
+}
+
+/** Reads through to the node's store and keeps what it writes apart, so a refused block leaves nothing behind. */
+class OverlayStore implements BlockStore {
+  readonly written = new Map<string, Uint8Array>()
+  constructor (private readonly below: BlockGetter) {}
+  get (cid: CID): Uint8Array | undefined { return this.written.get(cid.toString()) ?? this.below.get(cid) }
+  put (bytes: Uint8Array): CID {
+    const scratch = new MemoryBlockStore()
+    const cid = scratch.put(bytes)
+    this.written.set(cid.toString(), bytes)
+    return cid
+  }
+}
+
 /** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
 export const FAUCET_MAX_PENDING = 50
 /**
@@ -68,8 +156,10 @@ export interface NodeChainInit {
   genesis: Genesis
   store: MemoryBlockStore
   head: SealedHeader
-  producerKey: Uint8Array
-  faucet: FaucetInit
+  /** The genesis producer's BLS secret key; a follower (a full node) has none and only `accept`s blocks. */
+  producerKey?: Uint8Array
+  /** A devnet's faucet; a node without one answers `faucet` with FaucetUnavailableError. */
+  faucet?: FaucetInit
   nowMs: () => number
   /** Checks pushed messages' signatures; a worker thread unless given (signature-verifier.ts). */
   verifier?: SignatureVerifier
@@ -83,13 +173,31 @@ export class NodeChain implements RpcBackend {
   private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Map<string, number>()
   private readonly faucetBucket: TokenBuckets<'all'>
+  /** The head's own messages executed: what its child must name as ParentStateRoot and ParentMessageReceipts. */
+  private executed: { cid: CID, root: CID, receiptsRoot: CID } | null = null
+  /** `accept` calls, one at a time: each checks against the head the one before left. */
+  private accepting: Promise<unknown> = Promise.resolve()
+  private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
 
   private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, CID>) {
     this.current = init.head
     this.nextRoot = init.head.header.parentStateRoot
     this.mpool = new Mpool(init.store, () => this.nextRoot, { verifier: init.verifier ?? threadVerifier(), nowMs: init.nowMs })
     // one key: the faucet's rate is over all addresses (its per-address limit is the cool-down)
-    this.faucetBucket = new TokenBuckets({ burst: init.faucet.burst ?? FAUCET_BURST, refillMs: init.faucet.refillMs ?? FAUCET_REFILL_MS })
+    this.faucetBucket = new TokenBuckets({ burst: init.faucet?.burst ?? FAUCET_BURST, refillMs: init.faucet?.refillMs ?? FAUCET_REFILL_MS })
+  }
+
+  /**
+   * Calls `fn` with each message this node's own users pushed (its JSON-RPC, its faucet, an in-process
+   * provider) once the pool took it: a full node publishes those on /fil/msgs/<network>, as Lotus's
+   * MpoolPush does. Messages that came by gossip are not reported (gossipsub already relays them).
+   */
+  onLocalPush (fn: (sm: SignedMessage) => void): void { this.localPushHooks.push(fn) }
+
+  private pushedLocally (sm: SignedMessage): void {
+    for (const fn of this.localPushHooks) {
+      try { fn(sm) } catch {}
+    }
   }
 
   /** Stops the signature verifier thread. */
@@ -105,22 +213,34 @@ export class NodeChain implements RpcBackend {
     const chain = new NodeChain(init, recent)
     // re-executing the head may create blocks that were never written (a stop right after a block that
     // carried messages): they stay unpersisted and go to disk with the next block
-    chain.nextRoot = chain.execute(init.head).root
+    const out = chain.execute(init.head)
+    chain.executed = { cid: init.head.cid, root: out.root, receiptsRoot: out.receiptsRoot }
+    chain.nextRoot = out.root
     return chain
   }
 
-  private execute (h: SealedHeader): { root: CID, receiptsRoot: CID, cids: CID[] } {
-    const { store, genesis } = this.init
+  private execute (h: SealedHeader, store: BlockStore = this.init.store): { root: CID, receiptsRoot: CID, cids: CID[] } {
+    const { genesis } = this.init
     const msgs = loadBlockMessages(store, h.header.messages)
     const ctx = executionContext(store, genesis.state, h.header, (e) => this.recent.get(e))
     const out = applyBlockMessages(ctx, h.header.parentStateRoot, msgs, h.header.blsAggregate)
     return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executionOrder(msgs) }
   }
 
+  /** The head's execution, from the cache `accept` and `open` keep. */
+  private executedHead (): { root: CID, receiptsRoot: CID } {
+    if (this.executed === null || !this.executed.cid.equals(this.current.cid)) {
+      const out = this.execute(this.current)
+      this.executed = { cid: this.current.cid, root: out.root, receiptsRoot: out.receiptsRoot }
+    }
+    return this.executed
+  }
+
   /** Builds, signs and stores the next block; returns it for gossip. */
   async produce (nowSecs: number): Promise<SealedHeader> {
     const { store, genesis } = this.init
-    const { root, receiptsRoot } = this.execute(this.current)
+    if (this.init.producerKey === undefined) throw new NotProducerError()
+    const { root, receiptsRoot } = this.executedHead()
     this.nextRoot = root
     const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
     const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
@@ -138,6 +258,85 @@ export class NodeChain implements RpcBackend {
     this.current = next
     this.heads.moved()
     return next
+  }
+
+  /**
+   * Follower mode: validates `h` with the messages sent for it and stores both, making `h` the head.
+   * The header rules are the light client's and the gossip validator's (link to our head, timestamp,
+   * producer, signature); then, as Lotus's syncer does, its ParentStateRoot and ParentMessageReceipts must
+   * be what executing our head's messages on our head's state gives, its messages must build the TxMeta
+   * its Messages names and obey the block gas limit and their signatures, and its own messages are
+   * executed (so its child can be checked, and the pool checks against the state after it). Throws a
+   * BlockRejectedError naming the rule and stores nothing when any fails. Calls run one at a time;
+   * `h` already stored (our head or below) is no error: false.
+   */
+  async accept (h: SealedHeader, messages: BlockMessages): Promise<boolean> {
+    const run = this.accepting.then(async () => await this.acceptNow(h, messages))
+    this.accepting = run.catch(() => {})
+    return await run
+  }
+
+  private async acceptNow (h: SealedHeader, messages: BlockMessages): Promise<boolean> {
+    const { store, genesis } = this.init
+    if (h.header.height <= this.current.header.height && (await this.init.db.heightOf(h.cid)) !== undefined) return false
+    const height = h.header.height
+    const parents = h.header.parents
+    if (parents.length !== 1 || !parents[0]!.equals(this.current.cid)) {
+      throw new ParentMismatchError(this.current.cid.toString(), parents.map(String).join(','), height)
+    }
+    try {
+      validateHeaderLink(h, this.current, Math.floor(this.init.nowMs() / 1000))
+      validateHeaderSignature(h, genesis.state)
+    } catch (err) {
+      throw new InvalidBlockError(err as Error, height)
+    }
+    const expected = this.executedHead()
+    const claimedRoot = String(h.header.parentStateRoot)
+    const claimedReceipts = String(h.header.parentMessageReceipts)
+    if (claimedRoot !== String(expected.root)) throw new StateRootMismatchError(String(expected.root), claimedRoot, height)
+    if (claimedReceipts !== String(expected.receiptsRoot)) throw new ReceiptsRootMismatchError(String(expected.receiptsRoot), claimedReceipts, height)
+    // its messages, in a scratch overlay: they reach the node's store only once every rule held
+    const overlay = new OverlayStore(store)
+    const txMeta = storeBlockMessages(overlay, messages)
+    if (String(txMeta) !== String(h.header.messages)) throw new MessagesMismatchError(String(h.header.messages), String(txMeta), height)
+    try {
+      // Lotus's checkBlockMessages: the gas limits add up to at most the block's, every signature verifies
+      checkBlockGasLimit(messages)
+      checkBlockSignatures(messages, h.header.blsAggregate)
+    } catch (err) {
+      throw new InvalidBlockError(err as Error, height)
+    }
+    // its own messages now, on the state it names, so a block that cannot be executed is refused here
+    this.recent.set(height, h.cid)
+    let out: { root: CID, receiptsRoot: CID, cids: CID[] }
+    try {
+      out = this.execute(h, overlay)
+    } catch (err) {
+      this.recent.delete(height)
+      throw new InvalidBlockError(err as Error, height)
+    }
+    for (const bytes of overlay.written.values()) store.put(bytes)
+    const blocks = store.unpersisted()
+    await this.init.db.append(h, blocks, out.cids.map((cid, index) => ({ cid, index })))
+    store.persisted(blocks.keys())
+    this.recent.delete(height - MAX_PROVING_PERIOD - 2)
+    this.current = h
+    this.executed = { cid: h.cid, root: out.root, receiptsRoot: out.receiptsRoot }
+    this.nextRoot = out.root
+    // the pool's own bookkeeping once a block, as a producer's selection does it: drops the messages the
+    // chain has now used and ages those stuck behind a nonce gap (selects nothing)
+    this.mpool.select(0)
+    this.heads.moved()
+    return true
+  }
+
+  /** A stored block's messages (chain exchange's Messages option serves them), or undefined when we lack them. */
+  messagesOf (h: SealedHeader): BlockMessages | undefined {
+    try {
+      return readBlockMessages(this.init.store, h.header.messages)
+    } catch {
+      return undefined
+    }
   }
 
   get genesis (): Genesis { return this.init.genesis }
@@ -177,7 +376,11 @@ export class NodeChain implements RpcBackend {
   }
 
   /** `from.origin` keys the pool's failure limits (the RPC client's address); `local` is for this process's own signers. */
-  async mpoolPush (sm: SignedMessage, from: PushOrigin = {}): Promise<CID> { return await this.mpool.push(sm, from) }
+  async mpoolPush (sm: SignedMessage, from: PushOrigin = {}): Promise<CID> {
+    const cid = await this.mpool.push(sm, from)
+    this.pushedLocally(sm)
+    return cid
+  }
   /** Past the pooled messages only: a message still being checked reserves no nonce (it may be forged). */
   async mpoolNonce (address: Uint8Array): Promise<number> { return this.mpool.nextNonce(address) }
 
@@ -227,6 +430,7 @@ export class NodeChain implements RpcBackend {
 
   async faucet (address: Uint8Array): Promise<CID> {
     const f = this.init.faucet
+    if (f === undefined) throw new FaucetUnavailableError()
     // an ID or actor address names an existing actor (t099 is the burn address): funds sent there are
     // lost or land where no user asked; a user asks for the key address a wallet made
     if (!isKeyAddress(address)) throw new FaucetAddressError(addressToString(address, 't'))
@@ -245,7 +449,10 @@ export class NodeChain implements RpcBackend {
     }
     this.markFaucetPaid(key, now)
     try {
-      return await this.mpool.push(signMessage(f.secretKey, message), { local: true })
+      const signed = signMessage(f.secretKey, message)
+      const cid = await this.mpool.push(signed, { local: true })
+      this.pushedLocally(signed)
+      return cid
     } catch (err) {
       this.faucetPaid.delete(key)
       throw err
@@ -257,8 +464,9 @@ export class NodeChain implements RpcBackend {
    * cool-down go as new ones come: re-inserting keeps it in payment order, and the oldest are at its front.
    */
   private markFaucetPaid (key: string, now: number): void {
+    const cooldownMs = this.init.faucet?.cooldownMs ?? 0
     for (const [k, t] of this.faucetPaid) {
-      if (now - t < this.init.faucet.cooldownMs) break
+      if (now - t < cooldownMs) break
       this.faucetPaid.delete(k)
     }
     this.faucetPaid.delete(key)

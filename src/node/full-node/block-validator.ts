@@ -1,0 +1,96 @@
+// The block-topic validator of a full node: a gossiped block is relayed only once it has been executed and
+// its roots compared (NodeChain.accept), not merely once its signature checks out as on a light client.
+// gossipsub runs it before it delivers or forwards and charges a Reject to the propagation source; a
+// block that breaks a rule also gets that peer hung up on. A block we cannot check yet (it is more than
+// one above our head) is handed to sync and ignored; one we already have is ignored.
+import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub'
+import {
+  decodeBlockMsgFull, EXCHANGE_OPT_MESSAGES, blockMessagesOf, storeBlockMessages, MemoryBlockStore, type CID, type BlockMessages, type ExchangeRequest, type ExchangeResponse, type Message, type SignedMessage, ExchangeStatus
+} from '../../core'
+import { judgeBlock } from '../../net/gossip-validation'
+import { BlockRejectedError, type NodeChain } from '../chain'
+import { isPeerFault, type SyncTarget } from './chain-sync'
+
+export interface FullBlockValidatorInit {
+  chain: NodeChain
+  nowSecs: () => number
+  /** Chain exchange to the propagation source, for the messages our pool lacks. */
+  request: (peer: string, req: ExchangeRequest) => Promise<ExchangeResponse>
+  /** A block above head + 1, or one whose parent we lack: sync towards it from the peer that sent it. */
+  offer: (t: SyncTarget) => void
+  /** The propagation source broke a rule: hang up on it (gossipsub scores it down on the Reject). */
+  onPeerFault: (peer: string, err: Error) => void
+  log?: (line: string) => void
+}
+
+/** The block's messages from our pool, or null when any is missing. */
+function fromPool (chain: NodeChain, bls: CID[], secpk: CID[]): BlockMessages | null {
+  const b: Message[] = []
+  const s: SignedMessage[] = []
+  for (const cid of bls) {
+    const sm = chain.mpool.get(cid)
+    if (sm === undefined) return null
+    b.push(sm.message)
+  }
+  for (const cid of secpk) {
+    const sm = chain.mpool.get(cid)
+    if (sm === undefined) return null
+    s.push(sm)
+  }
+  return { bls: b, secp: s }
+}
+
+export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidatorFn {
+  const { chain } = init
+  return async (source, msg) => {
+    const peer = source.toString()
+    const verdict = judgeBlock(msg.data, { genesis: chain.genesis.state, head: () => chain.head(), nowSecs: init.nowSecs })
+    if (verdict.result === TopicValidatorResult.Reject) {
+      init.log?.(`gossip: block from ${peer} rejected: ${verdict.error.name}: ${verdict.error.message}`)
+      init.onPeerFault(peer, verdict.error)
+      return verdict.result
+    }
+    if (verdict.result === TopicValidatorResult.Ignore) return verdict.result
+    const h = verdict.header
+    const head = chain.head()
+    if (h.header.height > head.header.height + 1 || !h.header.parents[0]?.equals(head.cid)) {
+      // not checkable against our head yet: sync decides whether it links, and names the peer if not
+      init.offer({ peer, cid: h.cid, height: h.header.height })
+      return TopicValidatorResult.Ignore
+    }
+    const announced = decodeBlockMsgFull(msg.data)
+    let messages = fromPool(chain, announced.blsMessages, announced.secpkMessages)
+    // the announced CIDs are a hint for our pool, not the block: a list that does not build the header's
+    // Messages (an announcement that leaves them out) sends us to the source for the block's own
+    if (messages !== null && !storeBlockMessages(new MemoryBlockStore(), messages).equals(h.header.messages)) messages = null
+    if (messages === null) {
+      try {
+        const resp = await init.request(peer, { head: [h.cid], length: 1, options: EXCHANGE_OPT_MESSAGES })
+        if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.messages?.length !== 1) {
+          init.log?.(`gossip: block ${h.header.height} from ${peer}: its messages could not be fetched (status ${resp.status}: ${resp.errorMessage})`)
+          return TopicValidatorResult.Ignore
+        }
+        messages = blockMessagesOf(resp.messages[0]!, 0)
+      } catch (err) {
+        if (isPeerFault(err)) {
+          init.log?.(`gossip: block ${h.header.height} from ${peer}: its messages answer is invalid: ${(err as Error).name}: ${(err as Error).message}`)
+          init.onPeerFault(peer, err)
+          return TopicValidatorResult.Reject
+        }
+        init.log?.(`gossip: block ${h.header.height} from ${peer}: fetching its messages failed: ${(err as Error).message}`)
+        return TopicValidatorResult.Ignore
+      }
+    }
+    try {
+      return (await chain.accept(h, messages)) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+    } catch (err) {
+      if (err instanceof BlockRejectedError) {
+        init.log?.(`gossip: block ${h.header.height} from ${peer} refused: ${err.name}: ${err.message}`)
+        init.onPeerFault(peer, err)
+        return TopicValidatorResult.Reject
+      }
+      init.log?.(`gossip: block ${h.header.height} from ${peer} not applied: ${(err as Error).message}`)
+      return TopicValidatorResult.Ignore
+    }
+  }
+}

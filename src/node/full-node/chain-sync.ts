@@ -1,0 +1,202 @@
+// A full node's sync: learns targets from hello heads and gossiped blocks, fetches the missing headers
+// backwards by chain exchange (each checked against the link that asked for it, in batches of at most
+// 900, from the peer that announced them), checks they link to our chain, then fetches their messages
+// forwards in windows and hands each block to NodeChain.accept, which executes it and compares roots.
+// As Lotus's syncer: headers first (cheap, and a chain that does not link is refused before any
+// execution), messages after. One producer means one chain: a chain that does not link to ours is
+// refused by name (forks are issue 13's).
+import {
+  CidMismatchError, HeightGapError, MalformedMessageError, OversizedMessageError, HeaderRejectedError, ExchangeStatus,
+  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, blockMessagesOf,
+  type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
+} from '../../core'
+import { BlockRejectedError, type NodeChain } from '../chain'
+
+export interface SyncTarget { peer: string, cid: CID, height: Epoch }
+
+export interface ChainSyncInit {
+  chain: NodeChain
+  /** One chain-exchange request to `peer`. */
+  request: (peer: string, req: ExchangeRequest) => Promise<ExchangeResponse>
+  /** The peer broke a rule (sent a block that fails validation, or an answer that does not hash): drop it. */
+  onPeerFault: (peer: string, err: Error) => void
+  /** A request failed for a reason that is not the peer's proven fault (timeout, busy, closed). */
+  onNetworkError?: (peer: string, err: Error) => void
+  /** Each block stored, as it is. */
+  onAccepted?: (h: SealedHeader) => void
+}
+
+/** The peer's chain does not extend ours: it holds another block at a height we already have. */
+export class UnlinkedChainError extends HeaderRejectedError {
+  static override name = 'UnlinkedChainError'
+  override name = 'UnlinkedChainError'
+  constructor (readonly ours: string, readonly theirs: string, height: Epoch) {
+    super('UNKNOWN_PARENT', `peer's chain holds ${theirs} at height ${height} where ours holds ${ours}: it does not link to our chain (one producer, one chain)`, height)
+  }
+}
+
+/** A chain-exchange answer that breaks the protocol (wrong shape, wrong count, nothing for a head it announced). */
+export class ExchangeAnswerError extends MalformedMessageError {
+  static override name = 'ExchangeAnswerError'
+  override name = 'ExchangeAnswerError'
+}
+
+/** The peer answered GoAway: busy, not at fault. */
+export class PeerBusyError extends Error {
+  static override name = 'PeerBusyError'
+  override name = 'PeerBusyError'
+  constructor (readonly peer: string, detail: string) { super(`peer ${peer} is busy: ${detail}`) }
+}
+
+/** Errors that prove the peer sent something invalid (as opposed to a failed or busy connection). */
+export function isPeerFault (err: unknown): err is Error {
+  return err instanceof BlockRejectedError || err instanceof HeaderRejectedError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
+}
+
+/** Messages windows start small (the first blocks show fast) and grow while answers come whole. */
+const FIRST_WINDOW = 32
+
+export class ChainSync {
+  private readonly claims = new Map<string, SyncTarget>()
+  private running: Promise<void> | null = null
+  /** Blocks applied by this sync since it started: what a sync rate is measured on. */
+  applied = 0
+  private window = FIRST_WINDOW
+
+  constructor (private readonly init: ChainSyncInit) {}
+
+  /** The highest head any connected peer announced (our own when none is higher). */
+  get bestKnownHeight (): Epoch {
+    let best = this.init.chain.head().header.height
+    for (const t of this.claims.values()) best = Math.max(best, t.height)
+    return best
+  }
+
+  /** True once some peer told us its head. */
+  get heardFromPeers (): boolean { return this.heard }
+  private heard = false
+
+  /** A peer says its head is `cid` at `height` (hello, or a gossiped block we cannot apply yet). */
+  offer (t: SyncTarget): void {
+    this.heard = true
+    const known = this.claims.get(t.peer)
+    if (known === undefined || known.height < t.height) this.claims.set(t.peer, t)
+    if (t.height > this.init.chain.head().header.height) this.running ??= this.drain().finally(() => { this.running = null })
+  }
+
+  forgetPeer (peer: string): void { this.claims.delete(peer) }
+
+  /** Resolves when nothing is left to fetch. */
+  async settled (): Promise<void> {
+    while (this.running !== null) await this.running
+  }
+
+  private nextTarget (): SyncTarget | null {
+    const height = this.init.chain.head().header.height
+    let best: SyncTarget | null = null
+    for (const t of this.claims.values()) if (t.height > height && (best === null || t.height > best.height)) best = t
+    return best
+  }
+
+  private async drain (): Promise<void> {
+    for (let t = this.nextTarget(); t !== null; t = this.nextTarget()) {
+      try {
+        await this.catchUp(t)
+      } catch (err) {
+        // this claim is spent either way: the same peer's same head would fail the same way
+        if (this.claims.get(t.peer) === t) this.claims.delete(t.peer)
+        if (isPeerFault(err)) {
+          this.forgetPeer(t.peer)
+          this.init.onPeerFault(t.peer, err)
+        } else {
+          this.init.onNetworkError?.(t.peer, err as Error)
+        }
+      }
+    }
+  }
+
+  private async exchange (peer: string, req: ExchangeRequest): Promise<ExchangeResponse> {
+    const resp = await this.init.request(peer, req)
+    if (resp.status === ExchangeStatus.GoAway) throw new PeerBusyError(peer, resp.errorMessage)
+    if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.chain.length === 0) {
+      throw new ExchangeAnswerError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
+    }
+    if (resp.chain.length > req.length) throw new ExchangeAnswerError(`asked for ${req.length} tipsets, got ${resp.chain.length}`)
+    return resp
+  }
+
+  /** Headers from `t` down to (not including) height `above`, ascending; each must hash to the link that named it. */
+  private async fetchHeaders (t: SyncTarget, above: Epoch): Promise<SealedHeader[]> {
+    const out: SealedHeader[] = []
+    let cursor = t.cid
+    let expected = t.height
+    while (expected > above) {
+      const resp = await this.exchange(t.peer, { head: [cursor], length: Math.min(MAX_EXCHANGE_LENGTH, expected - above), options: EXCHANGE_OPT_HEADERS })
+      for (const tipset of resp.chain) {
+        if (tipset.length !== 1) throw new ExchangeAnswerError(`tipset of ${tipset.length} blocks (one producer, one block per tipset)`)
+        const h = tipset[0]!
+        if (!h.cid.equals(cursor)) throw new CidMismatchError(String(cursor), String(h.cid), expected)
+        if (h.header.height !== expected) throw new HeightGapError(expected + 1, h.header.height)
+        out.push(h)
+        expected--
+        if (expected <= above) break
+        if (h.header.parents.length !== 1) throw new ExchangeAnswerError(`block at height ${h.header.height} has ${h.header.parents.length} parents`)
+        cursor = h.header.parents[0]!
+      }
+    }
+    return out.reverse()
+  }
+
+  /** The messages of `headers` (ascending, linked), fetched from the top of the window down. */
+  private async fetchMessages (peer: string, headers: SealedHeader[]): Promise<BlockMessages[]> {
+    const out: BlockMessages[] = new Array(headers.length)
+    let top = headers.length - 1
+    while (top >= 0) {
+      const resp = await this.exchange(peer, { head: [headers[top]!.cid], length: top + 1, options: EXCHANGE_OPT_HEADERS | EXCHANGE_OPT_MESSAGES })
+      if (resp.messages === undefined) throw new ExchangeAnswerError('asked for messages, got none')
+      for (const [i, tipset] of resp.chain.entries()) {
+        const want = headers[top]!
+        // the headers come back too, so an answer for another chain is caught here rather than as a TxMeta mismatch
+        if (tipset.length !== 1 || !tipset[0]!.cid.equals(want.cid)) throw new CidMismatchError(String(want.cid), String(tipset[0]?.cid), want.header.height)
+        out[top] = blockMessagesOf(resp.messages[i]!, 0)
+        top--
+        if (top < 0) break
+      }
+      // an answer cut short by its byte budget: ask for windows that fit
+      if (resp.status === ExchangeStatus.Partial) this.window = Math.max(1, resp.chain.length)
+    }
+    return out
+  }
+
+  private async catchUp (t: SyncTarget): Promise<void> {
+    const chain = this.init.chain
+    const headers = await this.fetchHeaders(t, chain.head().header.height)
+    if (headers.length === 0) return
+    // our head may have moved (gossip) while we fetched: what we already hold must be what they sent
+    let start = 0
+    while (start < headers.length && headers[start]!.header.height <= chain.head().header.height) {
+      const h = headers[start]!
+      const ours = await chain.headerAt(h.header.height)
+      if (ours === undefined || !ours.cid.equals(h.cid)) throw new UnlinkedChainError(String(ours?.cid), String(h.cid), h.header.height)
+      start++
+    }
+    const bottom = headers[start]
+    if (bottom === undefined) return
+    const head = chain.head()
+    if (bottom.header.height === head.header.height + 1 && !bottom.header.parents[0]?.equals(head.cid)) {
+      throw new UnlinkedChainError(String(head.cid), String(bottom.header.parents[0]), head.header.height)
+    }
+    for (let i = start; i < headers.length;) {
+      const window = headers.slice(i, i + this.window)
+      const messages = await this.fetchMessages(t.peer, window)
+      for (const [j, h] of window.entries()) {
+        if (await chain.accept(h, messages[j]!)) {
+          this.applied++
+          this.init.onAccepted?.(h)
+        }
+      }
+      i += window.length
+      this.window = Math.min(MAX_EXCHANGE_LENGTH, this.window * 2)
+    }
+  }
+}

@@ -1,0 +1,264 @@
+// A Coffer full node: a NodeChain in follower mode over its own LevelDB folder, on its own libp2p node.
+// It learns genesis state from its bootstrap peers (the genesis protocol, checked against the trusted
+// genesis CID), syncs and re-executes every block (chain-sync.ts), validates gossiped blocks by executing
+// them (block-validator.ts), and serves what light clients and other nodes ask: hello, chain exchange with
+// messages, state proofs, the genesis CAR, block and message gossip, and optionally the JSON-RPC.
+// `coffer node` runs one; a provider process runs one with its own peer key and adds its services.
+import { mkdir } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey, PeerId } from '@libp2p/interface'
+import {
+  CID, chainCid, openGenesis, decodeHeader, blocksTopic, messagesTopic, encodeSignedMessage, MemoryBlockStore,
+  type Genesis
+} from '../../core'
+import {
+  createCofferLibp2p, serveChainExchange, serveState, runHello, requestChain, genesisOf, type CofferLibp2p, type BootstrapDocument
+} from '../../net'
+import { ChainDb } from '../chain-db'
+import { NodeChain } from '../chain'
+import { loadOrCreatePeerKey } from '../keys'
+import { answerState } from '../state-answers'
+import { messageTopicValidator } from '../gossip-validators'
+import { MAX_PENDING_PER_SENDER } from '../mpool'
+import { startRpcServer, type RpcServer } from '../rpc'
+import { ChainSync } from './chain-sync'
+import { fullBlockValidator } from './block-validator'
+import { serveGenesis, requestGenesis } from './genesis-protocol'
+import { encodeGenesisCar } from './genesis-car'
+
+export { ChainSync, UnlinkedChainError, ExchangeAnswerError, isPeerFault } from './chain-sync'
+export { fullBlockValidator } from './block-validator'
+export { serveGenesis, requestGenesis, GENESIS_PROTOCOL, GenesisUnavailableError } from './genesis-protocol'
+export * from './genesis-car'
+
+export interface FullNodeInit {
+  /** The node's LevelDB folder: genesis, headers, messages, state and (without `privateKey`) its peer key. */
+  dataDir: string
+  bootstrap: BootstrapDocument
+  /** The libp2p identity (a provider's is its miner's PeerId); kept in the data folder when left out. */
+  privateKey?: PrivateKey
+  /** Listen multiaddrs; `/ip4/<host>/tcp/0/ws` when left out. */
+  listen?: string[]
+  announce?: string[]
+  /** Lotus-style JSON-RPC port (0: any free port); none when null or left out. */
+  rpcPort?: number | null
+  host?: string
+  log?: (line: string) => void
+  nowMs?: () => number
+}
+
+export interface FullNode {
+  chain: NodeChain
+  libp2p: CofferLibp2p
+  genesis: Genesis
+  sync: ChainSync
+  /** The JSON-RPC endpoint when one was asked for. */
+  rpcUrl: string | null
+  /** Resolves once some peer told us its head and we hold the best head our peers announced. */
+  synced: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+/** The data folder holds another network's chain. */
+export class DataDirNetworkError extends Error {
+  static override name = 'DataDirNetworkError'
+  override name = 'DataDirNetworkError'
+  constructor (dir: string, held: string, wanted: string) { super(`data folder ${dir} holds the chain of genesis ${held}, not ${wanted}: use another --data folder`) }
+}
+
+/** No bootstrap peer served the genesis state. */
+export class GenesisFetchError extends Error {
+  static override name = 'GenesisFetchError'
+  override name = 'GenesisFetchError'
+  constructor (readonly failures: string[]) { super(`no bootstrap peer served the genesis state: ${failures.join('; ') || 'no peers listed'}`) }
+}
+
+/** How often the node checks that it is still connected to a bootstrap peer, and redials when not. */
+const REDIAL_MS = 5_000
+
+/** Node 20 has no global WebSocket, and libp2p's ws transport dials with it (NOTES.md): the `ws` package's has the same API. */
+async function ensureWebSocket (): Promise<void> {
+  if (typeof globalThis.WebSocket === 'undefined') {
+    (globalThis as { WebSocket?: unknown }).WebSocket = (await import('ws')).WebSocket
+  }
+}
+
+const peerOfAddr = (addr: string): PeerId | null => {
+  const id = multiaddr(addr).getComponents().find(c => c.name === 'p2p')?.value
+  return id === undefined ? null : peerIdFromString(id)
+}
+
+async function loadStoredGenesis (db: ChainDb, dir: string, trusted: CID): Promise<Genesis | null> {
+  const headerBytes = await db.getBytes('genesis/header')
+  const rootBytes = await db.getBytes('genesis/root')
+  const stateBytes = await db.getBytes('genesis/state')
+  if (headerBytes === undefined || rootBytes === undefined || stateBytes === undefined) return null
+  const held = chainCid(headerBytes)
+  if (String(held) !== String(trusted)) throw new DataDirNetworkError(dir, String(held), String(trusted))
+  return openGenesis(trusted, headerBytes, rootBytes, stateBytes, decodeHeader)
+}
+
+/** Fetches the genesis CAR from the first bootstrap peer that serves it and stores genesis as the chain's first block. */
+async function fetchGenesis (libp2p: CofferLibp2p, db: ChainDb, bootstrap: BootstrapDocument, trusted: CID, log: (line: string) => void): Promise<Genesis> {
+  const failures: string[] = []
+  for (const addr of bootstrap.peers) {
+    try {
+      const peer = peerOfAddr(addr)
+      if (peer === null) throw new Error('no /p2p/ peer ID in the address')
+      await libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
+      const { genesis, store } = await requestGenesis(libp2p, peer, trusted)
+      await db.putBlocks(store.unpersisted())
+      await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
+      await db.append(genesis.header)
+      log(`genesis state: ${store.blocks.size} blocks from ${peer.toString()}`)
+      return genesis
+    } catch (err) {
+      failures.push(`${addr}: ${(err as Error).name}: ${(err as Error).message}`)
+    }
+  }
+  throw new GenesisFetchError(failures)
+}
+
+export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
+  const log = init.log ?? (() => {})
+  const nowMs = init.nowMs ?? (() => Date.now())
+  const host = init.host ?? '127.0.0.1'
+  await ensureWebSocket()
+  // the document's genesis bytes must hash to its CID and name its network before anything is trusted
+  const docGenesis = genesisOf(init.bootstrap)
+  const trusted = docGenesis.header.cid
+  const network = docGenesis.state.network
+
+  await mkdir(init.dataDir, { recursive: true })
+  const db = await ChainDb.open(init.dataDir)
+  const cleanups: Array<() => Promise<void>> = [async () => { await db.close() }]
+  const stopAll = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {})
+  }
+  try {
+    const libp2p = await createCofferLibp2p({
+      privateKey: init.privateKey ?? await loadOrCreatePeerKey(db),
+      listen: init.listen ?? [`/ip4/${host}/tcp/0/ws`],
+      ...(init.announce === undefined ? {} : { announce: init.announce }),
+      network,
+      // a devnet's peers are on loopback, which libp2p's gater would refuse to dial
+      allowLoopbackDials: true
+    })
+    cleanups.push(async () => {
+      await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
+    })
+
+    let genesis = await loadStoredGenesis(db, init.dataDir, trusted)
+    const fresh = genesis === null
+    genesis ??= await fetchGenesis(libp2p, db, init.bootstrap, trusted, log)
+    const store = new MemoryBlockStore()
+    for await (const [, bytes] of db.allBlocks()) store.put(bytes)
+    store.persisted(store.unpersisted().keys()) // these came from disk
+    const head = (await db.headerAt((await db.headHeight()) ?? 0))!
+    const chain = await NodeChain.open({ db, genesis, store, head, nowMs })
+    cleanups.push(async () => { await chain.close() })
+
+    const hangUp = (peer: string): void => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }
+    const request = async (peer: string, req: Parameters<typeof requestChain>[2]): ReturnType<typeof requestChain> =>
+      await requestChain(libp2p, peerIdFromString(peer), req)
+    let lastLogged = 0
+    const sync = new ChainSync({
+      chain,
+      request,
+      onPeerFault: (peer, err) => {
+        log(`sync: peer ${peer} refused: ${err.name}: ${err.message}`)
+        hangUp(peer)
+      },
+      onNetworkError: (peer, err) => { log(`sync: from ${peer}: ${err.name}: ${err.message}`) },
+      onAccepted: (h) => {
+        const now = nowMs()
+        if (now - lastLogged >= 1000) {
+          lastLogged = now
+          log(`head ${h.header.height} (best known ${sync.bestKnownHeight})`)
+        }
+      }
+    })
+
+    // block gossip: relayed only once executed and its roots compared; message gossip as the devnet's
+    const topic = blocksTopic(network)
+    libp2p.services.pubsub.topicValidators.set(topic, fullBlockValidator({
+      chain,
+      nowSecs: () => Math.floor(nowMs() / 1000),
+      request,
+      offer: (t) => sync.offer(t),
+      onPeerFault: (peer) => hangUp(peer),
+      log
+    }))
+    libp2p.services.pubsub.subscribe(topic)
+    const msgTopic = messagesTopic(network)
+    libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
+      push: async (sm, author) => await chain.mpool.push(sm, { origin: author === undefined ? undefined : `peer:${author}` }),
+      pendingCount: (from) => chain.mpool.queued(from),
+      maxPendingPerSender: MAX_PENDING_PER_SENDER,
+      log
+    }))
+    libp2p.services.pubsub.subscribe(msgTopic)
+    // what this node's own users push goes out on message gossip, as Lotus's MpoolPush publishes
+    chain.onLocalPush((sm) => {
+      libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
+    })
+
+    await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
+    await serveState(libp2p, async (req) => await answerState(chain, req))
+    await serveGenesis(libp2p, genesis.header.cid, async () => await encodeGenesisCar(store, genesis))
+    await runHello(libp2p, {
+      genesisCid: genesis.header.cid,
+      head: () => chain.head(),
+      onHello: (peer, hello) => {
+        const cid = hello.heaviestTipSet[0]
+        if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
+      },
+      onError: (peer, err) => {
+        if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer).catch(() => {})
+      },
+      clockNs: () => BigInt(nowMs()) * 1_000_000n
+    })
+    libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()) })
+
+    // the connections made to fetch genesis said no hello (nothing served it then): start them over
+    if (fresh) for (const c of libp2p.getConnections()) await c.close().catch(() => {})
+    const bootstrapPeers = init.bootstrap.peers.filter(a => peerOfAddr(a)?.equals(libp2p.peerId) !== true)
+    const dialBootstrap = async (): Promise<void> => {
+      const connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
+      await Promise.allSettled(bootstrapPeers.filter(a => !connected.has(peerOfAddr(a)?.toString() ?? '')).map(async a =>
+        await libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })))
+    }
+    await dialBootstrap()
+    let redialing = false
+    const redial = setInterval(() => {
+      if (redialing) return
+      redialing = true
+      void dialBootstrap().finally(() => { redialing = false })
+    }, REDIAL_MS)
+    redial.unref()
+    cleanups.push(async () => { clearInterval(redial) })
+
+    let rpc: RpcServer | undefined
+    if (init.rpcPort !== undefined && init.rpcPort !== null) {
+      rpc = await startRpcServer({ backend: chain, host, port: init.rpcPort, log })
+      cleanups.push(async () => { await rpc?.close() })
+    }
+
+    const synced = async (): Promise<void> => {
+      for (;;) {
+        await sync.settled()
+        if (sync.heardFromPeers && chain.head().header.height >= sync.bestKnownHeight) return
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+    }
+    log(`genesis ${genesis.header.cid} (${network}), head at height ${chain.head().header.height}`)
+    log(`peer ${libp2p.peerId.toString()}`)
+    log(`libp2p ${libp2p.getMultiaddrs().map(String).join(' ')}`)
+    if (rpc !== undefined) log(`rpc ${rpc.url}`)
+    return { chain, libp2p, genesis, sync, rpcUrl: rpc?.url ?? null, synced, stop: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
