@@ -5,7 +5,7 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
   chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, type Genesis, type SealedHeader
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader
 } from '../core'
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -176,6 +176,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       throw err.name === 'MalformedStateError' || err.name === 'ProofIncompleteError' || (err as { code?: string }).code === 'BLOCK_GAS_LIMIT' ? new OldDataDirError(init.dataDir) : err
     })
     cleanups.push(async () => { await chain.close() })
+    // a chain from before miners were created on chain (issue 12) has no power actor (f04), and its providers'
+    // records are in the older [Owner, Worker, PeerId] form: this version cannot read it
+    if (chain.readState((s, r) => getActor(s, r, POWER_ACTOR_ADDRESS)) === null) throw new OldDataDirError(init.dataDir)
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
