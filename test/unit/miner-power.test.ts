@@ -7,7 +7,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   createGenesis, executionContext, applyBlockMessages, runMarketCron, signMessage, getActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey,
   chainCid, pieceDigest, pieceCidV1, signDealProposal, encodeClientDealProposal, encodeBigInt, creditActor, addressToString, newActorAddress, resolveAddress,
-  methodHandler, callRuntime, decodeMinerInfo, getMinerInfo, getMinerState, listMiners, powerStateAt, readClaim, hasLiveDeals, mustGet,
+  methodHandler, callRuntime, decodeMinerInfo, decodePowerState, getMinerInfo, getMinerState, listMiners, powerStateAt, readClaim, hasLiveDeals, mustGet,
   encodeCreateMinerParams, decodeCreateMinerReturn, encodeChangePeerIdParams, encodeChangeMultiaddrsParams, encodeWithdrawBalanceParams, decodeWithdrawBalanceReturn,
   encodeExecParams, encodeMinerConstructorParams, readInitState, ActorError, ActorExit, ExitCode, MarketMethod, MinerMethod, PowerMethod, MinerExit, InitMethod,
   POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, MINER_ACTOR_CODE, INIT_ACTOR_ADDRESS, STORAGE_MARKET_ADDRESS, MIN_MINER_PLEDGE, MAX_PEER_ID_LENGTH, MAX_MULTIADDR_DATA,
@@ -89,6 +89,17 @@ describe('method numbers', () => {
     expect(MinerMethod).toEqual({ Constructor: 1, ControlAddresses: 2, ChangeWorkerAddress: 3, ChangePeerID: 4, WithdrawBalance: 16, ChangeMultiaddrs: 18 })
     expect(POWER_ACTOR_ADDRESS).toEqual(idAddressBytes(4))
     expect(new TextDecoder().decode(POWER_ACTOR_CODE.multihash.digest)).toBe('fil/1/storagepower')
+  })
+})
+
+describe('decoders', () => {
+  it('refuse records in another layout by name: the pre-issue-12 [Owner, Worker, PeerId], a power state short of a field', () => {
+    expect(() => decodeMinerInfo(dagCbor.encode([owner, worker, peerA]))).toThrow(expect.objectContaining({ name: 'MalformedStateError', message: expect.stringMatching(/14-field MinerInfo/) }))
+    const powerHead = getActor(store(), root, POWER_ACTOR_ADDRESS)!.head
+    const fields = dagCbor.decode(mustGet(store(), powerHead)) as unknown[]
+    expect(() => decodePowerState(dagCbor.encode(fields.slice(0, 16)))).toThrow(expect.objectContaining({ name: 'MalformedStateError' }))
+    expect(() => decodeCreateMinerReturn(dagCbor.encode([owner, worker]))).toThrow(expect.objectContaining({ name: 'MalformedCreateMinerReturnError' }))
+    expect(() => decodeWithdrawBalanceReturn(dagCbor.encode(7))).toThrow(expect.objectContaining({ name: 'MalformedWithdrawReturnError' }))
   })
 })
 
