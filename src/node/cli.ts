@@ -10,13 +10,13 @@ import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
 import { pieceOfFile } from './piece-file'
 import { buildPieceWasm } from './build-wasm'
-import { findStoredDeal, corruptDeal, deleteDeal } from './provider/damage'
+import { providerCommand, PROVIDER_USAGE, ProviderUsageError } from './provider-cli'
 import { retrieveCommand, RETRIEVE_USAGE, RetrieveUsageError } from './retrieve-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
                      [--providers 3] [--proving-period 30] [--build]
-       coffer provider corrupt|delete <deal ID | piece CID> [--data ./.coffer/devnet] [--provider t01001]
+       ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
@@ -30,6 +30,10 @@ const USAGE = `usage: coffer piece <file>
   --proving-period N  epochs per proving period on a new chain (default 30)
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
+  provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
+  provider run       a full node plus the provider services: creates its miner on chain, takes deals, proves them
+  provider stop-deals  take no new deals (live deals are proven to their end)
+  provider withdraw  take back free market escrow and the pledge no deal locks
   provider corrupt <deal>  flip one byte of a stored deal's payload (the next proof fails: a fault)
   provider delete <deal>   delete a stored deal's payload
 
@@ -57,26 +61,17 @@ async function piece (file: string | undefined): Promise<number> {
   return 0
 }
 
-async function provider (argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: './.coffer/devnet' }, provider: { type: 'string' } } })
-  const [action, which] = positionals
-  if ((action !== 'corrupt' && action !== 'delete') || which === undefined) { process.stderr.write(`${USAGE}\n`); return 2 }
-  const { store, deal } = await findStoredDeal(path.resolve(values.data), which, values.provider)
-  if (action === 'corrupt') {
-    const offset = await corruptDeal(store, deal)
-    process.stdout.write(`corrupted deal ${deal.dealId} (${deal.pieceCid}): flipped the byte at ${offset} of ${store.absolute(deal.file)}\n`)
-  } else {
-    await deleteDeal(store, deal)
-    process.stdout.write(`deleted deal ${deal.dealId}'s payload (${deal.pieceCid}): ${store.absolute(deal.file)}\n`)
-  }
-  return 0
-}
-
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'piece') return await piece(rest[0])
   if (command === 'build-wasm') { await buildPieceWasm(); return 0 }
-  if (command === 'provider') return await provider(rest)
+  if (command === 'provider') {
+    return await providerCommand(rest).catch((err: Error) => {
+      if (!(err instanceof ProviderUsageError)) throw err
+      process.stderr.write(`coffer: ${err.message}\n${USAGE}\n`)
+      return 2
+    })
+  }
   if (command === 'retrieve') {
     return await retrieveCommand(rest).catch((err: Error) => {
       if (!(err instanceof RetrieveUsageError)) throw err
@@ -131,10 +126,12 @@ async function main (argv: string[]): Promise<number> {
     prefill: Number(values.prefill),
     providers: positiveInt(values.providers, '--providers', 0),
     provingPeriod: positiveInt(values['proving-period'], '--proving-period', 2),
+    // each provider a `coffer provider run` child, as a provider on another machine runs
+    providerProcesses: true,
     log: (line) => process.stdout.write(`coffer: ${line}\n`)
   })
   // each provider's HTTP gateway: IPFS Trustless Gateway and FRC-0066 piece gateway
-  const gateways = devnet.providers.map(p => `  HTTP gateway ${p.address}: ${p.gateway.url}  (${p.provider.retrievalTerms().pricePerGiB === 0n ? 'free' : 'paid by X-Coffer-Voucher'})\n`).join('')
+  const gateways = devnet.gateways().map(g => `  HTTP gateway ${g.address}: ${g.url}  (${g.free ? 'free' : 'paid by X-Coffer-Voucher'})\n`).join('')
   process.stdout.write(`\n  Coffer devnet is running. Open ${devnet.url}\n  JSON-RPC (Lotus API): ${devnet.rpcUrl}\n${gateways}  Data: ${path.resolve(values.data)}  (Ctrl-C to stop, --reset to start over)\n\n`)
   await new Promise<void>(resolve => {
     const stop = (): void => { resolve() }

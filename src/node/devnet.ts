@@ -23,6 +23,8 @@ import { startRpcServer, type RpcServer } from './rpc'
 import { blockTopicValidator, messageTopicValidator } from './gossip-validators'
 import { MAX_PENDING_PER_SENDER } from './mpool'
 import { answerState } from './state-answers'
+import { serveGenesis } from './full-node/genesis-protocol'
+import { encodeGenesisCar } from './full-node/genesis-car'
 
 export interface DevnetInit {
   dataDir: string
@@ -213,7 +215,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     libp2p.services.pubsub.subscribe(msgTopic)
 
     // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header requests)
-    await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length) })
+    // with each block's messages (the exchange's Messages option) and the genesis state: what a full node or a
+    // provider process needs to sync from this node and re-execute every block (issue 12)
+    await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
+    await serveGenesis(libp2p, genesis.header.cid, async () => await encodeGenesisCar(store, genesis))
     await serveState(libp2p, async (req) => await answerState(chain, req))
     await runHello(libp2p, {
       genesisCid: genesis.header.cid,

@@ -113,7 +113,7 @@ describe('escrow', () => {
     const params = withdraw(client, 100n * FIL)
     const r = call(2, client, MarketMethod.WithdrawBalance, params) // more than there is: all of it
     expect(r.exitCode).toBe(ExitCode.Ok)
-    expect(decodeBigInt(r.return)).toBe(10n * FIL)
+    expect(decodeBigInt(dagCbor.decode(r.return) as Uint8Array)).toBe(10n * FIL) // WithdrawBalanceReturn: CBOR of the amount (builtin-actors)
     // the withdrawal arrives, less this message's gas: burn at the base fee, the premium on the whole limit
     const gas = BigInt(TRANSFER_GAS + PARAMS_GAS_PER_BYTE * params.length) * BASE_FEE + 100_000_000n * 100n
     expect(balance(client) - before).toBe(10n * FIL - gas)

@@ -162,7 +162,9 @@ function withdrawBalance (ctx: MarketContext, root: CID, caller: Uint8Array, par
   const out = amount < tx.free(who) ? amount : tx.free(who)
   tx.addEscrow(who, -out)
   tx.outflow += out
-  return { root: creditActor(ctx.store, tx.commit(), recipient, out), return: encodeBigInt(out) }
+  // WithdrawBalanceReturn { AmountWithdrawn } is serde-transparent: the CBOR of the amount's bytes (builtin-actors
+  // actors/market/src/types.rs), as the miner's WithdrawBalance returns it; not the bare big-int bytes
+  return { root: creditActor(ctx.store, tx.commit(), recipient, out), return: dagCbor.encode(encodeBigInt(out)) }
 }
 
 /** What one missed period costs the provider (paid to the client). */

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { readFile, rm } from 'node:fs/promises'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  idAddressBytes, readEscrow, getActor, decodeBigInt, encodeBigInt, ExitCode, MarketMethod, MinerMethod, encodeWithdrawBalanceParams, CID,
+  idAddressBytes, readEscrow, getActor, decodeWithdrawBalanceReturn, encodeBigInt, ExitCode, MarketMethod, MinerMethod, encodeWithdrawBalanceParams, CID,
   type AttoFil
 } from '../../core'
 import type { ProviderChain } from './storage-provider'
@@ -40,14 +40,13 @@ export interface WithdrawInit {
   signal: AbortSignal
 }
 
-const amountOf = (ret: Uint8Array): AttoFil => decodeBigInt(dagCbor.decode(ret) as Uint8Array) as AttoFil
 
 export async function withdrawFunds (init: WithdrawInit): Promise<Withdrawn> {
   const miner = idAddressBytes(init.minerId)
   const send = async (to: Uint8Array, method: number, params: Uint8Array, what: string): Promise<AttoFil> => {
     const lookup = await init.chain.waitMessage(await init.push(to, method, params), init.signal)
     if (lookup.receipt.exitCode !== ExitCode.Ok) throw new WithdrawRefusedError(what, lookup.receipt.exitCode)
-    return amountOf(lookup.receipt.return)
+    return decodeWithdrawBalanceReturn(lookup.receipt.return)
   }
   // escrow no deal locks (the market works out the free part again when it executes: this is only the request)
   const escrow = init.chain.readState((s, r) => readEscrow(s, r, miner))

@@ -7,7 +7,7 @@
 //                      receipt is seen: a restart looks that message up instead of creating a second miner
 //   ask.json           optional terms of its ask (prices in attoFIL as decimal strings); built-in terms otherwise
 //   stop-deals.json    { "sinceMs": … } while it takes no new deals (`coffer provider stop-deals`)
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rm, mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { parseBootstrap, type BootstrapDocument } from '../../net'
@@ -43,7 +43,10 @@ async function readJson (file: string): Promise<unknown> {
   try { return JSON.parse(text) } catch (err) { throw new ProviderFolderError(`${file} is not JSON: ${(err as Error).message}`) }
 }
 
-const writeJson = async (file: string, value: unknown): Promise<void> => { await writeFileDurably(file, `${JSON.stringify(value, null, 2)}\n`) }
+async function writeJson (file: string, value: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFileDurably(file, `${JSON.stringify(value, null, 2)}\n`)
+}
 
 export async function saveNetwork (dir: string, doc: BootstrapDocument): Promise<void> { await writeJson(path.join(dir, NETWORK_FILE), doc) }
 
