@@ -71,6 +71,13 @@ export const BUSY_RETRY_MS = 5000
 export const MAX_RESUMES = 6
 /** The first wait before resuming; doubled on each try without progress. */
 export const RESUME_BACKOFF_MS = 2000
+/**
+ * FUNDS refusals tried again, a few block times apart. The client proposes only once its AddBalance is in its
+ * verified head, but a provider's own node may be a block or two behind (issue 12: providers are full nodes of
+ * their own, syncing over the network) and see the escrow as it was. Past these the refusal stands.
+ */
+export const FUNDS_RETRIES = 5
+export const FUNDS_RETRY_BLOCKS = 2
 
 const withStart = (p: DealProposal, start: Epoch): DealProposal => ({ ...p, startEpoch: start, endEpoch: start + (p.endEpoch - p.startEpoch) })
 
@@ -84,6 +91,7 @@ export async function sendCopy (init: CopySenderInit): Promise<{ dealId: number,
   let refusals = 0
   let busy = 0
   let resumes = 0
+  let funds = 0
   const rate = (): number => lastRate ?? init.knownBytesPerSec ?? FIRST_GUESS_BYTES_PER_SEC
   const replan = async (start: Epoch, reason: Replan['reason']): Promise<void> => {
     proposal = await init.sign(withStart(proposal.proposal, start))
@@ -146,6 +154,7 @@ export async function sendCopy (init: CopySenderInit): Promise<{ dealId: number,
       // BUSY: the provider is still finishing an earlier stream for this piece (this tab's, before it closed
       // or re-planned): its answer comes on the next try
       if (code === 'BUSY' && busy++ < BUSY_RETRIES) { await pause(BUSY_RETRY_MS); continue }
+      if (code === 'FUNDS' && funds++ < FUNDS_RETRIES) { await pause(FUNDS_RETRY_BLOCKS * init.blockDelaySecs * 1000); continue }
       // a broken stream, a STALLED refusal or a publish that did not come in time: the provider keeps what it
       // has (and answers an already published proposal with its deal), so a new stream goes on from there
       if (resumable(err) && resumes < MAX_RESUMES) { await pause(RESUME_BACKOFF_MS * 2 ** resumes++); continue }
