@@ -230,10 +230,11 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       const verdicts = outcomes.length === 2 ? compareReads(outcomes[0]!, outcomes[1]!) : compareReads(outcomes[0]!, outcomes[0]!).slice(0, 1)
       for (const v of verdicts) {
         nodes.crossChecked(v.peer)
-        if (v.verdict === 'agrees') nodes.answered(v.peer)
+        // a node that proved state at our head holds that head
+        if (v.verdict === 'agrees') { nodes.answered(v.peer); nodes.seen(v.peer, { height: header.header.height, cid: header.cid.toString() }, sync.head.header.height) }
         if (v.verdict === 'drop') reject(v.peer, v.error!)
       }
-    } finally { checking = false; scheduleStatus() }
+    } finally { checking = false; void judgeNodes() }
   }
 
 
@@ -330,7 +331,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       chainPeers.add(id)
       const headCid = hello.heaviestTipSet[0]
       if (headCid !== undefined) {
-        nodes.hello(id, { height: hello.heaviestTipSetHeight, cid: headCid.toString() }, libp2p.getConnections(peer)[0]?.remoteAddr.toString() ?? null)
+        nodes.hello(id, { height: hello.heaviestTipSetHeight, cid: headCid.toString() }, sync.head.header.height, libp2p.getConnections(peer)[0]?.remoteAddr.toString() ?? null)
         void judgeNodes().then(() => { if (nodes.state(id) === 'agreeing' && !nodes.summaries().some(n => n.id === id && n.crossChecks > 0)) void crossCheck() })
       }
       // a connection's first hello starts (or restarts, after being offline) the gossip clock; the answer
@@ -368,6 +369,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // was above our head. The relay serves its ancestors if there is a gap.
     const h = accepted.get(msg)
     if (h !== undefined) noteGossipHead()
+    // the node that relayed it first holds it: its head, judged once the header is verified here
+    if (h !== undefined) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
     if (h !== undefined) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
   })
   libp2p.addEventListener('peer:connect', (evt) => {

@@ -7,9 +7,11 @@ import type { Epoch } from '../core'
 
 export type NodeRole = 'node' | 'provider'
 /**
- * agreeing: its head is the verified chain's header at its height (within AGREE_SLACK of our head);
- * behind: on the verified chain, but more than AGREE_SLACK epochs back; ahead: its head is above what we
- * verified, not judged yet; pending: no hello yet; dropped: it disagreed or served what does not verify.
+ * agreeing: the head it last showed is the verified chain's header at that height, and was within AGREE_SLACK
+ * of our head when it showed it; behind: on the verified chain, but more than AGREE_SLACK epochs back then;
+ * ahead: its head is above what we verified, not judged yet; pending: not judged yet; dropped: it disagreed or
+ * served what does not verify. A node shows its head by its hello, by relaying us a new block first, and by
+ * answering a cross-check read at our head (it holds that state).
  */
 export type NodeState = 'pending' | 'agreeing' | 'behind' | 'ahead' | 'dropped'
 
@@ -58,10 +60,11 @@ export type HeadVerdict =
  * Judges a node's announced head against the verified chain: `ourCidAt(h)` is the CID of the verified header
  * at height h (null when the verified chain has none there). A head above ours cannot be judged yet.
  */
-export function judgeNodeHead (theirs: { height: Epoch, cid: string }, ourHeight: Epoch, ourCidAt: string | null): HeadVerdict {
+export function judgeNodeHead (theirs: { height: Epoch, cid: string, ourHeight?: Epoch }, ourHeight: Epoch, ourCidAt: string | null): HeadVerdict {
   if (theirs.height > ourHeight) return { state: 'ahead' }
   if (ourCidAt !== theirs.cid) return { state: 'dropped', error: new NodeHeadMismatchError(theirs.height, theirs.cid, ourCidAt) }
-  return { state: ourHeight - theirs.height <= AGREE_SLACK ? 'agreeing' : 'behind' }
+  // how far behind it was when it showed that head (a head shown long ago says nothing of how far it is now)
+  return { state: (theirs.ourHeight ?? ourHeight) - theirs.height <= AGREE_SLACK ? 'agreeing' : 'behind' }
 }
 
 /** One node's answer to a cross-check read: verified (with a key for the value), refused, a lie, or no answer. */
@@ -86,7 +89,9 @@ export function compareReads (a: { peer: string, outcome: ReadOutcome }, b: { pe
   return [one(a), one(b)]
 }
 
-interface NodeRecord extends NodeSummary { lastHello: { height: Epoch, cid: string } | null }
+/** A head a node showed, and our verified height when it did. */
+interface Shown { height: Epoch, cid: string, ourHeight: Epoch }
+interface NodeRecord extends NodeSummary { lastHello: Shown | null }
 
 /**
  * The tab's nodes, by peer ID. A dropped node stays listed (with its reason) and is never used again this
@@ -117,22 +122,36 @@ export class NodeBook {
   disconnected (peer: string): void { const r = this.nodes.get(peer); if (r !== undefined && r.state !== 'dropped') this.nodes.delete(peer) }
 
   /** Records a hello head; the caller judges it (judge) once it can look up our header at that height. */
-  hello (peer: string, head: { height: Epoch, cid: string }, addr: string | null = null): void {
+  hello (peer: string, head: { height: Epoch, cid: string }, ourHeight: Epoch, addr: string | null = null): void {
     const r = this.record(peer)
     if (r.state === 'dropped') return
     if (addr !== null) r.addr = addr
-    r.lastHello = head
+    this.show(r, head, ourHeight)
+  }
+
+  /**
+   * A listed node showed a head other than by hello: it relayed us a new block first, or answered a read at
+   * our head. A head lower than one it showed before is no news (a relay of an old block).
+   */
+  seen (peer: string, head: { height: Epoch, cid: string }, ourHeight: Epoch): void {
+    const r = this.nodes.get(peer)
+    if (r === undefined || r.state === 'dropped' || (r.headHeight !== null && head.height < r.headHeight)) return
+    this.show(r, head, ourHeight)
+  }
+
+  private show (r: NodeRecord, head: { height: Epoch, cid: string }, ourHeight: Epoch): void {
+    r.lastHello = { ...head, ourHeight }
     r.headHeight = head.height
     r.headCid = head.cid
   }
 
-  /** Nodes whose last hello is not judged against a verified head at or above it: heights to look up. */
-  toJudge (): Array<{ peer: string, height: Epoch, cid: string }> {
+  /** Nodes whose last shown head is to be judged against the verified chain: heights to look up. */
+  toJudge (): Array<{ peer: string, height: Epoch, cid: string, ourHeight: Epoch }> {
     return [...this.nodes.values()].filter(r => r.state !== 'dropped' && r.lastHello !== null).map(r => ({ peer: r.id, ...r.lastHello! }))
   }
 
   /** Applies a head verdict; a mismatch drops the node and returns the error to report. */
-  judged (peer: string, head: { height: Epoch, cid: string }, v: HeadVerdict): Error | null {
+  judged (peer: string, head: { cid: string }, v: HeadVerdict): Error | null {
     const r = this.nodes.get(peer)
     // a newer hello came meanwhile: this verdict is about an old one
     if (r === undefined || r.state === 'dropped' || r.lastHello?.cid !== head.cid) return null

@@ -38,9 +38,9 @@ describe('compareReads', () => {
 describe('NodeBook', () => {
   it('lists nodes from their hello, judges them, and keeps a dropped one named and unused', () => {
     const book = new NodeBook(p => p.startsWith('prov') ? 'provider' : 'node')
-    book.hello('nodeA', { height: 5, cid: 'c5' }, '/ip4/127.0.0.1/tcp/1/ws')
-    book.hello('provB', { height: 5, cid: 'c5' })
-    book.hello('liar', { height: 5, cid: 'c5' })
+    book.hello('nodeA', { height: 5, cid: 'c5' }, 5, '/ip4/127.0.0.1/tcp/1/ws')
+    book.hello('provB', { height: 5, cid: 'c5' }, 5)
+    book.hello('liar', { height: 5, cid: 'c5' }, 5)
     expect(book.usable()).toEqual([]) // not judged yet
     for (const j of book.toJudge()) book.judged(j.peer, j, judgeNodeHead(j, 5, 'c5'))
     expect(book.usable().sort()).toEqual(['liar', 'nodeA', 'provB'])
@@ -48,7 +48,7 @@ describe('NodeBook', () => {
     expect(book.usable().sort()).toEqual(['nodeA', 'provB'])
     expect(book.isDropped('liar')).toBe(true)
     // what a dropped node says later changes nothing, and its hang-up does not erase its name
-    book.hello('liar', { height: 6, cid: 'c6' })
+    book.hello('liar', { height: 6, cid: 'c6' }, 6)
     book.disconnected('liar')
     const s = book.summaries()
     expect(s.map(n => [n.id, n.role, n.state])).toEqual([['nodeA', 'node', 'agreeing'], ['provB', 'provider', 'agreeing'], ['liar', 'node', 'dropped']])
@@ -58,9 +58,9 @@ describe('NodeBook', () => {
 
   it('drops a node whose head is not the verified chain\'s, and ignores a verdict on a hello it replaced', () => {
     const book = new NodeBook(() => 'node')
-    book.hello('A', { height: 3, cid: 'fake' })
+    book.hello('A', { height: 3, cid: 'fake' }, 4)
     const [j] = book.toJudge()
-    book.hello('A', { height: 4, cid: 'c4' }) // newer hello before the lookup came back
+    book.hello('A', { height: 4, cid: 'c4' }, 4) // newer hello before the lookup came back
     expect(book.judged('A', j!, judgeNodeHead(j!, 4, 'c3'))).toBeNull()
     expect(book.state('A')).toBe('pending')
     const [k] = book.toJudge()
@@ -68,9 +68,29 @@ describe('NodeBook', () => {
     expect(book.isDropped('A')).toBe(true)
   })
 
+  it('judges a head by how far behind it was when shown, and takes a later head from a relay or a read at our head', () => {
+    const book = new NodeBook(() => 'node')
+    book.hello('A', { height: 10, cid: 'c10' }, 10)
+    let [j] = book.toJudge()
+    // our head moved on to 50 since: the hello was current when said, so A agrees
+    book.judged('A', j!, judgeNodeHead(j!, 50, 'c10'))
+    expect(book.state('A')).toBe('agreeing')
+    book.seen('A', { height: 51, cid: 'c51' }, 50) // it relayed block 51 first: ahead until verified
+    ;[j] = book.toJudge()
+    expect(judgeNodeHead(j!, 50, null)).toEqual({ state: 'ahead' })
+    expect(judgeNodeHead(j!, 51, 'c51')).toEqual({ state: 'agreeing' })
+    book.seen('A', { height: 40, cid: 'c40' }, 51) // an old block relayed late says nothing new
+    expect(book.summaries()[0]!.headHeight).toBe(51)
+    book.hello('B', { height: 10, cid: 'c10' }, 20) // said when we were at 20: behind
+    const k = book.toJudge().find(x => x.peer === 'B')!
+    expect(judgeNodeHead(k, 20, 'c10')).toEqual({ state: 'behind' })
+    book.seen('nobody', { height: 1, cid: 'c1' }, 1) // only listed nodes are tracked
+    expect(book.summaries().map(n => n.id)).toEqual(['A', 'B'])
+  })
+
   it('pairs the nodes cross-checked least, so each takes its turn', () => {
     const book = new NodeBook(() => 'node')
-    for (const p of ['A', 'B', 'C']) { book.hello(p, { height: 1, cid: 'c1' }); book.judged(p, { height: 1, cid: 'c1' }, { state: 'agreeing' }) }
+    for (const p of ['A', 'B', 'C']) { book.hello(p, { height: 1, cid: 'c1' }, 1); book.judged(p, { cid: 'c1' }, { state: 'agreeing' }) }
     const seen = new Set<string>()
     for (let i = 0; i < 3; i++) {
       const pair = book.nextPair()!
