@@ -7,7 +7,7 @@ import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, isKeyAddress, addressToString, validateHeaderLink, validateHeaderSignature, checkBlockGasLimit, checkBlockSignatures,
+  BLOCK_GAS_LIMIT, isKeyAddress, addressToString, validateHeaderLink, validateHeaderSignature, validateHeaderRun, checkBlockGasLimit, checkBlockSignatures,
   type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
@@ -271,12 +271,38 @@ export class NodeChain implements RpcBackend {
    * `h` already stored (our head or below) is no error: false.
    */
   async accept (h: SealedHeader, messages: BlockMessages): Promise<boolean> {
-    const run = this.accepting.then(async () => await this.acceptNow(h, messages))
+    return await this.queued(async () => await this.acceptNow(h, messages, false))
+  }
+
+  /**
+   * `accept` for a run of linked blocks (ascending), as sync hands them over: their header rules are
+   * checked together first (validateHeaderRun: one batch signature check, ≈3x fewer ms per header than
+   * one pairing check each), then each block as `accept` does. Returns the blocks stored; a block that
+   * breaks a rule throws its named error once the blocks below it are stored.
+   */
+  async acceptRun (blocks: Array<{ header: SealedHeader, messages: BlockMessages }>): Promise<SealedHeader[]> {
+    return await this.queued(async () => {
+      const above = blocks.filter(b => b.header.header.height > this.current.header.height)
+      let checked = false
+      try {
+        validateHeaderRun(above.map(b => b.header), this.current, this.init.genesis.state, Math.floor(this.init.nowMs() / 1000), (n) => crypto.getRandomValues(new Uint8Array(n)))
+        checked = true
+      } catch {
+        // some header breaks a rule: one by one below, so those before it are stored and it is named
+      }
+      const stored: SealedHeader[] = []
+      for (const b of blocks) if (await this.acceptNow(b.header, b.messages, checked)) stored.push(b.header)
+      return stored
+    })
+  }
+
+  private async queued<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.accepting.then(fn)
     this.accepting = run.catch(() => {})
     return await run
   }
 
-  private async acceptNow (h: SealedHeader, messages: BlockMessages): Promise<boolean> {
+  private async acceptNow (h: SealedHeader, messages: BlockMessages, headerChecked: boolean): Promise<boolean> {
     const { store, genesis } = this.init
     if (h.header.height <= this.current.header.height && (await this.init.db.heightOf(h.cid)) !== undefined) return false
     const height = h.header.height
@@ -285,8 +311,10 @@ export class NodeChain implements RpcBackend {
       throw new ParentMismatchError(this.current.cid.toString(), parents.map(String).join(','), height)
     }
     try {
-      validateHeaderLink(h, this.current, Math.floor(this.init.nowMs() / 1000))
-      validateHeaderSignature(h, genesis.state)
+      if (!headerChecked) {
+        validateHeaderLink(h, this.current, Math.floor(this.init.nowMs() / 1000))
+        validateHeaderSignature(h, genesis.state)
+      }
     } catch (err) {
       throw new InvalidBlockError(err as Error, height)
     }

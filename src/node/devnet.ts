@@ -4,8 +4,8 @@
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
-  chainCid, produceHeader, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader
+  chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, getActor, POWER_ACTOR_ADDRESS, encodeSignedMessage, type Genesis, type SealedHeader
 } from '../core'
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -128,11 +128,6 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
   await db.putBlocks(genesis.store!.unpersisted())
   await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
   await db.append(genesis.header)
-  let head = genesis.header
-  for (let i = 1; i <= init.prefill; i++) {
-    head = produceHeader(head, genesis, init.secret, genesis.header.header.timestamp + i) // empty blocks keep the state
-    await db.append(head)
-  }
   return genesis
 }
 
@@ -165,7 +160,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod, paychSettleDelay: init.paychSettleDelay
     })
     const headHeight = (await db.headHeight()) ?? 0
-    const storedHead = (await db.headerAt(headHeight))!
+    let storedHead = (await db.headerAt(headHeight))!
     const store = new MemoryBlockStore()
     for await (const [, bytes] of db.allBlocks()) store.put(bytes)
     store.persisted(store.unpersisted().keys()) // these came from disk
@@ -181,6 +176,12 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     // a chain from before miners were created on chain (issue 12) has no power actor (f04), and its providers'
     // records are in the older [Owner, Worker, PeerId] form: this version cannot read it
     if (chain.readState((s, r) => getActor(s, r, POWER_ACTOR_ADDRESS)) === null) throw new OldDataDirError(init.dataDir)
+    // prefill: back-dated blocks on a new chain (genesis is dated before them), produced and executed as any
+    // block is, so a full node re-executing them finds the roots they name (the proving period's cron moves state)
+    if (headHeight === 0) {
+      for (let i = 1; i <= (init.prefill ?? 0); i++) await chain.produce(genesis.header.header.timestamp + i)
+      storedHead = chain.head()
+    }
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
@@ -213,6 +214,11 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       log
     }))
     libp2p.services.pubsub.subscribe(msgTopic)
+    // what the faucet, the JSON-RPC and in-process providers push goes out on message gossip (Lotus's
+    // MpoolPush publishes), so full nodes hold a block's messages before the block comes
+    chain.onLocalPush((sm) => {
+      libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
+    })
 
     // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header requests)
     // with each block's messages (the exchange's Messages option) and the genesis state: what a full node or a
@@ -232,7 +238,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     producer = startProducer({
       produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs, nowMs,
       onHeader: (h) => {
-        libp2p.services.pubsub.publish(topic, encodeBlockMsg(h)).catch((err: Error) => log(`gossip: ${err.message}`))
+        libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => log(`gossip: ${err.message}`))
       },
       onError: (err) => log(`producer: ${(err as Error).message}`)
     })
@@ -263,7 +269,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     let app: AppServer | undefined
     if (init.serveApp !== false) {
-      app = await startAppServer({ distDir: init.distDir, host, port: init.httpPort ?? 5173, bootstrap, crossOriginIsolated: init.crossOriginIsolated })
+      app = await startAppServer({ distDir: init.distDir, host, port: init.httpPort ?? 5173, bootstrap, crossOriginIsolated: init.crossOriginIsolated, genesisCar: async () => await encodeGenesisCar(store, genesis) })
       cleanups.push(async () => { await app?.close() })
     }
 

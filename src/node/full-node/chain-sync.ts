@@ -189,11 +189,9 @@ export class ChainSync {
     for (let i = start; i < headers.length;) {
       const window = headers.slice(i, i + this.window)
       const messages = await this.fetchMessages(t.peer, window)
-      for (const [j, h] of window.entries()) {
-        if (await chain.accept(h, messages[j]!)) {
-          this.applied++
-          this.init.onAccepted?.(h)
-        }
+      for (const h of await chain.acceptRun(window.map((header, j) => ({ header, messages: messages[j]! })))) {
+        this.applied++
+        this.init.onAccepted?.(h)
       }
       i += window.length
       this.window = Math.min(MAX_EXCHANGE_LENGTH, this.window * 2)

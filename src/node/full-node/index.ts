@@ -159,7 +159,11 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const chain = await NodeChain.open({ db, genesis, store, head, nowMs })
     cleanups.push(async () => { await chain.close() })
 
-    const hangUp = (peer: string): void => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }
+    // after the current task: a gossip validator's Reject must reach gossipsub's score first, or the
+    // peer's stats are gone (a disconnected peer with a positive score is forgotten) before it counts
+    const hangUp = (peer: string): void => {
+      setTimeout(() => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }, 100).unref()
+    }
     const request = async (peer: string, req: Parameters<typeof requestChain>[2]): ReturnType<typeof requestChain> =>
       await requestChain(libp2p, peerIdFromString(peer), req)
     let lastLogged = 0
