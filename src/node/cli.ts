@@ -12,12 +12,14 @@ import { pieceOfFile } from './piece-file'
 import { buildPieceWasm } from './build-wasm'
 import { providerCommand, PROVIDER_USAGE, ProviderUsageError } from './provider-cli'
 import { retrieveCommand, RETRIEVE_USAGE, RetrieveUsageError } from './retrieve-cli'
+import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
                      [--providers 3] [--proving-period 30] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
+       ${NODE_USAGE}
 
   --port N        HTTP port for the app and bootstrap document (default 5173)
   --rpc-port N    Lotus-style JSON-RPC at http://127.0.0.1:N/rpc/v1 (default 1234)
@@ -68,6 +70,13 @@ async function main (argv: string[]): Promise<number> {
   if (command === 'provider') {
     return await providerCommand(rest).catch((err: Error) => {
       if (!(err instanceof ProviderUsageError)) throw err
+      process.stderr.write(`coffer: ${err.message}\n${USAGE}\n`)
+      return 2
+    })
+  }
+  if (command === 'node') {
+    return await nodeCommand(rest).catch((err: Error) => {
+      if (!(err instanceof NodeUsageError)) throw err
       process.stderr.write(`coffer: ${err.message}\n${USAGE}\n`)
       return 2
     })
