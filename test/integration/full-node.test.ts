@@ -1,0 +1,164 @@
+// A devnet and a full node (startFullNode) on loopback: the node fetches the genesis state, syncs by
+// chain exchange with messages, re-executes every block and ends with the devnet's state root at every
+// height; restarted from its folder it continues. A block signed with the producer's own key but with a
+// wrong state root, gossiped or served by chain exchange, is refused by name, not stored, and its sender
+// scored down and hung up on.
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { startFullNode, type FullNode } from '../../src/node/full-node'
+import { ChainDb } from '../../src/node/chain-db'
+import { loadOrCreateProducerKey } from '../../src/node/keys'
+import {
+  blocksTopic, encodeBlockMsg, produceHeader, secpPublicKey, secpAddressBytes, EMPTY_AMT_CID, EMPTY_TXMETA_CID,
+  type SealedHeader, type Genesis, type CID
+} from '../../src/core'
+import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
+import { until } from '../helpers/until'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+async function tmp (prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+async function devnet (dataDir: string): Promise<Devnet> {
+  const d = await startDevnet({ dataDir, distDir: '/nonexistent', serveApp: false, faucetCooldownMs: 0 })
+  cleanups.push(d.stop)
+  return d
+}
+
+async function fullNode (d: Devnet | { bootstrap: () => ReturnType<Devnet['bootstrap']> }, dataDir: string, lines: string[] = []): Promise<FullNode> {
+  const n = await startFullNode({ dataDir, bootstrap: d.bootstrap(), log: (l) => lines.push(l) })
+  cleanups.push(n.stop)
+  return n
+}
+
+/** Faucet payments to fresh addresses: each a message some block carries. */
+async function payments (d: Devnet, count: number): Promise<CID[]> {
+  const cids: CID[] = []
+  for (let i = 0; i < count; i++) cids.push(await d.chain.faucet(secpAddressBytes(secpPublicKey(secp256k1.utils.randomSecretKey()))))
+  return cids
+}
+
+/** The node's stored header at every height up to `top` is the devnet's (so its state root and receipts are too). */
+async function sameChain (d: Devnet, n: FullNode, top: number): Promise<void> {
+  for (let h = 0; h <= top; h++) {
+    const ours = await n.chain.headerAt(h)
+    const theirs = await d.headerAt(h)
+    expect(ours?.cid.toString(), `height ${h}`).toBe(theirs?.cid.toString())
+    expect(String(ours?.header.parentStateRoot)).toBe(String(theirs?.header.parentStateRoot))
+  }
+}
+
+const withMessages = async (d: Devnet, upTo: number): Promise<number> => {
+  let carrying = 0
+  for (let h = 1; h <= upTo; h++) {
+    const m = d.chain.messagesOf((await d.headerAt(h))!)
+    if (m !== undefined && m.secp.length + m.bls.length > 0) carrying++
+  }
+  return carrying
+}
+
+describe('full node', () => {
+  it('syncs from genesis re-executing every block, follows gossip, and continues after a restart', async () => {
+    const d = await devnet(await tmp('coffer-devnet-'))
+    const early = await payments(d, 3)
+    await until(() => d.head().header.height >= 3)
+    const dir = await tmp('coffer-node-')
+    const n = await fullNode(d, dir)
+    await n.synced()
+    await payments(d, 2)
+    const target = d.head().header.height + 2
+    await until(() => n.chain.head().header.height >= target)
+    await sameChain(d, n, target)
+    expect(await withMessages(d, target)).toBeGreaterThanOrEqual(2)
+    // the receipts the node computed itself say the payments went through
+    for (const cid of early) expect((await n.chain.searchMessage(cid))?.receipt.exitCode).toBe(0)
+    await n.stop()
+
+    // the devnet runs on, with more payments; the node starts again from its folder and catches up
+    await payments(d, 2)
+    const later = d.head().header.height + 3
+    await until(() => d.head().header.height >= later)
+    const again = await fullNode(d, dir)
+    expect(again.chain.head().header.height).toBeGreaterThanOrEqual(target)
+    await again.synced()
+    await until(() => again.chain.head().header.height >= later)
+    await sameChain(d, again, later)
+    expect(again.sync.applied).toBeLessThanOrEqual(again.chain.head().header.height - target + 2) // continued, not restarted from genesis
+  })
+
+  it('refuses a block with a wrong state root, gossiped or served by chain exchange: named, not stored, sender scored down and hung up on', async () => {
+    const dataDir = await tmp('coffer-devnet-')
+    const d = await devnet(dataDir)
+    await payments(d, 2)
+    await until(() => d.head().header.height >= 3)
+    const lines: string[] = []
+    const n = await fullNode(d, await tmp('coffer-node-'), lines)
+    await n.synced()
+    // the producer stops; its key (from its data folder) signs blocks whose only fault is the state root
+    await d.stop()
+    const db = await ChainDb.open(dataDir)
+    const producerKey = await loadOrCreateProducerKey(db)
+    await db.close()
+    await until(() => n.chain.head().header.height === d.head().header.height)
+    const head = n.chain.head()
+    const wrongRoot = d.genesis.header.header.parentStateRoot // a real state, just not this block's
+    const forge = (parent: SealedHeader): SealedHeader => produceHeader(parent, d.genesis, producerKey, Math.max(Math.floor(Date.now() / 1000), parent.header.timestamp + 1), {
+      parentStateRoot: wrongRoot, parentMessageReceipts: EMPTY_AMT_CID, messages: EMPTY_TXMETA_CID, blsAggregate: null
+    })
+    const bad1 = forge(head)
+    const bad2 = forge(bad1)
+
+    // 1. gossiped straight on top of the node's head
+    const gossiper = await rogue(d.genesis, [bad1], n, { hello: false })
+    await until(async () => {
+      await gossiper.libp2p.services.pubsub.publish(blocksTopic(d.genesis.state.network), encodeBlockMsg(bad1)).catch(() => {})
+      return lines.some(l => l.includes('StateRootMismatchError'))
+    })
+    await until(() => n.libp2p.getConnections(gossiper.libp2p.peerId).length === 0)
+    // gossipsub's own verdict on the sender, kept after the hang-up (retainScore); it caches a score for up to a heartbeat
+    const score = (): number => (n.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }).getScore(gossiper.libp2p.peerId.toString())
+    await until(() => score() < 0)
+    expect(await n.chain.headerAt(bad1.header.height)).toBeUndefined()
+    expect(n.chain.head().cid.equals(head.cid)).toBe(true)
+
+    // 2. announced by hello two blocks up and served by chain exchange: sync refuses it by name and drops the peer
+    const before = lines.length
+    const server = await rogue(d.genesis, [bad1, bad2], n)
+    await until(() => lines.slice(before).some(l => l.includes('StateRootMismatchError') && l.includes(server.libp2p.peerId.toString())))
+    await until(() => n.libp2p.getConnections(server.libp2p.peerId).length === 0)
+    expect(await n.chain.headerAt(bad1.header.height)).toBeUndefined()
+    expect(n.chain.head().cid.equals(head.cid)).toBe(true)
+  })
+})
+
+/**
+ * A peer holding forged blocks `chain` (ascending, on the node's head): it announces the top by hello,
+ * (unless `hello` is false) serves them (no messages) by chain exchange, and gossips on the block topic once the node is in its mesh.
+ */
+async function rogue (genesis: Genesis, chain: SealedHeader[], n: FullNode, opts: { hello?: boolean } = {}): Promise<{ libp2p: CofferLibp2p }> {
+  const network = genesis.state.network
+  const libp2p = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], network, allowLoopbackDials: true })
+  cleanups.push(async () => { await libp2p.stop() })
+  const top = chain[chain.length - 1]!
+  await serveChainExchange(libp2p, {
+    headersFrom: async (cid, length) => {
+      const at = chain.findIndex(h => h.cid.equals(cid))
+      return at < 0 ? null : chain.slice(Math.max(0, at - length + 1), at + 1).reverse()
+    },
+    messagesOf: () => ({ bls: [], secp: [] })
+  })
+  if (opts.hello !== false) await runHello(libp2p, { genesisCid: genesis.header.cid, head: () => top, onError: () => {}, clockNs: () => BigInt(Date.now()) * 1_000_000n })
+  libp2p.services.pubsub.subscribe(blocksTopic(network))
+  await libp2p.dial(n.libp2p.getMultiaddrs()[0]!)
+  await until(() => libp2p.services.pubsub.getSubscribers(blocksTopic(network)).some(p => p.equals(n.libp2p.peerId)))
+  return { libp2p }
+}
