@@ -19,7 +19,9 @@
 //      bytes moved against the whole CAR, and the time with the channel created first and with it open
 //  13. gateway (test/bench/http-gateway.ts): the provider's HTTP gateway (`/ipfs/{root}?format=car`) against the libp2p
 //      retrieval path on the same file from the free provider, every block verified, as a ratio from this run
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway picks sections)
+//  14. fullnode-sync (test/bench/fullnode-sync.ts): a full node syncing a BENCH_FULLNODE_BLOCKS-block devnet from genesis,
+//      re-executing every block: blocks/s, against the header rules alone in the same run
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -54,6 +56,7 @@ import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } fr
 import { benchFlood } from './flood'
 import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
+import { benchFullNodeSync } from './fullnode-sync'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HEADERS = Number(process.env.BENCH_HEADERS ?? 10_000)
@@ -429,5 +432,6 @@ await section('retrieval-browser', async () => { await benchRetrievalBrowser(und
 await section('range-read', async () => { await benchRangeRead() })
 await section('gateway', async () => { await benchHttpGateway() })
 await section('flood', benchFlood)
+await section('fullnode-sync', async () => { await benchFullNodeSync(root) })
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)
