@@ -2,7 +2,8 @@
 // bootstrap document (the devnet, a second full node, a node that lies about state) and cross-checks them: the
 // honest ones are shown agreeing with the verified chain, the liar named as dropped with its reason. A provider
 // that joins after the page loaded, from its own process and folder (`coffer provider init` / `run`), appears in
-// the Upload view from the chain's miner list (its ask verified against its on-chain record) and takes an upload.
+// the Upload view from the chain's miner list (its ask verified against its on-chain record) and takes an upload;
+// once it is gone it is shown offline.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -107,11 +108,13 @@ describe('an open network in the tab', () => {
     const run = coffer(['provider', 'run', '--data', providerDir])
     const ready = await until(() => run.output().match(/provider ready (\{.*\})/) ?? undefined, 90_000)
     const joined = JSON.parse(ready[1]!) as { miner: string, peerId: string }
+    const readyAt = Date.now()
     expect(d.bootstrap().providers?.some(p => p.address === joined.miner)).toBe(false) // the tab can only learn it from the chain
 
     const row = `[data-testid=provider-row][data-address=${joined.miner}][data-online=true]`
     await page.waitForSelector(row, { timeout: 60_000 })
     const shownAfterMs = Date.now() - joinedAt
+    const shownAfterReadyMs = Date.now() - readyAt
     expect(await page.locator(`${row} [data-testid=provider-status]`).textContent()).toMatch(/online/)
 
     // it takes an upload: chosen by hand, one copy
@@ -128,7 +131,17 @@ describe('an open network in the tab', () => {
     await page.click('[data-testid=tab-chain]')
     await page.waitForSelector(`${nodeRows}[data-peer="${joined.peerId}"][data-role=provider][data-state=agreeing]`, { timeout: 30_000 })
     expect(await page.locator(`${nodeRows}[data-state=agreeing]`).count()).toBeGreaterThanOrEqual(3)
-    console.log(`[open-network] provider shown in the Upload view ${shownAfterMs} ms after 'coffer provider run' started`)
+    console.log(`[open-network] provider shown in the Upload view ${shownAfterMs} ms after 'coffer provider run' started (${shownAfterReadyMs} ms after it was ready)`)
+
+    // the provider goes away: its ask query fails at the next refresh, and it is shown offline (and not offered)
+    process.kill(-run.child.pid!, 'SIGKILL')
+    await run.exited
+    await page.click('[data-testid=tab-upload]')
+    const gone = `[data-testid=provider-row][data-address=${joined.miner}][data-online=false]`
+    await page.waitForSelector(gone, { timeout: 60_000 })
+    expect(await page.locator(`${gone} [data-testid=provider-status]`).textContent()).toMatch(/offline/)
+    expect(await page.locator(`${gone} input[type=checkbox]`).isDisabled()).toBe(true)
+    expect(await page.locator('[data-testid=provider-row][data-address=t01001][data-online=true]').count()).toBe(1)
     expect(errors).toEqual([])
   }, 240_000)
 })
