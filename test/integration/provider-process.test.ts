@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import {
-  listMiners, hasLiveDeals, getMinerInfo, readDeal, readEscrow, getActor, addressToString, parseAddress, verifyStorageAsk, pieceDigest, pieceCidV1, paddedPieceSize,
+  listMiners, hasLiveDeals, getMinerInfo, getMinerState, readDeal, readEscrow, getActor, addressToString, parseAddress, verifyStorageAsk, pieceDigest, pieceCidV1, paddedPieceSize,
   askPricePerEpoch, askCollateral, signDealProposal, secpAddressBytes, secpPublicKey, signMessage, gasLimitFor, encodeCreateMinerParams,
   POWER_ACTOR_ADDRESS, PowerMethod, MinerExit, MIN_MINER_PLEDGE, DEFAULT_WINDOW_POST_PROOF_TYPE, DealRejectedError,
   TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type DealRequest, type SignedStorageAsk, type Message
@@ -32,6 +32,13 @@ import { MarketClientPool, type MarketClient } from '../helpers/market-client'
 
 /** Epochs per proving period: a proof lands within P epochs of its challenge (storage-deals.test: 10 was safe on a loaded machine). */
 const P = 6
+/**
+ * Periods of the deal the provider takes. It must still be live when the last test's withdrawal executes, or the
+ * miner actor rightly releases the pledge (a 6-period deal, 36 epochs, ended while `coffer provider withdraw` ran).
+ * 100 periods are 600 epochs, and the devnet makes at most one block a second: longer than the three tests' timeouts
+ * together (540 s), so the deal outlives any run that does not time out; it costs the client a few µFIL.
+ */
+const DEAL_PERIODS = 100
 const bin = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
 const debug = process.env.DEBUG_DEVNET !== undefined
 
@@ -171,7 +178,7 @@ describe('a provider in its own process', () => {
 
     const c = pool.take('1')
     const clientBefore = d.chain.readState((s, r) => readEscrow(s, r, c.address)).escrow
-    dealId = await makeDeal(c, miner, peer, ask, randomBytes(100_000), 6)
+    dealId = await makeDeal(c, miner, peer, ask, randomBytes(100_000), DEAL_PERIODS)
     console.log(`provider-process: from \`coffer provider run\` to its first deal taken: ${((Date.now() - started) / 1000).toFixed(1)} s (startup ${(JSON.parse(ready[1]!) as { startupMs: number }).startupMs} ms)${netns === undefined ? '' : ', in its own network namespace'}`)
 
     const proven = await until(() => {
@@ -231,11 +238,18 @@ describe('a provider in its own process', () => {
     expect(locked).toBeGreaterThan(0n)
     // the miner actor's view: its deal is live, so its pledge stays locked
     expect(d.chain.readState((s, r) => hasLiveDeals(s, r, miner, head()))).toBe(true)
+    const paidSoFar = (s: Parameters<typeof readDeal>[0], r: Parameters<typeof readDeal>[1]): bigint => readDeal(s, r, dealId)!.periods.reduce((sum, p) => sum + p.paid, 0n)
+    const paidBefore = d.chain.readState(paidSoFar)
     const withdraw = coffer(['provider', 'withdraw', '--data', providerDir])
     expect(await withdraw.exited, withdraw.output()).toBe(0)
+    // the premise: live at a later head, so live when the withdrawal executed (a deal never turns live again)
+    expect(d.chain.readState((s, r) => hasLiveDeals(s, r, miner, head())), 'the deal ended before the withdrawal: make DEAL_PERIODS longer').toBe(true)
+    expect(d.chain.readState((s, r) => getMinerState(s, r, miner))!.initialPledge).toBe(MIN_MINER_PLEDGE)
     expect(withdraw.output()).toMatch(/withdrew [\d.]+ FIL of free market escrow and 0 FIL the pledge no longer locks/)
-    const after = d.chain.readState((s, r) => readEscrow(s, r, miner))
-    expect(after.escrow).toBe(after.locked)
+    // all that was free went; what is free now can only be the fees of periods settled since (the deal goes on paying)
+    const after = d.chain.readState((s, r) => ({ ...readEscrow(s, r, miner), paid: paidSoFar(s, r) }))
+    expect(after.locked).toBeGreaterThan(0n)
+    expect(after.escrow - after.locked).toBeLessThanOrEqual(after.paid - paidBefore)
     expect(d.chain.readState((s, r) => getActor(s, r, miner))!.balance).toBeGreaterThanOrEqual(MIN_MINER_PLEDGE)
 
     // the live deal is still proven after the provider stopped taking deals

@@ -296,4 +296,17 @@ describe('WithdrawBalance', () => {
     expect(getMinerState(store(), root, miner)!.initialPledge).toBe(0n)
     expect(powerStateAt(store(), root)!.totalPledgeCollateral).toBe(0n)
   })
+
+  it('a deal that runs to its end locks the pledge through its EndEpoch (messages run before that epoch\'s cron) and frees it once settled', () => {
+    const miner = createMiner(2n * FIL)
+    expect(send(1, client, STORAGE_MARKET_ADDRESS, MarketMethod.AddBalance, dagCbor.encode(client), 1n * FIL).exitCode).toBe(ExitCode.Ok)
+    expect(send(1, worker, STORAGE_MARKET_ADDRESS, MarketMethod.AddBalance, dagCbor.encode(miner), 1n * FIL).exitCode).toBe(ExitCode.Ok)
+    publish(2, proposal(miner, {})) // one period, 8..12, missed once: not slashed, settled at 12
+    expect(withdraw(11, owner, miner, 100n * FIL)).toEqual({ exitCode: ExitCode.Ok, amount: 0n })
+    // executed at 12 before the cron of 12 settles the deal: still live
+    expect(withdraw(12, owner, miner, 100n * FIL)).toEqual({ exitCode: ExitCode.Ok, amount: 0n })
+    expect(hasLiveDeals(store(), root, miner, 12)).toBe(false) // the block's cron settled it
+    expect(withdraw(13, owner, miner, 100n * FIL)).toEqual({ exitCode: ExitCode.Ok, amount: 2n * FIL })
+    expect(getMinerState(store(), root, miner)!.initialPledge).toBe(0n)
+  })
 })
