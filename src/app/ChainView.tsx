@@ -52,16 +52,19 @@ function NodesPanel ({ nodes, verifiedHeight }: { nodes: NodeSummary[], verified
         <thead><tr><th>Peer</th><th>Role</th><th>Head</th><th>Verdict</th><th className="opt" title="State answers from this node that verified here, in cross-checks (the same read asked of two nodes)">Answers verified</th></tr></thead>
         <tbody>
           {nodes.map(n => (
-            <tr key={n.id} data-testid="node-row" data-peer={n.id} data-role={n.role} data-state={n.state}>
-              <td className="mono" title={`${n.id}${n.addr === null ? '' : `\n${n.addr}`}`}>{shortPeer(n.id)}</td>
-              <td>{n.role}</td>
-              <td title={n.headCid ?? undefined}>{n.headHeight ?? '…'}{n.headHeight !== null && n.state !== 'dropped' && n.headHeight < verifiedHeight ? <span className="muted small"> ({verifiedHeight - n.headHeight} back)</span> : null}</td>
-              <td className={n.state === 'dropped' ? 'bad' : n.state === 'agreeing' ? 'verified' : undefined} data-testid="node-state">
-                {n.state === 'agreeing' ? '✓ ' : ''}{NODE_STATE[n.state]}
-                {n.reason !== undefined && <div className="small" data-testid="node-reason">{n.reason}. Hung up on; not used again this session.</div>}
-              </td>
-              <td className="opt">{n.verifiedAnswers}</td>
-            </tr>
+            <Fragment key={n.id}>
+              <tr data-testid="node-row" data-peer={n.id} data-role={n.role} data-state={n.state}>
+                <td className="mono nowrap" title={`${n.id}${n.addr === null ? '' : `\n${n.addr}`}`}>{shortPeer(n.id)}</td>
+                <td>{n.role}</td>
+                <td className="nowrap" title={n.headCid ?? undefined}>{n.headHeight ?? '…'}{n.headHeight !== null && n.state !== 'dropped' && n.headHeight < verifiedHeight ? <span className="muted small"> ({verifiedHeight - n.headHeight} back)</span> : null}</td>
+                <td className={n.state === 'dropped' ? 'bad' : n.state === 'agreeing' ? 'verified' : undefined} data-testid="node-state">
+                  {n.state === 'agreeing' ? '✓ ' : ''}{NODE_STATE[n.state]}
+                </td>
+                <td className="opt">{n.verifiedAnswers}</td>
+              </tr>
+              {/* the reason on a row of its own: an error name and message are long, the columns above are not */}
+              {n.reason !== undefined && <tr><td colSpan={5} className="bad small" data-testid="node-reason" data-peer={n.id}>{n.reason}. Hung up on; not used again this session.</td></tr>}
+            </Fragment>
           ))}
         </tbody>
       </table>

@@ -40,6 +40,16 @@ export interface DirectoryInit {
   onChange?: () => void
 }
 
+/** What went wrong, as the page shows it: a dial can fail with a value that is not an Error (no name, no message). */
+export function describeFailure (err: unknown): string {
+  const e = err as { name?: unknown, message?: unknown, errors?: unknown } | null | undefined
+  const name = typeof e?.name === 'string' && e.name !== '' ? e.name : 'Error'
+  // a dial of several addresses fails with an AggregateError whose own message may be empty: say what each did
+  const inner = Array.isArray(e?.errors) && e.errors.length > 0 ? e.errors.slice(0, 3).map(describeFailure).join('; ') : null
+  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : inner ?? (typeof err === 'object' && err !== null ? Object.prototype.toString.call(err) : String(err))
+  return `${name}: ${message}`
+}
+
 /** An ask query that has not answered in this long is a provider that is not there for clients. */
 export const ASK_TIMEOUT_MS = 8_000
 
@@ -122,7 +132,7 @@ export class ProviderDirectory {
       this.entries.set(provider.address, { provider, ask, online: true, verifiedAtMs: this.init.nowMs(), heardAtMs: prev?.heardAtMs ?? null, addrSource })
     } catch (err) {
       this.entries.set(provider.address, {
-        provider, ask: prev?.ask ?? null, online: false, error: `${(err as Error).name}: ${(err as Error).message}`,
+        provider, ask: prev?.ask ?? null, online: false, error: describeFailure(err),
         verifiedAtMs: prev?.verifiedAtMs ?? null, heardAtMs: prev?.heardAtMs ?? null, addrSource
       })
     }
@@ -131,7 +141,7 @@ export class ProviderDirectory {
   private offline (address: string, err: Error): void {
     const prev = this.entries.get(address)
     if (prev === undefined) return // never reached: nothing to show yet
-    this.entries.set(address, { ...prev, online: false, error: `${err.name}: ${err.message}` })
+    this.entries.set(address, { ...prev, online: false, error: describeFailure(err) })
   }
 
   /**

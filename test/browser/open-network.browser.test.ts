@@ -91,7 +91,7 @@ describe('an open network in the tab', () => {
     await page.waitForSelector(`${nodeRows}[data-peer="${ids.full}"][data-state=agreeing]`, { timeout: 60_000 })
     const dropped = page.locator(`${nodeRows}[data-peer="${ids.liar}"][data-state=dropped]`)
     await dropped.waitFor({ timeout: 60_000 })
-    expect(await dropped.locator('[data-testid=node-reason]').textContent()).toMatch(/^StateProofRejectedError: .*Hung up on; not used again this session\./)
+    expect(await page.locator(`[data-testid=node-reason][data-peer="${ids.liar}"]`).textContent()).toMatch(/^StateProofRejectedError: .*Hung up on; not used again this session\./)
     // hung up on, and not redialled: the tab holds no connection to it
     await until(() => liar.libp2p.getConnections().length === 0 ? true : undefined, 15_000)
 
@@ -131,6 +131,7 @@ describe('an open network in the tab', () => {
     await page.click('[data-testid=tab-chain]')
     await page.waitForSelector(`${nodeRows}[data-peer="${joined.peerId}"][data-role=provider][data-state=agreeing]`, { timeout: 30_000 })
     expect(await page.locator(`${nodeRows}[data-state=agreeing]`).count()).toBeGreaterThanOrEqual(3)
+    if (debug) await page.screenshot({ path: path.join(tmpdir(), 'open-network-chain.png'), fullPage: true })
     console.log(`[open-network] provider shown in the Upload view ${shownAfterMs} ms after 'coffer provider run' started (${shownAfterReadyMs} ms after it was ready)`)
 
     // the provider goes away: its ask query fails at the next refresh, and it is shown offline (and not offered)
@@ -141,6 +142,7 @@ describe('an open network in the tab', () => {
     await page.waitForSelector(gone, { timeout: 60_000 })
     expect(await page.locator(`${gone} [data-testid=provider-status]`).textContent()).toMatch(/offline/)
     expect(await page.locator(`${gone} input[type=checkbox]`).isDisabled()).toBe(true)
+    if (debug) await page.screenshot({ path: path.join(tmpdir(), 'open-network-upload.png'), fullPage: true })
     expect(await page.locator('[data-testid=provider-row][data-address=t01001][data-online=true]').count()).toBe(1)
     expect(errors).toEqual([])
   }, 240_000)

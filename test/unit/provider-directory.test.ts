@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { idAddressBytes, addressToString, type MinerInfo, type StorageAsk } from '../../src/core'
 import type { AskAnnouncement, BootstrapProvider } from '../../src/net'
-import { ProviderDirectory, dialAddrs, providerOf } from '../../src/light/provider-directory'
+import { ProviderDirectory, dialAddrs, providerOf, describeFailure } from '../../src/light/provider-directory'
 
 const peerA = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 const peerB = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
@@ -24,6 +24,15 @@ describe('provider addresses', () => {
     expect(providerOf('t01001', info(peerA, ['/ip4/10.0.0.2/tcp/1/ws']), hints)?.addrSource).toBe('chain')
     // a document that names another peer for the miner is not believed: the chain says who
     expect(providerOf('t01001', info(peerB, []), hints)).toEqual({ provider: { address: 't01001', peerId: peerB.toString(), addrs: [] }, addrSource: 'none' })
+  })
+})
+
+describe('describeFailure', () => {
+  it('names what failed even when a dial rejects with something that is not an Error', () => {
+    expect(describeFailure(new RangeError('bad'))).toBe('RangeError: bad')
+    expect(describeFailure({})).toBe('Error: [object Object]')
+    expect(describeFailure(undefined)).toBe('Error: undefined')
+    expect(describeFailure(new AggregateError([new Error('ECONNREFUSED'), { name: 'DialError' }], ''))).toBe('AggregateError: Error: ECONNREFUSED; DialError: [object Object]')
   })
 })
 
