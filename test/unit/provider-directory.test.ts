@@ -32,6 +32,7 @@ describe('describeFailure', () => {
     expect(describeFailure(new RangeError('bad'))).toBe('RangeError: bad')
     expect(describeFailure({})).toBe('Error: [object Object]')
     expect(describeFailure(undefined)).toBe('Error: undefined')
+    expect(describeFailure(new Event('error'))).toBe('ConnectionFailedError: the connection failed (a WebSocket \'error\' event)')
     expect(describeFailure(new AggregateError([new Error('ECONNREFUSED'), { name: 'DialError' }], ''))).toBe('AggregateError: Error: ECONNREFUSED; DialError: [object Object]')
   })
 })
