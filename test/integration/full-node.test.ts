@@ -138,13 +138,26 @@ describe('full node', () => {
     expect(await n.chain.headerAt(bad1.header.height)).toBeUndefined()
     expect(n.chain.head().cid.equals(head.cid)).toBe(true)
   })
+
+  it('refuses a peer announcing a head no chain can have reached yet, before fetching anything', async () => {
+    const d = await devnet(await tmp('coffer-devnet-'))
+    const lines: string[] = []
+    const n = await fullNode(d, await tmp('coffer-node-'), lines)
+    await n.synced()
+    // a hello naming a head a million blocks up: more than the seconds since genesis
+    const fake = { ...d.head(), header: { ...d.head().header, height: 1_000_000, parentWeight: 1_000_000n } }
+    const liar = await rogue(d.genesis, [fake], n, { hello: true, gossip: false })
+    await until(() => lines.some(l => l.includes('ImpossibleHeadError') && l.includes(liar.libp2p.peerId.toString())))
+    await until(() => n.libp2p.getConnections(liar.libp2p.peerId).length === 0)
+    expect(n.sync.bestKnownHeight).toBeLessThan(1_000_000)
+  })
 })
 
 /**
  * A peer holding forged blocks `chain` (ascending, on the node's head): it announces the top by hello,
  * (unless `hello` is false) serves them (no messages) by chain exchange, and gossips on the block topic once the node is in its mesh.
  */
-async function rogue (genesis: Genesis, chain: SealedHeader[], n: FullNode, opts: { hello?: boolean } = {}): Promise<{ libp2p: CofferLibp2p }> {
+async function rogue (genesis: Genesis, chain: SealedHeader[], n: FullNode, opts: { hello?: boolean, gossip?: boolean } = {}): Promise<{ libp2p: CofferLibp2p }> {
   const network = genesis.state.network
   const libp2p = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], network, allowLoopbackDials: true })
   cleanups.push(async () => { await libp2p.stop() })
@@ -157,6 +170,10 @@ async function rogue (genesis: Genesis, chain: SealedHeader[], n: FullNode, opts
     messagesOf: () => ({ bls: [], secp: [] })
   })
   if (opts.hello !== false) await runHello(libp2p, { genesisCid: genesis.header.cid, head: () => top, onError: () => {}, clockNs: () => BigInt(Date.now()) * 1_000_000n })
+  if (opts.gossip === false) {
+    await libp2p.dial(n.libp2p.getMultiaddrs()[0]!)
+    return { libp2p }
+  }
   libp2p.services.pubsub.subscribe(blocksTopic(network))
   await libp2p.dial(n.libp2p.getMultiaddrs()[0]!)
   await until(() => libp2p.services.pubsub.getSubscribers(blocksTopic(network)).some(p => p.equals(n.libp2p.peerId)))

@@ -7,7 +7,7 @@
 // refused by name (forks are issue 13's).
 import {
   CidMismatchError, HeightGapError, MalformedMessageError, OversizedMessageError, HeaderRejectedError, ExchangeStatus,
-  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, blockMessagesOf,
+  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf,
   type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
 } from '../../core'
 import { BlockRejectedError, type NodeChain } from '../chain'
@@ -24,6 +24,21 @@ export interface ChainSyncInit {
   onNetworkError?: (peer: string, err: Error) => void
   /** Each block stored, as it is. */
   onAccepted?: (h: SealedHeader) => void
+  nowSecs: () => number
+}
+
+/**
+ * A peer announced a head no chain of ours can have reached yet: blocks are at least a second apart (a
+ * child's timestamp is above its parent's), so the height after genesis is at most the seconds since
+ * genesis. Refused before anything is fetched: headers are fetched before they are verified, and a
+ * made-up height would otherwise have us fetch without end.
+ */
+export class ImpossibleHeadError extends HeaderRejectedError {
+  static override name = 'ImpossibleHeadError'
+  override name = 'ImpossibleHeadError'
+  constructor (height: Epoch, readonly most: Epoch) {
+    super('TIMESTAMP', `announced head at height ${height}, but at most ${most} blocks can follow genesis by now`, height)
+  }
 }
 
 /** The peer's chain does not extend ours: it holds another block at a height we already have. */
@@ -78,6 +93,13 @@ export class ChainSync {
 
   /** A peer says its head is `cid` at `height` (hello, or a gossiped block we cannot apply yet). */
   offer (t: SyncTarget): void {
+    const genesisTime = this.init.chain.genesis.header.header.timestamp
+    const most = Math.max(0, this.init.nowSecs() - genesisTime) + ALLOWED_CLOCK_DRIFT_SECS
+    if (t.height > most) {
+      this.forgetPeer(t.peer)
+      this.init.onPeerFault(t.peer, new ImpossibleHeadError(t.height, most))
+      return
+    }
     this.heard = true
     const known = this.claims.get(t.peer)
     if (known === undefined || known.height < t.height) this.claims.set(t.peer, t)

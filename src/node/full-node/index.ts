@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import {
-  CID, chainCid, openGenesis, decodeHeader, blocksTopic, messagesTopic, encodeSignedMessage, MemoryBlockStore,
+  CID, chainCid, openGenesis, decodeHeader, blocksTopic, messagesTopic, encodeSignedMessage, MemoryBlockStore, getMinerInfo,
   type Genesis
 } from '../../core'
 import {
@@ -26,8 +26,9 @@ import { ChainSync } from './chain-sync'
 import { fullBlockValidator } from './block-validator'
 import { serveGenesis, requestGenesis } from './genesis-protocol'
 import { encodeGenesisCar } from './genesis-car'
+import { subscribeAsks } from '../../net/ask-gossip'
 
-export { ChainSync, UnlinkedChainError, ExchangeAnswerError, isPeerFault } from './chain-sync'
+export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ImpossibleHeadError, isPeerFault } from './chain-sync'
 export { fullBlockValidator } from './block-validator'
 export { serveGenesis, requestGenesis, GENESIS_PROTOCOL, GenesisUnavailableError } from './genesis-protocol'
 export * from './genesis-car'
@@ -170,6 +171,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const sync = new ChainSync({
       chain,
       request,
+      nowSecs: () => Math.floor(nowMs() / 1000),
       onPeerFault: (peer, err) => {
         log(`sync: peer ${peer} refused: ${err.name}: ${err.message}`)
         hangUp(peer)
@@ -206,6 +208,13 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     // what this node's own users push goes out on message gossip, as Lotus's MpoolPush publishes
     chain.onLocalPush((sm) => {
       libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
+    })
+
+    // providers' signed asks: checked against the miners' on-chain records before this node relays them
+    subscribeAsks(libp2p, network, {
+      minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
+      epoch: () => chain.head().header.height,
+      nowMs
     })
 
     await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
