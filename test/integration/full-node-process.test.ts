@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { secpPublicKey, secpAddressBytes } from '../../src/core'
+import { decodeGenesisCar } from '../../src/node/full-node'
 import { until } from '../helpers/until'
 
 const bin = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
@@ -65,6 +66,9 @@ describe('coffer node (a separate process)', () => {
     for (let i = 0; i < 3; i++) await d.chain.faucet(secpAddressBytes(secpPublicKey(secp256k1.utils.randomSecretKey())))
     await until(() => d.head().header.height >= 83)
     const data = await tmp('coffer-node-')
+    // the app server hands out the genesis state as a CAR that opens against the bootstrap document's genesis CID
+    const car = new Uint8Array(await (await fetch(`${d.url!}/genesis.car`)).arrayBuffer())
+    expect(decodeGenesisCar(car, d.genesis.header.cid).genesis.header.cid.equals(d.genesis.header.cid)).toBe(true)
 
     const first = coffer(['node', '--network', d.url!, '--data', data, '--rpc-port', '0'])
     const rpcUrl = (await until(() => first.output().match(/rpc (http:\/\/127\.0\.0\.1:\d+\/rpc\/v1)/)?.[1], 60_000))

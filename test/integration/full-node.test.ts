@@ -4,7 +4,7 @@
 // wrong state root, gossiped or served by chain exchange, is refused by name, not stored, and its sender
 // scored down and hung up on.
 import { describe, it, expect, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
@@ -12,6 +12,7 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startFullNode, type FullNode } from '../../src/node/full-node'
 import { ChainDb } from '../../src/node/chain-db'
 import { loadOrCreateProducerKey } from '../../src/node/keys'
+import { resolveNetwork, NetworkArgumentError } from '../../src/node/resolve-network'
 import {
   blocksTopic, encodeBlockMsg, produceHeader, secpPublicKey, secpAddressBytes, EMPTY_AMT_CID, EMPTY_TXMETA_CID,
   type SealedHeader, type Genesis, type CID
@@ -150,6 +151,23 @@ describe('full node', () => {
     await until(() => lines.some(l => l.includes('ImpossibleHeadError') && l.includes(liar.libp2p.peerId.toString())))
     await until(() => n.libp2p.getConnections(liar.libp2p.peerId).length === 0)
     expect(n.sync.bestKnownHeight).toBeLessThan(1_000_000)
+  })
+
+  it('resolves --network from a peer multiaddr (genesis over the genesis protocol, trusted on first use) and from a saved file', async () => {
+    const d = await devnet(await tmp('coffer-devnet-'))
+    const printed: string[] = []
+    const fromPeer = await resolveNetwork(d.bootstrap().peers[0]!, { log: (l) => printed.push(l) })
+    expect(fromPeer.genesis.cid).toBe(d.genesis.header.cid.toString())
+    expect(fromPeer.peers).toEqual([d.bootstrap().peers[0]])
+    expect(printed.join('\n')).toContain(d.genesis.header.cid.toString())
+    const file = path.join(await tmp('coffer-net-'), 'network.json')
+    await writeFile(file, JSON.stringify(d.bootstrap()))
+    expect((await resolveNetwork(file)).genesis.cid).toBe(d.genesis.header.cid.toString())
+    await expect(resolveNetwork('not-a-network')).rejects.toThrow(NetworkArgumentError)
+    // a node joined by multiaddr alone syncs as well
+    const n = await fullNode({ bootstrap: () => fromPeer }, await tmp('coffer-node-'))
+    await n.synced()
+    expect(n.chain.head().header.height).toBeGreaterThanOrEqual(1)
   })
 })
 
