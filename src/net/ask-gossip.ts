@@ -218,7 +218,12 @@ export function subscribeAsks (libp2p: CofferLibp2p, network: string, init: AskT
   return book
 }
 
-/** Publishes the provider's signed ask (gossipsub signs the envelope with the node's key: its PeerId). */
-export async function publishAsk (libp2p: CofferLibp2p, network: string, ask: SignedStorageAsk): Promise<void> {
-  await libp2p.services.pubsub.publish(askTopic(network), encodeSignedStorageAsk(ask))
+/**
+ * Publishes the provider's signed ask (gossipsub signs the envelope with the node's key: its PeerId). Resolves
+ * with how many peers it was sent to: with allowPublishToZeroTopicPeers a publish before any peer's subscription
+ * is known succeeds with none, and the caller should announce again soon rather than wait its usual interval.
+ */
+export async function publishAsk (libp2p: CofferLibp2p, network: string, ask: SignedStorageAsk): Promise<{ recipients: number }> {
+  const r = await libp2p.services.pubsub.publish(askTopic(network), encodeSignedStorageAsk(ask))
+  return { recipients: r.recipients.length }
 }
