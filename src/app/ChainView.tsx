@@ -38,6 +38,15 @@ function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClos
   )
 }
 
+/** What a rejection was about, by its error's name. */
+function rejectedWhat (name: string): string {
+  if (name === 'StateProofRejectedError') return 'a state proof'
+  if (name === 'NodeAnswersDisagreeError') return 'a state answer'
+  if (name === 'NodeHeadMismatchError') return 'the head announced'
+  if (name.startsWith('Ask')) return 'an ask announcement'
+  return 'a header'
+}
+
 const NODE_STATE: Record<NodeSummary['state'], string> = {
   agreeing: 'agreeing', behind: 'behind', ahead: 'ahead (not verified yet)', pending: 'no hello yet', dropped: 'dropped'
 }
@@ -109,7 +118,7 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
 
       {lastRejection !== null && (
         <div className="banner error" role="alert" data-testid="last-rejection">
-          <strong>Rejected {lastRejection.name === 'StateProofRejectedError' ? 'a state proof' : 'a header'} from peer {shortPeer(lastRejection.peer)}</strong>
+          <strong>Rejected {rejectedWhat(lastRejection.name)} from peer {shortPeer(lastRejection.peer)}</strong>
           {lastRejection.height !== undefined && <> at height {lastRejection.height}</>}: <span data-testid="rejection-reason">{lastRejection.name}</span> — {lastRejection.message}.
           The peer was disconnected and nothing it sent was stored.
         </div>
