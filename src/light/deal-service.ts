@@ -78,6 +78,12 @@ async function withUploadLock (id: string, fn: () => Promise<void>): Promise<voi
 const READ_CHUNK = 1 << 20
 /** Verified heads between re-reads of the market's providers from state (ask announcements refresh sooner). */
 export const PROVIDER_REFRESH_HEADS = 5
+/**
+ * Blocks of silence after which a provider that announced its ask is asked again on a refresh: three of the
+ * provider process's announcement intervals (5 epochs, src/node/provider/provider-process.ts). Until then its
+ * announcements stand for the query, so the tab does not ask every provider every few blocks.
+ */
+export const ANNOUNCE_SILENCE_BLOCKS = 15
 /** Audits of a deal sent to the page with each view: enough for the timeline, not an unbounded history. */
 const AUDITS_SHOWN = 50
 
@@ -101,6 +107,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     },
     hints: init.bootstrap.providers ?? [],
     nowMs: () => Date.now(),
+    announcedFreshMs: ANNOUNCE_SILENCE_BLOCKS * lc.genesis.state.blockDelaySecs * 1000,
     onChange: () => { describeProviders() }
   })
   /** Every provider the chain lists (the directory read once at least): a proposal re-asks each, so one offline is not chosen. */

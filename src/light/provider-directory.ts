@@ -37,6 +37,12 @@ export interface DirectoryInit {
   nowMs: () => number
   /** How long one ask query may take before the provider counts as offline. */
   askTimeoutMs?: number
+  /**
+   * An online provider whose verified announcement came within this long is not asked again on a refresh: its
+   * announcements say it is there. Once they stop for longer, the next refresh asks it, and a failed query shows
+   * it offline. 0 (the default) asks every provider on every refresh.
+   */
+  announcedFreshMs?: number
   onChange?: () => void
 }
 
@@ -120,6 +126,10 @@ export class ProviderDirectory {
       if (info === null) return
       const p = providerOf(address, info, this.init.hints)
       if (p === null) { this.offline(address, new Error('its on-chain peer ID is not a libp2p peer ID')); return }
+      const prev = this.entries.get(address)
+      const fresh = prev !== undefined && prev.online && prev.heardAtMs !== null && this.init.nowMs() - prev.heardAtMs < (this.init.announcedFreshMs ?? 0) &&
+        prev.provider.peerId === p.provider.peerId && prev.provider.addrs.join() === p.provider.addrs.join()
+      if (fresh) return
       await this.ask(p.provider, p.addrSource)
     }))
     // a miner the chain no longer lists is gone from the market

@@ -59,6 +59,27 @@ describe('ProviderDirectory', () => {
     expect((await d.refresh()).map(e => e.provider.address)).toEqual(['t01004'])
   })
 
+  it('does not ask a provider whose announcements are fresh; once they stop, a refresh asks it and a failure shows it offline', async () => {
+    let now = 0
+    let asked = 0
+    let down = false
+    const d = new ProviderDirectory({
+      miners: async () => [idAddressBytes(1005)],
+      minerInfo: async () => info(peerA, ['/ip4/10.0.0.5/tcp/1/ws']),
+      quote: async () => { asked++; if (down) throw new Error('gone'); return ask(1) },
+      hints: [], nowMs: () => now, announcedFreshMs: 15_000
+    })
+    await d.announced({ miner: 't01005', peer: peerA.toString(), info: info(peerA, ['/ip4/10.0.0.5/tcp/1/ws']), signed: { ask: ask(1) } } as unknown as AskAnnouncement)
+    expect(asked).toBe(1)
+    down = true
+    now = 10_000
+    expect((await d.refresh())[0]!.online).toBe(true) // heard 10 s ago: not asked
+    expect(asked).toBe(1)
+    now = 16_000
+    expect((await d.refresh())[0]!.online).toBe(false)
+    expect(asked).toBe(2)
+  })
+
   it('shows an announced provider at once and asks it; a later announcement only refreshes its ask', async () => {
     let asked = 0
     const d = new ProviderDirectory({ miners: async () => [], minerInfo: async () => null, quote: async () => { asked++; return ask(7) }, hints: [], nowMs: () => 42 })
