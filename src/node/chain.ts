@@ -277,10 +277,11 @@ export class NodeChain implements RpcBackend {
   /**
    * `accept` for a run of linked blocks (ascending), as sync hands them over: their header rules are
    * checked together first (validateHeaderRun: one batch signature check, ≈3x fewer ms per header than
-   * one pairing check each), then each block as `accept` does. Returns the blocks stored; a block that
-   * breaks a rule throws its named error once the blocks below it are stored.
+   * one pairing check each), then each block as `accept` does. Returns the blocks stored (each also
+   * reported to `onStored` as it is); a block that breaks a rule throws its named error once the blocks
+   * below it are stored.
    */
-  async acceptRun (blocks: Array<{ header: SealedHeader, messages: BlockMessages }>): Promise<SealedHeader[]> {
+  async acceptRun (blocks: Array<{ header: SealedHeader, messages: BlockMessages }>, onStored?: (h: SealedHeader) => void): Promise<SealedHeader[]> {
     return await this.queued(async () => {
       const above = blocks.filter(b => b.header.header.height > this.current.header.height)
       let checked = false
@@ -291,7 +292,12 @@ export class NodeChain implements RpcBackend {
         // some header breaks a rule: one by one below, so those before it are stored and it is named
       }
       const stored: SealedHeader[] = []
-      for (const b of blocks) if (await this.acceptNow(b.header, b.messages, checked)) stored.push(b.header)
+      for (const b of blocks) {
+        if (await this.acceptNow(b.header, b.messages, checked)) {
+          stored.push(b.header)
+          onStored?.(b.header)
+        }
+      }
       return stored
     })
   }

@@ -74,6 +74,7 @@ const FIRST_WINDOW = 32
 export class ChainSync {
   private readonly claims = new Map<string, SyncTarget>()
   private running: Promise<void> | null = null
+  private heard = false
   /** Blocks applied by this sync since it started: what a sync rate is measured on. */
   applied = 0
   private window = FIRST_WINDOW
@@ -89,7 +90,6 @@ export class ChainSync {
 
   /** True once some peer told us its head. */
   get heardFromPeers (): boolean { return this.heard }
-  private heard = false
 
   /** A peer says its head is `cid` at `height` (hello, or a gossiped block we cannot apply yet). */
   offer (t: SyncTarget): void {
@@ -211,10 +211,10 @@ export class ChainSync {
     for (let i = start; i < headers.length;) {
       const window = headers.slice(i, i + this.window)
       const messages = await this.fetchMessages(t.peer, window)
-      for (const h of await chain.acceptRun(window.map((header, j) => ({ header, messages: messages[j]! })))) {
+      await chain.acceptRun(window.map((header, j) => ({ header, messages: messages[j]! })), (h) => {
         this.applied++
         this.init.onAccepted?.(h)
-      }
+      })
       i += window.length
       this.window = Math.min(MAX_EXCHANGE_LENGTH, this.window * 2)
     }
