@@ -7,7 +7,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   createGenesis, executionContext, applyBlockMessages, runMarketCron, signMessage, getActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey,
   chainCid, pieceDigest, pieceCidV1, signDealProposal, encodeClientDealProposal, encodeBigInt, creditActor, addressToString, newActorAddress, resolveAddress,
-  methodHandler, callRuntime, decodeMinerInfo, decodePowerState, getMinerInfo, getMinerState, listMiners, powerStateAt, readClaim, hasLiveDeals, mustGet,
+  methodHandler, callRuntime, decodeMinerInfo, decodePowerState, encodePowerState, setClaim, setActor, minerHoldingPeerId, MAX_LISTED_MINERS, getMinerInfo, getMinerState, listMiners, powerStateAt, readClaim, hasLiveDeals, mustGet,
   encodeCreateMinerParams, decodeCreateMinerReturn, encodeChangePeerIdParams, encodeChangeMultiaddrsParams, encodeWithdrawBalanceParams, decodeWithdrawBalanceReturn,
   encodeExecParams, encodeMinerConstructorParams, readInitState, ActorError, ActorExit, ExitCode, MarketMethod, MinerMethod, PowerMethod, MinerExit, InitMethod,
   POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, MINER_ACTOR_CODE, INIT_ACTOR_ADDRESS, STORAGE_MARKET_ADDRESS, MIN_MINER_PLEDGE, MAX_PEER_ID_LENGTH, MAX_MULTIADDR_DATA,
@@ -174,6 +174,22 @@ describe('CreateMiner', () => {
     expect(refusal(1, stranger, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, encodeCreateMinerParams({ owner: stranger, worker: stranger, windowPoStProofType: 13, peer: peerA, multiaddrs: [] }), 2n * FIL))
       .toEqual({ exitCode: MinerExit.ErrPeerIdTaken, message: `peer ID is already registered to miner ${addressToString(created)}` })
     expect(listMiners(store(), root)).toHaveLength(2)
+  })
+
+  it('a listing cap does not bound the chain rule: past it the listing throws, CreateMiner still walks every claim and finds a taken peer ID', () => {
+    // MAX_LISTED_MINERS (10,000) caps what is served; here a cap of 2 over 3 claims stands for 10,001 claims
+    // (claims alone, without miner actors: the peer-ID walk reads each and passes over them)
+    const power = getActor(store(), root, POWER_ACTOR_ADDRESS)!
+    let state = powerStateAt(store(), root)!
+    for (const id of [2002, 2003]) state = setClaim(store(), state, idAddressBytes(id), { windowPoStProofType: DEFAULT_WINDOW_POST_PROOF_TYPE, rawBytePower: 0n, qualityAdjPower: 0n })
+    root = setActor(store(), root, POWER_ACTOR_ADDRESS, { ...power, head: store().put(encodePowerState(state)) })
+    expect(MAX_LISTED_MINERS).toBe(10_000)
+    expect(() => listMiners(store(), root, 2)).toThrow(/more than 2 entries/)
+    expect(listMiners(store(), root)).toHaveLength(3)
+    expect(minerHoldingPeerId(store(), root, peerGenesis)).toEqual(idAddressBytes(1001))
+    expect(send(1, worker, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, createParams({ peer: peerGenesis }), 2n * FIL).exitCode).toBe(MinerExit.ErrPeerIdTaken)
+    expect(send(1, worker, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, createParams(), 2n * FIL).exitCode).toBe(ExitCode.Ok)
+    expect(() => listMiners(store(), root, 3)).toThrow(/more than 3 entries/)
   })
 
   it('refuses malformed params, bad addresses, unknown proof types and oversized peer info', () => {

@@ -55,10 +55,14 @@ export function checkPeerInfo (peerId: Uint8Array, multiaddrs: Uint8Array[]): vo
   if (total > MAX_MULTIADDR_DATA) fail(ActorExit.ErrIllegalArgument, `multiaddr size of ${total} exceeds maximum of ${MAX_MULTIADDR_DATA}`)
 }
 
-/** The miner (ID address) whose record holds `peerId`, other than `except`; null when none does. An empty peer ID is no one's. */
+/**
+ * The miner (ID address) whose record holds `peerId`, other than `except`; null when none does. An empty peer
+ * ID is no one's. Every claim is walked, however many: MAX_LISTED_MINERS caps what is served to light
+ * clients, and a chain rule bounded by it would fail every CreateMiner past that many miners.
+ */
 export function minerHoldingPeerId (store: BlockGetter, root: CID, peerId: Uint8Array, except?: Uint8Array): Uint8Array | null {
   if (peerId.length === 0) return null
-  for (const miner of listMiners(store, root)) {
+  for (const miner of listMiners(store, root, Infinity)) {
     if (except !== undefined && bytesEqual(miner, except)) continue
     const info = getMinerInfo(store, root, miner)
     if (info !== null && bytesEqual(info.peerId, peerId)) return miner

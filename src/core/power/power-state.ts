@@ -49,7 +49,11 @@ export interface PowerState {
   proofValidationBatch: CID | null
 }
 
-/** At most this many miners are listed in one read (a light client's answer must stay a few MiB). */
+/**
+ * At most this many miners are listed in one read served to others (a light client's proof must stay a few
+ * MiB). Actor code never reads through this cap: a chain rule cannot depend on how much a light client can
+ * be sent (minerHoldingPeerId walks every claim).
+ */
 export const MAX_LISTED_MINERS = 10_000
 
 export function encodePowerState (s: PowerState): Uint8Array {
@@ -145,11 +149,13 @@ export function setClaim (store: BlockStore, state: PowerState, miner: Uint8Arra
 /**
  * Every miner's ID address bytes, from the power actor's claims (as Lotus's StateListMiners reads them),
  * sorted by ID so every node lists them in the same order. Empty on a chain with no power actor.
+ * Past `limit` claims it throws MalformedStateError (HAMT holds more than …): the default is the cap on what
+ * is served; actor code passes Infinity.
  */
-export function listMiners (store: BlockGetter, stateRoot: CID): Uint8Array[] {
+export function listMiners (store: BlockGetter, stateRoot: CID, limit: number = MAX_LISTED_MINERS): Uint8Array[] {
   const state = powerStateAt(store, stateRoot)
   if (state === null) return []
-  const miners = hamtEntries(store, state.claims, MAX_LISTED_MINERS).map(([key, value]) => {
+  const miners = hamtEntries(store, state.claims, limit).map(([key, value]) => {
     decodeClaim(value)
     try { validateAddressBytes(key) } catch { throw new MalformedStateError('a power claim is keyed by something that is not an address') }
     if (key[0] !== Protocol.ID) throw new MalformedStateError('a power claim is not keyed by an ID address')
