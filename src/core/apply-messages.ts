@@ -16,6 +16,8 @@ import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signat
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
 import { ExitCode, storeReceipts, checkBlockGasLimit, type BlockMessages, type MessageReceipt } from './block-messages'
 import { MessageSignatureError } from './errors'
+import { MalformedStateError } from './hamt'
+import { ProofIncompleteError } from './block-store'
 import type { AttoFil, GasUnits } from './units'
 import type { GenesisState } from './genesis'
 import type { BlockHeader } from './block-header'
@@ -31,6 +33,30 @@ export const TRANSFER_GAS_PREMIUM: AttoFil = 100n
 export const TRANSFER_GAS_FEE_CAP: AttoFil = BASE_FEE * 2n + TRANSFER_GAS_PREMIUM
 
 const NO_RETURN: Uint8Array = new Uint8Array(0)
+
+/** go-state-types exitcode ErrAssertionFailed (USR_ASSERTION_FAILED): what fvm_sdk's panic hook aborts an actor with. */
+export const EXIT_ASSERTION_FAILED = 24
+
+/**
+ * The exit code an actor call that threw ends with, or null when the throw is the node's own fault and the
+ * block must fail on this node rather than be given a receipt:
+ * - ActorError: its code.
+ * - MalformedStateError (state that does not decode, a map past a reader's bound): ErrIllegalState, as
+ *   builtin-actors loads its state with context_code(USR_ILLEGAL_STATE). State is content-addressed, so every
+ *   node holding this state root reads the same bytes and ends with the same exit.
+ * - ProofIncompleteError (a block of the state missing from this node's store): null. Another node has the
+ *   block and would apply the message; a receipt here would fork this node off, so the block fails instead,
+ *   as a blockstore failure is fatal to the FVM (never an exit code).
+ * - any other Error (a bug in actor code, an actor panic): EXIT_ASSERTION_FAILED, the code fvm_sdk's panic
+ *   hook aborts with (builtin-actors runtime: set_hook → vm::exit(USR_ASSERTION_FAILED)), so one bad message
+ *   cannot halt the chain.
+ */
+export function exitCodeOfThrow (err: unknown): number | null {
+  if (err instanceof ActorError) return err.exitCode
+  if (err instanceof ProofIncompleteError) return null
+  if (err instanceof MalformedStateError) return ActorExit.ErrIllegalState
+  return err instanceof Error ? EXIT_ASSERTION_FAILED : null
+}
 const receipt = (exitCode: number, gasUsed: GasUnits): MessageReceipt => ({ exitCode, return: NO_RETURN, gasUsed, eventsRoot: null })
 
 /** What one byte of a method call's params costs, on top of TRANSFER_GAS: proofs and vouchers are the large ones. */
@@ -110,10 +136,11 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
         next = out.root
         ret = out.return
       } catch (err) {
-        if (!(err instanceof ActorError)) throw err
+        const code = exitCodeOfThrow(err)
+        if (code === null) throw err
         // a refused call keeps only the nonce and gas, as an aborted actor call does in Filecoin
         next = spent
-        exitCode = err.exitCode
+        exitCode = code
       }
     }
   }

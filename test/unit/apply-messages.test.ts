@@ -5,7 +5,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   createGenesis, executionContext, applyMessage, applyBlockMessages, checkBlockSignatures, signMessage, getActor, storeReceipts,
   amtValues, decodeReceipt, blsAggregate, secpSign, messageCid, blsPublicKey, blsAddressBytes, secpPublicKey, secpAddressBytes,
-  idAddressBytes, ExitCode, BASE_FEE, TRANSFER_GAS, BURNT_FUNDS_ADDRESS, ACCOUNT_ACTOR_CODE, ATTO_PER_FIL,
+  idAddressBytes, encodeCreateMinerParams, powerStateAt, setClaim, setActor, encodePowerState, exitCodeOfThrow, ActorError, MalformedStateError, ProofIncompleteError,
+  POWER_ACTOR_ADDRESS, PowerMethod, ActorExit, EXIT_ASSERTION_FAILED, DEFAULT_WINDOW_POST_PROOF_TYPE, MIN_MINER_PLEDGE, ExitCode, BASE_FEE, TRANSFER_GAS, BURNT_FUNDS_ADDRESS, ACCOUNT_ACTOR_CODE, ATTO_PER_FIL,
   type ApplyContext, type Genesis, type Message, type SignedMessage, type CID, type Signature
 } from '../../src/core'
 
@@ -215,4 +216,42 @@ describe('applyBlockMessages', () => {
       expect(failure(() => applyBlockMessages(ctx, root, { bls, secp }, agg))).toEqual(BAD_SIGNATURE)
     })
   }
+})
+
+describe('applyMessage: actor code that throws something other than an ActorError', () => {
+  const peer = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Uint8Array(32).fill(0xd4)])
+  const createMiner = (nonce: number): Message => send({
+    to: POWER_ACTOR_ADDRESS, method: PowerMethod.CreateMiner, value: MIN_MINER_PLEDGE, gasLimit: 10_000_000, nonce,
+    params: encodeCreateMinerParams({ owner: alice, worker: alice, windowPoStProofType: DEFAULT_WINDOW_POST_PROOF_TYPE, peer, multiaddrs: [] })
+  })
+  /** The genesis state with a power claim keyed by a key address: well-formed CBOR that breaks the claims' rule (ID keys only). */
+  function badClaimRoot (): { root: CID, claims: CID } {
+    const power = getActor(ctx.store, root, POWER_ACTOR_ADDRESS)!
+    const state = setClaim(ctx.store, powerStateAt(ctx.store, root)!, dave, { windowPoStProofType: DEFAULT_WINDOW_POST_PROOF_TYPE, rawBytePower: 0n, qualityAdjPower: 0n })
+    return { root: setActor(ctx.store, root, POWER_ACTOR_ADDRESS, { ...power, head: ctx.store.put(encodePowerState(state)) }), claims: state.claims }
+  }
+
+  it('malformed state (MalformedStateError) ends the message with ErrIllegalState: nonce and gas spent, no value moved, the block goes on', () => {
+    const bad = badClaimRoot().root
+    const first = createMiner(0)
+    const out = applyBlockMessages(ctx, bad, { bls: [], secp: [signMessage(aliceKey, first), signMessage(aliceKey, send({ nonce: 1 }))] }, null)
+    expect(out.receipts.map(r => r.exitCode)).toEqual([ActorExit.ErrIllegalState, ExitCode.Ok])
+    expect(nonce(out.root, alice)).toBe(2)
+    expect(balance(out.root, POWER_ACTOR_ADDRESS)).toBe(balance(bad, POWER_ACTOR_ADDRESS)) // the pledge did not move
+    expect(balance(out.root, erin)).toBe(1n * FIL) // the message after it applied
+  })
+
+  it('a state block missing from this node\'s store fails the block on this node (ProofIncompleteError), never a receipt', () => {
+    const { root: bad, claims } = badClaimRoot()
+    const holey = { get: (c: CID) => c.equals(claims) ? undefined : ctx.store.get(c), put: (b: Uint8Array) => ctx.store.put(b) }
+    expect(failure(() => applyBlockMessages({ ...ctx, store: holey }, bad, { bls: [], secp: [signMessage(aliceKey, createMiner(0))] }, null))?.name).toBe('ProofIncompleteError')
+  })
+
+  it('maps each kind of throw: ActorError its code, MalformedStateError ErrIllegalState, a missing block none, any other Error (an actor panic) USR_ASSERTION_FAILED', () => {
+    expect(exitCodeOfThrow(new ActorError(ActorExit.ErrForbidden, 'no'))).toBe(ActorExit.ErrForbidden)
+    expect(exitCodeOfThrow(new MalformedStateError('bad'))).toBe(ActorExit.ErrIllegalState)
+    expect(exitCodeOfThrow(new ProofIncompleteError('bafy…'))).toBeNull()
+    expect(exitCodeOfThrow(new TypeError('x is undefined'))).toBe(EXIT_ASSERTION_FAILED)
+    expect(EXIT_ASSERTION_FAILED).toBe(24)
+  })
 })
