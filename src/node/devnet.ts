@@ -149,8 +149,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   }
 
   const cleanups: Array<() => Promise<void>> = [async () => { await db.close() }]
+  // each cleanup runs once, newest first: a second stop() (a test's own, then its afterAll) finds nothing left, where
+  // reversing in place ran them all again oldest first (the database closed before the chain that writes to it)
   const stopAll = async (): Promise<void> => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => {})
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {})
   }
   try {
     const secret = await loadOrCreateProducerKey(db)

@@ -21,7 +21,7 @@ const STOP_GRACE_MS = 10_000
 
 export interface ProviderReady { miner: string, peerId: string, addrs: string[], gateway: string, startupMs: number }
 
-/** A child exited before it printed its ready line. */
+/** A child's first run exited before it printed its ready line (or it was stopped before that). */
 export class ProviderChildError extends Error {
   static override name = 'ProviderChildError'
   override name = 'ProviderChildError'
@@ -60,9 +60,12 @@ export function superviseProviderChild (init: ProviderChildInit): ProviderChild 
   const ready = new Promise<ProviderReady>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
   ready.catch(() => {})
   let exited: Promise<void> = Promise.resolve()
+  /** The child's last line of output: what a child that exits before it is ready most likely died of. */
+  let lastLine = ''
 
   const start = (): void => {
     const startedAt = Date.now()
+    const first = restarts === 0
     // its own process group (detached), so stop() ends the child and anything it starts, and a Ctrl-C meant for the
     // devnet reaches the child only through stop(); stdin is a pipe the child watches: if the devnet dies without
     // stopping it (kill -9), the pipe closes and the child stops itself (COFFER_SUPERVISED)
@@ -77,6 +80,7 @@ export function superviseProviderChild (init: ProviderChildInit): ProviderChild 
             if (!settled) { settled = true; resolveReady(info) }
           } catch { /* a malformed line is only logged */ }
         }
+        if (line.trim() !== '') lastLine = line.replace(/^coffer: /, '')
         init.log(`[${init.name}] ${line.replace(/^coffer: /, '')}`)
       })
     }
@@ -87,16 +91,20 @@ export function superviseProviderChild (init: ProviderChildInit): ProviderChild 
         resolve()
         info = undefined
         if (stopping) return
-        if (!settled && restarts === 0 && Date.now() - startedAt < HEALTHY_MS) {
-          // the first start failed outright: say so to whoever waits, and keep trying in the background
-          init.log(`[${init.name}] exited before it was ready (${signal ?? `code ${String(code)}`})`)
-        }
         if (Date.now() - startedAt > HEALTHY_MS) delay = RESTART_MIN_MS
         init.log(`[${init.name}] provider process ${String(c.pid)} exited (${signal ?? `code ${String(code)}`}); starting it again in ${delay / 1000} s`)
         timer = setTimeout(() => { restarts++; start() }, delay)
         timer.unref()
         delay = Math.min(delay * 2, RESTART_MAX_MS)
       })
+    })
+    // 'close' comes after the child's output was read to its end, so lastLine is what it printed last
+    c.on('close', (code, signal) => {
+      if (settled || stopping || !first) return
+      // the first start failed outright (a broken folder, a port in use): say so to whoever waits (startDevnet fails
+      // with it instead of waiting forever on a child that dies each time); the restarts go on in the background
+      settled = true
+      rejectReady(new ProviderChildError(`${init.name}: \`coffer provider run\` exited before it was ready (${signal ?? `code ${String(code)}`})${lastLine === '' ? '' : `: ${lastLine}`}`))
     })
     c.on('error', (err) => { init.log(`[${init.name}] ${err.message}`) })
   }
