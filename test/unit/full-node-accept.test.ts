@@ -1,0 +1,97 @@
+// NodeChain.accept on a follower: each way a block signed with the producer's own key can still be wrong
+// is refused by its own named error, and a refused block leaves nothing behind (no header at its height,
+// the head where it was, no block waiting in the store to be written).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import {
+  produceHeader, storeBlockMessages, MemoryBlockStore, EMPTY_AMT_CID, BLOCK_GAS_LIMIT,
+  type SealedHeader, type BlockMessages
+} from '../../src/core'
+import { ParentMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, InvalidBlockError, StateRootMismatchError } from '../../src/node/chain'
+import { chainPair, T0, type ChainPair } from '../helpers/follower-chain'
+
+let c: ChainPair
+/** b1 (no messages) and b2 (one payment) are on both chains; b3 names b2's receipts, on the producer's only. */
+let b1: SealedHeader
+let b2: SealedHeader
+let b3: SealedHeader
+
+const none: BlockMessages = { bls: [], secp: [] }
+const txMeta = (msgs: BlockMessages): ReturnType<typeof storeBlockMessages> => storeBlockMessages(new MemoryBlockStore(), msgs)
+
+beforeAll(async () => {
+  c = await chainPair()
+  b1 = await c.producer.produce(T0 + 1)
+  await c.producer.mpoolPush(c.payment(0))
+  b2 = await c.producer.produce(T0 + 2)
+  b3 = await c.producer.produce(T0 + 3)
+  expect(c.producer.messagesOf(b2)!.secp.length).toBe(1)
+  expect(await c.follower.accept(b1, none)).toBe(true)
+  expect(await c.follower.accept(b2, c.producer.messagesOf(b2)!)).toBe(true)
+  expect(String(b3.header.parentMessageReceipts)).not.toBe(String(EMPTY_AMT_CID)) // b2's payment has a receipt
+})
+afterAll(async () => { await c?.close() })
+
+/** A block at b3's height on the follower's head b2, with b3's roots unless overridden, signed by the producer's key. */
+function forge (over: { parent?: SealedHeader, receipts?: typeof EMPTY_AMT_CID, messages?: BlockMessages } = {}): SealedHeader {
+  return produceHeader(over.parent ?? b2, c.genesis, c.producerKey, T0 + 3, {
+    parentStateRoot: b3.header.parentStateRoot,
+    parentMessageReceipts: over.receipts ?? b3.header.parentMessageReceipts,
+    messages: txMeta(over.messages ?? none),
+    blsAggregate: null
+  })
+}
+
+async function refused (h: SealedHeader, msgs: BlockMessages, named: new (...args: never[]) => Error, cause?: string): Promise<void> {
+  const err = await c.follower.accept(h, msgs).then(() => null, (e: Error) => e)
+  expect(err, `${named.name} expected`).toBeInstanceOf(named)
+  expect(err!.name).toBe(named.name)
+  if (cause !== undefined) expect((err as InvalidBlockError).cause.name).toBe(cause)
+  expect(await c.follower.headerAt(h.header.height)).toBeUndefined()
+  expect(c.follower.head().cid.equals(b2.cid)).toBe(true)
+  expect(c.followerStore.unpersisted().size).toBe(0)
+}
+
+describe('NodeChain.accept on a follower', () => {
+  it('refuses the right state root with the wrong receipts root: ReceiptsRootMismatchError', async () => {
+    await refused(forge({ receipts: EMPTY_AMT_CID }), none, ReceiptsRootMismatchError)
+  })
+
+  it('refuses a wrong state root: StateRootMismatchError', async () => {
+    const h = produceHeader(b2, c.genesis, c.producerKey, T0 + 3, { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    await refused(h, none, StateRootMismatchError)
+  })
+
+  it('refuses messages that do not build the header\'s TxMeta: MessagesMismatchError', async () => {
+    const h = forge({ messages: { bls: [], secp: [c.payment(1)] } })
+    await refused(h, none, MessagesMismatchError)
+    await refused(h, { bls: [], secp: [c.payment(2)] }, MessagesMismatchError)
+  })
+
+  it('refuses a message whose secp signature does not verify: InvalidBlockError', async () => {
+    const good = c.payment(1)
+    const data = good.signature.data.slice()
+    data[5]! ^= 0xff
+    const msgs = { bls: [], secp: [{ ...good, signature: { ...good.signature, data } }] }
+    await refused(forge({ messages: msgs }), msgs, InvalidBlockError)
+  })
+
+  it('refuses messages whose gas limits add up to more than the block gas limit: InvalidBlockError (BlockGasLimitError)', async () => {
+    const msgs = { bls: [], secp: [c.payment(1, { gasLimit: BLOCK_GAS_LIMIT }), c.payment(2, { gasLimit: BLOCK_GAS_LIMIT })] }
+    await refused(forge({ messages: msgs }), msgs, InvalidBlockError, 'BlockGasLimitError')
+  })
+
+  it('refuses a block whose parent is not our head: ParentMismatchError', async () => {
+    const h = produceHeader(b1, c.genesis, c.producerKey, T0 + 3, { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b2.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    const err = await c.follower.accept(h, none).then(() => null, (e: Error) => e)
+    expect(err).toBeInstanceOf(ParentMismatchError)
+    expect(c.follower.head().cid.equals(b2.cid)).toBe(true)
+    expect(await c.follower.headerAt(2).then(x => x?.cid.equals(b2.cid))).toBe(true) // b2 stays; nothing else at 2
+    expect(c.followerStore.unpersisted().size).toBe(0)
+  })
+
+  it('takes the real block after all those refusals', async () => {
+    expect(await c.follower.accept(b3, c.producer.messagesOf(b3)!)).toBe(true)
+    expect((await c.follower.headerAt(3))?.cid.equals(b3.cid)).toBe(true)
+    expect(c.followerStore.unpersisted().size).toBe(0)
+  })
+})
