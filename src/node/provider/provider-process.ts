@@ -121,25 +121,50 @@ async function everyHead (node: FullNode, signal: AbortSignal, tasks: Array<() =
   }
 }
 
+export interface AskAnnouncerInit {
+  height: () => number
+  /** Whether `coffer provider stop-deals` is in force. */
+  stopped: () => boolean
+  /** Publishes the current signed ask; resolves with how many peers it was sent to. */
+  publish: () => Promise<{ recipients: number }>
+  log: (line: string) => void
+}
+
 /**
  * Publishes the signed ask on the ask topic now, every ASK_ANNOUNCE_EPOCHS epochs, and at the first head after
- * `coffer provider stop-deals` (the ask then offers no room). A publish with nobody subscribed yet is not an error.
+ * `coffer provider stop-deals` (the ask then offers no room). A publish that reached nobody (no peer
+ * subscribed yet: publishAsk's recipients is 0, or NoPeersSubscribedToTopic) does not count as an
+ * announcement: it is tried again at the next head, not ASK_ANNOUNCE_EPOCHS later.
  */
-function announcer (node: FullNode, services: ProviderServices, network: string, dir: string, log: (line: string) => void): () => Promise<void> {
+export function askAnnouncer (init: AskAnnouncerInit): () => Promise<void> {
   let last = -Infinity
   let wasStopped: boolean | undefined
+  let logged = false
   return async () => {
-    const height = node.chain.head().header.height
-    const nowStopped = dealsStopped(dir)
+    const height = init.height()
+    const nowStopped = init.stopped()
     if (height - last < ASK_ANNOUNCE_EPOCHS && nowStopped === wasStopped) return
-    if (nowStopped && wasStopped !== true) log('stop-deals: taking no new deals; live deals keep being proven')
+    if (nowStopped !== logged) {
+      if (nowStopped) init.log('stop-deals: taking no new deals; live deals keep being proven')
+      logged = nowStopped
+    }
     try {
-      await publishAsk(node.libp2p, network, await services.provider.ask())
+      const { recipients } = await init.publish()
+      if (recipients === 0) return
       last = height
       wasStopped = nowStopped
     } catch (err) {
       // NoPeersSubscribedToTopic until a peer subscribes: tried again next head
-      if (!/NoPeersSubscribed/i.test(`${(err as Error).name} ${(err as Error).message}`)) log(`ask announcement: ${(err as Error).message}`)
+      if (!/NoPeersSubscribed/i.test(`${(err as Error).name} ${(err as Error).message}`)) init.log(`ask announcement: ${(err as Error).message}`)
     }
   }
+}
+
+function announcer (node: FullNode, services: ProviderServices, network: string, dir: string, log: (line: string) => void): () => Promise<void> {
+  return askAnnouncer({
+    height: () => node.chain.head().header.height,
+    stopped: () => dealsStopped(dir),
+    publish: async () => await publishAsk(node.libp2p, network, await services.provider.ask()),
+    log
+  })
 }
