@@ -10,7 +10,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
   createGenesis, executionContext, applyBlockMessages, produceHeader, storeBlockMessages, signMessage, secpPublicKey, secpAddressBytes, blsPublicKey,
   idAddressBytes, addressToString, encodeCreateMinerParams, decodeCreateMinerReturn, PowerMethod, POWER_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
-  type CID, type BlockGetter, type SealedHeader, type Genesis
+  getActor, setActor, powerStateAt, setClaim, encodePowerState, emptyHamt, MINIMUM_CONSENSUS_POWER, CONSENSUS_MINER_MIN_MINERS,
+  type CID, type BlockGetter, type SealedHeader, type Genesis, type PowerState
 } from '../../src/core'
 import { startRpcServer, type RpcServer, type RpcBackend } from '../../src/node/rpc'
 
@@ -24,6 +25,7 @@ let head: SealedHeader
 let created: Uint8Array
 let server: RpcServer
 let peerString: string
+const headers = new Map<string, SealedHeader>()
 const listen = multiaddr('/ip4/192.0.2.7/tcp/4001/ws')
 
 beforeAll(async () => {
@@ -44,7 +46,7 @@ beforeAll(async () => {
   head = produceHeader(genesis.header, genesis, producerSecret, genesis.header.header.timestamp + 1, {
     parentStateRoot: executed.root, parentMessageReceipts: executed.receiptsRoot, messages: storeBlockMessages(store, { bls: [], secp: [] }), blsAggregate: null
   })
-  const headers = new Map([genesis.header, head].map(h => [h.cid.toString(), h]))
+  for (const h of [genesis.header, head]) headers.set(h.cid.toString(), h)
   const unused = (): never => { throw new Error('not used by these methods') }
   const backend: RpcBackend = {
     networkName: () => 'rpc-miners',
@@ -67,6 +69,19 @@ beforeAll(async () => {
 })
 afterAll(async () => { await server?.close() })
 
+/** A tipset after the head whose state has the power actor's state edited (power as proven storage will give it, or no claims). */
+function tipsetWithPower (edit: (s: PowerState) => PowerState): unknown[] {
+  const store = genesis.store!
+  const root = head.header.parentStateRoot
+  const actor = getActor(store, root, POWER_ACTOR_ADDRESS)!
+  const parentStateRoot = setActor(store, root, POWER_ACTOR_ADDRESS, { ...actor, head: store.put(encodePowerState(edit(powerStateAt(store, root)!))) })
+  const h = produceHeader(head, genesis, producerSecret, head.header.timestamp + 1, {
+    parentStateRoot, parentMessageReceipts: head.header.parentMessageReceipts, messages: storeBlockMessages(store, { bls: [], secp: [] }), blsAggregate: null
+  })
+  headers.set(h.cid.toString(), h)
+  return [{ '/': h.cid.toString() }]
+}
+
 async function call (method: string, params: unknown[]): Promise<{ result?: any, error?: { code: number, message: string } }> {
   const res = await fetch(server.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
   expect(res.status).toBe(200)
@@ -78,6 +93,12 @@ describe('Filecoin.StateListMiners', () => {
     expect(t(created)).toBe('t01002')
     expect((await call('Filecoin.StateListMiners', [null])).result).toEqual(['t01001', 't01002'])
     expect((await call('Filecoin.StateListMiners', [[{ '/': genesis.header.cid.toString() }]])).result).toEqual(['t01001'])
+  })
+
+  it('answers null, not [], when no miner has a claim (Lotus\'s nil slice)', async () => {
+    const none = tipsetWithPower(s => ({ ...s, claims: emptyHamt(genesis.store!) }))
+    const r = await call('Filecoin.StateListMiners', [none])
+    expect('result' in r && r.result === null).toBe(true)
   })
 })
 
@@ -113,5 +134,24 @@ describe('Filecoin.StateMinerPower', () => {
     expect(power).toEqual({ MinerPower: zero, TotalPower: zero, HasMinPower: false })
     expect((await call('Filecoin.StateMinerPower', [t(worker), null])).result).toEqual({ MinerPower: zero, TotalPower: zero, HasMinPower: false })
     expect((await call('Filecoin.StateMinerPower', ['not an address', null])).error?.code).toBe(-32602)
+  })
+
+  it('HasMinPower as builtin-actors miner_nominal_power_meets_consensus_minimum: at the minimum; below it, any power while fewer than CONSENSUS_MINER_MIN_MINERS are above it', async () => {
+    expect(MINIMUM_CONSENSUS_POWER).toBe(2048n) // builtin-actors devnet (min-power-2k)
+    expect(CONSENSUS_MINER_MIN_MINERS).toBe(4)
+    const withPower = (above: number): unknown[] => tipsetWithPower(s => {
+      let st = setClaim(genesis.store!, s, idAddressBytes(1001), { windowPoStProofType: 13, rawBytePower: MINIMUM_CONSENSUS_POWER, qualityAdjPower: MINIMUM_CONSENSUS_POWER })
+      st = setClaim(genesis.store!, st, created, { windowPoStProofType: 13, rawBytePower: 1024n, qualityAdjPower: 1024n })
+      return { ...st, minerAboveMinPowerCount: above, totalRawBytePower: MINIMUM_CONSENSUS_POWER + 1024n, totalQualityAdjPower: MINIMUM_CONSENSUS_POWER + 1024n }
+    })
+    const young = withPower(1)
+    const has = async (miner: string, tsk: unknown[]): Promise<boolean> => (await call('Filecoin.StateMinerPower', [miner, tsk])).result.HasMinPower
+    expect(await has('t01001', young)).toBe(true) // at the minimum
+    expect(await has(t(created), young)).toBe(true) // below it, positive, fewer than 4 above
+    const grown = withPower(CONSENSUS_MINER_MIN_MINERS)
+    expect(await has('t01001', grown)).toBe(true)
+    expect(await has(t(created), grown)).toBe(false) // below it once 4 miners are above
+    expect((await call('Filecoin.StateMinerPower', [t(created), grown])).result.TotalPower).toEqual({ RawBytePower: '3072', QualityAdjPower: '3072' })
+    expect(await has('t01001', null as unknown as unknown[])).toBe(false) // zero power at the head, a young network: false
   })
 })

@@ -17,6 +17,7 @@ import { getActor, builtinActorCode } from '../state-tree'
 import { encodeBigInt } from '../token'
 import { idAddressBytes, validateAddressBytes, idOf, Protocol } from '../address'
 import { bigIntField } from '../market/market-state'
+import { postProofInfo } from '../miner/miner-info'
 import type { AttoFil, Epoch } from '../units'
 
 /** builtin-actors STORAGE_POWER_ACTOR_ADDR. */
@@ -167,4 +168,38 @@ export function listMiners (store: BlockGetter, stateRoot: CID, limit: number = 
 function compareIds (a: Uint8Array, b: Uint8Array): number {
   const d = idOf(a)! - idOf(b)!
   return d < 0n ? -1 : d > 0n ? 1 : 0
+}
+
+/**
+ * builtin-actors' policy MINIMUM_CONSENSUS_POWER as its "devnet" build sets it (feature min-power-2k:
+ * 2 << 10 bytes; mainnet's is 10 << 40): the raw power from which a miner counts toward consensus on its own.
+ */
+export const MINIMUM_CONSENSUS_POWER: StoragePower = 2n << 10n
+/** builtin-actors actors/power/src/policy.rs CONSENSUS_MINER_MIN_MINERS. */
+export const CONSENSUS_MINER_MIN_MINERS = 4
+
+/** A claim names a PoSt proof type no miner may hold: builtin-actors' consensus_miner_min_power refuses it. */
+export class UnsupportedProofTypeError extends Error {
+  static override name = 'UnsupportedProofTypeError'
+  override name = 'UnsupportedProofTypeError'
+}
+
+/**
+ * builtin-actors consensus_miner_min_power: the same MINIMUM_CONSENSUS_POWER for every Window PoSt proof type a
+ * miner may hold (the V1P1 ones), an error for any other.
+ */
+export function consensusMinerMinPower (windowPoStProofType: number): StoragePower {
+  if (postProofInfo(windowPoStProofType) === undefined) throw new UnsupportedProofTypeError(`unsupported proof type: ${windowPoStProofType}`)
+  return MINIMUM_CONSENSUS_POWER
+}
+
+/**
+ * builtin-actors power State::miner_nominal_power_meets_consensus_minimum, given the miner's claim: true at or
+ * above the minimum; below it, false once CONSENSUS_MINER_MIN_MINERS miners are above it, and otherwise true
+ * for any positive power (a young network is not stopped by the minimum).
+ */
+export function minerNominalPowerMeetsConsensusMinimum (state: Pick<PowerState, 'minerAboveMinPowerCount'>, claim: Claim): boolean {
+  if (claim.rawBytePower >= consensusMinerMinPower(claim.windowPoStProofType)) return true
+  if (state.minerAboveMinPowerCount >= CONSENSUS_MINER_MIN_MINERS) return false
+  return claim.rawBytePower > 0n
 }

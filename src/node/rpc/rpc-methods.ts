@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
 import {
-  isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, listMiners, powerStateAt, readClaim, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
+  isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, listMiners, powerStateAt, readClaim, minerNominalPowerMeetsConsensusMinimum, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
   MARKET_ACTOR_CODE, type CID, type SealedHeader, type DealRecord
 } from '../../core'
 import type { RpcBackend } from './backend'
@@ -266,19 +266,21 @@ export function methods (backend: RpcBackend): Map<string, Method> {
         return minerInfoToLotus(info)
       }
     },
-    // []address.Address of every miner with a claim in the power actor (stmgr.ListMinerActors)
+    // []address.Address of every miner with a claim in the power actor (stmgr.ListMinerActors). Lotus builds it with
+    // `var miners []address.Address` and appends (chain/actors/builtin/power ListAllMiners), so with no miner the
+    // nil slice marshals to null, not []
     'Filecoin.StateListMiners': {
       minParams: 0,
       maxParams: 1,
       run: async ([tsk]) => {
         const at = await tipSet(tsk)
-        return backend.readState((s, r) => listMiners(s, r), at).map(m => addressToLotus(m))
+        const miners = backend.readState((s, r) => listMiners(s, r), at).map(m => addressToLotus(m))
+        return miners.length === 0 ? null : miners
       }
     },
     // api.MinerPower {MinerPower, TotalPower, HasMinPower} as stmgr.GetPowerRaw: a miner without a claim gets a zero
-    // claim and false, not an error. Power is 0 until proven storage counts (issue 13); with it below the
-    // consensus minimum and fewer than CONSENSUS_MINER_MIN_MINERS above it, a miner meets the minimum only with
-    // positive power (power State.miner_nominal_power_meets_consensus_minimum), so HasMinPower is false for now.
+    // claim and false, not an error; HasMinPower is the power State's miner_nominal_power_meets_consensus_minimum
+    // (builtin-actors actors/power/src/state.rs) with a devnet's minimum (MINIMUM_CONSENSUS_POWER, min-power-2k)
     'Filecoin.StateMinerPower': {
       minParams: 1,
       maxParams: 2,
@@ -289,8 +291,8 @@ export function methods (backend: RpcBackend): Map<string, Method> {
           const power = powerStateAt(s, r)
           const total = claimToLotus({ rawBytePower: power?.totalRawBytePower ?? 0n, qualityAdjPower: power?.totalQualityAdjPower ?? 0n })
           const claim = readClaim(s, r, addr)
-          if (claim === null) return { MinerPower: claimToLotus({ rawBytePower: 0n, qualityAdjPower: 0n }), TotalPower: total, HasMinPower: false }
-          return { MinerPower: claimToLotus(claim), TotalPower: total, HasMinPower: claim.rawBytePower > 0n }
+          if (claim === null || power === null) return { MinerPower: claimToLotus({ rawBytePower: 0n, qualityAdjPower: 0n }), TotalPower: total, HasMinPower: false }
+          return { MinerPower: claimToLotus(claim), TotalPower: total, HasMinPower: minerNominalPowerMeetsConsensusMinimum(power, claim) }
         }, at)
       }
     },
