@@ -1,13 +1,14 @@
 // A full node's sync: learns targets from hello heads and gossiped blocks, fetches the missing headers
 // backwards by chain exchange (each checked against the link that asked for it, in batches of at most
-// 900, from the peer that announced them), checks they link to our chain, then fetches their messages
+// 900, from the peer that announced them, each batch checked against the producer's key as it comes),
+// checks they link to our chain, then fetches their messages
 // forwards in windows and hands each block to NodeChain.accept, which executes it and compares roots.
 // As Lotus's syncer: headers first (cheap, and a chain that does not link is refused before any
 // execution), messages after. One producer means one chain: a chain that does not link to ours is
 // refused by name (forks are issue 13's).
 import {
   CidMismatchError, HeightGapError, MalformedMessageError, OversizedMessageError, HeaderRejectedError, ExchangeStatus,
-  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf,
+  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf, validateHeaderRun, validateHeaderSignature,
   type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
 } from '../../core'
 import { BlockRejectedError, type NodeChain } from '../chain'
@@ -147,13 +148,20 @@ export class ChainSync {
     return resp
   }
 
-  /** Headers from `t` down to (not including) height `above`, ascending; each must hash to the link that named it. */
+  /**
+   * Headers from `t` down to (not including) height `above`, ascending; each must hash to the link that
+   * named it, and each answer (at most MAX_EXCHANGE_LENGTH headers) must pass the header rules before the
+   * next is asked for (checkHeaderBatch): what we hold is the producer's own chain plus at most one answer
+   * being checked, and a peer serving forged headers is refused at its first answer, not after we gathered
+   * everything down to our head.
+   */
   private async fetchHeaders (t: SyncTarget, above: Epoch): Promise<SealedHeader[]> {
     const out: SealedHeader[] = []
     let cursor = t.cid
     let expected = t.height
     while (expected > above) {
       const resp = await this.exchange(t.peer, { head: [cursor], length: Math.min(MAX_EXCHANGE_LENGTH, expected - above), options: EXCHANGE_OPT_HEADERS })
+      const checkedTo = out.length
       for (const tipset of resp.chain) {
         if (tipset.length !== 1) throw new ExchangeAnswerError(`tipset of ${tipset.length} blocks (one producer, one block per tipset)`)
         const h = tipset[0]!
@@ -165,8 +173,25 @@ export class ChainSync {
         if (h.header.parents.length !== 1) throw new ExchangeAnswerError(`block at height ${h.header.height} has ${h.header.parents.length} parents`)
         cursor = h.header.parents[0]!
       }
+      this.checkHeaderBatch(out, checkedTo)
     }
+    // the lowest header was each run's parent: its signature too, so acceptRun need not check any again
+    const lowest = out[out.length - 1]
+    if (lowest !== undefined) validateHeaderSignature(lowest, this.init.chain.genesis.state)
     return out.reverse()
+  }
+
+  /**
+   * The header rules over the answer `desc[from..]` (descending, hash-linked), batched as validateHeaderRun
+   * does (one batch pairing check for all signatures). The answer's lowest header is the run's parent: its
+   * own parent comes in the next answer, so it is checked with that one (or, the lowest of all, by
+   * acceptRun against our head); the header above the answer (from the answer before) closes the run.
+   */
+  private checkHeaderBatch (desc: SealedHeader[], from: number): void {
+    const run = desc.slice(Math.max(0, from - 1)).reverse()
+    const parent = run.shift()
+    if (parent === undefined || run.length === 0) return
+    validateHeaderRun(run, parent, this.init.chain.genesis.state, this.init.nowSecs(), (n) => crypto.getRandomValues(new Uint8Array(n)))
   }
 
   /** The messages of `headers` (ascending, linked), fetched from the top of the window down. */
@@ -214,7 +239,7 @@ export class ChainSync {
       await chain.acceptRun(window.map((header, j) => ({ header, messages: messages[j]! })), (h) => {
         this.applied++
         this.init.onAccepted?.(h)
-      })
+      }, { signaturesVerified: true })
       i += window.length
       this.window = Math.min(MAX_EXCHANGE_LENGTH, this.window * 2)
     }
