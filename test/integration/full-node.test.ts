@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { startFullNode, type FullNode } from '../../src/node/full-node'
+import { startFullNode, requestGenesis, type FullNode } from '../../src/node/full-node'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ChainDb } from '../../src/node/chain-db'
 import { loadOrCreateProducerKey } from '../../src/node/keys'
 import { resolveNetwork, NetworkArgumentError } from '../../src/node/resolve-network'
@@ -94,6 +96,28 @@ describe('full node', () => {
     await until(() => again.chain.head().header.height >= later)
     await sameChain(d, again, later)
     expect(again.sync.applied).toBeLessThanOrEqual(again.chain.head().header.height - target + 2) // continued, not restarted from genesis
+  })
+
+  it('starts from a folder a kill left during the genesis fetch (genesis keys and state blocks written, no head)', async () => {
+    const d = await devnet(await tmp('coffer-devnet-'))
+    // what an earlier version left when killed between its writes: the state blocks, then the genesis keys,
+    // but not yet the header and head pointer (its next start crashed opening a chain with no head)
+    const fetcher = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], network: d.genesis.state.network, allowLoopbackDials: true })
+    cleanups.push(async () => { await fetcher.stop() })
+    const addr = multiaddr(d.bootstrap().peers[0]!)
+    await fetcher.dial(addr)
+    const { genesis, store } = await requestGenesis(fetcher, peerIdFromString(addr.getComponents().find(c => c.name === 'p2p')!.value!), d.genesis.header.cid)
+    const dir = await tmp('coffer-node-')
+    const db = await ChainDb.open(dir)
+    await db.putBlocks(store.unpersisted())
+    await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
+    expect(await db.headHeight()).toBeUndefined()
+    await db.close()
+    await until(() => d.head().header.height >= 2)
+    const n = await fullNode(d, dir)
+    await n.synced()
+    expect((await n.chain.headerAt(0))?.cid.equals(d.genesis.header.cid)).toBe(true)
+    await sameChain(d, n, 2)
   })
 
   it('refuses a block with a wrong state root, gossiped or served by chain exchange: named, not stored, sender scored down and hung up on', async () => {

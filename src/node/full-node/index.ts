@@ -109,9 +109,10 @@ async function fetchGenesis (libp2p: CofferLibp2p, db: ChainDb, bootstrap: Boots
       if (peer === null) throw new Error('no /p2p/ peer ID in the address')
       await libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
       const { genesis, store } = await requestGenesis(libp2p, peer, trusted)
-      await db.putBlocks(store.unpersisted())
+      // the state blocks, the header and the head pointer in one batch, then the genesis keys: a kill at
+      // any point leaves either no genesis keys (fetched again) or a complete folder, never keys without a head
+      await db.append(genesis.header, store.unpersisted())
       await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
-      await db.append(genesis.header)
       log(`genesis state: ${store.blocks.size} blocks from ${peer.toString()}`)
       return genesis
     } catch (err) {
@@ -150,7 +151,9 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
       await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
     })
 
-    let genesis = await loadStoredGenesis(db, init.dataDir, trusted)
+    // no head: the folder was never started, or a start was killed during the genesis fetch (an older
+    // version wrote the genesis keys before the head): fetch genesis again rather than open a chain with no head
+    let genesis = (await db.headHeight()) === undefined ? null : await loadStoredGenesis(db, init.dataDir, trusted)
     const fresh = genesis === null
     genesis ??= await fetchGenesis(libp2p, db, init.bootstrap, trusted, log)
     const store = new MemoryBlockStore()
