@@ -384,6 +384,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   // it is kept or relayed; the provider list refreshes on them.
   const asks = subscribeAsks(libp2p, genesis.state.network, {
     minerInfoOf: async (miner) => (await state.miner(miner)).value,
+    // the verified miner list, read once per head: an announcement naming any other miner costs a set lookup,
+    // not a state round trip; each listed miner's record is likewise read once per head
+    minersOf: async () => await state.miners(),
+    headKey: () => sync.head.cid.toString(),
     epoch: () => sync.head.header.height,
     nowMs,
     onAsk: (a) => { providerPeers.add(a.peer); for (const l of askListeners) l(a) },

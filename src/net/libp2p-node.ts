@@ -10,6 +10,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { PrivateKey } from '@libp2p/interface'
 import { MAX_BLOCK_MSG_BYTES, blocksTopic, messagesTopic } from '../core'
+import { askTopic } from './ask-gossip'
 
 export type CofferLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
@@ -112,12 +113,25 @@ const MESSAGE_TOPIC_SCORE: TopicScoreParams = {
   firstMessageDeliveriesCap: 100
 }
 
+/**
+ * The ask topic (ask-gossip.ts): scored so that its validator's Reject counts against the relay at all (a topic
+ * without parameters scores nothing, so a flood of bad announcements cost its relay nothing). Invalid deliveries
+ * weigh as on the block topic: -100 for one, quadratic, so a relay is graylisted after 6. No credit for first
+ * deliveries or time in the mesh: asks are few, and credit earned by forwarding genuine ones would only buy a
+ * flooder room for bad ones.
+ */
+export const ASK_TOPIC_SCORE: TopicScoreParams = {
+  ...BLOCK_TOPIC_SCORE,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0
+}
+
 export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'trustedPeers' | 'ipColocationWhitelist'> = {}): PeerScoreParams {
   const trusted = new Set(init.trustedPeers ?? [])
   return {
     topics: init.network === undefined
       ? {}
-      : { [blocksTopic(init.network)]: BLOCK_TOPIC_SCORE, [messagesTopic(init.network)]: MESSAGE_TOPIC_SCORE },
+      : { [blocksTopic(init.network)]: BLOCK_TOPIC_SCORE, [messagesTopic(init.network)]: MESSAGE_TOPIC_SCORE, [askTopic(init.network)]: ASK_TOPIC_SCORE },
     topicScoreCap: 0, // Lotus sets none
     appSpecificScore: (peer) => trusted.has(peer) ? TRUSTED_PEER_SCORE : 0,
     appSpecificWeight: 1,

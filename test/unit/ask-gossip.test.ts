@@ -12,9 +12,11 @@ import {
   type StorageAsk, type MinerInfo
 } from '../../src/core'
 import {
-  askTopic, validateAskAnnouncement, AskBook, askTopicValidator, MAX_ASK_ANNOUNCEMENT_BYTES,
-  AskSignerMismatchError, AskPeerMismatchError, AskUnknownMinerError, AskExpiredError, AskStaleError, AskRateLimitedError, AskTooLargeError, AskUnsignedError
+  askTopic, validateAskAnnouncement, AskBook, askTopicValidator, MAX_ASK_ANNOUNCEMENT_BYTES, ASK_RELAY_RATE,
+  AskSignerMismatchError, AskPeerMismatchError, AskUnknownMinerError, AskExpiredError, AskStaleError, AskRateLimitedError, AskTooLargeError, AskUnsignedError,
+  AskMinerNotIdError, AskRelayFloodError
 } from '../../src/net/ask-gossip'
+import { gossipScoreParams, ASK_TOPIC_SCORE } from '../../src/net/libp2p-node'
 
 const workerKey = secp256k1.utils.randomSecretKey()
 const worker = secpAddressBytes(secpPublicKey(workerKey))
@@ -47,6 +49,8 @@ describe('ask announcements', () => {
   })
 
   it('refuse each fault by name', async () => {
+    // a fresh author is refused before the signature is checked (the byte compare first): whatever it carries
+    await expect(validateAskAnnouncement(announced({}, otherKey, secpAddressBytes(secpPublicKey(otherKey))), otherPeer, minerInfoOf)).rejects.toBeInstanceOf(AskPeerMismatchError)
     // signed by a key that is not the on-chain worker (its own address signs, a valid signature of the wrong key)
     await expect(validateAskAnnouncement(announced({}, otherKey, secpAddressBytes(secpPublicKey(otherKey))), minerPeer, minerInfoOf)).rejects.toBeInstanceOf(AskSignerMismatchError)
     // the worker's genuine ask, re-published by another peer claiming to be the provider
@@ -116,5 +120,126 @@ describe('askTopicValidator', () => {
     expect(await v(otherPeer, msg(announced({ seqNo: 7 }), minerPeer))).toBe(TopicValidatorResult.Ignore)
     expect(await v(otherPeer, msg(announced({ seqNo: 9, miner: idAddressBytes(1099) }), minerPeer))).toBe(TopicValidatorResult.Ignore)
     expect(refused).toEqual(['AskPeerMismatchError', 'AskSignerMismatchError', 'InvalidAskError', 'AskUnsignedError', 'AskStaleError', 'AskUnknownMinerError'])
+  })
+})
+
+/** Fresh gossip authors: keys anyone makes for nothing. */
+const freshPeers = async (n: number): Promise<PeerId[]> => await Promise.all(Array.from({ length: n }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
+const names = (results: Array<PromiseSettledResult<unknown>>): string[] => results.map(r => r.status === 'rejected' ? (r.reason as Error).name : 'ok')
+const count = (xs: string[], x: string): number => xs.filter(n => n === x).length
+
+/** The chain's reads as a node makes them, counted. */
+function countedReads (miners: Uint8Array[] = [MINER]): { reads: { infos: number, lists: number }, minerInfoOf: (m: Uint8Array) => MinerInfo | null, minersOf: () => Uint8Array[] } {
+  const reads = { infos: 0, lists: 0 }
+  return { reads, minerInfoOf: (m) => { reads.infos++; return minerInfoOf(m) }, minersOf: () => { reads.lists++; return miners } }
+}
+
+describe('AskBook flood bounds (relay and miner list)', () => {
+  it('reads the miner list once per head: an unknown miner costs a set lookup, never a miner read', async () => {
+    const r = countedReads()
+    let head = 'h1'
+    const b = new AskBook({ ...r, headKey: () => head, nowMs: () => 0 })
+    const authors = await freshPeers(60)
+    // each from its own fresh author (the author bound never bites) and with no relay bound: only the list stops them
+    const res = await Promise.allSettled(authors.map(async (a, i) => await b.admit(announced({ miner: idAddressBytes(5000 + i) }), a)))
+    expect(count(names(res), 'AskUnknownMinerError')).toBe(60)
+    expect(r.reads).toEqual({ infos: 0, lists: 1 })
+    head = 'h2'
+    await expect(b.admit(announced({ miner: idAddressBytes(7000) }), authors[0]!)).rejects.toBeInstanceOf(AskUnknownMinerError)
+    expect(r.reads).toEqual({ infos: 0, lists: 2 })
+  })
+
+  it('reads a listed miner\'s record once per head, however many fresh authors claim it', async () => {
+    const r = countedReads()
+    const b = new AskBook({ ...r, headKey: () => 'h1', nowMs: () => 0, epoch: () => 100 })
+    const res = await Promise.allSettled((await freshPeers(40)).map(async (a, i) => await b.admit(announced({ seqNo: 10 + i }), a)))
+    expect(count(names(res), 'AskPeerMismatchError')).toBe(40)
+    expect(r.reads).toEqual({ infos: 1, lists: 1 })
+    // the miner's own announcement is served from the same reads
+    await expect(b.admit(announced({ seqNo: 99 }), minerPeer)).resolves.toBeDefined()
+    expect(r.reads).toEqual({ infos: 1, lists: 1 })
+  })
+
+  it('a failed read is not kept: the next announcement reads again', async () => {
+    let fail = true
+    let lists = 0
+    const b = new AskBook({ minerInfoOf, minersOf: () => { lists++; if (fail) throw new Error('no peer'); return [MINER] }, headKey: () => 'h', nowMs: () => 0 })
+    await expect(b.admit(announced(), minerPeer)).rejects.toThrow('no peer')
+    fail = false
+    await expect(b.admit(announced(), minerPeer)).resolves.toBeDefined()
+    expect(lists).toBe(2)
+  })
+
+  it('bounds what one relay hands over from many fresh authors: past its burst, what does not verify is a relay flood', async () => {
+    const r = countedReads()
+    const relay = otherPeer
+    const b = new AskBook({ ...r, headKey: () => 'h1', nowMs: () => 0 })
+    const authors = await freshPeers(50)
+    const res: string[] = []
+    for (const [i, a] of authors.entries()) res.push(...names(await Promise.allSettled([b.admit(announced({ miner: idAddressBytes(5000 + i) }), a, relay)])))
+    expect(res.slice(0, ASK_RELAY_RATE.burst)).toEqual(Array(ASK_RELAY_RATE.burst).fill('AskUnknownMinerError'))
+    expect(res.slice(ASK_RELAY_RATE.burst)).toEqual(Array(50 - ASK_RELAY_RATE.burst).fill('AskRelayFloodError'))
+    expect(r.reads).toEqual({ infos: 0, lists: 1 })
+    // another relay is not held to the flooder's bound
+    await expect(b.admit(announced({ miner: idAddressBytes(6000) }), authors[0]!, minerPeer)).rejects.toBeInstanceOf(AskUnknownMinerError)
+    const e = new AskRelayFloodError('p', new AskUnknownMinerError('t05000'))
+    expect([e.name, e.cause.name]).toEqual(['AskRelayFloodError', 'AskUnknownMinerError'])
+  })
+
+  it('a relay past its bound causes no state read: what needs one is ignored, what the head\'s reads already answer is judged', async () => {
+    const r = countedReads()
+    let head = 'h1'
+    const b = new AskBook({ ...r, headKey: () => head, nowMs: () => 0, epoch: () => 100 })
+    const flooder = otherPeer
+    for (const a of await freshPeers(ASK_RELAY_RATE.burst)) await b.admit(announced({ miner: idAddressBytes(5000) }), a, flooder).catch(() => {})
+    head = 'h2' // nothing read at this head yet
+    const fresh = (await freshPeers(1))[0]!
+    const e = await b.admit(announced({ miner: idAddressBytes(5001) }), fresh, flooder).catch((err: Error) => err)
+    expect(e).toBeInstanceOf(AskRateLimitedError)
+    expect((e as AskRateLimitedError).by).toBe('relay')
+    expect(r.reads).toEqual({ infos: 0, lists: 1 })
+    // once an honest relay's announcement has the head read, the flooder's copy of a genuine ask is accepted, not rejected
+    await b.admit(announced({ seqNo: 20 }), minerPeer, minerPeer)
+    expect(r.reads).toEqual({ infos: 1, lists: 2 })
+    await expect(b.admit(announced({ seqNo: 21 }), minerPeer, flooder)).resolves.toBeDefined()
+    await expect(b.admit(announced({ miner: idAddressBytes(5002) }), fresh, flooder)).rejects.toBeInstanceOf(AskRelayFloodError)
+    await expect(b.admit(announced({ seqNo: 22 }), fresh, flooder)).rejects.toBeInstanceOf(AskPeerMismatchError)
+    expect(r.reads).toEqual({ infos: 1, lists: 2 })
+  })
+
+  it('an honest relay is never held back: a verified announcement gives its token back', async () => {
+    let now = 0
+    const b = new AskBook({ ...countedReads(), headKey: () => 'h', nowMs: () => now, epoch: () => 100 })
+    for (let i = 0; i < 4 * ASK_RELAY_RATE.burst; i++) {
+      now += 1000 // the miner's own author bound: one a second
+      await b.admit(announced({ seqNo: 100 + i }), minerPeer, otherPeer)
+    }
+    expect(b.latest('t01004')?.signed.ask.seqNo).toBe(100 + 4 * ASK_RELAY_RATE.burst - 1)
+  })
+
+  it('refuses an ask whose miner is not an ID address, before any read', async () => {
+    const r = countedReads()
+    const b = new AskBook({ ...r, headKey: () => 'h', nowMs: () => 0 })
+    await expect(b.admit(announced({ miner: worker }), minerPeer)).rejects.toBeInstanceOf(AskMinerNotIdError)
+    expect(r.reads).toEqual({ infos: 0, lists: 0 })
+  })
+})
+
+describe('ask topic scoring', () => {
+  it('scores the ask topic, so a Reject counts against the relay (a topic without parameters scores nothing)', () => {
+    const p = gossipScoreParams({ network: 'n' })
+    expect(p.topics[askTopic('n')]).toBe(ASK_TOPIC_SCORE)
+    expect(ASK_TOPIC_SCORE.invalidMessageDeliveriesWeight * ASK_TOPIC_SCORE.topicWeight).toBe(-100)
+    expect(ASK_TOPIC_SCORE.firstMessageDeliveriesWeight).toBe(0)
+  })
+
+  it('a flooding relay\'s surplus is Rejected; a relay past its bound asking for a read is Ignored', async () => {
+    const r = countedReads()
+    const v = askTopicValidator({ ...r, headKey: () => 'h', nowMs: () => 0, epoch: () => 100 })
+    const m = (data: Uint8Array, from: PeerId): Parameters<typeof v>[1] => ({ type: 'signed', from, topic: askTopic('n'), data, sequenceNumber: 1n, signature: new Uint8Array(), key: from.publicKey! })
+    const verdicts: TopicValidatorResult[] = []
+    for (const [i, a] of (await freshPeers(ASK_RELAY_RATE.burst + 3)).entries()) verdicts.push(await v(otherPeer, m(announced({ miner: idAddressBytes(5000 + i) }), a)))
+    expect(verdicts).toEqual([...Array(ASK_RELAY_RATE.burst).fill(TopicValidatorResult.Ignore), ...Array(3).fill(TopicValidatorResult.Reject)])
+    expect(await v(otherPeer, m(announced({ miner: worker }), minerPeer))).toBe(TopicValidatorResult.Reject)
   })
 })
