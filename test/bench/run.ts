@@ -21,7 +21,10 @@
 //      retrieval path on the same file from the free provider, every block verified, as a ratio from this run
 //  14. fullnode-sync (test/bench/fullnode-sync.ts): a full node syncing a BENCH_FULLNODE_BLOCKS-block devnet from genesis,
 //      re-executing every block: blocks/s, against the header rules alone in the same run
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync picks sections)
+//  15. provider-memory (test/bench/provider-memory.ts): `coffer provider init` + `run` as child processes joining a devnet:
+//      the provider process's RSS idle and under one BENCH_PROVIDER_MIB (64) MiB upload, and the time from `provider run`
+//      to its first deal taken
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -57,6 +60,7 @@ import { benchFlood } from './flood'
 import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
 import { benchFullNodeSync } from './fullnode-sync'
+import { benchProviderMemory } from './provider-memory'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HEADERS = Number(process.env.BENCH_HEADERS ?? 10_000)
@@ -433,5 +437,6 @@ await section('range-read', async () => { await benchRangeRead() })
 await section('gateway', async () => { await benchHttpGateway() })
 await section('flood', benchFlood)
 await section('fullnode-sync', async () => { await benchFullNodeSync(root) })
+await section('provider-memory', async () => { await benchProviderMemory() })
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)
