@@ -48,6 +48,18 @@ function sync (request: (peer: string, req: ExchangeRequest) => Promise<Exchange
 }
 
 describe('full node sync', () => {
+  it('takes NotFound, InternalError and GoAway as network errors, not faults; a BadRequest to a good request is one', async () => {
+    const b1 = await c.producer.produce(T0 + 1)
+    for (const [status, fault] of [[ExchangeStatus.NotFound, false], [ExchangeStatus.InternalError, false], [ExchangeStatus.GoAway, false], [ExchangeStatus.BadRequest, true]] as const) {
+      const { s, faults, networkErrors } = sync(async () => decodeExchangeResponse(encodeExchangeResponse({ status, errorMessage: 'cannot', chain: [] })))
+      s.offer({ peer: `answers-${status}`, cid: b1.cid, height: 1 })
+      await s.settled()
+      expect(faults.length, `status ${status}`).toBe(fault ? 1 : 0)
+      expect(networkErrors.length, `status ${status}`).toBe(fault ? 0 : 1)
+    }
+    expect(c.follower.head().cid.equals(c.genesis.header.cid)).toBe(true)
+  })
+
   it('takes an honest peer\'s chain, messages executed', async () => {
     await c.producer.mpoolPush(c.payment(0))
     const chain: SealedHeader[] = []

@@ -64,6 +64,18 @@ export class PeerBusyError extends Error {
   constructor (readonly peer: string, detail: string) { super(`peer ${peer} is busy: ${detail}`) }
 }
 
+/**
+ * The peer answered NotFound or InternalError: it lacks what we asked for or failed serving it. Not a
+ * fault (an honest node restarted from an empty folder, or one with a full disk, answers so): Lotus's
+ * exchange client turns these statuses into an error for that request and tries another peer, and never
+ * drops the peer for them (chain/exchange/protocol.go statusToError, client.go).
+ */
+export class ExchangeRefusedError extends Error {
+  static override name = 'ExchangeRefusedError'
+  override name = 'ExchangeRefusedError'
+  constructor (readonly peer: string, readonly status: ExchangeStatus, detail: string) { super(`peer ${peer} could not serve the request (status ${status}: ${detail})`) }
+}
+
 /** Errors that prove the peer sent something invalid (as opposed to a failed or busy connection). */
 export function isPeerFault (err: unknown): err is Error {
   return err instanceof BlockRejectedError || err instanceof HeaderRejectedError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
@@ -140,10 +152,14 @@ export class ChainSync {
 
   private async exchange (peer: string, req: ExchangeRequest): Promise<ExchangeResponse> {
     const resp = await this.init.request(peer, req)
+    // statuses that say the peer cannot serve us now are network errors; an answer that breaks the
+    // protocol (an unknown status, BadRequest to our well-formed request, Ok with nothing) stays a fault
     if (resp.status === ExchangeStatus.GoAway) throw new PeerBusyError(peer, resp.errorMessage)
-    if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.chain.length === 0) {
-      throw new ExchangeAnswerError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
+    if (resp.status === ExchangeStatus.NotFound || resp.status === ExchangeStatus.InternalError) throw new ExchangeRefusedError(peer, resp.status, resp.errorMessage)
+    if (resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) {
+      throw new ExchangeAnswerError(`peer answered status ${resp.status} (${resp.errorMessage}) to a well-formed request`)
     }
+    if (resp.chain.length === 0) throw new ExchangeAnswerError(`peer answered status ${resp.status} with no tipsets`)
     if (resp.chain.length > req.length) throw new ExchangeAnswerError(`asked for ${req.length} tipsets, got ${resp.chain.length}`)
     return resp
   }

@@ -28,7 +28,7 @@ import { serveGenesis, requestGenesis } from './genesis-protocol'
 import { encodeGenesisCar } from './genesis-car'
 import { subscribeAsks } from '../../net/ask-gossip'
 
-export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ImpossibleHeadError, isPeerFault } from './chain-sync'
+export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ExchangeRefusedError, PeerBusyError, ImpossibleHeadError, isPeerFault } from './chain-sync'
 export { fullBlockValidator } from './block-validator'
 export { serveGenesis, requestGenesis, GENESIS_PROTOCOL, GenesisUnavailableError } from './genesis-protocol'
 export * from './genesis-car'
