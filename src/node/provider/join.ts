@@ -22,6 +22,19 @@ export class CreateMinerRefusedError extends Error {
   constructor (readonly exitCode: number, message: string) { super(message) }
 }
 
+/**
+ * The CreateMiner this folder recorded can never land: the worker's on-chain nonce is past the one it was signed
+ * with and the chain has not executed it (another message of the worker's took that nonce). No miner came of it;
+ * the record is cleared, so the next attempt sends a new CreateMiner.
+ */
+export class CreateMinerSupersededError extends Error {
+  static override name = 'CreateMinerSupersededError'
+  override name = 'CreateMinerSupersededError'
+  constructor (readonly messageCid: string, readonly nonce: number, readonly workerNonce: number) {
+    super(`the CreateMiner ${messageCid} (nonce ${nonce}) will never land: the worker's nonce on chain is ${workerNonce} and the chain has not executed it`)
+  }
+}
+
 /** The devnet's faucet did not pay the worker. */
 export class FaucetRequestError extends Error {
   static override name = 'FaucetRequestError'
@@ -107,8 +120,11 @@ const multiaddrBytes = (addrs: string[]): Uint8Array[] => addrs.map(a => multiad
 
 /**
  * The provider's miner: the one miner.json names, else the one a CreateMiner recorded before a crash created,
- * else a new one. The CreateMiner's CID and nonce are written before the push, so a crash between push and
- * receipt is followed by a lookup of that message, never by a second miner.
+ * else a new one. The signed CreateMiner is written to create-miner.json before it is pushed, so after a crash
+ * anywhere (kill -9 between the write and the push included) a restart finds that message: executed, it is
+ * settled; not yet, the same signed bytes are pushed again (same CID: the pool takes it once) and waited for;
+ * past hope (its nonce taken by another message), a new one is sent. Never a second miner, never a wait on a
+ * message no node has.
  */
 export async function ensureMiner (init: JoinInit): Promise<{ address: string, id: number, created: boolean }> {
   const known = await readMiner(init.dir)
@@ -117,17 +133,16 @@ export async function ensureMiner (init: JoinInit): Promise<{ address: string, i
   const pending = await readPendingCreateMiner(init.dir)
   if (pending !== null) {
     const cid = CID.parse(pending.message)
-    // the nonce is read before the search: a message executed between the two reads is found by the search
-    const onChain = init.chain.readState((s, r) => getActor(s, r, worker))?.nonce ?? 0
-    const found = await init.chain.searchMessage(cid)
-    if (found !== null) return await settleCreateMiner(init, cid, found)
-    if (onChain <= pending.nonce) {
-      init.log(`waiting for the CreateMiner sent before a restart (${pending.message})`)
-      return await settleCreateMiner(init, cid, await init.chain.waitMessage(cid, init.signal))
+    const found = await lookUpCreateMiner(init, cid, pending.nonce)
+    if (found instanceof CreateMinerSupersededError) {
+      init.log(`${found.name}: ${found.message}; sending another`)
+      await clearPendingCreateMiner(init.dir)
+    } else if (found !== null) {
+      return await settleCreateMiner(init, cid, found)
+    } else {
+      init.log(`pushing again the CreateMiner sent before a restart (${pending.message}) and waiting for it`)
+      return await settleCreateMiner(init, cid, await pushCreateMiner(init, pending.signed, cid, pending.nonce))
     }
-    // another message took its nonce: it can never land, so no miner came of it
-    init.log(`the CreateMiner sent before a restart (${pending.message}) will never land (the worker's nonce is ${onChain}); sending another`)
-    await clearPendingCreateMiner(init.dir)
   }
   const balance = init.chain.readState((s, r) => getActor(s, r, worker))?.balance ?? 0n
   const needed = MIN_MINER_PLEDGE + GAS_RESERVE
@@ -135,7 +150,7 @@ export async function ensureMiner (init: JoinInit): Promise<{ address: string, i
   const params = encodeCreateMinerParams({ owner: worker, worker, windowPoStProofType: DEFAULT_WINDOW_POST_PROOF_TYPE, peer: peerIdBytes(init.keys), multiaddrs: multiaddrBytes(init.multiaddrs) })
   const { signed, nonce } = await workerMessage(init, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, params, MIN_MINER_PLEDGE)
   const cid = signedMessageCid(signed)
-  await writePendingCreateMiner(init.dir, { message: cid.toString(), nonce })
+  await writePendingCreateMiner(init.dir, { message: cid.toString(), nonce, signed })
   init.log(`creating the miner: CreateMiner ${cid.toString()} pledging ${MIN_MINER_PLEDGE} attoFIL`)
   try {
     await init.chain.mpoolPush(signed)
@@ -144,7 +159,47 @@ export async function ensureMiner (init: JoinInit): Promise<{ address: string, i
     await clearPendingCreateMiner(init.dir)
     throw err
   }
-  return await settleCreateMiner(init, cid, await init.chain.waitMessage(cid, init.signal))
+  return await settleCreateMiner(init, cid, await awaitCreateMiner(init, cid, nonce))
+}
+
+/**
+ * The recorded CreateMiner's receipt if the chain executed it; CreateMinerSupersededError if it never can be;
+ * null while it still may be. The worker's nonce is read before the search, so a message executed between the
+ * two reads is found by the search rather than taken for superseded.
+ */
+async function lookUpCreateMiner (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup | CreateMinerSupersededError | null> {
+  const workerNonce = init.chain.readState((s, r) => getActor(s, r, workerAddress(init.keys)))?.nonce ?? 0
+  const found = await init.chain.searchMessage(cid)
+  if (found !== null) return found
+  return workerNonce > nonce ? new CreateMinerSupersededError(cid.toString(), nonce, workerNonce) : null
+}
+
+/** Pushes the recorded signed CreateMiner again (the pool keeps one copy of a CID) and waits for it. */
+async function pushCreateMiner (init: JoinInit, signed: ReturnType<typeof signMessage>, cid: CID, nonce: number): Promise<MsgLookup> {
+  try {
+    await init.chain.mpoolPush(signed)
+  } catch (err) {
+    // executed (or superseded) between the look-up and the push: the pool refuses its nonce; the chain says which
+    const now = await lookUpCreateMiner(init, cid, nonce)
+    if (now === null) throw err
+    if (now instanceof CreateMinerSupersededError) { await clearPendingCreateMiner(init.dir); throw now }
+    return now
+  }
+  return await awaitCreateMiner(init, cid, nonce)
+}
+
+/**
+ * Waits head by head for the CreateMiner's receipt. A message whose nonce another message took never gets one,
+ * so a wait on the CID alone could last forever: that case ends in CreateMinerSupersededError (record cleared).
+ */
+async function awaitCreateMiner (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup> {
+  for (;;) {
+    init.signal.throwIfAborted()
+    const now = await lookUpCreateMiner(init, cid, nonce)
+    if (now instanceof CreateMinerSupersededError) { await clearPendingCreateMiner(init.dir); throw now }
+    if (now !== null) return now
+    await init.chain.nextHead(init.signal)
+  }
 }
 
 async function settleCreateMiner (init: JoinInit, cid: CID, lookup: MsgLookup): Promise<{ address: string, id: number, created: boolean }> {

@@ -3,15 +3,17 @@
 // durably, so a crash leaves the old one or the new one:
 //   network.json       the bootstrap document of the network it joined (resolveNetwork's answer, saved by init)
 //   miner.json         { "address": "t01004" } once its miner exists on chain
-//   create-miner.json  { "message": CID, "nonce": n } from just before its CreateMiner was pushed until the
-//                      receipt is seen: a restart looks that message up instead of creating a second miner
+//   create-miner.json  { "message": CID, "nonce": n, "signed": base64 SignedMessage } from just before its
+//                      CreateMiner was pushed until the receipt is seen: a restart looks that message up, and pushes
+//                      the same signed bytes again if the chain has not executed it, instead of creating a second miner
 //   ask.json           optional terms of its ask (prices in attoFIL as decimal strings); built-in terms otherwise
 //   stop-deals.json    { "sinceMs": … } while it takes no new deals (`coffer provider stop-deals`)
 import { readFile, rm, mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { parseBootstrap, type BootstrapDocument } from '../../net'
-import { parseAddress, type AttoFil } from '../../core'
+import { base64pad } from 'multiformats/bases/base64'
+import { parseAddress, decodeSignedMessage, encodeSignedMessage, signedMessageCid, type AttoFil, type SignedMessage } from '../../core'
 import { writeFileDurably } from './durable-write'
 import type { ProviderAskInit } from './storage-provider'
 
@@ -69,17 +71,30 @@ export async function readMiner (dir: string): Promise<string | null> {
 
 export async function writeMiner (dir: string, address: string): Promise<void> { await writeJson(path.join(dir, MINER_FILE), { address }) }
 
-export interface PendingCreateMiner { message: string, nonce: number }
+/** A CreateMiner signed and recorded but not yet seen executed: its CID, its nonce and the signed message itself. */
+export interface PendingCreateMiner { message: string, nonce: number, signed: SignedMessage }
 
+/**
+ * The pending CreateMiner, or null. The signed bytes must hash to the recorded CID and carry the recorded
+ * nonce: a record that does not (hand-edited, or from before the bytes were kept) is refused by name, never
+ * guessed at, since a wrong guess either hangs the provider or registers a second miner.
+ */
 export async function readPendingCreateMiner (dir: string): Promise<PendingCreateMiner | null> {
   const file = path.join(dir, CREATE_MINER_FILE)
-  const raw = await readJson(file) as Partial<PendingCreateMiner> | undefined
+  const raw = await readJson(file) as { message?: unknown, nonce?: unknown, signed?: unknown } | undefined
   if (raw === undefined) return null
-  if (typeof raw?.message !== 'string' || typeof raw.nonce !== 'number') throw new ProviderFolderError(`${file} is not { message, nonce }`)
-  return { message: raw.message, nonce: raw.nonce }
+  if (typeof raw?.message !== 'string' || typeof raw.nonce !== 'number' || typeof raw.signed !== 'string') {
+    throw new ProviderFolderError(`${file} is not { message, nonce, signed }: if its message ${String(raw?.message)} never reached the chain, remove the file and run again`)
+  }
+  let signed: SignedMessage
+  try { signed = decodeSignedMessage(base64pad.baseDecode(raw.signed)) } catch (err) { throw new ProviderFolderError(`${file}: signed is not a base64 SignedMessage: ${(err as Error).message}`) }
+  if (signedMessageCid(signed).toString() !== raw.message || signed.message.nonce !== raw.nonce) throw new ProviderFolderError(`${file}: the signed message is not ${raw.message} with nonce ${raw.nonce}`)
+  return { message: raw.message, nonce: raw.nonce, signed }
 }
 
-export async function writePendingCreateMiner (dir: string, p: PendingCreateMiner): Promise<void> { await writeJson(path.join(dir, CREATE_MINER_FILE), p) }
+export async function writePendingCreateMiner (dir: string, p: PendingCreateMiner): Promise<void> {
+  await writeJson(path.join(dir, CREATE_MINER_FILE), { message: p.message, nonce: p.nonce, signed: base64pad.baseEncode(encodeSignedMessage(p.signed)) })
+}
 export async function clearPendingCreateMiner (dir: string): Promise<void> { await rm(path.join(dir, CREATE_MINER_FILE), { force: true }) }
 
 type AskJson = Partial<Record<keyof ProviderAskInit, string | number>>
