@@ -25,6 +25,23 @@ export const MAX_EXCHANGE_REQUEST_BYTES = 4 * 1024
 export const MAX_EXCHANGE_RESPONSE_BYTES = MAX_EXCHANGE_LENGTH * MAX_HEADER_BYTES
 export const MAX_BLOCK_MSG_BYTES = MAX_HEADER_BYTES + 64 * 1024
 
+/**
+ * Messages per block; far below Lotus's BlockMessageLimit (10,000), plenty for a devnet. The binding
+ * limit is gas: a block's messages together ask for at most BLOCK_GAS_LIMIT (Lotus's build.BlockGasLimit).
+ * Chain exchange refuses an answer listing more for a block before decoding any message.
+ */
+export const MAX_BLOCK_MESSAGES = 500
+
+/**
+ * A chain-exchange answer lists more messages than its blocks may hold (Lotus's BlockMessageLimit, here
+ * MAX_BLOCK_MESSAGES per block), or includes for another number of blocks than its tipset has (Lotus's
+ * validateCompressedIndices): refused by length, before any message is decoded.
+ */
+export class TooManyMessagesError extends MalformedMessageError {
+  static override name = 'TooManyMessagesError'
+  override name = 'TooManyMessagesError'
+}
+
 /** Request options, a bit field as Lotus's exchange.Headers (1 << 0) and exchange.Messages (1 << 1). */
 export const EXCHANGE_OPT_HEADERS = 1
 export const EXCHANGE_OPT_MESSAGES = 2
@@ -35,7 +52,7 @@ export const EXCHANGE_OPT_MESSAGES = 2
  * that plus one full block.
  */
 export const EXCHANGE_MESSAGES_SOFT_BYTES = 8 * 1024 * 1024
-export const MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES = EXCHANGE_MESSAGES_SOFT_BYTES + 500 * MAX_MESSAGE_BYTES + 1024 * 1024
+export const MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES = EXCHANGE_MESSAGES_SOFT_BYTES + MAX_BLOCK_MESSAGES * MAX_MESSAGE_BYTES + 1024 * 1024
 export const enum ExchangeStatus { Ok = 0, Partial = 101, NotFound = 201, GoAway = 202, InternalError = 203, BadRequest = 204 }
 
 function decodeBounded (bytes: Uint8Array, limit: number, what: string): unknown {
@@ -130,9 +147,23 @@ function includesList (v: unknown, what: string): number[][] {
   return v as number[][]
 }
 
-function decodeCompacted (raw: unknown): CompactedMessages {
+/** The CompactedMessages of a tipset of `blocks` blocks; its lists' lengths are checked before anything is decoded. */
+function decodeCompacted (raw: unknown, blocks: number): CompactedMessages {
   if (!Array.isArray(raw) || raw.length !== 4 || !Array.isArray(raw[0]) || !Array.isArray(raw[2])) {
     throw new MalformedMessageError('CompactedMessages is not [Bls, BlsIncludes, Secpk, SecpkIncludes]')
+  }
+  const most = blocks * MAX_BLOCK_MESSAGES
+  if (raw[0].length > most || raw[2].length > most) {
+    throw new TooManyMessagesError(`${raw[0].length} BLS and ${raw[2].length} secp messages for ${blocks} block(s): at most ${MAX_BLOCK_MESSAGES} a block`)
+  }
+  const blsIncludes = includesList(raw[1], 'BlsIncludes')
+  const secpkIncludes = includesList(raw[3], 'SecpkIncludes')
+  if (blsIncludes.length !== blocks || secpkIncludes.length !== blocks) {
+    throw new TooManyMessagesError(`includes for ${blsIncludes.length} and ${secpkIncludes.length} blocks in a tipset of ${blocks}`)
+  }
+  for (let b = 0; b < blocks; b++) {
+    const count = blsIncludes[b]!.length + secpkIncludes[b]!.length
+    if (count > MAX_BLOCK_MESSAGES) throw new TooManyMessagesError(`block ${b} includes ${count} messages: at most ${MAX_BLOCK_MESSAGES}`)
   }
   // a message that does not decode is the sender's fault, named as a wire error (not a pool refusal)
   const each = <T>(list: unknown[], decode: (b: Uint8Array) => T, what: string): T[] => list.map((t, i) => {
@@ -140,9 +171,9 @@ function decodeCompacted (raw: unknown): CompactedMessages {
   })
   return {
     bls: each(raw[0] as unknown[], decodeMessage, 'bls'),
-    blsIncludes: includesList(raw[1], 'BlsIncludes'),
+    blsIncludes,
     secpk: each(raw[2] as unknown[], decodeSignedMessage, 'secpk'),
-    secpkIncludes: includesList(raw[3], 'SecpkIncludes')
+    secpkIncludes
   }
 }
 
@@ -216,7 +247,7 @@ export function decodeExchangeResponse (bytes: Uint8Array, limit = MAX_EXCHANGE_
   const messages: CompactedMessages[] = []
   const chain = (raw[2] as unknown[]).map(ts => {
     if (!Array.isArray(ts) || ts.length !== 2 || !Array.isArray(ts[0])) throw new MalformedMessageError('exchange tipset has the wrong layout')
-    if (ts[1] !== null) messages.push(decodeCompacted(ts[1]))
+    if (ts[1] !== null) messages.push(decodeCompacted(ts[1], ts[0].length))
     return (ts[0] as unknown[]).map(inlineHeader)
   })
   if (messages.length !== 0 && messages.length !== chain.length) throw new MalformedMessageError('some exchange tipsets carry messages and some do not')

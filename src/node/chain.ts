@@ -7,7 +7,7 @@ import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, checkBlockGasLimit, checkBlockSignatures,
+  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, checkBlockGasLimit, checkBlockSignatures,
   type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
@@ -17,11 +17,8 @@ import { threadVerifier, type SignatureVerifier } from './signature-verifier'
 import { HeadEvents } from './head-events'
 import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
 
-/**
- * Messages per block; far below Lotus's BlockMessageLimit (10,000), plenty for a devnet. The binding
- * limit is gas: a block's messages together ask for at most BLOCK_GAS_LIMIT (Lotus's build.BlockGasLimit).
- */
-export const MAX_BLOCK_MESSAGES = 500
+/** Messages per block (core/wire.ts: chain exchange refuses an answer listing more). */
+export { MAX_BLOCK_MESSAGES }
 
 export class FaucetLimitError extends Error {
   static override name = 'FaucetLimitError'

@@ -9,7 +9,7 @@ import { CarWriter } from '@ipld/car/writer'
 import {
   createGenesis, produceHeader, idAddressBytes, blsPublicKey, secpPublicKey, secpAddressBytes, signMessage, storeBlockMessages,
   encodeExchangeResponse, decodeExchangeResponse, compactBlockMessages, blockMessagesOf, encodeBlockMsg, decodeBlockMsgFull,
-  signedMessageCid, MemoryBlockStore, ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, MalformedMessageError, parseFil,
+  signedMessageCid, MemoryBlockStore, ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, MalformedMessageError, parseFil, MAX_BLOCK_MESSAGES, TooManyMessagesError,
   TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND, type BlockMessages, type CID
 } from '../../src/core'
 import { encodeGenesisCar, decodeGenesisCar, GenesisBlockHashError, GenesisCidMismatchError, GenesisIncompleteError } from '../../src/node/full-node/genesis-car'
@@ -50,10 +50,33 @@ describe('chain exchange with messages', () => {
     const c = compactBlockMessages(secpMessages(1))
     expect(() => blockMessagesOf({ ...c, secpkIncludes: [[0, 5]] }, 0)).toThrow(MalformedMessageError)
     expect(() => blockMessagesOf(c, 1)).toThrow(MalformedMessageError)
-    const pastEnd = dagCbor.encode([0, '', [[[], [[], [[0]], [], [[]]]]]])
+    const block = dagCbor.decode(genesis.header.bytes)
+    const pastEnd = dagCbor.encode([0, '', [[[block], [[], [[0]], [], [[]]]]]])
     expect(() => blockMessagesOf(decodeExchangeResponse(pastEnd, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES).messages![0]!, 0)).toThrow(MalformedMessageError)
-    const junk = dagCbor.encode([0, '', [[[], [[new Uint8Array(3)], [[0]], [], [[]]]]]])
+    const junk = dagCbor.encode([0, '', [[[block], [[new Uint8Array(3)], [[0]], [], [[]]]]]])
     expect(() => decodeExchangeResponse(junk, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES)).toThrow(MalformedMessageError)
+  })
+
+  it('refuses, by name and before decoding any message, more messages or includes than a block may hold, or includes for another number of blocks', () => {
+    const one = secpMessages(1).secp[0]!
+    const h = genesis.header
+    const answer = (c: ReturnType<typeof compactBlockMessages>, blocks = [h]): Uint8Array =>
+      encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: [blocks], messages: [c] })
+    const decode = (bytes: Uint8Array): unknown => decodeExchangeResponse(bytes, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES)
+    // the most a block may hold decodes
+    expect((decode(answer(compactBlockMessages({ bls: [], secp: Array(MAX_BLOCK_MESSAGES).fill(one) }))) as { messages: unknown[] }).messages).toHaveLength(1)
+    // one more secp message than a block may hold (the same message repeated: its count alone is refused)
+    expect(() => decode(answer(compactBlockMessages({ bls: [], secp: Array(MAX_BLOCK_MESSAGES + 1).fill(one) })))).toThrow(TooManyMessagesError)
+    // as many BLS messages
+    const bls = Array(MAX_BLOCK_MESSAGES + 1).fill(one.message)
+    expect(() => decode(answer({ bls, blsIncludes: [[]], secpk: [], secpkIncludes: [[]] }))).toThrow(TooManyMessagesError)
+    // an includes list naming one message more than a block's limit times
+    expect(() => decode(answer({ bls: [], blsIncludes: [[]], secpk: [one], secpkIncludes: [Array(MAX_BLOCK_MESSAGES + 1).fill(0)] }))).toThrow(TooManyMessagesError)
+    // BLS and secp includes that together pass the limit
+    expect(() => decode(answer({ bls: [one.message], blsIncludes: [Array(MAX_BLOCK_MESSAGES).fill(0)], secpk: [one], secpkIncludes: [[0]] }))).toThrow(TooManyMessagesError)
+    // includes for two blocks in a one-block tipset (Lotus's validateCompressedIndices)
+    expect(() => decode(answer({ bls: [], blsIncludes: [[], []], secpk: [one], secpkIncludes: [[0], [0]] }))).toThrow(TooManyMessagesError)
+    expect(new TooManyMessagesError('x')).toBeInstanceOf(MalformedMessageError) // a fault: sync drops the peer
   })
 
   it('a block gossip message carries its message CIDs (Lotus BlockMsg)', () => {
