@@ -5,7 +5,7 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
   chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, getActor, POWER_ACTOR_ADDRESS, encodeSignedMessage, type Genesis, type SealedHeader
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, listMiners, getActor, POWER_ACTOR_ADDRESS, encodeSignedMessage, type Genesis, type SealedHeader
 } from '../core'
 import {
   createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -125,9 +125,10 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
     market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod },
     ...(init.paychSettleDelay === undefined ? {} : { paych: { settleDelay: init.paychSettleDelay } })
   }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }, ...allocations], providers)
-  await db.putBlocks(genesis.store!.unpersisted())
+  // state blocks, header and head in one batch, the genesis keys last: a kill between the two leaves a folder
+  // without genesis keys, which starts over (a new genesis at height 0), never one with keys and no head
+  await db.append(genesis.header, genesis.store!.unpersisted())
   await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
-  await db.append(genesis.header)
   return genesis
 }
 
@@ -249,6 +250,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     // asks announced by providers (issue 12): verified against the chain before this node relays them to tabs
     subscribeAsks(libp2p, network, {
       minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
+      // the miner list and each record read once per head: a flood naming unknown miners costs a set lookup
+      minersOf: () => chain.readState((s, r) => listMiners(s, r)),
+      headKey: () => head().cid.toString(),
       epoch: () => head().header.height,
       nowMs
     })

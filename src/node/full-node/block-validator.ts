@@ -82,7 +82,8 @@ export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidato
       }
     }
     try {
-      return (await chain.accept(h, messages)) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+      // judgeBlock verified its signature above: accept checks the link and the roots, not the pairing again
+      return (await chain.accept(h, messages, { signatureVerified: true })) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
     } catch (err) {
       if (err instanceof BlockRejectedError) {
         init.log?.(`gossip: block ${h.header.height} from ${peer} refused: ${err.name}: ${err.message}`)

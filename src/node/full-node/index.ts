@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import {
-  CID, chainCid, openGenesis, decodeHeader, blocksTopic, messagesTopic, encodeSignedMessage, MemoryBlockStore, getMinerInfo,
+  CID, chainCid, openGenesis, decodeHeader, blocksTopic, messagesTopic, encodeSignedMessage, MemoryBlockStore, getMinerInfo, listMiners,
   type Genesis
 } from '../../core'
 import {
@@ -216,6 +216,9 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     // providers' signed asks: checked against the miners' on-chain records before this node relays them
     subscribeAsks(libp2p, network, {
       minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
+      // the miner list and each record read once per head: a flood naming unknown miners costs a set lookup
+      minersOf: () => chain.readState((s, r) => listMiners(s, r)),
+      headKey: () => chain.head().cid.toString(),
       epoch: () => chain.head().header.height,
       nowMs
     })
