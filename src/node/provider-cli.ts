@@ -86,6 +86,17 @@ async function run (args: string[]): Promise<number> {
     'p2p-port': { type: 'string', default: '0' }, 'gateway-port': { type: 'string', default: '0' }, announce: { type: 'string', multiple: true }
   })
   const started = performance.now()
+  // run by a devnet (provider-children.ts): its stdin pipe closes when the devnet dies, even by kill -9. Watched from
+  // the start: a child whose devnet died while it was still syncing has nothing left to sync from and would wait forever
+  let serving = false
+  const supervisorGone = process.env.COFFER_SUPERVISED === '1'
+    ? new Promise<void>(resolve => { process.stdin.on('end', () => resolve()).on('error', () => resolve()).resume() })
+    : new Promise<void>(() => {})
+  void supervisorGone.then(() => {
+    if (serving) return
+    out('coffer: the devnet that started this provider is gone; stopping before it was ready')
+    process.exit(1)
+  })
   const p = await runProviderProcess({
     dir: String(values.data), host: String(values.host), p2pPort: port(String(values['p2p-port']), '--p2p-port'), gatewayPort: port(String(values['gateway-port']), '--gateway-port'),
     ...(values.announce === undefined ? {} : { announce: values.announce as string[] }),
@@ -97,13 +108,11 @@ async function run (args: string[]): Promise<number> {
   out(`gateway ${p.gatewayUrl}`)
   // one line a supervisor (the devnet) reads: everything above, as JSON
   out(`provider ready ${JSON.stringify({ miner: p.miner, peerId: p.peerId, addrs: p.multiaddrs, gateway: p.gatewayUrl, startupMs: Math.round(performance.now() - started) })}`)
+  serving = true
   await new Promise<void>(resolve => {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())
-    // run by a devnet (provider-children.ts): its stdin pipe closes when the devnet dies, even by kill -9
-    if (process.env.COFFER_SUPERVISED === '1') {
-      process.stdin.on('end', () => resolve()).on('error', () => resolve()).resume()
-    }
+    void supervisorGone.then(resolve)
   })
   out('coffer: stopping…')
   await p.stop()

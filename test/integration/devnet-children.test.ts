@@ -5,6 +5,8 @@
 // addresses; devnet.stop() leaves no process behind.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -17,6 +19,7 @@ import { providerDir } from '../../src/node/provider/devnet-providers'
 import { until } from '../helpers/until'
 
 const debug = process.env.DEBUG_DEVNET !== undefined
+const bin = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
 const T01001 = idAddressBytes(1001)
 
 let dir: string
@@ -111,6 +114,28 @@ describe('the devnet with its provider as a child process', () => {
     expect(groupAlive(pid)).toBe(false)
     expect(child.info()).toBeUndefined()
   }, 30_000)
+})
+
+describe('a child whose devnet is gone', () => {
+  it('stops by itself when its stdin (the devnet\'s pipe) closes while it is still starting, instead of waiting forever to sync', async () => {
+    // t01001's folder from the stopped devnet above: its network names peers nobody listens on any more, so the
+    // child can only wait to sync, as a child whose devnet was killed (kill -9) while it started does
+    await d.stop() // stopped already when the tests above ran
+    const child = spawn(process.execPath, [bin, 'provider', 'run', '--data', providerDir(dir, 0)], {
+      detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, COFFER_SUPERVISED: '1' }
+    })
+    cleanups.push(async () => { try { process.kill(-child.pid!, 'SIGKILL') } catch {} })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    child.stderr.on('data', (b: Buffer) => { out += b.toString() })
+    const exited = new Promise<number | null>(resolve => child.on('exit', (code) => resolve(code)))
+    // started: its full node runs (and waits for a peer)
+    await until(() => /libp2p \//.test(out), 20_000)
+    expect(out).not.toContain('provider ready')
+    child.stdin.end()
+    expect(await Promise.race([exited, until(() => false, 15_000).catch(() => 'still running')]), out).toBe(1)
+    expect(out).toContain('the devnet that started this provider is gone')
+  }, 40_000)
 })
 
 describe('a child that cannot start', () => {
