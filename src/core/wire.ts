@@ -148,10 +148,20 @@ function includesList (v: unknown, what: string): number[][] {
 }
 
 /** The CompactedMessages of a tipset of `blocks` blocks; its lists' lengths are checked before anything is decoded. */
-function decodeCompacted (raw: unknown, blocks: number): CompactedMessages {
+/**
+ * Blocks a tipset may hold when an answer carries messages without headers (Options = Messages only: Lotus
+ * leaves BSTipSet.Blocks empty then, and the includes lists say how many blocks there are). Lotus's
+ * expected five winners an epoch rarely give more than ten; fifteen is the most one block's WinCount may
+ * claim, and bounds what a peer may make us decode.
+ */
+export const MAX_TIPSET_BLOCKS = 15
+
+function decodeCompacted (raw: unknown, headerCount: number): CompactedMessages {
   if (!Array.isArray(raw) || raw.length !== 4 || !Array.isArray(raw[0]) || !Array.isArray(raw[2])) {
     throw new MalformedMessageError('CompactedMessages is not [Bls, BlsIncludes, Secpk, SecpkIncludes]')
   }
+  // a messages-only answer has no headers: its includes lists give the tipset's size, bounded
+  const blocks = headerCount > 0 ? headerCount : Math.min(Array.isArray(raw[1]) ? raw[1].length : 0, MAX_TIPSET_BLOCKS)
   const most = blocks * MAX_BLOCK_MESSAGES
   if (raw[0].length > most || raw[2].length > most) {
     throw new TooManyMessagesError(`${raw[0].length} BLS and ${raw[2].length} secp messages for ${blocks} block(s): at most ${MAX_BLOCK_MESSAGES} a block`)

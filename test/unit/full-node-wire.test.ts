@@ -9,7 +9,7 @@ import { CarWriter } from '@ipld/car/writer'
 import {
   createGenesis, produceHeader, idAddressBytes, blsPublicKey, secpPublicKey, secpAddressBytes, signMessage, storeBlockMessages,
   encodeExchangeResponse, decodeExchangeResponse, compactBlockMessages, blockMessagesOf, encodeBlockMsg, decodeBlockMsgFull,
-  signedMessageCid, MemoryBlockStore, ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, MalformedMessageError, parseFil, MAX_BLOCK_MESSAGES, TooManyMessagesError,
+  signedMessageCid, MemoryBlockStore, ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, MalformedMessageError, parseFil, MAX_BLOCK_MESSAGES, MAX_TIPSET_BLOCKS, TooManyMessagesError,
   TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND, type BlockMessages, type CID
 } from '../../src/core'
 import { encodeGenesisCar, decodeGenesisCar, GenesisBlockHashError, GenesisCidMismatchError, GenesisIncompleteError } from '../../src/node/full-node/genesis-car'
@@ -44,6 +44,16 @@ describe('chain exchange with messages', () => {
     expect(storeBlockMessages(new MemoryBlockStore(), rebuilt).equals(h.header.messages)).toBe(true)
     // a headers-only answer carries null messages, as before
     expect(decodeExchangeResponse(encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: [[h]] })).messages).toBeUndefined()
+  })
+
+  it('a messages-only answer (Options = Messages: no headers, as the gossip validator asks) decodes by its includes, bounded', () => {
+    const c = compactBlockMessages(secpMessages(3))
+    const only = encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: [[]], messages: [c] })
+    const back = decodeExchangeResponse(only, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES)
+    expect(blockMessagesOf(back.messages![0]!, 0).secp).toHaveLength(3)
+    // includes for more blocks than a tipset may hold are refused before any message is decoded
+    const many = { bls: [], blsIncludes: Array(MAX_TIPSET_BLOCKS + 1).fill([]), secpk: [], secpkIncludes: Array(MAX_TIPSET_BLOCKS + 1).fill([]) }
+    expect(() => decodeExchangeResponse(encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: [[]], messages: [many] }), MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES)).toThrow(TooManyMessagesError)
   })
 
   it('refuses includes that point past the messages sent, by name', () => {
