@@ -43,8 +43,11 @@ describe('coffer devnet', () => {
     requireBuiltApp()
     const data = await mkdtemp(path.join(tmpdir(), 'coffer-cli-'))
     try {
-      const first = coffer(['devnet', '--port', '0', '--rpc-port', '0', '--data', data])
-      const [, url] = await waitFor(() => first.output().match(/Open (http:\/\/127\.0\.0\.1:\d+)/))
+      // one provider: `coffer devnet` now starts each as a `coffer provider run` child and prints the app's URL
+      // once they are ready (each syncs the chain and puts its addresses on chain first), so the wait is long
+      const first = coffer(['devnet', '--port', '0', '--rpc-port', '0', '--data', data, '--providers', '1'])
+      const [, url] = await waitFor(() => first.output().match(/Open (http:\/\/127\.0\.0\.1:\d+)/), 150_000)
+      expect(first.output()).toMatch(/\[t01001\] provider ready/)
       // the Lotus-style JSON-RPC URL is printed and answers
       const [, rpcUrl] = await waitFor(() => first.output().match(/JSON-RPC \(Lotus API\): (http:\/\/127\.0\.0\.1:\d+\/rpc\/v1)/))
       const head = await (await fetch(rpcUrl!, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Filecoin.ChainHead', params: [] }) })).json() as { result: { Height: number, Cids: unknown[] } }
@@ -76,7 +79,7 @@ describe('coffer devnet', () => {
     } finally {
       await rm(data, { recursive: true, force: true })
     }
-  }, 180_000)
+  }, 300_000)
 })
 
 describe('coffer piece', () => {
