@@ -3,27 +3,24 @@
 // document over HTTP. Everything persists under `dataDir`, so a restart continues the same chain.
 import { rm, mkdir } from 'node:fs/promises'
 import {
-  createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic, messagesTopic,
+  createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
   chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getMinerInfo, listMiners, getActor, POWER_ACTOR_ADDRESS, encodeSignedMessage, type Genesis, type SealedHeader
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader
 } from '../core'
 import {
-  createCofferLibp2p, serveChainExchange, serveState, runHello, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
+  createCofferLibp2p, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
 import { genesisProviders, startDevnetProviders, genesisProviderFolders, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
 import { superviseProviderChild, type ProviderChild } from './provider/provider-children'
 import type { ProviderAskInit } from './provider/storage-provider'
-import { subscribeAsks } from '../net/ask-gossip'
+import { serveChainNode } from './chain-node-services'
 import { ChainDb } from './chain-db'
 import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
 import { startProducer, type Producer } from './producer'
 import { startAppServer, type AppServer } from './app-server'
 import { startRpcServer, type RpcServer } from './rpc'
-import { blockTopicValidator, messageTopicValidator } from './gossip-validators'
-import { MAX_PENDING_PER_SENDER } from './mpool'
-import { answerState } from './state-answers'
-import { serveGenesis } from './full-node/genesis-protocol'
+import { blockTopicValidator } from './gossip-validators'
 import { encodeGenesisCar } from './full-node/genesis-car'
 
 export interface DevnetInit {
@@ -205,38 +202,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const topic = blocksTopic(network)
     libp2p.services.pubsub.topicValidators.set(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
     libp2p.services.pubsub.subscribe(topic)
-    // Filecoin's message gossip: anyone may hand the pool a signed message. As in Lotus, the validator is
-    // what adds it to the pool, so a message is relayed only once our pool took it.
-    const msgTopic = messagesTopic(network)
-    libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
-      // push is async (signatures are checked off the event loop); the author peer feeds per-peer limits
-      push: async (sm, author) => await chain.mpool.push(sm, { origin: author === undefined ? undefined : `peer:${author}` }),
-      // pooled and being checked: the count the pool's own MpoolFullError is decided on
-      pendingCount: (from) => chain.mpool.queued(from),
-      maxPendingPerSender: MAX_PENDING_PER_SENDER,
-      log
-    }))
-    libp2p.services.pubsub.subscribe(msgTopic)
-    // what the faucet, the JSON-RPC and in-process providers push goes out on message gossip (Lotus's
-    // MpoolPush publishes), so full nodes hold a block's messages before the block comes
-    chain.onLocalPush((sm) => {
-      libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
-    })
-
-    // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header requests)
-    // with each block's messages (the exchange's Messages option) and the genesis state: what a full node or a
-    // provider process needs to sync from this node and re-execute every block (issue 12)
-    await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
-    await serveGenesis(libp2p, genesis.header.cid, async () => await encodeGenesisCar(store, genesis))
-    await serveState(libp2p, async (req) => await answerState(chain, req))
-    await runHello(libp2p, {
-      genesisCid: genesis.header.cid,
-      head,
-      onError: (peer, err) => {
-        if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer)
-      },
-      clockNs: () => BigInt(nowMs()) * 1_000_000n
-    })
+    await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log })
 
     producer = startProducer({
       produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs, nowMs,
@@ -246,16 +212,6 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       onError: (err) => log(`producer: ${(err as Error).message}`)
     })
     cleanups.push(async () => { await producer?.stop() })
-
-    // asks announced by providers (issue 12): verified against the chain before this node relays them to tabs
-    subscribeAsks(libp2p, network, {
-      minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
-      // the miner list and each record read once per head: a flood naming unknown miners costs a set lookup
-      minersOf: () => chain.readState((s, r) => listMiners(s, r)),
-      headKey: () => head().cid.toString(),
-      epoch: () => head().header.height,
-      nowMs
-    })
 
     const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions })
     cleanups.push(async () => { for (const p of providers) await p.stop() })

@@ -9,24 +9,20 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import {
-  CID, chainCid, openGenesis, decodeHeader, blocksTopic, messagesTopic, encodeSignedMessage, MemoryBlockStore, getMinerInfo, listMiners,
+  CID, chainCid, openGenesis, decodeHeader, blocksTopic, MemoryBlockStore,
   type Genesis
 } from '../../core'
 import {
-  createCofferLibp2p, serveChainExchange, serveState, runHello, requestChain, genesisOf, type CofferLibp2p, type BootstrapDocument
+  createCofferLibp2p, requestChain, genesisOf, type CofferLibp2p, type BootstrapDocument
 } from '../../net'
 import { ChainDb } from '../chain-db'
 import { NodeChain } from '../chain'
 import { loadOrCreatePeerKey } from '../keys'
-import { answerState } from '../state-answers'
-import { messageTopicValidator } from '../gossip-validators'
-import { MAX_PENDING_PER_SENDER } from '../mpool'
 import { startRpcServer, type RpcServer } from '../rpc'
 import { ChainSync } from './chain-sync'
 import { fullBlockValidator } from './block-validator'
-import { serveGenesis, requestGenesis } from './genesis-protocol'
-import { encodeGenesisCar } from './genesis-car'
-import { subscribeAsks } from '../../net/ask-gossip'
+import { requestGenesis } from './genesis-protocol'
+import { serveChainNode } from '../chain-node-services'
 
 export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ExchangeRefusedError, PeerBusyError, ImpossibleHeadError, isPeerFault } from './chain-sync'
 export { fullBlockValidator } from './block-validator'
@@ -200,43 +196,12 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
       log
     }))
     libp2p.services.pubsub.subscribe(topic)
-    const msgTopic = messagesTopic(network)
-    libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
-      push: async (sm, author) => await chain.mpool.push(sm, { origin: author === undefined ? undefined : `peer:${author}` }),
-      pendingCount: (from) => chain.mpool.queued(from),
-      maxPendingPerSender: MAX_PENDING_PER_SENDER,
-      log
-    }))
-    libp2p.services.pubsub.subscribe(msgTopic)
-    // what this node's own users push goes out on message gossip, as Lotus's MpoolPush publishes
-    chain.onLocalPush((sm) => {
-      libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
-    })
-
-    // providers' signed asks: checked against the miners' on-chain records before this node relays them
-    subscribeAsks(libp2p, network, {
-      minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
-      // the miner list and each record read once per head: a flood naming unknown miners costs a set lookup
-      minersOf: () => chain.readState((s, r) => listMiners(s, r)),
-      headKey: () => chain.head().cid.toString(),
-      epoch: () => chain.head().header.height,
-      nowMs
-    })
-
-    await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
-    await serveState(libp2p, async (req) => await answerState(chain, req))
-    await serveGenesis(libp2p, genesis.header.cid, async () => await encodeGenesisCar(store, genesis))
-    await runHello(libp2p, {
-      genesisCid: genesis.header.cid,
-      head: () => chain.head(),
+    await serveChainNode({
+      libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log,
       onHello: (peer, hello) => {
         const cid = hello.heaviestTipSet[0]
         if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
-      },
-      onError: (peer, err) => {
-        if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer).catch(() => {})
-      },
-      clockNs: () => BigInt(nowMs()) * 1_000_000n
+      }
     })
     libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()) })
 

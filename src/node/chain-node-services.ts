@@ -1,0 +1,79 @@
+// What every node holding the chain serves, whether it produces blocks (the devnet) or follows them (a full
+// node, a provider process): message gossip into its pool (and out of it, for what its own users push),
+// verified ask announcements, chain exchange with block messages, the genesis state, state proofs and hello.
+// Block gossip differs by role (a producer checks headers, a follower executes blocks) and is left to the caller.
+import type { HelloMessage, SealedHeader } from '../core'
+import { messagesTopic, encodeSignedMessage, getMinerInfo, listMiners, type Genesis, type MemoryBlockStore } from '../core'
+import { serveChainExchange, serveState, runHello, type CofferLibp2p, type Hello } from '../net'
+import type { PeerId } from '@libp2p/interface'
+import { subscribeAsks } from '../net/ask-gossip'
+import type { ChainDb } from './chain-db'
+import type { NodeChain } from './chain'
+import { messageTopicValidator } from './gossip-validators'
+import { MAX_PENDING_PER_SENDER } from './mpool'
+import { answerState } from './state-answers'
+import { serveGenesis } from './full-node/genesis-protocol'
+import { encodeGenesisCar } from './full-node/genesis-car'
+
+export interface ChainNodeServicesInit {
+  libp2p: CofferLibp2p
+  chain: NodeChain
+  db: ChainDb
+  /** Holds every genesis state block (what the genesis protocol sends). */
+  store: MemoryBlockStore
+  genesis: Genesis
+  /** The head this node announces and judges gossip against. */
+  head: () => SealedHeader
+  nowMs: () => number
+  log: (line: string) => void
+  /** A peer on our genesis said hello (a follower syncs towards its head). */
+  onHello?: (peer: PeerId, hello: HelloMessage) => void
+}
+
+export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hello> {
+  const { libp2p, chain, db, store, genesis, head, nowMs, log } = init
+  const network = genesis.state.network
+  // Filecoin's message gossip: anyone may hand the pool a signed message. As in Lotus, the validator is
+  // what adds it to the pool, so a message is relayed only once our pool took it.
+  const msgTopic = messagesTopic(network)
+  libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
+    // push is async (signatures are checked off the event loop); the author peer feeds per-peer limits
+    push: async (sm, author) => await chain.mpool.push(sm, { origin: author === undefined ? undefined : `peer:${author}` }),
+    // pooled and being checked: the count the pool's own MpoolFullError is decided on
+    pendingCount: (from) => chain.mpool.queued(from),
+    maxPendingPerSender: MAX_PENDING_PER_SENDER,
+    log
+  }))
+  libp2p.services.pubsub.subscribe(msgTopic)
+  // what this node's own users push (the faucet, the JSON-RPC, a provider's worker) goes out on message
+  // gossip, as Lotus's MpoolPush publishes, so other nodes hold a block's messages before the block comes
+  chain.onLocalPush((sm) => {
+    libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
+  })
+
+  // providers' signed asks (issue 12): checked against the miners' on-chain records before this node relays them
+  subscribeAsks(libp2p, network, {
+    minerInfoOf: (miner) => chain.readState((s, r) => getMinerInfo(s, r, miner)),
+    // the miner list and each record read once per head: a flood naming unknown miners costs a set lookup
+    minersOf: () => chain.readState((s, r) => listMiners(s, r)),
+    headKey: () => head().cid.toString(),
+    epoch: () => head().header.height,
+    nowMs
+  })
+
+  // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header
+  // requests), with each block's messages (the exchange's Messages option) and the genesis state: what a
+  // full node needs to sync from this one and re-execute every block (issue 12)
+  await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
+  await serveGenesis(libp2p, genesis.header.cid, async () => await encodeGenesisCar(store, genesis))
+  await serveState(libp2p, async (req) => await answerState(chain, req))
+  return await runHello(libp2p, {
+    genesisCid: genesis.header.cid,
+    head,
+    ...(init.onHello === undefined ? {} : { onHello: init.onHello }),
+    onError: (peer, err) => {
+      if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer).catch(() => {})
+    },
+    clockNs: () => BigInt(nowMs()) * 1_000_000n
+  })
+}
