@@ -6,7 +6,7 @@
 // with another miner's peer ID, and one without the pledge, are refused by name and create nothing.
 // Where network namespaces can be made (root on Linux), the provider runs in its own with its own address.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -29,6 +29,7 @@ import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { base64 } from 'multiformats/bases/base64'
 import { until } from '../helpers/until'
 import { MarketClientPool, type MarketClient } from '../helpers/market-client'
+import { makeNetns, type Netns } from '../helpers/netns'
 
 /** Epochs per proving period: a proof lands within P epochs of its challenge (storage-deals.test: 10 was safe on a loaded machine). */
 const P = 6
@@ -64,42 +65,18 @@ function coffer (args: string[], netns?: string): Cli {
   return { child, output: () => out, exited }
 }
 
-/** A private /24 between the root namespace and one made for the provider (torn down after): the provider's own host. */
-function makeNetns (): { ns: string, hostIp: string, providerIp: string } | string {
-  if (process.platform !== 'linux') return 'not Linux'
-  if (process.getuid?.() !== 0) return 'not root'
-  const n = 100 + Math.floor(Math.random() * 150)
-  const ns = `coffer-c${n}`
-  const [vh, vp] = [`cfh${n}`, `cfp${n}`]
-  try {
-    const ip = (...a: string[]): void => { execFileSync('ip', a, { stdio: 'pipe' }) }
-    ip('netns', 'add', ns)
-    cleanups.push(async () => { try { execFileSync('ip', ['netns', 'delete', ns], { stdio: 'pipe' }) } catch {} })
-    ip('link', 'add', vh, 'type', 'veth', 'peer', 'name', vp)
-    ip('link', 'set', vp, 'netns', ns)
-    ip('addr', 'add', `10.213.${n}.1/24`, 'dev', vh)
-    ip('link', 'set', vh, 'up')
-    ip('netns', 'exec', ns, 'ip', 'addr', 'add', `10.213.${n}.2/24`, 'dev', vp)
-    ip('netns', 'exec', ns, 'ip', 'link', 'set', vp, 'up')
-    ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
-    return { ns, hostIp: `10.213.${n}.1`, providerIp: `10.213.${n}.2` }
-  } catch (err) {
-    return `ip netns failed: ${(err as Error).message.split('\n')[0]!}`
-  }
-}
-
 let dir: string
 let d: Devnet
 let node: CofferLibp2p
 let pool: MarketClientPool
-let netns: { ns: string, hostIp: string, providerIp: string } | undefined
+let netns: Netns | undefined
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-provider-process-'))
   cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
-  const made = makeNetns()
+  const made = makeNetns('p')
   if (typeof made === 'string') console.log(`provider-process: no network namespace (${made}); the provider runs on loopback`)
-  else netns = made
+  else { netns = made; cleanups.push(made.remove) }
   // no genesis providers: the only one is the one that joins
   d = await startDevnet({
     dataDir: path.join(dir, 'devnet'), distDir: '/nonexistent', serveApp: false, rpcPort: 0, providers: 0, provingPeriod: P, faucetCooldownMs: 0,
@@ -155,7 +132,7 @@ describe('a provider in its own process', () => {
     const keysBefore = await readFile(path.join(providerDir, 'keys.json'), 'utf8')
 
     const started = Date.now()
-    run = coffer(['provider', 'run', '--data', providerDir, '--host', netns?.providerIp ?? '127.0.0.1'], netns?.ns)
+    run = coffer(['provider', 'run', '--data', providerDir, '--host', netns?.peerIp ?? '127.0.0.1'], netns?.ns)
     const ready = await until(() => run.output().match(/provider ready (\{.*\})/) ?? undefined, 90_000)
     const info = JSON.parse(ready[1]!) as { miner: string, peerId: string, addrs: string[], gateway: string }
     expect(await readFile(path.join(providerDir, 'keys.json'), 'utf8')).toBe(keysBefore)
@@ -168,7 +145,7 @@ describe('a provider in its own process', () => {
     peer = peerIdFromString(info.peerId)
     expect(record.peerId).toEqual(peer.toMultihash().bytes)
     const addr = multiaddr(record.multiaddrs[0]!).encapsulate(`/p2p/${info.peerId}`)
-    if (netns !== undefined) expect(addr.toString()).toContain(`/ip4/${netns.providerIp}/`)
+    if (netns !== undefined) expect(addr.toString()).toContain(`/ip4/${netns.peerIp}/`)
     await node.dial(addr)
     const ask = await requestAsk(node, peer)
     verifyStorageAsk(ask, record.worker, head())
