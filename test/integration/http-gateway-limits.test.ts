@@ -111,7 +111,7 @@ describe('gateway limits', () => {
     let held = 0
     let open!: () => void
     const gate = new Promise<void>(resolve => { open = resolve })
-    const gw = await gateway({ maxInFlight: 3, maxInFlightPerClient: 2 }, async () => { held++; await gate })
+    const gw = await gateway({ maxInFlight: 3, maxInFlightPerClient: 2, maxQueuedPerClient: 0 }, async () => { held++; await gate })
     const paidGet = async (from: string): Promise<Answer> => await request(gw, `/ipfs/${root.toString()}`, { from, headers: { [VOUCHER_HEADER]: voucher() } })
     const first = [paidGet('127.0.0.1'), paidGet('127.0.0.1')]
     await until(() => held === 2, 30_000)

@@ -394,9 +394,12 @@ describe('a standard trustless-gateway client', () => {
       const url = input instanceof Request ? input.url : String(input)
       asked.push(url)
       if (!url.startsWith(gw(FREE))) throw new Error(`verified-fetch reached for ${url}`)
-      return await realFetch(input, init)
+      const r = await realFetch(input, init)
+      statuses.push(String(r.status))
+      return r
     }
-    try {
+    /** One read by a fresh Helia, bounded: a hang fails here, naming the block it waited for. */
+    const readOnce = async (): Promise<Uint8Array> => {
       const light = createHeliaLight()
       // helia's routing asks its non-fallback routers before the fallback ones (the gateways) and, with none at all,
       // never gets past them (seen with helia 6.1: findProviders waits with no router to ask): one that knows nothing
@@ -404,15 +407,23 @@ describe('a standard trustless-gateway client', () => {
       const helia = await withHTTP(light, { delegatedRouters: [], recursiveGateways: [gw(FREE)], allowInsecure: true, allowLocal: true }).start()
       const vfetch = await createVerifiedFetch(helia)
       try {
-        const r = await vfetch(`ipfs://${root.toString()}`)
+        const r = await vfetch(`ipfs://${root.toString()}`, { signal: AbortSignal.timeout(45_000) })
         expect(r.status).toBe(200)
-        expect(same(new Uint8Array(await r.arrayBuffer()), file)).toBe(true)
+        return new Uint8Array(await r.arrayBuffer())
       } finally {
         await vfetch.stop()
       }
+    }
+    const statuses: string[] = []
+    try {
+      const bytes = await readOnce()
+      expect(same(bytes, file)).toBe(true)
     } finally {
       globalThis.fetch = realFetch
     }
+    // Helia asks for many blocks at once: over a client's share they wait their turn, never 429 (one 429 made
+    // Helia's session give up on the block and hang, about once in eight full runs, before they did)
+    expect(statuses.every(s => s === '200'), statuses.join(' ')).toBe(true)
     expect(asked.length).toBeGreaterThan(0)
     expect(asked.every(u => u.startsWith(`${gw(FREE)}/ipfs/`))).toBe(true)
   }, 120_000)

@@ -62,6 +62,34 @@ describe('GatewayAdmission', () => {
     expect(a.active('y')).toBe(0)
   })
 
+  it('enter: a client over its share waits for its own slot (oldest first), up to maxQueuedPerClient and maxQueueWaitMs, or until its request goes', async () => {
+    const a = new GatewayAdmission({ ...limits, maxInFlight: 10, maxQueuedPerClient: 2, maxQueueWaitMs: 200, rate: { burst: 100, refillMs: 10 } })
+    const now = (): number => 0
+    const r1 = await a.enter('x', now)
+    await a.enter('x', now)
+    const order: string[] = []
+    const third = a.enter('x', now).then((r) => { order.push('third'); return r })
+    const fourth = a.enter('x', now).then((r) => { order.push('fourth'); return r })
+    await expect(a.enter('x', now)).rejects.toThrow(ClientBusyError) // two wait already
+    expect(a.queued('x')).toBe(2)
+    expect(a.active('x')).toBe(2)
+    await a.enter('y', now) // another client is not held up
+    r1()
+    const r3 = await third
+    expect(order).toEqual(['third'])
+    expect(a.active('x')).toBe(2)
+    r3()
+    await fourth
+    expect(order).toEqual(['third', 'fourth'])
+    // a wait ends with its request, and after maxQueueWaitMs
+    const gone = new AbortController()
+    const abandoned = a.enter('x', now, gone.signal)
+    gone.abort()
+    await expect(abandoned).rejects.toThrow(ClientBusyError)
+    await expect(a.enter('x', now)).rejects.toThrow(ClientBusyError) // waited 200 ms
+    expect(a.queued()).toBe(0)
+  })
+
   it('rate: each request takes a token (refused ones too cost nothing more); a paid one gives it back; Retry-After in seconds', () => {
     const a = new GatewayAdmission(limits)
     for (let i = 0; i < 4; i++) a.admit('x', 0)()

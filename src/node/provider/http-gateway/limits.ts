@@ -8,8 +8,15 @@ import { GatewayBusyError, ClientBusyError, ClientRateError } from './errors'
 export interface GatewayLimits {
   /** Requests answered at once, all clients together; beyond: 429 GatewayBusyError. */
   maxInFlight: number
-  /** Requests answered at once for one client address (an IPv6 client: its /64); beyond: 429 ClientBusyError. */
+  /** Requests answered at once for one client address (an IPv6 client: its /64); beyond, they wait (below). */
   maxInFlightPerClient: number
+  /**
+   * Requests of one client that wait for one of its slots instead of getting 429 at once; beyond, or after
+   * maxQueueWaitMs, 429 ClientBusyError. A trustless client fetches a DAG many blocks at once: Helia's
+   * verified-fetch had more than 8 in flight here, took the 429 as a failed block and hung its session.
+   */
+  maxQueuedPerClient: number
+  maxQueueWaitMs: number
   /** Each client's token bucket: every request takes a token, a paid one gives it back; none left: 429 ClientRateError. */
   rate: TokenRate
   /** Open connections, all clients together (Node's `server.maxConnections`: beyond it a new socket is closed at once). */
@@ -37,7 +44,9 @@ export interface GatewayLimits {
  *   provider's gateway shares its disk with proving, and each answer holds a file open and a block (≤ 2 MiB) in
  *   memory, so it sits near Lotus's figure, raised for the short range reads HTTP clients make.
  * - maxInFlightPerClient 8: a browser opens at most 6 HTTP/1.1 connections to a host, so an honest tab never has
- *   more than 6 requests in flight; 8 leaves room for a second tool on the same address.
+ *   more than 6 requests in flight; 8 leaves room for a second tool on the same address. A Node client is not so
+ *   bounded: up to maxQueuedPerClient 32 more wait their turn (each holds a connection, and maxConnectionsPerClient
+ *   32 bounds those anyway) for at most maxQueueWaitMs 30 s, the headers timeout.
  * - rate: a burst of 120, then 20 a second. A trustless client fetching a file block by block (`format=raw`, as
  *   Helia's block brokers do) asks once per 256 KiB block; paid answers give their token back, so a paying client
  *   is bounded by its payments, not by this.
@@ -52,6 +61,8 @@ export interface GatewayLimits {
 export const GATEWAY_LIMITS: GatewayLimits = {
   maxInFlight: 64,
   maxInFlightPerClient: 8,
+  maxQueuedPerClient: 32,
+  maxQueueWaitMs: 30_000,
   rate: { burst: 120, refillMs: 50 },
   maxConnections: 1024,
   maxConnectionsPerClient: 32,
@@ -85,12 +96,15 @@ const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000))
 
 /**
  * Admits requests: a slot in flight overall and for the client, and a token from the client's bucket, or a 429
- * error saying which limit and when to come back. Counts only: no timers, `nowMs` from the caller.
+ * error saying which limit and when to come back. `admit` counts only (no timers, `nowMs` from the caller);
+ * `enter` lets a client over its share wait for one of its own slots, bounded in number and time.
  */
 export class GatewayAdmission {
   private inFlight = 0
   private readonly perClient = new Map<string, number>()
   private readonly buckets: TokenBuckets
+  /** Requests waiting for a slot of their client's, oldest first: a release wakes the first. */
+  private readonly waiting = new Map<string, Array<() => void>>()
 
   constructor (private readonly limits: GatewayLimits) {
     this.buckets = new TokenBuckets(limits.rate)
@@ -120,7 +134,48 @@ export class GatewayAdmission {
       const n = (this.perClient.get(client) ?? 1) - 1
       if (n === 0) this.perClient.delete(client)
       else this.perClient.set(client, n)
+      this.waiting.get(client)?.[0]?.()
     }
+  }
+
+  /**
+   * `admit`, except that a client over its own share (ClientBusyError) waits for one of its slots, if fewer than
+   * maxQueuedPerClient of its requests wait already, for at most maxQueueWaitMs or until `signal` (the request's
+   * connection closed); then the ClientBusyError. The overall limit and the rate still answer 429 at once.
+   */
+  async enter (client: string, nowMs: () => number, signal?: AbortSignal): Promise<() => void> {
+    for (;;) {
+      try {
+        return this.admit(client, nowMs())
+      } catch (err) {
+        if (!(err instanceof ClientBusyError)) throw err
+        const queue = this.waiting.get(client) ?? []
+        if (queue.length >= this.limits.maxQueuedPerClient || signal?.aborted === true) throw err
+        await new Promise<void>((resolve, reject) => {
+          const leave = (): void => {
+            clearTimeout(timer)
+            signal?.removeEventListener('abort', onAbort)
+            const at = queue.indexOf(wake)
+            if (at >= 0) queue.splice(at, 1)
+            if (queue.length === 0) this.waiting.delete(client)
+          }
+          const wake = (): void => { leave(); resolve() }
+          const onAbort = (): void => { leave(); reject(err) }
+          const timer = setTimeout(onAbort, this.limits.maxQueueWaitMs)
+          signal?.addEventListener('abort', onAbort, { once: true })
+          queue.push(wake)
+          this.waiting.set(client, queue)
+        })
+      }
+    }
+  }
+
+  /** Requests waiting for a slot (all clients; one client's). */
+  queued (client?: string): number {
+    if (client !== undefined) return this.waiting.get(client)?.length ?? 0
+    let n = 0
+    for (const q of this.waiting.values()) n += q.length
+    return n
   }
 
   /** A request that was paid for gives its token back: the rate bounds unpaid work, a payment covers its own. */

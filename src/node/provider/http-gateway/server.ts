@@ -50,9 +50,16 @@ export class GatewayHandler {
   async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v)
     try {
-      // admitted before anything is looked up or read: a refused request costs a map lookup; the slot is held
-      // until the response ends or its connection goes ('close' fires for both)
-      res.once('close', this.admission.admit(clientKey(req.socket.remoteAddress), performance.now()))
+      // admitted before anything is looked up or read: a refused request costs a map lookup; one over its
+      // client's share waits for a slot of that client's (bounded); the slot is held until the response ends or
+      // its connection goes ('close' fires for both, and a wait ends with it)
+      const gone = new AbortController()
+      const onClose = (): void => { gone.abort() }
+      res.once('close', onClose)
+      const release = await this.admission.enter(clientKey(req.socket.remoteAddress), () => performance.now(), gone.signal)
+      res.off('close', onClose)
+      if (res.writableEnded || res.destroyed) release()
+      else res.once('close', release)
       if (req.method === 'OPTIONS') {
         for (const [k, v] of Object.entries(PREFLIGHT)) res.setHeader(k, v)
         res.writeHead(204).end()
