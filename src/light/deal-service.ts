@@ -6,7 +6,7 @@
 import {
   parseAddress, addressToString, dealStorageFee,
   decodeClientDealProposal, encodeClientDealProposal, encodeBigInt, MarketMethod, STORAGE_MARKET_ADDRESS, toWireError, CID,
-  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES, HELD_ACK_BYTES, MAX_DATA_FRAME
+  paddedPieceSize, pieceCidV1, TRANSFER_ID_BYTES, HELD_ACK_BYTES, MAX_DATA_FRAME, NoProvidersError
 } from '../core'
 import * as dagCbor from '@ipld/dag-cbor'
 import { base16 } from 'multiformats/bases/base16'
@@ -26,6 +26,7 @@ import { createAuditService } from './audit-service'
 import type { AuditRecord } from './audit-store'
 import { describeUpload, type DealsView, type ProviderView, type ProofDetail } from './deal-views'
 import { ProviderDirectory } from './provider-directory'
+import { askInRounds, describeAskFailures } from './ask-rounds'
 export * from './deal-views'
 import type { Staging } from './staging'
 
@@ -321,13 +322,25 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     const chain = lightDealChain(lc, init.wallet, address)
     // an AddBalance a closed tab sent and never saw land: wait for it rather than send a second one
     if (u.pendingEscrow !== undefined) await chain.waitFor(u.pendingEscrow).catch(() => {})
-    const { quotes, failures } = await sc.quotes(await marketProviders())
-    if (quotes.length === 0 && failures.length > 0) throw new Error(`no provider answered: ${failures.map(f => `${f.provider.address}: ${f.error.message}`).join('; ')}`)
+    const chosen = u.chosen
+    const { quotes, failures } = await askInRounds({
+      providers: await marketProviders(),
+      quotes: async (list) => await sc.quotes(list),
+      enough: (qs) => qs.filter(q => chosen === undefined || chosen.includes(q.provider.address)).length >= u.copies,
+      nextHead: async () => { await new Promise<void>(resolve => { const off = lc.onVerified(() => { off(); resolve() }) }) }
+    })
+    if (quotes.length === 0 && failures.length > 0) throw new NoProvidersError(`no provider answered: ${describeAskFailures(failures)}`)
     const planInit = {
       pieceCid: CID.parse(u.pieceCid!), paddedBytes: u.paddedBytes!, payloadBytes: u.carBytes!, label: u.root!, copies: u.copies,
       periods: u.periods, chosen: u.chosen, faults: faultsOf(), failedAudits: audits.failuresOf(), bytesPerSec: knownBytesPerSec(), ...(u.maxPrice === undefined ? {} : { maxPricePerGiBEpoch: BigInt(u.maxPrice) })
     }
-    const first = sc.plan(quotes, planInit)
+    const first = (() => {
+      try { return sc.plan(quotes, planInit) } catch (err) {
+        // which providers were never heard from says more than "0 of 0 take the piece"
+        if ((err as Error).name === 'NoProvidersError' && failures.length > 0) throw new NoProvidersError(`${(err as Error).message}; ${describeAskFailures(failures)}`)
+        throw err
+      }
+    })()
     // escrow before any byte moves: a wallet that cannot pay is told so here
     const escrow = await sc.ensureEscrow(first.escrowNeeded + promised(u.id), (cid) => { void save({ ...uploads.get(u.id)!, pendingEscrow: cid }) })
     // planned again now that the escrow has landed, so the start epoch still leaves time for the transfer
