@@ -107,8 +107,12 @@ export async function uploadThroughUi (page: Page, filePath: string, { copies = 
   await page.fill('[data-testid=upload-copies]', String(copies))
   await page.fill('[data-testid=upload-periods]', String(periods))
   await page.setInputFiles('[data-testid=upload-input]', filePath)
-  // the upload card's stage and bars are its progress (as test/bench/upload.ts's waitForUpload watches them)
-  await whileProgressing('upload', async () => await page.evaluate(() => {
+  await whileProgressing('upload', async () => await uploadCardSeen(page))
+}
+
+/** The newest upload card's stage and bars: its progress (as test/bench/upload.ts's waitForUpload watches them). */
+export async function uploadCardSeen (page: Page): Promise<Seen> {
+  return await page.evaluate(() => {
     const card = document.querySelector('[data-testid=upload-card]')
     const stage = card?.getAttribute('data-stage') ?? 'none'
     const bars = [...(card?.querySelectorAll('progress') ?? [])].map(p => p.value).join(',')
@@ -117,7 +121,7 @@ export async function uploadThroughUi (page: Page, filePath: string, { copies = 
       ...(stage === 'failed' || stage === 'duplicate' ? { failed: `${stage}: ${card?.textContent ?? ''}` } : {}),
       progress: `${stage} ${bars}`
     }
-  }))
+  })
 }
 
 /** The blocks a provider charges for (every block's bytes), and those of the inner DAG nodes a resumed walk sends again. */
