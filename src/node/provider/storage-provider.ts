@@ -251,6 +251,16 @@ export class StorageProvider implements DealHandler {
   }
 
   async accept (req: DealRequest, peer?: string): ReturnType<DealHandler['accept']> {
+    try {
+      return await this.acceptNow(req, peer)
+    } catch (err) {
+      // the operator sees every refusal with its reason, as the client does (a client retries FUNDS and BUSY)
+      if (err instanceof DealRejectedError) this.log(`refused ${dealProposalCid(req.proposal.proposal).toString()} from ${peer ?? 'a client'}: ${err.code}: ${err.message}`)
+      throw err
+    }
+  }
+
+  private async acceptNow (req: DealRequest, peer?: string): ReturnType<DealHandler['accept']> {
     const p = req.proposal.proposal
     const proposalCid = dealProposalCid(p).toString()
     const stored = this.init.store.byProposal(proposalCid)
