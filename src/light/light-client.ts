@@ -17,7 +17,7 @@ import {
 import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
 import { createStateClient, StateProofRejectedError, type StateClient } from './state-client'
-import { NodeBook, judgeNodeHead, compareReads, type ReadOutcome } from './node-checks'
+import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
@@ -184,12 +184,12 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (judging) return
     judging = true
     try {
-      const ourHeight = sync.head.header.height
-      for (const j of nodes.toJudge()) {
-        if (j.height > ourHeight) { nodes.judged(j.peer, j, { state: 'ahead' }); continue }
-        const ours = j.height === ourHeight ? sync.head : await store.byHeight(j.height)
-        const err = nodes.judged(j.peer, j, judgeNodeHead(j, ourHeight, ours?.cid.toString() ?? null))
-        if (err !== null) reject(j.peer, err)
+      const head = sync.head
+      const verdicts = await judgeNodeHeads(nodes.toJudge(), { height: head.header.height, cid: head.cid.toString() },
+        async (h) => (await store.byHeight(h))?.cid.toString() ?? null)
+      for (const { node, verdict } of verdicts) {
+        const err = nodes.judged(node.peer, node, verdict)
+        if (err !== null) reject(node.peer, err)
       }
     } catch { /* the store closed under us: the next head judges again */ } finally { judging = false }
     scheduleStatus()

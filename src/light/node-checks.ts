@@ -67,6 +67,24 @@ export function judgeNodeHead (theirs: { height: Epoch, cid: string, ourHeight?:
   return { state: (theirs.ourHeight ?? ourHeight) - theirs.height <= AGREE_SLACK ? 'agreeing' : 'behind' }
 }
 
+/**
+ * Judges each node's last shown head against one snapshot of our verified head (`head`, read once) and the
+ * verified headers below it (`cidAt`, which may await storage). The snapshot matters: our head moves while the
+ * lookups await, and a node at the old head's height compared with the new head would look like another chain
+ * (a loaded tab dropped an honest provider's node that way, NodeHeadMismatchError at its own height).
+ */
+export async function judgeNodeHeads<J extends { peer: string, height: Epoch, cid: string, ourHeight: Epoch }> (
+  toJudge: J[], head: { height: Epoch, cid: string }, cidAt: (height: Epoch) => Promise<string | null>
+): Promise<Array<{ node: J, verdict: HeadVerdict }>> {
+  const out: Array<{ node: J, verdict: HeadVerdict }> = []
+  for (const j of toJudge) {
+    if (j.height > head.height) { out.push({ node: j, verdict: { state: 'ahead' } }); continue }
+    const ours = j.height === head.height ? head.cid : await cidAt(j.height)
+    out.push({ node: j, verdict: judgeNodeHead(j, head.height, ours) })
+  }
+  return out
+}
+
 /** One node's answer to a cross-check read: verified (with a key for the value), refused, a lie, or no answer. */
 export type ReadOutcome =
   | { kind: 'verified', value: string }

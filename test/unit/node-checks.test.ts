@@ -1,7 +1,7 @@
 // The tab's cross-checks of the nodes it talks to (pure parts): a hello head against the verified chain, two
 // nodes' answers to one read, and the book that names a dropped node and never offers it again.
 import { describe, it, expect } from 'vitest'
-import { judgeNodeHead, compareReads, NodeBook, NodeHeadMismatchError, NodeAnswersDisagreeError, AGREE_SLACK } from '../../src/light/node-checks'
+import { judgeNodeHead, judgeNodeHeads, compareReads, NodeBook, NodeHeadMismatchError, NodeAnswersDisagreeError, AGREE_SLACK } from '../../src/light/node-checks'
 import { StateProofRejectedError } from '../../src/light/state-client'
 
 describe('judgeNodeHead', () => {
@@ -100,5 +100,21 @@ describe('NodeBook', () => {
     book.drop('A', new Error('x'))
     book.drop('B', new Error('x'))
     expect(book.nextPair()).toBeNull()
+  })
+})
+
+describe('judgeNodeHeads', () => {
+  it('judges every node against one snapshot of our head, though the head moves while lookups await', async () => {
+    // our chain: 'c<h>' at every height; the head is at 48 when judging starts and moves to 49 meanwhile
+    let head = { height: 48, cid: 'c48' }
+    const cidAt = async (h: number): Promise<string | null> => { head = { height: 49, cid: 'c49' }; return `c${h}` }
+    const verdicts = await judgeNodeHeads([
+      { peer: 'A', height: 46, cid: 'c46', ourHeight: 48 }, // needs a lookup (during which the head moves)
+      { peer: 'B', height: 48, cid: 'c48', ourHeight: 48 }, // at the snapshot's height: compared with it, not with 49
+      { peer: 'C', height: 50, cid: 'c50', ourHeight: 48 },
+      { peer: 'D', height: 47, cid: 'other', ourHeight: 48 }
+    ], head, cidAt)
+    expect(verdicts.map(v => [v.node.peer, v.verdict.state])).toEqual([['A', 'agreeing'], ['B', 'agreeing'], ['C', 'ahead'], ['D', 'dropped']])
+    expect(head.height).toBe(49)
   })
 })
