@@ -127,7 +127,13 @@ describe('an open network in the tab', () => {
     await page.setInputFiles('[data-testid=upload-input]', { name: 'joined.bin', mimeType: 'application/octet-stream', buffer: file })
     // waits while the card's stage and bars move (a slow machine gets all the time it keeps making progress);
     // a failed upload is reported at once with what the card said
-    await whileProgressing('upload', async () => await uploadCardSeen(page))
+    await whileProgressing('upload', async () => await uploadCardSeen(page)).catch(async (err: Error) => {
+      // what the Chain view says of each node (a node dropped mid-upload is hung up on at every dial)
+      await page.click('[data-testid=tab-chain]').catch(() => {})
+      await page.waitForTimeout(1000)
+      const nodes = await page.locator(`${nodeRows}, [data-testid=node-reason]`).evaluateAll(rows => rows.map(r => `${r.getAttribute('data-peer') ?? ''} ${r.getAttribute('data-state') ?? ''}: ${r.textContent ?? ''}`)).catch(() => [])
+      throw new Error(`${err.message}\nnodes:\n${nodes.join('\n')}\nprovider ${joined.peerId} output:\n${run.output().slice(-3000)}`)
+    })
     expect(await page.textContent('[data-testid=upload-card] [data-testid=send-progress]')).toContain(`Sending to ${joined.miner}`)
 
     // the provider's own node said hello too: the Chain view lists it as a provider, agreeing
