@@ -8,6 +8,7 @@ import { CID } from './cid'
 import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
 import { Protocol, bytesEqual, isKeyAddress } from './address'
 import { runMarketCron, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
+import { powerEpochTickEnd } from './power/power-claims'
 import { ActorError, ActorExit } from './actors/actor-error'
 import { methodHandler, callRuntime } from './actors/dispatch'
 import { DEFAULT_PAYCH_PARAMS, type PaychParams } from './actors/runtime'
@@ -152,8 +153,8 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
 /**
  * Checks a block's gas limit (BlockGasLimitError) and message signatures (each secp signature; the BLS
  * ones through the block's aggregate), then applies its messages in execution order, then the epoch's
- * cron. A block over the gas limit or with a bad signature is rejected whole. The gas check comes first:
- * it costs a sum, the signatures cost pairings.
+ * cron (the market's, then the power actor's tick). A block over the gas limit or with a bad signature is
+ * rejected whole. The gas check comes first: it costs a sum, the signatures cost pairings.
  */
 export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMessages, blsAggregate: Signature | null): { root: CID, receipts: MessageReceipt[], receiptsRoot: CID } {
   checkBlockGasLimit(msgs)
@@ -165,6 +166,9 @@ export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMes
     receipts.push(out.receipt)
   }
   root = runMarketCron(ctx, root)
+  // the power actor's end-of-epoch figures (ThisEpoch*, what CurrentTotalPower answers) after the market's cron
+  // has changed this epoch's claims (power-claims.ts powerEpochTickEnd says why after, not before as Filecoin)
+  root = powerEpochTickEnd(ctx.store, root)
   return { root, receipts, receiptsRoot: storeReceipts(ctx.store, receipts) }
 }
 

@@ -12,6 +12,15 @@
 //    the client's remaining fee and collateral are unlocked, the provider's remaining collateral (at least
 //    half of it) is burnt, as Filecoin slashes;
 //  - at the end, both collaterals still locked are unlocked.
+//
+// Power, per deal (issue 13; the cron applies it to the power actor, see runMarketCron): a deal's power is its
+// PieceSize (padded bytes), raw and quality-adjusted alike. Filecoin multiplies a verified deal's QA power by
+// 10 (builtin-actors VERIFIED_DEAL_WEIGHT_MULTIPLIER) only against a DataCap allocation from the verified
+// registry; Coffer has no verified registry, so VerifiedDeal gives nothing. The deal holds power from the
+// boundary at which a period it was proven for settles; a period settled as missed (a fault) takes it away;
+// the next proven settlement gives it back; slashing or the deal's end takes it away for good. Whether a deal
+// held power before a settlement is read from its proof records (its latest settled period was proven, and it
+// is neither slashed nor ended), so no field is added to the deal state.
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { amtGet, amtValues, buildAmt } from '../amt'
@@ -32,6 +41,7 @@ import { decodeDealState, encodeDealState, decodeProofRecord, encodeProofRecord,
 import { getMinerInfo } from './miner'
 import { challengeSeed } from './randomness'
 import { frc42MethodNumber } from './frc42'
+import { updateClaimedPowers, type ClaimedPowerDelta } from '../power/power-claims'
 import type { MarketParams } from './market-params'
 import type { AttoFil, Epoch } from '../units'
 import { ActorError, ActorExit, type InvokeResult } from '../actors/actor-error'
@@ -291,9 +301,28 @@ function submitPossessionProofs (ctx: MarketContext, root: CID, caller: Uint8Arr
 }
 
 /**
+ * Whether a deal held power before the settlement of its period `period`: its latest settled period before
+ * that one was proven. The caller has checked that the deal is neither slashed nor ended (those hold none).
+ * A period never settled (no cron ran at its boundary) is passed over: nothing changed its power then.
+ */
+function heldPowerBefore (records: ProofRecord[], period: number): boolean {
+  for (let i = period - 1; i >= 0; i--) {
+    const r = records[i]
+    if (r?.settled === true) return r.proof !== null
+  }
+  return false
+}
+
+/**
  * The market's end-of-epoch work: at each proving-period boundary, every deal whose period just closed is
  * paid (proven) or penalised (not), then slashed or expired where that is due. Between boundaries it does
  * nothing. Runs after the epoch's messages, as Filecoin's cron does.
+ * Then each provider's claimed power changes by the PieceSize of its deals that gained power at this
+ * settlement less that of those that lost it (the rules at the top of this file), applied as builtin-actors'
+ * add_to_claim (power-claims.ts updateClaimedPowers). Filecoin's path is a miner's UpdateClaimedPower send as
+ * its sectors are proven or fault in Window PoSt; Coffer proves deals, not sectors, and settles them here, so
+ * the market's cron changes the claims itself, as one internal step of the same cron (as Filecoin's cron runs
+ * actors' internal sends), with each miner's net change once.
  */
 export function runMarketCron (ctx: MarketContext, root: CID): CID {
   const P = ctx.params.provingPeriod
@@ -301,6 +330,7 @@ export function runMarketCron (ctx: MarketContext, root: CID): CID {
   if (e <= 0 || e % P !== 0 || getActor(ctx.store, root, STORAGE_MARKET_ADDRESS) === null) return root
   const tx = new MarketTx(ctx.store, root)
   const changed = new Map<number, DealState>()
+  const power = new Map<string, ClaimedPowerDelta>()
   let burn = 0n
   for (let id = 0; id < tx.state.nextId; id++) {
     const p = tx.proposal(id)!
@@ -352,10 +382,18 @@ export function runMarketCron (ctx: MarketContext, root: CID): CID {
       tx.state.totalClientLockedCollateral -= p.clientCollateral
       tx.state.totalProviderLockedCollateral -= left
     }
+    const held = heldPowerBefore(records, period)
+    const holds = proven !== undefined && proven.proof !== null && next.slashEpoch < 0 && e < p.endEpoch
+    if (held !== holds) {
+      const size = BigInt(p.pieceSize)
+      const d = power.get(p.provider.join()) ?? { miner: p.provider, rawByteDelta: 0n, qualityAdjustedDelta: 0n }
+      const delta = holds ? size : -size
+      power.set(p.provider.join(), { ...d, rawByteDelta: d.rawByteDelta + delta, qualityAdjustedDelta: d.qualityAdjustedDelta + delta })
+    }
     changed.set(id, { ...next, proofs: buildAmt(ctx.store, records.map(encodeProofRecord)) })
   }
   tx.writeStates(changed)
   tx.state.lastCron = e
   tx.outflow += burn
-  return creditActor(ctx.store, tx.commit(), BURNT_FUNDS_ADDRESS, burn)
+  return updateClaimedPowers(ctx.store, creditActor(ctx.store, tx.commit(), BURNT_FUNDS_ADDRESS, burn), [...power.values()])
 }

@@ -1,6 +1,7 @@
 // The storage power actor's methods Coffer runs (builtin-actors actors/power/src/lib.rs): CreateMiner (2),
 // which has the init actor Exec a new miner with the message's value as its pledge and records the
-// miner's claim, and UpdatePledgeTotal (6), by which a miner reports pledge it released.
+// miner's claim, UpdateClaimedPower (3), by which a miner changes its claim, and UpdatePledgeTotal (6), by
+// which a miner reports pledge it released.
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from '../cid'
 import { getActor, setActor } from '../state-tree'
@@ -13,7 +14,8 @@ import { InitMethod, encodeExecParams, decodeExecReturn } from '../init/init-act
 import { MINER_ACTOR_CODE } from '../market/market-state'
 import { encodeMinerConstructorParams } from '../miner/miner-params'
 import { POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, encodePowerState, readPowerState, setClaim, type PowerState } from './power-state'
-import { encodeCreateMinerReturn, type CreateMinerParams } from './power-params'
+import { addToClaim } from './power-claims'
+import { encodeCreateMinerReturn, type CreateMinerParams, type UpdateClaimedPowerParams } from './power-params'
 import type { ActorRuntime } from '../actors/runtime'
 
 const fail = (code: number, message: string): never => { throw new ActorError(code, message) }
@@ -46,7 +48,7 @@ function loadPower (rt: ActorRuntime, root: CID): { actor: NonNullable<ReturnTyp
 /**
  * CreateMiner(CreateMinerParams) → [IDAddress, RobustAddress]. Only a key address may call
  * (CALLER_TYPES_SIGNABLE). The miner's own checks (pledge, owner and worker, peer ID, sizes) run in its
- * constructor, as in Filecoin; the claim is then recorded with zero power (power comes with issue 13).
+ * constructor, as in Filecoin; the claim is then recorded with zero power (deals proven later bring it).
  * Coffer also adds the pledge to TotalPledgeCollateral here: Filecoin's deposit vests instead, Coffer's
  * pledge is the miner's InitialPledge, whose changes the power actor totals.
  */
@@ -65,6 +67,33 @@ export function powerCreateMiner (rt: ActorRuntime, root: CID, params: Uint8Arra
   state = { ...state, minerCount: state.minerCount + 1, totalPledgeCollateral: state.totalPledgeCollateral + rt.valueReceived }
   root = setActor(rt.store, root, POWER_ACTOR_ADDRESS, { ...power.actor, head: rt.store.put(encodePowerState(state)) })
   return { root, return: encodeCreateMinerReturn(created) }
+}
+
+function decodeUpdateClaimedPowerParams (params: Uint8Array): UpdateClaimedPowerParams {
+  const raw = decodeParams(params)
+  if (!Array.isArray(raw) || raw.length !== 2 || !(raw[0] instanceof Uint8Array) || !(raw[1] instanceof Uint8Array)) {
+    return fail(ActorExit.ErrSerialization, 'params are not [RawByteDelta, QualityAdjustedDelta]')
+  }
+  try {
+    return { rawByteDelta: decodeBigInt(raw[0]), qualityAdjustedDelta: decodeBigInt(raw[1]) }
+  } catch (err) { return fail(ActorExit.ErrSerialization, `power delta: ${(err as Error).message}`) }
+}
+
+/**
+ * UpdateClaimedPower([RawByteDelta, QualityAdjustedDelta]): from a miner actor only (validate_immediate_caller_type
+ * Miner); its claim changes by the deltas as state.rs add_to_claim says (not_found without a claim). Filecoin's
+ * miners call it as sectors gain, fault and recover power. Coffer's miner actor has no sectors and never sends
+ * it: Coffer's power comes from deals, settled by the market's cron, which applies the same add_to_claim
+ * directly (updateClaimedPowers) instead of a send from each miner. Not in the dispatch table
+ * (src/core/actors/dispatch.ts) yet: no Coffer actor sends it.
+ */
+export function powerUpdateClaimedPower (rt: ActorRuntime, root: CID, params: Uint8Array): InvokeResult {
+  const caller = getActor(rt.store, root, rt.caller)
+  if (caller === null || !caller.code.equals(MINER_ACTOR_CODE)) fail(ActorExit.ErrForbidden, 'only a miner may update its claimed power')
+  const p = decodeUpdateClaimedPowerParams(params)
+  const power = loadPower(rt, root)
+  const state = addToClaim(rt.store, power.state, rt.caller, p.rawByteDelta, p.qualityAdjustedDelta)
+  return { root: setActor(rt.store, root, POWER_ACTOR_ADDRESS, { ...power.actor, head: rt.store.put(encodePowerState(state)) }), return: new Uint8Array(0) }
 }
 
 /** UpdatePledgeTotal(delta): from a miner with a claim only (validate_immediate_caller_type Miner + validate_miner_has_claim). */

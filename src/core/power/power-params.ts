@@ -2,7 +2,8 @@
 // return in go-state-types power's layouts, and the pledge a devnet asks of a new miner.
 import * as dagCbor from '@ipld/dag-cbor'
 import { validateAddressBytes, Protocol } from '../address'
-import { ATTO_PER_FIL } from '../token'
+import { ATTO_PER_FIL, encodeBigInt } from '../token'
+import type { StoragePower } from './power-state'
 import type { AttoFil } from '../units'
 
 export const PowerMethod = {
@@ -37,6 +38,12 @@ export interface CreateMinerParams {
 
 export const encodeCreateMinerParams = (p: CreateMinerParams): Uint8Array =>
   dagCbor.encode([p.owner, p.worker, p.windowPoStProofType, p.peer, p.multiaddrs])
+
+/** go-state-types power UpdateClaimedPowerParams [RawByteDelta, QualityAdjustedDelta] (big ints, may be negative). */
+export interface UpdateClaimedPowerParams { rawByteDelta: StoragePower, qualityAdjustedDelta: StoragePower }
+
+export const encodeUpdateClaimedPowerParams = (p: UpdateClaimedPowerParams): Uint8Array =>
+  dagCbor.encode([encodeBigInt(p.rawByteDelta), encodeBigInt(p.qualityAdjustedDelta)])
 
 export interface CreateMinerReturn { idAddress: Uint8Array, robustAddress: Uint8Array }
 

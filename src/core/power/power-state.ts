@@ -5,10 +5,10 @@
 // RampDurationEpochs, CronEventQueue, FirstCronEpoch, Claims, ProofValidationBatch].
 // Claims is a HAMT (bit width 5) from a miner's ID address bytes to Claim [WindowPoStProofType,
 // RawBytePower, QualityAdjPower]; it is the chain's list of miners (listMiners).
-// What Coffer uses: Claims, MinerCount and TotalPledgeCollateral (the pledges CreateMiner takes). Every
-// power figure stays 0 until proven storage counts as power (issue 13); the other fields are written as
-// their zero values (the smoothed estimate [0, 0], not Filecoin's invented initial estimate; an empty cron
-// queue; ProofValidationBatch null), never invented.
+// What Coffer uses: Claims, MinerCount, TotalPledgeCollateral (the pledges CreateMiner takes), the power
+// figures (claims and totals as proven deals change them: power-claims.ts) and the ThisEpoch* figures (the
+// end-of-epoch tick); the other fields are written as their zero values (the smoothed estimate [0, 0], not
+// Filecoin's invented initial estimate; an empty cron queue; ProofValidationBatch null), never invented.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from '../cid'
 import { emptyHamt, hamtGet, hamtSet, hamtEntries, MalformedStateError } from '../hamt'
