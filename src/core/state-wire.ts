@@ -9,6 +9,7 @@
 //   miner:    {kind:'miner', address, at}                   → a storage provider's on-chain record
 //   channel:  {kind:'channel', address, at}                 → a payment channel's actor, state and lanes
 //   miners:   {kind:'miners', at}                           → the power actor's claims: every miner's ID (listMiners)
+//   power:    {kind:'power', address, at}                   → a miner's claim and the power totals (readPower)
 //   msgs gossip topic /fil/msgs/<network> carries SignedMessage bytes, as in Filecoin.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
@@ -29,6 +30,7 @@ export type StateRequest =
   | { kind: 'miner', address: Uint8Array, at: CID }
   | { kind: 'channel', address: Uint8Array, at: CID }
   | { kind: 'miners', at: CID }
+  | { kind: 'power', address: Uint8Array, at: CID }
 
 export interface StateResponse {
   ok: boolean
@@ -63,7 +65,7 @@ export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
   if (r.kind === 'deal' && typeof r.dealId === 'number' && Number.isSafeInteger(r.dealId) && r.dealId >= 0) return { kind: 'deal', dealId: r.dealId, at: cid(r.at, 'at') }
   if (r.kind === 'miners') return { kind: 'miners', at: cid(r.at, 'at') }
-  if ((r.kind === 'escrow' || r.kind === 'miner' || r.kind === 'channel') && r.address instanceof Uint8Array) return { kind: r.kind, address: r.address, at: cid(r.at, 'at') }
+  if ((r.kind === 'escrow' || r.kind === 'miner' || r.kind === 'channel' || r.kind === 'power') && r.address instanceof Uint8Array) return { kind: r.kind, address: r.address, at: cid(r.at, 'at') }
   throw new MalformedMessageError('state request has an unknown kind or wrong fields')
 }
 

@@ -5,8 +5,8 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners,
-  type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
+  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
+  type PowerRead, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -69,6 +69,13 @@ export interface StateClient {
   miners: () => Promise<Uint8Array[]>
   /** A payment channel (by f0 or f2) with its lanes, as of the verified head (null: proven not to be one). */
   channel: (address: Uint8Array) => Promise<Verified<ChannelRecord | null>>
+  /**
+   * A miner's claimed power (by its f0, as claims are keyed) and the network's totals, checked against `at`'s
+   * ParentStateRoot: the verified head when left out, or an older header this client verified (Expected
+   * Consensus reads power at a lookback). `at` must come from this client's verified headers: the read is
+   * only as true as the header it is checked against.
+   */
+  power: (address: Uint8Array, at?: SealedHeader) => Promise<Verified<PowerRead>>
 }
 
 /** A record checked against `header`'s ParentStateRoot. */
@@ -102,9 +109,12 @@ export function createStateClient (init: StateClientInit): StateClient {
     return resp.blocks
   }
 
-  /** Asks for the blocks of one state read at the verified head, and replays the read over them alone. */
-  const verifiedRead = async <T>(req: (at: CID) => StateRequest, read: (g: BlockGetter, root: CID) => T): Promise<Verified<T>> => {
-    const header = init.head()
+  /**
+   * Asks for the blocks of one state read at a verified header (the head unless `at` is given), and replays
+   * the read over them alone.
+   */
+  const verifiedRead = async <T>(req: (at: CID) => StateRequest, read: (g: BlockGetter, root: CID) => T, at?: SealedHeader): Promise<Verified<T>> => {
+    const header = at ?? init.head()
     const from = peer()
     const blocks = await answered(from, req(header.cid))
     const started = now()
@@ -118,6 +128,7 @@ export function createStateClient (init: StateClientInit): StateClient {
     miner: async (address) => await verifiedRead(at => ({ kind: 'miner', address, at }), (g, r) => getMinerInfo(g, r, address)),
     miners: async () => (await verifiedRead(at => ({ kind: 'miners', at }), (g, r) => listMiners(g, r))).value,
     channel: async (address) => await verifiedRead(at => ({ kind: 'channel', address, at }), (g, r) => readChannel(g, r, address)),
+    power: async (address, header) => await verifiedRead(at => ({ kind: 'power', address, at }), (g, r) => readPower(g, r, address), header),
     actor: async (address) => {
       const header = init.head()
       const from = peer()
