@@ -14,9 +14,10 @@
 //  - at the end, both collaterals still locked are unlocked.
 //
 // Power, per deal (issue 13; the cron applies it to the power actor, see runMarketCron): a deal's power is its
-// PieceSize (padded bytes), raw and quality-adjusted alike. Filecoin multiplies a verified deal's QA power by
-// 10 (builtin-actors VERIFIED_DEAL_WEIGHT_MULTIPLIER) only against a DataCap allocation from the verified
-// registry; Coffer has no verified registry, so VerifiedDeal gives nothing. The deal holds power from the
+// PieceSize (padded bytes), raw and quality-adjusted alike. Filecoin gives verified space 10× QA power
+// (builtin-actors actors/miner/src/policy.rs VERIFIED_DEAL_WEIGHT_MULTIPLIER 100 over QUALITY_BASE_MULTIPLIER
+// 10) only against a DataCap allocation from the verified registry; Coffer has no verified registry, so a
+// proposal's VerifiedDeal flag gives nothing. The deal holds power from the
 // boundary at which a period it was proven for settles; a period settled as missed (a fault) takes it away;
 // the next proven settlement gives it back; slashing or the deal's end takes it away for good. Whether a deal
 // held power before a settlement is read from its proof records (its latest settled period was proven, and it
