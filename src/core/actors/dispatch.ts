@@ -15,7 +15,7 @@ import { InitMethod, initExec } from '../init/init-actor'
 import { PAYCH_ACTOR_CODE } from '../paych/paych-state'
 import { POWER_ACTOR_CODE } from '../power/power-state'
 import { PowerMethod } from '../power/power-params'
-import { powerCreateMiner, powerUpdatePledgeTotal } from '../power/power-actor'
+import { powerCreateMiner, powerUpdateClaimedPower, powerUpdatePledgeTotal } from '../power/power-actor'
 import { MINER_ACTOR_CODE } from '../market/market-state'
 import { MinerMethod } from '../miner/miner-params'
 import { minerConstructor, minerControlAddresses, minerChangePeerId, minerChangeMultiaddrs, minerWithdrawBalance } from '../miner/miner-actor'
@@ -54,6 +54,9 @@ const codes: ActorCode[] = [
     code: POWER_ACTOR_CODE,
     methods: new Map<number, MethodHandler>([
       [PowerMethod.CreateMiner, powerCreateMiner],
+      // no Coffer actor sends it (deal power is settled by the market's cron), but a message that calls it gets
+      // builtin-actors' answer (only a miner may) rather than an unhandled method
+      [PowerMethod.UpdateClaimedPower, powerUpdateClaimedPower],
       [PowerMethod.UpdatePledgeTotal, powerUpdatePledgeTotal]
     ])
   },

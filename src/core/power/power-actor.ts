@@ -84,8 +84,8 @@ function decodeUpdateClaimedPowerParams (params: Uint8Array): UpdateClaimedPower
  * Miner); its claim changes by the deltas as state.rs add_to_claim says (not_found without a claim). Filecoin's
  * miners call it as sectors gain, fault and recover power. Coffer's miner actor has no sectors and never sends
  * it: Coffer's power comes from deals, settled by the market's cron, which applies the same add_to_claim
- * directly (updateClaimedPowers) instead of a send from each miner. Not in the dispatch table
- * (src/core/actors/dispatch.ts) yet: no Coffer actor sends it.
+ * directly (updateClaimedPowers) instead of a send from each miner. In the dispatch table all the same, so a
+ * message that calls it is answered as builtin-actors answers it.
  */
 export function powerUpdateClaimedPower (rt: ActorRuntime, root: CID, params: Uint8Array): InvokeResult {
   const caller = getActor(rt.store, root, rt.caller)
