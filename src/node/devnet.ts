@@ -5,7 +5,8 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
   chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader,
+  CHAIN_RULES_VERSION
 } from '../core'
 import {
   createCofferLibp2p, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -92,6 +93,10 @@ const PRODUCER_ID = 1000
 /** What genesis gives the faucet: 10% of Filecoin's supply, far more than a devnet hands out. */
 const FAUCET_GENESIS_FIL = '200000000'
 
+const encodeRules = (v: number): Uint8Array => new TextEncoder().encode(String(v))
+/** The rules version a folder records; none recorded is 1 (folders from before the record). */
+const rulesOf = (bytes: Uint8Array | undefined): number => bytes === undefined ? 1 : Number(new TextDecoder().decode(bytes))
+
 export class OldDataDirError extends Error {
   static override name = 'OldDataDirError'
   override name = 'OldDataDirError'
@@ -103,6 +108,8 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
   if (headerBytes !== undefined && (rootBytes === undefined || stateBytes === undefined)) throw new OldDataDirError(init.dataDir)
+  // a chain executed under other rules: its state roots are not what this version computes
+  if (headerBytes !== undefined && rulesOf(await db.getBytes('genesis/rules')) !== CHAIN_RULES_VERSION) throw new OldDataDirError(init.dataDir)
   if (headerBytes !== undefined && rootBytes !== undefined && stateBytes !== undefined) {
     try {
       return openGenesis(chainCid(headerBytes), headerBytes, rootBytes, stateBytes, decodeHeader)
@@ -125,7 +132,7 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
   // state blocks, header and head in one batch, the genesis keys last: a kill between the two leaves a folder
   // without genesis keys, which starts over (a new genesis at height 0), never one with keys and no head
   await db.append(genesis.header, genesis.store!.unpersisted())
-  await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
+  await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes, 'genesis/rules': encodeRules(CHAIN_RULES_VERSION) })
   return genesis
 }
 

@@ -53,6 +53,22 @@ describe('chain leftovers (issue 9 review)', { timeout: 120_000 }, () => {
     await expect(startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000 })).rejects.toMatchObject({ name: 'OldDataDirError' })
   })
 
+  it('a data folder made under other chain rules (or before they were recorded) is an old data folder; one under these rules reopens (issue 13)', async () => {
+    const dir = await folder()
+    const first = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000 })
+    await first.stop()
+    const again = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000 })
+    await again.stop()
+    // as a folder from before the rules were recorded says: version 1
+    const db = await ChainDb.open(dir)
+    await db.putAll({ 'genesis/rules': new TextEncoder().encode('1') })
+    await db.close()
+    await expect(startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000 })).rejects.toMatchObject({ name: 'OldDataDirError' })
+    // --reset starts it over under these rules
+    const reset = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000, reset: true })
+    await reset.stop()
+  })
+
   it('the faucet forgets addresses whose cool-down is over (item 14)', async () => {
     const dir = await folder()
     const cooldownMs = 500

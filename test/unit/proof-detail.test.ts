@@ -54,7 +54,7 @@ describe('the proof detail drawn in the Deal view', () => {
   it('an honest proof: each leaf is the one drawn, every step right, each leaf placed in the file', () => {
     const d = describeProof(record, 0, EPOCH, header, null, { layout, carBytes: car.length })
     expect(d.challenges.length).toBe(COUNT)
-    expect(d.tag).toBe(5)
+    expect(d.tag).toBe(4) // go-state-types WindowedPoStChallengeSeed
     expect(d.layoutRecorded).toBe(true)
     const height = Math.log2(record.proposal.pieceSize / 32)
     for (const c of d.challenges) {

@@ -7,9 +7,13 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { blake2b256 } from '../cid'
 import type { CID } from '../cid'
 import type { Epoch } from '../units'
+import { DomainSeparationTag } from '../consensus/domain-separation'
 
-/** Filecoin's DomainSeparationTag for WindowPoSt challenge seeds. */
-export const DST_WINDOWED_POST_CHALLENGE_SEED = 5
+/**
+ * Filecoin's DomainSeparationTag for WindowPoSt challenge seeds: 4 in go-state-types crypto/randomness.go (this
+ * was 5, SealRandomness, until issue 13's review caught it: chains made before then draw other challenges).
+ */
+export const DST_WINDOWED_POST_CHALLENGE_SEED = DomainSeparationTag.WindowedPoStChallengeSeed
 
 export function drawRandomness (base: Uint8Array, tag: number, round: Epoch, entropy: Uint8Array): Uint8Array {
   const buf = new Uint8Array(8 + 32 + 8 + entropy.length)
