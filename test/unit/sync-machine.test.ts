@@ -1,0 +1,341 @@
+// The sans-I/O header sync machine (src/core/chain-sync/sync-machine.ts) driven by a scripted fake network
+// of a few peers, all in this file: linear sync, a heavier fork arriving later (reorg path), null rounds,
+// multi-block tipsets, unlinked and mismatched answers, a heavier chain that fails validation, the request
+// bounds, and a failed or silent request retried on another peer. Weights are Lotus's (consensus tipsetWeight).
+import { describe, it, expect } from 'vitest'
+import { sealHeader, chainCid, makeTipSet, BadSignatureError, type SealedHeader, type TipSet } from '../../src/core'
+import { tipsetWeight, breakWeightTie } from '../../src/core/consensus'
+import {
+  SyncMachine, tipSetKeyString, type SyncMachineOptions, type SyncRequest, type HeadChange, type PeerFault, type TipSetNode
+} from '../../src/core/chain-sync'
+
+const POWER = 1n << 40n // each tipset weighs 40·256 + 40·256·ΣwinCount/10: 11264 for one block of win count 1
+const STUB = chainCid(new Uint8Array([0]))
+const FORGER = 66 // the miner whose blocks the test's validator refuses (as a bad signature would be)
+
+const tsk = (ts: TipSet): string => tipSetKeyString(ts.key)
+const weights = new Map<string, bigint>()
+
+function header (parent: TipSet | null, height: number, miner: number, winCount: number): SealedHeader {
+  return sealHeader({
+    miner: new Uint8Array([0, miner]),
+    ticket: new Uint8Array([miner, height & 255, height >> 8, winCount]),
+    electionProof: parent === null ? null : { winCount, vrfProof: new Uint8Array(96) },
+    beaconEntries: [],
+    winPoStProof: [],
+    parents: parent?.key ?? [],
+    parentWeight: parent === null ? 0n : weights.get(tsk(parent))!,
+    height,
+    parentStateRoot: STUB,
+    parentMessageReceipts: STUB,
+    messages: STUB,
+    blsAggregate: null,
+    timestamp: 1_800_000_000 + height,
+    blockSig: null,
+    forkSignaling: 0,
+    parentBaseFee: 100n
+  })
+}
+
+/** A tipset of one block per miner on `parent`, its weight recorded by Lotus's rule. */
+function tipset (parent: TipSet, height: number, miners: number[], winCount = 1): TipSet {
+  const ts = makeTipSet(miners.map(m => header(parent, height, m, winCount)))
+  weights.set(tsk(ts), tipsetWeight(weights.get(tsk(parent))!, POWER, miners.map(() => winCount)))
+  return ts
+}
+
+/** One block per height from `miner` on top of `from`, at each of `heights` (gaps are null rounds). */
+function chain (from: TipSet, heights: number[], miner: number, winCount = 1): TipSet[] {
+  const out: TipSet[] = []
+  for (const h of heights) out.push(tipset(out.at(-1) ?? from, h, [miner], winCount))
+  return out
+}
+
+const genesis = makeTipSet([header(null, 0, 0, 0)])
+weights.set(tsk(genesis), 0n)
+const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i)
+
+/** A peer of the fake network: serves chain exchange from the tipsets it holds, or fails, or stays silent. */
+class Peer {
+  readonly held = new Map<string, TipSet>([[tsk(genesis), genesis]])
+  mode: 'serve' | 'fail' | 'silent' = 'serve'
+  /** Replaces honest answers (a peer that lies about linkage). */
+  lie?: (req: SyncRequest) => SealedHeader[][]
+  constructor (readonly id: string, ...chains: TipSet[][]) {
+    for (const c of chains) for (const ts of c) this.held.set(tsk(ts), ts)
+  }
+
+  answer (req: SyncRequest): SealedHeader[][] | null {
+    if (this.lie !== undefined) return this.lie(req)
+    const out: SealedHeader[][] = []
+    for (let ts = this.held.get(tipSetKeyString(req.head)); ts !== undefined && out.length < req.length; ts = this.held.get(tipSetKeyString(ts.blocks[0]!.header.parents))) {
+      out.push(ts.blocks)
+    }
+    return out.length === 0 ? null : out
+  }
+
+  /** A hello: the tipset and its own weight. */
+  hello (m: SyncMachine, ts: TipSet): void { m.peerHead(this.id, ts.key, ts.height, weights.get(tsk(ts))!) }
+}
+
+/** Blocks each machine was told are valid, across drives. */
+const validatedBy = new WeakMap<SyncMachine, Set<string>>()
+
+interface Log { requests: SyncRequest[], validated: string[], faults: PeerFault[], changes: HeadChange[] }
+
+/**
+ * Runs the machine against the peers until it wants nothing more. The validator stands in for the consensus
+ * checks: a block's parents must be validated before it, its ParentWeight must be its parent's weight, and
+ * the FORGER's blocks are refused.
+ */
+function drive (m: SyncMachine, peers: Peer[], check: () => void = () => {}): Log {
+  const log: Log = { requests: [], validated: [], faults: [], changes: [] }
+  const byId = new Map(peers.map(p => [p.id, p]))
+  const done = validatedBy.get(m) ?? new Set(genesis.key.map(String))
+  validatedBy.set(m, done)
+  for (let step = 0; step < 500; step++) {
+    const requests = m.desiredRequests()
+    for (const r of requests) {
+      log.requests.push(r)
+      const peer = byId.get(r.peer)!
+      if (peer.mode === 'silent') continue
+      const answer = peer.mode === 'fail' ? null : peer.answer(r)
+      if (answer === null) m.requestFailed(r.peer, r, new Error('NotFound'))
+      else m.headersArrived(r.peer, r, answer)
+    }
+    const tasks = m.toValidate()
+    for (const { header: h, parent } of tasks) {
+      for (const c of h.header.parents) expect(done.has(String(c)), 'parent validated first').toBe(true)
+      expect(h.header.parentWeight).toBe(parent.weight)
+      if (h.header.miner[1] === FORGER) {
+        m.blockRejected(h.cid, new BadSignatureError(h.header.height))
+      } else {
+        m.blockValidated(h.cid)
+        done.add(String(h.cid))
+        log.validated.push(String(h.cid))
+      }
+    }
+    log.faults.push(...m.peerFaults())
+    log.changes.push(...m.headChanges())
+    check()
+    if (requests.length === 0 && tasks.length === 0) return log
+  }
+  throw new Error('the machine never settled')
+}
+
+/** Applies head changes to a list of tipset keys, checking each revert pops what was applied. */
+function replay (changes: HeadChange[], start: string[] = [tsk(genesis)]): string[] {
+  const keys = [...start]
+  for (const c of changes) {
+    expect(keys.at(-1)).toBe(c.from.key)
+    for (const r of c.reverted) expect(keys.pop()).toBe(r.key)
+    for (const a of c.applied) keys.push(a.key)
+    expect(keys.at(-1)).toBe(c.to.key)
+  }
+  return keys
+}
+
+const tieBreak = (a: TipSet, b: TipSet): boolean => breakWeightTie(a.blocks.map(x => x.header.ticket!), b.blocks.map(x => x.header.ticket!))
+const weigh = (ts: TipSet, parent: TipSetNode): bigint => tipsetWeight(parent.weight, POWER, ts.blocks.map(b => b.header.electionProof!.winCount))
+const machine = (opts: SyncMachineOptions = {}): SyncMachine => new SyncMachine({ root: genesis, rootWeight: 0n, weigh, tieBreak, nowMs: 0, ...opts })
+const keys = (tss: TipSet[]): string[] => tss.map(tsk)
+
+describe('SyncMachine', () => {
+  it('syncs a linear chain from genesis in windows fetched backwards, applying it in order', () => {
+    const a = chain(genesis, range(1, 20), 1)
+    const A = new Peer('A', a)
+    const m = machine({ maxRequestLength: 8 })
+    A.hello(m, a[19]!)
+    const log = drive(m, [A])
+    expect(log.requests.map(r => [r.peer, r.head.map(String), r.length])).toEqual([
+      ['A', a[19]!.key.map(String), 8], ['A', a[11]!.key.map(String), 8], ['A', a[3]!.key.map(String), 4]
+    ])
+    expect(replay(log.changes)).toEqual([tsk(genesis), ...keys(a)])
+    expect(log.changes.every(c => c.reverted.length === 0)).toBe(true)
+    expect(m.head().key).toBe(tsk(a[19]!))
+    expect(m.head().weight).toBe(20n * 11264n)
+    expect(log.faults).toEqual([])
+    expect(m.pendingHeaders).toBe(0)
+  })
+
+  it('follows a heavier fork that arrives later, reporting what to revert and apply; ignores a lighter one', () => {
+    const a = chain(genesis, range(1, 5), 1) // 5 · 11264 = 56320
+    const b = chain(a[1]!, [3, 4], 2, 7) // 2 · 11264 + 2 · 17408 = 57344: shorter, and heavier
+    const c = chain(a[1]!, [3], 3) // lighter
+    const A = new Peer('A', a)
+    const B = new Peer('B', a, b)
+    const C = new Peer('C', a, c)
+    const m = machine()
+    A.hello(m, a[4]!)
+    drive(m, [A])
+    expect(m.head().key).toBe(tsk(a[4]!))
+    C.hello(m, c[0]!)
+    expect(m.desiredRequests()).toEqual([])
+    B.hello(m, b[1]!)
+    const log = drive(m, [A, B, C])
+    expect(log.requests).toHaveLength(1)
+    expect(log.changes).toHaveLength(1)
+    expect(log.changes[0]!.reverted.map(n => n.key)).toEqual(keys([a[4]!, a[3]!, a[2]!]))
+    expect(log.changes[0]!.applied.map(n => n.key)).toEqual(keys(b))
+    expect(m.head().key).toBe(tsk(b[1]!))
+  })
+
+  it('syncs across null rounds (heights with no tipset)', () => {
+    const a = chain(genesis, [1, 2, 4, 5, 8], 1)
+    const A = new Peer('A', a)
+    const m = machine()
+    A.hello(m, a[4]!)
+    const log = drive(m, [A])
+    expect(replay(log.changes)).toEqual([tsk(genesis), ...keys(a)])
+    expect(m.head().height).toBe(8)
+    expect(log.faults).toEqual([])
+  })
+
+  it('syncs multi-block tipsets, children only after all their parent blocks; a late block joins the head tipset', () => {
+    const t1 = tipset(genesis, 1, [1, 2, 3])
+    const t2 = tipset(t1, 2, [1, 2])
+    const t3 = tipset(t2, 3, [2])
+    const A = new Peer('A', [t1, t2, t3])
+    const m = machine()
+    A.hello(m, t3)
+    const log = drive(m, [A])
+    expect(replay(log.changes)).toEqual(keys([genesis, t1, t2, t3]))
+    expect(m.tipset(t1.key)?.weight).toBe(tipsetWeight(0n, POWER, [1, 1, 1]))
+    // another block of height 3 on t2, gossiped: its ParentWeight is our head's, so it is fetched and joins
+    const late = header(t2, 3, 4, 1)
+    const t3b = makeTipSet([...t3.blocks, late])
+    A.held.set(tipSetKeyString([late.cid]), makeTipSet([late]))
+    m.peerHead('A', [late.cid], 3, late.header.parentWeight)
+    const more = drive(m, [A])
+    expect(more.changes.map(c => [c.reverted.map(n => n.key), c.applied.map(n => n.key)])).toEqual([[[tsk(t3)], [tsk(t3b)]]])
+    expect(m.head().key).toBe(tsk(t3b))
+  })
+
+  it('faults a peer whose headers do not link, keeps nothing of it, and syncs from an honest one', () => {
+    const a = chain(genesis, range(1, 6), 1)
+    const fake = chain(genesis, range(1, 7), 5)
+    const A = new Peer('A', a)
+    const L = new Peer('L', fake)
+    const honest = new Peer('honest', fake)
+    L.lie = req => { // the asked head, then a tipset that is not its parent
+      const chain = honest.answer(req)!
+      return [chain[0]!, ...chain.slice(2)]
+    }
+    const m = machine()
+    L.hello(m, fake[6]!)
+    A.hello(m, a[5]!)
+    const log = drive(m, [A, L])
+    expect(log.faults.map(f => [f.peer, f.error.name])).toEqual([['L', 'UnlinkedHeadersError']])
+    expect(log.requests.filter(r => r.peer === 'L')).toHaveLength(1)
+    expect(m.head().key).toBe(tsk(a[5]!))
+    expect(m.pendingHeaders).toBe(0)
+    L.hello(m, fake[6]!) // a faulted peer is not asked again
+    expect(m.desiredRequests()).toEqual([])
+  })
+
+  it('faults a peer that answers with another tipset than asked, or more than asked', () => {
+    const a = chain(genesis, range(1, 4), 1)
+    const m = machine()
+    const W = new Peer('W', a)
+    W.lie = () => [a[2]!.blocks]
+    const X = new Peer('X', a)
+    X.lie = req => [...Array(req.length + 1)].map(() => a[3]!.blocks)
+    W.hello(m, a[3]!)
+    X.hello(m, a[3]!)
+    const log = drive(m, [W, X])
+    expect(log.faults.map(f => [f.peer, f.error.name]).sort()).toEqual([['W', 'MismatchedAnswerError'], ['X', 'MismatchedAnswerError']])
+    expect(m.head().key).toBe(tsk(genesis))
+  })
+
+  it('never takes a heavier chain whose blocks fail validation; its sender and later claimants are faulted', () => {
+    const a = chain(genesis, range(1, 5), 1)
+    const forged = chain(a[1]!, range(3, 8), FORGER, 15) // far heavier, refused by the validator
+    const A = new Peer('A', a)
+    const F = new Peer('F', a, forged)
+    const G = new Peer('G', a, forged)
+    const m = machine()
+    F.hello(m, forged[5]!)
+    A.hello(m, a[4]!)
+    const log = drive(m, [A, F], () => {
+      const head = m.head().key
+      expect(keys(forged)).not.toContain(head)
+    })
+    expect(log.faults.map(f => [f.peer, f.error.name])).toEqual([['F', 'RejectedChainError']])
+    expect(log.changes.flatMap(c => c.applied.map(n => n.key)).some(k => keys(forged).includes(k))).toBe(false)
+    expect(m.head().key).toBe(tsk(a[4]!))
+    expect(m.pendingHeaders).toBe(0)
+    // the rejected block's descendants are remembered as bad: a peer claiming them is faulted at once
+    G.hello(m, forged[5]!)
+    expect(m.peerFaults().map(f => [f.peer, f.error.name])).toEqual([['G', 'RejectedChainError']])
+    expect(m.desiredRequests()).toEqual([])
+  })
+
+  it('bounds requests per peer, in all, and in length, and holds at most maxPendingHeaders while syncing', () => {
+    const tips = [1, 2, 3].map(i => chain(genesis, range(1, 4 + i), 10 + i))
+    const peers = tips.map((c, i) => new Peer(`P${i}`, c))
+    const m = machine({ maxInFlightPerPeer: 1, maxInFlight: 2 })
+    peers[0]!.hello(m, tips[0]!.at(-1)!)
+    peers[0]!.hello(m, tips[0]![2]!) // a second head from the same peer: one request at a time to it
+    peers[1]!.hello(m, tips[1]!.at(-1)!)
+    peers[2]!.hello(m, tips[2]!.at(-1)!)
+    const first = m.desiredRequests()
+    expect(first.map(r => r.peer).sort()).toEqual(['P1', 'P2']) // the two heaviest claims, two in all
+    expect(m.desiredRequests()).toEqual([])
+    m.requestFailed('P2', first.find(r => r.peer === 'P2')!)
+    expect(m.desiredRequests().map(r => r.peer)).toEqual(['P0'])
+
+    // a 30-tipset chain through a pool of 10 headers, windows of at most 4
+    const long = chain(genesis, range(1, 30), 20)
+    const L = new Peer('L', long)
+    const small = machine({ maxPendingHeaders: 10, maxRequestLength: 4 })
+    L.hello(small, long[29]!)
+    const log = drive(small, [L], () => { expect(small.pendingHeaders).toBeLessThanOrEqual(10) })
+    expect(Math.max(...log.requests.map(r => r.length))).toBe(4)
+    expect(small.head().key).toBe(tsk(long[29]!))
+    expect(replay(log.changes)).toEqual([tsk(genesis), ...keys(long)])
+  })
+
+  it('retries a failed request on another peer that claimed the same head, and the failed one after a while', () => {
+    const a = chain(genesis, range(1, 3), 1)
+    const A = new Peer('A', a)
+    const B = new Peer('B', a)
+    const m = machine({ retryAfterMs: 5_000 })
+    A.hello(m, a[2]!)
+    B.hello(m, a[2]!)
+    const [r1] = m.desiredRequests()
+    expect(r1!.peer).toBe('A')
+    m.requestFailed('A', r1!, new Error('stream reset'))
+    const [r2] = m.desiredRequests()
+    expect(r2!.peer).toBe('B')
+    m.requestFailed('B', r2!, new Error('GoAway'))
+    expect(m.desiredRequests()).toEqual([]) // both failed just now
+    m.tick(5_000)
+    const [r3] = m.desiredRequests()
+    expect(r3!.peer).toBe('A')
+    m.headersArrived('A', r3!, A.answer(r3!)!)
+    m.headersArrived('B', r2!, [a[0]!.blocks]) // a late (and wrong) answer to a failed request is ignored
+    const log = drive(m, [A, B])
+    expect(m.head().key).toBe(tsk(a[2]!))
+    expect(log.faults).toEqual([])
+  })
+
+  it('fails a request that gets no answer in time and asks another peer', () => {
+    const a = chain(genesis, range(1, 3), 1)
+    const S = new Peer('S', a)
+    S.mode = 'silent'
+    const B = new Peer('B', a)
+    const m = machine({ requestTimeoutMs: 1_000 })
+    S.hello(m, a[2]!)
+    B.hello(m, a[2]!)
+    const [r1] = m.desiredRequests()
+    expect(r1!.peer).toBe('S')
+    expect(m.desiredRequests()).toEqual([])
+    expect(m.tick(999)).toEqual([])
+    expect(m.tick(1_000)).toEqual([r1])
+    const [r2] = m.desiredRequests()
+    expect(r2!.peer).toBe('B')
+    m.headersArrived('B', r2!, B.answer(r2!)!)
+    drive(m, [S, B])
+    expect(m.head().key).toBe(tsk(a[2]!))
+  })
+})
