@@ -156,6 +156,13 @@ describe('SyncMachine', () => {
     expect(m.head().weight).toBe(20n * 11264n)
     expect(log.faults).toEqual([])
     expect(m.pendingHeaders).toBe(0)
+    // the chain grows by three: the next window reaches down to our head, not to genesis
+    const more = chain(a[19]!, [21, 22, 23], 1)
+    for (const ts of more) A.held.set(tsk(ts), ts)
+    A.hello(m, more[2]!)
+    const next = drive(m, [A])
+    expect(next.requests.map(r => r.length)).toEqual([3])
+    expect(m.head().key).toBe(tsk(more[2]!))
   })
 
   it('follows a heavier fork that arrives later, reporting what to revert and apply; ignores a lighter one', () => {
@@ -178,6 +185,28 @@ describe('SyncMachine', () => {
     expect(log.changes[0]!.reverted.map(n => n.key)).toEqual(keys([a[4]!, a[3]!, a[2]!]))
     expect(log.changes[0]!.applied.map(n => n.key)).toEqual(keys(b))
     expect(m.head().key).toBe(tsk(b[1]!))
+  })
+
+  it('finalizes a tipset: forks beside it go, the head moves onto its side, a fork below it is a fault', () => {
+    const a = chain(genesis, range(1, 5), 1)
+    const b = chain(a[1]!, [3, 4], 2, 7) // heavier than a, forks at a2
+    const c = chain(a[0]!, range(2, 9), 3, 15) // far heavier, forks at a1
+    const A = new Peer('A', a)
+    const B = new Peer('B', a, b)
+    const C = new Peer('C', a, c)
+    const m = machine()
+    A.hello(m, a[4]!)
+    B.hello(m, b[1]!)
+    drive(m, [A, B])
+    expect(m.head().key).toBe(tsk(b[1]!))
+    m.finalize(a[2]!.key) // a certificate finalizes a3
+    expect(m.headChanges().map(ch => [ch.reverted.map(n => n.key), ch.applied.map(n => n.key)])).toEqual([[keys([b[1]!, b[0]!]), keys([a[2]!, a[3]!, a[4]!])]])
+    expect(m.head().key).toBe(tsk(a[4]!))
+    expect(m.tipset(b[0]!.key)).toBeUndefined()
+    C.hello(m, c[7]!)
+    const log = drive(m, [A, B, C])
+    expect(log.faults.map(f => [f.peer, f.error.name])).toEqual([['C', 'ForkBelowFinalityError']])
+    expect(m.head().key).toBe(tsk(a[4]!))
   })
 
   it('syncs across null rounds (heights with no tipset)', () => {
@@ -217,16 +246,16 @@ describe('SyncMachine', () => {
     const A = new Peer('A', a)
     const L = new Peer('L', fake)
     const honest = new Peer('honest', fake)
-    L.lie = req => { // the asked head, then a tipset that is not its parent
+    L.lie = req => { // its first window links (and is held); the next: the asked head, then not its parent
       const chain = honest.answer(req)!
-      return [chain[0]!, ...chain.slice(2)]
+      return tipSetKeyString(req.head) === tsk(fake[6]!) ? chain : [chain[0]!, ...chain.slice(2)]
     }
-    const m = machine()
+    const m = machine({ maxRequestLength: 3 })
     L.hello(m, fake[6]!)
     A.hello(m, a[5]!)
     const log = drive(m, [A, L])
     expect(log.faults.map(f => [f.peer, f.error.name])).toEqual([['L', 'UnlinkedHeadersError']])
-    expect(log.requests.filter(r => r.peer === 'L')).toHaveLength(1)
+    expect(log.requests.filter(r => r.peer === 'L')).toHaveLength(2)
     expect(m.head().key).toBe(tsk(a[5]!))
     expect(m.pendingHeaders).toBe(0)
     L.hello(m, fake[6]!) // a faulted peer is not asked again
@@ -253,20 +282,23 @@ describe('SyncMachine', () => {
     const A = new Peer('A', a)
     const F = new Peer('F', a, forged)
     const G = new Peer('G', a, forged)
+    const H = new Peer('H', a, forged)
     const m = machine()
     F.hello(m, forged[5]!)
+    G.hello(m, forged[5]!) // claims the same head; F is asked for it
     A.hello(m, a[4]!)
-    const log = drive(m, [A, F], () => {
+    const log = drive(m, [A, F, G], () => {
       const head = m.head().key
       expect(keys(forged)).not.toContain(head)
     })
-    expect(log.faults.map(f => [f.peer, f.error.name])).toEqual([['F', 'RejectedChainError']])
+    expect(log.requests.filter(r => r.peer === 'G')).toEqual([])
+    expect(log.faults.map(f => [f.peer, f.error.name]).sort()).toEqual([['F', 'RejectedChainError'], ['G', 'RejectedChainError']])
     expect(log.changes.flatMap(c => c.applied.map(n => n.key)).some(k => keys(forged).includes(k))).toBe(false)
     expect(m.head().key).toBe(tsk(a[4]!))
     expect(m.pendingHeaders).toBe(0)
     // the rejected block's descendants are remembered as bad: a peer claiming them is faulted at once
-    G.hello(m, forged[5]!)
-    expect(m.peerFaults().map(f => [f.peer, f.error.name])).toEqual([['G', 'RejectedChainError']])
+    H.hello(m, forged[5]!)
+    expect(m.peerFaults().map(f => [f.peer, f.error.name])).toEqual([['H', 'RejectedChainError']])
     expect(m.desiredRequests()).toEqual([])
   })
 
@@ -283,10 +315,20 @@ describe('SyncMachine', () => {
     expect(m.desiredRequests()).toEqual([])
     m.requestFailed('P2', first.find(r => r.peer === 'P2')!)
     expect(m.desiredRequests().map(r => r.peer)).toEqual(['P0'])
+    // the per-peer bound alone: two heads of one peer, room for eight in all
+    for (const perPeer of [1, 2]) {
+      const one = machine({ maxInFlightPerPeer: perPeer })
+      peers[0]!.hello(one, tips[0]!.at(-1)!)
+      peers[0]!.hello(one, tips[0]![2]!)
+      expect(one.desiredRequests()).toHaveLength(perPeer)
+    }
 
     // a 30-tipset chain through a pool of 10 headers, windows of at most 4
     const long = chain(genesis, range(1, 30), 20)
     const L = new Peer('L', long)
+    const pool = machine({ maxPendingHeaders: 10 })
+    L.hello(pool, long[29]!)
+    expect(pool.desiredRequests().map(r => r.length)).toEqual([10]) // no more than the pool holds
     const small = machine({ maxPendingHeaders: 10, maxRequestLength: 4 })
     L.hello(small, long[29]!)
     const log = drive(small, [L], () => { expect(small.pendingHeaders).toBeLessThanOrEqual(10) })
@@ -337,5 +379,14 @@ describe('SyncMachine', () => {
     m.headersArrived('B', r2!, B.answer(r2!)!)
     drive(m, [S, B])
     expect(m.head().key).toBe(tsk(a[2]!))
+    // a peer that goes away: its request is abandoned and the other source asked at once
+    const more = chain(a[2]!, [4], 1)
+    for (const p of [S, B]) p.held.set(tsk(more[0]!), more[0]!)
+    S.hello(m, more[0]!)
+    B.hello(m, more[0]!)
+    const [r3] = m.desiredRequests()
+    expect(r3!.peer).toBe('S')
+    m.peerDisconnected('S')
+    expect(m.desiredRequests().map(r => r.peer)).toEqual(['B'])
   })
 })

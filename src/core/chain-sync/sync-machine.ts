@@ -78,7 +78,9 @@ export class SyncMachine {
 
   constructor (init: SyncMachineInit) {
     this.opts = {
+      // ChainFinality (900) epochs of a few candidate tipsets each; the caller prunes with finalize
       maxTipsets: init.maxTipsets ?? 10_000,
+      // four full windows of 900; Lotus headers are ~0.7 KiB, so under 3 MB
       maxPendingHeaders: init.maxPendingHeaders ?? 4_000,
       maxRequestLength: init.maxRequestLength ?? MAX_EXCHANGE_LENGTH,
       maxInFlightPerPeer: init.maxInFlightPerPeer ?? 2,
