@@ -9,3 +9,13 @@ export * from './election'
 export * from './ticket'
 export * from './weight'
 export * from './lookback'
+export type { Consensus, WeighedTipSet } from './consensus'
+export { isHeavierTipSet, tipSetTickets } from './consensus'
+export * from './single-producer'
+export {
+  EcBlockError, MalformedEcBlockError, ParentTipSetError, NotAboveParentError, OffScheduleTimestampError, FutureBlockError,
+  UnknownMinerError, IneligibleMinerError, ParentWeightError, BlockSignatureError, BlockBeaconError,
+  type EcBlockRejectCode, type IneligibleReason
+} from './ec-errors'
+export * from './ec-validate'
+export * from './ec-mine'
