@@ -24,7 +24,9 @@
 //  15. provider-memory (test/bench/provider-memory.ts): `coffer provider init` + `run` as child processes joining a devnet:
 //      the provider process's RSS idle and under one BENCH_PROVIDER_MIB (64) MiB upload, and the time from `provider run`
 //      to its first deal taken
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory picks sections)
+//  16. ec-headers (test/bench/ec-headers.ts): Expected Consensus header checks (beacon, election proof, ticket, block
+//      signature) on a synthetic three-miner chain of BENCH_EC_EPOCHS (40) epochs, against single-producer headers
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -57,6 +59,7 @@ import { requireBuiltApp } from '../helpers/dist'
 import { benchUploadNode, benchUploadBrowser } from './upload'
 import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } from './retrieval'
 import { benchFlood } from './flood'
+import { benchEcHeaders } from './ec-headers'
 import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
 import { benchFullNodeSync } from './fullnode-sync'
@@ -438,5 +441,6 @@ await section('gateway', async () => { await benchHttpGateway() })
 await section('flood', benchFlood)
 await section('fullnode-sync', async () => { await benchFullNodeSync(root) })
 await section('provider-memory', async () => { await benchProviderMemory() })
+await section('ec-headers', () => { benchEcHeaders() })
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)
