@@ -10,7 +10,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   addToClaim, updateClaimedPowers, powerEpochTickEnd, currentTotalPower, powerUpdateClaimedPower, encodeUpdateClaimedPowerParams, callRuntime,
   powerStateAt, readClaim, idOf, readPower, readDeal, readPowerState, encodePowerState, setActor, getActor, setClaim, idAddressBytes, encodeBigInt,
-  MINIMUM_CONSENSUS_POWER, CONSENSUS_MINER_MIN_MINERS, POWER_ACTOR_ADDRESS, ActorExit, PowerMethod,
+  executionContext, runMarketCron, MINIMUM_CONSENSUS_POWER, CONSENSUS_MINER_MIN_MINERS, POWER_ACTOR_ADDRESS, ActorExit, PowerMethod,
   type CID, type PowerState, type MarketParams, type Epoch, type BlockStore
 } from '../../src/core'
 import { PowerChain, SMALL, BIG, worker, headerCidAt, type DealPlan } from '../helpers/power-chain'
@@ -69,6 +69,16 @@ describe('one deal\'s power over its life', () => {
     // the deal ended paid, not slashed
     const d = readDeal(chain.store, chain.root, 0)!
     expect(d.state).toMatchObject({ slashEpoch: -1, lastUpdatedEpoch: 20 })
+  })
+
+  it('a proving boundary settles once: the market cron run again at the same epoch (a second block of a tipset) changes nothing', async () => {
+    const chain = new PowerChain([1001], market)
+    chain.publish([{ provider: 1001, payload: BIG, start: 4, periods: 2 }])
+    await chain.run(7, () => true)
+    const ctx = executionContext(chain.store, chain.genesis.state, { ...chain.genesis.header.header, height: 8 }, headerCidAt)
+    const once = runMarketCron(ctx, chain.root)
+    expect(once.equals(chain.root)).toBe(false) // the first period settled: paid, and power counted
+    expect(runMarketCron(ctx, once).equals(once)).toBe(true)
   })
 
   it('slashing takes a deal\'s power for good; a deal never proven has none to lose (the claim never goes negative)', async () => {

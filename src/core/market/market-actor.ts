@@ -330,6 +330,9 @@ export function runMarketCron (ctx: MarketContext, root: CID): CID {
   const e = ctx.epoch
   if (e <= 0 || e % P !== 0 || getActor(ctx.store, root, STORAGE_MARKET_ADDRESS) === null) return root
   const tx = new MarketTx(ctx.store, root)
+  // once per epoch, as builtin-actors' cron_tick walks from last_cron + 1: a second call at the same boundary (a
+  // tipset of several blocks each executed with cron) must not pay every deal and add its power again
+  if (tx.state.lastCron >= e) return root
   const changed = new Map<number, DealState>()
   const power = new Map<string, ClaimedPowerDelta>()
   let burn = 0n
