@@ -60,7 +60,6 @@ export interface Genesis {
 }
 
 const EMPTY_AMT_BYTES = dagCbor.encode([0, 0, [new Uint8Array([0]), [], []]])
-/** Root of an empty v0-layout AMT: the ParentMessageReceipts of a block whose parent carried no messages. */
 /**
  * The rules a chain's blocks were executed under. A node keeps it with its genesis and refuses a folder made
  * under other rules (its stored state roots came from them, and a node re-executing the chain would refuse
@@ -69,6 +68,7 @@ const EMPTY_AMT_BYTES = dagCbor.encode([0, 0, [new Uint8Array([0]), [], []]])
  */
 export const CHAIN_RULES_VERSION = 2
 
+/** Root of an empty v0-layout AMT: the ParentMessageReceipts of a block whose parent carried no messages. */
 export const EMPTY_AMT_CID = chainCid(EMPTY_AMT_BYTES)
 /** TxMeta [BlsMessages, SecpkMessages] with both AMTs empty: the Messages field of an empty block. */
 const EMPTY_TXMETA_BYTES = dagCbor.encode([EMPTY_AMT_CID, EMPTY_AMT_CID])

@@ -7,7 +7,7 @@ import {
 import { beaconPublicKey, signBeaconRound, latestBeaconEntry, GENESIS_BEACON_ENTRY, type BeaconRound } from '../../src/core/beacon'
 import {
   createGenesis, sealHeader, makeTipSet, headerSigningBytes, blsSign, blsPublicKey, idAddressBytes, idOf,
-  minerNominalPowerMeetsConsensusMinimum, EPOCH_UNDEFINED, DEFAULT_WINDOW_POST_PROOF_TYPE,
+  minerNominalPowerMeetsConsensusMinimum, EPOCH_UNDEFINED, DEFAULT_WINDOW_POST_PROOF_TYPE, EMPTY_AMT_CID, EMPTY_TXMETA_CID, type BlockBody,
   type BlockHeader, type SealedHeader, type TipSet, type Claim, type Genesis
 } from '../../src/core'
 
@@ -77,12 +77,17 @@ export function forge (b: SealedHeader, changes: Partial<BlockHeader>, signer: U
   return sealHeader({ ...unsigned, blockSig: blsSign(signer, headerSigningBytes(unsigned)) })
 }
 
+/** This chain's blocks carry no messages, so executing a parent changes nothing: its state root is its parent's. */
+export const emptyBody = (parent: TipSet): BlockBody => ({
+  parentStateRoot: parent.blocks[0]!.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages: EMPTY_TXMETA_CID, blsAggregate: null
+})
+
 export function mineEpoch (parent: TipSet, height: number): SealedHeader[] {
   const out: SealedHeader[] = []
   for (const m of miners) {
     const b = makeEcHeader({
       workerSecretKey: m.secret, miner: m.address, parent, height, config, prevBeaconEntry: prevEntryOf(parent),
-      parentTotalPower: TOTAL_POWER, view: viewOf(m), beaconEntry
+      parentTotalPower: TOTAL_POWER, view: viewOf(m), beaconEntry, body: emptyBody(parent)
     })
     if (b !== null) out.push(b)
   }

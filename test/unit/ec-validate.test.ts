@@ -25,7 +25,7 @@ import {
 } from '../../src/core'
 import {
   DELAY, GENESIS_TIME, beaconSecret, config, beaconEntry, TOTAL_POWER, claimOf, viewOf, minerOf, genesis, tipsets,
-  nullRounds, miners, parentTipSetOf, prevEntryOf, ctxFor, validate, forge, mineSyntheticChain
+  nullRounds, miners, parentTipSetOf, prevEntryOf, ctxFor, validate, forge, mineSyntheticChain, emptyBody
 } from '../helpers/ec-chain'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g) ?? [], b => parseInt(b, 16))
@@ -70,7 +70,7 @@ describe('a chain mined with makeEcHeader', () => {
     const b = blocks()[0]!
     const parent = parentTipSetOf(b.header)
     const m = minerOf(b.header.miner)
-    const base = { workerSecretKey: m.secret, miner: m.address, parent, height: b.header.height, config, prevBeaconEntry: prevEntryOf(parent), parentTotalPower: TOTAL_POWER, beaconEntry }
+    const base = { workerSecretKey: m.secret, miner: m.address, parent, height: b.header.height, config, prevBeaconEntry: prevEntryOf(parent), parentTotalPower: TOTAL_POWER, beaconEntry, body: emptyBody(parent) }
     expect(makeEcHeader({ ...base, view: viewOf(m) })!.cid.equals(b.cid)).toBe(true) // deterministic
     expect(makeEcHeader({ ...base, view: { ...viewOf(m), hasMinPower: false } })).toBeNull()
     expect(makeEcHeader({ ...base, view: { ...viewOf(m), parent: { ...viewOf(m).parent, feeDebt: 1n } } })).toBeNull()

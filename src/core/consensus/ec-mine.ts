@@ -4,7 +4,6 @@
 import { headerSigningBytes, sealHeader, type BeaconEntry, type BlockHeader, type SealedHeader } from '../block-header'
 import { blsSign } from '../signature'
 import { beaconRoundsForBlock, type BeaconRound } from '../beacon'
-import { EMPTY_AMT_CID, EMPTY_TXMETA_CID } from '../genesis'
 import { BASE_FEE } from '../apply-messages'
 import type { BlockBody } from '../block-producer'
 import type { TipSet } from '../tipset'
@@ -33,8 +32,12 @@ export interface EcMineInit {
   view: EcMinerView
   /** The beacon's entry for a round (the devnet signs it, a provider has it from the network). */
   beaconEntry: (round: BeaconRound) => BeaconEntry
-  /** What executing the parent gave and the messages this block carries; none: no messages and the parent's state root. */
-  body?: BlockBody
+  /**
+   * What executing the parent tipset gave (its state and receipts roots) and the messages this block carries.
+   * Required: no default can know the parent's execution (the parent's own ParentStateRoot is right only when
+   * the parent executed nothing, which the issue 13 review caught as a trap).
+   */
+  body: BlockBody
   parentBaseFee?: AttoFil
 }
 
@@ -56,9 +59,7 @@ export function makeEcHeader (init: EcMineInit): SealedHeader | null {
   })
   if (electionProof === null) return null
   const ticket = makeTicket(init.workerSecretKey, { beaconData, height, miner, parentMinTicket: tipSetMinTicket(parent) })
-  const body = init.body ?? {
-    parentStateRoot: parent.blocks[0]!.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages: EMPTY_TXMETA_CID, blsAggregate: null
-  }
+  const body = init.body
   const unsigned: BlockHeader = {
     miner,
     ticket,
