@@ -185,3 +185,85 @@ describe('ForkTree: common ancestor, reorganisation path, pruning, bound', () =>
     expect(tree.size).toBe(3)
   })
 })
+
+// Lotus chain/store/store_test.go TestEquivocations (b835fab7) walks the same steps: a second block of a miner
+// at a height takes both of its blocks out of the tipset formed there, honest blocks of that height still form
+// one, and the head falls back (to a lighter tipset of that height, or below) when it held one of them.
+describe('ForkTree: equivocation (two blocks of one miner at one height)', () => {
+  const refusal = (fn: () => unknown): Record<string, unknown> => {
+    try { fn() } catch (err) { return { ...(err as object), name: (err as Error).name } }
+    throw new Error('no refusal')
+  }
+
+  it('leaves both blocks of the miner out of the tipset of that height; the honest blocks still form theirs', () => {
+    const tree = newTree()
+    const a = header(genesis, 1, 1)
+    const b = header(genesis, 1, 2)
+    const c = header(genesis, 1, 3)
+    for (const x of [a, b, c]) tree.insertBlock(x)
+    expect(tree.heaviest().key).toBe(keyOf(a, b, c))
+    const a2 = header(genesis, 1, 1, 1, 7) // miner 1 again, other contents
+    expect(refusal(() => tree.insertBlock(a2))).toEqual({ name: 'EquivocationError', miner: 't01', height: 1, first: String(a.cid), second: String(a2.cid) })
+    expect(tree.heaviest().key).toBe(keyOf(b, c)) // the head shrank, as Lotus's RefreshHeaviestTipSet
+    expect(tree.get(keyOf(a, b, c))).toBeUndefined() // nothing was built on it
+    expect(tree.isEquivocated(a.cid) && tree.isEquivocated(a2.cid)).toBe(true)
+    expect(tree.isEquivocated(b.cid)).toBe(false)
+    // a late honest block joins the honest ones; the equivocator's stay out, in whatever order they come again
+    const d = header(genesis, 1, 4)
+    expect(tree.insertBlock(d).key).toBe(keyOf(b, c, d))
+    expect(refusal(() => tree.insertBlock(a))).toMatchObject({ name: 'EquivocationError', first: String(a2.cid), second: String(a.cid) })
+    const a3 = header(genesis, 1, 1, 1, 8)
+    expect(refusal(() => tree.insertBlock(a3))).toMatchObject({ name: 'EquivocationError', first: String(a.cid), second: String(a3.cid) })
+    expect(tree.hasBlock(a3.cid)).toBe(false) // a third block is refused without being held
+    expect(tree.heaviest().key).toBe(keyOf(b, c, d))
+  })
+
+  it('counts blocks at one height whatever their parents, and falls back a height when no honest block is left', () => {
+    const tree = newTree()
+    const x1 = header(genesis, 1, 1)
+    const x2 = header(one(x1), 2, 5)
+    tree.insertBlock(x1)
+    tree.insertBlock(x2)
+    expect(tree.heaviest().key).toBe(keyOf(x2))
+    const y2 = header(genesis, 2, 5) // miner 5 at height 2 again, on other parents (a null round at 1)
+    expect(refusal(() => tree.insertBlock(y2))).toMatchObject({ name: 'EquivocationError', height: 2, first: String(x2.cid), second: String(y2.cid) })
+    expect(tree.heaviest().key).toBe(keyOf(x1)) // Lotus: "switch to a previous epoch entirely"
+    expect(tree.get(keyOf(x2))).toBeUndefined()
+  })
+
+  it('keeps the honest chain built on a tipset that held the first block as the head', () => {
+    const tree = newTree()
+    const a = header(genesis, 1, 1)
+    const b = header(genesis, 1, 2)
+    tree.insertBlock(a)
+    tree.insertBlock(b)
+    const t1 = makeTipSet([a, b])
+    const c2 = header(t1, 2, 3)
+    const c3 = header(one(c2), 3, 3)
+    tree.insertBlock(c2)
+    tree.insertBlock(c3)
+    const a2 = header(genesis, 1, 1, 1, 7)
+    expect(refusal(() => tree.insertBlock(a2)).name).toBe('EquivocationError')
+    expect(tree.heaviest().key).toBe(keyOf(c3)) // Lotus forms a height from that height's miners only
+    expect(tree.get(keyOf(a, b))).toBeDefined() // its children keep it in the tree
+    expect(tree.get(keyOf(b))).toBeDefined() // and {b} is formed beside it
+    expect(tree.heaviestFrom(keyOf(a, b)).key).toBe(keyOf(c3))
+    // a child that names the second block as its parent is taken, as Lotus accepts it
+    const onA2 = header(one(a2), 2, 4, 30)
+    expect(tree.insertBlock(onA2).parent).toBe(keyOf(a2))
+    expect(tree.heaviest().key).toBe(keyOf(onA2))
+  })
+
+  it('refuses an equivocation whose re-formed tipset does not fit, changing nothing', () => {
+    const tree = newTree(3)
+    const a = header(genesis, 1, 1)
+    const b = header(genesis, 1, 2)
+    tree.insertBlock(a)
+    tree.insertBlock(b)
+    tree.insertBlock(header(makeTipSet([a, b]), 2, 3)) // {a,b} has a child: {b} would be a fourth tipset
+    const a2 = header(genesis, 1, 1, 1, 7)
+    expect(refusal(() => tree.insertBlock(a2))).toMatchObject({ name: 'ForkTreeFullError' })
+    expect(tree.isEquivocated(a.cid)).toBe(false)
+    expect(tree.hasBlock(a2.cid)).toBe(false)
+  })
+})

@@ -6,7 +6,7 @@ import { describe, it, expect } from 'vitest'
 import { sealHeader, chainCid, makeTipSet, BadSignatureError, type SealedHeader, type TipSet } from '../../src/core'
 import { tipsetWeight, breakWeightTie } from '../../src/core/consensus'
 import {
-  SyncMachine, tipSetKeyString, type SyncMachineOptions, type SyncRequest, type HeadChange, type PeerFault, type TipSetNode
+  SyncMachine, tipSetKeyString, type EquivocationError, type SyncMachineOptions, type SyncRequest, type HeadChange, type PeerFault, type TipSetNode
 } from '../../src/core/chain-sync'
 
 const POWER = 1n << 40n // each tipset weighs 40·256 + 40·256·ΣwinCount/10: 11264 for one block of win count 1
@@ -16,7 +16,7 @@ const FORGER = 66 // the miner whose blocks the test's validator refuses (as a b
 const tsk = (ts: TipSet): string => tipSetKeyString(ts.key)
 const weights = new Map<string, bigint>()
 
-function header (parent: TipSet | null, height: number, miner: number, winCount: number): SealedHeader {
+function header (parent: TipSet | null, height: number, miner: number, winCount: number, salt = 0): SealedHeader {
   return sealHeader({
     miner: new Uint8Array([0, miner]),
     ticket: new Uint8Array([miner, height & 255, height >> 8, winCount]),
@@ -30,7 +30,7 @@ function header (parent: TipSet | null, height: number, miner: number, winCount:
     parentMessageReceipts: STUB,
     messages: STUB,
     blsAggregate: null,
-    timestamp: 1_800_000_000 + height,
+    timestamp: 1_800_000_000 + height + salt, // salt: another block of the same miner and height (Lotus's test moves Timestamp)
     blockSig: null,
     forkSignaling: 0,
     parentBaseFee: 100n
@@ -81,7 +81,7 @@ class Peer {
 /** Blocks each machine was told are valid, across drives. */
 const validatedBy = new WeakMap<SyncMachine, Set<string>>()
 
-interface Log { requests: SyncRequest[], validated: string[], faults: PeerFault[], changes: HeadChange[] }
+interface Log { requests: SyncRequest[], validated: string[], faults: PeerFault[], changes: HeadChange[], equivocations: EquivocationError[] }
 
 /**
  * Runs the machine against the peers until it wants nothing more. The validator stands in for the consensus
@@ -89,7 +89,7 @@ interface Log { requests: SyncRequest[], validated: string[], faults: PeerFault[
  * the FORGER's blocks are refused.
  */
 function drive (m: SyncMachine, peers: Peer[], check: () => void = () => {}): Log {
-  const log: Log = { requests: [], validated: [], faults: [], changes: [] }
+  const log: Log = { requests: [], validated: [], faults: [], changes: [], equivocations: [] }
   const byId = new Map(peers.map(p => [p.id, p]))
   const done = validatedBy.get(m) ?? new Set(genesis.key.map(String))
   validatedBy.set(m, done)
@@ -117,6 +117,7 @@ function drive (m: SyncMachine, peers: Peer[], check: () => void = () => {}): Lo
     }
     log.faults.push(...m.peerFaults())
     log.changes.push(...m.headChanges())
+    log.equivocations.push(...m.equivocations())
     check()
     if (requests.length === 0 && tasks.length === 0) return log
   }
@@ -388,5 +389,58 @@ describe('SyncMachine', () => {
     expect(r3!.peer).toBe('S')
     m.peerDisconnected('S')
     expect(m.desiredRequests().map(r => r.peer)).toEqual(['B'])
+  })
+
+  it('leaves an equivocating miner\'s blocks out of the head tipset, keeps the honest chain, and blames no relay', () => {
+    // Lotus store_test.go TestEquivocations, through the machine: t1 = {m1, m2}; then m1's second block at height 1 is gossiped
+    const t1 = tipset(genesis, 1, [1, 2])
+    const A = new Peer('A', [t1])
+    const m = machine()
+    A.hello(m, t1)
+    drive(m, [A])
+    expect(m.head().key).toBe(tsk(t1))
+    const m1 = t1.blocks.find(b => b.header.miner[1] === 1)!
+    const m2 = t1.blocks.find(b => b.header.miner[1] === 2)!
+    const twin = makeTipSet([header(genesis, 1, 1, 1, 1)])
+    weights.set(tsk(twin), tipsetWeight(0n, POWER, [1]))
+    const E = new Peer('E', [twin])
+    E.hello(m, twin) // its ParentWeight is our head's: fetched and validated, as Lotus would
+    const log = drive(m, [A, E])
+    expect(log.equivocations.map(e => [e.name, e.miner, e.height, e.first, e.second])).toEqual([
+      ['EquivocationError', 't01', 1, String(m1.cid), String(twin.key[0])]
+    ])
+    expect(log.faults).toEqual([]) // Lotus's gossip validator accepts the block: the relay is not at fault
+    expect(log.changes.map(c => [c.reverted.map(n => n.key), c.applied.map(n => n.key)])).toEqual([[[tsk(t1)], [tipSetKeyString([m2.cid])]]])
+    expect(m.head().key).toBe(tipSetKeyString([m2.cid]))
+    // E is still a peer in good standing: its next honest head is fetched from it
+    const honest = makeTipSet([m2])
+    weights.set(tsk(honest), tipsetWeight(0n, POWER, [1]))
+    const t2 = tipset(honest, 2, [3])
+    E.held.set(tsk(t2), t2)
+    E.hello(m, t2)
+    const next = drive(m, [A, E])
+    expect(next.requests.map(r => r.peer)).toEqual(['E'])
+    expect(m.head().key).toBe(tsk(t2))
+  })
+
+  it('keeps the honest head when a miner equivocates below it, and never takes the equivocated tipset', () => {
+    const a = chain(genesis, range(1, 4), 1)
+    const t2 = a[1]!
+    const A = new Peer('A', a)
+    const m = machine()
+    A.hello(m, a[3]!)
+    drive(m, [A])
+    // miner 1 made another block at height 2, on a[0]; a peer serves a chain on it that is lighter than ours
+    const twin = makeTipSet([header(a[0]!, 2, 1, 1, 1)])
+    weights.set(tsk(twin), weights.get(tsk(t2))!)
+    const onTwin = tipset(twin, 3, [7], 1)
+    const E = new Peer('E', a, [twin, onTwin])
+    E.hello(m, onTwin)
+    const log = drive(m, [A, E], () => { expect(m.head().key).not.toBe(tsk(twin)) })
+    expect(log.equivocations.map(e => [e.height, e.first, e.second])).toEqual([[2, String(t2.key[0]), String(twin.key[0])]])
+    expect(log.faults).toEqual([])
+    expect(log.changes).toEqual([]) // a[3] stays the head: a[1]'s descendants are not touched
+    expect(m.head().key).toBe(tsk(a[3]!))
+    expect(m.tipset(onTwin.key)).toBeDefined() // a child of the second block is taken, as Lotus takes it
   })
 })

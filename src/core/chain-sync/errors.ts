@@ -70,3 +70,17 @@ export class UnknownTipSetError extends Error {
   static override name = 'UnknownTipSetError'
   override name = 'UnknownTipSetError'
 }
+
+/**
+ * One miner's second validated block at a height (a "double-fork mining" consensus fault). As Lotus's
+ * FormHeaviestTipSetForHeight (chain/store/store.go), every block of that miner at that height is left out of
+ * the tipsets formed there. Not a SyncFaultError: Lotus accepts such a block on gossip and does not blame the
+ * peer that relayed it; the evidence (both CIDs) is for a consensus-fault report, which Coffer has no message for yet.
+ */
+export class EquivocationError extends Error {
+  static override name = 'EquivocationError'
+  override name = 'EquivocationError'
+  constructor (readonly miner: string, readonly height: Epoch, readonly first: string, readonly second: string) {
+    super(`miner ${miner} made two blocks at height ${height}: ${first} and ${second}`)
+  }
+}

@@ -1,12 +1,14 @@
 // The tree of validated tipsets a node follows: blocks grouped into tipsets as Lotus forms them, the
 // heaviest-chain rule with the consensus module's weight and tie-break, common ancestors and reorganisation
-// paths as Lotus's ReorgOps, pruning at a finalized tipset, and a bound on what is kept.
+// paths as Lotus's ReorgOps, pruning at a finalized tipset, and a bound on what is kept. A miner with two
+// blocks at one height has both left out of the tipsets formed there, as Lotus's FormHeaviestTipSetForHeight.
 import type { CID } from '../cid'
 import type { SealedHeader } from '../block-header'
 import { makeTipSet, type TipSet } from '../tipset'
 import type { ChainWeight } from '../consensus/weight'
 import type { Epoch } from '../units'
-import { ForkTreeFullError, NotAChildError, ParentNotInTreeError, UnknownTipSetError } from './errors'
+import { addressToString } from '../address'
+import { EquivocationError, ForkTreeFullError, NotAChildError, ParentNotInTreeError, UnknownTipSetError } from './errors'
 
 /**
  * A TipSetKey as a map key: its block CIDs as a set. Lotus compares keys order-free (chain/types/blockheader.go
@@ -48,6 +50,14 @@ export interface ReorgPath {
 }
 
 const groupOf = (height: Epoch, parent: TipSetKeyString): string => `${height}|${parent}`
+const hex = (bytes: Uint8Array): string => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+/** One miner at one height: Lotus's tracker looks for a repeated miner among all blocks of a height, whatever their parents. */
+const minerAt = (block: SealedHeader): string => `${block.header.height}|${hex(block.header.miner)}`
+const heightOf = (minerKey: string): Epoch => Number(minerKey.slice(0, minerKey.indexOf('|')))
+
+function minerName (miner: Uint8Array): string {
+  try { return addressToString(miner) } catch { return `0x${hex(miner)}` }
+}
 
 export class ForkTree {
   private readonly nodes = new Map<TipSetKeyString, TipSetNode>()
@@ -59,6 +69,12 @@ export class ForkTree {
    * every valid block of a height by its parent key, so a later block of the group makes a new, larger key.
    */
   private readonly groups = new Map<string, TipSetKeyString>()
+  /** The first validated block of each miner at each height (Lotus store.go AddToTipSetTracker's cs.tipsets, by miner). */
+  private readonly minerFirst = new Map<string, string>()
+  /** Miners found with two blocks at a height, with the two CIDs (the first pair is the evidence kept). */
+  private readonly equivocations = new Map<string, EquivocationError>()
+  /** Blocks of equivocating miners, by CID: no tipset formed at their height holds them. */
+  private readonly excluded = new Map<string, string>()
   private rootNode: TipSetNode
   private best: TipSetNode
 
@@ -82,8 +98,14 @@ export class ForkTree {
     return [...this.childKeys.get(key) ?? []].map(k => this.nodes.get(k)!)
   }
 
-  /** The heaviest tipset; weights grow along a chain, so it is a leaf. */
+  /**
+   * The heaviest tipset that holds no block of a miner that equivocated at its height. Weights grow along a
+   * chain, so it is a leaf unless equivocation took its children out (then Lotus's head shrinks too).
+   */
   heaviest (): TipSetNode { return this.best }
+
+  /** True when the block is one of an equivocating miner's blocks at its height (left out of tipset formation). */
+  isEquivocated (cid: CID | string): boolean { return this.excluded.has(String(cid)) }
 
   /**
    * The tipset with this key, formed from blocks already in the tree when no node has it yet: a child may
@@ -110,12 +132,24 @@ export class ForkTree {
    * Adds a validated block: it joins the other blocks of its height with the same parents, and that larger
    * tipset gets its own key. The smaller one it replaces stays only if some child was built on it.
    * Returns the tipset the block now belongs to.
+   *
+   * A block whose miner already has another validated block at this height is an equivocation (Lotus
+   * store.go FormHeaviestTipSetForHeight): EquivocationError is thrown after the tree has taken it in. Both
+   * blocks are left out of every tipset formed at that height from then on: the tipset that held the first one
+   * is formed again without it (the old one stays only if a child was built on it, and is never the heaviest
+   * itself), and the head may fall back to a lighter tipset, as Lotus's RefreshHeaviestTipSet does. The second
+   * block is held so that a child naming it as a parent still finds it (Lotus stores and accepts such
+   * children: only formation at the equivocated height leaves it out); a third or later block of the same
+   * miner and height is refused the same way but not held, so one miner cannot fill the tree.
    */
   insertBlock (block: SealedHeader): TipSetNode {
     const h = block.header
+    const cid = String(block.cid)
     const parentKey = tipSetKeyString(h.parents)
     const group = groupOf(h.height, parentKey)
-    if (this.blocks.has(String(block.cid))) {
+    const known = this.excluded.get(cid)
+    if (known !== undefined) throw this.refusal(known, cid)
+    if (this.blocks.has(cid)) {
       const key = this.groups.get(group)
       const node = key === undefined ? undefined : this.nodes.get(key)
       if (node !== undefined) return node
@@ -123,6 +157,9 @@ export class ForkTree {
     const parent = this.resolve(parentKey)
     if (parent === undefined) throw new ParentNotInTreeError(`parent tipset of block ${String(block.cid)} at height ${h.height} is not in the tree`)
     if (h.height <= parent.height) throw new NotAChildError(h.height, parent.height)
+    const minerKey = minerAt(block)
+    const first = this.minerFirst.get(minerKey)
+    if (first !== undefined && first !== cid) this.equivocate(block, minerKey, first) // throws
     const prevKey = this.groups.get(group)
     const prev = prevKey === undefined ? undefined : this.nodes.get(prevKey)
     const replaces = prev !== undefined && prev !== this.rootNode && (this.childKeys.get(prev.key)?.size ?? 0) === 0
@@ -131,8 +168,47 @@ export class ForkTree {
     this.blocks.set(String(block.cid), block)
     const node = this.nodes.get(tipSetKeyString(tipset.key)) ?? this.add(tipset, parent)
     this.groups.set(group, node.key)
+    this.minerFirst.set(minerKey, cid)
     if (replaces && prev.key !== node.key) this.remove(prev)
     return node
+  }
+
+  /** Takes in an equivocating block (see insertBlock) and throws its EquivocationError. */
+  private equivocate (block: SealedHeader, minerKey: string, first: string): never {
+    const cid = String(block.cid)
+    if (this.equivocations.has(minerKey)) throw this.refusal(minerKey, cid) // a third block or more: not held
+    const error = new EquivocationError(minerName(block.header.miner), block.header.height, first, cid)
+    // the tipset formed from the first block's group, formed again without it; checked for room before any change
+    const firstBlock = this.blocks.get(first)
+    const group = firstBlock === undefined ? undefined : groupOf(firstBlock.header.height, tipSetKeyString(firstBlock.header.parents))
+    const prevKey = group === undefined ? undefined : this.groups.get(group)
+    const prev = prevKey === undefined ? undefined : this.nodes.get(prevKey)
+    const holds = prev !== undefined && prev.tipset.key.some(c => String(c) === first)
+    const rest = holds ? prev.tipset.blocks.filter(b => String(b.cid) !== first) : []
+    const restKey = rest.length > 0 ? tipSetKeyString(rest.map(b => b.cid)) : undefined
+    const frees = holds && prev !== this.rootNode && (this.childKeys.get(prev.key)?.size ?? 0) === 0
+    const adds = restKey !== undefined && !this.nodes.has(restKey)
+    if (this.nodes.size - (frees ? 1 : 0) + (adds ? 1 : 0) > this.init.maxTipsets) throw new ForkTreeFullError(this.init.maxTipsets)
+    this.equivocations.set(minerKey, error)
+    this.excluded.set(first, minerKey)
+    this.excluded.set(cid, minerKey)
+    this.blocks.set(cid, block)
+    if (holds) {
+      const reformed = restKey === undefined ? undefined : this.nodes.get(restKey) ?? this.add(makeTipSet(rest), this.parentOf(prev))
+      if (reformed === undefined) this.groups.delete(group!)
+      else this.groups.set(group!, reformed.key)
+      if (frees && prev.key !== reformed?.key) this.remove(prev)
+    }
+    // Lotus RefreshHeaviestTipSet: "heaviest tipset's weight SHRANK ... due to equivocation", a new head at once
+    this.best = this.heaviestFrom(this.rootNode.key)
+    throw error
+  }
+
+  /** The refusal of a block of a miner already known to equivocate at its height: the evidence kept, this block named. */
+  private refusal (minerKey: string, cid: string): EquivocationError {
+    const known = this.equivocations.get(minerKey)!
+    const other = known.first === cid ? known.second : known.first
+    return new EquivocationError(known.miner, known.height, other, cid)
   }
 
   /** Lotus ReorgOps's walk: step back the higher side (the right one on equal heights) until both meet. */
@@ -158,11 +234,15 @@ export class ForkTree {
     return { ancestor: left, reverted, applied: applied.reverse() }
   }
 
-  /** The heaviest of `key` and its descendants, by the same rule as heaviest(). */
+  /**
+   * The heaviest of `key` and its descendants, by the same rule as heaviest(); `key` itself when every one of
+   * them holds an equivocated block (Lotus then stays on the head it has).
+   */
   heaviestFrom (key: TipSetKeyString): TipSetNode {
+    const nodes = this.subtree(key)
     let best: TipSetNode | undefined
-    for (const node of this.subtree(key)) if (best === undefined || this.heavier(node, best)) best = node
-    return best!
+    for (const node of nodes) if (this.formable(node) && (best === undefined || this.heavier(node, best))) best = node
+    return best ?? nodes[0]!
   }
 
   /**
@@ -173,6 +253,15 @@ export class ForkTree {
     const keep = new Set(this.subtree(finalized).map(n => n.key))
     const keptBlocks = new Set<string>()
     for (const k of keep) for (const c of this.nodes.get(k)!.tipset.key) keptBlocks.add(String(c))
+    const rootHeight = this.nodes.get(finalized)!.height
+    // an equivocated block above the new root stays while its parent tipset does: a child may still name it
+    for (const c of this.excluded.keys()) {
+      const b = this.blocks.get(c)
+      if (b !== undefined && b.header.height > rootHeight && keep.has(tipSetKeyString(b.header.parents))) keptBlocks.add(c)
+    }
+    // nothing joins the tree at or below the root any more: the per-height records there go (Lotus keeps ChainFinality of them)
+    for (const m of [this.minerFirst, this.equivocations]) for (const k of m.keys()) if (heightOf(k) <= rootHeight) m.delete(k)
+    for (const [c, k] of this.excluded) if (heightOf(k) <= rootHeight) this.excluded.delete(c)
     for (const [k] of this.nodes) {
       if (!keep.has(k)) { this.nodes.delete(k); this.childKeys.delete(k) }
     }
@@ -198,6 +287,14 @@ export class ForkTree {
     return parent
   }
 
+  /**
+   * Lotus forms tipsets only from blocks of miners that made one block at the height; a node that holds an
+   * equivocated block stays in the tree for its children but is never the head. The root is trusted as given.
+   */
+  private formable (node: TipSetNode): boolean {
+    return node === this.rootNode || !node.tipset.key.some(c => this.excluded.has(String(c)))
+  }
+
   /** Lotus's rule: heavier weight wins; on equal weight the tie-break decides, and a full tie keeps `b`. */
   private heavier (a: TipSetNode, b: TipSetNode): boolean {
     return a.weight > b.weight || (a.weight === b.weight && this.init.tieBreak(a.tipset, b.tipset))
@@ -208,7 +305,7 @@ export class ForkTree {
     this.nodes.set(node.key, node)
     this.childKeys.set(node.key, new Set())
     this.childKeys.get(parent.key)!.add(node.key)
-    if (this.heavier(node, this.best)) this.best = node
+    if (this.formable(node) && this.heavier(node, this.best)) this.best = node
     return node
   }
 

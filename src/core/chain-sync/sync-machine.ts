@@ -10,7 +10,7 @@ import type { Epoch } from '../units'
 import { MAX_EXCHANGE_LENGTH } from '../wire'
 import { ForkTree, tipSetKeyString, type ForkTreeInit, type TipSetKeyString, type TipSetNode } from './fork-tree'
 import {
-  ForkBelowFinalityError, MismatchedAnswerError, NotAChildError, ParentNotInTreeError, RejectedChainError, RequestTimeoutError,
+  EquivocationError, ForkBelowFinalityError, MismatchedAnswerError, NotAChildError, ParentNotInTreeError, RejectedChainError, RequestTimeoutError,
   SyncFaultError, UnknownTipSetError, UnlinkedHeadersError
 } from './errors'
 
@@ -75,6 +75,7 @@ export class SyncMachine {
   private readonly faulted = new Set<string>()
   private changes: HeadChange[] = []
   private faults: PeerFault[] = []
+  private equivocated: EquivocationError[] = []
 
   constructor (init: SyncMachineInit) {
     this.opts = {
@@ -105,6 +106,15 @@ export class SyncMachine {
 
   /** Peers that broke a rule since the last call; the machine has already stopped asking them. */
   peerFaults (): PeerFault[] { const out = this.faults; this.faults = []; return out }
+
+  /**
+   * Miners found with two validated blocks at one height since the last call, each with both CIDs. Their
+   * blocks at that height are out of tipset formation already. The peers that sent them are not faulted:
+   * Lotus accepts such a block on gossip (chain/sub/incoming.go: only a failed validation rejects) and in
+   * chain exchange, and leaves the punishment to a ReportConsensusFault message against the miner
+   * (chain/gen/slashfilter/slashsvc), which Coffer does not have yet.
+   */
+  equivocations (): EquivocationError[] { const out = this.equivocated; this.equivocated = []; return out }
 
   get pendingHeaders (): number { return this.pending.size }
 
@@ -249,7 +259,11 @@ export class SyncMachine {
     if (flight !== undefined) this.wants.get(flight.want)?.failedAt.set(peer, this.now)
   }
 
-  /** The caller's consensus checks passed: the block joins the tree and the head may move. */
+  /**
+   * The caller's consensus checks passed: the block joins the tree and the head may move. A second block of
+   * its miner at its height is an equivocation (see equivocations()): both blocks are left out of the
+   * tipsets of that height, and the head falls back if it held one of them.
+   */
   blockValidated (cid: CID | string): void {
     const key = String(cid)
     const p = this.pending.get(key)
@@ -259,7 +273,8 @@ export class SyncMachine {
     } catch (err) {
       // its parent was pruned by finalize while it was checked: it is on a dropped fork
       if (err instanceof ParentNotInTreeError) { this.pending.delete(key); return }
-      throw err // ForkTreeFullError leaves it pending: finalize, then report it again
+      if (!(err instanceof EquivocationError)) throw err // ForkTreeFullError leaves it pending: finalize, then report it again
+      this.equivocated.push(err)
     }
     this.pending.delete(key)
     this.moveHead(this.tree.heaviest())
