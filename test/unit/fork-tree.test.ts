@@ -225,10 +225,13 @@ describe('ForkTree: equivocation (two blocks of one miner at one height)', () =>
     tree.insertBlock(x1)
     tree.insertBlock(x2)
     expect(tree.heaviest().key).toBe(keyOf(x2))
-    const y2 = header(genesis, 2, 5) // miner 5 at height 2 again, on other parents (a null round at 1)
+    const y2 = header(genesis, 2, 5, 30) // miner 5 at height 2 again, on other parents (a null round at 1), heavier
     expect(refusal(() => tree.insertBlock(y2))).toMatchObject({ name: 'EquivocationError', height: 2, first: String(x2.cid), second: String(y2.cid) })
     expect(tree.heaviest().key).toBe(keyOf(x1)) // Lotus: "switch to a previous epoch entirely"
     expect(tree.get(keyOf(x2))).toBeUndefined()
+    // a child naming {y2} makes the tree form it (as the sync machine asks before validating the child): not the head
+    expect(tree.resolve(keyOf(y2))?.weight).toBeGreaterThan(tree.get(keyOf(x1))!.weight)
+    expect(tree.heaviest().key).toBe(keyOf(x1))
   })
 
   it('keeps the honest chain built on a tipset that held the first block as the head', () => {
@@ -252,6 +255,28 @@ describe('ForkTree: equivocation (two blocks of one miner at one height)', () =>
     const onA2 = header(one(a2), 2, 4, 30)
     expect(tree.insertBlock(onA2).parent).toBe(keyOf(a2))
     expect(tree.heaviest().key).toBe(keyOf(onA2))
+  })
+
+  it('never makes a tipset holding an equivocated block the head, even one kept for its children', () => {
+    const tree = newTree()
+    const a = header(genesis, 1, 1)
+    const b = header(genesis, 1, 2)
+    tree.insertBlock(a)
+    tree.insertBlock(b)
+    const t1 = makeTipSet([a, b])
+    const c = header(t1, 2, 3)
+    const d = header(one(c), 3, 4)
+    tree.insertBlock(c)
+    tree.insertBlock(d)
+    for (const twin of [header(t1, 2, 3, 1, 7), header(one(c), 3, 4, 1, 7)]) expect(refusal(() => tree.insertBlock(twin)).name).toBe('EquivocationError')
+    // {c} stays (its child {d} was built on it) but is not formable; nothing honest is left at 2 or 3
+    expect(tree.get(keyOf(c))).toBeDefined()
+    expect(tree.heaviest().key).toBe(keyOf(a, b))
+    // now the head itself is equivocated: it stays for its child {c}, and {b} takes its place
+    expect(refusal(() => tree.insertBlock(header(genesis, 1, 1, 1, 7))).name).toBe('EquivocationError')
+    expect(tree.get(keyOf(a, b))).toBeDefined()
+    expect(tree.heaviest().key).toBe(keyOf(b))
+    expect(tree.heaviestFrom(keyOf(c)).key).toBe(keyOf(c)) // nothing formable below {c}: Lotus keeps what it has
   })
 
   it('refuses an equivocation whose re-formed tipset does not fit, changing nothing', () => {
