@@ -279,6 +279,26 @@ describe('ForkTree: equivocation (two blocks of one miner at one height)', () =>
     expect(tree.heaviestFrom(keyOf(c)).key).toBe(keyOf(c)) // nothing formable below {c}: Lotus keeps what it has
   })
 
+  it('prunes the records at or below the finalized height, and keeps an equivocated block above it', () => {
+    const tree = newTree()
+    const a = header(genesis, 1, 1)
+    const b = header(genesis, 1, 2)
+    tree.insertBlock(a)
+    tree.insertBlock(b)
+    const t1 = makeTipSet([a, b])
+    const c = header(t1, 2, 3)
+    tree.insertBlock(c)
+    const a2 = header(genesis, 1, 1, 1, 7)
+    const c2 = header(t1, 2, 3, 1, 7)
+    for (const twin of [a2, c2]) expect(refusal(() => tree.insertBlock(twin)).name).toBe('EquivocationError')
+    tree.prune(keyOf(a, b))
+    expect(tree.isEquivocated(a.cid)).toBe(false) // height 1 is final: nothing joins there any more
+    expect(tree.hasBlock(a2.cid)).toBe(false)
+    expect(tree.isEquivocated(c2.cid) && tree.hasBlock(c2.cid)).toBe(true) // a child may still name it
+    expect(refusal(() => tree.insertBlock(header(t1, 2, 3, 1, 8)))).toMatchObject({ name: 'EquivocationError', height: 2 })
+    expect(tree.heaviest().key).toBe(keyOf(a, b))
+  })
+
   it('refuses an equivocation whose re-formed tipset does not fit, changing nothing', () => {
     const tree = newTree(3)
     const a = header(genesis, 1, 1)
