@@ -391,6 +391,35 @@ describe('SyncMachine', () => {
     expect(m.desiredRequests().map(r => r.peer)).toEqual(['B'])
   })
 
+  it('holds a block that cannot be judged yet (from the future by our clock) without faulting anyone, and offers it again once the clock reaches its retry time', () => {
+    const a = chain(genesis, range(1, 3), 1)
+    const A = new Peer('A', a)
+    const m = machine()
+    A.hello(m, a[2]!)
+    for (const r of m.desiredRequests()) m.headersArrived(r.peer, r, A.answer(r)!)
+    const early = a[2]!.blocks[0]!
+    for (let round = 0; round < 3; round++) {
+      for (const { header: h } of m.toValidate()) {
+        if (h.cid.equals(early.cid)) m.blockDeferred(h.cid, 5_000)
+        else m.blockValidated(h.cid)
+      }
+    }
+    expect(m.head().key).toBe(tsk(a[1]!))
+    expect(m.peerFaults()).toEqual([])
+    expect(m.toValidate()).toEqual([]) // not before its time
+    m.tick(4_999)
+    expect(m.toValidate()).toEqual([])
+    m.tick(5_000)
+    const again = m.toValidate()
+    expect(again.map(t => String(t.header.cid))).toEqual([String(early.cid)])
+    m.blockValidated(early.cid)
+    expect(m.head().key).toBe(tsk(a[2]!))
+    expect(m.peerFaults()).toEqual([])
+    // a temporary failure is not a rejection: the same peer's later claims are still taken
+    A.hello(m, a[2]!)
+    expect(m.peerFaults()).toEqual([])
+  })
+
   it('leaves an equivocating miner\'s blocks out of the head tipset, keeps the honest chain, and blames no relay', () => {
     // Lotus store_test.go TestEquivocations, through the machine: t1 = {m1, m2}; then m1's second block at height 1 is gossiped
     const t1 = tipset(genesis, 1, [1, 2])

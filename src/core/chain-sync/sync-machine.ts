@@ -51,7 +51,7 @@ export interface PeerFault { peer: string, error: SyncFaultError }
 /** Lotus's bad-block cache holds 1 << 15 CIDs (build/buildconstants BadBlockCacheSize); oldest go first here. */
 export const REJECTED_CACHE_SIZE = 1 << 15
 
-interface Pending { header: SealedHeader, sources: Set<string>, validating: boolean }
+interface Pending { header: SealedHeader, sources: Set<string>, validating: boolean, notBeforeMs?: number }
 interface Want { key: CID[], height: Epoch, weight: ChainWeight, sources: Set<string>, inFlight: number | null, failedAt: Map<string, number> }
 interface InFlight { req: SyncRequest, want: TipSetKeyString, sentAt: number }
 interface Claim { key: CID[], height: Epoch, weight: ChainWeight }
@@ -159,7 +159,7 @@ export class SyncMachine {
   toValidate (): ValidationTask[] {
     const out: ValidationTask[] = []
     for (const [cid, p] of this.pending) {
-      if (p.validating) continue
+      if (p.validating || (p.notBeforeMs !== undefined && this.now < p.notBeforeMs)) continue
       const parent = this.tree.resolve(tipSetKeyString(p.header.header.parents))
       if (parent === undefined) continue
       if (p.header.header.height <= parent.height) {
@@ -286,6 +286,19 @@ export class SyncMachine {
     const p = this.pending.get(key)
     if (p === undefined || !p.validating) return
     this.reject(key, p, `${error.name}: ${error.message}`)
+  }
+
+  /**
+   * The block could not be judged yet, through no fault of its own or its senders: it is from the future by our
+   * clock (Lotus wraps FutureBlock in consensus.ErrTemporal and sync.go's isPermanent keeps it out of the bad-block
+   * cache), or a read the check needs failed. It stays pending, is offered to toValidate again once `tick` reaches
+   * `retryAtMs`, and no peer is faulted.
+   */
+  blockDeferred (cid: CID | string, retryAtMs: number): void {
+    const p = this.pending.get(String(cid))
+    if (p === undefined || !p.validating) return
+    p.validating = false
+    p.notBeforeMs = retryAtMs
   }
 
   /** The time now; requests older than the timeout fail (returned, so the caller can abort them). */
