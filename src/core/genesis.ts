@@ -19,6 +19,15 @@ import { POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, emptyPowerState, readPowerState,
 import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitState } from './init/init-state'
 import type { PaychParams } from './actors/runtime'
 import { idOf } from './address'
+import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, type BeaconTiming } from './beacon'
+
+/**
+ * The randomness beacon a chain follows, as drand publishes its chain info: the group's 96-byte G2 public key,
+ * the time of round 1 and the seconds between rounds. Coffer asks the beacon to be at least as fast as the
+ * chain (Filecoin mainnet: 3 s rounds, 30 s epochs), so every block after genesis carries its epoch's round and
+ * a header's parent alone names the previous entry (Lotus walks back up to 20 tipsets for chains where it is not).
+ */
+export interface BeaconConfig { publicKey: Uint8Array, genesisTime: UnixSeconds, periodSecs: number }
 
 export interface GenesisState {
   network: string
@@ -34,6 +43,8 @@ export interface GenesisState {
    * out of its bytes, so its CID is unchanged): such a chain uses DEFAULT_PAYCH_PARAMS.
    */
   paych?: PaychParams
+  /** The randomness beacon whose entries every header carries (issue 13): the devnet runs it. */
+  beacon: BeaconConfig
 }
 
 /**
@@ -64,9 +75,10 @@ const EMPTY_AMT_BYTES = dagCbor.encode([0, 0, [new Uint8Array([0]), [], []]])
  * The rules a chain's blocks were executed under. A node keeps it with its genesis and refuses a folder made
  * under other rules (its stored state roots came from them, and a node re-executing the chain would refuse
  * them): 2 = storage power from proven deals and the end-of-epoch power tick, and WindowPoSt challenge seeds
- * drawn with Filecoin's tag 4 (issue 13); a folder from before has no record, which counts as 1.
+ * drawn with Filecoin's tag 4 (issue 13); 3 = a randomness beacon in genesis and its entries in every header
+ * (issue 13); a folder from before has no record, which counts as 1.
  */
-export const CHAIN_RULES_VERSION = 2
+export const CHAIN_RULES_VERSION = 3
 
 /** Root of an empty v0-layout AMT: the ParentMessageReceipts of a block whose parent carried no messages. */
 export const EMPTY_AMT_CID = chainCid(EMPTY_AMT_BYTES)
@@ -77,7 +89,16 @@ export const EMPTY_TXMETA_CID = chainCid(EMPTY_TXMETA_BYTES)
 export function encodeGenesisState (s: GenesisState): Uint8Array {
   const fields: Record<string, unknown> = { network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs, market: s.market }
   if (s.paych !== undefined) fields.paych = { settleDelay: s.paych.settleDelay }
+  fields.beacon = { publicKey: s.beacon.publicKey, genesisTime: s.beacon.genesisTime, periodSecs: s.beacon.periodSecs }
   return dagCbor.encode(fields)
+}
+
+/** The beacon's fields are well-formed and it is at least as fast as the chain (BeaconConfig says why). */
+const validBeaconConfig = (b: unknown, blockDelaySecs: number): b is BeaconConfig => {
+  const { publicKey, genesisTime, periodSecs } = (b ?? {}) as Partial<BeaconConfig>
+  return typeof b === 'object' && b !== null && publicKey instanceof Uint8Array && publicKey.length === BEACON_PUBLIC_KEY_BYTES &&
+    Number.isSafeInteger(genesisTime) && (genesisTime as number) >= 0 &&
+    Number.isSafeInteger(periodSecs) && (periodSecs as number) > 0 && (periodSecs as number) <= blockDelaySecs
 }
 
 const validPaychParams = (p: unknown): p is PaychParams => {
@@ -88,14 +109,17 @@ const validPaychParams = (p: unknown): p is PaychParams => {
 export function decodeGenesisState (bytes: Uint8Array): GenesisState {
   let raw: Record<string, unknown>
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`genesis state is not DAG-CBOR: ${(err as Error).message}`) }
-  const { network, producer, producerKey, blockDelaySecs, market, paych } = raw ?? {}
+  const { network, producer, producerKey, blockDelaySecs, market, paych, beacon } = raw ?? {}
   if (typeof network !== 'string' || !(producer instanceof Uint8Array) || !(producerKey instanceof Uint8Array) ||
       producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0 || !validMarketParams(market) ||
-      (paych !== undefined && !validPaychParams(paych))) {
+      (paych !== undefined && !validPaychParams(paych)) || !validBeaconConfig(beacon, blockDelaySecs)) {
     throw new MalformedMessageError('genesis state does not have the expected fields')
   }
   const { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } = market
-  const state: GenesisState = { network, producer, producerKey, blockDelaySecs, market: { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } }
+  const state: GenesisState = {
+    network, producer, producerKey, blockDelaySecs, market: { provingPeriod, challengesPerPeriod, maxConsecutiveFaults },
+    beacon: { publicKey: beacon.publicKey, genesisTime: beacon.genesisTime, periodSecs: beacon.periodSecs }
+  }
   if (paych !== undefined) state.paych = { settleDelay: (paych as PaychParams).settleDelay }
   return state
 }
@@ -108,6 +132,7 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   const state: GenesisState = { ...init, market: init.market ?? DEFAULT_MARKET_PARAMS }
   if (!validMarketParams(state.market)) throw new RangeError('market parameters are out of range')
   if (state.paych !== undefined && !validPaychParams(state.paych)) throw new RangeError('paych settle delay must be a positive number of epochs')
+  if (!validBeaconConfig(state.beacon, state.blockDelaySecs)) throw new RangeError('the beacon needs a 96-byte public key, a genesis time and a period of at most the block delay')
   const store = new MemoryBlockStore()
   // every block the genesis header links must be in the store, the empty message/receipt arrays included
   store.put(EMPTY_AMT_BYTES)
@@ -139,7 +164,8 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
     miner: idAddressBytes(0),
     ticket: null,
     electionProof: null,
-    beaconEntries: [],
+    // as Lotus's MakeGenesisBlock: round 0 with 32 zero bytes, never verified, the entry the first blocks build on
+    beaconEntries: [GENESIS_BEACON_ENTRY],
     winPoStProof: [],
     parents: [],
     parentWeight: 0n,
@@ -170,4 +196,10 @@ export function openGenesis (trustedCid: CID, headerBytes: Uint8Array, rootBytes
   } catch (err) { throw new MalformedMessageError(`genesis state root: ${(err as Error).message}`) }
   if (!info.equals(stateCid)) throw new MalformedMessageError('genesis parameters do not match the state root\'s Info')
   return { state: decodeGenesisState(stateBytes), stateBytes, stateCid, rootBytes, header: { header, bytes: headerBytes, cid } }
+}
+
+/** The two clocks beacon rounds are read from: the chain's (its genesis header's time and block delay) and the beacon's. */
+export function beaconTimingOf (genesis: Pick<Genesis, 'state' | 'header'>): BeaconTiming {
+  const { blockDelaySecs, beacon } = genesis.state
+  return { filGenesisTime: genesis.header.header.timestamp, filBlockDelaySecs: blockDelaySecs, beaconGenesisTime: beacon.genesisTime, beaconPeriodSecs: beacon.periodSecs }
 }

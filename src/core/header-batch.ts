@@ -3,8 +3,9 @@
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { headerSigningBytes, type SealedHeader } from './block-header'
 import { SIG_TYPE_BLS } from './signature'
-import { validateHeaderLink, validateHeaderProducer, validateHeaderSignature } from './header-rules'
-import type { GenesisState } from './genesis'
+import { validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderBeaconRounds, validateHeaderBeaconSignatures } from './header-rules'
+import type { Genesis } from './genesis'
+import { verifyBeaconBatch } from './beacon'
 import type { UnixSeconds } from './units'
 
 const bls = bls12_381.longSignatures
@@ -45,9 +46,11 @@ export function verifyOneSignerBatch (publicKey: Uint8Array, items: Array<{ mess
 
 /**
  * All header rules over `headers` (ascending, each the child of the one before, the first a child of
- * `parent`). Throws the same named error, for the same header, as checking them one by one would.
+ * `parent`). Throws the same named error, for the same header, as checking them one by one would
+ * (validateHeader's order: link, producer, beacon rounds, block signature, beacon signatures). The block
+ * signatures are one batch and the beacon entries another (one signer each: two pairings a batch).
  */
-export function validateHeaderRun (headers: SealedHeader[], parent: SealedHeader, genesis: GenesisState, now: UnixSeconds, randomBytes: (n: number) => Uint8Array): void {
+export function validateHeaderRun (headers: SealedHeader[], parent: SealedHeader, genesis: Genesis, now: UnixSeconds, randomBytes: (n: number) => Uint8Array): void {
   // cheap rules first; a header that breaks one ends the run, but a bad signature below it is reported first
   let linkError: unknown = null
   let end = headers.length
@@ -55,7 +58,8 @@ export function validateHeaderRun (headers: SealedHeader[], parent: SealedHeader
   for (const [i, h] of headers.entries()) {
     try {
       validateHeaderLink(h, p, now)
-      validateHeaderProducer(h, genesis)
+      validateHeaderProducer(h, genesis.state)
+      validateHeaderBeaconRounds(h, p, genesis)
     } catch (err) {
       linkError = err
       end = i
@@ -65,9 +69,13 @@ export function validateHeaderRun (headers: SealedHeader[], parent: SealedHeader
   }
   const signed = headers.slice(0, end)
   const items = signed.map(h => ({ message: headerSigningBytes(h.header), signature: h.header.blockSig?.type === SIG_TYPE_BLS ? h.header.blockSig.data : new Uint8Array(0) }))
-  if (!verifyOneSignerBatch(genesis.producerKey, items, randomBytes)) {
+  const entries = signed.flatMap(h => h.header.beaconEntries)
+  if (!verifyOneSignerBatch(genesis.state.producerKey, items, randomBytes) || !verifyBeaconBatch(genesis.state.beacon.publicKey, entries, randomBytes)) {
     // some signature is bad: find which, so the rejection names its height
-    for (const h of signed) validateHeaderSignature(h, genesis)
+    for (const h of signed) {
+      validateHeaderSignature(h, genesis.state)
+      validateHeaderBeaconSignatures(h, genesis)
+    }
     throw new Error('batch signature check failed but every signature verifies alone') // a 2⁻⁶⁴ event
   }
   if (linkError !== null) throw linkError

@@ -6,8 +6,10 @@ import { addressToString } from './address'
 import {
   BadSignatureError, HeightGapError, TimestampError, UnknownParentError, WrongProducerError
 } from './errors'
-import type { GenesisState } from './genesis'
+import { beaconTimingOf, type Genesis, type GenesisState } from './genesis'
 import type { UnixSeconds } from './units'
+import type { BeaconEntry } from './block-header'
+import { latestBeaconEntry, validateBeaconRounds, verifyBeaconEntry } from './beacon'
 
 /** How far ahead of the verifier's clock a header timestamp may be; Lotus allows one block delay of drift. */
 export const ALLOWED_CLOCK_DRIFT_SECS = 5
@@ -50,8 +52,36 @@ export function validateHeaderSignature (child: SealedHeader, genesis: GenesisSt
   }
 }
 
+/**
+ * The beacon entry a child of `parent` builds on: the parent's last. Every stored header has one (genesis
+ * carries Lotus's genesis entry, and a beacon at least as fast as the chain gives every later block its
+ * epoch's round); a parent without one throws NoBeaconEntryError.
+ */
+export function parentBeaconEntry (parent: SealedHeader): BeaconEntry {
+  return latestBeaconEntry(parent.header, () => undefined)
+}
+
+/** The beacon rounds, the cheap half: the child carries exactly the rounds Lotus's rules name for its epoch. */
+export function validateHeaderBeaconRounds (child: SealedHeader, parent: SealedHeader, genesis: Genesis): void {
+  validateBeaconRounds(beaconTimingOf(genesis), child.header, parent.header.height, parentBeaconEntry(parent))
+}
+
+/** The beacon rules: the rounds, then each entry's signature under the genesis beacon key. Throws a named BeaconEntryError. */
+export function validateHeaderBeacon (child: SealedHeader, parent: SealedHeader, genesis: Genesis): void {
+  validateHeaderBeaconRounds(child, parent, genesis)
+  validateHeaderBeaconSignatures(child, genesis)
+}
+
+/** Each beacon entry the header carries is the beacon's signature of its round (no parent needed: gossip checks this). */
+export function validateHeaderBeaconSignatures (child: SealedHeader, genesis: Pick<Genesis, 'state'>): void {
+  for (const entry of child.header.beaconEntries) verifyBeaconEntry(genesis.state.beacon.publicKey, entry)
+}
+
 /** Every rule, cheapest first, so a junk header costs no pairing. */
-export function validateHeader (child: SealedHeader, parent: SealedHeader, genesis: GenesisState, now: UnixSeconds): void {
+export function validateHeader (child: SealedHeader, parent: SealedHeader, genesis: Genesis, now: UnixSeconds): void {
   validateHeaderLink(child, parent, now)
-  validateHeaderSignature(child, genesis)
+  validateHeaderProducer(child, genesis.state)
+  validateHeaderBeaconRounds(child, parent, genesis)
+  validateHeaderSignature(child, genesis.state)
+  validateHeaderBeaconSignatures(child, genesis)
 }

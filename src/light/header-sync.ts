@@ -4,7 +4,7 @@
 // same engine runs in the browser worker and in Node tests.
 import {
   validateHeaderRun, CidMismatchError, HeightGapError, UnknownParentError, MalformedMessageError,
-  HeaderRejectedError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
+  HeaderRejectedError, BeaconEntryError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
   type CID, type Genesis, type SealedHeader, type ExchangeResponse, type Epoch, type UnixSeconds
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -42,7 +42,7 @@ export class PeerBusyError extends Error {
 
 /** True for errors that prove the peer sent something invalid (as opposed to a failed connection). */
 export function isRuleViolation (err: unknown): err is Error {
-  return err instanceof HeaderRejectedError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
+  return err instanceof HeaderRejectedError || err instanceof BeaconEntryError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
 }
 
 const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
@@ -172,7 +172,7 @@ export class HeaderSync {
       ancestor = forkParent === undefined ? null : await this.init.store.get(forkParent.toString())
     }
     if (ancestor !== null) {
-      validateHeaderRun([...fork, ...above], ancestor, this.init.genesis.state, this.init.nowSecs(), this.init.randomBytes)
+      validateHeaderRun([...fork, ...above], ancestor, this.init.genesis, this.init.nowSecs(), this.init.randomBytes)
     }
     throw new UnknownParentError(String(parentCid), bottom.header.height)
   }
@@ -189,7 +189,7 @@ export class HeaderSync {
       // verify a run, then store it in one transaction: a run with any bad header stores nothing
       const run = ascending.slice(i, i + batch)
       const t0 = this.init.nowMs()
-      validateHeaderRun(run, this.head, this.init.genesis.state, this.init.nowSecs(), this.init.randomBytes)
+      validateHeaderRun(run, this.head, this.init.genesis, this.init.nowSecs(), this.init.randomBytes)
       this.verifyMs += this.init.nowMs() - t0
       await this.init.store.append(run)
       this.headersVerified += run.length

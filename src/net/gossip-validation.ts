@@ -2,10 +2,10 @@
 // gossipsub runs a topic's validator before it delivers or forwards a message and scores the verdict on
 // the peer that handed it over: Reject (the P4 penalty) for what is invalid on any chain state, Ignore
 // (dropped, no penalty) for what cannot be checked yet or is only stale. As Lotus's chain/sub/incoming.go:
-// malformed and badly signed blocks are rejected, blocks from the future ignored.
+// malformed and badly signed blocks (the producer's signature or a beacon entry's) are rejected, blocks from the future ignored.
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  decodeBlockMsg, validateHeaderProducer, validateHeaderSignature, ALLOWED_CLOCK_DRIFT_SECS,
+  decodeBlockMsg, validateHeaderProducer, validateHeaderSignature, validateHeaderBeaconSignatures, ALLOWED_CLOCK_DRIFT_SECS,
   type GenesisState, type SealedHeader, type UnixSeconds
 } from '../core'
 
@@ -40,6 +40,9 @@ export function judgeBlock (data: Uint8Array, init: BlockJudgeInit): BlockVerdic
   if (h.header.timestamp > init.nowSecs() + ALLOWED_CLOCK_DRIFT_SECS) return { result: TopicValidatorResult.Ignore, reason: `timestamp ${h.header.timestamp} is in the future` }
   try {
     validateHeaderSignature(h, init.genesis)
+    // its beacon entries are the beacon's signatures of their rounds whatever the parent (which rounds it must
+    // carry is checked against the parent, when the block is stored): a forged entry is invalid on any chain
+    validateHeaderBeaconSignatures(h, { state: init.genesis })
   } catch (err) {
     return { result: TopicValidatorResult.Reject, error: err as Error }
   }

@@ -7,8 +7,8 @@ import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, checkBlockGasLimit, checkBlockSignatures,
-  type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, checkBlockGasLimit, checkBlockSignatures,
+  type BeaconEntry, type BeaconRound, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
 import type { ChainDb } from './chain-db'
@@ -148,6 +148,16 @@ export const FAUCET_REFILL_MS = 2000
 
 export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number, burst?: number, refillMs?: number }
 
+/** The randomness beacon as a producer reads it: the entry of a round, once the beacon has made it. */
+export interface BeaconSource { entry: (round: BeaconRound) => Promise<BeaconEntry> }
+
+/** `produce` on a producer given no beacon: its blocks could not carry the entries every header must. */
+export class NoBeaconError extends Error {
+  static override name = 'NoBeaconError'
+  override name = 'NoBeaconError'
+  constructor () { super('this node has no randomness beacon to take its blocks\' beacon entries from') }
+}
+
 export interface NodeChainInit {
   db: ChainDb
   genesis: Genesis
@@ -155,6 +165,8 @@ export interface NodeChainInit {
   head: SealedHeader
   /** The genesis producer's BLS secret key; a follower (a full node) has none and only `accept`s blocks. */
   producerKey?: Uint8Array
+  /** Where a producer gets the beacon entries its blocks carry (the devnet's own beacon); a follower needs none. */
+  beacon?: BeaconSource
   /** A devnet's faucet; a node without one answers `faucet` with FaucetUnavailableError. */
   faucet?: FaucetInit
   nowMs: () => number
@@ -237,11 +249,16 @@ export class NodeChain implements RpcBackend {
   async produce (nowSecs: number): Promise<SealedHeader> {
     const { store, genesis } = this.init
     if (this.init.producerKey === undefined) throw new NotProducerError()
+    if (this.init.beacon === undefined) throw new NoBeaconError()
+    const parent = this.current
+    const beaconEntries = await Promise.all(beaconRoundsForChild(parent, genesis).map(async r => await this.init.beacon!.entry(r)))
+    // only this method moves a producer's head, and calls are one at a time (the producer's tick awaits each)
+    if (!this.current.cid.equals(parent.cid)) throw new Error('the head moved while the beacon was asked')
     const { root, receiptsRoot } = this.executedHead()
     this.nextRoot = root
     const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
     const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
-    const next = produceHeader(this.current, genesis, this.init.producerKey, nowSecs, {
+    const next = produceHeader(this.current, genesis, this.init.producerKey, nowSecs, beaconEntries, {
       parentStateRoot: root,
       parentMessageReceipts: receiptsRoot,
       messages: storeBlockMessages(store, selected),
@@ -291,10 +308,11 @@ export class NodeChain implements RpcBackend {
           for (const b of above) {
             validateHeaderLink(b.header, parent, now)
             validateHeaderProducer(b.header, this.init.genesis.state)
+            validateHeaderBeaconRounds(b.header, parent, this.init.genesis)
             parent = b.header
           }
         } else {
-          validateHeaderRun(above.map(b => b.header), this.current, this.init.genesis.state, now, (n) => crypto.getRandomValues(new Uint8Array(n)))
+          validateHeaderRun(above.map(b => b.header), this.current, this.init.genesis, now, (n) => crypto.getRandomValues(new Uint8Array(n)))
         }
         checked = true
       } catch {
@@ -319,7 +337,7 @@ export class NodeChain implements RpcBackend {
 
   /**
    * `checked`: what the caller already verified of the header's rules — 'all' (a run checked together),
-   * 'signature' (the gossip validator's judgeBlock verified the producer's signature: one pairing check per
+   * 'signature' (the gossip validator's judgeBlock verified the producer's signature and the beacon entries': one pairing check per
    * block is the most of a follower's CPU, measured at ~2/3 of it with the check made twice), or 'none'.
    */
   private async acceptNow (h: SealedHeader, messages: BlockMessages, checked: 'all' | 'signature' | 'none'): Promise<boolean> {
@@ -331,9 +349,15 @@ export class NodeChain implements RpcBackend {
       throw new ParentMismatchError(this.current.cid.toString(), parents.map(String).join(','), height)
     }
     try {
-      if (checked !== 'all') validateHeaderLink(h, this.current, Math.floor(this.init.nowMs() / 1000))
-      if (checked === 'none') validateHeaderSignature(h, genesis.state)
-      else if (checked === 'signature') validateHeaderProducer(h, genesis.state)
+      if (checked !== 'all') {
+        validateHeaderLink(h, this.current, Math.floor(this.init.nowMs() / 1000))
+        validateHeaderProducer(h, genesis.state)
+        validateHeaderBeaconRounds(h, this.current, genesis)
+      }
+      if (checked === 'none') {
+        validateHeaderSignature(h, genesis.state)
+        validateHeaderBeaconSignatures(h, genesis)
+      }
     } catch (err) {
       throw new InvalidBlockError(err as Error, height)
     }

@@ -6,7 +6,7 @@ import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
   chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
   MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader,
-  CHAIN_RULES_VERSION
+  CHAIN_RULES_VERSION, beaconPublicKey
 } from '../core'
 import {
   createCofferLibp2p, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -17,7 +17,8 @@ import type { ProviderAskInit } from './provider/storage-provider'
 import { serveChainNode } from './chain-node-services'
 import { ChainDb } from './chain-db'
 import { NodeChain } from './chain'
-import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey } from './keys'
+import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey, loadOrCreateBeaconKey } from './keys'
+import { DevnetBeacon } from './devnet-beacon'
 import { startProducer, type Producer } from './producer'
 import { startAppServer, type AppServer } from './app-server'
 import { startRpcServer, type RpcServer } from './rpc'
@@ -103,7 +104,7 @@ export class OldDataDirError extends Error {
   constructor (dir: string) { super(`data folder ${dir} holds a chain in an older Coffer format that this version cannot read; start with --reset`) }
 }
 
-async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, beaconSecret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
@@ -121,14 +122,18 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
   }
   const { providers, allocations } = await genesisProviders(init.dataDir, init.providers)
   const nowSecs = Math.floor(init.nowMs() / 1000)
+  const blockDelaySecs = Math.max(1, Math.round(init.blockDelayMs / 1000))
+  const genesisTime = nowSecs - init.prefill - 1
   const genesis = createGenesis({
     network: init.network,
     producer: idAddressBytes(PRODUCER_ID),
     producerKey: blsPublicKey(init.secret),
-    blockDelaySecs: Math.max(1, Math.round(init.blockDelayMs / 1000)),
+    blockDelaySecs,
+    // the beacon starts with the chain and keeps its pace: the block at height h carries round h
+    beacon: { publicKey: beaconPublicKey(init.beaconSecret), genesisTime, periodSecs: blockDelaySecs },
     market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod },
     ...(init.paychSettleDelay === undefined ? {} : { paych: { settleDelay: init.paychSettleDelay } })
-  }, nowSecs - init.prefill - 1, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }, ...allocations], providers)
+  }, genesisTime, [{ address: secpAddressBytes(secpPublicKey(init.faucet)), balance: parseFil(FAUCET_GENESIS_FIL) }, ...allocations], providers)
   // state blocks, header and head in one batch, the genesis keys last: a kill between the two leaves a folder
   // without genesis keys, which starts over (a new genesis at height 0), never one with keys and no head
   await db.append(genesis.header, genesis.store!.unpersisted())
@@ -161,9 +166,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
   }
   try {
     const secret = await loadOrCreateProducerKey(db)
+    const beaconSecret = await loadOrCreateBeaconKey(db)
     const faucetKey = await loadOrCreateFaucetKey(db)
     const genesis = await loadOrCreateGenesis(db, {
-      network, blockDelayMs, secret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir,
+      network, blockDelayMs, secret, beaconSecret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir,
       providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod, paychSettleDelay: init.paychSettleDelay
     })
     const headHeight = (await db.headHeight()) ?? 0
@@ -173,7 +179,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     store.persisted(store.unpersisted().keys()) // these came from disk
     const faucetAddress = secpAddressBytes(secpPublicKey(faucetKey))
     const chain = await NodeChain.open({
-      db, genesis, store, head: storedHead, producerKey: secret, nowMs,
+      db, genesis, store, head: storedHead, producerKey: secret, nowMs, beacon: new DevnetBeacon(beaconSecret, genesis.state.beacon, nowMs),
       faucet: { secretKey: faucetKey, address: faucetAddress, amount: init.faucetAmount ?? parseFil('100'), cooldownMs: init.faucetCooldownMs ?? 60_000 }
     }).catch((err: Error) => {
       // a head block over the block gas limit was stored before that rule (issue 9): this version cannot execute it

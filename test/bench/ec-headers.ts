@@ -6,6 +6,7 @@
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { createGenesis, produceHeader, idAddressBytes, blsPublicKey, validateHeader, type SealedHeader } from '../../src/core'
 import { mineSyntheticChain, tipsets, validate } from '../helpers/ec-chain'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 
@@ -22,12 +23,12 @@ export function benchEcHeaders (epochs = Number(process.env.BENCH_EC_EPOCHS ?? 4
 
   // the reference: as many single-producer headers, each with its one signature
   const key = bls12_381.longSignatures.keygen().secretKey
-  const genesis = createGenesis({ network: 'bench', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
+  const genesis = createGenesis({ beacon: TEST_BEACON, network: 'bench', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
   const chain: SealedHeader[] = [genesis.header]
-  for (let i = 0; i < blocks.length; i++) chain.push(produceHeader(chain[i]!, genesis, key, 1_800_000_001 + i))
-  validateHeader(chain[1]!, chain[0]!, genesis.state, 1_900_000_000)
+  for (let i = 0; i < blocks.length; i++) chain.push(produceHeader(chain[i]!, genesis, key, 1_800_000_001 + i, testBeaconEntries(chain[i]!, genesis)))
+  validateHeader(chain[1]!, chain[0]!, genesis, 1_900_000_000)
   t = performance.now()
-  for (let i = 1; i < chain.length; i++) validateHeader(chain[i]!, chain[i - 1]!, genesis.state, 1_900_000_000)
+  for (let i = 1; i < chain.length; i++) validateHeader(chain[i]!, chain[i - 1]!, genesis, 1_900_000_000)
   const singlePerSec = blocks.length / ((performance.now() - t) / 1000)
 
   console.log(`\nExpected Consensus headers, Node: ${blocks.length} blocks in ${tipsets.length - 1} tipsets over ${epochs} epochs (mined in ${fmt(mineMs / 1000)} s), ${fmt(signatures / blocks.length, 2)} signatures a block`)

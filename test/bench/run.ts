@@ -64,6 +64,7 @@ import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
 import { benchFullNodeSync } from './fullnode-sync'
 import { benchProviderMemory } from './provider-memory'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const HEADERS = Number(process.env.BENCH_HEADERS ?? 10_000)
@@ -71,12 +72,12 @@ const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 
 function benchVerifyNode (count: number): void {
   const key = bls12_381.longSignatures.keygen().secretKey
-  const genesis = createGenesis({ network: 'bench', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
+  const genesis = createGenesis({ beacon: TEST_BEACON, network: 'bench', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
   const chain: SealedHeader[] = [genesis.header]
-  for (let i = 0; i < count; i++) chain.push(produceHeader(chain[i]!, genesis, key, 1_800_000_001 + i))
+  for (let i = 0; i < count; i++) chain.push(produceHeader(chain[i]!, genesis, key, 1_800_000_001 + i, testBeaconEntries(chain[i]!, genesis)))
   const now = 1_900_000_000
   // warm both paths (noble builds its tables on first use)
-  validateHeader(chain[1]!, chain[0]!, genesis.state, now)
+  validateHeader(chain[1]!, chain[0]!, genesis, now)
 
   let t = performance.now()
   for (let i = 1; i <= count; i++) {
@@ -85,10 +86,10 @@ function benchVerifyNode (count: number): void {
   }
   const refPerSec = count / ((performance.now() - t) / 1000)
   t = performance.now()
-  for (let i = 1; i <= count; i++) validateHeader(chain[i]!, chain[i - 1]!, genesis.state, now)
+  for (let i = 1; i <= count; i++) validateHeader(chain[i]!, chain[i - 1]!, genesis, now)
   const oursPerSec = count / ((performance.now() - t) / 1000)
   t = performance.now()
-  for (let i = 1; i <= count; i += 128) validateHeaderRun(chain.slice(i, i + 128), chain[i - 1]!, genesis.state, now, randomBytes)
+  for (let i = 1; i <= count; i += 128) validateHeaderRun(chain.slice(i, i + 128), chain[i - 1]!, genesis, now, randomBytes)
   const batchPerSec = count / ((performance.now() - t) / 1000)
   console.log(`header verification, Node, ${count} headers`)
   console.log(`  reference (bare noble BLS verify):      ${fmt(refPerSec)} headers/s`)

@@ -10,6 +10,7 @@ import {
   minerNominalPowerMeetsConsensusMinimum, EPOCH_UNDEFINED, DEFAULT_WINDOW_POST_PROOF_TYPE, EMPTY_AMT_CID, EMPTY_TXMETA_CID, type BlockBody,
   type BlockHeader, type SealedHeader, type TipSet, type Claim, type Genesis
 } from '../../src/core'
+import { TEST_BEACON } from './test-beacon'
 
 
 export const DELAY = 30
@@ -99,7 +100,7 @@ export function mineEpoch (parent: TipSet, height: number): SealedHeader[] {
  * null round, a tipset of several blocks and 6 tipsets above genesis (within 40 epochs); `epochs` mines that many.
  */
 export function mineSyntheticChain ({ epochs, log = true }: { epochs?: number, log?: boolean } = {}): void {
-  genesis = createGenesis({ network: 'ec-test', producer: idAddressBytes(99), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: DELAY }, GENESIS_TIME)
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'ec-test', producer: idAddressBytes(99), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: DELAY }, GENESIS_TIME)
   byCid.set(genesis.header.cid.toString(), genesis.header)
   tipsets.push(makeTipSet([genesis.header]))
   // mine until the chain has a null round, a tipset of several blocks and 6 tipsets above genesis (within 40 epochs)

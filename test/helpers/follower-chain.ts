@@ -13,6 +13,7 @@ import {
 import { ChainDb } from '../../src/node/chain-db'
 import { NodeChain } from '../../src/node/chain'
 import { inlineVerifier } from '../../src/node/signature-verifier'
+import { TEST_BEACON, testBeaconEntry } from './test-beacon'
 
 /** Genesis time; the chains' clock reads T0 + 100,000 s, so no test block is from the future. */
 export const T0 = 1_800_000_000
@@ -38,7 +39,7 @@ async function openChain (genesis: Genesis, producerKey?: Uint8Array): Promise<{
   await db.append(genesis.header, store.unpersisted())
   store.persisted(store.unpersisted().keys())
   const chain = await NodeChain.open({
-    db, genesis, store, head: genesis.header, nowMs: () => (T0 + 100_000) * 1000, verifier: inlineVerifier(), ...(producerKey === undefined ? {} : { producerKey })
+    db, genesis, store, head: genesis.header, nowMs: () => (T0 + 100_000) * 1000, verifier: inlineVerifier(), ...(producerKey === undefined ? {} : { producerKey, beacon: { entry: async (round: number) => testBeaconEntry(round) } })
   })
   return { chain, store, db, dir }
 }
@@ -47,7 +48,7 @@ export async function chainPair (network = 'follower-test'): Promise<ChainPair> 
   const producerKey = bls12_381.longSignatures.keygen().secretKey
   const payer = secp256k1.utils.randomSecretKey()
   const from = secpAddressBytes(secpPublicKey(payer))
-  const genesis = createGenesis({ network, producer: idAddressBytes(1000), producerKey: blsPublicKey(producerKey), blockDelaySecs: 1 }, T0,
+  const genesis = createGenesis({ beacon: TEST_BEACON, network, producer: idAddressBytes(1000), producerKey: blsPublicKey(producerKey), blockDelaySecs: 1 }, T0,
     [{ address: from, balance: parseFil('1000') }, { address: idAddressBytes(1001), balance: parseFil('1') }])
   const p = await openChain(genesis, producerKey)
   const f = await openChain(genesis)

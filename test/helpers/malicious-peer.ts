@@ -3,6 +3,7 @@
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { produceHeader, type Genesis, type SealedHeader } from '../../src/core'
 import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
+import { testBeaconEntries } from './test-beacon'
 
 export interface MaliciousPeer { libp2p: CofferLibp2p, addr: string, forged: SealedHeader[], stop: () => Promise<void> }
 
@@ -12,7 +13,7 @@ export async function startMaliciousPeer (genesis: Genesis, opts: { length: numb
   let parent = genesis.header
   const now = Math.floor(Date.now() / 1000)
   for (let i = 0; i < opts.length; i++) {
-    parent = produceHeader(parent, genesis, wrongKey, now - opts.length + i)
+    parent = produceHeader(parent, genesis, wrongKey, now - opts.length + i, testBeaconEntries(parent, genesis))
     forged.push(parent)
   }
   const top = forged[forged.length - 1]!

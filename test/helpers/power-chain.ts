@@ -8,6 +8,7 @@ import {
   gasLimitFor, readDeal, MarketMethod, ExitCode, STORAGE_MARKET_ADDRESS, ATTO_PER_FIL,
   type CID, type Genesis, type Message, type DealProposal, type Epoch, type MarketParams
 } from '../../src/core'
+import { TEST_BEACON } from './test-beacon'
 
 const workerKey = new Uint8Array(32).fill(0x5a)
 const clientKey = new Uint8Array(32).fill(0x5c)
@@ -40,7 +41,7 @@ export class PowerChain {
 
   constructor (readonly providers: number[], readonly market: MarketParams) {
     this.genesis = createGenesis(
-      { network: 'power-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, market }, 1_800_000_000,
+      { beacon: TEST_BEACON, network: 'power-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, market }, 1_800_000_000,
       [{ address: worker, balance: 1000n * ATTO_PER_FIL }, { address: client, balance: 1000n * ATTO_PER_FIL }],
       providers.map(id => ({ id, info: { owner: worker, worker, peerId: new Uint8Array([id & 0xff, id >> 8]) } }))
     )

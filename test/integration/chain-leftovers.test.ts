@@ -14,6 +14,7 @@ import {
   produceHeader, storeBlockMessages, signMessage, secpPublicKey, secpAddressBytes, MemoryBlockStore, BLOCK_GAS_LIMIT, BASE_FEE, EMPTY_AMT_CID
 } from '../../src/core'
 import { until } from '../helpers/until'
+import { testBeaconEntries } from '../helpers/test-beacon'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -46,7 +47,7 @@ describe('chain leftovers (issue 9 review)', { timeout: 120_000 }, () => {
       bls: [],
       secp: senders.map(s => signMessage(s.secret, { version: 0, to: s.address, from: s.address, nonce: 0, value: 1n, gasLimit: BLOCK_GAS_LIMIT, gasFeeCap: BASE_FEE, gasPremium: 1n, method: 0, params: new Uint8Array(0) }))
     })
-    const over = produceHeader(head, genesis, secret, head.header.timestamp + 1, { parentStateRoot: head.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages, blsAggregate: null })
+    const over = produceHeader(head, genesis, secret, head.header.timestamp + 1, testBeaconEntries(head, genesis), { parentStateRoot: head.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages, blsAggregate: null })
     await db.append(over, store.unpersisted())
     await db.close()
 

@@ -21,6 +21,7 @@ import {
 } from '../../src/core'
 import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
 import { until } from '../helpers/until'
+import { testBeaconEntries } from '../helpers/test-beacon'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -136,7 +137,7 @@ describe('full node', () => {
     await until(() => n.chain.head().header.height === d.head().header.height)
     const head = n.chain.head()
     const wrongRoot = d.genesis.header.header.parentStateRoot // a real state, just not this block's
-    const forge = (parent: SealedHeader): SealedHeader => produceHeader(parent, d.genesis, producerKey, Math.max(Math.floor(Date.now() / 1000), parent.header.timestamp + 1), {
+    const forge = (parent: SealedHeader): SealedHeader => produceHeader(parent, d.genesis, producerKey, Math.max(Math.floor(Date.now() / 1000), parent.header.timestamp + 1), testBeaconEntries(parent, d.genesis), {
       parentStateRoot: wrongRoot, parentMessageReceipts: EMPTY_AMT_CID, messages: EMPTY_TXMETA_CID, blsAggregate: null
     })
     const bad1 = forge(head)

@@ -18,6 +18,7 @@ import {
   encodeSignedMessage, signedMessageCid, parseFil, BASE_FEE, TRANSFER_GAS, type Message
 } from '../../src/core'
 import { until } from '../helpers/until'
+import { testBeaconEntries } from '../helpers/test-beacon'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -261,7 +262,7 @@ describe('junk on the block topic', () => {
     // truncated CBOR, and a well-formed header one above the head signed with the wrong key
     const truncated = Uint8Array.of(0x83, 0x44, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80)
     const wrongKey = bls12_381.longSignatures.keygen().secretKey
-    const forged = (): Uint8Array => encodeBlockMsg(produceHeader(d.head(), d.genesis, wrongKey, d.head().header.timestamp + 1))
+    const forged = (): Uint8Array => encodeBlockMsg(produceHeader(d.head(), d.genesis, wrongKey, d.head().header.timestamp + 1, testBeaconEntries(d.head(), d.genesis)))
     // publish until both kinds have gone out to the node (a publish before the subscription exchange
     // reaches nobody)
     const sent = { truncated: false, forged: false }

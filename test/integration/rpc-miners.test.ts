@@ -14,6 +14,7 @@ import {
   type CID, type BlockGetter, type SealedHeader, type Genesis, type PowerState
 } from '../../src/core'
 import { startRpcServer, type RpcServer, type RpcBackend } from '../../src/node/rpc'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const producerSecret = new Uint8Array(32).fill(5)
 const workerKey = new Uint8Array(32).fill(0x44)
@@ -32,7 +33,7 @@ beforeAll(async () => {
   const genesisPeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   peerString = peer.toString()
-  genesis = createGenesis({ network: 'rpc-miners', producer: idAddressBytes(1000), producerKey: blsPublicKey(producerSecret), blockDelaySecs: 1 }, 1_700_000_000,
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'rpc-miners', producer: idAddressBytes(1000), producerKey: blsPublicKey(producerSecret), blockDelaySecs: 1 }, 1_700_000_000,
     [{ address: worker, balance: 100n * ATTO_PER_FIL }], [{ id: 1001, info: { owner: worker, worker, peerId: genesisPeer.toMultihash().bytes } }])
   const store = genesis.store!
   const create = signMessage(workerKey, {
@@ -43,7 +44,7 @@ beforeAll(async () => {
   const executed = applyBlockMessages(executionContext(store, genesis.state, genesis.header.header, () => undefined), genesis.header.header.parentStateRoot, { bls: [], secp: [create] }, null)
   expect(executed.receipts[0]!.exitCode).toBe(ExitCode.Ok)
   created = decodeCreateMinerReturn(executed.receipts[0]!.return).idAddress
-  head = produceHeader(genesis.header, genesis, producerSecret, genesis.header.header.timestamp + 1, {
+  head = produceHeader(genesis.header, genesis, producerSecret, genesis.header.header.timestamp + 1, testBeaconEntries(genesis.header, genesis), {
     parentStateRoot: executed.root, parentMessageReceipts: executed.receiptsRoot, messages: storeBlockMessages(store, { bls: [], secp: [] }), blsAggregate: null
   })
   for (const h of [genesis.header, head]) headers.set(h.cid.toString(), h)
@@ -75,7 +76,7 @@ function tipsetWithPower (edit: (s: PowerState) => PowerState): unknown[] {
   const root = head.header.parentStateRoot
   const actor = getActor(store, root, POWER_ACTOR_ADDRESS)!
   const parentStateRoot = setActor(store, root, POWER_ACTOR_ADDRESS, { ...actor, head: store.put(encodePowerState(edit(powerStateAt(store, root)!))) })
-  const h = produceHeader(head, genesis, producerSecret, head.header.timestamp + 1, {
+  const h = produceHeader(head, genesis, producerSecret, head.header.timestamp + 1, testBeaconEntries(head, genesis), {
     parentStateRoot, parentMessageReceipts: head.header.parentMessageReceipts, messages: storeBlockMessages(store, { bls: [], secp: [] }), blsAggregate: null
   })
   headers.set(h.cid.toString(), h)

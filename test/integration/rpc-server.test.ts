@@ -14,7 +14,8 @@ import {
   verifyActorProof, signMessage, signedMessageCid, messageCid, validateMessageFields, verifyMessageSignature,
   secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes, addressToString, bytesEqual, ATTO_PER_FIL,
   ACCOUNT_ACTOR_CODE, BASE_FEE, TRANSFER_GAS, METHOD_SEND, NonceError, InsufficientFundsError,
-  type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MemoryBlockStore
+  type Genesis, type SealedHeader, type SignedMessage, type Message, type Actor, type MemoryBlockStore,
+  verifyBeaconEntry
 } from '../../src/core'
 import { FaucetLimitError } from '../../src/node/chain'
 import {
@@ -22,6 +23,7 @@ import {
   type RpcServer, type RpcBackend, type MsgLookup, type StateProofResult
 } from '../../src/node/rpc'
 import { HeadEvents } from '../../src/node/head-events'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const NETWORK = 'coffer-rpc-test'
 const GENESIS_TIME = 1_700_000_000
@@ -54,7 +56,7 @@ class TestChain implements RpcBackend {
 
   constructor () {
     this.genesis = createGenesis(
-      { network: NETWORK, producer: idAddressBytes(1000), producerKey: blsPublicKey(producerSecret), blockDelaySecs: 1 },
+      { beacon: TEST_BEACON, network: NETWORK, producer: idAddressBytes(1000), producerKey: blsPublicKey(producerSecret), blockDelaySecs: 1 },
       GENESIS_TIME,
       [{ address: userAddress, balance: 100n * ATTO_PER_FIL }, { address: faucetAddress, balance: 1000n * ATTO_PER_FIL }]
     )
@@ -72,7 +74,7 @@ class TestChain implements RpcBackend {
     const executed = applyBlockMessages(
       executionContext(this.store, this.genesis.state, head.header, () => undefined),
       head.header.parentStateRoot, { bls: [], secp: this.included }, null)
-    const next = produceHeader(head, this.genesis, producerSecret, head.header.timestamp + 1, {
+    const next = produceHeader(head, this.genesis, producerSecret, head.header.timestamp + 1, testBeaconEntries(head, this.genesis), {
       parentStateRoot: executed.root,
       parentMessageReceipts: executed.receiptsRoot,
       messages: storeBlockMessages(this.store, { bls: [], secp: this.pool }),
@@ -228,6 +230,19 @@ function wsClient (url: string): Promise<{ send: (req: unknown) => void, reply: 
 }
 
 describe('Lotus JSON-RPC server', () => {
+  it('answers StateGetBeaconEntry with the epoch\'s round from the chain, and waits for an epoch still to come', async () => {
+    const head = chain.head()
+    const now = await result('Filecoin.StateGetBeaconEntry', [head.header.height])
+    expect(Object.keys(now)).toEqual(['Round', 'Data'])
+    expect(now.Round).toBe(head.header.beaconEntries.at(-1)!.round)
+    expect(() => verifyBeaconEntry(TEST_BEACON.publicKey, { round: now.Round, data: base64pad.baseDecode(now.Data) })).not.toThrow()
+    const later = result('Filecoin.StateGetBeaconEntry', [head.header.height + 1])
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const next = chain.produce()
+    expect((await later).Round).toBe(next.header.beaconEntries.at(-1)!.round)
+    expect((await result('Filecoin.StateGetBeaconEntry', [0])).Round).toBe(0) // the genesis entry
+  })
+
   it('answers Version, StateNetworkName and ChainHead as Lotus shapes them, on v1 and v0', async () => {
     const version = await result('Filecoin.Version')
     expect(Object.keys(version)).toEqual(['Version', 'APIVersion', 'BlockDelay'])
@@ -249,7 +264,7 @@ describe('Lotus JSON-RPC server', () => {
       Miner: 't01000',
       Ticket: null,
       ElectionProof: null,
-      BeaconEntries: null, // cbor-gen leaves an empty slice nil and encoding/json prints nil as null
+      BeaconEntries: head.header.beaconEntries.map(e => ({ Round: e.round, Data: base64pad.baseEncode(e.data) })),
       WinPoStProof: null,
       Parents: [cidJson(head.header.parents[0]!)],
       ParentWeight: String(head.header.height),

@@ -9,6 +9,7 @@ import {
   POWER_ACTOR_ADDRESS, PowerMethod, ActorExit, EXIT_ASSERTION_FAILED, DEFAULT_WINDOW_POST_PROOF_TYPE, MIN_MINER_PLEDGE, ExitCode, BASE_FEE, TRANSFER_GAS, BURNT_FUNDS_ADDRESS, ACCOUNT_ACTOR_CODE, ATTO_PER_FIL,
   type ApplyContext, type Genesis, type Message, type SignedMessage, type CID, type Signature
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const secpKey = (n: number): Uint8Array => new Uint8Array(32).fill(n)
@@ -30,7 +31,7 @@ let ctx: ApplyContext
 let root: CID
 
 beforeAll(() => {
-  genesis = createGenesis({ network: 'test', producer, producerKey: blsPublicKey(producerKey), blockDelaySecs: 1 }, 1_800_000_000, [
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'test', producer, producerKey: blsPublicKey(producerKey), blockDelaySecs: 1 }, 1_800_000_000, [
     { address: alice, balance: 100n * FIL },
     { address: bob, balance: 100n * FIL },
     { address: carol, balance: 10n * FIL },

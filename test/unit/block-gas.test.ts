@@ -8,6 +8,7 @@ import {
   BLOCK_GAS_LIMIT, BASE_FEE, ATTO_PER_FIL, type Genesis, type Message, type SignedMessage, type CID
 } from '../../src/core'
 import { Mpool } from '../../src/node/mpool'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const keys = Array.from({ length: 25 }, (_, i) => new Uint8Array(32).fill(i + 1))
@@ -17,7 +18,7 @@ let genesis: Genesis
 let root: CID
 
 beforeAll(() => {
-  genesis = createGenesis({ network: 'test', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(99)), blockDelaySecs: 1 }, 1_800_000_000,
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'test', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(99)), blockDelaySecs: 1 }, 1_800_000_000,
     senders.map(address => ({ address, balance: 10n * FIL })))
   root = genesis.header.header.parentStateRoot
 })

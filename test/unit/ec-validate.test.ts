@@ -27,6 +27,7 @@ import {
   DELAY, GENESIS_TIME, beaconSecret, config, beaconEntry, TOTAL_POWER, claimOf, viewOf, minerOf, genesis, tipsets,
   nullRounds, miners, parentTipSetOf, prevEntryOf, ctxFor, validate, forge, mineSyntheticChain, emptyBody
 } from '../helpers/ec-chain'
+import { testBeaconEntries } from '../helpers/test-beacon'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g) ?? [], b => parseInt(b, 16))
 
@@ -310,15 +311,15 @@ describe('the Consensus interface: one suite for every implementation', () => {
   suite('singleProducerConsensus', () => {
     const producerSecret = new Uint8Array(32).fill(3)
     const g = genesis.header
-    const child = produceHeader(g, genesis, producerSecret, GENESIS_TIME + 1)
+    const child = produceHeader(g, genesis, producerSecret, GENESIS_TIME + 1, testBeaconEntries(g, genesis))
     return {
       consensus: singleProducerConsensus,
       parent: makeTipSet([g]),
       child,
       childTipSet: makeTipSet([child]),
-      ctx: { genesis: genesis.state, now: GENESIS_TIME + 1 },
+      ctx: { genesis, now: GENESIS_TIME + 1 },
       weightCtx: undefined,
-      tampered: produceHeader(g, genesis, new Uint8Array(32).fill(4), GENESIS_TIME + 1),
+      tampered: produceHeader(g, genesis, new Uint8Array(32).fill(4), GENESIS_TIME + 1, testBeaconEntries(g, genesis)),
       tamperedName: 'BadSignatureError'
     }
   })

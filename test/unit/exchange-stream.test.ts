@@ -8,11 +8,12 @@ import {
 } from '../../src/core'
 import { RequestLimiter } from '../../src/net'
 import { HeaderSync, openHeaderStore } from '../../src/light'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const key = bls12_381.longSignatures.keygen().secretKey
-const genesis = createGenesis({ network: 'exchange-stream', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
+const genesis = createGenesis({ beacon: TEST_BEACON, network: 'exchange-stream', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
 const headers: SealedHeader[] = []
-for (let h = genesis.header; headers.length < 300; headers.push(h)) h = produceHeader(h, genesis, key, h.header.timestamp + 1)
+for (let h = genesis.header; headers.length < 300; headers.push(h)) h = produceHeader(h, genesis, key, h.header.timestamp + 1, testBeaconEntries(h, genesis))
 
 describe('streamed exchange response', () => {
   // CBOR lengths change form at 24, 256 and 65536: cover each side of the first two (900 fits in two bytes)

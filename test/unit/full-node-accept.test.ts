@@ -3,11 +3,12 @@
 // the head where it was, no block waiting in the store to be written).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import {
-  produceHeader, storeBlockMessages, MemoryBlockStore, EMPTY_AMT_CID, BLOCK_GAS_LIMIT,
+  produceHeader, storeBlockMessages, signBeaconRound, MemoryBlockStore, EMPTY_AMT_CID, BLOCK_GAS_LIMIT,
   type SealedHeader, type BlockMessages
 } from '../../src/core'
 import { ParentMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, InvalidBlockError, StateRootMismatchError } from '../../src/node/chain'
 import { chainPair, T0, type ChainPair } from '../helpers/follower-chain'
+import { testBeaconEntries } from '../helpers/test-beacon'
 
 let c: ChainPair
 /** b1 (no messages) and b2 (one payment) are on both chains; b3 names b2's receipts, on the producer's only. */
@@ -33,7 +34,7 @@ afterAll(async () => { await c?.close() })
 
 /** A block at b3's height on the follower's head b2, with b3's roots unless overridden, signed by the producer's key. */
 function forge (over: { parent?: SealedHeader, receipts?: typeof EMPTY_AMT_CID, messages?: BlockMessages } = {}): SealedHeader {
-  return produceHeader(over.parent ?? b2, c.genesis, c.producerKey, T0 + 3, {
+  return produceHeader(over.parent ?? b2, c.genesis, c.producerKey, T0 + 3, testBeaconEntries(over.parent ?? b2, c.genesis), {
     parentStateRoot: b3.header.parentStateRoot,
     parentMessageReceipts: over.receipts ?? b3.header.parentMessageReceipts,
     messages: txMeta(over.messages ?? none),
@@ -57,7 +58,7 @@ describe('NodeChain.accept on a follower', () => {
   })
 
   it('refuses a wrong state root: StateRootMismatchError', async () => {
-    const h = produceHeader(b2, c.genesis, c.producerKey, T0 + 3, { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    const h = produceHeader(b2, c.genesis, c.producerKey, T0 + 3, testBeaconEntries(b2, c.genesis), { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
     await refused(h, none, StateRootMismatchError)
   })
 
@@ -80,8 +81,20 @@ describe('NodeChain.accept on a follower', () => {
     await refused(forge({ messages: msgs }), msgs, InvalidBlockError, 'BlockGasLimitError')
   })
 
+  it('refuses a block with a forged or missing beacon entry: InvalidBlockError (BadBeaconSignatureError, MissingBeaconEntriesError), also when gossip checked its block signature', async () => {
+    const round = b3.header.beaconEntries[0]!.round
+    const body = { parentStateRoot: b3.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null }
+    const forgedEntry = produceHeader(b2, c.genesis, c.producerKey, T0 + 3, [{ round, data: signBeaconRound(new Uint8Array(32).fill(5), round) }], body)
+    await refused(forgedEntry, none, InvalidBlockError, 'BadBeaconSignatureError')
+    const noEntry = produceHeader(b2, c.genesis, c.producerKey, T0 + 3, [], body)
+    await refused(noEntry, none, InvalidBlockError, 'MissingBeaconEntriesError')
+    // the gossip path: judgeBlock verified the block signature and the entries' signatures, accept still checks the rounds
+    const err = await c.follower.accept(noEntry, none, { signatureVerified: true }).then(() => null, (e: Error) => e)
+    expect((err as InvalidBlockError).cause.name).toBe('MissingBeaconEntriesError')
+  })
+
   it('refuses a block whose parent is not our head: ParentMismatchError', async () => {
-    const h = produceHeader(b1, c.genesis, c.producerKey, T0 + 3, { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b2.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    const h = produceHeader(b1, c.genesis, c.producerKey, T0 + 3, testBeaconEntries(b1, c.genesis), { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b2.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
     const err = await c.follower.accept(h, none).then(() => null, (e: Error) => e)
     expect(err).toBeInstanceOf(ParentMismatchError)
     expect(c.follower.head().cid.equals(b2.cid)).toBe(true)

@@ -9,6 +9,7 @@ import {
 } from '../../src/core'
 import { ChainSync } from '../../src/node/full-node/chain-sync'
 import { chainPair, T0, type ChainPair } from '../helpers/follower-chain'
+import { testBeaconEntries } from '../helpers/test-beacon'
 
 let c: ChainPair
 beforeEach(async () => { c = await chainPair('sync-test') })
@@ -78,11 +79,12 @@ describe('full node sync', () => {
     // peer answers 10 at a time (as it may: fewer than asked), standing in for 900-header answers down a
     // long chain, so the test needs no thousands of hash-to-curve checks.
     const other = bls12_381.longSignatures.keygen().secretKey
-    const template = produceHeader(c.genesis.header, c.genesis, other, T0 + 1)
+    const template = produceHeader(c.genesis.header, c.genesis, other, T0 + 1, testBeaconEntries(c.genesis.header, c.genesis))
     const forged: SealedHeader[] = []
     let parent = c.genesis.header
     for (let i = 1; i <= 40; i++) {
-      parent = sealHeader({ ...template.header, parents: [parent.cid], height: i, parentWeight: BigInt(i), timestamp: T0 + i })
+      // the beacon's entries are public: a forger copies the right ones, so only the block signature is wrong
+      parent = sealHeader({ ...template.header, parents: [parent.cid], height: i, parentWeight: BigInt(i), timestamp: T0 + i, beaconEntries: testBeaconEntries(parent, c.genesis) })
       forged.push(parent)
     }
     const p = peer(forged, () => undefined, 10)

@@ -13,9 +13,10 @@ import {
   TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND, type BlockMessages, type CID
 } from '../../src/core'
 import { encodeGenesisCar, decodeGenesisCar, GenesisBlockHashError, GenesisCidMismatchError, GenesisIncompleteError } from '../../src/node/full-node/genesis-car'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const producer = bls12_381.longSignatures.keygen().secretKey
-const genesis = createGenesis({ network: 'wire-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(producer), blockDelaySecs: 1 }, 1_000_000,
+const genesis = createGenesis({ beacon: TEST_BEACON, network: 'wire-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(producer), blockDelaySecs: 1 }, 1_000_000,
   [{ address: idAddressBytes(1001), balance: parseFil('5') }])
 
 function secpMessages (n: number): BlockMessages {
@@ -31,7 +32,7 @@ describe('chain exchange with messages', () => {
   it('round-trips a tipset\'s CompactedMessages and rebuilds the TxMeta the header names', () => {
     const msgs = secpMessages(3)
     const txMeta = storeBlockMessages(new MemoryBlockStore(), msgs)
-    const h = produceHeader(genesis.header, genesis, producer, 1_000_001, { parentStateRoot: genesis.header.header.parentStateRoot, parentMessageReceipts: genesis.header.header.parentMessageReceipts, messages: txMeta, blsAggregate: null })
+    const h = produceHeader(genesis.header, genesis, producer, 1_000_001, testBeaconEntries(genesis.header, genesis), { parentStateRoot: genesis.header.header.parentStateRoot, parentMessageReceipts: genesis.header.header.parentMessageReceipts, messages: txMeta, blsAggregate: null })
     const bytes = encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: [[h]], messages: [compactBlockMessages(msgs)] })
     // Lotus's layout: [Status, ErrorMessage, [[Blocks, [Bls, BlsIncludes, Secpk, SecpkIncludes]]]]
     const raw = dagCbor.decode(bytes) as unknown[][]

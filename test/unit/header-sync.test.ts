@@ -9,6 +9,7 @@ import {
   type Genesis, type SealedHeader, type ExchangeResponse, type BlockHeader
 } from '../../src/core'
 import { HeaderSync, openHeaderStore, type HeaderStore } from '../../src/light'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const key = bls12_381.longSignatures.keygen().secretKey
 const T0 = 1_800_000_000
@@ -17,7 +18,7 @@ let n = 0
 function chainOn (genesis: Genesis, parent: SealedHeader, length: number, signer = key): SealedHeader[] {
   const out: SealedHeader[] = []
   for (let i = 0; i < length; i++) {
-    parent = produceHeader(parent, genesis, signer, parent.header.timestamp + 1)
+    parent = produceHeader(parent, genesis, signer, parent.header.timestamp + 1, testBeaconEntries(parent, genesis))
     out.push(parent)
   }
   return out
@@ -40,7 +41,7 @@ function servesFrom (served: SealedHeader[]) {
 }
 
 async function setup (answer: (cid: SealedHeader['cid'], length: number) => ExchangeResponse) {
-  const genesis = createGenesis({ network: `sync-test-${n++}`, producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, T0)
+  const genesis = createGenesis({ beacon: TEST_BEACON, network: `sync-test-${n++}`, producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, T0)
   const store: HeaderStore = await openHeaderStore(genesis.header.cid.toString())
   await store.append([genesis.header])
   const rejected: Array<{ peer: string, name: string }> = []

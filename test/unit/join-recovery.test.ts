@@ -18,6 +18,7 @@ import { CREATE_MINER_FILE, MINER_FILE, ProviderFolderError } from '../../src/no
 import type { ProviderChain } from '../../src/node/provider/storage-provider'
 import type { ProviderKeys } from '../../src/node/provider/provider-keys'
 import type { MsgLookup } from '../../src/node/rpc/backend'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 /** Executes what is pooled each time someone waits for the next head; drops a message whose nonce is not the sender's next, as a block producer would. */
 class StandInChain {
@@ -67,7 +68,7 @@ const logs: string[] = []
 
 beforeEach(async () => {
   keys = { worker: new Uint8Array(32).fill(0x51), peer: await generateKeyPair('Ed25519') }
-  genesis = createGenesis({ network: 'join-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: 1 }, 1_700_000_000,
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'join-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: 1 }, 1_700_000_000,
     [{ address: workerAddress(keys), balance: 100n * ATTO_PER_FIL }])
   dir = await mkdtemp(path.join(tmpdir(), 'coffer-join-'))
   logs.length = 0

@@ -12,6 +12,7 @@ import {
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, dealProofSet, MarketMethod, ATTO_PER_FIL,
   STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, type CID, type Message, type MarketParams, type DealProposal, type Epoch
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const params: MarketParams = { provingPeriod: 3, challengesPerPeriod: 2, maxConsecutiveFaults: 2 }
 const clientKey = secp256k1.utils.randomSecretKey()
@@ -46,7 +47,7 @@ describe('market properties', () => {
     // the `proves` pattern says (cycled)
     await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 30 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }), async (ops, proves) => {
       const genesis = createGenesis(
-        { network: 'prop', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, market: params }, 1_800_000_000,
+        { beacon: TEST_BEACON, network: 'prop', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, market: params }, 1_800_000_000,
         [{ address: client, balance: 100n * ATTO_PER_FIL }, { address: worker, balance: 100n * ATTO_PER_FIL }],
         [{ id: 1001, info: { owner: worker, worker, peerId: new Uint8Array([1]) } }]
       )

@@ -11,6 +11,7 @@ import {
   frc42MethodNumber, allOnesBitfield, dealProofSet, MarketMethod, ExitCode, ActorExit, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS,
   ATTO_PER_FIL, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, type CID, type Message, type MarketParams, type DealProposal, type Genesis, type ApplyContext, type Epoch
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const key = (): Uint8Array => secp256k1.utils.randomSecretKey()
@@ -35,7 +36,7 @@ const everyone = [client, worker, otherWorker, provider, otherProvider, producer
 
 beforeEach(() => {
   genesis = createGenesis(
-    { network: 'market-test', producer, producerKey: blsPublicKey(key()), blockDelaySecs: 1, market: params }, 1_800_000_000,
+    { beacon: TEST_BEACON, network: 'market-test', producer, producerKey: blsPublicKey(key()), blockDelaySecs: 1, market: params }, 1_800_000_000,
     [{ address: client, balance: 1000n * FIL }, { address: worker, balance: 100n * FIL }, { address: otherWorker, balance: 100n * FIL }],
     [{ id: 1001, info: { owner: worker, worker, peerId: new Uint8Array([1]) } }, { id: 1002, info: { owner: otherWorker, worker: otherWorker, peerId: new Uint8Array([2]) } }]
   )

@@ -14,6 +14,7 @@ import {
   RegisteredPoStProof, DEFAULT_WINDOW_POST_PROOF_TYPE, ATTO_PER_FIL,
   type CID, type Genesis, type Message, type DealProposal, type Epoch, type MessageReceipt
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const keyOf = (n: number): Uint8Array => new Uint8Array(32).fill(n)
@@ -38,7 +39,7 @@ let nonces: Map<string, number>
 
 beforeEach(() => {
   genesis = createGenesis(
-    { network: 'miner-test', producer, producerKey: blsPublicKey(keyOf(9)), blockDelaySecs: 1, market }, 1_800_000_000,
+    { beacon: TEST_BEACON, network: 'miner-test', producer, producerKey: blsPublicKey(keyOf(9)), blockDelaySecs: 1, market }, 1_800_000_000,
     [owner, worker, stranger, client, genesisWorker].map(address => ({ address, balance: 1000n * FIL })),
     [{ id: 1001, info: { owner: genesisWorker, worker: genesisWorker, peerId: peerGenesis } }]
   )

@@ -9,6 +9,7 @@ import {
   encodeCreateMinerParams, decodeCreateMinerReturn, encodeStateRequest, decodeStateRequest, chainCid, PowerMethod, POWER_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
   type CID, type Genesis, type SealedHeader
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const served: { blocks: Uint8Array[], requests: unknown[] } = { blocks: [], requests: [] }
 vi.mock('../../src/net', () => ({
@@ -27,7 +28,7 @@ let created: Uint8Array[]
 
 beforeAll(() => {
   // three genesis providers, then 40 miners created by message: enough claims (43 over 32 slots of 3) for child nodes in the HAMT
-  genesis = createGenesis({ network: 'miners-read', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: 1 }, 1_800_000_000,
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'miners-read', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: 1 }, 1_800_000_000,
     [{ address: worker, balance: 1000n * ATTO_PER_FIL }],
     [1001, 1002, 1003].map(id => ({ id, info: { owner: worker, worker, peerId: new Uint8Array([id & 0xff, id >> 8]) } })))
   root = genesis.header.header.parentStateRoot

@@ -15,6 +15,7 @@ import {
 } from '../../src/node/mpool'
 import { messageTopicValidator } from '../../src/node/gossip-validators'
 import type { SignatureVerifier } from '../../src/node/signature-verifier'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const keys = Array.from({ length: 90 }, (_, i) => new Uint8Array(32).fill(i + 1))
 const senders = keys.map(k => blsAddressBytes(blsPublicKey(k)))
@@ -23,7 +24,7 @@ const secpSender = secpAddressBytes(secpPublicKey(secpKey))
 let genesis: Genesis
 let root: CID
 beforeAll(() => {
-  genesis = createGenesis({ network: 'test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(99)), blockDelaySecs: 1 }, 1_800_000_000,
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(99)), blockDelaySecs: 1 }, 1_800_000_000,
     [...senders.map(address => ({ address, balance: ATTO_PER_FIL })), { address: secpSender, balance: 1000n * ATTO_PER_FIL }])
   root = genesis.header.header.parentStateRoot
 })

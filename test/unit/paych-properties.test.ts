@@ -10,6 +10,7 @@ import {
   createChannelMessageParams, updateChannelStateParams, decodeExecReturn, signVoucher, readChannel, InitMethod, PaychMethod,
   INIT_ACTOR_ADDRESS, BURNT_FUNDS_ADDRESS, ExitCode, BASE_FEE, ATTO_PER_FIL, type CID, type Message
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const DELAY = 4
@@ -40,7 +41,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 describe('payment channels conserve FIL (fast-check)', () => {
   it('under random schedules, every receipt is the model\'s and Collect pays the redeemed lanes to To, the rest to From', () => {
     fc.assert(fc.property(quarters(1, 20), fc.array(step, { maxLength: 25 }), (funds, steps) => {
-      const genesis = createGenesis({ network: 'paych-prop', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, paych: { settleDelay: DELAY } },
+      const genesis = createGenesis({ beacon: TEST_BEACON, network: 'paych-prop', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, paych: { settleDelay: DELAY } },
         1_800_000_000, who.map(address => ({ address, balance: 100n * FIL })))
       const store = genesis.store!
       let root: CID = genesis.header.header.parentStateRoot

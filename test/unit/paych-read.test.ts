@@ -8,6 +8,7 @@ import {
   INIT_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
   type CID, type Genesis, type Message, type SignedVoucher, type ChannelRecord, type VoucherCheck, type VoucherRejectCode
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const clientKey = new Uint8Array(32).fill(31)
@@ -35,7 +36,7 @@ const voucher = (over: Partial<SignedVoucher> = {}): SignedVoucher => signVouche
 })
 
 beforeAll(() => {
-  genesis = createGenesis({ network: 'paych-read', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1 }, 1_800_000_000,
+  genesis = createGenesis({ beacon: TEST_BEACON, network: 'paych-read', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1 }, 1_800_000_000,
     [{ address: client, balance: 100n * FIL }, { address: provider, balance: 1n * FIL }])
   root = genesis.header.header.parentStateRoot
   const created = call(1, client, INIT_ACTOR_ADDRESS, InitMethod.Exec, createChannelMessageParams(client, provider), 10n * FIL)

@@ -13,6 +13,7 @@ import {
   TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, gasLimitFor, redeemGasCost, worthRedeeming, REDEEM_GAS_MULTIPLE,
   type CID, type Genesis, type Message, type SignedVoucher, type Epoch, type ChannelRecord
 } from '../../src/core'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const SETTLE_DELAY = 10
@@ -34,7 +35,7 @@ const everyone = [client, provider, blsProvider, stranger, producer, BURNT_FUNDS
 
 beforeEach(() => {
   genesis = createGenesis(
-    { network: 'paych-test', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, paych: { settleDelay: SETTLE_DELAY } },
+    { beacon: TEST_BEACON, network: 'paych-test', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, paych: { settleDelay: SETTLE_DELAY } },
     1_800_000_000,
     [{ address: client, balance: 1000n * FIL }, { address: provider, balance: 10n * FIL }, { address: stranger, balance: 10n * FIL }, { address: idAddressBytes(1234), balance: 0n }],
     [{ id: 1001, info: { owner: provider, worker: provider, peerId: new Uint8Array([1]) } }]

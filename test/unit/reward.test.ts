@@ -15,6 +15,7 @@ import {
   rewardAwardBlockReward, rewardThisEpochReward, rewardUpdateNetworkKpi, encodeAwardBlockRewardParams, decodeThisEpochRewardReturn,
   encodeUpdateNetworkKpiParams, PENALTY_MULTIPLIER, type RewardState, type AwardBlockRewardParams
 } from '../../src/core/reward'
+import { TEST_BEACON } from '../helpers/test-beacon'
 
 const FIL = ATTO_PER_FIL
 const BPE = BigInt(BLOCKS_PER_EPOCH)
@@ -177,7 +178,7 @@ describe('reward actor methods', () => {
 
   beforeEach(() => {
     genesis = createGenesis(
-      { network: 'reward-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(keyOf(9)), blockDelaySecs: 1, market }, 1_800_000_000,
+      { beacon: TEST_BEACON, network: 'reward-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(keyOf(9)), blockDelaySecs: 1, market }, 1_800_000_000,
       [{ address: owner, balance: 1000n * FIL }, { address: account, balance: 0n }],
       [{ id: 1001, info: { owner, worker: owner, peerId: new Uint8Array([1]) } }, { id: 1002, info: { owner, worker: owner, peerId: new Uint8Array([2]) } }]
     )

@@ -5,6 +5,7 @@ import { bls12_381 } from '@noble/curves/bls12-381.js'
 import {
   chainCid, tipSetKeyCid, encodeTipSetKey, decodeTipSetKey, makeTipSet, createGenesis, produceHeader, idAddressBytes, blsPublicKey
 } from '../../src/core'
+import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 const [c1, c2, c3] = ['a', 'b', 'c'].map(s => chainCid(utf8(s))) as [ReturnType<typeof chainCid>, ReturnType<typeof chainCid>, ReturnType<typeof chainCid>]
@@ -29,10 +30,10 @@ describe('TipSetKey (Lotus vectors)', () => {
 
 describe('makeTipSet', () => {
   const key = bls12_381.longSignatures.keygen().secretKey
-  const genesis = createGenesis({ network: 't', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
-  const a = produceHeader(genesis.header, genesis, key, 1_800_000_001)
-  const b = produceHeader(genesis.header, genesis, key, 1_800_000_002) // same parent and height, another block
-  const c = produceHeader(a, genesis, key, 1_800_000_003)
+  const genesis = createGenesis({ beacon: TEST_BEACON, network: 't', producer: idAddressBytes(1000), producerKey: blsPublicKey(key), blockDelaySecs: 1 }, 1_800_000_000)
+  const a = produceHeader(genesis.header, genesis, key, 1_800_000_001, testBeaconEntries(genesis.header, genesis))
+  const b = produceHeader(genesis.header, genesis, key, 1_800_000_002, testBeaconEntries(genesis.header, genesis)) // same parent and height, another block
+  const c = produceHeader(a, genesis, key, 1_800_000_003, testBeaconEntries(a, genesis))
 
   it('orders blocks canonically and keys the tipset by their CIDs', () => {
     const ts1 = makeTipSet([a, b])

@@ -76,6 +76,16 @@ export interface BeaconHeaderLike { height: Epoch, beaconEntries: readonly Beaco
 export function validateBeaconEntries (
   cfg: BeaconTiming, publicKey: Uint8Array, header: BeaconHeaderLike, parentEpoch: Epoch, prevEntry: BeaconEntry
 ): void {
+  validateBeaconRounds(cfg, header, parentEpoch, prevEntry)
+  // Rounds first, signatures last: a wrong list costs no pairing.
+  for (const entry of header.beaconEntries) verifyBeaconEntry(publicKey, entry)
+}
+
+/**
+ * The cheap half of validateBeaconEntries: the rounds, without the signatures (a caller that checks many
+ * headers verifies all their entries at once, verifyBeaconBatch).
+ */
+export function validateBeaconRounds (cfg: BeaconTiming, header: BeaconHeaderLike, parentEpoch: Epoch, prevEntry: BeaconEntry): void {
   const expected = beaconRoundsForBlock(cfg, header.height, parentEpoch, prevEntry)
   const entries = header.beaconEntries
   if (entries.length < expected.length) throw new MissingBeaconEntriesError(expected, entries.length)
@@ -83,8 +93,6 @@ export function validateBeaconEntries (
   entries.forEach((entry, i) => {
     if (entry.round !== expected[i]) throw new WrongBeaconRoundError(entry.round, expected[i]!, i)
   })
-  // Rounds first, signatures last: a wrong list costs no pairing.
-  for (const entry of entries) verifyBeaconEntry(publicKey, entry)
 }
 
 /** Walk no further than Lotus does (chain/store/store.go GetLatestBeaconEntry: 20 tipsets). */

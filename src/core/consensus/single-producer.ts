@@ -2,11 +2,11 @@
 // behind the Consensus interface, so callers can move to the interface before the rules change under them.
 import { validateHeader } from '../header-rules'
 import { UnknownParentError } from '../errors'
-import type { GenesisState } from '../genesis'
+import type { Genesis } from '../genesis'
 import type { UnixSeconds } from '../units'
 import { isHeavierTipSet, type Consensus } from './consensus'
 
-export interface SingleProducerContext { genesis: GenesisState, now: UnixSeconds }
+export interface SingleProducerContext { genesis: Genesis, now: UnixSeconds }
 
 export const singleProducerConsensus: Consensus<SingleProducerContext> = {
   validateBlock (block, parent, ctx) {

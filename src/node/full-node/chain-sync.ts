@@ -8,7 +8,7 @@
 // refused by name (forks are issue 13's).
 import {
   CidMismatchError, HeightGapError, MalformedMessageError, OversizedMessageError, HeaderRejectedError, ExchangeStatus,
-  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf, validateHeaderRun, validateHeaderSignature,
+  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf, validateHeaderRun, validateHeaderSignature, validateHeaderBeaconSignatures, BeaconEntryError,
   type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
 } from '../../core'
 import { BlockRejectedError, type NodeChain } from '../chain'
@@ -78,7 +78,7 @@ export class ExchangeRefusedError extends Error {
 
 /** Errors that prove the peer sent something invalid (as opposed to a failed or busy connection). */
 export function isPeerFault (err: unknown): err is Error {
-  return err instanceof BlockRejectedError || err instanceof HeaderRejectedError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
+  return err instanceof BlockRejectedError || err instanceof HeaderRejectedError || err instanceof BeaconEntryError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
 }
 
 /** Messages windows start small (the first blocks show fast) and grow while answers come whole. */
@@ -191,9 +191,12 @@ export class ChainSync {
       }
       this.checkHeaderBatch(out, checkedTo)
     }
-    // the lowest header was each run's parent: its signature too, so acceptRun need not check any again
+    // the lowest header was each run's parent: its signatures too (block and beacon), so acceptRun need not check any again
     const lowest = out[out.length - 1]
-    if (lowest !== undefined) validateHeaderSignature(lowest, this.init.chain.genesis.state)
+    if (lowest !== undefined) {
+      validateHeaderSignature(lowest, this.init.chain.genesis.state)
+      validateHeaderBeaconSignatures(lowest, this.init.chain.genesis)
+    }
     return out.reverse()
   }
 
@@ -207,7 +210,7 @@ export class ChainSync {
     const run = desc.slice(Math.max(0, from - 1)).reverse()
     const parent = run.shift()
     if (parent === undefined || run.length === 0) return
-    validateHeaderRun(run, parent, this.init.chain.genesis.state, this.init.nowSecs(), (n) => crypto.getRandomValues(new Uint8Array(n)))
+    validateHeaderRun(run, parent, this.init.chain.genesis, this.init.nowSecs(), (n) => crypto.getRandomValues(new Uint8Array(n)))
   }
 
   /** The messages of `headers` (ascending, linked), fetched from the top of the window down. */

@@ -110,6 +110,21 @@ export function methods (backend: RpcBackend): Map<string, Method> {
     'Filecoin.StateNetworkName': { minParams: 0, maxParams: 0, run: async () => backend.networkName() },
     'Filecoin.ChainHead': { minParams: 0, maxParams: 0, run: async () => tipSetToLotus(backend.head()) },
     'Filecoin.ChainGetTipSet': { minParams: 1, maxParams: 1, run: async ([tsk]) => tipSetToLotus(await tipSet(tsk)) },
+    'Filecoin.StateGetBeaconEntry': {
+      // Lotus: the beacon entry of the epoch's newest round (MaxBeaconRoundForEpoch), waiting for it when the epoch
+      // is still to come. Every Coffer block carries that round last, so the chain answers: the block at the epoch.
+      minParams: 1,
+      maxParams: 1,
+      parks: true,
+      run: async ([epoch], ctx) => {
+        const e = uintFromLotus(epoch, 'epoch')
+        await untilHeight(backend, e, ctx.signal)
+        const found = await backend.headerAt(e)
+        if (found === undefined) throw new BlockNotFoundError(`at height ${e}`)
+        const entry = found.header.beaconEntries.at(-1)!
+        return { Round: entry.round, Data: base64pad.baseEncode(entry.data) }
+      }
+    },
     'Filecoin.ChainGetTipSetByHeight': {
       minParams: 1,
       maxParams: 2,
