@@ -48,13 +48,13 @@ function Challenge ({ detail, c, pick }: { detail: ProofDetail, c: ChallengeDeta
   )
 }
 
-/** header (CID, epoch) → seed → sha256(seed ‖ i) → mod leaves → leaf, with the actual values (core/pdp/challenges.ts, core/market/randomness.ts). */
+/** beacon entry (round, in a verified header) → seed → sha256(seed ‖ i) → mod leaves → leaf, with the actual values (core/pdp/challenges.ts, core/market/randomness.ts). */
 function Derivation ({ detail, c }: { detail: ProofDetail, c: ChallengeDetail }): React.JSX.Element {
   const matches = c.draw.derived === c.leaf
   return (
     <ol className="derivation small" data-testid="challenge-derivation">
-      <li>Header <span className="mono" title={detail.headerCid}>{short(detail.headerCid, 8, 6)}</span> at epoch {detail.challengeEpoch}</li>
-      <li>seed = blake2b-256(tag {detail.tag} ‖ blake2b-256(header CID) ‖ epoch ‖ deal {detail.dealId}) = <span className="mono" title={detail.seed}>{short(detail.seed)}</span></li>
+      <li>Beacon round {detail.beaconRound} <span className="mono" title={detail.beaconData}>{short(detail.beaconData)}</span> for epoch {detail.challengeEpoch}, in header <span className="mono" title={detail.headerCid}>{short(detail.headerCid, 8, 6)}</span></li>
+      <li>seed = blake2b-256(tag {detail.tag} ‖ blake2b-256(beacon entry) ‖ epoch ‖ deal {detail.dealId}) = <span className="mono" title={detail.seed}>{short(detail.seed)}</span></li>
       <li>draw {c.draw.index}: sha256(seed ‖ {c.draw.index}) = <span className="mono" title={c.draw.hash}>{short(c.draw.hash)}</span></li>
       <li>mod {bytes(c.draw.leaves)} leaves = <strong>leaf {bytes(c.draw.derived)}</strong> {matches ? <span className="verified">✓ the leaf answered</span> : <span className="bad">✗ the proof answers leaf {bytes(c.leaf)}</span>}</li>
     </ol>

@@ -84,10 +84,10 @@ export interface ApplyContext extends MarketContext {
 
 /**
  * The context for executing `executed`'s messages: its height is the epoch, its ParentBaseFee the base
- * fee; `headerCidAt` looks up this chain's earlier headers for challenge seeds.
+ * fee; `beaconAt` looks up the beacon entries this chain carries, for challenge seeds.
  */
-export function executionContext (store: ApplyContext['store'], genesis: GenesisState, executed: BlockHeader, headerCidAt: ApplyContext['headerCidAt'], pathCheck?: ApplyContext['pathCheck']): ApplyContext {
-  return { store, baseFee: executed.parentBaseFee, miner: genesis.producer, epoch: executed.height, params: genesis.market, paych: genesis.paych ?? DEFAULT_PAYCH_PARAMS, headerCidAt, pathCheck }
+export function executionContext (store: ApplyContext['store'], genesis: GenesisState, executed: BlockHeader, beaconAt: ApplyContext['beaconAt'], pathCheck?: ApplyContext['pathCheck']): ApplyContext {
+  return { store, baseFee: executed.parentBaseFee, miner: genesis.producer, epoch: executed.height, params: genesis.market, paych: genesis.paych ?? DEFAULT_PAYCH_PARAMS, beaconAt, pathCheck }
 }
 
 const min = (a: bigint, b: bigint): bigint => a < b ? a : b
@@ -132,7 +132,7 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
     if (handler !== undefined) {
       try {
         const scope = { origin: m.from, nonce: m.nonce, actorsCreated: 0 }
-        const call = { store: ctx.store, epoch: ctx.epoch, market: ctx.params, paych: ctx.paych ?? DEFAULT_PAYCH_PARAMS, headerCidAt: ctx.headerCidAt, pathCheck: ctx.pathCheck }
+        const call = { store: ctx.store, epoch: ctx.epoch, market: ctx.params, paych: ctx.paych ?? DEFAULT_PAYCH_PARAMS, beaconAt: ctx.beaconAt, pathCheck: ctx.pathCheck }
         const out = handler(callRuntime(call, scope, m.from, to, m.value), next, m.params)
         next = out.root
         ret = out.return

@@ -1,7 +1,7 @@
 // What the page is shown of uploads and deals: plain data (strings for amounts, so it crosses postMessage
 // and renders as is), built from verified deal records, this tab's verdicts and its upload records.
 import {
-  addressToString, dealStatus, challengeSeed, decodeClientDealProposal, decodePossessionProof, nobleNodeHasher, dealProofSet,
+  addressToString, dealStatus, challengeSeed, type BeaconEntry, decodeClientDealProposal, decodePossessionProof, nobleNodeHasher, dealProofSet,
   type DealRecord, type MarketParams, type WireError, type Epoch, type CID
 } from '../core'
 import { base16 } from 'multiformats/bases/base16'
@@ -134,7 +134,10 @@ export interface ProofDetail {
   dealId: number
   period: number
   challengeEpoch: Epoch
+  /** The verified header that carries the challenge epoch's beacon entry, and that entry (round, signature hex). */
   headerCid: string
+  beaconRound: number
+  beaconData: string
   /** Filecoin's DomainSeparationTag and the entropy (the deal ID, DAG-CBOR) the seed is drawn with. */
   tag: number
   seed: string
@@ -236,12 +239,15 @@ export function proofNodes (proofBytes: Uint8Array): Array<{ leaf: number, value
 }
 
 /** A proof's challenges for drawing: how each was drawn, each leaf hashed up its path with a verdict per step, and where the leaf sits in the file. */
-export function describeProof (d: DealRecord, period: number, challengeEpoch: Epoch, challengeHeader: CID, verdict: Verdict | null, extras: ProofDetailExtras = {}): ProofDetail {
+/** Where a period's challenges come from: the beacon entry of its challenge epoch, and the verified header that carries it. */
+export interface ChallengeSource { headerCid: CID, beacon: BeaconEntry }
+
+export function describeProof (d: DealRecord, period: number, challengeEpoch: Epoch, source: ChallengeSource, verdict: Verdict | null, extras: ProofDetailExtras = {}): ProofDetail {
   const proofBytes = d.periods[period]?.proofBytes
   if (proofBytes == null) throw new RangeError(`deal ${d.dealId} has no proof for period ${period}`)
   const root = d.proposal.pieceCid.multihash.digest
   const height = Math.log2(d.proposal.pieceSize / 32)
-  const seed = challengeSeed(challengeHeader, challengeEpoch, d.dealId)
+  const seed = challengeSeed(source.beacon, challengeEpoch, d.dealId)
   const proofs = proofNodes(proofBytes)
   const leaves = d.proposal.pieceSize / 32
   const drawn = proofs.length === 0 ? [] : deriveChallenges(seed, dealProofSet(d.proposal), proofs.length)
@@ -269,7 +275,7 @@ export function describeProof (d: DealRecord, period: number, challengeEpoch: Ep
     }
   })
   return {
-    dealId: d.dealId, period, challengeEpoch, headerCid: challengeHeader.toString(), tag: DST_WINDOWED_POST_CHALLENGE_SEED, seed: hex(seed),
+    dealId: d.dealId, period, challengeEpoch, headerCid: source.headerCid.toString(), beaconRound: source.beacon.round, beaconData: hex(source.beacon.data), tag: DST_WINDOWED_POST_CHALLENGE_SEED, seed: hex(seed),
     challenges, verdict, carBytes, layoutRecorded: extras.layout != null, wasmSteps: checks !== undefined
   }
 }

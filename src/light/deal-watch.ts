@@ -2,7 +2,7 @@
 // provider's word about it confirmed on first sight), every proof the deal holds re-checked in the WASM pool with
 // the verdict kept in IndexedDB, and the key's escrow. What the Deals view shows of them.
 import {
-  parseAddress, addressToString, dealStatus, dealProposalCid, challengeSeed, dealProofSet, encodeProofSet, decodeClientDealProposal, toWireError,
+  parseAddress, addressToString, dealStatus, dealProposalCid, challengeSeed, beaconEntryForEpoch, beaconTimingOf, dealProofSet, encodeProofSet, decodeClientDealProposal, toWireError,
   type DealRecord, type WireError, type Epoch
 } from '../core'
 import type { PiecePool } from '../../workers/piece-pool'
@@ -106,11 +106,13 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
       const c = d.proposal.startEpoch + i * params.provingPeriod
       const header = await lc.store.byHeight(c)
       if (header === null) continue // not verified here yet
+      const beacon = beaconEntryForEpoch(beaconTimingOf(lc.genesis), c, header.header)
+      if (beacon === undefined) continue // a verified header always carries its epoch's round
       const started = performance.now()
       let ok = true
       let error: string | undefined
       try {
-        await (await init.pool()).verifyPossession(encodeProofSet(dealProofSet(d.proposal)), challengeSeed(header.cid, c, d.dealId), params.challengesPerPeriod, r.proofBytes)
+        await (await init.pool()).verifyPossession(encodeProofSet(dealProofSet(d.proposal)), challengeSeed(beacon, c, d.dealId), params.challengesPerPeriod, r.proofBytes)
       } catch (err) {
         // only the verifier's own refusal is a verdict; a worker that failed to start is not the provider's fault
         if ((err as Error).name !== 'PossessionProofError') continue
@@ -136,10 +138,12 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
     const c = got.record.proposal.startEpoch + period * params.provingPeriod
     const header = await lc.store.byHeight(c)
     if (header === null) throw new Error(`the header at ${c} is not verified here yet`)
+    const beacon = beaconEntryForEpoch(beaconTimingOf(lc.genesis), c, header.header)
+    if (beacon === undefined) throw new Error(`the header at ${c} carries no beacon entry for its epoch`)
     // each step re-hashed by the verdict's own WASM kernel; a pool that cannot start leaves the TypeScript verdicts alone
     const stepChecks = await init.pool().then(async pool => await Promise.all(proofNodes(r.proofBytes!).map(async p => await pool.pathSteps(p.leaf, p.value, p.path, p.nodes)))).catch(() => undefined)
     const upload = dealIds().find(x => x.dealId === dealId)?.upload
-    return describeProof(got.record, period, c, header.cid, verdicts.get(`${dealId}/${period}`) ?? null, {
+    return describeProof(got.record, period, c, { headerCid: header.cid, beacon }, verdicts.get(`${dealId}/${period}`) ?? null, {
       layout: upload?.layout ?? null, carBytes: upload?.carBytes ?? null, ...(stepChecks === undefined ? {} : { stepChecks })
     })
   }

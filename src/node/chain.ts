@@ -7,7 +7,7 @@ import {
   produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, checkBlockGasLimit, checkBlockSignatures,
+  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures,
   type BeaconEntry, type BeaconRound, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
@@ -188,7 +188,7 @@ export class NodeChain implements RpcBackend {
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
 
-  private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, CID>) {
+  private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, BeaconEntry>) {
     this.current = init.head
     this.nextRoot = init.head.header.parentStateRoot
     this.mpool = new Mpool(init.store, () => this.nextRoot, { verifier: init.verifier ?? threadVerifier(), nowMs: init.nowMs })
@@ -213,11 +213,12 @@ export class NodeChain implements RpcBackend {
   async close (): Promise<void> { await this.mpool.close() }
 
   static async open (init: NodeChainInit): Promise<NodeChain> {
-    // challenge seeds look back at most one proving period: keep that many header CIDs at hand
-    const recent = new Map<Epoch, CID>()
+    // challenge seeds look back at most one proving period: keep that many epochs' beacon entries at hand
+    const recent = new Map<Epoch, BeaconEntry>()
     for (let h = Math.max(0, init.head.header.height - MAX_PROVING_PERIOD - 1); h <= init.head.header.height; h++) {
       const header = await init.db.headerAt(h)
-      if (header !== undefined) recent.set(h, header.cid)
+      const entry = header === undefined ? undefined : beaconEntryForEpoch(beaconTimingOf(init.genesis), h, header.header)
+      if (entry !== undefined) recent.set(h, entry)
     }
     const chain = new NodeChain(init, recent)
     // re-executing the head may create blocks that were never written (a stop right after a block that
@@ -234,6 +235,12 @@ export class NodeChain implements RpcBackend {
     const ctx = executionContext(store, genesis.state, h.header, (e) => this.recent.get(e))
     const out = applyBlockMessages(ctx, h.header.parentStateRoot, msgs, h.header.blsAggregate)
     return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executionOrder(msgs) }
+  }
+
+  /** Keeps `h`'s epoch's beacon entry for the challenge seeds drawn from it. */
+  private remember (h: SealedHeader): void {
+    const entry = beaconEntryForEpoch(beaconTimingOf(this.init.genesis), h.header.height, h.header)
+    if (entry !== undefined) this.recent.set(h.header.height, entry)
   }
 
   /** The head's execution, from the cache `accept` and `open` keep. */
@@ -267,7 +274,7 @@ export class NodeChain implements RpcBackend {
     const blocks = store.unpersisted()
     await this.init.db.append(next, blocks, executionOrder(selected).map((cid, index) => ({ cid, index })))
     store.persisted(blocks.keys())
-    this.recent.set(next.header.height, next.cid)
+    this.remember(next)
     this.recent.delete(next.header.height - MAX_PROVING_PERIOD - 2)
     this.current = next
     this.heads.moved()
@@ -378,7 +385,7 @@ export class NodeChain implements RpcBackend {
       throw new InvalidBlockError(err as Error, height)
     }
     // its own messages now, on the state it names, so a block that cannot be executed is refused here
-    this.recent.set(height, h.cid)
+    this.remember(h)
     let out: { root: CID, receiptsRoot: CID, cids: CID[] }
     try {
       out = this.execute(h, overlay)

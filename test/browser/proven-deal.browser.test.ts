@@ -139,7 +139,7 @@ describe('a proven deal in Chromium', () => {
     expect(phone.siblings).toEqual(Array(challenges).fill(levels))
     for (const s of phone.steps) expect(s).toEqual(Array.from({ length: levels }, (_, k) => `${levels - 1 - k}:ok:✓`))
     // how each challenge was drawn, with its values, and that the proof answers the derived leaf
-    for (const t of phone.derivations) expect(t).toMatch(/Header \S+ at epoch \d+.*seed = .*sha256\(seed ‖ \d+\).*mod 32,768 leaves = leaf [\d,]+ ✓ the leaf answered/)
+    for (const t of phone.derivations) expect(t).toMatch(/Beacon round \d+ \S+ for epoch \d+, in header \S+.*seed = .*sha256\(seed ‖ \d+\).*mod 32,768 leaves = leaf [\d,]+ ✓ the leaf answered/)
     // where each leaf sits: the layout was recorded at upload, so every leaf names what it carries
     for (const kinds of phone.placeKinds) {
       expect(kinds.length).toBeGreaterThan(0)

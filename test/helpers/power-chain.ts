@@ -6,7 +6,8 @@ import {
   createGenesis, executionContext, applyBlockMessages, signMessage, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, chainCid,
   pieceDigest, pieceCidV1, signDealProposal, encodeClientDealProposal, provePossession, challengeSeed, dealProofSet, encodeSubmitPossessionProofs,
   gasLimitFor, readDeal, MarketMethod, ExitCode, STORAGE_MARKET_ADDRESS, ATTO_PER_FIL,
-  type CID, type Genesis, type Message, type DealProposal, type Epoch, type MarketParams
+  type CID, type Genesis, type Message, type DealProposal, type Epoch, type MarketParams,
+  type BeaconEntry
 } from '../../src/core'
 import { TEST_BEACON } from './test-beacon'
 
@@ -15,7 +16,7 @@ const clientKey = new Uint8Array(32).fill(0x5c)
 export const worker = secpAddressBytes(secpPublicKey(workerKey))
 export const client = secpAddressBytes(secpPublicKey(clientKey))
 const keys = new Map([[worker.join(), workerKey], [client.join(), clientKey]])
-export const headerCidAt = (e: Epoch): CID => chainCid(dagCbor.encode(['power test header', e]))
+export const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['power test header', e])).bytes })
 
 /** Payloads whose pieces pad to 1024 bytes (below the devnet's 2 KiB consensus minimum) and 4096 (above it). */
 export const SMALL = new Uint8Array(1000).map((_, i) => (i * 31 + 7) & 0xff)
@@ -61,7 +62,7 @@ export class PowerChain {
   /** Applies `epoch`'s block of `msgs` (cron and tick included); every message must succeed. */
   block (epoch: Epoch, msgs: Message[] = []): void {
     if (epoch !== this.roots.length) throw new Error(`epoch ${epoch} follows ${this.roots.length - 1}`)
-    const ctx = executionContext(this.store, this.genesis.state, { ...this.genesis.header.header, height: epoch }, headerCidAt)
+    const ctx = executionContext(this.store, this.genesis.state, { ...this.genesis.header.header, height: epoch }, beaconAt)
     const out = applyBlockMessages(ctx, this.root, { bls: [], secp: msgs.map(m => signMessage(keys.get(m.from.join())!, m)) }, null)
     out.receipts.forEach((r, i) => { if (r.exitCode !== ExitCode.Ok) throw new Error(`message ${i} at epoch ${epoch} exited ${r.exitCode}`) })
     this.root = out.root
@@ -87,7 +88,7 @@ export class PowerChain {
   async proof (ids: number[], c: Epoch): Promise<Message> {
     const entries = await Promise.all(ids.map(async id => {
       const p = this.deals[id]!
-      const proof = await provePossession(dealProofSet(p), () => [this.payloads[id]!], challengeSeed(headerCidAt(c), c, id), this.market.challengesPerPeriod)
+      const proof = await provePossession(dealProofSet(p), () => [this.payloads[id]!], challengeSeed(beaconAt(c), c, id), this.market.challengesPerPeriod)
       return { dealId: id, challengeEpoch: c, proof }
     }))
     return this.message(worker, MarketMethod.SubmitPossessionProofs, encodeSubmitPossessionProofs(entries))

@@ -13,7 +13,7 @@ import { findStoredDeal } from '../../src/node/provider/damage'
 import { pieceTreePath } from '../../src/node/provider/piece-tree-cache'
 import {
   pieceDigest, pieceCidV1, readDeal, readEscrow, signDealProposal, askPricePerEpoch, askCollateral, idAddressBytes, verifyPossession,
-  challengeSeed, dealProofSet, planStartEpoch, SEGMENT_PAYLOAD_BYTES, FIRST_GUESS_BYTES_PER_SEC, type DealProposal
+  challengeSeed, beaconEntryForEpoch, beaconTimingOf, dealProofSet, planStartEpoch, SEGMENT_PAYLOAD_BYTES, FIRST_GUESS_BYTES_PER_SEC, type DealProposal
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, type CofferLibp2p } from '../../src/net'
 import { sendCopy, type Replan } from '../../src/light/copy-sender'
@@ -108,7 +108,7 @@ describe('provider proofs from kept segment roots', () => {
     for (const [i, r] of rec.periods.entries()) {
       const at = start + i * P
       const header = (await d.headerAt(at))!
-      verifyPossession(dealProofSet(rec.proposal), challengeSeed(header.cid, at, dealId), d.genesis.state.market.challengesPerPeriod, r.proofBytes!)
+      verifyPossession(dealProofSet(rec.proposal), challengeSeed(beaconEntryForEpoch(beaconTimingOf(d.genesis), at, header.header)!, at, dealId), d.genesis.state.market.challengesPerPeriod, r.proofBytes!)
     }
   }, 300_000)
 })

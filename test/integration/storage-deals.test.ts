@@ -15,7 +15,7 @@ import {
 } from '../../src/light'
 import {
   parseAddress, pieceDigest, pieceCidV1, signDealProposal, dealStatus, faultPenalty, dealStorageFee, verifyPossession,
-  challengeSeed, dealProofSet, DealRejectedError, type DealProposal, type DealRecord
+  challengeSeed, beaconEntryForEpoch, beaconTimingOf, dealProofSet, DealRejectedError, type DealProposal, type DealRecord
 } from '../../src/core'
 import { until } from '../helpers/until'
 import { createCofferLibp2p, serveDeals } from '../../src/net'
@@ -158,7 +158,7 @@ describe('storage deals', () => {
     for (const [i, r] of a!.periods.entries()) {
       const c = start + i * P
       const header = (await lc.store.byHeight(c))!
-      verifyPossession(dealProofSet(a!.proposal), challengeSeed(header.cid, c, a!.dealId), lc.genesis.state.market.challengesPerPeriod, r.proofBytes!)
+      verifyPossession(dealProofSet(a!.proposal), challengeSeed(beaconEntryForEpoch(beaconTimingOf(lc.genesis), c, header.header)!, c, a!.dealId), lc.genesis.state.market.challengesPerPeriod, r.proofBytes!)
     }
     const penalty = faultPenalty(b!.proposal, lc.genesis.state.market)
     expect(b!.periods.map(r => [r.proof, r.paid, r.penalty])).toEqual([[null, 0n, penalty], [null, 0n, penalty], [null, 0n, penalty]])

@@ -7,7 +7,7 @@ import mainnetBlock from '../fixtures/drand-quicknet-mainnet-block.json'
 import {
   BEACON_DST, DRAND_QUICKNET, FILECOIN_MAINNET_QUICKNET_TIMING, GENESIS_BEACON_ENTRY, BEACON_ENTRY_SEARCH_LIMIT,
   beaconMessage, beaconPublicKey, signBeaconRound, verifyBeaconEntry, maxBeaconRoundForEpoch, beaconRoundsForBlock,
-  validateBeaconEntries, latestBeaconEntry, BeaconEntryError, type BeaconTiming, type BeaconHeaderLike
+  validateBeaconEntries, latestBeaconEntry, verifyBeaconBatch, BeaconEntryError, type BeaconTiming, type BeaconHeaderLike
 } from '../../src/core/beacon'
 import { sealHeader, type BeaconEntry, type BlockHeader } from '../../src/core/block-header'
 import { idAddressBytes } from '../../src/core/address'
@@ -58,6 +58,13 @@ describe('quicknet fixtures verify', () => {
       expect(() => verifyBeaconEntry(QN_KEY, entry)).not.toThrow()
     })
   }
+
+  it('all at once (verifyBeaconBatch: two pairings for the lot), and not with one of them altered', () => {
+    const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff)
+    expect(verifyBeaconBatch(QN_KEY, rounds, random)).toBe(true)
+    expect(verifyBeaconBatch(QN_KEY, rounds.map(e => e === round3 ? { round: 3, data: round2.data } : e), random)).toBe(false)
+    expect(verifyBeaconBatch(QN_KEY, rounds.map(e => e === round3 ? { round: 4, data: round3.data } : e), random)).toBe(false)
+  })
 
   it('measures one verifyBeaconEntry', () => {
     for (const e of rounds) verifyBeaconEntry(QN_KEY, e) // warm noble's tables

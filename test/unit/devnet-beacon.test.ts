@@ -4,8 +4,9 @@ import { describe, it, expect } from 'vitest'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   beaconPublicKey, verifyBeaconEntry, createGenesis, produceHeader, idAddressBytes, blsPublicKey, encodeBlockMsg,
-  signBeaconRound
+  signBeaconRound, beaconEntryForEpoch, challengeSeed, drawRandomness, FILECOIN_MAINNET_QUICKNET_TIMING, maxBeaconRoundForEpoch
 } from '../../src/core'
+import * as dagCbor from '@ipld/dag-cbor'
 import { DevnetBeacon, BeaconRoundNotReadyError } from '../../src/node/devnet-beacon'
 import { judgeBlock } from '../../src/net/gossip-validation'
 import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
@@ -47,5 +48,26 @@ describe('judgeBlock and beacon entries', () => {
   })
   it('leaves which rounds a block carries to the node that holds its parent', () => {
     expect(judgeBlock(msg([]), init).result).toBe(TopicValidatorResult.Accept)
+  })
+})
+
+describe('challenge seeds from the beacon', () => {
+  const timing = FILECOIN_MAINNET_QUICKNET_TIMING
+  it('take the entry of the epoch\'s round from the block at the epoch, or from the first block after a null round', () => {
+    const entry = (epoch: number): { round: number, data: Uint8Array } => ({ round: maxBeaconRoundForEpoch(timing, epoch), data: new Uint8Array(48).fill(epoch & 0xff) })
+    const E = 4_800_000 // mainnet in the quicknet era: ten rounds an epoch
+    expect(beaconEntryForEpoch(timing, E, { height: E, beaconEntries: [entry(E)] })).toEqual(entry(E))
+    // epochs E+1 and E+2 were null rounds: the block at E+3 carries one entry per epoch since its parent at E
+    const after = { height: E + 3, beaconEntries: [entry(E + 1), entry(E + 2), entry(E + 3)] }
+    expect(beaconEntryForEpoch(timing, E + 1, after)).toEqual(entry(E + 1))
+    expect(beaconEntryForEpoch(timing, E + 2, after)).toEqual(entry(E + 2))
+    expect(beaconEntryForEpoch(timing, E, after)).toBeUndefined()
+  })
+  it('are Lotus\'s beacon randomness: blake2b of the entry\'s Data, WindowPoSt tag 4, the epoch, the deal ID as entropy', () => {
+    const a = { round: 7, data: new Uint8Array(48).fill(1) }
+    const b = { round: 7, data: new Uint8Array(48).fill(2) }
+    expect(challengeSeed(a, 140, 9)).toEqual(drawRandomness(a.data, 4, 140, dagCbor.encode(9)))
+    expect(challengeSeed(a, 140, 9)).not.toEqual(challengeSeed(b, 140, 9))
+    expect(challengeSeed(a, 140, 9)).not.toEqual(challengeSeed(a, 140, 10))
   })
 })

@@ -10,7 +10,8 @@ import {
   createGenesis, executionContext, applyMessage, runMarketCron, getActor, secpPublicKey, secpAddressBytes, idAddressBytes,
   blsPublicKey, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt,
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, dealProofSet, MarketMethod, ATTO_PER_FIL,
-  STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, type CID, type Message, type MarketParams, type DealProposal, type Epoch
+  STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, type Message, type MarketParams, type DealProposal, type Epoch,
+  type BeaconEntry
 } from '../../src/core'
 import { TEST_BEACON } from '../helpers/test-beacon'
 
@@ -23,7 +24,7 @@ const provider = idAddressBytes(1001)
 const producer = idAddressBytes(1000)
 const payload = new Uint8Array(3000).map((_, i) => (i * 13) & 0xff)
 const digest = pieceDigest(payload)
-const headerCidAt = (e: Epoch): CID => chainCid(dagCbor.encode(['header', e]))
+const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['header', e])).bytes })
 const everyone = [client, worker, provider, producer, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS]
 
 type Op =
@@ -54,7 +55,7 @@ describe('market properties', () => {
       const store = genesis.store!
       let root = genesis.header.header.parentStateRoot
       const nonces = new Map<string, number>()
-      const ctx = (epoch: Epoch): ReturnType<typeof executionContext> => executionContext(store, genesis.state, { ...genesis.header.header, height: epoch }, headerCidAt)
+      const ctx = (epoch: Epoch): ReturnType<typeof executionContext> => executionContext(store, genesis.state, { ...genesis.header.header, height: epoch }, beaconAt)
       const balance = (a: Uint8Array): bigint => getActor(store, root, a)?.balance ?? 0n
       const total = (): bigint => everyone.reduce((s, a) => s + balance(a), 0n)
       const supply = total()
@@ -87,7 +88,7 @@ describe('market properties', () => {
           if (c < p.startEpoch || c + params.provingPeriod > p.endEpoch || decided.has(key)) continue
           decided.add(key)
           if (!proves[decided.size % proves.length]!) continue
-          const proof = await provePossession(dealProofSet(p), () => [payload], challengeSeed(headerCidAt(c), c, id), params.challengesPerPeriod)
+          const proof = await provePossession(dealProofSet(p), () => [payload], challengeSeed(beaconAt(c), c, id), params.challengesPerPeriod)
           send(epoch, worker, MarketMethod.SubmitPossessionProofs, encodeSubmitPossessionProofs([{ dealId: id, challengeEpoch: c, proof }]))
         }
         root = runMarketCron(ctx(epoch), root)

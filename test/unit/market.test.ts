@@ -9,7 +9,8 @@ import {
   blsPublicKey, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt, decodeBigInt,
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, proveDeal, verifyDealProof, dealStatus, faultPenalty,
   frc42MethodNumber, allOnesBitfield, dealProofSet, MarketMethod, ExitCode, ActorExit, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS,
-  ATTO_PER_FIL, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, type CID, type Message, type MarketParams, type DealProposal, type Genesis, type ApplyContext, type Epoch
+  ATTO_PER_FIL, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, type CID, type Message, type MarketParams, type DealProposal, type Genesis, type ApplyContext, type Epoch,
+  type BeaconEntry
 } from '../../src/core'
 import { TEST_BEACON } from '../helpers/test-beacon'
 
@@ -27,7 +28,7 @@ const otherProvider = idAddressBytes(1002)
 const producer = idAddressBytes(1000)
 const payload = new Uint8Array(5000).map((_, i) => (i * 7 + (i >> 8)) & 0xff)
 const digest = pieceDigest(payload)
-const headerCidAt = (e: Epoch): CID => chainCid(dagCbor.encode(['test chain header', e]))
+const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['test chain header', e])).bytes })
 
 let genesis: Genesis
 let root: CID
@@ -44,7 +45,7 @@ beforeEach(() => {
   nonces = new Map()
 })
 
-const ctxAt = (epoch: Epoch): ApplyContext => ({ ...executionContext(genesis.store!, genesis.state, { ...genesis.header.header, height: epoch }, headerCidAt) })
+const ctxAt = (epoch: Epoch): ApplyContext => ({ ...executionContext(genesis.store!, genesis.state, { ...genesis.header.header, height: epoch }, beaconAt) })
 const balance = (a: Uint8Array, r = root): bigint => getActor(genesis.store!, r, a)?.balance ?? 0n
 const totalFil = (r = root): bigint => everyone.reduce((sum, a) => sum + balance(a, r), 0n)
 
@@ -76,7 +77,7 @@ const publishParams = (...ps: DealProposal[]): Uint8Array =>
   dagCbor.encode([ps.map(p => dagCbor.decode(encodeClientDealProposal(signDealProposal(clientKey, p))))])
 
 async function proofFor (dealId: number, p: DealProposal, c: Epoch, bytes = payload): Promise<Uint8Array> {
-  const proof = await provePossession(dealProofSet(p), () => [bytes], challengeSeed(headerCidAt(c), c, dealId), params.challengesPerPeriod)
+  const proof = await provePossession(dealProofSet(p), () => [bytes], challengeSeed(beaconAt(c), c, dealId), params.challengesPerPeriod)
   return encodeSubmitPossessionProofs([{ dealId, challengeEpoch: c, proof }])
 }
 

@@ -12,7 +12,8 @@ import {
   encodeExecParams, encodeMinerConstructorParams, readInitState, ActorError, ActorExit, ExitCode, MarketMethod, MinerMethod, PowerMethod, MinerExit, InitMethod,
   POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, MINER_ACTOR_CODE, INIT_ACTOR_ADDRESS, STORAGE_MARKET_ADDRESS, MIN_MINER_PLEDGE, MAX_PEER_ID_LENGTH, MAX_MULTIADDR_DATA,
   RegisteredPoStProof, DEFAULT_WINDOW_POST_PROOF_TYPE, ATTO_PER_FIL,
-  type CID, type Genesis, type Message, type DealProposal, type Epoch, type MessageReceipt
+  type CID, type Genesis, type Message, type DealProposal, type Epoch, type MessageReceipt,
+  type BeaconEntry
 } from '../../src/core'
 import { TEST_BEACON } from '../helpers/test-beacon'
 
@@ -30,7 +31,7 @@ const peerA = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Uint8Ar
 const peerB = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Uint8Array(32).fill(0xb2)])
 const peerGenesis = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Uint8Array(32).fill(0xc3)])
 const ma = (port: number): Uint8Array => Uint8Array.of(0x04, 127, 0, 0, 1, 0x06, port >> 8, port & 0xff) // /ip4/127.0.0.1/tcp/<port>
-const headerCidAt = (e: Epoch): CID => chainCid(dagCbor.encode(['miner test header', e]))
+const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['miner test header', e])).bytes })
 const market = { provingPeriod: 4, challengesPerPeriod: 3, maxConsecutiveFaults: 2 }
 
 let genesis: Genesis
@@ -49,7 +50,7 @@ beforeEach(() => {
 
 const store = (): Genesis['store'] & object => genesis.store!
 const balance = (a: Uint8Array): bigint => getActor(store(), root, a)?.balance ?? 0n
-const ctxAt = (epoch: Epoch): ReturnType<typeof executionContext> => executionContext(store(), genesis.state, { ...genesis.header.header, height: epoch }, headerCidAt)
+const ctxAt = (epoch: Epoch): ReturnType<typeof executionContext> => executionContext(store(), genesis.state, { ...genesis.header.header, height: epoch }, beaconAt)
 
 /** Executes one signed message from `from` as a block's only message (applyBlockMessages, market cron included). */
 function send (epoch: Epoch, from: Uint8Array, to: Uint8Array, method: number, params: Uint8Array, value = 0n): MessageReceipt {
@@ -65,7 +66,7 @@ function send (epoch: Epoch, from: Uint8Array, to: Uint8Array, method: number, p
 function refusal (epoch: Epoch, from: Uint8Array, to: Uint8Array, method: number, params: Uint8Array, value = 0n): { exitCode: number, message: string } {
   const handler = methodHandler(getActor(store(), root, to)?.code, method)!
   const credited = creditActor(store(), root, to, value)
-  const call = { store: store(), epoch, market, paych: { settleDelay: 10 }, headerCidAt }
+  const call = { store: store(), epoch, market, paych: { settleDelay: 10 }, beaconAt }
   try {
     handler(callRuntime(call, { origin: from, nonce: 0, actorsCreated: 0 }, from, to, value), credited, params)
   } catch (err) {

@@ -13,7 +13,7 @@ import {
   executionContext, runMarketCron, MINIMUM_CONSENSUS_POWER, CONSENSUS_MINER_MIN_MINERS, POWER_ACTOR_ADDRESS, ActorExit, PowerMethod,
   type CID, type PowerState, type MarketParams, type Epoch, type BlockStore
 } from '../../src/core'
-import { PowerChain, SMALL, BIG, worker, headerCidAt, type DealPlan } from '../helpers/power-chain'
+import { PowerChain, SMALL, BIG, worker, beaconAt, type DealPlan } from '../helpers/power-chain'
 
 const market: MarketParams = { provingPeriod: 4, challengesPerPeriod: 2, maxConsecutiveFaults: 2 }
 const P = market.provingPeriod
@@ -75,7 +75,7 @@ describe('one deal\'s power over its life', () => {
     const chain = new PowerChain([1001], market)
     chain.publish([{ provider: 1001, payload: BIG, start: 4, periods: 2 }])
     await chain.run(7, () => true)
-    const ctx = executionContext(chain.store, chain.genesis.state, { ...chain.genesis.header.header, height: 8 }, headerCidAt)
+    const ctx = executionContext(chain.store, chain.genesis.state, { ...chain.genesis.header.header, height: 8 }, beaconAt)
     const once = runMarketCron(ctx, chain.root)
     expect(once.equals(chain.root)).toBe(false) // the first period settled: paid, and power counted
     expect(runMarketCron(ctx, once).equals(once)).toBe(true)
@@ -285,7 +285,7 @@ describe('UpdateClaimedPower (method 3)', () => {
   it('changes the calling miner\'s claim; an account may not call it; malformed params are refused', () => {
     const chain = new PowerChain([1001], market)
     const call = (caller: Uint8Array, params: Uint8Array, root = chain.root): CID => powerUpdateClaimedPower(
-      callRuntime({ store: chain.store, epoch: 1, market, paych: { settleDelay: 10 }, headerCidAt }, { origin: worker, nonce: 0, actorsCreated: 0 }, caller, POWER_ACTOR_ADDRESS, 0n),
+      callRuntime({ store: chain.store, epoch: 1, market, paych: { settleDelay: 10 }, beaconAt }, { origin: worker, nonce: 0, actorsCreated: 0 }, caller, POWER_ACTOR_ADDRESS, 0n),
       root, params).root
     const after = call(id(1001), encodeUpdateClaimedPowerParams({ rawByteDelta: 4096n, qualityAdjustedDelta: 4096n }))
     expect(readPower(chain.store, after, id(1001))).toMatchObject({ claim: { rawBytePower: 4096n, qualityAdjPower: 4096n }, totalRawBytePower: 4096n, minerAboveMinPowerCount: 1 })

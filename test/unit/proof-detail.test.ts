@@ -22,6 +22,8 @@ let file: Uint8Array
 let layout: CarLayout
 let record: DealRecord
 let header: CID
+/** The beacon entry of the challenge epoch, in the (stand-in) header that carries it. */
+let source: { headerCid: CID, beacon: { round: number, data: Uint8Array } }
 const EPOCH = 140
 
 beforeAll(async () => {
@@ -36,11 +38,12 @@ beforeAll(async () => {
   layout = r.layout
   const d = pieceDigest(car)
   header = CID.createV1(0x71, await sha256.digest(new Uint8Array([1, 2, 3])))
+  source = { headerCid: header, beacon: { round: 4242, data: new Uint8Array(48).fill(0xab) } }
   const proposal = {
     pieceCid: pieceCidV1(d.root), pieceSize: d.paddedBytes, verifiedDeal: false, client: secpAddressBytes(new Uint8Array(65).fill(4)),
     provider: idAddressBytes(1001), label: r.root.toString(), startEpoch: 100, endEpoch: 200, storagePricePerEpoch: 7n, providerCollateral: 600n, clientCollateral: 20n
   }
-  const proofBytes = await provePossession(dealProofSet(proposal), () => [car], challengeSeed(header, EPOCH, 9), COUNT)
+  const proofBytes = await provePossession(dealProofSet(proposal), () => [car], challengeSeed(source.beacon, EPOCH, 9), COUNT)
   record = {
     dealId: 9, proposal,
     state: { sectorStartEpoch: 100, lastUpdatedEpoch: -1, slashEpoch: -1, proofs: header, consecutiveFaults: 0 },
@@ -52,7 +55,7 @@ const withProof = (proofBytes: Uint8Array): DealRecord => ({ ...record, periods:
 
 describe('the proof detail drawn in the Deal view', () => {
   it('an honest proof: each leaf is the one drawn, every step right, each leaf placed in the file', () => {
-    const d = describeProof(record, 0, EPOCH, header, null, { layout, carBytes: car.length })
+    const d = describeProof(record, 0, EPOCH, source, null, { layout, carBytes: car.length })
     expect(d.challenges.length).toBe(COUNT)
     expect(d.tag).toBe(4) // go-state-types WindowedPoStChallengeSeed
     expect(d.layoutRecorded).toBe(true)
@@ -66,7 +69,7 @@ describe('the proof detail drawn in the Deal view', () => {
       for (const p of c.place!.parts) if (p.kind === 'file') expect(car.subarray(p.start, p.end)).toEqual(file.subarray(p.fileStart, p.fileEnd))
     }
     // an old upload without a layout still draws, saying where it cannot place the leaf
-    const old = describeProof(record, 0, EPOCH, header, null, {})
+    const old = describeProof(record, 0, EPOCH, source, null, {})
     expect(old.layoutRecorded).toBe(false)
     expect(old.challenges.every(c => c.place === null)).toBe(true)
   })
@@ -82,7 +85,7 @@ describe('the proof detail drawn in the Deal view', () => {
   it('a tampered sibling: nothing below it is called wrong, the top is, and the break is bracketed around it', () => {
     const height = Math.log2(record.proposal.pieceSize / 32)
     for (const k of [0, 4, 9]) {
-      const d = describeProof(tampered(0, k), 0, EPOCH, header, null, { layout, carBytes: car.length })
+      const d = describeProof(tampered(0, k), 0, EPOCH, source, null, { layout, carBytes: car.length })
       const c = d.challenges[0]!
       expect(c.ok).toBe(false)
       expect(c.steps[height - 1]!.state).toBe('bad')
@@ -96,7 +99,7 @@ describe('the proof detail drawn in the Deal view', () => {
 
   it('a tampered sibling that other paths pin (the top level: every path holds both halves) is wrong exactly there', () => {
     const height = Math.log2(record.proposal.pieceSize / 32)
-    const c = describeProof(tampered(3, height - 1), 0, EPOCH, header, null, { layout, carBytes: car.length }).challenges[3]!
+    const c = describeProof(tampered(3, height - 1), 0, EPOCH, source, null, { layout, carBytes: car.length }).challenges[3]!
     expect(c.steps.map(s => s.state)).toEqual([...Array(height - 1).fill('ok'), 'bad'])
     expect(c.breakAt).toEqual({ lowestBad: height - 1, highestOk: height - 2 })
   })
@@ -105,7 +108,7 @@ describe('the proof detail drawn in the Deal view', () => {
     const nodes = proofNodes(record.periods[0]!.proofBytes!)
     const checks = nodes.map(n => n.path.map(() => true))
     checks[2]![7] = false
-    const d = describeProof(record, 0, EPOCH, header, null, { layout, carBytes: car.length, stepChecks: checks })
+    const d = describeProof(record, 0, EPOCH, source, null, { layout, carBytes: car.length, stepChecks: checks })
     expect(d.wasmSteps).toBe(true)
     expect(d.challenges[2]!.ok).toBe(false)
     expect(d.challenges[2]!.steps.slice(7).every(s => s.state === 'bad')).toBe(true)
@@ -115,13 +118,13 @@ describe('the proof detail drawn in the Deal view', () => {
 
   it('draws it: a path broken at the top says where; an upload without a layout says so', () => {
     const height = Math.log2(record.proposal.pieceSize / 32)
-    const html = renderToStaticMarkup(createElement(ProofTree, { detail: describeProof(tampered(3, height - 1), 0, EPOCH, header, null, { layout, carBytes: car.length }) }))
+    const html = renderToStaticMarkup(createElement(ProofTree, { detail: describeProof(tampered(3, height - 1), 0, EPOCH, source, null, { layout, carBytes: car.length }) }))
     expect(html.match(/data-testid="proof-tree"/g)?.length).toBe(COUNT)
     expect(html.match(/data-testid="path-break"/g)?.length).toBe(1)
     expect(html).toContain(`The path breaks at level ${height - 1} → ${height}`)
     expect(html.match(/data-testid="tree-step" data-state="bad"/g)?.length).toBe(1)
     expect(html.match(/data-testid="tree-step" data-state="ok"/g)?.length).toBe(COUNT * height - 1)
-    const old = renderToStaticMarkup(createElement(ProofTree, { detail: describeProof(record, 0, EPOCH, header, null, {}) }))
+    const old = renderToStaticMarkup(createElement(ProofTree, { detail: describeProof(record, 0, EPOCH, source, null, {}) }))
     expect(old.match(/Layout not recorded for this upload/g)?.length).toBe(COUNT)
     expect(old).not.toContain('data-testid="path-break"')
   })

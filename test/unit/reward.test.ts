@@ -7,7 +7,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import {
   createGenesis, getActor, setActor, creditActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, chainCid, callRuntime,
   getMinerState, encodeMinerState, readMinerState, ActorError, ActorExit, BURNT_FUNDS_ADDRESS, ATTO_PER_FIL, BLOCKS_PER_EPOCH, MAX_WIN_COUNT,
-  type CID, type Genesis, type Epoch
+  type CID, type Genesis, type Epoch,
+  type BeaconEntry
 } from '../../src/core'
 import {
   REWARD_ACTOR_ADDRESS, SYSTEM_ACTOR_ADDRESS, DEVNET_REWARD_SCHEDULE, encodeRewardState, decodeRewardState, rewardStateAt, initialRewardState,
@@ -169,7 +170,7 @@ describe('reward actor methods', () => {
   const miner = idAddressBytes(1001)
   const miner2 = idAddressBytes(1002)
   const power = idAddressBytes(4)
-  const headerCidAt = (e: Epoch): CID => chainCid(dagCbor.encode(['reward test header', e]))
+  const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['reward test header', e])).bytes })
   const market = { provingPeriod: 4, challengesPerPeriod: 3, maxConsecutiveFaults: 2 }
   let genesis: Genesis
   let root: CID
@@ -186,7 +187,7 @@ describe('reward actor methods', () => {
   })
 
   const rt = (caller: Uint8Array, epoch: Epoch = 1): ReturnType<typeof callRuntime> =>
-    callRuntime({ store: store(), epoch, market, paych: { settleDelay: 10 }, headerCidAt }, { origin: caller, nonce: 0, actorsCreated: 0 }, caller, REWARD_ACTOR_ADDRESS, 0n)
+    callRuntime({ store: store(), epoch, market, paych: { settleDelay: 10 }, beaconAt }, { origin: caller, nonce: 0, actorsCreated: 0 }, caller, REWARD_ACTOR_ADDRESS, 0n)
   const award = (p: Partial<AwardBlockRewardParams>, caller = SYSTEM_ACTOR_ADDRESS): void => {
     root = rewardAwardBlockReward(rt(caller), root, encodeAwardBlockRewardParams({ miner, penalty: 0n, gasReward: 0n, winCount: 1, ...p })).root
   }

@@ -27,7 +27,7 @@ const fail = (code: number, message: string): never => { throw new ActorError(co
 
 /** The market keeps its own method switch (invokeMarket); the table names which methods exist. */
 const marketMethod = (method: number): MethodHandler => (rt, root, params) => {
-  const ctx: MarketContext = { store: rt.store, epoch: rt.epoch, params: rt.market, headerCidAt: rt.headerCidAt, pathCheck: rt.pathCheck }
+  const ctx: MarketContext = { store: rt.store, epoch: rt.epoch, params: rt.market, beaconAt: rt.beaconAt, pathCheck: rt.pathCheck }
   return invokeMarket(ctx, root, rt.caller, rt.valueReceived, method, params)
 }
 
@@ -83,7 +83,7 @@ export function methodHandler (code: CID | undefined, method: number): MethodHan
 }
 
 /** What every call of one message shares: the chain's parameters and the message's origin. */
-export type CallContext = Pick<ActorRuntime, 'store' | 'epoch' | 'market' | 'paych' | 'headerCidAt' | 'pathCheck'>
+export type CallContext = Pick<ActorRuntime, 'store' | 'epoch' | 'market' | 'paych' | 'beaconAt' | 'pathCheck'>
 
 /** The runtime of one call: `caller` calling `receiver` (an ID or key address) with `value` already credited. */
 export function callRuntime (ctx: CallContext, message: MessageScope, caller: Uint8Array, receiver: Uint8Array, value: AttoFil): ActorRuntime {

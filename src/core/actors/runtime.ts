@@ -1,5 +1,6 @@
 // What an actor method sees while it runs: a small slice of Filecoin's actor Runtime (builtin-actors
 // runtime/src/runtime/mod.rs). State is a value: a method takes the state root and returns the next one.
+import type { BeaconEntry } from '../block-header'
 import type { CID } from '../cid'
 import type { BlockStore } from '../block-store'
 import type { PathCheck } from '../pdp'
@@ -43,7 +44,7 @@ export interface ActorRuntime {
   /** The chain's genesis parameters that actors read. */
   readonly market: MarketParams
   readonly paych: PaychParams
-  readonly headerCidAt: (epoch: Epoch) => CID | undefined
+  readonly beaconAt: (epoch: Epoch) => BeaconEntry | undefined
   readonly pathCheck?: PathCheck
   /**
    * Filecoin's send from the running actor: moves `value` from the receiver to `to` (creating an account for

@@ -95,6 +95,18 @@ export function validateBeaconRounds (cfg: BeaconTiming, header: BeaconHeaderLik
   })
 }
 
+/**
+ * The entry of `epoch`'s round (maxBeaconRoundForEpoch) among `header`'s entries, where `header` is the block at
+ * `epoch` or, when `epoch` was a null round, the first block above it (which carries one round per epoch since
+ * its parent); undefined when it is not there. Lotus chain/rand extractBeaconEntryForEpoch looks for the round the
+ * same way, from the tipset at the epoch (or the next non-null one), walking to parents for beacons slower than
+ * the chain, which Coffer's genesis rules out. This is the entry beacon randomness for `epoch` is drawn from.
+ */
+export function beaconEntryForEpoch (cfg: BeaconTiming, epoch: Epoch, header: BeaconHeaderLike): BeaconEntry | undefined {
+  const round = maxBeaconRoundForEpoch(cfg, epoch)
+  return header.beaconEntries.find(e => e.round === round)
+}
+
 /** Walk no further than Lotus does (chain/store/store.go GetLatestBeaconEntry: 20 tipsets). */
 export const BEACON_ENTRY_SEARCH_LIMIT = 20
 

@@ -22,6 +22,7 @@
 // the next proven settlement gives it back; slashing or the deal's end takes it away for good. Whether a deal
 // held power before a settlement is read from its proof records (its latest settled period was proven, and it
 // is neither slashed nor ended), so no field is added to the deal state.
+import type { BeaconEntry } from '../block-header'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { amtGet, amtValues, buildAmt } from '../amt'
@@ -62,8 +63,8 @@ export interface MarketContext {
   /** The epoch whose messages (and then cron) are being applied. */
   epoch: Epoch
   params: MarketParams
-  /** The CID of this chain's header at `epoch`, for challenge seeds; undefined when not known. */
-  headerCidAt: (epoch: Epoch) => CID | undefined
+  /** The beacon entry of `epoch`'s round as this chain carries it (beaconEntryForEpoch), for challenge seeds; undefined when not known. */
+  beaconAt: (epoch: Epoch) => BeaconEntry | undefined
   /** The Merkle path check to use (the WASM verifier where one is loaded). */
   pathCheck?: PathCheck
 }
@@ -286,12 +287,12 @@ function submitPossessionProofs (ctx: MarketContext, root: CID, caller: Uint8Arr
     const period = (challengeEpoch - p.startEpoch) / P
     const records = tx.records(s)
     if (records.length !== period) fail(ActorExit.ErrIllegalArgument, `deal ${dealId} already has a proof for the period opening at ${challengeEpoch}`)
-    const header = ctx.headerCidAt(challengeEpoch) ?? fail(ActorExit.ErrIllegalState, `no header at ${challengeEpoch} to draw challenges from`)
+    const beacon = ctx.beaconAt(challengeEpoch) ?? fail(ActorExit.ErrIllegalState, `no beacon entry for epoch ${challengeEpoch} to draw challenges from`)
     const canonical = (() => {
       try { return encodePossessionProof(decodePossessionProof(proof as Uint8Array)) } catch (err) { return fail(ActorExit.ErrIllegalArgument, (err as Error).message) }
     })()
     try {
-      verifyPossession(dealProofSet(p), challengeSeed(header, challengeEpoch, dealId), ctx.params.challengesPerPeriod, canonical, ctx.pathCheck)
+      verifyPossession(dealProofSet(p), challengeSeed(beacon, challengeEpoch, dealId), ctx.params.challengesPerPeriod, canonical, ctx.pathCheck)
     } catch (err) { fail(ActorExit.ErrIllegalArgument, `deal ${dealId}: ${(err as Error).message}`) }
     const link = ctx.store.put(canonical)
     records.push({ submittedEpoch: ctx.epoch, proof: link, settled: false, paid: 0n, penalty: 0n })

@@ -1,11 +1,12 @@
 // Randomness drawn from the chain, as Lotus's DrawRandomnessFromBase does it:
 // blake2b-256( int64be(tag) ‖ blake2b-256(base) ‖ int64be(round) ‖ entropy ).
-// Coffer's base is the CID of the header at the challenge epoch: a provider cannot know it before that
-// block exists. (Filecoin draws from the drand beacon; with one producer and no beacon yet, the
-// producer could grind its own header, a limit that goes when the beacon arrives.)
+// Challenge seeds are beacon randomness, as WindowPoSt's are (Lotus chain/rand GetBeaconRandomness since nv14:
+// blake2b-256 of the Data of the beacon entry for the epoch's round, then DrawRandomnessFromDigest): nobody,
+// a provider that also produces blocks included, can know or grind it before the beacon makes that round.
+// (Until issue 13 the base was the challenge epoch's header CID, which its producer could grind.)
 import * as dagCbor from '@ipld/dag-cbor'
 import { blake2b256 } from '../cid'
-import type { CID } from '../cid'
+import type { BeaconEntry } from '../block-header'
 import type { Epoch } from '../units'
 import { DomainSeparationTag } from '../consensus/domain-separation'
 
@@ -25,7 +26,10 @@ export function drawRandomness (base: Uint8Array, tag: number, round: Epoch, ent
   return blake2b256(buf)
 }
 
-/** The 32-byte seed that picks a deal's challenged leaves for the period that opens at `challengeEpoch`. */
-export function challengeSeed (challengeHeader: CID, challengeEpoch: Epoch, dealId: number): Uint8Array {
-  return drawRandomness(challengeHeader.bytes, DST_WINDOWED_POST_CHALLENGE_SEED, challengeEpoch, dagCbor.encode(dealId))
+/**
+ * The 32-byte seed that picks a deal's challenged leaves for the period that opens at `challengeEpoch`: drawn
+ * from `beacon`, the entry of that epoch's round (beaconEntryForEpoch), with the deal ID as entropy.
+ */
+export function challengeSeed (beacon: BeaconEntry, challengeEpoch: Epoch, dealId: number): Uint8Array {
+  return drawRandomness(beacon.data, DST_WINDOWED_POST_CHALLENGE_SEED, challengeEpoch, dagCbor.encode(dealId))
 }

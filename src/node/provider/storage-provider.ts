@@ -13,7 +13,7 @@ import { constants as fsConstants } from 'node:fs'
 import {
   DealRejectedError, verifyClientDealProposal, dealProposalCid, bytesEqual, readEscrow, readDeal, dealStorageFee, dealStatus,
   askPricePerEpoch, askCollateral, signStorageAsk, secpAddressBytes, secpPublicKey, signMessage, encodeClientDealProposal,
-  encodeSubmitPossessionProofs, challengeSeed, dealProofSet, gasLimitFor, addressToString, idAddressBytes,
+  encodeSubmitPossessionProofs, challengeSeed, beaconEntryForEpoch, beaconTimingOf, type BeaconEntry, dealProofSet, gasLimitFor, addressToString, idAddressBytes,
   MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, paddedPieceSize, isKeyAddress, getActor, signedMessageCid, CID,
   type DealRequest, type SignedStorageAsk, type StorageAsk, type Message, type SealedHeader, type Genesis,
   type BlockGetter, type DealProposal, type AttoFil, type Epoch, type NodeHasher
@@ -624,6 +624,8 @@ export class StorageProvider implements DealHandler {
     const c = Math.floor(head.header.height / P) * P
     const challengeHeader = await this.init.chain.headerAt(c)
     if (challengeHeader === undefined) return
+    const beacon = beaconEntryForEpoch(beaconTimingOf(this.init.chain.genesis), c, challengeHeader.header)
+    if (beacon === undefined) return
     for (const d of this.init.store.all()) {
       if (c < d.startEpoch || c + P > d.endEpoch) continue
       const key = `${d.dealId}@${c}`
@@ -632,7 +634,7 @@ export class StorageProvider implements DealHandler {
       if (deal === null || dealStatus(deal.proposal, deal.state, head.header.height) !== 'active') continue
       if (deal.periods.length > (c - d.startEpoch) / P) continue // already proven (or settled)
       this.proving.set(key, 'sent')
-      void this.proveOne(d, deal.proposal, challengeHeader.cid, c).catch((err: Error) => {
+      void this.proveOne(d, deal.proposal, beacon, c).catch((err: Error) => {
         // bytes that no longer hash to the piece will not next head either; a refused or lost message may
         if (err.name === 'PossessionProofError' || (err as NodeJS.ErrnoException).code === 'ENOENT') this.proving.set(key, 'failed')
         else this.proving.delete(key)
@@ -641,8 +643,8 @@ export class StorageProvider implements DealHandler {
     }
   }
 
-  private async proveOne (d: StoredDeal, proposal: DealProposal, challengeHeader: CID, c: Epoch): Promise<void> {
-    const seed = challengeSeed(challengeHeader, c, d.dealId)
+  private async proveOne (d: StoredDeal, proposal: DealProposal, beacon: BeaconEntry, c: Epoch): Promise<void> {
+    const seed = challengeSeed(beacon, c, d.dealId)
     const file = this.init.store.absolute(d.file)
     // only the challenged segments are read and hashed, the rest from the segment roots kept beside the file
     // (built once on the pool where missing): re-hashing a whole 1 GiB piece here took ~86% of this process's CPU
