@@ -4,6 +4,7 @@
 // sender, wrong nonce, balance below GasLimit × GasFeeCap) changes nothing; one that can but then fails
 // (value above what is left, unknown f0 receiver, out of gas) spends its nonce and its gas, moves no
 // value, and says why in its receipt, as in Filecoin.
+import { applyTipSetMessages } from './tipset-execution'
 import { CID } from './cid'
 import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
 import { Protocol, bytesEqual, isKeyAddress } from './address'
@@ -15,7 +16,7 @@ import { DEFAULT_PAYCH_PARAMS, type PaychParams } from './actors/runtime'
 import { resolveAddress } from './init/init-state'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
-import { ExitCode, storeReceipts, checkBlockGasLimit, type BlockMessages, type MessageReceipt } from './block-messages'
+import { ExitCode, type BlockMessages, type MessageReceipt } from './block-messages'
 import { MessageSignatureError } from './errors'
 import { MalformedStateError } from './hamt'
 import { ProofIncompleteError } from './block-store'
@@ -154,22 +155,19 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
  * Checks a block's gas limit (BlockGasLimitError) and message signatures (each secp signature; the BLS
  * ones through the block's aggregate), then applies its messages in execution order, then the epoch's
  * cron (the market's, then the power actor's tick). A block over the gas limit or with a bad signature is
- * rejected whole. The gas check comes first: it costs a sum, the signatures cost pairings.
+ * rejected whole. The gas check comes first: it costs a sum, the signatures cost pairings. A tipset of one
+ * block whose parent is the epoch before (tipset-execution.ts has the general case); tips go to `ctx.miner`.
  */
 export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMessages, blsAggregate: Signature | null): { root: CID, receipts: MessageReceipt[], receiptsRoot: CID } {
-  checkBlockGasLimit(msgs)
-  checkBlockSignatures(msgs, blsAggregate)
-  const receipts: MessageReceipt[] = []
-  for (const m of [...msgs.bls, ...msgs.secp.map(sm => sm.message)]) {
-    const out = applyMessage(ctx, root, m)
-    root = out.root
-    receipts.push(out.receipt)
-  }
+  return applyTipSetMessages(ctx, ctx.epoch - 1, root, [{ miner: ctx.miner, messages: msgs, blsAggregate }])
+}
+
+/** One epoch's cron: the market's, then the power actor's end-of-epoch tick (run for null epochs too). */
+export function runEpochCron (ctx: ApplyContext, root: CID): CID {
   root = runMarketCron(ctx, root)
   // the power actor's end-of-epoch figures (ThisEpoch*, what CurrentTotalPower answers) after the market's cron
   // has changed this epoch's claims (power-claims.ts powerEpochTickEnd says why after, not before as Filecoin)
-  root = powerEpochTickEnd(ctx.store, root)
-  return { root, receipts, receiptsRoot: storeReceipts(ctx.store, receipts) }
+  return powerEpochTickEnd(ctx.store, root)
 }
 
 export function checkBlockSignatures (msgs: BlockMessages, blsAggregate: Signature | null): void {

@@ -21,7 +21,8 @@ function fieldsOf (h: SealedHeader): Array<[string, string]> {
     ['Miner', addressToString(x.miner, 't')],
     ['Ticket', x.ticket === null ? 'none' : short(hex(x.ticket))],
     ['ElectionProof', x.electionProof === null ? 'none' : `win count ${x.electionProof.winCount}`],
-    ['BeaconEntries', String(x.beaconEntries.length)],
+    // each verified against the genesis beacon key before the header was stored; round 0 is Lotus's genesis entry
+    ['BeaconEntries', x.beaconEntries.map(e => e.round === 0 ? 'round 0 (genesis)' : `round ${e.round} ${short(hex(e.data))}`).join(', ') || 'none'],
     ['WinPoStProof', String(x.winPoStProof.length)],
     ['Parents', x.parents.map(String).join(', ') || 'none (genesis)'],
     ['ParentWeight', x.parentWeight.toString()],

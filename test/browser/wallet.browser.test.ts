@@ -67,6 +67,8 @@ describe('wallet in Chromium', () => {
     await page.waitForSelector(`[data-testid=detail-message]:has-text("${cid.slice(0, 14)}")`, { timeout: 15_000 })
     expect(await page.textContent('[data-testid=header-detail] [data-field=Miner]')).toBe('t01000')
     expect(await page.textContent('[data-testid=header-detail] [data-field=Height]')).toBe(includedHeight)
+    // the devnet's beacon starts with the chain, one round an epoch: the block at height h carries round h
+    expect(await page.textContent('[data-testid=header-detail] [data-field=BeaconEntries]')).toMatch(new RegExp(`^round ${includedHeight} [0-9a-f]{12}…[0-9a-f]{8}$`))
 
     // locked: no sending; a wrong passphrase is refused and the wallet stays intact
     await page.click('[data-testid=tab-wallet]')

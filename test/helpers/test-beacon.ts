@@ -13,6 +13,11 @@ export function testBeaconEntry (round: number): BeaconEntry {
   return { round, data }
 }
 
+/** The entries a child of `parent` carries, signed with `secret` (a devnet's own beacon key, from its data folder). */
+export function beaconEntriesWith (secret: Uint8Array, parent: SealedHeader, genesis: Genesis): BeaconEntry[] {
+  return beaconRoundsForChild(parent, genesis).map(round => ({ round, data: signBeaconRound(secret, round) }))
+}
+
 /** The entries a child of `parent` carries under TEST_BEACON (the genesis must have been made with it). */
 export function testBeaconEntries (parent: SealedHeader, genesis: Genesis): BeaconEntry[] {
   return beaconRoundsForChild(parent, genesis).map(testBeaconEntry)

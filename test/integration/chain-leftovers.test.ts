@@ -9,12 +9,12 @@ import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet } from '../../src/node/devnet'
 import { ChainDb } from '../../src/node/chain-db'
-import { loadOrCreateProducerKey } from '../../src/node/keys'
+import { loadOrCreateProducerKey, loadOrCreateBeaconKey } from '../../src/node/keys'
 import {
   produceHeader, storeBlockMessages, signMessage, secpPublicKey, secpAddressBytes, MemoryBlockStore, BLOCK_GAS_LIMIT, BASE_FEE, EMPTY_AMT_CID
 } from '../../src/core'
 import { until } from '../helpers/until'
-import { testBeaconEntries } from '../helpers/test-beacon'
+import { beaconEntriesWith } from '../helpers/test-beacon'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -40,6 +40,7 @@ describe('chain leftovers (issue 9 review)', { timeout: 120_000 }, () => {
     // what an earlier version could store: twenty messages of BlockGasLimit each in one block
     const db = await ChainDb.open(dir)
     const secret = await loadOrCreateProducerKey(db)
+    const beaconKey = await loadOrCreateBeaconKey(db)
     const head = (await db.headerAt((await db.headHeight())!))!
     const store = new MemoryBlockStore()
     const senders = Array.from({ length: 20 }, key)
@@ -47,7 +48,7 @@ describe('chain leftovers (issue 9 review)', { timeout: 120_000 }, () => {
       bls: [],
       secp: senders.map(s => signMessage(s.secret, { version: 0, to: s.address, from: s.address, nonce: 0, value: 1n, gasLimit: BLOCK_GAS_LIMIT, gasFeeCap: BASE_FEE, gasPremium: 1n, method: 0, params: new Uint8Array(0) }))
     })
-    const over = produceHeader(head, genesis, secret, head.header.timestamp + 1, testBeaconEntries(head, genesis), { parentStateRoot: head.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages, blsAggregate: null })
+    const over = produceHeader(head, genesis, secret, head.header.timestamp + 1, beaconEntriesWith(beaconKey, head, genesis), { parentStateRoot: head.header.parentStateRoot, parentMessageReceipts: EMPTY_AMT_CID, messages, blsAggregate: null })
     await db.append(over, store.unpersisted())
     await db.close()
 

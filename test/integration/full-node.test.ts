@@ -13,7 +13,7 @@ import { startFullNode, requestGenesis, type FullNode } from '../../src/node/ful
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ChainDb } from '../../src/node/chain-db'
-import { loadOrCreateProducerKey } from '../../src/node/keys'
+import { loadOrCreateProducerKey, loadOrCreateBeaconKey } from '../../src/node/keys'
 import { resolveNetwork, NetworkArgumentError } from '../../src/node/resolve-network'
 import {
   blocksTopic, encodeBlockMsg, produceHeader, secpPublicKey, secpAddressBytes, EMPTY_AMT_CID, EMPTY_TXMETA_CID,
@@ -21,7 +21,7 @@ import {
 } from '../../src/core'
 import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
 import { until } from '../helpers/until'
-import { testBeaconEntries } from '../helpers/test-beacon'
+import { beaconEntriesWith } from '../helpers/test-beacon'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
@@ -133,11 +133,12 @@ describe('full node', () => {
     await d.stop()
     const db = await ChainDb.open(dataDir)
     const producerKey = await loadOrCreateProducerKey(db)
+    const beaconKey = await loadOrCreateBeaconKey(db)
     await db.close()
     await until(() => n.chain.head().header.height === d.head().header.height)
     const head = n.chain.head()
     const wrongRoot = d.genesis.header.header.parentStateRoot // a real state, just not this block's
-    const forge = (parent: SealedHeader): SealedHeader => produceHeader(parent, d.genesis, producerKey, Math.max(Math.floor(Date.now() / 1000), parent.header.timestamp + 1), testBeaconEntries(parent, d.genesis), {
+    const forge = (parent: SealedHeader): SealedHeader => produceHeader(parent, d.genesis, producerKey, Math.max(Math.floor(Date.now() / 1000), parent.header.timestamp + 1), beaconEntriesWith(beaconKey, parent, d.genesis), {
       parentStateRoot: wrongRoot, parentMessageReceipts: EMPTY_AMT_CID, messages: EMPTY_TXMETA_CID, blsAggregate: null
     })
     const bad1 = forge(head)
