@@ -1,6 +1,7 @@
 // The libp2p stack every Coffer node runs, browser worker and provider alike: WebSockets, Noise, Yamux,
 // identify and gossipsub with Coffer's peer-score parameters. One factory so both ends can never drift
 // apart on a protocol choice.
+import { beaconTopic } from './beacon-gossip'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@libp2p/noise'
@@ -131,7 +132,13 @@ export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'tru
   return {
     topics: init.network === undefined
       ? {}
-      : { [blocksTopic(init.network)]: BLOCK_TOPIC_SCORE, [messagesTopic(init.network)]: MESSAGE_TOPIC_SCORE, [askTopic(init.network)]: ASK_TOPIC_SCORE },
+      : {
+          [blocksTopic(init.network)]: BLOCK_TOPIC_SCORE,
+          [messagesTopic(init.network)]: MESSAGE_TOPIC_SCORE,
+          [askTopic(init.network)]: ASK_TOPIC_SCORE,
+          // a forged beacon entry costs its relay as a bad ask does; genuine rounds earn nothing (any relay has them)
+          [beaconTopic(init.network)]: ASK_TOPIC_SCORE
+        },
     topicScoreCap: 0, // Lotus sets none
     appSpecificScore: (peer) => trusted.has(peer) ? TRUSTED_PEER_SCORE : 0,
     appSpecificWeight: 1,

@@ -8,7 +8,7 @@ import {
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures,
-  type BeaconEntry, type BeaconRound, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+  type BeaconEntry, type BeaconSource, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
 import type { ChainDb } from './chain-db'
@@ -148,8 +148,7 @@ export const FAUCET_REFILL_MS = 2000
 
 export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number, burst?: number, refillMs?: number }
 
-/** The randomness beacon as a producer reads it: the entry of a round, once the beacon has made it. */
-export interface BeaconSource { entry: (round: BeaconRound) => Promise<BeaconEntry> }
+export type { BeaconSource }
 
 /** `produce` on a producer given no beacon: its blocks could not carry the entries every header must. */
 export class NoBeaconError extends Error {

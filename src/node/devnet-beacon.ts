@@ -2,8 +2,7 @@
 // round r is the BLS signature of sha256(r) under the beacon key, made no earlier than the round's time, so
 // nobody (the producer included) learns a round before it is due. Its public key, first round time and
 // period are in genesis; every node and the tab check each entry a header carries against that key.
-import { signBeaconRound, type BeaconConfig, type BeaconEntry, type BeaconRound } from '../core'
-import type { BeaconSource } from './chain'
+import { signBeaconRound, beaconRoundTime, type BeaconConfig, type BeaconEntry, type BeaconRound, type BeaconSource } from '../core'
 
 /** A round asked before its time: drand does not hand out future rounds either. */
 export class BeaconRoundNotReadyError extends Error {
@@ -22,7 +21,7 @@ export class DevnetBeacon implements BeaconSource {
   constructor (private readonly secretKey: Uint8Array, private readonly config: BeaconConfig, private readonly nowMs: () => number) {}
 
   /** When round `round` is due, in ms since the epoch: round 1 at the beacon's genesis time, then one per period. */
-  roundTimeMs (round: BeaconRound): number { return (this.config.genesisTime + (round - 1) * this.config.periodSecs) * 1000 }
+  roundTimeMs (round: BeaconRound): number { return beaconRoundTime(this.config, round) * 1000 }
 
   async entry (round: BeaconRound): Promise<BeaconEntry> {
     if (!Number.isSafeInteger(round) || round < 1) throw new RangeError(`beacon round ${round} does not exist (rounds start at 1)`)

@@ -9,7 +9,7 @@ import {
   CHAIN_RULES_VERSION, beaconPublicKey
 } from '../core'
 import {
-  createCofferLibp2p, makeBootstrap, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
+  createCofferLibp2p, makeBootstrap, BeaconRelay, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
 import { genesisProviders, startDevnetProviders, genesisProviderFolders, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
 import { superviseProviderChild, type ProviderChild } from './provider/provider-children'
@@ -19,6 +19,7 @@ import { ChainDb } from './chain-db'
 import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey, loadOrCreateBeaconKey } from './keys'
 import { DevnetBeacon } from './devnet-beacon'
+import { startBeaconPublisher } from './beacon-publisher'
 import { startProducer, type Producer } from './producer'
 import { startAppServer, type AppServer } from './app-server'
 import { startRpcServer, type RpcServer } from './rpc'
@@ -178,8 +179,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     for await (const [, bytes] of db.allBlocks()) store.put(bytes)
     store.persisted(store.unpersisted().keys()) // these came from disk
     const faucetAddress = secpAddressBytes(secpPublicKey(faucetKey))
+    const beacon = new DevnetBeacon(beaconSecret, genesis.state.beacon, nowMs)
     const chain = await NodeChain.open({
-      db, genesis, store, head: storedHead, producerKey: secret, nowMs, beacon: new DevnetBeacon(beaconSecret, genesis.state.beacon, nowMs),
+      db, genesis, store, head: storedHead, producerKey: secret, nowMs, beacon,
       faucet: { secretKey: faucetKey, address: faucetAddress, amount: init.faucetAmount ?? parseFil('100'), cooldownMs: init.faucetCooldownMs ?? 60_000 }
     }).catch((err: Error) => {
       // a head block over the block gas limit was stored before that rule (issue 9): this version cannot execute it
@@ -216,6 +218,11 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     libp2p.services.pubsub.topicValidators.set(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
     libp2p.services.pubsub.subscribe(topic)
     await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log })
+    // the beacon's rounds on the beacon topic, for producers in other processes (issue 13 part 5)
+    const beaconRelay = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
+    beaconRelay.start()
+    const beaconPublisher = startBeaconPublisher({ beacon, relay: beaconRelay, clock: genesis.state.beacon, nowMs, log })
+    cleanups.push(async () => { beaconPublisher.stop() })
 
     producer = startProducer({
       produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs, nowMs,

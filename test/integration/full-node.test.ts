@@ -16,10 +16,10 @@ import { ChainDb } from '../../src/node/chain-db'
 import { loadOrCreateProducerKey, loadOrCreateBeaconKey } from '../../src/node/keys'
 import { resolveNetwork, NetworkArgumentError } from '../../src/node/resolve-network'
 import {
-  blocksTopic, encodeBlockMsg, produceHeader, secpPublicKey, secpAddressBytes, EMPTY_AMT_CID, EMPTY_TXMETA_CID,
+  blocksTopic, encodeBlockMsg, produceHeader, currentBeaconRound, verifyBeaconEntry, signBeaconRound, secpPublicKey, secpAddressBytes, EMPTY_AMT_CID, EMPTY_TXMETA_CID,
   type SealedHeader, type Genesis, type CID
 } from '../../src/core'
-import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, serveChainExchange, runHello, beaconTopic, encodeBeaconEntryMsg, type CofferLibp2p } from '../../src/net'
 import { until } from '../helpers/until'
 import { beaconEntriesWith } from '../helpers/test-beacon'
 
@@ -97,6 +97,35 @@ describe('full node', () => {
     await until(() => again.chain.head().header.height >= later)
     await sameChain(d, again, later)
     expect(again.sync.applied).toBeLessThanOrEqual(again.chain.head().header.height - target + 2) // continued, not restarted from genesis
+  })
+
+  it('hears the devnet\'s beacon rounds by gossip, each verified, and rejects a forged round from a peer', async () => {
+    const d = await devnet(await tmp('coffer-devnet-'))
+    const lines: string[] = []
+    const n = await fullNode(d, await tmp('coffer-node-'), lines)
+    await n.synced()
+    // the next round, due within a period: gossip brings it, signed by the key genesis names
+    const next = currentBeaconRound(d.genesis.state.beacon, Math.floor(Date.now() / 1000)) + 1
+    const got = await n.beacon.entry(next)
+    expect(() => verifyBeaconEntry(d.genesis.state.beacon.publicKey, got)).not.toThrow()
+    // the block at that height carries the same round (the devnet's beacon keeps the chain's pace)
+    await until(() => d.head().header.height >= next)
+    expect((await d.headerAt(next))!.header.beaconEntries.at(-1)).toEqual(got)
+    // a peer publishing a round signed by another key is rejected by name (gossipsub scores it down for it)
+    const rogueNode = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], network: d.genesis.state.network, allowLoopbackDials: true })
+    cleanups.push(async () => { await rogueNode.stop() })
+    const topic = beaconTopic(d.genesis.state.network)
+    rogueNode.services.pubsub.subscribe(topic)
+    await rogueNode.dial(n.libp2p.getMultiaddrs()[0]!)
+    const future = next + 3
+    await until(async () => {
+      const now = currentBeaconRound(d.genesis.state.beacon, Math.floor(Date.now() / 1000))
+      const forged = { round: now, data: signBeaconRound(new Uint8Array(32).fill(5), now) }
+      await rogueNode.services.pubsub.publish(topic, encodeBeaconEntryMsg(forged)).catch(() => {})
+      return lines.some(l => l.startsWith(`gossip: beacon entry from ${rogueNode.peerId.toString()} rejected: BadBeaconSignatureError`))
+    })
+    const honest = await n.beacon.entry(future)
+    expect(() => verifyBeaconEntry(d.genesis.state.beacon.publicKey, honest)).not.toThrow()
   })
 
   it('starts from a folder a kill left during the genesis fetch (genesis keys and state blocks written, no head)', async () => {

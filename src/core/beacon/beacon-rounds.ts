@@ -107,6 +107,23 @@ export function beaconEntryForEpoch (cfg: BeaconTiming, epoch: Epoch, header: Be
   return header.beaconEntries.find(e => e.round === round)
 }
 
+/** The beacon's own clock, as drand publishes it (genesis.ts BeaconConfig has these two fields). */
+export interface BeaconClock { genesisTime: UnixSeconds, periodSecs: number }
+
+/** When round `round` is due: round 1 at the beacon's genesis time, then one a period (drand's TimeOfRound). */
+export function beaconRoundTime (clock: BeaconClock, round: BeaconRound): UnixSeconds {
+  return clock.genesisTime + (round - 1) * clock.periodSecs
+}
+
+/** The newest round due at `now` (drand's CurrentRound); 0 before the beacon's genesis. */
+export function currentBeaconRound (clock: BeaconClock, now: UnixSeconds): BeaconRound {
+  if (now < clock.genesisTime) return 0
+  return Math.floor((now - clock.genesisTime) / clock.periodSecs) + 1
+}
+
+/** The randomness beacon as a block producer reads it: the entry of a round, once the beacon has made it. */
+export interface BeaconSource { entry: (round: BeaconRound) => Promise<BeaconEntry> }
+
 /** Walk no further than Lotus does (chain/store/store.go GetLatestBeaconEntry: 20 tipsets). */
 export const BEACON_ENTRY_SEARCH_LIMIT = 20
 

@@ -13,7 +13,7 @@ import {
   type Genesis
 } from '../../core'
 import {
-  createCofferLibp2p, requestChain, genesisOf, type CofferLibp2p, type BootstrapDocument
+  createCofferLibp2p, requestChain, genesisOf, BeaconRelay, type CofferLibp2p, type BootstrapDocument
 } from '../../net'
 import { ChainDb } from '../chain-db'
 import { NodeChain } from '../chain'
@@ -50,6 +50,8 @@ export interface FullNode {
   libp2p: CofferLibp2p
   genesis: Genesis
   sync: ChainSync
+  /** The beacon's rounds as gossip brings them, each verified under the genesis beacon key. */
+  beacon: BeaconRelay
   /** The JSON-RPC endpoint when one was asked for. */
   rpcUrl: string | null
   /** Resolves once some peer told us its head and we hold the best head our peers announced. */
@@ -196,6 +198,8 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
       log
     }))
     libp2p.services.pubsub.subscribe(topic)
+    const beacon = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
+    beacon.start()
     await serveChainNode({
       libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log,
       onHello: (peer, hello) => {
@@ -240,7 +244,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     log(`peer ${libp2p.peerId.toString()}`)
     log(`libp2p ${libp2p.getMultiaddrs().map(String).join(' ')}`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
-    return { chain, libp2p, genesis, sync, rpcUrl: rpc?.url ?? null, synced, stop: stopAll }
+    return { chain, libp2p, genesis, sync, beacon, rpcUrl: rpc?.url ?? null, synced, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err
