@@ -16,9 +16,11 @@ import { DEFAULT_MARKET_PARAMS, validMarketParams, type MarketParams } from './m
 import { STORAGE_MARKET_ADDRESS, MARKET_ACTOR_CODE, MINER_ACTOR_CODE, emptyMarketState } from './market/market-state'
 import { newMinerInfo, putMinerState, type MinerInfoInit } from './miner'
 import { POWER_ACTOR_ADDRESS, POWER_ACTOR_CODE, emptyPowerState, readPowerState, encodePowerState, setClaim } from './power/power-state'
+import { powerEpochTickEnd } from './power/power-claims'
+import { addGenesisDeals } from './market/market-actor'
 import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitState } from './init/init-state'
 import type { PaychParams } from './actors/runtime'
-import { idOf } from './address'
+import { idOf, isKeyAddress } from './address'
 import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, type BeaconTiming } from './beacon'
 
 /**
@@ -52,7 +54,16 @@ export interface GenesisState {
  * MinerInfo is made from. It gets the state a CreateMiner gives (a claim in the power actor, MinerInfo with
  * the rest at their starting values), with no pledge: the same record as a miner created later.
  */
-export interface GenesisProvider { id: number, info: MinerInfoInit }
+export interface GenesisProvider {
+  id: number
+  info: MinerInfoInit
+  /**
+   * A piece the provider holds from genesis (a Lotus devnet's pre-sealed sector): it becomes a deal activated at
+   * genesis and its size the provider's power from genesis on (market-actor.ts addGenesisDeals), which is how the
+   * network has someone to elect before any deal was proven. Its worker (a key address) is the deal's client.
+   */
+  preseal?: { pieceCid: CID, pieceSize: number }
+}
 
 export interface GenesisAllocation { address: Uint8Array, balance: AttoFil }
 
@@ -153,6 +164,17 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
     power = { ...power, minerCount: power.minerCount + 1 }
   }
   root = setActor(store, root, POWER_ACTOR_ADDRESS, { code: POWER_ACTOR_CODE, head: store.put(encodePowerState(power)), nonce: 0, balance: 0n, delegatedAddress: null })
+  for (const p of providers) {
+    const size = p.preseal?.pieceSize
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 128 || (size & (size - 1)) !== 0)) throw new RangeError(`provider ${p.id}'s pre-sealed piece size ${size} is not a power of two of at least 128 bytes`)
+    if (size !== undefined && !isKeyAddress(p.info.worker)) throw new RangeError(`provider ${p.id}'s worker must be a key address to be its pre-sealed deal's client`)
+  }
+  const presealed = providers.flatMap(p => p.preseal === undefined ? [] : [{ provider: idAddressBytes(p.id), client: p.info.worker, ...p.preseal }])
+  if (presealed.length > 0) {
+    root = addGenesisDeals(store, root, state.market, presealed)
+    // the power actor's epoch figures (what elections at the first epochs read) include genesis power
+    root = powerEpochTickEnd(store, root)
+  }
   // the init actor hands out IDs after every one genesis placed (producer, providers, f0 allocations), as a
   // Lotus genesis starts NextID after its pre-sealed miners, so a created actor never lands on one of them
   const ids = [state.producer, ...allocations.map(a => a.address), ...providers.map(p => idAddressBytes(p.id))]

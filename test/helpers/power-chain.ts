@@ -2,6 +2,7 @@
 // proven (or not) period by period as a pattern says, every epoch one block through applyBlockMessages, so the
 // market's cron and the power actor's tick run as on a node.
 import * as dagCbor from '@ipld/dag-cbor'
+import { expect } from 'vitest'
 import {
   createGenesis, executionContext, applyBlockMessages, signMessage, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, chainCid,
   pieceDigest, pieceCidV1, signDealProposal, encodeClientDealProposal, provePossession, challengeSeed, dealProofSet, encodeSubmitPossessionProofs,
@@ -40,12 +41,25 @@ export class PowerChain {
   private readonly payloads: Uint8Array[] = []
   private readonly nonces = new Map<string, number>()
 
-  constructor (readonly providers: number[], readonly market: MarketParams) {
+  /** `presealed`: a payload per provider (by index) that genesis makes a pre-sealed deal of (deal IDs from 0, in provider order). */
+  constructor (readonly providers: number[], readonly market: MarketParams, presealed: Array<Uint8Array | undefined> = []) {
+    const preseals = providers.map((_, i) => {
+      const payload = presealed[i]
+      if (payload === undefined) return undefined
+      const digest = pieceDigest(payload)
+      return { payload, preseal: { pieceCid: pieceCidV1(digest.root), pieceSize: digest.paddedBytes } }
+    })
     this.genesis = createGenesis(
       { beacon: TEST_BEACON, network: 'power-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, market }, 1_800_000_000,
       [{ address: worker, balance: 1000n * ATTO_PER_FIL }, { address: client, balance: 1000n * ATTO_PER_FIL }],
-      providers.map(id => ({ id, info: { owner: worker, worker, peerId: new Uint8Array([id & 0xff, id >> 8]) } }))
+      providers.map((id, i) => ({ id, info: { owner: worker, worker, peerId: new Uint8Array([id & 0xff, id >> 8]) }, ...(preseals[i] === undefined ? {} : { preseal: preseals[i].preseal }) }))
     )
+    for (const [i, s] of preseals.entries()) {
+      if (s === undefined) continue
+      this.payloads.push(s.payload)
+      this.deals.push(readDeal(this.store, this.genesis.header.header.parentStateRoot, this.deals.length)!.proposal)
+      expect(this.deals.at(-1)!.provider).toEqual(idAddressBytes(providers[i]!))
+    }
     this.root = this.genesis.header.header.parentStateRoot
     this.roots.push(this.root)
   }

@@ -316,3 +316,34 @@ describe('the end-of-epoch tick', () => {
     expect(powerStateAt(chain.store, powerEpochTickEnd(chain.store, at(grown)))!).toMatchObject({ thisEpochRawBytePower: 4096n, thisEpochQualityAdjPower: 4097n })
   })
 })
+
+describe('genesis power: pre-sealed pieces', () => {
+  it('count from genesis, stay while each period is proven, leave at a miss and return with the next proof', async () => {
+    // two providers: 1001's pre-seal pads to 4096 (above the 2 KiB minimum), 1002's to 1024 (below it)
+    const chain = new PowerChain([1001, 1002], market, [BIG, SMALL])
+    const g = chain.genesis.header.header.parentStateRoot
+    expect(figures(chain, g, [1001, 1002])).toEqual({
+      claims: [4096n, 1024n], qa: [4096n, 1024n], totalRaw: 4096n, totalQA: 4096n, committed: 5120n, committedQA: 5120n, above: 1,
+      thisEpochRaw: 5120n, thisEpochQA: 5120n // fewer than 4 miners above the minimum: what is committed
+    })
+    const deal = readDeal(chain.store, g, 0)!
+    expect(deal.state).toMatchObject({ sectorStartEpoch: 0, slashEpoch: -1 })
+    expect(deal.proposal).toMatchObject({ startEpoch: P, storagePricePerEpoch: 0n, providerCollateral: 0n, clientCollateral: 0n, client: worker })
+    // 1001 proves every period; 1002 misses its second period (opening at 2P) and proves the rest
+    const proves = (dealId: number, period: number): boolean => dealId === 0 || period !== 1
+    const claims: Array<[bigint, bigint]> = []
+    await chain.run(5 * P, proves, () => { claims.push([readClaim(chain.store, chain.root, id(1001))!.rawBytePower, readClaim(chain.store, chain.root, id(1002))!.rawBytePower]) })
+    // epoch e is claims[e - 1]: 1001 never moves (no double count at its proofs' settlements); 1002 loses its power
+    // where its missed period settles (3P) and has it again where the next proven one does (4P)
+    expect(claims.every(([a]) => a === 4096n)).toBe(true)
+    expect(claims.map(([, b]) => b)).toEqual(Array.from({ length: 5 * P }, (_, i) => i + 1 >= 3 * P && i + 1 < 4 * P ? 0n : 1024n))
+  })
+
+  it('a provider that never proves its pre-seal loses the power at the first settlement and is slashed in the end', async () => {
+    const chain = new PowerChain([1001], market, [BIG])
+    await chain.run(2 * P + market.maxConsecutiveFaults * P, () => false)
+    expect(readClaim(chain.store, chain.roots[2 * P - 1]!, id(1001))!.rawBytePower).toBe(4096n)
+    expect(readClaim(chain.store, chain.roots[2 * P]!, id(1001))!.rawBytePower).toBe(0n)
+    expect(readDeal(chain.store, chain.root, 0)!.state.slashEpoch).toBeGreaterThan(0)
+  })
+})

@@ -306,13 +306,50 @@ function submitPossessionProofs (ctx: MarketContext, root: CID, caller: Uint8Arr
  * Whether a deal held power before the settlement of its period `period`: its latest settled period before
  * that one was proven. The caller has checked that the deal is neither slashed nor ended (those hold none).
  * A period never settled (no cron ran at its boundary) is passed over: nothing changed its power then.
+ * Before any settled period a deal holds power only when it was activated at genesis (a pre-sealed deal,
+ * SectorStartEpoch 0: genesis counted its power, see addGenesisDeals).
  */
-function heldPowerBefore (records: ProofRecord[], period: number): boolean {
+function heldPowerBefore (records: ProofRecord[], period: number, atGenesis: boolean): boolean {
   for (let i = period - 1; i >= 0; i--) {
     const r = records[i]
     if (r?.settled === true) return r.proof !== null
   }
-  return false
+  return atGenesis
+}
+
+/** A deal genesis makes for a provider's pre-sealed piece (genesis.ts GenesisProvider.preseal). */
+export interface GenesisDeal { provider: Uint8Array, client: Uint8Array, pieceCid: CID, pieceSize: number }
+
+/**
+ * Genesis power, the way a Lotus devnet starts from its pre-sealed sectors' deals: each pre-sealed piece becomes a
+ * deal activated at genesis (SectorStartEpoch 0; free, no collateral, the provider's worker as client, from the first
+ * proving boundary for as long as a deal may last), and its PieceSize its provider's power from genesis on. From
+ * then on it is a deal like any other: each period must be proven or the power goes (and comes back with the next
+ * proof), and too many misses in a row slash it. Without it no provider would hold power at genesis and Expected
+ * Consensus could elect no one to make the blocks that would let them prove anything.
+ */
+export function addGenesisDeals (store: BlockStore, root: CID, params: MarketParams, deals: readonly GenesisDeal[]): CID {
+  if (deals.length === 0) return root
+  const tx = new MarketTx(store, root)
+  const P = params.provingPeriod
+  const proposals = amtValues(store, tx.state.proposals, 'v3', Infinity)
+  const states = amtValues(store, tx.state.states, 'v3', Infinity)
+  const power = new Map<string, ClaimedPowerDelta>()
+  for (const d of deals) {
+    const p: DealProposal = {
+      pieceCid: d.pieceCid, pieceSize: d.pieceSize, verifiedDeal: false, client: d.client, provider: d.provider, label: 'genesis pre-seal',
+      startEpoch: P, endEpoch: P + P * MAX_DEAL_PERIODS, storagePricePerEpoch: 0n, providerCollateral: 0n, clientCollateral: 0n
+    }
+    tx.state.pendingProposals = hamtSet(store, tx.state.pendingProposals, dealProposalCid(p).bytes, true)
+    const id = tx.state.nextId++
+    proposals[id] = dealProposalTuple(p)
+    states[id] = encodeDealState({ sectorStartEpoch: 0, lastUpdatedEpoch: -1, slashEpoch: -1, proofs: buildAmt(store, []), consecutiveFaults: 0 })
+    const was = power.get(d.provider.join()) ?? { miner: d.provider, rawByteDelta: 0n, qualityAdjustedDelta: 0n }
+    power.set(d.provider.join(), { ...was, rawByteDelta: was.rawByteDelta + BigInt(d.pieceSize), qualityAdjustedDelta: was.qualityAdjustedDelta + BigInt(d.pieceSize) })
+  }
+  tx.state.proposals = buildAmt(store, proposals)
+  tx.state.states = buildAmt(store, states)
+  return updateClaimedPowers(store, tx.commit(), [...power.values()])
 }
 
 /**
@@ -387,7 +424,7 @@ export function runMarketCron (ctx: MarketContext, root: CID): CID {
       tx.state.totalClientLockedCollateral -= p.clientCollateral
       tx.state.totalProviderLockedCollateral -= left
     }
-    const held = heldPowerBefore(records, period)
+    const held = heldPowerBefore(records, period, s.sectorStartEpoch === 0)
     const holds = proven !== undefined && proven.proof !== null && next.slashEpoch < 0 && e < p.endEpoch
     if (held !== holds) {
       const size = BigInt(p.pieceSize)
