@@ -14,6 +14,7 @@ import type { ProviderChain, ProviderAskInit } from './storage-provider'
 import { startProviderServices, type ProviderServices, type ProviderServiceOptions } from './provider-services'
 import { readMiner, writeMiner, writeAsk, saveNetwork } from './provider-folder'
 import type { BootstrapDocument } from '../../net'
+import { writePreseal, recordPreseal, presealDealOf } from './preseal'
 
 export const FIRST_PROVIDER_ID = 1001
 /** What genesis gives each provider's worker: gas and collateral for a long devnet life. */
@@ -57,7 +58,9 @@ export async function genesisProviders (dataDir: string, count: number): Promise
   for (let i = 0; i < count; i++) {
     const keys = await loadOrCreateProviderKeys(providerDir(dataDir, i))
     const worker = secpAddressBytes(secpPublicKey(keys.worker))
-    providers.push({ id: FIRST_PROVIDER_ID + i, info: { owner: worker, worker, peerId: peerIdFromPrivateKey(keys.peer).toMultihash().bytes } })
+    // each starts with a pre-sealed piece (preseal.ts): genesis power, which the first elections need
+    const { pieceCid, pieceSize } = await writePreseal(providerDir(dataDir, i), FIRST_PROVIDER_ID + i)
+    providers.push({ id: FIRST_PROVIDER_ID + i, info: { owner: worker, worker, peerId: peerIdFromPrivateKey(keys.peer).toMultihash().bytes }, preseal: { pieceCid, pieceSize } })
     allocations.push({ address: worker, balance: parseFil(PROVIDER_GENESIS_FIL) })
   }
   return { providers, allocations }
@@ -112,6 +115,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       if (!bytesEqual(secpAddressBytes(secpPublicKey(keys.worker)), info.worker)) {
         throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
       }
+      await recordPreseal(dir, FIRST_PROVIDER_ID + i, init.chain.readState((s, r) => presealDealOf(s, r, address)))
       const options = init.options?.(i)
       const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
       const stopLibp2p = async (): Promise<void> => { await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())]) }
@@ -163,6 +167,7 @@ export async function genesisProviderFolders (init: { dataDir: string, chain: Pr
         if (known !== null && known !== address) throw new ProviderKeyMismatchError(`${dir}/miner.json names ${known}, but genesis recorded this folder's keys as ${address}; start with --reset`)
         if (known === null) await writeMiner(dir, address)
         await writeAsk(dir, ask)
+        await recordPreseal(dir, FIRST_PROVIDER_ID + i, init.chain.readState((s, r) => presealDealOf(s, r, id)))
       }
     })
   }

@@ -1,0 +1,49 @@
+// Genesis power on a running devnet: each provider starts with a pre-sealed piece that genesis made a deal and
+// counted as its power; the provider proves it every period as any deal, so its power stays, and a provider that
+// stops proving loses its power where its missed period settles.
+import { describe, it, expect, afterAll } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { readClaim, readDeal, idAddressBytes } from '../../src/core'
+import { presealDealOf } from '../../src/node/provider/preseal'
+import { until } from '../helpers/until'
+
+const P = 6
+let d: Devnet | undefined
+let dir: string | undefined
+afterAll(async () => {
+  await d?.stop()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('genesis power', () => {
+  it('pre-sealed pieces give the providers power from genesis; proving keeps it, stopping loses it', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'coffer-genesis-power-'))
+    d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, providers: 2, provingPeriod: P })
+    const miners = [1001, 1002].map(idAddressBytes)
+    const claimAt = (root: Parameters<typeof readClaim>[1], m: Uint8Array): bigint => readClaim(d!.chain.readState(s => s), root, m)!.rawBytePower
+    const g = d.genesis.header.header.parentStateRoot
+    expect(miners.map(m => claimAt(g, m))).toEqual([32768n, 32768n])
+    const deals = miners.map(m => d!.chain.readState((s, r) => presealDealOf(s, r, m))!)
+    expect(deals.map(x => x.dealId)).toEqual([0, 1])
+    expect(deals[0]!.deal.proposal.startEpoch).toBe(P)
+
+    // both prove the period opening at P; where it settles (2P) their power is unchanged
+    const proven = (dealId: number, period: number): boolean => d!.chain.readState((s, r) => readDeal(s, r, dealId))!.periods[period]?.proof != null
+    await until(() => proven(0, 0) && proven(1, 0), 120_000)
+    await until(() => d!.head().header.height >= 2 * P + 1, 120_000)
+    expect(miners.map(m => d!.chain.readState((s, r) => readClaim(s, r, m))!.rawBytePower)).toEqual([32768n, 32768n])
+
+    // the second provider stops: its next unproven period settles as a fault and takes its power; the first keeps its own
+    await d.providers[1]!.stop()
+    const stoppedAt = d.head().header.height
+    const settle = (Math.floor(stoppedAt / P) + 2) * P
+    await until(() => d!.head().header.height >= settle + 1, 120_000)
+    const claims = miners.map(m => d!.chain.readState((s, r) => readClaim(s, r, m))!.rawBytePower)
+    expect(claims[1]).toBe(0n)
+    expect(claims[0]).toBe(32768n)
+    expect(d.chain.readState((s, r) => readDeal(s, r, 1))!.state.consecutiveFaults).toBeGreaterThan(0)
+  }, 240_000)
+})
