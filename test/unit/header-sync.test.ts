@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import {
-  createGenesis, produceHeader, idAddressBytes, blsPublicKey, sealHeader, blsSign, headerSigningBytes,
+  createGenesis, produceHeader, idAddressBytes, blsPublicKey, sealHeader, blsSign, headerSigningBytes, signBeaconRound,
   decodeExchangeResponse, encodeExchangeResponse, ExchangeStatus, MAX_EXCHANGE_RESPONSE_BYTES,
   type Genesis, type SealedHeader, type ExchangeResponse, type BlockHeader
 } from '../../src/core'
@@ -90,6 +90,24 @@ describe('HeaderSync', () => {
       const honest = chainOn(g, g.header, 4)
       const served = [...honest, ...chainOn(g, honest[3]!, 1, bls12_381.longSignatures.keygen().secretKey)]
       return { served, announce: served[4]! }
+    }],
+    // the producer signs these itself: only the beacon entries are wrong
+    ['an honest prefix, then a header whose beacon entry another key signed', 'BadBeaconSignatureError', (g) => {
+      const honest = chainOn(g, g.header, 4)
+      const next = chainOn(g, honest[3]!, 1)[0]!
+      const round = next.header.beaconEntries[0]!.round
+      const forged = resign({ ...next.header, beaconEntries: [{ round, data: signBeaconRound(new Uint8Array(32).fill(5), round) }] })
+      return { served: [...honest, forged], announce: forged }
+    }],
+    ['a header without its beacon entry', 'MissingBeaconEntriesError', (g) => {
+      const h1 = chainOn(g, g.header, 1)[0]!
+      const bare = resign({ ...chainOn(g, h1, 1)[0]!.header, beaconEntries: [] })
+      return { served: [h1, bare], announce: bare }
+    }],
+    ['a header carrying its parent\'s beacon round again', 'WrongBeaconRoundError', (g) => {
+      const h1 = chainOn(g, g.header, 1)[0]!
+      const again = resign({ ...chainOn(g, h1, 1)[0]!.header, beaconEntries: h1.header.beaconEntries })
+      return { served: [h1, again], announce: again }
     }],
     ['a height gap', 'HeightGapError', (g) => {
       const h1 = chainOn(g, g.header, 1)[0]!
