@@ -13,6 +13,7 @@ import {
   type Message, type SignedMessage
 } from './message'
 import { BlockGasLimitError } from './errors'
+import { blsAggregate, SIG_TYPE_BLS, type Signature } from './signature'
 import type { GasUnits } from './units'
 
 /** Filecoin exit codes a transfer can end with (go-state-types/exitcode). */
@@ -175,4 +176,16 @@ export function verifyInclusion (trusted: { txMeta: CID, receipts: CID }, messag
   const found = lookup(new ProofBlockStore(blocks), trusted.txMeta, trusted.receipts, index)
   if (!found.cid.equals(message)) throw new MalformedStateError(`position ${index} holds ${String(found.cid)}, not ${String(message)}`)
   return found.receipt
+}
+
+/**
+ * Signed messages as a block carries them (Filecoin's TxMeta split): BLS-signed ones in BlsMessages, unsigned,
+ * under one aggregate signature; secp256k1-signed ones in SecpkMessages with their signatures.
+ */
+export function packBlockMessages (signed: readonly SignedMessage[]): { messages: BlockMessages, blsAggregate: Signature | null } {
+  const bls = signed.filter(sm => sm.signature.type === SIG_TYPE_BLS)
+  return {
+    messages: { bls: bls.map(sm => sm.message), secp: signed.filter(sm => sm.signature.type !== SIG_TYPE_BLS) },
+    blsAggregate: bls.length === 0 ? null : blsAggregate(bls.map(sm => sm.signature))
+  }
 }

@@ -20,7 +20,7 @@ import { powerEpochTickEnd } from './power/power-claims'
 import { addGenesisDeals } from './market/market-actor'
 import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitState } from './init/init-state'
 import type { PaychParams } from './actors/runtime'
-import { idOf, isKeyAddress } from './address'
+import { idOf, isKeyAddress, Protocol } from './address'
 import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, type BeaconTiming } from './beacon'
 
 /**
@@ -165,6 +165,8 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   }
   root = setActor(store, root, POWER_ACTOR_ADDRESS, { code: POWER_ACTOR_CODE, head: store.put(encodePowerState(power)), nonce: 0, balance: 0n, delegatedAddress: null })
   for (const p of providers) {
+    // as CreateMiner's constructor (builtin-actors resolve_worker_address): a miner's worker is a BLS key
+    if (p.info.worker[0] !== Protocol.BLS) throw new RangeError(`provider ${p.id}'s worker must be a BLS (f3) address: it signs blocks, election proofs and tickets`)
     const size = p.preseal?.pieceSize
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 128 || (size & (size - 1)) !== 0)) throw new RangeError(`provider ${p.id}'s pre-sealed piece size ${size} is not a power of two of at least 128 bytes`)
     if (size !== undefined && !isKeyAddress(p.info.worker)) throw new RangeError(`provider ${p.id}'s worker must be a key address to be its pre-sealed deal's client`)

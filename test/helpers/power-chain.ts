@@ -4,7 +4,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { expect } from 'vitest'
 import {
-  createGenesis, executionContext, applyBlockMessages, signMessage, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, chainCid,
+  createGenesis, executionContext, applyBlockMessages, packBlockMessages, blsAddressBytes, signMessage, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, chainCid,
   pieceDigest, pieceCidV1, signDealProposal, encodeClientDealProposal, provePossession, challengeSeed, dealProofSet, encodeSubmitPossessionProofs,
   gasLimitFor, readDeal, MarketMethod, ExitCode, STORAGE_MARKET_ADDRESS, ATTO_PER_FIL,
   type CID, type Genesis, type Message, type DealProposal, type Epoch, type MarketParams,
@@ -14,7 +14,8 @@ import { TEST_BEACON } from './test-beacon'
 
 const workerKey = new Uint8Array(32).fill(0x5a)
 const clientKey = new Uint8Array(32).fill(0x5c)
-export const worker = secpAddressBytes(secpPublicKey(workerKey))
+// a miner's worker is a BLS key (builtin-actors): its messages go into blocks' BlsMessages under one aggregate
+export const worker = blsAddressBytes(blsPublicKey(workerKey))
 export const client = secpAddressBytes(secpPublicKey(clientKey))
 const keys = new Map([[worker.join(), workerKey], [client.join(), clientKey]])
 export const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['power test header', e])).bytes })
@@ -77,7 +78,8 @@ export class PowerChain {
   block (epoch: Epoch, msgs: Message[] = []): void {
     if (epoch !== this.roots.length) throw new Error(`epoch ${epoch} follows ${this.roots.length - 1}`)
     const ctx = executionContext(this.store, this.genesis.state, { ...this.genesis.header.header, height: epoch }, beaconAt)
-    const out = applyBlockMessages(ctx, this.root, { bls: [], secp: msgs.map(m => signMessage(keys.get(m.from.join())!, m)) }, null)
+    const packed = packBlockMessages(msgs.map(m => signMessage(keys.get(m.from.join())!, m)))
+    const out = applyBlockMessages(ctx, this.root, packed.messages, packed.blsAggregate)
     out.receipts.forEach((r, i) => { if (r.exitCode !== ExitCode.Ok) throw new Error(`message ${i} at epoch ${epoch} exited ${r.exitCode}`) })
     this.root = out.root
     this.roots.push(this.root)

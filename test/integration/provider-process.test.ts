@@ -5,6 +5,7 @@
 // by name while the live one is still proven, and withdraw moves only what no deal locks. Bad input: a CreateMiner
 // with another miner's peer ID, and one without the pledge, are refused by name and create nothing.
 // Where network namespaces can be made (root on Linux), the provider runs in its own with its own address.
+import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
@@ -23,7 +24,7 @@ import {
   TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type DealRequest, type SignedStorageAsk, type Message
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, type CofferLibp2p, type PayloadReader } from '../../src/net'
-import { ensureMiner, CreateMinerRefusedError } from '../../src/node/provider/join'
+import { ensureMiner, workerAddress, CreateMinerRefusedError } from '../../src/node/provider/join'
 import { providerChain } from '../../src/node/provider/devnet-providers'
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { base64 } from 'multiformats/bases/base64'
@@ -174,11 +175,12 @@ describe('a provider in its own process', () => {
     const before = d.chain.readState((s, r) => listMiners(s, r)).length
     // a second provider's folder holding the first one's libp2p key: its worker is its own, funded
     const otherDir = path.join(dir, 'provider-b')
-    const c = pool.take('5')
+    const blsWorker = bls12_381.longSignatures.keygen().secretKey
+    await d.chain.waitMessage(await d.chain.faucet(workerAddress({ worker: blsWorker })), AbortSignal.timeout(60_000))
     const keys = JSON.parse(await readFile(path.join(providerDir, 'keys.json'), 'utf8')) as { peer: string }
     const err = await ensureMiner({
       chain: providerChain(d.chain), dir: otherDir, multiaddrs: ['/ip4/127.0.0.1/tcp/1/ws'], log: () => {}, signal: AbortSignal.timeout(60_000),
-      keys: { worker: c.secret, peer: privateKeyFromProtobuf(base64.baseDecode(keys.peer)) }
+      keys: { worker: blsWorker, peer: privateKeyFromProtobuf(base64.baseDecode(keys.peer)) }
     }).then(() => null, (e: Error) => e)
     expect(err).toBeInstanceOf(CreateMinerRefusedError)
     expect((err as CreateMinerRefusedError).exitCode).toBe(MinerExit.ErrPeerIdTaken)

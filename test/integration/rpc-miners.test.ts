@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
-  createGenesis, executionContext, applyBlockMessages, produceHeader, storeBlockMessages, signMessage, secpPublicKey, secpAddressBytes, blsPublicKey,
+  createGenesis, executionContext, applyBlockMessages, packBlockMessages, blsAddressBytes, produceHeader, storeBlockMessages, signMessage, blsPublicKey,
   idAddressBytes, addressToString, encodeCreateMinerParams, decodeCreateMinerReturn, PowerMethod, POWER_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
   getActor, setActor, powerStateAt, setClaim, encodePowerState, emptyHamt, MINIMUM_CONSENSUS_POWER, CONSENSUS_MINER_MIN_MINERS,
   type CID, type BlockGetter, type SealedHeader, type Genesis, type PowerState
@@ -18,7 +18,7 @@ import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const producerSecret = new Uint8Array(32).fill(5)
 const workerKey = new Uint8Array(32).fill(0x44)
-const worker = secpAddressBytes(secpPublicKey(workerKey))
+const worker = blsAddressBytes(blsPublicKey(workerKey)) // a miner's worker is a BLS key (f3)
 const t = (b: Uint8Array): string => addressToString(b, 't')
 
 let genesis: Genesis
@@ -41,7 +41,8 @@ beforeAll(async () => {
     method: PowerMethod.CreateMiner,
     params: encodeCreateMinerParams({ owner: worker, worker, windowPoStProofType: 13, peer: peer.toMultihash().bytes, multiaddrs: [listen.bytes] })
   })
-  const executed = applyBlockMessages(executionContext(store, genesis.state, genesis.header.header, () => undefined), genesis.header.header.parentStateRoot, { bls: [], secp: [create] }, null)
+  const packed = packBlockMessages([create])
+  const executed = applyBlockMessages(executionContext(store, genesis.state, genesis.header.header, () => undefined), genesis.header.header.parentStateRoot, packed.messages, packed.blsAggregate)
   expect(executed.receipts[0]!.exitCode).toBe(ExitCode.Ok)
   created = decodeCreateMinerReturn(executed.receipts[0]!.return).idAddress
   head = produceHeader(genesis.header, genesis, producerSecret, genesis.header.header.timestamp + 1, testBeaconEntries(genesis.header, genesis), {

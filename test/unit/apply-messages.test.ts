@@ -223,7 +223,7 @@ describe('applyMessage: actor code that throws something other than an ActorErro
   const peer = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Uint8Array(32).fill(0xd4)])
   const createMiner = (nonce: number): Message => send({
     to: POWER_ACTOR_ADDRESS, method: PowerMethod.CreateMiner, value: MIN_MINER_PLEDGE, gasLimit: 10_000_000, nonce,
-    params: encodeCreateMinerParams({ owner: alice, worker: alice, windowPoStProofType: DEFAULT_WINDOW_POST_PROOF_TYPE, peer, multiaddrs: [] })
+    params: encodeCreateMinerParams({ owner: alice, worker: bob, windowPoStProofType: DEFAULT_WINDOW_POST_PROOF_TYPE, peer, multiaddrs: [] })
   })
   /** The genesis state with a power claim keyed by a key address: well-formed CBOR that breaks the claims' rule (ID keys only). */
   function badClaimRoot (): { root: CID, claims: CID } {

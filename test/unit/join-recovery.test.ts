@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
-  createGenesis, executionContext, applyBlockMessages, getActor, signMessage, signedMessageCid, secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes,
+  createGenesis, executionContext, applyBlockMessages, packBlockMessages, getActor, signMessage, signedMessageCid, secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes,
   ATTO_PER_FIL, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type CID, type Genesis, type SignedMessage, type BlockGetter
 } from '../../src/core'
 import { ensureMiner, workerAddress, CreateMinerSupersededError, type JoinInit } from '../../src/node/provider/join'
@@ -53,7 +53,8 @@ class StandInChain {
     this.pool.clear()
     for (const sm of msgs) {
       if (sm.message.nonce !== this.nonceOf(sm.message.from)) continue
-      const out = applyBlockMessages(executionContext(this.genesis.store!, this.genesis.state, { ...this.genesis.header.header, height: this.height }, () => undefined), this.root, { bls: [], secp: [sm] }, null)
+      const packed = packBlockMessages([sm]) // the worker is a BLS key: its messages go in BlsMessages
+      const out = applyBlockMessages(executionContext(this.genesis.store!, this.genesis.state, { ...this.genesis.header.header, height: this.height }, () => undefined), this.root, packed.messages, packed.blsAggregate)
       this.root = out.root
       this.executed.set(signedMessageCid(sm).toString(), { message: signedMessageCid(sm), receipt: out.receipts[0]!, executedIn: this.genesis.header })
     }

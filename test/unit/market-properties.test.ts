@@ -2,13 +2,14 @@
 // published, periods proven or missed, cron at every boundary. After every step: FIL is conserved, the
 // market actor holds exactly the escrow table's sum, nothing locked exceeds its escrow, and what is locked
 // is exactly what the live deals still owe (unpaid fees and client collateral; collateral not yet lost).
+import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   createGenesis, executionContext, applyMessage, runMarketCron, getActor, secpPublicKey, secpAddressBytes, idAddressBytes,
-  blsPublicKey, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt,
+  blsPublicKey, blsAddressBytes, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt,
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, dealProofSet, MarketMethod, ATTO_PER_FIL,
   STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, type Message, type MarketParams, type DealProposal, type Epoch,
   type BeaconEntry
@@ -17,9 +18,9 @@ import { TEST_BEACON } from '../helpers/test-beacon'
 
 const params: MarketParams = { provingPeriod: 3, challengesPerPeriod: 2, maxConsecutiveFaults: 2 }
 const clientKey = secp256k1.utils.randomSecretKey()
-const workerKey = secp256k1.utils.randomSecretKey()
+const workerKey = bls12_381.longSignatures.keygen().secretKey // a miner's worker is a BLS key
 const client = secpAddressBytes(secpPublicKey(clientKey))
-const worker = secpAddressBytes(secpPublicKey(workerKey))
+const worker = blsAddressBytes(blsPublicKey(workerKey))
 const provider = idAddressBytes(1001)
 const producer = idAddressBytes(1000)
 const payload = new Uint8Array(3000).map((_, i) => (i * 13) & 0xff)

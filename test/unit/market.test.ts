@@ -1,12 +1,13 @@
 // The storage market actor as state transitions: escrow, publishing, proofs each period, payments,
 // faults, slashing and expiry, checked to the attoFIL, with FIL conserved at every step; and the deal
 // reads a light client replays over a node's blocks.
+import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { describe, it, expect, beforeEach } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   createGenesis, executionContext, applyMessage, runMarketCron, getActor, secpPublicKey, secpAddressBytes, idAddressBytes,
-  blsPublicKey, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt, decodeBigInt,
+  blsPublicKey, blsAddressBytes, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt, decodeBigInt,
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, proveDeal, verifyDealProof, dealStatus, faultPenalty,
   frc42MethodNumber, allOnesBitfield, dealProofSet, MarketMethod, ExitCode, ActorExit, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS,
   ATTO_PER_FIL, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, type CID, type Message, type MarketParams, type DealProposal, type Genesis, type ApplyContext, type Epoch,
@@ -18,11 +19,12 @@ const FIL = ATTO_PER_FIL
 const key = (): Uint8Array => secp256k1.utils.randomSecretKey()
 const params: MarketParams = { provingPeriod: 4, challengesPerPeriod: 3, maxConsecutiveFaults: 2 }
 const clientKey = key()
-const workerKey = key()
-const otherWorkerKey = key()
+// workers are BLS keys (builtin-actors resolve_worker_address)
+const workerKey = bls12_381.longSignatures.keygen().secretKey
+const otherWorkerKey = bls12_381.longSignatures.keygen().secretKey
 const client = secpAddressBytes(secpPublicKey(clientKey))
-const worker = secpAddressBytes(secpPublicKey(workerKey))
-const otherWorker = secpAddressBytes(secpPublicKey(otherWorkerKey))
+const worker = blsAddressBytes(blsPublicKey(workerKey))
+const otherWorker = blsAddressBytes(blsPublicKey(otherWorkerKey))
 const provider = idAddressBytes(1001)
 const otherProvider = idAddressBytes(1002)
 const producer = idAddressBytes(1000)

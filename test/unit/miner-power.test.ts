@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeEach } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  createGenesis, executionContext, applyBlockMessages, runMarketCron, signMessage, getActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey,
+  createGenesis, executionContext, applyBlockMessages, packBlockMessages, blsAddressBytes, runMarketCron, signMessage, getActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey,
   chainCid, pieceDigest, pieceCidV1, signDealProposal, encodeClientDealProposal, encodeBigInt, creditActor, addressToString, newActorAddress, resolveAddress,
   methodHandler, callRuntime, decodeMinerInfo, decodePowerState, encodePowerState, setClaim, setActor, minerHoldingPeerId, MAX_LISTED_MINERS, getMinerInfo, getMinerState, listMiners, powerStateAt, readClaim, hasLiveDeals, mustGet,
   encodeCreateMinerParams, decodeCreateMinerReturn, encodeChangePeerIdParams, encodeChangeMultiaddrsParams, encodeWithdrawBalanceParams, decodeWithdrawBalanceReturn,
@@ -21,10 +21,11 @@ const FIL = ATTO_PER_FIL
 const keyOf = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 const [ownerKey, workerKey, strangerKey, clientKey, genesisWorkerKey] = [41, 42, 43, 44, 45].map(keyOf) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
 const owner = secpAddressBytes(secpPublicKey(ownerKey))
-const worker = secpAddressBytes(secpPublicKey(workerKey))
+// workers are BLS keys (builtin-actors resolve_worker_address); owners may be any key
+const worker = blsAddressBytes(blsPublicKey(workerKey))
 const stranger = secpAddressBytes(secpPublicKey(strangerKey))
 const client = secpAddressBytes(secpPublicKey(clientKey))
-const genesisWorker = secpAddressBytes(secpPublicKey(genesisWorkerKey))
+const genesisWorker = blsAddressBytes(blsPublicKey(genesisWorkerKey))
 const keys = new Map([owner, worker, stranger, client, genesisWorker].map((a, i) => [a.join(), [ownerKey, workerKey, strangerKey, clientKey, genesisWorkerKey][i]!]))
 const producer = idAddressBytes(1000)
 const peerA = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Uint8Array(32).fill(0xa1)]) // an identity-multihash Ed25519 peer ID's shape
@@ -56,7 +57,8 @@ const ctxAt = (epoch: Epoch): ReturnType<typeof executionContext> => executionCo
 function send (epoch: Epoch, from: Uint8Array, to: Uint8Array, method: number, params: Uint8Array, value = 0n): MessageReceipt {
   const nonce = nonces.get(from.join()) ?? 0
   const m: Message = { version: 0, to, from, nonce, value, gasLimit: 100_000_000, gasFeeCap: 200n, gasPremium: 100n, method, params }
-  const out = applyBlockMessages(ctxAt(epoch), root, { bls: [], secp: [signMessage(keys.get(from.join())!, m)] }, null)
+  const packed = packBlockMessages([signMessage(keys.get(from.join())!, m)])
+  const out = applyBlockMessages(ctxAt(epoch), root, packed.messages, packed.blsAggregate)
   root = out.root
   nonces.set(from.join(), nonce + 1)
   return out.receipts[0]!
@@ -173,7 +175,7 @@ describe('CreateMiner', () => {
     expect(send(1, worker, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, createParams({ peer: peerGenesis }), 2n * FIL).exitCode).toBe(MinerExit.ErrPeerIdTaken)
     expect(refusal(1, worker, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, createParams({ peer: peerGenesis }), 2n * FIL).message).toBe('peer ID is already registered to miner t01001')
     const created = createMiner()
-    expect(refusal(1, stranger, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, encodeCreateMinerParams({ owner: stranger, worker: stranger, windowPoStProofType: 13, peer: peerA, multiaddrs: [] }), 2n * FIL))
+    expect(refusal(1, stranger, POWER_ACTOR_ADDRESS, PowerMethod.CreateMiner, encodeCreateMinerParams({ owner: stranger, worker, windowPoStProofType: 13, peer: peerA, multiaddrs: [] }), 2n * FIL))
       .toEqual({ exitCode: MinerExit.ErrPeerIdTaken, message: `peer ID is already registered to miner ${addressToString(created)}` })
     expect(listMiners(store(), root)).toHaveLength(2)
   })
@@ -202,7 +204,9 @@ describe('CreateMiner', () => {
       ['owner not an address', dagCbor.encode([new Uint8Array([9, 9]), worker, 13, peerA, []]), ActorExit.ErrSerialization, /Owner/],
       ['multiaddrs not bytes', dagCbor.encode([owner, worker, 13, peerA, ['x']]), ActorExit.ErrSerialization, /Multiaddrs/],
       ['owner an ID address', createParams({ owner: idAddressBytes(1001) }), ActorExit.ErrIllegalArgument, /owner t01001 is not a key address/],
-      ['worker with no account', createParams({ worker: secpAddressBytes(secpPublicKey(keyOf(99))) }), ActorExit.ErrIllegalArgument, /unable to resolve worker address/],
+      ['worker with no account', createParams({ worker: blsAddressBytes(blsPublicKey(keyOf(99))) }), ActorExit.ErrIllegalArgument, /unable to resolve worker address/],
+      // builtin-actors resolve_worker_address: the worker signs blocks, election proofs and tickets, all BLS
+      ['a secp256k1 worker', createParams({ worker: stranger }), ActorExit.ErrIllegalArgument, new RegExp(`^${addressToString(stranger)} is not a BLS key$`)],
       ['unmapped f2 owner', createParams({ owner: newActorAddress(stranger, 7, 0) }), ActorExit.ErrIllegalArgument, /unable to resolve owner address/],
       ['winning PoSt proof type', createParams({ windowPoStProofType: 3 }), ActorExit.ErrIllegalArgument, /proof type 3 not allowed/],
       ['peer ID too long', createParams({ peer: new Uint8Array(MAX_PEER_ID_LENGTH + 1).fill(1) }), ActorExit.ErrIllegalArgument, /peer ID size of 129 exceeds maximum size of 128/],

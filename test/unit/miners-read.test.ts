@@ -5,7 +5,7 @@ import { describe, it, expect, vi, beforeAll } from 'vitest'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
-  createGenesis, applyMessage, executionContext, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, recordReads, listMiners, powerStateAt, ProofBlockStore,
+  createGenesis, applyMessage, executionContext, idAddressBytes, blsPublicKey, blsAddressBytes, recordReads, listMiners, powerStateAt, ProofBlockStore,
   encodeCreateMinerParams, decodeCreateMinerReturn, encodeStateRequest, decodeStateRequest, chainCid, PowerMethod, POWER_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
   type CID, type Genesis, type SealedHeader
 } from '../../src/core'
@@ -21,7 +21,7 @@ vi.mock('../../src/net', () => ({
 const { createStateClient } = await import('../../src/light/state-client')
 
 const workerKey = new Uint8Array(32).fill(7)
-const worker = secpAddressBytes(secpPublicKey(workerKey))
+const worker = blsAddressBytes(blsPublicKey(workerKey)) // a miner's worker is a BLS key
 let genesis: Genesis
 let root: CID
 let created: Uint8Array[]

@@ -38,7 +38,7 @@ beforeEach(() => {
     { beacon: TEST_BEACON, network: 'paych-test', producer, producerKey: blsPublicKey(new Uint8Array(32).fill(9)), blockDelaySecs: 1, paych: { settleDelay: SETTLE_DELAY } },
     1_800_000_000,
     [{ address: client, balance: 1000n * FIL }, { address: provider, balance: 10n * FIL }, { address: stranger, balance: 10n * FIL }, { address: idAddressBytes(1234), balance: 0n }],
-    [{ id: 1001, info: { owner: provider, worker: provider, peerId: new Uint8Array([1]) } }]
+    [{ id: 1001, info: { owner: provider, worker: blsProvider, peerId: new Uint8Array([1]) } }]
   )
   root = genesis.header.header.parentStateRoot
   nonces = new Map()

@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeEach } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
-  createGenesis, getActor, setActor, creditActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, chainCid, callRuntime,
+  createGenesis, getActor, setActor, creditActor, secpPublicKey, secpAddressBytes, idAddressBytes, blsPublicKey, blsAddressBytes, chainCid, callRuntime,
   getMinerState, encodeMinerState, readMinerState, ActorError, ActorExit, BURNT_FUNDS_ADDRESS, ATTO_PER_FIL, BLOCKS_PER_EPOCH, MAX_WIN_COUNT,
   type CID, type Genesis, type Epoch,
   type BeaconEntry
@@ -167,6 +167,7 @@ describe('reward actor methods', () => {
   const keyOf = (n: number): Uint8Array => new Uint8Array(32).fill(n)
   const owner = secpAddressBytes(secpPublicKey(keyOf(41)))
   const account = secpAddressBytes(secpPublicKey(keyOf(43)))
+  const worker = blsAddressBytes(blsPublicKey(keyOf(42)))
   const miner = idAddressBytes(1001)
   const miner2 = idAddressBytes(1002)
   const power = idAddressBytes(4)
@@ -181,7 +182,7 @@ describe('reward actor methods', () => {
     genesis = createGenesis(
       { beacon: TEST_BEACON, network: 'reward-test', producer: idAddressBytes(1000), producerKey: blsPublicKey(keyOf(9)), blockDelaySecs: 1, market }, 1_800_000_000,
       [{ address: owner, balance: 1000n * FIL }, { address: account, balance: 0n }],
-      [{ id: 1001, info: { owner, worker: owner, peerId: new Uint8Array([1]) } }, { id: 1002, info: { owner, worker: owner, peerId: new Uint8Array([2]) } }]
+      [{ id: 1001, info: { owner, worker, peerId: new Uint8Array([1]) } }, { id: 1002, info: { owner, worker, peerId: new Uint8Array([2]) } }]
     )
     root = setActor(store(), genesis.header.header.parentStateRoot, REWARD_ACTOR_ADDRESS, genesisRewardActor(store()))
   })

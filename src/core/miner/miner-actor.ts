@@ -7,7 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from '../cid'
 import { getActor, setActor, ACCOUNT_ACTOR_CODE, type Actor } from '../state-tree'
-import { bytesEqual, isKeyAddress, validateAddressBytes, addressToString } from '../address'
+import { bytesEqual, isKeyAddress, validateAddressBytes, addressToString, Protocol } from '../address'
 import { encodeBigInt, decodeBigInt } from '../token'
 import { mustGet, type BlockGetter } from '../block-store'
 import { amtValues } from '../amt'
@@ -118,6 +118,8 @@ export function minerConstructor (rt: ActorRuntime, root: CID, params: Uint8Arra
   if (actor.balance < MIN_MINER_PLEDGE) fail(MinerExit.ErrPledgeTooLow, `not enough balance to lock for create miner pledge: sent balance ${actor.balance} < pledge ${MIN_MINER_PLEDGE} attoFIL`)
   const owner = resolveAccount(rt, root, p.owner, 'owner')
   const worker = resolveAccount(rt, root, p.worker, 'worker')
+  // builtin-actors resolve_worker_address: a worker signs blocks, election proofs and tickets, all BLS
+  if (worker[0] !== Protocol.BLS) fail(ActorExit.ErrIllegalArgument, `${addressToString(worker)} is not a BLS key`)
   const controlAddresses = p.controlAddresses.map(c => resolveAccount(rt, root, c, 'control'))
   refuseTakenPeerId(rt, root, p.peerId)
   const info = newMinerInfo({ owner, worker, controlAddresses, peerId: p.peerId, multiaddrs: p.multiaddrs, windowPoStProofType: p.windowPoStProofType })

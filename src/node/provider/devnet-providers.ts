@@ -5,11 +5,11 @@
 import path from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
-  secpAddressBytes, secpPublicKey, idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
+  idAddressBytes, addressToString, getMinerInfo, bytesEqual, parseFil,
   type GenesisProvider, type GenesisAllocation, type AttoFil, type CID
 } from '../../core'
 import { createCofferLibp2p } from '../../net'
-import { loadOrCreateProviderKeys } from './provider-keys'
+import { loadOrCreateProviderKeys, workerAddress } from './provider-keys'
 import type { ProviderChain, ProviderAskInit } from './storage-provider'
 import { startProviderServices, type ProviderServices, type ProviderServiceOptions } from './provider-services'
 import { readMiner, writeMiner, writeAsk, saveNetwork } from './provider-folder'
@@ -57,7 +57,7 @@ export async function genesisProviders (dataDir: string, count: number): Promise
   const allocations: GenesisAllocation[] = []
   for (let i = 0; i < count; i++) {
     const keys = await loadOrCreateProviderKeys(providerDir(dataDir, i))
-    const worker = secpAddressBytes(secpPublicKey(keys.worker))
+    const worker = workerAddress(keys)
     // each starts with a pre-sealed piece (preseal.ts): genesis power, which the first elections need
     const { pieceCid, pieceSize } = await writePreseal(providerDir(dataDir, i), FIRST_PROVIDER_ID + i)
     providers.push({ id: FIRST_PROVIDER_ID + i, info: { owner: worker, worker, peerId: peerIdFromPrivateKey(keys.peer).toMultihash().bytes }, preseal: { pieceCid, pieceSize } })
@@ -85,7 +85,7 @@ export interface DevnetProviderOptions extends ProviderServiceOptions {
 export type LocalChain = ProviderChain & { mpoolPush: (sm: Parameters<ProviderChain['mpoolPush']>[0], from?: { local?: boolean }) => Promise<CID> }
 
 /**
- * The provider's view of the node: its messages are pushed as local (checked inline, ~1 ms for its secp
+ * The provider's view of the node: its messages are pushed as local (checked inline: one pairing for its BLS
  * worker key), so RPC clients filling the pool's signature queue cannot refuse its PublishStorageDeals or
  * SubmitPossessionProofs as busy (issue 9 review).
  */
@@ -112,7 +112,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       if (info === null) break
       const dir = providerDir(init.dataDir, i)
       const keys = await loadOrCreateProviderKeys(dir)
-      if (!bytesEqual(secpAddressBytes(secpPublicKey(keys.worker)), info.worker)) {
+      if (!bytesEqual(workerAddress(keys), info.worker)) {
         throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${addressToString(address)}; start with --reset`)
       }
       await recordPreseal(dir, FIRST_PROVIDER_ID + i, init.chain.readState((s, r) => presealDealOf(s, r, address)))
@@ -155,7 +155,7 @@ export async function genesisProviderFolders (init: { dataDir: string, chain: Pr
     const dir = providerDir(init.dataDir, i)
     const keys = await loadOrCreateProviderKeys(dir)
     const address = addressToString(id)
-    if (!bytesEqual(secpAddressBytes(secpPublicKey(keys.worker)), info.worker)) {
+    if (!bytesEqual(workerAddress(keys), info.worker)) {
       throw new ProviderKeyMismatchError(`${dir}/keys.json is not the key genesis recorded for ${address}; start with --reset`)
     }
     const { gatewayUrl: _g, ...ask } = { ...devnetAsk(i), ...init.options?.(i)?.ask }

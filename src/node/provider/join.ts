@@ -5,13 +5,13 @@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  signMessage, signedMessageCid, gasLimitFor, secpAddressBytes, secpPublicKey, addressToString, idAddressBytes, bytesEqual, getActor, getMinerInfo,
+  signMessage, signedMessageCid, gasLimitFor, addressToString, idAddressBytes, bytesEqual, getActor, getMinerInfo,
   parseAddress, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, CID,
   POWER_ACTOR_ADDRESS, PowerMethod, MinerMethod, MIN_MINER_PLEDGE, encodeCreateMinerParams, decodeCreateMinerReturn,
   encodeChangePeerIdParams, encodeChangeMultiaddrsParams, DEFAULT_WINDOW_POST_PROOF_TYPE, MinerExit, ActorExit, type Message, type AttoFil
 } from '../../core'
 import type { ProviderChain } from './storage-provider'
-import type { ProviderKeys } from './provider-keys'
+import { workerAddress, type ProviderKeys } from './provider-keys'
 import { readMiner, writeMiner, readPendingCreateMiner, writePendingCreateMiner, clearPendingCreateMiner } from './provider-folder'
 import type { MsgLookup } from '../rpc/backend'
 
@@ -50,7 +50,7 @@ export class WorkerUnfundedError extends Error {
   }
 }
 
-export const workerAddress = (keys: ProviderKeys): Uint8Array => secpAddressBytes(secpPublicKey(keys.worker))
+export { workerAddress }
 export const peerIdBytes = (keys: ProviderKeys): Uint8Array => peerIdFromPrivateKey(keys.peer).toMultihash().bytes
 
 /** Gas the worker keeps for its messages (publications, proofs, redeems) when it moves FIL into the market or a pledge. */

@@ -8,11 +8,12 @@
 // counts as used space, a start may be at most MAX_START_DELAY_SECS ahead, and staged bytes
 // left idle expire. Staged bytes are kept by client and piece, not by proposal: a client whose start came too
 // soon signs a later one for the same piece and resumes from what is staged (or goes straight to publication).
+import { workerAddress } from './provider-keys'
 import { open, rename, copyFile, type FileHandle } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import {
   DealRejectedError, verifyClientDealProposal, dealProposalCid, bytesEqual, readEscrow, readDeal, dealStorageFee, dealStatus,
-  askPricePerEpoch, askCollateral, signStorageAsk, secpAddressBytes, secpPublicKey, signMessage, encodeClientDealProposal,
+  askPricePerEpoch, askCollateral, signStorageAsk, signMessage, encodeClientDealProposal,
   encodeSubmitPossessionProofs, challengeSeed, beaconEntryForEpoch, beaconTimingOf, type BeaconEntry, dealProofSet, gasLimitFor, addressToString, idAddressBytes,
   MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, paddedPieceSize, isKeyAddress, getActor, signedMessageCid, CID,
   type DealRequest, type SignedStorageAsk, type StorageAsk, type Message, type SealedHeader, type Genesis,
@@ -125,7 +126,7 @@ export class StorageProvider implements DealHandler {
 
   constructor (private readonly init: StorageProviderInit) {
     this.address = idAddressBytes(init.id)
-    this.worker = secpAddressBytes(secpPublicKey(init.workerKey))
+    this.worker = workerAddress({ worker: init.workerKey })
     this.limits = { ...defaultProviderLimits(init.ask), ...init.limits }
     this.seqNo = Math.floor(this.nowMs())
     this.prestage = new Prestage({
