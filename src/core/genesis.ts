@@ -21,7 +21,7 @@ import { addGenesisDeals } from './market/market-actor'
 import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitState } from './init/init-state'
 import type { PaychParams } from './actors/runtime'
 import { idOf, isKeyAddress, Protocol } from './address'
-import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, type BeaconTiming } from './beacon'
+import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, decodeBeaconPublicKey, type BeaconTiming } from './beacon'
 
 /**
  * The randomness beacon a chain follows, as drand publishes its chain info: the group's 96-byte G2 public key,
@@ -107,10 +107,19 @@ export function encodeGenesisState (s: GenesisState): Uint8Array {
 /** The beacon's fields are well-formed and it is at least as fast as the chain (BeaconConfig says why). */
 const validBeaconConfig = (b: unknown, blockDelaySecs: number): b is BeaconConfig => {
   const { publicKey, genesisTime, periodSecs } = (b ?? {}) as Partial<BeaconConfig>
-  return typeof b === 'object' && b !== null && publicKey instanceof Uint8Array && publicKey.length === BEACON_PUBLIC_KEY_BYTES &&
+  if (!(typeof b === 'object' && b !== null && publicKey instanceof Uint8Array && publicKey.length === BEACON_PUBLIC_KEY_BYTES &&
     Number.isSafeInteger(genesisTime) && (genesisTime as number) >= 0 &&
-    Number.isSafeInteger(periodSecs) && (periodSecs as number) > 0 && (periodSecs as number) <= blockDelaySecs
+    Number.isSafeInteger(periodSecs) && (periodSecs as number) > 0 && (periodSecs as number) <= blockDelaySecs)) return false
+  // a key that is no G2 point of the subgroup would make every entry, and so every block, fail
+  try { decodeBeaconPublicKey(publicKey) } catch { return false }
+  return true
 }
+
+/**
+ * The beacon must run by the chain's genesis: a beacon that starts later gives the first epochs one and the same
+ * round, so a block would carry none and its child find no entry to build on (Coffer does not walk back for one).
+ */
+const beaconStartsInTime = (beacon: BeaconConfig, chainGenesisTime: UnixSeconds): boolean => beacon.genesisTime <= chainGenesisTime
 
 const validPaychParams = (p: unknown): p is PaychParams => {
   const delay = (p as PaychParams | null)?.settleDelay
@@ -143,7 +152,8 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   const state: GenesisState = { ...init, market: init.market ?? DEFAULT_MARKET_PARAMS }
   if (!validMarketParams(state.market)) throw new RangeError('market parameters are out of range')
   if (state.paych !== undefined && !validPaychParams(state.paych)) throw new RangeError('paych settle delay must be a positive number of epochs')
-  if (!validBeaconConfig(state.beacon, state.blockDelaySecs)) throw new RangeError('the beacon needs a 96-byte public key, a genesis time and a period of at most the block delay')
+  if (!validBeaconConfig(state.beacon, state.blockDelaySecs)) throw new RangeError('the beacon needs a 96-byte G2 public key, a genesis time and a period of at most the block delay')
+  if (!beaconStartsInTime(state.beacon, timestamp)) throw new RangeError(`the beacon starts at ${state.beacon.genesisTime}, after the chain's genesis at ${timestamp}`)
   const store = new MemoryBlockStore()
   // every block the genesis header links must be in the store, the empty message/receipt arrays included
   store.put(EMPTY_AMT_BYTES)
@@ -219,7 +229,9 @@ export function openGenesis (trustedCid: CID, headerBytes: Uint8Array, rootBytes
     info = readStateRoot({ get: () => rootBytes }, rootCid).info
   } catch (err) { throw new MalformedMessageError(`genesis state root: ${(err as Error).message}`) }
   if (!info.equals(stateCid)) throw new MalformedMessageError('genesis parameters do not match the state root\'s Info')
-  return { state: decodeGenesisState(stateBytes), stateBytes, stateCid, rootBytes, header: { header, bytes: headerBytes, cid } }
+  const state = decodeGenesisState(stateBytes)
+  if (!beaconStartsInTime(state.beacon, header.timestamp)) throw new MalformedMessageError('genesis beacon starts after the chain\'s genesis')
+  return { state, stateBytes, stateCid, rootBytes, header: { header, bytes: headerBytes, cid } }
 }
 
 /** The two clocks beacon rounds are read from: the chain's (its genesis header's time and block delay) and the beacon's. */

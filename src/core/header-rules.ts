@@ -55,7 +55,8 @@ export function validateHeaderSignature (child: SealedHeader, genesis: GenesisSt
 /**
  * The beacon entry a child of `parent` builds on: the parent's last. Every stored header has one (genesis
  * carries Lotus's genesis entry, and a beacon at least as fast as the chain gives every later block its
- * epoch's round); a parent without one throws NoBeaconEntryError.
+ * epoch's round); a parent without one throws NoBeaconEntryError (a peer fault where the parent came from a peer:
+ * a sync answer's lowest header is the parent of the rest).
  */
 export function parentBeaconEntry (parent: SealedHeader): BeaconEntry {
   return latestBeaconEntry(parent.header, () => undefined)

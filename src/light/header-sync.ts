@@ -4,7 +4,7 @@
 // same engine runs in the browser worker and in Node tests.
 import {
   validateHeaderRun, CidMismatchError, HeightGapError, UnknownParentError, MalformedMessageError,
-  HeaderRejectedError, BeaconEntryError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
+  HeaderRejectedError, BeaconEntryError, NoBeaconEntryError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
   type CID, type Genesis, type SealedHeader, type ExchangeResponse, type Epoch, type UnixSeconds
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -42,7 +42,7 @@ export class PeerBusyError extends Error {
 
 /** True for errors that prove the peer sent something invalid (as opposed to a failed connection). */
 export function isRuleViolation (err: unknown): err is Error {
-  return err instanceof HeaderRejectedError || err instanceof BeaconEntryError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
+  return err instanceof HeaderRejectedError || err instanceof BeaconEntryError || err instanceof NoBeaconEntryError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
 }
 
 const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }

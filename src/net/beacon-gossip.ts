@@ -5,7 +5,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  verifyBeaconEntry, beaconRoundTime, currentBeaconRound, BeaconEntryError, MalformedBeaconEntryError, BEACON_SIGNATURE_BYTES,
+  verifyBeaconEntry, beaconRoundTime, ALLOWED_CLOCK_DRIFT_SECS, currentBeaconRound, BeaconEntryError, MalformedBeaconEntryError, BEACON_SIGNATURE_BYTES,
   type BeaconConfig, type BeaconEntry, type BeaconRound, type BeaconSource
 } from '../core'
 import type { CofferLibp2p } from './libp2p-node'
@@ -14,8 +14,11 @@ export const beaconTopic = (network: string): string => `/coffer/beacon/${networ
 
 /** Rounds a relay keeps (and accepts from gossip) below the newest due one: a producer after null rounds asks a few back. */
 export const BEACON_KEEP_ROUNDS = 64
-/** How far ahead of our clock a round may be due and still be taken: clocks differ by this much, as a block's 1 s drift. */
-export const BEACON_CLOCK_DRIFT_MS = 1000
+/**
+ * How far ahead of our clock a round may be due and still be taken: the drift a header's timestamp is allowed (a node
+ * whose clock is a little behind must still pass a fresh round on: gossipsub forwards nothing it ignored).
+ */
+export const BEACON_CLOCK_DRIFT_MS = ALLOWED_CLOCK_DRIFT_SECS * 1000
 /** The largest gossip message: [round, 48 bytes], with room to spare. */
 const MAX_BEACON_MESSAGE_BYTES = 128
 

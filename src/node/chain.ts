@@ -4,7 +4,7 @@
 // a header carries the state and receipts of its parent's messages), every IPLD block is kept in LevelDB,
 // and the node answers the JSON-RPC and light-client queries.
 import {
-  produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, executionOrder, blsAggregate,
+  produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures,
@@ -136,6 +136,9 @@ class OverlayStore implements BlockStore {
   }
 }
 
+/** The CIDs of a block's messages in the order their receipts come: a message carried twice runs (and has a receipt) once. */
+const executedCids = (msgs: BlockMessages): CID[] => tipSetExecutionOrder([{ messages: msgs }]).map(x => x.cid)
+
 /** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
 export const FAUCET_MAX_PENDING = 50
 /**
@@ -233,7 +236,7 @@ export class NodeChain implements RpcBackend {
     const msgs = loadBlockMessages(store, h.header.messages)
     const ctx = executionContext(store, genesis.state, h.header, (e) => this.recent.get(e))
     const out = applyBlockMessages(ctx, h.header.parentStateRoot, msgs, h.header.blsAggregate)
-    return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executionOrder(msgs) }
+    return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executedCids(msgs) }
   }
 
   /** Keeps `h`'s epoch's beacon entry for the challenge seeds drawn from it. */
@@ -271,7 +274,7 @@ export class NodeChain implements RpcBackend {
       blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null
     })
     const blocks = store.unpersisted()
-    await this.init.db.append(next, blocks, executionOrder(selected).map((cid, index) => ({ cid, index })))
+    await this.init.db.append(next, blocks, executedCids(selected).map((cid, index) => ({ cid, index })))
     store.persisted(blocks.keys())
     this.remember(next)
     this.recent.delete(next.header.height - MAX_PROVING_PERIOD - 2)

@@ -124,7 +124,8 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
   const { providers, allocations } = await genesisProviders(init.dataDir, init.providers)
   const nowSecs = Math.floor(init.nowMs() / 1000)
   const blockDelaySecs = Math.max(1, Math.round(init.blockDelayMs / 1000))
-  const genesisTime = nowSecs - init.prefill - 1
+  // back-dated far enough that each prefilled block's epoch, and so its beacon round, is already due
+  const genesisTime = nowSecs - (init.prefill + 1) * blockDelaySecs
   const genesis = createGenesis({
     network: init.network,
     producer: idAddressBytes(PRODUCER_ID),
@@ -194,7 +195,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     // prefill: back-dated blocks on a new chain (genesis is dated before them), produced and executed as any
     // block is, so a full node re-executing them finds the roots they name (the proving period's cron moves state)
     if (headHeight === 0) {
-      for (let i = 1; i <= (init.prefill ?? 0); i++) await chain.produce(genesis.header.header.timestamp + i)
+      for (let i = 1; i <= (init.prefill ?? 0); i++) await chain.produce(genesis.header.header.timestamp + i * genesis.state.blockDelaySecs)
       storedHead = chain.head()
     }
 
@@ -225,7 +226,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     cleanups.push(async () => { beaconPublisher.stop() })
 
     producer = startProducer({
-      produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs, nowMs,
+      // the chain's own epoch (genesis), not this start's --block-time: a restart with another, or one under a
+      // second, would make blocks faster than the beacon's rounds come
+      produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs: genesis.state.blockDelaySecs * 1000, nowMs,
       onHeader: (h) => {
         libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => log(`gossip: ${err.message}`))
       },

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { base64pad } from 'multiformats/bases/base64'
+import { workerAddress } from '../../src/node/provider/provider-keys'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import {
   secpPublicKey, secpAddressBytes, parseAddress, blsPublicKey, blsAddressBytes, signMessage, signedMessageCid, addressToString, CID, BASE_FEE,
@@ -157,7 +158,7 @@ describe('message pool limits from outside (issue 9 review)', { timeout: 240_000
     const names = Array.from({ length: 8 }, () => account('bls'))
     await fundedAll(d, names.map(a => a.address))
     const provider = d.providers[0]!
-    const worker = secpAddressBytes(secpPublicKey(provider.keys.worker))
+    const worker = workerAddress(provider.keys) // a BLS (f3) key: a miner's worker signs its blocks
     const chain = (provider.provider as unknown as { init: { chain: { mpoolNonce: (a: Uint8Array) => Promise<number>, mpoolPush: (sm: SignedMessage) => Promise<CID> } } }).init.chain
     const nonce = await chain.mpoolNonce(worker)
     // two client addresses, 32 forged pushes each: four names apiece, nonces 0..7 of each

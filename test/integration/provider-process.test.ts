@@ -129,7 +129,7 @@ describe('a provider in its own process', () => {
     providerDir = path.join(dir, 'provider-a')
     const init = coffer(['provider', 'init', '--network', path.join(dir, 'bootstrap.json'), '--data', providerDir])
     expect(await init.exited, init.output()).toBe(0)
-    expect(init.output()).toMatch(/funded: t1\w+ holds/)
+    expect(init.output()).toMatch(/funded: t3\w+ holds/)
     const keysBefore = await readFile(path.join(providerDir, 'keys.json'), 'utf8')
 
     const started = Date.now()

@@ -49,6 +49,9 @@ describe('header rules', () => {
     expect(() => decodeGenesisState(encodeGenesisState({ ...base, beacon: { ...TEST_BEACON, publicKey: new Uint8Array(48) } }))).toThrow(/expected fields/)
     expect(() => decodeGenesisState(encodeGenesisState({ ...base, beacon: { ...TEST_BEACON, periodSecs: 2 } }))).toThrow(/expected fields/)
     expect(() => createGenesis({ ...base, beacon: { ...TEST_BEACON, periodSecs: 2 } }, T0)).toThrow(RangeError)
+    // 96 bytes that are no G2 point; a beacon that starts after the chain
+    expect(() => decodeGenesisState(encodeGenesisState({ ...base, beacon: { ...TEST_BEACON, publicKey: new Uint8Array(96).fill(1) } }))).toThrow(/expected fields/)
+    expect(() => createGenesis({ ...base, beacon: { ...TEST_BEACON, genesisTime: T0 + 1 } }, T0)).toThrow(/after the chain's genesis/)
     expect(decodeGenesisState(encodeGenesisState({ ...base, blockDelaySecs: 30, beacon: { ...TEST_BEACON, periodSecs: 3 } })).beacon.periodSecs).toBe(3)
   })
 

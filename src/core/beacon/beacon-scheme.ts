@@ -113,7 +113,7 @@ export function verifyBeaconEntry (publicKey: Uint8Array, entry: BeaconEntry): v
 /**
  * All of `entries` verified at once, for one beacon key: with random 64-bit weights rᵢ,
  *   e(Σ rᵢ·σᵢ, G2) = e(Σ rᵢ·H(mᵢ), pk)
- * holds when every signature is valid and fails except with probability ≈ 2⁻⁶⁴ when any is not (the
+ * holds when every signature is valid and fails except with probability ≈ 2⁻⁶³ when any is not (the
  * weights stop two bad signatures from cancelling). One signer, so two pairings for the whole batch where
  * verifyBeaconEntry costs two each; the hash to G1 stays per entry. False for anything malformed (a caller
  * then checks one by one with verifyBeaconEntry to name the entry). `randomBytes` is the caller's: core reads no randomness.

@@ -8,7 +8,7 @@
 // refused by name (forks are issue 13's).
 import {
   CidMismatchError, HeightGapError, MalformedMessageError, OversizedMessageError, HeaderRejectedError, ExchangeStatus,
-  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf, validateHeaderRun, validateHeaderSignature, validateHeaderBeaconSignatures, BeaconEntryError,
+  MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf, validateHeaderRun, validateHeaderSignature, validateHeaderBeaconSignatures, BeaconEntryError, NoBeaconEntryError,
   type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
 } from '../../core'
 import { BlockRejectedError, type NodeChain } from '../chain'
@@ -78,7 +78,7 @@ export class ExchangeRefusedError extends Error {
 
 /** Errors that prove the peer sent something invalid (as opposed to a failed or busy connection). */
 export function isPeerFault (err: unknown): err is Error {
-  return err instanceof BlockRejectedError || err instanceof HeaderRejectedError || err instanceof BeaconEntryError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
+  return err instanceof BlockRejectedError || err instanceof HeaderRejectedError || err instanceof BeaconEntryError || err instanceof NoBeaconEntryError || err instanceof MalformedMessageError || err instanceof OversizedMessageError
 }
 
 /** Messages windows start small (the first blocks show fast) and grow while answers come whole. */
