@@ -4,7 +4,9 @@
 // sender, wrong nonce, balance below GasLimit × GasFeeCap) changes nothing; one that can but then fails
 // (value above what is left, unknown f0 receiver, out of gas) spends its nonce and its gas, moves no
 // value, and says why in its receipt, as in Filecoin.
-import { applyTipSetMessages } from './tipset-execution'
+import { applyTipSetMessages, blockAward } from './tipset-execution'
+import { REWARD_ACTOR_ADDRESS } from './reward/reward-state'
+import { rewardCronTick } from './reward/reward-actor'
 import { CID } from './cid'
 import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
 import { Protocol, bytesEqual, isKeyAddress } from './address'
@@ -77,26 +79,36 @@ export const gasLimitFor = (m: Message): GasUnits => Math.ceil(messageGas(m) * 1
 
 export interface ApplyContext extends MarketContext {
   baseFee: AttoFil
-  /** who collects premiums */
-  miner: Uint8Array
   /** The genesis's payment-channel parameters; absent: DEFAULT_PAYCH_PARAMS. */
   paych?: PaychParams
 }
 
+/** A block's miner and its WinCount: what the reward actor pays it for (its tips and its block reward). */
+export interface BlockAward { miner: Uint8Array, winCount: number }
+
+/** The context of one block's execution (the one-block tipset of applyBlockMessages). */
+export type BlockApplyContext = ApplyContext & BlockAward
+
 /**
  * The context for executing `executed`'s messages: its height is the epoch, its ParentBaseFee the base
- * fee; `beaconAt` looks up the beacon entries this chain carries, for challenge seeds.
+ * fee, its Miner and WinCount what the reward actor pays; `beaconAt` looks up the beacon entries this chain
+ * carries, for challenge seeds.
  */
-export function executionContext (store: ApplyContext['store'], genesis: GenesisState, executed: BlockHeader, beaconAt: ApplyContext['beaconAt'], pathCheck?: ApplyContext['pathCheck']): ApplyContext {
-  return { store, baseFee: executed.parentBaseFee, miner: genesis.producer, epoch: executed.height, params: genesis.market, paych: genesis.paych ?? DEFAULT_PAYCH_PARAMS, beaconAt, pathCheck }
+export function executionContext (store: ApplyContext['store'], genesis: GenesisState, executed: BlockHeader, beaconAt: ApplyContext['beaconAt'], pathCheck?: ApplyContext['pathCheck']): BlockApplyContext {
+  return { store, baseFee: executed.parentBaseFee, ...blockAward(executed), epoch: executed.height, params: genesis.market, paych: genesis.paych ?? DEFAULT_PAYCH_PARAMS, beaconAt, pathCheck }
 }
 
 const min = (a: bigint, b: bigint): bigint => a < b ? a : b
 const max = (a: bigint, b: bigint): bigint => a > b ? a : b
 
-/** Applies one message whose signature has been checked. Returns the new root and its receipt. */
-export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root: CID, receipt: MessageReceipt } {
-  const unchanged = (code: number): { root: CID, receipt: MessageReceipt } => ({ root, receipt: receipt(code, 0) })
+/**
+ * Applies one message whose signature has been checked. Returns the new root, its receipt and its miner tip
+ * (GasLimit × the effective premium), which is credited to the reward actor (f02) as ref-fvm's executor
+ * does (transfer_to_actor(REWARD_ACTOR_ID, miner_tip)): the block's AwardBlockReward pays it on to the
+ * block's miner (tipset-execution.ts).
+ */
+export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root: CID, receipt: MessageReceipt, minerTip: AttoFil } {
+  const unchanged = (code: number): { root: CID, receipt: MessageReceipt, minerTip: AttoFil } => ({ root, receipt: receipt(code, 0), minerTip: 0n })
   try { validateMessageFields(m) } catch { return unchanged(ExitCode.SysErrSenderInvalid) }
   const sender = getActor(ctx.store, root, m.from)
   if (sender === null) return unchanged(ExitCode.SysErrSenderInvalid)
@@ -147,27 +159,32 @@ export function applyMessage (ctx: ApplyContext, root: CID, m: Message): { root:
     }
   }
   next = creditActor(ctx.store, next, BURNT_FUNDS_ADDRESS, burn)
-  next = creditActor(ctx.store, next, ctx.miner, tip)
-  return { root: next, receipt: { ...receipt(exitCode, gasUsed), return: ret } }
+  next = creditActor(ctx.store, next, REWARD_ACTOR_ADDRESS, tip)
+  return { root: next, receipt: { ...receipt(exitCode, gasUsed), return: ret }, minerTip: tip }
 }
 
 /**
  * Checks a block's gas limit (BlockGasLimitError) and message signatures (each secp signature; the BLS
- * ones through the block's aggregate), then applies its messages in execution order, then the epoch's
- * cron (the market's, then the power actor's tick). A block over the gas limit or with a bad signature is
- * rejected whole. The gas check comes first: it costs a sum, the signatures cost pairings. A tipset of one
- * block whose parent is the epoch before (tipset-execution.ts has the general case); tips go to `ctx.miner`.
+ * ones through the block's aggregate), then applies its messages in execution order, pays `ctx.miner` its
+ * reward for `ctx.winCount` and its tips, then runs the epoch's cron (the market's, then the power actor's
+ * tick and the reward actor's). A block over the gas limit or with a bad signature is rejected whole. The
+ * gas check comes first: it costs a sum, the signatures cost pairings. A tipset of one block whose parent is
+ * the epoch before (tipset-execution.ts has the general case).
  */
-export function applyBlockMessages (ctx: ApplyContext, root: CID, msgs: BlockMessages, blsAggregate: Signature | null): { root: CID, receipts: MessageReceipt[], receiptsRoot: CID } {
-  return applyTipSetMessages(ctx, ctx.epoch - 1, root, [{ miner: ctx.miner, messages: msgs, blsAggregate }])
+export function applyBlockMessages (ctx: BlockApplyContext, root: CID, msgs: BlockMessages, blsAggregate: Signature | null): { root: CID, receipts: MessageReceipt[], receiptsRoot: CID } {
+  return applyTipSetMessages(ctx, ctx.epoch - 1, root, [{ miner: ctx.miner, winCount: ctx.winCount, messages: msgs, blsAggregate }])
 }
 
-/** One epoch's cron: the market's, then the power actor's end-of-epoch tick (run for null epochs too). */
+/**
+ * One epoch's cron (run for null epochs too): the market's, then the power actor's end-of-epoch tick, then
+ * the reward actor's UpdateNetworkKPI tick, which builtin-actors' power tick sends last.
+ */
 export function runEpochCron (ctx: ApplyContext, root: CID): CID {
   root = runMarketCron(ctx, root)
   // the power actor's end-of-epoch figures (ThisEpoch*, what CurrentTotalPower answers) after the market's cron
   // has changed this epoch's claims (power-claims.ts powerEpochTickEnd says why after, not before as Filecoin)
-  return powerEpochTickEnd(ctx.store, root)
+  root = powerEpochTickEnd(ctx.store, root)
+  return rewardCronTick(ctx.store, root, ctx.epoch)
 }
 
 export function checkBlockSignatures (msgs: BlockMessages, blsAggregate: Signature | null): void {

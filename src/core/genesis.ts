@@ -22,6 +22,8 @@ import { INIT_ACTOR_ADDRESS, INIT_ACTOR_CODE, FIRST_NON_SINGLETON_ID, emptyInitS
 import type { PaychParams } from './actors/runtime'
 import { idOf, isKeyAddress, Protocol } from './address'
 import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, decodeBeaconPublicKey, type BeaconTiming } from './beacon'
+import { REWARD_ACTOR_ADDRESS, SYSTEM_ACTOR_ADDRESS } from './reward/reward-state'
+import { genesisRewardActor } from './reward/reward-actor'
 
 /**
  * The randomness beacon a chain follows, as drand publishes its chain info: the group's 96-byte G2 public key,
@@ -87,9 +89,10 @@ const EMPTY_AMT_BYTES = dagCbor.encode([0, 0, [new Uint8Array([0]), [], []]])
  * under other rules (its stored state roots came from them, and a node re-executing the chain would refuse
  * them): 2 = storage power from proven deals and the end-of-epoch power tick, and WindowPoSt challenge seeds
  * drawn with Filecoin's tag 4 (issue 13); 3 = a randomness beacon in genesis and its entries in every header
- * (issue 13); a folder from before has no record, which counts as 1.
+ * (issue 13); 4 = the reward actor at f02: tips go to it and each block's AwardBlockReward pays them on with the
+ * block reward, and every epoch's cron ticks it (issue 13); a folder from before has no record, which counts as 1.
  */
-export const CHAIN_RULES_VERSION = 3
+export const CHAIN_RULES_VERSION = 4
 
 /** Root of an empty v0-layout AMT: the ParentMessageReceipts of a block whose parent carried no messages. */
 export const EMPTY_AMT_CID = chainCid(EMPTY_AMT_BYTES)
@@ -162,7 +165,15 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   const stateCid = store.put(stateBytes)
   let root = createStateTree(store, stateCid)
   root = setActor(store, root, BURNT_FUNDS_ADDRESS, newAccountActor(store, BURNT_FUNDS_ADDRESS))
-  // the producer's address collects gas premiums; a system-code actor until storage power exists (issue 5)
+  // the system actor (f00), as Lotus's genesis has it (SetupSystemActor): the sender of every block's implicit
+  // AwardBlockReward, and the Miner of the genesis block. Its head is an account-style state as the single
+  // producer's (Coffer keeps no builtin-actors manifest for System's State to name)
+  root = setActor(store, root, SYSTEM_ACTOR_ADDRESS, { ...newAccountActor(store, SYSTEM_ACTOR_ADDRESS), code: SYSTEM_ACTOR_CODE })
+  // the reward actor (f02), holding everything the devnet schedule will ever mint, as Lotus's SetupRewardActor
+  // funds it with InitialRewardBalance: block rewards are paid from it, never created
+  root = setActor(store, root, REWARD_ACTOR_ADDRESS, genesisRewardActor(store))
+  // the single producer's Miner address: a system-code actor, no miner, so what the reward actor awards its blocks
+  // (block reward and tips) is burnt (tipset-execution.ts SINGLE_PRODUCER_WIN_COUNT), until providers produce
   root = setActor(store, root, state.producer, { ...newAccountActor(store, state.producer), code: SYSTEM_ACTOR_CODE })
   for (const a of allocations) root = setActor(store, root, a.address, newAccountActor(store, a.address, a.balance))
   root = setActor(store, root, STORAGE_MARKET_ADDRESS, { code: MARKET_ACTOR_CODE, head: emptyMarketState(store), nonce: 0, balance: 0n, delegatedAddress: null })

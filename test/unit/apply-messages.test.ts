@@ -7,7 +7,7 @@ import {
   amtValues, decodeReceipt, blsAggregate, secpSign, messageCid, blsPublicKey, blsAddressBytes, secpPublicKey, secpAddressBytes,
   idAddressBytes, encodeCreateMinerParams, powerStateAt, setClaim, setActor, encodePowerState, exitCodeOfThrow, ActorError, MalformedStateError, ProofIncompleteError,
   POWER_ACTOR_ADDRESS, PowerMethod, ActorExit, EXIT_ASSERTION_FAILED, DEFAULT_WINDOW_POST_PROOF_TYPE, MIN_MINER_PLEDGE, ExitCode, BASE_FEE, TRANSFER_GAS, BURNT_FUNDS_ADDRESS, ACCOUNT_ACTOR_CODE, ATTO_PER_FIL,
-  type ApplyContext, type Genesis, type Message, type SignedMessage, type CID, type Signature
+  REWARD_ACTOR_ADDRESS, type BlockApplyContext, type Genesis, type Message, type SignedMessage, type CID, type Signature
 } from '../../src/core'
 import { TEST_BEACON } from '../helpers/test-beacon'
 
@@ -27,7 +27,7 @@ const producer = idAddressBytes(1000)
 const exchange = idAddressBytes(1234) // an f0 that exists
 
 let genesis: Genesis
-let ctx: ApplyContext
+let ctx: BlockApplyContext
 let root: CID
 
 beforeAll(() => {
@@ -48,7 +48,7 @@ const send = (over: Partial<Message>): Message => ({
 })
 const balance = (r: CID, a: Uint8Array): bigint => getActor(ctx.store, r, a)?.balance ?? 0n
 const nonce = (r: CID, a: Uint8Array): number | undefined => getActor(ctx.store, r, a)?.nonce
-const everyone = [alice, bob, carol, dave, erin, exchange, producer, BURNT_FUNDS_ADDRESS]
+const everyone = [alice, bob, carol, dave, erin, exchange, producer, REWARD_ACTOR_ADDRESS, BURNT_FUNDS_ADDRESS]
 const supply = (r: CID): bigint => everyone.reduce((sum, a) => sum + balance(r, a), 0n)
 function failure (fn: () => unknown): { name: string, code?: string } | undefined {
   try { fn() } catch (err) { return { name: (err as Error).name, code: (err as { code?: string }).code } }
@@ -57,7 +57,7 @@ function failure (fn: () => unknown): { name: string, code?: string } | undefine
 const BAD_SIGNATURE = { name: 'MessageSignatureError', code: 'BAD_SIGNATURE' }
 
 describe('applyMessage: a transfer', () => {
-  it('moves the value, burns gasUsed × baseFee to f099, pays gasLimit × premium to the miner', () => {
+  it('moves the value, burns gasUsed × baseFee to f099, pays gasLimit × premium to the reward actor (f02) as the miner tip', () => {
     const m = send({ value: 3n * FIL })
     const out = applyMessage(ctx, root, m)
     expect(out.receipt).toEqual({ exitCode: ExitCode.Ok, return: new Uint8Array(0), gasUsed: TRANSFER_GAS, eventsRoot: null })
@@ -66,19 +66,23 @@ describe('applyMessage: a transfer', () => {
     expect(balance(out.root, alice)).toBe(100n * FIL - 3n * FIL - burn - tip)
     expect(balance(out.root, erin)).toBe(3n * FIL)
     expect(balance(out.root, BURNT_FUNDS_ADDRESS) - balance(root, BURNT_FUNDS_ADDRESS)).toBe(burn)
-    expect(balance(out.root, producer) - balance(root, producer)).toBe(tip)
+    expect(balance(out.root, REWARD_ACTOR_ADDRESS) - balance(root, REWARD_ACTOR_ADDRESS)).toBe(tip)
+    expect(out.minerTip).toBe(tip)
+    expect(balance(out.root, producer)).toBe(balance(root, producer))
     expect(nonce(out.root, alice)).toBe(1)
     expect(supply(out.root)).toBe(supply(root))
   })
 
   it('caps the premium at GasFeeCap − baseFee, and burns at GasFeeCap when that is below baseFee', () => {
     const capped = applyMessage(ctx, root, send({ gasFeeCap: 120n, gasPremium: 50n }))
-    expect(balance(capped.root, producer) - balance(root, producer)).toBe(2_000_000n * 20n)
+    expect(balance(capped.root, REWARD_ACTOR_ADDRESS) - balance(root, REWARD_ACTOR_ADDRESS)).toBe(2_000_000n * 20n)
+    expect(capped.minerTip).toBe(2_000_000n * 20n)
     expect(balance(capped.root, BURNT_FUNDS_ADDRESS) - balance(root, BURNT_FUNDS_ADDRESS)).toBe(BigInt(TRANSFER_GAS) * BASE_FEE)
 
     const under = applyMessage(ctx, root, send({ gasFeeCap: 60n, gasPremium: 10n }))
     expect(under.receipt.exitCode).toBe(ExitCode.Ok)
-    expect(balance(under.root, producer)).toBe(balance(root, producer))
+    expect(balance(under.root, REWARD_ACTOR_ADDRESS)).toBe(balance(root, REWARD_ACTOR_ADDRESS))
+    expect(under.minerTip).toBe(0n)
     expect(balance(under.root, BURNT_FUNDS_ADDRESS) - balance(root, BURNT_FUNDS_ADDRESS)).toBe(BigInt(TRANSFER_GAS) * 60n)
     expect(supply(under.root)).toBe(supply(root))
   })

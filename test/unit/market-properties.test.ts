@@ -11,7 +11,7 @@ import {
   createGenesis, executionContext, applyMessage, runMarketCron, getActor, secpPublicKey, secpAddressBytes, idAddressBytes,
   blsPublicKey, blsAddressBytes, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt,
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, dealProofSet, MarketMethod, ATTO_PER_FIL,
-  STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, type Message, type MarketParams, type DealProposal, type Epoch,
+  STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, REWARD_ACTOR_ADDRESS, type Message, type MarketParams, type DealProposal, type Epoch,
   type BeaconEntry
 } from '../../src/core'
 import { TEST_BEACON } from '../helpers/test-beacon'
@@ -26,7 +26,7 @@ const producer = idAddressBytes(1000)
 const payload = new Uint8Array(3000).map((_, i) => (i * 13) & 0xff)
 const digest = pieceDigest(payload)
 const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.encode(['header', e])).bytes })
-const everyone = [client, worker, provider, producer, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS]
+const everyone = [client, worker, provider, producer, REWARD_ACTOR_ADDRESS, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS]
 
 type Op =
   | { kind: 'add', who: 'client' | 'provider', amount: bigint }

@@ -9,7 +9,7 @@ import {
   createGenesis, executionContext, applyMessage, runMarketCron, getActor, secpPublicKey, secpAddressBytes, idAddressBytes,
   blsPublicKey, blsAddressBytes, signDealProposal, pieceDigest, pieceCidV1, provePossession, challengeSeed, chainCid, encodeBigInt, decodeBigInt,
   encodeSubmitPossessionProofs, encodeClientDealProposal, readEscrow, readDeal, proveDeal, verifyDealProof, dealStatus, faultPenalty,
-  frc42MethodNumber, allOnesBitfield, dealProofSet, MarketMethod, ExitCode, ActorExit, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS,
+  frc42MethodNumber, allOnesBitfield, dealProofSet, MarketMethod, ExitCode, ActorExit, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS, REWARD_ACTOR_ADDRESS,
   ATTO_PER_FIL, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, type CID, type Message, type MarketParams, type DealProposal, type Genesis, type ApplyContext, type Epoch,
   type BeaconEntry
 } from '../../src/core'
@@ -35,7 +35,7 @@ const beaconAt = (e: Epoch): BeaconEntry => ({ round: e, data: chainCid(dagCbor.
 let genesis: Genesis
 let root: CID
 let nonces: Map<string, number>
-const everyone = [client, worker, otherWorker, provider, otherProvider, producer, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS]
+const everyone = [client, worker, otherWorker, provider, otherProvider, producer, REWARD_ACTOR_ADDRESS, STORAGE_MARKET_ADDRESS, BURNT_FUNDS_ADDRESS]
 
 beforeEach(() => {
   genesis = createGenesis(

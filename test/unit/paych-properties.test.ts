@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import {
   createGenesis, executionContext, applyMessage, getActor, secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes,
   createChannelMessageParams, updateChannelStateParams, decodeExecReturn, signVoucher, readChannel, InitMethod, PaychMethod,
-  INIT_ACTOR_ADDRESS, BURNT_FUNDS_ADDRESS, ExitCode, BASE_FEE, ATTO_PER_FIL, type CID, type Message
+  INIT_ACTOR_ADDRESS, BURNT_FUNDS_ADDRESS, REWARD_ACTOR_ADDRESS, ExitCode, BASE_FEE, ATTO_PER_FIL, type CID, type Message
 } from '../../src/core'
 import { TEST_BEACON } from '../helpers/test-beacon'
 
@@ -58,7 +58,7 @@ describe('payment channels conserve FIL (fast-check)', () => {
       const created = send(0, INIT_ACTOR_ADDRESS, InitMethod.Exec, createChannelMessageParams(client, provider), funds)
       expect(created.exitCode).toBe(ExitCode.Ok)
       const ch = decodeExecReturn(created.ret).idAddress
-      const holders = [...who, ch, BURNT_FUNDS_ADDRESS, producer, INIT_ACTOR_ADDRESS]
+      const holders = [...who, ch, BURNT_FUNDS_ADDRESS, producer, REWARD_ACTOR_ADDRESS, INIT_ACTOR_ADDRESS]
       const total = (): bigint => holders.reduce((s, a) => s + balance(a), 0n)
       const start = total()
 

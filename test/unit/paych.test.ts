@@ -8,7 +8,7 @@ import {
   createGenesis, executionContext, applyMessage, applyBlockMessages, signMessage, getActor, secpPublicKey, secpAddressBytes, blsPublicKey,
   blsAddressBytes, idAddressBytes, createChannelMessageParams, updateChannelStateParams, decodeExecReturn, signVoucher, newActorAddress,
   resolveAddress, readChannel, readInitState, encodeExecParams, encodePaychConstructorParams, signedVoucherTuple, amtValues, decodeReceipt,
-  ExitCode, ActorExit, InitMethod, PaychMethod, INIT_ACTOR_ADDRESS, PAYCH_ACTOR_CODE, MARKET_ACTOR_CODE, BURNT_FUNDS_ADDRESS, STORAGE_MARKET_ADDRESS,
+  ExitCode, ActorExit, InitMethod, PaychMethod, INIT_ACTOR_ADDRESS, PAYCH_ACTOR_CODE, MARKET_ACTOR_CODE, BURNT_FUNDS_ADDRESS, REWARD_ACTOR_ADDRESS, STORAGE_MARKET_ADDRESS,
   ERR_CHANNEL_STATE_UPDATE_AFTER_SETTLED, DEFAULT_PAYCH_PARAMS, TRANSFER_GAS, PARAMS_GAS_PER_BYTE, BASE_FEE, ATTO_PER_FIL,
   TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, gasLimitFor, redeemGasCost, worthRedeeming, REDEEM_GAS_MULTIPLE,
   type CID, type Genesis, type Message, type SignedVoucher, type Epoch, type ChannelRecord
@@ -31,7 +31,7 @@ const keys = new Map([[client, clientKey], [provider, providerKey], [stranger, s
 let genesis: Genesis
 let root: CID
 let nonces: Map<string, number>
-const everyone = [client, provider, blsProvider, stranger, producer, BURNT_FUNDS_ADDRESS, STORAGE_MARKET_ADDRESS, INIT_ACTOR_ADDRESS]
+const everyone = [client, provider, blsProvider, stranger, producer, REWARD_ACTOR_ADDRESS, BURNT_FUNDS_ADDRESS, STORAGE_MARKET_ADDRESS, INIT_ACTOR_ADDRESS]
 
 beforeEach(() => {
   genesis = createGenesis(

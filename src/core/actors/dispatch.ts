@@ -1,4 +1,4 @@
-// One dispatch table from actor code to methods (market, init, payment channel, power, miner), as the FVM dispatches on the receiver's code CID: message
+// One dispatch table from actor code to methods (market, init, payment channel, power, reward, miner), as the FVM dispatches on the receiver's code CID: message
 // application looks up the receiver's code and runs the method found here (none: ErrUnhandledMessage),
 // and actors call each other (init → a new channel's constructor, a channel paying out) through the same
 // table with `send`.
@@ -20,6 +20,8 @@ import { MINER_ACTOR_CODE } from '../market/market-state'
 import { MinerMethod } from '../miner/miner-params'
 import { minerConstructor, minerControlAddresses, minerChangePeerId, minerChangeMultiaddrs, minerWithdrawBalance } from '../miner/miner-actor'
 import { PaychMethod, paychConstructor, paychUpdateChannelState, paychSettle, paychCollect } from '../paych/paych-actor'
+import { REWARD_ACTOR_CODE } from '../reward/reward-state'
+import { RewardMethod, rewardAwardBlockReward, rewardThisEpochReward, rewardUpdateNetworkKpi } from '../reward/reward-actor'
 import type { ActorCode, ActorRuntime, MessageScope, MethodHandler } from './runtime'
 import type { AttoFil } from '../units'
 
@@ -58,6 +60,16 @@ const codes: ActorCode[] = [
       // builtin-actors' answer (only a miner may) rather than an unhandled method
       [PowerMethod.UpdateClaimedPower, powerUpdateClaimedPower],
       [PowerMethod.UpdatePledgeTotal, powerUpdatePledgeTotal]
+    ])
+  },
+  {
+    // Constructor (1) is never called: genesis writes the reward actor's state (genesisRewardActor)
+    name: 'reward',
+    code: REWARD_ACTOR_CODE,
+    methods: new Map<number, MethodHandler>([
+      [RewardMethod.AwardBlockReward, rewardAwardBlockReward],
+      [RewardMethod.ThisEpochReward, rewardThisEpochReward],
+      [RewardMethod.UpdateNetworkKPI, rewardUpdateNetworkKpi]
     ])
   },
   {

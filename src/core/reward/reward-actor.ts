@@ -1,7 +1,8 @@
 // The reward actor's methods (builtin-actors actors/reward/src/lib.rs, master b0a3bdd6): AwardBlockReward (2),
 // which pays a block's miner its block reward for its WinCount plus the gas reward the block's messages tipped,
 // ThisEpochReward (3), and UpdateNetworkKPI (4), the end-of-epoch tick. Params and returns in go-state-types'
-// layouts. Not in the dispatch table yet: the lead wires it (with genesis and ApplyBlocks' reward message).
+// layouts. In the dispatch table (actors/dispatch.ts); tipset execution sends AwardBlockReward per block as
+// Lotus's ApplyBlocks does (tipset-execution.ts), and every epoch's cron ticks the state (rewardCronTick).
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from '../cid'
 import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from '../state-tree'
@@ -18,7 +19,7 @@ import {
 import { rewardForWinCount, rewardEpochTick, initialRewardState, DEVNET_REWARD_SCHEDULE, type RewardSchedule } from './reward-schedule'
 import type { ActorRuntime } from '../actors/runtime'
 import type { BlockStore } from '../block-store'
-import type { AttoFil } from '../units'
+import type { AttoFil, Epoch } from '../units'
 
 export const RewardMethod = {
   Constructor: 1,
@@ -159,6 +160,20 @@ function applyRewardsToMiner (rt: ActorRuntime, root: CID, miner: Uint8Array, re
   return creditActor(rt.store, root, BURNT_FUNDS_ADDRESS, repaid)
 }
 
+/**
+ * The end-of-epoch tick the power actor's on_epoch_tick_end sends as UpdateNetworkKPI (builtin-actors
+ * actors/power/src/lib.rs: after its own tick, every epoch including null ones), applied in place the way
+ * Coffer's power tick is (power-claims.ts powerEpochTickEnd): no message, the same state change. A state
+ * with no reward actor is left as it is (a chain's genesis always has one; hand-made test trees may not).
+ */
+export function rewardCronTick (store: BlockStore, root: CID, epoch: Epoch, schedule: RewardSchedule = DEVNET_REWARD_SCHEDULE): CID {
+  const actor = getActor(store, root, REWARD_ACTOR_ADDRESS)
+  if (actor === null) return root
+  if (!actor.code.equals(REWARD_ACTOR_CODE)) throw new ActorError(ActorExit.ErrIllegalState, 'f02 is not the reward actor')
+  const state = rewardEpochTick(readRewardState(store, actor.head), epoch, schedule)
+  return setActor(store, root, REWARD_ACTOR_ADDRESS, { ...actor, head: store.put(encodeRewardState(state)) })
+}
+
 /** ThisEpochReward() → [ThisEpochRewardSmoothed, ThisEpochBaselinePower]; any caller (validate_immediate_caller_accept_any). */
 export function rewardThisEpochReward (rt: ActorRuntime, root: CID, _params: Uint8Array): InvokeResult {
   const { state } = loadReward(rt, root)
@@ -175,9 +190,8 @@ export function rewardUpdateNetworkKpi (rt: ActorRuntime, root: CID, params: Uin
   const raw = decodeParams(params)
   if (raw === null) fail(ActorExit.ErrIllegalArgument, 'argument cannot be None')
   bigParam(raw, 'CurrRealizedPower')
-  const reward = loadReward(rt, root)
-  const state = rewardEpochTick(reward.state, rt.epoch, schedule)
-  return { root: setActor(rt.store, root, REWARD_ACTOR_ADDRESS, { ...reward.actor, head: rt.store.put(encodeRewardState(state)) }), return: NO_RETURN }
+  loadReward(rt, root)
+  return { root: rewardCronTick(rt.store, root, rt.epoch, schedule), return: NO_RETURN }
 }
 
 /**
