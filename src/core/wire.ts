@@ -116,10 +116,34 @@ export interface ExchangeResponse { status: ExchangeStatus, errorMessage: string
  */
 export interface CompactedMessages { bls: Message[], blsIncludes: number[][], secpk: SignedMessage[], secpkIncludes: number[][] }
 
-/** One block's messages as the CompactedMessages of its one-block tipset. */
-export function compactBlockMessages (msgs: BlockMessages): CompactedMessages {
-  return { bls: msgs.bls, blsIncludes: [msgs.bls.map((_, i) => i)], secpk: msgs.secp, secpkIncludes: [msgs.secp.map((_, i) => i)] }
+/**
+ * A tipset's blocks' messages as Lotus's chain-exchange server gathers them (chain/exchange/server.go
+ * gatherMessages): each message once, in the order first met, block by block, and per block the indices of
+ * its own (a message two blocks carry, or one block twice, is listed once and indexed by each).
+ */
+export function compactTipSetMessages (blocks: readonly BlockMessages[]): CompactedMessages {
+  const out: CompactedMessages = { bls: [], blsIncludes: [], secpk: [], secpkIncludes: [] }
+  const blsAt = new Map<string, number>()
+  const secpAt = new Map<string, number>()
+  for (const b of blocks) {
+    out.blsIncludes.push(b.bls.map(m => {
+      const key = messageCid(m).toString()
+      let i = blsAt.get(key)
+      if (i === undefined) { i = out.bls.length; out.bls.push(m); blsAt.set(key, i) }
+      return i
+    }))
+    out.secpkIncludes.push(b.secp.map(sm => {
+      const key = signedMessageCid(sm).toString()
+      let i = secpAt.get(key)
+      if (i === undefined) { i = out.secpk.length; out.secpk.push(sm); secpAt.set(key, i) }
+      return i
+    }))
+  }
+  return out
 }
+
+/** One block's messages as the CompactedMessages of its one-block tipset. */
+export const compactBlockMessages = (msgs: BlockMessages): CompactedMessages => compactTipSetMessages([msgs])
 
 /** Block `index`'s messages, in the order its includes list them (the order its TxMeta must commit to). */
 export function blockMessagesOf (c: CompactedMessages, index: number): BlockMessages {
@@ -217,7 +241,7 @@ function cborHead (major: number, n: number): Uint8Array {
 }
 
 /**
- * The start of an exchange response of `count` one-block tipsets, which follow as `encodeExchangeTipsets`
+ * The start of an exchange response of `count` tipsets, which follow as `encodeExchangeTipsets`
  * bytes: a node streams a 900-header answer from its stored header bytes this way instead of decoding and
  * re-encoding it whole (issue 9: 512 such answers at once took a node to 3.6 GB). Start plus tipsets are
  * byte for byte `encodeExchangeResponse`'s encoding.
@@ -228,12 +252,17 @@ export function encodeExchangeResponseStart (status: ExchangeStatus, errorMessag
   return concatBytes(parts)
 }
 
-/** One-block tipsets [[header], null] from stored header bytes (each already its canonical DAG-CBOR tuple). */
-export function encodeExchangeTipsets (headers: Uint8Array[]): Uint8Array {
+/** Tipsets [[header…], null] from each tipset's stored header bytes (each already its canonical DAG-CBOR tuple). */
+export function encodeExchangeTipsets (tipsets: Uint8Array[][]): Uint8Array {
   const parts: Uint8Array[] = []
-  for (const h of headers) {
-    if (h.length > MAX_HEADER_BYTES) throw new OversizedMessageError(h.length, MAX_HEADER_BYTES)
-    parts.push(Uint8Array.of(0x82, 0x81), h, Uint8Array.of(0xf6))
+  for (const blocks of tipsets) {
+    if (blocks.length === 0) throw new MalformedMessageError('a tipset needs at least one block')
+    parts.push(Uint8Array.of(0x82), cborHead(4, blocks.length))
+    for (const h of blocks) {
+      if (h.length > MAX_HEADER_BYTES) throw new OversizedMessageError(h.length, MAX_HEADER_BYTES)
+      parts.push(h)
+    }
+    parts.push(Uint8Array.of(0xf6))
   }
   return concatBytes(parts)
 }

@@ -5,7 +5,7 @@ import {
   HELLO_PROTOCOL, CHAIN_EXCHANGE_PROTOCOL, MAX_HELLO_BYTES, MAX_EXCHANGE_REQUEST_BYTES, MAX_EXCHANGE_RESPONSE_BYTES,
   MAX_EXCHANGE_LENGTH, ExchangeStatus, encodeHello, decodeHello, encodeLatency, encodeExchangeRequest,
   decodeExchangeRequest, encodeExchangeResponse, decodeExchangeResponse, encodeExchangeResponseStart, encodeExchangeTipsets,
-  toWireError, GenesisMismatchError, unsealHeader, compactBlockMessages, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES,
+  toWireError, GenesisMismatchError, unsealHeader, compactTipSetMessages, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES,
   EXCHANGE_MESSAGES_SOFT_BYTES, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, encodeMessage, encodeSignedMessage,
   type CID, type HelloMessage, type ExchangeRequest, type ExchangeResponse, type SealedHeader, type BlockMessages, type CompactedMessages
 } from '../core'
@@ -14,19 +14,22 @@ import {
   type OneShotLimits, type RequestLimiter, type BusyReason
 } from './stream-io'
 
-/** Headers from a head downwards as their stored wire bytes, read in batches as the answer is sent. */
+/** Tipsets from a head downwards as their blocks' stored wire bytes, read in batches as the answer is sent. */
 export interface HeaderRun {
-  /** How many headers follow: known before any is read, since the answer's CBOR array states its length first. */
+  /** How many tipsets follow: known before any is read, since the answer's CBOR array states its length first. */
   count: number
-  /** The headers' DAG-CBOR bytes, head first, in batches; fewer than `count` in all aborts the answer. */
-  batches: AsyncIterable<Uint8Array[]>
+  /** Each tipset's headers' DAG-CBOR bytes (Lotus's block order), head first, in batches; fewer than `count` in all aborts the answer. */
+  batches: AsyncIterable<Uint8Array[][]>
 }
 
 export type ChainSource = (
-  /** Up to `length` headers from `head` downwards (head first), or null when `head` is unknown. */
+  /**
+   * A chain of one-block tipsets: up to `length` headers from the block `head` downwards (head first), or null
+   * when `head` is unknown (a request naming a tipset of several blocks is answered NotFound).
+   */
   | { headersFrom: (head: SealedHeader['cid'], length: number) => Promise<SealedHeader[] | null> }
-  /** The same as a run of stored bytes: what a node with a long chain on disk serves from. */
-  | { headerRun: (head: SealedHeader['cid'], length: number) => Promise<HeaderRun | null> }
+  /** Tipsets from the TipSetKey `head` down as runs of stored bytes: what a node with a long chain on disk serves from. */
+  | { headerRun: (head: readonly CID[], length: number) => Promise<HeaderRun | null> }
 ) & {
   /**
    * A stored block's messages, for the Messages option; a source without it (or that lacks a block's
@@ -35,13 +38,12 @@ export type ChainSource = (
   messagesOf?: (header: SealedHeader) => BlockMessages | undefined
 }
 
-/** A tipset's share of an answer's bytes: its header and its messages as they go on the wire. */
-function tipsetBytes (header: Uint8Array, msgs: BlockMessages | null): number {
-  let n = header.length + 16
-  if (msgs !== null) {
-    for (const m of msgs.bls) n += encodeMessage(m).length + 4
-    for (const sm of msgs.secp) n += encodeSignedMessage(sm).length + 4
-  }
+/** A tipset's share of an answer's bytes: its headers and its messages (once each) as they go on the wire. */
+function tipsetBytes (headers: Uint8Array[], msgs: CompactedMessages): number {
+  let n = 16
+  for (const h of headers) n += h.length + 8
+  for (const m of msgs.bls) n += encodeMessage(m).length + 4
+  for (const sm of msgs.secpk) n += encodeSignedMessage(sm).length + 4
   return n
 }
 
@@ -57,17 +59,19 @@ async function messagesAnswer (run: HeaderRun, length: number, options: number, 
   let bytes = 0
   let cut = false
   outer: for await (const batch of run.batches) {
-    for (const raw of batch) {
-      const h = unsealHeader(raw)
-      const msgs = messagesOf(h)
-      if (msgs === undefined) {
-        return encodeExchangeResponse({ status: ExchangeStatus.InternalError, errorMessage: `no messages for block at height ${h.header.height}`, chain: [] })
+    for (const raws of batch) {
+      const blocks = raws.map(unsealHeader)
+      const msgs = blocks.map(h => messagesOf(h))
+      const lacking = msgs.findIndex(m => m === undefined)
+      if (lacking >= 0) {
+        return encodeExchangeResponse({ status: ExchangeStatus.InternalError, errorMessage: `no messages for block at height ${blocks[lacking]!.header.height}`, chain: [] })
       }
-      const size = tipsetBytes(raw, msgs)
+      const compacted = compactTipSetMessages(msgs as BlockMessages[])
+      const size = tipsetBytes(raws, compacted)
       if (chain.length > 0 && bytes + size > EXCHANGE_MESSAGES_SOFT_BYTES) { cut = true; break outer }
       bytes += size
-      chain.push(withHeaders ? [h] : [])
-      messages.push(compactBlockMessages(msgs))
+      chain.push(withHeaders ? blocks : [])
+      messages.push(compacted)
     }
   }
   const status = !cut && chain.length === length ? ExchangeStatus.Ok : ExchangeStatus.Partial
@@ -106,7 +110,7 @@ function runOf (headers: SealedHeader[]): HeaderRun {
   return {
     count: headers.length,
     batches: (async function * () {
-      for (let i = 0; i < headers.length; i += BATCH) yield headers.slice(i, i + BATCH).map(h => h.bytes)
+      for (let i = 0; i < headers.length; i += BATCH) yield headers.slice(i, i + BATCH).map(h => [h.bytes])
     })()
   }
 }
@@ -132,8 +136,8 @@ async function * exchangeAnswer (status: ExchangeStatus, run: HeaderRun): AsyncG
 export async function serveChainExchange (node: Libp2p, source: ChainSource, limits: Partial<OneShotLimits> = {}): Promise<RequestLimiter> {
   return await serveOneShot(node, CHAIN_EXCHANGE_PROTOCOL, MAX_EXCHANGE_REQUEST_BYTES, async (bytes) => {
     const req = decodeExchangeRequest(bytes)
-    if (req.head.length !== 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
-      return encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: 'want one head CID and 1..900 tipsets', chain: [] })
+    if (req.head.length < 1 || req.length < 1 || req.length > MAX_EXCHANGE_LENGTH) {
+      return encodeExchangeResponse({ status: ExchangeStatus.BadRequest, errorMessage: 'want a head TipSetKey and 1..900 tipsets', chain: [] })
     }
     // Lotus's validateRequest: a request that asks for neither headers nor messages is a bad one
     if ((req.options & (EXCHANGE_OPT_HEADERS | EXCHANGE_OPT_MESSAGES)) === 0) {
@@ -141,7 +145,9 @@ export async function serveChainExchange (node: Libp2p, source: ChainSource, lim
     }
     let run: HeaderRun | null
     if ('headerRun' in source) {
-      run = await source.headerRun(req.head[0]!, req.length)
+      run = await source.headerRun(req.head, req.length)
+    } else if (req.head.length !== 1) {
+      run = null
     } else {
       const headers = await source.headersFrom(req.head[0]!, req.length)
       run = headers === null ? null : runOf(headers)

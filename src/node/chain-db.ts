@@ -1,7 +1,18 @@
-// The provider node's chain and keys in LevelDB (classic-level): an embedded database with atomic batches
-// and an exclusive lock, so a second process on the same data folder is refused instead of corrupting it.
+// The node's chain and keys in LevelDB (classic-level): an embedded database with atomic batches and an
+// exclusive lock, so a second process on the same data folder is refused instead of corrupting it.
+//
+// Layout, as Lotus's chain store keeps it (blocks by CID, the head as a TipSetKey, a height index of the
+// heaviest chain):
+//   c/<cid>        a header's bytes: every header this node stored, on any fork
+//   t/<height>     the TipSetKey (CID bytes concatenated, core/tipset.ts) of the heaviest chain's tipset there;
+//                  a null round has no entry
+//   meta/head      the heaviest chain's head TipSetKey
+//   b/<cid>        IPLD blocks (state, messages, receipts)
+//   m/<cid>        where the heaviest chain executed a message: "<height>:<index>", its tipset's height and
+//                  its place in that tipset's execution order; rewritten when the heaviest chain changes
+//   x/<height>/<cid>  the same index by height, to drop a reverted tipset's entries
 import { ClassicLevel } from 'classic-level'
-import { CID, unsealHeader, type SealedHeader, type Epoch } from '../core'
+import { CID, unsealHeader, encodeTipSetKey, decodeTipSetKey, makeTipSet, type SealedHeader, type TipSet, type Epoch } from '../core'
 
 export class DataDirInUseError extends Error {
   static override name = 'DataDirInUseError'
@@ -11,8 +22,41 @@ export class DataDirInUseError extends Error {
   }
 }
 
-const heightKey = (h: Epoch): string => `h/${h.toString().padStart(12, '0')}`
+export const encodeRules = (v: number): Uint8Array => new TextEncoder().encode(String(v))
+/** The rules version a folder records (`genesis/rules`); none recorded is 1 (folders from before the record). */
+export const rulesOf = (bytes: Uint8Array | undefined): number => bytes === undefined ? 1 : Number(new TextDecoder().decode(bytes))
+
+/**
+ * A folder holding a chain under other rules (core CHAIN_RULES_VERSION) or in an older layout: its stored
+ * state roots are not what this version computes, or its records are not where this version reads them.
+ */
+export class OldDataDirError extends Error {
+  static override name = 'OldDataDirError'
+  override name = 'OldDataDirError'
+  constructor (dir: string, how = 'start with --reset') { super(`data folder ${dir} holds a chain in an older Coffer format that this version cannot read; ${how}`) }
+}
+
+/** A head change names a tipset whose headers this database does not hold (they must be stored first). */
+export class MissingTipSetError extends Error {
+  static override name = 'MissingTipSetError'
+  override name = 'MissingTipSetError'
+  constructor (readonly key: string) { super(`tipset ${key} is not stored`) }
+}
+
+const heightKey = (h: Epoch): string => `t/${h.toString().padStart(12, '0')}`
 const cidKey = (cid: CID): string => `c/${cid.toString()}`
+/** The message index by height (`x/<height>/<cid>`), so a reverted tipset's entries are found without a scan of all. */
+const executedKey = (h: Epoch, cid: string): string => `x/${h.toString().padStart(12, '0')}/${cid}`
+const text = (v: string): Uint8Array => new TextEncoder().encode(v)
+const keyText = (key: readonly CID[]): string => key.map(String).join(',')
+
+/** A message the heaviest chain executed: its CID and its place in its tipset's execution order. */
+export interface ExecutedMessage { cid: CID, index: number }
+
+/** One tipset the heaviest chain gains: its blocks, and the messages it executes (for the message index). */
+export interface CanonicalTipSet { tipset: TipSet, messages: ExecutedMessage[] }
+
+type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
 export class ChainDb {
   private constructor (private readonly db: ClassicLevel<string, Uint8Array>) {}
@@ -37,33 +81,101 @@ export class ChainDb {
     await this.db.batch(Object.entries(entries).map(([key, value]) => ({ type: 'put' as const, key, value })))
   }
 
-  async headerAt (height: Epoch): Promise<SealedHeader | undefined> {
-    const bytes = await this.db.get(heightKey(height))
+  /** A stored header by CID, on any fork. */
+  async header (cid: CID): Promise<SealedHeader | undefined> {
+    const bytes = await this.db.get(cidKey(cid))
     return bytes === undefined ? undefined : unsealHeader(bytes)
   }
 
-  async headHeight (): Promise<Epoch | undefined> {
-    const v = await this.db.get('meta/head')
-    return v === undefined ? undefined : Number(new TextDecoder().decode(v))
+  /** A stored tipset by its key (every block stored), or undefined. */
+  async tipSet (key: readonly CID[]): Promise<TipSet | undefined> {
+    if (key.length === 0) return undefined
+    const all = await this.db.getMany(key.map(cidKey))
+    if (all.some(b => b === undefined)) return undefined
+    return makeTipSet(all.map(b => unsealHeader(b!)))
+  }
+
+  /** The heaviest chain's TipSetKey at `height`; undefined for a null round or above the head. */
+  async canonicalKey (height: Epoch): Promise<CID[] | undefined> {
+    const v = await this.db.get(heightKey(height))
+    return v === undefined ? undefined : decodeTipSetKey(v)
+  }
+
+  /** The heaviest chain's tipset at `height`, or undefined (a null round, above the head). */
+  async tipSetAt (height: Epoch): Promise<TipSet | undefined> {
+    const key = await this.canonicalKey(height)
+    return key === undefined ? undefined : await this.tipSet(key)
   }
 
   /**
-   * Header, CID index, head pointer, the IPLD blocks the header links (state, messages, receipts) and
-   * the message index, in one batch: a crash leaves either all or none of them.
+   * The first block (in Lotus's tipset order) of the heaviest chain's tipset at `height`. Its blocks share
+   * parents, ParentStateRoot and ParentMessageReceipts, so a reader of state or receipts may take any of them.
    */
-  async append (h: SealedHeader, blocks: Map<string, Uint8Array> = new Map(), messages: Array<{ cid: CID, index: number }> = []): Promise<void> {
-    const text = (v: string): Uint8Array => new TextEncoder().encode(v)
-    await this.db.batch([
-      ...[...blocks].map(([cid, value]) => ({ type: 'put' as const, key: `b/${cid}`, value })),
-      ...messages.map(m => ({ type: 'put' as const, key: `m/${m.cid.toString()}`, value: text(`${h.header.height}:${m.index}`) })),
-      { type: 'put', key: heightKey(h.header.height), value: h.bytes },
-      { type: 'put', key: cidKey(h.cid), value: text(String(h.header.height)) },
-      { type: 'put', key: 'meta/head', value: text(String(h.header.height)) }
-    ])
+  async headerAt (height: Epoch): Promise<SealedHeader | undefined> {
+    const key = await this.canonicalKey(height)
+    return key === undefined ? undefined : await this.header(key[0]!)
+  }
+
+  async headKey (): Promise<CID[] | undefined> {
+    const v = await this.db.get('meta/head')
+    return v === undefined ? undefined : decodeTipSetKey(v)
+  }
+
+  async headHeight (): Promise<Epoch | undefined> {
+    const key = await this.headKey()
+    return key === undefined ? undefined : (await this.header(key[0]!))?.header.height
+  }
+
+  /** Stores headers (off the heaviest chain, or before a head change names them) and the IPLD blocks they bring. */
+  async putHeaders (headers: readonly SealedHeader[], blocks: Map<string, Uint8Array> = new Map()): Promise<void> {
+    await this.db.batch([...this.blockOps(blocks), ...headers.map(h => ({ type: 'put' as const, key: cidKey(h.cid), value: h.bytes }))])
+  }
+
+  /**
+   * `h` as the heaviest chain's next tipset, a tipset of one block on the head: header, height index, head
+   * pointer, the IPLD blocks it brings (state, messages, receipts) and its message index, in one batch, so a
+   * crash leaves either all or none of them.
+   */
+  async append (h: SealedHeader, blocks: Map<string, Uint8Array> = new Map(), messages: ExecutedMessage[] = []): Promise<void> {
+    await this.setHead([], [{ tipset: makeTipSet([h]), messages }], blocks)
+  }
+
+  /**
+   * Moves the heaviest chain: `reverted` (head first) leave it, `applied` (lowest first) join it, in one
+   * batch with `blocks` and the headers of the applied tipsets. The height index drops the reverted heights
+   * and the message index the reverted tipsets' messages (those the applied ones execute again are written
+   * back), then both take the applied tipsets; the head becomes the last applied tipset (or, with none
+   * applied, the parent of the lowest reverted one).
+   */
+  async setHead (reverted: readonly TipSet[], applied: readonly CanonicalTipSet[], blocks: Map<string, Uint8Array> = new Map()): Promise<void> {
+    const ops: Op[] = [...this.blockOps(blocks)]
+    for (const ts of reverted) {
+      ops.push({ type: 'del', key: heightKey(ts.height) })
+      for await (const key of this.db.keys({ gte: executedKey(ts.height, ''), lt: executedKey(ts.height, '~') })) {
+        ops.push({ type: 'del', key }, { type: 'del', key: `m/${key.slice(executedKey(ts.height, '').length)}` })
+      }
+    }
+    for (const { tipset, messages } of applied) {
+      for (const b of tipset.blocks) ops.push({ type: 'put', key: cidKey(b.cid), value: b.bytes })
+      ops.push({ type: 'put', key: heightKey(tipset.height), value: encodeTipSetKey(tipset.key) })
+      for (const m of messages) {
+        ops.push({ type: 'put', key: `m/${m.cid.toString()}`, value: text(`${tipset.height}:${m.index}`) })
+        ops.push({ type: 'put', key: executedKey(tipset.height, m.cid.toString()), value: new Uint8Array(0) })
+      }
+    }
+    const head = applied.at(-1)?.tipset.key ?? reverted.at(-1)?.blocks[0]!.header.parents
+    if (head === undefined) throw new RangeError('a head change reverts or applies at least one tipset')
+    if (applied.length === 0 && (await this.tipSet(head)) === undefined) throw new MissingTipSetError(keyText(head))
+    ops.push({ type: 'put', key: 'meta/head', value: encodeTipSetKey(head) })
+    await this.db.batch(ops)
+  }
+
+  private blockOps (blocks: Map<string, Uint8Array>): Op[] {
+    return [...blocks].map(([cid, value]) => ({ type: 'put' as const, key: `b/${cid}`, value }))
   }
 
   async putBlocks (blocks: Map<string, Uint8Array>): Promise<void> {
-    await this.db.batch([...blocks].map(([cid, value]) => ({ type: 'put' as const, key: `b/${cid}`, value })))
+    await this.db.batch(this.blockOps(blocks))
   }
 
   /** Every stored IPLD block, keyed by CID text (the devnet's state is small enough to hold in memory). */
@@ -71,7 +183,7 @@ export class ChainDb {
     for await (const [key, value] of this.db.iterator({ gte: 'b/', lt: 'b0' })) yield [key.slice(2), value]
   }
 
-  /** Height of the block that included a message and its position in that block's execution order. */
+  /** Height of the heaviest chain's tipset that executed a message and its position in that tipset's execution order. */
   async messageIndex (cid: CID): Promise<{ height: Epoch, index: number } | undefined> {
     const v = await this.db.get(`m/${cid.toString()}`)
     if (v === undefined) return undefined
@@ -79,35 +191,59 @@ export class ChainDb {
     return { height: height!, index: index! }
   }
 
+  /** Height of a stored header, on any fork. */
   async heightOf (cid: CID): Promise<Epoch | undefined> {
-    const v = await this.db.get(cidKey(cid))
-    return v === undefined ? undefined : Number(new TextDecoder().decode(v))
+    return (await this.header(cid))?.header.height
   }
 
   /**
-   * Up to `length` headers from `head` down as their stored bytes (one chain, so the parent of height h is
-   * the header at h-1), read in batches from one reverse range scan as the caller consumes them. Chain
-   * exchange serves these without holding, decoding or re-encoding all 900 of an answer; each batch is an
-   * await on LevelDB's own threads, so the event loop stays free for block production between batches.
+   * Up to `length` tipsets from the tipset `head` names down, each as its blocks' stored bytes (Lotus's
+   * order), read in batches as the caller consumes them. `head` may be on any fork: its tipsets are found by
+   * their parents until one is on the heaviest chain, and from there by one reverse scan of the height index
+   * (null rounds have no entry, so each step is the parent), with the headers read together, a batch at a
+   * time. Chain exchange serves these without decoding and re-encoding all 900 of an answer; each batch is
+   * an await on LevelDB's own threads, so the event loop stays free for block production between batches.
    */
-  async headerRun (head: CID, length: number, batchSize = 64): Promise<{ count: number, batches: AsyncIterable<Uint8Array[]> } | null> {
-    const top = await this.heightOf(head)
+  async headerRun (head: readonly CID[], length: number, batchSize = 64): Promise<{ count: number, batches: AsyncIterable<Uint8Array[][]> } | null> {
+    let top = await this.tipSet(head)
     if (top === undefined) return null
-    const count = Math.min(length, top + 1)
+    // off the heaviest chain: walk parents until a tipset on it (or the run's length) is reached
+    const fork: TipSet[] = []
+    while (top !== undefined && fork.length < length && keyText((await this.canonicalKey(top.height)) ?? []) !== keyText(top.key)) {
+      fork.push(top)
+      top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
+    }
+    // (a parent this node does not hold ends the run there: it serves what it has)
+    const canonicalTop = fork.length < length ? top : undefined
+    // how many canonical tipsets lie at or below canonicalTop, counted from the index: a range count
+    let below = 0
+    if (canonicalTop !== undefined) {
+      for await (const _ of this.db.keys({ gte: heightKey(0), lte: heightKey(canonicalTop.height), reverse: true, limit: length - fork.length })) below++
+    }
+    const count = fork.length + below
     const db = this.db
     return {
       count,
       batches: (async function * () {
-        // LevelDB iterators read from an implicit snapshot: headers appended meanwhile do not shift the range
-        const values = db.values({ gte: heightKey(top - count + 1), lte: heightKey(top), reverse: true })
+        if (fork.length > 0) {
+          for (let i = 0; i < fork.length; i += batchSize) yield fork.slice(i, i + batchSize).map(ts => ts.blocks.map(b => b.bytes))
+        }
+        if (canonicalTop === undefined) return
+        // LevelDB iterators read from an implicit snapshot: tipsets appended meanwhile do not shift the range
+        const keys = db.values({ gte: heightKey(0), lte: heightKey(canonicalTop.height), reverse: true, limit: below })
         try {
           for (;;) {
-            const batch = await values.nextv(batchSize)
+            const batch = await keys.nextv(batchSize)
             if (batch.length === 0) return
-            yield batch
+            const cids = batch.map(decodeTipSetKey)
+            const headers = await db.getMany(cids.flat().map(cidKey))
+            const missing = headers.findIndex(h => h === undefined)
+            if (missing >= 0) throw new MissingTipSetError(`of block ${String(cids.flat()[missing])}`)
+            let at = 0
+            yield cids.map(k => { const blocks = headers.slice(at, at + k.length) as Uint8Array[]; at += k.length; return blocks })
           }
         } finally {
-          await values.close()
+          await keys.close()
         }
       })()
     }

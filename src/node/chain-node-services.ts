@@ -64,7 +64,7 @@ export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hell
   // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header
   // requests), with each block's messages (the exchange's Messages option) and the genesis state: what a
   // full node needs to sync from this one and re-execute every block (issue 12)
-  await serveChainExchange(libp2p, { headerRun: async (cid, length) => await db.headerRun(cid, length), messagesOf: (h) => chain.messagesOf(h) })
+  await serveChainExchange(libp2p, { headerRun: async (key, length) => await db.headerRun(key, length), messagesOf: (h) => chain.messagesOf(h) })
   await serveGenesis(libp2p, genesis.header.cid, async () => await encodeGenesisCar(store, genesis))
   await serveState(libp2p, async (req) => await answerState(chain, req))
   return await runHello(libp2p, {

@@ -437,10 +437,7 @@ export class NodeChain implements RpcBackend {
   head (): SealedHeader { return this.current }
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
 
-  async headerByCid (cid: CID): Promise<SealedHeader | undefined> {
-    const height = await this.init.db.heightOf(cid)
-    return height === undefined ? undefined : await this.init.db.headerAt(height)
-  }
+  async headerByCid (cid: CID): Promise<SealedHeader | undefined> { return await this.init.db.header(cid) }
 
   async getMessage (cid: CID): Promise<Message | undefined> {
     const bytes = this.init.store.get(cid)

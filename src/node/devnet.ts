@@ -15,7 +15,7 @@ import { genesisProviders, startDevnetProviders, genesisProviderFolders, type Ru
 import { superviseProviderChild, type ProviderChild } from './provider/provider-children'
 import type { ProviderAskInit } from './provider/storage-provider'
 import { serveChainNode } from './chain-node-services'
-import { ChainDb } from './chain-db'
+import { ChainDb, OldDataDirError, encodeRules, rulesOf } from './chain-db'
 import { NodeChain } from './chain'
 import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey, loadOrCreateBeaconKey } from './keys'
 import { DevnetBeacon } from './devnet-beacon'
@@ -94,16 +94,6 @@ export interface Devnet {
 const PRODUCER_ID = 1000
 /** What genesis gives the faucet: 10% of Filecoin's supply, far more than a devnet hands out. */
 const FAUCET_GENESIS_FIL = '200000000'
-
-const encodeRules = (v: number): Uint8Array => new TextEncoder().encode(String(v))
-/** The rules version a folder records; none recorded is 1 (folders from before the record). */
-const rulesOf = (bytes: Uint8Array | undefined): number => bytes === undefined ? 1 : Number(new TextDecoder().decode(bytes))
-
-export class OldDataDirError extends Error {
-  static override name = 'OldDataDirError'
-  override name = 'OldDataDirError'
-  constructor (dir: string) { super(`data folder ${dir} holds a chain in an older Coffer format that this version cannot read; start with --reset`) }
-}
 
 async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, beaconSecret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')

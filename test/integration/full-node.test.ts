@@ -17,7 +17,7 @@ import { loadOrCreateProducerKey, loadOrCreateBeaconKey } from '../../src/node/k
 import { resolveNetwork, NetworkArgumentError } from '../../src/node/resolve-network'
 import {
   blocksTopic, encodeBlockMsg, produceHeader, currentBeaconRound, verifyBeaconEntry, signBeaconRound, secpPublicKey, secpAddressBytes, EMPTY_AMT_CID, EMPTY_TXMETA_CID,
-  type SealedHeader, type Genesis, type CID
+  CHAIN_RULES_VERSION, type SealedHeader, type Genesis, type CID
 } from '../../src/core'
 import { createCofferLibp2p, serveChainExchange, runHello, beaconTopic, encodeBeaconEntryMsg, type CofferLibp2p } from '../../src/net'
 import { until } from '../helpers/until'
@@ -148,6 +148,23 @@ describe('full node', () => {
     await n.synced()
     expect((await n.chain.headerAt(0))?.cid.equals(d.genesis.header.cid)).toBe(true)
     await sameChain(d, n, 2)
+  })
+
+  it('refuses a folder stored under other chain rules (an older version\'s) as OldDataDirError, and one whose head it cannot read', async () => {
+    const d = await devnet(await tmp('coffer-devnet-'))
+    const dir = await tmp('coffer-node-')
+    const first = await fullNode(d, dir)
+    await first.synced()
+    await first.stop()
+    let db = await ChainDb.open(dir)
+    await db.putAll({ 'genesis/rules': new TextEncoder().encode('3') })
+    await db.close()
+    await expect(startFullNode({ dataDir: dir, bootstrap: d.bootstrap() })).rejects.toMatchObject({ name: 'OldDataDirError' })
+    // an older layout's head pointer (a height as text)
+    db = await ChainDb.open(dir)
+    await db.putAll({ 'meta/head': new TextEncoder().encode('12'), 'genesis/rules': new TextEncoder().encode(String(CHAIN_RULES_VERSION)) })
+    await db.close()
+    await expect(startFullNode({ dataDir: dir, bootstrap: d.bootstrap() })).rejects.toMatchObject({ name: 'OldDataDirError' })
   })
 
   it('refuses a block with a wrong state root, gossiped or served by chain exchange: named, not stored, sender scored down and hung up on', async () => {

@@ -22,7 +22,7 @@ describe('streamed exchange response', () => {
       const run = headers.slice(0, count)
       const whole = encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: run.map(h => [h]) })
       const parts = [encodeExchangeResponseStart(ExchangeStatus.Ok, '', count)]
-      for (let i = 0; i < count; i += 64) parts.push(encodeExchangeTipsets(run.slice(i, i + 64).map(h => h.bytes)))
+      for (let i = 0; i < count; i += 64) parts.push(encodeExchangeTipsets(run.slice(i, i + 64).map(h => [h.bytes])))
       const streamed = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
       let at = 0
       for (const p of parts) { streamed.set(p, at); at += p.length }
@@ -30,6 +30,20 @@ describe('streamed exchange response', () => {
       expect(decodeExchangeResponse(streamed).chain.map(ts => ts[0]!.cid.toString())).toEqual(run.map(h => h.cid.toString()))
     })
   }
+
+  it('tipsets of several blocks (up to 30: the block count\'s CBOR head changes form at 24) encode as encodeExchangeResponse does', () => {
+    const sizes = [1, 2, 3, 23, 24, 30, 5]
+    const chain: SealedHeader[][] = []
+    let at = 0
+    for (const n of sizes) { chain.push(headers.slice(at, at + n)); at += n }
+    const whole = encodeExchangeResponse({ status: ExchangeStatus.Partial, errorMessage: '', chain })
+    const start = encodeExchangeResponseStart(ExchangeStatus.Partial, '', chain.length)
+    const body = encodeExchangeTipsets(chain.map(ts => ts.map(h => h.bytes)))
+    const streamed = new Uint8Array([...start, ...body])
+    expect(streamed).toEqual(whole)
+    expect(decodeExchangeResponse(streamed).chain.map(ts => ts.length)).toEqual(sizes)
+    expect(() => encodeExchangeTipsets([[]])).toThrow(/at least one block/)
+  })
 
   it('statuses and messages of every length form', () => {
     for (const status of [ExchangeStatus.Partial, ExchangeStatus.GoAway, ExchangeStatus.BadRequest]) {

@@ -8,7 +8,7 @@ import { CarBufferReader } from '@ipld/car/buffer-reader'
 import { CarWriter } from '@ipld/car/writer'
 import {
   createGenesis, produceHeader, idAddressBytes, blsPublicKey, secpPublicKey, secpAddressBytes, signMessage, storeBlockMessages,
-  encodeExchangeResponse, decodeExchangeResponse, compactBlockMessages, blockMessagesOf, encodeBlockMsg, decodeBlockMsgFull,
+  encodeExchangeResponse, decodeExchangeResponse, compactBlockMessages, compactTipSetMessages, blockMessagesOf, encodeBlockMsg, decodeBlockMsgFull,
   signedMessageCid, MemoryBlockStore, ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, MalformedMessageError, parseFil, MAX_BLOCK_MESSAGES, MAX_TIPSET_BLOCKS, TooManyMessagesError,
   TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND, type BlockMessages, type CID
 } from '../../src/core'
@@ -55,6 +55,18 @@ describe('chain exchange with messages', () => {
     // includes for more blocks than a tipset may hold are refused before any message is decoded
     const many = { bls: [], blsIncludes: Array(MAX_TIPSET_BLOCKS + 1).fill([]), secpk: [], secpkIncludes: Array(MAX_TIPSET_BLOCKS + 1).fill([]) }
     expect(() => decodeExchangeResponse(encodeExchangeResponse({ status: ExchangeStatus.Ok, errorMessage: '', chain: [[]], messages: [many] }), MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES)).toThrow(TooManyMessagesError)
+  })
+
+  it('a tipset of several blocks lists each message once, as Lotus\'s gatherMessages: shared and repeated messages are indexed, not sent again', () => {
+    const [a, b, c] = secpMessages(3).secp as [BlockMessages['secp'][number], BlockMessages['secp'][number], BlockMessages['secp'][number]]
+    const blocks: BlockMessages[] = [{ bls: [], secp: [a, b] }, { bls: [], secp: [b, c, c] }, { bls: [], secp: [] }]
+    const compacted = compactTipSetMessages(blocks)
+    expect(compacted.secpk.map(sm => String(signedMessageCid(sm)))).toEqual([a, b, c].map(sm => String(signedMessageCid(sm))))
+    expect(compacted.secpkIncludes).toEqual([[0, 1], [1, 2, 2], []])
+    expect(compacted.blsIncludes).toEqual([[], [], []])
+    // each block's own list comes back in its own order, so its TxMeta does too
+    for (const [i, msgs] of blocks.entries()) expect(blockMessagesOf(compacted, i)).toEqual(msgs)
+    expect(compactBlockMessages(blocks[1]!)).toEqual({ bls: [], blsIncludes: [[]], secpk: [b, c], secpkIncludes: [[0, 1, 1]] })
   })
 
   it('refuses includes that point past the messages sent, by name', () => {

@@ -10,12 +10,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import {
   CID, chainCid, openGenesis, decodeHeader, blocksTopic, MemoryBlockStore,
-  type Genesis
+  CHAIN_RULES_VERSION, type Genesis
 } from '../../core'
 import {
   createCofferLibp2p, requestChain, genesisOf, BeaconRelay, type CofferLibp2p, type BootstrapDocument
 } from '../../net'
-import { ChainDb } from '../chain-db'
+import { ChainDb, OldDataDirError, encodeRules, rulesOf } from '../chain-db'
 import { NodeChain } from '../chain'
 import { loadOrCreatePeerKey } from '../keys'
 import { startRpcServer, type RpcServer } from '../rpc'
@@ -95,6 +95,8 @@ async function loadStoredGenesis (db: ChainDb, dir: string, trusted: CID): Promi
   if (headerBytes === undefined || rootBytes === undefined || stateBytes === undefined) return null
   const held = chainCid(headerBytes)
   if (String(held) !== String(trusted)) throw new DataDirNetworkError(dir, String(held), String(trusted))
+  // the same genesis, but stored by a version with other chain rules or another layout: nothing in it can be read
+  if (rulesOf(await db.getBytes('genesis/rules')) !== CHAIN_RULES_VERSION) throw new OldDataDirError(dir, 'delete the folder (or pass another --data) and start again')
   return openGenesis(trusted, headerBytes, rootBytes, stateBytes, decodeHeader)
 }
 
@@ -110,7 +112,7 @@ async function fetchGenesis (libp2p: CofferLibp2p, db: ChainDb, bootstrap: Boots
       // the state blocks, the header and the head pointer in one batch, then the genesis keys: a kill at
       // any point leaves either no genesis keys (fetched again) or a complete folder, never keys without a head
       await db.append(genesis.header, store.unpersisted())
-      await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes })
+      await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes, 'genesis/rules': encodeRules(CHAIN_RULES_VERSION) })
       log(`genesis state: ${store.blocks.size} blocks from ${peer.toString()}`)
       return genesis
     } catch (err) {
@@ -151,7 +153,9 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
 
     // no head: the folder was never started, or a start was killed during the genesis fetch (an older
     // version wrote the genesis keys before the head): fetch genesis again rather than open a chain with no head
-    let genesis = (await db.headHeight()) === undefined ? null : await loadStoredGenesis(db, init.dataDir, trusted)
+    // a head this version cannot read is a folder from an older layout
+    const storedHead = await db.headKey().catch(() => { throw new OldDataDirError(init.dataDir, 'delete the folder (or pass another --data) and start again') })
+    let genesis = storedHead === undefined ? null : await loadStoredGenesis(db, init.dataDir, trusted)
     const fresh = genesis === null
     genesis ??= await fetchGenesis(libp2p, db, init.bootstrap, trusted, log)
     const store = new MemoryBlockStore()
