@@ -19,3 +19,4 @@ export {
 } from './ec-errors'
 export * from './ec-validate'
 export * from './ec-mine'
+export * from './ec-miner-view'
