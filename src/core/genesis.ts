@@ -49,6 +49,12 @@ export interface GenesisState {
   paych?: PaychParams
   /** The randomness beacon whose entries every header carries (issue 13): the devnet runs it. */
   beacon: BeaconConfig
+  /**
+   * How blocks are won: 'expected' is Filecoin's Expected Consensus (the genesis providers' power elects, each
+   * block carries its miner's ElectionProof and Ticket, consensus/ec-validate.ts); absent, the single producer
+   * (`producer`, `producerKey`) signs every block. Left out of the bytes when absent, so older geneses keep their CIDs.
+   */
+  consensus?: 'expected'
 }
 
 /**
@@ -104,6 +110,7 @@ export function encodeGenesisState (s: GenesisState): Uint8Array {
   const fields: Record<string, unknown> = { network: s.network, producer: s.producer, producerKey: s.producerKey, blockDelaySecs: s.blockDelaySecs, market: s.market }
   if (s.paych !== undefined) fields.paych = { settleDelay: s.paych.settleDelay }
   fields.beacon = { publicKey: s.beacon.publicKey, genesisTime: s.beacon.genesisTime, periodSecs: s.beacon.periodSecs }
+  if (s.consensus !== undefined) fields.consensus = s.consensus
   return dagCbor.encode(fields)
 }
 
@@ -132,10 +139,11 @@ const validPaychParams = (p: unknown): p is PaychParams => {
 export function decodeGenesisState (bytes: Uint8Array): GenesisState {
   let raw: Record<string, unknown>
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`genesis state is not DAG-CBOR: ${(err as Error).message}`) }
-  const { network, producer, producerKey, blockDelaySecs, market, paych, beacon } = raw ?? {}
+  const { network, producer, producerKey, blockDelaySecs, market, paych, beacon, consensus } = raw ?? {}
   if (typeof network !== 'string' || !(producer instanceof Uint8Array) || !(producerKey instanceof Uint8Array) ||
       producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0 || !validMarketParams(market) ||
-      (paych !== undefined && !validPaychParams(paych)) || !validBeaconConfig(beacon, blockDelaySecs)) {
+      (paych !== undefined && !validPaychParams(paych)) || !validBeaconConfig(beacon, blockDelaySecs) ||
+      (consensus !== undefined && consensus !== 'expected')) {
     throw new MalformedMessageError('genesis state does not have the expected fields')
   }
   const { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } = market
@@ -144,6 +152,7 @@ export function decodeGenesisState (bytes: Uint8Array): GenesisState {
     beacon: { publicKey: beacon.publicKey, genesisTime: beacon.genesisTime, periodSecs: beacon.periodSecs }
   }
   if (paych !== undefined) state.paych = { settleDelay: (paych as PaychParams).settleDelay }
+  if (consensus !== undefined) state.consensus = 'expected'
   return state
 }
 

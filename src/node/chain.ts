@@ -4,7 +4,10 @@
 // a header carries the state and receipts of its parent's messages), every IPLD block is kept in LevelDB,
 // and the node answers the JSON-RPC and light-client queries.
 import {
-  produceHeader, recordReads, loadBlockMessages, applyBlockMessages, executionContext, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
+  produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
+  ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
+  latestBeaconEntry, EquivocationError, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures,
@@ -136,9 +139,6 @@ class OverlayStore implements BlockStore {
   }
 }
 
-/** The CIDs of a block's messages in the order their receipts come: a message carried twice runs (and has a receipt) once. */
-const executedCids = (msgs: BlockMessages): CID[] => tipSetExecutionOrder([{ messages: msgs }]).map(x => x.cid)
-
 /** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
 export const FAUCET_MAX_PENDING = 50
 /**
@@ -176,16 +176,31 @@ export interface NodeChainInit {
   verifier?: SignatureVerifier
 }
 
+/**
+ * Tipsets a node keeps in its fork tree below its head: Lotus's ChainFinality for forks, plus the power lookback
+ * (WINNING_POST_SECTOR_SET_LOOKBACK) an Expected Consensus block reads state at, so both are found in memory.
+ */
+export const FORK_TREE_DEPTH: Epoch = CHAIN_FINALITY + WINNING_POST_SECTOR_SET_LOOKBACK
+
+/** What executing a tipset gave: the state and receipts its children name. */
+interface Execution { root: CID, receiptsRoot: CID }
+
 export class NodeChain implements RpcBackend {
   readonly mpool: Mpool
+  /** The heaviest tipset (its first block is `current`, what head() answers). */
+  private headNode!: TipSetNode
   private current: SealedHeader
   /** State the next block's messages apply to: the head's state after the head's own messages. */
   private nextRoot: CID
   private readonly heads = new HeadEvents()
   private readonly faucetPaid = new Map<string, number>()
   private readonly faucetBucket: TokenBuckets<'all'>
-  /** The head's own messages executed: what its child must name as ParentStateRoot and ParentMessageReceipts. */
-  private executed: { cid: CID, root: CID, receiptsRoot: CID } | null = null
+  /** Every tipset this node holds from FORK_TREE_DEPTH below its head up, on every fork, with their weights. */
+  private tree!: ForkTree
+  /** The tree root's parent's height (what executing the root needs: its null-round crons). */
+  private rootParentHeight: Epoch = -1
+  /** Tipsets executed, by key: what their children must name as ParentStateRoot and ParentMessageReceipts. */
+  private readonly executions = new Map<TipSetKeyString, Execution>()
   /** `accept` calls, one at a time: each checks against the head the one before left. */
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
@@ -214,44 +229,92 @@ export class NodeChain implements RpcBackend {
   /** Stops the signature verifier thread. */
   async close (): Promise<void> { await this.mpool.close() }
 
+  /** True when this chain's blocks are won by Expected Consensus (the genesis says so), not signed by one producer. */
+  private get expected (): boolean { return this.init.genesis.state.consensus === 'expected' }
+
   static async open (init: NodeChainInit): Promise<NodeChain> {
+    const { db } = init
     // challenge seeds look back at most one proving period: keep that many epochs' beacon entries at hand
     const recent = new Map<Epoch, BeaconEntry>()
-    for (let h = Math.max(0, init.head.header.height - MAX_PROVING_PERIOD - 1); h <= init.head.header.height; h++) {
-      const header = await init.db.headerAt(h)
-      const entry = header === undefined ? undefined : beaconEntryForEpoch(beaconTimingOf(init.genesis), h, header.header)
-      if (entry !== undefined) recent.set(h, entry)
-    }
     const chain = new NodeChain(init, recent)
-    // re-executing the head may create blocks that were never written (a stop right after a block that
-    // carried messages): they stay unpersisted and go to disk with the next block
-    const out = chain.execute(init.head)
-    chain.executed = { cid: init.head.cid, root: out.root, receiptsRoot: out.receiptsRoot }
-    chain.nextRoot = out.root
+    // the fork tree from FORK_TREE_DEPTH below the stored head up, over the heaviest chain's tipsets
+    const headKey = (await db.headKey()) ?? [init.head.cid]
+    const headHeight = (await db.header(headKey[0]!))?.header.height ?? init.head.header.height
+    let rootHeight = Math.max(0, headHeight - FORK_TREE_DEPTH)
+    let root = await db.tipSetAt(rootHeight)
+    while (root === undefined && rootHeight > 0) root = await db.tipSetAt(--rootHeight) // a null round: the tipset below
+    if (root === undefined) throw new Error(`the chain store holds no tipset at or below height ${rootHeight}`)
+    if (root.height > 0) chain.rootParentHeight = (await db.header(root.blocks[0]!.header.parents[0]!))?.header.height ?? root.height - 1
+    chain.tree = new ForkTree({
+      root,
+      rootWeight: chain.weigh(root),
+      weigh: (tipset) => chain.weigh(tipset),
+      tieBreak: (a, b) => breakWeightTie(tipSetTickets(a), tipSetTickets(b)),
+      maxTipsets: FORK_TREE_DEPTH * 16
+    })
+    for (let h = root.height + 1; h <= headHeight; h++) {
+      const ts = await db.tipSetAt(h)
+      if (ts === undefined) continue
+      for (const b of ts.blocks) chain.tree.insertBlock(b)
+    }
+    chain.headNode = chain.tree.get(tipSetKeyString(headKey)) ?? chain.tree.heaviest()
+    chain.current = chain.headNode.tipset.blocks[0]!
+    let below: Epoch | undefined
+    for (let h = Math.max(root.height, headHeight - MAX_PROVING_PERIOD - 2); h <= headHeight; h++) {
+      const ts = await db.tipSetAt(h)
+      if (ts === undefined) continue
+      // the null rounds between a tipset and the one below it are in its first block's entries
+      if (below !== undefined) chain.rememberTipSet(ts, below)
+      below = ts.height
+    }
+    // executing the head may create blocks that were never written (a stop right after a block that carried
+    // messages): they stay unpersisted and go to disk with the next block
+    chain.nextRoot = chain.executionOf(chain.headNode).root
     return chain
   }
 
-  private execute (h: SealedHeader, store: BlockStore = this.init.store): { root: CID, receiptsRoot: CID, cids: CID[] } {
-    const { genesis } = this.init
-    const msgs = loadBlockMessages(store, h.header.messages)
-    const ctx = executionContext(store, genesis.state, h.header, (e) => this.recent.get(e))
-    const out = applyBlockMessages(ctx, h.header.parentStateRoot, msgs, h.header.blsAggregate)
-    return { root: out.root, receiptsRoot: out.receiptsRoot, cids: executedCids(msgs) }
+  /** A tipset's weight under this chain's consensus (what its children carry as ParentWeight). */
+  private weigh (tipset: TipSet): bigint {
+    if (!this.expected) return singleProducerConsensus.weight(tipset, undefined)
+    // Lotus filcns Weight: the total power in the tipset's ParentStateRoot
+    return ecTipSetWeight(tipset, readPower(this.init.store, tipset.blocks[0]!.header.parentStateRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower)
   }
 
-  /** Keeps `h`'s epoch's beacon entry for the challenge seeds drawn from it. */
-  private remember (h: SealedHeader): void {
-    const entry = beaconEntryForEpoch(beaconTimingOf(this.init.genesis), h.header.height, h.header)
-    if (entry !== undefined) this.recent.set(h.header.height, entry)
-  }
-
-  /** The head's execution, from the cache `accept` and `open` keep. */
-  private executedHead (): { root: CID, receiptsRoot: CID } {
-    if (this.executed === null || !this.executed.cid.equals(this.current.cid)) {
-      const out = this.execute(this.current)
-      this.executed = { cid: this.current.cid, root: out.root, receiptsRoot: out.receiptsRoot }
+  /**
+   * The execution of `node`'s tipset (Lotus's TipSetState): its blocks' messages applied on their ParentStateRoot,
+   * null-round crons first. A genesis is not executed: its state is its own ParentStateRoot, as Lotus short-circuits
+   * height 0 (no genesis miner to reward).
+   */
+  private executionOf (node: TipSetNode, store: BlockStore = this.init.store): Execution {
+    const known = this.executions.get(node.key)
+    if (known !== undefined) return known
+    const ts = node.tipset
+    const first = ts.blocks[0]!.header
+    let out: Execution
+    if (ts.height === 0) {
+      out = { root: first.parentStateRoot, receiptsRoot: first.parentMessageReceipts }
+    } else {
+      const parentHeight = node === this.tree.root ? this.rootParentHeight : this.tree.get(node.parent)!.height
+      const blocks = ts.blocks.map(b => ({ ...blockAward(b.header), messages: loadBlockMessages(store, b.header.messages), blsAggregate: b.header.blsAggregate }))
+      const ctx = executionContext(store, this.init.genesis.state, first, (e) => this.recent.get(e))
+      const applied = applyTipSetMessages(ctx, parentHeight, first.parentStateRoot, blocks)
+      out = { root: applied.root, receiptsRoot: applied.receiptsRoot }
     }
-    return this.executed
+    if (store === this.init.store) this.executions.set(node.key, out)
+    return out
+  }
+
+  /**
+   * Keeps the beacon entries of `ts`'s epochs for the challenge seeds drawn from them: its own, and those of the
+   * null rounds between `parentHeight` and it, which its first block carries (beaconEntryForEpoch).
+   */
+  private rememberTipSet (ts: TipSet, parentHeight: Epoch): void {
+    const timing = beaconTimingOf(this.init.genesis)
+    for (let e = Math.max(parentHeight + 1, ts.height - MAX_PROVING_PERIOD - 1); e <= ts.height; e++) {
+      const entry = beaconEntryForEpoch(timing, e, ts.blocks[0]!.header)
+      if (entry !== undefined) this.recent.set(e, entry)
+    }
+    for (const e of this.recent.keys()) if (e < ts.height - MAX_PROVING_PERIOD - 2) this.recent.delete(e)
   }
 
   /** Builds, signs and stores the next block; returns it for gossip. */
@@ -259,39 +322,34 @@ export class NodeChain implements RpcBackend {
     const { store, genesis } = this.init
     if (this.init.producerKey === undefined) throw new NotProducerError()
     if (this.init.beacon === undefined) throw new NoBeaconError()
+    const parentNode = this.headNode
     const parent = this.current
     const beaconEntries = await Promise.all(beaconRoundsForChild(parent, genesis).map(async r => await this.init.beacon!.entry(r)))
     // only this method moves a producer's head, and calls are one at a time (the producer's tick awaits each)
-    if (!this.current.cid.equals(parent.cid)) throw new Error('the head moved while the beacon was asked')
-    const { root, receiptsRoot } = this.executedHead()
-    this.nextRoot = root
+    if (this.headNode !== parentNode) throw new Error('the head moved while the beacon was asked')
+    const { root, receiptsRoot } = this.executionOf(parentNode)
     const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
     const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
-    const next = produceHeader(this.current, genesis, this.init.producerKey, nowSecs, beaconEntries, {
+    const next = produceHeader(parent, genesis, this.init.producerKey, nowSecs, beaconEntries, {
       parentStateRoot: root,
       parentMessageReceipts: receiptsRoot,
       messages: storeBlockMessages(store, selected),
       blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null
     })
-    const blocks = store.unpersisted()
-    await this.init.db.append(next, blocks, executedCids(selected).map((cid, index) => ({ cid, index })))
-    store.persisted(blocks.keys())
-    this.remember(next)
-    this.recent.delete(next.header.height - MAX_PROVING_PERIOD - 2)
-    this.current = next
-    this.heads.moved()
+    await this.store(next)
     return next
   }
 
   /**
-   * Follower mode: validates `h` with the messages sent for it and stores both, making `h` the head.
-   * The header rules are the light client's and the gossip validator's (link to our head, timestamp,
-   * producer, signature); then, as Lotus's syncer does, its ParentStateRoot and ParentMessageReceipts must
-   * be what executing our head's messages on our head's state gives, its messages must build the TxMeta
-   * its Messages names and obey the block gas limit and their signatures, and its own messages are
-   * executed (so its child can be checked, and the pool checks against the state after it). Throws a
-   * BlockRejectedError naming the rule and stores nothing when any fails. Calls run one at a time;
-   * `h` already stored (our head or below) is no error: false.
+   * Follower mode: validates `h` with the messages sent for it and stores both; `h` joins the fork tree, and
+   * the head moves when the tipset it makes (or one above it) is the heaviest. The header rules are the
+   * consensus's (single producer: link, timestamp, producer, signature, beacon, as the light client and the
+   * gossip validator check them; Expected Consensus: validateEcBlock with the miner's view read from this
+   * node's state); then, as Lotus's syncer does, its ParentStateRoot and ParentMessageReceipts must be what
+   * executing its parent tipset gives, its messages must build the TxMeta its Messages names and obey the
+   * block gas limit and their signatures, and its own messages must execute on the state it names. Throws a
+   * BlockRejectedError naming the rule and stores nothing when any fails. Calls run one at a time; `h`
+   * already stored (on any fork) is no error: false.
    */
   async accept (h: SealedHeader, messages: BlockMessages, opts: { signatureVerified?: boolean } = {}): Promise<boolean> {
     return await this.queued(async () => await this.acceptNow(h, messages, opts.signatureVerified === true ? 'signature' : 'none'))
@@ -311,25 +369,29 @@ export class NodeChain implements RpcBackend {
       const above = blocks.filter(b => b.header.header.height > this.current.header.height)
       const now = Math.floor(this.init.nowMs() / 1000)
       let checked = false
-      try {
-        if (opts.signaturesVerified === true) {
-          let parent = this.current
-          for (const b of above) {
-            validateHeaderLink(b.header, parent, now)
-            validateHeaderProducer(b.header, this.init.genesis.state)
-            validateHeaderBeaconRounds(b.header, parent, this.init.genesis)
-            parent = b.header
+      if (!this.expected) {
+        try {
+          if (opts.signaturesVerified === true) {
+            let parent = this.current
+            for (const b of above) {
+              validateHeaderLink(b.header, parent, now)
+              validateHeaderProducer(b.header, this.init.genesis.state)
+              validateHeaderBeaconRounds(b.header, parent, this.init.genesis)
+              parent = b.header
+            }
+          } else {
+            validateHeaderRun(above.map(b => b.header), this.current, this.init.genesis, now, (n) => crypto.getRandomValues(new Uint8Array(n)))
           }
-        } else {
-          validateHeaderRun(above.map(b => b.header), this.current, this.init.genesis, now, (n) => crypto.getRandomValues(new Uint8Array(n)))
+          checked = true
+        } catch {
+          // some header breaks a rule: one by one below, so those before it are stored and it is named
         }
-        checked = true
-      } catch {
-        // some header breaks a rule: one by one below, so those before it are stored and it is named
       }
+      // only the blocks the run check covered (above the head, linked from it) skip the rules again
+      const covered = new Set(checked ? above.map(b => String(b.header.cid)) : [])
       const stored: SealedHeader[] = []
       for (const b of blocks) {
-        if (await this.acceptNow(b.header, b.messages, checked ? 'all' : 'none')) {
+        if (await this.acceptNow(b.header, b.messages, covered.has(String(b.header.cid)) ? 'all' : 'none')) {
           stored.push(b.header)
           onStored?.(b.header)
         }
@@ -344,33 +406,69 @@ export class NodeChain implements RpcBackend {
     return await run
   }
 
+  /** The header rules of the chain's consensus for `h` on `parent`; `checked` says what the caller already verified. */
+  private validateHeaderOn (h: SealedHeader, parent: TipSetNode, checked: 'all' | 'signature' | 'none'): void {
+    const { genesis, store } = this.init
+    const now = Math.floor(this.init.nowMs() / 1000)
+    if (this.expected) {
+      const parentRoot = parent.tipset.blocks[0]!.header.parentStateRoot
+      const access = {
+        tipSetAtOrAbove: (height: Epoch): TipSet => {
+          let node = parent
+          let found = parent
+          while (node.height >= height) {
+            found = node
+            if (node === this.tree.root) break
+            node = this.tree.get(node.parent)!
+          }
+          if (found.height < height) throw new RangeError(`no tipset at or above ${height} below the parent`)
+          return found.tipset
+        },
+        tipSetOf: (key: CID[]): TipSet => {
+          const node = this.tree.resolve(tipSetKeyString(key))
+          if (node === undefined) throw new RangeError('the lookback tipset is below this node\'s fork tree')
+          return node.tipset
+        }
+      }
+      validateEcBlock(h, parent.tipset, {
+        config: { timing: beaconTimingOf(genesis), beaconPublicKey: genesis.state.beacon.publicKey },
+        now,
+        prevBeaconEntry: latestBeaconEntry(parent.tipset.blocks[0]!.header, (x) => this.tree.get(tipSetKeyString(x.parents))?.tipset.blocks[0]!.header),
+        parentTotalPower: readPower(store, parentRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower,
+        minerView: (miner) => readEcMinerView(store, ecStateRoots(h.header.height, parent.tipset, access), miner)
+      })
+      return
+    }
+    // one producer makes one block an epoch: its chain's tipsets hold one block
+    const parentBlock = parent.tipset.blocks[0]!
+    if (checked !== 'all') {
+      validateHeaderLink(h, parentBlock, now)
+      validateHeaderProducer(h, genesis.state)
+      validateHeaderBeaconRounds(h, parentBlock, genesis)
+    }
+    if (checked === 'none') {
+      validateHeaderSignature(h, genesis.state)
+      validateHeaderBeaconSignatures(h, genesis)
+    }
+  }
+
   /**
    * `checked`: what the caller already verified of the header's rules — 'all' (a run checked together),
    * 'signature' (the gossip validator's judgeBlock verified the producer's signature and the beacon entries': one pairing check per
    * block is the most of a follower's CPU, measured at ~2/3 of it with the check made twice), or 'none'.
    */
   private async acceptNow (h: SealedHeader, messages: BlockMessages, checked: 'all' | 'signature' | 'none'): Promise<boolean> {
-    const { store, genesis } = this.init
-    if (h.header.height <= this.current.header.height && (await this.init.db.heightOf(h.cid)) !== undefined) return false
+    const { store } = this.init
+    if (this.tree.hasBlock(h.cid) || (await this.init.db.header(h.cid)) !== undefined) return false
     const height = h.header.height
-    const parents = h.header.parents
-    if (parents.length !== 1 || !parents[0]!.equals(this.current.cid)) {
-      throw new ParentMismatchError(this.current.cid.toString(), parents.map(String).join(','), height)
-    }
+    const parent = this.tree.resolve(tipSetKeyString(h.header.parents))
+    if (parent === undefined) throw new ParentMismatchError(this.current.cid.toString(), h.header.parents.map(String).join(','), height)
     try {
-      if (checked !== 'all') {
-        validateHeaderLink(h, this.current, Math.floor(this.init.nowMs() / 1000))
-        validateHeaderProducer(h, genesis.state)
-        validateHeaderBeaconRounds(h, this.current, genesis)
-      }
-      if (checked === 'none') {
-        validateHeaderSignature(h, genesis.state)
-        validateHeaderBeaconSignatures(h, genesis)
-      }
+      this.validateHeaderOn(h, parent, checked)
     } catch (err) {
       throw new InvalidBlockError(err as Error, height)
     }
-    const expected = this.executedHead()
+    const expected = this.executionOf(parent)
     const claimedRoot = String(h.header.parentStateRoot)
     const claimedReceipts = String(h.header.parentMessageReceipts)
     if (claimedRoot !== String(expected.root)) throw new StateRootMismatchError(String(expected.root), claimedRoot, height)
@@ -386,28 +484,83 @@ export class NodeChain implements RpcBackend {
     } catch (err) {
       throw new InvalidBlockError(err as Error, height)
     }
-    // its own messages now, on the state it names, so a block that cannot be executed is refused here
-    this.remember(h)
-    let out: { root: CID, receiptsRoot: CID, cids: CID[] }
+    // its own messages now, as a tipset of this block alone on the state it names, so a block that cannot be
+    // executed is refused here (before the tipset it joins is executed as a whole)
+    const alone: TipSetNode = { tipset: makeTipSet([h]), key: tipSetKeyString([h.cid]), parent: parent.key, height, weight: 0n }
+    // its epochs' beacon entries first: its cron draws this epoch's challenge seeds from them (the same rounds on every fork)
+    this.rememberTipSet(alone.tipset, parent.height)
+    let execution: Execution
     try {
-      out = this.execute(h, overlay)
+      execution = this.executionOf(alone, overlay)
     } catch (err) {
-      this.recent.delete(height)
       throw new InvalidBlockError(err as Error, height)
     }
     for (const bytes of overlay.written.values()) store.put(bytes)
-    const blocks = store.unpersisted()
-    await this.init.db.append(h, blocks, out.cids.map((cid, index) => ({ cid, index })))
-    store.persisted(blocks.keys())
-    this.recent.delete(height - MAX_PROVING_PERIOD - 2)
-    this.current = h
-    this.executed = { cid: h.cid, root: out.root, receiptsRoot: out.receiptsRoot }
-    this.nextRoot = out.root
+    // the tipset of this block alone is executed now (its blocks are in the store): kept, so it is not run again
+    this.executions.set(alone.key, execution)
+    await this.store(h)
     // the pool's own bookkeeping once a block, as a producer's selection does it: drops the messages the
     // chain has now used and ages those stuck behind a nonce gap (selects nothing)
     this.mpool.select(0)
-    this.heads.moved()
     return true
+  }
+
+  /**
+   * Stores `h` (header and the blocks it brought) and takes it into the fork tree; then, when the heaviest
+   * tipset is another than the head, moves the head there: the chain store's indexes in one batch, the pool's
+   * state, the beacon entries kept, and waiters on the next head. An equivocating block is stored (a child may
+   * name it) and left out of tipset formation, as Lotus does; it is refused by name.
+   */
+  private async store (h: SealedHeader): Promise<void> {
+    const { store, db } = this.init
+    const blocks = store.unpersisted()
+    await db.putHeaders([h], blocks)
+    store.persisted(blocks.keys())
+    const parent = this.tree.resolve(tipSetKeyString(h.header.parents))
+    if (parent !== undefined) this.rememberTipSet(makeTipSet([h]), parent.height)
+    try {
+      this.tree.insertBlock(h)
+    } catch (err) {
+      if (!(err instanceof EquivocationError)) throw err
+      // both of the miner's blocks at this height are out of every tipset formed there: the head may fall back
+      await this.moveHead()
+      throw new InvalidBlockError(err, h.header.height)
+    }
+    await this.moveHead()
+  }
+
+  private async moveHead (): Promise<void> {
+    const best = this.tree.heaviest()
+    if (best.key === this.headNode.key) return
+    const path = this.tree.reorgPath(this.headNode, best)
+    const applied = path.applied.map(n => ({ tipset: n.tipset, messages: this.executedMessages(n) }))
+    const execution = this.executionOf(best)
+    const blocks = this.init.store.unpersisted()
+    await this.init.db.setHead(path.reverted.map(n => n.tipset), applied, blocks)
+    this.init.store.persisted(blocks.keys())
+    for (const n of path.applied) this.rememberTipSet(n.tipset, this.tree.get(n.parent)?.height ?? n.height - 1)
+    this.headNode = best
+    this.current = best.tipset.blocks[0]!
+    this.nextRoot = execution.root
+    this.pruneTree()
+    this.heads.moved()
+  }
+
+  /** The messages a tipset carries, in its execution order: the message index the chain store keeps for it. */
+  private executedMessages (node: TipSetNode): Array<{ cid: CID, index: number }> {
+    const blocks = node.tipset.blocks.map(b => ({ messages: loadBlockMessages(this.init.store, b.header.messages) }))
+    return tipSetExecutionOrder(blocks).map((x, index) => ({ cid: x.cid, index }))
+  }
+
+  /** Keeps FORK_TREE_DEPTH of tipsets below the head (pruned in steps, not at every block), and their executions. */
+  private pruneTree (): void {
+    if (this.headNode.height - this.tree.root.height <= FORK_TREE_DEPTH + 64) return
+    let node = this.headNode
+    while (node.height > this.headNode.height - FORK_TREE_DEPTH) node = this.tree.get(node.parent)!
+    const parent = this.tree.get(node.parent)
+    this.rootParentHeight = parent?.height ?? node.height - 1
+    this.tree.prune(node.key)
+    for (const key of this.executions.keys()) if (this.tree.get(key) === undefined) this.executions.delete(key)
   }
 
   /** A stored block's messages (chain exchange's Messages option serves them), or undefined when we lack them. */
@@ -434,7 +587,10 @@ export class NodeChain implements RpcBackend {
   // ---- RpcBackend ----
   networkName (): string { return this.init.genesis.state.network }
   blockDelaySecs (): number { return this.init.genesis.state.blockDelaySecs }
+  /** The head tipset's first block (Lotus's order): every block of a tipset names the same parents and state. */
   head (): SealedHeader { return this.current }
+  /** The heaviest tipset, all its blocks. */
+  headTipSet (): TipSet { return this.headNode.tipset }
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
 
   async headerByCid (cid: CID): Promise<SealedHeader | undefined> { return await this.init.db.header(cid) }

@@ -93,18 +93,39 @@ describe('NodeChain.accept on a follower', () => {
     expect((err as InvalidBlockError).cause.name).toBe('MissingBeaconEntriesError')
   })
 
-  it('refuses a block whose parent is not our head: ParentMismatchError', async () => {
+  it('a second block of the producer at a height (on an older parent) is an equivocation: stored, refused by name, both left out of the head', async () => {
     const h = produceHeader(b1, c.genesis, c.producerKey, T0 + 3, testBeaconEntries(b1, c.genesis), { parentStateRoot: b2.header.parentStateRoot, parentMessageReceipts: b2.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
     const err = await c.follower.accept(h, none).then(() => null, (e: Error) => e)
-    expect(err).toBeInstanceOf(ParentMismatchError)
-    expect(c.follower.head().cid.equals(b2.cid)).toBe(true)
-    expect(await c.follower.headerAt(2).then(x => x?.cid.equals(b2.cid))).toBe(true) // b2 stays; nothing else at 2
+    expect(err).toBeInstanceOf(InvalidBlockError)
+    expect((err as InvalidBlockError).cause.name).toBe('EquivocationError')
+    // Lotus's RefreshHeaviestTipSet: neither of the producer's two blocks at 2 forms a tipset, so the head falls back to b1
+    expect(c.follower.head().cid.equals(b1.cid)).toBe(true)
+    expect(await c.follower.headerAt(2)).toBeUndefined()
+    expect(await c.followerDb.header(h.cid)).toBeDefined() // kept by CID, as Lotus keeps an equivocating miner's blocks
+    expect(c.followerStore.unpersisted().size).toBe(0)
+    // a block whose parent this node never saw is no equivocation: ParentMismatchError, nothing stored
+    const orphan = produceHeader(h, c.genesis, c.producerKey, T0 + 4, testBeaconEntries(h, c.genesis), { parentStateRoot: b3.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    const unknown = produceHeader(orphan, c.genesis, c.producerKey, T0 + 5, testBeaconEntries(orphan, c.genesis), { parentStateRoot: b3.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    expect(await c.follower.accept(unknown, none).then(() => null, (e: Error) => e)).toBeInstanceOf(ParentMismatchError)
+    expect(await c.followerDb.header(unknown.cid)).toBeUndefined()
+  })
+
+  it('takes the real block after all those refusals, b2 back under it', async () => {
+    expect(await c.follower.accept(b3, c.producer.messagesOf(b3)!)).toBe(true)
+    expect((await c.follower.headerAt(2))?.cid.equals(b2.cid)).toBe(true)
+    expect((await c.follower.headerAt(3))?.cid.equals(b3.cid)).toBe(true)
     expect(c.followerStore.unpersisted().size).toBe(0)
   })
 
-  it('takes the real block after all those refusals', async () => {
-    expect(await c.follower.accept(b3, c.producer.messagesOf(b3)!)).toBe(true)
-    expect((await c.follower.headerAt(3))?.cid.equals(b3.cid)).toBe(true)
-    expect(c.followerStore.unpersisted().size).toBe(0)
+  it('a run checked together vouches only for its blocks above the head: a forged block at a lower height in it is checked alone and refused', async () => {
+    const b4 = await c.producer.produce(T0 + 4)
+    // at height 3 on b2, signed by a key that is not the producer's
+    const stranger = new Uint8Array(32).fill(0x77)
+    const forged = produceHeader(b2, c.genesis, stranger, T0 + 3, testBeaconEntries(b2, c.genesis), { parentStateRoot: b3.header.parentStateRoot, parentMessageReceipts: b3.header.parentMessageReceipts, messages: txMeta(none), blsAggregate: null })
+    const err = await c.follower.acceptRun([{ header: forged, messages: none }, { header: b4, messages: c.producer.messagesOf(b4)! }]).then(() => null, (e: Error) => e)
+    expect(err).toBeInstanceOf(InvalidBlockError)
+    expect(await c.followerDb.header(forged.cid)).toBeUndefined()
+    expect(await c.follower.acceptRun([{ header: b4, messages: c.producer.messagesOf(b4)! }])).toHaveLength(1)
+    expect(c.follower.head().cid.equals(b4.cid)).toBe(true)
   })
 })
