@@ -6,7 +6,7 @@
 import {
   produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
   ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
-  latestBeaconEntry, EquivocationError, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  latestBeaconEntry, EquivocationError, makeEcHeader, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
@@ -406,34 +406,95 @@ export class NodeChain implements RpcBackend {
     return await run
   }
 
+  /** Tipsets on `parent`'s chain, from the fork tree: what ecStateRoots reads the lookback from. */
+  private chainBelow (parent: TipSetNode): { tipSetAtOrAbove: (height: Epoch) => TipSet, tipSetOf: (key: CID[]) => TipSet } {
+    return {
+      tipSetAtOrAbove: (height: Epoch): TipSet => {
+        let node = parent
+        let found = parent
+        while (node.height >= height) {
+          found = node
+          if (node === this.tree.root) break
+          node = this.tree.get(node.parent)!
+        }
+        if (found.height < height) throw new RangeError(`no tipset at or above ${height} below the parent`)
+        return found.tipset
+      },
+      tipSetOf: (key: CID[]): TipSet => {
+        const node = this.tree.resolve(tipSetKeyString(key))
+        if (node === undefined) throw new RangeError('the lookback tipset is below this node\'s fork tree')
+        return node.tipset
+      }
+    }
+  }
+
+  /** The latest beacon entry on `parent`'s chain (Lotus's GetLatestBeaconEntry over the fork tree). */
+  private prevBeaconEntry (parent: TipSetNode): BeaconEntry {
+    return latestBeaconEntry(parent.tipset.blocks[0]!.header, (x) => this.tree.get(tipSetKeyString(x.parents))?.tipset.blocks[0]!.header)
+  }
+
+  /**
+   * Expected Consensus mining (Lotus miner.mineOne) on the head tipset for `height` (the head's height + 1, or
+   * more after null rounds): null when `miner` is not eligible or does not win; else its block, carrying the
+   * pool's best messages, stored and taken as the head like any block, and returned for gossip. The beacon
+   * entries the block carries come from `beacon` (awaited before anything is built).
+   */
+  async mine (init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch, beacon: BeaconSource }): Promise<SealedHeader | null> {
+    if (!this.expected) throw new Error('this chain\'s blocks are made by its single producer (produce), not mined')
+    const timing = beaconTimingOf(this.init.genesis)
+    const entries = new Map<number, BeaconEntry>()
+    // the entries the block needs depend on its parent: fetched for the head, and again if blocks that came
+    // meanwhile (accepted before this call's turn) made another tipset the head
+    for (let attempt = 0; ; attempt++) {
+      const parent = this.headNode
+      if (parent.height >= init.height) return null // a tipset of this round is already the head
+      for (const round of beaconRoundsForBlock(timing, init.height, parent.height, this.prevBeaconEntry(parent))) {
+        if (!entries.has(round)) entries.set(round, await init.beacon.entry(round))
+      }
+      const mined = await this.queued(async () => this.headNode === parent ? await this.mineOn(parent, init, entries) : undefined)
+      if (mined !== undefined) return mined
+      if (attempt >= 8) return null // the head keeps moving: this round is others'
+    }
+  }
+
+  /** mine's work on `parent`, the head while the caller holds the accept queue. */
+  private async mineOn (parent: TipSetNode, init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch }, entries: Map<number, BeaconEntry>): Promise<SealedHeader | null> {
+    const { store, genesis } = this.init
+    const timing = beaconTimingOf(genesis)
+    const prev = this.prevBeaconEntry(parent)
+    const view = readEcMinerView(store, ecStateRoots(init.height, parent.tipset, this.chainBelow(parent)), init.miner)
+    if (view === null) return null
+    const execution = this.executionOf(parent)
+    const common = {
+      workerSecretKey: init.workerSecretKey, miner: init.miner, parent: parent.tipset, height: init.height,
+      config: { timing, beaconPublicKey: genesis.state.beacon.publicKey }, prevBeaconEntry: prev, view,
+      parentTotalPower: readPower(store, parent.tipset.blocks[0]!.header.parentStateRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower,
+      beaconEntry: (round: number) => entries.get(round)!
+    }
+    const empty = { parentStateRoot: execution.root, parentMessageReceipts: execution.receiptsRoot, messages: EMPTY_TXMETA_CID, blsAggregate: null }
+    // the election first (its VRF is the costly part, and most rounds lose): messages are selected only for a winner
+    if (makeEcHeader({ ...common, body: empty }) === null) return null
+    const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
+    const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
+    const block = makeEcHeader({
+      ...common,
+      body: { ...empty, messages: storeBlockMessages(store, selected), blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null }
+    })!
+    await this.store(block)
+    return block
+  }
+
   /** The header rules of the chain's consensus for `h` on `parent`; `checked` says what the caller already verified. */
   private validateHeaderOn (h: SealedHeader, parent: TipSetNode, checked: 'all' | 'signature' | 'none'): void {
     const { genesis, store } = this.init
     const now = Math.floor(this.init.nowMs() / 1000)
     if (this.expected) {
       const parentRoot = parent.tipset.blocks[0]!.header.parentStateRoot
-      const access = {
-        tipSetAtOrAbove: (height: Epoch): TipSet => {
-          let node = parent
-          let found = parent
-          while (node.height >= height) {
-            found = node
-            if (node === this.tree.root) break
-            node = this.tree.get(node.parent)!
-          }
-          if (found.height < height) throw new RangeError(`no tipset at or above ${height} below the parent`)
-          return found.tipset
-        },
-        tipSetOf: (key: CID[]): TipSet => {
-          const node = this.tree.resolve(tipSetKeyString(key))
-          if (node === undefined) throw new RangeError('the lookback tipset is below this node\'s fork tree')
-          return node.tipset
-        }
-      }
+      const access = this.chainBelow(parent)
       validateEcBlock(h, parent.tipset, {
         config: { timing: beaconTimingOf(genesis), beaconPublicKey: genesis.state.beacon.publicKey },
         now,
-        prevBeaconEntry: latestBeaconEntry(parent.tipset.blocks[0]!.header, (x) => this.tree.get(tipSetKeyString(x.parents))?.tipset.blocks[0]!.header),
+        prevBeaconEntry: this.prevBeaconEntry(parent),
         parentTotalPower: readPower(store, parentRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower,
         minerView: (miner) => readEcMinerView(store, ecStateRoots(h.header.height, parent.tipset, access), miner)
       })

@@ -1,0 +1,86 @@
+// One miner's block production under Expected Consensus, as Lotus's miner loop (miner/miner.go mine) runs it:
+// during round e−1, once a propagation delay has let that round's blocks arrive, take the heaviest tipset as the
+// base and run the election for round e (the height follows the clock: rounds nobody won are null rounds);
+// a winner's block is dated at round e's start (genesis + e × block delay, the timestamp rule every node checks)
+// and published then, not before (others would refuse it as from the future). Mining never waits on this
+// machine's speed: a block mined late is published late with its scheduled timestamp, which is still valid.
+import type { BeaconSource, Epoch, SealedHeader, TipSet, UnixSeconds } from '../core'
+
+export interface EcProducerInit {
+  /** The node's chain: its heaviest tipset, and mining on it (NodeChain.mine stores the block as its own). */
+  chain: {
+    headTipSet: () => TipSet
+    mine: (init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch, beacon: BeaconSource }) => Promise<SealedHeader | null>
+  }
+  /** The miner's ID address bytes, and its worker's BLS secret key. */
+  miner: Uint8Array
+  workerSecretKey: Uint8Array
+  beacon: BeaconSource
+  /** The genesis header's timestamp and the block delay: round e starts at genesisTime + e × blockDelaySecs. */
+  genesisTime: UnixSeconds
+  blockDelaySecs: number
+  /** How long into a round the base is taken (Lotus PropagationDelaySecs: 6 s of 30 s); default a fifth of the block delay. */
+  propagationDelayMs?: number
+  nowMs: () => number
+  /** A block this miner won, at its round's start: publish it. */
+  onBlock: (h: SealedHeader) => void
+  onError: (err: unknown) => void
+}
+
+export interface EcProducer {
+  stop: () => Promise<void>
+  /** Rounds mined so far: how many won, how many ran the election. */
+  stats: () => { rounds: number, won: number }
+}
+
+export function startEcProducer (init: EcProducerInit): EcProducer {
+  const delayMs = init.blockDelaySecs * 1000
+  const propagationMs = init.propagationDelayMs ?? Math.floor(delayMs / 5)
+  const roundStartMs = (round: Epoch): number => (init.genesisTime + round * init.blockDelaySecs) * 1000
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let running: Promise<void> = Promise.resolve()
+  let stopped = false
+  let rounds = 0
+  let won = 0
+
+  const wait = async (ms: number): Promise<void> => {
+    if (ms <= 0 || stopped) return
+    await new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
+  }
+
+  /** Mines round `round` on the heaviest tipset, publishing at the round's start. */
+  const mineRound = async (round: Epoch): Promise<void> => {
+    const base = init.chain.headTipSet()
+    if (base.height >= round) return // a tipset of this round is already the head: mine the next
+    rounds++
+    const block = await init.chain.mine({ miner: init.miner, workerSecretKey: init.workerSecretKey, height: round, beacon: init.beacon })
+    if (block === null || stopped) return
+    won++
+    await wait(roundStartMs(round) - init.nowMs())
+    if (!stopped) init.onBlock(block)
+  }
+
+  let lastRound: Epoch = -1
+  const schedule = (): void => {
+    if (stopped) return
+    // the next round not yet mined (one behind the clock at most: a round already past is not mined late), its
+    // base taken at the start of the round before it plus the propagation delay
+    const now = init.nowMs()
+    const current = Math.floor((now / 1000 - init.genesisTime) / init.blockDelaySecs)
+    const round = Math.max(current + 1, lastRound + 1)
+    const at = roundStartMs(round - 1) + propagationMs
+    timer = setTimeout(() => {
+      lastRound = round
+      running = mineRound(round).catch(init.onError).finally(schedule)
+    }, Math.max(0, at - now))
+  }
+  schedule()
+  return {
+    stats: () => ({ rounds, won }),
+    stop: async () => {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    }
+  }
+}
