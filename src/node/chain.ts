@@ -435,23 +435,26 @@ export class NodeChain implements RpcBackend {
 
   /**
    * Expected Consensus mining (Lotus miner.mineOne) on the head tipset for `height` (the head's height + 1, or
-   * more after null rounds): null when `miner` is not eligible or does not win; else its block, carrying the
+   * more after null rounds), or on `base` when given: null when `miner` is not eligible or does not win; else its block, carrying the
    * pool's best messages, stored and taken as the head like any block, and returned for gossip. The beacon
    * entries the block carries come from `beacon` (awaited before anything is built).
    */
-  async mine (init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch, beacon: BeaconSource }): Promise<SealedHeader | null> {
+  async mine (init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch, beacon: BeaconSource, base?: CID[] }): Promise<SealedHeader | null> {
     if (!this.expected) throw new Error('this chain\'s blocks are made by its single producer (produce), not mined')
     const timing = beaconTimingOf(this.init.genesis)
     const entries = new Map<number, BeaconEntry>()
     // the entries the block needs depend on its parent: fetched for the head, and again if blocks that came
     // meanwhile (accepted before this call's turn) made another tipset the head
     for (let attempt = 0; ; attempt++) {
-      const parent = this.headNode
+      // Lotus's mineOne takes its base: a given tipset (several miners of one node mining the same round), else the head
+      const given = init.base === undefined ? undefined : this.tree.resolve(tipSetKeyString(init.base))
+      if (init.base !== undefined && given === undefined) throw new RangeError('the base tipset is not in this node\'s fork tree')
+      const parent = given ?? this.headNode
       if (parent.height >= init.height) return null // a tipset of this round is already the head
       for (const round of beaconRoundsForBlock(timing, init.height, parent.height, this.prevBeaconEntry(parent))) {
         if (!entries.has(round)) entries.set(round, await init.beacon.entry(round))
       }
-      const mined = await this.queued(async () => this.headNode === parent ? await this.mineOn(parent, init, entries) : undefined)
+      const mined = await this.queued(async () => given !== undefined || this.headNode === parent ? await this.mineOn(parent, init, entries) : undefined)
       if (mined !== undefined) return mined
       if (attempt >= 8) return null // the head keeps moving: this round is others'
     }
