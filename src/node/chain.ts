@@ -139,6 +139,12 @@ class OverlayStore implements BlockStore {
   }
 }
 
+/** How many messages a block's TxMeta lists (both lists, repeats counted). */
+function countBlockMessagesIn (store: BlockGetter, txMeta: CID): number {
+  const msgs = loadBlockMessages(store, txMeta)
+  return msgs.bls.length + msgs.secp.length
+}
+
 /** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
 export const FAUCET_MAX_PENDING = 50
 /**
@@ -681,21 +687,32 @@ export class NodeChain implements RpcBackend {
   /** Past the pooled messages only: a message still being checked reserves no nonce (it may be forged). */
   async mpoolNonce (address: Uint8Array): Promise<number> { return this.mpool.nextNonce(address) }
 
-  /** Where `cid` was included and executed, with the blocks proving both against the two headers. */
-  async inclusion (cid: CID): Promise<{ included: SealedHeader, executed: SealedHeader, proof: MessageInclusion } | null> {
-    const at = await this.init.db.messageIndex(cid)
+  /**
+   * Where the heaviest chain executed `cid`: the tipset that included it (`included`: its first block), the next
+   * tipset above it whose ParentMessageReceipts hold the receipt (`executed`, past null rounds), the receipt's
+   * index in the included tipset's execution order, and the blocks proving both against the two headers. The
+   * proof is null for a tipset of several blocks (or a block that lists a message twice): there the receipt's
+   * index is not the message's position in one block's TxMeta, which is all a proof of today's form ties it to.
+   */
+  async inclusion (cid: CID): Promise<{ included: SealedHeader, executed: SealedHeader, index: number, proof: MessageInclusion | null } | null> {
+    const { db, store } = this.init
+    const at = await db.messageIndex(cid)
     if (at === undefined) return null
-    const included = await this.init.db.headerAt(at.height)
-    const executed = await this.init.db.headerAt(at.height + 1)
+    const included = await db.tipSetAt(at.height)
+    let executed: SealedHeader | undefined
+    for (let h = at.height + 1; executed === undefined && h <= this.current.header.height; h++) executed = await db.headerAt(h)
     if (included === undefined || executed === undefined) return null
-    const proof = proveInclusion(this.init.store, included.header.messages, executed.header.parentMessageReceipts, at.index)
-    return { included, executed, proof }
+    const first = included.blocks[0]!
+    const oneBlockOrder = included.blocks.length === 1 ? tipSetExecutionOrder([{ messages: loadBlockMessages(store, first.header.messages) }]) : []
+    const provable = oneBlockOrder.length === countBlockMessagesIn(store, first.header.messages) && oneBlockOrder[at.index]?.cid.equals(cid) === true
+    const proof = provable ? proveInclusion(store, first.header.messages, executed.header.parentMessageReceipts, at.index) : null
+    return { included: first, executed, index: at.index, proof }
   }
 
   async searchMessage (cid: CID): Promise<MsgLookup | null> {
     const found = await this.inclusion(cid)
     if (found === null) return null
-    const raw = amtGet(this.init.store, found.executed.header.parentMessageReceipts, found.proof.index, 'v0')
+    const raw = amtGet(this.init.store, found.executed.header.parentMessageReceipts, found.index, 'v0')
     return { message: cid, receipt: decodeReceipt(raw), executedIn: found.executed }
   }
 

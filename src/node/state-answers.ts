@@ -8,6 +8,7 @@ export async function answerState (chain: NodeChain, req: StateRequest): Promise
   if (req.kind === 'lookup') {
     const found = await chain.inclusion(req.message)
     if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }
+    if (found.proof === null) return { ok: false, error: 'the message is in a tipset of several blocks, which no inclusion proof covers yet', blocks: [] }
     return { ok: true, included: found.included.cid, executed: found.executed.cid, index: found.proof.index, blocks: found.proof.blocks }
   }
   const header = await chain.headerByCid(req.kind === 'messages' ? req.block : req.at)

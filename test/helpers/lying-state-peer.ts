@@ -24,7 +24,7 @@ export async function startLyingStatePeer (honest: Devnet, decoy?: CID): Promise
   await serveState(libp2p, async (req: StateRequest): Promise<StateResponse> => {
     if (req.kind === 'lookup' && decoy !== undefined) {
       const real = await honest.chain.inclusion(decoy)
-      if (real === null) return { ok: false, error: 'not yet', blocks: [] }
+      if (real?.proof == null) return { ok: false, error: 'not yet', blocks: [] }
       return { ok: true, included: real.included.cid, executed: real.executed.cid, index: real.proof.index, blocks: real.proof.blocks }
     }
     if (req.kind !== 'actor') return { ok: false, error: 'not served', blocks: [] }
