@@ -6,6 +6,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   decodeBlockMsg, validateHeaderProducer, validateHeaderSignature, validateHeaderBeaconSignatures, ALLOWED_CLOCK_DRIFT_SECS,
+  ecChecks, CHAIN_FINALITY, EC_ALLOWED_CLOCK_DRIFT_SECS,
   type GenesisState, type SealedHeader, type UnixSeconds
 } from '../core'
 
@@ -28,6 +29,7 @@ export function judgeBlock (data: Uint8Array, init: BlockJudgeInit): BlockVerdic
   } catch (err) {
     return { result: TopicValidatorResult.Reject, error: err as Error }
   }
+  if (init.genesis.consensus === 'expected') return judgeEcBlock(h, init)
   // cheap checks first: junk with a valid shape must not cost a pairing
   const head = init.head()
   if (h.header.height <= head.header.height) return { result: TopicValidatorResult.Ignore, reason: `height ${h.header.height} is not above our head ${head.header.height}` }
@@ -42,6 +44,30 @@ export function judgeBlock (data: Uint8Array, init: BlockJudgeInit): BlockVerdic
     validateHeaderSignature(h, init.genesis)
     // its beacon entries are the beacon's signatures of their rounds whatever the parent (which rounds it must
     // carry is checked against the parent, when the block is stored): a forged entry is invalid on any chain
+    validateHeaderBeaconSignatures(h, { state: init.genesis })
+  } catch (err) {
+    return { result: TopicValidatorResult.Reject, error: err as Error }
+  }
+  return { result: TopicValidatorResult.Accept, header: h }
+}
+
+/**
+ * The gossip verdict on an Expected Consensus block, before any state is read: its EC fields well formed (sanity:
+ * an ElectionProof with a positive WinCount, a Ticket, a signature), not from the future, and its beacon entries
+ * the beacon's signatures of their rounds. Blocks of a height at or below our head are taken too (a second miner's
+ * block joins the head's tipset; a fork may be heavier), unless more than a finality below it. Which miner signed
+ * and whether it won are checked against the state its parent names, when the node takes the block (NodeChain.accept).
+ */
+function judgeEcBlock (h: SealedHeader, init: BlockJudgeInit): BlockVerdict {
+  const head = init.head()
+  if (h.header.height + CHAIN_FINALITY < head.header.height) return { result: TopicValidatorResult.Ignore, reason: `height ${h.header.height} is more than a finality below our head ${head.header.height}` }
+  try {
+    ecChecks.sanity(h.header)
+  } catch (err) {
+    return { result: TopicValidatorResult.Reject, error: err as Error }
+  }
+  if (h.header.timestamp > init.nowSecs() + EC_ALLOWED_CLOCK_DRIFT_SECS) return { result: TopicValidatorResult.Ignore, reason: `timestamp ${h.header.timestamp} is in the future` }
+  try {
     validateHeaderBeaconSignatures(h, { state: init.genesis })
   } catch (err) {
     return { result: TopicValidatorResult.Reject, error: err as Error }

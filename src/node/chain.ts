@@ -661,6 +661,8 @@ export class NodeChain implements RpcBackend {
   head (): SealedHeader { return this.current }
   /** The heaviest tipset, all its blocks. */
   headTipSet (): TipSet { return this.headNode.tipset }
+  /** True when the tipset of these blocks is in this node's fork tree (each block stored and validated). */
+  holdsTipSet (key: readonly CID[]): boolean { return this.tree.resolve(tipSetKeyString(key)) !== undefined }
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
 
   async headerByCid (cid: CID): Promise<SealedHeader | undefined> { return await this.init.db.header(cid) }

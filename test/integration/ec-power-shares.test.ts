@@ -7,18 +7,13 @@
 // Fixed keys and a fixed beacon make every election the same on every run: the statistical bound is the claim the test
 // makes, and a change to the election or the power rules that moves the figures past it fails here.
 import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import {
-  createGenesis, blsPublicKey, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, MemoryBlockStore, ATTO_PER_FIL, beaconTimingOf, maxBeaconRoundForEpoch,
+  createGenesis, blsPublicKey, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, ATTO_PER_FIL, beaconTimingOf, maxBeaconRoundForEpoch,
   provePossession, dealProofSet, challengeSeed, encodeSubmitPossessionProofs, readDeal, signMessage, gasLimitFor, rewardStateAt, readPower,
   MarketMethod, STORAGE_MARKET_ADDRESS, loadBlockMessages, tipSetExecutionOrder, BASE_FEE,
   ExitCode, type Message, type TipSet, type CID
 } from '../../src/core'
-import { ChainDb } from '../../src/node/chain-db'
-import { NodeChain } from '../../src/node/chain'
-import { inlineVerifier } from '../../src/node/signature-verifier'
+import { openEcNode } from '../helpers/ec-node'
 import { TEST_BEACON, testBeaconEntry } from '../helpers/test-beacon'
 
 const ROUNDS = 300
@@ -43,15 +38,9 @@ describe('power elects: shares, a fault, rewards', { timeout: 300_000 }, () => {
         const d = pieceDigest(payloads[i]!)
         return { id: 1001 + i, info: { owner: workers[i]!, worker: workers[i]!, peerId: Uint8Array.of(0, 2, 0, i) }, preseal: { pieceCid: pieceCidV1(d.root), pieceSize: d.paddedBytes } }
       }))
-    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-ec-shares-'))
-    const db = await ChainDb.open(dir)
-    const store = new MemoryBlockStore()
-    for (const bytes of genesis.store!.blocks.values()) store.put(bytes)
-    await db.append(genesis.header, store.unpersisted())
-    store.persisted(store.unpersisted().keys())
     let round = 0
-    const chain = await NodeChain.open({ db, genesis, store, head: genesis.header, nowMs: () => (T0 + round) * 1000 + 500, verifier: inlineVerifier() })
-    cleanup = async () => { await chain.close(); await db.close(); await rm(dir, { recursive: true, force: true }) }
+    const { chain, db, store, close } = await openEcNode(genesis, () => (T0 + round) * 1000 + 500)
+    cleanup = close
     const timing = beaconTimingOf(genesis)
     const beacon = { entry: async (r: number) => testBeaconEntry(r) }
     const power0 = miners.map(m => readPower(store, genesis.header.header.parentStateRoot, m).claim!.qualityAdjPower)

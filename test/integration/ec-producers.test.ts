@@ -3,17 +3,14 @@
 // holds, publishes what it wins at the round's start, and the others take it. They agree on one chain whose tipsets
 // hold blocks of several miners, with null rounds where nobody won, and whose state pays each block its WinCount.
 import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import {
-  createGenesis, blsPublicKey, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, MemoryBlockStore, ATTO_PER_FIL,
+  createGenesis, blsPublicKey, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, ATTO_PER_FIL,
   type CID, type Genesis, type SealedHeader
 } from '../../src/core'
-import { ChainDb } from '../../src/node/chain-db'
-import { NodeChain } from '../../src/node/chain'
+import type { ChainDb } from '../../src/node/chain-db'
+import type { NodeChain } from '../../src/node/chain'
 import { startEcProducer, type EcProducer } from '../../src/node/ec-producer'
-import { inlineVerifier } from '../../src/node/signature-verifier'
+import { openEcNode } from '../helpers/ec-node'
 import { TEST_BEACON, testBeaconEntry } from '../helpers/test-beacon'
 
 const secrets = [41, 42, 43].map(n => new Uint8Array(32).fill(n))
@@ -28,15 +25,9 @@ const cleanups: Array<() => Promise<void>> = []
 afterAll(async () => { for (const fn of cleanups.reverse()) await fn().catch(() => {}) })
 
 async function node (genesis: Genesis): Promise<{ chain: NodeChain, db: ChainDb }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-ec-producer-'))
-  const db = await ChainDb.open(dir)
-  const store = new MemoryBlockStore()
-  for (const bytes of genesis.store!.blocks.values()) store.put(bytes)
-  await db.append(genesis.header, store.unpersisted())
-  store.persisted(store.unpersisted().keys())
-  const chain = await NodeChain.open({ db, genesis, store, head: genesis.header, nowMs: () => Date.now(), verifier: inlineVerifier() })
-  cleanups.push(async () => { await chain.close(); await db.close(); await rm(dir, { recursive: true, force: true }) })
-  return { chain, db }
+  const n = await openEcNode(genesis, () => Date.now())
+  cleanups.push(n.close)
+  return n
 }
 
 describe('Expected Consensus producers, one per miner', { timeout: 120_000 }, () => {

@@ -2,18 +2,15 @@
 // own state), tipsets of several blocks, null rounds, a heavier fork taken as the head with the chain store's
 // indexes moved in one batch, and blocks that break a consensus rule refused by name with nothing stored.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import {
   createGenesis, makeTipSet, blsPublicKey, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, readPower, beaconTimingOf, maxBeaconRoundForEpoch,
-  executionContext, applyTipSetMessages, blockAward, latestBeaconEntry, MemoryBlockStore, EMPTY_TXMETA_CID,
+  executionContext, applyTipSetMessages, blockAward, latestBeaconEntry, EMPTY_TXMETA_CID,
   makeEcHeader, readEcMinerView, ecStateRoots, tipSetKeyString, headerSigningBytes, blsSign, sealHeader,
   type TipSet, type SealedHeader, type CID, type Genesis, type EcChainConfig, type BeaconEntry, type BlockHeader
 } from '../../src/core'
-import { ChainDb } from '../../src/node/chain-db'
-import { NodeChain, InvalidBlockError } from '../../src/node/chain'
-import { inlineVerifier } from '../../src/node/signature-verifier'
+import type { ChainDb } from '../../src/node/chain-db'
+import { InvalidBlockError, type NodeChain } from '../../src/node/chain'
+import { openEcNode } from '../helpers/ec-node'
 import { TEST_BEACON, testBeaconEntry } from '../helpers/test-beacon'
 
 const T0 = 1_800_000_000
@@ -80,26 +77,19 @@ const resign = (b: SealedHeader, changes: Partial<BlockHeader>, i: number): Seal
   return sealHeader({ ...unsigned, blockSig: blsSign(secrets[i]!, headerSigningBytes(unsigned)) })
 }
 
-let dir: string
 let db: ChainDb
 let chain: NodeChain
 const none = { bls: [], secp: [] }
 const keyOf = (k: readonly CID[]): string => k.map(String).join(',')
 
+let close = async (): Promise<void> => {}
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'coffer-ec-forks-'))
-  db = await ChainDb.open(dir)
-  const own = new MemoryBlockStore()
-  for (const bytes of store.blocks.values()) own.put(bytes)
-  await db.append(genesis.header, own.unpersisted())
-  own.persisted(own.unpersisted().keys())
-  chain = await NodeChain.open({ db, genesis, store: own, head: genesis.header, nowMs: () => (T0 + 100_000) * 1000, verifier: inlineVerifier() })
+  const n = await openEcNode(genesis, () => (T0 + 100_000) * 1000)
+  chain = n.chain
+  db = n.db
+  close = n.close
 })
-afterAll(async () => {
-  await chain?.close()
-  await db?.close()
-  await rm(dir, { recursive: true, force: true })
-})
+afterAll(async () => { await close() })
 
 describe('a node\'s chain under Expected Consensus', () => {
   let a3: TipSet

@@ -53,7 +53,12 @@ export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidato
     if (verdict.result === TopicValidatorResult.Ignore) return verdict.result
     const h = verdict.header
     const head = chain.head()
-    if (h.header.height > head.header.height + 1 || !h.header.parents[0]?.equals(head.cid)) {
+    // one producer: a block must extend our head; Expected Consensus: any tipset we hold (a second block of the
+    // head's height joins its tipset, a fork may become the heaviest)
+    const linkable = chain.genesis.state.consensus === 'expected'
+      ? chain.holdsTipSet(h.header.parents)
+      : h.header.height <= head.header.height + 1 && h.header.parents[0]?.equals(head.cid) === true
+    if (!linkable) {
       // not checkable against our head yet: sync decides whether it links, and names the peer if not
       init.offer({ peer, cid: h.cid, height: h.header.height })
       return TopicValidatorResult.Ignore

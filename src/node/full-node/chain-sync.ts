@@ -9,11 +9,13 @@
 import {
   CidMismatchError, HeightGapError, MalformedMessageError, OversizedMessageError, HeaderRejectedError, ExchangeStatus,
   MAX_EXCHANGE_LENGTH, EXCHANGE_OPT_HEADERS, EXCHANGE_OPT_MESSAGES, ALLOWED_CLOCK_DRIFT_SECS, blockMessagesOf, validateHeaderRun, validateHeaderSignature, validateHeaderBeaconSignatures, BeaconEntryError, NoBeaconEntryError,
+  tipSetKeyString, makeTipSet,
   type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
 } from '../../core'
-import { BlockRejectedError, type NodeChain } from '../chain'
+import { BlockRejectedError, FORK_TREE_DEPTH, type NodeChain } from '../chain'
 
-export interface SyncTarget { peer: string, cid: CID, height: Epoch }
+/** A peer's head: a block's CID, or (`key`) the TipSetKey hello names, which Expected Consensus sync asks for whole. */
+export interface SyncTarget { peer: string, cid: CID, height: Epoch, key?: CID[] }
 
 export interface ChainSyncInit {
   chain: NodeChain
@@ -48,6 +50,19 @@ export class UnlinkedChainError extends HeaderRejectedError {
   override name = 'UnlinkedChainError'
   constructor (readonly ours: string, readonly theirs: string, height: Epoch) {
     super('UNKNOWN_PARENT', `peer's chain holds ${theirs} at height ${height} where ours holds ${ours}: it does not link to our chain (one producer, one chain)`, height)
+  }
+}
+
+/**
+ * Expected Consensus sync walked back from a peer's head for more tipsets than this node keeps below its head
+ * (FORK_TREE_DEPTH) without reaching one it holds: a fork that deep is not followed (Lotus refuses forks past
+ * finality), and a peer naming one is refused.
+ */
+export class ForkTooDeepError extends HeaderRejectedError {
+  static override name = 'ForkTooDeepError'
+  override name = 'ForkTooDeepError'
+  constructor (height: Epoch, readonly depth: number) {
+    super('UNKNOWN_PARENT', `peer's chain reaches no tipset we hold within ${depth} tipsets below its head at ${height}`, height)
   }
 }
 
@@ -116,7 +131,17 @@ export class ChainSync {
     this.heard = true
     const known = this.claims.get(t.peer)
     if (known === undefined || known.height < t.height) this.claims.set(t.peer, t)
-    if (t.height > this.init.chain.head().header.height) this.running ??= this.drain().finally(() => { this.running = null })
+    if (this.pending(t)) this.running ??= this.drain().finally(() => { this.running = null })
+  }
+
+  /**
+   * Whether a target is worth fetching: one producer, a head above ours; Expected Consensus, any tipset we do not
+   * hold (a fork at our height or below may be heavier: NodeChain weighs it once its blocks are in).
+   */
+  private pending (t: SyncTarget): boolean {
+    const chain = this.init.chain
+    if (chain.genesis.state.consensus === 'expected') return !chain.holdsTipSet(t.key ?? [t.cid])
+    return t.height > chain.head().header.height
   }
 
   forgetPeer (peer: string): void { this.claims.delete(peer) }
@@ -127,9 +152,8 @@ export class ChainSync {
   }
 
   private nextTarget (): SyncTarget | null {
-    const height = this.init.chain.head().header.height
     let best: SyncTarget | null = null
-    for (const t of this.claims.values()) if (t.height > height && (best === null || t.height > best.height)) best = t
+    for (const t of this.claims.values()) if (this.pending(t) && (best === null || t.height > best.height)) best = t
     return best
   }
 
@@ -234,7 +258,42 @@ export class ChainSync {
     return out
   }
 
+  /**
+   * Expected Consensus: tipsets from the peer's head down, with their messages, until one this node holds
+   * (any tipset of its fork tree: the peer's chain may be a fork), each answer's tipsets hash-linked to the key
+   * that asked for them; then each block, lowest tipset first, through NodeChain.accept, which validates it
+   * against the state its parent names and moves the head if its tipset is the heaviest.
+   */
+  private async catchUpTipsets (t: SyncTarget): Promise<void> {
+    const chain = this.init.chain
+    const fetched: Array<{ blocks: SealedHeader[], messages: BlockMessages[] }> = []
+    let cursor = t.key ?? [t.cid]
+    while (!chain.holdsTipSet(cursor)) {
+      if (fetched.length >= FORK_TREE_DEPTH) throw new ForkTooDeepError(t.height, FORK_TREE_DEPTH)
+      const resp = await this.exchange(t.peer, { head: cursor, length: Math.min(MAX_EXCHANGE_LENGTH, FORK_TREE_DEPTH - fetched.length), options: EXCHANGE_OPT_HEADERS | EXCHANGE_OPT_MESSAGES })
+      if (resp.messages === undefined) throw new ExchangeAnswerError('asked for messages, got none')
+      for (const [i, blocks] of resp.chain.entries()) {
+        const want = tipSetKeyString(cursor)
+        const got = tipSetKeyString(blocks.map(b => b.cid))
+        if (got !== want) throw new CidMismatchError(want, got, blocks[0]?.header.height ?? t.height)
+        const tipset = makeTipSet(blocks) // the blocks share height and parents (MalformedMessageError otherwise)
+        fetched.push({ blocks: tipset.blocks, messages: tipset.blocks.map(b => blockMessagesOf(resp.messages![i]!, blocks.indexOf(b))) })
+        cursor = tipset.blocks[0]!.header.parents
+        if (tipset.height === 0 || chain.holdsTipSet(cursor)) break
+      }
+    }
+    for (const { blocks, messages } of fetched.reverse()) {
+      for (const [i, b] of blocks.entries()) {
+        if (await chain.accept(b, messages[i]!)) {
+          this.applied++
+          this.init.onAccepted?.(b)
+        }
+      }
+    }
+  }
+
   private async catchUp (t: SyncTarget): Promise<void> {
+    if (this.init.chain.genesis.state.consensus === 'expected') { await this.catchUpTipsets(t); return }
     const chain = this.init.chain
     const headers = await this.fetchHeaders(t, chain.head().header.height)
     if (headers.length === 0) return

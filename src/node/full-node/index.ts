@@ -208,7 +208,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
       libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log,
       onHello: (peer, hello) => {
         const cid = hello.heaviestTipSet[0]
-        if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
+        if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight, key: hello.heaviestTipSet })
       }
     })
     libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()) })
