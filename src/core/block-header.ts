@@ -150,6 +150,9 @@ export function decodeHeader (bytes: Uint8Array): BlockHeader {
     forkSignaling: field(isUint(forkSignaling), 'ForkSignaling', forkSignaling as number),
     parentBaseFee: bigField(baseFee, 'ParentBaseFee')
   }
+  // weights and fees are non-negative big ints in Filecoin (a negative base fee would mint what it burns)
+  if (header.parentWeight < 0n) throw new MalformedHeaderError('field ParentWeight is negative')
+  if (header.parentBaseFee < 0n) throw new MalformedHeaderError('field ParentBaseFee is negative')
   // A header is named by the hash of the bytes it arrived as, so only its one canonical encoding may pass:
   // strict DAG-CBOR alone lets through e.g. a tag-42 CID with version byte 0 before a codec, which decodes
   // (as a CIDv0) to a header that re-encodes to other bytes (found by test/unit/core-properties.test.ts)

@@ -94,6 +94,8 @@ export function newAccountActor (store: BlockStore, address: Uint8Array, balance
 /** Adds `amount` to an address's balance, creating its account actor on first receipt (as a send does). */
 export function creditActor (store: BlockStore, root: CID, address: Uint8Array, amount: AttoFil): CID {
   if (amount === 0n) return root
+  // a credit never takes: a negative amount here is a bug upstream (or a block's forged fee), never a transfer
+  if (amount < 0n) throw new RangeError(`credit of a negative amount ${amount} attoFIL`)
   const actor = getActor(store, root, address) ?? newAccountActor(store, address)
   return setActor(store, root, address, { ...actor, balance: actor.balance + amount })
 }

@@ -6,7 +6,7 @@
 import {
   produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
   ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
-  latestBeaconEntry, EquivocationError, makeEcHeader, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  latestBeaconEntry, EquivocationError, makeEcHeader, BASE_FEE, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
@@ -115,6 +115,19 @@ export class MessagesMismatchError extends BlockRejectedError {
   readonly code = 'MESSAGES_MISMATCH'
   constructor (readonly expected: string, readonly built: string, height: Epoch) {
     super(`messages sent for block at height ${height} build TxMeta ${built}, not its Messages ${expected}`, height)
+  }
+}
+
+/**
+ * The header's ParentBaseFee is not the base fee of its parent tipset (Lotus CommonBlkChecks baseFeeCheck:
+ * ComputeBaseFee(baseTs) == h.ParentBaseFee). Coffer keeps the base fee at BASE_FEE (no congestion pricing yet).
+ */
+export class BaseFeeMismatchError extends BlockRejectedError {
+  static override name = 'BaseFeeMismatchError'
+  override name = 'BaseFeeMismatchError'
+  readonly code = 'BASE_FEE_MISMATCH'
+  constructor (readonly expected: bigint, readonly claimed: bigint, height: Epoch) {
+    super(`block at height ${height} claims parent base fee ${claimed}; its parent's is ${expected}`, height)
   }
 }
 
@@ -300,7 +313,8 @@ export class NodeChain implements RpcBackend {
     if (ts.height === 0) {
       out = { root: first.parentStateRoot, receiptsRoot: first.parentMessageReceipts }
     } else {
-      const parentHeight = node === this.tree.root ? this.rootParentHeight : this.tree.get(node.parent)!.height
+      // the parent may be a tipset only looked up (peek), not yet taken into the tree
+      const parentHeight = node === this.tree.root ? this.rootParentHeight : this.tree.peek(node.parent)!.height
       const blocks = ts.blocks.map(b => ({ ...blockAward(b.header), messages: loadBlockMessages(store, b.header.messages), blsAggregate: b.header.blsAggregate }))
       const ctx = executionContext(store, this.init.genesis.state, first, (e) => this.recent.get(e))
       const applied = applyTipSetMessages(ctx, parentHeight, first.parentStateRoot, blocks)
@@ -427,7 +441,7 @@ export class NodeChain implements RpcBackend {
         return found.tipset
       },
       tipSetOf: (key: CID[]): TipSet => {
-        const node = this.tree.resolve(tipSetKeyString(key))
+        const node = this.tree.peek(tipSetKeyString(key))
         if (node === undefined) throw new RangeError('the lookback tipset is below this node\'s fork tree')
         return node.tipset
       }
@@ -442,8 +456,8 @@ export class NodeChain implements RpcBackend {
   /**
    * Expected Consensus mining (Lotus miner.mineOne) on the head tipset for `height` (the head's height + 1, or
    * more after null rounds), or on `base` when given: null when `miner` is not eligible or does not win; else its block, carrying the
-   * pool's best messages, stored and taken as the head like any block, and returned for gossip. The beacon
-   * entries the block carries come from `beacon` (awaited before anything is built).
+   * pool's best messages, not yet stored: `submit` takes it once its round has started. The beacon entries the
+   * block carries come from `beacon` (awaited before anything is built).
    */
   async mine (init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch, beacon: BeaconSource, base?: CID[] }): Promise<SealedHeader | null> {
     if (!this.expected) throw new Error('this chain\'s blocks are made by its single producer (produce), not mined')
@@ -453,7 +467,7 @@ export class NodeChain implements RpcBackend {
     // meanwhile (accepted before this call's turn) made another tipset the head
     for (let attempt = 0; ; attempt++) {
       // Lotus's mineOne takes its base: a given tipset (several miners of one node mining the same round), else the head
-      const given = init.base === undefined ? undefined : this.tree.resolve(tipSetKeyString(init.base))
+      const given = init.base === undefined ? undefined : this.tree.peek(tipSetKeyString(init.base))
       if (init.base !== undefined && given === undefined) throw new RangeError('the base tipset is not in this node\'s fork tree')
       const parent = given ?? this.headNode
       if (parent.height >= init.height) return null // a tipset of this round is already the head
@@ -489,8 +503,16 @@ export class NodeChain implements RpcBackend {
       ...common,
       body: { ...empty, messages: storeBlockMessages(store, selected), blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null }
     })!
-    await this.store(block)
     return block
+  }
+
+  /**
+   * Takes a block `mine` made as this node's own (Lotus's SyncSubmitBlock once the miner slept until its
+   * timestamp): stored and into the fork tree, the head moved if its tipset is the heaviest. Not before its round
+   * starts: a head dated in the future would be served to peers that refuse it.
+   */
+  async submit (block: SealedHeader): Promise<void> {
+    await this.queued(async () => { if (!this.tree.hasBlock(block.cid)) await this.store(block) })
   }
 
   /** The header rules of the chain's consensus for `h` on `parent`; `checked` says what the caller already verified. */
@@ -529,15 +551,21 @@ export class NodeChain implements RpcBackend {
    */
   private async acceptNow (h: SealedHeader, messages: BlockMessages, checked: 'all' | 'signature' | 'none'): Promise<boolean> {
     const { store } = this.init
-    if (this.tree.hasBlock(h.cid) || (await this.init.db.header(h.cid)) !== undefined) return false
+    // held: in the tree, or stored below it; a stored block the tree lacks (a fork before a restart, an insert that
+    // failed) is validated and taken in again
+    if (this.tree.hasBlock(h.cid)) return false
+    if (h.header.height <= this.tree.root.height && (await this.init.db.header(h.cid)) !== undefined) return false
     const height = h.header.height
-    const parent = this.tree.resolve(tipSetKeyString(h.header.parents))
+    // looked up, not taken in: a parent key only a block that passes every rule may add to the tree
+    const parent = this.tree.peek(tipSetKeyString(h.header.parents))
     if (parent === undefined) throw new ParentMismatchError(this.current.cid.toString(), h.header.parents.map(String).join(','), height)
     try {
       this.validateHeaderOn(h, parent, checked)
     } catch (err) {
       throw new InvalidBlockError(err as Error, height)
     }
+    // the fee every message of the tipset is charged by (execution takes it from the tipset's first block)
+    if (h.header.parentBaseFee !== BASE_FEE) throw new BaseFeeMismatchError(BASE_FEE, h.header.parentBaseFee, height)
     const expected = this.executionOf(parent)
     const claimedRoot = String(h.header.parentStateRoot)
     const claimedReceipts = String(h.header.parentMessageReceipts)
@@ -586,7 +614,7 @@ export class NodeChain implements RpcBackend {
     const blocks = store.unpersisted()
     await db.putHeaders([h], blocks)
     store.persisted(blocks.keys())
-    const parent = this.tree.resolve(tipSetKeyString(h.header.parents))
+    const parent = this.tree.peek(tipSetKeyString(h.header.parents))
     if (parent !== undefined) this.rememberTipSet(makeTipSet([h]), parent.height)
     try {
       this.tree.insertBlock(h)
@@ -661,8 +689,10 @@ export class NodeChain implements RpcBackend {
   head (): SealedHeader { return this.current }
   /** The heaviest tipset, all its blocks. */
   headTipSet (): TipSet { return this.headNode.tipset }
+  /** Tipsets in the fork tree (a figure for status and tests: refused blocks must not grow it). */
+  get forkTreeSize (): number { return this.tree.size }
   /** True when the tipset of these blocks is in this node's fork tree (each block stored and validated). */
-  holdsTipSet (key: readonly CID[]): boolean { return this.tree.resolve(tipSetKeyString(key)) !== undefined }
+  holdsTipSet (key: readonly CID[]): boolean { return this.tree.peek(tipSetKeyString(key)) !== undefined }
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
 
   async headerByCid (cid: CID): Promise<SealedHeader | undefined> { return await this.init.db.header(cid) }

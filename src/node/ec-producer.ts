@@ -2,7 +2,7 @@
 // during round e−1, once a propagation delay has let that round's blocks arrive, take the heaviest tipset as the
 // base and run the election for round e (the height follows the clock: rounds nobody won are null rounds);
 // a winner's block is dated at round e's start (genesis + e × block delay, the timestamp rule every node checks)
-// and published then, not before (others would refuse it as from the future). Mining never waits on this
+// and taken as the node's own and published then, not before (others would refuse it as from the future). Mining never waits on this
 // machine's speed: a block mined late is published late with its scheduled timestamp, which is still valid.
 import type { BeaconSource, Epoch, SealedHeader, TipSet, UnixSeconds } from '../core'
 
@@ -11,6 +11,8 @@ export interface EcProducerInit {
   chain: {
     headTipSet: () => TipSet
     mine: (init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch, beacon: BeaconSource }) => Promise<SealedHeader | null>
+    /** Takes a mined block as the node's own, at its round's start. */
+    submit: (block: SealedHeader) => Promise<void>
   }
   /** The miner's ID address bytes, and its worker's BLS secret key. */
   miner: Uint8Array
@@ -43,9 +45,15 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
   let rounds = 0
   let won = 0
 
+  // the wait for a won block's round: its own timer, settled by stop() too (a stop must not wait for a round)
+  let publishTimer: ReturnType<typeof setTimeout> | undefined
+  let endWait = (): void => {}
   const wait = async (ms: number): Promise<void> => {
     if (ms <= 0 || stopped) return
-    await new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
+    await new Promise<void>(resolve => {
+      endWait = resolve
+      publishTimer = setTimeout(resolve, ms)
+    })
   }
 
   /** Mines round `round` on the heaviest tipset, publishing at the round's start. */
@@ -57,7 +65,9 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
     if (block === null || stopped) return
     won++
     await wait(roundStartMs(round) - init.nowMs())
-    if (!stopped) init.onBlock(block)
+    if (stopped) return
+    await init.chain.submit(block)
+    init.onBlock(block)
   }
 
   let lastRound: Epoch = -1
@@ -80,6 +90,8 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
     stop: async () => {
       stopped = true
       clearTimeout(timer)
+      clearTimeout(publishTimer)
+      endWait()
       await running
     }
   }

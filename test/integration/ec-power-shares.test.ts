@@ -69,7 +69,10 @@ describe('power elects: shares, a fault, rewards', { timeout: 300_000 }, () => {
         for (const i of [0, 1, 2]) if (!(i === 2 && c >= STOPS_AT)) pushed.push(await chain.mpoolPush(await proofMessage(i, c), { local: true }))
       }
       const base = chain.headTipSet()
-      for (const i of [0, 1, 2]) await chain.mine({ miner: miners[i]!, workerSecretKey: secrets[i]!, height: round, beacon, base: base.key })
+      for (const i of [0, 1, 2]) {
+        const won = await chain.mine({ miner: miners[i]!, workerSecretKey: secrets[i]!, height: round, beacon, base: base.key })
+        if (won !== null) await chain.submit(won)
+      }
       if (faultSettled === null && (readPower(store, chain.head().header.parentStateRoot, miners[2]!).claim?.qualityAdjPower ?? 0n) === 0n) faultSettled = chain.head().header.height
     }
 

@@ -54,6 +54,13 @@ describe('decodeHeader rejects malformed input with a named error', () => {
     bad[1] = 0x01 // Miner: byte string header 0x43 becomes an integer
     expect(() => decodeHeader(bad)).toThrow(MalformedHeaderError)
   })
+  it('a negative ParentWeight or ParentBaseFee (a negative fee would mint what it burns)', () => {
+    const h = decodeHeader(good)
+    for (const over of [{ parentWeight: -1n }, { parentBaseFee: -100n }]) {
+      expect(() => decodeHeader(encodeHeader({ ...h, ...over })), JSON.stringify(Object.keys(over))).toThrow(/is negative/)
+    }
+    expect(decodeHeader(encodeHeader({ ...h, parentBaseFee: 0n })).parentBaseFee).toBe(0n)
+  })
   it('oversized', () => {
     expect(() => decodeHeader(new Uint8Array(MAX_HEADER_BYTES + 1))).toThrow(OversizedMessageError)
   })

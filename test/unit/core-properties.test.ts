@@ -31,6 +31,8 @@ const addressArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.tuple(fc.bigInt({ min: 0n, max: INT64_MAX }), bytes(54)).map(([ns, sub]) => Uint8Array.of(4, ...uvarint(ns), ...sub))
 )
 const bigArb = fc.bigInt({ min: -(2n ** 300n), max: 2n ** 300n })
+/** Header weights and fees: non-negative (decodeHeader refuses a negative ParentWeight or ParentBaseFee). */
+const natArb = fc.bigInt({ min: 0n, max: 2n ** 300n })
 const cidArb: fc.Arbitrary<CID> = fc.uint8Array({ minLength: 1, maxLength: 16 }).map(chainCid)
 const sigArb = fc.record({ type: fc.constantFrom(1, 2), data: bytes(96) })
 
@@ -54,7 +56,7 @@ const headerArb: fc.Arbitrary<BlockHeader> = fc.record({
   beaconEntries: fc.array(fc.record({ round: fc.maxSafeNat(), data: bytes(96) }), { maxLength: 3 }),
   winPoStProof: fc.array(fc.record({ postProof: fc.maxSafeInteger(), proofBytes: bytes(192) }), { maxLength: 2 }),
   parents: fc.array(cidArb, { maxLength: 3 }),
-  parentWeight: bigArb,
+  parentWeight: natArb,
   height: fc.maxSafeNat(),
   parentStateRoot: cidArb,
   parentMessageReceipts: cidArb,
@@ -63,7 +65,7 @@ const headerArb: fc.Arbitrary<BlockHeader> = fc.record({
   timestamp: fc.maxSafeNat(),
   blockSig: fc.option(sigArb, { nil: null }),
   forkSignaling: fc.maxSafeNat(),
-  parentBaseFee: bigArb
+  parentBaseFee: natArb
 })
 
 const actorArb: fc.Arbitrary<Actor> = fc.record({

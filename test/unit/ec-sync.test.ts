@@ -27,7 +27,10 @@ async function mineRounds (n: EcNode, rounds: number, who: number[]): Promise<vo
   const start = n.chain.head().header.height
   for (let h = start + 1; h <= start + rounds; h++) {
     const base = n.chain.headTipSet()
-    for (const i of who) await n.chain.mine({ miner: miners[i]!, workerSecretKey: secrets[i]!, height: h, beacon, base: base.key })
+    for (const i of who) {
+      const won = await n.chain.mine({ miner: miners[i]!, workerSecretKey: secrets[i]!, height: h, beacon, base: base.key })
+      if (won !== null) await n.chain.submit(won)
+    }
   }
 }
 

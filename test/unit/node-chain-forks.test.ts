@@ -149,6 +149,16 @@ describe('a node\'s chain under Expected Consensus', () => {
       expect(await db.header(forged.cid)).toBeUndefined()
       expect(keyOf(chain.headTipSet().key)).toBe(keyOf(top.key))
     }
+    // a base fee other than the parent's (Lotus CommonBlkChecks): a negative one would mint what it burns
+    const fee = await chain.accept(resign(blk, { parentBaseFee: blk.header.parentBaseFee + 1n }, 0), none).then(() => null, (e: Error) => e)
+    expect(fee?.name).toBe('BaseFeeMismatchError')
+    // headers naming a subset of the head's blocks as parents, refused, take nothing into the fork tree
+    const size = chain.forkTreeSize
+    for (const b of top.blocks) {
+      const subset = resign(blk, { parents: [b.cid] }, 1) // signed by another miner's key: refused
+      expect(await chain.accept(subset, none).then(() => null, (e: Error) => e)).toBeInstanceOf(InvalidBlockError)
+    }
+    expect(chain.forkTreeSize).toBe(size)
     expect(await chain.accept(blk, none)).toBe(true)
     expect(chain.head().cid.equals(blk.cid)).toBe(true)
   })

@@ -13,7 +13,7 @@ import {
   encodeStateRoot, readStateRoot, storeBlockMessages, storeReceipts, loadBlockMessages, countBlockMessages,
   executionOrder, proveInclusion, verifyInclusion, decodeReceipt, idAddressBytes, chainCid, encodeBigInt,
   EMPTY_AMT_CID, EMPTY_TXMETA_CID, ACCOUNT_ACTOR_CODE, STATE_TREE_VERSION, HAMT_BUCKET_SIZE, STATE_HAMT_BIT_WIDTH,
-  CID, type Message, type SignedMessage, type MessageReceipt, type Actor
+  CID, type Message, type SignedMessage, type MessageReceipt, type Actor, creditActor
 } from '../../src/core'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -402,5 +402,16 @@ describe('block messages, receipts and inclusion proofs', () => {
       const tampered = proof.blocks.map((blk, j) => { if (j !== b) return blk; const t = blk.slice(); t[0]! ^= 0x20; return t })
       expect(thrownName(() => verifyInclusion({ txMeta, receipts: receiptsRoot }, order[15]!, 15, tampered))).toBe('ProofIncompleteError')
     })
+  })
+})
+
+describe('creditActor', () => {
+  it('refuses a negative credit by name (a forged fee would otherwise take from the burnt-funds actor)', () => {
+    const store = new MemoryBlockStore()
+    const root = createStateTree(store, store.put(dagCbor.encode({ info: 'credit test' })))
+    const to = idAddressBytes(99)
+    expect(() => creditActor(store, root, to, -1n)).toThrow(RangeError)
+    expect(getActor(store, creditActor(store, root, to, 5n), to)!.balance).toBe(5n)
+    expect(creditActor(store, root, to, 0n).equals(root)).toBe(true)
   })
 })

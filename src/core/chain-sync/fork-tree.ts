@@ -129,6 +129,25 @@ export class ForkTree {
   }
 
   /**
+   * The tipset with this key as resolve finds it, without taking it in: a node the tree has, or one formed from
+   * blocks it holds and weighed, but not added (so a key named by a block not yet validated cannot grow the tree).
+   */
+  peek (key: TipSetKeyString): TipSetNode | undefined {
+    const known = this.nodes.get(key)
+    if (known !== undefined) return known
+    if (key === '') return undefined
+    const cids = key.split(',')
+    if (new Set(cids).size !== cids.length) return undefined
+    const blocks = cids.map(c => this.blocks.get(c))
+    if (blocks.some(b => b === undefined)) return undefined
+    let tipset: TipSet
+    try { tipset = makeTipSet(blocks as SealedHeader[]) } catch { return undefined }
+    const parent = this.nodes.get(tipSetKeyString(tipset.blocks[0]!.header.parents))
+    if (parent === undefined) return undefined
+    return { tipset, key: tipSetKeyString(tipset.key), parent: parent.key, height: tipset.height, weight: this.init.weigh(tipset, parent) }
+  }
+
+  /**
    * Adds a validated block: it joins the other blocks of its height with the same parents, and that larger
    * tipset gets its own key. The smaller one it replaces stays only if some child was built on it.
    * Returns the tipset the block now belongs to.
