@@ -8,8 +8,8 @@ import { applyTipSetMessages, blockAward } from './tipset-execution'
 import { REWARD_ACTOR_ADDRESS } from './reward/reward-state'
 import { rewardCronTick } from './reward/reward-actor'
 import { CID } from './cid'
-import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, type Actor } from './state-tree'
-import { Protocol, bytesEqual, isKeyAddress } from './address'
+import { getActor, setActor, creditActor, BURNT_FUNDS_ADDRESS, ACCOUNT_ACTOR_CODE, type Actor } from './state-tree'
+import { Protocol, bytesEqual, isKeyAddress, addressToString } from './address'
 import { runMarketCron, STORAGE_MARKET_ADDRESS, type MarketContext } from './market'
 import { powerEpochTickEnd } from './power/power-claims'
 import { ActorError, ActorExit } from './actors/actor-error'
@@ -19,7 +19,7 @@ import { resolveAddress } from './init/init-state'
 import { blsVerifyAggregate, SIG_TYPE_SECP256K1, type Signature } from './signature'
 import { messageCid, validateMessageFields, verifyMessageSignature, METHOD_SEND, type Message, type SignedMessage } from './message'
 import { ExitCode, type BlockMessages, type MessageReceipt } from './block-messages'
-import { MessageSignatureError } from './errors'
+import { MessageSignatureError, NonceError, SenderNotAccountError } from './errors'
 import { MalformedStateError } from './hamt'
 import { ProofIncompleteError } from './block-store'
 import type { AttoFil, GasUnits } from './units'
@@ -185,6 +185,29 @@ export function runEpochCron (ctx: ApplyContext, root: CID): CID {
   // has changed this epoch's claims (power-claims.ts powerEpochTickEnd says why after, not before as Filecoin)
   root = powerEpochTickEnd(ctx.store, root)
   return rewardCronTick(ctx.store, root, ctx.epoch)
+}
+
+/**
+ * Lotus's checkBlockMessages, its semantic part: in the state the block applies to (its ParentStateRoot), each
+ * message's sender is an account actor (SenderNotAccountError) and the nonces of each sender's messages follow on
+ * from its actor's nonce, in the block's order (BLS list, then secp; NonceError). A block that breaks it is
+ * invalid whole; without it a miner could fill blocks with messages that cannot run, or carry one that already ran
+ * again (its second receipt would then overwrite where the chain says it was executed).
+ */
+export function checkBlockMessageNonces (store: ApplyContext['store'], root: CID, msgs: BlockMessages): void {
+  const next = new Map<string, number>()
+  for (const m of [...msgs.bls, ...msgs.secp.map(sm => sm.message)]) {
+    const id = resolveAddress(store, root, m.from) ?? m.from
+    const key = id.join(',')
+    let expected = next.get(key)
+    if (expected === undefined) {
+      const actor = getActor(store, root, m.from)
+      if (actor === null || !actor.code.equals(ACCOUNT_ACTOR_CODE)) throw new SenderNotAccountError(addressToString(m.from))
+      expected = actor.nonce
+    }
+    if (m.nonce !== expected) throw new NonceError(expected, m.nonce)
+    next.set(key, expected + 1)
+  }
 }
 
 export function checkBlockSignatures (msgs: BlockMessages, blsAggregate: Signature | null): void {

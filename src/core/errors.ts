@@ -105,7 +105,7 @@ export function toWireError (err: unknown): WireError {
   return { name: 'Error', message: String(err) }
 }
 
-export type MessageRejectCode = 'MALFORMED' | 'OUT_OF_RANGE' | 'BAD_SIGNATURE' | 'NONCE' | 'FUNDS' | 'GAS'
+export type MessageRejectCode = 'MALFORMED' | 'OUT_OF_RANGE' | 'BAD_SIGNATURE' | 'NONCE' | 'FUNDS' | 'GAS' | 'SENDER'
 
 /** A Filecoin message broke a rule before or while being applied: it changes no state. */
 export class MessageRejectedError extends Error {
@@ -138,6 +138,13 @@ export class NonceError extends MessageRejectedError {
   constructor (readonly expected: number, readonly actual: number) {
     super('NONCE', `nonce ${actual} is not the sender's next nonce ${expected}`)
   }
+}
+
+/** A block carries a message whose sender is no account actor in the state it applies to (Lotus checkBlockMessages). */
+export class SenderNotAccountError extends MessageRejectedError {
+  static override name = 'SenderNotAccountError'
+  override name = 'SenderNotAccountError'
+  constructor (readonly sender: string) { super('SENDER', `sender ${sender} is not an account actor in the block's parent state`) }
 }
 
 export class InsufficientFundsError extends MessageRejectedError {

@@ -10,7 +10,7 @@ import {
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures,
+  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures, checkBlockMessageNonces,
   type BeaconEntry, type BeaconSource, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
@@ -579,6 +579,8 @@ export class NodeChain implements RpcBackend {
       // Lotus's checkBlockMessages: the gas limits add up to at most the block's, every signature verifies
       checkBlockGasLimit(messages)
       checkBlockSignatures(messages, h.header.blsAggregate)
+      // and the senders are accounts whose nonces follow on, in the state the block names (verified above)
+      checkBlockMessageNonces(overlay, h.header.parentStateRoot, messages)
     } catch (err) {
       throw new InvalidBlockError(err as Error, height)
     }

@@ -2,8 +2,9 @@
 // is refused by its own named error, and a refused block leaves nothing behind (no header at its height,
 // the head where it was, no block waiting in the store to be written).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
-  produceHeader, storeBlockMessages, signBeaconRound, MemoryBlockStore, EMPTY_AMT_CID, BLOCK_GAS_LIMIT,
+  signMessage, secpAddressBytes, secpPublicKey, produceHeader, storeBlockMessages, signBeaconRound, MemoryBlockStore, EMPTY_AMT_CID, BLOCK_GAS_LIMIT,
   type SealedHeader, type BlockMessages
 } from '../../src/core'
 import { ParentMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, InvalidBlockError, StateRootMismatchError } from '../../src/node/chain'
@@ -66,6 +67,18 @@ describe('NodeChain.accept on a follower', () => {
     const h = forge({ messages: { bls: [], secp: [c.payment(1)] } })
     await refused(h, none, MessagesMismatchError)
     await refused(h, { bls: [], secp: [c.payment(2)] }, MessagesMismatchError)
+  })
+
+  it('refuses a block carrying a message that already ran, one ahead of its sender\'s nonce, or one from no account: InvalidBlockError (NonceError, SenderNotAccountError)', async () => {
+    const again = { bls: [], secp: [c.payment(0)] } // b2 executed it: the sender's nonce is 1 in the state b3 names
+    await refused(forge({ messages: again }), again, InvalidBlockError, 'NonceError')
+    const ahead = { bls: [], secp: [c.payment(2)] }
+    await refused(forge({ messages: ahead }), ahead, InvalidBlockError, 'NonceError')
+    const twice = { bls: [], secp: [c.payment(1), c.payment(1, { value: 2n })] }
+    await refused(forge({ messages: twice }), twice, InvalidBlockError, 'NonceError')
+    const stranger = secp256k1.utils.randomSecretKey()
+    const fromNobody = { bls: [], secp: [signMessage(stranger, { ...c.payment(0).message, from: secpAddressBytes(secpPublicKey(stranger)) })] }
+    await refused(forge({ messages: fromNobody }), fromNobody, InvalidBlockError, 'SenderNotAccountError')
   })
 
   it('refuses a message whose secp signature does not verify: InvalidBlockError', async () => {
