@@ -638,6 +638,9 @@ export class NodeChain implements RpcBackend {
     const blocks = this.init.store.unpersisted()
     await this.init.db.setHead(path.reverted.map(n => n.tipset), applied, blocks)
     this.init.store.persisted(blocks.keys())
+    // the messages of the tipsets left behind go back to the pool (Lotus HeadChange); the next selection drops
+    // those the new head used
+    if (path.reverted.length > 0) this.mpool.restore(path.reverted.flatMap(n => n.tipset.blocks.map(b => loadBlockMessages(this.init.store, b.header.messages))))
     for (const n of path.applied) this.rememberTipSet(n.tipset, this.tree.get(n.parent)?.height ?? n.height - 1)
     this.headNode = best
     this.current = best.tipset.blocks[0]!

@@ -9,10 +9,10 @@
 // remains waits in a bounded queue for a verifier thread (signature-verifier.ts), and a full queue is
 // refused as MpoolBusyError rather than waited on. Block production never waits for any of it.
 import {
-  validateMessageFields, verifyMessageSignature, signedMessageCid, addressToString, getActor, chainCid,
+  validateMessageFields, verifyMessageSignature, signedMessageCid, messageCid, addressToString, getActor, chainCid,
   encodeMessage, encodeSignedMessage, isLowS, NonceError, InsufficientFundsError, MessageOutOfRangeError,
   MessageSignatureError, BASE_FEE, TRANSFER_GAS, MAX_MESSAGE_BYTES, BLOCK_GAS_LIMIT, SIG_TYPE_BLS, SIG_TYPE_SECP256K1,
-  type BlockGetter, type CID, type SignedMessage, type BlockMessages, type AttoFil
+  type BlockGetter, type CID, type SignedMessage, type BlockMessages, type AttoFil, type Signature
 } from '../core'
 import { inlineVerifier, type SignatureVerifier } from './signature-verifier'
 
@@ -55,6 +55,8 @@ export const TRACKED_SOURCES = 10_000
  * a stuck run would otherwise hold the sender's pending count (the faucet's) forever.
  */
 export const GAP_DROP_BLOCKS = 5
+/** BLS message signatures kept for restore after a reorganisation (Lotus's blsSigCache holds 40,000). */
+export const BLS_SIGNATURES_KEPT = 10_000
 
 /** The pool will not queue this message for a signature check now; the same push later may succeed. */
 export class MpoolBusyError extends Error {
@@ -178,6 +180,8 @@ export class Mpool {
   /** Blocks selected so far, and since which of them each sender's pooled messages sat behind a gap. */
   private selections = 0
   private readonly gapSince = new Map<string, number>()
+  /** The signatures of BLS messages this pool took, newest last: what restore needs (a block carries only the aggregate). */
+  private readonly blsSignatures = new Map<string, Signature>()
   private readonly verifier: SignatureVerifier
   private readonly nowMs: () => number
 
@@ -331,7 +335,35 @@ export class Mpool {
     if (needed > balance) throw new InsufficientFundsError(needed, balance)
   }
 
+  /**
+   * Messages of tipsets a reorganisation left (Lotus MessagePool.HeadChange: each reverted message added back,
+   * its checks skipped: it was in a block). Secp messages carry their signature; a BLS message comes back when this
+   * pool saw its signature (BLS_SIGNATURES_KEPT are kept, as Lotus's blsSigCache), else it is left out. Those the
+   * new head already used are dropped by the next selection. Returns how many came back.
+   */
+  restore (blocks: readonly BlockMessages[]): number {
+    let restored = 0
+    for (const b of blocks) {
+      const signed: SignedMessage[] = [...b.secp]
+      for (const m of b.bls) {
+        const signature = this.blsSignatures.get(messageCid(m).toString())
+        if (signature !== undefined) signed.push({ message: m, signature })
+      }
+      for (const sm of signed) {
+        const cid = signedMessageCid(sm)
+        if (this.has(cid) || this.pending(sm.message.from).some(p => p.message.nonce === sm.message.nonce)) continue
+        this.insert(sm, cid)
+        restored++
+      }
+    }
+    return restored
+  }
+
   private insert (sm: SignedMessage, cid: CID): void {
+    if (sm.signature.type === SIG_TYPE_BLS) {
+      this.blsSignatures.set(messageCid(sm.message).toString(), sm.signature)
+      if (this.blsSignatures.size > BLS_SIGNATURES_KEPT) this.blsSignatures.delete(this.blsSignatures.keys().next().value!)
+    }
     const key = addressToString(sm.message.from)
     const list = [...(this.bySender.get(key) ?? []), sm].sort((a, b) => a.message.nonce - b.message.nonce)
     this.bySender.set(key, list)

@@ -4,7 +4,7 @@
 // peer's fault, by name.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import {
-  idAddressBytes, unsealHeader, encodeExchangeResponse, decodeExchangeResponse, compactTipSetMessages,
+  idAddressBytes, secpAddressBytes, secpPublicKey, signMessage, ATTO_PER_FIL, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, unsealHeader, encodeExchangeResponse, decodeExchangeResponse, compactTipSetMessages,
   ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type CompactedMessages
 } from '../../src/core'
 import { ChainSync } from '../../src/node/full-node/chain-sync'
@@ -14,7 +14,9 @@ import { testBeaconEntry } from '../helpers/test-beacon'
 const T0 = 1_800_000_000
 const secrets = [61, 62, 63].map(n => new Uint8Array(32).fill(n))
 const miners = [1001, 1002, 1003].map(idAddressBytes)
-const genesis = ecGenesis({ network: 'ec-sync', time: T0, blockDelaySecs: 1, secrets, payloads: [3000, 3000, 3000].map((n, i) => new Uint8Array(n).fill(i + 1)) })
+const payerKey = new Uint8Array(32).fill(0x66)
+const payer = secpAddressBytes(secpPublicKey(payerKey))
+const genesis = ecGenesis({ network: 'ec-sync', time: T0, blockDelaySecs: 1, secrets, payloads: [3000, 3000, 3000].map((n, i) => new Uint8Array(n).fill(i + 1)), allocations: [{ address: payer, balance: 10n * ATTO_PER_FIL }] })
 const now = (): number => (T0 + 10_000) * 1000
 const beacon = { entry: async (r: number) => testBeaconEntry(r) }
 
@@ -88,7 +90,11 @@ describe('full node sync under Expected Consensus', () => {
 
   it('a node on a lighter fork (the third miner\'s blocks alone) reorganises to the peer\'s heavier chain', async () => {
     const c = await node()
+    // a payment this node's pool gives to its own fork's blocks
+    const pay = signMessage(payerKey, { version: 0, to: miners[0]!, from: payer, nonce: 0, value: 1n, gasLimit: TRANSFER_GAS_LIMIT, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: 0, params: new Uint8Array(0) })
+    const paid = await c.chain.mpoolPush(pay, { local: true })
     await mineRounds(c, 12, [0])
+    expect(await c.chain.searchMessage(paid)).not.toBeNull() // executed on the fork
     const forkKey = keyOf(c)
     expect(forkKey).not.toBe(keyOf(a))
     const { sync, faults } = syncOf(c, servedBy(a))
@@ -98,6 +104,10 @@ describe('full node sync under Expected Consensus', () => {
     expect(keyOf(c)).toBe(keyOf(a))
     // its own blocks stay stored by CID, off the heaviest chain
     expect(await c.db.header(c.chain.headTipSet().key[0]!)).toBeDefined()
+    // the payment the fork executed is not on the new chain: back in the pool (Lotus HeadChange), its nonce still taken
+    expect(await c.chain.searchMessage(paid)).toBeNull()
+    expect(c.chain.mpool.has(paid)).toBe(true)
+    expect(await c.chain.mpoolNonce(payer)).toBe(1)
   })
 
   it('an answer whose tipset is not the one asked for (a block left out) is the peer\'s fault, nothing stored', async () => {
