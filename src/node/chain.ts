@@ -6,7 +6,7 @@
 import {
   produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
   ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
-  latestBeaconEntry, EquivocationError, makeEcHeader, BASE_FEE, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  latestBeaconEntry, EquivocationError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
@@ -566,7 +566,14 @@ export class NodeChain implements RpcBackend {
     }
     // the fee every message of the tipset is charged by (execution takes it from the tipset's first block)
     if (h.header.parentBaseFee !== BASE_FEE) throw new BaseFeeMismatchError(BASE_FEE, h.header.parentBaseFee, height)
-    const expected = this.executionOf(parent)
+    let expected: Execution
+    try {
+      expected = this.executionOf(parent)
+    } catch (err) {
+      if (err instanceof ProofIncompleteError) throw err
+      // a tipset that cannot be executed (marked bad) has no state for a child to name
+      throw new InvalidBlockError(err as Error, height)
+    }
     const claimedRoot = String(h.header.parentStateRoot)
     const claimedReceipts = String(h.header.parentMessageReceipts)
     if (claimedRoot !== String(expected.root)) throw new StateRootMismatchError(String(expected.root), claimedRoot, height)
@@ -630,11 +637,26 @@ export class NodeChain implements RpcBackend {
   }
 
   private async moveHead (): Promise<void> {
-    const best = this.tree.heaviest()
-    if (best.key === this.headNode.key) return
+    let best = this.tree.heaviest()
+    let execution: Execution | undefined
+    while (best.key !== this.headNode.key) {
+      // a tipset is executed before it is the head: one that cannot be (each of its blocks ran alone, together they
+      // do not) is marked bad, as Lotus's syncer does, and the next heaviest is taken
+      try {
+        for (const n of this.tree.reorgPath(this.headNode, best).applied) this.executionOf(n)
+        // (best itself when nothing is applied: a fall back to an ancestor, after an equivocation or a bad tipset)
+        execution = this.executionOf(best)
+        break
+      } catch (err) {
+        if (err instanceof ProofIncompleteError) throw err // a block missing from our store is our fault, not the tipset's
+        this.tree.markBad(this.badTipSetOf(best))
+        best = this.tree.heaviest()
+        execution = undefined
+      }
+    }
+    if (best.key === this.headNode.key || execution === undefined) return
     const path = this.tree.reorgPath(this.headNode, best)
     const applied = path.applied.map(n => ({ tipset: n.tipset, messages: this.executedMessages(n) }))
-    const execution = this.executionOf(best)
     const blocks = this.init.store.unpersisted()
     await this.init.db.setHead(path.reverted.map(n => n.tipset), applied, blocks)
     this.init.store.persisted(blocks.keys())
@@ -647,6 +669,14 @@ export class NodeChain implements RpcBackend {
     this.nextRoot = execution.root
     this.pruneTree()
     this.heads.moved()
+  }
+
+  /** The lowest tipset on the path to `best` whose execution fails (the one to mark bad). */
+  private badTipSetOf (best: TipSetNode): TipSetKeyString {
+    for (const n of this.tree.reorgPath(this.headNode, best).applied) {
+      try { this.executionOf(n) } catch { return n.key }
+    }
+    return best.key
   }
 
   /** The messages a tipset carries, in its execution order: the message index the chain store keeps for it. */

@@ -312,3 +312,39 @@ describe('ForkTree: equivocation (two blocks of one miner at one height)', () =>
     expect(tree.hasBlock(a2.cid)).toBe(false)
   })
 })
+
+describe('ForkTree: bad tipsets', () => {
+  it('a tipset marked bad (its execution failed) and everything built on it leave the head choice; peek adds nothing', () => {
+    const tree = newTree()
+    const a1 = header(genesis, 1, 1)
+    const a2 = header(one(a1), 2, 1)
+    const a3 = header(one(a2), 3, 1)
+    const b1 = header(genesis, 1, 2)
+    for (const b of [a1, a2, a3, b1]) tree.insertBlock(b)
+    expect(tree.heaviest().key).toBe(keyOf(a3))
+    tree.markBad(keyOf(a2))
+    expect(tree.isBad(keyOf(a3))).toBe(true) // built on a bad tipset
+    expect(tree.isBad(keyOf(a1))).toBe(false)
+    // the heaviest of the rest (b1 joined a1 at height 1: {a1, b1}), never a2 or a3
+    const rest = (): void => {
+      expect(tree.isBad(tree.heaviest().key)).toBe(false)
+      expect([keyOf(a2), keyOf(a3)]).not.toContain(tree.heaviest().key)
+    }
+    rest()
+    expect(tree.heaviest().key).toBe(keyOf(a1, b1))
+    // a child of the bad chain is not formable either
+    const a4 = header(one(a3), 4, 1)
+    tree.insertBlock(a4)
+    rest()
+    expect(tree.heaviest().key).not.toBe(keyOf(a4))
+    expect(() => tree.markBad(tree.root.key)).toThrow(RangeError)
+    // peek forms a subset tipset without taking it in
+    const c1 = header(genesis, 1, 3)
+    tree.insertBlock(c1) // {a1, b1, c1}
+    const size = tree.size
+    const subset = keyOf(b1, c1)
+    expect(tree.get(subset)).toBeUndefined()
+    expect(tree.peek(subset)?.key).toBe(subset)
+    expect(tree.size).toBe(size)
+  })
+})

@@ -75,6 +75,8 @@ export class ForkTree {
   private readonly equivocations = new Map<string, EquivocationError>()
   /** Blocks of equivocating miners, by CID: no tipset formed at their height holds them. */
   private readonly excluded = new Map<string, string>()
+  /** Tipsets whose execution failed (Lotus's syncer marks them bad): never the head, nor anything built on them. */
+  private readonly bad = new Set<TipSetKeyString>()
   private rootNode: TipSetNode
   private best: TipSetNode
 
@@ -103,6 +105,24 @@ export class ForkTree {
    * chain, so it is a leaf unless equivocation took its children out (then Lotus's head shrinks too).
    */
   heaviest (): TipSetNode { return this.best }
+
+  /**
+   * Marks a tipset bad (its execution failed: Lotus's syncer marks such a tipset and never takes it): it and every
+   * tipset built on it are left out of the head choice, which falls back to the heaviest of the rest.
+   */
+  markBad (key: TipSetKeyString): void {
+    if (key === this.rootNode.key) throw new RangeError('the root is trusted as given: it cannot be marked bad')
+    this.bad.add(key)
+    this.best = this.heaviestFrom(this.rootNode.key)
+  }
+
+  /** True when the tipset or one below it was marked bad. */
+  isBad (key: TipSetKeyString): boolean {
+    for (let node = this.nodes.get(key); node !== undefined && node !== this.rootNode; node = this.nodes.get(node.parent)) {
+      if (this.bad.has(node.key)) return true
+    }
+    return false
+  }
 
   /** True when the block is one of an equivocating miner's blocks at its height (left out of tipset formation). */
   isEquivocated (cid: CID | string): boolean { return this.excluded.has(String(cid)) }
@@ -311,7 +331,7 @@ export class ForkTree {
    * equivocated block stays in the tree for its children but is never the head. The root is trusted as given.
    */
   private formable (node: TipSetNode): boolean {
-    return node === this.rootNode || !node.tipset.key.some(c => this.excluded.has(String(c)))
+    return node === this.rootNode || (!node.tipset.key.some(c => this.excluded.has(String(c))) && (this.bad.size === 0 || !this.isBad(node.key)))
   }
 
   /** Lotus's rule: heavier weight wins; on equal weight the tie-break decides, and a full tie keeps `b`. */
