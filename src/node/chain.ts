@@ -152,12 +152,6 @@ class OverlayStore implements BlockStore {
   }
 }
 
-/** How many messages a block's TxMeta lists (both lists, repeats counted). */
-function countBlockMessagesIn (store: BlockGetter, txMeta: CID): number {
-  const msgs = loadBlockMessages(store, txMeta)
-  return msgs.bls.length + msgs.secp.length
-}
-
 /** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
 export const FAUCET_MAX_PENDING = 50
 /**
@@ -296,7 +290,17 @@ export class NodeChain implements RpcBackend {
   private weigh (tipset: TipSet): bigint {
     if (!this.expected) return singleProducerConsensus.weight(tipset, undefined)
     // Lotus filcns Weight: the total power in the tipset's ParentStateRoot
-    return ecTipSetWeight(tipset, readPower(this.init.store, tipset.blocks[0]!.header.parentStateRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower)
+    return ecTipSetWeight(tipset, this.totalPowerBelow(tipset))
+  }
+
+  /** The network's TotalQualityAdjPower in a tipset's ParentStateRoot: what weighing it (and its children's elections' weight) reads. */
+  private totalPowerBelow (tipset: TipSet): bigint {
+    return readPower(this.init.store, tipset.blocks[0]!.header.parentStateRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower
+  }
+
+  /** The chain's Expected Consensus configuration: its beacon's clock beside its own, and the beacon's key. */
+  private ecConfig (): { timing: ReturnType<typeof beaconTimingOf>, beaconPublicKey: Uint8Array } {
+    return { timing: beaconTimingOf(this.init.genesis), beaconPublicKey: this.init.genesis.state.beacon.publicKey }
   }
 
   /**
@@ -482,16 +486,15 @@ export class NodeChain implements RpcBackend {
 
   /** mine's work on `parent`, the head while the caller holds the accept queue. */
   private async mineOn (parent: TipSetNode, init: { miner: Uint8Array, workerSecretKey: Uint8Array, height: Epoch }, entries: Map<number, BeaconEntry>): Promise<SealedHeader | null> {
-    const { store, genesis } = this.init
-    const timing = beaconTimingOf(genesis)
+    const { store } = this.init
     const prev = this.prevBeaconEntry(parent)
     const view = readEcMinerView(store, ecStateRoots(init.height, parent.tipset, this.chainBelow(parent)), init.miner)
     if (view === null) return null
     const execution = this.executionOf(parent)
     const common = {
       workerSecretKey: init.workerSecretKey, miner: init.miner, parent: parent.tipset, height: init.height,
-      config: { timing, beaconPublicKey: genesis.state.beacon.publicKey }, prevBeaconEntry: prev, view,
-      parentTotalPower: readPower(store, parent.tipset.blocks[0]!.header.parentStateRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower,
+      config: this.ecConfig(), prevBeaconEntry: prev, view,
+      parentTotalPower: this.totalPowerBelow(parent.tipset),
       beaconEntry: (round: number) => entries.get(round)!
     }
     const empty = { parentStateRoot: execution.root, parentMessageReceipts: execution.receiptsRoot, messages: EMPTY_TXMETA_CID, blsAggregate: null }
@@ -520,13 +523,12 @@ export class NodeChain implements RpcBackend {
     const { genesis, store } = this.init
     const now = Math.floor(this.init.nowMs() / 1000)
     if (this.expected) {
-      const parentRoot = parent.tipset.blocks[0]!.header.parentStateRoot
       const access = this.chainBelow(parent)
       validateEcBlock(h, parent.tipset, {
-        config: { timing: beaconTimingOf(genesis), beaconPublicKey: genesis.state.beacon.publicKey },
+        config: this.ecConfig(),
         now,
         prevBeaconEntry: this.prevBeaconEntry(parent),
-        parentTotalPower: readPower(store, parentRoot, SYSTEM_ACTOR_ADDRESS).totalQualityAdjPower,
+        parentTotalPower: this.totalPowerBelow(parent.tipset),
         minerView: (miner) => readEcMinerView(store, ecStateRoots(h.header.height, parent.tipset, access), miner)
       })
       return
@@ -770,8 +772,10 @@ export class NodeChain implements RpcBackend {
     for (let h = at.height + 1; executed === undefined && h <= this.current.header.height; h++) executed = await db.headerAt(h)
     if (included === undefined || executed === undefined) return null
     const first = included.blocks[0]!
-    const oneBlockOrder = included.blocks.length === 1 ? tipSetExecutionOrder([{ messages: loadBlockMessages(store, first.header.messages) }]) : []
-    const provable = oneBlockOrder.length === countBlockMessagesIn(store, first.header.messages) && oneBlockOrder[at.index]?.cid.equals(cid) === true
+    // provable when the receipt index is the message's place in the one block's TxMeta: one block, no repeats
+    const listed = included.blocks.length === 1 ? loadBlockMessages(store, first.header.messages) : null
+    const order = listed === null ? [] : tipSetExecutionOrder([{ messages: listed }])
+    const provable = listed !== null && order.length === listed.bls.length + listed.secp.length && order[at.index]?.cid.equals(cid) === true
     const proof = provable ? proveInclusion(store, first.header.messages, executed.header.parentMessageReceipts, at.index) : null
     return { included: first, executed, index: at.index, proof }
   }

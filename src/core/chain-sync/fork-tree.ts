@@ -133,19 +133,10 @@ export class ForkTree {
    * is missing or they do not make one tipset.
    */
   resolve (key: TipSetKeyString): TipSetNode | undefined {
-    const known = this.nodes.get(key)
-    if (known !== undefined) return known
-    if (key === '') return undefined
-    const cids = key.split(',')
-    if (new Set(cids).size !== cids.length) return undefined // a tipset's blocks are distinct
-    const blocks = cids.map(c => this.blocks.get(c))
-    if (blocks.some(b => b === undefined)) return undefined
-    let tipset: TipSet
-    try { tipset = makeTipSet(blocks as SealedHeader[]) } catch { return undefined }
-    const parent = this.nodes.get(tipSetKeyString(tipset.blocks[0]!.header.parents))
-    if (parent === undefined) return undefined // the blocks' parent was pruned
+    const node = this.peek(key)
+    if (node === undefined || this.nodes.has(node.key)) return node
     if (this.nodes.size >= this.init.maxTipsets) throw new ForkTreeFullError(this.init.maxTipsets)
-    return this.add(tipset, parent)
+    return this.add(node.tipset, this.nodes.get(node.parent)!)
   }
 
   /**
