@@ -1,71 +1,152 @@
 // Verified headers of one chain in IndexedDB (idb). One database per genesis, so a reset devnet never
-// mixes with the old chain. Schema v1: `headers` keyed by height (unique `cid` index) and `meta` holding
-// the head; every append writes its headers and the new head in one transaction, so an interrupted tab
-// leaves either the old head or the new one, never a head pointing at a missing header.
-import { openDB, type IDBPDatabase, type DBSchema } from 'idb'
-import { unsealHeader, type SealedHeader, type Epoch } from '../core'
+// mixes with the old chain. Schema v2 (issue 13, as the node's ChainDb v2): `blocks` holds every verified
+// header by CID, on any fork; `tipsets` the heaviest chain's tipsets by height as their keys (a null round
+// has none); `meta` the head as a TipSetKey. A head move writes its blocks, its height index and the new head
+// in one transaction, so an interrupted tab leaves either the old head or the new one, never a head pointing
+// at a missing header. A v1 database (one header per height, the head by CID) is carried over on opening.
+import { openDB, type IDBPDatabase, type DBSchema, type IDBPTransaction, type StoreNames } from 'idb'
+import { unsealHeader, makeTipSet, type SealedHeader, type Epoch, type TipSet } from '../core'
 
 interface ChainSchema extends DBSchema {
+  blocks: { key: string, value: { cid: string, height: number, bytes: Uint8Array } }
+  tipsets: { key: number, value: { height: number, key: string[] } }
+  meta: { key: string, value: { height: number, key: string[] } }
+}
+
+/** The v1 layout, read only while upgrading. */
+interface V1Schema extends DBSchema {
   headers: { key: number, value: { height: number, cid: string, bytes: Uint8Array }, indexes: { cid: string } }
   meta: { key: string, value: { height: number, cid: string } }
 }
 
-export const CHAIN_DB_VERSION = 1
+export const CHAIN_DB_VERSION = 2
 export const chainDbName = (genesisCid: string): string => `coffer-chain-${genesisCid}`
 
+/** A head move: `to` becomes the head; the heights of `reverted` lose their tipsets unless `applied` gives them new ones. */
+export interface HeadMove {
+  to: TipSet
+  reverted: TipSet[]
+  applied: TipSet[]
+  /** Verified headers to keep by CID: the applied tipsets' blocks and any validated on other forks. */
+  blocks: SealedHeader[]
+}
+
 export interface HeaderStore {
+  /** The head tipset's first block (every block of a tipset names the same parents and state root). */
   head: () => Promise<SealedHeader | null>
-  /** Appends already-verified headers (ascending, contiguous) and moves the head, atomically. */
+  headTipSet: () => Promise<TipSet | null>
+  /** Appends already-verified headers (ascending, contiguous, one block a tipset) and moves the head, atomically. */
   append: (headers: SealedHeader[]) => Promise<void>
-  /** The `n` highest headers, highest first. */
+  /** Moves the head (a reorganisation when `reverted` is not empty), atomically. */
+  moveHead: (move: HeadMove) => Promise<void>
+  /** The blocks of the `n` highest tipsets, highest first. */
   recent: (n: number) => Promise<SealedHeader[]>
+  /** The `n` highest tipsets of the heaviest chain, highest first. */
+  recentTipSets: (n: number) => Promise<TipSet[]>
   has: (cid: string) => Promise<boolean>
+  /** A verified header by CID, on the heaviest chain or a fork. */
   get: (cid: string) => Promise<SealedHeader | null>
-  /** The verified header at `height`, if synced that far. */
+  /** The first block of the heaviest chain's tipset at `height` (null: not synced that far, or a null round). */
   byHeight: (height: Epoch) => Promise<SealedHeader | null>
+  /** The heaviest chain's tipset at `height`, or null. */
+  tipSetAt: (height: Epoch) => Promise<TipSet | null>
+  /** The heaviest chain's first tipset at or above `height` and at or below `max`, or null. */
+  tipSetAtOrAbove: (height: Epoch, max: Epoch) => Promise<TipSet | null>
   close: () => void
+}
+
+type UpgradeTx = IDBPTransaction<unknown, Array<StoreNames<unknown>>, 'versionchange'>
+
+/** v1 → v2: every header into `blocks` and `tipsets` (one block a tipset then), the head as a key. */
+async function upgradeFromV1 (db: IDBPDatabase<unknown>, tx: UpgradeTx): Promise<void> {
+  const old = tx as unknown as IDBPTransaction<V1Schema, Array<StoreNames<V1Schema>>, 'versionchange'>
+  const next = tx as unknown as IDBPTransaction<ChainSchema, Array<StoreNames<ChainSchema>>, 'versionchange'>
+  let cursor = await old.objectStore('headers').openCursor()
+  while (cursor !== null) {
+    const { height, cid, bytes } = cursor.value
+    await next.objectStore('blocks').put({ cid, height, bytes })
+    await next.objectStore('tipsets').put({ height, key: [cid] })
+    cursor = await cursor.continue()
+  }
+  const head = await old.objectStore('meta').get('head')
+  await old.objectStore('meta').delete('head')
+  if (head !== undefined) await next.objectStore('meta').put({ height: head.height, key: [head.cid] }, 'head')
+  ;(db as unknown as IDBPDatabase<V1Schema>).deleteObjectStore('headers')
 }
 
 export async function openHeaderStore (genesisCid: string): Promise<HeaderStore> {
   const db: IDBPDatabase<ChainSchema> = await openDB<ChainSchema>(chainDbName(genesisCid), CHAIN_DB_VERSION, {
-    upgrade (db) {
-      const headers = db.createObjectStore('headers', { keyPath: 'height' })
-      headers.createIndex('cid', 'cid', { unique: true })
-      db.createObjectStore('meta')
+    upgrade (raw, oldVersion, _newVersion, tx) {
+      const any = raw as unknown as IDBPDatabase<unknown>
+      if (oldVersion < 1) any.createObjectStore('meta')
+      any.createObjectStore('blocks', { keyPath: 'cid' })
+      any.createObjectStore('tipsets', { keyPath: 'height' })
+      // the versionchange transaction stays open while these requests run: the database opens once they are done
+      if (oldVersion === 1) void upgradeFromV1(any, tx as unknown as UpgradeTx)
     }
   })
-  const at = async (height: Epoch): Promise<SealedHeader | null> => {
-    const row = await db.get('headers', height)
+  const block = async (cid: string): Promise<SealedHeader | null> => {
+    const row = await db.get('blocks', cid)
     return row === undefined ? null : unsealHeader(row.bytes)
   }
+  const tipSetOf = async (key: string[]): Promise<TipSet | null> => {
+    const blocks = await Promise.all(key.map(block))
+    return blocks.some(b => b === null) ? null : makeTipSet(blocks as SealedHeader[])
+  }
+  const tipSetAt = async (height: Epoch): Promise<TipSet | null> => {
+    const row = await db.get('tipsets', height)
+    return row === undefined ? null : await tipSetOf(row.key)
+  }
+  const recentTipSets = async (n: number): Promise<TipSet[]> => {
+    const keys: string[][] = []
+    let cursor = await db.transaction('tipsets').store.openCursor(null, 'prev')
+    while (cursor !== null && keys.length < n) {
+      keys.push(cursor.value.key)
+      cursor = await cursor.continue()
+    }
+    return (await Promise.all(keys.map(tipSetOf))).filter((t): t is TipSet => t !== null)
+  }
+  const write = async (move: HeadMove): Promise<void> => {
+    const tx = db.transaction(['blocks', 'tipsets', 'meta'], 'readwrite')
+    const writes: Array<Promise<unknown>> = move.blocks.map(async h => await tx.objectStore('blocks').put({ cid: h.cid.toString(), height: h.header.height, bytes: h.bytes }))
+    const appliedHeights = new Set(move.applied.map(t => t.height))
+    for (const t of move.reverted) if (!appliedHeights.has(t.height)) writes.push(tx.objectStore('tipsets').delete(t.height))
+    for (const t of move.applied) writes.push(tx.objectStore('tipsets').put({ height: t.height, key: t.key.map(String) }))
+    writes.push(tx.objectStore('meta').put({ height: move.to.height, key: move.to.key.map(String) }, 'head'))
+    try {
+      await Promise.all([...writes, tx.done])
+    } catch (err) {
+      // a write refused part-way (a value it cannot store; a full quota aborts by itself): nothing of the move stays
+      try { tx.abort() } catch { /* already aborted or done */ }
+      await tx.done.catch(() => {})
+      throw err
+    }
+  }
   return {
-    byHeight: at,
+    byHeight: async (height) => (await tipSetAt(height))?.blocks[0] ?? null,
+    tipSetAt,
+    tipSetAtOrAbove: async (height, max) => {
+      const row = await db.transaction('tipsets').store.openCursor(IDBKeyRange.bound(height, max))
+      return row === null ? null : await tipSetOf(row.value.key)
+    },
+    headTipSet: async () => {
+      const meta = await db.get('meta', 'head')
+      return meta === undefined ? null : await tipSetOf(meta.key)
+    },
     head: async () => {
       const meta = await db.get('meta', 'head')
-      return meta === undefined ? null : await at(meta.height)
+      return meta === undefined ? null : (await tipSetOf(meta.key))?.blocks[0] ?? null
     },
     append: async (headers) => {
       if (headers.length === 0) return
-      const tx = db.transaction(['headers', 'meta'], 'readwrite')
-      const writes: Array<Promise<unknown>> = headers.map(async h => await tx.objectStore('headers').put({ height: h.header.height, cid: h.cid.toString(), bytes: h.bytes }))
-      const top = headers[headers.length - 1]!
-      writes.push(tx.objectStore('meta').put({ height: top.header.height, cid: top.cid.toString() }, 'head'))
-      await Promise.all([...writes, tx.done])
+      const applied = headers.map(h => makeTipSet([h]))
+      await write({ to: applied[applied.length - 1]!, reverted: [], applied, blocks: headers })
     },
-    recent: async (n) => {
-      const out: SealedHeader[] = []
-      let cursor = await db.transaction('headers').store.openCursor(null, 'prev')
-      while (cursor !== null && out.length < n) {
-        out.push(unsealHeader(cursor.value.bytes))
-        cursor = await cursor.continue()
-      }
-      return out
-    },
-    has: async (cid) => (await db.getKeyFromIndex('headers', 'cid', cid)) !== undefined,
-    get: async (cid) => {
-      const row = await db.getFromIndex('headers', 'cid', cid)
-      return row === undefined ? null : unsealHeader(row.bytes)
-    },
+    moveHead: write,
+    recent: async (n) => (await recentTipSets(n)).flatMap(t => t.blocks),
+    recentTipSets,
+    has: async (cid) => (await db.getKey('blocks', cid)) !== undefined,
+    get: block,
     close: () => { db.close() }
   }
 }
