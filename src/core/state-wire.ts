@@ -10,10 +10,14 @@
 //   channel:  {kind:'channel', address, at}                 → a payment channel's actor, state and lanes
 //   miners:   {kind:'miners', at}                           → the power actor's claims: every miner's ID (listMiners)
 //   power:    {kind:'power', address, at}                   → a miner's claim and the power totals (readPower)
+//   ecBlock:  {kind:'ecBlock', miner, roots: [lookback, lookbackParent, parent, own]}: the four state roots one
+//             block's Expected Consensus checks and its tipset's weight read → readEcBlockState's blocks. Roots,
+//             not headers: any node holding the state can prove it, the block itself need not be its
 //   msgs gossip topic /fil/msgs/<network> carries SignedMessage bytes, as in Filecoin.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
 import { MalformedMessageError, OversizedMessageError } from './errors'
+import type { EcBlockRoots } from './consensus/ec-miner-view'
 
 export const STATE_PROTOCOL = '/coffer/state/1.0.0'
 export const messagesTopic = (network: string): string => `/fil/msgs/${network}`
@@ -31,6 +35,7 @@ export type StateRequest =
   | { kind: 'channel', address: Uint8Array, at: CID }
   | { kind: 'miners', at: CID }
   | { kind: 'power', address: Uint8Array, at: CID }
+  | { kind: 'ecBlock', miner: Uint8Array, roots: EcBlockRoots }
 
 export interface StateResponse {
   ok: boolean
@@ -56,7 +61,8 @@ const cid = (v: unknown, what: string): CID => {
   return c
 }
 
-export const encodeStateRequest = (r: StateRequest): Uint8Array => dagCbor.encode(r)
+export const encodeStateRequest = (r: StateRequest): Uint8Array =>
+  dagCbor.encode(r.kind === 'ecBlock' ? { kind: r.kind, miner: r.miner, roots: [r.roots.lookback, r.roots.lookbackParent, r.roots.parent, r.roots.own] } : r)
 
 export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   const r = decode(bytes, MAX_STATE_REQUEST_BYTES, 'state request')
@@ -65,6 +71,11 @@ export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
   if (r.kind === 'deal' && typeof r.dealId === 'number' && Number.isSafeInteger(r.dealId) && r.dealId >= 0) return { kind: 'deal', dealId: r.dealId, at: cid(r.at, 'at') }
   if (r.kind === 'miners') return { kind: 'miners', at: cid(r.at, 'at') }
+  if (r.kind === 'ecBlock' && r.miner instanceof Uint8Array) {
+    const roots = r.roots
+    if (!Array.isArray(roots) || roots.length !== 4) throw new MalformedMessageError('ecBlock request needs four state roots')
+    return { kind: 'ecBlock', miner: r.miner, roots: { lookback: cid(roots[0], 'lookback'), lookbackParent: cid(roots[1], 'lookbackParent'), parent: cid(roots[2], 'parent'), own: cid(roots[3], 'own') } }
+  }
   if ((r.kind === 'escrow' || r.kind === 'miner' || r.kind === 'channel' || r.kind === 'power') && r.address instanceof Uint8Array) return { kind: r.kind, address: r.address, at: cid(r.at, 'at') }
   throw new MalformedMessageError('state request has an unknown kind or wrong fields')
 }

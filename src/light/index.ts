@@ -3,6 +3,7 @@
 export * from './status'
 export * from './header-store'
 export * from './header-sync'
+export * from './ec-header-sync'
 export * from './light-client'
 export * from './bootstrap-cache'
 export * from './worker-protocol'

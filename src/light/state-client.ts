@@ -5,8 +5,8 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
-  type PowerRead, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
+  verifyActorProof, verifyInclusion, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
+  type PowerRead, type EcBlockState, type EcBlockRoots, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -76,10 +76,31 @@ export interface StateClient {
    * only as true as the header it is checked against.
    */
   power: (address: Uint8Array, at?: SealedHeader) => Promise<Verified<PowerRead>>
+  /**
+   * What one block's Expected Consensus checks and its tipset's weight read from state (readEcBlockState), at the
+   * ParentStateRoots of four headers this client verified or is verifying: the lookback tipset's first block after
+   * the round, the lookback tipset's, the parent's and the block's own. Asked of `from` when given (the peer that
+   * sent the block holds its fork), else of any full node.
+   */
+  ecBlockState: (miner: Uint8Array, at: EcBlockHeaders, from?: string) => Promise<Verified<EcBlockState>>
 }
+
+/** The headers whose ParentStateRoots a block's Expected Consensus checks read (ec-miner-view.ts EcBlockRoots). */
+export interface EcBlockHeaders { lookback: SealedHeader, lookbackParent: SealedHeader, parent: SealedHeader, block: SealedHeader }
 
 /** A record checked against `header`'s ParentStateRoot. */
 export interface Verified<T> { value: T, header: SealedHeader, proofBytes: number, checkMs: number }
+
+/** The state roots `at`'s headers name: what a block's checks read (ec-miner-view.ts EcBlockRoots). */
+export const ecBlockRoots = (at: EcBlockHeaders): EcBlockRoots =>
+  ({ lookback: at.lookback.header.parentStateRoot, lookbackParent: at.lookbackParent.header.parentStateRoot, parent: at.parent.header.parentStateRoot, own: at.block.header.parentStateRoot })
+
+export const ecBlockRequest = (miner: Uint8Array, at: EcBlockHeaders): StateRequest => ({ kind: 'ecBlock', miner, roots: ecBlockRoots(at) })
+
+/** Replays readEcBlockState over a peer's blocks alone, under the roots `at`'s headers name; throws when they prove nothing. */
+export function checkEcBlockState (blocks: Uint8Array[], at: EcBlockHeaders, miner: Uint8Array): EcBlockState {
+  return readEcBlockState(new ProofBlockStore(blocks), ecBlockRoots(at), miner)
+}
 
 export function createStateClient (init: StateClientInit): StateClient {
   const now = init.nowMs ?? (() => performance.now())
@@ -129,6 +150,13 @@ export function createStateClient (init: StateClientInit): StateClient {
     miners: async () => (await verifiedRead(at => ({ kind: 'miners', at }), (g, r) => listMiners(g, r))).value,
     channel: async (address) => await verifiedRead(at => ({ kind: 'channel', address, at }), (g, r) => readChannel(g, r, address)),
     power: async (address, header) => await verifiedRead(at => ({ kind: 'power', address, at }), (g, r) => readPower(g, r, address), header),
+    ecBlockState: async (miner, at, given) => {
+      const from = given ?? peer()
+      const blocks = await answered(from, ecBlockRequest(miner, at))
+      const started = now()
+      const value = checked(from, () => checkEcBlockState(blocks, at, miner))
+      return { value, header: at.block, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
+    },
     actor: async (address) => {
       const header = init.head()
       const from = peer()

@@ -714,6 +714,14 @@ export class NodeChain implements RpcBackend {
     return read(this.init.store, (at ?? this.current).header.parentStateRoot)
   }
 
+  /** True when this node's block store holds `cid` (a state root it can prove reads from, say). */
+  holdsBlock (cid: CID): boolean { return this.init.store.get(cid) !== undefined }
+
+  /** The blocks `read` walks in this node's store, whatever roots it starts from: what a light client replays it over. */
+  proveReads (read: (store: BlockGetter) => unknown): Uint8Array[] {
+    return recordReads(this.init.store, read)
+  }
+
   /** The blocks `read` walks under `at`'s state: what a light client needs to replay it. */
   proveState (read: (store: BlockGetter, root: CID) => unknown, at: SealedHeader): Uint8Array[] {
     return recordReads(this.init.store, (g) => read(g, at.header.parentStateRoot))

@@ -1,7 +1,7 @@
 // Answers /coffer/state/1.0.0 requests from a NodeChain: each answer is the blocks a light client needs to
 // re-run the same reader over a store that holds only blocks by their hash (recordReads/proveState). Kept
 // out of devnet.ts so every node that holds a chain (devnet, full node, provider) serves the same answers.
-import { readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, type StateRequest, type StateResponse } from '../core'
+import { readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readEcBlockState, type StateRequest, type StateResponse } from '../core'
 import type { NodeChain } from './chain'
 
 export async function answerState (chain: NodeChain, req: StateRequest): Promise<StateResponse> {
@@ -10,6 +10,12 @@ export async function answerState (chain: NodeChain, req: StateRequest): Promise
     if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }
     if (found.proof === null) return { ok: false, error: 'the message is in a tipset of several blocks, which no inclusion proof covers yet', blocks: [] }
     return { ok: true, included: found.included.cid, executed: found.executed.cid, index: found.proof.index, blocks: found.proof.blocks }
+  }
+  if (req.kind === 'ecBlock') {
+    // from the roots alone, on any fork: a light client checks a fork's blocks before it knows which chain wins
+    const { roots, miner } = req
+    if (![roots.lookback, roots.lookbackParent, roots.parent, roots.own].every(r => chain.holdsBlock(r))) return { ok: false, error: 'unknown state root', blocks: [] }
+    return { ok: true, blocks: chain.proveReads(g => readEcBlockState(g, roots, miner)) }
   }
   const header = await chain.headerByCid(req.kind === 'messages' ? req.block : req.at)
   if (header === undefined) return { ok: false, error: 'unknown header', blocks: [] }

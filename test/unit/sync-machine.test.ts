@@ -241,6 +241,41 @@ describe('SyncMachine', () => {
     expect(m.head().key).toBe(tsk(t3b))
   })
 
+  it('takes a gossiped block whole: it joins the head tipset with no fetch, and one above a gap fetches its parents from the relay', () => {
+    const t1 = tipset(genesis, 1, [1, 2])
+    const t2 = tipset(t1, 2, [1])
+    const A = new Peer('A', [t1, t2])
+    const m = machine()
+    A.hello(m, t2)
+    drive(m, [A])
+    expect(m.head().key).toBe(tsk(t2))
+    // a sibling of t2's block, gossiped: validated with no request and joining the head tipset
+    const sibling = header(t1, 2, 3, 1)
+    m.blockAnnounced('A', sibling)
+    const joined = drive(m, [A])
+    expect(joined.requests).toEqual([])
+    expect(m.head().key).toBe(tsk(makeTipSet([...t2.blocks, sibling])))
+    // a block two tipsets above (on t3 = the bigger t2 and t4) is held; its parents come from the relay
+    const t2b = makeTipSet([...t2.blocks, sibling])
+    weights.set(tsk(t2b), tipsetWeight(weights.get(tsk(t1))!, POWER, [1, 1]))
+    const t3 = tipset(t2b, 3, [2])
+    const top = header(t3, 4, 1, 1)
+    A.held.set(tsk(t3), t3)
+    m.blockAnnounced('A', top)
+    const caught = drive(m, [A])
+    expect(caught.requests.map(r => [r.peer, tipSetKeyString(r.head)])).toEqual([['A', tsk(t3)]])
+    expect(m.head().key).toBe(tipSetKeyString([top.cid]))
+    // a block built on a refused one faults its relay and is kept nowhere
+    const forged = header(t3, 4, FORGER, 1)
+    m.blockAnnounced('B', forged)
+    const refused = drive(m, [A, new Peer('B')])
+    expect(refused.faults.map(f => [f.peer, f.error.name])).toEqual([['B', 'RejectedChainError']])
+    weights.set(tipSetKeyString([forged.cid]), 1n << 50n)
+    m.blockAnnounced('C', header(makeTipSet([forged]), 5, 1, 1))
+    expect(m.peerFaults().map(f => f.peer)).toEqual(['C'])
+    expect(m.pendingHeaders).toBe(0)
+  })
+
   it('faults a peer whose headers do not link, keeps nothing of it, and syncs from an honest one', () => {
     const a = chain(genesis, range(1, 6), 1)
     const fake = chain(genesis, range(1, 7), 5)

@@ -101,6 +101,9 @@ export class SyncMachine {
 
   tipset (key: readonly CID[]): TipSetNode | undefined { return this.tree.get(tipSetKeyString(key)) }
 
+  /** The fork tree's root: the start it was given, or the last tipset finalized. */
+  root (): TipSetNode { return this.tree.root }
+
   /** Head moves since the last call, each with its reorganisation path. */
   headChanges (): HeadChange[] { const out = this.changes; this.changes = []; return out }
 
@@ -185,6 +188,31 @@ export class SyncMachine {
     if (bad !== undefined) { this.fault(new RejectedChainError(peer, String(bad), this.rejected.get(String(bad))!)); return }
     this.peerHeads.set(peer, { key, height, weight })
     this.wantHead(peer, { key, height, weight })
+  }
+
+  /**
+   * A block heard on gossip, whole (Lotus InformNewBlock): held for validation as if fetched, with its parent
+   * tipset wanted from `peer` when unknown. Ignored when it is ours already, not above the fork tree's root,
+   * lighter than our head (as peerHead), or when no room is left for it; a block already rejected, or built on
+   * one, faults the peer.
+   */
+  blockAnnounced (peer: string, block: SealedHeader): void {
+    const h = block.header
+    const cid = String(block.cid)
+    if (this.faulted.has(peer) || this.tree.hasBlock(cid)) return
+    const bad = [cid, ...h.parents.map(String)].find(c => this.rejected.has(c))
+    if (bad !== undefined) {
+      if (bad !== cid) this.markRejected(cid, `descends from ${bad}`)
+      this.fault(new RejectedChainError(peer, bad, this.rejected.get(bad)!))
+      return
+    }
+    if (h.height <= this.tree.root.height || h.parentWeight < this.current.tipset.blocks[0]!.header.parentWeight) return
+    const held = this.pending.get(cid)
+    if (held !== undefined) { held.sources.add(peer); return }
+    if (this.pending.size >= this.opts.maxPendingHeaders) return
+    this.pending.set(cid, { header: block, sources: new Set([peer]), validating: false })
+    this.peerHeads.set(peer, { key: [block.cid], height: h.height, weight: h.parentWeight })
+    if (!this.known(h.parents)) this.addWant(h.parents, h.height - 1, h.parentWeight, [peer])
   }
 
   /** The peer is gone: its requests are abandoned, its claims no longer count. */

@@ -7,6 +7,7 @@ import type { CID } from '../cid'
 import type { BlockGetter } from '../block-store'
 import type { TipSet } from '../tipset'
 import type { Epoch } from '../units'
+import type { StoragePower } from '../power'
 import { Protocol } from '../address'
 import { getActor, ACCOUNT_ACTOR_CODE } from '../state-tree'
 import { mustGet } from '../block-store'
@@ -94,5 +95,33 @@ export function ecStateRoots (
     lookback: after.blocks[0]!.header.parentStateRoot,
     lookbackParent: lookbackTipSet.blocks[0]!.header.parentStateRoot,
     parent: parentRoot
+  }
+}
+
+/** The roots one block's checks read (EcStateRoots) and the block's own ParentStateRoot, which weighing its tipset reads. */
+export interface EcBlockRoots extends EcStateRoots {
+  /** The block's own ParentStateRoot: its tipset's weight divides by the total power there (Lotus filcns Weight). */
+  own: CID
+}
+
+/** Everything a block's Expected Consensus checks and its tipset's weight read from state. */
+export interface EcBlockState {
+  /** readEcMinerView at the block's roots (null: no miner of that address at the lookback). */
+  view: EcMinerView | null
+  /** The network's TotalQualityAdjPower in the parent tipset's ParentStateRoot: the block's ParentWeight check. */
+  parentTotalPower: StoragePower
+  /** The same in the block's own ParentStateRoot: its tipset's weight. */
+  ownTotalPower: StoragePower
+}
+
+/**
+ * One read for everything validating a block and weighing its tipset takes from state: a full node records it
+ * (recordReads) and a light client replays it over those blocks alone, under roots named by headers it verified.
+ */
+export function readEcBlockState (store: BlockGetter, roots: EcBlockRoots, miner: Uint8Array): EcBlockState {
+  return {
+    view: readEcMinerView(store, roots, miner),
+    parentTotalPower: readPower(store, roots.parent, miner).totalQualityAdjPower,
+    ownTotalPower: readPower(store, roots.own, miner).totalQualityAdjPower
   }
 }

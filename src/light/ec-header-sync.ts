@@ -1,0 +1,346 @@
+// Header sync for the light client under Expected Consensus (issue 13, part 6): core's sans-I/O SyncMachine says
+// what to fetch and which headers to check; this driver does the I/O. Every block is checked by the consensus
+// rules in full (validateEcBlock: beacon entries, election proof and win count, ticket, block signature, parent
+// weight, timestamp) against its miner's state at the lookback, read from a full node as a proof the tab replays
+// under state roots named by headers it verified itself (state-client.ts ecBlockState). The machine follows forks
+// to the heaviest chain; each head move is written to the store in one transaction (a reorganisation included).
+import {
+  SyncMachine, validateEcBlock, ecTipSetWeight, isHeavierTipSet, lookbackState, latestBeaconEntry, beaconTimingOf, tipSetKeyString, makeTipSet,
+  FutureBlockError, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
+  type CID, type Genesis, type SealedHeader, type TipSet, type TipSetNode, type ExchangeResponse, type Epoch, type EcBlockState,
+  type SyncRequest, type ValidationTask, type HeadChange, type StoragePower
+} from '../core'
+import type { HeaderStore } from './header-store'
+import type { EcBlockHeaders } from './state-client'
+import { PeerBusyError } from './header-sync'
+
+export interface EcSyncNetwork {
+  fetchChain: (peer: string, head: CID[], length: number) => Promise<ExchangeResponse>
+}
+
+export interface EcHeaderSyncInit {
+  genesis: Genesis
+  store: HeaderStore
+  /** The stored head tipset: the fork tree's root, trusted as this tab verified it before. */
+  head: TipSet
+  net: EcSyncNetwork
+  /** readEcBlockState at `at`'s roots, verified (state-client.ts ecBlockState); asked of `from` when given. */
+  blockState: (miner: Uint8Array, at: EcBlockHeaders, from?: string) => Promise<EcBlockState>
+  nowMs: () => number
+  /** Tipsets newly on the heaviest chain, oldest first (after a reorganisation, the new side's). */
+  onAppend: (applied: SealedHeader[], change: { reverted: TipSet[], applied: TipSet[] }) => void
+  /** The peer broke a rule: the caller hangs up on it and shows why. */
+  onRejection: (peer: string, err: Error) => void
+  onNetworkError: (peer: string, err: Error) => void
+  onChange: () => void
+  /** Lotus's lookback (WINNING_POST_SECTOR_SET_LOOKBACK) unless the chain says otherwise. */
+  lookback?: Epoch
+}
+
+/** A block names the same parents as a validated sibling but another state root, receipts or base fee: one of them is wrong, and the first came first. */
+export class TipSetStateMismatchError extends Error {
+  static override name = 'TipSetStateMismatchError'
+  override name = 'TipSetStateMismatchError'
+  constructor (readonly height: Epoch, field: string) { super(`block at height ${height} disagrees with its tipset's other blocks on ${field}`) }
+}
+
+/**
+ * Tipsets the tab keeps in its fork tree below the head: finality (forks deeper are not followed, as Lotus) plus
+ * the lookback, so a block's lookback tipset is in the tree or on the stored chain below its root.
+ */
+export const EC_FORK_TREE_DEPTH: Epoch = CHAIN_FINALITY + WINNING_POST_SECTOR_SET_LOOKBACK
+/** A block whose state could not be read (no peer, busy, a lying peer dropped) is offered again after this. */
+const STATE_RETRY_MS = 1_000
+
+const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
+
+export class EcHeaderSync {
+  head: SealedHeader
+  headTipSet: TipSet
+  backlog: { total: number, fetched: number, verified: number } | null = null
+  headersVerified = 0
+  verifyMs = 0
+  /** Head moves that reverted tipsets (reorganisations), and the deepest. */
+  reorgs = { count: 0, deepest: 0 }
+  private readonly machine: SyncMachine
+  /** The network's TotalQualityAdjPower by state root, from verified proofs: what weighs a tipset (Lotus filcns Weight). */
+  private readonly powerAt = new Map<string, StoragePower>()
+  /** The first validated block's state fields per (height, parents): its siblings must agree. */
+  private readonly tipSetState = new Map<string, string>()
+  /** Who sent each held block (the peer asked for its state: it holds that fork). */
+  private readonly sourceOf = new Map<string, string>()
+  private readonly claims = new Map<string, Epoch>()
+  /** Blocks validated since the last store write, by CID. */
+  private unwritten = new Map<string, SealedHeader>()
+  private writing: Promise<void> = Promise.resolve()
+  private pumping = false
+  private again = false
+  private inFlight = 0
+  private stopped = false
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private readonly config
+
+  constructor (private readonly init: EcHeaderSyncInit) {
+    this.headTipSet = init.head
+    this.head = init.head.blocks[0]!
+    this.config = { timing: beaconTimingOf(init.genesis), beaconPublicKey: init.genesis.state.beacon.publicKey }
+    this.machine = new SyncMachine({
+      root: init.head,
+      // a lower bound: every tipset in the tree descends from the root and weighs more (its own ParentWeight is checked)
+      rootWeight: init.head.blocks[0]!.header.parentWeight,
+      weigh: (tipset) => this.weigh(tipset),
+      tieBreak: (a, b) => isHeavierTipSet({ tipset: a, weight: 0n }, { tipset: b, weight: 0n }),
+      nowMs: init.nowMs(),
+      maxTipsets: EC_FORK_TREE_DEPTH * 8
+    })
+  }
+
+  get bestKnownHeight (): Epoch {
+    return Math.max(this.head.header.height, ...this.claims.values())
+  }
+
+  /** A peer's head from hello: its key, height and weight. */
+  offerHead (peer: string, key: CID[], height: Epoch, weight: bigint): void {
+    this.claims.set(peer, Math.max(height, this.claims.get(peer) ?? 0))
+    this.machine.peerHead(peer, key, height, weight)
+    this.pump()
+  }
+
+  /** A block heard on gossip (already judged by the gossip validator): checked in full like any other. */
+  offerBlock (peer: string, block: SealedHeader): void {
+    this.claims.set(peer, Math.max(block.header.height, this.claims.get(peer) ?? 0))
+    this.sourceOf.set(String(block.cid), peer)
+    this.machine.blockAnnounced(peer, block)
+    this.pump()
+  }
+
+  forgetPeer (peer: string): void {
+    this.claims.delete(peer)
+    this.machine.peerDisconnected(peer)
+    this.pump()
+  }
+
+  /** Resolves once nothing is being fetched, checked or written (tests and benchmarks wait on this). */
+  async settled (): Promise<void> {
+    for (;;) {
+      const writes = this.writing
+      await writes
+      // writes queued while that one ran are waited for too
+      if (writes === this.writing && !this.pumping && this.inFlight === 0) return
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  private weigh (tipset: TipSet): bigint {
+    const power = this.powerAt.get(String(tipset.blocks[0]!.header.parentStateRoot))
+    // a tipset joins the tree only after one of its blocks was validated, which recorded this
+    if (power === undefined) throw new Error('no verified power for the tipset\'s state root')
+    return ecTipSetWeight(tipset, power)
+  }
+
+  /** Runs the machine: sends what it wants, checks what it hands out, writes head moves; again whenever something lands. */
+  private pump (): void {
+    if (this.stopped) return
+    if (this.pumping) { this.again = true; return }
+    this.pumping = true
+    try {
+      do {
+        this.again = false
+        for (const req of this.machine.tick(this.init.nowMs())) this.init.onNetworkError(req.peer, new Error('chain exchange timed out'))
+        for (const req of this.machine.desiredRequests()) void this.fetch(req)
+        for (const task of this.machine.toValidate()) void this.validate(task)
+        this.collect()
+      } while (this.again)
+    } finally {
+      this.pumping = false
+    }
+    // deferred blocks and request timeouts need the clock to move
+    clearTimeout(this.timer)
+    if (this.machine.pendingHeaders > 0 || this.inFlight > 0) this.timer = setTimeout(() => { this.pump() }, 250)
+  }
+
+  private async fetch (req: SyncRequest): Promise<void> {
+    this.inFlight++
+    try {
+      const resp = await this.init.net.fetchChain(req.peer, req.head, req.length)
+      if (resp.status === ExchangeStatus.GoAway) throw new PeerBusyError(req.peer, resp.errorMessage)
+      if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.chain.length === 0) {
+        throw new MalformedMessageError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
+      }
+      for (const ts of resp.chain) for (const b of ts) if (!this.sourceOf.has(String(b.cid))) this.sourceOf.set(String(b.cid), req.peer)
+      this.machine.headersArrived(req.peer, req, resp.chain)
+      const held = this.machine.pendingHeaders
+      this.backlog = held > 1 ? { total: held + this.headersVerified, fetched: held + this.headersVerified, verified: this.headersVerified } : null
+    } catch (err) {
+      this.machine.requestFailed(req.peer, req, err as Error)
+      this.init.onNetworkError(req.peer, err as Error)
+    } finally {
+      this.inFlight--
+      this.pump()
+    }
+  }
+
+  /** The headers whose ParentStateRoots `block`'s checks read (ec-miner-view.ts ecStateRoots, from the tab's own chain). */
+  private async rootHeaders (block: SealedHeader, parent: TipSetNode): Promise<EcBlockHeaders> {
+    const parentBlock = parent.tipset.blocks[0]!
+    const where = lookbackState(block.header.height, parent.height, this.init.lookback)
+    if (where.kind === 'genesis') return { lookback: parentBlock, lookbackParent: parentBlock, parent: parentBlock, block }
+    // the first tipset at or above the round on the parent's chain: in the fork tree, else on the stored chain below its root
+    const target = where.firstTipSetAtOrAbove
+    let found: TipSet = parent.tipset
+    let node: TipSetNode | undefined = parent
+    const root = this.machine.root()
+    while (node !== undefined && node.height >= target) {
+      found = node.tipset
+      node = node.key === root.key ? undefined : this.machine.tipset(node.tipset.blocks[0]!.header.parents)
+    }
+    if (found.height > target && found === root.tipset) {
+      const below = await this.init.store.tipSetAtOrAbove(target, root.height - 1)
+      if (below !== null) found = below
+    }
+    const parentsOf = found.blocks[0]!.header.parents
+    const lookbackTipSet = this.machine.tipset(parentsOf)?.tipset ?? await this.storedTipSet(parentsOf)
+    return { lookback: found.blocks[0]!, lookbackParent: lookbackTipSet.blocks[0]!, parent: parentBlock, block }
+  }
+
+  private async storedTipSet (key: CID[]): Promise<TipSet> {
+    const blocks = await Promise.all(key.map(async c => await this.init.store.get(String(c))))
+    if (blocks.some(b => b === null)) throw new Error('the lookback tipset is not stored')
+    return makeTipSet(blocks as SealedHeader[])
+  }
+
+  private async validate ({ header: block, parent }: ValidationTask): Promise<void> {
+    this.inFlight++
+    const cid = String(block.cid)
+    let state: EcBlockState
+    try {
+      const at = await this.rootHeaders(block, parent)
+      state = await this.init.blockState(block.header.miner, at, this.sourceOf.get(cid))
+    } catch (err) {
+      // no peer, a busy one, a proof that lied (its peer is dropped by the state client): not this block's fault
+      if (err instanceof Error && err.name === 'LookbackError') this.refuse(block, err)
+      else { this.machine.blockDeferred(cid, this.init.nowMs() + STATE_RETRY_MS); this.init.onNetworkError(this.sourceOf.get(cid) ?? '', err as Error) }
+      this.inFlight--
+      this.pump()
+      return
+    }
+    const t0 = this.init.nowMs()
+    try {
+      const prevBeaconEntry = latestBeaconEntry(parent.tipset.blocks[0]!.header, (x) => this.machine.tipset(x.parents)?.tipset.blocks[0]!.header)
+      validateEcBlock(block, parent.tipset, {
+        config: this.config,
+        now: Math.floor(this.init.nowMs() / 1000),
+        prevBeaconEntry,
+        parentTotalPower: state.parentTotalPower,
+        minerView: () => state.view
+      })
+      this.checkSiblings(block)
+      this.verifyMs += this.init.nowMs() - t0
+      this.powerAt.set(String(block.header.parentStateRoot), state.ownTotalPower)
+      this.headersVerified++
+      this.unwritten.set(cid, block)
+      this.machine.blockValidated(cid)
+    } catch (err) {
+      this.verifyMs += this.init.nowMs() - t0
+      if (err instanceof FutureBlockError) {
+        // from the future by our clock (Lotus's ErrTemporal): held until it is not, nobody faulted
+        this.machine.blockDeferred(cid, (block.header.timestamp - EC_ALLOWED_CLOCK_DRIFT_SECS) * 1000)
+      } else {
+        this.refuse(block, err as Error)
+      }
+    } finally {
+      this.inFlight--
+      this.pump()
+      await yieldNow()
+    }
+  }
+
+  private checkSiblings (block: SealedHeader): void {
+    const h = block.header
+    const group = `${h.height}|${tipSetKeyString(h.parents)}`
+    const fields = `${String(h.parentStateRoot)}|${String(h.parentMessageReceipts)}|${h.parentBaseFee}`
+    const first = this.tipSetState.get(group)
+    if (first === undefined) { this.tipSetState.set(group, fields); return }
+    if (first !== fields) throw new TipSetStateMismatchError(h.height, 'ParentStateRoot, ParentMessageReceipts or ParentBaseFee')
+  }
+
+  private readonly refusedWhy = new Map<string, Error>()
+
+  private refuse (block: SealedHeader, err: Error): void {
+    this.refusedWhy.set(String(block.cid), err)
+    this.machine.blockRejected(block.cid, err)
+  }
+
+  /** Reports faults and writes head moves (one store transaction each batch, in order). */
+  private collect (): void {
+    for (const f of this.machine.peerFaults()) {
+      // the rule the block broke, by name, when this tab checked it; else the machine's own reason
+      const block = (f.error as { block?: string }).block
+      const why = block === undefined ? undefined : this.refusedWhy.get(block)
+      this.claims.delete(f.peer)
+      this.init.onRejection(f.peer, why ?? f.error)
+    }
+    for (const e of this.machine.equivocations()) this.init.onNetworkError('', e)
+    const changes = this.machine.headChanges()
+    if (changes.length === 0 && this.unwritten.size === 0) return
+    const blocks = [...this.unwritten.values()]
+    this.unwritten = new Map()
+    if (changes.length === 0) {
+      // validated blocks that did not move the head (a lighter fork): kept by CID all the same
+      this.writing = this.writing.then(async () => { await this.init.store.moveHead({ to: this.headTipSet, reverted: [], applied: [], blocks }) }).catch(err => { this.init.onNetworkError('', err as Error) })
+      return
+    }
+    const merged = mergeChanges(changes)
+    this.writing = this.writing.then(async () => {
+      await this.init.store.moveHead({ to: merged.to.tipset, reverted: merged.reverted.map(n => n.tipset), applied: merged.applied.map(n => n.tipset), blocks })
+      const lost = leftBehind(merged.reverted, merged.applied)
+      if (lost > 0) { this.reorgs.count++; this.reorgs.deepest = Math.max(this.reorgs.deepest, lost) }
+      this.headTipSet = merged.to.tipset
+      this.head = merged.to.tipset.blocks[0]!
+      this.backlog = this.machine.pendingHeaders > 1 ? this.backlog : null
+      this.init.onAppend(merged.applied.flatMap(n => n.tipset.blocks), { reverted: merged.reverted.map(n => n.tipset), applied: merged.applied.map(n => n.tipset) })
+      this.init.onChange()
+      this.prune()
+    }).catch(err => { this.init.onNetworkError('', err as Error) })
+  }
+
+  /** Past EC_FORK_TREE_DEPTH (and a margin, so it is not every block) the tree's root moves up the heaviest chain. */
+  private prune (): void {
+    const head = this.machine.head()
+    const root = this.machine.root()
+    if (head.height - root.height < EC_FORK_TREE_DEPTH + 100) return
+    let node: TipSetNode | undefined = head
+    while (node !== undefined && node.height > head.height - EC_FORK_TREE_DEPTH) node = this.machine.tipset(node.tipset.blocks[0]!.header.parents)
+    if (node !== undefined) this.machine.finalize(node.tipset.key)
+    for (const [group] of this.tipSetState) if (Number(group.slice(0, group.indexOf('|'))) <= (node?.height ?? 0)) this.tipSetState.delete(group)
+  }
+}
+
+/**
+ * Tipsets a head move truly left behind: a reverted tipset whose blocks are all in the applied tipset of its height
+ * only grew (a late block joined the head tipset) and is no reorganisation to a user.
+ */
+function leftBehind (reverted: TipSetNode[], applied: TipSetNode[]): number {
+  const at = new Map(applied.map(n => [n.height, new Set(n.tipset.key.map(String))]))
+  return reverted.filter(r => { const now = at.get(r.height); return now === undefined || r.tipset.key.some(c => !now.has(String(c))) }).length
+}
+
+/** Several head moves as one: undo what the first reverted and the later ones did not re-apply, then apply to the last head. */
+function mergeChanges (changes: HeadChange[]): { to: TipSetNode, reverted: TipSetNode[], applied: TipSetNode[] } {
+  const reverted: TipSetNode[] = []
+  let applied: TipSetNode[] = []
+  for (const c of changes) {
+    for (const r of c.reverted) {
+      const i = applied.findIndex(a => a.key === r.key)
+      if (i >= 0) applied.splice(i, 1)
+      else reverted.push(r)
+    }
+    applied = [...applied, ...c.applied]
+  }
+  return { to: changes[changes.length - 1]!.to, reverted, applied }
+}
