@@ -1,8 +1,9 @@
 // Chain view: live verified height, head, peers, the nodes this tab cross-checks (agreeing, behind, dropped
-// with the reason), backlog progress, last rejection, last 20 headers with their message counts; a header
-// opens to its decoded fields and messages.
+// with the reason), backlog progress, last rejection, the last 20 tipsets (under Expected Consensus: several
+// miners' blocks at one height, null rounds between, reorganisations counted) with their message counts; a
+// header opens to its decoded fields and messages.
 import { Fragment, useEffect, useState } from 'react'
-import type { LightClientStatus } from '../light/status'
+import type { LightClientStatus, HeaderSummary } from '../light/status'
 import type { NodeSummary } from '../light/node-checks'
 import type { BlockDetail } from '../light/block-detail'
 import type { Call } from './use-light-client'
@@ -38,6 +39,19 @@ function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClos
   )
 }
 
+/** The blocks highest first, grouped by height (a tipset each), with the null rounds between them. */
+type ChainRow = { kind: 'tipset', height: number, blocks: HeaderSummary[] } | { kind: 'null', from: number, to: number }
+function chainRows (recent: HeaderSummary[]): ChainRow[] {
+  const rows: ChainRow[] = []
+  for (const h of recent) {
+    const last = rows.at(-1)
+    if (last?.kind === 'tipset' && last.height === h.height) { last.blocks.push(h); continue }
+    if (last?.kind === 'tipset' && last.height - h.height > 1) rows.push({ kind: 'null', from: h.height + 1, to: last.height - 1 })
+    rows.push({ kind: 'tipset', height: h.height, blocks: [h] })
+  }
+  return rows
+}
+
 /** What a rejection was about, by its error's name. */
 function rejectedWhat (name: string): string {
   if (name === 'StateProofRejectedError') return 'a state proof'
@@ -48,7 +62,7 @@ function rejectedWhat (name: string): string {
 }
 
 const NODE_STATE: Record<NodeSummary['state'], string> = {
-  agreeing: 'agreeing', behind: 'behind', ahead: 'ahead (not verified yet)', pending: 'no hello yet', dropped: 'dropped'
+  agreeing: 'agreeing', behind: 'behind', ahead: 'ahead (not verified yet)', fork: 'on another fork', pending: 'no hello yet', dropped: 'dropped'
 }
 
 /** The nodes this tab talks to: each head checked against the verified chain, each state answer verified. */
@@ -98,6 +112,17 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
           <div className="mono" data-testid="head-cid" title={status.headCid}>{status.headCid}</div>
           <div className="muted">produced {time(status.headTimestamp)}</div>
         </div>
+        {status.consensus === 'expected' && (
+          <div className="card" data-testid="consensus-card">
+            <div className="label">Head tipset</div>
+            <div className="big" data-testid="head-blocks">{status.headBlocks} block{status.headBlocks === 1 ? '' : 's'}</div>
+            <div className="muted small">won by storage power (Expected Consensus)</div>
+            <div className="small">
+              Reorganisations: <span data-testid="reorg-count">{status.reorgs.count}</span>
+              {status.reorgs.last !== null && <span data-testid="last-reorg"> · last at height {status.reorgs.last.height}, {status.reorgs.last.depth} tipset{status.reorgs.last.depth === 1 ? '' : 's'} left behind, {new Date(status.reorgs.last.atMs).toLocaleTimeString()}</span>}
+            </div>
+          </div>
+        )}
         <div className="card">
           <div className="label">Peers</div>
           <div className="big" data-testid="peer-count">{status.peers.length}</div>
@@ -124,20 +149,28 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
         </div>
       )}
 
-      <h2>Last verified headers</h2>
+      <h2>Last verified {status.consensus === 'expected' ? 'tipsets' : 'headers'}</h2>
       <table className="headers" data-testid="header-list">
-        <thead><tr><th>Height</th><th>CID</th><th>Msgs</th><th className="opt">Miner</th><th>Time</th><th className="opt">Size</th></tr></thead>
+        <thead><tr><th>Height</th><th>CID</th><th>Msgs</th><th className="opt">Miner</th>{status.consensus === 'expected' && <th className="opt">Wins</th>}<th>Time</th><th className="opt">Size</th></tr></thead>
         <tbody>
-          {status.recent.map(h => (
-            <tr key={h.cid} data-testid="header-row" data-height={h.height} className="clickable" onClick={() => setOpen(h.cid)} aria-selected={open === h.cid}>
-              <td>{h.height}</td>
-              <td className="mono" title={h.cid}>{shortCid(h.cid)}</td>
-              <td data-testid="message-count">{h.messageCount ?? '…'}</td>
-              <td className="opt">{h.miner}</td>
-              <td>{time(h.timestamp)}</td>
-              <td className="opt">{h.sizeBytes} B</td>
-            </tr>
-          ))}
+          {chainRows(status.recent).map(row => row.kind === 'null'
+            ? (
+              <tr key={`null-${row.from}`} data-testid="null-round" data-from={row.from} data-to={row.to} className="muted">
+                <td>{row.from === row.to ? row.from : `${row.from}–${row.to}`}</td>
+                <td colSpan={status.consensus === 'expected' ? 6 : 5} className="small">null round{row.from === row.to ? '' : 's'}: no miner won</td>
+              </tr>
+              )
+            : row.blocks.map((h, i) => (
+              <tr key={h.cid} data-testid="header-row" data-height={h.height} data-tipset-size={row.blocks.length} className="clickable" onClick={() => setOpen(h.cid)} aria-selected={open === h.cid}>
+                {i === 0 && <td rowSpan={row.blocks.length} data-testid="tipset-height">{h.height}{row.blocks.length > 1 && <div className="muted small" data-testid="tipset-size">{row.blocks.length} blocks</div>}</td>}
+                <td className="mono" title={h.cid}>{shortCid(h.cid)}</td>
+                <td data-testid="message-count">{h.messageCount ?? '…'}</td>
+                <td className="opt" data-testid="block-miner">{h.miner}</td>
+                {status.consensus === 'expected' && <td className="opt">{h.winCount ?? ''}</td>}
+                <td>{time(h.timestamp)}</td>
+                <td className="opt">{h.sizeBytes} B</td>
+              </tr>
+            )))}
         </tbody>
       </table>
       {open !== null && <HeaderDetail cid={open} call={call} onClose={() => setOpen(null)} />}

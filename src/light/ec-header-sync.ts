@@ -60,8 +60,8 @@ export class EcHeaderSync {
   backlog: { total: number, fetched: number, verified: number } | null = null
   headersVerified = 0
   verifyMs = 0
-  /** Head moves that reverted tipsets (reorganisations), and the deepest. */
-  reorgs = { count: 0, deepest: 0 }
+  /** Head moves that left tipsets behind (reorganisations): how many, the deepest, and the last one's new head height and depth. */
+  reorgs: { count: number, deepest: number, last: { height: Epoch, depth: number } | null } = { count: 0, deepest: 0, last: null }
   private readonly machine: SyncMachine
   /** The network's TotalQualityAdjPower by state root, from verified proofs: what weighs a tipset (Lotus filcns Weight). */
   private readonly powerAt = new Map<string, StoragePower>()
@@ -299,7 +299,7 @@ export class EcHeaderSync {
     this.writing = this.writing.then(async () => {
       await this.init.store.moveHead({ to: merged.to.tipset, reverted: merged.reverted.map(n => n.tipset), applied: merged.applied.map(n => n.tipset), blocks })
       const lost = leftBehind(merged.reverted, merged.applied)
-      if (lost > 0) { this.reorgs.count++; this.reorgs.deepest = Math.max(this.reorgs.deepest, lost) }
+      if (lost > 0) this.reorgs = { count: this.reorgs.count + 1, deepest: Math.max(this.reorgs.deepest, lost), last: { height: merged.to.height, depth: lost } }
       this.headTipSet = merged.to.tipset
       this.head = merged.to.tipset.blocks[0]!
       this.backlog = this.machine.pendingHeaders > 1 ? this.backlog : null

@@ -4,8 +4,8 @@
 // same engine runs in the browser worker and in Node tests.
 import {
   validateHeaderRun, CidMismatchError, HeightGapError, UnknownParentError, MalformedMessageError,
-  HeaderRejectedError, BeaconEntryError, NoBeaconEntryError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
-  type CID, type Genesis, type SealedHeader, type ExchangeResponse, type Epoch, type UnixSeconds
+  HeaderRejectedError, BeaconEntryError, makeTipSet, NoBeaconEntryError, OversizedMessageError, ExchangeStatus, MAX_EXCHANGE_LENGTH,
+  type CID, type TipSet, type Genesis, type SealedHeader, type ExchangeResponse, type Epoch, type UnixSeconds
 } from '../core'
 import type { HeaderStore } from './header-store'
 
@@ -49,6 +49,8 @@ const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTi
 
 export class HeaderSync {
   head: SealedHeader
+  /** One producer makes one block an epoch: none of its head moves reverts a tipset. */
+  readonly reorgs = { count: 0, deepest: 0, last: null }
   backlog: { total: number, fetched: number, verified: number } | null = null
   headersVerified = 0
   verifyMs = 0
@@ -74,6 +76,11 @@ export class HeaderSync {
     this.claims.set(target.peer, target)
     if (target.height > this.head.header.height && !this.running) this.idle = this.drain()
   }
+
+  /** The head as a tipset (of its one block). */
+  get headTipSet (): TipSet { return makeTipSet([this.head]) }
+
+  stop (): void {}
 
   /** A disconnected or dropped peer's claims no longer count. */
   forgetPeer (peer: string): void {

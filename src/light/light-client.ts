@@ -7,8 +7,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS,
-  type SealedHeader
+  addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
+  type SealedHeader, type TipSet
 } from '../core'
 import {
   createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks,
@@ -16,6 +16,7 @@ import {
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
+import { EcHeaderSync } from './ec-header-sync'
 import { createStateClient, StateProofRejectedError, type StateClient } from './state-client'
 import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
@@ -42,7 +43,8 @@ export interface LightClientInit {
 
 export interface LightClient {
   status: () => LightClientStatus
-  sync: HeaderSync
+  /** Header sync: the single producer's (HeaderSync) or Expected Consensus's (EcHeaderSync), as the genesis says. */
+  sync: HeaderSync | EcHeaderSync
   libp2p: CofferLibp2p
   store: HeaderStore
   state: StateClient
@@ -60,6 +62,7 @@ export interface LightClient {
   stop: () => Promise<void>
 }
 
+/** Tipsets the Chain view lists. */
 const RECENT = 20
 const DIAL_TIMEOUT_MS = 5_000
 /** Verified heads between cross-checks (the same state read asked of two nodes and compared). */
@@ -93,7 +96,8 @@ export function summarize (h: SealedHeader): HeaderSummary {
     timestamp: h.header.timestamp,
     miner,
     parent: h.header.parents[0]?.toString() ?? null,
-    sizeBytes: h.bytes.length
+    sizeBytes: h.bytes.length,
+    ...(h.header.electionProof === null ? {} : { winCount: h.header.electionProof.winCount })
   }
 }
 
@@ -105,12 +109,22 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const startedAtMs = nowMs()
   const genesis = genesisOf(init.bootstrap)
   const store = await openHeaderStore(genesis.header.cid.toString())
-  let head = await store.head()
-  if (head === null) {
+  let headTipSet: TipSet | null = await store.headTipSet()
+  if (headTipSet === null) {
     await store.append([genesis.header]) // trusted by CID: the root everything else is checked against
-    head = genesis.header
+    headTipSet = makeTipSet([genesis.header])
   }
+  const expected = genesis.state.consensus === 'expected'
   let recent: HeaderSummary[] = (await store.recent(RECENT)).map(summarize)
+  /** The Chain view's list from the store: after a reorganisation the new chain's tipsets, not the old ones'. */
+  let refreshing = false
+  const refreshRecent = async (): Promise<void> => {
+    if (refreshing) return
+    refreshing = true
+    try { recent = (await store.recent(RECENT)).map(summarize) } catch { /* the store closed: the list stays */ } finally { refreshing = false }
+    scheduleStatus()
+  }
+  let lastReorg: { atMs: number, height: number, depth: number } | null = null
   let lastRejection: Rejection | null = null
   let lastNetworkError: string | null = null
   let firstVerifiedAtMs: number | null = null
@@ -139,30 +153,51 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     scheduleStatus()
   }
 
-  const sync = new HeaderSync({
-    genesis,
-    store,
-    head,
-    nowMs,
-    nowSecs: () => Math.floor(nowMs() / 1000),
-    randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
-    net: {
-      fetchChain: async (peer, cid, length) => await requestChain(libp2p, peerOf(peer), { head: [cid], length, options: EXCHANGE_OPT_HEADERS })
-    },
-    onAppend: (headers) => {
-      firstVerifiedAtMs ??= nowMs()
-      lastNewHeadAtMs = nowMs()
-      recent = [...headers.slice(-RECENT).reverse().map(summarize), ...recent].slice(0, RECENT)
-      void countMessages(headers.slice(-RECENT))
-      const top = headers[headers.length - 1]
-      if (top !== undefined) for (const l of verifiedListeners) l(top)
-      void judgeNodes()
-      if (++headsSinceCheck >= CROSS_CHECK_EVERY_HEADS) { headsSinceCheck = 0; void crossCheck() }
-    },
-    onRejection: reject,
-    onNetworkError: (peer, err) => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() },
-    onChange: () => { scheduleStatus() }
-  })
+  const onAppend = (headers: SealedHeader[]): void => {
+    firstVerifiedAtMs ??= nowMs()
+    lastNewHeadAtMs = nowMs()
+    const reorg = sync.reorgs.last
+    if (reorg !== null && sync.reorgs.count > reorgsSeen) {
+      reorgsSeen = sync.reorgs.count
+      lastReorg = { atMs: nowMs(), ...reorg }
+    }
+    void refreshRecent()
+    void countMessages(headers.slice(-RECENT))
+    if (headers.length > 0) for (const l of verifiedListeners) l(sync.head)
+    void judgeNodes()
+    if (++headsSinceCheck >= CROSS_CHECK_EVERY_HEADS) { headsSinceCheck = 0; void crossCheck() }
+  }
+  let reorgsSeen = 0
+  const onNetworkError = (peer: string, err: Error): void => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() }
+  const sync: HeaderSync | EcHeaderSync = expected
+    ? new EcHeaderSync({
+      genesis,
+      store,
+      head: headTipSet,
+      nowMs,
+      net: { fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }) },
+      // the block's miner's power, worker key and eligibility, proven by the node that sent the block (it holds its fork)
+      blockState: async (miner, at, from) => (await state.ecBlockState(miner, at, from !== undefined && !nodes.isDropped(from) && libp2p.getConnections(peerOf(from)).length > 0 ? from : undefined)).value,
+      onAppend,
+      onRejection: reject,
+      onNetworkError,
+      onChange: () => { scheduleStatus() }
+    })
+    : new HeaderSync({
+      genesis,
+      store,
+      head: headTipSet.blocks[0]!,
+      nowMs,
+      nowSecs: () => Math.floor(nowMs() / 1000),
+      randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+      net: {
+        fetchChain: async (peer, cid, length) => await requestChain(libp2p, peerOf(peer), { head: [cid], length, options: EXCHANGE_OPT_HEADERS })
+      },
+      onAppend: (headers) => { onAppend(headers) },
+      onRejection: reject,
+      onNetworkError,
+      onChange: () => { scheduleStatus() }
+    })
 
   /** Peers that said hello on our genesis: full nodes. Storage providers we dial for deals are not. */
   const chainPeers = new Set<string>()
@@ -186,7 +221,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     try {
       const head = sync.head
       const verdicts = await judgeNodeHeads(nodes.toJudge(), { height: head.header.height, cid: head.cid.toString() },
-        async (h) => (await store.byHeight(h))?.cid.toString() ?? null)
+        async (h, theirs) => {
+          const ts = await store.tipSetAt(h)
+          return ts === null ? null : ts.key.some(c => String(c) === theirs) ? theirs : String(ts.key[0])
+        }, expected)
       for (const { node, verdict } of verdicts) {
         const err = nodes.judged(node.peer, node, verdict)
         if (err !== null) reject(node.peer, err)
@@ -311,7 +349,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       lastNetworkError,
       recent: recent.map(r => ({ ...r, messageCount: messageCounts.get(r.cid) })),
       nodes: nodes.summaries(),
-      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs }
+      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs },
+      consensus: expected ? 'expected' : 'single',
+      headBlocks: sync.headTipSet.blocks.length,
+      reorgs: { count: sync.reorgs.count, deepest: sync.reorgs.deepest, last: lastReorg }
     }
   }
 
@@ -338,7 +379,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       // to our own question does not, or every probe would look like gossip
       if (!asked.delete(peer.toString()) && !providerPeers.has(peer.toString())) gossipClockMs = Math.max(gossipClockMs ?? 0, nowMs())
       const cid = hello.heaviestTipSet[0]
-      if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
+      if (cid !== undefined) {
+        if (sync instanceof EcHeaderSync) sync.offerHead(peer.toString(), hello.heaviestTipSet, hello.heaviestTipSetHeight, hello.heaviestTipSetWeight)
+        else sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
+      }
     },
     onError: (peer, err) => { if (isRuleViolation(err)) reject(peer.toString(), err) },
     clockNs: () => BigInt(nowMs()) * 1_000_000n
@@ -371,7 +415,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (h !== undefined) noteGossipHead()
     // the node that relayed it first holds it: its head, judged once the header is verified here
     if (h !== undefined) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
-    if (h !== undefined) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
+    if (h !== undefined) {
+      if (sync instanceof EcHeaderSync) sync.offerBlock(propagationSource.toString(), h)
+      else sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
+    }
   })
   libp2p.addEventListener('peer:connect', (evt) => {
     // a dropped node is not used again this session: hung up on however the connection came about
@@ -472,6 +519,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       clearInterval(redial)
       clearInterval(stallWatch)
       clearTimeout(statusTimer)
+      sync.stop()
       await libp2p.stop()
       await sync.settled()
       store.close()

@@ -13,7 +13,8 @@ export type NodeRole = 'node' | 'provider'
  * served what does not verify. A node shows its head by its hello, by relaying us a new block first, and by
  * answering a cross-check read at our head (it holds that state).
  */
-export type NodeState = 'pending' | 'agreeing' | 'behind' | 'ahead' | 'dropped'
+/** 'fork': under Expected Consensus, its head is not on the verified chain: another fork, lighter or not fetched yet (no fault). */
+export type NodeState = 'pending' | 'agreeing' | 'behind' | 'ahead' | 'fork' | 'dropped'
 
 /** What the page is shown of one node. */
 export interface NodeSummary {
@@ -53,15 +54,18 @@ export class NodeAnswersDisagreeError extends Error {
 }
 
 export type HeadVerdict =
-  | { state: 'agreeing' | 'behind' | 'ahead' }
+  | { state: 'agreeing' | 'behind' | 'ahead' | 'fork' }
   | { state: 'dropped', error: NodeHeadMismatchError }
 
 /**
  * Judges a node's announced head against the verified chain: `ourCidAt(h)` is the CID of the verified header
  * at height h (null when the verified chain has none there). A head above ours cannot be judged yet.
  */
-export function judgeNodeHead (theirs: { height: Epoch, cid: string, ourHeight?: Epoch }, ourHeight: Epoch, ourCidAt: string | null): HeadVerdict {
+export function judgeNodeHead (theirs: { height: Epoch, cid: string, ourHeight?: Epoch }, ourHeight: Epoch, ourCidAt: string | null, forks = false): HeadVerdict {
   if (theirs.height > ourHeight) return { state: 'ahead' }
+  // under Expected Consensus two honest nodes may hold different heads at one height (a fork, a tipset one block
+  // bigger): the sync follows the heavier, and a lie in a block is caught there; only one producer cannot fork
+  if (ourCidAt !== theirs.cid && forks) return { state: 'fork' }
   if (ourCidAt !== theirs.cid) return { state: 'dropped', error: new NodeHeadMismatchError(theirs.height, theirs.cid, ourCidAt) }
   // how far behind it was when it showed that head (a head shown long ago says nothing of how far it is now)
   return { state: (theirs.ourHeight ?? ourHeight) - theirs.height <= AGREE_SLACK ? 'agreeing' : 'behind' }
@@ -74,13 +78,14 @@ export function judgeNodeHead (theirs: { height: Epoch, cid: string, ourHeight?:
  * (a loaded tab dropped an honest provider's node that way, NodeHeadMismatchError at its own height).
  */
 export async function judgeNodeHeads<J extends { peer: string, height: Epoch, cid: string, ourHeight: Epoch }> (
-  toJudge: J[], head: { height: Epoch, cid: string }, cidAt: (height: Epoch) => Promise<string | null>
+  toJudge: J[], head: { height: Epoch, cid: string }, cidAt: (height: Epoch, theirs: string) => Promise<string | null>, forks = false
 ): Promise<Array<{ node: J, verdict: HeadVerdict }>> {
   const out: Array<{ node: J, verdict: HeadVerdict }> = []
   for (const j of toJudge) {
     if (j.height > head.height) { out.push({ node: j, verdict: { state: 'ahead' } }); continue }
-    const ours = j.height === head.height ? head.cid : await cidAt(j.height)
-    out.push({ node: j, verdict: judgeNodeHead(j, head.height, ours) })
+    // under Expected Consensus a tipset has several blocks: cidAt answers theirs when the verified tipset holds it
+    const ours = j.height === head.height && !forks ? head.cid : await cidAt(j.height, j.cid)
+    out.push({ node: j, verdict: judgeNodeHead(j, head.height, ours, forks) })
   }
   return out
 }
@@ -194,7 +199,7 @@ export class NodeBook {
 
   /** Nodes that may be asked (said hello, not dropped), agreeing ones first. */
   usable (): string[] {
-    const rank = (s: NodeState): number => s === 'agreeing' ? 0 : s === 'ahead' ? 1 : s === 'behind' ? 2 : 3
+    const rank = (s: NodeState): number => s === 'agreeing' ? 0 : s === 'ahead' ? 1 : s === 'behind' ? 2 : s === 'fork' ? 3 : 4
     return [...this.nodes.values()].filter(r => r.state !== 'dropped' && r.state !== 'pending').sort((a, b) => rank(a.state) - rank(b.state)).map(r => r.id)
   }
 

@@ -18,6 +18,8 @@ export interface HeaderSummary {
   sizeBytes: number
   /** Messages the block carries, counted from its message arrays after checking them against the header. */
   messageCount?: number
+  /** Under Expected Consensus: the wins its election proof claims (checked against the miner's power). */
+  winCount?: number
 }
 
 export interface Rejection {
@@ -61,4 +63,10 @@ export interface LightClientStatus {
   /** The nodes this tab talks to, each cross-checked against the verified chain (dropped ones with the reason). */
   nodes: NodeSummary[]
   stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number }
+  /** How blocks are made: by the genesis's single producer, or won by storage power (Expected Consensus). */
+  consensus: 'single' | 'expected'
+  /** Blocks in the head tipset. */
+  headBlocks: number
+  /** Head moves that left tipsets behind for a heavier fork; the last one's height and how many tipsets it reverted. */
+  reorgs: { count: number, deepest: number, last: { atMs: number, height: Epoch, depth: number } | null }
 }

@@ -177,6 +177,11 @@ export interface HelloInit {
   genesisCid: CID
   /** Our heaviest head, as we announce it. */
   head: () => SealedHeader
+  /**
+   * The head's whole tipset and its weight (Lotus's hello: HeaviestTipSet = the tipset's CIDs, HeaviestTipSetWeight
+   * its weight); when left out, the head block alone and its ParentWeight (one producer: a tipset is one block).
+   */
+  headTipSet?: () => { key: CID[], weight: bigint }
   /** A peer on our genesis told us its head. */
   onHello?: (peer: PeerId, hello: HelloMessage) => void
   /** A hello failed: a GenesisMismatchError or MalformedMessageError means the peer broke a rule. */
@@ -214,7 +219,13 @@ export interface Hello {
 export async function runHello (node: Libp2p, init: HelloInit): Promise<Hello> {
   const ourHello = (): HelloMessage => {
     const head = init.head()
-    return { heaviestTipSet: [head.cid], heaviestTipSetHeight: head.header.height, heaviestTipSetWeight: head.header.parentWeight, genesisHash: init.genesisCid }
+    const tipset = init.headTipSet?.()
+    return {
+      heaviestTipSet: tipset?.key ?? [head.cid],
+      heaviestTipSetHeight: head.header.height,
+      heaviestTipSetWeight: tipset?.weight ?? head.header.parentWeight,
+      genesisHash: init.genesisCid
+    }
   }
   /** Connections that already said hello once: a further hello on them asks for our head. */
   const greeted = new WeakSet<Connection>()

@@ -70,6 +70,8 @@ export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hell
   return await runHello(libp2p, {
     genesisCid: genesis.header.cid,
     head,
+    // the whole head tipset and its weight, as Lotus says hello (a light client under Expected Consensus fetches it whole)
+    headTipSet: () => ({ key: chain.headTipSet().key, weight: chain.headWeight() }),
     ...(init.onHello === undefined ? {} : { onHello: init.onHello }),
     onError: (peer, err) => {
       if ((err as Error).name === 'GenesisMismatchError') void libp2p.hangUp(peer).catch(() => {})

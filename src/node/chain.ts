@@ -734,6 +734,8 @@ export class NodeChain implements RpcBackend {
   head (): SealedHeader { return this.current }
   /** The heaviest tipset, all its blocks. */
   headTipSet (): TipSet { return this.headNode.tipset }
+  /** The heaviest tipset's weight (what a hello announces; its children carry it as ParentWeight). */
+  headWeight (): bigint { return this.headNode.weight }
   /** Tipsets in the fork tree (a figure for status and tests: refused blocks must not grow it). */
   get forkTreeSize (): number { return this.tree.size }
   /** True when the tipset of these blocks is in this node's fork tree (each block stored and validated). */

@@ -79,7 +79,7 @@ async function tab (nodes: Record<string, EcNode>, opts: { extra?: TipSet[], lie
     },
     onAppend: () => {},
     onRejection: (peer, err) => { t.rejected.push({ peer, name: err.name }) },
-    onNetworkError: (_p, err) => { if (process.env.DEBUG_EC === '1') console.log('net', err.name, err.stack) },
+    onNetworkError: () => {},
     onChange: () => {}
   })
   tabCleanups.push(() => { t.sync.stop() })

@@ -3,14 +3,15 @@
 // genesis CID), syncs and re-executes every block (chain-sync.ts), validates gossiped blocks by executing
 // them (block-validator.ts), and serves what light clients and other nodes ask: hello, chain exchange with
 // messages, state proofs, the genesis CAR, block and message gossip, and optionally the JSON-RPC.
-// `coffer node` runs one; a provider process runs one with its own peer key and adds its services.
+// `coffer node` runs one; a provider process runs one with its own peer key and adds its services. Under Expected
+// Consensus it runs one producer per miner it is given the worker key of (ec-producer.ts), publishing what they win.
 import { mkdir } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import {
-  CID, chainCid, openGenesis, decodeHeader, blocksTopic, MemoryBlockStore,
-  CHAIN_RULES_VERSION, type Genesis
+  CID, chainCid, openGenesis, decodeHeader, blocksTopic, MemoryBlockStore, encodeBlockMsg,
+  CHAIN_RULES_VERSION, type Genesis, type BeaconSource
 } from '../../core'
 import {
   createCofferLibp2p, requestChain, genesisOf, BeaconRelay, type CofferLibp2p, type BootstrapDocument
@@ -23,6 +24,7 @@ import { ChainSync } from './chain-sync'
 import { fullBlockValidator } from './block-validator'
 import { requestGenesis } from './genesis-protocol'
 import { serveChainNode } from '../chain-node-services'
+import { startEcProducer, type EcProducer } from '../ec-producer'
 
 export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ExchangeRefusedError, PeerBusyError, ImpossibleHeadError, isPeerFault } from './chain-sync'
 export { fullBlockValidator } from './block-validator'
@@ -43,6 +45,18 @@ export interface FullNodeInit {
   host?: string
   log?: (line: string) => void
   nowMs?: () => number
+  /**
+   * The genesis with all its state blocks, for the first node of a network (no peer to fetch it from yet); it must
+   * be the bootstrap document's. Ignored when the folder already holds the chain.
+   */
+  genesis?: Genesis
+  /**
+   * Under Expected Consensus, the miners whose blocks this node makes: each runs its own election every round
+   * with its own worker key (one producer each), and what it wins is published on block gossip.
+   */
+  miners?: Array<{ miner: Uint8Array, workerSecretKey: Uint8Array }>
+  /** Where the producers take beacon rounds from: the beacon gossip relay when left out. */
+  beaconSource?: BeaconSource
 }
 
 export interface FullNode {
@@ -54,6 +68,8 @@ export interface FullNode {
   beacon: BeaconRelay
   /** The JSON-RPC endpoint when one was asked for. */
   rpcUrl: string | null
+  /** The producers of `miners`, in its order. */
+  producers: EcProducer[]
   /** Resolves once some peer told us its head and we hold the best head our peers announced. */
   synced: () => Promise<void>
   stop: () => Promise<void>
@@ -100,6 +116,16 @@ async function loadStoredGenesis (db: ChainDb, dir: string, trusted: CID): Promi
   return openGenesis(trusted, headerBytes, rootBytes, stateBytes, decodeHeader)
 }
 
+/** Stores a genesis and its state blocks as the chain's first block (see fetchGenesis for the order). */
+async function storeGenesis (db: ChainDb, genesis: Genesis): Promise<Genesis> {
+  if (genesis.store === undefined) throw new RangeError('the genesis given has no state blocks')
+  const store = new MemoryBlockStore()
+  for (const bytes of genesis.store.blocks.values()) store.put(bytes)
+  await db.append(genesis.header, store.unpersisted())
+  await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes, 'genesis/rules': encodeRules(CHAIN_RULES_VERSION) })
+  return genesis
+}
+
 /** Fetches the genesis CAR from the first bootstrap peer that serves it and stores genesis as the chain's first block. */
 async function fetchGenesis (libp2p: CofferLibp2p, db: ChainDb, bootstrap: BootstrapDocument, trusted: CID, log: (line: string) => void): Promise<Genesis> {
   const failures: string[] = []
@@ -111,8 +137,7 @@ async function fetchGenesis (libp2p: CofferLibp2p, db: ChainDb, bootstrap: Boots
       const { genesis, store } = await requestGenesis(libp2p, peer, trusted)
       // the state blocks, the header and the head pointer in one batch, then the genesis keys: a kill at
       // any point leaves either no genesis keys (fetched again) or a complete folder, never keys without a head
-      await db.append(genesis.header, store.unpersisted())
-      await db.putAll({ 'genesis/header': genesis.header.bytes, 'genesis/root': genesis.rootBytes, 'genesis/state': genesis.stateBytes, 'genesis/rules': encodeRules(CHAIN_RULES_VERSION) })
+      await storeGenesis(db, { ...genesis, store })
       log(`genesis state: ${store.blocks.size} blocks from ${peer.toString()}`)
       return genesis
     } catch (err) {
@@ -157,6 +182,10 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const storedHead = await db.headKey().catch(() => { throw new OldDataDirError(init.dataDir, 'delete the folder (or pass another --data) and start again') })
     let genesis = storedHead === undefined ? null : await loadStoredGenesis(db, init.dataDir, trusted)
     const fresh = genesis === null
+    if (genesis === null && init.genesis !== undefined) {
+      if (!init.genesis.header.cid.equals(trusted)) throw new DataDirNetworkError(init.dataDir, String(init.genesis.header.cid), String(trusted))
+      genesis = await storeGenesis(db, init.genesis)
+    }
     genesis ??= await fetchGenesis(libp2p, db, init.bootstrap, trusted, log)
     const store = new MemoryBlockStore()
     for await (const [, bytes] of db.allBlocks()) store.put(bytes)
@@ -244,11 +273,29 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
         await new Promise(resolve => setTimeout(resolve, 50))
       }
     }
+    const miners = init.miners ?? []
+    if (miners.length > 0 && genesis.state.consensus !== 'expected') throw new RangeError('this chain\'s blocks are made by its single producer: a node mines only under Expected Consensus')
+    const beaconSource = init.beaconSource ?? beacon
+    const producers = miners.map(m => startEcProducer({
+      chain,
+      miner: m.miner,
+      workerSecretKey: m.workerSecretKey,
+      beacon: beaconSource,
+      genesisTime: genesis.header.header.timestamp,
+      blockDelaySecs: genesis.state.blockDelaySecs,
+      nowMs,
+      onBlock: (h) => {
+        libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => { log(`gossip: block ${h.header.height}: ${err.message}`) })
+      },
+      onError: (err) => { log(`producer: ${(err as Error).name}: ${(err as Error).message}`) }
+    }))
+    cleanups.push(async () => { await Promise.all(producers.map(async p => { await p.stop() })) })
+
     log(`genesis ${genesis.header.cid} (${network}), head at height ${chain.head().header.height}`)
     log(`peer ${libp2p.peerId.toString()}`)
     log(`libp2p ${libp2p.getMultiaddrs().map(String).join(' ')}`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
-    return { chain, libp2p, genesis, sync, beacon, rpcUrl: rpc?.url ?? null, synced, stop: stopAll }
+    return { chain, libp2p, genesis, sync, beacon, rpcUrl: rpc?.url ?? null, producers, synced, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err
