@@ -2,7 +2,9 @@
 // full node's RPC). Every answer is a set of IPLD blocks the client walks from a root it verified itself,
 // so the server is never trusted: `/coffer/state/1.0.0`, one DAG-CBOR request, one response, stream closed.
 //   actor:    {kind:'actor', address, at: header CID}       → blocks proving the actor in at.ParentStateRoot
-//   lookup:   {kind:'lookup', message: CID}                 → included/executed header CIDs, index, blocks
+//   lookup:   {kind:'lookup', message: CID, tipset?: true}  → included/executed header CIDs, index, blocks; with
+//             tipset, the including tipset's key and a proof of the message's place in its execution order
+//             (tipset-inclusion.ts), which covers tipsets of several blocks
 //   messages: {kind:'messages', block: header CID, full}    → TxMeta, AMT roots (and messages when full)
 //   deal:     {kind:'deal', dealId, at}                     → the deal's proposal, state, proof records and proofs
 //   escrow:   {kind:'escrow', address, at}                  → the address's market escrow and locked entries
@@ -27,7 +29,7 @@ export const MAX_STATE_RESPONSE_BYTES = 4 * 1024 * 1024
 
 export type StateRequest =
   | { kind: 'actor', address: Uint8Array, at: CID }
-  | { kind: 'lookup', message: CID }
+  | { kind: 'lookup', message: CID, tipset?: true }
   | { kind: 'messages', block: CID, full: boolean }
   | { kind: 'deal', dealId: number, at: CID }
   | { kind: 'escrow', address: Uint8Array, at: CID }
@@ -43,6 +45,8 @@ export interface StateResponse {
   /** lookup: the header that included the message and the next one, whose receipts hold its receipt. */
   included?: CID
   executed?: CID
+  /** lookup with `tipset`: the including tipset's key (its blocks in tipset order); `executed` is a block of its child. */
+  includedTipSet?: CID[]
   index?: number
   blocks: Uint8Array[]
 }
@@ -67,7 +71,7 @@ export const encodeStateRequest = (r: StateRequest): Uint8Array =>
 export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   const r = decode(bytes, MAX_STATE_REQUEST_BYTES, 'state request')
   if (r.kind === 'actor' && r.address instanceof Uint8Array) return { kind: 'actor', address: r.address, at: cid(r.at, 'at') }
-  if (r.kind === 'lookup') return { kind: 'lookup', message: cid(r.message, 'message') }
+  if (r.kind === 'lookup') return { kind: 'lookup', message: cid(r.message, 'message'), ...(r.tipset === true ? { tipset: true as const } : {}) }
   if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
   if (r.kind === 'deal' && typeof r.dealId === 'number' && Number.isSafeInteger(r.dealId) && r.dealId >= 0) return { kind: 'deal', dealId: r.dealId, at: cid(r.at, 'at') }
   if (r.kind === 'miners') return { kind: 'miners', at: cid(r.at, 'at') }
@@ -85,6 +89,7 @@ export function encodeStateResponse (r: StateResponse): Uint8Array {
   if (r.error !== undefined) out.error = r.error
   if (r.included !== undefined) out.included = r.included
   if (r.executed !== undefined) out.executed = r.executed
+  if (r.includedTipSet !== undefined) out.includedTipSet = r.includedTipSet
   if (r.index !== undefined) out.index = r.index
   return dagCbor.encode(out)
 }
@@ -98,6 +103,10 @@ export function decodeStateResponse (bytes: Uint8Array): StateResponse {
   if (typeof r.error === 'string') out.error = r.error.slice(0, 500)
   if (r.included !== undefined) out.included = cid(r.included, 'included')
   if (r.executed !== undefined) out.executed = cid(r.executed, 'executed')
+  if (r.includedTipSet !== undefined) {
+    if (!Array.isArray(r.includedTipSet) || r.includedTipSet.length === 0 || r.includedTipSet.length > 64) throw new MalformedMessageError('includedTipSet is not a list of block CIDs')
+    out.includedTipSet = r.includedTipSet.map((c, i) => cid(c, `includedTipSet[${i}]`))
+  }
   if (r.index !== undefined) {
     if (typeof r.index !== 'number' || !Number.isSafeInteger(r.index) || r.index < 0) throw new MalformedMessageError('index is not an unsigned integer')
     out.index = r.index

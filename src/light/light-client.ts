@@ -413,8 +413,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // was above our head. The relay serves its ancestors if there is a gap.
     const h = accepted.get(msg)
     if (h !== undefined) noteGossipHead()
-    // the node that relayed it first holds it: its head, judged once the header is verified here
-    if (h !== undefined) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
+    // the node that relayed it first holds it: its head, judged once the header is verified here. Not under Expected
+    // Consensus: a node relays blocks of forks it does not follow (a lighter one, a tipset it left), so a relayed
+    // block says nothing of its head; its hellos and cross-checks do
+    if (h !== undefined && !expected) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
     if (h !== undefined) {
       if (sync instanceof EcHeaderSync) sync.offerBlock(propagationSource.toString(), h)
       else sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })

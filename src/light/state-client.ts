@@ -5,7 +5,7 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyInclusion, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
+  verifyActorProof, verifyTipSetInclusion, makeTipSet, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
   type PowerRead, type EcBlockState, type EcBlockRoots, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -167,16 +167,20 @@ export function createStateClient (init: StateClientInit): StateClient {
     },
     receipt: async (message) => {
       const from = peer()
-      const resp = await ask(from, { kind: 'lookup', message })
+      const resp = await ask(from, { kind: 'lookup', message, tipset: true })
       if (!resp.ok) return null
-      const included = resp.included === undefined ? null : await init.store.get(String(resp.included))
+      const key = resp.includedTipSet ?? (resp.included === undefined ? [] : [resp.included])
+      const included = await Promise.all(key.map(async c => await init.store.get(String(c))))
       const executed = resp.executed === undefined ? null : await init.store.get(String(resp.executed))
       // headers we have not verified yet prove nothing: ask again once sync has them
-      if (included == null || executed == null) return null
+      if (key.length === 0 || included.some(h => h === null) || executed == null) return null
       return checked(from, () => {
-        if (!executed.header.parents.some(p => p.equals(included.cid))) throw new Error('executing header is not a child of the including one')
-        const receipt = verifyInclusion({ txMeta: included.header.messages, receipts: executed.header.parentMessageReceipts }, message, resp.index ?? -1, resp.blocks)
-        return { receipt, included, executed }
+        // the receipts root is the child's: its Parents must be exactly the including tipset (in any order)
+        const parents = new Set(executed.header.parents.map(String))
+        if (parents.size !== key.length || !key.every(c => parents.has(String(c)))) throw new Error('executing header is not a child of the including tipset')
+        const blocks = makeTipSet(included as SealedHeader[]).blocks
+        const { receipt } = verifyTipSetInclusion({ txMetas: blocks.map(b => b.header.messages), receipts: executed.header.parentMessageReceipts }, message, resp.blocks)
+        return { receipt, included: blocks[0]!, executed }
       })
     },
     messageCount: async (header) => {

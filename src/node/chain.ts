@@ -9,7 +9,7 @@ import {
   latestBeaconEntry, EquivocationError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
-  signMessage, countBlockMessages, readBlockMessages, proveInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
+  signMessage, countBlockMessages, readBlockMessages, proveInclusion, readTipSetInclusion, proveTipSetInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
   BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures, checkBlockMessageNonces,
   type BeaconEntry, type BeaconSource, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
@@ -788,6 +788,25 @@ export class NodeChain implements RpcBackend {
     const provable = listed !== null && order.length === listed.bls.length + listed.secp.length && order[at.index]?.cid.equals(cid) === true
     const proof = provable ? proveInclusion(store, first.header.messages, executed.header.parentMessageReceipts, at.index) : null
     return { included: first, executed, index: at.index, proof }
+  }
+
+  /**
+   * Where `cid` was executed on the heaviest chain, with a proof of its receipt that holds for a tipset of any
+   * number of blocks (tipset-inclusion.ts): the including tipset, a block of the next tipset (whose
+   * ParentMessageReceipts hold the receipt), the message's place in execution order and the proof's blocks.
+   */
+  async tipSetInclusion (cid: CID): Promise<{ included: TipSet, executed: SealedHeader, index: number, blocks: Uint8Array[] } | null> {
+    const { db, store } = this.init
+    const at = await db.messageIndex(cid)
+    if (at === undefined) return null
+    const included = await db.tipSetAt(at.height)
+    let executed: SealedHeader | undefined
+    for (let h = at.height + 1; executed === undefined && h <= this.current.header.height; h++) executed = await db.headerAt(h)
+    if (included === undefined || executed === undefined) return null
+    const txMetas = included.blocks.map(b => b.header.messages)
+    const receipts = executed.header.parentMessageReceipts
+    const { index } = readTipSetInclusion(store, txMetas, receipts, cid)
+    return { included, executed, index, blocks: proveTipSetInclusion(store, txMetas, receipts, cid) }
   }
 
   async searchMessage (cid: CID): Promise<MsgLookup | null> {

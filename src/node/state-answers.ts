@@ -5,6 +5,11 @@ import { readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
 import type { NodeChain } from './chain'
 
 export async function answerState (chain: NodeChain, req: StateRequest): Promise<StateResponse> {
+  if (req.kind === 'lookup' && req.tipset === true) {
+    const found = await chain.tipSetInclusion(req.message)
+    if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }
+    return { ok: true, includedTipSet: found.included.key, included: found.included.key[0], executed: found.executed.cid, index: found.index, blocks: found.blocks }
+  }
   if (req.kind === 'lookup') {
     const found = await chain.inclusion(req.message)
     if (found === null) return { ok: false, error: 'message not executed yet', blocks: [] }

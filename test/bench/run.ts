@@ -26,7 +26,9 @@
 //      to its first deal taken
 //  16. ec-headers (test/bench/ec-headers.ts): Expected Consensus header checks (beacon, election proof, ticket, block
 //      signature) on a synthetic three-miner chain of BENCH_EC_EPOCHS (40) epochs, against single-producer headers
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers picks sections)
+//      ec-browser: the tab's worker syncing a BENCH_EC_BROWSER_EPOCHS (150)-epoch Expected Consensus chain from a full node,
+//      every block checked against a state proof, against the `browser` section's single-producer worker figure
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -59,7 +61,7 @@ import { requireBuiltApp } from '../helpers/dist'
 import { benchUploadNode, benchUploadBrowser } from './upload'
 import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } from './retrieval'
 import { benchFlood } from './flood'
-import { benchEcHeaders } from './ec-headers'
+import { benchEcHeaders, benchEcHeadersBrowser } from './ec-headers'
 import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
 import { benchFullNodeSync } from './fullnode-sync'
@@ -230,7 +232,10 @@ async function benchPieceInBrowser (page: import('playwright-core').Page, url: s
   }
 }
 
-async function benchBrowser (): Promise<void> {
+/** The `browser` section's worker figure (single-producer headers/s), when it ran: ec-browser's reference. */
+let singleProducerWorkerFigure: number | undefined
+
+async function benchBrowser (): Promise<number | undefined> {
   const distDir = requireBuiltApp()
   const dataDir = path.join(root, '.coffer', `bench-${HEADERS}`)
   const t0 = performance.now()
@@ -296,6 +301,8 @@ async function benchBrowser (): Promise<void> {
     await benchWorkerSignatures(page, distDir)
     await benchWalletInBrowser(page, devnet.url!)
     await benchPieceInBrowser(page, devnet.url!)
+    const figure = Number(/at (\d+) headers\/s/.exec(stats ?? '')?.[1] ?? NaN)
+    return Number.isFinite(figure) ? figure : undefined
   } finally {
     await browser.close()
     await devnet.stop()
@@ -430,7 +437,7 @@ await section('commp-browser', benchCommPChromium)
 await section('pdp', benchPossession)
 await section('state', benchStateProofs)
 await section('roundtrip', benchRoundTrip)
-await section('browser', benchBrowser)
+await section('browser', async () => { singleProducerWorkerFigure = await benchBrowser() })
 await section('upload', async () => { await benchUploadNode() })
 await section('upload-browser', async () => { await benchUploadBrowser() })
 // the Node-side retrieval's figures, when it ran: the Chromium section's same-run reference
@@ -443,5 +450,6 @@ await section('flood', benchFlood)
 await section('fullnode-sync', async () => { await benchFullNodeSync(root) })
 await section('provider-memory', async () => { await benchProviderMemory() })
 await section('ec-headers', () => { benchEcHeaders() })
+await section('ec-browser', async () => { await benchEcHeadersBrowser(singleProducerWorkerFigure) })
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)
