@@ -365,6 +365,9 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const hello = await runHello(libp2p, {
     genesisCid: genesis.header.cid,
     head: () => sync.head,
+    // the whole head tipset, as Lotus says hello; its weight as the blocks above it will carry it is not known here,
+    // so the head's own ParentWeight (a lower bound: a node that holds this head never fetches for it)
+    headTipSet: () => ({ key: sync.headTipSet.key, weight: sync.head.header.parentWeight }),
     onHello: (peer, hello) => {
       const id = peer.toString()
       // a dropped node's word is not taken again, whatever it says

@@ -738,9 +738,13 @@ export class NodeChain implements RpcBackend {
   headWeight (): bigint { return this.headNode.weight }
   /** Tipsets in the fork tree (a figure for status and tests: refused blocks must not grow it). */
   get forkTreeSize (): number { return this.tree.size }
+  /** True when each of these blocks is in this node's fork tree (stored and validated), whatever tipset it is in now. */
+  holdsBlocks (key: readonly CID[]): boolean { return key.every(c => this.tree.hasBlock(c)) }
   /** True when the tipset of these blocks is in this node's fork tree (each block stored and validated). */
   holdsTipSet (key: readonly CID[]): boolean { return this.tree.peek(tipSetKeyString(key)) !== undefined }
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
+  /** The heaviest chain's tipset at `height` (undefined: a null round, or not that high yet). */
+  async tipSetAt (height: number): Promise<TipSet | undefined> { return await this.init.db.tipSetAt(height) }
 
   async headerByCid (cid: CID): Promise<SealedHeader | undefined> { return await this.init.db.header(cid) }
 

@@ -16,7 +16,7 @@ import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
-                     [--providers 3] [--proving-period 30] [--build]
+                     [--providers 3] [--proving-period 30] [--consensus single|expected] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
        ${NODE_USAGE}
@@ -30,6 +30,9 @@ const USAGE = `usage: coffer piece <file>
   --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
   --providers N   storage providers a new chain starts with (default 3; fixed at genesis)
   --proving-period N  epochs per proving period on a new chain (default 30)
+  --consensus C   how a new chain's blocks are made (fixed at genesis): single (default), one devnet key signs
+                  every block; expected, Filecoin's Expected Consensus: the providers win blocks by their proven
+                  storage (the genesis providers' pre-sealed deals are the starting power) and each makes its own
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
   provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
@@ -104,11 +107,13 @@ async function main (argv: string[]): Promise<number> {
       prefill: { type: 'string', default: '0' },
       providers: { type: 'string', default: '3' },
       'proving-period': { type: 'string', default: '30' },
+      consensus: { type: 'string', default: 'single' },
       build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
   })
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0 }
+  if (values.consensus !== 'single' && values.consensus !== 'expected') throw new Error(`--consensus takes single or expected, not ${values.consensus}`)
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
   const distDir = path.join(root, 'dist')
   if (values.build) {
@@ -135,6 +140,7 @@ async function main (argv: string[]): Promise<number> {
     prefill: Number(values.prefill),
     providers: positiveInt(values.providers, '--providers', 0),
     provingPeriod: positiveInt(values['proving-period'], '--proving-period', 2),
+    consensus: values.consensus,
     // each provider a `coffer provider run` child, as a provider on another machine runs
     providerProcesses: true,
     log: (line) => process.stdout.write(`coffer: ${line}\n`)

@@ -5,13 +5,13 @@ import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
   chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
-  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, type Genesis, type SealedHeader,
+  MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, listMiners, idOf, type Genesis, type SealedHeader,
   CHAIN_RULES_VERSION, beaconPublicKey
 } from '../core'
 import {
   createCofferLibp2p, makeBootstrap, BeaconRelay, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
-import { genesisProviders, startDevnetProviders, genesisProviderFolders, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
+import { genesisProviders, startDevnetProviders, genesisProviderFolders, providerDir, FIRST_PROVIDER_ID, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
 import { superviseProviderChild, type ProviderChild } from './provider/provider-children'
 import type { ProviderAskInit } from './provider/storage-provider'
 import { serveChainNode } from './chain-node-services'
@@ -21,6 +21,9 @@ import { loadOrCreatePeerKey, loadOrCreateProducerKey, loadOrCreateFaucetKey, lo
 import { DevnetBeacon } from './devnet-beacon'
 import { startBeaconPublisher } from './beacon-publisher'
 import { startProducer, type Producer } from './producer'
+import { startPublishingProducer } from './ec-producer'
+import { followChain } from './chain-follower'
+import { loadOrCreateProviderKeys } from './provider/provider-keys'
 import { startAppServer, type AppServer } from './app-server'
 import { startRpcServer, type RpcServer } from './rpc'
 import { blockTopicValidator } from './gossip-validators'
@@ -47,6 +50,12 @@ export interface DevnetInit {
   /** FIL the faucet sends per request, and how long an address waits before asking again. */
   faucetAmount?: bigint
   faucetCooldownMs?: number
+  /**
+   * How blocks are made, fixed at genesis: 'single' (when left out), one devnet key signs a block every epoch;
+   * 'expected', Filecoin's Expected Consensus: the genesis providers win blocks by the storage they prove (their
+   * pre-sealed genesis deals are the power the network starts from) and each provider's own producer makes them.
+   */
+  consensus?: 'single' | 'expected'
   /** Storage providers genesis creates (the count is fixed once the chain exists); none when left out. */
   providers?: number
   /** Epochs in a proving period (genesis parameter). */
@@ -92,10 +101,19 @@ export interface Devnet {
 }
 
 const PRODUCER_ID = 1000
+/** An Expected Consensus devnet needs genesis providers: their pre-sealed deals are the power its first blocks are won by. */
+export class NoGenesisPowerError extends Error {
+  static override name = 'NoGenesisPowerError'
+  override name = 'NoGenesisPowerError'
+  constructor () { super('an Expected Consensus devnet needs at least one genesis provider (--providers 1 or more): nobody else holds power to win its blocks') }
+}
+
+const sleep = async (ms: number): Promise<void> => { if (ms > 0) await new Promise(resolve => setTimeout(resolve, ms)) }
+
 /** What genesis gives the faucet: 10% of Filecoin's supply, far more than a devnet hands out. */
 const FAUCET_GENESIS_FIL = '200000000'
 
-async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir'>> & { secret: Uint8Array, beaconSecret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir' | 'consensus'>> & { secret: Uint8Array, beaconSecret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
@@ -121,6 +139,7 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
     producer: idAddressBytes(PRODUCER_ID),
     producerKey: blsPublicKey(init.secret),
     blockDelaySecs,
+    ...(init.consensus === 'expected' ? { consensus: 'expected' as const } : {}),
     // the beacon starts with the chain and keeps its pace: the block at height h carries round h
     beacon: { publicKey: beaconPublicKey(init.beaconSecret), genesisTime, periodSecs: blockDelaySecs },
     market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod },
@@ -161,7 +180,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const beaconSecret = await loadOrCreateBeaconKey(db)
     const faucetKey = await loadOrCreateFaucetKey(db)
     const genesis = await loadOrCreateGenesis(db, {
-      network, blockDelayMs, secret, beaconSecret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir,
+      network, blockDelayMs, secret, beaconSecret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir, consensus: init.consensus ?? 'single',
       providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod, paychSettleDelay: init.paychSettleDelay
     })
     const headHeight = (await db.headHeight()) ?? 0
@@ -171,6 +190,13 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     store.persisted(store.unpersisted().keys()) // these came from disk
     const faucetAddress = secpAddressBytes(secpPublicKey(faucetKey))
     const beacon = new DevnetBeacon(beaconSecret, genesis.state.beacon, nowMs)
+    // under Expected Consensus the genesis providers make the blocks: there must be some, with their keys here
+    const expected = genesis.state.consensus === 'expected'
+    const genesisMiners = expected ? listMiners(store, genesis.header.header.parentStateRoot) : []
+    if (expected && genesisMiners.length === 0) throw new NoGenesisPowerError()
+    const minerKeys = await Promise.all(genesisMiners.map(async miner => ({ miner, workerSecretKey: (await loadOrCreateProviderKeys(providerDir(init.dataDir, Number(idOf(miner)) - FIRST_PROVIDER_ID))).worker })))
+    /** The devnet's beacon, waited for (a producer asks for its next round before it is due). */
+    const beaconSource = { entry: async (round: number) => { await sleep(beacon.roundTimeMs(round) - nowMs()); return await beacon.entry(round) } }
     const chain = await NodeChain.open({
       db, genesis, store, head: storedHead, producerKey: secret, nowMs, beacon,
       faucet: { secretKey: faucetKey, address: faucetAddress, amount: init.faucetAmount ?? parseFil('100'), cooldownMs: init.faucetCooldownMs ?? 60_000 }
@@ -185,7 +211,15 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     // prefill: back-dated blocks on a new chain (genesis is dated before them), produced and executed as any
     // block is, so a full node re-executing them finds the roots they name (the proving period's cron moves state)
     if (headHeight === 0) {
-      for (let i = 1; i <= (init.prefill ?? 0); i++) await chain.produce(genesis.header.header.timestamp + i * genesis.state.blockDelaySecs)
+      for (let i = 1; i <= (init.prefill ?? 0); i++) {
+        if (!expected) { await chain.produce(genesis.header.header.timestamp + i * genesis.state.blockDelaySecs); continue }
+        // each genesis provider's election on the same base, as their producers run it (null rounds where none wins)
+        const base = chain.headTipSet().key
+        for (const m of minerKeys) {
+          const won = await chain.mine({ ...m, height: i, beacon: beaconSource, base })
+          if (won !== null) await chain.submit(won)
+        }
+      }
       storedHead = chain.head()
     }
 
@@ -200,22 +234,27 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
     })
     let producer: Producer | undefined
-    const head = (): SealedHeader => producer?.head() ?? storedHead
+    const head = (): SealedHeader => expected ? chain.head() : producer?.head() ?? storedHead
 
     // Gossip is validated before it is relayed (issue 9): gossipsub runs a topic's validator before it
     // delivers or forwards, and charges a Reject to the peer that sent it, so junk stops here instead of
     // reaching light clients through us (which then blamed us for it).
     const topic = blocksTopic(network)
-    libp2p.services.pubsub.topicValidators.set(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
-    libp2p.services.pubsub.subscribe(topic)
-    await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log })
+    // under Expected Consensus the providers' blocks are executed before they are relayed, and heads synced, as a full node does
+    const follower = expected ? followChain({ libp2p, chain, nowMs, log }) : undefined
+    if (follower === undefined) {
+      libp2p.services.pubsub.topicValidators.set(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
+      libp2p.services.pubsub.subscribe(topic)
+    }
+    await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log, ...(follower === undefined ? {} : { onHello: follower.onHello }) })
     // the beacon's rounds on the beacon topic, for producers in other processes (issue 13 part 5)
-    const beaconRelay = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
+    // past rounds are served to who asks (a provider's first block after a stall carries every round since the last block)
+    const beaconRelay = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log, serve: async (round) => await beacon.entry(round) })
     beaconRelay.start()
     const beaconPublisher = startBeaconPublisher({ beacon, relay: beaconRelay, clock: genesis.state.beacon, nowMs, log })
     cleanups.push(async () => { beaconPublisher.stop() })
 
-    producer = startProducer({
+    if (!expected) producer = startProducer({
       // the chain's own epoch (genesis), not this start's --block-time: a restart with another, or one under a
       // second, would make blocks faster than the beacon's rounds come
       produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs: genesis.state.blockDelaySecs * 1000, nowMs,
@@ -228,6 +267,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions })
     cleanups.push(async () => { for (const p of providers) await p.stop() })
+    // in-process providers' producers run on this node's chain, one per miner with its own worker key (child
+    // providers run theirs in their own processes)
+    const producers = expected && init.providerProcesses !== true ? minerKeys.map(m => startPublishingProducer({ libp2p, chain, beacon: beaconSource, nowMs, log, ...m })) : []
+    cleanups.push(async () => { await Promise.all(producers.map(async p => { await p.stop() })) })
     const children: ProviderChild[] = []
     const childAsks: ProviderAskInit[] = []
     cleanups.push(async () => { await Promise.all(children.map(async c => { await c.stop() })) })

@@ -4,7 +4,9 @@
 // a winner's block is dated at round e's start (genesis + e × block delay, the timestamp rule every node checks)
 // and taken as the node's own and published then, not before (others would refuse it as from the future). Mining never waits on this
 // machine's speed: a block mined late is published late with its scheduled timestamp, which is still valid.
-import type { BeaconSource, Epoch, SealedHeader, TipSet, UnixSeconds } from '../core'
+import { blocksTopic, encodeBlockMsg, type BeaconSource, type Epoch, type SealedHeader, type TipSet, type UnixSeconds } from '../core'
+import type { CofferLibp2p } from '../net'
+import type { NodeChain } from './chain'
 
 export interface EcProducerInit {
   /** The node's chain: its heaviest tipset, and mining on it (NodeChain.mine stores the block as its own). */
@@ -34,6 +36,8 @@ export interface EcProducer {
   /** Rounds mined so far: how many won, how many ran the election. */
   stats: () => { rounds: number, won: number }
 }
+
+const sameKey = (a: readonly { equals: (o: unknown) => boolean }[], b: readonly unknown[]): boolean => a.length === b.length && a.every((c, i) => c.equals(b[i]))
 
 export function startEcProducer (init: EcProducerInit): EcProducer {
   const delayMs = init.blockDelaySecs * 1000
@@ -66,8 +70,18 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
     won++
     await wait(roundStartMs(round) - init.nowMs())
     if (stopped) return
-    await init.chain.submit(block)
-    init.onBlock(block)
+    // blocks of the rounds before that came after the base was taken (from a slower machine, or a longer way
+    // round) made another tipset the head: the block is made again on it, so they join one chain rather than fork.
+    // The election does not depend on the base (beacon, height and miner), so a winner still wins there unless the
+    // lookback state differs on that fork; then the block on the old base is published as it was
+    let final = block
+    const head = init.chain.headTipSet()
+    if (head.height < round && !sameKey(head.key, block.header.parents)) {
+      final = await init.chain.mine({ miner: init.miner, workerSecretKey: init.workerSecretKey, height: round, beacon: init.beacon }) ?? block
+      if (stopped) return
+    }
+    await init.chain.submit(final)
+    init.onBlock(final)
   }
 
   let lastRound: Epoch = -1
@@ -95,4 +109,36 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
       await running
     }
   }
+}
+
+/** No other key can make this chain's blocks: mining is for Expected Consensus chains only. */
+export class NotExpectedConsensusError extends Error {
+  static override name = 'NotExpectedConsensusError'
+  override name = 'NotExpectedConsensusError'
+  constructor () { super('this chain\'s blocks are made by its single producer: a node mines only under Expected Consensus') }
+}
+
+/**
+ * One miner's producer on a node's chain, publishing what it wins on block gossip (with the block's messages, as
+ * Lotus's BlockMsg): the service each provider runs for its own miner, and the devnet for in-process providers.
+ */
+export function startPublishingProducer (init: { libp2p: CofferLibp2p, chain: NodeChain, beacon: BeaconSource, miner: Uint8Array, workerSecretKey: Uint8Array, nowMs: () => number, log: (line: string) => void }): EcProducer {
+  const { chain, libp2p, log } = init
+  const genesis = chain.genesis
+  if (genesis.state.consensus !== 'expected') throw new NotExpectedConsensusError()
+  const topic = blocksTopic(genesis.state.network)
+  return startEcProducer({
+    chain,
+    miner: init.miner,
+    workerSecretKey: init.workerSecretKey,
+    beacon: init.beacon,
+    genesisTime: genesis.header.header.timestamp,
+    blockDelaySecs: genesis.state.blockDelaySecs,
+    nowMs: init.nowMs,
+    onBlock: (h) => {
+      log(`won the block at height ${h.header.height} (${h.header.electionProof?.winCount ?? 0} wins) on ${h.header.parents.length} parent block(s); publishing`)
+      libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => { log(`gossip: block ${h.header.height}: ${err.message}`) })
+    },
+    onError: (err) => { log(`producer: ${(err as Error).name}: ${(err as Error).message}`) }
+  })
 }

@@ -47,11 +47,12 @@ async function storedHeaders (page: Page, genesisCid: string, cids: string[]): P
       req.onsuccess = () => resolve(req.result)
       req.onerror = () => reject(req.error)
     })
-    const tx = open.transaction('headers')
+    // schema v2 (header-store.ts): every verified header by CID in `blocks`
+    const tx = open.transaction('blocks')
     const ask = <T>(r: IDBRequest<T>): Promise<T> => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error) })
-    const count = await ask(tx.objectStore('headers').count())
+    const count = await ask(tx.objectStore('blocks').count())
     const present: string[] = []
-    for (const cid of cids) if (await ask(tx.objectStore('headers').index('cid').getKey(cid)) !== undefined) present.push(cid)
+    for (const cid of cids) if (await ask(tx.objectStore('blocks').getKey(cid)) !== undefined) present.push(cid)
     open.close()
     return { count, present }
   }, { db: `coffer-chain-${genesisCid}`, cids })

@@ -16,6 +16,8 @@ export interface FullBlockValidatorInit {
   nowSecs: () => number
   /** Chain exchange to the propagation source, for the messages our pool lacks. */
   request: (peer: string, req: ExchangeRequest) => Promise<ExchangeResponse>
+  /** Connected peers other than `peer` that may serve a block's messages when the one that relayed it cannot. */
+  otherPeers?: (peer: string) => string[]
   /** A block above head + 1, or one whose parent we lack: sync towards it from the peer that sent it. */
   offer: (t: SyncTarget) => void
   /** The propagation source broke a rule: hang up on it (gossipsub scores it down on the Reject). */
@@ -69,22 +71,29 @@ export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidato
     // Messages (an announcement that leaves them out) sends us to the source for the block's own
     if (messages !== null && !storeBlockMessages(new MemoryBlockStore(), messages).equals(h.header.messages)) messages = null
     if (messages === null) {
-      try {
-        const resp = await init.request(peer, { head: [h.cid], length: 1, options: EXCHANGE_OPT_MESSAGES })
-        if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.messages?.length !== 1) {
-          init.log?.(`gossip: block ${h.header.height} from ${peer}: its messages could not be fetched (status ${resp.status}: ${resp.errorMessage})`)
-          return TopicValidatorResult.Ignore
+      // from the peer that handed the block over, else from another peer: the first to relay it may hold no
+      // messages (a light client relays blocks it checked), and gossip delivers a block once, whoever sent it first
+      const sources = [peer, ...(init.otherPeers?.(peer) ?? [])].slice(0, 4)
+      for (const from of sources) {
+        try {
+          const resp = await init.request(from, { head: [h.cid], length: 1, options: EXCHANGE_OPT_MESSAGES })
+          if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.messages?.length !== 1) {
+            init.log?.(`gossip: block ${h.header.height} from ${peer}: its messages could not be fetched from ${from} (status ${resp.status}: ${resp.errorMessage})`)
+            continue
+          }
+          messages = blockMessagesOf(resp.messages[0]!, 0)
+          break
+        } catch (err) {
+          if (isPeerFault(err)) {
+            init.log?.(`gossip: block ${h.header.height} from ${peer}: the messages answer of ${from} is invalid: ${(err as Error).name}: ${(err as Error).message}`)
+            init.onPeerFault(from, err)
+            if (from === peer) return TopicValidatorResult.Reject
+            continue
+          }
+          init.log?.(`gossip: block ${h.header.height} from ${peer}: fetching its messages from ${from} failed: ${(err as Error).message}`)
         }
-        messages = blockMessagesOf(resp.messages[0]!, 0)
-      } catch (err) {
-        if (isPeerFault(err)) {
-          init.log?.(`gossip: block ${h.header.height} from ${peer}: its messages answer is invalid: ${(err as Error).name}: ${(err as Error).message}`)
-          init.onPeerFault(peer, err)
-          return TopicValidatorResult.Reject
-        }
-        init.log?.(`gossip: block ${h.header.height} from ${peer}: fetching its messages failed: ${(err as Error).message}`)
-        return TopicValidatorResult.Ignore
       }
+      if (messages === null) return TopicValidatorResult.Ignore
     }
     try {
       // judgeBlock verified its signature above: accept checks the link and the roots, not the pairing again

@@ -135,12 +135,14 @@ export class ChainSync {
   }
 
   /**
-   * Whether a target is worth fetching: one producer, a head above ours; Expected Consensus, any tipset we do not
-   * hold (a fork at our height or below may be heavier: NodeChain weighs it once its blocks are in).
+   * Whether a target is worth fetching: one producer, a head above ours; Expected Consensus, a tipset with a block
+   * we do not hold (a fork at our height or below may be heavier: NodeChain weighs it once its blocks are in). A
+   * key of blocks all held is nothing to fetch, even when no tipset of exactly those is formed here (a light
+   * client's hello naming part of a tipset this node holds whole).
    */
   private pending (t: SyncTarget): boolean {
     const chain = this.init.chain
-    if (chain.genesis.state.consensus === 'expected') return !chain.holdsTipSet(t.key ?? [t.cid])
+    if (chain.genesis.state.consensus === 'expected') return !chain.holdsBlocks(t.key ?? [t.cid])
     return t.height > chain.head().header.height
   }
 

@@ -10,21 +10,21 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import {
-  CID, chainCid, openGenesis, decodeHeader, blocksTopic, MemoryBlockStore, encodeBlockMsg,
+  CID, chainCid, openGenesis, decodeHeader, MemoryBlockStore,
   CHAIN_RULES_VERSION, type Genesis, type BeaconSource
 } from '../../core'
 import {
-  createCofferLibp2p, requestChain, genesisOf, BeaconRelay, type CofferLibp2p, type BootstrapDocument
+  createCofferLibp2p, genesisOf, BeaconRelay, type CofferLibp2p, type BootstrapDocument
 } from '../../net'
 import { ChainDb, OldDataDirError, encodeRules, rulesOf } from '../chain-db'
 import { NodeChain } from '../chain'
 import { loadOrCreatePeerKey } from '../keys'
 import { startRpcServer, type RpcServer } from '../rpc'
-import { ChainSync } from './chain-sync'
-import { fullBlockValidator } from './block-validator'
+import type { ChainSync } from './chain-sync'
 import { requestGenesis } from './genesis-protocol'
 import { serveChainNode } from '../chain-node-services'
-import { startEcProducer, type EcProducer } from '../ec-producer'
+import { startPublishingProducer, type EcProducer } from '../ec-producer'
+import { followChain } from '../chain-follower'
 
 export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ExchangeRefusedError, PeerBusyError, ImpossibleHeadError, isPeerFault } from './chain-sync'
 export { fullBlockValidator } from './block-validator'
@@ -68,8 +68,10 @@ export interface FullNode {
   beacon: BeaconRelay
   /** The JSON-RPC endpoint when one was asked for. */
   rpcUrl: string | null
-  /** The producers of `miners`, in its order. */
+  /** The producers running: `miners`' in its order, then those started since. */
   producers: EcProducer[]
+  /** Starts a miner's producer on this node (a provider once it knows its miner ID): Expected Consensus only. */
+  startProducer: (m: { miner: Uint8Array, workerSecretKey: Uint8Array }) => EcProducer
   /** Resolves once some peer told us its head and we hold the best head our peers announced. */
   synced: () => Promise<void>
   stop: () => Promise<void>
@@ -194,53 +196,10 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const chain = await NodeChain.open({ db, genesis, store, head, nowMs })
     cleanups.push(async () => { await chain.close() })
 
-    // after the current task: a gossip validator's Reject must reach gossipsub's score first, or the
-    // peer's stats are gone (a disconnected peer with a positive score is forgotten) before it counts
-    const hangUp = (peer: string): void => {
-      setTimeout(() => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }, 100).unref()
-    }
-    const request = async (peer: string, req: Parameters<typeof requestChain>[2]): ReturnType<typeof requestChain> =>
-      await requestChain(libp2p, peerIdFromString(peer), req)
-    let lastLogged = 0
-    const sync = new ChainSync({
-      chain,
-      request,
-      nowSecs: () => Math.floor(nowMs() / 1000),
-      onPeerFault: (peer, err) => {
-        log(`sync: peer ${peer} refused: ${err.name}: ${err.message}`)
-        hangUp(peer)
-      },
-      onNetworkError: (peer, err) => { log(`sync: from ${peer}: ${err.name}: ${err.message}`) },
-      onAccepted: (h) => {
-        const now = nowMs()
-        if (now - lastLogged >= 1000) {
-          lastLogged = now
-          log(`head ${h.header.height} (best known ${sync.bestKnownHeight})`)
-        }
-      }
-    })
-
-    // block gossip: relayed only once executed and its roots compared; message gossip as the devnet's
-    const topic = blocksTopic(network)
-    libp2p.services.pubsub.topicValidators.set(topic, fullBlockValidator({
-      chain,
-      nowSecs: () => Math.floor(nowMs() / 1000),
-      request,
-      offer: (t) => sync.offer(t),
-      onPeerFault: (peer) => hangUp(peer),
-      log
-    }))
-    libp2p.services.pubsub.subscribe(topic)
+    const { sync, onHello } = followChain({ libp2p, chain, nowMs, log })
     const beacon = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
     beacon.start()
-    await serveChainNode({
-      libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log,
-      onHello: (peer, hello) => {
-        const cid = hello.heaviestTipSet[0]
-        if (cid !== undefined) sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight, key: hello.heaviestTipSet })
-      }
-    })
-    libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()) })
+    await serveChainNode({ libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log, onHello })
 
     // the connections made to fetch genesis said no hello (nothing served it then): start them over
     if (fresh) for (const c of libp2p.getConnections()) await c.close().catch(() => {})
@@ -273,29 +232,20 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
         await new Promise(resolve => setTimeout(resolve, 50))
       }
     }
-    const miners = init.miners ?? []
-    if (miners.length > 0 && genesis.state.consensus !== 'expected') throw new RangeError('this chain\'s blocks are made by its single producer: a node mines only under Expected Consensus')
-    const beaconSource = init.beaconSource ?? beacon
-    const producers = miners.map(m => startEcProducer({
-      chain,
-      miner: m.miner,
-      workerSecretKey: m.workerSecretKey,
-      beacon: beaconSource,
-      genesisTime: genesis.header.header.timestamp,
-      blockDelaySecs: genesis.state.blockDelaySecs,
-      nowMs,
-      onBlock: (h) => {
-        libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => { log(`gossip: block ${h.header.height}: ${err.message}`) })
-      },
-      onError: (err) => { log(`producer: ${(err as Error).name}: ${(err as Error).message}`) }
-    }))
+    const producers: EcProducer[] = []
     cleanups.push(async () => { await Promise.all(producers.map(async p => { await p.stop() })) })
+    const startProducer = (m: { miner: Uint8Array, workerSecretKey: Uint8Array }): EcProducer => {
+      const p = startPublishingProducer({ libp2p, chain, beacon: init.beaconSource ?? beacon, nowMs, log, ...m })
+      producers.push(p)
+      return p
+    }
+    for (const m of init.miners ?? []) startProducer(m)
 
     log(`genesis ${genesis.header.cid} (${network}), head at height ${chain.head().header.height}`)
     log(`peer ${libp2p.peerId.toString()}`)
     log(`libp2p ${libp2p.getMultiaddrs().map(String).join(' ')}`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
-    return { chain, libp2p, genesis, sync, beacon, rpcUrl: rpc?.url ?? null, producers, synced, stop: stopAll }
+    return { chain, libp2p, genesis, sync, beacon, rpcUrl: rpc?.url ?? null, producers, startProducer, synced, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

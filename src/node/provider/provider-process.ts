@@ -6,6 +6,7 @@
 import path from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { startFullNode, type FullNode } from '../full-node'
+import { idAddressBytes } from '../../core'
 import { publishAsk } from '../../net/ask-gossip'
 import { loadOrCreateProviderKeys, type ProviderKeys } from './provider-keys'
 import { existsSync } from 'node:fs'
@@ -80,6 +81,13 @@ export async function runProviderProcess (init: ProviderProcessInit): Promise<Pr
     const multiaddrs = init.announce ?? node.libp2p.getMultiaddrs().map(a => a.decapsulateCode(421).toString()) // without /p2p/<id>: MinerInfo keeps the peer ID apart
     const join: JoinInit = { chain, keys, dir, multiaddrs, log, signal: stopped.signal }
     const miner = await ensureMiner(join)
+    // under Expected Consensus the provider makes blocks: its election every round with its own worker key (it
+    // wins once its deals give it power; a genesis provider's pre-sealed deal does from the start). Before its
+    // on-chain record is brought up to date: that message needs a block, which may have to be its own
+    if (node.genesis.state.consensus === 'expected') {
+      node.startProducer({ miner: idAddressBytes(miner.id), workerSecretKey: keys.worker })
+      log(`${miner.address}: producing blocks (Expected Consensus)`)
+    }
     const changed = await syncMinerInfo(join, miner.id)
     if (changed.length > 0) log(`${miner.address}: on-chain ${changed.join(' and ')} updated`)
     services = await startProviderServices({
