@@ -778,13 +778,10 @@ export class NodeChain implements RpcBackend {
    * index is not the message's position in one block's TxMeta, which is all a proof of today's form ties it to.
    */
   async inclusion (cid: CID): Promise<{ included: SealedHeader, executed: SealedHeader, index: number, proof: MessageInclusion | null } | null> {
-    const { db, store } = this.init
-    const at = await db.messageIndex(cid)
-    if (at === undefined) return null
-    const included = await db.tipSetAt(at.height)
-    let executed: SealedHeader | undefined
-    for (let h = at.height + 1; executed === undefined && h <= this.current.header.height; h++) executed = await db.headerAt(h)
-    if (included === undefined || executed === undefined) return null
+    const { store } = this.init
+    const found = await this.executedAt(cid)
+    if (found === null) return null
+    const { at, included, executed } = found
     const first = included.blocks[0]!
     // provable when the receipt index is the message's place in the one block's TxMeta: one block, no repeats
     const listed = included.blocks.length === 1 ? loadBlockMessages(store, first.header.messages) : null
@@ -800,17 +797,26 @@ export class NodeChain implements RpcBackend {
    * ParentMessageReceipts hold the receipt), the message's place in execution order and the proof's blocks.
    */
   async tipSetInclusion (cid: CID): Promise<{ included: TipSet, executed: SealedHeader, index: number, blocks: Uint8Array[] } | null> {
-    const { db, store } = this.init
+    const { store } = this.init
+    const found = await this.executedAt(cid)
+    if (found === null) return null
+    const { included, executed } = found
+    const txMetas = included.blocks.map(b => b.header.messages)
+    const receipts = executed.header.parentMessageReceipts
+    const { index } = readTipSetInclusion(store, txMetas, receipts, cid)
+    return { included, executed, index, blocks: proveTipSetInclusion(store, txMetas, receipts, cid) }
+  }
+
+  /** The heaviest chain's tipset that included `cid` and the first block above it (past null rounds), or null until both exist. */
+  private async executedAt (cid: CID): Promise<{ at: { height: Epoch, index: number }, included: TipSet, executed: SealedHeader } | null> {
+    const { db } = this.init
     const at = await db.messageIndex(cid)
     if (at === undefined) return null
     const included = await db.tipSetAt(at.height)
     let executed: SealedHeader | undefined
     for (let h = at.height + 1; executed === undefined && h <= this.current.header.height; h++) executed = await db.headerAt(h)
     if (included === undefined || executed === undefined) return null
-    const txMetas = included.blocks.map(b => b.header.messages)
-    const receipts = executed.header.parentMessageReceipts
-    const { index } = readTipSetInclusion(store, txMetas, receipts, cid)
-    return { included, executed, index, blocks: proveTipSetInclusion(store, txMetas, receipts, cid) }
+    return { at, included, executed }
   }
 
   async searchMessage (cid: CID): Promise<MsgLookup | null> {

@@ -10,7 +10,7 @@ import {
 import { ChainDb } from '../../src/node/chain-db'
 import { NodeChain } from '../../src/node/chain'
 import { inlineVerifier } from '../../src/node/signature-verifier'
-import { TEST_BEACON } from './test-beacon'
+import { TEST_BEACON, testBeaconEntry } from './test-beacon'
 
 export interface EcNode { chain: NodeChain, db: ChainDb, store: MemoryBlockStore, close: () => Promise<void> }
 
@@ -36,4 +36,17 @@ export function ecGenesis (init: { network: string, time: UnixSeconds, blockDela
       const d = payload === undefined ? undefined : pieceDigest(payload)
       return { id: 1001 + i, info: { owner: worker, worker, peerId: Uint8Array.of(0, 2, 0, i) }, ...(d === undefined ? {} : { preseal: { pieceCid: pieceCidV1(d.root), pieceSize: d.paddedBytes } }) }
     }))
+}
+
+/** Mines `rounds` rounds on `n`'s head, every miner of `who` on the same base each round (null rounds where none wins). */
+export async function mineRounds (n: EcNode, rounds: number, who: Array<{ miner: Uint8Array, workerSecretKey: Uint8Array }>): Promise<void> {
+  const beacon = { entry: async (r: number) => testBeaconEntry(r) }
+  const start = n.chain.head().header.height
+  for (let h = start + 1; h <= start + rounds; h++) {
+    const base = n.chain.headTipSet()
+    for (const m of who) {
+      const won = await n.chain.mine({ ...m, height: h, beacon, base: base.key })
+      if (won !== null) await n.chain.submit(won)
+    }
+  }
 }

@@ -8,8 +8,7 @@ import {
   ExchangeStatus, MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type CompactedMessages
 } from '../../src/core'
 import { ChainSync } from '../../src/node/full-node/chain-sync'
-import { openEcNode, ecGenesis, type EcNode } from '../helpers/ec-node'
-import { testBeaconEntry } from '../helpers/test-beacon'
+import { openEcNode, ecGenesis, mineRounds as mineOn, type EcNode } from '../helpers/ec-node'
 
 const T0 = 1_800_000_000
 const secrets = [61, 62, 63].map(n => new Uint8Array(32).fill(n))
@@ -18,22 +17,15 @@ const payerKey = new Uint8Array(32).fill(0x66)
 const payer = secpAddressBytes(secpPublicKey(payerKey))
 const genesis = ecGenesis({ network: 'ec-sync', time: T0, blockDelaySecs: 1, secrets, payloads: [3000, 3000, 3000].map((n, i) => new Uint8Array(n).fill(i + 1)), allocations: [{ address: payer, balance: 10n * ATTO_PER_FIL }] })
 const now = (): number => (T0 + 10_000) * 1000
-const beacon = { entry: async (r: number) => testBeaconEntry(r) }
 
 const nodes: EcNode[] = []
 afterAll(async () => { for (const n of nodes) await n.close() })
 async function node (): Promise<EcNode> { const n = await openEcNode(genesis, now); nodes.push(n); return n }
 
 /** Mines `rounds` rounds on `n`'s head with the miners `who`, each on the same base (null rounds where none wins). */
+/** Mines `rounds` rounds on `n`'s head with the miners `who` (indexes), each on the same base. */
 async function mineRounds (n: EcNode, rounds: number, who: number[]): Promise<void> {
-  const start = n.chain.head().header.height
-  for (let h = start + 1; h <= start + rounds; h++) {
-    const base = n.chain.headTipSet()
-    for (const i of who) {
-      const won = await n.chain.mine({ miner: miners[i]!, workerSecretKey: secrets[i]!, height: h, beacon, base: base.key })
-      if (won !== null) await n.chain.submit(won)
-    }
-  }
+  await mineOn(n, rounds, who.map(i => ({ miner: miners[i]!, workerSecretKey: secrets[i]! })))
 }
 
 /** A peer answering chain exchange from `n`'s chain store, as serveChainExchange does; `tamper` may change an answer. */

@@ -12,7 +12,7 @@ import {
 } from '../../src/core'
 import { EcHeaderSync, openHeaderStore, chainDbName, ecBlockRequest, checkEcBlockState, type HeaderStore, type EcBlockHeaders } from '../../src/light'
 import { answerState } from '../../src/node/state-answers'
-import { openEcNode, ecGenesis, type EcNode } from '../helpers/ec-node'
+import { openEcNode, ecGenesis, mineRounds as mineOn, type EcNode } from '../helpers/ec-node'
 import { testBeaconEntry } from '../helpers/test-beacon'
 import { until } from '../helpers/until'
 
@@ -22,21 +22,14 @@ const miners = [1001, 1002, 1003].map(idAddressBytes)
 let net = 0
 const newGenesis = () => ecGenesis({ network: `light-ec-${net++}`, time: T0, blockDelaySecs: 1, secrets, payloads: [3000, 3000, 3000].map((n, i) => new Uint8Array(n).fill(i + 1)) })
 const now = (): number => (T0 + 10_000) * 1000
-const beacon = { entry: async (r: number) => testBeaconEntry(r) }
 
 const cleanups: Array<() => Promise<void> | void> = []
 const tabCleanups: Array<() => void> = []
 afterAll(async () => { for (const c of tabCleanups.reverse()) c(); for (const c of cleanups.reverse()) await c() })
 
+/** Mines `rounds` rounds on `n`'s head with the miners `who` (indexes), each on the same base. */
 async function mineRounds (n: EcNode, rounds: number, who: number[]): Promise<void> {
-  const start = n.chain.head().header.height
-  for (let h = start + 1; h <= start + rounds; h++) {
-    const base = n.chain.headTipSet()
-    for (const i of who) {
-      const won = await n.chain.mine({ miner: miners[i]!, workerSecretKey: secrets[i]!, height: h, beacon, base: base.key })
-      if (won !== null) await n.chain.submit(won)
-    }
-  }
+  await mineOn(n, rounds, who.map(i => ({ miner: miners[i]!, workerSecretKey: secrets[i]! })))
 }
 
 /** Chain exchange from `n`'s store; `extra` tipsets (tampered ones) are served on top of its chain by their keys. */
