@@ -6,7 +6,7 @@
 import {
   produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
   ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
-  latestBeaconEntry, EquivocationError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  latestBeaconEntry, EquivocationError, FutureBlockError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, readTipSetInclusion, proveTipSetInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
@@ -137,6 +137,18 @@ export class InvalidBlockError extends BlockRejectedError {
   override name = 'InvalidBlockError'
   readonly code = 'INVALID_BLOCK'
   constructor (override readonly cause: Error, height: Epoch) { super(`block at height ${height} is invalid: ${cause.name}: ${cause.message}`, height) }
+}
+
+/**
+ * A block dated past our clock (beyond the allowed drift): not stored, and no rule broken that its sender is to blame
+ * for (Lotus wraps FutureBlock in ErrTemporal and keeps such a block out of its bad-block cache). Not a
+ * BlockRejectedError: sync and gossip take it as not applicable yet, and it is offered again later.
+ */
+export class BlockNotYetDueError extends Error {
+  static override name = 'BlockNotYetDueError'
+  override name = 'BlockNotYetDueError'
+  readonly code = 'NOT_YET_DUE'
+  constructor (readonly height: Epoch, readonly timestamp: number, readonly now: number) { super(`block at height ${height} is dated ${timestamp}, after our clock's ${now}: taken once it is due`) }
 }
 
 /** Reads through to the node's store and keeps what it writes apart, so a refused block leaves nothing behind. */
@@ -564,6 +576,8 @@ export class NodeChain implements RpcBackend {
     try {
       this.validateHeaderOn(h, parent, checked)
     } catch (err) {
+      // from the future by our clock: not (yet) invalid, and no fault of whoever sent it (Lotus's ErrTemporal)
+      if (err instanceof FutureBlockError) throw new BlockNotYetDueError(height, err.timestamp, err.now)
       throw new InvalidBlockError(err as Error, height)
     }
     // the fee every message of the tipset is charged by (execution takes it from the tipset's first block)

@@ -9,7 +9,7 @@ import {
   type TipSet, type SealedHeader, type CID, type Genesis, type EcChainConfig, type BeaconEntry, type BlockHeader
 } from '../../src/core'
 import type { ChainDb } from '../../src/node/chain-db'
-import { InvalidBlockError, type NodeChain } from '../../src/node/chain'
+import { InvalidBlockError, BlockNotYetDueError, BlockRejectedError, type NodeChain } from '../../src/node/chain'
 import { openEcNode } from '../helpers/ec-node'
 import { TEST_BEACON, testBeaconEntry } from '../helpers/test-beacon'
 
@@ -92,6 +92,21 @@ beforeAll(async () => {
 afterAll(async () => { await close() })
 
 describe('a node\'s chain under Expected Consensus', () => {
+  it('holds a block from the future by its clock as not yet due (no rule broken, nothing stored) and takes it once due', async () => {
+    const a1 = next(g, [0])
+    const blk = a1.blocks[0]!
+    let clock = (blk.header.timestamp - 10) * 1000
+    const early = await openEcNode(genesis, () => clock)
+    try {
+      const err = await early.chain.accept(blk, none).then(() => null, (e: Error) => e)
+      expect(err).toBeInstanceOf(BlockNotYetDueError)
+      expect(err).not.toBeInstanceOf(BlockRejectedError) // sync and gossip do not blame the sender
+      expect(early.chain.holdsBlocks([blk.cid])).toBe(false)
+      clock = blk.header.timestamp * 1000
+      expect(await early.chain.accept(blk, none)).toBe(true)
+    } finally { await early.close() }
+  })
+
   let a3: TipSet
   let b: TipSet[]
   it('follows one miner\'s chain, null rounds without an index entry', async () => {
