@@ -21,8 +21,14 @@ export interface EcSyncNetwork {
 export interface EcHeaderSyncInit {
   genesis: Genesis
   store: HeaderStore
-  /** The stored head tipset: the fork tree's root, trusted as this tab verified it before. */
+  /** The stored head tipset, as this tab verified it before. */
   head: TipSet
+  /**
+   * Its parent tipset, from the store: the fork tree's root, so the head's siblings that come later (a block of the
+   * same round) can still join its tipset; the stored head's own blocks are checked again on top of it. Left out
+   * (genesis), the head is the root.
+   */
+  headParent?: TipSet
   net: EcSyncNetwork
   /** readEcBlockState at `at`'s roots, verified (state-client.ts ecBlockState); asked of `from` when given. */
   blockState: (miner: Uint8Array, at: EcBlockHeaders, from?: string) => Promise<EcBlockState>
@@ -37,7 +43,7 @@ export interface EcHeaderSyncInit {
   lookback?: Epoch
 }
 
-/** A block names the same parents as a validated sibling but another state root, receipts or base fee: one of them is wrong, and the first came first. */
+/** A block names the same parents as a validated sibling but another state root, receipts or base fee: one of them is wrong, and the tab cannot tell which (reported, nobody blamed). */
 export class TipSetStateMismatchError extends Error {
   static override name = 'TipSetStateMismatchError'
   override name = 'TipSetStateMismatchError'
@@ -49,8 +55,13 @@ export class TipSetStateMismatchError extends Error {
  * the lookback, so a block's lookback tipset is in the tree or on the stored chain below its root.
  */
 export const EC_FORK_TREE_DEPTH: Epoch = CHAIN_FINALITY + WINNING_POST_SECTOR_SET_LOOKBACK
-/** A block whose state could not be read (no peer, busy, a lying peer dropped) is offered again after this. */
+/** A block whose state could not be read (no peer, busy, a lying peer dropped) is offered again after this… */
 const STATE_RETRY_MS = 1_000
+/** …this many times in all, then set aside unjudged. */
+const MAX_STATE_TRIES = 6
+
+/** The source the stored head's blocks are offered under when they are checked again at start. */
+const STORED = '(stored)'
 
 const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
 
@@ -69,6 +80,8 @@ export class EcHeaderSync {
   private readonly tipSetState = new Map<string, string>()
   /** Who sent each held block (the peer asked for its state: it holds that fork). */
   private readonly sourceOf = new Map<string, string>()
+  /** State reads tried for a held block. */
+  private readonly stateTries = new Map<string, number>()
   private readonly claims = new Map<string, Epoch>()
   /** Blocks validated since the last store write, by CID. */
   private unwritten = new Map<string, SealedHeader>()
@@ -84,15 +97,17 @@ export class EcHeaderSync {
     this.headTipSet = init.head
     this.head = init.head.blocks[0]!
     this.config = { timing: beaconTimingOf(init.genesis), beaconPublicKey: init.genesis.state.beacon.publicKey }
+    const root = init.headParent ?? init.head
     this.machine = new SyncMachine({
-      root: init.head,
+      root,
       // a lower bound: every tipset in the tree descends from the root and weighs more (its own ParentWeight is checked)
-      rootWeight: init.head.blocks[0]!.header.parentWeight,
+      rootWeight: root.blocks[0]!.header.parentWeight,
       weigh: (tipset) => this.weigh(tipset),
       tieBreak: (a, b) => isHeavierTipSet({ tipset: a, weight: 0n }, { tipset: b, weight: 0n }),
       nowMs: init.nowMs(),
       maxTipsets: EC_FORK_TREE_DEPTH * 8
     })
+    if (init.headParent !== undefined) for (const b of init.head.blocks) this.machine.blockAnnounced(STORED, b)
   }
 
   get bestKnownHeight (): Epoch {
@@ -218,13 +233,19 @@ export class EcHeaderSync {
     this.inFlight++
     const cid = String(block.cid)
     let state: EcBlockState
+    const tries = (this.stateTries.get(cid) ?? 0) + 1
+    this.stateTries.set(cid, tries)
     try {
       const at = await this.rootHeaders(block, parent)
-      state = await this.init.blockState(block.header.miner, at, this.sourceOf.get(cid))
+      // the peer that sent the block first (it holds that fork), then any full node: the proof depends on the roots alone
+      state = await this.init.blockState(block.header.miner, at, tries <= 2 ? this.sourceOf.get(cid) : undefined)
+      this.stateTries.delete(cid)
     } catch (err) {
-      // no peer, a busy one, a proof that lied (its peer is dropped by the state client): not this block's fault
+      // no peer, a busy one, a proof that lied (its peer is dropped by the state client): not this block's fault.
+      // Asked again a while, then set aside unjudged: a block whose state nobody proves cannot hold the sync up
       if (err instanceof Error && err.name === 'LookbackError') this.refuse(block, err)
-      else { this.machine.blockDeferred(cid, this.init.nowMs() + STATE_RETRY_MS); this.init.onNetworkError(this.sourceOf.get(cid) ?? '', err as Error) }
+      else if (tries >= MAX_STATE_TRIES) { this.stateTries.delete(cid); this.machine.blockAbandoned(cid) } else this.machine.blockDeferred(cid, this.init.nowMs() + STATE_RETRY_MS)
+      this.init.onNetworkError(this.sourceOf.get(cid) ?? '', err as Error)
       this.inFlight--
       this.pump()
       return
@@ -239,7 +260,14 @@ export class EcHeaderSync {
         parentTotalPower: state.parentTotalPower,
         minerView: () => state.view
       })
-      this.checkSiblings(block)
+      if (!this.agreesWithSiblings(block)) {
+        // a light client cannot tell which of two disagreeing siblings is right: the first taken stays, this one is
+        // set aside unjudged (nobody blamed), and the tipsets its children name decide
+        this.verifyMs += this.init.nowMs() - t0
+        this.machine.blockAbandoned(cid)
+        this.init.onNetworkError(this.sourceOf.get(cid) ?? '', new TipSetStateMismatchError(block.header.height, 'ParentStateRoot, ParentMessageReceipts or ParentBaseFee'))
+        return
+      }
       this.verifyMs += this.init.nowMs() - t0
       this.powerAt.set(String(block.header.parentStateRoot), state.ownTotalPower)
       this.headersVerified++
@@ -260,13 +288,13 @@ export class EcHeaderSync {
     }
   }
 
-  private checkSiblings (block: SealedHeader): void {
+  private agreesWithSiblings (block: SealedHeader): boolean {
     const h = block.header
     const group = `${h.height}|${tipSetKeyString(h.parents)}`
     const fields = `${String(h.parentStateRoot)}|${String(h.parentMessageReceipts)}|${h.parentBaseFee}`
     const first = this.tipSetState.get(group)
-    if (first === undefined) { this.tipSetState.set(group, fields); return }
-    if (first !== fields) throw new TipSetStateMismatchError(h.height, 'ParentStateRoot, ParentMessageReceipts or ParentBaseFee')
+    if (first === undefined) { this.tipSetState.set(group, fields); return true }
+    return first === fields
   }
 
   private readonly refusedWhy = new Map<string, Error>()
@@ -279,6 +307,7 @@ export class EcHeaderSync {
   /** Reports faults and writes head moves (one store transaction each batch, in order). */
   private collect (): void {
     for (const f of this.machine.peerFaults()) {
+      if (f.peer === STORED) continue // the tab's own store is no peer to hang up on (its blocks were checked under older rules)
       // the rule the block broke, by name, when this tab checked it; else the machine's own reason
       const block = (f.error as { block?: string }).block
       const why = block === undefined ? undefined : this.refusedWhy.get(block)

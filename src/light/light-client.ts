@@ -115,6 +115,12 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     headTipSet = makeTipSet([genesis.header])
   }
   const expected = genesis.state.consensus === 'expected'
+  /** The stored head's parent tipset (the EC fork tree's root, so the head's tipset can still grow), when stored. */
+  const headParent = await (async (): Promise<TipSet | null> => {
+    if (!expected || headTipSet.height === 0) return null
+    const blocks = await Promise.all(headTipSet.blocks[0]!.header.parents.map(async c => await store.get(String(c))))
+    return blocks.some(b => b === null) ? null : makeTipSet(blocks as SealedHeader[])
+  })()
   let recent: HeaderSummary[] = (await store.recent(RECENT)).map(summarize)
   /** The Chain view's list from the store: after a reorganisation the new chain's tipsets, not the old ones'. */
   let refreshing = false
@@ -174,6 +180,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       genesis,
       store,
       head: headTipSet,
+      ...(headParent === null ? {} : { headParent }),
       nowMs,
       net: { fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }) },
       // the block's miner's power, worker key and eligibility, proven by the node that sent the block (it holds its fork)
@@ -400,6 +407,14 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const accepted = new WeakMap<object, SealedHeader>()
   libp2p.services.pubsub.topicValidators.set(topic, (propagationSource, msg) => {
     const v = judgeBlock(msg.data, { genesis: genesis.state, head: () => sync.head, nowSecs })
+    if (v.result === TopicValidatorResult.Accept && sync instanceof EcHeaderSync) {
+      // under Expected Consensus a block is checked in full only once its miner's state is read: the tab takes it
+      // here and relays none (a full node would blame the tab for a block that fails there; Lotus light clients
+      // relay no blocks either)
+      noteGossipHead()
+      sync.offerBlock(propagationSource.toString(), v.header)
+      return TopicValidatorResult.Ignore
+    }
     if (v.result === TopicValidatorResult.Accept) accepted.set(msg, v.header)
     if (v.result === TopicValidatorResult.Reject) {
       const relay = propagationSource.toString()
@@ -416,14 +431,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // was above our head. The relay serves its ancestors if there is a gap.
     const h = accepted.get(msg)
     if (h !== undefined) noteGossipHead()
-    // the node that relayed it first holds it: its head, judged once the header is verified here. Not under Expected
-    // Consensus: a node relays blocks of forks it does not follow (a lighter one, a tipset it left), so a relayed
-    // block says nothing of its head; its hellos and cross-checks do
-    if (h !== undefined && !expected) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
-    if (h !== undefined) {
-      if (sync instanceof EcHeaderSync) sync.offerBlock(propagationSource.toString(), h)
-      else sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
-    }
+    // the node that relayed it first holds it: its head, judged once the header is verified here (single producer only:
+    // under Expected Consensus the validator above takes blocks, and a node relays blocks of forks it does not follow)
+    if (h !== undefined) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
+    if (h !== undefined && sync instanceof HeaderSync) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
   })
   libp2p.addEventListener('peer:connect', (evt) => {
     // a dropped node is not used again this session: hung up on however the connection came about

@@ -174,6 +174,12 @@ export function createStateClient (init: StateClientInit): StateClient {
       const executed = resp.executed === undefined ? null : await init.store.get(String(resp.executed))
       // headers we have not verified yet prove nothing: ask again once sync has them
       if (key.length === 0 || included.some(h => h === null) || executed == null) return null
+      // only on the chain this tab follows: the store keeps verified blocks of every fork, and a receipt on a lighter
+      // one (or one a reorganisation left behind) is not what happened; not there (yet): no answer
+      const onChain = await init.store.tipSetAt(included[0]!.header.height)
+      const executedOn = await init.store.tipSetAt(executed.header.height)
+      const sameSet = (a: readonly CID[], b: readonly CID[]): boolean => a.length === b.length && a.every(c => b.some(d => d.equals(c)))
+      if (onChain === null || !sameSet(onChain.key, key) || executedOn === null || !executedOn.key.some(c => c.equals(executed.cid))) return null
       return checked(from, () => {
         // the receipts root is the child's: its Parents must be exactly the including tipset (in any order)
         const parents = new Set(executed.header.parents.map(String))

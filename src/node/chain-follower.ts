@@ -67,7 +67,11 @@ export function followChain (init: ChainFollowerInit): ChainFollower {
   /** Peers that serve chain exchange (identify told us), by ID: the only ones synced from. */
   const exchangePeers = new Set<string>()
   const servesExchange = async (peer: PeerId): Promise<boolean> => {
-    try { return (await libp2p.peerStore.get(peer)).protocols.includes(CHAIN_EXCHANGE_PROTOCOL) } catch { return false }
+    // not identified yet (its hello came first): tried, as before identify existed; a failure there is no fault
+    try {
+      const { protocols } = await libp2p.peerStore.get(peer)
+      return protocols.length === 0 || protocols.includes(CHAIN_EXCHANGE_PROTOCOL)
+    } catch { return true }
   }
   return {
     sync,

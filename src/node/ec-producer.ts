@@ -77,7 +77,8 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
     let final = block
     const head = init.chain.headTipSet()
     if (head.height < round && !sameKey(head.key, block.header.parents)) {
-      final = await init.chain.mine({ miner: init.miner, workerSecretKey: init.workerSecretKey, height: round, beacon: init.beacon }) ?? block
+      // a failure there (a beacon round, a state read) must not lose the block won on the old base
+      final = await init.chain.mine({ miner: init.miner, workerSecretKey: init.workerSecretKey, height: round, beacon: init.beacon }).catch(() => null) ?? block
       if (stopped) return
     }
     await init.chain.submit(final)

@@ -22,6 +22,12 @@ export async function startLyingStatePeer (honest: Devnet, decoy?: CID): Promise
     }
   })
   await serveState(libp2p, async (req: StateRequest): Promise<StateResponse> => {
+    if (req.kind === 'lookup' && req.tipset === true && decoy !== undefined) {
+      // today's form: the decoy's real tipset-level proof, claimed for the message asked
+      const real = await honest.chain.tipSetInclusion(decoy)
+      if (real === null) return { ok: false, error: 'not yet', blocks: [] }
+      return { ok: true, includedTipSet: real.included.key, included: real.included.key[0], executed: real.executed.cid, index: real.index, blocks: real.blocks }
+    }
     if (req.kind === 'lookup' && decoy !== undefined) {
       const real = await honest.chain.inclusion(decoy)
       if (real?.proof == null) return { ok: false, error: 'not yet', blocks: [] }

@@ -182,6 +182,36 @@ describe('light client header sync under Expected Consensus', { timeout: 120_000
     expect(t.rejected).toEqual([])
   })
 
+  it('after a restart the stored head\'s tipset can still grow: a late block of its round joins it', async () => {
+    // a node whose head tipset lacks one winner of its round, the late block mined on the same base afterwards
+    const c = await openEcNode(a.chain.genesis, now)
+    cleanups.push(c.close)
+    await mineRounds(c, 8, [0, 1])
+    const head = c.chain.headTipSet()
+    const parentKey = head.blocks[0]!.header.parents
+    const late = await c.chain.mine({ miner: miners[2]!, workerSecretKey: secrets[2]!, height: head.height, beacon: { entry: async (r: number) => testBeaconEntry(r) }, base: parentKey })
+    expect(late).not.toBeNull() // the third miner wins that round too (a third of the power, ~84 % a round)
+    const t = await tab({ c })
+    hello(t, 'c', c)
+    await t.sync.settled()
+    expect(t.sync.headTipSet.key.map(String)).toEqual(head.key.map(String))
+    t.sync.stop()
+    // the tab reopens: its fork tree rooted at the stored head's parent, the stored head checked again on it
+    const stored = (await t.store.headTipSet())!
+    const parent = makeTipSet(await Promise.all(stored.blocks[0]!.header.parents.map(async k => (await t.store.get(String(k)))!)))
+    const again = new EcHeaderSync({
+      genesis: c.chain.genesis, store: t.store, head: stored, headParent: parent, nowMs: now,
+      net: { fetchChain: async (_p, key, length) => await exchangeOf(c)(key, length) },
+      blockState: async (miner, at, _from) => checkEcBlockState(decodeStateResponse(encodeStateResponse(await answerState(c.chain, decodeStateRequest(encodeStateRequest(ecBlockRequest(miner, at)))))).blocks, at, miner),
+      onAppend: () => {}, onRejection: (peer, err) => { t.rejected.push({ peer, name: err.name }) }, onNetworkError: () => {}, onChange: () => {}
+    })
+    tabCleanups.push(() => { again.stop() })
+    again.offerBlock('c', late!)
+    await until(() => again.headTipSet.blocks.length === head.blocks.length + 1)
+    expect(t.rejected).toEqual([])
+    expect((await t.store.headTipSet())!.key.map(String).sort()).toEqual([...head.key, late!.cid].map(String).sort())
+  })
+
   it('holds a block from the future by its clock without blaming anyone, and takes it once the clock gets there', async () => {
     const top = a.chain.headTipSet()
     let clock = (top.blocks[0]!.header.timestamp - 5) * 1000

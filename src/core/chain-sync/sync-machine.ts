@@ -317,6 +317,18 @@ export class SyncMachine {
   }
 
   /**
+   * The block is set aside without a verdict: the caller could not judge it and will not keep trying (its state
+   * could not be read from anyone), or cannot tell it from a sibling it took first. It leaves the held headers, is not
+   * marked rejected and faults nobody; what is built on it waits until it is offered again.
+   */
+  blockAbandoned (cid: CID | string): void {
+    const key = String(cid)
+    const p = this.pending.get(key)
+    if (p === undefined || !p.validating) return
+    this.pending.delete(key)
+  }
+
+  /**
    * The block could not be judged yet, through no fault of its own or its senders: it is from the future by our
    * clock (Lotus wraps FutureBlock in consensus.ErrTemporal and sync.go's isPermanent keeps it out of the bad-block
    * cache), or a read the check needs failed. It stays pending, is offered to toValidate again once `tick` reaches
