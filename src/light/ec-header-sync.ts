@@ -63,6 +63,10 @@ const MAX_STATE_TRIES = 6
 /** The source the stored head's blocks are offered under when they are checked again at start. */
 const STORED = '(stored)'
 
+/** Entries kept in the per-block bookkeeping maps (who sent a block, why one was refused, power by state root): the oldest go first. */
+const KEEP_ENTRIES = 8192
+const capped = <K, V>(m: Map<K, V>): void => { while (m.size > KEEP_ENTRIES) m.delete(m.keys().next().value!) }
+
 const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
 
 export class EcHeaderSync {
@@ -125,6 +129,7 @@ export class EcHeaderSync {
   offerBlock (peer: string, block: SealedHeader): void {
     this.claims.set(peer, Math.max(block.header.height, this.claims.get(peer) ?? 0))
     this.sourceOf.set(String(block.cid), peer)
+    capped(this.sourceOf)
     this.machine.blockAnnounced(peer, block)
     this.pump()
   }
@@ -188,6 +193,7 @@ export class EcHeaderSync {
         throw new MalformedMessageError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
       }
       for (const ts of resp.chain) for (const b of ts) if (!this.sourceOf.has(String(b.cid))) this.sourceOf.set(String(b.cid), req.peer)
+      capped(this.sourceOf)
       this.machine.headersArrived(req.peer, req, resp.chain)
       const held = this.machine.pendingHeaders
       this.backlog = held > 1 ? { total: held + this.headersVerified, fetched: held + this.headersVerified, verified: this.headersVerified } : null
@@ -270,6 +276,7 @@ export class EcHeaderSync {
       }
       this.verifyMs += this.init.nowMs() - t0
       this.powerAt.set(String(block.header.parentStateRoot), state.ownTotalPower)
+      capped(this.powerAt)
       this.headersVerified++
       this.unwritten.set(cid, block)
       this.machine.blockValidated(cid)
@@ -301,6 +308,7 @@ export class EcHeaderSync {
 
   private refuse (block: SealedHeader, err: Error): void {
     this.refusedWhy.set(String(block.cid), err)
+    capped(this.refusedWhy)
     this.machine.blockRejected(block.cid, err)
   }
 
