@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
-  createGenesis, blsPublicKey, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, MemoryBlockStore,
+  createGenesis, blsPublicKey, DEFAULT_MARKET_PARAMS, blsAddressBytes, idAddressBytes, pieceDigest, pieceCidV1, MemoryBlockStore,
   type Genesis, type GenesisAllocation, type UnixSeconds
 } from '../../src/core'
 import { ChainDb } from '../../src/node/chain-db'
@@ -26,10 +26,10 @@ export async function openEcNode (genesis: Genesis, nowMs: () => number): Promis
 }
 
 /** Genesis providers f01001… with BLS workers from `secrets`, each pre-sealing the payload of its index (none: no power). */
-export function ecGenesis (init: { network: string, time: UnixSeconds, blockDelaySecs: number, secrets: Uint8Array[], payloads: Array<Uint8Array | undefined>, allocations?: GenesisAllocation[] }): Genesis {
+export function ecGenesis (init: { network: string, time: UnixSeconds, blockDelaySecs: number, secrets: Uint8Array[], payloads: Array<Uint8Array | undefined>, allocations?: GenesisAllocation[], provingPeriod?: number }): Genesis {
   const workers = init.secrets.map(s => blsAddressBytes(blsPublicKey(s)))
   return createGenesis(
-    { beacon: TEST_BEACON, network: init.network, producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: init.blockDelaySecs, consensus: 'expected' }, init.time,
+    { beacon: TEST_BEACON, network: init.network, producer: idAddressBytes(1000), producerKey: blsPublicKey(new Uint8Array(32).fill(3)), blockDelaySecs: init.blockDelaySecs, consensus: 'expected', ...(init.provingPeriod === undefined ? {} : { market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod } }) }, init.time,
     init.allocations ?? [],
     workers.map((worker, i) => {
       const payload = init.payloads[i]
