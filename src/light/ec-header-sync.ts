@@ -5,7 +5,7 @@
 // under state roots named by headers it verified itself (state-client.ts ecBlockState). The machine follows forks
 // to the heaviest chain; each head move is written to the store in one transaction (a reorganisation included).
 import {
-  SyncMachine, validateEcBlock, ecTipSetWeight, isHeavierTipSet, lookbackState, latestBeaconEntry, beaconTimingOf, tipSetKeyString, makeTipSet,
+  SyncMachine, validateEcBlock, ecTipSetWeight, isHeavierTipSet, lookbackState, latestBeaconEntry, beaconTimingOf, tipSetKeyString,
   FutureBlockError, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
   type CID, type Genesis, type SealedHeader, type TipSet, type TipSetNode, type ExchangeResponse, type Epoch, type EcBlockState,
   type SyncRequest, type ValidationTask, type HeadChange, type StoragePower
@@ -70,7 +70,6 @@ const capped = <K, V>(m: Map<K, V>): void => { while (m.size > KEEP_ENTRIES) m.d
 const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
 
 export class EcHeaderSync {
-  head: SealedHeader
   headTipSet: TipSet
   backlog: { total: number, fetched: number, verified: number } | null = null
   headersVerified = 0
@@ -99,7 +98,6 @@ export class EcHeaderSync {
 
   constructor (private readonly init: EcHeaderSyncInit) {
     this.headTipSet = init.head
-    this.head = init.head.blocks[0]!
     this.config = { timing: beaconTimingOf(init.genesis), beaconPublicKey: init.genesis.state.beacon.publicKey }
     const root = init.headParent ?? init.head
     this.machine = new SyncMachine({
@@ -113,6 +111,9 @@ export class EcHeaderSync {
     })
     if (init.headParent !== undefined) for (const b of init.head.blocks) this.machine.blockAnnounced(STORED, b)
   }
+
+  /** The head tipset's first block: every block of a tipset names the same parents and state root. */
+  get head (): SealedHeader { return this.headTipSet.blocks[0]! }
 
   get bestKnownHeight (): Epoch {
     return Math.max(this.head.header.height, ...this.claims.values())
@@ -225,14 +226,9 @@ export class EcHeaderSync {
       if (below !== null) found = below
     }
     const parentsOf = found.blocks[0]!.header.parents
-    const lookbackTipSet = this.machine.tipset(parentsOf)?.tipset ?? await this.storedTipSet(parentsOf)
+    const lookbackTipSet = this.machine.tipset(parentsOf)?.tipset ?? await this.init.store.tipSet(parentsOf)
+    if (lookbackTipSet === null) throw new Error('the lookback tipset is not stored')
     return { lookback: found.blocks[0]!, lookbackParent: lookbackTipSet.blocks[0]!, parent: parentBlock, block }
-  }
-
-  private async storedTipSet (key: CID[]): Promise<TipSet> {
-    const blocks = await Promise.all(key.map(async c => await this.init.store.get(String(c))))
-    if (blocks.some(b => b === null)) throw new Error('the lookback tipset is not stored')
-    return makeTipSet(blocks as SealedHeader[])
   }
 
   private async validate ({ header: block, parent }: ValidationTask): Promise<void> {
@@ -338,7 +334,6 @@ export class EcHeaderSync {
       const lost = leftBehind(merged.reverted, merged.applied)
       if (lost > 0) this.reorgs = { count: this.reorgs.count + 1, deepest: Math.max(this.reorgs.deepest, lost), last: { height: merged.to.height, depth: lost } }
       this.headTipSet = merged.to.tipset
-      this.head = merged.to.tipset.blocks[0]!
       this.backlog = this.machine.pendingHeaders > 1 ? this.backlog : null
       this.init.onAppend(merged.applied.flatMap(n => n.tipset.blocks), { reverted: merged.reverted.map(n => n.tipset), applied: merged.applied.map(n => n.tipset) })
       this.init.onChange()

@@ -5,7 +5,7 @@
 // in one transaction, so an interrupted tab leaves either the old head or the new one, never a head pointing
 // at a missing header. A v1 database (one header per height, the head by CID) is carried over on opening.
 import { openDB, type IDBPDatabase, type DBSchema, type IDBPTransaction, type StoreNames } from 'idb'
-import { unsealHeader, makeTipSet, type SealedHeader, type Epoch, type TipSet } from '../core'
+import { unsealHeader, makeTipSet, type CID, type SealedHeader, type Epoch, type TipSet } from '../core'
 
 interface ChainSchema extends DBSchema {
   blocks: { key: string, value: { cid: string, height: number, bytes: Uint8Array } }
@@ -50,6 +50,8 @@ export interface HeaderStore {
   byHeight: (height: Epoch) => Promise<SealedHeader | null>
   /** The heaviest chain's tipset at `height`, or null. */
   tipSetAt: (height: Epoch) => Promise<TipSet | null>
+  /** The tipset of these verified blocks (any fork), or null when one of them is not stored. */
+  tipSet: (key: ReadonlyArray<CID | string>) => Promise<TipSet | null>
   /** The heaviest chain's first tipset at or above `height` and at or below `max`, or null. */
   tipSetAtOrAbove: (height: Epoch, max: Epoch) => Promise<TipSet | null>
   close: () => void
@@ -89,8 +91,8 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
     const row = await db.get('blocks', cid)
     return row === undefined ? null : unsealHeader(row.bytes)
   }
-  const tipSetOf = async (key: string[]): Promise<TipSet | null> => {
-    const blocks = await Promise.all(key.map(block))
+  const tipSetOf = async (key: ReadonlyArray<CID | string>): Promise<TipSet | null> => {
+    const blocks = await Promise.all(key.map(async c => await block(String(c))))
     return blocks.some(b => b === null) ? null : makeTipSet(blocks as SealedHeader[])
   }
   const tipSetAt = async (height: Epoch): Promise<TipSet | null> => {
@@ -124,6 +126,7 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
   }
   return {
     byHeight: async (height) => (await tipSetAt(height))?.blocks[0] ?? null,
+    tipSet: tipSetOf,
     tipSetAt,
     tipSetAtOrAbove: async (height, max) => {
       const row = await db.transaction('tipsets').store.openCursor(IDBKeyRange.bound(height, max))

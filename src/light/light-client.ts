@@ -118,8 +118,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** The stored head's parent tipset (the EC fork tree's root, so the head's tipset can still grow), when stored. */
   const headParent = await (async (): Promise<TipSet | null> => {
     if (!expected || headTipSet.height === 0) return null
-    const blocks = await Promise.all(headTipSet.blocks[0]!.header.parents.map(async c => await store.get(String(c))))
-    return blocks.some(b => b === null) ? null : makeTipSet(blocks as SealedHeader[])
+    return await store.tipSet(headTipSet.blocks[0]!.header.parents)
   })()
   let recent: HeaderSummary[] = (await store.recent(RECENT)).map(summarize)
   /** The Chain view's list from the store: after a reorganisation the new chain's tipsets, not the old ones'. */

@@ -5,7 +5,7 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyTipSetInclusion, makeTipSet, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
+  verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
   type PowerRead, type EcBlockState, type EcBlockRoots, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -170,21 +170,19 @@ export function createStateClient (init: StateClientInit): StateClient {
       const resp = await ask(from, { kind: 'lookup', message, tipset: true })
       if (!resp.ok) return null
       const key = resp.includedTipSet ?? (resp.included === undefined ? [] : [resp.included])
-      const included = await Promise.all(key.map(async c => await init.store.get(String(c))))
+      const included = key.length === 0 ? null : await init.store.tipSet(key)
       const executed = resp.executed === undefined ? null : await init.store.get(String(resp.executed))
       // headers we have not verified yet prove nothing: ask again once sync has them
-      if (key.length === 0 || included.some(h => h === null) || executed == null) return null
+      if (included === null || executed == null) return null
       // only on the chain this tab follows: the store keeps verified blocks of every fork, and a receipt on a lighter
       // one (or one a reorganisation left behind) is not what happened; not there (yet): no answer
-      const onChain = await init.store.tipSetAt(included[0]!.header.height)
+      const onChain = await init.store.tipSetAt(included.height)
       const executedOn = await init.store.tipSetAt(executed.header.height)
-      const sameSet = (a: readonly CID[], b: readonly CID[]): boolean => a.length === b.length && a.every(c => b.some(d => d.equals(c)))
-      if (onChain === null || !sameSet(onChain.key, key) || executedOn === null || !executedOn.key.some(c => c.equals(executed.cid))) return null
+      if (onChain === null || tipSetKeyString(onChain.key) !== tipSetKeyString(key) || executedOn === null || !executedOn.key.some(c => c.equals(executed.cid))) return null
       return checked(from, () => {
         // the receipts root is the child's: its Parents must be exactly the including tipset (in any order)
-        const parents = new Set(executed.header.parents.map(String))
-        if (parents.size !== key.length || !key.every(c => parents.has(String(c)))) throw new Error('executing header is not a child of the including tipset')
-        const blocks = makeTipSet(included as SealedHeader[]).blocks
+        if (tipSetKeyString(executed.header.parents) !== tipSetKeyString(key)) throw new Error('executing header is not a child of the including tipset')
+        const blocks = included.blocks
         const { receipt } = verifyTipSetInclusion({ txMetas: blocks.map(b => b.header.messages), receipts: executed.header.parentMessageReceipts }, message, resp.blocks)
         return { receipt, included: blocks[0]!, executed }
       })

@@ -4,7 +4,7 @@
 // a winner's block is dated at round e's start (genesis + e × block delay, the timestamp rule every node checks)
 // and taken as the node's own and published then, not before (others would refuse it as from the future). Mining never waits on this
 // machine's speed: a block mined late is published late with its scheduled timestamp, which is still valid.
-import { blocksTopic, encodeBlockMsg, type BeaconSource, type Epoch, type SealedHeader, type TipSet, type UnixSeconds } from '../core'
+import { blocksTopic, encodeBlockMsg, tipSetKeyString, type BeaconSource, type Epoch, type SealedHeader, type TipSet, type UnixSeconds } from '../core'
 import type { CofferLibp2p } from '../net'
 import type { NodeChain } from './chain'
 
@@ -36,8 +36,6 @@ export interface EcProducer {
   /** Rounds mined so far: how many won, how many ran the election. */
   stats: () => { rounds: number, won: number }
 }
-
-const sameKey = (a: readonly { equals: (o: unknown) => boolean }[], b: readonly unknown[]): boolean => a.length === b.length && a.every((c, i) => c.equals(b[i]))
 
 export function startEcProducer (init: EcProducerInit): EcProducer {
   const delayMs = init.blockDelaySecs * 1000
@@ -76,7 +74,7 @@ export function startEcProducer (init: EcProducerInit): EcProducer {
     // lookback state differs on that fork; then the block on the old base is published as it was
     let final = block
     const head = init.chain.headTipSet()
-    if (head.height < round && !sameKey(head.key, block.header.parents)) {
+    if (head.height < round && tipSetKeyString(head.key) !== tipSetKeyString(block.header.parents)) {
       // a failure there (a beacon round, a state read) must not lose the block won on the old base
       final = await init.chain.mine({ miner: init.miner, workerSecretKey: init.workerSecretKey, height: round, beacon: init.beacon }).catch(() => null) ?? block
       if (stopped) return
