@@ -41,3 +41,13 @@ export async function join (a: FullNode, b: FullNode): Promise<void> {
 }
 
 export const headKeyOf = (n: FullNode): string => n.chain.headTipSet().key.map(String).join(',')
+
+/**
+ * Whether `a` and `b` follow one chain: the same block heads their heaviest tipset one below the lower head (each
+ * moves every round, so their head keys are rarely equal at one instant on a loaded machine).
+ */
+export async function sameChain (a: FullNode, b: FullNode): Promise<boolean> {
+  const h = Math.min(a.chain.head().header.height, b.chain.head().header.height) - 1
+  const [x, y] = await Promise.all([a.chain.headerAt(h), b.chain.headerAt(h)])
+  return x !== undefined && y !== undefined && x.cid.equals(y.cid)
+}
