@@ -10,6 +10,7 @@ import { makeBootstrap } from '../../src/net'
 import { startFullNode, type FullNode } from '../../src/node/full-node'
 import { ecGenesis } from './ec-node'
 import { testBeaconEntry } from './test-beacon'
+import { untilProgress } from './until'
 
 export const EC_SECRETS = [81, 82, 83].map(n => new Uint8Array(32).fill(n))
 export const EC_MINERS = [1001, 1002, 1003].map(idAddressBytes)
@@ -50,4 +51,26 @@ export async function sameChain (a: FullNode, b: FullNode): Promise<boolean> {
   const h = Math.min(a.chain.head().header.height, b.chain.head().header.height) - 1
   const [x, y] = await Promise.all([a.chain.headerAt(h), b.chain.headerAt(h)])
   return x !== undefined && y !== undefined && x.cid.equals(y.cid)
+}
+
+/** Whether one of `n`'s tipsets in its last `heights` heights holds blocks of two or more miners. */
+export async function severalMinersRecently (n: FullNode, heights: number): Promise<boolean> {
+  const top = n.chain.head().header.height
+  for (let h = top; h > Math.max(0, top - heights); h--) {
+    const ts = await n.chain.tipSetAt(h)
+    if (ts !== undefined && new Set(ts.blocks.map(b => String(b.header.miner))).size >= 2) return true
+  }
+  return false
+}
+
+/**
+ * Ends two partitions' production so that what they converge on has an end: `a`'s miners stop, `b`'s mine on until
+ * `b`'s chain is the heavier and `ready` holds, then stop. Waits on `b`'s progress, not a clock. Gives `b`'s head key.
+ */
+export async function freezeHeavier (a: FullNode, b: FullNode, ready: () => Promise<boolean> = async () => true): Promise<string> {
+  for (const p of a.producers) await p.stop()
+  await untilProgress(async () => b.chain.headWeight() > a.chain.headWeight() && await ready(), () => b.chain.head().header.height, 30_000,
+    () => ({ a: [a.chain.head().header.height, String(a.chain.headWeight())], b: [b.chain.head().header.height, String(b.chain.headWeight())] }))
+  for (const p of b.producers) await p.stop()
+  return headKeyOf(b)
 }

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { startDevnet } from '../../src/node/devnet'
 import { addressToString, secpAddressBytes, secpPublicKey, type TipSet } from '../../src/core'
 import { startLightClient } from '../../src/light'
-import { until } from '../helpers/until'
+import { until, untilProgress } from '../helpers/until'
 
 const debug = process.env.DEBUG_DEVNET !== undefined
 const cleanups: Array<() => Promise<void>> = []
@@ -48,8 +48,12 @@ describe('devnet under Expected Consensus', { timeout: 240_000 }, () => {
     expect(minersSeen.size).toBeGreaterThanOrEqual(1)
     for (const m of minersSeen) expect(['t01001', 't01002']).toContain(m)
     // the light client agrees, having checked every block itself
-    await until(() => lc.status().verifiedHeight >= 10, 60_000)
+    // (the providers' blocks of one round may fork for a round when they cross late: the tab's block below its head
+    // is the devnet's once both have settled on one, not necessarily at the instant it is first seen)
+    await untilProgress(async () => {
+      const v = lc.status().verifiedHeight
+      return v >= 10 && String((await d.chain.headerAt(v - 1))?.cid) === String((await lc.store.byHeight(v - 1))?.cid)
+    }, () => lc.status().stats.headersVerified, 30_000, () => lc.status())
     expect(lc.status().lastRejection).toBeNull()
-    expect(String((await d.chain.headerAt(lc.status().verifiedHeight - 1))?.cid)).toBe(String((await lc.store.byHeight(lc.status().verifiedHeight - 1))?.cid))
   })
 })
