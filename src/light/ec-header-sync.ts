@@ -29,6 +29,8 @@ export interface EcHeaderSyncInit {
    * (genesis), the head is the root.
    */
   headParent?: TipSet
+  /** Weights for batching each block's signatures (validateEcBlock); one by one when left out. */
+  randomBytes?: (n: number) => Uint8Array
   net: EcSyncNetwork
   /** readEcBlockState at `at`'s roots, verified (state-client.ts ecBlockState); asked of `from` when given. */
   blockState: (miner: Uint8Array, at: EcBlockHeaders, from?: string) => Promise<EcBlockState>
@@ -260,7 +262,8 @@ export class EcHeaderSync {
         now: Math.floor(this.init.nowMs() / 1000),
         prevBeaconEntry,
         parentTotalPower: state.parentTotalPower,
-        minerView: () => state.view
+        minerView: () => state.view,
+        ...(this.init.randomBytes === undefined ? {} : { randomBytes: this.init.randomBytes })
       })
       if (!this.agreesWithSiblings(block)) {
         // a light client cannot tell which of two disagreeing siblings is right: the first taken stays, this one is

@@ -181,6 +181,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       head: headTipSet,
       ...(headParent === null ? {} : { headParent }),
       nowMs,
+      randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
       net: { fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }) },
       // the block's miner's power, worker key and eligibility, proven by the node that sent the block (it holds its fork)
       blockState: async (miner, at, from) => (await state.ecBlockState(miner, at, from !== undefined && !nodes.isDropped(from) && libp2p.getConnections(peerOf(from)).length > 0 ? from : undefined)).value,

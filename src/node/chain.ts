@@ -541,7 +541,8 @@ export class NodeChain implements RpcBackend {
         now,
         prevBeaconEntry: this.prevBeaconEntry(parent),
         parentTotalPower: this.totalPowerBelow(parent.tipset),
-        minerView: (miner) => readEcMinerView(store, ecStateRoots(h.header.height, parent.tipset, access), miner)
+        minerView: (miner) => readEcMinerView(store, ecStateRoots(h.header.height, parent.tipset, access), miner),
+        randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n))
       })
       return
     }

@@ -25,10 +25,11 @@ import {
 } from '../../src/core'
 import {
   DELAY, GENESIS_TIME, beaconSecret, config, beaconEntry, TOTAL_POWER, claimOf, viewOf, minerOf, genesis, tipsets,
-  nullRounds, miners, parentTipSetOf, prevEntryOf, ctxFor, validate, forge, mineSyntheticChain, emptyBody
+  nullRounds, miners, parentTipSetOf, prevEntryOf, ctxFor, validate, validate as validateOnce, forge, mineSyntheticChain, emptyBody
 } from '../helpers/ec-chain'
 import { testBeaconEntries } from '../helpers/test-beacon'
 
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n))
 const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g) ?? [], b => parseInt(b, 16))
 
 /** The error a call throws, so a test can assert its name (callers branch on `.name`). */
@@ -53,8 +54,9 @@ describe('a chain mined with makeEcHeader', () => {
     expect(new Set(blocks().map(b => minerOf(b.header.miner).id)).size).toBe(3)
   })
 
-  it('validateEcBlock accepts every block', () => {
+  it('validateEcBlock accepts every block, its signatures one by one or batched', () => {
     for (const b of blocks()) validate(b)
+    for (const b of blocks()) validate(b, { randomBytes })
   }, 60_000)
 
   it('makes the fields Lotus makes: timestamp on the schedule, one beacon entry per epoch since the parent, ParentWeight', () => {
@@ -81,7 +83,10 @@ describe('a chain mined with makeEcHeader', () => {
   })
 })
 
-describe('each tampered value is refused by name, with the block\'s height and miner', () => {
+// each rule twice: the signatures checked one by one, and in validateEcBlock's batches (a batch that fails falls back
+// to the checks one by one, so the error named is the same)
+describe.each([['one by one', false], ['batched', true]] as const)('each tampered value is refused by name, with the block\'s height and miner (signatures %s)', (_, batched) => {
+  const validate = (b: SealedHeader, over: Partial<EcBlockContext> = {}, parent?: TipSet): void => { validateOnce(b, batched ? { randomBytes, ...over } : over, parent) }
   function refused (b: SealedHeader, name: string, over: Partial<EcBlockContext> = {}, parent?: TipSet): Error & Record<string, unknown> {
     const err = thrown(() => validate(b, over, parent))
     expect(err.name, err.message).toBe(name)
@@ -242,6 +247,8 @@ describe('each tampered value is refused by name, with the block\'s height and m
     validate(one) // noble's tables
     const time = (fn: () => void, n: number): number => { const t = performance.now(); for (let i = 0; i < n; i++) fn(); return (performance.now() - t) / n }
     const full = time(() => validate(one), 5)
+    const batchedOne = time(() => validate(one, { randomBytes }), 5)
+    const batchedNull = time(() => validate(two, { randomBytes }), 3)
     const withNull = time(() => validate(two), 3)
     const junk = forge(one, { parentWeight: 1n })
     const cheap = time(() => { try { validate(junk) } catch { /* refused */ } }, 20)
@@ -250,7 +257,7 @@ describe('each tampered value is refused by name, with the block\'s height and m
     const single = time(() => blsVerify(m.workerKey, headerSigningBytes(one.header), one.header.blockSig!), 5)
     console.log(`validateEcBlock: ${full.toFixed(1)} ms a block with 1 beacon entry (block signature, beacon, election, ticket), ` +
       `${withNull.toFixed(1)} ms with ${two.header.beaconEntries.length} (after a null round); one block signature alone ${single.toFixed(1)} ms ` +
-      `(${(full / single).toFixed(1)}x); a junk block refused by the cheap checks ${cheap.toFixed(2)} ms (means after a warm-up call)`)
+      `(${(full / single).toFixed(1)}x); batched ${batchedOne.toFixed(1)} ms (${(batchedOne / full).toFixed(2)}x of one by one), ${batchedNull.toFixed(1)} ms after the null round; a junk block refused by the cheap checks ${cheap.toFixed(2)} ms (means after a warm-up call)`)
     expect(cheap).toBeLessThan(full)
   }, 60_000)
 })
