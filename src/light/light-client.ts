@@ -123,10 +123,18 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let recent: HeaderSummary[] = (await store.recent(RECENT)).map(summarize)
   /** The Chain view's list from the store: after a reorganisation the new chain's tipsets, not the old ones'. */
   let refreshing = false
+  let refreshAgain = false
   const refreshRecent = async (): Promise<void> => {
-    if (refreshing) return
+    // a head that comes while the list is being read is read again after, not skipped (the list would lag a head
+    // behind until the next one came: for good, on a chain that stopped)
+    if (refreshing) { refreshAgain = true; return }
     refreshing = true
-    try { recent = (await store.recent(RECENT)).map(summarize) } catch { /* the store closed: the list stays */ } finally { refreshing = false }
+    try {
+      do {
+        refreshAgain = false
+        recent = (await store.recent(RECENT)).map(summarize)
+      } while (refreshAgain)
+    } catch { /* the store closed: the list stays */ } finally { refreshing = false }
     scheduleStatus()
   }
   let lastReorg: { atMs: number, height: number, depth: number } | null = null
