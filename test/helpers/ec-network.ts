@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { idAddressBytes, type Genesis } from '../../src/core'
+import { idAddressBytes, tipSetKeyString, type Genesis } from '../../src/core'
 import { makeBootstrap } from '../../src/net'
 import { startFullNode, type FullNode } from '../../src/node/full-node'
 import { ecGenesis } from './ec-node'
@@ -41,17 +41,8 @@ export async function join (a: FullNode, b: FullNode): Promise<void> {
   await a.libp2p.dial(multiaddr(b.libp2p.getMultiaddrs()[0]!.toString()))
 }
 
-export const headKeyOf = (n: FullNode): string => n.chain.headTipSet().key.map(String).join(',')
-
-/**
- * Whether `a` and `b` follow one chain: the same block heads their heaviest tipset one below the lower head (each
- * moves every round, so their head keys are rarely equal at one instant on a loaded machine).
- */
-export async function sameChain (a: FullNode, b: FullNode): Promise<boolean> {
-  const h = Math.min(a.chain.head().header.height, b.chain.head().header.height) - 1
-  const [x, y] = await Promise.all([a.chain.headerAt(h), b.chain.headerAt(h)])
-  return x !== undefined && y !== undefined && x.cid.equals(y.cid)
-}
+/** `n`'s head tipset key, as the fork tree names it (order-free). */
+export const headKeyOf = (n: FullNode): string => tipSetKeyString(n.chain.headTipSet().key)
 
 /** Whether one of `n`'s tipsets in its last `heights` heights holds blocks of two or more miners. */
 export async function severalMinersRecently (n: FullNode, heights: number): Promise<boolean> {

@@ -5,11 +5,7 @@ export async function until<T> (fn: () => T | undefined | false | Promise<T | un
   for (;;) {
     const v = await fn()
     if (v !== undefined && v !== false) return v
-    if (Date.now() > end) {
-      let seen = ''
-      if (explain !== undefined) { try { seen = ': ' + JSON.stringify(await explain()) } catch (err) { seen = `: (explain failed: ${String(err)})` } }
-      throw new Error('timed out waiting' + seen)
-    }
+    if (Date.now() > end) throw new Error('timed out waiting' + await seen(explain))
     await new Promise(resolve => setTimeout(resolve, 50))
   }
 }
@@ -28,7 +24,13 @@ export async function untilProgress<T> (
     if (v !== undefined && v !== false) return v
     const now = JSON.stringify(await progress())
     if (now !== last) { last = now; lastMovedAt = Date.now() }
-    if (Date.now() - lastMovedAt > stallMs) throw new Error(`no progress for ${stallMs} ms (stuck at ${now})` + (explain === undefined ? '' : `: ${JSON.stringify(await explain())}`))
+    if (Date.now() - lastMovedAt > stallMs) throw new Error(`no progress for ${stallMs} ms (stuck at ${now})` + await seen(explain))
     return undefined
   }, Number.POSITIVE_INFINITY)
+}
+
+/** What `explain` saw, for a wait's error message ('' without one). */
+async function seen (explain: (() => unknown) | undefined): Promise<string> {
+  if (explain === undefined) return ''
+  try { return ': ' + JSON.stringify(await explain()) } catch (err) { return `: (explain failed: ${String(err)})` }
 }

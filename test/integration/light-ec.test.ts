@@ -6,6 +6,7 @@
 // several miners' blocks it took.
 import { describe, it, expect, afterAll } from 'vitest'
 import { makeBootstrap } from '../../src/net'
+import { tipSetKeyString } from '../../src/core'
 import { startLightClient, type LightClient, type LightClientStatus } from '../../src/light'
 import { ecNetworkGenesis, ecFullNode, join, headKeyOf, freezeHeavier, severalMinersRecently } from '../helpers/ec-network'
 import { until, untilProgress } from '../helpers/until'
@@ -51,7 +52,10 @@ describe('light client under Expected Consensus, over libp2p', { timeout: 600_00
 
     // the partitions rejoin: A dials B; both nodes and the light client end on B's heavier chain
     await join(a, b)
-    const tabHeadKey = async (): Promise<string | undefined> => (await lc.store.recentTipSets(1))[0]?.key.map(String).join(',')
+    const tabHeadKey = async (): Promise<string | undefined> => {
+      const [head] = await lc.store.recentTipSets(1)
+      return head === undefined ? undefined : tipSetKeyString(head.key)
+    }
     await untilProgress(async () => {
       return lc.status().reorgs.count >= 1 && headKeyOf(a) === bHead && await tabHeadKey() === bHead
     }, () => [lc.status().stats.headersVerified, a.chain.head().header.height], 30_000, seen)

@@ -247,8 +247,8 @@ function ecSignaturesHold (h: BlockHeader, parent: TipSet, view: EcMinerView, be
     { message: electionProofBase(beaconData, h.height, h.miner), signature: h.electionProof.vrfProof },
     { message: ticketBase(beaconData, h.height, h.miner, tipSetMinTicket(parent)), signature: h.ticket }
   ]
-  return worker.every(w => w.signature.length === 96) && view.workerKey.length === 48 &&
-    verifyOneSignerBatch(view.workerKey, worker, randomBytes) && verifyBeaconBatch(config.beaconPublicKey, h.beaconEntries, randomBytes)
+  // (malformed points make either batch false: it decodes them inside its own try)
+  return verifyOneSignerBatch(view.workerKey, worker, randomBytes) && verifyBeaconBatch(config.beaconPublicKey, h.beaconEntries, randomBytes)
 }
 
 /** What weighing a tipset needs: the network's TotalQualityAdjPower in its ParentStateRoot. */
