@@ -105,7 +105,7 @@ const PRODUCER_ID = 1000
 export class NoGenesisPowerError extends Error {
   static override name = 'NoGenesisPowerError'
   override name = 'NoGenesisPowerError'
-  constructor () { super('an Expected Consensus devnet needs at least one genesis provider (--providers 1 or more): nobody else holds power to win its blocks') }
+  constructor () { super('an Expected Consensus devnet needs at least one genesis provider (--providers 1 or more; or --consensus single, one devnet key signing every block): nobody else holds power to win its blocks') }
 }
 
 const sleep = async (ms: number): Promise<void> => { if (ms > 0) await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -180,7 +180,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const beaconSecret = await loadOrCreateBeaconKey(db)
     const faucetKey = await loadOrCreateFaucetKey(db)
     const genesis = await loadOrCreateGenesis(db, {
-      network, blockDelayMs, secret, beaconSecret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir, consensus: init.consensus ?? 'single',
+      network, blockDelayMs, secret, beaconSecret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir, consensus: init.consensus ?? ((init.providers ?? 0) > 0 ? 'expected' : 'single'),
       providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod, paychSettleDelay: init.paychSettleDelay
     })
     const headHeight = (await db.headHeight()) ?? 0
