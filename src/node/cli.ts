@@ -16,7 +16,7 @@ import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
-                     [--providers 3] [--proving-period 30] [--consensus single|expected] [--build]
+                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
        ${NODE_USAGE}
@@ -30,9 +30,10 @@ const USAGE = `usage: coffer piece <file>
   --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
   --providers N   storage providers a new chain starts with (default 3; fixed at genesis)
   --proving-period N  epochs per proving period on a new chain (default 30)
-  --consensus C   how a new chain's blocks are made (fixed at genesis): single (default), one devnet key signs
-                  every block; expected, Filecoin's Expected Consensus: the providers win blocks by their proven
-                  storage (the genesis providers' pre-sealed deals are the starting power) and each makes its own
+  --consensus C   how a new chain's blocks are made (fixed at genesis): expected (default), Filecoin's Expected
+                  Consensus: the providers win blocks by their proven storage (the genesis providers' pre-sealed
+                  deals are the starting power) and each makes its own; single, one devnet key signs every block
+                  (a chain without providers: --providers 0 needs it)
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
   provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
@@ -107,7 +108,7 @@ async function main (argv: string[]): Promise<number> {
       prefill: { type: 'string', default: '0' },
       providers: { type: 'string', default: '3' },
       'proving-period': { type: 'string', default: '30' },
-      consensus: { type: 'string', default: 'single' },
+      consensus: { type: 'string', default: 'expected' },
       build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
