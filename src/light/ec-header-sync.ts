@@ -6,7 +6,7 @@
 // to the heaviest chain; each head move is written to the store in one transaction (a reorganisation included).
 import {
   SyncMachine, validateEcBlock, ecTipSetWeight, isHeavierTipSet, lookbackState, latestBeaconEntry, beaconTimingOf, tipSetKeyString,
-  FutureBlockError, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
+  FutureBlockError, VerifiedBeaconEntries, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
   type CID, type Genesis, type SealedHeader, type TipSet, type TipSetNode, type ExchangeResponse, type Epoch, type EcBlockState,
   type SyncRequest, type ValidationTask, type HeadChange, type StoragePower
 } from '../core'
@@ -97,6 +97,8 @@ export class EcHeaderSync {
   private stopped = false
   private timer: ReturnType<typeof setTimeout> | undefined
   private readonly config
+  /** Beacon entries whose signatures held: every block of a round carries the same ones, verified once. */
+  private readonly verifiedBeacon = new VerifiedBeaconEntries()
 
   constructor (private readonly init: EcHeaderSyncInit) {
     this.headTipSet = init.head
@@ -263,6 +265,7 @@ export class EcHeaderSync {
         prevBeaconEntry,
         parentTotalPower: state.parentTotalPower,
         minerView: () => state.view,
+        verifiedBeacon: this.verifiedBeacon,
         ...(this.init.randomBytes === undefined ? {} : { randomBytes: this.init.randomBytes })
       })
       if (!this.agreesWithSiblings(block)) {

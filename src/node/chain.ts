@@ -6,7 +6,7 @@
 import {
   produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
   ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
-  latestBeaconEntry, EquivocationError, FutureBlockError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  latestBeaconEntry, VerifiedBeaconEntries, EquivocationError, FutureBlockError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   signMessage, countBlockMessages, readBlockMessages, proveInclusion, readTipSetInclusion, proveTipSetInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
@@ -226,6 +226,8 @@ export class NodeChain implements RpcBackend {
   private rootParentHeight: Epoch = -1
   /** Tipsets executed, by key: what their children must name as ParentStateRoot and ParentMessageReceipts. */
   private readonly executions = new Map<TipSetKeyString, Execution>()
+  /** Beacon entries whose signatures held: the blocks of one round carry the same ones (Expected Consensus). */
+  private readonly verifiedBeacon = new VerifiedBeaconEntries()
   /** `accept` calls, one at a time: each checks against the head the one before left. */
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
@@ -542,7 +544,8 @@ export class NodeChain implements RpcBackend {
         prevBeaconEntry: this.prevBeaconEntry(parent),
         parentTotalPower: this.totalPowerBelow(parent.tipset),
         minerView: (miner) => readEcMinerView(store, ecStateRoots(h.header.height, parent.tipset, access), miner),
-        randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n))
+        randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+        verifiedBeacon: this.verifiedBeacon
       })
       return
     }

@@ -7,7 +7,7 @@ import mainnetBlock from '../fixtures/drand-quicknet-mainnet-block.json'
 import {
   BEACON_DST, DRAND_QUICKNET, FILECOIN_MAINNET_QUICKNET_TIMING, GENESIS_BEACON_ENTRY, BEACON_ENTRY_SEARCH_LIMIT,
   beaconMessage, beaconPublicKey, signBeaconRound, verifyBeaconEntry, maxBeaconRoundForEpoch, beaconRoundsForBlock,
-  validateBeaconEntries, latestBeaconEntry, verifyBeaconBatch, BeaconEntryError, type BeaconTiming, type BeaconHeaderLike
+  validateBeaconEntries, latestBeaconEntry, verifyBeaconBatch, BeaconEntryError, VerifiedBeaconEntries, type BeaconTiming, type BeaconHeaderLike
 } from '../../src/core/beacon'
 import { sealHeader, type BeaconEntry, type BlockHeader } from '../../src/core/block-header'
 import { idAddressBytes } from '../../src/core/address'
@@ -395,3 +395,18 @@ function lotusJsonHeader (b: LotusBlock): BlockHeader {
     parentBaseFee: BigInt(b.ParentBaseFee)
   }
 }
+
+describe('VerifiedBeaconEntries', () => {
+  it('hits only for the same round and bytes, and keeps the last `limit` rounds added', () => {
+    const entry = (round: number, fill: number): BeaconEntry => ({ round, data: new Uint8Array(48).fill(fill) })
+    const cache = new VerifiedBeaconEntries(2)
+    cache.add([entry(1, 1), entry(2, 2)])
+    expect(cache.has(entry(1, 1))).toBe(true)
+    expect(cache.has(entry(1, 2))).toBe(false)
+    expect(cache.unverified([entry(1, 1), entry(2, 9), entry(3, 3)]).map(e => e.round)).toEqual([2, 3])
+    cache.add([entry(3, 3)])
+    expect(cache.size).toBe(2)
+    expect(cache.has(entry(1, 1))).toBe(false)
+    expect(cache.has(entry(3, 3))).toBe(true)
+  })
+})

@@ -14,7 +14,7 @@ import {
   type Consensus, type EcBlockContext, type EcChainConfig, type EcMinerView, type WeighedTipSet
 } from '../../src/core/consensus'
 import {
-  signBeaconRound, maxBeaconRoundForEpoch, GENESIS_BEACON_ENTRY, DRAND_QUICKNET,
+  signBeaconRound, maxBeaconRoundForEpoch, GENESIS_BEACON_ENTRY, DRAND_QUICKNET, VerifiedBeaconEntries,
   FILECOIN_MAINNET_QUICKNET_TIMING
 } from '../../src/core/beacon'
 import { drawRandomness } from '../../src/core/market/randomness'
@@ -166,6 +166,24 @@ describe.each([['one by one', false], ['batched', true]] as const)('each tampere
     const n = afterNull()
     expect(n.header.beaconEntries.length).toBeGreaterThan(1)
     expect(((refused(forge(n, { beaconEntries: n.header.beaconEntries.slice(1) }), 'BlockBeaconError').cause) as Error).name).toBe('MissingBeaconEntriesError')
+  })
+
+  it('verified beacon entries are kept (Lotus VerifyEntry\'s cache): only entries whose signature held, a hit only for the same bytes', () => {
+    const verifiedBeacon = new VerifiedBeaconEntries()
+    const n = afterNull()
+    const [first, ...rest] = n.header.beaconEntries
+    // the first entry is not the one the election and ticket draw from: altering it is the beacon check's alone
+    const altered = { round: first!.round, data: signBeaconRound(new Uint8Array(32).fill(8), first!.round) }
+    const withAltered = forge(n, { beaconEntries: [altered, ...rest] })
+    refused(withAltered, 'BlockBeaconError', { verifiedBeacon })
+    expect(verifiedBeacon.has(altered)).toBe(false)
+    validate(n, { verifiedBeacon })
+    expect(n.header.beaconEntries.every(e => verifiedBeacon.has(e))).toBe(true)
+    // the genuine entry of that round cached: another signature for it is still verified, and refused
+    refused(withAltered, 'BlockBeaconError', { verifiedBeacon })
+    // a hit is not verified again: an entry planted in the cache (only a test does that) passes unchecked
+    verifiedBeacon.add([altered])
+    validate(withAltered, { verifiedBeacon })
   })
 
   it('a block signed by another key, or checked against another worker key: BlockSignatureError', () => {

@@ -3,3 +3,4 @@
 export * from './beacon-errors'
 export * from './beacon-scheme'
 export * from './beacon-rounds'
+export * from './beacon-cache'

@@ -4,14 +4,13 @@
 import { headerSigningBytes, type BeaconEntry, type BlockHeader, type SealedHeader } from '../block-header'
 import { blsVerify } from '../signature'
 import { idOf } from '../address'
-import { beaconRoundsForBlock, validateBeaconEntries, type BeaconTiming } from '../beacon'
+import { beaconRoundsForBlock, validateBeaconRounds, verifyBeaconBatch, verifyBeaconEntry, type BeaconTiming, type VerifiedBeaconEntries } from '../beacon'
 import type { TipSet } from '../tipset'
 import type { CID } from '../cid'
 import type { Claim, StoragePower } from '../power'
 import type { AttoFil, Epoch, UnixSeconds } from '../units'
 import { SIG_TYPE_BLS } from '../signature'
 import { verifyOneSignerBatch } from '../header-batch'
-import { verifyBeaconBatch } from '../beacon'
 import { computeWinCount } from './win-count'
 import { electionProofBase, verifyElectionProof } from './election'
 import { minTicket, ticketBase, verifyTicket } from './ticket'
@@ -77,6 +76,11 @@ export interface EcBlockContext {
    * signature); when a batch fails, the checks run one by one to name the error. Left out: one by one.
    */
   randomBytes?: (n: number) => Uint8Array
+  /**
+   * Beacon entries verified before under this chain's beacon key (the caller's, kept across blocks): an entry found
+   * there costs no pairing, and each entry verified here is added. Every block of a round carries the same entries.
+   */
+  verifiedBeacon?: VerifiedBeaconEntries
 }
 
 /** The smallest ticket of a tipset (Lotus TipSet.MinTicket), what its children's tickets chain from. */
@@ -185,10 +189,18 @@ export const ecChecks = {
     if (!blsVerify(view.workerKey, headerSigningBytes(h), h.blockSig!)) throw new BlockSignatureError(h.height, h.miner)
   },
 
-  /** Lotus beacon.ValidateBlockValues: the entries' rounds and each beacon signature (beacon-rounds.ts). */
-  beacon (h: BlockHeader, parent: TipSet, config: EcChainConfig, prev: BeaconEntry): void {
+  /**
+   * Lotus beacon.ValidateBlockValues: the entries' rounds and each beacon signature (beacon-rounds.ts); with
+   * `verified`, an entry found there is not verified again and one verified here is added (Lotus's VerifyEntry cache).
+   */
+  beacon (h: BlockHeader, parent: TipSet, config: EcChainConfig, prev: BeaconEntry, verified?: VerifiedBeaconEntries): void {
     try {
-      validateBeaconEntries(config.timing, config.beaconPublicKey, h, parent.height, prev)
+      // rounds first, signatures last (validateBeaconEntries): a wrong list costs no pairing
+      validateBeaconRounds(config.timing, h, parent.height, prev)
+      for (const entry of verified?.unverified(h.beaconEntries) ?? h.beaconEntries) {
+        verifyBeaconEntry(config.beaconPublicKey, entry)
+        verified?.add([entry])
+      }
     } catch (err) {
       throw new BlockBeaconError(h.height, h.miner, err as Error)
     }
@@ -227,20 +239,21 @@ export function validateEcBlock (block: SealedHeader, parent: TipSet, ctx: EcBlo
   const beaconData = ecBeaconData(h, ctx.prevBeaconEntry)
   // every rule but the signatures has passed (the win count from the VRF's bytes, the beacon rounds): when both
   // batches hold, so does each signature in them
-  if (ctx.randomBytes !== undefined && ecSignaturesHold(h, parent, view, beaconData, ctx.config, ctx.randomBytes)) return
+  if (ctx.randomBytes !== undefined && ecSignaturesHold(h, parent, view, beaconData, ctx)) return
   // pairings: the block signature first, so a block its miner did not sign costs one
   ecChecks.blockSignature(h, view)
-  ecChecks.beacon(h, parent, ctx.config, ctx.prevBeaconEntry)
+  ecChecks.beacon(h, parent, ctx.config, ctx.prevBeaconEntry, ctx.verifiedBeacon)
   ecChecks.electionProof(h, view, beaconData)
   ecChecks.ticket(h, parent, view, beaconData)
 }
 
 /**
  * The block's signatures in two small-exponent batches (header-batch.ts): the worker's block signature, election
- * VRF and ticket VRF as one signer's, and the beacon entries under the beacon's key. False when any is missing,
- * malformed or fails (the caller then checks one by one to name which).
+ * VRF and ticket VRF as one signer's, and the beacon entries not in `ctx.verifiedBeacon` under the beacon's key.
+ * False when any is missing, malformed or fails (the caller then checks one by one to name which).
  */
-function ecSignaturesHold (h: BlockHeader, parent: TipSet, view: EcMinerView, beaconData: Uint8Array, config: EcChainConfig, randomBytes: (n: number) => Uint8Array): boolean {
+function ecSignaturesHold (h: BlockHeader, parent: TipSet, view: EcMinerView, beaconData: Uint8Array, ctx: EcBlockContext): boolean {
+  const randomBytes = ctx.randomBytes!
   if (h.blockSig?.type !== SIG_TYPE_BLS || h.electionProof === null || h.ticket === null) return false
   const worker = [
     { message: headerSigningBytes(h), signature: h.blockSig.data },
@@ -248,7 +261,11 @@ function ecSignaturesHold (h: BlockHeader, parent: TipSet, view: EcMinerView, be
     { message: ticketBase(beaconData, h.height, h.miner, tipSetMinTicket(parent)), signature: h.ticket }
   ]
   // (malformed points make either batch false: it decodes them inside its own try)
-  return verifyOneSignerBatch(view.workerKey, worker, randomBytes) && verifyBeaconBatch(config.beaconPublicKey, h.beaconEntries, randomBytes)
+  if (!verifyOneSignerBatch(view.workerKey, worker, randomBytes)) return false
+  const entries = ctx.verifiedBeacon?.unverified(h.beaconEntries) ?? h.beaconEntries
+  if (!verifyBeaconBatch(ctx.config.beaconPublicKey, entries, randomBytes)) return false
+  ctx.verifiedBeacon?.add(entries)
+  return true
 }
 
 /** What weighing a tipset needs: the network's TotalQualityAdjPower in its ParentStateRoot. */

@@ -1,0 +1,32 @@
+// Beacon entries already verified, so the blocks of one round (each carries the same entries) pay the beacon's
+// pairings once: Lotus's DrandBeacon keeps such a cache (chain/beacon/drand localCache: 1,024 rounds, an entry
+// added once its signature verified, a hit only when its bytes are the same). Pure: the caller keeps one per chain
+// (one beacon key) and passes it to validateEcBlock.
+import { bytesToHex } from '@noble/hashes/utils.js'
+import type { BeaconEntry } from '../block-header'
+
+/** How many rounds are kept (Lotus's 1,024); the first added falls out first. */
+export const VERIFIED_BEACON_ROUNDS = 1024
+
+export class VerifiedBeaconEntries {
+  private readonly byRound = new Map<number, string>()
+
+  constructor (private readonly limit: number = VERIFIED_BEACON_ROUNDS) {}
+
+  /** True when this exact entry (round and signature bytes) was verified under the cache's beacon key. */
+  has (entry: BeaconEntry): boolean { return this.byRound.get(entry.round) === bytesToHex(entry.data) }
+
+  /** The entries of `entries` not verified yet, in their order. */
+  unverified (entries: readonly BeaconEntry[]): BeaconEntry[] { return entries.filter(e => !this.has(e)) }
+
+  /** Records entries whose signatures verified (never others: a hit skips the pairing). */
+  add (entries: readonly BeaconEntry[]): void {
+    for (const e of entries) {
+      this.byRound.delete(e.round)
+      this.byRound.set(e.round, bytesToHex(e.data))
+      if (this.byRound.size > this.limit) this.byRound.delete(this.byRound.keys().next().value!)
+    }
+  }
+
+  get size (): number { return this.byRound.size }
+}
