@@ -3,7 +3,7 @@
 // the verdict kept in IndexedDB, and the key's escrow. What the Deals view shows of them.
 import {
   parseAddress, addressToString, dealStatus, dealProposalCid, challengeSeed, beaconEntryForEpoch, beaconTimingOf, dealProofSet, encodeProofSet, decodeClientDealProposal, toWireError,
-  type DealRecord, type WireError, type Epoch
+  type DealRecord, type WireError, type Epoch, type SealedHeader
 } from '../core'
 import type { PiecePool } from '../../workers/piece-pool'
 import type { LightClient } from './light-client'
@@ -99,12 +99,18 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
     }
   }
 
+  /**
+   * The verified block carrying challenge epoch `c`'s beacon round: the block at `c`, or when `c` was a null round the
+   * first one above it (which carries one round per epoch since its parent, as the market's cron reads it).
+   */
+  const challengeHeader = async (c: Epoch): Promise<SealedHeader | null> => (await lc.store.tipSetAtOrAbove(c, lc.sync.head.header.height))?.blocks[0] ?? null
+
   const checkProofs = async (d: DealRecord): Promise<void> => {
     for (const [i, r] of d.periods.entries()) {
       const key = `${d.dealId}/${i}`
       if (r.proofBytes === null || verdicts.has(key)) continue
       const c = d.proposal.startEpoch + i * params.provingPeriod
-      const header = await lc.store.byHeight(c)
+      const header = await challengeHeader(c)
       if (header === null) continue // not verified here yet
       const beacon = beaconEntryForEpoch(beaconTimingOf(lc.genesis), c, header.header)
       if (beacon === undefined) continue // a verified header always carries its epoch's round
@@ -136,7 +142,7 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
     const r = got?.record.periods[period]
     if (got === undefined || r?.proofBytes == null) throw new RangeError(`deal ${dealId} has no proof for period ${period}`)
     const c = got.record.proposal.startEpoch + period * params.provingPeriod
-    const header = await lc.store.byHeight(c)
+    const header = await challengeHeader(c)
     if (header === null) throw new Error(`the header at ${c} is not verified here yet`)
     const beacon = beaconEntryForEpoch(beaconTimingOf(lc.genesis), c, header.header)
     if (beacon === undefined) throw new Error(`the header at ${c} carries no beacon entry for its epoch`)

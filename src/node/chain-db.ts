@@ -116,6 +116,15 @@ export class ChainDb {
     return key === undefined ? undefined : await this.header(key[0]!)
   }
 
+  /**
+   * headerAt of the first height from `height` to `max` that is not a null round: the block that carries a null
+   * round's beacon entry (beaconEntryForEpoch), or undefined when the chain has no tipset there yet.
+   */
+  async headerAtOrAbove (height: Epoch, max: Epoch): Promise<SealedHeader | undefined> {
+    for await (const v of this.db.values({ gte: heightKey(height), lte: heightKey(max), limit: 1 })) return await this.header(decodeTipSetKey(v)[0]!)
+    return undefined
+  }
+
   async headKey (): Promise<CID[] | undefined> {
     const v = await this.db.get('meta/head')
     return v === undefined ? undefined : decodeTipSetKey(v)

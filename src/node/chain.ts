@@ -761,6 +761,8 @@ export class NodeChain implements RpcBackend {
   /** True when the tipset of these blocks is in this node's fork tree (each block stored and validated). */
   holdsTipSet (key: readonly CID[]): boolean { return this.tree.peek(tipSetKeyString(key)) !== undefined }
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
+  /** The first block at or above `height` on the heaviest chain up to the head (past null rounds), or undefined. */
+  async headerAtOrAbove (height: Epoch): Promise<SealedHeader | undefined> { return await this.init.db.headerAtOrAbove(height, this.current.header.height) }
   /** The heaviest chain's tipset at `height` (undefined: a null round, or not that high yet). */
   async tipSetAt (height: number): Promise<TipSet | undefined> { return await this.init.db.tipSetAt(height) }
 
@@ -831,8 +833,7 @@ export class NodeChain implements RpcBackend {
     const at = await db.messageIndex(cid)
     if (at === undefined) return null
     const included = await db.tipSetAt(at.height)
-    let executed: SealedHeader | undefined
-    for (let h = at.height + 1; executed === undefined && h <= this.current.header.height; h++) executed = await db.headerAt(h)
+    const executed = await db.headerAtOrAbove(at.height + 1, this.current.header.height)
     if (included === undefined || executed === undefined) return null
     return { at, included, executed }
   }

@@ -77,6 +77,11 @@ describe('ChainDb', () => {
     expect((await db.tipSetAt(2))!.blocks).toHaveLength(2)
     expect(keys((await db.tipSetAt(2))!.key)).toBe(keyOf(t2))
     expect(await db.messageIndex(a1.cid)).toEqual({ height: 2, index: 0 })
+    // past the null round to the block that carries its beacon entry; nothing up to a height below the next tipset
+    expect(String((await db.headerAtOrAbove(3, 4))!.cid)).toBe(String(t4.key[0]))
+    expect(String((await db.headerAtOrAbove(2, 4))!.cid)).toBe(String(t2.blocks[0]!.cid))
+    expect(await db.headerAtOrAbove(3, 3)).toBeUndefined()
+    expect(await db.headerAtOrAbove(5, 9)).toBeUndefined()
 
     // a fork from t1: C2 ← C3 ← C4, stored off the heaviest chain
     const c2 = makeTipSet([block(t1, 2, 1002)])

@@ -35,7 +35,8 @@ export interface ProviderChain {
   readonly genesis: Genesis
   head: () => SealedHeader
   nextHead: (signal: AbortSignal) => Promise<void>
-  headerAt: (height: number) => Promise<SealedHeader | undefined>
+  /** The first block at or above `height` on the heaviest chain up to the head (past null rounds), or undefined. */
+  headerAtOrAbove: (height: Epoch) => Promise<SealedHeader | undefined>
   mpoolNonce: (address: Uint8Array) => Promise<number>
   mpoolPush: (sm: ReturnType<typeof signMessage>) => Promise<CID>
   waitMessage: (cid: CID, signal: AbortSignal) => Promise<MsgLookup>
@@ -623,7 +624,10 @@ export class StorageProvider implements DealHandler {
     const head = this.init.chain.head()
     const P = this.init.chain.genesis.state.market.provingPeriod
     const c = Math.floor(head.header.height / P) * P
-    const challengeHeader = await this.init.chain.headerAt(c)
+    // a challenge epoch that was a null round draws from the round the first block above it carries for it (as the
+    // market's cron does): waiting for a block at c itself left the period unproven, every deal faulted, and with the
+    // power of all providers gone no block could be won again
+    const challengeHeader = await this.init.chain.headerAtOrAbove(c)
     if (challengeHeader === undefined) return
     const beacon = beaconEntryForEpoch(beaconTimingOf(this.init.chain.genesis), c, challengeHeader.header)
     if (beacon === undefined) return
