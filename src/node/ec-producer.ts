@@ -126,6 +126,9 @@ export function startPublishingProducer (init: { libp2p: CofferLibp2p, chain: No
   const genesis = chain.genesis
   if (genesis.state.consensus !== 'expected') throw new NotExpectedConsensusError()
   const topic = blocksTopic(genesis.state.network)
+  // a round's failure is logged when it differs from the last one: the same failure every round (a second each) says
+  // nothing new, and a chain whose power is all gone fails so every round until it is started over
+  let lastFailure = ''
   return startEcProducer({
     chain,
     miner: init.miner,
@@ -135,9 +138,17 @@ export function startPublishingProducer (init: { libp2p: CofferLibp2p, chain: No
     blockDelaySecs: genesis.state.blockDelaySecs,
     nowMs: init.nowMs,
     onBlock: (h) => {
+      lastFailure = ''
       log(`won the block at height ${h.header.height} (${h.header.electionProof?.winCount ?? 0} wins) on ${h.header.parents.length} parent block(s); publishing`)
       libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => { log(`gossip: block ${h.header.height}: ${err.message}`) })
     },
-    onError: (err) => { log(`producer: ${(err as Error).name}: ${(err as Error).message}`) }
+    onError: (err) => {
+      const e = err as Error
+      const line = e.name === 'NoPowerError'
+        ? 'producer: no storage power is left on this chain (every provider\'s deals are faulted): no miner can win a block again; a devnet starts over with --reset'
+        : `producer: ${e.name}: ${e.message}`
+      if (line !== lastFailure) log(line)
+      lastFailure = line
+    }
   })
 }
