@@ -30,10 +30,10 @@ const USAGE = `usage: coffer piece <file>
   --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
   --providers N   storage providers a new chain starts with (default 3; fixed at genesis)
   --proving-period N  epochs per proving period on a new chain (default 30)
-  --consensus C   how a new chain's blocks are made (fixed at genesis): expected (default), Filecoin's Expected
-                  Consensus: the providers win blocks by their proven storage (the genesis providers' pre-sealed
-                  deals are the starting power) and each makes its own; single, one devnet key signs every block
-                  (a chain without providers: --providers 0 needs it)
+  --consensus C   how a new chain's blocks are made (fixed at genesis): expected (the default with providers),
+                  Filecoin's Expected Consensus: the providers win blocks by their proven storage (the genesis
+                  providers' pre-sealed deals are the starting power) and each makes its own; single (the default
+                  with --providers 0), one devnet key signs every block
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
   provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
@@ -108,13 +108,14 @@ async function main (argv: string[]): Promise<number> {
       prefill: { type: 'string', default: '0' },
       providers: { type: 'string', default: '3' },
       'proving-period': { type: 'string', default: '30' },
-      consensus: { type: 'string', default: 'expected' },
+      // no default here: startDevnet's (expected with providers, single without)
+      consensus: { type: 'string' },
       build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
   })
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0 }
-  if (values.consensus !== 'single' && values.consensus !== 'expected') throw new Error(`--consensus takes single or expected, not ${values.consensus}`)
+  if (values.consensus !== undefined && values.consensus !== 'single' && values.consensus !== 'expected') throw new Error(`--consensus takes single or expected, not ${values.consensus}`)
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
   const distDir = path.join(root, 'dist')
   if (values.build) {

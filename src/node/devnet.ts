@@ -129,6 +129,9 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
       throw err
     }
   }
+  // refused before anything is written: a folder left with an Expected Consensus genesis and nobody to mine it would
+  // refuse every later start, --consensus single included, until --reset
+  if (init.consensus === 'expected' && init.providers === 0) throw new NoGenesisPowerError()
   const { providers, allocations } = await genesisProviders(init.dataDir, init.providers)
   const nowSecs = Math.floor(init.nowMs() / 1000)
   const blockDelaySecs = Math.max(1, Math.round(init.blockDelayMs / 1000))

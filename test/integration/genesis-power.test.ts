@@ -5,7 +5,7 @@ import { describe, it, expect, afterAll } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { startDevnet, NoGenesisPowerError, type Devnet } from '../../src/node/devnet'
 import { readClaim, readDeal, idAddressBytes } from '../../src/core'
 import { presealDealOf } from '../../src/node/provider/preseal'
 import { until } from '../helpers/until'
@@ -47,6 +47,8 @@ describe('genesis power', () => {
     expect(claims[1]).toBe(0n)
     expect(claims[0]).toBe(32768n)
     expect(d.chain.readState((s, r) => readDeal(s, r, 1))!.state.consecutiveFaults).toBeGreaterThan(0)
+    // its rounds would load the next test's devnet
+    await d.stop()
   }, 240_000)
 
   it('a period whose challenge epoch is a null round is proven from the beacon round the next block carries, and the power stays', async () => {
@@ -76,4 +78,15 @@ describe('genesis power', () => {
     expect(deal()!.state.consecutiveFaults).toBe(0)
     expect(net.chain.readState((s, r) => readClaim(s, r, idAddressBytes(1001)))!.rawBytePower).toBe(32768n)
   }, 300_000)
+
+  it('an Expected Consensus devnet without providers is refused by name before it writes a genesis: the folder then starts a single-producer chain', async () => {
+    const dir3 = await mkdtemp(path.join(tmpdir(), 'coffer-no-power-'))
+    cleanups.push(async () => { await rm(dir3, { recursive: true, force: true }) })
+    const init = { dataDir: dir3, distDir: '/nonexistent', serveApp: false, rpcPort: null, providers: 0 }
+    await expect(startDevnet({ ...init, consensus: 'expected' })).rejects.toThrow(NoGenesisPowerError)
+    const single = await startDevnet(init)
+    cleanups.push(single.stop)
+    expect(single.genesis.state.consensus ?? 'single').toBe('single')
+    await single.stop()
+  })
 })
