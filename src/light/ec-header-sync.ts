@@ -98,7 +98,7 @@ export class EcHeaderSync {
   private timer: ReturnType<typeof setTimeout> | undefined
   private readonly config
   /** Beacon entries whose signatures held: every block of a round carries the same ones, verified once. */
-  private readonly verifiedBeacon = new VerifiedBeaconEntries()
+  readonly verifiedBeacon = new VerifiedBeaconEntries()
 
   constructor (private readonly init: EcHeaderSyncInit) {
     this.headTipSet = init.head

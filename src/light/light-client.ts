@@ -414,7 +414,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** Headers the validator accepted, by the message object gossipsub hands to both validator and listener. */
   const accepted = new WeakMap<object, SealedHeader>()
   libp2p.services.pubsub.topicValidators.set(topic, (propagationSource, msg) => {
-    const v = judgeBlock(msg.data, { genesis: genesis.state, head: () => sync.head, nowSecs })
+    const v = judgeBlock(msg.data, { genesis: genesis.state, head: () => sync.head, nowSecs, ...(sync instanceof EcHeaderSync ? { verifiedBeacon: sync.verifiedBeacon } : {}) })
     if (v.result === TopicValidatorResult.Accept && sync instanceof EcHeaderSync) {
       // under Expected Consensus a block is checked in full only once its miner's state is read: the tab takes it
       // here and relays none (a full node would blame the tab for a block that fails there; Lotus light clients

@@ -6,8 +6,8 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   decodeBlockMsg, validateHeaderProducer, validateHeaderSignature, validateHeaderBeaconSignatures, ALLOWED_CLOCK_DRIFT_SECS,
-  ecChecks, CHAIN_FINALITY, EC_ALLOWED_CLOCK_DRIFT_SECS,
-  type GenesisState, type SealedHeader, type UnixSeconds
+  ecChecks, CHAIN_FINALITY, EC_ALLOWED_CLOCK_DRIFT_SECS, verifyBeaconEntry,
+  type GenesisState, type VerifiedBeaconEntries, type SealedHeader, type UnixSeconds
 } from '../core'
 
 export interface BlockJudgeInit {
@@ -15,6 +15,8 @@ export interface BlockJudgeInit {
   /** Our head: anything at or below its height is old news, never relayed or offered. */
   head: () => SealedHeader
   nowSecs: () => UnixSeconds
+  /** Expected Consensus: the beacon entries the caller verified before (its chain's or its sync's): not verified again. */
+  verifiedBeacon?: VerifiedBeaconEntries
 }
 
 export type BlockVerdict =
@@ -68,7 +70,11 @@ function judgeEcBlock (h: SealedHeader, init: BlockJudgeInit): BlockVerdict {
   }
   if (h.header.timestamp > init.nowSecs() + EC_ALLOWED_CLOCK_DRIFT_SECS) return { result: TopicValidatorResult.Ignore, reason: `timestamp ${h.header.timestamp} is in the future` }
   try {
-    validateHeaderBeaconSignatures(h, { state: init.genesis })
+    // a round's blocks carry the same entries: each verified once, here or by the chain's own checks
+    for (const entry of init.verifiedBeacon?.unverified(h.header.beaconEntries) ?? h.header.beaconEntries) {
+      verifyBeaconEntry(init.genesis.beacon.publicKey, entry)
+      init.verifiedBeacon?.add([entry])
+    }
   } catch (err) {
     return { result: TopicValidatorResult.Reject, error: err as Error }
   }

@@ -227,7 +227,7 @@ export class NodeChain implements RpcBackend {
   /** Tipsets executed, by key: what their children must name as ParentStateRoot and ParentMessageReceipts. */
   private readonly executions = new Map<TipSetKeyString, Execution>()
   /** Beacon entries whose signatures held: the blocks of one round carry the same ones (Expected Consensus). */
-  private readonly verifiedBeacon = new VerifiedBeaconEntries()
+  readonly verifiedBeacon = new VerifiedBeaconEntries()
   /** `accept` calls, one at a time: each checks against the head the one before left. */
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []

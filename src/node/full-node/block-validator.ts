@@ -46,7 +46,7 @@ export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidato
   const { chain } = init
   return async (source, msg) => {
     const peer = source.toString()
-    const verdict = judgeBlock(msg.data, { genesis: chain.genesis.state, head: () => chain.head(), nowSecs: init.nowSecs })
+    const verdict = judgeBlock(msg.data, { genesis: chain.genesis.state, head: () => chain.head(), nowSecs: init.nowSecs, verifiedBeacon: chain.verifiedBeacon })
     if (verdict.result === TopicValidatorResult.Reject) {
       init.log?.(`gossip: block from ${peer} rejected: ${verdict.error.name}: ${verdict.error.message}`)
       init.onPeerFault(peer, verdict.error)
