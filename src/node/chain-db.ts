@@ -125,6 +125,12 @@ export class ChainDb {
     return undefined
   }
 
+  /** headerAt of the highest height at or below `height` that is not a null round (Lotus GetTipsetByHeight, prev). */
+  async headerAtOrBelow (height: Epoch): Promise<SealedHeader | undefined> {
+    for await (const v of this.db.values({ gte: heightKey(0), lte: heightKey(height), reverse: true, limit: 1 })) return await this.header(decodeTipSetKey(v)[0]!)
+    return undefined
+  }
+
   async headKey (): Promise<CID[] | undefined> {
     const v = await this.db.get('meta/head')
     return v === undefined ? undefined : decodeTipSetKey(v)

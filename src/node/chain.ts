@@ -763,6 +763,16 @@ export class NodeChain implements RpcBackend {
   async headerAt (height: number): Promise<SealedHeader | undefined> { return await this.init.db.headerAt(height) }
   /** The first block at or above `height` on the heaviest chain up to the head (past null rounds), or undefined. */
   async headerAtOrAbove (height: Epoch): Promise<SealedHeader | undefined> { return await this.init.db.headerAtOrAbove(height, this.current.header.height) }
+  /** The last block at or below `height` on the heaviest chain (past null rounds), or undefined above the head. */
+  async headerAtOrBelow (height: Epoch): Promise<SealedHeader | undefined> {
+    return height > this.current.header.height ? undefined : await this.init.db.headerAtOrBelow(height)
+  }
+
+  /** The beacon entry of `epoch`'s round as the heaviest chain carries it (a null round's in the block above it). */
+  async beaconEntryAt (epoch: Epoch): Promise<BeaconEntry | undefined> {
+    const h = await this.headerAtOrAbove(epoch)
+    return h === undefined ? undefined : beaconEntryForEpoch(beaconTimingOf(this.init.genesis), epoch, h.header)
+  }
   /** The heaviest chain's tipset at `height` (undefined: a null round, or not that high yet). */
   async tipSetAt (height: number): Promise<TipSet | undefined> { return await this.init.db.tipSetAt(height) }
 
@@ -842,7 +852,9 @@ export class NodeChain implements RpcBackend {
     const found = await this.inclusion(cid)
     if (found === null) return null
     const raw = amtGet(this.init.store, found.executed.header.parentMessageReceipts, found.index, 'v0')
-    return { message: cid, receipt: decodeReceipt(raw), executedIn: found.executed }
+    // the tipset of the block whose receipts hold it: Lotus's MsgLookup.TipSet names all its blocks
+    const executedTipSet = await this.init.db.canonicalKey(found.executed.header.height)
+    return { message: cid, receipt: decodeReceipt(raw), executedIn: found.executed, ...(executedTipSet === undefined ? {} : { executedTipSet }) }
   }
 
   async nextHead (signal: AbortSignal): Promise<void> { await this.heads.next(signal) }

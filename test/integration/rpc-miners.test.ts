@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import {
-  createGenesis, executionContext, applyBlockMessages, packBlockMessages, blsAddressBytes, produceHeader, storeBlockMessages, signMessage, blsPublicKey,
+  createGenesis, makeTipSet, executionContext, applyBlockMessages, packBlockMessages, blsAddressBytes, produceHeader, storeBlockMessages, signMessage, blsPublicKey,
   idAddressBytes, addressToString, encodeCreateMinerParams, decodeCreateMinerReturn, PowerMethod, POWER_ACTOR_ADDRESS, ExitCode, ATTO_PER_FIL,
   getActor, setActor, powerStateAt, setClaim, encodePowerState, emptyHamt, MINIMUM_CONSENSUS_POWER, CONSENSUS_MINER_MIN_MINERS,
   type CID, type BlockGetter, type SealedHeader, type Genesis, type PowerState
@@ -56,6 +56,10 @@ beforeAll(async () => {
     head: () => head,
     nextHead: unused,
     headerAt: async (h) => [genesis.header, head][h],
+    headerAtOrBelow: unused,
+    headTipSet: () => makeTipSet([head]),
+    tipSetAt: unused,
+    beaconEntryAt: unused,
     headerByCid: async (cid: CID) => headers.get(cid.toString()),
     getMessage: unused,
     getActor: unused,

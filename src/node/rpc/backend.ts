@@ -1,13 +1,15 @@
 // What the JSON-RPC server needs from the node: read access to the chain and state, the message pool and
 // the faucet. The devnet implements it over its database; the server only translates Lotus JSON.
-import type { CID, SealedHeader, Message, SignedMessage, Actor, MessageReceipt, ActorProof, BlockGetter } from '../../core'
+import type { BeaconEntry, CID, SealedHeader, TipSet, Message, SignedMessage, Actor, MessageReceipt, ActorProof, BlockGetter } from '../../core'
 
 /** Where a message was executed: Lotus's MsgLookup (TipSet = the tipset whose receipts hold it). */
 export interface MsgLookup {
   message: CID
   receipt: MessageReceipt
-  /** The header whose ParentMessageReceipts contains the receipt (one block per tipset on Coffer). */
+  /** A block whose ParentMessageReceipts contains the receipt (every block of its tipset names the same). */
   executedIn: SealedHeader
+  /** The key of executedIn's tipset (Lotus's MsgLookup.TipSet); executedIn alone when left out. */
+  executedTipSet?: CID[]
 }
 
 export interface StateProofResult {
@@ -21,9 +23,17 @@ export interface RpcBackend {
   networkName: () => string
   blockDelaySecs: () => number
   head: () => SealedHeader
+  /** The head tipset, all its blocks (Lotus's ChainHead). */
+  headTipSet: () => TipSet
   /** Resolves when the next head arrives; rejects when `signal` aborts. */
   nextHead: (signal: AbortSignal) => Promise<void>
   headerAt: (height: number) => Promise<SealedHeader | undefined>
+  /** The last block at or below `height` on the heaviest chain: a null round's answer (Lotus's prev tipset). */
+  headerAtOrBelow: (height: number) => Promise<SealedHeader | undefined>
+  /** The heaviest chain's tipset at `height`, all its blocks (undefined: a null round, or above the head). */
+  tipSetAt: (height: number) => Promise<TipSet | undefined>
+  /** The beacon entry of `epoch`'s round (MaxBeaconRoundForEpoch) as the chain carries it, null rounds' included. */
+  beaconEntryAt: (epoch: number) => Promise<BeaconEntry | undefined>
   headerByCid: (cid: CID) => Promise<SealedHeader | undefined>
   /** A message by the CID the chain knows it by (the signed CID for secp messages, as in Lotus). */
   getMessage: (cid: CID) => Promise<Message | undefined>

@@ -12,8 +12,8 @@ import { decode as decodeDigest } from 'multiformats/hashes/digest'
 import {
   CID, parseAddress, addressToString, InvalidAddressError, messageCid, signedMessageCid, TOTAL_FIL_ATTO,
   SIG_TYPE_BLS, SIG_TYPE_SECP256K1,
-  type BlockHeader, type SealedHeader, type Message, type SignedMessage, type Signature, type Actor,
-  type MessageReceipt, type Network, type MinerInfo, type Claim
+  type BlockHeader, type Message, type SignedMessage, type Signature, type Actor,
+  type MessageReceipt, type Network, type MinerInfo, type Claim, type TipSet
 } from '../../core'
 import type { MsgLookup } from './backend'
 
@@ -121,11 +121,10 @@ export function headerToLotus (h: BlockHeader, network: Network = 't'): LotusBlo
 }
 
 /** A Coffer tipset is one block, so its key is that block's CID. */
-export function tipSetToLotus (sealed: SealedHeader, network: Network = 't'): LotusTipSet {
-  return { Cids: [cidToLotus(sealed.cid)], Blocks: [headerToLotus(sealed.header, network)], Height: sealed.header.height }
+/** Lotus types.TipSet: every block of the tipset, in Lotus's order (under Expected Consensus a round may have several). */
+export function tipSetToLotus (ts: TipSet, network: Network = 't'): LotusTipSet {
+  return { Cids: ts.key.map(cidToLotus), Blocks: ts.blocks.map(b => headerToLotus(b.header, network)), Height: ts.height }
 }
-
-export const tipSetKeyToLotus = (sealed: SealedHeader): LotusCid[] => [cidToLotus(sealed.cid)]
 
 /**
  * `params` says how empty Params print: `null` for a message read from the chain (cbor-gen leaves it nil),
@@ -175,7 +174,7 @@ export function msgLookupToLotus (l: MsgLookup): LotusMsgLookup {
     Message: cidToLotus(l.message),
     Receipt: receiptToLotus(l.receipt),
     ReturnDec: returnDec,
-    TipSet: tipSetKeyToLotus(l.executedIn),
+    TipSet: (l.executedTipSet ?? [l.executedIn.cid]).map(cidToLotus),
     Height: l.executedIn.header.height
   }
 }
@@ -327,16 +326,19 @@ export function addressFromLotus (v: unknown, field: string, network: Network = 
   }
 }
 
+/** More blocks than any tipset holds (Expected Consensus expects 5 a round; a key this long names none). */
+const MAX_TIPSET_KEY_CIDS = 64
+
 /**
- * A TipSetKey: `null` or `[]` (Lotus's EmptyTSK) means the head, answered as null here; a Coffer tipset
- * has one block, so a key naming more than one CID can name no Coffer tipset.
+ * A TipSetKey: `null` or `[]` (Lotus's EmptyTSK) means the head, answered as null here; else its block CIDs
+ * (an Expected Consensus tipset may have several; a single producer's has one).
  */
-export function tipSetKeyFromLotus (v: unknown, field = 'TipSetKey'): CID | null {
+export function tipSetKeyFromLotus (v: unknown, field = 'TipSetKey'): CID[] | null {
   if (v === null || v === undefined) return null
   if (!Array.isArray(v)) throw new InvalidLotusJsonError('TIPSET_KEY', field, `expected an array of CIDs or null, got ${describe(v)}`)
   if (v.length === 0) return null
-  if (v.length > 1) throw new InvalidLotusJsonError('TIPSET_KEY', field, `Coffer tipsets have exactly one block; this key names ${v.length}`)
-  return cidFromLotus(v[0], `${field}[0]`)
+  if (v.length > MAX_TIPSET_KEY_CIDS) throw new InvalidLotusJsonError('TIPSET_KEY', field, `a tipset key of ${v.length} CIDs names no tipset (at most ${MAX_TIPSET_KEY_CIDS})`)
+  return v.map((c, i) => cidFromLotus(c, `${field}[${i}]`))
 }
 
 export function signatureFromLotus (v: unknown, field: string): Signature {

@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
 import {
   isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, listMiners, powerStateAt, readClaim, minerNominalPowerMeetsConsensusMinimum, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
-  MARKET_ACTOR_CODE, type CID, type SealedHeader, type DealRecord
+  MARKET_ACTOR_CODE, makeTipSet, type CID, type SealedHeader, type DealRecord, type TipSet
 } from '../../core'
 import type { RpcBackend } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
   msgLookupToLotus, cidFromLotus, addressFromLotus, tipSetKeyFromLotus, uintFromLotus, messageFromLotus,
-  signedMessageFromLotus, sendSpecFromLotus, minerInfoToLotus, claimToLotus
+  signedMessageFromLotus, sendSpecFromLotus, minerInfoToLotus, claimToLotus, InvalidLotusJsonError
 } from './lotus-json'
 import { estimateMessageGas } from './gas-estimate'
 import {
@@ -82,18 +82,24 @@ async function untilHeight (backend: RpcBackend, target: number, signal: AbortSi
 }
 
 export function methods (backend: RpcBackend): Map<string, Method> {
-  const tipSet = async (v: unknown, field = 'TipSetKey'): Promise<SealedHeader> => {
-    const key = tipSetKeyFromLotus(v, field)
-    if (key === null) return backend.head()
-    const found = await backend.headerByCid(key)
-    if (found === undefined) throw new BlockNotFoundError(key.toString())
-    return found
-  }
   const block = async (cid: CID): Promise<SealedHeader> => {
     const found = await backend.headerByCid(cid)
     if (found === undefined) throw new BlockNotFoundError(cid.toString())
     return found
   }
+  /** The tipset a TipSetKey names, every block loaded (the head's for an empty key); blocks that make no tipset are refused. */
+  const wholeTipSet = async (v: unknown, field = 'TipSetKey'): Promise<TipSet> => {
+    const key = tipSetKeyFromLotus(v, field)
+    if (key === null) return backend.headTipSet()
+    const blocks = await Promise.all(key.map(block))
+    try {
+      return makeTipSet(blocks)
+    } catch (err) {
+      throw new InvalidLotusJsonError('TIPSET_KEY', field, `these blocks make no tipset: ${(err as Error).message}`)
+    }
+  }
+  /** The block a state read is anchored at: any of the tipset's (they name one ParentStateRoot), the first in Lotus's order. */
+  const tipSet = async (v: unknown, field = 'TipSetKey'): Promise<SealedHeader> => (await wholeTipSet(v, field)).blocks[0]!
   const address = (v: unknown, field = 'address'): Uint8Array => addressFromLotus(v, field)
 
   const table: Record<string, Method> = {
@@ -108,20 +114,19 @@ export function methods (backend: RpcBackend): Map<string, Method> {
       })
     },
     'Filecoin.StateNetworkName': { minParams: 0, maxParams: 0, run: async () => backend.networkName() },
-    'Filecoin.ChainHead': { minParams: 0, maxParams: 0, run: async () => tipSetToLotus(backend.head()) },
-    'Filecoin.ChainGetTipSet': { minParams: 1, maxParams: 1, run: async ([tsk]) => tipSetToLotus(await tipSet(tsk)) },
+    'Filecoin.ChainHead': { minParams: 0, maxParams: 0, run: async () => tipSetToLotus(backend.headTipSet()) },
+    'Filecoin.ChainGetTipSet': { minParams: 1, maxParams: 1, run: async ([tsk]) => tipSetToLotus(await wholeTipSet(tsk)) },
     'Filecoin.StateGetBeaconEntry': {
       // Lotus: the beacon entry of the epoch's newest round (MaxBeaconRoundForEpoch), waiting for it when the epoch
-      // is still to come. Every Coffer block carries that round last, so the chain answers: the block at the epoch.
+      // is still to come. The chain answers: the block at the epoch carries it, or after a null round the block above
       minParams: 1,
       maxParams: 1,
       parks: true,
       run: async ([epoch], ctx) => {
         const e = uintFromLotus(epoch, 'epoch')
         await untilHeight(backend, e, ctx.signal)
-        const found = await backend.headerAt(e)
-        if (found === undefined) throw new BlockNotFoundError(`at height ${e}`)
-        const entry = found.header.beaconEntries.at(-1)!
+        const entry = await backend.beaconEntryAt(e)
+        if (entry === undefined) throw new BlockNotFoundError(`at height ${e}`)
         return { Round: entry.round, Data: base64pad.baseEncode(entry.data) }
       }
     },
@@ -130,13 +135,15 @@ export function methods (backend: RpcBackend): Map<string, Method> {
       maxParams: 2,
       run: async ([height, tsk]) => {
         const h = uintFromLotus(height, 'height')
-        const anchor = await tipSet(tsk)
-        if (h > anchor.header.height) throw new TipSetHeightError(h, anchor.header.height)
-        if (h === anchor.header.height) return tipSetToLotus(anchor)
-        // Coffer's chain has no forks or null rounds, so the block at `h` is the anchor's ancestor there
-        const found = await backend.headerAt(h)
-        if (found === undefined) throw new BlockNotFoundError(`at height ${h}`)
-        return tipSetToLotus(found)
+        const anchor = await wholeTipSet(tsk)
+        if (h > anchor.height) throw new TipSetHeightError(h, anchor.height)
+        if (h === anchor.height) return tipSetToLotus(anchor)
+        // the heaviest chain's tipset at `h`, or below it after null rounds (Lotus returns the tipset before them).
+        // Read on the heaviest chain: an anchor on another fork gets that chain's ancestor, not its own
+        const found = await backend.headerAtOrBelow(h)
+        const ts = found === undefined ? undefined : await backend.tipSetAt(found.header.height)
+        if (ts === undefined) throw new BlockNotFoundError(`at height ${h}`)
+        return tipSetToLotus(ts)
       }
     },
     'Filecoin.ChainGetBlock': { minParams: 1, maxParams: 1, run: async ([cid]) => headerToLotus((await block(cidFromLotus(cid, 'cid'))).header) },
