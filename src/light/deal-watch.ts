@@ -103,7 +103,11 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
    * The verified block carrying challenge epoch `c`'s beacon round: the block at `c`, or when `c` was a null round the
    * first one above it (which carries one round per epoch since its parent, as the market's cron reads it).
    */
-  const challengeHeader = async (c: Epoch): Promise<SealedHeader | null> => (await lc.store.tipSetAtOrAbove(c, lc.sync.head.header.height))?.blocks[0] ?? null
+  const challengeHeader = async (c: Epoch): Promise<SealedHeader | null> => {
+    const top = lc.sync.head.header.height
+    // (a reorganisation may have moved the head below c since the deal was read: nothing to look at yet)
+    return c > top ? null : (await lc.store.tipSetAtOrAbove(c, top))?.blocks[0] ?? null
+  }
 
   const checkProofs = async (d: DealRecord): Promise<void> => {
     for (const [i, r] of d.periods.entries()) {
