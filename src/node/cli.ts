@@ -15,7 +15,7 @@ import { retrieveCommand, RETRIEVE_USAGE, RetrieveUsageError } from './retrieve-
 import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
-       coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 1] [--p2p-port 0] [--prefill N]
+       coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 2] [--p2p-port 0] [--prefill N]
                      [--providers 3] [--proving-period 30] [--consensus expected|single] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
@@ -25,7 +25,8 @@ const USAGE = `usage: coffer piece <file>
   --rpc-port N    Lotus-style JSON-RPC at http://127.0.0.1:N/rpc/v1 (default 1234)
   --data DIR      chain and keys live here between runs (default ./.coffer/devnet)
   --reset         delete DIR's chain and start a new genesis
-  --block-time S  seconds per epoch (default 1)
+  --block-time S  seconds per epoch on a new chain (default 2 under Expected Consensus: blocks of one round from
+                  three provider processes on one machine reach each other in time to make one tipset; 1 otherwise)
   --p2p-port N    libp2p WebSocket port (default: any free port)
   --prefill N     on a new chain, pre-sign N back-dated headers (sync benchmarks)
   --providers N   storage providers a new chain starts with (default 3; fixed at genesis)
@@ -103,7 +104,8 @@ async function main (argv: string[]): Promise<number> {
       'rpc-port': { type: 'string', default: '1234' },
       data: { type: 'string', default: './.coffer/devnet' },
       reset: { type: 'boolean', default: false },
-      'block-time': { type: 'string', default: '1' },
+      // no default here: it follows the consensus (below)
+      'block-time': { type: 'string' },
       'p2p-port': { type: 'string', default: '0' },
       prefill: { type: 'string', default: '0' },
       providers: { type: 'string', default: '3' },
@@ -116,6 +118,9 @@ async function main (argv: string[]): Promise<number> {
   })
   if (values.help) { process.stdout.write(`${USAGE}\n`); return 0 }
   if (values.consensus !== undefined && values.consensus !== 'single' && values.consensus !== 'expected') throw new Error(`--consensus takes single or expected, not ${values.consensus}`)
+  const providers = positiveInt(values.providers, '--providers', 0)
+  // startDevnet's rule: Expected Consensus with providers, unless told otherwise
+  const expected = (values.consensus ?? (providers > 0 ? 'expected' : 'single')) === 'expected'
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
   const distDir = path.join(root, 'dist')
   if (values.build) {
@@ -138,9 +143,9 @@ async function main (argv: string[]): Promise<number> {
     httpPort: Number(values.port),
     rpcPort: Number(values['rpc-port']),
     p2pPort: Number(values['p2p-port']),
-    blockDelayMs: Number(values['block-time']) * 1000,
+    blockDelayMs: Number(values['block-time'] ?? (expected ? 2 : 1)) * 1000,
     prefill: Number(values.prefill),
-    providers: positiveInt(values.providers, '--providers', 0),
+    providers,
     provingPeriod: positiveInt(values['proving-period'], '--proving-period', 2),
     consensus: values.consensus,
     // each provider a `coffer provider run` child, as a provider on another machine runs
