@@ -6,7 +6,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   decodeBlockMsg, validateHeaderProducer, validateHeaderSignature, validateHeaderBeaconSignatures, ALLOWED_CLOCK_DRIFT_SECS,
-  ecChecks, CHAIN_FINALITY, EC_ALLOWED_CLOCK_DRIFT_SECS, verifyBeaconEntry,
+  ecChecks, CHAIN_FINALITY, EC_ALLOWED_CLOCK_DRIFT_SECS, verifyBeaconEntriesOnce,
   type GenesisState, type VerifiedBeaconEntries, type SealedHeader, type UnixSeconds
 } from '../core'
 
@@ -71,10 +71,7 @@ function judgeEcBlock (h: SealedHeader, init: BlockJudgeInit): BlockVerdict {
   if (h.header.timestamp > init.nowSecs() + EC_ALLOWED_CLOCK_DRIFT_SECS) return { result: TopicValidatorResult.Ignore, reason: `timestamp ${h.header.timestamp} is in the future` }
   try {
     // a round's blocks carry the same entries: each verified once, here or by the chain's own checks
-    for (const entry of init.verifiedBeacon?.unverified(h.header.beaconEntries) ?? h.header.beaconEntries) {
-      verifyBeaconEntry(init.genesis.beacon.publicKey, entry)
-      init.verifiedBeacon?.add([entry])
-    }
+    verifyBeaconEntriesOnce(init.genesis.beacon.publicKey, h.header.beaconEntries, init.verifiedBeacon)
   } catch (err) {
     return { result: TopicValidatorResult.Reject, error: err as Error }
   }

@@ -4,6 +4,7 @@
 // (one beacon key) and passes it to validateEcBlock.
 import { bytesToHex } from '@noble/hashes/utils.js'
 import type { BeaconEntry } from '../block-header'
+import { verifyBeaconEntry } from './beacon-scheme'
 
 /** How many rounds are kept (Lotus's 1,024); the first added falls out first. */
 export const VERIFIED_BEACON_ROUNDS = 1024
@@ -29,4 +30,15 @@ export class VerifiedBeaconEntries {
   }
 
   get size (): number { return this.byRound.size }
+}
+
+/**
+ * verifyBeaconEntry for each of `entries` that `verified` does not hold, adding each once it held (all of them
+ * without a cache). Throws the first entry's named error, as verifyBeaconEntry does.
+ */
+export function verifyBeaconEntriesOnce (publicKey: Uint8Array, entries: readonly BeaconEntry[], verified?: VerifiedBeaconEntries): void {
+  for (const entry of verified?.unverified(entries) ?? entries) {
+    verifyBeaconEntry(publicKey, entry)
+    verified?.add([entry])
+  }
 }

@@ -4,7 +4,7 @@
 import { headerSigningBytes, type BeaconEntry, type BlockHeader, type SealedHeader } from '../block-header'
 import { blsVerify } from '../signature'
 import { idOf } from '../address'
-import { beaconRoundsForBlock, validateBeaconRounds, verifyBeaconBatch, verifyBeaconEntry, type BeaconTiming, type VerifiedBeaconEntries } from '../beacon'
+import { beaconRoundsForBlock, validateBeaconRounds, verifyBeaconBatch, verifyBeaconEntriesOnce, type BeaconTiming, type VerifiedBeaconEntries } from '../beacon'
 import type { TipSet } from '../tipset'
 import type { CID } from '../cid'
 import type { Claim, StoragePower } from '../power'
@@ -197,10 +197,7 @@ export const ecChecks = {
     try {
       // rounds first, signatures last (validateBeaconEntries): a wrong list costs no pairing
       validateBeaconRounds(config.timing, h, parent.height, prev)
-      for (const entry of verified?.unverified(h.beaconEntries) ?? h.beaconEntries) {
-        verifyBeaconEntry(config.beaconPublicKey, entry)
-        verified?.add([entry])
-      }
+      verifyBeaconEntriesOnce(config.beaconPublicKey, h.beaconEntries, verified)
     } catch (err) {
       throw new BlockBeaconError(h.height, h.miner, err as Error)
     }
