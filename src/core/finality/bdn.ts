@@ -1,0 +1,94 @@
+// BDN multi-signatures as go-f3 aggregates them (kyber's sign/bdn over BLS12-381, keys on G1,
+// signatures on G2, Filecoin's hash-to-G2 DST). The rogue-key defence: each key of the power table
+// is weighted by cᵢ + 1, where the cᵢ are 128-bit numbers read (little-endian, 16 bytes each) from
+// BLAKE2Xs over every key of the table in order; the aggregate key is Σ (cᵢ+1)·pkᵢ over the signers,
+// the aggregate signature Σ (cᵢ+1)·σᵢ. A key chosen to cancel others cannot know its weight before
+// the table is fixed, so it cannot forge (Boneh–Drijvers–Neven 2018). Coffer uses it, not proofs of
+// possession, because it is what go-f3 verifies: a certificate must verify in Lotus and here alike.
+import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { pippenger } from '@noble/curves/abstract/curve.js'
+import { blake2xs } from './blake2xs'
+
+const bls = bls12_381.longSignatures
+type G1Point = ReturnType<typeof bls12_381.G1.Point.fromBytes>
+type G2Point = ReturnType<typeof bls12_381.G2.Point.fromBytes>
+
+/** The BDN weights cᵢ + 1 of a table's keys (kyber's hashPointToR, plus the 1 its Mask adds). */
+export function bdnCoefficients (publicKeys: readonly Uint8Array[]): bigint[] {
+  const all = new Uint8Array(publicKeys.reduce((n, k) => n + k.length, 0))
+  let at = 0
+  for (const k of publicKeys) { all.set(k, at); at += k.length }
+  const out = blake2xs(all, 16 * publicKeys.length)
+  const coefficients: bigint[] = []
+  for (let i = 0; i < publicKeys.length; i++) {
+    let c = 0n
+    for (let j = 15; j >= 0; j--) c = (c << 8n) | BigInt(out[i * 16 + j]!)
+    coefficients.push(c + 1n)
+  }
+  return coefficients
+}
+
+/** Thrown by `decodeKey` for bytes that are not a usable BLS public key; callers turn it into their own error. */
+export class BadPublicKeyError extends Error {
+  static override name = 'BadPublicKeyError'
+  override name = 'BadPublicKeyError'
+}
+
+/** Decoded G1 keys, kept because decoding (a square root and a subgroup check) is most of a key's cost. */
+export class PublicKeyCache {
+  private readonly points = new Map<string, G1Point>()
+  constructor (private readonly max = 10_000) {}
+
+  decode (key: Uint8Array): G1Point {
+    if (key.length !== 48) throw new BadPublicKeyError(`a ${key.length}-byte BLS public key (48 expected)`)
+    const id = hexOf(key)
+    const hit = this.points.get(id)
+    if (hit !== undefined) return hit
+    let p: G1Point
+    try {
+      p = bls12_381.G1.Point.fromBytes(key)
+      p.assertValidity()
+    } catch (e) { throw new BadPublicKeyError(`not a BLS public key: ${(e as Error).message}`) }
+    if (p.is0()) throw new BadPublicKeyError('the BLS public key is the point at infinity')
+    // go-f3 starts over when its cache passes 10,000 keys; so does this one
+    if (this.points.size >= this.max) this.points.clear()
+    this.points.set(id, p)
+    return p
+  }
+}
+
+function hexOf (b: Uint8Array): string {
+  let s = ''
+  for (const x of b) s += x.toString(16).padStart(2, '0')
+  return s
+}
+
+/** Σ (cᵢ+1)·pkᵢ over the signers (indexes into `publicKeys`), by one multi-scalar multiplication. */
+export function bdnAggregatePublicKey (publicKeys: readonly Uint8Array[], signers: readonly number[], cache: PublicKeyCache, coefficients = bdnCoefficients(publicKeys)): G1Point {
+  const points = signers.map(i => cache.decode(publicKeys[i]!))
+  const scalars = signers.map(i => coefficients[i]!)
+  return pippenger(bls12_381.G1.Point, points, scalars)
+}
+
+/** Σ (cᵢ+1)·σᵢ: the certificate signature of signers `signers` (ascending) whose signatures are `signatures`. */
+export function bdnAggregateSignatures (publicKeys: readonly Uint8Array[], signers: readonly number[], signatures: readonly Uint8Array[]): Uint8Array {
+  if (signers.length !== signatures.length) throw new RangeError('one signature per signer')
+  const coefficients = bdnCoefficients(publicKeys)
+  const points: G2Point[] = signatures.map(s => bls12_381.G2.Point.fromBytes(s))
+  return pippenger(bls12_381.G2.Point, points, signers.map(i => coefficients[i]!)).toBytes(true)
+}
+
+/** BLS verification of `signature` over `message` under an aggregate key; false for malformed bytes. */
+export function verifyWithAggregateKey (aggregateKey: G1Point, message: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== 96) return false
+  try {
+    return bls.verify(signature, bls.hash(message), aggregateKey)
+  } catch {
+    return false
+  }
+}
+
+/** One participant's signature of `message` (a plain BLS signature: BDN weights apply only when aggregating). */
+export function f3Sign (secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  return bls.sign(bls.hash(message), secretKey).toBytes(true)
+}

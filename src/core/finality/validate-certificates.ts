@@ -1,0 +1,90 @@
+// go-f3's ValidateFinalityCertificates (certs/certs.go), one certificate at a time: the instance that
+// follows, a chain that is valid, not empty and starts where the last one ended, signers holding a
+// strong quorum (≥ 2/3) of the scaled power of the table in force, their BDN aggregate signature over
+// the DECIDE payload of this network, and a power-table delta that yields exactly the table the
+// certificate names. A caller keeps the state a certificate returns and feeds it the next one, so a
+// chain that turns bad part-way keeps every certificate accepted before it.
+import { decodeRlePlus, RlePlusError } from '../rle-plus'
+import { BadPublicKeyError, bdnAggregatePublicKey, bdnCoefficients, PublicKeyCache, verifyWithAggregateKey } from './bdn'
+import { certificateSigningPayload, type FinalityCertificate } from './certificate'
+import { f3TipSetsEqual, validateEcChain, type F3TipSet } from './ec-chain'
+import { CertificateError } from './finality-errors'
+import { applyPowerTableDelta, isStrongQuorum, powerTableCid, scalePowerTable, type PowerEntry } from './power-table'
+
+/** Where a certificate chain stands: what the next certificate must be and the table that validates it. */
+export interface FinalityState {
+  /** The network name signed into every payload (go-f3's NetworkName). */
+  readonly network: string
+  readonly nextInstance: number
+  readonly powerTable: readonly PowerEntry[]
+  /** The tipset the last accepted certificate finalized: the next one's chain must start there. None before the first. */
+  readonly finalized?: F3TipSet
+}
+
+export interface ValidateCertificateOptions {
+  /** Decoded keys shared between calls (decoding a key costs more than using it). */
+  readonly keys?: PublicKeyCache
+}
+
+const sharedKeys = new PublicKeyCache()
+
+/** The state after `cert`, or a CertificateError saying by code which rule it broke. */
+export function validateFinalityCertificate (state: FinalityState, cert: FinalityCertificate, opts: ValidateCertificateOptions = {}): FinalityState {
+  const instance = cert.instance
+  if (instance !== state.nextInstance) throw new CertificateError('WRONG_INSTANCE', instance, `expected instance ${state.nextInstance}`)
+  validateEcChain(cert.ecChain, instance)
+  if (cert.ecChain.length === 0) throw new CertificateError('EMPTY_CHAIN', instance, 'it finalizes no tipset')
+  if (state.finalized !== undefined && !f3TipSetsEqual(state.finalized, cert.ecChain[0]!)) {
+    throw new CertificateError('UNLINKED', instance, `its chain starts at epoch ${cert.ecChain[0]!.epoch}, not at the tipset of epoch ${state.finalized.epoch} the previous certificate finalized`)
+  }
+  verifyCertificateSignature(state, cert, opts.keys ?? sharedKeys)
+  const next = applyPowerTableDelta(state.powerTable, cert.powerTableDelta, instance)
+  const cid = powerTableCid(next)
+  const named = cert.supplementalData.powerTable.toString()
+  if (cid.toString() !== named) {
+    throw new CertificateError('POWER_TABLE_MISMATCH', instance, `its delta gives power table ${cid.toString()}, it names ${named}`)
+  }
+  return { network: state.network, nextInstance: instance + 1, powerTable: next, finalized: cert.ecChain[cert.ecChain.length - 1]! }
+}
+
+/** Every certificate in turn; the first that breaks a rule throws (use the one-at-a-time form to keep a valid prefix). */
+export function validateFinalityCertificates (state: FinalityState, certs: readonly FinalityCertificate[], opts: ValidateCertificateOptions = {}): FinalityState {
+  let s = state
+  for (const c of certs) s = validateFinalityCertificate(s, c, opts)
+  return s
+}
+
+/** go-f3's verifyFinalityCertificateSignature: quorum of scaled power, then the aggregate signature. */
+export function verifyCertificateSignature (state: FinalityState, cert: FinalityCertificate, keys: PublicKeyCache): void {
+  const instance = cert.instance
+  const table = state.powerTable
+  const { scaled, total } = scalePowerTable(table)
+  let signers: number[]
+  try {
+    signers = decodeRlePlus(cert.signers, table.length + 1)
+  } catch (e) {
+    if (e instanceof RlePlusError) throw new CertificateError(e.message.includes('more than') ? 'BAD_SIGNER' : 'MALFORMED', instance, `signers: ${e.message}`)
+    throw e
+  }
+  let signerPower = 0
+  for (const i of signers) {
+    if (i >= table.length) throw new CertificateError('BAD_SIGNER', instance, `signer ${i} is not in the power table of ${table.length} entries`)
+    if (scaled[i] === 0) throw new CertificateError('BAD_SIGNER', instance, `signer ${table[i]!.id} has no power once scaled`)
+    signerPower += scaled[i]!
+  }
+  if (!isStrongQuorum(signerPower, total)) {
+    throw new CertificateError('INSUFFICIENT_POWER', instance, `its signers hold ${signerPower} of ${total} scaled power, less than 2/3`)
+  }
+  const publicKeys = table.map(e => e.pubKey)
+  let aggregate
+  try {
+    aggregate = bdnAggregatePublicKey(publicKeys, signers, keys, bdnCoefficients(publicKeys))
+  } catch (e) {
+    if (e instanceof BadPublicKeyError) throw new CertificateError('BAD_SIGNER', instance, `a signer's key: ${e.message}`)
+    throw e
+  }
+  const payload = certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain)
+  if (!verifyWithAggregateKey(aggregate, payload, cert.signature)) {
+    throw new CertificateError('BAD_SIGNATURE', instance, 'the aggregate signature does not verify for its signers on this network')
+  }
+}

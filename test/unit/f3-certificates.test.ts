@@ -1,0 +1,229 @@
+// F3 finality certificates in go-f3's formats and rules: BLAKE2Xs and RLE+ against their reference
+// vectors, the power-table CID against Filecoin's published initial tables, and every forgery the
+// issue names refused by name on certificates signed here by real BLS keys.
+import { describe, it, expect } from 'vitest'
+import { bls12_381 } from '@noble/curves/bls12-381.js'
+import mainnetManifest from '../fixtures/f3-manifest-filecoin.json'
+import calibnetManifest from '../fixtures/f3-manifest-calibrationnet.json'
+import mainnetTableJson from '../fixtures/f3-initial-power-table-filecoin.json'
+import calibnetTableJson from '../fixtures/f3-initial-power-table-calibrationnet.json'
+import {
+  blake2xs, merkleRoot, powerTableCid, encodePowerTable, decodePowerTable, applyPowerTableDelta, makePowerTableDelta, sortPowerTable,
+  scalePowerTable, isStrongQuorum, encodeCertificate, decodeCertificate, certificateSigningPayload, validateFinalityCertificate,
+  validateFinalityCertificates, assembleCertificate, proposalSigningPayload, f3Sign, bdnCoefficients, tipSetKeyBytes, ecChainKey,
+  CertificateError, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
+} from '../../src/core/finality'
+import { decodeRlePlus, encodeRlePlus, RlePlusError } from '../../src/core/rle-plus'
+import { chainCid } from '../../src/core/cid'
+import { blsPublicKey } from '../../src/core/signature'
+
+const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+const b64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'))
+
+function thrown (fn: () => unknown): Error & Record<string, unknown> {
+  try { fn() } catch (err) { return err as Error & Record<string, unknown> }
+  throw new Error('expected a throw')
+}
+
+const tableFromJson = (rows: Array<{ ID: number, Power: string, PubKey: string }>): PowerEntry[] =>
+  rows.map(r => ({ id: r.ID, power: BigInt(r.Power), pubKey: b64(r.PubKey) }))
+
+describe('BLAKE2Xs (the BDN coefficients\' XOF)', () => {
+  // golang.org/x/crypto blake2s_test.go: keyed, input 0..255, from the BLAKE2 team's blake2-kat.json
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i)
+  const input = Uint8Array.from({ length: 256 }, (_, i) => i)
+  it('matches x/crypto\'s unknown-length vector and the KAT\'s fixed lengths', () => {
+    expect(hex(blake2xs(input, 64, { key }))).toBe('2a9a6977d915a2c4dd07dbcafe1918bf1682e56d9c8e567ecd19bfd7cd93528833c764d12b34a5e2a219c9fd463dab45e972c5574d73f45de5b2e23af72530d8')
+    expect(hex(blake2xs(input, 1, { key, xofLength: 1 }))).toBe('0e')
+    expect(hex(blake2xs(input, 2, { key, xofLength: 2 }))).toBe('5196')
+    expect(hex(blake2xs(input, 8, { key, xofLength: 8 }))).toBe('8662db8685033611')
+  })
+})
+
+describe('RLE+ bitfields', () => {
+  it('encodes and decodes go-bitfield\'s reference set', () => {
+    const set = [0, 2, 4, 5, 6, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
+    expect([...encodeRlePlus(set)]).toEqual([124, 71, 34, 2])
+    expect(decodeRlePlus(Uint8Array.of(124, 71, 34, 2))).toEqual(set)
+  })
+  it('round-trips sets with long runs and gaps; the empty set is no bytes', () => {
+    for (const set of [[], [0], [1], [7, 8, 9, 300, 301, 5000], Array.from({ length: 200 }, (_, i) => i * 3)]) {
+      expect(decodeRlePlus(encodeRlePlus(set))).toEqual(set)
+    }
+    expect(encodeRlePlus([]).length).toBe(0)
+  })
+  it('refuses a trailing zero byte, a wrong version and more bits than asked for', () => {
+    expect(thrown(() => decodeRlePlus(Uint8Array.of(124, 71, 34, 2, 0))).name).toBe('RlePlusError')
+    expect(thrown(() => decodeRlePlus(Uint8Array.of(0x01))).name).toBe('RlePlusError')
+    expect(thrown(() => decodeRlePlus(encodeRlePlus([0, 1, 2, 3]), 3))).toBeInstanceOf(RlePlusError)
+  })
+})
+
+describe('the power table', () => {
+  it('names Filecoin mainnet\'s and calibnet\'s initial tables by the CIDs in their F3 manifests', () => {
+    expect(powerTableCid(tableFromJson(mainnetTableJson)).toString()).toBe(mainnetManifest.InitialPowerTable['/'])
+    expect(powerTableCid(tableFromJson(calibnetTableJson)).toString()).toBe(calibnetManifest.InitialPowerTable['/'])
+  })
+  it('decodes what it encodes, and refuses an oversized or malformed table by name', () => {
+    const table = tableFromJson(calibnetTableJson)
+    expect(decodePowerTable(encodePowerTable(table))).toEqual(table)
+    expect(thrown(() => decodePowerTable(encodePowerTable(table), 10)).code).toBe('OVERSIZED')
+    expect(thrown(() => decodePowerTable(Uint8Array.of(0xff))).code).toBe('MALFORMED')
+  })
+  it('scales to 0xffff and takes a strong quorum at ⌈2/3⌉, as go-f3', () => {
+    const { scaled, total } = scalePowerTable([{ id: 1, power: 2n, pubKey: new Uint8Array(48) }, { id: 2, power: 1n, pubKey: new Uint8Array(48) }])
+    expect(scaled).toEqual([43690, 21845])
+    expect(total).toBe(65535)
+    expect(isStrongQuorum(43690, 65535)).toBe(true)
+    expect(isStrongQuorum(43689, 65535)).toBe(false)
+  })
+})
+
+// ---- a devnet of four participants with real BLS keys ----
+const secrets = [1, 2, 3, 4].map(i => bls12_381.utils.randomSecretKey(Uint8Array.from({ length: 48 }, (_, j) => (i * 31 + j) % 251 + 1)))
+const participants: PowerEntry[] = sortPowerTable(secrets.map((sk, i) => ({ id: 1000 + i, power: BigInt(10 + i) << 30n, pubKey: blsPublicKey(sk) })))
+const secretOf = (id: number): Uint8Array => secrets[id - 1000]!
+const NETWORK = 'coffer-test'
+
+function tipset (epoch: number, table: readonly PowerEntry[]): F3TipSet {
+  const block = chainCid(Uint8Array.of(epoch & 0xff, epoch >> 8))
+  return { epoch, key: tipSetKeyBytes([block]), powerTable: powerTableCid(table), commitments: new Uint8Array(32) }
+}
+
+/** A certificate of `instance` over `chain`, signed by the table entries at `signerIdx`. */
+function certify (p: CertificateProposal, signerIdx: number[]): FinalityCertificate {
+  const payload = proposalSigningPayload(p)
+  return assembleCertificate(p, new Map(signerIdx.map(i => [i, f3Sign(secretOf(p.powerTable[i]!.id), payload)])))
+}
+
+const genesisState: FinalityState = { network: NETWORK, nextInstance: 0, powerTable: participants }
+const chain0 = [tipset(0, participants), tipset(1, participants), tipset(2, participants)]
+const proposal0: CertificateProposal = { network: NETWORK, instance: 0, ecChain: chain0, powerTable: participants, nextPowerTable: participants }
+const cert0 = certify(proposal0, [0, 1, 2])
+const grown = sortPowerTable(participants.map(e => e.id === 1000 ? { ...e, power: e.power * 4n } : e))
+const chain1 = [chain0[2]!, tipset(3, participants), tipset(4, participants)]
+const proposal1: CertificateProposal = { network: NETWORK, instance: 1, ecChain: chain1, powerTable: participants, nextPowerTable: grown }
+
+describe('finality certificates', () => {
+  it('round-trips through go-f3\'s CBOR layout', () => {
+    const bytes = encodeCertificate(cert0)
+    expect(bytes[0]).toBe(0x86) // a 6-field tuple, as cbor-gen writes FinalityCertificate
+    expect(decodeCertificate(bytes)).toEqual(cert0)
+  })
+
+  it('signs "GPBFT:<network>:" ‖ DECIDE ‖ round 0 ‖ instance ‖ commitments ‖ chain key ‖ power table', () => {
+    const payload = certificateSigningPayload(NETWORK, 7, cert0.supplementalData, chain0)
+    const prefix = new TextEncoder().encode(`GPBFT:${NETWORK}:`)
+    expect(payload.subarray(0, prefix.length)).toEqual(prefix)
+    expect(payload[prefix.length]).toBe(5)
+    expect(hex(payload.subarray(prefix.length + 1, prefix.length + 17))).toBe('0000000000000000' + '0000000000000007')
+    expect(payload.subarray(prefix.length + 49, prefix.length + 81)).toEqual(ecChainKey(chain0))
+    expect(payload.subarray(prefix.length + 81)).toEqual(cert0.supplementalData.powerTable.bytes)
+  })
+
+  it('a chain of certificates verifies, with its power table following the deltas', () => {
+    const s1 = validateFinalityCertificate(genesisState, cert0)
+    expect(s1.nextInstance).toBe(1)
+    expect(s1.finalized?.epoch).toBe(2)
+    const cert1 = certify(proposal1, [0, 1, 2])
+    const s2 = validateFinalityCertificates(genesisState, [cert0, cert1])
+    expect(s2.nextInstance).toBe(2)
+    expect(s2.powerTable).toEqual(grown)
+    expect(cert1.powerTableDelta).toEqual([{ participantId: 1000, powerDelta: (10n << 30n) * 3n, signingKey: new Uint8Array(0) }])
+  })
+
+  it('refuses signers below 2/3 of the scaled power (INSUFFICIENT_POWER)', () => {
+    // the two smallest of 10,11,12,13 hold 21/46 < 2/3
+    expect(thrown(() => validateFinalityCertificate(genesisState, certify(proposal0, [2, 3]))).code).toBe('INSUFFICIENT_POWER')
+  })
+
+  it('refuses a signer bit for a key that did not sign (BAD_SIGNATURE)', () => {
+    const honest = certify(proposal0, [0, 1, 2])
+    const claimed = { ...honest, signers: encodeRlePlus([0, 1, 2, 3]) }
+    expect(thrown(() => validateFinalityCertificate(genesisState, claimed)).code).toBe('BAD_SIGNATURE')
+  })
+
+  it('refuses a signer outside the table (BAD_SIGNER)', () => {
+    const c = { ...cert0, signers: encodeRlePlus([0, 1, 2, 9]) }
+    expect(thrown(() => validateFinalityCertificate(genesisState, c)).code).toBe('BAD_SIGNER')
+  })
+
+  it('refuses a wrong power-table delta (POWER_TABLE_MISMATCH, BAD_POWER_DELTA)', () => {
+    const s1 = validateFinalityCertificate(genesisState, cert0)
+    const cert1 = certify(proposal1, [0, 1, 2])
+    // the signed supplemental data names `grown`; a delta that leads elsewhere is refused
+    const wrong = { ...cert1, powerTableDelta: [{ participantId: 1000, powerDelta: 1n, signingKey: new Uint8Array(0) }] }
+    expect(thrown(() => validateFinalityCertificate(s1, wrong)).code).toBe('POWER_TABLE_MISMATCH')
+    const unsorted = { ...cert1, powerTableDelta: [{ participantId: 1001, powerDelta: 1n, signingKey: new Uint8Array(0) }, { participantId: 1000, powerDelta: 1n, signingKey: new Uint8Array(0) }] }
+    expect(thrown(() => validateFinalityCertificate(s1, unsorted)).code).toBe('BAD_POWER_DELTA')
+    expect(thrown(() => applyPowerTableDelta(participants, [{ participantId: 5, powerDelta: 10n, signingKey: new Uint8Array(0) }])).code).toBe('BAD_POWER_DELTA')
+    expect(thrown(() => applyPowerTableDelta(participants, [{ participantId: 1000, powerDelta: -(20n << 30n), signingKey: new Uint8Array(0) }])).code).toBe('BAD_POWER_DELTA')
+    expect(applyPowerTableDelta(participants, makePowerTableDelta(participants, grown))).toEqual(grown)
+  })
+
+  it('refuses a chain not linked to the previous certificate (UNLINKED)', () => {
+    const s1 = validateFinalityCertificate(genesisState, cert0)
+    const off = certify({ ...proposal1, ecChain: [chain0[1]!, tipset(3, participants)] }, [0, 1, 2])
+    expect(thrown(() => validateFinalityCertificate(s1, off)).code).toBe('UNLINKED')
+  })
+
+  it('refuses a repeated or a skipped instance (WRONG_INSTANCE)', () => {
+    const s1 = validateFinalityCertificate(genesisState, cert0)
+    expect(thrown(() => validateFinalityCertificate(s1, cert0)).code).toBe('WRONG_INSTANCE')
+    const cert2 = certify({ ...proposal1, instance: 2 }, [0, 1, 2])
+    expect(thrown(() => validateFinalityCertificate(s1, cert2)).code).toBe('WRONG_INSTANCE')
+  })
+
+  it('refuses a certificate of another network, an empty chain and a chain whose epochs do not increase', () => {
+    const other = certify({ ...proposal0, network: 'filecoin' }, [0, 1, 2])
+    expect(thrown(() => validateFinalityCertificate(genesisState, other)).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateFinalityCertificate(genesisState, { ...cert0, ecChain: [] })).code).toBe('EMPTY_CHAIN')
+    expect(thrown(() => validateFinalityCertificate(genesisState, { ...cert0, ecChain: [chain0[1]!, chain0[0]!] })).code).toBe('BAD_CHAIN')
+  })
+
+  it('refuses a rogue-key aggregate that plain BLS aggregation would accept (BDN)', () => {
+    // The attacker registers pk_r = x·G − pk_victim, then "co-signs" with the victim using x alone:
+    // without weights pk_r + pk_victim = x·G and x's signature verifies for both. BDN weights break it.
+    const G1 = bls12_381.G1.Point
+    const x = 0x1234567890abcdefn
+    const victim = participants[0]!
+    const rogueKey = G1.BASE.multiply(x).subtract(G1.fromBytes(victim.pubKey)).toBytes(true)
+    const table = sortPowerTable([victim, { id: 2000, power: victim.power, pubKey: rogueKey }])
+    const state: FinalityState = { network: NETWORK, nextInstance: 0, powerTable: table }
+    const p: CertificateProposal = { network: NETWORK, instance: 0, ecChain: chain0, powerTable: table, nextPowerTable: table }
+    const payload = proposalSigningPayload(p)
+    const xSig = bls12_381.longSignatures.hash(payload).multiply(x).toBytes(true)
+    // the forgery does verify under plain (unweighted) aggregation: the test can fail
+    const plainKey = G1.fromBytes(table[0]!.pubKey).add(G1.fromBytes(table[1]!.pubKey))
+    expect(bls12_381.longSignatures.verify(xSig, bls12_381.longSignatures.hash(payload), plainKey)).toBe(true)
+    const forged: FinalityCertificate = { ...assembleCertificate(p, new Map([[0, xSig]])), signers: encodeRlePlus([0, 1]), signature: xSig }
+    expect(thrown(() => validateFinalityCertificate(state, forged)).code).toBe('BAD_SIGNATURE')
+  })
+
+  it('weights keys by coefficients drawn from the whole table (a key\'s weight changes with the table)', () => {
+    const keys = participants.map(e => e.pubKey)
+    const c = bdnCoefficients(keys)
+    expect(c.every(v => v > 1n && v <= 1n << 128n)).toBe(true)
+    expect(bdnCoefficients(keys.slice(0, 3))[0]).not.toBe(c[0])
+  })
+
+  it('refuses oversized and malformed certificate bytes by name', () => {
+    expect(thrown(() => decodeCertificate(new Uint8Array(5 * 1024 * 1024))).code).toBe('OVERSIZED')
+    expect(thrown(() => decodeCertificate(Uint8Array.of(0x83, 1, 2, 3))).code).toBe('MALFORMED')
+    expect(thrown(() => decodeCertificate(Uint8Array.of(0xff))).name).toBe('CertificateError')
+  })
+
+  it('keys a chain by go-f3\'s keccak merkle root (leaf 0x01, node 0x00, empty = zero)', () => {
+    expect(merkleRoot([])).toEqual(new Uint8Array(32))
+    expect(ecChainKey(chain0)).toEqual(merkleRoot([0, 1, 2].map(i => ecChainKeyLeaf(chain0[i]!))))
+  })
+})
+
+function ecChainKeyLeaf (ts: F3TipSet): Uint8Array {
+  // an independent spelling of TipSet.MarshalForSigning, so the two can disagree
+  const keyCid = chainCid(new Uint8Array([0x40 + ts.key.length < 0x58 ? 0x40 + ts.key.length : 0x58, ...(ts.key.length >= 24 ? [ts.key.length] : []), ...ts.key])).bytes
+  const epoch = new Uint8Array(8)
+  new DataView(epoch.buffer).setBigInt64(0, BigInt(ts.epoch))
+  return new Uint8Array([...epoch, ...ts.commitments, ...keyCid, ...ts.powerTable.bytes])
+}
+void CertificateError
