@@ -24,6 +24,7 @@ import { idOf, isKeyAddress, Protocol } from './address'
 import { BEACON_PUBLIC_KEY_BYTES, GENESIS_BEACON_ENTRY, decodeBeaconPublicKey, type BeaconTiming } from './beacon'
 import { REWARD_ACTOR_ADDRESS, SYSTEM_ACTOR_ADDRESS } from './reward/reward-state'
 import { genesisRewardActor } from './reward/reward-actor'
+import { validF3Params, type F3Params } from './finality/f3-devnet-rules'
 
 /**
  * The randomness beacon a chain follows, as drand publishes its chain info: the group's 96-byte G2 public key,
@@ -55,6 +56,11 @@ export interface GenesisState {
    * (`producer`, `producerKey`) signs every block. Left out of the bytes when absent, so older geneses keep their CIDs.
    */
   consensus?: 'expected'
+  /**
+   * F3 finality (issue 14): when present, the providers certify finalized tipsets on this schedule
+   * (finality/f3-devnet-rules.ts). Left out of the bytes when absent, so older geneses keep their CIDs.
+   */
+  f3?: F3Params
 }
 
 /**
@@ -111,6 +117,7 @@ export function encodeGenesisState (s: GenesisState): Uint8Array {
   if (s.paych !== undefined) fields.paych = { settleDelay: s.paych.settleDelay }
   fields.beacon = { publicKey: s.beacon.publicKey, genesisTime: s.beacon.genesisTime, periodSecs: s.beacon.periodSecs }
   if (s.consensus !== undefined) fields.consensus = s.consensus
+  if (s.f3 !== undefined) fields.f3 = { instanceEpochs: s.f3.instanceEpochs, finalityDepth: s.f3.finalityDepth }
   return dagCbor.encode(fields)
 }
 
@@ -139,11 +146,11 @@ const validPaychParams = (p: unknown): p is PaychParams => {
 export function decodeGenesisState (bytes: Uint8Array): GenesisState {
   let raw: Record<string, unknown>
   try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`genesis state is not DAG-CBOR: ${(err as Error).message}`) }
-  const { network, producer, producerKey, blockDelaySecs, market, paych, beacon, consensus } = raw ?? {}
+  const { network, producer, producerKey, blockDelaySecs, market, paych, beacon, consensus, f3 } = raw ?? {}
   if (typeof network !== 'string' || !(producer instanceof Uint8Array) || !(producerKey instanceof Uint8Array) ||
       producerKey.length !== 48 || typeof blockDelaySecs !== 'number' || blockDelaySecs <= 0 || !validMarketParams(market) ||
       (paych !== undefined && !validPaychParams(paych)) || !validBeaconConfig(beacon, blockDelaySecs) ||
-      (consensus !== undefined && consensus !== 'expected')) {
+      (consensus !== undefined && consensus !== 'expected') || (f3 !== undefined && !validF3Params(f3))) {
     throw new MalformedMessageError('genesis state does not have the expected fields')
   }
   const { provingPeriod, challengesPerPeriod, maxConsecutiveFaults } = market
@@ -153,6 +160,7 @@ export function decodeGenesisState (bytes: Uint8Array): GenesisState {
   }
   if (paych !== undefined) state.paych = { settleDelay: (paych as PaychParams).settleDelay }
   if (consensus !== undefined) state.consensus = 'expected'
+  if (f3 !== undefined) state.f3 = { instanceEpochs: (f3 as F3Params).instanceEpochs, finalityDepth: (f3 as F3Params).finalityDepth }
   return state
 }
 
@@ -165,6 +173,7 @@ export function createGenesis (init: GenesisStateInit, timestamp: UnixSeconds, a
   if (!validMarketParams(state.market)) throw new RangeError('market parameters are out of range')
   if (state.paych !== undefined && !validPaychParams(state.paych)) throw new RangeError('paych settle delay must be a positive number of epochs')
   if (!validBeaconConfig(state.beacon, state.blockDelaySecs)) throw new RangeError('the beacon needs a 96-byte G2 public key, a genesis time and a period of at most the block delay')
+  if (state.f3 !== undefined && !validF3Params(state.f3)) throw new RangeError('F3 needs a positive number of epochs per instance and a non-negative depth')
   if (!beaconStartsInTime(state.beacon, timestamp)) throw new RangeError(`the beacon starts at ${state.beacon.genesisTime}, after the chain's genesis at ${timestamp}`)
   const store = new MemoryBlockStore()
   // every block the genesis header links must be in the store, the empty message/receipt arrays included

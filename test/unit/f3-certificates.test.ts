@@ -7,11 +7,12 @@ import mainnetManifest from '../fixtures/f3-manifest-filecoin.json'
 import calibnetManifest from '../fixtures/f3-manifest-calibrationnet.json'
 import mainnetTableJson from '../fixtures/f3-initial-power-table-filecoin.json'
 import calibnetTableJson from '../fixtures/f3-initial-power-table-calibrationnet.json'
+import mainnetCertsJson from '../fixtures/f3-mainnet-certificates-0-9.json'
 import {
   blake2xs, merkleRoot, powerTableCid, encodePowerTable, decodePowerTable, applyPowerTableDelta, makePowerTableDelta, sortPowerTable,
   scalePowerTable, isStrongQuorum, encodeCertificate, decodeCertificate, certificateSigningPayload, validateFinalityCertificate,
   validateFinalityCertificates, assembleCertificate, proposalSigningPayload, f3Sign, bdnCoefficients, tipSetKeyBytes, ecChainKey,
-  CertificateError, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
+  CertificateError, certificateFromLotusJson, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
 } from '../../src/core/finality'
 import { decodeRlePlus, encodeRlePlus, RlePlusError } from '../../src/core/rle-plus'
 import { chainCid } from '../../src/core/cid'
@@ -77,6 +78,49 @@ describe('the power table', () => {
     expect(isStrongQuorum(43690, 65535)).toBe(true)
     expect(isStrongQuorum(43689, 65535)).toBe(false)
   })
+})
+
+// Filecoin mainnet's first ten F3 certificates (instances 0–9, epochs 4919580–4919771) as Lotus's
+// F3GetCertificate answered them, saved by ChainSafe/rust-f3's fetch_fixtures (lightclient/tests/fixtures),
+// verified against mainnet's initial power table of 1,560 participants (~950 sign each).
+describe('Filecoin mainnet F3 certificates', () => {
+  const mainnetTable = tableFromJson(mainnetTableJson)
+  const certs = (mainnetCertsJson as unknown as LotusCertificateJson[]).map(certificateFromLotusJson)
+  const start: FinalityState = { network: mainnetManifest.NetworkName, nextInstance: 0, powerTable: mainnetTable }
+  const after8 = (): FinalityState => validateFinalityCertificates(start, certs.slice(0, 9))
+
+  it('all ten verify from the initial power table, and the table follows instance 9\'s delta', () => {
+    const end = validateFinalityCertificates(start, certs)
+    expect(end.nextInstance).toBe(10)
+    expect(end.finalized?.epoch).toBe(4919771)
+    expect(powerTableCid(end.powerTable).toString()).toBe('bafy2bzaceb5yxdkkdomvwpfejeie5iagpx6ete6qnaaq7x4gt4w7isdi6xp2i')
+  }, 180_000)
+
+  it('read from Lotus JSON, written back the same, and through go-f3\'s CBOR unchanged', () => {
+    for (const [i, j] of (mainnetCertsJson as unknown as LotusCertificateJson[]).entries()) {
+      expect(certificateToLotusJson(certs[i]!)).toEqual(j)
+      expect(decodeCertificate(encodeCertificate(certs[i]!))).toEqual(certs[i])
+    }
+  })
+
+  it('refuses each altered certificate by name: signature, chain, signers, network, power delta', () => {
+    const c0 = certs[0]!
+    const sig = Uint8Array.from(c0.signature)
+    sig[40] ^= 1
+    expect(thrown(() => validateFinalityCertificate(start, { ...c0, signature: sig })).code).toBe('BAD_SIGNATURE')
+    const chain = c0.ecChain.map((t, i) => i === 3 ? { ...t, commitments: Uint8Array.of(1, ...t.commitments.subarray(1)) } : t)
+    expect(thrown(() => validateFinalityCertificate(start, { ...c0, ecChain: chain })).code).toBe('BAD_SIGNATURE')
+    // a bit for a participant that did not sign: the quorum grows, the aggregate key no longer matches
+    const signers = decodeRlePlus(c0.signers)
+    const absent = mainnetTable.findIndex((_, i) => !signers.includes(i))
+    expect(thrown(() => validateFinalityCertificate(start, { ...c0, signers: encodeRlePlus([...signers, absent]) })).code).toBe('BAD_SIGNATURE')
+    // and one signer fewer leaves this certificate (43,177 of 64,764 scaled: just over 2/3) short of a quorum
+    expect(thrown(() => validateFinalityCertificate(start, { ...c0, signers: encodeRlePlus(signers.slice(1)) })).code).toBe('INSUFFICIENT_POWER')
+    expect(thrown(() => validateFinalityCertificate({ ...start, network: calibnetManifest.NetworkName }, c0)).code).toBe('BAD_SIGNATURE')
+    const c9 = certs[9]!
+    const delta = c9.powerTableDelta.map((d, i) => i === 0 ? { ...d, powerDelta: d.powerDelta + 1n } : d)
+    expect(thrown(() => validateFinalityCertificate(after8(), { ...c9, powerTableDelta: delta })).code).toBe('POWER_TABLE_MISMATCH')
+  }, 180_000)
 })
 
 // ---- a devnet of four participants with real BLS keys ----

@@ -6,6 +6,7 @@
 // the table is fixed, so it cannot forge (Boneh–Drijvers–Neven 2018). Coffer uses it, not proofs of
 // possession, because it is what go-f3 verifies: a certificate must verify in Lotus and here alike.
 import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import { pippenger } from '@noble/curves/abstract/curve.js'
 import { blake2xs } from './blake2xs'
 
@@ -41,7 +42,7 @@ export class PublicKeyCache {
 
   decode (key: Uint8Array): G1Point {
     if (key.length !== 48) throw new BadPublicKeyError(`a ${key.length}-byte BLS public key (48 expected)`)
-    const id = hexOf(key)
+    const id = bytesToHex(key)
     const hit = this.points.get(id)
     if (hit !== undefined) return hit
     let p: G1Point
@@ -55,12 +56,6 @@ export class PublicKeyCache {
     this.points.set(id, p)
     return p
   }
-}
-
-function hexOf (b: Uint8Array): string {
-  let s = ''
-  for (const x of b) s += x.toString(16).padStart(2, '0')
-  return s
 }
 
 /** Σ (cᵢ+1)·pkᵢ over the signers (indexes into `publicKeys`), by one multi-scalar multiplication. */
