@@ -106,7 +106,7 @@ describe('Filecoin mainnet F3 certificates', () => {
   it('refuses each altered certificate by name: signature, chain, signers, network, power delta', () => {
     const c0 = certs[0]!
     const sig = Uint8Array.from(c0.signature)
-    sig[40] ^= 1
+    sig[40] = sig[40]! ^ 1
     expect(thrown(() => validateFinalityCertificate(start, { ...c0, signature: sig })).code).toBe('BAD_SIGNATURE')
     const chain = c0.ecChain.map((t, i) => i === 3 ? { ...t, commitments: Uint8Array.of(1, ...t.commitments.subarray(1)) } : t)
     expect(thrown(() => validateFinalityCertificate(start, { ...c0, ecChain: chain })).code).toBe('BAD_SIGNATURE')
