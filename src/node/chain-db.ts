@@ -77,9 +77,13 @@ export class ChainDb {
 
   async getBytes (key: string): Promise<Uint8Array | undefined> { return await this.db.get(key) }
 
-  async putAll (entries: Record<string, Uint8Array>): Promise<void> {
-    await this.db.batch(Object.entries(entries).map(([key, value]) => ({ type: 'put' as const, key, value })))
+  /** Writes `entries` in one batch; `sync` waits for the disk (what must survive a power cut before anyone hears of it). */
+  async putAll (entries: Record<string, Uint8Array>, opts: { sync?: boolean } = {}): Promise<void> {
+    await this.db.batch(Object.entries(entries).map(([key, value]) => ({ type: 'put' as const, key, value })), { sync: opts.sync === true })
   }
+
+  /** The values stored under `keys`, in order (undefined where none). */
+  async getManyBytes (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> { return await this.db.getMany([...keys]) }
 
   /** A stored header by CID, on any fork. */
   async header (cid: CID): Promise<SealedHeader | undefined> {

@@ -6,7 +6,8 @@ import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
   chainCid, secpPublicKey, secpAddressBytes, addressToString, parseFil,
   MemoryBlockStore, DEFAULT_MARKET_PARAMS, getActor, POWER_ACTOR_ADDRESS, listMiners, idOf, type Genesis, type SealedHeader,
-  CHAIN_RULES_VERSION, beaconPublicKey
+  CHAIN_RULES_VERSION, beaconPublicKey,
+  DEFAULT_F3_PARAMS, type F3Params
 } from '../core'
 import {
   createCofferLibp2p, makeBootstrap, BeaconRelay, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
@@ -22,6 +23,7 @@ import { DevnetBeacon } from './devnet-beacon'
 import { startBeaconPublisher } from './beacon-publisher'
 import { startProducer, type Producer } from './producer'
 import { startPublishingProducer } from './ec-producer'
+import { startF3Service, type F3Service } from './f3'
 import { followChain } from './chain-follower'
 import { loadOrCreateProviderKeys } from './provider/provider-keys'
 import { startAppServer, type AppServer } from './app-server'
@@ -56,6 +58,11 @@ export interface DevnetInit {
    * pre-sealed genesis deals are the power the network starts from) and each provider's own producer makes them.
    */
   consensus?: 'single' | 'expected'
+  /**
+   * F3 finality (issue 14), fixed at genesis: the providers certify finalized tipsets on this schedule. Under
+   * Expected Consensus DEFAULT_F3_PARAMS when left out; null, none. A single-producer chain has none.
+   */
+  f3?: F3Params | null
   /** Storage providers genesis creates (the count is fixed once the chain exists); none when left out. */
   providers?: number
   /** Epochs in a proving period (genesis parameter). */
@@ -91,6 +98,8 @@ export interface Devnet {
   head: () => SealedHeader
   headerAt: (height: number) => Promise<SealedHeader | undefined>
   bootstrap: () => BootstrapDocument
+  /** F3 finality certificates (issue 14); null on a chain whose genesis has no F3 schedule. */
+  f3: F3Service | null
   /** In-process providers; empty with providerProcesses. */
   providers: RunningProvider[]
   /** Child-process providers (providerProcesses); empty otherwise. */
@@ -113,7 +122,7 @@ const sleep = async (ms: number): Promise<void> => { if (ms > 0) await new Promi
 /** What genesis gives the faucet: 10% of Filecoin's supply, far more than a devnet hands out. */
 const FAUCET_GENESIS_FIL = '200000000'
 
-async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir' | 'consensus'>> & { secret: Uint8Array, beaconSecret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
+async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit, 'network' | 'blockDelayMs' | 'dataDir' | 'consensus'>> & { f3: F3Params | null, secret: Uint8Array, beaconSecret: Uint8Array, faucet: Uint8Array, prefill: number, nowMs: () => number, providers: number, provingPeriod: number, paychSettleDelay?: number }): Promise<Genesis> {
   const headerBytes = await db.getBytes('genesis/header')
   const rootBytes = await db.getBytes('genesis/root')
   const stateBytes = await db.getBytes('genesis/state')
@@ -143,6 +152,7 @@ async function loadOrCreateGenesis (db: ChainDb, init: Required<Pick<DevnetInit,
     producerKey: blsPublicKey(init.secret),
     blockDelaySecs,
     ...(init.consensus === 'expected' ? { consensus: 'expected' as const } : {}),
+    ...(init.consensus === 'expected' && init.f3 !== null ? { f3: init.f3 } : {}),
     // the beacon starts with the chain and keeps its pace: the block at height h carries round h
     beacon: { publicKey: beaconPublicKey(init.beaconSecret), genesisTime, periodSecs: blockDelaySecs },
     market: { ...DEFAULT_MARKET_PARAMS, provingPeriod: init.provingPeriod },
@@ -184,6 +194,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     const faucetKey = await loadOrCreateFaucetKey(db)
     const genesis = await loadOrCreateGenesis(db, {
       network, blockDelayMs, secret, beaconSecret, faucet: faucetKey, prefill: init.prefill ?? 0, nowMs, dataDir: init.dataDir, consensus: init.consensus ?? ((init.providers ?? 0) > 0 ? 'expected' : 'single'),
+      f3: init.f3 === undefined ? DEFAULT_F3_PARAMS : init.f3,
       providers: init.providers ?? 0, provingPeriod: init.provingPeriod ?? DEFAULT_MARKET_PARAMS.provingPeriod, paychSettleDelay: init.paychSettleDelay
     })
     const headHeight = (await db.headHeight()) ?? 0
@@ -250,6 +261,10 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       libp2p.services.pubsub.subscribe(topic)
     }
     await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log, ...(follower === undefined ? {} : { onHello: follower.onHello }) })
+    // F3 (issue 14): the devnet's node keeps, relays and serves certificates; in-process providers vote through it
+    const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, chain, db, genesis, params: genesis.state.f3, log })
+    cleanups.push(async () => { await f3?.stop() })
+    if (f3 !== null && init.providerProcesses !== true) for (const m of minerKeys) f3.addParticipant(m)
     // the beacon's rounds on the beacon topic, for producers in other processes (issue 13 part 5)
     // past rounds are served to who asks (a provider's first block after a stall carries every round since the last block)
     const beaconRelay = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log, serve: async (round) => await beacon.entry(round) })
@@ -329,7 +344,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     for (const g of gateways()) log(`gateway ${g.address} ${g.url} (/ipfs/{cid}, /piece/{pieceCid}; ${g.free ? 'free' : 'paid by voucher'})`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, providerChildren: children, gateways, stop: stopAll }
+    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, f3, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, providerChildren: children, gateways, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -25,6 +25,7 @@ import { requestGenesis } from './genesis-protocol'
 import { serveChainNode } from '../chain-node-services'
 import { startPublishingProducer, type EcProducer } from '../ec-producer'
 import { followChain } from '../chain-follower'
+import { startF3Service, type F3Service } from '../f3'
 
 export { ChainSync, UnlinkedChainError, ExchangeAnswerError, ExchangeRefusedError, PeerBusyError, ImpossibleHeadError, isPeerFault } from './chain-sync'
 export { fullBlockValidator } from './block-validator'
@@ -66,6 +67,8 @@ export interface FullNode {
   sync: ChainSync
   /** The beacon's rounds as gossip brings them, each verified under the genesis beacon key. */
   beacon: BeaconRelay
+  /** F3 finality certificates (issue 14); null on a chain whose genesis has no F3 schedule. */
+  f3: F3Service | null
   /** The JSON-RPC endpoint when one was asked for. */
   rpcUrl: string | null
   /** The producers running: `miners`' in its order, then those started since. */
@@ -200,6 +203,9 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const beacon = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
     beacon.start()
     await serveChainNode({ libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log, onHello })
+    // F3 (issue 14): every node keeps, checks, relays and serves the certificates; its miners vote
+    const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, chain, db, genesis, params: genesis.state.f3, log })
+    cleanups.push(async () => { await f3?.stop() })
 
     // the connections made to fetch genesis said no hello (nothing served it then): start them over
     if (fresh) for (const c of libp2p.getConnections()) await c.close().catch(() => {})
@@ -237,6 +243,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const startProducer = (m: { miner: Uint8Array, workerSecretKey: Uint8Array }): EcProducer => {
       const p = startPublishingProducer({ libp2p, chain, beacon: init.beaconSource ?? beacon, nowMs, log, ...m })
       producers.push(p)
+      f3?.addParticipant(m)
       return p
     }
     for (const m of init.miners ?? []) startProducer(m)
@@ -245,7 +252,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     log(`peer ${libp2p.peerId.toString()}`)
     log(`libp2p ${libp2p.getMultiaddrs().map(String).join(' ')}`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
-    return { chain, libp2p, genesis, sync, beacon, rpcUrl: rpc?.url ?? null, producers, startProducer, synced, stop: stopAll }
+    return { chain, libp2p, genesis, sync, beacon, f3, rpcUrl: rpc?.url ?? null, producers, startProducer, synced, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err
