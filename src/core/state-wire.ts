@@ -12,6 +12,8 @@
 //   channel:  {kind:'channel', address, at}                 → a payment channel's actor, state and lanes
 //   miners:   {kind:'miners', at}                           → the power actor's claims: every miner's ID (listMiners)
 //   power:    {kind:'power', address, at}                   → a miner's claim and the power totals (readPower)
+//   f3PowerTable: {kind:'f3PowerTable', at}                 → the F3 power table of `at`'s state (readF3PowerTable):
+//             what a light client checks a certificate chain's first table against
 //   ecBlock:  {kind:'ecBlock', miner, roots: [lookback, lookbackParent, parent, own]}: the four state roots one
 //             block's Expected Consensus checks and its tipset's weight read → readEcBlockState's blocks. Roots,
 //             not headers: any node holding the state can prove it, the block itself need not be its
@@ -36,6 +38,7 @@ export type StateRequest =
   | { kind: 'miner', address: Uint8Array, at: CID }
   | { kind: 'channel', address: Uint8Array, at: CID }
   | { kind: 'miners', at: CID }
+  | { kind: 'f3PowerTable', at: CID }
   | { kind: 'power', address: Uint8Array, at: CID }
   | { kind: 'ecBlock', miner: Uint8Array, roots: EcBlockRoots }
 
@@ -74,7 +77,7 @@ export function decodeStateRequest (bytes: Uint8Array): StateRequest {
   if (r.kind === 'lookup') return { kind: 'lookup', message: cid(r.message, 'message'), ...(r.tipset === true ? { tipset: true as const } : {}) }
   if (r.kind === 'messages' && typeof r.full === 'boolean') return { kind: 'messages', block: cid(r.block, 'block'), full: r.full }
   if (r.kind === 'deal' && typeof r.dealId === 'number' && Number.isSafeInteger(r.dealId) && r.dealId >= 0) return { kind: 'deal', dealId: r.dealId, at: cid(r.at, 'at') }
-  if (r.kind === 'miners') return { kind: 'miners', at: cid(r.at, 'at') }
+  if (r.kind === 'miners' || r.kind === 'f3PowerTable') return { kind: r.kind, at: cid(r.at, 'at') }
   if (r.kind === 'ecBlock' && r.miner instanceof Uint8Array) {
     const roots = r.roots
     if (!Array.isArray(roots) || roots.length !== 4) throw new MalformedMessageError('ecBlock request needs four state roots')

@@ -78,7 +78,9 @@ export class EcHeaderSync {
   verifyMs = 0
   /** Head moves that left tipsets behind (reorganisations): how many, the deepest, and the last one's new head height and depth. */
   reorgs: { count: number, deepest: number, last: { height: Epoch, depth: number } | null } = { count: 0, deepest: 0, last: null }
-  private readonly machine: SyncMachine
+  private machine: SyncMachine
+  /** Each peer's last announced head, offered again to a new machine after `reanchor`. */
+  private readonly peerHeads = new Map<string, { key: CID[], height: Epoch, weight: bigint }>()
   /** The network's TotalQualityAdjPower by state root, from verified proofs: what weighs a tipset (Lotus filcns Weight). */
   private readonly powerAt = new Map<string, StoragePower>()
   /** The first validated block's state fields per (height, parents): its siblings must agree. */
@@ -103,17 +105,39 @@ export class EcHeaderSync {
   constructor (private readonly init: EcHeaderSyncInit) {
     this.headTipSet = init.head
     this.config = { timing: beaconTimingOf(init.genesis), beaconPublicKey: init.genesis.state.beacon.publicKey }
-    const root = init.headParent ?? init.head
-    this.machine = new SyncMachine({
+    this.machine = this.newMachine(init.head, init.headParent)
+  }
+
+  private newMachine (head: TipSet, headParent: TipSet | undefined): SyncMachine {
+    const root = headParent ?? head
+    const machine = new SyncMachine({
       root,
       // a lower bound: every tipset in the tree descends from the root and weighs more (its own ParentWeight is checked)
       rootWeight: root.blocks[0]!.header.parentWeight,
       weigh: (tipset) => this.weigh(tipset),
       tieBreak: (a, b) => isHeavierTipSet({ tipset: a, weight: 0n }, { tipset: b, weight: 0n }),
-      nowMs: init.nowMs(),
+      nowMs: this.init.nowMs(),
       maxTipsets: EC_FORK_TREE_DEPTH * 8
     })
-    if (init.headParent !== undefined) for (const b of init.head.blocks) this.machine.blockAnnounced(STORED, b)
+    if (headParent !== undefined) for (const b of head.blocks) machine.blockAnnounced(STORED, b)
+    return machine
+  }
+
+  /**
+   * Starts over from a tipset finalized by certificate (issue 14): `head` (already in the store, with the run below
+   * it that its blocks' lookback reads) becomes the head and its parent the fork tree's root; what was being
+   * fetched or checked below it is dropped, and the peers' heads are offered again.
+   */
+  reanchor (head: TipSet, headParent: TipSet): void {
+    this.machine = this.newMachine(head, headParent)
+    this.headTipSet = head
+    this.backlog = null
+    this.unwritten = new Map()
+    this.tipSetState.clear()
+    this.stateTries.clear()
+    for (const [peer, h] of this.peerHeads) this.machine.peerHead(peer, h.key, h.height, h.weight)
+    this.init.onChange()
+    this.pump()
   }
 
   /** The head tipset's first block: every block of a tipset names the same parents and state root. */
@@ -126,6 +150,7 @@ export class EcHeaderSync {
   /** A peer's head from hello: its key, height and weight. */
   offerHead (peer: string, key: CID[], height: Epoch, weight: bigint): void {
     this.claims.set(peer, Math.max(height, this.claims.get(peer) ?? 0))
+    this.peerHeads.set(peer, { key, height, weight })
     this.machine.peerHead(peer, key, height, weight)
     this.pump()
   }
@@ -141,6 +166,7 @@ export class EcHeaderSync {
 
   forgetPeer (peer: string): void {
     this.claims.delete(peer)
+    this.peerHeads.delete(peer)
     this.machine.peerDisconnected(peer)
     this.pump()
   }

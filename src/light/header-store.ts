@@ -54,6 +54,20 @@ export interface HeaderStore {
   tipSet: (key: ReadonlyArray<CID | string>) => Promise<TipSet | null>
   /** The heaviest chain's first tipset at or above `height` and at or below `max`, or null. */
   tipSetAtOrAbove: (height: Epoch, max: Epoch) => Promise<TipSet | null>
+  /**
+   * The lowest height from which the stored chain is linked, tipset by parent, up to the head: 0 for a chain synced
+   * from genesis; after a jump to a finalized tipset (issue 14), the bottom of the run fetched below it. Heights
+   * below it are unknown here (not null rounds) until `prepend` brings them.
+   */
+  floor: () => Promise<Epoch>
+  /**
+   * Makes `run` (ascending, each tipset the parent of the next, the last one finalized by a certificate) the chain
+   * and its last tipset the head, in one transaction: heights in the run without a tipset are null rounds, heights
+   * above it are dropped, and the floor is the run's first height.
+   */
+  jump: (run: TipSet[]) => Promise<void>
+  /** Adds `run` (ascending, its last tipset the parent of the tipset at the floor) below the floor, and lowers the floor to its first height. */
+  prepend: (run: TipSet[]) => Promise<void>
   close: () => void
 }
 
@@ -124,7 +138,41 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
       throw err
     }
   }
+  const floor = async (): Promise<Epoch> => (await db.get('meta', 'floor'))?.height ?? 0
+  /** Writes `run` as the chain from its first height to `top` (null rounds where it has no tipset), and the new floor. */
+  const writeRun = async (run: TipSet[], top: Epoch, head: TipSet | null): Promise<void> => {
+    if (run.length === 0) return
+    const tx = db.transaction(['blocks', 'tipsets', 'meta'], 'readwrite')
+    const low = run[0]!.height
+    const writes: Array<Promise<unknown>> = []
+    const have = new Set(run.map(t => t.height))
+    // heights the run covers without a tipset are null rounds; with a head, everything above it goes too
+    writes.push((async () => {
+      let cursor = await tx.objectStore('tipsets').openCursor(IDBKeyRange.lowerBound(low))
+      while (cursor !== null) {
+        if (cursor.value.height > top ? head !== null : !have.has(cursor.value.height)) await cursor.delete()
+        else if (cursor.value.height > top) break
+        cursor = await cursor.continue()
+      }
+    })())
+    for (const t of run) {
+      for (const b of t.blocks) writes.push(tx.objectStore('blocks').put({ cid: b.cid.toString(), height: b.header.height, bytes: b.bytes }))
+      writes.push(tx.objectStore('tipsets').put({ height: t.height, key: t.key.map(String) }))
+    }
+    writes.push(tx.objectStore('meta').put({ height: low, key: [] }, 'floor'))
+    if (head !== null) writes.push(tx.objectStore('meta').put({ height: head.height, key: head.key.map(String) }, 'head'))
+    try {
+      await Promise.all([...writes, tx.done])
+    } catch (err) {
+      try { tx.abort() } catch { /* already aborted or done */ }
+      await tx.done.catch(() => {})
+      throw err
+    }
+  }
   return {
+    floor,
+    jump: async (run) => { await writeRun(run, run[run.length - 1]!.height, run[run.length - 1]!) },
+    prepend: async (run) => { await writeRun(run, (await floor()) - 1, null) },
     byHeight: async (height) => (await tipSetAt(height))?.blocks[0] ?? null,
     tipSet: tipSetOf,
     tipSetAt,

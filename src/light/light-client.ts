@@ -11,7 +11,7 @@ import {
   type SealedHeader, type TipSet
 } from '../core'
 import {
-  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks,
+  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, requestCertificates, f3CertificatesTopic,
   type BootstrapDocument, type CofferLibp2p, type AskBook, type AskAnnouncement
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
@@ -20,6 +20,8 @@ import { EcHeaderSync } from './ec-header-sync'
 import { createStateClient, StateProofRejectedError, type StateClient } from './state-client'
 import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
+import { openF3CertStore } from './f3-cert-store'
+import { startFinality } from './finality-service'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
 export interface LightClientInit {
@@ -226,6 +228,34 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p), isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)
   })
 
+  // F3 (issue 14): certificates from genesis to the latest finalized tipset; a head below it jumps there
+  const certStore = expected && genesis.state.f3 !== undefined ? await openF3CertStore(genesis.header.cid.toString()) : null
+  const usableChainPeers = (): string[] => {
+    const chain = [...chainPeers].filter(p => !nodes.isDropped(p))
+    return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
+  }
+  const finality = certStore === null || !(sync instanceof EcHeaderSync)
+    ? null
+    : startFinality({
+      genesis,
+      headers: store,
+      certs: certStore,
+      sync,
+      peers: usableChainPeers,
+      fetchCertificates: async (peer, req) => await requestCertificates(libp2p, peerOf(peer), genesis.state.network, req, AbortSignal.timeout(30_000)),
+      fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }),
+      initialPowerTable: async () => (await state.f3PowerTable(genesis.header)).value,
+      onRejection: reject,
+      onNetworkError,
+      onChange: () => { scheduleStatus() }
+    })
+  if (finality !== null) {
+    const certTopic = f3CertificatesTopic(genesis.state.network)
+    // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
+    libp2p.services.pubsub.topicValidators.set(certTopic, (_peer, msg) => { finality.offerCertificate(msg.data); return TopicValidatorResult.Ignore })
+    libp2p.services.pubsub.subscribe(certTopic)
+  }
+
   // ---- cross-checking the nodes (issue 12: the tab believes no single node) ----
 
   /** Judges every node's last hello head against the verified header at its height. */
@@ -367,7 +397,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs },
       consensus: expected ? 'expected' : 'single',
       headBlocks: sync.headTipSet.blocks.length,
-      reorgs: { count: sync.reorgs.count, deepest: sync.reorgs.deepest, last: lastReorg }
+      reorgs: { count: sync.reorgs.count, deepest: sync.reorgs.deepest, last: lastReorg },
+      finality: finality?.status() ?? null
     }
   }
 
@@ -397,6 +428,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       // to our own question does not, or every probe would look like gossip
       if (!asked.delete(peer.toString()) && !providerPeers.has(peer.toString())) gossipClockMs = Math.max(gossipClockMs ?? 0, nowMs())
       const cid = hello.heaviestTipSet[0]
+      // a node's hello may bring certificates this tab lacks (the first one always asks)
+      if (finality !== null) void finality.syncNow().catch((err: Error) => { lastNetworkError = `finality: ${err.message}`; scheduleStatus() })
       if (cid !== undefined) {
         if (sync instanceof EcHeaderSync) sync.offerHead(peer.toString(), hello.heaviestTipSet, hello.heaviestTipSetHeight, hello.heaviestTipSetWeight)
         else sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
@@ -547,6 +580,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       await libp2p.stop()
       await sync.settled()
       store.close()
+      certStore?.close()
     }
   }
 }

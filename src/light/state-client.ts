@@ -5,7 +5,7 @@ import {
   requestState, type CofferLibp2p
 } from '../net'
 import {
-  verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower,
+  verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, type PowerEntry,
   type PowerRead, type EcBlockState, type EcBlockRoots, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -67,6 +67,8 @@ export interface StateClient {
   miner: (address: Uint8Array) => Promise<Verified<MinerInfo | null>>
   /** Every miner's ID address, from the power actor's claims, as of the verified head. */
   miners: () => Promise<Uint8Array[]>
+  /** The F3 power table of a header this client verified (or trusts, as genesis): what a certificate chain starts from. */
+  f3PowerTable: (at: SealedHeader) => Promise<Verified<PowerEntry[]>>
   /** A payment channel (by f0 or f2) with its lanes, as of the verified head (null: proven not to be one). */
   channel: (address: Uint8Array) => Promise<Verified<ChannelRecord | null>>
   /**
@@ -148,6 +150,7 @@ export function createStateClient (init: StateClientInit): StateClient {
     escrow: async (address) => await verifiedRead(at => ({ kind: 'escrow', address, at }), (g, r) => readEscrow(g, r, address)),
     miner: async (address) => await verifiedRead(at => ({ kind: 'miner', address, at }), (g, r) => getMinerInfo(g, r, address)),
     miners: async () => (await verifiedRead(at => ({ kind: 'miners', at }), (g, r) => listMiners(g, r))).value,
+    f3PowerTable: async (header) => await verifiedRead(at => ({ kind: 'f3PowerTable', at }), (g, r) => readF3PowerTable(g, r, header.header.height), header),
     channel: async (address) => await verifiedRead(at => ({ kind: 'channel', address, at }), (g, r) => readChannel(g, r, address)),
     power: async (address, header) => await verifiedRead(at => ({ kind: 'power', address, at }), (g, r) => readPower(g, r, address), header),
     ecBlockState: async (miner, at, given) => {

@@ -33,6 +33,8 @@ export interface Rejection {
 
 export interface PeerSummary { id: string, addr: string }
 
+import type { FinalityStatus } from './finality-service'
+
 export interface LightClientStatus {
   network: string
   /** Epochs per proving period (from the genesis parameters). */
@@ -69,4 +71,6 @@ export interface LightClientStatus {
   headBlocks: number
   /** Head moves that left tipsets behind for a heavier fork; the last one's height and how many tipsets it reverted. */
   reorgs: { count: number, deepest: number, last: { atMs: number, height: Epoch, depth: number } | null }
+  /** F3 finality (issue 14): the last certificate's instance and finalized tipset; null on a chain without F3. */
+  finality: FinalityStatus | null
 }

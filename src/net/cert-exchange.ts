@@ -13,6 +13,9 @@ import {
 import { serveOneShot, requestOneShot, type OneShotLimits, type OneShotAnswer } from './stream-io'
 
 export const certExchangeProtocol = (network: string): string => `/f3/certexch/get/1/${network}`
+/** Coffer's F3 gossip (core/finality/f3-devnet-rules.ts): the providers' votes, and certificates as they are assembled. */
+export const f3VotesTopic = (network: string): string => `/coffer/f3/votes/${network}`
+export const f3CertificatesTopic = (network: string): string => `/coffer/f3/certificates/${network}`
 
 /** go-f3's server answers at most 256 certificates a request (maxResponseLen). */
 export const CERT_EXCHANGE_MAX_RESPONSE = 256

@@ -1,7 +1,7 @@
 // Answers /coffer/state/1.0.0 requests from a NodeChain: each answer is the blocks a light client needs to
 // re-run the same reader over a store that holds only blocks by their hash (recordReads/proveState). Kept
 // out of devnet.ts so every node that holds a chain (devnet, full node, provider) serves the same answers.
-import { readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readEcBlockState, type StateRequest, type StateResponse } from '../core'
+import { readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, readEcBlockState, type StateRequest, type StateResponse } from '../core'
 import type { NodeChain } from './chain'
 
 export async function answerState (chain: NodeChain, req: StateRequest): Promise<StateResponse> {
@@ -33,5 +33,6 @@ export async function answerState (chain: NodeChain, req: StateRequest): Promise
     case 'channel': return { ok: true, blocks: chain.proveState((g, r) => readChannel(g, r, req.address), header) }
     case 'miners': return { ok: true, blocks: chain.proveState((g, r) => listMiners(g, r), header) }
     case 'power': return { ok: true, blocks: chain.proveState((g, r) => readPower(g, r, req.address), header) }
+    case 'f3PowerTable': return { ok: true, blocks: chain.proveState((g, r) => readF3PowerTable(g, r, header.header.height), header) }
   }
 }

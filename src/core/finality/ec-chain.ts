@@ -5,6 +5,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { bytesEqual } from '../address'
 import { chainCid, CID } from '../cid'
+import { encodeTipSetKey, decodeTipSetKey } from '../tipset'
 import { CertificateError } from './finality-errors'
 import { merkleRoot } from './merkle'
 
@@ -23,25 +24,12 @@ export const EC_CHAIN_MAX_LENGTH = 128
 export const CID_MAX_BYTES = 38
 export const TIPSET_KEY_MAX_BYTES = 20 * CID_MAX_BYTES
 
-export function tipSetKeyBytes (cids: readonly CID[]): Uint8Array {
-  const parts = cids.map(c => c.bytes)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
+/** A tipset key as F3 carries it: Lotus's TipSetKey bytes. */
+export const tipSetKeyBytes = (cids: readonly CID[]): Uint8Array => encodeTipSetKey([...cids])
 
-/** The CIDs of a tipset key's bytes (go-f3's cidsFromTipSetKey); MALFORMED when they do not parse. */
+/** The CIDs of a tipset key's bytes; MALFORMED when they do not parse. */
 export function tipSetKeyCids (key: Uint8Array): CID[] {
-  const out: CID[] = []
-  let rest = key
-  while (rest.length > 0) {
-    let next: [CID, Uint8Array]
-    try { next = CID.decodeFirst(rest) } catch (e) { throw new CertificateError('MALFORMED', undefined, `tipset key is not a list of CIDs: ${(e as Error).message}`) }
-    out.push(next[0])
-    rest = next[1]
-  }
-  return out
+  try { return decodeTipSetKey(key) } catch (e) { throw new CertificateError('MALFORMED', undefined, `tipset key is not a list of CIDs: ${(e as Error).message}`) }
 }
 
 export function encodeF3TipSetFields (ts: F3TipSet): unknown[] {

@@ -10,13 +10,11 @@ import {
   tipSetKeyBytes, idOf, PublicKeyCache, bytesEqual,
   type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
-import { serveCertExchange, requestCertificates, type CofferLibp2p } from '../../net'
+import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p } from '../../net'
 import type { ChainDb } from '../chain-db'
 import type { NodeChain } from '../chain'
 import { F3Store } from './f3-store'
 
-export const f3VotesTopic = (network: string): string => `/coffer/f3/votes/${network}`
-export const f3CertificatesTopic = (network: string): string => `/coffer/f3/certificates/${network}`
 
 export interface F3ServiceInit {
   libp2p: CofferLibp2p
@@ -53,7 +51,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
 
   const initialTable = chain.readState((s, r) => readF3PowerTable(s, r, 0), genesis.header)
   const genesisF3 = f3TipSetOf({ key: [genesis.header.cid], height: 0 }, powerTableCid(initialTable))
-  let state: FinalityState = await store.loadState(network) ?? { network, nextInstance: 0, powerTable: initialTable, finalized: genesisF3 }
+  let state: FinalityState = await store.loadState() ?? { network, nextInstance: 0, powerTable: initialTable, finalized: genesisF3 }
   let latest = state.nextInstance === 0 ? undefined : await store.certificate(state.nextInstance - 1)
   let tally = newTally()
   const participants: Array<{ id: number, secret: Uint8Array, lastSent: number }> = []
@@ -98,6 +96,8 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     latest = cert
     tally = newTally()
     log(`f3: instance ${cert.instance} finalized epoch ${after.finalized!.epoch} (${how})`)
+    // the next instance may already be deep enough (a node catching up, a chain started with history): vote at once
+    if (participants.length > 0) setTimeout(() => { void vote().catch(() => {}) }, 0)
   }
 
   async function onVote (bytes: Uint8Array): Promise<TopicValidatorResult> {

@@ -2,9 +2,8 @@
 // one left (next instance, finalized tipset, power table), written in the same batch as the certificate so
 // a killed process never holds one without the other; and each local participant's vote per instance,
 // written to disk (synced) before the vote leaves the process, so a restart never signs a second value.
-import * as dagCbor from '@ipld/dag-cbor'
 import {
-  encodeCertificate, decodeCertificate, encodePowerTable, decodePowerTable, encodeF3Vote, decodeF3Vote, decodeF3TipSet, encodeF3TipSetFields,
+  encodeCertificate, decodeCertificate, encodeF3Vote, decodeF3Vote, encodeFinalityState, decodeFinalityState,
   type FinalityCertificate, type FinalityState, type F3Vote
 } from '../../core'
 import type { ChainDb } from '../chain-db'
@@ -16,17 +15,14 @@ const STATE_KEY = 'f3/state'
 export class F3Store {
   constructor (private readonly db: ChainDb) {}
 
-  async loadState (network: string): Promise<FinalityState | null> {
+  async loadState (): Promise<FinalityState | null> {
     const bytes = await this.db.getBytes(STATE_KEY)
-    if (bytes === undefined) return null
-    const [next, finalized, table] = dagCbor.decode(bytes) as [number, unknown, unknown]
-    return { network, nextInstance: next, powerTable: decodePowerTable(dagCbor.encode(table)), ...(finalized === null ? {} : { finalized: decodeF3TipSet(finalized) }) }
+    return bytes === undefined ? null : decodeFinalityState(bytes)
   }
 
   /** Stores `cert` and the state after it, in one batch. */
   async accept (cert: FinalityCertificate, after: FinalityState): Promise<void> {
-    const state = dagCbor.encode([after.nextInstance, after.finalized === undefined ? null : encodeF3TipSetFields(after.finalized), dagCbor.decode(encodePowerTable(after.powerTable))])
-    await this.db.putAll({ [certKey(cert.instance)]: encodeCertificate(cert), [STATE_KEY]: state })
+    await this.db.putAll({ [certKey(cert.instance)]: encodeCertificate(cert), [STATE_KEY]: encodeFinalityState(after) })
   }
 
   async certificateBytes (instance: number): Promise<Uint8Array | undefined> { return await this.db.getBytes(certKey(instance)) }

@@ -1,0 +1,117 @@
+// The tab's certificate sync (issue 14, part 3): from the genesis it trusts, the chain of F3 certificates to the
+// latest finalized tipset. The first power table is read from genesis state as a proof (replayed under the genesis
+// header's state root, which the tab trusts by CID); each certificate is checked by go-f3's rules against the table
+// the one before left (core/finality) and stored with the state after it, so a reload starts from the last one.
+// Every node is asked: one that serves a bad certificate is refused by name and the next asked; one that claims
+// fewer certificates than another is passed over; if some node claims more than any would serve, the tab says it
+// is behind (a node withholding the latest certificates cannot make the tab believe it is up to date).
+import {
+  validateFinalityCertificate, powerTableCid, f3TipSetOf, CertificateError, PublicKeyCache,
+  type FinalityState, type PowerEntry, type SealedHeader, type FinalityCertificate
+} from '../core'
+import type { CertExchangeRequest, CertExchangeResponse } from '../net'
+import type { F3CertStore } from './f3-cert-store'
+
+export interface F3SyncInit {
+  network: string
+  genesis: SealedHeader
+  store: F3CertStore
+  /** Full nodes to ask, in the order to ask them. */
+  peers: () => string[]
+  fetchCertificates: (peer: string, req: CertExchangeRequest) => Promise<CertExchangeResponse>
+  /** The F3 power table of genesis state, as a verified proof (state-client.ts f3PowerTable). */
+  initialPowerTable: () => Promise<PowerEntry[]>
+  onRejection: (peer: string, err: Error) => void
+  onNetworkError: (peer: string, err: Error) => void
+  onChange: () => void
+}
+
+/** Certificates asked for at once (go-f3's server sends at most 256). */
+const BATCH = 256
+
+const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
+
+export class F3Sync {
+  state: FinalityState | null = null
+  /** The most certificates any node said it holds (its PendingInstance). */
+  knownPending = 0
+  /** Certificates checked this session, and the time spent checking them (ms). */
+  verified = 0
+  verifyMs = 0
+  private readonly keys = new PublicKeyCache()
+  private running: Promise<void> | null = null
+
+  constructor (private readonly init: F3SyncInit) {}
+
+  /** True when a node claims certificates this tab could not get from any node. */
+  get behind (): boolean { return this.state !== null && this.knownPending > this.state.nextInstance }
+
+  /** Loads the stored state, or starts one from genesis (its power table proven by a node). */
+  async start (): Promise<FinalityState> {
+    if (this.state !== null) return this.state
+    this.state = await this.init.store.state()
+    if (this.state === null) {
+      const table = await this.init.initialPowerTable()
+      const genesisF3 = f3TipSetOf({ key: [this.init.genesis.cid], height: 0 }, powerTableCid(table))
+      this.state = { network: this.init.network, nextInstance: 0, powerTable: table, finalized: genesisF3 }
+      await this.init.store.accept([], this.state)
+    }
+    return this.state
+  }
+
+  /** One pass over the nodes: every certificate any of them serves beyond ours. Concurrent calls share one pass. */
+  async sync (): Promise<void> {
+    if (this.running !== null) return await this.running
+    this.running = this.pass().finally(() => { this.running = null })
+    await this.running
+  }
+
+  private async pass (): Promise<void> {
+    await this.start()
+    for (const peer of this.init.peers()) {
+      for (;;) {
+        const before = this.state!.nextInstance
+        let got: CertExchangeResponse
+        try {
+          got = await this.init.fetchCertificates(peer, { firstInstance: before, limit: BATCH, includePowerTable: false })
+        } catch (err) {
+          if (err instanceof CertificateError) this.init.onRejection(peer, err)
+          else this.init.onNetworkError(peer, err as Error)
+          break
+        }
+        this.knownPending = Math.max(this.knownPending, got.pendingInstance)
+        const ok = await this.take(peer, got.certificates)
+        this.init.onChange()
+        if (!ok || this.state!.nextInstance === before || got.pendingInstance <= this.state!.nextInstance) break
+      }
+    }
+  }
+
+  /** Checks `certs` in order; keeps (and stores) every one up to the first that breaks a rule. False when one did. */
+  private async take (peer: string, certs: readonly FinalityCertificate[]): Promise<boolean> {
+    const accepted: FinalityCertificate[] = []
+    let s = this.state!
+    let bad: Error | null = null
+    const started = performance.now()
+    for (const c of certs) {
+      if (c.instance < s.nextInstance) continue
+      try {
+        s = validateFinalityCertificate(s, c, { keys: this.keys })
+      } catch (err) {
+        bad = err as Error
+        break
+      }
+      accepted.push(c)
+      // a certificate is some tens of milliseconds: let the worker answer the page between them
+      if (accepted.length % 8 === 0) await yieldNow()
+    }
+    this.verifyMs += performance.now() - started
+    if (accepted.length > 0) {
+      await this.init.store.accept(accepted, s)
+      this.state = s
+      this.verified += accepted.length
+    }
+    if (bad !== null) { this.init.onRejection(peer, bad); return false }
+    return true
+  }
+}

@@ -1,0 +1,129 @@
+// Finality in the tab (issue 14): keeps the certificate chain up to date (f3-sync.ts), and when the finalized
+// tipset is above the verified head — a new tab, or one closed for a long time — jumps there: the finalized
+// tipset and the lookback run below it are fetched and checked by hash link (linked-run.ts), stored as the
+// chain, and header sync starts over on top of them, checking by Expected Consensus only what came after. The
+// same rule keeps a head on a fork that left the finalized tipset from standing: finality outranks weight.
+import {
+  tipSetKeyCids, tipSetKeyBytes, bytesEqual, decodeCertificate, WINNING_POST_SECTOR_SET_LOOKBACK,
+  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry
+} from '../core'
+import type { CertExchangeRequest, CertExchangeResponse } from '../net'
+import type { HeaderStore } from './header-store'
+import type { EcHeaderSync } from './ec-header-sync'
+import type { F3CertStore } from './f3-cert-store'
+import { F3Sync } from './f3-sync'
+import { fetchLinkedRun } from './linked-run'
+
+export interface FinalityStatus {
+  /** The last certified instance (−1: none yet), the tipset it finalized and how far the verified head is beyond it. */
+  instance: number
+  finalizedEpoch: Epoch
+  finalizedCid: string | null
+  headBeyond: Epoch
+  /** A node claims certificates no node would serve this tab: it says so rather than look up to date. */
+  behind: boolean
+  knownInstances: number
+  verified: number
+  verifyMs: number
+  /** Headers fetched by hash link below the finalized tipset (the lookback), at the last jump. */
+  jumpedFromEpoch: Epoch | null
+  lowestHeight: Epoch
+}
+
+export interface FinalityServiceInit {
+  genesis: Genesis
+  headers: HeaderStore
+  certs: F3CertStore
+  sync: EcHeaderSync
+  peers: () => string[]
+  fetchCertificates: (peer: string, req: CertExchangeRequest) => Promise<CertExchangeResponse>
+  fetchChain: (peer: string, key: CID[], length: number) => Promise<ExchangeResponse>
+  initialPowerTable: () => Promise<PowerEntry[]>
+  onRejection: (peer: string, err: Error) => void
+  onNetworkError: (peer: string, err: Error) => void
+  onChange: () => void
+  /** Tipsets kept below the finalized one: what checking the blocks after it reads (Lotus's lookback). */
+  lookback?: Epoch
+}
+
+export interface FinalityService {
+  status: () => FinalityStatus
+  /** Fetches certificates from every node and jumps when the finalized tipset is above the head. */
+  syncNow: () => Promise<void>
+  /** A certificate from gossip: taken when it is the next one, else a reason to ask the nodes. */
+  offerCertificate: (bytes: Uint8Array) => void
+}
+
+export function startFinality (init: FinalityServiceInit): FinalityService {
+  const f3 = new F3Sync({
+    network: init.genesis.state.network,
+    genesis: init.genesis.header,
+    store: init.certs,
+    peers: init.peers,
+    fetchCertificates: init.fetchCertificates,
+    initialPowerTable: init.initialPowerTable,
+    onRejection: init.onRejection,
+    onNetworkError: init.onNetworkError,
+    onChange: init.onChange
+  })
+  let jumpedFromEpoch: Epoch | null = null
+  let lowestHeight = 0
+  let running: Promise<void> | null = null
+
+  /** When the finalized tipset is not on the stored chain (above the head, or on another fork), makes it the chain. */
+  async function followFinalized (): Promise<void> {
+    const f = f3.state?.finalized
+    if (f === undefined || f.epoch === 0) return
+    const floor = await init.headers.floor()
+    lowestHeight = floor
+    const held = f.epoch >= floor ? await init.headers.tipSetAt(f.epoch) : null
+    if (held !== null && bytesEqual(tipSetKeyBytes(held.key), f.key)) return // on our chain already
+    const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
+    const run = await fetchLinkedRun({ fetchChain: init.fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }, tipSetKeyCids(f.key), f.epoch, depth + 1)
+    await init.headers.jump(run)
+    jumpedFromEpoch = run[0]!.height
+    lowestHeight = run[0]!.height
+    const head = run[run.length - 1]!
+    const parent = run[run.length - 2] ?? head
+    init.sync.reanchor(head, parent)
+  }
+
+  async function pass (): Promise<void> {
+    await f3.sync()
+    await followFinalized()
+    init.onChange()
+  }
+
+  const syncNow = async (): Promise<void> => {
+    if (running !== null) return await running
+    running = pass().finally(() => { running = null })
+    await running
+  }
+
+  return {
+    status: () => {
+      const s = f3.state
+      const f = s?.finalized
+      const head = init.sync.head.header.height
+      return {
+        instance: (s?.nextInstance ?? 0) - 1,
+        finalizedEpoch: f?.epoch ?? 0,
+        finalizedCid: f === undefined ? null : String(tipSetKeyCids(f.key)[0]),
+        headBeyond: Math.max(0, head - (f?.epoch ?? 0)),
+        behind: f3.behind,
+        knownInstances: f3.knownPending,
+        verified: f3.verified,
+        verifyMs: Math.round(f3.verifyMs),
+        jumpedFromEpoch,
+        lowestHeight
+      }
+    },
+    syncNow,
+    offerCertificate: (bytes) => {
+      let instance: number
+      try { instance = decodeCertificate(bytes).instance } catch { return }
+      // the next one or later: the nodes are asked (the exchange checks and stores it with any before it)
+      if (f3.state === null || instance >= f3.state.nextInstance) void syncNow().catch(() => {})
+    }
+  }
+}
