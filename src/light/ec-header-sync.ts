@@ -94,6 +94,10 @@ export class EcHeaderSync {
   private unwritten = new Map<string, SealedHeader>()
   private writing: Promise<void> = Promise.resolve()
   private pumping = false
+  /** While paused nothing is fetched or checked (a new tab asks for certificates first: issue 14). */
+  private paused = false
+  /** Bumped by `reanchor`: fetches, checks and writes begun under an older machine are dropped when they finish. */
+  private generation = 0
   private again = false
   private inFlight = 0
   private stopped = false
@@ -124,18 +128,29 @@ export class EcHeaderSync {
   }
 
   /**
-   * Starts over from a tipset finalized by certificate (issue 14): `head` (already in the store, with the run below
-   * it that its blocks' lookback reads) becomes the head and its parent the fork tree's root; what was being
-   * fetched or checked below it is dropped, and the peers' heads are offered again.
+   * Starts over from a tipset finalized by certificate (issue 14): `write` stores `head` and the run below it that
+   * its blocks' lookback reads (queued after this sync's own writes, none of which lands after it); then `head`
+   * becomes the head and its parent the fork tree's root. What was being fetched or checked is dropped, and the
+   * peers' heads are offered again.
    */
-  reanchor (head: TipSet, headParent: TipSet): void {
-    this.machine = this.newMachine(head, headParent)
-    this.headTipSet = head
-    this.backlog = null
-    this.unwritten = new Map()
-    this.tipSetState.clear()
-    this.stateTries.clear()
-    for (const [peer, h] of this.peerHeads) this.machine.peerHead(peer, h.key, h.height, h.weight)
+  async reanchor (head: TipSet, headParent: TipSet, write: () => Promise<void>): Promise<void> {
+    this.generation++ // fetches, checks and writes of the old machine are void from here
+    const wasPaused = this.paused
+    this.paused = true
+    try {
+      const written = this.writing.then(write)
+      this.writing = written.catch(() => {})
+      await written
+      this.machine = this.newMachine(head, headParent)
+      this.headTipSet = head
+      this.backlog = null
+      this.unwritten = new Map()
+      this.tipSetState.clear()
+      this.stateTries.clear()
+      for (const [peer, h] of this.peerHeads) this.machine.peerHead(peer, h.key, h.height, h.weight)
+    } finally {
+      this.paused = wasPaused
+    }
     this.init.onChange()
     this.pump()
   }
@@ -195,8 +210,16 @@ export class EcHeaderSync {
   }
 
   /** Runs the machine: sends what it wants, checks what it hands out, writes head moves; again whenever something lands. */
+  /** Holds fetching and checking until `resume` (peers' heads and blocks are still taken and kept). */
+  pause (): void { this.paused = true }
+  resume (): void {
+    if (!this.paused) return
+    this.paused = false
+    this.pump()
+  }
+
   private pump (): void {
-    if (this.stopped) return
+    if (this.stopped || this.paused) return
     if (this.pumping) { this.again = true; return }
     this.pumping = true
     try {
@@ -217,8 +240,10 @@ export class EcHeaderSync {
 
   private async fetch (req: SyncRequest): Promise<void> {
     this.inFlight++
+    const gen = this.generation
     try {
       const resp = await this.init.net.fetchChain(req.peer, req.head, req.length)
+      if (gen !== this.generation) return
       if (resp.status === ExchangeStatus.GoAway) throw new PeerBusyError(req.peer, resp.errorMessage)
       if ((resp.status !== ExchangeStatus.Ok && resp.status !== ExchangeStatus.Partial) || resp.chain.length === 0) {
         throw new MalformedMessageError(`peer could not serve the head it announced (status ${resp.status}: ${resp.errorMessage})`)
@@ -229,6 +254,7 @@ export class EcHeaderSync {
       const held = this.machine.pendingHeaders
       this.backlog = held > 1 ? { total: held + this.headersVerified, fetched: held + this.headersVerified, verified: this.headersVerified } : null
     } catch (err) {
+      if (gen !== this.generation) return
       this.machine.requestFailed(req.peer, req, err as Error)
       this.init.onNetworkError(req.peer, err as Error)
     } finally {
@@ -263,6 +289,7 @@ export class EcHeaderSync {
 
   private async validate ({ header: block, parent }: ValidationTask): Promise<void> {
     this.inFlight++
+    const gen = this.generation
     const cid = String(block.cid)
     let state: EcBlockState
     const tries = (this.stateTries.get(cid) ?? 0) + 1
@@ -273,6 +300,7 @@ export class EcHeaderSync {
       state = await this.init.blockState(block.header.miner, at, tries <= 2 ? this.sourceOf.get(cid) : undefined)
       this.stateTries.delete(cid)
     } catch (err) {
+      if (gen !== this.generation) { this.inFlight--; this.pump(); return }
       // no peer, a busy one, a proof that lied (its peer is dropped by the state client): not this block's fault.
       // Asked again a while, then set aside unjudged: a block whose state nobody proves cannot hold the sync up
       if (err instanceof Error && err.name === 'LookbackError') this.refuse(block, err)
@@ -282,6 +310,7 @@ export class EcHeaderSync {
       this.pump()
       return
     }
+    if (gen !== this.generation) { this.inFlight--; this.pump(); return }
     const t0 = this.init.nowMs()
     try {
       const prevBeaconEntry = latestBeaconEntry(parent.tipset.blocks[0]!.header, (x) => this.machine.tipset(x.parents)?.tipset.blocks[0]!.header)
@@ -357,11 +386,14 @@ export class EcHeaderSync {
     this.unwritten = new Map()
     if (changes.length === 0) {
       // validated blocks that did not move the head (a lighter fork): kept by CID all the same
-      this.writing = this.writing.then(async () => { await this.init.store.moveHead({ to: this.headTipSet, reverted: [], applied: [], blocks }) }).catch(err => { this.init.onNetworkError('', err as Error) })
+      const gen = this.generation
+      this.writing = this.writing.then(async () => { if (gen === this.generation) await this.init.store.moveHead({ to: this.headTipSet, reverted: [], applied: [], blocks }) }).catch(err => { this.init.onNetworkError('', err as Error) })
       return
     }
     const merged = mergeChanges(changes)
+    const gen = this.generation
     this.writing = this.writing.then(async () => {
+      if (gen !== this.generation) return // the machine was replaced by a jump to a finalized tipset: its moves are void
       await this.init.store.moveHead({ to: merged.to.tipset, reverted: merged.reverted.map(n => n.tipset), applied: merged.applied.map(n => n.tipset), blocks })
       const lost = leftBehind(merged.reverted, merged.applied)
       if (lost > 0) this.reorgs = { count: this.reorgs.count + 1, deepest: Math.max(this.reorgs.deepest, lost), last: { height: merged.to.height, depth: lost } }

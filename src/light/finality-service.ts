@@ -80,12 +80,11 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     if (held !== null && bytesEqual(tipSetKeyBytes(held.key), f.key)) return // on our chain already
     const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
     const run = await fetchLinkedRun({ fetchChain: init.fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }, tipSetKeyCids(f.key), f.epoch, depth + 1)
-    await init.headers.jump(run)
-    jumpedFromEpoch = run[0]!.height
-    lowestHeight = run[0]!.height
     const head = run[run.length - 1]!
     const parent = run[run.length - 2] ?? head
-    init.sync.reanchor(head, parent)
+    await init.sync.reanchor(head, parent, async () => { await init.headers.jump(run) })
+    jumpedFromEpoch = run[0]!.height
+    lowestHeight = run[0]!.height
   }
 
   async function pass (): Promise<void> {

@@ -103,6 +103,9 @@ export function summarize (h: SealedHeader): HeaderSummary {
   }
 }
 
+/** How long header sync waits for the first pass over the nodes' certificates before it goes on without. */
+const FIRST_PASS_WAIT_MS = 20_000
+
 const isLoopback = (addr: string): boolean => /\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/.test(addr)
 const peerIdOfAddr = (addr: string): string | undefined => /\/p2p\/([^/]+)$/.exec(addr)?.[1]
 
@@ -230,6 +233,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
 
   // F3 (issue 14): certificates from genesis to the latest finalized tipset; a head below it jumps there
   const certStore = expected && genesis.state.f3 !== undefined ? await openF3CertStore(genesis.header.cid.toString()) : null
+  let firstFinalityPass = (): void => {}
   const usableChainPeers = (): string[] => {
     const chain = [...chainPeers].filter(p => !nodes.isDropped(p))
     return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
@@ -249,7 +253,14 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       onNetworkError,
       onChange: () => { scheduleStatus() }
     })
-  if (finality !== null) {
+  if (finality !== null && sync instanceof EcHeaderSync) {
+    // a new tab (or one long closed) asks for certificates before it checks blocks from where it stands: the first
+    // pass decides whether it jumps; header sync waits for it (at most FIRST_PASS_WAIT_MS, should no node answer)
+    sync.pause()
+    let resumed = false
+    const resume = (): void => { if (!resumed) { resumed = true; sync.resume() } }
+    setTimeout(resume, FIRST_PASS_WAIT_MS)
+    firstFinalityPass = resume
     const certTopic = f3CertificatesTopic(genesis.state.network)
     // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
     libp2p.services.pubsub.topicValidators.set(certTopic, (_peer, msg) => { finality.offerCertificate(msg.data); return TopicValidatorResult.Ignore })
@@ -429,7 +440,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       if (!asked.delete(peer.toString()) && !providerPeers.has(peer.toString())) gossipClockMs = Math.max(gossipClockMs ?? 0, nowMs())
       const cid = hello.heaviestTipSet[0]
       // a node's hello may bring certificates this tab lacks (the first one always asks)
-      if (finality !== null) void finality.syncNow().catch((err: Error) => { lastNetworkError = `finality: ${err.message}`; scheduleStatus() })
+      if (finality !== null) void finality.syncNow().catch((err: Error) => { lastNetworkError = `finality: ${err.message}`; scheduleStatus() }).finally(() => { firstFinalityPass() })
       if (cid !== undefined) {
         if (sync instanceof EcHeaderSync) sync.offerHead(peer.toString(), hello.heaviestTipSet, hello.heaviestTipSetHeight, hello.heaviestTipSetWeight)
         else sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
@@ -516,7 +527,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     scheduleStatus()
     // headers verified in an earlier session get their message counts once a peer can give them
     if (nodeConnections().length > 0 && recent.some(r => !messageCounts.has(r.cid))) {
-      void store.recent(RECENT).then(async hs => { await countMessages(hs.filter(h => !messageCounts.has(h.cid.toString()))) })
+      // (the store may close under it: a tab stopped right after it dialled)
+      void store.recent(RECENT).then(async hs => { await countMessages(hs.filter(h => !messageCounts.has(h.cid.toString()))) }).catch(() => {})
     }
   }
   // redial whenever we have no peer: the devnet may come back while the tab stays open
