@@ -123,6 +123,25 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
             </div>
           </div>
         )}
+        {status.finality !== null && (
+          <div className="card" data-testid="finality-card">
+            <div className="label">Finalized (F3 certificates)</div>
+            <div className="big" data-testid="finalized-height">{status.finality.instance < 0 ? '—' : status.finality.finalizedEpoch}</div>
+            <div className="muted small">
+              {status.finality.instance < 0
+                ? 'no certificate yet'
+                : <>instance <span data-testid="finality-instance">{status.finality.instance}</span> · head <span data-testid="head-beyond">{status.finality.headBeyond}</span> epoch{status.finality.headBeyond === 1 ? '' : 's'} beyond</>}
+            </div>
+            {status.finality.behind && (
+              <div className="small warn" data-testid="finality-behind">
+                behind: a node claims {status.finality.knownInstances} certificates, none served past {status.finality.instance + 1}
+              </div>
+            )}
+            {status.finality.jumpedFromEpoch !== null && (
+              <div className="muted small" data-testid="finality-jump">synced by certificates: headers below {status.finality.jumpedFromEpoch} not fetched</div>
+            )}
+          </div>
+        )}
         <div className="card">
           <div className="label">Peers</div>
           <div className="big" data-testid="peer-count">{status.peers.length}</div>

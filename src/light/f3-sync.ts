@@ -46,10 +46,16 @@ export class F3Sync {
   /** True when a node claims certificates this tab could not get from any node. */
   get behind (): boolean { return this.state !== null && this.knownPending > this.state.nextInstance }
 
+  /** The stored state (what the tab verified in an earlier session), without asking anyone. */
+  async load (): Promise<FinalityState | null> {
+    this.state ??= await this.init.store.state()
+    return this.state
+  }
+
   /** Loads the stored state, or starts one from genesis (its power table proven by a node). */
   async start (): Promise<FinalityState> {
     if (this.state !== null) return this.state
-    this.state = await this.init.store.state()
+    await this.load()
     if (this.state === null) {
       const table = await this.init.initialPowerTable()
       const genesisF3 = f3TipSetOf({ key: [this.init.genesis.cid], height: 0 }, powerTableCid(table))

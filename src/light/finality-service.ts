@@ -66,6 +66,8 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     onNetworkError: init.onNetworkError,
     onChange: init.onChange
   })
+  // what an earlier session verified is shown at once, before any node answers
+  void f3.load().then(() => { init.onChange() }, () => {})
   let jumpedFromEpoch: Epoch | null = null
   let lowestHeight = 0
   let running: Promise<void> | null = null

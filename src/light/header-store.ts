@@ -177,7 +177,12 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
     tipSet: tipSetOf,
     tipSetAt,
     tipSetAtOrAbove: async (height, max) => {
-      const row = await db.transaction('tipsets').store.openCursor(IDBKeyRange.bound(height, max))
+      // below the floor the chain may have a gap (what a jump skipped): an answer from above it would be wrong, so
+      // a search that starts below the floor looks only below it, and none there is unknown, not a null round
+      const f = height < 1 ? 0 : await floor()
+      const top = height < f ? Math.min(max, f - 1) : max
+      if (top < height) return null
+      const row = await db.transaction('tipsets').store.openCursor(IDBKeyRange.bound(height, top))
       return row === null ? null : await tipSetOf(row.value.key)
     },
     headTipSet: async () => {
