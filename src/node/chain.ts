@@ -15,6 +15,7 @@ import {
 } from '../core'
 import { TokenBuckets } from '../core/rate-limit'
 import type { ChainDb } from './chain-db'
+import type { F3View } from './rpc/backend'
 import { Mpool, type PushOrigin } from './mpool'
 import { threadVerifier, type SignatureVerifier } from './signature-verifier'
 import { HeadEvents } from './head-events'
@@ -231,6 +232,8 @@ export class NodeChain implements RpcBackend {
   /** `accept` calls, one at a time: each checks against the head the one before left. */
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
+  /** F3 certificates for the JSON-RPC's F3 methods, once the node's F3 service runs (issue 14). */
+  finality: F3View | null = null
 
   private constructor (private readonly init: NodeChainInit, private readonly recent: Map<Epoch, BeaconEntry>) {
     this.current = init.head

@@ -263,6 +263,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log, ...(follower === undefined ? {} : { onHello: follower.onHello }) })
     // F3 (issue 14): the devnet's node keeps, relays and serves certificates; in-process providers vote through it
     const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, chain, db, genesis, params: genesis.state.f3, log })
+    chain.finality = f3
     cleanups.push(async () => { await f3?.stop() })
     if (f3 !== null && init.providerProcesses !== true) for (const m of minerKeys) f3.addParticipant(m)
     // the beacon's rounds on the beacon topic, for producers in other processes (issue 13 part 5)

@@ -10,8 +10,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startFullNode, type FullNode } from '../../src/node/full-node'
 import {
-  readF3PowerTable, powerTableCid, validateFinalityCertificates, tipSetKeyBytes, bytesEqual, encodeCertificate,
-  type FinalityCertificate, type FinalityState
+  readF3PowerTable, powerTableCid, validateFinalityCertificates, tipSetKeyBytes, bytesEqual, encodeCertificate, certificateFromLotusJson,
+  type FinalityCertificate, type FinalityState, type LotusCertificateJson
 } from '../../src/core'
 import { createCofferLibp2p, requestCertificates, type CofferLibp2p } from '../../src/net'
 import { until } from '../helpers/until'
@@ -79,4 +79,24 @@ describe('F3 certificates on a devnet', () => {
     const none = await requestCertificates(asker, peer, d.genesis.state.network, { firstInstance: 10_000, limit: 5, includePowerTable: true })
     expect(none.certificates).toEqual([])
   }, 60_000)
+})
+
+describe('Lotus\'s F3 methods on the JSON-RPC', () => {
+  it('answers F3GetLatestCertificate, F3GetCertificate and F3GetPowerTableByInstance in go-f3\'s JSON', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'coffer-f3-rpc-'))
+    cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+    const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: 0, providers: 3, f3: F3 })
+    cleanups.push(async () => { await d.stop() })
+    await until(() => (d.f3?.state().nextInstance ?? 0) >= 2, 120_000)
+    const call = async (method: string, params: unknown[] = []): Promise<{ result?: any, error?: { message: string } }> =>
+      await (await fetch(d.rpcUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json() as { result?: any, error?: { message: string } }
+    expect((await call('Filecoin.F3IsRunning')).result).toBe(true)
+    const latest = (await call('Filecoin.F3GetLatestCertificate')).result as LotusCertificateJson
+    expect(latest.GPBFTInstance).toBeGreaterThanOrEqual(1)
+    const first = (await call('Filecoin.F3GetCertificate', [0])).result as LotusCertificateJson
+    expect(certificateFromLotusJson(first)).toEqual(await d.f3!.certificate(0))
+    const table = (await call('Filecoin.F3GetPowerTableByInstance', [0])).result as Array<{ ID: number }>
+    expect(table.map(e => e.ID)).toEqual([1001, 1002, 1003])
+    expect((await call('Filecoin.F3GetCertificate', [100_000])).error?.message).toMatch(/no certificate/)
+  }, 180_000)
 })

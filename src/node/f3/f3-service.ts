@@ -7,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
   decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3Sign, f3TipSetsEqual,
-  tipSetKeyBytes, idOf, PublicKeyCache, bytesEqual,
+  tipSetKeyBytes, idOf, PublicKeyCache, bytesEqual, applyPowerTableDelta,
   type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
 import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p } from '../../net'
@@ -30,6 +30,8 @@ export interface F3Service {
   state: () => FinalityState
   latest: () => FinalityCertificate | undefined
   certificate: (instance: number) => Promise<FinalityCertificate | undefined>
+  /** The power table that validates `instance`'s certificate (null: none yet). */
+  powerTableFor: (instance: number) => Promise<readonly PowerEntry[] | null>
   /** Votes for `miner` (its ID address bytes) with its worker key from now on. */
   addParticipant: (p: { miner: Uint8Array, workerSecretKey: Uint8Array }) => void
   /** Asks peers for certificates this node lacks (also done on its own when gossip shows it is behind). */
@@ -236,17 +238,17 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     certificates: (first, last) => store.certificatesBytes(first, last)
   })
 
-  /** The table that validates `instance`: the initial one, or the one the certificate before it named (replayed from its deltas). */
+  /** The table that validates `instance`: the initial one with the stored certificates' deltas applied (they were checked when stored). */
   async function powerTableFor (instance: number): Promise<readonly PowerEntry[] | null> {
     if (instance === state.nextInstance) return state.powerTable
     if (instance > state.nextInstance) return null
-    let s: FinalityState = { network, nextInstance: 0, powerTable: initialTable, finalized: genesisF3 }
+    let table: readonly PowerEntry[] = initialTable
     for (let i = 0; i < instance; i++) {
       const c = await store.certificate(i)
       if (c === undefined) return null
-      s = validateFinalityCertificate(s, c, { keys })
+      table = applyPowerTableDelta(table, c.powerTableDelta, i)
     }
-    return s.powerTable
+    return table
   }
 
   // every head change may make a participant's target deep enough; a timer re-sends votes and polls peers
@@ -266,6 +268,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     state: () => state,
     latest: () => latest,
     certificate: async (i) => await store.certificate(i),
+    powerTableFor,
     addParticipant: (p) => {
       const id = Number(idOf(p.miner))
       if (!participants.some(q => q.id === id)) participants.push({ id, secret: p.workerSecretKey, lastSent: 0 })

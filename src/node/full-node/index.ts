@@ -205,6 +205,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     await serveChainNode({ libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log, onHello })
     // F3 (issue 14): every node keeps, checks, relays and serves the certificates; its miners vote
     const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, chain, db, genesis, params: genesis.state.f3, log })
+    chain.finality = f3
     cleanups.push(async () => { await f3?.stop() })
 
     // the connections made to fetch genesis said no hello (nothing served it then): start them over

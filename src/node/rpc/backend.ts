@@ -1,6 +1,6 @@
 // What the JSON-RPC server needs from the node: read access to the chain and state, the message pool and
 // the faucet. The devnet implements it over its database; the server only translates Lotus JSON.
-import type { BeaconEntry, CID, SealedHeader, TipSet, Message, SignedMessage, Actor, MessageReceipt, ActorProof, BlockGetter } from '../../core'
+import type { BeaconEntry, CID, SealedHeader, TipSet, Message, SignedMessage, Actor, MessageReceipt, ActorProof, BlockGetter, FinalityCertificate, PowerEntry } from '../../core'
 
 /** Where a message was executed: Lotus's MsgLookup (TipSet = the tipset whose receipts hold it). */
 export interface MsgLookup {
@@ -51,4 +51,13 @@ export interface RpcBackend {
   readState: <T>(read: (store: BlockGetter, root: CID) => T, at?: SealedHeader) => T
   /** Sends devnet FIL to `address`; throws FaucetLimitError when asked again too soon. */
   faucet: (address: Uint8Array) => Promise<CID>
+  /** F3 finality certificates (issue 14), when this node keeps them. */
+  finality?: F3View | null
+}
+
+/** What Lotus's F3 methods read: the latest certificate, one by instance, the power table that validates an instance. */
+export interface F3View {
+  latest: () => FinalityCertificate | undefined
+  certificate: (instance: number) => Promise<FinalityCertificate | undefined>
+  powerTableFor: (instance: number) => Promise<readonly PowerEntry[] | null>
 }

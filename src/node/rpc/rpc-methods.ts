@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs'
 import { base64pad } from 'multiformats/bases/base64'
 import {
   isKeyAddress, readEscrow, readDeal, getActor, getMinerInfo, listMiners, powerStateAt, readClaim, minerNominalPowerMeetsConsensusMinimum, readMarketState, amtEntries, readPaychState, resolveAddress, PAYCH_ACTOR_CODE, STORAGE_MARKET_ADDRESS,
-  MARKET_ACTOR_CODE, makeTipSet, type CID, type SealedHeader, type DealRecord, type TipSet
+  MARKET_ACTOR_CODE, makeTipSet, type CID, type SealedHeader, type DealRecord, type TipSet,
+  certificateToLotusJson, powerTableToLotusJson
 } from '../../core'
-import type { RpcBackend } from './backend'
+import type { RpcBackend, F3View } from './backend'
 import {
   cidToLotus, addressToLotus, headerToLotus, tipSetToLotus, messageToLotus, actorToLotus,
   msgLookupToLotus, cidFromLotus, addressFromLotus, tipSetKeyFromLotus, uintFromLotus, messageFromLotus,
@@ -47,6 +48,18 @@ export interface Method {
    */
   parks?: boolean
   run: (params: unknown[], ctx: CallContext) => Promise<unknown>
+}
+
+/** Lotus's F3 methods on a chain without F3 (a single-producer devnet, one made before it): go-f3's ErrF3Disabled. */
+export class F3NotRunningError extends Error {
+  static override name = 'F3NotRunningError'
+  override name = 'F3NotRunningError'
+  constructor () { super('f3 is disabled') }
+}
+
+function uint (v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidParamsError(`${field}: expected a non-negative integer`)
+  return v
 }
 
 function lookbackLimit (v: unknown, field: string): number {
@@ -102,6 +115,10 @@ export function methods (backend: RpcBackend): Map<string, Method> {
   const tipSet = async (v: unknown, field = 'TipSetKey'): Promise<SealedHeader> => (await wholeTipSet(v, field)).blocks[0]!
   const address = (v: unknown, field = 'address'): Uint8Array => addressFromLotus(v, field)
 
+  const f3 = (): F3View => {
+    if (backend.finality == null) throw new F3NotRunningError()
+    return backend.finality
+  }
   const table: Record<string, Method> = {
     'Filecoin.Version': {
       minParams: 0,
@@ -114,6 +131,34 @@ export function methods (backend: RpcBackend): Map<string, Method> {
       })
     },
     'Filecoin.StateNetworkName': { minParams: 0, maxParams: 0, run: async () => backend.networkName() },
+    // Lotus's F3 methods (api/api_full.go), answered from this node's certificate store, in go-f3's JSON
+    'Filecoin.F3IsRunning': { minParams: 0, maxParams: 0, run: async () => backend.finality != null },
+    'Filecoin.F3GetLatestCertificate': {
+      minParams: 0,
+      maxParams: 0,
+      run: async () => {
+        const c = f3().latest()
+        return c === undefined ? null : certificateToLotusJson(c)
+      }
+    },
+    'Filecoin.F3GetCertificate': {
+      minParams: 1,
+      maxParams: 1,
+      run: async ([instance]) => {
+        const c = await f3().certificate(uint(instance, 'instance'))
+        if (c === undefined) throw new InvalidParamsError(`no certificate for instance ${String(instance)} (yet)`)
+        return certificateToLotusJson(c)
+      }
+    },
+    'Filecoin.F3GetPowerTableByInstance': {
+      minParams: 1,
+      maxParams: 1,
+      run: async ([instance]) => {
+        const t = await f3().powerTableFor(uint(instance, 'instance'))
+        if (t === null) throw new InvalidParamsError(`no power table for instance ${String(instance)} (yet)`)
+        return powerTableToLotusJson(t)
+      }
+    },
     'Filecoin.ChainHead': { minParams: 0, maxParams: 0, run: async () => tipSetToLotus(backend.headTipSet()) },
     'Filecoin.ChainGetTipSet': { minParams: 1, maxParams: 1, run: async ([tsk]) => tipSetToLotus(await wholeTipSet(tsk)) },
     'Filecoin.StateGetBeaconEntry': {
