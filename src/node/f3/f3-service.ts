@@ -30,6 +30,8 @@ export interface F3Service {
   state: () => FinalityState
   latest: () => FinalityCertificate | undefined
   certificate: (instance: number) => Promise<FinalityCertificate | undefined>
+  /** The vote a local participant recorded for `instance` (what it signed, and will only ever send, there). */
+  recordedVote: (participant: number, instance: number) => Promise<F3Vote | undefined>
   /** The power table that validates `instance`'s certificate (null: none yet). */
   powerTableFor: (instance: number) => Promise<readonly PowerEntry[] | null>
   /** Votes for `miner` (its ID address bytes) with its worker key from now on. */
@@ -268,6 +270,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     state: () => state,
     latest: () => latest,
     certificate: async (i) => await store.certificate(i),
+    recordedVote: async (p, i) => await store.vote(p, i),
     powerTableFor,
     addParticipant: (p) => {
       const id = Number(idOf(p.miner))
