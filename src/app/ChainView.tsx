@@ -137,6 +137,9 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
                 behind: a node claims {status.finality.knownInstances} certificates, none served past {status.finality.instance + 1}
               </div>
             )}
+            {status.finality.verified > 0 && (
+              <div className="muted small" data-testid="finality-verified">{status.finality.verified} certificate{status.finality.verified === 1 ? '' : 's'} checked here in {status.finality.verifyMs} ms (<span data-testid="finality-verifier">{status.finality.verifier}</span>)</div>
+            )}
             {status.finality.jumpedFromEpoch !== null && (
               <div className="muted small" data-testid="finality-jump">synced by certificates: headers below {status.finality.jumpedFromEpoch} not fetched</div>
             )}

@@ -6,7 +6,7 @@
 // fewer certificates than another is passed over; if some node claims more than any would serve, the tab says it
 // is behind (a node withholding the latest certificates cannot make the tab believe it is up to date).
 import {
-  validateFinalityCertificate, powerTableCid, f3TipSetOf, CertificateError, PublicKeyCache,
+  validateFinalityCertificate, powerTableCid, f3TipSetOf, CertificateError, NobleBdnVerifier, type BdnVerifier,
   type FinalityState, type PowerEntry, type SealedHeader, type FinalityCertificate
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
@@ -24,6 +24,8 @@ export interface F3SyncInit {
   onRejection: (peer: string, err: Error) => void
   onNetworkError: (peer: string, err: Error) => void
   onChange: () => void
+  /** Checks aggregate signatures: the tab's WASM one (mcl-bdn-verifier.ts) when given, else noble's. */
+  verifier?: () => Promise<BdnVerifier>
 }
 
 /** Certificates asked for at once (go-f3's server sends at most 256). */
@@ -38,10 +40,13 @@ export class F3Sync {
   /** Certificates checked this session, and the time spent checking them (ms). */
   verified = 0
   verifyMs = 0
-  private readonly keys = new PublicKeyCache()
+  private verifier: BdnVerifier | null = null
   private running: Promise<void> | null = null
 
   constructor (private readonly init: F3SyncInit) {}
+
+  /** Which verifier checked the certificates (null before the first). */
+  get verifierName (): string | null { return this.verifier?.name ?? null }
 
   /** True when a node claims certificates this tab could not get from any node. */
   get behind (): boolean { return this.state !== null && this.knownPending > this.state.nextInstance }
@@ -102,7 +107,8 @@ export class F3Sync {
     for (const c of certs) {
       if (c.instance < s.nextInstance) continue
       try {
-        s = validateFinalityCertificate(s, c, { keys: this.keys })
+        this.verifier ??= this.init.verifier === undefined ? new NobleBdnVerifier() : await this.init.verifier().catch(() => new NobleBdnVerifier())
+        s = validateFinalityCertificate(s, c, { verifier: this.verifier })
       } catch (err) {
         bad = err as Error
         break

@@ -5,7 +5,7 @@
 // same rule keeps a head on a fork that left the finalized tipset from standing: finality outranks weight.
 import {
   tipSetKeyCids, tipSetKeyBytes, bytesEqual, decodeCertificate, WINNING_POST_SECTOR_SET_LOOKBACK,
-  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry
+  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
 import type { HeaderStore } from './header-store'
@@ -25,6 +25,8 @@ export interface FinalityStatus {
   knownInstances: number
   verified: number
   verifyMs: number
+  /** The BLS library that checked them: 'mcl-wasm' in the tab, 'noble' where it could not load. */
+  verifier: string | null
   /** Headers fetched by hash link below the finalized tipset (the lookback), at the last jump. */
   jumpedFromEpoch: Epoch | null
   lowestHeight: Epoch
@@ -42,6 +44,8 @@ export interface FinalityServiceInit {
   onRejection: (peer: string, err: Error) => void
   onNetworkError: (peer: string, err: Error) => void
   onChange: () => void
+  /** The aggregate-signature checker (the tab's WASM one); noble's when left out. */
+  verifier?: () => Promise<BdnVerifier>
   /** Tipsets kept below the finalized one: what checking the blocks after it reads (Lotus's lookback). */
   lookback?: Epoch
 }
@@ -64,7 +68,8 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     initialPowerTable: init.initialPowerTable,
     onRejection: init.onRejection,
     onNetworkError: init.onNetworkError,
-    onChange: init.onChange
+    onChange: init.onChange,
+    ...(init.verifier === undefined ? {} : { verifier: init.verifier })
   })
   // what an earlier session verified is shown at once, before any node answers
   void f3.load().then(() => { init.onChange() }, () => {})
@@ -115,6 +120,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
         knownInstances: f3.knownPending,
         verified: f3.verified,
         verifyMs: Math.round(f3.verifyMs),
+        verifier: f3.verifierName,
         jumpedFromEpoch,
         lowestHeight
       }

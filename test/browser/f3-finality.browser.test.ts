@@ -41,6 +41,8 @@ describe('finality in the tab', { timeout: 300_000 }, () => {
     await until(async () => (await num('finalized-height')) >= PREFILL && (await num('verified-height')) >= (await num('finalized-height')), 120_000,
       async () => await page.textContent('[data-testid=finality-card]'))
     expect(await page.isVisible('[data-testid=finality-jump]')).toBe(true)
+    // checked in the worker by the WASM verifier (mcl-wasm), not noble's fallback
+    expect(await page.textContent('[data-testid=finality-verifier]')).toBe('mcl-wasm')
     expect(await num('finality-instance')).toBeGreaterThanOrEqual(5)
     expect(await num('head-beyond')).toBeGreaterThanOrEqual(0)
     expect(await page.isVisible('[data-testid=last-rejection]')).toBe(false)

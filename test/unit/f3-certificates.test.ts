@@ -1,7 +1,7 @@
 // F3 finality certificates in go-f3's formats and rules: BLAKE2Xs and RLE+ against their reference
 // vectors, the power-table CID against Filecoin's published initial tables, and every forgery the
 // issue names refused by name on certificates signed here by real BLS keys.
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, beforeAll } from 'vitest'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import mainnetManifest from '../fixtures/f3-manifest-filecoin.json'
 import calibnetManifest from '../fixtures/f3-manifest-calibrationnet.json'
@@ -12,11 +12,12 @@ import {
   blake2xs, merkleRoot, powerTableCid, encodePowerTable, decodePowerTable, applyPowerTableDelta, makePowerTableDelta, sortPowerTable,
   scalePowerTable, isStrongQuorum, encodeCertificate, decodeCertificate, certificateSigningPayload, validateFinalityCertificate,
   validateFinalityCertificates, assembleCertificate, proposalSigningPayload, f3Sign, bdnCoefficients, tipSetKeyBytes, ecChainKey,
-  CertificateError, certificateFromLotusJson, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
+  CertificateError, NobleBdnVerifier, certificateFromLotusJson, type BdnVerifier, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
 } from '../../src/core/finality'
 import { decodeRlePlus, encodeRlePlus, RlePlusError } from '../../src/core/rle-plus'
 import { chainCid } from '../../src/core/cid'
 import { blsPublicKey } from '../../src/core/signature'
+import { mclBdnVerifier } from '../../src/light/mcl-bdn-verifier'
 
 const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
 const b64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'))
@@ -80,17 +81,30 @@ describe('the power table', () => {
   })
 })
 
+// One suite, two executors (STYLE habit 4): noble's verifier, the reference, and the tab's WASM one (mcl-wasm).
+const VERIFIERS: Array<[string, () => Promise<BdnVerifier>]> = [
+  ['noble', async () => new NobleBdnVerifier()],
+  ['mcl-wasm', mclBdnVerifier]
+]
+let verifier: BdnVerifier = new NobleBdnVerifier()
+function useVerifier (make: () => Promise<BdnVerifier>): void {
+  beforeAll(async () => { verifier = await make() })
+}
+const validateOne = (s: FinalityState, c: FinalityCertificate): FinalityState => validateFinalityCertificate(s, c, { verifier })
+const validateAll = (s: FinalityState, cs: readonly FinalityCertificate[]): FinalityState => validateFinalityCertificates(s, cs, { verifier })
+
 // Filecoin mainnet's first ten F3 certificates (instances 0–9, epochs 4919580–4919771) as Lotus's
 // F3GetCertificate answered them, saved by ChainSafe/rust-f3's fetch_fixtures (lightclient/tests/fixtures),
 // verified against mainnet's initial power table of 1,560 participants (~950 sign each).
-describe('Filecoin mainnet F3 certificates', () => {
+describe.each(VERIFIERS)('Filecoin mainnet F3 certificates (%s)', (_name, make) => {
+  useVerifier(make)
   const mainnetTable = tableFromJson(mainnetTableJson)
   const certs = (mainnetCertsJson as unknown as LotusCertificateJson[]).map(certificateFromLotusJson)
   const start: FinalityState = { network: mainnetManifest.NetworkName, nextInstance: 0, powerTable: mainnetTable }
-  const after8 = (): FinalityState => validateFinalityCertificates(start, certs.slice(0, 9))
+  const after8 = (): FinalityState => validateAll(start, certs.slice(0, 9))
 
   it('all ten verify from the initial power table, and the table follows instance 9\'s delta', () => {
-    const end = validateFinalityCertificates(start, certs)
+    const end = validateAll(start, certs)
     expect(end.nextInstance).toBe(10)
     expect(end.finalized?.epoch).toBe(4919771)
     expect(powerTableCid(end.powerTable).toString()).toBe('bafy2bzaceb5yxdkkdomvwpfejeie5iagpx6ete6qnaaq7x4gt4w7isdi6xp2i')
@@ -107,19 +121,19 @@ describe('Filecoin mainnet F3 certificates', () => {
     const c0 = certs[0]!
     const sig = Uint8Array.from(c0.signature)
     sig[40] = sig[40]! ^ 1
-    expect(thrown(() => validateFinalityCertificate(start, { ...c0, signature: sig })).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(start, { ...c0, signature: sig })).code).toBe('BAD_SIGNATURE')
     const chain = c0.ecChain.map((t, i) => i === 3 ? { ...t, commitments: Uint8Array.of(1, ...t.commitments.subarray(1)) } : t)
-    expect(thrown(() => validateFinalityCertificate(start, { ...c0, ecChain: chain })).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(start, { ...c0, ecChain: chain })).code).toBe('BAD_SIGNATURE')
     // a bit for a participant that did not sign: the quorum grows, the aggregate key no longer matches
     const signers = decodeRlePlus(c0.signers)
     const absent = mainnetTable.findIndex((_, i) => !signers.includes(i))
-    expect(thrown(() => validateFinalityCertificate(start, { ...c0, signers: encodeRlePlus([...signers, absent]) })).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(start, { ...c0, signers: encodeRlePlus([...signers, absent]) })).code).toBe('BAD_SIGNATURE')
     // and one signer fewer leaves this certificate (43,177 of 64,764 scaled: just over 2/3) short of a quorum
-    expect(thrown(() => validateFinalityCertificate(start, { ...c0, signers: encodeRlePlus(signers.slice(1)) })).code).toBe('INSUFFICIENT_POWER')
-    expect(thrown(() => validateFinalityCertificate({ ...start, network: calibnetManifest.NetworkName }, c0)).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(start, { ...c0, signers: encodeRlePlus(signers.slice(1)) })).code).toBe('INSUFFICIENT_POWER')
+    expect(thrown(() => validateOne({ ...start, network: calibnetManifest.NetworkName }, c0)).code).toBe('BAD_SIGNATURE')
     const c9 = certs[9]!
     const delta = c9.powerTableDelta.map((d, i) => i === 0 ? { ...d, powerDelta: d.powerDelta + 1n } : d)
-    expect(thrown(() => validateFinalityCertificate(after8(), { ...c9, powerTableDelta: delta })).code).toBe('POWER_TABLE_MISMATCH')
+    expect(thrown(() => validateOne(after8(), { ...c9, powerTableDelta: delta })).code).toBe('POWER_TABLE_MISMATCH')
   }, 180_000)
 })
 
@@ -148,7 +162,8 @@ const grown = sortPowerTable(participants.map(e => e.id === 1000 ? { ...e, power
 const chain1 = [chain0[2]!, tipset(3, participants), tipset(4, participants)]
 const proposal1: CertificateProposal = { network: NETWORK, instance: 1, ecChain: chain1, powerTable: participants, nextPowerTable: grown }
 
-describe('finality certificates', () => {
+describe.each(VERIFIERS)('finality certificates (%s)', (_name, make) => {
+  useVerifier(make)
   it('round-trips through go-f3\'s CBOR layout', () => {
     const bytes = encodeCertificate(cert0)
     expect(bytes[0]).toBe(0x86) // a 6-field tuple, as cbor-gen writes FinalityCertificate
@@ -166,11 +181,11 @@ describe('finality certificates', () => {
   })
 
   it('a chain of certificates verifies, with its power table following the deltas', () => {
-    const s1 = validateFinalityCertificate(genesisState, cert0)
+    const s1 = validateOne(genesisState, cert0)
     expect(s1.nextInstance).toBe(1)
     expect(s1.finalized?.epoch).toBe(2)
     const cert1 = certify(proposal1, [0, 1, 2])
-    const s2 = validateFinalityCertificates(genesisState, [cert0, cert1])
+    const s2 = validateAll(genesisState, [cert0, cert1])
     expect(s2.nextInstance).toBe(2)
     expect(s2.powerTable).toEqual(grown)
     expect(cert1.powerTableDelta).toEqual([{ participantId: 1000, powerDelta: (10n << 30n) * 3n, signingKey: new Uint8Array(0) }])
@@ -178,51 +193,51 @@ describe('finality certificates', () => {
 
   it('refuses signers below 2/3 of the scaled power (INSUFFICIENT_POWER)', () => {
     // the two smallest of 10,11,12,13 hold 21/46 < 2/3
-    expect(thrown(() => validateFinalityCertificate(genesisState, certify(proposal0, [2, 3]))).code).toBe('INSUFFICIENT_POWER')
+    expect(thrown(() => validateOne(genesisState, certify(proposal0, [2, 3]))).code).toBe('INSUFFICIENT_POWER')
   })
 
   it('refuses a signer bit for a key that did not sign (BAD_SIGNATURE)', () => {
     const honest = certify(proposal0, [0, 1, 2])
     const claimed = { ...honest, signers: encodeRlePlus([0, 1, 2, 3]) }
-    expect(thrown(() => validateFinalityCertificate(genesisState, claimed)).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(genesisState, claimed)).code).toBe('BAD_SIGNATURE')
   })
 
   it('refuses a signer outside the table (BAD_SIGNER)', () => {
     const c = { ...cert0, signers: encodeRlePlus([0, 1, 2, 9]) }
-    expect(thrown(() => validateFinalityCertificate(genesisState, c)).code).toBe('BAD_SIGNER')
+    expect(thrown(() => validateOne(genesisState, c)).code).toBe('BAD_SIGNER')
   })
 
   it('refuses a wrong power-table delta (POWER_TABLE_MISMATCH, BAD_POWER_DELTA)', () => {
-    const s1 = validateFinalityCertificate(genesisState, cert0)
+    const s1 = validateOne(genesisState, cert0)
     const cert1 = certify(proposal1, [0, 1, 2])
     // the signed supplemental data names `grown`; a delta that leads elsewhere is refused
     const wrong = { ...cert1, powerTableDelta: [{ participantId: 1000, powerDelta: 1n, signingKey: new Uint8Array(0) }] }
-    expect(thrown(() => validateFinalityCertificate(s1, wrong)).code).toBe('POWER_TABLE_MISMATCH')
+    expect(thrown(() => validateOne(s1, wrong)).code).toBe('POWER_TABLE_MISMATCH')
     const unsorted = { ...cert1, powerTableDelta: [{ participantId: 1001, powerDelta: 1n, signingKey: new Uint8Array(0) }, { participantId: 1000, powerDelta: 1n, signingKey: new Uint8Array(0) }] }
-    expect(thrown(() => validateFinalityCertificate(s1, unsorted)).code).toBe('BAD_POWER_DELTA')
+    expect(thrown(() => validateOne(s1, unsorted)).code).toBe('BAD_POWER_DELTA')
     expect(thrown(() => applyPowerTableDelta(participants, [{ participantId: 5, powerDelta: 10n, signingKey: new Uint8Array(0) }])).code).toBe('BAD_POWER_DELTA')
     expect(thrown(() => applyPowerTableDelta(participants, [{ participantId: 1000, powerDelta: -(20n << 30n), signingKey: new Uint8Array(0) }])).code).toBe('BAD_POWER_DELTA')
     expect(applyPowerTableDelta(participants, makePowerTableDelta(participants, grown))).toEqual(grown)
   })
 
   it('refuses a chain not linked to the previous certificate (UNLINKED)', () => {
-    const s1 = validateFinalityCertificate(genesisState, cert0)
+    const s1 = validateOne(genesisState, cert0)
     const off = certify({ ...proposal1, ecChain: [chain0[1]!, tipset(3, participants)] }, [0, 1, 2])
-    expect(thrown(() => validateFinalityCertificate(s1, off)).code).toBe('UNLINKED')
+    expect(thrown(() => validateOne(s1, off)).code).toBe('UNLINKED')
   })
 
   it('refuses a repeated or a skipped instance (WRONG_INSTANCE)', () => {
-    const s1 = validateFinalityCertificate(genesisState, cert0)
-    expect(thrown(() => validateFinalityCertificate(s1, cert0)).code).toBe('WRONG_INSTANCE')
+    const s1 = validateOne(genesisState, cert0)
+    expect(thrown(() => validateOne(s1, cert0)).code).toBe('WRONG_INSTANCE')
     const cert2 = certify({ ...proposal1, instance: 2 }, [0, 1, 2])
-    expect(thrown(() => validateFinalityCertificate(s1, cert2)).code).toBe('WRONG_INSTANCE')
+    expect(thrown(() => validateOne(s1, cert2)).code).toBe('WRONG_INSTANCE')
   })
 
   it('refuses a certificate of another network, an empty chain and a chain whose epochs do not increase', () => {
     const other = certify({ ...proposal0, network: 'filecoin' }, [0, 1, 2])
-    expect(thrown(() => validateFinalityCertificate(genesisState, other)).code).toBe('BAD_SIGNATURE')
-    expect(thrown(() => validateFinalityCertificate(genesisState, { ...cert0, ecChain: [] })).code).toBe('EMPTY_CHAIN')
-    expect(thrown(() => validateFinalityCertificate(genesisState, { ...cert0, ecChain: [chain0[1]!, chain0[0]!] })).code).toBe('BAD_CHAIN')
+    expect(thrown(() => validateOne(genesisState, other)).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(genesisState, { ...cert0, ecChain: [] })).code).toBe('EMPTY_CHAIN')
+    expect(thrown(() => validateOne(genesisState, { ...cert0, ecChain: [chain0[1]!, chain0[0]!] })).code).toBe('BAD_CHAIN')
   })
 
   it('refuses a rogue-key aggregate that plain BLS aggregation would accept (BDN)', () => {
@@ -241,7 +256,7 @@ describe('finality certificates', () => {
     const plainKey = G1.fromBytes(table[0]!.pubKey).add(G1.fromBytes(table[1]!.pubKey))
     expect(bls12_381.longSignatures.verify(xSig, bls12_381.longSignatures.hash(payload), plainKey)).toBe(true)
     const forged: FinalityCertificate = { ...assembleCertificate(p, new Map([[0, xSig]])), signers: encodeRlePlus([0, 1]), signature: xSig }
-    expect(thrown(() => validateFinalityCertificate(state, forged)).code).toBe('BAD_SIGNATURE')
+    expect(thrown(() => validateOne(state, forged)).code).toBe('BAD_SIGNATURE')
   })
 
   it('weights keys by coefficients drawn from the whole table (a key\'s weight changes with the table)', () => {

@@ -73,6 +73,29 @@ export function bdnAggregateSignatures (publicKeys: readonly Uint8Array[], signe
   return pippenger(bls12_381.G2.Point, points, signers.map(i => coefficients[i]!)).toBytes(true)
 }
 
+/**
+ * Checks a BDN aggregate signature: one interface, two executors (STYLE habit 4) — noble's here, the reference, and
+ * a WASM one where speed counts (the tab's worker: src/light/mcl-bdn-verifier.ts) — run by one shared test suite.
+ */
+export interface BdnVerifier {
+  readonly name: string
+  /**
+   * True when `signature` is the BDN aggregate of the `signers`' signatures of `message` (weights `coefficients`,
+   * from bdnCoefficients of the whole table); false for any signature or message that does not verify, malformed
+   * signature bytes included. Throws BadPublicKeyError when a signer's key is no usable key.
+   */
+  verifyAggregate: (publicKeys: readonly Uint8Array[], signers: readonly number[], coefficients: readonly bigint[], message: Uint8Array, signature: Uint8Array) => boolean
+}
+
+/** @noble/curves: pure TypeScript, audited, the reference the faster verifier is checked against. */
+export class NobleBdnVerifier implements BdnVerifier {
+  readonly name = 'noble'
+  constructor (private readonly keys = new PublicKeyCache()) {}
+  verifyAggregate (publicKeys: readonly Uint8Array[], signers: readonly number[], coefficients: readonly bigint[], message: Uint8Array, signature: Uint8Array): boolean {
+    return verifyWithAggregateKey(bdnAggregatePublicKey(publicKeys, signers, this.keys, [...coefficients]), message, signature)
+  }
+}
+
 /** BLS verification of `signature` over `message` under an aggregate key; false for malformed bytes. */
 export function verifyWithAggregateKey (aggregateKey: G1Point, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== 96) return false

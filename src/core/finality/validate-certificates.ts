@@ -6,7 +6,7 @@
 // chain that turns bad part-way keeps every certificate accepted before it.
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeRlePlus, RlePlusError } from '../rle-plus'
-import { BadPublicKeyError, bdnAggregatePublicKey, bdnCoefficients, PublicKeyCache, verifyWithAggregateKey } from './bdn'
+import { BadPublicKeyError, bdnCoefficients, NobleBdnVerifier, type BdnVerifier } from './bdn'
 import { certificateSigningPayload, type FinalityCertificate } from './certificate'
 import { decodeF3TipSet, encodeF3TipSetFields, f3TipSetsEqual, validateEcChain, type F3TipSet } from './ec-chain'
 import { CertificateError } from './finality-errors'
@@ -23,11 +23,11 @@ export interface FinalityState {
 }
 
 export interface ValidateCertificateOptions {
-  /** Decoded keys shared between calls (decoding a key costs more than using it). */
-  readonly keys?: PublicKeyCache
+  /** Who checks the aggregate signature; noble's (with its decoded-key cache shared between calls) when left out. */
+  readonly verifier?: BdnVerifier
 }
 
-const sharedKeys = new PublicKeyCache()
+const sharedVerifier = new NobleBdnVerifier()
 
 /** The state after `cert`, or a CertificateError saying by code which rule it broke. */
 export function validateFinalityCertificate (state: FinalityState, cert: FinalityCertificate, opts: ValidateCertificateOptions = {}): FinalityState {
@@ -38,7 +38,7 @@ export function validateFinalityCertificate (state: FinalityState, cert: Finalit
   if (state.finalized !== undefined && !f3TipSetsEqual(state.finalized, cert.ecChain[0]!)) {
     throw new CertificateError('UNLINKED', instance, `its chain starts at epoch ${cert.ecChain[0]!.epoch}, not at the tipset of epoch ${state.finalized.epoch} the previous certificate finalized`)
   }
-  verifyCertificateSignature(state, cert, opts.keys ?? sharedKeys)
+  verifyCertificateSignature(state, cert, opts.verifier ?? sharedVerifier)
   const next = applyPowerTableDelta(state.powerTable, cert.powerTableDelta, instance)
   const cid = powerTableCid(next)
   const named = cert.supplementalData.powerTable.toString()
@@ -69,7 +69,7 @@ export function validateFinalityCertificates (state: FinalityState, certs: reado
 }
 
 /** go-f3's verifyFinalityCertificateSignature: quorum of scaled power, then the aggregate signature. */
-export function verifyCertificateSignature (state: FinalityState, cert: FinalityCertificate, keys: PublicKeyCache): void {
+export function verifyCertificateSignature (state: FinalityState, cert: FinalityCertificate, verifier: BdnVerifier): void {
   const instance = cert.instance
   const table = state.powerTable
   const { scaled, total } = scalePowerTable(table)
@@ -90,15 +90,15 @@ export function verifyCertificateSignature (state: FinalityState, cert: Finality
     throw new CertificateError('INSUFFICIENT_POWER', instance, `its signers hold ${signerPower} of ${total} scaled power, less than 2/3`)
   }
   const publicKeys = table.map(e => e.pubKey)
-  let aggregate
+  const payload = certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain)
+  let ok: boolean
   try {
-    aggregate = bdnAggregatePublicKey(publicKeys, signers, keys, bdnCoefficients(publicKeys))
+    ok = verifier.verifyAggregate(publicKeys, signers, bdnCoefficients(publicKeys), payload, cert.signature)
   } catch (e) {
     if (e instanceof BadPublicKeyError) throw new CertificateError('BAD_SIGNER', instance, `a signer's key: ${e.message}`)
     throw e
   }
-  const payload = certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain)
-  if (!verifyWithAggregateKey(aggregate, payload, cert.signature)) {
+  if (!ok) {
     throw new CertificateError('BAD_SIGNATURE', instance, 'the aggregate signature does not verify for its signers on this network')
   }
 }

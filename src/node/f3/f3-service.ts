@@ -7,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
   decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3Sign, f3TipSetsEqual,
-  tipSetKeyBytes, idOf, PublicKeyCache, bytesEqual, applyPowerTableDelta,
+  tipSetKeyBytes, idOf, PublicKeyCache, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
   type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
 import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p } from '../../net'
@@ -51,6 +51,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   const network = genesis.state.network
   const store = new F3Store(db)
   const keys = new PublicKeyCache()
+  const verifier = new NobleBdnVerifier(keys)
   const pubsub = libp2p.services.pubsub
 
   const initialTable = chain.readState((s, r) => readF3PowerTable(s, r, 0), genesis.header)
@@ -94,7 +95,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
 
   /** Takes `cert` as the next certificate (checked), stores it with the state after it. */
   async function accept (cert: FinalityCertificate, how: string): Promise<void> {
-    const after = validateFinalityCertificate(state, cert, { keys })
+    const after = validateFinalityCertificate(state, cert, { verifier })
     await store.accept(cert, after)
     state = after
     latest = cert
