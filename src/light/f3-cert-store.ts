@@ -2,6 +2,7 @@
 // CBOR) and `meta` the state the last one left (next instance, finalized tipset, power table). A batch of
 // certificates and the state after it are one transaction, so a reload starts from the last certificate it
 // verified and never from a state that names a certificate it does not hold.
+import { commitAll } from './idb-commit'
 import { openDB, type IDBPDatabase, type DBSchema } from 'idb'
 import { encodeCertificate, decodeCertificate, encodeFinalityState, decodeFinalityState, type FinalityCertificate, type FinalityState } from '../core'
 
@@ -36,13 +37,7 @@ export async function openF3CertStore (genesisCid: string): Promise<F3CertStore>
       const tx = db.transaction(['certs', 'meta'], 'readwrite')
       const writes: Array<Promise<unknown>> = certs.map(async c => await tx.objectStore('certs').put(encodeCertificate(c), c.instance))
       writes.push(tx.objectStore('meta').put(encodeFinalityState(after), 'state'))
-      try {
-        await Promise.all([...writes, tx.done])
-      } catch (err) {
-        try { tx.abort() } catch { /* already aborted or done */ }
-        await tx.done.catch(() => {})
-        throw err
-      }
+      await commitAll(tx, writes)
     },
     certificate: async (instance) => {
       const b = await db.get('certs', instance)

@@ -4,6 +4,7 @@
 // has none); `meta` the head as a TipSetKey. A head move writes its blocks, its height index and the new head
 // in one transaction, so an interrupted tab leaves either the old head or the new one, never a head pointing
 // at a missing header. A v1 database (one header per height, the head by CID) is carried over on opening.
+import { commitAll } from './idb-commit'
 import { openDB, type IDBPDatabase, type DBSchema, type IDBPTransaction, type StoreNames } from 'idb'
 import { unsealHeader, makeTipSet, type CID, type SealedHeader, type Epoch, type TipSet } from '../core'
 
@@ -129,14 +130,7 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
     for (const t of move.reverted) if (!appliedHeights.has(t.height)) writes.push(tx.objectStore('tipsets').delete(t.height))
     for (const t of move.applied) writes.push(tx.objectStore('tipsets').put({ height: t.height, key: t.key.map(String) }))
     writes.push(tx.objectStore('meta').put({ height: move.to.height, key: move.to.key.map(String) }, 'head'))
-    try {
-      await Promise.all([...writes, tx.done])
-    } catch (err) {
-      // a write refused part-way (a value it cannot store; a full quota aborts by itself): nothing of the move stays
-      try { tx.abort() } catch { /* already aborted or done */ }
-      await tx.done.catch(() => {})
-      throw err
-    }
+    await commitAll(tx, writes)
   }
   const floor = async (): Promise<Epoch> => (await db.get('meta', 'floor'))?.height ?? 0
   /** Writes `run` as the chain from its first height to `top` (null rounds where it has no tipset), and the new floor. */
@@ -161,13 +155,7 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
     }
     writes.push(tx.objectStore('meta').put({ height: low, key: [] }, 'floor'))
     if (head !== null) writes.push(tx.objectStore('meta').put({ height: head.height, key: head.key.map(String) }, 'head'))
-    try {
-      await Promise.all([...writes, tx.done])
-    } catch (err) {
-      try { tx.abort() } catch { /* already aborted or done */ }
-      await tx.done.catch(() => {})
-      throw err
-    }
+    await commitAll(tx, writes)
   }
   return {
     floor,

@@ -87,3 +87,26 @@ describe('header store v2', () => {
     store.close()
   })
 })
+
+describe('header store: a jump to a finalized tipset (issue 14)', () => {
+  it('stores the run as the chain, keeps a floor, answers nothing below it from above it, and prepends below it', async () => {
+    const genesis = newGenesis()
+    const store = await openHeaderStore(genesis.header.cid.toString())
+    const chain = chainOn(genesis, genesis.header, 20)
+    await store.append([genesis.header, ...chain.slice(0, 3)]) // the tab had heights 0..3
+    // a jump: heights 12..20 (12 the bottom of the run), the head at 20
+    await store.jump(chain.slice(11).map(h => makeTipSet([h])))
+    expect(await store.floor()).toBe(12)
+    expect((await store.head())!.cid.equals(chain[19]!.cid)).toBe(true)
+    expect((await store.byHeight(15))!.cid.equals(chain[14]!.cid)).toBe(true)
+    // heights 4..11 are a gap, not null rounds: a search starting there does not answer with height 12
+    expect(await store.tipSetAtOrAbove(5, 20)).toBeNull()
+    expect((await store.tipSetAtOrAbove(2, 20))!.height).toBe(2) // from the old chain, below the gap
+    expect((await store.tipSetAtOrAbove(12, 20))!.height).toBe(12)
+    // the run below the floor, by hash link: the floor drops and the gap closes
+    await store.prepend(chain.slice(3, 11).map(h => makeTipSet([h])))
+    expect(await store.floor()).toBe(4)
+    expect((await store.tipSetAtOrAbove(5, 20))!.height).toBe(5)
+    store.close()
+  })
+})
