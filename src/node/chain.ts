@@ -441,6 +441,21 @@ export class NodeChain implements RpcBackend {
     })
   }
 
+  /**
+   * F3 finality (issue 14): a certificate finalized `key`; from now on the head is it or a tipset above it, whatever a
+   * fork beside it weighs (a head off it moves back onto it). False when the tree does not hold that tipset (this
+   * node has not seen it yet, or it is below the tree's root, where every tipset descends from it already).
+   */
+  async finalize (key: readonly CID[]): Promise<boolean> {
+    return await this.queued(async () => {
+      const k = tipSetKeyString(key)
+      if (this.tree.get(k) === undefined) return false
+      this.tree.setFinalized(k)
+      await this.moveHead()
+      return true
+    })
+  }
+
   private async queued<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.accepting.then(fn)
     this.accepting = run.catch(() => {})

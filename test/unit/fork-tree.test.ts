@@ -348,3 +348,24 @@ describe('ForkTree: bad tipsets', () => {
     expect(tree.size).toBe(size)
   })
 })
+
+describe('ForkTree: F3 finality (issue 14)', () => {
+  it('keeps the head on the finalized tipset\'s line whatever a fork beside it weighs, and takes what is built on it', () => {
+    const tree = newTree()
+    const x1 = header(genesis, 1, 1)
+    const x2 = header(one(x1), 2, 1)
+    const heavy = header(genesis, 2, 7, 30) // after a null round, win count 30: heavier than x1, x2 together
+    for (const b of [x1, x2, heavy]) tree.insertBlock(b)
+    expect(tree.heaviest().key).toBe(keyOf(heavy))
+    tree.setFinalized(keyOf(x1))
+    expect(tree.heaviest().key).toBe(keyOf(x2))
+    // the fork grows heavier still: it never becomes the head; a block on the finalized line does
+    tree.insertBlock(header(one(heavy), 3, 7, 30))
+    expect(tree.heaviest().key).toBe(keyOf(x2))
+    const x3 = header(one(x2), 3, 1)
+    tree.insertBlock(x3)
+    expect(tree.heaviest().key).toBe(keyOf(x3))
+    // a finalized tipset's ancestors stay eligible (the head may fall back to one after an equivocation)
+    expect(() => { tree.setFinalized('not-a-key') }).toThrow()
+  })
+})

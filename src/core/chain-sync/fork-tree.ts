@@ -79,6 +79,9 @@ export class ForkTree {
   private readonly bad = new Set<TipSetKeyString>()
   private rootNode: TipSetNode
   private best: TipSetNode
+  /** The tipset a finality certificate finalized (issue 14), and it with its ancestors in the tree: the head descends from it. */
+  private finalizedNode: TipSetNode | null = null
+  private finalizedLine = new Set<TipSetKeyString>()
 
   constructor (private readonly init: ForkTreeInit) {
     if (!(init.maxTipsets >= 1)) throw new RangeError('maxTipsets must be at least 1')
@@ -114,6 +117,30 @@ export class ForkTree {
     if (key === this.rootNode.key) throw new RangeError('the root is trusted as given: it cannot be marked bad')
     this.bad.add(key)
     this.best = this.heaviestFrom(this.rootNode.key)
+  }
+
+  /**
+   * F3 finality: `key` (a tipset in the tree) was finalized by certificate, so the head must be it or descend from
+   * it, whatever the weight of a fork beside it — a finalized tipset is never reverted. Tipsets that are neither its
+   * ancestors nor its descendants leave the head choice.
+   */
+  setFinalized (key: TipSetKeyString): void {
+    const node = this.nodes.get(key)
+    if (node === undefined) throw new UnknownTipSetError(`tipset ${key} is not in the tree`)
+    this.finalizedNode = node
+    this.finalizedLine = new Set()
+    for (let n: TipSetNode | undefined = node; n !== undefined; n = n === this.rootNode ? undefined : this.nodes.get(n.parent)) this.finalizedLine.add(n.key)
+    this.best = this.heaviestFrom(this.rootNode.key)
+  }
+
+  /** True when the tipset may be the head as far as finality goes: on the finalized tipset's line, or above it. */
+  private respectsFinality (node: TipSetNode): boolean {
+    const f = this.finalizedNode
+    if (f === null || this.finalizedLine.has(node.key)) return true
+    for (let n: TipSetNode | undefined = node; n !== undefined && n.height > f.height; n = this.nodes.get(n.parent)) {
+      if (n.parent === f.key) return true
+    }
+    return false
   }
 
   /** True when the tipset or one below it was marked bad. */
@@ -299,6 +326,9 @@ export class ForkTree {
     const dropped = [...this.blocks.keys()].filter(c => !keptBlocks.has(c))
     for (const c of dropped) this.blocks.delete(c)
     this.rootNode = this.nodes.get(finalized)!
+    // a certificate's tipset below the new root: every tipset left descends from it
+    if (this.finalizedNode !== null && !this.nodes.has(this.finalizedNode.key)) { this.finalizedNode = null; this.finalizedLine = new Set() }
+    if (this.finalizedNode !== null) this.finalizedLine = new Set([...this.finalizedLine].filter(k => this.nodes.has(k)))
     this.best = this.heaviestFrom(finalized)
     return dropped
   }
@@ -322,7 +352,7 @@ export class ForkTree {
    * equivocated block stays in the tree for its children but is never the head. The root is trusted as given.
    */
   private formable (node: TipSetNode): boolean {
-    return node === this.rootNode || (!node.tipset.key.some(c => this.excluded.has(String(c))) && (this.bad.size === 0 || !this.isBad(node.key)))
+    return node === this.rootNode || (!node.tipset.key.some(c => this.excluded.has(String(c))) && (this.bad.size === 0 || !this.isBad(node.key)) && this.respectsFinality(node))
   }
 
   /** Lotus's rule: heavier weight wins; on equal weight the tie-break decides, and a full tie keeps `b`. */

@@ -7,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
   decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3Sign, f3TipSetsEqual,
-  tipSetKeyBytes, idOf, PublicKeyCache, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
+  tipSetKeyBytes, tipSetKeyCids, idOf, PublicKeyCache, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
   type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
 import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p } from '../../net'
@@ -101,6 +101,9 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     latest = cert
     tally = newTally()
     log(`f3: instance ${cert.instance} finalized epoch ${after.finalized!.epoch} (${how})`)
+    // the chain's fork choice keeps to it: no head that leaves a finalized tipset (the tree may not hold it yet: a
+    // node catching up finalizes it when its sync brings it, since every later certificate names a tipset above it)
+    void chain.finalize(tipSetKeyCids(after.finalized!.key)).catch((err: Error) => { log(`f3: finalizing on the chain: ${err.message}`) })
     // the next instance may already be deep enough (a node catching up, a chain started with history): vote at once
     if (participants.length > 0) setTimeout(() => { void vote().catch(() => {}) }, 0)
   }
