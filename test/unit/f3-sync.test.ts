@@ -1,0 +1,88 @@
+// The tab's certificate sync (issue 14) against nodes that lie: one serving another network's chain is refused by name
+// and the next node asked; one that withholds the latest certificates is passed over for another that has them; when
+// a node claims certificates none would serve, the tab says it is behind. Real certificates, real IndexedDB code
+// (fake-indexeddb), the sync's own store. And the exchange's codec refuses an oversized answer by name.
+import { describe, it, expect } from 'vitest'
+import * as dagCbor from '@ipld/dag-cbor'
+import { encodeCertificate, type FinalityCertificate, type SealedHeader } from '../../src/core'
+import { decodeCertExchangeResponse, encodeCertExchangeHeader, type CertExchangeResponse } from '../../src/net'
+import { F3Sync } from '../../src/light/f3-sync'
+import { openF3CertStore } from '../../src/light/f3-cert-store'
+import { testCertChain } from '../helpers/f3-certs'
+
+const NET = 'f3-sync-test'
+const ours = testCertChain(NET, 8)
+const theirs = testCertChain('another-network', 8)
+let n = 0
+
+/** A node answering from `certs`, claiming `pending` (its latest + 1 unless it lies about it). */
+const node = (certs: FinalityCertificate[], pending = certs.length) => async (_peer: string, req: { firstInstance: number, limit: number }): Promise<CertExchangeResponse> =>
+  ({ pendingInstance: pending, powerTable: null, certificates: certs.slice(req.firstInstance, Math.min(req.firstInstance + req.limit, pending)) })
+
+async function newSync (nodes: Record<string, ReturnType<typeof node>>): Promise<{ sync: F3Sync, refused: string[], store: Awaited<ReturnType<typeof openF3CertStore>> }> {
+  const refused: string[] = []
+  const store = await openF3CertStore(`f3-sync-${n++}`)
+  await store.accept([], ours.start) // the state a tab starts from: genesis' table, proven elsewhere
+  const sync = new F3Sync({
+    network: NET,
+    genesis: null as unknown as SealedHeader,
+    store,
+    peers: () => Object.keys(nodes),
+    fetchCertificates: async (peer, req) => await nodes[peer]!(peer, req),
+    initialPowerTable: async () => { throw new Error('not asked: the store holds a state') },
+    onRejection: (peer, err) => { refused.push(`${peer}:${(err as { code?: string }).code ?? err.name}`) },
+    onNetworkError: () => {},
+    onChange: () => {}
+  })
+  return { sync, refused, store }
+}
+
+describe('F3Sync', () => {
+  it('refuses a node serving another network\'s chain by name and takes the next node\'s', async () => {
+    const { sync, refused } = await newSync({ other: node(theirs.certs), honest: node(ours.certs) })
+    await sync.sync()
+    expect(refused).toEqual(['other:BAD_SIGNATURE'])
+    expect(sync.state!.nextInstance).toBe(8)
+    expect(sync.behind).toBe(false)
+  })
+
+  it('asks another node when one withholds the latest certificates, and says it is behind when none serves them', async () => {
+    const a = await newSync({ stale: node(ours.certs.slice(0, 3)), fresh: node(ours.certs) })
+    await a.sync.sync()
+    expect(a.sync.state!.nextInstance).toBe(8)
+    // a node claims 8 but serves 5; nobody else has more: the tab keeps 5 and says it is behind
+    const b = await newSync({ withholding: node(ours.certs.slice(0, 5), 8) })
+    await b.sync.sync()
+    expect(b.sync.state!.nextInstance).toBe(5)
+    expect(b.sync.behind).toBe(true)
+    expect(b.sync.knownPending).toBe(8)
+  })
+
+  it('keeps the valid prefix of a chain that turns bad, stored with the state after it (where a reload starts)', async () => {
+    const bad = ours.certs.map((c, i) => i === 6 ? { ...c, signature: ours.certs[5]!.signature } : c)
+    const { sync, refused, store } = await newSync({ liar: node(bad) })
+    await sync.sync()
+    expect(refused).toEqual(['liar:BAD_SIGNATURE'])
+    expect(sync.state!.nextInstance).toBe(6)
+    expect((await store.state())!.nextInstance).toBe(6)
+    expect(encodeCertificate((await store.certificate(5))!)).toEqual(encodeCertificate(ours.certs[5]!))
+  })
+})
+
+describe('certificate exchange codec', () => {
+  it('reads go-f3\'s response (a header, then certificates back to back) and refuses more than 256 certificates', () => {
+    const bytes = (certs: FinalityCertificate[]): Uint8Array => {
+      const parts = [encodeCertExchangeHeader(certs.length, null), ...certs.map(encodeCertificate)]
+      const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0))
+      let at = 0
+      for (const p of parts) { out.set(p, at); at += p.length }
+      return out
+    }
+    expect(decodeCertExchangeResponse(bytes(ours.certs)).certificates).toEqual(ours.certs)
+    const many = Array.from({ length: 257 }, () => ours.certs[0]!)
+    expect(() => decodeCertExchangeResponse(bytes(many))).toThrow(/more than 256/)
+    // a header whose power table is over go-f3's limits
+    const huge = dagCbor.encode([1, Array.from({ length: 9000 }, (_, i) => [i, new Uint8Array([0, 1]), new Uint8Array(48)])])
+    expect(() => decodeCertExchangeResponse(huge)).toThrow(/power table of 9000 entries/)
+  })
+})
