@@ -50,6 +50,8 @@ describe('finality in the tab', { timeout: 300_000 }, () => {
     const finalized = await num('finalized-height')
     expect((await d.chain.tipSetAt(finalized))).toBeDefined()
     const instance = await num('finality-instance')
+    // printed, never asserted: what the tab checked and how long it took (issue 14's figures)
+    console.log(`tab: ${await page.textContent('[data-testid=finality-verified]')}; finalized ${finalized}, head ${await num('verified-height')}`)
 
     // a reload: the finalized height comes from IndexedDB, whatever the nodes answer
     await page.reload()
