@@ -262,7 +262,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     sync.pause()
     let resumed = false
     const resume = (): void => { if (!resumed) { resumed = true; sync.resume() } }
-    setTimeout(resume, FIRST_PASS_WAIT_MS)
+    const hold = setTimeout(resume, FIRST_PASS_WAIT_MS) as unknown as { unref?: () => void }
+    hold.unref?.() // a stopped client (a test's) must not keep Node alive for it
     firstFinalityPass = resume
     const certTopic = f3CertificatesTopic(genesis.state.network)
     // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
