@@ -123,8 +123,11 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
         return err instanceof CertificateError && err.code === 'BAD_SIGNATURE' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
       }
       if (cert !== null) {
-        await accept(cert, 'votes')
-        void pubsub.publish(f3CertificatesTopic(network), encodeCertificate(cert)).catch(() => {})
+        // the vote itself was good whatever becomes of the certificate it completed
+        try {
+          await accept(cert, 'votes')
+          void pubsub.publish(f3CertificatesTopic(network), encodeCertificate(cert)).catch(() => {})
+        } catch (err) { log(`f3: the certificate votes made for instance ${cert.instance} does not hold: ${(err as Error).message}`) }
       }
       return TopicValidatorResult.Accept
     })
