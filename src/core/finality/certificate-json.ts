@@ -2,6 +2,7 @@
 // F3GetPowerTable answer, go-f3's MarshalJSON): CIDs as {"/": …}, a tipset key as its CIDs, bytes as
 // base64, big integers as decimal strings, and Signers as go-bitfield's JSON — run lengths alternating
 // unset/set, starting with an unset run.
+import { base64pad } from 'multiformats/bases/base64'
 import { CID } from '../cid'
 import { decodeRlePlus, encodeRlePlus } from '../rle-plus'
 import type { FinalityCertificate } from './certificate'
@@ -21,12 +22,9 @@ export interface LotusCertificateJson {
 }
 export interface LotusPowerEntryJson { ID: number, Power: string, PubKey: string }
 
-const toB64 = (b: Uint8Array): string => {
-  let s = ''
-  for (const x of b) s += String.fromCharCode(x)
-  return btoa(s)
-}
-const fromB64 = (s: string | null | undefined): Uint8Array => Uint8Array.from(atob(s ?? ''), c => c.charCodeAt(0))
+// Go's encoding/json writes []byte as padded standard base64
+const toB64 = (b: Uint8Array): string => base64pad.baseEncode(b)
+const fromB64 = (s: string | null | undefined): Uint8Array => s == null || s === '' ? new Uint8Array(0) : base64pad.baseDecode(s)
 
 /** go-bitfield's JSON: the run lengths of an index set, the first run unset (0 when index 0 is set). */
 export function bitfieldRuns (indexes: readonly number[]): number[] {

@@ -3,6 +3,7 @@
 // assembles a certificate once one value's votes hold a strong quorum; a node given its miners' worker keys
 // also votes for them (the agreement rule and why it is safe: core/finality/f3-devnet-rules.ts).
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import type { PeerId } from '@libp2p/interface'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
@@ -83,7 +84,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   const heldTipSets = new Map<string, TipSet>()
   function nextTableOf (supplemental: SupplementalData, ecChain: EcChain): readonly PowerEntry[] | null {
     const head = ecChain[ecChain.length - 1]!
-    const ts = heldTipSets.get(String(head.epoch) + bytesKey(head.key))
+    const ts = heldTipSets.get(tipSetId(head.epoch, head.key))
     if (ts === undefined) return null
     const t = tableAt(ts)
     return powerTableCid(t).toString() === supplemental.powerTable.toString() ? t : null
@@ -153,7 +154,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   async function noteTipSet (ecChain: EcChain): Promise<void> {
     const head = ecChain[ecChain.length - 1]
     if (head === undefined) return
-    const k = String(head.epoch) + bytesKey(head.key)
+    const k = tipSetId(head.epoch, head.key)
     if (heldTipSets.has(k)) return
     const key = await db.canonicalKey(head.epoch)
     if (key === undefined || !bytesEqual(tipSetKeyBytes(key), head.key)) return
@@ -210,7 +211,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
       if (ts === undefined) return
       const table = tableAt(ts)
       const value: EcChain = [base, f3TipSetOf(ts, powerTableCid(table))]
-      heldTipSets.set(String(ts.height) + bytesKey(value[1]!.key), ts)
+      heldTipSets.set(tipSetId(ts.height, value[1]!.key), ts)
       const now = Date.now()
       for (const p of participants) {
         if (!state.powerTable.some(e => e.id === p.id)) continue
@@ -295,11 +296,8 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   }
 }
 
-function bytesKey (b: Uint8Array): string {
-  let s = ''
-  for (const x of b) s += x.toString(16).padStart(2, '0')
-  return s
-}
+/** A tipset F3 names, as a map key: its epoch and key bytes. */
+const tipSetId = (epoch: number, key: Uint8Array): string => `${epoch}:${bytesToHex(key)}`
 
 function f3ChainsEqual (a: EcChain, b: EcChain): boolean {
   return a.length === b.length && a.every((t, i) => f3TipSetsEqual(t, b[i]!))
