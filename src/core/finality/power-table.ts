@@ -95,7 +95,9 @@ export function isStrongQuorum (part: number, whole: number): boolean {
  * itself, a new participant with a key and positive power, no key for one left with none; power 0
  * leaves the table. The result is sorted by power descending, then ID.
  */
-export function applyPowerTableDelta (table: readonly PowerEntry[], delta: readonly PowerTableDelta[], instance?: number): PowerEntry[] {
+export function applyPowerTableDelta (table: readonly PowerEntry[], delta: readonly PowerTableDelta[], instance?: number): readonly PowerEntry[] {
+  // most instances change nothing: the same (already sorted) table, so what is derived from it is derived once
+  if (delta.length === 0 && isSorted(table)) return table
   const byId = new Map<number, PowerEntry>(table.map(e => [e.id, e]))
   const bad = (reason: string): CertificateError => new CertificateError('BAD_POWER_DELTA', instance, reason)
   let last = -1
@@ -120,6 +122,11 @@ export function applyPowerTableDelta (table: readonly PowerEntry[], delta: reado
     else throw bad(`power-table delta leaves participant ${next.id} with negative power`)
   }
   return sortPowerTable([...byId.values()])
+}
+
+function isSorted (table: readonly PowerEntry[]): boolean {
+  for (let i = 1; i < table.length; i++) if (comparePowerEntries(table[i - 1]!, table[i]!) >= 0) return false
+  return true
 }
 
 /** go-f3's MakePowerTableDiff: what turns `before` into `after`, sorted by participant ID. */

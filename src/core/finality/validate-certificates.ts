@@ -68,6 +68,14 @@ export function validateFinalityCertificates (state: FinalityState, certs: reado
   return s
 }
 
+/** BDN weights by table: a chain of certificates mostly keeps one table, whose weights (BLAKE2Xs over every key) are drawn once. */
+const weights = new WeakMap<readonly PowerEntry[], bigint[]>()
+function coefficientsOf (table: readonly PowerEntry[]): bigint[] {
+  let c = weights.get(table)
+  if (c === undefined) { c = bdnCoefficients(table.map(e => e.pubKey)); weights.set(table, c) }
+  return c
+}
+
 /** go-f3's verifyFinalityCertificateSignature: quorum of scaled power, then the aggregate signature. */
 export function verifyCertificateSignature (state: FinalityState, cert: FinalityCertificate, verifier: BdnVerifier): void {
   const instance = cert.instance
@@ -93,7 +101,7 @@ export function verifyCertificateSignature (state: FinalityState, cert: Finality
   const payload = certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain)
   let ok: boolean
   try {
-    ok = verifier.verifyAggregate(publicKeys, signers, bdnCoefficients(publicKeys), payload, cert.signature)
+    ok = verifier.verifyAggregate(publicKeys, signers, coefficientsOf(table), payload, cert.signature)
   } catch (e) {
     if (e instanceof BadPublicKeyError) throw new CertificateError('BAD_SIGNER', instance, `a signer's key: ${e.message}`)
     throw e
