@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import net from 'node:net'
 import { startDevnet } from './devnet'
+import { DEFAULT_F3_PARAMS } from '../core'
 import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
 import { pieceOfFile } from './piece-file'
@@ -16,7 +17,7 @@ import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 2] [--p2p-port 0] [--prefill N]
-                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--build]
+                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--f3-every 100] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
        ${NODE_USAGE}
@@ -35,6 +36,8 @@ const USAGE = `usage: coffer piece <file>
                   Filecoin's Expected Consensus: the providers win blocks by their proven storage (the genesis
                   providers' pre-sealed deals are the starting power) and each makes its own; single (the default
                   with --providers 0), one devnet key signs every block
+  --f3-every N    epochs per F3 finality instance on a new Expected Consensus chain (default 100; 0 for no F3): a
+                  new tab checks a certificate per instance, a finalized tipset trails the head by 10 to N+10 epochs
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
   provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
@@ -112,6 +115,7 @@ async function main (argv: string[]): Promise<number> {
       'proving-period': { type: 'string', default: '30' },
       // no default here: startDevnet's (expected with providers, single without)
       consensus: { type: 'string' },
+      'f3-every': { type: 'string', default: String(DEFAULT_F3_PARAMS.instanceEpochs) },
       build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
@@ -121,6 +125,7 @@ async function main (argv: string[]): Promise<number> {
   const providers = positiveInt(values.providers, '--providers', 0)
   // startDevnet's rule: Expected Consensus with providers, unless told otherwise
   const expected = (values.consensus ?? (providers > 0 ? 'expected' : 'single')) === 'expected'
+  const f3Every = positiveInt(values['f3-every'], '--f3-every', 0)
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
   const distDir = path.join(root, 'dist')
   if (values.build) {
@@ -148,6 +153,7 @@ async function main (argv: string[]): Promise<number> {
     providers,
     provingPeriod: positiveInt(values['proving-period'], '--proving-period', 2),
     consensus: values.consensus,
+    f3: f3Every === 0 ? null : { ...DEFAULT_F3_PARAMS, instanceEpochs: f3Every },
     // each provider a `coffer provider run` child, as a provider on another machine runs
     providerProcesses: true,
     log: (line) => process.stdout.write(`coffer: ${line}\n`)

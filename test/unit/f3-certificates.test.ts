@@ -12,7 +12,7 @@ import {
   blake2xs, merkleRoot, powerTableCid, encodePowerTable, decodePowerTable, applyPowerTableDelta, makePowerTableDelta, sortPowerTable,
   scalePowerTable, isStrongQuorum, encodeCertificate, decodeCertificate, certificateSigningPayload, validateFinalityCertificate,
   validateFinalityCertificates, assembleCertificate, proposalSigningPayload, f3Sign, bdnCoefficients, tipSetKeyBytes, ecChainKey,
-  CertificateError, NobleBdnVerifier, certificateFromLotusJson, type BdnVerifier, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
+  CertificateError, NobleBdnVerifier, validateFinalityCertificateBatch, type BatchValidation, certificateFromLotusJson, type BdnVerifier, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
 } from '../../src/core/finality'
 import { decodeRlePlus, encodeRlePlus, RlePlusError } from '../../src/core/rle-plus'
 import { chainCid } from '../../src/core/cid'
@@ -92,6 +92,24 @@ function useVerifier (make: () => Promise<BdnVerifier>): void {
 }
 const validateOne = (s: FinalityState, c: FinalityCertificate): FinalityState => validateFinalityCertificate(s, c, { verifier })
 const validateAll = (s: FinalityState, cs: readonly FinalityCertificate[]): FinalityState => validateFinalityCertificates(s, cs, { verifier })
+/** 64-bit batch weights, drawn as the tab draws them. */
+const randomWeights = (n: number): bigint[] => Array.from(crypto.getRandomValues(new BigUint64Array(n)), r => r | 1n)
+const validateBatch = (s: FinalityState, cs: readonly FinalityCertificate[]): BatchValidation => validateFinalityCertificateBatch(s, cs, verifier, randomWeights)
+/** One at a time, as the batch must agree with: the state after the valid prefix, its length, the first error's code. */
+function oneByOne (s: FinalityState, cs: readonly FinalityCertificate[]): { state: FinalityState, accepted: number, code: string | null } {
+  let state = s
+  for (const [i, c] of cs.entries()) {
+    try { state = validateOne(state, c) } catch (e) { return { state, accepted: i, code: (e as CertificateError).code } }
+  }
+  return { state, accepted: cs.length, code: null }
+}
+function expectBatchAgrees (s: FinalityState, cs: readonly FinalityCertificate[], accepted: number, code: string | null): void {
+  const want = oneByOne(s, cs)
+  expect([want.accepted, want.code]).toEqual([accepted, code])
+  const got = validateBatch(s, cs)
+  expect([got.accepted, got.error?.code ?? null]).toEqual([accepted, code])
+  expect(got.state).toEqual(want.state)
+}
 
 // Filecoin mainnet's first ten F3 certificates (instances 0–9, epochs 4919580–4919771) as Lotus's
 // F3GetCertificate answered them, saved by ChainSafe/rust-f3's fetch_fixtures (lightclient/tests/fixtures),
@@ -134,6 +152,20 @@ describe.each(VERIFIERS)('Filecoin mainnet F3 certificates (%s)', (_name, make) 
     const c9 = certs[9]!
     const delta = c9.powerTableDelta.map((d, i) => i === 0 ? { ...d, powerDelta: d.powerDelta + 1n } : d)
     expect(thrown(() => validateOne(after8(), { ...c9, powerTableDelta: delta })).code).toBe('POWER_TABLE_MISMATCH')
+  }, 180_000)
+
+  it('checked as one batch, all ten verify, and an altered one keeps the prefix before it and is named', () => {
+    const all = validateBatch(start, certs)
+    expect([all.accepted, all.error]).toEqual([10, null])
+    expect(all.state.finalized?.epoch).toBe(4919771)
+    const sig = Uint8Array.from(certs[5]!.signature)
+    sig[40] = sig[40]! ^ 1
+    const bad = validateBatch(start, certs.map((c, i) => i === 5 ? { ...c, signature: sig } : c))
+    expect([bad.accepted, bad.error?.code, bad.error?.instance]).toEqual([5, 'BAD_SIGNATURE', 5])
+    expect(bad.state.nextInstance).toBe(5)
+    const delta = certs[9]!.powerTableDelta.map((d, i) => i === 0 ? { ...d, powerDelta: d.powerDelta + 1n } : d)
+    const wrongDelta = validateBatch(start, certs.map((c, i) => i === 9 ? { ...c, powerTableDelta: delta } : c))
+    expect([wrongDelta.accepted, wrongDelta.error?.code]).toEqual([9, 'POWER_TABLE_MISMATCH'])
   }, 180_000)
 })
 
@@ -270,6 +302,42 @@ describe.each(VERIFIERS)('finality certificates (%s)', (_name, make) => {
     expect(thrown(() => decodeCertificate(new Uint8Array(5 * 1024 * 1024))).code).toBe('OVERSIZED')
     expect(thrown(() => decodeCertificate(Uint8Array.of(0x83, 1, 2, 3))).code).toBe('MALFORMED')
     expect(thrown(() => decodeCertificate(Uint8Array.of(0xff))).name).toBe('CertificateError')
+  })
+
+  it('a batch gives what one at a time gives, for every forgery at any place in the chain', () => {
+    const cert1 = certify(proposal1, [0, 1, 2])
+    const chain2 = [chain1[2]!, tipset(5, grown)]
+    const cert2 = certify({ network: NETWORK, instance: 2, ecChain: chain2, powerTable: grown, nextPowerTable: grown }, [0, 1, 2])
+    expectBatchAgrees(genesisState, [cert0, cert1, cert2], 3, null)
+    expectBatchAgrees(genesisState, [], 0, null)
+    const forgeries: Array<[FinalityCertificate, string]> = [
+      [{ ...cert1, signers: encodeRlePlus([0, 1, 2, 3]) }, 'BAD_SIGNATURE'],
+      [certify({ ...proposal1, network: 'filecoin' }, [0, 1, 2]), 'BAD_SIGNATURE'],
+      [{ ...cert1, signature: cert1.signature.subarray(1) }, 'BAD_SIGNATURE'],
+      [certify(proposal1, [2, 3]), 'INSUFFICIENT_POWER'],
+      [{ ...cert1, signers: encodeRlePlus([0, 1, 2, 9]) }, 'BAD_SIGNER'],
+      [{ ...cert1, powerTableDelta: [] }, 'POWER_TABLE_MISMATCH'],
+      [certify({ ...proposal1, ecChain: [chain0[1]!, tipset(3, participants)] }, [0, 1, 2]), 'UNLINKED'],
+      [cert0, 'WRONG_INSTANCE'],
+      // both a bad signature and a bad delta: go-f3 checks the signature first
+      [{ ...cert1, powerTableDelta: [], signature: cert0.signature }, 'BAD_SIGNATURE']
+    ]
+    for (const [forged, code] of forgeries) {
+      expectBatchAgrees(genesisState, [cert0, forged, cert2], 1, code)
+      expectBatchAgrees(genesisState, [cert0, forged], 1, code)
+    }
+  })
+
+  it('a batch draws its weights: two signatures altered to cancel out pass unweighted and are refused weighted', () => {
+    // σ₀' = σ₀ + Δ and σ₁' = σ₁ − Δ: the plain sum of the two is unchanged, so weights of 1 cannot see it
+    const cert1 = certify(proposal1, [0, 1, 2])
+    const G2 = bls12_381.G2.Point
+    const delta = G2.BASE.multiply(12345n)
+    const c0 = { ...cert0, signature: G2.fromBytes(cert0.signature).add(delta).toBytes(true) }
+    const c1 = { ...cert1, signature: G2.fromBytes(cert1.signature).subtract(delta).toBytes(true) }
+    expect(validateFinalityCertificateBatch(genesisState, [c0, c1], verifier, n => Array<bigint>(n).fill(1n)).accepted).toBe(2)
+    const weighted = validateBatch(genesisState, [c0, c1])
+    expect([weighted.accepted, weighted.error?.code]).toEqual([0, 'BAD_SIGNATURE'])
   })
 
   it('keys a chain by go-f3\'s keccak merkle root (leaf 0x01, node 0x00, empty = zero)', () => {

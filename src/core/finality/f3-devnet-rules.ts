@@ -29,11 +29,13 @@ export interface F3Params {
 }
 
 /**
- * The devnet's default: an instance per 20 epochs, signed 10 epochs later (Filecoin's F3 proposes up to
- * its head less 4 epochs; Coffer's 1–2 s rounds fork more often than mainnet's 30 s ones). A chain of
- * 100,000 epochs is 5,000 certificates.
+ * The devnet's default: an instance per 100 epochs, signed 10 epochs later (Filecoin's F3 proposes up to its head
+ * less 4 epochs; Coffer's 1–2 s rounds fork more often than mainnet's 30 s ones). The interval is what a new tab
+ * pays: each certificate costs it ~430 bytes and a hash-to-curve and a Miller loop (~4 ms in mcl-wasm), so a chain of
+ * 100,000 epochs is 1,000 certificates, ~420 KiB and ~4 s, where an instance per 20 epochs was 5,000, 2.1 MB and
+ * ~20 s (`BENCH_ONLY=f3 npm run bench`); finality trails the head by 10–110 epochs (20 s – 4 min at 2 s an epoch).
  */
-export const DEFAULT_F3_PARAMS: F3Params = { instanceEpochs: 20, finalityDepth: 10 }
+export const DEFAULT_F3_PARAMS: F3Params = { instanceEpochs: 100, finalityDepth: 10 }
 
 export function validF3Params (p: unknown): p is F3Params {
   const { instanceEpochs, finalityDepth } = (p ?? {}) as Partial<F3Params>

@@ -6,7 +6,7 @@
 // chain that turns bad part-way keeps every certificate accepted before it.
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeRlePlus, RlePlusError } from '../rle-plus'
-import { BadPublicKeyError, bdnCoefficients, NobleBdnVerifier, type BdnVerifier } from './bdn'
+import { BadPublicKeyError, bdnCoefficients, NobleBdnVerifier, type AggregateCheck, type BdnVerifier } from './bdn'
 import { certificateSigningPayload, type FinalityCertificate } from './certificate'
 import { decodeF3TipSet, encodeF3TipSetFields, f3TipSetsEqual, validateEcChain, type F3TipSet } from './ec-chain'
 import { CertificateError } from './finality-errors'
@@ -31,6 +31,13 @@ const sharedVerifier = new NobleBdnVerifier()
 
 /** The state after `cert`, or a CertificateError saying by code which rule it broke. */
 export function validateFinalityCertificate (state: FinalityState, cert: FinalityCertificate, opts: ValidateCertificateOptions = {}): FinalityState {
+  const check = checkBeforeSignature(state, cert)
+  verifyCheck(cert.instance, check, opts.verifier ?? sharedVerifier)
+  return stateAfter(state, cert)
+}
+
+/** go-f3's rules up to the signature: the instance, the chain, its link, the signers and their quorum. */
+function checkBeforeSignature (state: FinalityState, cert: FinalityCertificate): AggregateCheck {
   const instance = cert.instance
   if (instance !== state.nextInstance) throw new CertificateError('WRONG_INSTANCE', instance, `expected instance ${state.nextInstance}`)
   validateEcChain(cert.ecChain, instance)
@@ -38,7 +45,12 @@ export function validateFinalityCertificate (state: FinalityState, cert: Finalit
   if (state.finalized !== undefined && !f3TipSetsEqual(state.finalized, cert.ecChain[0]!)) {
     throw new CertificateError('UNLINKED', instance, `its chain starts at epoch ${cert.ecChain[0]!.epoch}, not at the tipset of epoch ${state.finalized.epoch} the previous certificate finalized`)
   }
-  verifyCertificateSignature(state, cert, opts.verifier ?? sharedVerifier)
+  return signatureCheck(state, cert)
+}
+
+/** go-f3's rules after the signature: the power-table delta yields the table the certificate names. */
+function stateAfter (state: FinalityState, cert: FinalityCertificate): FinalityState {
+  const instance = cert.instance
   const next = applyPowerTableDelta(state.powerTable, cert.powerTableDelta, instance)
   const cid = powerTableCid(next)
   const named = cert.supplementalData.powerTable.toString()
@@ -46,6 +58,65 @@ export function validateFinalityCertificate (state: FinalityState, cert: Finalit
     throw new CertificateError('POWER_TABLE_MISMATCH', instance, `its delta gives power table ${cid.toString()}, it names ${named}`)
   }
   return { network: state.network, nextInstance: instance + 1, powerTable: next, finalized: cert.ecChain[cert.ecChain.length - 1]! }
+}
+
+export interface BatchValidation {
+  /** The state after the last certificate accepted (the given one when none was). */
+  readonly state: FinalityState
+  /** How many of the certificates, from the first, were accepted. */
+  readonly accepted: number
+  /** Why the certificate after them was refused; null when all were accepted. */
+  readonly error: CertificateError | null
+}
+
+/**
+ * The certificates in order, their signatures checked together (BdnVerifier.verifyBatch: one final exponentiation
+ * for the lot, about half the cost of one at a time), with what validateFinalityCertificate one at a time would give:
+ * the valid prefix and the first certificate's error by go-f3's order of rules. The power tables are known before
+ * any signature is checked (each is the last one with a delta applied), so every check can be gathered first; when
+ * the batch fails the checks are redone one at a time to name the first bad one, so a lying peer costs at most a
+ * second pass over what it sent. `randomWeights(n)` gives n random 64-bit (or wider) numbers, drawn now.
+ */
+export function validateFinalityCertificateBatch (state: FinalityState, certs: readonly FinalityCertificate[], verifier: BdnVerifier, randomWeights: (n: number) => bigint[]): BatchValidation {
+  const checks: AggregateCheck[] = []
+  const states: FinalityState[] = []
+  let s = state
+  let error: CertificateError | null = null
+  /** A certificate whose rules after the signature fail: its signature still counts first, as go-f3 checks it first. */
+  let failedAfterSignature = false
+  for (const cert of certs) {
+    try {
+      checks.push(checkBeforeSignature(s, cert))
+    } catch (e) {
+      if (!(e instanceof CertificateError)) throw e
+      error = e
+      break
+    }
+    try {
+      s = stateAfter(s, cert)
+      states.push(s)
+    } catch (e) {
+      if (!(e instanceof CertificateError)) throw e
+      error = e
+      failedAfterSignature = true
+      break
+    }
+  }
+  if (checks.length === 0) return { state, accepted: 0, error }
+  let ok: boolean
+  try { ok = verifier.verifyBatch(checks, randomWeights(checks.length)) } catch (e) {
+    if (!(e instanceof BadPublicKeyError)) throw e
+    ok = false // named below, one at a time
+  }
+  if (!ok) {
+    for (const [i, check] of checks.entries()) {
+      try { verifyCheck(certs[i]!.instance, check, verifier) } catch (e) {
+        return { state: i === 0 ? state : states[i - 1]!, accepted: i, error: e as CertificateError }
+      }
+    }
+  }
+  const accepted = failedAfterSignature ? checks.length - 1 : checks.length
+  return { state: accepted === 0 ? state : states[accepted - 1]!, accepted, error }
 }
 
 /** A FinalityState as bytes (what a node or a tab keeps between runs): [network, next instance, finalized tipset or null, power table]. */
@@ -78,6 +149,11 @@ function coefficientsOf (table: readonly PowerEntry[]): bigint[] {
 
 /** go-f3's verifyFinalityCertificateSignature: quorum of scaled power, then the aggregate signature. */
 export function verifyCertificateSignature (state: FinalityState, cert: FinalityCertificate, verifier: BdnVerifier): void {
+  verifyCheck(cert.instance, signatureCheck(state, cert), verifier)
+}
+
+/** The signers (each in the table, with power once scaled) holding a strong quorum, and what their signature must verify. */
+function signatureCheck (state: FinalityState, cert: FinalityCertificate): AggregateCheck {
   const instance = cert.instance
   const table = state.powerTable
   const { scaled, total } = scalePowerTable(table)
@@ -97,11 +173,19 @@ export function verifyCertificateSignature (state: FinalityState, cert: Finality
   if (!isStrongQuorum(signerPower, total)) {
     throw new CertificateError('INSUFFICIENT_POWER', instance, `its signers hold ${signerPower} of ${total} scaled power, less than 2/3`)
   }
-  const publicKeys = table.map(e => e.pubKey)
-  const payload = certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain)
+  return {
+    publicKeys: table.map(e => e.pubKey),
+    signers,
+    coefficients: coefficientsOf(table),
+    message: certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain),
+    signature: cert.signature
+  }
+}
+
+function verifyCheck (instance: number, c: AggregateCheck, verifier: BdnVerifier): void {
   let ok: boolean
   try {
-    ok = verifier.verifyAggregate(publicKeys, signers, coefficientsOf(table), payload, cert.signature)
+    ok = verifier.verifyAggregate(c.publicKeys, c.signers, c.coefficients, c.message, c.signature)
   } catch (e) {
     if (e instanceof BadPublicKeyError) throw new CertificateError('BAD_SIGNER', instance, `a signer's key: ${e.message}`)
     throw e
