@@ -39,10 +39,12 @@ function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClos
   )
 }
 
-/** The blocks highest first, grouped by height (a tipset each), with the null rounds between them. */
+/** The blocks highest first, grouped by height (a tipset each), with the null rounds between them (and below `above`). */
 type ChainRow = { kind: 'tipset', height: number, blocks: HeaderSummary[] } | { kind: 'null', from: number, to: number }
-function chainRows (recent: HeaderSummary[]): ChainRow[] {
+function chainRows (recent: HeaderSummary[], above?: number): ChainRow[] {
   const rows: ChainRow[] = []
+  const top = recent[0]?.height
+  if (above !== undefined && top !== undefined && above - top > 1) rows.push({ kind: 'null', from: top + 1, to: above - 1 })
   for (const h of recent) {
     const last = rows.at(-1)
     if (last?.kind === 'tipset' && last.height === h.height) { last.blocks.push(h); continue }
@@ -50,6 +52,29 @@ function chainRows (recent: HeaderSummary[]): ChainRow[] {
     rows.push({ kind: 'tipset', height: h.height, blocks: [h] })
   }
   return rows
+}
+
+/** Older pages of the chain, a button press each: `anchor` is the height the first page started below. */
+interface OlderPages { anchor: number, lowest: number, headers: HeaderSummary[], fetched: number, reachedGenesis: boolean }
+const OLDER_PAGE = 20
+function useOlderTipSets (call: Call): { pages: OlderPages | null, loading: boolean, error: string | null, more: (below: number) => void } {
+  const [pages, setPages] = useState<OlderPages | null>(null)
+  const [loading, setLoading] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const more = (below: number): void => {
+    setLoading(true)
+    setError(null)
+    call('olderTipSets', { below, count: OLDER_PAGE }).then(page => {
+      setPages(p => ({
+        anchor: p?.anchor ?? below,
+        lowest: page.headers.at(-1)?.height ?? 0,
+        headers: [...(p?.headers ?? []), ...page.headers],
+        fetched: (p?.fetched ?? 0) + page.fetched,
+        reachedGenesis: page.reachedGenesis
+      }))
+    }, (err: Error) => { setError(err.message) }).finally(() => { setLoading(false) })
+  }
+  return { pages, loading, error, more }
 }
 
 /** What a rejection was about, by its error's name. */
@@ -99,6 +124,8 @@ function NodesPanel ({ nodes, verifiedHeight }: { nodes: NodeSummary[], verified
 export function ChainView ({ status, call }: { status: LightClientStatus, call: Call }): React.JSX.Element {
   const { backlog, lastRejection } = status
   const [open, setOpen] = useState<string | null>(null)
+  const older = useOlderTipSets(call)
+  const recentLowest = status.recent.at(-1)?.height
   return (
     <section className="chain" aria-label="Chain">
       <div className="cards">
@@ -141,7 +168,9 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
               <div className="muted small" data-testid="finality-verified">{status.finality.verified} certificate{status.finality.verified === 1 ? '' : 's'} checked here in {status.finality.verifyMs} ms (<span data-testid="finality-verifier">{status.finality.verifier}</span>)</div>
             )}
             {status.finality.jumpedFromEpoch !== null && (
-              <div className="muted small" data-testid="finality-jump">synced by certificates: headers below {status.finality.jumpedFromEpoch} not fetched</div>
+              <div className="muted small" data-testid="finality-jump">
+                synced by certificates{status.finality.lowestHeight > 0 && <>: headers below <span data-testid="lowest-height">{status.finality.lowestHeight}</span> not fetched until needed</>}
+              </div>
             )}
           </div>
         )}
@@ -193,8 +222,35 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
                 <td className="opt">{h.sizeBytes} B</td>
               </tr>
             )))}
+          {older.pages !== null && recentLowest !== undefined && recentLowest > older.pages.anchor && (
+            <tr className="muted" data-testid="older-gap"><td>{older.pages.anchor}–{recentLowest - 1}</td><td colSpan={6} className="small">newer than the pages below: not listed</td></tr>
+          )}
+          {older.pages !== null && chainRows(older.pages.headers, older.pages.anchor).map(row => row.kind === 'null'
+            ? <tr key={`older-null-${row.from}`} className="muted"><td>{row.from === row.to ? row.from : `${row.from}–${row.to}`}</td><td colSpan={6} className="small">null round{row.from === row.to ? '' : 's'}</td></tr>
+            : row.blocks.map((h, i) => (
+              <tr key={h.cid} data-testid="older-row" data-height={h.height} className="clickable" onClick={() => setOpen(h.cid)} aria-selected={open === h.cid}>
+                {i === 0 && <td rowSpan={row.blocks.length}>{h.height}</td>}
+                <td className="mono" title={h.cid}>{shortCid(h.cid)}</td>
+                <td>—</td>
+                <td className="opt">{h.miner}</td>
+                {status.consensus === 'expected' && <td className="opt">{h.winCount ?? ''}</td>}
+                <td>{time(h.timestamp)}</td>
+                <td className="opt">{h.sizeBytes} B</td>
+              </tr>
+            )))}
         </tbody>
       </table>
+      {recentLowest !== undefined && recentLowest > 0 && older.pages?.reachedGenesis !== true && (
+        <p>
+          <button type="button" data-testid="older-button" disabled={older.loading} onClick={() => { older.more(older.pages?.lowest ?? recentLowest) }}>
+            {older.loading ? 'Fetching older tipsets…' : 'Show older tipsets'}
+          </button>
+        </p>
+      )}
+      {older.pages !== null && older.pages.fetched > 0 && (
+        <p className="muted small" data-testid="older-fetched">{older.pages.fetched} older tipset{older.pages.fetched === 1 ? '' : 's'} fetched from the nodes and checked by hash link (below the finalized tipset the tab jumped to)</p>
+      )}
+      {older.error !== null && <div className="banner error" data-testid="older-error">Older tipsets: {older.error}</div>}
       {open !== null && <HeaderDetail cid={open} call={call} onClose={() => setOpen(null)} />}
       <p className="muted small">
         Genesis {status.genesisCid} · <span data-testid="verify-stats">{status.stats.headersVerified} headers verified in this tab session

@@ -106,7 +106,10 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
   const challengeHeader = async (c: Epoch): Promise<SealedHeader | null> => {
     const top = lc.sync.head.header.height
     // (a reorganisation may have moved the head below c since the deal was read: nothing to look at yet)
-    return c > top ? null : (await lc.store.tipSetAtOrAbove(c, top))?.blocks[0] ?? null
+    if (c > top) return null
+    // below the floor a jump to a finalized tipset left: fetched now, by hash link (no node served it: not yet)
+    if (c < await lc.store.floor()) await lc.backfill(c).catch(() => {})
+    return (await lc.store.tipSetAtOrAbove(c, top))?.blocks[0] ?? null
   }
 
   const checkProofs = async (d: DealRecord): Promise<void> => {

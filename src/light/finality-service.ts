@@ -13,6 +13,7 @@ import type { EcHeaderSync } from './ec-header-sync'
 import type { F3CertStore } from './f3-cert-store'
 import { F3Sync } from './f3-sync'
 import { fetchLinkedRun } from './linked-run'
+import { backfillBelowFloor } from './chain-page'
 
 export interface FinalityStatus {
   /** The last certified instance (−1: none yet), the tipset it finalized and how far the verified head is beyond it. */
@@ -56,7 +57,15 @@ export interface FinalityService {
   syncNow: () => Promise<void>
   /** A certificate from gossip: taken when it is the next one, else a reason to ask the nodes. */
   offerCertificate: (bytes: Uint8Array) => void
+  /**
+   * Makes the stored chain reach down to `height` (genesis at least): what lies below the floor a jump left is
+   * fetched now, by hash link from the lowest tipset held, and added below it (part 3: "fetched lazily when something
+   * needs them"). Resolves to the tipsets fetched (0 when the store held them); throws when no node served a linked run.
+   */
+  backfill: (height: Epoch) => Promise<number>
 }
+
+
 
 export function startFinality (init: FinalityServiceInit): FinalityService {
   const f3 = new F3Sync({
@@ -76,6 +85,15 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
   let jumpedFromEpoch: Epoch | null = null
   let lowestHeight = 0
   let running: Promise<void> | null = null
+  // a jump moves the floor and a backfill writes below it: one at a time, so a run is never added under a floor
+  // that has moved since it was fetched
+  let floorWork: Promise<unknown> = Promise.resolve()
+  const serially = async <T>(work: () => Promise<T>): Promise<T> => {
+    const p = floorWork.then(work)
+    floorWork = p.catch(() => {})
+    return await p
+  }
+  const linkInit = { fetchChain: init.fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }
 
   /** When the finalized tipset is not on the stored chain (above the head, or on another fork), makes it the chain. */
   async function followFinalized (): Promise<void> {
@@ -86,7 +104,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     const held = f.epoch >= floor ? await init.headers.tipSetAt(f.epoch) : null
     if (held !== null && bytesEqual(tipSetKeyBytes(held.key), f.key)) return // on our chain already
     const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
-    const run = await fetchLinkedRun({ fetchChain: init.fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }, tipSetKeyCids(f.key), f.epoch, depth + 1)
+    const run = await fetchLinkedRun(linkInit, tipSetKeyCids(f.key), f.epoch, depth + 1)
     const head = run[run.length - 1]!
     const parent = run[run.length - 2] ?? head
     await init.sync.reanchor(head, parent, async () => { await init.headers.jump(run) })
@@ -96,7 +114,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
 
   async function pass (): Promise<void> {
     await f3.sync()
-    await followFinalized()
+    await serially(followFinalized)
     init.onChange()
   }
 
@@ -106,7 +124,13 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     await running
   }
 
+  const backfill = async (height: Epoch): Promise<number> => await serially(async () => {
+    const fetched = await backfillBelowFloor(init.headers, linkInit, height, (lowest) => { lowestHeight = lowest; init.onChange() })
+    return fetched
+  })
+
   return {
+    backfill,
     status: () => {
       const s = f3.state
       const f = s?.finalized

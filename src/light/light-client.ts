@@ -8,7 +8,7 @@ import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
-  type SealedHeader, type TipSet
+  type SealedHeader, type TipSet, type Epoch
 } from '../core'
 import {
   createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, requestCertificates, f3CertificatesTopic,
@@ -62,6 +62,12 @@ export interface LightClient {
   onAsk: (listener: (a: AskAnnouncement) => void) => () => void
   /** Peer IDs of storage providers (from the chain's miner records): shown as providers among the nodes. */
   noteProviderPeers: (peerIds: string[]) => void
+  /**
+   * Makes the stored chain reach down to `height`: after a jump to a finalized tipset the headers below it are
+   * fetched by hash link only when something asks (a deal's challenge block, the Chain view scrolled back). Resolves
+   * to the tipsets fetched; a tab that synced from genesis holds them all (0).
+   */
+  backfill: (height: Epoch) => Promise<number>
   stop: () => Promise<void>
 }
 
@@ -587,6 +593,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       return () => { const i = askListeners.indexOf(listener); if (i >= 0) askListeners.splice(i, 1) }
     },
     noteProviderPeers: (ids) => { for (const id of ids) providerPeers.add(id); scheduleStatus() },
+    backfill: async (height) => finality === null ? 0 : await finality.backfill(height),
     stop: async () => {
       stopped = true
       clearInterval(redial)

@@ -2,7 +2,8 @@
 // when offline) and streams status snapshots back. The worker entry file only calls this.
 import { toWireError } from '../core'
 import { parseBootstrap, type BootstrapDocument } from '../net'
-import { startLightClient, type LightClient } from './light-client'
+import { startLightClient, summarize, type LightClient } from './light-client'
+import { olderTipSets } from './chain-page'
 import { loadSavedBootstrap, saveBootstrap } from './bootstrap-cache'
 import { openWalletStore } from './wallet-store'
 import { createWalletService, unavailableWallet, type WalletService, type WalletCall } from './wallet-service'
@@ -70,6 +71,11 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
     // measuring needs no chain: it answers before the light client has started
     measureSignatures: async (p) => measureSignatures(Math.min(Math.max(1, p.count), 10_000)),
     blockDetail: async (p) => await describeBlock((await services()).client, p.cid),
+    olderTipSets: async (p) => {
+      const { client } = await services()
+      const page = await olderTipSets(client.store, client.backfill, p.below, Math.min(Math.max(1, p.count), 200))
+      return { headers: page.blocks.map(summarize), fetched: page.fetched, reachedGenesis: page.reachedGenesis }
+    },
     upload: async (p) => await (await deals()).upload(p),
     providers: async () => await (await deals()).refreshProviders(),
     withdrawEscrow: async () => await (await deals()).withdrawEscrow(),

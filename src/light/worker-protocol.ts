@@ -7,6 +7,7 @@ import type { WireError } from '../core'
 import type { LightClientStatus } from './status'
 import type { WalletView, KeyType } from './wallet-service'
 import type { BlockDetail } from './block-detail'
+import type { HeaderSummary } from './status'
 import type { SignatureFigures } from './measure'
 import type { AuditRecord } from './audit-store'
 import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
@@ -29,6 +30,8 @@ export interface WorkerMethods {
   send: Method<{ from: string, to: string, amount: string }, string>
   // chain
   blockDetail: Method<{ cid: string }, BlockDetail>
+  /** The Chain view scrolled back: up to `count` tipsets below `below`, fetched by hash link where the tab skipped them. */
+  olderTipSets: Method<{ below: number, count: number }, OlderTipSetsView>
   measureSignatures: Method<{ count: number }, SignatureFigures>
   // storage: a File crosses by reference (structured clone), never copied into memory here
   upload: Method<UploadRequest, string>
@@ -63,6 +66,9 @@ export type MethodName = keyof WorkerMethods
 export type ParamsOf<M extends MethodName> = WorkerMethods[M]['params']
 export type ResultOf<M extends MethodName> = WorkerMethods[M]['result']
 export type ProgressOf<M extends MethodName> = WorkerMethods[M]['progress']
+
+/** A page of older tipsets for the Chain view (chain-page.ts). */
+export interface OlderTipSetsView { headers: HeaderSummary[], fetched: number, reachedGenesis: boolean }
 
 /** What the page passes with a call: a signal that cancels it, and where its progress goes. */
 export interface CallOptions<M extends MethodName> { signal?: AbortSignal, onProgress?: (p: ProgressOf<M>) => void }
