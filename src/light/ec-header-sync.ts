@@ -8,7 +8,7 @@ import {
   SyncMachine, validateEcBlock, ecTipSetWeight, isHeavierTipSet, lookbackState, latestBeaconEntry, beaconTimingOf, tipSetKeyString,
   FutureBlockError, VerifiedBeaconEntries, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
   type CID, type Genesis, type SealedHeader, type TipSet, type TipSetNode, type ExchangeResponse, type Epoch, type EcBlockState,
-  type SyncRequest, type ValidationTask, type HeadChange, type StoragePower
+  type SyncRequest, type ValidationTask, type HeadChange, type StoragePower, type OneSignerBatchVerifier
 } from '../core'
 import type { HeaderStore } from './header-store'
 import type { EcBlockHeaders } from './state-client'
@@ -31,6 +31,8 @@ export interface EcHeaderSyncInit {
   headParent?: TipSet
   /** Weights for batching each block's signatures (validateEcBlock); one by one when left out. */
   randomBytes?: (n: number) => Uint8Array
+  /** Checks each block's worker signatures as one batch (the tab's mcl-wasm once loaded); noble's when left out. */
+  workerBatch?: OneSignerBatchVerifier
   net: EcSyncNetwork
   /** readEcBlockState at `at`'s roots, verified (state-client.ts ecBlockState); asked of `from` when given. */
   blockState: (miner: Uint8Array, at: EcBlockHeaders, from?: string) => Promise<EcBlockState>
@@ -321,7 +323,8 @@ export class EcHeaderSync {
         parentTotalPower: state.parentTotalPower,
         minerView: () => state.view,
         verifiedBeacon: this.verifiedBeacon,
-        ...(this.init.randomBytes === undefined ? {} : { randomBytes: this.init.randomBytes })
+        ...(this.init.randomBytes === undefined ? {} : { randomBytes: this.init.randomBytes }),
+        ...(this.init.workerBatch === undefined ? {} : { workerBatch: this.init.workerBatch })
       })
       if (!this.agreesWithSiblings(block)) {
         // a light client cannot tell which of two disagreeing siblings is right: the first taken stays, this one is

@@ -8,7 +8,7 @@ import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
-  type SealedHeader, type TipSet, type Epoch
+  type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, verifyOneSignerBatch
 } from '../core'
 import {
   createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, requestCertificates, f3CertificatesTopic,
@@ -22,7 +22,7 @@ import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { openF3CertStore } from './f3-cert-store'
 import { startFinality } from './finality-service'
-import { mclBdnVerifier } from './mcl-bdn-verifier'
+import { mclBdnVerifier, mclOneSignerBatch } from './mcl-bdn-verifier'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
 export interface LightClientInit {
@@ -194,6 +194,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   }
   let reorgsSeen = 0
   const onNetworkError = (peer: string, err: Error): void => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() }
+  // a block's worker signatures in mcl-wasm once it has loaded (~3x noble's in the tab: `npm run bench`, ec-browser);
+  // noble's until then, or for good where it does not load
+  let workerBatch: OneSignerBatchVerifier = verifyOneSignerBatch
+  if (expected) void mclOneSignerBatch().then(v => { workerBatch = v }, () => {})
   const sync: HeaderSync | EcHeaderSync = expected
     ? new EcHeaderSync({
       genesis,
@@ -202,6 +206,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       ...(headParent === null ? {} : { headParent }),
       nowMs,
       randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+      workerBatch: (pk, items, randomBytes) => workerBatch(pk, items, randomBytes),
       net: { fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }) },
       // the block's miner's power, worker key and eligibility, proven by the node that sent the block (it holds its fork)
       blockState: async (miner, at, from) => (await state.ecBlockState(miner, at, from !== undefined && !nodes.isDropped(from) && libp2p.getConnections(peerOf(from)).length > 0 ? from : undefined)).value,

@@ -7,7 +7,7 @@
 // gzipped, loaded only when the first certificate is checked.
 import type * as Mcl from 'mcl-wasm'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { BadPublicKeyError, type AggregateCheck, type BdnVerifier } from '../core'
+import { BadPublicKeyError, type AggregateCheck, type BdnVerifier, type OneSignerBatchVerifier } from '../core'
 
 const FILECOIN_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'
 /** BLS12-381's G1 generator, compressed (IETF): the fixed side of the pairing check. */
@@ -19,15 +19,27 @@ export class MclUnavailableError extends Error {
   override name = 'MclUnavailableError'
 }
 
-let loading: Promise<BdnVerifier> | null = null
+let loading: Promise<MclVerifiers> | null = null
+
+interface MclVerifiers { bdn: BdnVerifier, oneSigner: OneSignerBatchVerifier }
 
 /** The WASM verifier, initialised once per worker. */
 export async function mclBdnVerifier (): Promise<BdnVerifier> {
   loading ??= create()
-  return await loading
+  return (await loading).bdn
 }
 
-async function create (): Promise<BdnVerifier> {
+/**
+ * The same library for a block's worker signatures (issue 14, part 4: "for certificates and headers"): the block
+ * signature and the election and ticket VRFs, one signer's batch as core's verifyOneSignerBatch checks it —
+ * e(−g₁, Σ rᵢ·σᵢ)·e(pk, Σ rᵢ·H(mᵢ)) = 1 with 64-bit weights rᵢ from `randomBytes` — by the same tests.
+ */
+export async function mclOneSignerBatch (): Promise<OneSignerBatchVerifier> {
+  loading ??= create()
+  return (await loading).oneSigner
+}
+
+async function create (): Promise<MclVerifiers> {
   const mcl = await import('mcl-wasm') as typeof Mcl & { default?: typeof Mcl }
   const m: typeof Mcl = (mcl as { init?: unknown }).init === undefined && mcl.default !== undefined ? mcl.default : mcl
   await m.init(m.BLS12_381)
@@ -75,7 +87,7 @@ async function create (): Promise<BdnVerifier> {
     return m.mulVec(points, scalars)
   }
 
-  return {
+  const bdn: BdnVerifier = {
     name: 'mcl-wasm',
     verifyAggregate (publicKeys, signers, coefficients, message, signature) {
       const aggregate = aggregateKey({ publicKeys, signers, coefficients, message, signature }, null)
@@ -103,6 +115,28 @@ async function create (): Promise<BdnVerifier> {
       return gt.isOne()
     }
   }
+
+  const oneSigner: OneSignerBatchVerifier = (publicKey, items, randomBytes) => {
+    if (items.length === 0) return true
+    let pk: Mcl.G1
+    try { pk = key(publicKey) } catch { return false }
+    const weights = randomBytes(8 * items.length)
+    const rs: Mcl.Fr[] = []
+    const sigs: Mcl.G2[] = []
+    const hashes: Mcl.G2[] = []
+    for (const [i, { message, signature }] of items.entries()) {
+      const sig = signatureOf(signature)
+      if (sig === null) return false
+      sigs.push(sig)
+      hashes.push(m.hashAndMapToG2(message))
+      let r = 0n
+      for (let b = 0; b < 8; b++) r = (r << 8n) | BigInt(weights[i * 8 + b]!)
+      rs.push(frOf(r | 1n)) // never zero
+    }
+    const gt = m.finalExp(m.mul(m.millerLoop(negGenerator, m.mulVec(sigs, rs)), m.millerLoop(pk, m.mulVec(hashes, rs))))
+    return gt.isOne()
+  }
+  return { bdn, oneSigner }
 }
 
 function decodeG1 (m: typeof Mcl, bytes: Uint8Array): Mcl.G1 {

@@ -1,11 +1,12 @@
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, beforeAll } from 'vitest'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import {
   verifyOneSignerBatch, validateHeaderRun, createGenesis, produceHeader, idAddressBytes, blsPublicKey, sealHeader, blsSign, headerSigningBytes,
   signBeaconRound, verifyBeaconBatch, beaconPublicKey,
-  type SealedHeader
+  type SealedHeader, type OneSignerBatchVerifier
 } from '../../src/core'
+import { mclOneSignerBatch } from '../../src/light/mcl-bdn-verifier'
 import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const bls = bls12_381.longSignatures
@@ -14,15 +15,19 @@ const pk = blsPublicKey(key)
 const msg = (i: number): Uint8Array => new TextEncoder().encode(`message ${i}`)
 const sign = (m: Uint8Array): Uint8Array => bls.sign(bls.hash(m), key).toBytes(true)
 
-describe('verifyOneSignerBatch', () => {
+// one suite, two executors (STYLE habit 4): core's noble batch, and the tab's mcl-wasm one for block signatures
+const EXECUTORS: Array<[string, () => Promise<OneSignerBatchVerifier>]> = [['noble', async () => verifyOneSignerBatch], ['mcl-wasm', mclOneSignerBatch]]
+describe.each(EXECUTORS)('verifyOneSignerBatch (%s)', (_name, make) => {
+  let verify: OneSignerBatchVerifier = verifyOneSignerBatch
+  beforeAll(async () => { verify = await make() })
   const items = [0, 1, 2, 3].map(i => ({ message: msg(i), signature: sign(msg(i)) }))
 
   it('accepts valid signatures', () => {
-    expect(verifyOneSignerBatch(pk, items, randomBytes)).toBe(true)
+    expect(verify(pk, items, randomBytes)).toBe(true)
   })
   it('rejects one wrong signature', () => {
     const bad = items.map((it, i) => i === 2 ? { ...it, signature: items[1]!.signature } : it)
-    expect(verifyOneSignerBatch(pk, bad, randomBytes)).toBe(false)
+    expect(verify(pk, bad, randomBytes)).toBe(false)
   })
   it('rejects two invalid signatures crafted to cancel out (the reason for random weights)', () => {
     const delta = bls.hash(new TextEncoder().encode('delta'))
@@ -33,12 +38,16 @@ describe('verifyOneSignerBatch', () => {
     const agg = bls.aggregateSignatures(crafted.map(c => c.signature))
     expect(bls.verifyBatch(agg, crafted.map(c => ({ message: bls.hash(c.message), publicKey: pk })))).toBe(true)
     // …the weighted batch is not
-    expect(verifyOneSignerBatch(pk, crafted, randomBytes)).toBe(false)
+    expect(verify(pk, crafted, randomBytes)).toBe(false)
+  })
+  it('accepts none and rejects a signature of another message', () => {
+    expect(verify(pk, [], randomBytes)).toBe(true)
+    expect(verify(pk, [{ message: msg(7), signature: items[0]!.signature }], randomBytes)).toBe(false)
   })
   it('rejects garbage bytes and a wrong key without throwing', () => {
-    expect(verifyOneSignerBatch(pk, [{ message: msg(0), signature: new Uint8Array(96) }], randomBytes)).toBe(false)
-    expect(verifyOneSignerBatch(pk, [{ message: msg(0), signature: new Uint8Array(5) }], randomBytes)).toBe(false)
-    expect(verifyOneSignerBatch(blsPublicKey(bls.keygen().secretKey), items, randomBytes)).toBe(false)
+    expect(verify(pk, [{ message: msg(0), signature: new Uint8Array(96) }], randomBytes)).toBe(false)
+    expect(verify(pk, [{ message: msg(0), signature: new Uint8Array(5) }], randomBytes)).toBe(false)
+    expect(verify(blsPublicKey(bls.keygen().secretKey), items, randomBytes)).toBe(false)
   })
 })
 

@@ -10,7 +10,7 @@ import type { CID } from '../cid'
 import type { Claim, StoragePower } from '../power'
 import type { AttoFil, Epoch, UnixSeconds } from '../units'
 import { SIG_TYPE_BLS } from '../signature'
-import { verifyOneSignerBatch } from '../header-batch'
+import { verifyOneSignerBatch, type OneSignerBatchVerifier } from '../header-batch'
 import { computeWinCount } from './win-count'
 import { electionProofBase, verifyElectionProof } from './election'
 import { minTicket, ticketBase, verifyTicket } from './ticket'
@@ -76,6 +76,8 @@ export interface EcBlockContext {
    * signature); when a batch fails, the checks run one by one to name the error. Left out: one by one.
    */
   randomBytes?: (n: number) => Uint8Array
+  /** Who checks the worker's batch (block signature, election and ticket VRFs): noble's verifyOneSignerBatch when left out. */
+  workerBatch?: OneSignerBatchVerifier
   /**
    * Beacon entries verified before under this chain's beacon key (the caller's, kept across blocks): an entry found
    * there costs no pairing, and each entry verified here is added. Every block of a round carries the same entries.
@@ -258,7 +260,7 @@ function ecSignaturesHold (h: BlockHeader, parent: TipSet, view: EcMinerView, be
     { message: ticketBase(beaconData, h.height, h.miner, tipSetMinTicket(parent)), signature: h.ticket }
   ]
   // (malformed points make either batch false: it decodes them inside its own try)
-  if (!verifyOneSignerBatch(view.workerKey, worker, randomBytes)) return false
+  if (!(ctx.workerBatch ?? verifyOneSignerBatch)(view.workerKey, worker, randomBytes)) return false
   const entries = ctx.verifiedBeacon?.unverified(h.beaconEntries) ?? h.beaconEntries
   if (!verifyBeaconBatch(ctx.config.beaconPublicKey, entries, randomBytes)) return false
   ctx.verifiedBeacon?.add(entries)
