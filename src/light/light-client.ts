@@ -11,7 +11,7 @@ import {
   type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, verifyOneSignerBatch
 } from '../core'
 import {
-  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, requestCertificates, f3CertificatesTopic,
+  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks,
   type BootstrapDocument, type CofferLibp2p, type AskBook, type AskAnnouncement
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
@@ -20,9 +20,8 @@ import { EcHeaderSync } from './ec-header-sync'
 import { createStateClient, StateProofRejectedError, type StateClient } from './state-client'
 import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
-import { openF3CertStore } from './f3-cert-store'
-import { startFinality } from './finality-service'
-import { mclBdnVerifier, mclOneSignerBatch } from './mcl-bdn-verifier'
+import { startTabFinality } from './tab-finality'
+import { mclOneSignerBatch } from './mcl-bdn-verifier'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
 export interface LightClientInit {
@@ -110,8 +109,6 @@ export function summarize (h: SealedHeader): HeaderSummary {
   }
 }
 
-/** How long header sync waits for the first pass over the nodes' certificates before it goes on without. */
-const FIRST_PASS_WAIT_MS = 20_000
 
 const isLoopback = (addr: string): boolean => /\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/.test(addr)
 const peerIdOfAddr = (addr: string): string | undefined => /\/p2p\/([^/]+)$/.exec(addr)?.[1]
@@ -244,43 +241,14 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   })
 
   // F3 (issue 14): certificates from genesis to the latest finalized tipset; a head below it jumps there
-  const certStore = expected && genesis.state.f3 !== undefined ? await openF3CertStore(genesis.header.cid.toString()) : null
-  let firstFinalityPass = (): void => {}
   const usableChainPeers = (): string[] => {
     const chain = [...chainPeers].filter(p => !nodes.isDropped(p))
     return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
   }
-  const finality = certStore === null || !(sync instanceof EcHeaderSync)
-    ? null
-    : startFinality({
-      genesis,
-      headers: store,
-      certs: certStore,
-      sync,
-      peers: usableChainPeers,
-      fetchCertificates: async (peer, req) => await requestCertificates(libp2p, peerOf(peer), genesis.state.network, req, AbortSignal.timeout(30_000)),
-      fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }),
-      initialPowerTable: async () => (await state.f3PowerTable(genesis.header)).value,
-      // mcl-wasm where it loads (a certificate in ~6 ms, not noble's ~11–27); noble's if it does not
-      verifier: mclBdnVerifier,
-      onRejection: reject,
-      onNetworkError,
-      onChange: () => { scheduleStatus() }
-    })
-  if (finality !== null && sync instanceof EcHeaderSync) {
-    // a new tab (or one long closed) asks for certificates before it checks blocks from where it stands: the first
-    // pass decides whether it jumps; header sync waits for it (at most FIRST_PASS_WAIT_MS, should no node answer)
-    sync.pause()
-    let resumed = false
-    const resume = (): void => { if (!resumed) { resumed = true; sync.resume() } }
-    const hold = setTimeout(resume, FIRST_PASS_WAIT_MS) as unknown as { unref?: () => void }
-    hold.unref?.() // a stopped client (a test's) must not keep Node alive for it
-    firstFinalityPass = resume
-    const certTopic = f3CertificatesTopic(genesis.state.network)
-    // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
-    libp2p.services.pubsub.topicValidators.set(certTopic, (_peer, msg) => { finality.offerCertificate(msg.data); return TopicValidatorResult.Ignore })
-    libp2p.services.pubsub.subscribe(certTopic)
-  }
+  const tabFinality = sync instanceof EcHeaderSync && genesis.state.f3 !== undefined
+    ? await startTabFinality({ libp2p, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() } })
+    : null
+  const finality = tabFinality?.service ?? null
 
   // ---- cross-checking the nodes (issue 12: the tab believes no single node) ----
 
@@ -455,7 +423,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       if (!asked.delete(peer.toString()) && !providerPeers.has(peer.toString())) gossipClockMs = Math.max(gossipClockMs ?? 0, nowMs())
       const cid = hello.heaviestTipSet[0]
       // a node's hello may bring certificates this tab lacks (the first one always asks)
-      if (finality !== null) void finality.syncNow().catch((err: Error) => { lastNetworkError = `finality: ${err.message}`; scheduleStatus() }).finally(() => { firstFinalityPass() })
+      if (tabFinality !== null) void tabFinality.syncNow().catch((err: Error) => { lastNetworkError = `finality: ${err.message}`; scheduleStatus() })
       if (cid !== undefined) {
         if (sync instanceof EcHeaderSync) sync.offerHead(peer.toString(), hello.heaviestTipSet, hello.heaviestTipSetHeight, hello.heaviestTipSetWeight)
         else sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
@@ -608,7 +576,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       await libp2p.stop()
       await sync.settled()
       store.close()
-      certStore?.close()
+      tabFinality?.close()
     }
   }
 }

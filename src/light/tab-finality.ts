@@ -1,0 +1,72 @@
+// The light client's F3 wiring (issue 14): the certificate store for this genesis, the finality service asking the
+// chain's nodes over go-f3's certificate exchange, header sync held until the first pass over them has said whether
+// the tab jumps, and certificate gossip taken as a hint to ask. Only under Expected Consensus with F3 in genesis.
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { EXCHANGE_OPT_HEADERS, type Genesis } from '../core'
+import { requestChain, requestCertificates, f3CertificatesTopic, type CofferLibp2p } from '../net'
+import type { EcHeaderSync } from './ec-header-sync'
+import type { HeaderStore } from './header-store'
+import type { StateClient } from './state-client'
+import { openF3CertStore, type F3CertStore } from './f3-cert-store'
+import { startFinality, type FinalityService } from './finality-service'
+import { mclBdnVerifier } from './mcl-bdn-verifier'
+
+/** How long header sync waits for the first pass over the nodes' certificates before it goes on without. */
+const FIRST_PASS_WAIT_MS = 20_000
+
+export interface TabFinalityInit {
+  libp2p: CofferLibp2p
+  genesis: Genesis
+  headers: HeaderStore
+  sync: EcHeaderSync
+  state: StateClient
+  /** The chain's nodes to ask, in order. */
+  peers: () => string[]
+  onRejection: (peer: string, err: Error) => void
+  onNetworkError: (peer: string, err: Error) => void
+  onChange: () => void
+}
+
+export interface TabFinality {
+  service: FinalityService
+  /** One pass over the nodes (the first also lets header sync go on); errors go to onNetworkError's caller. */
+  syncNow: () => Promise<void>
+  close: () => void
+}
+
+export async function startTabFinality (init: TabFinalityInit): Promise<TabFinality> {
+  const { libp2p, genesis, sync } = init
+  const certs: F3CertStore = await openF3CertStore(genesis.header.cid.toString())
+  const service = startFinality({
+    genesis,
+    headers: init.headers,
+    certs,
+    sync,
+    peers: init.peers,
+    fetchCertificates: async (peer, req) => await requestCertificates(libp2p, peerIdFromString(peer), genesis.state.network, req, AbortSignal.timeout(30_000)),
+    fetchChain: async (peer, key, length) => await requestChain(libp2p, peerIdFromString(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }),
+    initialPowerTable: async () => (await init.state.f3PowerTable(genesis.header)).value,
+    // mcl-wasm where it loads (a certificate in ~4 ms batched, not noble's ~20–30); noble's if it does not
+    verifier: mclBdnVerifier,
+    onRejection: init.onRejection,
+    onNetworkError: init.onNetworkError,
+    onChange: init.onChange
+  })
+  // a new tab (or one long closed) asks for certificates before it checks blocks from where it stands: the first
+  // pass decides whether it jumps; header sync waits for it (at most FIRST_PASS_WAIT_MS, should no node answer)
+  sync.pause()
+  let resumed = false
+  const resume = (): void => { if (!resumed) { resumed = true; sync.resume() } }
+  const hold = setTimeout(resume, FIRST_PASS_WAIT_MS) as unknown as { unref?: () => void }
+  hold.unref?.() // a stopped client (a test's) must not keep Node alive for it
+  const certTopic = f3CertificatesTopic(genesis.state.network)
+  // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
+  libp2p.services.pubsub.topicValidators.set(certTopic, (_peer, msg) => { service.offerCertificate(msg.data); return TopicValidatorResult.Ignore })
+  libp2p.services.pubsub.subscribe(certTopic)
+  return {
+    service,
+    syncNow: async () => { try { await service.syncNow() } finally { resume() } },
+    close: () => { clearTimeout(hold as unknown as ReturnType<typeof setTimeout>); certs.close() }
+  }
+}
