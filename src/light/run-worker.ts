@@ -9,6 +9,7 @@ import { openWalletStore } from './wallet-store'
 import { createWalletService, unavailableWallet, type WalletService, type WalletCall } from './wallet-service'
 import { describeBlock } from './block-detail'
 import { measureSignatures } from './measure'
+import { measureCertificateSync } from './measure-f3'
 import { createDealService, type DealService } from './deal-service'
 import type { Staging } from './staging'
 import { createRetrievalService, type RetrievalService } from './retrieval-service'
@@ -70,6 +71,7 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
     send: async (p) => await wallet({ method: 'send', ...p }),
     // measuring needs no chain: it answers before the light client has started
     measureSignatures: async (p) => measureSignatures(Math.min(Math.max(1, p.count), 10_000)),
+    measureCertificateSync: async (p) => await measureCertificateSync(p),
     blockDetail: async (p) => await describeBlock((await services()).client, p.cid),
     olderTipSets: async (p) => {
       const { client } = await services()

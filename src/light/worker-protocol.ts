@@ -8,6 +8,7 @@ import type { LightClientStatus } from './status'
 import type { WalletView, KeyType } from './wallet-service'
 import type { BlockDetail } from './block-detail'
 import type { HeaderSummary } from './status'
+import type { CertificateSyncRequest, CertificateSyncFigures } from './measure-f3'
 import type { SignatureFigures } from './measure'
 import type { AuditRecord } from './audit-store'
 import type { DealsView, ProviderView, ProofDetail, UploadRequest } from './deal-service'
@@ -33,6 +34,8 @@ export interface WorkerMethods {
   /** The Chain view scrolled back: up to `count` tipsets below `below`, fetched by hash link where the tab skipped them. */
   olderTipSets: Method<{ below: number, count: number }, OlderTipSetsView>
   measureSignatures: Method<{ count: number }, SignatureFigures>
+  /** The bench's: F3Sync over certificate exchange responses handed in as bytes (measure-f3.ts). */
+  measureCertificateSync: Method<CertificateSyncRequest, CertificateSyncFigures>
   // storage: a File crosses by reference (structured clone), never copied into memory here
   upload: Method<UploadRequest, string>
   providers: Method<NoParams, ProviderView[]>
