@@ -7,7 +7,7 @@
 // gzipped, loaded only when the first certificate is checked.
 import type * as Mcl from 'mcl-wasm'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { BadPublicKeyError, type AggregateCheck, type BdnVerifier, type OneSignerBatchVerifier } from '../core'
+import { BadPublicKeyError, sameSignerGroups, type AggregateCheck, type BdnVerifier, type OneSignerBatchVerifier } from '../core'
 
 const FILECOIN_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'
 /** BLS12-381's G1 generator, compressed (IETF): the fixed side of the pairing check. */
@@ -80,17 +80,14 @@ async function create (): Promise<MclVerifiers> {
     f.setLittleEndian(littleEndian(v))
     return f
   }
-  /** Σ cᵢ·pkᵢ over the signers, each weight times `r` (mod q: Fr does it). */
-  const aggregateKey = (c: AggregateCheck, r: Mcl.Fr | null): Mcl.G1 => {
-    const points = c.signers.map(i => key(c.publicKeys[i]!))
-    const scalars = c.signers.map(i => r === null ? frOf(c.coefficients[i]!) : m.mul(frOf(c.coefficients[i]!), r))
-    return m.mulVec(points, scalars)
-  }
+  /** Σ cᵢ·pkᵢ over the signers. */
+  const aggregateKey = (c: Pick<AggregateCheck, 'publicKeys' | 'signers' | 'coefficients'>): Mcl.G1 =>
+    m.mulVec(c.signers.map(i => key(c.publicKeys[i]!)), c.signers.map(i => frOf(c.coefficients[i]!)))
 
   const bdn: BdnVerifier = {
     name: 'mcl-wasm',
     verifyAggregate (publicKeys, signers, coefficients, message, signature) {
-      const aggregate = aggregateKey({ publicKeys, signers, coefficients, message, signature }, null)
+      const aggregate = aggregateKey({ publicKeys, signers, coefficients })
       const sig = signatureOf(signature)
       if (sig === null) return false
       // e(Σ cᵢ·pkᵢ, H(m)) · e(−g₁, σ) = 1: two Miller loops, one final exponentiation
@@ -100,19 +97,21 @@ async function create (): Promise<MclVerifiers> {
     verifyBatch (checks, randomWeights) {
       if (randomWeights.length !== checks.length) throw new RangeError('one random weight per check')
       if (checks.length === 0) return true
-      const sigs: Mcl.G2[] = []
       const rs = randomWeights.map(frOf)
-      let product: Mcl.GT | null = null
-      for (const [j, c] of checks.entries()) {
+      const sigs: Mcl.G2[] = []
+      for (const c of checks) {
         const sig = signatureOf(c.signature)
         if (sig === null) return false
         sigs.push(sig)
-        const ml = m.millerLoop(aggregateKey(c, rs[j]!), m.hashAndMapToG2(c.message))
-        product = product === null ? ml : m.mul(product, ml)
       }
-      // Π e(rⱼ·apkⱼ, H(mⱼ)) · e(−g₁, Σ rⱼ·σⱼ) = 1, one final exponentiation for the lot
-      const gt = m.finalExp(m.mul(product!, m.millerLoop(negGenerator, m.mulVec(sigs, rs))))
-      return gt.isOne()
+      // a Miller loop per signer set: e(apk, Σ rⱼ·H(mⱼ)) over the group (sameSignerGroups)
+      let product = m.millerLoop(negGenerator, m.mulVec(sigs, rs))
+      for (const group of sameSignerGroups(checks)) {
+        const hashes = m.mulVec(group.map(j => m.hashAndMapToG2(checks[j]!.message)), group.map(j => rs[j]!))
+        product = m.mul(product, m.millerLoop(aggregateKey(checks[group[0]!]!), hashes))
+      }
+      // Π e(apk_g, Σ rⱼ·H(mⱼ)) · e(−g₁, Σ rⱼ·σⱼ) = 1, one final exponentiation for the lot
+      return m.finalExp(product).isOne()
     }
   }
 

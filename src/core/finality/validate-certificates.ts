@@ -141,6 +141,13 @@ export function validateFinalityCertificates (state: FinalityState, certs: reado
 
 /** BDN weights by table: a chain of certificates mostly keeps one table, whose weights (BLAKE2Xs over every key) are drawn once. */
 const weights = new WeakMap<readonly PowerEntry[], bigint[]>()
+/** The table's keys, one list per table: a batch groups checks of one signer set by it (sameSignerGroups). */
+const keyLists = new WeakMap<readonly PowerEntry[], Uint8Array[]>()
+function keysOf (table: readonly PowerEntry[]): Uint8Array[] {
+  let k = keyLists.get(table)
+  if (k === undefined) { k = table.map(e => e.pubKey); keyLists.set(table, k) }
+  return k
+}
 function coefficientsOf (table: readonly PowerEntry[]): bigint[] {
   let c = weights.get(table)
   if (c === undefined) { c = bdnCoefficients(table.map(e => e.pubKey)); weights.set(table, c) }
@@ -174,7 +181,7 @@ function signatureCheck (state: FinalityState, cert: FinalityCertificate): Aggre
     throw new CertificateError('INSUFFICIENT_POWER', instance, `its signers hold ${signerPower} of ${total} scaled power, less than 2/3`)
   }
   return {
-    publicKeys: table.map(e => e.pubKey),
+    publicKeys: keysOf(table),
     signers,
     coefficients: coefficientsOf(table),
     message: certificateSigningPayload(state.network, instance, cert.supplementalData, cert.ecChain),
