@@ -2,7 +2,8 @@
 // tipset is above the verified head — a new tab, or one closed for a long time — jumps there: the finalized
 // tipset and the lookback run below it are fetched and checked by hash link (linked-run.ts), stored as the
 // chain, and header sync starts over on top of them, checking by Expected Consensus only what came after. The
-// same rule keeps a head on a fork that left the finalized tipset from standing: finality outranks weight.
+// same rule keeps a head on a fork that left the finalized tipset from standing: finality outranks weight. Below
+// the jump nothing is fetched until something asks (backfill: the Chain view scrolled back, a deal's challenge block).
 import {
   tipSetKeyCids, tipSetKeyBytes, bytesEqual, decodeCertificate, WINNING_POST_SECTOR_SET_LOOKBACK,
   type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier
@@ -65,8 +66,6 @@ export interface FinalityService {
   backfill: (height: Epoch) => Promise<number>
 }
 
-
-
 export function startFinality (init: FinalityServiceInit): FinalityService {
   const f3 = new F3Sync({
     network: init.genesis.state.network,
@@ -124,10 +123,8 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     await running
   }
 
-  const backfill = async (height: Epoch): Promise<number> => await serially(async () => {
-    const fetched = await backfillBelowFloor(init.headers, linkInit, height, (lowest) => { lowestHeight = lowest; init.onChange() })
-    return fetched
-  })
+  const backfill = async (height: Epoch): Promise<number> =>
+    await serially(async () => await backfillBelowFloor(init.headers, linkInit, height, (lowest) => { lowestHeight = lowest; init.onChange() }))
 
   return {
     backfill,
