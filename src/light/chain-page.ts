@@ -45,9 +45,13 @@ export async function olderTipSets (store: Pick<HeaderStore, 'floor' | 'tipSetAt
   let tipsets = 0
   let fetched = 0
   let h = below - 1
+  let floor = await store.floor()
   for (; h >= 0 && tipsets < count; h--) {
     // enough for the rest of the page at once (each tipset at least an epoch lower), not one exchange per tipset
-    if (h < await store.floor()) fetched += await backfill(Math.max(0, h - (count - tipsets) + 1))
+    if (h < floor) {
+      fetched += await backfill(Math.max(0, h - (count - tipsets) + 1))
+      floor = await store.floor()
+    }
     const ts = await store.tipSetAt(h)
     if (ts === null) continue // a null round
     tipsets++

@@ -6,7 +6,7 @@
 // fewer certificates than another is passed over; if some node claims more than any would serve, the tab says it
 // is behind (a node withholding the latest certificates cannot make the tab believe it is up to date).
 import {
-  validateFinalityCertificateBatch, powerTableCid, f3TipSetOf, CertificateError, NobleBdnVerifier, type BdnVerifier,
+  validateFinalityCertificateBatch, batchWeights, powerTableCid, f3TipSetOf, CertificateError, NobleBdnVerifier, type BdnVerifier,
   type FinalityState, type PowerEntry, type SealedHeader, type FinalityCertificate
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
@@ -37,8 +37,8 @@ const BATCH = 256
  */
 const CHECK_BATCH = 32
 
-/** 64-bit weights for a batch check, drawn after the certificates arrived (odd, so never zero). */
-const randomWeights = (n: number): bigint[] => Array.from(crypto.getRandomValues(new BigUint64Array(n)), r => r | 1n)
+/** 64-bit weights for a batch check, drawn after the certificates arrived. */
+const randomWeights = (n: number): bigint[] => batchWeights(k => crypto.getRandomValues(new Uint8Array(k)), n)
 
 const yieldNow = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 0)) }
 

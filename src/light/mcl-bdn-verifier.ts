@@ -7,7 +7,7 @@
 // gzipped, loaded only when the first certificate is checked.
 import type * as Mcl from 'mcl-wasm'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { BadPublicKeyError, sameSignerGroups, type AggregateCheck, type BdnVerifier, type OneSignerBatchVerifier } from '../core'
+import { BadPublicKeyError, sameSignerGroups, batchWeights, type AggregateCheck, type BdnVerifier, type OneSignerBatchVerifier } from '../core'
 
 const FILECOIN_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'
 /** BLS12-381's G1 generator, compressed (IETF): the fixed side of the pairing check. */
@@ -119,18 +119,14 @@ async function create (): Promise<MclVerifiers> {
     if (items.length === 0) return true
     let pk: Mcl.G1
     try { pk = key(publicKey) } catch { return false }
-    const weights = randomBytes(8 * items.length)
-    const rs: Mcl.Fr[] = []
+    const rs = batchWeights(randomBytes, items.length).map(frOf)
     const sigs: Mcl.G2[] = []
     const hashes: Mcl.G2[] = []
-    for (const [i, { message, signature }] of items.entries()) {
+    for (const { message, signature } of items) {
       const sig = signatureOf(signature)
       if (sig === null) return false
       sigs.push(sig)
       hashes.push(m.hashAndMapToG2(message))
-      let r = 0n
-      for (let b = 0; b < 8; b++) r = (r << 8n) | BigInt(weights[i * 8 + b]!)
-      rs.push(frOf(r | 1n)) // never zero
     }
     const gt = m.finalExp(m.mul(m.millerLoop(negGenerator, m.mulVec(sigs, rs)), m.millerLoop(pk, m.mulVec(hashes, rs))))
     return gt.isOne()
