@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { chromiumPath, launchChromium } from '../helpers/chromium'
 import { fundedWallet } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
-import { until } from '../helpers/until'
+import { until, untilProgress } from '../helpers/until'
 import { startLyingStatePeer } from '../helpers/lying-state-peer'
 import { uploadCardSeen, whileProgressing } from './helpers/retrieval-ui'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
@@ -59,8 +59,12 @@ describe('an open network in the tab', () => {
   it('cross-checks several nodes (a liar named and dropped); a provider that joined after the page loaded appears and takes an upload', async () => {
     // the bootstrap document's peers are read on each request: nodes started below are listed before the page loads
     const extraPeers: string[] = []
+    // proving periods of 20 epochs (20 s): this test is not about proofs, and the genesis provider is the only one with
+    // power, so one proof that misses its window on a loaded machine (a 5-epoch period gives it ~4 s) faults its deal,
+    // leaves the chain without power and stops it for good, as Lotus's weight refuses a chain whose power is gone
+    // (seen in CI: every later message waited forever)
     const d: Devnet = await startDevnet({
-      dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 5, faucetCooldownMs: 0, extraPeers,
+      dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 20, faucetCooldownMs: 0, extraPeers,
       log: debug ? (l) => { console.log(`[devnet] ${l}`) } : undefined
     })
     cleanups.push(async () => { await d.stop() })
@@ -107,7 +111,9 @@ describe('an open network in the tab', () => {
     expect(await init.exited, init.output()).toBe(0)
     const joinedAt = Date.now()
     const run = coffer(['provider', 'run', '--data', providerDir])
-    const ready = await until(() => run.output().match(/provider ready (\{.*\})/) ?? undefined, 90_000)
+    // it syncs the chain by re-executing it from genesis, as any full node joins: waited for while its output moves (a
+    // loaded machine syncs a few heads a second), not by a clock
+    const ready = await untilProgress(() => run.output().match(/provider ready (\{.*\})/) ?? undefined, () => run.output().length, 60_000, () => run.output().slice(-3000))
     const joined = JSON.parse(ready[1]!) as { miner: string, peerId: string }
     const readyAt = Date.now()
     expect(d.bootstrap().providers?.some(p => p.address === joined.miner)).toBe(false) // the tab can only learn it from the chain
