@@ -17,7 +17,9 @@ import type { DownloadFiles } from './download-files'
 import { createRangeReader, type RangeReader } from './range-reader'
 import { findRetrievalProviders } from './retrieval-providers'
 import type { PiecePool } from '../../workers/piece-pool'
-import type { Port, MethodName, WorkerHandlers } from './worker-protocol'
+import type { Port, WorkerHandlers } from './worker-protocol'
+import { createLightNodeHost, type LightNodeHost, type ViewMessage } from './light-node-host'
+import type { Dispatch } from './worker-session'
 
 /** What only a browser worker has: the WASM hashing pool (nested workers), OPFS staging and download files. */
 export interface WorkerPlatform { pool: () => Promise<PiecePool>, staging: Staging, downloads?: DownloadFiles }
@@ -100,13 +102,16 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
   }
 }
 
-export function runLightClient (port: Port, platform?: WorkerPlatform): void {
+/**
+ * The light node a worker runs, served to every port that connects (light-node-host.ts): its services start on the
+ * first port's `start` and publish their views to all ports.
+ */
+export function createWorkerNode (platform: WorkerPlatform | undefined, opts: { stopWithLastPort: boolean }): LightNodeHost {
   let client: LightClient | undefined
   let wallet: WalletService | undefined
   let deals: DealService | undefined
   let retrievals: RetrievalService | undefined
   let ready: Promise<void> | undefined
-  const running = new Map<number, AbortController>()
 
   const handlers = handlersFor(async () => {
     await ready
@@ -114,66 +119,58 @@ export function runLightClient (port: Port, platform?: WorkerPlatform): void {
     return { client, wallet, deals, retrievals }
   })
   // one place narrows the wire's method name to its handler: the page was type-checked against the same table
-  const dispatch = async (method: MethodName, params: unknown, ctx: { signal: AbortSignal, progress: (p: unknown) => void }): Promise<unknown> => {
+  const dispatch: Dispatch = async (method, params, ctx) => {
     if (!Object.hasOwn(handlers, method)) throw new Error(`the worker has no call named ${String(method)}`)
     return await (handlers[method] as (p: unknown, c: typeof ctx) => Promise<unknown>)(params, ctx)
   }
 
-  port.addEventListener('message', (evt) => {
-    const msg = evt.data
-    if (msg.type === 'start' && ready === undefined) {
-      ready = loadBootstrap(msg.bootstrapUrl)
-        .then(async ({ doc, source }) => {
-          client = await startLightClient({ bootstrap: doc, bootstrapSource: source, onStatus: (status) => { port.postMessage({ type: 'status', status }) } })
-          const lc = client
-          // a wallet that will not open (storage full, a damaged record) must not take header sync down with it
-          let storeError: unknown
-          const keystore = await openWalletStore().catch((err: unknown) => { storeError = err; return null })
-          wallet = keystore === null
-            ? unavailableWallet(storeError)
-            : await createWalletService({
-              client: lc,
-              keystore,
-              rpcUrl: doc.rpc,
-              onChange: (view) => { port.postMessage({ type: 'wallet', wallet: view }) }
-            }).catch(unavailableWallet)
-          port.postMessage({ type: 'wallet', wallet: wallet.view() })
-          if (keystore !== null && platform !== undefined) {
-            const w = wallet
-            deals = await createDealService({
-              client: lc, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging,
-              onChange: (view) => { port.postMessage({ type: 'deals', deals: view }) }
-            }).catch((err: unknown) => {
-              port.postMessage({ type: 'deals', deals: { uploads: [], deals: [], providers: [], providerErrors: [], escrow: null, error: toWireError(err) } })
-              return undefined
-            })
-            if (deals !== undefined) port.postMessage({ type: 'deals', deals: deals.view() })
-          }
-          if (keystore !== null && platform?.downloads !== undefined) {
-            const w = wallet
-            retrievals = await createRetrievalService({
-              client: lc, wallet: w, keystore, bootstrap: doc, files: platform.downloads,
-              onChange: (view) => { port.postMessage({ type: 'retrievals', retrievals: view }) }
-            }).catch((err: unknown) => {
-              port.postMessage({ type: 'retrievals', retrievals: { downloads: [], channels: [], error: toWireError(err) } })
-              return undefined
-            })
-            if (retrievals !== undefined) port.postMessage({ type: 'retrievals', retrievals: retrievals.view() })
-          }
+  const start = async (bootstrapUrl: string, publish: (view: ViewMessage) => void): Promise<void> => {
+    ready = (async () => {
+      const { doc, source } = await loadBootstrap(bootstrapUrl)
+      client = await startLightClient({ bootstrap: doc, bootstrapSource: source, onStatus: (status) => { publish({ type: 'status', status }) } })
+      const lc = client
+      // a wallet that will not open (storage full, a damaged record) must not take header sync down with it
+      let storeError: unknown
+      const keystore = await openWalletStore().catch((err: unknown) => { storeError = err; return null })
+      wallet = keystore === null
+        ? unavailableWallet(storeError)
+        : await createWalletService({
+          client: lc,
+          keystore,
+          rpcUrl: doc.rpc,
+          onChange: (view) => { publish({ type: 'wallet', wallet: view }) }
+        }).catch(unavailableWallet)
+      publish({ type: 'wallet', wallet: wallet.view() })
+      if (keystore !== null && platform !== undefined) {
+        const w = wallet
+        deals = await createDealService({
+          client: lc, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging,
+          onChange: (view) => { publish({ type: 'deals', deals: view }) }
+        }).catch((err: unknown) => {
+          publish({ type: 'deals', deals: { uploads: [], deals: [], providers: [], providerErrors: [], escrow: null, error: toWireError(err) } })
+          return undefined
         })
-        .catch(err => { port.postMessage({ type: 'fatal', error: toWireError(err) }) })
-    } else if (msg.type === 'call') {
-      const ac = new AbortController()
-      running.set(msg.id, ac)
-      const progress = (p: unknown): void => { if (!ac.signal.aborted) port.postMessage({ type: 'progress', id: msg.id, progress: p }) }
-      dispatch(msg.method, msg.params, { signal: ac.signal, progress }).then(
-        value => { port.postMessage({ type: 'reply', id: msg.id, ok: true, value }) },
-        err => { port.postMessage({ type: 'reply', id: msg.id, ok: false, error: toWireError(err) }) }
-      ).finally(() => running.delete(msg.id))
-    } else if (msg.type === 'cancel') {
-      running.get(msg.id)?.abort(new DOMException('cancelled by the page', 'AbortError'))
-    } else if (msg.type === 'stop') {
-      void client?.stop().finally(() => { port.postMessage({ type: 'stopped' }) })
-    }
-  })
+        if (deals !== undefined) publish({ type: 'deals', deals: deals.view() })
+      }
+      if (keystore !== null && platform?.downloads !== undefined) {
+        const w = wallet
+        retrievals = await createRetrievalService({
+          client: lc, wallet: w, keystore, bootstrap: doc, files: platform.downloads,
+          onChange: (view) => { publish({ type: 'retrievals', retrievals: view }) }
+        }).catch((err: unknown) => {
+          publish({ type: 'retrievals', retrievals: { downloads: [], channels: [], error: toWireError(err) } })
+          return undefined
+        })
+        if (retrievals !== undefined) publish({ type: 'retrievals', retrievals: retrievals.view() })
+      }
+    })()
+    await ready
+  }
+
+  return createLightNodeHost({ start, dispatch, stop: async () => { await client?.stop() }, stopWithLastPort: opts.stopWithLastPort })
+}
+
+/** A dedicated worker: one page on the worker's own port; the page's `stop` stops the node. */
+export function runLightClient (port: Port, platform?: WorkerPlatform): void {
+  createWorkerNode(platform, { stopWithLastPort: true }).connect(port)
 }

@@ -97,9 +97,12 @@ export type WorkerToPage =
   | { type: 'reply', id: number, ok: false, error: WireError }
   | { type: 'fatal', error: WireError }
   | { type: 'stopped' }
+  /** The port sent a message the protocol does not know (worker-session.ts): nothing was done with it. */
+  | { type: 'refused', error: WireError }
 
 /** The part of a MessagePort / worker scope the light client uses. */
 export interface Port {
   postMessage: (msg: WorkerToPage) => void
   addEventListener: (type: 'message', listener: (evt: MessageEvent<PageToWorker>) => void) => void
+  removeEventListener?: (type: 'message', listener: (evt: MessageEvent<PageToWorker>) => void) => void
 }

@@ -1,0 +1,95 @@
+// One port's session with the light node: its calls (ids counted by that port alone), their cancels and
+// progress, bounded in number; everything else it sends (`start`, `stop`) goes to the host. A port is one tab, and
+// tabs do not trust each other's bugs: a malformed message is answered with a named error and changes nothing,
+// a flood of calls is refused past MAX_CALLS_PER_PORT, and closing the session aborts its calls only.
+import { toWireError } from '../core'
+import type { Port, PageToWorker, MethodName } from './worker-protocol'
+
+/** Answers one call: `signal` aborts when the page cancels it or its port closes. */
+export type Dispatch = (method: MethodName, params: unknown, ctx: { signal: AbortSignal, progress: (p: unknown) => void }) => Promise<unknown>
+
+/** Calls one port may have running at once: far above what a page makes (a handful), far below a flood's harm. */
+export const MAX_CALLS_PER_PORT = 256
+
+/** A message a port sent that is not one the protocol knows (worker-protocol.ts PageToWorker). */
+export class MalformedWorkerMessageError extends TypeError {
+  static override name = 'MalformedWorkerMessageError'
+  override name = 'MalformedWorkerMessageError'
+}
+
+/** A port with MAX_CALLS_PER_PORT calls running made another. */
+export class TooManyCallsError extends Error {
+  static override name = 'TooManyCallsError'
+  override name = 'TooManyCallsError'
+  constructor (readonly running: number) { super(`${running} calls are already running for this tab: wait for some to finish`) }
+}
+
+export interface WorkerSession { close: () => void }
+
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+
+/** What a message is, or why it is none (the protocol's own messages are checked field by field). */
+function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
+  if (typeof data !== 'object' || data === null) return new MalformedWorkerMessageError(`a message must be an object, not ${data === null ? 'null' : typeof data}`)
+  const m = data as Record<string, unknown>
+  switch (m.type) {
+    case 'start': return typeof m.bootstrapUrl === 'string' ? { type: 'start', bootstrapUrl: m.bootstrapUrl } : new MalformedWorkerMessageError('start needs a bootstrapUrl string')
+    case 'stop': return { type: 'stop' }
+    case 'cancel': return isId(m.id) ? { type: 'cancel', id: m.id } : new MalformedWorkerMessageError('cancel needs a call id')
+    case 'call':
+      if (!isId(m.id)) return new MalformedWorkerMessageError('a call needs an id (a non-negative integer)')
+      if (typeof m.method !== 'string') return new MalformedWorkerMessageError(`call ${m.id} needs a method name`)
+      return { type: 'call', id: m.id, method: m.method as MethodName, params: m.params }
+    default: return new MalformedWorkerMessageError(`unknown message type ${JSON.stringify(String(m.type)).slice(0, 80)}`)
+  }
+}
+
+export function serveSession (
+  port: Port, dispatch: Dispatch, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' }>) => void, onClose: () => void
+): WorkerSession {
+  const running = new Map<number, AbortController>()
+  let closed = false
+  const post: Port['postMessage'] = (msg) => { if (!closed) port.postMessage(msg) }
+
+  const call = (id: number, method: MethodName, params: unknown): void => {
+    if (running.has(id)) { post({ type: 'reply', id, ok: false, error: toWireError(new MalformedWorkerMessageError(`call ${id} is already running`)) }); return }
+    if (running.size >= MAX_CALLS_PER_PORT) { post({ type: 'reply', id, ok: false, error: toWireError(new TooManyCallsError(running.size)) }); return }
+    const ac = new AbortController()
+    running.set(id, ac)
+    const progress = (p: unknown): void => { if (!ac.signal.aborted) post({ type: 'progress', id, progress: p }) }
+    // a handler that throws before its first await must still answer: run it inside the promise chain
+    Promise.resolve().then(async () => await dispatch(method, params, { signal: ac.signal, progress })).then(
+      value => { post({ type: 'reply', id, ok: true, value }) },
+      err => { post({ type: 'reply', id, ok: false, error: toWireError(err) }) }
+    ).finally(() => { if (running.get(id) === ac) running.delete(id) })
+  }
+
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    for (const ac of running.values()) ac.abort(new DOMException('the tab that made this call is gone', 'AbortError'))
+    running.clear()
+    port.removeEventListener?.('message', listener)
+    onClose()
+  }
+
+  const listener = (evt: MessageEvent<PageToWorker>): void => {
+    if (closed) return
+    const msg = parse(evt.data)
+    if (msg instanceof MalformedWorkerMessageError) {
+      const id = (evt.data as { id?: unknown } | null)?.id
+      if (isId(id) && !running.has(id)) post({ type: 'reply', id, ok: false, error: toWireError(msg) })
+      else post({ type: 'refused', error: toWireError(msg) })
+      return
+    }
+    if (msg.type === 'call') call(msg.id, msg.method, msg.params)
+    else if (msg.type === 'cancel') running.get(msg.id)?.abort(new DOMException('cancelled by the page', 'AbortError'))
+    else {
+      // a stop closes this session before the host acts on it; a start goes on
+      if (msg.type === 'stop') close()
+      onControl(msg)
+    }
+  }
+  port.addEventListener('message', listener)
+  return { close }
+}
