@@ -18,7 +18,7 @@ type Tab = 'chain' | 'wallet' | 'upload' | 'files' | 'piece' | 'get'
 const TABS: Array<[Tab, string]> = [['chain', 'Chain'], ['wallet', 'Wallet'], ['upload', 'Upload'], ['files', 'Files'], ['piece', 'Piece']]
 
 export function App (): React.JSX.Element {
-  const { status, wallet, deals, retrievals, fatal, call } = useLightClient()
+  const { status, wallet, deals, retrievals, fatal, call, nodeKind } = useLightClient()
   const [link, setLink] = useState(() => parseShareLink(location.hash))
   const [tab, setTab] = useState<Tab>(link !== null ? 'get' : TABS.find(([t]) => location.hash === `#${t}`)?.[0] ?? 'chain')
   // a share link pasted into an open tab opens its card too
@@ -62,7 +62,7 @@ export function App (): React.JSX.Element {
       <main>
         {fatal !== null && <div className="banner error" role="alert">The light client stopped: {fatal.message}</div>}
         {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
-        {status !== null && tab === 'chain' && <ChainView status={status} call={call} />}
+        {status !== null && tab === 'chain' && <ChainView status={status} call={call} nodeKind={nodeKind} />}
         {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
         {status !== null && tab === 'wallet' && (wallet?.keys.length ?? 0) > 0 && <section className="wallet"><ChannelsPanel channels={retrievals?.channels ?? null} call={call} /></section>}
         {tab === 'get' && link !== null && <GetFileView file={link} retrievals={retrievals} call={call} hasWallet={(wallet?.keys.length ?? 0) > 0} />}

@@ -121,7 +121,7 @@ function NodesPanel ({ nodes, verifiedHeight }: { nodes: NodeSummary[], verified
   )
 }
 
-export function ChainView ({ status, call }: { status: LightClientStatus, call: Call }): React.JSX.Element {
+export function ChainView ({ status, call, nodeKind }: { status: LightClientStatus, call: Call, nodeKind: 'shared' | 'tab' | null }): React.JSX.Element {
   const { backlog, lastRejection } = status
   const [open, setOpen] = useState<string | null>(null)
   const older = useOlderTipSets(call)
@@ -180,6 +180,10 @@ export function ChainView ({ status, call }: { status: LightClientStatus, call: 
           <ul className="peers">
             {status.peers.map(p => <li key={p.id} className="mono" title={p.addr}>{shortPeer(p.id)}</li>)}
           </ul>
+          <div className="muted small" data-testid="own-node" data-peer={status.peerId} data-kind={nodeKind ?? ''}>
+            this node <span className="mono" title={status.peerId}>{shortPeer(status.peerId)}</span>
+            {nodeKind === 'shared' ? ', shared by every tab of the app' : nodeKind === 'tab' ? ', this tab\'s own' : ''}
+          </div>
         </div>
       </div>
 

@@ -1,8 +1,15 @@
-// The page's side of the one typed interface to the light-client worker: `call(method, params, opts)` is
-// checked against WorkerMethods, so a call's params and result need no casts; `opts.signal` cancels it in
-// the worker and `opts.onProgress` receives its progress events.
-import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, CallOptions } from '../light/worker-protocol'
-import type { WireError } from '../core/errors'
+// The page's side of the one typed interface to the light node: `call(method, params, opts)` is checked against
+// WorkerMethods, so a call's params and result need no casts; `opts.signal` cancels it in the worker and
+// `opts.onProgress` receives its progress events (port-caller.ts).
+//
+// Where the browser has SharedWorker, every tab of the app shares one node (one set of connections, one sync,
+// one wallet unlock: src/light/shared-node.ts); the tab holds a Web Lock while it is open, so the node learns when
+// it closes, and lends the node a dedicated worker of its own for hashing and OPFS writes, which a SharedWorker
+// cannot do. Without SharedWorker (Chrome on Android), or with `?node=tab` in the address, the tab runs its own
+// node in a dedicated worker.
+import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, CallOptions, WorkerMethods } from '../light/worker-protocol'
+import { createPortCaller, RemoteCallError, type CallerPort } from '../light/port-caller'
+import { tabLockName } from '../light/tab-lock'
 
 export type Call = <M extends MethodName>(method: M, params: ParamsOf<M>, opts?: CallOptions<M>) => Promise<ResultOf<M>>
 
@@ -10,45 +17,62 @@ export interface LightClientConnection {
   /** One request to the worker; rejects with the worker's error (name and message kept). */
   call: Call
   stop: () => void
+  /** 'shared': one node for every tab; 'tab': this tab's own. */
+  kind: 'shared' | 'tab'
 }
 
-export class WorkerCallError extends Error {
-  constructor (readonly wire: WireError) {
-    super(wire.message)
-    this.name = wire.name
-  }
-}
+/** The worker's error, with its name (and code) kept. */
+export const WorkerCallError = RemoteCallError
 
-interface Waiting { resolve: (v: unknown) => void, reject: (e: Error) => void, onProgress?: (p: unknown) => void }
+type Specs = { [M in MethodName]: { params: ParamsOf<M>, result: ResultOf<M>, progress: WorkerMethods[M]['progress'] } }
+
+/** Whether this tab shares the one node: SharedWorker and Web Locks exist, and `?node=tab` does not ask otherwise. */
+export function sharesNode (): boolean {
+  return typeof SharedWorker !== 'undefined' && typeof navigator.locks !== 'undefined' && new URLSearchParams(location.search).get('node') !== 'tab'
+}
 
 export function connectLightClient (onMessage: (msg: WorkerToPage) => void): LightClientConnection {
-  const worker = new Worker(new URL('../../workers/light-client.worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-client' })
-  const send = (msg: PageToWorker): void => { worker.postMessage(msg) }
-  const waiting = new Map<number, Waiting>()
-  let nextId = 1
-  worker.addEventListener('message', (evt: MessageEvent<WorkerToPage>) => {
-    const msg = evt.data
-    if (msg.type === 'progress') { waiting.get(msg.id)?.onProgress?.(msg.progress); return }
-    if (msg.type === 'reply') {
-      const w = waiting.get(msg.id)
-      waiting.delete(msg.id)
-      if (msg.ok) w?.resolve(msg.value)
-      else w?.reject(new WorkerCallError(msg.error))
-      return
+  const other = (msg: unknown): void => { onMessage(msg as WorkerToPage) }
+  const fatal = (message: string): void => { onMessage({ type: 'fatal', error: { name: 'WorkerError', message } }) }
+  if (!sharesNode()) {
+    const worker = new Worker(new URL('../../workers/light-client.worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-client' })
+    worker.addEventListener('error', (evt) => { fatal(evt.message || 'the light-client worker failed to start') })
+    const caller = createPortCaller<Specs>(worker as unknown as CallerPort, other)
+    const send = (msg: PageToWorker): void => { worker.postMessage(msg) }
+    send({ type: 'start', bootstrapUrl: '/bootstrap.json' })
+    return {
+      kind: 'tab',
+      call: caller.call as Call,
+      stop: () => { send({ type: 'stop' }); setTimeout(() => { worker.terminate() }, 2000) }
     }
-    onMessage(msg)
+  }
+
+  const tab = crypto.randomUUID()
+  const node = new SharedWorker(new URL('../../workers/light-node.shared-worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-node' })
+  node.addEventListener('error', () => { fatal('the shared light-node worker failed to start') })
+  const helper = new Worker(new URL('../../workers/tab-platform.worker.ts', import.meta.url), { type: 'module', name: 'coffer-tab-platform' })
+  const port = node.port
+  // the lock is held before the node hears of this tab: a node that could take it first would think the tab gone
+  let releaseLock = (): void => {}
+  const held = new Promise<void>((resolve) => {
+    void navigator.locks.request(tabLockName(tab), async () => {
+      resolve()
+      await new Promise<void>(release => { releaseLock = release })
+    })
   })
-  worker.addEventListener('error', (evt) => { onMessage({ type: 'fatal', error: { name: 'WorkerError', message: evt.message || 'the light-client worker failed to start' } }) })
-  send({ type: 'start', bootstrapUrl: '/bootstrap.json' })
-  const call: Call = async (method, params, opts = {}) => await new Promise((resolve, reject) => {
-    const id = nextId++
-    opts.signal?.throwIfAborted()
-    opts.signal?.addEventListener('abort', () => { send({ type: 'cancel', id }) }, { once: true })
-    waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress as ((p: unknown) => void) | undefined })
-    send({ type: 'call', id, method, params })
-  })
+  // everything is sent in order once the lock is held
+  let queue: Promise<void> = held
+  const post = (msg: unknown, transfer: Transferable[] = []): void => { queue = queue.then(() => { port.postMessage(msg, transfer) }) }
+  const caller = createPortCaller<Specs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, other)
+  port.start()
+  const lent = new MessageChannel()
+  helper.postMessage({ type: 'serve', port: lent.port1 }, [lent.port1])
+  post({ type: 'lend', tab, port: lent.port2 } satisfies PageToWorker, [lent.port2])
+  post({ type: 'start', bootstrapUrl: '/bootstrap.json', tab } satisfies PageToWorker)
   return {
-    call,
-    stop: () => { send({ type: 'stop' }); setTimeout(() => { worker.terminate() }, 2000) }
+    kind: 'shared',
+    call: caller.call as Call,
+    // the node goes on for the other tabs: this tab's session ends, and its lock and helper go
+    stop: () => { post({ type: 'stop' } satisfies PageToWorker); void queue.then(() => { releaseLock(); helper.terminate() }) }
   }
 }

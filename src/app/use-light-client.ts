@@ -10,13 +10,14 @@ import { connectLightClient, type LightClientConnection, type Call } from './lig
 
 export type { Call }
 
-export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, retrievals: RetrievalsView | null, fatal: WireError | null, call: Call } {
+export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, retrievals: RetrievalsView | null, fatal: WireError | null, call: Call, nodeKind: 'shared' | 'tab' | null } {
   const [status, setStatus] = useState<LightClientStatus | null>(null)
   const [deals, setDeals] = useState<DealsView | null>(null)
   const [retrievals, setRetrievals] = useState<RetrievalsView | null>(null)
   const [wallet, setWallet] = useState<WalletView | null>(null)
   const [fatal, setFatal] = useState<WireError | null>(null)
   const conn = useRef<LightClientConnection | null>(null)
+  const [nodeKind, setNodeKind] = useState<'shared' | 'tab' | null>(null)
   useEffect(() => {
     const c = connectLightClient((msg) => {
       if (msg.type === 'status') setStatus(msg.status)
@@ -26,11 +27,12 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
       else if (msg.type === 'fatal') setFatal(msg.error)
     })
     conn.current = c
+    setNodeKind(c.kind)
     return () => { c.stop(); conn.current = null }
   }, [])
   const call = useCallback<Call>(async (method, params, opts) => {
     if (conn.current === null) throw new Error('the light client is not running')
     return await conn.current.call(method, params, opts)
   }, [])
-  return { status, wallet, deals, retrievals, fatal, call }
+  return { status, wallet, deals, retrievals, fatal, call, nodeKind }
 }

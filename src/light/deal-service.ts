@@ -39,6 +39,9 @@ export interface UploadRequest {
   maxPricePerGiBEpoch?: string
 }
 
+/** Where an upload is packed into its staged CAR and hashed. */
+export interface PackingPlatform { pool: () => Promise<PiecePool>, staging: Staging }
+
 export interface DealServiceInit {
   client: LightClient
   wallet: WalletService
@@ -51,7 +54,8 @@ export interface DealServiceInit {
 
 export interface DealService {
   view: () => DealsView
-  upload: (req: UploadRequest) => Promise<string>
+  /** `via`: where to pack and hash it (a shared node packs in the tab whose file it is); the node's own otherwise. */
+  upload: (req: UploadRequest, via?: PackingPlatform) => Promise<string>
   /** Sends WithdrawBalance for all of the key's free escrow; the message CID. */
   withdrawEscrow: () => Promise<string>
   refreshProviders: () => Promise<ProviderView[]>
@@ -214,8 +218,8 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   }
 
   /** Packs the file into the staged CAR, hashing it on the way (packAndHash) and sending it to the providers it will likely go to (stageTee): the upload leaves packing with its piece and much of its transfer done. */
-  const pack = async (u: UploadRecord, file: File): Promise<UploadRecord | null> => {
-    const writer = await init.staging.create(u.staging)
+  const pack = async (u: UploadRecord, file: File, via: PackingPlatform = init): Promise<UploadRecord | null> => {
+    const writer = await via.staging.create(u.staging)
     let lastSave = 0
     // each copy's stage waits for the plan (a queue's worth of the CAR meanwhile); any failure only means no stage
     const targets = stageProviders(u).catch(() => [] as BootstrapProvider[])
@@ -248,7 +252,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       }
     })))
     try {
-      const { car, piece } = await packAndHash(blobChunks(file, 0), tee.sink, await init.pool().catch(() => null), {
+      const { car, piece } = await packAndHash(blobChunks(file, 0), tee.sink, await via.pool().catch(() => null), {
         onPacked: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } },
         onHashed: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() }
       })
@@ -414,7 +418,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
 
   /** Uploads running in this worker: a resume (unlock, reopened tab) never starts a second run of one. */
   const running = new Set<string>()
-  const run = async (u: UploadRecord, file?: File): Promise<void> => {
+  const run = async (u: UploadRecord, file?: File, via?: PackingPlatform): Promise<void> => {
     if (running.has(u.id)) return
     running.add(u.id)
     try {
@@ -422,17 +426,17 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
         // whatever it waited for is being retried now; it says so again if it still has to wait
         const cur = uploads.get(u.id) ?? u
         if (cur.waiting !== undefined) await save({ ...cur, waiting: undefined })
-        await runLocked(uploads.get(u.id) ?? cur, file)
+        await runLocked(uploads.get(u.id) ?? cur, file, via)
       })
     } finally { running.delete(u.id) }
   }
 
-  const runLocked = async (u: UploadRecord, file?: File): Promise<void> => {
+  const runLocked = async (u: UploadRecord, file?: File, via?: PackingPlatform): Promise<void> => {
     try {
       let cur: UploadRecord | null = u
       if (cur.stage === 'packing') {
         if (file === undefined) throw new Error('the tab closed while the file was being packed: add the file again')
-        cur = await pack(cur, file)
+        cur = await pack(cur, file, via)
       }
       // packing hashes as it goes; this pass is for a record left in 'hashing' (a failed stream, an older version)
       if (cur?.stage === 'hashing') cur = await hash(cur)
@@ -447,7 +451,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     }
   }
 
-  const upload = async (req: UploadRequest): Promise<string> => {
+  const upload = async (req: UploadRequest, via?: PackingPlatform): Promise<string> => {
     if (!(req.copies >= 1 && req.copies <= 10) || !(req.periods >= 1 && req.periods <= 10_000)) throw new RangeError('copies must be 1..10 and periods 1..10000')
     const client = addressToString(await clientAddress(), 't') // a locked or empty wallet is refused before any work
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
@@ -457,7 +461,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       ...(req.maxPricePerGiBEpoch === undefined ? {} : { maxPrice: BigInt(req.maxPricePerGiBEpoch).toString() })
     }
     await save(u)
-    void run(u, req.file)
+    void run(u, req.file, via)
     return id
   }
 

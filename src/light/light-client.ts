@@ -368,6 +368,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     const backlogBig = sync.backlog !== null && sync.backlog.total > 1
     const behind = sync.bestKnownHeight > sync.head.header.height + 1
     return {
+      peerId: libp2p.peerId.toString(),
       network: genesis.state.network,
       provingPeriod: genesis.state.market.provingPeriod,
       genesisCid: genesis.header.cid.toString(),

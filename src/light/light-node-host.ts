@@ -19,6 +19,10 @@ export interface LightNodeHostInit {
   stop: () => Promise<void>
   /** Whether a port's `stop` stops the node when no other port is connected (a dedicated worker: yes). */
   stopWithLastPort: boolean
+  /** A port's `start` named the Web Lock its tab holds: `gone` is to be called once the tab has closed. */
+  watchTab?: (tab: string, gone: () => void) => void
+  /** A tab lends its platform on `port` (a SharedWorker's node; a dedicated worker has its own). */
+  lend?: (tab: string, port: MessagePort) => void
 }
 
 export interface LightNodeHost {
@@ -41,10 +45,13 @@ export function createLightNodeHost (init: LightNodeHostInit): LightNodeHost {
 
   const connect = (port: Port): { close: () => void } => {
     connected.add(port)
-    const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' }>): void => {
+    let tab: string | undefined
+    const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' }>): void => {
+      if (msg.type === 'lend') { init.lend?.(msg.tab, msg.port); return }
       if (msg.type === 'start') {
         if (started.has(port)) return
         started.add(port)
+        if (msg.tab !== undefined) { tab = msg.tab; init.watchTab?.(msg.tab, () => { session.close() }) }
         for (const v of views.values()) port.postMessage(v)
         starting ??= init.start(msg.bootstrapUrl, publish).catch((err: unknown) => { publish({ type: 'fatal', error: toWireError(err) }) })
         return
@@ -56,7 +63,7 @@ export function createLightNodeHost (init: LightNodeHostInit): LightNodeHost {
     const session = serveSession(port, init.dispatch, onControl, () => {
       connected.delete(port)
       started.delete(port)
-    })
+    }, () => tab)
     return { close: () => { session.close() } }
   }
 

@@ -18,7 +18,7 @@ import { createRangeReader, type RangeReader } from './range-reader'
 import { findRetrievalProviders } from './retrieval-providers'
 import type { PiecePool } from '../../workers/piece-pool'
 import type { Port, WorkerHandlers } from './worker-protocol'
-import { createLightNodeHost, type LightNodeHost, type ViewMessage } from './light-node-host'
+import { createLightNodeHost, type LightNodeHost, type LightNodeHostInit, type ViewMessage } from './light-node-host'
 import type { Dispatch } from './worker-session'
 
 /** What only a browser worker has: the WASM hashing pool (nested workers), OPFS staging and download files. */
@@ -39,7 +39,7 @@ async function loadBootstrap (url: string): Promise<{ doc: BootstrapDocument, so
 }
 
 /** The handler table: each declared call, answered once the light client (and its wallet and deals) runs. */
-function handlersFor (services: () => Promise<{ client: LightClient, wallet: WalletService, deals: DealService | undefined, retrievals: RetrievalService | undefined }>): WorkerHandlers {
+function handlersFor (platformIn: ((tab: string) => WorkerPlatform) | undefined, services: () => Promise<{ client: LightClient, wallet: WalletService, deals: DealService | undefined, retrievals: RetrievalService | undefined }>): WorkerHandlers {
   const wallet = async <T>(c: WalletCall): Promise<T> => { const s = await services(); return await s.wallet.call(c) as T }
   const deals = async (): Promise<DealService> => {
     const s = await services()
@@ -80,7 +80,7 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
       const page = await olderTipSets(client.store, client.backfill, p.below, Math.min(Math.max(1, p.count), 200))
       return { headers: page.blocks.map(summarize), fetched: page.fetched, reachedGenesis: page.reachedGenesis }
     },
-    upload: async (p) => await (await deals()).upload(p),
+    upload: async (p, ctx) => await (await deals()).upload(p, ctx.tab === undefined ? undefined : platformIn?.(ctx.tab)),
     providers: async () => await (await deals()).refreshProviders(),
     withdrawEscrow: async () => await (await deals()).withdrawEscrow(),
     proofDetail: async (p) => await (await deals()).proofDetail(p.dealId, p.period),
@@ -106,14 +106,17 @@ function handlersFor (services: () => Promise<{ client: LightClient, wallet: Wal
  * The light node a worker runs, served to every port that connects (light-node-host.ts): its services start on the
  * first port's `start` and publish their views to all ports.
  */
-export function createWorkerNode (platform: WorkerPlatform | undefined, opts: { stopWithLastPort: boolean }): LightNodeHost {
+export function createWorkerNode (
+  platform: WorkerPlatform | undefined,
+  opts: Pick<LightNodeHostInit, 'stopWithLastPort' | 'watchTab' | 'lend'> & { /** A shared node's platform in one tab (it packs that tab's uploads). */ platformIn?: (tab: string) => WorkerPlatform }
+): LightNodeHost {
   let client: LightClient | undefined
   let wallet: WalletService | undefined
   let deals: DealService | undefined
   let retrievals: RetrievalService | undefined
   let ready: Promise<void> | undefined
 
-  const handlers = handlersFor(async () => {
+  const handlers = handlersFor(opts.platformIn, async () => {
     await ready
     if (client === undefined || wallet === undefined) throw new Error('the light client is not running')
     return { client, wallet, deals, retrievals }
@@ -167,7 +170,8 @@ export function createWorkerNode (platform: WorkerPlatform | undefined, opts: { 
     await ready
   }
 
-  return createLightNodeHost({ start, dispatch, stop: async () => { await client?.stop() }, stopWithLastPort: opts.stopWithLastPort })
+  const { platformIn: _, ...hostOpts } = opts
+  return createLightNodeHost({ ...hostOpts, start, dispatch, stop: async () => { await client?.stop() } })
 }
 
 /** A dedicated worker: one page on the worker's own port; the page's `stop` stops the node. */

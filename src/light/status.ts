@@ -36,6 +36,8 @@ export interface PeerSummary { id: string, addr: string }
 import type { FinalityStatus } from './finality-service'
 
 export interface LightClientStatus {
+  /** This light node's own libp2p peer ID (one for every tab when they share the node). */
+  peerId: string
   network: string
   /** Epochs per proving period (from the genesis parameters). */
   provingPeriod: number

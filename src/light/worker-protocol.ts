@@ -78,11 +78,14 @@ export interface CallOptions<M extends MethodName> { signal?: AbortSignal, onPro
 
 /** The worker's side: one handler per method, given the call's cancel signal and a progress reporter. */
 export type WorkerHandlers = {
-  [M in MethodName]: (params: ParamsOf<M>, ctx: { signal: AbortSignal, progress: (p: ProgressOf<M>) => void }) => Promise<ResultOf<M>>
+  [M in MethodName]: (params: ParamsOf<M>, ctx: { signal: AbortSignal, progress: (p: ProgressOf<M>) => void, tab?: string }) => Promise<ResultOf<M>>
 }
 
 export type PageToWorker =
-  | { type: 'start', bootstrapUrl: string }
+  /** `tab`: the name of a Web Lock the tab holds while it is open (a SharedWorker's node learns it closed). */
+  | { type: 'start', bootstrapUrl: string, tab?: string }
+  /** A tab lends the shared node its hashing and OPFS writes (platform-protocol.ts), answered on `port`. */
+  | { type: 'lend', tab: string, port: MessagePort }
   | { type: 'stop' }
   | { type: 'call', id: number, method: MethodName, params: unknown }
   | { type: 'cancel', id: number }

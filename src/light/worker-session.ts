@@ -6,7 +6,10 @@ import { toWireError } from '../core'
 import type { Port, PageToWorker, MethodName } from './worker-protocol'
 
 /** Answers one call: `signal` aborts when the page cancels it or its port closes. */
-export type Dispatch = (method: MethodName, params: unknown, ctx: { signal: AbortSignal, progress: (p: unknown) => void }) => Promise<unknown>
+export type Dispatch<N extends string = MethodName> = (method: N, params: unknown, ctx: CallContext) => Promise<unknown>
+
+/** What a handler learns of its call: its cancel signal, its progress reporter, and the tab it came from (if named). */
+export interface CallContext { signal: AbortSignal, progress: (p: unknown) => void, tab?: string }
 
 /** Calls one port may have running at once: far above what a page makes (a handful), far below a flood's harm. */
 export const MAX_CALLS_PER_PORT = 256
@@ -33,7 +36,13 @@ function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
   if (typeof data !== 'object' || data === null) return new MalformedWorkerMessageError(`a message must be an object, not ${data === null ? 'null' : typeof data}`)
   const m = data as Record<string, unknown>
   switch (m.type) {
-    case 'start': return typeof m.bootstrapUrl === 'string' ? { type: 'start', bootstrapUrl: m.bootstrapUrl } : new MalformedWorkerMessageError('start needs a bootstrapUrl string')
+    case 'start':
+      if (typeof m.bootstrapUrl !== 'string') return new MalformedWorkerMessageError('start needs a bootstrapUrl string')
+      if (m.tab !== undefined && typeof m.tab !== 'string') return new MalformedWorkerMessageError('start\'s tab must be a string')
+      return { type: 'start', bootstrapUrl: m.bootstrapUrl, ...(typeof m.tab === 'string' ? { tab: m.tab } : {}) }
+    case 'lend':
+      if (typeof m.tab !== 'string' || typeof m.port !== 'object' || m.port === null || typeof (m.port as MessagePort).postMessage !== 'function') return new MalformedWorkerMessageError('lend needs a tab name and a port')
+      return { type: 'lend', tab: m.tab, port: m.port as MessagePort }
     case 'stop': return { type: 'stop' }
     case 'cancel': return isId(m.id) ? { type: 'cancel', id: m.id } : new MalformedWorkerMessageError('cancel needs a call id')
     case 'call':
@@ -44,21 +53,23 @@ function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
   }
 }
 
-export function serveSession (
-  port: Port, dispatch: Dispatch, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' }>) => void, onClose: () => void
+export function serveSession<N extends string = MethodName> (
+  port: Port, dispatch: Dispatch<N>, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' }>) => void, onClose: () => void,
+  tab: () => string | undefined = () => undefined
 ): WorkerSession {
   const running = new Map<number, AbortController>()
   let closed = false
   const post: Port['postMessage'] = (msg) => { if (!closed) port.postMessage(msg) }
 
-  const call = (id: number, method: MethodName, params: unknown): void => {
+  const call = (id: number, method: N, params: unknown): void => {
     if (running.has(id)) { post({ type: 'reply', id, ok: false, error: toWireError(new MalformedWorkerMessageError(`call ${id} is already running`)) }); return }
     if (running.size >= MAX_CALLS_PER_PORT) { post({ type: 'reply', id, ok: false, error: toWireError(new TooManyCallsError(running.size)) }); return }
     const ac = new AbortController()
     running.set(id, ac)
     const progress = (p: unknown): void => { if (!ac.signal.aborted) post({ type: 'progress', id, progress: p }) }
     // a handler that throws before its first await must still answer: run it inside the promise chain
-    Promise.resolve().then(async () => await dispatch(method, params, { signal: ac.signal, progress })).then(
+    const from = tab()
+    Promise.resolve().then(async () => await dispatch(method, params, { signal: ac.signal, progress, ...(from === undefined ? {} : { tab: from }) })).then(
       value => { post({ type: 'reply', id, ok: true, value }) },
       err => { post({ type: 'reply', id, ok: false, error: toWireError(err) }) }
     ).finally(() => { if (running.get(id) === ac) running.delete(id) })
@@ -82,7 +93,7 @@ export function serveSession (
       else post({ type: 'refused', error: toWireError(msg) })
       return
     }
-    if (msg.type === 'call') call(msg.id, msg.method, msg.params)
+    if (msg.type === 'call') call(msg.id, msg.method as string as N, msg.params)
     else if (msg.type === 'cancel') running.get(msg.id)?.abort(new DOMException('cancelled by the page', 'AbortError'))
     else {
       // a stop closes this session before the host acts on it; a start goes on

@@ -1,0 +1,38 @@
+// What a tab lends the shared light node (issue 15 part 3): a SharedWorker has no nested workers and no OPFS
+// sync access handles in Chromium (measured: `Worker` and `createSyncAccessHandle` are undefined there), so
+// hashing and every OPFS write stay in the tab's own dedicated worker, which answers these calls over a port
+// (tab-platform-server.ts); the node uses them through remote-platform.ts. Objects that live across calls (a
+// piece stream, a staging writer, a download sink) are numbered handles in the tab's worker. Reading a staged
+// or downloaded file needs no sync handle: the node does that itself.
+import type { PieceDigest } from '../core'
+import type { PieceProgress, PieceStreamProgress } from '../../workers/piece-pool'
+
+interface Call<P, R, G = never> { params: P, result: R, progress: G }
+type Handle = { handle: number }
+
+/** A PieceResult with its CIDs as bytes (structured clone keeps no class). */
+export interface PieceResultWire { digest: PieceDigest, v1: Uint8Array, v2: Uint8Array, segmentRoots?: Uint8Array[] }
+
+export interface PlatformMethods {
+  pieceOf: Call<{ blob: Blob }, PieceResultWire, PieceProgress>
+  streamOpen: Call<Record<string, never>, number>
+  /** Each write answers with the stream's latest progress (null: none since the last). */
+  streamWrite: Call<Handle & { bytes: Uint8Array }, PieceStreamProgress | null>
+  streamWriteAt: Call<Handle & { offset: number, bytes: Uint8Array }, PieceStreamProgress | null>
+  streamFinish: Call<Handle, PieceResultWire>
+  streamAbort: Call<Handle, null>
+  verifyPossession: Call<{ proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array }, null>
+  verifyAudit: Call<{ pieceCid: Uint8Array, paddedBytes: number, leaves: number[], proof: Uint8Array }, null>
+  pathSteps: Call<{ leaf: number, value: Uint8Array, path: Uint8Array[], nodes: Uint8Array[] }, boolean[]>
+  stagingCreate: Call<{ name: string }, number>
+  stagingWrite: Call<Handle & { bytes: Uint8Array }, null>
+  stagingWriteAt: Call<Handle & { offset: number, bytes: Uint8Array }, null>
+  stagingClose: Call<Handle, null>
+  sinkOpfs: Call<{ name: string, from: number }, number>
+  sinkPicked: Call<{ file: FileSystemFileHandle, journal: string, from: number }, { handle: number, from: number }>
+  sinkWrite: Call<Handle & { offset: number, bytes: Uint8Array }, null>
+  sinkFlush: Call<Handle, number>
+  sinkClose: Call<Handle, null>
+}
+
+export type PlatformMethod = keyof PlatformMethods

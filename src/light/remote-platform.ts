@@ -1,0 +1,122 @@
+// The shared light node's WorkerPlatform, made of the tabs that are open (platform-protocol.ts): each piece, stage
+// or download sink is opened in the newest tab still there, and stays in that tab; if that tab closes, what it
+// held fails with TabGoneError (the services resume such work as after a closed tab) and the next one opens in
+// another tab. Reading a staged or finished file, and removing one, the node does itself (OPFS's async API
+// works in a SharedWorker).
+import { CID } from 'multiformats/cid'
+import type { PiecePool, PieceResult, PieceStream, PieceStreamProgress } from '../../workers/piece-pool'
+import type { WorkerPlatform } from './run-worker'
+import type { Staging } from './staging'
+import type { DownloadFiles, DownloadSink } from './download-files'
+import type { PortCaller } from './port-caller'
+import type { PlatformMethods, PieceResultWire } from './platform-protocol'
+
+/** No tab of the app is open to hash or write files for the node. */
+export class NoTabError extends Error {
+  static override name = 'NoTabError'
+  override name = 'NoTabError'
+  constructor () { super('no tab of the app is open to hash or write files: open one') }
+}
+
+/** The tab that held this piece, stage or download closed. */
+export class TabGoneError extends Error {
+  static override name = 'TabGoneError'
+  override name = 'TabGoneError'
+  constructor () { super('the tab doing this work was closed') }
+}
+
+type Caller = PortCaller<PlatformMethods>
+
+const pieceResult = (w: PieceResultWire): PieceResult => ({
+  digest: w.digest, v1: CID.decode(w.v1), v2: CID.decode(w.v2), ...(w.segmentRoots === undefined ? {} : { segmentRoots: w.segmentRoots })
+})
+
+export interface TabPlatforms {
+  /** A tab lends its platform; `gone` is called when it closes (its calls then fail with TabGoneError). */
+  add: (tab: string, caller: Caller) => { gone: () => void }
+  /** How many tabs lend theirs. */
+  size: () => number
+  /** The node's platform over whichever tabs are open. */
+  platform: WorkerPlatform
+  /** The same, in `tab` while it is open (an upload packs in the tab whose file it is). */
+  preferring: (tab: string) => WorkerPlatform
+}
+
+export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 'remove'>, downloads: Pick<DownloadFiles, 'file' | 'remove'> }): TabPlatforms {
+  const tabs: Array<{ tab: string, caller: Caller }> = []
+  const newest = (): Caller => {
+    const c = tabs[tabs.length - 1]
+    if (c === undefined) throw new NoTabError()
+    return c.caller
+  }
+  const over = (pick: () => Caller): WorkerPlatform => {
+    const pool: PiecePool = {
+      pieceOf: async (blob, opts = {}) => pieceResult(await pick().call('pieceOf', { blob: blob as Blob }, { ...(opts.signal === undefined ? {} : { signal: opts.signal }), ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }) })),
+      pieceStream: (opts = {}) => {
+        const c = pick()
+        const handle = c.call('streamOpen', {})
+        handle.catch(() => {}) // each call below awaits it and fails with its error
+        opts.signal?.addEventListener('abort', () => { void handle.then(async h => await c.call('streamAbort', { handle: h })).catch(() => {}) }, { once: true })
+        const report = (g: PieceStreamProgress | null): void => { if (g !== null) opts.onProgress?.(g) }
+        const stream: PieceStream = {
+          write: async (bytes) => { report(await c.call('streamWrite', { handle: await handle, bytes })) },
+          writeAt: async (offset, bytes) => { report(await c.call('streamWriteAt', { handle: await handle, offset, bytes })) },
+          finish: async () => pieceResult(await c.call('streamFinish', { handle: await handle }))
+        }
+        return stream
+      },
+      verifyPossession: async (proofSet, seed, count, proof) => { await pick().call('verifyPossession', { proofSet, seed, count, proof }) },
+      verifyAudit: async (pieceCid, paddedBytes, leaves, proof) => { await pick().call('verifyAudit', { pieceCid, paddedBytes, leaves, proof }) },
+      pathSteps: async (leaf, value, path, nodes) => await pick().call('pathSteps', { leaf, value, path, nodes }),
+      close: () => {}
+    }
+
+    const staging: Staging = {
+      create: async (name) => {
+        const c = pick()
+        const handle = await c.call('stagingCreate', { name })
+        return {
+          write: async (bytes) => { await c.call('stagingWrite', { handle, bytes }) },
+          writeAt: async (offset, bytes) => { await c.call('stagingWriteAt', { handle, offset, bytes }) },
+          close: async () => { await c.call('stagingClose', { handle }) }
+        }
+      },
+      open: local.staging.open,
+      remove: local.staging.remove
+    }
+
+    const sink = (c: Caller, handle: number): DownloadSink => ({
+      write: async (offset, bytes) => { await c.call('sinkWrite', { handle, offset, bytes }) },
+      flush: async () => await c.call('sinkFlush', { handle }),
+      close: async () => { await c.call('sinkClose', { handle }) }
+    })
+    const downloads: DownloadFiles = {
+      opfs: async (name, from) => { const c = pick(); return sink(c, await c.call('sinkOpfs', { name, from })) },
+      picked: async (file, journal, from) => {
+        const c = pick()
+        const r = await c.call('sinkPicked', { file, journal, from })
+        return { sink: sink(c, r.handle), from: r.from }
+      },
+      file: local.downloads.file,
+      remove: local.downloads.remove
+    }
+    return { pool: async () => pool, staging, downloads }
+  }
+
+  return {
+    add: (tab, caller) => {
+      const entry = { tab, caller }
+      tabs.push(entry)
+      return {
+        gone: () => {
+          const i = tabs.indexOf(entry)
+          if (i >= 0) tabs.splice(i, 1)
+          caller.fail(new TabGoneError())
+        }
+      }
+    },
+    size: () => tabs.length,
+    platform: over(newest),
+    preferring: (tab) => over(() => tabs.find(t => t.tab === tab)?.caller ?? newest())
+  }
+}

@@ -1,0 +1,120 @@
+// What tabs lend a shared light node, over real MessageChannels: the tab's side (tab-platform-server.ts) over the
+// real piece pool (its workers in-process) and an in-memory staging; the node's side (remote-platform.ts) giving
+// the same pieces as hashing here, the same staged bytes, the verifier's errors by name; an upload packed in the
+// tab it came from even when another tab is newer; a closed tab's open work failing with TabGoneError while new
+// work goes to a tab still open; and NoTabError with none.
+import { describe, it, expect, beforeAll, afterEach } from 'vitest'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import { pieceDigest, pieceCidV1, SEGMENT_PAYLOAD_BYTES } from '../../src/core'
+import { createPiecePool, type PiecePool } from '../../workers/piece-pool'
+import { inProcessWorker, pieceWasmModule } from '../helpers/piece-worker'
+import { serveTabPlatform } from '../../src/light/tab-platform-server'
+import { createTabPlatforms, type TabPlatforms } from '../../src/light/remote-platform'
+import { createPortCaller, type CallerPort } from '../../src/light/port-caller'
+import type { PlatformMethods } from '../../src/light/platform-protocol'
+import type { Staging } from '../../src/light/staging'
+import type { Port } from '../../src/light/worker-protocol'
+
+let module: WebAssembly.Module
+let pool: PiecePool
+beforeAll(async () => {
+  module = await pieceWasmModule()
+  pool = createPiecePool({ size: 2, module, spawn: () => inProcessWorker() })
+})
+let ports: MessagePort[] = []
+afterEach(() => { for (const p of ports) p.close(); ports = [] })
+
+const payload = (n: number, seed = 1): Uint8Array<ArrayBuffer> => new Uint8Array(n).map((_, i) => (Math.imul(i + seed, 2654435761) >>> 24))
+
+/** An in-memory staging: what one tab's OPFS would hold. */
+function memStaging (): Staging & { files: Map<string, Uint8Array<ArrayBuffer>> } {
+  const files = new Map<string, Uint8Array<ArrayBuffer>>()
+  return {
+    files,
+    create: async (name) => {
+      let bytes = new Uint8Array(0)
+      const put = (at: number, b: Uint8Array): void => {
+        if (at + b.length > bytes.length) { const n = new Uint8Array(at + b.length); n.set(bytes); bytes = n }
+        bytes.set(b, at)
+      }
+      return { write: async (b) => { put(bytes.length, b) }, writeAt: async (at, b) => { put(at, b) }, close: async () => { files.set(name, bytes) } }
+    },
+    open: async (name) => files.has(name) ? new Blob([files.get(name)!]) : null,
+    remove: async (name) => { files.delete(name) }
+  }
+}
+
+function lendTab (platforms: TabPlatforms, tab: string): { staging: ReturnType<typeof memStaging>, gone: () => void } {
+  const { port1, port2 } = new MessageChannel()
+  ports.push(port1, port2)
+  const staging = memStaging()
+  serveTabPlatform(port1 as unknown as Port, { pool: async () => pool, staging })
+  const { gone } = platforms.add(tab, createPortCaller<PlatformMethods>(port2 as unknown as CallerPort))
+  return { staging, gone }
+}
+
+const nodeSide = (): TabPlatforms => createTabPlatforms({
+  staging: { open: async () => null, remove: async () => {} },
+  downloads: { file: async () => null, remove: async () => {} }
+})
+
+describe('platforms lent by tabs', { timeout: 120_000 }, () => {
+  it('hashes, streams and stages in the tab as if here, with progress; the verifier\'s refusal keeps its name', async () => {
+    const platforms = nodeSide()
+    const x = lendTab(platforms, 'x')
+    const p = await platforms.platform.pool()
+    const bytes = payload(2 * SEGMENT_PAYLOAD_BYTES + 777)
+    const want = pieceCidV1(pieceDigest(bytes).root).toString()
+    const progress: number[] = []
+    expect((await p.pieceOf(new Blob([bytes]), { onProgress: (g) => progress.push(g.bytesHashed) })).v1.toString()).toBe(want)
+    expect(progress.at(-1)).toBe(bytes.length)
+    // a stream: written in pieces, its first bytes rewritten, the same piece
+    const s = p.pieceStream()
+    const junk = new Uint8Array(100).fill(9)
+    await s.write(junk)
+    await s.write(bytes.subarray(100, SEGMENT_PAYLOAD_BYTES + 5))
+    await s.write(bytes.subarray(SEGMENT_PAYLOAD_BYTES + 5))
+    await s.writeAt(0, bytes.subarray(0, 100))
+    const r = await s.finish()
+    expect(r.v1.toString()).toBe(want)
+    expect(r.digest.payloadBytes).toBe(bytes.length)
+    // staging: the bytes land in the tab's storage
+    const w = await platforms.platform.staging.create('a.car')
+    await w.write(bytes.subarray(0, 10))
+    await w.writeAt(2, new Uint8Array([7, 7]))
+    await w.close()
+    expect([...x.staging.files.get('a.car')!]).toEqual([...bytes.subarray(0, 2), 7, 7, ...bytes.subarray(4, 10)])
+    // a proof that does not verify: the WASM verifier's own error, by name and code, as a local call gives it
+    await expect(p.verifyPossession(new Uint8Array(10), new Uint8Array(32), 1, new Uint8Array(5))).rejects.toMatchObject({ name: 'PossessionProofError' })
+  })
+
+  it('packs in the tab asked for even when another is newer; a closed tab fails its open work by name, new work goes on elsewhere', async () => {
+    const platforms = nodeSide()
+    const x = lendTab(platforms, 'x')
+    const y = lendTab(platforms, 'y')
+    const wx = await platforms.preferring('x').staging.create('from-x.car')
+    await wx.write(new Uint8Array([1, 2, 3]))
+    await wx.close()
+    expect(x.staging.files.has('from-x.car')).toBe(true)
+    expect(y.staging.files.has('from-x.car')).toBe(false)
+    const wy = await platforms.platform.staging.create('newest.car')
+    await wy.close()
+    expect(y.staging.files.has('newest.car')).toBe(true)
+
+    // y closes with a stream and a stage open in it
+    const s = (await platforms.platform.pool()).pieceStream()
+    await s.write(payload(1000))
+    const open = await platforms.platform.staging.create('open.car')
+    y.gone()
+    await expect(s.write(payload(10))).rejects.toMatchObject({ name: 'TabGoneError' })
+    await expect(open.close()).rejects.toMatchObject({ name: 'TabGoneError' })
+    // asked for y: y is gone, the work goes to x
+    const again = await platforms.preferring('y').staging.create('after.car')
+    await again.close()
+    expect(x.staging.files.has('after.car')).toBe(true)
+    expect(platforms.size()).toBe(1)
+    x.gone()
+    await expect(platforms.platform.staging.create('none.car')).rejects.toMatchObject({ name: 'NoTabError' })
+    await expect((await platforms.platform.pool()).pieceOf(new Blob([payload(200)]))).rejects.toMatchObject({ name: 'NoTabError' })
+  })
+})
