@@ -14,7 +14,7 @@ export function chromiumPath (): string {
   return found
 }
 
-export interface Browser { context: BrowserContext, close: () => Promise<void> }
+export interface Browser { context: BrowserContext, close: () => Promise<void>, /** the profile's folder (names the browser's process) */ userDataDir: string }
 
 export async function launchChromium (extraArgs: string[] = []): Promise<Browser> {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'coffer-chromium-'))
@@ -38,6 +38,7 @@ export async function launchChromium (extraArgs: string[] = []): Promise<Browser
   }
   return {
     context,
+    userDataDir,
     close: async () => {
       await context.close().catch(() => {})
       await rm(userDataDir, { recursive: true, force: true })
