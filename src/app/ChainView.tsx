@@ -7,6 +7,7 @@ import type { LightClientStatus, HeaderSummary } from '../light/status'
 import type { NodeSummary } from '../light/node-checks'
 import type { BlockDetail } from '../light/block-detail'
 import type { Call } from './use-light-client'
+import type { NodeKind } from './light-client-port'
 
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortPeer = (id: string): string => `…${id.slice(-10)}`
@@ -121,7 +122,14 @@ function NodesPanel ({ nodes, verifiedHeight }: { nodes: NodeSummary[], verified
   )
 }
 
-export function ChainView ({ status, call, nodeKind }: { status: LightClientStatus, call: Call, nodeKind: 'shared' | 'tab' | null }): React.JSX.Element {
+const NODE_KIND_WORDS: Record<NodeKind, string> = {
+  shared: ', shared by every tab of the app',
+  tab: ', this tab\'s own',
+  leader: ', run by this tab for every tab of the app',
+  follower: ', run by another tab of the app for this one'
+}
+
+export function ChainView ({ status, call, nodeKind }: { status: LightClientStatus, call: Call, nodeKind: NodeKind | null }): React.JSX.Element {
   const { backlog, lastRejection } = status
   const [open, setOpen] = useState<string | null>(null)
   const older = useOlderTipSets(call)
@@ -182,7 +190,7 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
           </ul>
           <div className="muted small" data-testid="own-node" data-peer={status.peerId} data-kind={nodeKind ?? ''}>
             this node <span className="mono" title={status.peerId}>{shortPeer(status.peerId)}</span>
-            {nodeKind === 'shared' ? ', shared by every tab of the app' : nodeKind === 'tab' ? ', this tab\'s own' : ''}
+            {nodeKind === null ? '' : NODE_KIND_WORDS[nodeKind]}
           </div>
         </div>
       </div>

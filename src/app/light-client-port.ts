@@ -5,11 +5,12 @@
 // Where the browser has SharedWorker, every tab of the app shares one node (one set of connections, one sync,
 // one wallet unlock: src/light/shared-node.ts); the tab holds a Web Lock while it is open, so the node learns when
 // it closes, and lends the node a dedicated worker of its own for hashing and OPFS writes, which a SharedWorker
-// cannot do. Without SharedWorker (Chrome on Android), or with `?node=tab` in the address, the tab runs its own
-// node in a dedicated worker.
+// cannot do. Without SharedWorker (Chrome on Android), or with `?node=leader`, the tabs elect one of them to run
+// the node for all (tab-leader.ts). With `?node=tab`, or without Web Locks, the tab runs its own node.
 import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, CallOptions, WorkerMethods } from '../light/worker-protocol'
 import { createPortCaller, RemoteCallError, type CallerPort } from '../light/port-caller'
 import { tabLockName } from '../light/tab-lock'
+import { connectViaLeader } from './tab-leader'
 
 export type Call = <M extends MethodName>(method: M, params: ParamsOf<M>, opts?: CallOptions<M>) => Promise<ResultOf<M>>
 
@@ -17,24 +18,36 @@ export interface LightClientConnection {
   /** One request to the worker; rejects with the worker's error (name and message kept). */
   call: Call
   stop: () => void
-  /** 'shared': one node for every tab; 'tab': this tab's own. */
-  kind: 'shared' | 'tab'
+  /** 'shared': one node for every tab; 'tab': this tab's own. Under leader election it is told through `onKind`. */
+  kind: NodeKind
 }
+
+/** Which node this tab talks to: the SharedWorker's, its own, or (leader election) the one it runs or another tab's. */
+export type NodeKind = 'shared' | 'tab' | 'leader' | 'follower'
 
 /** The worker's error, with its name (and code) kept. */
 export const WorkerCallError = RemoteCallError
 
 type Specs = { [M in MethodName]: { params: ParamsOf<M>, result: ResultOf<M>, progress: WorkerMethods[M]['progress'] } }
 
-/** Whether this tab shares the one node: SharedWorker and Web Locks exist, and `?node=tab` does not ask otherwise. */
-export function sharesNode (): boolean {
-  return typeof SharedWorker !== 'undefined' && typeof navigator.locks !== 'undefined' && new URLSearchParams(location.search).get('node') !== 'tab'
+/** How this tab reaches a node: `?node=tab|leader` asks; otherwise the SharedWorker where there is one. */
+export function nodeMode (): 'shared' | 'leader' | 'tab' {
+  const asked = new URLSearchParams(location.search).get('node')
+  if (asked === 'tab' || typeof navigator.locks === 'undefined') return 'tab'
+  if (asked !== 'leader' && typeof SharedWorker !== 'undefined') return 'shared'
+  return typeof BroadcastChannel !== 'undefined' ? 'leader' : 'tab'
 }
 
-export function connectLightClient (onMessage: (msg: WorkerToPage) => void): LightClientConnection {
+export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKind: (kind: NodeKind) => void = () => {}): LightClientConnection {
   const other = (msg: unknown): void => { onMessage(msg as WorkerToPage) }
   const fatal = (message: string): void => { onMessage({ type: 'fatal', error: { name: 'WorkerError', message } }) }
-  if (!sharesNode()) {
+  const mode = nodeMode()
+  if (mode === 'leader') {
+    const c = connectViaLeader(onMessage, onKind)
+    const call: Call = async (method, params, opts) => await c.caller().call(method, params, opts)
+    return { kind: 'follower', call, stop: c.stop }
+  }
+  if (mode === 'tab') {
     const worker = new Worker(new URL('../../workers/light-client.worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-client' })
     worker.addEventListener('error', (evt) => { fatal(evt.message || 'the light-client worker failed to start') })
     const caller = createPortCaller<Specs>(worker as unknown as CallerPort, other)

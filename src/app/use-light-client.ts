@@ -6,18 +6,18 @@ import type { WalletView } from '../light/wallet-service'
 import type { DealsView } from '../light/deal-service'
 import type { RetrievalsView } from '../light/retrieval-service'
 import type { WireError } from '../core/errors'
-import { connectLightClient, type LightClientConnection, type Call } from './light-client-port'
+import { connectLightClient, type LightClientConnection, type Call, type NodeKind } from './light-client-port'
 
 export type { Call }
 
-export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, retrievals: RetrievalsView | null, fatal: WireError | null, call: Call, nodeKind: 'shared' | 'tab' | null } {
+export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, retrievals: RetrievalsView | null, fatal: WireError | null, call: Call, nodeKind: NodeKind | null } {
   const [status, setStatus] = useState<LightClientStatus | null>(null)
   const [deals, setDeals] = useState<DealsView | null>(null)
   const [retrievals, setRetrievals] = useState<RetrievalsView | null>(null)
   const [wallet, setWallet] = useState<WalletView | null>(null)
   const [fatal, setFatal] = useState<WireError | null>(null)
   const conn = useRef<LightClientConnection | null>(null)
-  const [nodeKind, setNodeKind] = useState<'shared' | 'tab' | null>(null)
+  const [nodeKind, setNodeKind] = useState<NodeKind | null>(null)
   useEffect(() => {
     const c = connectLightClient((msg) => {
       if (msg.type === 'status') setStatus(msg.status)
@@ -25,7 +25,7 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
       else if (msg.type === 'deals') setDeals(msg.deals)
       else if (msg.type === 'retrievals') setRetrievals(msg.retrievals)
       else if (msg.type === 'fatal') setFatal(msg.error)
-    })
+    }, setNodeKind)
     conn.current = c
     setNodeKind(c.kind)
     return () => { c.stop(); conn.current = null }

@@ -46,8 +46,9 @@ export function createLightNodeHost (init: LightNodeHostInit): LightNodeHost {
   const connect = (port: Port): { close: () => void } => {
     connected.add(port)
     let tab: string | undefined
-    const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' }>): void => {
+    const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' }>): void => {
       if (msg.type === 'lend') { init.lend?.(msg.tab, msg.port); return }
+      if (msg.type === 'connect') { connect(msg.port as unknown as Port); msg.port.start(); return }
       if (msg.type === 'start') {
         if (started.has(port)) return
         started.add(port)

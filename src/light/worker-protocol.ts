@@ -86,6 +86,8 @@ export type PageToWorker =
   | { type: 'start', bootstrapUrl: string, tab?: string }
   /** A tab lends the shared node its hashing and OPFS writes (platform-protocol.ts), answered on `port`. */
   | { type: 'lend', tab: string, port: MessagePort }
+  /** Serve `port` as another tab's session (a leader tab bridges the other tabs' sessions to its node: tab-leader.ts). */
+  | { type: 'connect', port: MessagePort }
   | { type: 'stop' }
   | { type: 'call', id: number, method: MethodName, params: unknown }
   | { type: 'cancel', id: number }

@@ -43,6 +43,9 @@ function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
     case 'lend':
       if (typeof m.tab !== 'string' || typeof m.port !== 'object' || m.port === null || typeof (m.port as MessagePort).postMessage !== 'function') return new MalformedWorkerMessageError('lend needs a tab name and a port')
       return { type: 'lend', tab: m.tab, port: m.port as MessagePort }
+    case 'connect':
+      if (typeof m.port !== 'object' || m.port === null || typeof (m.port as MessagePort).postMessage !== 'function') return new MalformedWorkerMessageError('connect needs a port')
+      return { type: 'connect', port: m.port as MessagePort }
     case 'stop': return { type: 'stop' }
     case 'cancel': return isId(m.id) ? { type: 'cancel', id: m.id } : new MalformedWorkerMessageError('cancel needs a call id')
     case 'call':
@@ -54,7 +57,7 @@ function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
 }
 
 export function serveSession<N extends string = MethodName> (
-  port: Port, dispatch: Dispatch<N>, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' }>) => void, onClose: () => void,
+  port: Port, dispatch: Dispatch<N>, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' }>) => void, onClose: () => void,
   tab: () => string | undefined = () => undefined
 ): WorkerSession {
   const running = new Map<number, AbortController>()

@@ -78,4 +78,38 @@ describe('one light node for every tab', () => {
     expect(await own.getAttribute(ownNode, 'data-peer')).not.toBe(peer)
     expect(errors).toEqual([])
   }, 400_000)
+
+  it('without SharedWorker (?node=leader, as on Chrome on Android): one tab runs the node for both; when it closes, the other takes over', async () => {
+    const { devnet: d, page: a, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0 }, '?node=leader#chain')
+    await a.waitForSelector(`${ownNode}[data-kind=leader]`, { timeout: 60_000 })
+    await a.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 2, null, { timeout: 60_000 })
+    const peer = (await a.getAttribute(ownNode, 'data-peer'))!
+    await a.click('[data-testid=tab-wallet]')
+    const address = await fundedWallet(a, 'one leader for all tabs')
+    const peersBefore = new Set(d.libp2p.getConnections().map(c => c.remotePeer.toString()))
+
+    const b = await a.context().newPage()
+    b.on('pageerror', err => errors.push(err.message))
+    await b.goto(`${d.url!}?node=leader#chain`)
+    // the same node, through the leader: its head and the wallet it unlocked, and calls answered
+    await b.waitForSelector(`${ownNode}[data-kind=follower][data-peer="${peer}"]`, { timeout: 30_000 })
+    await b.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 2, null, { timeout: 30_000 })
+    await b.click('[data-testid=tab-wallet]')
+    await b.waitForSelector(`[data-testid=wallet-address]:text("${address}")`, { timeout: 10_000 })
+    expect(await b.locator('[data-testid=unlock]').count()).toBe(0)
+    await b.click('[data-testid=lock]') // a call from the follower, run by the leader's node: both tabs see it locked
+    await a.waitForSelector('[data-testid=unlock]', { timeout: 10_000 })
+    await b.waitForSelector('[data-testid=unlock]', { timeout: 10_000 })
+    expect([...new Set(d.libp2p.getConnections().map(c => c.remotePeer.toString()))].filter(p => !peersBefore.has(p))).toEqual([])
+
+    // the leader closes: the follower takes over, runs the node itself and follows the chain
+    await a.close()
+    await b.click('[data-testid=tab-chain]')
+    await b.waitForSelector(`${ownNode}[data-kind=leader]`, { timeout: 30_000 })
+    const h = Number(await b.textContent('[data-testid=verified-height]'))
+    await b.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, h, { timeout: 30_000 })
+    await b.click('[data-testid=tab-wallet]')
+    await b.waitForSelector(`[data-testid=wallet-address]:text("${address}")`, { timeout: 30_000 })
+    expect(errors).toEqual([])
+  }, 300_000)
 })
