@@ -2,7 +2,7 @@
 // over libp2p WebSockets, follows hello and header gossip (checked before it is taken or relayed), notices
 // when no new head has come for several block times and asks its peers for their heads again, and reports
 // a status snapshot on every change.
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -497,14 +497,20 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     }
   })
 
-  const addrs = init.bootstrap.peers.map(p => multiaddr(p))
+  // a node's addresses are dialled together: libp2p tries those a transport of ours can dial (a node may list
+  // WebRTC-Direct beside WebSockets) and keeps the first that connects
+  const byPeer = new Map<string, Multiaddr[]>()
+  for (const p of init.bootstrap.peers) {
+    const key = peerIdOfAddr(p) ?? p
+    byPeer.set(key, [...(byPeer.get(key) ?? []), multiaddr(p)])
+  }
   const dialAll = async (): Promise<void> => {
     // a node dropped this session is not dialled again
-    await Promise.allSettled(addrs.filter(a => { const id = peerIdOfAddr(a.toString()); return id === undefined || !nodes.isDropped(id) }).map(async a => {
+    await Promise.allSettled([...byPeer].filter(([id]) => !nodes.isDropped(id)).map(async ([, a]) => {
       try {
-        await libp2p.dial(a, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        await libp2p.dial(a.length === 1 ? a[0]! : a, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       } catch (err) {
-        lastNetworkError = `dial ${a.toString()}: ${(err as Error).message}`
+        lastNetworkError = `dial ${a.map(String).join(' or ')}: ${(err as Error).message}`
       }
     }))
     dialed = true

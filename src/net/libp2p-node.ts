@@ -2,7 +2,7 @@
 // identify and gossipsub with Coffer's peer-score parameters. One factory so both ends can never drift
 // apart on a protocol choice.
 import { beaconTopic } from './beacon-gossip'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -35,6 +35,11 @@ export interface CofferLibp2pInit {
   trustedPeers?: string[]
   /** IP addresses exempt from the colocation penalty (Lotus's Pubsub.IPColocationWhitelist). */
   ipColocationWhitelist?: string[]
+  /**
+   * Transports besides WebSockets (a Node node's WebRTC-Direct: src/node/webrtc-direct.ts). Passed in, so the
+   * browser bundle never imports a transport it cannot run in a worker.
+   */
+  transports?: Array<NonNullable<Libp2pOptions['transports']>[number]>
 }
 
 // Score thresholds: Lotus's (node/modules/lp2p/pubsub.go). A single invalid message on a Lotus-weighted
@@ -162,7 +167,7 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
   return await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     addresses: { listen: init.listen ?? [], ...(init.announce === undefined ? {} : { announce: init.announce }) },
-    transports: [webSockets()],
+    transports: [webSockets(), ...(init.transports ?? [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.allowLoopbackDials === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),

@@ -1,6 +1,7 @@
 // A local Coffer devnet in one process: genesis on first start, a producer signing one header per epoch,
 // libp2p (ws on loopback) serving hello, chain exchange and header gossip, and the PWA plus its bootstrap
 // document over HTTP. Everything persists under `dataDir`, so a restart continues the same chain.
+import { webRtcDirectTransport, webRtcDirectListen } from './webrtc-direct'
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
@@ -33,6 +34,8 @@ import { encodeGenesisCar } from './full-node/genesis-car'
 
 export interface DevnetInit {
   dataDir: string
+  /** The devnet's own node also listens with WebRTC-Direct (any UDP port), listed in the bootstrap document. */
+  webrtcDirect?: boolean
   distDir: string
   reset?: boolean
   host?: string
@@ -239,7 +242,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
-      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`],
+      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`, ...(init.webrtcDirect === true ? [webRtcDirectListen(host)] : [])],
+      ...(init.webrtcDirect === true ? { transports: [await webRtcDirectTransport(init.dataDir)] } : {}),
       network,
       ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist })
     })

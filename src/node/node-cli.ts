@@ -7,7 +7,7 @@ import path from 'node:path'
 import { resolveNetwork } from './resolve-network'
 import { startFullNode } from './full-node'
 
-export const NODE_USAGE = 'coffer node --network <app URL | bootstrap URL or file | multiaddr> [--data ./.coffer/node] [--rpc-port N] [--p2p-port N] [--host 127.0.0.1]'
+export const NODE_USAGE = 'coffer node --network <app URL | bootstrap URL or file | multiaddr> [--data ./.coffer/node] [--rpc-port N] [--p2p-port N] [--host 127.0.0.1] [--webrtc-direct]'
 
 export class NodeUsageError extends Error {
   static override name = 'NodeUsageError'
@@ -31,7 +31,8 @@ export async function nodeCommand (argv: string[]): Promise<number> {
         data: { type: 'string', default: './.coffer/node' },
         'rpc-port': { type: 'string' },
         'p2p-port': { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' }
+        host: { type: 'string', default: '127.0.0.1' },
+        'webrtc-direct': { type: 'boolean', default: false }
       }
     }).values
   } catch (err) {
@@ -47,6 +48,7 @@ export async function nodeCommand (argv: string[]): Promise<number> {
     bootstrap,
     host: values.host,
     listen: [`/ip4/${values.host}/tcp/${p2pPort}/ws`],
+    ...(values['webrtc-direct'] === true ? { webrtcDirect: {} } : {}),
     rpcPort: rpcPort ?? null,
     log
   })

@@ -23,7 +23,10 @@ const verifiedHeight = async (page: Page): Promise<number> => Number(await page.
 
 describe('one light node for every tab', () => {
   it('two pages share one node; the second shows the verified head and the wallet at once; an upload goes on after the first page closes', async () => {
-    const { devnet: d, page: a, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 1, provingPeriod: 20, faucetCooldownMs: 0 }, '#chain')
+    // the devnet's node lists a WebRTC-Direct address beside its WebSocket one: the tab dials both together and
+    // keeps what connects (its worker has WebSockets only)
+    const { devnet: d, page: a, errors } = await openAppPage(distDir, cleanups, { rpcPort: 0, providers: 1, provingPeriod: 20, faucetCooldownMs: 0, webrtcDirect: true }, '#chain')
+    expect(d.bootstrap().peers.some(p => p.includes('/webrtc-direct/'))).toBe(true)
     await a.waitForSelector(`${ownNode}[data-kind=shared]`, { timeout: 60_000 })
     await a.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 2, null, { timeout: 60_000 })
     const peer = (await a.getAttribute(ownNode, 'data-peer'))!
@@ -39,7 +42,7 @@ describe('one light node for every tab', () => {
     b.on('pageerror', err => errors.push(err.message))
     const opened = performance.now()
     await b.goto(`${d.url!}#chain`)
-    await b.waitForSelector(`${ownNode}[data-peer="${peer}"][data-kind=shared]`, { timeout: 30_000 })
+    await b.waitForSelector(`${ownNode}[data-peer="${peer}"][data-kind=shared]`, { timeout: 60_000 })
     await b.waitForFunction((h) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) >= h, heightA, { timeout: 30_000 })
     const shownMs = performance.now() - opened
     await b.click('[data-testid=tab-wallet]')

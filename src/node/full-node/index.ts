@@ -5,6 +5,7 @@
 // messages, state proofs, the genesis CAR, block and message gossip, and optionally the JSON-RPC.
 // `coffer node` runs one; a provider process runs one with its own peer key and adds its services. Under Expected
 // Consensus it runs one producer per miner it is given the worker key of (ec-producer.ts), publishing what they win.
+import { webRtcDirectTransport, webRtcDirectListen } from '../webrtc-direct'
 import { mkdir } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -40,6 +41,11 @@ export interface FullNodeInit {
   privateKey?: PrivateKey
   /** Listen multiaddrs; `/ip4/<host>/tcp/0/ws` when left out. */
   listen?: string[]
+  /**
+   * Also listen with WebRTC-Direct on UDP `port` (0: any), its certificate kept in the data folder (webrtc-direct.ts):
+   * a browser reaches it with no CA-signed TLS certificate.
+   */
+  webrtcDirect?: { port?: number }
   announce?: string[]
   /** Lotus-style JSON-RPC port (0: any free port); none when null or left out. */
   rpcPort?: number | null
@@ -171,7 +177,8 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
   try {
     const libp2p = await createCofferLibp2p({
       privateKey: init.privateKey ?? await loadOrCreatePeerKey(db),
-      listen: init.listen ?? [`/ip4/${host}/tcp/0/ws`],
+      listen: [...(init.listen ?? [`/ip4/${host}/tcp/0/ws`]), ...(init.webrtcDirect === undefined ? [] : [webRtcDirectListen(host, init.webrtcDirect.port)])],
+      ...(init.webrtcDirect === undefined ? {} : { transports: [await webRtcDirectTransport(init.dataDir)] }),
       ...(init.announce === undefined ? {} : { announce: init.announce }),
       network,
       // a devnet's peers are on loopback, which libp2p's gater would refuse to dial
