@@ -303,7 +303,9 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
           if (WALLET_FAILURES.includes(e.name) || cause !== undefined) {
             waitingFor.set(id, 'wallet')
             await patch(id, { waiting: cause === undefined ? e.message : `${cause.message} (unlock the wallet, or create a key, to go on)` })
-          } else if (e.name === 'NoChainPeerError') {
+          } else if (e.name === 'NoChainPeerError' || e.name === 'TabGoneError' || e.name === 'NoTabError') {
+            // a shared node's download writes through a tab (remote-platform.ts): that tab closed, so it goes on from
+            // its verified offset through another at the next head, as when it waits for a node
             waitingFor.set(id, 'chain')
             await patch(id, { waiting: e.message })
           } else if (e.name === 'SavePermissionError') {

@@ -226,7 +226,8 @@ export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalRe
       }
       // nor is a payer's locked wallet or missing key (thrown by signing): no provider can be paid until the user acts
       const cause = err instanceof ProviderUnreachableError ? err.cause : err as Error
-      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError') {
+      // nor is a shared node's tab closing under the file being written (remote-platform.ts): it goes on in another tab
+      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError' || cause.name === 'TabGoneError' || cause.name === 'NoTabError') {
         await o.saveState(state)
         throw cause
       }
