@@ -445,8 +445,10 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       if (cur.stage === 'sending') await send(cur)
     } catch (err) {
       const name = (err as Error).name
-      // nothing is lost by waiting for the user's key: the upload waits in `proposing`, its CAR kept
-      if (name === 'WalletLockedError' || name === 'NoWalletKeyError') await save({ ...uploads.get(u.id)!, waiting: (err as Error).message })
+      // nothing is lost by waiting for the user's key: the upload waits in `proposing`, its CAR kept. Nor by a shared
+      // node's tab closing under a pass over the staged CAR (remote-platform.ts): another tab takes it at a later head
+      const tabGone = (name === 'TabGoneError' || name === 'NoTabError') && uploads.get(u.id)?.stage !== 'packing'
+      if (name === 'WalletLockedError' || name === 'NoWalletKeyError' || tabGone) await save({ ...uploads.get(u.id)!, waiting: (err as Error).message })
       else await fail(uploads.get(u.id) ?? u, err)
     }
   }
@@ -471,7 +473,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     // a provider that joined (or left) shows within a few blocks even when no announcement reached us
     if (heads % PROVIDER_REFRESH_HEADS === 0) void directory.refresh().catch(() => {})
     // uploads waiting for the wallet go on once it is unlocked
-    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && !running.has(u.id) && (u.stage === 'proposing' || u.stage === 'sending')) void run(u)
+    if (keystore.isUnlocked()) for (const u of uploads.values()) if (u.waiting !== undefined && !running.has(u.id) && (u.stage === 'hashing' || u.stage === 'proposing' || u.stage === 'sending')) void run(u)
   })
 
   const view = (): DealsView => {
