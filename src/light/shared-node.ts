@@ -22,7 +22,7 @@ export function runSharedLightNode (scope: SharedScope): void {
     lend: (tab, port) => {
       const { gone } = platforms.add(tab, createPortCaller<PlatformMethods>(port))
       port.start()
-      watchTabLock(tab, gone)
+      watchTabLock(tab, () => { gone(); port.close() })
     }
   })
   scope.addEventListener('connect', (evt) => {

@@ -1,6 +1,6 @@
 // The tab's side of platform-protocol.ts: its dedicated worker's piece pool, OPFS staging and download files,
 // answering the shared light node's calls over one port. Handles name the objects that live across calls; they
-// die with the tab's worker, and the node learns that the tab is gone from its Web Lock (tab-presence.ts).
+// die with the tab's worker, and the node learns that the tab is gone from its Web Lock (tab-lock.ts).
 import type { PieceStream, PieceResult, PieceStreamProgress } from '../../workers/piece-pool'
 import type { WorkerPlatform } from './run-worker'
 import type { StagingWriter } from './staging'

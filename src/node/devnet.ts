@@ -1,7 +1,6 @@
 // A local Coffer devnet in one process: genesis on first start, a producer signing one header per epoch,
 // libp2p (ws on loopback) serving hello, chain exchange and header gossip, and the PWA plus its bootstrap
 // document over HTTP. Everything persists under `dataDir`, so a restart continues the same chain.
-import { webRtcDirectTransport, webRtcDirectListen } from './webrtc-direct'
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
@@ -242,8 +241,9 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
 
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
-      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`, ...(init.webrtcDirect === true ? [webRtcDirectListen(host)] : [])],
-      ...(init.webrtcDirect === true ? { transports: [await webRtcDirectTransport(init.dataDir)] } : {}),
+      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`, ...(init.webrtcDirect === true ? [`/ip4/${host}/udp/0/webrtc-direct`] : [])],
+      // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
+      ...(init.webrtcDirect === true ? { transports: [await (await import('./webrtc-direct')).webRtcDirectTransport(init.dataDir)] } : {}),
       network,
       ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist })
     })

@@ -71,6 +71,3 @@ export async function loadOrCreateWebRtcCertificate (dir: string, nowMs = Date.n
 export async function webRtcDirectTransport (dir: string): Promise<ReturnType<typeof webRTCDirect>> {
   return webRTCDirect({ certificate: await loadOrCreateWebRtcCertificate(dir) })
 }
-
-/** The address a node on `host` listens on for WebRTC-Direct (UDP; port 0: any). */
-export const webRtcDirectListen = (host: string, port = 0): string => `/ip4/${host}/udp/${port}/webrtc-direct`

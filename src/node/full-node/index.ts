@@ -5,7 +5,6 @@
 // messages, state proofs, the genesis CAR, block and message gossip, and optionally the JSON-RPC.
 // `coffer node` runs one; a provider process runs one with its own peer key and adds its services. Under Expected
 // Consensus it runs one producer per miner it is given the worker key of (ec-producer.ts), publishing what they win.
-import { webRtcDirectTransport, webRtcDirectListen } from '../webrtc-direct'
 import { mkdir } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -177,8 +176,9 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
   try {
     const libp2p = await createCofferLibp2p({
       privateKey: init.privateKey ?? await loadOrCreatePeerKey(db),
-      listen: [...(init.listen ?? [`/ip4/${host}/tcp/0/ws`]), ...(init.webrtcDirect === undefined ? [] : [webRtcDirectListen(host, init.webrtcDirect.port)])],
-      ...(init.webrtcDirect === undefined ? {} : { transports: [await webRtcDirectTransport(init.dataDir)] }),
+      listen: [...(init.listen ?? [`/ip4/${host}/tcp/0/ws`]), ...(init.webrtcDirect === undefined ? [] : [`/ip4/${host}/udp/${init.webrtcDirect.port ?? 0}/webrtc-direct`])],
+      // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
+      ...(init.webrtcDirect === undefined ? {} : { transports: [await (await import('../webrtc-direct')).webRtcDirectTransport(init.dataDir)] }),
       ...(init.announce === undefined ? {} : { announce: init.announce }),
       network,
       // a devnet's peers are on loopback, which libp2p's gater would refuse to dial
