@@ -64,6 +64,8 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   const node = new SharedWorker(new URL('../../workers/light-node.shared-worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-node' })
   node.addEventListener('error', () => { fatal('the shared light-node worker failed to start') })
   const helper = new Worker(new URL('../../workers/tab-platform.worker.ts', import.meta.url), { type: 'module', name: 'coffer-tab-platform' })
+  // without it this tab cannot hash or write files for the node: said, rather than left to hang
+  helper.addEventListener('error', (evt) => { fatal(`this tab's file worker failed: ${evt.message || 'it did not start'}`) })
   const port = node.port
   // the lock is held before the node hears of this tab: a node that could take it first would think the tab gone
   let releaseLock = (): void => {}
@@ -75,7 +77,10 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   })
   // everything is sent in order once the lock is held
   let queue: Promise<void> = held
-  const post = (msg: unknown, transfer: Transferable[] = []): void => { queue = queue.then(() => { port.postMessage(msg, transfer) }) }
+  // a message that cannot be sent (DataCloneError) fails alone: the queue goes on for the ones after it
+  const post = (msg: unknown, transfer: Transferable[] = []): void => {
+    queue = queue.then(() => { port.postMessage(msg, transfer) }).catch((err: unknown) => { console.error('coffer: a message to the light node could not be sent', err) })
+  }
   const caller = createPortCaller<Specs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, other)
   port.start()
   const lent = new MessageChannel()

@@ -58,9 +58,21 @@ export function createPortCaller<M extends { [K in keyof M]: CallSpec }> (port: 
     if (failed !== undefined) { reject(failed); return }
     opts.signal?.throwIfAborted()
     const id = nextId++
-    opts.signal?.addEventListener('abort', () => { port.postMessage({ type: 'cancel', id }, []) }, { once: true })
-    waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress as ((p: unknown) => void) | undefined })
-    port.postMessage({ type: 'call', id, method, params }, opts.transfer ?? [])
+    const cancel = (): void => { if (waiting.has(id)) port.postMessage({ type: 'cancel', id }, []) }
+    opts.signal?.addEventListener('abort', cancel, { once: true })
+    const settle = (): void => { opts.signal?.removeEventListener('abort', cancel) }
+    waiting.set(id, {
+      resolve: (v) => { settle(); resolve(v as M[K]['result']) },
+      reject: (e) => { settle(); reject(e) },
+      onProgress: opts.onProgress as ((p: unknown) => void) | undefined
+    })
+    try {
+      port.postMessage({ type: 'call', id, method, params }, opts.transfer ?? [])
+    } catch (err) {
+      // params that cannot cross (a DataCloneError): this call fails, nothing waits for it
+      waiting.get(id)?.reject(err as Error)
+      waiting.delete(id)
+    }
   })
   const fail = (err: Error): void => {
     failed ??= err
