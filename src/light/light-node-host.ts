@@ -26,8 +26,11 @@ export interface LightNodeHostInit {
 }
 
 export interface LightNodeHost {
-  /** Serves `port` until it sends `stop` or `close` is called (its tab is gone). */
-  connect: (port: Port) => { close: () => void }
+  /**
+   * Serves `port` until it sends `stop` or `close` is called (its tab is gone). An `owner` port's stop stops the node
+   * whoever else is connected (a dedicated worker's page, which is about to end the worker).
+   */
+  connect: (port: Port, opts?: { owner?: boolean }) => { close: () => void }
   /** How many ports are connected. */
   ports: () => number
 }
@@ -43,7 +46,7 @@ export function createLightNodeHost (init: LightNodeHostInit): LightNodeHost {
     for (const p of started) p.postMessage(view)
   }
 
-  const connect = (port: Port): { close: () => void } => {
+  const connect = (port: Port, opts: { owner?: boolean } = {}): { close: () => void } => {
     connected.add(port)
     let tab: string | undefined
     const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' }>): void => {
@@ -58,7 +61,7 @@ export function createLightNodeHost (init: LightNodeHostInit): LightNodeHost {
         return
       }
       session.close()
-      if (init.stopWithLastPort && connected.size === 0) void init.stop().finally(() => { port.postMessage({ type: 'stopped' }) })
+      if (opts.owner === true || (init.stopWithLastPort && connected.size === 0)) void init.stop().finally(() => { port.postMessage({ type: 'stopped' }) })
       else port.postMessage({ type: 'stopped' })
     }
     const session = serveSession(port, init.dispatch, onControl, () => {

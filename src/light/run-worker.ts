@@ -174,7 +174,7 @@ export function createWorkerNode (
   return createLightNodeHost({ ...hostOpts, start, dispatch, stop: async () => { await client?.stop() } })
 }
 
-/** A dedicated worker: one page on the worker's own port; the page's `stop` stops the node. */
+/** A dedicated worker: its page on the worker's own port (whose `stop` stops the node), other tabs' sessions by `connect`. */
 export function runLightClient (port: Port, platform?: WorkerPlatform): void {
-  createWorkerNode(platform, { stopWithLastPort: true }).connect(port)
+  createWorkerNode(platform, { stopWithLastPort: true }).connect(port, { owner: true })
 }

@@ -3,6 +3,8 @@
 // and the unlocked wallet as soon as it loads, and an upload started in the second page goes on to done after the
 // first page, the one that started the SharedWorker, is closed. `?node=tab` gives a page its own node.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
+import { readdirSync } from 'node:fs'
+import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { chromiumPath } from '../helpers/chromium'
 import { openAppPage, fundedWallet } from '../helpers/app-page'
@@ -52,6 +54,23 @@ describe('one light node for every tab', () => {
     const peersAfter = new Set(d.libp2p.getConnections().map(c => c.remotePeer.toString()))
     expect([...peersAfter].filter(p => !peersBefore.has(p))).toEqual([])
     console.log(`shared node: the second page showed the verified head ${Math.round(shownMs)} ms after it was opened (page load included)`)
+
+    // a port that sends junk to the shared node is answered by name and changes nothing for the tabs
+    const script = readdirSync(path.join(distDir, 'assets')).find(f => /^light-node\.shared-worker-.*\.js$/.test(f))!
+    const refused = await b.evaluate(async (url) => await new Promise<string[]>((resolve) => {
+      const w = new SharedWorker(url, { type: 'module', name: 'coffer-light-node' })
+      const seen: string[] = []
+      w.port.onmessage = (e: MessageEvent<{ type: string, error?: { name: string } }>) => {
+        if (e.data.type === 'refused' || e.data.type === 'reply') seen.push(`${e.data.type}:${e.data.error?.name ?? ''}`)
+        if (seen.length === 3) { w.port.close(); resolve(seen) }
+      }
+      w.port.postMessage(null)
+      w.port.postMessage({ type: 'nope' })
+      w.port.postMessage({ type: 'call', id: 1 })
+    }), `/assets/${script}`)
+    expect(refused).toEqual(['refused:MalformedWorkerMessageError', 'refused:MalformedWorkerMessageError', 'reply:MalformedWorkerMessageError'])
+    const before = await verifiedHeight(a)
+    await a.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, before, { timeout: 30_000 })
 
     // an upload from the second page, then the first page (the SharedWorker's creator) closes: it goes on to done
     await b.click('[data-testid=tab-upload]')
