@@ -29,6 +29,7 @@ import { ProviderDirectory } from './provider-directory'
 import { askInRounds, describeAskFailures } from './ask-rounds'
 export * from './deal-views'
 import type { Staging } from './staging'
+import { isTabGone } from './remote-platform'
 
 export interface UploadRequest {
   file: File
@@ -447,7 +448,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       const name = (err as Error).name
       // nothing is lost by waiting for the user's key: the upload waits in `proposing`, its CAR kept. Nor by a shared
       // node's tab closing under a pass over the staged CAR (remote-platform.ts): another tab takes it at a later head
-      const tabGone = (name === 'TabGoneError' || name === 'NoTabError') && uploads.get(u.id)?.stage !== 'packing'
+      const tabGone = isTabGone(err as Error) && uploads.get(u.id)?.stage !== 'packing'
       if (name === 'WalletLockedError' || name === 'NoWalletKeyError' || tabGone) await save({ ...uploads.get(u.id)!, waiting: (err as Error).message })
       else await fail(uploads.get(u.id) ?? u, err)
     }

@@ -25,6 +25,12 @@ export class TabGoneError extends Error {
   constructor () { super('the tab doing this work was closed') }
 }
 
+/**
+ * Whether `err` says only that the tab doing the work is gone (or none is open): nobody's fault, and the work can go
+ * on in another tab later. The one rule the services that borrow tabs (uploads, downloads) apply.
+ */
+export const isTabGone = (err: { name: string }): boolean => err.name === TabGoneError.name || err.name === NoTabError.name
+
 type Caller = PortCaller<PlatformMethods>
 
 const pieceResult = (w: PieceResultWire): PieceResult => ({

@@ -7,6 +7,7 @@
 //
 //   download → quoting (providers found and priced) → paying (a channel created or funded, when one must be)
 //            → fetching (blocks verified, written, paid) → done | failed;  paused / cancelled by the user
+import { isTabGone } from './remote-platform'
 import {
   addressToString, parseAddress, retrievalPrice, toWireError, CID, INIT_ACTOR_ADDRESS, METHOD_SEND, PaychMethod, bytesEqual,
   type SignedVoucher
@@ -303,7 +304,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
           if (WALLET_FAILURES.includes(e.name) || cause !== undefined) {
             waitingFor.set(id, 'wallet')
             await patch(id, { waiting: cause === undefined ? e.message : `${cause.message} (unlock the wallet, or create a key, to go on)` })
-          } else if (e.name === 'NoChainPeerError' || e.name === 'TabGoneError' || e.name === 'NoTabError') {
+          } else if (e.name === 'NoChainPeerError' || isTabGone(e)) {
             // a shared node's download writes through a tab (remote-platform.ts): that tab closed, so it goes on from
             // its verified offset through another at the next head, as when it waits for a node
             waitingFor.set(id, 'chain')

@@ -5,6 +5,7 @@
 // tab resumes on the same lanes and never pays twice for a file byte. What it verified and had not yet paid for
 // when it stopped is paid first on resume: the provider counts what a channel owes across streams and sessions,
 // and holds a new stream on a channel that still owes an interval.
+import { isTabGone } from './remote-platform'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
@@ -227,7 +228,7 @@ export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalRe
       // nor is a payer's locked wallet or missing key (thrown by signing): no provider can be paid until the user acts
       const cause = err instanceof ProviderUnreachableError ? err.cause : err as Error
       // nor is a shared node's tab closing under the file being written (remote-platform.ts): it goes on in another tab
-      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError' || cause.name === 'TabGoneError' || cause.name === 'NoTabError') {
+      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError' || isTabGone(cause)) {
         await o.saveState(state)
         throw cause
       }
