@@ -7,10 +7,11 @@
 // it closes, and lends the node a dedicated worker of its own for hashing and OPFS writes, which a SharedWorker
 // cannot do. Without SharedWorker (Chrome on Android), or with `?node=leader`, the tabs elect one of them to run
 // the node for all (tab-leader.ts). With `?node=tab`, or without Web Locks, the tab runs its own node.
-import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, CallOptions, WorkerMethods } from '../light/worker-protocol'
+import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, CallOptions, WorkerCallSpecs } from '../light/worker-protocol'
 import { createPortCaller, RemoteCallError, type CallerPort } from '../light/port-caller'
 import { tabLockName } from '../light/tab-lock'
 import { connectViaLeader } from './tab-leader'
+import { startOwnNodeWorker } from './own-node-worker'
 
 export type Call = <M extends MethodName>(method: M, params: ParamsOf<M>, opts?: CallOptions<M>) => Promise<ResultOf<M>>
 
@@ -27,8 +28,6 @@ export type NodeKind = 'shared' | 'tab' | 'leader' | 'follower'
 
 /** The worker's error, with its name (and code) kept. */
 export const WorkerCallError = RemoteCallError
-
-type Specs = { [M in MethodName]: { params: ParamsOf<M>, result: ResultOf<M>, progress: WorkerMethods[M]['progress'] } }
 
 /** How this tab reaches a node: `?node=tab|leader` asks; otherwise the SharedWorker where there is one. */
 export function nodeMode (): 'shared' | 'leader' | 'tab' {
@@ -48,9 +47,8 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
     return { kind: 'follower', call, stop: c.stop }
   }
   if (mode === 'tab') {
-    const worker = new Worker(new URL('../../workers/light-client.worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-client' })
-    worker.addEventListener('error', (evt) => { fatal(evt.message || 'the light-client worker failed to start') })
-    const caller = createPortCaller<Specs>(worker as unknown as CallerPort, other)
+    const worker = startOwnNodeWorker(fatal)
+    const caller = createPortCaller<WorkerCallSpecs>(worker as unknown as CallerPort, other)
     const send = (msg: PageToWorker): void => { worker.postMessage(msg) }
     send({ type: 'start', bootstrapUrl: '/bootstrap.json' })
     return {
@@ -81,7 +79,7 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   const post = (msg: unknown, transfer: Transferable[] = []): void => {
     queue = queue.then(() => { port.postMessage(msg, transfer) }).catch((err: unknown) => { console.error('coffer: a message to the light node could not be sent', err) })
   }
-  const caller = createPortCaller<Specs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, other)
+  const caller = createPortCaller<WorkerCallSpecs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, other)
   port.start()
   const lent = new MessageChannel()
   helper.postMessage({ type: 'serve', port: lent.port1 }, [lent.port1])

@@ -9,11 +9,10 @@
 // each follower starts a new session with it (its views are replayed) and a call that waited on the old leader
 // fails with LeaderGoneError. Sessions are numbered (`from` is tab/generation) and the leader ends a tab's older
 // session when a newer one speaks, so call ids, which count from 1 in each session, never meet an old session's.
-import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, WorkerMethods } from '../light/worker-protocol'
+import type { PageToWorker, WorkerToPage, WorkerCallSpecs } from '../light/worker-protocol'
 import { createPortCaller, type CallerPort, type PortCaller } from '../light/port-caller'
 import { tabLockName, watchTabLock } from '../light/tab-lock'
-
-type Specs = { [M in MethodName]: { params: ParamsOf<M>, result: ResultOf<M>, progress: WorkerMethods[M]['progress'] } }
+import { startOwnNodeWorker } from './own-node-worker'
 
 const CHANNEL = 'coffer-light-node'
 const LEADER_LOCK = 'coffer-node-leader'
@@ -34,7 +33,7 @@ type Envelope =
   | { kind: 'fatal', message: string }
 
 export interface LeaderConnection {
-  caller: () => PortCaller<Specs>
+  caller: () => PortCaller<WorkerCallSpecs>
   stop: () => void
 }
 
@@ -57,17 +56,17 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
   let generation = 0
   let deliver: ((msg: unknown) => void) | undefined
   /** A new session with the leader: its messages wait until a leader is known, its replies come addressed to it. */
-  const session = (): PortCaller<Specs> => {
+  const session = (): PortCaller<WorkerCallSpecs> => {
     const from = `${tab}/${++generation}`
     const port: CallerPort = {
       postMessage: (msg) => { void leaderKnown.then(() => { if (!stopped) send({ kind: 'to-leader', from, msg }) }) },
       addEventListener: (_type, l) => { deliver = (msg) => { l(new MessageEvent('message', { data: msg })) } }
     }
-    const c = createPortCaller<Specs>(port, other)
+    const c = createPortCaller<WorkerCallSpecs>(port, other)
     port.postMessage(start, [])
-    return { ...c, deliverTo: from } as PortCaller<Specs> & { deliverTo: string }
+    return { ...c, deliverTo: from } as PortCaller<WorkerCallSpecs> & { deliverTo: string }
   }
-  let caller: PortCaller<Specs> & { deliverTo?: string } = session()
+  let caller: PortCaller<WorkerCallSpecs> & { deliverTo?: string } = session()
 
   const follow = (l: string): void => {
     if (leader === l || worker !== undefined) return
@@ -122,14 +121,12 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
     if (stopped) return
     // calls this tab made as a follower (to an old leader, or waiting for one) cannot be answered now
     caller.fail(new LeaderGoneError())
-    const w = new Worker(new URL('../../workers/light-client.worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-client' })
-    worker = w
-    w.addEventListener('error', (evt) => {
-      const message = evt.message || 'the light-client worker failed to start'
+    const w = startOwnNodeWorker((message) => {
       onMessage({ type: 'fatal', error: { name: 'WorkerError', message } })
       send({ kind: 'fatal', message })
     })
-    caller = createPortCaller<Specs>(w as unknown as CallerPort, other)
+    worker = w
+    caller = createPortCaller<WorkerCallSpecs>(w as unknown as CallerPort, other)
     w.postMessage(start)
     onKind('leader')
     send({ kind: 'leader', tab })

@@ -70,6 +70,9 @@ export type ParamsOf<M extends MethodName> = WorkerMethods[M]['params']
 export type ResultOf<M extends MethodName> = WorkerMethods[M]['result']
 export type ProgressOf<M extends MethodName> = WorkerMethods[M]['progress']
 
+/** WorkerMethods in the shape port-caller.ts calls (params, result, progress of each). */
+export type WorkerCallSpecs = { [M in MethodName]: { params: ParamsOf<M>, result: ResultOf<M>, progress: ProgressOf<M> } }
+
 /** A page of older tipsets for the Chain view (chain-page.ts). */
 export interface OlderTipSetsView { headers: HeaderSummary[], fetched: number, reachedGenesis: boolean }
 
