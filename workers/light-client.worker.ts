@@ -1,8 +1,11 @@
 // Light-client worker entry: everything lives in src/light; this file only hands it the worker's port and
-// what only a browser worker has (the WASM hashing pool, as nested workers, OPFS staging and download files).
+// what only a browser worker has (the WASM hashing pool, as nested workers, OPFS staging and download files)
+// and WebRTC through its page.
 import '../src/net/polyfills'
 import { runLightClient, opfsStaging, type Port } from '../src/light'
 import { browserDownloadFiles } from '../src/light/download-files'
 import { piecePool } from './piece-pool-browser'
+import { createRtcPages, installRtcBridge } from '../src/light/bridged-rtc'
 
-runLightClient(self as unknown as Port, { pool: piecePool, staging: opfsStaging(), downloads: browserDownloadFiles() })
+installRtcBridge()
+runLightClient(self as unknown as Port, { pool: piecePool, staging: opfsStaging(), downloads: browserDownloadFiles() }, createRtcPages())

@@ -12,6 +12,8 @@ import { createPortCaller, RemoteCallError, type CallerPort } from '../light/por
 import { tabLockName } from '../light/tab-lock'
 import { connectViaLeader } from './tab-leader'
 import { startOwnNodeWorker } from './own-node-worker'
+import { lendRtc } from './rtc-lend'
+import { nodeMode, transportsAsked } from './node-options'
 
 export type Call = <M extends MethodName>(method: M, params: ParamsOf<M>, opts?: CallOptions<M>) => Promise<ResultOf<M>>
 
@@ -29,14 +31,6 @@ export type NodeKind = 'shared' | 'tab' | 'leader' | 'follower'
 /** The worker's error, with its name (and code) kept. */
 export const WorkerCallError = RemoteCallError
 
-/** How this tab reaches a node: `?node=tab|leader` asks; otherwise the SharedWorker where there is one. */
-export function nodeMode (): 'shared' | 'leader' | 'tab' {
-  const asked = new URLSearchParams(location.search).get('node')
-  if (asked === 'tab' || typeof navigator.locks === 'undefined') return 'tab'
-  if (asked !== 'leader' && typeof SharedWorker !== 'undefined') return 'shared'
-  return typeof BroadcastChannel !== 'undefined' ? 'leader' : 'tab'
-}
-
 export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKind: (kind: NodeKind) => void = () => {}): LightClientConnection {
   const other = (msg: unknown): void => { onMessage(msg as WorkerToPage) }
   const fatal = (message: string): void => { onMessage({ type: 'fatal', error: { name: 'WorkerError', message } }) }
@@ -50,11 +44,12 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
     const worker = startOwnNodeWorker(fatal)
     const caller = createPortCaller<WorkerCallSpecs>(worker as unknown as CallerPort, other)
     const send = (msg: PageToWorker): void => { worker.postMessage(msg) }
-    send({ type: 'start', bootstrapUrl: '/bootstrap.json' })
+    const rtc = lendRtc((msg, transfer) => { worker.postMessage(msg, transfer) })
+    send({ type: 'start', bootstrapUrl: '/bootstrap.json', ...transportsAsked() })
     return {
       kind: 'tab',
       call: caller.call as Call,
-      stop: () => { send({ type: 'stop' }); setTimeout(() => { worker.terminate() }, 2000) }
+      stop: () => { send({ type: 'stop' }); setTimeout(() => { rtc.close(); worker.terminate() }, 2000) }
     }
   }
 
@@ -84,11 +79,12 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   const lent = new MessageChannel()
   helper.postMessage({ type: 'serve', port: lent.port1 }, [lent.port1])
   post({ type: 'lend', tab, port: lent.port2 } satisfies PageToWorker, [lent.port2])
-  post({ type: 'start', bootstrapUrl: '/bootstrap.json', tab } satisfies PageToWorker)
+  const rtc = lendRtc(post, tab)
+  post({ type: 'start', bootstrapUrl: '/bootstrap.json', tab, ...transportsAsked() } satisfies PageToWorker)
   return {
     kind: 'shared',
     call: caller.call as Call,
     // the node goes on for the other tabs: this tab's session ends, and its lock and helper go
-    stop: () => { post({ type: 'stop' } satisfies PageToWorker); void queue.then(() => { releaseLock(); helper.terminate() }) }
+    stop: () => { post({ type: 'stop' } satisfies PageToWorker); void queue.then(() => { releaseLock(); helper.terminate(); rtc.close() }) }
   }
 }

@@ -13,6 +13,8 @@ import type { PageToWorker, WorkerToPage, WorkerCallSpecs } from '../light/worke
 import { createPortCaller, type CallerPort, type PortCaller } from '../light/port-caller'
 import { tabLockName, watchTabLock } from '../light/tab-lock'
 import { startOwnNodeWorker } from './own-node-worker'
+import { transportsAsked } from './node-options'
+import { lendRtc } from './rtc-lend'
 
 const CHANNEL = 'coffer-light-node'
 const LEADER_LOCK = 'coffer-node-leader'
@@ -42,7 +44,7 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
   const bc = new BroadcastChannel(CHANNEL)
   const send = (env: Envelope): void => { bc.postMessage(env) }
   const other = (msg: unknown): void => { onMessage(msg as WorkerToPage) }
-  const start: PageToWorker = { type: 'start', bootstrapUrl: '/bootstrap.json', tab }
+  const start: PageToWorker = { type: 'start', bootstrapUrl: '/bootstrap.json', tab, ...transportsAsked() }
   let stopped = false
   let endLocks = (): void => {}
   const ended = new Promise<void>(resolve => { endLocks = resolve })
@@ -127,6 +129,8 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
     })
     worker = w
     caller = createPortCaller<WorkerCallSpecs>(w as unknown as CallerPort, other)
+    // the leader's page makes the node's WebRTC connections: they end with it, as its worker does
+    lendRtc((msg, transfer) => { w.postMessage(msg, transfer) })
     w.postMessage(start)
     onKind('leader')
     send({ kind: 'leader', tab })

@@ -12,7 +12,7 @@ import {
 } from '../core'
 import {
   createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks,
-  type BootstrapDocument, type CofferLibp2p, type AskBook, type AskAnnouncement
+  type BootstrapDocument, type CofferLibp2p, type CofferLibp2pInit, type AskBook, type AskAnnouncement
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
@@ -41,6 +41,10 @@ export interface LightClientInit {
   stallAfterMs?: number
   /** IP addresses exempt from gossipsub's colocation penalty; loopback when left out (see createCofferLibp2p). */
   ipColocationWhitelist?: string[]
+  /** Transports besides WebSockets: in the tab, WebRTC-Direct through the page (bridged-rtc.ts). */
+  transports?: CofferLibp2pInit['transports']
+  /** Whether to use WebSockets (default yes). */
+  webSockets?: boolean
 }
 
 export interface LightClient {
@@ -157,6 +161,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     allowLoopbackDials: init.bootstrap.peers.every(isLoopback),
     network: genesis.state.network,
     ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist }),
+    ...(init.transports === undefined ? {} : { transports: init.transports }),
+    ...(init.webSockets === undefined ? {} : { webSockets: init.webSockets }),
     // the nodes we bootstrap from are the ones we chose; a few bad messages they forwarded must not get
     // them pruned or graylisted by our gossipsub (Lotus scores its bootstrappers the same way)
     trustedPeers: init.bootstrap.peers.map(peerIdOfAddr).filter((p): p is string => p !== undefined)

@@ -4,7 +4,7 @@
 // every change goes to every port. Calls belong to their port (worker-session.ts): closing one port aborts its
 // calls still running and nothing of another's.
 import { toWireError } from '../core'
-import type { Port, PageToWorker, WorkerToPage } from './worker-protocol'
+import type { Port, PageToWorker, WorkerToPage, TransportName } from './worker-protocol'
 import { serveSession, type Dispatch } from './worker-session'
 
 /** The views a port is sent whenever they change, and the last of each on connecting. */
@@ -12,7 +12,7 @@ export type ViewMessage = Extract<WorkerToPage, { type: 'status' | 'wallet' | 'd
 
 export interface LightNodeHostInit {
   /** Starts the node once (the first port's `start`); `publish` sends a view to every port and keeps it. */
-  start: (bootstrapUrl: string, publish: (view: ViewMessage) => void) => Promise<void>
+  start: (bootstrapUrl: string, publish: (view: ViewMessage) => void, transports?: TransportName[]) => Promise<void>
   /** Answers one call for any port. */
   dispatch: Dispatch
   /** Stops the node: a dedicated worker's page asks for it; a SharedWorker's node lives while any tab does. */
@@ -23,6 +23,8 @@ export interface LightNodeHostInit {
   watchTab?: (tab: string, gone: () => void) => void
   /** A tab lends its platform on `port` (a SharedWorker's node; a dedicated worker has its own). */
   lend?: (tab: string, port: MessagePort) => void
+  /** A page makes the node's WebRTC connections on `port` (bridged-rtc.ts); `tab` names its lock, when it has one. */
+  rtc?: (port: MessagePort, tab?: string) => void
 }
 
 export interface LightNodeHost {
@@ -49,15 +51,16 @@ export function createLightNodeHost (init: LightNodeHostInit): LightNodeHost {
   const connect = (port: Port, opts: { owner?: boolean } = {}): { close: () => void } => {
     connected.add(port)
     let tab: string | undefined
-    const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' }>): void => {
+    const onControl = (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' | 'rtc' }>): void => {
       if (msg.type === 'lend') { init.lend?.(msg.tab, msg.port); return }
+      if (msg.type === 'rtc') { init.rtc?.(msg.port, msg.tab); return }
       if (msg.type === 'connect') { connect(msg.port as unknown as Port); msg.port.start(); return }
       if (msg.type === 'start') {
         if (started.has(port)) return
         started.add(port)
         if (msg.tab !== undefined) { tab = msg.tab; init.watchTab?.(msg.tab, () => { session.close() }) }
         for (const v of views.values()) port.postMessage(v)
-        starting ??= init.start(msg.bootstrapUrl, publish).catch((err: unknown) => { publish({ type: 'fatal', error: toWireError(err) }) })
+        starting ??= init.start(msg.bootstrapUrl, publish, msg.transports).catch((err: unknown) => { publish({ type: 'fatal', error: toWireError(err) }) })
         return
       }
       session.close()

@@ -17,7 +17,8 @@ import type { DownloadFiles } from './download-files'
 import { createRangeReader, type RangeReader } from './range-reader'
 import { findRetrievalProviders } from './retrieval-providers'
 import type { PiecePool } from '../../workers/piece-pool'
-import type { Port, WorkerHandlers } from './worker-protocol'
+import { TRANSPORT_NAMES, type Port, type WorkerHandlers, type TransportName } from './worker-protocol'
+import type { RtcPages } from './bridged-rtc'
 import { createLightNodeHost, type LightNodeHost, type LightNodeHostInit, type ViewMessage } from './light-node-host'
 import type { Dispatch } from './worker-session'
 
@@ -108,7 +109,12 @@ function handlersFor (platformIn: ((tab: string) => WorkerPlatform) | undefined,
  */
 export function createWorkerNode (
   platform: WorkerPlatform | undefined,
-  opts: Pick<LightNodeHostInit, 'stopWithLastPort' | 'watchTab' | 'lend'> & { /** A shared node's platform in one tab (it packs that tab's uploads). */ platformIn?: (tab: string) => WorkerPlatform }
+  opts: Pick<LightNodeHostInit, 'stopWithLastPort' | 'watchTab' | 'lend'> & {
+    /** A shared node's platform in one tab (it packs that tab's uploads). */
+    platformIn?: (tab: string) => WorkerPlatform
+    /** The pages that make WebRTC connections for this node (a browser worker's: bridged-rtc.ts); none, no WebRTC. */
+    rtcPages?: RtcPages
+  }
 ): LightNodeHost {
   let client: LightClient | undefined
   let wallet: WalletService | undefined
@@ -127,10 +133,18 @@ export function createWorkerNode (
     return await (handlers[method] as (p: unknown, c: typeof ctx) => Promise<unknown>)(params, ctx)
   }
 
-  const start = async (bootstrapUrl: string, publish: (view: ViewMessage) => void): Promise<void> => {
+  const start = async (bootstrapUrl: string, publish: (view: ViewMessage) => void, transports: readonly TransportName[] = TRANSPORT_NAMES): Promise<void> => {
     ready = (async () => {
       const { doc, source } = await loadBootstrap(bootstrapUrl)
-      client = await startLightClient({ bootstrap: doc, bootstrapSource: source, onStatus: (status) => { publish({ type: 'status', status }) } })
+      // loaded only where a page can hold the connections: the library is not needed by a node without one
+      const rtc = opts.rtcPages !== undefined && transports.includes('webrtc-direct') ? [(await import('@libp2p/webrtc')).webRTCDirect()] : []
+      client = await startLightClient({
+        bootstrap: doc,
+        bootstrapSource: source,
+        transports: rtc,
+        webSockets: transports.includes('websockets'),
+        onStatus: (status) => { publish({ type: 'status', status }) }
+      })
       const lc = client
       // a wallet that will not open (storage full, a damaged record) must not take header sync down with it
       let storeError: unknown
@@ -170,11 +184,13 @@ export function createWorkerNode (
     await ready
   }
 
-  const { platformIn: _, ...hostOpts } = opts
-  return createLightNodeHost({ ...hostOpts, start, dispatch, stop: async () => { await client?.stop() } })
+  const { platformIn: _, rtcPages, ...hostOpts } = opts
+  // a page's connections end with its tab (its lock; a dedicated worker's page takes the worker with it)
+  const rtc = rtcPages === undefined ? {} : { rtc: (port: MessagePort, tab?: string) => { const { gone } = rtcPages.add(port); if (tab !== undefined) opts.watchTab?.(tab, gone) } }
+  return createLightNodeHost({ ...hostOpts, ...rtc, start, dispatch, stop: async () => { await client?.stop() } })
 }
 
 /** A dedicated worker: its page on the worker's own port (whose `stop` stops the node), other tabs' sessions by `connect`. */
-export function runLightClient (port: Port, platform?: WorkerPlatform): void {
-  createWorkerNode(platform, { stopWithLastPort: true }).connect(port, { owner: true })
+export function runLightClient (port: Port, platform?: WorkerPlatform, rtcPages?: RtcPages): void {
+  createWorkerNode(platform, { stopWithLastPort: true, ...(rtcPages === undefined ? {} : { rtcPages }) }).connect(port, { owner: true })
 }

@@ -9,13 +9,16 @@ import { browserDownloadFiles } from './download-files'
 import type { PlatformMethods } from './platform-protocol'
 import type { Port } from './worker-protocol'
 import { watchTabLock } from './tab-lock'
+import { createRtcPages, installRtcBridge } from './bridged-rtc'
 
 interface SharedScope { addEventListener: (type: 'connect', listener: (evt: MessageEvent) => void) => void }
 
 export function runSharedLightNode (scope: SharedScope): void {
   const downloads = browserDownloadFiles()
   const platforms = createTabPlatforms({ staging: opfsStaging(), downloads })
+  installRtcBridge()
   const host = createWorkerNode(platforms.platform, {
+    rtcPages: createRtcPages(),
     stopWithLastPort: false,
     watchTab: watchTabLock,
     platformIn: platforms.preferring,

@@ -84,9 +84,16 @@ export type WorkerHandlers = {
   [M in MethodName]: (params: ParamsOf<M>, ctx: { signal: AbortSignal, progress: (p: ProgressOf<M>) => void, tab?: string }) => Promise<ResultOf<M>>
 }
 
+/** The transports a tab's node can dial with. */
+export const TRANSPORT_NAMES = ['websockets', 'webrtc-direct'] as const
+export type TransportName = typeof TRANSPORT_NAMES[number]
+
 export type PageToWorker =
   /** `tab`: the name of a Web Lock the tab holds while it is open (a SharedWorker's node learns it closed). */
-  | { type: 'start', bootstrapUrl: string, tab?: string }
+  /** `transports`: the ones the node may use (all when left out); the first tab's start decides for a shared node. */
+  | { type: 'start', bootstrapUrl: string, tab?: string, transports?: TransportName[] }
+  /** The page makes the node's WebRTC connections on `port` (rtc-bridge-protocol.ts): no worker has RTCPeerConnection. */
+  | { type: 'rtc', port: MessagePort, tab?: string }
   /** A tab lends the shared node its hashing and OPFS writes (platform-protocol.ts), answered on `port`. */
   | { type: 'lend', tab: string, port: MessagePort }
   /** Serve `port` as another tab's session (a leader tab bridges the other tabs' sessions to its node: tab-leader.ts). */

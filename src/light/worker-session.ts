@@ -3,7 +3,7 @@
 // tabs do not trust each other's bugs: a malformed message is answered with a named error and changes nothing,
 // a flood of calls is refused past MAX_CALLS_PER_PORT, and closing the session aborts its calls only.
 import { toWireError } from '../core'
-import type { Port, PageToWorker, MethodName } from './worker-protocol'
+import { TRANSPORT_NAMES, type Port, type PageToWorker, type MethodName, type TransportName } from './worker-protocol'
 
 /** Answers one call: `signal` aborts when the page cancels it or its port closes. */
 export type Dispatch<N extends string = MethodName> = (method: N, params: unknown, ctx: CallContext) => Promise<unknown>
@@ -29,6 +29,7 @@ export class TooManyCallsError extends Error {
 
 export interface WorkerSession { close: () => void }
 
+const isPort = (v: unknown): v is MessagePort => typeof v === 'object' && v !== null && typeof (v as MessagePort).postMessage === 'function'
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 
 /** What a message is, or why it is none (the protocol's own messages are checked field by field). */
@@ -39,13 +40,24 @@ function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
     case 'start':
       if (typeof m.bootstrapUrl !== 'string') return new MalformedWorkerMessageError('start needs a bootstrapUrl string')
       if (m.tab !== undefined && typeof m.tab !== 'string') return new MalformedWorkerMessageError('start\'s tab must be a string')
-      return { type: 'start', bootstrapUrl: m.bootstrapUrl, ...(typeof m.tab === 'string' ? { tab: m.tab } : {}) }
+      if (m.transports !== undefined && !(Array.isArray(m.transports) && m.transports.length > 0 && m.transports.every(t => (TRANSPORT_NAMES as readonly unknown[]).includes(t)))) {
+        return new MalformedWorkerMessageError(`start's transports must be some of ${TRANSPORT_NAMES.join(', ')}`)
+      }
+      return {
+        type: 'start',
+        bootstrapUrl: m.bootstrapUrl,
+        ...(typeof m.tab === 'string' ? { tab: m.tab } : {}),
+        ...(m.transports === undefined ? {} : { transports: m.transports as TransportName[] })
+      }
     case 'lend':
-      if (typeof m.tab !== 'string' || typeof m.port !== 'object' || m.port === null || typeof (m.port as MessagePort).postMessage !== 'function') return new MalformedWorkerMessageError('lend needs a tab name and a port')
-      return { type: 'lend', tab: m.tab, port: m.port as MessagePort }
+      if (typeof m.tab !== 'string' || !isPort(m.port)) return new MalformedWorkerMessageError('lend needs a tab name and a port')
+      return { type: 'lend', tab: m.tab, port: m.port }
+    case 'rtc':
+      if (!isPort(m.port) || (m.tab !== undefined && typeof m.tab !== 'string')) return new MalformedWorkerMessageError('rtc needs a port (and may name its tab)')
+      return { type: 'rtc', port: m.port, ...(typeof m.tab === 'string' ? { tab: m.tab } : {}) }
     case 'connect':
-      if (typeof m.port !== 'object' || m.port === null || typeof (m.port as MessagePort).postMessage !== 'function') return new MalformedWorkerMessageError('connect needs a port')
-      return { type: 'connect', port: m.port as MessagePort }
+      if (!isPort(m.port)) return new MalformedWorkerMessageError('connect needs a port')
+      return { type: 'connect', port: m.port }
     case 'stop': return { type: 'stop' }
     case 'cancel': return isId(m.id) ? { type: 'cancel', id: m.id } : new MalformedWorkerMessageError('cancel needs a call id')
     case 'call':
@@ -57,7 +69,7 @@ function parse (data: unknown): PageToWorker | MalformedWorkerMessageError {
 }
 
 export function serveSession<N extends string = MethodName> (
-  port: Port, dispatch: Dispatch<N>, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' }>) => void, onClose: () => void,
+  port: Port, dispatch: Dispatch<N>, onControl: (msg: Extract<PageToWorker, { type: 'start' | 'stop' | 'lend' | 'connect' | 'rtc' }>) => void, onClose: () => void,
   tab: () => string | undefined = () => undefined
 ): WorkerSession {
   const running = new Map<number, AbortController>()

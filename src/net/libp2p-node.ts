@@ -40,6 +40,8 @@ export interface CofferLibp2pInit {
    * browser bundle never imports a transport it cannot run in a worker.
    */
   transports?: Array<NonNullable<Libp2pOptions['transports']>[number]>
+  /** Dial and listen with WebSockets (default). A tab told to use WebRTC-Direct only (`?transports=webrtc-direct`) has none. */
+  webSockets?: boolean
 }
 
 // Score thresholds: Lotus's (node/modules/lp2p/pubsub.go). A single invalid message on a Lotus-weighted
@@ -167,7 +169,7 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
   return await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     addresses: { listen: init.listen ?? [], ...(init.announce === undefined ? {} : { announce: init.announce }) },
-    transports: [webSockets(), ...(init.transports ?? [])],
+    transports: [...(init.webSockets === false ? [] : [webSockets()]), ...(init.transports ?? [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.allowLoopbackDials === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),

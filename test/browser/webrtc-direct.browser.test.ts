@@ -1,0 +1,55 @@
+// WebRTC-Direct from the tab (issue 15 part 1), in real Chromium: with WebSockets turned off (`?transports=
+// webrtc-direct`) the tab's light node reaches the devnet's node over WebRTC-Direct, its connection made by the
+// page and bridged to the node in the worker (src/light/bridged-rtc.ts), and syncs and verifies the chain; when
+// the tab holding the connection closes, the shared node dials again through the other tab and goes on.
+import { describe, it, expect, beforeAll, afterEach } from 'vitest'
+import type { Page } from 'playwright-core'
+import { chromiumPath } from '../helpers/chromium'
+import { openAppPage } from '../helpers/app-page'
+import { requireBuiltApp } from '../helpers/dist'
+import { until } from '../helpers/until'
+
+let distDir: string
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
+
+beforeAll(() => {
+  chromiumPath()
+  distDir = requireBuiltApp()
+})
+
+const ownNode = '[data-testid=own-node]'
+const verifiedHeight = async (page: Page): Promise<number> => Number(await page.textContent('[data-testid=verified-height]'))
+const rising = async (page: Page, timeout = 30_000): Promise<void> => {
+  const h = await verifiedHeight(page)
+  await page.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, h, { timeout })
+}
+
+describe('WebRTC-Direct from the tab', () => {
+  it('with WebSockets off, the tab syncs and verifies over WebRTC-Direct; closing the tab holding the connection moves it to the other', async () => {
+    const opened = performance.now()
+    const { devnet: d, page: a, errors } = await openAppPage(distDir, cleanups, { webrtcDirect: true }, '?transports=webrtc-direct#chain')
+    await a.waitForSelector(`${ownNode}[data-kind=shared]`, { timeout: 60_000 })
+    await a.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 2, null, { timeout: 60_000 })
+    const firstHeadMs = performance.now() - opened
+    const peer = (await a.getAttribute(ownNode, 'data-peer'))!
+    const conns = (): string[] => d.libp2p.getConnections().filter(c => c.remotePeer.toString() === peer && c.status === 'open').map(c => c.remoteAddr.toString())
+    expect(conns().length).toBeGreaterThan(0)
+    expect(conns().every(a => a.includes('/webrtc-direct'))).toBe(true)
+    await rising(a)
+    console.log(`tab over WebRTC-Direct only: page opened to a verified head in ${Math.round(firstHeadMs)} ms`)
+
+    // a second tab of the profile shares the node; the connection lives in the first page: closing it ends the
+    // connection like a dropped network, and the node dials again through the second page
+    const b = await a.context().newPage()
+    b.on('pageerror', err => errors.push(err.message))
+    await b.goto(`${d.url!}?transports=webrtc-direct#chain`)
+    await b.waitForSelector(`${ownNode}[data-peer="${peer}"]`, { timeout: 60_000 })
+    const before = conns()
+    await a.close()
+    await until(() => conns().length > 0 && conns().every(c => !before.includes(c)) ? true : undefined, 60_000, () => ({ before, now: conns() }))
+    expect(conns().every(a => a.includes('/webrtc-direct'))).toBe(true)
+    await rising(b)
+    expect(errors).toEqual([])
+  }, 240_000)
+})
