@@ -11,6 +11,10 @@ import type { NodeKind } from './light-client-port'
 
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortPeer = (id: string): string => `…${id.slice(-10)}`
+/** How a connection was made, from its address: the user may ask for one transport (`?transports=`) and check it here. */
+const transportOf = (addr: string): 'webrtc-direct' | 'websockets' | 'other' =>
+  addr.includes('/webrtc-direct') ? 'webrtc-direct' : /\/wss?(\/|$)|\/tls\/ws/.test(addr) ? 'websockets' : 'other'
+const TRANSPORT_WORDS = { 'webrtc-direct': 'WebRTC-Direct', websockets: 'WebSocket', other: '' } as const
 const time = (secs: number): string => new Date(secs * 1000).toLocaleTimeString()
 
 function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClose: () => void }): React.JSX.Element {
@@ -186,7 +190,11 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
           <div className="label">Peers</div>
           <div className="big" data-testid="peer-count">{status.peers.length}</div>
           <ul className="peers">
-            {status.peers.map(p => <li key={p.id} className="mono" title={p.addr}>{shortPeer(p.id)}</li>)}
+            {status.peers.map(p => (
+              <li key={p.id} title={p.addr} data-testid="peer" data-transport={transportOf(p.addr)}>
+                <span className="mono">{shortPeer(p.id)}</span> <span className="muted small">{TRANSPORT_WORDS[transportOf(p.addr)]}</span>
+              </li>
+            ))}
           </ul>
           <div className="muted small" data-testid="own-node" data-peer={status.peerId} data-kind={nodeKind ?? ''}>
             this node <span className="mono" title={status.peerId}>{shortPeer(status.peerId)}</span>

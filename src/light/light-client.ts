@@ -76,7 +76,13 @@ export interface LightClient {
 
 /** Tipsets the Chain view lists. */
 const RECENT = 20
-const DIAL_TIMEOUT_MS = 5_000
+/**
+ * How long one address may take to connect (libp2p's own per-address default, ADDRESS_DIAL_TIMEOUT): a dial of a
+ * node's n addresses gets n times this, so a blocked first transport leaves the next its full time.
+ */
+const ADDRESS_DIAL_TIMEOUT_MS = 6_000
+/** The transport an address or connection uses, as the Peers card names it. */
+const transportName = (a: Multiaddr): string => a.toString().includes('/webrtc-direct') ? 'webrtc-direct' : 'websockets'
 /** Verified heads between cross-checks (the same state read asked of two nodes and compared). */
 export const CROSS_CHECK_EVERY_HEADS = 3
 /**
@@ -504,17 +510,32 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   })
 
   // a node's addresses are dialled together: libp2p tries those a transport of ours can dial (a node may list
-  // WebRTC-Direct beside WebSockets) and keeps the first that connects
+  // WebRTC-Direct beside WebSockets), one at a time, WebSockets first, each for at most its own timeout, and keeps
+  // the first that connects. A transport that connected is tried alone first the next time, so one that is blocked
+  // (a network dropping WebSockets, or UDP) costs its timeout once, not at every redial.
   const byPeer = new Map<string, Multiaddr[]>()
   for (const p of init.bootstrap.peers) {
     const key = peerIdOfAddr(p) ?? p
     byPeer.set(key, [...(byPeer.get(key) ?? []), multiaddr(p)])
   }
+  const connectedBy = new Map<string, string>()
+  const dialNode = async (id: string, addrs: Multiaddr[]): Promise<void> => {
+    const dial = async (a: Multiaddr[]): Promise<void> => {
+      const conn = await libp2p.dial(a.length === 1 ? a[0]! : a, { signal: AbortSignal.timeout(ADDRESS_DIAL_TIMEOUT_MS * a.length) })
+      connectedBy.set(id, transportName(conn.remoteAddr))
+    }
+    const known = connectedBy.get(id)
+    const first = addrs.filter(a => transportName(a) === known)
+    if (first.length > 0 && first.length < addrs.length) {
+      try { await dial(first); return } catch { /* then all of them, as the first time */ }
+    }
+    await dial(addrs)
+  }
   const dialAll = async (): Promise<void> => {
     // a node dropped this session is not dialled again
-    await Promise.allSettled([...byPeer].filter(([id]) => !nodes.isDropped(id)).map(async ([, a]) => {
+    await Promise.allSettled([...byPeer].filter(([id]) => !nodes.isDropped(id)).map(async ([id, a]) => {
       try {
-        await libp2p.dial(a.length === 1 ? a[0]! : a, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        await dialNode(id, a)
       } catch (err) {
         lastNetworkError = `dial ${a.map(String).join(' or ')}: ${(err as Error).message}`
       }

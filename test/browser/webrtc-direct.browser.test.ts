@@ -8,6 +8,8 @@ import { chromiumPath } from '../helpers/chromium'
 import { openAppPage } from '../helpers/app-page'
 import { requireBuiltApp } from '../helpers/dist'
 import { until } from '../helpers/until'
+import { createServer, type AddressInfo } from 'node:net'
+import { startAppServer } from '../../src/node/app-server'
 
 let distDir: string
 const cleanups: Array<() => Promise<void>> = []
@@ -37,6 +39,7 @@ describe('WebRTC-Direct from the tab', () => {
     expect(conns().length).toBeGreaterThan(0)
     expect(conns().every(a => a.includes('/webrtc-direct'))).toBe(true)
     await rising(a)
+    await a.waitForSelector(`[data-testid=peer][data-transport=webrtc-direct]`, { timeout: 10_000 })
     console.log(`tab over WebRTC-Direct only: page opened to a verified head in ${Math.round(firstHeadMs)} ms`)
 
     // a second tab of the profile shares the node; the connection lives in the first page: closing it ends the
@@ -50,6 +53,31 @@ describe('WebRTC-Direct from the tab', () => {
     await until(() => conns().length > 0 && conns().every(c => !before.includes(c)) ? true : undefined, 60_000, () => ({ before, now: conns() }))
     expect(conns().every(a => a.includes('/webrtc-direct'))).toBe(true)
     await rising(b)
+    expect(errors).toEqual([])
+  }, 240_000)
+
+  it('a node whose WebSocket address hangs is reached over WebRTC-Direct (a tab with its own node, both transports on)', async () => {
+    const { devnet: d, page, errors } = await openAppPage(distDir, cleanups, { webrtcDirect: true }, '?node=tab#chain')
+    // the same node's WebSocket address made to hang: a TCP port that accepts and never answers (a filtering network)
+    const silent = createServer(() => {})
+    const sockets = new Set<import('node:net').Socket>()
+    silent.on('connection', (s) => { sockets.add(s) })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    cleanups.push(async () => { for (const s of sockets) s.destroy(); await new Promise(resolve => silent.close(resolve)) })
+    const real = d.bootstrap()
+    const ws = real.peers.find(p => p.includes('/ws/'))!
+    const hanging = ws.replace(/\/tcp\/\d+\//, `/tcp/${(silent.address() as AddressInfo).port}/`)
+    const app = await startAppServer({ distDir, host: '127.0.0.1', port: 0, bootstrap: () => ({ ...real, peers: [hanging, ...real.peers.filter(p => p !== ws)] }) })
+    cleanups.push(app.close)
+    const opened = performance.now()
+    await page.goto(`${app.url}?node=tab#chain`)
+    await page.waitForSelector(`${ownNode}[data-kind=tab]`, { timeout: 60_000 })
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 2, null, { timeout: 60_000 })
+    const headMs = performance.now() - opened
+    await page.waitForSelector(`[data-testid=peer][data-transport=webrtc-direct]`, { timeout: 10_000 })
+    expect(sockets.size).toBeGreaterThan(0) // the WebSocket address was tried, and hung
+    await rising(page)
+    console.log(`WebSocket address hanging: verified head over WebRTC-Direct ${Math.round(headMs)} ms after the page opened`)
     expect(errors).toEqual([])
   }, 240_000)
 })
