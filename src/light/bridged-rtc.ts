@@ -101,7 +101,7 @@ export class BridgedDataChannel extends HandlerTarget {
         return
       case 'drained': {
         const before = this.bufferedAmount
-        this.#drained = Math.max(this.#drained, Math.min(msg.sent, this.#posted))
+        this.#drained = Math.max(this.#drained, Math.min(msg.left, this.#posted))
         if (before > this.bufferedAmountLowThreshold && this.bufferedAmount <= this.bufferedAmountLowThreshold) this.dispatchEvent(event('bufferedamountlow'))
         return
       }

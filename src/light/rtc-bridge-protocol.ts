@@ -22,8 +22,8 @@ export type PageToNode =
   | { ev: 'datachannel', pc: number, ch: number, label: string, protocol: string, id: number | null, readyState: RTCDataChannelState }
   | { ev: 'open', ch: number, id: number | null }
   | { ev: 'message', ch: number, data: ArrayBuffer }
-  /** Everything the page had sent on the channel up to `sent` bytes has left its buffer. */
-  | { ev: 'drained', ch: number, sent: number }
+  /** `left` bytes of those the node sent on the channel have left the page's buffer. */
+  | { ev: 'drained', ch: number, left: number }
   | { ev: 'error', ch: number, message: string }
   | { ev: 'closed', ch: number }
 

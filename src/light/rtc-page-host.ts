@@ -3,23 +3,47 @@
 // does the SDP, the Noise handshake and the streams; this only holds what a worker cannot.
 import type { NodeToPage, PageToNode, RtcPort } from './rtc-bridge-protocol'
 
+/** A description as plain data: what structured clone carries whatever class the browser gave it. */
+const plain = (d: RTCSessionDescriptionInit | null | undefined): RTCSessionDescriptionInit | null => d == null ? null : { type: d.type, ...(d.sdp === undefined ? {} : { sdp: d.sdp }) }
+
+/** How often a channel with bytes still buffered is looked at again (beside its 'bufferedamountlow' event). */
+const DRAIN_POLL_MS = 50
+
 export interface RtcPageHost { close: () => void }
 
 /** Serves the node on `port` until `close` (or the page goes, taking its connections with it). */
 export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageHost {
   const pcs = new Map<number, RTCPeerConnection>()
   /** Each channel and the bytes the page has sent on it. */
-  const channels = new Map<number, { dc: RTCDataChannel, sent: number }>()
+  const channels = new Map<number, { dc: RTCDataChannel, sent: number, checking: boolean }>()
   let nextInbound = -1
   const post = (msg: PageToNode, transfer: Transferable[] = []): void => { port.postMessage(msg, transfer) }
 
+  /**
+   * Tells the node how many bytes have left the channel's buffer. Sent after each turn of sends and on
+   * 'bufferedamountlow', and polled while bytes wait: an implementation that sends at once never lets the amount rise,
+   * so it never fires the event (node-datachannel's: measured), and a node waiting on it would stall for good.
+   */
+  const report = (ch: number): void => {
+    const entry = channels.get(ch)
+    if (entry === undefined) return
+    post({ ev: 'drained', ch, left: entry.sent - entry.dc.bufferedAmount })
+  }
+  const check = (ch: number): void => {
+    const entry = channels.get(ch)
+    if (entry === undefined) return
+    entry.checking = false
+    report(ch)
+    if (entry.dc.bufferedAmount > 0 && entry.dc.readyState === 'open') { entry.checking = true; setTimeout(() => { check(ch) }, DRAIN_POLL_MS) }
+  }
+
   const watchChannel = (ch: number, dc: RTCDataChannel): void => {
-    const entry = { dc, sent: 0 }
+    const entry = { dc, sent: 0, checking: false }
     channels.set(ch, entry)
     dc.binaryType = 'arraybuffer'
     // the node counts what it handed over as buffered until this says it left: its streams wait on that (backpressure)
     dc.bufferedAmountLowThreshold = 0
-    dc.addEventListener('bufferedamountlow', () => { post({ ev: 'drained', ch, sent: entry.sent }) })
+    dc.addEventListener('bufferedamountlow', () => { report(ch) })
     dc.addEventListener('open', () => { post({ ev: 'open', ch, id: dc.id }) })
     dc.addEventListener('message', (e: MessageEvent<ArrayBuffer | string>) => {
       const data = typeof e.data === 'string' ? new TextEncoder().encode(e.data).buffer : e.data
@@ -61,9 +85,8 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         const pc = pcs.get(msg.pc)
         if (pc === undefined) { post({ ev: 'result', id: msg.id, ok: false, name: 'InvalidStateError', message: 'the connection is closed' }); return }
         call(pc, msg).then(
-          value => { post({ ev: 'result', id: msg.id, ok: true, value: value ?? null, local: pc.localDescription?.toJSON() ?? null }) },
-          (err: Error) => { post({ ev: 'result', id: msg.id, ok: false, name: err.name, message: err.message }) }
-        )
+          value => { post({ ev: 'result', id: msg.id, ok: true, value: plain(value), local: plain(pc.localDescription) }) }
+        ).catch((err: Error) => { post({ ev: 'result', id: msg.id, ok: false, name: err.name, message: err.message }) })
         return
       }
       case 'close': pcs.get(msg.pc)?.close(); pcs.delete(msg.pc); return
@@ -86,6 +109,7 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         try {
           entry.sent += msg.data.byteLength
           entry.dc.send(msg.data)
+          if (!entry.checking) { entry.checking = true; setTimeout(() => { check(msg.ch) }, 0) }
         } catch (err) { post({ ev: 'error', ch: msg.ch, message: (err as Error).message }) }
         return
       }
