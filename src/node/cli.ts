@@ -17,7 +17,7 @@ import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 2] [--p2p-port 0] [--prefill N]
-                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--f3-every 100] [--webrtc-direct] [--build]
+                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--f3-every 100] [--no-webrtc-direct] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
        ${NODE_USAGE}
@@ -38,8 +38,9 @@ const USAGE = `usage: coffer piece <file>
                   with --providers 0), one devnet key signs every block
   --f3-every N    epochs per F3 finality instance on a new Expected Consensus chain (default 100; 0 for no F3): a
                   new tab checks a certificate per instance, a finalized tipset trails the head by 10 to N+10 epochs
-  --webrtc-direct the devnet's node also listens with WebRTC-Direct (UDP, a self-signed certificate kept in DIR and
-                  named by its hash in the address: browsers dial it with no CA-signed TLS certificate)
+  --no-webrtc-direct  the devnet's node and providers listen with WebSockets only. By default they also listen with
+                  WebRTC-Direct (UDP, a self-signed certificate kept in DIR and named by its hash in the address:
+                  a browser dials it with no CA-signed TLS certificate; try the app with ?transports=webrtc-direct)
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
   provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
@@ -119,7 +120,7 @@ async function main (argv: string[]): Promise<number> {
       consensus: { type: 'string' },
       'f3-every': { type: 'string', default: String(DEFAULT_F3_PARAMS.instanceEpochs) },
       build: { type: 'boolean', default: false },
-      'webrtc-direct': { type: 'boolean', default: false },
+      'no-webrtc-direct': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
   })
@@ -159,7 +160,7 @@ async function main (argv: string[]): Promise<number> {
     f3: f3Every === 0 ? null : { ...DEFAULT_F3_PARAMS, instanceEpochs: f3Every },
     // each provider a `coffer provider run` child, as a provider on another machine runs
     providerProcesses: true,
-    webrtcDirect: values['webrtc-direct'],
+    webrtcDirect: !values['no-webrtc-direct'],
     log: (line) => process.stdout.write(`coffer: ${line}\n`)
   })
   // each provider's HTTP gateway: IPFS Trustless Gateway and FRC-0066 piece gateway

@@ -331,7 +331,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       for (const f of folders) {
         await f.prepare(network)
         childAsks.push(f.ask)
-        children.push(superviseProviderChild({ dir: f.dir, host, name: f.address, log }))
+        children.push(superviseProviderChild({ dir: f.dir, host, name: f.address, log, webrtcDirect: init.webrtcDirect === true }))
       }
       await Promise.all(children.map(async c => await c.ready))
     }

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { resolveNetwork } from './resolve-network'
 import { startFullNode } from './full-node'
 
-export const NODE_USAGE = 'coffer node --network <app URL | bootstrap URL or file | multiaddr> [--data ./.coffer/node] [--rpc-port N] [--p2p-port N] [--host 127.0.0.1] [--webrtc-direct]'
+export const NODE_USAGE = 'coffer node --network <app URL | bootstrap URL or file | multiaddr> [--data ./.coffer/node] [--rpc-port N] [--p2p-port N] [--host 127.0.0.1] [--webrtc-port 0 | --no-webrtc-direct]'
 
 export class NodeUsageError extends Error {
   static override name = 'NodeUsageError'
@@ -32,7 +32,9 @@ export async function nodeCommand (argv: string[]): Promise<number> {
         'rpc-port': { type: 'string' },
         'p2p-port': { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
-        'webrtc-direct': { type: 'boolean', default: false }
+        // WebRTC-Direct by default: a browser tab reaches the node by it without a TLS certificate (webrtc-direct.ts)
+        'webrtc-port': { type: 'string', default: '0' },
+        'no-webrtc-direct': { type: 'boolean', default: false }
       }
     }).values
   } catch (err) {
@@ -48,7 +50,7 @@ export async function nodeCommand (argv: string[]): Promise<number> {
     bootstrap,
     host: values.host,
     listen: [`/ip4/${values.host}/tcp/${p2pPort}/ws`],
-    ...(values['webrtc-direct'] === true ? { webrtcDirect: {} } : {}),
+    ...(values['no-webrtc-direct'] === true ? {} : { webrtcDirect: { port: port(values['webrtc-port'], '--webrtc-port') ?? 0 } }),
     rpcPort: rpcPort ?? null,
     log
   })

@@ -30,6 +30,8 @@ export interface ProviderProcessInit {
   gatewayPort?: number
   /** Addresses to record on chain and tell peers instead of the listen address (behind NAT, or a proxy). */
   announce?: string[]
+  /** Also listen with WebRTC-Direct on UDP `port` (0: any), so a browser reaches it without a TLS certificate. */
+  webrtcDirect?: { port?: number }
   options?: ProviderServiceOptions
   log?: (line: string) => void
 }
@@ -62,7 +64,8 @@ export async function runProviderProcess (init: ProviderProcessInit): Promise<Pr
   await mkdir(path.join(dir, 'chain'), { recursive: true })
   const node = await startFullNode({
     dataDir: path.join(dir, 'chain'), bootstrap, privateKey: keys.peer, host, rpcPort: null, log,
-    listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`], ...(init.announce === undefined ? {} : { announce: init.announce })
+    listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`], ...(init.announce === undefined ? {} : { announce: init.announce }),
+    ...(init.webrtcDirect === undefined ? {} : { webrtcDirect: init.webrtcDirect })
   })
   const stopped = new AbortController()
   let services: ProviderServices | undefined
