@@ -288,7 +288,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
-    const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions })
+    const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions, webrtcDirect: init.webrtcDirect === true })
     cleanups.push(async () => { for (const p of providers) await p.stop() })
     // in-process providers' producers run on this node's chain, one per miner with its own worker key (child
     // providers run theirs in their own processes)

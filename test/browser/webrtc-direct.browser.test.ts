@@ -1,11 +1,13 @@
 // WebRTC-Direct from the tab (issue 15 part 1), in real Chromium: with WebSockets turned off (`?transports=
 // webrtc-direct`) the tab's light node reaches the devnet's node over WebRTC-Direct, its connection made by the
 // page and bridged to the node in the worker (src/light/bridged-rtc.ts), and syncs and verifies the chain; when
-// the tab holding the connection closes, the shared node dials again through the other tab and goes on.
+// the tab holding the connection closes, the shared node dials again through the other tab and goes on. An upload
+// goes to the provider over it too.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import type { Page } from 'playwright-core'
 import { chromiumPath } from '../helpers/chromium'
-import { openAppPage } from '../helpers/app-page'
+import { openAppPage, fundedWallet } from '../helpers/app-page'
+import { uploadCardSeen, whileProgressing } from './helpers/retrieval-ui'
 import { requireBuiltApp } from '../helpers/dist'
 import { until } from '../helpers/until'
 import { createServer, type AddressInfo } from 'node:net'
@@ -30,7 +32,7 @@ const rising = async (page: Page, timeout = 30_000): Promise<void> => {
 describe('WebRTC-Direct from the tab', () => {
   it('with WebSockets off, the tab syncs and verifies over WebRTC-Direct; closing the tab holding the connection moves it to the other', async () => {
     const opened = performance.now()
-    const { devnet: d, page: a, errors } = await openAppPage(distDir, cleanups, { webrtcDirect: true }, '?transports=webrtc-direct#chain')
+    const { devnet: d, page: a, errors } = await openAppPage(distDir, cleanups, { webrtcDirect: true, rpcPort: 0, providers: 1, provingPeriod: 20, faucetCooldownMs: 0 }, '?transports=webrtc-direct#chain')
     await a.waitForSelector(`${ownNode}[data-kind=shared]`, { timeout: 60_000 })
     await a.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 2, null, { timeout: 60_000 })
     const firstHeadMs = performance.now() - opened
@@ -41,6 +43,26 @@ describe('WebRTC-Direct from the tab', () => {
     await rising(a)
     await a.waitForSelector(`[data-testid=peer][data-transport=webrtc-direct]`, { timeout: 10_000 })
     console.log(`tab over WebRTC-Direct only: page opened to a verified head in ${Math.round(firstHeadMs)} ms`)
+
+    // an upload over it: the file's bytes go to the provider through the page's data channels
+    await a.click('[data-testid=tab-wallet]')
+    await fundedWallet(a, 'webrtc only')
+    await a.click('[data-testid=tab-upload]')
+    await a.waitForSelector('[data-testid=provider-row][data-online=true]', { timeout: 60_000 })
+    await a.fill('[data-testid=upload-copies]', '1')
+    await a.fill('[data-testid=upload-periods]', '2')
+    const file = Buffer.alloc(3 * 2 ** 20)
+    for (let i = 0; i < file.length; i += 4) file.writeUInt32LE(Math.imul(i + 7, 2654435761) >>> 0, i)
+    const sent = performance.now()
+    await a.setInputFiles('[data-testid=upload-input]', { name: 'rtc.bin', mimeType: 'application/octet-stream', buffer: file })
+    await whileProgressing('upload', async () => await uploadCardSeen(a))
+    expect(await a.getAttribute('[data-testid=upload-card]', 'data-stage')).toBe('done')
+    console.log(`tab over WebRTC-Direct only: a 3 MiB upload done in ${Math.round(performance.now() - sent)} ms`)
+    const provider = d.providers[0]!.libp2p
+    const toProvider = provider.getConnections().filter(c => c.remotePeer.toString() === peer).map(c => c.remoteAddr.toString())
+    expect(toProvider.length).toBeGreaterThan(0)
+    expect(toProvider.every(x => x.includes('/webrtc-direct'))).toBe(true)
+    await a.click('[data-testid=tab-chain]')
 
     // a second tab of the profile shares the node; the connection lives in the first page: closing it ends the
     // connection like a dropped network, and the node dials again through the second page

@@ -102,7 +102,7 @@ export function providerChain (chain: LocalChain): ProviderChain {
 }
 
 /** Starts every provider genesis recorded, from its folder. */
-export async function startDevnetProviders (init: { dataDir: string, host: string, chain: LocalChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined }): Promise<RunningProvider[]> {
+export async function startDevnetProviders (init: { dataDir: string, host: string, chain: LocalChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined, webrtcDirect?: boolean }): Promise<RunningProvider[]> {
   const running: RunningProvider[] = []
   const chain = providerChain(init.chain)
   try {
@@ -117,7 +117,14 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       }
       await recordPreseal(dir, FIRST_PROVIDER_ID + i, init.chain.readState((s, r) => presealDealOf(s, r, address)))
       const options = init.options?.(i)
-      const libp2p = await createCofferLibp2p({ privateKey: keys.peer, listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`], ...(options?.announce === undefined ? {} : { announce: options.announce }) })
+      // WebRTC-Direct beside WebSockets when the devnet has it, each provider's certificate kept in its own folder
+      const rtc = init.webrtcDirect === true ? [await (await import('../webrtc-direct')).webRtcDirectTransport(dir)] : []
+      const libp2p = await createCofferLibp2p({
+        privateKey: keys.peer,
+        listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`, ...(rtc.length > 0 ? [`/ip4/${init.host}/udp/0/webrtc-direct`] : [])],
+        transports: rtc,
+        ...(options?.announce === undefined ? {} : { announce: options.announce })
+      })
       const stopLibp2p = async (): Promise<void> => { await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())]) }
       let services: ProviderServices
       try {
