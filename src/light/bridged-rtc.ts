@@ -120,6 +120,39 @@ export class BridgedDataChannel extends HandlerTarget {
   }
 }
 
+/** A description as plain data (the library hands class instances; only data crosses to the page). */
+const plainDescription = (d: RTCSessionDescriptionInit): RTCSessionDescriptionInit => ({ type: d.type, ...(d.sdp === undefined ? {} : { sdp: d.sdp }) })
+const plainCandidate = (c: RTCIceCandidateInit): RTCIceCandidateInit => ({
+  ...(c.candidate === undefined ? {} : { candidate: c.candidate }),
+  ...(c.sdpMid === undefined ? {} : { sdpMid: c.sdpMid }),
+  ...(c.sdpMLineIndex === undefined ? {} : { sdpMLineIndex: c.sdpMLineIndex }),
+  ...(c.usernameFragment === undefined ? {} : { usernameFragment: c.usernameFragment })
+})
+
+/** RTCSessionDescription where a worker has none: the data, as a browser's would carry it. */
+export class BridgedSessionDescription implements RTCSessionDescriptionInit {
+  readonly type: RTCSdpType
+  readonly sdp: string
+  constructor (init: RTCSessionDescriptionInit) { this.type = init.type; this.sdp = init.sdp ?? '' }
+  toJSON (): RTCSessionDescriptionInit { return { type: this.type, sdp: this.sdp } }
+}
+
+/** RTCIceCandidate where a worker has none: the candidate's data and its toJSON, which the library signals. */
+export class BridgedIceCandidate {
+  readonly candidate: string
+  readonly sdpMid: string | null
+  readonly sdpMLineIndex: number | null
+  readonly usernameFragment: string | null
+  constructor (init: RTCIceCandidateInit = {}) {
+    this.candidate = init.candidate ?? ''
+    this.sdpMid = init.sdpMid ?? null
+    this.sdpMLineIndex = init.sdpMLineIndex ?? null
+    this.usernameFragment = init.usernameFragment ?? null
+  }
+
+  toJSON (): RTCIceCandidateInit { return { candidate: this.candidate, sdpMid: this.sdpMid, sdpMLineIndex: this.sdpMLineIndex, usernameFragment: this.usernameFragment } }
+}
+
 export class BridgedPeerConnection extends HandlerTarget {
   /** The page's browser makes the DTLS certificate (a worker cannot): this only stands for "its own". */
   static async generateCertificate (_alg: AlgorithmIdentifier): Promise<object> { return {} }
@@ -144,13 +177,18 @@ export class BridgedPeerConnection extends HandlerTarget {
 
   get onconnectionstatechange (): EventListener | null { return this.handler('connectionstatechange') }
   set onconnectionstatechange (fn: EventListener | null) { this.setHandler('connectionstatechange', fn) }
+  get onicecandidate (): ((e: Event & { candidate: BridgedIceCandidate | null }) => void) | null { return this.handler('icecandidate') as never }
+  set onicecandidate (fn: ((e: Event & { candidate: BridgedIceCandidate | null }) => void) | null) { this.setHandler('icecandidate', fn as EventListener | null) }
+  /** Never fired (the page's errors in gathering end in a failed connection, which is): kept for the library to set. */
+  onicecandidateerror: ((e: Event) => void) | null = null
   get ondatachannel (): ((e: Event & { channel: BridgedDataChannel }) => void) | null { return this.handler('datachannel') as never }
   set ondatachannel (fn: ((e: Event & { channel: BridgedDataChannel }) => void) | null) { this.setHandler('datachannel', fn as EventListener | null) }
 
   async createOffer (): Promise<RTCSessionDescriptionInit> { return (await this.#call('createOffer')).value! }
   async createAnswer (): Promise<RTCSessionDescriptionInit> { return (await this.#call('createAnswer')).value! }
-  async setLocalDescription (desc?: RTCSessionDescriptionInit): Promise<void> { this.localDescription = (await this.#call('setLocalDescription', desc)).local ?? null }
-  async setRemoteDescription (desc: RTCSessionDescriptionInit): Promise<void> { await this.#call('setRemoteDescription', desc); this.remoteDescription = desc }
+  async setLocalDescription (desc?: RTCSessionDescriptionInit): Promise<void> { this.localDescription = (await this.#call('setLocalDescription', desc === undefined ? undefined : plainDescription(desc))).local ?? null }
+  async setRemoteDescription (desc: RTCSessionDescriptionInit): Promise<void> { await this.#call('setRemoteDescription', plainDescription(desc)); this.remoteDescription = desc }
+  async addIceCandidate (candidate?: RTCIceCandidateInit | null): Promise<void> { await this.#call('addIceCandidate', candidate == null ? null : plainCandidate(candidate)) }
 
   createDataChannel (label: string, init: RTCDataChannelInit = {}): BridgedDataChannel {
     if (this.connectionState === 'closed') throw new DOMException('the connection is closed', 'InvalidStateError')
@@ -171,8 +209,12 @@ export class BridgedPeerConnection extends HandlerTarget {
   }
 
   /** The page's news of this connection. */
-  onPage (msg: Extract<PageToNode, { ev: 'state' | 'datachannel' }>): void {
+  onPage (msg: Extract<PageToNode, { ev: 'state' | 'datachannel' | 'icecandidate' }>): void {
     if (this.connectionState === 'closed') return
+    if (msg.ev === 'icecandidate') {
+      this.dispatchEvent(event('icecandidate', { candidate: msg.candidate === null ? null : new BridgedIceCandidate(msg.candidate) }))
+      return
+    }
     if (msg.ev === 'state') {
       this.connectionState = msg.state
       this.dispatchEvent(event('connectionstatechange'))
@@ -196,13 +238,13 @@ export class BridgedPeerConnection extends HandlerTarget {
     for (const dc of [...this.#link.channels.values()]) if (dc.pc === this) dc.ended()
   }
 
-  async #call (method: Extract<NodeToPage, { op: 'call' }>['method'], arg?: RTCSessionDescriptionInit): Promise<Extract<PageToNode, { ev: 'result', ok: true }>> {
+  async #call (method: Extract<NodeToPage, { op: 'call' }>['method'], arg?: RTCSessionDescriptionInit | RTCIceCandidateInit | null): Promise<Extract<PageToNode, { ev: 'result', ok: true }>> {
     if (this.#link.gone) throw new RtcPageGoneError()
     if (this.connectionState === 'closed') throw new DOMException('the connection is closed', 'InvalidStateError')
     const id = this.#link.next.call++
     return await new Promise((resolve, reject) => {
       this.#link.calls.set(id, { resolve, reject })
-      this.#link.post({ op: 'call', id, pc: this.#pc, method, ...(arg === undefined ? {} : { arg }) })
+      this.#link.post({ op: 'call', id, pc: this.#pc, method, ...(arg === undefined ? {} : { arg }) } as NodeToPage, [])
     })
   }
 }
@@ -240,7 +282,7 @@ export function createRtcPages (): RtcPages {
           link.calls.delete(msg.id)
           if (msg.ok) waiting?.resolve(msg)
           else waiting?.reject(Object.assign(new Error(msg.message), { name: msg.name }))
-        } else if (msg.ev === 'state' || msg.ev === 'datachannel') link.pcs.get(msg.pc)?.onPage(msg)
+        } else if (msg.ev === 'state' || msg.ev === 'datachannel' || msg.ev === 'icecandidate') link.pcs.get(msg.pc)?.onPage(msg)
         else link.channels.get(msg.ch)?.onPage(msg)
       })
       port.start?.()
@@ -263,10 +305,13 @@ export function createRtcPages (): RtcPages {
 
 /**
  * Makes the stand-in the worker's RTCPeerConnection, where there is none (every worker in Chromium): @libp2p/webrtc's
- * browser code then dials through the page. Returns whether WebRTC can be used here at all.
+ * browser code then dials through the page.
  */
-export function installRtcBridge (): boolean {
-  const g = globalThis as { RTCPeerConnection?: unknown }
-  if (g.RTCPeerConnection === undefined) g.RTCPeerConnection = BridgedPeerConnection
-  return true
+export function installRtcBridge (): void {
+  const g = globalThis as { RTCPeerConnection?: unknown, RTCSessionDescription?: unknown, RTCIceCandidate?: unknown }
+  if (g.RTCPeerConnection !== undefined) return
+  g.RTCPeerConnection = BridgedPeerConnection
+  // the library reads these globals when it loads (its browser build's webrtc/index.js): install before importing it
+  g.RTCSessionDescription ??= BridgedSessionDescription
+  g.RTCIceCandidate ??= BridgedIceCandidate
 }

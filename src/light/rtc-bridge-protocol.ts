@@ -9,6 +9,8 @@
 export type NodeToPage =
   | { op: 'open', pc: number, config: { iceServers?: RTCIceServer[] } }
   | { op: 'call', id: number, pc: number, method: 'createOffer' | 'createAnswer' | 'setLocalDescription' | 'setRemoteDescription', arg?: RTCSessionDescriptionInit }
+  /** A candidate the remote side sent by signalling (WebRTC through a relay); null: it has no more. */
+  | { op: 'call', id: number, pc: number, method: 'addIceCandidate', arg: RTCIceCandidateInit | null }
   | { op: 'close', pc: number }
   | { op: 'channel', pc: number, ch: number, label: string, init: RTCDataChannelInit }
   | { op: 'send', ch: number, data: ArrayBuffer }
@@ -19,6 +21,8 @@ export type PageToNode =
   | { ev: 'result', id: number, ok: true, value?: RTCSessionDescriptionInit | null, local?: RTCSessionDescriptionInit | null }
   | { ev: 'result', id: number, ok: false, name: string, message: string }
   | { ev: 'state', pc: number, state: RTCPeerConnectionState }
+  /** A local candidate to signal to the remote side; null when gathering is over. */
+  | { ev: 'icecandidate', pc: number, candidate: RTCIceCandidateInit | null }
   | { ev: 'datachannel', pc: number, ch: number, label: string, protocol: string, id: number | null, readyState: RTCDataChannelState }
   | { ev: 'open', ch: number, id: number | null }
   | { ev: 'message', ch: number, data: ArrayBuffer }

@@ -59,6 +59,7 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
       case 'createAnswer': return await pc.createAnswer()
       case 'setLocalDescription': await pc.setLocalDescription(msg.arg); return undefined
       case 'setRemoteDescription': await pc.setRemoteDescription(msg.arg!); return undefined
+      case 'addIceCandidate': await pc.addIceCandidate(msg.arg ?? undefined); return undefined
     }
   }
 
@@ -72,6 +73,9 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         pc.addEventListener('connectionstatechange', () => {
           post({ ev: 'state', pc: msg.pc, state: pc.connectionState })
           if (pc.connectionState === 'closed') pcs.delete(msg.pc)
+        })
+        pc.addEventListener('icecandidate', ({ candidate }) => {
+          post({ ev: 'icecandidate', pc: msg.pc, candidate: candidate === null ? null : { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex, usernameFragment: candidate.usernameFragment } })
         })
         pc.addEventListener('datachannel', ({ channel }) => {
           const ch = nextInbound--

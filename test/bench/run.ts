@@ -30,7 +30,9 @@
 //      every block checked against a state proof, against the `browser` section's single-producer worker figure
 //  17. f3 (test/bench/f3.ts): one Filecoin mainnet F3 certificate (1,560 participants) and a 100,000-epoch certificate
 //      chain at the devnet's schedule: bytes downloaded and the time to check it, mcl-wasm against noble in one run
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser,f3,f3-browser,tabs picks sections)
+//  18. tabs (test/bench/tabs.ts): five tabs with one shared node against a node per tab; transports
+//      (test/bench/transports.ts): the tab over WebSockets against WebRTC-Direct, connection time and cold-sync rate
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser,f3,f3-browser,tabs,transports picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -66,6 +68,7 @@ import { benchFlood } from './flood'
 import { benchEcHeaders, benchEcHeadersBrowser } from './ec-headers'
 import { benchF3, benchF3Browser } from './f3'
 import { benchTabs } from './tabs'
+import { benchTransports } from './transports'
 import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
 import { benchFullNodeSync } from './fullnode-sync'
@@ -458,5 +461,6 @@ await section('ec-browser', async () => { await benchEcHeadersBrowser(singleProd
 await section('f3', async () => { await benchF3() })
 await section('f3-browser', async () => { await benchF3Browser() })
 await section('tabs', async () => { await benchTabs() })
+await section('transports', async () => { await benchTransports() })
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
 process.exit(failed.length > 0 ? 1 : 0)

@@ -2,11 +2,11 @@
 // real connections (node-datachannel's RTCPeerConnection, the one @libp2p/webrtc uses in Node, standing where the
 // browser's is) and the node's stand-ins (bridged-rtc.ts) that @libp2p/webrtc drives in the worker. Checked against a
 // real remote peer: the offer/answer, a negotiated channel and one the remote opens, bytes both ways, bufferedAmount
-// drained back to zero; a page that goes fails its connections and calls by name; no page, NoRtcPageError.
+// drained back to zero, ICE candidates trickled both ways with the remote's offer answered (WebRTC through a relay); a page that goes fails its connections and calls by name; no page, NoRtcPageError.
 import { describe, it, expect, afterEach } from 'vitest'
 import { RTCPeerConnection as NativePeerConnection } from 'node-datachannel/polyfill'
 import { serveRtcBridge } from '../../src/light/rtc-page-host'
-import { BridgedPeerConnection, BridgedDataChannel, createRtcPages, NoRtcPageError, RtcPageGoneError } from '../../src/light/bridged-rtc'
+import { BridgedPeerConnection, BridgedDataChannel, BridgedSessionDescription, BridgedIceCandidate, createRtcPages, NoRtcPageError, RtcPageGoneError } from '../../src/light/bridged-rtc'
 import type { NodeToPage, PageToNode, RtcPort } from '../../src/light/rtc-bridge-protocol'
 
 const cleanups: Array<() => void> = []
@@ -88,6 +88,44 @@ describe('the WebRTC bridge between a page and the node in a worker', () => {
     theirs.close()
     await closed
     expect(channel.readyState).toBe('closed')
+  }, 30_000)
+
+  it('trickles ICE candidates both ways (WebRTC through a relay signals them) and opens the remote\'s offer', async () => {
+    pageHasWebRtc()
+    bridge()
+    // the stand-in answers: the remote offers, as a tab dialling this one through a relay would
+    const local = new BridgedPeerConnection()
+    cleanups.push(() => { local.close() })
+    const remote = new NativePeerConnection() as unknown as RTCPeerConnection
+    cleanups.push(() => { remote.close() })
+    // signalled in order after the answer, as the relayed signalling stream carries them
+    const toRemote: Array<RTCIceCandidateInit | null> = []
+    let answered = false
+    local.onicecandidate = ({ candidate }) => {
+      const init = candidate === null ? null : candidate.toJSON()
+      toRemote.push(init)
+      if (init !== null && answered) void remote.addIceCandidate(init)
+    }
+    remote.onicecandidate = ({ candidate }) => { if (candidate !== null && candidate.candidate !== '') void local.addIceCandidate(candidate.toJSON()) }
+    const theirs = remote.createDataChannel('hello')
+    await remote.setLocalDescription(await remote.createOffer())
+    const opened = once(local, 'datachannel') as Promise<Event & { channel: BridgedDataChannel }>
+    await local.setRemoteDescription(new BridgedSessionDescription(remote.localDescription!.toJSON()))
+    const answer = await local.createAnswer()
+    expect(answer.type).toBe('answer')
+    await local.setLocalDescription(answer)
+    await remote.setRemoteDescription(local.localDescription!)
+    answered = true
+    for (const c of toRemote) if (c !== null) await remote.addIceCandidate(c)
+    const { channel } = await opened
+    expect(channel.label).toBe('hello')
+    const got = new Promise<string>(resolve => { channel.onmessage = (e) => { resolve(new TextDecoder().decode(e.data as ArrayBuffer)) } })
+    if (theirs.readyState !== 'open') await once(theirs, 'open')
+    theirs.send(new TextEncoder().encode('over trickled candidates'))
+    expect(await got).toBe('over trickled candidates')
+    expect(toRemote.some(c => c !== null && /typ host/.test(c.candidate ?? ''))).toBe(true)
+    const first = toRemote.find(c => c !== null)!
+    expect(new BridgedIceCandidate(first).toJSON()).toEqual({ candidate: first.candidate, sdpMid: first.sdpMid ?? null, sdpMLineIndex: first.sdpMLineIndex ?? null, usernameFragment: first.usernameFragment ?? null })
   }, 30_000)
 
   it('a page that goes fails its connections like a dropped network, and its waiting calls by name', async () => {
