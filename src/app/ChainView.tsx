@@ -12,9 +12,12 @@ import type { NodeKind } from './light-client-port'
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortPeer = (id: string): string => `…${id.slice(-10)}`
 /** How a connection was made, from its address: the user may ask for one transport (`?transports=`) and check it here. */
-const transportOf = (addr: string): 'webrtc-direct' | 'websockets' | 'other' =>
-  addr.includes('/webrtc-direct') ? 'webrtc-direct' : /\/wss?(\/|$)|\/tls\/ws/.test(addr) ? 'websockets' : 'other'
-const TRANSPORT_WORDS = { 'webrtc-direct': 'WebRTC-Direct', websockets: 'WebSocket', other: '' } as const
+const transportOf = (addr: string): 'webrtc-direct' | 'webrtc' | 'relayed' | 'websockets' | 'other' =>
+  addr.includes('/webrtc-direct')
+    ? 'webrtc-direct'
+    // another tab, met through a relay and connected to directly; a circuit alone is the relay carrying the bytes
+    : /\/webrtc(\/|$)/.test(addr) ? 'webrtc' : addr.includes('/p2p-circuit') ? 'relayed' : /\/wss?(\/|$)|\/tls\/ws/.test(addr) ? 'websockets' : 'other'
+const TRANSPORT_WORDS = { 'webrtc-direct': 'WebRTC-Direct', webrtc: 'WebRTC (a tab)', relayed: 'through a relay', websockets: 'WebSocket', other: '' } as const
 const time = (secs: number): string => new Date(secs * 1000).toLocaleTimeString()
 
 function HeaderDetail ({ cid, call, onClose }: { cid: string, call: Call, onClose: () => void }): React.JSX.Element {
@@ -191,7 +194,7 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
           <div className="big" data-testid="peer-count">{status.peers.length}</div>
           <ul className="peers">
             {status.peers.map(p => (
-              <li key={p.id} title={p.addr} data-testid="peer" data-transport={transportOf(p.addr)}>
+              <li key={p.id} title={p.addr} data-testid="peer" data-peer={p.id} data-transport={transportOf(p.addr)}>
                 <span className="mono">{shortPeer(p.id)}</span> <span className="muted small">{TRANSPORT_WORDS[transportOf(p.addr)]}</span>
               </li>
             ))}

@@ -21,6 +21,7 @@ import { createStateClient, StateProofRejectedError, type StateClient } from './
 import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { startTabFinality } from './tab-finality'
+import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
 import { mclOneSignerBatch } from './mcl-bdn-verifier'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
@@ -45,6 +46,10 @@ export interface LightClientInit {
   transports?: CofferLibp2pInit['transports']
   /** Whether to use WebSockets (default yes). */
   webSockets?: boolean
+  /** Addresses to listen on: a tab that can be reached through relays listens on `/p2p-circuit` and `/webrtc`. */
+  listen?: string[]
+  /** Find other tabs and sync from them too (tab-peers.ts): needs the WebRTC and circuit-relay transports. */
+  tabPeers?: boolean
 }
 
 export interface LightClient {
@@ -169,6 +174,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist }),
     ...(init.transports === undefined ? {} : { transports: init.transports }),
     ...(init.webSockets === undefined ? {} : { webSockets: init.webSockets }),
+    ...(init.listen === undefined ? {} : { listen: init.listen }),
     // the nodes we bootstrap from are the ones we chose; a few bad messages they forwarded must not get
     // them pruned or graylisted by our gossipsub (Lotus scores its bootstrappers the same way)
     trustedPeers: init.bootstrap.peers.map(peerIdOfAddr).filter((p): p is string => p !== undefined)
@@ -243,13 +249,16 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** Peers that said hello on our genesis: full nodes. Storage providers we dial for deals are not. */
   const chainPeers = new Set<string>()
   const providerPeers = new Set((init.bootstrap.providers ?? []).map(p => p.peerId))
-  const nodes = new NodeBook((p) => providerPeers.has(p) ? 'provider' : 'node')
+  const nodes = new NodeBook((p) => providerPeers.has(p) ? 'provider' : tabs?.isTab(p) === true ? 'tab' : 'node')
+  /** Other tabs (tab-peers.ts), started once hello runs: they sync from this one and it from them. */
+  let tabs: TabPeers | null = null
   /** Connections to full nodes: what sync, status and redial count (a provider connection is not one). */
   const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => libp2p.getConnections().filter(c => !providerPeers.has(c.remotePeer.toString()))
   const state = createStateClient({
     libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
     // a dropped node is never asked again; one that said hello on our genesis is preferred
-    isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p), isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)
+    // a tab serves headers, not state: state is asked of nodes only
+    isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p) && tabs?.isTab(p) !== true, isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)
   })
 
   // F3 (issue 14): certificates from genesis to the latest finalized tipset; a head below it jumps there
@@ -376,7 +385,16 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const isStalled = (): boolean => gossipClockMs !== null && nodeConnections().length > 0 && sync.backlog === null && nowMs() - gossipClockMs > stallWindowMs()
 
   const status = (): LightClientStatus => {
-    const peers = nodeConnections().map(c => ({ id: c.remotePeer.toString(), addr: c.remoteAddr.toString() }))
+    // one line per peer: the connection that carries its protocols (a relayed one, limited, only carried the
+    // signalling that made the direct one to another tab; libp2p keeps it until its limits end)
+    const byPeer = new Map<string, { id: string, addr: string, limited: boolean }>()
+    for (const c of nodeConnections()) {
+      const id = c.remotePeer.toString()
+      const limited = c.limits !== undefined
+      const known = byPeer.get(id)
+      if (known === undefined || (known.limited && !limited)) byPeer.set(id, { id, addr: c.remoteAddr.toString(), limited })
+    }
+    const peers = [...byPeer.values()].map(({ id, addr }) => ({ id, addr }))
     const backlogBig = sync.backlog !== null && sync.backlog.total > 1
     const behind = sync.bestKnownHeight > sync.head.header.height + 1
     return {
@@ -445,6 +463,18 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     onError: (peer, err) => { if (isRuleViolation(err)) reject(peer.toString(), err) },
     clockNs: () => BigInt(nowMs()) * 1_000_000n
   })
+
+  // other tabs: this one serves them the headers it verified and, through relays and WebRTC, finds a few to sync from
+  if (init.tabPeers === true) {
+    await serveVerifiedChain(libp2p, store)
+    tabs = startTabPeers({
+      libp2p,
+      network: genesis.state.network,
+      isDropped: (p) => nodes.isDropped(p),
+      onChange: () => { scheduleStatus() },
+      onError: (peer, err) => { lastNetworkError = `tab ${peer.slice(-8)}: ${err.message}`; scheduleStatus() }
+    })
+  }
 
   // Header gossip is judged before it is taken or relayed (issue 9). The peer that handed a message over
   // is often only a relay: a refusal is scored on it by gossipsub (Reject), but we hang up only on the
@@ -607,6 +637,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       clearInterval(stallWatch)
       clearTimeout(statusTimer)
       sync.stop()
+      tabs?.stop()
       await libp2p.stop()
       await sync.settled()
       store.close()

@@ -5,7 +5,8 @@
 // the light client feeds it hellos, verified heads and answers, and does the I/O.
 import type { Epoch } from '../core'
 
-export type NodeRole = 'node' | 'provider'
+/** A chain node, a provider's node, or another tab (tab-peers.ts). */
+export type NodeRole = 'node' | 'provider' | 'tab'
 /**
  * agreeing: the head it last showed is the verified chain's header at that height, and was within AGREE_SLACK
  * of our head when it showed it; behind: on the verified chain, but more than AGREE_SLACK epochs back then;

@@ -137,12 +137,17 @@ export function createWorkerNode (
     ready = (async () => {
       const { doc, source } = await loadBootstrap(bootstrapUrl)
       // loaded only where a page can hold the connections: the library is not needed by a node without one
-      const rtc = opts.rtcPages !== undefined && transports.includes('webrtc-direct') ? [(await import('@libp2p/webrtc')).webRTCDirect()] : []
+      const webrtc = opts.rtcPages === undefined ? null : await import('@libp2p/webrtc')
+      const direct = webrtc !== null && transports.includes('webrtc-direct')
+      // other tabs: reached through a node's circuit relay, then directly over WebRTC (tab-peers.ts)
+      const tabToTab = webrtc !== null && transports.includes('webrtc')
+      const relay = tabToTab ? await import('@libp2p/circuit-relay-v2') : null
       client = await startLightClient({
         bootstrap: doc,
         bootstrapSource: source,
-        transports: rtc,
+        transports: [...(direct ? [webrtc.webRTCDirect()] : []), ...(tabToTab && relay !== null ? [webrtc.webRTC(), relay.circuitRelayTransport()] : [])],
         webSockets: transports.includes('websockets'),
+        ...(tabToTab ? { listen: ['/p2p-circuit', '/webrtc'], tabPeers: true } : {}),
         onStatus: (status) => { publish({ type: 'status', status }) }
       })
       const lc = client

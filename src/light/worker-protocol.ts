@@ -84,8 +84,8 @@ export type WorkerHandlers = {
   [M in MethodName]: (params: ParamsOf<M>, ctx: { signal: AbortSignal, progress: (p: ProgressOf<M>) => void, tab?: string }) => Promise<ResultOf<M>>
 }
 
-/** The transports a tab's node can dial with. */
-export const TRANSPORT_NAMES = ['websockets', 'webrtc-direct'] as const
+/** The transports a tab's node can use: to nodes (WebSockets, WebRTC-Direct), and to other tabs (WebRTC through a relay). */
+export const TRANSPORT_NAMES = ['websockets', 'webrtc-direct', 'webrtc'] as const
 export type TransportName = typeof TRANSPORT_NAMES[number]
 
 export type PageToWorker =

@@ -6,12 +6,14 @@ import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import type { PrivateKey } from '@libp2p/interface'
 import { MAX_BLOCK_MSG_BYTES, blocksTopic, messagesTopic } from '../core'
 import { askTopic } from './ask-gossip'
+import { tabsTopic } from './tab-rendezvous'
 
 export type CofferLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
@@ -42,7 +44,16 @@ export interface CofferLibp2pInit {
   transports?: Array<NonNullable<Libp2pOptions['transports']>[number]>
   /** Dial and listen with WebSockets (default). A tab told to use WebRTC-Direct only (`?transports=webrtc-direct`) has none. */
   webSockets?: boolean
+  /**
+   * Act as a circuit relay (v2) for others: tabs reserve a slot on a node and reach each other through it, then
+   * connect directly over WebRTC (the relayed connection carries only the signalling: libp2p's default limits of
+   * 2 minutes and 128 KiB per relayed connection are plenty and keep a relay's cost small).
+   */
+  relayServer?: boolean
 }
+
+/** Reservations a relay holds at once (libp2p's default, 15, ran out after a few browser pairs: NOTES.md). */
+export const RELAY_MAX_RESERVATIONS = 256
 
 // Score thresholds: Lotus's (node/modules/lp2p/pubsub.go). A single invalid message on a Lotus-weighted
 // topic is -100 and the penalty is quadratic, so a source is out of IHAVE gossip after 3 invalid
@@ -144,7 +155,9 @@ export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'tru
           [messagesTopic(init.network)]: MESSAGE_TOPIC_SCORE,
           [askTopic(init.network)]: ASK_TOPIC_SCORE,
           // a forged beacon entry costs its relay as a bad ask does; genuine rounds earn nothing (any relay has them)
-          [beaconTopic(init.network)]: ASK_TOPIC_SCORE
+          [beaconTopic(init.network)]: ASK_TOPIC_SCORE,
+          // so does a forged tab announcement (tab-rendezvous.ts)
+          [tabsTopic(init.network)]: ASK_TOPIC_SCORE
         },
     topicScoreCap: 0, // Lotus sets none
     appSpecificScore: (peer) => trusted.has(peer) ? TRUSTED_PEER_SCORE : 0,
@@ -181,6 +194,7 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
     connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS, maxTimeout: 2 * CONNECTION_PING_MIN_TIMEOUT_MS } },
     services: {
       identify: identify(),
+      ...(init.relayServer === true ? { relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS } }) } : {}),
       pubsub: gossipsub({
         // a devnet producer publishes before anyone subscribes; that is not an error
         allowPublishToZeroTopicPeers: true,

@@ -7,6 +7,7 @@ import { messagesTopic, encodeSignedMessage, getMinerInfo, listMiners, type Gene
 import { serveChainExchange, serveState, runHello, type CofferLibp2p, type Hello } from '../net'
 import type { PeerId } from '@libp2p/interface'
 import { subscribeAsks } from '../net/ask-gossip'
+import { subscribeTabs } from '../net/tab-rendezvous'
 import type { ChainDb } from './chain-db'
 import type { NodeChain } from './chain'
 import { messageTopicValidator } from './gossip-validators'
@@ -60,6 +61,9 @@ export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hell
     epoch: () => head().header.height,
     nowMs
   })
+
+  // tabs' announcements of where they can be reached (issue 15 part 2): validated and relayed, never used here
+  subscribeTabs(libp2p, network, () => {})
 
   // streamed from the stored header bytes, bounded per peer and in all (issue 9: a flood of 900-header
   // requests), with each block's messages (the exchange's Messages option) and the genesis state: what a

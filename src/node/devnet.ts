@@ -35,6 +35,8 @@ export interface DevnetInit {
   dataDir: string
   /** The devnet's own node also listens with WebRTC-Direct (any UDP port), listed in the bootstrap document. */
   webrtcDirect?: boolean
+  /** Whether the devnet's node is a circuit relay for tabs (default yes). */
+  relay?: boolean
   distDir: string
   reset?: boolean
   host?: string
@@ -245,6 +247,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
       ...(init.webrtcDirect === true ? { transports: [await (await import('./webrtc-direct')).webRtcDirectTransport(init.dataDir)] } : {}),
       network,
+      // tabs reach each other through it (issue 15 part 2)
+      relayServer: init.relay !== false,
       ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist })
     })
     cleanups.push(async () => {

@@ -1,0 +1,84 @@
+// Tabs find each other here (issue 15 part 2): a tab that nodes' circuit relays make reachable announces its
+// addresses (`…/p2p/<relay>/p2p-circuit/webrtc/p2p/<tab>`) on `/coffer/tabs/<network>` in a gossipsub signed
+// envelope, so the announcement names and proves the tab that wrote it; a tab that hears one may dial it, and the
+// relay carries only the WebRTC signalling before the two connect directly. Nothing a tab then says is taken on
+// its word: its headers are verified as a node's are, and a tab whose data does not verify is dropped.
+// libp2p's own rendezvous protocol needs a rendezvous server and its discovery a DHT; gossip through the nodes the
+// tabs already hold is the smaller way, and the validator bounds what a flood costs.
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { CofferLibp2p } from './libp2p-node'
+
+export const tabsTopic = (network: string): string => `/coffer/tabs/${network}`
+
+/** Addresses one announcement may carry (a tab holds a reservation on a few relays at most). */
+export const MAX_TAB_ADDRS = 8
+/** The largest announcement read at all: eight relayed addresses are under 1 KiB. */
+export const MAX_TAB_ANNOUNCEMENT_BYTES = 2048
+
+/** An announcement that is not a tab's relayed WebRTC addresses signed by that tab. */
+export class BadTabAnnouncementError extends Error {
+  static override name = 'BadTabAnnouncementError'
+  override name = 'BadTabAnnouncementError'
+}
+
+/** The addresses as announced: DAG-CBOR, a list of binary multiaddrs. */
+export function encodeTabAnnouncement (addrs: Multiaddr[]): Uint8Array {
+  return dagCbor.encode(addrs.slice(0, MAX_TAB_ADDRS).map(a => a.bytes))
+}
+
+/** The addresses of an announcement `author` signed: each a relayed WebRTC address ending in the author's peer ID. */
+export function decodeTabAnnouncement (bytes: Uint8Array, author: string): Multiaddr[] {
+  if (bytes.length > MAX_TAB_ANNOUNCEMENT_BYTES) throw new BadTabAnnouncementError(`tab announcement of ${bytes.length} bytes is over ${MAX_TAB_ANNOUNCEMENT_BYTES}`)
+  let raw: unknown
+  try { raw = dagCbor.decode(bytes) } catch (err) { throw new BadTabAnnouncementError(`tab announcement is not DAG-CBOR: ${(err as Error).message}`) }
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_TAB_ADDRS || !raw.every(a => a instanceof Uint8Array)) {
+    throw new BadTabAnnouncementError(`a tab announcement is a list of 1 to ${MAX_TAB_ADDRS} binary multiaddrs`)
+  }
+  return raw.map((b: Uint8Array) => {
+    let a: Multiaddr
+    try { a = multiaddr(b) } catch (err) { throw new BadTabAnnouncementError(`not a multiaddr: ${(err as Error).message}`) }
+    const text = a.toString()
+    // only what a tab can be reached at: a relay's circuit, then WebRTC, then the author itself
+    if (!text.includes('/p2p-circuit/webrtc/') || !text.endsWith(`/p2p/${author}`)) throw new BadTabAnnouncementError(`${text} is not a relayed WebRTC address of ${author}`)
+    return a
+  })
+}
+
+/** Hears tabs' announcements (validated: a bad one is rejected and scored against its relay) until the returned stop. */
+export function subscribeTabs (libp2p: CofferLibp2p, network: string, onTab: (peer: string, addrs: Multiaddr[]) => void): () => void {
+  const topic = tabsTopic(network)
+  const pubsub = libp2p.services.pubsub
+  pubsub.topicValidators.set(topic, (_source, msg) => {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject
+    try { decodeTabAnnouncement(msg.data, msg.from.toString()); return TopicValidatorResult.Accept } catch { return TopicValidatorResult.Reject }
+  })
+  const listener = (evt: CustomEvent<{ topic: string, type: string, from?: { toString: () => string }, data: Uint8Array }>): void => {
+    const msg = evt.detail
+    if (msg.topic !== topic || msg.type !== 'signed' || msg.from === undefined) return
+    const author = msg.from.toString()
+    if (author === libp2p.peerId.toString()) return
+    try { onTab(author, decodeTabAnnouncement(msg.data, author)) } catch { /* the validator refused it already */ }
+  }
+  pubsub.addEventListener('message', listener as unknown as EventListener)
+  pubsub.subscribe(topic)
+  return () => {
+    pubsub.removeEventListener('message', listener as unknown as EventListener)
+    pubsub.unsubscribe(topic)
+    pubsub.topicValidators.delete(topic)
+  }
+}
+
+/** This node's relayed WebRTC addresses, if it has any yet (a reservation on a relay makes them). */
+export function relayedWebRtcAddrs (libp2p: CofferLibp2p): Multiaddr[] {
+  return libp2p.getMultiaddrs().filter(a => a.toString().includes('/p2p-circuit/webrtc/'))
+}
+
+/** Announces this tab's relayed WebRTC addresses; resolves to how many peers it reached (0 with none to announce). */
+export async function announceTab (libp2p: CofferLibp2p, network: string): Promise<number> {
+  const addrs = relayedWebRtcAddrs(libp2p)
+  if (addrs.length === 0) return 0
+  const r = await libp2p.services.pubsub.publish(tabsTopic(network), encodeTabAnnouncement(addrs))
+  return r.recipients.length
+}
