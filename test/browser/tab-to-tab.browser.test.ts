@@ -2,7 +2,8 @@
 // tab; the second knows nothing but a circuit relay. The first reserves a slot on the relay and announces its
 // relayed WebRTC address on the tabs' topic; the second hears it through the relay, connects to the first over
 // WebRTC (the relay carries only the signalling; both connections are made by the pages and bridged to the nodes in
-// their workers), and syncs the chain from it, verifying every header as it would a node's.
+// their workers), and syncs the chain from it, verifying every header as it would a node's. A lying tab (a Node
+// peer reached the same way) serves headers signed with the wrong key: refused by name, dropped, not dialled again.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,6 +15,7 @@ import { until } from '../helpers/until'
 import { startDevnet } from '../../src/node/devnet'
 import { startAppServer } from '../../src/node/app-server'
 import { createCofferLibp2p, subscribeTabs } from '../../src/net'
+import { startMaliciousPeer } from '../helpers/malicious-peer'
 
 let distDir: string
 const cleanups: Array<() => Promise<void>> = []
@@ -25,6 +27,11 @@ beforeAll(() => {
 })
 
 const verifiedHeight = async (page: Page): Promise<number> => Number(await page.textContent('[data-testid=verified-height]'))
+/** The verified head's height and CID as one render shows them (read apart, a new head could come between). */
+const headOf = async (page: Page): Promise<{ height: number, cid: string }> => await page.evaluate(() => ({
+  height: Number(document.querySelector('[data-testid=verified-height]')?.textContent),
+  cid: document.querySelector('[data-testid=head-cid]')?.getAttribute('title') ?? ''
+}))
 
 describe('tab to tab', () => {
   it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC', async () => {
@@ -70,9 +77,8 @@ describe('tab to tab', () => {
     await b.waitForFunction((h) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) >= h, target, { timeout: 90_000 })
     const syncedMs = performance.now() - opened
     // what it verified is the devnet's chain, though it never spoke to the devnet's node
-    const h = await verifiedHeight(b)
-    const cid = await b.getAttribute('[data-testid=head-cid]', 'title') ?? await b.textContent('[data-testid=head-cid]')
-    expect(cid).toContain((await d.headerAt(h))!.cid.toString().slice(-8))
+    const { height: h, cid } = await headOf(b)
+    expect(cid).toBe((await d.headerAt(h))!.cid.toString())
     const peerB = (await b.getAttribute('[data-testid=own-node]', 'data-peer'))!
     expect(d.libp2p.getConnections().some(c => c.remotePeer.toString() === peerB)).toBe(false)
     // directly, over WebRTC: not through the relay, whose circuit carries only the signalling
@@ -81,6 +87,24 @@ describe('tab to tab', () => {
     // and it goes on following the chain through the first tab
     await b.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, h, { timeout: 60_000 })
     console.log(`tab to tab: the second tab (only a relay known) reached the first tab's verified height ${Math.round(syncedMs)} ms after opening`)
+
+    // a lying tab: it announces itself through the relay, claims a heavier chain and serves headers signed with a
+    // key that is not the chain's. The second tab checks them as a node's, refuses them by name and drops it
+    const liar = await startMaliciousPeer(d.genesis, { length: d.head().header.height + 50, asTab: { relay: relayAddr, network } })
+    cleanups.push(liar.stop)
+    const liarId = liar.libp2p.peerId.toString()
+    await b.waitForSelector(`[data-testid=node-row][data-peer="${liarId}"][data-state=dropped]`, { timeout: 90_000 })
+    expect(await b.textContent('[data-testid=rejection-reason]')).toBe('BadSignatureError')
+    // nothing of its chain was kept, and the chain goes on through the honest tab
+    const after = await verifiedHeight(b)
+    expect(after).toBeLessThan(liar.forged.at(-1)!.header.height)
+    await b.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, after, { timeout: 60_000 })
+    const head = await headOf(b)
+    expect(head.cid).toBe((await d.headerAt(head.height))?.cid.toString())
+    // it is not dialled again while it goes on announcing itself
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    const peerBNow = (await b.getAttribute('[data-testid=own-node]', 'data-peer'))!
+    expect(liar.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerBNow && c.limits === undefined)).toEqual([])
     expect(errors).toEqual([])
   }, 300_000)
 })

@@ -2,12 +2,20 @@
 // that is not the genesis producer's, announces that chain as heavier, and serves it on request.
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { produceHeader, type Genesis, type SealedHeader } from '../../src/core'
-import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, serveChainExchange, runHello, subscribeTabs, announceTab, relayedWebRtcAddrs, type CofferLibp2p } from '../../src/net'
+import { webRTC } from '@libp2p/webrtc'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { multiaddr } from '@multiformats/multiaddr'
+import { until } from './until'
 import { testBeaconEntries } from './test-beacon'
 
 export interface MaliciousPeer { libp2p: CofferLibp2p, addr: string, forged: SealedHeader[], stop: () => Promise<void> }
 
-export async function startMaliciousPeer (genesis: Genesis, opts: { length: number }): Promise<MaliciousPeer> {
+/**
+ * `asTab`: the liar passes for a tab: reached through `relay` over WebRTC (node-datachannel), announcing itself on
+ * the tabs' topic of `network` every second, as a tab would (tab-rendezvous.ts).
+ */
+export async function startMaliciousPeer (genesis: Genesis, opts: { length: number, asTab?: { relay: string, network: string } }): Promise<MaliciousPeer> {
   const wrongKey = bls12_381.longSignatures.keygen().secretKey
   const forged: SealedHeader[] = []
   let parent = genesis.header
@@ -17,12 +25,23 @@ export async function startMaliciousPeer (genesis: Genesis, opts: { length: numb
     forged.push(parent)
   }
   const top = forged[forged.length - 1]!
-  const libp2p = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const tab = opts.asTab
+  const libp2p = tab === undefined
+    ? await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    : await createCofferLibp2p({
+      listen: ['/p2p-circuit', '/webrtc'],
+      transports: [webRTC(), circuitRelayTransport()],
+      network: tab.network,
+      allowLoopbackDials: true
+    })
   await serveChainExchange(libp2p, {
+    // down to the real genesis, which it shares: a client that walks back to where the chains meet finds it, so the
+    // lie it catches is the forged signature, not a missing header
     headersFrom: async (cid, length) => {
-      const at = forged.findIndex(h => h.cid.equals(cid))
+      const all = [genesis.header, ...forged]
+      const at = all.findIndex(h => h.cid.equals(cid))
       if (at < 0) return null
-      return forged.slice(Math.max(0, at - length + 1), at + 1).reverse()
+      return all.slice(Math.max(0, at - length + 1), at + 1).reverse()
     }
   })
   await runHello(libp2p, {
@@ -32,5 +51,13 @@ export async function startMaliciousPeer (genesis: Genesis, opts: { length: numb
     onError: () => {},
     clockNs: () => BigInt(Date.now()) * 1_000_000n
   })
-  return { libp2p, addr: libp2p.getMultiaddrs()[0]!.toString(), forged, stop: async () => { await libp2p.stop() } }
+  let announcing: ReturnType<typeof setInterval> | undefined
+  if (tab !== undefined) {
+    subscribeTabs(libp2p, tab.network, () => {})
+    await libp2p.dial(multiaddr(tab.relay))
+    await until(() => relayedWebRtcAddrs(libp2p).length > 0 ? true : undefined, 30_000)
+    announcing = setInterval(() => { void announceTab(libp2p, tab.network).catch(() => {}) }, 1000)
+  }
+  const addr = (tab === undefined ? libp2p.getMultiaddrs()[0]! : relayedWebRtcAddrs(libp2p)[0]!).toString()
+  return { libp2p, addr, forged, stop: async () => { clearInterval(announcing); await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) } }
 }
