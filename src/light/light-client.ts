@@ -8,10 +8,10 @@ import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
-  type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, verifyOneSignerBatch
+  type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, type StateRequest, verifyOneSignerBatch
 } from '../core'
 import {
-  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks,
+  createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, serveState,
   type BootstrapDocument, type CofferLibp2p, type CofferLibp2pInit, type AskBook, type AskAnnouncement
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
@@ -22,6 +22,7 @@ import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { startTabFinality } from './tab-finality'
 import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
+import { createVerifiedStateCache } from './verified-state-cache'
 import { mclOneSignerBatch } from './mcl-bdn-verifier'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
@@ -249,6 +250,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** Peers that said hello on our genesis: full nodes. Storage providers we dial for deals are not. */
   const chainPeers = new Set<string>()
   const providerPeers = new Set((init.bootstrap.providers ?? []).map(p => p.peerId))
+  /** The state proofs this tab checked, served to other tabs (verified-state-cache.ts). */
+  const provenState = createVerifiedStateCache()
   const nodes = new NodeBook((p) => providerPeers.has(p) ? 'provider' : tabs?.isTab(p) === true ? 'tab' : 'node')
   /** Other tabs (tab-peers.ts), started once hello runs: they sync from this one and it from them. */
   let tabs: TabPeers | null = null
@@ -257,8 +260,11 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const state = createStateClient({
     libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
     // a dropped node is never asked again; one that said hello on our genesis is preferred
-    // a tab serves headers, not state: state is asked of nodes only
-    isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p) && tabs?.isTab(p) !== true, isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)
+    isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p),
+    // a tab holds only the proofs it checked: asked when no node is connected
+    isTab: (p) => tabs?.isTab(p) === true,
+    ...(init.tabPeers === true ? { onVerified: (req: StateRequest, blocks: Uint8Array[]) => { provenState.put(req, blocks) } } : {}),
+    isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)
   })
 
   // F3 (issue 14): certificates from genesis to the latest finalized tipset; a head below it jumps there
@@ -267,7 +273,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
   }
   const tabFinality = sync instanceof EcHeaderSync && genesis.state.f3 !== undefined
-    ? await startTabFinality({ libp2p, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() } })
+    ? await startTabFinality({ libp2p, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true })
     : null
   const finality = tabFinality?.service ?? null
 
@@ -467,6 +473,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   // other tabs: this one serves them the headers it verified and, through relays and WebRTC, finds a few to sync from
   if (init.tabPeers === true) {
     await serveVerifiedChain(libp2p, store)
+    await serveState(libp2p, async (req) => {
+      const blocks = provenState.get(req)
+      return blocks === undefined ? { ok: false, error: 'this tab holds no checked proof of that read', blocks: [] } : { ok: true, blocks }
+    })
     tabs = startTabPeers({
       libp2p,
       network: genesis.state.network,

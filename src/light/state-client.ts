@@ -52,6 +52,10 @@ export interface StateClientInit {
   isChainPeer?: (peer: string) => boolean
   /** Peers known to be storage providers (from the bootstrap document): never asked for state. */
   isStorageProvider?: (peer: string) => boolean
+  /** Peers that are other tabs: asked only when no node is connected (they serve the proofs they checked, no more). */
+  isTab?: (peer: string) => boolean
+  /** Each answer that verified, with its request: a tab keeps them to serve other tabs (verified-state-cache.ts). */
+  onVerified?: (req: StateRequest, blocks: Uint8Array[]) => void
   nowMs?: () => number
 }
 
@@ -110,14 +114,18 @@ export function createStateClient (init: StateClientInit): StateClient {
     // storage providers are connected too (for deals), but only full nodes answer state queries: prefer
     // a peer that said hello on our genesis, else any (one just dialed may not have said it yet)
     const conns = init.libp2p.getConnections().filter(c => init.isStorageProvider?.(c.remotePeer.toString()) !== true)
-    const c = conns.find(c => init.isChainPeer?.(c.remotePeer.toString()) ?? true) ?? conns[0]
+    const chain = (c: typeof conns[number]): boolean => init.isChainPeer?.(c.remotePeer.toString()) ?? true
+    const tab = (c: typeof conns[number]): boolean => init.isTab?.(c.remotePeer.toString()) ?? false
+    const c = conns.find(c => chain(c) && !tab(c)) ?? conns.find(chain) ?? conns[0]
     if (c === undefined) throw new NoPeerError()
     return c.remotePeer.toString()
   }
   /** Runs `check` over a peer's blocks; any failure to verify condemns the peer. */
-  const checked = <T>(from: string, check: () => T): T => {
+  const checked = <T>(from: string, check: () => T, req?: StateRequest, blocks?: Uint8Array[]): T => {
     try {
-      return check()
+      const value = check()
+      if (req !== undefined && blocks !== undefined) init.onVerified?.(req, blocks)
+      return value
     } catch (err) {
       const lie = new StateProofRejectedError(from, err as Error)
       init.onLie(from, lie)
@@ -139,9 +147,10 @@ export function createStateClient (init: StateClientInit): StateClient {
   const verifiedRead = async <T>(req: (at: CID) => StateRequest, read: (g: BlockGetter, root: CID) => T, at?: SealedHeader): Promise<Verified<T>> => {
     const header = at ?? init.head()
     const from = peer()
-    const blocks = await answered(from, req(header.cid))
+    const asked = req(header.cid)
+    const blocks = await answered(from, asked)
     const started = now()
-    const value = checked(from, () => read(new ProofBlockStore(blocks), header.header.parentStateRoot))
+    const value = checked(from, () => read(new ProofBlockStore(blocks), header.header.parentStateRoot), asked, blocks)
     return { value, header, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
   }
 
@@ -155,9 +164,10 @@ export function createStateClient (init: StateClientInit): StateClient {
     power: async (address, header) => await verifiedRead(at => ({ kind: 'power', address, at }), (g, r) => readPower(g, r, address), header),
     ecBlockState: async (miner, at, given) => {
       const from = given ?? peer()
-      const blocks = await answered(from, ecBlockRequest(miner, at))
+      const asked = ecBlockRequest(miner, at)
+      const blocks = await answered(from, asked)
       const started = now()
-      const value = checked(from, () => checkEcBlockState(blocks, at, miner))
+      const value = checked(from, () => checkEcBlockState(blocks, at, miner), asked, blocks)
       return { value, header: at.block, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
     },
     actor: async (address) => {

@@ -4,7 +4,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { EXCHANGE_OPT_HEADERS, type Genesis } from '../core'
-import { requestChain, requestCertificates, f3CertificatesTopic, type CofferLibp2p } from '../net'
+import { requestChain, requestCertificates, serveCertExchange, encodeCertificate, f3CertificatesTopic, type CofferLibp2p } from '../net'
 import type { EcHeaderSync } from './ec-header-sync'
 import type { HeaderStore } from './header-store'
 import type { StateClient } from './state-client'
@@ -26,6 +26,8 @@ export interface TabFinalityInit {
   onRejection: (peer: string, err: Error) => void
   onNetworkError: (peer: string, err: Error) => void
   onChange: () => void
+  /** Serve the certificates this tab checked to other tabs. */
+  serveCertificates?: boolean
 }
 
 export interface TabFinality {
@@ -64,6 +66,20 @@ export async function startTabFinality (init: TabFinalityInit): Promise<TabFinal
   // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
   libp2p.services.pubsub.topicValidators.set(certTopic, (_peer, msg) => { service.offerCertificate(msg.data); return TopicValidatorResult.Ignore })
   libp2p.services.pubsub.subscribe(certTopic)
+  // other tabs may ask this one for the certificates it checked (issue 15 part 2), in go-f3's exchange as a node serves them
+  if (init.serveCertificates === true) {
+    await serveCertExchange(libp2p, genesis.state.network, {
+      pendingInstance: () => service.status().instance + 1,
+      powerTableFor: async (instance) => { const st = await certs.state(); return st !== null && st.nextInstance === instance ? st.powerTable : null },
+      certificates: async function * (first, last) {
+        for (let i = first; i <= last; i++) {
+          const c = await certs.certificate(i)
+          if (c === null) return
+          yield encodeCertificate(c)
+        }
+      }
+    })
+  }
   return {
     service,
     syncNow: async () => { try { await service.syncNow() } finally { resume() } },

@@ -4,6 +4,8 @@
 // WebRTC (the relay carries only the signalling; both connections are made by the pages and bridged to the nodes in
 // their workers), and syncs the chain from it, verifying every header as it would a node's. A lying tab (a Node
 // peer reached the same way) serves headers signed with the wrong key: refused by name, dropped, not dialled again.
+// Under Expected Consensus with F3 (the default devnet's rules) the first tab also serves the certificates and the
+// block state proofs it checked, and the second checks them as it would a node's.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,7 +14,7 @@ import type { Page } from 'playwright-core'
 import { chromiumPath, launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 import { until } from '../helpers/until'
-import { startDevnet } from '../../src/node/devnet'
+import { startDevnet, type Devnet, type DevnetInit } from '../../src/node/devnet'
 import { startAppServer } from '../../src/node/app-server'
 import { createCofferLibp2p, subscribeTabs } from '../../src/net'
 import { startMaliciousPeer } from '../helpers/malicious-peer'
@@ -33,60 +35,72 @@ const headOf = async (page: Page): Promise<{ height: number, cid: string }> => a
   cid: document.querySelector('[data-testid=head-cid]')?.getAttribute('title') ?? ''
 }))
 
+interface TwoTabs { d: Devnet, relayAddr: string, network: string, a: Page, peerA: string, b: Page, errors: string[], openedB: number }
+
+/**
+ * A devnet, a relay of its own (a node of another operator, say) and two profiles: the first tab is told of the
+ * devnet's node and the relay, the second only of the relay. The devnet's node relays for nobody, so the only way
+ * between the tabs is the relay.
+ */
+async function twoTabs (init: Partial<DevnetInit>): Promise<TwoTabs> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-tabs-devnet-'))
+  const d = await startDevnet({ dataDir, distDir, httpPort: 0, rpcPort: null, relay: false, ...init })
+  cleanups.push(async () => { await d.stop(); await rm(dataDir, { recursive: true, force: true }) })
+  const network = d.bootstrap().network
+  const relay = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], relayServer: true, network, allowLoopbackDials: true })
+  cleanups.push(async () => { await Promise.race([relay.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) })
+  subscribeTabs(relay, network, () => {})
+  const relayAddr = relay.getMultiaddrs().map(String).find(a => a.includes('/ws/'))!
+  const serve = async (peers: string[]): Promise<string> => {
+    const app = await startAppServer({ distDir, host: '127.0.0.1', port: 0, bootstrap: () => ({ ...d.bootstrap(), peers }) })
+    cleanups.push(app.close)
+    return app.url
+  }
+  const urlA = await serve([...d.bootstrap().peers, relayAddr])
+  const urlB = await serve([relayAddr])
+  const errors: string[] = []
+  const open = async (url: string): Promise<Page> => {
+    const b = await launchChromium()
+    cleanups.push(b.close)
+    const page = await b.context.newPage()
+    page.on('pageerror', err => errors.push(err.message))
+    await page.goto(`${url}#chain`)
+    return page
+  }
+  const a = await open(urlA)
+  await a.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 3, null, { timeout: 90_000 })
+  const peerA = (await a.getAttribute('[data-testid=own-node]', 'data-peer'))!
+  // the first tab holds a reservation on the relay: its relayed address exists
+  await until(() => relay.getConnections().some(c => c.remotePeer.toString() === peerA) ? true : undefined, 60_000)
+  const openedB = performance.now()
+  const b = await open(urlB)
+  return { d, relayAddr, network, a, peerA, b, errors, openedB }
+}
+
+/** The second tab finds the first, syncs to the height it had verified, from it alone, and follows the chain on. */
+async function syncsFromTheOther ({ d, a, peerA, b, openedB }: TwoTabs, what: string): Promise<void> {
+  await b.waitForSelector(`[data-testid=node-row][data-peer="${peerA}"][data-role=tab]`, { timeout: 90_000 })
+  const target = await verifiedHeight(a)
+  await b.waitForFunction((h) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) >= h, target, { timeout: 120_000 })
+  const syncedMs = performance.now() - openedB
+  // what it verified is the devnet's chain, though it never spoke to the devnet's node
+  const { height: h, cid } = await headOf(b)
+  expect(cid).toBe((await d.headerAt(h))!.cid.toString())
+  const peerB = (await b.getAttribute('[data-testid=own-node]', 'data-peer'))!
+  expect(d.libp2p.getConnections().some(c => c.remotePeer.toString() === peerB)).toBe(false)
+  // directly, over WebRTC: not through the relay, whose circuit carries only the signalling
+  await b.waitForSelector(`[data-testid=peer][data-peer="${peerA}"][data-transport=webrtc]`, { timeout: 10_000 })
+  expect(await b.locator(`[data-testid=peer][data-peer="${peerA}"]`).count()).toBe(1)
+  // and it goes on following the chain through the first tab
+  await b.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, h, { timeout: 90_000 })
+  console.log(`tab to tab (${what}): the second tab (only a relay known) reached the first tab's verified height ${Math.round(syncedMs)} ms after opening`)
+}
+
 describe('tab to tab', () => {
-  it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC', async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'coffer-tabs-devnet-'))
-    // the devnet's node relays for nobody here: the only way between the tabs is the relay below
-    const d = await startDevnet({ dataDir, distDir, httpPort: 0, rpcPort: null, relay: false })
-    cleanups.push(async () => { await d.stop(); await rm(dataDir, { recursive: true, force: true }) })
-    const network = d.bootstrap().network
-    // a circuit relay that holds no chain (a node of another operator, say): it relays tabs' signalling and gossip
-    const relay = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], relayServer: true, network, allowLoopbackDials: true })
-    cleanups.push(async () => { await Promise.race([relay.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) })
-    subscribeTabs(relay, network, () => {})
-    const relayAddr = relay.getMultiaddrs().map(String).find(a => a.includes('/ws/'))!
-
-    const serve = async (peers: string[]): Promise<string> => {
-      const app = await startAppServer({ distDir, host: '127.0.0.1', port: 0, bootstrap: () => ({ ...d.bootstrap(), peers }) })
-      cleanups.push(app.close)
-      return app.url
-    }
-    const urlA = await serve([...d.bootstrap().peers, relayAddr])
-    const urlB = await serve([relayAddr])
-    const errors: string[] = []
-    const open = async (url: string): Promise<Page> => {
-      const b = await launchChromium()
-      cleanups.push(b.close)
-      const page = await b.context.newPage()
-      page.on('pageerror', err => errors.push(err.message))
-      await page.goto(`${url}#chain`)
-      return page
-    }
-
-    const a = await open(urlA)
-    await a.waitForFunction(() => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > 3, null, { timeout: 60_000 })
-    const peerA = (await a.getAttribute('[data-testid=own-node]', 'data-peer'))!
-    // the first tab holds a reservation on the relay: its relayed address exists
-    await until(() => relay.getConnections().some(c => c.remotePeer.toString() === peerA) ? true : undefined, 60_000)
-
-    const opened = performance.now()
-    const b = await open(urlB)
-    // the second tab finds the first and says so in its Nodes table, as a tab
-    await b.waitForSelector(`[data-testid=node-row][data-peer="${peerA}"][data-role=tab]`, { timeout: 90_000 })
-    const target = await verifiedHeight(a)
-    await b.waitForFunction((h) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) >= h, target, { timeout: 90_000 })
-    const syncedMs = performance.now() - opened
-    // what it verified is the devnet's chain, though it never spoke to the devnet's node
-    const { height: h, cid } = await headOf(b)
-    expect(cid).toBe((await d.headerAt(h))!.cid.toString())
-    const peerB = (await b.getAttribute('[data-testid=own-node]', 'data-peer'))!
-    expect(d.libp2p.getConnections().some(c => c.remotePeer.toString() === peerB)).toBe(false)
-    // directly, over WebRTC: not through the relay, whose circuit carries only the signalling
-    await b.waitForSelector(`[data-testid=peer][data-peer="${peerA}"][data-transport=webrtc]`, { timeout: 10_000 })
-    expect(await b.locator(`[data-testid=peer][data-peer="${peerA}"]`).count()).toBe(1)
-    // and it goes on following the chain through the first tab
-    await b.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, h, { timeout: 60_000 })
-    console.log(`tab to tab: the second tab (only a relay known) reached the first tab's verified height ${Math.round(syncedMs)} ms after opening`)
+  it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC; a lying tab is dropped', async () => {
+    const tabs = await twoTabs({})
+    const { d, b, relayAddr, network, errors } = tabs
+    await syncsFromTheOther(tabs, 'one producer')
 
     // a lying tab: it announces itself through the relay, claims a heavier chain and serves headers signed with a
     // key that is not the chain's. The second tab checks them as a node's, refuses them by name and drops it
@@ -106,5 +120,14 @@ describe('tab to tab', () => {
     const peerBNow = (await b.getAttribute('[data-testid=own-node]', 'data-peer'))!
     expect(liar.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerBNow && c.limits === undefined)).toEqual([])
     expect(errors).toEqual([])
+  }, 300_000)
+
+  it('under Expected Consensus with F3, the second tab syncs by the first tab\'s certificates and block proofs', async () => {
+    // the default devnet's rules: the providers win the blocks; a new tab checks certificates, then each block against
+    // its miner's state: proofs the first tab checked and now serves, as it serves its headers
+    const tabs = await twoTabs({ providers: 1, f3: { instanceEpochs: 10, finalityDepth: 2 }, provingPeriod: 1000 })
+    await syncsFromTheOther(tabs, 'Expected Consensus')
+    await tabs.b.waitForSelector('[data-testid=finality-verified]', { timeout: 60_000 })
+    expect(tabs.errors).toEqual([])
   }, 300_000)
 })
