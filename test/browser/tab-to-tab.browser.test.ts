@@ -3,7 +3,8 @@
 // relayed WebRTC address on the tabs' topic; the second hears it through the relay, connects to the first over
 // WebRTC (the relay carries only the signalling; both connections are made by the pages and bridged to the nodes in
 // their workers), and syncs the chain from it, verifying every header as it would a node's. A lying tab (a Node
-// peer reached the same way) serves headers signed with the wrong key: refused by name, dropped, not dialled again.
+// peer reached the same way) serves headers signed with the wrong key: refused by name, dropped, not dialled again;
+// a tab that floods chain-exchange requests is answered within bounds while sync goes on.
 // Under Expected Consensus with F3 (the default devnet's rules) the first tab also serves the certificates and the
 // block state proofs it checked, and the second checks them as it would a node's.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
@@ -16,7 +17,12 @@ import { requireBuiltApp } from '../helpers/dist'
 import { until } from '../helpers/until'
 import { startDevnet, type Devnet, type DevnetInit } from '../../src/node/devnet'
 import { startAppServer } from '../../src/node/app-server'
-import { createCofferLibp2p, subscribeTabs } from '../../src/net'
+import { createCofferLibp2p, subscribeTabs, announceTab, relayedWebRtcAddrs, requestChain, type CofferLibp2p } from '../../src/net'
+import { CID, EXCHANGE_OPT_HEADERS } from '../../src/core'
+import { webRTC } from '@libp2p/webrtc'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { startMaliciousPeer } from '../helpers/malicious-peer'
 
 let distDir: string
@@ -77,6 +83,17 @@ async function twoTabs (init: Partial<DevnetInit>): Promise<TwoTabs> {
   return { d, relayAddr, network, a, peerA, b, errors, openedB }
 }
 
+/** A Node peer that passes for a tab: reached through `relay` over WebRTC, announcing itself every second. */
+async function startAnnouncingTab (relay: string, network: string): Promise<CofferLibp2p> {
+  const node = await createCofferLibp2p({ listen: ['/p2p-circuit', '/webrtc'], transports: [webRTC(), circuitRelayTransport()], network, allowLoopbackDials: true })
+  subscribeTabs(node, network, () => {})
+  await node.dial(multiaddr(relay))
+  await until(() => relayedWebRtcAddrs(node).length > 0 ? true : undefined, 30_000)
+  const timer = setInterval(() => { void announceTab(node, network).catch(() => {}) }, 1000)
+  node.addEventListener('stop', () => { clearInterval(timer) })
+  return node
+}
+
 /** The second tab finds the first, syncs to the height it had verified, from it alone, and follows the chain on. */
 async function syncsFromTheOther ({ d, a, peerA, b, openedB }: TwoTabs, what: string): Promise<void> {
   await b.waitForSelector(`[data-testid=node-row][data-peer="${peerA}"][data-role=tab]`, { timeout: 90_000 })
@@ -97,7 +114,7 @@ async function syncsFromTheOther ({ d, a, peerA, b, openedB }: TwoTabs, what: st
 }
 
 describe('tab to tab', () => {
-  it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC; a lying tab is dropped', async () => {
+  it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC; a lying tab is dropped, a flooding one bounded', async () => {
     const tabs = await twoTabs({})
     const { d, b, relayAddr, network, errors } = tabs
     await syncsFromTheOther(tabs, 'one producer')
@@ -119,6 +136,25 @@ describe('tab to tab', () => {
     await new Promise(resolve => setTimeout(resolve, 3000))
     const peerBNow = (await b.getAttribute('[data-testid=own-node]', 'data-peer'))!
     expect(liar.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerBNow && c.limits === undefined)).toEqual([])
+
+    // a tab that floods: once the second tab has dialled it, 300 chain-exchange requests at once for its head. Each
+    // is answered or refused within bounds (GoAway past the per-peer and overall limits, a reset past the streams
+    // allowed), and the second tab goes on syncing from the honest one
+    const flooder = await startAnnouncingTab(relayAddr, network)
+    cleanups.push(async () => { await Promise.race([flooder.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) })
+    const direct = (): boolean => flooder.getConnections().some(c => c.remotePeer.toString() === peerBNow && c.limits === undefined)
+    await until(() => direct() ? true : undefined, 90_000)
+    const headB = await headOf(b)
+    const outcomes = await Promise.allSettled(Array.from({ length: 300 }, async () =>
+      await requestChain(flooder, peerIdFromString(peerBNow), { head: [CID.parse(headB.cid)], length: 900, options: EXCHANGE_OPT_HEADERS }, AbortSignal.timeout(60_000))))
+    const answered = outcomes.filter(o => o.status === 'fulfilled' && (o.value.status === 0 || o.value.status === 101)).length
+    const busy = outcomes.filter(o => o.status === 'fulfilled' && o.value.status === 202).length
+    const refused = outcomes.filter(o => o.status === 'rejected').length
+    console.log(`tab to tab: a flood of 300 chain-exchange requests: ${answered} answered, ${busy} GoAway, ${refused} refused (streams over the limit)`)
+    expect(answered).toBeGreaterThan(0)
+    expect(answered).toBeLessThan(300)
+    const during = await verifiedHeight(b)
+    await b.waitForFunction((x) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) > x, during, { timeout: 60_000 })
     expect(errors).toEqual([])
   }, 300_000)
 
