@@ -170,6 +170,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let stopped = false
 
   const libp2p = await createCofferLibp2p({
+    role: 'tab',
     allowLoopbackDials: init.bootstrap.peers.every(isLoopback),
     network: genesis.state.network,
     ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist }),

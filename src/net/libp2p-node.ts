@@ -1,6 +1,7 @@
-// The libp2p stack every Coffer node runs, browser worker and provider alike: WebSockets, Noise, Yamux,
-// identify and gossipsub with Coffer's peer-score parameters. One factory so both ends can never drift
-// apart on a protocol choice.
+// The libp2p stack every Coffer node runs, browser worker and provider alike: WebSockets (and the transports a
+// platform adds: WebRTC-Direct on a Node node; WebRTC-Direct, WebRTC and circuit relay in the tab), Noise, Yamux,
+// identify, gossipsub with Coffer's peer-score parameters, and a circuit relay on nodes. One factory, with a preset
+// per role (CofferRole), so the ends can never drift apart on a protocol choice.
 import { beaconTopic } from './beacon-gossip'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
@@ -17,7 +18,19 @@ import { tabsTopic } from './tab-rendezvous'
 
 export type CofferLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
+/**
+ * What a libp2p node is for; the defaults that follow from it are set here, in one place, so the roles cannot drift:
+ * - 'tab': a browser light node. It listens only through relays (relayed WebRTC, when its transports allow) and
+ *   relays for nobody: a phone's tab is not infrastructure.
+ * - 'node': a full node (the devnet's, a provider's, `coffer node`): it listens where told and is a circuit relay
+ *   for tabs (issue 15 part 2).
+ * - 'client': a one-shot dialer (the CLI resolving a network or retrieving a file): it listens on nothing.
+ */
+export type CofferRole = 'tab' | 'node' | 'client'
+
 export interface CofferLibp2pInit {
+  /** 'client' when left out. */
+  role?: CofferRole
   privateKey?: PrivateKey
   /** Listen multiaddrs (provider nodes); a browser light client listens on nothing. */
   listen?: string[]
@@ -47,7 +60,8 @@ export interface CofferLibp2pInit {
   /**
    * Act as a circuit relay (v2) for others: tabs reserve a slot on a node and reach each other through it, then
    * connect directly over WebRTC (the relayed connection carries only the signalling: libp2p's default limits of
-   * 2 minutes and 128 KiB per relayed connection are plenty and keep a relay's cost small).
+   * 2 minutes and 128 KiB per relayed connection are plenty and keep a relay's cost small). The role's default
+   * (a 'node' relays) unless said.
    */
   relayServer?: boolean
 }
@@ -194,7 +208,7 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
     connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS, maxTimeout: 2 * CONNECTION_PING_MIN_TIMEOUT_MS } },
     services: {
       identify: identify(),
-      ...(init.relayServer === true ? { relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS } }) } : {}),
+      ...((init.relayServer ?? init.role === 'node') ? { relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS } }) } : {}),
       pubsub: gossipsub({
         // a devnet producer publishes before anyone subscribes; that is not an error
         allowPublishToZeroTopicPeers: true,

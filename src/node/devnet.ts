@@ -247,7 +247,8 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
       ...(init.webrtcDirect === true ? { transports: [await (await import('./webrtc-direct')).webRtcDirectTransport(init.dataDir)] } : {}),
       network,
-      // tabs reach each other through it (issue 15 part 2)
+      // a circuit relay for tabs (issue 15 part 2), unless told not to be
+      role: 'node',
       relayServer: init.relay !== false,
       ...(init.ipColocationWhitelist === undefined ? {} : { ipColocationWhitelist: init.ipColocationWhitelist })
     })

@@ -50,7 +50,7 @@ async function fromMultiaddr (arg: string, timeoutMs: number, log: (line: string
   const id = addr.getComponents().find(c => c.name === 'p2p')?.value
   if (id === undefined) throw new NetworkArgumentError(`${arg} names no peer (/p2p/<peer ID>)`)
   if (typeof globalThis.WebSocket === 'undefined') (globalThis as { WebSocket?: unknown }).WebSocket = (await import('ws')).WebSocket
-  const node = await createCofferLibp2p({ allowLoopbackDials: true })
+  const node = await createCofferLibp2p({ role: 'client', allowLoopbackDials: true })
   try {
     const signal = AbortSignal.timeout(timeoutMs)
     await node.dial(addr, { signal })

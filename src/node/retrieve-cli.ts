@@ -187,7 +187,7 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
   const reachable = [...wanted.keys()].flatMap(a => listed.has(a) ? [listed.get(a)!] : [])
   if (reachable.length === 0) throw new NoProvidersError(`the network lists no address for ${[...wanted.keys()].join(', ')}`)
 
-  const libp2p = await createCofferLibp2p({ allowLoopbackDials: true })
+  const libp2p = await createCofferLibp2p({ role: 'client', allowLoopbackDials: true })
   try {
     const providers: RetrievalProvider[] = []
     for (const b of reachable) {

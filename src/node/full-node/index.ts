@@ -181,8 +181,8 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
       ...(init.webrtcDirect === undefined ? {} : { transports: [await (await import('../webrtc-direct')).webRtcDirectTransport(init.dataDir)] }),
       ...(init.announce === undefined ? {} : { announce: init.announce }),
       network,
-      // every node is a circuit relay: tabs reach each other through it (issue 15 part 2)
-      relayServer: true,
+      // a circuit relay for tabs, as every node is (issue 15 part 2)
+      role: 'node',
       // a devnet's peers are on loopback, which libp2p's gater would refuse to dial
       allowLoopbackDials: true
     })

@@ -120,6 +120,7 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       // WebRTC-Direct beside WebSockets when the devnet has it, each provider's certificate kept in its own folder
       const rtc = init.webrtcDirect === true ? [await (await import('../webrtc-direct')).webRtcDirectTransport(dir)] : []
       const libp2p = await createCofferLibp2p({
+        role: 'node',
         privateKey: keys.peer,
         listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`, ...(rtc.length > 0 ? [`/ip4/${init.host}/udp/0/webrtc-direct`] : [])],
         transports: rtc,
