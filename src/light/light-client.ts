@@ -12,7 +12,7 @@ import {
 } from '../core'
 import {
   createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, serveState,
-  type BootstrapDocument, type CofferLibp2p, type CofferLibp2pInit, type AskBook, type AskAnnouncement
+  gossipOf, type BootstrapDocument, type CofferLibp2p, type CofferLibp2pInit, type AskBook, type AskAnnouncement, type Gossip
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
@@ -58,6 +58,8 @@ export interface LightClient {
   /** Header sync: the single producer's (HeaderSync) or Expected Consensus's (EcHeaderSync), as the genesis says. */
   sync: HeaderSync | EcHeaderSync
   libp2p: CofferLibp2p
+  /** Gossip as services publish and hear it (src/net/gossip.ts): nothing above reaches into gossipsub. */
+  gossip: Gossip
   store: HeaderStore
   state: StateClient
   genesis: ReturnType<typeof genesisOf>
@@ -181,6 +183,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // them pruned or graylisted by our gossipsub (Lotus scores its bootstrappers the same way)
     trustedPeers: init.bootstrap.peers.map(peerIdOfAddr).filter((p): p is string => p !== undefined)
   })
+  const gossip = gossipOf(libp2p)
   const verifiedListeners: Array<(head: SealedHeader) => void> = []
   const askListeners: Array<(a: AskAnnouncement) => void> = []
   const messageCounts = new Map<string, number>()
@@ -274,7 +277,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
   }
   const tabFinality = sync instanceof EcHeaderSync && genesis.state.f3 !== undefined
-    ? await startTabFinality({ libp2p, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true })
+    ? await startTabFinality({ libp2p, gossip, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true })
     : null
   const finality = tabFinality?.service ?? null
 
@@ -492,38 +495,31 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   // author, whom gossipsub's StrictSign envelope names and proves, and only when it sent the message itself.
   const topic = blocksTopic(genesis.state.network)
   const nowSecs = (): number => Math.floor(nowMs() / 1000)
-  /** Headers the validator accepted, by the message object gossipsub hands to both validator and listener. */
-  const accepted = new WeakMap<object, SealedHeader>()
-  libp2p.services.pubsub.topicValidators.set(topic, (propagationSource, msg) => {
-    const v = judgeBlock(msg.data, { genesis: genesis.state, head: () => sync.head, nowSecs, ...(sync instanceof EcHeaderSync ? { verifiedBeacon: sync.verifiedBeacon } : {}) })
+  gossip.listen<SealedHeader>(topic, (m) => {
+    const v = judgeBlock(m.data, { genesis: genesis.state, head: () => sync.head, nowSecs, ...(sync instanceof EcHeaderSync ? { verifiedBeacon: sync.verifiedBeacon } : {}) })
     if (v.result === TopicValidatorResult.Accept && sync instanceof EcHeaderSync) {
       // under Expected Consensus a block is checked in full only once its miner's state is read: the tab takes it
       // here and relays none (a full node would blame the tab for a block that fails there; Lotus light clients
       // relay no blocks either)
       noteGossipHead()
-      sync.offerBlock(propagationSource.toString(), v.header)
-      return TopicValidatorResult.Ignore
+      sync.offerBlock(m.source, v.header)
+      return { verdict: 'ignore' }
     }
-    if (v.result === TopicValidatorResult.Accept) accepted.set(msg, v.header)
+    if (v.result === TopicValidatorResult.Accept) return { verdict: 'accept', value: v.header }
     if (v.result === TopicValidatorResult.Reject) {
-      const relay = propagationSource.toString()
-      const author = msg.type === 'signed' ? msg.from.toString() : relay
-      reject(author, v.error, author === relay)
+      const author = m.author ?? m.source
+      reject(author, v.error, author === m.source)
+      return { verdict: 'reject' }
     }
-    return v.result
-  })
-  libp2p.services.pubsub.subscribe(topic)
-  libp2p.services.pubsub.addEventListener('gossipsub:message', (evt) => {
-    const { propagationSource, msg } = evt.detail
-    if (msg.topic !== topic) return
+    return { verdict: 'ignore' }
+  }, (m, h) => {
     // delivered only after the validator accepted it: the header decodes, is signed by the producer and
     // was above our head. The relay serves its ancestors if there is a gap.
-    const h = accepted.get(msg)
-    if (h !== undefined) noteGossipHead()
+    noteGossipHead()
     // the node that relayed it first holds it: its head, judged once the header is verified here (single producer only:
     // under Expected Consensus the validator above takes blocks, and a node relays blocks of forks it does not follow)
-    if (h !== undefined) nodes.seen(propagationSource.toString(), { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
-    if (h !== undefined && sync instanceof HeaderSync) sync.offer({ peer: propagationSource.toString(), cid: h.cid, height: h.header.height, header: h })
+    nodes.seen(m.source, { height: h.header.height, cid: h.cid.toString() }, sync.head.header.height)
+    if (sync instanceof HeaderSync) sync.offer({ peer: m.source, cid: h.cid, height: h.header.height, header: h })
   })
   libp2p.addEventListener('peer:connect', (evt) => {
     // a dropped node is not used again this session: hung up on however the connection came about
@@ -627,6 +623,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     status,
     sync,
     libp2p,
+    gossip,
     store,
     state,
     genesis,

@@ -1,10 +1,9 @@
 // The light client's F3 wiring (issue 14): the certificate store for this genesis, the finality service asking the
 // chain's nodes over go-f3's certificate exchange, header sync held until the first pass over them has said whether
 // the tab jumps, and certificate gossip taken as a hint to ask. Only under Expected Consensus with F3 in genesis.
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { EXCHANGE_OPT_HEADERS, type Genesis } from '../core'
-import { requestChain, requestCertificates, serveCertExchange, encodeCertificate, f3CertificatesTopic, type CofferLibp2p } from '../net'
+import { requestChain, requestCertificates, serveCertExchange, encodeCertificate, f3CertificatesTopic, type CofferLibp2p, type Gossip } from '../net'
 import type { EcHeaderSync } from './ec-header-sync'
 import type { HeaderStore } from './header-store'
 import type { StateClient } from './state-client'
@@ -17,6 +16,7 @@ const FIRST_PASS_WAIT_MS = 20_000
 
 export interface TabFinalityInit {
   libp2p: CofferLibp2p
+  gossip: Gossip
   genesis: Genesis
   headers: HeaderStore
   sync: EcHeaderSync
@@ -64,8 +64,7 @@ export async function startTabFinality (init: TabFinalityInit): Promise<TabFinal
   hold.unref?.() // a stopped client (a test's) must not keep Node alive for it
   const certTopic = f3CertificatesTopic(genesis.state.network)
   // taken as a hint to ask the nodes (the exchange checks and stores it); like blocks, the tab relays none
-  libp2p.services.pubsub.topicValidators.set(certTopic, (_peer, msg) => { service.offerCertificate(msg.data); return TopicValidatorResult.Ignore })
-  libp2p.services.pubsub.subscribe(certTopic)
+  init.gossip.listen(certTopic, (m) => { service.offerCertificate(m.data); return { verdict: 'ignore' } })
   // other tabs may ask this one for the certificates it checked (issue 15 part 2), in go-f3's exchange as a node serves them
   if (init.serveCertificates === true) {
     await serveCertExchange(libp2p, genesis.state.network, {

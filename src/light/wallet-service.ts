@@ -161,7 +161,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
   const republish = (): void => {
     for (const e of history) {
       if (e.kind === 'send' && live(e.from).includes(e) && e.signed !== undefined) {
-        void client.libp2p.services.pubsub.publish(messagesTopic(network), e.signed).catch(() => {})
+        void client.gossip.publish(messagesTopic(network), e.signed).catch(() => {})
       }
     }
   }
@@ -213,8 +213,7 @@ export async function createWalletService (init: WalletServiceInit): Promise<Wal
     // right after connecting, the node's subscription may not have reached us yet: retry briefly
     for (let i = 0; i < 20; i++) {
       try {
-        const r = await client.libp2p.services.pubsub.publish(topic, bytes)
-        if (r.recipients.length > 0) return
+        if (await client.gossip.publish(topic, bytes) > 0) return
         lastErr = new Error('no peer takes messages yet')
       } catch (err) { lastErr = err }
       await new Promise(resolve => setTimeout(resolve, 250))
