@@ -6,14 +6,13 @@
 // when it stopped is paid first on resume: the provider counts what a channel owes across streams and sessions,
 // and holds a new stream on a channel that still owes an interval.
 import { isTabGone } from './remote-platform'
-import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import {
   CarVerifier, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
   type CID, type AttoFil, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
 } from '../core'
-import { openRetrieval, priceOfBytes, type RetrievalTerms, type RetrievalStream } from '../net'
+import { openRetrieval, priceOfBytes, connectTo, type RetrievalTerms, type RetrievalStream } from '../net'
 import type { RetrievalPayer } from './paych-client'
 
 /** A provider to retrieve from, with what the client verified about it. */
@@ -169,20 +168,6 @@ function failureOf (err: Error, atOffset: number): ProviderFailure {
   }
 }
 
-async function dial (libp2p: Libp2p, p: RetrievalProvider, signal?: AbortSignal): Promise<void> {
-  const peer = peerIdFromString(p.peerId)
-  if (libp2p.getConnections(peer).length > 0) return
-  let last: Error | undefined
-  for (const a of p.addrs) {
-    try {
-      const addr = a.includes('/p2p/') ? a : `${a}/p2p/${p.peerId}`
-      await libp2p.dial(multiaddr(addr), { signal: signal === undefined ? AbortSignal.timeout(10_000) : AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-      return
-    } catch (err) { last = err as Error }
-  }
-  throw last ?? new Error(`${p.address} lists no address`)
-}
-
 const totalPaid = (s: DownloadState): AttoFil => Object.values(s.providers).reduce((n, p) => n + BigInt(p.paid), 0n)
 
 /**
@@ -290,7 +275,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
 
   let s: RetrievalStream
   try {
-    await dial(o.libp2p, p, o.signal)
+    await connectTo(o.libp2p, p, o.signal)
     const req: RetrievalRequest = {
       root: o.root,
       ...(range === undefined ? {} : { range: { from: range.from, to: range.to! } }),

@@ -2,7 +2,6 @@
 // provider's on-chain worker key and peer ID), pick providers, write and sign proposals, lock enough
 // escrow, then stream the payload to each provider and learn the deal ID it published. Chain reads come
 // verified from the caller (the light client's state proofs); nothing here takes a provider's word.
-import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import {
@@ -11,7 +10,7 @@ import {
   type ClientDealProposal, type DealProposal, type EscrowEntry, type MinerInfo, type MarketParams, type StorageAsk,
   type ProviderChoice, type AttoFil, type Epoch, type CID, type DealRecord
 } from '../core'
-import { requestAsk, sendDeal, sendStage, type BootstrapProvider, type PayloadReader, type SendStageOptions } from '../net'
+import { requestAsk, sendDeal, sendStage, connectTo, type BootstrapProvider, type PayloadReader, type SendStageOptions } from '../net'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sendCopy, type Replan } from './copy-sender'
 
@@ -132,19 +131,7 @@ export class StorageClient {
     return { provider: p, address, ask: signed.ask }
   }
 
-  private async dial (p: BootstrapProvider, signal?: AbortSignal): Promise<void> {
-    const peer = peerIdFromString(p.peerId)
-    if (this.libp2p.getConnections(peer).length > 0) return
-    let last: Error | undefined
-    for (const a of p.addrs) {
-      try {
-        const addr = a.includes('/p2p/') ? a : `${a}/p2p/${p.peerId}`
-        await this.libp2p.dial(multiaddr(addr), { signal: signal ?? AbortSignal.timeout(10_000) })
-        return
-      } catch (err) { last = err as Error }
-    }
-    throw last ?? new Error(`${p.address} lists no address`)
-  }
+  private async dial (p: BootstrapProvider, signal?: AbortSignal): Promise<void> { await connectTo(this.libp2p, p, signal) }
 
   /** Proposals for `copies` providers, starting on the first period boundary the transfer can make. */
   plan (quotes: ProviderQuote[], init: PlanInit): DealPlan {
