@@ -82,6 +82,7 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
 
   // ---- leader ----
   let worker: Worker | undefined
+  let rtcHost: { close: () => void } | undefined
   const bridges = new Map<string, MessagePort>()
   const watched = new Set<string>()
   const closeBridge = (from: string): void => {
@@ -130,7 +131,7 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
     worker = w
     caller = createPortCaller<WorkerCallSpecs>(w as unknown as CallerPort, other)
     // the leader's page makes the node's WebRTC connections: they end with it, as its worker does
-    lendRtc((msg, transfer) => { w.postMessage(msg, transfer) })
+    rtcHost = lendRtc((msg, transfer) => { w.postMessage(msg, transfer) })
     w.postMessage(start)
     onKind('leader')
     send({ kind: 'leader', tab })
@@ -153,7 +154,7 @@ export function connectViaLeader (onMessage: (msg: WorkerToPage) => void, onKind
         setTimeout(resolve, 2000)
       })
       w.postMessage({ type: 'stop' } satisfies PageToWorker)
-      void done.then(() => { w.terminate(); endLocks() })
+      void done.then(() => { rtcHost?.close(); w.terminate(); endLocks() })
     }
   }
 }

@@ -229,7 +229,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       workerBatch: (pk, items, randomBytes) => workerBatch(pk, items, randomBytes),
       net: { fetchChain: async (peer, key, length) => await requestChain(libp2p, peerOf(peer), { head: key, length, options: EXCHANGE_OPT_HEADERS }) },
       // the block's miner's power, worker key and eligibility, proven by the node that sent the block (it holds its fork)
-      blockState: async (miner, at, from) => (await state.ecBlockState(miner, at, from !== undefined && !nodes.isDropped(from) && libp2p.getConnections(peerOf(from)).length > 0 ? from : undefined)).value,
+      // (a tab that sent it is asked only when no node is connected: it holds just the proofs it checked)
+      blockState: async (miner, at, from) => (await state.ecBlockState(miner, at, from !== undefined && !nodes.isDropped(from) && libp2p.getConnections(peerOf(from)).length > 0 && (tabs?.isTab(from) !== true || nodeConnections().length === 0) ? from : undefined)).value,
       onAppend,
       onRejection: reject,
       onNetworkError,
@@ -260,7 +261,18 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** Other tabs (tab-peers.ts), started once hello runs: they sync from this one and it from them. */
   let tabs: TabPeers | null = null
   /** Connections to full nodes: what sync, status and redial count (a provider connection is not one). */
-  const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => libp2p.getConnections().filter(c => !providerPeers.has(c.remotePeer.toString()))
+  /**
+   * Connections to nodes: not to providers (dialled for deals), not to other tabs, and not a relay's limited circuit.
+   * Whether to redial the bootstrap nodes is decided on these alone: two tabs holding each other must not stop either
+   * from reaching a node again.
+   */
+  const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => libp2p.getConnections().filter(c => {
+    const id = c.remotePeer.toString()
+    return !providerPeers.has(id) && tabs?.isTab(id) !== true && c.limits === undefined
+  })
+  /** Connections that bring the chain: nodes', and other tabs' (direct WebRTC ones). */
+  const chainConnections = (): ReturnType<typeof libp2p.getConnections> =>
+    [...nodeConnections(), ...libp2p.getConnections().filter(c => c.limits === undefined && tabs?.isTab(c.remotePeer.toString()) === true)]
   const state = createStateClient({
     libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
     // a dropped node is never asked again; one that said hello on our genesis is preferred
@@ -392,13 +404,13 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   /** Peers asked for their head whose answer (a hello) has not come yet: that hello is not a new connection's. */
   const asked = new Set<string>()
   /** Nothing by gossip for the stall window while connected and not catching up. */
-  const isStalled = (): boolean => gossipClockMs !== null && nodeConnections().length > 0 && sync.backlog === null && nowMs() - gossipClockMs > stallWindowMs()
+  const isStalled = (): boolean => gossipClockMs !== null && chainConnections().length > 0 && sync.backlog === null && nowMs() - gossipClockMs > stallWindowMs()
 
   const status = (): LightClientStatus => {
     // one line per peer: the connection that carries its protocols (a relayed one, limited, only carried the
     // signalling that made the direct one to another tab; libp2p keeps it until its limits end)
     const byPeer = new Map<string, { id: string, addr: string, limited: boolean }>()
-    for (const c of nodeConnections()) {
+    for (const c of chainConnections()) {
       const id = c.remotePeer.toString()
       const limited = c.limits !== undefined
       const known = byPeer.get(id)
@@ -601,7 +613,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     headProbes++
     fruitlessProbes++
     nextProbeAtMs = nowMs() + stallWindowMs() * Math.min(2 ** (fruitlessProbes - 1), MAX_PROBE_BACKOFF)
-    for (const c of nodeConnections()) {
+    for (const c of chainConnections()) {
       const peer = c.remotePeer.toString()
       asked.add(peer)
       hello.askHead(c.remotePeer).catch((err: Error) => { asked.delete(peer); lastNetworkError = `${peer.slice(-8)}: ask head: ${err.message}` })

@@ -15,7 +15,12 @@ export interface RtcPageHost { close: () => void }
 export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageHost {
   const pcs = new Map<number, RTCPeerConnection>()
   /** Each channel and the bytes the page has sent on it. */
-  const channels = new Map<number, { dc: RTCDataChannel, sent: number, checking: boolean }>()
+  const channels = new Map<number, { dc: RTCDataChannel, sent: number, checking: boolean, pc: number }>()
+  /** Forgets a connection and its channels: a closed RTCPeerConnection fires no close event on them (spec). */
+  const forget = (pc: number): void => {
+    pcs.delete(pc)
+    for (const [ch, e] of channels) if (e.pc === pc) { channels.delete(ch); post({ ev: 'closed', ch }) }
+  }
   let nextInbound = -1
   const post = (msg: PageToNode, transfer: Transferable[] = []): void => { port.postMessage(msg, transfer) }
 
@@ -37,8 +42,8 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
     if (entry.dc.bufferedAmount > 0 && entry.dc.readyState === 'open') { entry.checking = true; setTimeout(() => { check(ch) }, DRAIN_POLL_MS) }
   }
 
-  const watchChannel = (ch: number, dc: RTCDataChannel): void => {
-    const entry = { dc, sent: 0, checking: false }
+  const watchChannel = (ch: number, dc: RTCDataChannel, pc: number): void => {
+    const entry = { dc, sent: 0, checking: false, pc }
     channels.set(ch, entry)
     dc.binaryType = 'arraybuffer'
     // the node counts what it handed over as buffered until this says it left: its streams wait on that (backpressure)
@@ -72,7 +77,7 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         pcs.set(msg.pc, pc)
         pc.addEventListener('connectionstatechange', () => {
           post({ ev: 'state', pc: msg.pc, state: pc.connectionState })
-          if (pc.connectionState === 'closed') pcs.delete(msg.pc)
+          if (pc.connectionState === 'closed' || pc.connectionState === 'failed') { if (pc.connectionState === 'failed') pc.close(); forget(msg.pc) }
         })
         pc.addEventListener('icecandidate', ({ candidate }) => {
           post({ ev: 'icecandidate', pc: msg.pc, candidate: candidate === null ? null : { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex, usernameFragment: candidate.usernameFragment } })
@@ -80,7 +85,7 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         pc.addEventListener('datachannel', ({ channel }) => {
           const ch = nextInbound--
           // listened to before this handler returns: Chromium may deliver its first message right after
-          watchChannel(ch, channel)
+          watchChannel(ch, channel, msg.pc)
           post({ ev: 'datachannel', pc: msg.pc, ch, label: channel.label, protocol: channel.protocol, id: channel.id, readyState: channel.readyState })
         })
         return
@@ -93,13 +98,13 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         ).catch((err: Error) => { post({ ev: 'result', id: msg.id, ok: false, name: err.name, message: err.message }) })
         return
       }
-      case 'close': pcs.get(msg.pc)?.close(); pcs.delete(msg.pc); return
+      case 'close': pcs.get(msg.pc)?.close(); forget(msg.pc); return
       case 'channel': {
         const pc = pcs.get(msg.pc)
         if (pc === undefined) { post({ ev: 'closed', ch: msg.ch }); return }
         try {
           const dc = pc.createDataChannel(msg.label, msg.init)
-          watchChannel(msg.ch, dc)
+          watchChannel(msg.ch, dc, msg.pc)
           if (dc.readyState === 'open') post({ ev: 'open', ch: msg.ch, id: dc.id })
         } catch (err) {
           post({ ev: 'error', ch: msg.ch, message: (err as Error).message })

@@ -4,7 +4,8 @@
 // headers go through the same sync and the same rejection, which drops it); it is never asked for state.
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { subscribeTabs, announceTab, serveChainExchange, type CofferLibp2p } from '../net'
+import { subscribeTabs, announceTab, relayOf, serveChainExchange, type CofferLibp2p } from '../net'
+import type { Connection } from '@libp2p/interface'
 import type { TipSet } from '../core'
 import type { HeaderStore } from './header-store'
 
@@ -30,42 +31,78 @@ export interface TabPeersInit {
 }
 
 export interface TabPeers {
-  /** Whether `peer` is a tab (it announced itself as one). */
+  /** Whether `peer` is a tab: it announced itself as one, or it is connected to this one over (non-direct) WebRTC. */
   isTab: (peer: string) => boolean
   /** Tabs connected now. */
   connected: () => string[]
   stop: () => void
 }
 
+/** Tabs that may connect to this one on their own (each a real RTCPeerConnection in the page): more are hung up on. */
+export const MAX_INBOUND_TABS = 2 * MAX_TAB_PEERS
+/** Tabs remembered as tabs (announced ones): the oldest forgotten first, so made-up identities cannot grow it. */
+export const MAX_REMEMBERED_TABS = 4 * MAX_KNOWN_TABS
+
+/** A direct WebRTC connection between tabs (WebRTC-Direct is a node's; a circuit alone is a relay's). */
+const isTabConnection = (c: Connection): boolean => {
+  const a = c.remoteAddr.toString()
+  return c.limits === undefined && /\/webrtc(\/|$)/.test(a) && !a.includes('/webrtc-direct')
+}
+
 export function startTabPeers (init: TabPeersInit): TabPeers {
   const { libp2p } = init
+  /** Tabs to dial, with the addresses they announced through relays this tab is connected to. */
   const known = new Map<string, Multiaddr[]>()
-  const tabs = new Set<string>()
+  const announced = new Set<string>()
+  /** Tabs this one dialled: the ones that fill its MAX_TAB_PEERS (tabs that dial it cannot take those places). */
+  const dialled = new Set<string>()
   const dialing = new Set<string>()
   let stopped = false
-  const connected = (): string[] => [...tabs].filter(t => libp2p.getConnections(peerIdFromString(t)).length > 0)
+  const connections = (peer: string): Connection[] => libp2p.getConnections(peerIdFromString(peer))
+  const hasDirect = (peer: string): boolean => connections(peer).some(isTabConnection)
+  const isTab = (peer: string): boolean => announced.has(peer) || connections(peer).some(isTabConnection)
+  const viaConnectedRelay = (a: Multiaddr): boolean => {
+    const relay = relayOf(a)
+    return relay !== undefined && connections(relay).some(c => c.limits === undefined)
+  }
 
   const dialSome = (): void => {
     if (stopped) return
-    const room = MAX_TAB_PEERS - connected().length - dialing.size
-    const candidates = [...known.keys()].reverse().filter(p => !init.isDropped(p) && !dialing.has(p) && libp2p.getConnections(peerIdFromString(p)).length === 0)
-    for (const peer of candidates.slice(0, Math.max(0, room))) {
+    const mine = [...dialled].filter(hasDirect).length
+    const room = MAX_TAB_PEERS - mine - dialing.size
+    if (room <= 0) return
+    const candidates = [...known.keys()].reverse().filter(p => !init.isDropped(p) && !dialing.has(p) && connections(p).every(c => c.limits !== undefined))
+    for (const peer of candidates.slice(0, room)) {
       const addrs = known.get(peer)!
       dialing.add(peer)
       libp2p.dial(addrs.length === 1 ? addrs[0]! : addrs, { signal: AbortSignal.timeout(TAB_DIAL_TIMEOUT_MS) }).then(
-        () => { init.onChange() },
+        () => { dialled.add(peer); init.onChange() },
         (err: Error) => { known.delete(peer); init.onError(peer, err) } // tried again once it announces itself again
       ).finally(() => { dialing.delete(peer) })
     }
   }
 
   const stopHearing = subscribeTabs(libp2p, init.network, (peer, addrs) => {
-    tabs.add(peer)
+    // only through a relay this tab holds a connection to: an announcement cannot send it dialling other hosts
+    const usable = addrs.filter(viaConnectedRelay)
+    if (usable.length === 0) return
+    announced.delete(peer)
+    announced.add(peer)
+    while (announced.size > MAX_REMEMBERED_TABS) announced.delete(announced.values().next().value!)
     known.delete(peer)
-    known.set(peer, addrs)
+    known.set(peer, usable)
     while (known.size > MAX_KNOWN_TABS) known.delete(known.keys().next().value!)
     dialSome()
   })
+  // a tab that connects on its own is taken while there is room, and hung up on past MAX_INBOUND_TABS
+  const onOpen = (evt: CustomEvent<Connection>): void => {
+    const c = evt.detail
+    if (c.direction !== 'inbound' || !isTabConnection(c)) return
+    const inbound = libp2p.getConnections().filter(x => x.direction === 'inbound' && isTabConnection(x)).length
+    if (inbound > MAX_INBOUND_TABS) c.close().catch(() => {})
+    else init.onChange()
+  }
+  libp2p.addEventListener('connection:open', onOpen)
   const turn = (): void => {
     void announceTab(libp2p, init.network).catch(() => {})
     dialSome()
@@ -77,12 +114,13 @@ export function startTabPeers (init: TabPeersInit): TabPeers {
   turn()
 
   return {
-    isTab: (peer) => tabs.has(peer),
-    connected,
+    isTab,
+    connected: () => [...new Set(libp2p.getConnections().filter(isTabConnection).map(c => c.remotePeer.toString()))],
     stop: () => {
       stopped = true
       clearInterval(timer)
       libp2p.removeEventListener('self:peer:update', onSelf)
+      libp2p.removeEventListener('connection:open', onOpen)
       stopHearing()
     }
   }

@@ -9,6 +9,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CofferLibp2p } from './libp2p-node'
+import { TokenBuckets, type TokenRate } from '../core/rate-limit'
 
 export const tabsTopic = (network: string): string => `/coffer/tabs/${network}`
 
@@ -16,6 +17,18 @@ export const tabsTopic = (network: string): string => `/coffer/tabs/${network}`
 export const MAX_TAB_ADDRS = 8
 /** The largest announcement read at all: eight relayed addresses are under 1 KiB. */
 export const MAX_TAB_ANNOUNCEMENT_BYTES = 2048
+
+/**
+ * Announcements taken from one author: a burst of 3, then one every 2 s (a tab announces every TAB_ANNOUNCE_MS, 5 s).
+ * More are dropped unrelayed (Ignore), so a tab repeating itself fast costs the network nothing.
+ */
+export const TAB_ANNOUNCE_AUTHOR_RATE: TokenRate = { burst: 3, refillMs: 2000 }
+/**
+ * Announcements a node takes (and relays) from all authors together: a burst of 64, then 20 a second. Peer IDs are
+ * free to make, so a per-author bound alone lets a flood of fresh identities through; this caps what any flood costs
+ * each node and every tab behind it, at the price of some honest announcements waiting for their next turn.
+ */
+export const TAB_ANNOUNCE_TOTAL_RATE: TokenRate = { burst: 64, refillMs: 50 }
 
 /** An announcement that is not a tab's relayed WebRTC addresses signed by that tab. */
 export class BadTabAnnouncementError extends Error {
@@ -46,13 +59,26 @@ export function decodeTabAnnouncement (bytes: Uint8Array, author: string): Multi
   })
 }
 
-/** Hears tabs' announcements (validated: a bad one is rejected and scored against its relay) until the returned stop. */
-export function subscribeTabs (libp2p: CofferLibp2p, network: string, onTab: (peer: string, addrs: Multiaddr[]) => void): () => void {
+/** The peer ID of the relay an address goes through (the `/p2p/<id>` before `/p2p-circuit`). */
+export function relayOf (addr: Multiaddr): string | undefined {
+  return /\/p2p\/([^/]+)\/p2p-circuit\//.exec(addr.toString())?.[1]
+}
+
+/**
+ * Hears tabs' announcements until the returned stop: a bad one is rejected (and scored against its relay), one over
+ * the rates above dropped unrelayed. `nowMs` is the clock the rates run on.
+ */
+export function subscribeTabs (libp2p: CofferLibp2p, network: string, onTab: (peer: string, addrs: Multiaddr[]) => void, nowMs: () => number = () => Date.now()): () => void {
   const topic = tabsTopic(network)
   const pubsub = libp2p.services.pubsub
+  const authors = new TokenBuckets<string>(TAB_ANNOUNCE_AUTHOR_RATE)
+  const total = new TokenBuckets<string>(TAB_ANNOUNCE_TOTAL_RATE)
   pubsub.topicValidators.set(topic, (_source, msg) => {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    try { decodeTabAnnouncement(msg.data, msg.from.toString()); return TopicValidatorResult.Accept } catch { return TopicValidatorResult.Reject }
+    try { decodeTabAnnouncement(msg.data, msg.from.toString()) } catch { return TopicValidatorResult.Reject }
+    const now = nowMs()
+    if (!authors.take(msg.from.toString(), now).ok || !total.take('all', now).ok) return TopicValidatorResult.Ignore
+    return TopicValidatorResult.Accept
   })
   const listener = (evt: CustomEvent<{ topic: string, type: string, from?: { toString: () => string }, data: Uint8Array }>): void => {
     const msg = evt.detail

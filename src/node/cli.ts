@@ -17,7 +17,7 @@ import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
 
 const USAGE = `usage: coffer piece <file>
        coffer devnet [--port 5173] [--rpc-port 1234] [--data ./.coffer/devnet] [--reset] [--block-time 2] [--p2p-port 0] [--prefill N]
-                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--f3-every 100] [--no-webrtc-direct] [--build]
+                     [--providers 3] [--proving-period 30] [--consensus expected|single] [--f3-every 100] [--no-webrtc-direct] [--no-relay] [--build]
        ${PROVIDER_USAGE}
        ${RETRIEVE_USAGE}
        ${NODE_USAGE}
@@ -41,6 +41,8 @@ const USAGE = `usage: coffer piece <file>
   --no-webrtc-direct  the devnet's node and providers listen with WebSockets only. By default they also listen with
                   WebRTC-Direct (UDP, a self-signed certificate kept in DIR and named by its hash in the address:
                   a browser dials it with no CA-signed TLS certificate; try the app with ?transports=webrtc-direct)
+  --no-relay      the devnet's node is no circuit relay (by default every node is one: tabs reach each other
+                  through nodes, then connect directly over WebRTC)
   --build         build the app first (what \`npm start\` does); refused before building if in use
 
   provider init      a provider's keys and the network it joins (on a devnet, its faucet funds the worker)
@@ -121,6 +123,7 @@ async function main (argv: string[]): Promise<number> {
       'f3-every': { type: 'string', default: String(DEFAULT_F3_PARAMS.instanceEpochs) },
       build: { type: 'boolean', default: false },
       'no-webrtc-direct': { type: 'boolean', default: false },
+      'no-relay': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
   })
@@ -161,6 +164,7 @@ async function main (argv: string[]): Promise<number> {
     // each provider a `coffer provider run` child, as a provider on another machine runs
     providerProcesses: true,
     webrtcDirect: !values['no-webrtc-direct'],
+    relay: !values['no-relay'],
     log: (line) => process.stdout.write(`coffer: ${line}\n`)
   })
   // each provider's HTTP gateway: IPFS Trustless Gateway and FRC-0066 piece gateway

@@ -1,6 +1,7 @@
 // A local Coffer devnet in one process: genesis on first start, a producer signing one header per epoch,
 // libp2p (ws on loopback) serving hello, chain exchange and header gossip, and the PWA plus its bootstrap
 // document over HTTP. Everything persists under `dataDir`, so a restart continues the same chain.
+import { tryWebRtcDirect } from './optional-webrtc-direct'
 import { rm, mkdir } from 'node:fs/promises'
 import {
   createGenesis, openGenesis, decodeHeader, idAddressBytes, blsPublicKey, encodeBlockMsg, blocksTopic,
@@ -35,7 +36,7 @@ export interface DevnetInit {
   dataDir: string
   /** The devnet's own node also listens with WebRTC-Direct (any UDP port), listed in the bootstrap document. */
   webrtcDirect?: boolean
-  /** Whether the devnet's node is a circuit relay for tabs (default yes). */
+  /** Whether the devnet's node (and its in-process providers) are circuit relays for tabs (default yes). */
   relay?: boolean
   distDir: string
   reset?: boolean
@@ -241,11 +242,12 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       storedHead = chain.head()
     }
 
+    // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
+    const rtc = init.webrtcDirect === true ? await tryWebRtcDirect(init.dataDir, host, 0, log) : { transports: [], listen: [] }
     const libp2p = await createCofferLibp2p({
       privateKey: await loadOrCreatePeerKey(db),
-      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`, ...(init.webrtcDirect === true ? [`/ip4/${host}/udp/0/webrtc-direct`] : [])],
-      // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
-      ...(init.webrtcDirect === true ? { transports: [await (await import('./webrtc-direct')).webRtcDirectTransport(init.dataDir)] } : {}),
+      listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`, ...rtc.listen],
+      transports: rtc.transports,
       network,
       // a circuit relay for tabs (issue 15 part 2), unless told not to be
       role: 'node',
@@ -293,7 +295,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     })
     cleanups.push(async () => { await producer?.stop() })
 
-    const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions, webrtcDirect: init.webrtcDirect === true })
+    const providers = init.providerProcesses === true ? [] : await startDevnetProviders({ dataDir: init.dataDir, host, chain, log, options: init.providerOptions, webrtcDirect: init.webrtcDirect === true, relay: init.relay !== false })
     cleanups.push(async () => { for (const p of providers) await p.stop() })
     // in-process providers' producers run on this node's chain, one per miner with its own worker key (child
     // providers run theirs in their own processes)
@@ -336,7 +338,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       for (const f of folders) {
         await f.prepare(network)
         childAsks.push(f.ask)
-        children.push(superviseProviderChild({ dir: f.dir, host, name: f.address, log, webrtcDirect: init.webrtcDirect === true }))
+        children.push(superviseProviderChild({ dir: f.dir, host, name: f.address, log, webrtcDirect: init.webrtcDirect === true, relay: init.relay !== false }))
       }
       await Promise.all(children.map(async c => await c.ready))
     }

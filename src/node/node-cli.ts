@@ -7,7 +7,7 @@ import path from 'node:path'
 import { resolveNetwork } from './resolve-network'
 import { startFullNode } from './full-node'
 
-export const NODE_USAGE = 'coffer node --network <app URL | bootstrap URL or file | multiaddr> [--data ./.coffer/node] [--rpc-port N] [--p2p-port N] [--host 127.0.0.1] [--webrtc-port 0 | --no-webrtc-direct]'
+export const NODE_USAGE = 'coffer node --network <app URL | bootstrap URL or file | multiaddr> [--data ./.coffer/node] [--rpc-port N] [--p2p-port N] [--host 127.0.0.1] [--webrtc-port 0 | --no-webrtc-direct] [--no-relay]'
 
 export class NodeUsageError extends Error {
   static override name = 'NodeUsageError'
@@ -34,7 +34,9 @@ export async function nodeCommand (argv: string[]): Promise<number> {
         host: { type: 'string', default: '127.0.0.1' },
         // WebRTC-Direct by default: a browser tab reaches the node by it without a TLS certificate (webrtc-direct.ts)
         'webrtc-port': { type: 'string', default: '0' },
-        'no-webrtc-direct': { type: 'boolean', default: false }
+        'no-webrtc-direct': { type: 'boolean', default: false },
+        // a circuit relay for tabs by default (they reach each other through nodes): this turns it off
+        'no-relay': { type: 'boolean', default: false }
       }
     }).values
   } catch (err) {
@@ -51,6 +53,7 @@ export async function nodeCommand (argv: string[]): Promise<number> {
     host: values.host,
     listen: [`/ip4/${values.host}/tcp/${p2pPort}/ws`],
     ...(values['no-webrtc-direct'] === true ? {} : { webrtcDirect: { port: port(values['webrtc-port'], '--webrtc-port') ?? 0 } }),
+    ...(values['no-relay'] === true ? { relay: false } : {}),
     rpcPort: rpcPort ?? null,
     log
   })

@@ -20,7 +20,7 @@ import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 
 export const PROVIDER_USAGE = `coffer provider init --network <app URL | bootstrap URL | multiaddr | file> [--data ./.coffer/provider]
-       coffer provider run [--data ./.coffer/provider] [--host 127.0.0.1] [--p2p-port 0] [--webrtc-port 0 | --no-webrtc-direct] [--gateway-port 0] [--announce <multiaddr>…]
+       coffer provider run [--data ./.coffer/provider] [--host 127.0.0.1] [--p2p-port 0] [--webrtc-port 0 | --no-webrtc-direct] [--no-relay] [--gateway-port 0] [--announce <multiaddr>…]
        coffer provider stop-deals [--data ./.coffer/provider]
        coffer provider withdraw [--data ./.coffer/provider]
        coffer provider corrupt|delete <deal ID | piece CID> [--data ./.coffer/devnet] [--provider t01001]`
@@ -85,7 +85,9 @@ async function run (args: string[]): Promise<number> {
     data: { type: 'string', default: DEFAULT_DIR }, host: { type: 'string', default: '127.0.0.1' },
     'p2p-port': { type: 'string', default: '0' }, 'gateway-port': { type: 'string', default: '0' }, announce: { type: 'string', multiple: true },
     // WebRTC-Direct by default: a browser tab reaches the provider by it without a TLS certificate (webrtc-direct.ts)
-    'webrtc-port': { type: 'string', default: '0' }, 'no-webrtc-direct': { type: 'boolean', default: false }
+    'webrtc-port': { type: 'string', default: '0' }, 'no-webrtc-direct': { type: 'boolean', default: false },
+    // its node is a circuit relay for tabs by default, as every node is
+    'no-relay': { type: 'boolean', default: false }
   })
   const started = performance.now()
   // run by a devnet (provider-children.ts): its stdin pipe closes when the devnet dies, even by kill -9. Watched from
@@ -103,6 +105,7 @@ async function run (args: string[]): Promise<number> {
     dir: String(values.data), host: String(values.host), p2pPort: port(String(values['p2p-port']), '--p2p-port'), gatewayPort: port(String(values['gateway-port']), '--gateway-port'),
     ...(values.announce === undefined ? {} : { announce: values.announce as string[] }),
     ...(values['no-webrtc-direct'] === true ? {} : { webrtcDirect: { port: port(String(values['webrtc-port']), '--webrtc-port') } }),
+    ...(values['no-relay'] === true ? { relay: false } : {}),
     log: (line) => { out(`coffer: ${line}`) }
   })
   out(`miner ${p.miner}`)

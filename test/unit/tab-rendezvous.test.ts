@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as dagCbor from '@ipld/dag-cbor'
-import { encodeTabAnnouncement, decodeTabAnnouncement, BadTabAnnouncementError, MAX_TAB_ADDRS, MAX_TAB_ANNOUNCEMENT_BYTES } from '../../src/net'
+import { encodeTabAnnouncement, decodeTabAnnouncement, relayOf, BadTabAnnouncementError, MAX_TAB_ADDRS, MAX_TAB_ANNOUNCEMENT_BYTES } from '../../src/net'
 
 const tab = '12D3KooWNTsM5ttcxNjasYvmrhv4ht1VwP4ppUZk4rYZBYzTfD9S'
 const other = '12D3KooWQCavy3eZECTuAfXEDHVWkSUsmx4cAQcsRHvZWTEYEnqH'
@@ -30,5 +30,11 @@ describe('tab announcements', () => {
     for (const [what, bytes] of bad) {
       expect(() => decodeTabAnnouncement(bytes, tab), what).toThrow(BadTabAnnouncementError)
     }
+  })
+
+  it('names the relay an address goes through (a tab dials only through relays it is connected to)', () => {
+    expect(relayOf(multiaddr(relayed()))).toBe(other)
+    expect(relayOf(multiaddr(`/dns4/example.org/tcp/443/wss/p2p/${other}/p2p-circuit/webrtc/p2p/${tab}`))).toBe(other)
+    expect(relayOf(multiaddr(`/ip4/127.0.0.1/tcp/4001/ws/p2p/${tab}`))).toBeUndefined()
   })
 })

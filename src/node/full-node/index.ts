@@ -5,6 +5,7 @@
 // messages, state proofs, the genesis CAR, block and message gossip, and optionally the JSON-RPC.
 // `coffer node` runs one; a provider process runs one with its own peer key and adds its services. Under Expected
 // Consensus it runs one producer per miner it is given the worker key of (ec-producer.ts), publishing what they win.
+import { tryWebRtcDirect } from '../optional-webrtc-direct'
 import { mkdir } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -45,6 +46,8 @@ export interface FullNodeInit {
    * a browser reaches it with no CA-signed TLS certificate.
    */
   webrtcDirect?: { port?: number }
+  /** Whether it is a circuit relay for tabs (default yes: `--no-relay` says no). */
+  relay?: boolean
   announce?: string[]
   /** Lotus-style JSON-RPC port (0: any free port); none when null or left out. */
   rpcPort?: number | null
@@ -174,15 +177,17 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {})
   }
   try {
+    // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
+    const rtc = init.webrtcDirect === undefined ? { transports: [], listen: [] } : await tryWebRtcDirect(init.dataDir, host, init.webrtcDirect.port ?? 0, log)
     const libp2p = await createCofferLibp2p({
       privateKey: init.privateKey ?? await loadOrCreatePeerKey(db),
-      listen: [...(init.listen ?? [`/ip4/${host}/tcp/0/ws`]), ...(init.webrtcDirect === undefined ? [] : [`/ip4/${host}/udp/${init.webrtcDirect.port ?? 0}/webrtc-direct`])],
-      // loaded only when asked for: it brings a native module (node-datachannel) no other node needs
-      ...(init.webrtcDirect === undefined ? {} : { transports: [await (await import('../webrtc-direct')).webRtcDirectTransport(init.dataDir)] }),
+      listen: [...(init.listen ?? [`/ip4/${host}/tcp/0/ws`]), ...rtc.listen],
+      transports: rtc.transports,
       ...(init.announce === undefined ? {} : { announce: init.announce }),
       network,
-      // a circuit relay for tabs, as every node is (issue 15 part 2)
+      // a circuit relay for tabs, as every node is (issue 15 part 2), unless told not to be
       role: 'node',
+      ...(init.relay === false ? { relayServer: false } : {}),
       // a devnet's peers are on loopback, which libp2p's gater would refuse to dial
       allowLoopbackDials: true
     })

@@ -2,6 +2,7 @@
 // its libp2p node, ask, deal and retrieval protocols, a proving loop and a voucher-redeeming loop. Genesis
 // records them as miners t01001…; a restart finds them there (the count is fixed at genesis, as a Lotus
 // devnet's pre-sealed miners are).
+import { tryWebRtcDirect } from '../optional-webrtc-direct'
 import path from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
@@ -102,7 +103,7 @@ export function providerChain (chain: LocalChain): ProviderChain {
 }
 
 /** Starts every provider genesis recorded, from its folder. */
-export async function startDevnetProviders (init: { dataDir: string, host: string, chain: LocalChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined, webrtcDirect?: boolean }): Promise<RunningProvider[]> {
+export async function startDevnetProviders (init: { dataDir: string, host: string, chain: LocalChain, log: (line: string) => void, options?: (index: number) => DevnetProviderOptions | undefined, webrtcDirect?: boolean, relay?: boolean }): Promise<RunningProvider[]> {
   const running: RunningProvider[] = []
   const chain = providerChain(init.chain)
   try {
@@ -118,12 +119,13 @@ export async function startDevnetProviders (init: { dataDir: string, host: strin
       await recordPreseal(dir, FIRST_PROVIDER_ID + i, init.chain.readState((s, r) => presealDealOf(s, r, address)))
       const options = init.options?.(i)
       // WebRTC-Direct beside WebSockets when the devnet has it, each provider's certificate kept in its own folder
-      const rtc = init.webrtcDirect === true ? [await (await import('../webrtc-direct')).webRtcDirectTransport(dir)] : []
+      const rtc = init.webrtcDirect === true ? await tryWebRtcDirect(dir, init.host, 0, init.log) : { transports: [], listen: [] }
       const libp2p = await createCofferLibp2p({
         role: 'node',
+        relayServer: init.relay !== false,
         privateKey: keys.peer,
-        listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`, ...(rtc.length > 0 ? [`/ip4/${init.host}/udp/0/webrtc-direct`] : [])],
-        transports: rtc,
+        listen: options?.listen ?? [`/ip4/${init.host}/tcp/0/ws`, ...rtc.listen],
+        transports: rtc.transports,
         ...(options?.announce === undefined ? {} : { announce: options.announce })
       })
       const stopLibp2p = async (): Promise<void> => { await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())]) }

@@ -35,6 +35,8 @@ export interface ProviderChildInit {
   log: (line: string) => void
   /** Whether the child listens with WebRTC-Direct too (`coffer provider run`'s default). */
   webrtcDirect?: boolean
+  /** Whether its node is a circuit relay for tabs (`coffer provider run`'s default). */
+  relay?: boolean
 }
 
 export interface ProviderChild {
@@ -71,7 +73,7 @@ export function superviseProviderChild (init: ProviderChildInit): ProviderChild 
     // its own process group (detached), so stop() ends the child and anything it starts, and a Ctrl-C meant for the
     // devnet reaches the child only through stop(); stdin is a pipe the child watches: if the devnet dies without
     // stopping it (kill -9), the pipe closes and the child stops itself (COFFER_SUPERVISED)
-    const c = child = spawn(process.execPath, [BIN, 'provider', 'run', '--data', init.dir, '--host', init.host, ...(init.webrtcDirect === false ? ['--no-webrtc-direct'] : [])], {
+    const c = child = spawn(process.execPath, [BIN, 'provider', 'run', '--data', init.dir, '--host', init.host, ...(init.webrtcDirect === false ? ['--no-webrtc-direct'] : []), ...(init.relay === false ? ['--no-relay'] : [])], {
       detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, COFFER_SUPERVISED: '1' }
     })
     const lines = (stream: NodeJS.ReadableStream): void => {

@@ -32,6 +32,8 @@ export interface ProviderProcessInit {
   announce?: string[]
   /** Also listen with WebRTC-Direct on UDP `port` (0: any), so a browser reaches it without a TLS certificate. */
   webrtcDirect?: { port?: number }
+  /** Whether its node is a circuit relay for tabs (default yes). */
+  relay?: boolean
   options?: ProviderServiceOptions
   log?: (line: string) => void
 }
@@ -65,7 +67,8 @@ export async function runProviderProcess (init: ProviderProcessInit): Promise<Pr
   const node = await startFullNode({
     dataDir: path.join(dir, 'chain'), bootstrap, privateKey: keys.peer, host, rpcPort: null, log,
     listen: [`/ip4/${host}/tcp/${init.p2pPort ?? 0}/ws`], ...(init.announce === undefined ? {} : { announce: init.announce }),
-    ...(init.webrtcDirect === undefined ? {} : { webrtcDirect: init.webrtcDirect })
+    ...(init.webrtcDirect === undefined ? {} : { webrtcDirect: init.webrtcDirect }),
+    ...(init.relay === undefined ? {} : { relay: init.relay })
   })
   const stopped = new AbortController()
   let services: ProviderServices | undefined
