@@ -139,9 +139,10 @@ describe('room held by running transfers', () => {
       trickles.push(t)
     }
     // each holds its reserveAheadBytes (1 MiB here), its staged bytes inside it: 14 MiB stay free, not 0 (give
-    // or take the frame being written while the ask measures the folder)
+    // or take a frame being written while the ask measures the folder: either way, a full run on a loaded machine
+    // once saw one 4 KiB frame more free)
     const during = await freeBytes(0)
-    expect(during).toBeLessThanOrEqual(room - 2 * MiB)
+    expect(during).toBeLessThanOrEqual(room - 2 * MiB + 2 * 4096)
     expect(during).toBeGreaterThanOrEqual(room - 2 * MiB - 2 * 4096)
 
     // an honest client with a 4 MiB piece is admitted (the whole piece fits) and served
