@@ -1,7 +1,7 @@
 // Spot audits as the tab runs them: leaves of a deal's payload drawn with the tab's own randomness, asked of the
 // deal's provider over `/coffer/audit/1.0.0`, every returned path checked in the WASM verifier against the piece CID
 // of the tab's verified deal record; outcomes kept in IndexedDB, on demand (Audit now) and on a schedule.
-import type { Libp2p } from '@libp2p/interface'
+import type { Dialer } from '../net'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   DEFAULT_AUDIT_LEAVES, AUDIT_NONCE_BYTES, payloadLeafCount, drawAuditLeaves, auditRandomBytes, checkAuditNonce,
@@ -36,7 +36,7 @@ export interface AuditTarget {
 }
 
 export interface AuditServiceInit {
-  libp2p: Libp2p
+  libp2p: Dialer
   store: Pick<DealStore, 'audits' | 'putAudit' | 'setting' | 'putSetting'>
   /** The deal's target, or null when it is not a live deal this tab follows and has verified. */
   target: (dealId: number) => AuditTarget | null

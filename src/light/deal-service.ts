@@ -107,7 +107,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     minerInfo: async (address) => (await lc.state.miner(address)).value,
     quote: async (p, signal) => {
       // asks need no key: anyone may look at the providers' terms
-      const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([p], signal)
+      const { quotes, failures } = await new StorageClient(lc.dialer, lightDealChain(lc, init.wallet, new Uint8Array()), null).quotes([p], signal)
       if (quotes[0] === undefined) throw failures[0]?.error ?? new Error('no ask')
       return quotes[0].ask
     },
@@ -127,7 +127,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const faultsOf = watch.faultsOf
   // spot audits of the live deals, from the verified records (piece CID, size) and this tab's own upload (payload, peer)
   const audits = await createAuditService({
-    libp2p: lc.libp2p,
+    libp2p: lc.dialer,
     store,
     target: (dealId) => {
       const d = watch.deals().find(x => x.dealId === dealId && x.status === 'active')
@@ -158,7 +158,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
   const storageClient = async (): Promise<{ sc: StorageClient, address: Uint8Array }> => {
     const address = await clientAddress()
     const chain = lightDealChain(lc, init.wallet, address)
-    return { sc: new StorageClient(lc.libp2p, chain, { address, sign: async (p) => keystore.signProposal(p) }), address }
+    return { sc: new StorageClient(lc.dialer, chain, { address, sign: async (p) => keystore.signProposal(p) }), address }
   }
 
   /** The directory as the page shows it: every provider with a verified ask, online or not; errors beside. */
@@ -374,7 +374,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
     // sending needs no key (the proposals are signed): a reopened tab resumes with its wallet still locked;
     // only a re-plan (a later start) needs the key again, and waits for it
     const client = parseAddress(u.client).bytes
-    const sc = new StorageClient(lc.libp2p, lightDealChain(lc, init.wallet, client), { address: client, sign: async (p) => keystore.signProposal(p) })
+    const sc = new StorageClient(lc.dialer, lightDealChain(lc, init.wallet, client), { address: client, sign: async (p) => keystore.signProposal(p) })
     const update = async (i: number, patch: Partial<CopyRecord>, persist: boolean): Promise<void> => {
       const cur = uploads.get(u.id)!
       const copies = cur.proposals!.map((c, j) => j === i ? { ...c, ...patch } : c)

@@ -12,7 +12,7 @@ import {
 } from '../core'
 import {
   createCofferLibp2p, genesisOf, requestChain, requestState, runHello, subscribeAsks, serveState,
-  gossipOf, type BootstrapDocument, type CofferLibp2p, type CofferLibp2pInit, type AskBook, type AskAnnouncement, type Gossip
+  gossipOf, type BootstrapDocument, type CofferLibp2p, type CofferLibp2pInit, type AskBook, type AskAnnouncement, type Gossip, type Dialer
 } from '../net'
 import { judgeBlock } from '../net/gossip-validation'
 import { HeaderSync, isRuleViolation } from './header-sync'
@@ -60,6 +60,8 @@ export interface LightClient {
   libp2p: CofferLibp2p
   /** Gossip as services publish and hear it (src/net/gossip.ts): nothing above reaches into gossipsub. */
   gossip: Gossip
+  /** What services that ask peers get of the node (src/net/dialer.ts): dial and open streams, nothing more. */
+  dialer: Dialer
   store: HeaderStore
   state: StateClient
   genesis: ReturnType<typeof genesisOf>
@@ -636,6 +638,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     sync,
     libp2p,
     gossip,
+    dialer: libp2p,
     store,
     state,
     genesis,

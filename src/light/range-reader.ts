@@ -5,7 +5,7 @@
 // read many times (a media element asks for range after range). A session pays only with the user's say-so: opened
 // without `maxPaid` it reads from free copies only, and says what a priced copy would cost when there is none.
 import { CID, FileSizeMismatchError, type AttoFil, type MultihashFn } from '../core'
-import type { Libp2p } from '@libp2p/interface'
+import type { Dialer } from '../net'
 import { priceOfBytes } from '../net'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from './retrieval-session'
 import { NoRetrievalProviderError } from './retrieval-views'
@@ -105,7 +105,7 @@ export interface RangeRead {
 }
 
 export interface RangeReaderInit {
-  libp2p: Libp2p
+  libp2p: Dialer
   /** The file's providers from its deals, cheapest first (findRetrievalProviders). */
   find: (root: string, dealIds: number[], signal?: AbortSignal) => Promise<Found>
   /** The payment-channel client the downloads use (throws NoWalletKeyError / WalletLockedError when it cannot pay). */

@@ -81,7 +81,7 @@ export async function findRetrievalProviders (ctx: FinderContext, root: string, 
       if (bp === undefined || bp.addrs.length === 0) { refused.push({ dealId, provider, reason: 'neither its on-chain record nor this network\'s bootstrap list says how to reach it' }); return }
       // the ask is verified against the worker key on chain, the peer ID against the miner's record
       const q = await check({ kind: 'ask', provider }, async () => {
-        const { quotes, failures } = await new StorageClient(lc.libp2p, lightDealChain(lc, wallet, new Uint8Array()), null).quotes([bp], signal)
+        const { quotes, failures } = await new StorageClient(lc.dialer, lightDealChain(lc, wallet, new Uint8Array()), null).quotes([bp], signal)
         if (quotes[0] === undefined) throw failures[0]?.error ?? new Error('no ask')
         return quotes[0]
       })

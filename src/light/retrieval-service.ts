@@ -245,7 +245,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     await patch(id, { stage: 'fetching' })
     try {
       await retrieveFile({
-        libp2p: lc.libp2p,
+        libp2p: lc.dialer,
         root: CID.parse(d.root),
         ...(d.range === undefined ? {} : { range: d.range }),
         providers: usable,

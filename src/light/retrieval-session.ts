@@ -7,12 +7,11 @@
 // and holds a new stream on a channel that still owes an interval.
 import { isTabGone } from './remote-platform'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Libp2p } from '@libp2p/interface'
 import {
   CarVerifier, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
   type CID, type AttoFil, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
 } from '../core'
-import { openRetrieval, priceOfBytes, connectTo, type RetrievalTerms, type RetrievalStream } from '../net'
+import { openRetrieval, priceOfBytes, connectTo, type Dialer, type RetrievalTerms, type RetrievalStream } from '../net'
 import type { RetrievalPayer } from './paych-client'
 
 /** A provider to retrieve from, with what the client verified about it. */
@@ -90,7 +89,7 @@ export interface RetrievalSink {
 }
 
 export interface RetrieveFileOptions {
-  libp2p: Libp2p
+  libp2p: Dialer
   root: CID
   range?: ByteRange
   /** Tried in this order. */

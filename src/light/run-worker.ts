@@ -57,7 +57,7 @@ function handlersFor (platformIn: ((tab: string) => WorkerPlatform) | undefined,
   const ranges = async (): Promise<RangeReader> => {
     const r = await retrievals()
     reader ??= createRangeReader({
-      libp2p: (await services()).client.libp2p,
+      libp2p: (await services()).client.dialer,
       find: async (root, dealIds, signal) => await findRetrievalProviders(r.finder, root, dealIds, signal),
       payer: r.payer
     })

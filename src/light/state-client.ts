@@ -2,7 +2,7 @@
 // walked from a root in a header this client verified itself. A proof that does not check out is the
 // peer's fault (it is reported and hung up on); "not there yet" is not.
 import {
-  requestState, type CofferLibp2p
+  requestState, type Dialer
 } from '../net'
 import {
   verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, type PowerEntry,
@@ -44,7 +44,7 @@ export interface VerifiedActor {
 export interface VerifiedReceipt { receipt: MessageReceipt, included: SealedHeader, executed: SealedHeader }
 
 export interface StateClientInit {
-  libp2p: CofferLibp2p
+  libp2p: Dialer
   store: HeaderStore
   head: () => SealedHeader
   onLie: (peer: string, err: StateProofRejectedError) => void

@@ -3,14 +3,13 @@
 // escrow, then stream the payload to each provider and learn the deal ID it published. Chain reads come
 // verified from the caller (the light client's state proofs); nothing here takes a provider's word.
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Libp2p } from '@libp2p/interface'
 import {
   parseAddress, bytesEqual, verifyStorageAsk, dealProposalCid, chooseProviders, askCollateral, dealStorageFee, InsufficientFundsError,
   MarketMethod, STORAGE_MARKET_ADDRESS, ExitCode, formatFil, addressToString, planStartEpoch, FIRST_GUESS_BYTES_PER_SEC,
   type ClientDealProposal, type DealProposal, type EscrowEntry, type MinerInfo, type MarketParams, type StorageAsk,
   type ProviderChoice, type AttoFil, type Epoch, type CID, type DealRecord
 } from '../core'
-import { requestAsk, sendDeal, sendStage, connectTo, type BootstrapProvider, type PayloadReader, type SendStageOptions } from '../net'
+import { requestAsk, sendDeal, sendStage, connectTo, type Dialer, type BootstrapProvider, type PayloadReader, type SendStageOptions } from '../net'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sendCopy, type Replan } from './copy-sender'
 
@@ -99,7 +98,7 @@ export interface DealPlan {
 
 export class StorageClient {
   /** `signer` may be null for a client that only reads asks. */
-  constructor (private readonly libp2p: Libp2p, private readonly chain: DealChain, private readonly signerOrNull: ProposalSigner | null) {}
+  constructor (private readonly libp2p: Dialer, private readonly chain: DealChain, private readonly signerOrNull: ProposalSigner | null) {}
 
   private get signer (): ProposalSigner {
     if (this.signerOrNull === null) throw new Error('this storage client has no key to sign with')

@@ -1,6 +1,7 @@
 // `/coffer/audit/1.0.0` over libp2p (codec and rules in core/pdp/audit): one request, one answer, one stream. The
 // provider side bounds what a peer can make it do (a request's leaf count, answers in flight, a per-peer rate) and
 // always says why it refused; the client side is a thin call with the caller's deadline.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import {
@@ -113,7 +114,7 @@ export class AuditUnansweredError extends Error {
  * (a proof or a rejection: the caller checks it); throws AuditUnansweredError (no answer in time, or no way to the
  * provider) or AuditRejectedError MALFORMED (what came back is not an answer).
  */
-export async function requestAudit (node: Libp2p, target: AuditTarget, req: AuditRequest, opts: { deadlineMs: number, signal?: AbortSignal }): Promise<AuditReply> {
+export async function requestAudit (node: Dialer, target: AuditTarget, req: AuditRequest, opts: { deadlineMs: number, signal?: AbortSignal }): Promise<AuditReply> {
   const deadline = AbortSignal.timeout(opts.deadlineMs)
   const signal = opts.signal === undefined ? deadline : AbortSignal.any([opts.signal, deadline])
   const bytes = encodeAuditRequest(req)

@@ -3,6 +3,7 @@
 // IncludePowerTable] and closes its side; the server answers a ResponseHeader [PendingInstance,
 // PowerTable] then up to 256 FinalityCertificates back to back, and closes. The same bytes as go-f3's,
 // so a Lotus node could ask a Coffer node and the other way round. Every full node and provider serves it.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeFirst } from 'cborg'
@@ -115,7 +116,7 @@ export async function serveCertExchange (node: Libp2p, network: string, source: 
 }
 
 /** Asks `peer` for certificates; CertificateError for an answer that is not go-f3's shape. */
-export async function requestCertificates (node: Libp2p, peer: PeerId, network: string, req: CertExchangeRequest, signal?: AbortSignal): Promise<CertExchangeResponse> {
+export async function requestCertificates (node: Dialer, peer: PeerId, network: string, req: CertExchangeRequest, signal?: AbortSignal): Promise<CertExchangeResponse> {
   const bytes = await requestOneShot(node, peer, certExchangeProtocol(network), encodeCertExchangeRequest(req), MAX_CERT_EXCHANGE_RESPONSE_BYTES, signal)
   return decodeCertExchangeResponse(bytes)
 }

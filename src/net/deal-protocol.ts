@@ -2,6 +2,7 @@
 // The provider side validates a proposal before taking any byte, tells the client where to resume, and
 // answers only once the bytes hash to the proposed piece and the deal is published. The client side
 // streams with the stream's back-pressure, reports progress, and resumes after a dropped connection.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   DEAL_PROTOCOL, ASK_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, HELD_ACK_BYTES, SEND_WINDOW, DealRejectedError, encodeDealRequest, decodeDealRequest,
@@ -266,7 +267,7 @@ export interface SendDealOptions {
 export type PayloadReader = (offset: number) => AsyncIterable<Uint8Array>
 
 /** Proposes a deal and streams its payload; resolves once the provider has published it. */
-export async function sendDeal (node: Libp2p, peer: PeerId, req: DealRequest, payload: PayloadReader, opts: SendDealOptions = {}): Promise<{ dealId: number, message: string }> {
+export async function sendDeal (node: Dialer, peer: PeerId, req: DealRequest, payload: PayloadReader, opts: SendDealOptions = {}): Promise<{ dealId: number, message: string }> {
   const retries = opts.retries ?? 3
   for (let attempt = 0; ; attempt++) {
     try {
@@ -279,7 +280,7 @@ export async function sendDeal (node: Libp2p, peer: PeerId, req: DealRequest, pa
   }
 }
 
-async function sendOnce (node: Libp2p, peer: PeerId, req: DealRequest, payload: PayloadReader, opts: SendDealOptions): Promise<{ dealId: number, message: string }> {
+async function sendOnce (node: Dialer, peer: PeerId, req: DealRequest, payload: PayloadReader, opts: SendDealOptions): Promise<{ dealId: number, message: string }> {
   const idle = (): AbortSignal => opts.signal === undefined ? AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) : AbortSignal.any([opts.signal, AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS)])
   const stream = await node.dialProtocol(peer, DEAL_PROTOCOL, { signal: idle() })
   let watchdog: ReturnType<typeof setTimeout> | undefined
@@ -376,6 +377,6 @@ export async function serveAsk (node: Libp2p, ask: () => Promise<SignedStorageAs
 }
 
 /** The provider's signed ask; the caller checks the signature against the on-chain worker. */
-export async function requestAsk (node: Libp2p, peer: PeerId, signal?: AbortSignal): Promise<SignedStorageAsk> {
+export async function requestAsk (node: Dialer, peer: PeerId, signal?: AbortSignal): Promise<SignedStorageAsk> {
   return decodeSignedStorageAsk(await requestOneShot(node, peer, ASK_PROTOCOL, new Uint8Array(0), MAX_CONTROL_FRAME, signal))
 }

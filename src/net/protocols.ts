@@ -1,5 +1,6 @@
 // Filecoin's hello and chain-exchange protocols over libp2p, shared by the provider node and the light
 // client. Handlers take plain functions for the chain they serve, so neither side's storage leaks in here.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import {
   HELLO_PROTOCOL, CHAIN_EXCHANGE_PROTOCOL, MAX_HELLO_BYTES, MAX_EXCHANGE_REQUEST_BYTES, MAX_EXCHANGE_RESPONSE_BYTES,
@@ -168,7 +169,7 @@ export async function serveChainExchange (node: Libp2p, source: ChainSource, lim
   })
 }
 
-export async function requestChain (node: Libp2p, peer: PeerId, req: ExchangeRequest, signal?: AbortSignal): Promise<ExchangeResponse> {
+export async function requestChain (node: Dialer, peer: PeerId, req: ExchangeRequest, signal?: AbortSignal): Promise<ExchangeResponse> {
   const limit = (req.options & EXCHANGE_OPT_MESSAGES) !== 0 ? MAX_EXCHANGE_MESSAGES_RESPONSE_BYTES : MAX_EXCHANGE_RESPONSE_BYTES
   return decodeExchangeResponse(await requestOneShot(node, peer, CHAIN_EXCHANGE_PROTOCOL, encodeExchangeRequest(req), limit, signal), limit)
 }
@@ -275,7 +276,7 @@ export async function runHello (node: Libp2p, init: HelloInit): Promise<Hello> {
 }
 
 /** One hello on `peer`'s existing connection (libp2p opens the stream there; it dials only when there is none). */
-export async function sayHello (node: Libp2p, peer: PeerId, hello: HelloMessage): Promise<void> {
+export async function sayHello (node: Dialer, peer: PeerId, hello: HelloMessage): Promise<void> {
   const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
   const stream = await node.dialProtocol(peer, HELLO_PROTOCOL, { signal })
   await writeAndClose(stream, encodeHello(hello), signal)

@@ -4,6 +4,7 @@
 // increase with this stream's payments, a held stream tells its client what is owed, and a client that does
 // not pay is told UNPAID after the idle timeout. The client side is a thin stream: the caller verifies,
 // decides when to pay, and sends.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   RETRIEVAL_PROTOCOL, RETRIEVAL_MAX_FRAME, RETRIEVAL_MAX_CAR_BYTES, RetrievalRejectedError, RetrievalProtocolError, carFrame, controlFrame, splitFrame,
@@ -275,7 +276,7 @@ export interface RetrievalStream {
 }
 
 /** Opens a retrieval: sends the request and waits for the provider's terms (or its refusal). */
-export async function openRetrieval (node: Libp2p, peer: PeerId, req: RetrievalRequest, opts: { signal?: AbortSignal, idleTimeoutMs?: number } = {}): Promise<RetrievalStream> {
+export async function openRetrieval (node: Dialer, peer: PeerId, req: RetrievalRequest, opts: { signal?: AbortSignal, idleTimeoutMs?: number } = {}): Promise<RetrievalStream> {
   const idleMs = opts.idleTimeoutMs ?? RETRIEVAL_IDLE_TIMEOUT_MS
   const within = (): AbortSignal => opts.signal === undefined ? AbortSignal.timeout(idleMs) : AbortSignal.any([opts.signal, AbortSignal.timeout(idleMs)])
   const stream = await node.dialProtocol(peer, RETRIEVAL_PROTOCOL, { signal: within() })

@@ -3,6 +3,7 @@
 // hashing and sending rather than their sum. Best effort on both sides: the provider bounds what it holds for
 // proposals it has not seen (and may refuse), the client gives up on a stage that stalls, and whatever was
 // staged is adopted by the deal stream that follows, which resumes from it as it would from a broken stream.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
   STAGE_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, SEND_WINDOW, DealRejectedError,
@@ -98,7 +99,7 @@ export interface SendStageOptions {
  * deal stream sends the rest. The iterable is always drained or returned, so a packer feeding it is never left
  * waiting.
  */
-export async function sendStage (node: Libp2p, peer: PeerId, transfer: Uint8Array, payload: AsyncIterable<Uint8Array>, opts: SendStageOptions = {}): Promise<number> {
+export async function sendStage (node: Dialer, peer: PeerId, transfer: Uint8Array, payload: AsyncIterable<Uint8Array>, opts: SendStageOptions = {}): Promise<number> {
   const idle = (): AbortSignal => opts.signal === undefined ? AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS) : AbortSignal.any([opts.signal, AbortSignal.timeout(DEAL_IDLE_TIMEOUT_MS)])
   const stream = await node.dialProtocol(peer, STAGE_PROTOCOL, { signal: idle() })
   let watchdog: ReturnType<typeof setTimeout> | undefined

@@ -1,4 +1,5 @@
 // `/coffer/state/1.0.0` over libp2p: the node answers with blocks; the light client checks them itself.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import {
   STATE_PROTOCOL, MAX_STATE_REQUEST_BYTES, MAX_STATE_RESPONSE_BYTES, encodeStateRequest, decodeStateRequest,
@@ -31,6 +32,6 @@ export async function serveState (node: Libp2p, answer: (req: StateRequest) => P
     })
 }
 
-export async function requestState (node: Libp2p, peer: PeerId, req: StateRequest, signal?: AbortSignal): Promise<StateResponse> {
+export async function requestState (node: Dialer, peer: PeerId, req: StateRequest, signal?: AbortSignal): Promise<StateResponse> {
   return decodeStateResponse(await requestOneShot(node, peer, STATE_PROTOCOL, encodeStateRequest(req), MAX_STATE_RESPONSE_BYTES, signal))
 }

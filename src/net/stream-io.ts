@@ -2,6 +2,7 @@
 // writer sends one CBOR object and closes its side; the reader reads to end, refusing more than `limit`.
 // Serving side: every stream has a deadline from the moment it opens, and answers are bounded per peer and
 // per node, so a peer that says nothing or asks too much cannot hold the node's memory or event loop.
+import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { OversizedMessageError } from '../core'
 
@@ -210,7 +211,7 @@ export async function serveOneShot (
 }
 
 /** Asks `peer` one question on `protocol` and reads the whole answer (up to `limit` bytes). */
-export async function requestOneShot (node: Libp2p, peer: PeerId, protocol: string, request: Uint8Array, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
+export async function requestOneShot (node: Dialer, peer: PeerId, protocol: string, request: Uint8Array, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
   const s = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
   const stream = await node.dialProtocol(peer, protocol, { signal: s })

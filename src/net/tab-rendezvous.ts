@@ -5,10 +5,10 @@
 // its word: its headers are verified as a node's are, and a tab whose data does not verify is dropped.
 // libp2p's own rendezvous protocol needs a rendezvous server and its discovery a DHT; gossip through the nodes the
 // tabs already hold is the smaller way, and the validator bounds what a flood costs.
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CofferLibp2p } from './libp2p-node'
+import { gossipOf } from './gossip'
 import { TokenBuckets, type TokenRate } from '../core/rate-limit'
 
 export const tabsTopic = (network: string): string => `/coffer/tabs/${network}`
@@ -69,31 +69,16 @@ export function relayOf (addr: Multiaddr): string | undefined {
  * the rates above dropped unrelayed. `nowMs` is the clock the rates run on.
  */
 export function subscribeTabs (libp2p: CofferLibp2p, network: string, onTab: (peer: string, addrs: Multiaddr[]) => void, nowMs: () => number = () => Date.now()): () => void {
-  const topic = tabsTopic(network)
-  const pubsub = libp2p.services.pubsub
   const authors = new TokenBuckets<string>(TAB_ANNOUNCE_AUTHOR_RATE)
   const total = new TokenBuckets<string>(TAB_ANNOUNCE_TOTAL_RATE)
-  pubsub.topicValidators.set(topic, (_source, msg) => {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject
-    try { decodeTabAnnouncement(msg.data, msg.from.toString()) } catch { return TopicValidatorResult.Reject }
+  return gossipOf(libp2p).listen<{ author: string, addrs: Multiaddr[] }>(tabsTopic(network), (m) => {
+    if (m.author === undefined) return { verdict: 'reject' }
+    let addrs: Multiaddr[]
+    try { addrs = decodeTabAnnouncement(m.data, m.author) } catch { return { verdict: 'reject' } }
     const now = nowMs()
-    if (!authors.take(msg.from.toString(), now).ok || !total.take('all', now).ok) return TopicValidatorResult.Ignore
-    return TopicValidatorResult.Accept
-  })
-  const listener = (evt: CustomEvent<{ topic: string, type: string, from?: { toString: () => string }, data: Uint8Array }>): void => {
-    const msg = evt.detail
-    if (msg.topic !== topic || msg.type !== 'signed' || msg.from === undefined) return
-    const author = msg.from.toString()
-    if (author === libp2p.peerId.toString()) return
-    try { onTab(author, decodeTabAnnouncement(msg.data, author)) } catch { /* the validator refused it already */ }
-  }
-  pubsub.addEventListener('message', listener as unknown as EventListener)
-  pubsub.subscribe(topic)
-  return () => {
-    pubsub.removeEventListener('message', listener as unknown as EventListener)
-    pubsub.unsubscribe(topic)
-    pubsub.topicValidators.delete(topic)
-  }
+    if (!authors.take(m.author, now).ok || !total.take('all', now).ok) return { verdict: 'ignore' }
+    return { verdict: 'accept', value: { author: m.author, addrs } }
+  }, (_m, { author, addrs }) => { onTab(author, addrs) })
 }
 
 /** This node's relayed WebRTC addresses, if it has any yet (a reservation on a relay makes them). */

@@ -4,7 +4,8 @@
 // WebRTC (the relay carries only the signalling; both connections are made by the pages and bridged to the nodes in
 // their workers), and syncs the chain from it, verifying every header as it would a node's. A lying tab (a Node
 // peer reached the same way) serves headers signed with the wrong key: refused by name, dropped, not dialled again;
-// a tab that floods chain-exchange requests is answered within bounds while sync goes on.
+// a tab that floods chain-exchange requests is answered within bounds while sync goes on; a tab whose WebRTC dial
+// hangs is given up; and when the relay goes, the tabs' direct connection carries the chain on.
 // Under Expected Consensus with F3 (the default devnet's rules) the first tab also serves the certificates and the
 // block state proofs it checked, and the second checks them as it would a node's.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
@@ -17,7 +18,7 @@ import { requireBuiltApp } from '../helpers/dist'
 import { until } from '../helpers/until'
 import { startDevnet, type Devnet, type DevnetInit } from '../../src/node/devnet'
 import { startAppServer } from '../../src/node/app-server'
-import { createCofferLibp2p, subscribeTabs, announceTab, relayedWebRtcAddrs, requestChain, type CofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, subscribeTabs, announceTab, relayedWebRtcAddrs, requestChain, tabsTopic, encodeTabAnnouncement, type CofferLibp2p } from '../../src/net'
 import { CID, EXCHANGE_OPT_HEADERS } from '../../src/core'
 import { webRTC } from '@libp2p/webrtc'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -64,7 +65,7 @@ const headOf = async (page: Page): Promise<{ height: number, cid: string }> => a
   cid: document.querySelector('[data-testid=head-cid]')?.getAttribute('title') ?? ''
 }))
 
-interface TwoTabs { d: Devnet, relayAddr: string, network: string, a: Page, peerA: string, b: Page, errors: string[], openedB: number }
+interface TwoTabs { d: Devnet, relay: CofferLibp2p, relayAddr: string, network: string, a: Page, peerA: string, b: Page, errors: string[], openedB: number }
 
 /**
  * A devnet, a relay of its own (a node of another operator, say) and two profiles: the first tab is told of the
@@ -103,7 +104,7 @@ async function twoTabs (init: Partial<DevnetInit>): Promise<TwoTabs> {
   await until(() => relay.getConnections().some(c => c.remotePeer.toString() === peerA) ? true : undefined, STUCK_MS)
   const openedB = performance.now()
   const b = await open(urlB)
-  return { d, relayAddr, network, a, peerA, b, errors, openedB }
+  return { d, relay, relayAddr, network, a, peerA, b, errors, openedB }
 }
 
 /** A Node peer that passes for a tab: reached through `relay` over WebRTC, announcing itself every second. */
@@ -137,7 +138,7 @@ async function syncsFromTheOther ({ d, a, peerA, b, openedB }: TwoTabs, what: st
 }
 
 describe('tab to tab', () => {
-  it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC; a lying tab is dropped, a flooding one bounded', async () => {
+  it('a tab that reaches only a relay syncs verified headers from another tab over WebRTC; a lying tab is dropped, a flooding one bounded, a hung dial given up, a lost relay survived', async () => {
     const tabs = await twoTabs({})
     const { d, b, relayAddr, network, errors } = tabs
     await syncsFromTheOther(tabs, 'one producer')
@@ -179,6 +180,33 @@ describe('tab to tab', () => {
     expect(answered + busy).toBeLessThan(300)
     const during = await verifiedHeight(b)
     await heightReaches(b, during + 1, 'the second tab goes on during the flood')
+
+    // a tab whose WebRTC dial hangs: it is reached through the relay but never answers the signalling. The second tab
+    // gives that dial up (its signalling stream is closed) and goes on
+    const silent = await createCofferLibp2p({ listen: ['/p2p-circuit'], transports: [circuitRelayTransport()], network, allowLoopbackDials: true })
+    cleanups.push(async () => { await Promise.race([silent.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) })
+    const signalling: Array<{ from: string, closed: boolean }> = []
+    await silent.handle('/webrtc-signaling/0.0.1', (stream, connection) => {
+      const seen = { from: connection.remotePeer.toString(), closed: false }
+      signalling.push(seen)
+      stream.addEventListener('close', () => { seen.closed = true })
+    }, { runOnLimitedConnection: true })
+    subscribeTabs(silent, network, () => {})
+    await silent.dial(multiaddr(relayAddr))
+    await until(() => silent.getMultiaddrs().some(a => a.toString().includes('/p2p-circuit')) ? true : undefined, STUCK_MS)
+    const silentAddr = multiaddr(`${relayAddr}/p2p-circuit/webrtc/p2p/${silent.peerId.toString()}`)
+    const announcing = setInterval(() => { void silent.services.pubsub.publish(tabsTopic(network), encodeTabAnnouncement([silentAddr])).catch(() => {}) }, 1000)
+    cleanups.push(async () => { clearInterval(announcing) })
+    const fromB = (): { from: string, closed: boolean } | undefined => signalling.find(x => x.from === peerBNow)
+    await until(() => fromB(), STUCK_MS)
+    await until(() => fromB()?.closed === true ? true : undefined, STUCK_MS)
+    const stalled = await verifiedHeight(b)
+    await heightReaches(b, stalled + 1, 'the second tab goes on after a hung dial')
+
+    // the relay goes: the tabs' direct connection never needed it, and the chain still comes through the first tab
+    await tabs.relay.stop()
+    const relayGone = await verifiedHeight(b)
+    await heightReaches(b, relayGone + 2, 'the second tab goes on without the relay')
     expect(errors).toEqual([])
   }, 900_000)
 
