@@ -78,11 +78,14 @@ describe('the light state client\'s miners()', () => {
     const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const lies: string[] = []
     const head = { cid: chainCid(new Uint8Array([7])), header: { parentStateRoot: root } } as unknown as SealedHeader
+    // what a tab keeps to serve other tabs (verified-state-cache.ts): only answers that verified
+    const kept: Array<{ req: unknown, blocks: Uint8Array[] }> = []
     const client = createStateClient({
       libp2p: { getConnections: () => [{ remotePeer: peer }] } as never,
       store: {} as never,
       head: () => head,
-      onLie: (p) => { lies.push(p) }
+      onLie: (p) => { lies.push(p) },
+      onVerified: (req, blocks) => { kept.push({ req, blocks }) }
     })
     const blocks = recordReads(genesis.store!, g => listMiners(g, root))
     served.blocks = blocks
@@ -95,5 +98,7 @@ describe('the light state client\'s miners()', () => {
     served.blocks = blocks.map((b, i) => i === blocks.length - 1 ? Uint8Array.from(b, (x, j) => j === b.length - 1 ? x ^ 1 : x) : b)
     await expect(client.miners()).rejects.toMatchObject({ name: 'StateProofRejectedError' })
     expect(lies).toEqual([peer.toString(), peer.toString()])
+    // the verified answer was kept, with its request; neither lie was
+    expect(kept).toEqual([{ req: { kind: 'miners', at: head.cid }, blocks }])
   })
 })
