@@ -262,7 +262,6 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const nodes = new NodeBook((p) => providerPeers.has(p) ? 'provider' : tabs?.isTab(p) === true ? 'tab' : 'node')
   /** Other tabs (tab-peers.ts), started once hello runs: they sync from this one and it from them. */
   let tabs: TabPeers | null = null
-  /** Connections to full nodes: what sync, status and redial count (a provider connection is not one). */
   /**
    * Connections to nodes: not to providers (dialled for deals), not to other tabs, and not a relay's limited circuit.
    * Whether to redial the bootstrap nodes is decided on these alone: two tabs holding each other must not stop either
