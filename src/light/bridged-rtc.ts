@@ -4,7 +4,7 @@
 // has no RTCPeerConnection, so installing the stand-in as the global lets the library's browser code run unchanged.
 // A connection lives in the page that made it: when that tab closes, the connection fails like a dropped network
 // and libp2p dials again (through another tab, if one is open).
-import type { NodeToPage, PageToNode, RtcPort } from './rtc-bridge-protocol'
+import { plainDescription, type NodeToPage, type PageToNode, type RtcPort } from './rtc-bridge-protocol'
 
 /** No open tab has lent the node its page for WebRTC (the node may go on over WebSockets). */
 export class NoRtcPageError extends Error {
@@ -120,8 +120,7 @@ export class BridgedDataChannel extends HandlerTarget {
   }
 }
 
-/** A description as plain data (the library hands class instances; only data crosses to the page). */
-const plainDescription = (d: RTCSessionDescriptionInit): RTCSessionDescriptionInit => ({ type: d.type, ...(d.sdp === undefined ? {} : { sdp: d.sdp }) })
+/** A candidate as plain data (the library hands class instances; only data crosses to the page). */
 const plainCandidate = (c: RTCIceCandidateInit): RTCIceCandidateInit => ({
   ...(c.candidate === undefined ? {} : { candidate: c.candidate }),
   ...(c.sdpMid === undefined ? {} : { sdpMid: c.sdpMid }),

@@ -262,18 +262,14 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const nodes = new NodeBook((p) => providerPeers.has(p) ? 'provider' : tabs?.isTab(p) === true ? 'tab' : 'node')
   /** Other tabs (tab-peers.ts), started once hello runs: they sync from this one and it from them. */
   let tabs: TabPeers | null = null
-  /**
-   * Connections to nodes: not to providers (dialled for deals), not to other tabs, and not a relay's limited circuit.
-   * Whether to redial the bootstrap nodes is decided on these alone: two tabs holding each other must not stop either
-   * from reaching a node again.
-   */
-  const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => libp2p.getConnections().filter(c => {
-    const id = c.remotePeer.toString()
-    return !providerPeers.has(id) && tabs?.isTab(id) !== true && c.limits === undefined
-  })
-  /** Connections that bring the chain: nodes', and other tabs' (direct WebRTC ones). */
+  /** Connections that bring the chain: nodes' and other tabs' (not providers', dialled for deals; not a relay's limited circuit). */
   const chainConnections = (): ReturnType<typeof libp2p.getConnections> =>
-    [...nodeConnections(), ...libp2p.getConnections().filter(c => c.limits === undefined && tabs?.isTab(c.remotePeer.toString()) === true)]
+    libp2p.getConnections().filter(c => c.limits === undefined && !providerPeers.has(c.remotePeer.toString()))
+  /**
+   * Connections to nodes: the chain's connections less other tabs'. Whether to redial the bootstrap nodes is decided
+   * on these alone: two tabs holding each other must not stop either from reaching a node again.
+   */
+  const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => chainConnections().filter(c => tabs?.isTab(c.remotePeer.toString()) !== true)
   const state = createStateClient({
     libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
     // a dropped node is never asked again; one that said hello on our genesis is preferred

@@ -31,6 +31,9 @@ export type PageToNode =
   | { ev: 'error', ch: number, message: string }
   | { ev: 'closed', ch: number }
 
+/** A description as plain data: what structured clone carries, whatever class the browser or the library made it of. */
+export const plainDescription = (d: RTCSessionDescriptionInit): RTCSessionDescriptionInit => ({ type: d.type, ...(d.sdp === undefined ? {} : { sdp: d.sdp }) })
+
 /** The part of a MessagePort either side uses. */
 export interface RtcPort<Out, In> {
   postMessage: (msg: Out, transfer: Transferable[]) => void

@@ -1,10 +1,7 @@
 // The page's half of the WebRTC bridge (rtc-bridge-protocol.ts): real RTCPeerConnections and data channels, made
 // when the light node asks, their events and bytes relayed to it. It keeps no protocol of its own: the node's libp2p
 // does the SDP, the Noise handshake and the streams; this only holds what a worker cannot.
-import type { NodeToPage, PageToNode, RtcPort } from './rtc-bridge-protocol'
-
-/** A description as plain data: what structured clone carries whatever class the browser gave it. */
-const plain = (d: RTCSessionDescriptionInit | null | undefined): RTCSessionDescriptionInit | null => d == null ? null : { type: d.type, ...(d.sdp === undefined ? {} : { sdp: d.sdp }) }
+import { plainDescription, type NodeToPage, type PageToNode, type RtcPort } from './rtc-bridge-protocol'
 
 /** How often a channel with bytes still buffered is looked at again (beside its 'bufferedamountlow' event). */
 const DRAIN_POLL_MS = 50
@@ -94,7 +91,7 @@ export function serveRtcBridge (port: RtcPort<PageToNode, NodeToPage>): RtcPageH
         const pc = pcs.get(msg.pc)
         if (pc === undefined) { post({ ev: 'result', id: msg.id, ok: false, name: 'InvalidStateError', message: 'the connection is closed' }); return }
         call(pc, msg).then(
-          value => { post({ ev: 'result', id: msg.id, ok: true, value: plain(value), local: plain(pc.localDescription) }) }
+          value => { post({ ev: 'result', id: msg.id, ok: true, value: value == null ? null : plainDescription(value), local: pc.localDescription === null ? null : plainDescription(pc.localDescription) }) }
         ).catch((err: Error) => { post({ ev: 'result', id: msg.id, ok: false, name: err.name, message: err.message }) })
         return
       }

@@ -18,13 +18,13 @@ import { requireBuiltApp } from '../helpers/dist'
 import { until } from '../helpers/until'
 import { startDevnet, type Devnet, type DevnetInit } from '../../src/node/devnet'
 import { startAppServer } from '../../src/node/app-server'
-import { createCofferLibp2p, subscribeTabs, announceTab, relayedWebRtcAddrs, requestChain, tabsTopic, encodeTabAnnouncement, type CofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, subscribeTabs, requestChain, tabsTopic, encodeTabAnnouncement, type CofferLibp2p } from '../../src/net'
 import { CID, EXCHANGE_OPT_HEADERS } from '../../src/core'
-import { webRTC } from '@libp2p/webrtc'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { startMaliciousPeer } from '../helpers/malicious-peer'
+import { createTabPeer, announceThroughRelay } from '../helpers/test-tab'
 import { STUCK_MS } from './helpers/retrieval-ui'
 
 let distDir: string
@@ -107,17 +107,6 @@ async function twoTabs (init: Partial<DevnetInit>): Promise<TwoTabs> {
   return { d, relay, relayAddr, network, a, peerA, b, errors, openedB }
 }
 
-/** A Node peer that passes for a tab: reached through `relay` over WebRTC, announcing itself every second. */
-async function startAnnouncingTab (relay: string, network: string): Promise<CofferLibp2p> {
-  const node = await createCofferLibp2p({ listen: ['/p2p-circuit', '/webrtc'], transports: [webRTC(), circuitRelayTransport()], network, allowLoopbackDials: true })
-  subscribeTabs(node, network, () => {})
-  await node.dial(multiaddr(relay))
-  await until(() => relayedWebRtcAddrs(node).length > 0 ? true : undefined, 30_000)
-  const timer = setInterval(() => { void announceTab(node, network).catch(() => {}) }, 1000)
-  node.addEventListener('stop', () => { clearInterval(timer) })
-  return node
-}
-
 /** The second tab finds the first, syncs to the height it had verified, from it alone, and follows the chain on. */
 async function syncsFromTheOther ({ d, a, peerA, b, openedB }: TwoTabs, what: string): Promise<void> {
   await b.waitForSelector(`[data-testid=node-row][data-peer="${peerA}"][data-role=tab]`, { timeout: STUCK_MS })
@@ -164,8 +153,9 @@ describe('tab to tab', () => {
     // a tab that floods: once the second tab has dialled it, 300 chain-exchange requests at once for its head. Each
     // is answered or refused within bounds (GoAway past the per-peer and overall limits, a reset past the streams
     // allowed), and the second tab goes on syncing from the honest one
-    const flooder = await startAnnouncingTab(relayAddr, network)
+    const flooder = await createTabPeer(network)
     cleanups.push(async () => { await Promise.race([flooder.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) })
+    await announceThroughRelay(flooder, relayAddr, network)
     const direct = (): boolean => flooder.getConnections().some(c => c.remotePeer.toString() === peerBNow && c.limits === undefined)
     await until(() => direct() ? true : undefined, STUCK_MS)
     const headB = await headOf(b)

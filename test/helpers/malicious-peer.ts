@@ -2,11 +2,8 @@
 // that is not the genesis producer's, announces that chain as heavier, and serves it on request.
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { produceHeader, type Genesis, type SealedHeader } from '../../src/core'
-import { createCofferLibp2p, serveChainExchange, runHello, subscribeTabs, announceTab, relayedWebRtcAddrs, type CofferLibp2p } from '../../src/net'
-import { webRTC } from '@libp2p/webrtc'
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { multiaddr } from '@multiformats/multiaddr'
-import { until } from './until'
+import { createCofferLibp2p, serveChainExchange, runHello, relayedWebRtcAddrs, type CofferLibp2p } from '../../src/net'
+import { createTabPeer, announceThroughRelay } from './test-tab'
 import { testBeaconEntries } from './test-beacon'
 
 export interface MaliciousPeer { libp2p: CofferLibp2p, addr: string, forged: SealedHeader[], stop: () => Promise<void> }
@@ -28,12 +25,7 @@ export async function startMaliciousPeer (genesis: Genesis, opts: { length: numb
   const tab = opts.asTab
   const libp2p = tab === undefined
     ? await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
-    : await createCofferLibp2p({
-      listen: ['/p2p-circuit', '/webrtc'],
-      transports: [webRTC(), circuitRelayTransport()],
-      network: tab.network,
-      allowLoopbackDials: true
-    })
+    : await createTabPeer(tab.network)
   await serveChainExchange(libp2p, {
     // down to the real genesis, which it shares: a client that walks back to where the chains meet finds it, so the
     // lie it catches is the forged signature, not a missing header
@@ -51,13 +43,7 @@ export async function startMaliciousPeer (genesis: Genesis, opts: { length: numb
     onError: () => {},
     clockNs: () => BigInt(Date.now()) * 1_000_000n
   })
-  let announcing: ReturnType<typeof setInterval> | undefined
-  if (tab !== undefined) {
-    subscribeTabs(libp2p, tab.network, () => {})
-    await libp2p.dial(multiaddr(tab.relay))
-    await until(() => relayedWebRtcAddrs(libp2p).length > 0 ? true : undefined, 30_000)
-    announcing = setInterval(() => { void announceTab(libp2p, tab.network).catch(() => {}) }, 1000)
-  }
+  if (tab !== undefined) await announceThroughRelay(libp2p, tab.relay, tab.network)
   const addr = (tab === undefined ? libp2p.getMultiaddrs()[0]! : relayedWebRtcAddrs(libp2p)[0]!).toString()
-  return { libp2p, addr, forged, stop: async () => { clearInterval(announcing); await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) } }
+  return { libp2p, addr, forged, stop: async () => { await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) } }
 }
