@@ -5,7 +5,6 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
   type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, type StateRequest, verifyOneSignerBatch
@@ -506,21 +505,19 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   const nowSecs = (): number => Math.floor(nowMs() / 1000)
   gossip.listen<SealedHeader>(topic, (m) => {
     const v = judgeBlock(m.data, { genesis: genesis.state, head: () => sync.head, nowSecs, ...(sync instanceof EcHeaderSync ? { verifiedBeacon: sync.verifiedBeacon } : {}) })
-    if (v.result === TopicValidatorResult.Accept && sync instanceof EcHeaderSync) {
+    if (v.verdict === 'accept' && sync instanceof EcHeaderSync) {
       // under Expected Consensus a block is checked in full only once its miner's state is read: the tab takes it
       // here and relays none (a full node would blame the tab for a block that fails there; Lotus light clients
       // relay no blocks either)
       noteGossipHead()
-      sync.offerBlock(m.source, v.header)
+      sync.offerBlock(m.source, v.value)
       return { verdict: 'ignore' }
     }
-    if (v.result === TopicValidatorResult.Accept) return { verdict: 'accept', value: v.header }
-    if (v.result === TopicValidatorResult.Reject) {
+    if (v.verdict === 'reject') {
       const author = m.author ?? m.source
       reject(author, v.error, author === m.source)
-      return { verdict: 'reject' }
     }
-    return { verdict: 'ignore' }
+    return v
   }, (m, h) => {
     // delivered only after the validator accepted it: the header decodes, is signed by the producer and
     // was above our head. The relay serves its ancestors if there is a gap.

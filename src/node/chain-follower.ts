@@ -5,13 +5,14 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { blocksTopic, CHAIN_EXCHANGE_PROTOCOL, type HelloMessage } from '../core'
-import { requestChain, type CofferLibp2p } from '../net'
+import { requestChain, type CofferLibp2p, type Gossip } from '../net'
 import type { NodeChain } from './chain'
 import { ChainSync } from './full-node/chain-sync'
 import { fullBlockValidator } from './full-node/block-validator'
 
 export interface ChainFollowerInit {
   libp2p: CofferLibp2p
+  gossip: Gossip
   chain: NodeChain
   nowMs: () => number
   log: (line: string) => void
@@ -24,7 +25,7 @@ export interface ChainFollower {
 }
 
 export function followChain (init: ChainFollowerInit): ChainFollower {
-  const { libp2p, chain, nowMs, log } = init
+  const { libp2p, gossip, chain, nowMs, log } = init
   // after the current task: a gossip validator's Reject must reach gossipsub's score first, or the
   // peer's stats are gone (a disconnected peer with a positive score is forgotten) before it counts
   const hangUp = (peer: string): void => {
@@ -52,7 +53,7 @@ export function followChain (init: ChainFollowerInit): ChainFollower {
   })
   // block gossip: relayed only once executed and its roots compared
   const topic = blocksTopic(chain.genesis.state.network)
-  libp2p.services.pubsub.topicValidators.set(topic, fullBlockValidator({
+  gossip.listen(topic, fullBlockValidator({
     chain,
     nowSecs: () => Math.floor(nowMs() / 1000),
     request,
@@ -62,7 +63,6 @@ export function followChain (init: ChainFollowerInit): ChainFollower {
     onPeerFault: (peer) => hangUp(peer),
     log
   }))
-  libp2p.services.pubsub.subscribe(topic)
   libp2p.addEventListener('peer:disconnect', (evt) => { sync.forgetPeer(evt.detail.toString()); exchangePeers.delete(evt.detail.toString()) })
   /** Peers that serve chain exchange (identify told us), by ID: the only ones synced from. */
   const exchangePeers = new Set<string>()

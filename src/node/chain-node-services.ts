@@ -4,7 +4,7 @@
 // Block gossip differs by role (a producer checks headers, a follower executes blocks) and is left to the caller.
 import type { HelloMessage, SealedHeader } from '../core'
 import { messagesTopic, encodeSignedMessage, getMinerInfo, listMiners, type Genesis, type MemoryBlockStore } from '../core'
-import { serveChainExchange, serveState, runHello, type CofferLibp2p, type Hello } from '../net'
+import { serveChainExchange, serveState, runHello, type CofferLibp2p, type Gossip, type Hello } from '../net'
 import type { PeerId } from '@libp2p/interface'
 import { subscribeAsks } from '../net/ask-gossip'
 import { subscribeTabs } from '../net/tab-rendezvous'
@@ -18,6 +18,7 @@ import { encodeGenesisCar } from './full-node/genesis-car'
 
 export interface ChainNodeServicesInit {
   libp2p: CofferLibp2p
+  gossip: Gossip
   chain: NodeChain
   db: ChainDb
   /** Holds every genesis state block (what the genesis protocol sends). */
@@ -32,12 +33,12 @@ export interface ChainNodeServicesInit {
 }
 
 export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hello> {
-  const { libp2p, chain, db, store, genesis, head, nowMs, log } = init
+  const { libp2p, gossip, chain, db, store, genesis, head, nowMs, log } = init
   const network = genesis.state.network
   // Filecoin's message gossip: anyone may hand the pool a signed message. As in Lotus, the validator is
   // what adds it to the pool, so a message is relayed only once our pool took it.
   const msgTopic = messagesTopic(network)
-  libp2p.services.pubsub.topicValidators.set(msgTopic, messageTopicValidator({
+  gossip.listen(msgTopic, messageTopicValidator({
     // push is async (signatures are checked off the event loop); the author peer feeds per-peer limits
     push: async (sm, author) => await chain.mpool.push(sm, { origin: author === undefined ? undefined : `peer:${author}` }),
     // pooled and being checked: the count the pool's own MpoolFullError is decided on
@@ -45,11 +46,10 @@ export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hell
     maxPendingPerSender: MAX_PENDING_PER_SENDER,
     log
   }))
-  libp2p.services.pubsub.subscribe(msgTopic)
   // what this node's own users push (the faucet, the JSON-RPC, a provider's worker) goes out on message
   // gossip, as Lotus's MpoolPush publishes, so other nodes hold a block's messages before the block comes
   chain.onLocalPush((sm) => {
-    libp2p.services.pubsub.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
+    gossip.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
   })
 
   // providers' signed asks (issue 12): checked against the miners' on-chain records before this node relays them

@@ -11,7 +11,7 @@ import {
   DEFAULT_F3_PARAMS, type F3Params
 } from '../core'
 import {
-  createCofferLibp2p, makeBootstrap, BeaconRelay, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
+  createCofferLibp2p, makeBootstrap, BeaconRelay, gossipOf, type CofferLibp2p, type BootstrapDocument, type BootstrapProvider
 } from '../net'
 import { genesisProviders, startDevnetProviders, genesisProviderFolders, providerDir, FIRST_PROVIDER_ID, type RunningProvider, type DevnetProviderOptions } from './provider/devnet-providers'
 import { superviseProviderChild, type ProviderChild } from './provider/provider-children'
@@ -259,21 +259,19 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000).unref())])
     })
     let producer: Producer | undefined
+    const gossip = gossipOf(libp2p)
     const head = (): SealedHeader => expected ? chain.head() : producer?.head() ?? storedHead
 
-    // Gossip is validated before it is relayed (issue 9): gossipsub runs a topic's validator before it
-    // delivers or forwards, and charges a Reject to the peer that sent it, so junk stops here instead of
+    // Gossip is validated before it is relayed (issue 9): a topic's validator runs before a message is
+    // delivered or forwarded, and a reject is charged to the peer that sent it, so junk stops here instead of
     // reaching light clients through us (which then blamed us for it).
     const topic = blocksTopic(network)
     // under Expected Consensus the providers' blocks are executed before they are relayed, and heads synced, as a full node does
-    const follower = expected ? followChain({ libp2p, chain, nowMs, log }) : undefined
-    if (follower === undefined) {
-      libp2p.services.pubsub.topicValidators.set(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
-      libp2p.services.pubsub.subscribe(topic)
-    }
-    await serveChainNode({ libp2p, chain, db, store, genesis, head, nowMs, log, ...(follower === undefined ? {} : { onHello: follower.onHello }) })
+    const follower = expected ? followChain({ libp2p, gossip, chain, nowMs, log }) : undefined
+    if (follower === undefined) gossip.listen(topic, blockTopicValidator({ genesis: genesis.state, head, nowSecs: () => Math.floor(nowMs() / 1000), log }))
+    await serveChainNode({ libp2p, gossip, chain, db, store, genesis, head, nowMs, log, ...(follower === undefined ? {} : { onHello: follower.onHello }) })
     // F3 (issue 14): the devnet's node keeps, relays and serves certificates; in-process providers vote through it
-    const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, chain, db, genesis, params: genesis.state.f3, log })
+    const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, gossip, chain, db, genesis, params: genesis.state.f3, log })
     chain.finality = f3
     cleanups.push(async () => { await f3?.stop() })
     if (f3 !== null && init.providerProcesses !== true) for (const m of minerKeys) f3.addParticipant(m)
@@ -289,7 +287,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
       // second, would make blocks faster than the beacon's rounds come
       produce: async (nowSecs) => await chain.produce(nowSecs), head: storedHead, blockDelayMs: genesis.state.blockDelaySecs * 1000, nowMs,
       onHeader: (h) => {
-        libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => log(`gossip: ${err.message}`))
+        gossip.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => log(`gossip: ${err.message}`))
       },
       onError: (err) => log(`producer: ${(err as Error).message}`)
     })
@@ -299,7 +297,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     cleanups.push(async () => { for (const p of providers) await p.stop() })
     // in-process providers' producers run on this node's chain, one per miner with its own worker key (child
     // providers run theirs in their own processes)
-    const producers = expected && init.providerProcesses !== true ? minerKeys.map(m => startPublishingProducer({ libp2p, chain, beacon: beaconSource, nowMs, log, ...m })) : []
+    const producers = expected && init.providerProcesses !== true ? minerKeys.map(m => startPublishingProducer({ gossip, chain, beacon: beaconSource, nowMs, log, ...m })) : []
     cleanups.push(async () => { await Promise.all(producers.map(async p => { await p.stop() })) })
     const children: ProviderChild[] = []
     const childAsks: ProviderAskInit[] = []

@@ -5,7 +5,7 @@
 // and taken as the node's own and published then, not before (others would refuse it as from the future). Mining never waits on this
 // machine's speed: a block mined late is published late with its scheduled timestamp, which is still valid.
 import { blocksTopic, encodeBlockMsg, tipSetKeyString, type BeaconSource, type Epoch, type SealedHeader, type TipSet, type UnixSeconds } from '../core'
-import type { CofferLibp2p } from '../net'
+import type { Gossip } from '../net'
 import type { NodeChain } from './chain'
 
 export interface EcProducerInit {
@@ -121,8 +121,8 @@ export class NotExpectedConsensusError extends Error {
  * One miner's producer on a node's chain, publishing what it wins on block gossip (with the block's messages, as
  * Lotus's BlockMsg): the service each provider runs for its own miner, and the devnet for in-process providers.
  */
-export function startPublishingProducer (init: { libp2p: CofferLibp2p, chain: NodeChain, beacon: BeaconSource, miner: Uint8Array, workerSecretKey: Uint8Array, nowMs: () => number, log: (line: string) => void }): EcProducer {
-  const { chain, libp2p, log } = init
+export function startPublishingProducer (init: { gossip: Gossip, chain: NodeChain, beacon: BeaconSource, miner: Uint8Array, workerSecretKey: Uint8Array, nowMs: () => number, log: (line: string) => void }): EcProducer {
+  const { chain, gossip, log } = init
   const genesis = chain.genesis
   if (genesis.state.consensus !== 'expected') throw new NotExpectedConsensusError()
   const topic = blocksTopic(genesis.state.network)
@@ -140,7 +140,7 @@ export function startPublishingProducer (init: { libp2p: CofferLibp2p, chain: No
     onBlock: (h) => {
       lastFailure = ''
       log(`won the block at height ${h.header.height} (${h.header.electionProof?.winCount ?? 0} wins) on ${h.header.parents.length} parent block(s); publishing`)
-      libp2p.services.pubsub.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => { log(`gossip: block ${h.header.height}: ${err.message}`) })
+      gossip.publish(topic, encodeBlockMsg(h, chain.messagesOf(h))).catch((err: Error) => { log(`gossip: block ${h.header.height}: ${err.message}`) })
     },
     onError: (err) => {
       const e = err as Error

@@ -1,20 +1,20 @@
-// Gossipsub topic validators for a full node: a block or message is relayed only once it has been checked
+// Gossip validators for a full node (src/net/gossip.ts listen): a block or message is relayed only once it has been checked
 // (verdicts and their scoring: src/net/gossip-validation.ts). As Lotus's chain/sub/incoming.go, a message
 // the pool refuses for a state-dependent reason (nonce, funds, a full or busy pool) is ignored, one that is
 // invalid on any state (malformed, bad signature, fields out of range) rejected. A sender's full queue is
 // MpoolFullError, not MessageOutOfRangeError: it is our pool's state, and an honest relay must not be scored for it.
-import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub'
 import {
   decodeSignedMessage, addressToString, MessageSignatureError, MalformedChainMessageError, MessageOutOfRangeError,
   type SignedMessage
 } from '../core'
-import { judgeBlock, type BlockJudgeInit } from '../net/gossip-validation'
+import type { GossipMessage, GossipVerdict } from '../net'
+import { judgeBlock, type BlockJudgeInit, type BlockVerdict } from '../net/gossip-validation'
 
-export function blockTopicValidator (init: BlockJudgeInit & { log?: (line: string) => void }): TopicValidatorFn {
-  return (peer, msg) => {
-    const v = judgeBlock(msg.data, init)
-    if (v.result === TopicValidatorResult.Reject) init.log?.(`gossip: block from ${peer.toString()} rejected: ${v.error.name}: ${v.error.message}`)
-    return v.result
+export function blockTopicValidator (init: BlockJudgeInit & { log?: (line: string) => void }): (m: GossipMessage) => BlockVerdict {
+  return (m) => {
+    const v = judgeBlock(m.data, init)
+    if (v.verdict === 'reject') init.log?.(`gossip: block from ${m.source} rejected: ${v.error.name}: ${v.error.message}`)
+    return v
   }
 }
 
@@ -36,27 +36,27 @@ function invalidOnAnyState (err: unknown): boolean {
 }
 
 /** Decode and mpool checks, as Lotus's MessageValidator adds a gossiped message to the pool as it validates. */
-export function messageTopicValidator (init: MessageValidatorInit): TopicValidatorFn {
-  return async (peer, msg) => {
+export function messageTopicValidator (init: MessageValidatorInit): (m: GossipMessage) => Promise<GossipVerdict<SignedMessage>> {
+  return async (m) => {
     let sm: SignedMessage
     try {
-      sm = decodeSignedMessage(msg.data)
+      sm = decodeSignedMessage(m.data)
     } catch (err) {
-      init.log?.(`mpool: gossiped message from ${peer.toString()} does not decode: ${(err as Error).message}`)
-      return TopicValidatorResult.Reject
+      init.log?.(`mpool: gossiped message from ${m.source} does not decode: ${(err as Error).message}`)
+      return { verdict: 'reject' }
     }
     // a sender's full queue is our pool's state, not a fault of the message
-    if (init.pendingCount(sm.message.from) >= init.maxPendingPerSender) return TopicValidatorResult.Ignore
+    if (init.pendingCount(sm.message.from) >= init.maxPendingPerSender) return { verdict: 'ignore' }
     try {
-      await init.push(sm, msg.type === 'signed' ? msg.from.toString() : undefined)
-      return TopicValidatorResult.Accept
+      await init.push(sm, m.author)
+      return { verdict: 'accept', value: sm }
     } catch (err) {
       const e = err as Error
       let from: string
       try { from = addressToString(sm.message.from) } catch { from = '(unreadable)' }
       init.log?.(`mpool: gossiped message from ${from} refused: ${e.name}: ${e.message}`)
       // nonce, funds, a limit of ours or a failure of ours: another node at another head may rightly take it
-      return invalidOnAnyState(err) ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      return { verdict: invalidOnAnyState(err) ? 'reject' : 'ignore' }
     }
   }
 }

@@ -1,7 +1,6 @@
 // The devnet's beacon hands out a round only once it is due, signed under the key genesis names; the gossip
 // validator (judgeBlock) rejects a block whose beacon entry is forged, before it is relayed.
 import { describe, it, expect } from 'vitest'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   beaconPublicKey, verifyBeaconEntry, createGenesis, produceHeader, idAddressBytes, blsPublicKey, encodeBlockMsg,
   signBeaconRound, beaconEntryForEpoch, challengeSeed, drawRandomness, FILECOIN_MAINNET_QUICKNET_TIMING, maxBeaconRoundForEpoch
@@ -38,16 +37,16 @@ describe('judgeBlock and beacon entries', () => {
     encodeBlockMsg(produceHeader(genesis.header, genesis, key, T0 + 1, entries))
 
   it('accepts a block whose entries the beacon signed', () => {
-    expect(judgeBlock(msg(testBeaconEntries(genesis.header, genesis)), init).result).toBe(TopicValidatorResult.Accept)
+    expect(judgeBlock(msg(testBeaconEntries(genesis.header, genesis)), init).verdict).toBe('accept')
   })
   it('rejects one whose entry another key signed, though the producer signed the block', () => {
     const round = testBeaconEntries(genesis.header, genesis)[0]!.round
     const v = judgeBlock(msg([{ round, data: signBeaconRound(new Uint8Array(32).fill(5), round) }]), init)
-    expect(v.result).toBe(TopicValidatorResult.Reject)
-    expect(v.result === TopicValidatorResult.Reject && v.error.name).toBe('BadBeaconSignatureError')
+    expect(v.verdict).toBe('reject')
+    expect(v.verdict === 'reject' && v.error.name).toBe('BadBeaconSignatureError')
   })
   it('leaves which rounds a block carries to the node that holds its parent', () => {
-    expect(judgeBlock(msg([]), init).result).toBe(TopicValidatorResult.Accept)
+    expect(judgeBlock(msg([]), init).verdict).toBe('accept')
   })
 })
 

@@ -2,7 +2,6 @@
 // cache of verified beacon entries: a good entry is verified once and kept, a forged one is rejected and never kept,
 // and a kept entry is not verified again (the round's next block costs no beacon pairing).
 import { describe, it, expect, beforeAll } from 'vitest'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { judgeBlock } from '../../src/net/gossip-validation'
 import { encodeBlockMsg, VerifiedBeaconEntries, signBeaconRound, type GenesisState, type SealedHeader } from '../../src/core'
 import { config, genesis, tipsets, forge, mineSyntheticChain, GENESIS_TIME } from '../helpers/ec-chain'
@@ -19,14 +18,14 @@ describe('judging a gossiped Expected Consensus block with a cache of verified b
     const entries = block.header.beaconEntries
     const forged = forge(block, { beaconEntries: entries.map(e => ({ round: e.round, data: signBeaconRound(new Uint8Array(32).fill(9), e.round) })) })
 
-    expect(judge(forged, cache).result).toBe(TopicValidatorResult.Reject)
+    expect(judge(forged, cache).verdict).toBe('reject')
     expect(cache.size).toBe(0)
-    expect(judge(block, cache).result).toBe(TopicValidatorResult.Accept)
+    expect(judge(block, cache).verdict).toBe('accept')
     expect(entries.every(e => cache.has(e))).toBe(true)
     // with the genuine entries kept, the forged ones still differ in their bytes: verified, and rejected
-    expect(judge(forged, cache).result).toBe(TopicValidatorResult.Reject)
+    expect(judge(forged, cache).verdict).toBe('reject')
     // a kept entry is taken as verified: planted forgeries (only a test plants) pass, so the check was skipped
     cache.add(forged.header.beaconEntries)
-    expect(judge(forged, cache).result).toBe(TopicValidatorResult.Accept)
+    expect(judge(forged, cache).verdict).toBe('accept')
   })
 })

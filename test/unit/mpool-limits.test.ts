@@ -3,7 +3,6 @@
 // handed the message over), never per the From anyone can forge; candidates being checked reserve no nonce
 // and no funds; a wallet may pipeline its nonces; messages stuck behind a gap go after a few blocks.
 import { describe, it, expect, beforeAll } from 'vitest'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   createGenesis, signMessage, verifyMessageSignature, blsPublicKey, blsAddressBytes, secpPublicKey, secpAddressBytes, idAddressBytes,
   executionContext, applyBlockMessages, BASE_FEE, ATTO_PER_FIL,
@@ -186,8 +185,8 @@ describe('a gossiped message refused because its sender\'s queue is full', { tim
       maxPendingPerSender: MAX_PENDING_PER_SENDER
     })
     const { encodeSignedMessage } = await import('../../src/core')
-    const relayed = { type: 'unsigned', data: encodeSignedMessage(m(MAX_PENDING_PER_SENDER)), topic: 't' } as unknown as Parameters<typeof validate>[1]
-    expect(await validate({ toString: () => 'relay' } as unknown as Parameters<typeof validate>[0], relayed)).toBe(TopicValidatorResult.Ignore)
+    const relayed = { topic: 't', data: encodeSignedMessage(m(MAX_PENDING_PER_SENDER)), source: 'relay', author: undefined }
+    expect(await validate(relayed)).toEqual({ verdict: 'ignore' })
     // and the pool itself says why, with a class of its own
     await expect(pool.push(m(MAX_PENDING_PER_SENDER), { origin: 'peer:b' })).rejects.toMatchObject({ name: 'MpoolFullError', code: 'MPOOL_FULL' })
     await settle(v, checking)

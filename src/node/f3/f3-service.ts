@@ -2,16 +2,16 @@
 // serves it over go-f3's certificate exchange, checks and relays votes and certificates on gossip, and
 // assembles a certificate once one value's votes hold a strong quorum; a node given its miners' worker keys
 // also votes for them (the agreement rule and why it is safe: core/finality/f3-devnet-rules.ts).
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
   decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3Sign, f3TipSetsEqual,
   tipSetKeyBytes, tipSetKeyCids, idOf, PublicKeyCache, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
   type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
-import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p } from '../../net'
+import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p, type Gossip, type GossipVerdict } from '../../net'
 import type { ChainDb } from '../chain-db'
 import type { NodeChain } from '../chain'
 import { F3Store } from './f3-store'
@@ -19,6 +19,7 @@ import { F3Store } from './f3-store'
 
 export interface F3ServiceInit {
   libp2p: CofferLibp2p
+  gossip: Gossip
   chain: NodeChain
   db: ChainDb
   genesis: Genesis
@@ -48,12 +49,11 @@ const REVOTE_MS = 20_000
 const POLL_MS = 15_000
 
 export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
-  const { libp2p, chain, db, genesis, params, log } = init
+  const { libp2p, gossip, chain, db, genesis, params, log } = init
   const network = genesis.state.network
   const store = new F3Store(db)
   const keys = new PublicKeyCache()
   const verifier = new NobleBdnVerifier(keys)
-  const pubsub = libp2p.services.pubsub
 
   const initialTable = chain.readState((s, r) => readF3PowerTable(s, r, 0), genesis.header)
   const genesisF3 = f3TipSetOf({ key: [genesis.header.cid], height: 0 }, powerTableCid(initialTable))
@@ -109,43 +109,43 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     if (participants.length > 0) setTimeout(() => { void vote().catch(() => {}) }, 0)
   }
 
-  async function onVote (bytes: Uint8Array): Promise<TopicValidatorResult> {
+  async function onVote (bytes: Uint8Array): Promise<GossipVerdict<F3Vote>> {
     let vote: F3Vote
-    try { vote = decodeF3Vote(bytes) } catch { return TopicValidatorResult.Reject }
+    try { vote = decodeF3Vote(bytes) } catch { return REJECT }
     return await inOrder(async () => {
-      if (vote.instance < state.nextInstance) return TopicValidatorResult.Ignore
-      if (vote.instance > state.nextInstance) { void catchUp().catch(() => {}); return TopicValidatorResult.Ignore }
+      if (vote.instance < state.nextInstance) return IGNORE
+      if (vote.instance > state.nextInstance) { void catchUp().catch(() => {}); return IGNORE }
       await noteTipSet(vote.ecChain)
       let cert: FinalityCertificate | null
       try {
         cert = tally.add(vote)
       } catch (err) {
         if (err instanceof F3EquivocationError) log(`f3: ${err.message}`)
-        return err instanceof CertificateError && err.code === 'BAD_SIGNATURE' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+        return err instanceof CertificateError && err.code === 'BAD_SIGNATURE' ? REJECT : IGNORE
       }
       if (cert !== null) {
         // the vote itself was good whatever becomes of the certificate it completed
         try {
           await accept(cert, 'votes')
-          void pubsub.publish(f3CertificatesTopic(network), encodeCertificate(cert)).catch(() => {})
+          void gossip.publish(f3CertificatesTopic(network), encodeCertificate(cert)).catch(() => {})
         } catch (err) { log(`f3: the certificate votes made for instance ${cert.instance} does not hold: ${(err as Error).message}`) }
       }
-      return TopicValidatorResult.Accept
+      return { verdict: 'accept', value: vote }
     })
   }
 
-  async function onCertificate (bytes: Uint8Array, from: PeerId): Promise<TopicValidatorResult> {
+  async function onCertificate (bytes: Uint8Array, from: PeerId): Promise<GossipVerdict<FinalityCertificate>> {
     let cert: FinalityCertificate
-    try { cert = decodeCertificate(bytes) } catch { return TopicValidatorResult.Reject }
+    try { cert = decodeCertificate(bytes) } catch { return REJECT }
     return await inOrder(async () => {
-      if (cert.instance < state.nextInstance) return TopicValidatorResult.Ignore
-      if (cert.instance > state.nextInstance) { void catchUp(from).catch(() => {}); return TopicValidatorResult.Ignore }
+      if (cert.instance < state.nextInstance) return IGNORE
+      if (cert.instance > state.nextInstance) { void catchUp(from).catch(() => {}); return IGNORE }
       try {
         await accept(cert, 'gossip')
-        return TopicValidatorResult.Accept
+        return { verdict: 'accept', value: cert }
       } catch (err) {
         log(`f3: certificate ${cert.instance} from ${from.toString()} refused: ${(err as Error).message}`)
-        return TopicValidatorResult.Reject
+        return REJECT
       }
     })
   }
@@ -230,18 +230,19 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
           const cert = tally.add(v)
           if (cert !== null) {
             await accept(cert, 'votes')
-            void pubsub.publish(f3CertificatesTopic(network), encodeCertificate(cert)).catch(() => {})
+            void gossip.publish(f3CertificatesTopic(network), encodeCertificate(cert)).catch(() => {})
           }
         } catch (err) { if (!(err instanceof F3EquivocationError)) log(`f3: own vote: ${(err as Error).message}`) }
-        void pubsub.publish(f3VotesTopic(network), encodeF3Vote(v)).catch(() => {})
+        void gossip.publish(f3VotesTopic(network), encodeF3Vote(v)).catch(() => {})
       }
     })
   }
 
-  pubsub.topicValidators.set(f3VotesTopic(network), async (_peer, msg) => await onVote(msg.data))
-  pubsub.topicValidators.set(f3CertificatesTopic(network), async (peer, msg) => await onCertificate(msg.data, peer))
-  pubsub.subscribe(f3VotesTopic(network))
-  pubsub.subscribe(f3CertificatesTopic(network))
+  // what a vote or certificate does happens in its validator (tallied, stored): nothing is left to do on delivery
+  const unlisten = [
+    gossip.listen(f3VotesTopic(network), async (m) => await onVote(m.data)),
+    gossip.listen(f3CertificatesTopic(network), async (m) => await onCertificate(m.data, peerIdFromString(m.source)))
+  ]
   await serveCertExchange(libp2p, network, {
     pendingInstance: () => state.nextInstance,
     powerTableFor: async (instance) => await powerTableFor(instance),
@@ -289,12 +290,14 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
     stop: async () => {
       stop.abort()
       clearInterval(poll)
-      pubsub.topicValidators.delete(f3VotesTopic(network))
-      pubsub.topicValidators.delete(f3CertificatesTopic(network))
+      for (const u of unlisten) u()
       await serial.catch(() => {})
     }
   }
 }
+
+const REJECT = { verdict: 'reject' } as const
+const IGNORE = { verdict: 'ignore' } as const
 
 /** A tipset F3 names, as a map key: its epoch and key bytes. */
 const tipSetId = (epoch: number, key: Uint8Array): string => `${epoch}:${bytesToHex(key)}`

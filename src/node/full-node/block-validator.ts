@@ -1,12 +1,12 @@
 // The block-topic validator of a full node: a gossiped block is relayed only once it has been executed and
 // its roots compared (NodeChain.accept), not merely once its signature checks out as on a light client.
-// gossipsub runs it before it delivers or forwards and charges a Reject to the propagation source; a
+// gossip runs it before it delivers or forwards and charges a reject to the propagation source; a
 // block that breaks a rule also gets that peer hung up on. A block we cannot check yet (it is more than
 // one above our head) is handed to sync and ignored; one we already have is ignored.
-import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub'
 import {
-  decodeBlockMsgFull, EXCHANGE_OPT_MESSAGES, blockMessagesOf, storeBlockMessages, MemoryBlockStore, type CID, type BlockMessages, type ExchangeRequest, type ExchangeResponse, type Message, type SignedMessage, ExchangeStatus
+  decodeBlockMsgFull, EXCHANGE_OPT_MESSAGES, blockMessagesOf, storeBlockMessages, MemoryBlockStore, type CID, type BlockMessages, type ExchangeRequest, type ExchangeResponse, type Message, type SignedMessage, type SealedHeader, ExchangeStatus
 } from '../../core'
+import type { GossipMessage, GossipVerdict } from '../../net'
 import { judgeBlock } from '../../net/gossip-validation'
 import { BlockRejectedError, type NodeChain } from '../chain'
 import { isPeerFault, type SyncTarget } from './chain-sync'
@@ -42,18 +42,20 @@ function fromPool (chain: NodeChain, bls: CID[], secpk: CID[]): BlockMessages | 
   return { bls: b, secp: s }
 }
 
-export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidatorFn {
+export function fullBlockValidator (init: FullBlockValidatorInit): (m: GossipMessage) => Promise<GossipVerdict<SealedHeader>> {
   const { chain } = init
-  return async (source, msg) => {
-    const peer = source.toString()
-    const verdict = judgeBlock(msg.data, { genesis: chain.genesis.state, head: () => chain.head(), nowSecs: init.nowSecs, verifiedBeacon: chain.verifiedBeacon })
-    if (verdict.result === TopicValidatorResult.Reject) {
+  const ignore = { verdict: 'ignore' } as const
+  const reject = { verdict: 'reject' } as const
+  return async (m) => {
+    const peer = m.source
+    const verdict = judgeBlock(m.data, { genesis: chain.genesis.state, head: () => chain.head(), nowSecs: init.nowSecs, verifiedBeacon: chain.verifiedBeacon })
+    if (verdict.verdict === 'reject') {
       init.log?.(`gossip: block from ${peer} rejected: ${verdict.error.name}: ${verdict.error.message}`)
       init.onPeerFault(peer, verdict.error)
-      return verdict.result
+      return reject
     }
-    if (verdict.result === TopicValidatorResult.Ignore) return verdict.result
-    const h = verdict.header
+    if (verdict.verdict === 'ignore') return ignore
+    const h = verdict.value
     const head = chain.head()
     // one producer: a block must extend our head; Expected Consensus: any tipset we hold (a second block of the
     // head's height joins its tipset, a fork may become the heaviest)
@@ -63,9 +65,9 @@ export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidato
     if (!linkable) {
       // not checkable against our head yet: sync decides whether it links, and names the peer if not
       init.offer({ peer, cid: h.cid, height: h.header.height })
-      return TopicValidatorResult.Ignore
+      return ignore
     }
-    const announced = decodeBlockMsgFull(msg.data)
+    const announced = decodeBlockMsgFull(m.data)
     let messages = fromPool(chain, announced.blsMessages, announced.secpkMessages)
     // the announced CIDs are a hint for our pool, not the block: a list that does not build the header's
     // Messages (an announcement that leaves them out) sends us to the source for the block's own
@@ -87,25 +89,25 @@ export function fullBlockValidator (init: FullBlockValidatorInit): TopicValidato
           if (isPeerFault(err)) {
             init.log?.(`gossip: block ${h.header.height} from ${peer}: the messages answer of ${from} is invalid: ${(err as Error).name}: ${(err as Error).message}`)
             init.onPeerFault(from, err)
-            if (from === peer) return TopicValidatorResult.Reject
+            if (from === peer) return reject
             continue
           }
           init.log?.(`gossip: block ${h.header.height} from ${peer}: fetching its messages from ${from} failed: ${(err as Error).message}`)
         }
       }
-      if (messages === null) return TopicValidatorResult.Ignore
+      if (messages === null) return ignore
     }
     try {
       // judgeBlock verified its signature above: accept checks the link and the roots, not the pairing again
-      return (await chain.accept(h, messages, { signatureVerified: true })) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+      return (await chain.accept(h, messages, { signatureVerified: true })) ? { verdict: 'accept', value: h } : ignore
     } catch (err) {
       if (err instanceof BlockRejectedError) {
         init.log?.(`gossip: block ${h.header.height} from ${peer} refused: ${err.name}: ${err.message}`)
         init.onPeerFault(peer, err)
-        return TopicValidatorResult.Reject
+        return reject
       }
       init.log?.(`gossip: block ${h.header.height} from ${peer} not applied: ${(err as Error).message}`)
-      return TopicValidatorResult.Ignore
+      return ignore
     }
   }
 }

@@ -15,7 +15,7 @@ import {
   CHAIN_RULES_VERSION, type Genesis, type BeaconSource
 } from '../../core'
 import {
-  createCofferLibp2p, genesisOf, BeaconRelay, type CofferLibp2p, type BootstrapDocument
+  createCofferLibp2p, genesisOf, BeaconRelay, gossipOf, type CofferLibp2p, type BootstrapDocument
 } from '../../net'
 import { ChainDb, OldDataDirError, encodeRules, rulesOf } from '../chain-db'
 import { NodeChain } from '../chain'
@@ -213,12 +213,13 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const chain = await NodeChain.open({ db, genesis, store, head, nowMs })
     cleanups.push(async () => { await chain.close() })
 
-    const { sync, onHello } = followChain({ libp2p, chain, nowMs, log })
+    const gossip = gossipOf(libp2p)
+    const { sync, onHello } = followChain({ libp2p, gossip, chain, nowMs, log })
     const beacon = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
     beacon.start()
-    await serveChainNode({ libp2p, chain, db, store, genesis, head: () => chain.head(), nowMs, log, onHello })
+    await serveChainNode({ libp2p, gossip, chain, db, store, genesis, head: () => chain.head(), nowMs, log, onHello })
     // F3 (issue 14): every node keeps, checks, relays and serves the certificates; its miners vote
-    const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, chain, db, genesis, params: genesis.state.f3, log })
+    const f3 = genesis.state.f3 === undefined ? null : await startF3Service({ libp2p, gossip, chain, db, genesis, params: genesis.state.f3, log })
     chain.finality = f3
     cleanups.push(async () => { await f3?.stop() })
 
@@ -256,7 +257,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     const producers: EcProducer[] = []
     cleanups.push(async () => { await Promise.all(producers.map(async p => { await p.stop() })) })
     const startProducer = (m: { miner: Uint8Array, workerSecretKey: Uint8Array }): EcProducer => {
-      const p = startPublishingProducer({ libp2p, chain, beacon: init.beaconSource ?? beacon, nowMs, log, ...m })
+      const p = startPublishingProducer({ gossip, chain, beacon: init.beaconSource ?? beacon, nowMs, log, ...m })
       producers.push(p)
       f3?.addParticipant(m)
       return p
