@@ -21,8 +21,14 @@ export function encodeSignature (sig: Signature): Uint8Array {
   return out
 }
 
+/** Signature bytes with no type byte. A RangeError still, as callers have long caught it. */
+export class EmptySignatureError extends RangeError {
+  static override name = 'EmptySignatureError'
+  override name = 'EmptySignatureError'
+}
+
 export function decodeSignature (bytes: Uint8Array): Signature {
-  if (bytes.length < 1) throw new RangeError('empty signature')
+  if (bytes.length < 1) throw new EmptySignatureError('empty signature')
   return { type: bytes[0]!, data: bytes.slice(1) }
 }
 

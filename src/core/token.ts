@@ -12,13 +12,19 @@ export function encodeBigInt (value: bigint): Uint8Array {
   return out
 }
 
+/** Bytes that are not Filecoin's BigInt form. A RangeError still, as callers have long caught it. */
+export class InvalidBigIntError extends RangeError {
+  static override name = 'InvalidBigIntError'
+  override name = 'InvalidBigIntError'
+}
+
 export function decodeBigInt (bytes: Uint8Array): bigint {
   if (bytes.length === 0) return 0n
-  if (bytes[0] !== 0 && bytes[0] !== 1) throw new RangeError('big int sign byte must be 0 or 1')
-  if (bytes.length === 1) throw new RangeError('big int has a sign but no magnitude')
+  if (bytes[0] !== 0 && bytes[0] !== 1) throw new InvalidBigIntError('big int sign byte must be 0 or 1')
+  if (bytes.length === 1) throw new InvalidBigIntError('big int has a sign but no magnitude')
   // Lotus writes the magnitude without leading zeros (and zero as no bytes at all); accepting padding would
   // let one value arrive as many byte strings, so a signed header could be re-sent under a second CID
-  if (bytes[1] === 0) throw new RangeError('big int magnitude has a leading zero byte')
+  if (bytes[1] === 0) throw new InvalidBigIntError('big int magnitude has a leading zero byte')
   let v = 0n
   for (let i = 1; i < bytes.length; i++) v = (v << 8n) | BigInt(bytes[i]!)
   return bytes[0] === 1 ? -v : v

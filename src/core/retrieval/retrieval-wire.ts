@@ -186,7 +186,7 @@ export function decodeClientControl (bytes: Uint8Array): ClientControl {
     checkRequest(r, (msg) => new RetrievalProtocolError(msg))
     return r
   }
-  throw new RetrievalProtocolError(`not a client control: kind ${JSON.stringify(m.kind)}`)
+  throw new RetrievalProtocolError(`not a client control: kind ${shown(m.kind)}`)
 }
 
 /** The request that opens a stream; RetrievalProtocolError if malformed or a voucher came first. */
@@ -226,7 +226,7 @@ export function decodeRetrievalReply (bytes: Uint8Array): RetrievalReply {
     onlyKeys(m, ['kind', 'code', 'message', 'owed'])
     r = { kind: 'rejected', code: m.code as RetrievalRejectionCode, message: m.message as string, ...(m.owed === undefined ? {} : { owed: bigField(m.owed, 'rejected owed') }) }
   } else {
-    throw new RetrievalProtocolError(`not a retrieval reply: kind ${JSON.stringify(m.kind)}`)
+    throw new RetrievalProtocolError(`not a retrieval reply: kind ${shown(m.kind)}`)
   }
   checkReply(r, (msg) => new RetrievalProtocolError(msg))
   return r
@@ -267,7 +267,7 @@ function checkReply (r: RetrievalReply, fail: (m: string) => Error): void {
     // a provider stops for a debt, never for a credit
     if (typeof r.owed !== 'bigint' || r.owed <= 0n) throw fail('owed is not a positive amount')
   } else if (r.kind === 'rejected') {
-    if (typeof r.code !== 'string' || !CODES.has(r.code)) throw fail(`rejected code ${JSON.stringify(r.code)} is not a retrieval rejection code`)
+    if (typeof r.code !== 'string' || !CODES.has(r.code)) throw fail(`rejected code ${shown(r.code)} is not a retrieval rejection code`)
     if (typeof r.message !== 'string') throw fail('rejected message is not text')
     if (r.owed !== undefined && (r.code !== 'UNPAID' || typeof r.owed !== 'bigint' || r.owed <= 0n)) throw fail('rejected owed is not a positive amount on an UNPAID refusal')
   } else {
@@ -294,5 +294,12 @@ function asMap (v: unknown, what: string): Record<string, unknown> {
 }
 
 function onlyKeys (m: Record<string, unknown>, allowed: string[], what = m.kind as string): void {
-  for (const k of Object.keys(m)) if (!allowed.includes(k)) throw new RetrievalProtocolError(`${what} has an unknown key ${JSON.stringify(k)}`)
+  for (const k of Object.keys(m)) if (!allowed.includes(k)) throw new RetrievalProtocolError(`${what} has an unknown key ${shown(k)}`)
+}
+
+/** A field a peer sent, for an error message: any CBOR value (a big int too, which JSON cannot show), cut short. */
+function shown (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 64))
+  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v)
+  return `(a ${Array.isArray(v) ? 'list' : v instanceof Uint8Array ? 'byte string' : typeof v})`
 }
