@@ -1,0 +1,13 @@
+// One scenario in its own process (run.ts): its rows on a line of their own, `ROWS <json>`, then exit.
+import '../../src/net/polyfills'
+import { SCENARIOS } from './scenarios'
+
+const [name, mode] = process.argv.slice(2)
+const s = SCENARIOS.find(x => x.name === name)
+if (s === undefined) {
+  console.error(`no scenario named ${String(name)}: ${SCENARIOS.map(x => x.name).join(', ')}`)
+  process.exit(2)
+}
+const rows = await s.run(mode === 'short' ? 'short' : 'long')
+console.log(`ROWS ${JSON.stringify(rows)}`)
+process.exit(0)

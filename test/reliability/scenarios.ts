@@ -1,0 +1,23 @@
+// The reliability scenarios: each a name, its short form (what `npm test` runs) and its long form (what
+// `npm run reliability` runs), and the deadline past which it counts as hung.
+import type { Row } from './table'
+
+export interface Scenario {
+  name: string
+  run: (mode: 'short' | 'long') => Promise<Row[]>
+  shortDeadlineMs: number
+  longDeadlineMs: number
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'fuzz-decoders',
+    // long: 72 decoders × 15,000 = 1,080,000 cases
+    run: async (mode) => {
+      const { fuzzDecoders } = await import('./fuzz-decoders')
+      return [fuzzDecoders({ casesPerTarget: mode === 'short' ? 300 : 15_000 })]
+    },
+    shortDeadlineMs: 5 * 60_000,
+    longDeadlineMs: 90 * 60_000
+  }
+]

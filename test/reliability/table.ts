@@ -1,0 +1,28 @@
+// The reliability table (issue 16): a row a scenario, with how often it was tried and what got through. A run
+// fails when any row accepted a lie, lost data or crashed (a decoder throwing an engine error counts as a crash:
+// bad input must get a named error).
+export interface Row {
+  scenario: string
+  tries: number
+  /** Lies taken as truth: a forged header stored, a wrong byte delivered, a bad proof passed. */
+  acceptedLies: number
+  /** Uncaught or engine exceptions (TypeError, RangeError …), hangs, processes that died on their own. */
+  crashes: number
+  /** Data a user had and no longer has, or paid for and did not get. */
+  dataLost: number
+  ms: number
+  /** The first failures, one line each, for whoever reads a red row. */
+  failures: string[]
+}
+
+export const rowFailed = (r: Row): boolean => r.acceptedLies > 0 || r.crashes > 0 || r.dataLost > 0
+
+export function formatTable (rows: Row[]): string {
+  const head = ['scenario', 'tries', 'accepted lies', 'crashes', 'data lost', 'time']
+  const cells = rows.map(r => [r.scenario, String(r.tries), String(r.acceptedLies), String(r.crashes), String(r.dataLost), `${(r.ms / 1000).toFixed(1)} s`])
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)))
+  const line = (c: string[]): string => c.map((x, i) => i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!)).join('  ')
+  const out = [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...cells.map(line)]
+  for (const r of rows) for (const f of r.failures.slice(0, 10)) out.push(`  ${r.scenario}: ${f}`)
+  return out.join('\n')
+}
