@@ -19,5 +19,15 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 5 * 60_000,
     longDeadlineMs: 90 * 60_000
+  },
+  {
+    name: 'fuzz-rpc',
+    // long: 30 methods × 4,000 calls = 120,000 (with the decoders' 1,080,000, the issue's million and more)
+    run: async (mode) => {
+      const { fuzzRpc } = await import('./fuzz-rpc')
+      return [await fuzzRpc({ casesPerMethod: mode === 'short' ? 100 : 4000 })]
+    },
+    shortDeadlineMs: 5 * 60_000,
+    longDeadlineMs: 90 * 60_000
   }
 ]
