@@ -1,5 +1,7 @@
 // One scenario in its own process (run.ts): its rows on a line of their own, `ROWS <json>`, then exit.
 import '../../src/net/polyfills'
+// the light clients of the liar scenarios keep their chain in IndexedDB, in memory here as in the Node tests
+import 'fake-indexeddb/auto'
 import { SCENARIOS } from './scenarios'
 
 const [name, mode] = process.argv.slice(2)

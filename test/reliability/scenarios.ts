@@ -29,5 +29,15 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 5 * 60_000,
     longDeadlineMs: 90 * 60_000
+  },
+  {
+    name: 'liars-chain',
+    // 11 lies; long: 10 rounds of each
+    run: async (mode) => {
+      const { chainLiars } = await import('./liars-chain')
+      return [await chainLiars({ repeats: mode === 'short' ? 1 : 10 })]
+    },
+    shortDeadlineMs: 10 * 60_000,
+    longDeadlineMs: 120 * 60_000
   }
 ]

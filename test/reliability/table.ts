@@ -10,16 +10,18 @@ export interface Row {
   crashes: number
   /** Data a user had and no longer has, or paid for and did not get. */
   dataLost: number
+  /** Liars that told a provable lie and were not hung up on (absent where the scenario has no liars). */
+  liarsKept?: number
   ms: number
   /** The first failures, one line each, for whoever reads a red row. */
   failures: string[]
 }
 
-export const rowFailed = (r: Row): boolean => r.acceptedLies > 0 || r.crashes > 0 || r.dataLost > 0
+export const rowFailed = (r: Row): boolean => r.acceptedLies > 0 || r.crashes > 0 || r.dataLost > 0 || (r.liarsKept ?? 0) > 0
 
 export function formatTable (rows: Row[]): string {
-  const head = ['scenario', 'tries', 'accepted lies', 'crashes', 'data lost', 'time']
-  const cells = rows.map(r => [r.scenario, String(r.tries), String(r.acceptedLies), String(r.crashes), String(r.dataLost), `${(r.ms / 1000).toFixed(1)} s`])
+  const head = ['scenario', 'tries', 'accepted lies', 'crashes', 'data lost', 'liars kept', 'time']
+  const cells = rows.map(r => [r.scenario, String(r.tries), String(r.acceptedLies), String(r.crashes), String(r.dataLost), r.liarsKept === undefined ? '-' : String(r.liarsKept), `${(r.ms / 1000).toFixed(1)} s`])
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)))
   const line = (c: string[]): string => c.map((x, i) => i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!)).join('  ')
   const out = [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...cells.map(line)]
