@@ -5,7 +5,7 @@ import {
   requestState, type Dialer
 } from '../net'
 import {
-  verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, type PowerEntry,
+  MalformedMessageError, OversizedMessageError, verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, type PowerEntry,
   type PowerRead, type EcBlockState, type EcBlockRoots, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -108,15 +108,27 @@ export function checkEcBlockState (blocks: Uint8Array[], at: EcBlockHeaders, min
   return readEcBlockState(new ProofBlockStore(blocks), ecBlockRoots(at), miner)
 }
 
+/**
+ * How long a peer that did not answer in time (silent, or dripping its answer) is asked only when no other can be:
+ * without it every read went back to the same silent peer while an honest one sat connected (issue 16's liars).
+ */
+export const SLOW_PEER_BENCH_MS = 60_000
+
 export function createStateClient (init: StateClientInit): StateClient {
   const now = init.nowMs ?? (() => performance.now())
+  const benched = new Map<string, number>()
   const peer = (): string => {
     // storage providers are connected too (for deals), but only full nodes answer state queries: prefer
-    // a peer that said hello on our genesis, else any (one just dialed may not have said it yet)
-    const conns = init.libp2p.getConnections().filter(c => init.isStorageProvider?.(c.remotePeer.toString()) !== true)
-    const chain = (c: typeof conns[number]): boolean => init.isChainPeer?.(c.remotePeer.toString()) ?? true
-    const tab = (c: typeof conns[number]): boolean => init.isTab?.(c.remotePeer.toString()) ?? false
-    const c = conns.find(c => chain(c) && !tab(c)) ?? conns.find(chain) ?? conns[0]
+    // a peer that said hello on our genesis, else any (one just dialed may not have said it yet); one that
+    // lately failed to answer in time goes last
+    const t = now()
+    for (const [p, until] of benched) if (until <= t) benched.delete(p)
+    const all = init.libp2p.getConnections().filter(c => init.isStorageProvider?.(c.remotePeer.toString()) !== true)
+    type Conn = typeof all[number]
+    const chain = (c: Conn): boolean => init.isChainPeer?.(c.remotePeer.toString()) ?? true
+    const tab = (c: Conn): boolean => init.isTab?.(c.remotePeer.toString()) ?? false
+    const pick = (list: Conn[]): Conn | undefined => list.find(c => chain(c) && !tab(c)) ?? list.find(chain) ?? list[0]
+    const c = pick(all.filter(c => !benched.has(c.remotePeer.toString()))) ?? pick(all)
     if (c === undefined) throw new NoPeerError()
     return c.remotePeer.toString()
   }
@@ -132,8 +144,22 @@ export function createStateClient (init: StateClientInit): StateClient {
       throw lie
     }
   }
-  const ask = async (from: string, req: Parameters<typeof requestState>[2]): ReturnType<typeof requestState> =>
-    await requestState(init.libp2p, peerIdFromString(from), req)
+  const ask = async (from: string, req: Parameters<typeof requestState>[2]): ReturnType<typeof requestState> => {
+    try {
+      return await requestState(init.libp2p, peerIdFromString(from), req)
+    } catch (err) {
+      // an answer that does not decode, or is over the limit, is the peer's own doing (a cut connection fails the
+      // stream, it does not end it cleanly): condemned as a proof that does not verify
+      if (err instanceof MalformedMessageError || err instanceof OversizedMessageError) {
+        const lie = new StateProofRejectedError(from, err)
+        init.onLie(from, lie)
+        throw lie
+      }
+      // no answer in time (or the stream failed): asked last for a while
+      benched.set(from, now() + SLOW_PEER_BENCH_MS)
+      throw err
+    }
+  }
   const answered = async (from: string, req: Parameters<typeof requestState>[2]): Promise<Uint8Array[]> => {
     const resp = await ask(from, req)
     if (!resp.ok) throw new StateUnavailableError(`peer ${from.slice(-8)} has no answer: ${resp.error ?? 'refused'}`)
