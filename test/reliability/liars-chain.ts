@@ -5,6 +5,7 @@
 // throws anything uncaught (crash), if the client does not reach the honest head afterwards (stalled: counted as
 // data lost, since the user's chain stopped), or if a provable lie leaves the liar connected (kept).
 import { bls12_381 } from '@noble/curves/bls12-381.js'
+import { setMaxListeners } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -56,6 +57,8 @@ async function startLiar (honest: Devnet, lie: ChainLie): Promise<Liar> {
   const top = forged[forged.length - 1]!
   const libp2p = await createCofferLibp2p({ role: 'client', listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   const stop = new AbortController()
+  // every silent answer waits on it
+  setMaxListeners(Infinity, stop.signal)
   const answer = (): Uint8Array => {
     const chain = [...forged].reverse().map(h => [h])
     if (lie === 'unlinked headers') chain.splice(5, 1)

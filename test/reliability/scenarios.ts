@@ -39,5 +39,15 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 10 * 60_000,
     longDeadlineMs: 120 * 60_000
+  },
+  {
+    name: 'liars-state',
+    // 8 lies; long: 10 rounds of each
+    run: async (mode) => {
+      const { stateLiars } = await import('./liars-state')
+      return [await stateLiars({ repeats: mode === 'short' ? 1 : 10 })]
+    },
+    shortDeadlineMs: 10 * 60_000,
+    longDeadlineMs: 120 * 60_000
   }
 ]
