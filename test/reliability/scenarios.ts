@@ -49,5 +49,15 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 10 * 60_000,
     longDeadlineMs: 120 * 60_000
+  },
+  {
+    name: 'liars-retrieval',
+    // 7 lies; long: 20 rounds of each
+    run: async (mode) => {
+      const { retrievalLiars } = await import('./liars-retrieval')
+      return [await retrievalLiars({ repeats: mode === 'short' ? 1 : 20 })]
+    },
+    shortDeadlineMs: 5 * 60_000,
+    longDeadlineMs: 60 * 60_000
   }
 ]
