@@ -59,5 +59,15 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 5 * 60_000,
     longDeadlineMs: 60 * 60_000
+  },
+  {
+    name: 'crash-node',
+    // the 100 repetitions in the long form (about 5 s each)
+    run: async (mode) => {
+      const { crashNode } = await import('./crash-node')
+      return [await crashNode({ kills: mode === 'short' ? 3 : 100 })]
+    },
+    shortDeadlineMs: 5 * 60_000,
+    longDeadlineMs: 60 * 60_000
   }
 ]
