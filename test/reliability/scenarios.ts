@@ -69,5 +69,15 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 5 * 60_000,
     longDeadlineMs: 60 * 60_000
+  },
+  {
+    name: 'liars-audit',
+    // 8 lies, each beside an honest provider that must pass; long: 25 rounds of each
+    run: async (mode) => {
+      const { auditLiars } = await import('./liars-audit')
+      return [await auditLiars({ repeats: mode === 'short' ? 1 : 25 })]
+    },
+    shortDeadlineMs: 5 * 60_000,
+    longDeadlineMs: 60 * 60_000
   }
 ]
