@@ -12,7 +12,7 @@ export interface Scenario {
 export const SCENARIOS: Scenario[] = [
   {
     name: 'fuzz-decoders',
-    // long: 72 decoders × 15,000 = 1,080,000 cases
+    // long: 69 decoders × 15,000 = 1,035,000 cases
     run: async (mode) => {
       const { fuzzDecoders } = await import('./fuzz-decoders')
       return [fuzzDecoders({ casesPerTarget: mode === 'short' ? 300 : 15_000 })]
@@ -22,7 +22,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'fuzz-rpc',
-    // long: 30 methods × 4,000 calls = 120,000 (with the decoders' 1,080,000, the issue's million and more)
+    // long: 30 methods × 4,000 calls = 120,000 (with the decoders, over the issue's million)
     run: async (mode) => {
       const { fuzzRpc } = await import('./fuzz-rpc')
       return [await fuzzRpc({ casesPerMethod: mode === 'short' ? 100 : 4000 })]
