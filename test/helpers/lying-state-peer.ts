@@ -10,17 +10,20 @@ import type { Devnet } from '../../src/node/devnet'
 
 export interface LyingStatePeer { libp2p: CofferLibp2p, addr: string, stop: () => Promise<void> }
 
+/** Chain exchange from the honest devnet's headers: a liar that follows the real chain, so only its other lies show. */
+export function honestHeaders (honest: Devnet): (cid: CID, length: number) => Promise<SealedHeader[] | null> {
+  return async (cid, length) => {
+    const top = await honest.chain.headerByCid(cid)
+    if (top === undefined) return null
+    const out: SealedHeader[] = []
+    for (let h = top.header.height; h >= 0 && out.length < length; h--) out.push((await honest.headerAt(h))!)
+    return out
+  }
+}
+
 export async function startLyingStatePeer (honest: Devnet, decoy?: CID): Promise<LyingStatePeer> {
   const libp2p = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
-  await serveChainExchange(libp2p, {
-    headersFrom: async (cid: CID, length: number) => {
-      const top = await honest.chain.headerByCid(cid)
-      if (top === undefined) return null
-      const out: SealedHeader[] = []
-      for (let h = top.header.height; h >= 0 && out.length < length; h--) out.push((await honest.headerAt(h))!)
-      return out
-    }
-  })
+  await serveChainExchange(libp2p, { headersFrom: honestHeaders(honest) })
   await serveState(libp2p, async (req: StateRequest): Promise<StateResponse> => {
     if (req.kind === 'lookup' && req.tipset === true && decoy !== undefined) {
       // today's form: the decoy's real tipset-level proof, claimed for the message asked

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { secpAddressBytes, secpPublicKey, addressToString } from '../../src/core'
+import { sleep } from './harness'
 import type { Row } from './table'
 
 const BIN = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
@@ -31,7 +32,7 @@ async function rpc (url: string, method: string, params: unknown[]): Promise<unk
   return body.result
 }
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+/** The first value `fn` gives within `ms` (harness.ts's waitFor, for a value instead of a yes). */
 async function waitFor<T> (fn: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T | undefined> {
   const end = Date.now() + ms
   while (Date.now() < end) {

@@ -12,6 +12,7 @@ import { createCofferLibp2p, serveAudits, type CofferLibp2p } from '../../src/ne
 import { readAll } from '../../src/net/stream-io'
 import { createAuditService, type AuditTarget } from '../../src/light/audit-service'
 import { openDealStore } from '../../src/light/deal-store'
+import { watchCrashes } from './harness'
 import type { Row } from './table'
 
 export const AUDIT_LIES = [
@@ -65,10 +66,7 @@ async function provider (payload: Uint8Array, lie: AuditLie | null, stop: AbortS
 export async function auditLiars (opts: { repeats: number, lies?: AuditLie[] }): Promise<Row> {
   const started = performance.now()
   const failures: string[] = []
-  let crashes = 0
-  const onCrash = (err: unknown): void => { crashes++; failures.push(`uncaught: ${String((err as Error)?.stack ?? err).slice(0, 300)}`) }
-  process.on('uncaughtException', onCrash)
-  process.on('unhandledRejection', onCrash)
+  const crashes = watchCrashes(failures)
   const payload = new Uint8Array(300_000).map((_, i) => (i * 2654435761) >>> 24)
   const digest = pieceDigest(payload)
   const pieceCid = pieceCidV1(digest.root)
@@ -115,10 +113,9 @@ export async function auditLiars (opts: { repeats: number, lies?: AuditLie[] }):
     store.close()
     await client.stop()
     await honest.stop()
-    process.off('uncaughtException', onCrash)
-    process.off('unhandledRejection', onCrash)
+    crashes.stop()
   }
   // an honest provider failed is a fault counted against it wrongly: the user would drop good storage (data lost)
-  return { scenario: 'liars: audits (proofs of possession on demand)', tries, acceptedLies: accepted, crashes, dataLost: wronged, ms: performance.now() - started, failures }
+  return { scenario: 'liars: audits (proofs of possession on demand)', tries, acceptedLies: accepted, crashes: crashes.count(), dataLost: wronged, ms: performance.now() - started, failures }
 }
 

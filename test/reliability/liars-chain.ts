@@ -19,6 +19,7 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startLightClient } from '../../src/light'
 import { chainDbName } from '../../src/light/header-store'
 import { testBeaconEntries } from '../helpers/test-beacon'
+import { watchCrashes, waitFor } from './harness'
 import type { Row } from './table'
 
 /** Each lie, and whether the client can prove it (then the liar must be dropped) or can only stop waiting. */
@@ -124,24 +125,11 @@ async function startLiar (honest: Devnet, lie: ChainLie): Promise<Liar> {
   }
 }
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-async function waitFor (cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await cond()) return true
-    await sleep(50)
-  }
-  return await cond()
-}
 
 export async function chainLiars (opts: { repeats: number, lies?: ChainLie[] }): Promise<Row> {
   const started = performance.now()
-  let crashes = 0
-  const onCrash = (err: unknown): void => { crashes++; failures.push(`uncaught: ${String((err as Error)?.stack ?? err).slice(0, 300)}`) }
   const failures: string[] = []
-  process.on('uncaughtException', onCrash)
-  process.on('unhandledRejection', onCrash)
+  const crashes = watchCrashes(failures)
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-liars-chain-'))
   const honest = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000, log: () => {} })
   let tries = 0
@@ -185,8 +173,7 @@ export async function chainLiars (opts: { repeats: number, lies?: ChainLie[] }):
   } finally {
     await honest.stop()
     await rm(dir, { recursive: true, force: true })
-    process.off('uncaughtException', onCrash)
-    process.off('unhandledRejection', onCrash)
+    crashes.stop()
   }
-  return { scenario: 'liars: hello, chain exchange, block gossip', tries, acceptedLies: accepted, crashes, dataLost: stalled, liarsKept: kept, ms: performance.now() - started, failures }
+  return { scenario: 'liars: hello, chain exchange, block gossip', tries, acceptedLies: accepted, crashes: crashes.count(), dataLost: stalled, liarsKept: kept, ms: performance.now() - started, failures }
 }

@@ -8,6 +8,7 @@ import { createCofferLibp2p, serveRetrievals, type CofferLibp2p, type CarPart, t
 import { UnixfsWalk, carHeader, carSection, idAddressBytes, chainCid, type RetrievalRequest } from '../../src/core'
 import { retrieveFile, newDownloadState, type RetrievalProvider } from '../../src/light/retrieval-session'
 import { unixfsFile } from '../helpers/unixfs-file'
+import { watchCrashes } from './harness'
 import type { Row } from './table'
 
 export const RETRIEVAL_LIES = {
@@ -67,10 +68,7 @@ async function provider (file: File, lie: RetrievalLie | null, other: File, stop
 export async function retrievalLiars (opts: { repeats: number, lies?: RetrievalLie[] }): Promise<Row> {
   const started = performance.now()
   const failures: string[] = []
-  let crashes = 0
-  const onCrash = (err: unknown): void => { crashes++; failures.push(`uncaught: ${String((err as Error)?.stack ?? err).slice(0, 300)}`) }
-  process.on('uncaughtException', onCrash)
-  process.on('unhandledRejection', onCrash)
+  const crashes = watchCrashes(failures)
   let tries = 0
   let accepted = 0
   let lost = 0
@@ -127,8 +125,7 @@ export async function retrievalLiars (opts: { repeats: number, lies?: RetrievalL
     stop.abort()
     await client.stop()
     await honest.stop()
-    process.off('uncaughtException', onCrash)
-    process.off('unhandledRejection', onCrash)
+    crashes.stop()
   }
-  return { scenario: 'liars: retrieval (CAR blocks, headers, frames)', tries, acceptedLies: accepted, crashes, dataLost: lost, liarsKept: kept, ms: performance.now() - started, failures }
+  return { scenario: 'liars: retrieval (CAR blocks, headers, frames)', tries, acceptedLies: accepted, crashes: crashes.count(), dataLost: lost, liarsKept: kept, ms: performance.now() - started, failures }
 }

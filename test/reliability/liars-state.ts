@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import {
   MemoryBlockStore, createStateTree, setActor, newAccountActor, proveActor, parseFil, chainCid, encodeGenesisState, encodeStateResponse,
-  decodeStateRequest, secpAddressBytes, secpPublicKey, STATE_PROTOCOL, type SealedHeader, type StateResponse, type CID
+  decodeStateRequest, secpAddressBytes, secpPublicKey, STATE_PROTOCOL, type StateResponse, type CID
 } from '../../src/core'
 import { createCofferLibp2p, serveChainExchange, runHello, type CofferLibp2p } from '../../src/net'
 import { readAll } from '../../src/net/stream-io'
@@ -19,6 +19,8 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { answerState } from '../../src/node/state-answers'
 import { startLightClient } from '../../src/light'
 import { chainDbName } from '../../src/light/header-store'
+import { honestHeaders } from '../helpers/lying-state-peer'
+import { watchCrashes, waitFor } from './harness'
 import type { Row } from './table'
 
 export const STATE_LIES = {
@@ -40,15 +42,7 @@ async function startLiar (honest: Devnet, lie: StateLie, decoy: CID): Promise<Li
   const stop = new AbortController()
   // every silent answer waits on it
   setMaxListeners(Infinity, stop.signal)
-  await serveChainExchange(libp2p, {
-    headersFrom: async (cid: CID, length: number) => {
-      const top = await honest.chain.headerByCid(cid)
-      if (top === undefined) return null
-      const out: SealedHeader[] = []
-      for (let h = top.header.height; h >= 0 && out.length < length; h--) out.push((await honest.headerAt(h))!)
-      return out
-    }
-  })
+  await serveChainExchange(libp2p, { headersFrom: honestHeaders(honest) })
   const lying = async (bytes: Uint8Array): Promise<StateResponse> => {
     const req = decodeStateRequest(bytes)
     if (lie === 'another message\'s receipt' && req.kind === 'lookup') {
@@ -87,23 +81,11 @@ async function startLiar (honest: Devnet, lie: StateLie, decoy: CID): Promise<Li
   return { libp2p, addr: libp2p.getMultiaddrs()[0]!.toString(), stop: async () => { stop.abort(); await Promise.race([libp2p.stop(), new Promise(resolve => setTimeout(resolve, 3000))]) } }
 }
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-async function waitFor (cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await cond()) return true
-    await sleep(50)
-  }
-  return await cond()
-}
 
 export async function stateLiars (opts: { repeats: number, lies?: StateLie[] }): Promise<Row> {
   const started = performance.now()
   const failures: string[] = []
-  let crashes = 0
-  const onCrash = (err: unknown): void => { crashes++; failures.push(`uncaught: ${String((err as Error)?.stack ?? err).slice(0, 300)}`) }
-  process.on('uncaughtException', onCrash)
-  process.on('unhandledRejection', onCrash)
+  const crashes = watchCrashes(failures)
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-liars-state-'))
   const honest = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, blockDelayMs: 1000, log: () => {} })
   let tries = 0
@@ -164,8 +146,7 @@ export async function stateLiars (opts: { repeats: number, lies?: StateLie[] }):
   } finally {
     await honest.stop()
     await rm(dir, { recursive: true, force: true })
-    process.off('uncaughtException', onCrash)
-    process.off('unhandledRejection', onCrash)
+    crashes.stop()
   }
-  return { scenario: 'liars: state proofs (balances, receipts)', tries, acceptedLies: accepted, crashes, dataLost: lost, liarsKept: kept, ms: performance.now() - started, failures }
+  return { scenario: 'liars: state proofs (balances, receipts)', tries, acceptedLies: accepted, crashes: crashes.count(), dataLost: lost, liarsKept: kept, ms: performance.now() - started, failures }
 }
