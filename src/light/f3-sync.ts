@@ -2,9 +2,10 @@
 // latest finalized tipset. The first power table is read from genesis state as a proof (replayed under the genesis
 // header's state root, which the tab trusts by CID); each certificate is checked by go-f3's rules against the table
 // the one before left (core/finality) and stored with the state after it, so a reload starts from the last one.
-// Every node is asked: one that serves a bad certificate is refused by name and the next asked; one that claims
-// fewer certificates than another is passed over; if some node claims more than any would serve, the tab says it
-// is behind (a node withholding the latest certificates cannot make the tab believe it is up to date).
+// Every node is asked, all at once: one that serves a bad certificate is refused by name, one that never answers
+// delays only itself, one that claims fewer certificates than another is passed over; if some node claims more than
+// any would serve, the tab says it is behind (a node withholding the latest certificates cannot make the tab believe
+// it is up to date).
 import {
   validateFinalityCertificateBatch, batchWeights, powerTableCid, f3TipSetOf, CertificateError, NobleBdnVerifier, type BdnVerifier,
   type FinalityState, type PowerEntry, type SealedHeader, type FinalityCertificate
@@ -51,6 +52,9 @@ export class F3Sync {
   verifyMs = 0
   private verifier: BdnVerifier | null = null
   private running: Promise<void> | null = null
+  private again = false
+  /** The certificate checks in progress: one batch at a time, so each starts from the state the last one left. */
+  private checking: Promise<unknown> = Promise.resolve()
 
   constructor (private readonly init: F3SyncInit) {}
 
@@ -79,32 +83,51 @@ export class F3Sync {
     return this.state
   }
 
-  /** One pass over the nodes: every certificate any of them serves beyond ours. Concurrent calls share one pass. */
+  /**
+   * One pass over the nodes: every certificate any of them serves beyond ours. A call while a pass runs shares it,
+   * and makes one more pass follow (the caller may know of a node the running pass did not ask).
+   */
   async sync (): Promise<void> {
-    if (this.running !== null) return await this.running
-    this.running = this.pass().finally(() => { this.running = null })
+    if (this.running !== null) { this.again = true; return await this.running }
+    this.running = (async () => {
+      do { this.again = false; await this.pass() } while (this.again)
+    })().finally(() => { this.running = null })
     await this.running
   }
 
+  /**
+   * Every node at once: a node that never answers holds up only its own asking (until the exchange's deadline),
+   * not the certificates the others serve. What arrives is checked one batch at a time, in order (`checking`).
+   */
   private async pass (): Promise<void> {
     await this.start()
-    for (const peer of this.init.peers()) {
-      for (;;) {
-        const before = this.state!.nextInstance
-        let got: CertExchangeResponse
-        try {
-          got = await this.init.fetchCertificates(peer, { firstInstance: before, limit: BATCH, includePowerTable: false })
-        } catch (err) {
-          if (err instanceof CertificateError) this.init.onRejection(peer, err)
-          else this.init.onNetworkError(peer, err as Error)
-          break
-        }
-        this.knownPending = Math.max(this.knownPending, got.pendingInstance)
-        const ok = await this.take(peer, got.certificates)
-        this.init.onChange()
-        if (!ok || this.state!.nextInstance === before || got.pendingInstance <= this.state!.nextInstance) break
+    await Promise.all(this.init.peers().map(async peer => { await this.askPeer(peer) }))
+  }
+
+  private async askPeer (peer: string): Promise<void> {
+    for (;;) {
+      const before = this.state!.nextInstance
+      let got: CertExchangeResponse
+      try {
+        got = await this.init.fetchCertificates(peer, { firstInstance: before, limit: BATCH, includePowerTable: false })
+      } catch (err) {
+        if (err instanceof CertificateError) this.init.onRejection(peer, err)
+        else this.init.onNetworkError(peer, err as Error)
+        return
       }
+      this.knownPending = Math.max(this.knownPending, got.pendingInstance)
+      const ok = await this.serially(async () => await this.take(peer, got.certificates))
+      this.init.onChange()
+      if (!ok || got.pendingInstance <= this.state!.nextInstance) return
+      // nothing new from it, and no other node moved us on meanwhile: it has no more for us
+      if (this.state!.nextInstance === before) return
     }
+  }
+
+  private async serially <T>(work: () => Promise<T>): Promise<T> {
+    const p = this.checking.then(work)
+    this.checking = p.catch(() => {})
+    return await p
   }
 
   /** Checks `certs` in order; keeps (and stores) every one up to the first that breaks a rule. False when one did. */

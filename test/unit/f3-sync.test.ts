@@ -9,6 +9,7 @@ import { decodeCertExchangeResponse, encodeCertExchangeHeader, type CertExchange
 import { F3Sync } from '../../src/light/f3-sync'
 import { openF3CertStore } from '../../src/light/f3-cert-store'
 import { testCertChain } from '../helpers/f3-certs'
+import { until } from '../helpers/until'
 
 const NET = 'f3-sync-test'
 const ours = testCertChain(NET, 8)
@@ -44,6 +45,27 @@ describe('F3Sync', () => {
     expect(refused).toEqual(['other:BAD_SIGNATURE'])
     expect(sync.state!.nextInstance).toBe(8)
     expect(sync.behind).toBe(false)
+  })
+
+  it('a node that never answers holds up only itself: the others\' certificates are taken meanwhile, and a call during a pass brings one more', async () => {
+    // silent until its deadline (giveUp); asked again after it, it fails at once
+    let giveUp = (): void => {}
+    let gaveUp = false
+    const silent = async (): Promise<CertExchangeResponse> => await new Promise((_resolve, reject) => {
+      if (gaveUp) reject(new Error('deadline'))
+      giveUp = () => { gaveUp = true; reject(new Error('deadline')) }
+    })
+    const nodes: Record<string, (peer: string, req: { firstInstance: number, limit: number }) => Promise<CertExchangeResponse>> = { silent, honest: node(ours.certs.slice(0, 5)) }
+    const { sync } = await newSync(nodes)
+    const pass = sync.sync()
+    await until(() => sync.state?.nextInstance === 5, 5000)
+    // a node that joins while the pass waits on the silent one is asked in a pass that follows it
+    nodes.later = node(ours.certs)
+    const second = sync.sync()
+    giveUp()
+    await pass
+    await second
+    expect(sync.state!.nextInstance).toBe(8)
   })
 
   it('asks another node when one withholds the latest certificates, and says it is behind when none serves them', async () => {
