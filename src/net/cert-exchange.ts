@@ -8,7 +8,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeFirst } from 'cborg'
 import {
-  encodeCertificate, certificateFromCbor, encodePowerTable, decodePowerTable, CertificateError, MAX_CERTIFICATE_BYTES, MAX_POWER_TABLE_ENTRIES,
+  encodeCertificate, certificateFromCbor, encodePowerTable, decodePowerTable, CertificateError, OversizedMessageError, MAX_CERTIFICATE_BYTES, MAX_POWER_TABLE_ENTRIES,
   type FinalityCertificate, type PowerEntry
 } from '../core'
 import { serveOneShot, requestOneShot, type OneShotLimits, type OneShotAnswer } from './stream-io'
@@ -117,7 +117,14 @@ export async function serveCertExchange (node: Libp2p, network: string, source: 
 
 /** Asks `peer` for certificates; CertificateError for an answer that is not go-f3's shape. */
 export async function requestCertificates (node: Dialer, peer: PeerId, network: string, req: CertExchangeRequest, signal?: AbortSignal): Promise<CertExchangeResponse> {
-  const bytes = await requestOneShot(node, peer, certExchangeProtocol(network), encodeCertExchangeRequest(req), MAX_CERT_EXCHANGE_RESPONSE_BYTES, signal)
+  let bytes: Uint8Array
+  try {
+    bytes = await requestOneShot(node, peer, certExchangeProtocol(network), encodeCertExchangeRequest(req), MAX_CERT_EXCHANGE_RESPONSE_BYTES, signal)
+  } catch (err) {
+    // more than any response may be is the peer's doing, not the network's: refused like a bad certificate
+    if (err instanceof OversizedMessageError) throw new CertificateError('OVERSIZED', undefined, `a response over ${MAX_CERT_EXCHANGE_RESPONSE_BYTES} bytes`)
+    throw err
+  }
   return decodeCertExchangeResponse(bytes)
 }
 
