@@ -102,6 +102,8 @@ export interface Devnet {
   faucetAddress: string
   head: () => SealedHeader
   headerAt: (height: number) => Promise<SealedHeader | undefined>
+  /** The stored run of tipsets from `head` down, as chain exchange serves it (every block of each tipset). */
+  headerRun: ChainDb['headerRun']
   bootstrap: () => BootstrapDocument
   /** F3 finality certificates (issue 14); null on a chain whose genesis has no F3 schedule. */
   f3: F3Service | null
@@ -354,7 +356,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     for (const g of gateways()) log(`gateway ${g.address} ${g.url} (/ipfs/{cid}, /piece/{pieceCid}; ${g.free ? 'free' : 'paid by voucher'})`)
     if (rpc !== undefined) log(`rpc ${rpc.url}`)
     if (app !== undefined) log(`app ${app.url}`)
-    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, f3, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), bootstrap, providers, providerChildren: children, gateways, stop: stopAll }
+    return { url: app?.url ?? null, rpcUrl: rpc?.url ?? null, genesis, libp2p, chain, f3, faucetAddress: addressToString(faucetAddress, 't'), head, headerAt: async (h) => await db.headerAt(h), headerRun: async (key, length) => await db.headerRun(key, length), bootstrap, providers, providerChildren: children, gateways, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

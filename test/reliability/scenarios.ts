@@ -61,6 +61,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 60 * 60_000
   },
   {
+    name: 'liars-certs',
+    // 14 lies; long: 10 rounds of each (the three that can only be waited out take ~40–60 s each)
+    run: async (mode) => {
+      const { certLiars } = await import('./liars-certs')
+      return [await certLiars({ repeats: mode === 'short' ? 1 : 10 })]
+    },
+    shortDeadlineMs: 15 * 60_000,
+    longDeadlineMs: 150 * 60_000
+  },
+  {
     name: 'crash-node',
     // the 100 repetitions in the long form (about 5 s each)
     run: async (mode) => {
