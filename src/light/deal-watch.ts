@@ -2,7 +2,7 @@
 // provider's word about it confirmed on first sight), every proof the deal holds re-checked in the WASM pool with
 // the verdict kept in IndexedDB, and the key's escrow. What the Deals view shows of them.
 import {
-  parseAddress, addressToString, dealStatus, dealProposalCid, challengeSeed, beaconEntryForEpoch, beaconTimingOf, dealProofSet, encodeProofSet, decodeClientDealProposal, toWireError,
+  parseAddress, addressToString, dealStatus, challengeSeed, beaconEntryForEpoch, beaconTimingOf, dealProofSet, encodeProofSet, decodeClientDealProposal, toWireError,
   type DealRecord, type WireError, type Epoch, type SealedHeader
 } from '../core'
 import type { PiecePool } from '../../workers/piece-pool'
@@ -10,6 +10,7 @@ import type { LightClient } from './light-client'
 import type { WalletService } from './wallet-service'
 import type { DealStore, UploadRecord, CopyRecord, Verdict } from './deal-store'
 import { describeDeal, describeProof, proofNodes, type DealsView, type DealView, type ProofDetail } from './deal-views'
+import { judgeNamedDeal, type NamedDealVerdict } from './named-deal'
 
 export interface DealWatchInit {
   client: LightClient
@@ -58,16 +59,21 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
     return (status === 'expired' || status === 'slashed') && d.periods.every((r, i) => r.proofBytes === null || verdicts.has(`${d.dealId}/${i}`))
   }
 
-  /** A deal the provider named but the chain had not shown: ours, or the provider lied about it. */
-  const confirm = async (u: UploadRecord, copy: CopyRecord, d: DealRecord): Promise<void> => {
-    const ours = dealProposalCid(decodeClientDealProposal(copy.signed).proposal).equals(dealProposalCid(d.proposal))
+  /**
+   * A deal the provider named but the chain had not shown: ours (confirmed), or the provider lied about it (another
+   * proposal under that ID, or none at all once the start has passed): the copy then fails by name (named-deal.ts).
+   */
+  const confirm = async (u: UploadRecord, copy: CopyRecord, d: DealRecord | null, readAt: Epoch): Promise<NamedDealVerdict['kind']> => {
+    const v = judgeNamedDeal(copy.provider, copy.dealId!, decodeClientDealProposal(copy.signed).proposal, d, readAt)
+    if (v.kind === 'wait') return v.kind
     const cur = uploads.get(u.id)!
     await save({
       ...cur,
-      proposals: cur.proposals!.map(c => c.dealId !== copy.dealId || c.provider !== copy.provider ? c : ours
+      proposals: cur.proposals!.map(c => c.dealId !== copy.dealId || c.provider !== copy.provider ? c : v.kind === 'confirmed'
         ? { ...c, confirmed: true }
-        : { ...c, state: 'failed', error: { name: 'DealMismatchError', message: `${c.provider} named deal ${c.dealId ?? '?'}, which is not this proposal on chain` } })
+        : { ...c, state: 'failed', error: v.error })
     })
+    return v.kind
   }
 
   let refreshing = false
@@ -86,8 +92,9 @@ export async function createDealWatch (init: DealWatchInit): Promise<DealWatch> 
         if (known !== undefined && copy.confirmed !== false && finished(known.record)) continue
         try {
           const v = await lc.state.deal(dealId)
+          // (another client's deal under the ID a liar named is not followed)
+          if (copy.confirmed !== true && await confirm(upload, copy, v.value, v.header.header.height) !== 'confirmed') continue
           if (v.value === null) continue
-          if (copy.confirmed !== true) await confirm(upload, copy, v.value)
           records.set(dealId, { record: v.value, height: v.header.header.height, headerCid: v.header.cid.toString() })
           dealErrors.delete(dealId)
           await checkProofs(v.value)
