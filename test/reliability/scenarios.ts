@@ -71,6 +71,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 150 * 60_000
   },
   {
+    name: 'liars-market',
+    // 6 ask lies and 6 deal lies, each followed by a deal with the honest provider; long: 10 rounds
+    run: async (mode) => {
+      const { marketLiars } = await import('./liars-market')
+      return [await marketLiars({ repeats: mode === 'short' ? 1 : 10 })]
+    },
+    shortDeadlineMs: 15 * 60_000,
+    longDeadlineMs: 150 * 60_000
+  },
+  {
     name: 'crash-node',
     // the 100 repetitions in the long form (about 5 s each)
     run: async (mode) => {
