@@ -9,14 +9,11 @@ import { setMaxListeners } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import * as dagCbor from '@ipld/dag-cbor'
-import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { bls12_381 } from '@noble/curves/bls12-381.js'
 import type { Stream } from '@libp2p/interface'
 import {
-  secpPublicKey, secpAddressBytes, signMessage, gasLimitFor, parseFil, idAddressBytes, pieceDigest, pieceCidV1, signDealProposal, signStorageAsk,
-  encodeSignedStorageAsk, encodeDealReply, blsAddressBytes, blsPublicKey, ASK_PROTOCOL, DEAL_PROTOCOL, MAX_DATA_FRAME, decodeDealRequest, MarketMethod, ExitCode,
-  TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type Message, type SignedStorageAsk, type DealProposal, type ClientDealProposal
+  idAddressBytes, pieceDigest, pieceCidV1, signDealProposal, signStorageAsk, encodeSignedStorageAsk, encodeDealReply, blsAddressBytes, blsPublicKey,
+  ASK_PROTOCOL, DEAL_PROTOCOL, MAX_DATA_FRAME, decodeDealRequest, type SignedStorageAsk, type DealProposal, type ClientDealProposal
 } from '../../src/core'
 import { requestAsk, type PayloadReader } from '../../src/net'
 import { FrameReader, writeFrame } from '../../src/net/frames'
@@ -25,7 +22,7 @@ import { startLightClient, lightDealChain, StorageClient, type LightClient, type
 import { chainDbName } from '../../src/light/header-store'
 import { judgeNamedDeal } from '../../src/light/named-deal'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { watchCrashes, waitFor } from './harness'
+import { watchCrashes, waitFor, fundMarketClient } from './harness'
 import type { Row } from './table'
 
 export const ASK_LIES = [
@@ -40,23 +37,6 @@ export type MarketLie = typeof ASK_LIES[number] | typeof DEAL_LIES[number]
 /** Provider index 1 of the devnet: t01002. */
 const LIAR = 1
 const LIAR_ADDRESS = 't01002'
-
-interface Client { secret: Uint8Array, address: Uint8Array }
-
-async function fund (d: Devnet, escrowFil: string): Promise<Client> {
-  const secret = secp256k1.utils.randomSecretKey()
-  const c = { secret, address: secpAddressBytes(secpPublicKey(secret)) }
-  const paid = await d.chain.faucet(c.address)
-  await d.chain.waitMessage(paid, AbortSignal.timeout(120_000))
-  const m: Message = {
-    version: 0, to: idAddressBytes(5), from: c.address, nonce: await d.chain.mpoolNonce(c.address), value: parseFil(escrowFil), gasLimit: 0,
-    gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: MarketMethod.AddBalance, params: dagCbor.encode(c.address)
-  }
-  const cid = await d.chain.mpoolPush(signMessage(c.secret, { ...m, gasLimit: gasLimitFor(m) }))
-  const r = await d.chain.waitMessage(cid, AbortSignal.timeout(120_000))
-  if (r.receipt.exitCode !== ExitCode.Ok) throw new Error(`AddBalance failed: exit ${r.receipt.exitCode}`)
-  return c
-}
 
 /** Replaces t01002's ask and deal handlers with the liar's for `lie` (the other protocol answers honestly). */
 async function installLiar (d: Devnet, lie: MarketLie, honestAsk: SignedStorageAsk, otherAsk: SignedStorageAsk, honestDealId: () => number, stop: AbortSignal): Promise<void> {
@@ -125,7 +105,7 @@ export async function marketLiars (opts: { repeats: number, lies?: MarketLie[] }
   let lost = 0
   try {
     lc = await startLightClient({ bootstrap: d.bootstrap(), bootstrapSource: 'network', onStatus: () => {}, statusIntervalMs: 200 })
-    const client = await fund(d, '20')
+    const client = await fundMarketClient(d, '20')
     await waitFor(() => lc!.status().verifiedHeight >= 3, 60_000)
     // the client sends no message: its escrow was funded above, so the chain it is given only reads
     const chain = lightDealChain(lc, undefined as unknown as WalletService, client.address)

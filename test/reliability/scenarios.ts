@@ -91,6 +91,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 60 * 60_000
   },
   {
+    name: 'crash-provider',
+    // the 100 repetitions in the long form (about 10–15 s each: a restart, audits, uploads until the kill)
+    run: async (mode) => {
+      const { crashProvider } = await import('./crash-provider')
+      return [await crashProvider({ kills: mode === 'short' ? 3 : 100 })]
+    },
+    shortDeadlineMs: 10 * 60_000,
+    longDeadlineMs: 90 * 60_000
+  },
+  {
     name: 'liars-audit',
     // 8 lies, each beside an honest provider that must pass; long: 25 rounds of each
     run: async (mode) => {

@@ -1,0 +1,191 @@
+// Crashes of a provider (issue 16 part 4): `coffer provider run`, joined to a devnet from its own folder as any
+// provider joins, SIGKILLed at random moments while a client keeps storing files with it (mid-upload, mid-publish)
+// and while it proves its deals every period (mid-proof), then started again on the same folder.
+// After every restart: it must open its folder and serve (else data lost), every deal it published before must still
+// have its data (an audit of random leaves, verified against the deal's piece CID: a paid deal without data is data
+// lost), and an upload cut by the kill is sent again and resumes from the bytes the provider holds (counted, not
+// required: a kill may land before any byte was written). At the end, left running, it must prove again every deal
+// the chain has not slashed.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import {
+  pieceDigest, pieceCidV1, paddedPieceSize, signDealProposal, askPricePerEpoch, askCollateral, parseAddress, readDeal, verifyAuditProof, DealRejectedError,
+  type CID, type DealRequest, type SignedStorageAsk
+} from '../../src/core'
+import { createCofferLibp2p, sendDeal, requestAsk, requestAudit, type CofferLibp2p } from '../../src/net'
+import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { fundMarketClient, sleep, type FundedClient } from './harness'
+import type { Row } from './table'
+
+const BIN = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
+const P = 10
+
+interface Running { child: ChildProcess, output: () => string, exited: Promise<number | null> }
+
+function coffer (args: string[]): Running {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let out = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const exited = new Promise<number | null>(resolve => child.on('exit', (code) => resolve(code)))
+  return { child, output: () => out, exited }
+}
+
+/** Waits for `fn` while the child's output keeps moving (a loaded machine syncs slowly); undefined if it stalls or exits. */
+async function whileMoving<T> (r: Running, fn: () => T | undefined, stallMs: number): Promise<T | undefined> {
+  let seen = r.output().length
+  let movedAt = Date.now()
+  for (;;) {
+    const v = fn()
+    if (v !== undefined) return v
+    if (r.child.exitCode !== null || r.child.signalCode !== null) return undefined
+    if (r.output().length !== seen) { seen = r.output().length; movedAt = Date.now() }
+    if (Date.now() - movedAt > stallMs) return undefined
+    await sleep(100)
+  }
+}
+
+interface Stored { dealId: number, pieceCid: CID, paddedBytes: number }
+interface Pending { req: DealRequest, bytes: Uint8Array }
+
+export async function crashProvider (opts: { kills: number }): Promise<Row> {
+  const started = performance.now()
+  const failures: string[] = []
+  const dir = await mkdtemp(path.join(tmpdir(), 'coffer-crash-provider-'))
+  let tries = 0
+  let lost = 0
+  let crashes = 0
+  let resumed = 0
+  let d: Devnet | undefined
+  let node: CofferLibp2p | undefined
+  let running: Running | undefined
+  const stored: Stored[] = []
+  try {
+    d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir: '/nonexistent', serveApp: false, rpcPort: 0, providers: 0, provingPeriod: P, faucetCooldownMs: 0, log: () => {} })
+    const devnet = d
+    node = await createCofferLibp2p({ allowLoopbackDials: true })
+    const bootstrap = path.join(dir, 'bootstrap.json')
+    await writeFile(bootstrap, JSON.stringify(d.bootstrap()))
+    const client: FundedClient = await fundMarketClient(d, '50')
+    const providerDir = path.join(dir, 'provider')
+    const init = coffer(['provider', 'init', '--network', bootstrap, '--data', providerDir])
+    if (await init.exited !== 0) throw new Error(`provider init failed: ${init.output().slice(-800)}`)
+    const head = (): number => devnet.head().header.height
+    let pending: Pending | null = null
+    let miner: Uint8Array | null = null
+    let ask: SignedStorageAsk | null = null
+
+    const request = (bytes: Uint8Array, start: number): DealRequest => {
+      const pieceSize = paddedPieceSize(bytes.length)
+      return {
+        proposal: signDealProposal(client.secret, {
+          pieceCid: pieceCidV1(pieceDigest(bytes).root), pieceSize, verifiedDeal: false, client: client.address, provider: miner!, label: `crash-${stored.length}`,
+          // long deals: every one is still proven when the run ends
+          startEpoch: start, endEpoch: start + 1000 * P, storagePricePerEpoch: askPricePerEpoch(ask!.ask, pieceSize),
+          providerCollateral: askCollateral(ask!.ask, pieceSize), clientCollateral: 0n
+        }),
+        payloadBytes: bytes.length
+      }
+    }
+    const audit = async (peer: PeerId, s: Stored): Promise<string | null> => {
+      const leaves = Array.from({ length: 8 }, () => Math.floor(Math.random() * (s.paddedBytes / 32)))
+      const nonce = randomBytes(16)
+      // the provider's own node may be a block or two behind on a deal just published: asked again for a while
+      let last = ''
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          const reply = await requestAudit(node!, peer, { dealId: s.dealId, pieceCid: s.pieceCid, leaves, nonce }, { deadlineMs: 20_000 })
+          if (reply.kind === 'rejected') { last = `${reply.code}: ${reply.message}`; await sleep(500); continue }
+          if (!reply.nonce.every((b, i) => b === nonce[i])) return 'the answer names another nonce'
+          verifyAuditProof(s.pieceCid, s.paddedBytes, leaves, reply.proof)
+          return null
+        } catch (err) { last = `${(err as Error).name}: ${(err as Error).message}` ; await sleep(500) }
+      }
+      return last
+    }
+
+    for (let k = 0; k <= opts.kills; k++) {
+      running = coffer(['provider', 'run', '--data', providerDir, '--no-webrtc-direct', '--no-relay'])
+      const r = running
+      const ready = await whileMoving(r, () => r.output().match(/provider ready (\{.*\})/)?.[1], 60_000)
+      if (ready === undefined) {
+        lost++
+        failures.push(`start ${k}: the provider did not come up on its folder: ${r.output().slice(-600)}`)
+        break
+      }
+      const info = JSON.parse(ready) as { miner: string, peerId: string, addrs: string[] }
+      miner = parseAddress(info.miner, 't').bytes
+      const peer = peerIdFromString(info.peerId)
+      await node.dial(multiaddr(info.addrs[0]!))
+      ask = await requestAsk(node, peer)
+      // every deal it published before this start still has its data
+      for (const s of stored) {
+        const err = await audit(peer, s)
+        if (err !== null) { lost++; failures.push(`start ${k}: deal ${s.dealId} fails its audit: ${err}`) }
+      }
+      if (k === opts.kills) break
+      tries++
+      // store files until a random moment, then SIGKILL (a kill may land mid-transfer, mid-publish or mid-proof)
+      const killAt = Date.now() + 500 + Math.floor(Math.random() * 12_000)
+      const work = (async () => {
+        while (Date.now() < killAt) {
+          const p: Pending = pending ?? (() => { const bytes = randomBytes(256 * 1024 + Math.floor(Math.random() * 1.5 * 2 ** 20)); return { bytes, req: request(bytes, Math.ceil((head() + 30) / P) * P) } })()
+          pending = p
+          let firstOffset = -1
+          try {
+            const done = await sendDeal(node!, peer, p.req, async function * (offset) { for (let at = offset; at < p.bytes.length; at += 256 * 1024) yield p.bytes.subarray(at, at + 256 * 1024) },
+              { retries: 0, onProgress: (held) => { if (firstOffset < 0) firstOffset = held } })
+            if (firstOffset > 0 && k > 0) resumed++
+            const digest = pieceDigest(p.bytes)
+            stored.push({ dealId: done.dealId, pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes })
+            pending = null
+          } catch (err) {
+            // too soon now (the kill and restart took epochs): the same piece under a later start resumes from its bytes
+            if (err instanceof DealRejectedError && err.code === 'START') pending = { ...p, req: request(p.bytes, Math.ceil(((err.earliestStart ?? head()) + 2 * P) / P) * P) }
+            // (TRANSFER: the stream broke, as the kill does; BUSY or "try again": the provider is still catching up)
+            else if (err instanceof DealRejectedError && !/try again/.test(err.message) && err.code !== 'BUSY' && err.code !== 'TRANSFER') { failures.push(`start ${k}: a deal refused: ${err.code} ${err.message}`); pending = null }
+            else await sleep(200)
+          }
+        }
+      })()
+      await sleep(Math.max(0, killAt - Date.now()))
+      process.kill(-r.child.pid!, 'SIGKILL')
+      await r.exited
+      await work.catch(() => {})
+      await node.hangUp(peer).catch(() => {})
+      console.log(`  kill ${k + 1}: ${stored.length} deals published so far, ${resumed} uploads resumed after a kill${pending === null ? '' : ', one cut mid-way'}`)
+    }
+    // left running: every deal the chain has not slashed is proven again, within three periods
+    const from = head()
+    const unproven = (): number[] => stored.filter(s => {
+      const rec = devnet.chain.readState((st, root) => readDeal(st, root, s.dealId))
+      if (rec === null) return true
+      if (rec.state.slashEpoch >= 0) return false
+      return !rec.periods.some(p => p.proof !== null && p.submittedEpoch > from)
+    }).map(s => s.dealId)
+    const end = Date.now() + 120_000
+    while (unproven().length > 0 && (head() < from + 3 * P || Date.now() < end) && running?.child.exitCode === null) await sleep(500)
+    const missing = unproven()
+    if (missing.length > 0) { lost += missing.length; failures.push(`deals not proven again after the last restart (from epoch ${from} to ${head()}): ${missing.join(', ')}`) }
+    const slashed = stored.filter(s => (devnet.chain.readState((st, root) => readDeal(st, root, s.dealId))?.state.slashEpoch ?? -1) >= 0).length
+    console.log(`  ${stored.length} deals published across ${opts.kills} kills (${slashed} slashed for the proofs the kills missed), ${resumed} uploads resumed from the provider's bytes`)
+    if (running !== undefined && running.child.exitCode === null) {
+      running.child.kill('SIGINT')
+      const code = await Promise.race([running.exited, sleep(20_000).then(() => 'hung')])
+      if (code === 'hung') { crashes++; failures.push('the provider did not stop on SIGINT within 20 s') }
+    }
+  } finally {
+    if (running !== undefined && running.child.exitCode === null) { try { process.kill(-running.child.pid!, 'SIGKILL') } catch {} }
+    await node?.stop()
+    await d?.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+  return { scenario: 'crash: a provider killed (SIGKILL) mid-upload, mid-publish, mid-proof', tries, acceptedLies: 0, crashes, dataLost: lost, ms: performance.now() - started, failures }
+}
