@@ -44,7 +44,7 @@ export class RpcCallError extends Error {
   constructor (readonly method: string, readonly rpcCode: number, message: string) { super(`${method}: ${message}`) }
 }
 
-/** No provider to ask: no deal on chain holds the payload, or the bootstrap document lists none of those that do. */
+/** No provider to ask: no deal on chain holds the payload, or neither the bootstrap document nor the chain gives an address for those that do. */
 export class NoProvidersError extends Error {
   static override name = 'NoProvidersError'
   override name = 'NoProvidersError'
@@ -184,8 +184,16 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
     if (wanted.size === 0) throw new NoProvidersError(`no live deal on chain holds ${root.toString()}`)
   }
   const listed = new Map((doc.providers ?? []).map(p => [p.address, p]))
-  const reachable = [...wanted.keys()].flatMap(a => listed.has(a) ? [listed.get(a)!] : [])
-  if (reachable.length === 0) throw new NoProvidersError(`the network lists no address for ${[...wanted.keys()].join(', ')}`)
+  // a provider that joined after the document was written is found where Filecoin records it: its miner's PeerId and
+  // Multiaddrs on chain (what Lotus's StateMinerInfo shows; the peer is checked against the chain again below)
+  const onChain = async (address: string): Promise<BootstrapProvider[]> => {
+    const info = await rpc<{ PeerId: string | null, Multiaddrs: string[] | null }>('Filecoin.StateMinerInfo', [address, null]).catch(() => null)
+    if (info?.PeerId == null || info.Multiaddrs == null || info.Multiaddrs.length === 0) return []
+    const addrs = info.Multiaddrs.flatMap(m => { try { return [multiaddr(base64pad.baseDecode(m)).toString()] } catch { return [] } })
+    return addrs.length === 0 ? [] : [{ address, peerId: info.PeerId, addrs }]
+  }
+  const reachable = (await Promise.all([...wanted.keys()].map(async a => listed.has(a) ? [listed.get(a)!] : await onChain(a)))).flat()
+  if (reachable.length === 0) throw new NoProvidersError(`neither the network's document nor the chain gives an address for ${[...wanted.keys()].join(', ')}`)
 
   const libp2p = await createCofferLibp2p({ role: 'client', allowLoopbackDials: true })
   try {
