@@ -6,11 +6,9 @@
 // lost), and an upload cut by the kill is sent again and resumes from the bytes the provider holds (counted, not
 // required: a kill may land before any byte was written). At the end, left running, it must prove again every deal
 // the chain has not slashed.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -22,35 +20,10 @@ import {
 import { createCofferLibp2p, sendDeal, requestAsk, requestAudit, type CofferLibp2p } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { fundMarketClient, sleep, type FundedClient } from './harness'
+import { coffer, runProvider, killHard, alive, type Running } from './processes'
 import type { Row } from './table'
 
-const BIN = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
 const P = 10
-
-interface Running { child: ChildProcess, output: () => string, exited: Promise<number | null> }
-
-function coffer (args: string[]): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const exited = new Promise<number | null>(resolve => child.on('exit', (code) => resolve(code)))
-  return { child, output: () => out, exited }
-}
-
-/** Waits for `fn` while the child's output keeps moving (a loaded machine syncs slowly); undefined if it stalls or exits. */
-async function whileMoving<T> (r: Running, fn: () => T | undefined, stallMs: number): Promise<T | undefined> {
-  let seen = r.output().length
-  let movedAt = Date.now()
-  for (;;) {
-    const v = fn()
-    if (v !== undefined) return v
-    if (r.child.exitCode !== null || r.child.signalCode !== null) return undefined
-    if (r.output().length !== seen) { seen = r.output().length; movedAt = Date.now() }
-    if (Date.now() - movedAt > stallMs) return undefined
-    await sleep(100)
-  }
-}
 
 interface Stored { dealId: number, pieceCid: CID, paddedBytes: number }
 interface Pending { req: DealRequest, bytes: Uint8Array }
@@ -112,15 +85,11 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
     }
 
     for (let k = 0; k <= opts.kills; k++) {
-      running = coffer(['provider', 'run', '--data', providerDir, '--no-webrtc-direct', '--no-relay'])
+      const up = await runProvider(providerDir, failures, `start ${k}`)
+      if (up === null) { lost++; break }
+      running = up.running
       const r = running
-      const ready = await whileMoving(r, () => r.output().match(/provider ready (\{.*\})/)?.[1], 60_000)
-      if (ready === undefined) {
-        lost++
-        failures.push(`start ${k}: the provider did not come up on its folder: ${r.output().slice(-600)}`)
-        break
-      }
-      const info = JSON.parse(ready) as { miner: string, peerId: string, addrs: string[] }
+      const info = up.info
       miner = parseAddress(info.miner, 't').bytes
       const peer = peerIdFromString(info.peerId)
       await node.dial(multiaddr(info.addrs[0]!))
@@ -156,8 +125,7 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
         }
       })()
       await sleep(Math.max(0, killAt - Date.now()))
-      process.kill(-r.child.pid!, 'SIGKILL')
-      await r.exited
+      await killHard(r)
       await work.catch(() => {})
       await node.hangUp(peer).catch(() => {})
       console.log(`  kill ${k + 1}: ${stored.length} deals published so far, ${resumed} uploads resumed after a kill${pending === null ? '' : ', one cut mid-way'}`)
@@ -171,18 +139,18 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
       return !rec.periods.some(p => p.proof !== null && p.submittedEpoch > from)
     }).map(s => s.dealId)
     const end = Date.now() + 120_000
-    while (unproven().length > 0 && (head() < from + 3 * P || Date.now() < end) && running?.child.exitCode === null) await sleep(500)
+    while (unproven().length > 0 && (head() < from + 3 * P || Date.now() < end) && running !== undefined && alive(running)) await sleep(500)
     const missing = unproven()
     if (missing.length > 0) { lost += missing.length; failures.push(`deals not proven again after the last restart (from epoch ${from} to ${head()}): ${missing.join(', ')}`) }
     const slashed = stored.filter(s => (devnet.chain.readState((st, root) => readDeal(st, root, s.dealId))?.state.slashEpoch ?? -1) >= 0).length
     console.log(`  ${stored.length} deals published across ${opts.kills} kills (${slashed} slashed for the proofs the kills missed), ${resumed} uploads resumed from the provider's bytes`)
-    if (running !== undefined && running.child.exitCode === null) {
+    if (running !== undefined && alive(running)) {
       running.child.kill('SIGINT')
       const code = await Promise.race([running.exited, sleep(20_000).then(() => 'hung')])
       if (code === 'hung') { crashes++; failures.push('the provider did not stop on SIGINT within 20 s') }
     }
   } finally {
-    if (running !== undefined && running.child.exitCode === null) { try { process.kill(-running.child.pid!, 'SIGKILL') } catch {} }
+    if (running !== undefined) await killHard(running)
     await node?.stop()
     await d?.stop()
     await rm(dir, { recursive: true, force: true })

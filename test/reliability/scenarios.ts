@@ -101,6 +101,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 90 * 60_000
   },
   {
+    name: 'crash-retrieval',
+    // the 100 repetitions in the long form (about 25 s each: a download cut by the kill, a restart, a rerun)
+    run: async (mode) => {
+      const { crashRetrieval } = await import('./crash-retrieval')
+      return [await crashRetrieval({ kills: mode === 'short' ? 3 : 100 })]
+    },
+    shortDeadlineMs: 10 * 60_000,
+    longDeadlineMs: 120 * 60_000
+  },
+  {
     name: 'liars-audit',
     // 8 lies, each beside an honest provider that must pass; long: 25 rounds of each
     run: async (mode) => {
