@@ -111,6 +111,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 120 * 60_000
   },
   {
+    name: 'crash-tab',
+    // the 100 repetitions in the long form (about 4 s each); needs the built app (npm run build)
+    run: async (mode) => {
+      const { crashTab } = await import('./crash-tab')
+      return [await crashTab({ closes: mode === 'short' ? 5 : 100 })]
+    },
+    shortDeadlineMs: 10 * 60_000,
+    longDeadlineMs: 60 * 60_000
+  },
+  {
     name: 'liars-audit',
     // 8 lies, each beside an honest provider that must pass; long: 25 rounds of each
     run: async (mode) => {
