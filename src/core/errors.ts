@@ -167,3 +167,9 @@ export class BlockGasLimitError extends Error {
     super(`block gas limit exceeded: its messages ask for ${gasLimit} gas, a block holds ${limit}`)
   }
 }
+
+/** A write refused for want of room: no space left on the device (ENOSPC), or over the user's disk quota (EDQUOT). */
+export function isDiskFullError (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}

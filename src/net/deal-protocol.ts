@@ -5,7 +5,7 @@
 import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  DEAL_PROTOCOL, ASK_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, HELD_ACK_BYTES, SEND_WINDOW, DealRejectedError, encodeDealRequest, decodeDealRequest,
+  DEAL_PROTOCOL, ASK_PROTOCOL, MAX_DATA_FRAME, MAX_CONTROL_FRAME, HELD_ACK_BYTES, SEND_WINDOW, DealRejectedError, isDiskFullError, encodeDealRequest, decodeDealRequest,
   encodeDealReply, decodeDealReply, encodeSignedStorageAsk, decodeSignedStorageAsk, type DealRequest, type DealReply, type SignedStorageAsk
 } from '../core'
 import { serveOneShot, requestOneShot } from './stream-io'
@@ -170,6 +170,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
     let watch: ReturnType<typeof setInterval> | undefined
     let sink: PayloadSink | undefined
     let done = false
+    let held = 0
     try {
       const first = await read()
       if (first.length > MAX_CONTROL_FRAME) throw new DealRejectedError('TRANSFER', 'request frame too large')
@@ -192,6 +193,7 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
           if (frame.length === 0 || have + frame.length > req.payloadBytes) throw new DealRejectedError('TRANSFER', `a data frame runs past the ${req.payloadBytes} bytes proposed`)
           await sink.write(frame)
           have += frame.length
+          held = have
           // acknowledged every HELD_ACK_BYTES, and once all are in (the client then knows the check has begun)
           if (have - acked >= HELD_ACK_BYTES || have === req.payloadBytes) { acked = have; await reply({ kind: 'held', held: have }) }
         }
@@ -203,7 +205,11 @@ export async function serveDeals (node: Libp2p, handler: DealHandler, opts: Serv
     } catch (err) {
       clearInterval(watch)
       if (sink !== undefined && !done) await sink.interrupted().catch(() => {})
-      const e = err as Error
+      // a disk that filled during the transfer (the free space was checked when the proposal was taken, but other
+      // writes share the disk) is told to the client by name, not as a reset: it may send again once there is room
+      const e = isDiskFullError(err)
+        ? new DealRejectedError('SPACE', `the provider's disk filled during the transfer (${(err as { code: string }).code}): it keeps the ${held} bytes it holds; send again once it has room`)
+        : err as Error
       log(`deal: ${e.name}: ${e.message}`)
       await endStream(stream, e, reply)
     }

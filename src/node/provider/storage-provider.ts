@@ -12,7 +12,7 @@ import { workerAddress } from './provider-keys'
 import { open, rename, copyFile, type FileHandle } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import {
-  DealRejectedError, verifyClientDealProposal, dealProposalCid, bytesEqual, readEscrow, readDeal, dealStorageFee, dealStatus,
+  DealRejectedError, isDiskFullError, verifyClientDealProposal, dealProposalCid, bytesEqual, readEscrow, readDeal, dealStorageFee, dealStatus,
   askPricePerEpoch, askCollateral, signStorageAsk, signMessage, encodeClientDealProposal,
   encodeSubmitPossessionProofs, challengeSeed, beaconEntryForEpoch, beaconTimingOf, type BeaconEntry, dealProofSet, gasLimitFor, addressToString, idAddressBytes,
   MarketMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, paddedPieceSize, isKeyAddress, getActor, signedMessageCid, CID,
@@ -474,6 +474,8 @@ export class StorageProvider implements DealHandler {
     } catch (err) {
       // never handed to the chain: the bytes go back where a re-signed proposal finds them
       await this.settle(pending, null)
+      // a disk that filled since the proposal was taken: told as such (the client may send again once there is room)
+      if (isDiskFullError(err)) throw new DealRejectedError('SPACE', `the provider's disk filled before it could record the deal (${(err as { code: string }).code}); every byte is kept: send again once it has room`)
       throw new DealRejectedError('PUBLISH', `the deal could not be sent to the chain: ${(err as Error).message}`)
     }
     let lookup: MsgLookup
