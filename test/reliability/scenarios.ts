@@ -121,6 +121,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 60 * 60_000
   },
   {
+    name: 'disk-full',
+    // long: 20 fills (its disk, a tmpfs, grows with them: about 1 GiB of memory)
+    run: async (mode) => {
+      const { diskFull } = await import('./disk-full')
+      return [await diskFull({ fills: mode === 'short' ? 2 : 20 })]
+    },
+    shortDeadlineMs: 10 * 60_000,
+    longDeadlineMs: 60 * 60_000
+  },
+  {
     name: 'liars-audit',
     // 8 lies, each beside an honest provider that must pass; long: 25 rounds of each
     run: async (mode) => {
