@@ -40,6 +40,11 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
   const { writer, out } = CarWriter.create([placeholder])
   let header: Uint8Array | undefined
   let carBytes = 0
+  // the writer hands a block on only as the pump takes it: a sink that fails (a full quota) stops the pump, and
+  // every put after would wait for it for ever. `failed` rejects with the sink's error, and the puts race it.
+  let sinkFailed: (err: unknown) => void = () => {}
+  const failed = new Promise<never>((_resolve, reject) => { sinkFailed = reject })
+  failed.catch(() => {})
   const pump = (async () => {
     for await (const chunk of out) {
       header ??= chunk.slice()
@@ -47,6 +52,7 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
       carBytes += chunk.length
     }
   })()
+  pump.catch((err: unknown) => { sinkFailed(err) })
   let fileBytes = 0
   const counted = async function * (): AsyncIterable<Uint8Array> {
     for await (const chunk of content) {
@@ -67,13 +73,14 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
           written.add(key)
           const block = { cid: CID.asCID(cid)!, bytes: await blockBytes(value) }
           layout.add(block.cid, block.bytes) // the writer's order: put serialises its sections
-          await writer.put(block)
+          await Promise.race([writer.put(block), failed])
         }
         return cid
       }
     }, { cidVersion: 1, rawLeaves: true })) root = CID.asCID(entry.cid)!
   } finally {
-    await writer.close()
+    // (with the pump gone the writer cannot close: the sink's error is what the caller gets, from the pump)
+    await Promise.race([writer.close(), failed]).catch(() => {})
     await pump
   }
   if (root === undefined || header === undefined) throw new Error('the importer produced no root')

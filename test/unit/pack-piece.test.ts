@@ -85,4 +85,21 @@ describe('pack and hash in one pass', { timeout: 300_000 }, () => {
       expect(String((await dying.pieceOf(new Blob([staged.bytes()]))).v2)).toBe(String(pieceCidV2(pieceDigest(staged.bytes()))))
     } finally { dying.close() }
   })
+
+  it('a staging sink that fails part-way (a full quota) fails packing with its error, and does not hang', async () => {
+    class StagingFullError extends Error { override name = 'StagingFullError' }
+    let written = 0
+    const sink = {
+      write: async (b: Uint8Array) => { if (written + b.length > 3 << 20) throw new StagingFullError('the browser\'s storage quota is full'); written += b.length },
+      writeAt: async () => {}
+    }
+    const file = fileOf(12 << 20)
+    const chunks = function * (): Iterable<Uint8Array> { for (let at = 0; at < file.length; at += 1 << 20) yield file.subarray(at, at + (1 << 20)) }
+    const err = await Promise.race([
+      packAndHash(chunks(), sink, null).then(() => null, (e: Error) => e),
+      new Promise(resolve => setTimeout(() => { resolve('hung') }, 20_000))
+    ])
+    expect(err).toBeInstanceOf(StagingFullError)
+  })
 })
+
