@@ -159,7 +159,7 @@ export async function ensureMiner (init: JoinInit): Promise<{ address: string, i
     await clearPendingCreateMiner(init.dir)
     throw err
   }
-  return await settleCreateMiner(init, cid, await awaitCreateMiner(init, cid, nonce))
+  return await settleCreateMiner(init, cid, await awaitCreateMiner(init, signed, cid, nonce))
 }
 
 /**
@@ -185,22 +185,29 @@ async function pushCreateMiner (init: JoinInit, signed: ReturnType<typeof signMe
     if (now instanceof CreateMinerSupersededError) { await clearPendingCreateMiner(init.dir); throw now }
     return now
   }
-  return await awaitCreateMiner(init, cid, nonce)
+  return await awaitCreateMiner(init, signed, cid, nonce)
 }
 
 /**
  * Waits head by head for the CreateMiner's receipt. A message whose nonce another message took never gets one,
  * so a wait on the CID alone could last forever: that case ends in CreateMinerSupersededError (record cleared).
  */
-async function awaitCreateMiner (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup> {
-  for (;;) {
+async function awaitCreateMiner (init: JoinInit, signed: ReturnType<typeof signMessage>, cid: CID, nonce: number): Promise<MsgLookup> {
+  for (let heads = 1; ; heads++) {
     init.signal.throwIfAborted()
     const now = await lookUpCreateMiner(init, cid, nonce)
     if (now instanceof CreateMinerSupersededError) { await clearPendingCreateMiner(init.dir); throw now }
     if (now !== null) return now
     await init.chain.nextHead(init.signal)
+    // pushed again every few heads while it has not landed: the pool keeps a message it was handed without sending
+    // it again, and a first publish made before the node's peers had said they take message gossip reached no one
+    // (as Lotus's mpool republishes its local messages). The pool holds the CID already: only the gossip repeats.
+    if (heads % REPUSH_EVERY_HEADS === 0) await init.chain.mpoolPush(signed).catch(() => {})
   }
 }
+
+/** Heads between pushes of a CreateMiner that has not landed. */
+const REPUSH_EVERY_HEADS = 5
 
 async function settleCreateMiner (init: JoinInit, cid: CID, lookup: MsgLookup): Promise<{ address: string, id: number, created: boolean }> {
   if (lookup.receipt.exitCode !== ExitCode.Ok) {
