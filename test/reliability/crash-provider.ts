@@ -6,26 +6,20 @@
 // lost), and an upload cut by the kill is sent again and resumes from the bytes the provider holds (counted, not
 // required: a kill may land before any byte was written). At the end, left running, it must prove again every deal
 // the chain has not slashed.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { PeerId } from '@libp2p/interface'
-import {
-  pieceDigest, pieceCidV1, paddedPieceSize, signDealProposal, askPricePerEpoch, askCollateral, parseAddress, readDeal, verifyAuditProof, DealRejectedError,
-  type CID, type DealRequest, type SignedStorageAsk
-} from '../../src/core'
-import { createCofferLibp2p, sendDeal, requestAsk, requestAudit, type CofferLibp2p } from '../../src/net'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { parseAddress, readDeal, DealRejectedError, type DealRequest, type SignedStorageAsk } from '../../src/core'
+import { createCofferLibp2p, sendDeal, requestAsk, type CofferLibp2p } from '../../src/net'
+import type { Devnet } from '../../src/node/devnet'
 import { fundMarketClient, sleep, type FundedClient } from './harness'
-import { coffer, runProvider, killHard, alive, type Running } from './processes'
+import { runProvider, killHard, alive, type Running } from './processes'
+import { startJoinNet, initProvider, longDealRequest, auditPiece, heldPiece, P, type HeldPiece } from './provider-net'
 import type { Row } from './table'
 
-const P = 10
-
-interface Stored { dealId: number, pieceCid: CID, paddedBytes: number }
 interface Pending { req: DealRequest, bytes: Uint8Array }
 
 export async function crashProvider (opts: { kills: number }): Promise<Row> {
@@ -39,50 +33,21 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
   let d: Devnet | undefined
   let node: CofferLibp2p | undefined
   let running: Running | undefined
-  const stored: Stored[] = []
+  const stored: HeldPiece[] = []
   try {
-    d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir: '/nonexistent', serveApp: false, rpcPort: 0, providers: 0, provingPeriod: P, faucetCooldownMs: 0, log: () => {} })
+    const net = await startJoinNet(dir)
+    d = net.devnet
     const devnet = d
     node = await createCofferLibp2p({ allowLoopbackDials: true })
-    const bootstrap = path.join(dir, 'bootstrap.json')
-    await writeFile(bootstrap, JSON.stringify(d.bootstrap()))
     const client: FundedClient = await fundMarketClient(d, '50')
     const providerDir = path.join(dir, 'provider')
-    const init = coffer(['provider', 'init', '--network', bootstrap, '--data', providerDir])
-    if (await init.exited !== 0) throw new Error(`provider init failed: ${init.output().slice(-800)}`)
+    await initProvider(net.network, providerDir)
     const head = (): number => devnet.head().header.height
     let pending: Pending | null = null
     let miner: Uint8Array | null = null
     let ask: SignedStorageAsk | null = null
 
-    const request = (bytes: Uint8Array, start: number): DealRequest => {
-      const pieceSize = paddedPieceSize(bytes.length)
-      return {
-        proposal: signDealProposal(client.secret, {
-          pieceCid: pieceCidV1(pieceDigest(bytes).root), pieceSize, verifiedDeal: false, client: client.address, provider: miner!, label: `crash-${stored.length}`,
-          // long deals: every one is still proven when the run ends
-          startEpoch: start, endEpoch: start + 1000 * P, storagePricePerEpoch: askPricePerEpoch(ask!.ask, pieceSize),
-          providerCollateral: askCollateral(ask!.ask, pieceSize), clientCollateral: 0n
-        }),
-        payloadBytes: bytes.length
-      }
-    }
-    const audit = async (peer: PeerId, s: Stored): Promise<string | null> => {
-      const leaves = Array.from({ length: 8 }, () => Math.floor(Math.random() * (s.paddedBytes / 32)))
-      const nonce = randomBytes(16)
-      // the provider's own node may be a block or two behind on a deal just published: asked again for a while
-      let last = ''
-      for (let attempt = 0; attempt < 20; attempt++) {
-        try {
-          const reply = await requestAudit(node!, peer, { dealId: s.dealId, pieceCid: s.pieceCid, leaves, nonce }, { deadlineMs: 20_000 })
-          if (reply.kind === 'rejected') { last = `${reply.code}: ${reply.message}`; await sleep(500); continue }
-          if (!reply.nonce.every((b, i) => b === nonce[i])) return 'the answer names another nonce'
-          verifyAuditProof(s.pieceCid, s.paddedBytes, leaves, reply.proof)
-          return null
-        } catch (err) { last = `${(err as Error).name}: ${(err as Error).message}` ; await sleep(500) }
-      }
-      return last
-    }
+    const request = (bytes: Uint8Array, start: number): DealRequest => longDealRequest(client, miner!, ask!, bytes, start, `crash-${stored.length}`)
 
     for (let k = 0; k <= opts.kills; k++) {
       const up = await runProvider(providerDir, failures, `start ${k}`)
@@ -96,7 +61,7 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
       ask = await requestAsk(node, peer)
       // every deal it published before this start still has its data
       for (const s of stored) {
-        const err = await audit(peer, s)
+        const err = await auditPiece(node, peer, s)
         if (err !== null) { lost++; failures.push(`start ${k}: deal ${s.dealId} fails its audit: ${err}`) }
       }
       if (k === opts.kills) break
@@ -112,8 +77,7 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
             const done = await sendDeal(node!, peer, p.req, async function * (offset) { for (let at = offset; at < p.bytes.length; at += 256 * 1024) yield p.bytes.subarray(at, at + 256 * 1024) },
               { retries: 0, onProgress: (held) => { if (firstOffset < 0) firstOffset = held } })
             if (firstOffset > 0 && k > 0) resumed++
-            const digest = pieceDigest(p.bytes)
-            stored.push({ dealId: done.dealId, pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes })
+            stored.push(heldPiece(done.dealId, p.bytes))
             pending = null
           } catch (err) {
             // too soon now (the kill and restart took epochs): the same piece under a later start resumes from its bytes

@@ -5,7 +5,7 @@
 // Checked for each: the file is the stored one, byte for byte (else data lost); what the download paid is at most the
 // price of the DAG's blocks plus the path from the root once per run, rounded up once per stream (more is a voucher
 // paid twice: counted as lost, the user's money); the lane's voucher amount is what the records say was paid.
-import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -14,20 +14,20 @@ import { CarIndexer } from '@ipld/car/indexer'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  pieceDigest, pieceCidV1, paddedPieceSize, signDealProposal, askPricePerEpoch, askCollateral, parseAddress, readDeal, secpAddressBytes, secpPublicKey,
+  parseAddress, readDeal, secpAddressBytes, secpPublicKey,
   DealRejectedError, ExitCode, type CID
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, priceOfBytes, type CofferLibp2p } from '../../src/net'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
+import type { Devnet } from '../../src/node/devnet'
 import { writeAsk } from '../../src/node/provider/provider-folder'
 import { DEFAULT_ASK } from '../../src/node/provider/provider-process'
 import { devnetRetrievalPrice } from '../../src/node/provider/devnet-providers'
 import { writeUnixfsCar, formatLotusExport, type DownloadState, type StoredChannel } from '../../src/light'
 import { fundMarketClient, sleep } from './harness'
 import { coffer, runProvider, killHard, alive, whileMoving, type Running } from './processes'
+import { startJoinNet, initProvider, longDealRequest, P } from './provider-net'
 import type { Row } from './table'
 
-const P = 10
 const MiB = 2 ** 20
 
 export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
@@ -42,13 +42,12 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
   let killedMidway = 0
   let runsInAll = 0
   try {
-    await mkdir(path.join(dir, 'dist'))
-    d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir: path.join(dir, 'dist'), serveApp: true, httpPort: 0, rpcPort: 0, providers: 0, provingPeriod: P, faucetCooldownMs: 0, log: () => {} })
+    const net = await startJoinNet(dir, { app: true })
+    d = net.devnet
     const devnet = d
-    const network = `${d.url!}/bootstrap.json`
+    const network = net.network
     const providerDir = path.join(dir, 'provider')
-    const init = coffer(['provider', 'init', '--network', network, '--data', providerDir])
-    if (await init.exited !== 0) throw new Error(`provider init failed: ${init.output().slice(-800)}`)
+    await initProvider(network, providerDir)
     const price = devnetRetrievalPrice(0)
     await writeAsk(providerDir, { ...DEFAULT_ASK, retrievalPricePerGiB: price })
     const up = await runProvider(providerDir, failures, 'first start')
@@ -78,17 +77,10 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
     // stored with the provider under a deal whose label is the root (how the CLI finds who holds it)
     const client = await fundMarketClient(d, '10')
     const ask = await requestAsk(node, peerIdFromString(info.peerId))
-    const pieceSize = paddedPieceSize(car.length)
     let start = Math.ceil((d.head().header.height + 30) / P) * P
     let dealId = -1
     for (let attempt = 0; dealId < 0; attempt++) {
-      const req = {
-        proposal: signDealProposal(client.secret, {
-          pieceCid: pieceCidV1(pieceDigest(car).root), pieceSize, verifiedDeal: false, client: client.address, provider: miner, label: root.toString(),
-          startEpoch: start, endEpoch: start + 1000 * P, storagePricePerEpoch: askPricePerEpoch(ask.ask, pieceSize), providerCollateral: askCollateral(ask.ask, pieceSize), clientCollateral: 0n
-        }),
-        payloadBytes: car.length
-      }
+      const req = longDealRequest(client, miner, ask, car, start, root.toString())
       try {
         dealId = (await sendDeal(node, peerIdFromString(info.peerId), req, async function * (offset) { for (let o = offset; o < car.length; o += MiB) yield car.subarray(o, o + MiB) })).dealId
       } catch (err) {

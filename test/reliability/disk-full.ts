@@ -6,22 +6,20 @@
 // again (the provider's own chain node kept following through the full disk). Needs root (mount); where mounting is
 // refused the scenario says so and is skipped.
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises'
+import { mkdtemp, mkdir, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import {
-  pieceDigest, pieceCidV1, paddedPieceSize, signDealProposal, askPricePerEpoch, askCollateral, parseAddress, readDeal, verifyAuditProof, DealRejectedError
-} from '../../src/core'
-import { createCofferLibp2p, sendDeal, requestAsk, requestAudit, type CofferLibp2p } from '../../src/net'
-import { startDevnet, type Devnet } from '../../src/node/devnet'
+import { parseAddress, readDeal, DealRejectedError } from '../../src/core'
+import { createCofferLibp2p, sendDeal, requestAsk, type CofferLibp2p } from '../../src/net'
+import type { Devnet } from '../../src/node/devnet'
 import { fundMarketClient, sleep } from './harness'
-import { coffer, runProvider, killHard, alive, type Running } from './processes'
+import { runProvider, killHard, alive, type Running } from './processes'
+import { startJoinNet, initProvider, longDealRequest, auditPiece, heldPiece, P } from './provider-net'
 import type { Row } from './table'
 
-const P = 10
 const MiB = 2 ** 20
 const UPLOAD_MIB = 32
 /** The provider's disk: room for its chain and every upload of the run (each kept with what proving it needs), none for the filler besides. */
@@ -56,12 +54,11 @@ export async function diskFull (opts: { fills: number }): Promise<Row & { skippe
   let provider: Running | undefined
   const filler = path.join(disk, 'filler')
   try {
-    d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir: '/nonexistent', serveApp: false, rpcPort: 0, providers: 0, provingPeriod: P, faucetCooldownMs: 0, log: () => {} })
+    const net = await startJoinNet(dir)
+    d = net.devnet
     const devnet = d
-    await writeFile(path.join(dir, 'bootstrap.json'), JSON.stringify(d.bootstrap()))
     const providerDir = path.join(disk, 'provider')
-    const init = coffer(['provider', 'init', '--network', path.join(dir, 'bootstrap.json'), '--data', providerDir])
-    if (await init.exited !== 0) throw new Error(`provider init failed: ${init.output().slice(-800)}`)
+    await initProvider(net.network, providerDir)
     const up = await runProvider(providerDir, failures, 'start')
     if (up === null) throw new Error(failures.join('; '))
     provider = up.running
@@ -77,15 +74,7 @@ export async function diskFull (opts: { fills: number }): Promise<Row & { skippe
     for (let k = 0; k < opts.fills; k++) {
       tries++
       const bytes = new Uint8Array(randomBytes(UPLOAD_MIB * MiB))
-      const pieceSize = paddedPieceSize(bytes.length)
-      const start = Math.ceil((head() + 30) / P) * P
-      const req = {
-        proposal: signDealProposal(client.secret, {
-          pieceCid: pieceCidV1(pieceDigest(bytes).root), pieceSize, verifiedDeal: false, client: client.address, provider: parseAddress(info.miner, 't').bytes, label: `disk-${k}`,
-          startEpoch: start, endEpoch: start + 1000 * P, storagePricePerEpoch: askPricePerEpoch(ask.ask, pieceSize), providerCollateral: askCollateral(ask.ask, pieceSize), clientCollateral: 0n
-        }),
-        payloadBytes: bytes.length
-      }
+      const req = longDealRequest(client, parseAddress(info.miner, 't').bytes, ask, bytes, Math.ceil((head() + 30) / P) * P, `disk-${k}`)
       const payload = async function * (offset: number): AsyncGenerator<Uint8Array> { for (let at = offset; at < bytes.length; at += MiB) yield bytes.subarray(at, at + MiB) }
       // the disk fills at a random point of the transfer: the filler takes all the room there is
       const fillAt = Math.floor(Math.random() * (UPLOAD_MIB - 16)) * MiB
@@ -103,16 +92,9 @@ export async function diskFull (opts: { fills: number }): Promise<Row & { skippe
       if (from > 0) resumed++
       deals.push({ dealId: again.dealId, bytes })
       // what it published is the file: an audit of random leaves against the piece
-      const digest = pieceDigest(bytes)
-      const leaves = Array.from({ length: 8 }, () => Math.floor(Math.random() * (digest.paddedBytes / 32)))
-      const nonce = randomBytes(16)
-      let audited = false
-      for (let attempt = 0; attempt < 20 && !audited; attempt++) {
-        const reply = await requestAudit(node, peer, { dealId: again.dealId, pieceCid: pieceCidV1(digest.root), leaves, nonce }, { deadlineMs: 20_000 }).catch(() => null)
-        if (reply?.kind === 'proof') {
-          try { verifyAuditProof(pieceCidV1(digest.root), digest.paddedBytes, leaves, reply.proof); audited = true } catch (err) { failures.push(`fill ${k}: deal ${again.dealId}'s audit failed: ${(err as Error).message}`); break }
-        } else await sleep(500)
-      }
+      const audit = await auditPiece(node, peer, heldPiece(again.dealId, bytes))
+      const audited = audit === null
+      if (!audited) failures.push(`fill ${k}: deal ${again.dealId}'s audit: ${audit}`)
       if (!audited) lost++
       console.log(`  fill ${k + 1}: refused by name at the full disk, ${from > 0 ? `resumed from byte ${from}` : 'sent again from the start'}, published as deal ${again.dealId}${audited ? ', audited' : ''}`)
     }

@@ -29,7 +29,10 @@ const rows: Row[] = []
 for (const s of SCENARIOS) {
   if (only !== undefined && !only.includes(s.name)) continue
   console.log(`reliability: ${s.name} (${short ? 'short' : 'long'})`)
-  rows.push(...await runChild(s.name, short ? s.shortDeadlineMs : s.longDeadlineMs))
+  const got = await runChild(s.name, short ? s.shortDeadlineMs : s.longDeadlineMs)
+  rows.push(...got)
+  // each row as it is known: a long run cut short still shows what it measured
+  for (const r of got) console.log(`reliability: ${s.name}: ${r.tries} tries, ${r.acceptedLies} lies accepted, ${r.crashes} crashes, ${r.dataLost} lost${r.liarsKept === undefined ? '' : `, ${r.liarsKept} liars kept`}, ${(r.ms / 1000).toFixed(1)} s`)
 }
 console.log('\n' + formatTable(rows))
 const failed = rows.filter(rowFailed)
