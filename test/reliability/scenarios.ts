@@ -61,6 +61,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 60 * 60_000
   },
   {
+    name: 'liars-messages',
+    // 11 lies on message gossip; long: 10 rounds of each (a provable liar is given up to 75 s to be graylisted)
+    run: async (mode) => {
+      const { messageLiars } = await import('./liars-messages')
+      return [await messageLiars({ repeats: mode === 'short' ? 1 : 10 })]
+    },
+    shortDeadlineMs: 15 * 60_000,
+    longDeadlineMs: 150 * 60_000
+  },
+  {
     name: 'liars-certs',
     // 14 lies; long: 10 rounds of each (the three that can only be waited out take ~40–60 s each)
     run: async (mode) => {
