@@ -71,6 +71,16 @@ export const SCENARIOS: Scenario[] = [
     longDeadlineMs: 150 * 60_000
   },
   {
+    name: 'liars-gateway',
+    // 14 lies on a provider's HTTP gateway; long: 10 rounds of each (the three a timeout ends take ~30–45 s each)
+    run: async (mode) => {
+      const { gatewayLiars } = await import('./liars-gateway')
+      return [await gatewayLiars({ repeats: mode === 'short' ? 1 : 10 })]
+    },
+    shortDeadlineMs: 15 * 60_000,
+    longDeadlineMs: 150 * 60_000
+  },
+  {
     name: 'liars-certs',
     // 14 lies; long: 10 rounds of each (the three that can only be waited out take ~40–60 s each)
     run: async (mode) => {
