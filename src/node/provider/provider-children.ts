@@ -16,6 +16,13 @@ export const READY_PREFIX = 'provider ready '
 export const RESTART_MIN_MS = 1000
 export const RESTART_MAX_MS = 30_000
 const HEALTHY_MS = 60_000
+/**
+ * Runs a child may exit in before its first ready line before whoever waits on it is told it failed. One is not
+ * enough: twenty children starting at once on two cores time out their first handshakes with the node, and a run
+ * that fails for that starts fine a few seconds later. A broken folder or a port in use fails every run, so the
+ * devnet still fails by name, after the backoff's 1 + 2 + 4 s.
+ */
+export const FIRST_READY_ATTEMPTS = 4
 /** How long a stopping child has between SIGTERM and SIGKILL. */
 const STOP_GRACE_MS = 10_000
 
@@ -69,7 +76,7 @@ export function superviseProviderChild (init: ProviderChildInit): ProviderChild 
 
   const start = (): void => {
     const startedAt = Date.now()
-    const first = restarts === 0
+    const lastTry = restarts + 1 >= FIRST_READY_ATTEMPTS
     // its own process group (detached), so stop() ends the child and anything it starts, and a Ctrl-C meant for the
     // devnet reaches the child only through stop(); stdin is a pipe the child watches: if the devnet dies without
     // stopping it (kill -9), the pipe closes and the child stops itself (COFFER_SUPERVISED)
@@ -104,11 +111,11 @@ export function superviseProviderChild (init: ProviderChildInit): ProviderChild 
     })
     // 'close' comes after the child's output was read to its end, so lastLine is what it printed last
     c.on('close', (code, signal) => {
-      if (settled || stopping || !first) return
-      // the first start failed outright (a broken folder, a port in use): say so to whoever waits (startDevnet fails
+      if (settled || stopping || !lastTry) return
+      // every start so far failed outright (a broken folder, a port in use): say so to whoever waits (startDevnet fails
       // with it instead of waiting forever on a child that dies each time); the restarts go on in the background
       settled = true
-      rejectReady(new ProviderChildError(`${init.name}: \`coffer provider run\` exited before it was ready (${signal ?? `code ${String(code)}`})${lastLine === '' ? '' : `: ${lastLine}`}`))
+      rejectReady(new ProviderChildError(`${init.name}: \`coffer provider run\` exited ${restarts + 1} times before it was ready (${signal ?? `code ${String(code)}`})${lastLine === '' ? '' : `: ${lastLine}`}`))
     })
     c.on('error', (err) => { init.log(`[${init.name}] ${err.message}`) })
   }
