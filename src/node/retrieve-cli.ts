@@ -50,9 +50,9 @@ export class NoProvidersError extends Error {
   override name = 'NoProvidersError'
 }
 
-type Rpc = <T = unknown>(method: string, params: unknown[]) => Promise<T>
+export type Rpc = <T = unknown>(method: string, params: unknown[]) => Promise<T>
 
-function rpcClient (url: string): Rpc {
+export function rpcClient (url: string): Rpc {
   let id = 0
   return async <T>(method: string, params: unknown[]): Promise<T> => {
     const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }) })
@@ -88,7 +88,7 @@ async function readOverRpc<T> (rpc: Rpc, read: (g: BlockGetter, root: CID) => T)
 }
 
 /** The chain as the CLI sees it: the node's RPC, messages signed here with the key file's key. */
-function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uint8Array }): PaychChain & { head: () => Promise<number> } {
+export function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uint8Array }): PaychChain & { head: () => Promise<number> } {
   let height = 0
   const waitFor = async (cid: string): Promise<{ exitCode: number, return: Uint8Array }> => {
     const r = await rpc<{ Receipt: { ExitCode: number, Return: string | null } }>('Filecoin.StateWaitMsg', [{ '/': cid }, 0])

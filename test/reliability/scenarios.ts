@@ -159,5 +159,19 @@ export const SCENARIOS: Scenario[] = [
     },
     shortDeadlineMs: 5 * 60_000,
     longDeadlineMs: 60 * 60_000
+  },
+  {
+    name: 'load',
+    // long: the 20 providers (19 genesis ones in the devnet's process, one joined as its own process) and 10
+    // client processes for 10 minutes; short: 4 providers and 2 clients for 90 s. One provider has deals corrupted,
+    // the joined one is killed, on a schedule. Needs no built app.
+    run: async (mode) => {
+      const { loadRun } = await import('./load')
+      return [await loadRun(mode === 'short'
+        ? { providers: 3, clients: 2, runMs: 90_000, provingPeriod: 10, corruptEveryMs: 20_000, crashEveryMs: 40_000 }
+        : { providers: 19, clients: 10, runMs: 600_000, provingPeriod: 20, corruptEveryMs: 60_000, crashEveryMs: 120_000 })]
+    },
+    shortDeadlineMs: 15 * 60_000,
+    longDeadlineMs: 45 * 60_000
   }
 ]

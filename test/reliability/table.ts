@@ -15,6 +15,8 @@ export interface Row {
   ms: number
   /** The first failures, one line each, for whoever reads a red row. */
   failures: string[]
+  /** Measured figures beyond the columns (the load run's rates, latencies and memory), printed under the table. */
+  figures?: string[]
 }
 
 export const rowFailed = (r: Row): boolean => r.acceptedLies > 0 || r.crashes > 0 || r.dataLost > 0 || (r.liarsKept ?? 0) > 0
@@ -25,6 +27,7 @@ export function formatTable (rows: Row[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)))
   const line = (c: string[]): string => c.map((x, i) => i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!)).join('  ')
   const out = [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...cells.map(line)]
+  for (const r of rows) for (const f of r.figures ?? []) out.push(`  ${r.scenario}: ${f}`)
   for (const r of rows) for (const f of r.failures.slice(0, 10)) out.push(`  ${r.scenario}: ${f}`)
   return out.join('\n')
 }

@@ -1,0 +1,186 @@
+// One client of the load run (issue 16 part 5), in a process of its own: a Node light client (the tab's light node:
+// verified headers and state, the same storage client, retrieval session and audits) that uploads, retrieves and
+// audits continuously until its deadline, then retrieves every file it stored once more. It takes nothing on a
+// node's word: deals are followed in verified state, retrieved bytes are verified block by block and compared with
+// what it uploaded, audits are checked against the piece CID. It prints one JSON line per event (`LOAD {…}`) for
+// load.ts to count, and its own memory every 10 s.
+import '../../src/net/polyfills'
+import 'fake-indexeddb/auto'
+import { randomBytes } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import {
+  pieceDigest, pieceCidV1, signDealProposal, signVoucher, verifyAuditProof, addressToString, parseAddress, type AttoFil
+} from '../../src/core'
+import { requestAudit, type BootstrapDocument, type BootstrapProvider } from '../../src/net'
+import { startLightClient, lightDealChain, StorageClient, writeUnixfsCar, PaychClient, memoryPaychStore, type WalletService } from '../../src/light'
+import { retrieveFile, newDownloadState, type RetrievalProvider } from '../../src/light/retrieval-session'
+import { rpcClient, rpcPaychChain } from '../../src/node/retrieve-cli'
+
+export interface LoadClientConfig {
+  index: number
+  bootstrap: BootstrapDocument
+  rpcUrl: string
+  /** Hex of the client's secp256k1 key (funded, with market escrow, by load.ts). */
+  secret: string
+  address: string
+  /** Every provider the client may store with (the joined one is not in the document). */
+  providers: BootstrapProvider[]
+  runMs: number
+  /** Deal length, in proving periods (past the run's end). */
+  periods: number
+}
+
+export type LoadEvent =
+  | { t: 'deal', ms: number, provider: string, dealId: number, bytes: number }
+  | { t: 'deal-failed', provider: string, error: string }
+  | { t: 'retrieve', ms: number, provider: string, bytes: number, final: boolean }
+  | { t: 'retrieve-failed', root: string, providers: string[], error: string, final: boolean }
+  | { t: 'wrong-bytes', root: string, provider: string }
+  | { t: 'audit', ms: number, provider: string, dealId: number, ok: boolean, reason: string | null }
+  | { t: 'rss', mib: number }
+  | { t: 'files', files: Array<{ root: string, deals: Array<{ dealId: number, provider: string }> }> }
+
+const emit = (e: LoadEvent): void => { console.log(`LOAD ${JSON.stringify(e)}`) }
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
+
+interface Stored { root: CID, bytes: Uint8Array, paddedBytes: number, pieceCid: CID, deals: Array<{ dealId: number, provider: string }> }
+
+async function carOf (bytes: Uint8Array): Promise<{ car: Uint8Array, root: CID }> {
+  const parts: Uint8Array[] = []
+  const sink = { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } }
+  const r = await writeUnixfsCar([bytes], sink)
+  return { car: Buffer.concat(parts), root: r.root }
+}
+
+async function main (c: LoadClientConfig): Promise<void> {
+  const secret = hex(c.secret)
+  const address = parseAddress(c.address).bytes
+  const rss = setInterval(() => { emit({ t: 'rss', mib: Math.round(process.memoryUsage().rss / 2 ** 20) }) }, 10_000)
+  const lc = await startLightClient({ bootstrap: c.bootstrap, bootstrapSource: 'network', onStatus: () => {}, statusIntervalMs: 1000 })
+  for (let i = 0; i < 600 && lc.status().verifiedHeight < 1; i++) await sleep(100)
+  // the client sends no message through the light client: its escrow was funded by load.ts, its channels go through the RPC
+  const chain = lightDealChain(lc, undefined as unknown as WalletService, address)
+  const sc = new StorageClient(lc.dialer, chain, { address, sign: async (p) => signDealProposal(secret, p) })
+  const key = { secret, address }
+  const rpc = rpcClient(c.rpcUrl)
+  const paychChain = rpcPaychChain(rpc, key)
+  await paychChain.head()
+  setInterval(() => { void paychChain.head().catch(() => {}) }, 2000).unref()
+  const payer = new PaychClient({ chain: paychChain, store: memoryPaychStore(), signer: { address, sign: async (v) => signVoucher(secret, address, v) } })
+  const stored: Stored[] = []
+  const byAddress = new Map(c.providers.map(p => [p.address, p]))
+  const retrievalTargets = new Map<string, RetrievalProvider>()
+
+  const target = async (addressText: string): Promise<RetrievalProvider | null> => {
+    const known = retrievalTargets.get(addressText)
+    if (known !== undefined) return known
+    const p = byAddress.get(addressText)!
+    const { quotes } = await sc.quotes([p], AbortSignal.timeout(30_000))
+    const q = quotes[0]
+    const info = await chain.miner(parseAddress(addressText).bytes)
+    if (q === undefined || info === null) return null
+    const t: RetrievalProvider = {
+      address: addressText, peerId: p.peerId, addrs: p.addrs, worker: info.worker,
+      terms: { pricePerGiB: q.ask.retrievalPricePerGiB as AttoFil, paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease }
+    }
+    retrievalTargets.set(addressText, t)
+    return t
+  }
+
+  const upload = async (): Promise<void> => {
+    const bytes = new Uint8Array(randomBytes(64 * 1024 + Math.floor(Math.random() * 192 * 1024)))
+    const { car, root } = await carOf(bytes)
+    const digest = pieceDigest(car)
+    const pieceCid = pieceCidV1(digest.root)
+    // two copies with two providers picked at random (the faulty ones included: a user cannot tell them apart)
+    const shuffled = [...c.providers].sort(() => Math.random() - 0.5)
+    const file: Stored = { root, bytes, paddedBytes: digest.paddedBytes, pieceCid, deals: [] }
+    for (const p of shuffled) {
+      if (file.deals.length === 2) break
+      const t0 = performance.now()
+      try {
+        const { quotes, failures } = await sc.quotes([p], AbortSignal.timeout(30_000))
+        if (quotes.length === 0) throw failures[0]?.error ?? new Error('no quote')
+        const plan = sc.plan(quotes, { pieceCid, paddedBytes: digest.paddedBytes, payloadBytes: car.length, label: root.toString(), copies: 1, periods: c.periods })
+        const proposal = plan.proposals[0]
+        if (proposal === undefined) throw new Error('no plan')
+        const r = await sc.store(p, await sc.sign(proposal.proposal), car.length, async function * (offset) { yield car.subarray(offset) }, { signal: AbortSignal.timeout(180_000) })
+        if (!r.confirmed) {
+          const end = Date.now() + 120_000
+          while (Date.now() < end && await chain.deal(r.dealId) === null) await sleep(500)
+          if (await chain.deal(r.dealId) === null) throw new Error(`deal ${r.dealId} never showed in verified state`)
+        }
+        file.deals.push({ dealId: r.dealId, provider: p.address })
+        emit({ t: 'deal', ms: performance.now() - t0, provider: p.address, dealId: r.dealId, bytes: bytes.length })
+      } catch (err) {
+        emit({ t: 'deal-failed', provider: p.address, error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300) })
+      }
+    }
+    if (file.deals.length > 0) stored.push(file)
+  }
+
+  const retrieve = async (file: Stored, final: boolean): Promise<void> => {
+    const providers = (await Promise.all(file.deals.map(async d => await target(d.provider).catch(() => null)))).filter((t): t is RetrievalProvider => t !== null)
+    const t0 = performance.now()
+    const out = new Uint8Array(file.bytes.length)
+    let wrong = false
+    try {
+      const r = await retrieveFile({
+        libp2p: lc.dialer, root: file.root, providers, payer, state: newDownloadState(file.root), saveState: async () => {}, idleTimeoutMs: 20_000,
+        sink: {
+          write: async (offset, b) => {
+            if (offset + b.length > out.length || b.some((x, i) => x !== file.bytes[offset + i])) wrong = true
+            else out.set(b, offset)
+          }
+        }
+      })
+      if (wrong || r.bytes !== file.bytes.length) emit({ t: 'wrong-bytes', root: file.root.toString(), provider: r.provider })
+      else emit({ t: 'retrieve', ms: performance.now() - t0, provider: r.provider, bytes: r.bytes, final })
+    } catch (err) {
+      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300), final })
+    }
+  }
+
+  const audit = async (file: Stored): Promise<void> => {
+    const d = file.deals[Math.floor(Math.random() * file.deals.length)]!
+    const p = byAddress.get(d.provider)!
+    const rec = await chain.deal(d.dealId).catch(() => null)
+    // audits are of deals the chain shows started (a provider proves, and may be audited, from the start epoch)
+    if (rec === null || rec.proposal.startEpoch > chain.headHeight()) return
+    const leaves = Array.from({ length: 8 }, () => Math.floor(Math.random() * (file.paddedBytes / 32)))
+    const nonce = new Uint8Array(randomBytes(16))
+    const t0 = performance.now()
+    let reason: string | null = null
+    try {
+      const reply = await requestAudit(lc.dialer, peerIdFromString(p.peerId), { dealId: d.dealId, pieceCid: file.pieceCid, leaves, nonce }, { deadlineMs: 20_000 })
+      if (reply.kind === 'rejected') reason = `rejected ${reply.code}: ${reply.message}`
+      else if (!reply.nonce.every((b, i) => b === nonce[i])) reason = 'the answer names another nonce'
+      else {
+        try { verifyAuditProof(file.pieceCid, file.paddedBytes, leaves, reply.proof) } catch (err) { reason = `the proof does not verify: ${(err as Error).message}` }
+      }
+    } catch (err) { reason = `${(err as Error).name}: ${(err as Error).message}` }
+    emit({ t: 'audit', ms: performance.now() - t0, provider: d.provider, dealId: d.dealId, ok: reason === null, reason: reason?.slice(0, 200) ?? null })
+  }
+
+  const deadline = Date.now() + c.runMs
+  // a phase offset per client, so the ten do not all upload at the same moment
+  await sleep(c.index * 1500)
+  while (Date.now() < deadline) {
+    await upload()
+    const ready = stored.filter(f => f.deals.length > 0)
+    if (ready.length > 0) await retrieve(ready[Math.floor(Math.random() * ready.length)]!, false)
+    if (ready.length > 0) await audit(ready[Math.floor(Math.random() * ready.length)]!)
+  }
+  // every file once more: one the user stored and cannot get back from any of its providers is lost
+  for (const f of stored) await retrieve(f, true)
+  emit({ t: 'files', files: stored.map(f => ({ root: f.root.toString(), deals: f.deals })) })
+  clearInterval(rss)
+  await lc.stop()
+  console.log(`client ${c.index} (${addressToString(address)}) done`)
+}
+
+const config = JSON.parse(process.argv[2]!) as LoadClientConfig
+await main(config)
+process.exit(0)
