@@ -138,11 +138,21 @@ export class TermsMismatchError extends Error {
   }
 }
 
+/**
+ * A thrown value's name for the user: what the WebSocket transport rejects a dial with in Node is an ErrorEvent, an
+ * Event with a message and no name (a load run showed failures named "undefined").
+ */
+export function nameOfError (err: unknown): string {
+  const e = err as { name?: unknown, constructor?: { name?: unknown } } | null
+  if (typeof e?.name === 'string' && e.name !== '') return e.name
+  return typeof e?.constructor?.name === 'string' && e.constructor.name !== '' && e.constructor.name !== 'Object' ? e.constructor.name : 'Error'
+}
+
 /** The provider could not be reached, or its stream broke (not a lie: it may be asked again on a later run). */
 export class ProviderUnreachableError extends Error {
   static override name = 'ProviderUnreachableError'
   override name = 'ProviderUnreachableError'
-  constructor (readonly provider: string, override readonly cause: Error) { super(`${provider}: ${cause.name}: ${cause.message}`) }
+  constructor (readonly provider: string, override readonly cause: Error) { super(`${provider}: ${nameOfError(cause)}: ${String(cause.message)}`) }
 }
 
 /** Every provider failed; `failures` says why, each. */
@@ -158,9 +168,9 @@ function failureOf (err: Error, atOffset: number): ProviderFailure {
   const cause = err instanceof ProviderUnreachableError ? err.cause : err
   const code = (cause as { code?: unknown }).code
   return {
-    name: cause.name,
+    name: nameOfError(cause),
     code: typeof code === 'string' ? code : null,
-    message: cause.message.slice(0, 500),
+    message: String(cause.message ?? cause).slice(0, 500),
     atOffset,
     // a block that fails verification, bad framing, or terms other than signed: a lie or a broken provider
     lied: cause instanceof RetrievalVerifyError || cause instanceof TermsMismatchError || (cause instanceof RetrievalRejectedError && cause.name === 'RetrievalProtocolError')

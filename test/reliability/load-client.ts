@@ -7,6 +7,7 @@
 import '../../src/net/polyfills'
 import 'fake-indexeddb/auto'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import {
@@ -14,7 +15,8 @@ import {
 } from '../../src/core'
 import { requestAudit, type BootstrapDocument, type BootstrapProvider } from '../../src/net'
 import { startLightClient, lightDealChain, StorageClient, writeUnixfsCar, PaychClient, memoryPaychStore, type WalletService } from '../../src/light'
-import { retrieveFile, newDownloadState, type RetrievalProvider } from '../../src/light/retrieval-session'
+import { retrieveFile, newDownloadState, nameOfError, type RetrievalProvider } from '../../src/light/retrieval-session'
+import { providerOf } from '../../src/light/provider-directory'
 import { rpcClient, rpcPaychChain } from '../../src/node/retrieve-cli'
 
 export interface LoadClientConfig {
@@ -70,23 +72,26 @@ async function main (c: LoadClientConfig): Promise<void> {
   setInterval(() => { void paychChain.head().catch(() => {}) }, 2000).unref()
   const payer = new PaychClient({ chain: paychChain, store: memoryPaychStore(), signer: { address, sign: async (v) => signVoucher(secret, address, v) } })
   const stored: Stored[] = []
-  const byAddress = new Map(c.providers.map(p => [p.address, p]))
-  const retrievalTargets = new Map<string, RetrievalProvider>()
+  /**
+   * Where a provider is now, as the tab finds it (provider-directory.ts): its verified MinerInfo's peer ID and
+   * multiaddrs, the bootstrap document only a hint. A provider started again on a new port records it on chain.
+   */
+  const current = async (addressText: string): Promise<BootstrapProvider> => {
+    const info = await chain.miner(parseAddress(addressText).bytes).catch(() => null)
+    const found = info === null ? null : providerOf(addressText, info, c.providers)
+    return found?.provider ?? c.providers.find(p => p.address === addressText)!
+  }
 
   const target = async (addressText: string): Promise<RetrievalProvider | null> => {
-    const known = retrievalTargets.get(addressText)
-    if (known !== undefined) return known
-    const p = byAddress.get(addressText)!
+    const p = await current(addressText)
     const { quotes } = await sc.quotes([p], AbortSignal.timeout(30_000))
     const q = quotes[0]
     const info = await chain.miner(parseAddress(addressText).bytes)
     if (q === undefined || info === null) return null
-    const t: RetrievalProvider = {
+    return {
       address: addressText, peerId: p.peerId, addrs: p.addrs, worker: info.worker,
       terms: { pricePerGiB: q.ask.retrievalPricePerGiB as AttoFil, paymentInterval: q.ask.paymentInterval, paymentIntervalIncrease: q.ask.paymentIntervalIncrease }
     }
-    retrievalTargets.set(addressText, t)
-    return t
   }
 
   const upload = async (): Promise<void> => {
@@ -97,8 +102,9 @@ async function main (c: LoadClientConfig): Promise<void> {
     // two copies with two providers picked at random (the faulty ones included: a user cannot tell them apart)
     const shuffled = [...c.providers].sort(() => Math.random() - 0.5)
     const file: Stored = { root, bytes, paddedBytes: digest.paddedBytes, pieceCid, deals: [] }
-    for (const p of shuffled) {
+    for (const listed of shuffled) {
       if (file.deals.length === 2) break
+      const p = await current(listed.address)
       const t0 = performance.now()
       try {
         const { quotes, failures } = await sc.quotes([p], AbortSignal.timeout(30_000))
@@ -115,7 +121,7 @@ async function main (c: LoadClientConfig): Promise<void> {
         file.deals.push({ dealId: r.dealId, provider: p.address })
         emit({ t: 'deal', ms: performance.now() - t0, provider: p.address, dealId: r.dealId, bytes: bytes.length })
       } catch (err) {
-        emit({ t: 'deal-failed', provider: p.address, error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300) })
+        emit({ t: 'deal-failed', provider: p.address, error: `${nameOfError(err)}: ${(err as Error).message}`.slice(0, 300) })
       }
     }
     if (file.deals.length > 0) stored.push(file)
@@ -139,13 +145,13 @@ async function main (c: LoadClientConfig): Promise<void> {
       if (wrong || r.bytes !== file.bytes.length) emit({ t: 'wrong-bytes', root: file.root.toString(), provider: r.provider })
       else emit({ t: 'retrieve', ms: performance.now() - t0, provider: r.provider, bytes: r.bytes, final })
     } catch (err) {
-      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300), final })
+      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: `${nameOfError(err)}: ${(err as Error).message}`.slice(0, 300), final })
     }
   }
 
   const audit = async (file: Stored): Promise<void> => {
     const d = file.deals[Math.floor(Math.random() * file.deals.length)]!
-    const p = byAddress.get(d.provider)!
+    const p = await current(d.provider)
     const rec = await chain.deal(d.dealId).catch(() => null)
     // audits are of deals the chain shows started (a provider proves, and may be audited, from the start epoch)
     if (rec === null || rec.proposal.startEpoch > chain.headHeight()) return
@@ -160,7 +166,7 @@ async function main (c: LoadClientConfig): Promise<void> {
       else {
         try { verifyAuditProof(file.pieceCid, file.paddedBytes, leaves, reply.proof) } catch (err) { reason = `the proof does not verify: ${(err as Error).message}` }
       }
-    } catch (err) { reason = `${(err as Error).name}: ${(err as Error).message}` }
+    } catch (err) { reason = `${nameOfError(err)}: ${(err as Error).message}` }
     emit({ t: 'audit', ms: performance.now() - t0, provider: d.provider, dealId: d.dealId, ok: reason === null, reason: reason?.slice(0, 200) ?? null })
   }
 
@@ -181,6 +187,6 @@ async function main (c: LoadClientConfig): Promise<void> {
   console.log(`client ${c.index} (${addressToString(address)}) done`)
 }
 
-const config = JSON.parse(process.argv[2]!) as LoadClientConfig
+const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadClientConfig
 await main(config)
 process.exit(0)

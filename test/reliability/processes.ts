@@ -42,9 +42,9 @@ export async function whileMoving<T> (r: Running, fn: () => T | undefined, stall
 export interface ProviderInfo { miner: string, peerId: string, addrs: string[] }
 
 /** `coffer provider run` on `dir`, once it says it is ready; null (its output in `failures`) when it does not come up. */
-export async function runProvider (dir: string, failures: string[], why: string): Promise<{ running: Running, info: ProviderInfo } | null> {
+export async function runProvider (dir: string, failures: string[], why: string, stallMs = 60_000): Promise<{ running: Running, info: ProviderInfo } | null> {
   const running = coffer(['provider', 'run', '--data', dir, '--no-webrtc-direct', '--no-relay'])
-  const ready = await whileMoving(running, () => running.output().match(/provider ready (\{.*\})/)?.[1], 60_000)
+  const ready = await whileMoving(running, () => running.output().match(/provider ready (\{.*\})/)?.[1], stallMs)
   if (ready === undefined) {
     failures.push(`${why}: the provider did not come up on its folder: ${running.output().slice(-600)}`)
     await killHard(running)
