@@ -15,7 +15,6 @@ import { base64 } from 'multiformats/bases/base64'
 import { CarReader } from '@ipld/car'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import {
   CID, CarVerifier, CarBlockParser, carHeader, carSection, pieceDigest, pieceCidV1, pieceCidV2, readEscrow, readChannel, createChannelMessageParams, decodeExecReturn,
   signVoucher, encodeSignedVoucher, signMessage, gasLimitFor, secpAddressBytes, secpPublicKey, addressToString, parseFil,
@@ -26,6 +25,7 @@ import { VOUCHER_HEADER } from '../../src/node/provider/http-gateway'
 import { until } from '../helpers/until'
 import { fundedMarketClient, dealRequest, type MarketClient } from '../helpers/market-client'
 import { multiaddr } from '@multiformats/multiaddr'
+import { unixfsCar } from '../helpers/unixfs-file'
 
 const P = 5
 const KiB = 1024
@@ -55,15 +55,6 @@ function testFile (): Uint8Array {
   return f
 }
 
-async function carOf (bytes: Uint8Array): Promise<{ car: Uint8Array, root: CID }> {
-  const parts: Uint8Array[] = []
-  const sink = { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } }
-  const r = await writeUnixfsCar([bytes], sink)
-  const out = new Uint8Array(r.carBytes)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return { car: out, root: r.root }
-}
 
 const concat = (parts: Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
@@ -124,7 +115,7 @@ beforeAll(async () => {
   for (const p of d.providers) await node.dial(multiaddr(p.libp2p.getMultiaddrs()[0]!.toString()))
 
   file = testFile()
-  const made = await carOf(file)
+  const made = await unixfsCar(file)
   root = made.root
   // the file's CAR plus one 3 MiB raw block: a stored block larger than any block may be
   const big = new Uint8Array(3 * MiB).fill(7)

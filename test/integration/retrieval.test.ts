@@ -15,7 +15,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { findStoredDeal } from '../../src/node/provider/damage'
 import {
-  writeUnixfsCar, PaychClient, memoryPaychStore, retrieveFile, newDownloadState,
+  PaychClient, memoryPaychStore, retrieveFile, newDownloadState,
   type PaychChain, type RetrievalProvider, type DownloadState, type RetrieveFileOptions
 } from '../../src/light'
 import {
@@ -26,6 +26,7 @@ import {
 import { createCofferLibp2p, sendDeal, requestAsk, priceOfBytes, type CofferLibp2p } from '../../src/net'
 import { until } from '../helpers/until'
 import { fundedMarketClient, dealRequest } from '../helpers/market-client'
+import { unixfsCar } from '../helpers/unixfs-file'
 
 const P = 5
 const MiB = 2 ** 20
@@ -63,15 +64,6 @@ const payer = secpAddressBytes(secpPublicKey(payerKey))
 /** Gas each message of the payer burnt and tipped, from its receipt (the devnet's base fee is constant). */
 let gasSpent = 0n
 
-async function carOf (bytes: Uint8Array): Promise<{ car: Uint8Array, root: CID }> {
-  const parts: Uint8Array[] = []
-  const sink = { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } }
-  const r = await writeUnixfsCar([bytes], sink)
-  const out = new Uint8Array(r.carBytes)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return { car: out, root: r.root }
-}
 
 /** The payer's balance, checked against the head's state root through the node's state proof. */
 async function verifiedBalance (): Promise<bigint> {
@@ -153,7 +145,7 @@ beforeAll(async () => {
 
   file = new Uint8Array(10 * MiB)
   for (let i = 0; i < file.length; i += 4) new DataView(file.buffer).setUint32(i, Math.imul(i + 1, 2654435761))
-  ;({ car, root } = await carOf(file))
+  ;({ car, root } = await unixfsCar(file))
   dagBlockBytes = 0
   for await (const b of (await CarIndexer.fromBytes(car))) {
     dagBlockBytes += b.blockLength

@@ -18,15 +18,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   pieceDigest, pieceCidV1, paddedPieceSize, signDealProposal, askPricePerEpoch, askCollateral, idAddressBytes, readEscrow, readChannel,
   createChannelMessageParams, decodeExecReturn, signVoucher, encodeSignedVoucher, signMessage, gasLimitFor, secpAddressBytes, secpPublicKey,
-  addressToString, parseFil, INIT_ACTOR_ADDRESS, InitMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type CID, type Message
+  addressToString, parseFil, INIT_ACTOR_ADDRESS, InitMethod, ExitCode, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type Message
 } from '../../src/core'
 import { createCofferLibp2p, sendDeal } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { devnetAsk } from '../../src/node/provider/devnet-providers'
 import { GATEWAY_LIMITS, VOUCHER_HEADER } from '../../src/node/provider/http-gateway'
-import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import { fundMarketClient, sleep, waitFor, watchCrashes, type FundedClient } from './harness'
 import type { Row } from './table'
+import { unixfsCar } from '../helpers/unixfs-file'
 
 /** Each lie, and whether it holds the gateway's resources (then the gateway must cut it off in time). */
 export const GATEWAY_LIES = {
@@ -81,15 +81,6 @@ async function rawSocket (url: string, localAddress: string): Promise<{ socket: 
   return { socket, closedAfter }
 }
 
-async function carOf (bytes: Uint8Array): Promise<{ car: Uint8Array, root: CID }> {
-  const parts: Uint8Array[] = []
-  const sink = { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } }
-  const r = await writeUnixfsCar([bytes], sink)
-  const out = new Uint8Array(r.carBytes)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return { car: out, root: r.root }
-}
 
 export async function gatewayLiars (opts: { repeats: number, lies?: GatewayLie[] }): Promise<Row> {
   const started = performance.now()
@@ -106,7 +97,7 @@ export async function gatewayLiars (opts: { repeats: number, lies?: GatewayLie[]
   try {
     // ---- the stored file, and the honest client's channel to the priced provider ----
     const fileBytes = new Uint8Array(3 * MiB + 4321).map((_, i) => Math.imul(i + 1, 2654435761) >>> 24)
-    const { car, root } = await carOf(fileBytes)
+    const { car, root } = await unixfsCar(fileBytes)
     const pieceCid = pieceCidV1(pieceDigest(car).root)
     const client: FundedClient = await fundMarketClient(d, '1')
     for (const p of d.providers) await node.dial(multiaddr(p.libp2p.getMultiaddrs()[0]!.toString()))

@@ -14,10 +14,11 @@ import {
   pieceDigest, pieceCidV1, signDealProposal, signVoucher, verifyAuditProof, addressToString, parseAddress, type AttoFil
 } from '../../src/core'
 import { requestAudit, type BootstrapDocument, type BootstrapProvider } from '../../src/net'
-import { startLightClient, lightDealChain, StorageClient, writeUnixfsCar, PaychClient, memoryPaychStore, type WalletService } from '../../src/light'
+import { startLightClient, lightDealChain, StorageClient, PaychClient, memoryPaychStore, type WalletService } from '../../src/light'
 import { retrieveFile, newDownloadState, nameOfError, type RetrievalProvider } from '../../src/light/retrieval-session'
 import { providerOf } from '../../src/light/provider-directory'
 import { rpcClient, rpcPaychChain } from '../../src/node/retrieve-cli'
+import { unixfsCar } from '../helpers/unixfs-file'
 
 export interface LoadClientConfig {
   index: number
@@ -49,12 +50,6 @@ const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 
 interface Stored { root: CID, bytes: Uint8Array, paddedBytes: number, pieceCid: CID, deals: Array<{ dealId: number, provider: string }> }
 
-async function carOf (bytes: Uint8Array): Promise<{ car: Uint8Array, root: CID }> {
-  const parts: Uint8Array[] = []
-  const sink = { write: async (b: Uint8Array) => { parts.push(b.slice()) }, writeAt: async (offset: number, b: Uint8Array) => { parts[0]!.set(b, offset) } }
-  const r = await writeUnixfsCar([bytes], sink)
-  return { car: Buffer.concat(parts), root: r.root }
-}
 
 async function main (c: LoadClientConfig): Promise<void> {
   const secret = hex(c.secret)
@@ -96,7 +91,7 @@ async function main (c: LoadClientConfig): Promise<void> {
 
   const upload = async (): Promise<void> => {
     const bytes = new Uint8Array(randomBytes(64 * 1024 + Math.floor(Math.random() * 192 * 1024)))
-    const { car, root } = await carOf(bytes)
+    const { car, root } = await unixfsCar(bytes)
     const digest = pieceDigest(car)
     const pieceCid = pieceCidV1(digest.root)
     // two copies with two providers picked at random (the faulty ones included: a user cannot tell them apart)
@@ -135,6 +130,8 @@ async function main (c: LoadClientConfig): Promise<void> {
     try {
       const r = await retrieveFile({
         libp2p: lc.dialer, root: file.root, providers, payer, state: newDownloadState(file.root), saveState: async () => {}, idleTimeoutMs: 20_000,
+        // a retrieval that has not ended in this long is reported as failed, not waited on for ever
+        signal: AbortSignal.timeout(180_000),
         sink: {
           write: async (offset, b) => {
             if (offset + b.length > out.length || b.some((x, i) => x !== file.bytes[offset + i])) wrong = true
@@ -180,7 +177,10 @@ async function main (c: LoadClientConfig): Promise<void> {
     if (ready.length > 0) await audit(ready[Math.floor(Math.random() * ready.length)]!)
   }
   // every file once more: one the user stored and cannot get back from any of its providers is lost
-  for (const f of stored) await retrieve(f, true)
+  // four at a time: a paid retrieval mostly waits on its channel's messages, and a long run's sweep of fifty-odd
+  // files one by one outlasted the run itself on a loaded machine
+  const queue = [...stored]
+  await Promise.all(Array.from({ length: 4 }, async () => { for (let f = queue.shift(); f !== undefined; f = queue.shift()) await retrieve(f, true) }))
   emit({ t: 'files', files: stored.map(f => ({ root: f.root.toString(), deals: f.deals })) })
   clearInterval(rss)
   await lc.stop()

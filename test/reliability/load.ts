@@ -122,6 +122,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
         const e = JSON.parse(line.slice(5)) as LoadEvent
         if (e.t === 'rss') sample(`client ${i}`, e.mib)
         else events.push({ ...e, client: i })
+        if (process.env.LOAD_DEBUG === '1' && e.t !== 'rss' && e.t !== 'files') console.log(`  [client ${i}] ${line.slice(5, 300)}`)
       })
       createInterface({ input: child.stderr! }).on('line', (line) => { lastErr = line })
       void exited.then((code) => { if (code !== 0) { crashes++; failures.push(`client ${i} exited ${String(code)}: ${lastErr.slice(0, 300)}`) } })
@@ -148,6 +149,10 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       if (h > lastHeight) { lastHeight = h; lastMove = Date.now() }
       longestStall = Math.max(longestStall, Date.now() - lastMove)
       if (++tick % 10 === 0) { sample('devnet + genesis providers', rssOf(process.pid)); sample('joined provider', rssOf(joined.child.pid)) }
+      if (tick % 60 === 0) {
+        const n = (t: LoadEvent['t']): number => events.filter(e => e.t === t).length
+        console.log(`  ${Math.round((Date.now() - runStart) / 1000)} s: height ${h}, ${n('deal')} deals (${n('deal-failed')} attempts failed), ${n('retrieve')} retrievals (${n('retrieve-failed')} failed), ${n('audit')} audits; ${events.filter(e => e.t === 'files').length} clients done`)
+      }
       const now = Date.now()
       if (now < faultsUntil && now >= nextCorrupt) {
         // a started deal of the corrupting provider that is not corrupted yet (none yet: looked for again each second,

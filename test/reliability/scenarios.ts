@@ -172,6 +172,6 @@ export const SCENARIOS: Scenario[] = [
         : { providers: 19, clients: 10, runMs: 600_000, provingPeriod: 20, corruptEveryMs: 60_000, crashEveryMs: 120_000 })]
     },
     shortDeadlineMs: 15 * 60_000,
-    longDeadlineMs: 45 * 60_000
+    longDeadlineMs: 75 * 60_000
   }
 ]
