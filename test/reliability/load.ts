@@ -143,6 +143,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     void allDone.then(() => { done = true })
     let tick = 0
     const restartFailures: string[] = []
+    let restarting: Promise<void> | null = null
     while (!done) {
       await sleep(1000)
       const h = devnet.head().header.height
@@ -166,22 +167,28 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
           if (await c.exited === 0) { corrupted.set(id, devnet.head().header.height); console.log(`  corrupted deal ${id} of ${corrupter} at epoch ${corrupted.get(id)!}`) } else failures.push(`coffer provider corrupt ${id} failed: ${c.output().slice(-300)}`)
         }
       }
-      if (now < faultsUntil && now >= nextKill) {
+      // a restart runs beside this loop (a loaded machine syncs a restarted provider for minutes: the pulse, the
+      // samples and the corruptions go on meanwhile); it is given minutes of silence, and tried again if it fails
+      if (restarting === null && now < faultsUntil && now >= nextKill) {
         nextKill += o.crashEveryMs
         await killHard(joined)
         kills++
-        await sleep(3000)
-        // a loaded machine syncs a restarted provider slowly: it is given minutes of silence, and tried again on the
-        // next second if it still does not come up (not a crash of its own: the kill was ours)
-        const again = await runProvider(joinedDir, restartFailures, `the joined provider after kill ${kills}`, 300_000)
-        if (again !== null) { joined = again.running; console.log(`  killed and restarted ${joinedInfo.address} (${kills})`) }
-      } else if (!alive(joined)) {
+        restarting = (async () => {
+          await sleep(3000)
+          const again = await runProvider(joinedDir, restartFailures, `the joined provider after kill ${kills}`, 300_000)
+          if (again !== null) { joined = again.running; console.log(`  killed and restarted ${joinedInfo.address} (${kills})`) }
+        })().finally(() => { restarting = null })
+      } else if (restarting === null && !alive(joined)) {
+        // not one of our kills (those leave it SIGKILLed): it died on its own
         if (joined.child.signalCode !== 'SIGKILL') { crashes++; failures.push(`the joined provider exited on its own: ${joined.output().slice(-300)}`) }
-        const again = await runProvider(joinedDir, restartFailures, 'the joined provider, started again', 300_000)
-        if (again !== null) joined = again.running
+        restarting = (async () => {
+          const again = await runProvider(joinedDir, restartFailures, 'the joined provider, started again', 300_000)
+          if (again !== null) joined = again.running
+        })().finally(() => { restarting = null })
       }
     }
     await allDone
+    await restarting
     if (!alive(joined)) { lost++; failures.push(`the joined provider is down at the end: ${restartFailures.slice(-1)[0] ?? ''}`) }
     const sweepMs = Date.now() - runStart - o.runMs
 

@@ -8,7 +8,7 @@ import {
 } from '../../core'
 import type { GossipMessage, GossipVerdict } from '../../net'
 import { judgeBlock } from '../../net/gossip-validation'
-import { BlockRejectedError, type NodeChain } from '../chain'
+import { BlockRejectedError, MessagesMismatchError, type NodeChain } from '../chain'
 import { isPeerFault, type SyncTarget } from './chain-sync'
 
 export interface FullBlockValidatorInit {
@@ -83,7 +83,19 @@ export function fullBlockValidator (init: FullBlockValidatorInit): (m: GossipMes
             init.log?.(`gossip: block ${h.header.height} from ${peer}: its messages could not be fetched from ${from} (status ${resp.status}: ${resp.errorMessage})`)
             continue
           }
-          messages = blockMessagesOf(resp.messages[0]!, 0)
+          const got = blockMessagesOf(resp.messages[0]!, 0)
+          // checked against the header here, so that messages that do not build its Messages are charged to the peer
+          // that answered (which may not be the one that relayed the block: a startup under load showed an honest
+          // producer's block refused, and the producer blamed, for messages another peer sent)
+          const built = storeBlockMessages(new MemoryBlockStore(), got)
+          if (!built.equals(h.header.messages)) {
+            const err = new MessagesMismatchError(String(h.header.messages), String(built), h.header.height)
+            init.log?.(`gossip: block ${h.header.height} from ${peer}: the messages answer of ${from} does not build the block: ${err.message}`)
+            init.onPeerFault(from, err)
+            if (from === peer) return reject
+            continue
+          }
+          messages = got
           break
         } catch (err) {
           if (isPeerFault(err)) {
