@@ -155,7 +155,10 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
         console.log(`  ${Math.round((Date.now() - runStart) / 1000)} s: height ${h}, ${n('deal')} deals (${n('deal-failed')} attempts failed), ${n('retrieve')} retrievals (${n('retrieve-failed')} failed), ${n('audit')} audits; ${events.filter(e => e.t === 'files').length} clients done`)
       }
       const now = Date.now()
-      if (now < faultsUntil && now >= nextCorrupt) {
+      // faults stop at 70 % of the run, so that periods settle after them; the first of each kind may come until the
+      // run's end on a slow machine (the settling below waits two periods after the clients are done anyway)
+      const inWindow = (count: number): boolean => now < (count === 0 ? runStart + o.runMs : faultsUntil)
+      if (inWindow(corrupted.size) && now >= nextCorrupt) {
         // a started deal of the corrupting provider that is not corrupted yet (none yet: looked for again each second,
         // so a slow machine whose first deals start late still gets its corruption)
         const candidates = events.flatMap(e => e.t === 'deal' && e.provider === corrupter && !corrupted.has(e.dealId) ? [e.dealId] : [])
@@ -169,7 +172,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       }
       // a restart runs beside this loop (a loaded machine syncs a restarted provider for minutes: the pulse, the
       // samples and the corruptions go on meanwhile); it is given minutes of silence, and tried again if it fails
-      if (restarting === null && now < faultsUntil && now >= nextKill) {
+      if (restarting === null && inWindow(kills) && now >= nextKill) {
         nextKill += o.crashEveryMs
         await killHard(joined)
         kills++
