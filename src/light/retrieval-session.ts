@@ -177,6 +177,26 @@ function failureOf (err: Error, atOffset: number): ProviderFailure {
   }
 }
 
+/**
+ * `p`, or the signal's reason as soon as it aborts. A payer may wait on the chain (a channel created or topped up
+ * before a lane or a voucher), and that wait knows no signal: a pause or a caller's deadline must not wait for a
+ * block. The payer's work goes on and is recorded (its messages and vouchers), so a rerun picks it up and pays
+ * nothing twice.
+ */
+export async function untilAborted<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return await p
+  // its outcome after an abort is the payer's own record, not an unhandled rejection here
+  p.catch(() => {})
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason) }; signal.addEventListener('abort', onAbort, { once: true }) })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
 const totalPaid = (s: DownloadState): AttoFil => Object.values(s.providers).reduce((n, p) => n + BigInt(p.paid), 0n)
 
 /**
@@ -271,7 +291,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       ? Math.ceil(p.quoteBytes * left / whole) + p.terms.paymentInterval
       : p.quoteBytes ?? (left === undefined ? 4 * p.terms.paymentInterval : Math.ceil(left * 1.01) + p.terms.paymentInterval)
     const reuse = rec.channel !== null && rec.lane !== null ? { channel: rec.channel, lane: rec.lane } : undefined
-    payment = await o.payer!.prepare(p.worker, priceOfBytes(quoteBytes, p.terms.pricePerGiB), reuse)
+    payment = await untilAborted(o.payer!.prepare(p.worker, priceOfBytes(quoteBytes, p.terms.pricePerGiB), reuse), o.signal)
     if (rec.channel !== payment.channel || rec.lane !== payment.lane) {
       rec.channel = payment.channel
       rec.lane = payment.lane
@@ -309,7 +329,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     // channel, and with an interval owed it sends nothing more on any stream of it. Only verified bytes are paid.
     const owedBefore = BigInt(rec.owed ?? '0')
     if (payment !== undefined && t.pricePerGiB > 0n && owedBefore > 0n) {
-      const v = await o.payer!.voucher(payment.channel, payment.lane, BigInt(rec.paid) + owedBefore)
+      const v = await untilAborted(o.payer!.voucher(payment.channel, payment.lane, BigInt(rec.paid) + owedBefore), o.signal)
       rec.paid = String(v.amount)
       rec.owed = '0'
       await o.saveState(state)
@@ -328,7 +348,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // interval of risk), never bytes paid for and fetched again
       await o.saveState(state)
       const amount = paidBefore + priceOfBytes(verified, t.pricePerGiB)
-      const v = await o.payer!.voucher(payment.channel, payment.lane, amount)
+      const v = await untilAborted(o.payer!.voucher(payment.channel, payment.lane, amount), o.signal)
       rec.paid = String(v.amount)
       rec.owed = String(amount > v.amount ? amount - v.amount : 0n)
       await o.saveState(state)
