@@ -46,17 +46,9 @@ export interface DirectoryInit {
   onChange?: () => void
 }
 
-/** What went wrong, as the page shows it: a dial can fail with a value that is not an Error (no name, no message). */
-export function describeFailure (err: unknown): string {
-  const e = err as { name?: unknown, message?: unknown, errors?: unknown, type?: unknown } | null | undefined
-  // a browser WebSocket that cannot connect rejects the dial with its bare 'error' Event (seen in Chromium)
-  if (typeof e === 'object' && e !== null && typeof e.type === 'string' && Object.prototype.toString.call(e).endsWith('Event]')) return `ConnectionFailedError: the connection failed (a WebSocket '${e.type}' event)`
-  const name = typeof e?.name === 'string' && e.name !== '' ? e.name : 'Error'
-  // a dial of several addresses fails with an AggregateError whose own message may be empty: say what each did
-  const inner = Array.isArray(e?.errors) && e.errors.length > 0 ? e.errors.slice(0, 3).map(describeFailure).join('; ') : null
-  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : inner ?? (typeof err === 'object' && err !== null ? Object.prototype.toString.call(err) : String(err))
-  return `${name}: ${message}`
-}
+import { describeFailure } from './failure-text'
+
+export { describeFailure }
 
 /** An ask query that has not answered in this long is a provider that is not there for clients. */
 export const ASK_TIMEOUT_MS = 8_000

@@ -13,6 +13,7 @@ import {
 } from '../core'
 import { openRetrieval, priceOfBytes, connectTo, type Dialer, type RetrievalTerms, type RetrievalStream } from '../net'
 import type { RetrievalPayer } from './paych-client'
+import { nameOfError } from './failure-text'
 
 /** A provider to retrieve from, with what the client verified about it. */
 export interface RetrievalProvider {
@@ -136,16 +137,6 @@ export class TermsMismatchError extends Error {
   constructor (readonly provider: string, readonly asked: RetrievalTerms, readonly streamed: RetrievalTerms) {
     super(`${provider}'s retrieval asks ${formatFil(streamed.pricePerGiB)}/GiB every ${streamed.paymentInterval} bytes, its signed ask ${formatFil(asked.pricePerGiB)}/GiB every ${asked.paymentInterval}`)
   }
-}
-
-/**
- * A thrown value's name for the user: what the WebSocket transport rejects a dial with in Node is an ErrorEvent, an
- * Event with a message and no name (a load run showed failures named "undefined").
- */
-export function nameOfError (err: unknown): string {
-  const e = err as { name?: unknown, constructor?: { name?: unknown } } | null
-  if (typeof e?.name === 'string' && e.name !== '') return e.name
-  return typeof e?.constructor?.name === 'string' && e.constructor.name !== '' && e.constructor.name !== 'Object' ? e.constructor.name : 'Error'
 }
 
 /** The provider could not be reached, or its stream broke (not a lie: it may be asked again on a later run). */

@@ -11,12 +11,12 @@ import { readFileSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import {
-  pieceDigest, pieceCidV1, signDealProposal, signVoucher, verifyAuditProof, addressToString, parseAddress, type AttoFil
+  pieceDigest, pieceCidV1, signDealProposal, signVoucher, verifyAuditProof, addressToString, parseAddress, type AttoFil, type MinerInfo
 } from '../../src/core'
 import { requestAudit, type BootstrapDocument, type BootstrapProvider } from '../../src/net'
 import { startLightClient, lightDealChain, StorageClient, PaychClient, memoryPaychStore, type WalletService } from '../../src/light'
-import { retrieveFile, newDownloadState, nameOfError, type RetrievalProvider } from '../../src/light/retrieval-session'
-import { providerOf } from '../../src/light/provider-directory'
+import { retrieveFile, newDownloadState, type RetrievalProvider } from '../../src/light/retrieval-session'
+import { providerOf, describeFailure } from '../../src/light/provider-directory'
 import { rpcClient, rpcPaychChain } from '../../src/node/retrieve-cli'
 import { unixfsCar } from '../helpers/unixfs-file'
 
@@ -71,17 +71,17 @@ async function main (c: LoadClientConfig): Promise<void> {
    * Where a provider is now, as the tab finds it (provider-directory.ts): its verified MinerInfo's peer ID and
    * multiaddrs, the bootstrap document only a hint. A provider started again on a new port records it on chain.
    */
-  const current = async (addressText: string): Promise<BootstrapProvider> => {
+  const located = async (addressText: string): Promise<{ provider: BootstrapProvider, info: MinerInfo | null }> => {
     const info = await chain.miner(parseAddress(addressText).bytes).catch(() => null)
     const found = info === null ? null : providerOf(addressText, info, c.providers)
-    return found?.provider ?? c.providers.find(p => p.address === addressText)!
+    return { provider: found?.provider ?? c.providers.find(p => p.address === addressText)!, info }
   }
+  const current = async (addressText: string): Promise<BootstrapProvider> => (await located(addressText)).provider
 
   const target = async (addressText: string): Promise<RetrievalProvider | null> => {
-    const p = await current(addressText)
+    const { provider: p, info } = await located(addressText)
     const { quotes } = await sc.quotes([p], AbortSignal.timeout(30_000))
     const q = quotes[0]
-    const info = await chain.miner(parseAddress(addressText).bytes)
     if (q === undefined || info === null) return null
     return {
       address: addressText, peerId: p.peerId, addrs: p.addrs, worker: info.worker,
@@ -116,7 +116,7 @@ async function main (c: LoadClientConfig): Promise<void> {
         file.deals.push({ dealId: r.dealId, provider: p.address })
         emit({ t: 'deal', ms: performance.now() - t0, provider: p.address, dealId: r.dealId, bytes: bytes.length })
       } catch (err) {
-        emit({ t: 'deal-failed', provider: p.address, error: `${nameOfError(err)}: ${(err as Error).message}`.slice(0, 300) })
+        emit({ t: 'deal-failed', provider: p.address, error: describeFailure(err).slice(0, 300) })
       }
     }
     if (file.deals.length > 0) stored.push(file)
@@ -142,7 +142,7 @@ async function main (c: LoadClientConfig): Promise<void> {
       if (wrong || r.bytes !== file.bytes.length) emit({ t: 'wrong-bytes', root: file.root.toString(), provider: r.provider })
       else emit({ t: 'retrieve', ms: performance.now() - t0, provider: r.provider, bytes: r.bytes, final })
     } catch (err) {
-      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: `${nameOfError(err)}: ${(err as Error).message}`.slice(0, 300), final })
+      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: describeFailure(err).slice(0, 300), final })
     }
   }
 
@@ -163,7 +163,7 @@ async function main (c: LoadClientConfig): Promise<void> {
       else {
         try { verifyAuditProof(file.pieceCid, file.paddedBytes, leaves, reply.proof) } catch (err) { reason = `the proof does not verify: ${(err as Error).message}` }
       }
-    } catch (err) { reason = `${nameOfError(err)}: ${(err as Error).message}` }
+    } catch (err) { reason = describeFailure(err) }
     emit({ t: 'audit', ms: performance.now() - t0, provider: d.provider, dealId: d.dealId, ok: reason === null, reason: reason?.slice(0, 200) ?? null })
   }
 

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { readDeal, addressToString } from '../../src/core'
+import { readDeal, addressToString, parseAddress, getMinerInfo } from '../../src/core'
 import type { BootstrapProvider } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { fundMarketClient, sleep, waitFor, watchCrashes } from './harness'
@@ -98,7 +98,6 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     joined = up.running
     const joinedInfo: BootstrapProvider = { address: up.info.miner, peerId: up.info.peerId, addrs: up.info.addrs }
     // its miner on chain before any client quotes it
-    const { parseAddress, getMinerInfo } = await import('../../src/core')
     await waitFor(() => devnet.chain.readState((s, r) => getMinerInfo(s, r, parseAddress(joinedInfo.address, 't').bytes)) !== null, 120_000)
     const providers = [...devnet.bootstrap().providers!, joinedInfo]
     console.log(`  (${providers.length} providers and ${o.clients} funded clients up in ${((performance.now() - started) / 1000).toFixed(1)} s; corrupting: ${corrupter}, crashing: ${joinedInfo.address})`)
@@ -227,7 +226,8 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     lost += finalFailed.length
     for (const f of finalFailed) failures.push(`client ${f.client}: a stored file could not be retrieved at the end: ${JSON.stringify(f)}`)
     const filesDone = events.filter(e => e.t === 'files').length
-    if (filesDone < o.clients) { crashes += 0; failures.push(`${o.clients - filesDone} clients did not finish`) }
+    // (a client that did not finish exited non-zero or was killed: counted as a crash where its exit is seen)
+    if (filesDone < o.clients) failures.push(`${o.clients - filesDone} clients did not finish`)
     // a run that made no deal measured nothing: red, not a table of zeros
     if (deals.length === 0) { lost++; failures.push('the clients made no deal') }
     if (longestStall > 60_000) { lost++; failures.push(`the chain went ${secs(longestStall)} without a new block`) }

@@ -1,7 +1,8 @@
 // Retrieval session helpers: a provider failure's name as the user reads it (nameOfError): a dial over WebSockets in Node
 // rejects with an ErrorEvent, which has a message and no name; it must not show as "undefined".
 import { describe, it, expect } from 'vitest'
-import { nameOfError, untilAborted } from '../../src/light/retrieval-session'
+import { untilAborted } from '../../src/light/retrieval-session'
+import { nameOfError } from '../../src/light/failure-text'
 
 describe('nameOfError', () => {
   it('an Error by its name, an Event by its class, anything else as Error', () => {

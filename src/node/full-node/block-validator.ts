@@ -68,10 +68,12 @@ export function fullBlockValidator (init: FullBlockValidatorInit): (m: GossipMes
       return ignore
     }
     const announced = decodeBlockMsgFull(m.data)
+    /** The TxMeta root `b` builds: the header's Messages when they are the block's. */
+    const txMetaOf = (b: BlockMessages): CID => storeBlockMessages(new MemoryBlockStore(), b)
     let messages = fromPool(chain, announced.blsMessages, announced.secpkMessages)
     // the announced CIDs are a hint for our pool, not the block: a list that does not build the header's
     // Messages (an announcement that leaves them out) sends us to the source for the block's own
-    if (messages !== null && !storeBlockMessages(new MemoryBlockStore(), messages).equals(h.header.messages)) messages = null
+    if (messages !== null && !txMetaOf(messages).equals(h.header.messages)) messages = null
     if (messages === null) {
       // from the peer that handed the block over, else from another peer: the first to relay it may hold no
       // messages (a light client relays blocks it checked), and gossip delivers a block once, whoever sent it first
@@ -87,7 +89,7 @@ export function fullBlockValidator (init: FullBlockValidatorInit): (m: GossipMes
           // checked against the header here, so that messages that do not build its Messages are charged to the peer
           // that answered (which may not be the one that relayed the block: a startup under load showed an honest
           // producer's block refused, and the producer blamed, for messages another peer sent)
-          const built = storeBlockMessages(new MemoryBlockStore(), got)
+          const built = txMetaOf(got)
           if (!built.equals(h.header.messages)) {
             const err = new MessagesMismatchError(String(h.header.messages), String(built), h.header.height)
             init.log?.(`gossip: block ${h.header.height} from ${peer}: the messages answer of ${from} does not build the block: ${err.message}`)
