@@ -1,6 +1,6 @@
 // One client of the load run (issue 16 part 5), in a process of its own: a Node light client (the tab's light node:
 // verified headers and state, the same storage client, retrieval session and audits) that uploads, retrieves and
-// audits continuously until its deadline, then retrieves every file it stored once more. It takes nothing on a
+// audits continuously until load.ts closes its stdin (or its cap passes), then retrieves every file it stored once more. It takes nothing on a
 // node's word: deals are followed in verified state, retrieved bytes are verified block by block and compared with
 // what it uploaded, audits are checked against the piece CID. It prints one JSON line per event (`LOAD {…}`) for
 // load.ts to count, and its own memory every 10 s.
@@ -29,6 +29,7 @@ export interface LoadClientConfig {
   address: string
   /** Every provider the client may store with (the joined one is not in the document). */
   providers: BootstrapProvider[]
+  /** The longest it runs if load.ts never says stop (by closing the client's stdin). */
   runMs: number
   /** Deal length, in proving periods (past the run's end). */
   periods: number
@@ -167,10 +168,14 @@ async function main (c: LoadClientConfig): Promise<void> {
     emit({ t: 'audit', ms: performance.now() - t0, provider: d.provider, dealId: d.dealId, ok: reason === null, reason: reason?.slice(0, 200) ?? null })
   }
 
+  // load.ts decides when the run has done enough (a time, and every kind of fault injected): not a clock here,
+  // which on a slow machine would end the run before the faults it must count
   const deadline = Date.now() + c.runMs
+  let stopped = false
+  process.stdin.on('end', () => { stopped = true }).on('error', () => { stopped = true }).resume()
   // a phase offset per client, so the ten do not all upload at the same moment
   await sleep(c.index * 1500)
-  while (Date.now() < deadline) {
+  while (!stopped && Date.now() < deadline) {
     await upload()
     const ready = stored.filter(f => f.deals.length > 0)
     if (ready.length > 0) await retrieve(ready[Math.floor(Math.random() * ready.length)]!, false)

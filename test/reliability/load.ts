@@ -5,7 +5,8 @@
 // the joined one is SIGKILLed on a schedule and started again. Afterwards every deal is read from the chain:
 //  - accepted lies: wrong bytes delivered to a client, a corrupted deal the chain did not fault and charge, a period
 //    settled with no proof and no penalty;
-//  - data lost: a file none of its providers returned at the end, a deal lost (terminated) that nobody corrupted;
+//  - data lost: a file none of its providers returned at the end, a deal terminated that nobody corrupted (the killed
+//    provider's, ended by the market for missing periods it was charged for, count as caught faults);
 //  - crashes: anything uncaught here, a client process that died, the joined provider exiting on its own;
 // and it reports deals per minute, p50/p99 latencies, the longest the chain went without a new block, and each
 // process's memory (bounded: the last third of the run may not have grown past the middle third's).
@@ -108,12 +109,12 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     for (let i = 0; i < o.clients; i++) {
       const cfg: LoadClientConfig = {
         index: i, bootstrap: devnet.bootstrap(), rpcUrl: devnet.rpcUrl!, secret: bytesToHex(keys[i]!.secret), address: addressToString(keys[i]!.address, 't'),
-        providers, runMs: o.runMs - i * 1500, periods
+        providers, runMs: 10 * o.runMs, periods
       }
       // its key goes in a file of the run's folder, not on a command line every `ps` shows
       const cfgFile = path.join(dir, `client-${i}.json`)
       await writeFile(cfgFile, JSON.stringify(cfg), { mode: 0o600 })
-      const child = spawn(process.execPath, ['--experimental-websocket', '--import', 'tsx', CLIENT, cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, ['--experimental-websocket', '--import', 'tsx', CLIENT, cfgFile], { stdio: ['pipe', 'pipe', 'pipe'] })
       const exited = new Promise<number | null>(resolve => child.on('exit', (code) => resolve(code)))
       let lastErr = ''
       createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -141,6 +142,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     let done = false
     void allDone.then(() => { done = true })
     let tick = 0
+    let runEnd: number | null = null
     const restartFailures: string[] = []
     let restarting: Promise<void> | null = null
     while (!done) {
@@ -156,7 +158,13 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       const now = Date.now()
       // faults stop at 70 % of the run, so that periods settle after them; the first of each kind may come until the
       // run's end on a slow machine (the settling below waits two periods after the clients are done anyway)
-      const inWindow = (count: number): boolean => now < (count === 0 ? runStart + o.runMs : faultsUntil)
+      const inWindow = (count: number): boolean => count === 0 ? runEnd === null : now < faultsUntil
+      // the clients stop once the run lasted runMs and each kind of fault was injected (on a slow machine the first
+      // deals start late, so that may take longer), or at ten times runMs whatever happened
+      if (runEnd === null && now - runStart >= o.runMs && ((corrupted.size > 0 && kills > 0) || now - runStart >= 10 * o.runMs)) {
+        runEnd = now
+        for (const c of clients) c.child.stdin!.end()
+      }
       if (inWindow(corrupted.size) && now >= nextCorrupt) {
         // a started deal of the corrupting provider that is not corrupted yet (none yet: looked for again each second,
         // so a slow machine whose first deals start late still gets its corruption)
@@ -192,13 +200,15 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     await allDone
     await restarting
     if (!alive(joined)) { lost++; failures.push(`the joined provider is down at the end: ${restartFailures.slice(-1)[0] ?? ''}`) }
-    const sweepMs = Date.now() - runStart - o.runMs
+    const runMs = (runEnd ?? Date.now()) - runStart
+    const sweepMs = Date.now() - runStart - runMs
 
     // ---- settle: two more periods, so every fault injected before faultsUntil has had a period settled after it ----
     const settleTo = devnet.head().header.height + 2 * o.provingPeriod + 2
     await waitFor(() => devnet.head().header.height >= settleTo, 4 * o.provingPeriod * 5000)
     const deals = events.flatMap(e => e.t === 'deal' ? [e] : [])
     let unpaidFaults = 0
+    let crasherTerminated = 0
     let honestMissed = 0
     let caught = 0
     for (const e of deals) {
@@ -213,6 +223,10 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
         const after = r.periods.some((p, i) => periodStart(i) >= at && p.settled && p.proof === null && p.penalty > 0n)
         if (after) caught++
         else { accepted++; failures.push(`deal ${e.dealId} corrupted at epoch ${at}: no penalized period after it (${r.periods.map(p => p.proof === null ? (p.settled ? 'F' : '?') : 'P').join('')})`) }
+      } else if (r.state.slashEpoch !== -1 && e.provider === joinedInfo.address) {
+        // the killed provider down for more consecutive periods than the market allows (a slow machine restarts it
+        // slowly): the chain ended its deal and charged every missed period (checked above); the file has its other copy
+        crasherTerminated++
       } else if (r.state.slashEpoch !== -1) {
         lost++
         failures.push(`deal ${e.dealId} (${e.provider}) terminated at ${r.state.slashEpoch} though nobody corrupted it`)
@@ -242,10 +256,10 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     const dealFailures = new Map<string, number>()
     for (const e of events) if (e.t === 'deal-failed') { const k = `${e.provider} ${e.error.split(':')[0]!}`; dealFailures.set(k, (dealFailures.get(k) ?? 0) + 1) }
     const figures = [
-      `${deals.length} deals in ${secs(o.runMs)}: ${(deals.length / (o.runMs / 60_000)).toFixed(1)} deals/min (two copies a file), then every file retrieved once more in ${secs(sweepMs)}`,
+      `${deals.length} deals in ${secs(runMs)}: ${(deals.length / (runMs / 60_000)).toFixed(1)} deals/min (two copies a file), then every file retrieved once more in ${secs(sweepMs)}`,
       `deal attempts refused or failed (the copy went to another provider): ${dealFailures.size === 0 ? 'none' : [...dealFailures.entries()].map(([k, n]) => `${k} ×${n}`).join(', ')}`,
       `latency p50/p99: deal ${secs(percentile(dealMs, 50))}/${secs(percentile(dealMs, 99))}, retrieval ${secs(percentile(retrieveMs, 50))}/${secs(percentile(retrieveMs, 99))} (${retrieveMs.length}), audit ${secs(percentile(auditMs, 50))}/${secs(percentile(auditMs, 99))} (${auditMs.length}, ${audits.filter(a => !a.ok).length} failed: ${audits.filter(a => !a.ok && a.provider === corrupter).length} of the corrupter, ${audits.filter(a => !a.ok && a.provider === joinedInfo.address).length} of the crasher)`,
-      `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address}; ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
+      `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
       ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}`)
     ]
