@@ -9,6 +9,7 @@ import {
   type AttoFil, type Epoch, type ChannelRecord, type SignedVoucher
 } from '../core'
 import { base16 } from 'multiformats/bases/base16'
+import { untilAborted } from './until-aborted'
 
 /** What the payment-channel client needs of the chain; the tab implements it over the light client, the CLI over its node's RPC. */
 export interface PaychChain {
@@ -125,9 +126,10 @@ export interface RetrievalPayer {
   /**
    * A signed voucher paying the lane `amount` in all, recorded before it is returned. An amount not above the lane's best
    * returns that best voucher again (nothing new is signed: a rerun never pays twice). Tops the channel up first when its
-   * funds would not cover it.
+   * funds would not cover it. An abort of `signal` while the call is queued or waiting on the chain rejects at once
+   * (the top-up goes on and is recorded, and no voucher is signed after it); once signing began, the call finishes.
    */
-  voucher: (channel: string, lane: number, amount: AttoFil) => Promise<{ bytes: Uint8Array, amount: AttoFil, nonce: number }>
+  voucher: (channel: string, lane: number, amount: AttoFil, signal?: AbortSignal) => Promise<{ bytes: Uint8Array, amount: AttoFil, nonce: number }>
 }
 
 export interface LaneView { lane: number, redeemed: AttoFil, nonce: number, sent: AttoFil, sentNonce: number, vouchers: number }
@@ -335,8 +337,10 @@ export class PaychClient implements RetrievalPayer {
     return BigInt(l.amount)
   }
 
-  async voucher (channel: string, lane: number, amount: AttoFil): Promise<{ bytes: Uint8Array, amount: AttoFil, nonce: number }> {
-    return await this.serial(async () => {
+  async voucher (channel: string, lane: number, amount: AttoFil, signal?: AbortSignal): Promise<{ bytes: Uint8Array, amount: AttoFil, nonce: number }> {
+    let signing = false
+    const run = this.serial(async () => {
+      signal?.throwIfAborted()
       let c = await this.find(channel)
       const l = c.lanes[String(lane)]
       if (l === undefined) throw new UnknownLaneError(channel, lane)
@@ -359,6 +363,9 @@ export class PaychClient implements RetrievalPayer {
         // the provider settled the channel meanwhile: a new one is no use to this lane
         if (c.channel !== channel) throw new ChannelClosedError(channel, 'settling')
       }
+      // past the chain's waits: from here a voucher is signed and recorded whole, or (aborted) not at all
+      signal?.throwIfAborted()
+      signing = true
       const v: SignedVoucher = {
         channelAddr: parseAddress(channel).bytes, timeLockMin: 0, timeLockMax: 0, secretHash: new Uint8Array(0), extra: null,
         lane, nonce: l.nonce + 1, amount, minSettleHeight: 0, merges: [], signature: null
@@ -373,6 +380,7 @@ export class PaychClient implements RetrievalPayer {
       await this.store.put(c)
       return { bytes, amount, nonce: v.nonce }
     })
+    return await untilAborted(run, signal, () => !signing)
   }
 
   /** Starts the channel's settle delay (Settle, method 3): after it, Collect pays the provider what it redeemed and the rest back. */

@@ -202,7 +202,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       try { return await payer.prepare(to, needed, reuse) } finally { await patch(id, { stage: 'fetching' }) }
     },
     lanePaid: async (c, l) => await payer.lanePaid(c, l),
-    voucher: async (c, l, a) => await payer.voucher(c, l, a)
+    voucher: async (c, l, a, signal) => await payer.voucher(c, l, a, signal)
   })
 
   const runNow = async (id: string, ac: AbortController): Promise<void> => {

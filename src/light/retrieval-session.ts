@@ -13,6 +13,7 @@ import {
 } from '../core'
 import { openRetrieval, priceOfBytes, connectTo, type Dialer, type RetrievalTerms, type RetrievalStream } from '../net'
 import type { RetrievalPayer } from './paych-client'
+import { untilAborted } from './until-aborted'
 import { nameOfError } from './failure-text'
 
 /** A provider to retrieve from, with what the client verified about it. */
@@ -168,26 +169,6 @@ function failureOf (err: Error, atOffset: number): ProviderFailure {
   }
 }
 
-/**
- * `p`, or the signal's reason as soon as it aborts. A payer may wait on the chain (a channel created or topped up
- * before a lane or a voucher), and that wait knows no signal: a pause or a caller's deadline must not wait for a
- * block. The payer's work goes on and is recorded (its messages and vouchers), so a rerun picks it up and pays
- * nothing twice.
- */
-export async function untilAborted<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal === undefined) return await p
-  // its outcome after an abort is the payer's own record, not an unhandled rejection here
-  p.catch(() => {})
-  signal.throwIfAborted()
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason) }; signal.addEventListener('abort', onAbort, { once: true }) })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
 const totalPaid = (s: DownloadState): AttoFil => Object.values(s.providers).reduce((n, p) => n + BigInt(p.paid), 0n)
 
 /**
@@ -320,7 +301,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     // channel, and with an interval owed it sends nothing more on any stream of it. Only verified bytes are paid.
     const owedBefore = BigInt(rec.owed ?? '0')
     if (payment !== undefined && t.pricePerGiB > 0n && owedBefore > 0n) {
-      const v = await untilAborted(o.payer!.voucher(payment.channel, payment.lane, BigInt(rec.paid) + owedBefore), o.signal)
+      const v = await o.payer!.voucher(payment.channel, payment.lane, BigInt(rec.paid) + owedBefore, o.signal)
       rec.paid = String(v.amount)
       rec.owed = '0'
       await o.saveState(state)
@@ -339,7 +320,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // interval of risk), never bytes paid for and fetched again
       await o.saveState(state)
       const amount = paidBefore + priceOfBytes(verified, t.pricePerGiB)
-      const v = await untilAborted(o.payer!.voucher(payment.channel, payment.lane, amount), o.signal)
+      const v = await o.payer!.voucher(payment.channel, payment.lane, amount, o.signal)
       rec.paid = String(v.amount)
       rec.owed = String(amount > v.amount ? amount - v.amount : 0n)
       await o.saveState(state)

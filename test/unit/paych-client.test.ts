@@ -156,3 +156,55 @@ describe('PaychClient: two tabs over one store', () => {
     expect(chain.creates).toBe(2)
   })
 })
+
+describe('PaychClient: a voucher under a caller\'s signal (a pause)', () => {
+  it('an abort during its top-up\'s chain wait rejects at once and signs nothing; the top-up is still recorded', async () => {
+    const chain = fakeChain()
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    const waitFor = chain.waitFor
+    let holding = false
+    chain.waitFor = async (cid) => { if (holding) await held; return await waitFor(cid) }
+    const store = memoryPaychStore()
+    const a = tab(chain, store)
+    const l = await a.prepare(provider, 100n)
+    holding = true
+    const c = new AbortController()
+    // 500 is past the channel's 100: a top-up first, whose wait for a block is held
+    const v = a.voucher(l.channel, l.lane, 500n, c.signal)
+    while ([...store.records.values()][0]!.pendingFunds === null) await yieldTurn()
+    c.abort(new Error('paused'))
+    await expect(v).rejects.toThrow('paused')
+    release()
+    // the top-up lands and is counted; the lane holds no voucher
+    while ([...store.records.values()][0]!.pendingFunds !== null) await yieldTurn()
+    const [rec] = [...store.records.values()]
+    expect(BigInt(rec!.deposited)).toBeGreaterThanOrEqual(500n)
+    expect(rec!.lanes[String(l.lane)]).toMatchObject({ nonce: 0, amount: '0', vouchers: 0 })
+    // a rerun signs over the funds now there, without another top-up
+    const send = chain.send
+    let sent = 0
+    chain.send = async (m, onSent) => { sent++; return await send(m, onSent) }
+    expect((await a.voucher(l.channel, l.lane, 500n)).amount).toBe(500n)
+    expect(sent).toBe(0)
+  })
+
+  it('an abort while it signs waits for the voucher: the caller learns of every voucher recorded', async () => {
+    const chain = fakeChain()
+    const store = memoryPaychStore()
+    const c = new AbortController()
+    const a = new PaychClient({
+      chain,
+      store,
+      // the pause lands while the signer works
+      signer: { address: client, sign: async (v) => { c.abort(new Error('paused')); await yieldTurn(); return signVoucher(clientKey, client, v) } }
+    })
+    const l = await a.prepare(provider, 1000n)
+    const v = await a.voucher(l.channel, l.lane, 300n, c.signal)
+    expect(v.amount).toBe(300n)
+    expect([...store.records.values()][0]!.lanes[String(l.lane)]).toMatchObject({ nonce: 1, amount: '300', vouchers: 1 })
+    // aborted already: nothing more is signed
+    await expect(a.voucher(l.channel, l.lane, 600n, c.signal)).rejects.toThrow('paused')
+    expect([...store.records.values()][0]!.lanes[String(l.lane)]).toMatchObject({ nonce: 1, amount: '300' })
+  })
+})

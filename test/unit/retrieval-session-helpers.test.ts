@@ -1,7 +1,7 @@
 // Retrieval session helpers: a provider failure's name as the user reads it (nameOfError): a dial over WebSockets in Node
 // rejects with an ErrorEvent, which has a message and no name; it must not show as "undefined".
 import { describe, it, expect } from 'vitest'
-import { untilAborted } from '../../src/light/retrieval-session'
+import { untilAborted } from '../../src/light/until-aborted'
 import { nameOfError } from '../../src/light/failure-text'
 
 describe('nameOfError', () => {
@@ -41,5 +41,23 @@ describe('untilAborted (a payer\'s chain wait under a retrieval\'s signal)', () 
     expect(unhandled).toEqual([])
     // already aborted: refused before waiting
     await expect(untilAborted(new Promise<number>(() => {}), AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone')
+  })
+})
+
+describe('untilAborted with a section that must finish', () => {
+  it('an abort while interruptible() is false waits for the promise; one while it is true does not', async () => {
+    const c = new AbortController()
+    let interruptible = false
+    let resolveLater!: (n: number) => void
+    const p = new Promise<number>(resolve => { resolveLater = resolve })
+    const r = untilAborted(p, c.signal, () => interruptible)
+    c.abort(new Error('paused'))
+    setTimeout(() => { resolveLater(9) }, 20)
+    expect(await r).toBe(9)
+    const c2 = new AbortController()
+    interruptible = true
+    const r2 = untilAborted(new Promise<number>(() => {}), c2.signal, () => interruptible)
+    c2.abort(new Error('paused'))
+    await expect(r2).rejects.toThrow('paused')
   })
 })
