@@ -62,6 +62,8 @@ export interface PendingPublication extends Omit<StoredDeal, 'dealId'> {
 export class ProviderStore {
   private deals: StoredDeal[] = []
   private pending: PendingPublication[] = []
+  /** Each file's last write: writes of one file run one after another (concurrent deals share deals.json and pending.json). */
+  private readonly writes = new Map<string, Promise<void>>()
 
   private constructor (readonly dir: string) {}
 
@@ -82,10 +84,20 @@ export class ProviderStore {
     return s
   }
 
+  /**
+   * Replaces `name` whole (a temporary file renamed over it). Two deals finishing at once both write here: unordered,
+   * the second's write of the same temporary file raced the first's rename (ENOENT, a deal refused) or interleaved
+   * with its bytes. The text is taken now, so the writes land in the order of the changes.
+   */
   private async writeJson (name: string, value: unknown): Promise<void> {
     const file = path.join(this.dir, name)
-    await writeFile(`${file}.tmp`, JSON.stringify(value, null, 1))
-    await rename(`${file}.tmp`, file)
+    const text = JSON.stringify(value, null, 1)
+    const write = (this.writes.get(name) ?? Promise.resolve()).catch(() => {}).then(async () => {
+      await writeFile(`${file}.tmp`, text)
+      await rename(`${file}.tmp`, file)
+    })
+    this.writes.set(name, write)
+    await write
   }
 
   pendingAll (): PendingPublication[] { return [...this.pending] }
