@@ -14,7 +14,7 @@ import {
   pieceDigest, pieceCidV1, signDealProposal, signVoucher, verifyAuditProof, addressToString, parseAddress, type AttoFil, type MinerInfo
 } from '../../src/core'
 import { requestAudit, type BootstrapDocument, type BootstrapProvider } from '../../src/net'
-import { startLightClient, lightDealChain, StorageClient, PaychClient, memoryPaychStore, type WalletService } from '../../src/light'
+import { startLightClient, lightDealChain, StorageClient, PaychClient, memoryPaychStore, type WalletService, type RetrievalPayer } from '../../src/light'
 import { retrieveFile, newDownloadState, type RetrievalProvider } from '../../src/light/retrieval-session'
 import { providerOf, describeFailure } from '../../src/light/provider-directory'
 import { rpcClient, rpcPaychChain } from '../../src/node/retrieve-cli'
@@ -38,8 +38,8 @@ export interface LoadClientConfig {
 export type LoadEvent =
   | { t: 'deal', ms: number, provider: string, dealId: number, bytes: number }
   | { t: 'deal-failed', provider: string, error: string }
-  | { t: 'retrieve', ms: number, provider: string, bytes: number, final: boolean }
-  | { t: 'retrieve-failed', root: string, providers: string[], error: string, final: boolean }
+  | { t: 'retrieve', ms: number, locateMs: number, payMs: number, provider: string, bytes: number, final: boolean }
+  | { t: 'retrieve-failed', root: string, providers: string[], error: string, final: boolean, ms: number, locateMs: number, payMs: number }
   | { t: 'wrong-bytes', root: string, provider: string }
   | { t: 'audit', ms: number, provider: string, dealId: number, ok: boolean, reason: string | null }
   | { t: 'rss', mib: number }
@@ -123,14 +123,26 @@ async function main (c: LoadClientConfig): Promise<void> {
     if (file.deals.length > 0) stored.push(file)
   }
 
+  /** The payer, timing its calls for one retrieval: how much of a retrieval's time was the chain's (channel messages, reads). */
+  const timedPayer = (spent: { ms: number }): RetrievalPayer => {
+    const timed = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      const t = performance.now()
+      try { return await f(...a) } finally { spent.ms += performance.now() - t }
+    }
+    return { prepare: timed(payer.prepare.bind(payer)), lanePaid: timed(payer.lanePaid.bind(payer)), voucher: timed(payer.voucher.bind(payer)) }
+  }
+
   const retrieve = async (file: Stored, final: boolean): Promise<void> => {
+    const tLocate = performance.now()
     const providers = (await Promise.all(file.deals.map(async d => await target(d.provider).catch(() => null)))).filter((t): t is RetrievalProvider => t !== null)
+    const locateMs = performance.now() - tLocate
+    const paying = { ms: 0 }
     const t0 = performance.now()
     const out = new Uint8Array(file.bytes.length)
     let wrong = false
     try {
       const r = await retrieveFile({
-        libp2p: lc.dialer, root: file.root, providers, payer, state: newDownloadState(file.root), saveState: async () => {}, idleTimeoutMs: 20_000,
+        libp2p: lc.dialer, root: file.root, providers, payer: timedPayer(paying), state: newDownloadState(file.root), saveState: async () => {}, idleTimeoutMs: 20_000,
         // a retrieval that has not ended in this long is reported as failed, not waited on for ever
         signal: AbortSignal.timeout(180_000),
         sink: {
@@ -141,9 +153,9 @@ async function main (c: LoadClientConfig): Promise<void> {
         }
       })
       if (wrong || r.bytes !== file.bytes.length) emit({ t: 'wrong-bytes', root: file.root.toString(), provider: r.provider })
-      else emit({ t: 'retrieve', ms: performance.now() - t0, provider: r.provider, bytes: r.bytes, final })
+      else emit({ t: 'retrieve', ms: performance.now() - t0, locateMs, payMs: paying.ms, provider: r.provider, bytes: r.bytes, final })
     } catch (err) {
-      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: describeFailure(err).slice(0, 300), final })
+      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: describeFailure(err).slice(0, 300), final, ms: performance.now() - t0, locateMs, payMs: paying.ms })
     }
   }
 

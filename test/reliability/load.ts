@@ -251,6 +251,8 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     const ms = (t: LoadEvent['t'], f: (e: LoadEvent) => boolean = () => true): number[] => events.filter(e => e.t === t && f(e)).map(e => (e as { ms: number }).ms)
     const dealMs = ms('deal')
     const retrieveMs = ms('retrieve', e => e.t === 'retrieve' && !e.final)
+    const retrievals = events.filter(e => e.t === 'retrieve') as Array<Extract<LoadEvent, { t: 'retrieve' }>>
+    const finalMs = retrievals.filter(e => e.final).map(e => e.ms)
     const auditMs = ms('audit')
     const audits = events.filter(e => e.t === 'audit') as Array<Extract<LoadEvent, { t: 'audit' }>>
     const dealFailures = new Map<string, number>()
@@ -259,6 +261,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       `${deals.length} deals in ${secs(runMs)}: ${(deals.length / (runMs / 60_000)).toFixed(1)} deals/min (two copies a file), then every file retrieved once more in ${secs(sweepMs)}`,
       `deal attempts refused or failed (the copy went to another provider): ${dealFailures.size === 0 ? 'none' : [...dealFailures.entries()].map(([k, n]) => `${k} ×${n}`).join(', ')}`,
       `latency p50/p99: deal ${secs(percentile(dealMs, 50))}/${secs(percentile(dealMs, 99))}, retrieval ${secs(percentile(retrieveMs, 50))}/${secs(percentile(retrieveMs, 99))} (${retrieveMs.length}), audit ${secs(percentile(auditMs, 50))}/${secs(percentile(auditMs, 99))} (${auditMs.length}, ${audits.filter(a => !a.ok).length} failed: ${audits.filter(a => !a.ok && a.provider === corrupter).length} of the corrupter, ${audits.filter(a => !a.ok && a.provider === joinedInfo.address).length} of the crasher)`,
+      `retrieval's parts, p50/p99: finding the providers (verified miner info, a quote) ${secs(percentile(retrievals.map(e => e.locateMs), 50))}/${secs(percentile(retrievals.map(e => e.locateMs), 99))}, the payer (channel messages and reads) ${secs(percentile(retrievals.map(e => e.payMs), 50))}/${secs(percentile(retrievals.map(e => e.payMs), 99))}; the final sweep's retrievals ${secs(percentile(finalMs, 50))}/${secs(percentile(finalMs, 99))} (${finalMs.length})`,
       `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
       ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}`)
