@@ -6,6 +6,7 @@ import type { HelloMessage, SealedHeader } from '../core'
 import { messagesTopic, encodeSignedMessage, getMinerInfo, listMiners, type Genesis, type MemoryBlockStore } from '../core'
 import { serveChainExchange, serveState, runHello, type CofferLibp2p, type Gossip, type Hello } from '../net'
 import type { PeerId } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
 import { subscribeAsks } from '../net/ask-gossip'
 import { subscribeTabs } from '../net/tab-rendezvous'
 import type { ChainDb } from './chain-db'
@@ -13,6 +14,7 @@ import type { NodeChain } from './chain'
 import { messageTopicValidator } from './gossip-validators'
 import { MAX_PENDING_PER_SENDER } from './mpool'
 import { answerState } from './state-answers'
+import { localRepublisher } from './local-republish'
 import { serveGenesis } from './full-node/genesis-protocol'
 import { encodeGenesisCar } from './full-node/genesis-car'
 
@@ -48,9 +50,20 @@ export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hell
   }))
   // what this node's own users push (the faucet, the JSON-RPC, a provider's worker) goes out on message
   // gossip, as Lotus's MpoolPush publishes, so other nodes hold a block's messages before the block comes
-  chain.onLocalPush((sm) => {
-    gossip.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`))
+  // (and again every few heads while they wait in the pool, as Lotus republishes local messages: local-republish.ts)
+  const republisher = localRepublisher({
+    pooled: (cid) => chain.mpool.has(CID.parse(cid)),
+    publish: (sm) => { gossip.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`)) }
   })
+  chain.onLocalPush((sm) => { republisher.pushed(sm, head().header.height) })
+  const stopped = new AbortController()
+  libp2p.addEventListener('stop', () => { stopped.abort() }, { once: true })
+  void (async () => {
+    while (!stopped.signal.aborted) {
+      await chain.nextHead(stopped.signal).catch(() => {})
+      if (!stopped.signal.aborted) republisher.head(head().header.height)
+    }
+  })()
 
   // providers' signed asks (issue 12): checked against the miners' on-chain records before this node relays them
   subscribeAsks(libp2p, network, {

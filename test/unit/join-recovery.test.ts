@@ -13,7 +13,7 @@ import {
   createGenesis, executionContext, applyBlockMessages, packBlockMessages, getActor, signMessage, signedMessageCid, secpPublicKey, secpAddressBytes, blsPublicKey, idAddressBytes,
   ATTO_PER_FIL, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, type CID, type Genesis, type SignedMessage, type BlockGetter
 } from '../../src/core'
-import { ensureMiner, workerAddress, CreateMinerSupersededError, type JoinInit } from '../../src/node/provider/join'
+import { ensureMiner, syncMinerInfo, workerAddress, CreateMinerSupersededError, type JoinInit } from '../../src/node/provider/join'
 import { CREATE_MINER_FILE, MINER_FILE, ProviderFolderError } from '../../src/node/provider/provider-folder'
 import type { ProviderChain } from '../../src/node/provider/storage-provider'
 import type { ProviderKeys } from '../../src/node/provider/provider-keys'
@@ -142,5 +142,21 @@ describe('ensureMiner after a crash', () => {
     await writeFile(file, JSON.stringify({ message: rec.message, nonce: rec.nonce }))
     await expect(ensureMiner(joinWith(chain))).rejects.toThrow(/is not \{ message, nonce, signed \}/)
     expect(chain.pushed).toEqual([])
+  })
+})
+
+describe('a worker message after a restart', () => {
+  it('its nonce taken by a message the worker sent before the crash (in another node\'s pool, not this one\'s): signed again with the next nonce and landed, not waited on for ever', async () => {
+    const chain = new StandInChain(genesis)
+    const { id } = await ensureMiner(joinWith(chain))
+    // this node's pool knows nothing of what the worker sent before the crash: its nonce is the chain's
+    const restarted = Object.assign(chain, { mpoolNonce: async (a: Uint8Array) => getActor(genesis.store!, chain.root, a)?.nonce ?? 0 })
+    const before = await restarted.mpoolNonce(workerAddress(keys))
+    // the pre-crash message (still in another node's pool) lands first, at the same nonce
+    chain.pool.set('pre-crash', otherMessage(before))
+    const changed = await syncMinerInfo({ ...joinWith(restarted), multiaddrs: ['/ip4/127.0.0.1/tcp/4999/ws'] }, id)
+    expect(changed).toEqual(['multiaddrs'])
+    expect(logs.some(l => l.startsWith(`the ChangeMultiaddrs `) && l.includes(`(nonce ${before}) will never land`))).toBe(true)
+    expect(getActor(genesis.store!, chain.root, workerAddress(keys))?.nonce).toBe(before + 2)
   })
 })

@@ -35,6 +35,15 @@ export class CreateMinerSupersededError extends Error {
   }
 }
 
+/** A worker message's nonce was taken by another message before the chain executed it: it will never land. */
+export class WorkerMessageSupersededError extends Error {
+  static override name = 'WorkerMessageSupersededError'
+  override name = 'WorkerMessageSupersededError'
+  constructor (readonly what: string, readonly messageCid: string, readonly nonce: number, readonly workerNonce: number) {
+    super(`the ${what} ${messageCid} (nonce ${nonce}) will never land: the worker's nonce on chain is ${workerNonce} and the chain has not executed it`)
+  }
+}
+
 /** The devnet's faucet did not pay the worker. */
 export class FaucetRequestError extends Error {
   static override name = 'FaucetRequestError'
@@ -100,13 +109,30 @@ async function workerMessage (init: Pick<JoinInit, 'chain' | 'keys'>, to: Uint8A
   return { signed: signMessage(init.keys.worker, { ...m, gasLimit: gasLimitFor(m) }), nonce: m.nonce }
 }
 
-/** Pushes a message from the worker and waits for its receipt; a non-zero exit throws `refused(exitCode)`. */
+/**
+ * Pushes a message from the worker and waits for its receipt; a non-zero exit throws `refused(exitCode)`. A message
+ * whose nonce another one took (one the worker sent before a crash, still in another node's pool, that this
+ * restarted node's pool did not know of) never gets a receipt: signed again with the next nonce, up to
+ * SEND_ATTEMPTS times, instead of waited on for ever.
+ */
 export async function sendFromWorker (init: JoinInit, to: Uint8Array, method: number, params: Uint8Array, value: AttoFil, what: string): Promise<MsgLookup> {
-  const { signed } = await workerMessage(init, to, method, params, value)
-  const lookup = await init.chain.waitMessage(await init.chain.mpoolPush(signed), init.signal)
-  if (lookup.receipt.exitCode !== ExitCode.Ok) throw new Error(`${what} failed on chain (exit code ${lookup.receipt.exitCode})`)
-  return lookup
+  for (let attempt = 1; ; attempt++) {
+    const { signed, nonce } = await workerMessage(init, to, method, params, value)
+    const cid = await init.chain.mpoolPush(signed)
+    const lookup = await awaitWorkerMessage(init, cid, nonce)
+    if ('superseded' in lookup) {
+      const err = new WorkerMessageSupersededError(what, cid.toString(), nonce, lookup.superseded)
+      if (attempt >= SEND_ATTEMPTS) throw err
+      init.log(`${err.message}; signing it again`)
+      continue
+    }
+    if (lookup.receipt.exitCode !== ExitCode.Ok) throw new Error(`${what} failed on chain (exit code ${lookup.receipt.exitCode})`)
+    return lookup
+  }
 }
+
+/** Times sendFromWorker signs a message whose nonce was taken before it gives up. */
+const SEND_ATTEMPTS = 3
 
 /** A push from the worker with its next nonce (value 0), for when no provider runs to order the worker's messages. */
 export function sendFromWorkerPush (chain: ProviderChain, keys: ProviderKeys): (to: Uint8Array, method: number, params: Uint8Array) => Promise<CID> {
@@ -159,19 +185,38 @@ export async function ensureMiner (init: JoinInit): Promise<{ address: string, i
     await clearPendingCreateMiner(init.dir)
     throw err
   }
-  return await settleCreateMiner(init, cid, await awaitCreateMiner(init, signed, cid, nonce))
+  return await settleCreateMiner(init, cid, await awaitCreateMiner(init, cid, nonce))
 }
 
 /**
- * The recorded CreateMiner's receipt if the chain executed it; CreateMinerSupersededError if it never can be;
- * null while it still may be. The worker's nonce is read before the search, so a message executed between the
+ * A worker message's receipt if the chain executed it; `superseded` (the worker's nonce on chain) if it never can
+ * be; null while it still may be. The worker's nonce is read before the search, so a message executed between the
  * two reads is found by the search rather than taken for superseded.
  */
-async function lookUpCreateMiner (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup | CreateMinerSupersededError | null> {
+async function lookUpWorkerMessage (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup | { superseded: number } | null> {
   const workerNonce = init.chain.readState((s, r) => getActor(s, r, workerAddress(init.keys)))?.nonce ?? 0
   const found = await init.chain.searchMessage(cid)
   if (found !== null) return found
-  return workerNonce > nonce ? new CreateMinerSupersededError(cid.toString(), nonce, workerNonce) : null
+  return workerNonce > nonce ? { superseded: workerNonce } : null
+}
+
+/**
+ * Waits head by head for a worker message's receipt, or until its nonce is taken (then it never gets one, and a
+ * wait on the CID alone would last for ever). The node republishes it meanwhile (local-republish.ts).
+ */
+async function awaitWorkerMessage (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup | { superseded: number }> {
+  for (;;) {
+    init.signal.throwIfAborted()
+    const now = await lookUpWorkerMessage(init, cid, nonce)
+    if (now !== null) return now
+    await init.chain.nextHead(init.signal)
+  }
+}
+
+/** The recorded CreateMiner's receipt if the chain executed it; CreateMinerSupersededError if it never can be; null while it still may be. */
+async function lookUpCreateMiner (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup | CreateMinerSupersededError | null> {
+  const now = await lookUpWorkerMessage(init, cid, nonce)
+  return now !== null && 'superseded' in now ? new CreateMinerSupersededError(cid.toString(), nonce, now.superseded) : now
 }
 
 /** Pushes the recorded signed CreateMiner again (the pool keeps one copy of a CID) and waits for it. */
@@ -185,29 +230,16 @@ async function pushCreateMiner (init: JoinInit, signed: ReturnType<typeof signMe
     if (now instanceof CreateMinerSupersededError) { await clearPendingCreateMiner(init.dir); throw now }
     return now
   }
-  return await awaitCreateMiner(init, signed, cid, nonce)
+  return await awaitCreateMiner(init, cid, nonce)
 }
 
-/**
- * Waits head by head for the CreateMiner's receipt. A message whose nonce another message took never gets one,
- * so a wait on the CID alone could last forever: that case ends in CreateMinerSupersededError (record cleared).
- */
-async function awaitCreateMiner (init: JoinInit, signed: ReturnType<typeof signMessage>, cid: CID, nonce: number): Promise<MsgLookup> {
-  for (let heads = 1; ; heads++) {
-    init.signal.throwIfAborted()
-    const now = await lookUpCreateMiner(init, cid, nonce)
-    if (now instanceof CreateMinerSupersededError) { await clearPendingCreateMiner(init.dir); throw now }
-    if (now !== null) return now
-    await init.chain.nextHead(init.signal)
-    // pushed again every few heads while it has not landed: the pool keeps a message it was handed without sending
-    // it again, and a first publish made before the node's peers had said they take message gossip reached no one
-    // (as Lotus's mpool republishes its local messages). The pool holds the CID already: only the gossip repeats.
-    if (heads % REPUSH_EVERY_HEADS === 0) await init.chain.mpoolPush(signed).catch(() => {})
-  }
+/** Waits for the CreateMiner's receipt; its nonce taken by another message: CreateMinerSupersededError (record cleared). */
+async function awaitCreateMiner (init: JoinInit, cid: CID, nonce: number): Promise<MsgLookup> {
+  const now = await awaitWorkerMessage(init, cid, nonce)
+  if (!('superseded' in now)) return now
+  await clearPendingCreateMiner(init.dir)
+  throw new CreateMinerSupersededError(cid.toString(), nonce, now.superseded)
 }
-
-/** Heads between pushes of a CreateMiner that has not landed. */
-const REPUSH_EVERY_HEADS = 5
 
 async function settleCreateMiner (init: JoinInit, cid: CID, lookup: MsgLookup): Promise<{ address: string, id: number, created: boolean }> {
   if (lookup.receipt.exitCode !== ExitCode.Ok) {
