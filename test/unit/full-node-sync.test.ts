@@ -35,7 +35,7 @@ function peer (served: SealedHeader[], messagesOf: (h: SealedHeader) => ReturnTy
   return { asked, request }
 }
 
-function sync (request: (peer: string, req: ExchangeRequest) => Promise<ExchangeResponse>) {
+function sync (request: (peer: string, req: ExchangeRequest) => Promise<ExchangeResponse>, retryDelaysMs?: number[]) {
   const faults: Error[] = []
   const networkErrors: Error[] = []
   const s = new ChainSync({
@@ -43,7 +43,8 @@ function sync (request: (peer: string, req: ExchangeRequest) => Promise<Exchange
     request,
     nowSecs: () => T0 + 100_000,
     onPeerFault: (_p, err) => faults.push(err),
-    onNetworkError: (_p, err) => networkErrors.push(err)
+    onNetworkError: (_p, err) => networkErrors.push(err),
+    ...(retryDelaysMs === undefined ? {} : { retryDelaysMs })
   })
   return { s, faults, networkErrors }
 }
@@ -59,6 +60,22 @@ describe('full node sync', () => {
       expect(networkErrors.length, `status ${status}`).toBe(fault ? 0 : 1)
     }
     expect(c.follower.head().cid.equals(c.genesis.header.cid)).toBe(true)
+  })
+
+  it('asks a busy peer again after a pause, with no new offer: GoAway twice, then its chain is taken', async () => {
+    const chain: SealedHeader[] = []
+    for (let i = 1; i <= 3; i++) chain.push(await c.producer.produce(T0 + i))
+    const honest = peer(chain, (h) => c.producer.messagesOf(h))
+    let busy = 2
+    const { s, faults, networkErrors } = sync(async (p, req) => busy-- > 0
+      ? decodeExchangeResponse(encodeExchangeResponse({ status: ExchangeStatus.GoAway, errorMessage: 'busy: try later', chain: [] }))
+      : await honest.request(p, req), [20, 40])
+    s.offer({ peer: 'loaded', cid: chain[2]!.cid, height: 3 })
+    for (let i = 0; i < 200 && !c.follower.head().cid.equals(chain[2]!.cid); i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await s.settled()
+    expect(faults).toEqual([])
+    expect(networkErrors.map(e => e.name)).toEqual(['PeerBusyError', 'PeerBusyError'])
+    expect(c.follower.head().cid.equals(chain[2]!.cid)).toBe(true)
   })
 
   it('takes an honest peer\'s chain, messages executed', async () => {

@@ -28,6 +28,8 @@ export interface ChainSyncInit {
   /** Each block stored, as it is. */
   onAccepted?: (h: SealedHeader) => void
   nowSecs: () => number
+  /** Pauses before asking a peer again after failures not its fault (SYNC_RETRY_DELAYS_MS unless given). */
+  retryDelaysMs?: readonly number[]
 }
 
 /**
@@ -99,6 +101,13 @@ export function isPeerFault (err: unknown): err is Error {
 /** Messages windows start small (the first blocks show fast) and grow while answers come whole. */
 const FIRST_WINDOW = 32
 
+/**
+ * A peer whose request failed without its fault (busy, a timeout, a closed stream) is asked again for the same head
+ * after a pause that doubles up to the last: a loaded node answers GoAway ("try later") and would otherwise leave a
+ * follower stuck below its head until some other block reached it by gossip.
+ */
+export const SYNC_RETRY_DELAYS_MS = [2_000, 4_000, 8_000, 16_000, 30_000] as const
+
 export class ChainSync {
   private readonly claims = new Map<string, SyncTarget>()
   private running: Promise<void> | null = null
@@ -106,6 +115,8 @@ export class ChainSync {
   /** Blocks applied by this sync since it started: what a sync rate is measured on. */
   applied = 0
   private window = FIRST_WINDOW
+  /** Peers whose last request failed without their fault: how many times in a row, and whether a retry is pending. */
+  private readonly failures = new Map<string, { count: number, waiting: boolean }>()
 
   constructor (private readonly init: ChainSyncInit) {}
 
@@ -131,7 +142,25 @@ export class ChainSync {
     this.heard = true
     const known = this.claims.get(t.peer)
     if (known === undefined || known.height < t.height) this.claims.set(t.peer, t)
-    if (this.pending(t)) this.running ??= this.drain().finally(() => { this.running = null })
+    if (this.pending(t)) this.kick()
+  }
+
+  private kick (): void { this.running ??= this.drain().finally(() => { this.running = null }) }
+
+  /** The peer's claim stays; it is asked again after a pause (SYNC_RETRY_DELAYS_MS). */
+  private retryLater (peer: string): void {
+    const f = this.failures.get(peer) ?? { count: 0, waiting: false }
+    f.count++
+    f.waiting = true
+    this.failures.set(peer, f)
+    const delays = this.init.retryDelaysMs ?? SYNC_RETRY_DELAYS_MS
+    const delay = delays[Math.min(f.count, delays.length) - 1]!
+    setTimeout(() => {
+      if (this.failures.get(peer) !== f) return
+      f.waiting = false
+      const t = this.claims.get(peer)
+      if (t !== undefined && this.pending(t)) this.kick()
+    }, delay).unref?.()
   }
 
   /**
@@ -146,7 +175,7 @@ export class ChainSync {
     return t.height > chain.head().header.height
   }
 
-  forgetPeer (peer: string): void { this.claims.delete(peer) }
+  forgetPeer (peer: string): void { this.claims.delete(peer); this.failures.delete(peer) }
 
   /** Resolves when nothing is left to fetch. */
   async settled (): Promise<void> {
@@ -155,7 +184,10 @@ export class ChainSync {
 
   private nextTarget (): SyncTarget | null {
     let best: SyncTarget | null = null
-    for (const t of this.claims.values()) if (this.pending(t) && (best === null || t.height > best.height)) best = t
+    for (const t of this.claims.values()) {
+      if (this.failures.get(t.peer)?.waiting === true) continue
+      if (this.pending(t) && (best === null || t.height > best.height)) best = t
+    }
     return best
   }
 
@@ -163,14 +195,15 @@ export class ChainSync {
     for (let t = this.nextTarget(); t !== null; t = this.nextTarget()) {
       try {
         await this.catchUp(t)
+        this.failures.delete(t.peer)
       } catch (err) {
-        // this claim is spent either way: the same peer's same head would fail the same way
-        if (this.claims.get(t.peer) === t) this.claims.delete(t.peer)
         if (isPeerFault(err)) {
           this.forgetPeer(t.peer)
           this.init.onPeerFault(t.peer, err)
         } else {
+          // not the peer's fault: the same head is asked for again after a pause (busy, slow, a dropped stream)
           this.init.onNetworkError?.(t.peer, err as Error)
+          this.retryLater(t.peer)
         }
       }
     }
