@@ -38,8 +38,10 @@ export interface LoadClientConfig {
 export type LoadEvent =
   | { t: 'deal', ms: number, provider: string, dealId: number, bytes: number }
   | { t: 'deal-failed', provider: string, error: string }
-  | { t: 'retrieve', ms: number, locateMs: number, payMs: number, provider: string, bytes: number, final: boolean }
-  | { t: 'retrieve-failed', root: string, providers: string[], error: string, final: boolean, ms: number, locateMs: number, payMs: number }
+  | { t: 'paych-call', kind: 'read' | 'wait' | 'send', ms: number }
+  | { t: 'retrieve', ms: number, locateMs: number, payMs: number, provider: string, bytes: number, final: boolean, attempts: number }
+  | { t: 'retrieve-retry', root: string, error: string, verifiedOffset: number }
+  | { t: 'retrieve-failed', root: string, providers: string[], error: string, final: boolean, ms: number, locateMs: number, payMs: number, attempts: number }
   | { t: 'wrong-bytes', root: string, provider: string }
   | { t: 'audit', ms: number, provider: string, dealId: number, ok: boolean, reason: string | null }
   | { t: 'rss', mib: number }
@@ -47,6 +49,9 @@ export type LoadEvent =
 
 const emit = (e: LoadEvent): void => { console.log(`LOAD ${JSON.stringify(e)}`) }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+/** Tries of each file in the final sweep before it counts as lost. */
+const FINAL_ATTEMPTS = 4
+
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 
 interface Stored { root: CID, bytes: Uint8Array, paddedBytes: number, pieceCid: CID, deals: Array<{ dealId: number, provider: string }> }
@@ -63,7 +68,16 @@ async function main (c: LoadClientConfig): Promise<void> {
   const sc = new StorageClient(lc.dialer, chain, { address, sign: async (p) => signDealProposal(secret, p) })
   const key = { secret, address }
   const rpc = rpcClient(c.rpcUrl)
-  const paychChain = rpcPaychChain(rpc, key)
+  const rpcChain = rpcPaychChain(rpc, key)
+  // each of the payer's chain calls timed (a verified channel read; a message's wait, push included): where a paid
+  // retrieval's time goes
+  const timedCall = <A extends unknown[], R>(kind: 'read' | 'wait' | 'send', f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    const t = performance.now()
+    try { return await f(...a) } finally { emit({ t: 'paych-call', kind, ms: performance.now() - t }) }
+  }
+  // channels read as the tab reads them (a state proof from a node over libp2p, checked against the verified head);
+  // messages sent and waited for through the node's RPC, as the CLI does (this client holds its key, not a wallet)
+  const paychChain = { ...rpcChain, channel: timedCall('read', async (a: Uint8Array) => (await lc.state.channel(a)).value), waitFor: timedCall('wait', rpcChain.waitFor), send: timedCall('send', rpcChain.send) }
   await paychChain.head()
   setInterval(() => { void paychChain.head().catch(() => {}) }, 2000).unref()
   const payer = new PaychClient({ chain: paychChain, store: memoryPaychStore(), signer: { address, sign: async (v) => signVoucher(secret, address, v) } })
@@ -132,30 +146,48 @@ async function main (c: LoadClientConfig): Promise<void> {
     return { prepare: timed(payer.prepare.bind(payer)), lanePaid: timed(payer.lanePaid.bind(payer)), voucher: timed(payer.voucher.bind(payer)) }
   }
 
-  const retrieve = async (file: Stored, final: boolean): Promise<void> => {
-    const tLocate = performance.now()
-    const providers = (await Promise.all(file.deals.map(async d => await target(d.provider).catch(() => null)))).filter((t): t is RetrievalProvider => t !== null)
-    const locateMs = performance.now() - tLocate
-    const paying = { ms: 0 }
-    const t0 = performance.now()
+  /**
+   * One retrieval of `file`, as a user's download runs: its state kept between attempts, so an attempt cut short
+   * (a 180 s cap, a provider killed or too loaded to answer) resumes where it stopped and pays nothing twice.
+   * `attempts` > 1 for the final sweep: a file counts as lost only when every attempt failed, not when a loaded
+   * machine made one slow.
+   */
+  const retrieve = async (file: Stored, final: boolean, attempts = 1): Promise<void> => {
+    const state = newDownloadState(file.root)
     const out = new Uint8Array(file.bytes.length)
     let wrong = false
-    try {
-      const r = await retrieveFile({
-        libp2p: lc.dialer, root: file.root, providers, payer: timedPayer(paying), state: newDownloadState(file.root), saveState: async () => {}, idleTimeoutMs: 20_000,
-        // a retrieval that has not ended in this long is reported as failed, not waited on for ever
-        signal: AbortSignal.timeout(180_000),
-        sink: {
-          write: async (offset, b) => {
-            if (offset + b.length > out.length || b.some((x, i) => x !== file.bytes[offset + i])) wrong = true
-            else out.set(b, offset)
-          }
+    const sink = {
+      write: async (offset: number, b: Uint8Array) => {
+        if (offset + b.length > out.length || b.some((x, i) => x !== file.bytes[offset + i])) wrong = true
+        else out.set(b, offset)
+      }
+    }
+    const started = performance.now()
+    for (let attempt = 1; ; attempt++) {
+      const tLocate = performance.now()
+      const providers = (await Promise.all(file.deals.map(async d => await target(d.provider).catch(() => null)))).filter((t): t is RetrievalProvider => t !== null)
+      const locateMs = performance.now() - tLocate
+      const paying = { ms: 0 }
+      const t0 = performance.now()
+      try {
+        const r = await retrieveFile({
+          libp2p: lc.dialer, root: file.root, providers, payer: timedPayer(paying), state, saveState: async () => {}, idleTimeoutMs: 20_000,
+          // an attempt that has not ended in this long is cut (and resumed, when another is allowed), not waited on for ever
+          signal: AbortSignal.timeout(180_000),
+          sink
+        })
+        if (wrong || state.verifiedOffset !== file.bytes.length || Buffer.compare(out, file.bytes) !== 0) emit({ t: 'wrong-bytes', root: file.root.toString(), provider: r.provider })
+        else emit({ t: 'retrieve', ms: performance.now() - (attempt === 1 ? t0 : started), locateMs, payMs: paying.ms, provider: r.provider, bytes: file.bytes.length, final, attempts: attempt })
+        return
+      } catch (err) {
+        const error = describeFailure(err).slice(0, 300)
+        if (attempt >= attempts) {
+          emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error, final, ms: performance.now() - t0, locateMs, payMs: paying.ms, attempts: attempt })
+          return
         }
-      })
-      if (wrong || r.bytes !== file.bytes.length) emit({ t: 'wrong-bytes', root: file.root.toString(), provider: r.provider })
-      else emit({ t: 'retrieve', ms: performance.now() - t0, locateMs, payMs: paying.ms, provider: r.provider, bytes: r.bytes, final })
-    } catch (err) {
-      emit({ t: 'retrieve-failed', root: file.root.toString(), providers: file.deals.map(d => d.provider), error: describeFailure(err).slice(0, 300), final, ms: performance.now() - t0, locateMs, payMs: paying.ms })
+        emit({ t: 'retrieve-retry', root: file.root.toString(), error, verifiedOffset: state.verifiedOffset })
+        await sleep(5000)
+      }
     }
   }
 
@@ -193,11 +225,11 @@ async function main (c: LoadClientConfig): Promise<void> {
     if (ready.length > 0) await retrieve(ready[Math.floor(Math.random() * ready.length)]!, false)
     if (ready.length > 0) await audit(ready[Math.floor(Math.random() * ready.length)]!)
   }
-  // every file once more: one the user stored and cannot get back from any of its providers is lost
+  // every file once more (up to FINAL_ATTEMPTS tries, each resuming the last): one the user stored and cannot get back from any of its providers is lost
   // four at a time: a paid retrieval mostly waits on its channel's messages, and a long run's sweep of fifty-odd
   // files one by one outlasted the run itself on a loaded machine
   const queue = [...stored]
-  await Promise.all(Array.from({ length: 4 }, async () => { for (let f = queue.shift(); f !== undefined; f = queue.shift()) await retrieve(f, true) }))
+  await Promise.all(Array.from({ length: 4 }, async () => { for (let f = queue.shift(); f !== undefined; f = queue.shift()) await retrieve(f, true, FINAL_ATTEMPTS) }))
   emit({ t: 'files', files: stored.map(f => ({ root: f.root.toString(), deals: f.deals })) })
   clearInterval(rss)
   await lc.stop()

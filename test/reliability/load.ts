@@ -114,7 +114,9 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       // its key goes in a file of the run's folder, not on a command line every `ps` shows
       const cfgFile = path.join(dir, `client-${i}.json`)
       await writeFile(cfgFile, JSON.stringify(cfg), { mode: 0o600 })
-      const child = spawn(process.execPath, ['--experimental-websocket', '--import', 'tsx', CLIENT, cfgFile], { stdio: ['pipe', 'pipe', 'pipe'] })
+      // LOAD_CPU_PROF=<folder>: each client writes a V8 CPU profile there on exit (where a client's time goes)
+      const prof = process.env.LOAD_CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`]
+      const child = spawn(process.execPath, [...prof, '--experimental-websocket', '--import', 'tsx', CLIENT, cfgFile], { stdio: ['pipe', 'pipe', 'pipe'] })
       const exited = new Promise<number | null>(resolve => child.on('exit', (code) => resolve(code)))
       let lastErr = ''
       createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -122,7 +124,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
         const e = JSON.parse(line.slice(5)) as LoadEvent
         if (e.t === 'rss') sample(`client ${i}`, e.mib)
         else events.push({ ...e, client: i })
-        if (process.env.LOAD_DEBUG === '1' && e.t !== 'rss' && e.t !== 'files') console.log(`  [client ${i}] ${line.slice(5, 300)}`)
+        if (process.env.LOAD_DEBUG === '1' && e.t !== 'rss' && e.t !== 'files' && e.t !== 'paych-call') console.log(`  [client ${i}] ${line.slice(5, 300)}`)
       })
       createInterface({ input: child.stderr! }).on('line', (line) => { lastErr = line })
       void exited.then((code) => { if (code !== 0) { crashes++; failures.push(`client ${i} exited ${String(code)}: ${lastErr.slice(0, 300)}`) } })
@@ -154,6 +156,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       if (tick % 60 === 0) {
         const n = (t: LoadEvent['t']): number => events.filter(e => e.t === t).length
         console.log(`  ${Math.round((Date.now() - runStart) / 1000)} s: height ${h}, ${n('deal')} deals (${n('deal-failed')} attempts failed), ${n('retrieve')} retrievals (${n('retrieve-failed')} failed), ${n('audit')} audits; ${events.filter(e => e.t === 'files').length} clients done`)
+        if (process.env.LOAD_DEBUG === '1') console.log(`  [joined provider] …${joined.output().slice(-400).replaceAll('\n', ' | ')}`)
       }
       const now = Date.now()
       // faults stop at 70 % of the run, so that periods settle after them; the first of each kind may come until the
@@ -261,7 +264,8 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       `${deals.length} deals in ${secs(runMs)}: ${(deals.length / (runMs / 60_000)).toFixed(1)} deals/min (two copies a file), then every file retrieved once more in ${secs(sweepMs)}`,
       `deal attempts refused or failed (the copy went to another provider): ${dealFailures.size === 0 ? 'none' : [...dealFailures.entries()].map(([k, n]) => `${k} ×${n}`).join(', ')}`,
       `latency p50/p99: deal ${secs(percentile(dealMs, 50))}/${secs(percentile(dealMs, 99))}, retrieval ${secs(percentile(retrieveMs, 50))}/${secs(percentile(retrieveMs, 99))} (${retrieveMs.length}), audit ${secs(percentile(auditMs, 50))}/${secs(percentile(auditMs, 99))} (${auditMs.length}, ${audits.filter(a => !a.ok).length} failed: ${audits.filter(a => !a.ok && a.provider === corrupter).length} of the corrupter, ${audits.filter(a => !a.ok && a.provider === joinedInfo.address).length} of the crasher)`,
-      `retrieval's parts, p50/p99: finding the providers (verified miner info, a quote) ${secs(percentile(retrievals.map(e => e.locateMs), 50))}/${secs(percentile(retrievals.map(e => e.locateMs), 99))}, the payer (channel messages and reads) ${secs(percentile(retrievals.map(e => e.payMs), 50))}/${secs(percentile(retrievals.map(e => e.payMs), 99))}; the final sweep's retrievals ${secs(percentile(finalMs, 50))}/${secs(percentile(finalMs, 99))} (${finalMs.length})`,
+      `retrieval's parts, p50/p99: finding the providers (verified miner info, a quote) ${secs(percentile(retrievals.map(e => e.locateMs), 50))}/${secs(percentile(retrievals.map(e => e.locateMs), 99))}, the payer (channel messages and reads) ${secs(percentile(retrievals.map(e => e.payMs), 50))}/${secs(percentile(retrievals.map(e => e.payMs), 99))}; the final sweep's retrievals ${secs(percentile(finalMs, 50))}/${secs(percentile(finalMs, 99))} (${finalMs.length}, ${retrievals.filter(e => e.final && e.attempts > 1).length} resumed after a cut attempt; ${events.filter(e => e.t === 'retrieve-retry').length} attempts cut in all)`,
+      `the payer's chain calls, p50/p99: ${(['read', 'send', 'wait'] as const).map(k => { const xs = events.flatMap(e => e.t === 'paych-call' && e.kind === k ? [e.ms] : []); return `${k === 'read' ? 'verified channel reads' : k === 'send' ? 'messages sent and waited for' : 'waits on a message sent earlier'} ${secs(percentile(xs, 50))}/${secs(percentile(xs, 99))} (${xs.length})` }).join(', ')}`,
       `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
       ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}`)
