@@ -11,9 +11,9 @@ import { base64pad } from 'multiformats/bases/base64'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  CID, parseAddress, addressToString, bytesEqual, formatFil, readChannel, ProofBlockStore, ProofIncompleteError, verifyStorageAsk, signVoucher,
+  CID, parseAddress, addressToString, bytesEqual, formatFil, readChannel, verifyStorageAsk, signVoucher,
   signMessage, gasLimitFor, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM,
-  type Message, type ByteRange, type AttoFil, type BlockGetter, type ChannelRecord
+  type Message, type ByteRange, type AttoFil, type ChannelRecord
 } from '../core'
 import { createCofferLibp2p, parseBootstrap, requestAsk, type BootstrapDocument, type BootstrapProvider, type CofferLibp2p } from '../net'
 import {
@@ -21,6 +21,7 @@ import {
   type PaychChain, type PaychStore, type StoredChannel, type DownloadState, type RetrievalProvider
 } from '../light'
 import { signedMessageToLotus } from './rpc/lotus-json'
+import { readOverRpc, VerifiedBlockCache } from './rpc-state-read'
 
 export const RETRIEVE_USAGE = `coffer retrieve <payload CID> --out FILE [--provider t0…] [--range FROM-TO] [--key FILE] [--network URL] [--data DIR]
 
@@ -64,32 +65,11 @@ export function rpcClient (url: string): Rpc {
 
 interface LotusHead { Height: number, Blocks: Array<{ ParentStateRoot: { '/': string } }> }
 
-/** Runs a core read over blocks fetched one by one with ChainReadObj, each checked against its CID. */
-async function readOverRpc<T> (rpc: Rpc, read: (g: BlockGetter, root: CID) => T): Promise<T> {
-  const head = await rpc<LotusHead>('Filecoin.ChainHead', [])
-  const root = CID.parse(head.Blocks[0]!.ParentStateRoot['/'])
-  const blocks: Uint8Array[] = []
-  let lastMissing: string | undefined
-  // a channel read touches a few dozen blocks (state tree path, init map, lanes AMT): re-walking after each fetch is cheap
-  for (let i = 0; i < 100_000; i++) {
-    try {
-      return read(new ProofBlockStore(blocks), root)
-    } catch (err) {
-      if (!(err instanceof ProofIncompleteError)) throw err
-      // a block that does not hash to its CID is ignored by ProofBlockStore: the same miss twice means the node
-      // answered ChainReadObj with other bytes than the CID names
-      const missing = String(err.missing)
-      if (missing === lastMissing) throw err
-      lastMissing = missing
-      blocks.push(base64pad.baseDecode(await rpc<string>('Filecoin.ChainReadObj', [{ '/': err.missing }])))
-    }
-  }
-  throw new Error('state read did not finish')
-}
-
 /** The chain as the CLI sees it: the node's RPC, messages signed here with the key file's key. */
 export function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uint8Array }): PaychChain & { head: () => Promise<number> } {
   let height = 0
+  const blocks = new VerifiedBlockCache()
+  const readObj = async (cid: string): Promise<string> => await rpc<string>('Filecoin.ChainReadObj', [{ '/': cid }])
   const waitFor = async (cid: string): Promise<{ exitCode: number, return: Uint8Array }> => {
     const r = await rpc<{ Receipt: { ExitCode: number, Return: string | null } }>('Filecoin.StateWaitMsg', [{ '/': cid }, 0])
     return { exitCode: r.Receipt.ExitCode, return: r.Receipt.Return === null ? new Uint8Array(0) : base64pad.baseDecode(r.Receipt.Return) }
@@ -97,7 +77,10 @@ export function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uin
   return {
     head: async () => { height = (await rpc<LotusHead>('Filecoin.ChainHead', [])).Height; return height },
     headEpoch: () => height,
-    channel: async (a): Promise<ChannelRecord | null> => await readOverRpc(rpc, (g, root) => readChannel(g, root, a)),
+    channel: async (a): Promise<ChannelRecord | null> => {
+      const head = await rpc<LotusHead>('Filecoin.ChainHead', [])
+      return await readOverRpc(readObj, blocks, CID.parse(head.Blocks[0]!.ParentStateRoot['/']), (g, root) => readChannel(g, root, a))
+    },
     waitFor,
     send: async (m, onSent) => {
       const nonce = await rpc<number>('Filecoin.MpoolGetNonce', [addressToString(key.address)])
