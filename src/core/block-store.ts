@@ -23,10 +23,23 @@ export class MemoryBlockStore implements BlockStore {
     const cid = chainCid(bytes)
     const key = cid.toString()
     if (!this.blocks.has(key)) {
-      this.blocks.set(key, bytes)
-      this.fresh.set(key, bytes)
+      // a view into a larger buffer (a block decoded out of a chain-exchange answer, a CAR, an encoder's chunk)
+      // is copied: kept as it is, it would keep the whole buffer alive for as long as the block
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+      this.blocks.set(key, own)
+      this.fresh.set(key, own)
     }
     return cid
+  }
+
+  /** How many blocks, their bytes, and the bytes of the buffers holding them (what they keep alive). */
+  footprint (): { blocks: number, bytes: number, bufferBytes: number } {
+    let bytes = 0
+    const buffers = new Set<ArrayBufferLike>()
+    for (const b of this.blocks.values()) { bytes += b.byteLength; buffers.add(b.buffer) }
+    let bufferBytes = 0
+    for (const buf of buffers) bufferBytes += buf.byteLength
+    return { blocks: this.blocks.size, bytes, bufferBytes }
   }
 
   /**

@@ -256,6 +256,9 @@ export class NodeChain implements RpcBackend {
     }
   }
 
+  /** The in-memory block store's size (every block of the chain's state and messages is held in memory). */
+  storeFootprint (): ReturnType<MemoryBlockStore['footprint']> { return this.init.store.footprint() }
+
   /** Stops the signature verifier thread. */
   async close (): Promise<void> { await this.mpool.close() }
 

@@ -144,6 +144,8 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     let done = false
     void allDone.then(() => { done = true })
     let tick = 0
+    /** The devnet's in-memory block store, sampled with its memory: how much of its growth is the chain's own blocks. */
+    const footprints: Array<ReturnType<typeof devnet.chain.storeFootprint>> = []
     let runEnd: number | null = null
     const restartFailures: string[] = []
     let restarting: Promise<void> | null = null
@@ -152,7 +154,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       const h = devnet.head().header.height
       if (h > lastHeight) { lastHeight = h; lastMove = Date.now() }
       longestStall = Math.max(longestStall, Date.now() - lastMove)
-      if (++tick % 10 === 0) { sample('devnet + genesis providers', rssOf(process.pid)); sample('joined provider', rssOf(joined.child.pid)) }
+      if (++tick % 10 === 0) { sample('devnet + genesis providers', rssOf(process.pid)); sample('joined provider', rssOf(joined.child.pid)); footprints.push(devnet.chain.storeFootprint()) }
       if (tick % 60 === 0) {
         const n = (t: LoadEvent['t']): number => events.filter(e => e.t === t).length
         console.log(`  ${Math.round((Date.now() - runStart) / 1000)} s: height ${h}, ${n('deal')} deals (${n('deal-failed')} attempts failed), ${n('retrieve')} retrievals (${n('retrieve-failed')} failed), ${n('audit')} audits; ${events.filter(e => e.t === 'files').length} clients done`)
@@ -268,6 +270,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       `the payer's chain calls, p50/p99: ${(['read', 'send', 'wait'] as const).map(k => { const xs = events.flatMap(e => e.t === 'paych-call' && e.kind === k ? [e.ms] : []); return `${k === 'read' ? 'verified channel reads' : k === 'send' ? 'messages sent and waited for' : 'waits on a message sent earlier'} ${secs(percentile(xs, 50))}/${secs(percentile(xs, 99))} (${xs.length})` }).join(', ')}`,
       `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
+      `the devnet's block store (held in memory): ${[footprints[Math.floor(footprints.length / 3)], footprints.at(-1)].filter(f => f !== undefined).map(f => `${f.blocks} blocks, ${(f.bytes / 2 ** 20).toFixed(0)} MiB (${(f.bufferBytes / 2 ** 20).toFixed(0)} MiB of buffers)`).join(' → ')}`,
       ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}`)
     ]
     for (const f of figures) console.log(`  ${f}`)

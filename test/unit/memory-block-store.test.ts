@@ -1,0 +1,25 @@
+// MemoryBlockStore keeps blocks for as long as the node runs: a block that arrived as a view into a larger buffer
+// (decoded out of a chain-exchange answer or a CAR) must not keep that buffer alive with it.
+import { describe, it, expect } from 'vitest'
+import * as dagCbor from '@ipld/dag-cbor'
+import { MemoryBlockStore, chainCid } from '../../src/core'
+
+describe('MemoryBlockStore', () => {
+  it('copies a block that is a view into a larger buffer, keeps an exact one as it is, and reports its footprint', () => {
+    const block = dagCbor.encode({ hello: 'world', n: 7 })
+    const big = new Uint8Array(1 << 20)
+    big.set(block, 4096)
+    const view = big.subarray(4096, 4096 + block.length)
+    const s = new MemoryBlockStore()
+    const cid = s.put(view)
+    expect(cid.equals(chainCid(block))).toBe(true)
+    expect(s.get(cid)!.buffer).not.toBe(big.buffer)
+    expect(s.get(cid)!.buffer.byteLength).toBe(block.length)
+    const exact = Uint8Array.from(dagCbor.encode({ other: true }))
+    const cid2 = s.put(exact)
+    expect(s.get(cid2)).toBe(exact)
+    expect(s.footprint()).toEqual({ blocks: 2, bytes: block.length + exact.length, bufferBytes: block.length + exact.length })
+    // what a caller must still write is the kept copy, not the view
+    expect(s.unpersisted().get(cid.toString())!.buffer.byteLength).toBe(block.length)
+  })
+})
