@@ -56,14 +56,7 @@ export async function serveChainNode (init: ChainNodeServicesInit): Promise<Hell
     publish: (sm) => { gossip.publish(msgTopic, encodeSignedMessage(sm)).catch((err: Error) => log(`gossip: message: ${err.message}`)) }
   })
   chain.onLocalPush((sm) => { republisher.pushed(sm, head().header.height) })
-  const stopped = new AbortController()
-  libp2p.addEventListener('stop', () => { stopped.abort() }, { once: true })
-  void (async () => {
-    while (!stopped.signal.aborted) {
-      await chain.nextHead(stopped.signal).catch(() => {})
-      if (!stopped.signal.aborted) republisher.head(head().header.height)
-    }
-  })()
+  chain.onHeadMoved((h) => { if (libp2p.status === 'started') republisher.head(h.header.height) })
 
   // providers' signed asks (issue 12): checked against the miners' on-chain records before this node relays them
   subscribeAsks(libp2p, network, {

@@ -232,6 +232,7 @@ export class NodeChain implements RpcBackend {
   /** `accept` calls, one at a time: each checks against the head the one before left. */
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
+  private readonly headMovedHooks: Array<(head: SealedHeader) => void> = []
   /** F3 certificates for the JSON-RPC's F3 methods, once the node's F3 service runs (issue 14). */
   finality: F3View | null = null
 
@@ -249,6 +250,9 @@ export class NodeChain implements RpcBackend {
    * MpoolPush does. Messages that came by gossip are not reported (gossipsub already relays them).
    */
   onLocalPush (fn: (sm: SignedMessage) => void): void { this.localPushHooks.push(fn) }
+
+  /** Calls `fn` after each head change (without parking a waiter on the head events, which RPC waits are counted by). */
+  onHeadMoved (fn: (head: SealedHeader) => void): void { this.headMovedHooks.push(fn) }
 
   private pushedLocally (sm: SignedMessage): void {
     for (const fn of this.localPushHooks) {
@@ -710,6 +714,9 @@ export class NodeChain implements RpcBackend {
     this.nextRoot = execution.root
     this.pruneTree()
     this.heads.moved()
+    for (const fn of this.headMovedHooks) {
+      try { fn(this.current) } catch {}
+    }
   }
 
   /** The lowest tipset on the path to `best` whose execution fails (the one to mark bad). */
