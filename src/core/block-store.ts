@@ -24,8 +24,9 @@ export class MemoryBlockStore implements BlockStore {
     const key = cid.toString()
     if (!this.blocks.has(key)) {
       // a view into a larger buffer (a block decoded out of a chain-exchange answer, a CAR, an encoder's chunk)
-      // is copied: kept as it is, it would keep the whole buffer alive for as long as the block
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+      // is copied: kept as it is, it would keep the whole buffer alive for as long as the block (copied by the
+      // constructor: a Node Buffer's slice() is another view, and cborg's output is often a view into Node's pool)
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
       this.blocks.set(key, own)
       this.fresh.set(key, own)
     }

@@ -19,6 +19,13 @@ describe('MemoryBlockStore', () => {
     const cid2 = s.put(exact)
     expect(s.get(cid2)).toBe(exact)
     expect(s.footprint()).toEqual({ blocks: 2, bytes: block.length + exact.length, bufferBytes: block.length + exact.length })
+    // a Node Buffer view (what cborg's encoder returns for a mid-sized block, out of Node's shared pool): its
+    // slice() is another view, so the store must copy by other means
+    const pooled = Buffer.from(dagCbor.encode({ pooled: 'x'.repeat(150) }))
+    const pool = Buffer.allocUnsafe(8192)
+    pooled.copy(pool, 100)
+    const cid3 = s.put(pool.subarray(100, 100 + pooled.length))
+    expect(s.get(cid3)!.buffer.byteLength).toBe(pooled.length)
     // what a caller must still write is the kept copy, not the view
     expect(s.unpersisted().get(cid.toString())!.buffer.byteLength).toBe(block.length)
   })
