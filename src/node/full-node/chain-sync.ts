@@ -149,17 +149,20 @@ export class ChainSync {
 
   /** The peer's claim stays; it is asked again after a pause (SYNC_RETRY_DELAYS_MS). */
   private retryLater (peer: string): void {
+    // forgotten meanwhile (it disconnected while its request ran): nothing to retry, nothing to keep
+    if (!this.claims.has(peer)) { this.failures.delete(peer); return }
     const f = this.failures.get(peer) ?? { count: 0, waiting: false }
     f.count++
     f.waiting = true
     this.failures.set(peer, f)
-    const delays = this.init.retryDelaysMs ?? SYNC_RETRY_DELAYS_MS
+    const delays = this.init.retryDelaysMs !== undefined && this.init.retryDelaysMs.length > 0 ? this.init.retryDelaysMs : SYNC_RETRY_DELAYS_MS
     const delay = delays[Math.min(f.count, delays.length) - 1]!
     setTimeout(() => {
       if (this.failures.get(peer) !== f) return
       f.waiting = false
       const t = this.claims.get(peer)
-      if (t !== undefined && this.pending(t)) this.kick()
+      if (t === undefined) { this.failures.delete(peer); return }
+      if (this.pending(t)) this.kick()
     }, delay).unref?.()
   }
 
