@@ -51,6 +51,8 @@ const emit = (e: LoadEvent): void => { console.log(`LOAD ${JSON.stringify(e)}`) 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 /** Tries of each file in the final sweep before it counts as lost. */
 const FINAL_ATTEMPTS = 4
+/** Rounds of asking a file's providers for a quote in the final sweep while none answers (10 s apart). */
+const LOCATE_TRIES = 12
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 
@@ -163,10 +165,20 @@ async function main (c: LoadClientConfig): Promise<void> {
       }
     }
     const started = performance.now()
+    let unreached = 0
     for (let attempt = 1; ; attempt++) {
       const tLocate = performance.now()
       const providers = (await Promise.all(file.deals.map(async d => await target(d.provider).catch(() => null)))).filter((t): t is RetrievalProvider => t !== null)
       const locateMs = performance.now() - tLocate
+      // no provider answered for a quote (a loaded machine times the handshake out): that says nothing of the file,
+      // and is not one of its tries; asked again, for up to LOCATE_TRIES rounds
+      if (providers.length === 0 && unreached < LOCATE_TRIES && attempts > 1) {
+        unreached++
+        attempt--
+        emit({ t: 'retrieve-retry', root: file.root.toString(), error: 'no provider answered for a quote', verifiedOffset: state.verifiedOffset })
+        await sleep(10_000)
+        continue
+      }
       const paying = { ms: 0 }
       const t0 = performance.now()
       try {
