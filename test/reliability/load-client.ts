@@ -49,6 +49,12 @@ export type LoadEvent =
 
 const emit = (e: LoadEvent): void => { console.log(`LOAD ${JSON.stringify(e)}`) }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+/** `f`, reporting how long each call took (settled or not) to `took`. */
+const timed = <A extends unknown[], R>(f: (...a: A) => Promise<R>, took: (ms: number) => void) => async (...a: A): Promise<R> => {
+  const t = performance.now()
+  try { return await f(...a) } finally { took(performance.now() - t) }
+}
+
 /** Tries of each file in the final sweep before it counts as lost. */
 const FINAL_ATTEMPTS = 4
 /** Rounds of asking a file's providers for a quote in the final sweep while none answers (10 s apart). */
@@ -73,10 +79,7 @@ async function main (c: LoadClientConfig): Promise<void> {
   const rpcChain = rpcPaychChain(rpc, key)
   // each of the payer's chain calls timed (a verified channel read; a message's wait, push included): where a paid
   // retrieval's time goes
-  const timedCall = <A extends unknown[], R>(kind: 'read' | 'wait' | 'send', f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-    const t = performance.now()
-    try { return await f(...a) } finally { emit({ t: 'paych-call', kind, ms: performance.now() - t }) }
-  }
+  const timedCall = <A extends unknown[], R>(kind: 'read' | 'wait' | 'send', f: (...a: A) => Promise<R>) => timed(f, (ms) => { emit({ t: 'paych-call', kind, ms }) })
   // channels read as the tab reads them (a state proof from a node over libp2p, checked against the verified head);
   // messages sent and waited for through the node's RPC, as the CLI does (this client holds its key, not a wallet)
   const paychChain = { ...rpcChain, channel: timedCall('read', async (a: Uint8Array) => (await lc.state.channel(a)).value), waitFor: timedCall('wait', rpcChain.waitFor), send: timedCall('send', rpcChain.send) }
@@ -141,11 +144,8 @@ async function main (c: LoadClientConfig): Promise<void> {
 
   /** The payer, timing its calls for one retrieval: how much of a retrieval's time was the chain's (channel messages, reads). */
   const timedPayer = (spent: { ms: number }): RetrievalPayer => {
-    const timed = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-      const t = performance.now()
-      try { return await f(...a) } finally { spent.ms += performance.now() - t }
-    }
-    return { prepare: timed(payer.prepare.bind(payer)), lanePaid: timed(payer.lanePaid.bind(payer)), voucher: timed(payer.voucher.bind(payer)) }
+    const add = (ms: number): void => { spent.ms += ms }
+    return { prepare: timed(payer.prepare.bind(payer), add), lanePaid: timed(payer.lanePaid.bind(payer), add), voucher: timed(payer.voucher.bind(payer), add) }
   }
 
   /**
