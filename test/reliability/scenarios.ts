@@ -7,6 +7,8 @@ export interface Scenario {
   run: (mode: 'short' | 'long') => Promise<Row[]>
   shortDeadlineMs: number
   longDeadlineMs: number
+  /** Runs with no other scenario beside it, even under RELIABILITY_JOBS (its figures are rates and latencies). */
+  alone?: boolean
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -172,6 +174,7 @@ export const SCENARIOS: Scenario[] = [
         : { providers: 19, clients: 10, runMs: 600_000, provingPeriod: 20, corruptEveryMs: 60_000, crashEveryMs: 120_000 })]
     },
     shortDeadlineMs: 15 * 60_000,
-    longDeadlineMs: 75 * 60_000
+    longDeadlineMs: 75 * 60_000,
+    alone: true
   }
 ]
