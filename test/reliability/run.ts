@@ -1,6 +1,6 @@
 // `npm run reliability` (issue 16): every scenario in its long form, one table, exit 1 when any row accepted a
 // lie, lost data or crashed. Each scenario runs in a child process with a deadline, so one that hangs is a
-// failed row with its name, never a run that waits forever. RELIABILITY_ONLY=name,name runs a few;
+// failed row with its name, never a run that waits forever. RELIABILITY_ONLY=name,name runs a few, in that order;
 // RELIABILITY_SHORT=1 the short forms `npm test` runs; RELIABILITY_JOBS=N runs N scenarios at once (most of them
 // wait on timeouts, not the CPU: the long form of all of them takes ~3.5 h one at a time). A scenario marked
 // `alone` (the load run, which measures rates and latencies) runs first, with nothing beside it.
@@ -51,7 +51,14 @@ function commitLine (): string {
   } catch { return 'unknown (not a git checkout)' }
 }
 
-const chosen = SCENARIOS.filter(s => only === undefined || only.includes(s.name))
+// in RELIABILITY_ONLY's order when given (the longest first makes a pooled run shortest); a name that is no
+// scenario is an error, not a run that silently skips it
+const unknown = (only ?? []).filter(n => !SCENARIOS.some(s => s.name === n))
+if (unknown.length > 0) {
+  console.error(`reliability: no scenario named ${unknown.join(', ')}; the scenarios: ${SCENARIOS.map(s => s.name).join(', ')}`)
+  process.exit(2)
+}
+const chosen = only === undefined ? SCENARIOS : only.map(n => SCENARIOS.find(s => s.name === n)!)
 const started = performance.now()
 console.log(`reliability: commit ${commitLine()}, ${short ? 'short' : 'long'} forms, ${chosen.length} scenario(s), ${jobs} at a time, started ${new Date().toISOString()}`)
 const results = new Map<string, Row[]>()
@@ -66,7 +73,8 @@ await Promise.all(Array.from({ length: Math.min(jobs, pooled.length) }, async ()
     results.set(s.name, await runScenario(s))
   }
 }))
-const rows = chosen.flatMap(s => results.get(s.name) ?? [])
+// the table in the scenarios' own order, whatever order they ran in
+const rows = SCENARIOS.flatMap(s => results.get(s.name) ?? [])
 console.log('\n' + formatTable(rows))
 console.log(`\nreliability: ${((performance.now() - started) / 60_000).toFixed(1)} min in all, ${jobs} scenario(s) at a time`)
 const failed = rows.filter(rowFailed)
