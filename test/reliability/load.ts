@@ -9,7 +9,8 @@
 //    provider's, ended by the market for missing periods it was charged for, count as caught faults);
 //  - crashes: anything uncaught here, a client process that died, the joined provider exiting on its own;
 // and it reports deals per minute, p50/p99 latencies, the longest the chain went without a new block, and each
-// process's memory (bounded: the last third of the run may not have grown past the middle third's).
+// process's memory (bounded: the last third of the run may not have grown past the middle third's; the final sweep,
+// a burst of retrievals after it, is another workload: its peak is reported, not compared with the run's).
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
@@ -77,8 +78,15 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
   let accepted = 0
   let lost = 0
   const events: Array<LoadEvent & { client: number }> = []
+  // the run's samples, judged for growth; the final sweep's (after runEnd) only for their peak
   const memory = new Map<string, number[]>()
-  const sample = (name: string, mib: number | null): void => { if (mib !== null) memory.set(name, [...(memory.get(name) ?? []), mib]) }
+  const sweepPeak = new Map<string, number>()
+  let sweeping = false
+  const sample = (name: string, mib: number | null): void => {
+    if (mib === null) return
+    if (sweeping) sweepPeak.set(name, Math.max(sweepPeak.get(name) ?? 0, mib))
+    else memory.set(name, [...(memory.get(name) ?? []), mib])
+  }
   try {
     // one devnet key makes the blocks: on two cores, nineteen Expected Consensus producers in one process (their
     // tipsets of several blocks, each checked and executed) held a 1 s chain to one block in 7 s and starved the
@@ -168,6 +176,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       // deals start late, so that may take longer), or at ten times runMs whatever happened
       if (runEnd === null && now - runStart >= o.runMs && ((corrupted.size > 0 && kills > 0) || now - runStart >= 10 * o.runMs)) {
         runEnd = now
+        sweeping = true
         for (const c of clients) c.child.stdin!.end()
       }
       if (inWindow(corrupted.size) && now >= nextCorrupt) {
@@ -271,7 +280,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
       `the devnet's block store (held in memory): ${[footprints[Math.floor(footprints.length / 3)], footprints.at(-1)].filter(f => f !== undefined).map(f => `${f.blocks} blocks, ${(f.bytes / 2 ** 20).toFixed(0)} MiB (${(f.bufferBytes / 2 ** 20).toFixed(0)} MiB of buffers)`).join(' → ')}`,
-      ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}`)
+      ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}${sweepPeak.has(name) ? `; the final sweep's peak ${sweepPeak.get(name)!} MiB` : ''}`)
     ]
     for (const f of figures) console.log(`  ${f}`)
     const tries = deals.length + events.filter(e => e.t === 'retrieve' || e.t === 'retrieve-failed' || e.t === 'audit').length
