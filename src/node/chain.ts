@@ -9,11 +9,12 @@ import {
   latestBeaconEntry, VerifiedBeaconEntries, EquivocationError, FutureBlockError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
-  signMessage, countBlockMessages, readBlockMessages, proveInclusion, readTipSetInclusion, proveTipSetInclusion, RecordingGetter, MemoryBlockStore, TRANSFER_GAS_LIMIT, TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, METHOD_SEND,
-  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, isKeyAddress, addressToString, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures, checkBlockMessageNonces,
+  countBlockMessages, readBlockMessages, proveInclusion, readTipSetInclusion, proveTipSetInclusion, RecordingGetter, MemoryBlockStore,
+  BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures, checkBlockMessageNonces,
   type BeaconEntry, type BeaconSource, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
 } from '../core'
-import { TokenBuckets } from '../core/rate-limit'
+import { Faucet, FaucetUnavailableError, type FaucetInit } from './faucet'
+import { ParentMismatchError, StateRootMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, BaseFeeMismatchError, InvalidBlockError, BlockNotYetDueError } from './block-errors'
 import type { ChainDb } from './chain-db'
 import type { F3View } from './rpc/backend'
 import { Mpool, type PushOrigin } from './mpool'
@@ -24,132 +25,11 @@ import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
 /** Messages per block (core/wire.ts: chain exchange refuses an answer listing more). */
 export { MAX_BLOCK_MESSAGES }
 
-export class FaucetLimitError extends Error {
-  static override name = 'FaucetLimitError'
-  override name = 'FaucetLimitError'
-  readonly code = 'FAUCET_LIMIT'
-  constructor (readonly retryAfterMs: number) { super(`faucet already paid this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
-}
-
-export class FaucetBusyError extends Error {
-  static override name = 'FaucetBusyError'
-  override name = 'FaucetBusyError'
-  readonly code = 'FAUCET_BUSY'
-  constructor (pending: number) { super(`the faucet has ${pending} payments waiting for a block; try again in a few seconds`) }
-}
-
-/** The faucet pays key addresses (f1/f3) only: an actor (the burn address t099, the market) or an ID address is refused. */
-export class FaucetAddressError extends Error {
-  static override name = 'FaucetAddressError'
-  override name = 'FaucetAddressError'
-  readonly code = 'FAUCET_ADDRESS'
-  constructor (address: string) { super(`the faucet pays f1/f3 key addresses only, not ${address}`) }
-}
-
-/** Payments across all addresses are over the faucet's rate (fresh keys cost nothing to make). */
-export class FaucetRateError extends Error {
-  static override name = 'FaucetRateError'
-  override name = 'FaucetRateError'
-  readonly code = 'FAUCET_RATE'
-  constructor (readonly retryAfterMs: number) { super(`the faucet is paying as fast as it may; try again in ${Math.ceil(retryAfterMs / 1000)} s`) }
-}
-
 /** `produce` on a node that holds no producer key (a follower): only the genesis producer signs blocks. */
 export class NotProducerError extends Error {
   static override name = 'NotProducerError'
   override name = 'NotProducerError'
   constructor () { super('this node holds no producer key: it follows the chain and cannot produce blocks') }
-}
-
-/** The faucet was asked of a node that has none (a full node that is not the devnet). */
-export class FaucetUnavailableError extends Error {
-  static override name = 'FaucetUnavailableError'
-  override name = 'FaucetUnavailableError'
-  readonly code = 'FAUCET_UNAVAILABLE'
-  constructor () { super('this node runs no faucet: ask the devnet\'s own JSON-RPC (its bootstrap document names it)') }
-}
-
-/**
- * Why a follower refused a block. Every one is the block's fault (any node executing it finds the same),
- * so the peer that handed it over broke a rule; `height` is the refused block's.
- */
-export class BlockRejectedError extends Error {
-  static override name = 'BlockRejectedError'
-  override name = 'BlockRejectedError'
-  constructor (message: string, readonly height: Epoch) { super(message) }
-}
-
-/** The block does not extend our head (one producer means one chain; forks are issue 13's). */
-export class ParentMismatchError extends BlockRejectedError {
-  static override name = 'ParentMismatchError'
-  override name = 'ParentMismatchError'
-  readonly code = 'PARENT_MISMATCH'
-  constructor (readonly head: string, readonly parents: string, height: Epoch) {
-    super(`block at height ${height} has parents ${parents || '(none)'}, not our head ${head}`, height)
-  }
-}
-
-/** Executing the parent's messages on the parent's state does not give the header's ParentStateRoot. */
-export class StateRootMismatchError extends BlockRejectedError {
-  static override name = 'StateRootMismatchError'
-  override name = 'StateRootMismatchError'
-  readonly code = 'STATE_ROOT_MISMATCH'
-  constructor (readonly expected: string, readonly claimed: string, height: Epoch) {
-    super(`block at height ${height} claims state root ${claimed}; executing its parent gives ${expected}`, height)
-  }
-}
-
-/** Executing the parent's messages does not give the header's ParentMessageReceipts. */
-export class ReceiptsRootMismatchError extends BlockRejectedError {
-  static override name = 'ReceiptsRootMismatchError'
-  override name = 'ReceiptsRootMismatchError'
-  readonly code = 'RECEIPTS_ROOT_MISMATCH'
-  constructor (readonly expected: string, readonly claimed: string, height: Epoch) {
-    super(`block at height ${height} claims receipts root ${claimed}; executing its parent gives ${expected}`, height)
-  }
-}
-
-/** The messages handed over with a block do not build the TxMeta its header's Messages names. */
-export class MessagesMismatchError extends BlockRejectedError {
-  static override name = 'MessagesMismatchError'
-  override name = 'MessagesMismatchError'
-  readonly code = 'MESSAGES_MISMATCH'
-  constructor (readonly expected: string, readonly built: string, height: Epoch) {
-    super(`messages sent for block at height ${height} build TxMeta ${built}, not its Messages ${expected}`, height)
-  }
-}
-
-/**
- * The header's ParentBaseFee is not the base fee of its parent tipset (Lotus CommonBlkChecks baseFeeCheck:
- * ComputeBaseFee(baseTs) == h.ParentBaseFee). Coffer keeps the base fee at BASE_FEE (no congestion pricing yet).
- */
-export class BaseFeeMismatchError extends BlockRejectedError {
-  static override name = 'BaseFeeMismatchError'
-  override name = 'BaseFeeMismatchError'
-  readonly code = 'BASE_FEE_MISMATCH'
-  constructor (readonly expected: bigint, readonly claimed: bigint, height: Epoch) {
-    super(`block at height ${height} claims parent base fee ${claimed}; its parent's is ${expected}`, height)
-  }
-}
-
-/** The block breaks a header rule (link, timestamp, producer, signature) or its messages' rules (gas, signatures). */
-export class InvalidBlockError extends BlockRejectedError {
-  static override name = 'InvalidBlockError'
-  override name = 'InvalidBlockError'
-  readonly code = 'INVALID_BLOCK'
-  constructor (override readonly cause: Error, height: Epoch) { super(`block at height ${height} is invalid: ${cause.name}: ${cause.message}`, height) }
-}
-
-/**
- * A block dated past our clock (beyond the allowed drift): not stored, and no rule broken that its sender is to blame
- * for (Lotus wraps FutureBlock in ErrTemporal and keeps such a block out of its bad-block cache). Not a
- * BlockRejectedError: sync and gossip take it as not applicable yet, and it is offered again later.
- */
-export class BlockNotYetDueError extends Error {
-  static override name = 'BlockNotYetDueError'
-  override name = 'BlockNotYetDueError'
-  readonly code = 'NOT_YET_DUE'
-  constructor (readonly height: Epoch, readonly timestamp: number, readonly now: number) { super(`block at height ${height} is dated ${timestamp}, after our clock's ${now}: taken once it is due`) }
 }
 
 /** Reads through to the node's store and keeps what it writes apart, so a refused block leaves nothing behind. */
@@ -164,18 +44,6 @@ class OverlayStore implements BlockStore {
     return cid
   }
 }
-
-/** Faucet payments that may wait in the pool at once, so requests for many addresses cannot fill it. */
-export const FAUCET_MAX_PENDING = 50
-/**
- * The faucet's overall rate, a token bucket over all addresses as lotus-fountain's Limiter has (TotalRate,
- * TotalBurst, beside its per-wallet limit): a burst of FAUCET_MAX_PENDING, then one payment every
- * FAUCET_REFILL_MS. Issue 9 drained it at ~24 payments a second from fresh keys; now at most 30 a minute.
- */
-export const FAUCET_BURST = FAUCET_MAX_PENDING
-export const FAUCET_REFILL_MS = 2000
-
-export interface FaucetInit { secretKey: Uint8Array, address: Uint8Array, amount: bigint, cooldownMs: number, burst?: number, refillMs?: number }
 
 export type { BeaconSource }
 
@@ -219,8 +87,7 @@ export class NodeChain implements RpcBackend {
   /** State the next block's messages apply to: the head's state after the head's own messages. */
   private nextRoot: CID
   private readonly heads = new HeadEvents()
-  private readonly faucetPaid = new Map<string, number>()
-  private readonly faucetBucket: TokenBuckets<'all'>
+  private readonly faucetPayer: Faucet | null
   /** Every tipset this node holds from FORK_TREE_DEPTH below its head up, on every fork, with their weights. */
   private tree!: ForkTree
   /** The tree root's parent's height (what executing the root needs: its null-round crons). */
@@ -240,8 +107,7 @@ export class NodeChain implements RpcBackend {
     this.current = init.head
     this.nextRoot = init.head.header.parentStateRoot
     this.mpool = new Mpool(init.store, () => this.nextRoot, { verifier: init.verifier ?? threadVerifier(), nowMs: init.nowMs })
-    // one key: the faucet's rate is over all addresses (its per-address limit is the cool-down)
-    this.faucetBucket = new TokenBuckets({ burst: init.faucet?.burst ?? FAUCET_BURST, refillMs: init.faucet?.refillMs ?? FAUCET_REFILL_MS })
+    this.faucetPayer = init.faucet === undefined ? null : new Faucet(init.faucet, this.mpool, init.nowMs, (sm) => { this.pushedLocally(sm) })
   }
 
   /**
@@ -912,53 +778,7 @@ export class NodeChain implements RpcBackend {
   }
 
   async faucet (address: Uint8Array): Promise<CID> {
-    const f = this.init.faucet
-    if (f === undefined) throw new FaucetUnavailableError()
-    // an ID or actor address names an existing actor (t099 is the burn address): funds sent there are
-    // lost or land where no user asked; a user asks for the key address a wallet made
-    if (!isKeyAddress(address)) throw new FaucetAddressError(addressToString(address, 't'))
-    const key = address.join(',')
-    const last = this.faucetPaid.get(key)
-    const now = this.init.nowMs()
-    if (last !== undefined && now - last < f.cooldownMs) throw new FaucetLimitError(f.cooldownMs - (now - last))
-    // pooled payments only: anyone can push messages naming the faucet's address, and those still being
-    // checked (forged, as like as not) must neither make it busy nor take its nonces
-    const waiting = this.mpool.pending(f.address).length
-    if (waiting >= FAUCET_MAX_PENDING) throw new FaucetBusyError(waiting)
-    this.takeFaucetToken(now)
-    const message: Message = {
-      version: 0, to: address, from: f.address, nonce: this.mpool.nextNonce(f.address), value: f.amount,
-      gasLimit: TRANSFER_GAS_LIMIT, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: METHOD_SEND, params: new Uint8Array(0)
-    }
-    this.markFaucetPaid(key, now)
-    try {
-      const signed = signMessage(f.secretKey, message)
-      const cid = await this.mpool.push(signed, { local: true })
-      this.pushedLocally(signed)
-      return cid
-    } catch (err) {
-      this.faucetPaid.delete(key)
-      throw err
-    }
-  }
-
-  /**
-   * Remembers when `key` was paid. The map is keyed by addresses anyone may make up, so entries past the
-   * cool-down go as new ones come: re-inserting keeps it in payment order, and the oldest are at its front.
-   */
-  private markFaucetPaid (key: string, now: number): void {
-    const cooldownMs = this.init.faucet?.cooldownMs ?? 0
-    for (const [k, t] of this.faucetPaid) {
-      if (now - t < cooldownMs) break
-      this.faucetPaid.delete(k)
-    }
-    this.faucetPaid.delete(key)
-    this.faucetPaid.set(key, now)
-  }
-
-  /** Takes one payment from the faucet's token bucket (refilled by elapsed time), or throws FaucetRateError. */
-  private takeFaucetToken (now: number): void {
-    const taken = this.faucetBucket.take('all', now)
-    if (!taken.ok) throw new FaucetRateError(taken.retryAfterMs)
+    if (this.faucetPayer === null) throw new FaucetUnavailableError()
+    return await this.faucetPayer.pay(address)
   }
 }

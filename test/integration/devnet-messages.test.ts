@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
-import { FAUCET_MAX_PENDING } from '../../src/node/chain'
+import { FAUCET_MAX_PENDING } from '../../src/node/faucet'
 import { createCofferLibp2p, requestState } from '../../src/net'
 import {
   secpPublicKey, secpAddressBytes, signMessage, encodeSignedMessage, messagesTopic, parseFil, verifyActorProof,

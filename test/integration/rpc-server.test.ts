@@ -17,7 +17,7 @@ import {
   type Genesis, type SealedHeader, type BeaconEntry, type TipSet, makeTipSet, type SignedMessage, type Message, type Actor, type MemoryBlockStore,
   verifyBeaconEntry
 } from '../../src/core'
-import { FaucetLimitError } from '../../src/node/chain'
+import { FaucetLimitError } from '../../src/node/faucet'
 import {
   startRpcServer, headerFromLotus, FULL_API_VERSION_V0, FULL_API_VERSION_V1,
   type RpcServer, type RpcBackend, type MsgLookup, type StateProofResult

@@ -7,7 +7,7 @@ import {
   signMessage, secpAddressBytes, secpPublicKey, produceHeader, storeBlockMessages, signBeaconRound, MemoryBlockStore, EMPTY_AMT_CID, BLOCK_GAS_LIMIT,
   type SealedHeader, type BlockMessages
 } from '../../src/core'
-import { ParentMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, InvalidBlockError, StateRootMismatchError } from '../../src/node/chain'
+import { ParentMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, InvalidBlockError, StateRootMismatchError } from '../../src/node/block-errors'
 import { chainPair, T0, type ChainPair } from '../helpers/follower-chain'
 import { testBeaconEntries } from '../helpers/test-beacon'
 

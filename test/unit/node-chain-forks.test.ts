@@ -9,7 +9,8 @@ import {
   type TipSet, type SealedHeader, type CID, type Genesis, type EcChainConfig, type BeaconEntry, type BlockHeader
 } from '../../src/core'
 import type { ChainDb } from '../../src/node/chain-db'
-import { InvalidBlockError, BlockNotYetDueError, BlockRejectedError, type NodeChain } from '../../src/node/chain'
+import type { NodeChain } from '../../src/node/chain'
+import { InvalidBlockError, BlockNotYetDueError, BlockRejectedError } from '../../src/node/block-errors'
 import { openEcNode } from '../helpers/ec-node'
 import { TEST_BEACON, testBeaconEntry } from '../helpers/test-beacon'
 

@@ -8,7 +8,8 @@ import {
 } from '../../core'
 import type { GossipMessage, GossipVerdict } from '../../net'
 import { judgeBlock } from '../../net/gossip-validation'
-import { BlockRejectedError, MessagesMismatchError, type NodeChain } from '../chain'
+import type { NodeChain } from '../chain'
+import { BlockRejectedError, MessagesMismatchError } from '../block-errors'
 import { isPeerFault, type SyncTarget } from './chain-sync'
 
 export interface FullBlockValidatorInit {

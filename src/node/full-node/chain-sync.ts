@@ -12,7 +12,8 @@ import {
   tipSetKeyString, makeTipSet,
   type CID, type Epoch, type SealedHeader, type ExchangeRequest, type ExchangeResponse, type BlockMessages
 } from '../../core'
-import { BlockRejectedError, FORK_TREE_DEPTH, type NodeChain } from '../chain'
+import { FORK_TREE_DEPTH, type NodeChain } from '../chain'
+import { BlockRejectedError } from '../block-errors'
 
 /** A peer's head: a block's CID, or (`key`) the TipSetKey hello names, which Expected Consensus sync asks for whole. */
 export interface SyncTarget { peer: string, cid: CID, height: Epoch, key?: CID[] }
