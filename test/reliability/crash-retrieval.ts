@@ -124,7 +124,8 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
         await killHard(run)
         ok = run.child.exitCode === 0
         if (runs === 2) lastOutput = run.output()
-        if (!ok && runs === 5) failures.push(`download ${k}: the CLI failed ${runs} times: ${run.output().slice(-400)}`)
+        // the provider's side of it too: the CLI can only say how the stream ended, the provider's log says why
+        if (!ok && runs === 5) failures.push(`download ${k}: the CLI failed ${runs} times: ${run.output().slice(-400)}; the provider's last lines: ${provider.output().split('\n').filter(l => /retrieval|Error/.test(l)).slice(-6).join(' | ').slice(-1200)}`)
       }
       runsInAll += runs
       const resumedFrom = Number(/resuming from byte (\d+)/.exec(lastOutput)?.[1] ?? 0)

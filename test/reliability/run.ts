@@ -26,12 +26,13 @@ async function runChild (name: string, deadlineMs: number): Promise<Row[]> {
     partial = lines.pop() ?? ''
     for (const l of lines) if (!l.startsWith('ROWS ')) console.log(jobs > 1 ? `[${name}] ${l}` : l)
   })
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, deadlineMs)
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, deadlineMs)
   const code = await new Promise<number | null>(resolve => child.on('exit', (c) => resolve(c)))
   clearTimeout(timer)
   const line = out.split('\n').find(l => l.startsWith('ROWS '))
   if (line !== undefined) return JSON.parse(line.slice(5)) as Row[]
-  const why = code === null ? `killed after its deadline of ${Math.round(deadlineMs / 1000)} s (a hang)` : `exited ${code} without a result`
+  const why = timedOut ? `killed after its deadline of ${Math.round(deadlineMs / 1000)} s (a hang)` : code === null ? `killed by ${String(child.signalCode)}, not by this run` : `exited ${code} without a result`
   return [{ scenario: name, tries: 0, acceptedLies: 0, crashes: 1, dataLost: 0, ms: performance.now() - started, failures: [why] }]
 }
 
