@@ -90,7 +90,14 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
   await node.handle(RETRIEVAL_PROTOCOL, async (stream: Stream, connection) => {
     const peer = connection.remotePeer.toString()
     const frames = new FrameReader(stream, RETRIEVAL_MAX_FRAME)
-    const send = async (r: RetrievalReply): Promise<void> => { await writeFrame(stream, controlFrame(encodeRetrievalReply(r)), AbortSignal.timeout(idleMs)) }
+    /** A frame write began and did not finish: the stream's framing may be cut, so nothing more can be said on it. */
+    let writeCut = false
+    const framed = async (frame: Uint8Array): Promise<void> => {
+      writeCut = true
+      await writeFrame(stream, frame, AbortSignal.timeout(idleMs))
+      writeCut = false
+    }
+    const send = async (r: RetrievalReply): Promise<void> => { await framed(controlFrame(encodeRetrievalReply(r))) }
     let session: RetrievalServerSession | undefined
     let sent = 0
     let paid: AttoFil = 0n
@@ -179,7 +186,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
           const out = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes)
           pending = []
           pendingBytes = 0
-          await writeFrame(stream, carFrame(out), AbortSignal.timeout(idleMs))
+          await framed(carFrame(out))
         }
         for await (const part of session.car) {
           if (part.charged > 0) {
@@ -236,8 +243,11 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       const e = err as Error
       log(`retrieval: ${e.name}: ${e.message}`)
       await session?.end({ sent, paid, complete: false, error: e }).catch(() => {})
-      if (e instanceof RetrievalRejectedError) {
-        await send({ kind: 'rejected', code: e.code, message: e.message.slice(0, 500), ...(e instanceof PaymentOwedError && e.owed > 0n ? { owed: e.owed } : {}) })
+      // a failure of the provider's own (a chain read, a disk write) is told to the client by name like a refusal,
+      // unless it cut a frame: then the stream can only be reset
+      const refusal = e instanceof RetrievalRejectedError ? e : writeCut ? null : new RetrievalRejectedError('INTERNAL', `${e.name}: ${e.message}`)
+      if (refusal !== null) {
+        await send({ kind: 'rejected', code: refusal.code, message: refusal.message.slice(0, 500), ...(refusal instanceof PaymentOwedError && refusal.owed > 0n ? { owed: refusal.owed } : {}) })
           .then(async () => { await stream.close({ signal: AbortSignal.timeout(idleMs) }) })
           .catch(() => { stream.abort(e) })
       } else {

@@ -15,7 +15,7 @@ const BLOCK = 64 * 1024
 const root = CID.createV1(0x55, await sha256.digest(new Uint8Array([1])))
 
 /** A provider whose session sends `blocks` parts of BLOCK charged bytes each, recording vouchers as payments of their length. */
-async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number, increase: number, idleMs?: number, refuse?: RetrievalRejectedError, ledger?: ChannelLedger }): Promise<{ client: CofferLibp2p, provider: CofferLibp2p, sentAt: () => number, ended: Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }> }> {
+async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number, increase: number, idleMs?: number, refuse?: RetrievalRejectedError, ledger?: ChannelLedger, voucherFails?: Error }): Promise<{ client: CofferLibp2p, provider: CofferLibp2p, sentAt: () => number, ended: Promise<{ sent: number, paid: bigint, complete: boolean, error?: Error }> }> {
   const provider = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   const client = await createCofferLibp2p({ allowLoopbackDials: true })
   nodes.push(provider, client)
@@ -37,6 +37,7 @@ async function pair (o: { blocks: number, pricePerGiB: bigint, interval: number,
         })(),
         // the test's "voucher" is the cumulative amount as decimal text
         voucher: async (bytes) => {
+          if (o.voucherFails !== undefined) throw o.voucherFails
           const total = BigInt(new TextDecoder().decode(bytes))
           if (total > paid) o.ledger?.pay(total - paid)
           paid = total
@@ -253,6 +254,19 @@ describe('retrieval stream', () => {
     expect((err as Error).message).toContain(`${3 * BLOCK} attoFIL`)
     expect(p.sentAt()).toBe(0)
   }, 60_000)
+
+  it('a provider that fails for a reason of its own says so by name (INTERNAL), with its framing intact', async () => {
+    // (a provider that aborted the stream here left the client with "the stream ended inside a frame", and whoever
+    // read the CLI's output with no idea why: the long crash-retrieval run's one failed download)
+    const price = GIB
+    const p = await pair({ blocks: 16, pricePerGiB: BigInt(price), interval: 4 * BLOCK, increase: 0, voucherFails: Object.assign(new Error('the channel cannot be read: state not synced'), { name: 'StateUnavailableError' }) })
+    const s = await openRetrieval(p.client, p.provider.peerId, { root })
+    const err = await drain(s, async (got) => { if (got >= 4 * BLOCK) await s.sendVoucher(new TextEncoder().encode(String(got))) }).then(() => undefined, (e: Error) => e)
+    expect(err).toBeInstanceOf(RetrievalRejectedError)
+    expect((err as RetrievalRejectedError).code).toBe('INTERNAL')
+    expect((err as Error).message).toContain('StateUnavailableError: the channel cannot be read')
+    expect((await p.ended).error?.name).toBe('StateUnavailableError')
+  })
 
   it('a refusal reaches the client with its code', async () => {
     const p = await pair({ blocks: 1, pricePerGiB: 0n, interval: BLOCK, increase: 0, refuse: new RetrievalRejectedError('NOT_FOUND', 'no such payload') })
