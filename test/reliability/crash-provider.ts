@@ -17,6 +17,7 @@ import { createCofferLibp2p, sendDeal, requestAsk, type CofferLibp2p } from '../
 import type { Devnet } from '../../src/node/devnet'
 import { fundMarketClient, sleep, type FundedClient } from './harness'
 import { runProvider, killHard, alive, type Running } from './processes'
+import { loadOrCreateProviderKeys, workerAddress } from '../../src/node/provider/provider-keys'
 import { startJoinNet, initProvider, longDealRequest, auditPiece, heldPiece, P, type HeldPiece } from './provider-net'
 import type { Row } from './table'
 
@@ -42,6 +43,7 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
     const client: FundedClient = await fundMarketClient(d, '50')
     const providerDir = path.join(dir, 'provider')
     await initProvider(net.network, providerDir)
+    const worker = workerAddress(await loadOrCreateProviderKeys(providerDir))
     const head = (): number => devnet.head().header.height
     let pending: Pending | null = null
     let miner: Uint8Array | null = null
@@ -63,6 +65,9 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
       const peer = peerIdFromString(info.peerId)
       await node.dial(multiaddr(info.addrs[0]!))
       ask = await requestAsk(node, peer)
+      // the worker paid again at each start: its collateral top-ups come from it, and the long form's ~50 deals had
+      // drained a single faucet payment (every later deal refused FUNDS, 'try again shortly', until the end)
+      await devnet.chain.faucet(worker).catch((err: Error) => { console.log(`  start ${k}: the faucet did not pay the worker: ${err.message}`) })
       // the deals it published since the last start, a sample of 8 older ones, and at the last start every one, still
       // have their data (every deal at every start made the long form's hundredth restart audit ~50 deals: minutes)
       const older = stored.slice(0, auditedUpTo).sort(() => Math.random() - 0.5).slice(0, 8)
