@@ -23,6 +23,15 @@ import type { Row } from './table'
 
 interface Pending { req: DealRequest, bytes: Uint8Array }
 
+/** `fn` until it resolves, `times` tries 2 s apart; the last error when none did. */
+async function retried<T> (times: number, fn: () => Promise<T>): Promise<T | Error> {
+  let last: Error = new Error('not tried')
+  for (let i = 0; i < times; i++) {
+    try { return await fn() } catch (err) { last = err as Error; await sleep(2000) }
+  }
+  return last
+}
+
 export async function crashProvider (opts: { kills: number }): Promise<Row> {
   const started = performance.now()
   const failures: string[] = []
@@ -63,8 +72,11 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
       const info = up.info
       miner = parseAddress(info.miner, 't').bytes
       const peer = peerIdFromString(info.peerId)
-      await node.dial(multiaddr(info.addrs[0]!))
-      ask = await requestAsk(node, peer)
+      // a provider just started on a loaded machine may time a handshake out: asked again, as a client would; one
+      // that never answers is a provider that does not serve after its restart
+      const asked = await retried(5, async () => { await node!.dial(multiaddr(info.addrs[0]!)); return await requestAsk(node!, peer) })
+      if (asked instanceof Error) { lost++; failures.push(`start ${k}: the restarted provider does not answer: ${asked.name}: ${asked.message}`); break }
+      ask = asked
       // the worker paid again at each start: its collateral top-ups come from it, and the long form's ~50 deals had
       // drained a single faucet payment (every later deal refused FUNDS, 'try again shortly', until the end)
       await devnet.chain.faucet(worker).catch((err: Error) => { console.log(`  start ${k}: the faucet did not pay the worker: ${err.message}`) })

@@ -10,6 +10,11 @@ if (s === undefined) {
   console.error(`no scenario named ${String(name)}: ${SCENARIOS.map(x => x.name).join(', ')}`)
   process.exit(2)
 }
-const rows = await s.run(mode === 'short' ? 'short' : 'long')
+const started = performance.now()
+// a scenario that throws is a failed row saying what it threw, not a child that exits without one
+const rows = await s.run(mode === 'short' ? 'short' : 'long').catch((err: Error) => {
+  console.error(err)
+  return [{ scenario: s.name, tries: 0, acceptedLies: 0, crashes: 1, dataLost: 0, ms: performance.now() - started, failures: [`the scenario threw ${err.name}: ${err.message}`] }]
+})
 console.log(`ROWS ${JSON.stringify(rows)}`)
 process.exit(0)
