@@ -82,7 +82,8 @@ export async function crashProvider (opts: { kills: number }): Promise<Row> {
       await devnet.chain.faucet(worker).catch((err: Error) => { console.log(`  start ${k}: the faucet did not pay the worker: ${err.message}`) })
       // the deals it published since the last start, a sample of 8 older ones, and at the last start every one, still
       // have their data (every deal at every start made the long form's hundredth restart audit ~50 deals: minutes)
-      const older = stored.slice(0, auditedUpTo).sort(() => Math.random() - 0.5).slice(0, 8)
+      const older = stored.slice(0, auditedUpTo)
+      while (older.length > 8) older.splice(Math.floor(Math.random() * older.length), 1)
       const toAudit = k === opts.kills ? stored : [...older, ...stored.slice(auditedUpTo)]
       auditedUpTo = stored.length
       for (const s of toAudit) {

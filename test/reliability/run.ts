@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { SCENARIOS, type Scenario } from './scenarios'
-import { formatTable, rowFailed, type Row } from './table'
+import { crashedRow, formatTable, rowFailed, type Row } from './table'
 
 const short = process.env.RELIABILITY_SHORT === '1'
 const only = process.env.RELIABILITY_ONLY?.split(',').map(s => s.trim()).filter(s => s !== '')
@@ -33,7 +33,7 @@ async function runChild (name: string, deadlineMs: number): Promise<Row[]> {
   const line = out.split('\n').find(l => l.startsWith('ROWS '))
   if (line !== undefined) return JSON.parse(line.slice(5)) as Row[]
   const why = timedOut ? `killed after its deadline of ${Math.round(deadlineMs / 1000)} s (a hang)` : code === null ? `killed by ${String(child.signalCode)}, not by this run` : `exited ${code} without a result`
-  return [{ scenario: name, tries: 0, acceptedLies: 0, crashes: 1, dataLost: 0, ms: performance.now() - started, failures: [why] }]
+  return [crashedRow(name, performance.now() - started, why)]
 }
 
 async function runScenario (s: Scenario): Promise<Row[]> {

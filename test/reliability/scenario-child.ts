@@ -3,6 +3,7 @@ import '../../src/net/polyfills'
 // the light clients of the liar scenarios keep their chain in IndexedDB, in memory here as in the Node tests
 import 'fake-indexeddb/auto'
 import { SCENARIOS } from './scenarios'
+import { crashedRow } from './table'
 
 const [name, mode] = process.argv.slice(2)
 const s = SCENARIOS.find(x => x.name === name)
@@ -14,7 +15,7 @@ const started = performance.now()
 // a scenario that throws is a failed row saying what it threw, not a child that exits without one
 const rows = await s.run(mode === 'short' ? 'short' : 'long').catch((err: Error) => {
   console.error(err)
-  return [{ scenario: s.name, tries: 0, acceptedLies: 0, crashes: 1, dataLost: 0, ms: performance.now() - started, failures: [`the scenario threw ${err.name}: ${err.message}`] }]
+  return [crashedRow(s.name, performance.now() - started, `the scenario threw ${err.name}: ${err.message}`)]
 })
 console.log(`ROWS ${JSON.stringify(rows)}`)
 process.exit(0)

@@ -19,6 +19,9 @@ export interface Row {
   figures?: string[]
 }
 
+/** The row of a scenario that gave none (it threw, hung, or its process died): one crash, saying why. */
+export const crashedRow = (scenario: string, ms: number, why: string): Row => ({ scenario, tries: 0, acceptedLies: 0, crashes: 1, dataLost: 0, ms, failures: [why] })
+
 export const rowFailed = (r: Row): boolean => r.acceptedLies > 0 || r.crashes > 0 || r.dataLost > 0 || (r.liarsKept ?? 0) > 0
 
 export function formatTable (rows: Row[]): string {
