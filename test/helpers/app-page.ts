@@ -30,6 +30,8 @@ export async function fundedWallet (page: Page, passphrase: string): Promise<str
   await page.click('[data-testid=create-wallet]')
   const address = (await page.textContent('[data-testid=wallet-address]', { timeout: 30_000 }))!
   await page.click('[data-testid=faucet]')
-  await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 30_000 })
+  // a ceiling, not a plan: the faucet payment waits for a block and the tab's verified read, which a CPU throttled
+  // 4x on one core took over 30 s to show
+  await page.waitForSelector(`[data-testid=balance][data-address="${address}"][data-atto="${parseFil('100')}"][data-verified=true]`, { timeout: 120_000 })
   return address
 }
