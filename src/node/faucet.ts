@@ -99,6 +99,9 @@ export class Faucet {
     }
   }
 
+  /** How many addresses the faucet remembers paying (bounded by the cool-down; see markPaid). */
+  get remembered (): number { return this.paid.size }
+
   /**
    * Remembers when `key` was paid. The map is keyed by addresses anyone may make up, so entries past the
    * cool-down go as new ones come: re-inserting keeps it in payment order, and the oldest are at its front.
