@@ -1,4 +1,4 @@
-// The load run (issue 16 part 5): a devnet under Expected Consensus whose genesis providers run in its process, one
+// The load run (issue 16 part 5): a devnet (one block producer, see below) whose genesis providers run in its process, one
 // more provider joined from its own folder as its own process (`coffer provider init` and `run`), and light clients,
 // each a process of its own (load-client.ts), uploading (two copies each), retrieving (paid, verified) and auditing
 // continuously. One genesis provider has a stored deal corrupted on disk on a schedule (`coffer provider corrupt`);
@@ -10,7 +10,9 @@
 //  - crashes: anything uncaught here, a client process that died, the joined provider exiting on its own;
 // and it reports deals per minute, p50/p99 latencies, the longest the chain went without a new block, and each
 // process's memory (bounded: the last third of the run may not have grown past the middle third's; the final sweep,
-// a burst of retrievals after it, is another workload: its peak is reported, not compared with the run's).
+// a burst of retrievals after it, is another workload: its peak is reported, not compared with the run's). The devnet's
+// process is judged net of its block store, which holds every block of the chain in memory by design (a known limit
+// of full nodes today, reported on its own line): the chain's own growth there is not a leak, anything else is.
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
@@ -65,6 +67,10 @@ function bounded (samples: number[]): { ok: boolean, text: string } {
   const ok = last <= middle * 1.25 || last - middle <= 64
   return { ok, text: `${middle} → ${last} MiB (middle third's peak → last third's)` }
 }
+
+/** The devnet's process, reported as measured; judged for growth as DEVNET_NET (see the header). */
+const DEVNET = 'devnet + genesis providers'
+const DEVNET_NET = 'devnet + genesis providers, net of its block store'
 
 export async function loadRun (o: LoadOptions): Promise<Row> {
   const started = performance.now()
@@ -162,7 +168,14 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       const h = devnet.head().header.height
       if (h > lastHeight) { lastHeight = h; lastMove = Date.now() }
       longestStall = Math.max(longestStall, Date.now() - lastMove)
-      if (++tick % 10 === 0) { sample('devnet + genesis providers', rssOf(process.pid)); sample('joined provider', rssOf(joined.child.pid)); footprints.push(devnet.chain.storeFootprint()) }
+      if (++tick % 10 === 0) {
+        const fp = devnet.chain.storeFootprint()
+        footprints.push(fp)
+        const rss = rssOf(process.pid)
+        sample(DEVNET, rss)
+        sample(DEVNET_NET, rss === null ? null : rss - Math.round(fp.bufferBytes / 2 ** 20))
+        sample('joined provider', rssOf(joined.child.pid))
+      }
       if (tick % 60 === 0) {
         const n = (t: LoadEvent['t']): number => events.filter(e => e.t === t).length
         console.log(`  ${Math.round((Date.now() - runStart) / 1000)} s: height ${h}, ${n('deal')} deals (${n('deal-failed')} attempts failed), ${n('retrieve')} retrievals (${n('retrieve-failed')} failed), ${n('audit')} audits; ${events.filter(e => e.t === 'files').length} clients done`)
@@ -259,7 +272,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     // a run that made no deal measured nothing: red, not a table of zeros
     if (deals.length === 0) { lost++; failures.push('the clients made no deal') }
     if (longestStall > 60_000) { lost++; failures.push(`the chain went ${secs(longestStall)} without a new block`) }
-    const unbounded = [...memory.entries()].filter(([, s]) => !bounded(s).ok)
+    const unbounded = [...memory.entries()].filter(([name, s]) => name !== DEVNET && !bounded(s).ok)
     for (const [name, s] of unbounded) { lost++; failures.push(`${name}: memory grew: ${bounded(s).text}`) }
 
     const ms = (t: LoadEvent['t'], f: (e: LoadEvent) => boolean = () => true): number[] => events.filter(e => e.t === t && f(e)).map(e => (e as { ms: number }).ms)
@@ -280,7 +293,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
       `the devnet's block store (held in memory): ${[footprints[Math.floor(footprints.length / 3)], footprints.at(-1)].filter(f => f !== undefined).map(f => `${f.blocks} blocks, ${(f.bytes / 2 ** 20).toFixed(0)} MiB (${(f.bufferBytes / 2 ** 20).toFixed(0)} MiB of buffers)`).join(' → ')}`,
-      ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}${sweepPeak.has(name) ? `; the final sweep's peak ${sweepPeak.get(name)!} MiB` : ''}`)
+      ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}${name === DEVNET ? ' (not judged: see the next line)' : ''}${sweepPeak.has(name) ? `; the final sweep's peak ${sweepPeak.get(name)!} MiB` : ''}`)
     ]
     for (const f of figures) console.log(`  ${f}`)
     const tries = deals.length + events.filter(e => e.t === 'retrieve' || e.t === 'retrieve-failed' || e.t === 'audit').length
