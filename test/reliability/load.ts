@@ -160,6 +160,8 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
     let tick = 0
     /** The devnet's in-memory block store, sampled with its memory: how much of its growth is the chain's own blocks. */
     const footprints: Array<ReturnType<typeof devnet.chain.storeFootprint>> = []
+    /** The devnet's process's JS heap and array buffers at the same samples: where any growth beyond the blocks is. */
+    const usages: Array<{ heap: number, arrayBuffers: number }> = []
     let runEnd: number | null = null
     const restartFailures: string[] = []
     let restarting: Promise<void> | null = null
@@ -171,6 +173,8 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       if (++tick % 10 === 0) {
         const fp = devnet.chain.storeFootprint()
         footprints.push(fp)
+        const u = process.memoryUsage()
+        usages.push({ heap: u.heapUsed, arrayBuffers: u.arrayBuffers })
         const rss = rssOf(process.pid)
         sample(DEVNET, rss)
         sample(DEVNET_NET, rss === null ? null : rss - Math.round(fp.bufferBytes / 2 ** 20))
@@ -293,6 +297,7 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
       `faults: ${corrupted.size} deals corrupted, ${caught} caught and paid on chain; ${kills} kills of ${joinedInfo.address} (${crasherTerminated} of its deals ended by consecutive faults, each period paid); ${unpaidFaults} unpaid faults; ${honestMissed} missed periods of honest providers`,
       `chain: longest without a new block ${secs(longestStall)}, height ${devnet.head().header.height}`,
       `the devnet's block store (held in memory): ${[footprints[Math.floor(footprints.length / 3)], footprints.at(-1)].filter(f => f !== undefined).map(f => `${f.blocks} blocks, ${(f.bytes / 2 ** 20).toFixed(0)} MiB (${(f.bufferBytes / 2 ** 20).toFixed(0)} MiB of buffers)`).join(' → ')}`,
+      `the devnet's process (JS heap, array buffers): ${[usages[Math.floor(usages.length / 3)], usages.at(-1)].filter(u => u !== undefined).map(u => `${(u.heap / 2 ** 20).toFixed(0)} MiB, ${(u.arrayBuffers / 2 ** 20).toFixed(0)} MiB`).join(' → ')}`,
       ...[...memory.entries()].map(([name, s]) => `memory: ${name}: ${bounded(s).text}${name === DEVNET ? ' (not judged: see the next line)' : ''}${sweepPeak.has(name) ? `; the final sweep's peak ${sweepPeak.get(name)!} MiB` : ''}`)
     ]
     for (const f of figures) console.log(`  ${f}`)
