@@ -34,6 +34,9 @@ export const DEAL_LIES = [
 ] as const
 export type MarketLie = typeof ASK_LIES[number] | typeof DEAL_LIES[number]
 
+/** A ceiling on one honest store of 200 kB (under a minute on a quiet machine), not a plan of its speed. */
+const HONEST_STORE_MS = 10 * 60_000
+
 /** Provider index 1 of the devnet: t01002. */
 const LIAR = 1
 const LIAR_ADDRESS = 't01002'
@@ -127,18 +130,24 @@ export async function marketLiars (opts: { repeats: number, lies?: MarketLie[] }
     const storeHonestly = async (why: string): Promise<boolean> => {
       const bytes = payload()
       const digest = pieceDigest(bytes)
-      const { quotes } = await sc.quotes([honest])
-      const plan = sc.plan(quotes, { pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes, payloadBytes: bytes.length, label: `honest-${file}`, copies: 1, periods: 2 })
-      if (plan.proposals.length === 0) { failures.push(`${why}: no plan with the honest provider`); return false }
+      const t0 = Date.now()
       try {
-        const r = await sc.store(honest, await sc.sign(plan.proposals[0]!.proposal), bytes.length, reader(bytes))
+        const { quotes, failures: refused } = await sc.quotes([honest])
+        if (quotes.length === 0) throw new Error(`the honest provider's ask: ${refused.map(f => `${f.error.name}: ${f.error.message}`).join('; ')}`)
+        const plan = sc.plan(quotes, { pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes, payloadBytes: bytes.length, label: `honest-${file}`, copies: 1, periods: 2 })
+        if (plan.proposals.length === 0) { failures.push(`${why}: no plan with the honest provider`); return false }
+        // bounded: a store that cannot finish is a named failure, not the scenario's whole deadline
+        const r = await sc.store(honest, await sc.sign(plan.proposals[0]!.proposal), bytes.length, reader(bytes), { signal: AbortSignal.timeout(HONEST_STORE_MS) })
         if (!r.confirmed) await waitFor(async () => (await chain.deal(r.dealId)) !== null, 60_000)
         honestDeals.push(r.dealId)
         const p = r.proposal.proposal
         honestLocked += p.storagePricePerEpoch * BigInt(p.endEpoch - p.startEpoch) + p.clientCollateral
         return true
       } catch (err) {
-        failures.push(`${why}: the honest provider did not store the file: ${(err as Error).name}: ${(err as Error).message}`)
+        // with what the light client saw: its nodes (a dropped one says why), its last rejection and network error
+        const st = lc!.status()
+        const seen = { height: st.verifiedHeight, peers: st.peers.length, nodes: st.nodes.map(n => ({ ...n })), lastRejection: st.lastRejection, lastNetworkError: st.lastNetworkError }
+        failures.push(`${why}: the honest provider did not store the file (after ${((Date.now() - t0) / 1000).toFixed(0)} s): ${(err as Error).name}: ${(err as Error).message}; the light client: ${JSON.stringify(seen)}`)
         return false
       }
     }
@@ -179,7 +188,7 @@ export async function marketLiars (opts: { repeats: number, lies?: MarketLie[] }
           } else console.log(`  ${lie}: refused (${got.name}: ${got.message.slice(0, 80)})`)
         }
         if (!await storeHonestly(lie)) lost++
-        console.log(`  ${lie}: ${failures.length === before ? 'ok' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+        console.log(`  ${lie}: ${failures.length === before ? 'ok' : `FAILED (${failures.slice(before).join('; ')})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
       }
     }
     // nothing locked for what the liar named: exactly the honest deals' fees and collateral
