@@ -25,10 +25,17 @@ import { devnetRetrievalPrice } from '../../src/node/provider/devnet-providers'
 import { writeUnixfsCar, formatLotusExport, type DownloadState, type StoredChannel } from '../../src/light'
 import { fundMarketClient, sleep } from './harness'
 import { coffer, runProvider, killHard, alive, whileMoving, type Running } from './processes'
-import { startJoinNet, initProvider, longDealRequest, P } from './provider-net'
+import { startJoinNet, initProvider, longDealRequest } from './provider-net'
 import type { Row } from './table'
 
 const MiB = 2 ** 20
+/**
+ * Epochs a proving period here (1 s each). Retrieval is this scenario's subject, not proving: the deal must outlive a
+ * hundred kills, and the market ends a deal after 3 missed periods in a row or once its collateral is spent. With
+ * the other scenarios' 10-epoch periods, the long run at 1757ce8 (three scenarios on two cores, so restarts were
+ * slow) lost the deal at its 46th kill and every download after it failed ("no live deal on chain holds …").
+ */
+const RP = 60
 
 export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
   const started = performance.now()
@@ -42,7 +49,7 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
   let killedMidway = 0
   let runsInAll = 0
   try {
-    const net = await startJoinNet(dir, { app: true })
+    const net = await startJoinNet(dir, { app: true, provingPeriod: RP })
     d = net.devnet
     const devnet = d
     const network = net.network
@@ -77,15 +84,15 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
     // stored with the provider under a deal whose label is the root (how the CLI finds who holds it)
     const client = await fundMarketClient(d, '10')
     const ask = await requestAsk(node, peerIdFromString(info.peerId))
-    let start = Math.ceil((d.head().header.height + 30) / P) * P
+    let start = Math.ceil((d.head().header.height + 30) / RP) * RP
     let dealId = -1
     for (let attempt = 0; dealId < 0; attempt++) {
-      const req = longDealRequest(client, miner, ask, car, start, root.toString())
+      const req = longDealRequest(client, miner, ask, car, start, root.toString(), RP)
       try {
         dealId = (await sendDeal(node, peerIdFromString(info.peerId), req, async function * (offset) { for (let o = offset; o < car.length; o += MiB) yield car.subarray(o, o + MiB) })).dealId
       } catch (err) {
         if (attempt >= 5) throw err
-        if (err instanceof DealRejectedError && err.code === 'START') start = Math.ceil(((err.earliestStart ?? devnet.head().header.height) + 2 * P) / P) * P
+        if (err instanceof DealRejectedError && err.code === 'START') start = Math.ceil(((err.earliestStart ?? devnet.head().header.height) + 2 * RP) / RP) * RP
         else await sleep(1000)
       }
     }

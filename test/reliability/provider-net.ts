@@ -20,8 +20,8 @@ export const P = 10
  * A devnet with no genesis provider, and where its bootstrap document is: a file in `dir`, or with `app` the URL
  * its web server serves it at (what `coffer retrieve --network` reads).
  */
-export async function startJoinNet (dir: string, opts: { app?: boolean } = {}): Promise<{ devnet: Devnet, network: string }> {
-  const common = { dataDir: path.join(dir, 'devnet'), rpcPort: 0, providers: 0, provingPeriod: P, faucetCooldownMs: 0, log: () => {} }
+export async function startJoinNet (dir: string, opts: { app?: boolean, provingPeriod?: number } = {}): Promise<{ devnet: Devnet, network: string }> {
+  const common = { dataDir: path.join(dir, 'devnet'), rpcPort: 0, providers: 0, provingPeriod: opts.provingPeriod ?? P, faucetCooldownMs: 0, log: () => {} }
   if (opts.app === true) {
     await mkdir(path.join(dir, 'dist'))
     const devnet = await startDevnet({ ...common, distDir: path.join(dir, 'dist'), serveApp: true, httpPort: 0 })
@@ -39,13 +39,16 @@ export async function initProvider (network: string, providerDir: string): Promi
   if (await init.exited !== 0) throw new Error(`provider init failed: ${init.output().slice(-800)}`)
 }
 
-/** A deal for `bytes` with `miner` at its ask, starting at `start` and lasting 1000 periods (proven to the end of any run). */
-export function longDealRequest (client: FundedClient, miner: Uint8Array, ask: SignedStorageAsk, bytes: Uint8Array, start: number, label: string): DealRequest {
+/**
+ * A deal for `bytes` with `miner` at its ask, starting at `start` and lasting about 10,000 epochs in whole periods of
+ * `period` (proven to the end of any run).
+ */
+export function longDealRequest (client: FundedClient, miner: Uint8Array, ask: SignedStorageAsk, bytes: Uint8Array, start: number, label: string, period = P): DealRequest {
   const pieceSize = paddedPieceSize(bytes.length)
   return {
     proposal: signDealProposal(client.secret, {
       pieceCid: pieceCidV1(pieceDigest(bytes).root), pieceSize, verifiedDeal: false, client: client.address, provider: miner, label,
-      startEpoch: start, endEpoch: start + 1000 * P, storagePricePerEpoch: askPricePerEpoch(ask.ask, pieceSize),
+      startEpoch: start, endEpoch: start + Math.ceil(1000 * P / period) * period, storagePricePerEpoch: askPricePerEpoch(ask.ask, pieceSize),
       providerCollateral: askCollateral(ask.ask, pieceSize), clientCollateral: 0n
     }),
     payloadBytes: bytes.length
