@@ -32,6 +32,19 @@ export function mountSmallDisk (dir: string, mib: number): string | null {
   }
 }
 
+/**
+ * A send, again while the provider answers FUNDS: its own chain node may not show the client's escrow deposit yet (a
+ * loaded machine: the short form saw "free escrow (0 attoFIL)"). A FUNDS refusal comes before any byte is sent, as the
+ * tab's copy sender also retries it; given up after a minute of them.
+ */
+async function sendFunded<T> (send: () => Promise<T>): Promise<T | Error> {
+  for (const until = Date.now() + 60_000; ;) {
+    const r = await send().then(v => v, (e: Error) => e)
+    if (!(r instanceof DealRejectedError && r.code === 'FUNDS') || Date.now() > until) return r
+    await sleep(1000)
+  }
+}
+
 export async function diskFull (opts: { fills: number }): Promise<Row & { skipped?: string }> {
   const started = performance.now()
   const failures: string[] = []
@@ -81,13 +94,13 @@ export async function diskFull (opts: { fills: number }): Promise<Row & { skippe
       let filled = false
       const fill = (): void => { filled = true; try { execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', `count=${DISK_MIB}`], { stdio: 'ignore' }) } catch { /* ENOSPC: full, as meant */ } }
       if (fillAt === 0) fill()
-      const first = await sendDeal(node, peer, req, payload, { retries: 0, onProgress: (held) => { if (!filled && held >= fillAt) fill() } }).then(v => v, (e: Error) => e)
+      const first = await sendFunded(() => sendDeal(node!, peer, req, payload, { retries: 0, onProgress: (held) => { if (!filled && held >= fillAt) fill() } }))
       if (!(first instanceof DealRejectedError) || first.code !== 'SPACE') failures.push(`fill ${k}: the upload into a full disk ended ${first instanceof Error ? `${first.name} ${(first as DealRejectedError).code ?? ''}: ${first.message}` : 'published'}, not a SPACE refusal`)
       if (!alive(provider)) { crashes++; failures.push(`fill ${k}: the provider died: ${provider.output().slice(-600)}`); break }
       // room again: the same proposal resumes from what the provider kept
       await rm(filler, { force: true })
       let from = -1
-      const again = await sendDeal(node, peer, req, payload, { retries: 3, onProgress: (held) => { if (from < 0) from = held } }).then(v => v, (e: Error) => e)
+      const again = await sendFunded(() => sendDeal(node!, peer, req, payload, { retries: 3, onProgress: (held) => { if (from < 0) from = held } }))
       if (again instanceof Error) { lost++; failures.push(`fill ${k}: sent again with room, the upload failed: ${again.name}: ${again.message}`); continue }
       if (from > 0) resumed++
       deals.push({ dealId: again.dealId, bytes })
