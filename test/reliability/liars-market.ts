@@ -99,7 +99,12 @@ export async function marketLiars (opts: { repeats: number, lies?: MarketLie[] }
   const crashes = watchCrashes(failures)
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-liars-market-'))
   const P = 10
-  const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, providers: 2, provingPeriod: P, log: () => {} })
+  // one devnet key makes the blocks. Under Expected Consensus with two providers and 10-epoch periods, the long run at
+  // cd69c42 (three scenarios on two cores) saw the client's verified head and the node's hello head stay at 214 for
+  // the rest of the scenario, and every honest store timed out. The likely cause is providers missing proving windows
+  // on the loaded machine, so the chain's power went to zero and no block could be made again (Lotus's rule too; seen
+  // in the open-network test before). This scenario is about the market's lies, not about consensus.
+  const d = await startDevnet({ dataDir: dir, distDir: '/nonexistent', serveApp: false, rpcPort: null, providers: 2, provingPeriod: P, consensus: 'single', log: () => {} })
   const stop = new AbortController()
   setMaxListeners(Infinity, stop.signal)
   let lc: LightClient | null = null
