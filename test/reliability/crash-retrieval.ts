@@ -24,7 +24,7 @@ import { DEFAULT_ASK } from '../../src/node/provider/provider-process'
 import { devnetRetrievalPrice } from '../../src/node/provider/devnet-providers'
 import { writeUnixfsCar, formatLotusExport, type DownloadState, type StoredChannel } from '../../src/light'
 import { fundMarketClient, sleep } from './harness'
-import { coffer, runProvider, killHard, alive, whileMoving, type Running } from './processes'
+import { coffer, runProvider, killHard, alive, whileMoving, lastLines, type Running } from './processes'
 import { startJoinNet, initProvider, longDealRequest } from './provider-net'
 import type { Row } from './table'
 
@@ -132,7 +132,7 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
         ok = run.child.exitCode === 0
         if (runs === 2) lastOutput = run.output()
         // the provider's side of it too: the CLI can only say how the stream ended, the provider's log says why
-        if (!ok && runs === 5) failures.push(`download ${k}: the CLI failed ${runs} times: ${run.output().slice(-400)}; the provider's last lines: ${provider.output().split('\n').filter(l => /retrieval|Error/.test(l)).slice(-6).join(' | ').slice(-1200)}`)
+        if (!ok && runs === 5) failures.push(`download ${k}: the CLI failed ${runs} times: ${run.output().slice(-400)}; the provider's last lines: ${lastLines(provider, /retrieval|Error/, 6).slice(-1200)}`)
       }
       runsInAll += runs
       const resumedFrom = Number(/resuming from byte (\d+)/.exec(lastOutput)?.[1] ?? 0)

@@ -16,7 +16,7 @@ import { parseAddress, readDeal, DealRejectedError } from '../../src/core'
 import { createCofferLibp2p, sendDeal, requestAsk, type CofferLibp2p } from '../../src/net'
 import type { Devnet } from '../../src/node/devnet'
 import { fundMarketClient, sleep } from './harness'
-import { runProvider, killHard, alive, type Running } from './processes'
+import { runProvider, killHard, alive, lastLines, type Running } from './processes'
 import { startJoinNet, initProvider, longDealRequest, auditPiece, heldPiece, P } from './provider-net'
 import type { Row } from './table'
 
@@ -116,7 +116,7 @@ export async function diskFull (opts: { fills: number }): Promise<Row & { skippe
     const proven = (): number[] => deals.filter(x => !(devnet.chain.readState((st, r) => readDeal(st, r, x.dealId))?.periods.some(p => p.proof !== null) ?? false)).map(x => x.dealId)
     const end = Date.now() + 180_000
     while (proven().length > 0 && (Date.now() < end || head() < lastStart + 3 * P) && alive(provider)) await sleep(500)
-    if (proven().length > 0) { lost += proven().length; failures.push(`deals never proven after the disk filled (head ${head()}, last start ${lastStart}): ${proven().join(', ')}; the provider's last lines on proving: ${provider.output().split('\n').filter(l => /prove|proving|Error/.test(l)).slice(-8).join(' | ').slice(-1500)}`) }
+    if (proven().length > 0) { lost += proven().length; failures.push(`deals never proven after the disk filled (head ${head()}, last start ${lastStart}): ${proven().join(', ')}; the provider's last lines on proving: ${lastLines(provider, /prove|proving|Error/, 8).slice(-1500)}`) }
     console.log(`  ${deals.length} uploads refused at a full disk and then published, ${resumed} resumed from the provider's bytes`)
   } finally {
     if (provider !== undefined) await killHard(provider)

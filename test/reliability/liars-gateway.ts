@@ -249,7 +249,7 @@ export async function gatewayLiars (opts: { repeats: number, lies?: GatewayLie[]
             // the gateway destroys each connection past the cap as it accepts it: waited for up to the same slack the
             // deadlines above get (a loaded machine accepts late; the long run at 1757ce8 saw 2 s fall short twice)
             const openNow = (): number => sockets.filter(s => !s.socket.destroyed && s.socket.readyState === 'open').length
-            for (const until = Date.now() + 15_000; openNow() > limits.maxConnectionsPerClient && Date.now() < until;) await sleep(250)
+            await waitFor(() => openNow() <= limits.maxConnectionsPerClient, 15_000)
             const open = openNow()
             if (open > limits.maxConnectionsPerClient) holdFailure = `${open} connections from one address held open (the cap is ${limits.maxConnectionsPerClient})`
             for (const s of sockets) s.socket.destroy()

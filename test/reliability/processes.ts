@@ -8,6 +8,9 @@ const BIN = fileURLToPath(new URL('../../src/node/bin.mjs', import.meta.url))
 
 export interface Running { child: ChildProcess, output: () => string, exited: Promise<number | null> }
 
+/** The last `n` lines of `r`'s output matching `pattern`, on one line (what a failure quotes of a process's log). */
+export const lastLines = (r: Running, pattern: RegExp, n: number): string => r.output().split('\n').filter(l => pattern.test(l)).slice(-n).join(' | ')
+
 export function coffer (args: string[]): Running {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let out = ''
