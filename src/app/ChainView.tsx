@@ -276,7 +276,7 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
       {older.error !== null && <div className="banner error" data-testid="older-error">Older tipsets: {older.error}</div>}
       {open !== null && <HeaderDetail cid={open} call={call} onClose={() => setOpen(null)} />}
       <p className="muted small">
-        Genesis {status.genesisCid} · <span data-testid="verify-stats">{status.stats.headersVerified} headers verified in this tab session
+        Genesis {status.genesisCid} · <span data-testid="verify-stats" data-startup={JSON.stringify(status.stats.startup)} title={`this node's start: ${status.stats.startup.map(m => `${m.phase} at ${m.atMs} ms`).join(', ')}`}>{status.stats.headersVerified} headers verified in this tab session
         {status.stats.verifyMs > 0 && <> at {Math.round(status.stats.headersVerified / (status.stats.verifyMs / 1000))} headers/s</>}</span>
         {status.bootstrapSource === 'stored' ? ' · network settings from the last online visit' : ''}
       </p>

@@ -6,7 +6,7 @@
 // the jump nothing is fetched until something asks (backfill: the Chain view scrolled back, a deal's challenge block).
 import {
   tipSetKeyCids, tipSetKeyBytes, bytesEqual, decodeCertificate, WINNING_POST_SECTOR_SET_LOOKBACK,
-  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier
+  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier, type FinalityState
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
 import type { HeaderStore } from './header-store'
@@ -32,6 +32,27 @@ export interface FinalityStatus {
   /** Headers fetched by hash link below the finalized tipset (the lookback), at the last jump. */
   jumpedFromEpoch: Epoch | null
   lowestHeight: Epoch
+}
+
+/**
+ * What a stored finality state says before this session has checked anything: the last certificate an earlier session
+ * verified and how far `headHeight` is beyond its tipset. The service's own status adds this session's counts to it.
+ */
+export function storedFinalityStatus (s: FinalityState | null, headHeight: Epoch, lowestHeight: Epoch): FinalityStatus {
+  const f = s?.finalized
+  return {
+    instance: (s?.nextInstance ?? 0) - 1,
+    finalizedEpoch: f?.epoch ?? 0,
+    finalizedCid: f === undefined ? null : String(tipSetKeyCids(f.key)[0]),
+    headBeyond: Math.max(0, headHeight - (f?.epoch ?? 0)),
+    behind: false,
+    knownInstances: 0,
+    verified: 0,
+    verifyMs: 0,
+    verifier: null,
+    jumpedFromEpoch: null,
+    lowestHeight
+  }
 }
 
 export interface FinalityServiceInit {
@@ -128,24 +149,15 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
 
   return {
     backfill,
-    status: () => {
-      const s = f3.state
-      const f = s?.finalized
-      const head = init.sync.head.header.height
-      return {
-        instance: (s?.nextInstance ?? 0) - 1,
-        finalizedEpoch: f?.epoch ?? 0,
-        finalizedCid: f === undefined ? null : String(tipSetKeyCids(f.key)[0]),
-        headBeyond: Math.max(0, head - (f?.epoch ?? 0)),
-        behind: f3.behind,
-        knownInstances: f3.knownPending,
-        verified: f3.verified,
-        verifyMs: Math.round(f3.verifyMs),
-        verifier: f3.verifierName,
-        jumpedFromEpoch,
-        lowestHeight
-      }
-    },
+    status: () => ({
+      ...storedFinalityStatus(f3.state, init.sync.head.header.height, lowestHeight),
+      behind: f3.behind,
+      knownInstances: f3.knownPending,
+      verified: f3.verified,
+      verifyMs: Math.round(f3.verifyMs),
+      verifier: f3.verifierName,
+      jumpedFromEpoch
+    }),
     syncNow,
     offerCertificate: (bytes) => {
       let instance: number

@@ -3,7 +3,8 @@
 // when no new head has come for several block times and asks its peers for their heads again, and reports
 // a status snapshot on every change.
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromString, peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import {
   addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
@@ -20,6 +21,9 @@ import { createStateClient, StateProofRejectedError, type StateClient } from './
 import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { startTabFinality } from './tab-finality'
+import { openF3CertStore } from './f3-cert-store'
+import { storedFinalityStatus } from './finality-service'
+import { startingStatus, startupClock, type StartupClock } from './starting-status'
 import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
 import { createVerifiedStateCache } from './verified-state-cache'
 import { mclOneSignerBatch } from './mcl-bdn-verifier'
@@ -50,6 +54,8 @@ export interface LightClientInit {
   listen?: string[]
   /** Find other tabs and sync from them too (tab-peers.ts): needs the WebRTC and circuit-relay transports. */
   tabPeers?: boolean
+  /** The worker's clock of this start (steps before the client, such as loading the bootstrap document, marked on it). */
+  startup?: StartupClock
 }
 
 export interface LightClient {
@@ -171,8 +177,30 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let firstVerifiedAtMs: number | null = null
   let dialed = false
   let stopped = false
+  const startup = init.startup ?? startupClock()
+  startup.mark('stored head read')
+
+  // What an earlier session verified is shown before anything else starts: the stored head and finality, with the
+  // peer ID this session will have (its key is made here, so the first status already names it).
+  const privateKey = await generateKeyPair('Ed25519')
+  const f3 = expected && genesis.state.f3 !== undefined
+  const certs = f3 ? await openF3CertStore(genesis.header.cid.toString()) : null
+  const blockDelayMs = genesis.state.blockDelaySecs * 1000
+  const minStallMs = init.stallAfterMs ?? STALL_BLOCK_TIMES * blockDelayMs
+  init.onStatus(startingStatus({
+    peerId: peerIdFromPrivateKey(privateKey).toString(),
+    genesis,
+    bootstrapSource: init.bootstrapSource,
+    head: headTipSet,
+    recent,
+    finality: certs === null ? null : storedFinalityStatus(await certs.state(), headTipSet.height, await store.floor()),
+    startedAtMs,
+    stallWindowMs: minStallMs,
+    startup: (startup.mark('stored status'), startup.marks)
+  }))
 
   const libp2p = await createCofferLibp2p({
+    privateKey,
     role: 'tab',
     allowLoopbackDials: init.bootstrap.peers.every(isLoopback),
     network: genesis.state.network,
@@ -284,8 +312,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     const chain = [...chainPeers].filter(p => !nodes.isDropped(p))
     return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
   }
-  const tabFinality = sync instanceof EcHeaderSync && genesis.state.f3 !== undefined
-    ? await startTabFinality({ libp2p, gossip, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true })
+  const tabFinality = sync instanceof EcHeaderSync && certs !== null
+    ? await startTabFinality({ libp2p, certs, gossip, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true })
     : null
   const finality = tabFinality?.service ?? null
 
@@ -369,8 +397,6 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   // Stall watch. Gossip can stop reaching us while the connection stays up (a node's peer score left us
   // out, a lost subscription): then nothing else would ever tell us the chain moved on. The watch measures
   // gossip alone: heads that only our own probes bring do not say gossip works again.
-  const blockDelayMs = genesis.state.blockDelaySecs * 1000
-  const minStallMs = init.stallAfterMs ?? STALL_BLOCK_TIMES * blockDelayMs
   let lastNewHeadAtMs = startedAtMs
   /**
    * When gossip last brought a new head, or a node's connection opened with its hello; null until the first
@@ -437,7 +463,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       lastNetworkError,
       recent: recent.map(r => ({ ...r, messageCount: messageCounts.get(r.cid) })),
       nodes: nodes.summaries(),
-      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs },
+      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs, startup: [...startup.marks] },
       consensus: expected ? 'expected' : 'single',
       headBlocks: sync.headTipSet.blocks.length,
       reorgs: { count: sync.reorgs.count, deepest: sync.reorgs.deepest, last: lastReorg },
@@ -622,6 +648,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // later ones back off while gossip stays silent, whatever the probes themselves bring
     if (stalled && (fruitlessProbes === 0 || nowMs() >= nextProbeAtMs)) askForHeads()
   }, Math.max(100, Math.min(1000, blockDelayMs / 4)))
+  startup.mark('running')
   init.onStatus(status())
   void dialAll()
 
@@ -657,6 +684,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       await sync.settled()
       store.close()
       tabFinality?.close()
+      certs?.close()
     }
   }
 }

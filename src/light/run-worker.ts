@@ -3,6 +3,7 @@
 import { toWireError } from '../core'
 import { parseBootstrap, type BootstrapDocument } from '../net'
 import { startLightClient, summarize, type LightClient } from './light-client'
+import { startupClock } from './starting-status'
 import { olderTipSets } from './chain-page'
 import { loadSavedBootstrap, saveBootstrap } from './bootstrap-cache'
 import { openWalletStore } from './wallet-store'
@@ -135,17 +136,28 @@ export function createWorkerNode (
 
   const start = async (bootstrapUrl: string, publish: (view: ViewMessage) => void, transports: readonly TransportName[] = TRANSPORT_NAMES): Promise<void> => {
     ready = (async () => {
-      const { doc, source } = await loadBootstrap(bootstrapUrl)
-      // loaded only where a page can hold the connections: the library is not needed by a node without one
-      const webrtc = opts.rtcPages === undefined ? null : await import('@libp2p/webrtc')
-      const direct = webrtc !== null && transports.includes('webrtc-direct')
+      const startup = startupClock()
+      startup.mark('asked to start')
+      // loaded only where a page can hold the connections (the library is not needed by a node without one), while
+      // the bootstrap document comes: a start waits for the slower of the two, not for both in turn
+      const withRtc = opts.rtcPages !== undefined
       // other tabs: reached through a node's circuit relay, then directly over WebRTC (tab-peers.ts)
-      const tabToTab = webrtc !== null && transports.includes('webrtc')
-      const relay = tabToTab ? await import('@libp2p/circuit-relay-v2') : null
+      const tabToTab = withRtc && transports.includes('webrtc')
+      const webrtcLoad = withRtc ? import('@libp2p/webrtc') : Promise.resolve(null)
+      const relayLoad = tabToTab ? import('@libp2p/circuit-relay-v2') : Promise.resolve(null)
+      // (a failed bootstrap ends the start; the loads' own failures are then nobody's)
+      webrtcLoad.catch(() => {}); relayLoad.catch(() => {})
+      const { doc, source } = await loadBootstrap(bootstrapUrl)
+      startup.mark('bootstrap loaded')
+      const webrtc = await webrtcLoad
+      const relay = await relayLoad
+      const direct = webrtc !== null && transports.includes('webrtc-direct')
+      startup.mark('transports loaded')
       client = await startLightClient({
+        startup,
         bootstrap: doc,
         bootstrapSource: source,
-        transports: [...(direct ? [webrtc.webRTCDirect()] : []), ...(tabToTab && relay !== null ? [webrtc.webRTC(), relay.circuitRelayTransport()] : [])],
+        transports: [...(direct ? [webrtc.webRTCDirect()] : []), ...(webrtc !== null && relay !== null ? [webrtc.webRTC(), relay.circuitRelayTransport()] : [])],
         webSockets: transports.includes('websockets'),
         ...(tabToTab ? { listen: ['/p2p-circuit', '/webrtc'], tabPeers: true } : {}),
         onStatus: (status) => { publish({ type: 'status', status }) }

@@ -34,6 +34,7 @@ export interface Rejection {
 export interface PeerSummary { id: string, addr: string }
 
 import type { FinalityStatus } from './finality-service'
+import type { StartupMark } from './starting-status'
 
 export interface LightClientStatus {
   /** This light node's own libp2p peer ID (one for every tab when they share the node). */
@@ -66,7 +67,8 @@ export interface LightClientStatus {
   recent: HeaderSummary[]
   /** The nodes this tab talks to, each cross-checked against the verified chain (dropped ones with the reason). */
   nodes: NodeSummary[]
-  stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number }
+  /** `startup`: when each step of this node's start ended (starting-status.ts), for the Chain view's footnote and the bench. */
+  stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number, startup: StartupMark[] }
   /** How blocks are made: by the genesis's single producer, or won by storage power (Expected Consensus). */
   consensus: 'single' | 'expected'
   /** Blocks in the head tipset. */

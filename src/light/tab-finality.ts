@@ -7,7 +7,7 @@ import { requestChain, requestCertificates, serveCertExchange, encodeCertificate
 import type { EcHeaderSync } from './ec-header-sync'
 import type { HeaderStore } from './header-store'
 import type { StateClient } from './state-client'
-import { openF3CertStore, type F3CertStore } from './f3-cert-store'
+import type { F3CertStore } from './f3-cert-store'
 import { startFinality, type FinalityService } from './finality-service'
 import { mclBdnVerifier } from './mcl-bdn-verifier'
 
@@ -16,6 +16,8 @@ const FIRST_PASS_WAIT_MS = 20_000
 
 export interface TabFinalityInit {
   libp2p: CofferLibp2p
+  /** This genesis's certificate store, opened (and closed) by the caller: it shows what the store holds before libp2p starts. */
+  certs: F3CertStore
   gossip: Gossip
   genesis: Genesis
   headers: HeaderStore
@@ -38,8 +40,7 @@ export interface TabFinality {
 }
 
 export async function startTabFinality (init: TabFinalityInit): Promise<TabFinality> {
-  const { libp2p, genesis, sync } = init
-  const certs: F3CertStore = await openF3CertStore(genesis.header.cid.toString())
+  const { libp2p, genesis, sync, certs } = init
   const service = startFinality({
     genesis,
     headers: init.headers,
@@ -82,6 +83,6 @@ export async function startTabFinality (init: TabFinalityInit): Promise<TabFinal
   return {
     service,
     syncNow: async () => { try { await service.syncNow() } finally { resume() } },
-    close: () => { clearTimeout(hold as unknown as ReturnType<typeof setTimeout>); certs.close() }
+    close: () => { clearTimeout(hold as unknown as ReturnType<typeof setTimeout>) }
   }
 }

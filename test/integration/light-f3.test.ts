@@ -14,6 +14,7 @@ afterAll(async () => { for (const fn of cleanups.splice(0).reverse()) await fn()
 
 describe('light client fast sync by F3 certificates', () => {
   let d: Devnet
+  let lc1Status: LightClientStatus | undefined
   const PREFILL = 60
   it('verifies the certificates, jumps to the finalized tipset and checks only the blocks after it', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'coffer-light-f3-'))
@@ -38,12 +39,25 @@ describe('light client fast sync by F3 certificates', () => {
     // blocks checked by Expected Consensus: the finalized tipset's own (checked again on its parent) and those after it, not the chain below
     expect(s.stats.headersVerified).toBeLessThan(PREFILL / 2 + (s.verifiedHeight - f.finalizedEpoch) * 3 + 6)
     expect(last).toBeDefined()
+    lc1Status = lc.status()
   }, 240_000)
 
   it('a reload starts from the stored certificates and head', async () => {
     const before = (await (async () => { const x = d.f3!.state(); return x })())
-    const lc2: LightClient = await startLightClient({ bootstrap: d.bootstrap(), bootstrapSource: 'network', onStatus: () => {}, statusIntervalMs: 20 })
+    const stored = lc1Status!
+    const statuses: LightClientStatus[] = []
+    const lc2: LightClient = await startLightClient({ bootstrap: d.bootstrap(), bootstrapSource: 'network', onStatus: (s) => statuses.push(s), statusIntervalMs: 20 })
     cleanups.push(lc2.stop)
+    // the first status comes from storage before libp2p starts: the stored head and finality, this session's peer ID, no peers yet
+    const first = statuses[0]!
+    expect(first.peers).toEqual([])
+    expect(first.peerId).toBe(lc2.status().peerId)
+    expect(first.verifiedHeight).toBeGreaterThanOrEqual(stored.verifiedHeight)
+    expect(first.finality!.instance).toBeGreaterThanOrEqual(stored.finality!.instance)
+    expect(first.finality!.finalizedEpoch).toBeGreaterThanOrEqual(stored.finality!.finalizedEpoch)
+    expect(first.finality!.verified).toBe(0)
+    expect(first.stats.startup.map(m => m.phase)).toEqual(['stored head read', 'stored status'])
+    expect(lc2.status().stats.startup.map(m => m.phase)).toContain('running')
     // at once, from IndexedDB: the head the first client verified, before any node answered
     expect(lc2.status().verifiedHeight).toBeGreaterThan(PREFILL / 2)
     await until(() => (lc2.status().finality?.instance ?? -1) >= before.nextInstance - 1, 60_000, () => lc2.status().finality)
