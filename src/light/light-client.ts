@@ -5,9 +5,9 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString, peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
-  addressToString, blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
+  blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
   type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, type StateRequest, verifyOneSignerBatch
 } from '../core'
 import {
@@ -22,8 +22,7 @@ import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { startTabFinality } from './tab-finality'
 import { openF3CertStore } from './f3-cert-store'
-import { storedFinalityStatus } from './finality-service'
-import { startingStatus, startupClock, type StartupClock } from './starting-status'
+import { readStoredStatus, startupClock, summarize, RECENT, type StartupClock } from './starting-status'
 import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
 import { createVerifiedStateCache } from './verified-state-cache'
 import { mclOneSignerBatch } from './mcl-bdn-verifier'
@@ -56,6 +55,8 @@ export interface LightClientInit {
   tabPeers?: boolean
   /** The worker's clock of this start (steps before the client, such as loading the bootstrap document, marked on it). */
   startup?: StartupClock
+  /** This node's libp2p key (a new one when left out): the worker makes it first, to name it in its earliest status. */
+  privateKey?: PrivateKey
 }
 
 export interface LightClient {
@@ -89,8 +90,6 @@ export interface LightClient {
   stop: () => Promise<void>
 }
 
-/** Tipsets the Chain view lists. */
-const RECENT = 20
 /**
  * How long one address may take to connect (libp2p's own per-address default, ADDRESS_DIAL_TIMEOUT): a dial of a
  * node's n addresses gets n times this, so a blocked first transport leaves the next its full time.
@@ -120,19 +119,6 @@ const RECENT_GAPS = 20
  */
 const MAX_PROBE_BACKOFF = 8
 
-export function summarize (h: SealedHeader): HeaderSummary {
-  let miner: string
-  try { miner = addressToString(h.header.miner) } catch { miner = '(unreadable)' }
-  return {
-    cid: h.cid.toString(),
-    height: h.header.height,
-    timestamp: h.header.timestamp,
-    miner,
-    parent: h.header.parents[0]?.toString() ?? null,
-    sizeBytes: h.bytes.length,
-    ...(h.header.electionProof === null ? {} : { winCount: h.header.electionProof.winCount })
-  }
-}
 
 
 const isLoopback = (addr: string): boolean => /\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/.test(addr)
@@ -178,25 +164,15 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let dialed = false
   let stopped = false
   const startup = init.startup ?? startupClock()
-  startup.mark('stored head read')
 
   // What an earlier session verified is shown before anything else starts: the stored head and finality, with the
-  // peer ID this session will have (its key is made here, so the first status already names it).
-  const privateKey = await generateKeyPair('Ed25519')
-  const f3 = expected && genesis.state.f3 !== undefined
-  const certs = f3 ? await openF3CertStore(genesis.header.cid.toString()) : null
+  // peer ID this session will have (its key is made first, so the first status already names it).
+  const privateKey = init.privateKey ?? await generateKeyPair('Ed25519')
+  const certs = expected && genesis.state.f3 !== undefined ? await openF3CertStore(genesis.header.cid.toString()) : null
   const blockDelayMs = genesis.state.blockDelaySecs * 1000
   const minStallMs = init.stallAfterMs ?? STALL_BLOCK_TIMES * blockDelayMs
-  init.onStatus(startingStatus({
-    peerId: peerIdFromPrivateKey(privateKey).toString(),
-    genesis,
-    bootstrapSource: init.bootstrapSource,
-    head: headTipSet,
-    recent,
-    finality: certs === null ? null : storedFinalityStatus(await certs.state(), headTipSet.height, await store.floor()),
-    startedAtMs,
-    stallWindowMs: minStallMs,
-    startup: (startup.mark('stored status'), startup.marks)
+  init.onStatus(await readStoredStatus({
+    peerId: peerIdFromPrivateKey(privateKey).toString(), genesis, store, certs, bootstrapSource: init.bootstrapSource, startedAtMs, stallWindowMs: minStallMs, startup
   }))
 
   const libp2p = await createCofferLibp2p({

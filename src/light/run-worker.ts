@@ -2,8 +2,10 @@
 // when offline) and streams status snapshots back. The worker entry file only calls this.
 import { toWireError } from '../core'
 import { parseBootstrap, type BootstrapDocument } from '../net'
-import { startLightClient, summarize, type LightClient } from './light-client'
-import { startupClock } from './starting-status'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { startLightClient, STALL_BLOCK_TIMES, type LightClient } from './light-client'
+import { startupClock, summarize, readSavedChainStatus } from './starting-status'
 import { olderTipSets } from './chain-page'
 import { loadSavedBootstrap, saveBootstrap } from './bootstrap-cache'
 import { openWalletStore } from './wallet-store'
@@ -138,6 +140,13 @@ export function createWorkerNode (
     ready = (async () => {
       const startup = startupClock()
       startup.mark('asked to start')
+      const startedAtMs = Date.now()
+      // the chain an earlier session verified is shown while the bootstrap document comes (a slow or absent network
+      // must not hold a reload's head back); the client's own statuses replace it, and a late one never overwrites theirs
+      const privateKey = await generateKeyPair('Ed25519')
+      let clientSpoke = false
+      void readSavedChainStatus(peerIdFromPrivateKey(privateKey).toString(), (blockMs) => STALL_BLOCK_TIMES * blockMs, startup, startedAtMs)
+        .then((status) => { if (status !== null && !clientSpoke) publish({ type: 'status', status }) }, () => {})
       // loaded only where a page can hold the connections (the library is not needed by a node without one), while
       // the bootstrap document comes: a start waits for the slower of the two, not for both in turn
       const withRtc = opts.rtcPages !== undefined
@@ -160,7 +169,8 @@ export function createWorkerNode (
         transports: [...(direct ? [webrtc.webRTCDirect()] : []), ...(webrtc !== null && relay !== null ? [webrtc.webRTC(), relay.circuitRelayTransport()] : [])],
         webSockets: transports.includes('websockets'),
         ...(tabToTab ? { listen: ['/p2p-circuit', '/webrtc'], tabPeers: true } : {}),
-        onStatus: (status) => { publish({ type: 'status', status }) }
+        privateKey,
+        onStatus: (status) => { clientSpoke = true; publish({ type: 'status', status }) }
       })
       const lc = client
       // a wallet that will not open (storage full, a damaged record) must not take header sync down with it

@@ -1,9 +1,16 @@
 // The status a light node shows from its own storage while it starts (issue 14: reload to a verified head in well
 // under a second): the head and the finality an earlier session verified and stored, before libp2p exists or any
 // node has answered. Every figure in it was checked when it was stored; 'syncing' says nothing newer is known yet.
-import type { Genesis, TipSet } from '../core'
-import type { FinalityStatus } from './finality-service'
+import { addressToString, makeTipSet, type Genesis, type SealedHeader } from '../core'
+import { genesisOf, parseBootstrap } from '../net'
+import { openHeaderStore, type HeaderStore } from './header-store'
+import { openF3CertStore, type F3CertStore } from './f3-cert-store'
+import { loadSavedBootstrap } from './bootstrap-cache'
+import { storedFinalityStatus } from './finality-service'
 import type { HeaderSummary, LightClientStatus } from './status'
+
+/** Tipsets the Chain view lists. */
+export const RECENT = 20
 
 /** When each step of a start ended, in ms on the node's clock since its worker began: what a slow start spent. */
 export interface StartupMark { phase: string, atMs: number }
@@ -22,20 +29,40 @@ export function startupClock (nowMs: () => number = () => performance.now()): St
   }
 }
 
-export interface StartingStatusInit {
-  peerId: string
-  genesis: Genesis
-  bootstrapSource: 'network' | 'stored'
-  head: TipSet
-  recent: HeaderSummary[]
-  finality: FinalityStatus | null
-  startedAtMs: number
-  stallWindowMs: number
-  startup: readonly StartupMark[]
+export function summarize (h: SealedHeader): HeaderSummary {
+  let miner: string
+  try { miner = addressToString(h.header.miner) } catch { miner = '(unreadable)' }
+  return {
+    cid: h.cid.toString(),
+    height: h.header.height,
+    timestamp: h.header.timestamp,
+    miner,
+    parent: h.header.parents[0]?.toString() ?? null,
+    sizeBytes: h.bytes.length,
+    ...(h.header.electionProof === null ? {} : { winCount: h.header.electionProof.winCount })
+  }
 }
 
-export function startingStatus (s: StartingStatusInit): LightClientStatus {
-  const head = s.head.blocks[0]!
+export interface StoredStatusInit {
+  peerId: string
+  genesis: Genesis
+  /** This genesis's stores (its CID names them). */
+  store: HeaderStore
+  /** Its certificate store, on a chain with F3. */
+  certs: F3CertStore | null
+  bootstrapSource: 'network' | 'stored'
+  startedAtMs: number
+  stallWindowMs: number
+  startup: StartupClock
+}
+
+/** What the stores hold, as a status: the stored head (genesis when none), its recent tipsets, the stored finality. */
+export async function readStoredStatus (s: StoredStatusInit): Promise<LightClientStatus> {
+  const headTipSet = await s.store.headTipSet() ?? makeTipSet([s.genesis.header])
+  const head = headTipSet.blocks[0]!
+  const recent = (await s.store.recent(RECENT)).map(summarize)
+  const finality = s.certs === null ? null : storedFinalityStatus(await s.certs.state(), headTipSet.height, await s.store.floor())
+  s.startup.mark('stored status')
   return {
     peerId: s.peerId,
     network: s.genesis.state.network,
@@ -54,12 +81,33 @@ export function startingStatus (s: StartingStatusInit): LightClientStatus {
     backlog: null,
     lastRejection: null,
     lastNetworkError: null,
-    recent: s.recent,
+    recent,
     nodes: [],
-    stats: { headersVerified: 0, verifyMs: 0, firstVerifiedAtMs: null, startedAtMs: s.startedAtMs, startup: [...s.startup] },
+    stats: { headersVerified: 0, verifyMs: 0, firstVerifiedAtMs: null, startedAtMs: s.startedAtMs, startup: [...s.startup.marks] },
     consensus: s.genesis.state.consensus === 'expected' ? 'expected' : 'single',
-    headBlocks: s.head.blocks.length,
+    headBlocks: headTipSet.blocks.length,
     reorgs: { count: 0, deepest: 0, last: null },
-    finality: s.finality
+    finality
+  }
+}
+
+/**
+ * The chain of the bootstrap document kept from the last online start, as a status (null when none is kept): what a
+ * worker shows while the document is fetched again, so a reload does not wait on the network to show its head.
+ */
+export async function readSavedChainStatus (peerId: string, stallWindowMs: (blockDelayMs: number) => number, startup: StartupClock, startedAtMs: number): Promise<LightClientStatus | null> {
+  const saved = await loadSavedBootstrap()
+  if (saved === undefined) return null
+  const genesis = genesisOf(parseBootstrap(saved))
+  const store = await openHeaderStore(genesis.header.cid.toString())
+  let certs: F3CertStore | null = null
+  try {
+    certs = genesis.state.consensus === 'expected' && genesis.state.f3 !== undefined ? await openF3CertStore(genesis.header.cid.toString()) : null
+    return await readStoredStatus({
+      peerId, genesis, store, certs, bootstrapSource: 'stored', startedAtMs, stallWindowMs: stallWindowMs(genesis.state.blockDelaySecs * 1000), startup
+    })
+  } finally {
+    store.close()
+    certs?.close()
   }
 }
