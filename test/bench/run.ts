@@ -29,10 +29,12 @@
 //      ec-browser: the tab's worker syncing a BENCH_EC_BROWSER_EPOCHS (150)-epoch Expected Consensus chain from a full node,
 //      every block checked against a state proof, against the `browser` section's single-producer worker figure
 //  17. f3 (test/bench/f3.ts): one Filecoin mainnet F3 certificate (1,560 participants) and a 100,000-epoch certificate
-//      chain at the devnet's schedule: bytes downloaded and the time to check it, mcl-wasm against noble in one run
+//      chain at the devnet's schedule: bytes downloaded and the time to check it, mcl-wasm against noble in one run;
+//      f3-cold (test/bench/f3-cold.ts): the tab's whole cold sync by certificates in Chromium (1,000 certificates, as a
+//      100,000-epoch chain has), bytes received, and a reload to the verified head
 //  18. tabs (test/bench/tabs.ts): five tabs with one shared node against a node per tab; transports
 //      (test/bench/transports.ts): the tab over WebSockets against WebRTC-Direct, connection time and cold-sync rate
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser,f3,f3-browser,tabs,transports picks sections)
+//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser,f3,f3-browser,f3-cold,tabs,transports picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
@@ -67,6 +69,7 @@ import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } fr
 import { benchFlood } from './flood'
 import { benchEcHeaders, benchEcHeadersBrowser } from './ec-headers'
 import { benchF3, benchF3Browser } from './f3'
+import { benchF3Cold } from './f3-cold'
 import { benchTabs } from './tabs'
 import { benchTransports } from './transports'
 import { benchRangeRead } from './range-read'
@@ -460,6 +463,7 @@ await section('ec-headers', () => { benchEcHeaders() })
 await section('ec-browser', async () => { await benchEcHeadersBrowser(singleProducerWorkerFigure) })
 await section('f3', async () => { await benchF3() })
 await section('f3-browser', async () => { await benchF3Browser() })
+await section('f3-cold', async () => { await benchF3Cold() })
 await section('tabs', async () => { await benchTabs() })
 await section('transports', async () => { await benchTransports() })
 if (failed.length > 0) console.log(`\nsections that failed: ${failed.join(', ')}`)
