@@ -135,8 +135,9 @@ export class F3Sync {
     const accepted: FinalityCertificate[] = []
     let s = this.state!
     let bad: Error | null = null
-    const started = performance.now()
+    // (loading the WASM verifier is not checking: the time shown is the checks')
     this.verifier ??= this.init.verifier === undefined ? new NobleBdnVerifier() : await this.init.verifier().catch(() => new NobleBdnVerifier())
+    const started = performance.now()
     const fresh = certs.filter(c => c.instance >= s.nextInstance)
     for (let at = 0; at < fresh.length && bad === null; at += CHECK_BATCH) {
       const chunk = fresh.slice(at, at + CHECK_BATCH)
