@@ -2,7 +2,9 @@
 // what only a browser worker has (the WASM hashing pool, as nested workers, OPFS staging and download files)
 // and WebRTC through its page.
 import '../src/net/polyfills'
-import { runLightClient, opfsStaging, type Port } from '../src/light'
+import { runLightClient } from '../src/light/run-worker'
+import { opfsStaging } from '../src/light/staging'
+import type { Port } from '../src/light/worker-protocol'
 import { browserDownloadFiles } from '../src/light/download-files'
 import { piecePool } from './piece-pool-browser'
 import { createRtcPages, installRtcBridge } from '../src/light/bridged-rtc'

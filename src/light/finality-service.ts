@@ -6,13 +6,14 @@
 // the jump nothing is fetched until something asks (backfill: the Chain view scrolled back, a deal's challenge block).
 import {
   tipSetKeyCids, tipSetKeyBytes, bytesEqual, decodeCertificate, WINNING_POST_SECTOR_SET_LOOKBACK,
-  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier, type FinalityState
+  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
 import type { HeaderStore } from './header-store'
 import type { EcHeaderSync } from './ec-header-sync'
 import type { F3CertStore } from './f3-cert-store'
 import { F3Sync } from './f3-sync'
+import { storedFinalityStatus } from './starting-status'
 import { fetchLinkedRun } from './linked-run'
 import { backfillBelowFloor } from './chain-page'
 
@@ -34,27 +35,6 @@ export interface FinalityStatus {
   lowestHeight: Epoch
 }
 
-/**
- * What a stored finality state says before this session has checked anything: the last certificate an earlier session
- * verified and how far `headHeight` is beyond its tipset. The service's own status adds this session's counts to it.
- */
-export function storedFinalityStatus (s: FinalityState | null, headHeight: Epoch, lowestHeight: Epoch): FinalityStatus {
-  const f = s?.finalized
-  return {
-    instance: (s?.nextInstance ?? 0) - 1,
-    finalizedEpoch: f?.epoch ?? 0,
-    finalizedCid: f === undefined ? null : String(tipSetKeyCids(f.key)[0]),
-    headBeyond: Math.max(0, headHeight - (f?.epoch ?? 0)),
-    behind: false,
-    knownInstances: 0,
-    verified: 0,
-    verifyMs: 0,
-    verifier: null,
-    jumpedFromEpoch: null,
-    lowestHeight
-  }
-}
-
 export interface FinalityServiceInit {
   genesis: Genesis
   headers: HeaderStore
@@ -74,6 +54,8 @@ export interface FinalityServiceInit {
 }
 
 export interface FinalityService {
+  /** Resolves once the stored state is read (status() shows it from then on); rejects if the stores would not answer. */
+  loaded: Promise<void>
   status: () => FinalityStatus
   /** Fetches certificates from every node and jumps when the finalized tipset is above the head. */
   syncNow: () => Promise<void>
@@ -100,10 +82,15 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     onChange: init.onChange,
     ...(init.verifier === undefined ? {} : { verifier: init.verifier })
   })
-  // what an earlier session verified is shown at once, before any node answers
-  void f3.load().then(() => { init.onChange() }, () => {})
   let jumpedFromEpoch: Epoch | null = null
   let lowestHeight = 0
+  // what an earlier session verified is shown at once, before any node answers: the stored state and the floor a jump left
+  const loaded = (async () => {
+    await f3.load()
+    const floor = await init.headers.floor()
+    if (jumpedFromEpoch === null) lowestHeight = floor
+  })()
+  loaded.then(() => { init.onChange() }, () => {})
   let running: Promise<void> | null = null
   // a jump moves the floor and a backfill writes below it: one at a time, so a run is never added under a floor
   // that has moved since it was fetched
@@ -148,6 +135,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     await serially(async () => await backfillBelowFloor(init.headers, linkInit, height, (lowest) => { lowestHeight = lowest; init.onChange() }))
 
   return {
+    loaded,
     backfill,
     status: () => ({
       ...storedFinalityStatus(f3.state, init.sync.head.header.height, lowestHeight),

@@ -22,7 +22,7 @@ import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { startTabFinality } from './tab-finality'
 import { openF3CertStore } from './f3-cert-store'
-import { readStoredStatus, startupClock, summarize, RECENT, type StartupClock } from './starting-status'
+import { readStoredStatus, startupClock, summarize, RECENT, STALL_BLOCK_TIMES, type StartupClock } from './starting-status'
 import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
 import { createVerifiedStateCache } from './verified-state-cache'
 import { mclOneSignerBatch } from './mcl-bdn-verifier'
@@ -99,12 +99,8 @@ const ADDRESS_DIAL_TIMEOUT_MS = 6_000
 const transportName = (a: Multiaddr): string => a.toString().includes('/webrtc-direct') ? 'webrtc-direct' : 'websockets'
 /** Verified heads between cross-checks (the same state read asked of two nodes and compared). */
 export const CROSS_CHECK_EVERY_HEADS = 3
-/**
- * Block times without a new head before the client calls itself stalled. One producer signs every epoch,
- * so even two missed heads in a row means gossip is not reaching us; five leaves room for a producer held
- * up for a couple of epochs (issue 9 saw 3 s gaps under floods) without reconnecting for nothing.
- */
-export const STALL_BLOCK_TIMES = 5
+/** Block times without a new head before the client calls itself stalled (starting-status.ts says why five). */
+export { STALL_BLOCK_TIMES }
 /**
  * The stall window is at least this many times the largest gap between gossiped heads seen lately: a chain
  * that produces slowly (a loaded producer, null rounds) is not a stall, and what counts as slow is learnt
@@ -163,6 +159,12 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
   let firstVerifiedAtMs: number | null = null
   let dialed = false
   let stopped = false
+  /**
+   * Status snapshots are scheduled only once the client is whole (its last step sends the first full one): a service
+   * started on the way (finality reading its store) may report a change before the state status() reads exists.
+   */
+  let assembled = false
+  let statusTimer: ReturnType<typeof setTimeout> | undefined
   const startup = init.startup ?? startupClock()
 
   // What an earlier session verified is shown before anything else starts: the stored head and finality, with the
@@ -447,9 +449,8 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     }
   }
 
-  let statusTimer: ReturnType<typeof setTimeout> | undefined
   function scheduleStatus (): void {
-    if (statusTimer !== undefined || stopped) return
+    if (!assembled || statusTimer !== undefined || stopped) return
     statusTimer = setTimeout(() => { statusTimer = undefined; init.onStatus(status()) }, init.statusIntervalMs ?? 50)
   }
 
@@ -625,6 +626,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (stalled && (fruitlessProbes === 0 || nowMs() >= nextProbeAtMs)) askForHeads()
   }, Math.max(100, Math.min(1000, blockDelayMs / 4)))
   startup.mark('running')
+  assembled = true
   init.onStatus(status())
   void dialAll()
 

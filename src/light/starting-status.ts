@@ -1,13 +1,45 @@
 // The status a light node shows from its own storage while it starts (issue 14: reload to a verified head in well
 // under a second): the head and the finality an earlier session verified and stored, before libp2p exists or any
 // node has answered. Every figure in it was checked when it was stored; 'syncing' says nothing newer is known yet.
-import { addressToString, makeTipSet, type Genesis, type SealedHeader } from '../core'
-import { genesisOf, parseBootstrap } from '../net'
+// Imported by the worker's entry before anything heavy (run-worker.ts): modules by path, not the packages' barrels.
+import { addressToString } from '../core/address'
+import { makeTipSet } from '../core/tipset'
+import { tipSetKeyCids } from '../core/finality/ec-chain'
+import type { Genesis, SealedHeader, Epoch, FinalityState } from '../core'
+import { genesisOf, parseBootstrap } from '../net/bootstrap'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { openF3CertStore, type F3CertStore } from './f3-cert-store'
 import { loadSavedBootstrap } from './bootstrap-cache'
-import { storedFinalityStatus } from './finality-service'
+import type { FinalityStatus } from './finality-service'
 import type { HeaderSummary, LightClientStatus } from './status'
+
+/**
+ * What a stored finality state says before this session has checked anything: the last certificate an earlier session
+ * verified and how far `headHeight` is beyond its tipset. The service's own status adds this session's counts to it.
+ */
+export function storedFinalityStatus (s: FinalityState | null, headHeight: Epoch, lowestHeight: Epoch): FinalityStatus {
+  const f = s?.finalized
+  return {
+    instance: (s?.nextInstance ?? 0) - 1,
+    finalizedEpoch: f?.epoch ?? 0,
+    finalizedCid: f === undefined ? null : String(tipSetKeyCids(f.key)[0]),
+    headBeyond: Math.max(0, headHeight - (f?.epoch ?? 0)),
+    behind: false,
+    knownInstances: 0,
+    verified: 0,
+    verifyMs: 0,
+    verifier: null,
+    jumpedFromEpoch: null,
+    lowestHeight
+  }
+}
+
+/**
+ * Block times without a new head before the client calls itself stalled. One producer signs every epoch,
+ * so even two missed heads in a row means gossip is not reaching us; five leaves room for a producer held
+ * up for a couple of epochs (issue 9 saw 3 s gaps under floods) without reconnecting for nothing.
+ */
+export const STALL_BLOCK_TIMES = 5
 
 /** Tipsets the Chain view lists. */
 export const RECENT = 20

@@ -56,6 +56,8 @@ export async function startTabFinality (init: TabFinalityInit): Promise<TabFinal
     onNetworkError: init.onNetworkError,
     onChange: init.onChange
   })
+  // the live status never shows less than the stored one the worker showed first (starting-status.ts)
+  await service.loaded.catch(() => {})
   // a new tab (or one long closed) asks for certificates before it checks blocks from where it stands: the first
   // pass decides whether it jumps; header sync waits for it (at most FIRST_PASS_WAIT_MS, should no node answer)
   sync.pause()

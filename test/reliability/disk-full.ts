@@ -116,7 +116,7 @@ export async function diskFull (opts: { fills: number }): Promise<Row & { skippe
     const proven = (): number[] => deals.filter(x => !(devnet.chain.readState((st, r) => readDeal(st, r, x.dealId))?.periods.some(p => p.proof !== null) ?? false)).map(x => x.dealId)
     const end = Date.now() + 180_000
     while (proven().length > 0 && (Date.now() < end || head() < lastStart + 3 * P) && alive(provider)) await sleep(500)
-    if (proven().length > 0) { lost += proven().length; failures.push(`deals never proven after the disk filled (head ${head()}, last start ${lastStart}): ${proven().join(', ')}; the provider's last lines on proving: ${lastLines(provider, /prove|proving|Error/, 8).slice(-1500)}`) }
+    if (proven().length > 0) { lost += proven().length; failures.push(`deals never proven after the disk filled (head ${head()}, last start ${lastStart}): ${proven().join(', ')}; the provider's last lines on proving: ${lastLines(provider, /prove|proving|Error/, 8).slice(-1500)}; on the unproven deals: ${proven().map(id => lastLines(provider!, new RegExp(`deal ${id}\\b`), 6)).join(' | ').slice(-1500)}`) }
     console.log(`  ${deals.length} uploads refused at a full disk and then published, ${resumed} resumed from the provider's bytes`)
   } finally {
     if (provider !== undefined) await killHard(provider)
