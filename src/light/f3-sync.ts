@@ -105,27 +105,17 @@ export class F3Sync {
   }
 
   private async askPeer (peer: string): Promise<void> {
-    const ask = (first: number): Promise<CertExchangeResponse> => this.init.fetchCertificates(peer, { firstInstance: first, limit: BATCH, includePowerTable: false })
-    /** The next batch, asked for while this one is checked (fetching and checking would otherwise take turns). */
-    let ahead: { first: number, response: Promise<CertExchangeResponse> } | null = null
     for (;;) {
       const before = this.state!.nextInstance
       let got: CertExchangeResponse
       try {
-        // a batch asked for ahead is used only if it starts where the state now stands (another node may have moved it)
-        got = await (ahead !== null && ahead.first === before ? ahead.response : ask(before))
+        got = await this.init.fetchCertificates(peer, { firstInstance: before, limit: BATCH, includePowerTable: false })
       } catch (err) {
         if (err instanceof CertificateError) this.init.onRejection(peer, err)
         else this.init.onNetworkError(peer, err as Error)
         return
       }
-      ahead = null
       this.knownPending = Math.max(this.knownPending, got.pendingInstance)
-      const last = got.certificates.at(-1)?.instance
-      if (last !== undefined && last >= before && got.pendingInstance > last + 1) {
-        ahead = { first: last + 1, response: ask(last + 1) }
-        ahead.response.catch(() => {}) // (its failure is met when it is used, or never if it is not)
-      }
       const ok = await this.serially(async () => await this.take(peer, got.certificates))
       this.init.onChange()
       if (!ok || got.pendingInstance <= this.state!.nextInstance) return
