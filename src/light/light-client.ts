@@ -116,7 +116,6 @@ const RECENT_GAPS = 20
 const MAX_PROBE_BACKOFF = 8
 
 
-
 const isLoopback = (addr: string): boolean => /\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/.test(addr)
 const peerIdOfAddr = (addr: string): string | undefined => /\/p2p\/([^/]+)$/.exec(addr)?.[1]
 
