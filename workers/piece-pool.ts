@@ -5,10 +5,11 @@
 // replaced and its segment (re-read from the source) retried once; workers that cannot even start are not
 // respawned forever. pieceStream hashes bytes as they are produced (a CAR being packed, frames being
 // received) in the same workers, so nothing has to be read back from disk to learn its piece.
-import {
-  combineSegments, pieceCidV1, pieceCidV2, SEGMENT_HEIGHT, SEGMENT_PAYLOAD_BYTES, PieceTooSmallError, PieceTooLargeError,
-  MIN_PIECE_PAYLOAD_BYTES, MAX_PIECE_PAYLOAD_BYTES, type CID, type PieceDigest, type WireError
-} from '../src/core'
+// modules by path, not core's barrel: this pool is in the light-client worker's entry, which loads before anything heavy
+import { combineSegments, SEGMENT_HEIGHT, SEGMENT_PAYLOAD_BYTES } from '../src/core/piece/segments'
+import { pieceCidV1, pieceCidV2 } from '../src/core/piece/piece-cid'
+import { PieceTooSmallError, PieceTooLargeError, MIN_PIECE_PAYLOAD_BYTES, MAX_PIECE_PAYLOAD_BYTES, type PieceDigest } from '../src/core/piece/piece-hasher'
+import type { CID, WireError } from '../src/core'
 import type { PoolToWorker, WorkerToPool } from './piece-protocol'
 
 export interface WorkerLike {

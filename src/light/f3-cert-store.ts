@@ -4,7 +4,9 @@
 // verified and never from a state that names a certificate it does not hold.
 import { commitAll } from './idb-commit'
 import { openDB, type IDBPDatabase, type DBSchema } from 'idb'
-import { encodeCertificate, decodeCertificate, encodeFinalityState, decodeFinalityState, type FinalityCertificate, type FinalityState } from '../core'
+// modules by path, not core's barrel (as header-store.ts)
+import { encodeCertificate, decodeCertificate, type FinalityCertificate } from '../core/finality/certificate'
+import { encodeFinalityState, decodeFinalityState, type FinalityState } from '../core/finality/finality-state'
 
 interface F3Schema extends DBSchema {
   certs: { key: number, value: Uint8Array }

@@ -6,7 +6,10 @@
 // at a missing header. A v1 database (one header per height, the head by CID) is carried over on opening.
 import { commitAll } from './idb-commit'
 import { openDB, type IDBPDatabase, type DBSchema, type IDBPTransaction, type StoreNames } from 'idb'
-import { unsealHeader, makeTipSet, type CID, type SealedHeader, type Epoch, type TipSet } from '../core'
+// modules by path, not core's barrel: the worker's entry reads the stored chain with this before anything heavy loads
+import { unsealHeader, type SealedHeader } from '../core/block-header'
+import { makeTipSet, type TipSet } from '../core/tipset'
+import type { CID, Epoch } from '../core'
 
 interface ChainSchema extends DBSchema {
   blocks: { key: string, value: { cid: string, height: number, bytes: Uint8Array } }

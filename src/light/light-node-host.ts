@@ -3,7 +3,7 @@
 // a fatal error) is kept and replayed to a port that starts later, so a new tab shows the current state at once;
 // every change goes to every port. Calls belong to their port (worker-session.ts): closing one port aborts its
 // calls still running and nothing of another's.
-import { toWireError } from '../core'
+import { toWireError } from '../core/errors'
 import type { Port, PageToWorker, WorkerToPage, TransportName } from './worker-protocol'
 import { serveSession, type Dispatch } from './worker-session'
 

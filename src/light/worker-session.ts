@@ -2,7 +2,7 @@
 // progress, bounded in number; everything else it sends (`start`, `stop`) goes to the host. A port is one tab, and
 // tabs do not trust each other's bugs: a malformed message is answered with a named error and changes nothing,
 // a flood of calls is refused past MAX_CALLS_PER_PORT, and closing the session aborts its calls only.
-import { toWireError } from '../core'
+import { toWireError } from '../core/errors'
 import { TRANSPORT_NAMES, type Port, type PageToWorker, type MethodName, type TransportName } from './worker-protocol'
 
 /** Answers one call: `signal` aborts when the page cancels it or its port closes. */

@@ -1,7 +1,10 @@
 // The bootstrap document a Coffer app reads at start: which network, its trusted genesis (by CID, with the
 // bytes that must hash to it) and where to find peers. Served by the devnet next to the app.
 import { base64 } from 'multiformats/bases/base64'
-import { CID, openGenesis, decodeHeader, type Genesis } from '../core'
+// modules by path, not core's barrel: the worker's entry opens the kept document before anything heavy loads
+import { CID } from '../core/cid'
+import { openGenesis, type Genesis } from '../core/genesis-state'
+import { decodeHeader } from '../core/block-header'
 
 export interface BootstrapDocument {
   network: string

@@ -4,23 +4,13 @@
 // the DECIDE payload of this network, and a power-table delta that yields exactly the table the
 // certificate names. A caller keeps the state a certificate returns and feeds it the next one, so a
 // chain that turns bad part-way keeps every certificate accepted before it.
-import * as dagCbor from '@ipld/dag-cbor'
 import { decodeRlePlus, RlePlusError } from '../rle-plus'
 import { BadPublicKeyError, bdnCoefficients, NobleBdnVerifier, type AggregateCheck, type BdnVerifier } from './bdn'
 import { certificateSigningPayload, type FinalityCertificate } from './certificate'
-import { decodeF3TipSet, encodeF3TipSetFields, f3TipSetsEqual, validateEcChain, type F3TipSet } from './ec-chain'
+import { f3TipSetsEqual, validateEcChain } from './ec-chain'
 import { CertificateError } from './finality-errors'
-import { applyPowerTableDelta, decodePowerTable, encodePowerTable, isStrongQuorum, powerTableCid, scalePowerTable, type PowerEntry } from './power-table'
-
-/** Where a certificate chain stands: what the next certificate must be and the table that validates it. */
-export interface FinalityState {
-  /** The network name signed into every payload (go-f3's NetworkName). */
-  readonly network: string
-  readonly nextInstance: number
-  readonly powerTable: readonly PowerEntry[]
-  /** The tipset the last accepted certificate finalized: the next one's chain must start there. None before the first. */
-  readonly finalized?: F3TipSet
-}
+import type { FinalityState } from './finality-state'
+import { applyPowerTableDelta, isStrongQuorum, powerTableCid, scalePowerTable, type PowerEntry } from './power-table'
 
 export interface ValidateCertificateOptions {
   /** Who checks the aggregate signature; noble's (with its decoded-key cache shared between calls) when left out. */
@@ -117,19 +107,6 @@ export function validateFinalityCertificateBatch (state: FinalityState, certs: r
   }
   const accepted = failedAfterSignature ? checks.length - 1 : checks.length
   return { state: accepted === 0 ? state : states[accepted - 1]!, accepted, error }
-}
-
-/** A FinalityState as bytes (what a node or a tab keeps between runs): [network, next instance, finalized tipset or null, power table]. */
-export function encodeFinalityState (s: FinalityState): Uint8Array {
-  return dagCbor.encode([s.network, s.nextInstance, s.finalized === undefined ? null : encodeF3TipSetFields(s.finalized), dagCbor.decode(encodePowerTable(s.powerTable))])
-}
-
-export function decodeFinalityState (bytes: Uint8Array): FinalityState {
-  let raw: unknown
-  try { raw = dagCbor.decode(bytes) } catch (e) { throw new CertificateError('MALFORMED', undefined, `finality state: ${(e as Error).message}`) }
-  if (!Array.isArray(raw) || raw.length !== 4 || typeof raw[0] !== 'string' || typeof raw[1] !== 'number') throw new CertificateError('MALFORMED', undefined, 'finality state is not [network, next, finalized, table]')
-  const [network, next, finalized, table] = raw as [string, number, unknown, unknown]
-  return { network, nextInstance: next, powerTable: decodePowerTable(dagCbor.encode(table)), ...(finalized === null ? {} : { finalized: decodeF3TipSet(finalized) }) }
 }
 
 /** Every certificate in turn; the first that breaks a rule throws (use the one-at-a-time form to keep a valid prefix). */
