@@ -1,4 +1,5 @@
-// Page entry: mounts the React app and registers the service worker.
+// The React app, loaded by the page entry (boot.ts) once it has asked for the light node; the service worker is
+// registered by the app (App.tsx).
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { App } from './App'

@@ -6,7 +6,8 @@ import type { WalletView } from '../light/wallet-service'
 import type { DealsView } from '../light/deal-service'
 import type { RetrievalsView } from '../light/retrieval-service'
 import type { WireError } from '../core/errors'
-import { connectLightClient, type LightClientConnection, type Call, type NodeKind } from './light-client-port'
+import type { LightClientConnection, Call, NodeKind } from './light-client-port'
+import { takeConnection } from './early-connection'
 
 export type { Call }
 
@@ -19,7 +20,7 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
   const conn = useRef<LightClientConnection | null>(null)
   const [nodeKind, setNodeKind] = useState<NodeKind | null>(null)
   useEffect(() => {
-    const c = connectLightClient((msg) => {
+    const c = takeConnection((msg) => {
       if (msg.type === 'status') setStatus(msg.status)
       else if (msg.type === 'wallet') setWallet(msg.wallet)
       else if (msg.type === 'deals') setDeals(msg.deals)

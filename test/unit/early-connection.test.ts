@@ -1,0 +1,38 @@
+// The page's early connection to its node (issue 14): what the node sends before the app has loaded is kept for it —
+// the latest of each snapshot, every one-off message in order — and handed over when the app takes the connection.
+import { describe, it, expect } from 'vitest'
+import { connectEarly, takeConnection } from '../../src/app/early-connection'
+import type { LightClientConnection, NodeKind } from '../../src/app/light-client-port'
+import type { WorkerToPage } from '../../src/light/worker-protocol'
+import type { LightClientStatus } from '../../src/light/status'
+
+describe('early connection', () => {
+  it('keeps the latest snapshots and every other message until the app takes it, then forwards; a second take connects anew', () => {
+    let send: (msg: WorkerToPage) => void = () => {}
+    let tell: (kind: NodeKind) => void = () => {}
+    let connects = 0
+    const connect = (onMessage: (msg: WorkerToPage) => void, onKind: (kind: NodeKind) => void): LightClientConnection => {
+      connects++
+      send = onMessage
+      tell = onKind
+      return { kind: 'shared', call: (async () => { throw new Error('unused') }) as LightClientConnection['call'], stop: () => {} }
+    }
+    const status = (h: number): WorkerToPage => ({ type: 'status', status: { verifiedHeight: h } as LightClientStatus })
+    connectEarly(connect)
+    connectEarly(connect) // a second call keeps the first connection
+    expect(connects).toBe(1)
+    send(status(1))
+    send({ type: 'refused', error: { name: 'E', message: 'one' } })
+    send(status(2))
+    tell('leader')
+    const got: WorkerToPage[] = []
+    const kinds: NodeKind[] = []
+    takeConnection(m => got.push(m), k => kinds.push(k), connect)
+    expect(got).toEqual([status(2), { type: 'refused', error: { name: 'E', message: 'one' } }])
+    expect(kinds).toEqual(['leader'])
+    send(status(3))
+    expect(got.at(-1)).toEqual(status(3))
+    takeConnection(() => {}, () => {}, connect)
+    expect(connects).toBe(2)
+  })
+})
