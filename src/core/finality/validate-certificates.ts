@@ -60,45 +60,54 @@ export interface BatchValidation {
 }
 
 /**
- * The certificates in order, their signatures checked together (BdnVerifier.verifyBatch: one final exponentiation
- * for the lot, about half the cost of one at a time), with what validateFinalityCertificate one at a time would give:
- * the valid prefix and the first certificate's error by go-f3's order of rules. The power tables are known before
- * any signature is checked (each is the last one with a delta applied), so every check can be gathered first; when
- * the batch fails the checks are redone one at a time to name the first bad one, so a lying peer costs at most a
- * second pass over what it sent. `randomWeights(n)` gives n random 64-bit (or wider) numbers, drawn now.
+ * Certificates checked by every rule but their signatures, in order: the signature checks to make (one per
+ * certificate up to the first that breaks a rule before its signature, that one excluded; a certificate that breaks
+ * one after its signature is included, as go-f3 checks its signature first), the state after each certificate whose
+ * rules all hold, and the first rule broken (null: none).
  */
-export function validateFinalityCertificateBatch (state: FinalityState, certs: readonly FinalityCertificate[], verifier: BdnVerifier, randomWeights: (n: number) => bigint[]): BatchValidation {
+export interface PreparedCertificates {
+  readonly checks: readonly AggregateCheck[]
+  readonly states: readonly FinalityState[]
+  readonly error: CertificateError | null
+  /** The last check's certificate broke a rule after its signature (its state is not among `states`). */
+  readonly failedAfterSignature: boolean
+}
+
+/**
+ * The power tables are known before any signature is checked (each is the last one with a delta applied), so every
+ * check of a run of certificates can be gathered first and checked together, or in parts side by side.
+ */
+export function prepareCertificateChecks (state: FinalityState, certs: readonly FinalityCertificate[]): PreparedCertificates {
   const checks: AggregateCheck[] = []
   const states: FinalityState[] = []
   let s = state
-  let error: CertificateError | null = null
-  /** A certificate whose rules after the signature fail: its signature still counts first, as go-f3 checks it first. */
-  let failedAfterSignature = false
   for (const cert of certs) {
     try {
       checks.push(checkBeforeSignature(s, cert))
     } catch (e) {
       if (!(e instanceof CertificateError)) throw e
-      error = e
-      break
+      return { checks, states, error: e, failedAfterSignature: false }
     }
     try {
       s = stateAfter(s, cert)
       states.push(s)
     } catch (e) {
       if (!(e instanceof CertificateError)) throw e
-      error = e
-      failedAfterSignature = true
-      break
+      return { checks, states, error: e, failedAfterSignature: true }
     }
   }
+  return { checks, states, error: null, failedAfterSignature: false }
+}
+
+/**
+ * What `prepared` comes to once its signatures were checked together: `signaturesHold` is the batch's verdict
+ * (BdnVerifier.verifyBatch over `prepared.checks`, here or elsewhere). When it is false the checks are redone one at
+ * a time by `verifier` to name the first bad one, so a lying peer costs at most a second pass over what it sent.
+ */
+export function settleCertificateChecks (state: FinalityState, certs: readonly FinalityCertificate[], prepared: PreparedCertificates, signaturesHold: boolean, verifier: BdnVerifier): BatchValidation {
+  const { checks, states, error, failedAfterSignature } = prepared
   if (checks.length === 0) return { state, accepted: 0, error }
-  let ok: boolean
-  try { ok = verifier.verifyBatch(checks, randomWeights(checks.length)) } catch (e) {
-    if (!(e instanceof BadPublicKeyError)) throw e
-    ok = false // named below, one at a time
-  }
-  if (!ok) {
+  if (!signaturesHold) {
     for (const [i, check] of checks.entries()) {
       try { verifyCheck(certs[i]!.instance, check, verifier) } catch (e) {
         return { state: i === 0 ? state : states[i - 1]!, accepted: i, error: e as CertificateError }
@@ -107,6 +116,27 @@ export function validateFinalityCertificateBatch (state: FinalityState, certs: r
   }
   const accepted = failedAfterSignature ? checks.length - 1 : checks.length
   return { state: accepted === 0 ? state : states[accepted - 1]!, accepted, error }
+}
+
+/** A batch's signatures together; a key that is no key fails the batch (named by the one-at-a-time pass). */
+export function verifyCertificateChecks (checks: readonly AggregateCheck[], verifier: BdnVerifier, weights: readonly bigint[]): boolean {
+  if (checks.length === 0) return true
+  try { return verifier.verifyBatch(checks, weights) } catch (e) {
+    if (!(e instanceof BadPublicKeyError)) throw e
+    return false
+  }
+}
+
+/**
+ * The certificates in order, their signatures checked together (BdnVerifier.verifyBatch: one final exponentiation
+ * for the lot, about half the cost of one at a time), with what validateFinalityCertificate one at a time would give:
+ * the valid prefix and the first certificate's error by go-f3's order of rules. `randomWeights(n)` gives n random
+ * 64-bit (or wider) numbers, drawn now.
+ */
+export function validateFinalityCertificateBatch (state: FinalityState, certs: readonly FinalityCertificate[], verifier: BdnVerifier, randomWeights: (n: number) => bigint[]): BatchValidation {
+  const prepared = prepareCertificateChecks(state, certs)
+  const hold = prepared.checks.length === 0 || verifyCertificateChecks(prepared.checks, verifier, randomWeights(prepared.checks.length))
+  return settleCertificateChecks(state, certs, prepared, hold, verifier)
 }
 
 /** Every certificate in turn; the first that breaks a rule throws (use the one-at-a-time form to keep a valid prefix). */
