@@ -180,7 +180,7 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
               </div>
             )}
             {status.finality.verified > 0 && (
-              <div className="muted small" data-testid="finality-verified">{status.finality.verified} certificate{status.finality.verified === 1 ? '' : 's'} checked here in {status.finality.verifyMs} ms (<span data-testid="finality-verifier">{status.finality.verifier}</span>)</div>
+              <div className="muted small" data-testid="finality-verified">{status.finality.verified} certificate{status.finality.verified === 1 ? '' : 's'} checked here in {status.finality.verifyMs} ms (<span data-testid="finality-verifier">{status.finality.verifier}</span>{status.finality.verifyThreads > 1 && <>, <span data-testid="finality-threads">{status.finality.verifyThreads}</span> threads</>})</div>
             )}
             {status.finality.jumpedFromEpoch !== null && (
               <div className="muted small" data-testid="finality-jump">
@@ -276,7 +276,7 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
       {older.error !== null && <div className="banner error" data-testid="older-error">Older tipsets: {older.error}</div>}
       {open !== null && <HeaderDetail cid={open} call={call} onClose={() => setOpen(null)} />}
       <p className="muted small">
-        Genesis {status.genesisCid} · <span data-testid="verify-stats" data-startup={JSON.stringify(status.stats.startup)} title={`this node's start: ${status.stats.startup.map(m => `${m.phase} at ${m.atMs} ms`).join(', ')}`}>{status.stats.headersVerified} headers verified in this tab session
+        Genesis {status.genesisCid} · <span data-testid="verify-stats" data-startup={JSON.stringify(status.stats.startup)} data-startup-origin={status.stats.startupOriginMs} title={`this node's start: ${status.stats.startup.map(m => `${m.phase} at ${m.atMs} ms`).join(', ')}`}>{status.stats.headersVerified} headers verified in this tab session
         {status.stats.verifyMs > 0 && <> at {Math.round(status.stats.headersVerified / (status.stats.verifyMs / 1000))} headers/s</>}</span>
         {status.bootstrapSource === 'stored' ? ' · network settings from the last online visit' : ''}
       </p>

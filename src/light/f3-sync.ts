@@ -7,8 +7,9 @@
 // any would serve, the tab says it is behind (a node withholding the latest certificates cannot make the tab believe
 // it is up to date).
 import {
-  validateFinalityCertificateBatch, batchWeights, powerTableCid, f3TipSetOf, CertificateError, NobleBdnVerifier, type BdnVerifier,
-  type FinalityState, type PowerEntry, type SealedHeader, type FinalityCertificate
+  prepareCertificateChecks, settleCertificateChecks, verifyCertificateChecks, batchWeights, powerTableCid, f3TipSetOf, CertificateError,
+  NobleBdnVerifier, type BdnVerifier, type AggregateCheck, type FinalityState, type PowerEntry, type SealedHeader, type FinalityCertificate,
+  type PreparedCertificates
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
 import type { F3CertStore } from './f3-cert-store'
@@ -27,7 +28,19 @@ export interface F3SyncInit {
   onChange: () => void
   /** Checks aggregate signatures: the tab's WASM one (mcl-bdn-verifier.ts) when given, else noble's. */
   verifier?: () => Promise<BdnVerifier>
+  /** Notes that a step of the first sync ended (the node's startup record: what a cold sync spent). */
+  mark?: (phase: string) => void
+  /**
+   * Other threads that check a batch's signatures beside this one (the open tabs' own workers: platform-protocol.ts),
+   * as they are now. Each is this app's own code in a worker of this origin, trusted as this one is.
+   */
+  helpers?: () => SignatureBatchCheck[]
+  /** Certificates whose signatures are checked together (CHECK_BATCH unless given). */
+  checkBatch?: number
 }
+
+/** BdnVerifier.verifyBatch in another thread: rejects when that thread is gone (its tab closed). */
+export type SignatureBatchCheck = (checks: readonly AggregateCheck[], weights: readonly bigint[]) => Promise<boolean>
 
 /** Certificates asked for at once (go-f3's server sends at most 256). */
 const BATCH = 256
@@ -50,7 +63,10 @@ export class F3Sync {
   /** Certificates checked this session, and the time spent checking them (ms). */
   verified = 0
   verifyMs = 0
+  /** The most threads that checked signatures side by side in one response's batches (this one and helpers). */
+  threads = 0
   private verifier: BdnVerifier | null = null
+  private verifierLoading: Promise<BdnVerifier> | null = null
   private running: Promise<void> | null = null
   private again = false
   /** The certificate checks in progress: one batch at a time, so each starts from the state the last one left. */
@@ -79,6 +95,7 @@ export class F3Sync {
       const genesisF3 = f3TipSetOf({ key: [this.init.genesis.cid], height: 0 }, powerTableCid(table))
       this.state = { network: this.init.network, nextInstance: 0, powerTable: table, finalized: genesisF3 }
       await this.init.store.accept([], this.state)
+      this.init.mark?.('genesis power table proven')
     }
     return this.state
   }
@@ -97,25 +114,55 @@ export class F3Sync {
 
   /**
    * Every node at once: a node that never answers holds up only its own asking (until the exchange's deadline),
-   * not the certificates the others serve. What arrives is checked one batch at a time, in order (`checking`).
+   * not the certificates the others serve. What arrives is checked one batch at a time, in order (`checking`). On a
+   * new tab the first certificates, the genesis power table's proof and the verifier's WASM are all on their way at
+   * once: each is a round trip or a load the others need not wait for.
    */
   private async pass (): Promise<void> {
-    await this.start()
-    await Promise.all(this.init.peers().map(async peer => { await this.askPeer(peer) }))
+    await this.load()
+    void this.loadVerifier()
+    const started = this.start()
+    started.catch(() => {}) // (met by every peer's first check, and below)
+    await Promise.all(this.init.peers().map(async peer => { await this.askPeer(peer, started) }))
+    await started
+    this.init.mark?.('certificates checked')
   }
 
-  private async askPeer (peer: string): Promise<void> {
+  private async loadVerifier (): Promise<BdnVerifier> {
+    this.verifierLoading ??= this.init.verifier === undefined
+      ? Promise.resolve(new NobleBdnVerifier())
+      : this.init.verifier().catch(() => new NobleBdnVerifier())
+    return await this.verifierLoading
+  }
+
+  /**
+   * One node's certificates, a batch at a time from where the state stands. The next batch is asked for while this
+   * one is checked (fetching and checking would otherwise take turns), and used only if it starts where the state
+   * then stands (another node may have moved it on); its failure is met when it is used, or never.
+   */
+  private async askPeer (peer: string, started: Promise<FinalityState>): Promise<void> {
+    const ask = async (first: number): Promise<CertExchangeResponse> => await this.init.fetchCertificates(peer, { firstInstance: first, limit: BATCH, includePowerTable: false })
+    let ahead: { first: number, response: Promise<CertExchangeResponse> } | null = null
     for (;;) {
-      const before = this.state!.nextInstance
+      const before = this.state?.nextInstance ?? 0
       let got: CertExchangeResponse
       try {
-        got = await this.init.fetchCertificates(peer, { firstInstance: before, limit: BATCH, includePowerTable: false })
+        got = await (ahead !== null && ahead.first === before ? ahead.response : ask(before))
       } catch (err) {
         if (err instanceof CertificateError) this.init.onRejection(peer, err)
         else this.init.onNetworkError(peer, err as Error)
         return
       }
+      ahead = null
+      this.init.mark?.('first certificates fetched')
+      await started // the genesis power table, proven, before anything is checked against it
       this.knownPending = Math.max(this.knownPending, got.pendingInstance)
+      const last = got.certificates.at(-1)?.instance
+      if (last !== undefined && last >= before && got.pendingInstance > last + 1) {
+        const response = ask(last + 1)
+        response.catch(() => {})
+        ahead = { first: last + 1, response }
+      }
       const ok = await this.serially(async () => await this.take(peer, got.certificates))
       this.init.onChange()
       if (!ok || got.pendingInstance <= this.state!.nextInstance) return
@@ -130,23 +177,38 @@ export class F3Sync {
     return await p
   }
 
-  /** Checks `certs` in order; keeps (and stores) every one up to the first that breaks a rule. False when one did. */
+  /**
+   * Checks `certs` in order; keeps (and stores) every one up to the first that breaks a rule. False when one did.
+   * Every rule but the signatures is checked first, in order, a batch at a time (no pairing in it: cheap); then the
+   * batches' signatures, here and in the helpers side by side; then each batch's verdict is settled in order.
+   */
   private async take (peer: string, certs: readonly FinalityCertificate[]): Promise<boolean> {
-    const accepted: FinalityCertificate[] = []
-    let s = this.state!
-    let bad: Error | null = null
     // (loading the WASM verifier is not checking: the time shown is the checks')
-    this.verifier ??= this.init.verifier === undefined ? new NobleBdnVerifier() : await this.init.verifier().catch(() => new NobleBdnVerifier())
+    this.verifier ??= await this.loadVerifier()
+    const local = this.verifier
     const started = performance.now()
+    let s = this.state!
+    const batches: Array<{ certs: readonly FinalityCertificate[], from: FinalityState, prepared: PreparedCertificates }> = []
     const fresh = certs.filter(c => c.instance >= s.nextInstance)
-    for (let at = 0; at < fresh.length && bad === null; at += CHECK_BATCH) {
-      const chunk = fresh.slice(at, at + CHECK_BATCH)
-      const got = validateFinalityCertificateBatch(s, chunk, this.verifier, randomWeights)
-      accepted.push(...chunk.slice(0, got.accepted))
+    const size = this.init.checkBatch ?? CHECK_BATCH
+    for (let at = 0; at < fresh.length; at += size) {
+      const chunk = fresh.slice(at, at + size)
+      const prepared = prepareCertificateChecks(s, chunk)
+      batches.push({ certs: chunk, from: s, prepared })
+      if (prepared.error !== null) break
+      s = prepared.states.at(-1) ?? s
+    }
+    const { verdicts, threads } = await checkSideBySide(batches.map(b => b.prepared.checks), local, this.init.helpers?.() ?? [])
+    this.threads = Math.max(this.threads, threads)
+    const accepted: FinalityCertificate[] = []
+    s = this.state!
+    let bad: Error | null = null
+    for (const [i, b] of batches.entries()) {
+      const got = settleCertificateChecks(b.from, b.certs, b.prepared, verdicts[i]!, local)
+      accepted.push(...b.certs.slice(0, got.accepted))
       s = got.state
       bad = got.error
-      // a batch is some tens of milliseconds: let the worker answer the page between them
-      await yieldNow()
+      if (bad !== null) break
     }
     this.verifyMs += performance.now() - started
     if (accepted.length > 0) {
@@ -157,4 +219,41 @@ export class F3Sync {
     if (bad !== null) { this.init.onRejection(peer, bad); return false }
     return true
   }
+}
+
+/**
+ * Each batch's signatures checked by whichever thread is free: this one (a batch is some tens of milliseconds; the
+ * worker answers the page between them) and each helper. A helper that fails (its tab closed) takes no more batches
+ * and its batch is checked here. A helper's false only sends the batch to be redone here one at a time
+ * (settleCertificateChecks), which names the bad certificate; its true is taken as this thread's own would be.
+ */
+async function checkSideBySide (batches: ReadonlyArray<readonly AggregateCheck[]>, local: BdnVerifier, helpers: readonly SignatureBatchCheck[]): Promise<{ verdicts: boolean[], threads: number }> {
+  const verdicts = batches.map(() => false)
+  let next = 0
+  /** Threads that checked a batch: this one, and each helper that answered one. */
+  let threads = 0
+  let checkedHere = false
+  const here = (i: number): boolean => verifyCertificateChecks(batches[i]!, local, randomWeights(batches[i]!.length))
+  const there = async (helper: SignatureBatchCheck): Promise<void> => {
+    let answered = false
+    while (next < batches.length) {
+      const i = next++
+      if (batches[i]!.length === 0) { verdicts[i] = true; continue }
+      try { verdicts[i] = await helper(batches[i]!, randomWeights(batches[i]!.length)) } catch {
+        verdicts[i] = here(i)
+        return
+      }
+      if (!answered) { answered = true; threads++ }
+    }
+  }
+  // the helpers take their first batches before this thread starts on one (a check here holds the thread)
+  const away = helpers.map(there)
+  while (next < batches.length) {
+    const i = next++
+    verdicts[i] = here(i)
+    if (!checkedHere) { checkedHere = true; threads++ }
+    await yieldNow()
+  }
+  await Promise.all(away)
+  return { verdicts, threads }
 }

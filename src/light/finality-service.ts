@@ -12,7 +12,7 @@ import type { CertExchangeRequest, CertExchangeResponse } from '../net'
 import type { HeaderStore } from './header-store'
 import type { EcHeaderSync } from './ec-header-sync'
 import type { F3CertStore } from './f3-cert-store'
-import { F3Sync } from './f3-sync'
+import { F3Sync, type SignatureBatchCheck } from './f3-sync'
 import { storedFinalityStatus } from './starting-status'
 import { fetchLinkedRun } from './linked-run'
 import { backfillBelowFloor } from './chain-page'
@@ -30,6 +30,8 @@ export interface FinalityStatus {
   verifyMs: number
   /** The BLS library that checked them: 'mcl-wasm' in the tab, 'noble' where it could not load. */
   verifier: string | null
+  /** The most threads that checked them side by side (the node's and its tabs' workers). */
+  verifyThreads: number
   /** Headers fetched by hash link below the finalized tipset (the lookback), at the last jump. */
   jumpedFromEpoch: Epoch | null
   lowestHeight: Epoch
@@ -51,6 +53,10 @@ export interface FinalityServiceInit {
   verifier?: () => Promise<BdnVerifier>
   /** Tipsets kept below the finalized one: what checking the blocks after it reads (Lotus's lookback). */
   lookback?: Epoch
+  /** Notes that a step of the first sync ended (the node's startup record). */
+  mark?: (phase: string) => void
+  /** Other threads that check certificates' signatures beside this one (f3-sync.ts). */
+  helpers?: () => SignatureBatchCheck[]
 }
 
 export interface FinalityService {
@@ -80,7 +86,9 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     onRejection: init.onRejection,
     onNetworkError: init.onNetworkError,
     onChange: init.onChange,
-    ...(init.verifier === undefined ? {} : { verifier: init.verifier })
+    ...(init.verifier === undefined ? {} : { verifier: init.verifier }),
+    ...(init.mark === undefined ? {} : { mark: init.mark }),
+    ...(init.helpers === undefined ? {} : { helpers: init.helpers })
   })
   let jumpedFromEpoch: Epoch | null = null
   let lowestHeight = 0
@@ -112,11 +120,13 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     if (held !== null && bytesEqual(tipSetKeyBytes(held.key), f.key)) return // on our chain already
     const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
     const run = await fetchLinkedRun(linkInit, tipSetKeyCids(f.key), f.epoch, depth + 1)
+    init.mark?.('finalized tipset fetched')
     const head = run[run.length - 1]!
     const parent = run[run.length - 2] ?? head
     await init.sync.reanchor(head, parent, async () => { await init.headers.jump(run) })
     jumpedFromEpoch = run[0]!.height
     lowestHeight = run[0]!.height
+    init.mark?.('jumped to the finalized tipset')
   }
 
   async function pass (): Promise<void> {
@@ -144,6 +154,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
       verified: f3.verified,
       verifyMs: Math.round(f3.verifyMs),
       verifier: f3.verifierName,
+      verifyThreads: f3.threads,
       jumpedFromEpoch
     }),
     syncNow,

@@ -21,6 +21,7 @@ import { createStateClient, StateProofRejectedError, type StateClient } from './
 import { NodeBook, judgeNodeHeads, compareReads, type ReadOutcome } from './node-checks'
 import { openHeaderStore, type HeaderStore } from './header-store'
 import { startTabFinality } from './tab-finality'
+import type { SignatureBatchCheck } from './f3-sync'
 import { openF3CertStore } from './f3-cert-store'
 import { readStoredStatus, startupClock, summarize, RECENT, STALL_BLOCK_TIMES, type StartupClock } from './starting-status'
 import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
@@ -57,6 +58,8 @@ export interface LightClientInit {
   startup?: StartupClock
   /** This node's libp2p key (a new one when left out): the worker makes it first, to name it in its earliest status. */
   privateKey?: PrivateKey
+  /** Other threads that check certificates' signatures beside the client's own (the open tabs' workers: f3-sync.ts). */
+  certificateHelpers?: () => SignatureBatchCheck[]
 }
 
 export interface LightClient {
@@ -290,7 +293,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     return chain.length > 0 ? chain : nodeConnections().map(c => c.remotePeer.toString()).filter(p => !nodes.isDropped(p))
   }
   const tabFinality = sync instanceof EcHeaderSync && certs !== null
-    ? await startTabFinality({ libp2p, certs, gossip, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true })
+    ? await startTabFinality({ libp2p, certs, gossip, genesis, headers: store, sync, state, peers: usableChainPeers, onRejection: reject, onNetworkError, onChange: () => { scheduleStatus() }, serveCertificates: init.tabPeers === true, mark: startup.mark, ...(init.certificateHelpers === undefined ? {} : { helpers: init.certificateHelpers }) })
     : null
   const finality = tabFinality?.service ?? null
 
@@ -440,7 +443,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
       lastNetworkError,
       recent: recent.map(r => ({ ...r, messageCount: messageCounts.get(r.cid) })),
       nodes: nodes.summaries(),
-      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs, startup: [...startup.marks] },
+      stats: { headersVerified: sync.headersVerified, verifyMs: sync.verifyMs, firstVerifiedAtMs, startedAtMs, startup: [...startup.marks], startupOriginMs: startup.originMs },
       consensus: expected ? 'expected' : 'single',
       headBlocks: sync.headTipSet.blocks.length,
       reorgs: { count: sync.reorgs.count, deepest: sync.reorgs.deepest, last: lastReorg },
@@ -460,6 +463,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     // so the head's own ParentWeight (a lower bound: a node that holds this head never fetches for it)
     headTipSet: () => ({ key: sync.headTipSet.key, weight: sync.head.header.parentWeight }),
     onHello: (peer, hello) => {
+      startup.mark('first hello')
       const id = peer.toString()
       // a dropped node's word is not taken again, whatever it says
       if (nodes.isDropped(id)) { libp2p.hangUp(peer).catch(() => {}); return }

@@ -4,7 +4,7 @@
 // (tab-platform-server.ts); the node uses them through remote-platform.ts. Objects that live across calls (a
 // piece stream, a staging writer, a download sink) are numbered handles in the tab's worker. Reading a staged
 // or downloaded file needs no sync handle: the node does that itself.
-import type { PieceDigest } from '../core'
+import type { PieceDigest, AggregateCheck } from '../core'
 import type { PieceProgress, PieceStreamProgress } from '../../workers/piece-pool'
 
 interface Call<P, R, G = never> { params: P, result: R, progress: G }
@@ -24,6 +24,8 @@ export interface PlatformMethods {
   verifyPossession: Call<{ proofSet: Uint8Array, seed: Uint8Array, count: number, proof: Uint8Array }, null>
   verifyAudit: Call<{ pieceCid: Uint8Array, paddedBytes: number, leaves: number[], proof: Uint8Array }, null>
   pathSteps: Call<{ leaf: number, value: Uint8Array, path: Uint8Array[], nodes: Uint8Array[] }, boolean[]>
+  /** A batch of F3 certificates' signatures, checked together (BdnVerifier.verifyBatch) by the tab's mcl-wasm. */
+  verifyCertificateChecks: Call<{ checks: readonly AggregateCheck[], weights: readonly bigint[] }, boolean>
   stagingCreate: Call<{ name: string }, number>
   stagingWrite: Call<Handle & { bytes: Uint8Array }, null>
   stagingWriteAt: Call<Handle & { offset: number, bytes: Uint8Array }, null>

@@ -10,6 +10,7 @@ import type { Staging } from './staging'
 import type { DownloadFiles, DownloadSink } from './download-files'
 import type { PortCaller } from './port-caller'
 import type { PlatformMethods, PieceResultWire } from './platform-protocol'
+import type { SignatureBatchCheck } from './f3-sync'
 
 /** No tab of the app is open to hash or write files for the node. */
 export class NoTabError extends Error {
@@ -106,7 +107,9 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
       file: local.downloads.file,
       remove: local.downloads.remove
     }
-    return { pool: async () => pool, staging, downloads }
+    // every open tab's worker, not one picked: a cold sync's certificates are checked in all of them side by side
+    const certificateHelpers = (): SignatureBatchCheck[] => tabs.map(({ caller }) => async (checks, weights) => await caller.call('verifyCertificateChecks', { checks, weights }))
+    return { pool: async () => pool, staging, downloads, certificateHelpers }
   }
 
   return {

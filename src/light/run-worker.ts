@@ -13,9 +13,16 @@ import type { RtcPages } from './bridged-rtc'
 import { createLightNodeHost, type LightNodeHost, type LightNodeHostInit, type ViewMessage } from './light-node-host'
 import type { Dispatch } from './worker-session'
 import type { NodeServices } from './worker-services'
+import type { SignatureBatchCheck } from './f3-sync'
 
 /** What only a browser worker has: the WASM hashing pool (nested workers), OPFS staging and download files. */
-export interface WorkerPlatform { pool: () => Promise<PiecePool>, staging: Staging, downloads?: DownloadFiles }
+export interface WorkerPlatform {
+  pool: () => Promise<PiecePool>
+  staging: Staging
+  downloads?: DownloadFiles
+  /** Threads that check F3 certificates' signatures beside the node's own (a shared node's: its tabs' workers). */
+  certificateHelpers?: () => SignatureBatchCheck[]
+}
 
 const loadServices = async (): Promise<typeof import('./worker-services')> => await import('./worker-services')
 
@@ -58,10 +65,12 @@ export function createWorkerNode (
       // the chain an earlier session verified is shown while the rest loads and the bootstrap document comes (a slow
       // or absent network must not hold a reload's head back); the client's own statuses replace it, and a late one
       // never overwrites theirs
-      const privateKey = await generateKeyPair('Ed25519')
+      // (the session's key and the stores are read side by side: the status names the peer ID it will have)
+      const keyMade = generateKeyPair('Ed25519')
       let clientSpoke = false
-      void readSavedChainStatus(peerIdFromPrivateKey(privateKey).toString(), (blockMs) => STALL_BLOCK_TIMES * blockMs, startup, startedAtMs)
-        .then((status) => { if (status !== null && !clientSpoke) publish({ type: 'status', status }) }, () => {})
+      void Promise.all([keyMade, readSavedChainStatus('', (blockMs) => STALL_BLOCK_TIMES * blockMs, startup, startedAtMs)])
+        .then(([key, status]) => { if (status !== null && !clientSpoke) publish({ type: 'status', status: { ...status, peerId: peerIdFromPrivateKey(key).toString() } }) }, () => {})
+      const privateKey = await keyMade
       const m = await heavy
       startup.mark('services loaded')
       services = await m.startServices({

@@ -29,6 +29,7 @@ export function storedFinalityStatus (s: FinalityState | null, headHeight: Epoch
     verified: 0,
     verifyMs: 0,
     verifier: null,
+    verifyThreads: 0,
     jumpedFromEpoch: null,
     lowestHeight
   }
@@ -49,14 +50,17 @@ export interface StartupMark { phase: string, atMs: number }
 
 export interface StartupClock {
   marks: readonly StartupMark[]
+  /** The clock's zero as Unix ms (the worker's performance.timeOrigin): a page puts the marks on its own clock by it. */
+  originMs: number
   /** Notes that `phase` ended now (the first time only: a restarted step keeps its first figure). */
   mark: (phase: string) => void
 }
 
-export function startupClock (nowMs: () => number = () => performance.now()): StartupClock {
+export function startupClock (nowMs: () => number = () => performance.now(), originMs = performance.timeOrigin): StartupClock {
   const marks: StartupMark[] = []
   return {
     marks,
+    originMs,
     mark: (phase) => { if (!marks.some(m => m.phase === phase)) marks.push({ phase, atMs: Math.round(nowMs()) }) }
   }
 }
@@ -90,10 +94,14 @@ export interface StoredStatusInit {
 
 /** What the stores hold, as a status: the stored head (genesis when none), its recent tipsets, the stored finality. */
 export async function readStoredStatus (s: StoredStatusInit): Promise<LightClientStatus> {
-  const headTipSet = await s.store.headTipSet() ?? makeTipSet([s.genesis.header])
+  // each its own read, all at once: IndexedDB answers them side by side, where one after another each waits its turn
+  const [stored, recentHeaders, certState, floor] = await Promise.all([
+    s.store.headTipSet(), s.store.recent(RECENT), s.certs?.state() ?? null, s.certs === null ? 0 : s.store.floor()
+  ])
+  const headTipSet = stored ?? makeTipSet([s.genesis.header])
   const head = headTipSet.blocks[0]!
-  const recent = (await s.store.recent(RECENT)).map(summarize)
-  const finality = s.certs === null ? null : storedFinalityStatus(await s.certs.state(), headTipSet.height, await s.store.floor())
+  const recent = recentHeaders.map(summarize)
+  const finality = s.certs === null ? null : storedFinalityStatus(certState, headTipSet.height, floor)
   s.startup.mark('stored status')
   return {
     peerId: s.peerId,
@@ -115,7 +123,7 @@ export async function readStoredStatus (s: StoredStatusInit): Promise<LightClien
     lastNetworkError: null,
     recent,
     nodes: [],
-    stats: { headersVerified: 0, verifyMs: 0, firstVerifiedAtMs: null, startedAtMs: s.startedAtMs, startup: [...s.startup.marks] },
+    stats: { headersVerified: 0, verifyMs: 0, firstVerifiedAtMs: null, startedAtMs: s.startedAtMs, startup: [...s.startup.marks], startupOriginMs: s.startup.originMs },
     consensus: s.genesis.state.consensus === 'expected' ? 'expected' : 'single',
     headBlocks: headTipSet.blocks.length,
     reorgs: { count: 0, deepest: 0, last: null },
@@ -131,10 +139,16 @@ export async function readSavedChainStatus (peerId: string, stallWindowMs: (bloc
   const saved = await loadSavedBootstrap()
   if (saved === undefined) return null
   const genesis = genesisOf(parseBootstrap(saved))
-  const store = await openHeaderStore(genesis.header.cid.toString())
-  let certs: F3CertStore | null = null
+  const withF3 = genesis.state.consensus === 'expected' && genesis.state.f3 !== undefined
+  const [opened, openedCerts] = await Promise.allSettled([openHeaderStore(genesis.header.cid.toString()), withF3 ? openF3CertStore(genesis.header.cid.toString()) : null])
+  if (opened.status === 'rejected' || openedCerts.status === 'rejected') {
+    if (opened.status === 'fulfilled') opened.value.close()
+    if (openedCerts.status === 'fulfilled') openedCerts.value?.close()
+    throw opened.status === 'rejected' ? opened.reason : (openedCerts as PromiseRejectedResult).reason
+  }
+  const store = opened.value
+  const certs: F3CertStore | null = openedCerts.value
   try {
-    certs = genesis.state.consensus === 'expected' && genesis.state.f3 !== undefined ? await openF3CertStore(genesis.header.cid.toString()) : null
     return await readStoredStatus({
       peerId, genesis, store, certs, bootstrapSource: 'stored', startedAtMs, stallWindowMs: stallWindowMs(genesis.state.blockDelaySecs * 1000), startup
     })

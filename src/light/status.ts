@@ -67,8 +67,11 @@ export interface LightClientStatus {
   recent: HeaderSummary[]
   /** The nodes this tab talks to, each cross-checked against the verified chain (dropped ones with the reason). */
   nodes: NodeSummary[]
-  /** `startup`: when each step of this node's start ended (starting-status.ts), for the Chain view's footnote and the bench. */
-  stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number, startup: StartupMark[] }
+  /**
+   * `startup`: when each step of this node's start ended (starting-status.ts), for the Chain view's footnote and the
+   * bench, in ms since `startupOriginMs` (Unix ms: the worker's time origin).
+   */
+  stats: { headersVerified: number, verifyMs: number, firstVerifiedAtMs: number | null, startedAtMs: number, startup: StartupMark[], startupOriginMs: number }
   /** How blocks are made: by the genesis's single producer, or won by storage power (Expected Consensus). */
   consensus: 'single' | 'expected'
   /** Blocks in the head tipset. */

@@ -10,6 +10,7 @@ import type { StateClient } from './state-client'
 import type { F3CertStore } from './f3-cert-store'
 import { startFinality, type FinalityService } from './finality-service'
 import { mclBdnVerifier } from './mcl-bdn-verifier'
+import type { SignatureBatchCheck } from './f3-sync'
 
 /** How long header sync waits for the first pass over the nodes' certificates before it goes on without. */
 const FIRST_PASS_WAIT_MS = 20_000
@@ -30,6 +31,10 @@ export interface TabFinalityInit {
   onChange: () => void
   /** Serve the certificates this tab checked to other tabs. */
   serveCertificates?: boolean
+  /** Notes that a step of the first sync ended (the node's startup record). */
+  mark?: (phase: string) => void
+  /** Other threads that check certificates' signatures beside this one (f3-sync.ts). */
+  helpers?: () => SignatureBatchCheck[]
 }
 
 export interface TabFinality {
@@ -54,7 +59,9 @@ export async function startTabFinality (init: TabFinalityInit): Promise<TabFinal
     verifier: mclBdnVerifier,
     onRejection: init.onRejection,
     onNetworkError: init.onNetworkError,
-    onChange: init.onChange
+    onChange: init.onChange,
+    ...(init.mark === undefined ? {} : { mark: init.mark }),
+    ...(init.helpers === undefined ? {} : { helpers: init.helpers })
   })
   // the live status never shows less than the stored one the worker showed first (starting-status.ts)
   await service.loaded.catch(() => {})

@@ -141,6 +141,7 @@ export async function startServices (init: StartServicesInit): Promise<NodeServi
     webSockets: transports.includes('websockets'),
     ...(tabToTab ? { listen: ['/p2p-circuit', '/webrtc'], tabPeers: true } : {}),
     privateKey,
+    ...(platform?.certificateHelpers === undefined ? {} : { certificateHelpers: platform.certificateHelpers }),
     onStatus: (status) => { init.onClientStatus(); publish({ type: 'status', status }) }
   })
   // a wallet that will not open (storage full, a damaged record) must not take header sync down with it

@@ -100,12 +100,17 @@ export async function benchF3Cold (epochs = Number(process.env.BENCH_F3_COLD_EPO
     console.log(`  ${verified}; ${jump}`)
     if (!(lowest > 0)) console.log(`  NOTE: the tab holds headers from ${lowest}: the jump did not leave the early chain unfetched`)
 
-    // the node's own record of where its start went (Chain view footnote's data-startup: starting-status.ts)
+    // the node's own record of where its start went (Chain view footnote's data-startup: starting-status.ts), put on
+    // the page's clock beside the page's own marks (use-light-client.ts)
     const startupOf = async (): Promise<string> => {
       const marks = JSON.parse(await page.getAttribute('[data-testid=verify-stats]', 'data-startup') ?? '[]') as Array<{ phase: string, atMs: number }>
-      return marks.map(m => `${m.phase} ${m.atMs}`).join(' · ')
+      const workerOrigin = Number(await page.getAttribute('[data-testid=verify-stats]', 'data-startup-origin'))
+      const page_ = await page.evaluate(() => ({ origin: performance.timeOrigin, marks: performance.getEntriesByType('mark').filter(m => m.name.startsWith('coffer: ')).map(m => ({ phase: `page: ${m.name.slice(8)}`, atMs: m.startTime })) }))
+      const shift = Number.isFinite(workerOrigin) ? workerOrigin - page_.origin : NaN
+      return [...page_.marks, ...marks.map(m => ({ phase: m.phase, atMs: m.atMs + shift }))]
+        .sort((a, b) => a.atMs - b.atMs).map(m => `${m.phase} ${fmt(m.atMs, 0)}`).join(' · ')
     }
-    console.log(`  the node's start, ms since its worker began: ${await startupOf()}`)
+    console.log(`  the start, ms since the page's navigation began (the node's marks moved onto the page's clock): ${await startupOf()}`)
     const headBefore = await num('verified-height')
     const reloadAt = performance.now()
     await page.reload()
@@ -114,7 +119,7 @@ export async function benchF3Cold (epochs = Number(process.env.BENCH_F3_COLD_EPO
     const nav = await page.evaluate(() => { const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined; return n === undefined ? null : { dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd } })
     console.log(`  reload → verified head ${headBefore} or more and the Finalized card again: ${fmt(reloadMs, 0)} ms (goal ≤ 0.5 s; of it, the page's DOMContentLoaded at ${nav === null ? '?' : fmt(nav.dcl, 0)} ms, load at ${nav === null ? '?' : fmt(nav.load, 0)} ms)`)
     await page.waitForFunction(() => document.querySelector('[data-testid=verify-stats]')?.getAttribute('data-startup')?.includes('"running"') === true, undefined, { timeout: 60_000 }).catch(() => {})
-    console.log(`  the reloaded node's start, ms since its worker began: ${await startupOf()}`)
+    console.log(`  the reload's start, ms since its navigation began: ${await startupOf()}`)
     if (errors.length > 0) console.log(`  page errors: ${errors.join('; ')}`)
   } finally {
     for (const fn of cleanups.reverse()) await fn().catch(() => {})

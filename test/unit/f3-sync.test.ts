@@ -4,9 +4,9 @@
 // (fake-indexeddb), the sync's own store. And the exchange's codec refuses an oversized answer by name.
 import { describe, it, expect } from 'vitest'
 import * as dagCbor from '@ipld/dag-cbor'
-import { encodeCertificate, type FinalityCertificate, type SealedHeader } from '../../src/core'
+import { encodeCertificate, NobleBdnVerifier, type FinalityCertificate, type SealedHeader } from '../../src/core'
 import { decodeCertExchangeResponse, encodeCertExchangeHeader, type CertExchangeResponse } from '../../src/net'
-import { F3Sync } from '../../src/light/f3-sync'
+import { F3Sync, type SignatureBatchCheck } from '../../src/light/f3-sync'
 import { openF3CertStore } from '../../src/light/f3-cert-store'
 import { testCertChain } from '../helpers/f3-certs'
 import { until } from '../helpers/until'
@@ -20,7 +20,7 @@ let n = 0
 const node = (certs: FinalityCertificate[], pending = certs.length) => async (_peer: string, req: { firstInstance: number, limit: number }): Promise<CertExchangeResponse> =>
   ({ pendingInstance: pending, powerTable: null, certificates: certs.slice(req.firstInstance, Math.min(req.firstInstance + req.limit, pending)) })
 
-async function newSync (nodes: Record<string, ReturnType<typeof node>>): Promise<{ sync: F3Sync, refused: string[], store: Awaited<ReturnType<typeof openF3CertStore>> }> {
+async function newSync (nodes: Record<string, ReturnType<typeof node>>, more: { helpers?: () => SignatureBatchCheck[], checkBatch?: number } = {}): Promise<{ sync: F3Sync, refused: string[], store: Awaited<ReturnType<typeof openF3CertStore>> }> {
   const refused: string[] = []
   const store = await openF3CertStore(`f3-sync-${n++}`)
   await store.accept([], ours.start) // the state a tab starts from: genesis' table, proven elsewhere
@@ -33,7 +33,8 @@ async function newSync (nodes: Record<string, ReturnType<typeof node>>): Promise
     initialPowerTable: async () => { throw new Error('not asked: the store holds a state') },
     onRejection: (peer, err) => { refused.push(`${peer}:${(err as { code?: string }).code ?? err.name}`) },
     onNetworkError: () => {},
-    onChange: () => {}
+    onChange: () => {},
+    ...more
   })
   return { sync, refused, store }
 }
@@ -78,6 +79,63 @@ describe('F3Sync', () => {
     expect(b.sync.state!.nextInstance).toBe(5)
     expect(b.sync.behind).toBe(true)
     expect(b.sync.knownPending).toBe(8)
+  })
+
+  it('asks for the next batch while one is checked, and on a new tab fetches before the genesis table is proven', async () => {
+    // a node that serves three at a time (as go-f3's server caps a response): the sync asks for 3 before 0–2 are stored
+    const events: string[] = []
+    const small = async (_peer: string, req: { firstInstance: number }): Promise<CertExchangeResponse> => {
+      events.push(`ask ${req.firstInstance}`)
+      return { pendingInstance: 8, powerTable: null, certificates: ours.certs.slice(req.firstInstance, Math.min(req.firstInstance + 3, 8)) }
+    }
+    const { sync, store } = await newSync({ small })
+    const accept = store.accept.bind(store)
+    store.accept = async (certs, state) => { events.push(`stored ${certs[0]?.instance ?? '-'}`); await accept(certs, state) }
+    await sync.sync()
+    expect(sync.state!.nextInstance).toBe(8)
+    expect(events.indexOf('ask 3')).toBeLessThan(events.indexOf('stored 0'))
+    expect(events.indexOf('ask 6')).toBeLessThan(events.indexOf('stored 3'))
+
+    // an empty store: the certificates are asked for while the genesis power table's proof is still on its way
+    const fresh = await openF3CertStore(`f3-sync-${n++}`)
+    let asked = false
+    const cold = new F3Sync({
+      network: NET,
+      genesis: null as unknown as SealedHeader,
+      store: fresh,
+      peers: () => ['small'],
+      fetchCertificates: async (peer, req) => { asked = true; return await small(peer, req) },
+      initialPowerTable: async () => { await until(() => asked, 5000); throw new Error('no proof today') },
+      onRejection: () => {},
+      onNetworkError: () => {},
+      onChange: () => {}
+    })
+    await expect(cold.sync()).rejects.toThrow('no proof today')
+    expect(cold.state).toBe(null)
+    expect(await fresh.state()).toBe(null)
+  })
+
+  it('checks batches\' signatures in helper threads beside its own: a helper gone or saying false changes nothing, a bad certificate is still named', async () => {
+    const noble = new NobleBdnVerifier()
+    let calls = 0
+    const helper: SignatureBatchCheck = async (checks, weights) => { calls++; await new Promise(resolve => setTimeout(resolve, 5)); return noble.verifyBatch(checks, weights) }
+    const a = await newSync({ honest: node(ours.certs) }, { helpers: () => [helper], checkBatch: 2 })
+    await a.sync.sync()
+    expect(a.sync.state!.nextInstance).toBe(8)
+    expect(calls).toBeGreaterThan(0) // of the 4 batches, the helper took at least one
+    expect(a.sync.threads).toBe(2)
+
+    const gone: SignatureBatchCheck = async () => { throw new Error('TabGoneError') }
+    const naysayer: SignatureBatchCheck = async () => false
+    const b = await newSync({ honest: node(ours.certs) }, { helpers: () => [gone, naysayer], checkBatch: 2 })
+    await b.sync.sync()
+    expect(b.sync.state!.nextInstance).toBe(8)
+
+    const bad = ours.certs.map((c, i) => i === 6 ? { ...c, signature: ours.certs[5]!.signature } : c)
+    const c = await newSync({ liar: node(bad) }, { helpers: () => [helper], checkBatch: 2 })
+    await c.sync.sync()
+    expect(c.refused).toEqual(['liar:BAD_SIGNATURE'])
+    expect(c.sync.state!.nextInstance).toBe(6)
   })
 
   it('keeps the valid prefix of a chain that turns bad, stored with the state after it (where a reload starts)', async () => {
