@@ -21,6 +21,7 @@ import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { startLightClient, lightDealChain, StorageClient, type LightClient, type WalletService } from '../../src/light'
 import { chainDbName } from '../../src/light/header-store'
 import { judgeNamedDeal } from '../../src/light/named-deal'
+import { askInRounds } from '../../src/light/ask-rounds'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { watchCrashes, waitFor, fundMarketClient } from './harness'
 import type { Row } from './table'
@@ -137,7 +138,13 @@ export async function marketLiars (opts: { repeats: number, lies?: MarketLie[] }
       const digest = pieceDigest(bytes)
       const t0 = Date.now()
       try {
-        const { quotes, failures: refused } = await sc.quotes([honest])
+        // asked as the app asks (ask-rounds.ts): a provider busy past one ask's deadline is asked again at the next heads
+        const { quotes, failures: refused } = await askInRounds({
+          providers: [honest],
+          quotes: async (ps) => await sc.quotes(ps),
+          enough: (q) => q.length > 0,
+          nextHead: async () => { await new Promise<void>(resolve => { const off = lc!.onVerified(() => { off(); resolve() }) }) }
+        })
         if (quotes.length === 0) throw new Error(`the honest provider's ask: ${refused.map(f => `${f.error.name}: ${f.error.message}`).join('; ')}`)
         const plan = sc.plan(quotes, { pieceCid: pieceCidV1(digest.root), paddedBytes: digest.paddedBytes, payloadBytes: bytes.length, label: `honest-${file}`, copies: 1, periods: 2 })
         if (plan.proposals.length === 0) { failures.push(`${why}: no plan with the honest provider`); return false }
