@@ -22,6 +22,8 @@ export class FrameReader {
   private chunks: Uint8Array[] = []
   private buffered = 0
   private ended: Error | null | undefined
+  /** How a clean end came (a cut frame's error says it: the other side's close or the whole stream's). */
+  private endedHow = ''
   private wake: (() => void) | undefined
   private paused = false
 
@@ -35,8 +37,16 @@ export class FrameReader {
       if (this.buffered > PAUSE_FRAMES * maxFrame + 16 && !this.paused && stream.readStatus === 'readable') { this.paused = true; stream.pause() }
       this.wake?.()
     })
-    stream.addEventListener('close', (evt) => { this.ended = evt.error ?? null; this.wake?.() })
-    stream.addEventListener('remoteCloseWrite', () => { this.ended ??= null; this.wake?.() })
+    stream.addEventListener('close', (evt) => {
+      if (this.ended === undefined) this.endedHow = 'the stream closed'
+      this.ended = evt.error ?? null
+      this.wake?.()
+    })
+    stream.addEventListener('remoteCloseWrite', () => {
+      if (this.ended === undefined) this.endedHow = 'the other side closed its end'
+      this.ended ??= null
+      this.wake?.()
+    })
   }
 
   /** The next frame; null at a clean end of stream between frames. */
@@ -51,7 +61,7 @@ export class FrameReader {
       this.resume()
       if (this.ended !== undefined) {
         if (this.ended !== null) throw this.ended
-        if (this.buffered > 0) throw new FrameError('the stream ended inside a frame')
+        if (this.buffered > 0) throw new FrameError(`the stream ended inside a frame (${this.endedHow}, ${this.buffered} bytes of the frame held)`)
         return null
       }
       signal?.throwIfAborted()

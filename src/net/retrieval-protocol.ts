@@ -116,6 +116,8 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
       if (f.kind !== 'control') throw new RetrievalProtocolError('a client sent CAR bytes')
       const req = decodeRetrievalRequest(f.value)
       session = await handler.accept(req, connection.remotePeer)
+      const asked = `${req.root.toString()}${req.range === undefined ? '' : ` bytes ${req.range.from}–${req.range.to}`} for ${peer.slice(-8)}`
+      log(`retrieval: serving ${asked}`)
       const { terms } = session
       await send({ kind: 'accepted', ...terms })
 
@@ -238,6 +240,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         await reader.catch(() => {})
       }
       await stream.close({ signal: AbortSignal.timeout(idleMs) }).catch(() => { stream.abort(new Error('close timed out')) })
+      log(`retrieval: served ${asked}: ${sent} block bytes, ${paid} attoFIL paid${complete ? '' : ' (short of them)'}`)
       await session.end({ sent, paid, complete })
     } catch (err) {
       const e = err as Error
