@@ -20,15 +20,18 @@ export function useLightClient (): { status: LightClientStatus | null, wallet: W
   const conn = useRef<LightClientConnection | null>(null)
   const [nodeKind, setNodeKind] = useState<NodeKind | null>(null)
   useEffect(() => {
+    // the kind the connection started as, unless it already said what it became (an early connection's tab may have
+    // won the leader election before the app loaded: that word is replayed first and must stand)
+    let told = false
     const c = takeConnection((msg) => {
       if (msg.type === 'status') setStatus(msg.status)
       else if (msg.type === 'wallet') setWallet(msg.wallet)
       else if (msg.type === 'deals') setDeals(msg.deals)
       else if (msg.type === 'retrievals') setRetrievals(msg.retrievals)
       else if (msg.type === 'fatal') setFatal(msg.error)
-    }, setNodeKind)
+    }, (kind) => { told = true; setNodeKind(kind) })
     conn.current = c
-    setNodeKind(c.kind)
+    if (!told) setNodeKind(c.kind)
     return () => { c.stop(); conn.current = null }
   }, [])
   const call = useCallback<Call>(async (method, params, opts) => {

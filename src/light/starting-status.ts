@@ -132,6 +132,14 @@ export async function readStoredStatus (s: StoredStatusInit): Promise<LightClien
 }
 
 /**
+ * The same, read by a tab's own worker for its page while the shared node starts (platform-protocol.ts
+ * TabWorkerRequest): it names no peer (the node's key is the node's), and the node's own statuses replace it.
+ */
+export async function storedStatusForPage (): Promise<LightClientStatus | null> {
+  return await readSavedChainStatus('', (blockMs) => STALL_BLOCK_TIMES * blockMs, startupClock(), Date.now())
+}
+
+/**
  * The chain of the bootstrap document kept from the last online start, as a status (null when none is kept): what a
  * worker shows while the document is fetched again, so a reload does not wait on the network to show its head.
  */
