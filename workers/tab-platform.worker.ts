@@ -5,13 +5,13 @@ import { opfsStaging } from '../src/light/staging'
 import { browserDownloadFiles } from '../src/light/download-files'
 import type { Port } from '../src/light/worker-protocol'
 import type { TabWorkerRequest, StoredStatusReply } from '../src/light/platform-protocol'
-import { storedStatusForPage } from '../src/light/starting-status'
+import { readSavedChainStatus, startupClock } from '../src/light/starting-status'
 import { piecePool } from './piece-pool-browser'
 
 self.addEventListener('message', (evt: MessageEvent<TabWorkerRequest>) => {
   if (evt.data?.type === 'stored-status') {
     const reply = (status: StoredStatusReply['status']): void => { self.postMessage({ type: 'stored-status', status } satisfies StoredStatusReply) }
-    storedStatusForPage().then(reply, () => { reply(null) })
+    readSavedChainStatus('', startupClock(), Date.now()).then(reply, () => { reply(null) })
     return
   }
   if (evt.data?.type !== 'serve') return

@@ -4,7 +4,7 @@
 // stored one when offline) and streams status snapshots back. The worker entry file only calls this.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { startupClock, readSavedChainStatus, STALL_BLOCK_TIMES } from './starting-status'
+import { startupClock, readSavedChainStatus } from './starting-status'
 import type { Staging } from './staging'
 import type { DownloadFiles } from './download-files'
 import type { PiecePool } from '../../workers/piece-pool'
@@ -68,7 +68,7 @@ export function createWorkerNode (
       // (the session's key and the stores are read side by side: the status names the peer ID it will have)
       const keyMade = generateKeyPair('Ed25519')
       let clientSpoke = false
-      void Promise.all([keyMade, readSavedChainStatus('', (blockMs) => STALL_BLOCK_TIMES * blockMs, startup, startedAtMs)])
+      void Promise.all([keyMade, readSavedChainStatus('', startup, startedAtMs)])
         .then(([key, status]) => { if (status !== null && !clientSpoke) publish({ type: 'status', status: { ...status, peerId: peerIdFromPrivateKey(key).toString() } }) }, () => {})
       const privateKey = await keyMade
       const m = await heavy

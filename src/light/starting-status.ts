@@ -132,18 +132,12 @@ export async function readStoredStatus (s: StoredStatusInit): Promise<LightClien
 }
 
 /**
- * The same, read by a tab's own worker for its page while the shared node starts (platform-protocol.ts
- * TabWorkerRequest): it names no peer (the node's key is the node's), and the node's own statuses replace it.
- */
-export async function storedStatusForPage (): Promise<LightClientStatus | null> {
-  return await readSavedChainStatus('', (blockMs) => STALL_BLOCK_TIMES * blockMs, startupClock(), Date.now())
-}
-
-/**
  * The chain of the bootstrap document kept from the last online start, as a status (null when none is kept): what a
- * worker shows while the document is fetched again, so a reload does not wait on the network to show its head.
+ * worker shows while the document is fetched again, so a reload does not wait on the network to show its head. The
+ * node's worker reads it, and a tab's own worker for its page (platform-protocol.ts TabWorkerRequest) with no peer
+ * ID ('': the key is the node's); the node's own statuses replace it.
  */
-export async function readSavedChainStatus (peerId: string, stallWindowMs: (blockDelayMs: number) => number, startup: StartupClock, startedAtMs: number): Promise<LightClientStatus | null> {
+export async function readSavedChainStatus (peerId: string, startup: StartupClock, startedAtMs: number): Promise<LightClientStatus | null> {
   const saved = await loadSavedBootstrap()
   if (saved === undefined) return null
   const genesis = genesisOf(parseBootstrap(saved))
@@ -158,7 +152,7 @@ export async function readSavedChainStatus (peerId: string, stallWindowMs: (bloc
   const certs: F3CertStore | null = openedCerts.value
   try {
     return await readStoredStatus({
-      peerId, genesis, store, certs, bootstrapSource: 'stored', startedAtMs, stallWindowMs: stallWindowMs(genesis.state.blockDelaySecs * 1000), startup
+      peerId, genesis, store, certs, bootstrapSource: 'stored', startedAtMs, stallWindowMs: STALL_BLOCK_TIMES * genesis.state.blockDelaySecs * 1000, startup
     })
   } finally {
     store.close()

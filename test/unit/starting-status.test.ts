@@ -24,7 +24,7 @@ const child = (parent: SealedHeader, height: number): SealedHeader =>
 describe('readSavedChainStatus', () => {
   it('shows nothing without a kept bootstrap document, and the stored chain and finality with one', async () => {
     const clock = startupClock(() => 42, 1_000)
-    expect(await readSavedChainStatus('peer', ms => ms * 5, clock, 7)).toBe(null)
+    expect(await readSavedChainStatus('peer', clock, 7)).toBe(null)
 
     await saveBootstrap(makeBootstrap(genesis, []))
     // what an earlier session left: a jump to a finalized tipset at 7, with the run from 5 below it, and the state
@@ -39,7 +39,7 @@ describe('readSavedChainStatus', () => {
     await certs.accept([], { network: genesis.state.network, nextInstance: 3, powerTable: table, finalized: f3TipSetOf({ key: [run[2]!.cid], height: 7 }, powerTableCid(table)) })
     certs.close()
 
-    const status = (await readSavedChainStatus('peer', ms => ms * 5, clock, 7))!
+    const status = (await readSavedChainStatus('peer', clock, 7))!
     expect(status).toMatchObject({
       peerId: 'peer', network: 'starting-status-test', bootstrapSource: 'stored', syncState: 'syncing', stallWindowMs: 150_000,
       verifiedHeight: 7, headCid: run[2]!.cid.toString(), lastNewHeadAtMs: 7, peers: []
