@@ -26,7 +26,7 @@ export interface F3SyncInit {
   onRejection: (peer: string, err: Error) => void
   onNetworkError: (peer: string, err: Error) => void
   onChange: () => void
-  /** Checks aggregate signatures: the tab's WASM one (mcl-bdn-verifier.ts) when given, else noble's. */
+  /** Checks aggregate signatures: the WASM one (core/finality/mcl-bls.ts) when given, else noble's. */
   verifier?: () => Promise<BdnVerifier>
   /** Notes that a step of the first sync ended (the node's startup record: what a cold sync spent). */
   mark?: (phase: string) => void

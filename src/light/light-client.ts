@@ -26,7 +26,7 @@ import { openF3CertStore } from './f3-cert-store'
 import { readStoredStatus, startupClock, summarize, RECENT, STALL_BLOCK_TIMES, type StartupClock } from './starting-status'
 import { startTabPeers, serveVerifiedChain, type TabPeers } from './tab-peers'
 import { createVerifiedStateCache } from './verified-state-cache'
-import { mclOneSignerBatch } from './mcl-bdn-verifier'
+import { mclOneSignerBatch } from '../core/finality/mcl-bls'
 import type { HeaderSummary, LightClientStatus, Rejection } from './status'
 
 export interface LightClientInit {

@@ -6,7 +6,7 @@ import { decodePowerTable, unsealHeader, validateFinalityCertificates, NobleBdnV
 import { decodeCertExchangeResponse } from '../net'
 import { F3Sync } from './f3-sync'
 import { openF3CertStore, f3DbName } from './f3-cert-store'
-import { mclBdnVerifier } from './mcl-bdn-verifier'
+import { mclBdnVerifier } from '../core/finality/mcl-bls'
 
 export interface CertificateSyncRequest {
   network: string

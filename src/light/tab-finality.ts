@@ -9,7 +9,7 @@ import type { HeaderStore } from './header-store'
 import type { StateClient } from './state-client'
 import type { F3CertStore } from './f3-cert-store'
 import { startFinality, type FinalityService } from './finality-service'
-import { mclBdnVerifier } from './mcl-bdn-verifier'
+import { mclBdnVerifier } from '../core/finality/mcl-bls'
 import type { SignatureBatchCheck } from './f3-sync'
 
 /** How long header sync waits for the first pass over the nodes' certificates before it goes on without. */

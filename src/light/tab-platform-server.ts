@@ -8,7 +8,7 @@ import type { DownloadSink } from './download-files'
 import type { PlatformMethods, PlatformMethod, PieceResultWire } from './platform-protocol'
 import type { Port } from './worker-protocol'
 import { serveSession } from './worker-session'
-import { mclBdnVerifier } from './mcl-bdn-verifier'
+import { mclBdnVerifier } from '../core/finality/mcl-bls'
 
 /** A handle the node named is not (or no longer) open in this tab. */
 export class UnknownHandleError extends Error {

@@ -18,7 +18,7 @@ import {
   DEFAULT_F3_PARAMS, type BdnVerifier, type FinalityCertificate, type FinalityState, type LotusCertificateJson, type LotusPowerEntryJson, type PowerEntry, type F3TipSet
 } from '../../src/core'
 import { encodeCertExchangeHeader } from '../../src/net'
-import { mclBdnVerifier } from '../../src/light/mcl-bdn-verifier'
+import { mclBdnVerifier } from '../../src/core/finality/mcl-bls'
 import { createGenesis, idAddressBytes, f3TipSetOf, encodePowerTable } from '../../src/core'
 import { startAppServer } from '../../src/node/app-server'
 import { launchChromium } from '../helpers/chromium'

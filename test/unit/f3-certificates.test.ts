@@ -12,12 +12,12 @@ import {
   blake2xs, merkleRoot, powerTableCid, encodePowerTable, decodePowerTable, applyPowerTableDelta, makePowerTableDelta, sortPowerTable,
   scalePowerTable, isStrongQuorum, encodeCertificate, decodeCertificate, certificateSigningPayload, validateFinalityCertificate,
   validateFinalityCertificates, assembleCertificate, proposalSigningPayload, f3Sign, bdnCoefficients, tipSetKeyBytes, ecChainKey,
-  CertificateError, NobleBdnVerifier, validateFinalityCertificateBatch, type BatchValidation, certificateFromLotusJson, type BdnVerifier, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
+  CertificateError, NobleBdnVerifier, validateFinalityCertificateBatch, type BatchValidation, certificateFromLotusJson, type BdnVerifier, type F3Bls, certificateToLotusJson, type LotusCertificateJson, type PowerEntry, type F3TipSet, type FinalityCertificate, type FinalityState, type CertificateProposal
 } from '../../src/core/finality'
 import { decodeRlePlus, encodeRlePlus, RlePlusError } from '../../src/core/rle-plus'
 import { chainCid } from '../../src/core/cid'
 import { blsPublicKey } from '../../src/core/signature'
-import { mclBdnVerifier } from '../../src/light/mcl-bdn-verifier'
+import { mclBdnVerifier } from '../../src/core/finality/mcl-bls'
 
 const hex = (b: Uint8Array): string => Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
 const b64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'))
@@ -78,6 +78,41 @@ describe('the power table', () => {
     expect(total).toBe(65535)
     expect(isStrongQuorum(43690, 65535)).toBe(true)
     expect(isStrongQuorum(43689, 65535)).toBe(false)
+  })
+})
+
+// What a voting node does with BLS (sign, check one vote, sum signatures under weights): mcl-wasm's bytes and
+// verdicts are noble's, so a devnet whose nodes use either agrees with Lotus and with each other.
+describe.each([
+  ['noble', async () => new NobleBdnVerifier()],
+  ['mcl-wasm', mclBdnVerifier]
+] as Array<[string, () => Promise<F3Bls>]>)('a voting node\'s BLS (%s)', (_name, make) => {
+  let bls: F3Bls
+  beforeAll(async () => { bls = await make() })
+  const sks = [1, 2, 3].map(i => Uint8Array.from({ length: 32 }, (_, j) => j === 31 ? i : j === 0 ? 0x11 : 0))
+  const message = new TextEncoder().encode('GPBFT:a-network:payload')
+
+  it('signs as noble does, and checks a signature', () => {
+    const sig = bls.sign(sks[0]!, message)
+    expect(hex(sig)).toBe(hex(f3Sign(sks[0]!, message)))
+    expect(bls.verifyOne(blsPublicKey(sks[0]!), message, sig)).toBe(true)
+    expect(bls.verifyOne(blsPublicKey(sks[1]!), message, sig)).toBe(false)
+    expect(bls.verifyOne(blsPublicKey(sks[0]!), Uint8Array.of(...message, 0), sig)).toBe(false)
+  })
+
+  it('refuses malformed signatures with false and a bad key by name', () => {
+    const sig = bls.sign(sks[0]!, message)
+    expect(bls.verifyOne(blsPublicKey(sks[0]!), message, sig.subarray(0, 95))).toBe(false)
+    const flipped = sig.slice(); flipped[50] = flipped[50]! ^ 1
+    expect(bls.verifyOne(blsPublicKey(sks[0]!), message, flipped)).toBe(false)
+    expect(thrown(() => bls.verifyOne(new Uint8Array(48).fill(7), message, sig)).name).toBe('BadPublicKeyError')
+    expect(thrown(() => bls.aggregateWeighted([sig.subarray(1)], [1n]))).toBeInstanceOf(Error)
+  })
+
+  it('sums signatures under weights as noble does', () => {
+    const sigs = sks.map(sk => bls.sign(sk, message))
+    const weights = [3n, (1n << 128n) + 5n, 1n]
+    expect(hex(bls.aggregateWeighted(sigs, weights))).toBe(hex(new NobleBdnVerifier().aggregateWeighted(sigs, weights)))
   })
 })
 

@@ -6,7 +6,7 @@ import {
   signBeaconRound, verifyBeaconBatch, beaconPublicKey,
   type SealedHeader, type OneSignerBatchVerifier
 } from '../../src/core'
-import { mclOneSignerBatch } from '../../src/light/mcl-bdn-verifier'
+import { mclOneSignerBatch } from '../../src/core/finality/mcl-bls'
 import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const bls = bls12_381.longSignatures

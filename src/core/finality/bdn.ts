@@ -66,11 +66,10 @@ export function bdnAggregatePublicKey (publicKeys: readonly Uint8Array[], signer
 }
 
 /** Σ (cᵢ+1)·σᵢ: the certificate signature of signers `signers` (ascending) whose signatures are `signatures`. */
-export function bdnAggregateSignatures (publicKeys: readonly Uint8Array[], signers: readonly number[], signatures: readonly Uint8Array[]): Uint8Array {
+export function bdnAggregateSignatures (publicKeys: readonly Uint8Array[], signers: readonly number[], signatures: readonly Uint8Array[], backend: Pick<F3Bls, 'aggregateWeighted'> = nobleBls): Uint8Array {
   if (signers.length !== signatures.length) throw new RangeError('one signature per signer')
   const coefficients = bdnCoefficients(publicKeys)
-  const points: G2Point[] = signatures.map(s => bls12_381.G2.Point.fromBytes(s))
-  return pippenger(bls12_381.G2.Point, points, signers.map(i => coefficients[i]!)).toBytes(true)
+  return backend.aggregateWeighted(signatures, signers.map(i => coefficients[i]!))
 }
 
 /** One aggregate signature to check: the signers (indexes into the table's keys) with their BDN weights, a message, a signature. */
@@ -84,7 +83,7 @@ export interface AggregateCheck {
 
 /**
  * Checks BDN aggregate signatures: one interface, two executors (STYLE habit 4) — noble's here, the reference, and
- * a WASM one where speed counts (the tab's worker: src/light/mcl-bdn-verifier.ts) — run by one shared test suite.
+ * a WASM one where speed counts (mcl-bls.ts: the tab's worker, a node's votes) — run by one shared test suite.
  */
 export interface BdnVerifier {
   readonly name: string
@@ -106,10 +105,41 @@ export interface BdnVerifier {
   verifyBatch: (checks: readonly AggregateCheck[], randomWeights: readonly bigint[]) => boolean
 }
 
+/**
+ * Everything F3 does with BLS, for a node that votes and assembles certificates as well as checking them: one
+ * participant's signature, checking one vote, and summing signatures under weights. Two executors, as for
+ * BdnVerifier: noble's (NobleBdnVerifier, the reference) and mcl-wasm's (mcl-bls.ts), run by one test suite.
+ */
+export interface F3Bls extends BdnVerifier {
+  /** The plain BLS signature of `message` by `secretKey` (32 bytes, big-endian, as noble reads it). */
+  sign: (secretKey: Uint8Array, message: Uint8Array) => Uint8Array
+  /** True when `signature` is `publicKey`'s over `message`; false for malformed signature bytes. Throws BadPublicKeyError for a bad key. */
+  verifyOne: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean
+  /** Σ wᵢ·σᵢ, compressed; throws on signature bytes that are not a G2 point. */
+  aggregateWeighted: (signatures: readonly Uint8Array[], weights: readonly bigint[]) => Uint8Array
+}
+
 /** @noble/curves: pure TypeScript, audited, the reference the faster verifier is checked against. */
-export class NobleBdnVerifier implements BdnVerifier {
+export class NobleBdnVerifier implements F3Bls {
   readonly name = 'noble'
   constructor (private readonly keys = new PublicKeyCache()) {}
+
+  sign (secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+    return bls.sign(bls.hash(message), secretKey).toBytes(true)
+  }
+
+  verifyOne (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    const key = this.keys.decode(publicKey)
+    try {
+      return bls.verify(signature, bls.hash(message), key)
+    } catch { return false }
+  }
+
+  aggregateWeighted (signatures: readonly Uint8Array[], weights: readonly bigint[]): Uint8Array {
+    if (signatures.length !== weights.length) throw new RangeError('one weight per signature')
+    const points: G2Point[] = signatures.map(s => bls12_381.G2.Point.fromBytes(s))
+    return pippenger(bls12_381.G2.Point, points, [...weights]).toBytes(true)
+  }
   verifyAggregate (publicKeys: readonly Uint8Array[], signers: readonly number[], coefficients: readonly bigint[], message: Uint8Array, signature: Uint8Array): boolean {
     return verifyWithAggregateKey(bdnAggregatePublicKey(publicKeys, signers, this.keys, [...coefficients]), message, signature)
   }
@@ -137,6 +167,9 @@ export class NobleBdnVerifier implements BdnVerifier {
     } catch { return false } // a point at infinity (signatures that cancel): the one-by-one check names it
   }
 }
+
+/** Noble's, for the callers that do not choose (a node whose mcl-wasm would not load, tests, one-off tools). */
+const nobleBls = new NobleBdnVerifier()
 
 /**
  * The checks' indexes grouped by signer set: same key list, same weights, same signers (by identity of the lists a
@@ -181,5 +214,5 @@ export function verifyWithAggregateKey (aggregateKey: G1Point, message: Uint8Arr
 
 /** One participant's signature of `message` (a plain BLS signature: BDN weights apply only when aggregating). */
 export function f3Sign (secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  return bls.sign(bls.hash(message), secretKey).toBytes(true)
+  return nobleBls.sign(secretKey, message)
 }

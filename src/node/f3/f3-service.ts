@@ -7,10 +7,11 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
-  decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3Sign, f3TipSetsEqual,
+  decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3TipSetsEqual,
   tipSetKeyBytes, tipSetKeyCids, idOf, PublicKeyCache, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
-  type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
+  type F3Bls, type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
+import { mclBdnVerifier } from '../../core/finality/mcl-bls'
 import { serveCertExchange, requestCertificates, f3VotesTopic, f3CertificatesTopic, type CofferLibp2p, type Gossip, type GossipVerdict } from '../../net'
 import type { ChainDb } from '../chain-db'
 import type { NodeChain } from '../chain'
@@ -25,6 +26,8 @@ export interface F3ServiceInit {
   genesis: Genesis
   params: F3Params
   log: (line: string) => void
+  /** The BLS library (tests choose noble's); mcl-wasm when left out, noble's if that will not load. */
+  bls?: F3Bls
 }
 
 export interface F3Service {
@@ -52,8 +55,12 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   const { libp2p, gossip, chain, db, genesis, params, log } = init
   const network = genesis.state.network
   const store = new F3Store(db)
-  const keys = new PublicKeyCache()
-  const verifier = new NobleBdnVerifier(keys)
+  // every node checks each vote and certificate, and a provider signs one vote an instance: mcl-wasm is ~5× noble in
+  // Node (mcl-bls.ts), and on a devnet whose processes share a machine's cores that is most of what F3 costs
+  const verifier: F3Bls = init.bls ?? await mclBdnVerifier().catch((err: Error) => {
+    log(`f3: mcl-wasm would not load (${err.message}); checking with noble`)
+    return new NobleBdnVerifier(new PublicKeyCache())
+  })
 
   const initialTable = chain.readState((s, r) => readF3PowerTable(s, r, 0), genesis.header)
   const genesisF3 = f3TipSetOf({ key: [genesis.header.cid], height: 0 }, powerTableCid(initialTable))
@@ -91,7 +98,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   }
 
   function newTally (): F3VoteTally {
-    return new F3VoteTally(network, state.nextInstance, state.powerTable, nextTableOf, keys)
+    return new F3VoteTally(network, state.nextInstance, state.powerTable, nextTableOf, verifier)
   }
 
   /** Takes `cert` as the next certificate (checked), stores it with the state after it. */
@@ -221,7 +228,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
         }
         if (v === undefined) {
           const supplementalData: SupplementalData = { commitments: new Uint8Array(32), powerTable: powerTableCid(table) }
-          const signature = f3Sign(p.secret, certificateSigningPayload(network, instance, supplementalData, value))
+          const signature = verifier.sign(p.secret, certificateSigningPayload(network, instance, supplementalData, value))
           v = { sender: p.id, instance, ecChain: value, supplementalData, signature }
           await store.recordVote(v) // on disk before anyone sees it: a restart sends this one again, never another
         } else if (now - p.lastSent < REVOTE_MS) continue

@@ -1,13 +1,16 @@
-// The tab's faster BDN verifier (issue 14, part 4): herumi's mcl compiled to WASM (mcl-wasm), set to Filecoin's
-// scheme — IETF point encoding with subgroup checks, RFC 9380 hash-to-G2 with the `..._NUL_` DST — and checked by
-// the same tests as noble's (Filecoin mainnet's certificates, every forgery). Measured in one run on this machine
-// (/tmp/blsbench, a helper's, and `npm run bench`): a full BLS verify 5.9 ms against noble's 26.9 ms in Node 20 and
-// 6.3 against 11.4 ms in a Chromium worker; the aggregate key of 1,560 keys (a multi-scalar multiplication)
-// 64 against 377 ms in Node, 66 against 152 ms in Chromium. mcl-wasm carries its WASM inline (no fetch), ~190 KB
-// gzipped, loaded only when the first certificate is checked.
+// The faster BLS (issue 14, part 4): herumi's mcl compiled to WASM (mcl-wasm), set to Filecoin's scheme — IETF
+// point encoding with subgroup checks, RFC 9380 hash-to-G2 with the `..._NUL_` DST — and checked by the same tests as
+// noble's (Filecoin mainnet's certificates, every forgery). Measured in one run on this machine (/tmp/blsbench, a
+// helper's, and `npm run bench`): a full BLS verify 5.9 ms against noble's 26.9 ms in Node 20 and 6.3 against 11.4 ms
+// in a Chromium worker; the aggregate key of 1,560 keys (a multi-scalar multiplication) 64 against 377 ms in Node, 66
+// against 152 ms in Chromium. The tab's worker checks certificates and block signatures with it; a node votes,
+// checks votes and assembles certificates with it (on the devnet every node does that every instance). mcl-wasm
+// carries its WASM inline (no fetch: a pure computation, as noble is), ~190 KB gzipped, loaded on first use; it is
+// not in core's barrel, so nothing loads it that does not ask.
 import type * as Mcl from 'mcl-wasm'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { BadPublicKeyError, sameSignerGroups, batchWeights, type AggregateCheck, type BdnVerifier, type OneSignerBatchVerifier } from '../core'
+import { BadPublicKeyError, sameSignerGroups, type AggregateCheck, type F3Bls } from './bdn'
+import { batchWeights, type OneSignerBatchVerifier } from '../header-batch'
 
 const FILECOIN_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'
 /** BLS12-381's G1 generator, compressed (IETF): the fixed side of the pairing check. */
@@ -21,10 +24,10 @@ export class MclUnavailableError extends Error {
 
 let loading: Promise<MclVerifiers> | null = null
 
-interface MclVerifiers { bdn: BdnVerifier, oneSigner: OneSignerBatchVerifier }
+interface MclVerifiers { bdn: F3Bls, oneSigner: OneSignerBatchVerifier }
 
-/** The WASM verifier, initialised once per worker. */
-export async function mclBdnVerifier (): Promise<BdnVerifier> {
+/** The WASM library, initialised once per worker (or process). */
+export async function mclBdnVerifier (): Promise<F3Bls> {
   loading ??= create()
   return (await loading).bdn
 }
@@ -84,14 +87,35 @@ async function create (): Promise<MclVerifiers> {
   const aggregateKey = (c: Pick<AggregateCheck, 'publicKeys' | 'signers' | 'coefficients'>): Mcl.G1 =>
     m.mulVec(c.signers.map(i => key(c.publicKeys[i]!)), c.signers.map(i => frOf(c.coefficients[i]!)))
 
-  const bdn: BdnVerifier = {
+  const hashOf = (message: Uint8Array): Mcl.G2 => m.hashAndMapToG2(message)
+  const bdn: F3Bls = {
     name: 'mcl-wasm',
+    sign (secretKey, message) {
+      const sk = new m.Fr()
+      sk.setBigEndianMod(secretKey)
+      return m.mul(hashOf(message), sk).serialize()
+    },
+    verifyOne (publicKey, message, signature) {
+      const pk = key(publicKey)
+      const sig = signatureOf(signature)
+      if (sig === null) return false
+      return m.finalExp(m.mul(m.millerLoop(pk, hashOf(message)), m.millerLoop(negGenerator, sig))).isOne()
+    },
+    aggregateWeighted (signatures, weights) {
+      if (signatures.length !== weights.length) throw new RangeError('one weight per signature')
+      const sigs = signatures.map(s => {
+        const sig = signatureOf(s)
+        if (sig === null) throw new RangeError('not a BLS signature (a G2 point, 96 bytes)')
+        return sig
+      })
+      return m.mulVec(sigs, weights.map(frOf)).serialize()
+    },
     verifyAggregate (publicKeys, signers, coefficients, message, signature) {
       const aggregate = aggregateKey({ publicKeys, signers, coefficients })
       const sig = signatureOf(signature)
       if (sig === null) return false
       // e(Σ cᵢ·pkᵢ, H(m)) · e(−g₁, σ) = 1: two Miller loops, one final exponentiation
-      const gt = m.finalExp(m.mul(m.millerLoop(aggregate, m.hashAndMapToG2(message)), m.millerLoop(negGenerator, sig)))
+      const gt = m.finalExp(m.mul(m.millerLoop(aggregate, hashOf(message)), m.millerLoop(negGenerator, sig)))
       return gt.isOne()
     },
     verifyBatch (checks, randomWeights) {
@@ -107,7 +131,7 @@ async function create (): Promise<MclVerifiers> {
       // a Miller loop per signer set: e(apk, Σ rⱼ·H(mⱼ)) over the group (sameSignerGroups)
       let product = m.millerLoop(negGenerator, m.mulVec(sigs, rs))
       for (const group of sameSignerGroups(checks)) {
-        const hashes = m.mulVec(group.map(j => m.hashAndMapToG2(checks[j]!.message)), group.map(j => rs[j]!))
+        const hashes = m.mulVec(group.map(j => hashOf(checks[j]!.message)), group.map(j => rs[j]!))
         product = m.mul(product, m.millerLoop(aggregateKey(checks[group[0]!]!), hashes))
       }
       // Π e(apk_g, Σ rⱼ·H(mⱼ)) · e(−g₁, Σ rⱼ·σⱼ) = 1, one final exponentiation for the lot
@@ -126,7 +150,7 @@ async function create (): Promise<MclVerifiers> {
       const sig = signatureOf(signature)
       if (sig === null) return false
       sigs.push(sig)
-      hashes.push(m.hashAndMapToG2(message))
+      hashes.push(hashOf(message))
     }
     const gt = m.finalExp(m.mul(m.millerLoop(negGenerator, m.mulVec(sigs, rs)), m.millerLoop(pk, m.mulVec(hashes, rs))))
     return gt.isOne()
