@@ -37,6 +37,11 @@ export interface F3SyncInit {
   helpers?: () => SignatureBatchCheck[]
   /** Certificates whose signatures are checked together (CHECK_BATCH unless given). */
   checkBatch?: number
+  /**
+   * A node's newest certificate, as it arrives and before it is checked: the caller may fetch what it names (the
+   * finalized tipset's headers) while the certificates are checked, and use it only once they hold.
+   */
+  onNewestFetched?: (cert: FinalityCertificate) => void
 }
 
 /** BdnVerifier.verifyBatch in another thread: rejects when that thread is gone (its tab closed). */
@@ -157,12 +162,13 @@ export class F3Sync {
       this.init.mark?.('first certificates fetched')
       await started // the genesis power table, proven, before anything is checked against it
       this.knownPending = Math.max(this.knownPending, got.pendingInstance)
-      const last = got.certificates.at(-1)?.instance
+      const newest = got.certificates.at(-1)
+      const last = newest?.instance
       if (last !== undefined && last >= before && got.pendingInstance > last + 1) {
         const response = ask(last + 1)
         response.catch(() => {})
         ahead = { first: last + 1, response }
-      }
+      } else if (newest !== undefined && last! >= before) this.init.onNewestFetched?.(newest)
       const ok = await this.serially(async () => await this.take(peer, got.certificates))
       this.init.onChange()
       if (!ok || got.pendingInstance <= this.state!.nextInstance) return

@@ -6,7 +6,7 @@
 // the jump nothing is fetched until something asks (backfill: the Chain view scrolled back, a deal's challenge block).
 import {
   tipSetKeyCids, tipSetKeyBytes, bytesEqual, decodeCertificate, WINNING_POST_SECTOR_SET_LOOKBACK,
-  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier
+  type Genesis, type Epoch, type ExchangeResponse, type CID, type PowerEntry, type BdnVerifier, type FinalityCertificate, type TipSet
 } from '../core'
 import type { CertExchangeRequest, CertExchangeResponse } from '../net'
 import type { HeaderStore } from './header-store'
@@ -88,7 +88,8 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     onChange: init.onChange,
     ...(init.verifier === undefined ? {} : { verifier: init.verifier }),
     ...(init.mark === undefined ? {} : { mark: init.mark }),
-    ...(init.helpers === undefined ? {} : { helpers: init.helpers })
+    ...(init.helpers === undefined ? {} : { helpers: init.helpers }),
+    onNewestFetched: (cert) => { fetchAhead(cert) }
   })
   let jumpedFromEpoch: Epoch | null = null
   let lowestHeight = 0
@@ -109,6 +110,30 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     return await p
   }
   const linkInit = { fetchChain: init.fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }
+  const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
+
+  /**
+   * The run below the tipset a node's newest certificate names, fetched while the certificates are checked (on a new
+   * tab that is most of a second of round trips off the way to a verified head). Nothing in it is trusted until a
+   * checked certificate finalizes that very key (followFinalized compares); a node that fails to serve it is not
+   * blamed here, since the certificate naming it may be a lie: the fetch is simply made again, in the open, if needed.
+   */
+  let ahead: { key: Uint8Array, run: Promise<TipSet[]> } | null = null
+  function fetchAhead (cert: FinalityCertificate): void {
+    const f = cert.ecChain[cert.ecChain.length - 1]
+    if (f === undefined || (ahead !== null && bytesEqual(ahead.key, f.key))) return
+    // only where a jump will follow (a new tab, or one long closed): a tab that follows the chain holds that tipset
+    if (f.epoch <= init.sync.head.header.height) return
+    const run = fetchLinkedRun({ ...linkInit, onRejection: () => {}, onNetworkError: () => {} }, tipSetKeyCids(f.key), f.epoch, depth + 1)
+    run.catch(() => {})
+    ahead = { key: f.key, run }
+  }
+  async function runBelow (key: Uint8Array, epoch: Epoch): Promise<TipSet[]> {
+    const early = ahead !== null && bytesEqual(ahead.key, key) ? ahead.run : null
+    ahead = null
+    if (early !== null) { try { return await early } catch {} }
+    return await fetchLinkedRun(linkInit, tipSetKeyCids(key), epoch, depth + 1)
+  }
 
   /** When the finalized tipset is not on the stored chain (above the head, or on another fork), makes it the chain. */
   async function followFinalized (): Promise<void> {
@@ -118,8 +143,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     lowestHeight = floor
     const held = f.epoch >= floor ? await init.headers.tipSetAt(f.epoch) : null
     if (held !== null && bytesEqual(tipSetKeyBytes(held.key), f.key)) return // on our chain already
-    const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
-    const run = await fetchLinkedRun(linkInit, tipSetKeyCids(f.key), f.epoch, depth + 1)
+    const run = await runBelow(f.key, f.epoch)
     init.mark?.('finalized tipset fetched')
     const head = run[run.length - 1]!
     const parent = run[run.length - 2] ?? head

@@ -20,7 +20,7 @@ let n = 0
 const node = (certs: FinalityCertificate[], pending = certs.length) => async (_peer: string, req: { firstInstance: number, limit: number }): Promise<CertExchangeResponse> =>
   ({ pendingInstance: pending, powerTable: null, certificates: certs.slice(req.firstInstance, Math.min(req.firstInstance + req.limit, pending)) })
 
-async function newSync (nodes: Record<string, ReturnType<typeof node>>, more: { helpers?: () => SignatureBatchCheck[], checkBatch?: number } = {}): Promise<{ sync: F3Sync, refused: string[], store: Awaited<ReturnType<typeof openF3CertStore>> }> {
+async function newSync (nodes: Record<string, ReturnType<typeof node>>, more: { helpers?: () => SignatureBatchCheck[], checkBatch?: number, onNewestFetched?: (c: FinalityCertificate) => void } = {}): Promise<{ sync: F3Sync, refused: string[], store: Awaited<ReturnType<typeof openF3CertStore>> }> {
   const refused: string[] = []
   const store = await openF3CertStore(`f3-sync-${n++}`)
   await store.accept([], ours.start) // the state a tab starts from: genesis' table, proven elsewhere
@@ -88,13 +88,17 @@ describe('F3Sync', () => {
       events.push(`ask ${req.firstInstance}`)
       return { pendingInstance: 8, powerTable: null, certificates: ours.certs.slice(req.firstInstance, Math.min(req.firstInstance + 3, 8)) }
     }
-    const { sync, store } = await newSync({ small })
+    const { sync, store } = await newSync({ small }, { onNewestFetched: (c) => events.push(`newest ${c.instance}`) })
     const accept = store.accept.bind(store)
     store.accept = async (certs, state) => { events.push(`stored ${certs[0]?.instance ?? '-'}`); await accept(certs, state) }
     await sync.sync()
     expect(sync.state!.nextInstance).toBe(8)
     expect(events.indexOf('ask 3')).toBeLessThan(events.indexOf('stored 0'))
     expect(events.indexOf('ask 6')).toBeLessThan(events.indexOf('stored 3'))
+    // the node's newest certificate is told once, as it arrives, before it is checked (the finalized tipset's
+    // headers are fetched meanwhile: finality-service.ts)
+    expect(events.filter(e => e.startsWith('newest'))).toEqual(['newest 7'])
+    expect(events.indexOf('newest 7')).toBeLessThan(events.indexOf('stored 6'))
 
     // an empty store: the certificates are asked for while the genesis power table's proof is still on its way
     const fresh = await openF3CertStore(`f3-sync-${n++}`)
