@@ -186,8 +186,13 @@ export class PaychClient implements RetrievalPayer {
   private readonly net: 't' | 'f'
   private readonly from: string
   private readonly lock: CrossProcessLock | undefined
-  /** Every change to the records runs in turn: two downloads never take the same lane or nonce. */
-  private queue: Promise<unknown> = Promise.resolve()
+  /**
+   * The changes to one provider's channel run in turn: two downloads never take the same lane or voucher nonce, nor
+   * create two channels. Channels to different providers do not wait on each other: one download's voucher must not
+   * wait behind another's channel message, which waits for a block (the reliability load run's final sweep, four
+   * downloads at once per client, had vouchers queued behind top-ups for minutes and providers cutting the streams).
+   */
+  private readonly queues = new Map<string, Promise<unknown>>()
 
   constructor (init: PaychClientInit) {
     this.chain = init.chain
@@ -204,12 +209,19 @@ export class PaychClient implements RetrievalPayer {
    * lock, so it builds on what another tab wrote before it. The queue stays too: it keeps this worker's calls in the
    * order they were made, and keeps them from all waiting on the lock at once.
    */
-  private async serial<T>(body: () => Promise<T>): Promise<T> {
+  private async serial<T>(to: string, body: () => Promise<T>): Promise<T> {
     const lock = this.lock
-    const fn = lock === undefined ? body : async () => await lock(`coffer-paych-${this.from}`, body)
-    const run = this.queue.then(fn, fn)
-    this.queue = run.catch(() => {})
+    const fn = lock === undefined ? body : async () => await lock(`coffer-paych-${this.from}-${to}`, body)
+    const run = (this.queues.get(to) ?? Promise.resolve()).then(fn, fn)
+    const tail = run.then(() => {}, () => {})
+    this.queues.set(to, tail)
+    void tail.then(() => { if (this.queues.get(to) === tail) this.queues.delete(to) })
     return await run
+  }
+
+  /** The provider a channel pays (whose queue its changes join). */
+  private async payee (channel: string): Promise<string> {
+    return (await this.find(channel)).to
   }
 
   private async find (channel: string): Promise<StoredChannel> {
@@ -308,8 +320,8 @@ export class PaychClient implements RetrievalPayer {
   }
 
   async prepare (to: Uint8Array, needed: AttoFil, reuse?: { channel: string, lane: number }): Promise<{ channel: string, lane: number, paid: AttoFil }> {
-    return await this.serial(async () => {
-      const toText = addressToString(to, this.net)
+    const toText = addressToString(to, this.net)
+    return await this.serial(toText, async () => {
       if (reuse !== undefined) {
         const c = (await this.store.list()).find(x => x.channel === reuse.channel)
         const lane = c?.lanes[String(reuse.lane)]
@@ -339,7 +351,7 @@ export class PaychClient implements RetrievalPayer {
 
   async voucher (channel: string, lane: number, amount: AttoFil, signal?: AbortSignal): Promise<{ bytes: Uint8Array, amount: AttoFil, nonce: number }> {
     let signing = false
-    const run = this.serial(async () => {
+    const run = this.payee(channel).then(async to => await this.serial(to, async () => {
       signal?.throwIfAborted()
       let c = await this.find(channel)
       const l = c.lanes[String(lane)]
@@ -379,13 +391,13 @@ export class PaychClient implements RetrievalPayer {
       c.lanes[String(lane)] = { nonce: v.nonce, amount: String(amount), voucher: hex(bytes), vouchers: l.vouchers + 1 }
       await this.store.put(c)
       return { bytes, amount, nonce: v.nonce }
-    })
+    }))
     return await untilAborted(run, signal, () => !signing)
   }
 
   /** Starts the channel's settle delay (Settle, method 3): after it, Collect pays the provider what it redeemed and the rest back. */
   async settle (channel: string): Promise<{ message: string }> {
-    return await this.serial(async () => {
+    return await this.serial(await this.payee(channel), async () => {
       const c = await this.find(channel)
       const rec = c
       const r = await this.chain.send({ to: parseAddress(channel).bytes, method: PaychMethod.Settle, params: new Uint8Array(0), value: 0n },
@@ -400,7 +412,7 @@ export class PaychClient implements RetrievalPayer {
 
   /** Collect (method 4), once the chain is past SettlingAt: ToSend to the provider, the rest back to the client. */
   async collect (channel: string): Promise<{ message: string }> {
-    return await this.serial(async () => {
+    return await this.serial(await this.payee(channel), async () => {
       const c = await this.find(channel)
       const rec = c
       const r = await this.chain.send({ to: parseAddress(channel).bytes, method: PaychMethod.Collect, params: new Uint8Array(0), value: 0n },

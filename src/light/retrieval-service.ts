@@ -134,8 +134,9 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     }
   }
 
-  // one client per key: it serialises lane and nonce allocation for every download of this worker, and across
-  // tabs through a Web Lock (workers have navigator.locks too). Node (tests) has no Web Locks and one process.
+  // one client per key: it serialises lane and voucher-nonce allocation per provider for every download of this
+  // worker, and across tabs through a Web Lock per provider (workers have navigator.locks too); the wallet orders the
+  // messages' nonces. Node (tests) has no Web Locks and one process.
   const locks = (globalThis.navigator as { locks?: { request: <T>(name: string, opts: { mode: 'exclusive' }, cb: () => Promise<T>) => Promise<T> } } | undefined)?.locks
   const webLock: CrossProcessLock | undefined = locks === undefined ? undefined : async (name, fn) => await locks.request(name, { mode: 'exclusive' }, fn)
   let paych: { key: string, client: PaychClient } | undefined

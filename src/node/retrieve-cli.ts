@@ -70,6 +70,14 @@ export function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uin
   let height = 0
   const blocks = new VerifiedBlockCache()
   const readObj = async (cid: string): Promise<string> => await rpc<string>('Filecoin.ChainReadObj', [{ '/': cid }])
+  // one push at a time, from asking the nonce to the pool taking the message: sends for channels to different
+  // providers run side by side (paych-client.ts), and two must not take one nonce. The wait for execution is not held.
+  let pushes: Promise<unknown> = Promise.resolve()
+  const pushing = async (push: () => Promise<string>): Promise<string> => {
+    const run = pushes.then(push, push)
+    pushes = run.catch(() => {})
+    return await run
+  }
   const waitFor = async (cid: string): Promise<{ exitCode: number, return: Uint8Array }> => {
     const r = await rpc<{ Receipt: { ExitCode: number, Return: string | null } }>('Filecoin.StateWaitMsg', [{ '/': cid }, 0])
     return { exitCode: r.Receipt.ExitCode, return: r.Receipt.Return === null ? new Uint8Array(0) : base64pad.baseDecode(r.Receipt.Return) }
@@ -83,11 +91,13 @@ export function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uin
     },
     waitFor,
     send: async (m, onSent) => {
-      const nonce = await rpc<number>('Filecoin.MpoolGetNonce', [addressToString(key.address)])
-      // the same gas every Coffer sender offers (the wallet's): a fixed premium, the cap at twice the base fee
-      const unsigned: Message = { version: 0, to: m.to, from: key.address, nonce, value: m.value, gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: m.method, params: m.params }
-      const sm = signMessage(key.secret, { ...unsigned, gasLimit: gasLimitFor(unsigned) })
-      const cid = (await rpc<{ '/': string }>('Filecoin.MpoolPush', [signedMessageToLotus(sm)]))['/']
+      const cid = await pushing(async () => {
+        const nonce = await rpc<number>('Filecoin.MpoolGetNonce', [addressToString(key.address)])
+        // the same gas every Coffer sender offers (the wallet's): a fixed premium, the cap at twice the base fee
+        const unsigned: Message = { version: 0, to: m.to, from: key.address, nonce, value: m.value, gasLimit: 0, gasFeeCap: TRANSFER_GAS_FEE_CAP, gasPremium: TRANSFER_GAS_PREMIUM, method: m.method, params: m.params }
+        const sm = signMessage(key.secret, { ...unsigned, gasLimit: gasLimitFor(unsigned) })
+        return (await rpc<{ '/': string }>('Filecoin.MpoolPush', [signedMessageToLotus(sm)]))['/']
+      })
       onSent?.(cid)
       return { cid, ...(await waitFor(cid)) }
     }
@@ -225,7 +235,8 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
       await chain.head()
       const signer = { address: key.address, sign: async (v: Parameters<typeof signVoucher>[2]) => signVoucher(key!.secret, key!.address, v) }
       // no cross-process lock: the records file is this run's alone (one per output file; two runs sharing --data at
-      // once are not supported), so the client's in-process queue is all the ordering its lanes and nonces need
+      // once are not supported), so the client's in-process queues (per provider, and the chain's pushes) are all the
+      // ordering its lanes and nonces need
       payer = new PaychClient({ chain, store, signer })
     }
 

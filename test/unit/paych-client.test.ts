@@ -109,7 +109,7 @@ describe('PaychClient: two tabs over one store', () => {
     expect(rec!.nextLane).toBe(2)
     // keyed by the create message, not by a count two writers could both take
     expect(rec!.key).toBe(`${addressToString(client)}:${addressToString(provider)}:${rec!.createMessage}`)
-    expect(lock.names.every(n => n === `coffer-paych-${addressToString(client)}`)).toBe(true)
+    expect(lock.names.every(n => n === `coffer-paych-${addressToString(client)}-${addressToString(provider)}`)).toBe(true)
   })
 
   it('two tabs on one open channel take different lanes', async () => {
@@ -206,5 +206,30 @@ describe('PaychClient: a voucher under a caller\'s signal (a pause)', () => {
     // aborted already: nothing more is signed
     await expect(a.voucher(l.channel, l.lane, 600n, c.signal)).rejects.toThrow('paused')
     expect([...store.records.values()][0]!.lanes[String(l.lane)]).toMatchObject({ nonce: 1, amount: '300' })
+  })
+})
+
+describe('PaychClient: downloads from two providers at once', () => {
+  it('a voucher to one provider does not wait behind another provider\'s channel message (which waits for a block)', async () => {
+    const chain = fakeChain()
+    const store = memoryPaychStore()
+    const lock = memoryLocks()
+    const c = tab(chain, store, lock)
+    const first = await c.prepare(provider, 1000n)
+    // the second provider's channel create is sent and not executed until released (a block that is slow to come)
+    const other = secpAddressBytes(secpPublicKey(new Uint8Array(32).fill(43)))
+    let release!: () => void
+    const slowBlock = new Promise<void>(resolve => { release = resolve })
+    const send = chain.send
+    chain.send = async (m, onSent) => { if (bytesEqual(m.to, INIT_ACTOR_ADDRESS)) await slowBlock; return await send(m, onSent) }
+    const opening = c.prepare(other, 1000n)
+    await yieldTurn()
+    const v = await c.voucher(first.channel, first.lane, 10n)
+    expect(decodeSignedVoucher(v.bytes)).toMatchObject({ lane: first.lane, nonce: 1, amount: 10n })
+    release()
+    await opening
+    expect(chain.creates).toBe(2)
+    // each provider's channel under its own lock name: other tabs still order their changes per provider
+    expect(new Set(lock.names)).toEqual(new Set([addressToString(provider), addressToString(other)].map(to => `coffer-paych-${addressToString(client)}-${to}`)))
   })
 })
