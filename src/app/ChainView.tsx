@@ -9,6 +9,8 @@ import type { BlockDetail } from '../light/block-detail'
 import type { Call } from './use-light-client'
 import type { NodeKind } from './light-client-port'
 
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`
+
 const shortCid = (cid: string): string => `${cid.slice(0, 10)}…${cid.slice(-6)}`
 const shortPeer = (id: string): string => `…${id.slice(-10)}`
 /** How a connection was made, from its address: the user may ask for one transport (`?transports=`) and check it here. */
@@ -181,6 +183,11 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
             )}
             {status.finality.verified > 0 && (
               <div className="muted small" data-testid="finality-verified">{status.finality.verified} certificate{status.finality.verified === 1 ? '' : 's'} checked here in {status.finality.verifyMs} ms (<span data-testid="finality-verifier">{status.finality.verifier}</span>{status.finality.verifyThreads > 1 && <>, <span data-testid="finality-threads">{status.finality.verifyThreads}</span> threads</>})</div>
+            )}
+            {status.finality.certificateBytes + status.finality.headerBytes > 0 && (
+              <div className="muted small" data-testid="finality-received" data-certificate-bytes={status.finality.certificateBytes} data-header-bytes={status.finality.headerBytes}>
+                received here: {kib(status.finality.certificateBytes)} of certificates, {kib(status.finality.headerBytes)} of headers by hash link
+              </div>
             )}
             {status.finality.jumpedFromEpoch !== null && (
               <div className="muted small" data-testid="finality-jump">

@@ -70,6 +70,8 @@ export class F3Sync {
   verifyMs = 0
   /** The most threads that checked signatures side by side in one response's batches (this one and helpers). */
   threads = 0
+  /** Certificate exchange responses received this session (bytes), duplicates from several nodes included. */
+  receivedBytes = 0
   private verifier: BdnVerifier | null = null
   private verifierLoading: Promise<BdnVerifier> | null = null
   private running: Promise<void> | null = null
@@ -159,6 +161,7 @@ export class F3Sync {
         return
       }
       ahead = null
+      this.receivedBytes += got.bytes ?? 0
       this.init.mark?.('first certificates fetched')
       await started // the genesis power table, proven, before anything is checked against it
       this.knownPending = Math.max(this.knownPending, got.pendingInstance)

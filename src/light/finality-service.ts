@@ -34,6 +34,9 @@ export interface FinalityStatus {
   verifyThreads: number
   /** Headers fetched by hash link below the finalized tipset (the lookback), at the last jump. */
   jumpedFromEpoch: Epoch | null
+  /** What this session received for them: certificate exchange responses, and the headers of jumps and backfills. */
+  certificateBytes: number
+  headerBytes: number
   lowestHeight: Epoch
 }
 
@@ -109,7 +112,13 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     floorWork = p.catch(() => {})
     return await p
   }
-  const linkInit = { fetchChain: init.fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }
+  let headerBytes = 0
+  const fetchChain = async (peer: string, key: CID[], length: number): Promise<ExchangeResponse> => {
+    const r = await init.fetchChain(peer, key, length)
+    for (const blocks of r.chain) for (const b of blocks) headerBytes += b.bytes.length
+    return r
+  }
+  const linkInit = { fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }
   const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
 
   /**
@@ -179,7 +188,9 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
       verifyMs: Math.round(f3.verifyMs),
       verifier: f3.verifierName,
       verifyThreads: f3.threads,
-      jumpedFromEpoch
+      jumpedFromEpoch,
+      certificateBytes: f3.receivedBytes,
+      headerBytes
     }),
     syncNow,
     offerCertificate: (bytes) => {

@@ -31,7 +31,9 @@ export function storedFinalityStatus (s: FinalityState | null, headHeight: Epoch
     verifier: null,
     verifyThreads: 0,
     jumpedFromEpoch: null,
-    lowestHeight
+    lowestHeight,
+    certificateBytes: 0,
+    headerBytes: 0
   }
 }
 

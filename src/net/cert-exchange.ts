@@ -40,6 +40,8 @@ export interface CertExchangeResponse {
   /** The table that validates `firstInstance`'s certificate, when asked for and the server has it. */
   readonly powerTable: readonly PowerEntry[] | null
   readonly certificates: readonly FinalityCertificate[]
+  /** The response's size as received (bytes), when it came from a peer: what a cold sync's certificates cost. */
+  readonly bytes?: number
 }
 
 const NO_LIMIT = 2n ** 64n - 1n
@@ -125,7 +127,7 @@ export async function requestCertificates (node: Dialer, peer: PeerId, network: 
     if (err instanceof OversizedMessageError) throw new CertificateError('OVERSIZED', undefined, `a response over ${MAX_CERT_EXCHANGE_RESPONSE_BYTES} bytes`)
     throw err
   }
-  return decodeCertExchangeResponse(bytes)
+  return { ...decodeCertExchangeResponse(bytes), bytes: bytes.length }
 }
 
 export { encodeCertificate }

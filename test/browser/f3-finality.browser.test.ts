@@ -46,6 +46,9 @@ describe('finality in the tab', { timeout: 300_000 }, () => {
     expect(await num('finality-instance')).toBeGreaterThanOrEqual(5)
     expect(await num('head-beyond')).toBeGreaterThanOrEqual(0)
     expect(await page.isVisible('[data-testid=last-rejection]')).toBe(false)
+    // what the sync received is counted and shown: certificates, and the headers the jump fetched by hash link
+    expect(Number(await page.getAttribute('[data-testid=finality-received]', 'data-certificate-bytes'))).toBeGreaterThan(0)
+    expect(Number(await page.getAttribute('[data-testid=finality-received]', 'data-header-bytes'))).toBeGreaterThan(0)
     // the tab's finalized tipset is the devnet's own at that height
     const finalized = await num('finalized-height')
     expect((await d.chain.tipSetAt(finalized))).toBeDefined()

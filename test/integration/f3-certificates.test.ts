@@ -78,6 +78,9 @@ describe('F3 certificates on a devnet', () => {
     // past the last certificate: the header alone
     const none = await requestCertificates(asker, peer, d.genesis.state.network, { firstInstance: 10_000, limit: 5, includePowerTable: true })
     expect(none.certificates).toEqual([])
+    // each answer says what it cost on the wire (the tab shows what a cold sync received)
+    expect(none.bytes).toBeGreaterThan(0)
+    expect(all.bytes).toBeGreaterThan(none.bytes! + 100 * all.certificates.length)
   }, 60_000)
 })
 
