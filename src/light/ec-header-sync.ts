@@ -131,18 +131,20 @@ export class EcHeaderSync {
 
   /**
    * Starts over from a tipset finalized by certificate (issue 14): `write` stores `head` and the run below it that
-   * its blocks' lookback reads (queued after this sync's own writes, none of which lands after it); then `head`
-   * becomes the head and its parent the fork tree's root. What was being fetched or checked is dropped, and the
-   * peers' heads are offered again.
+   * its blocks' lookback reads (queued after this sync's own writes, none of which lands after it); `head` becomes
+   * the head and its parent the fork tree's root at once — a certificate verified it, so it is shown while the run
+   * is written (some hundred milliseconds of IndexedDB on a new tab) — but nothing is fetched or checked on top of it
+   * until the write is done, since those checks read the lookback from the store. A write that fails puts the old
+   * head back. What was being fetched or checked is dropped, and the peers' heads are offered again.
    */
   async reanchor (head: TipSet, headParent: TipSet, write: () => Promise<void>): Promise<void> {
     this.generation++ // fetches, checks and writes of the old machine are void from here
     const wasPaused = this.paused
     this.paused = true
+    const before = { machine: this.machine, head: this.headTipSet }
     try {
       const written = this.writing.then(write)
       this.writing = written.catch(() => {})
-      await written
       this.machine = this.newMachine(head, headParent)
       this.headTipSet = head
       this.backlog = null
@@ -150,6 +152,15 @@ export class EcHeaderSync {
       this.tipSetState.clear()
       this.stateTries.clear()
       for (const [peer, h] of this.peerHeads) this.machine.peerHead(peer, h.key, h.height, h.weight)
+      this.init.onChange()
+      try {
+        await written
+      } catch (err) {
+        this.machine = before.machine
+        this.headTipSet = before.head
+        this.init.onChange()
+        throw err
+      }
     } finally {
       this.paused = wasPaused
     }

@@ -107,7 +107,7 @@ describe('light client header sync under Expected Consensus', { timeout: 120_000
     a = await openEcNode(newGenesis(), now)
     cleanups.push(a.close)
     await mineRounds(a, 12, [0, 1, 2])
-  })
+  }, 120_000) // 36 blocks signed and executed: seconds on a quiet machine, more on a loaded or slow one
 
   it('takes a node\'s chain of several-miner tipsets from genesis, every block checked by state proofs, stored as the node holds it', async () => {
     const t = await tab({ a })
@@ -123,6 +123,30 @@ describe('light client header sync under Expected Consensus', { timeout: 120_000
     const blocks = (await t.store.recentTipSets(top + 1)).reduce((n, ts) => n + ts.blocks.length, 0) - 1
     expect(t.stateAsks).toBe(blocks)
     expect(t.sync.headersVerified).toBe(blocks)
+  })
+
+  it('a reanchor shows the certified head while its run is written, checks nothing on it until then, and puts the old head back when the write fails', async () => {
+    const t = await tab({ a })
+    const top = a.chain.headTipSet()
+    const parent = (await a.db.tipSet(top.blocks[0]!.header.parents))!
+    let changes = 0
+    ;(t.sync as unknown as { init: { onChange: () => void } }).init.onChange = () => { changes++ }
+    let finish!: () => void
+    const writing = new Promise<void>(resolve => { finish = resolve })
+    const jumped = t.sync.reanchor(top, parent, async () => { await writing; await t.store.jump([parent, top]) })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(t.sync.head.header.height).toBe(top.height) // shown while the write is under way
+    expect(changes).toBeGreaterThan(0)
+    expect(t.stateAsks).toBe(0)
+    finish()
+    await jumped
+    expect((await t.store.headTipSet())!.height).toBe(top.height)
+
+    // a write that fails (a full disk, say): the head the store holds is the one shown again
+    const lower = (await a.db.tipSetAt(3))!
+    const lowerParent = (await a.db.tipSetAt(2))!
+    await expect(t.sync.reanchor(lower, lowerParent, async () => { throw new Error('QuotaExceededError') })).rejects.toThrow('QuotaExceededError')
+    expect(t.sync.head.header.height).toBe(top.height)
   })
 
   it('follows a heavier fork: the lighter chain\'s tipsets reverted and the heavier applied in one store write', async () => {
