@@ -84,7 +84,14 @@ async function main (c: LoadClientConfig): Promise<void> {
   // messages sent and waited for through the node's RPC, as the CLI does (this client holds its key, not a wallet)
   const paychChain = { ...rpcChain, channel: timedCall('read', async (a: Uint8Array) => (await lc.state.channel(a)).value), waitFor: timedCall('wait', rpcChain.waitFor), send: timedCall('send', rpcChain.send) }
   await paychChain.head()
-  setInterval(() => { void paychChain.head().catch(() => {}) }, 2000).unref()
+  // one ask at a time: at c153191 the RPC slowed under load and this poll, unguarded, piled up ChainHead calls (each an
+  // HTTP connection: ~100 per client, the node's accept queue full), which slowed every StateWaitMsg behind them
+  let asking = false
+  setInterval(() => {
+    if (asking) return
+    asking = true
+    void paychChain.head().catch(() => {}).finally(() => { asking = false })
+  }, 2000).unref()
   const payer = new PaychClient({ chain: paychChain, store: memoryPaychStore(), signer: { address, sign: async (v) => signVoucher(secret, address, v) } })
   const stored: Stored[] = []
   /**
