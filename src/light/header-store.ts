@@ -94,6 +94,9 @@ async function upgradeFromV1 (db: IDBPDatabase<unknown>, tx: UpgradeTx): Promise
   ;(db as unknown as IDBPDatabase<V1Schema>).deleteObjectStore('headers')
 }
 
+/** Tipsets whose puts a run's write issues before it waits for them to land (writeRun). */
+const RUN_WRITE_CHUNK = 100
+
 export async function openHeaderStore (genesisCid: string): Promise<HeaderStore> {
   const db: IDBPDatabase<ChainSchema> = await openDB<ChainSchema>(chainDbName(genesisCid), CHAIN_DB_VERSION, {
     upgrade (raw, oldVersion, _newVersion, tx) {
@@ -152,12 +155,23 @@ export async function openHeaderStore (genesisCid: string): Promise<HeaderStore>
         cursor = await cursor.continue()
       }
     })())
-    for (const t of run) {
-      for (const b of t.blocks) writes.push(tx.objectStore('blocks').put({ cid: b.cid.toString(), height: b.header.height, bytes: b.bytes }))
-      writes.push(tx.objectStore('tipsets').put({ height: t.height, key: t.key.map(String) }))
+    // in chunks, each started once the one before it is written: the puts of a 901-tipset jump held the worker's thread
+    // for most of a second in one go (each put clones its value there), and the page heard nothing meanwhile — not even
+    // the new head, which reanchor shows while this runs. A request's success keeps the transaction open for the next.
+    try {
+      for (let at = 0; at < run.length; at += RUN_WRITE_CHUNK) {
+        if (at > 0) await writes[writes.length - 1]
+        for (const t of run.slice(at, at + RUN_WRITE_CHUNK)) {
+          for (const b of t.blocks) writes.push(tx.objectStore('blocks').put({ cid: b.cid.toString(), height: b.header.height, bytes: b.bytes }))
+          writes.push(tx.objectStore('tipsets').put({ height: t.height, key: t.key.map(String) }))
+        }
+      }
+      writes.push(tx.objectStore('meta').put({ height: low, key: [] }, 'floor'))
+      if (head !== null) writes.push(tx.objectStore('meta').put({ height: head.height, key: head.key.map(String) }, 'head'))
+    } catch (err) {
+      // a put refused (quota) or the transaction gone: what commitAll says of it is the error to report
+      writes.push(Promise.reject(err))
     }
-    writes.push(tx.objectStore('meta').put({ height: low, key: [] }, 'floor'))
-    if (head !== null) writes.push(tx.objectStore('meta').put({ height: head.height, key: head.key.map(String) }, 'head'))
     await commitAll(tx, writes)
   }
   return {

@@ -109,4 +109,16 @@ describe('header store: a jump to a finalized tipset (issue 14)', () => {
     expect((await store.tipSetAtOrAbove(5, 20))!.height).toBe(5)
     store.close()
   })
+
+  it('writes a run longer than one chunk of puts whole, in one transaction', async () => {
+    const genesis = newGenesis()
+    const store = await openHeaderStore(genesis.header.cid.toString())
+    const chain = chainOn(genesis, genesis.header, 260)
+    await store.append([genesis.header])
+    await store.jump(chain.slice(9).map(h => makeTipSet([h]))) // heights 10..260: 251 tipsets, three chunks
+    expect(await store.floor()).toBe(10)
+    expect((await store.head())!.cid.equals(chain[259]!.cid)).toBe(true)
+    for (const h of [10, 109, 110, 111, 210, 260]) expect((await store.byHeight(h))!.cid.equals(chain[h - 1]!.cid)).toBe(true)
+    store.close()
+  })
 })
