@@ -585,6 +585,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     await Promise.allSettled([...byPeer].filter(([id]) => !nodes.isDropped(id)).map(async ([id, a]) => {
       try {
         await dialNode(id, a)
+        startup.mark('first node connected') // (the first of each phase counts: a cold start's dial, before its hello)
       } catch (err) {
         lastNetworkError = `dial ${a.map(String).join(' or ')}: ${(err as Error).message}`
       }

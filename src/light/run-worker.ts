@@ -25,6 +25,8 @@ export interface WorkerPlatform {
 }
 
 const loadServices = async (): Promise<typeof import('./worker-services')> => await import('./worker-services')
+/** When this chunk ran, on the worker's clock: a start's record says how much of it was the worker's script arriving. */
+const scriptRanAtMs = typeof performance === 'undefined' ? undefined : performance.now()
 
 /**
  * The light node a worker runs, served to every port that connects (light-node-host.ts): its services start on the
@@ -60,6 +62,7 @@ export function createWorkerNode (
   const start = async (bootstrapUrl: string, publish: (view: ViewMessage) => void, transports: readonly TransportName[] = TRANSPORT_NAMES): Promise<void> => {
     ready = (async () => {
       const startup = startupClock()
+      if (scriptRanAtMs !== undefined) startup.mark('worker script ran', scriptRanAtMs)
       startup.mark('asked to start')
       const startedAtMs = Date.now()
       // the chain an earlier session verified is shown while the rest loads and the bootstrap document comes (a slow

@@ -54,8 +54,8 @@ export interface StartupClock {
   marks: readonly StartupMark[]
   /** The clock's zero as Unix ms (the worker's performance.timeOrigin): a page puts the marks on its own clock by it. */
   originMs: number
-  /** Notes that `phase` ended now (the first time only: a restarted step keeps its first figure). */
-  mark: (phase: string) => void
+  /** Notes that `phase` ended now, or at `atMs` on this clock (the first time only: a restarted step keeps its first figure). */
+  mark: (phase: string, atMs?: number) => void
 }
 
 export function startupClock (nowMs: () => number = () => performance.now(), originMs = performance.timeOrigin): StartupClock {
@@ -63,7 +63,7 @@ export function startupClock (nowMs: () => number = () => performance.now(), ori
   return {
     marks,
     originMs,
-    mark: (phase) => { if (!marks.some(m => m.phase === phase)) marks.push({ phase, atMs: Math.round(nowMs()) }) }
+    mark: (phase, atMs) => { if (!marks.some(m => m.phase === phase)) marks.push({ phase, atMs: Math.round(atMs ?? nowMs()) }) }
   }
 }
 

@@ -49,4 +49,12 @@ describe('readSavedChainStatus', () => {
     expect(status.stats.startup).toEqual([{ phase: 'stored status', atMs: 42 }])
     expect(status.stats.startupOriginMs).toBe(1_000)
   })
+
+  it('a mark may name when its step ended (a worker script that ran before the clock was made), and the first of a phase counts', () => {
+    const clock = startupClock(() => 42, 1_000)
+    clock.mark('worker script ran', 7.4)
+    clock.mark('asked to start')
+    clock.mark('asked to start', 99)
+    expect(clock.marks).toEqual([{ phase: 'worker script ran', atMs: 7 }, { phase: 'asked to start', atMs: 42 }])
+  })
 })
