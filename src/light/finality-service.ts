@@ -156,9 +156,16 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     init.mark?.('finalized tipset fetched')
     const head = run[run.length - 1]!
     const parent = run[run.length - 2] ?? head
-    await init.sync.reanchor(head, parent, async () => { await init.headers.jump(run) })
+    // said with the head, which reanchor shows while the run is written; put back if the write fails
+    const was = { jumpedFromEpoch, lowestHeight }
     jumpedFromEpoch = run[0]!.height
     lowestHeight = run[0]!.height
+    try {
+      await init.sync.reanchor(head, parent, async () => { await init.headers.jump(run) })
+    } catch (err) {
+      ({ jumpedFromEpoch, lowestHeight } = was)
+      throw err
+    }
     init.mark?.('jumped to the finalized tipset')
   }
 
