@@ -150,6 +150,7 @@ export class F3Sync {
   private async askPeer (peer: string, started: Promise<FinalityState>): Promise<void> {
     const ask = async (first: number): Promise<CertExchangeResponse> => await this.init.fetchCertificates(peer, { firstInstance: first, limit: BATCH, includePowerTable: false })
     let ahead: { first: number, response: Promise<CertExchangeResponse> } | null = null
+    let newestAsked = false
     for (;;) {
       const before = this.state?.nextInstance ?? 0
       let got: CertExchangeResponse
@@ -168,16 +169,36 @@ export class F3Sync {
       const newest = got.certificates.at(-1)
       const last = newest?.instance
       if (last !== undefined && last >= before && got.pendingInstance > last + 1) {
-        const response = ask(last + 1)
+        // more batches to come: the node's newest certificate is asked for alone first (some hundred bytes), so what it
+        // finalizes is fetched while all of them are checked, not only the last batch (then the next batch, as before:
+        // the node serves two requests of a peer at a time)
+        let first: Promise<unknown> = Promise.resolve()
+        if (!newestAsked && this.init.onNewestFetched !== undefined) {
+          newestAsked = true
+          first = this.init.fetchCertificates(peer, { firstInstance: got.pendingInstance - 1, limit: 1, includePowerTable: false }).then(r => {
+            this.receivedBytes += r.bytes ?? 0
+            const c = r.certificates.at(-1)
+            if (c !== undefined) this.tellNewest(c)
+          }).catch(() => {}) // (a node that fails it fails the batches too, or serves them: nothing is lost here)
+        }
+        const response = first.then(async () => await ask(last + 1))
         response.catch(() => {})
         ahead = { first: last + 1, response }
-      } else if (newest !== undefined && last! >= before) this.init.onNewestFetched?.(newest)
+      } else if (newest !== undefined && last! >= before) this.tellNewest(newest)
       const ok = await this.serially(async () => await this.take(peer, got.certificates))
       this.init.onChange()
       if (!ok || got.pendingInstance <= this.state!.nextInstance) return
       // nothing new from it, and no other node moved us on meanwhile: it has no more for us
       if (this.state!.nextInstance === before) return
     }
+  }
+
+  private toldNewest = -1
+  /** A node's newest certificate, to the caller once per instance (asked for alone, then met again in its batch). */
+  private tellNewest (c: FinalityCertificate): void {
+    if (c.instance <= this.toldNewest) return
+    this.toldNewest = c.instance
+    this.init.onNewestFetched?.(c)
   }
 
   private async serially <T>(work: () => Promise<T>): Promise<T> {
