@@ -88,6 +88,11 @@ async function create (): Promise<MclVerifiers> {
     m.mulVec(c.signers.map(i => key(c.publicKeys[i]!)), c.signers.map(i => frOf(c.coefficients[i]!)))
 
   const hashOf = (message: Uint8Array): Mcl.G2 => m.hashAndMapToG2(message)
+  /** e(key, H(m)) · e(−g₁, σ) = 1 for `signature`'s bytes: two Miller loops, one final exponentiation; false for malformed bytes. */
+  const signs = (k: Mcl.G1, message: Uint8Array, signature: Uint8Array): boolean => {
+    const sig = signatureOf(signature)
+    return sig !== null && m.finalExp(m.mul(m.millerLoop(k, hashOf(message)), m.millerLoop(negGenerator, sig))).isOne()
+  }
   const bdn: F3Bls = {
     name: 'mcl-wasm',
     sign (secretKey, message) {
@@ -96,10 +101,7 @@ async function create (): Promise<MclVerifiers> {
       return m.mul(hashOf(message), sk).serialize()
     },
     verifyOne (publicKey, message, signature) {
-      const pk = key(publicKey)
-      const sig = signatureOf(signature)
-      if (sig === null) return false
-      return m.finalExp(m.mul(m.millerLoop(pk, hashOf(message)), m.millerLoop(negGenerator, sig))).isOne()
+      return signs(key(publicKey), message, signature)
     },
     aggregateWeighted (signatures, weights) {
       if (signatures.length !== weights.length) throw new RangeError('one weight per signature')
@@ -111,12 +113,7 @@ async function create (): Promise<MclVerifiers> {
       return m.mulVec(sigs, weights.map(frOf)).serialize()
     },
     verifyAggregate (publicKeys, signers, coefficients, message, signature) {
-      const aggregate = aggregateKey({ publicKeys, signers, coefficients })
-      const sig = signatureOf(signature)
-      if (sig === null) return false
-      // e(Σ cᵢ·pkᵢ, H(m)) · e(−g₁, σ) = 1: two Miller loops, one final exponentiation
-      const gt = m.finalExp(m.mul(m.millerLoop(aggregate, hashOf(message)), m.millerLoop(negGenerator, sig)))
-      return gt.isOne()
+      return signs(aggregateKey({ publicKeys, signers, coefficients }), message, signature) // the key Σ cᵢ·pkᵢ
     },
     verifyBatch (checks, randomWeights) {
       if (randomWeights.length !== checks.length) throw new RangeError('one random weight per check')

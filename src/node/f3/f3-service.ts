@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import {
   readF3PowerTable, powerTableCid, f3TipSetOf, f3TargetEpoch, validateFinalityCertificate, decodeCertificate, encodeCertificate,
   decodeF3Vote, encodeF3Vote, F3VoteTally, F3EquivocationError, CertificateError, certificateSigningPayload, f3TipSetsEqual,
-  tipSetKeyBytes, tipSetKeyCids, idOf, PublicKeyCache, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
+  tipSetKeyBytes, tipSetKeyCids, idOf, NobleBdnVerifier, bytesEqual, applyPowerTableDelta,
   type F3Bls, type F3Params, type FinalityState, type FinalityCertificate, type F3TipSet, type F3Vote, type PowerEntry, type Genesis, type SupplementalData, type EcChain, type TipSet
 } from '../../core'
 import { mclBdnVerifier } from '../../core/finality/mcl-bls'
@@ -59,7 +59,7 @@ export async function startF3Service (init: F3ServiceInit): Promise<F3Service> {
   // Node (mcl-bls.ts), and on a devnet whose processes share a machine's cores that is most of what F3 costs
   const verifier: F3Bls = init.bls ?? await mclBdnVerifier().catch((err: Error) => {
     log(`f3: mcl-wasm would not load (${err.message}); checking with noble`)
-    return new NobleBdnVerifier(new PublicKeyCache())
+    return new NobleBdnVerifier()
   })
 
   const initialTable = chain.readState((s, r) => readF3PowerTable(s, r, 0), genesis.header)
