@@ -63,6 +63,9 @@ export default defineConfig({
       }
     })
   ],
+  // one id for everything one build made: the page reads only the status snapshot its own build's node wrote
+  // (src/light/status-snapshot.ts), as another build's status may have another shape
+  define: { __COFFER_BUILD__: JSON.stringify(Date.now().toString(36)) },
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true, outDir: here('dist'), emptyOutDir: true },
   test: {

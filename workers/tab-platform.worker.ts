@@ -4,16 +4,10 @@ import { serveTabPlatform } from '../src/light/tab-platform-server'
 import { opfsStaging } from '../src/light/staging'
 import { browserDownloadFiles } from '../src/light/download-files'
 import type { Port } from '../src/light/worker-protocol'
-import type { TabWorkerRequest, StoredStatusReply } from '../src/light/platform-protocol'
-import { readSavedChainStatus, startupClock } from '../src/light/starting-status'
+import type { TabWorkerRequest } from '../src/light/platform-protocol'
 import { piecePool } from './piece-pool-browser'
 
 self.addEventListener('message', (evt: MessageEvent<TabWorkerRequest>) => {
-  if (evt.data?.type === 'stored-status') {
-    const reply = (status: StoredStatusReply['status']): void => { self.postMessage({ type: 'stored-status', status } satisfies StoredStatusReply) }
-    readSavedChainStatus('', startupClock(), Date.now()).then(reply, () => { reply(null) })
-    return
-  }
   if (evt.data?.type !== 'serve') return
   serveTabPlatform(evt.data.port as unknown as Port, { pool: piecePool, staging: opfsStaging(), downloads: browserDownloadFiles() })
   evt.data.port.start()

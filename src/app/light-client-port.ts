@@ -9,7 +9,7 @@
 // the node for all (tab-leader.ts). With `?node=tab`, or without Web Locks, the tab runs its own node.
 import type { PageToWorker, WorkerToPage, MethodName, ParamsOf, ResultOf, CallOptions, WorkerCallSpecs } from '../light/worker-protocol'
 import { createPortCaller, RemoteCallError, type CallerPort } from '../light/port-caller'
-import type { TabWorkerRequest, StoredStatusReply } from '../light/platform-protocol'
+import type { TabWorkerRequest } from '../light/platform-protocol'
 import { tabLockName } from '../light/tab-lock'
 import { connectViaLeader } from './tab-leader'
 import { startOwnNodeWorker } from './own-node-worker'
@@ -55,22 +55,9 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   }
 
   const tab = crypto.randomUUID()
-  // the node's statuses, and until the first of them the chain this device stored, read by the tab's own worker
-  // (asked before the shared node exists, it answered first in the bench: platform-protocol.ts TabWorkerRequest)
-  let nodeSpoke = false
-  const fromNode = (msg: unknown): void => {
-    if ((msg as WorkerToPage).type === 'status') nodeSpoke = true
-    other(msg)
-  }
   const helper = new Worker(new URL('../../workers/tab-platform.worker.ts', import.meta.url), { type: 'module', name: 'coffer-tab-platform' })
   // without it this tab cannot hash or write files for the node: said, rather than left to hang
   helper.addEventListener('error', (evt) => { fatal(`this tab's file worker failed: ${evt.message || 'it did not start'}`) })
-  helper.addEventListener('message', (evt: MessageEvent<StoredStatusReply>) => {
-    if (evt.data?.type !== 'stored-status' || evt.data.status === null || nodeSpoke) return
-    performance.mark('coffer: stored status from the tab\'s worker')
-    onMessage({ type: 'status', status: evt.data.status })
-  })
-  helper.postMessage({ type: 'stored-status' } satisfies TabWorkerRequest)
   const node = new SharedWorker(new URL('../../workers/light-node.shared-worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-node' })
   node.addEventListener('error', () => { fatal('the shared light-node worker failed to start') })
   const port = node.port
@@ -88,7 +75,7 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   const post = (msg: unknown, transfer: Transferable[] = []): void => {
     queue = queue.then(() => { port.postMessage(msg, transfer) }).catch((err: unknown) => { console.error('coffer: a message to the light node could not be sent', err) })
   }
-  const caller = createPortCaller<WorkerCallSpecs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, fromNode)
+  const caller = createPortCaller<WorkerCallSpecs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, other)
   port.start()
   const lent = new MessageChannel()
   helper.postMessage({ type: 'serve', port: lent.port1 } satisfies TabWorkerRequest, [lent.port1])

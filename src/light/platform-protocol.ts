@@ -5,7 +5,6 @@
 // piece stream, a staging writer, a download sink) are numbered handles in the tab's worker. Reading a staged
 // or downloaded file needs no sync handle: the node does that itself.
 import type { PieceDigest, AggregateCheck } from '../core'
-import type { LightClientStatus } from './status'
 import type { PieceProgress, PieceStreamProgress } from '../../workers/piece-pool'
 
 interface Call<P, R, G = never> { params: P, result: R, progress: G }
@@ -41,10 +40,8 @@ export interface PlatformMethods {
 export type PlatformMethod = keyof PlatformMethods
 
 /**
- * What the page says to its tab's worker itself (not on the lent port): serve the node on this port; and read the
- * chain this device stored, which the worker answers with `StoredStatusReply`. On a reload the shared node's worker
- * took 550–1,100 ms to take `start` in the f3-cold bench; the tab's worker, asked first, answered ~335 ms before the
- * node's own stored status in the one run that measured both (why a worker's start costs this much is not known yet).
+ * What the page says to its tab's worker itself (not on the lent port): serve the node on this port. (It once also
+ * read the stored chain for the page's first status; the page now reads the node's saved status itself:
+ * status-snapshot.ts.)
  */
-export type TabWorkerRequest = { type: 'serve', port: MessagePort } | { type: 'stored-status' }
-export interface StoredStatusReply { type: 'stored-status', status: LightClientStatus | null }
+export interface TabWorkerRequest { type: 'serve', port: MessagePort }

@@ -135,9 +135,8 @@ export async function readStoredStatus (s: StoredStatusInit): Promise<LightClien
 
 /**
  * The chain of the bootstrap document kept from the last online start, as a status (null when none is kept): what a
- * worker shows while the document is fetched again, so a reload does not wait on the network to show its head. The
- * node's worker reads it, and a tab's own worker for its page (platform-protocol.ts TabWorkerRequest) with no peer
- * ID ('': the key is the node's); the node's own statuses replace it.
+ * worker shows while the document is fetched again, so a reload does not wait on the network to show its head (a
+ * page shows its node's saved status before even this: status-snapshot.ts). The node's own statuses replace it.
  */
 export async function readSavedChainStatus (peerId: string, startup: StartupClock, startedAtMs: number): Promise<LightClientStatus | null> {
   const saved = await loadSavedBootstrap()

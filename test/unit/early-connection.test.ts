@@ -35,4 +35,35 @@ describe('early connection', () => {
     takeConnection(() => {}, () => {}, connect)
     expect(connects).toBe(2)
   })
+  const quiet = (): { connect: (onMessage: (msg: WorkerToPage) => void) => LightClientConnection, send: (msg: WorkerToPage) => void } => {
+    let send: (msg: WorkerToPage) => void = () => {}
+    return {
+      connect: (onMessage) => { send = onMessage; return { kind: 'shared', call: (async () => { throw new Error('unused') }) as LightClientConnection['call'], stop: () => {} } },
+      send: (msg) => { send(msg) }
+    }
+  }
+  const saved = { verifiedHeight: 7, syncState: 'syncing' } as LightClientStatus
+
+  it('hands on the saved status as the first status while the node has not spoken', async () => {
+    const n = quiet()
+    connectEarly(n.connect, async () => saved)
+    await new Promise(resolve => setTimeout(resolve, 0))
+    const got: WorkerToPage[] = []
+    takeConnection(m => got.push(m), () => {}, n.connect)
+    expect(got).toEqual([{ type: 'status', status: saved }])
+    n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
+    expect(got.at(-1)).toEqual({ type: 'status', status: { verifiedHeight: 9 } })
+  })
+
+  it('drops the saved status once the node has spoken (its status is newer), even after the app took the connection', async () => {
+    const n = quiet()
+    let answer: (s: LightClientStatus) => void = () => {}
+    connectEarly(n.connect, async () => await new Promise<LightClientStatus>(resolve => { answer = resolve }))
+    const got: WorkerToPage[] = []
+    takeConnection(m => got.push(m), () => {}, n.connect)
+    n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
+    answer(saved)
+    await new Promise(resolve => setTimeout(resolve, 0))
+    expect(got).toEqual([{ type: 'status', status: { verifiedHeight: 9 } }])
+  })
 })

@@ -1,0 +1,67 @@
+// The node's saved status for the page's next load (issue 14: a reload shows its verified head in ≤ 0.5 s): written on
+// a new head or certificate only, one write at a time with the latest kept, read back as a start that has checked
+// nothing yet, and not read by a page of another build.
+import { describe, it, expect } from 'vitest'
+import { IDBFactory } from 'fake-indexeddb'
+import { readStatusSnapshot, statusSnapshotWriter, startingStatusOf } from '../../src/light/status-snapshot'
+import type { LightClientStatus } from '../../src/light/status'
+import type { FinalityStatus } from '../../src/light/finality-service'
+
+const finality: FinalityStatus = {
+  instance: 4, finalizedEpoch: 400, finalizedCid: 'bafyfinal', headBeyond: 12, behind: true, knownInstances: 9, verified: 5, verifyMs: 20, verifier: 'mcl-wasm',
+  verifyThreads: 2, jumpedFromEpoch: 0, lowestHeight: 300, certificateBytes: 1000, headerBytes: 2000
+}
+const status = (height: number, extra: Partial<LightClientStatus> = {}): LightClientStatus => ({
+  peerId: '12D3KooWpeer', network: 'coffer-test', provingPeriod: 20, genesisCid: 'bafygenesis', bootstrapSource: 'network', syncState: 'synced',
+  lastNewHeadAtMs: 1, stallWindowMs: 5000, headProbes: 3, peers: [{ id: 'p', addr: '/ip4/127.0.0.1' }], verifiedHeight: height, headCid: `bafyhead${height}`,
+  headTimestamp: 1_800_000_000 + height, bestKnownHeight: height + 1, backlog: { total: 1, fetched: 1, verified: 0 }, lastRejection: null, lastNetworkError: 'x',
+  recent: [], nodes: [], stats: { headersVerified: 50, verifyMs: 9, firstVerifiedAtMs: 2, startedAtMs: 1, startup: [{ phase: 'running', atMs: 5 }], startupOriginMs: 1000 },
+  consensus: 'expected', headBlocks: 2, reorgs: { count: 1, deepest: 1, last: null }, finality, ...extra
+})
+
+describe('status snapshot', () => {
+  it('reads back the last head written, as a start: syncing, no peers, this session\'s counts at zero, the head and finality kept', async () => {
+    const idb = new IDBFactory()
+    expect(await readStatusSnapshot(50, idb)).toBe(null)
+    const w = statusSnapshotWriter(idb)
+    w.save(status(10))
+    w.save(status(11))
+    await w.idle()
+    const got = await readStatusSnapshot(50, idb)
+    expect(got).toEqual(startingStatusOf(status(11), 50))
+    expect(got).toMatchObject({ verifiedHeight: 11, headCid: 'bafyhead11', bestKnownHeight: 11, syncState: 'syncing', peerId: '', peers: [], backlog: null, lastNetworkError: null, headProbes: 0 })
+    expect(got?.finality).toMatchObject({ instance: 4, finalizedEpoch: 400, finalizedCid: 'bafyfinal', headBeyond: 12, lowestHeight: 300, behind: false, verified: 0, certificateBytes: 0 })
+    expect(got?.stats).toMatchObject({ headersVerified: 0, startup: [], startedAtMs: 50 })
+  })
+
+  it('writes only when the head or the certificate changes, and the latest status of a burst', async () => {
+    const idb = new IDBFactory()
+    const w = statusSnapshotWriter(idb)
+    w.save(status(10))
+    await w.idle()
+    w.save(status(10, { peers: [] })) // the same head: not written
+    await w.idle()
+    expect((await readStatusSnapshot(0, idb))?.stats.startupOriginMs).toBe(1000)
+    w.save(status(10, { finality: { ...finality, instance: 5 }, stats: { ...status(10).stats, startupOriginMs: 2000 } }))
+    for (let h = 12; h < 40; h++) w.save(status(h))
+    await w.idle()
+    expect((await readStatusSnapshot(0, idb))?.verifiedHeight).toBe(39)
+  })
+
+  it('is not read by another build (its status may have another shape), and a page without IndexedDB reads none', async () => {
+    const idb = new IDBFactory()
+    const db = await new Promise<IDBDatabase>((resolve) => {
+      const req = idb.open('coffer-status-snapshot', 1)
+      req.onupgradeneeded = () => { req.result.createObjectStore('snapshot') }
+      req.onsuccess = () => { resolve(req.result) }
+    })
+    await new Promise<void>((resolve) => {
+      const tx = db.transaction('snapshot', 'readwrite')
+      tx.objectStore('snapshot').put({ build: 'another', status: status(10) }, 'last')
+      tx.oncomplete = () => { resolve() }
+    })
+    db.close()
+    expect(await readStatusSnapshot(0, idb)).toBe(null)
+    expect(await readStatusSnapshot(0, undefined)).toBe(null)
+  })
+})
