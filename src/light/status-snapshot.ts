@@ -4,7 +4,9 @@
 // load, read the bootstrap, decode the genesis and the stored headers: 0.9 s into a reload on this machine.
 // Every figure in it was verified by the node that wrote it, on this device; it is shown as 'syncing' (nothing newer
 // is known yet) and replaced by the node's own first status. A snapshot from another build is not read: the page
-// reading it may expect a status of another shape. Type imports only: the page's first script loads this.
+// reading it may expect a status of another shape. Every node of this origin writes the one record (tabs with nodes
+// of their own, an old build's shared node during an update): the last write wins, which at worst shows a head a
+// moment older, or none, until the node speaks. Type imports only: the page's first script loads this.
 import type { LightClientStatus } from './status'
 
 declare const __COFFER_BUILD__: string | undefined
@@ -21,9 +23,12 @@ function open (idb: IDBFactory): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
     const req = idb.open(DB, 1)
     req.onupgradeneeded = () => { req.result.createObjectStore(STORE) }
-    req.onsuccess = () => { resolve(req.result) }
+    req.onsuccess = () => {
+      // a later build's upgrade is not held up by a running node: it closes, and its next write opens anew
+      req.result.onversionchange = () => { req.result.close() }
+      resolve(req.result)
+    }
     req.onerror = () => { reject(req.error ?? new Error('the status snapshot store would not open')) }
-    req.onblocked = () => { reject(new Error('the status snapshot store is blocked')) }
   })
 }
 
@@ -55,8 +60,8 @@ export function startingStatusOf (s: LightClientStatus, nowMs: number): LightCli
 }
 
 /** The snapshot this build's node wrote last, as a starting status; null when there is none (or IndexedDB fails). */
-export async function readStatusSnapshot (nowMs: number, idb: IDBFactory | undefined = globalThis.indexedDB): Promise<LightClientStatus | null> {
-  if (idb === undefined) return null
+export async function readStatusSnapshot (nowMs: number, idb: IDBFactory | null = globalThis.indexedDB ?? null): Promise<LightClientStatus | null> {
+  if (idb === null) return null
   try {
     const db = await open(idb)
     try {
@@ -75,13 +80,13 @@ export async function readStatusSnapshot (nowMs: number, idb: IDBFactory | undef
  * status that arrives during one is written after it (the last one only): a head a second costs a put a second.
  * Failures (quota, a closed database) are dropped: the snapshot only saves the next load some waiting.
  */
-export function statusSnapshotWriter (idb: IDBFactory | undefined = globalThis.indexedDB): { save: (status: LightClientStatus) => void, idle: () => Promise<void> } {
+export function statusSnapshotWriter (idb: IDBFactory | null = globalThis.indexedDB ?? null): { save: (status: LightClientStatus) => void, idle: () => Promise<void> } {
   let db: Promise<IDBDatabase> | null = null
   let pending: LightClientStatus | null = null
   let writing: Promise<void> | null = null
   let lastKey = ''
   const write = async (status: LightClientStatus): Promise<void> => {
-    if (idb === undefined) return
+    if (idb === null) return
     db ??= open(idb)
     const d = await db
     await new Promise<void>((resolve, reject) => {
@@ -96,15 +101,21 @@ export function statusSnapshotWriter (idb: IDBFactory | undefined = globalThis.i
     while (pending !== null) {
       const next = pending
       pending = null
-      try { await write(next) } catch { db = null } // reopened next time (a database closed under us)
+      try { await write(next) } catch {
+        // closed and reopened next time (a database closed under us, or a full disk: no connection left behind)
+        const was = db
+        db = null
+        void was?.then(d => { d.close() }, () => {})
+      }
     }
     writing = null
   }
   return {
     save: (status) => {
       // the head and the certificate are what a reload shows first; other changes (peers, counts) wait for the next
-      const key = `${status.genesisCid} ${status.headCid} ${status.finality?.instance ?? ''} ${status.finality?.finalizedEpoch ?? ''}`
-      if (key === lastKey || idb === undefined) return
+      // (the head's status may come before its recent list is read, and a backfill moves the lowest header held)
+      const key = `${status.genesisCid} ${status.headCid} ${status.recent[0]?.cid ?? ''} ${status.finality?.instance ?? ''} ${status.finality?.finalizedEpoch ?? ''} ${status.finality?.lowestHeight ?? ''}`
+      if (key === lastKey || idb === null) return
       lastKey = key
       pending = status
       writing ??= drain()

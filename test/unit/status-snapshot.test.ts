@@ -39,9 +39,12 @@ describe('status snapshot', () => {
     const w = statusSnapshotWriter(idb)
     w.save(status(10))
     await w.idle()
-    w.save(status(10, { peers: [] })) // the same head: not written
+    w.save(status(10, { network: 'changed', peers: [] })) // the same head, recent list and finality: not written
     await w.idle()
-    expect((await readStatusSnapshot(0, idb))?.stats.startupOriginMs).toBe(1000)
+    expect((await readStatusSnapshot(0, idb))?.network).toBe('coffer-test')
+    w.save(status(10, { finality: { ...finality, lowestHeight: 100 } })) // a backfill moved the lowest header: written
+    await w.idle()
+    expect((await readStatusSnapshot(0, idb))?.finality?.lowestHeight).toBe(100)
     w.save(status(10, { finality: { ...finality, instance: 5 }, stats: { ...status(10).stats, startupOriginMs: 2000 } }))
     for (let h = 12; h < 40; h++) w.save(status(h))
     await w.idle()
@@ -62,6 +65,6 @@ describe('status snapshot', () => {
     })
     db.close()
     expect(await readStatusSnapshot(0, idb)).toBe(null)
-    expect(await readStatusSnapshot(0, undefined)).toBe(null)
+    expect(await readStatusSnapshot(0, null)).toBe(null)
   })
 })
