@@ -175,9 +175,11 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     init.onChange()
   }
 
+  /** A call during a pass makes one more follow (its caller may know of a node the running pass did not ask). */
+  let again = false
   const syncNow = async (): Promise<void> => {
-    if (running !== null) return await running
-    running = pass().finally(() => { running = null })
+    if (running !== null) { again = true; return await running }
+    running = (async () => { do { again = false; await pass() } while (again) })().finally(() => { running = null })
     await running
   }
 
