@@ -173,3 +173,16 @@ export function isDiskFullError (err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === 'ENOSPC' || code === 'EDQUOT'
 }
+
+/**
+ * A decoded value, for an error's message, that never throws itself: `String(v)` throws on a decoded map whose key
+ * "toString" holds no function (found by the long fuzz run: decodeMessage's version field), and a template literal
+ * on it too. Numbers, strings, booleans and null as they are; bytes, lists and maps by kind.
+ */
+export function shownValue (v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === null || v === undefined) return String(v)
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)
+  if (v instanceof Uint8Array) return `${v.length} bytes`
+  if (Array.isArray(v)) return `a list of ${v.length}`
+  return 'a map'
+}

@@ -8,7 +8,7 @@ import { encodeBigInt, decodeBigInt, TOTAL_FIL_ATTO } from './token'
 import { validateAddressBytes, Protocol } from './address'
 import { encodeSignature, decodeSignature, SIG_TYPE_BLS, type Signature } from './signature'
 import { signAs, signedBy } from './signer'
-import { MalformedChainMessageError, MessageOutOfRangeError, MessageSignatureError } from './errors'
+import { MalformedChainMessageError, MessageOutOfRangeError, MessageSignatureError, shownValue } from './errors'
 import type { AttoFil, GasUnits } from './units'
 
 export interface Message {
@@ -53,7 +53,7 @@ const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 function messageFromTuple (raw: unknown): Message {
   if (!Array.isArray(raw) || raw.length !== 10) throw new MalformedChainMessageError('expected a 10-field tuple')
   const [version, to, from, nonce, value, gasLimit, feeCap, premium, method, params] = raw as unknown[]
-  if (version !== 0) throw new MalformedChainMessageError(`unknown version ${String(version)}`)
+  if (version !== 0) throw new MalformedChainMessageError(`unknown version ${shownValue(version)}`)
   const bytes = (v: unknown, name: string): Uint8Array => {
     if (!(v instanceof Uint8Array)) throw new MalformedChainMessageError(`field ${name} is not bytes`)
     return v

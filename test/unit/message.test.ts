@@ -18,7 +18,7 @@ import {
   encodeMessage, decodeMessage, encodeSignedMessage, decodeSignedMessage, messageCid, signedMessageCid,
   signMessage, verifyMessageSignature, validateMessageFields, parseAddress, addressToString, encodeBigInt,
   secpPublicKey, secpAddressBytes, blsPublicKey, blsAddressBytes, idAddressBytes, TOTAL_FIL_ATTO,
-  BLOCK_GAS_LIMIT, MAX_MESSAGE_BYTES, SIG_TYPE_BLS, SIG_TYPE_SECP256K1, secpSign, blsSign, blsVerify,
+  BLOCK_GAS_LIMIT, MAX_MESSAGE_BYTES, MalformedChainMessageError, shownValue, SIG_TYPE_BLS, SIG_TYPE_SECP256K1, secpSign, blsSign, blsVerify,
   type Message, type SignedMessage
 } from '../../src/core'
 
@@ -347,5 +347,16 @@ describe('signatures: MessageSignatureError (code BAD_SIGNATURE)', () => {
     expect(() => signMessage(blsKey, m)).toThrow(RangeError)
     expect(() => signMessage(secpKey, sample({ from: bob }))).toThrow(RangeError)
     expect(() => signMessage(secpKey, sample({ from: idAddressBytes(5) }))).toThrow(RangeError)
+  })
+})
+
+describe('a decoded value in an error message', () => {
+  it('a version that is a map with a "toString" key is refused by name, not by a TypeError (found by the long fuzz run)', () => {
+    const tuple = [{ r: 1, toString: 'x' }, new Uint8Array(2), new Uint8Array(2), 0, new Uint8Array(0), 1, new Uint8Array(0), new Uint8Array(0), 0, new Uint8Array(0)]
+    expect(() => decodeMessage(dagCbor.encode(tuple))).toThrow(MalformedChainMessageError)
+    expect(() => decodeMessage(dagCbor.encode(tuple))).toThrow('unknown version a map')
+    expect(shownValue({ toString: 5 })).toBe('a map')
+    expect(shownValue('a'.repeat(100))).toBe(JSON.stringify(`${'a'.repeat(64)}…`))
+    expect([shownValue(2), shownValue(null), shownValue(new Uint8Array(3)), shownValue([1, 2])]).toEqual(['2', 'null', '3 bytes', 'a list of 2'])
   })
 })

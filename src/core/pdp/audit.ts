@@ -7,6 +7,7 @@ import { decodePossessionProof, MAX_PATH_LENGTH, type PathCheck } from './posses
 import { pieceRoot } from './proof-set'
 import { verifyMerklePath } from './merkle-path'
 import { bytesEqual } from '../address'
+import { shownValue } from '../errors'
 
 /** Coffer's own protocol: Filecoin has no client-triggered possession check (its proofs are on chain only). */
 export const AUDIT_PROTOCOL = '/coffer/audit/1.0.0'
@@ -90,7 +91,7 @@ function strictDecode (bytes: Uint8Array, what: string): unknown {
 
 /** Checks a request's shape and bounds (not whether the leaves fit the piece: only the piece's size says that). */
 function checkRequest (r: AuditRequest): void {
-  if (!uint(r.dealId)) throw new AuditRejectedError('MALFORMED', `deal ID ${String(r.dealId)} is not an unsigned integer`)
+  if (!uint(r.dealId)) throw new AuditRejectedError('MALFORMED', `deal ID ${shownValue(r.dealId)} is not an unsigned integer`)
   if (r.nonce.length !== AUDIT_NONCE_BYTES) throw new AuditRejectedError('MALFORMED', `the nonce is ${r.nonce.length} bytes, not ${AUDIT_NONCE_BYTES}`)
   if (r.leaves.length === 0 || r.leaves.length > MAX_AUDIT_LEAVES) throw new AuditRejectedError('RANGE', `an audit names 1..${MAX_AUDIT_LEAVES} leaves, not ${r.leaves.length}`)
   // a leaf index beyond 2^40 cannot be in any piece a path of MAX_PATH_LENGTH reaches

@@ -1,6 +1,7 @@
 // Named failures of retrieval verification: each is one way a provider (or its CAR stream) can lie or break
 // a limit. Callers branch on `.name` or `.code`; every one of them means "drop this provider at this block".
 import type { CID } from 'multiformats/cid'
+import { shownValue } from '../errors'
 
 export type RetrievalVerifyCode =
   | 'CAR_HEADER'
@@ -59,7 +60,7 @@ export class CarHeaderTooLargeError extends RetrievalVerifyError {
 export class CarVersionError extends RetrievalVerifyError {
   static override name = 'CarVersionError'
   override name = 'CarVersionError'
-  constructor (readonly version: unknown) { super('CAR_VERSION', `CAR version ${String(version)}, expected 1`) }
+  constructor (readonly version: unknown) { super('CAR_VERSION', `CAR version ${shownValue(version)}, expected 1`) }
 }
 
 /** The header's roots are not exactly the root that was requested. */
