@@ -132,7 +132,7 @@ export async function crashRetrieval (opts: { kills: number }): Promise<Row> {
         ok = run.child.exitCode === 0
         if (runs === 2) lastOutput = run.output()
         // the provider's side of it too: the CLI can only say how the stream ended, the provider's log says why
-        if (!ok && runs === 5) failures.push(`download ${k}: the CLI failed ${runs} times: ${run.output().slice(-400)}; the provider's last lines: ${lastLines(provider, /./, 12).slice(-2000)}`)
+        if (!ok && runs === 5) failures.push(`download ${k}: the CLI failed ${runs} times: ${run.output().slice(-400)}; the provider's last lines on retrieval (its start-up lines left out): ${lastLines(provider, /retriev|stream|frame|voucher|paych|Error/i, 12).slice(-2000)}`)
       }
       runsInAll += runs
       const resumedFrom = Number(/resuming from byte (\d+)/.exec(lastOutput)?.[1] ?? 0)

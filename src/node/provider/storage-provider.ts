@@ -657,8 +657,13 @@ export class StorageProvider implements DealHandler {
     // (built once on the pool where missing): re-hashing a whole 1 GiB piece here took ~86% of this process's CPU
     const proof = await provePossessionFromFiles(dealProofSet(proposal), [{ file, payloadBytes: d.payloadBytes }], seed,
       this.init.chain.genesis.state.market.challengesPerPeriod, { hasher: this.init.hasher, log: (l) => { this.log(`deal ${d.dealId}: ${l}`) } })
+    const sentAt = this.init.chain.head().header.height
     const { lookup } = await this.send(idAddressBytes(5), MarketMethod.SubmitPossessionProofs, encodeSubmitPossessionProofs([{ dealId: d.dealId, challengeEpoch: c, proof }]))
-    if (lookup.receipt.exitCode !== ExitCode.Ok) throw new Error(`the chain refused the proof (exit code ${lookup.receipt.exitCode})`)
+    if (lookup.receipt.exitCode !== ExitCode.Ok) {
+      // when it was sent and where it landed: a proof that lands after its period ends is refused (16) as a wrong one is
+      const P = this.init.chain.genesis.state.market.provingPeriod
+      throw new Error(`the chain refused the proof (exit code ${lookup.receipt.exitCode}; sent at head ${sentAt}, its receipt in the block at ${lookup.executedIn.header.height}; the period takes proofs in epochs ${c + 1}..${c + P})`)
+    }
     this.log(`proved deal ${d.dealId} for the period at ${c}`)
   }
 }
