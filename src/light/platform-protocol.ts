@@ -39,9 +39,5 @@ export interface PlatformMethods {
 
 export type PlatformMethod = keyof PlatformMethods
 
-/**
- * What the page says to its tab's worker itself (not on the lent port): serve the node on this port. (It once also
- * read the stored chain for the page's first status; the page now reads the node's saved status itself:
- * status-snapshot.ts.)
- */
+/** What the page says to its tab's worker itself (not on the lent port): serve the node on this port. */
 export interface TabWorkerRequest { type: 'serve', port: MessagePort }

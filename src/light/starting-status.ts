@@ -11,6 +11,7 @@ import { openHeaderStore, type HeaderStore } from './header-store'
 import { openF3CertStore, type F3CertStore } from './f3-cert-store'
 import { loadSavedBootstrap } from './bootstrap-cache'
 import type { FinalityStatus } from './finality-service'
+import { FINALITY_SESSION_START } from './status-snapshot'
 import type { HeaderSummary, LightClientStatus } from './status'
 
 /**
@@ -24,16 +25,8 @@ export function storedFinalityStatus (s: FinalityState | null, headHeight: Epoch
     finalizedEpoch: f?.epoch ?? 0,
     finalizedCid: f === undefined ? null : String(tipSetKeyCids(f.key)[0]),
     headBeyond: Math.max(0, headHeight - (f?.epoch ?? 0)),
-    behind: false,
-    knownInstances: 0,
-    verified: 0,
-    verifyMs: 0,
-    verifier: null,
-    verifyThreads: 0,
-    jumpedFromEpoch: null,
     lowestHeight,
-    certificateBytes: 0,
-    headerBytes: 0
+    ...FINALITY_SESSION_START
   }
 }
 

@@ -6,7 +6,8 @@
 // is known yet) and replaced by the node's own first status. A snapshot from another build is not read: the page
 // reading it may expect a status of another shape. Every node of this origin writes the one record (tabs with nodes
 // of their own, an old build's shared node during an update): the last write wins, which at worst shows a head a
-// moment older, or none, until the node speaks. Type imports only: the page's first script loads this.
+// moment older, or none, until the node speaks. The page's first script loads this: `idb` (~1 KB) and types only.
+import { openDB, type IDBPDatabase } from 'idb'
 import type { LightClientStatus } from './status'
 
 declare const __COFFER_BUILD__: string | undefined
@@ -19,18 +20,15 @@ const KEY = 'last'
 
 interface Snapshot { build: string, status: LightClientStatus }
 
-function open (idb: IDBFactory): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const req = idb.open(DB, 1)
-    req.onupgradeneeded = () => { req.result.createObjectStore(STORE) }
-    req.onsuccess = () => {
-      // a later build's upgrade is not held up by a running node: it closes, and its next write opens anew
-      req.result.onversionchange = () => { req.result.close() }
-      resolve(req.result)
-    }
-    req.onerror = () => { reject(req.error ?? new Error('the status snapshot store would not open')) }
-  })
+async function open (): Promise<IDBPDatabase> {
+  // a later build's upgrade is not held up by a running node: it closes, and its next write opens anew
+  return await openDB(DB, 1, { upgrade (db) { db.createObjectStore(STORE) }, blocking (_now, _next, event) { (event.target as IDBDatabase).close() } })
 }
+
+/** A finality status's counts of this session at zero: what a start shows before it has checked anything. */
+export const FINALITY_SESSION_START = {
+  behind: false, knownInstances: 0, verified: 0, verifyMs: 0, verifier: null, verifyThreads: 0, jumpedFromEpoch: null, certificateBytes: 0, headerBytes: 0
+} as const
 
 /**
  * What a page shows from the snapshot before its node speaks: the verified head, its recent tipsets and finality as
@@ -55,56 +53,44 @@ export function startingStatusOf (s: LightClientStatus, nowMs: number): LightCli
     reorgs: { count: 0, deepest: 0, last: null },
     finality: s.finality === null
       ? null
-      : { ...s.finality, behind: false, knownInstances: 0, verified: 0, verifyMs: 0, verifier: null, verifyThreads: 0, jumpedFromEpoch: null, certificateBytes: 0, headerBytes: 0 }
+      : { ...s.finality, ...FINALITY_SESSION_START }
   }
 }
 
 /** The snapshot this build's node wrote last, as a starting status; null when there is none (or IndexedDB fails). */
-export async function readStatusSnapshot (nowMs: number, idb: IDBFactory | null = globalThis.indexedDB ?? null): Promise<LightClientStatus | null> {
-  if (idb === null) return null
+export async function readStatusSnapshot (nowMs: number): Promise<LightClientStatus | null> {
+  if (globalThis.indexedDB === undefined) return null
   try {
-    const db = await open(idb)
+    const d = await open()
     try {
-      const got = await new Promise<Snapshot | undefined>((resolve, reject) => {
-        const req = db.transaction(STORE, 'readonly').objectStore(STORE).get(KEY)
-        req.onsuccess = () => { resolve(req.result as Snapshot | undefined) }
-        req.onerror = () => { reject(req.error) }
-      })
+      const got = await d.get(STORE, KEY) as Snapshot | undefined
       return got?.build === BUILD_ID && got.status !== undefined ? startingStatusOf(got.status, nowMs) : null
-    } finally { db.close() }
+    } finally { d.close() }
   } catch { return null } // a page without its snapshot waits for its node, as a first visit does
 }
 
 /**
- * The node's writer: `save(status)` keeps the latest status of a new head or certificate. One write at a time, and a
- * status that arrives during one is written after it (the last one only): a head a second costs a put a second.
- * Failures (quota, a closed database) are dropped: the snapshot only saves the next load some waiting.
+ * The node's writer: `save(status)` keeps the latest status of a new head, certificate, recent list or lowest header.
+ * One write at a time, and a status that arrives during one is written after it (the last one only): a head a
+ * second costs a put a second. Failures (quota, a closed database) are dropped: the snapshot only saves the next load
+ * some waiting.
  */
-export function statusSnapshotWriter (idb: IDBFactory | null = globalThis.indexedDB ?? null): { save: (status: LightClientStatus) => void, idle: () => Promise<void> } {
-  let db: Promise<IDBDatabase> | null = null
+export function statusSnapshotWriter (): { save: (status: LightClientStatus) => void, idle: () => Promise<void> } {
+  let conn: Promise<IDBPDatabase> | null = null
   let pending: LightClientStatus | null = null
   let writing: Promise<void> | null = null
   let lastKey = ''
-  const write = async (status: LightClientStatus): Promise<void> => {
-    if (idb === null) return
-    db ??= open(idb)
-    const d = await db
-    await new Promise<void>((resolve, reject) => {
-      const tx = d.transaction(STORE, 'readwrite')
-      tx.objectStore(STORE).put({ build: BUILD_ID, status } satisfies Snapshot, KEY)
-      tx.oncomplete = () => { resolve() }
-      tx.onerror = () => { reject(tx.error) }
-      tx.onabort = () => { reject(tx.error) }
-    })
-  }
   const drain = async (): Promise<void> => {
     while (pending !== null) {
       const next = pending
       pending = null
-      try { await write(next) } catch {
+      try {
+        conn ??= open()
+        await (await conn).put(STORE, { build: BUILD_ID, status: next } satisfies Snapshot, KEY)
+      } catch {
         // closed and reopened next time (a database closed under us, or a full disk: no connection left behind)
-        const was = db
-        db = null
+        const was = conn
+        conn = null
         void was?.then(d => { d.close() }, () => {})
       }
     }
@@ -115,7 +101,7 @@ export function statusSnapshotWriter (idb: IDBFactory | null = globalThis.indexe
       // the head and the certificate are what a reload shows first; other changes (peers, counts) wait for the next
       // (the head's status may come before its recent list is read, and a backfill moves the lowest header held)
       const key = `${status.genesisCid} ${status.headCid} ${status.recent[0]?.cid ?? ''} ${status.finality?.instance ?? ''} ${status.finality?.finalizedEpoch ?? ''} ${status.finality?.lowestHeight ?? ''}`
-      if (key === lastKey || idb === null) return
+      if (key === lastKey || globalThis.indexedDB === undefined) return
       lastKey = key
       pending = status
       writing ??= drain()

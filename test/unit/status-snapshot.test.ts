@@ -1,8 +1,8 @@
 // The node's saved status for the page's next load (issue 14: a reload shows its verified head in ≤ 0.5 s): written on
 // a new head or certificate only, one write at a time with the latest kept, read back as a start that has checked
 // nothing yet, and not read by a page of another build.
-import { describe, it, expect } from 'vitest'
-import { IDBFactory } from 'fake-indexeddb'
+import { describe, it, expect, beforeEach } from 'vitest'
+import { deleteDB, openDB } from 'idb'
 import { readStatusSnapshot, statusSnapshotWriter, startingStatusOf } from '../../src/light/status-snapshot'
 import type { LightClientStatus } from '../../src/light/status'
 import type { FinalityStatus } from '../../src/light/finality-service'
@@ -20,14 +20,15 @@ const status = (height: number, extra: Partial<LightClientStatus> = {}): LightCl
 })
 
 describe('status snapshot', () => {
+  beforeEach(async () => { await deleteDB('coffer-status-snapshot') })
+
   it('reads back the last head written, as a start: syncing, no peers, this session\'s counts at zero, the head and finality kept', async () => {
-    const idb = new IDBFactory()
-    expect(await readStatusSnapshot(50, idb)).toBe(null)
-    const w = statusSnapshotWriter(idb)
+    expect(await readStatusSnapshot(50)).toBe(null)
+    const w = statusSnapshotWriter()
     w.save(status(10))
     w.save(status(11))
     await w.idle()
-    const got = await readStatusSnapshot(50, idb)
+    const got = await readStatusSnapshot(50)
     expect(got).toEqual(startingStatusOf(status(11), 50))
     expect(got).toMatchObject({ verifiedHeight: 11, headCid: 'bafyhead11', bestKnownHeight: 11, syncState: 'syncing', peerId: '', peers: [], backlog: null, lastNetworkError: null, headProbes: 0 })
     expect(got?.finality).toMatchObject({ instance: 4, finalizedEpoch: 400, finalizedCid: 'bafyfinal', headBeyond: 12, lowestHeight: 300, behind: false, verified: 0, certificateBytes: 0 })
@@ -35,36 +36,30 @@ describe('status snapshot', () => {
   })
 
   it('writes only when the head or the certificate changes, and the latest status of a burst', async () => {
-    const idb = new IDBFactory()
-    const w = statusSnapshotWriter(idb)
+    const w = statusSnapshotWriter()
     w.save(status(10))
     await w.idle()
     w.save(status(10, { network: 'changed', peers: [] })) // the same head, recent list and finality: not written
     await w.idle()
-    expect((await readStatusSnapshot(0, idb))?.network).toBe('coffer-test')
+    expect((await readStatusSnapshot(0))?.network).toBe('coffer-test')
     w.save(status(10, { finality: { ...finality, lowestHeight: 100 } })) // a backfill moved the lowest header: written
     await w.idle()
-    expect((await readStatusSnapshot(0, idb))?.finality?.lowestHeight).toBe(100)
+    expect((await readStatusSnapshot(0))?.finality?.lowestHeight).toBe(100)
     w.save(status(10, { finality: { ...finality, instance: 5 }, stats: { ...status(10).stats, startupOriginMs: 2000 } }))
     for (let h = 12; h < 40; h++) w.save(status(h))
     await w.idle()
-    expect((await readStatusSnapshot(0, idb))?.verifiedHeight).toBe(39)
+    expect((await readStatusSnapshot(0))?.verifiedHeight).toBe(39)
   })
 
   it('is not read by another build (its status may have another shape), and a page without IndexedDB reads none', async () => {
-    const idb = new IDBFactory()
-    const db = await new Promise<IDBDatabase>((resolve) => {
-      const req = idb.open('coffer-status-snapshot', 1)
-      req.onupgradeneeded = () => { req.result.createObjectStore('snapshot') }
-      req.onsuccess = () => { resolve(req.result) }
-    })
-    await new Promise<void>((resolve) => {
-      const tx = db.transaction('snapshot', 'readwrite')
-      tx.objectStore('snapshot').put({ build: 'another', status: status(10) }, 'last')
-      tx.oncomplete = () => { resolve() }
-    })
+    const db = await openDB('coffer-status-snapshot', 1, { upgrade (d) { d.createObjectStore('snapshot') } })
+    await db.put('snapshot', { build: 'another', status: status(10) }, 'last')
     db.close()
-    expect(await readStatusSnapshot(0, idb)).toBe(null)
-    expect(await readStatusSnapshot(0, null)).toBe(null)
+    expect(await readStatusSnapshot(0)).toBe(null)
+    const idb = globalThis.indexedDB
+    try {
+      delete (globalThis as { indexedDB?: IDBFactory }).indexedDB
+      expect(await readStatusSnapshot(0)).toBe(null)
+    } finally { globalThis.indexedDB = idb }
   })
 })
