@@ -13,6 +13,17 @@ export class FrameError extends Error {
   override name = 'FrameError'
 }
 
+/**
+ * The stream ended with part of a frame read: the other side (or the connection) went away mid-frame, as a killed
+ * process or a dropped link leaves it. A FrameError for protocols that treat any broken framing alike, but not bad
+ * bytes: a retrieval client must not count it as its provider's lie (a provider killed mid-frame and restarted
+ * was once skipped on every rerun of the download as a liar).
+ */
+export class StreamCutError extends FrameError {
+  static override name = 'StreamCutError'
+  override name = 'StreamCutError'
+}
+
 /** Whole frames the reader holds before it pauses the stream (resuming at half): fewer stalls the sender. */
 const PAUSE_FRAMES = 8
 /** yamux's largest stream window (16 MiB) plus room for the frames in flight. */
@@ -61,7 +72,7 @@ export class FrameReader {
       this.resume()
       if (this.ended !== undefined) {
         if (this.ended !== null) throw this.ended
-        if (this.buffered > 0) throw new FrameError(`the stream ended inside a frame (${this.endedHow}, ${this.buffered} bytes of the frame held)`)
+        if (this.buffered > 0) throw new StreamCutError(`the stream ended inside a frame (${this.endedHow}, ${this.buffered} bytes of the frame held)`)
         return null
       }
       signal?.throwIfAborted()

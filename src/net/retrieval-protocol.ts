@@ -11,7 +11,7 @@ import {
   encodeRetrievalRequest, decodeRetrievalRequest, encodeRetrievalReply, decodeRetrievalReply, encodeVoucherControl, decodeClientControl,
   GIB, intervalSizeAt, retrievalPrice, ChannelLedger, PaymentOwedError, type RetrievalRequest, type RetrievalReply, type AttoFil
 } from '../core'
-import { FrameReader, writeFrame, FrameError } from './frames'
+import { FrameReader, writeFrame, FrameError, StreamCutError } from './frames'
 import { SendWindow } from './windowed-transfer'
 
 /** How long either side waits for the other's next frame (the provider: for a voucher it needs) before giving up. */
@@ -74,7 +74,8 @@ async function nextFrame (frames: FrameReader, idleMs: number, signal?: AbortSig
   try {
     return await frames.read(signal === undefined ? idle : AbortSignal.any([idle, signal]))
   } catch (err) {
-    if (err instanceof FrameError) throw new RetrievalProtocolError(err.message)
+    // a cut stream is a broken link, not broken framing: it is not the provider's lie (see StreamCutError)
+    if (err instanceof FrameError && !(err instanceof StreamCutError)) throw new RetrievalProtocolError(err.message)
     if (idle.aborted && signal?.aborted !== true) throw new RetrievalRejectedError('PROTOCOL', `no frame arrived for ${idleMs / 1000} s`)
     throw err
   }
@@ -141,7 +142,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         for (;;) {
           // a client owes a voucher only while bytes are unpaid; otherwise its silence is not a fault
           const frame = await frames.read(readerAbort.signal).catch((err: unknown) => {
-            if (err instanceof FrameError) throw new RetrievalProtocolError(err.message)
+            if (err instanceof FrameError && !(err instanceof StreamCutError)) throw new RetrievalProtocolError(err.message)
             throw err
           })
           if (frame === null) {

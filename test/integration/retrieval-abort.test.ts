@@ -5,9 +5,10 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { unixfsFile } from '../helpers/unixfs-file'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from '../../src/light/retrieval-session'
-import { createCofferLibp2p, serveRetrievals, type CofferLibp2p, type CarPart, type RetrievalServerSession } from '../../src/net'
+import { createCofferLibp2p, type CofferLibp2p } from '../../src/net'
+import { serveFreeRetrievals } from '../helpers/free-retrievals'
 import { until } from '../helpers/until'
-import { UnixfsWalk, carHeader, carSection, idAddressBytes, RETRIEVAL_MAX_CAR_BYTES, type CID, type RetrievalRequest } from '../../src/core'
+import { idAddressBytes, RETRIEVAL_MAX_CAR_BYTES, type CID } from '../../src/core'
 
 const nodes: CofferLibp2p[] = []
 afterEach(async () => { await Promise.all(nodes.splice(0).map(async n => await n.stop())) })
@@ -19,31 +20,7 @@ const LEAF = 256 * 2 ** 10
 async function freeProvider (root: CID, blocks: Map<string, Uint8Array>): Promise<{ node: CofferLibp2p, sentAll: () => boolean }> {
   const node = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
   nodes.push(node)
-  let done = false
-  await serveRetrievals(node, {
-    accept: async (req: RetrievalRequest) => {
-      const session: RetrievalServerSession = {
-        terms: { pricePerGiB: 0n, paymentInterval: LEAF, paymentIntervalIncrease: 0 },
-        car: (async function * (): AsyncIterable<CarPart> {
-          const walk = new UnixfsWalk(root, req.range === undefined ? {} : { range: req.range })
-          const rootBytes = blocks.get(root.toString())!
-          walk.accept(root, rootBytes)
-          yield { bytes: carHeader(root), charged: 0 }
-          yield { bytes: carSection(root, rootBytes), charged: 0 }
-          for (let cid = walk.next(); cid !== null; cid = walk.next()) {
-            const bytes = blocks.get(cid.toString())!
-            walk.accept(cid, bytes)
-            yield { bytes: carSection(cid, bytes), charged: 0 }
-          }
-          done = true
-        })(),
-        voucher: async () => 0n,
-        end: async () => {}
-      }
-      return session
-    }
-  })
-  return { node, sentAll: () => done }
+  return { node, ...(await serveFreeRetrievals(node, root, blocks, LEAF)) }
 }
 
 describe('stopping a download the provider streams ahead', () => {
