@@ -138,10 +138,15 @@ describe('tab to tab', () => {
     cleanups.push(liar.stop)
     const liarId = liar.libp2p.peerId.toString()
     await b.waitForSelector(`[data-testid=node-row][data-peer="${liarId}"][data-state=dropped]`, { timeout: STUCK_MS })
-    expect(await b.textContent('[data-testid=rejection-reason]')).toBe('BadSignatureError')
-    // nothing of its chain was kept, and the chain goes on through the honest tab
+    // caught by its forged signature when the tab syncs toward its heavier head; or, when the tab got to it only
+    // after its own chain passed the liar's announced height (its lead is 50 blocks: CI's loaded 2 cores took longer
+    // once), by that head not being the verified chain's header at its height. Either way by name, and dropped
+    const reason = await b.textContent('[data-testid=rejection-reason]')
+    expect(['BadSignatureError', 'NodeHeadMismatchError']).toContain(reason)
+    console.log(`tab to tab: the lying tab was dropped for ${String(reason)}`)
+    // nothing of its chain was kept (the verified head is the devnet's, and every header under it is its parent's), and
+    // the chain goes on through the honest tab
     const after = await verifiedHeight(b)
-    expect(after).toBeLessThan(liar.forged.at(-1)!.header.height)
     await heightReaches(b, after + 1, 'the second tab goes on after the liar')
     const head = await headOf(b)
     expect(head.cid).toBe((await d.headerAt(head.height))?.cid.toString())
