@@ -1,18 +1,22 @@
 // The app shell: header with network and sync state, update prompt, and the Chain, Wallet (with payment
 // channels), Upload, Files (with each deal's proving timeline, Download and share link) and Piece views, and
 // the "Get file" card a share link (#/get/<root>?…) opens.
-import { useEffect, useState } from 'react'
+import { lazy, Suspense, useEffect, useState } from 'react'
 import { useLightClient } from './use-light-client'
 import { registerServiceWorker } from './service-worker'
 import { ChainView } from './ChainView'
-import { WalletPanel } from './WalletPanel'
-import { PieceView } from './PieceView'
 import { SyncBadge } from './SyncBadge'
-import { UploadView } from './UploadView'
-import { FilesView } from './FilesView'
-import { DealView } from './DealView'
-import { GetFileView, parseShareLink } from './DownloadPanel'
-import { ChannelsPanel } from './ChannelsPanel'
+import { parseShareLink } from './share-link'
+
+// The Chain view comes with the app's first script (a reload shows the verified head before anything else); the
+// other views load when first opened, so that script is smaller. The service worker precaches them all (offline).
+const WalletPanel = lazy(async () => ({ default: (await import('./WalletPanel')).WalletPanel }))
+const ChannelsPanel = lazy(async () => ({ default: (await import('./ChannelsPanel')).ChannelsPanel }))
+const PieceView = lazy(async () => ({ default: (await import('./PieceView')).PieceView }))
+const UploadView = lazy(async () => ({ default: (await import('./UploadView')).UploadView }))
+const FilesView = lazy(async () => ({ default: (await import('./FilesView')).FilesView }))
+const DealView = lazy(async () => ({ default: (await import('./DealView')).DealView }))
+const GetFileView = lazy(async () => ({ default: (await import('./DownloadPanel')).GetFileView }))
 
 type Tab = 'chain' | 'wallet' | 'upload' | 'files' | 'piece' | 'get'
 const TABS: Array<[Tab, string]> = [['chain', 'Chain'], ['wallet', 'Wallet'], ['upload', 'Upload'], ['files', 'Files'], ['piece', 'Piece']]
@@ -60,16 +64,18 @@ export function App (): React.JSX.Element {
         </div>
       )}
       <main>
-        {fatal !== null && <div className="banner error" role="alert">The light client stopped: {fatal.message}</div>}
-        {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
-        {status !== null && tab === 'chain' && <ChainView status={status} call={call} nodeKind={nodeKind} />}
-        {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
-        {status !== null && tab === 'wallet' && (wallet?.keys.length ?? 0) > 0 && <section className="wallet"><ChannelsPanel channels={retrievals?.channels ?? null} call={call} /></section>}
-        {tab === 'get' && link !== null && <GetFileView file={link} retrievals={retrievals} call={call} hasWallet={(wallet?.keys.length ?? 0) > 0} />}
-        {tab === 'upload' && <UploadView deals={deals} call={call} provingPeriod={status?.provingPeriod ?? 30} />}
-        {tab === 'files' && deal === undefined && <FilesView deals={deals} open={setOpenDeal} retrievals={retrievals} call={call} />}
-        {tab === 'files' && deal !== undefined && <DealView deal={deal} auditEveryMinutes={deals?.auditEveryMinutes} epochSeconds={deals?.epochSeconds} call={call} close={() => { setOpenDeal(null) }} />}
-        {tab === 'piece' && <PieceView />}
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          {fatal !== null && <div className="banner error" role="alert">The light client stopped: {fatal.message}</div>}
+          {status === null && fatal === null && <p className="muted">Starting the light client…</p>}
+          {status !== null && tab === 'chain' && <ChainView status={status} call={call} nodeKind={nodeKind} />}
+          {status !== null && tab === 'wallet' && <WalletPanel wallet={wallet} call={call} />}
+          {status !== null && tab === 'wallet' && (wallet?.keys.length ?? 0) > 0 && <section className="wallet"><ChannelsPanel channels={retrievals?.channels ?? null} call={call} /></section>}
+          {tab === 'get' && link !== null && <GetFileView file={link} retrievals={retrievals} call={call} hasWallet={(wallet?.keys.length ?? 0) > 0} />}
+          {tab === 'upload' && <UploadView deals={deals} call={call} provingPeriod={status?.provingPeriod ?? 30} />}
+          {tab === 'files' && deal === undefined && <FilesView deals={deals} open={setOpenDeal} retrievals={retrievals} call={call} />}
+          {tab === 'files' && deal !== undefined && <DealView deal={deal} auditEveryMinutes={deals?.auditEveryMinutes} epochSeconds={deals?.epochSeconds} call={call} close={() => { setOpenDeal(null) }} />}
+          {tab === 'piece' && <PieceView />}
+        </Suspense>
       </main>
     </div>
   )

@@ -1,32 +1,15 @@
 // Getting a file back: the price first (each provider's verified retrieval ask × the file's size), then the
 // download as the worker runs it (bytes verified, FIL paid, rate, the provider serving, each provider dropped
 // and why), Pause / Resume / Cancel, and the finished file (saved where the user picked, or a download link).
-// Also the share link (#/get/<root>?name=…&size=…&deals=…) and the "Get file" card a link opens: nothing in a
-// link is trusted; the worker checks each deal by a verified read.
+// Also the share link's box (the link itself: share-link.ts) and the "Get file" card a link opens: nothing in a link is trusted;
+// the worker checks each deal by a verified read.
 import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DownloadQuote, DownloadView, QuoteProgress, RetrievalsView } from '../light/retrieval-service'
 import { fil, filFull, mib } from './format'
 import { Fil, RetrievalPrice } from './Amount'
 import { useAction } from './use-action'
-
-export interface FileRef { root: string, name: string, size: number, carBytes?: number, dealIds: number[] }
-
-/** The app URL that opens a "Get file" card for `f` in any browser. */
-export function shareLink (f: FileRef): string {
-  const q = new URLSearchParams({ name: f.name, size: String(f.size), deals: f.dealIds.join(',') })
-  return `${location.origin}${location.pathname}#/get/${f.root}?${q.toString()}`
-}
-
-/** A share link's claims (untrusted: only where to start looking), or null when the hash is not one. */
-export function parseShareLink (hash: string): FileRef | null {
-  const m = /^#\/get\/([A-Za-z0-9]+)(?:\?(.*))?$/.exec(hash)
-  if (m === null) return null
-  const q = new URLSearchParams(m[2] ?? '')
-  const size = Number(q.get('size'))
-  const dealIds = (q.get('deals') ?? '').split(',').filter(s => /^\d+$/.test(s)).map(Number)
-  return { root: m[1]!, name: (q.get('name') ?? '').replace(/[/\\]/g, '_') || m[1]!, size: Number.isSafeInteger(size) && size >= 0 ? size : 0, dealIds }
-}
+import { shareLink, type FileRef } from './share-link'
 
 const rate = (bps: number | null): string => bps === null ? '' : `${(bps / 2 ** 20).toFixed(1)} MiB/s`
 type SavePicker = (o: { suggestedName: string }) => Promise<FileSystemFileHandle>

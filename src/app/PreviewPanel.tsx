@@ -4,7 +4,7 @@
 // 206 ranges it asks this page for, and this page asks the worker for: the media element's every range is verified.
 import { useEffect, useRef, useState } from 'react'
 import type { Call } from './use-light-client'
-import type { FileRef } from './DownloadPanel'
+import type { FileRef } from './share-link'
 import type { RangeRead } from '../light/range-reader'
 import { previewType, type PreviewType } from './preview-type'
 import { mib } from './format'
