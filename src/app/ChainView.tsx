@@ -143,6 +143,10 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
   const [open, setOpen] = useState<string | null>(null)
   const older = useOlderTipSets(call)
   const recentLowest = status.recent.at(-1)?.height
+  // when this page first showed a verified head (the bench's reload figure: what the user sees, not the load event)
+  useEffect(() => {
+    if (status.verifiedHeight > 0 && performance.getEntriesByName('coffer: head shown').length === 0) performance.mark('coffer: head shown', { detail: { height: status.verifiedHeight, finalityInstance: status.finality?.instance ?? null } })
+  }, [status])
   return (
     <section className="chain" aria-label="Chain">
       <div className="cards">
