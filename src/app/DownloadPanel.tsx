@@ -1,8 +1,8 @@
 // Getting a file back: the price first (each provider's verified retrieval ask × the file's size), then the
 // download as the worker runs it (bytes verified, FIL paid, rate, the provider serving, each provider dropped
 // and why), Pause / Resume / Cancel, and the finished file (saved where the user picked, or a download link).
-// Also the share link's box (the link itself: share-link.ts) and the "Get file" card a link opens: nothing in a link is trusted;
-// the worker checks each deal by a verified read.
+// Also the share link's box (the link itself: share-link.ts) and the "Get file" card a link opens: nothing in a
+// link is trusted; the worker checks each deal by a verified read.
 import { useEffect, useState } from 'react'
 import type { Call } from './use-light-client'
 import type { DownloadQuote, DownloadView, QuoteProgress, RetrievalsView } from '../light/retrieval-service'
