@@ -68,14 +68,21 @@ export const bytesPaidFor = (paid: AttoFil, pricePerGiB: AttoFil): number =>
 /** What `bytes` of blocks cost at `pricePerGiB`, rounded up to the attoFIL (the client's side of bytesPaidFor). */
 export const priceOfBytes = (bytes: number, pricePerGiB: AttoFil): AttoFil => retrievalPrice({ retrievalPricePerGiB: pricePerGiB }, bytes)
 
+/**
+ * Bad framing from the other side is a protocol error (a provider's is its lie); a stream cut mid-frame is a broken
+ * link, not bad framing (see StreamCutError), and goes on as itself, like any other error.
+ */
+function throwIfBadFraming (err: unknown): void {
+  if (err instanceof FrameError && !(err instanceof StreamCutError)) throw new RetrievalProtocolError(err.message)
+}
+
 /** The next frame within the idle timeout, or a named error (a clean end is null). */
 async function nextFrame (frames: FrameReader, idleMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
   const idle = AbortSignal.timeout(idleMs)
   try {
     return await frames.read(signal === undefined ? idle : AbortSignal.any([idle, signal]))
   } catch (err) {
-    // a cut stream is a broken link, not broken framing: it is not the provider's lie (see StreamCutError)
-    if (err instanceof FrameError && !(err instanceof StreamCutError)) throw new RetrievalProtocolError(err.message)
+    throwIfBadFraming(err)
     if (idle.aborted && signal?.aborted !== true) throw new RetrievalRejectedError('PROTOCOL', `no frame arrived for ${idleMs / 1000} s`)
     throw err
   }
@@ -142,7 +149,7 @@ export async function serveRetrievals (node: Libp2p, handler: RetrievalHandler, 
         for (;;) {
           // a client owes a voucher only while bytes are unpaid; otherwise its silence is not a fault
           const frame = await frames.read(readerAbort.signal).catch((err: unknown) => {
-            if (err instanceof FrameError && !(err instanceof StreamCutError)) throw new RetrievalProtocolError(err.message)
+            throwIfBadFraming(err)
             throw err
           })
           if (frame === null) {
