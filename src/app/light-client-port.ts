@@ -55,27 +55,9 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   }
 
   const tab = crypto.randomUUID()
-  // The tab's file worker starts once the node has said its first status, or the page has loaded, whichever comes
-  // first: its script would otherwise load beside the page's and the node's on a reload, when neither is needed for
-  // what the user sees first (the saved status: early-connection.ts). What the node asks of it before then waits in
-  // the lent port, whose messages are kept until the worker takes it.
-  const lent = new MessageChannel()
-  let helper: Worker | null = null
-  let stopped = false
-  const startHelper = (): void => {
-    if (helper !== null || stopped) return
-    performance.mark('coffer: file worker started')
-    helper = new Worker(new URL('../../workers/tab-platform.worker.ts', import.meta.url), { type: 'module', name: 'coffer-tab-platform' })
-    // without it this tab cannot hash or write files for the node: said, rather than left to hang
-    helper.addEventListener('error', (evt) => { fatal(`this tab's file worker failed: ${evt.message || 'it did not start'}`) })
-    helper.postMessage({ type: 'serve', port: lent.port1 } satisfies TabWorkerRequest, [lent.port1])
-  }
-  if (document.readyState === 'complete') queueMicrotask(startHelper)
-  else addEventListener('load', startHelper, { once: true })
-  const fromNode = (msg: unknown): void => {
-    if ((msg as WorkerToPage).type === 'status') startHelper()
-    other(msg)
-  }
+  const helper = new Worker(new URL('../../workers/tab-platform.worker.ts', import.meta.url), { type: 'module', name: 'coffer-tab-platform' })
+  // without it this tab cannot hash or write files for the node: said, rather than left to hang
+  helper.addEventListener('error', (evt) => { fatal(`this tab's file worker failed: ${evt.message || 'it did not start'}`) })
   const node = new SharedWorker(new URL('../../workers/light-node.shared-worker.ts', import.meta.url), { type: 'module', name: 'coffer-light-node' })
   node.addEventListener('error', () => { fatal('the shared light-node worker failed to start') })
   const port = node.port
@@ -93,8 +75,10 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
   const post = (msg: unknown, transfer: Transferable[] = []): void => {
     queue = queue.then(() => { port.postMessage(msg, transfer) }).catch((err: unknown) => { console.error('coffer: a message to the light node could not be sent', err) })
   }
-  const caller = createPortCaller<WorkerCallSpecs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, fromNode)
+  const caller = createPortCaller<WorkerCallSpecs>({ postMessage: post, addEventListener: (type, l) => { port.addEventListener(type, l) } }, other)
   port.start()
+  const lent = new MessageChannel()
+  helper.postMessage({ type: 'serve', port: lent.port1 } satisfies TabWorkerRequest, [lent.port1])
   post({ type: 'lend', tab, port: lent.port2 } satisfies PageToWorker, [lent.port2])
   const rtc = lendRtc(post, tab)
   post({ type: 'start', bootstrapUrl: '/bootstrap.json', tab, ...transportsAsked() } satisfies PageToWorker)
@@ -102,6 +86,6 @@ export function connectLightClient (onMessage: (msg: WorkerToPage) => void, onKi
     kind: 'shared',
     call: caller.call as Call,
     // the node goes on for the other tabs: this tab's session ends, and its lock and helper go
-    stop: () => { stopped = true; post({ type: 'stop' } satisfies PageToWorker); void queue.then(() => { releaseLock(); helper?.terminate(); rtc.close() }) }
+    stop: () => { post({ type: 'stop' } satisfies PageToWorker); void queue.then(() => { releaseLock(); helper.terminate(); rtc.close() }) }
   }
 }
