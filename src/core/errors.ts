@@ -95,6 +95,33 @@ export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError'
 }
 
+/**
+ * An answer whose bytes ended before its message did. Not proof of a lie, unlike a MalformedMessageError: a
+ * connection cut mid-answer ends the stream the way the peer's own end would (libp2p's WebRTC ends a stream whose
+ * data channel closed as if the peer had finished, and a node shutting down closes its streams rather than
+ * resetting them), so the asker hangs up and asks again, or elsewhere, using nothing of it.
+ */
+export class TruncatedMessageError extends Error {
+  static override name = 'TruncatedMessageError'
+  override name = 'TruncatedMessageError'
+}
+
+/**
+ * cborg's words for input that ran out before the item did: nothing at all, a string or number cut short, a list or
+ * map with entries missing, a tag with nothing after it. Any other failure is bytes that no prefix of a message could be. (The words are pinned
+ * by test/unit/truncated-message.test.ts, so an upgrade of cborg that changes them fails there.)
+ */
+const RAN_OUT = /did not find any content|not enough data|not enough entries|tag content missing/
+
+/** Whether `err`, thrown by cborg's decoder, says the bytes ended too soon. */
+export const ranOutOfBytes = (err: unknown): boolean => err instanceof Error && RAN_OUT.test(err.message)
+
+/** The named error for bytes that did not decode as CBOR: TruncatedMessageError when they only ended too soon. */
+export function cborDecodeError (err: unknown, what: string): MalformedMessageError | TruncatedMessageError {
+  const message = `${what} is not DAG-CBOR: ${(err as Error)?.message ?? String(err)}`
+  return ranOutOfBytes(err) ? new TruncatedMessageError(message) : new MalformedMessageError(message)
+}
+
 export interface WireError { name: string, code?: string, message: string }
 
 export function toWireError (err: unknown): WireError {

@@ -20,7 +20,7 @@
 //   msgs gossip topic /fil/msgs/<network> carries SignedMessage bytes, as in Filecoin.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
-import { MalformedMessageError, OversizedMessageError } from './errors'
+import { MalformedMessageError, OversizedMessageError, cborDecodeError } from './errors'
 import type { EcBlockRoots } from './consensus/ec-miner-view'
 
 export const STATE_PROTOCOL = '/coffer/state/1.0.0'
@@ -57,7 +57,7 @@ export interface StateResponse {
 function decode (bytes: Uint8Array, limit: number, what: string): Record<string, unknown> {
   if (bytes.length > limit) throw new OversizedMessageError(bytes.length, limit)
   let raw: unknown
-  try { raw = dagCbor.decode(bytes) } catch (err) { throw new MalformedMessageError(`${what} is not DAG-CBOR: ${(err as Error).message}`) }
+  try { raw = dagCbor.decode(bytes) } catch (err) { throw cborDecodeError(err, what) }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MalformedMessageError(`${what} is not a map`)
   return raw as Record<string, unknown>
 }

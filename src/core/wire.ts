@@ -9,7 +9,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
 import { encodeBigInt, decodeBigInt } from './token'
 import { unsealHeader, MAX_HEADER_BYTES, type SealedHeader } from './block-header'
-import { MalformedMessageError, OversizedMessageError } from './errors'
+import { MalformedMessageError, OversizedMessageError, cborDecodeError } from './errors'
 import { encodeMessage, decodeMessage, encodeSignedMessage, decodeSignedMessage, messageCid, signedMessageCid, MAX_MESSAGE_BYTES, type Message, type SignedMessage } from './message'
 import type { BlockMessages } from './block-messages'
 import type { Epoch } from './units'
@@ -60,7 +60,7 @@ function decodeBounded (bytes: Uint8Array, limit: number, what: string): unknown
   try {
     return dagCbor.decode(bytes)
   } catch (err) {
-    throw new MalformedMessageError(`${what} is not DAG-CBOR: ${(err as Error).message}`)
+    throw cborDecodeError(err, what)
   }
 }
 

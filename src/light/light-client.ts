@@ -7,7 +7,7 @@ import { peerIdFromString, peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
-  blocksTopic, toWireError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
+  blocksTopic, toWireError, TruncatedMessageError, EXCHANGE_OPT_HEADERS, verifyActorProof, STORAGE_MARKET_ADDRESS, makeTipSet,
   type SealedHeader, type TipSet, type Epoch, type OneSignerBatchVerifier, type StateRequest, verifyOneSignerBatch
 } from '../core'
 import {
@@ -222,7 +222,16 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (++headsSinceCheck >= CROSS_CHECK_EVERY_HEADS) { headsSinceCheck = 0; void crossCheck() }
   }
   let reorgsSeen = 0
-  const onNetworkError = (peer: string, err: Error): void => { lastNetworkError = `${peer.slice(-8)}: ${err.message}`; scheduleStatus() }
+  /**
+   * A failure with `peer` that proves nothing against it. An answer that broke off (TruncatedMessageError) also hangs
+   * up: a cut link is gone anyway, and a peer that stops mid-answer on a live one is asked nothing more on it; but it
+   * is not dropped for the session as a liar is, since a cut sends the same bytes (the redial may reach it again).
+   */
+  const onNetworkError = (peer: string, err: Error): void => {
+    lastNetworkError = `${peer.slice(-8)}: ${err.message}`
+    if (err instanceof TruncatedMessageError && peer !== '') libp2p.hangUp(peerOf(peer)).catch(() => {})
+    scheduleStatus()
+  }
   // a block's worker signatures in mcl-wasm once it has loaded (~3x noble's in the tab: `npm run bench`, ec-browser);
   // noble's until then, or for good where it does not load
   let workerBatch: OneSignerBatchVerifier = verifyOneSignerBatch
@@ -278,7 +287,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
    */
   const nodeConnections = (): ReturnType<typeof libp2p.getConnections> => chainConnections().filter(c => tabs?.isTab(c.remotePeer.toString()) !== true)
   const state = createStateClient({
-    libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) },
+    libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) }, onCut: onNetworkError,
     // a dropped node is never asked again; one that said hello on our genesis is preferred
     isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p),
     // a tab holds only the proofs it checked: asked when no node is connected
@@ -484,7 +493,10 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
         else sync.offer({ peer: peer.toString(), cid, height: hello.heaviestTipSetHeight })
       }
     },
-    onError: (peer, err) => { if (isRuleViolation(err)) reject(peer.toString(), err) },
+    onError: (peer, err) => {
+      if (isRuleViolation(err)) reject(peer.toString(), err)
+      else if (err instanceof TruncatedMessageError) onNetworkError(peer.toString(), err)
+    },
     clockNs: () => BigInt(nowMs()) * 1_000_000n
   })
 

@@ -5,7 +5,7 @@ import {
   requestState, type Dialer
 } from '../net'
 import {
-  MalformedMessageError, OversizedMessageError, verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, type PowerEntry,
+  MalformedMessageError, OversizedMessageError, TruncatedMessageError, verifyActorProof, verifyTipSetInclusion, tipSetKeyString, readEcBlockState, countBlockMessages, readBlockMessages, checkBlockGasLimit, ProofBlockStore, CID, readDeal, readEscrow, getMinerInfo, readChannel, listMiners, readPower, readF3PowerTable, type PowerEntry,
   type PowerRead, type EcBlockState, type EcBlockRoots, type Actor, type DealRecord, type ChannelRecord, type EscrowEntry, type MinerInfo, type BlockGetter, type StateRequest, type MessageReceipt, type SealedHeader, type BlockMessages
 } from '../core'
 import type { HeaderStore } from './header-store'
@@ -48,6 +48,8 @@ export interface StateClientInit {
   store: HeaderStore
   head: () => SealedHeader
   onLie: (peer: string, err: StateProofRejectedError) => void
+  /** A peer's answer broke off (TruncatedMessageError): a cut link or a peer that stopped, not a proven lie. */
+  onCut?: (peer: string, err: Error) => void
   /** Whether a connected peer is a full node (it said hello on our genesis); all are, when left out. */
   isChainPeer?: (peer: string) => boolean
   /** Peers known to be storage providers (from the bootstrap document): never asked for state. */
@@ -148,15 +150,16 @@ export function createStateClient (init: StateClientInit): StateClient {
     try {
       return await requestState(init.libp2p, peerIdFromString(from), req)
     } catch (err) {
-      // an answer that does not decode, or is over the limit, is the peer's own doing (a cut connection fails the
-      // stream, it does not end it cleanly): condemned as a proof that does not verify
+      // an answer that does not decode, or is over the limit, is the peer's own doing: condemned as a proof that
+      // does not verify. One that only ended too soon is not (TruncatedMessageError: a cut link ends it so too)
       if (err instanceof MalformedMessageError || err instanceof OversizedMessageError) {
         const lie = new StateProofRejectedError(from, err)
         init.onLie(from, lie)
         throw lie
       }
-      // no answer in time (or the stream failed): asked last for a while
+      // no answer in time, the stream failed, or the answer broke off: asked last for a while
       benched.set(from, now() + SLOW_PEER_BENCH_MS)
+      if (err instanceof TruncatedMessageError) init.onCut?.(from, err)
       throw err
     }
   }

@@ -8,7 +8,8 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeFirst } from 'cborg'
 import {
-  encodeCertificate, certificateFromCbor, encodePowerTable, decodePowerTable, CertificateError, OversizedMessageError, MAX_CERTIFICATE_BYTES, MAX_POWER_TABLE_ENTRIES,
+  encodeCertificate, certificateFromCbor, encodePowerTable, decodePowerTable, CertificateError, OversizedMessageError, TruncatedMessageError, ranOutOfBytes,
+  MAX_CERTIFICATE_BYTES, MAX_POWER_TABLE_ENTRIES,
   type FinalityCertificate, type PowerEntry
 } from '../core'
 import { serveOneShot, requestOneShot, type OneShotLimits, type OneShotAnswer } from './stream-io'
@@ -68,11 +69,16 @@ export function encodeCertExchangeHeader (pendingInstance: number, powerTable: r
 }
 
 /** Reads a whole response: its header, then certificates until the bytes end. */
+/** A response cut short is a broken link (TruncatedMessageError), not a certificate's fault; other bad bytes are. */
+const undecodable = (e: unknown, what: string): Error => ranOutOfBytes(e)
+  ? new TruncatedMessageError(`${what} ended too soon: ${(e as Error).message}`)
+  : new CertificateError('MALFORMED', undefined, `${what}: ${(e as Error).message}`)
+
 export function decodeCertExchangeResponse (bytes: Uint8Array): CertExchangeResponse {
   const options = dagCbor.decodeOptions
   let header: unknown
   let rest: Uint8Array
-  try { [header, rest] = decodeFirst(bytes, options) } catch (e) { throw new CertificateError('MALFORMED', undefined, `certificate response header: ${(e as Error).message}`) }
+  try { [header, rest] = decodeFirst(bytes, options) } catch (e) { throw undecodable(e, 'certificate response header') }
   if (!Array.isArray(header) || header.length !== 2 || typeof header[0] !== 'number' || !Array.isArray(header[1])) {
     throw new CertificateError('MALFORMED', undefined, 'certificate response header is not [PendingInstance, PowerTable]')
   }
@@ -83,7 +89,7 @@ export function decodeCertExchangeResponse (bytes: Uint8Array): CertExchangeResp
     if (certificates.length >= CERT_EXCHANGE_MAX_RESPONSE) throw new CertificateError('OVERSIZED', undefined, `more than ${CERT_EXCHANGE_MAX_RESPONSE} certificates in one response`)
     let raw: unknown
     const before = rest.length
-    try { [raw, rest] = decodeFirst(rest, options) } catch (e) { throw new CertificateError('MALFORMED', undefined, `certificate ${certificates.length} of the response: ${(e as Error).message}`) }
+    try { [raw, rest] = decodeFirst(rest, options) } catch (e) { throw undecodable(e, `certificate ${certificates.length} of the response`) }
     if (before - rest.length > MAX_CERTIFICATE_BYTES) throw new CertificateError('OVERSIZED', undefined, `certificate ${certificates.length} is over ${MAX_CERTIFICATE_BYTES} bytes`)
     certificates.push(certificateFromCbor(raw))
   }

@@ -27,7 +27,8 @@ export const CHAIN_LIES = {
   'wrong signature': { provable: true },
   'unlinked headers': { provable: true },
   'another chain than asked': { provable: true },
-  'truncated answer': { provable: true },
+  // a cut link sends the same bytes (a clean end mid-answer): hung up on, not dropped for the session
+  'truncated answer': { provable: 'hung up' },
   'oversized answer': { provable: true },
   'junk bytes': { provable: true },
   'slow drip': { provable: false },
@@ -154,6 +155,8 @@ export async function chainLiars (opts: { repeats: number, lies?: ChainLie[] }):
           if (CHAIN_LIES[lie].provable) {
             const dropped = await waitFor(() => lc.status().peers.every(p => p.id !== liarId), 20_000)
             if (!dropped) { kept++; failures.push(`${lie}: the liar is still connected (last rejection: ${lc.status().lastRejection?.name ?? 'none'})`) }
+            const liarNode = lc.status().nodes.find(n => n.id === liarId)
+            if (CHAIN_LIES[lie].provable === 'hung up' && liarNode?.state === 'dropped') failures.push(`${lie}: the liar was dropped for an answer a cut link also gives (${liarNode.reason ?? ''})`)
           }
           for (const f of liar.forged) {
             if (await lc.store.has(f.cid.toString())) { accepted++; failures.push(`${lie}: forged header ${f.header.height} stored`); break }

@@ -28,7 +28,8 @@ export const STATE_LIES = {
   'a proof from another state root': { provable: true },
   'another message\'s receipt': { provable: true },
   'a proof with a block left out': { provable: true },
-  'truncated answer': { provable: true },
+  // a cut link sends the same bytes (a clean end mid-answer): hung up on, not dropped for the session
+  'truncated answer': { provable: 'hung up' },
   'junk bytes': { provable: true },
   'oversized answer': { provable: true },
   'never answers': { provable: false }
@@ -125,6 +126,8 @@ export async function stateLiars (opts: { repeats: number, lies?: StateLie[] }):
           if (STATE_LIES[lie].provable) {
             const dropped = await waitFor(() => lc.status().peers.every(p => p.id !== liarId), 20_000)
             if (!dropped) { kept++; failures.push(`${lie}: the liar is still connected (last rejection: ${lc.status().lastRejection?.name ?? 'none'})`) }
+            const liarNode = lc.status().nodes.find(n => n.id === liarId)
+            if (STATE_LIES[lie].provable === 'hung up' && liarNode?.state === 'dropped') failures.push(`${lie}: the liar was dropped for an answer a cut link also gives (${liarNode.reason ?? ''})`)
           }
           // the honest node gives the honest answers: nothing the liar said stayed behind
           await lc.libp2p.dial(multiaddr(honest.bootstrap().peers[0]!))
