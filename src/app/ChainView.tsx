@@ -203,6 +203,10 @@ export function ChainView ({ status, call, nodeKind }: { status: LightClientStat
         <div className="card">
           <div className="label">Peers</div>
           <div className="big" data-testid="peer-count">{status.peers.length}</div>
+          {/* with nobody connected, why: the last dial or answer that failed (the node keeps dialling meanwhile) */}
+          {status.peers.length === 0 && status.lastNetworkError !== null && (
+            <div className="muted small" data-testid="network-error">last failure: {status.lastNetworkError}</div>
+          )}
           <ul className="peers">
             {status.peers.map(p => (
               <li key={p.id} title={p.addr} data-testid="peer" data-peer={p.id} data-transport={transportOf(p.addr)}>

@@ -87,6 +87,8 @@ describe('Coffer PWA in Chromium', () => {
     await page.reload()
     await page.waitForSelector('[data-testid=sync-state]:text("offline")', { timeout: 30_000 })
     expect(await page.isVisible('[data-testid=offline-banner]')).toBe(true)
+    // and why nobody is connected: the dial to the node that is gone
+    await page.waitForSelector('[data-testid=network-error]:has-text("dial")', { timeout: 30_000 })
     const after = await height(page)
     // the head shown is one this tab verified and stored before going offline
     expect(after).toBeGreaterThanOrEqual(before)
