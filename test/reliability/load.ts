@@ -228,10 +228,11 @@ export async function loadRun (o: LoadOptions): Promise<Row> {
         nextKill += o.crashEveryMs
         await killHard(joined)
         kills++
+        const killedAt = Date.now()
         restarting = (async () => {
           await sleep(3000)
           const again = await runProvider(joinedDir, restartFailures, `the joined provider after kill ${kills}`, 300_000)
-          if (again !== null) { joined = again.running; console.log(`  killed and restarted ${joinedInfo.address} (${kills})`) }
+          if (again !== null) { joined = again.running; console.log(`  killed and restarted ${joinedInfo.address} (${kills}): serving again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`) }
         })().finally(() => { restarting = null })
       } else if (restarting === null && !alive(joined)) {
         // not one of our kills (those leave it SIGKILLed): it died on its own
