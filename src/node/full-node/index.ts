@@ -22,6 +22,7 @@ import { NodeChain } from '../chain'
 import { loadOrCreatePeerKey } from '../keys'
 import { startRpcServer, type RpcServer } from '../rpc'
 import type { ChainSync } from './chain-sync'
+import { untilSynced } from './synced'
 import { requestGenesis } from './genesis-protocol'
 import { serveChainNode } from '../chain-node-services'
 import { startPublishingProducer, type EcProducer } from '../ec-producer'
@@ -83,7 +84,7 @@ export interface FullNode {
   producers: EcProducer[]
   /** Starts a miner's producer on this node (a provider once it knows its miner ID): Expected Consensus only. */
   startProducer: (m: { miner: Uint8Array, workerSecretKey: Uint8Array }) => EcProducer
-  /** Resolves once some peer told us its head and we hold the best head our peers announced. */
+  /** Resolves once some peer told us its head and ours reached the best height announced then (synced.ts). */
   synced: () => Promise<void>
   stop: () => Promise<void>
 }
@@ -248,11 +249,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
     }
 
     const synced = async (): Promise<void> => {
-      for (;;) {
-        await sync.settled()
-        if (sync.heardFromPeers && chain.head().header.height >= sync.bestKnownHeight) return
-        await new Promise(resolve => setTimeout(resolve, 50))
-      }
+      await untilSynced(sync, () => chain.head().header.height, async () => { await new Promise(resolve => setTimeout(resolve, 50)) })
     }
     const producers: EcProducer[] = []
     cleanups.push(async () => { await Promise.all(producers.map(async p => { await p.stop() })) })
