@@ -23,7 +23,8 @@ const LOAD_TESTS = [
  * The app's script (main.tsx's chunk, most of the page) and its style, fetched as the page opens, beside boot.ts: boot.ts
  * asks for the node first and only then imports the app (early-connection.ts), which left the app's fetch waiting on
  * boot.ts's own (issue 14's reload: a verified head shown within 0.5 s). A preload only fetches: nothing runs earlier,
- * and the style does not hold scripts back as a stylesheet link would.
+ * and the style does not hold scripts back as a stylesheet link would (crossorigin as Vite's loader adds the style,
+ * else the preloaded copy is not the one used).
  */
 function preloadApp (): Plugin {
   return {
@@ -36,7 +37,7 @@ function preloadApp (): Plugin {
         if (app === undefined || app.type !== 'chunk') throw new Error('coffer-preload-app: no chunk for src/app/main.tsx')
         return [
           { tag: 'link', attrs: { rel: 'modulepreload', crossorigin: true, href: `/${app.fileName}` }, injectTo: 'head' },
-          ...[...(app.viteMetadata?.importedCss ?? [])].map(css => ({ tag: 'link', attrs: { rel: 'preload', as: 'style', href: `/${css}` }, injectTo: 'head' as const }))
+          ...[...(app.viteMetadata?.importedCss ?? [])].map(css => ({ tag: 'link', attrs: { rel: 'preload', as: 'style', crossorigin: true, href: `/${css}` }, injectTo: 'head' as const }))
         ]
       }
     }

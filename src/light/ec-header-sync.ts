@@ -6,7 +6,7 @@
 // to the heaviest chain; each head move is written to the store in one transaction (a reorganisation included).
 import {
   SyncMachine, validateEcBlock, ecTipSetWeight, isHeavierTipSet, lookbackState, latestBeaconEntry, beaconTimingOf, tipSetKeyString,
-  FutureBlockError, VerifiedBeaconEntries, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
+  FutureBlockError, VerifiedBeaconEntries, EC_ALLOWED_CLOCK_DRIFT_SECS, ExchangeStatus, MalformedMessageError, TruncatedMessageError, WINNING_POST_SECTOR_SET_LOOKBACK, CHAIN_FINALITY,
   type CID, type Genesis, type SealedHeader, type TipSet, type TipSetNode, type ExchangeResponse, type Epoch, type EcBlockState,
   type SyncRequest, type ValidationTask, type HeadChange, type StoragePower, type OneSignerBatchVerifier
 } from '../core'
@@ -318,7 +318,9 @@ export class EcHeaderSync {
       // Asked again a while, then set aside unjudged: a block whose state nobody proves cannot hold the sync up
       if (err instanceof Error && err.name === 'LookbackError') this.refuse(block, err)
       else if (tries >= MAX_STATE_TRIES) { this.stateTries.delete(cid); this.machine.blockAbandoned(cid) } else this.machine.blockDeferred(cid, this.init.nowMs() + STATE_RETRY_MS)
-      this.init.onNetworkError(this.sourceOf.get(cid) ?? '', err as Error)
+      // named against the block's sender, except an answer cut short: the state client has hung up on the peer
+      // that gave it, which may be another than the sender (onNetworkError hangs up on the peer it is given)
+      this.init.onNetworkError(err instanceof TruncatedMessageError ? '' : this.sourceOf.get(cid) ?? '', err as Error)
       this.inFlight--
       this.pump()
       return

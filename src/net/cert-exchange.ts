@@ -68,12 +68,12 @@ export function encodeCertExchangeHeader (pendingInstance: number, powerTable: r
   return dagCbor.encode([pendingInstance, dagCbor.decode(encodePowerTable(powerTable ?? []))])
 }
 
-/** Reads a whole response: its header, then certificates until the bytes end. */
 /** A response cut short is a broken link (TruncatedMessageError), not a certificate's fault; other bad bytes are. */
 const undecodable = (e: unknown, what: string): Error => ranOutOfBytes(e)
   ? new TruncatedMessageError(`${what} ended too soon: ${(e as Error).message}`)
   : new CertificateError('MALFORMED', undefined, `${what}: ${(e as Error).message}`)
 
+/** Reads a whole response: its header, then certificates until the bytes end. */
 export function decodeCertExchangeResponse (bytes: Uint8Array): CertExchangeResponse {
   const options = dagCbor.decodeOptions
   let header: unknown

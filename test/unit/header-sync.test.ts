@@ -116,7 +116,7 @@ describe('HeaderSync', () => {
     }],
     ['malformed CBOR', 'MalformedMessageError', (g) => {
       const served = chainOn(g, g.header, 2)
-      return { served, announce: served[1]!, raw: () => decodeExchangeResponse(Uint8Array.of(0x83, 0x00, 0x60, 0x01)) } // [0, "", 1]: a chain that is no list (cut short, it would be a TruncatedMessageError)
+      return { served, announce: served[1]!, raw: () => decodeExchangeResponse(Uint8Array.of(0x9f, 0x00, 0x60, 0x80, 0xff)) } // an indefinite-length list: no DAG-CBOR (cut short, [0, ""] would be a TruncatedMessageError)
     }],
     ['an oversized response', 'OversizedMessageError', (g) => {
       const served = chainOn(g, g.header, 2)
