@@ -53,7 +53,10 @@ export async function readAll (stream: Stream, limit: number, signal?: AbortSign
     unwatch()
   }
   signal?.throwIfAborted()
-  if (chunks.length === 1) return chunks[0]!
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks, size)
+}
+
+function concatBytes (chunks: readonly Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size)
   let at = 0
   for (const c of chunks) { out.set(c, at); at += c.length }
@@ -64,14 +67,38 @@ export async function writeAndClose (stream: Stream, bytes: Uint8Array, signal?:
   await writeAllAndClose(stream, [bytes], signal)
 }
 
-/** Sends each chunk as the muxer takes it (waiting for drain, so at most a chunk or two is buffered), then closes. */
+/**
+ * Small chunks of an answer are sent together, up to this many bytes (one noise message holds 65,519): each send is
+ * a muxer frame, and the asker pays for every frame — a WebSocket message, a decryption, and a window update yamux
+ * sends back (8.0.3 answers every data frame with one). A certificate exchange answer of 256 certificates, one chunk
+ * each, was 267 frames; a tab's cold sync of 1,000 certificates spent a second of its worker on those frames.
+ */
+export const COALESCE_BYTES = 64 * 1024 - 32
+
+/**
+ * Sends the chunks as the muxer takes them (waiting for drain, so at most a chunk or two is buffered), small ones
+ * gathered up to COALESCE_BYTES, then closes.
+ */
 async function writeAllAndClose (stream: Stream, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
   const unwatch = signal === undefined ? () => {} : abortOnSignal(stream, signal)
+  let held: Uint8Array[] = []
+  let heldBytes = 0
+  const flush = async (): Promise<void> => {
+    if (held.length === 0) return
+    const out = held.length === 1 ? held[0]! : concatBytes(held, heldBytes)
+    held = []
+    heldBytes = 0
+    if (!stream.send(out)) await stream.onDrain({ signal })
+  }
   try {
     for await (const chunk of chunks) {
       signal?.throwIfAborted()
-      if (!stream.send(chunk)) await stream.onDrain({ signal })
+      if (heldBytes > 0 && heldBytes + chunk.length > COALESCE_BYTES) await flush()
+      held.push(chunk)
+      heldBytes += chunk.length
+      if (heldBytes >= COALESCE_BYTES) await flush()
     }
+    await flush()
     await stream.close({ signal })
   } finally {
     unwatch()
