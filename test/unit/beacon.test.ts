@@ -410,3 +410,42 @@ describe('VerifiedBeaconEntries', () => {
     expect(cache.has(entry(3, 3))).toBe(true)
   })
 })
+
+describe('mcl-wasm checks beacon signatures as noble does (mclBeaconCheck, the tab\'s gossip judge)', async () => {
+  const { mclBeaconCheck } = await import('../../src/core/finality/mcl-bls')
+  const check = await mclBeaconCheck()
+  const secretKey = new Uint8Array(32).fill(7)
+  const devnetKey = beaconPublicKey(secretKey)
+  const altered = (data: Uint8Array, at: number, bit: number): Uint8Array => { const d = data.slice(); d[at]! ^= bit; return d }
+
+  it('real quicknet rounds and devnet-signed rounds verify', () => {
+    for (const e of rounds) expect(check(QN_KEY, beaconMessage(e.round), e.data)).toBe(true)
+    for (const round of [1, 2, 12040883]) expect(check(devnetKey, beaconMessage(round), signBeaconRound(secretKey, round))).toBe(true)
+  })
+
+  it('every altered one fails: another round, key, sign, x coordinate, length, the G2 tag, the point at infinity', () => {
+    expect(check(QN_KEY, beaconMessage(4), round3.data)).toBe(false)
+    expect(check(devnetKey, beaconMessage(3), round3.data)).toBe(false)
+    expect(check(QN_KEY, beaconMessage(3), altered(round3.data, 0, 0x20))).toBe(false)
+    expect(check(QN_KEY, beaconMessage(3), altered(round3.data, 47, 1))).toBe(false)
+    expect(check(QN_KEY, beaconMessage(3), round3.data.subarray(0, 47))).toBe(false)
+    expect(check(QN_KEY.subarray(0, 95), beaconMessage(3), round3.data)).toBe(false)
+    expect(check(altered(QN_KEY, 95, 1), beaconMessage(3), round3.data)).toBe(false)
+    const short = bls12_381.shortSignatures
+    const wrongTag = short.Signature.toBytes(short.sign(short.hash(beaconMessage(5), 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'), secretKey))
+    expect(check(devnetKey, beaconMessage(5), wrongTag)).toBe(false)
+    expect(check(devnetKey, beaconMessage(5), Uint8Array.of(0xc0, ...new Uint8Array(47)))).toBe(false)
+  })
+
+  it('a cache using it still refuses a bad entry by noble\'s name, and a check that says no never refuses a good one', () => {
+    const cache = new VerifiedBeaconEntries()
+    cache.useCheck(check)
+    expect(() => { cache.verify(QN_KEY, round3) }).not.toThrow()
+    expect(thrown(() => { cache.verify(QN_KEY, { round: 3, data: altered(round3.data, 0, 0x20) }) }).name).toBe('BadBeaconSignatureError')
+    expect(thrown(() => { cache.verify(QN_KEY, { round: 3, data: altered(round3.data, 47, 1) }) }).name).toBe('MalformedBeaconEntryError')
+    expect(thrown(() => { cache.verify(QN_KEY, { round: -1, data: round3.data }) }).name).toBe('MalformedBeaconEntryError')
+    const sceptic = new VerifiedBeaconEntries()
+    sceptic.useCheck(() => false)
+    expect(() => { sceptic.verify(QN_KEY, round2) }).not.toThrow()
+  })
+})

@@ -11,10 +11,15 @@ import type * as Mcl from 'mcl-wasm'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { BadPublicKeyError, sameSignerGroups, type AggregateCheck, type F3Bls } from './bdn'
 import { batchWeights, type OneSignerBatchVerifier } from '../header-batch'
+import { BEACON_DST } from '../beacon/beacon-scheme'
+import type { BeaconSignatureCheck } from '../beacon/beacon-cache'
 
 const FILECOIN_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'
 /** BLS12-381's G1 generator, compressed (IETF): the fixed side of the pairing check. */
 const G1_GENERATOR = Uint8Array.from(atob('l/HTpzGX15QmlWOMT6msD8NojE+XdLkFoU46PxcbrFhsVeg/+Xoa7/s68ArbIsa7'), c => c.charCodeAt(0))
+
+/** BLS12-381's G2 generator, compressed (IETF): the fixed side of a drand signature's check. */
+const G2_GENERATOR = Uint8Array.from(atob('k+ArYFJxn2B9rNOgiCdPZVlr0NCZILYatdphu9x/UEkzTPESE5RdV+WsfQVdBCt+AkqisvCPCpEmCAUnLcUQUcbketT6QDsCtFELZHrj0XcLrAMmqAW779SAVsjBIb24'), c => c.charCodeAt(0))
 
 /** mcl-wasm could not be set to Filecoin's scheme (no DST setter in this build, say): the caller keeps noble's. */
 export class MclUnavailableError extends Error {
@@ -24,7 +29,7 @@ export class MclUnavailableError extends Error {
 
 let loading: Promise<MclVerifiers> | null = null
 
-interface MclVerifiers { bdn: F3Bls, oneSigner: OneSignerBatchVerifier }
+interface MclVerifiers { bdn: F3Bls, oneSigner: OneSignerBatchVerifier, beacon: BeaconSignatureCheck }
 
 /** The WASM library, initialised once per worker (or process). */
 export async function mclBdnVerifier (): Promise<F3Bls> {
@@ -42,6 +47,16 @@ export async function mclOneSignerBatch (): Promise<OneSignerBatchVerifier> {
   return (await loading).oneSigner
 }
 
+/**
+ * A drand round's signature (quicknet's scheme, beacon-scheme.ts: a G1 signature hashed with the G1 tag, a G2 key)
+ * in mcl-wasm: a light client's gossip judge checks one per round, ~25 ms each in noble. True only when it verifies
+ * (VerifiedBeaconEntries then leaves noble's verifyBeaconEntry to name anything else). Same tests as noble's.
+ */
+export async function mclBeaconCheck (): Promise<BeaconSignatureCheck> {
+  loading ??= create()
+  return (await loading).beacon
+}
+
 async function create (): Promise<MclVerifiers> {
   const mcl = await import('mcl-wasm') as typeof Mcl & { default?: typeof Mcl }
   const m: typeof Mcl = (mcl as { init?: unknown }).init === undefined && mcl.default !== undefined ? mcl.default : mcl
@@ -51,9 +66,11 @@ async function create (): Promise<MclVerifiers> {
   m.verifyOrderG1(true) // a key or signature outside the prime-order subgroup is refused on decoding
   m.verifyOrderG2(true)
   // mcl-wasm has no public DST setter: its module's mclBnG2_setDst, wrapped for a string as its own setters are
-  const mod = (m as unknown as { mod?: { wrapInput?: (f: unknown, n: number, b: boolean) => (s: string) => number, _mclBnG2_setDst?: unknown } }).mod
-  if (mod?.wrapInput === undefined || mod._mclBnG2_setDst === undefined) throw new MclUnavailableError('mcl-wasm has no mclBnG2_setDst')
+  const mod = (m as unknown as { mod?: { wrapInput?: (f: unknown, n: number, b: boolean) => (s: string) => number, _mclBnG2_setDst?: unknown, _mclBnG1_setDst?: unknown } }).mod
+  if (mod?.wrapInput === undefined || mod._mclBnG2_setDst === undefined || mod._mclBnG1_setDst === undefined) throw new MclUnavailableError('mcl-wasm has no mclBnG2_setDst')
   if (mod.wrapInput(mod._mclBnG2_setDst, 0, true)(FILECOIN_DST) !== 0) throw new MclUnavailableError('mcl-wasm refused Filecoin\'s DST')
+  // hashing to G1 is drand's alone here (Filecoin's and F3's signatures are in G2)
+  if (mod.wrapInput(mod._mclBnG1_setDst, 0, true)(BEACON_DST) !== 0) throw new MclUnavailableError('mcl-wasm refused drand\'s DST')
   const negGenerator = m.neg(decodeG1(m, G1_GENERATOR))
   const keys = new Map<string, Mcl.G1>()
 
@@ -152,7 +169,36 @@ async function create (): Promise<MclVerifiers> {
     const gt = m.finalExp(m.mul(m.millerLoop(negGenerator, m.mulVec(sigs, rs)), m.millerLoop(pk, m.mulVec(hashes, rs))))
     return gt.isOne()
   }
-  return { bdn, oneSigner }
+  const negG2Generator = m.neg(decodeG2(m, G2_GENERATOR))
+  const g2Keys = new Map<string, Mcl.G2>()
+  const beaconKey = (bytes: Uint8Array): Mcl.G2 | null => {
+    const id = bytesToHex(bytes)
+    let k = g2Keys.get(id)
+    if (k === undefined) {
+      if (bytes.length !== 96) return null
+      try { k = decodeG2(m, bytes) } catch { return null }
+      if (k.isZero()) return null
+      if (g2Keys.size >= 16) g2Keys.clear()
+      g2Keys.set(id, k)
+    }
+    return k
+  }
+  /** e(σ, −g₂) · e(H₁(m), pk) = 1: two Miller loops, one final exponentiation. */
+  const beacon: BeaconSignatureCheck = (publicKey, message, signature) => {
+    const key = beaconKey(publicKey)
+    if (key === null || signature.length !== 48) return false
+    const sig = new m.G1()
+    try { sig.deserialize(signature) } catch { return false } // with its subgroup check (verifyOrderG1 above)
+    if (sig.isZero()) return false
+    return m.finalExp(m.mul(m.millerLoop(sig, negG2Generator), m.millerLoop(m.hashAndMapToG1(message), key))).isOne()
+  }
+  return { bdn, oneSigner, beacon }
+}
+
+function decodeG2 (m: typeof Mcl, bytes: Uint8Array): Mcl.G2 {
+  const p = new m.G2()
+  p.deserialize(bytes)
+  return p
 }
 
 function decodeG1 (m: typeof Mcl, bytes: Uint8Array): Mcl.G1 {
