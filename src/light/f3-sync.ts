@@ -128,6 +128,9 @@ export class F3Sync {
   private async pass (): Promise<void> {
     await this.load()
     void this.loadVerifier()
+    // the helpers load their WASM verifier too (an empty batch holds): on a new tab the first certificates would
+    // otherwise wait for each helper's load in its first batch, as they would for this thread's
+    for (const helper of this.init.helpers?.() ?? []) helper([], []).catch(() => {})
     const started = this.start()
     started.catch(() => {}) // (met by every peer's first check, and below)
     await Promise.all(this.init.peers().map(async peer => { await this.askPeer(peer, started) }))

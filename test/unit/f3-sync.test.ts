@@ -123,10 +123,17 @@ describe('F3Sync', () => {
   it('checks batches\' signatures in helper threads beside its own: a helper gone or saying false changes nothing, a bad certificate is still named', async () => {
     const noble = new NobleBdnVerifier()
     let calls = 0
-    const helper: SignatureBatchCheck = async (checks, weights) => { calls++; await new Promise(resolve => setTimeout(resolve, 5)); return noble.verifyBatch(checks, weights) }
+    const asked: number[] = []
+    const helper: SignatureBatchCheck = async (checks, weights) => {
+      asked.push(checks.length)
+      if (checks.length > 0) calls++
+      await new Promise(resolve => setTimeout(resolve, 5))
+      return noble.verifyBatch(checks, weights)
+    }
     const a = await newSync({ honest: node(ours.certs) }, { helpers: () => [helper], checkBatch: 2 })
     await a.sync.sync()
     expect(a.sync.state!.nextInstance).toBe(8)
+    expect(asked[0]).toBe(0) // asked first with no checks: it loads its verifier while the certificates come
     expect(calls).toBeGreaterThan(0) // of the 4 batches, the helper took at least one
     expect(a.sync.threads).toBe(2)
 
