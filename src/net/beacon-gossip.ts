@@ -9,7 +9,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
   verifyBeaconEntry, beaconRoundTime, ALLOWED_CLOCK_DRIFT_SECS, currentBeaconRound, BeaconEntryError, MalformedBeaconEntryError, BEACON_SIGNATURE_BYTES,
-  type BeaconConfig, type BeaconEntry, type BeaconRound, type BeaconSource
+  type BeaconConfig, type BeaconEntry, type BeaconRound, type BeaconSource, type VerifiedBeaconEntries
 } from '../core'
 import type { CofferLibp2p } from './libp2p-node'
 import { serveOneShot, requestOneShot, REQUEST_TIMEOUT_MS, RESPONSE_TIMEOUT_MS } from './stream-io'
@@ -67,7 +67,20 @@ export function decodeBeaconEntryMsg (bytes: Uint8Array): BeaconEntry {
   return { round: raw[0] as number, data: raw[1] }
 }
 
-export interface BeaconJudgeInit { beacon: BeaconConfig, nowMs: () => number }
+export interface BeaconJudgeInit {
+  beacon: BeaconConfig
+  nowMs: () => number
+  /** The chain's cache of verified rounds (and its faster check, when set): a round the topic brought is then not checked again in its blocks. */
+  verified?: VerifiedBeaconEntries
+}
+
+/** Throws verifyBeaconEntry's named errors unless `entry` is the beacon's signature of its round; recorded in `verified` once it is. */
+function checkEntry (init: BeaconJudgeInit, entry: BeaconEntry): void {
+  if (init.verified === undefined) { verifyBeaconEntry(init.beacon.publicKey, entry); return }
+  if (init.verified.has(entry)) return
+  init.verified.verify(init.beacon.publicKey, entry)
+  init.verified.add([entry])
+}
 
 export type BeaconVerdict =
   | { result: TopicValidatorResult.Accept, entry: BeaconEntry }
@@ -89,7 +102,7 @@ export function judgeBeaconEntry (data: Uint8Array, init: BeaconJudgeInit): Beac
   if (beaconRoundTime(init.beacon, entry.round) * 1000 > now + BEACON_CLOCK_DRIFT_MS) return { result: TopicValidatorResult.Ignore, reason: `round ${entry.round} is not due yet` }
   if (entry.round < currentBeaconRound(init.beacon, Math.floor(now / 1000)) - BEACON_KEEP_ROUNDS) return { result: TopicValidatorResult.Ignore, reason: `round ${entry.round} is stale` }
   try {
-    verifyBeaconEntry(init.beacon.publicKey, entry)
+    checkEntry(init, entry)
   } catch (err) {
     if (err instanceof BeaconEntryError) return { result: TopicValidatorResult.Reject, error: err }
     throw err
@@ -154,7 +167,7 @@ export class BeaconRelay implements BeaconSource {
       } catch { continue } // no such protocol there, busy, gone: the next peer
       for (const e of entries) {
         if (!rounds.includes(e.round)) continue
-        try { verifyBeaconEntry(this.init.beacon.publicKey, e) } catch { this.init.log?.(`beacon: peer ${conn.remotePeer.toString()} sent round ${e.round} that does not verify`); break }
+        try { checkEntry(this.init, e) } catch { this.init.log?.(`beacon: peer ${conn.remotePeer.toString()} sent round ${e.round} that does not verify`); break }
         this.fetched.set(e.round, e)
       }
       if (this.fetched.has(round)) break

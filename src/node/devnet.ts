@@ -279,7 +279,7 @@ export async function startDevnet (init: DevnetInit): Promise<Devnet> {
     if (f3 !== null && init.providerProcesses !== true) for (const m of minerKeys) f3.addParticipant(m)
     // the beacon's rounds on the beacon topic, for producers in other processes (issue 13 part 5)
     // past rounds are served to who asks (a provider's first block after a stall carries every round since the last block)
-    const beaconRelay = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log, serve: async (round) => await beacon.entry(round) })
+    const beaconRelay = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log, verified: chain.verifiedBeacon, serve: async (round) => await beacon.entry(round) })
     beaconRelay.start()
     const beaconPublisher = startBeaconPublisher({ beacon, relay: beaconRelay, clock: genesis.state.beacon, nowMs, log })
     cleanups.push(async () => { beaconPublisher.stop() })

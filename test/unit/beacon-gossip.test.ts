@@ -4,7 +4,8 @@
 import { describe, it, expect } from 'vitest'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import * as dagCbor from '@ipld/dag-cbor'
-import { beaconPublicKey, signBeaconRound, currentBeaconRound, beaconRoundTime } from '../../src/core'
+import { beaconPublicKey, signBeaconRound, currentBeaconRound, beaconRoundTime, VerifiedBeaconEntries } from '../../src/core'
+import { mclBeaconCheck } from '../../src/core/finality/mcl-bls'
 import { judgeBeaconEntry, encodeBeaconEntryMsg, decodeBeaconEntryMsg, BEACON_KEEP_ROUNDS } from '../../src/net/beacon-gossip'
 
 const secret = new Uint8Array(32).fill(61)
@@ -32,6 +33,18 @@ describe('beacon gossip', () => {
     expect(nameOf(judge(dagCbor.encode([100, new Uint8Array(47)])))).toBe('MalformedBeaconEntryError')
     expect(nameOf(judge(dagCbor.encode(['100', entry(100).data])))).toBe('MalformedBeaconEntryError')
     expect(nameOf(judge(new Uint8Array(4096)))).toBe('MalformedBeaconEntryError')
+  })
+  it('with the chain\'s cache and mcl-wasm\'s check: a round taken is recorded (its blocks then pay no pairing), a forged one is refused by the same name and not recorded', async () => {
+    const verified = new VerifiedBeaconEntries()
+    verified.useCheck(await mclBeaconCheck())
+    const judgeCached = (data: Uint8Array): ReturnType<typeof judgeBeaconEntry> => judgeBeaconEntry(data, { beacon, nowMs, verified })
+    expect(judgeCached(encodeBeaconEntryMsg(entry(100))).result).toBe(TopicValidatorResult.Accept)
+    expect(verified.has(entry(100))).toBe(true)
+    const forged = { round: 99, data: entry(98).data }
+    expect(nameOf(judgeCached(encodeBeaconEntryMsg(forged)))).toBe('BadBeaconSignatureError')
+    expect(verified.has(forged)).toBe(false)
+    expect(nameOf(judgeCached(dagCbor.encode([99, new Uint8Array(47)])))).toBe('MalformedBeaconEntryError')
+    expect(verified.size).toBe(1)
   })
   it('ignores a round not due yet (even a real one: it cannot be) and a stale one, without checking the signature', () => {
     // round 103 is due 7.5 s from now, past the 5 s of clock drift allowed

@@ -29,7 +29,7 @@ export class MclUnavailableError extends Error {
 
 let loading: Promise<MclVerifiers> | null = null
 
-interface MclVerifiers { bdn: F3Bls, oneSigner: OneSignerBatchVerifier, beacon: BeaconSignatureCheck }
+interface MclVerifiers { bdn: F3Bls, oneSigner: OneSignerBatchVerifier, beacon: BeaconSignatureCheck | null }
 
 /** The WASM library, initialised once per worker (or process). */
 export async function mclBdnVerifier (): Promise<F3Bls> {
@@ -54,7 +54,9 @@ export async function mclOneSignerBatch (): Promise<OneSignerBatchVerifier> {
  */
 export async function mclBeaconCheck (): Promise<BeaconSignatureCheck> {
   loading ??= create()
-  return (await loading).beacon
+  const { beacon } = await loading
+  if (beacon === null) throw new MclUnavailableError('mcl-wasm has no mclBnG1_setDst')
+  return beacon
 }
 
 async function create (): Promise<MclVerifiers> {
@@ -67,10 +69,11 @@ async function create (): Promise<MclVerifiers> {
   m.verifyOrderG2(true)
   // mcl-wasm has no public DST setter: its module's mclBnG2_setDst, wrapped for a string as its own setters are
   const mod = (m as unknown as { mod?: { wrapInput?: (f: unknown, n: number, b: boolean) => (s: string) => number, _mclBnG2_setDst?: unknown, _mclBnG1_setDst?: unknown } }).mod
-  if (mod?.wrapInput === undefined || mod._mclBnG2_setDst === undefined || mod._mclBnG1_setDst === undefined) throw new MclUnavailableError('mcl-wasm has no mclBnG2_setDst')
+  if (mod?.wrapInput === undefined || mod._mclBnG2_setDst === undefined) throw new MclUnavailableError('mcl-wasm has no mclBnG2_setDst')
   if (mod.wrapInput(mod._mclBnG2_setDst, 0, true)(FILECOIN_DST) !== 0) throw new MclUnavailableError('mcl-wasm refused Filecoin\'s DST')
-  // hashing to G1 is drand's alone here (Filecoin's and F3's signatures are in G2)
-  if (mod.wrapInput(mod._mclBnG1_setDst, 0, true)(BEACON_DST) !== 0) throw new MclUnavailableError('mcl-wasm refused drand\'s DST')
+  // hashing to G1 is drand's alone here (Filecoin's and F3's signatures are in G2); without the setter, drand's
+  // rounds stay with noble and the rest is unaffected
+  const g1Dst = mod._mclBnG1_setDst !== undefined && mod.wrapInput(mod._mclBnG1_setDst, 0, true)(BEACON_DST) === 0
   const negGenerator = m.neg(decodeG1(m, G1_GENERATOR))
   const keys = new Map<string, Mcl.G1>()
 
@@ -187,12 +190,14 @@ async function create (): Promise<MclVerifiers> {
   const beacon: BeaconSignatureCheck = (publicKey, message, signature) => {
     const key = beaconKey(publicKey)
     if (key === null || signature.length !== 48) return false
-    const sig = new m.G1()
-    try { sig.deserialize(signature) } catch { return false } // with its subgroup check (verifyOrderG1 above)
-    if (sig.isZero()) return false
-    return m.finalExp(m.mul(m.millerLoop(sig, negG2Generator), m.millerLoop(m.hashAndMapToG1(message), key))).isOne()
+    try {
+      const sig = new m.G1()
+      sig.deserialize(signature) // with its subgroup check (verifyOrderG1 above)
+      if (sig.isZero()) return false
+      return m.finalExp(m.mul(m.millerLoop(sig, negG2Generator), m.millerLoop(m.hashAndMapToG1(message), key))).isOne()
+    } catch { return false } // (noble's check then names what is wrong)
   }
-  return { bdn, oneSigner, beacon }
+  return { bdn, oneSigner, beacon: g1Dst ? beacon : null }
 }
 
 function decodeG2 (m: typeof Mcl, bytes: Uint8Array): Mcl.G2 {

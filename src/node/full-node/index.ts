@@ -216,7 +216,7 @@ export async function startFullNode (init: FullNodeInit): Promise<FullNode> {
 
     const gossip = gossipOf(libp2p)
     const { sync, onHello } = followChain({ libp2p, gossip, chain, nowMs, log })
-    const beacon = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log })
+    const beacon = new BeaconRelay(libp2p, network, { beacon: genesis.state.beacon, nowMs, log, verified: chain.verifiedBeacon })
     beacon.start()
     await serveChainNode({ libp2p, gossip, chain, db, store, genesis, head: () => chain.head(), nowMs, log, onHello })
     // F3 (issue 14): every node keeps, checks, relays and serves the certificates; its miners vote
