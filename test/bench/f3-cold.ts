@@ -19,6 +19,7 @@ import { startDevnet } from '../../src/node/devnet'
 import { MAX_PROVING_PERIOD } from '../../src/core'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
+import { profiling, startTrace, summarizeTrace } from './trace-profile'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 
@@ -108,6 +109,8 @@ export async function benchF3Cold (epochs = Number(process.env.BENCH_F3_COLD_EPO
     const errors: string[] = []
     page.on('pageerror', err => errors.push(err.message))
     const num = async (id: string): Promise<number> => Number(await page.textContent(`[data-testid=${id}]`))
+    // BENCH_PROFILE=1: the cold sync traced (the figures then include the sampling's cost)
+    const endTrace = profiling() ? await startTrace(browser.context, page, 'f3-cold') : null
     const opened = performance.now()
     const cpuAtOpen = devnetCpuSecs()
     await page.goto(`${d.url!}#chain`)
@@ -127,6 +130,11 @@ export async function benchF3Cold (epochs = Number(process.env.BENCH_F3_COLD_EPO
     finalizedTarget, { timeout: 600_000, polling: 50 })
     const coldMs = performance.now() - opened
     const devnetShare = (devnetCpuSecs() - cpuAtOpen) / (coldMs / 1000)
+    if (endTrace !== null) {
+      const file = await endTrace()
+      console.log(`  profile (BENCH_PROFILE=1; the figures below include its cost): ${file}, open it in DevTools' Performance panel; by thread, ms by source:`)
+      for (const line of summarizeTrace(file, distDir)) console.log(`    ${line}`)
+    }
     steps.push(`verified head at or above epoch ${finalizedTarget} ${fmt(coldMs / 1000, 2)} s`)
     // every TCP peer of the browser except the app's HTTP server: the devnet's node and the providers' libp2p
     const peerPorts = new Set<number>()
