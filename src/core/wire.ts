@@ -8,7 +8,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from './cid'
 import { encodeBigInt, decodeBigInt } from './token'
-import { unsealHeader, MAX_HEADER_BYTES, type SealedHeader } from './block-header'
+import { sealHeaderTuple, MAX_HEADER_BYTES, type SealedHeader } from './block-header'
 import { MalformedMessageError, OversizedMessageError, cborDecodeError } from './errors'
 import { encodeMessage, decodeMessage, encodeSignedMessage, decodeSignedMessage, messageCid, signedMessageCid, MAX_MESSAGE_BYTES, type Message, type SignedMessage } from './message'
 import type { BlockMessages } from './block-messages'
@@ -75,9 +75,9 @@ function cidList (v: unknown, what: string): CID[] {
 
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 
-/** Re-encodes an inline header tuple and seals it over those bytes. */
+/** An inline header tuple, sealed over its encoding (sealHeaderTuple: as unsealHeader of the tuple re-encoded). */
 function inlineHeader (tuple: unknown): SealedHeader {
-  return unsealHeader(dagCbor.encode(tuple))
+  return sealHeaderTuple(tuple)
 }
 
 // ---- hello ----
