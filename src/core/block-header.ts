@@ -84,7 +84,7 @@ function cidField (v: unknown, name: string): CID {
   const cid = CID.asCID(v)
   if (cid === null) throw new MalformedHeaderError(`field ${name} is not a CID`)
   // every CID in a Filecoin header is a CIDv1; DAG-CBOR decodes a tag-42 CID with version byte 0 as a CIDv0,
-  // which encodes to other bytes (sealHeaderTuple would seal those)
+  // which encodes to other bytes that do not decode again (sealHeaderTuple would have sealed those)
   if (cid.version !== 1) throw new MalformedHeaderError(`field ${name} is not a CIDv1`)
   return cid
 }
