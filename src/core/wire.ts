@@ -75,11 +75,6 @@ function cidList (v: unknown, what: string): CID[] {
 
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 
-/** An inline header tuple, sealed over its encoding (sealHeaderTuple: as unsealHeader of the tuple re-encoded). */
-function inlineHeader (tuple: unknown): SealedHeader {
-  return sealHeaderTuple(tuple)
-}
-
 // ---- hello ----
 export interface HelloMessage { heaviestTipSet: CID[], heaviestTipSetHeight: Epoch, heaviestTipSetWeight: bigint, genesisHash: CID }
 
@@ -287,7 +282,7 @@ export function decodeExchangeResponse (bytes: Uint8Array, limit = MAX_EXCHANGE_
   const chain = (raw[2] as unknown[]).map(ts => {
     if (!Array.isArray(ts) || ts.length !== 2 || !Array.isArray(ts[0])) throw new MalformedMessageError('exchange tipset has the wrong layout')
     if (ts[1] !== null) messages.push(decodeCompacted(ts[1], ts[0].length))
-    return (ts[0] as unknown[]).map(inlineHeader)
+    return (ts[0] as unknown[]).map(sealHeaderTuple)
   })
   if (messages.length !== 0 && messages.length !== chain.length) throw new MalformedMessageError('some exchange tipsets carry messages and some do not')
   return { status: raw[0] as ExchangeStatus, errorMessage: raw[1], chain, ...(messages.length === 0 ? {} : { messages }) }
@@ -309,7 +304,7 @@ export function decodeBlockMsgFull (bytes: Uint8Array): BlockMsg {
   if (!Array.isArray(raw) || raw.length !== 3) throw new MalformedMessageError('block message has the wrong layout')
   const blsMessages = cidList(raw[1], 'bls messages')
   const secpkMessages = cidList(raw[2], 'secpk messages')
-  return { header: inlineHeader(raw[0]), blsMessages, secpkMessages }
+  return { header: sealHeaderTuple(raw[0]), blsMessages, secpkMessages }
 }
 
 export function decodeBlockMsg (bytes: Uint8Array): SealedHeader {

@@ -8,7 +8,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import {
-  verifyBeaconEntry, beaconRoundTime, ALLOWED_CLOCK_DRIFT_SECS, currentBeaconRound, BeaconEntryError, MalformedBeaconEntryError, BEACON_SIGNATURE_BYTES,
+  verifyBeaconEntriesOnce, beaconRoundTime, ALLOWED_CLOCK_DRIFT_SECS, currentBeaconRound, BeaconEntryError, MalformedBeaconEntryError, BEACON_SIGNATURE_BYTES,
   type BeaconConfig, type BeaconEntry, type BeaconRound, type BeaconSource, type VerifiedBeaconEntries
 } from '../core'
 import type { CofferLibp2p } from './libp2p-node'
@@ -74,14 +74,6 @@ export interface BeaconJudgeInit {
   verified?: VerifiedBeaconEntries
 }
 
-/** Throws verifyBeaconEntry's named errors unless `entry` is the beacon's signature of its round; recorded in `verified` once it is. */
-function checkEntry (init: BeaconJudgeInit, entry: BeaconEntry): void {
-  if (init.verified === undefined) { verifyBeaconEntry(init.beacon.publicKey, entry); return }
-  if (init.verified.has(entry)) return
-  init.verified.verify(init.beacon.publicKey, entry)
-  init.verified.add([entry])
-}
-
 export type BeaconVerdict =
   | { result: TopicValidatorResult.Accept, entry: BeaconEntry }
   | { result: TopicValidatorResult.Reject, error: Error }
@@ -102,7 +94,7 @@ export function judgeBeaconEntry (data: Uint8Array, init: BeaconJudgeInit): Beac
   if (beaconRoundTime(init.beacon, entry.round) * 1000 > now + BEACON_CLOCK_DRIFT_MS) return { result: TopicValidatorResult.Ignore, reason: `round ${entry.round} is not due yet` }
   if (entry.round < currentBeaconRound(init.beacon, Math.floor(now / 1000)) - BEACON_KEEP_ROUNDS) return { result: TopicValidatorResult.Ignore, reason: `round ${entry.round} is stale` }
   try {
-    checkEntry(init, entry)
+    verifyBeaconEntriesOnce(init.beacon.publicKey, [entry], init.verified)
   } catch (err) {
     if (err instanceof BeaconEntryError) return { result: TopicValidatorResult.Reject, error: err }
     throw err
@@ -167,7 +159,7 @@ export class BeaconRelay implements BeaconSource {
       } catch { continue } // no such protocol there, busy, gone: the next peer
       for (const e of entries) {
         if (!rounds.includes(e.round)) continue
-        try { checkEntry(this.init, e) } catch { this.init.log?.(`beacon: peer ${conn.remotePeer.toString()} sent round ${e.round} that does not verify`); break }
+        try { verifyBeaconEntriesOnce(this.init.beacon.publicKey, [e], this.init.verified) } catch { this.init.log?.(`beacon: peer ${conn.remotePeer.toString()} sent round ${e.round} that does not verify`); break }
         this.fetched.set(e.round, e)
       }
       if (this.fetched.has(round)) break

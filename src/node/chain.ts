@@ -141,8 +141,9 @@ export class NodeChain implements RpcBackend {
     // challenge seeds look back at most one proving period: keep that many epochs' beacon entries at hand
     const recent = new Map<Epoch, BeaconEntry>()
     const chain = new NodeChain(init, recent)
-    // every block's new drand round is checked in gossip and again on taking it (cached): mcl-wasm's check once loaded
-    if (chain.expected) await mclBeaconCheck().then(c => { chain.verifiedBeacon.useCheck(c) }, () => {})
+    // every block's new drand round is checked in gossip and again on taking it (cached): mcl-wasm's check once
+    // loaded (not waited for: noble's checks until then)
+    if (chain.expected) void mclBeaconCheck().then(c => { chain.verifiedBeacon.useCheck(c) }, () => {})
     // the fork tree from FORK_TREE_DEPTH below the stored head up, over the heaviest chain's tipsets
     const headKey = (await db.headKey()) ?? [init.head.cid]
     const headHeight = (await db.header(headKey[0]!))?.header.height ?? init.head.header.height
