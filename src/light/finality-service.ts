@@ -122,26 +122,29 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
   const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
 
   /**
-   * The run below the tipset a node's newest certificate names, fetched while the certificates are checked (on a new
-   * tab that is most of a second of round trips off the way to a verified head). Nothing in it is trusted until a
-   * checked certificate finalizes that very key (followFinalized compares); a node that fails to serve it is not
-   * blamed here, since the certificate naming it may be a lie: the fetch is simply made again, in the open, if needed.
+   * The tipset a node's newest certificate names and its parent, fetched while the certificates are checked (on a new
+   * tab a round trip off the way to a verified head). Nothing in it is trusted until a checked certificate finalizes
+   * that very key (followFinalized compares); a node that fails to serve it is not blamed here, since the certificate
+   * naming it may be a lie: the fetch is simply made again, in the open, if needed. The lookback run below them is not
+   * fetched ahead: decoding its ~900 tipsets took the worker's thread from the certificate checks (most of a second of
+   * a cold sync, f3-cold bench), and nothing needs it before the finalized head is shown.
    */
-  let ahead: { key: Uint8Array, run: Promise<TipSet[]> } | null = null
+  let ahead: { key: Uint8Array, top: Promise<TipSet[]> } | null = null
   function fetchAhead (cert: FinalityCertificate): void {
     const f = cert.ecChain[cert.ecChain.length - 1]
     if (f === undefined || (ahead !== null && bytesEqual(ahead.key, f.key))) return
     // only where a jump will follow (a new tab, or one long closed): a tab that follows the chain holds that tipset
     if (f.epoch <= init.sync.head.header.height) return
-    const run = fetchLinkedRun({ ...linkInit, onRejection: () => {}, onNetworkError: () => {} }, tipSetKeyCids(f.key), f.epoch, depth + 1)
-    run.catch(() => {})
-    ahead = { key: f.key, run }
+    const top = fetchLinkedRun({ ...linkInit, onRejection: () => {}, onNetworkError: () => {} }, tipSetKeyCids(f.key), f.epoch, 1)
+    top.catch(() => {})
+    ahead = { key: f.key, top }
   }
-  async function runBelow (key: Uint8Array, epoch: Epoch): Promise<TipSet[]> {
-    const early = ahead !== null && bytesEqual(ahead.key, key) ? ahead.run : null
+  /** The finalized tipset `key` at `epoch` and its parent (the fork tree's root), ascending: fetched ahead if it was. */
+  async function topOf (key: Uint8Array, epoch: Epoch): Promise<TipSet[]> {
+    const early = ahead !== null && bytesEqual(ahead.key, key) ? ahead.top : null
     ahead = null
     if (early !== null) { try { return await early } catch {} }
-    return await fetchLinkedRun(linkInit, tipSetKeyCids(key), epoch, depth + 1)
+    return await fetchLinkedRun(linkInit, tipSetKeyCids(key), epoch, 1)
   }
 
   /** When the finalized tipset is not on the stored chain (above the head, or on another fork), makes it the chain. */
@@ -152,16 +155,21 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     lowestHeight = floor
     const held = f.epoch >= floor ? await init.headers.tipSetAt(f.epoch) : null
     if (held !== null && bytesEqual(tipSetKeyBytes(held.key), f.key)) return // on our chain already
-    const run = await runBelow(f.key, f.epoch)
+    const top = await topOf(f.key, f.epoch)
     init.mark?.('finalized tipset fetched')
-    const head = run[run.length - 1]!
-    const parent = run[run.length - 2] ?? head
-    // said with the head, which reanchor shows while the run is written; put back if the write fails
+    const head = top[top.length - 1]!
+    const parent = top[top.length - 2] ?? head
+    // the head is shown at once (reanchor), the lookback run below it fetched and written meanwhile: headers after it
+    // are checked once the run is stored (their lookback reads it); a run no node serves puts the old head back
     const was = { jumpedFromEpoch, lowestHeight }
-    jumpedFromEpoch = run[0]!.height
-    lowestHeight = run[0]!.height
+    jumpedFromEpoch = top[0]!.height // (said with the head; lowered to the run's first height once it is fetched)
     try {
-      await init.sync.reanchor(head, parent, async () => { await init.headers.jump(run) })
+      await init.sync.reanchor(head, parent, async () => {
+        const run = await fetchLinkedRun(linkInit, tipSetKeyCids(f.key), f.epoch, depth + 1)
+        jumpedFromEpoch = run[0]!.height
+        lowestHeight = run[0]!.height
+        await init.headers.jump(run)
+      })
     } catch (err) {
       ({ jumpedFromEpoch, lowestHeight } = was)
       throw err
