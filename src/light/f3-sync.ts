@@ -78,6 +78,13 @@ export class F3Sync {
   private again = false
   /** The certificate checks in progress: one batch at a time, so each starts from the state the last one left. */
   private checking: Promise<unknown> = Promise.resolve()
+  /**
+   * Checked certificates not yet stored (the state is the one after the last), and the write under way: they are
+   * stored while the next ones are checked, since the helpers sat idle through each write when it came between
+   * responses. A write that fails keeps them here for the next, so the store never skips one.
+   */
+  private unstored: FinalityCertificate[] = []
+  private writing: Promise<void> | null = null
 
   constructor (private readonly init: F3SyncInit) {}
 
@@ -136,6 +143,22 @@ export class F3Sync {
     await Promise.all(this.init.peers().map(async peer => { await this.askPeer(peer, started) }))
     await started
     this.init.mark?.('certificates checked')
+    await this.stored()
+  }
+
+  /** Resolves once every checked certificate is stored; rejects as the store refused them (they stay to be written). */
+  private async stored (): Promise<void> {
+    if (this.writing === null && this.unstored.length === 0) return // (else the loop below awaits before its finally)
+    this.writing ??= (async () => {
+      try {
+        while (this.unstored.length > 0) {
+          const certs = this.unstored
+          await this.init.store.accept(certs, this.state!) // (the state after the last of them: take sets both at once)
+          this.unstored = this.unstored.slice(certs.length)
+        }
+      } finally { this.writing = null }
+    })()
+    await this.writing
   }
 
   private async loadVerifier (): Promise<BdnVerifier> {
@@ -245,9 +268,10 @@ export class F3Sync {
     }
     this.verifyMs += performance.now() - started
     if (accepted.length > 0) {
-      await this.init.store.accept(accepted, s)
+      this.unstored = this.unstored.concat(accepted)
       this.state = s
       this.verified += accepted.length
+      this.stored().catch(() => {}) // (its failure is met at the pass's end)
     }
     if (bad !== null) { this.init.onRejection(peer, bad); return false }
     return true

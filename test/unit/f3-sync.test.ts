@@ -159,6 +159,41 @@ describe('F3Sync', () => {
     expect((await store.state())!.nextInstance).toBe(6)
     expect(encodeCertificate((await store.certificate(5))!)).toEqual(encodeCertificate(ours.certs[5]!))
   })
+  it('stores what it checked while it checks more; a write the store refuses keeps those certificates for the next, and nothing is skipped', async () => {
+    // a node that serves three at a time, growing between passes; the store refuses one write (a full quota, say)
+    let served = 5
+    const growing = async (_peer: string, req: { firstInstance: number }): Promise<CertExchangeResponse> =>
+      ({ pendingInstance: served, powerTable: null, certificates: ours.certs.slice(req.firstInstance, Math.min(req.firstInstance + 3, served)) })
+    const { sync, store } = await newSync({ growing })
+    const accept = store.accept.bind(store)
+    const writes: string[] = []
+    let refusing = true
+    store.accept = async (certs, state) => {
+      writes.push(certs.map(c => c.instance).join(','))
+      if (refusing && certs.length > 0 && certs[0]!.instance === 3) throw new DOMException('the quota is full', 'QuotaExceededError')
+      await accept(certs, state)
+    }
+    // the pass checks all five, and says the store refused some of them (however often it tried); what it did store is whole
+    await expect(sync.sync()).rejects.toThrow('the quota is full')
+    expect(sync.state!.nextInstance).toBe(5)
+    expect((await store.state())!.nextInstance).toBe(3)
+    expect(await store.certificate(3)).toBe(null)
+    // the next pass stores them with what it checks now, in one write after the ones before
+    served = 6
+    refusing = false
+    await sync.sync()
+    expect((await store.state())!.nextInstance).toBe(6)
+    expect(writes[0]).toBe('0,1,2')
+    expect(writes.at(-1)).toBe('3,4,5')
+    // a pass with nothing new writes nothing; the next with more stores it
+    const before = writes.length
+    await sync.sync()
+    expect(writes.length).toBe(before)
+    served = 8
+    await sync.sync()
+    expect((await store.state())!.nextInstance).toBe(8)
+    for (let i = 0; i < 8; i++) expect(encodeCertificate((await store.certificate(i))!)).toEqual(encodeCertificate(ours.certs[i]!))
+  })
 })
 
 describe('certificate exchange codec', () => {
