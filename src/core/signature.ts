@@ -40,6 +40,16 @@ export function blsSign (secretKey: Uint8Array, message: Uint8Array): Signature 
   return { type: SIG_TYPE_BLS, data: bls.sign(bls.hash(message), secretKey).toBytes(true) }
 }
 
+/**
+ * Makes a BLS signature's 96 bytes (Filecoin's scheme: the same bytes for the same key and message, whoever makes
+ * them). A miner signs three a block it wins and one each epoch it tries; a node may pass a faster one than noble's
+ * (core/finality/mcl-bls.ts mclBlsSigner).
+ */
+export type BlsSigner = (secretKey: Uint8Array, message: Uint8Array) => Uint8Array
+
+/** noble's: the signer core uses when given none. */
+export const nobleBlsSigner: BlsSigner = (secretKey, message) => blsSign(secretKey, message).data
+
 /** False (never a throw) for any malformed key or signature: callers turn it into their own named error. */
 export function blsVerify (publicKey: Uint8Array, message: Uint8Array, sig: Signature): boolean {
   if (sig.type !== SIG_TYPE_BLS || sig.data.length !== 96 || publicKey.length !== 48) return false

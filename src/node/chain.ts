@@ -6,12 +6,12 @@
 import {
   produceHeader, recordReads, loadBlockMessages, executionContext, applyTipSetMessages, blockAward, makeTipSet, readPower,
   ForkTree, tipSetKeyString, breakWeightTie, tipSetTickets, singleProducerConsensus, ecTipSetWeight, validateEcBlock, readEcMinerView, ecStateRoots,
-  latestBeaconEntry, VerifiedBeaconEntries, EquivocationError, FutureBlockError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, EMPTY_TXMETA_CID, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
+  latestBeaconEntry, VerifiedBeaconEntries, EquivocationError, FutureBlockError, makeEcHeader, BASE_FEE, ProofIncompleteError, beaconRoundsForBlock, CHAIN_FINALITY, WINNING_POST_SECTOR_SET_LOOKBACK, SYSTEM_ACTOR_ADDRESS,
   type TipSet, type TipSetNode, type TipSetKeyString, MAX_PROVING_PERIOD, storeBlockMessages, tipSetExecutionOrder, blsAggregate,
   getActor, proveActor, amtGet, decodeReceipt, messageCid, decodeSignedMessage, decodeMessage,
   countBlockMessages, readBlockMessages, proveInclusion, readTipSetInclusion, proveTipSetInclusion, RecordingGetter, MemoryBlockStore,
   BLOCK_GAS_LIMIT, MAX_BLOCK_MESSAGES, validateHeaderLink, validateHeaderProducer, validateHeaderSignature, validateHeaderRun, validateHeaderBeaconRounds, validateHeaderBeaconSignatures, beaconRoundsForChild, beaconEntryForEpoch, beaconTimingOf, checkBlockGasLimit, checkBlockSignatures, checkBlockMessageNonces,
-  type BeaconEntry, type BeaconSource, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion
+  type BeaconEntry, type BeaconSource, type CID, type Epoch, type Genesis, type BlockGetter, type BlockStore, type BlockMessages, type SealedHeader, type SignedMessage, type Message, type Actor, type MessageInclusion, type BlsSigner
 } from '../core'
 import { Faucet, FaucetUnavailableError, type FaucetInit } from './faucet'
 import { ParentMismatchError, StateRootMismatchError, ReceiptsRootMismatchError, MessagesMismatchError, BaseFeeMismatchError, InvalidBlockError, BlockNotYetDueError } from './block-errors'
@@ -20,7 +20,7 @@ import type { F3View } from './rpc/backend'
 import { Mpool, type PushOrigin } from './mpool'
 import { threadVerifier, type SignatureVerifier } from './signature-verifier'
 import { HeadEvents } from './head-events'
-import { mclBeaconCheck } from '../core/finality/mcl-bls'
+import { mclBeaconCheck, mclBlsSigner } from '../core/finality/mcl-bls'
 import type { RpcBackend, MsgLookup, StateProofResult } from './rpc/backend'
 
 /** Messages per block (core/wire.ts: chain exchange refuses an answer listing more). */
@@ -97,6 +97,8 @@ export class NodeChain implements RpcBackend {
   private readonly executions = new Map<TipSetKeyString, Execution>()
   /** Beacon entries whose signatures held: the blocks of one round carry the same ones (Expected Consensus). */
   readonly verifiedBeacon = new VerifiedBeaconEntries()
+  /** Signs for this node's miners: mcl-wasm's once loaded (open), noble's before. */
+  private signer: BlsSigner | undefined
   /** `accept` calls, one at a time: each checks against the head the one before left. */
   private accepting: Promise<unknown> = Promise.resolve()
   private readonly localPushHooks: Array<(sm: SignedMessage) => void> = []
@@ -144,6 +146,8 @@ export class NodeChain implements RpcBackend {
     // every block's new drand round is checked in gossip and again on taking it (cached): mcl-wasm's check once
     // loaded (not waited for: noble's checks until then)
     if (chain.expected) void mclBeaconCheck().then(c => { chain.verifiedBeacon.useCheck(c) }, () => {})
+    // and its miners sign in it once loaded (noble's until then: the same bytes)
+    if (chain.expected) void mclBlsSigner().then(s => { chain.signer = s }, () => {})
     // the fork tree from FORK_TREE_DEPTH below the stored head up, over the heaviest chain's tipsets
     const headKey = (await db.headKey()) ?? [init.head.cid]
     const headHeight = (await db.header(headKey[0]!))?.header.height ?? init.head.header.height
@@ -404,18 +408,23 @@ export class NodeChain implements RpcBackend {
       workerSecretKey: init.workerSecretKey, miner: init.miner, parent: parent.tipset, height: init.height,
       config: this.ecConfig(), prevBeaconEntry: prev, view,
       parentTotalPower: this.totalPowerBelow(parent.tipset),
-      beaconEntry: (round: number) => entries.get(round)!
+      beaconEntry: (round: number) => entries.get(round)!,
+      ...(this.signer === undefined ? {} : { sign: this.signer })
     }
-    const empty = { parentStateRoot: execution.root, parentMessageReceipts: execution.receiptsRoot, messages: EMPTY_TXMETA_CID, blsAggregate: null }
-    // the election first (its VRF is the costly part, and most rounds lose): messages are selected only for a winner
-    if (makeEcHeader({ ...common, body: empty }) === null) return null
-    const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
-    const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
-    const block = makeEcHeader({
+    // the election first (most rounds lose): messages are selected only for a winner
+    return makeEcHeader({
       ...common,
-      body: { ...empty, messages: storeBlockMessages(store, selected), blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null }
-    })!
-    return block
+      body: () => {
+        const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
+        const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)
+        return {
+          parentStateRoot: execution.root,
+          parentMessageReceipts: execution.receiptsRoot,
+          messages: storeBlockMessages(store, selected),
+          blsAggregate: blsSigs.length > 0 ? blsAggregate(blsSigs) : null
+        }
+      }
+    })
   }
 
   /**

@@ -2,7 +2,7 @@
 // runs the election for one epoch and, when it wins, gets the signed header validateEcBlock accepts. Pure, as
 // Lotus's miner/miner.go mineOne + createBlock and filcns CreateBlock are with their state reads taken out.
 import { headerSigningBytes, sealHeader, type BeaconEntry, type BlockHeader, type SealedHeader } from '../block-header'
-import { blsSign } from '../signature'
+import { nobleBlsSigner, SIG_TYPE_BLS, type BlsSigner } from '../signature'
 import { beaconRoundsForBlock, type BeaconRound } from '../beacon'
 import { BASE_FEE } from '../apply-messages'
 import type { BlockBody } from '../block-producer'
@@ -35,10 +35,13 @@ export interface EcMineInit {
   /**
    * What executing the parent tipset gave (its state and receipts roots) and the messages this block carries.
    * Required: no default can know the parent's execution (the parent's own ParentStateRoot is right only when
-   * the parent executed nothing, which the issue 13 review caught as a trap).
+   * the parent executed nothing, which the issue 13 review caught as a trap). A function is called only when the
+   * miner wins (most rounds lose: a node selects its messages for a winner alone).
    */
-  body: BlockBody
+  body: BlockBody | (() => BlockBody)
   parentBaseFee?: AttoFil
+  /** Makes the election and ticket VRFs and the block signature: noble's unless given. */
+  sign?: BlsSigner
 }
 
 /**
@@ -54,12 +57,13 @@ export function makeEcHeader (init: EcMineInit): SealedHeader | null {
   const rounds = beaconRoundsForBlock(config.timing, height, parent.height, init.prevBeaconEntry)
   const beaconEntries = rounds.map(r => init.beaconEntry(r))
   const beaconData = ecBeaconData({ beaconEntries }, init.prevBeaconEntry)
+  const sign = init.sign ?? nobleBlsSigner
   const electionProof = runElection(init.workerSecretKey, {
     beaconData, height, miner, minerPower: view.lookback.claim?.qualityAdjPower ?? 0n, totalPower: view.lookback.totalQualityAdjPower
-  })
+  }, sign)
   if (electionProof === null) return null
-  const ticket = makeTicket(init.workerSecretKey, { beaconData, height, miner, parentMinTicket: tipSetMinTicket(parent) })
-  const body = init.body
+  const ticket = makeTicket(init.workerSecretKey, { beaconData, height, miner, parentMinTicket: tipSetMinTicket(parent) }, sign)
+  const body = typeof init.body === 'function' ? init.body() : init.body
   const unsigned: BlockHeader = {
     miner,
     ticket,
@@ -78,5 +82,5 @@ export function makeEcHeader (init: EcMineInit): SealedHeader | null {
     forkSignaling: 0,
     parentBaseFee: init.parentBaseFee ?? BASE_FEE
   }
-  return sealHeader({ ...unsigned, blockSig: blsSign(init.workerSecretKey, headerSigningBytes(unsigned)) })
+  return sealHeader({ ...unsigned, blockSig: { type: SIG_TYPE_BLS, data: sign(init.workerSecretKey, headerSigningBytes(unsigned)) } })
 }

@@ -3,7 +3,7 @@
 // chain/consensus/filcns/filecoin.go ValidateBlock's winnerCheck does.
 import * as dagCbor from '@ipld/dag-cbor'
 import { drawRandomness } from '../market/randomness'
-import { blsSign, blsVerify, SIG_TYPE_BLS } from '../signature'
+import { blsVerify, nobleBlsSigner, SIG_TYPE_BLS, type BlsSigner } from '../signature'
 import type { ElectionProof } from '../block-header'
 import type { StoragePower } from '../power'
 import type { Epoch } from '../units'
@@ -40,8 +40,8 @@ export function electionProofBase (beaconData: Uint8Array, height: Epoch, miner:
 }
 
 /** The producer's side (Lotus IsRoundWinner): the ElectionProof when the VRF wins at least once, else null. */
-export function runElection (workerSecretKey: Uint8Array, init: ElectionInit): ElectionProof | null {
-  const vrfProof = blsSign(workerSecretKey, electionProofBase(init.beaconData, init.height, init.miner)).data
+export function runElection (workerSecretKey: Uint8Array, init: ElectionInit, sign: BlsSigner = nobleBlsSigner): ElectionProof | null {
+  const vrfProof = sign(workerSecretKey, electionProofBase(init.beaconData, init.height, init.miner))
   const winCount = computeWinCount(vrfProof, init.minerPower, init.totalPower)
   return winCount < 1 ? null : { winCount, vrfProof }
 }

@@ -4,7 +4,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { blake2b256 } from '../cid'
 import { drawRandomness } from '../market/randomness'
-import { blsSign, blsVerify, SIG_TYPE_BLS } from '../signature'
+import { blsVerify, nobleBlsSigner, SIG_TYPE_BLS, type BlsSigner } from '../signature'
 import type { Epoch } from '../units'
 import { DomainSeparationTag } from './domain-separation'
 import { TICKET_RANDOMNESS_LOOKBACK } from './params'
@@ -39,8 +39,8 @@ export function ticketBase (beaconData: Uint8Array, height: Epoch, miner: Uint8A
 }
 
 /** The producer's ticket VRF proof (Lotus computeTicket: the worker's BLS signature over the ticket base). */
-export function makeTicket (workerSecretKey: Uint8Array, init: TicketInit): Uint8Array {
-  return blsSign(workerSecretKey, ticketBase(init.beaconData, init.height, init.miner, init.parentMinTicket)).data
+export function makeTicket (workerSecretKey: Uint8Array, init: TicketInit, sign: BlsSigner = nobleBlsSigner): Uint8Array {
+  return sign(workerSecretKey, ticketBase(init.beaconData, init.height, init.miner, init.parentMinTicket))
 }
 
 /** Refuses (TicketError) a missing ticket or one that is not the worker's VRF over this block's ticket base. */

@@ -13,6 +13,7 @@ import { BadPublicKeyError, sameSignerGroups, type AggregateCheck, type F3Bls } 
 import { batchWeights, type OneSignerBatchVerifier } from '../header-batch'
 import { BEACON_DST } from '../beacon/beacon-scheme'
 import type { BeaconSignatureCheck } from '../beacon/beacon-cache'
+import type { BlsSigner } from '../signature'
 
 const FILECOIN_DST = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_'
 /** BLS12-381's G1 generator, compressed (IETF): the fixed side of the pairing check. */
@@ -45,6 +46,16 @@ export async function mclBdnVerifier (): Promise<F3Bls> {
 export async function mclOneSignerBatch (): Promise<OneSignerBatchVerifier> {
   loading ??= create()
   return (await loading).oneSigner
+}
+
+/**
+ * BLS signatures in mcl-wasm (Filecoin's scheme: the same bytes as noble's blsSign, by the same tests), for a miner's
+ * election and ticket VRFs and block signatures: a devnet's node made three noble signatures a second for its
+ * miners, most of a core's third (profiled).
+ */
+export async function mclBlsSigner (): Promise<BlsSigner> {
+  const { bdn } = await (loading ??= create())
+  return (secretKey, message) => bdn.sign(secretKey, message)
 }
 
 /**
