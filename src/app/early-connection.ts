@@ -2,11 +2,11 @@
 // a second). index.html's first script (boot.ts) calls `connectEarly`: the node's worker script is fetched and run
 // while the page's own, larger script is still loading, and the snapshots it sends meanwhile are kept (the latest of
 // each kind, every fatal or refused message) for the hook, which takes the connection over with `takeConnection`.
-// Before any worker has loaded, it reads the status the node saved for the next load (status-snapshot.ts: one
-// IndexedDB record) and hands it on as the first status, unless the node has spoken first.
+// Before any worker has loaded, it reads the status saved for the next load (status-snapshot.ts: one localStorage
+// item, read at once) and hands it on as the first status; every status the node sends after is saved for the next.
 import type { WorkerToPage } from '../light/worker-protocol'
 import type { LightClientStatus } from '../light/status'
-import { readStatusSnapshot } from '../light/status-snapshot'
+import { readStatusSnapshot, statusSnapshotWriter } from './status-snapshot'
 import { connectLightClient, type LightClientConnection, type NodeKind } from './light-client-port'
 
 type OnMessage = (msg: WorkerToPage) => void
@@ -15,24 +15,33 @@ type OnKind = (kind: NodeKind) => void
 interface Early {
   connection: LightClientConnection
   attach: (onMessage: OnMessage, onKind: OnKind) => void
+  /** The latest status come so far (the saved one, or the node's), not yet handed on. */
+  status: () => LightClientStatus | null
 }
 
 let early: Early | null = null
 
+/** This page's writer of the saved status (status-snapshot.ts), made on first use (not in Node's tests that pass their own). */
+let writer: ReturnType<typeof statusSnapshotWriter> | null = null
+const saveStatus = (status: LightClientStatus): void => { (writer ??= statusSnapshotWriter()).save(status) }
+
 type Connect = (onMessage: OnMessage, onKind: OnKind) => LightClientConnection
 
 /**
- * Starts the page's connection to its node now (by `connect`: a test's stands in for the browser's) and reads the
- * saved status (by `readSaved`); the first `takeConnection` gets both.
+ * Starts the page's connection to its node now (by `connect`: a test's stands in for the browser's), reads the
+ * saved status (by `readSaved`) and saves the node's (by `save`); the first `takeConnection` gets the connection.
  */
-export function connectEarly (connect: Connect = connectLightClient, readSaved: () => Promise<LightClientStatus | null> = async () => await readStatusSnapshot(Date.now())): void {
+export function connectEarly (
+  connect: Connect = connectLightClient,
+  readSaved: () => LightClientStatus | null = () => readStatusSnapshot(Date.now()),
+  save: (status: LightClientStatus) => void = saveStatus
+): void {
   if (early !== null) return
   /** Snapshots replace each other (the latest is the state); the others are each news once. */
   const snapshots = new Map<WorkerToPage['type'], WorkerToPage>()
   const events: WorkerToPage[] = []
   let kind: NodeKind | null = null
   let forward: { onMessage: OnMessage, onKind: OnKind } | null = null
-  let nodeSpoke = false
   const deliver = (msg: WorkerToPage): void => {
     // the page's side of a start, on its clock (the bench reads it beside boot.ts's and the node's own marks)
     if (msg.type === 'status' && !performance.getEntriesByName('coffer: first status').length) performance.mark('coffer: first status')
@@ -40,14 +49,13 @@ export function connectEarly (connect: Connect = connectLightClient, readSaved: 
     else if (msg.type === 'status' || msg.type === 'wallet' || msg.type === 'deals' || msg.type === 'retrievals') snapshots.set(msg.type, msg)
     else events.push(msg)
   }
-  void readSaved().then((status) => {
-    // a status the node sent is newer than any saved one
-    if (status === null || nodeSpoke) return
+  const saved = readSaved()
+  if (saved !== null) {
     performance.mark('coffer: saved status read')
-    deliver({ type: 'status', status })
-  }, () => {})
+    deliver({ type: 'status', status: saved })
+  }
   const connection = connect((msg) => {
-    if (msg.type === 'status') nodeSpoke = true
+    if (msg.type === 'status') save(msg.status) // (only a new head or certificate is written: status-snapshot.ts)
     deliver(msg)
   }, (k) => {
     if (forward !== null) forward.onKind(k)
@@ -55,6 +63,10 @@ export function connectEarly (connect: Connect = connectLightClient, readSaved: 
   })
   early = {
     connection,
+    status: () => {
+      const s = snapshots.get('status')
+      return s?.type === 'status' ? s.status : null
+    },
     attach: (onMessage, onKind) => {
       forward = { onMessage, onKind }
       if (kind !== null) onKind(kind)
@@ -66,13 +78,22 @@ export function connectEarly (connect: Connect = connectLightClient, readSaved: 
 }
 
 /**
+ * The status the early connection holds for the app (the saved one, or the node's own if it spoke first): the app's
+ * first render shows it, rather than a "starting" page painted first and the head only after the connection is taken
+ * (an effect, after that paint). Null when none came yet, or the connection was taken.
+ */
+export function earlyStatus (): LightClientStatus | null {
+  return early?.status() ?? null
+}
+
+/**
  * The connection `connectEarly` started, now delivering to `onMessage` (what came before first), or a new one when
  * there is none (it was taken already: a component mounted again after stopping it).
  */
 export function takeConnection (onMessage: OnMessage, onKind: OnKind, connect: Connect = connectLightClient): LightClientConnection {
   const e = early
   early = null
-  if (e === null) return connect(onMessage, onKind)
+  if (e === null) return connect((msg) => { if (msg.type === 'status') saveStatus(msg.status); onMessage(msg) }, onKind)
   performance.mark('coffer: app took the connection')
   e.attach(onMessage, onKind)
   return e.connection

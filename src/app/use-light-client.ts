@@ -7,12 +7,13 @@ import type { DealsView } from '../light/deal-service'
 import type { RetrievalsView } from '../light/retrieval-service'
 import type { WireError } from '../core/errors'
 import type { LightClientConnection, Call, NodeKind } from './light-client-port'
-import { takeConnection } from './early-connection'
+import { takeConnection, earlyStatus } from './early-connection'
 
 export type { Call }
 
 export function useLightClient (): { status: LightClientStatus | null, wallet: WalletView | null, deals: DealsView | null, retrievals: RetrievalsView | null, fatal: WireError | null, call: Call, nodeKind: NodeKind | null } {
-  const [status, setStatus] = useState<LightClientStatus | null>(null)
+  // what the early connection holds already (a reload's saved status, read while React loaded) is the first render's
+  const [status, setStatus] = useState<LightClientStatus | null>(earlyStatus)
   const [deals, setDeals] = useState<DealsView | null>(null)
   const [retrievals, setRetrievals] = useState<RetrievalsView | null>(null)
   const [wallet, setWallet] = useState<WalletView | null>(null)

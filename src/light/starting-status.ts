@@ -11,8 +11,7 @@ import { openHeaderStore, type HeaderStore } from './header-store'
 import { openF3CertStore, type F3CertStore } from './f3-cert-store'
 import { loadSavedBootstrap } from './bootstrap-cache'
 import type { FinalityStatus } from './finality-service'
-import { FINALITY_SESSION_START } from './status-snapshot'
-import type { HeaderSummary, LightClientStatus } from './status'
+import { FINALITY_SESSION_START, type HeaderSummary, type LightClientStatus } from './status'
 
 /**
  * What a stored finality state says before this session has checked anything: the last certificate an earlier session
@@ -129,7 +128,7 @@ export async function readStoredStatus (s: StoredStatusInit): Promise<LightClien
 /**
  * The chain of the bootstrap document kept from the last online start, as a status (null when none is kept): what a
  * worker shows while the document is fetched again, so a reload does not wait on the network to show its head (a
- * page shows its node's saved status before even this: status-snapshot.ts). The node's own statuses replace it.
+ * page shows its saved status before even this: src/app/status-snapshot.ts). The node's own statuses replace it.
  */
 export async function readSavedChainStatus (peerId: string, startup: StartupClock, startedAtMs: number): Promise<LightClientStatus | null> {
   const saved = await loadSavedBootstrap()

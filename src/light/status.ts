@@ -81,3 +81,8 @@ export interface LightClientStatus {
   /** F3 finality (issue 14): the last certificate's instance and finalized tipset; null on a chain without F3. */
   finality: FinalityStatus | null
 }
+
+/** A finality status's counts of this session at zero: what a start shows before it has checked anything. */
+export const FINALITY_SESSION_START = {
+  behind: false, knownInstances: 0, verified: 0, verifyMs: 0, verifier: null, verifyThreads: 0, jumpedFromEpoch: null, certificateBytes: 0, headerBytes: 0
+} as const

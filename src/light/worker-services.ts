@@ -2,7 +2,6 @@
 // light client with its transports, the wallet, deals and downloads, and the handler table that answers the page.
 // Everything heavy (libp2p, the BLS and WASM libraries) is reached from here, so the worker's entry stays small
 // and a reload shows the stored chain before this chunk has even loaded.
-import { statusSnapshotWriter } from './status-snapshot'
 import { toWireError } from '../core'
 import { parseBootstrap, type BootstrapDocument } from '../net'
 import type { PrivateKey } from '@libp2p/interface'
@@ -130,8 +129,6 @@ export async function startServices (init: StartServicesInit): Promise<NodeServi
   webrtcLoad.catch(() => {}); relayLoad.catch(() => {})
   const { doc, source } = await loadBootstrap(bootstrapUrl)
   startup.mark('bootstrap loaded')
-  // the head and finality the next load shows first (status-snapshot.ts)
-  const snapshot = statusSnapshotWriter()
   const webrtc = await webrtcLoad
   const relay = await relayLoad
   const direct = webrtc !== null && transports.includes('webrtc-direct')
@@ -145,7 +142,7 @@ export async function startServices (init: StartServicesInit): Promise<NodeServi
     ...(tabToTab ? { listen: ['/p2p-circuit', '/webrtc'], tabPeers: true } : {}),
     privateKey,
     ...(platform?.certificateHelpers === undefined ? {} : { certificateHelpers: platform.certificateHelpers }),
-    onStatus: (status) => { init.onClientStatus(); publish({ type: 'status', status }); snapshot.save(status) }
+    onStatus: (status) => { init.onClientStatus(); publish({ type: 'status', status }) }
   })
   // a wallet that will not open (storage full, a damaged record) must not take header sync down with it
   let storeError: unknown

@@ -82,6 +82,13 @@ describe('finality in the tab', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid=finality-instance]', { timeout: 60_000 })
     await page.waitForFunction((h) => Number(document.querySelector('[data-testid=verified-height]')?.textContent) >= h, headBefore, { timeout: 60_000 })
     console.log(`tab: reload to a verified head of ${headBefore} or more and the finalized card: ${Date.now() - reloadAt} ms (page load included)`)
+    // the first head this page showed is the saved status (src/app/status-snapshot.ts), read by the page's first script
+    const shown = await page.evaluate(() => ({
+      saved: performance.getEntriesByName('coffer: saved status read').length,
+      height: (performance.getEntriesByName('coffer: head shown')[0] as PerformanceMark | undefined)?.detail?.height as number | undefined
+    }))
+    expect(shown.saved).toBe(1)
+    expect(shown.height).toBeGreaterThanOrEqual(headBefore)
     expect(await num('finality-instance')).toBeGreaterThanOrEqual(instance)
     expect(await num('finalized-height')).toBeGreaterThanOrEqual(finalized)
     expect(errors).toEqual([])

@@ -1,7 +1,7 @@
 // The page's early connection to its node (issue 14): what the node sends before the app has loaded is kept for it —
 // the latest of each snapshot, every one-off message in order — and handed over when the app takes the connection.
 import { describe, it, expect } from 'vitest'
-import { connectEarly, takeConnection } from '../../src/app/early-connection'
+import { connectEarly, takeConnection, earlyStatus } from '../../src/app/early-connection'
 import type { LightClientConnection, NodeKind } from '../../src/app/light-client-port'
 import type { WorkerToPage } from '../../src/light/worker-protocol'
 import type { LightClientStatus } from '../../src/light/status'
@@ -25,11 +25,14 @@ describe('early connection', () => {
     send({ type: 'refused', error: { name: 'E', message: 'one' } })
     send(status(2))
     tell('leader')
+    // what the app's first render shows: the latest status, still handed on when it takes the connection
+    expect(earlyStatus()).toEqual({ verifiedHeight: 2 })
     const got: WorkerToPage[] = []
     const kinds: NodeKind[] = []
     takeConnection(m => got.push(m), k => kinds.push(k), connect)
     expect(got).toEqual([status(2), { type: 'refused', error: { name: 'E', message: 'one' } }])
     expect(kinds).toEqual(['leader'])
+    expect(earlyStatus()).toBe(null) // taken
     send(status(3))
     expect(got.at(-1)).toEqual(status(3))
     takeConnection(() => {}, () => {}, connect)
@@ -44,26 +47,27 @@ describe('early connection', () => {
   }
   const saved = { verifiedHeight: 7, syncState: 'syncing' } as LightClientStatus
 
-  it('hands on the saved status as the first status while the node has not spoken', async () => {
+  it('hands on the saved status as the first status, read at once (the app\'s first render shows it), and saves each status the node sends', () => {
     const n = quiet()
-    connectEarly(n.connect, async () => saved)
-    await new Promise(resolve => setTimeout(resolve, 0))
+    const wrote: LightClientStatus[] = []
+    connectEarly(n.connect, () => saved, (s) => { wrote.push(s) })
+    expect(earlyStatus()).toEqual(saved)
+    expect(wrote).toEqual([]) // (the saved one is not written back)
     const got: WorkerToPage[] = []
     takeConnection(m => got.push(m), () => {}, n.connect)
     expect(got).toEqual([{ type: 'status', status: saved }])
     n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
     expect(got.at(-1)).toEqual({ type: 'status', status: { verifiedHeight: 9 } })
+    expect(wrote).toEqual([{ verifiedHeight: 9 }])
   })
 
-  it('drops the saved status once the node has spoken (its status is newer), even after the app took the connection', async () => {
+  it('a node that speaks before the app takes the connection replaces the saved status (its status is newer)', () => {
     const n = quiet()
-    let answer: (s: LightClientStatus) => void = () => {}
-    connectEarly(n.connect, async () => await new Promise<LightClientStatus>(resolve => { answer = resolve }))
+    connectEarly(n.connect, () => saved, () => {})
+    n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
+    expect(earlyStatus()).toEqual({ verifiedHeight: 9 })
     const got: WorkerToPage[] = []
     takeConnection(m => got.push(m), () => {}, n.connect)
-    n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
-    answer(saved)
-    await new Promise(resolve => setTimeout(resolve, 0))
     expect(got).toEqual([{ type: 'status', status: { verifiedHeight: 9 } }])
   })
 })
