@@ -75,8 +75,10 @@ export function statusSnapshotWriter (storage: Storage | null = pageStorage()): 
       // (the head's status may come before its recent list is read, and a backfill moves the lowest header held)
       const key = `${status.genesisCid} ${status.headCid} ${status.recent[0]?.cid ?? ''} ${status.finality?.instance ?? ''} ${status.finality?.finalizedEpoch ?? ''} ${status.finality?.lowestHeight ?? ''}`
       if (key === lastKey) return
-      lastKey = key
-      try { storage.setItem(ITEM, JSON.stringify({ build: BUILD_ID, status } satisfies Snapshot)) } catch {}
+      try {
+        storage.setItem(ITEM, JSON.stringify({ build: BUILD_ID, status } satisfies Snapshot))
+        lastKey = key // (a refused write is tried again with the next status, even of the same head)
+      } catch {}
     }
   }
 }

@@ -148,17 +148,20 @@ export class F3Sync {
 
   /** Resolves once every checked certificate is stored; rejects as the store refused them (they stay to be written). */
   private async stored (): Promise<void> {
-    if (this.writing === null && this.unstored.length === 0) return // (else the loop below awaits before its finally)
-    this.writing ??= (async () => {
-      try {
-        while (this.unstored.length > 0) {
-          const certs = this.unstored
-          await this.init.store.accept(certs, this.state!) // (the state after the last of them: take sets both at once)
-          this.unstored = this.unstored.slice(certs.length)
-        }
-      } finally { this.writing = null }
-    })()
-    await this.writing
+    // (cleared in a .finally, which always runs later than this assignment: a store that throws at once leaves none
+    // behind; and again while some came after the write's loop looked)
+    do {
+      this.writing ??= this.writeUnstored().finally(() => { this.writing = null })
+      await this.writing
+    } while (this.unstored.length > 0)
+  }
+
+  private async writeUnstored (): Promise<void> {
+    while (this.unstored.length > 0) {
+      const certs = this.unstored
+      await this.init.store.accept(certs, this.state!) // (the state after the last of them: take sets both at once)
+      this.unstored = this.unstored.slice(certs.length)
+    }
   }
 
   private async loadVerifier (): Promise<BdnVerifier> {

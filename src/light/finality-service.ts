@@ -165,10 +165,11 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     jumpedFromEpoch = top[0]!.height // (said with the head; lowered to the run's first height once it is fetched)
     try {
       await init.sync.reanchor(head, parent, async () => {
+        // (the finalized tipset and its parent again: the run's first height is not known before it comes)
         const run = await fetchLinkedRun(linkInit, tipSetKeyCids(f.key), f.epoch, depth + 1)
+        await init.headers.jump(run)
         jumpedFromEpoch = run[0]!.height
         lowestHeight = run[0]!.height
-        await init.headers.jump(run)
       })
     } catch (err) {
       ({ jumpedFromEpoch, lowestHeight } = was)

@@ -150,7 +150,7 @@ export async function benchF3Cold (epochs = Number(process.env.BENCH_F3_COLD_EPO
     // the lookback run below the finalized tipset is fetched and stored after its head is shown (finality-service.ts),
     // and then the tipsets after it are checked by Expected Consensus (their lookback states read as proofs): the
     // bytes once the run is stored are printed too
-    await page.waitForSelector('[data-testid=lowest-height]', { timeout: 600_000 }).catch(() => {})
+    await page.waitForFunction(() => (document.querySelector('[data-testid=verify-stats]')?.getAttribute('data-startup') ?? '').includes('jumped to the finalized tipset'), undefined, { timeout: 600_000, polling: 20 })
     const runMs = performance.now() - opened
     steps.push(`the lookback below it stored ${fmt(runMs / 1000, 2)} s`)
     const bytesWithRun = chromiumBytesFrom(peerPorts)

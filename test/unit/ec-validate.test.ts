@@ -104,6 +104,14 @@ describe('a chain mined with makeEcHeader', () => {
       const message = randomBytes(i * 7)
       expect(sign(key, message)).toEqual(nobleBlsSigner(key, message))
     }
+    // and keys as noble takes them: above the group's order, reduced; zero (or the order itself) and short ones refused
+    const order = Uint8Array.from(Buffer.from('73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001', 'hex'))
+    const high = new Uint8Array(32).fill(0xff)
+    expect(sign(high, hex('c0ffee'))).toEqual(nobleBlsSigner(high, hex('c0ffee')))
+    for (const bad of [new Uint8Array(32), order, new Uint8Array(31).fill(1)]) {
+      expect(() => nobleBlsSigner(bad, randomBytes(8))).toThrow()
+      expect(() => sign(bad, randomBytes(8))).toThrow(RangeError)
+    }
   })
 })
 

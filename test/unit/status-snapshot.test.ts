@@ -74,6 +74,9 @@ describe('status snapshot', () => {
     storage.full = true
     w.save(status(11)) // refused: the last one stays
     expect(readStatusSnapshot(0)?.verifiedHeight).toBe(10)
+    storage.full = false
+    w.save(status(11)) // and the same head is tried again
+    expect(readStatusSnapshot(0)?.verifiedHeight).toBe(11)
     expect(readSnapshot(0, null)).toBe(null)
     makeWriter(null).save(status(12)) // nowhere to write: nothing thrown
   })

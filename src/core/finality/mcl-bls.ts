@@ -55,8 +55,16 @@ export async function mclOneSignerBatch (): Promise<OneSignerBatchVerifier> {
  */
 export async function mclBlsSigner (): Promise<BlsSigner> {
   const { bdn } = await (loading ??= create())
-  return (secretKey, message) => bdn.sign(secretKey, message)
+  return (secretKey, message) => {
+    // as noble: 32 bytes, big-endian, taken mod r, and refused when that is zero (mcl would sign with zero: infinity)
+    const k = secretKey.length === 32 ? BigInt(`0x${bytesToHex(secretKey)}`) % BLS12_381_ORDER : 0n
+    if (k === 0n) throw new RangeError('not a BLS secret key (32 bytes, big-endian, nonzero mod r)')
+    return bdn.sign(secretKey, message)
+  }
 }
+
+/** r, the order of BLS12-381's groups. */
+const BLS12_381_ORDER = 0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001n
 
 /**
  * A drand round's signature (quicknet's scheme, beacon-scheme.ts: a G1 signature hashed with the G1 tag, a G2 key)
