@@ -162,7 +162,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     // the head is shown at once (reanchor), the lookback run below it fetched and written meanwhile: headers after it
     // are checked once the run is stored (their lookback reads it); a run no node serves puts the old head back
     const was = { jumpedFromEpoch, lowestHeight }
-    jumpedFromEpoch = top[0]!.height // (said with the head; lowered to the run's first height once it is fetched)
+    jumpedFromEpoch = top[0]!.height // (said with the head; lowered to the run's first height once it is stored)
     try {
       await init.sync.reanchor(head, parent, async () => {
         // (the finalized tipset and its parent again: the run's first height is not known before it comes)
