@@ -14,7 +14,7 @@ import type { EcHeaderSync } from './ec-header-sync'
 import type { F3CertStore } from './f3-cert-store'
 import { F3Sync, type SignatureBatchCheck } from './f3-sync'
 import { storedFinalityStatus } from './starting-status'
-import { fetchLinkedRun } from './linked-run'
+import { fetchLinkedRun, type LinkedRunInit } from './linked-run'
 import { backfillBelowFloor } from './chain-page'
 
 export interface FinalityStatus {
@@ -121,6 +121,9 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
   const linkInit = { fetchChain, peers: init.peers, onRejection: init.onRejection, onNetworkError: init.onNetworkError }
   const depth = init.lookback ?? WINNING_POST_SECTOR_SET_LOOKBACK
 
+  /** The finalized tipset `key` at `epoch` and its parent, ascending, checked by hash link. */
+  const fetchTop = async (link: LinkedRunInit, key: Uint8Array, epoch: Epoch): Promise<TipSet[]> => await fetchLinkedRun(link, tipSetKeyCids(key), epoch, 1)
+
   /**
    * The tipset a node's newest certificate names and its parent, fetched while the certificates are checked (on a new
    * tab a round trip off the way to a verified head). Nothing in it is trusted until a checked certificate finalizes
@@ -135,7 +138,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     if (f === undefined || (ahead !== null && bytesEqual(ahead.key, f.key))) return
     // only where a jump will follow (a new tab, or one long closed): a tab that follows the chain holds that tipset
     if (f.epoch <= init.sync.head.header.height) return
-    const top = fetchLinkedRun({ ...linkInit, onRejection: () => {}, onNetworkError: () => {} }, tipSetKeyCids(f.key), f.epoch, 1)
+    const top = fetchTop({ ...linkInit, onRejection: () => {}, onNetworkError: () => {} }, f.key, f.epoch)
     top.catch(() => {})
     ahead = { key: f.key, top }
   }
@@ -144,7 +147,7 @@ export function startFinality (init: FinalityServiceInit): FinalityService {
     const early = ahead !== null && bytesEqual(ahead.key, key) ? ahead.top : null
     ahead = null
     if (early !== null) { try { return await early } catch {} }
-    return await fetchLinkedRun(linkInit, tipSetKeyCids(key), epoch, 1)
+    return await fetchTop(linkInit, key, epoch)
   }
 
   /** When the finalized tipset is not on the stored chain (above the head, or on another fork), makes it the chain. */

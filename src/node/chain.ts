@@ -404,16 +404,13 @@ export class NodeChain implements RpcBackend {
     const view = readEcMinerView(store, ecStateRoots(init.height, parent.tipset, this.chainBelow(parent)), init.miner)
     if (view === null) return null
     const execution = this.executionOf(parent)
-    const common = {
+    // the election first (most rounds lose): messages are selected only for a winner
+    return makeEcHeader({
       workerSecretKey: init.workerSecretKey, miner: init.miner, parent: parent.tipset, height: init.height,
       config: this.ecConfig(), prevBeaconEntry: prev, view,
       parentTotalPower: this.totalPowerBelow(parent.tipset),
       beaconEntry: (round: number) => entries.get(round)!,
-      ...(this.signer === undefined ? {} : { sign: this.signer })
-    }
-    // the election first (most rounds lose): messages are selected only for a winner
-    return makeEcHeader({
-      ...common,
+      ...(this.signer === undefined ? {} : { sign: this.signer }),
       body: () => {
         const selected = this.mpool.select(MAX_BLOCK_MESSAGES, BLOCK_GAS_LIMIT)
         const blsSigs = selected.bls.map(m => this.mpool.get(messageCid(m))!.signature)

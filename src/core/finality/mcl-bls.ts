@@ -9,6 +9,7 @@
 // not in core's barrel, so nothing loads it that does not ask.
 import type * as Mcl from 'mcl-wasm'
 import { bytesToHex } from '@noble/hashes/utils.js'
+import { bls12_381 } from '@noble/curves/bls12-381.js'
 import { BadPublicKeyError, sameSignerGroups, type AggregateCheck, type F3Bls } from './bdn'
 import { batchWeights, type OneSignerBatchVerifier } from '../header-batch'
 import { BEACON_DST } from '../beacon/beacon-scheme'
@@ -55,16 +56,8 @@ export async function mclOneSignerBatch (): Promise<OneSignerBatchVerifier> {
  */
 export async function mclBlsSigner (): Promise<BlsSigner> {
   const { bdn } = await (loading ??= create())
-  return (secretKey, message) => {
-    // as noble: 32 bytes, big-endian, taken mod r, and refused when that is zero (mcl would sign with zero: infinity)
-    const k = secretKey.length === 32 ? BigInt(`0x${bytesToHex(secretKey)}`) % BLS12_381_ORDER : 0n
-    if (k === 0n) throw new RangeError('not a BLS secret key (32 bytes, big-endian, nonzero mod r)')
-    return bdn.sign(secretKey, message)
-  }
+  return (secretKey, message) => bdn.sign(secretKey, message)
 }
-
-/** r, the order of BLS12-381's groups. */
-const BLS12_381_ORDER = 0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001n
 
 /**
  * A drand round's signature (quicknet's scheme, beacon-scheme.ts: a G1 signature hashed with the G1 tag, a G2 key)
@@ -135,6 +128,9 @@ async function create (): Promise<MclVerifiers> {
   const bdn: F3Bls = {
     name: 'mcl-wasm',
     sign (secretKey, message) {
+      // as noble: 32 bytes, big-endian, taken mod r, and refused when that is zero (mcl would sign with zero: infinity)
+      const k = secretKey.length === 32 ? BigInt(`0x${bytesToHex(secretKey)}`) % bls12_381.fields.Fr.ORDER : 0n
+      if (k === 0n) throw new RangeError('not a BLS secret key (32 bytes, big-endian, nonzero mod r)')
       const sk = new m.Fr()
       sk.setBigEndianMod(secretKey)
       return m.mul(hashOf(message), sk).serialize()
