@@ -116,24 +116,33 @@ export function checkEcBlockState (blocks: Uint8Array[], at: EcBlockHeaders, min
  */
 export const SLOW_PEER_BENCH_MS = 60_000
 
+/**
+ * How many peers one read is handed to before it fails: enough to get past a tab or a node that lacks it, few
+ * enough that a read among silent peers fails in a few timeouts, not one per connection.
+ */
+export const MAX_PEERS_PER_READ = 3
+
 export function createStateClient (init: StateClientInit): StateClient {
   const now = init.nowMs ?? (() => performance.now())
   const benched = new Map<string, number>()
-  const peer = (): string => {
-    // storage providers are connected too (for deals), but only full nodes answer state queries: prefer
-    // a peer that said hello on our genesis, else any (one just dialed may not have said it yet); one that
-    // lately failed to answer in time goes last
+  /**
+   * The peers to ask, best first: storage providers are connected too (for deals), but only full nodes answer
+   * state queries, so a peer that said hello on our genesis comes first, one just dialed (no hello yet) after; a
+   * tab answers only the reads it checked itself, so it comes after full nodes; one that lately failed to answer
+   * in time goes after all the others.
+   */
+  const peers = (): string[] => {
     const t = now()
     for (const [p, until] of benched) if (until <= t) benched.delete(p)
-    const all = init.libp2p.getConnections().filter(c => init.isStorageProvider?.(c.remotePeer.toString()) !== true)
-    type Conn = typeof all[number]
-    const chain = (c: Conn): boolean => init.isChainPeer?.(c.remotePeer.toString()) ?? true
-    const tab = (c: Conn): boolean => init.isTab?.(c.remotePeer.toString()) ?? false
-    const pick = (list: Conn[]): Conn | undefined => list.find(c => chain(c) && !tab(c)) ?? list.find(chain) ?? list[0]
-    const c = pick(all.filter(c => !benched.has(c.remotePeer.toString()))) ?? pick(all)
-    if (c === undefined) throw new NoPeerError()
-    return c.remotePeer.toString()
+    const rank = (id: string): number => {
+      const chain = init.isChainPeer?.(id) ?? true
+      const tab = init.isTab?.(id) ?? false
+      return (benched.has(id) ? 3 : 0) + (chain && !tab ? 0 : chain ? 1 : 2)
+    }
+    const ids = [...new Set(init.libp2p.getConnections().map(c => c.remotePeer.toString()))].filter(id => init.isStorageProvider?.(id) !== true)
+    return ids.map(id => ({ id, r: rank(id) })).sort((a, b) => a.r - b.r).map(p => p.id)
   }
+
   /** Runs `check` over a peer's blocks; any failure to verify condemns the peer. */
   const checked = <T>(from: string, check: () => T, req?: StateRequest, blocks?: Uint8Array[]): T => {
     try {
@@ -163,10 +172,27 @@ export function createStateClient (init: StateClientInit): StateClient {
       throw err
     }
   }
-  const answered = async (from: string, req: Parameters<typeof requestState>[2]): Promise<Uint8Array[]> => {
-    const resp = await ask(from, req)
-    if (!resp.ok) throw new StateUnavailableError(`peer ${from.slice(-8)} has no answer: ${resp.error ?? 'refused'}`)
-    return resp.blocks
+  /**
+   * One read's blocks, from `first` when given and else the best peer; a peer with no answer (a tab that never
+   * checked that read, a node that pruned it) or none in time hands the read to the next, up to MAX_PEERS_PER_READ.
+   * A proof that does not verify is not handed on: that peer is condemned and the caller asks again.
+   */
+  const answered = async (req: Parameters<typeof requestState>[2], first?: string): Promise<{ from: string, blocks: Uint8Array[] }> => {
+    const order = peers()
+    const tried = (first === undefined ? order : [first, ...order.filter(p => p !== first)]).slice(0, MAX_PEERS_PER_READ)
+    if (tried.length === 0) throw new NoPeerError()
+    let failure: Error | undefined
+    for (const from of tried) {
+      try {
+        const resp = await ask(from, req)
+        if (resp.ok) return { from, blocks: resp.blocks }
+        failure = new StateUnavailableError(`peer ${from.slice(-8)} has no answer: ${resp.error ?? 'refused'}`)
+      } catch (err) {
+        if (err instanceof StateProofRejectedError) throw err
+        failure = err as Error
+      }
+    }
+    throw failure!
   }
 
   /**
@@ -175,9 +201,8 @@ export function createStateClient (init: StateClientInit): StateClient {
    */
   const verifiedRead = async <T>(req: (at: CID) => StateRequest, read: (g: BlockGetter, root: CID) => T, at?: SealedHeader): Promise<Verified<T>> => {
     const header = at ?? init.head()
-    const from = peer()
     const asked = req(header.cid)
-    const blocks = await answered(from, asked)
+    const { from, blocks } = await answered(asked)
     const started = now()
     const value = checked(from, () => read(new ProofBlockStore(blocks), header.header.parentStateRoot), asked, blocks)
     return { value, header, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
@@ -192,23 +217,23 @@ export function createStateClient (init: StateClientInit): StateClient {
     channel: async (address) => await verifiedRead(at => ({ kind: 'channel', address, at }), (g, r) => readChannel(g, r, address)),
     power: async (address, header) => await verifiedRead(at => ({ kind: 'power', address, at }), (g, r) => readPower(g, r, address), header),
     ecBlockState: async (miner, at, given) => {
-      const from = given ?? peer()
       const asked = ecBlockRequest(miner, at)
-      const blocks = await answered(from, asked)
+      const { from, blocks } = await answered(asked, given)
       const started = now()
       const value = checked(from, () => checkEcBlockState(blocks, at, miner), asked, blocks)
       return { value, header: at.block, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
     },
     actor: async (address) => {
       const header = init.head()
-      const from = peer()
-      const blocks = await answered(from, { kind: 'actor', address, at: header.cid })
+      const { from, blocks } = await answered({ kind: 'actor', address, at: header.cid })
       const started = now()
       const actor = checked(from, () => verifyActorProof(header.header.parentStateRoot, address, blocks))
       return { address, actor, header, proofBytes: blocks.reduce((n, b) => n + b.length, 0), checkMs: now() - started }
     },
     receipt: async (message) => {
-      const from = peer()
+      // "not found" is an answer here (not included yet), not a reason to ask another
+      const from = peers()[0]
+      if (from === undefined) throw new NoPeerError()
       const resp = await ask(from, { kind: 'lookup', message, tipset: true })
       if (!resp.ok) return null
       const key = resp.includedTipSet ?? (resp.included === undefined ? [] : [resp.included])
@@ -230,16 +255,14 @@ export function createStateClient (init: StateClientInit): StateClient {
       })
     },
     messageCount: async (header) => {
-      const from = peer()
-      const blocks = await answered(from, { kind: 'messages', block: header.cid, full: false })
+      const { from, blocks } = await answered({ kind: 'messages', block: header.cid, full: false })
       return checked(from, () => {
         const c = countBlockMessages(new ProofBlockStore(blocks), header.header.messages)
         return c.bls + c.secp
       })
     },
     blockMessages: async (header) => {
-      const from = peer()
-      const blocks = await answered(from, { kind: 'messages', block: header.cid, full: true })
+      const { from, blocks } = await answered({ kind: 'messages', block: header.cid, full: true })
       const msgs = checked(from, () => readBlockMessages(new ProofBlockStore(blocks), header.header.messages))
       // the messages are what the verified header commits to: a block over the gas limit (one stored before
       // that rule) is refused, BlockGasLimitError, but the peer that served it faithfully told no lie
