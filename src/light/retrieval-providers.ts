@@ -9,7 +9,7 @@ import type { WalletService } from './wallet-service'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
 import type { RetrievalProvider } from './retrieval-session'
-import { NoChainPeerError, type DownloadQuote, type QuoteProgress } from './retrieval-views'
+import { NoChainPeerError, isChainUnanswered, type DownloadQuote, type QuoteProgress } from './retrieval-views'
 import { providerOf } from './provider-directory'
 
 /** A provider that verifiably holds the file (its deal's label is the root, the deal live) and whose ask verified. */
@@ -64,7 +64,7 @@ export async function findRetrievalProviders (ctx: FinderContext, root: string, 
       if (seen === undefined || seen.dealId > dealId) byProvider.set(d.provider, { dealId, address: d.address! })
     } catch (err) {
       // no node to ask is no verdict on the deal: the caller waits for one rather than giving up
-      if ((err as Error).name === 'NoPeerError' || (err as Error).name === 'StateUnavailableError') unanswered++
+      if (isChainUnanswered(err as Error)) unanswered++
       refused.push({ dealId, reason: `${(err as Error).name}: ${(err as Error).message}` })
     }
   }))

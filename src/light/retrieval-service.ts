@@ -22,7 +22,7 @@ import { SavePermissionError, type DownloadSink } from './download-files'
 import { findRetrievalProviders, MAX_DEALS } from './retrieval-providers'
 import { tryDownloadLock, withDownloadLock } from './download-locks'
 import {
-  NoRetrievalProviderError, UnknownDownloadError, DownloadNotReadyError, DownloadInOtherTabError,
+  NoRetrievalProviderError, UnknownDownloadError, DownloadNotReadyError, DownloadInOtherTabError, isChainUnanswered,
   type DownloadQuoteRequest, type DownloadQuote, type QuoteProgress, type DownloadRequest, type DownloadView, type ChannelRow, type RetrievalsView,
   type RetrievalServiceInit, type RetrievalService
 } from './retrieval-views'
@@ -305,7 +305,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
           if (WALLET_FAILURES.includes(e.name) || cause !== undefined) {
             waitingFor.set(id, 'wallet')
             await patch(id, { waiting: cause === undefined ? e.message : `${cause.message} (unlock the wallet, or create a key, to go on)` })
-          } else if (e.name === 'NoChainPeerError' || isTabGone(e)) {
+          } else if (isChainUnanswered(e) || isTabGone(e)) {
             // a shared node's download writes through a tab (remote-platform.ts): that tab closed, so it goes on from
             // its verified offset through another at the next head, as when it waits for a node
             waitingFor.set(id, 'chain')

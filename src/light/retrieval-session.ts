@@ -6,6 +6,7 @@
 // when it stopped is paid first on resume: the provider counts what a channel owes across streams and sessions,
 // and holds a new stream on a channel that still owes an interval.
 import { isTabGone } from './remote-platform'
+import { isChainUnanswered } from './retrieval-views'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   CarVerifier, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
@@ -213,8 +214,9 @@ export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalRe
       }
       // nor is a payer's locked wallet or missing key (thrown by signing): no provider can be paid until the user acts
       const cause = err instanceof ProviderUnreachableError ? err.cause : err as Error
-      // nor is a shared node's tab closing under the file being written (remote-platform.ts): it goes on in another tab
-      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError' || isTabGone(cause)) {
+      // nor is a shared node's tab closing under the file being written (remote-platform.ts): it goes on in another tab;
+      // nor a chain read (its payment channel's) that no full node could answer: it goes on once one can
+      if (cause.name === 'WalletLockedError' || cause.name === 'NoWalletKeyError' || isTabGone(cause) || isChainUnanswered(cause)) {
         await o.saveState(state)
         throw cause
       }

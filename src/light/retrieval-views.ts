@@ -174,6 +174,12 @@ export class NoChainPeerError extends Error {
   constructor () { super('no full node is connected yet to read the file\'s deals from: going on once one is') }
 }
 
+/**
+ * Whether `err` says no full node could answer a chain read (none connected, or none held the answer): the
+ * download waits for one, at the next head, rather than blaming the provider or the file.
+ */
+export const isChainUnanswered = (err: Error): boolean => ['NoChainPeerError', 'NoPeerError', 'StateUnavailableError'].includes(err.name)
+
 /** Another tab of this browser is running the download (it holds the download's lock): only that tab can pause or cancel it. */
 export class DownloadInOtherTabError extends Error {
   static override name = 'DownloadInOtherTabError'
