@@ -61,13 +61,22 @@ describe('early connection', () => {
     expect(wrote).toEqual([{ verifiedHeight: 9 }])
   })
 
-  it('a node that speaks before the app takes the connection replaces the saved status (its status is newer)', () => {
+  it('with a saved status the node is asked for only when the app takes the connection (a reload paints first); without, at once', () => {
+    let connects = 0
     const n = quiet()
-    connectEarly(n.connect, () => saved, () => {})
-    n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
-    expect(earlyStatus()).toEqual({ verifiedHeight: 9 })
+    const counted = (onMessage: (msg: WorkerToPage) => void): LightClientConnection => { connects++; return n.connect(onMessage) }
+    connectEarly(counted, () => saved, () => {})
+    expect(connects).toBe(0)
+    expect(earlyStatus()).toEqual(saved)
     const got: WorkerToPage[] = []
-    takeConnection(m => got.push(m), () => {}, n.connect)
-    expect(got).toEqual([{ type: 'status', status: { verifiedHeight: 9 } }])
+    takeConnection(m => got.push(m), () => {}, counted)
+    expect(connects).toBe(1)
+    n.send({ type: 'status', status: { verifiedHeight: 9 } as LightClientStatus })
+    expect(got).toEqual([{ type: 'status', status: saved }, { type: 'status', status: { verifiedHeight: 9 } }])
+    // a first load (nothing saved): the node's worker loads beside the app's script
+    connectEarly(counted, () => null, () => {})
+    expect(connects).toBe(2)
+    takeConnection(() => {}, () => {}, counted)
+    expect(connects).toBe(2)
   })
 })
