@@ -222,14 +222,21 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (++headsSinceCheck >= CROSS_CHECK_EVERY_HEADS) { headsSinceCheck = 0; void crossCheck() }
   }
   let reorgsSeen = 0
+  /** Peers hung up on for an answer that broke off, until they connect again. */
+  const cutOff = new Set<string>()
   /**
    * A failure with `peer` that proves nothing against it. An answer that broke off (TruncatedMessageError) also hangs
    * up: a cut link is gone anyway, and a peer that stops mid-answer on a live one is asked nothing more on it; but it
    * is not dropped for the session as a liar is, since a cut sends the same bytes (the redial may reach it again).
    */
   const onNetworkError = (peer: string, err: Error): void => {
+    // the hang-up ends that peer's other streams short too: our doing, not news (the status keeps why it was hung up)
+    if (err instanceof TruncatedMessageError && cutOff.has(peer)) return
     lastNetworkError = `${peer.slice(-8)}: ${err.message}`
-    if (err instanceof TruncatedMessageError && peer !== '') libp2p.hangUp(peerOf(peer)).catch(() => {})
+    if (err instanceof TruncatedMessageError && peer !== '') {
+      cutOff.add(peer)
+      libp2p.hangUp(peerOf(peer)).catch(() => {})
+    }
     scheduleStatus()
   }
   // a block's worker signatures in mcl-wasm once it has loaded (~3x noble's in the tab: `npm run bench`, ec-browser);
@@ -549,6 +556,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (sync instanceof HeaderSync) sync.offer({ peer: m.source, cid: h.cid, height: h.header.height, header: h })
   })
   libp2p.addEventListener('peer:connect', (evt) => {
+    cutOff.delete(evt.detail.toString())
     // a dropped node is not used again this session: hung up on however the connection came about
     if (nodes.isDropped(evt.detail.toString())) libp2p.hangUp(evt.detail).catch(() => {})
     scheduleStatus()
