@@ -9,6 +9,7 @@
 //   4. message round trip on a devnet: JSON-RPC MpoolPush → executed receipt, against the block time
 //   5. in the Chromium worker: secp256k1 and BLS message-signature checks vs bare @noble/curves, and the
 //      wallet's send → verified receipt time
+//   8b. tab-ceilings: what one Chromium worker can do with nothing else in the way (issue 17), beside our pool
 //   9. uploads (test/bench/upload.ts): deal stream vs raw libp2p stream, and a 1 GiB upload in Chromium
 //  10. floods (test/bench/flood.ts): a `coffer devnet` child process under six floods; block gaps, ChainHead
 //      latency and the node's RSS (BENCH_FLOODS=0,3 picks floods by number; 0 is the idle reference)
@@ -34,12 +35,13 @@
 //      100,000-epoch chain has), bytes received, and a reload to the verified head
 //  18. tabs (test/bench/tabs.ts): five tabs with one shared node against a node per tab; transports
 //      (test/bench/transports.ts): the tab over WebSockets against WebRTC-Direct, connection time and cold-sync rate
-//   (BENCH_ONLY=headers,commp,commp-browser,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser,f3,f3-browser,f3-cold,tabs,transports picks sections)
+//   (BENCH_ONLY=headers,commp,commp-browser,tab-ceilings,pdp,state,roundtrip,browser,upload,upload-browser,flood,retrieval,retrieval-browser,range-read,gateway,fullnode-sync,provider-memory,ec-headers,ec-browser,f3,f3-browser,f3-cold,tabs,transports picks sections)
 //   8. CommP in headless Chromium: reference package vs our pool of 1 worker and of one per core
 //   7. proof-of-possession verification: 5 challenges on a 32 GiB piece, TypeScript and WASM verifiers
 //   6. CommP throughput in Node, 64 MiB and 1 GiB streamed in 1 MiB chunks: our WASM (SIMD ×4 and scalar),
 //      node:crypto and @noble/hashes trees, against the Rust→WASM reference package
 //      (fr32-sha2-256-trunc254-padded-binary-tree-multihash)
+import type { CeilingName } from './page/main'
 import '../../src/net/polyfills'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -64,7 +66,7 @@ import { nodeCryptoHasher } from '../../src/node/node-hasher'
 import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
-import { benchUploadNode, benchUploadBrowser } from './upload'
+import { benchUploadNode, benchUploadBrowser, startSink, rawStreamSecs, SINK_PROTOCOL } from './upload'
 import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } from './retrieval'
 import { benchFlood } from './flood'
 import { benchEcHeaders, benchEcHeadersBrowser } from './ec-headers'
@@ -368,7 +370,8 @@ async function benchCommPNode (): Promise<void> {
 }
 
 /** CommP in headless Chromium: the reference package and ours, measured in the same page. */
-async function benchCommPChromium (): Promise<void> {
+/** The bench's own page (test/bench/page, built here, never shipped) in headless Chromium, cross-origin isolated. */
+async function openBenchPage (): Promise<{ page: import('playwright-core').Page, close: () => Promise<void> }> {
   const { build } = await import('vite')
   const { mkdtemp, rm } = await import('node:fs/promises')
   const os = await import('node:os')
@@ -376,33 +379,106 @@ async function benchCommPChromium (): Promise<void> {
   await build({ root: path.join(root, 'test/bench/page'), configFile: false, logLevel: 'warn', build: { outDir, target: 'es2022', emptyOutDir: true }, worker: { format: 'es' } })
   const server = await startAppServer({ distDir: outDir, host: '127.0.0.1', port: 0, bootstrap: () => { throw new Error('no bootstrap here') }, crossOriginIsolated: true })
   const browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
+  const close = async (): Promise<void> => {
+    await browser.close()
+    await server.close()
+    await rm(outDir, { recursive: true, force: true })
+  }
   try {
     const page = await browser.context.newPage()
+    page.on('crash', () => { console.log('  (the bench page crashed)') })
+    // what went wrong in the page or its workers is said (a request that failed, by its address: not the icon it has none of)
+    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) console.log(`  (the bench page: ${m.text()})`) })
+    page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) console.log(`  (the bench page: ${r.status()} for ${r.url()})`) })
+    page.on('worker', (w) => { w.on('console', (m) => { if (m.type() === 'error') console.log(`  (a bench worker: ${m.text()})`) }) })
     await page.goto(server.url)
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready')
-    type Bench = { cores: number, reference: (m: number) => number, noble: (m: number) => number, pool: (size: number) => Promise<{ rate: number, v2: string }> }
-    const cores = await page.evaluate(() => (window as unknown as { bench: Bench }).bench.cores)
+    return { page, close }
+  } catch (err) { await close(); throw err }
+}
+
+type BenchPage = {
+  cores: number
+  reference: (m: number) => number
+  noble: (m: number) => number
+  pool: (size: number) => Promise<{ rate: number, v2: string }>
+  ceilingOf: (name: CeilingName, kernelMib: number, sink?: { addr: string, protocol: string, mib: number }) => Promise<number>
+}
+
+async function benchCommPChromium (): Promise<void> {
+  const { rm } = await import('node:fs/promises')
+  const os = await import('node:os')
+  const { page, close } = await openBenchPage()
+  try {
+    const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
     console.log(`\nCommP throughput in headless Chromium (${cores} cores), same page, ratios to the reference package`)
     for (const mib of [64, 1024]) {
-      const ref = await page.evaluate((m) => (window as unknown as { bench: Bench }).bench.reference(m), mib)
+      const ref = await page.evaluate((m) => (window as unknown as { bench: BenchPage }).bench.reference(m), mib)
       console.log(`  ${mib} MiB: reference package (Rust→WASM, page thread) ${fmt(ref)} MiB/s`)
       const file = path.join(os.tmpdir(), `coffer-bench-commp-${mib}.bin`)
       await writeBenchFile(file, mib)
       await page.setInputFiles('#file', file)
       for (const size of [1, cores]) {
-        const r = await page.evaluate(async (s) => await (window as unknown as { bench: Bench }).bench.pool(s), size)
+        const r = await page.evaluate(async (s) => await (window as unknown as { bench: BenchPage }).bench.pool(s), size)
         console.log(`    ours, WASM pool of ${size} worker${size === 1 ? ' ' : 's'}   ${fmt(r.rate)} MiB/s = ${fmt(r.rate / ref, 2)}x reference`)
       }
       if (mib === 64) {
-        const n = await page.evaluate((m) => (window as unknown as { bench: Bench }).bench.noble(m), mib)
+        const n = await page.evaluate((m) => (window as unknown as { bench: BenchPage }).bench.noble(m), mib)
         console.log(`    ours, @noble/hashes (page)  ${fmt(n)} MiB/s = ${fmt(n / ref, 2)}x reference`)
       }
       await rm(file, { force: true })
     }
   } finally {
-    await browser.close()
-    await server.close()
-    await rm(outDir, { recursive: true, force: true })
+    await close()
+  }
+}
+
+/**
+ * The tab's ceilings (issue 17, part 1), in one Chromium run on one file on disk: reading it in a worker three ways,
+ * our WASM kernel on bytes in memory, 4 MiB buffers between workers, and the reference package over the file read by
+ * slices (the ratios' reference) — then our pool hashing the same file, against the goal of ≥ 0.9× the slower of the
+ * file-read ceiling and the kernel × cores. BENCH_CEILING_MIB (512) sets the file's size.
+ */
+async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 512)): Promise<void> {
+  const { rm } = await import('node:fs/promises')
+  const os = await import('node:os')
+  const file = path.join(os.tmpdir(), `coffer-bench-ceilings-${mib}.bin`)
+  await writeBenchFile(file, mib)
+  const { page, close } = await openBenchPage()
+  try {
+    await page.setInputFiles('#file', file)
+    const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
+    const c = {} as Record<CeilingName, number>
+    const streamMib = Math.min(mib, 256)
+    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'transfer', 'copy', 'libp2p', 'reference'] as const) {
+      // a line that fails is said and left out (NaN), the others still measured
+      const sink = name === 'libp2p' ? await startSink(streamMib * 2 ** 20) : undefined
+      try {
+        const to = sink === undefined ? undefined : { addr: sink.addr, protocol: SINK_PROTOCOL, mib: streamMib }
+        c[name] = await page.evaluate(async ([n, k, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, k, s), [name, 256, to] as const)
+          .catch((err: Error) => { console.log(`  ceiling ${name}: FAILED: ${err.message.split('\n')[0]}`); return NaN })
+      } finally { await sink?.stop() }
+    }
+    const nodeStream = streamMib / await rawStreamSecs(streamMib * 2 ** 20)
+    const pools: Array<[number, number]> = []
+    for (const size of [1, cores]) pools.push([size, (await page.evaluate(async (s) => await (window as unknown as { bench: BenchPage }).bench.pool(s), size)).rate])
+    const ref = c.reference
+    const line = (what: string, v: number): string => `  ${what.padEnd(68)} ${fmt(v).padStart(7)} MiB/s = ${fmt(v / ref, 2)}x reference`
+    console.log(`\nTab ceilings in headless Chromium (${cores} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}), a ${mib} MiB file on disk, each in a worker of its own:`)
+    console.log(line('reference package (Rust→WASM), the file read by slices', ref))
+    console.log(line('reading the file: slice().arrayBuffer(), 4 MiB at a time', c.slice))
+    console.log(line('reading the file: stream()', c.stream))
+    console.log(line('reading the file from OPFS: a sync access handle, 4 MiB reads', c.opfs))
+    console.log(line('our WASM kernel on 4 MiB in memory (256 MiB hashed)', c.kernel))
+    console.log(line('4 MiB buffers from one worker to another, transferred', c.transfer))
+    console.log(line('4 MiB buffers from one worker to another, copied', c.copy))
+    console.log(line(`our libp2p stream, worker → Node sink over WebSockets (${streamMib} MiB)`, c.libp2p))
+    console.log(line('  the same stream, Node → Node (this process)', nodeStream))
+    const ceiling = Math.min(c.slice, c.kernel * cores)
+    for (const [size, rate] of pools) console.log(line(`our pool of ${size} worker${size === 1 ? '' : 's'} hashing the file`, rate) + (size === cores ? `; ${fmt(rate / ceiling, 2)}x the slower of the file read and the kernel × ${cores} (goal ≥ 0.9)` : ''))
+  } finally {
+    await close()
+    await rm(file, { force: true })
   }
 }
 
@@ -444,6 +520,7 @@ async function section (name: string, run: () => unknown): Promise<void> {
 await section('headers', () => { benchVerifyNode(Number(process.env.BENCH_VERIFY ?? 200)) })
 await section('commp', benchCommPNode)
 await section('commp-browser', benchCommPChromium)
+await section('tab-ceilings', benchTabCeilings)
 await section('pdp', benchPossession)
 await section('state', benchStateProofs)
 await section('roundtrip', benchRoundTrip)

@@ -15,7 +15,7 @@ import {
   secpAddressBytes, secpPublicKey, signMessage, signDealProposal, readEscrow, readDeal, getMinerInfo, gasLimitFor,
   TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, parseFil, CID
 } from '../../src/core'
-import { createCofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, type CofferLibp2p } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { pieceOfFile } from '../../src/node/piece-file'
 import { fileChunks } from '../../src/node/prove-possession'
@@ -34,21 +34,33 @@ export async function writeRandomFile (file: string, mib: number): Promise<void>
   try { for (let i = 0; i < mib; i++) { randomFillSync(block); await f.write(block) } } finally { await f.close() }
 }
 
+/** The protocol a bench sink reads and discards (`startSink`). */
+export const SINK_PROTOCOL = '/bench/sink/1.0.0'
+
+/**
+ * A Coffer node on loopback WebSockets that reads streams on SINK_PROTOCOL and discards the bytes; once `bytes` have
+ * come it answers one byte ("all in"), so the sender's clock stops when the last byte has arrived, not when it left.
+ */
+export async function startSink (bytes: number): Promise<{ node: CofferLibp2p, addr: string, stop: () => Promise<void> }> {
+  const node = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  await node.handle(SINK_PROTOCOL, async (stream: Stream) => {
+    let got = 0
+    for await (const chunk of stream) {
+      got += chunk.byteLength
+      if (got >= bytes) break
+    }
+    stream.send(new Uint8Array([1]))
+    await stream.close()
+  })
+  return { node, addr: node.getMultiaddrs()[0]!.toString(), stop: async () => { await node.stop() } }
+}
+
 /** Seconds to push `bytes` through one libp2p stream between two Coffer nodes on loopback, bytes discarded. */
 export async function rawStreamSecs (bytes: number): Promise<number> {
-  const a = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  const a = await startSink(bytes)
   const b = await createCofferLibp2p({ listen: [] })
   try {
-    await a.handle('/bench/sink/1.0.0', async (stream: Stream) => {
-      let got = 0
-      for await (const chunk of stream) {
-        got += chunk.byteLength
-        if (got >= bytes) break
-      }
-      stream.send(new Uint8Array([1]))
-      await stream.close()
-    })
-    const stream = await b.dialProtocol(a.getMultiaddrs()[0]!, '/bench/sink/1.0.0')
+    const stream = await b.dialProtocol(a.node.getMultiaddrs()[0]!, SINK_PROTOCOL)
     const chunk = new Uint8Array(MiB)
     randomFillSync(chunk)
     const t = performance.now()

@@ -4,6 +4,7 @@ import * as Reference from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
 import wasmUrl from '../../../workers/wasm/build/piece.wasm?url'
 import { createPiecePool } from '../../../workers/piece-pool'
 import { PieceHasher, nobleNodeHasher } from '../../../src/core'
+import type { CeilingAsk } from './ceilings.worker'
 
 const chunk = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24)
 const seconds = (t: number): number => (performance.now() - t) / 1000
@@ -39,5 +40,42 @@ const bench = {
   }
 }
 
-Object.assign(window, { bench })
+/** One ask of a fresh ceilings worker (ceilings.worker.ts), its MiB/s. */
+async function ceiling (ask: CeilingAsk, transfer: Transferable[] = []): Promise<number> {
+  const w = new Worker(new URL('./ceilings.worker.ts', import.meta.url), { type: 'module' })
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      w.onmessage = (e: MessageEvent<{ ready?: true, ok?: boolean, value?: number, error?: string }>) => {
+        if (e.data.ready === true) w.postMessage(ask, transfer) // (ceilings.worker.ts: not before it listens)
+        else if (e.data.ok === true) resolve(e.data.value!)
+        else reject(new Error(e.data.error))
+      }
+      w.onerror = (e) => { reject(new Error(e.message || 'the ceilings worker failed')) }
+    })
+  } finally { w.terminate() }
+}
+
+/** The tab's ceilings (issue 17, part 1), one by name, each in a worker of its own with nothing else running: MiB/s. */
+async function ceilingOf (name: CeilingName, kernelMib: number, sink?: { addr: string, protocol: string, mib: number }): Promise<number> {
+  const file = (document.getElementById('file') as HTMLInputElement).files![0]!
+  const pass = async (transfer: boolean): Promise<number> => {
+    const { port1, port2 } = new MessageChannel()
+    const received = ceiling({ type: 'receive', port: port2 }, [port2])
+    const rate = await ceiling({ type: 'send', port: port1, mib: Math.min(1024, file.size / 2 ** 20), transfer }, [port1])
+    await received
+    return rate
+  }
+  switch (name) {
+    case 'slice': case 'stream': return await ceiling({ type: 'read', file, how: name })
+    case 'opfs': return await ceiling({ type: 'read-opfs', file })
+    case 'kernel': return await ceiling({ type: 'kernel', module: await WebAssembly.compileStreaming(fetch(wasmUrl)), mib: kernelMib })
+    case 'reference': return await ceiling({ type: 'reference', file })
+    case 'transfer': return await pass(true)
+    case 'copy': return await pass(false)
+    case 'libp2p': return await ceiling({ type: 'stream', ...sink! })
+  }
+}
+export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'reference' | 'transfer' | 'copy' | 'libp2p'
+
+Object.assign(window, { bench: { ...bench, ceilingOf } })
 document.getElementById('state')!.textContent = 'ready'
