@@ -78,21 +78,29 @@ function scriptedPayer (): RetrievalPayer & { signed: AttoFil[] } {
   }
 }
 
+/** `file` served by the priced provider over a fresh ledger, a client node, the provider as a target, and a sink into `out`. */
+async function priced (file: Uint8Array): Promise<{
+  root: CID, ledger: ChannelLedger, p: Awaited<ReturnType<typeof provider>>, client: CofferLibp2p, target: RetrievalProvider,
+  out: Uint8Array, sink: { write: (offset: number, bytes: Uint8Array) => Promise<void> }
+}> {
+  const { root, blocks } = await unixfsFile(file)
+  const ledger = new ChannelLedger()
+  const p = await provider(root, blocks, ledger, 3000)
+  const client = await createCofferLibp2p({ allowLoopbackDials: true })
+  nodes.push(client)
+  const target: RetrievalProvider = {
+    address: 't01000', peerId: p.node.peerId.toString(), addrs: p.node.getMultiaddrs().map(a => a.toString()),
+    terms: { pricePerGiB: PRICE, paymentInterval: INTERVAL, paymentIntervalIncrease: 0 }, worker: idAddressBytes(1000)
+  }
+  const out = new Uint8Array(file.length)
+  return { root, ledger, p, client, target, out, sink: { write: async (offset, bytes) => { out.set(bytes, offset) } } }
+}
+
 describe('resuming on a channel that owes', () => {
   it('a pause records what was verified and not paid; the resume pays exactly that first and completes', async () => {
     const file = new Uint8Array(3 * MiB).map((_, i) => (i * 2654435761) >>> 24)
-    const { root, blocks } = await unixfsFile(file)
-    const ledger = new ChannelLedger()
-    const p = await provider(root, blocks, ledger, 3000)
-    const client = await createCofferLibp2p({ allowLoopbackDials: true })
-    nodes.push(client)
-    const target: RetrievalProvider = {
-      address: 't01000', peerId: p.node.peerId.toString(), addrs: p.node.getMultiaddrs().map(a => a.toString()),
-      terms: { pricePerGiB: PRICE, paymentInterval: INTERVAL, paymentIntervalIncrease: 0 }, worker: idAddressBytes(1000)
-    }
+    const { root, ledger, p, client, target, out, sink } = await priced(file)
     const payer = scriptedPayer()
-    const out = new Uint8Array(file.length)
-    const sink = { write: async (offset: number, bytes: Uint8Array) => { out.set(bytes, offset) } }
     let saved: DownloadState = newDownloadState(root)
     const saveState = async (s: DownloadState): Promise<void> => { saved = structuredClone(s) }
 
@@ -138,21 +146,11 @@ describe('a chain read no node can answer mid-download', () => {
   it('is not the provider\'s failure: the session stops with that error, and a rerun goes on with the same provider', async () => {
     // CI: the payer's channel read went to another tab, which had no answer, and the provider was dropped for it
     const file = new Uint8Array(3 * MiB).map((_, i) => (i * 40503) >>> 8)
-    const { root, blocks } = await unixfsFile(file)
-    const ledger = new ChannelLedger()
-    const p = await provider(root, blocks, ledger, 3000)
-    const client = await createCofferLibp2p({ allowLoopbackDials: true })
-    nodes.push(client)
-    const target: RetrievalProvider = {
-      address: 't01000', peerId: p.node.peerId.toString(), addrs: p.node.getMultiaddrs().map(a => a.toString()),
-      terms: { pricePerGiB: PRICE, paymentInterval: INTERVAL, paymentIntervalIncrease: 0 }, worker: idAddressBytes(1000)
-    }
+    const { root, client, target, out, sink } = await priced(file)
     const payer = scriptedPayer()
     const signVoucher = payer.voucher
     const unanswered = Object.assign(new Error('peer xxxxxxxx has no answer: this tab holds no checked proof of that read'), { name: 'StateUnavailableError' })
     payer.voucher = async () => { throw unanswered }
-    const out = new Uint8Array(file.length)
-    const sink = { write: async (offset: number, bytes: Uint8Array) => { out.set(bytes, offset) } }
     let saved: DownloadState = newDownloadState(root)
     const saveState = async (s: DownloadState): Promise<void> => { saved = structuredClone(s) }
     const first = await retrieveFile({ libp2p: client, root, providers: [target], payer, sink, state: newDownloadState(root), saveState }).then(() => undefined, (e: Error) => e)
