@@ -32,8 +32,9 @@ const saveStatus = (status: LightClientStatus): void => { (writer ??= statusSnap
 type Connect = (onMessage: OnMessage, onKind: OnKind) => LightClientConnection
 
 /**
- * Starts the page's connection to its node now (by `connect`: a test's stands in for the browser's), reads the
- * saved status (by `readSaved`) and saves the node's (by `save`); the first `takeConnection` gets the connection.
+ * Reads the saved status (by `readSaved`) and starts the page's connection to its node (by `connect`: a test's stands
+ * in for the browser's): now when nothing is saved, else when the app first takes it (`takeConnection`, after the
+ * app's first paint). Saves the node's status (by `save`).
  */
 export function connectEarly (
   connect: Connect = connectLightClient,

@@ -222,7 +222,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     if (++headsSinceCheck >= CROSS_CHECK_EVERY_HEADS) { headsSinceCheck = 0; void crossCheck() }
   }
   let reorgsSeen = 0
-  /** Peers hung up on for an answer that broke off, until they connect again. */
+  /** Peers hung up on for an answer that broke off: while none of their connections is open, their cut streams are ours. */
   const cutOff = new Set<string>()
   /**
    * A failure with `peer` that proves nothing against it. An answer that broke off (TruncatedMessageError) also hangs
@@ -231,7 +231,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
    */
   const onNetworkError = (peer: string, err: Error): void => {
     // the hang-up ends that peer's other streams short too: our doing, not news (the status keeps why it was hung up)
-    if (err instanceof TruncatedMessageError && cutOff.has(peer)) return
+    if (err instanceof TruncatedMessageError && cutOff.has(peer) && libp2p.getConnections(peerOf(peer)).length === 0) return
     lastNetworkError = `${peer.slice(-8)}: ${err.message}`
     if (err instanceof TruncatedMessageError && peer !== '') {
       cutOff.add(peer)
@@ -300,7 +300,7 @@ export async function startLightClient (init: LightClientInit): Promise<LightCli
     libp2p, store, head: () => sync.head, onLie: (peer, err) => { reject(peer, err) }, onCut: onNetworkError,
     // a dropped node is never asked again; one that said hello on our genesis is preferred
     isChainPeer: (p) => chainPeers.has(p) && !nodes.isDropped(p),
-    // a tab holds only the proofs it checked: asked when no node is connected
+    // a tab holds only the proofs it checked: asked after the nodes
     isTab: (p) => tabs?.isTab(p) === true,
     ...(init.tabPeers === true ? { onVerified: (req: StateRequest, blocks: Uint8Array[]) => { provenState.put(req, blocks) } } : {}),
     isStorageProvider: (p) => providerPeers.has(p) || nodes.isDropped(p)

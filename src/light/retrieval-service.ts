@@ -309,7 +309,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
             // a shared node's download writes through a tab (remote-platform.ts): that tab closed, so it goes on from
             // its verified offset through another at the next head, as when it waits for a node
             waitingFor.set(id, 'chain')
-            await patch(id, { waiting: e.message })
+            await patch(id, { waiting: e.name === 'NoChainPeerError' || isTabGone(e) ? e.message : `no full node could answer a chain read yet (${e.message}): going on at the next head` })
           } else if (e.name === 'SavePermissionError') {
             await patch(id, { stage: 'paused', needsPermission: true, waiting: e.message })
           } else {

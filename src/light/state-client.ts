@@ -54,7 +54,7 @@ export interface StateClientInit {
   isChainPeer?: (peer: string) => boolean
   /** Peers known to be storage providers (from the bootstrap document): never asked for state. */
   isStorageProvider?: (peer: string) => boolean
-  /** Peers that are other tabs: asked only when no node is connected (they serve the proofs they checked, no more). */
+  /** Peers that are other tabs: asked after the nodes (they serve the proofs they checked, no more). */
   isTab?: (peer: string) => boolean
   /** Each answer that verified, with its request: a tab keeps them to serve other tabs (verified-state-cache.ts). */
   onVerified?: (req: StateRequest, blocks: Uint8Array[]) => void
@@ -111,8 +111,8 @@ export function checkEcBlockState (blocks: Uint8Array[], at: EcBlockHeaders, min
 }
 
 /**
- * How long a peer that did not answer in time (silent, or dripping its answer) is asked only when no other can be:
- * without it every read went back to the same silent peer while an honest one sat connected (issue 16's liars).
+ * How long a peer that did not answer in time (silent, or dripping its answer) is asked only after every other had no
+ * answer: without it every read went back to the same silent peer while an honest one sat connected (issue 16's liars).
  */
 export const SLOW_PEER_BENCH_MS = 60_000
 
@@ -181,18 +181,20 @@ export function createStateClient (init: StateClientInit): StateClient {
     const order = peers()
     const tried = (first === undefined ? order : [first, ...order.filter(p => p !== first)]).slice(0, MAX_PEERS_PER_READ)
     if (tried.length === 0) throw new NoPeerError()
-    let failure: Error | undefined
+    const failures: Error[] = []
     for (const from of tried) {
       try {
         const resp = await ask(from, req)
         if (resp.ok) return { from, blocks: resp.blocks }
-        failure = new StateUnavailableError(`peer ${from.slice(-8)} has no answer: ${resp.error ?? 'refused'}`)
+        failures.push(new StateUnavailableError(`peer ${from.slice(-8)} has no answer: ${resp.error ?? 'refused'}`))
       } catch (err) {
         if (err instanceof StateProofRejectedError) throw err
-        failure = err as Error
+        failures.push(err as Error)
       }
     }
-    throw failure!
+    // one peer asked: its own error, as before; several: none could answer, each one's reason said (whichever came last)
+    if (failures.length === 1) throw failures[0]!
+    throw new StateUnavailableError(`no peer could answer: ${failures.map((e, i) => `${tried[i]!.slice(-8)}: ${e.name}: ${e.message}`).join('; ')}`)
   }
 
   /**

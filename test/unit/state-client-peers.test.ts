@@ -4,7 +4,7 @@
 import { describe, it, expect, vi, beforeEach } from 'vitest'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { storeBlockMessages, MemoryBlockStore, RecordingGetter, loadBlockMessages, type SealedHeader } from '../../src/core'
+import { storeBlockMessages, MemoryBlockStore, RecordingGetter, loadBlockMessages, MalformedMessageError, type SealedHeader } from '../../src/core'
 
 type Answer = { ok: boolean, blocks: Uint8Array[], error?: string } | Error
 const answers = new Map<string, () => Answer>()
@@ -58,12 +58,34 @@ describe('the state client hands a read on', () => {
     expect(asked).toEqual([tab, node])
   })
 
+  it('says no peer could answer when the tab had none and the benched node timed out again (not the timeout alone)', async () => {
+    const [node, tab] = [await newPeer(), await newPeer()]
+    const c = client([tab, node], [tab])
+    answers.set(node, () => new Error('no answer in time'))
+    answers.set(tab, () => ({ ok: false, error: 'this tab holds no checked proof of that read', blocks: [] }))
+    await c.messageCount(header).catch(() => {}) // the node benched
+    asked.length = 0
+    const err = await c.messageCount(header).catch((e: Error) => e)
+    expect(asked).toEqual([tab, node])
+    expect(err).toMatchObject({ name: 'StateUnavailableError', message: expect.stringContaining('no answer in time') })
+  })
+
   it(`asks at most ${MAX_PEERS_PER_READ} peers, and says the last one's reason`, async () => {
     const ids = await Promise.all([1, 2, 3, 4, 5].map(async () => await newPeer()))
     for (const id of ids) answers.set(id, () => ({ ok: false, error: `pruned by ${id.slice(-4)}`, blocks: [] }))
     const err = await client(ids, []).messageCount(header).catch((e: Error) => e)
     expect(asked).toEqual(ids.slice(0, MAX_PEERS_PER_READ))
     expect(err).toMatchObject({ name: 'StateUnavailableError', message: expect.stringContaining(`pruned by ${ids[MAX_PEERS_PER_READ - 1]!.slice(-4)}`) })
+  })
+
+  it('does not hand on an answer that does not decode: that peer is condemned and the read fails', async () => {
+    const [liar, honest] = [await newPeer(), await newPeer()]
+    const lies: string[] = []
+    answers.set(liar, () => new MalformedMessageError('state response is not DAG-CBOR'))
+    answers.set(honest, () => ({ ok: true, blocks: proof }))
+    await expect(client([liar, honest], [], lies).messageCount(header)).rejects.toMatchObject({ name: 'StateProofRejectedError' })
+    expect(asked).toEqual([liar])
+    expect(lies).toEqual([liar])
   })
 
   it('does not hand on a proof that does not verify: that peer is condemned', async () => {
