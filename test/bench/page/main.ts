@@ -41,10 +41,11 @@ const bench = {
 }
 
 /** One ask of a fresh ceilings worker (ceilings.worker.ts), its MiB/s. */
-async function ceiling (ask: CeilingAsk, transfer: Transferable[] = []): Promise<number> {
+async function ceiling (ask: CeilingAsk, transfer: Transferable[] = [], signal?: AbortSignal): Promise<number> {
   const w = new Worker(new URL('./ceilings.worker.ts', import.meta.url), { type: 'module' })
   try {
     return await new Promise<number>((resolve, reject) => {
+      signal?.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
       w.onmessage = (e: MessageEvent<{ ready?: true, ok?: boolean, value?: number, error?: string }>) => {
         if (e.data.ready === true) w.postMessage(ask, transfer) // (ceilings.worker.ts: not before it listens)
         else if (e.data.ok === true) resolve(e.data.value!)
@@ -60,10 +61,17 @@ async function ceilingOf (name: CeilingName, kernelMib: number, sink?: { addr: s
   const file = (document.getElementById('file') as HTMLInputElement).files![0]!
   const pass = async (transfer: boolean): Promise<number> => {
     const { port1, port2 } = new MessageChannel()
-    const received = ceiling({ type: 'receive', port: port2 }, [port2])
-    const rate = await ceiling({ type: 'send', port: port1, mib: Math.min(1024, file.size / 2 ** 20), transfer }, [port1])
-    await received
-    return rate
+    // the receiver ends when the sender says so: a sender that fails stops it too (else it ran on, unterminated)
+    const stop = new AbortController()
+    const received = ceiling({ type: 'receive', port: port2 }, [port2], stop.signal)
+    received.catch(() => {})
+    // whole 4 MiB segments, as the sender sends them
+    const mib = Math.max(4, Math.floor(Math.min(1024, file.size / 2 ** 20) / 4) * 4)
+    try {
+      const rate = await ceiling({ type: 'send', port: port1, mib, transfer }, [port1])
+      await received
+      return rate
+    } catch (err) { stop.abort(err); throw err }
   }
   switch (name) {
     case 'slice': case 'stream': return await ceiling({ type: 'read', file, how: name })
