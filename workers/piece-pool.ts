@@ -106,6 +106,8 @@ interface Job {
   msg: PoolToWorker
   /** Reads the bytes to send (again, on a retry: the first copy was transferred away). */
   read?: () => Promise<ArrayBuffer>
+  /** Its bytes read ahead while the workers hash (used once: a retry reads again). */
+  ahead?: Promise<ArrayBuffer>
   resolve: (m: WorkerToPool) => void
   reject: (e: Error) => void
   tries: number
@@ -176,10 +178,31 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
       const j = job
       slot.job = j
       if (j.read === undefined) { slot.worker.postMessage(j.msg, []); continue }
-      j.read().then(bytes => {
+      const bytes = j.ahead ?? j.read()
+      j.ahead = undefined
+      bytes.then(bytes => {
         if (slot.job !== j) return // the worker died meanwhile; the job is queued again
         slot.worker.postMessage({ ...j.msg, bytes } as PoolToWorker, [bytes])
       }, (err: Error) => { slot.job = null; j.reject(err); pump() })
+    }
+    readAhead()
+  }
+
+  /**
+   * The next queued jobs' bytes, one per worker, are read while the workers hash: a worker that finishes a segment
+   * finds the next in hand instead of waiting for its read (issue 17's tab-ceilings bench: a worker alternated
+   * reading and hashing). At most a segment per worker is held ahead.
+   */
+  function readAhead (): void {
+    let ahead = 0
+    for (const j of queue) {
+      if (ahead >= slots.length) return
+      if (j.read === undefined || j.call.done) continue
+      if (j.ahead === undefined) {
+        j.ahead = j.read()
+        j.ahead.catch(() => {}) // (its error reaches the job when it is sent; one never sent is no one's)
+      }
+      ahead++
     }
   }
 

@@ -32,6 +32,40 @@ describe('piece pool', { timeout: 300_000 }, () => {
     pool.close()
   })
 
+  it('reads the next segment while a worker hashes one, and holds no more than one ahead per worker', async () => {
+    // the worker's replies counted as they reach the pool, to see where each read began
+    let replies = 0
+    const counted = (): WorkerLike => {
+      const w = inProcessWorker()
+      return {
+        ...w,
+        addEventListener: ((type: string, listener: (evt: never) => void) => {
+          if (type === 'message') w.addEventListener('message', (evt) => { if (evt.data.type === 'root') replies++; (listener as (e: typeof evt) => void)(evt) })
+          else w.addEventListener('error', listener as (e: Event) => void)
+        }) as WorkerLike['addEventListener']
+      }
+    }
+    const pool = createPiecePool({ size: 1, module, spawn: counted })
+    const bytes = payload(4 * SEGMENT_PAYLOAD_BYTES)
+    const blob = new Blob([bytes])
+    /** For each segment's read, by index: how many replies had come when it began. */
+    const repliesAtRead: number[] = []
+    const source = {
+      size: blob.size,
+      arrayBuffer: async () => await blob.arrayBuffer(),
+      slice: (start: number, end: number) => {
+        const part = blob.slice(start, end)
+        return { size: part.size, arrayBuffer: async () => { repliesAtRead[start / SEGMENT_PAYLOAD_BYTES] = replies; return await part.arrayBuffer() } }
+      }
+    }
+    const got = await pool.pieceOf(source)
+    expect(String(got.v2)).toBe(String(pieceCidV2(pieceDigest(bytes))))
+    // segment k (k ≥ 1) is read once segment k-1 is handed to the worker, before its reply: not after (no read-ahead),
+    // and not earlier than k-2's reply (more than one ahead)
+    expect(repliesAtRead).toEqual([0, 0, 1, 2])
+    pool.close()
+  })
+
   it('stops when the signal aborts, and reports nothing after', async () => {
     const pool = createPiecePool({ size: 1, module, spawn: () => inProcessWorker() })
     const ctl = new AbortController()
