@@ -162,8 +162,10 @@ export function browserDownloadFiles (): DownloadFiles {
     },
 
     file: async (name, downloadName) => {
+      // OPFS refused to this worker (SecurityError) is said, not taken for a file that is gone: remote-platform.ts asks a tab then
+      const d = await dir()
       try {
-        const f = await (await (await dir()).getFileHandle(name)).getFile()
+        const f = await (await d.getFileHandle(name)).getFile()
         // the same disk-backed bytes under the name the user knows the file by
         return new File([f], downloadName, { type: 'application/octet-stream' })
       } catch { return null }

@@ -3,7 +3,8 @@
 // hashing and every OPFS write stay in the tab's own dedicated worker, which answers these calls over a port
 // (tab-platform-server.ts); the node uses them through remote-platform.ts. Objects that live across calls (a
 // piece stream, a staging writer, a download sink) are numbered handles in the tab's worker. Reading a staged
-// or downloaded file needs no sync handle: the node does that itself.
+// or downloaded file needs no sync handle: the node does that itself, except where OPFS is refused to a
+// SharedWorker altogether (a cross-origin-isolated page's, in Chromium): then the tab opens and removes them too.
 import type { PieceDigest, AggregateCheck } from '../core'
 import type { PieceProgress, PieceStreamProgress } from '../../workers/piece-pool'
 
@@ -30,6 +31,11 @@ export interface PlatformMethods {
   stagingWrite: Call<Handle & { bytes: Uint8Array }, null>
   stagingWriteAt: Call<Handle & { offset: number, bytes: Uint8Array }, null>
   stagingClose: Call<Handle, null>
+  /** The staged file (a Blob the node reads itself), or null when it is gone. */
+  stagingOpen: Call<{ name: string }, Blob | null>
+  stagingRemove: Call<{ name: string }, null>
+  downloadFile: Call<{ name: string, downloadName: string }, File | null>
+  downloadRemove: Call<{ name: string }, null>
   sinkOpfs: Call<{ name: string, from: number }, number>
   sinkPicked: Call<{ file: FileSystemFileHandle, journal: string, from: number }, { handle: number, from: number }>
   sinkWrite: Call<Handle & { offset: number, bytes: Uint8Array }, null>

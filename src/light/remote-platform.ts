@@ -2,7 +2,9 @@
 // or download sink is opened in the newest tab still there, and stays in that tab; if that tab closes, what it
 // held fails with TabGoneError (the services resume such work as after a closed tab) and the next one opens in
 // another tab. Reading a staged or finished file, and removing one, the node does itself (OPFS's async API
-// works in a SharedWorker).
+// works in a SharedWorker), unless OPFS refuses it: Chromium (156, measured) throws SecurityError from
+// navigator.storage.getDirectory() in the SharedWorker of a cross-origin-isolated page (COOP + COEP), and from
+// then on a tab's worker opens and removes them for the node.
 import { CID } from 'multiformats/cid'
 import type { PiecePool, PieceResult, PieceStream, PieceStreamProgress } from '../../workers/piece-pool'
 import type { WorkerPlatform } from './run-worker'
@@ -51,6 +53,17 @@ export interface TabPlatforms {
 
 export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 'remove'>, downloads: Pick<DownloadFiles, 'file' | 'remove'> }): TabPlatforms {
   const tabs: Array<{ tab: string, caller: Caller }> = []
+  /** OPFS refused this worker once (SecurityError): it will not change while the node runs, so tabs are asked from then on. */
+  let opfsRefused = false
+  const ownOpfsOr = async <T>(own: () => Promise<T>, tab: () => Promise<T>): Promise<T> => {
+    if (!opfsRefused) {
+      try { return await own() } catch (err) {
+        if ((err as Error).name !== 'SecurityError') throw err
+        opfsRefused = true
+      }
+    }
+    return await tab()
+  }
   const newest = (): Caller => {
     const c = tabs[tabs.length - 1]
     if (c === undefined) throw new NoTabError()
@@ -88,8 +101,8 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
           close: async () => { await c.call('stagingClose', { handle }) }
         }
       },
-      open: local.staging.open,
-      remove: local.staging.remove
+      open: async (name) => await ownOpfsOr(async () => await local.staging.open(name), async () => await pick().call('stagingOpen', { name })),
+      remove: async (name) => { await ownOpfsOr(async () => { await local.staging.remove(name) }, async () => { await pick().call('stagingRemove', { name }) }) }
     }
 
     const sink = (c: Caller, handle: number): DownloadSink => ({
@@ -104,8 +117,8 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
         const r = await c.call('sinkPicked', { file, journal, from })
         return { sink: sink(c, r.handle), from: r.from }
       },
-      file: local.downloads.file,
-      remove: local.downloads.remove
+      file: async (name, downloadName) => await ownOpfsOr(async () => await local.downloads.file(name, downloadName), async () => await pick().call('downloadFile', { name, downloadName })),
+      remove: async (name) => { await ownOpfsOr(async () => { await local.downloads.remove(name) }, async () => { await pick().call('downloadRemove', { name }) }) }
     }
     // every open tab's worker, not one picked: a cold sync's certificates are checked in all of them side by side
     const certificateHelpers = (): SignatureBatchCheck[] => tabs.map(({ caller }) => async (checks, weights) => await caller.call('verifyCertificateChecks', { checks, weights }))

@@ -50,7 +50,9 @@ export function opfsStaging (): Staging {
       }
     },
     open: async (name) => {
-      try { return await (await (await dir()).getFileHandle(name)).getFile() } catch { return null }
+      // OPFS refused to this worker (SecurityError) is said, not taken for a file that is gone: remote-platform.ts asks a tab then
+      const d = await dir()
+      try { return await (await d.getFileHandle(name)).getFile() } catch { return null }
     },
     remove: async (name) => { await (await dir()).removeEntry(name).catch(() => {}) }
   }

@@ -67,6 +67,10 @@ export function serveTabPlatform (port: Port, platform: WorkerPlatform): void {
     stagingWrite: async (p) => { await get(writers, p.handle).write(p.bytes); return null },
     stagingWriteAt: async (p) => { await get(writers, p.handle).writeAt(p.offset, p.bytes); return null },
     stagingClose: async (p) => { try { await get(writers, p.handle).close() } finally { writers.delete(p.handle) }; return null },
+    stagingOpen: async (p) => await platform.staging.open(p.name),
+    stagingRemove: async (p) => { await platform.staging.remove(p.name); return null },
+    downloadFile: async (p) => await downloads().file(p.name, p.downloadName),
+    downloadRemove: async (p) => { await downloads().remove(p.name); return null },
     sinkOpfs: async (p) => { const h = next++; sinks.set(h, await downloads().opfs(p.name, p.from)); return h },
     sinkPicked: async (p) => {
       const { sink, from } = await downloads().picked(p.file, p.journal, p.from)

@@ -88,6 +88,34 @@ describe('platforms lent by tabs', { timeout: 120_000 }, () => {
     await expect(p.verifyPossession(new Uint8Array(10), new Uint8Array(32), 1, new Uint8Array(5))).rejects.toMatchObject({ name: 'PossessionProofError' })
   })
 
+  it('opens and removes staged files through a tab once OPFS refuses the node (a cross-origin-isolated page\'s SharedWorker)', async () => {
+    let ownCalls = 0
+    const refused = (): never => { ownCalls++; throw Object.assign(new Error('It was determined that certain files are unsafe'), { name: 'SecurityError' }) }
+    const platforms = createTabPlatforms({
+      staging: { open: async () => refused(), remove: async () => { refused() } },
+      downloads: { file: async () => null, remove: async () => {} }
+    })
+    const x = lendTab(platforms, 'x')
+    const w = await platforms.platform.staging.create('a.car')
+    await w.write(new Uint8Array([1, 2, 3]))
+    await w.close()
+    const blob = await platforms.platform.staging.open('a.car')
+    expect([...new Uint8Array(await blob!.arrayBuffer())]).toEqual([1, 2, 3])
+    expect(await platforms.platform.staging.open('gone.car')).toBeNull()
+    await platforms.platform.staging.remove('a.car')
+    expect(x.staging.files.has('a.car')).toBe(false)
+    // refused once, the node's own OPFS is not tried again
+    expect(ownCalls).toBe(1)
+
+    // any other failure of the node's own OPFS is said, not handed to a tab
+    const failing = createTabPlatforms({
+      staging: { open: async () => { throw Object.assign(new Error('disk gone'), { name: 'NotReadableError' }) }, remove: async () => {} },
+      downloads: { file: async () => null, remove: async () => {} }
+    })
+    lendTab(failing, 'y')
+    await expect(failing.platform.staging.open('a.car')).rejects.toMatchObject({ name: 'NotReadableError' })
+  })
+
   it('packs in the tab asked for even when another is newer; a closed tab fails its open work by name, new work goes on elsewhere', async () => {
     const platforms = nodeSide()
     const x = lendTab(platforms, 'x')
