@@ -78,6 +78,8 @@ import { benchRangeRead } from './range-read'
 import { benchHttpGateway } from './http-gateway'
 import { benchFullNodeSync } from './fullnode-sync'
 import { benchProviderMemory } from './provider-memory'
+import { profiling, startTrace, summarizeTrace } from './trace-profile'
+import { countChromiumCpu, describeCpu } from './chromium-cpu'
 import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -371,12 +373,12 @@ async function benchCommPNode (): Promise<void> {
 
 /** CommP in headless Chromium: the reference package and ours, measured in the same page. */
 /** The bench's own page (test/bench/page, built here, never shipped) in headless Chromium, cross-origin isolated. */
-async function openBenchPage (): Promise<{ page: import('playwright-core').Page, close: () => Promise<void> }> {
+async function openBenchPage (): Promise<{ page: import('playwright-core').Page, outDir: string, close: () => Promise<void> }> {
   const { build } = await import('vite')
   const { mkdtemp, rm } = await import('node:fs/promises')
   const os = await import('node:os')
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-page-'))
-  await build({ root: path.join(root, 'test/bench/page'), configFile: false, logLevel: 'warn', build: { outDir, target: 'es2022', emptyOutDir: true }, worker: { format: 'es' } })
+  await build({ root: path.join(root, 'test/bench/page'), configFile: false, logLevel: 'warn', build: { outDir, target: 'es2022', emptyOutDir: true, sourcemap: profiling() }, worker: { format: 'es' } })
   const server = await startAppServer({ distDir: outDir, host: '127.0.0.1', port: 0, bootstrap: () => { throw new Error('no bootstrap here') }, crossOriginIsolated: true })
   const browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
   const close = async (): Promise<void> => {
@@ -393,7 +395,7 @@ async function openBenchPage (): Promise<{ page: import('playwright-core').Page,
     page.on('worker', (w) => { w.on('console', (m) => { if (m.type() === 'error') console.log(`  (a bench worker: ${m.text()})`) }) })
     await page.goto(server.url)
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready')
-    return { page, close }
+    return { page, outDir, close }
   } catch (err) { await close(); throw err }
 }
 
@@ -444,7 +446,24 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
   const os = await import('node:os')
   const file = path.join(os.tmpdir(), `coffer-bench-ceilings-${mib}.bin`)
   await writeBenchFile(file, mib)
-  const { page, close } = await openBenchPage()
+  const { page, outDir, close } = await openBenchPage()
+  /**
+   * Each line: where Chromium's CPU went (from /proc), and with BENCH_PROFILE=1 a trace (those
+   * figures then include the sampling's cost), both printed after the table.
+   */
+  const observed: string[] = []
+  const watched = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const cpu = countChromiumCpu()
+    const end = profiling() ? await startTrace(page.context(), page, `tab-ceilings-${name}`) : null
+    try { return await run() } finally {
+      const used = cpu?.()
+      if (used !== undefined) observed.push(`${name}: ${describeCpu(used)}`)
+      if (end !== null) {
+        const saved = await end()
+        observed.push(`${name}: profile ${saved}`, ...summarizeTrace(saved, outDir).map(l => `  ${l}`))
+      }
+    }
+  }
   try {
     await page.setInputFiles('#file', file)
     const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
@@ -455,13 +474,14 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
       const sink = name === 'libp2p' ? await startSink(streamMib * 2 ** 20) : undefined
       try {
         const to = sink === undefined ? undefined : { addr: sink.addr, protocol: SINK_PROTOCOL, mib: streamMib }
-        c[name] = await page.evaluate(async ([n, k, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, k, s), [name, 256, to] as const)
+        const measure = async (): Promise<number> => await page.evaluate(async ([n, k, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, k, s), [name, 256, to] as const)
+        c[name] = await watched(name, measure)
           .catch((err: Error) => { console.log(`  ceiling ${name}: FAILED: ${err.message.split('\n')[0]}`); return NaN })
       } finally { await sink?.stop() }
     }
     const nodeStream = streamMib / await rawStreamSecs(streamMib * 2 ** 20)
     const pools: Array<[number, number]> = []
-    for (const size of [1, cores]) pools.push([size, (await page.evaluate(async (s) => await (window as unknown as { bench: BenchPage }).bench.pool(s), size)).rate])
+    for (const size of [1, cores]) pools.push([size, (await watched(`pool-${size}`, async () => await page.evaluate(async (s) => await (window as unknown as { bench: BenchPage }).bench.pool(s), size))).rate])
     const ref = c.reference
     const line = (what: string, v: number): string => `  ${what.padEnd(68)} ${fmt(v).padStart(7)} MiB/s = ${fmt(v / ref, 2)}x reference`
     console.log(`\nTab ceilings in headless Chromium (${cores} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}), a ${mib} MiB file on disk, each in a worker of its own:`)
@@ -476,6 +496,10 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     console.log(line('  the same stream, Node → Node (this process)', nodeStream))
     const ceiling = Math.min(c.slice, c.kernel * cores)
     for (const [size, rate] of pools) console.log(line(`our pool of ${size} worker${size === 1 ? '' : 's'} hashing the file`, rate) + (size === cores ? `; ${fmt(rate / ceiling, 2)}x the slower of the file read and the kernel × ${cores} (goal ≥ 0.9)` : ''))
+    if (observed.length > 0) {
+      console.log(`  where the time went${profiling() ? ' (BENCH_PROFILE=1: traced lines include the sampling\'s cost; open a profile in DevTools\' Performance panel; ms by source per thread)' : ''}:`)
+      for (const l of observed) console.log(`    ${l}`)
+    }
   } finally {
     await close()
     await rm(file, { force: true })

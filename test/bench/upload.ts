@@ -219,6 +219,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     if (outcome.stage !== 'done') {
       // a bench reports a failure and moves on; it never waits out a clock for an upload that has ended
       console.log(`\nupload of ${mib} MiB through the app in Chromium: FAILED after ${fmt(publishedSecs)} s (${outcome.stage}): ${outcome.detail}`)
+      console.log(`  stages first seen (s after the drop): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
       return
     }
     // read on the Upload view, before the Files view replaces it
