@@ -23,15 +23,27 @@ export interface UnixfsCar {
 
 const DAG_PB = 0x70
 
+/**
+ * The CAR reaches the sink in runs of at least this many bytes (the last one shorter). Each write is a round trip
+ * for a shared node (the tab's worker stages and hashes it) and a send of its own to a staged provider: handed on
+ * block part by block part (three writes for each 256 KiB leaf, two of them a few bytes), a 256 MiB upload made
+ * over 3,000 of each (issue 17). 1 MiB is a deal stream's largest frame.
+ */
+export const SINK_WRITE_BYTES = 1 << 20
+
+function concat (parts: Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes)
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
 /** The blockstore interface allows a block as a stream of parts; the importer hands whole blocks. */
 async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   if (value instanceof Uint8Array) return value
   const parts: Uint8Array[] = []
   for await (const p of value) parts.push(p)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
+  return concat(parts, parts.reduce((n, p) => n + p.length, 0))
 }
 
 export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sink: CarSink, opts: { signal?: AbortSignal, onProgress?: (fileBytes: number) => void } = {}): Promise<UnixfsCar> {
@@ -46,11 +58,24 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
   const failed = new Promise<never>((_resolve, reject) => { sinkFailed = reject })
   failed.catch(() => {})
   const pump = (async () => {
+    // the writer emits each block's length, CID and bytes apart: they go on in runs of SINK_WRITE_BYTES
+    let run: Uint8Array[] = []
+    let runBytes = 0
+    const flush = async (): Promise<void> => {
+      if (runBytes === 0) return
+      const bytes = run.length === 1 ? run[0]! : concat(run, runBytes)
+      run = []
+      runBytes = 0
+      await sink.write(bytes)
+      carBytes += bytes.length
+    }
     for await (const chunk of out) {
       header ??= chunk.slice()
-      await sink.write(chunk)
-      carBytes += chunk.length
+      run.push(chunk)
+      runBytes += chunk.length
+      if (runBytes >= SINK_WRITE_BYTES) await flush()
     }
+    await flush()
   })()
   pump.catch((err: unknown) => { sinkFailed(err) })
   let fileBytes = 0

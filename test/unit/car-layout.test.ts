@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest'
 import { CarBufferReader } from '@ipld/car/buffer-reader'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { writeUnixfsCar } from '../../src/light/unixfs-car'
+import { writeUnixfsCar, SINK_WRITE_BYTES } from '../../src/light/unixfs-car'
 import { fr32Pad, paddedPieceSize } from '../../src/core'
 import { locateLeaf, leafPayloadRange, carParts, CarLayoutRecorder, type CarLayout } from '../../src/core/piece/car-layout'
 
@@ -136,5 +136,27 @@ describe('where a leaf sits in the file', () => {
     const rec = new CarLayoutRecorder()
     const root = CID.createV1(0x70, await sha256.digest(new Uint8Array(1)))
     expect(() => rec.finish(root, 10)).toThrow(expect.objectContaining({ name: 'CarLayoutError' }))
+  })
+})
+
+describe('the CAR as the sink receives it', () => {
+  it('comes in runs of at least SINK_WRITE_BYTES (the last shorter), which together are the whole CAR', async () => {
+    const file = fileOf(3 * 2 ** 20 + 12_345)
+    const sizes: number[] = []
+    const parts: Uint8Array[] = []
+    const r = await writeUnixfsCar([file.subarray(0, 1_000_000), file.subarray(1_000_000)], {
+      write: async (b) => { sizes.push(b.length); parts.push(b.slice()) },
+      writeAt: async (o, b) => { parts[0]!.set(b, o) }
+    })
+    // a block's length, CID and bytes used to be three writes each: 3 MiB of 256 KiB leaves made over 40
+    expect(sizes.slice(0, -1).every(n => n >= SINK_WRITE_BYTES)).toBe(true)
+    expect(sizes.length).toBeLessThanOrEqual(Math.ceil(r.carBytes / SINK_WRITE_BYTES))
+    const car = new Uint8Array(r.carBytes)
+    let at = 0
+    for (const p of parts) { car.set(p, at); at += p.length }
+    expect(at).toBe(r.carBytes)
+    const reader = CarBufferReader.fromBytes(car)
+    expect(reader.getRoots().map(String)).toEqual([r.root.toString()])
+    expect(reader.blocks().reduce((n, b) => n + (b.cid.code === 0x55 ? b.bytes.length : 0), 0)).toBe(file.length)
   })
 })
