@@ -23,7 +23,10 @@ import { StorageClient, writeUnixfsCar, retrieveFile, newDownloadState, PaychCli
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 import { fundedWallet } from '../helpers/app-page'
-import { writeRandomFile, rawStreamSecs, nodeDealChain } from './upload'
+import { writeRandomFile, nodeDealChain } from './upload'
+import { rawStreamSecs } from './raw-stream'
+import { tabStreamCeilings } from './bench-page'
+import { watchStalls, describeStalls } from './long-tasks'
 import { measureMemory, sampleMemory, peakOf, mib as inMiB, type MemorySample, type SampleLabel } from './memory-sampler'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
@@ -252,6 +255,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
       }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true })
     })
     const sampler = sampleMemory(page, VERIFIED)
+    const stalls = await watchStalls(page)
     counting = true
     await page.click('[data-testid=download-confirm]')
     let outcome = await waitForDownload(page)
@@ -270,6 +274,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
       outcome = await waitForDownload(page)
     }
     counting = false
+    const stalled = await stalls()
     const samples = await sampler.stop()
     const times = await page.evaluate(() => (window as unknown as { benchTimes: { click: number, first: number, done: number } }).benchTimes)
     if (outcome.stage !== 'done') throw new Error(`the download ended ${outcome.stage}: ${outcome.detail}${failures.length > 0 ? ` (failed before, and resumed: ${failures.join('; ')})` : ''}`)
@@ -296,6 +301,10 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
       ? 'no reference (the Node-side `retrieval` section did not run in this run: BENCH_ONLY=retrieval,retrieval-browser gives one)'
       : `= ${fmt(carRate / reference.carMiBPerSec, 2)}x the Node-side retrieval in this run (${fmt(reference.carMiBPerSec)} MiB/s of CAR, ${reference.mib} MiB, channel open)`
     console.log(`  confirm click → done: ${fmt(secs)} s = ${fmt(fileRate)} MiB/s of file (${fmt(carRate)} MiB/s of CAR) ${ref}`)
+    // the same run's ceiling: our libp2p stream from a Node source into a worker, nothing else running
+    const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
+    if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in, 2)}x the tab's raw stream in (${fmt(ceiling.in)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7)`)
+    console.log(`  while it downloaded, verified, paid and wrote: ${describeStalls(stalled)}`)
     console.log(`  the provider ended ${proofs} proofs of possession meanwhile (proving period ${BROWSER_PROVING_PERIOD} epochs; each hashes only its challenged segments of the ${fmt(stored.packed.carBytes / MiB, 0)} MiB piece, in the process that serves it)`)
     const firstRef = reference === undefined ? '' : ` = ${fmt(firstMs / reference.coldFirstByteMs, 2)}x the Node client's first retrieval (${fmt(reference.coldFirstByteMs, 0)} ms)`
     console.log(`  time to first verified byte (confirm click → the card shows one; a first retrieval from this provider: the channel is created on chain first): ${fmt(firstMs, 0)} ms = ${fmt(firstMs / (d.genesis.state.blockDelaySecs * 1000), 1)} block times${firstRef}`)

@@ -57,7 +57,6 @@ import {
 } from '../../src/core'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { startDevnet } from '../../src/node/devnet'
-import { startAppServer } from '../../src/node/app-server'
 import * as RustPiece from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
 import {
   PieceHasher, nobleNodeHasher, zeroComm, pieceCidV1, deriveChallenges, encodePossessionProof, verifyPossession, type NodeHasher
@@ -66,7 +65,9 @@ import { nodeCryptoHasher } from '../../src/node/node-hasher'
 import { loadPieceWasm } from '../helpers/wasm'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
-import { benchUploadNode, benchUploadBrowser, startSink, rawStreamSecs, SINK_PROTOCOL } from './upload'
+import { benchUploadNode, benchUploadBrowser } from './upload'
+import { rawStreamSecs } from './raw-stream'
+import { openBenchPage, tabStreamCeiling, type BenchPage } from './bench-page'
 import { benchRetrievalNode, benchRetrievalBrowser, type RetrievalReference } from './retrieval'
 import { benchFlood } from './flood'
 import { benchEcHeaders, benchEcHeadersBrowser } from './ec-headers'
@@ -80,6 +81,7 @@ import { benchFullNodeSync } from './fullnode-sync'
 import { benchProviderMemory } from './provider-memory'
 import { profiling, startTrace, summarizeTrace } from './trace-profile'
 import { countChromiumCpu, describeCpu } from './chromium-cpu'
+import { watchStalls, describeStalls } from './long-tasks'
 import { TEST_BEACON, testBeaconEntries } from '../helpers/test-beacon'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -372,41 +374,6 @@ async function benchCommPNode (): Promise<void> {
 }
 
 /** CommP in headless Chromium: the reference package and ours, measured in the same page. */
-/** The bench's own page (test/bench/page, built here, never shipped) in headless Chromium, cross-origin isolated. */
-async function openBenchPage (): Promise<{ page: import('playwright-core').Page, outDir: string, close: () => Promise<void> }> {
-  const { build } = await import('vite')
-  const { mkdtemp, rm } = await import('node:fs/promises')
-  const os = await import('node:os')
-  const outDir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-page-'))
-  await build({ root: path.join(root, 'test/bench/page'), configFile: false, logLevel: 'warn', build: { outDir, target: 'es2022', emptyOutDir: true, sourcemap: profiling() }, worker: { format: 'es' } })
-  const server = await startAppServer({ distDir: outDir, host: '127.0.0.1', port: 0, bootstrap: () => { throw new Error('no bootstrap here') }, crossOriginIsolated: true })
-  const browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
-  const close = async (): Promise<void> => {
-    await browser.close()
-    await server.close()
-    await rm(outDir, { recursive: true, force: true })
-  }
-  try {
-    const page = await browser.context.newPage()
-    page.on('crash', () => { console.log('  (the bench page crashed)') })
-    // what went wrong in the page or its workers is said (a request that failed, by its address: not the icon it has none of)
-    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) console.log(`  (the bench page: ${m.text()})`) })
-    page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) console.log(`  (the bench page: ${r.status()} for ${r.url()})`) })
-    page.on('worker', (w) => { w.on('console', (m) => { if (m.type() === 'error') console.log(`  (a bench worker: ${m.text()})`) }) })
-    await page.goto(server.url)
-    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready')
-    return { page, outDir, close }
-  } catch (err) { await close(); throw err }
-}
-
-type BenchPage = {
-  cores: number
-  reference: (m: number) => number
-  noble: (m: number) => number
-  pool: (size: number) => Promise<{ rate: number, v2: string }>
-  ceilingOf: (name: CeilingName, kernelMib: number, sink?: { addr: string, protocol: string, mib: number }) => Promise<number>
-}
-
 async function benchCommPChromium (): Promise<void> {
   const { rm } = await import('node:fs/promises')
   const os = await import('node:os')
@@ -452,12 +419,14 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
    * figures then include the sampling's cost), both printed after the table.
    */
   const observed: string[] = []
+  /** Chromium's CPU seconds on each line, all its processes together. */
+  const cpuSecs = new Map<string, number>()
   const watched = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const cpu = countChromiumCpu()
     const end = profiling() ? await startTrace(page.context(), page, `tab-ceilings-${name}`) : null
     try { return await run() } finally {
       const used = cpu?.()
-      if (used !== undefined) observed.push(`${name}: ${describeCpu(used)}`)
+      if (used !== undefined) { observed.push(`${name}: ${describeCpu(used)}`); cpuSecs.set(name, used.totalSecs) }
       if (end !== null) {
         const saved = await end()
         observed.push(`${name}: profile ${saved}`, ...summarizeTrace(saved, outDir).map(l => `  ${l}`))
@@ -469,19 +438,23 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
     const c = {} as Record<CeilingName, number>
     const streamMib = Math.min(mib, 256)
-    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'transfer', 'copy', 'libp2p', 'reference'] as const) {
+    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'transfer', 'copy', 'libp2p', 'libp2p-in', 'reference'] as const) {
       // a line that fails is said and left out (NaN), the others still measured
-      const sink = name === 'libp2p' ? await startSink(streamMib * 2 ** 20) : undefined
-      try {
-        const to = sink === undefined ? undefined : { addr: sink.addr, protocol: SINK_PROTOCOL, mib: streamMib }
-        const measure = async (): Promise<number> => await page.evaluate(async ([n, k, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, k, s), [name, 256, to] as const)
-        c[name] = await watched(name, measure)
-          .catch((err: Error) => { console.log(`  ceiling ${name}: FAILED: ${err.message.split('\n')[0]}`); return NaN })
-      } finally { await sink?.stop() }
+      const measure = async (): Promise<number> => name === 'libp2p' || name === 'libp2p-in'
+        ? await tabStreamCeiling(page, name, streamMib)
+        : await page.evaluate(async ([n, k]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, k), [name, 256] as const)
+      c[name] = await watched(name, measure)
+        .catch((err: Error) => { console.log(`  ceiling ${name}: FAILED: ${err.message.split('\n')[0]}`); return NaN })
     }
     const nodeStream = streamMib / await rawStreamSecs(streamMib * 2 ** 20)
     const pools: Array<[number, number]> = []
-    for (const size of [1, cores]) pools.push([size, (await watched(`pool-${size}`, async () => await page.evaluate(async (s) => await (window as unknown as { bench: BenchPage }).bench.pool(s), size))).rate])
+    const poolStalls: string[] = []
+    for (const size of [1, cores]) {
+      // the pool's coordinator runs on the page's main thread, as the app's Piece view runs it
+      const stalls = await watchStalls(page)
+      pools.push([size, (await watched(`pool-${size}`, async () => await page.evaluate(async (s) => await (window as unknown as { bench: BenchPage }).bench.pool(s), size))).rate])
+      poolStalls.push(`pool of ${size}: ${describeStalls(await stalls())}`)
+    }
     const ref = c.reference
     const line = (what: string, v: number): string => `  ${what.padEnd(68)} ${fmt(v).padStart(7)} MiB/s = ${fmt(v / ref, 2)}x reference`
     console.log(`\nTab ceilings in headless Chromium (${cores} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}), a ${mib} MiB file on disk, each in a worker of its own:`)
@@ -493,9 +466,21 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     console.log(line('4 MiB buffers from one worker to another, transferred', c.transfer))
     console.log(line('4 MiB buffers from one worker to another, copied', c.copy))
     console.log(line(`our libp2p stream, worker → Node sink over WebSockets (${streamMib} MiB)`, c.libp2p))
+    console.log(line(`our libp2p stream, Node source → worker over WebSockets (${streamMib} MiB)`, c['libp2p-in']))
     console.log(line('  the same stream, Node → Node (this process)', nodeStream))
     const ceiling = Math.min(c.slice, c.kernel * cores)
     for (const [size, rate] of pools) console.log(line(`our pool of ${size} worker${size === 1 ? '' : 's'} hashing the file`, rate) + (size === cores ? `; ${fmt(rate / ceiling, 2)}x the slower of the file read and the kernel × ${cores} (goal ≥ 0.9)` : ''))
+    // The ceiling above counts the file's read as free, and on few cores it is not: the browser's own threads spend
+    // CPU on every MiB read, on the cores the hashing workers need. The CPU each line took per MiB (Chromium's threads
+    // from /proc, all processes) gives what the cores can do when every MiB is both read and hashed.
+    const perMiB = (name: string, mibDone: number): number => (cpuSecs.get(name) ?? NaN) / mibDone
+    for (const how of ['slice', 'stream'] as const) {
+      const bound = cores / (perMiB(how, mib) + perMiB('kernel', 256))
+      if (!Number.isFinite(bound)) continue
+      const pool = pools.find(([size]) => size === cores)?.[1] ?? NaN
+      console.log(line(`the file read by ${how === 'slice' ? 'slices' : 'stream()'} and hashed, as ${cores} cores allow (CPU s/MiB: read ${fmt(perMiB(how, mib) * 1000, 1)} m, kernel ${fmt(perMiB('kernel', 256) * 1000, 1)} m)`, bound) + `; our pool of ${cores}: ${fmt(pool / bound, 2)}x this`)
+    }
+    console.log(`  the page's main thread while the pool hashed: ${poolStalls.join('; ')}`)
     if (observed.length > 0) {
       console.log(`  where the time went${profiling() ? ' (BENCH_PROFILE=1: traced lines include the sampling\'s cost; open a profile in DevTools\' Performance panel; ms by source per thread)' : ''}:`)
       for (const l of observed) console.log(`    ${l}`)

@@ -9,13 +9,12 @@ import path from 'node:path'
 import { tmpdir } from 'node:os'
 import { randomFillSync } from 'node:crypto'
 import { open, rm, mkdtemp } from 'node:fs/promises'
-import type { Stream } from '@libp2p/interface'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import {
   secpAddressBytes, secpPublicKey, signMessage, signDealProposal, readEscrow, readDeal, getMinerInfo, gasLimitFor,
   TRANSFER_GAS_FEE_CAP, TRANSFER_GAS_PREMIUM, parseFil, CID
 } from '../../src/core'
-import { createCofferLibp2p, type CofferLibp2p } from '../../src/net'
+import { createCofferLibp2p } from '../../src/net'
 import { startDevnet, type Devnet } from '../../src/node/devnet'
 import { pieceOfFile } from '../../src/node/piece-file'
 import { fileChunks } from '../../src/node/prove-possession'
@@ -23,6 +22,11 @@ import { StorageClient, writeUnixfsCar, type DealChain } from '../../src/light'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 import { measureMemory, sampleMemory, peakOf, peaksByLabel } from './memory-sampler'
+import { rawStreamSecs } from './raw-stream'
+import { tabStreamCeilings } from './bench-page'
+import { watchStalls, describeStalls } from './long-tasks'
+import { countChromiumCpu, describeCpu } from './chromium-cpu'
+import { profiling, startTrace, summarizeTrace } from './trace-profile'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const MiB = 2 ** 20
@@ -32,47 +36,6 @@ export async function writeRandomFile (file: string, mib: number): Promise<void>
   const f = await open(file, 'w')
   const block = Buffer.alloc(MiB)
   try { for (let i = 0; i < mib; i++) { randomFillSync(block); await f.write(block) } } finally { await f.close() }
-}
-
-/** The protocol a bench sink reads and discards (`startSink`). */
-export const SINK_PROTOCOL = '/bench/sink/1.0.0'
-
-/**
- * A Coffer node on loopback WebSockets that reads streams on SINK_PROTOCOL and discards the bytes; once `bytes` have
- * come it answers one byte ("all in"), so the sender's clock stops when the last byte has arrived, not when it left.
- */
-export async function startSink (bytes: number): Promise<{ node: CofferLibp2p, addr: string, stop: () => Promise<void> }> {
-  const node = await createCofferLibp2p({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
-  await node.handle(SINK_PROTOCOL, async (stream: Stream) => {
-    let got = 0
-    for await (const chunk of stream) {
-      got += chunk.byteLength
-      if (got >= bytes) break
-    }
-    stream.send(new Uint8Array([1]))
-    await stream.close()
-  })
-  return { node, addr: node.getMultiaddrs()[0]!.toString(), stop: async () => { await node.stop() } }
-}
-
-/** Seconds to push `bytes` through one libp2p stream between two Coffer nodes on loopback, bytes discarded. */
-export async function rawStreamSecs (bytes: number): Promise<number> {
-  const a = await startSink(bytes)
-  const b = await createCofferLibp2p({ listen: [] })
-  try {
-    const stream = await b.dialProtocol(a.node.getMultiaddrs()[0]!, SINK_PROTOCOL)
-    const chunk = new Uint8Array(MiB)
-    randomFillSync(chunk)
-    const t = performance.now()
-    for (let sent = 0; sent < bytes; sent += MiB) {
-      if (!stream.send(chunk)) await stream.onDrain()
-    }
-    for await (const _ of stream) break // the sink's one-byte "all in"
-    return (performance.now() - t) / 1000
-  } finally {
-    await b.stop()
-    await a.stop()
-  }
 }
 
 /** The chain as a Node client sees it, read straight from the devnet (this bench measures transfer, not proofs). */
@@ -203,11 +166,36 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     /** Each memory sample is labelled with the upload card's stage when the measurement began. */
     const stage = { selector: '[data-testid=upload-card]', attribute: 'data-stage', otherwise: 'start' }
     const baseline = (await measureMemory(page, stage))?.bytes ?? 0
+    // page-side clock: the first byte the card shows gone to the provider (staged while packing, or sent), and every
+    // copy's bytes all held by its provider (before the deal is published: the rest is the chain's time)
+    await page.evaluate(() => {
+      const t = { firstSent: 0, allSent: 0 }
+      ;(window as unknown as { benchSend: typeof t }).benchSend = t
+      // (no named helper in here: the bench's TypeScript loader would wrap it in a function the page does not have)
+      new MutationObserver(() => {
+        const staged = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=stage-progress] progress')]
+        const copies = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=send-progress] progress')]
+        if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) t.firstSent = performance.now()
+        if (t.allSent === 0 && copies.length > 0 && copies.every(b => b.max > 1 && b.value >= b.max)) t.allSent = performance.now()
+      }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true })
+    })
+    const stalls = await watchStalls(page)
+    // where Chromium's CPU goes (/proc), and with BENCH_PROFILE=1 a trace of the page's renderer (its figures then include the sampling's cost)
+    const cpu = countChromiumCpu()
+    const nodeCpu = process.cpuUsage()
+    const endTrace = profiling() ? await startTrace(b.context, page, 'upload-browser') : null
     const sampler = sampleMemory(page, stage)
     const t = performance.now()
     await page.setInputFiles('[data-testid=upload-input]', file)
     const outcome = await waitForUpload(page)
     const publishedSecs = (performance.now() - t) / 1000
+    const stalled = await stalls()
+    const used = cpu?.()
+    const nodeUsed = process.cpuUsage(nodeCpu)
+    const profile = endTrace === null ? null : await endTrace()
+    const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number } }).benchSend)
+    // (the CAR's size, as the copy's bar counts it: read now, before the Files view replaces the Upload view)
+    const carBytes = Number(await page.locator('[data-testid=send-progress] progress').first().getAttribute('max', { timeout: 5000 }).catch(() => null) ?? NaN)
     const samples = await sampler.stop()
     const top = peakOf(samples)
     const peak = top?.bytes ?? 0
@@ -235,6 +223,18 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
     console.log(`  stages first seen (s after the drop, sampled every 250 ms at most): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
     console.log(`  start re-planned: ${replanned === null ? 'no (the first plan held)' : `yes: ${replanned}`}`)
+    const sendSecs = (send.allSent - send.firstSent) / 1000
+    const sendRate = send.firstSent > 0 && send.allSent > 0 ? (Number.isFinite(carBytes) ? carBytes : mib * MiB) / MiB / sendSecs : NaN
+    // the same run's ceiling: our libp2p stream from a worker to a Node sink, nothing else running
+    const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
+    console.log(`  sending (first byte staged → every byte held by the provider): ${fmt(sendSecs, 1)} s = ${fmt(sendRate)} MiB/s of CAR` +
+      (ceiling === null ? '' : ` = ${fmt(sendRate / ceiling.out, 2)}x the tab's raw stream out (${fmt(ceiling.out)} MiB/s, a worker → Node sink; goal ≥ 0.7)`))
+    console.log(`  while it packed, hashed and sent: ${describeStalls(stalled)}`)
+    if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt((nodeUsed.user + nodeUsed.system) / 1e6, 2)} s`)
+    if (profile !== null) {
+      console.log(`  profile (BENCH_PROFILE=1; the figures above include its cost): ${profile}; by thread, ms by source:`)
+      for (const l of summarizeTrace(profile, distDir)) console.log(`    ${l}`)
+    }
   } finally {
     await b.close()
     await d.stop()

@@ -1,7 +1,7 @@
 // The bench page's ceilings worker (issue 17, part 1): what one Chromium worker can do with nothing else in the way —
 // read a disk-backed File (by slice().arrayBuffer(), by stream(), from OPFS through a sync access handle), hash
-// bytes already in memory with our WASM kernel, hash the file with the reference package read the same way, and
-// pass buffers to another worker (transferred or copied). Each answer is MiB/s measured here, in the worker.
+// bytes already in memory with our WASM kernel, hash the file with the reference package read the same way, pass
+// buffers to another worker (transferred or copied), and move bytes over our libp2p stream to and from a Node peer. Each answer is MiB/s measured here, in the worker.
 import * as Reference from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
 import { instantiatePieceWasm } from '../../../workers/wasm/piece-wasm'
 import { PieceHasher } from '../../../src/core'
@@ -20,6 +20,7 @@ export type CeilingAsk =
   | { type: 'send', port: MessagePort, mib: number, transfer: boolean }
   | { type: 'receive', port: MessagePort }
   | { type: 'stream', addr: string, protocol: string, mib: number }
+  | { type: 'stream-in', addr: string, protocol: string, mib: number }
 
 const rate = (bytes: number, t: number): number => bytes / MiB / ((performance.now() - t) / 1000)
 
@@ -102,6 +103,21 @@ async function answer (ask: CeilingAsk): Promise<number> {
       for (let sent = 0; sent < ask.mib * MiB; sent += MiB) if (!stream.send(chunk)) await stream.onDrain()
       for await (const _ of stream) break
       return rate(ask.mib * MiB, t)
+    } finally { await node.stop() }
+  }
+  if (ask.type === 'stream-in') {
+    // the other way: a Node source sends `mib` MiB on the stream this worker opens; the clock stops at its last byte
+    const node = await createCofferLibp2p({ allowLoopbackDials: true })
+    try {
+      const stream = await node.dialProtocol(multiaddr(ask.addr), ask.protocol)
+      let got = 0
+      const t = performance.now()
+      for await (const chunk of stream) {
+        got += chunk.byteLength
+        if (got >= ask.mib * MiB) break
+      }
+      if (got < ask.mib * MiB) throw new Error(`received ${got} of ${ask.mib * MiB} bytes`)
+      return rate(got, t)
     } finally { await node.stop() }
   }
   // receive: counts what arrives until the sender's end, then says so

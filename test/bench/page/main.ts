@@ -57,7 +57,7 @@ async function ceiling (ask: CeilingAsk, transfer: Transferable[] = [], signal?:
 }
 
 /** The tab's ceilings (issue 17, part 1), one by name, each in a worker of its own with nothing else running: MiB/s. */
-async function ceilingOf (name: CeilingName, kernelMib: number, sink?: { addr: string, protocol: string, mib: number }): Promise<number> {
+async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: string, protocol: string, mib: number }): Promise<number> {
   const file = (document.getElementById('file') as HTMLInputElement).files![0]!
   const pass = async (transfer: boolean): Promise<number> => {
     const { port1, port2 } = new MessageChannel()
@@ -80,10 +80,11 @@ async function ceilingOf (name: CeilingName, kernelMib: number, sink?: { addr: s
     case 'reference': return await ceiling({ type: 'reference', file })
     case 'transfer': return await pass(true)
     case 'copy': return await pass(false)
-    case 'libp2p': return await ceiling({ type: 'stream', ...sink! })
+    case 'libp2p': return await ceiling({ type: 'stream', ...peer! })
+    case 'libp2p-in': return await ceiling({ type: 'stream-in', ...peer! })
   }
 }
-export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'reference' | 'transfer' | 'copy' | 'libp2p'
+export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in'
 
 Object.assign(window, { bench: { ...bench, ceilingOf } })
 document.getElementById('state')!.textContent = 'ready'

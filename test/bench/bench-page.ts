@@ -1,0 +1,70 @@
+// The bench's own page (test/bench/page, built here, never shipped) in headless Chromium, cross-origin isolated:
+// what the tab can do with nothing of the app in the way (page/main.ts, page/ceilings.worker.ts). Sections that
+// measure the app itself take their same-run ceilings from here.
+import path from 'node:path'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { Page } from 'playwright-core'
+import { startAppServer } from '../../src/node/app-server'
+import { launchChromium } from '../helpers/chromium'
+import { profiling } from './trace-profile'
+import { startSink, startSource, SINK_PROTOCOL, SOURCE_PROTOCOL } from './raw-stream'
+import type { CeilingName } from './page/main'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+export type BenchPage = {
+  cores: number
+  reference: (m: number) => number
+  noble: (m: number) => number
+  pool: (size: number) => Promise<{ rate: number, v2: string }>
+  ceilingOf: (name: CeilingName, kernelMib: number, peer?: { addr: string, protocol: string, mib: number }) => Promise<number>
+}
+
+/** The page's `bench` object, called in the page. */
+export const bench = (): BenchPage => (window as unknown as { bench: BenchPage }).bench
+
+export async function openBenchPage (): Promise<{ page: Page, outDir: string, close: () => Promise<void> }> {
+  const { build } = await import('vite')
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-page-'))
+  await build({ root: path.join(root, 'test/bench/page'), configFile: false, logLevel: 'warn', build: { outDir, target: 'es2022', emptyOutDir: true, sourcemap: profiling() }, worker: { format: 'es' } })
+  const server = await startAppServer({ distDir: outDir, host: '127.0.0.1', port: 0, bootstrap: () => { throw new Error('no bootstrap here') }, crossOriginIsolated: true })
+  const browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
+  const close = async (): Promise<void> => {
+    await browser.close()
+    await server.close()
+    await rm(outDir, { recursive: true, force: true })
+  }
+  try {
+    const page = await browser.context.newPage()
+    page.on('crash', () => { console.log('  (the bench page crashed)') })
+    // what went wrong in the page or its workers is said (a request that failed, by its address: not the icon it has none of)
+    page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) console.log(`  (the bench page: ${m.text()})`) })
+    page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) console.log(`  (the bench page: ${r.status()} for ${r.url()})`) })
+    page.on('worker', (w) => { w.on('console', (m) => { if (m.type() === 'error') console.log(`  (a bench worker: ${m.text()})`) }) })
+    await page.goto(server.url)
+    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready')
+    return { page, outDir, close }
+  } catch (err) { await close(); throw err }
+}
+
+/**
+ * Our libp2p stream between a worker of the bench page and a Node node on loopback WebSockets, bytes discarded, in
+ * MiB/s: out (worker → Node sink, `libp2p`) or in (Node source → worker, `libp2p-in`).
+ */
+export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in', mib: number): Promise<number> {
+  const peer = way === 'libp2p' ? await startSink(mib * 2 ** 20) : await startSource(mib * 2 ** 20)
+  try {
+    const to = { addr: peer.addr, protocol: way === 'libp2p' ? SINK_PROTOCOL : SOURCE_PROTOCOL, mib }
+    return await page.evaluate(async ([n, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, 0, s), [way, to] as const)
+  } finally { await peer.stop() }
+}
+
+/** Both ways of the tab's raw stream, measured in a bench page of their own (opened and closed here). */
+export async function tabStreamCeilings (mib: number): Promise<{ out: number, in: number }> {
+  const { page, close } = await openBenchPage()
+  try {
+    return { out: await tabStreamCeiling(page, 'libp2p', mib), in: await tabStreamCeiling(page, 'libp2p-in', mib) }
+  } finally { await close() }
+}
