@@ -36,6 +36,19 @@ export const isTabGone = (err: { name: string }): boolean => err.name === TabGon
 
 type Caller = PortCaller<PlatformMethods>
 
+/**
+ * Bytes made ready to cross to the tab. postMessage copies a typed array's whole underlying buffer, not the view: a
+ * 256 KiB block verified inside a received chunk of several MiB crossed as the whole chunk (retrieval-browser bench,
+ * 256 MiB downloaded: 13 s of the shared node's time in postMessage, 7 s of the tab's in reading the messages, the
+ * download 0.16x the tab's raw stream). A view is cut out first, and that copy, ours alone, is moved, not copied
+ * again; bytes that are their buffer's whole may be someone else's, and are copied by the message as before.
+ */
+function crossing (bytes: Uint8Array): { bytes: Uint8Array, transfer: Transferable[] } {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return { bytes, transfer: [] }
+  const own = bytes.slice()
+  return { bytes: own, transfer: [own.buffer] }
+}
+
 const pieceResult = (w: PieceResultWire): PieceResult => ({
   digest: w.digest, v1: CID.decode(w.v1), v2: CID.decode(w.v2), ...(w.segmentRoots === undefined ? {} : { segmentRoots: w.segmentRoots })
 })
@@ -79,8 +92,8 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
         opts.signal?.addEventListener('abort', () => { void handle.then(async h => await c.call('streamAbort', { handle: h })).catch(() => {}) }, { once: true })
         const report = (g: PieceStreamProgress | null): void => { if (g !== null) opts.onProgress?.(g) }
         const stream: PieceStream = {
-          write: async (bytes) => { report(await c.call('streamWrite', { handle: await handle, bytes })) },
-          writeAt: async (offset, bytes) => { report(await c.call('streamWriteAt', { handle: await handle, offset, bytes })) },
+          write: async (bytes) => { const x = crossing(bytes); report(await c.call('streamWrite', { handle: await handle, bytes: x.bytes }, { transfer: x.transfer })) },
+          writeAt: async (offset, bytes) => { const x = crossing(bytes); report(await c.call('streamWriteAt', { handle: await handle, offset, bytes: x.bytes }, { transfer: x.transfer })) },
           finish: async () => pieceResult(await c.call('streamFinish', { handle: await handle }))
         }
         return stream
@@ -96,8 +109,8 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
         const c = pick()
         const handle = await c.call('stagingCreate', { name })
         return {
-          write: async (bytes) => { await c.call('stagingWrite', { handle, bytes }) },
-          writeAt: async (offset, bytes) => { await c.call('stagingWriteAt', { handle, offset, bytes }) },
+          write: async (bytes) => { const x = crossing(bytes); await c.call('stagingWrite', { handle, bytes: x.bytes }, { transfer: x.transfer }) },
+          writeAt: async (offset, bytes) => { const x = crossing(bytes); await c.call('stagingWriteAt', { handle, offset, bytes: x.bytes }, { transfer: x.transfer }) },
           close: async () => { await c.call('stagingClose', { handle }) }
         }
       },
@@ -106,7 +119,7 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
     }
 
     const sink = (c: Caller, handle: number): DownloadSink => ({
-      write: async (offset, bytes) => { await c.call('sinkWrite', { handle, offset, bytes }) },
+      write: async (offset, bytes) => { const x = crossing(bytes); await c.call('sinkWrite', { handle, offset, bytes: x.bytes }, { transfer: x.transfer }) },
       flush: async () => await c.call('sinkFlush', { handle }),
       close: async () => { await c.call('sinkClose', { handle }) }
     })

@@ -88,6 +88,25 @@ describe('platforms lent by tabs', { timeout: 120_000 }, () => {
     await expect(p.verifyPossession(new Uint8Array(10), new Uint8Array(32), 1, new Uint8Array(5))).rejects.toMatchObject({ name: 'PossessionProofError' })
   })
 
+  it('sends a view\'s bytes alone, not the buffer it is a view into (postMessage copies a whole buffer)', async () => {
+    const platforms = nodeSide()
+    const x = lendTab(platforms, 'x')
+    const arrived: number[] = []
+    const create = x.staging.create
+    x.staging.create = async (name) => {
+      const w = await create(name)
+      return { ...w, write: async (b) => { arrived.push(b.buffer.byteLength); await w.write(b) } }
+    }
+    const big = payload(4 << 20)
+    const w = await platforms.platform.staging.create('view.car')
+    await w.write(big.subarray(1000, 1010))
+    await w.write(big) // a whole buffer crosses as it is, and stays the caller's
+    await w.close()
+    expect(arrived).toEqual([10, 4 << 20])
+    expect(big.byteLength).toBe(4 << 20)
+    expect([...x.staging.files.get('view.car')!.subarray(0, 10)]).toEqual([...big.subarray(1000, 1010)])
+  })
+
   it('opens and removes staged files through a tab once OPFS refuses the node (a cross-origin-isolated page\'s SharedWorker)', async () => {
     let ownCalls = 0
     const refused = (): never => { ownCalls++; throw Object.assign(new Error('It was determined that certain files are unsafe'), { name: 'SecurityError' }) }
