@@ -27,6 +27,8 @@ import { writeRandomFile, nodeDealChain } from './upload'
 import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
+import { countChromiumCpu, describeCpu } from './chromium-cpu'
+import { profiling, startTrace, summarizeTrace, profileSharedWorker, DEVTOOLS_PORT_FLAG } from './trace-profile'
 import { measureMemory, sampleMemory, peakOf, mib as inMiB, type MemorySample, type SampleLabel } from './memory-sampler'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
@@ -206,7 +208,8 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const clientNode = await createCofferLibp2p({ allowLoopbackDials: true })
     cleanups.push(async () => { await clientNode.stop() })
     // eager measurement: each sample answers at once (with a GC first) instead of at the next natural GC
-    const b = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory'])
+    // (BENCH_PROFILE=1 opens the DevTools port too: the shared node's worker is profiled through it)
+    const b = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory', ...(profiling() ? [DEVTOOLS_PORT_FLAG] : [])])
     cleanups.push(b.close)
     const file = path.join(dir, 'film.bin')
     await writeRandomFile(file, mib)
@@ -256,6 +259,11 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     })
     const sampler = sampleMemory(page, VERIFIED)
     const stalls = await watchStalls(page)
+    // where Chromium's CPU goes (/proc), and with BENCH_PROFILE=1 the page's trace and the shared node's profile (figures then include their cost)
+    const cpu = countChromiumCpu()
+    const nodeCpu = process.cpuUsage()
+    const endTrace = profiling() ? await startTrace(b.context, page, 'retrieval-browser') : null
+    const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'retrieval-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
     counting = true
     await page.click('[data-testid=download-confirm]')
     let outcome = await waitForDownload(page)
@@ -275,6 +283,9 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     }
     counting = false
     const stalled = await stalls()
+    const used = cpu?.()
+    const nodeUsed = process.cpuUsage(nodeCpu)
+    const profiles = [...(endTrace === null ? [] : await endTrace().then(f => [`profile ${f}`, ...summarizeTrace(f, distDir)])), ...(endShared === null ? [] : await endShared())]
     const samples = await sampler.stop()
     const times = await page.evaluate(() => (window as unknown as { benchTimes: { click: number, first: number, done: number } }).benchTimes)
     if (outcome.stage !== 'done') throw new Error(`the download ended ${outcome.stage}: ${outcome.detail}${failures.length > 0 ? ` (failed before, and resumed: ${failures.join('; ')})` : ''}`)
@@ -303,8 +314,12 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     console.log(`  confirm click → done: ${fmt(secs)} s = ${fmt(fileRate)} MiB/s of file (${fmt(carRate)} MiB/s of CAR) ${ref}`)
     // the same run's ceiling: our libp2p stream from a Node source into a worker, nothing else running
     const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
-    if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in, 2)}x the tab's raw stream in (${fmt(ceiling.in)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7)`)
+    // the transfer alone: from the first verified byte (the channel is created on chain before it) to the end
+    const flowRate = stored.packed.carBytes / MiB / ((times.done - times.first) / 1000)
+    if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in, 2)}x the tab's raw stream in (${fmt(ceiling.in)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in, 2)}x`)
     console.log(`  while it downloaded, verified, paid and wrote: ${describeStalls(stalled)}`)
+    if (used !== undefined) console.log(`  confirm → done: ${describeCpu(used, 10)}; this process (the devnet: its provider serving and proving, its full node) ${fmt((nodeUsed.user + nodeUsed.system) / 1e6, 2)} s`)
+    if (profiles.length > 0) console.log(`  profiles (BENCH_PROFILE=1; the figures above include their cost), by thread, ms by source:\n${profiles.map(l => `    ${l}`).join('\n')}`)
     console.log(`  the provider ended ${proofs} proofs of possession meanwhile (proving period ${BROWSER_PROVING_PERIOD} epochs; each hashes only its challenged segments of the ${fmt(stored.packed.carBytes / MiB, 0)} MiB piece, in the process that serves it)`)
     const firstRef = reference === undefined ? '' : ` = ${fmt(firstMs / reference.coldFirstByteMs, 2)}x the Node client's first retrieval (${fmt(reference.coldFirstByteMs, 0)} ms)`
     console.log(`  time to first verified byte (confirm click → the card shows one; a first retrieval from this provider: the channel is created on chain first): ${fmt(firstMs, 0)} ms = ${fmt(firstMs / (d.genesis.state.blockDelaySecs * 1000), 1)} block times${firstRef}`)

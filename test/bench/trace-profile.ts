@@ -34,6 +34,24 @@ export async function startTrace (context: BrowserContext, page: Page, name: str
   }
 }
 
+/** Names a sampled frame by the app's source file it came from (through dist's source maps), or what it is. */
+function sourceNamer (distDir: string): (f: ProfileNode['callFrame']) => string {
+  const maps = new Map<string, SourceMapConsumer | null>()
+  return (f: ProfileNode['callFrame']): string => {
+    if (f.functionName === '(garbage collector)') return 'garbage collection'
+    if (/^wasm-function/.test(f.functionName) || f.url?.startsWith('wasm') === true) return 'WASM'
+    const base = f.url?.split('/').pop() ?? ''
+    if (!maps.has(base)) {
+      const m = path.join(distDir, 'assets', `${base}.map`)
+      maps.set(base, base !== '' && existsSync(m) ? new SourceMapConsumer(JSON.parse(readFileSync(m, 'utf8'))) : null)
+    }
+    const map = maps.get(base)
+    if (map == null) return `${f.functionName || '(anonymous)'} ${base}`.trim()
+    const at = map.originalPositionFor({ line: f.lineNumber + 1, column: f.columnNumber })
+    return (at.source ?? base).replace(/^.*node_modules\//, '').replace(/^(\.\.\/)+/, '')
+  }
+}
+
 interface ProfileNode { id: number, parent?: number, callFrame: { functionName: string, url?: string, lineNumber: number, columnNumber: number } }
 interface TraceEvent { name: string, pid: number, tid: number, id?: string, args?: { name?: string, data?: { cpuProfile?: { nodes?: ProfileNode[], samples?: number[] }, timeDeltas?: number[] } } }
 
@@ -53,35 +71,73 @@ export function summarizeTrace (file: string, distDir: string, top = 10): string
     p.samples.push(...(e.args?.data?.cpuProfile?.samples ?? []))
     p.deltas.push(...(e.args?.data?.timeDeltas ?? []))
   }
-  const maps = new Map<string, SourceMapConsumer | null>()
-  const sourceOf = (f: ProfileNode['callFrame']): string => {
-    if (f.functionName === '(garbage collector)') return 'garbage collection'
-    if (/^wasm-function/.test(f.functionName) || f.url?.startsWith('wasm') === true) return 'WASM'
-    const base = f.url?.split('/').pop() ?? ''
-    if (!maps.has(base)) {
-      const m = path.join(distDir, 'assets', `${base}.map`)
-      maps.set(base, base !== '' && existsSync(m) ? new SourceMapConsumer(JSON.parse(readFileSync(m, 'utf8'))) : null)
-    }
-    const map = maps.get(base)
-    if (map == null) return `${f.functionName || '(anonymous)'} ${base}`.trim()
-    const at = map.originalPositionFor({ line: f.lineNumber + 1, column: f.columnNumber })
-    return (at.source ?? base).replace(/^.*node_modules\//, '').replace(/^(\.\.\/)+/, '')
-  }
+  const sourceOf = sourceNamer(distDir)
   const lines: string[] = []
   for (const p of profiles.values()) {
-    const self = new Map<string, number>()
-    let busy = 0
-    for (let i = 0; i < p.samples.length; i++) {
-      const node = p.nodes.get(p.samples[i]!)
-      if (node === undefined || ['(idle)', '(program)'].includes(node.callFrame.functionName)) continue
-      const ms = (p.deltas[i + 1] ?? 0) / 1000
-      const where = sourceOf(node.callFrame)
-      self.set(where, (self.get(where) ?? 0) + ms)
-      busy += ms
-    }
-    if (busy < 50) continue
-    const parts = [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([where, ms]) => `${where} ${ms.toFixed(0)}`)
-    lines.push(`${threads.get(p.thread) ?? p.thread}: busy ${busy.toFixed(0)} ms — ${parts.join(' · ')}`)
+    const line = summarizeSamples(threads.get(p.thread) ?? p.thread, p.nodes, p.samples, p.deltas, sourceOf, top)
+    if (line !== null) lines.push(line)
   }
   return lines
+}
+
+/** One thread's busy time and its `top` sources by self time, or null when it was busy less than 50 ms. */
+function summarizeSamples (thread: string, nodes: Map<number, ProfileNode>, samples: number[], deltas: number[], sourceOf: (f: ProfileNode['callFrame']) => string, top: number): string | null {
+  const self = new Map<string, number>()
+  let busy = 0
+  for (let i = 0; i < samples.length; i++) {
+    const node = nodes.get(samples[i]!)
+    if (node === undefined || ['(idle)', '(program)'].includes(node.callFrame.functionName)) continue
+    const ms = (deltas[i + 1] ?? 0) / 1000
+    const where = sourceOf(node.callFrame)
+    self.set(where, (self.get(where) ?? 0) + ms)
+    busy += ms
+  }
+  if (busy < 50) return null
+  const parts = [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([where, ms]) => `${where} ${ms.toFixed(0)}`)
+  return `${thread}: busy ${busy.toFixed(0)} ms — ${parts.join(' · ')}`
+}
+
+/** The flag that opens the DevTools port profileSharedWorker uses (the port is chosen by the browser). */
+export const DEVTOOLS_PORT_FLAG = '--remote-debugging-port=0'
+
+/**
+ * A V8 CPU profile of the app's SharedWorker (the shared node), which a page's trace does not hold: taken over the
+ * DevTools port of a browser launched with DEVTOOLS_PORT_FLAG (its profile folder names the port). The returned
+ * function stops it, saves it under bench-profiles/ (DevTools opens a .cpuprofile) and summarizes it by source.
+ */
+export async function profileSharedWorker (userDataDir: string, name: string, distDir: string): Promise<() => Promise<string[]>> {
+  const [port, browserPath] = readFileSync(path.join(userDataDir, 'DevToolsActivePort'), 'utf8').split('\n')
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${browserPath}`)
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => { reject(new Error('the DevTools port did not open')) } })
+  let next = 1
+  const waiting = new Map<number, (r: { result?: unknown, error?: { message: string } }) => void>()
+  ws.onmessage = (e) => {
+    const m = JSON.parse(String(e.data)) as { id?: number, result?: unknown, error?: { message: string } }
+    if (m.id !== undefined) waiting.get(m.id)?.(m)
+  }
+  const send = async <R>(method: string, params: object = {}, sessionId?: string): Promise<R> => {
+    const id = next++
+    const reply = new Promise<{ result?: unknown, error?: { message: string } }>(resolve => waiting.set(id, resolve))
+    ws.send(JSON.stringify({ id, method, params, ...(sessionId === undefined ? {} : { sessionId }) }))
+    const r = await reply
+    if (r.error !== undefined) throw new Error(`${method}: ${r.error.message}`)
+    return r.result as R
+  }
+  const { targetInfos } = await send<{ targetInfos: Array<{ targetId: string, type: string }> }>('Target.getTargets')
+  const target = targetInfos.find(t => t.type === 'shared_worker')
+  if (target === undefined) { ws.close(); throw new Error('no SharedWorker is running') }
+  const { sessionId } = await send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true })
+  await send('Profiler.enable', {}, sessionId)
+  await send('Profiler.start', {}, sessionId)
+  return async () => {
+    try {
+      const { profile } = await send<{ profile: { nodes: Array<ProfileNode & { children?: number[] }>, samples: number[], timeDeltas: number[] } }>('Profiler.stop', {}, sessionId)
+      const dir = path.resolve('bench-profiles')
+      mkdirSync(dir, { recursive: true })
+      const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
+      writeFileSync(file, JSON.stringify(profile))
+      const line = summarizeSamples('SharedWorker (the shared node)', new Map(profile.nodes.map(n => [n.id, n])), profile.samples, profile.timeDeltas, sourceNamer(distDir), 16)
+      return [`profile ${file}`, ...(line === null ? [] : [line])]
+    } finally { ws.close() }
+  }
 }

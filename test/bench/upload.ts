@@ -26,7 +26,7 @@ import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
 import { countChromiumCpu, describeCpu } from './chromium-cpu'
-import { profiling, startTrace, summarizeTrace } from './trace-profile'
+import { profiling, startTrace, summarizeTrace, profileSharedWorker, DEVTOOLS_PORT_FLAG } from './trace-profile'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const MiB = 2 ** 20
@@ -148,7 +148,8 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
   const distDir = requireBuiltApp()
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-upload-browser-'))
   const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 10, crossOriginIsolated: true })
-  const b = await launchChromium()
+  // BENCH_PROFILE=1 opens the DevTools port too: the shared node's worker is profiled through it
+  const b = await launchChromium(profiling() ? [DEVTOOLS_PORT_FLAG] : [])
   try {
     const file = path.join(dir, 'upload.bin')
     await writeRandomFile(file, mib)
@@ -184,6 +185,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const cpu = countChromiumCpu()
     const nodeCpu = process.cpuUsage()
     const endTrace = profiling() ? await startTrace(b.context, page, 'upload-browser') : null
+    const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'upload-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
     const sampler = sampleMemory(page, stage)
     const t = performance.now()
     await page.setInputFiles('[data-testid=upload-input]', file)
@@ -193,6 +195,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const used = cpu?.()
     const nodeUsed = process.cpuUsage(nodeCpu)
     const profile = endTrace === null ? null : await endTrace()
+    const sharedProfile = endShared === null ? [] : await endShared()
     const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number } }).benchSend)
     // (the CAR's size, as the copy's bar counts it: read now, before the Files view replaces the Upload view)
     const carBytes = Number(await page.locator('[data-testid=send-progress] progress').first().getAttribute('max', { timeout: 5000 }).catch(() => null) ?? NaN)
@@ -233,7 +236,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt((nodeUsed.user + nodeUsed.system) / 1e6, 2)} s`)
     if (profile !== null) {
       console.log(`  profile (BENCH_PROFILE=1; the figures above include its cost): ${profile}; by thread, ms by source:`)
-      for (const l of summarizeTrace(profile, distDir)) console.log(`    ${l}`)
+      for (const l of [...summarizeTrace(profile, distDir), ...sharedProfile]) console.log(`    ${l}`)
     }
   } finally {
     await b.close()
