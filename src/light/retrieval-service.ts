@@ -252,6 +252,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         providers: usable,
         payer,
         sink: { write: async (offset, b) => { await sink.write(offset - base, b) } },
+        ...(init.hash === undefined ? {} : { hash: init.hash }),
         state,
         saveState,
         signal: ac.signal,

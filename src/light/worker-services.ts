@@ -18,6 +18,7 @@ import { createDealService, type DealService } from './deal-service'
 import { createRetrievalService, type RetrievalService } from './retrieval-service'
 import { createRangeReader, type RangeReader } from './range-reader'
 import { findRetrievalProviders } from './retrieval-providers'
+import { wasmBlockHash } from './block-hash'
 import type { WorkerHandlers, TransportName } from './worker-protocol'
 import type { ViewMessage } from './light-node-host'
 import type { WorkerPlatform } from './run-worker'
@@ -68,7 +69,9 @@ export function handlersFor (platformIn: ((tab: string) => WorkerPlatform) | und
   let reader: RangeReader | undefined
   const ranges = async (): Promise<RangeReader> => {
     const r = await retrievals()
+    const hash = await wasmBlockHash()
     reader ??= createRangeReader({
+      ...(hash === undefined ? {} : { hash }),
       libp2p: (await services()).client.dialer,
       find: async (root, dealIds, signal) => await findRetrievalProviders(r.finder, root, dealIds, signal),
       payer: r.payer
@@ -171,8 +174,9 @@ export async function startServices (init: StartServicesInit): Promise<NodeServi
   let retrievals: RetrievalService | undefined
   if (keystore !== null && platform?.downloads !== undefined) {
     const w = wallet
+    const hash = await wasmBlockHash()
     retrievals = await createRetrievalService({
-      client, wallet: w, keystore, bootstrap: doc, files: platform.downloads,
+      client, wallet: w, keystore, bootstrap: doc, files: platform.downloads, ...(hash === undefined ? {} : { hash }),
       onChange: (view) => { publish({ type: 'retrievals', retrievals: view }) }
     }).catch((err: unknown) => {
       publish({ type: 'retrievals', retrievals: { downloads: [], channels: [], error: toWireError(err) } })
