@@ -28,7 +28,7 @@ import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
 import { countChromiumCpu, describeCpu } from './chromium-cpu'
-import { profiling, startTrace, summarizeTrace, profileSharedWorker, DEVTOOLS_PORT_FLAG } from './trace-profile'
+import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
 import { measureMemory, sampleMemory, peakOf, mib as inMiB, type MemorySample, type SampleLabel } from './memory-sampler'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
@@ -264,6 +264,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const nodeCpu = process.cpuUsage()
     const endTrace = profiling() ? await startTrace(b.context, page, 'retrieval-browser') : null
     const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'retrieval-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
+    const endNode = profiling() ? await profileThisProcess('retrieval-browser-devnet') : null
     counting = true
     await page.click('[data-testid=download-confirm]')
     let outcome = await waitForDownload(page)
@@ -285,7 +286,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const stalled = await stalls()
     const used = cpu?.()
     const nodeUsed = process.cpuUsage(nodeCpu)
-    const profiles = [...(endTrace === null ? [] : await endTrace().then(f => [`profile ${f}`, ...summarizeTrace(f, distDir)])), ...(endShared === null ? [] : await endShared())]
+    const profiles = [...(endTrace === null ? [] : await endTrace().then(f => [`profile ${f}`, ...summarizeTrace(f, distDir)])), ...(endShared === null ? [] : await endShared()), ...(endNode === null ? [] : await endNode())]
     const samples = await sampler.stop()
     const times = await page.evaluate(() => (window as unknown as { benchTimes: { click: number, first: number, done: number } }).benchTimes)
     if (outcome.stage !== 'done') throw new Error(`the download ended ${outcome.stage}: ${outcome.detail}${failures.length > 0 ? ` (failed before, and resumed: ${failures.join('; ')})` : ''}`)

@@ -141,3 +141,31 @@ export async function profileSharedWorker (userDataDir: string, name: string, di
     } finally { ws.close() }
   }
 }
+
+/**
+ * A V8 CPU profile of this process (the bench's own devnet: its full node and providers run here), through Node's
+ * inspector. The returned function stops it, saves it under bench-profiles/ and summarizes it by source file.
+ */
+export async function profileThisProcess (name: string): Promise<() => Promise<string[]>> {
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async () => {
+    try {
+      const { profile } = await session.post('Profiler.stop') as unknown as { profile: { nodes: ProfileNode[], samples: number[], timeDeltas: number[] } }
+      const dir = path.resolve('bench-profiles')
+      mkdirSync(dir, { recursive: true })
+      const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
+      writeFileSync(file, JSON.stringify(profile))
+      const byFile = (f: ProfileNode['callFrame']): string => {
+        if (f.functionName === '(garbage collector)') return 'garbage collection'
+        if (f.url === undefined || f.url === '') return f.functionName === '' ? '(native)' : f.functionName
+        return f.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/work\/main\//, '').replace(/^.*?\/src\//, 'src/')
+      }
+      const line = summarizeSamples('this process (the devnet)', new Map(profile.nodes.map(n => [n.id, n])), profile.samples, profile.timeDeltas, byFile, 16)
+      return [`profile ${file}`, ...(line === null ? [] : [line])]
+    } finally { session.disconnect() }
+  }
+}

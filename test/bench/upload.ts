@@ -26,7 +26,7 @@ import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
 import { countChromiumCpu, describeCpu } from './chromium-cpu'
-import { profiling, startTrace, summarizeTrace, profileSharedWorker, DEVTOOLS_PORT_FLAG } from './trace-profile'
+import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const MiB = 2 ** 20
@@ -186,6 +186,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const nodeCpu = process.cpuUsage()
     const endTrace = profiling() ? await startTrace(b.context, page, 'upload-browser') : null
     const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'upload-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
+    const endNode = profiling() ? await profileThisProcess('upload-browser-devnet') : null
     const sampler = sampleMemory(page, stage)
     const t = performance.now()
     await page.setInputFiles('[data-testid=upload-input]', file)
@@ -195,7 +196,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const used = cpu?.()
     const nodeUsed = process.cpuUsage(nodeCpu)
     const profile = endTrace === null ? null : await endTrace()
-    const sharedProfile = endShared === null ? [] : await endShared()
+    const sharedProfile = [...(endShared === null ? [] : await endShared()), ...(endNode === null ? [] : await endNode())]
     const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number } }).benchSend)
     // (the CAR's size, as the copy's bar counts it: read now, before the Files view replaces the Upload view)
     const carBytes = Number(await page.locator('[data-testid=send-progress] progress').first().getAttribute('max', { timeout: 5000 }).catch(() => null) ?? NaN)
