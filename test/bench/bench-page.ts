@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core'
 import { startAppServer } from '../../src/node/app-server'
 import { launchChromium } from '../helpers/chromium'
 import { profiling } from './trace-profile'
+import { countChromiumCpu } from './chromium-cpu'
 import { startSink, startSource, SINK_PROTOCOL, SOURCE_PROTOCOL } from './raw-stream'
 import type { CeilingName } from './page/main'
 
@@ -61,10 +62,21 @@ export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in',
   } finally { await peer.stop() }
 }
 
+/** A raw stream's rate, and the CPU it cost per MiB moved: Chromium's threads and this process's (the Node end) together. */
+export interface StreamCeiling { mibPerSec: number, cpuMsPerMiB: number | null }
+
 /** Both ways of the tab's raw stream, measured in a bench page of their own (opened and closed here). */
-export async function tabStreamCeilings (mib: number): Promise<{ out: number, in: number }> {
+export async function tabStreamCeilings (mib: number): Promise<{ out: StreamCeiling, in: StreamCeiling }> {
   const { page, close } = await openBenchPage()
+  const measured = async (way: 'libp2p' | 'libp2p-in'): Promise<StreamCeiling> => {
+    const chromium = countChromiumCpu()
+    const node = process.cpuUsage()
+    const mibPerSec = await tabStreamCeiling(page, way, mib)
+    const used = chromium?.()
+    const own = process.cpuUsage(node)
+    return { mibPerSec, cpuMsPerMiB: used === undefined ? null : (used.totalSecs * 1000 + (own.user + own.system) / 1000) / mib }
+  }
   try {
-    return { out: await tabStreamCeiling(page, 'libp2p', mib), in: await tabStreamCeiling(page, 'libp2p-in', mib) }
+    return { out: await measured('libp2p'), in: await measured('libp2p-in') }
   } finally { await close() }
 }

@@ -5,7 +5,7 @@
 // verified byte, with the payment channel created on chain first (a first retrieval from a provider) and
 // with it already open (a later one).
 import path from 'node:path'
-import { tmpdir } from 'node:os'
+import { tmpdir, availableParallelism } from 'node:os'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, rm, mkdtemp } from 'node:fs/promises'
@@ -317,7 +317,12 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
     // the transfer alone: from the first verified byte (the channel is created on chain before it) to the end
     const flowRate = stored.packed.carBytes / MiB / ((times.done - times.first) / 1000)
-    if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in, 2)}x the tab's raw stream in (${fmt(ceiling.in)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in, 2)}x`)
+    if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in.mibPerSec, 2)}x the tab's raw stream in (${fmt(ceiling.in.mibPerSec)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in.mibPerSec, 2)}x`)
+    if (used !== undefined && ceiling?.in.cpuMsPerMiB != null) {
+      const downloadMs = (used.totalSecs * 1000 + (nodeUsed.user + nodeUsed.system) / 1000) / (stored.packed.carBytes / MiB)
+      const cores = availableParallelism()
+      console.log(`  CPU per MiB (Chromium and this process): the download ${fmt(downloadMs, 0)} ms (it verifies, pays, writes; the provider serves and proves; the full node goes on); the raw stream ${fmt(ceiling.in.cpuMsPerMiB, 0)} ms. ${cores} cores allow this download at most ${fmt(cores * 1000 / downloadMs)} MiB/s: it reached ${fmt(carRate / (cores * 1000 / downloadMs), 2)}x that`)
+    }
     console.log(`  while it downloaded, verified, paid and wrote: ${describeStalls(stalled)}`)
     if (used !== undefined) console.log(`  confirm → done: ${describeCpu(used, 10)}; this process (the devnet: its provider serving and proving, its full node) ${fmt((nodeUsed.user + nodeUsed.system) / 1e6, 2)} s`)
     if (profiles.length > 0) console.log(`  profiles (BENCH_PROFILE=1; the figures above include their cost), by thread, ms by source:\n${profiles.map(l => `    ${l}`).join('\n')}`)
