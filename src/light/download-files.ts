@@ -31,7 +31,10 @@ export interface DownloadFiles {
    * is lower only when the journal was lost (the browser cleared site data).
    */
   picked: (handle: FileSystemFileHandle, journal: string, from: number) => Promise<{ sink: DownloadSink, from: number }>
-  /** The OPFS file as a disk-backed File (it crosses postMessage without being copied); null when gone. */
+  /**
+   * The OPFS file as a disk-backed File (it crosses postMessage without being copied); null when gone; throws when
+   * OPFS itself is refused (remote-platform.ts asks a tab then).
+   */
   file: (name: string, downloadName: string) => Promise<File | null>
   remove: (name: string) => Promise<void>
 }
@@ -162,7 +165,6 @@ export function browserDownloadFiles (): DownloadFiles {
     },
 
     file: async (name, downloadName) => {
-      // OPFS refused to this worker (SecurityError) is said, not taken for a file that is gone: remote-platform.ts asks a tab then
       const d = await dir()
       try {
         const f = await (await d.getFileHandle(name)).getFile()

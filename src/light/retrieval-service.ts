@@ -266,7 +266,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       await saving
       await sink.close()
       await patch(id, { stage: 'done', serving: undefined, doneAtMs: Date.now(), state: structuredClone(state) })
-      if (d.sink === 'picked') { await files.remove(d.opfsName); await store.removeHandle(id) }
+      // (the journal's removal is tidying: a tab closing at this moment must not turn a finished download into a waiting one)
+      if (d.sink === 'picked') { await files.remove(d.opfsName).catch(() => {}); await store.removeHandle(id) }
     } catch (err) {
       await saving
       await sink.close().catch(() => {})

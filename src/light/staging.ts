@@ -10,7 +10,7 @@ export interface StagingWriter {
 
 export interface Staging {
   create: (name: string) => Promise<StagingWriter>
-  /** The staged file, or null when it is gone. */
+  /** The staged file, or null when it is gone; throws when OPFS itself is refused (remote-platform.ts asks a tab then). */
   open: (name: string) => Promise<Blob | null>
   remove: (name: string) => Promise<void>
 }
@@ -50,7 +50,6 @@ export function opfsStaging (): Staging {
       }
     },
     open: async (name) => {
-      // OPFS refused to this worker (SecurityError) is said, not taken for a file that is gone: remote-platform.ts asks a tab then
       const d = await dir()
       try { return await (await d.getFileHandle(name)).getFile() } catch { return null }
     },

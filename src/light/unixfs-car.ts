@@ -24,7 +24,7 @@ export interface UnixfsCar {
 const DAG_PB = 0x70
 
 /**
- * The CAR reaches the sink in runs of at least this many bytes (the last one shorter). Each write is a round trip
+ * The CAR reaches the sink in runs of exactly this many bytes (the last one shorter). Each write is a round trip
  * for a shared node (the tab's worker stages and hashes it) and a send of its own to a staged provider: handed on
  * block part by block part (three writes for each 256 KiB leaf, two of them a few bytes), a 256 MiB upload made
  * over 3,000 of each (issue 17). 1 MiB is a deal stream's largest frame.
@@ -58,22 +58,26 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
   const failed = new Promise<never>((_resolve, reject) => { sinkFailed = reject })
   failed.catch(() => {})
   const pump = (async () => {
-    // the writer emits each block's length, CID and bytes apart: they go on in runs of SINK_WRITE_BYTES
-    let run: Uint8Array[] = []
-    let runBytes = 0
+    // the writer emits each block's length, CID and bytes apart: they go on in runs of exactly SINK_WRITE_BYTES
+    let run = new Uint8Array(SINK_WRITE_BYTES)
+    let filled = 0
     const flush = async (): Promise<void> => {
-      if (runBytes === 0) return
-      const bytes = run.length === 1 ? run[0]! : concat(run, runBytes)
-      run = []
-      runBytes = 0
+      if (filled === 0) return
+      const bytes = filled === run.length ? run : run.subarray(0, filled)
+      run = new Uint8Array(SINK_WRITE_BYTES)
+      filled = 0
       await sink.write(bytes)
       carBytes += bytes.length
     }
     for await (const chunk of out) {
       header ??= chunk.slice()
-      run.push(chunk)
-      runBytes += chunk.length
-      if (runBytes >= SINK_WRITE_BYTES) await flush()
+      for (let at = 0; at < chunk.length;) {
+        const n = Math.min(chunk.length - at, run.length - filled)
+        run.set(chunk.subarray(at, at + n), filled)
+        filled += n
+        at += n
+        if (filled === run.length) await flush()
+      }
     }
     await flush()
   })()

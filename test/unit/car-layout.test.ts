@@ -140,7 +140,7 @@ describe('where a leaf sits in the file', () => {
 })
 
 describe('the CAR as the sink receives it', () => {
-  it('comes in runs of at least SINK_WRITE_BYTES (the last shorter), which together are the whole CAR', async () => {
+  it('comes in runs of exactly SINK_WRITE_BYTES (the last shorter), which together are the whole CAR', async () => {
     const file = fileOf(3 * 2 ** 20 + 12_345)
     const sizes: number[] = []
     const parts: Uint8Array[] = []
@@ -149,8 +149,9 @@ describe('the CAR as the sink receives it', () => {
       writeAt: async (o, b) => { parts[0]!.set(b, o) }
     })
     // a block's length, CID and bytes used to be three writes each: 3 MiB of 256 KiB leaves made over 40
-    expect(sizes.slice(0, -1).every(n => n >= SINK_WRITE_BYTES)).toBe(true)
-    expect(sizes.length).toBeLessThanOrEqual(Math.ceil(r.carBytes / SINK_WRITE_BYTES))
+    expect(sizes.slice(0, -1).every(n => n === SINK_WRITE_BYTES)).toBe(true)
+    expect(sizes.at(-1)).toBeLessThanOrEqual(SINK_WRITE_BYTES)
+    expect(sizes.length).toBe(Math.ceil(r.carBytes / SINK_WRITE_BYTES))
     const car = new Uint8Array(r.carBytes)
     let at = 0
     for (const p of parts) { car.set(p, at); at += p.length }

@@ -13,6 +13,7 @@ import { createTabPlatforms, type TabPlatforms } from '../../src/light/remote-pl
 import { createPortCaller, type CallerPort } from '../../src/light/port-caller'
 import type { PlatformMethods } from '../../src/light/platform-protocol'
 import type { Staging } from '../../src/light/staging'
+import type { DownloadFiles } from '../../src/light/download-files'
 import type { Port } from '../../src/light/worker-protocol'
 
 let module: WebAssembly.Module
@@ -44,13 +45,19 @@ function memStaging (): Staging & { files: Map<string, Uint8Array<ArrayBuffer>> 
   }
 }
 
-function lendTab (platforms: TabPlatforms, tab: string): { staging: ReturnType<typeof memStaging>, gone: () => void } {
+function lendTab (platforms: TabPlatforms, tab: string): { staging: ReturnType<typeof memStaging>, downloaded: Map<string, Uint8Array<ArrayBuffer>>, gone: () => void } {
   const { port1, port2 } = new MessageChannel()
   ports.push(port1, port2)
   const staging = memStaging()
-  serveTabPlatform(port1 as unknown as Port, { pool: async () => pool, staging })
+  // finished downloads in this tab's storage (only what the node reads and removes: file, remove)
+  const downloaded = new Map<string, Uint8Array<ArrayBuffer>>()
+  const downloads = {
+    file: async (name: string, downloadName: string) => downloaded.has(name) ? new File([downloaded.get(name)!], downloadName) : null,
+    remove: async (name: string) => { downloaded.delete(name) }
+  } as unknown as DownloadFiles
+  serveTabPlatform(port1 as unknown as Port, { pool: async () => pool, staging, downloads })
   const { gone } = platforms.add(tab, createPortCaller<PlatformMethods>(port2 as unknown as CallerPort))
-  return { staging, gone }
+  return { staging, downloaded, gone }
 }
 
 const nodeSide = (): TabPlatforms => createTabPlatforms({
@@ -112,7 +119,7 @@ describe('platforms lent by tabs', { timeout: 120_000 }, () => {
     const refused = (): never => { ownCalls++; throw Object.assign(new Error('It was determined that certain files are unsafe'), { name: 'SecurityError' }) }
     const platforms = createTabPlatforms({
       staging: { open: async () => refused(), remove: async () => { refused() } },
-      downloads: { file: async () => null, remove: async () => {} }
+      downloads: { file: async () => refused(), remove: async () => { refused() } }
     })
     const x = lendTab(platforms, 'x')
     const w = await platforms.platform.staging.create('a.car')
@@ -123,6 +130,13 @@ describe('platforms lent by tabs', { timeout: 120_000 }, () => {
     expect(await platforms.platform.staging.open('gone.car')).toBeNull()
     await platforms.platform.staging.remove('a.car')
     expect(x.staging.files.has('a.car')).toBe(false)
+    // finished downloads too: read and removed through the tab
+    x.downloaded.set('film.bin', new Uint8Array([9, 8, 7]))
+    const film = await platforms.platform.downloads!.file('film.bin', 'Film.bin')
+    // (Node's MessageChannel clones a File as a Blob, nameless; a browser's keeps the File)
+    expect([...new Uint8Array(await film!.arrayBuffer())]).toEqual([9, 8, 7])
+    await platforms.platform.downloads!.remove('film.bin')
+    expect(x.downloaded.has('film.bin')).toBe(false)
     // refused once, the node's own OPFS is not tried again
     expect(ownCalls).toBe(1)
 
