@@ -11,7 +11,7 @@ let hasher: Promise<MultihashFn | undefined> | undefined
 export async function wasmBlockHash (): Promise<MultihashFn | undefined> {
   hasher ??= createSHA256().then(
     (sha) => (code: number, bytes: Uint8Array) => code === SHA2_256_CODE ? sha.init().update(bytes).digest('binary') : undefined,
-    () => undefined
+    (err: Error) => { console.warn(`hash-wasm's SHA-256 did not start (${err.message}): blocks are verified with @noble/hashes`); return undefined }
   )
   return await hasher
 }

@@ -58,7 +58,12 @@ export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in',
   const peer = way === 'libp2p' ? await startSink(mib * 2 ** 20) : await startSource(mib * 2 ** 20)
   try {
     const to = { addr: peer.addr, protocol: way === 'libp2p' ? SINK_PROTOCOL : SOURCE_PROTOCOL, mib }
-    return await page.evaluate(async ([n, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, 0, s), [way, to] as const)
+    // a stream that stalls is reported, not waited on for ever (ten minutes is far past any machine's 256 MiB)
+    let timer: NodeJS.Timeout | undefined
+    const stalled = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${way}: no end in 10 minutes`)) }, 600_000) })
+    try {
+      return await Promise.race([page.evaluate(async ([n, s]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, 0, s), [way, to] as const), stalled])
+    } finally { clearTimeout(timer) }
   } finally { await peer.stop() }
 }
 

@@ -202,6 +202,8 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
   const log = (line: string): void => { if (counting && /proved deal \d+|cannot prove deal \d+/.test(line)) proofs++ }
   // torn down in reverse, whichever step failed (a devnet that refused to start still leaves its folder)
   const cleanups: Array<() => Promise<unknown>> = [async () => { await rm(dir, { recursive: true, force: true }) }]
+  // the same run's ceiling, first, with nothing else running: our libp2p stream from a Node source into a worker
+  const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
   try {
     const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: BROWSER_PROVING_PERIOD, crossOriginIsolated: true, log })
     cleanups.push(d.stop)
@@ -265,6 +267,8 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const endTrace = profiling() ? await startTrace(b.context, page, 'retrieval-browser') : null
     const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'retrieval-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
     const endNode = profiling() ? await profileThisProcess('retrieval-browser-devnet') : null
+    // (stopped here too if the download fails: not left sampling the sections after; a second stop does nothing)
+    if (endNode !== null) cleanups.push(endNode)
     counting = true
     await page.click('[data-testid=download-confirm]')
     let outcome = await waitForDownload(page)
@@ -313,8 +317,6 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
       ? 'no reference (the Node-side `retrieval` section did not run in this run: BENCH_ONLY=retrieval,retrieval-browser gives one)'
       : `= ${fmt(carRate / reference.carMiBPerSec, 2)}x the Node-side retrieval in this run (${fmt(reference.carMiBPerSec)} MiB/s of CAR, ${reference.mib} MiB, channel open)`
     console.log(`  confirm click → done: ${fmt(secs)} s = ${fmt(fileRate)} MiB/s of file (${fmt(carRate)} MiB/s of CAR) ${ref}`)
-    // the same run's ceiling: our libp2p stream from a Node source into a worker, nothing else running
-    const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
     // the transfer alone: from the first verified byte (the channel is created on chain before it) to the end
     const flowRate = stored.packed.carBytes / MiB / ((times.done - times.first) / 1000)
     if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in.mibPerSec, 2)}x the tab's raw stream in (${fmt(ceiling.in.mibPerSec)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in.mibPerSec, 2)}x`)

@@ -478,7 +478,7 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
       const bound = cores / (perMiB(how, mib) + perMiB('kernel', 256))
       if (!Number.isFinite(bound)) continue
       const pool = pools.find(([size]) => size === cores)?.[1] ?? NaN
-      console.log(line(`the file read by ${how === 'slice' ? 'slices' : 'stream()'} and hashed, as ${cores} cores allow (CPU s/MiB: read ${fmt(perMiB(how, mib) * 1000, 1)} m, kernel ${fmt(perMiB('kernel', 256) * 1000, 1)} m)`, bound) + `; our pool of ${cores}: ${fmt(pool / bound, 2)}x this`)
+      console.log(line(`the file read by ${how === 'slice' ? 'slices' : 'stream()'} and hashed, as ${cores} cores allow (CPU per MiB: read ${fmt(perMiB(how, mib) * 1000, 1)} ms, kernel ${fmt(perMiB('kernel', 256) * 1000, 1)} ms)`, bound) + `; our pool of ${cores}: ${fmt(pool / bound, 2)}x this`)
     }
     console.log(`  the page's main thread while the pool hashed: ${poolStalls.join('; ')}`)
     if (observed.length > 0) {

@@ -4,10 +4,13 @@
 // the page time: figures taken with a profile running are not the bench's figures.
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { BrowserContext, Page } from 'playwright-core'
 import { SourceMapConsumer } from 'source-map-js'
 
 export const profiling = (): boolean => process.env.BENCH_PROFILE === '1'
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
 const CATEGORIES = ['disabled-by-default-v8.cpu_profiler', 'v8', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing']
 
@@ -110,36 +113,54 @@ export async function profileSharedWorker (userDataDir: string, name: string, di
   const ws = new WebSocket(`ws://127.0.0.1:${port}${browserPath}`)
   await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => { reject(new Error('the DevTools port did not open')) } })
   let next = 1
-  const waiting = new Map<number, (r: { result?: unknown, error?: { message: string } }) => void>()
+  type Reply = { result?: unknown, error?: { message: string } }
+  const waiting = new Map<number, (r: Reply) => void>()
+  // a browser that goes away ends every call with that, rather than leaving the bench waiting for ever
+  let gone: Error | undefined
+  const end = (err: Error): void => { gone ??= err; for (const w of waiting.values()) w({ error: { message: err.message } }); waiting.clear() }
+  ws.onclose = () => { end(new Error('the DevTools connection closed')) }
+  ws.onerror = () => { end(new Error('the DevTools connection failed')) }
   ws.onmessage = (e) => {
-    const m = JSON.parse(String(e.data)) as { id?: number, result?: unknown, error?: { message: string } }
-    if (m.id !== undefined) waiting.get(m.id)?.(m)
+    const m = JSON.parse(String(e.data)) as Reply & { id?: number }
+    if (m.id !== undefined) { waiting.get(m.id)?.(m); waiting.delete(m.id) }
   }
   const send = async <R>(method: string, params: object = {}, sessionId?: string): Promise<R> => {
+    if (gone !== undefined) throw gone
     const id = next++
-    const reply = new Promise<{ result?: unknown, error?: { message: string } }>(resolve => waiting.set(id, resolve))
+    const reply = new Promise<Reply>(resolve => waiting.set(id, resolve))
     ws.send(JSON.stringify({ id, method, params, ...(sessionId === undefined ? {} : { sessionId }) }))
-    const r = await reply
+    // (a deadline only for a DevTools call that never answers: a profile's size does not depend on it)
+    const r = await Promise.race([reply, new Promise<Reply>(resolve => setTimeout(() => { resolve({ error: { message: 'no answer in 120 s' } }) }, 120_000).unref())])
     if (r.error !== undefined) throw new Error(`${method}: ${r.error.message}`)
     return r.result as R
   }
-  const { targetInfos } = await send<{ targetInfos: Array<{ targetId: string, type: string }> }>('Target.getTargets')
-  const target = targetInfos.find(t => t.type === 'shared_worker')
-  if (target === undefined) { ws.close(); throw new Error('no SharedWorker is running') }
-  const { sessionId } = await send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true })
-  await send('Profiler.enable', {}, sessionId)
-  await send('Profiler.start', {}, sessionId)
+  let sessionId: string
+  try {
+    const { targetInfos } = await send<{ targetInfos: Array<{ targetId: string, type: string }> }>('Target.getTargets')
+    const target = targetInfos.find(t => t.type === 'shared_worker')
+    if (target === undefined) throw new Error('no SharedWorker is running')
+    sessionId = (await send<{ sessionId: string }>('Target.attachToTarget', { targetId: target.targetId, flatten: true })).sessionId
+    await send('Profiler.enable', {}, sessionId)
+    await send('Profiler.start', {}, sessionId)
+  } catch (err) { ws.close(); throw err }
   return async () => {
     try {
-      const { profile } = await send<{ profile: { nodes: Array<ProfileNode & { children?: number[] }>, samples: number[], timeDeltas: number[] } }>('Profiler.stop', {}, sessionId)
-      const dir = path.resolve('bench-profiles')
-      mkdirSync(dir, { recursive: true })
-      const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
-      writeFileSync(file, JSON.stringify(profile))
-      const line = summarizeSamples('SharedWorker (the shared node)', new Map(profile.nodes.map(n => [n.id, n])), profile.samples, profile.timeDeltas, sourceNamer(distDir), 16)
-      return [`profile ${file}`, ...(line === null ? [] : [line])]
+      const { profile } = await send<{ profile: CpuProfile }>('Profiler.stop', {}, sessionId)
+      return summarizeProfile(profile, name, 'SharedWorker (the shared node)', sourceNamer(distDir))
     } finally { ws.close() }
   }
+}
+
+interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+
+/** Saves a .cpuprofile under bench-profiles/ (DevTools opens it) and summarizes it: its path, then the thread's line. */
+function summarizeProfile (profile: CpuProfile, name: string, thread: string, sourceOf: (f: ProfileNode['callFrame']) => string): string[] {
+  const dir = path.resolve('bench-profiles')
+  mkdirSync(dir, { recursive: true })
+  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
+  writeFileSync(file, JSON.stringify(profile))
+  const line = summarizeSamples(thread, new Map(profile.nodes.map(n => [n.id, n])), profile.samples, profile.timeDeltas, sourceOf, 16)
+  return [`profile ${file}`, ...(line === null ? [] : [line])]
 }
 
 /**
@@ -150,22 +171,24 @@ export async function profileThisProcess (name: string): Promise<() => Promise<s
   const { Session } = await import('node:inspector/promises')
   const session = new Session()
   session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.start')
+  try {
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+  } catch (err) { session.disconnect(); throw err }
+  let stopped = false
   return async () => {
+    // (called again from a section's cleanup after a failure: once is enough)
+    if (stopped) return []
+    stopped = true
     try {
-      const { profile } = await session.post('Profiler.stop') as unknown as { profile: { nodes: ProfileNode[], samples: number[], timeDeltas: number[] } }
-      const dir = path.resolve('bench-profiles')
-      mkdirSync(dir, { recursive: true })
-      const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
-      writeFileSync(file, JSON.stringify(profile))
+      const { profile } = await session.post('Profiler.stop') as unknown as { profile: CpuProfile }
       const byFile = (f: ProfileNode['callFrame']): string => {
         if (f.functionName === '(garbage collector)') return 'garbage collection'
         if (f.url === undefined || f.url === '') return f.functionName === '' ? '(native)' : f.functionName
-        return f.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/work\/main\//, '').replace(/^.*?\/src\//, 'src/')
+        const file = f.url.replace(/^file:\/\//, '')
+        return file.includes('node_modules/') ? file.replace(/^.*node_modules\//, '') : path.relative(REPO, file)
       }
-      const line = summarizeSamples('this process (the devnet)', new Map(profile.nodes.map(n => [n.id, n])), profile.samples, profile.timeDeltas, byFile, 16)
-      return [`profile ${file}`, ...(line === null ? [] : [line])]
+      return summarizeProfile(profile, name, 'this process (the devnet)', byFile)
     } finally { session.disconnect() }
   }
 }

@@ -146,10 +146,14 @@ async function waitForUpload (page: import('playwright-core').Page): Promise<{ s
 
 export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_BROWSER_MIB ?? 1024)): Promise<void> {
   const distDir = requireBuiltApp()
+  // the same run's ceiling, first, with nothing else running: our libp2p stream from a worker to a Node sink
+  const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-upload-browser-'))
   const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 10, crossOriginIsolated: true })
   // BENCH_PROFILE=1 opens the DevTools port too: the shared node's worker is profiled through it
   const b = await launchChromium(profiling() ? [DEVTOOLS_PORT_FLAG] : [])
+  /** Profilers still running if the upload failed: stopped in `finally`, not left sampling the sections after. */
+  let endNode: (() => Promise<string[]>) | null = null
   try {
     const file = path.join(dir, 'upload.bin')
     await writeRandomFile(file, mib)
@@ -186,7 +190,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const nodeCpu = process.cpuUsage()
     const endTrace = profiling() ? await startTrace(b.context, page, 'upload-browser') : null
     const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'upload-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
-    const endNode = profiling() ? await profileThisProcess('upload-browser-devnet') : null
+    endNode = profiling() ? await profileThisProcess('upload-browser-devnet') : null
     const sampler = sampleMemory(page, stage)
     const t = performance.now()
     await page.setInputFiles('[data-testid=upload-input]', file)
@@ -227,10 +231,9 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
     console.log(`  stages first seen (s after the drop, sampled every 250 ms at most): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
     console.log(`  start re-planned: ${replanned === null ? 'no (the first plan held)' : `yes: ${replanned}`}`)
-    const sendSecs = (send.allSent - send.firstSent) / 1000
-    const sendRate = send.firstSent > 0 && send.allSent > 0 ? (Number.isFinite(carBytes) ? carBytes : mib * MiB) / MiB / sendSecs : NaN
-    // the same run's ceiling: our libp2p stream from a worker to a Node sink, nothing else running
-    const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
+    // (NaN, said as such, if the page never saw a byte go or every byte held)
+    const sendSecs = send.firstSent > 0 && send.allSent > 0 ? (send.allSent - send.firstSent) / 1000 : NaN
+    const sendRate = (Number.isFinite(carBytes) ? carBytes : mib * MiB) / MiB / sendSecs
     console.log(`  sending (first byte staged → every byte held by the provider): ${fmt(sendSecs, 1)} s = ${fmt(sendRate)} MiB/s of CAR` +
       (ceiling === null ? '' : ` = ${fmt(sendRate / ceiling.out.mibPerSec, 2)}x the tab's raw stream out (${fmt(ceiling.out.mibPerSec)} MiB/s, a worker → Node sink; goal ≥ 0.7)`))
     // The raw stream only moves bytes; the upload also packs, hashes, stages to OPFS, and its provider writes and checks
@@ -248,6 +251,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       for (const l of [...summarizeTrace(profile, distDir), ...sharedProfile]) console.log(`    ${l}`)
     }
   } finally {
+    await endNode?.().catch(() => {})
     await b.close()
     await d.stop()
     await rm(dir, { recursive: true, force: true })
