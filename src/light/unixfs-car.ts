@@ -31,19 +31,15 @@ const DAG_PB = 0x70
  */
 export const SINK_WRITE_BYTES = 1 << 20
 
-function concat (parts: Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
-
 /** The blockstore interface allows a block as a stream of parts; the importer hands whole blocks. */
 async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   if (value instanceof Uint8Array) return value
   const parts: Uint8Array[] = []
   for await (const p of value) parts.push(p)
-  return concat(parts, parts.reduce((n, p) => n + p.length, 0))
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
 }
 
 export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sink: CarSink, opts: { signal?: AbortSignal, onProgress?: (fileBytes: number) => void } = {}): Promise<UnixfsCar> {
