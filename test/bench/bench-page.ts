@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core'
 import { startAppServer } from '../../src/node/app-server'
 import { launchChromium } from '../helpers/chromium'
 import { profiling } from './trace-profile'
-import { countChromiumCpu } from './chromium-cpu'
+import { countChromiumCpu, cpuMsPerMiB } from './chromium-cpu'
 import { startSink, startSource, SINK_PROTOCOL, SOURCE_PROTOCOL } from './raw-stream'
 import type { CeilingName } from './page/main'
 
@@ -74,12 +74,10 @@ export interface StreamCeiling { mibPerSec: number, cpuMsPerMiB: number | null }
 export async function tabStreamCeilings (mib: number): Promise<{ out: StreamCeiling, in: StreamCeiling }> {
   const { page, close } = await openBenchPage()
   const measured = async (way: 'libp2p' | 'libp2p-in'): Promise<StreamCeiling> => {
-    const chromium = countChromiumCpu()
-    const node = process.cpuUsage()
+    const cpu = countChromiumCpu()
     const mibPerSec = await tabStreamCeiling(page, way, mib)
-    const used = chromium?.()
-    const own = process.cpuUsage(node)
-    return { mibPerSec, cpuMsPerMiB: used === undefined ? null : (used.totalSecs * 1000 + (own.user + own.system) / 1000) / mib }
+    const used = cpu?.()
+    return { mibPerSec, cpuMsPerMiB: used === undefined ? null : cpuMsPerMiB(used, mib) }
   }
   try {
     return { out: await measured('libp2p'), in: await measured('libp2p-in') }

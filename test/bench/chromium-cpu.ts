@@ -42,12 +42,18 @@ export interface ChromiumCpu {
   /** CPU seconds by "process kind/thread name", busiest first (threads of one name in one kind of process summed). */
   byThread: Array<[string, number]>
   totalSecs: number
+  /** This Node process's CPU seconds over the same stretch (the bench's far end: a sink, a source, a devnet). */
+  processSecs: number
 }
+
+/** Milliseconds of CPU, Chromium's and this process's together, for each MiB moved over the stretch. */
+export const cpuMsPerMiB = (c: ChromiumCpu, mib: number): number => (c.totalSecs + c.processSecs) * 1000 / mib
 
 /** Starts counting; the returned function ends the stretch and says where Chromium's CPU time went. */
 export function countChromiumCpu (): (() => ChromiumCpu) | null {
   if (!existsSync('/proc/self/task')) return null
   const before = snapshot()
+  const own = process.cpuUsage()
   const t = performance.now()
   return () => {
     const after = snapshot()
@@ -67,7 +73,8 @@ export function countChromiumCpu (): (() => ChromiumCpu) | null {
       }
     }
     const byThread = [...sums].filter(([, v]) => v >= 0.005).sort((a, b) => b[1] - a[1])
-    return { wallSecs, byThread, totalSecs }
+    const ownUsed = process.cpuUsage(own)
+    return { wallSecs, byThread, totalSecs, processSecs: (ownUsed.user + ownUsed.system) / 1e6 }
   }
 }
 

@@ -27,7 +27,7 @@ import { writeRandomFile, nodeDealChain } from './upload'
 import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
-import { countChromiumCpu, describeCpu } from './chromium-cpu'
+import { countChromiumCpu, describeCpu, cpuMsPerMiB } from './chromium-cpu'
 import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
 import { measureMemory, sampleMemory, peakOf, mib as inMiB, type MemorySample, type SampleLabel } from './memory-sampler'
 
@@ -263,7 +263,6 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const stalls = await watchStalls(page)
     // where Chromium's CPU goes (/proc), and with BENCH_PROFILE=1 the page's trace and the shared node's profile (figures then include their cost)
     const cpu = countChromiumCpu()
-    const nodeCpu = process.cpuUsage()
     const endTrace = profiling() ? await startTrace(b.context, page, 'retrieval-browser') : null
     const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'retrieval-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
     const endNode = profiling() ? await profileThisProcess('retrieval-browser-devnet') : null
@@ -289,7 +288,6 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     counting = false
     const stalled = await stalls()
     const used = cpu?.()
-    const nodeUsed = process.cpuUsage(nodeCpu)
     const profiles = [...(endTrace === null ? [] : await endTrace().then(f => [`profile ${f}`, ...summarizeTrace(f, distDir)])), ...(endShared === null ? [] : await endShared()), ...(endNode === null ? [] : await endNode())]
     const samples = await sampler.stop()
     const times = await page.evaluate(() => (window as unknown as { benchTimes: { click: number, first: number, done: number } }).benchTimes)
@@ -321,12 +319,12 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const flowRate = stored.packed.carBytes / MiB / ((times.done - times.first) / 1000)
     if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in.mibPerSec, 2)}x the tab's raw stream in (${fmt(ceiling.in.mibPerSec)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in.mibPerSec, 2)}x`)
     if (used !== undefined && ceiling?.in.cpuMsPerMiB != null) {
-      const downloadMs = (used.totalSecs * 1000 + (nodeUsed.user + nodeUsed.system) / 1000) / (stored.packed.carBytes / MiB)
+      const downloadMs = cpuMsPerMiB(used, stored.packed.carBytes / MiB)
       const cores = availableParallelism()
       console.log(`  CPU per MiB (Chromium and this process): the download ${fmt(downloadMs, 0)} ms (it verifies, pays, writes; the provider serves and proves; the full node goes on); the raw stream ${fmt(ceiling.in.cpuMsPerMiB, 0)} ms. ${cores} cores allow this download at most ${fmt(cores * 1000 / downloadMs)} MiB/s: it reached ${fmt(carRate / (cores * 1000 / downloadMs), 2)}x that`)
     }
     console.log(`  while it downloaded, verified, paid and wrote: ${describeStalls(stalled)}`)
-    if (used !== undefined) console.log(`  confirm → done: ${describeCpu(used, 10)}; this process (the devnet: its provider serving and proving, its full node) ${fmt((nodeUsed.user + nodeUsed.system) / 1e6, 2)} s`)
+    if (used !== undefined) console.log(`  confirm → done: ${describeCpu(used, 10)}; this process (the devnet: its provider serving and proving, its full node) ${fmt(used.processSecs, 2)} s`)
     if (profiles.length > 0) console.log(`  profiles (BENCH_PROFILE=1; the figures above include their cost), by thread, ms by source:\n${profiles.map(l => `    ${l}`).join('\n')}`)
     console.log(`  the provider ended ${proofs} proofs of possession meanwhile (proving period ${BROWSER_PROVING_PERIOD} epochs; each hashes only its challenged segments of the ${fmt(stored.packed.carBytes / MiB, 0)} MiB piece, in the process that serves it)`)
     const firstRef = reference === undefined ? '' : ` = ${fmt(firstMs / reference.coldFirstByteMs, 2)}x the Node client's first retrieval (${fmt(reference.coldFirstByteMs, 0)} ms)`

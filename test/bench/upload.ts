@@ -25,7 +25,7 @@ import { measureMemory, sampleMemory, peakOf, peaksByLabel } from './memory-samp
 import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
-import { countChromiumCpu, describeCpu } from './chromium-cpu'
+import { countChromiumCpu, describeCpu, cpuMsPerMiB } from './chromium-cpu'
 import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
@@ -187,7 +187,6 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const stalls = await watchStalls(page)
     // where Chromium's CPU goes (/proc), and with BENCH_PROFILE=1 a trace of the page's renderer (its figures then include the sampling's cost)
     const cpu = countChromiumCpu()
-    const nodeCpu = process.cpuUsage()
     const endTrace = profiling() ? await startTrace(b.context, page, 'upload-browser') : null
     const endShared = profiling() ? await profileSharedWorker(b.userDataDir, 'upload-browser-shared-node', distDir).catch((err: Error) => { console.log(`  (no profile of the shared node: ${err.message})`); return null }) : null
     endNode = profiling() ? await profileThisProcess('upload-browser-devnet') : null
@@ -198,7 +197,6 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const publishedSecs = (performance.now() - t) / 1000
     const stalled = await stalls()
     const used = cpu?.()
-    const nodeUsed = process.cpuUsage(nodeCpu)
     const profile = endTrace === null ? null : await endTrace()
     const sharedProfile = [...(endShared === null ? [] : await endShared()), ...(endNode === null ? [] : await endNode())]
     const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number } }).benchSend)
@@ -240,12 +238,12 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     // them while the devnet's full node goes on. On few cores that work shares the cores with the stream: the CPU of
     // both, per MiB, says how far the cores allow this upload at all.
     if (used !== undefined && ceiling?.out.cpuMsPerMiB != null) {
-      const uploadMs = (used.totalSecs * 1000 + (nodeUsed.user + nodeUsed.system) / 1000) / (Number.isFinite(carBytes) ? carBytes / MiB : mib)
+      const uploadMs = cpuMsPerMiB(used, Number.isFinite(carBytes) ? carBytes / MiB : mib)
       const cores = availableParallelism()
       console.log(`  CPU per MiB (Chromium and this process): the upload, drop → published, ${fmt(uploadMs, 0)} ms; the raw stream ${fmt(ceiling.out.cpuMsPerMiB, 0)} ms. ${cores} cores allow this upload at most ${fmt(cores * 1000 / uploadMs)} MiB/s: sending reached ${fmt(sendRate / (cores * 1000 / uploadMs), 2)}x that`)
     }
     console.log(`  while it packed, hashed and sent: ${describeStalls(stalled)}`)
-    if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt((nodeUsed.user + nodeUsed.system) / 1e6, 2)} s`)
+    if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt(used.processSecs, 2)} s`)
     if (profile !== null) {
       console.log(`  profile (BENCH_PROFILE=1; the figures above include its cost): ${profile}; by thread, ms by source:`)
       for (const l of [...summarizeTrace(profile, distDir), ...sharedProfile]) console.log(`    ${l}`)
