@@ -70,6 +70,9 @@ export class RetrievalServer implements RetrievalHandler {
   private readonly running = new Map<string, number>()
   /** Voucher checks and record writes run one at a time (locked()). */
   private records: Promise<unknown> = Promise.resolve()
+  /** Retrievals' end steps still running (their ledger written, their lane redeemed): stop waits for them. */
+  private readonly ending = new Set<Promise<void>>()
+  private stopping = false
 
   /** Payload and block CID → stored file: the HTTP gateway looks its blocks up in this one too. */
   readonly payloads: PayloadIndex
@@ -111,7 +114,17 @@ export class RetrievalServer implements RetrievalHandler {
   /** Starts the redeem loop (see LaneRedeemer). */
   start (): void { this.redeemer.start() }
 
-  async stop (): Promise<void> { await this.redeemer.stop() }
+  /**
+   * Stops redeeming, after the end steps of retrievals that already ended (a client's last voucher is recorded,
+   * and its lane redeemed) and every record write queued: nothing is written in the folder once this resolves
+   * (a caller that removes it next once found it refilled).
+   */
+  async stop (): Promise<void> {
+    this.stopping = true
+    await Promise.allSettled([...this.ending])
+    await this.redeemer.stop()
+    await this.records
+  }
 
   status (): RetrievalServerStatus {
     return {
@@ -159,6 +172,20 @@ export class RetrievalServer implements RetrievalHandler {
     let paid: AttoFil = 0n
     let ended = false
     const root = req.root
+    /** A retrieval's end: the store's file closed, what it ran up written, its lane redeemed (once no stream runs on it). */
+    const finish = async (outcome: { complete: boolean, error?: Error, sent: number, paid: AttoFil }): Promise<void> => {
+      await blocks.close()
+      const how = outcome.complete ? 'complete' : `stopped${outcome.error === undefined ? '' : ` (${outcome.error.name}: ${outcome.error.message})`}`
+      this.log(`${what}: ${how}, ${outcome.sent} bytes sent, ${outcome.paid} attoFIL paid`)
+      if (key === undefined) return
+      // what the stream ran up stays owed on the channel, across a restart
+      await this.saveLedger(paying!.id, paying!.address).catch((err: Error) => { this.log(`ledger ${paying!.id}: ${err.name}: ${err.message}`) })
+      const n = (this.running.get(key) ?? 1) - 1
+      if (n > 0) this.running.set(key, n)
+      else this.running.delete(key)
+      // redeemed now, not at the next head: a retrieval's end is when its lane's voucher is final
+      if (!this.stopping) void this.redeemer.redeemChannel(paying!.id).catch((err: Error) => { this.log(`redeem ${paying!.id}: ${err.name}: ${err.message}`) })
+    }
     return {
       terms,
       car: (async function * (): AsyncIterable<CarPart> {
@@ -195,17 +222,9 @@ export class RetrievalServer implements RetrievalHandler {
       end: async (outcome) => {
         if (ended) return
         ended = true
-        await blocks.close()
-        const how = outcome.complete ? 'complete' : `stopped${outcome.error === undefined ? '' : ` (${outcome.error.name}: ${outcome.error.message})`}`
-        this.log(`${what}: ${how}, ${outcome.sent} bytes sent, ${outcome.paid} attoFIL paid`)
-        if (key === undefined) return
-        // what the stream ran up stays owed on the channel, across a restart
-        await this.saveLedger(paying!.id, paying!.address).catch((err: Error) => { this.log(`ledger ${paying!.id}: ${err.name}: ${err.message}`) })
-        const n = (this.running.get(key) ?? 1) - 1
-        if (n > 0) this.running.set(key, n)
-        else this.running.delete(key)
-        // redeemed now, not at the next head: a retrieval's end is when its lane's voucher is final
-        void this.redeemer.redeemChannel(paying!.id).catch((err: Error) => { this.log(`redeem ${paying!.id}: ${err.name}: ${err.message}`) })
+        const done = finish(outcome)
+        this.ending.add(done)
+        try { await done } finally { this.ending.delete(done) }
       }
     }
   }
