@@ -21,7 +21,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { varint } from 'multiformats'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import {
-  CarBlockParser, CarVerifier, UnixfsWalk, carHeader, carSection, type FileRange, type MultihashFn, type VerifiedBlock
+  CarBlockParser, CarVerifier, UnixfsWalk, carHeader, carSection, fileRuns, type FileRange, type MultihashFn, type VerifiedBlock
 } from '../../src/core/retrieval'
 
 const KiB = 1024
@@ -585,5 +585,33 @@ describe('CarBlockParser', () => {
     p.next()
     const second = p.next()!
     expect(second.bytes.buffer).toBe(dag.car.buffer)
+  })
+})
+
+describe('fileRuns', () => {
+  it('writes each chunk\'s adjacent leaves as one run: in any chunking and range, the runs rebuild exactly the bytes, and no two runs of a chunk touch', async () => {
+    const dag = await unixfsCar(pseudoRandom(5 * LEAF + 1234, 7))
+    const n = dag.content.length
+    await fc.assert(fc.asyncProperty(fc.nat(n), fc.nat(n), fc.array(fc.nat(), { maxLength: 8 }), async (a, b, points) => {
+      const range = { from: Math.min(a, b), to: Math.max(a, b) }
+      const verifier = new CarVerifier(dag.root, { range })
+      const out = new Uint8Array(n)
+      let written = 0
+      for (const chunk of cut(stream(await provide(dag, range)), points)) {
+        const runs = fileRuns(verifier.push(chunk))
+        for (const [i, r] of runs.entries()) {
+          if (i > 0) expect(runs[i - 1]!.offset + runs[i - 1]!.bytes.length).not.toBe(r.offset)
+          out.set(r.bytes, r.offset)
+          written += r.bytes.length
+        }
+      }
+      verifier.end()
+      expect(written).toBe(range.to - range.from)
+      expectBytes(out.subarray(range.from, range.to), dag.content.subarray(range.from, range.to))
+    }), { numRuns: 25 })
+    // the whole CAR in one chunk: one write of the whole file, not one per leaf
+    const verifier = new CarVerifier(dag.root)
+    const runs = fileRuns(verifier.push(stream(await provide(dag))))
+    expect(runs.map(r => [r.offset, r.bytes.length])).toEqual([[0, n]])
   })
 })
