@@ -193,6 +193,10 @@ export class PaychClient implements RetrievalPayer {
    * downloads at once per client, had vouchers queued behind top-ups for minutes and providers cutting the streams).
    */
   private readonly queues = new Map<string, Promise<unknown>>()
+  /** Each channel's To, by its address (payee). */
+  private readonly payees = new Map<string, string>()
+  /** Each channel's last read for a voucher, with the head epoch it was asked at (channelForVoucher). */
+  private readonly voucherReads = new Map<string, { epoch: Epoch, read: Promise<ChannelRecord | null> }>()
 
   constructor (init: PaychClientInit) {
     this.chain = init.chain
@@ -219,9 +223,29 @@ export class PaychClient implements RetrievalPayer {
     return await run
   }
 
-  /** The provider a channel pays (whose queue its changes join). */
+  /**
+   * The channel as of the head, read once per head for vouchers: a download signs one every payment interval (tens
+   * a file, often several within one block), each checked against the channel's balance and settling state, which
+   * change only with a new head. The verified read is a round trip to a node and a proof check, and in a tab busy
+   * downloading it was most of a voucher's time, while the provider waited for the voucher. Anything this client
+   * sends to the channel drops the read.
+   */
+  private async channelForVoucher (channel: string): Promise<ChannelRecord | null> {
+    const epoch = this.chain.headEpoch()
+    const hit = this.voucherReads.get(channel)
+    if (hit !== undefined && hit.epoch === epoch) return await hit.read
+    const read = this.chain.channel(parseAddress(channel).bytes)
+    this.voucherReads.set(channel, { epoch, read })
+    // a failed read is not kept
+    read.catch(() => { if (this.voucherReads.get(channel)?.read === read) this.voucherReads.delete(channel) })
+    return await read
+  }
+
+  /** The provider a channel pays (whose queue its changes join): a channel's To never changes, so it is looked up once. */
   private async payee (channel: string): Promise<string> {
-    return (await this.find(channel)).to
+    let to = this.payees.get(channel)
+    if (to === undefined) this.payees.set(channel, to = (await this.find(channel)).to)
+    return to
   }
 
   private async find (channel: string): Promise<StoredChannel> {
@@ -361,7 +385,7 @@ export class PaychClient implements RetrievalPayer {
       if (c.settling) throw new ChannelClosedError(channel, 'settling')
       // never promise more than the channel holds (the provider would refuse it as FUNDS, and a final voucher's refusal
       // reaches no one): checked against the chain's balance, not the records' own sum of what was sent to it
-      const onChain = await this.chain.channel(parseAddress(channel).bytes)
+      const onChain = await this.channelForVoucher(channel)
       if (onChain === null) throw new ChannelNotFoundError(channel)
       if (onChain.state.settlingAt !== 0) {
         c.settling = true
@@ -372,6 +396,7 @@ export class PaychClient implements RetrievalPayer {
         // at least doubling the channel: a download whose size was not known up front (no quote) tops up a
         // logarithmic number of times, not once per voucher (each top-up waits for a block)
         c = await this.fund(c.to, max(amount - BigInt(l.amount), onChain.balance))
+        this.voucherReads.delete(channel)
         // the provider settled the channel meanwhile: a new one is no use to this lane
         if (c.channel !== channel) throw new ChannelClosedError(channel, 'settling')
       }

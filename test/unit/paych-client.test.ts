@@ -7,7 +7,7 @@ import {
   INIT_ACTOR_ADDRESS, METHOD_SEND, ExitCode,
   type AttoFil, type ChannelRecord
 } from '../../src/core'
-import { PaychClient, memoryPaychStore, type PaychChain, type PaychStore, type CrossProcessLock } from '../../src/light/paych-client'
+import { PaychClient, memoryPaychStore, ChannelClosedError, type PaychChain, type PaychStore, type CrossProcessLock } from '../../src/light/paych-client'
 
 const clientKey = new Uint8Array(32).fill(41)
 const client = secpAddressBytes(secpPublicKey(clientKey))
@@ -231,5 +231,26 @@ describe('PaychClient: downloads from two providers at once', () => {
     expect(chain.creates).toBe(2)
     // each provider's channel under its own lock name: other tabs still order their changes per provider
     expect(new Set(lock.names)).toEqual(new Set([addressToString(provider), addressToString(other)].map(to => `coffer-paych-${addressToString(client)}-${to}`)))
+  })
+})
+
+describe('PaychClient: the channel read a voucher checks', () => {
+  it('is made once per head: vouchers within one head reuse it, a new head reads again and sees the channel settling', async () => {
+    const chain = fakeChain()
+    let epoch = 10
+    let reads = 0
+    const counted: PaychChain = { ...chain, headEpoch: () => epoch, channel: async (a) => { reads++; return await chain.channel(a) } }
+    const payer = tab(counted, memoryPaychStore())
+    const { channel, lane } = await payer.prepare(provider, 1000n)
+    reads = 0
+    for (let i = 1; i <= 5; i++) await payer.voucher(channel, lane, BigInt(i * 100))
+    expect(reads).toBe(1)
+    epoch++
+    await payer.voucher(channel, lane, 600n)
+    expect(reads).toBe(2)
+    // the provider settles: a voucher at the head that shows it is refused
+    chain.channels.get(channel)!.state.settlingAt = 99
+    epoch++
+    await expect(payer.voucher(channel, lane, 700n)).rejects.toThrow(ChannelClosedError)
   })
 })
