@@ -324,19 +324,21 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       return owed > 0n ? owed : 0n
     }
     const pay = async (): Promise<void> => {
-      const verified = verifier.stats.blockBytesVerified
+      // the bytes counted, not all the verifier took: a payment may start while a chunk's blocks are being written
+      const verified = countedBytes
       if (payment === undefined || t.pricePerGiB === 0n || verified <= paidBytes) return
       // the offset goes to disk before the voucher exists: a crash in between leaves bytes unpaid (the provider's one
-      // interval of risk), never bytes paid for and fetched again (pay starts between chunks, when every verified
-      // byte has been written, and the save takes its copy of the state at once)
+      // interval of risk), never bytes paid for and fetched again (every counted byte is written, and the save
+      // takes its copy of the state at once)
       await o.saveState(state)
       const amount = paidBefore + priceOfBytes(verified, t.pricePerGiB)
       const v = await o.payer!.voucher(payment.channel, payment.lane, amount, o.signal)
       rec.paid = String(v.amount)
       // (the reading went on meanwhile: what it counted since is still owed)
       rec.owed = String(owedNow())
-      await o.saveState(state)
-      await s.sendVoucher(v.bytes)
+      // the voucher goes while its figures are saved: it is recorded already (the payer's write-ahead), and a
+      // resume from the state saved before it asks the payer for no more than it, which returns it again
+      await Promise.all([o.saveState(state), s.sendVoucher(v.bytes)])
       paidBytes = Math.max(paidBytes, verified)
       progress(p.address)
     }
@@ -388,7 +390,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // voucher sent only then would drain the pipe at every interval (stop and wait: measured 0.58x the raw
       // stream on 64 MiB). Paid at half, the voucher travels while the other half is still on its way, and
       // the client still pays for nothing it has not verified.
-      if (verifier.stats.blockBytesVerified - paidBytes >= Math.ceil(interval() / 2)) payInBackground(false)
+      if (countedBytes - paidBytes >= Math.ceil(interval() / 2)) payInBackground(false)
     }
     verifier.end()
     state.fileSize ??= verifier.fileSize ?? null
