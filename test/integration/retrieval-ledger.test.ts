@@ -1,7 +1,8 @@
 // A download paused mid-interval, then resumed, against a provider that counts what the channel owes across
 // streams (one ChannelLedger, as RetrievalServer keeps per channel): the pause records what was verified and
 // not paid; the resume pays exactly that first and completes, where a client that started on fresh credit
-// would be held and refused (PaymentOwedError). Real libp2p on loopback, a real UnixFS CAR, a scripted payer.
+// would be held and refused (PaymentOwedError); and a slow voucher does not stop the reading. Real libp2p on
+// loopback, a real UnixFS CAR, a scripted payer.
 import { describe, it, expect, afterEach } from 'vitest'
 import { unixfsFile } from '../helpers/unixfs-file'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from '../../src/light/retrieval-session'
@@ -161,5 +162,34 @@ describe('a chain read no node can answer mid-download', () => {
     const resumed = await retrieveFile({ libp2p: client, root, providers: [target], payer, sink, state: saved, saveState })
     expect(resumed.bytes).toBe(file.length)
     expect(Buffer.compare(out, file)).toBe(0)
+  }, 120_000)
+})
+
+describe('payments while reading', () => {
+  it('a slow voucher does not stop the reading: blocks are verified and written while it is signed, and every verified byte is paid once', async () => {
+    // a tab busy downloading took ~70 ms a voucher (a chain read, a signature, saves), and the reading waited for each
+    const file = new Uint8Array(8 * MiB).map((_, i) => (i * 2246822519) >>> 24)
+    const { root, p, client, target, out } = await priced(file)
+    const payer = scriptedPayer()
+    const sign = payer.voucher
+    let signing = 0
+    let writesWhileSigning = 0
+    payer.voucher = async (...args) => {
+      signing++
+      try {
+        await new Promise(resolve => setTimeout(resolve, 300))
+        return await sign(...args)
+      } finally { signing-- }
+    }
+    const sink = { write: async (offset: number, bytes: Uint8Array) => { if (signing > 0) writesWhileSigning++; out.set(bytes, offset) } }
+    const state = newDownloadState(root)
+    const r = await retrieveFile({ libp2p: client, root, providers: [target], payer, sink, state, saveState: async () => {} })
+    expect(Buffer.compare(out, file)).toBe(0)
+    expect(writesWhileSigning).toBeGreaterThan(0)
+    // vouchers are cumulative and each one pays more; the last pays every verified block byte
+    expect(payer.signed).toEqual([...payer.signed].sort((a, b) => a < b ? -1 : a > b ? 1 : 0))
+    expect(new Set(payer.signed).size).toBe(payer.signed.length)
+    expect(r.paid).toBe(priceOfBytes(state.providers[target.address]!.verifiedBlockBytes, PRICE))
+    await until(() => p.vouchers.at(-1) === r.paid, 30_000)
   }, 120_000)
 })
