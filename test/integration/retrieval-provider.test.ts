@@ -289,6 +289,19 @@ describe('the retrieval provider', () => {
     expect(channel(other)!.lanes).toEqual([])
     expect(channel(ch)!.state.toSend).toBe(small)
   }, 180_000)
+
+  it('takes the very voucher it holds again as adding nothing (a client resuming from a state saved before it knew the voucher arrived), as Lotus does', async () => {
+    const ch = await channelTo(PRICED, parseFil('0.001'))
+    const lane: Lane = { channel: ch, lane: 0, nonce: 0, amount: 0n }
+    // enough for every block of the file, paid before the first one
+    const v = voucherBytes(lane, { nonce: 1, amount: priceOfBytes(2 * file.length, price()) })
+    const s = await openRetrieval(node, d.providers[PRICED]!.libp2p.peerId, { root, payment: { channel: ch, lane: 0 } })
+    await s.sendVoucher(v)
+    await s.sendVoucher(v)
+    const err = await (async () => { for (;;) if ('done' in await s.next()) return undefined })().then(() => undefined, (e: Error) => e)
+    expect(err).toBeUndefined()
+    await s.close()
+  }, 180_000)
 })
 
 // Both wait out the provider's idle timeout (30 s): run side by side, on different channels.

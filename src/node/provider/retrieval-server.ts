@@ -115,15 +115,18 @@ export class RetrievalServer implements RetrievalHandler {
   start (): void { this.redeemer.start() }
 
   /**
-   * Stops redeeming, after the end steps of retrievals that already ended (a client's last voucher is recorded,
-   * and its lane redeemed) and every record write queued: nothing is written in the folder once this resolves
-   * (a caller that removes it next once found it refilled).
+   * Stops redeeming, after the end steps of retrievals that have ended (their ledger written, their lane's redeem)
+   * and the record writes queued: a caller that removes the folder next once found it refilled. Streams still
+   * open (libp2p stops after this) may still record a voucher or their end; no redeem starts after this.
    */
   async stop (): Promise<void> {
     this.stopping = true
-    await Promise.allSettled([...this.ending])
+    while (this.ending.size > 0) await Promise.allSettled([...this.ending])
     await this.redeemer.stop()
-    await this.records
+    for (let queued = this.records; ; queued = this.records) {
+      await queued
+      if (queued === this.records) break
+    }
   }
 
   status (): RetrievalServerStatus {
@@ -310,6 +313,14 @@ export class RetrievalServer implements RetrievalHandler {
       const ch = this.readChannel(payment.channel)
       if (ch === null || addressToString(ch.id) !== id) return refuse('CHANNEL', `payment channel ${addressToString(payment.channel)} is gone from the chain`)
       const rec = this.channels.get(id)
+      // the very voucher held already adds nothing (as Lotus's paychmgr ignores a voucher re-added): a client that
+      // resumes from a state saved before it knew this one arrived sends it again
+      const same = rec?.lanes.find(l => l.lane === sv.lane)
+      if (same !== undefined && bytesEqual(same.voucher, bytes)) {
+        // (an up-front payment must add its price: a voucher used once pays for nothing more)
+        if (atLeast > 0n) return refuse('AMOUNT', `voucher adds nothing over the lane's best (it is that voucher), less than the ${atLeast} attoFIL this response costs`)
+        return 0n
+      }
       const held = new Map<number, HeldLane>((rec?.lanes ?? []).map(l => [l.lane, { nonce: l.nonce, amount: l.amount }]))
       let added: AttoFil
       try {
