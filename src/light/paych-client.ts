@@ -22,6 +22,33 @@ export interface PaychChain {
   headEpoch: () => Epoch
 }
 
+/**
+ * A PaychChain's channel read made once per chain state: reads at one state give one answer, and a download checks
+ * its channel before each voucher (tens a file, often several within one block; in a tab busy downloading the
+ * verified read was most of a voucher's time, while the provider waited for it). `stateNow` names the state a read
+ * would see now (the head's CID, or its parent state root); a read asked while the head moves may be newer than its
+ * name, never older. Only the latest state's reads are kept, and a failed read is not kept.
+ */
+export function channelReadPerState (
+  stateNow: () => Promise<string> | string,
+  read: (address: Uint8Array, state: string) => Promise<ChannelRecord | null>
+): (address: Uint8Array) => Promise<ChannelRecord | null> {
+  let kept: { state: string, reads: Map<string, Promise<ChannelRecord | null>> } = { state: '', reads: new Map() }
+  return async (address) => {
+    const state = await stateNow()
+    if (kept.state !== state) kept = { state, reads: new Map() }
+    const key = base16.baseEncode(address)
+    let r = kept.reads.get(key)
+    if (r === undefined) {
+      const reads = kept.reads
+      const asked = r = read(address, state)
+      reads.set(key, asked)
+      asked.catch(() => { if (reads.get(key) === asked) reads.delete(key) })
+    }
+    return await r
+  }
+}
+
 /** Signs a voucher with the channel's From key (the wallet in the tab, a Lotus key file in the CLI). */
 export interface VoucherSigner {
   /** The client's key address (f1 or f3): every channel's From. */
@@ -195,8 +222,6 @@ export class PaychClient implements RetrievalPayer {
   private readonly queues = new Map<string, Promise<unknown>>()
   /** Each channel's To, by its address (payee). */
   private readonly payees = new Map<string, string>()
-  /** Each channel's last read for a voucher, with the head epoch it was asked at (channelForVoucher). */
-  private readonly voucherReads = new Map<string, { epoch: Epoch, read: Promise<ChannelRecord | null> }>()
 
   constructor (init: PaychClientInit) {
     this.chain = init.chain
@@ -221,24 +246,6 @@ export class PaychClient implements RetrievalPayer {
     this.queues.set(to, tail)
     void tail.then(() => { if (this.queues.get(to) === tail) this.queues.delete(to) })
     return await run
-  }
-
-  /**
-   * The channel as of the head, read once per head for vouchers: a download signs one every payment interval (tens
-   * a file, often several within one block), each checked against the channel's balance and settling state, which
-   * change only with a new head. The verified read is a round trip to a node and a proof check, and in a tab busy
-   * downloading it was most of a voucher's time, while the provider waited for the voucher. Anything this client
-   * sends to the channel drops the read.
-   */
-  private async channelForVoucher (channel: string): Promise<ChannelRecord | null> {
-    const epoch = this.chain.headEpoch()
-    const hit = this.voucherReads.get(channel)
-    if (hit !== undefined && hit.epoch === epoch) return await hit.read
-    const read = this.chain.channel(parseAddress(channel).bytes)
-    this.voucherReads.set(channel, { epoch, read })
-    // a failed read is not kept
-    read.catch(() => { if (this.voucherReads.get(channel)?.read === read) this.voucherReads.delete(channel) })
-    return await read
   }
 
   /** The provider a channel pays (whose queue its changes join): a channel's To never changes, so it is looked up once. */
@@ -385,7 +392,7 @@ export class PaychClient implements RetrievalPayer {
       if (c.settling) throw new ChannelClosedError(channel, 'settling')
       // never promise more than the channel holds (the provider would refuse it as FUNDS, and a final voucher's refusal
       // reaches no one): checked against the chain's balance, not the records' own sum of what was sent to it
-      const onChain = await this.channelForVoucher(channel)
+      const onChain = await this.chain.channel(parseAddress(channel).bytes)
       if (onChain === null) throw new ChannelNotFoundError(channel)
       if (onChain.state.settlingAt !== 0) {
         c.settling = true
@@ -396,7 +403,6 @@ export class PaychClient implements RetrievalPayer {
         // at least doubling the channel: a download whose size was not known up front (no quote) tops up a
         // logarithmic number of times, not once per voucher (each top-up waits for a block)
         c = await this.fund(c.to, max(amount - BigInt(l.amount), onChain.balance))
-        this.voucherReads.delete(channel)
         // the provider settled the channel meanwhile: a new one is no use to this lane
         if (c.channel !== channel) throw new ChannelClosedError(channel, 'settling')
       }

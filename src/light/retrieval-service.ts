@@ -15,7 +15,7 @@ import {
 import { WalletLockedError } from './wallet-store'
 import { NoWalletKeyError } from './deal-service'
 import { lightDealChain } from './deal-chain'
-import { PaychClient, type PaychChain, type RetrievalPayer, type CrossProcessLock } from './paych-client'
+import { PaychClient, channelReadPerState, type PaychChain, type RetrievalPayer, type CrossProcessLock } from './paych-client'
 import { retrieveFile, newDownloadState, AllProvidersFailedError, type DownloadState } from './retrieval-session'
 import { openRetrievalStore, RUNNING_STAGES, type DownloadRecord, type RetrievalStore } from './retrieval-store'
 import { SavePermissionError, type DownloadSink } from './download-files'
@@ -123,7 +123,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
   const paychChain = (from: Uint8Array): PaychChain => {
     const dc = lightDealChain(lc, init.wallet, from)
     return {
-      channel: async (a) => (await lc.state.channel(a)).value,
+      // the verified read is made at the head: once per head for each channel
+      channel: channelReadPerState(() => lc.sync.head.cid.toString(), async (a) => (await lc.state.channel(a)).value),
       send: async (m, onSent) => {
         const cid = await init.wallet.message({ from: addressToString(from, 't'), to: addressToString(m.to, 't'), value: m.value, method: m.method, params: m.params, label: paychLabel(m) })
         onSent?.(cid)

@@ -17,7 +17,7 @@ import {
 } from '../core'
 import { createCofferLibp2p, parseBootstrap, requestAsk, type BootstrapDocument, type BootstrapProvider, type CofferLibp2p } from '../net'
 import {
-  PaychClient, retrieveFile, newDownloadState, parseLotusExport, keyAddressBytes, AllProvidersFailedError,
+  PaychClient, channelReadPerState, retrieveFile, newDownloadState, parseLotusExport, keyAddressBytes, AllProvidersFailedError,
   type PaychChain, type PaychStore, type StoredChannel, type DownloadState, type RetrievalProvider
 } from '../light'
 import { signedMessageToLotus } from './rpc/lotus-json'
@@ -85,10 +85,12 @@ export function rpcPaychChain (rpc: Rpc, key: { secret: Uint8Array, address: Uin
   return {
     head: async () => { height = (await rpc<LotusHead>('Filecoin.ChainHead', [])).Height; return height },
     headEpoch: () => height,
-    channel: async (a): Promise<ChannelRecord | null> => {
+    // read at the head's parent state root: once per state root for each channel
+    channel: channelReadPerState(async () => {
       const head = await rpc<LotusHead>('Filecoin.ChainHead', [])
-      return await readOverRpc(readObj, blocks, CID.parse(head.Blocks[0]!.ParentStateRoot['/']), (g, root) => readChannel(g, root, a))
-    },
+      height = head.Height
+      return head.Blocks[0]!.ParentStateRoot['/']
+    }, async (a, root): Promise<ChannelRecord | null> => await readOverRpc(readObj, blocks, CID.parse(root), (g, r) => readChannel(g, r, a))),
     waitFor,
     send: async (m, onSent) => {
       const cid = await pushing(async () => {
@@ -219,11 +221,13 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
       list: async () => [...channels.values()].map(c => structuredClone(c)),
       put: async (c) => { channels.set(c.key, structuredClone(c)); await persist() }
     }
-    let state = saved.downloads[downloadKey]
+    // the download's live state is its own: the records hold only copies saved after their bytes reached the disk
+    // (the payer writes the records too, while the download goes on)
+    let state = saved.downloads[downloadKey] === undefined ? undefined : structuredClone(saved.downloads[downloadKey])
     const fresh = state === undefined || !existsSync(outFile)
     if (fresh) {
       state = newDownloadState(root, range)
-      saved.downloads[downloadKey] = state
+      saved.downloads[downloadKey] = structuredClone(state)
       await persist()
     } else {
       out.progress(`resuming from byte ${state!.verifiedOffset}${state!.complete ? ' (already complete)' : ''}`)
@@ -254,7 +258,7 @@ export async function retrieveCommand (argv: string[], out: { log: (line: string
         state: state!,
         // the written bytes reach the disk before the offset that counts them does: after a power cut a rerun
         // must not skip bytes that were never stored
-        saveState: async (s) => { await fh.datasync(); saved.downloads[downloadKey] = s; await persist() },
+        saveState: async (s) => { const copy = structuredClone(s); await fh.datasync(); saved.downloads[downloadKey] = copy; await persist() },
         onProgress: (p) => {
           const now = performance.now()
           if (now - last < 500 && p.verifiedBytes !== p.totalBytes) return

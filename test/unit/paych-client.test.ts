@@ -7,7 +7,7 @@ import {
   INIT_ACTOR_ADDRESS, METHOD_SEND, ExitCode,
   type AttoFil, type ChannelRecord
 } from '../../src/core'
-import { PaychClient, memoryPaychStore, ChannelClosedError, type PaychChain, type PaychStore, type CrossProcessLock } from '../../src/light/paych-client'
+import { PaychClient, memoryPaychStore, ChannelClosedError, channelReadPerState, type PaychChain, type PaychStore, type CrossProcessLock } from '../../src/light/paych-client'
 
 const clientKey = new Uint8Array(32).fill(41)
 const client = secpAddressBytes(secpPublicKey(clientKey))
@@ -234,23 +234,40 @@ describe('PaychClient: downloads from two providers at once', () => {
   })
 })
 
-describe('PaychClient: the channel read a voucher checks', () => {
-  it('is made once per head: vouchers within one head reuse it, a new head reads again and sees the channel settling', async () => {
+describe('channelReadPerState', () => {
+  it('reads each channel once per state: vouchers within one head reuse it, a new head reads again and sees the channel settling', async () => {
     const chain = fakeChain()
-    let epoch = 10
+    let state = 'head-1'
     let reads = 0
-    const counted: PaychChain = { ...chain, headEpoch: () => epoch, channel: async (a) => { reads++; return await chain.channel(a) } }
+    const counted: PaychChain = { ...chain, channel: channelReadPerState(() => state, async (a) => { reads++; return await chain.channel(a) }) }
     const payer = tab(counted, memoryPaychStore())
     const { channel, lane } = await payer.prepare(provider, 1000n)
+    state = 'head-2'
     reads = 0
     for (let i = 1; i <= 5; i++) await payer.voucher(channel, lane, BigInt(i * 100))
     expect(reads).toBe(1)
-    epoch++
+    state = 'head-3'
     await payer.voucher(channel, lane, 600n)
     expect(reads).toBe(2)
     // the provider settles: a voucher at the head that shows it is refused
     chain.channels.get(channel)!.state.settlingAt = 99
-    epoch++
+    state = 'head-4'
     await expect(payer.voucher(channel, lane, 700n)).rejects.toThrow(ChannelClosedError)
+  })
+
+  it('keeps no failed read, and reads each address apart', async () => {
+    let fail = true
+    const asked: string[] = []
+    const read = channelReadPerState(() => 's', async (a) => {
+      asked.push(addressToString(a))
+      if (fail) throw new Error('no node answered')
+      return null
+    })
+    await expect(read(provider)).rejects.toThrow('no node answered')
+    fail = false
+    expect(await read(provider)).toBeNull()
+    expect(await read(provider)).toBeNull()
+    expect(await read(client)).toBeNull()
+    expect(asked).toEqual([provider, provider, client].map(a => addressToString(a)))
   })
 })
