@@ -290,9 +290,14 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     throw new ProviderUnreachableError(p.address, err as Error)
   }
 
-  /** The payment under way (see payInBackground), and the error a payment failed with. */
+  /** The payment under way (see payInBackground), the error a payment failed with, and whether payments are over. */
   let paying: Promise<void> | undefined
   let payFailure: Error | undefined
+  let stopped = false
+  // a payment waiting on the chain (a top-up) ends at once when this stream is given up
+  const payments = new AbortController()
+  const paymentSignal = o.signal === undefined ? payments.signal : AbortSignal.any([o.signal, payments.signal])
+  const paymentsDone = async (): Promise<void> => { while (paying !== undefined) await paying }
   try {
     const t = s.terms
     // the stream's terms may be kinder than the signed ask, never harsher: the quote and the risk were judged on the ask
@@ -307,10 +312,11 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     const owedBefore = BigInt(rec.owed ?? '0')
     if (payment !== undefined && t.pricePerGiB > 0n && owedBefore > 0n) {
       const v = await o.payer!.voucher(payment.channel, payment.lane, BigInt(rec.paid) + owedBefore, o.signal)
+      // sent before the state says it is paid (as every payment below): see pay
+      await s.sendVoucher(v.bytes)
       rec.paid = String(v.amount)
       rec.owed = '0'
       await o.saveState(state)
-      await s.sendVoucher(v.bytes)
       paidBefore = v.amount
     }
     // the provider's schedule (go-fil-markets' NextInterval): the interval the bytes paid for fall in
@@ -324,22 +330,26 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       return owed > 0n ? owed : 0n
     }
     const pay = async (): Promise<void> => {
-      // the bytes counted, not all the verifier took: a payment may start while a chunk's blocks are being written
-      const verified = countedBytes
-      if (payment === undefined || t.pricePerGiB === 0n || verified <= paidBytes) return
+      // the bytes counted (verified and written, whole chunks), not all the verifier took: a payment may start
+      // while a chunk is being written
+      const counted = countedBytes
+      if (payment === undefined || t.pricePerGiB === 0n || counted <= paidBytes) return
       // the offset goes to disk before the voucher exists: a crash in between leaves bytes unpaid (the provider's one
-      // interval of risk), never bytes paid for and fetched again (every counted byte is written, and the save
-      // takes its copy of the state at once)
+      // interval of risk), never bytes paid for and fetched again (the save takes its copy of the state at once)
       await o.saveState(state)
-      const amount = paidBefore + priceOfBytes(verified, t.pricePerGiB)
-      const v = await o.payer!.voucher(payment.channel, payment.lane, amount, o.signal)
+      const amount = paidBefore + priceOfBytes(counted, t.pricePerGiB)
+      const v = await o.payer!.voucher(payment.channel, payment.lane, amount, paymentSignal)
+      // Sent before the state says it is paid: a resume from a state that still owes it asks the payer for it
+      // again, which returns this same voucher, and the provider ignores one it holds (as Lotus's paychmgr
+      // does); a state saying "paid" for a voucher that never left would leave the channel owing with nothing
+      // to pay it. A voucher signed after this stream was given up is not sent, and stays owed.
+      if (stopped) return
+      await s.sendVoucher(v.bytes)
       rec.paid = String(v.amount)
       // (the reading went on meanwhile: what it counted since is still owed)
       rec.owed = String(owedNow())
-      // the voucher goes while its figures are saved: it is recorded already (the payer's write-ahead), and a
-      // resume from the state saved before it asks the payer for no more than it, which returns it again
-      await Promise.all([o.saveState(state), s.sendVoucher(v.bytes)])
-      paidBytes = Math.max(paidBytes, verified)
+      await o.saveState(state)
+      paidBytes = Math.max(paidBytes, counted)
       progress(p.address)
     }
     // Vouchers go while the reading goes on: a voucher is a chain read, a signature and saves (tens of ms in a
@@ -349,19 +359,23 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     // "owed" during one is answered by one more payment after it, for everything verified by then, so an interval
     // owed is always paid; the half-interval rule is simply checked again at the next chunk.
     let payAgain = false
-    const payInBackground = (owed: boolean): void => {
-      if (paying !== undefined) { payAgain ||= owed; return }
+    /** Starts a payment unless one is under way; `providerAsked` (its "owed") makes one more follow that one. */
+    const payInBackground = (providerAsked: boolean): void => {
+      if (stopped) return
+      if (paying !== undefined) { payAgain ||= providerAsked; return }
       paying = (async () => {
-        do { payAgain = false; await pay() } while (payAgain)
-      })().catch((err: Error) => {
-        // the reading may be waiting for bytes the provider holds back until it is paid: stop it with this error
-        payFailure = err
-        s.abort(err)
-      }).finally(() => { paying = undefined })
-    }
-    const paid = async (): Promise<void> => {
-      while (paying !== undefined) await paying
-      if (payFailure !== undefined) throw payFailure
+        try {
+          do { payAgain = false; await pay() } while (payAgain && !stopped)
+        } catch (err) {
+          // the reading may be waiting for bytes the provider holds back until it is paid: it stops with this error
+          payFailure ??= err as Error
+          stopped = true
+          s.abort(err as Error)
+        } finally {
+          // cleared with the last check of payAgain, in one step: an "owed" heard after it starts a new payment
+          paying = undefined
+        }
+      })()
     }
     for (;;) {
       // a pause or cancel stops here, between frames (each frame's blocks written and counted, so the saved state
@@ -369,6 +383,8 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // for payment (a free one, or bytes it does not charge again) keeps frames buffered, so a download that
       // only looked there ran on to its end after Cancel (Chromium test download-controls)
       o.signal?.throwIfAborted()
+      // (the stream's reader still hands out frames it holds after a failed payment aborted it)
+      if (payFailure !== undefined) throw payFailure
       const n = await s.next()
       if ('done' in n) break
       // the provider stopped for payment (the channel owes an interval, over every stream on it): pay what was
@@ -376,10 +392,13 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       if ('owed' in n) { payInBackground(true); continue }
       // verified blocks come back even when a later one in the chunk fails: they are written (and paid for) first
       const blocks = verifier.push(n.car)
+      let writtenTo = state.verifiedOffset
       for (const run of fileRuns(blocks)) {
         await o.sink.write(run.offset, run.bytes)
-        state.verifiedOffset = run.offset + run.bytes.length
+        writtenTo = run.offset + run.bytes.length
       }
+      // the offset moves with the chunk's figures, in one step: a save meanwhile (a payment's) counts whole chunks
+      state.verifiedOffset = writtenTo
       state.fileSize ??= verifier.fileSize ?? null
       rec.verifiedBlockBytes += verifier.stats.blockBytesVerified - countedBytes
       countedBytes = verifier.stats.blockBytesVerified
@@ -395,17 +414,20 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     verifier.end()
     state.fileSize ??= verifier.fileSize ?? null
     if (state.fileSize !== null && o.range === undefined) state.verifiedOffset = Math.max(state.verifiedOffset, state.fileSize)
-    await paid()
+    await paymentsDone()
+    if (payFailure !== undefined) throw payFailure
     await pay()
     await s.close()
   } catch (caught) {
     // a failed payment stopped the stream: its error is the one to tell, not the reading's
     const err = payFailure ?? caught
     // dropped at once: no voucher after the fault, and the stream is torn down so nothing more arrives
+    stopped = true
     s.abort(err as Error)
-    // a payment under way ends before the next provider is tried (its voucher, if signed, is recorded and goes
-    // nowhere: the stream is gone), so this session's saves never land after the next one's
-    while (paying !== undefined) await paying
+    payments.abort(err)
+    // a payment under way ends before the next provider is tried (a voucher it signed is recorded and not sent),
+    // so this session's saves never land after the next one's
+    await paymentsDone()
     if (err instanceof RetrievalRejectedError || err instanceof RetrievalVerifyError || err instanceof TermsMismatchError || o.signal?.aborted === true) throw err
     throw new ProviderUnreachableError(p.address, err as Error)
   }
