@@ -83,7 +83,7 @@ export async function storeWithProvider (d: Devnet, clientNode: CofferLibp2p, fi
 /** The Node-side section's figures, the same run's reference for the Chromium one. */
 export interface RetrievalReference {
   mib: number
-  /** MiB of CAR per second, the channel already open */
+  /** MiB of CAR per second from the first verified byte on, the channel already open */
   carMiBPerSec: number
   /** ms to the first verified byte when the first retrieval creates the channel on chain */
   coldFirstByteMs: number
@@ -127,13 +127,15 @@ export async function benchRetrievalNode (mib = Number(process.env.BENCH_RETRIEV
     const cold = await run()
     const warm = await run()
     const carMiB = packed.carBytes / MiB
+    // the transfer alone: before its first byte the channel is topped up for the file's quote, which waits for a block
+    const warmFlow = carMiB / (warm.secs - warm.firstByteMs / 1000)
     console.log(`\nretrieval of ${mib} MiB (random bytes) from one priced provider on loopback, Node client (verify + pay + write to disk)`)
     console.log(`  raw libp2p stream (ws + noise + yamux), same process: ${fmt(mib / rawSecs)} MiB/s`)
-    console.log(`  retrieval, channel already open: ${fmt(carMiB / warm.secs)} MiB/s of CAR = ${fmt((carMiB / warm.secs) / (mib / rawSecs), 2)}x the raw stream (goal >= 0.7x); ${fmt(warm.secs, 2)} s, paid ${warm.paid} attoFIL at ${target.ask.retrievalPricePerGiB} per GiB, interval ${target.ask.paymentInterval / MiB} MiB + ${target.ask.paymentIntervalIncrease / MiB} MiB per payment`)
+    console.log(`  retrieval, channel already open: ${fmt(warmFlow)} MiB/s of CAR from the first verified byte on = ${fmt(warmFlow / (mib / rawSecs), 2)}x the raw stream (goal >= 0.7x); ${fmt(carMiB / warm.secs)} MiB/s in all (${fmt(warm.secs, 2)} s, the channel topped up for the file first), paid ${warm.paid} attoFIL at ${target.ask.retrievalPricePerGiB} per GiB, interval ${target.ask.paymentInterval / MiB} MiB + ${target.ask.paymentIntervalIncrease / MiB} MiB per payment`)
     console.log(`  first retrieval (creates the channel on chain first): ${fmt(carMiB / cold.secs)} MiB/s overall, ${fmt(cold.secs, 2)} s`)
     console.log(`  time to first verified byte: ${fmt(warm.firstByteMs, 0)} ms with the channel open; ${fmt(cold.firstByteMs, 0)} ms when it must be created (${fmt(cold.firstByteMs / (d.genesis.state.blockDelaySecs * 1000), 1)} block times)`)
     if (warm.bytes !== mib * MiB || cold.bytes !== mib * MiB) throw new Error(`retrieved ${warm.bytes} / ${cold.bytes} bytes, expected ${mib * MiB}`)
-    return { mib, carMiBPerSec: carMiB / warm.secs, coldFirstByteMs: cold.firstByteMs }
+    return { mib, carMiBPerSec: warmFlow, coldFirstByteMs: cold.firstByteMs }
   } finally {
     await clientNode.stop()
     await d.stop()
@@ -311,12 +313,12 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     const terms = stored.target.ask
     console.log(`\nretrieval of ${mib} MiB (random bytes) in Chromium through the app (share link → Download → worker verifies, pays and writes to OPFS → link), one priced provider on loopback`)
     console.log(`  stored from Node first (pack, CommP, deal stream, published): ${fmt(storeSecs)} s; provider asks ${terms.retrievalPricePerGiB} attoFIL per GiB, a voucher every ${fmt(terms.paymentInterval / MiB, 2)} MiB + ${fmt(terms.paymentIntervalIncrease / MiB, 2)} MiB per payment`)
-    const ref = reference === undefined
-      ? 'no reference (the Node-side `retrieval` section did not run in this run: BENCH_ONLY=retrieval,retrieval-browser gives one)'
-      : `= ${fmt(carRate / reference.carMiBPerSec, 2)}x the Node-side retrieval in this run (${fmt(reference.carMiBPerSec)} MiB/s of CAR, ${reference.mib} MiB, channel open)`
-    console.log(`  confirm click → done: ${fmt(secs)} s = ${fmt(fileRate)} MiB/s of file (${fmt(carRate)} MiB/s of CAR) ${ref}`)
     // the transfer alone: from the first verified byte (the channel is created on chain before it) to the end
     const flowRate = stored.packed.carBytes / MiB / ((times.done - times.first) / 1000)
+    const ref = reference === undefined
+      ? 'no reference (the Node-side `retrieval` section did not run in this run: BENCH_ONLY=retrieval,retrieval-browser gives one)'
+      : `from the first verified byte = ${fmt(flowRate / reference.carMiBPerSec, 2)}x the Node-side retrieval in this run (${fmt(reference.carMiBPerSec)} MiB/s of CAR from its first verified byte, ${reference.mib} MiB, channel open)`
+    console.log(`  confirm click → done: ${fmt(secs)} s = ${fmt(fileRate)} MiB/s of file (${fmt(carRate)} MiB/s of CAR); ${ref}`)
     if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in.mibPerSec, 2)}x the tab's raw stream in (${fmt(ceiling.in.mibPerSec)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in.mibPerSec, 2)}x`)
     if (used !== undefined && ceiling?.in.cpuMsPerMiB != null) {
       const downloadMs = cpuMsPerMiB(used, stored.packed.carBytes / MiB)
