@@ -5,6 +5,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { CarWriter } from '@ipld/car/writer'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { concatBytes } from '@noble/hashes/utils.js'
 import { CarLayoutRecorder, type CarLayout } from '../core/piece/car-layout'
 
 export interface CarSink {
@@ -36,10 +37,7 @@ async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncItera
   if (value instanceof Uint8Array) return value
   const parts: Uint8Array[] = []
   for await (const p of value) parts.push(p)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
+  return concatBytes(...parts)
 }
 
 export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sink: CarSink, opts: { signal?: AbortSignal, onProgress?: (fileBytes: number) => void } = {}): Promise<UnixfsCar> {

@@ -1,6 +1,7 @@
 // The client's check of a retrieval stream: CAR bytes in (any chunking), verified blocks out. A block is
 // yielded only once it is the very block the UnixFS walk needs next and its bytes hash to its CID.
 import { sha256 } from '@noble/hashes/sha2.js'
+import { concatBytes } from '@noble/hashes/utils.js'
 import type { CID } from 'multiformats/cid'
 import { CarBlockParser, DEFAULT_MAX_HEADER_BYTES, MAX_CID_BYTES } from './car-stream'
 import {
@@ -174,11 +175,5 @@ export function fileRuns (blocks: readonly VerifiedBlock[]): FileSlice[] {
     if (last !== undefined && last.offset + last.bytes.length === b.slice.offset) runs.at(-1)!.push(b.slice)
     else runs.push([b.slice])
   }
-  return runs.map(run => {
-    if (run.length === 1) return run[0]!
-    const bytes = new Uint8Array(run.reduce((n, s) => n + s.bytes.length, 0))
-    let at = 0
-    for (const s of run) { bytes.set(s.bytes, at); at += s.bytes.length }
-    return { offset: run[0]!.offset, bytes }
-  })
+  return runs.map(run => run.length === 1 ? run[0]! : { offset: run[0]!.offset, bytes: concatBytes(...run.map(x => x.bytes)) })
 }
