@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core'
 import { startAppServer } from '../../src/node/app-server'
 import { launchChromium } from '../helpers/chromium'
 import { profiling } from './trace-profile'
-import { countChromiumCpu, cpuMsPerMiB } from './chromium-cpu'
+import { countChromiumCpu, cpuMsPerMiB, type ChromiumCpu } from './chromium-cpu'
 import { startSink, startSource, SINK_PROTOCOL, SOURCE_PROTOCOL } from './raw-stream'
 import type { CeilingName } from './page/main'
 
@@ -68,7 +68,7 @@ export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in',
 }
 
 /** A raw stream's rate, and the CPU it cost per MiB moved: Chromium's threads and this process's (the Node end) together. */
-export interface StreamCeiling { mibPerSec: number, cpuMsPerMiB: number | null }
+export interface StreamCeiling { mibPerSec: number, cpuMsPerMiB: number | null, cpu: ChromiumCpu | null, mib: number }
 
 /** Both ways of the tab's raw stream, measured in a bench page of their own (opened and closed here). */
 export async function tabStreamCeilings (mib: number): Promise<{ out: StreamCeiling, in: StreamCeiling }> {
@@ -77,7 +77,7 @@ export async function tabStreamCeilings (mib: number): Promise<{ out: StreamCeil
     const cpu = countChromiumCpu()
     const mibPerSec = await tabStreamCeiling(page, way, mib)
     const used = cpu?.()
-    return { mibPerSec, cpuMsPerMiB: used === undefined ? null : cpuMsPerMiB(used, mib) }
+    return { mibPerSec, cpuMsPerMiB: used === undefined ? null : cpuMsPerMiB(used, mib), cpu: used ?? null, mib }
   }
   try {
     return { out: await measured('libp2p'), in: await measured('libp2p-in') }

@@ -36,6 +36,20 @@ function snapshot (): Map<string, number> {
   return ticks
 }
 
+/** Busy and total ticks of all the machine's cores (/proc/stat's first line: idle and iowait are not busy). */
+function machineTicks (): { busy: number, all: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const all = f.slice(0, 8).reduce((a, b) => a + b, 0) // user nice system idle iowait irq softirq steal (guest is inside user)
+  return { busy: all - f[3]! - f[4]!, all }
+}
+
+/** This process's main thread's ticks (its other threads: worker threads hashing or checking signatures, libuv's pool). */
+function mainThreadTicks (): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(f[11]) + Number(f[12])
+}
+
 export interface ChromiumCpu {
   /** Seconds of wall time the stretch took. */
   wallSecs: number
@@ -44,6 +58,10 @@ export interface ChromiumCpu {
   totalSecs: number
   /** This Node process's CPU seconds over the same stretch (the bench's far end: a sink, a source, a devnet). */
   processSecs: number
+  /** Of which its main thread's (the rest: its worker threads and libuv's pool). */
+  processMainSecs: number
+  /** Cores the whole machine kept busy over the stretch, on average (every process, the kernel's work included). */
+  machineBusyCores: number
 }
 
 /** Milliseconds of CPU, Chromium's and this process's together, for each MiB moved over the stretch. */
@@ -54,9 +72,13 @@ export function countChromiumCpu (): (() => ChromiumCpu) | null {
   if (!existsSync('/proc/self/task')) return null
   const before = snapshot()
   const own = process.cpuUsage()
+  const main = mainThreadTicks()
+  const machine = machineTicks()
   const t = performance.now()
   return () => {
     const after = snapshot()
+    const machineNow = machineTicks()
+    const mainNow = mainThreadTicks()
     const wallSecs = (performance.now() - t) / 1000
     const sums = new Map<string, number>()
     const add = (name: string, secs: number): void => { sums.set(name, (sums.get(name) ?? 0) + secs) }
@@ -74,7 +96,14 @@ export function countChromiumCpu (): (() => ChromiumCpu) | null {
     }
     const byThread = [...sums].filter(([, v]) => v >= 0.005).sort((a, b) => b[1] - a[1])
     const ownUsed = process.cpuUsage(own)
-    return { wallSecs, byThread, totalSecs, processSecs: (ownUsed.user + ownUsed.system) / 1e6 }
+    return {
+      wallSecs,
+      byThread,
+      totalSecs,
+      processSecs: (ownUsed.user + ownUsed.system) / 1e6,
+      processMainSecs: (mainNow - main) / TICKS_PER_SEC,
+      machineBusyCores: (machineNow.busy - machine.busy) / TICKS_PER_SEC / wallSecs
+    }
   }
 }
 

@@ -25,7 +25,7 @@ import { measureMemory, sampleMemory, peakOf, peaksByLabel } from './memory-samp
 import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
-import { countChromiumCpu, describeCpu, cpuMsPerMiB } from './chromium-cpu'
+import { countChromiumCpu, describeCpu, cpuMsPerMiB, type ChromiumCpu } from './chromium-cpu'
 import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
@@ -173,15 +173,23 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const baseline = (await measureMemory(page, stage))?.bytes ?? 0
     // page-side clock: the first byte the card shows gone to the provider (staged while packing, or sent), and every
     // copy's bytes all held by its provider (before the deal is published: the rest is the chain's time)
+    // the CPU over exactly that stretch, counted here when the page says each end is seen
+    let sendingCpu: (() => ChromiumCpu) | null = null
+    let sentCpu: ChromiumCpu | undefined
+    await page.exposeFunction('benchSendMark', (what: 'first' | 'all') => {
+      if (what === 'first') sendingCpu = countChromiumCpu()
+      else sentCpu ??= sendingCpu?.()
+    })
     await page.evaluate(() => {
       const t = { firstSent: 0, allSent: 0 }
+      const mark = (window as unknown as { benchSendMark: (what: string) => void }).benchSendMark
       ;(window as unknown as { benchSend: typeof t }).benchSend = t
       // (no named helper in here: the bench's TypeScript loader would wrap it in a function the page does not have)
       new MutationObserver(() => {
         const staged = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=stage-progress] progress')]
         const copies = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=send-progress] progress')]
-        if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) t.firstSent = performance.now()
-        if (t.allSent === 0 && copies.length > 0 && copies.every(b => b.max > 1 && b.value >= b.max)) t.allSent = performance.now()
+        if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) { t.firstSent = performance.now(); mark('first') }
+        if (t.allSent === 0 && copies.length > 0 && copies.every(b => b.max > 1 && b.value >= b.max)) { t.allSent = performance.now(); mark('all') }
       }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true })
     })
     const stalls = await watchStalls(page)
@@ -241,6 +249,20 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       const uploadMs = cpuMsPerMiB(used, Number.isFinite(carBytes) ? carBytes / MiB : mib)
       const cores = availableParallelism()
       console.log(`  CPU per MiB (Chromium and this process): the upload, drop → published, ${fmt(uploadMs, 0)} ms; the raw stream ${fmt(ceiling.out.cpuMsPerMiB, 0)} ms. ${cores} cores allow this upload at most ${fmt(cores * 1000 / uploadMs)} MiB/s: sending reached ${fmt(sendRate / (cores * 1000 / uploadMs), 2)}x that`)
+    }
+    if (sentCpu !== undefined && ceiling?.out.cpu != null) {
+      // where the cores went while the bytes went: the upload's side (Chromium) and its provider's (this process), each
+      // per MiB, beside the raw stream's two ends; and whether the machine's cores were all busy (then the CPU per MiB
+      // sets the rate)
+      const carMiB = (Number.isFinite(carBytes) ? carBytes : mib * MiB) / MiB
+      const perMiB = (secs: number, n: number): string => fmt(secs * 1000 / n, 0)
+      const s = sentCpu
+      const r = ceiling.out.cpu
+      const rMiB = ceiling.out.mib
+      console.log(`  while sending (${fmt(s.wallSecs, 1)} s): the machine's cores ${fmt(s.machineBusyCores, 2)} busy of ${availableParallelism()}; CPU per MiB: Chromium ${perMiB(s.totalSecs, carMiB)} ms ` +
+        `(${s.byThread.slice(0, 5).map(([k, v]) => `${k} ${perMiB(v, carMiB)}`).join(', ')}), the devnet ${perMiB(s.processSecs, carMiB)} ms (main thread ${perMiB(s.processMainSecs, carMiB)}, its other threads ${perMiB(s.processSecs - s.processMainSecs, carMiB)})`)
+      console.log(`  the raw stream out, the same way: cores ${fmt(r.machineBusyCores, 2)} busy; Chromium ${perMiB(r.totalSecs, rMiB)} ms ` +
+        `(${r.byThread.slice(0, 5).map(([k, v]) => `${k} ${perMiB(v, rMiB)}`).join(', ')}), the Node sink ${perMiB(r.processSecs, rMiB)} ms`)
     }
     console.log(`  while it packed, hashed and sent: ${describeStalls(stalled)}`)
     if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt(used.processSecs, 2)} s`)
