@@ -10,6 +10,7 @@ import { StorageProvider, type ProviderChain, type ProviderAskInit, type Provide
 import { RetrievalServer } from './retrieval-server'
 import { startHttpGateway, type HttpGateway } from './http-gateway'
 import { serveProviderAudits } from './audit-server'
+import { sharedNodePiecePool } from '../piece-pool-node'
 
 /** What a test (or an operator) changes of a provider: its ask, its limits, its gateway port, its clock. */
 export interface ProviderServiceOptions {
@@ -90,6 +91,10 @@ export async function startProviderServices (init: ProviderServicesInit): Promis
     })
     p.start()
     r.start()
+    // a provider's transfers are hashed on the process's piece pool, whose threads each load tsx and the WASM
+    // module when it starts (1.9 s of CPU, 1 s of wall time here, measured): started now, not while the first
+    // upload's bytes arrive (the upload-browser bench's 256 MiB stage paid it then, some 7 ms of CPU per MiB)
+    void sharedNodePiecePool().catch(() => {})
     return { provider: p, retrieval: r, libp2p, gateway, keys: init.keys, address: addressToString(address), stop }
   } catch (err) {
     await stop().catch(() => {})
