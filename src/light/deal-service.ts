@@ -18,7 +18,7 @@ import type { WalletStore } from './wallet-store'
 import { WalletLockedError } from './wallet-store'
 import { lightDealChain } from './deal-chain'
 import { StorageClient } from './storage-client'
-import { packAndHash } from './pack-piece'
+import { packAndHash, openPackSink, type PackingPlatform } from './pack-piece'
 import { stageTee, type StageOutcome } from './stage-tee'
 import { openDealStore, type DealStore, type UploadRecord, type CopyRecord } from './deal-store'
 import { createDealWatch } from './deal-watch'
@@ -40,8 +40,7 @@ export interface UploadRequest {
   maxPricePerGiBEpoch?: string
 }
 
-/** Where an upload is packed into its staged CAR and hashed. */
-export interface PackingPlatform { pool: () => Promise<PiecePool>, staging: Staging }
+export type { PackingPlatform } from './pack-piece'
 
 export interface DealServiceInit {
   client: LightClient
@@ -50,6 +49,7 @@ export interface DealServiceInit {
   bootstrap: BootstrapDocument
   pool: () => Promise<PiecePool>
   staging: Staging
+  packSink?: PackingPlatform['packSink']
   onChange: (view: DealsView) => void
 }
 
@@ -220,7 +220,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
 
   /** Packs the file into the staged CAR, hashing it on the way (packAndHash) and sending it to the providers it will likely go to (stageTee): the upload leaves packing with its piece and much of its transfer done. */
   const pack = async (u: UploadRecord, file: File, via: PackingPlatform = init): Promise<UploadRecord | null> => {
-    const writer = await via.staging.create(u.staging)
+    const sink = await openPackSink(via, u.staging, { onHashed: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() } })
     let lastSave = 0
     // each copy's stage waits for the plan (a queue's worth of the CAR meanwhile); any failure only means no stage
     const targets = stageProviders(u).catch(() => [] as BootstrapProvider[])
@@ -238,7 +238,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       return stages
     })
     chosen.catch(() => {})
-    const tee = stageTee(writer, transfers.map((_, i) => ({
+    const tee = stageTee(sink, transfers.map((_, i) => ({
       stage: async (chunks, signal) => {
         const p = (await targets)[i]
         const st = (await chosen)[i]
@@ -253,11 +253,9 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       }
     })))
     try {
-      const { car, piece } = await packAndHash(blobChunks(file, 0), tee.sink, await via.pool().catch(() => null), {
-        onPacked: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } },
-        onHashed: (p) => { uploads.set(u.id, { ...uploads.get(u.id)!, hashedBytes: p.bytesHashed }); changed() }
+      const { car, piece } = await packAndHash(blobChunks(file, 0), tee.sink, {
+        onPacked: (n) => { if (n - lastSave >= 8 * READ_CHUNK || n === file.size) { lastSave = n; uploads.set(u.id, { ...uploads.get(u.id)!, packedBytes: n }); changed() } }
       })
-      await writer.close()
       // the stages end with packing. One far behind (a slow link) stops: what it has queued goes by the deal
       // stream, which measures the link and re-plans the start as it goes (a stage has no start to keep), and
       // the asks and proposal that come next do not wait behind it. One close behind finishes.
@@ -273,8 +271,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       uploads.set(u.id, packed)
       return await hashed(packed, piece)
     } catch (err) {
-      tee.abort(err as Error)
-      await writer.close().catch(() => {})
+      tee.abort(err as Error) // (packAndHash has aborted the sink)
       throw err
     }
   }

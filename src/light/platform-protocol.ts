@@ -27,6 +27,16 @@ export interface PlatformMethods {
   pathSteps: Call<{ leaf: number, value: Uint8Array, path: Uint8Array[], nodes: Uint8Array[] }, boolean[]>
   /** A batch of F3 certificates' signatures, checked together (BdnVerifier.verifyBatch) by the tab's mcl-wasm. */
   verifyCertificateChecks: Call<{ checks: readonly AggregateCheck[], weights: readonly bigint[] }, boolean>
+  /**
+   * A pack sink (pack-piece.ts): the staging file `name` and a piece stream beside it, written by one call per
+   * write (its bytes moved here, not copied). Each write answers with the piece's latest progress; finish
+   * closes the file and gives the piece, or null when hashing could not.
+   */
+  packOpen: Call<{ name: string }, number>
+  packWrite: Call<Handle & { bytes: Uint8Array }, PieceStreamProgress | null>
+  packWriteAt: Call<Handle & { offset: number, bytes: Uint8Array }, PieceStreamProgress | null>
+  packFinish: Call<Handle, PieceResultWire | null>
+  packAbort: Call<Handle, null>
   stagingCreate: Call<{ name: string }, number>
   stagingWrite: Call<Handle & { bytes: Uint8Array }, null>
   stagingWriteAt: Call<Handle & { offset: number, bytes: Uint8Array }, null>

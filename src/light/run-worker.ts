@@ -6,6 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { startupClock, readSavedChainStatus } from './starting-status'
 import type { Staging } from './staging'
+import type { PackingPlatform } from './pack-piece'
 import type { DownloadFiles } from './download-files'
 import type { PiecePool } from '../../workers/piece-pool'
 import { TRANSPORT_NAMES, type Port, type WorkerHandlers, type TransportName } from './worker-protocol'
@@ -19,6 +20,8 @@ import type { SignatureBatchCheck } from './f3-sync'
 export interface WorkerPlatform {
   pool: () => Promise<PiecePool>
   staging: Staging
+  /** Its own pack sink (a shared node's, made in a tab: see PackingPlatform); without one, staging and pool are composed. */
+  packSink?: PackingPlatform['packSink']
   downloads?: DownloadFiles
   /** Threads that check F3 certificates' signatures beside the node's own (a shared node's: its tabs' workers). */
   certificateHelpers?: () => SignatureBatchCheck[]

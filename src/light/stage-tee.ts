@@ -105,14 +105,14 @@ export function stageTee<W extends CarSink> (inner: W, targets: StageTarget[], q
   const sink: W = {
     ...inner,
     write: async (bytes: Uint8Array) => {
+      // a copy for the senders, taken first: `inner` may move the bytes to another worker (a shared node's tab)
+      const copy = runs.some(r => !r.channel.dead) ? bytes.slice() : undefined
       await inner.write(bytes)
-      // a copy: the sender holds it until the provider takes it, whatever the packer does with its buffer
-      const copy = runs.some(r => !r.channel.dead) ? bytes.slice() : bytes
-      await Promise.all(runs.map(async r => { await r.channel.push(copy) }))
+      if (copy !== undefined) await Promise.all(runs.map(async r => { await r.channel.push(copy) }))
     },
     writeAt: async (offset: number, bytes: Uint8Array) => {
-      await inner.writeAt(offset, bytes)
       if (offset === 0) head = bytes.slice()
+      await inner.writeAt(offset, bytes)
     }
   }
   return {

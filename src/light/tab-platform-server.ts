@@ -8,6 +8,7 @@ import type { DownloadSink } from './download-files'
 import type { PlatformMethods, PlatformMethod, PieceResultWire } from './platform-protocol'
 import type { Port } from './worker-protocol'
 import { serveSession } from './worker-session'
+import { openPackSink, type PackSink } from './pack-piece'
 import { mclBdnVerifier } from '../core/finality/mcl-bls'
 
 /** A handle the node named is not (or no longer) open in this tab. */
@@ -26,6 +27,7 @@ export function serveTabPlatform (port: Port, platform: WorkerPlatform): void {
   let next = 1
   const streams = new Map<number, { stream: PieceStream, abort: AbortController, progress: PieceStreamProgress | null }>()
   const writers = new Map<number, StagingWriter>()
+  const packs = new Map<number, { sink: PackSink, progress: PieceStreamProgress | null }>()
   const sinks = new Map<number, DownloadSink>()
   const get = <T>(m: Map<number, T>, h: number): T => {
     const v = m.get(h)
@@ -36,10 +38,10 @@ export function serveTabPlatform (port: Port, platform: WorkerPlatform): void {
     if (platform.downloads === undefined) throw new Error('this tab cannot write downloads')
     return platform.downloads
   }
-  const latest = (h: number): PieceStreamProgress | null => {
-    const s = get(streams, h)
-    const p = s.progress
-    s.progress = null
+  /** A stream's or pack's progress since its last answer (null: none). */
+  const taken = (e: { progress: PieceStreamProgress | null }): PieceStreamProgress | null => {
+    const p = e.progress
+    e.progress = null
     return p
   }
   const handlers: Handlers = {
@@ -52,8 +54,8 @@ export function serveTabPlatform (port: Port, platform: WorkerPlatform): void {
       streams.set(h, entry)
       return h
     },
-    streamWrite: async (p) => { await get(streams, p.handle).stream.write(p.bytes); return latest(p.handle) },
-    streamWriteAt: async (p) => { await get(streams, p.handle).stream.writeAt(p.offset, p.bytes); return latest(p.handle) },
+    streamWrite: async (p) => { const e = get(streams, p.handle); await e.stream.write(p.bytes); return taken(e) },
+    streamWriteAt: async (p) => { const e = get(streams, p.handle); await e.stream.writeAt(p.offset, p.bytes); return taken(e) },
     streamFinish: async (p) => {
       try { return pieceResultToWire(await get(streams, p.handle).stream.finish()) } finally { streams.delete(p.handle) }
     },
@@ -63,6 +65,22 @@ export function serveTabPlatform (port: Port, platform: WorkerPlatform): void {
     pathSteps: async (p) => await (await platform.pool()).pathSteps(p.leaf, p.value, p.path, p.nodes),
     // (a key that is no key throws BadPublicKeyError here: the node's own pass names it)
     verifyCertificateChecks: async (p) => (await mclBdnVerifier()).verifyBatch(p.checks, p.weights),
+    packOpen: async (p) => {
+      const h = next++
+      const entry = { sink: undefined as unknown as PackSink, progress: null as PieceStreamProgress | null }
+      entry.sink = await openPackSink(platform, p.name, { onHashed: (g) => { entry.progress = g } })
+      packs.set(h, entry)
+      return h
+    },
+    packWrite: async (p) => { const e = get(packs, p.handle); await e.sink.write(p.bytes); return taken(e) },
+    packWriteAt: async (p) => { const e = get(packs, p.handle); await e.sink.writeAt(p.offset, p.bytes); return taken(e) },
+    packFinish: async (p) => {
+      try {
+        const r = await get(packs, p.handle).sink.finish()
+        return r === null ? null : pieceResultToWire(r)
+      } finally { packs.delete(p.handle) }
+    },
+    packAbort: async (p) => { const e = packs.get(p.handle); packs.delete(p.handle); await e?.sink.abort(); return null },
     stagingCreate: async (p) => { const h = next++; writers.set(h, await platform.staging.create(p.name)); return h },
     stagingWrite: async (p) => { await get(writers, p.handle).write(p.bytes); return null },
     stagingWriteAt: async (p) => { await get(writers, p.handle).writeAt(p.offset, p.bytes); return null },

@@ -8,6 +8,10 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { concatBytes } from '@noble/hashes/utils.js'
 import { CarLayoutRecorder, type CarLayout } from '../core/piece/car-layout'
 
+/**
+ * Where a CAR is written. The bytes of each call are handed over: the writer never reads or changes them again,
+ * so a sink may keep them, or move their buffer to another worker (which leaves it empty here).
+ */
 export interface CarSink {
   write: (bytes: Uint8Array) => Promise<void>
   /** Overwrites bytes already written (the header, once the root is known). */
@@ -60,8 +64,8 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
       const bytes = filled === run.length ? run : run.subarray(0, filled)
       run = new Uint8Array(SINK_WRITE_BYTES)
       filled = 0
+      carBytes += bytes.length // (counted first: the sink may move the bytes)
       await sink.write(bytes)
-      carBytes += bytes.length
     }
     for await (const chunk of out) {
       header ??= chunk.slice()
@@ -107,8 +111,9 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
     await pump
   }
   if (root === undefined || header === undefined) throw new Error('the importer produced no root')
+  const headerBytes = header.length // (read first: the rewrite is done in `header` itself, which the sink may move)
   await sink.writeAt(0, await CarWriter.updateRootsInBytes(header, [root]))
-  const carLayout = layout.finish(root, header.length)
+  const carLayout = layout.finish(root, headerBytes)
   if (carLayout.carBytes !== carBytes) throw new Error(`the CAR layout (${carLayout.carBytes} bytes) does not match the CAR written (${carBytes})`)
   return { root, carBytes, fileBytes, layout: carLayout }
 }

@@ -163,7 +163,7 @@ export async function startServices (init: StartServicesInit): Promise<NodeServi
   if (keystore !== null && platform !== undefined) {
     const w = wallet
     deals = await createDealService({
-      client, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging,
+      client, wallet: w, keystore, bootstrap: doc, pool: platform.pool, staging: platform.staging, ...(platform.packSink === undefined ? {} : { packSink: platform.packSink }),
       onChange: (view) => { publish({ type: 'deals', deals: view }) }
     }).catch((err: unknown) => {
       publish({ type: 'deals', deals: { uploads: [], deals: [], providers: [], providerErrors: [], escrow: null, error: toWireError(err) } })

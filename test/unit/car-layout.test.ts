@@ -6,7 +6,8 @@ import { CarBufferReader } from '@ipld/car/buffer-reader'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { writeUnixfsCar, SINK_WRITE_BYTES } from '../../src/light/unixfs-car'
-import { fr32Pad, paddedPieceSize } from '../../src/core'
+import { fr32Pad, paddedPieceSize, bytesEqual } from '../../src/core'
+import { concatBytes } from '@noble/hashes/utils.js'
 import { locateLeaf, leafPayloadRange, carParts, CarLayoutRecorder, type CarLayout } from '../../src/core/piece/car-layout'
 
 /** Bytes that do not repeat, but with a repeated 256 KiB chunk in the middle (stored once in the CAR). */
@@ -159,5 +160,18 @@ describe('the CAR as the sink receives it', () => {
     const reader = CarBufferReader.fromBytes(car)
     expect(reader.getRoots().map(String)).toEqual([r.root.toString()])
     expect(reader.blocks().reduce((n, b) => n + (b.cid.code === 0x55 ? b.bytes.length : 0), 0)).toBe(file.length)
+  })
+
+  it('is handed over: a sink that moves each write\'s buffer away (to another worker) gets the same CAR, and the same layout', async () => {
+    const file = fileOf(2 * 2 ** 20 + 777)
+    const kept: Uint8Array[] = []
+    const plain = await writeUnixfsCar([file], { write: async (b) => { kept.push(b.slice()) }, writeAt: async (o, b) => { kept[0]!.set(b, o) } })
+    const moved: Uint8Array[] = []
+    // as postMessage with a transfer list leaves them: empty here
+    const away = (b: Uint8Array): Uint8Array => { const { byteOffset, length } = b; return new Uint8Array(structuredClone(b.buffer, { transfer: [b.buffer as ArrayBuffer] }), byteOffset, length) }
+    const r = await writeUnixfsCar([file], { write: async (b) => { moved.push(away(b)) }, writeAt: async (o, b) => { moved[0]!.set(away(b), o) } })
+    expect(r.carBytes).toBe(plain.carBytes)
+    expect(r.layout).toEqual(plain.layout)
+    expect(bytesEqual(concatBytes(...moved), concatBytes(...kept))).toBe(true)
   })
 })

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { CarBufferReader } from '@ipld/car/buffer-reader'
 import { pieceDigest, pieceCidV2, bytesEqual, SEGMENT_PAYLOAD_BYTES } from '../../src/core'
 import { createPiecePool } from '../../workers/piece-pool'
-import { packAndHash } from '../../src/light/pack-piece'
+import { packAndHash, hashingSink } from '../../src/light/pack-piece'
 import { inProcessWorker, pieceWasmModule } from '../helpers/piece-worker'
 
 let module: WebAssembly.Module
@@ -45,8 +45,8 @@ describe('pack and hash in one pass', { timeout: 300_000 }, () => {
         const staged = memoryStaging()
         const hashed: number[] = []
         const packedAt: number[] = []
-        const r = await packAndHash([file.subarray(0, 1_234_567), file.subarray(1_234_567)], staged.sink, pool, {
-          onHashed: p => hashed.push(p.bytesHashed), onPacked: n => packedAt.push(n)
+        const r = await packAndHash([file.subarray(0, 1_234_567), file.subarray(1_234_567)], hashingSink(staged.sink, pool, { onHashed: p => hashed.push(p.bytesHashed) }), {
+          onPacked: n => packedAt.push(n)
         })
         const car = staged.bytes()
         expect(r.car.carBytes).toBe(car.length)
@@ -59,7 +59,7 @@ describe('pack and hash in one pass', { timeout: 300_000 }, () => {
       // the patched header counts: the same CAR with the placeholder root has another piece
       const small = fileOf(100_000)
       const staged = memoryStaging()
-      const r = await packAndHash([small], staged.sink, pool)
+      const r = await packAndHash([small], hashingSink(staged.sink, pool))
       const car = staged.bytes()
       expect(String(r.piece!.v2)).toBe(String(pieceCidV2(pieceDigest(car))))
       const placeholder = car.slice()
@@ -71,13 +71,13 @@ describe('pack and hash in one pass', { timeout: 300_000 }, () => {
   it('without a pool, or when a hashing worker dies, stages the whole CAR and leaves the piece to the second pass', async () => {
     const file = fileOf(2 * SEGMENT_PAYLOAD_BYTES + 5)
     const plain = memoryStaging()
-    const a = await packAndHash([file], plain.sink, null)
+    const a = await packAndHash([file], hashingSink(plain.sink, null))
     expect(a.piece).toBeNull()
     let spawned = 0
     const dying = createPiecePool({ size: 1, module, spawn: () => inProcessWorker(spawned++ === 0 ? 1 : 0) })
     try {
       const staged = memoryStaging()
-      const b = await packAndHash([file], staged.sink, dying)
+      const b = await packAndHash([file], hashingSink(staged.sink, dying))
       expect(b.piece).toBeNull()
       expect(b.car.root.toString()).toBe(a.car.root.toString())
       expect(bytesEqual(staged.bytes(), plain.bytes())).toBe(true) // (toEqual walks 8 MiB element by element: minutes)
@@ -96,7 +96,7 @@ describe('pack and hash in one pass', { timeout: 300_000 }, () => {
     const file = fileOf(12 << 20)
     const chunks = function * (): Iterable<Uint8Array> { for (let at = 0; at < file.length; at += 1 << 20) yield file.subarray(at, at + (1 << 20)) }
     const err = await Promise.race([
-      packAndHash(chunks(), sink, null).then(() => null, (e: Error) => e),
+      packAndHash(chunks(), hashingSink(sink, null)).then(() => null, (e: Error) => e),
       new Promise(resolve => setTimeout(() => { resolve('hung') }, 20_000))
     ])
     expect(err).toBeInstanceOf(StagingFullError)

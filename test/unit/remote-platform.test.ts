@@ -95,6 +95,35 @@ describe('platforms lent by tabs', { timeout: 120_000 }, () => {
     await expect(p.verifyPossession(new Uint8Array(10), new Uint8Array(32), 1, new Uint8Array(5))).rejects.toMatchObject({ name: 'PossessionProofError' })
   })
 
+  it('packs in the tab with one call per write, its bytes moved: the staged CAR and its piece as packing here gives them', async () => {
+    const platforms = nodeSide()
+    const x = lendTab(platforms, 'x')
+    const bytes = payload(2 * SEGMENT_PAYLOAD_BYTES + 777)
+    const want = pieceCidV1(pieceDigest(bytes).root).toString()
+    const hashed: number[] = []
+    const sink = await platforms.platform.packSink!('p.car', { onHashed: (g) => hashed.push(g.bytesHashed) })
+    const first = new Uint8Array(1 << 20)
+    first.set(bytes.subarray(0, 1 << 20))
+    first.fill(9, 0, 100) // a placeholder header, rewritten below
+    await sink.write(first)
+    expect(first.byteLength).toBe(0) // moved to the tab, not copied
+    const rest = bytes.slice(1 << 20)
+    await sink.write(rest.subarray(0, 5)) // a view: its bytes alone cross, the buffer stays the caller's
+    expect(rest.byteLength).toBe(bytes.length - (1 << 20))
+    await sink.write(rest.subarray(5))
+    await sink.writeAt(0, bytes.slice(0, 100))
+    const r = await sink.finish()
+    expect(r?.v1.toString()).toBe(want)
+    expect(hashed.at(-1) ?? 0).toBeLessThanOrEqual(bytes.length)
+    expect(x.staging.files.get('p.car')!.length).toBe(bytes.length)
+    expect(pieceCidV1(pieceDigest(x.staging.files.get('p.car')!).root).toString()).toBe(want)
+    // aborted: the file is closed, the handle gone
+    const dropped = await platforms.platform.packSink!('q.car')
+    await dropped.write(payload(1000))
+    await dropped.abort()
+    await expect(dropped.write(payload(10))).rejects.toMatchObject({ name: 'UnknownHandleError' })
+  })
+
   it('sends a view\'s bytes alone, not the buffer it is a view into (postMessage copies a whole buffer)', async () => {
     const platforms = nodeSide()
     const x = lendTab(platforms, 'x')

@@ -41,6 +41,23 @@ describe('stageTee', () => {
     expect(tee.sink.close).toBe(inner.close)
   })
 
+  it('stages get the bytes when the staging sink moves them to another worker (a shared node\'s tab)', async () => {
+    const moved: Uint8Array[] = []
+    const inner = {
+      // as postMessage with a transfer list does: the caller's buffer is left empty
+      write: async (b: Uint8Array) => { moved.push(new Uint8Array(structuredClone(b.buffer, { transfer: [b.buffer as ArrayBuffer] }))) },
+      writeAt: async (_o: number, b: Uint8Array) => { structuredClone(b.buffer, { transfer: [b.buffer as ArrayBuffer] }) }
+    }
+    const got: Uint8Array[] = []
+    const tee = stageTee(inner, [collecting(got)])
+    for (let i = 0; i < 3; i++) await tee.sink.write(new Uint8Array(1000).fill(i + 1))
+    await tee.sink.writeAt(0, new Uint8Array([7, 7]))
+    expect((await tee.end())[0]!.held).toBe(3000)
+    expect(got.flatMap(p => [...p])).toEqual(moved.flatMap(p => [...p]))
+    expect([...got[2]!.subarray(0, 3)]).toEqual([3, 3, 3])
+    expect([...tee.head()!]).toEqual([7, 7])
+  })
+
   it('a stage that stalls holds the packer back once its queue is full, and lets it go as it drains', async () => {
     let open: () => void = () => {}
     let gate = new Promise<void>(resolve => { open = resolve })
