@@ -57,6 +57,9 @@ describe('the WebRTC bridge between a page and the node in a worker', () => {
     remoteDc.binaryType = 'arraybuffer'
     if (dc.readyState !== 'open') await once(dc, 'open')
     expect(dc.readyState).toBe('open')
+    // the state change and the channel's open cross the bridge as separate messages, in either order (seen once in
+    // a whole unit run: 'open' first, the state still 'connecting'): the state must get there, not be there first
+    while (!states.includes('connected')) await new Promise(resolve => setTimeout(resolve, 10))
     expect(states).toContain('connected')
 
     // node → remote: 300 KiB in chunks; bufferedAmount counts what the page has not sent yet, and drains to 0
