@@ -271,7 +271,7 @@ export async function createDealService (init: DealServiceInit): Promise<DealSer
       uploads.set(u.id, packed)
       return await hashed(packed, piece)
     } catch (err) {
-      tee.abort(err as Error) // (packAndHash has aborted the sink)
+      tee.abort(err as Error) // (the sink cleans up after itself: packAndHash aborts it when packing fails, finish when closing does)
       throw err
     }
   }

@@ -2,7 +2,7 @@
 // sync access handles in Chromium (measured: `Worker` and `createSyncAccessHandle` are undefined there), so
 // hashing and every OPFS write stay in the tab's own dedicated worker, which answers these calls over a port
 // (tab-platform-server.ts); the node uses them through remote-platform.ts. Objects that live across calls (a
-// piece stream, a staging writer, a download sink) are numbered handles in the tab's worker. Reading a staged
+// pack sink, a piece stream, a staging writer, a download sink) are numbered handles in the tab's worker. Reading a staged
 // or downloaded file needs no sync handle: the node does that itself, except where OPFS is refused to a
 // SharedWorker altogether (a cross-origin-isolated page's, in Chromium): then the tab opens and removes them too.
 import type { PieceDigest, AggregateCheck } from '../core'

@@ -251,9 +251,10 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       console.log(`  CPU per MiB (Chromium and this process): the upload, drop → published, ${fmt(uploadMs, 0)} ms; the raw stream ${fmt(ceiling.out.cpuMsPerMiB, 0)} ms. ${cores} cores allow this upload at most ${fmt(cores * 1000 / uploadMs)} MiB/s: sending reached ${fmt(sendRate / (cores * 1000 / uploadMs), 2)}x that`)
     }
     if (sentCpu !== undefined && ceiling?.out.cpu != null) {
-      // where the cores went while the bytes went: the upload's side (Chromium) and its provider's (this process), each
-      // per MiB, beside the raw stream's two ends; and whether the machine's cores were all busy (then the CPU per MiB
-      // sets the rate)
+      // where the cores went while the bytes went (staging starts with packing, so this window holds the packing and
+      // hashing too): the upload's side (Chromium) and its provider's (this process), each per MiB, beside the raw
+      // stream's two ends; and whether the machine's cores were all busy (then the CPU per MiB sets the rate). (This
+      // process's main thread is read from /proc in 10 ms ticks: its "other threads" figure is as coarse.)
       const carMiB = (Number.isFinite(carBytes) ? carBytes : mib * MiB) / MiB
       const perMiB = (secs: number, n: number): string => fmt(secs * 1000 / n, 0)
       const s = sentCpu
