@@ -54,8 +54,7 @@ function crossing (bytes: Uint8Array): { bytes: Uint8Array, transfer: Transferab
  * is cut out first (moving its buffer would take bytes that are not its own).
  */
 function handedOver (bytes: Uint8Array): { bytes: Uint8Array, transfer: Transferable[] } {
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
-  return { bytes: own, transfer: [own.buffer] }
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? { bytes, transfer: [bytes.buffer] } : crossing(bytes)
 }
 
 const pieceResult = (w: PieceResultWire): PieceResult => ({
