@@ -244,15 +244,9 @@ export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalRe
 /** One provider's turn: resolves once the download is complete, throws the reason it was dropped. */
 async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: ProviderDownloadState, progress: (provider: string) => void): Promise<void> {
   const { state } = o
+  const from = state.verifiedOffset
   const end = o.range?.to ?? state.fileSize ?? undefined
-  // Every byte verified by an earlier run: nothing is left to fetch, unless that run's last voucher never left (its
-  // stream cut as it paid: seen in the provider-crash reliability run, a lane holding a signed voucher the records
-  // never counted), which leaves this provider owed. That is paid on a stream for the last byte: a resume walks the
-  // path to it again (paid for, as any resume's), and nothing is written twice.
-  const owedAtEnd = end !== undefined && end > 0 && state.verifiedOffset >= end && p.terms.pricePerGiB > 0n &&
-    rec.channel !== null && rec.lane !== null && BigInt(rec.owed ?? '0') > 0n
-  if (end !== undefined && state.verifiedOffset >= end && !owedAtEnd) return
-  const from = owedAtEnd ? end! - 1 : state.verifiedOffset
+  if (end !== undefined && from >= end) return // nothing left: an earlier run verified it all
   const priced = p.terms.pricePerGiB > 0n
   if (priced && (o.payer === undefined || o.payer === null)) throw new PaymentRequiredError(p.address, p.terms.pricePerGiB)
 
@@ -400,10 +394,8 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       const blocks = verifier.push(n.car)
       let writtenTo = state.verifiedOffset
       for (const run of fileRuns(blocks)) {
-        // (bytes written before, which only a stream paying what was owed at the end asks for again, are not rewritten)
-        const skip = Math.min(run.bytes.length, Math.max(0, writtenTo - run.offset))
-        if (skip < run.bytes.length) await o.sink.write(run.offset + skip, run.bytes.subarray(skip))
-        writtenTo = Math.max(writtenTo, run.offset + run.bytes.length)
+        await o.sink.write(run.offset, run.bytes)
+        writtenTo = run.offset + run.bytes.length
       }
       // the offset moves with the chunk's figures, in one step: a save meanwhile (a payment's) counts whole chunks
       state.verifiedOffset = writtenTo
