@@ -244,9 +244,16 @@ export async function retrieveFile (o: RetrieveFileOptions): Promise<RetrievalRe
 /** One provider's turn: resolves once the download is complete, throws the reason it was dropped. */
 async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: ProviderDownloadState, progress: (provider: string) => void): Promise<void> {
   const { state } = o
-  const from = state.verifiedOffset
   const end = o.range?.to ?? state.fileSize ?? undefined
-  if (end !== undefined && from >= end) return // nothing left: an earlier run verified it all
+  // Every byte verified by an earlier run: nothing is left to fetch, unless that run's last voucher never left (its
+  // stream cut as it paid: seen in the provider-crash reliability run, a lane holding a signed voucher the records
+  // never counted), which leaves this provider owed. That is paid on a stream for the last byte, the only payment
+  // on it: the blocks it walks again were all charged to this channel before (a provider charges a block once per
+  // channel, charged-blocks.ts), so they are verified but neither paid for again nor written twice.
+  const owedAtEnd = end !== undefined && end > 0 && state.verifiedOffset >= end && p.terms.pricePerGiB > 0n &&
+    rec.channel !== null && rec.lane !== null && BigInt(rec.owed ?? '0') > 0n
+  if (end !== undefined && state.verifiedOffset >= end && !owedAtEnd) return
+  const from = owedAtEnd ? end! - 1 : state.verifiedOffset
   const priced = p.terms.pricePerGiB > 0n
   if (priced && (o.payer === undefined || o.payer === null)) throw new PaymentRequiredError(p.address, p.terms.pricePerGiB)
 
@@ -394,14 +401,19 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       const blocks = verifier.push(n.car)
       let writtenTo = state.verifiedOffset
       for (const run of fileRuns(blocks)) {
-        await o.sink.write(run.offset, run.bytes)
-        writtenTo = run.offset + run.bytes.length
+        // (bytes written before, which only a stream paying what was owed at the end asks for again, are not rewritten)
+        const skip = Math.min(run.bytes.length, Math.max(0, writtenTo - run.offset))
+        if (skip < run.bytes.length) await o.sink.write(run.offset + skip, run.bytes.subarray(skip))
+        writtenTo = Math.max(writtenTo, run.offset + run.bytes.length)
       }
       // the offset moves with the chunk's figures, in one step: a save meanwhile (a payment's) counts whole chunks
       state.verifiedOffset = writtenTo
       state.fileSize ??= verifier.fileSize ?? null
-      rec.verifiedBlockBytes += verifier.stats.blockBytesVerified - countedBytes
-      countedBytes = verifier.stats.blockBytesVerified
+      // (a stream that only settles what was owed counts nothing: see owedAtEnd)
+      if (!owedAtEnd) {
+        rec.verifiedBlockBytes += verifier.stats.blockBytesVerified - countedBytes
+        countedBytes = verifier.stats.blockBytesVerified
+      }
       if (payment !== undefined && t.pricePerGiB > 0n) rec.owed = String(owedNow())
       if (verifier.failure !== undefined) throw verifier.failure
       if (blocks.length > 0) progress(p.address)

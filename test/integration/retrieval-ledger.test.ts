@@ -143,6 +143,51 @@ describe('resuming on a channel that owes', () => {
   }, 120_000)
 })
 
+describe('every byte verified, the last voucher never sent', () => {
+  it('the rerun pays what is owed on a stream for the last byte, and nothing more: it writes nothing again', async () => {
+    const file = new Uint8Array(3 * MiB).map((_, i) => (i * 2654435761) >>> 17)
+    const { root, p, client, target, out, sink } = await priced(file)
+    const payer = scriptedPayer()
+    let saved: DownloadState = newDownloadState(root)
+    const saveState = async (s: DownloadState): Promise<void> => { saved = structuredClone(s) }
+    // run 1: the provider goes as the last voucher is paid (here: the payer fails once every byte is written)
+    let allWritten = false
+    const failing: RetrievalPayer = {
+      ...payer,
+      voucher: async (...args) => {
+        if (allWritten) throw new Error('test: the provider went away as the last voucher was paid')
+        return await payer.voucher(...args)
+      }
+    }
+    const first = await retrieveFile({
+      libp2p: client, root, providers: [target], payer: failing, state: newDownloadState(root), saveState,
+      sink: { write: async (offset, bytes) => { await sink.write(offset, bytes); if (offset + bytes.length === file.length) allWritten = true } }
+    }).then(() => undefined, (e: Error) => e)
+    expect(first?.name).toBe('AllProvidersFailedError')
+    expect(saved.verifiedOffset).toBe(file.length)
+    expect(saved.complete).toBe(false)
+    const owed = BigInt(saved.providers[target.address]!.owed!)
+    expect(owed).toBeGreaterThan(0n)
+    const paidBefore = BigInt(saved.providers[target.address]!.paid)
+
+    // run 2: nothing left to fetch, but the provider is owed: paid, on a stream that writes nothing
+    const writes: number[] = []
+    const resumed = await retrieveFile({
+      libp2p: client, root, providers: [target], payer, state: saved, saveState,
+      sink: { write: async (offset) => { writes.push(offset) } }
+    })
+    expect(writes).toEqual([])
+    expect(Buffer.compare(out, file)).toBe(0)
+    expect(saved.complete).toBe(true)
+    expect(saved.providers[target.address]!.owed).toBe('0')
+    // the owed amount, and nothing for the blocks walked again to the last byte (charged to the channel before)
+    expect(payer.signed.at(-1)).toBe(paidBefore + owed)
+    expect(resumed.paid).toBe(paidBefore + owed)
+    expect(resumed.paid).toBe(priceOfBytes(saved.providers[target.address]!.verifiedBlockBytes, PRICE))
+    await until(() => p.vouchers.at(-1) === resumed.paid, 30_000)
+  }, 120_000)
+})
+
 describe('a chain read no node can answer mid-download', () => {
   it('is not the provider\'s failure: the session stops with that error, and a rerun goes on with the same provider', async () => {
     // CI: the payer's channel read went to another tab, which had no answer, and the provider was dropped for it
