@@ -71,12 +71,11 @@ export async function openPackSink (platform: PackingPlatform, name: string, opt
 
 /** Packs `content` into `sink` and finishes it; on failure the sink is aborted and the error thrown. */
 export async function packAndHash (content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sink: PackSink, opts: {
-  signal?: AbortSignal
   onPacked?: (fileBytes: number) => void
 } = {}): Promise<PackedPiece> {
   let car: UnixfsCar
   try {
-    car = await writeUnixfsCar(content, sink, { ...(opts.signal === undefined ? {} : { signal: opts.signal }), ...(opts.onPacked === undefined ? {} : { onProgress: opts.onPacked }) })
+    car = await writeUnixfsCar(content, sink, opts.onPacked === undefined ? {} : { onProgress: opts.onPacked })
   } catch (err) {
     await sink.abort().catch(() => {})
     throw err
