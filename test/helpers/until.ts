@@ -34,3 +34,26 @@ async function seen (explain: (() => unknown) | undefined): Promise<string> {
   if (explain === undefined) return ''
   try { return ': ' + JSON.stringify(await explain()) } catch (err) { return `: (explain failed: ${String(err)})` }
 }
+
+/**
+ * Polls `fn` like `until` on a network that never stops (a live chain: its height always moves, so `untilProgress`
+ * would never give up): gives up once `at` (a height, a count) has moved `advance` past where it stood at the start
+ * without `fn` holding, or has not moved for `stallMs`. The bound is counted in the network's own steps, not in this
+ * machine's speed, and ends before a test's timeout does, naming what it saw.
+ */
+export async function untilAdvance<T> (
+  fn: () => T | undefined | false | Promise<T | undefined | false>, at: () => number | Promise<number>, advance: number, stallMs = 60_000, explain?: () => unknown
+): Promise<T> {
+  const start = await at()
+  let last = start
+  let lastMovedAt = Date.now()
+  return await until(async () => {
+    const v = await fn()
+    if (v !== undefined && v !== false) return v
+    const now = await at()
+    if (now !== last) { last = now; lastMovedAt = Date.now() }
+    if (now - start > advance) throw new Error(`not within ${advance} steps (from ${start} to ${now})` + await seen(explain))
+    if (Date.now() - lastMovedAt > stallMs) throw new Error(`no step for ${stallMs} ms (stuck at ${now})` + await seen(explain))
+    return undefined
+  }, Number.POSITIVE_INFINITY)
+}
