@@ -29,7 +29,7 @@ export async function instantiatePieceWasm (source: BufferSource | WebAssembly.M
     : (await WebAssembly.instantiate(source, { env: { abort: abortFromWasm } })).instance
   const x = instance.exports as unknown as PieceExports
   const base = (x.heapBase() + 15) & ~15
-  /** A region of `bytes` for input and one for output above the module's own data. */
+  /** A region of `bytes` for input and one for output above the module's own data; the output follows the input (fr32Pad reads up to 8 bytes past its input, masked off). */
   const regions = (inBytes: number, outBytes: number): { input: number, output: number } => {
     const needed = base + inBytes + outBytes
     if (needed > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((needed - x.memory.buffer.byteLength) / 65536))

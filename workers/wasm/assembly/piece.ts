@@ -20,11 +20,16 @@ const W = memory.data(64 * 4)
 /** K[t] + W[t] of the padding block of any 64-byte message: 0x80, zeros, bit length 512. */
 const PAD_KW = memory.data(64 * 4)
 const WV = memory.data(64 * 16, 16)
+/** K[t] in every lane, and the padding block's K[t] + W[t] in every lane: one vector load a round. */
+const KV = memory.data(64 * 16, 16)
+const PAD_KWV = memory.data(64 * 16, 16)
 
 @inline function w (t: i32): u32 { return load<u32>(W + (<usize>t << 2)) }
 @inline function setW (t: i32, v: u32): void { store<u32>(W + (<usize>t << 2), v) }
 @inline function padKW (t: i32): u32 { return load<u32>(PAD_KW + (<usize>t << 2)) }
 @inline function wv (t: i32): v128 { return v128.load(WV + (<usize>t << 4)) }
+@inline function kv (t: i32): v128 { return v128.load(KV + (<usize>t << 4)) }
+@inline function padKWV (t: i32): v128 { return v128.load(PAD_KWV + (<usize>t << 4)) }
 @inline function setWV (t: i32, v: v128): void { v128.store(WV + (<usize>t << 4), v) }
 
 function init (): void {
@@ -33,6 +38,10 @@ function init (): void {
   setW(15, 512)
   for (let t = 16; t < 64; t++) setW(t, s1(w(t - 2)) + w(t - 7) + s0(w(t - 15)) + w(t - 16))
   for (let t = 0; t < 64; t++) store<u32>(PAD_KW + (<usize>t << 2), unchecked(K[t]) + w(t))
+  for (let t = 0; t < 64; t++) {
+    v128.store(KV + (<usize>t << 4), i32x4.splat(unchecked(K[t])))
+    v128.store(PAD_KWV + (<usize>t << 4), i32x4.splat(padKW(t)))
+  }
 }
 init()
 
@@ -99,12 +108,16 @@ function hashFour (src: usize, dst: usize): void {
   }
   let a = i32x4.splat(unchecked(H[0])); let b = i32x4.splat(unchecked(H[1])); let c = i32x4.splat(unchecked(H[2])); let d = i32x4.splat(unchecked(H[3]))
   let e = i32x4.splat(unchecked(H[4])); let f = i32x4.splat(unchecked(H[5])); let g = i32x4.splat(unchecked(H[6])); let h = i32x4.splat(unchecked(H[7]))
+  // maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)), and this round's b ^ c is the last round's a ^ b
+  let bc = v128.xor(b, c)
   for (let t = 0; t < 64; t++) {
     const S1 = v128.xor(v128.xor(rotrV(e, 6), rotrV(e, 11)), rotrV(e, 25))
-    const ch = v128.xor(v128.and(e, f), v128.andnot(g, e))
-    const t1 = i32x4.add(i32x4.add(h, S1), i32x4.add(ch, i32x4.add(i32x4.splat(unchecked(K[t])), wv(t))))
+    const ch = v128.xor(g, v128.and(e, v128.xor(f, g)))
+    const t1 = i32x4.add(i32x4.add(h, S1), i32x4.add(ch, i32x4.add(kv(t), wv(t))))
     const S0 = v128.xor(v128.xor(rotrV(a, 2), rotrV(a, 13)), rotrV(a, 22))
-    const maj = v128.xor(v128.xor(v128.and(a, b), v128.and(a, c)), v128.and(b, c))
+    const ab = v128.xor(a, b)
+    const maj = v128.xor(b, v128.and(ab, bc))
+    bc = ab
     const t2 = i32x4.add(S0, maj)
     h = g; g = f; f = e; e = i32x4.add(d, t1); d = c; c = b; b = a; a = i32x4.add(t1, t2)
   }
@@ -113,12 +126,15 @@ function hashFour (src: usize, dst: usize): void {
   const i4 = i32x4.add(e, i32x4.splat(unchecked(H[4]))); const i5 = i32x4.add(f, i32x4.splat(unchecked(H[5])))
   const i6 = i32x4.add(g, i32x4.splat(unchecked(H[6]))); const i7 = i32x4.add(h, i32x4.splat(unchecked(H[7])))
   a = i0; b = i1; c = i2; d = i3; e = i4; f = i5; g = i6; h = i7
+  bc = v128.xor(b, c)
   for (let t = 0; t < 64; t++) {
     const S1 = v128.xor(v128.xor(rotrV(e, 6), rotrV(e, 11)), rotrV(e, 25))
-    const ch = v128.xor(v128.and(e, f), v128.andnot(g, e))
-    const t1 = i32x4.add(i32x4.add(h, S1), i32x4.add(ch, i32x4.splat(padKW(t))))
+    const ch = v128.xor(g, v128.and(e, v128.xor(f, g)))
+    const t1 = i32x4.add(i32x4.add(h, S1), i32x4.add(ch, padKWV(t)))
     const S0 = v128.xor(v128.xor(rotrV(a, 2), rotrV(a, 13)), rotrV(a, 22))
-    const maj = v128.xor(v128.xor(v128.and(a, b), v128.and(a, c)), v128.and(b, c))
+    const ab = v128.xor(a, b)
+    const maj = v128.xor(b, v128.and(ab, bc))
+    bc = ab
     const t2 = i32x4.add(S0, maj)
     h = g; g = f; f = e; e = i32x4.add(d, t1); d = c; c = b; b = a; a = i32x4.add(t1, t2)
   }
@@ -136,20 +152,34 @@ function hashFour (src: usize, dst: usize): void {
   store<u32>(dst + 96 + offset, bswap<u32>(i32x4.extract_lane(v, 3)))
 }
 
-/** FR32: `chunks` × 127 bytes at `input` → `chunks` × 128 bytes at `output` (see src/core/piece/fr32.ts). */
+/**
+ * FR32: `chunks` × 127 bytes at `input` → `chunks` × 128 bytes at `output` (see src/core/piece/fr32.ts): each
+ * 127 bytes are 1,016 bits, read least significant first, cut into four 254-bit runs, each written as 32 bytes
+ * whose top two bits are zero. Read 64 bits at a time; the last chunk's reads go up to 8 bytes past its end (the
+ * host's output region follows the input, so they stay in memory) and those bits are masked off.
+ */
 export function fr32Pad (input: usize, output: usize, chunks: i32): void {
   for (let c = 0; c < chunks; c++) {
     const i = input + <usize>c * 127
     const o = output + <usize>c * 128
-    memory.copy(o, i, 32)
-    store<u8>(o + 31, load<u8>(o + 31) & 0x3f)
-    for (let j: usize = 0; j < 32; j++) store<u8>(o + 32 + j, (load<u8>(i + 31 + j) >> 6) | (load<u8>(i + 32 + j) << 2))
-    store<u8>(o + 63, load<u8>(o + 63) & 0x3f)
-    for (let j: usize = 0; j < 32; j++) store<u8>(o + 64 + j, (load<u8>(i + 63 + j) >> 4) | (load<u8>(i + 64 + j) << 4))
-    store<u8>(o + 95, load<u8>(o + 95) & 0x3f)
-    for (let j: usize = 0; j < 31; j++) store<u8>(o + 96 + j, (load<u8>(i + 95 + j) >> 2) | (load<u8>(i + 96 + j) << 6))
-    store<u8>(o + 127, load<u8>(i + 126) >> 2)
+    quad(i, o, 0)
+    quad(i + 31, o + 32, 6)
+    quad(i + 63, o + 64, 4)
+    quad(i + 95, o + 96, 2)
   }
+}
+
+/** One 254-bit run starting `shift` bits into the byte at `i`, as four 64-bit words at `o`. */
+@inline function quad (i: usize, o: usize, shift: u64): void {
+  store<u64>(o, bitsAt(i, shift))
+  store<u64>(o + 8, bitsAt(i + 8, shift))
+  store<u64>(o + 16, bitsAt(i + 16, shift))
+  store<u64>(o + 24, bitsAt(i + 24, shift) & 0x3fffffffffffffff)
+}
+
+@inline function bitsAt (i: usize, shift: u64): u64 {
+  const lo = load<u64>(i)
+  return shift == 0 ? lo : (lo >> shift) | (load<u64>(i + 8) << (64 - shift))
 }
 
 /**
