@@ -7,6 +7,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concatBytes } from '@noble/hashes/utils.js'
 import { CarLayoutRecorder, type CarLayout } from '../core/piece/car-layout'
+import { writeBehind } from './write-behind'
 
 /**
  * Where a CAR is written. The bytes of each call are handed over: the writer never reads or changes them again,
@@ -36,6 +37,9 @@ const DAG_PB = 0x70
  */
 export const SINK_WRITE_BYTES = 1 << 20
 
+/** Writes the sink may have outstanding while the packer goes on: 4 MiB more held in memory at most. */
+export const SINK_WRITES_AHEAD = 4
+
 /** The blockstore interface allows a block as a stream of parts; the importer hands whole blocks. */
 async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   if (value instanceof Uint8Array) return value
@@ -59,13 +63,15 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
     // the writer emits each block's length, CID and bytes apart: they go on in runs of exactly SINK_WRITE_BYTES
     let run = new Uint8Array(SINK_WRITE_BYTES)
     let filled = 0
+    // the pump goes on while the sink's last writes land (up to SINK_WRITES_AHEAD of them): see write-behind.ts
+    const writes = writeBehind(async (bytes: Uint8Array) => { await sink.write(bytes) }, SINK_WRITES_AHEAD)
     const flush = async (): Promise<void> => {
       if (filled === 0) return
       const bytes = filled === run.length ? run : run.subarray(0, filled)
       run = new Uint8Array(SINK_WRITE_BYTES)
       filled = 0
       carBytes += bytes.length // (counted first: the sink may move the bytes)
-      await sink.write(bytes)
+      await writes.push(bytes)
     }
     for await (const chunk of out) {
       header ??= chunk.slice()
@@ -78,6 +84,7 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
       }
     }
     await flush()
+    await writes.drain()
   })()
   pump.catch((err: unknown) => { sinkFailed(err) })
   let fileBytes = 0

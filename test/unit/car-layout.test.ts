@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest'
 import { CarBufferReader } from '@ipld/car/buffer-reader'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { writeUnixfsCar, SINK_WRITE_BYTES } from '../../src/light/unixfs-car'
+import { writeUnixfsCar, SINK_WRITE_BYTES, SINK_WRITES_AHEAD } from '../../src/light/unixfs-car'
 import { fr32Pad, paddedPieceSize, bytesEqual } from '../../src/core'
 import { concatBytes } from '@noble/hashes/utils.js'
 import { locateLeaf, leafPayloadRange, carParts, CarLayoutRecorder, type CarLayout } from '../../src/core/piece/car-layout'
@@ -173,5 +173,32 @@ describe('the CAR as the sink receives it', () => {
     expect(r.carBytes).toBe(plain.carBytes)
     expect(r.layout).toEqual(plain.layout)
     expect(bytesEqual(concatBytes(...moved), concatBytes(...kept))).toBe(true)
+  })
+})
+
+describe('the packer while the sink writes', () => {
+  it('goes on reading and hashing the file while a write is outstanding (up to SINK_WRITES_AHEAD writes)', async () => {
+    const file = fileOf(12 * 2 ** 20)
+    let read = 0
+    const chunks = async function * (): AsyncIterable<Uint8Array> {
+      for (let at = 0; at < file.length; at += 2 ** 18) { read = at + 2 ** 18; yield file.subarray(at, at + 2 ** 18) }
+    }
+    let release: () => void = () => {}
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const parts: Uint8Array[] = []
+    const done = writeUnixfsCar(chunks(), {
+      // the first write lands only once the test lets it: a tab's worker busy for a while
+      write: async (b) => { if (parts.length === 0) { parts.push(b); await gate } else parts.push(b) },
+      writeAt: async (o, b) => { parts[0]!.set(b, o) }
+    })
+    // waiting on the first write, a packer used to stop at 2.5 MiB read (the importer's own buffering)
+    const until = Date.now() + 20_000
+    while (read < (SINK_WRITES_AHEAD + 1) * SINK_WRITE_BYTES && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
+    expect(read).toBeGreaterThanOrEqual((SINK_WRITES_AHEAD + 1) * SINK_WRITE_BYTES)
+    expect(parts.length).toBe(1) // one write at a time: the others wait their turn
+    release()
+    const r = await done
+    expect(parts.reduce((n, p) => n + p.length, 0)).toBe(r.carBytes)
+    expect(r.fileBytes).toBe(file.length)
   })
 })
