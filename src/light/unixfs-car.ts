@@ -7,7 +7,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concatBytes } from '@noble/hashes/utils.js'
 import { CarLayoutRecorder, type CarLayout } from '../core/piece/car-layout'
-import { writeBehind } from './write-behind'
+import { writeBehind } from '../core/write-behind'
 
 /**
  * Where a CAR is written. The bytes of each call are handed over: the writer never reads or changes them again,

@@ -1,7 +1,7 @@
-// The write-behind queue (src/light/write-behind.ts): writes land in order, one at a time, while the producer
+// The write-behind queue (src/core/write-behind.ts): writes land in order, one at a time, while the producer
 // goes on up to `depth` writes ahead; a failure stops the writes behind it and reaches the producer.
 import { describe, it, expect } from 'vitest'
-import { writeBehind } from '../../src/light/write-behind'
+import { writeBehind } from '../../src/core/write-behind'
 
 /** A write that lands only when the test says so. */
 function gatedWrites (): { write: (n: number) => Promise<void>, started: number[], landed: number[], release: (err?: Error) => void, running: () => number } {
