@@ -54,10 +54,11 @@ export async function openBenchPage (): Promise<{ page: Page, outDir: string, cl
  * Our libp2p stream between a worker of the bench page and a Node node on loopback WebSockets, bytes discarded, in
  * MiB/s: out (worker → Node sink, `libp2p`) or in (Node source → worker, `libp2p-in`).
  */
-export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in', mib: number): Promise<number> {
-  const peer = way === 'libp2p' ? await startSink(mib * 2 ** 20) : await startSource(mib * 2 ** 20)
+export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in', mib: number): Promise<number> {
+  const out = way === 'libp2p' || way === 'libp2p-shared'
+  const peer = out ? await startSink(mib * 2 ** 20) : await startSource(mib * 2 ** 20)
   try {
-    const to = { addr: peer.addr, protocol: way === 'libp2p' ? SINK_PROTOCOL : SOURCE_PROTOCOL, mib }
+    const to = { addr: peer.addr, protocol: out ? SINK_PROTOCOL : SOURCE_PROTOCOL, mib }
     // a stream that stalls is reported, not waited on for ever (ten minutes is far past any machine's 256 MiB)
     let timer: NodeJS.Timeout | undefined
     const stalled = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${way}: no end in 10 minutes`)) }, 600_000) })
@@ -71,15 +72,15 @@ export async function tabStreamCeiling (page: Page, way: 'libp2p' | 'libp2p-in',
 export interface StreamCeiling { mibPerSec: number, cpuMsPerMiB: number | null, cpu: ChromiumCpu | null, mib: number }
 
 /** Both ways of the tab's raw stream, measured in a bench page of their own (opened and closed here). */
-export async function tabStreamCeilings (mib: number): Promise<{ out: StreamCeiling, in: StreamCeiling }> {
+export async function tabStreamCeilings (mib: number): Promise<{ out: StreamCeiling, in: StreamCeiling, sharedOut: StreamCeiling, sharedIn: StreamCeiling }> {
   const { page, close } = await openBenchPage()
-  const measured = async (way: 'libp2p' | 'libp2p-in'): Promise<StreamCeiling> => {
+  const measured = async (way: 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in'): Promise<StreamCeiling> => {
     const cpu = countChromiumCpu()
     const mibPerSec = await tabStreamCeiling(page, way, mib)
     const used = cpu?.()
     return { mibPerSec, cpuMsPerMiB: used === undefined ? null : cpuMsPerMiB(used, mib), cpu: used ?? null, mib }
   }
   try {
-    return { out: await measured('libp2p'), in: await measured('libp2p-in') }
+    return { out: await measured('libp2p'), in: await measured('libp2p-in'), sharedOut: await measured('libp2p-shared'), sharedIn: await measured('libp2p-shared-in') }
   } finally { await close() }
 }

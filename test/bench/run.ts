@@ -438,9 +438,9 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
     const c = {} as Record<CeilingName, number>
     const streamMib = Math.min(mib, 256)
-    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'transfer', 'copy', 'libp2p', 'libp2p-in', 'reference'] as const) {
+    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'transfer', 'copy', 'libp2p', 'libp2p-shared', 'libp2p-in', 'libp2p-shared-in', 'reference'] as const) {
       // a line that fails is said and left out (NaN), the others still measured
-      const measure = async (): Promise<number> => name === 'libp2p' || name === 'libp2p-in'
+      const measure = async (): Promise<number> => name === 'libp2p' || name === 'libp2p-in' || name === 'libp2p-shared' || name === 'libp2p-shared-in'
         ? await tabStreamCeiling(page, name, streamMib)
         : await page.evaluate(async ([n, k]) => await (window as unknown as { bench: BenchPage }).bench.ceilingOf(n, k), [name, 256] as const)
       c[name] = await watched(name, measure)
@@ -466,7 +466,9 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     console.log(line('4 MiB buffers from one worker to another, transferred', c.transfer))
     console.log(line('4 MiB buffers from one worker to another, copied', c.copy))
     console.log(line(`our libp2p stream, worker → Node sink over WebSockets (${streamMib} MiB)`, c.libp2p))
+    console.log(line(`  the same from a SharedWorker (where the app's node runs)`, c['libp2p-shared']))
     console.log(line(`our libp2p stream, Node source → worker over WebSockets (${streamMib} MiB)`, c['libp2p-in']))
+    console.log(line(`  the same into a SharedWorker`, c['libp2p-shared-in']))
     console.log(line('  the same stream, Node → Node (this process)', nodeStream))
     const ceiling = Math.min(c.slice, c.kernel * cores)
     for (const [size, rate] of pools) console.log(line(`our pool of ${size} worker${size === 1 ? '' : 's'} hashing the file`, rate) + (size === cores ? `; ${fmt(rate / ceiling, 2)}x the slower of the file read and the kernel × ${cores} (goal ≥ 0.9)` : ''))

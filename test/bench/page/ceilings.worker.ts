@@ -5,8 +5,7 @@
 import * as Reference from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
 import { instantiatePieceWasm } from '../../../workers/wasm/piece-wasm'
 import { PieceHasher } from '../../../src/core'
-import { createCofferLibp2p } from '../../../src/net'
-import { multiaddr } from '@multiformats/multiaddr'
+import { streamCeiling, type StreamAsk } from './stream-ceiling'
 
 /** The pool's segment size (workers/piece-pool.ts reads files in 4 MiB segments). */
 const SEGMENT = 4 << 20
@@ -19,8 +18,7 @@ export type CeilingAsk =
   | { type: 'reference', file: File }
   | { type: 'send', port: MessagePort, mib: number, transfer: boolean }
   | { type: 'receive', port: MessagePort }
-  | { type: 'stream', addr: string, protocol: string, mib: number }
-  | { type: 'stream-in', addr: string, protocol: string, mib: number }
+  | StreamAsk
 
 const rate = (bytes: number, t: number): number => bytes / MiB / ((performance.now() - t) / 1000)
 
@@ -91,35 +89,7 @@ async function answer (ask: CeilingAsk): Promise<number> {
     void took
     return rate(ask.mib * MiB, t)
   }
-  if (ask.type === 'stream') {
-    // our libp2p stack (WebSockets, noise, yamux) from this worker to a Node sink that discards the bytes: 1 MiB
-    // sends, as an upload's frames are at most; the clock stops at the sink's one-byte "all in"
-    const node = await createCofferLibp2p({ allowLoopbackDials: true })
-    try {
-      const stream = await node.dialProtocol(multiaddr(ask.addr), ask.protocol)
-      const chunk = new Uint8Array(MiB)
-      for (let o = 0; o < MiB; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536))
-      const t = performance.now()
-      for (let sent = 0; sent < ask.mib * MiB; sent += MiB) if (!stream.send(chunk)) await stream.onDrain()
-      for await (const _ of stream) break
-      return rate(ask.mib * MiB, t)
-    } finally { await node.stop() }
-  }
-  if (ask.type === 'stream-in') {
-    // the other way: a Node source sends `mib` MiB on the stream this worker opens; the clock stops at its last byte
-    const node = await createCofferLibp2p({ allowLoopbackDials: true })
-    try {
-      const stream = await node.dialProtocol(multiaddr(ask.addr), ask.protocol)
-      let got = 0
-      const t = performance.now()
-      for await (const chunk of stream) {
-        got += chunk.byteLength
-        if (got >= ask.mib * MiB) break
-      }
-      if (got < ask.mib * MiB) throw new Error(`received ${got} of ${ask.mib * MiB} bytes`)
-      return rate(got, t)
-    } finally { await node.stop() }
-  }
+  if (ask.type === 'stream' || ask.type === 'stream-in') return await streamCeiling(ask)
   // receive: counts what arrives until the sender's end, then says so
   let got = 0
   await new Promise<void>(resolve => {

@@ -5,6 +5,7 @@ import wasmUrl from '../../../workers/wasm/build/piece.wasm?url'
 import { createPiecePool } from '../../../workers/piece-pool'
 import { PieceHasher, nobleNodeHasher } from '../../../src/core'
 import type { CeilingAsk } from './ceilings.worker'
+import type { StreamAsk } from './stream-ceiling'
 
 const chunk = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24)
 const seconds = (t: number): number => (performance.now() - t) / 1000
@@ -56,6 +57,22 @@ async function ceiling (ask: CeilingAsk, transfer: Transferable[] = [], signal?:
   } finally { w.terminate() }
 }
 
+/** The raw stream from a fresh SharedWorker of its own (stream.shared-worker.ts), its MiB/s. */
+async function sharedStreamCeiling (ask: StreamAsk): Promise<number> {
+  // a name of its own: a SharedWorker of the same URL and name is the same worker, and each measure wants a fresh one
+  const w = new SharedWorker(new URL('./stream.shared-worker.ts', import.meta.url), { type: 'module', name: `ceiling-${Math.random()}` })
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      w.port.onmessage = (e: MessageEvent<{ ready?: true, ok?: boolean, value?: number, error?: string }>) => {
+        if (e.data.ready === true) w.port.postMessage(ask)
+        else if (e.data.ok === true) resolve(e.data.value!)
+        else reject(new Error(e.data.error))
+      }
+      w.onerror = () => { reject(new Error('the shared ceilings worker failed')) }
+    })
+  } finally { w.port.close() }
+}
+
 /** The tab's ceilings (issue 17, part 1), one by name, each in a worker of its own with nothing else running: MiB/s. */
 async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: string, protocol: string, mib: number }): Promise<number> {
   const file = (document.getElementById('file') as HTMLInputElement).files![0]!
@@ -82,9 +99,11 @@ async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: s
     case 'copy': return await pass(false)
     case 'libp2p': return await ceiling({ type: 'stream', ...peer! })
     case 'libp2p-in': return await ceiling({ type: 'stream-in', ...peer! })
+    case 'libp2p-shared': return await sharedStreamCeiling({ type: 'stream', ...peer! })
+    case 'libp2p-shared-in': return await sharedStreamCeiling({ type: 'stream-in', ...peer! })
   }
 }
-export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in'
+export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in'
 
 Object.assign(window, { bench: { ...bench, ceilingOf } })
 document.getElementById('state')!.textContent = 'ready'

@@ -1,0 +1,12 @@
+// The raw stream from a SharedWorker, where the app's node runs when the browser has them (the shared node): measured
+// there, not only from a dedicated worker, because the two differ (issue 17: on this machine a SharedWorker's
+// stream out ran 53–66 MiB/s and a dedicated worker's 31–36). One ask per connecting port, answered on it.
+import { streamCeiling, type StreamAsk } from './stream-ceiling'
+
+;(self as unknown as { onconnect: (e: MessageEvent) => void }).onconnect = (e: MessageEvent) => {
+  const port = e.ports[0]!
+  port.onmessage = (m: MessageEvent<StreamAsk>) => {
+    streamCeiling(m.data).then(value => { port.postMessage({ ok: true, value }) }, (err: Error) => { port.postMessage({ ok: false, error: `${err.name}: ${err.message}` }) })
+  }
+  port.postMessage({ ready: true })
+}
