@@ -5,7 +5,10 @@
 // sat waiting for bytes from the packer for 4.9 s of them.
 
 export interface WriteBehind<T> {
-  /** Queues `item`; resolves once fewer than `depth` writes are outstanding. Rejects with the first failure. */
+  /**
+   * Queues `item`; resolves once fewer than `depth` writes are outstanding (so a producer that goes on has at most
+   * `depth` − 1 out, and waits with `depth`). Rejects with the first failure.
+   */
   push: (item: T) => Promise<void>
   /** Resolves once every queued write has landed; rejects with the first failure. */
   drain: () => Promise<void>

@@ -37,7 +37,7 @@ const DAG_PB = 0x70
  */
 export const SINK_WRITE_BYTES = 1 << 20
 
-/** Writes the sink may have outstanding while the packer goes on: 4 MiB more held in memory at most. */
+/** Writes outstanding at which the packer waits for the sink (write-behind.ts): 4 MiB held in memory at most. */
 export const SINK_WRITES_AHEAD = 4
 
 /** The blockstore interface allows a block as a stream of parts; the importer hands whole blocks. */
@@ -54,8 +54,8 @@ export async function writeUnixfsCar (content: AsyncIterable<Uint8Array> | Itera
   const { writer, out } = CarWriter.create([placeholder])
   let header: Uint8Array | undefined
   let carBytes = 0
-  // the writer hands a block on only as the pump takes it: a sink that fails (a full quota) stops the pump, and
-  // every put after would wait for it for ever. `failed` rejects with the sink's error, and the puts race it.
+  // the writer hands a block on only as the pump takes it: a sink that fails (a full quota) stops the pump (at its
+  // next write, a MiB on at most, or its drain), and every put after would wait for it for ever. `failed` rejects with the sink's error, and the puts race it.
   let sinkFailed: (err: unknown) => void = () => {}
   const failed = new Promise<never>((_resolve, reject) => { sinkFailed = reject })
   failed.catch(() => {})

@@ -321,7 +321,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     console.log(`  confirm click → done: ${fmt(secs)} s = ${fmt(fileRate)} MiB/s of file (${fmt(carRate)} MiB/s of CAR); ${ref}`)
     if (ceiling !== null) console.log(`  = ${fmt(carRate / ceiling.in.mibPerSec, 2)}x the tab's raw stream in (${fmt(ceiling.in.mibPerSec)} MiB/s, a Node source → a worker, bytes discarded; goal ≥ 0.7); from the first verified byte on ${fmt(flowRate)} MiB/s = ${fmt(flowRate / ceiling.in.mibPerSec, 2)}x`)
     // the app's download runs in its shared node (a SharedWorker): that worker's own raw stream in, measured apart
-    if (ceiling !== null) console.log(`    against the raw stream into a SharedWorker (${fmt(ceiling.sharedIn.mibPerSec)} MiB/s), where the app's node receives: ${fmt(carRate / ceiling.sharedIn.mibPerSec, 2)}x; from the first verified byte on ${fmt(flowRate / ceiling.sharedIn.mibPerSec, 2)}x`)
+    if (ceiling?.sharedIn != null) console.log(`    against the raw stream into a SharedWorker (${fmt(ceiling.sharedIn.mibPerSec)} MiB/s), where the app's node receives: ${fmt(carRate / ceiling.sharedIn.mibPerSec, 2)}x; from the first verified byte on ${fmt(flowRate / ceiling.sharedIn.mibPerSec, 2)}x`)
     if (used !== undefined && ceiling?.in.cpuMsPerMiB != null) {
       const downloadMs = cpuMsPerMiB(used, stored.packed.carBytes / MiB)
       const cores = availableParallelism()

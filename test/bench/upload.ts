@@ -244,7 +244,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       (ceiling === null ? '' : ` = ${fmt(sendRate / ceiling.out.mibPerSec, 2)}x the tab's raw stream out (${fmt(ceiling.out.mibPerSec)} MiB/s, a worker → Node sink; goal ≥ 0.7)`))
     // the app's upload runs in its shared node (a SharedWorker), whose own raw stream is measured apart: in Chromium it
     // differs from a dedicated worker's (issue 17: about twice as fast here), so it is the upload's own ceiling too
-    if (ceiling !== null) console.log(`    = ${fmt(sendRate / ceiling.sharedOut.mibPerSec, 2)}x the raw stream out of a SharedWorker (${fmt(ceiling.sharedOut.mibPerSec)} MiB/s), where the app's node sends from`)
+    if (ceiling?.sharedOut != null) console.log(`    = ${fmt(sendRate / ceiling.sharedOut.mibPerSec, 2)}x the raw stream out of a SharedWorker (${fmt(ceiling.sharedOut.mibPerSec)} MiB/s), where the app's node sends from`)
     // The raw stream only moves bytes; the upload also packs, hashes, stages to OPFS, and its provider writes and checks
     // them while the devnet's full node goes on. On few cores that work shares the cores with the stream: the CPU of
     // both, per MiB, says how far the cores allow this upload at all.

@@ -38,8 +38,8 @@ async function seen (explain: (() => unknown) | undefined): Promise<string> {
 /**
  * Polls `fn` like `until` on a network that never stops (a live chain: its height always moves, so `untilProgress`
  * would never give up): gives up once `at` (a height, a count) has moved `advance` past where it stood at the start
- * without `fn` holding, or has not moved for `stallMs`. The bound is counted in the network's own steps, not in this
- * machine's speed, and ends before a test's timeout does, naming what it saw.
+ * without `fn` holding, or has not moved for `stallMs`, naming what it saw. The bound is counted in the network's own
+ * steps, not in this machine's speed (a test's timeout stays the outer bound).
  */
 export async function untilAdvance<T> (
   fn: () => T | undefined | false | Promise<T | undefined | false>, at: () => number | Promise<number>, advance: number, stallMs = 60_000, explain?: () => unknown

@@ -6,8 +6,8 @@
 // and finds the payment's receipt in a tipset of any size. (Whether both miners' blocks of a round meet in one
 // tipset depends on blocks crossing between processes within a round, i.e. on this machine's speed: the tipsets of
 // several miners are asserted where the miners share a node, in light-ec and the Chromium test.) The chain never stops,
-// so each wait is bounded in rounds (the heights the chain moves), not by a stall, and ends before the test's timeout
-// naming what it saw (CI once ran out the test's 240 s in one of them, which one unsaid).
+// so each wait is bounded in rounds (the heights the chain moves) as well as by a stall, and gives up naming what it
+// saw (CI once ran out the test's 240 s in one of them, which one unsaid).
 import { describe, it, expect, afterAll } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,7 +21,7 @@ const debug = process.env.DEBUG_DEVNET !== undefined
 const cleanups: Array<() => Promise<void>> = []
 afterAll(async () => { for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {}) })
 
-describe('devnet under Expected Consensus', { timeout: 360_000 }, () => {
+describe('devnet under Expected Consensus', { timeout: 420_000 }, () => {
   it('its providers, each in its own process, win and make the blocks; the tab checks them and proves a receipt', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'coffer-devnet-ec-'))
     const lines: string[] = []
@@ -50,7 +50,7 @@ describe('devnet under Expected Consensus', { timeout: 360_000 }, () => {
     // a payment from the faucet, in the devnet's pool: gossiped to the providers, carried by one of their blocks
     const to = secpAddressBytes(secpPublicKey(new Uint8Array(32).fill(5)))
     const paid = await d.chain.faucet(to)
-    const receipt = await untilAdvance(async () => await lc.state.receipt(paid).catch(() => null) ?? undefined, height, 30, 60_000, seen)
+    const receipt = await untilAdvance(async () => await lc.state.receipt(paid).catch(() => null) ?? undefined, height, 60, 60_000, seen)
     expect(receipt.receipt.exitCode).toBe(0)
 
     // each provider process won and published blocks of its own, and the chain the devnet holds is theirs alone

@@ -30,7 +30,7 @@ function gatedWrites (): { write: (n: number) => Promise<void>, started: number[
 const tick = async (): Promise<void> => { for (let i = 0; i < 5; i++) await Promise.resolve() }
 
 describe('writeBehind', () => {
-  it('lets the producer run depth writes ahead, writing one at a time in order', async () => {
+  it('lets the producer go on until depth writes are outstanding, writing one at a time in order', async () => {
     const g = gatedWrites()
     const q = writeBehind(g.write, 3)
     await q.push(1)
