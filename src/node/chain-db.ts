@@ -219,50 +219,60 @@ export class ChainDb {
    * Up to `length` tipsets from the tipset `head` names down, each as its blocks' stored bytes (Lotus's
    * order), read in batches as the caller consumes them. `head` may be on any fork: its tipsets are found by
    * their parents until one is on the heaviest chain, and from there by one reverse scan of the height index
-   * (null rounds have no entry, so each step is the parent), with the headers read together, a batch at a
-   * time. Chain exchange serves these without decoding and re-encoding all 900 of an answer; each batch is
-   * an await on LevelDB's own threads, so the event loop stays free for block production between batches.
+   * (null rounds have no entry, so each step is the parent), its keys read before the run is returned and the
+   * headers read together, a batch at a time. Chain exchange serves these without decoding and re-encoding all
+   * 900 of an answer; each batch is an await on LevelDB's own threads, so the event loop stays free for block
+   * production between batches.
    */
   async headerRun (head: readonly CID[], length: number, batchSize = 64): Promise<{ count: number, batches: AsyncIterable<Uint8Array[][]> } | null> {
     let top = await this.tipSet(head)
     if (top === undefined) return null
     // off the heaviest chain: walk parents until a tipset on it (or the run's length) is reached
     const fork: TipSet[] = []
-    while (top !== undefined && fork.length < length && keyText((await this.canonicalKey(top.height)) ?? []) !== keyText(top.key)) {
+    const walk = async (): Promise<void> => {
+      while (top !== undefined && fork.length < length && keyText((await this.canonicalKey(top.height)) ?? []) !== keyText(top.key)) {
+        fork.push(top)
+        top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
+      }
+    }
+    await walk()
+    // the canonical keys from one scan of the height index (one LevelDB snapshot, and every reorganisation is one
+    // batch: a linked chain), read before the answer starts. They must begin with the tipset the walk stopped at:
+    // the heaviest chain may have moved since the walk read it (under Expected Consensus a late block joins the
+    // head's tipset: the index then names {A, B} where {A} was asked, and the asker refuses an answer headed by a
+    // tipset it did not ask for). Then that tipset is walked by its parents like a fork's, and the scan is taken again.
+    let keys: CID[][] = []
+    for (let tries = 0; top !== undefined && fork.length < length; tries++) {
+      keys = []
+      for await (const v of this.db.values({ gte: heightKey(0), lte: heightKey(top.height), reverse: true, limit: length - fork.length })) keys.push(decodeTipSetKey(v))
+      if (keyText(keys[0] ?? []) === keyText(top.key)) break
+      keys = []
+      if (tries >= 3) {
+        // the chain keeps moving under this run: the rest by parents alone (a tipset a read, but always linked)
+        while (top !== undefined && fork.length < length) {
+          fork.push(top)
+          top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
+        }
+        break
+      }
       fork.push(top)
       top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
+      await walk()
     }
     // (a parent this node does not hold ends the run there: it serves what it has)
-    const canonicalTop = fork.length < length ? top : undefined
-    // how many canonical tipsets lie at or below canonicalTop, counted from the index: a range count
-    let below = 0
-    if (canonicalTop !== undefined) {
-      for await (const _ of this.db.keys({ gte: heightKey(0), lte: heightKey(canonicalTop.height), reverse: true, limit: length - fork.length })) below++
-    }
-    const count = fork.length + below
+    const count = fork.length + keys.length
     const db = this.db
     return {
       count,
       batches: (async function * () {
-        if (fork.length > 0) {
-          for (let i = 0; i < fork.length; i += batchSize) yield fork.slice(i, i + batchSize).map(ts => ts.blocks.map(b => b.bytes))
-        }
-        if (canonicalTop === undefined) return
-        // LevelDB iterators read from an implicit snapshot: tipsets appended meanwhile do not shift the range
-        const keys = db.values({ gte: heightKey(0), lte: heightKey(canonicalTop.height), reverse: true, limit: below })
-        try {
-          for (;;) {
-            const batch = await keys.nextv(batchSize)
-            if (batch.length === 0) return
-            const cids = batch.map(decodeTipSetKey)
-            const headers = await db.getMany(cids.flat().map(cidKey))
-            const missing = headers.findIndex(h => h === undefined)
-            if (missing >= 0) throw new MissingTipSetError(`of block ${String(cids.flat()[missing])}`)
-            let at = 0
-            yield cids.map(k => { const blocks = headers.slice(at, at + k.length) as Uint8Array[]; at += k.length; return blocks })
-          }
-        } finally {
-          await keys.close()
+        for (let i = 0; i < fork.length; i += batchSize) yield fork.slice(i, i + batchSize).map(ts => ts.blocks.map(b => b.bytes))
+        for (let i = 0; i < keys.length; i += batchSize) {
+          const cids = keys.slice(i, i + batchSize)
+          const headers = await db.getMany(cids.flat().map(cidKey))
+          const missing = headers.findIndex(h => h === undefined)
+          if (missing >= 0) throw new MissingTipSetError(`of block ${String(cids.flat()[missing])}`)
+          let at = 0
+          yield cids.map(k => { const blocks = headers.slice(at, at + k.length) as Uint8Array[]; at += k.length; return blocks })
         }
       })()
     }
