@@ -243,8 +243,7 @@ export class ChainDb {
     // tipset it did not ask for). Then that tipset is walked by its parents like a fork's, and the scan is taken again.
     let keys: CID[][] = []
     for (let tries = 0; top !== undefined && fork.length < length; tries++) {
-      keys = []
-      for await (const v of this.db.values({ gte: heightKey(0), lte: heightKey(top.height), reverse: true, limit: length - fork.length })) keys.push(decodeTipSetKey(v))
+      keys = (await this.db.values({ gte: heightKey(0), lte: heightKey(top.height), reverse: true, limit: length - fork.length }).all()).map(decodeTipSetKey)
       if (keyText(keys[0] ?? []) === keyText(top.key)) break
       keys = []
       if (tries >= 3) {
