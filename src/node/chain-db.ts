@@ -227,36 +227,22 @@ export class ChainDb {
   async headerRun (head: readonly CID[], length: number, batchSize = 64): Promise<{ count: number, batches: AsyncIterable<Uint8Array[][]> } | null> {
     let top = await this.tipSet(head)
     if (top === undefined) return null
-    // off the heaviest chain: walk parents until a tipset on it (or the run's length) is reached
+    // off the heaviest chain: walk parents until a tipset on it (or the run's length) is reached; from there, the
+    // canonical keys in one scan of the height index (one LevelDB snapshot, and every reorganisation is one batch:
+    // a linked chain), read before the answer starts. The scan must begin with that tipset: the heaviest chain may
+    // have moved since it was checked (under Expected Consensus a late block joins the head's tipset: the index then
+    // names {A, B} where {A} was asked, and the asker refuses an answer headed by a tipset it did not ask for). Then
+    // it is walked past by its parent like a fork's, and the next one tried.
     const fork: TipSet[] = []
-    const walk = async (): Promise<void> => {
-      while (top !== undefined && fork.length < length && keyText((await this.canonicalKey(top.height)) ?? []) !== keyText(top.key)) {
-        fork.push(top)
-        top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
-      }
-    }
-    await walk()
-    // the canonical keys from one scan of the height index (one LevelDB snapshot, and every reorganisation is one
-    // batch: a linked chain), read before the answer starts. They must begin with the tipset the walk stopped at:
-    // the heaviest chain may have moved since the walk read it (under Expected Consensus a late block joins the
-    // head's tipset: the index then names {A, B} where {A} was asked, and the asker refuses an answer headed by a
-    // tipset it did not ask for). Then that tipset is walked by its parents like a fork's, and the scan is taken again.
     let keys: CID[][] = []
-    for (let tries = 0; top !== undefined && fork.length < length; tries++) {
-      keys = (await this.db.values({ gte: heightKey(0), lte: heightKey(top.height), reverse: true, limit: length - fork.length }).all()).map(decodeTipSetKey)
-      if (keyText(keys[0] ?? []) === keyText(top.key)) break
-      keys = []
-      if (tries >= 3) {
-        // the chain keeps moving under this run: the rest by parents alone (a tipset a read, but always linked)
-        while (top !== undefined && fork.length < length) {
-          fork.push(top)
-          top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
-        }
-        break
+    while (top !== undefined && fork.length < length) {
+      if (keyText((await this.canonicalKey(top.height)) ?? []) === keyText(top.key)) {
+        keys = (await this.db.values({ gte: heightKey(0), lte: heightKey(top.height), reverse: true, limit: length - fork.length }).all()).map(decodeTipSetKey)
+        if (keyText(keys[0] ?? []) === keyText(top.key)) break
+        keys = []
       }
       fork.push(top)
       top = top.height === 0 ? undefined : await this.tipSet(top.blocks[0]!.header.parents)
-      await walk()
     }
     // (a parent this node does not hold ends the run there: it serves what it has)
     const count = fork.length + keys.length
