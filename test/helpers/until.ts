@@ -47,13 +47,20 @@ export async function untilAdvance<T> (
   const start = await at()
   let last = start
   let lastMovedAt = Date.now()
-  return await until(async () => {
-    const v = await fn()
-    if (v !== undefined && v !== false) return v
-    const now = await at()
-    if (now !== last) { last = now; lastMovedAt = Date.now() }
-    if (now - start > advance) throw new Error(`not within ${advance} steps (from ${start} to ${now})` + await seen(explain))
-    if (Date.now() - lastMovedAt > stallMs) throw new Error(`no step for ${stallMs} ms (stuck at ${now})` + await seen(explain))
-    return undefined
-  }, Number.POSITIVE_INFINITY)
+  let done = false
+  // the bound is watched beside each call of `fn`, not only between calls: a call that never returns is named too
+  const bound = (async (): Promise<never> => {
+    while (!done) {
+      const now = await at()
+      if (now !== last) { last = now; lastMovedAt = Date.now() }
+      if (now - start > advance) throw new Error(`not within ${advance} steps (from ${start} to ${now})` + await seen(explain))
+      if (Date.now() - lastMovedAt > stallMs) throw new Error(`no step for ${stallMs} ms (stuck at ${now})` + await seen(explain))
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return await new Promise<never>(() => {}) // ended with the wait: settles never
+  })()
+  bound.catch(() => {})
+  try {
+    return await until(async () => await Promise.race([fn(), bound]), Number.POSITIVE_INFINITY)
+  } finally { done = true }
 }
