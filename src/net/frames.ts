@@ -7,6 +7,7 @@
 // so the reader raises that limit above the window: memory per stream stays bounded near 16 MiB.
 import { varint } from 'multiformats'
 import type { Stream } from '@libp2p/interface'
+import { drained, sendPaced } from './send-pacing'
 
 export class FrameError extends Error {
   static override name = 'FrameError'
@@ -133,7 +134,6 @@ export class FrameReader {
 /** Sends one frame, waiting while the stream's send buffer is full. */
 export async function writeFrame (stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
   const prefix = varint.encodeTo(bytes.length, new Uint8Array(varint.encodingLength(bytes.length)))
-  const a = stream.send(prefix)
-  const b = stream.send(bytes)
-  if (!a || !b) await stream.onDrain({ signal })
+  if (!stream.send(prefix)) await drained(stream, signal)
+  await sendPaced(stream, bytes, signal)
 }

@@ -5,6 +5,7 @@
 import type { Dialer } from './dialer'
 import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { OversizedMessageError } from '../core'
+import { sendPaced } from './send-pacing'
 
 /** A stream's deadline passed; the stream was aborted whatever it was waiting on. */
 export class StreamDeadlineError extends Error {
@@ -88,7 +89,7 @@ async function writeAllAndClose (stream: Stream, chunks: Iterable<Uint8Array> | 
     const out = held.length === 1 ? held[0]! : concatBytes(held, heldBytes)
     held = []
     heldBytes = 0
-    if (!stream.send(out)) await stream.onDrain({ signal })
+    await sendPaced(stream, out, signal)
   }
   try {
     for await (const chunk of chunks) {

@@ -3,7 +3,7 @@
 // time to push bytes through one stream between two nodes in this process.
 import { randomFillSync } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
-import { createCofferLibp2p, type CofferLibp2p } from '../../src/net'
+import { createCofferLibp2p, drained, type CofferLibp2p } from '../../src/net'
 
 const MiB = 2 ** 20
 
@@ -38,7 +38,7 @@ export async function rawStreamSecs (bytes: number): Promise<number> {
     randomFillSync(chunk)
     const t = performance.now()
     for (let sent = 0; sent < bytes; sent += MiB) {
-      if (!stream.send(chunk)) await stream.onDrain()
+      if (!stream.send(chunk)) await drained(stream)
     }
     for await (const _ of stream) break // the sink's one-byte "all in"
     return (performance.now() - t) / 1000
@@ -60,7 +60,7 @@ export async function startSource (bytes: number): Promise<{ node: CofferLibp2p,
   const chunk = new Uint8Array(MiB)
   randomFillSync(chunk)
   await node.handle(SOURCE_PROTOCOL, async (stream: Stream) => {
-    for (let sent = 0; sent < bytes; sent += MiB) if (!stream.send(chunk.subarray(0, Math.min(MiB, bytes - sent)))) await stream.onDrain()
+    for (let sent = 0; sent < bytes; sent += MiB) if (!stream.send(chunk.subarray(0, Math.min(MiB, bytes - sent)))) await drained(stream)
     await stream.close()
   })
   return { node, addr: node.getMultiaddrs()[0]!.toString(), stop: async () => { await node.stop() } }

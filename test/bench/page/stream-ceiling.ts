@@ -1,7 +1,7 @@
 // Our libp2p stream between a bench worker and a Node peer on loopback WebSockets, bytes discarded (issue 17, part 1):
 // the raw stream an upload or a download could reach from that worker. Shared by the dedicated ceilings worker and
 // the shared one (stream.shared-worker.ts), since the app's node runs in a SharedWorker where it can.
-import { createCofferLibp2p } from '../../../src/net'
+import { createCofferLibp2p, drained } from '../../../src/net'
 import { multiaddr } from '@multiformats/multiaddr'
 
 const MiB = 1 << 20
@@ -23,7 +23,7 @@ export async function streamCeiling (ask: StreamAsk): Promise<number> {
       const chunk = new Uint8Array(MiB)
       for (let o = 0; o < MiB; o += 65536) crypto.getRandomValues(chunk.subarray(o, o + 65536))
       const t = performance.now()
-      for (let sent = 0; sent < ask.mib * MiB; sent += MiB) if (!stream.send(chunk)) await stream.onDrain()
+      for (let sent = 0; sent < ask.mib * MiB; sent += MiB) if (!stream.send(chunk)) await drained(stream)
       for await (const _ of stream) break
       return rate(ask.mib * MiB, t)
     } finally { await node.stop() }
