@@ -5,7 +5,8 @@
 import { beaconTopic } from './beacon-gossip'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
-import { noise } from '@libp2p/noise'
+import { noise, type ICryptoInterface } from '@libp2p/noise'
+import { installedNoiseCrypto } from './noise-crypto'
 import { yamux } from '@libp2p/yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify, type Identify } from '@libp2p/identify'
@@ -32,6 +33,8 @@ export interface CofferLibp2pInit {
   /** 'client' when left out. */
   role?: CofferRole
   privateKey?: PrivateKey
+  /** The noise sessions' crypto; else the one installed for this realm (noise-crypto.ts), else @libp2p/noise's. */
+  noiseCrypto?: ICryptoInterface
   /** Listen multiaddrs (provider nodes); a browser light client listens on nothing. */
   listen?: string[]
   /** Addresses to tell peers (identify) instead of the listen addresses. */
@@ -193,11 +196,12 @@ export function gossipScoreParams (init: Pick<CofferLibp2pInit, 'network' | 'tru
 export const CONNECTION_PING_MIN_TIMEOUT_MS = 60_000
 
 export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<CofferLibp2p> {
+  const noiseCrypto = init.noiseCrypto ?? await installedNoiseCrypto()
   return await createLibp2p({
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     addresses: { listen: init.listen ?? [], ...(init.announce === undefined ? {} : { announce: init.announce }) },
     transports: [...(init.webSockets === false ? [] : [webSockets()]), ...(init.transports ?? [])],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise(noiseCrypto === undefined ? {} : { crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     ...(init.allowLoopbackDials === true ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
     // libp2p pings every connection every 10 s and aborts it when a ping misses an adaptive timeout that

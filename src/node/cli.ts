@@ -10,7 +10,7 @@ import { DEFAULT_F3_PARAMS } from '../core'
 import { ChainDb } from './chain-db'
 import { PortInUseError } from './app-server'
 import { pieceOfFile } from './piece-file'
-import { buildPieceWasm } from './build-wasm'
+import { buildWasm } from './build-wasm'
 import { providerCommand, PROVIDER_USAGE, ProviderUsageError } from './provider-cli'
 import { retrieveCommand, RETRIEVE_USAGE, RetrieveUsageError } from './retrieve-cli'
 import { nodeCommand, NODE_USAGE, NodeUsageError } from './node-cli'
@@ -79,7 +79,7 @@ async function piece (file: string | undefined): Promise<number> {
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'piece') return await piece(rest[0])
-  if (command === 'build-wasm') { await buildPieceWasm(); return 0 }
+  if (command === 'build-wasm') { await buildWasm(); return 0 }
   if (command === 'provider') {
     return await providerCommand(rest).catch((err: Error) => {
       if (!(err instanceof ProviderUsageError)) throw err
@@ -140,7 +140,7 @@ async function main (argv: string[]): Promise<number> {
     await assertFree(path.resolve(values.data), '127.0.0.1', Number(values.port))
     await assertFree(path.resolve(values.data), '127.0.0.1', Number(values['rpc-port']))
     process.stdout.write('coffer: building the app…\n')
-    await buildPieceWasm()
+    await buildWasm()
     const { build } = await import('vite')
     await build({ configFile: path.join(root, 'vite.config.ts'), logLevel: 'warn' })
   }

@@ -5,7 +5,12 @@
 import * as Reference from 'fr32-sha2-256-trunc254-padded-binary-tree-multihash'
 import { instantiatePieceWasm } from '../../../workers/wasm/piece-wasm'
 import { PieceHasher } from '../../../src/core'
+import { installNoiseAead } from '../../../src/net/noise-crypto'
+import { browserAead } from '../../../workers/aead-browser'
 import { streamCeiling, type StreamAsk } from './stream-ceiling'
+
+// the stack as the app's node runs it: noise on the WASM cipher (src/net/noise-crypto.ts)
+installNoiseAead(browserAead)
 
 /** The pool's segment size (workers/piece-pool.ts reads files in 4 MiB segments). */
 const SEGMENT = 4 << 20

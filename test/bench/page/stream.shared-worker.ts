@@ -1,7 +1,12 @@
 // The raw stream from a SharedWorker, where the app's node runs when the browser has them (the shared node): measured
 // there, not only from a dedicated worker, because the two differ (issue 17: on this machine a SharedWorker's
 // stream out ran 53–66 MiB/s and a dedicated worker's 31–36). One ask per connecting port, answered on it.
+import { installNoiseAead } from '../../../src/net/noise-crypto'
+import { browserAead } from '../../../workers/aead-browser'
 import { streamCeiling, type StreamAsk } from './stream-ceiling'
+
+// the stack as the app's node runs it: noise on the WASM cipher (src/net/noise-crypto.ts)
+installNoiseAead(browserAead)
 
 ;(self as unknown as { onconnect: (e: MessageEvent) => void }).onconnect = (e: MessageEvent) => {
   const port = e.ports[0]!

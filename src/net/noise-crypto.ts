@@ -1,0 +1,44 @@
+// Which ChaCha20-Poly1305 a node's noise sessions use. In Node, @libp2p/noise's default (Node's own OpenSSL) is
+// the fastest there is. In a browser its default is @noble/ciphers in JavaScript, 8 ms a MiB on the shared node's
+// one thread (issue 17), so a browser worker installs the WASM one (workers/wasm/aead-wasm.ts, loaded by
+// workers/aead-browser.ts) before its node starts; everything else noise does (hashing, key exchange) stays
+// @libp2p/noise's own.
+import { pureJsCrypto, type ICryptoInterface } from '@libp2p/noise'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** One AEAD message at a time: RFC 8439's ChaCha20-Poly1305. */
+export interface NoiseAead {
+  /** The ciphertext with its 16-byte tag appended. */
+  seal: (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array) => Uint8Array
+  /** The plaintext (into `dst` when given and long enough), or an error when the tag does not match. */
+  open: (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array, dst?: Uint8Array) => Uint8Array
+}
+
+const whole = (b: Uint8Array | Uint8ArrayList): Uint8Array => b instanceof Uint8Array ? b : b.subarray()
+
+/** Noise's crypto with its cipher taken from `aead`. */
+export function noiseCryptoWith (aead: NoiseAead): ICryptoInterface {
+  return {
+    ...pureJsCrypto,
+    chaCha20Poly1305Encrypt: (plaintext, nonce, ad, k) => aead.seal(k, nonce, whole(plaintext), ad),
+    chaCha20Poly1305Decrypt: (ciphertext, nonce, ad, k, dst) => aead.open(k, nonce, whole(ciphertext), ad, dst)
+  }
+}
+
+let installed: Promise<ICryptoInterface | undefined> | undefined
+
+/**
+ * Makes every node this realm creates from now on use `load`'s cipher. A load that fails is said once and the
+ * default kept: a slower cipher, never a node that cannot connect.
+ */
+export function installNoiseAead (load: () => Promise<NoiseAead>): void {
+  installed = load().then(noiseCryptoWith, (err: Error) => {
+    console.warn(`noise keeps its JavaScript cipher: the WASM one did not load (${err.name}: ${err.message})`)
+    return undefined
+  })
+}
+
+/** The crypto installed for this realm's noise sessions, if any (else @libp2p/noise's default). */
+export async function installedNoiseCrypto (): Promise<ICryptoInterface | undefined> {
+  return await installed
+}

@@ -1,0 +1,74 @@
+// The WASM ChaCha20-Poly1305 the browser's noise sessions use (workers/wasm/aead-wasm.ts): RFC 8439's AEAD test
+// vector, the same bytes as @noble/ciphers (the JavaScript cipher it replaces) for any length and associated data,
+// and every altered message refused before anything is decrypted.
+import { describe, it, expect, beforeAll } from 'vitest'
+import { readFileSync } from 'node:fs'
+import fc from 'fast-check'
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { AEAD_WASM_OUT } from '../../src/node/build-wasm'
+import { instantiateAeadWasm, AeadTagError } from '../../workers/wasm/aead-wasm'
+import type { NoiseAead } from '../../src/net/noise-crypto'
+
+let aead: NoiseAead
+beforeAll(async () => { aead = await instantiateAeadWasm(readFileSync(AEAD_WASM_OUT)) })
+
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s/g, ''), 'hex'))
+const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+describe('ChaCha20-Poly1305 in WASM', () => {
+  it('seals RFC 8439 §2.8.2\'s example to its ciphertext and tag, and opens it', () => {
+    const plaintext = new TextEncoder().encode('Ladies and Gentlemen of the class of \'99: If I could offer you only one tip for the future, sunscreen would be it.')
+    const key = hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f')
+    const nonce = hex('070000004041424344454647')
+    const ad = hex('50515253c0c1c2c3c4c5c6c7')
+    const sealed = aead.seal(key, nonce, plaintext, ad)
+    expect(toHex(sealed.subarray(0, 16))).toBe('d31a8d34648e60db7b86afbc53ef7ec2')
+    expect(toHex(sealed.subarray(-16))).toBe('1ae10b594f09e26a7e902ecbd0600691')
+    expect(toHex(sealed)).toBe(toHex(chacha20poly1305(key, nonce, ad).encrypt(plaintext)))
+    expect(new TextDecoder().decode(aead.open(key, nonce, sealed, ad))).toBe(new TextDecoder().decode(plaintext))
+  })
+
+  it('gives @noble/ciphers\' bytes for any message and associated data, and opens them back', () => {
+    fc.assert(fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 48 }),
+      (key, nonce, plaintext, ad) => {
+        const sealed = aead.seal(key, nonce, plaintext, ad)
+        expect(toHex(sealed)).toBe(toHex(chacha20poly1305(key, nonce, ad).encrypt(plaintext)))
+        expect(toHex(aead.open(key, nonce, sealed, ad))).toBe(toHex(plaintext))
+      }), { numRuns: 400 })
+  })
+
+  it('agrees on noise-sized messages (up to 65,519 bytes, every length near a block edge) and decrypts into the buffer given', () => {
+    const key = crypto.getRandomValues(new Uint8Array(32))
+    const nonce = crypto.getRandomValues(new Uint8Array(12))
+    for (const n of [63, 64, 65, 255, 256, 257, 4095, 4096, 4097, 65519]) {
+      const plaintext = new Uint8Array(n)
+      for (let o = 0; o < n; o += 65536) crypto.getRandomValues(plaintext.subarray(o, o + 65536))
+      const sealed = aead.seal(key, nonce, plaintext, new Uint8Array(0))
+      expect(toHex(sealed)).toBe(toHex(chacha20poly1305(key, nonce, new Uint8Array(0)).encrypt(plaintext)))
+      // as noise does: the plaintext written over the front of the sealed buffer itself
+      const into = sealed.subarray(0, n)
+      const opened = aead.open(key, nonce, sealed, new Uint8Array(0), into)
+      expect(opened.buffer).toBe(sealed.buffer)
+      expect(toHex(opened)).toBe(toHex(plaintext))
+    }
+  })
+
+  it('refuses a message with any bit changed (ciphertext, tag or associated data), a wrong key or nonce, or one too short', () => {
+    const key = crypto.getRandomValues(new Uint8Array(32))
+    const nonce = crypto.getRandomValues(new Uint8Array(12))
+    const ad = new Uint8Array([1, 2, 3])
+    const sealed = aead.seal(key, nonce, crypto.getRandomValues(new Uint8Array(200)), ad)
+    for (const at of [0, 99, 199, 200, 215]) {
+      const bad = sealed.slice()
+      bad[at]! ^= 0x01
+      expect(() => aead.open(key, nonce, bad, ad)).toThrow(AeadTagError)
+    }
+    expect(() => aead.open(key, nonce, sealed, new Uint8Array([1, 2, 4]))).toThrow(AeadTagError)
+    expect(() => aead.open(key.map((b, i) => i === 0 ? b ^ 1 : b), nonce, sealed, ad)).toThrow(AeadTagError)
+    expect(() => aead.open(key, nonce.map((b, i) => i === 11 ? b ^ 1 : b), sealed, ad)).toThrow(AeadTagError)
+    expect(() => aead.open(key, nonce, sealed.subarray(0, 15), ad)).toThrow(AeadTagError)
+    expect(() => aead.seal(key.subarray(0, 31), nonce, new Uint8Array(1), ad)).toThrow(RangeError)
+  })
+})

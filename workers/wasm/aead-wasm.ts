@@ -1,0 +1,101 @@
+// Host side of the ChaCha20-Poly1305 WASM module (workers/wasm/assembly/chacha20poly1305.ts): RFC 8439's AEAD,
+// sealing and opening one message at a time (a noise message is at most 64 KiB). Bytes are copied into the module's
+// memory and back out; the tag is compared in constant time before anything is decrypted.
+import type { NoiseAead } from '../../src/net/noise-crypto'
+
+/** The tag did not match: the message was altered, or sealed under another key, nonce or associated data. */
+export class AeadTagError extends Error {
+  static override name = 'AeadTagError'
+  override name = 'AeadTagError'
+  constructor () { super('ChaCha20-Poly1305: the tag does not match (the message was altered or is not for this key)') }
+}
+
+
+interface AeadExports {
+  memory: WebAssembly.Memory
+  heapBase: () => number
+  chacha20Xor: (key: number, nonce: number, counter: number, data: number, len: number, scratch: number) => void
+  polyInit: (key: number) => void
+  polyBlocks: (m: number, len: number) => void
+  polyFinish: (out: number) => void
+}
+
+const TAG_BYTES = 16
+
+export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Module): Promise<NoiseAead> {
+  const imports = { env: { abort: () => { throw new Error('the ChaCha20-Poly1305 module aborted') } } }
+  const instance = source instanceof WebAssembly.Module
+    ? await WebAssembly.instantiate(source, imports)
+    : (await WebAssembly.instantiate(source, imports)).instance
+  const x = instance.exports as unknown as AeadExports
+  const base = (x.heapBase() + 63) & ~63
+  // fixed slots, then one message region (grown to the largest message seen)
+  const KEY = base
+  const NONCE = base + 32
+  const SCRATCH = base + 64 // 256 bytes: four keystream blocks
+  const POLY_KEY = base + 320
+  const TAG = base + 352
+  const LENGTHS = base + 368
+  const DATA = base + 1024
+  const room = (bytes: number): Uint8Array => {
+    const needed = DATA + bytes + 16
+    if (needed > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((needed - x.memory.buffer.byteLength) / 65536))
+    return new Uint8Array(x.memory.buffer)
+  }
+  const pad16 = (n: number): number => (n + 15) & ~15
+
+  /** Sets the key and nonce and starts the MAC under the one-time key (block 0's first 32 bytes); absorbs `ad`. */
+  const begin = (mem: Uint8Array, key: Uint8Array, nonce: Uint8Array, ad: Uint8Array): void => {
+    if (key.length !== 32) throw new RangeError(`a ChaCha20-Poly1305 key is 32 bytes, not ${key.length}`)
+    if (nonce.length !== 12) throw new RangeError(`a ChaCha20-Poly1305 nonce is 12 bytes, not ${nonce.length}`)
+    mem.set(key, KEY)
+    mem.set(nonce, NONCE)
+    mem.fill(0, POLY_KEY, POLY_KEY + 32)
+    x.chacha20Xor(KEY, NONCE, 0, POLY_KEY, 32, SCRATCH)
+    x.polyInit(POLY_KEY)
+    if (ad.length > 0) {
+      mem.fill(0, DATA, DATA + pad16(ad.length))
+      mem.set(ad, DATA)
+      x.polyBlocks(DATA, pad16(ad.length))
+    }
+  }
+  /** Absorbs the ciphertext at DATA (zero-padded to 16) and the two lengths; the tag lands at TAG. */
+  const finish = (mem: Uint8Array, adBytes: number, ctBytes: number): void => {
+    mem.fill(0, DATA + ctBytes, DATA + pad16(ctBytes))
+    x.polyBlocks(DATA, pad16(ctBytes))
+    const lengths = new DataView(x.memory.buffer, LENGTHS, 16)
+    lengths.setBigUint64(0, BigInt(adBytes), true)
+    lengths.setBigUint64(8, BigInt(ctBytes), true)
+    x.polyBlocks(LENGTHS, 16)
+    x.polyFinish(TAG)
+  }
+
+  return {
+    seal (key, nonce, plaintext, ad) {
+      const mem = room(Math.max(pad16(ad.length), pad16(plaintext.length)))
+      begin(mem, key, nonce, ad)
+      mem.set(plaintext, DATA)
+      x.chacha20Xor(KEY, NONCE, 1, DATA, plaintext.length, SCRATCH)
+      finish(mem, ad.length, plaintext.length)
+      const out = new Uint8Array(plaintext.length + TAG_BYTES)
+      out.set(mem.subarray(DATA, DATA + plaintext.length))
+      out.set(mem.subarray(TAG, TAG + TAG_BYTES), plaintext.length)
+      return out
+    },
+    open (key, nonce, sealed, ad, dst) {
+      if (sealed.length < TAG_BYTES) throw new AeadTagError()
+      const n = sealed.length - TAG_BYTES
+      const mem = room(Math.max(pad16(ad.length), pad16(n)))
+      begin(mem, key, nonce, ad)
+      mem.set(sealed.subarray(0, n), DATA)
+      finish(mem, ad.length, n)
+      let diff = 0
+      for (let i = 0; i < TAG_BYTES; i++) diff |= mem[TAG + i]! ^ sealed[n + i]!
+      if (diff !== 0) throw new AeadTagError()
+      x.chacha20Xor(KEY, NONCE, 1, DATA, n, SCRATCH)
+      const out = dst !== undefined && dst.length >= n ? dst.subarray(0, n) : new Uint8Array(n)
+      out.set(mem.subarray(DATA, DATA + n))
+      return out
+    }
+  }
+}
