@@ -404,7 +404,7 @@ async function benchCommPChromium (): Promise<void> {
 
 /**
  * The tab's ceilings (issue 17, part 1), in one Chromium run on one file on disk: reading it in a worker three ways,
- * our WASM kernel on bytes in memory, 4 MiB buffers between workers, and the reference package over the file read by
+ * our WASM kernel on bytes in memory, noise's cipher (ours in WASM, @noble/ciphers), 4 MiB buffers between workers, and the reference package over the file read by
  * slices (the ratios' reference) — then our pool hashing the same file, against the goal of ≥ 0.9× the slower of the
  * file-read ceiling and the kernel × cores. BENCH_CEILING_MIB (512) sets the file's size.
  */
@@ -438,7 +438,7 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
     const c = {} as Record<CeilingName, number>
     const streamMib = Math.min(mib, 256)
-    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'transfer', 'copy', 'libp2p', 'libp2p-shared', 'libp2p-in', 'libp2p-shared-in', 'reference'] as const) {
+    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'cipher-wasm', 'cipher-js', 'transfer', 'copy', 'libp2p', 'libp2p-shared', 'libp2p-in', 'libp2p-shared-in', 'reference'] as const) {
       // a line that fails is said and left out (NaN), the others still measured
       const measure = async (): Promise<number> => name === 'libp2p' || name === 'libp2p-in' || name === 'libp2p-shared' || name === 'libp2p-shared-in'
         ? await tabStreamCeiling(page, name, streamMib)
@@ -463,6 +463,8 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     console.log(line('reading the file: stream()', c.stream))
     console.log(line('reading the file from OPFS: a sync access handle, 4 MiB reads', c.opfs))
     console.log(line('our WASM kernel on 4 MiB in memory (256 MiB hashed)', c.kernel))
+    // (against the JavaScript cipher @libp2p/noise would use in a browser, not against the reference)
+    console.log(`  ${'noise\'s ChaCha20-Poly1305, 64 KiB messages (256 MiB sealed): our WASM'.padEnd(68)} ${fmt(c['cipher-wasm']).padStart(7)} MiB/s = ${fmt(c['cipher-wasm'] / c['cipher-js'], 2)}x @noble/ciphers (${fmt(c['cipher-js'])} MiB/s)`)
     console.log(line('4 MiB buffers from one worker to another, transferred', c.transfer))
     console.log(line('4 MiB buffers from one worker to another, copied', c.copy))
     console.log(line(`our libp2p stream, worker → Node sink over WebSockets (${streamMib} MiB)`, c.libp2p))

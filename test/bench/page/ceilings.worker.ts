@@ -8,6 +8,7 @@ import { PieceHasher } from '../../../src/core'
 import { installNoiseAead } from '../../../src/net/noise-crypto'
 import { browserAead } from '../../../workers/aead-browser'
 import { streamCeiling, type StreamAsk } from './stream-ceiling'
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 
 // the stack as the app's node runs it: noise on the WASM cipher (src/net/noise-crypto.ts)
 installNoiseAead(browserAead)
@@ -21,6 +22,7 @@ export type CeilingAsk =
   | { type: 'read-opfs', file: File }
   | { type: 'kernel', module: WebAssembly.Module, mib: number }
   | { type: 'reference', file: File }
+  | { type: 'cipher', impl: 'wasm' | 'js', mib: number }
   | { type: 'send', port: MessagePort, mib: number, transfer: boolean }
   | { type: 'receive', port: MessagePort }
   | StreamAsk
@@ -71,6 +73,22 @@ async function answer (ask: CeilingAsk): Promise<number> {
     for (let done = 0; done < ask.mib * MiB; done += SEGMENT) h.write(data)
     h.digest()
     return rate(ask.mib * MiB, t)
+  }
+  if (ask.type === 'cipher') {
+    // noise's messages: 64 KiB less the tag, each sealed under the session key with its own nonce
+    const seal = ask.impl === 'wasm' ? (await browserAead()).seal : (k: Uint8Array, n: Uint8Array, p: Uint8Array, ad: Uint8Array) => chacha20poly1305(k, n, ad).encrypt(p)
+    const key = crypto.getRandomValues(new Uint8Array(32))
+    const nonce = new Uint8Array(12)
+    const message = crypto.getRandomValues(new Uint8Array(65519))
+    const ad = new Uint8Array(0)
+    for (let i = 0; i < 64; i++) seal(key, nonce, message, ad) // (warm: tier-up is not what this line measures)
+    let done = 0
+    const t = performance.now()
+    for (let n = 0; done < ask.mib * MiB; n++) {
+      new DataView(nonce.buffer).setUint32(4, n, true)
+      done += seal(key, nonce, message, ad).length - 16
+    }
+    return rate(done, t)
   }
   if (ask.type === 'reference') {
     const t = performance.now()

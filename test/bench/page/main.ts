@@ -95,6 +95,8 @@ async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: s
     case 'opfs': return await ceiling({ type: 'read-opfs', file })
     case 'kernel': return await ceiling({ type: 'kernel', module: await WebAssembly.compileStreaming(fetch(wasmUrl)), mib: kernelMib })
     case 'reference': return await ceiling({ type: 'reference', file })
+    case 'cipher-wasm': return await ceiling({ type: 'cipher', impl: 'wasm', mib: 256 })
+    case 'cipher-js': return await ceiling({ type: 'cipher', impl: 'js', mib: 256 })
     case 'transfer': return await pass(true)
     case 'copy': return await pass(false)
     case 'libp2p': return await ceiling({ type: 'stream', ...peer! })
@@ -103,7 +105,7 @@ async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: s
     case 'libp2p-shared-in': return await sharedStreamCeiling({ type: 'stream-in', ...peer! })
   }
 }
-export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in'
+export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'cipher-wasm' | 'cipher-js' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in'
 
 Object.assign(window, { bench: { ...bench, ceilingOf } })
 document.getElementById('state')!.textContent = 'ready'
