@@ -131,7 +131,10 @@ export class FrameReader {
   }
 }
 
-/** Sends one frame, waiting while the stream's send buffer is full. */
+/**
+ * Sends one frame, waiting while the stream's send buffer is full. A large frame goes in slices (sendPaced), with
+ * awaits between them: one writer per stream at a time (every caller's loop awaits each frame before the next).
+ */
 export async function writeFrame (stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
   const prefix = varint.encodeTo(bytes.length, new Uint8Array(varint.encodingLength(bytes.length)))
   if (!stream.send(prefix)) await drained(stream, signal)

@@ -28,11 +28,21 @@ export function noiseCryptoWith (aead: NoiseAead): ICryptoInterface {
 let installed: Promise<ICryptoInterface | undefined> | undefined
 
 /**
+ * How long a node waits for the cipher's module before starting on the default one. Not a throughput plan: the
+ * module is a few KiB inlined in the worker's own script (no request leaves), compiled in milliseconds; this only
+ * bounds a load that never settles, and what it costs when passed is a slower cipher, never a failure.
+ */
+export const NOISE_AEAD_LOAD_MS = 30_000
+
+/**
  * Makes every node this realm creates from now on use `load`'s cipher. A load that fails is said once and the
  * default kept: a slower cipher, never a node that cannot connect.
  */
 export function installNoiseAead (load: () => Promise<NoiseAead>): void {
-  installed = load().then(noiseCryptoWith, (err: Error) => {
+  // a load that never settles (a fetch left hanging) must not keep the node from starting: the default after a while
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const hung = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`not loaded in ${NOISE_AEAD_LOAD_MS / 1000} s`)) }, NOISE_AEAD_LOAD_MS) })
+  installed = Promise.race([load(), hung]).finally(() => { clearTimeout(timer) }).then(noiseCryptoWith, (err: Error) => {
     console.warn(`noise keeps its JavaScript cipher: the WASM one did not load (${err.name}: ${err.message})`)
     return undefined
   })

@@ -5,11 +5,11 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { poly1305 } from '@noble/ciphers/_poly1305.js'
 import { AEAD_WASM_OUT } from '../../src/node/build-wasm'
-import { instantiateAeadWasm, AeadTagError } from '../../workers/wasm/aead-wasm'
-import type { NoiseAead } from '../../src/net/noise-crypto'
+import { instantiateAeadWasm, selfTestAead, AeadTagError, AeadSelfTestError, type AeadWasm } from '../../workers/wasm/aead-wasm'
 
-let aead: NoiseAead
+let aead: AeadWasm
 beforeAll(async () => { aead = await instantiateAeadWasm(readFileSync(AEAD_WASM_OUT)) })
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s/g, ''), 'hex'))
@@ -70,5 +70,52 @@ describe('ChaCha20-Poly1305 in WASM', () => {
     expect(() => aead.open(key, nonce.map((b, i) => i === 11 ? b ^ 1 : b), sealed, ad)).toThrow(AeadTagError)
     expect(() => aead.open(key, nonce, sealed.subarray(0, 15), ad)).toThrow(AeadTagError)
     expect(() => aead.seal(key.subarray(0, 31), nonce, new Uint8Array(1), ad)).toThrow(RangeError)
+  })
+
+  it('Poly1305 alone gives @noble/ciphers\' tag where the final reduction is hardest (carries of all ones; h just below and above 2^130 - 5)', () => {
+    // bytes mostly 0xff or 0x00 make the carries and the last "h >= p" choice happen, which random bytes almost never do
+    const edgy = fc.uint8Array({ minLength: 16, maxLength: 16 * 40 }).chain(b => fc.constantFrom(0x00, 0xff, 0xfe, 0x01).chain(fill => fc.double({ min: 0, max: 1, noNaN: true }).map(p => b.map(v => v / 255 < p ? fill : v))))
+    fc.assert(fc.property(edgy, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean(), (raw, key0, keyOnes) => {
+      const message = raw.subarray(0, raw.length & ~15)
+      const key = keyOnes ? key0.map((v, i) => i < 16 ? 0xff : v) : key0
+      expect(toHex(aead.mac(key, message))).toBe(toHex(poly1305(message, key)))
+    }), { numRuns: 600 })
+    for (const fill of [0x00, 0xff]) {
+      const message = new Uint8Array(16 * 64).fill(fill)
+      for (const key of [new Uint8Array(32).fill(0xff), new Uint8Array(32).fill(0), new Uint8Array(32).map((_, i) => i < 16 ? 0xff : 0)]) {
+        expect(toHex(aead.mac(key, message))).toBe(toHex(poly1305(message, key)))
+      }
+    }
+    // r = 1, two blocks m1 = 2^128 - 1 and m2 = 2^128 - 1 - d: h = 2^130 - 2 - d before the final reduction, on both
+    // sides of p = 2^130 - 5 (only there must the last step subtract p: 2^130 - 2 reduces to 3)
+    const rIsOne = new Uint8Array(32)
+    rIsOne[0] = 1
+    for (let d = 0; d <= 8; d++) {
+      const message = new Uint8Array(32).fill(0xff)
+      message[16] = 0xff - d
+      expect(toHex(aead.mac(rIsOne, message))).toBe(toHex(poly1305(message, rIsOne)))
+    }
+    expect(toHex(aead.mac(rIsOne, new Uint8Array(32).fill(0xff)))).toBe('03' + '00'.repeat(15))
+    expect(() => aead.mac(new Uint8Array(32), new Uint8Array(17))).toThrow(RangeError)
+  })
+
+  it('agrees on a large message with associated data, and a refused one leaves the buffer given untouched', () => {
+    const key = crypto.getRandomValues(new Uint8Array(32))
+    const nonce = crypto.getRandomValues(new Uint8Array(12))
+    const ad = crypto.getRandomValues(new Uint8Array(77))
+    const plaintext = crypto.getRandomValues(new Uint8Array(60_000))
+    const sealed = aead.seal(key, nonce, plaintext, ad)
+    expect(toHex(sealed)).toBe(toHex(chacha20poly1305(key, nonce, ad).encrypt(plaintext)))
+    const bad = sealed.slice()
+    bad[30_000]! ^= 0x80
+    const dst = new Uint8Array(60_000).fill(7)
+    expect(() => aead.open(key, nonce, bad, ad, dst)).toThrow(AeadTagError)
+    expect(dst.every(b => b === 7)).toBe(true)
+  })
+
+  it('passes its own load-time check (RFC 8439\'s example), which a module sealing wrongly fails by name', () => {
+    expect(() => { selfTestAead(aead) }).not.toThrow()
+    const wrong = { ...aead, seal: (k: Uint8Array, n: Uint8Array, p: Uint8Array, a: Uint8Array) => { const s = aead.seal(k, n, p, a); s[s.length - 1]! ^= 1; return s } }
+    expect(() => { selfTestAead(wrong) }).toThrow(AeadSelfTestError)
   })
 })

@@ -22,7 +22,10 @@ interface AeadExports {
 
 const TAG_BYTES = 16
 
-export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Module): Promise<NoiseAead> {
+/** The AEAD, and its Poly1305 alone over whole 16-byte blocks (what the AEAD feeds it; tested on its own). */
+export type AeadWasm = NoiseAead & { mac: (key: Uint8Array, message: Uint8Array) => Uint8Array }
+
+export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Module): Promise<AeadWasm> {
   const imports = { env: { abort: () => { throw new Error('the ChaCha20-Poly1305 module aborted') } } }
   const instance = source instanceof WebAssembly.Module
     ? await WebAssembly.instantiate(source, imports)
@@ -71,6 +74,17 @@ export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Mo
   }
 
   return {
+    mac (key, message) {
+      if (key.length !== 32) throw new RangeError(`a Poly1305 key is 32 bytes, not ${key.length}`)
+      if (message.length % 16 !== 0) throw new RangeError('mac() takes whole 16-byte blocks, as the AEAD feeds it (its padding is its own)')
+      const mem = room(message.length)
+      mem.set(key, POLY_KEY)
+      x.polyInit(POLY_KEY)
+      mem.set(message, DATA)
+      if (message.length > 0) x.polyBlocks(DATA, message.length)
+      x.polyFinish(TAG)
+      return mem.slice(TAG, TAG + 16)
+    },
     seal (key, nonce, plaintext, ad) {
       const mem = room(Math.max(pad16(ad.length), pad16(plaintext.length)))
       begin(mem, key, nonce, ad)
@@ -98,4 +112,27 @@ export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Mo
       return out
     }
   }
+}
+
+/** Thrown by selfTestAead: this build of the module does not give RFC 8439's bytes. */
+export class AeadSelfTestError extends Error {
+  static override name = 'AeadSelfTestError'
+  override name = 'AeadSelfTestError'
+  constructor (what: string) { super(`the ChaCha20-Poly1305 module fails RFC 8439's AEAD example (${what})`) }
+}
+
+const fromHex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g)!.map(b => parseInt(b, 16)))
+
+/** Seals and opens RFC 8439 §2.8.2's example (its tag and first ciphertext block checked), or AeadSelfTestError. */
+export function selfTestAead (aead: NoiseAead): void {
+  const plaintext = new TextEncoder().encode('Ladies and Gentlemen of the class of \'99: If I could offer you only one tip for the future, sunscreen would be it.')
+  const key = fromHex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f')
+  const nonce = fromHex('070000004041424344454647')
+  const ad = fromHex('50515253c0c1c2c3c4c5c6c7')
+  const sealed = aead.seal(key, nonce, plaintext, ad)
+  const hex = (b: Uint8Array): string => Array.from(b, v => v.toString(16).padStart(2, '0')).join('')
+  if (hex(sealed.subarray(0, 16)) !== 'd31a8d34648e60db7b86afbc53ef7ec2') throw new AeadSelfTestError('ciphertext')
+  if (hex(sealed.subarray(-16)) !== '1ae10b594f09e26a7e902ecbd0600691') throw new AeadSelfTestError('tag')
+  const opened = aead.open(key, nonce, sealed, ad)
+  if (opened.length !== plaintext.length || opened.some((b, i) => b !== plaintext[i])) throw new AeadSelfTestError('opening')
 }
