@@ -10,7 +10,6 @@ export class AeadTagError extends Error {
   constructor () { super('ChaCha20-Poly1305: the tag does not match (the message was altered or is not for this key)') }
 }
 
-
 interface AeadExports {
   memory: WebAssembly.Memory
   heapBase: () => number
