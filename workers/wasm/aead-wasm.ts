@@ -1,6 +1,7 @@
 // Host side of the ChaCha20-Poly1305 WASM module (workers/wasm/assembly/chacha20poly1305.ts): RFC 8439's AEAD,
 // sealing and opening one message at a time (a noise message is at most 64 KiB). Bytes are copied into the module's
 // memory and back out; the tag is compared in constant time before anything is decrypted.
+import { base16 } from 'multiformats/bases/base16'
 import type { NoiseAead } from '../../src/net/noise-crypto'
 
 /** The tag did not match: the message was altered, or sealed under another key, nonce or associated data. */
@@ -120,7 +121,8 @@ export class AeadSelfTestError extends Error {
   constructor (what: string) { super(`the ChaCha20-Poly1305 module fails RFC 8439's AEAD example (${what})`) }
 }
 
-const fromHex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g)!.map(b => parseInt(b, 16)))
+const fromHex = (s: string): Uint8Array => base16.baseDecode(s)
+const hex = (b: Uint8Array): string => base16.baseEncode(b)
 
 /** Seals and opens RFC 8439 §2.8.2's example (its tag and first ciphertext block checked), or AeadSelfTestError. */
 export function selfTestAead (aead: NoiseAead): void {
@@ -129,7 +131,6 @@ export function selfTestAead (aead: NoiseAead): void {
   const nonce = fromHex('070000004041424344454647')
   const ad = fromHex('50515253c0c1c2c3c4c5c6c7')
   const sealed = aead.seal(key, nonce, plaintext, ad)
-  const hex = (b: Uint8Array): string => Array.from(b, v => v.toString(16).padStart(2, '0')).join('')
   if (hex(sealed.subarray(0, 16)) !== 'd31a8d34648e60db7b86afbc53ef7ec2') throw new AeadSelfTestError('ciphertext')
   if (hex(sealed.subarray(-16)) !== '1ae10b594f09e26a7e902ecbd0600691') throw new AeadSelfTestError('tag')
   const opened = aead.open(key, nonce, sealed, ad)
