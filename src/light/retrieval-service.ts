@@ -19,6 +19,7 @@ import { PaychClient, channelReadPerState, type PaychChain, type RetrievalPayer,
 import { retrieveFile, newDownloadState, AllProvidersFailedError, type DownloadState } from './retrieval-session'
 import { openRetrievalStore, RUNNING_STAGES, type DownloadRecord, type RetrievalStore } from './retrieval-store'
 import { SavePermissionError, type DownloadSink } from './download-files'
+import { sinkWritingBehind } from './sink-behind'
 import { findRetrievalProviders, MAX_DEALS } from './retrieval-providers'
 import { tryDownloadLock, withDownloadLock } from './download-locks'
 import {
@@ -226,7 +227,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     const payer = priced && keystore.isUnlocked() ? stagedPayer(id, await paychClient()) : null
     const opened = await openSink(d)
     d = opened.d
-    const sink = opened.sink
+    const sink = sinkWritingBehind(opened.sink)
     const base = d.range?.from ?? 0
     const state: DownloadState = structuredClone(d.state)
     // saves go one after another, each after the sink's flush: the recorded offset never runs ahead of the disk
