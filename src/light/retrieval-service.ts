@@ -233,6 +233,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     // saves go one after another, each after the sink's flush: the recorded offset never runs ahead of the disk
     let saving: Promise<void> = Promise.resolve()
     let savedAt = state.verifiedOffset
+    /** The last state saved (after its flush): what the file is known to hold. */
+    let lastSaved: DownloadState = structuredClone(state)
     const saveState = async (s: DownloadState): Promise<void> => {
       // the state as the session asks it saved, taken now: every byte below its offset has been handed to the sink, so
       // the flush below covers it (a copy taken after the flush could count a block written while it ran)
@@ -241,6 +243,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         await sink.flush()
         savedAt = snapshot.verifiedOffset
         await patch(id, { state: snapshot })
+        lastSaved = snapshot
       })
       saving = run.catch(() => {})
       await run
@@ -272,9 +275,17 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       if (d.sink === 'picked') { await files.remove(d.opfsName).catch(() => {}); await store.removeHandle(id) }
     } catch (err) {
       await saving
-      await sink.close().catch(() => {})
+      // The session's offset counts bytes handed to the sink, which writes behind it: they are all in the file only
+      // if the sink closes cleanly (its writes landed, then it flushed). Otherwise (the tab writing it closed, a full
+      // quota) the state goes back to the last one saved, whole (its offset, and the payments and debts that go
+      // with it: a resume asks the payer for what it owed, and gets the voucher sent since), as a crash would leave
+      // it; the rest is fetched again. Saved with this run's offset instead, the resume skipped bytes never written
+      // (Chromium test shared-download: the file saved differed from the one stored).
+      const closed = await sink.close().then(() => true, () => false)
+      const kept = structuredClone(closed ? state : lastSaved)
+      // (which providers failed, and why, holds whatever the file holds; one first met since that save is asked again)
+      if (!closed) for (const [a, p] of Object.entries(state.providers)) { const k = kept.providers[a]; if (k !== undefined) k.failure = p.failure }
       // a priced provider skipped for want of a key is no provider's failure: it is asked again once the wallet opens
-      const kept = structuredClone(state)
       for (const p of Object.values(kept.providers)) if (p.failure !== null && WALLET_FAILURES.includes(p.failure.name)) p.failure = null
       await patch(id, { state: kept, serving: undefined })
       throw err
