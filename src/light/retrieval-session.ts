@@ -9,7 +9,7 @@ import { isTabGone } from './remote-platform'
 import { isChainUnanswered } from './retrieval-views'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  CarVerifier, fileRuns, intervalSizeAt, laneFundingBytes, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
+  CarVerifier, fileRuns, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
   type CID, type AttoFil, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
 } from '../core'
 import { openRetrieval, priceOfBytes, connectTo, type Dialer, type RetrievalTerms, type RetrievalStream } from '../net'
@@ -264,14 +264,13 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
 
   let payment: { channel: string, lane: number, paid: AttoFil } | undefined
   if (priced) {
-    // fund the lane for the quote, and the DAG's bytes over it (laneFundingBytes), before any byte: a voucher never has to
-    // wait for a top-up mid-stream
+    // fund the lane for the quote before any byte: a voucher never has to wait for a top-up mid-stream
     // the quote is for what is left: a resumed download scales the whole-file quote down to its remaining share
     const left = end === undefined ? undefined : end - from
     const whole = o.range === undefined ? state.fileSize : null
     const quoteBytes = p.quoteBytes !== undefined && left !== undefined && whole !== null && whole > 0
-      ? laneFundingBytes(Math.ceil(p.quoteBytes * left / whole), p.terms.paymentInterval)
-      : p.quoteBytes !== undefined ? laneFundingBytes(p.quoteBytes, p.terms.paymentInterval) : (left === undefined ? 4 * p.terms.paymentInterval : Math.ceil(left * 1.01) + p.terms.paymentInterval)
+      ? Math.ceil(p.quoteBytes * left / whole) + p.terms.paymentInterval
+      : p.quoteBytes ?? (left === undefined ? 4 * p.terms.paymentInterval : Math.ceil(left * 1.01) + p.terms.paymentInterval)
     const reuse = rec.channel !== null && rec.lane !== null ? { channel: rec.channel, lane: rec.lane } : undefined
     payment = await untilAborted(o.payer!.prepare(p.worker, priceOfBytes(quoteBytes, p.terms.pricePerGiB), reuse), o.signal)
     if (rec.channel !== payment.channel || rec.lane !== payment.lane) {

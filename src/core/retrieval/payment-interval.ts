@@ -27,25 +27,3 @@ export function intervalSizeAt (paidBytes: number, paymentInterval: number, paym
     size += paymentIntervalIncrease
   }
 }
-
-/** The leaf size of the DAGs Coffer packs (ipfs-unixfs-importer's default chunker, raw leaves). */
-const LEAF_BYTES = 256 * 1024
-/**
- * A CAR's bytes beyond its file's, per leaf, at most: each 256 KiB leaf costs ~51 bytes of link in the node above it
- * and ~39 of section header (CID and length) in the CAR; measured 89.7–90.2 on 64 and 300 MiB files, 115 on 1 MiB.
- */
-const CAR_BYTES_PER_LEAF = 128
-/** The CAR's header and the root's few bytes more, whatever the file's size. */
-const CAR_FIXED_BYTES = 4096
-
-/**
- * The bytes to fund a retrieval's lane for when `quoteBytes` was quoted: a little more than the quote. A quote may be
- * the file's size alone (a share link without the CAR's), while the vouchers pay for every block byte sent, the
- * DAG's nodes too (and on a resume the nodes walked again); a lane funded for the quote exactly ran short at the
- * last vouchers, and the top-up they waited for held the provider for a block or two at the end of every whole-file
- * download (retrieval-browser bench, 256 MiB: 2.2 s of its 12). One payment interval more covers rounding. Funds
- * no voucher uses come back when the channel is collected.
- */
-export function laneFundingBytes (quoteBytes: number, paymentInterval: number): number {
-  return quoteBytes + Math.ceil(quoteBytes / LEAF_BYTES) * CAR_BYTES_PER_LEAF + CAR_FIXED_BYTES + paymentInterval
-}
