@@ -21,7 +21,7 @@ export function sinkWritingBehind (sink: DownloadSink, depth = DOWNLOAD_WRITES_A
     close: async () => {
       // the file is released even when a write failed; that write's error is the one told
       const drained = await behind.drain().then(() => null, (err: unknown) => ({ err }))
-      await sink.close()
+      try { await sink.close() } catch (err) { if (drained === null) throw err }
       if (drained !== null) throw drained.err
     }
   }

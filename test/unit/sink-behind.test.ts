@@ -87,6 +87,17 @@ describe('sinkWritingBehind', () => {
     expect(g.log).toEqual(['write 0+1', 'close'])
   })
 
+  it('a failed write is the error close tells, even when closing fails too', async () => {
+    const g = gatedSink()
+    const s = sinkWritingBehind({ ...g.sink, close: async () => { g.log.push('close'); throw new Error('the tab is gone') } }, 4)
+    class QuotaFull extends Error { override name = 'QuotaFull' }
+    await s.write(0, new Uint8Array(1))
+    g.release(new QuotaFull('the disk is full'))
+    await tick()
+    await expect(s.close()).rejects.toThrow(QuotaFull)
+    expect(g.log).toEqual(['write 0+1', 'close'])
+  })
+
   it('close waits for the writes, then closes', async () => {
     const g = gatedSink()
     const s = sinkWritingBehind(g.sink, 4)
