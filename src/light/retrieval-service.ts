@@ -291,7 +291,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       // (Chromium test shared-download: the file saved differed from the one stored).
       const closed = await sink.close().then(() => true, () => false)
       const kept = structuredClone(closed ? state : lastSaved)
-      // (which providers failed, and why, holds whatever the file holds; one first met since that save is asked again)
+      // (a provider's failure, and why, is kept whatever the file holds; one first met since that save is asked again)
       if (!closed) for (const [a, p] of Object.entries(state.providers)) { const k = kept.providers[a]; if (k !== undefined) k.failure = p.failure }
       // a priced provider skipped for want of a key is no provider's failure: it is asked again once the wallet opens
       for (const p of Object.values(kept.providers)) if (p.failure !== null && WALLET_FAILURES.includes(p.failure.name)) p.failure = null
