@@ -221,9 +221,10 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     const found = await findRetrievalProviders(finder, d.root, d.dealIds, ac.signal)
     const max = d.quoted === undefined ? undefined : BigInt(d.quoted.price)
     const bytes = quoteBytesOf(d)
+    const funding = fundingBytesOf(d)
     const usable = found.candidates
       .filter(c => max === undefined || retrievalPrice({ retrievalPricePerGiB: c.provider.terms.pricePerGiB }, bytes) <= max)
-      .map(c => ({ ...c.provider, quoteBytes: fundingBytesOf(d) }))
+      .map(c => ({ ...c.provider, quoteBytes: funding }))
     if (usable.length === 0) throw new NoRetrievalProviderError(found.refused)
     const priced = usable.some(p => p.terms.pricePerGiB > 0n)
     const free = usable.some(p => p.terms.pricePerGiB === 0n)
@@ -240,8 +241,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
     const state: DownloadState = structuredClone(d.state)
     // saves go one after another, each after the sink's flush: the recorded offset never runs ahead of the disk
     let saving: Promise<void> = Promise.resolve()
-    let savedAt = state.verifiedOffset
-    /** The last state saved (after its flush): what the file is known to hold. */
+    /** The last state saved (taken once its flush is done): what the file is known to hold. */
     let lastSaved: DownloadState = structuredClone(state)
     const saveState = async (s: DownloadState): Promise<void> => {
       // the state as the session asks it saved, taken now: every byte below its offset has been handed to the sink, so
@@ -249,9 +249,8 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
       const snapshot = structuredClone(s)
       const run = saving.then(async () => {
         await sink.flush()
-        savedAt = snapshot.verifiedOffset
-        await patch(id, { state: snapshot })
         lastSaved = snapshot
+        await patch(id, { state: snapshot })
       })
       saving = run.catch(() => {})
       await run
@@ -273,7 +272,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
           live.set(id, { rate: p.rate, state: structuredClone(state) })
           if (downloads.get(id)!.serving !== p.provider) downloads.set(id, { ...downloads.get(id)!, serving: p.provider })
           changed()
-          if (state.verifiedOffset - savedAt >= SAVE_EVERY_BYTES) void saveState(state).catch(() => {})
+          if (state.verifiedOffset - lastSaved.verifiedOffset >= SAVE_EVERY_BYTES) void saveState(state).catch(() => {})
         }
       })
       await saving
