@@ -355,8 +355,11 @@ async function sendOnce (node: Dialer, peer: PeerId, req: DealRequest, payload: 
           // waits for acknowledgements while a window is out; throws once the reader has ended (it always
           // ends: the watchdog bounds it)
           await window.room()
-          await writeFrame(stream, frame, live)
+          // counted as sent when handed to the stream, not when the write returns: a write that waits for the
+          // stream to drain resumes after the provider may have read the frame, written it and acknowledged it
+          // (seen under load: the acknowledgement was refused as beyond what was sent, a TRANSFER rejection)
           window.wrote(frame.length)
+          await writeFrame(stream, frame, live)
         }
       }
       if (window.sent !== req.payloadBytes) throw new RangeError(`the payload gave ${window.sent} bytes, the proposal says ${req.payloadBytes}`)

@@ -154,8 +154,9 @@ export async function sendStage (node: Dialer, peer: PeerId, transfer: Uint8Arra
         for (let i = from; i < chunk.length; i += MAX_DATA_FRAME) {
           const frame = chunk.subarray(i, Math.min(chunk.length, i + MAX_DATA_FRAME))
           await window.room()
-          await writeFrame(stream, frame, live)
+          // counted when handed to the stream (see sendOnce in deal-protocol): its acknowledgement may come first
           window.wrote(frame.length)
+          await writeFrame(stream, frame, live)
         }
       }
       finished = true

@@ -112,7 +112,8 @@ describe('storage deals', () => {
     const wrong = await client.sign({ ...p0, pieceCid: pieceCidV1(new Uint8Array(32).fill(7)), startEpoch: p0.startEpoch + 10 * P, endEpoch: p0.endEpoch + 10 * P })
     const refused = await client.transfer(plan.proposals[0]!.provider.provider, wrong, car.length, async function * (offset) { yield car.subarray(offset) }).catch(e => e as Error)
     expect(refused).toBeInstanceOf(DealRejectedError)
-    expect((refused as DealRejectedError).code).toBe('PIECE_MISMATCH')
+    // with its message, so that a failure here says which refusal came instead
+    expect({ code: (refused as DealRejectedError).code, message: refused.message }).toMatchObject({ code: 'PIECE_MISMATCH' })
 
     // planned again after that detour, with a period (10 epochs) more than the least: the second copy must be
     // damaged on disk before its first challenge, however slowly this machine transfers, hashes and publishes
