@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { poly1305 } from '@noble/ciphers/_poly1305.js'
 import { AEAD_WASM_OUT } from '../../src/node/build-wasm'
@@ -70,6 +71,21 @@ describe('ChaCha20-Poly1305 in WASM', () => {
     expect(() => aead.open(key, nonce.map((b, i) => i === 11 ? b ^ 1 : b), sealed, ad)).toThrow(AeadTagError)
     expect(() => aead.open(key, nonce, sealed.subarray(0, 15), ad)).toThrow(AeadTagError)
     expect(() => aead.seal(key.subarray(0, 31), nonce, new Uint8Array(1), ad)).toThrow(RangeError)
+  })
+
+  it('opens a message that arrives in pieces (a Uint8ArrayList cut anywhere, the tag\'s bytes too) as it opens it whole', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.uint8Array({ maxLength: 40 }), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), (plaintext, ad, cuts, flip) => {
+      const key = crypto.getRandomValues(new Uint8Array(32))
+      const nonce = crypto.getRandomValues(new Uint8Array(12))
+      const sealed = aead.seal(key, nonce, plaintext, ad)
+      if (flip) sealed[sealed.length - 1]! ^= 0x80
+      const at = [...new Set(cuts.map(c => c % (sealed.length + 1)))].sort((a, b) => a - b)
+      const list = new Uint8ArrayList()
+      let from = 0
+      for (const c of [...at, sealed.length]) { list.append(sealed.slice(from, c)); from = c }
+      if (flip) expect(() => aead.open(key, nonce, list, ad)).toThrow(AeadTagError)
+      else expect(toHex(aead.open(key, nonce, list, ad))).toBe(toHex(plaintext))
+    }), { numRuns: 300 })
   })
 
   it('Poly1305 alone gives @noble/ciphers\' tag where the final reduction is hardest (carries of all ones; h just below and above 2^130 - 5)', () => {

@@ -2,6 +2,7 @@
 // sealing and opening one message at a time (a noise message is at most 64 KiB). Bytes are copied into the module's
 // memory and back out; the tag is compared in constant time before anything is decrypted.
 import { base16 } from 'multiformats/bases/base16'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { NoiseAead } from '../../src/net/noise-crypto'
 
 /** The tag did not match: the message was altered, or sealed under another key, nonce or associated data. */
@@ -97,14 +98,19 @@ export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Mo
       return out
     },
     open (key, nonce, sealed, ad, dst) {
-      if (sealed.length < TAG_BYTES) throw new AeadTagError()
-      const n = sealed.length - TAG_BYTES
+      if (sealed.byteLength < TAG_BYTES) throw new AeadTagError()
+      const n = sealed.byteLength - TAG_BYTES
+      // room for the tag after the ciphertext: pad16(n) + 16 ≥ n + 16
       const mem = room(Math.max(pad16(ad.length), pad16(n)))
       begin(mem, key, nonce, ad)
-      mem.set(sealed.subarray(0, n), DATA)
+      // ciphertext and tag straight into the module's memory, piece by piece; the tag is taken out before the
+      // ciphertext's padding is zeroed over it
+      let at = DATA
+      for (const piece of pieces(sealed)) { mem.set(piece, at); at += piece.length }
+      const tag = mem.slice(DATA + n, DATA + n + TAG_BYTES)
       finish(mem, ad.length, n)
       let diff = 0
-      for (let i = 0; i < TAG_BYTES; i++) diff |= mem[TAG + i]! ^ sealed[n + i]!
+      for (let i = 0; i < TAG_BYTES; i++) diff |= mem[TAG + i]! ^ tag[i]!
       if (diff !== 0) throw new AeadTagError()
       x.chacha20Xor(KEY, NONCE, 1, DATA, n, SCRATCH)
       const out = dst !== undefined && dst.length >= n ? dst.subarray(0, n) : new Uint8Array(n)
@@ -113,6 +119,8 @@ export async function instantiateAeadWasm (source: BufferSource | WebAssembly.Mo
     }
   }
 }
+
+const pieces = (b: Uint8Array | Uint8ArrayList): Iterable<Uint8Array> => b instanceof Uint8Array ? [b] : b
 
 /** Thrown by selfTestAead: this build of the module does not give RFC 8439's bytes. */
 export class AeadSelfTestError extends Error {
