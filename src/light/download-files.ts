@@ -14,7 +14,11 @@ import { StagingFullError } from './staging'
 
 /** A download's output: verified bytes at file offsets, in order. */
 export interface DownloadSink {
-  /** Writes `bytes` at `offset` (bytes from the start of the saved file); offsets come in order, without gaps. */
+  /**
+   * Writes `bytes` at `offset` (bytes from the start of the saved file); offsets come in order, without gaps. The
+   * bytes are handed over: the caller does not read or change them after the call (a sink in another worker moves
+   * a buffer that is wholly theirs instead of copying it).
+   */
   write: (offset: number, bytes: Uint8Array) => Promise<void>
   /** Makes everything written so far survive a closed tab; resolves with the offset that now would. */
   flush: () => Promise<number>
