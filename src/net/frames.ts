@@ -43,9 +43,12 @@ export class FrameReader {
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_BUFFER_LIMIT)
     stream.addEventListener('message', (evt) => {
       const data = evt.data
-      const bytes = data instanceof Uint8Array ? data : data.subarray()
-      this.chunks.push(bytes)
-      this.buffered += bytes.length
+      // a message in pieces is kept in its pieces: a frame is cut out of them (one copy) when it is whole, and
+      // joining each message first was a second copy of every byte (0.24 s of the shared node's 6.5 s, profiled,
+      // in a 256 MiB download)
+      if (data instanceof Uint8Array) this.chunks.push(data)
+      else for (const piece of data) if (piece.length > 0) this.chunks.push(piece)
+      this.buffered += data.byteLength
       if (this.buffered > PAUSE_FRAMES * maxFrame + 16 && !this.paused && stream.readStatus === 'readable') { this.paused = true; stream.pause() }
       this.wake?.()
     })

@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { varint } from 'multiformats'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
 import { FrameReader, FrameError, writeFrame } from '../../src/net/frames'
 
@@ -15,7 +16,7 @@ class FakeStream extends EventTarget {
   sent: Uint8Array[] = []
   pause (): void { this.readStatus = 'paused'; this.pauses++ }
   resume (): void { this.readStatus = 'readable'; this.resumes++ }
-  deliver (bytes: Uint8Array): void { const e = new Event('message') as Event & { data: Uint8Array }; e.data = bytes; this.dispatchEvent(e) }
+  deliver (bytes: Uint8Array | Uint8ArrayList): void { const e = new Event('message') as Event & { data: Uint8Array | Uint8ArrayList }; e.data = bytes; this.dispatchEvent(e) }
   end (error?: Error): void { const e = new Event('close') as Event & { error?: Error }; if (error !== undefined) e.error = error; this.dispatchEvent(e) }
   send (b: Uint8Array): boolean { this.sent.push(b.slice()); return true }
   async onDrain (): Promise<void> {}
@@ -50,6 +51,23 @@ describe('frames', () => {
         let at = 0
         for (const f of all) { wire.set(f, at); at += f.length }
         for (const c of split(wire, cuts)) s.deliver(c)
+        s.end()
+        for (const p of payloads) expect([...(await r.read())!]).toEqual([...p])
+        expect(await r.read()).toBeNull()
+      }), { numRuns: 200 })
+  })
+
+  it('reads the same frames from messages that come in pieces (a Uint8ArrayList, as a decrypting stream hands them)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.nat(3000), { maxLength: 20 }),
+      fc.array(fc.nat(3000), { maxLength: 20 }),
+      async (payloads, cuts, pieceCuts) => {
+        const s = new FakeStream()
+        const r = new FrameReader(s as unknown as Stream, 300)
+        const wire = Uint8Array.from(payloads.flatMap(p => [...frame(p)]))
+        // each message a list of pieces, an empty piece among them now and then
+        for (const c of split(wire, cuts)) s.deliver(new Uint8ArrayList(...split(c, pieceCuts), new Uint8Array(0)))
         s.end()
         for (const p of payloads) expect([...(await r.read())!]).toEqual([...p])
         expect(await r.read()).toBeNull()
