@@ -46,7 +46,6 @@ export class CarBlockParser {
   private head = 0 // bytes of chunks[0] already consumed
   private buffered = 0
   private consumed = 0 // stream offset of the first unconsumed byte
-  private pendingLength: number | undefined // a decoded length prefix whose body has not fully arrived
   private parsedHeader: CarHeader | undefined
   private readonly maxHeaderBytes: number
   private readonly maxSectionBytes: number
@@ -94,34 +93,35 @@ export class CarBlockParser {
   /** The stream has ended: throws if it stopped inside the header or a section. */
   end (): void {
     if (this.parsedHeader === undefined) throw new CarTruncatedError('header', this.consumed)
-    if (this.buffered > 0 || this.pendingLength !== undefined) throw new CarTruncatedError('section', this.consumed)
-  }
-
-  /** `varint(len) | len bytes`, checked against the limit before the body is waited for. */
-  private lengthPrefixed (header: boolean): Uint8Array | null {
-    if (this.pendingLength === undefined) {
-      const at = this.consumed
-      const length = this.peekVarint(at, header)
-      if (length === null) return null
-      if (length === 0) {
-        if (header) throw new CarHeaderError('zero length')
-        throw new CarSectionError('zero length', at)
-      }
-      if (header && length > this.maxHeaderBytes) throw new CarHeaderTooLargeError(length, this.maxHeaderBytes)
-      if (!header && length > this.maxSectionBytes) throw new CarSectionTooLargeError(length, this.maxSectionBytes, at)
-      this.pendingLength = length
-    }
-    if (this.buffered < this.pendingLength) return null
-    const body = this.take(this.pendingLength)
-    this.pendingLength = undefined
-    return body
+    if (this.buffered > 0) throw new CarTruncatedError('section', this.consumed)
   }
 
   /**
-   * Reads an unsigned LEB128 varint if all of it has arrived (and consumes it), else null. Minimal
+   * `varint(len) | len bytes`, checked against the limit before the body is waited for. Nothing is consumed until
+   * the body is whole: bytes that have not made a section stay counted in bufferedBytes (a verifier whose walk is
+   * done calls any of them excess, whether or not their length prefix has arrived).
+   */
+  private lengthPrefixed (header: boolean): Uint8Array | null {
+    const at = this.consumed
+    const prefix = this.peekVarint(at, header)
+    if (prefix === null) return null
+    const { value: length, bytes } = prefix
+    if (length === 0) {
+      if (header) throw new CarHeaderError('zero length')
+      throw new CarSectionError('zero length', at)
+    }
+    if (header && length > this.maxHeaderBytes) throw new CarHeaderTooLargeError(length, this.maxHeaderBytes)
+    if (!header && length > this.maxSectionBytes) throw new CarSectionTooLargeError(length, this.maxSectionBytes, at)
+    if (this.buffered < bytes + length) return null
+    this.take(bytes)
+    return this.take(length)
+  }
+
+  /**
+   * An unsigned LEB128 varint and its length in bytes, if all of it has arrived (not consumed), else null. Minimal
    * encodings only, as go-varint requires; a length needs at most 8 bytes (2^53), any longer is refused.
    */
-  private peekVarint (at: number, header: boolean): number | null {
+  private peekVarint (at: number, header: boolean): { value: number, bytes: number } | null {
     const bad = (reason: string): Error => header ? new CarHeaderError(reason) : new CarSectionError(reason, at)
     let value = 0
     let scale = 1
@@ -135,8 +135,7 @@ export class CarBlockParser {
         if (b < 0x80) {
           if (n > 1 && b === 0) throw bad('length varint is not minimally encoded')
           if (!Number.isSafeInteger(value)) throw bad('length beyond 2^53')
-          this.take(n)
-          return value
+          return { value, bytes: n }
         }
         if (n >= 8) throw bad('length varint longer than 8 bytes')
         scale *= 128

@@ -17,6 +17,12 @@ export const SHA2_256_CODE = 0x12
  */
 export type MultihashFn = (code: number, bytes: Uint8Array) => Uint8Array | undefined
 
+/**
+ * A multihash computed asynchronously (WebCrypto's digest): the digest, or undefined for a code it does not know.
+ * The verifier hashes a chunk's whole sections side by side with it (pushAsync).
+ */
+export type AsyncMultihashFn = (code: number, bytes: Uint8Array) => Promise<Uint8Array | undefined>
+
 /** @noble/hashes sha2-256: the one hash every verifier supports, and the one Coffer's DAGs use. */
 export const nobleMultihash: MultihashFn = (code, bytes) => code === SHA2_256_CODE ? sha256(bytes) : undefined
 
@@ -56,6 +62,10 @@ export interface CarVerifierStats {
  * `push()` returns every block verified from the chunk. A fault found after some of them is not allowed to
  * take them down with it (they are paid for and kept): it is then thrown by the next `push()` or `end()`,
  * and `failure` shows it at once. Once failed, the verifier stays failed.
+ *
+ * `pushAsync()` is push with an asynchronous hash: it hashes the chunk's whole sections side by side before the
+ * checks run in the same order (so a section's bytes are hashed before its CID is compared with the walk's; at
+ * most one chunk's worth, as the chunk is bounded by its protocol's frame).
  */
 export class CarVerifier {
   private readonly parser: CarBlockParser
@@ -64,6 +74,10 @@ export class CarVerifier {
   private headerChecked = false
   private failed: Error | undefined
   private readonly counters: CarVerifierStats
+  /** Sections parsed and hashed ahead by pushAsync, with their digests: drain takes these before the parser's. */
+  private ahead: Array<{ cid: CID, bytes: Uint8Array, framed: number, digest: Uint8Array | undefined }> = []
+  /** The CAR bytes of the sections still ahead, framing included (they count as excess once the walk is done). */
+  private aheadBytes = 0
 
   constructor (readonly root: CID, init: CarVerifierInit = {}) {
     this.walk = new UnixfsWalk(root, init)
@@ -104,6 +118,39 @@ export class CarVerifier {
     return out
   }
 
+  /** As push, the sections' hashes computed by `hash` side by side before they are checked (see the class). */
+  async pushAsync (chunk: Uint8Array, hash: AsyncMultihashFn): Promise<VerifiedBlock[]> {
+    if (this.failed !== undefined) throw this.failed
+    this.counters.carBytes += chunk.length
+    const out: VerifiedBlock[] = []
+    // a section the parser refuses is a fault after the ones before it, which are checked (and kept) first
+    let parseFault: Error | undefined
+    const sections: Array<{ cid: CID, bytes: Uint8Array, framed: number }> = []
+    try {
+      this.parser.push(chunk)
+      for (;;) {
+        const before = this.parser.bufferedBytes
+        const section = this.parser.next()
+        if (section === null) break
+        sections.push({ ...section, framed: before - this.parser.bufferedBytes })
+      }
+    } catch (err) { parseFault = err as Error }
+    try {
+      const digests = await Promise.all(sections.map(async x => await hash(x.cid.multihash.code, x.bytes)))
+      this.ahead = sections.map((x, i) => ({ ...x, digest: digests[i] }))
+      this.aheadBytes = sections.reduce((n, x) => n + x.framed, 0)
+      this.drain(out)
+      if (parseFault !== undefined) throw parseFault
+    } catch (err) {
+      this.failed = err as Error
+      if (out.length === 0) throw err
+    } finally {
+      this.ahead = []
+      this.aheadBytes = 0
+    }
+    return out
+  }
+
   /** The stream has ended: throws unless it ended cleanly after the walk's last block. */
   end (): void {
     if (this.failed !== undefined) throw this.failed
@@ -120,10 +167,12 @@ export class CarVerifier {
   private drain (out: VerifiedBlock[]): void {
     for (;;) {
       if (this.walk.done && this.headerChecked) {
-        if (this.parser.bufferedBytes > 0) throw new ExcessDataError(this.parser.bufferedBytes)
+        if (this.parser.bufferedBytes + this.aheadBytes > 0) throw new ExcessDataError(this.parser.bufferedBytes + this.aheadBytes)
         return
       }
-      const section = this.parser.next()
+      const early = this.ahead.shift()
+      if (early !== undefined) this.aheadBytes -= early.framed
+      const section = early ?? this.parser.next()
       if (!this.headerChecked && this.parser.header !== undefined) {
         const { roots } = this.parser.header
         if (roots.length !== 1 || !roots[0]!.equals(this.root)) throw new CarRootMismatchError(this.root, roots)
@@ -135,9 +184,9 @@ export class CarVerifier {
       const { cid, bytes } = section
       this.counters.blockBytesReceived += bytes.length
       const expected = this.walk.next()
-      if (expected === null) throw new ExcessDataError(this.parser.bufferedBytes + bytes.length)
+      if (expected === null) throw new ExcessDataError(this.parser.bufferedBytes + this.aheadBytes + bytes.length)
       if (!expected.equals(cid)) throw new UnexpectedBlockError(expected, cid)
-      const digest = this.hash(cid.multihash.code, bytes)
+      const digest = early !== undefined ? early.digest : this.hash(cid.multihash.code, bytes)
       if (digest === undefined) throw new UnsupportedHashError(cid, cid.multihash.code)
       if (!sameBytes(digest, cid.multihash.digest)) throw new HashMismatchError(cid)
       const slice = this.walk.accept(cid, bytes)
