@@ -4,7 +4,7 @@
 // A preview is a session: opened once per file (its providers found and priced from verified deals and asks), then
 // read many times (a media element asks for range after range). A session pays only with the user's say-so: opened
 // without `maxPaid` it reads from free copies only, and says what a priced copy would cost when there is none.
-import { CID, FileSizeMismatchError, type AttoFil, type MultihashFn } from '../core'
+import { CID, FileSizeMismatchError, type AttoFil, type AsyncMultihashFn, type MultihashFn } from '../core'
 import type { Dialer } from '../net'
 import { priceOfBytes } from '../net'
 import { retrieveFile, newDownloadState, type RetrievalProvider, type DownloadState } from './retrieval-session'
@@ -112,6 +112,8 @@ export interface RangeReaderInit {
   payer: () => Promise<RetrievalPayer>
   cacheBytes?: number
   hash?: MultihashFn
+  /** As RetrieveFileOptions' hashAsync. */
+  hashAsync?: AsyncMultihashFn
   /** A session id; tests pass a counter. */
   newId?: () => string
 }
@@ -278,7 +280,8 @@ export function createRangeReader (init: RangeReaderInit): RangeReader {
         // a preview's reads are not resumed after a closed tab: the lanes' amounts are kept by the channel store
         saveState: async () => {},
         ...(signal === undefined ? {} : { signal }),
-        ...(init.hash === undefined ? {} : { hash: init.hash })
+        ...(init.hash === undefined ? {} : { hash: init.hash }),
+        ...(init.hashAsync === undefined ? {} : { hashAsync: init.hashAsync })
       })
       // the size the page claimed is not the DAG's: the bytes verified, but offsets past the true end mean nothing
       if (state.fileSize !== null && state.fileSize !== size) throw new FileSizeMismatchError(CID.parse(root), BigInt(size), BigInt(state.fileSize))

@@ -265,6 +265,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         payer,
         sink: { write: async (offset, b) => { await sink.write(offset - base, b) } },
         ...(init.hash === undefined ? {} : { hash: init.hash }),
+        ...(init.hashAsync === undefined ? {} : { hashAsync: init.hashAsync }),
         state,
         saveState,
         signal: ac.signal,

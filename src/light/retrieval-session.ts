@@ -10,7 +10,7 @@ import { isChainUnanswered } from './retrieval-views'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   CarVerifier, fileRuns, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
-  type CID, type AttoFil, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
+  type CID, type AttoFil, type AsyncMultihashFn, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
 } from '../core'
 import { openRetrieval, priceOfBytes, connectTo, type Dialer, type RetrievalTerms, type RetrievalStream } from '../net'
 import type { RetrievalPayer } from './paych-client'
@@ -108,6 +108,8 @@ export interface RetrieveFileOptions {
   /** Abort = pause: the state says where to resume. */
   signal?: AbortSignal
   hash?: MultihashFn
+  /** The blocks' hash when it is asynchronous (block-hash.ts webCryptoBlockHash): used instead of `hash`. */
+  hashAsync?: AsyncMultihashFn
   nowMs?: () => number
   idleTimeoutMs?: number
 }
@@ -402,7 +404,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // verified now rather than at half an interval, or two downloads on one channel could wait on each other
       if ('owed' in n) { payInBackground(true); continue }
       // verified blocks come back even when a later one in the chunk fails: they are written (and paid for) first
-      const blocks = verifier.push(n.car)
+      const blocks = o.hashAsync === undefined ? verifier.push(n.car) : await verifier.pushAsync(n.car, o.hashAsync)
       let writtenTo = state.verifiedOffset
       for (const run of fileRuns(blocks)) {
         // (bytes written before, which only a stream paying what was owed at the end asks for again, are not rewritten)

@@ -1,6 +1,6 @@
 // What the page sends the retrieval service and what it sees back (the worker interface's retrieval part), and the
 // named conditions a download can stop on.
-import type { WireError, MultihashFn } from '../core'
+import type { WireError, MultihashFn, AsyncMultihashFn } from '../core'
 import type { BootstrapDocument } from '../net'
 import type { LightClient } from './light-client'
 import type { WalletService } from './wallet-service'
@@ -126,6 +126,8 @@ export interface RetrievalServiceInit {
   onChange: (view: RetrievalsView) => void
   /** The blocks' hash (block-hash.ts); the verifier's own noble SHA-256 when left out. */
   hash?: MultihashFn
+  /** The blocks' hash when asynchronous (block-hash.ts webCryptoBlockHash): used instead of `hash` where given. */
+  hashAsync?: AsyncMultihashFn
 }
 
 export interface RetrievalService {

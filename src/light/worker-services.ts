@@ -18,7 +18,7 @@ import { createDealService, type DealService } from './deal-service'
 import { createRetrievalService, type RetrievalService } from './retrieval-service'
 import { createRangeReader, type RangeReader } from './range-reader'
 import { findRetrievalProviders } from './retrieval-providers'
-import { wasmBlockHash } from './block-hash'
+import { wasmBlockHash, webCryptoBlockHash } from './block-hash'
 import type { WorkerHandlers, TransportName } from './worker-protocol'
 import type { ViewMessage } from './light-node-host'
 import type { WorkerPlatform } from './run-worker'
@@ -70,8 +70,10 @@ export function handlersFor (platformIn: ((tab: string) => WorkerPlatform) | und
   const ranges = async (): Promise<RangeReader> => {
     const r = await retrievals()
     const hash = await wasmBlockHash()
+    const hashAsync = webCryptoBlockHash()
     reader ??= createRangeReader({
       ...(hash === undefined ? {} : { hash }),
+      ...(hashAsync === undefined ? {} : { hashAsync }),
       libp2p: (await services()).client.dialer,
       find: async (root, dealIds, signal) => await findRetrievalProviders(r.finder, root, dealIds, signal),
       payer: r.payer
@@ -175,8 +177,9 @@ export async function startServices (init: StartServicesInit): Promise<NodeServi
   if (keystore !== null && platform?.downloads !== undefined) {
     const w = wallet
     const hash = await wasmBlockHash()
+    const hashAsync = webCryptoBlockHash()
     retrievals = await createRetrievalService({
-      client, wallet: w, keystore, bootstrap: doc, files: platform.downloads, ...(hash === undefined ? {} : { hash }),
+      client, wallet: w, keystore, bootstrap: doc, files: platform.downloads, ...(hash === undefined ? {} : { hash }), ...(hashAsync === undefined ? {} : { hashAsync }),
       onChange: (view) => { publish({ type: 'retrievals', retrievals: view }) }
     }).catch((err: unknown) => {
       publish({ type: 'retrievals', retrievals: { downloads: [], channels: [], error: toWireError(err) } })
