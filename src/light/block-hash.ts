@@ -1,5 +1,6 @@
-// The light node's block hash for retrievals and previews: SHA-256 from hash-wasm (WASM, MIT, well kept), which the
-// CAR verifier takes as its MultihashFn (sync once instantiated). The shared node's profile of a download in the
+// The light node's block hashes for retrievals and previews: WebCrypto's SHA-256 where the realm has it (below), and
+// SHA-256 from hash-wasm (WASM, MIT, well kept) where it does not, which the CAR verifier takes as its MultihashFn
+// (sync once instantiated). The shared node's profile of a download in the
 // retrieval-browser bench spent about a quarter of its time in @noble/hashes' SHA-256 verifying blocks; hash-wasm
 // hashes a 256 KiB block 1.8x as fast (245 against 137 MiB/s, Node 20 on this machine's 2 EPYC cores, same run).
 // Where its WASM cannot start, nothing is passed and the verifier keeps its noble default.
