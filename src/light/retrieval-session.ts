@@ -408,9 +408,12 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       let writtenTo = state.verifiedOffset
       for (const run of fileRuns(blocks)) {
         // (bytes written before, which only a stream paying what was owed at the end asks for again, are not rewritten)
+        // (the run's end taken before the write: the bytes are handed over, and a sink in another worker may move their
+        // buffer, which leaves them empty here)
+        const end = run.offset + run.bytes.length
         const skip = Math.min(run.bytes.length, Math.max(0, writtenTo - run.offset))
         if (skip < run.bytes.length) await o.sink.write(run.offset + skip, run.bytes.subarray(skip))
-        writtenTo = Math.max(writtenTo, run.offset + run.bytes.length)
+        writtenTo = Math.max(writtenTo, end)
       }
       // the offset moves with the chunk's figures, in one step: a save meanwhile (a payment's) counts whole chunks
       state.verifiedOffset = writtenTo

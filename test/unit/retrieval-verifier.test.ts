@@ -621,6 +621,8 @@ describe('pushAsync (an async hash; a chunk\'s sections hashed side by side)', (
     const flip = (b: Uint8Array, at: number): Uint8Array => { const c = b.slice(); c[at]! ^= 0x01; return c }
     const sections = (blocks: Sent[]): Uint8Array[] => blocks.map(b => carSection(b.cid, b.bytes))
     const stranger = await rawBlock(pseudoRandom(100, 99))
+    const headerBody = (v: Uint8Array): Uint8Array => { const p = new Uint8Array(varint.encodingLength(v.length)); varint.encodeTo(v.length, p, 0); return concat([p, v]) }
+    const dagCbor = await import('@ipld/dag-cbor')
     const streams: Record<string, Uint8Array> = {
       honest: stream(sent),
       'flipped leaf': concat([sent.header, ...sections(sent.blocks.map((b, i) => i === 3 ? { ...b, bytes: flip(b.bytes, 1000) } : b))]),
@@ -631,7 +633,10 @@ describe('pushAsync (an async hash; a chunk\'s sections hashed side by side)', (
       'a stray byte after the end': concat([stream(sent), Uint8Array.of(0)]),
       truncated: stream(sent).subarray(0, stream(sent).length - 10),
       'a zero-length section': concat([sent.header, ...sections(sent.blocks.slice(0, 2)), Uint8Array.of(0), ...sections(sent.blocks.slice(2))]),
-      'another root': stream({ ...sent, header: carHeader(stranger.cid) })
+      'another root': stream({ ...sent, header: carHeader(stranger.cid) }),
+      // a section whose body was read and refused (no CID), with good sections after it: neither verifier goes on past it
+      'a section without a CID': concat([sent.header, ...sections(sent.blocks.slice(0, 2)), Uint8Array.of(3, 0xff, 0xff, 0xff), ...sections(sent.blocks.slice(2))]),
+      'a version 2 header': concat([headerBody(dagCbor.encode({ version: 2, roots: [dag.root] })), ...sections(sent.blocks)])
     }
     for (const [name, bytes] of Object.entries(streams)) {
       await fc.assert(fc.asyncProperty(fc.array(fc.nat(), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 8 }), async (points, delays) => {

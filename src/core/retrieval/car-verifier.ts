@@ -78,6 +78,8 @@ export class CarVerifier {
   private ahead: Array<{ cid: CID, bytes: Uint8Array, framed: number, digest: Uint8Array | undefined }> = []
   /** The CAR bytes of the sections still ahead, framing included (they count as excess once the walk is done). */
   private aheadBytes = 0
+  /** While pushAsync drains: only the sections ahead are checked (the parser stopped where it did, at a fault too). */
+  private aheadOnly = false
 
   constructor (readonly root: CID, init: CarVerifierInit = {}) {
     this.walk = new UnixfsWalk(root, init)
@@ -118,7 +120,10 @@ export class CarVerifier {
     return out
   }
 
-  /** As push, the sections' hashes computed by `hash` side by side before they are checked (see the class). */
+  /**
+   * As push, the sections' hashes computed by `hash` side by side before they are checked (see the class). Await
+   * each call before the next push or pushAsync: the chunk's sections wait in between.
+   */
   async pushAsync (chunk: Uint8Array, hash: AsyncMultihashFn): Promise<VerifiedBlock[]> {
     if (this.failed !== undefined) throw this.failed
     this.counters.carBytes += chunk.length
@@ -139,6 +144,7 @@ export class CarVerifier {
       const digests = await Promise.all(sections.map(async x => await hash(x.cid.multihash.code, x.bytes)))
       this.ahead = sections.map((x, i) => ({ ...x, digest: digests[i] }))
       this.aheadBytes = sections.reduce((n, x) => n + x.framed, 0)
+      this.aheadOnly = true
       this.drain(out)
       if (parseFault !== undefined) throw parseFault
     } catch (err) {
@@ -147,6 +153,7 @@ export class CarVerifier {
     } finally {
       this.ahead = []
       this.aheadBytes = 0
+      this.aheadOnly = false
     }
     return out
   }
@@ -172,7 +179,9 @@ export class CarVerifier {
       }
       const early = this.ahead.shift()
       if (early !== undefined) this.aheadBytes -= early.framed
-      const section = early ?? this.parser.next()
+      // (pushAsync's sections end where its parsing stopped: past a fault the parser must not be asked again, as a
+      // section refused after its body was read would be skipped and the next one taken)
+      const section = early ?? (this.aheadOnly ? null : this.parser.next())
       if (!this.headerChecked && this.parser.header !== undefined) {
         const { roots } = this.parser.header
         if (roots.length !== 1 || !roots[0]!.equals(this.root)) throw new CarRootMismatchError(this.root, roots)
