@@ -303,6 +303,8 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
   let paying: Promise<void> | undefined
   let payFailure: Error | undefined
   let stopped = false
+  /** The stream given up: a voucher signed after that is not sent, and stays owed. */
+  let torn = false
   // a payment waiting on the chain (a top-up) ends at once when this stream is given up
   const payments = new AbortController()
   const paymentSignal = o.signal === undefined ? payments.signal : AbortSignal.any([o.signal, payments.signal])
@@ -352,7 +354,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // again, which returns this same voucher, and the provider ignores one it holds (as Lotus's paychmgr
       // does); a state saying "paid" for a voucher that never left would leave the channel owing with nothing
       // to pay it. A voucher signed after this stream was given up is not sent, and stays owed.
-      if (stopped) return
+      if (torn) return
       await s.sendVoucher(v.bytes)
       rec.paid = String(v.amount)
       // (the reading went on meanwhile: what it counted since is still owed)
@@ -383,6 +385,7 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
           // the reading may be waiting for bytes the provider holds back until it is paid: it stops with this error
           payFailure ??= err as Error
           stopped = true
+          torn = true
           s.abort(err as Error)
         } finally {
           // cleared with the last check of payAgain, in one step: an "owed" heard after it starts a new payment
@@ -442,13 +445,19 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
   } catch (caught) {
     // a failed payment stopped the stream: its error is the one to tell, not the reading's
     const err = payFailure ?? caught
-    // dropped at once: no voucher after the fault, and the stream is torn down so nothing more arrives
     stopped = true
-    s.abort(err as Error)
+    // A pause or cancel (the user's, with nothing wrong on the stream) lets a payment under way send the voucher it
+    // has signed, so the channel's records and the download's agree on what was paid (Chromium test
+    // download-controls: a pause during a signature left the lane a voucher ahead of the panel's "paid"); a payment
+    // not yet signing ends at once on the same signal. A fault drops the stream at once: no voucher after it.
+    const userStop = o.signal?.aborted === true && payFailure === undefined &&
+      !(caught instanceof RetrievalRejectedError || caught instanceof RetrievalVerifyError || caught instanceof TermsMismatchError)
+    const tear = (): void => { torn = true; s.abort(err as Error) }
+    if (!userStop) tear()
     payments.abort(err)
-    // a payment under way ends before the next provider is tried (a voucher it signed is recorded and not sent),
-    // so this session's saves never land after the next one's
+    // a payment under way ends before the next provider is tried, so this session's saves never land after the next one's
     await paymentsDone()
+    tear()
     if (err instanceof RetrievalRejectedError || err instanceof RetrievalVerifyError || err instanceof TermsMismatchError || o.signal?.aborted === true) throw err
     throw new ProviderUnreachableError(p.address, err as Error)
   }
