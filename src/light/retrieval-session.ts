@@ -450,18 +450,21 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
     // has signed, so the channel's records and the download's agree on what was paid (Chromium test
     // download-controls: a pause during a signature left the lane a voucher ahead of the panel's "paid"); a payment
     // not yet signing ends at once on the same signal. A fault drops the stream at once: no voucher after it.
-    const userStop = o.signal?.aborted === true && payFailure === undefined &&
-      !(caught instanceof RetrievalRejectedError || caught instanceof RetrievalVerifyError || caught instanceof TermsMismatchError)
+    const userStop = o.signal?.aborted === true && payFailure === undefined && !providerFault(caught)
     const tear = (): void => { torn = true; s.abort(err as Error) }
     if (!userStop) tear()
     payments.abort(err)
     // a payment under way ends before the next provider is tried, so this session's saves never land after the next one's
     await paymentsDone()
     tear()
-    if (err instanceof RetrievalRejectedError || err instanceof RetrievalVerifyError || err instanceof TermsMismatchError || o.signal?.aborted === true) throw err
+    if (providerFault(err) || o.signal?.aborted === true) throw err
     throw new ProviderUnreachableError(p.address, err as Error)
   }
 }
+
+/** The provider's own refusal, lie or terms: told as it is, never as the provider being unreachable. */
+const providerFault = (err: unknown): boolean =>
+  err instanceof RetrievalRejectedError || err instanceof RetrievalVerifyError || err instanceof TermsMismatchError
 
 /** Channels are kept as text in the state; the request carries the address bytes (go-fil-markets PaymentInfo.PayCh). */
 const parseChannel = (text: string): Uint8Array => parseAddress(text).bytes
