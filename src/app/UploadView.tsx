@@ -92,7 +92,7 @@ function UploadCard ({ u }: { u: Upload }): React.JSX.Element {
           packing, then what each took, since the deal stream sends only the rest */}
       {u.stages?.map(st => stageIndex < 2
         ? <Bar key={st.provider} label={`Staging with ${st.provider} while packing`} value={u.staged?.[st.provider] ?? 0} max={u.carBytes ?? u.fileBytes} done={false} testid="stage-progress" />
-        : <div key={st.provider} className="small muted" data-testid="staged" data-provider={st.provider} data-bytes={u.staged?.[st.provider] ?? 0}>{mib(u.staged?.[st.provider] ?? 0)} went to {st.provider} while packing, before the proposal</div>)}
+        : <div key={st.provider} className="small muted" data-testid="staged" data-provider={st.provider} data-bytes={u.staged?.[st.provider] ?? 0} data-of={u.carBytes}>{mib(u.staged?.[st.provider] ?? 0)} went to {st.provider} while packing, before the proposal</div>)}
       {u.copyViews.map(c => (
         <div key={c.provider} data-testid="copy" data-start={c.startEpoch} data-state={c.state}>
           <Bar label={`Sending to ${c.provider}${c.bytesPerSec !== undefined && c.state === 'sending' ? ` · ${mib(c.bytesPerSec)}/s measured` : ''}${c.dealId !== undefined ? ` · deal ${c.dealId} published` : ''}${c.error !== undefined ? ` · ${c.error.name}: ${c.error.message}` : ''}`} value={c.held} max={c.total} done={c.state === 'published'} failed={c.state === 'failed'} testid="send-progress" />

@@ -4,6 +4,17 @@ import type { Page } from 'playwright-core'
 
 const MiB = 2 ** 20
 
+/**
+ * Whether a bench serves the app cross-origin isolated: yes unless BENCH_COI=0. Isolated is what the memory figures
+ * need, and the slower of the two deployments: Chromium then puts the shared node's SharedWorker apart from the tab,
+ * and every buffer it posts to the tab is copied, moved or not (1 MiB posts, 256 MiB: ~2 s moved isolated, ~0.05 s
+ * moved otherwise). `npm start` serves it not isolated.
+ */
+export const benchIsolated = (): boolean => process.env.BENCH_COI !== '0'
+
+/** How the app was served, for a bench's heading. */
+export const servedAs = (): string => benchIsolated() ? 'served cross-origin isolated (BENCH_COI=0: as npm start serves it)' : 'served as npm start serves it, not isolated (memory figures need isolation)'
+
 /** One measurement: all JS memory of the page's agent cluster (page + workers), what the page showed then, and who held it. */
 export interface MemorySample {
   /** performance.now() in this process when the measurement began (when the label was read) */

@@ -29,7 +29,7 @@ import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
 import { countChromiumCpu, describeCpu, cpuMsPerMiB } from './chromium-cpu'
 import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
-import { measureMemory, sampleMemory, peakOf, mib as inMiB, type MemorySample, type SampleLabel } from './memory-sampler'
+import { measureMemory, sampleMemory, peakOf, mib as inMiB, benchIsolated, servedAs, type MemorySample, type SampleLabel } from './memory-sampler'
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
 const MiB = 2 ** 20
@@ -207,7 +207,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
   // the same run's ceiling, first, with nothing else running: our libp2p stream from a Node source into a worker
   const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
   try {
-    const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: BROWSER_PROVING_PERIOD, crossOriginIsolated: true, log })
+    const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: BROWSER_PROVING_PERIOD, crossOriginIsolated: benchIsolated(), log })
     cleanups.push(d.stop)
     const clientNode = await createCofferLibp2p({ allowLoopbackDials: true })
     cleanups.push(async () => { await clientNode.stop() })
@@ -311,7 +311,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
     // each quarter of the file verified peaks alike when memory does not grow with the file
     const quarters = [0, 1, 2, 3].map(q => peakOf(samples.filter(s => Math.min(3, Math.floor(4 * Number(s.label) / fileBytes)) === q && Number(s.label) > 0)))
     const terms = stored.target.ask
-    console.log(`\nretrieval of ${mib} MiB (random bytes) in Chromium through the app (share link → Download → worker verifies, pays and writes to OPFS → link), one priced provider on loopback`)
+    console.log(`\nretrieval of ${mib} MiB (random bytes) in Chromium through the app (share link → Download → worker verifies, pays and writes to OPFS → link), one priced provider on loopback, ${servedAs()}`)
     console.log(`  stored from Node first (pack, CommP, deal stream, published): ${fmt(storeSecs)} s; provider asks ${terms.retrievalPricePerGiB} attoFIL per GiB, a voucher every ${fmt(terms.paymentInterval / MiB, 2)} MiB + ${fmt(terms.paymentIntervalIncrease / MiB, 2)} MiB per payment`)
     // the transfer alone: from the first verified byte (the channel is created on chain before it) to the end
     const flowRate = stored.packed.carBytes / MiB / ((times.done - times.first) / 1000)

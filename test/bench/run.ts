@@ -438,7 +438,7 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     const cores = await page.evaluate(() => (window as unknown as { bench: BenchPage }).bench.cores)
     const c = {} as Record<CeilingName, number>
     const streamMib = Math.min(mib, 256)
-    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'cipher-wasm', 'cipher-js', 'transfer', 'copy', 'libp2p', 'libp2p-shared', 'libp2p-in', 'libp2p-shared-in', 'reference'] as const) {
+    for (const name of ['slice', 'stream', 'opfs', 'kernel', 'cipher-wasm', 'cipher-js', 'transfer', 'copy', 'shared-post', 'libp2p', 'libp2p-shared', 'libp2p-in', 'libp2p-shared-in', 'reference'] as const) {
       // a line that fails is said and left out (NaN), the others still measured
       const measure = async (): Promise<number> => name === 'libp2p' || name === 'libp2p-in' || name === 'libp2p-shared' || name === 'libp2p-shared-in'
         ? await tabStreamCeiling(page, name, streamMib)
@@ -467,6 +467,8 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     console.log(`  ${'noise\'s ChaCha20-Poly1305, 64 KiB messages (256 MiB sealed): our WASM'.padEnd(68)} ${fmt(c['cipher-wasm']).padStart(7)} MiB/s = ${fmt(c['cipher-wasm'] / c['cipher-js'], 2)}x @noble/ciphers (${fmt(c['cipher-js'])} MiB/s)`)
     console.log(line('4 MiB buffers from one worker to another, transferred', c.transfer))
     console.log(line('4 MiB buffers from one worker to another, copied', c.copy))
+    // (this page is cross-origin isolated, as the benches serve the app by default: see memory-sampler.ts's benchIsolated)
+    console.log(line('1 MiB buffers from a SharedWorker to the page, transferred', c['shared-post']))
     console.log(line(`our libp2p stream, worker → Node sink over WebSockets (${streamMib} MiB)`, c.libp2p))
     console.log(line(`  the same from a SharedWorker (where the app's node runs)`, c['libp2p-shared']))
     console.log(line(`our libp2p stream, Node source → worker over WebSockets (${streamMib} MiB)`, c['libp2p-in']))

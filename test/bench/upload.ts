@@ -21,7 +21,7 @@ import { fileChunks } from '../../src/node/prove-possession'
 import { StorageClient, writeUnixfsCar, type DealChain } from '../../src/light'
 import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
-import { measureMemory, sampleMemory, peakOf, peaksByLabel } from './memory-sampler'
+import { measureMemory, sampleMemory, peakOf, peaksByLabel, benchIsolated, servedAs } from './memory-sampler'
 import { rawStreamSecs } from './raw-stream'
 import { tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
@@ -149,7 +149,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
   // the same run's ceiling, first, with nothing else running: our libp2p stream from a worker to a Node sink
   const ceiling = await tabStreamCeilings(Math.min(mib, 256)).catch((err: Error) => { console.log(`  the tab's raw stream: FAILED: ${err.message}`); return null })
   const dir = await mkdtemp(path.join(tmpdir(), 'coffer-bench-upload-browser-'))
-  const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 10, crossOriginIsolated: true })
+  const d = await startDevnet({ dataDir: path.join(dir, 'devnet'), distDir, httpPort: 0, rpcPort: 0, providers: 1, provingPeriod: 10, crossOriginIsolated: benchIsolated() })
   // BENCH_PROFILE=1 opens the DevTools port too: the shared node's worker is profiled through it
   const b = await launchChromium(profiling() ? [DEVTOOLS_PORT_FLAG] : [])
   /** Profilers still running if the upload failed: stopped in `finally`, not left sampling the sections after. */
@@ -181,15 +181,22 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       else sentCpu ??= sendingCpu?.()
     })
     await page.evaluate(() => {
-      const t = { firstSent: 0, allSent: 0 }
+      const t = { firstSent: 0, allSent: 0, stages: [] as Array<[string, number]> }
       const mark = (window as unknown as { benchSendMark: (what: string) => void }).benchSendMark
       ;(window as unknown as { benchSend: typeof t }).benchSend = t
       // (no named helper in here: the bench's TypeScript loader would wrap it in a function the page does not have)
       new MutationObserver(() => {
         const staged = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=stage-progress] progress')]
         const copies = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=send-progress] progress')]
+        const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage')
+        if (stage != null && t.stages.at(-1)?.[0] !== stage) t.stages.push([stage, performance.now()])
         if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) { t.firstSent = performance.now(); mark('first') }
-        if (t.allSent === 0 && copies.length > 0 && copies.every(b => b.max > 1 && b.value >= b.max)) { t.allSent = performance.now(); mark('all') }
+        // every byte held, by the stages (their bars while packing; then each stage's line, which counts on as the
+        // stage's last acknowledgements come in) or by the copies' deal streams: the proposal's time is not the link's
+        const stagedLines = [...document.querySelectorAll('[data-testid=upload-card] [data-testid=staged]')]
+        const held = (stagedLines.length > 0 && stagedLines.every(l => Number(l.getAttribute('data-bytes')) >= Number(l.getAttribute('data-of') ?? Infinity))) ||
+          [staged, copies].some(bars => bars.length > 0 && bars.every(b => b.max > 1 && b.value >= b.max))
+        if (t.allSent === 0 && held) { t.allSent = performance.now(); mark('all') }
       }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true })
     })
     const stalls = await watchStalls(page)
@@ -207,7 +214,8 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const used = cpu?.()
     const profile = endTrace === null ? null : await endTrace()
     const sharedProfile = [...(endShared === null ? [] : await endShared()), ...(endNode === null ? [] : await endNode())]
-    const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number } }).benchSend)
+    const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number, stages: Array<[string, number]> } }).benchSend)
+    const dropAt = await page.evaluate(() => performance.now()) - (performance.now() - t) // the drop on the page's clock (near enough: one evaluate's round trip)
     // (the CAR's size, as the copy's bar counts it: read now, before the Files view replaces the Upload view)
     const carBytes = Number(await page.locator('[data-testid=send-progress] progress').first().getAttribute('max', { timeout: 5000 }).catch(() => null) ?? NaN)
     const samples = await sampler.stop()
@@ -215,9 +223,12 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const peak = top?.bytes ?? 0
     const peakBreakdown = top?.breakdown ?? ''
     const peaks = peaksByLabel(samples)
-    /** When each stage of the upload card was first seen (s after the drop): where the time goes. */
+    /**
+     * When each stage of the upload card was first shown (s after the drop): where the time goes. Taken by the page's
+     * observer as the card changes (the memory samples' labels come late: a measurement waits for Chromium's next GC).
+     */
     const stageAt = new Map<string, number>()
-    for (const m of samples) if (!stageAt.has(m.label)) stageAt.set(m.label, Math.max(0, m.at - t) / 1000)
+    for (const [k, at] of send.stages) if (!stageAt.has(k)) stageAt.set(k, Math.max(0, at - dropAt) / 1000)
     if (outcome.stage !== 'done') {
       // a bench reports a failure and moves on; it never waits out a clock for an upload that has ended
       console.log(`\nupload of ${mib} MiB through the app in Chromium: FAILED after ${fmt(publishedSecs)} s (${outcome.stage}): ${outcome.detail}`)
@@ -230,12 +241,12 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     await page.click('[data-testid=tab-files]')
     await page.waitForSelector('[data-testid=deal-status]:has-text("active")', { timeout: 900_000 })
     const activeSecs = (performance.now() - t) / 1000
-    console.log(`\nupload of ${mib} MiB through the app in Chromium (UnixFS → CAR in OPFS, CommP in the worker pool, one provider)`)
+    console.log(`\nupload of ${mib} MiB through the app in Chromium (UnixFS → CAR in OPFS, CommP in the worker pool, one provider), ${servedAs()}`)
     console.log(`  JS memory (page + workers): ${baseline === 0 ? 'n/a' : `${fmt(baseline / MiB)} MiB before, peak ${fmt(peak / MiB)} MiB during (+${fmt((peak - baseline) / MiB)} MiB for a ${mib} MiB file)`}`)
     console.log(`  at the peak (MiB): ${peakBreakdown}`)
     console.log(`  peak by stage (stage when the measurement began): ${[...peaks].map(([k, v]) => `${k} ${fmt(v / MiB)} MiB`).join(', ')}`)
     console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
-    console.log(`  stages first seen (s after the drop, sampled every 250 ms at most): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
+    console.log(`  stages first seen (s after the drop, as the page showed them): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
     console.log(`  start re-planned: ${replanned === null ? 'no (the first plan held)' : `yes: ${replanned}`}`)
     // (NaN, said as such, if the page never saw a byte go or every byte held)
     const sendSecs = send.firstSent > 0 && send.allSent > 0 ? (send.allSent - send.firstSent) / 1000 : NaN

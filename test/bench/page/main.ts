@@ -5,7 +5,7 @@ import wasmUrl from '../../../workers/wasm/build/piece.wasm?url'
 import { createPiecePool } from '../../../workers/piece-pool'
 import { PieceHasher, nobleNodeHasher } from '../../../src/core'
 import type { CeilingAsk } from './ceilings.worker'
-import type { StreamAsk } from './stream-ceiling'
+import type { SharedAsk } from './stream.shared-worker'
 
 const chunk = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24)
 const seconds = (t: number): number => (performance.now() - t) / 1000
@@ -57,14 +57,19 @@ async function ceiling (ask: CeilingAsk, transfer: Transferable[] = [], signal?:
   } finally { w.terminate() }
 }
 
-/** The raw stream from a fresh SharedWorker of its own (stream.shared-worker.ts), its MiB/s. */
-async function sharedStreamCeiling (ask: StreamAsk): Promise<number> {
+/** The raw stream from a fresh SharedWorker of its own (stream.shared-worker.ts), or its posts to this page: MiB/s. */
+async function sharedStreamCeiling (ask: SharedAsk): Promise<number> {
   // a name of its own: a SharedWorker of the same URL and name is the same worker, and each measure wants a fresh one
   const w = new SharedWorker(new URL('./stream.shared-worker.ts', import.meta.url), { type: 'module', name: `ceiling-${Math.random()}` })
   try {
     return await new Promise<number>((resolve, reject) => {
-      w.port.onmessage = (e: MessageEvent<{ ready?: true, ok?: boolean, value?: number, error?: string }>) => {
-        if (e.data.ready === true) w.port.postMessage(ask)
+      let t = 0
+      let got = 0
+      w.port.onmessage = (e: MessageEvent<{ ready?: true, ok?: boolean, value?: number, error?: string, bytes?: Uint8Array, posted?: true }>) => {
+        // a 'post' ask is timed here, where the buffers arrive
+        if (e.data.bytes !== undefined) got += e.data.bytes.length
+        else if (e.data.posted === true) resolve(got / 2 ** 20 / seconds(t))
+        else if (e.data.ready === true) { t = performance.now(); w.port.postMessage(ask) }
         else if (e.data.ok === true) resolve(e.data.value!)
         else reject(new Error(e.data.error))
       }
@@ -103,9 +108,10 @@ async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: s
     case 'libp2p-in': return await ceiling({ type: 'stream-in', ...peer! })
     case 'libp2p-shared': return await sharedStreamCeiling({ type: 'stream', ...peer! })
     case 'libp2p-shared-in': return await sharedStreamCeiling({ type: 'stream-in', ...peer! })
+    case 'shared-post': return await sharedStreamCeiling({ type: 'post', mib: 256 })
   }
 }
-export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'cipher-wasm' | 'cipher-js' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in'
+export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'cipher-wasm' | 'cipher-js' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in' | 'shared-post'
 
 Object.assign(window, { bench: { ...bench, ceilingOf } })
 document.getElementById('state')!.textContent = 'ready'
