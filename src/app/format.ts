@@ -66,6 +66,13 @@ export const MONTH_SECONDS = 30 * 24 * 3600
 
 export const epochsPerMonth = (epochSeconds: number): number => MONTH_SECONDS / epochSeconds
 
+/**
+ * One formatter, made once: `toLocaleString` with options builds a new one on every call (0.15 ms each in this
+ * Chromium, 200 calls in 30 ms against 0.3 ms for one formatter's), and every price in a table is formatted again
+ * each time the view updates (issue 17, part 3: the page's thread during an upload).
+ */
+const EPOCHS_FORMAT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
+
 export interface MonthlyPrice extends Figure {
   /** attoFIL per GiB per month (rounded down to whole attoFIL). */
   atto: bigint
@@ -87,7 +94,7 @@ export function perGiBMonth (attoPerGiBEpoch: bigint | string, chainEpochSeconds
   // epochs a month can be fractional for odd epoch lengths: count in milliseconds, exactly
   const atto = toBig(attoPerGiBEpoch) * BigInt(MONTH_SECONDS * 1000) / BigInt(Math.round(epochSeconds * 1000))
   const f = filFigure(atto)
-  const epochs = epochsPerMonth(epochSeconds).toLocaleString('en-US', { maximumFractionDigits: 2 })
+  const epochs = EPOCHS_FORMAT.format(epochsPerMonth(epochSeconds))
   const basis = `a 30-day month of ${epochs} epochs of ${epochSeconds} s (${chainEpoch ? 'this chain\'s epoch' : 'Filecoin\'s epoch; this chain\'s is not known here'}); ${fil(attoPerGiBEpoch)} per GiB per epoch`
   return { text: `${f.text} / GiB / month`, full: `${f.full} per GiB per month: ${basis}`, atto, epochSeconds, chainEpoch, basis }
 }

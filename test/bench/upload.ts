@@ -185,18 +185,26 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       const mark = (window as unknown as { benchSendMark: (what: string) => void }).benchSendMark
       ;(window as unknown as { benchSend: typeof t }).benchSend = t
       // (no named helper in here: the bench's TypeScript loader would wrap it in a function the page does not have)
+      // the checks run in a task of their own, once per batch of changes: inside the observer's callback they ran in
+      // the app's own task (the one that changed the page) and lengthened it
+      let queued = false
       new MutationObserver(() => {
-        const staged = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=stage-progress] progress')]
-        const copies = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=send-progress] progress')]
-        const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage')
-        if (stage != null && t.stages.at(-1)?.[0] !== stage) t.stages.push([stage, performance.now()])
-        if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) { t.firstSent = performance.now(); mark('first') }
-        // every byte held, by the stages (their bars while packing; then each stage's line, which counts on as the
-        // stage's last acknowledgements come in) or by the copies' deal streams: the proposal's time is not the link's
-        const stagedLines = [...document.querySelectorAll('[data-testid=upload-card] [data-testid=staged]')]
-        const held = (stagedLines.length > 0 && stagedLines.every(l => Number(l.getAttribute('data-bytes')) >= Number(l.getAttribute('data-of') ?? Infinity))) ||
-          [staged, copies].some(bars => bars.length > 0 && bars.every(b => b.max > 1 && b.value >= b.max))
-        if (t.allSent === 0 && held) { t.allSent = performance.now(); mark('all') }
+        if (queued) return
+        queued = true
+        setTimeout(() => {
+          queued = false
+          const staged = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=stage-progress] progress')]
+          const copies = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=send-progress] progress')]
+          const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage')
+          if (stage != null && t.stages.at(-1)?.[0] !== stage) t.stages.push([stage, performance.now()])
+          if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) { t.firstSent = performance.now(); mark('first') }
+          // every byte held, by the stages (their bars while packing; then each stage's line, which counts on as the
+          // stage's last acknowledgements come in) or by the copies' deal streams: the proposal's time is not the link's
+          const stagedLines = [...document.querySelectorAll('[data-testid=upload-card] [data-testid=staged]')]
+          const held = (stagedLines.length > 0 && stagedLines.every(l => Number(l.getAttribute('data-bytes')) >= Number(l.getAttribute('data-of') ?? Infinity))) ||
+            [staged, copies].some(bars => bars.length > 0 && bars.every(b => b.max > 1 && b.value >= b.max))
+          if (t.allSent === 0 && held) { t.allSent = performance.now(); mark('all') }
+        }, 0)
       }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true })
     })
     const stalls = await watchStalls(page)
