@@ -6,10 +6,10 @@
 import type { Page } from 'playwright-core'
 
 export interface Stall {
-  /** ms after the watch began, on the page's clock */
+  /** ms after the watch began (watchStalls' call), on the page's clock */
   atMs: number
   durationMs: number
-  /** the longest script in the long animation frame that held it: invoker, function and source; '' when unknown */
+  /** the longest script in the long animation frame that held it: invoker, function, source and ms; '' when unknown */
   script: string
 }
 
@@ -22,16 +22,26 @@ export interface Stalls {
   each: Stall[]
 }
 
-interface Seen { tasks: Array<{ start: number, duration: number }>, frames: Array<{ start: number, end: number, script: string, scriptMs: number }>, from: number }
+/** A script of a long animation frame, as the page reports it (PerformanceScriptTiming's fields, plain). */
+interface FrameScript { durationMs: number, invoker: string, fn: string, source: string, at: number }
+
+/** What the page keeps while watched; every time in ms on the page's clock (performance.now()). */
+interface Watched {
+  fromMs: number
+  tasks: Array<{ startMs: number, durationMs: number }>
+  frames: Array<{ startMs: number, endMs: number, scripts: FrameScript[] }>
+}
+
+type WatchWindow = { __benchStalls?: Watched, __benchStallObservers?: PerformanceObserver[] }
 
 /** Starts watching `page`'s main thread; the returned function stops and says what it saw. */
 export async function watchStalls (page: Page): Promise<() => Promise<Stalls>> {
   await page.evaluate(() => {
-    const w = window as unknown as { __benchStalls?: Seen, __benchStallObservers?: PerformanceObserver[] }
+    const w = window as unknown as WatchWindow
     for (const o of w.__benchStallObservers ?? []) o.disconnect()
-    const seen: Seen = { tasks: [], frames: [], from: performance.now() }
+    const seen: Watched = { fromMs: performance.now(), tasks: [], frames: [] }
     w.__benchStalls = seen
-    const tasks = new PerformanceObserver((list) => { for (const e of list.getEntries()) seen.tasks.push({ start: e.startTime, duration: e.duration }) })
+    const tasks = new PerformanceObserver((list) => { for (const e of list.getEntries()) seen.tasks.push({ startMs: e.startTime, durationMs: e.duration }) })
     tasks.observe({ type: 'longtask' })
     w.__benchStallObservers = [tasks]
     if (PerformanceObserver.supportedEntryTypes.includes('long-animation-frame')) {
@@ -39,12 +49,10 @@ export async function watchStalls (page: Page): Promise<() => Promise<Stalls>> {
         for (const e of list.getEntries()) {
           if (e.duration < 50) continue
           const scripts = (e as unknown as { scripts?: Array<{ duration: number, invoker: string, sourceFunctionName: string, sourceURL: string, sourceCharPosition: number }> }).scripts ?? []
-          const top = [...scripts].sort((a, b) => b.duration - a.duration)[0]
           seen.frames.push({
-            start: e.startTime,
-            end: e.startTime + e.duration,
-            script: top === undefined ? '' : `${top.invoker} ${top.sourceFunctionName} ${top.sourceURL.split('/').pop() ?? ''}:${top.sourceCharPosition}`,
-            scriptMs: top?.duration ?? 0
+            startMs: e.startTime,
+            endMs: e.startTime + e.duration,
+            scripts: scripts.map(s => ({ durationMs: s.duration, invoker: s.invoker, fn: s.sourceFunctionName, source: s.sourceURL.split('/').pop() ?? '', at: s.sourceCharPosition }))
           })
         }
       })
@@ -53,18 +61,21 @@ export async function watchStalls (page: Page): Promise<() => Promise<Stalls>> {
     }
   })
   return async () => {
-    const seen = await page.evaluate(() => {
-      const w = window as unknown as { __benchStalls?: Seen, __benchStallObservers?: PerformanceObserver[] }
-      // entries still queued in the observers are taken too
-      const [tasks, frames] = w.__benchStallObservers ?? []
-      for (const e of tasks?.takeRecords() ?? []) w.__benchStalls?.tasks.push({ start: e.startTime, duration: e.duration })
-      void frames?.takeRecords()
+    const seen = await page.evaluate(async () => {
+      const w = window as unknown as WatchWindow
+      // entries not yet delivered reach the observers' callbacks first (a frame's entry comes after the frame ends)
+      await new Promise(resolve => setTimeout(resolve, 200))
       for (const o of w.__benchStallObservers ?? []) o.disconnect()
-      return w.__benchStalls ?? { tasks: [], frames: [], from: 0 }
+      return w.__benchStalls ?? { fromMs: 0, tasks: [], frames: [] }
     })
     const each = seen.tasks.map((t): Stall => {
-      const frame = seen.frames.find(f => f.start <= t.start + t.duration && t.start <= f.end)
-      return { atMs: t.start - seen.from, durationMs: t.duration, script: frame === undefined ? '' : `${frame.script} (${frame.scriptMs.toFixed(0)} ms)` }
+      const frame = seen.frames.find(f => f.startMs <= t.startMs + t.durationMs && t.startMs <= f.endMs)
+      const top = [...(frame?.scripts ?? [])].sort((a, b) => b.durationMs - a.durationMs)[0]
+      return {
+        atMs: t.startMs - seen.fromMs,
+        durationMs: t.durationMs,
+        script: top === undefined ? '' : `${top.invoker} ${top.fn} ${top.source}:${top.at} (${top.durationMs.toFixed(0)} ms)`
+      }
     }).sort((a, b) => b.durationMs - a.durationMs)
     const durations = each.map(s => s.durationMs)
     return { count: durations.length, longestMs: Math.max(0, ...durations), totalMs: durations.reduce((s, d) => s + d, 0), each }
@@ -74,4 +85,4 @@ export async function watchStalls (page: Page): Promise<() => Promise<Stalls>> {
 export const describeStalls = (s: Stalls): string => s.count === 0
   ? 'main thread: no task of 50 ms or more'
   : `main thread: ${s.count} task${s.count === 1 ? '' : 's'} of 50 ms or more, longest ${s.longestMs.toFixed(0)} ms (${s.totalMs.toFixed(0)} ms in all): ` +
-    s.each.slice(0, 3).map(x => `${x.durationMs.toFixed(0)} ms at ${(x.atMs / 1000).toFixed(1)} s${x.script === '' ? '' : ` in ${x.script}`}`).join('; ')
+    s.each.slice(0, 3).map(x => `${x.durationMs.toFixed(0)} ms ${(x.atMs / 1000).toFixed(1)} s into the watch${x.script === '' ? '' : ` in ${x.script}`}`).join('; ')

@@ -7,13 +7,14 @@ const MiB = 2 ** 20
 /**
  * Whether a bench serves the app cross-origin isolated: yes unless BENCH_COI=0. Isolated is what the memory figures
  * need, and the slower of the two deployments: Chromium then puts the shared node's SharedWorker apart from the tab,
- * and every buffer it posts to the tab is copied, moved or not (1 MiB posts, 256 MiB: ~2 s moved isolated, ~0.05 s
- * moved otherwise). `npm start` serves it not isolated.
+ * and every buffer it posts to the tab is copied, moved or not (256 posts of 1 MiB from a SharedWorker to its page,
+ * each moved: 1.8–2.0 s isolated, 0.04–0.08 s not; a scratch page on this machine, Chromium 150; tab-ceilings' line
+ * "1 MiB buffers from a SharedWorker to the page" is the isolated one). `npm start` serves it not isolated.
  */
 export const benchIsolated = (): boolean => process.env.BENCH_COI !== '0'
 
 /** How the app was served, for a bench's heading. */
-export const servedAs = (): string => benchIsolated() ? 'served cross-origin isolated (BENCH_COI=0: as npm start serves it)' : 'served as npm start serves it, not isolated (memory figures need isolation)'
+export const servedAs = (): string => benchIsolated() ? 'served cross-origin isolated (BENCH_COI=0 serves it as npm start does)' : 'served as npm start serves it, not isolated (memory figures need isolation)'
 
 /** One measurement: all JS memory of the page's agent cluster (page + workers), what the page showed then, and who held it. */
 export interface MemorySample {

@@ -467,8 +467,9 @@ async function benchTabCeilings (mib = Number(process.env.BENCH_CEILING_MIB ?? 5
     console.log(`  ${'noise\'s ChaCha20-Poly1305, 64 KiB messages (256 MiB sealed): our WASM'.padEnd(68)} ${fmt(c['cipher-wasm']).padStart(7)} MiB/s = ${fmt(c['cipher-wasm'] / c['cipher-js'], 2)}x @noble/ciphers (${fmt(c['cipher-js'])} MiB/s)`)
     console.log(line('4 MiB buffers from one worker to another, transferred', c.transfer))
     console.log(line('4 MiB buffers from one worker to another, copied', c.copy))
-    // (this page is cross-origin isolated, as the benches serve the app by default: see memory-sampler.ts's benchIsolated)
-    console.log(line('1 MiB buffers from a SharedWorker to the page, transferred', c['shared-post']))
+    // (the bench page is always served cross-origin isolated, as the app benches serve the app by default: Chromium
+    // then copies what a SharedWorker moves to its page; see memory-sampler.ts's benchIsolated)
+    console.log(line('1 MiB buffers from a SharedWorker to the page, moved (copied: isolated)', c['shared-post']))
     console.log(line(`our libp2p stream, worker → Node sink over WebSockets (${streamMib} MiB)`, c.libp2p))
     console.log(line(`  the same from a SharedWorker (where the app's node runs)`, c['libp2p-shared']))
     console.log(line(`our libp2p stream, Node source → worker over WebSockets (${streamMib} MiB)`, c['libp2p-in']))

@@ -119,6 +119,9 @@ export async function benchUploadNode (mib = Number(process.env.BENCH_UPLOAD_MIB
   }
 }
 
+/** What the upload page's observer keeps (page clock, performance.now() ms): the send's two ends and each stage's first showing. */
+interface BenchSend { firstSent: number, allSent: number, stages: Array<[string, number]> }
+
 /** How long an upload may show no progress at all (no stage change, no byte packed, hashed or held) before the bench calls it stuck. */
 const UPLOAD_STALL_MS = 5 * 60_000
 
@@ -181,28 +184,30 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       else sentCpu ??= sendingCpu?.()
     })
     await page.evaluate(() => {
-      const t = { firstSent: 0, allSent: 0, stages: [] as Array<[string, number]> }
+      const t: BenchSend = { firstSent: 0, allSent: 0, stages: [] }
       const mark = (window as unknown as { benchSendMark: (what: string) => void }).benchSendMark
-      ;(window as unknown as { benchSend: typeof t }).benchSend = t
+      ;(window as unknown as { benchSend: BenchSend }).benchSend = t
       // (no named helper in here: the bench's TypeScript loader would wrap it in a function the page does not have)
-      // the checks run in a task of their own, once per batch of changes: inside the observer's callback they ran in
-      // the app's own task (the one that changed the page) and lengthened it
+      // The stage is read as the page changes (one attribute: cheap, and no stage is missed); the scans run in a task
+      // of their own, once per batch of changes: inside the observer's callback they ran in the app's own task (the
+      // one that changed the page) and lengthened it
       let queued = false
       new MutationObserver(() => {
+        const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage')
+        if (stage != null && t.stages.at(-1)?.[0] !== stage) t.stages.push([stage, performance.now()])
         if (queued) return
         queued = true
         setTimeout(() => {
           queued = false
           const staged = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=stage-progress] progress')]
           const copies = [...document.querySelectorAll<HTMLProgressElement>('[data-testid=upload-card] [data-testid=send-progress] progress')]
-          const stage = document.querySelector('[data-testid=upload-card]')?.getAttribute('data-stage')
-          if (stage != null && t.stages.at(-1)?.[0] !== stage) t.stages.push([stage, performance.now()])
           if (t.firstSent === 0 && [...staged, ...copies].some(b => b.value > 0)) { t.firstSent = performance.now(); mark('first') }
-          // every byte held, by the stages (their bars while packing; then each stage's line, which counts on as the
-          // stage's last acknowledgements come in) or by the copies' deal streams: the proposal's time is not the link's
+          // every byte held (this bench uploads one copy): by its stage, whose line after packing counts on as the
+          // stage's last acknowledgements come in (its bar while packing measures against the file's size, short of
+          // the CAR's), or by the copy's deal stream; the proposal's time is not the link's
           const stagedLines = [...document.querySelectorAll('[data-testid=upload-card] [data-testid=staged]')]
           const held = (stagedLines.length > 0 && stagedLines.every(l => Number(l.getAttribute('data-bytes')) >= Number(l.getAttribute('data-of') ?? Infinity))) ||
-            [staged, copies].some(bars => bars.length > 0 && bars.every(b => b.max > 1 && b.value >= b.max))
+            (copies.length > 0 && copies.every(b => b.max > 1 && b.value >= b.max))
           if (t.allSent === 0 && held) { t.allSent = performance.now(); mark('all') }
         }, 0)
       }).observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true })
@@ -222,8 +227,11 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const used = cpu?.()
     const profile = endTrace === null ? null : await endTrace()
     const sharedProfile = [...(endShared === null ? [] : await endShared()), ...(endNode === null ? [] : await endNode())]
-    const send = await page.evaluate(() => (window as unknown as { benchSend: { firstSent: number, allSent: number, stages: Array<[string, number]> } }).benchSend)
-    const dropAt = await page.evaluate(() => performance.now()) - (performance.now() - t) // the drop on the page's clock (near enough: one evaluate's round trip)
+    const send = await page.evaluate(() => (window as unknown as { benchSend: BenchSend }).benchSend)
+    // the drop on the page's clock: the page's now, taken midway (near enough) through one evaluate's round trip
+    const asked = performance.now()
+    const pageNow = await page.evaluate(() => performance.now())
+    const dropAt = pageNow - ((asked + performance.now()) / 2 - t)
     // (the CAR's size, as the copy's bar counts it: read now, before the Files view replaces the Upload view)
     const carBytes = Number(await page.locator('[data-testid=send-progress] progress').first().getAttribute('max', { timeout: 5000 }).catch(() => null) ?? NaN)
     const samples = await sampler.stop()
@@ -251,8 +259,10 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     const activeSecs = (performance.now() - t) / 1000
     console.log(`\nupload of ${mib} MiB through the app in Chromium (UnixFS → CAR in OPFS, CommP in the worker pool, one provider), ${servedAs()}`)
     console.log(`  JS memory (page + workers): ${baseline === 0 ? 'n/a' : `${fmt(baseline / MiB)} MiB before, peak ${fmt(peak / MiB)} MiB during (+${fmt((peak - baseline) / MiB)} MiB for a ${mib} MiB file)`}`)
-    console.log(`  at the peak (MiB): ${peakBreakdown}`)
-    console.log(`  peak by stage (stage when the measurement began): ${[...peaks].map(([k, v]) => `${k} ${fmt(v / MiB)} MiB`).join(', ')}`)
+    if (samples.length > 0) {
+      console.log(`  at the peak (MiB): ${peakBreakdown}`)
+      console.log(`  peak by stage (stage when the measurement began): ${[...peaks].map(([k, v]) => `${k} ${fmt(v / MiB)} MiB`).join(', ')}`)
+    }
     console.log(`  drop → deal published: ${fmt(publishedSecs)} s (${fmt(mib / publishedSecs)} MiB/s end to end); → deal active (its start epoch reached): ${fmt(activeSecs)} s`)
     console.log(`  stages first seen (s after the drop, as the page showed them): ${[...stageAt].map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
     console.log(`  start re-planned: ${replanned === null ? 'no (the first plan held)' : `yes: ${replanned}`}`)
@@ -262,7 +272,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
     console.log(`  sending (first byte staged → every byte held by the provider): ${fmt(sendSecs, 1)} s = ${fmt(sendRate)} MiB/s of CAR` +
       (ceiling === null ? '' : ` = ${fmt(sendRate / ceiling.out.mibPerSec, 2)}x the tab's raw stream out (${fmt(ceiling.out.mibPerSec)} MiB/s, a worker → Node sink; goal ≥ 0.7)`))
     // the app's upload runs in its shared node (a SharedWorker), whose own raw stream is measured apart: in Chromium it
-    // differs from a dedicated worker's (issue 17: about twice as fast here), so it is the upload's own ceiling too
+    // differs from a dedicated worker's (issue 17: two to three times as fast here), so it is the upload's own ceiling too
     if (ceiling?.sharedOut != null) console.log(`    = ${fmt(sendRate / ceiling.sharedOut.mibPerSec, 2)}x the raw stream out of a SharedWorker (${fmt(ceiling.sharedOut.mibPerSec)} MiB/s), where the app's node sends from`)
     // The raw stream only moves bytes; the upload also packs, hashes, stages to OPFS, and its provider writes and checks
     // them while the devnet's full node goes on. On few cores that work shares the cores with the stream: the CPU of

@@ -58,7 +58,7 @@ async function ceiling (ask: CeilingAsk, transfer: Transferable[] = [], signal?:
 }
 
 /** The raw stream from a fresh SharedWorker of its own (stream.shared-worker.ts), or its posts to this page: MiB/s. */
-async function sharedStreamCeiling (ask: SharedAsk): Promise<number> {
+async function sharedCeiling (ask: SharedAsk): Promise<number> {
   // a name of its own: a SharedWorker of the same URL and name is the same worker, and each measure wants a fresh one
   const w = new SharedWorker(new URL('./stream.shared-worker.ts', import.meta.url), { type: 'module', name: `ceiling-${Math.random()}` })
   try {
@@ -106,9 +106,9 @@ async function ceilingOf (name: CeilingName, kernelMib: number, peer?: { addr: s
     case 'copy': return await pass(false)
     case 'libp2p': return await ceiling({ type: 'stream', ...peer! })
     case 'libp2p-in': return await ceiling({ type: 'stream-in', ...peer! })
-    case 'libp2p-shared': return await sharedStreamCeiling({ type: 'stream', ...peer! })
-    case 'libp2p-shared-in': return await sharedStreamCeiling({ type: 'stream-in', ...peer! })
-    case 'shared-post': return await sharedStreamCeiling({ type: 'post', mib: 256 })
+    case 'libp2p-shared': return await sharedCeiling({ type: 'stream', ...peer! })
+    case 'libp2p-shared-in': return await sharedCeiling({ type: 'stream-in', ...peer! })
+    case 'shared-post': return await sharedCeiling({ type: 'post', mib: 256 })
   }
 }
 export type CeilingName = 'slice' | 'stream' | 'opfs' | 'kernel' | 'cipher-wasm' | 'cipher-js' | 'reference' | 'transfer' | 'copy' | 'libp2p' | 'libp2p-in' | 'libp2p-shared' | 'libp2p-shared-in' | 'shared-post'

@@ -1,6 +1,7 @@
 // The raw stream from a SharedWorker, where the app's node runs when the browser has them (the shared node): measured
 // there, not only from a dedicated worker, because the two differ (issue 17: on this machine a SharedWorker's
-// stream out ran 53–66 MiB/s and a dedicated worker's 31–36). One ask per connecting port, answered on it.
+// stream out ran 53–66 MiB/s and a dedicated worker's 31–36). Also buffers posted from here to the page, as the
+// shared node hands a download's runs and an upload's CAR to its tab. One ask per connecting port, answered on it.
 import { installNoiseAead } from '../../../src/net/noise-crypto'
 import { browserAead } from '../../../workers/aead-browser'
 import { streamCeiling, type StreamAsk } from './stream-ceiling'
