@@ -41,7 +41,7 @@ export interface StageTee<W extends CarSink> {
  * queue; the stage sender waited 11–19 s on the stream taking its frames and never on the packer; the provider
  * waited 7.6–10.7 s for frames and 6–8 s on its disk writes (a 1 MiB write returned in ~28 ms there, in 1 ms on an
  * idle machine). Every part waits on another while the cores are 1.7 of 2 busy: the upload's rate is its CPU per
- * MiB (Chromium ~80–100 ms, the devnet ~40–50), not this queue's length or a window.
+ * MiB (Chromium ~80–100 ms, the devnet ~40–50 ms), not this queue's length or a window.
  */
 export const STAGE_QUEUE_BYTES = 16 * 2 ** 20
 
