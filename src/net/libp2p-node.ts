@@ -203,7 +203,7 @@ export async function createCofferLibp2p (init: CofferLibp2pInit = {}): Promise<
     // WebSockets' and yamux's defaults are kept, measured (issue 17; upload-browser bench, 256 MiB from the tab's
     // shared node to a provider on the same two cores): a yamux stream window of 4 MiB from the start (not 256 KiB,
     // grown as yamux sees fit), or a 16 MiB WebSocket send buffer polled every 2 ms (not 4 MiB, every 10 ms), moved
-    // where the stage sender waited but not the upload's rate (13.5 and 11.0 MiB/s against 12.3–14.0 with the
+    // where the stage sender waited but not the upload's rate (11.0 and 13.5 MiB/s against 12.3–14.0 with the
     // defaults): the machine's cores were 1.7 of 2 busy, the upload bound by its CPU per MiB, not by a window. The
     // larger buffer made a download slower (21.4 s for 256 MiB against 13.3–13.9).
     transports: [...(init.webSockets === false ? [] : [webSockets()]), ...(init.transports ?? [])],
