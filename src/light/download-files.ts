@@ -17,9 +17,10 @@ export interface DownloadSink {
   /**
    * Writes `bytes` at `offset` (bytes from the start of the saved file); offsets come in order, without gaps. The
    * bytes are handed over: the caller does not read or change them after the call (a sink in another worker moves
-   * a buffer that is wholly theirs instead of copying it).
+   * a buffer that is wholly theirs instead of copying it); with `ownBuffer`, so is the rest of their buffer (a view
+   * into a received frame whose other bytes nobody reads again), which is then moved too.
    */
-  write: (offset: number, bytes: Uint8Array) => Promise<void>
+  write: (offset: number, bytes: Uint8Array, ownBuffer?: boolean) => Promise<void>
   /** Makes everything written so far survive a closed tab; resolves with the offset that now would. */
   flush: () => Promise<number>
   /** Flushes and releases the file (the download ended or paused). */

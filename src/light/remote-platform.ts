@@ -143,8 +143,12 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
 
     const sink = (c: Caller, handle: number): DownloadSink => ({
       // handed over (the DownloadSink contract): a run the session joined from several leaves is its own buffer, moved
-      // rather than copied (retrieval-browser bench, 256 MiB, profiled: 0.83 s of the shared node in postMessage)
-      write: async (offset, bytes) => { const x = handedOver(bytes); await c.call('sinkWrite', { handle, offset, bytes: x.bytes }, { transfer: x.transfer }) },
+      // rather than copied (retrieval-browser bench, 256 MiB, profiled: 0.83 s of the shared node in postMessage), and
+      // so is a received frame's buffer holding a run in place (the view crosses with it: postMessage keeps its offset)
+      write: async (offset, bytes, ownBuffer) => {
+        const x = ownBuffer === true ? { bytes, transfer: [bytes.buffer] } : handedOver(bytes)
+        await c.call('sinkWrite', { handle, offset, bytes: x.bytes }, { transfer: x.transfer })
+      },
       flush: async () => await c.call('sinkFlush', { handle }),
       close: async () => { await c.call('sinkClose', { handle }) }
     })

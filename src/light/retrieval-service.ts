@@ -263,7 +263,7 @@ export async function createRetrievalService (init: RetrievalServiceInit): Promi
         ...(d.range === undefined ? {} : { range: d.range }),
         providers: usable,
         payer,
-        sink: { write: async (offset, b) => { await sink.write(offset - base, b) } },
+        sink: { write: async (offset, b, ownBuffer) => { await sink.write(offset - base, b, ownBuffer) } },
         ...(init.hash === undefined ? {} : { hash: init.hash }),
         ...(init.hashAsync === undefined ? {} : { hashAsync: init.hashAsync }),
         state,

@@ -9,7 +9,7 @@ import { isTabGone } from './remote-platform'
 import { isChainUnanswered } from './retrieval-views'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  CarVerifier, fileRuns, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
+  CarVerifier, fileRuns, runInPlace, intervalSizeAt, RetrievalRejectedError, RetrievalVerifyError, formatFil, parseAddress,
   type CID, type AttoFil, type AsyncMultihashFn, type MultihashFn, type ByteRange, type FileRange, type RetrievalRequest
 } from '../core'
 import { openRetrieval, priceOfBytes, connectTo, type Dialer, type RetrievalTerms, type RetrievalStream } from '../net'
@@ -87,8 +87,11 @@ export interface RetrievalProgress {
 }
 
 export interface RetrievalSink {
-  /** Writes verified file bytes at their file offset (ranges start at their `from`). */
-  write: (offset: number, bytes: Uint8Array) => Promise<void>
+  /**
+   * Writes verified file bytes at their file offset (ranges start at their `from`). The bytes are handed over; with
+   * `ownBuffer` their whole buffer is (nothing else keeps a view of it): a sink in another worker may move it.
+   */
+  write: (offset: number, bytes: Uint8Array, ownBuffer?: boolean) => Promise<void>
 }
 
 export interface RetrieveFileOptions {
@@ -409,13 +412,15 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // verified blocks come back even when a later one in the chunk fails: they are written (and paid for) first
       const blocks = o.hashAsync === undefined ? verifier.push(n.car) : await verifier.pushAsync(n.car, o.hashAsync)
       let writtenTo = state.verifiedOffset
-      for (const run of fileRuns(blocks)) {
+      // a frame of leaves alone, in a buffer of its own, is written from that buffer (handed over whole) without a copy
+      const inPlace = n.ownBuffer ? runInPlace(n.car, blocks, verifier.heldBytes) : null
+      for (const run of inPlace === null ? fileRuns(blocks) : [inPlace]) {
         // (bytes written before, which only a stream paying what was owed at the end asks for again, are not rewritten)
         // (the run's end taken before the write: the bytes are handed over, and a sink in another worker may move their
         // buffer, which leaves them empty here)
         const end = run.offset + run.bytes.length
         const skip = Math.min(run.bytes.length, Math.max(0, writtenTo - run.offset))
-        if (skip < run.bytes.length) await o.sink.write(run.offset + skip, run.bytes.subarray(skip))
+        if (skip < run.bytes.length) await o.sink.write(run.offset + skip, run.bytes.subarray(skip), inPlace !== null)
         writtenTo = Math.max(writtenTo, end)
       }
       // the offset moves with the chunk's figures, in one step: a save meanwhile (a payment's) counts whole chunks

@@ -11,9 +11,9 @@ import type { DownloadSink } from './download-files'
 export const DOWNLOAD_WRITES_AHEAD = 4
 
 export function sinkWritingBehind (sink: DownloadSink, depth = DOWNLOAD_WRITES_AHEAD): DownloadSink {
-  const behind = writeBehind(async ({ offset, bytes }: { offset: number, bytes: Uint8Array }) => { await sink.write(offset, bytes) }, depth)
+  const behind = writeBehind(async ({ offset, bytes, ownBuffer }: { offset: number, bytes: Uint8Array, ownBuffer: boolean }) => { await sink.write(offset, bytes, ownBuffer) }, depth)
   return {
-    write: async (offset, bytes) => { await behind.push({ offset, bytes }) },
+    write: async (offset, bytes, ownBuffer) => { await behind.push({ offset, bytes, ownBuffer: ownBuffer === true }) },
     flush: async () => {
       await behind.drain()
       return await sink.flush()

@@ -64,7 +64,10 @@ export class FrameReader {
     })
   }
 
-  /** The next frame; null at a clean end of stream between frames. */
+  /**
+   * The next frame; null at a clean end of stream between frames. The reader keeps no view of a frame it returns: one
+   * that is its buffer's whole (a frame joined from the stream's pieces, the usual case for large ones) is the caller's.
+   */
   async read (signal?: AbortSignal): Promise<Uint8Array | null> {
     for (;;) {
       const frame = this.take()

@@ -21,7 +21,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { varint } from 'multiformats'
 import { writeUnixfsCar } from '../../src/light/unixfs-car'
 import {
-  CarBlockParser, CarVerifier, UnixfsWalk, carHeader, carSection, fileRuns, type AsyncMultihashFn, type FileRange, type MultihashFn, type VerifiedBlock
+  CarBlockParser, CarVerifier, UnixfsWalk, carHeader, carSection, fileRuns, runInPlace, type AsyncMultihashFn, type FileRange, type MultihashFn, type VerifiedBlock
 } from '../../src/core/retrieval'
 
 const KiB = 1024
@@ -678,5 +678,42 @@ describe('fileRuns', () => {
     const verifier = new CarVerifier(dag.root)
     const runs = fileRuns(verifier.push(stream(await provide(dag))))
     expect(runs.map(r => [r.offset, r.bytes.length])).toEqual([[0, n]])
+  })
+  it('runInPlace: a chunk of whole leaf sections in a buffer of its own is written from that buffer; in any chunking and range, it and fileRuns (where it declines) rebuild exactly the bytes', async () => {
+    const dag = await unixfsCar(pseudoRandom(5 * LEAF + 1234, 9))
+    const n = dag.content.length
+    await fc.assert(fc.asyncProperty(fc.nat(n), fc.nat(n), fc.array(fc.nat(), { maxLength: 8 }), async (a, b, points) => {
+      const range = { from: Math.min(a, b), to: Math.max(a, b) }
+      const verifier = new CarVerifier(dag.root, { range })
+      const out = new Uint8Array(n)
+      let written = 0
+      for (const piece of cut(stream(await provide(dag, range)), points)) {
+        const chunk = piece.slice() // a buffer of its own, as a frame the reader joined
+        const blocks = verifier.push(chunk)
+        const inPlace = runInPlace(chunk, blocks, verifier.heldBytes)
+        if (inPlace !== null) expect(inPlace.bytes.buffer).toBe(chunk.buffer)
+        for (const r of inPlace === null ? fileRuns(blocks) : [inPlace]) { out.set(r.bytes, r.offset); written += r.bytes.length }
+      }
+      verifier.end()
+      expect(written).toBe(range.to - range.from)
+      expectBytes(out.subarray(range.from, range.to), dag.content.subarray(range.from, range.to))
+    }), { numRuns: 25 })
+
+    // sections as a provider frames them: the header and the root together, then two leaves a frame, then one cut short
+    const sent = await provide(dag)
+    const sections = sent.blocks.map(x => carSection(x.cid, x.bytes))
+    const frames = [concat([sent.header, sections[0]!]), concat(sections.slice(1, 3)), concat(sections.slice(3, 5)), concat(sections.slice(5)).subarray(0, 1000), concat(sections.slice(5)).subarray(1000)]
+    const verifier = new CarVerifier(dag.root)
+    const got = frames.map(f => {
+      const chunk = f.slice()
+      const blocks = verifier.push(chunk)
+      const r = runInPlace(chunk, blocks, verifier.heldBytes)
+      return r === null ? null : { offset: r.offset, length: r.bytes.length, front: r.bytes.byteOffset === 0 && r.bytes.buffer === chunk.buffer, same: firstDiff(r.bytes, dag.content.subarray(r.offset, r.offset + r.bytes.length)) }
+    })
+    verifier.end()
+    expect(sections.length).toBe(7) // the root and six leaves
+    // the root's frame declines (the walk keeps its links), as does a frame the parser keeps part of (it holds a view),
+    // and the next one (the section it completes was joined into new memory)
+    expect(got).toEqual([null, { offset: 0, length: 2 * LEAF, front: true, same: -1 }, { offset: 2 * LEAF, length: 2 * LEAF, front: true, same: -1 }, null, null])
   })
 })

@@ -7,7 +7,7 @@ import { CarBlockParser, DEFAULT_MAX_HEADER_BYTES, MAX_CID_BYTES } from './car-s
 import {
   CarRootMismatchError, ExcessDataError, HashMismatchError, IncompleteDagError, UnexpectedBlockError, UnsupportedHashError
 } from './errors'
-import { DEFAULT_MAX_BLOCK_BYTES, UnixfsWalk, type FileSlice, type UnixfsWalkInit } from './unixfs-walk'
+import { DEFAULT_MAX_BLOCK_BYTES, RAW_CODE, UnixfsWalk, type FileSlice, type UnixfsWalkInit } from './unixfs-walk'
 
 export const SHA2_256_CODE = 0x12
 
@@ -105,6 +105,8 @@ export class CarVerifier {
   get fileSize (): number | undefined { return this.walk.fileSize }
   /** The block the stream must carry next (null once complete). */
   get expected (): CID | null { return this.walk.next() }
+  /** CAR bytes pushed that are not yet a whole section: the parser keeps them as views of the chunks pushed. */
+  get heldBytes (): number { return this.parser.bufferedBytes }
 
   push (chunk: Uint8Array): VerifiedBlock[] {
     if (this.failed !== undefined) throw this.failed
@@ -235,3 +237,34 @@ export function fileRuns (blocks: readonly VerifiedBlock[]): FileSlice[] {
   }
   return runs.map(run => run.length === 1 ? run[0]! : { offset: run[0]!.offset, bytes: concatBytes(...run.map(x => x.bytes)) })
 }
+
+/**
+ * The file bytes of `blocks`, all verified from `chunk`, as one run moved to the front of `chunk` (over the sections'
+ * framing, in place) when nothing is lost by it: every block is a raw leaf whose file bytes lie in the chunk and follow
+ * one another, and the verifier holds no view of the chunk (`heldBytes` 0). Else null: fileRuns then. A raw leaf's
+ * section is read by nobody once verified (the walk keeps only dag-pb nodes' links), so its framing and the blocks'
+ * `bytes` and `cid` may be overwritten; the run's writer gets a view, not a copy into new memory (fileRuns joins a
+ * chunk's leaves into a new array: 1.6 s of the shared node's 10.8 s, a 256 MiB download profiled in Chromium).
+ */
+export function runInPlace (chunk: Uint8Array, blocks: readonly VerifiedBlock[], heldBytes: number): FileSlice | null {
+  if (heldBytes !== 0 || blocks.length === 0) return null
+  const start = blocks[0]!.slice?.offset
+  let length = 0
+  for (const b of blocks) {
+    const s = b.slice
+    if (b.cid.code !== RAW_CODE || s === null || s.offset !== start! + length) return null
+    const at = s.bytes.byteOffset - chunk.byteOffset
+    if (s.bytes.buffer !== chunk.buffer || at < 0 || at + s.bytes.length > chunk.length) return null
+    length += s.bytes.length
+  }
+  let to = 0
+  for (const b of blocks) {
+    const s = b.slice!.bytes
+    const at = s.byteOffset - chunk.byteOffset
+    // (to ≤ at: each leaf's framing came before it, so bytes move towards the front and none is read after it is overwritten)
+    chunk.copyWithin(to, at, at + s.length)
+    to += s.length
+  }
+  return { offset: start!, bytes: chunk.subarray(0, length) }
+}
+
