@@ -396,6 +396,16 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
         }
       })()
     }
+    // Where a download's time goes, measured (issue 17; retrieval-browser bench, 256 MiB from a provider on the same
+    // two cores into the tab's shared node, not isolated; every wait summed in an instrumented run): this loop waited
+    // 6.7–7.0 s of 7.5–7.8 s for frames and spent ~0.3 s verifying and ~0.3 s handing writes on, while the provider
+    // waited 4.0–4.7 s for its connection to take frames and 2.1–2.7 s for payments. Neither end's own work sets the
+    // rate: the bytes between them do. Tried, the same rate within the noise (30–35 MiB/s from the first byte):
+    // payment intervals growing by 64 MiB (2 stops, not 36–50; its waits moved to the connection), a 4 MiB yamux window
+    // from the start, frames of one leaf (not 1 MiB). Chromium hands a worker its WebSocket's received bytes through a
+    // data pipe of 131000 bytes (services/network/websocket.cc, kReceiveDataPipeCapacity) that only the worker's own
+    // thread drains, between its tasks: the shared node's thread, busy 65–75 % (the connection's decryption and
+    // demuxing, frames joined, the chain's sync; its raw stream alone keeps it 68 % busy), refills it in turns.
     for (;;) {
       // a pause or cancel stops here, between frames (each frame's blocks written and counted, so the saved state
       // adds up): the read below notices the signal only when it has to wait, and a provider that does not wait
