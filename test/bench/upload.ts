@@ -23,7 +23,7 @@ import { launchChromium } from '../helpers/chromium'
 import { requireBuiltApp } from '../helpers/dist'
 import { measureMemory, sampleMemory, peakOf, peaksByLabel, benchIsolated, servedAs } from './memory-sampler'
 import { rawStreamSecs } from './raw-stream'
-import { tabStreamCeilings } from './bench-page'
+import { goalBudget, tabStreamCeilings } from './bench-page'
 import { watchStalls, describeStalls } from './long-tasks'
 import { countChromiumCpu, describeCpu, cpuMsPerMiB, type ChromiumCpu } from './chromium-cpu'
 import { profiling, startTrace, summarizeTrace, profileSharedWorker, profileThisProcess, DEVTOOLS_PORT_FLAG } from './trace-profile'
@@ -296,6 +296,8 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
         `(${s.byThread.slice(0, 5).map(([k, v]) => `${k} ${perMiB(v, carMiB)}`).join(', ')}), the devnet ${perMiB(s.processSecs, carMiB)} ms (main thread ${perMiB(s.processMainSecs, carMiB)}, its other threads ${perMiB(s.processSecs - s.processMainSecs, carMiB)})`)
       console.log(`  the raw stream out, the same way: cores ${fmt(r.machineBusyCores, 2)} busy; Chromium ${perMiB(r.totalSecs, rMiB)} ms ` +
         `(${r.byThread.slice(0, 5).map(([k, v]) => `${k} ${perMiB(v, rMiB)}`).join(', ')}), the Node sink ${perMiB(r.processSecs, rMiB)} ms`)
+      // the CPU per MiB while sending, Chromium's and the devnet's: what the goal's budget is set against
+      if (ceiling.sharedOut != null) console.log(`  ${goalBudget(ceiling.sharedOut, (s.totalSecs + s.processSecs) * 1000 / carMiB, availableParallelism())}`)
     }
     console.log(`  while it packed, hashed and sent: ${describeStalls(stalled)}`)
     if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt(used.processSecs, 2)} s`)
