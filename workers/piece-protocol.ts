@@ -16,7 +16,8 @@ export type PoolToWorker =
 
 export type WorkerToPool =
   | { type: 'ready' }
-  | { type: 'root', id: number, root: Uint8Array }
+  /** A segment's root, with the segment's buffer handed back (moved) for the pool to fill again. */
+  | { type: 'root', id: number, root: Uint8Array, bytes?: ArrayBuffer }
   | { type: 'digest', id: number, digest: PieceDigest }
   | { type: 'verified', id: number }
   | { type: 'path-steps', id: number, ok: boolean[] }

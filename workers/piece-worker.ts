@@ -43,7 +43,8 @@ export function runPieceWorker (scope: PieceWorkerScope): void {
         hasher.write(new Uint8Array(msg.bytes))
         if (msg.type === 'segment') {
           const root = hasher.rootAt(msg.height)
-          scope.postMessage({ type: 'root', id: msg.id, root }, [root.buffer])
+          // the bytes are hashed (the hasher keeps none of them): their buffer goes back to be filled again
+          scope.postMessage({ type: 'root', id: msg.id, root, bytes: msg.bytes }, [root.buffer, msg.bytes])
         } else {
           scope.postMessage({ type: 'digest', id: msg.id, digest: hasher.digest() })
         }

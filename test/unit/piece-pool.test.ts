@@ -181,6 +181,32 @@ describe('piece stream', { timeout: 300_000 }, () => {
     } finally { pool.close() }
   })
 
+  it('fills the segment buffers its workers hand back again, and the piece is still the bytes\' (nothing stale)', async () => {
+    let handedBack = 0
+    // one worker: the writer waits for it, so every segment after the first two is filled into a buffer handed back
+    const pool = createPiecePool({
+      size: 1,
+      module,
+      spawn: () => {
+        const w = inProcessWorker()
+        return {
+          ...w,
+          addEventListener: (type, listener) => {
+            w.addEventListener(type, ((evt: MessageEvent) => {
+              if (evt.data?.type === 'root' && evt.data.bytes?.byteLength === S) handedBack++
+              ;(listener as (e: MessageEvent) => void)(evt)
+            }) as typeof listener)
+          }
+        }
+      }
+    })
+    try {
+      const many = payload(6 * S + 999)
+      expect(await streamed(pool, many, [1_048_576])).toBe(String(pieceCidV2(pieceDigest(many))))
+      expect(handedBack).toBe(6) // segments 1–5 and 0; the short last one is a copy of its part
+    } finally { pool.close() }
+  })
+
   it('rewrites bytes in the held segment 0 (a CAR header), and refuses a rewrite anywhere else by name', async () => {
     const pool = createPiecePool({ size: 2, module, spawn: () => inProcessWorker() })
     try {
