@@ -291,11 +291,13 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
       /** The segment being filled (index >= 1), handed to a worker once full. */
       let current: Uint8Array | null = null
       /**
-       * Segment buffers the workers handed back, filled again rather than new ones made: a new buffer's pages are
-       * touched for the first time as it is filled, which cost this copy ~3x in Chromium (3.2 s of the tab's
-       * 5.6 s in the pool's JavaScript, a profiled 256 MiB upload). At most `limit` kept.
+       * A segment buffer a worker handed back, filled again rather than a new one made: a new buffer's pages are
+       * touched for the first time as it is filled, which made this copy most of the pool's JavaScript in Chromium
+       * (3.2 s of the tab's 5.6 s, a profiled 256 MiB upload; 0.8 s after). One is kept (the writer fills one segment
+       * at a time), and dropped when the stream ends: a kept stream holds one segment more, never `limit` more.
        */
-      const spare: Uint8Array[] = []
+      let spare: Uint8Array | null = null
+      const takeSpare = (): Uint8Array | null => { const b = spare; spare = null; return b }
       let written = 0
       let hashed = 0
       const roots: Uint8Array[] = []
@@ -308,6 +310,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         if (err !== undefined) failed ??= err
         if (call.done) return
         call.done = true
+        spare = null
         signal?.removeEventListener('abort', onAbort)
         // queued segments of this stream are dropped; running ones finish and are ignored
         for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.call === call) queue.splice(i, 1)[0]!.reject(new PieceWorkerError('stream ended'))
@@ -344,7 +347,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
           .then(reply => {
             if (reply.type !== 'root') throw new PieceWorkerError('unexpected reply')
             roots[index] = reply.root
-            if (reply.bytes?.byteLength === SEGMENT_PAYLOAD_BYTES && spare.length < limit && !ended) spare.push(new Uint8Array(reply.bytes))
+            if (reply.bytes?.byteLength === SEGMENT_PAYLOAD_BYTES && !call.done) spare ??= new Uint8Array(reply.bytes)
             hashed += size
             if (!call.done) opts.onProgress?.({ bytesHashed: hashed, bytesWritten: written })
           })
@@ -361,7 +364,7 @@ export function createPiecePool (init: PiecePoolInit): PiecePool {
         while (at < bytes.length) {
           const index = Math.floor(written / SEGMENT_PAYLOAD_BYTES)
           const within = written - index * SEGMENT_PAYLOAD_BYTES
-          const target = index === 0 ? (held ??= new Uint8Array(SEGMENT_PAYLOAD_BYTES)) : (current ??= spare.pop() ?? new Uint8Array(SEGMENT_PAYLOAD_BYTES))
+          const target = index === 0 ? (held ??= new Uint8Array(SEGMENT_PAYLOAD_BYTES)) : (current ??= takeSpare() ?? new Uint8Array(SEGMENT_PAYLOAD_BYTES))
           const n = Math.min(bytes.length - at, SEGMENT_PAYLOAD_BYTES - within)
           target.set(bytes.subarray(at, at + n), within)
           at += n

@@ -16,7 +16,7 @@ export type PoolToWorker =
 
 export type WorkerToPool =
   | { type: 'ready' }
-  /** A segment's root, with the segment's buffer handed back (moved) for the pool to fill again. */
+  /** A segment's root, with the segment's buffer handed back (moved): a piece stream fills it again. */
   | { type: 'root', id: number, root: Uint8Array, bytes?: ArrayBuffer }
   | { type: 'digest', id: number, digest: PieceDigest }
   | { type: 'verified', id: number }
