@@ -422,8 +422,9 @@ async function fromProvider (o: RetrieveFileOptions, p: RetrievalProvider, rec: 
       // verified blocks come back even when a later one in the chunk fails: they are written (and paid for) first
       const blocks = o.hashAsync === undefined ? verifier.push(n.car) : await verifier.pushAsync(n.car, o.hashAsync)
       let writtenTo = state.verifiedOffset
-      // a frame of leaves alone, in a buffer of its own, is written from that buffer (handed over whole) without a copy
-      const inPlace = n.ownBuffer ? runInPlace(n.car, blocks, verifier.heldBytes) : null
+      // a frame of leaves alone, in a buffer of its own, is written from that buffer (handed over whole), not copied
+      // into new memory
+      const inPlace = n.ownBuffer ? runInPlace(n.car, blocks, verifier) : null
       for (const run of inPlace === null ? fileRuns(blocks) : [inPlace]) {
         // (bytes written before, which only a stream paying what was owed at the end asks for again, are not rewritten)
         // (the run's end taken before the write: the bytes are handed over, and a sink in another worker may move their

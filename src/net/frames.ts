@@ -38,6 +38,8 @@ export class FrameReader {
   private endedHow = ''
   private wake: (() => void) | undefined
   private paused = false
+  /** Frames joined from several of the stream's pieces into memory of the reader's own (see `joined`). */
+  private readonly joinedFrames = new WeakSet<Uint8Array>()
 
   constructor (private readonly stream: Stream, private readonly maxFrame: number) {
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_BUFFER_LIMIT)
@@ -64,10 +66,7 @@ export class FrameReader {
     })
   }
 
-  /**
-   * The next frame; null at a clean end of stream between frames. The reader keeps no view of a frame it returns: one
-   * that is its buffer's whole (a frame joined from the stream's pieces, the usual case for large ones) is the caller's.
-   */
+  /** The next frame; null at a clean end of stream between frames. The reader keeps no view of a frame it returns. */
   async read (signal?: AbortSignal): Promise<Uint8Array | null> {
     for (;;) {
       const frame = this.take()
@@ -90,6 +89,13 @@ export class FrameReader {
       })
     }
   }
+
+  /**
+   * Whether `frame` (one `read` returned) was joined from the stream's pieces into memory of the reader's own, which
+   * then holds that frame alone and is seen by nobody else: its holder may change it, or move its buffer elsewhere.
+   * Otherwise the frame is a view of a piece the transport delivered, whose memory may not be the frame's alone.
+   */
+  joined (frame: Uint8Array): boolean { return this.joinedFrames.has(frame) }
 
   private resume (): void {
     if (!this.paused) return
@@ -123,6 +129,7 @@ export class FrameReader {
   private consume (n: number): Uint8Array {
     if (n === 0) return new Uint8Array(0) // an empty frame may end the buffer: there is no chunk left to cut
     const out = this.chunks[0]!.length >= n ? this.chunks[0]!.subarray(0, n) : new Uint8Array(n)
+    if (out.buffer !== this.chunks[0]!.buffer) this.joinedFrames.add(out)
     let at = 0
     while (at < n) {
       const c = this.chunks[0]!

@@ -289,8 +289,8 @@ export interface RetrievalStream {
    * The next CAR bytes, the provider's done (charged bytes sent), or `owed`: the provider stopped until the channel
    * owes less than an interval (pay what was verified). Throws RetrievalRejectedError when refused
    * (PaymentOwedError when it waited for a payment that did not come). `ownBuffer`: the CAR bytes' buffer holds their
-   * frame alone (the reader joined it from the stream's pieces, and keeps no view of it): the caller may change it,
-   * or move it to another worker.
+   * frame alone (the reader joined it from the stream's pieces: FrameReader.joined): the caller may change it, or move
+   * it to another worker.
    */
   next: () => Promise<{ car: Uint8Array, ownBuffer: boolean } | { done: number } | { owed: AttoFil }>
   sendVoucher: (voucher: Uint8Array) => Promise<void>
@@ -324,7 +324,7 @@ export async function openRetrieval (node: Dialer, peer: PeerId, req: RetrievalR
         const frame = await nextFrame(frames, idleMs, opts.signal)
         if (frame === null) throw new RetrievalRejectedError('PROTOCOL', 'the provider ended the stream before done')
         const f = splitFrame(frame)
-        if (f.kind === 'car') return { car: f.bytes, ownBuffer: frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength }
+        if (f.kind === 'car') return { car: f.bytes, ownBuffer: frames.joined(frame) }
         const r = decodeRetrievalReply(f.value)
         if (r.kind === 'rejected') throw r.owed !== undefined ? new PaymentOwedError(r.owed, r.message) : new RetrievalRejectedError(r.code, r.message)
         if (r.kind === 'owed') return { owed: r.owed }

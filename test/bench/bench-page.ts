@@ -75,16 +75,17 @@ export interface StreamCeiling { mibPerSec: number, cpuMsPerMiB: number | null, 
  * What issue 17's goal leaves for an upload's or download's own work: at 0.7x a SharedWorker's raw stream (where the
  * app's node moves the bytes) the machine's cores give so much CPU per MiB, the raw stream alone spends its part, and
  * the rest is what everything else (hashing, packing, verifying, paying, writing, the provider's side, the full node
- * going on) could cost with the goal still in reach, beside what it cost (`spentMsPerMiB`, the same processes').
+ * going on) could cost with the goal still in reach, beside what it cost (`spentMsPerMiB`, the same processes', over
+ * the window `spentOver` names).
  */
-export function goalBudget (shared: StreamCeiling, spentMsPerMiB: number, cores: number): string {
+export function goalBudget (shared: StreamCeiling, spentMsPerMiB: number, spentOver: string, cores: number): string {
   const ms = (n: number): string => n.toFixed(0)
   const goal = 0.7 * shared.mibPerSec
   const budget = cores * 1000 / goal
   const at = `at the goal (0.7x the SharedWorker's raw stream: ${goal.toFixed(1)} MiB/s) ${cores} cores give ${ms(budget)} ms of CPU per MiB`
-  if (shared.cpuMsPerMiB === null) return `${at}; this took ${ms(spentMsPerMiB)} ms`
+  if (shared.cpuMsPerMiB === null) return `${at}; this took ${ms(spentMsPerMiB)} ms (${spentOver})`
   const left = budget - shared.cpuMsPerMiB
-  return `${at}; that raw stream alone takes ${ms(shared.cpuMsPerMiB)} ms (Chromium and the Node end), which leaves ${left > 0 ? `${ms(left)} ms` : 'nothing'} for the rest: this took ${ms(spentMsPerMiB)} ms, ${ms(spentMsPerMiB - shared.cpuMsPerMiB)} beyond the raw stream's`
+  return `${at}; that raw stream alone takes ${ms(shared.cpuMsPerMiB)} ms (Chromium and the Node end), which leaves ${left > 0 ? `${ms(left)} ms` : 'nothing'} for the rest: this took ${ms(spentMsPerMiB)} ms (${spentOver}), ${ms(spentMsPerMiB - shared.cpuMsPerMiB)} beyond the raw stream's`
 }
 
 /** Both ways of the tab's raw stream, from a dedicated worker and from a SharedWorker, measured in a bench page of their own (opened and closed here). */

@@ -326,7 +326,7 @@ export async function benchRetrievalBrowser (mib = Number(process.env.BENCH_RETR
       const downloadMs = cpuMsPerMiB(used, stored.packed.carBytes / MiB)
       const cores = availableParallelism()
       console.log(`  CPU per MiB (Chromium and this process): the download ${fmt(downloadMs, 0)} ms (it verifies, pays, writes; the provider serves and proves; the full node goes on); the raw stream ${fmt(ceiling.in.cpuMsPerMiB, 0)} ms. ${cores} cores allow this download at most ${fmt(cores * 1000 / downloadMs)} MiB/s: it reached ${fmt(carRate / (cores * 1000 / downloadMs), 2)}x that`)
-      if (ceiling.sharedIn != null) console.log(`  ${goalBudget(ceiling.sharedIn, downloadMs, cores)}`)
+      if (ceiling.sharedIn != null) console.log(`  ${goalBudget(ceiling.sharedIn, downloadMs, 'confirm → done, the channel\'s creation on chain included', cores)}`)
     }
     console.log(`  while it downloaded, verified, paid and wrote: ${describeStalls(stalled)}`)
     if (used !== undefined) console.log(`  confirm → done: ${describeCpu(used, 10)}; this process (the devnet: its provider serving and proving, its full node) ${fmt(used.processSecs, 2)} s`)

@@ -297,7 +297,7 @@ export async function benchUploadBrowser (mib = Number(process.env.BENCH_UPLOAD_
       console.log(`  the raw stream out, the same way: cores ${fmt(r.machineBusyCores, 2)} busy; Chromium ${perMiB(r.totalSecs, rMiB)} ms ` +
         `(${r.byThread.slice(0, 5).map(([k, v]) => `${k} ${perMiB(v, rMiB)}`).join(', ')}), the Node sink ${perMiB(r.processSecs, rMiB)} ms`)
       // the CPU per MiB while sending, Chromium's and the devnet's: what the goal's budget is set against
-      if (ceiling.sharedOut != null) console.log(`  ${goalBudget(ceiling.sharedOut, (s.totalSecs + s.processSecs) * 1000 / carMiB, availableParallelism())}`)
+      if (ceiling.sharedOut != null) console.log(`  ${goalBudget(ceiling.sharedOut, (s.totalSecs + s.processSecs) * 1000 / carMiB, 'while sending', availableParallelism())}`)
     }
     console.log(`  while it packed, hashed and sent: ${describeStalls(stalled)}`)
     if (used !== undefined) console.log(`  drop → published: ${describeCpu(used, 10)}; this process (the devnet: its provider receiving, writing and checking, its full node) ${fmt(used.processSecs, 2)} s`)

@@ -253,16 +253,19 @@ describe('retrieval', () => {
     let killed = false
     const out = new Uint8Array(file.length)
     let next = 0
+    let framesMoved = 0
     const { state, result } = await retrieve([priced, await target(FREE)], {
       sink: {
-        write: async (offset, bytes) => {
+        write: async (offset, bytes, ownBuffer) => {
           // as a sink's contract has it: in order, without gaps, across the switch to the other provider too
           if (offset !== next) throw new Error(`a write at ${offset}, the file's end is ${next}`)
           next = offset + bytes.length
-          // and taken as the tab's sink takes them (remote-platform's handedOver): a buffer wholly the bytes' is moved
-          // out, leaving them empty for the caller
+          // and taken as the tab's sink takes them (remote-platform's): a buffer wholly the bytes', or handed over whole
+          // with them (a received frame holding its leaves in place), is moved out, leaving them empty for the caller
           const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-          out.set(whole ? new Uint8Array(structuredClone(bytes.buffer as ArrayBuffer, { transfer: [bytes.buffer as ArrayBuffer] })) : bytes, offset)
+          if (ownBuffer === true) framesMoved++
+          const [at, length] = [bytes.byteOffset, bytes.byteLength]
+          out.set(whole || ownBuffer === true ? new Uint8Array(structuredClone(bytes.buffer as ArrayBuffer, { transfer: [bytes.buffer as ArrayBuffer] }), at, length) : bytes, offset)
           // the priced provider never runs more than an interval ahead of its vouchers: stopping it here leaves most of the file
           if (!killed && offset >= 3 * MiB) { killed = true; await d.providers[PRICED]!.libp2p.stop() }
         }
@@ -270,6 +273,7 @@ describe('retrieval', () => {
     })
     expect(killed).toBe(true)
     expect(same(out, file)).toBe(true)
+    expect(framesMoved).toBeGreaterThan(0)
     expect(result.provider).toBe('t01002')
     const dropped = state.providers.t01001!.failure!
     expect(dropped.lied).toBe(false)

@@ -679,25 +679,47 @@ describe('fileRuns', () => {
     const runs = fileRuns(verifier.push(stream(await provide(dag))))
     expect(runs.map(r => [r.offset, r.bytes.length])).toEqual([[0, n]])
   })
-  it('runInPlace: a chunk of whole leaf sections in a buffer of its own is written from that buffer; in any chunking and range, it and fileRuns (where it declines) rebuild exactly the bytes', async () => {
+  it('runInPlace: a chunk of whole leaf sections in a buffer of its own is written from that buffer; in any chunking and range, pushed or pushed async, it and fileRuns (where it declines) rebuild exactly the bytes', async () => {
     const dag = await unixfsCar(pseudoRandom(5 * LEAF + 1234, 9))
     const n = dag.content.length
-    await fc.assert(fc.asyncProperty(fc.nat(n), fc.nat(n), fc.array(fc.nat(), { maxLength: 8 }), async (a, b, points) => {
+    let movedInPlace = 0
+    await fc.assert(fc.asyncProperty(fc.nat(n), fc.nat(n), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), fc.boolean(), async (a, b, points, atSections, pushAsync) => {
       const range = { from: Math.min(a, b), to: Math.max(a, b) }
+      const sent = await provide(dag, range)
+      // cut where a provider cuts frames (between sections), or anywhere
+      const ends = sent.blocks.reduce((acc, x) => [...acc, acc.at(-1)! + carSection(x.cid, x.bytes).length], [sent.header.length])
       const verifier = new CarVerifier(dag.root, { range })
       const out = new Uint8Array(n)
       let written = 0
-      for (const piece of cut(stream(await provide(dag, range)), points)) {
-        const chunk = piece.slice() // a buffer of its own, as a frame the reader joined
-        const blocks = verifier.push(chunk)
-        const inPlace = runInPlace(chunk, blocks, verifier.heldBytes)
-        if (inPlace !== null) expect(inPlace.bytes.buffer).toBe(chunk.buffer)
+      for (const piece of cut(stream(sent), atSections ? points.map(p => ends[p % ends.length]!) : points)) {
+        // a frame as the reader joins it: its kind's byte, then the CAR bytes, in memory of its own
+        const frame = new Uint8Array(piece.length + 1)
+        frame.set(piece, 1)
+        const chunk = frame.subarray(1)
+        const blocks = pushAsync ? await verifier.pushAsync(chunk, async (code, bytes) => nodeCryptoHash(code, bytes)) : verifier.push(chunk)
+        const inPlace = runInPlace(chunk, blocks, verifier)
+        if (inPlace !== null) {
+          movedInPlace++
+          expect([inPlace.bytes.buffer === frame.buffer, inPlace.bytes.byteOffset]).toEqual([true, 1])
+        }
         for (const r of inPlace === null ? fileRuns(blocks) : [inPlace]) { out.set(r.bytes, r.offset); written += r.bytes.length }
       }
       verifier.end()
       expect(written).toBe(range.to - range.from)
       expectBytes(out.subarray(range.from, range.to), dag.content.subarray(range.from, range.to))
-    }), { numRuns: 25 })
+    }), { numRuns: 40 })
+    expect(movedInPlace).toBeGreaterThan(0)
+
+    // a frame whose last section fails after good leaves: the leaves are written, but not in place (the fault's error
+    // names a CID in the frame)
+    const whole = await provide(dag)
+    const bad = { ...whole.blocks[3]!, bytes: whole.blocks[3]!.bytes.slice() }
+    bad.bytes[0]! ^= 1
+    const faulty = new CarVerifier(dag.root)
+    faulty.push(concat([whole.header, carSection(whole.blocks[0]!.cid, whole.blocks[0]!.bytes)]))
+    const frame = concat([...whole.blocks.slice(1, 3), bad].map(x => carSection(x.cid, x.bytes)))
+    const good = faulty.push(frame)
+    expect([good.length, faulty.failure?.name, runInPlace(frame, good, faulty)]).toEqual([2, 'HashMismatchError', null])
 
     // sections as a provider frames them: the header and the root together, then two leaves a frame, then one cut short
     const sent = await provide(dag)
@@ -707,7 +729,7 @@ describe('fileRuns', () => {
     const got = frames.map(f => {
       const chunk = f.slice()
       const blocks = verifier.push(chunk)
-      const r = runInPlace(chunk, blocks, verifier.heldBytes)
+      const r = runInPlace(chunk, blocks, verifier)
       return r === null ? null : { offset: r.offset, length: r.bytes.length, front: r.bytes.byteOffset === 0 && r.bytes.buffer === chunk.buffer, same: firstDiff(r.bytes, dag.content.subarray(r.offset, r.offset + r.bytes.length)) }
     })
     verifier.end()

@@ -15,8 +15,8 @@ function gatedSink (): { sink: DownloadSink, log: string[], release: (err?: Erro
     pending: () => open.length,
     release: (err) => { const o = open; open = []; o.forEach(go => { go(err) }) },
     sink: {
-      write: async (offset, bytes) => {
-        log.push(`write ${offset}+${bytes.length}`)
+      write: async (offset, bytes, ownBuffer) => {
+        log.push(`write ${offset}+${bytes.length}${ownBuffer === true ? ' with its buffer' : ''}`)
         await new Promise<void>((resolve, reject) => { open.push((err) => { if (err === undefined) resolve(); else reject(err) }) })
         landed += bytes.length
       },
@@ -33,7 +33,7 @@ describe('sinkWritingBehind', () => {
     const g = gatedSink()
     const s = sinkWritingBehind(g.sink, 3)
     await s.write(0, new Uint8Array(10))
-    await s.write(10, new Uint8Array(5))
+    await s.write(10, new Uint8Array(5), true)
     // the third would make three outstanding: it waits
     let third = false
     const t = s.write(15, new Uint8Array(1)).then(() => { third = true })
@@ -45,12 +45,12 @@ describe('sinkWritingBehind', () => {
     await tick()
     expect(third).toBe(true)
     await t
-    expect(g.log).toEqual(['write 0+10', 'write 10+5'])
+    expect(g.log).toEqual(['write 0+10', 'write 10+5 with its buffer']) // (the frame's buffer handed over with the bytes, as given)
     g.release()
     await tick()
     g.release()
     await tick()
-    expect(g.log).toEqual(['write 0+10', 'write 10+5', 'write 15+1'])
+    expect(g.log).toEqual(['write 0+10', 'write 10+5 with its buffer', 'write 15+1'])
   })
 
   it('flushes only once every write handed in before it has landed', async () => {

@@ -239,15 +239,16 @@ export function fileRuns (blocks: readonly VerifiedBlock[]): FileSlice[] {
 }
 
 /**
- * The file bytes of `blocks`, all verified from `chunk`, as one run moved to the front of `chunk` (over the sections'
- * framing, in place) when nothing is lost by it: every block is a raw leaf whose file bytes lie in the chunk and follow
- * one another, and the verifier holds no view of the chunk (`heldBytes` 0). Else null: fileRuns then. A raw leaf's
- * section is read by nobody once verified (the walk keeps only dag-pb nodes' links), so its framing and the blocks'
- * `bytes` and `cid` may be overwritten; the run's writer gets a view, not a copy into new memory (fileRuns joins a
- * chunk's leaves into a new array: 1.6 s of the shared node's 10.8 s, a 256 MiB download profiled in Chromium).
+ * The file bytes of `blocks`, which `verifier` just verified from `chunk`, as one run moved to the front of `chunk`
+ * (over the sections' framing, in place) when nothing is lost by it: every block is a raw leaf whose file bytes lie in
+ * the chunk and follow one another, the verifier holds no view of the chunk (none of it is a section yet), and it has
+ * not failed (a fault's error names a CID that may lie in the chunk). Else null: fileRuns then. A raw leaf's section
+ * is read by nobody once verified (the walk keeps only dag-pb nodes' links), so its framing and the blocks' `bytes`
+ * and `cid` may be overwritten; the run's writer gets a view, not a copy into new memory (fileRuns joins a chunk's
+ * leaves into a new array: 1.6 s of the shared node's 10.8 s, a 256 MiB download profiled in Chromium).
  */
-export function runInPlace (chunk: Uint8Array, blocks: readonly VerifiedBlock[], heldBytes: number): FileSlice | null {
-  if (heldBytes !== 0 || blocks.length === 0) return null
+export function runInPlace (chunk: Uint8Array, blocks: readonly VerifiedBlock[], verifier: CarVerifier): FileSlice | null {
+  if (verifier.heldBytes !== 0 || verifier.failure !== undefined || blocks.length === 0) return null
   const start = blocks[0]!.slice?.offset
   let length = 0
   for (const b of blocks) {
