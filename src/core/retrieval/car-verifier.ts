@@ -268,4 +268,3 @@ export function runInPlace (chunk: Uint8Array, blocks: readonly VerifiedBlock[],
   }
   return { offset: start!, bytes: chunk.subarray(0, length) }
 }
-
