@@ -51,10 +51,11 @@ function crossing (bytes: Uint8Array): { bytes: Uint8Array, transfer: Transferab
 
 /**
  * Bytes handed over (a CarSink's: the writer never uses them again) made ready to cross: moved, not copied; a view
- * is cut out first (moving its buffer would take bytes that are not its own).
+ * is cut out first (moving its buffer would take bytes that are not its own), unless `ownBuffer` says the whole buffer
+ * is handed over too: then the view crosses with it as it is (postMessage keeps its offset).
  */
-function handedOver (bytes: Uint8Array): { bytes: Uint8Array, transfer: Transferable[] } {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? { bytes, transfer: [bytes.buffer] } : crossing(bytes)
+function handedOver (bytes: Uint8Array, ownBuffer = false): { bytes: Uint8Array, transfer: Transferable[] } {
+  return ownBuffer || (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) ? { bytes, transfer: [bytes.buffer] } : crossing(bytes)
 }
 
 const pieceResult = (w: PieceResultWire): PieceResult => ({
@@ -144,11 +145,8 @@ export function createTabPlatforms (local: { staging: Pick<Staging, 'open' | 're
     const sink = (c: Caller, handle: number): DownloadSink => ({
       // handed over (the DownloadSink contract): a run the session joined from several leaves is its own buffer, moved
       // rather than copied (retrieval-browser bench, 256 MiB, profiled: 0.83 s of the shared node in postMessage), and
-      // so is a received frame's buffer holding a run in place (the view crosses with it: postMessage keeps its offset)
-      write: async (offset, bytes, ownBuffer) => {
-        const x = ownBuffer === true ? { bytes, transfer: [bytes.buffer] } : handedOver(bytes)
-        await c.call('sinkWrite', { handle, offset, bytes: x.bytes }, { transfer: x.transfer })
-      },
+      // so is a received frame's buffer holding a run in place
+      write: async (offset, bytes, ownBuffer) => { const x = handedOver(bytes, ownBuffer); await c.call('sinkWrite', { handle, offset, bytes: x.bytes }, { transfer: x.transfer }) },
       flush: async () => await c.call('sinkFlush', { handle }),
       close: async () => { await c.call('sinkClose', { handle }) }
     })
